@@ -1,0 +1,15 @@
+"""The operator library: each op is a `Function` (forward + backward) plus registered kernels.
+
+Functional forms live here (``sg.ops.spmm``, ``sg.ops.relu``, ...) and are re-exported at the
+top level (``sg.exp``); `sparsegraph.nn.functional` re-exports the neural-network subset under
+PyTorch's familiar names. Each module lists its public functions in ``__all__``.
+"""
+
+if __name__ != "sparsegraph.ops":
+    raise ImportError(f"import this package as sparsegraph.ops (it was imported as {__name__!r})")
+
+from sparsegraph.ops import convert, elementwise, inplace  # noqa: E402
+
+_MODULES = (convert, elementwise, inplace)
+__all__ = [name for module in _MODULES for name in module.__all__]
+globals().update({name: getattr(module, name) for module in _MODULES for name in module.__all__})

@@ -1,0 +1,68 @@
+"""Small helpers shared by the op modules: argument unwrapping, un-broadcasting, dims."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sparsegraph.tensor import Tensor
+
+
+def arr(x):
+    """The raw array of a Tensor; anything else (Python scalar, array) unchanged."""
+    return x.array if isinstance(x, Tensor) else x
+
+
+def shape_of(x) -> tuple:
+    return x.array.shape if isinstance(x, Tensor) else np.shape(x)
+
+
+def check_tensor(op: str, name: str, x) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected `{name}` to be a Tensor (got {type(x).__name__})")
+    return x
+
+
+def check_float(op: str, name: str, x: Tensor) -> None:
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected `{name}` with a floating dtype (got {x.dtype})")
+
+
+def same_device(op: str, *tensors) -> None:
+    devices = {t.device for t in tensors if isinstance(t, Tensor)}
+    if len(devices) > 1:
+        raise ValueError(
+            f"{op}: inputs are on different devices ({', '.join(sorted(devices))}); "
+            "move them with .to() first"
+        )
+
+
+def unbroadcast(g, shape: tuple):
+    """Sum ``g`` down to ``shape``: the adjoint of numpy broadcasting (autograd's unbroadcast)."""
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    if extra:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, (n, m) in enumerate(zip(shape, g.shape, strict=True)) if n == 1 and m != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g
+
+
+def norm_dim(op: str, dim: int, ndim: int) -> int:
+    """Map a possibly negative ``dim`` into ``range(ndim)`` or raise naming the op."""
+    lo, hi = (-ndim, ndim - 1) if ndim else (-1, 0)
+    if not isinstance(dim, int | np.integer) or not lo <= dim <= hi:
+        raise ValueError(f"{op}: expected `dim` in [{lo}, {hi}] (got {dim!r})")
+    return int(dim) % max(ndim, 1)
+
+
+def norm_dims(op: str, dim, ndim: int) -> tuple | None:
+    """None (all dims) or a sorted tuple of non-negative dims."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
+    out = tuple(sorted({norm_dim(op, d, ndim) for d in dims}))
+    if len(out) != len(dims):
+        raise ValueError(f"{op}: `dim` lists a dimension twice (got {dim!r})")
+    return out

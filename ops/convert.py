@@ -1,0 +1,101 @@
+"""Copies and conversions: `clone`, `to` (dtype and/or device). Both are differentiable."""
+
+from __future__ import annotations
+
+from sparsegraph import backend
+from sparsegraph.autograd.function import Function
+from sparsegraph.kernels import dispatch, register
+from sparsegraph.tensor import Tensor
+
+
+__all__ = ["clone", "to"]
+
+
+@register("clone", "cpu", "cuda")
+def _clone_kernel(x):
+    return x.copy()
+
+
+@register("astype", "cpu", "cuda")
+def _astype_kernel(x, dtype):
+    return x.astype(dtype)
+
+
+class Clone(Function):
+    """A copy with its own memory; the gradient passes through unchanged."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return dispatch("clone", ctx.device)(x.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class ToDtype(Function):
+    """Cast; between float types the gradient is cast back."""
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.src = x.dtype
+        return dispatch("astype", ctx.device)(x.array, dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return dispatch("astype", ctx.device)(g.array, ctx.src), None
+
+
+class ToDevice(Function):
+    """Move between devices; the gradient moves back."""
+
+    @staticmethod
+    def forward(ctx, x, device):
+        ctx.src = x.device
+        return backend.to_device(x.array, device)
+
+    @staticmethod
+    def backward(ctx, g):
+        return backend.to_device(g.array, ctx.src), None
+
+
+def clone(input: Tensor) -> Tensor:
+    """A copy of ``input`` with its own memory (differentiable)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"clone: expected a Tensor (got {type(input).__name__})")
+    return Clone.apply(input)
+
+
+def _parse_to(args, kwargs):
+    device = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    if kwargs:
+        raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            device, dtype = a.device, a.dtype
+        elif isinstance(a, str) and (a == "cpu" or a.startswith("cuda")):
+            device = a
+        else:
+            dtype = a
+    return device, dtype
+
+
+def to(input: Tensor, *args, **kwargs) -> Tensor:
+    """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other_tensor)``.
+
+    Returns ``input`` itself when nothing changes, as PyTorch does.
+    """
+    device, dtype = _parse_to(args, dict(kwargs))
+    out = input
+    if dtype is not None:
+        dt = backend.as_dtype(dtype)
+        if dt != out.dtype:
+            if out.requires_grad and dt.kind != "f":
+                out = out.detach()
+            out = ToDtype.apply(out, dt)
+    if device is not None:
+        dev = backend.normalize_device(device)
+        if dev != out.device:
+            out = ToDevice.apply(out, dev)
+    return out

@@ -1,0 +1,306 @@
+"""Elementwise arithmetic with numpy broadcasting; backward un-broadcasts.
+
+The ops are tables, as in HIPS autograd: one row per op holds its forward and the gradient for
+each input, written against the array module ``xp``. A helper turns each row into a generic
+kernel pair (``name`` and ``name_backward``) in the registry and a `Function` class; the public
+functions validate and call ``Function.apply``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sparsegraph.autograd.function import Function
+from sparsegraph.backend import xp_of
+from sparsegraph.kernels import dispatch, register
+from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.ops._util import arr, same_device, shape_of, unbroadcast
+
+__all__ = [
+    "add", "sub", "mul", "div", "pow", "maximum", "minimum", "neg", "exp", "log", "log1p",
+    "expm1", "sqrt", "rsqrt", "abs", "square", "reciprocal", "sin", "cos", "eq", "ne", "lt", "le",
+    "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not", "sign", "clamp", "clip",
+    "where", "true_divide", "divide", "multiply", "subtract",
+]
+
+
+def _xp(a, b):
+    return xp_of(a if hasattr(a, "dtype") and hasattr(a, "shape") else b)
+
+
+# name: (forward(xp, a, b), d/da (xp, a, b, y, g), d/db (xp, a, b, y, g))
+BINARY = {
+    "add": (lambda xp, a, b: a + b, lambda xp, a, b, y, g: g, lambda xp, a, b, y, g: g),
+    "sub": (lambda xp, a, b: a - b, lambda xp, a, b, y, g: g, lambda xp, a, b, y, g: -g),
+    "mul": (lambda xp, a, b: a * b, lambda xp, a, b, y, g: g * b, lambda xp, a, b, y, g: g * a),
+    "div": (lambda xp, a, b: a / b, lambda xp, a, b, y, g: g / b,
+            lambda xp, a, b, y, g: -g * y / b),
+    "pow": (lambda xp, a, b: a ** b,
+            lambda xp, a, b, y, g: g * b * a ** (b - 1),
+            # d(a^b)/db = a^b log a; defined as 0 where a == 0 (the limit for b > 0)
+            lambda xp, a, b, y, g: g * y * xp.log(xp.where(a == 0, 1, a))),
+    "maximum": (lambda xp, a, b: xp.maximum(a, b),
+                lambda xp, a, b, y, g: g * (a >= b), lambda xp, a, b, y, g: g * (a < b)),
+    "minimum": (lambda xp, a, b: xp.minimum(a, b),
+                lambda xp, a, b, y, g: g * (a <= b), lambda xp, a, b, y, g: g * (a > b)),
+}
+
+# name: (forward(xp, x), gradient(xp, x, y, g))
+UNARY = {
+    "neg": (lambda xp, x: -x, lambda xp, x, y, g: -g),
+    "exp": (lambda xp, x: xp.exp(x), lambda xp, x, y, g: g * y),
+    "log": (lambda xp, x: xp.log(x), lambda xp, x, y, g: g / x),
+    "log1p": (lambda xp, x: xp.log1p(x), lambda xp, x, y, g: g / (1 + x)),
+    "expm1": (lambda xp, x: xp.expm1(x), lambda xp, x, y, g: g * (y + 1)),
+    "sqrt": (lambda xp, x: xp.sqrt(x), lambda xp, x, y, g: g / (2 * y)),
+    "rsqrt": (lambda xp, x: 1 / xp.sqrt(x), lambda xp, x, y, g: -0.5 * g * y * y * y),
+    "abs": (lambda xp, x: xp.abs(x), lambda xp, x, y, g: g * xp.sign(x)),
+    "square": (lambda xp, x: x * x, lambda xp, x, y, g: 2 * g * x),
+    "reciprocal": (lambda xp, x: 1 / x, lambda xp, x, y, g: -g * y * y),
+    "sin": (lambda xp, x: xp.sin(x), lambda xp, x, y, g: g * xp.cos(x)),
+    "cos": (lambda xp, x: xp.cos(x), lambda xp, x, y, g: -g * xp.sin(x)),
+}
+
+# no gradient: results are bool or piecewise constant
+COMPARE = {
+    "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b, "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b,
+    "logical_and": lambda a, b: _xp(a, b).logical_and(a, b),
+    "logical_or": lambda a, b: _xp(a, b).logical_or(a, b),
+    "logical_xor": lambda a, b: _xp(a, b).logical_xor(a, b),
+}
+
+
+# ops whose gradients read the inputs / the output; the others keep only shapes alive
+READS_INPUTS = {"mul", "div", "pow", "maximum", "minimum"}
+READS_OUTPUT = {"div", "pow"}
+
+
+def _register_binary(name, fwd, grad_a, grad_b):
+    @register(name, "cpu", "cuda")
+    def forward_kernel(a, b):
+        return fwd(_xp(a, b), a, b)
+
+    @register(name + "_backward", "cpu", "cuda")
+    def backward_kernel(a, b, y, g, needs, shapes):
+        xp = xp_of(g)
+        ga = unbroadcast(grad_a(xp, a, b, y, g), shapes[0]) if needs[0] else None
+        gb = unbroadcast(grad_b(xp, a, b, y, g), shapes[1]) if needs[1] else None
+        return ga, gb
+
+    reads_inputs, reads_output = name in READS_INPUTS, name in READS_OUTPUT
+
+    def forward(ctx, a, b):
+        ctx.shapes = shape_of(a), shape_of(b)
+        ctx.dtypes = getattr(a, "dtype", None), getattr(b, "dtype", None)
+        if reads_inputs:
+            ctx.save_for_backward(a, b)
+        y = dispatch(name, ctx.device)(arr(a), arr(b))
+        if reads_output:
+            ctx.y = y
+        return y
+
+    def backward(ctx, g):
+        a, b = (arr(t) for t in ctx.saved_tensors) if reads_inputs else (None, None)
+        ga, gb = dispatch(name + "_backward", ctx.device)(
+            a, b, ctx.y if reads_output else None, g.array, ctx.needs_input_grad, ctx.shapes)
+        return _cast(ga, ctx.dtypes[0]), _cast(gb, ctx.dtypes[1])
+
+    return type(name.capitalize(), (Function,), {
+        "forward": staticmethod(forward), "backward": staticmethod(backward),
+        "__doc__": f"Elementwise ``{name}`` with broadcasting."})
+
+
+def _cast(g, dtype):
+    """Gradients take the input's dtype (a float64 scalar must not upcast a float32 grad)."""
+    if g is None or dtype is None:
+        return None
+    return g if g.dtype == dtype else g.astype(dtype)
+
+
+def _register_unary(name, fwd, grad):
+    @register(name, "cpu", "cuda")
+    def forward_kernel(x):
+        return fwd(xp_of(x), x)
+
+    @register(name + "_backward", "cpu", "cuda")
+    def backward_kernel(x, y, g):
+        return grad(xp_of(g), x, y, g)
+
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        ctx.y = dispatch(name, ctx.device)(x.array)
+        return ctx.y
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return _cast(dispatch(name + "_backward", ctx.device)(x.array, ctx.y, g.array), x.dtype)
+
+    return type(name.capitalize(), (Function,), {
+        "forward": staticmethod(forward), "backward": staticmethod(backward),
+        "__doc__": f"Elementwise ``{name}``."})
+
+
+FUNCTIONS = {name: _register_binary(name, *row) for name, row in BINARY.items()}
+FUNCTIONS.update({name: _register_unary(name, *row) for name, row in UNARY.items()})
+for _name, _fn in COMPARE.items():
+    register(_name, "cpu", "cuda")(_fn)
+
+
+def _binary_args(op: str, a, b):
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError(f"{op}: expected at least one Tensor (got {type(a).__name__} and "
+                        f"{type(b).__name__})")
+    for name, v in (("input", a), ("other", b)):
+        if not isinstance(v, Tensor | int | float | bool | np.number | np.ndarray):
+            raise TypeError(f"{op}: expected `{name}` to be a Tensor or a number "
+                            f"(got {type(v).__name__})")
+    if isinstance(a, np.ndarray):
+        a = wrap(a)
+    if isinstance(b, np.ndarray):
+        b = wrap(b)
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        same_device(op, a, b)
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise ValueError(f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast "
+                             "together") from None
+    return a, b
+
+
+def _binary(name):
+    cls = FUNCTIONS[name]
+
+    def op(input, other):
+        a, b = _binary_args(name, input, other)
+        return cls.apply(a, b)
+
+    op.__name__ = name
+    op.__doc__ = f"Elementwise ``{name}(input, other)`` with numpy broadcasting; differentiable."
+    return op
+
+
+def _unary(name):
+    cls = FUNCTIONS[name]
+
+    def op(input):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: expected a Tensor (got {type(input).__name__})")
+        return cls.apply(input)
+
+    op.__name__ = name
+    op.__doc__ = f"Elementwise ``{name}(input)``; differentiable."
+    return op
+
+
+def _compare(name):
+    def op(input, other):
+        a, b = _binary_args(name, input, other)
+        return wrap(dispatch(name, (a if isinstance(a, Tensor) else b).device.split(":")[0])(
+            arr(a), arr(b)))
+
+    op.__name__ = name
+    op.__doc__ = f"Elementwise ``{name}``; returns a bool tensor (no gradient)."
+    return op
+
+
+add, sub, mul, div, pow, maximum, minimum = map(_binary, BINARY)
+(neg, exp, log, log1p, expm1, sqrt, rsqrt, abs, square, reciprocal, sin, cos) = map(_unary, UNARY)
+eq, ne, lt, le, gt, ge, logical_and, logical_or, logical_xor = map(_compare, COMPARE)
+true_divide = divide = div
+multiply = mul
+subtract = sub
+
+
+@register("logical_not", "cpu", "cuda")
+def _logical_not_kernel(x):
+    return xp_of(x).logical_not(x)
+
+
+def logical_not(input: Tensor) -> Tensor:
+    return wrap(dispatch("logical_not", "cpu" if input.device == "cpu" else "cuda")(input.array))
+
+
+@register("sign", "cpu", "cuda")
+def _sign_kernel(x):
+    return xp_of(x).sign(x)
+
+
+def sign(input: Tensor) -> Tensor:
+    """Sign of each element (no gradient: it is zero almost everywhere)."""
+    return wrap(dispatch("sign", "cpu" if input.device == "cpu" else "cuda")(input.array))
+
+
+# ---- clamp and where: elementwise with extra operands ----------------------------------------
+@register("clamp", "cpu", "cuda")
+def _clamp_kernel(x, lo, hi):
+    return xp_of(x).clip(x, lo, hi)
+
+
+@register("clamp_backward", "cpu", "cuda")
+def _clamp_backward_kernel(x, lo, hi, g):
+    keep = np.True_
+    if lo is not None:
+        keep = keep & (x >= lo)
+    if hi is not None:
+        keep = keep & (x <= hi)
+    return g * keep
+
+
+class Clamp(Function):
+    """``min(max(x, lo), hi)``; the gradient passes where x is inside [lo, hi]."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x)
+        ctx.bounds = lo, hi
+        return dispatch("clamp", ctx.device)(x.array, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return dispatch("clamp_backward", ctx.device)(x.array, *ctx.bounds, g.array), None, None
+
+
+def clamp(input: Tensor, min=None, max=None) -> Tensor:
+    """Clip ``input`` to ``[min, max]`` (either bound may be None)."""
+    if min is None and max is None:
+        raise ValueError("clamp: expected at least one of `min` and `max` (got neither)")
+    return Clamp.apply(input, min, max)
+
+
+clip = clamp
+
+
+@register("where", "cpu", "cuda")
+def _where_kernel(cond, a, b):
+    return xp_of(cond).where(cond, a, b)
+
+
+class Where(Function):
+    """``cond ? a : b`` elementwise; gradients flow to the branch that was taken."""
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.cond = cond.array
+        ctx.shapes = shape_of(a), shape_of(b)
+        return dispatch("where", ctx.device)(ctx.cond, arr(a), arr(b))
+
+    @staticmethod
+    def backward(ctx, g):
+        g, zero = g.array, g.array.dtype.type(0)
+        need = ctx.needs_input_grad
+        ga = unbroadcast(xp_of(g).where(ctx.cond, g, zero), ctx.shapes[0]) if need[1] else None
+        gb = unbroadcast(xp_of(g).where(ctx.cond, zero, g), ctx.shapes[1]) if need[2] else None
+        return None, ga, gb
+
+
+def where(condition: Tensor, input, other) -> Tensor:
+    """Pick ``input`` where ``condition`` is true, else ``other`` (broadcasting)."""
+    if not isinstance(condition, Tensor) or condition.dtype != np.bool_:
+        raise TypeError(f"where: expected `condition` to be a bool Tensor (got "
+                        f"{getattr(condition, 'dtype', type(condition).__name__)})")
+    input, other = _binary_args("where", input, other)
+    same_device("where", condition, input, other)
+    return Where.apply(condition, input, other)

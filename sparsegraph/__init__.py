@@ -1,0 +1,43 @@
+"""sparsegraph: a torch-free tensor framework for sparse and graph-neural-network work.
+
+Import it as ``sg``: ``sg.tensor``, ``sg.Function``, ``sg.ops``, ``sg.nn``, ``sg.optim``.
+"""
+
+import os as _os
+
+if __name__ != "sparsegraph":
+    raise ImportError(f"sparsegraph imported under the wrong name {__name__!r}")
+
+_here = _os.path.dirname(_os.path.abspath(__file__))
+_checkout = _os.path.dirname(_here)
+if not _os.path.isdir(_os.path.join(_here, "ops")) and _os.path.isfile(
+    _os.path.join(_checkout, "ops", "__init__.py")
+):
+    # NOTE: source checkout. ops/, gnn/ and datasets/ sit beside this directory and are mapped to
+    # sparsegraph.* by pyproject's package-dir; this makes the same dotted names resolve when only
+    # the checkout is on sys.path (no install needed).
+    __path__.append(_checkout)
+
+__version__ = "0.1.0"
+
+# imports follow the layer order: backend, kernels, tensor, autograd, ops, nn/optim
+from sparsegraph import backend, kernels  # noqa: E402
+from sparsegraph.backend import cuda_available  # noqa: E402
+from sparsegraph.tensor import Tensor  # noqa: E402
+from sparsegraph.creation import (  # noqa: E402
+    Generator, arange, default_generator, empty, empty_like, eye, full, full_like,
+    manual_seed, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm,
+    tensor, zeros, zeros_like,
+)
+from sparsegraph import autograd  # noqa: E402
+from sparsegraph.autograd import (  # noqa: E402
+    Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled,
+)
+from sparsegraph import ops  # noqa: E402
+from sparsegraph.ops import *  # noqa: E402,F403
+
+# dtype names as numpy dtypes, so `t.dtype == sg.float32` holds
+float32, float64, float16 = backend.DTYPES["float32"], backend.DTYPES["float64"], backend.DTYPES[
+    "float16"]
+int32, int64, int8, uint8 = (backend.DTYPES[n] for n in ("int32", "int64", "int8", "uint8"))
+bool = backend.DTYPES["bool"]  # noqa: A001  (torch.bool's counterpart)

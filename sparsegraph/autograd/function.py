@@ -1,0 +1,219 @@
+"""`Function` (the user-facing op contract), its `Context`, and the graph nodes it records.
+
+A Function subclass defines static ``forward(ctx, *args)`` and ``backward(ctx, *grads)``.
+``Function.apply(*args)`` runs forward with grad mode off and, when some input requires grad,
+records a :class:`Node` as the ``grad_fn`` of every output. Backward is first order only: it
+receives gradient Tensors that record no graph.
+
+Forward receives the arguments as given (Tensors stay Tensors). Forward and backward may return
+Tensors or raw arrays (ops that need speed work on ``t.array`` inside); arrays are wrapped. An
+argument that is a sparse tensor takes part through its differentiable ``values`` Tensor: its
+gradient is shaped like ``values``.
+"""
+
+from __future__ import annotations
+
+from sparsegraph.autograd.grad_mode import MODE
+from sparsegraph.backend import device_type
+from sparsegraph.tensor import Tensor, wrap
+
+
+class Context:
+    """What forward leaves for backward: saved tensors plus any attributes it sets."""
+
+    def __init__(self, needs_input_grad=(), device="cpu"):
+        self.needs_input_grad = needs_input_grad
+        self.device = device  # device type ("cpu" / "cuda") for kernel dispatch
+        self._saved = ()
+        self._versions = ()
+        self._freed = False
+        self._node = None
+
+    def save_for_backward(self, *tensors) -> None:
+        """Keep ``tensors`` for backward; an in-place change to one of them is caught there."""
+        self._saved = tensors
+        self._versions = tuple(t._version[0] if isinstance(t, Tensor) else None for t in tensors)
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self._freed:
+            raise RuntimeError(
+                f"{self._name()}: trying to backward through the graph a second time (or to read "
+                "saved tensors after they were freed); pass retain_graph=True to the first "
+                "backward() if you need to backward twice"
+            )
+        for i, (t, v) in enumerate(zip(self._saved, self._versions, strict=True)):
+            if v is not None and t._version[0] != v:
+                raise RuntimeError(
+                    f"{self._name()}: saved tensor {i} of shape {t.shape} was modified by an "
+                    f"in-place operation (it is at version {t._version[0]}; expected version "
+                    f"{v}); use .clone() before changing it in place"
+                )
+        return self._saved
+
+    def _name(self) -> str:
+        return self._node.name() if self._node is not None else "backward"
+
+    def _free(self) -> None:
+        """Drop saved state after backward; running this node again becomes an error."""
+        keep = {"needs_input_grad", "device", "_node"}
+        extra = [k for k in self.__dict__ if k not in keep and not k.startswith("_")]
+        if self._saved or extra:
+            for k in extra:
+                del self.__dict__[k]
+            self._saved = self._versions = ()
+            self._freed = True
+
+
+class Node:
+    """A recorded call: the Function's backward plus edges to the inputs' nodes.
+
+    ``next_functions[i]`` is ``(node, output_nr)`` for input i, or ``(None, 0)`` when input i
+    needs no gradient. Leaves are represented by their :class:`AccumulateGrad` node.
+    """
+
+    __slots__ = ("fn", "ctx", "next_functions", "input_meta", "pre_hooks", "n_outputs",
+                 "__weakref__")
+
+    def __init__(self, fn, ctx, next_functions, input_meta, n_outputs):
+        self.fn = fn
+        self.ctx = ctx
+        self.next_functions = next_functions
+        self.input_meta = input_meta  # (shape, dtype) per input: the engine checks gradients
+        self.pre_hooks = None  # {output_nr: [hook, ...]} from Tensor.register_hook
+        self.n_outputs = n_outputs
+
+    def name(self) -> str:
+        return f"{self.fn.__name__}Backward"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+    def run(self, grads: list) -> tuple:
+        """Call the Function's backward with gradient Tensors; return one entry per input."""
+        ctx = self.ctx
+        if ctx._freed:
+            ctx.saved_tensors  # raises the retain_graph error
+        out = self.fn.backward(ctx, *[None if g is None else wrap(g) for g in grads])
+        return out if isinstance(out, tuple) else (out,)
+
+
+class AccumulateGrad:
+    """The node of a leaf tensor: adds the incoming gradient into ``leaf.grad``."""
+
+    __slots__ = ("leaf", "hooks", "__weakref__")
+    next_functions = ()
+    n_outputs = 1
+
+    def __init__(self, leaf):
+        self.leaf = leaf
+        self.hooks = None
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+
+def grad_edge(t: Tensor) -> tuple:
+    """``(node, output_nr)`` through which gradient reaches ``t``."""
+    if t.grad_fn is not None:
+        return (t.grad_fn, t._output_nr)
+    acc = t._accumulator
+    if acc is None:
+        acc = t._accumulator = AccumulateGrad(t)
+    return (acc, 0)
+
+
+def _grad_tensor(a):
+    """The Tensor through which ``a`` takes part in autograd, or None."""
+    if isinstance(a, Tensor):
+        return a
+    values = getattr(a, "values", None)  # sparse tensors: gradients flow through values
+    return values if isinstance(values, Tensor) else None
+
+
+class Function:
+    """Base class of differentiable ops; subclass and define ``forward`` / ``backward``.
+
+    Example::
+
+        class MyReLU(sg.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x.clamp(min=0)
+
+            @staticmethod
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                gx = g.clone()
+                gx[x < 0] = 0
+                return gx
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("Function subclasses must define a static forward(ctx, ...)")
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError("Function subclasses must define a static backward(ctx, ...)")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        tensors = [_grad_tensor(a) for a in args]
+        first = next((t for t in tensors if t is not None), None)
+        device = "cpu" if first is None or first.device == "cpu" else device_type(first.device)
+        prev = record = MODE.enabled
+        if record:
+            needs = tuple(t is not None and t._requires_grad for t in tensors)
+            record = True in needs
+        else:
+            needs = (False,) * len(args)
+        ctx = Context(needs, device)
+        MODE.enabled = False
+        try:
+            out = cls.forward(ctx, *args, **kwargs)
+        finally:
+            MODE.enabled = prev
+        single = not isinstance(out, tuple)
+        outs = tuple(o if isinstance(o, Tensor) or o is None else wrap(o)
+                     for o in ((out,) if single else out))
+        if record:
+            node = Node(
+                cls,
+                ctx,
+                tuple(grad_edge(t) if n else (None, 0) for t, n in zip(tensors, needs, strict=True)),
+                tuple((t.shape, t.dtype) if n else None for t, n in zip(tensors, needs,
+                                                                        strict=True)),
+                len(outs),
+            )
+            ctx._node = node
+            for i, o in enumerate(outs):
+                if o is not None and o.dtype.kind == "f":
+                    o.grad_fn = node
+                    o._output_nr = i
+                    o._requires_grad = True
+        return outs[0] if single else outs
+
+    @classmethod
+    def apply_inplace(cls, target: Tensor, *args, **kwargs) -> Tensor:
+        """Run ``forward(ctx, target, *args)``, which changes ``target.array`` in place.
+
+        The target's version counter is bumped (so a backward that saved it raises), and when
+        the graph is recorded the target's history is rebased onto the new node, whose input 0
+        is the target as it was before the change.
+        """
+        if MODE.enabled and target._requires_grad and target.grad_fn is None:
+            raise RuntimeError(
+                f"{cls.__name__}: a leaf tensor that requires grad is used in an in-place "
+                "operation; wrap the update in sg.no_grad() or change a .clone()"
+            )
+        result = cls.apply(target, *args, **kwargs)
+        target._version[0] += 1
+        if isinstance(result, Tensor) and result.grad_fn is not None:
+            target.grad_fn, target._output_nr = result.grad_fn, 0
+            target._requires_grad = True
+        return target

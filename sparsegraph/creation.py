@@ -1,0 +1,220 @@
+"""Creating tensors: `tensor`, `zeros`, `ones`, `full`, `empty`, `arange`, `eye`, random ones.
+
+Python floats become float32 (the default float type), Python ints int64 and bools bool, as in
+PyTorch; numpy arrays keep their dtype. Random tensors draw from a `Generator` (numpy's PCG64);
+``manual_seed`` reseeds the default one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sparsegraph import backend
+from sparsegraph.tensor import Tensor, wrap
+
+
+def as_array(data, dtype=None, device: str = "cpu"):
+    """Convert ``data`` (Tensor, array, scalar, nested list) to an array on ``device``."""
+    dt = None if dtype is None else backend.as_dtype(dtype)
+    if isinstance(data, Tensor):
+        array = data.array
+    elif isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
+        array = data
+    else:
+        try:
+            array = np.asarray(data)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"tensor: cannot convert {type(data).__name__} to a tensor: {exc}")
+        if dt is None and array.dtype == np.float64:
+            dt = backend.DEFAULT_FLOAT  # Python floats -> the default float type
+    if array.dtype.kind in "OUSV":
+        raise TypeError(f"tensor: expected numeric data (got dtype {array.dtype})")
+    if dt is None and array.dtype not in backend.DTYPES.values():
+        dt = backend.DEFAULT_FLOAT if array.dtype.kind == "f" else np.dtype(np.int64)
+    if dt is not None and array.dtype != dt:
+        array = array.astype(dt)
+    return backend.to_device(array, device)
+
+
+def tensor(data, dtype=None, requires_grad: bool = False, device="cpu") -> Tensor:
+    """A new tensor holding a copy of ``data``.
+
+    Args:
+        data: a scalar, nested list, numpy array or Tensor.
+        dtype: "float32", "float64", "int32", "int64", "bool", ... (default: inferred;
+            Python floats give float32).
+        requires_grad: record operations for backward (floating dtypes only).
+        device: "cpu" or "cuda[:N]".
+    """
+    device = backend.normalize_device(device)
+    array = as_array(data, dtype, device)
+    if array is data or (isinstance(data, Tensor) and array is data.array):
+        array = array.copy()
+    t = wrap(array)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _make(array, requires_grad: bool) -> Tensor:
+    t = wrap(array)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def _shape(size) -> tuple:
+    if len(size) == 1 and not isinstance(size[0], int | np.integer):
+        size = tuple(size[0])
+    shape = tuple(int(s) for s in size)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"size: expected non-negative dimensions (got {shape})")
+    return shape
+
+
+def _dtype(dtype):
+    return backend.DEFAULT_FLOAT if dtype is None else backend.as_dtype(dtype)
+
+
+def _filled(fill, size, dtype, device, requires_grad):
+    device = backend.normalize_device(device)
+    xp = backend.array_module(device)
+    return _make(xp.full(_shape(size), fill, dtype=_dtype(dtype)), requires_grad)
+
+
+def zeros(*size, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    return _filled(0, size, dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    return _filled(1, size, dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    device = backend.normalize_device(device)
+    xp = backend.array_module(device)
+    return _make(xp.empty(_shape(size), dtype=_dtype(dtype)), requires_grad)
+
+
+def full(size, fill_value, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    if dtype is None and isinstance(fill_value, bool):
+        dtype = "bool"
+    elif dtype is None and isinstance(fill_value, int):
+        dtype = "int64"
+    return _filled(fill_value, (size,) if isinstance(size, int) else tuple(size), dtype,
+                   device, requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        ints = all(isinstance(v, int | np.integer) for v in (start, end, step))
+        dtype = "int64" if ints else None
+    xp = backend.array_module(backend.normalize_device(device))
+    return _make(xp.arange(start, end, step, dtype=_dtype(dtype)), requires_grad)
+
+
+def eye(n, m=None, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    xp = backend.array_module(backend.normalize_device(device))
+    return _make(xp.eye(n, m, dtype=_dtype(dtype)), requires_grad)
+
+
+def _like(fn, t: Tensor, dtype, device, requires_grad, *args):
+    dtype = t.dtype if dtype is None else dtype
+    device = t.device if device is None else device
+    return fn(*args, t.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def zeros_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(zeros, t, dtype, device, requires_grad)
+
+
+def ones_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(ones, t, dtype, device, requires_grad)
+
+
+def empty_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(empty, t, dtype, device, requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    dtype = t.dtype if dtype is None else dtype
+    return full(t.shape, fill_value, dtype=dtype, device=t.device if device is None else device,
+                requires_grad=requires_grad)
+
+
+# ---- random -----------------------------------------------------------------------------------
+class Generator:
+    """A seeded source of random numbers (numpy's PCG64), as ``torch.Generator``."""
+
+    def __init__(self, seed: int | None = None):
+        self.manual_seed(seed)
+
+    def manual_seed(self, seed: int | None) -> Generator:
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        return self
+
+    def initial_seed(self):
+        return self.seed
+
+
+default_generator = Generator(0)
+
+
+def manual_seed(seed: int) -> Generator:
+    """Reseed the default generator (every random op without ``generator=`` uses it)."""
+    if not isinstance(seed, int | np.integer):
+        raise TypeError(f"manual_seed: expected an int seed (got {type(seed).__name__})")
+    return default_generator.manual_seed(int(seed))
+
+
+def rng_of(generator: Generator | None) -> np.random.Generator:
+    return (generator or default_generator).rng
+
+
+def _random(draw, size, dtype, device, requires_grad, generator):
+    dt = _dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"random: expected a floating dtype (got {dt})")
+    array = draw(rng_of(generator), _shape(size), dt)
+    return _make(backend.to_device(array, backend.normalize_device(device)), requires_grad)
+
+
+def _native(dt):
+    """numpy draws float32 / float64 directly; other float types are drawn as float32."""
+    return dt if dt in (np.float32, np.float64) else np.dtype(np.float32)
+
+
+def rand(*size, dtype=None, device="cpu", requires_grad=False, generator=None) -> Tensor:
+    """Uniform samples in [0, 1)."""
+    draw = lambda rng, shape, dt: rng.random(shape, dtype=_native(dt)).astype(dt, copy=False)
+    return _random(draw, size, dtype, device, requires_grad, generator)
+
+
+def randn(*size, dtype=None, device="cpu", requires_grad=False, generator=None) -> Tensor:
+    """Standard normal samples."""
+    draw = lambda rng, shape, dt: rng.standard_normal(shape, dtype=_native(dt)).astype(
+        dt, copy=False)
+    return _random(draw, size, dtype, device, requires_grad, generator)
+
+
+def randint(low, high=None, size=(), dtype="int64", device="cpu", generator=None) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    array = rng_of(generator).integers(low, high, size=_shape((size,) if isinstance(size, int)
+                                                              else tuple(size)))
+    return wrap(backend.to_device(array.astype(backend.as_dtype(dtype)),
+                                  backend.normalize_device(device)))
+
+
+def randperm(n, dtype="int64", device="cpu", generator=None) -> Tensor:
+    array = rng_of(generator).permutation(n).astype(backend.as_dtype(dtype))
+    return wrap(backend.to_device(array, backend.normalize_device(device)))
+
+
+def rand_like(t, dtype=None, generator=None) -> Tensor:
+    return rand(t.shape, dtype=dtype or t.dtype, device=t.device, generator=generator)
+
+
+def randn_like(t, dtype=None, generator=None) -> Tensor:
+    return randn(t.shape, dtype=dtype or t.dtype, device=t.device, generator=generator)

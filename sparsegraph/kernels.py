@@ -1,0 +1,169 @@
+"""The kernel registry: (op, device type, format) -> named kernels with priorities.
+
+Every computation on tensor data goes through here. An op registers a *generic* kernel written
+against the array module (numpy or cupy, Chainer's ``xp``), named ``"generic"``; faster kernels
+("scipy", "numba", "cupy") register beside it with a higher priority. :func:`dispatch` returns the
+best available kernel, remembering the choice per key so the hot path is one dict lookup.
+
+A choice can be forced for parity tests and benchmarks::
+
+    with sg.kernels.use("generic"):       # every op that has a "generic" kernel uses it
+        ...
+    with sg.kernels.use(spmm="numba"):    # one op only
+
+or for a whole process with ``SPARSEGRAPH_KERNELS="numba"`` / ``"spmm=numba,sddmm=generic"``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+ALIASES = {"numpy": "generic"}  # the generic kernel is plain numpy on the CPU
+
+
+@dataclass(frozen=True)
+class Kernel:
+    op: str
+    device: str
+    fmt: str | None
+    name: str
+    priority: int
+    fn: Callable
+
+
+_TABLE: dict[tuple[str, str, str | None], list[Kernel]] = {}
+_CHOSEN: dict[tuple[str, str, str | None], Callable] = {}
+_forced_all: tuple[str, ...] = ()
+_forced_op: dict[str, str] = {}
+_listeners: list[Callable] = []  # called as listener(op, device, fmt, kernel) on every dispatch
+
+
+def register(
+    op: str, *devices: str, name: str = "generic", priority: int = 0, fmt: str | None = None
+) -> Callable[[Callable], Callable]:
+    """Decorator: register ``fn`` as kernel ``name`` of ``op`` on each device type.
+
+    Args:
+        op: operator name, e.g. ``"spmm"``.
+        devices: device types, ``"cpu"`` and/or ``"cuda"``.
+        name: kernel name (``"generic"``, ``"scipy"``, ``"numba"``, ``"cupy"``, ...).
+        priority: higher wins when nothing is forced. (default: 0)
+        fmt: sparse format the kernel expects (``"csr"``, ``"coo"``) or None for dense.
+    """
+    if not devices:
+        raise ValueError(f"register: expected at least one device for op {op!r}")
+
+    def add(fn: Callable) -> Callable:
+        for device in devices:
+            entries = _TABLE.setdefault((op, device, fmt), [])
+            if any(k.name == name for k in entries):  # also trips if a package is imported twice
+                raise ValueError(
+                    f"register: kernel {name!r} for op {op!r} on {device!r} is already registered"
+                )
+            entries.append(Kernel(op, device, fmt, name, priority, fn))
+            entries.sort(key=lambda k: -k.priority)
+        _CHOSEN.clear()
+        return fn
+
+    return add
+
+
+def _pick(op: str, device: str, fmt: str | None) -> Kernel:
+    entries = _TABLE.get((op, device, fmt))
+    if not entries:
+        have = sorted({f"{d}/{f}" if f else d for (o, d, f) in _TABLE if o == op})
+        raise NotImplementedError(
+            f"{op}: no kernel for device {device!r}{f' and format {fmt!r}' if fmt else ''} "
+            f"(available: {', '.join(have) or 'none'})"
+        )
+    wanted = _forced_op.get(op)
+    if wanted is not None:
+        for k in entries:
+            if k.name == wanted:
+                return k
+        raise NotImplementedError(
+            f"{op}: kernel {wanted!r} was forced but {device!r} has only "
+            f"{[k.name for k in entries]}"
+        )
+    for wanted in _forced_all:
+        for k in entries:
+            if k.name == wanted:
+                return k
+    return entries[0]
+
+
+def dispatch(op: str, device: str, fmt: str | None = None) -> Callable:
+    """The kernel function to run ``op`` on ``device`` (a device type: "cpu" / "cuda")."""
+    key = (op, device, fmt)
+    fn = _CHOSEN.get(key)
+    if fn is None:
+        fn = _CHOSEN[key] = _pick(op, device, fmt).fn
+    if _listeners:
+        for listener in _listeners:
+            listener(op, device, fmt, fn)
+    return fn
+
+
+def chosen(op: str, device: str = "cpu", fmt: str | None = None) -> str:
+    """Name of the kernel :func:`dispatch` would pick now."""
+    return _pick(op, device, fmt).name
+
+
+def kernels(op: str, device: str = "cpu", fmt: str | None = None) -> list[Kernel]:
+    """All kernels registered for a key, best first."""
+    return list(_TABLE.get((op, device, fmt), ()))
+
+
+def table() -> dict[str, list[Kernel]]:
+    """Every registered kernel, grouped by op (for `sparsegraph info`)."""
+    out: dict[str, list[Kernel]] = {}
+    for entries in _TABLE.values():
+        for k in entries:
+            out.setdefault(k.op, []).append(k)
+    return dict(sorted(out.items()))
+
+
+def _parse(spec: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    names, per_op = [], {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        if "=" in part:
+            op, _, name = part.partition("=")
+            per_op[op.strip()] = ALIASES.get(name.strip(), name.strip())
+        else:
+            names.append(ALIASES.get(part, part))
+    return tuple(names), per_op
+
+
+@contextlib.contextmanager
+def use(*names: str, **per_op: str) -> Iterator[None]:
+    """Force kernel choices inside a ``with`` block.
+
+    Positional names are preferences tried in order for every op (an op without such a kernel
+    keeps its default); keyword arguments force one op's kernel (an error if it does not exist).
+    """
+    global _forced_all, _forced_op
+    saved = _forced_all, _forced_op
+    _forced_all = tuple(ALIASES.get(n, n) for n in names) + _forced_all
+    _forced_op = {**_forced_op, **{op: ALIASES.get(n, n) for op, n in per_op.items()}}
+    _CHOSEN.clear()
+    try:
+        yield
+    finally:
+        _forced_all, _forced_op = saved
+        _CHOSEN.clear()
+
+
+@contextlib.contextmanager
+def listen(listener: Callable) -> Iterator[None]:
+    """Call ``listener(op, device, fmt, fn)`` on every dispatch in the block (used by tracing)."""
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
+
+
+_forced_all, _forced_op = _parse(os.environ.get("SPARSEGRAPH_KERNELS", ""))
