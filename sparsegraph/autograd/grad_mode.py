@@ -35,7 +35,7 @@ class set_grad_enabled:
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with type(self)(self.mode):
+            with set_grad_enabled(self.mode):
                 return fn(*args, **kwargs)
 
         return wrapper

@@ -1,0 +1,7 @@
+"""`python -m sparsegraph` runs the command-line interface."""
+
+import sys
+
+from sparsegraph.cli import main
+
+sys.exit(main())

@@ -1,0 +1,33 @@
+"""Shared fixtures: the `device` fixture (cpu, plus cuda when CuPy sees a GPU) and data roots."""
+
+import os
+import pathlib
+
+import pytest
+from hypothesis import settings
+
+import sparsegraph as sg
+
+settings.register_profile("sparsegraph", deadline=None, max_examples=40)
+settings.load_profile("sparsegraph")
+
+DEVICES = ["cpu"] + (["cuda"] if sg.cuda_available() else [])
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    sg.manual_seed(0)
+
+
+@pytest.fixture
+def data_root():
+    """The staged real datasets (CI sets SPARSEGRAPH_DATA=../shared/data); skip without them."""
+    root = os.environ.get("SPARSEGRAPH_DATA")
+    if not root or not pathlib.Path(root).is_dir():
+        pytest.skip("SPARSEGRAPH_DATA is not set to the staged datasets folder")
+    return pathlib.Path(root)

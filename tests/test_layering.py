@@ -1,0 +1,69 @@
+"""Module-level imports may only point down the stack (DESIGN.md "Layout and layering")."""
+
+import ast
+import pathlib
+import tomllib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+RANK = {  # lower rank = lower layer; equal ranks may not import each other unless the same layer
+    "sparsegraph.backend": 0,
+    "sparsegraph.kernels": 1,
+    "sparsegraph.tensor": 2,
+    "sparsegraph.creation": 3,
+    "sparsegraph.sparse": 3,
+    "sparsegraph.autograd": 4,
+    "sparsegraph.ops": 5,
+    "sparsegraph.nn": 6,
+    "sparsegraph.optim": 6,
+    "sparsegraph.serialization": 6,
+    "sparsegraph.graph": 7,
+    "sparsegraph.gnn": 8,
+    "sparsegraph.datasets": 8,
+    "sparsegraph.static": 9,
+    "sparsegraph.testing": 9,
+    "sparsegraph.cli": 10,
+}
+
+
+def layer(module: str) -> str | None:
+    return max((p for p in RANK if module == p or module.startswith(p + ".")), key=len,
+               default=None)
+
+
+def modules():
+    dirs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-dir"]
+    for name, top in {"sparsegraph": "sparsegraph", **dirs}.items():
+        for path in sorted((ROOT / top).rglob("*.py")):
+            parts = path.relative_to(ROOT / top).with_suffix("").parts
+            yield ".".join((name, *parts)).removesuffix(".__init__"), path
+
+
+MODULES = list(modules())
+
+
+@pytest.mark.parametrize("module, path", MODULES, ids=[m for m, _ in MODULES])
+def test_imports_point_down(module, path):
+    here = layer(module)
+    if here is None:
+        return
+    for node in ast.parse(path.read_text()).body:  # module level only: lazy imports are allowed
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        else:
+            continue
+        for target in filter(None, map(layer, names)):
+            assert target == here or RANK[target] < RANK[here], f"{module} imports {target}"
+
+
+def test_gnn_and_datasets_never_import_each_other():
+    for module, path in MODULES:
+        text = path.read_text()
+        if module.startswith("sparsegraph.gnn"):
+            assert "sparsegraph.datasets" not in text, module
+        if module.startswith("sparsegraph.datasets"):
+            assert "sparsegraph.gnn" not in text, module
