@@ -29,6 +29,9 @@ from sparsegraph.creation import (  # noqa: E402
     manual_seed, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm,
     tensor, zeros, zeros_like,
 )
+from sparsegraph.sparse import (  # noqa: E402
+    SparseTensor, Structure, from_edge_index, from_scipy, sparse_coo, sparse_csr,
+)
 from sparsegraph import autograd  # noqa: E402
 from sparsegraph.autograd import (  # noqa: E402
     Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled,

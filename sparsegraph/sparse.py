@@ -1,0 +1,433 @@
+"""Sparse tensors: an immutable `Structure` (the pattern) plus a differentiable `values` Tensor.
+
+The structure is shape + CSR (``indptr``, ``indices``) or COO (``row``, ``col``) index arrays.
+It is never differentiated, is shared between tensors (``A.with_values(v)`` reuses it), and
+builds each derived form at most once: COO row ids of a CSR, the CSR of a COO (with the value
+permutation), the transposed CSR (with its permutation), degrees. Gradients flow through
+``values`` only, so the autograd engine sees dense arrays and the gradient of a sparse tensor is
+a sparse tensor with the same structure.
+
+Graph adjacencies are stored target-major: row = destination, column = source, so aggregation is
+``adj @ x``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sparsegraph import backend
+from sparsegraph.tensor import Tensor, wrap
+
+INT32_MAX = np.iinfo(np.int32).max
+
+_OPS = None
+
+
+def _ops():
+    global _OPS
+    if _OPS is None:
+        import sparsegraph.ops as ops
+
+        _OPS = ops
+    return _OPS
+
+
+def index_dtype(n_rows: int, n_cols: int, nnz: int) -> np.dtype:
+    """int32 unless a dimension or the entry count needs int64."""
+    return np.dtype(np.int64 if max(n_rows, n_cols, nnz) > INT32_MAX else np.int32)
+
+
+def _index_array(op: str, name: str, a, dtype=None):
+    """Validate an index argument: integral, 1-D, no NaN; returns a numpy/cupy array."""
+    if isinstance(a, Tensor):
+        a = a.array
+    elif not hasattr(a, "dtype"):
+        a = np.asarray(a)
+        if a.dtype == np.float64 and a.size == 0:
+            a = a.astype(np.int64)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{op}: expected `{name}` with an integer dtype (got {a.dtype})")
+    if a.ndim != 1:
+        raise ValueError(f"{op}: expected `{name}` to be 1-D (got shape {a.shape})")
+    return a if dtype is None else a.astype(dtype, copy=False)
+
+
+def _check_range(op: str, name: str, a, bound: int) -> None:
+    if a.size and (int(a.min()) < 0 or int(a.max()) >= bound):
+        lo, hi = int(a.min()), int(a.max())
+        bad = lo if lo < 0 else hi
+        raise ValueError(f"{op}: expected `{name}` in [0, {bound}) (got {bad})")
+
+
+def _check_shape(op: str, shape) -> tuple[int, int]:
+    if (not isinstance(shape, tuple | list) or len(shape) != 2
+            or not all(isinstance(s, int | np.integer) and s >= 0 for s in shape)):
+        raise ValueError(f"{op}: expected `shape` to be two non-negative ints (got {shape!r})")
+    return int(shape[0]), int(shape[1])
+
+
+class Structure:
+    """The sparsity pattern of a 2-D sparse tensor; immutable and shared.
+
+    Use the constructors :meth:`csr` and :meth:`coo` (which validate) rather than ``__init__``.
+    """
+
+    __slots__ = ("shape", "layout", "indptr", "indices", "row", "col", "device", "_cache",
+                 "__weakref__")
+
+    def __init__(self, shape, layout, *, indptr=None, indices=None, row=None, col=None):
+        self.shape = shape
+        self.layout = layout
+        self.indptr, self.indices, self.row, self.col = indptr, indices, row, col
+        self.device = backend.device_of(indices if layout == "csr" else row)
+        self._cache: dict = {}
+
+    @classmethod
+    def csr(cls, indptr, indices, shape, *, op: str = "sparse_csr", validate: bool = True):
+        n, m = _check_shape(op, shape)
+        indptr = _index_array(op, "indptr", indptr)
+        indices = _index_array(op, "indices", indices)
+        if validate:
+            if indptr.size != n + 1:
+                raise ValueError(f"{op}: expected `indptr` of length {n + 1} for {n} rows "
+                                 f"(got {indptr.size})")
+            if int(indptr[0]) != 0 or int(indptr[-1]) != indices.size:
+                raise ValueError(f"{op}: expected `indptr` to start at 0 and end at nnz="
+                                 f"{indices.size} (got {int(indptr[0])} and {int(indptr[-1])})")
+            xp = backend.xp_of(indptr)
+            if indptr.size > 1 and bool((xp.diff(indptr) < 0).any()):
+                raise ValueError(f"{op}: expected `indptr` to be non-decreasing")
+            _check_range(op, "indices", indices, m)
+        dt = index_dtype(n, m, indices.size)
+        return cls((n, m), "csr", indptr=indptr.astype(dt, copy=False),
+                   indices=indices.astype(dt, copy=False))
+
+    @classmethod
+    def coo(cls, row, col, shape, *, op: str = "sparse_coo", validate: bool = True):
+        n, m = _check_shape(op, shape)
+        row = _index_array(op, "row", row)
+        col = _index_array(op, "col", col)
+        if validate:
+            if row.size != col.size:
+                raise ValueError(f"{op}: expected `row` and `col` of equal length (got "
+                                 f"{row.size} and {col.size})")
+            _check_range(op, "row indices", row, n)
+            _check_range(op, "column indices", col, m)
+        dt = index_dtype(n, m, row.size)
+        return cls((n, m), "coo", row=row.astype(dt, copy=False), col=col.astype(dt, copy=False))
+
+    # ---- derived forms (each built once) -----------------------------------------------------
+    @property
+    def nnz(self) -> int:
+        return int((self.indices if self.layout == "csr" else self.row).size)
+
+    def _cached(self, key, build):
+        value = self._cache.get(key)
+        if value is None:
+            value = self._cache[key] = build()
+        return value
+
+    def rows(self):
+        """Row index of every stored entry (COO rows)."""
+        if self.layout == "coo":
+            return self.row
+        return self._cached("rows", lambda: _kernel("csr_row_ids")(self.indptr, self.nnz))
+
+    def cols(self):
+        return self.indices if self.layout == "csr" else self.col
+
+    def to_csr(self) -> tuple[Structure, object]:
+        """``(csr_structure, perm)`` with CSR values ``values[perm]`` (perm None: same order)."""
+        if self.layout == "csr":
+            return self, None
+
+        def build():
+            indptr, indices, perm = _kernel("coo_to_csr")(self.row, self.col, self.shape[0])
+            s = Structure.csr(indptr, indices, self.shape, validate=False)
+            s._cache["rows"] = self.row[perm]
+            return s, perm
+
+        return self._cached("csr", build)
+
+    def to_coo(self) -> Structure:
+        if self.layout == "coo":
+            return self
+        return self._cached("coo", lambda: Structure.coo(self.rows(), self.indices, self.shape,
+                                                         validate=False))
+
+    def transpose(self) -> tuple[Structure, object]:
+        """``(csr_of_transpose, perm)``: the transposed values are ``values[perm]``."""
+
+        def build():
+            csr, perm0 = self.to_csr()
+            t_indptr, t_indices, perm = _kernel("csr_transpose")(csr.indptr, csr.indices,
+                                                                 self.shape[1])
+            t = Structure.csr(t_indptr, t_indices, self.shape[::-1], validate=False)
+            t._cache["transpose"] = (csr, backend.xp_of(perm).argsort(perm, kind="stable"))
+            return t, (perm if perm0 is None else perm0[perm])
+
+        return self._cached("transpose", build)
+
+    def degree(self, dim: int = 1):
+        """Stored entries per row (``dim=1``: out of each row) or per column (``dim=0``)."""
+        if dim not in (0, 1):
+            raise ValueError(f"degree: expected `dim` 0 or 1 (got {dim!r})")
+
+        def build():
+            xp = backend.xp_of(self.cols())
+            if dim == 1 and self.layout == "csr":
+                return xp.diff(self.indptr)
+            idx = self.rows() if dim == 1 else self.cols()
+            return xp.bincount(idx, minlength=self.shape[1 - dim]).astype(idx.dtype)
+
+        return self._cached(("degree", dim), build)
+
+    def to(self, device: str) -> Structure:
+        device = backend.normalize_device(device)
+        if device == self.device:
+            return self
+        move = lambda a: None if a is None else backend.to_device(a, device)
+        return Structure(self.shape, self.layout, indptr=move(self.indptr),
+                         indices=move(self.indices), row=move(self.row), col=move(self.col))
+
+    def __repr__(self) -> str:
+        return f"Structure(layout={self.layout}, shape={self.shape}, nnz={self.nnz})"
+
+
+def _kernel(op: str):
+    """Structure transforms are kernels too (numba where it helps); the op library holds them."""
+    _ops()
+    from sparsegraph.kernels import dispatch
+
+    return dispatch(op, "cpu", "csr")
+
+
+class SparseTensor:
+    """A 2-D sparse matrix (optionally with dense trailing value dims, e.g. one value per head).
+
+    Attributes:
+        structure: the immutable :class:`Structure` (shape, index arrays, caches).
+        values: the differentiable Tensor of stored values, shape ``(nnz, *dense_dims)``.
+    """
+
+    __slots__ = ("structure", "values")
+    __array_priority__ = 1001
+
+    def __init__(self, structure: Structure, values: Tensor):
+        self.structure = structure
+        self.values = values
+
+    # ---- metadata -------------------------------------------------------------------------
+    layout = property(lambda self: self.structure.layout)
+    nnz = property(lambda self: self.structure.nnz)
+    dtype = property(lambda self: self.values.dtype)
+    device = property(lambda self: self.values.device)
+    indptr = property(lambda self: self.structure.to_csr()[0].indptr if self.layout == "csr"
+                      else None)
+    row = property(lambda self: self.structure.rows())
+    col = property(lambda self: self.structure.cols())
+
+    @property
+    def shape(self) -> tuple:
+        return self.structure.shape + self.values.shape[1:]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def indices(self):
+        """Column indices of a CSR tensor; the 2 x nnz (row, col) array of a COO tensor."""
+        if self.layout == "csr":
+            return self.structure.indices
+        xp = backend.xp_of(self.structure.row)
+        return xp.stack([self.structure.row, self.structure.col])
+
+    @property
+    def requires_grad(self) -> bool:
+        return self.values.requires_grad
+
+    def requires_grad_(self, flag: bool = True) -> SparseTensor:
+        self.values.requires_grad_(flag)
+        return self
+
+    @property
+    def grad(self) -> SparseTensor | None:
+        """The gradient as a sparse tensor with this tensor's structure (or None)."""
+        g = self.values.grad
+        return None if g is None else SparseTensor(self.structure, g)
+
+    def with_values(self, values) -> SparseTensor:
+        """Same structure, new values (how edge weights or attention go onto a graph)."""
+        if not isinstance(values, Tensor):
+            values = wrap(backend.xp_of(values).asarray(values)) if hasattr(
+                values, "dtype") else Tensor(values)
+        if values.ndim < 1 or values.shape[0] != self.nnz:
+            raise ValueError(f"with_values: expected `values` with {self.nnz} rows, one per "
+                             f"stored entry (got shape {values.shape})")
+        if values.device != self.structure.device:
+            raise ValueError(f"with_values: `values` is on {values.device} but the structure "
+                             f"is on {self.structure.device}")
+        return SparseTensor(self.structure, values)
+
+    def detach(self) -> SparseTensor:
+        return SparseTensor(self.structure, self.values.detach())
+
+    def to(self, *args, **kwargs) -> SparseTensor:
+        values = self.values.to(*args, **kwargs)
+        return SparseTensor(self.structure.to(values.device), values)
+
+    def numpy(self):
+        return self.to_dense().detach().numpy()
+
+    def to_scipy(self):
+        """A scipy.sparse csr_matrix / coo_matrix (1-D values only; no graph)."""
+        import scipy.sparse as sp
+
+        if self.values.ndim != 1:
+            raise ValueError(f"to_scipy: expected 1-D values (got shape {self.values.shape})")
+        s = self.structure.to(backend.normalize_device("cpu"))
+        v = backend.to_device(self.values.array, "cpu")
+        if self.layout == "csr":
+            return sp.csr_matrix((v, s.indices, s.indptr), shape=s.shape)
+        return sp.coo_matrix((v, (s.row, s.col)), shape=s.shape)
+
+    def __repr__(self) -> str:
+        grad = (f", grad_fn=<{self.values.grad_fn.name()}>" if self.values.grad_fn is not None
+                else ", requires_grad=True" if self.requires_grad else "")
+        return (f"SparseTensor(layout={self.layout}, shape={self.shape}, nnz={self.nnz}, "
+                f"dtype={self.dtype}{grad})")
+
+    # ---- differentiable conversions and products (sparsegraph.ops) ---------------------------
+    def to_dense(self) -> Tensor:
+        return _ops().sparse_to_dense(self)
+
+    def to_csr(self) -> SparseTensor:
+        return _ops().sparse_to_csr(self)
+
+    def to_coo(self) -> SparseTensor:
+        return _ops().sparse_to_coo(self)
+
+    def coalesce(self) -> SparseTensor:
+        return _ops().coalesce(self)
+
+    @property
+    def T(self) -> SparseTensor:
+        return _ops().sparse_transpose(self)
+
+    def t(self) -> SparseTensor:
+        return self.T
+
+    def __matmul__(self, other):
+        return _ops().matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops().matmul(other, self)
+
+    def __mul__(self, other):
+        return _ops().sparse_mul(self, other)
+
+    __rmul__ = __mul__
+
+    def __add__(self, other):
+        return _ops().sparse_add(self, other)
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return self.with_values(-self.values)
+
+    def __sub__(self, other):
+        return _ops().sparse_add(self, -other)
+
+    def __truediv__(self, other):
+        return _ops().sparse_mul(self, 1.0 / other)
+
+    def sum(self, dim=None):
+        return _ops().sparse_sum(self, dim)
+
+
+# ---- constructors ---------------------------------------------------------------------------
+def _values(op: str, values, nnz: int, device: str, dtype=None) -> Tensor:
+    if values is None:
+        xp = backend.array_module(device)
+        return wrap(xp.ones(nnz, dtype=backend.DEFAULT_FLOAT if dtype is None
+                            else backend.as_dtype(dtype)))
+    if not isinstance(values, Tensor):
+        from sparsegraph.creation import tensor
+
+        values = tensor(values, dtype=dtype, device=device)
+    elif dtype is not None:
+        values = values.to(dtype)
+    if values.ndim < 1 or values.shape[0] != nnz:
+        raise ValueError(f"{op}: expected `values` with {nnz} entries, one per stored index "
+                         f"(got shape {values.shape})")
+    if values.dtype.kind not in "fc" and values.dtype != np.bool_ and values.dtype.kind not in "iu":
+        raise TypeError(f"{op}: expected numeric `values` (got {values.dtype})")
+    return values
+
+
+def sparse_coo(indices, values=None, shape=None, *, dtype=None, device=None) -> SparseTensor:
+    """A COO sparse tensor from a 2 x nnz ``indices`` array (row 0: rows, row 1: columns).
+
+    Args:
+        indices: integer array-like of shape ``(2, nnz)``; duplicates are kept (see coalesce).
+        values: ``(nnz, *dense_dims)`` values (default: float32 ones).
+        shape: ``(N, M)``; default: one past the largest index in each row.
+    """
+    idx = indices.array if isinstance(indices, Tensor) else indices
+    idx = idx if hasattr(idx, "dtype") else np.asarray(idx)
+    if idx.ndim != 2 or idx.shape[0] != 2:
+        raise ValueError(f"sparse_coo: expected `indices` of shape (2, nnz) (got {idx.shape})")
+    if shape is None:
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"sparse_coo: expected `indices` with an integer dtype "
+                            f"(got {idx.dtype})")
+        shape = tuple(int(idx[i].max()) + 1 if idx.shape[1] else 0 for i in range(2))
+    s = Structure.coo(idx[0], idx[1], tuple(shape), op="sparse_coo")
+    device = device or s.device
+    return SparseTensor(s.to(device), _values("sparse_coo", values, s.nnz, device, dtype))
+
+
+def sparse_csr(indptr, indices, values=None, shape=None, *, dtype=None,
+               device=None) -> SparseTensor:
+    """A CSR sparse tensor; ``shape`` defaults to ``(len(indptr) - 1, max(indices) + 1)``."""
+    if shape is None:
+        ip = np.asarray(indptr)
+        ind = np.asarray(indices)
+        shape = (ip.size - 1, int(ind.max()) + 1 if ind.size else 0)
+    s = Structure.csr(indptr, indices, tuple(shape), op="sparse_csr")
+    device = device or s.device
+    return SparseTensor(s.to(device), _values("sparse_csr", values, s.nnz, device, dtype))
+
+
+def from_scipy(m, *, dtype=None, layout: str | None = None) -> SparseTensor:
+    """Wrap any scipy.sparse matrix or array (CSR/CSC/COO/...); values are copied."""
+    import scipy.sparse as sp
+
+    if not sp.issparse(m):
+        raise TypeError(f"from_scipy: expected a scipy.sparse matrix (got {type(m).__name__})")
+    if layout not in (None, "csr", "coo"):
+        raise ValueError(f"from_scipy: expected layout 'csr' or 'coo' (got {layout!r})")
+    if (layout or ("coo" if m.format == "coo" else "csr")) == "coo":
+        m = m.tocoo()
+        return sparse_coo(np.stack([m.row, m.col]), np.array(m.data), m.shape, dtype=dtype)
+    m = m.tocsr()
+    return sparse_csr(m.indptr, m.indices, np.array(m.data), m.shape, dtype=dtype)
+
+
+def from_edge_index(edge_index, num_nodes: int | None = None, values=None, *,
+                    dtype=None) -> SparseTensor:
+    """The target-major CSR adjacency of a 2 x E ``edge_index`` (row 0: source, row 1: target).
+
+    Entry ``(dst, src)`` holds the edge's value, so ``adj @ x`` sums source features into each
+    target. Values (default ones) follow the edges through the sort into CSR order.
+    """
+    ei = edge_index.array if isinstance(edge_index, Tensor) else edge_index
+    ei = ei if hasattr(ei, "dtype") else np.asarray(ei)
+    if ei.ndim != 2 or ei.shape[0] != 2:
+        raise ValueError(f"from_edge_index: expected `edge_index` of shape (2, E) "
+                         f"(got {ei.shape})")
+    if num_nodes is None:
+        num_nodes = int(ei.max()) + 1 if ei.size else 0
+    coo = sparse_coo(ei[::-1], values, (num_nodes, num_nodes), dtype=dtype)
+    return coo.to_csr()
