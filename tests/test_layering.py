@@ -19,6 +19,7 @@ RANK = {  # lower rank = lower layer; equal ranks may not import each other unle
     "sparsegraph.optim": 6,
     "sparsegraph.serialization": 6,
     "sparsegraph.graph": 7,
+    "sparsegraph.graph_ops": 7,
     "sparsegraph.gnn": 8,
     "sparsegraph.datasets": 8,
     "sparsegraph.static": 9,

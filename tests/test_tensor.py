@@ -1,0 +1,98 @@
+"""Tensor basics and creation functions."""
+
+import numpy as np
+import pytest
+
+import sparsegraph as sg
+
+
+def test_default_dtypes_follow_pytorch():
+    assert sg.tensor([1.0, 2.0]).dtype == np.float32
+    assert sg.tensor([1, 2]).dtype == np.int64
+    assert sg.tensor([True, False]).dtype == np.bool_
+    assert sg.tensor(np.arange(3, dtype=np.float64)).dtype == np.float64
+    assert sg.tensor([1, 2], dtype="float64").dtype == np.float64
+    assert sg.tensor([1.0], dtype=sg.float64).dtype == sg.float64
+    assert sg.zeros(2, 3).dtype == np.float32 and sg.zeros(2, 3).shape == (2, 3)
+    assert sg.arange(5).dtype == np.int64 and sg.arange(0.0, 1.0, 0.25).shape == (4,)
+
+
+def test_tensor_copies_its_input():
+    a = np.ones(3, np.float32)
+    t = sg.tensor(a)
+    a[0] = 5
+    assert t.numpy()[0] == 1
+
+
+def test_metadata_and_conversions():
+    t = sg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    assert t.shape == (2, 3) and t.ndim == 2 and t.dim() == 2 and t.numel() == 6
+    assert t.size() == (2, 3) and t.size(1) == 3 and len(t) == 2
+    assert t.device == "cpu"
+    assert t.tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+    assert np.asarray(t).shape == (2, 3)
+    assert sg.tensor([3.5]).item() == 3.5
+    with pytest.raises(ValueError, match="one element"):
+        t.item()
+    assert t.to("float64").dtype == np.float64 and t.double().dtype == np.float64
+    assert t.long().dtype == np.int64 and t.to(sg.int32).dtype == np.int32
+    assert t.to("cpu") is t
+
+
+def test_repr_like_torch():
+    assert repr(sg.tensor([1.0, 2.0])) == "tensor([1., 2.])"
+    assert "dtype=float64" in repr(sg.tensor([1.0], dtype="float64"))
+    assert repr(sg.tensor([1.0], requires_grad=True)).endswith("requires_grad=True)")
+
+
+def test_clone_is_differentiable_and_independent():
+    x = sg.randn(3, requires_grad=True)
+    c = x.clone()
+    assert not np.shares_memory(c.array, x.array)
+    c.backward(sg.ones(3))
+    np.testing.assert_allclose(x.grad.numpy(), np.ones(3))
+
+
+def test_cast_to_float64_is_differentiable():
+    x = sg.randn(3, requires_grad=True)
+    y = x.to("float64")
+    assert y.dtype == np.float64
+    y.backward(sg.ones(3, dtype="float64"))
+    assert x.grad.dtype == np.float32
+
+
+def test_seeded_random_is_reproducible_and_generators_are_independent():
+    sg.manual_seed(3)
+    a = sg.randn(4, 2)
+    sg.manual_seed(3)
+    b = sg.randn(4, 2)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    g1, g2 = sg.Generator(7), sg.Generator(7)
+    np.testing.assert_array_equal(sg.rand(5, generator=g1).numpy(),
+                                  sg.rand(5, generator=g2).numpy())
+    assert sg.randn(3, dtype="float64").dtype == np.float64
+    r = sg.rand(1000).numpy()
+    assert r.min() >= 0 and r.max() < 1
+    assert sorted(sg.randperm(6).tolist()) == list(range(6))
+
+
+def test_like_functions():
+    t = sg.randn(2, 3, dtype="float64")
+    assert sg.zeros_like(t).dtype == np.float64 and sg.ones_like(t).shape == (2, 3)
+    assert sg.full_like(t, 7).numpy()[0, 0] == 7
+    assert sg.randn_like(t).shape == (2, 3)
+    assert sg.eye(3).numpy().trace() == 3
+    assert sg.full((2,), 1).dtype == np.int64
+
+
+def test_bad_inputs():
+    with pytest.raises(TypeError, match="dtype"):
+        sg.tensor([1.0], dtype="complex128")
+    with pytest.raises(TypeError, match="numeric"):
+        sg.tensor(["a"])
+    with pytest.raises(ValueError, match="non-negative"):
+        sg.zeros(-1)
+    with pytest.raises(ValueError, match="device"):
+        sg.tensor([1.0], device="tpu")
+    with pytest.raises(TypeError, match="floating"):
+        sg.randn(2, dtype="int64")
