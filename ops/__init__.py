@@ -8,8 +8,13 @@ PyTorch's familiar names. Each module lists its public functions in ``__all__``.
 if __name__ != "sparsegraph.ops":
     raise ImportError(f"import this package as sparsegraph.ops (it was imported as {__name__!r})")
 
-from sparsegraph.ops import convert, elementwise, inplace  # noqa: E402
+from sparsegraph.ops import sparse_kernels  # noqa: E402,F401  (registers the sparse kernels)
+from sparsegraph.ops import (  # noqa: E402
+    activation, convert, dropout, elementwise, index, inplace, linalg, loss, reduce, shape,
+    softmax,
+)
 
-_MODULES = (convert, elementwise, inplace)
+_MODULES = (activation, convert, dropout, elementwise, index, inplace, linalg, loss, reduce,
+            shape, softmax)
 __all__ = [name for module in _MODULES for name in module.__all__]
 globals().update({name: getattr(module, name) for module in _MODULES for name in module.__all__})

@@ -131,7 +131,12 @@ class Structure:
         """Row index of every stored entry (COO rows)."""
         if self.layout == "coo":
             return self.row
-        return self._cached("rows", lambda: _kernel("csr_row_ids")(self.indptr, self.nnz))
+        def build():
+            from sparsegraph.ops.sparse_kernels.structure import csr_row_ids
+
+            return csr_row_ids(self.indptr, self.nnz).astype(self.indices.dtype, copy=False)
+
+        return self._cached("rows", build)
 
     def cols(self):
         return self.indices if self.layout == "csr" else self.col

@@ -46,17 +46,24 @@ def assert_close(actual, expected, *, rtol: float | None = None, atol: float | N
     np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, err_msg=msg)
 
 
-def _perturbed(inputs, leaves, directions, step):
-    out = []
-    for x in inputs:
-        t = _leaf_tensor(x)
-        if t is None or not any(t is leaf for leaf in leaves):
-            out.append(x)
-            continue
-        v = directions[next(i for i, leaf in enumerate(leaves) if leaf is t)]
-        shifted = wrap(t.array + step * v)
-        out.append(shifted if isinstance(x, Tensor) else x.with_values(shifted))
-    return out
+def _evaluate_shifted(fn, inputs, leaves, directions, step):
+    """``fn(*inputs)`` with every leaf shifted in place by ``step * v`` (then restored).
+
+    Shifting in place (rather than passing copies) also perturbs parameters that ``fn``
+    reaches through a module instead of through its arguments.
+    """
+    saved = [t.array.copy() for t in leaves]
+    try:
+        for t, v in zip(leaves, directions, strict=True):
+            t.array += (step * v).astype(t.dtype)
+        from sparsegraph.autograd import no_grad
+
+        with no_grad():
+            out = fn(*inputs)
+        return tuple(_as_numpy(o) for o in (out if isinstance(out, tuple) else (out,)))
+    finally:
+        for t, a in zip(leaves, saved, strict=True):
+            t.array[...] = a
 
 
 def gradcheck(fn: Callable, inputs: Sequence, *, eps: float = 1e-6, rtol: float = 1e-5,
@@ -73,7 +80,8 @@ def gradcheck(fn: Callable, inputs: Sequence, *, eps: float = 1e-6, rtol: float 
         TypeError: if a differentiable input is not float64.
     """
     rng = np.random.default_rng(seed)
-    leaves = [t for t in map(_leaf_tensor, inputs) if t is not None and t.requires_grad]
+    leaves = list({id(t): t for t in map(_leaf_tensor, inputs)
+                   if t is not None and t.requires_grad}.values())
     if not leaves:
         raise ValueError("gradcheck: expected at least one input with requires_grad=True")
     for t in leaves:
@@ -95,11 +103,9 @@ def gradcheck(fn: Callable, inputs: Sequence, *, eps: float = 1e-6, rtol: float 
         v = [rng.standard_normal(t.shape) for t in leaves]
         analytic = sum(float((t.grad.array * vi).sum()) if t.grad is not None else 0.0
                        for t, vi in zip(leaves, v, strict=True))
-        plus = fn(*_perturbed(inputs, leaves, v, eps))
-        minus = fn(*_perturbed(inputs, leaves, v, -eps))
-        plus = plus if isinstance(plus, tuple) else (plus,)
-        minus = minus if isinstance(minus, tuple) else (minus,)
-        numeric = sum(float((u * (_as_numpy(p) - _as_numpy(m))).sum())
+        plus = _evaluate_shifted(fn, inputs, leaves, v, eps)
+        minus = _evaluate_shifted(fn, inputs, leaves, v, -eps)
+        numeric = sum(float((u * (p - m)).sum())
                       for u, p, m in zip(us, plus, minus, strict=True)) / (2 * eps)
         if not abs(analytic - numeric) <= atol + rtol * max(abs(numeric), abs(analytic)):
             raise AssertionError(
@@ -107,3 +113,59 @@ def gradcheck(fn: Callable, inputs: Sequence, *, eps: float = 1e-6, rtol: float 
     for t in leaves:
         t.grad = None
     return True
+
+
+def random_graph(num_nodes: int, num_edges: int, *, seed: int = 0, self_loops: bool = False):
+    """A random directed edge_index ``(2, E)`` without duplicate edges (numpy int64)."""
+    rng = np.random.default_rng(seed)
+    pairs = set()
+    while len(pairs) < num_edges:
+        s, d = (int(v) for v in rng.integers(0, num_nodes, 2))
+        if self_loops or s != d:
+            pairs.add((s, d))
+    return np.array(sorted(pairs), dtype=np.int64).T.reshape(2, -1)
+
+
+def check_conv(make_conv, x, edge_index, *, num_nodes: int | None = None, atol: float = 1e-5,
+               call=None, gradcheck_conv: bool = True, seed: int = 0) -> None:
+    """PyG-style layer invariants (``torch_geometric.testing``'s assert_module, in spirit).
+
+    Asserts: the output has one row per node; results are equal for edge_index, COO and CSR
+    adjacencies; invariance to the order in which edges are listed; equivariance under a
+    random node permutation; and (in float64) a gradient check over input features and every
+    parameter. ``make_conv()`` builds the layer (called with the same seed for each variant);
+    ``call(conv, x, adj)`` runs it (default ``conv(x, adj)``).
+    """
+    from sparsegraph.creation import manual_seed
+    from sparsegraph.sparse import from_edge_index, sparse_coo
+
+    call = call or (lambda conv, x_, adj: conv(x_, adj))
+    n = x.shape[0] if num_nodes is None else num_nodes
+    ei = np.asarray(edge_index)
+
+    def run(x_, adj, dtype="float32"):
+        manual_seed(seed)
+        conv = make_conv()
+        conv.eval()
+        if dtype == "float64":
+            conv.to("float64")
+        return conv, call(conv, x_, adj)
+
+    _, out = run(x, ei)
+    assert out.shape[0] == n, f"check_conv: expected {n} output rows (got {out.shape})"
+    coo = sparse_coo(ei[::-1].copy(), None, (n, n))
+    for variant in (from_edge_index(ei, n), coo):
+        assert_close(run(x, variant)[1], out, atol=atol, msg="edge_index vs SparseTensor")
+    rng = np.random.default_rng(seed)
+    shuffled = ei[:, rng.permutation(ei.shape[1])]
+    assert_close(run(x, shuffled)[1], out, atol=atol, msg="edge order changed the output")
+    perm = rng.permutation(n)
+    inv = np.argsort(perm)
+    x_perm = x[perm]
+    _, out_perm = run(x_perm, inv[ei])
+    assert_close(out_perm, out[perm], atol=atol, msg="not permutation equivariant")
+    if gradcheck_conv:
+        x64 = wrap(np.asarray(x.detach().__array__(), dtype=np.float64)).requires_grad_(True)
+        conv, _ = run(x64, ei, "float64")
+        params = [p for p in conv.parameters() if p.requires_grad]
+        gradcheck(lambda xx, *ps: call(conv, xx, ei), [x64, *params])

@@ -1,0 +1,56 @@
+"""Dropout: zero each element with probability p and scale the rest by 1 / (1 - p)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sparsegraph.autograd.function import Function
+from sparsegraph.backend import to_device
+from sparsegraph.creation import rng_of
+from sparsegraph.kernels import dispatch, register
+from sparsegraph.tensor import Tensor
+from sparsegraph.ops._util import check_tensor
+
+__all__ = ["dropout", "dropout_mask"]
+
+
+def dropout_mask(shape, p: float, generator=None, device: str = "cpu"):
+    """A bool keep-mask (True with probability 1 - p), drawn from the seeded generator."""
+    keep = rng_of(generator).random(shape, dtype=np.float32) >= np.float32(p)
+    return to_device(keep, device)
+
+
+@register("dropout", "cpu", "cuda")
+def _dropout_kernel(x, keep, scale):
+    return x * keep * x.dtype.type(scale)
+
+
+class Dropout(Function):
+    @staticmethod
+    def forward(ctx, x, keep, scale):
+        ctx.keep, ctx.scale = keep, scale  # a bool mask: 1 byte per element, not a float copy
+        return dispatch("dropout", ctx.device)(x.array, keep, scale)
+
+    @staticmethod
+    def backward(ctx, g):
+        return dispatch("dropout", ctx.device)(g.array, ctx.keep, ctx.scale), None, None
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator=None) -> Tensor:
+    """Inverted dropout; identity when ``training`` is False or ``p == 0``.
+
+    Args:
+        input: any floating tensor.
+        p: probability of zeroing an element, in [0, 1].
+        training: apply dropout (else return ``input``).
+        generator: a `sparsegraph.Generator` (default: the global seeded one).
+    """
+    check_tensor("dropout", "input", input)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: expected `p` in [0, 1] (got {p})")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    keep = dropout_mask(input.shape, p, generator, input.device)
+    return Dropout.apply(input, keep, 1.0 / (1.0 - p))
