@@ -38,6 +38,10 @@ from sparsegraph.autograd import (  # noqa: E402
 )
 from sparsegraph import ops  # noqa: E402
 from sparsegraph.ops import *  # noqa: E402,F403
+from sparsegraph import nn, optim  # noqa: E402
+from sparsegraph.nn import Parameter  # noqa: E402
+from sparsegraph.serialization import load, save  # noqa: E402
+from sparsegraph.graph import Graph  # noqa: E402
 
 # dtype names as numpy dtypes, so `t.dtype == sg.float32` holds
 float32, float64, float16 = backend.DTYPES["float32"], backend.DTYPES["float64"], backend.DTYPES[

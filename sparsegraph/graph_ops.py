@@ -1,0 +1,198 @@
+"""Structure transforms behind `Graph`'s methods: undirected, self loops, subgraphs, batching.
+
+All vectorised over edges (numpy on the index arrays); none of them is differentiable — they
+build new graphs, not computations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from sparsegraph.sparse import SparseTensor, Structure, from_scipy
+from sparsegraph.tensor import Tensor, wrap
+
+REDUCERS = ("sum", "mean", "max", "min")
+
+
+def _np(t):
+    return None if t is None else np.asarray(t.detach() if isinstance(t, Tensor) else t)
+
+
+def _merge_rows(inverse, n_unique, values, reduce):
+    """Reduce rows of ``values`` that share an ``inverse`` id (sum / mean / max / min)."""
+    out_shape = (n_unique,) + values.shape[1:]
+    if reduce in ("sum", "mean"):
+        out = np.zeros(out_shape, values.dtype)
+        np.add.at(out, inverse, values)
+        if reduce == "mean":
+            counts = np.bincount(inverse, minlength=n_unique).reshape(
+                (-1,) + (1,) * (values.ndim - 1))
+            out /= counts
+        return out
+    out = np.full(out_shape, -np.inf if reduce == "max" else np.inf, values.dtype)
+    (np.maximum if reduce == "max" else np.minimum).at(out, inverse, values)
+    return out
+
+
+def undirected_edges(g, reduce: str = "mean"):
+    """``g`` with every reverse edge added; parallel edges merged by ``reduce``."""
+    if reduce not in REDUCERS:
+        raise ValueError(f"to_undirected: expected `reduce` in {REDUCERS} (got {reduce!r})")
+    ei = np.asarray(g.edge_index).astype(np.int64)
+    both = np.concatenate([ei, ei[::-1]], axis=1)
+    key = both[1] * max(g.num_nodes, 1) + both[0]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    n = first.size
+    weight = _merge_rows(inverse, n, np.concatenate([_np(g.adj.values)] * 2), reduce)
+    attr = None
+    if g.edge_attr is not None:
+        a = _np(g.edge_attr)
+        attr = wrap(_merge_rows(inverse, n, np.concatenate([a, a]), reduce))
+    return g._with_edges(both[:, first], attr, weight)
+
+
+def with_self_loops(g, fill_value: float = 1.0):
+    """Add ``(i, i)`` for every node without one; their weight (and edge_attr) is fill_value."""
+    s = g.adj.structure
+    rows, cols = np.asarray(s.rows()), np.asarray(s.cols())
+    has_loop = np.zeros(g.num_nodes, bool)
+    has_loop[rows[rows == cols]] = True
+    new = np.flatnonzero(~has_loop)
+    ei = np.concatenate([np.asarray(g.edge_index), np.stack([new, new])], axis=1)
+    values = _np(g.adj.values)
+    weight = np.concatenate([values, np.full((new.size,) + values.shape[1:], fill_value,
+                                             values.dtype)])
+    attr = None
+    if g.edge_attr is not None:
+        a = _np(g.edge_attr)
+        attr = wrap(np.concatenate([a, np.full((new.size,) + a.shape[1:], fill_value, a.dtype)]))
+    return g._with_edges(ei, attr, weight)
+
+
+def _node_ids(g, nodes) -> np.ndarray:
+    idx = _np(nodes)
+    if idx.dtype == np.bool_:
+        if idx.shape != (g.num_nodes,):
+            raise ValueError(f"subgraph: expected a boolean mask of length {g.num_nodes} "
+                             f"(got shape {idx.shape})")
+        return np.flatnonzero(idx)
+    if idx.dtype.kind not in "iu" or idx.ndim != 1:
+        raise TypeError(f"subgraph: expected `nodes` as a 1-D integer array or boolean mask "
+                        f"(got {idx.dtype} of shape {idx.shape})")
+    if idx.size and (idx.min() < 0 or idx.max() >= g.num_nodes):
+        raise ValueError(f"subgraph: expected node ids in [0, {g.num_nodes}) (got "
+                         f"{int(idx.min()) if idx.min() < 0 else int(idx.max())})")
+    if np.unique(idx).size != idx.size:
+        raise ValueError("subgraph: expected distinct node ids (got duplicates)")
+    return idx.astype(np.int64)
+
+
+def _is_node_field(g, key, value) -> bool:
+    return (key not in ("adj", "edge_attr") and not key.startswith("_")
+            and isinstance(value, Tensor | SparseTensor | np.ndarray)
+            and len(value.shape) >= 1 and value.shape[0] == g.num_nodes
+            and key not in getattr(g, "_graph_keys", ()))
+
+
+def _take_rows(value, ids):
+    if isinstance(value, SparseTensor):
+        return from_scipy(value.to_scipy().tocsr()[ids])
+    if isinstance(value, Tensor):
+        return value[ids]
+    return value[ids]
+
+
+def induced_subgraph(g, nodes):
+    """Keep ``nodes`` (relabelled 0..k-1 in the given order) and the edges among them."""
+    ids = _node_ids(g, nodes)
+    new_id = np.full(g.num_nodes, -1, np.int64)
+    new_id[ids] = np.arange(ids.size)
+    ei = np.asarray(g.edge_index)
+    keep = (new_id[ei[0]] >= 0) & (new_id[ei[1]] >= 0)
+    sub_ei = new_id[ei[:, keep]]
+    attr = None if g.edge_attr is None else g.edge_attr[np.flatnonzero(keep)]
+    changes = {k: _take_rows(v, ids) for k, v in vars(g).items() if _is_node_field(g, k, v)}
+    out = g._replace(num_nodes=int(ids.size), **changes)
+    return out._with_edges(sub_ei, attr, _np(g.adj.values)[keep])
+
+
+def _cat(values):
+    if any(v is None for v in values):
+        return None
+    if isinstance(values[0], SparseTensor):
+        return from_scipy(sp.vstack([v.to_scipy() for v in values]).tocsr())
+    return wrap(np.concatenate([_np(v) for v in values]))
+
+
+def batch_graphs(graphs):
+    """One block-diagonal graph; node fields concatenated, graph-level labels stacked."""
+    from sparsegraph.graph import Graph
+
+    if not graphs:
+        raise ValueError("Graph.batch: expected at least one graph (got none)")
+    sizes = np.array([g.num_nodes for g in graphs], np.int64)
+    ptr = np.concatenate([[0], np.cumsum(sizes)])
+    edge_counts = np.array([g.num_edges for g in graphs], np.int64)
+    edge_ptr = np.concatenate([[0], np.cumsum(edge_counts)])
+    indptr = np.concatenate([np.asarray(g.adj.structure.indptr)[:-1].astype(np.int64) + e
+                             for g, e in zip(graphs, edge_ptr[:-1], strict=True)]
+                            + [[edge_ptr[-1]]])
+    indices = np.concatenate([np.asarray(g.adj.structure.indices).astype(np.int64) + o
+                              for g, o in zip(graphs, ptr[:-1], strict=True)])
+    n = int(ptr[-1])
+    structure = Structure.csr(indptr, indices, (n, n), validate=False)
+    adj = SparseTensor(structure, wrap(np.concatenate([_np(g.adj.values) for g in graphs])))
+    out = Graph.__new__(Graph)
+    out.__dict__.update(num_nodes=n, adj=adj, edge_attr=_cat([g.edge_attr for g in graphs]))
+    graph_keys = []
+    for key in graphs[0].__dict__:
+        if key in ("num_nodes", "adj", "edge_attr", "batch", "ptr") or key.startswith("_"):
+            continue
+        values = [g.__dict__.get(key) for g in graphs]
+        if all(_is_node_field(g, key, v) for g, v in zip(graphs, values, strict=True)):
+            out.__dict__[key] = _cat(values)
+        elif all(isinstance(v, Tensor) for v in values):
+            graph_keys.append(key)
+            out.__dict__[key] = wrap(np.concatenate([_np(v).reshape((1,) + _np(v).shape[
+                (1 if _np(v).ndim and _np(v).shape[0] == 1 else 0):]) for v in values]))
+        else:
+            out.__dict__[key] = values[0] if all(v is None for v in values) else values
+    out.batch = wrap(np.repeat(np.arange(len(graphs), dtype=np.int64), sizes))
+    out.ptr = wrap(ptr)
+    out._graph_keys = tuple(graph_keys)
+    return out
+
+
+def unbatch(g):
+    """Split a batched graph (with ``ptr``) back into its graphs."""
+    from sparsegraph.graph import Graph
+
+    if getattr(g, "ptr", None) is None:
+        raise ValueError("unbatch: expected a graph made by Graph.batch (it has no `ptr`)")
+    ptr = _np(g.ptr)
+    s = g.adj.structure
+    indptr, indices = np.asarray(s.indptr), np.asarray(s.indices)
+    values = _np(g.adj.values)
+    graph_keys = getattr(g, "_graph_keys", ())
+    out = []
+    for i in range(ptr.size - 1):
+        lo, hi = int(ptr[i]), int(ptr[i + 1])
+        e0, e1 = int(indptr[lo]), int(indptr[hi])
+        sub = Structure.csr(indptr[lo:hi + 1] - e0, indices[e0:e1] - lo, (hi - lo, hi - lo),
+                            validate=False)
+        part = Graph.__new__(Graph)
+        part.__dict__.update(num_nodes=hi - lo, adj=SparseTensor(sub, wrap(values[e0:e1])),
+                             edge_attr=None if g.edge_attr is None else g.edge_attr[e0:e1])
+        for key, value in vars(g).items():
+            if key in ("num_nodes", "adj", "edge_attr", "batch", "ptr") or key.startswith("_"):
+                continue
+            if key in graph_keys:
+                part.__dict__[key] = value[i]
+            elif _is_node_field(g, key, value):
+                part.__dict__[key] = _take_rows(value, np.arange(lo, hi))
+            else:
+                part.__dict__[key] = value
+        part.batch = None
+        out.append(part)
+    return out
