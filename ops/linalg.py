@@ -14,7 +14,7 @@ from sparsegraph.kernels import dispatch, register
 from sparsegraph.tensor import Tensor
 from sparsegraph.ops._util import same_device, unbroadcast
 
-__all__ = ["matmul", "mm", "bmm", "dot", "outer", "linear"]
+__all__ = ["matmul", "mm", "bmm", "dot", "outer", "linear", "normalize"]
 
 
 @register("matmul", "cpu", "cuda")
@@ -130,3 +130,12 @@ def linear(input, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` (PyTorch's F.linear); ``input`` may be sparse CSR."""
     out = matmul(input, weight.T)
     return out if bias is None else out + bias
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """``x / max(||x||_p, eps)`` along ``dim`` (PyTorch's F.normalize; a composite)."""
+    from sparsegraph.ops.elementwise import clamp, pow
+    from sparsegraph.ops.reduce import sum
+
+    norm = pow(sum(pow(input.abs(), p), dim, keepdim=True), 1.0 / p)
+    return input / clamp(norm, min=eps)

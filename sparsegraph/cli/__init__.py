@@ -1,4 +1,4 @@
-"""The `sparsegraph` command: `info` now; `train`, `graph` and `bench` join as they land."""
+"""The `sparsegraph` command: `info`, `train` (and `graph`, `bench` as they land)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="versions, devices and registered kernels")
     info.set_defaults(func=cmd_info)
+    from sparsegraph.cli.train import add_train_parser
+
+    add_train_parser(sub)
     return parser
 
 

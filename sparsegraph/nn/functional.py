@@ -6,7 +6,7 @@ import numpy as np
 
 from sparsegraph.ops import (  # noqa: F401
     binary_cross_entropy_with_logits, cross_entropy, dropout, elu, gelu, l1_loss, leaky_relu,
-    linear, log_softmax, mse_loss, nll_loss, relu, relu6, selu, sigmoid, silu, softmax, softplus,
+    linear, log_softmax, mse_loss, nll_loss, normalize, relu, relu6, selu, sigmoid, silu, softmax, softplus,
     tanh,
 )
 from sparsegraph.tensor import Tensor, wrap
@@ -23,11 +23,3 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     out = np.zeros(idx.shape + (c,), np.int64)
     np.put_along_axis(out, idx[..., None], 1, -1)
     return wrap(out)
-
-
-def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
-    """``x / max(||x||_p, eps)`` along ``dim`` (a composite)."""
-    from sparsegraph.ops import clamp, pow, sum
-
-    norm = pow(sum(pow(input.abs(), p), dim, keepdim=True), 1.0 / p)
-    return input / clamp(norm, min=eps)

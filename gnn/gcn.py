@@ -1,0 +1,113 @@
+"""Graph convolution (GCN) and its simplified relative (SGC)."""
+
+from __future__ import annotations
+
+import sparsegraph.ops as ops
+from sparsegraph.gnn.message_passing import MessagePassing, as_adjacency
+from sparsegraph.nn import Linear, Parameter, init
+from sparsegraph.creation import zeros
+
+
+class GCNConv(MessagePassing):
+    r"""Graph convolution of Kipf & Welling, "Semi-Supervised Classification with Graph
+    Convolutional Networks" (ICLR 2017): ``out = D^-1/2 (A + I) D^-1/2 · x W + b``.
+
+    Args:
+        in_channels: input feature size ``F_in``.
+        out_channels: output feature size ``F_out``.
+        improved: use ``A + 2I`` (self loops of weight 2). (default: False)
+        cached: cache the normalised adjacency (transductive use only). (default: False)
+        add_self_loops: add ``I`` before normalising. (default: True)
+        normalize: apply the symmetric normalisation. (default: True)
+        bias: learn an additive bias. (default: True)
+
+    Shapes:
+        x: ``(N, F_in)`` dense or sparse CSR; adj: ``(N, N)`` target-major SparseTensor or
+        ``(2, E)`` edge_index; out: ``(N, F_out)``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, improved: bool = False,
+                 cached: bool = False, add_self_loops: bool = True, normalize: bool = True,
+                 bias: bool = True):
+        super().__init__(aggr="sum")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.improved, self.cached = improved, cached
+        self.add_self_loops, self.normalize = add_self_loops, normalize
+        self.lin = Linear(in_channels, out_channels, bias=False)
+        self.bias = Parameter(zeros(out_channels)) if bias else None
+        self._cached_adj = None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.xavier_uniform_(self.lin.weight)  # Glorot, as in the paper and PyG
+        if self.bias is not None:
+            init.zeros_(self.bias)
+        self._cached_adj = None
+
+    def normalized_adjacency(self, adj, num_nodes: int, dtype=None):
+        if self.cached and self._cached_adj is not None:
+            return self._cached_adj
+        adj = as_adjacency(adj, num_nodes, op="GCNConv", dtype=dtype)
+        if self.normalize:
+            adj = ops.gcn_norm(adj, add_self_loops=self.add_self_loops, improved=self.improved)
+        if self.cached:
+            self._cached_adj = adj
+        return adj
+
+    def forward(self, x, adj, edge_weight=None):
+        if x.shape[-1] != self.in_channels:
+            raise ValueError(f"GCNConv: expected `x` with {self.in_channels} features "
+                             f"(got {x.shape[-1]})")
+        if edge_weight is not None:
+            adj = as_adjacency(adj, x.shape[0], op="GCNConv").with_values(edge_weight)
+        norm = self.normalized_adjacency(adj, x.shape[0], x.dtype)
+        out = self.propagate(norm, self.lin(x))  # fused: one spmm
+        return out if self.bias is None else out + self.bias
+
+    def __repr__(self) -> str:
+        return f"GCNConv({self.in_channels}, {self.out_channels})"
+
+
+class SGConv(MessagePassing):
+    r"""Simplified graph convolution of Wu et al., "Simplifying Graph Convolutional Networks"
+    (ICML 2019): ``out = (D^-1/2 (A + I) D^-1/2)^K x W + b``.
+
+    Args:
+        in_channels, out_channels: feature sizes.
+        K: number of propagation hops. (default: 1)
+        cached: cache ``Â^K x`` (transductive use only; x must not change). (default: False)
+        add_self_loops: add ``I`` before normalising. (default: True)
+        bias: learn an additive bias. (default: True)
+
+    Shapes:
+        x: ``(N, F_in)``; adj: ``(N, N)``; out: ``(N, F_out)``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, K: int = 1, cached: bool = False,
+                 add_self_loops: bool = True, bias: bool = True):
+        super().__init__(aggr="sum")
+        if K < 0:
+            raise ValueError(f"SGConv: expected `K` >= 0 (got {K})")
+        self.in_channels, self.out_channels, self.K = in_channels, out_channels, K
+        self.cached, self.add_self_loops = cached, add_self_loops
+        self.lin = Linear(in_channels, out_channels, bias=bias)
+        self._cached_x = None
+
+    def reset_parameters(self) -> None:
+        self.lin.reset_parameters()
+        self._cached_x = None
+
+    def forward(self, x, adj):
+        h = self._cached_x
+        if h is None:
+            norm = ops.gcn_norm(as_adjacency(adj, x.shape[0], op="SGConv", dtype=x.dtype),
+                                add_self_loops=self.add_self_loops)
+            h = x
+            for _ in range(self.K):
+                h = self.propagate(norm, h)
+            if self.cached:
+                self._cached_x = h.detach() if hasattr(h, "detach") else h
+        return self.lin(h)
+
+    def __repr__(self) -> str:
+        return f"SGConv({self.in_channels}, {self.out_channels}, K={self.K})"

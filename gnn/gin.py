@@ -1,0 +1,75 @@
+"""GIN and GraphConv: sum aggregation plus a transformed root."""
+
+from __future__ import annotations
+
+from sparsegraph.creation import tensor
+from sparsegraph.gnn.message_passing import MessagePassing, split_features
+from sparsegraph.nn import Linear, Parameter
+
+
+class GINConv(MessagePassing):
+    r"""Graph isomorphism convolution of Xu et al., "How Powerful are Graph Neural Networks?"
+    (ICLR 2019): ``out_i = nn((1 + eps) · x_i + Σ_{j -> i} x_j)``.
+
+    Args:
+        nn: the module applied after aggregation (usually an MLP).
+        eps: initial ``eps``. (default: 0.0)
+        train_eps: learn ``eps``. (default: False)
+
+    Shapes:
+        x: ``(N, F_in)``; adj: ``(N, N)``; out: ``(N, F_out)`` of ``nn``.
+    """
+
+    def __init__(self, nn, eps: float = 0.0, train_eps: bool = False):
+        super().__init__(aggr="sum")
+        self.nn = nn
+        self.initial_eps = eps
+        if train_eps:
+            self.eps = Parameter(tensor([eps]))
+        else:
+            self.register_buffer("eps", tensor([eps]))
+
+    def reset_parameters(self) -> None:
+        if hasattr(self.nn, "reset_parameters"):
+            self.nn.reset_parameters()
+        self.eps.array[...] = self.initial_eps
+
+    def forward(self, x, adj):
+        x_src, x_dst = split_features(x)
+        out = self.propagate(adj, (x_src, x_dst))
+        return self.nn(out + (1 + self.eps.to(x_dst.dtype)) * x_dst)
+
+    def __repr__(self) -> str:
+        return f"GINConv(nn={self.nn})"
+
+
+class GraphConv(MessagePassing):
+    r"""The graph convolution of Morris et al., "Weisfeiler and Leman Go Neural: Higher-order
+    Graph Neural Networks" (AAAI 2019): ``out_i = W_1 x_i + W_2 · aggr_{j -> i} w_ji x_j``.
+
+    Args:
+        in_channels, out_channels: feature sizes.
+        aggr: ``"add"``/``"sum"``, ``"mean"`` or ``"max"``. (default: "add")
+        bias: bias of ``W_2``. (default: True)
+
+    Shapes:
+        x: ``(N, F_in)``; adj: ``(N, N)`` (values are edge weights); out: ``(N, F_out)``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, aggr="add", bias: bool = True):
+        super().__init__(aggr=aggr)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.lin_rel = Linear(in_channels, out_channels, bias=bias)
+        self.lin_root = Linear(in_channels, out_channels, bias=False)
+
+    def reset_parameters(self) -> None:
+        self.lin_rel.reset_parameters()
+        self.lin_root.reset_parameters()
+
+    def forward(self, x, adj, edge_weight=None):
+        x_src, x_dst = split_features(x)
+        out = self.lin_rel(self.propagate(adj, (x_src, x_dst), edge_weight=edge_weight))
+        return out + self.lin_root(x_dst)
+
+    def __repr__(self) -> str:
+        return f"GraphConv({self.in_channels}, {self.out_channels})"

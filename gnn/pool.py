@@ -1,0 +1,44 @@
+"""Readout: pool node features into one vector per graph of a batch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import sparsegraph.ops as ops
+from sparsegraph.tensor import Tensor
+
+
+def _segments(x: Tensor, batch, size: int | None, op: str):
+    if batch is None:
+        b = np.zeros(x.shape[0], np.int64)
+    else:
+        b = batch.array if isinstance(batch, Tensor) else np.asarray(batch)
+        if b.shape != (x.shape[0],):
+            raise ValueError(f"{op}: expected `batch` with {x.shape[0]} entries to match `x` "
+                             f"(got shape {b.shape})")
+    n = int(b.max()) + 1 if size is None and b.size else (size or 0)
+    return b, n
+
+
+def _pool(reduce: str, x: Tensor, batch, size: int | None, op: str) -> Tensor:
+    b, n = _segments(x, batch, size, op)
+    if b.size and bool((b[1:] >= b[:-1]).all()):
+        # batches from Graph.batch are sorted: a segment reduction over contiguous rows
+        indptr = np.searchsorted(b, np.arange(n + 1)).astype(np.int64)
+        return ops.segment(x, indptr, reduce)
+    return ops.scatter(x, b, n, reduce)
+
+
+def global_add_pool(x: Tensor, batch=None, size: int | None = None) -> Tensor:
+    """Sum of node features per graph: ``(N, F)`` with ``batch`` ``(N,)`` -> ``(G, F)``."""
+    return _pool("sum", x, batch, size, "global_add_pool")
+
+
+def global_mean_pool(x: Tensor, batch=None, size: int | None = None) -> Tensor:
+    """Mean of node features per graph (empty graphs give 0)."""
+    return _pool("mean", x, batch, size, "global_mean_pool")
+
+
+def global_max_pool(x: Tensor, batch=None, size: int | None = None) -> Tensor:
+    """Feature-wise max per graph; the gradient goes to the arg-max node."""
+    return _pool("max", x, batch, size, "global_max_pool")

@@ -1,0 +1,56 @@
+"""GraphSAGE convolution."""
+
+from __future__ import annotations
+
+import sparsegraph.ops as ops
+from sparsegraph.gnn.message_passing import MessagePassing, split_features
+from sparsegraph.nn import Linear
+
+
+class SAGEConv(MessagePassing):
+    r"""GraphSAGE of Hamilton et al., "Inductive Representation Learning on Large Graphs"
+    (NeurIPS 2017): ``out_i = W_l · aggr_{j -> i} x_j + W_r · x_i``.
+
+    Args:
+        in_channels: ``F_in``, or ``(F_src, F_dst)`` for bipartite blocks.
+        out_channels: ``F_out``.
+        aggr: ``"mean"``, ``"max"``, ``"sum"`` (or ``"min"``, or a list). (default: "mean")
+        root_weight: add the transformed target features ``W_r x_i``. (default: True)
+        normalize: L2-normalise the output rows. (default: False)
+        project: apply ``relu(W_p x + b)`` to source features first. (default: False)
+        bias: bias of ``W_l``. (default: True)
+
+    Shapes:
+        x: ``(N, F_in)`` or ``((N_src, F_src), (N_dst, F_dst))``; adj: ``(N_dst, N_src)``;
+        out: ``(N_dst, F_out)``.
+    """
+
+    def __init__(self, in_channels, out_channels: int, aggr="mean", root_weight: bool = True,
+                 normalize: bool = False, project: bool = False, bias: bool = True):
+        super().__init__(aggr=aggr)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.root_weight, self.normalize, self.project = root_weight, normalize, project
+        src_in, dst_in = (in_channels if isinstance(in_channels, tuple)
+                          else (in_channels, in_channels))
+        self.proj = Linear(src_in, src_in, bias=True) if project else None
+        self.lin_l = Linear(src_in * len(self.aggrs), out_channels, bias=bias)
+        self.lin_r = Linear(dst_in, out_channels, bias=False) if root_weight else None
+
+    def reset_parameters(self) -> None:
+        for lin in (self.proj, self.lin_l, self.lin_r):
+            if lin is not None:
+                lin.reset_parameters()
+
+    def forward(self, x, adj):
+        x_src, x_dst = split_features(x)
+        if self.proj is not None:
+            x_src = ops.relu(self.proj(x_src))
+        out = self.lin_l(self.propagate(adj, (x_src, x_dst)))
+        if self.lin_r is not None:
+            out = out + self.lin_r(x_dst)
+        if self.normalize:
+            out = ops.normalize(out, p=2.0, dim=-1)
+        return out
+
+    def __repr__(self) -> str:
+        return f"SAGEConv({self.in_channels}, {self.out_channels}, aggr={self.aggr!r})"
