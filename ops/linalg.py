@@ -48,9 +48,11 @@ class MatMul(Function):
         a, b, g = a.array, b.array, g.array
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1:
+        if a.ndim == 1 and b.ndim == 1:
+            g = g.reshape(1, 1)
+        elif a.ndim == 1:
             g = xp_of(g).expand_dims(g, -2)
-        if b.ndim == 1:
+        elif b.ndim == 1:
             g = xp_of(g).expand_dims(g, -1)
         ga, gb = dispatch("matmul_backward", ctx.device)(a2, b2, g, ctx.needs_input_grad)
         if ga is not None and a.ndim == 1:

@@ -98,7 +98,7 @@ def load(path, map_location=None):
     if not os.path.exists(path):
         raise FileNotFoundError(f"load: no such file {path!r}")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         manifest = json.loads(bytes(arrays.pop("__manifest__")).decode())
         if manifest.get("format") != FORMAT:

@@ -25,8 +25,14 @@ def _ops():
 def wrap(array) -> Tensor:
     """A Tensor around ``array`` with no graph and no copy (the fast internal constructor)."""
     t = Tensor.__new__(Tensor)
+    if type(array) is np.ndarray:
+        t.device = "cpu"
+    elif isinstance(array, np.generic | float | int | bool):
+        # numpy returns scalars, not 0-d arrays, from ops on 0-d arrays
+        array, t.device = np.asarray(array), "cpu"
+    else:
+        t.device = backend.device_of(array)
     t.array = array
-    t.device = "cpu" if type(array) is np.ndarray else backend.device_of(array)
     t._requires_grad = False
     t.grad = None
     t.grad_fn = None

@@ -60,7 +60,8 @@ def _evaluate_shifted(fn, inputs, leaves, directions, step):
 
         with no_grad():
             out = fn(*inputs)
-        return tuple(_as_numpy(o) for o in (out if isinstance(out, tuple) else (out,)))
+        # copies: an output may be a view of a leaf that is restored below
+        return tuple(np.array(_as_numpy(o)) for o in (out if isinstance(out, tuple) else (out,)))
     finally:
         for t, a in zip(leaves, saved, strict=True):
             t.array[...] = a

@@ -134,6 +134,19 @@ def _grad_tensor(a):
     return values if isinstance(values, Tensor) else None
 
 
+def _wrap_output(array, inputs) -> Tensor:
+    """Wrap a forward result; a view of an input shares that input's version counter, so an
+    in-place change through either is seen by backward (as PyTorch's views do)."""
+    t = wrap(array)
+    base = getattr(array, "base", None)
+    if base is not None:
+        for inp in inputs:
+            if inp is not None and (base is inp.array or base is inp.array.base):
+                t._version = inp._version
+                break
+    return t
+
+
 class Function:
     """Base class of differentiable ops; subclass and define ``forward`` / ``backward``.
 
@@ -179,7 +192,7 @@ class Function:
         finally:
             MODE.enabled = prev
         single = not isinstance(out, tuple)
-        outs = tuple(o if isinstance(o, Tensor) or o is None else wrap(o)
+        outs = tuple(o if isinstance(o, Tensor) or o is None else _wrap_output(o, tensors)
                      for o in ((out,) if single else out))
         if record:
             node = Node(
