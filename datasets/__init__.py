@@ -1,2 +1,13 @@
+"""Real datasets (Planetoid, TU, npz graphs), the karate club, synthetic graphs, networkx I/O."""
+
 if __name__ != "sparsegraph.datasets":
-    raise ImportError(f"import this package as sparsegraph.datasets (it was imported as {__name__!r})")
+    raise ImportError(
+        f"import this package as sparsegraph.datasets (it was imported as {__name__!r})")
+
+from sparsegraph.datasets.karate import KarateClub  # noqa: E402
+from sparsegraph.datasets.planetoid import Planetoid  # noqa: E402
+from sparsegraph.datasets.registry import load_for_training  # noqa: E402
+from sparsegraph.datasets.root import DatasetUnavailable, cache_dir, data_root  # noqa: E402
+
+__all__ = ["DatasetUnavailable", "KarateClub", "Planetoid", "cache_dir", "data_root",
+           "load_for_training"]

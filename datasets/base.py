@@ -1,0 +1,77 @@
+"""`Dataset`: raw files under the data root, parsed once into a pickle-free .npz cache."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+import tempfile
+import zipfile
+
+import numpy as np
+
+from sparsegraph.datasets.download import ensure_files, sha256_of
+from sparsegraph.datasets.root import cache_dir as default_cache_dir
+from sparsegraph.datasets.root import data_root
+
+PARSE_VERSION = "1"  # bump when a parser's output changes: old caches are then ignored
+
+
+class Dataset:
+    """Base class: subclasses set ``folder``, ``files`` (name -> sha256 or None), ``base_url``
+    and implement ``parse() -> dict of numpy arrays`` and ``build(arrays)``.
+
+    The parsed arrays are cached in ``cache_dir`` (default: the user cache, never beside the raw
+    files, which may be read-only or shared) under a key made of the raw files' hashes, and
+    written atomically; a corrupt cache is ignored and rebuilt.
+    """
+
+    folder = ""
+    base_url = ""
+    files: dict = {}
+
+    def __init__(self, root=None, *, download: bool = True, cache_dir=None):
+        self.root = data_root(root)
+        self.raw_dir = self.root / self.folder
+        self.cache_dir = pathlib.Path(cache_dir) if cache_dir else default_cache_dir() / "processed"
+        ensure_files(self.raw_dir, self.files, self.base_url, download=download)
+        self._arrays = self._load_or_parse()
+
+    # ---- caching ----------------------------------------------------------------------------
+    def _cache_path(self) -> pathlib.Path:
+        h = hashlib.sha256(f"{type(self).__name__}:{self.cache_tag()}:{PARSE_VERSION}".encode())
+        for name in sorted(self.files):
+            h.update(sha256_of(self.raw_dir / name).encode())
+        return self.cache_dir / f"{type(self).__name__.lower()}-{h.hexdigest()[:16]}.npz"
+
+    def cache_tag(self) -> str:
+        return ""
+
+    def _load_or_parse(self) -> dict:
+        path = self._cache_path()
+        if path.is_file():
+            try:
+                with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
+                    return {k: data[k] for k in data.files}
+            except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+                pass  # corrupt cache: rebuild below
+        arrays = self.parse()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    np.savez(f, **arrays)
+                os.replace(tmp, path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        except OSError:
+            pass  # a read-only cache dir only costs a re-parse next time
+        return arrays
+
+    def parse(self) -> dict:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"

@@ -1,0 +1,78 @@
+"""Fetching raw files: canonical URL, sha256 check, atomic write, clear offline errors."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+
+from sparsegraph.datasets.root import DatasetUnavailable
+
+
+def sha256_of(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fetch(url: str, dest: pathlib.Path, sha256: str | None, *, progress: bool = True) -> None:
+    """Download ``url`` to ``dest`` through a temp file in the same folder; verify, then rename.
+
+    Raises:
+        DatasetUnavailable: the server could not be reached (offline): names URL and folder.
+        ValueError: the checksum does not match (the download is deleted).
+    """
+    from tqdm import tqdm
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                response = urllib.request.urlopen(url, timeout=30)  # noqa: S310
+            except (urllib.error.URLError, OSError) as exc:
+                raise DatasetUnavailable(
+                    f"could not download {url} ({exc}); put the file in {dest.parent}") from None
+            total = int(response.headers.get("Content-Length") or 0) or None
+            h = hashlib.sha256()
+            with response, tqdm(total=total, unit="B", unit_scale=True, desc=dest.name,
+                                disable=not progress, file=sys.stderr, leave=False) as bar:
+                for block in iter(lambda: response.read(1 << 16), b""):
+                    out.write(block)
+                    h.update(block)
+                    bar.update(len(block))
+            out.flush()
+            os.fsync(out.fileno())
+        if sha256 is not None and h.hexdigest() != sha256:
+            raise ValueError(f"download: checksum mismatch for {dest.name} from {url}: expected "
+                             f"sha256 {sha256}, got {h.hexdigest()}; the file was discarded")
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def ensure_files(folder: pathlib.Path, files: dict, base_url: str, *, download: bool) -> None:
+    """Make sure every ``name -> sha256`` in ``files`` exists in ``folder``.
+
+    Missing files are downloaded from ``base_url + name`` (overridable with the
+    ``SPARSEGRAPH_MIRROR`` environment variable, used by tests) unless ``download`` is False.
+    """
+    missing = [name for name in files if not (folder / name).is_file()]
+    if not missing:
+        return
+    mirror = os.environ.get("SPARSEGRAPH_MIRROR")
+    base = (mirror.rstrip("/") + "/" + folder.name + "/") if mirror else base_url
+    if not download:
+        raise DatasetUnavailable(
+            f"missing {', '.join(missing)} in {folder}; download them from {base}"
+            f"{missing[0]} (or pass download=True), or set SPARSEGRAPH_DATA to a folder that "
+            "has them")
+    for name in missing:
+        fetch(base + name, folder / name, files[name])

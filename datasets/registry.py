@@ -1,0 +1,27 @@
+"""Dataset names for the command line: one function that loads any of them for training."""
+
+from __future__ import annotations
+
+from sparsegraph.datasets.karate import KarateClub
+from sparsegraph.datasets.planetoid import Planetoid
+from sparsegraph.datasets.root import DatasetUnavailable
+
+
+def load_for_training(name: str, root=None, download: bool = True):
+    """``(task, data, folds_fn)``: ``task`` is "node" (data: a Graph) or "graph" (data: a list
+    of Graphs; folds_fn(labels, k, seed) gives stratified folds).
+
+    Raises:
+        DatasetUnavailable: files missing and not downloadable; says where to put them.
+        ValueError: an unknown name (the message lists the known ones).
+    """
+    key = name.lower()
+    if key == "karate":
+        return "node", KarateClub()[0], None
+    if key in Planetoid.names:
+        return "node", Planetoid(key, root, download=download, normalize_features=True)[0], None
+    known = ["karate", *Planetoid.names]
+    raise ValueError(f"unknown dataset {name!r} (expected one of {', '.join(known)})")
+
+
+__all__ = ["DatasetUnavailable", "load_for_training"]

@@ -1,0 +1,26 @@
+"""Where datasets live: the ``root`` argument, else ``$SPARSEGRAPH_DATA``, else the user cache."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+
+class DatasetUnavailable(FileNotFoundError):
+    """A dataset's files are missing and could not be downloaded; the message says how to get
+    them (the URL and the folder to put them in)."""
+
+
+def data_root(root=None) -> pathlib.Path:
+    if root is not None:
+        return pathlib.Path(root)
+    env = os.environ.get("SPARSEGRAPH_DATA")
+    if env:
+        return pathlib.Path(env)
+    return cache_dir() / "data"
+
+
+def cache_dir() -> pathlib.Path:
+    """The user cache dir (``$XDG_CACHE_HOME/sparsegraph`` or ``~/.cache/sparsegraph``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return pathlib.Path(base) / "sparsegraph"
