@@ -25,6 +25,8 @@ __all__ = [
 
 
 def _xp(a, b):
+    if type(a) is np.ndarray or type(b) is np.ndarray:
+        return np
     return xp_of(a if hasattr(a, "dtype") and hasattr(a, "shape") else b)
 
 
@@ -148,6 +150,16 @@ for _name, _fn in COMPARE.items():
 
 
 def _binary_args(op: str, a, b):
+    if isinstance(a, Tensor) and isinstance(b, Tensor):  # the common case, checked cheaply
+        if a.device != b.device:
+            same_device(op, a, b)
+        if a.array.shape != b.array.shape:
+            try:
+                np.broadcast_shapes(a.array.shape, b.array.shape)
+            except ValueError:
+                raise ValueError(f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast "
+                                 "together") from None
+        return a, b
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{op}: expected at least one Tensor (got {type(a).__name__} and "
                         f"{type(b).__name__})")

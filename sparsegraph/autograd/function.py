@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from sparsegraph.autograd.grad_mode import MODE
 from sparsegraph.backend import device_type
+from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import Tensor, wrap
 
 
@@ -138,7 +139,7 @@ def _wrap_output(array, inputs) -> Tensor:
     """Wrap a forward result; a view of an input shares that input's version counter, so an
     in-place change through either is seen by backward (as PyTorch's views do)."""
     t = wrap(array)
-    base = getattr(array, "base", None)
+    base = t.array.base
     if base is not None:
         for inp in inputs:
             if inp is not None and (base is inp.array or base is inp.array.base):
@@ -176,21 +177,32 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        tensors = [_grad_tensor(a) for a in args]
-        first = next((t for t in tensors if t is not None), None)
-        device = "cpu" if first is None or first.device == "cpu" else device_type(first.device)
-        prev = record = MODE.enabled
-        if record:
-            needs = tuple(t is not None and t._requires_grad for t in tensors)
-            record = True in needs
-        else:
-            needs = (False,) * len(args)
-        ctx = Context(needs, device)
+        # NOTE: the hot path of every op; kept to one pass over the arguments.
+        enabled = MODE.enabled
+        tensors, needs = [], []
+        record, device = False, None
+        for a in args:
+            if isinstance(a, Tensor):
+                t = a
+            elif isinstance(a, SparseTensor):
+                t = a.values  # sparse tensors take part through their values
+            else:
+                tensors.append(None)
+                needs.append(False)
+                continue
+            if device is None:
+                device = t.device
+            n = enabled and t._requires_grad
+            record = record or n
+            tensors.append(t)
+            needs.append(n)
+        ctx = Context(tuple(needs), "cpu" if device is None or device == "cpu"
+                      else device_type(device))
         MODE.enabled = False
         try:
             out = cls.forward(ctx, *args, **kwargs)
         finally:
-            MODE.enabled = prev
+            MODE.enabled = enabled
         single = not isinstance(out, tuple)
         outs = tuple(o if isinstance(o, Tensor) or o is None else _wrap_output(o, tensors)
                      for o in ((out,) if single else out))
@@ -198,14 +210,13 @@ class Function:
             node = Node(
                 cls,
                 ctx,
-                tuple(grad_edge(t) if n else (None, 0) for t, n in zip(tensors, needs, strict=True)),
-                tuple((t.shape, t.dtype) if n else None for t, n in zip(tensors, needs,
-                                                                        strict=True)),
+                tuple(grad_edge(t) if n else (None, 0) for t, n in zip(tensors, needs)),
+                tuple((t.shape, t.dtype) if n else None for t, n in zip(tensors, needs)),
                 len(outs),
             )
             ctx._node = node
             for i, o in enumerate(outs):
-                if o is not None and o.dtype.kind == "f":
+                if o is not None and o.array.dtype.kind == "f":
                     o.grad_fn = node
                     o._output_nr = i
                     o._requires_grad = True
