@@ -31,6 +31,10 @@ ALLOWED = {
 }
 
 
+class RefusedPickle(pickle.UnpicklingError):
+    """A pickle asked for a class outside the allowed set (possibly malicious)."""
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """Unpickler that admits only the numpy / scipy / collections classes in ``ALLOWED``."""
 
@@ -38,7 +42,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         try:
             return ALLOWED[module, name]
         except KeyError:
-            raise pickle.UnpicklingError(
+            raise RefusedPickle(
                 f"Planetoid: refusing to load {module}.{name} from a pickle (only numpy arrays, "
                 "scipy CSR matrices and dict-of-lists graphs are allowed)") from None
 
@@ -47,7 +51,7 @@ def restricted_load(path):
     with open(path, "rb") as f:
         try:
             return RestrictedUnpickler(f, encoding="latin1").load()
-        except pickle.UnpicklingError:
+        except RefusedPickle:
             raise
         except Exception as exc:  # truncated / corrupt pickles raise many types
             raise ValueError(f"Planetoid: {path} is corrupt or truncated "
