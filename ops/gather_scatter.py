@@ -42,11 +42,12 @@ def _route_to_arg(g, arg, n_src: int):
     """Gradient of max/min: ``g[s, k]`` goes to source row ``arg[s, k]`` (column k)."""
     xp = xp_of(g)
     gsrc = xp.zeros((n_src,) + g.shape[1:], dtype=g.dtype)
-    flat_g, flat_arg = g.reshape(g.shape[0], -1), arg.reshape(arg.shape[0], -1)
-    cols = xp.broadcast_to(xp.arange(flat_g.shape[1]), flat_g.shape)
+    k = int(np.prod(g.shape[1:]))  # explicit: reshape(-1) is ambiguous for 0 rows
+    flat_g, flat_arg = g.reshape(g.shape[0], k), arg.reshape(arg.shape[0], k)
+    cols = xp.broadcast_to(xp.arange(k), flat_g.shape)
     hit = flat_arg >= 0
     # each source element is the extremum of at most one output: assignment is exact
-    gsrc.reshape(n_src, -1)[flat_arg[hit], cols[hit]] = flat_g[hit]
+    gsrc.reshape(n_src, k)[flat_arg[hit], cols[hit]] = flat_g[hit]
     return gsrc
 
 

@@ -121,16 +121,17 @@ def _adjacency(op: str, adj, *, square: bool = True) -> SparseTensor:
 
 
 def _cached_result(adj: SparseTensor, key, build) -> SparseTensor:
-    """``build()``, cached on the structure while adj's values are one constant array."""
+    """``build()``, cached on the structure while adj's values are one unchanged constant Tensor
+    (same Tensor, same array, same version: an in-place change through it invalidates)."""
     v = adj.values
     if v.requires_grad:
         return build()
     hit = adj.structure._cache.get(key)
-    if hit is not None and hit[0] is v.array and hit[1] == v._version[0]:
-        return hit[2]
+    if hit is not None and hit[0] is v and hit[1] is v.array and hit[2] == v._version[0]:
+        return hit[3]
     out = build()
     # NOTE: later calls share out.values; changing it in place changes their result too
-    adj.structure._cache[key] = (v.array, v._version[0], out)
+    adj.structure._cache[key] = (v, v.array, v._version[0], out)
     return out
 
 
@@ -203,9 +204,9 @@ def gcn_norm(adj: SparseTensor, add_self_loops: bool = True,
         CSR ``(N, N)`` with sorted columns; differentiable w.r.t. ``adj``'s values.
 
     Example:
-        >>> a = gcn_norm(sg.from_edge_index([[0], [1]], 2))
-        >>> a.to_dense().tolist()
-        [[1.0, 0.0], [0.7071067690849304, 0.5]]
+        >>> a = gcn_norm(sg.from_edge_index([[0], [1]], 2, dtype="float64"))
+        >>> a.to_dense().numpy().round(4).tolist()
+        [[1.0, 0.0], [0.7071, 0.5]]
     """
     _adjacency("gcn_norm", adj)
 
