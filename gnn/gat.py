@@ -83,8 +83,7 @@ class GATConv(MessagePassing):
             adj, edge_attr = add_self_loops_with(adj, edge_attr, fill_value="mean")
         a_src = (h_src * self.att_src).sum(dim=-1)  # (N_src, H)
         a_dst = (h_dst * self.att_dst).sum(dim=-1)  # (N_dst, H)
-        s = adj.structure
-        score = ops.gather_rows(a_src, s.indices) + ops.gather_rows(a_dst, s.rows())
+        score = ops.edge_sum(adj, a_src, a_dst)  # (E, H) without an unsorted scatter
         if edge_attr is not None:
             e = self.lin_edge(edge_attr).reshape((edge_attr.shape[0], H, F))
             score = score + (e * self.att_edge).sum(dim=-1)
