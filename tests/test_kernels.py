@@ -1,0 +1,74 @@
+"""The kernel registry: priorities, forcing (context manager and environment), clear errors."""
+
+import subprocess
+import sys
+
+import pytest
+
+import sparsegraph as sg
+from sparsegraph import kernels
+
+
+@pytest.fixture
+def toy_op():
+    op = "toy_test_op"
+    kernels.register(op, "cpu", name="generic")(lambda x: ("generic", x))
+    kernels.register(op, "cpu", name="fast", priority=10)(lambda x: ("fast", x))
+    yield op
+    kernels._TABLE.pop((op, "cpu", None), None)
+    kernels._CHOSEN.clear()
+
+
+def test_best_priority_wins_and_can_be_forced(toy_op):
+    assert kernels.dispatch(toy_op, "cpu")(1) == ("fast", 1)
+    with kernels.use("generic"):
+        assert kernels.dispatch(toy_op, "cpu")(1)[0] == "generic"
+        assert kernels.chosen(toy_op) == "generic"
+    with kernels.use("numpy"):  # alias of the generic kernel
+        assert kernels.dispatch(toy_op, "cpu")(1)[0] == "generic"
+    with kernels.use(**{toy_op: "generic"}):
+        assert kernels.dispatch(toy_op, "cpu")(1)[0] == "generic"
+    assert kernels.dispatch(toy_op, "cpu")(1)[0] == "fast"
+    with kernels.use("no-such-kernel"):  # a preference, not a requirement
+        assert kernels.dispatch(toy_op, "cpu")(1)[0] == "fast"
+
+
+def test_forcing_a_missing_kernel_for_one_op_is_an_error(toy_op):
+    with kernels.use(**{toy_op: "numba"}), pytest.raises(NotImplementedError,
+                                                          match=r"'numba' was forced"):
+        kernels.dispatch(toy_op, "cpu")
+
+
+def test_unknown_op_or_device_lists_what_exists(toy_op):
+    with pytest.raises(NotImplementedError, match=r"no kernel for device 'cuda'.*available: cpu"):
+        kernels.dispatch(toy_op, "cuda")
+
+
+def test_duplicate_registration_is_refused(toy_op):
+    with pytest.raises(ValueError, match="already registered"):
+        kernels.register(toy_op, "cpu", name="fast")(lambda x: x)
+
+
+def test_listen_sees_every_dispatch(toy_op):
+    seen = []
+    with kernels.listen(lambda op, device, fmt, fn: seen.append(op)):
+        sg.ones(2) + sg.ones(2)
+    assert "add" in seen
+
+
+def test_environment_variable_forces_kernels():
+    code = ("import sparsegraph as sg, sparsegraph.ops; "
+            "print(sg.kernels.chosen('spmm', 'cpu', 'csr'))")
+    for spec, expected in (("spmm=generic", "generic"), ("scipy", "scipy"), ("", "numba")):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={"SPARSEGRAPH_KERNELS": spec, "PATH": "/usr/bin:/bin"})
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == expected
+
+
+def test_every_op_has_a_generic_kernel():
+    import sparsegraph.ops  # noqa: F401
+
+    missing = [op for op, ks in kernels.table().items()
+               if ks[0].device == "cpu" and not any(k.name == "generic" for k in ks)]
+    assert not missing, f"ops without a generic kernel: {missing}"
