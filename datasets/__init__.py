@@ -8,6 +8,7 @@ from sparsegraph.datasets.karate import KarateClub  # noqa: E402
 from sparsegraph.datasets.planetoid import Planetoid  # noqa: E402
 from sparsegraph.datasets.registry import load_for_training  # noqa: E402
 from sparsegraph.datasets.root import DatasetUnavailable, cache_dir, data_root  # noqa: E402
+from sparsegraph.datasets.tu import GraphLoader, TUDataset, stratified_kfold  # noqa: E402
 
-__all__ = ["DatasetUnavailable", "KarateClub", "Planetoid", "cache_dir", "data_root",
-           "load_for_training"]
+__all__ = ["DatasetUnavailable", "GraphLoader", "KarateClub", "Planetoid", "TUDataset",
+           "cache_dir", "data_root", "load_for_training", "stratified_kfold"]

@@ -10,7 +10,7 @@ import zipfile
 
 import numpy as np
 
-from sparsegraph.datasets.download import ensure_files, sha256_of
+from sparsegraph.datasets.download import base_url, fetch, missing_error, sha256_of
 from sparsegraph.datasets.root import cache_dir as default_cache_dir
 from sparsegraph.datasets.root import data_root
 
@@ -34,8 +34,20 @@ class Dataset:
         self.root = data_root(root)
         self.raw_dir = self.root / self.folder
         self.cache_dir = pathlib.Path(cache_dir) if cache_dir else default_cache_dir() / "processed"
-        ensure_files(self.raw_dir, self.files, self.base_url, download=download)
+        missing = [name for name in self.files if not (self.raw_dir / name).is_file()]
+        if missing:
+            if not download:
+                raise missing_error(self.raw_dir, missing, self.download_url(missing[0]))
+            self.download(missing)
         self._arrays = self._load_or_parse()
+
+    def download_url(self, name: str) -> str:
+        return base_url(self.base_url, self.folder) + name
+
+    def download(self, missing: list) -> None:
+        """Fetch each missing raw file (checksum-verified, written atomically)."""
+        for name in missing:
+            fetch(self.download_url(name), self.raw_dir / name, self.files[name])
 
     # ---- caching ----------------------------------------------------------------------------
     def _cache_path(self) -> pathlib.Path:

@@ -58,21 +58,29 @@ def fetch(url: str, dest: pathlib.Path, sha256: str | None, *, progress: bool = 
             os.unlink(tmp)
 
 
-def ensure_files(folder: pathlib.Path, files: dict, base_url: str, *, download: bool) -> None:
-    """Make sure every ``name -> sha256`` in ``files`` exists in ``folder``.
-
-    Missing files are downloaded from ``base_url + name`` (overridable with the
-    ``SPARSEGRAPH_MIRROR`` environment variable, used by tests) unless ``download`` is False.
-    """
-    missing = [name for name in files if not (folder / name).is_file()]
-    if not missing:
-        return
+def base_url(default: str, folder: str) -> str:
+    """The download base: ``default``, or ``$SPARSEGRAPH_MIRROR/<folder>/`` when that is set
+    (a local mirror of the data folder layout; the tests serve one on 127.0.0.1)."""
     mirror = os.environ.get("SPARSEGRAPH_MIRROR")
-    base = (mirror.rstrip("/") + "/" + folder.name + "/") if mirror else base_url
-    if not download:
-        raise DatasetUnavailable(
-            f"missing {', '.join(missing)} in {folder}; download them from {base}"
-            f"{missing[0]} (or pass download=True), or set SPARSEGRAPH_DATA to a folder that "
-            "has them")
-    for name in missing:
-        fetch(base + name, folder / name, files[name])
+    return f"{mirror.rstrip('/')}/{folder}/" if mirror else default
+
+
+def missing_error(folder: pathlib.Path, missing: list, url: str) -> DatasetUnavailable:
+    return DatasetUnavailable(
+        f"missing {', '.join(missing)} in {folder}; download from {url} and put the files "
+        "there (or pass download=True), or set SPARSEGRAPH_DATA to a folder that has them")
+
+
+def write_atomic(dest: pathlib.Path, data: bytes) -> None:
+    """Write ``data`` to ``dest`` through a temp file in the same folder and a rename."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph import backend
-from sparsegraph.sparse import SparseTensor, from_edge_index
+from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import Tensor, wrap
 
 NODE_FIELDS = ("x", "y", "train_mask", "val_mask", "test_mask", "batch")
@@ -119,16 +119,21 @@ class Graph:
         n = self.num_nodes
         key = ei[1].astype(np.int64) * max(n, 1) + ei[0]
         perm = np.argsort(key, kind="stable")
-        values = None
         if edge_weight is not None:
             w = _as_tensor(edge_weight)
             if w.shape != (ei.shape[1],):
                 raise ValueError(f"Graph: expected `edge_weight` of shape ({ei.shape[1]},) "
                                  f"(got {w.shape})")
             values = w[perm]
-        sorted_ei = ei[:, perm]
-        adj = from_edge_index(sorted_ei, n, values)
-        return adj, (None if np.array_equal(perm, np.arange(perm.size)) else perm)
+        else:
+            values = wrap(np.ones(ei.shape[1], np.float32))
+        # sorted by (target, source): the CSR arrays follow directly, no second sort
+        dst, src = ei[1][perm], ei[0][perm]
+        indptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(dst, minlength=n), out=indptr[1:])
+        structure = Structure.csr(indptr, src, (n, n), op="Graph", validate=False)
+        identity = bool(np.all(perm[1:] > perm[:-1])) if perm.size else True
+        return SparseTensor(structure, values), (None if identity else perm)
 
     # ---- validation ---------------------------------------------------------------------------
     def validate(self) -> None:

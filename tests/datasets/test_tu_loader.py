@@ -1,0 +1,69 @@
+"""TU datasets: statistics from ../shared/data/README.md, folds, loader, malformed files."""
+
+import numpy as np
+import pytest
+
+from sparsegraph.datasets.tu import GraphLoader, TUDataset, stratified_kfold
+
+STATS = {  # graphs, nodes, undirected edges, class counts, features
+    "MUTAG": (188, 3371, 3721, [63, 125], 7),
+    "PROTEINS": (1113, 43471, 81044, [663, 450], 4),
+    "ENZYMES": (600, 19580, 37282, [100] * 6, 21),
+}
+
+
+@pytest.mark.dataset
+@pytest.mark.parametrize("name", sorted(STATS))
+def test_statistics_match_the_data_readme(name, data_root, tmp_path):
+    n_graphs, n_nodes, n_edges, counts, n_feat = STATS[name]
+    ds = TUDataset(name.lower(), root=data_root, download=False, cache_dir=tmp_path)
+    assert len(ds) == n_graphs and ds.num_classes == len(counts)
+    assert sum(g.num_nodes for g in ds) == n_nodes
+    assert sum(g.num_edges for g in ds) == 2 * n_edges
+    assert np.bincount([int(g.y.item()) for g in ds]).tolist() == counts
+    assert ds.num_features == n_feat
+    assert all(g.is_undirected() for g in ds[:20])
+    if name == "MUTAG":
+        assert ds[0].edge_attr.shape[1] == 4  # one-hot edge labels
+
+
+def test_stratified_kfold_is_balanced_deterministic_and_partitions():
+    labels = np.array([0] * 30 + [1] * 20 + [2] * 7)
+    folds = stratified_kfold(labels, 5, seed=3)
+    assert folds[0][1].tolist() == stratified_kfold(labels, 5, seed=3)[0][1].tolist()
+    tests = np.concatenate([t for _, t in folds])
+    assert sorted(tests.tolist()) == list(range(labels.size))
+    for train, test in folds:
+        assert np.intersect1d(train, test).size == 0
+        for c, total in ((0, 30), (1, 20), (2, 7)):
+            assert abs((labels[test] == c).sum() - total / 5) <= 1
+    with pytest.raises(ValueError, match="2 <= k"):
+        stratified_kfold(labels, 1)
+
+
+def _write_tu(folder, a="1, 2\n2, 1\n", indicator="1\n1\n", labels="3\n"):
+    folder.mkdir(parents=True)
+    (folder / "TOY_A.txt").write_text(a)
+    (folder / "TOY_graph_indicator.txt").write_text(indicator)
+    (folder / "TOY_graph_labels.txt").write_text(labels)
+
+
+def test_any_tu_name_loads_offline_and_batches(tmp_path):
+    _write_tu(tmp_path / "TU" / "TOY", a="1, 2\n2, 1\n3, 4\n4, 3\n",
+              indicator="1\n1\n2\n2\n", labels="5\n-1\n")
+    ds = TUDataset("TOY", root=tmp_path, download=False, cache_dir=tmp_path / "c")
+    assert len(ds) == 2 and [int(g.y.item()) for g in ds] == [1, 0]
+    batches = list(GraphLoader(ds, batch_size=2))
+    assert len(batches) == 1 and batches[0].num_nodes == 4 and batches[0].y.tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("a, indicator, labels, match", [
+    ("1, 9\n", "1\n1\n", "1\n", "outside"),
+    ("1, x\n", "1\n1\n", "1\n", "not numeric"),
+    ("1, 2\n", "2\n1\n", "1\n1\n", "not sorted"),
+    ("1, 2\n", "1\n1\n", "1\n2\n", "graph labels"),
+])
+def test_malformed_files_are_clear_errors(tmp_path, a, indicator, labels, match):
+    _write_tu(tmp_path / "TU" / "TOY", a, indicator, labels)
+    with pytest.raises(ValueError, match=match):
+        TUDataset("TOY", root=tmp_path, download=False, cache_dir=tmp_path / "c")
