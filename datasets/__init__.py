@@ -9,6 +9,7 @@ from sparsegraph.datasets.planetoid import Planetoid  # noqa: E402
 from sparsegraph.datasets.registry import load_for_training  # noqa: E402
 from sparsegraph.datasets.root import DatasetUnavailable, cache_dir, data_root  # noqa: E402
 from sparsegraph.datasets.tu import GraphLoader, TUDataset, stratified_kfold  # noqa: E402
+from sparsegraph.datasets import synthetic  # noqa: E402
 
 __all__ = ["DatasetUnavailable", "GraphLoader", "KarateClub", "Planetoid", "TUDataset",
-           "cache_dir", "data_root", "load_for_training", "stratified_kfold"]
+           "cache_dir", "data_root", "load_for_training", "stratified_kfold", "synthetic"]

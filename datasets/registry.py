@@ -5,6 +5,7 @@ from __future__ import annotations
 from sparsegraph.datasets.karate import KarateClub
 from sparsegraph.datasets.planetoid import Planetoid
 from sparsegraph.datasets.root import DatasetUnavailable
+from sparsegraph.datasets import synthetic
 from sparsegraph.datasets.tu import TUDataset, stratified_kfold
 
 
@@ -21,9 +22,13 @@ def load_for_training(name: str, root=None, download: bool = True):
         return "node", KarateClub()[0], None
     if key in Planetoid.names:
         return "node", Planetoid(key, root, download=download, normalize_features=True)[0], None
+    if key.startswith("synthetic:"):
+        preset = key.split(":", 1)[1]
+        return "node", synthetic.to_graph(synthetic.load_synthetic(preset, root)), None
     if key.upper() in TUDataset.names:
         return "graph", TUDataset(key, root, download=download).graphs, stratified_kfold
-    known = ["karate", *Planetoid.names, *(n.lower() for n in TUDataset.names)]
+    known = ["karate", *Planetoid.names, *(n.lower() for n in TUDataset.names),
+             *(f"synthetic:{p}" for p in synthetic.PRESETS)]
     raise ValueError(f"unknown dataset {name!r} (expected one of {', '.join(known)})")
 
 
