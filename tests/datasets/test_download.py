@@ -1,0 +1,62 @@
+"""The real download path against a local HTTP server on 127.0.0.1 (no other network)."""
+
+import functools
+import http.server
+import shutil
+import threading
+
+import pytest
+
+from sparsegraph.datasets import DatasetUnavailable, Planetoid
+
+
+@pytest.fixture
+def serve():
+    """Serve a folder on 127.0.0.1 for the duration of a test; yields its base URL."""
+    servers = []
+
+    def start(folder):
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+        handler.log_message = lambda *a, **k: None
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.dataset
+def test_download_from_mirror_verifies_and_parses(data_root, tmp_path, serve, monkeypatch):
+    monkeypatch.setenv("SPARSEGRAPH_MIRROR", serve(data_root))
+    root = tmp_path / "root"
+    g = Planetoid("cora", root=root, download=True, cache_dir=tmp_path / "cache")[0]
+    assert g.num_nodes == 2708 and g.num_edges == 10556
+    names = sorted(p.name for p in (root / "planetoid").iterdir())
+    assert names == sorted(f"ind.cora.{s}" for s in ("x", "y", "tx", "ty", "allx", "ally",
+                                                      "graph", "test.index"))
+
+
+@pytest.mark.dataset
+def test_checksum_mismatch_rejects_the_file_and_leaves_nothing(data_root, tmp_path, serve,
+                                                               monkeypatch):
+    mirror = tmp_path / "mirror" / "planetoid"
+    shutil.copytree(data_root / "planetoid", mirror)
+    (mirror / "ind.cora.x").write_bytes(b"tampered")
+    monkeypatch.setenv("SPARSEGRAPH_MIRROR", serve(tmp_path / "mirror"))
+    root = tmp_path / "root"
+    with pytest.raises(ValueError, match="checksum mismatch for ind.cora.x"):
+        Planetoid("cora", root=root, download=True, cache_dir=tmp_path / "cache")
+    leftovers = [p.name for p in (root / "planetoid").iterdir()]
+    assert "ind.cora.x" not in leftovers and not any(n.endswith(".part") for n in leftovers)
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARSEGRAPH_MIRROR", "http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(DatasetUnavailable, match=r"could not download http://127\.0\.0\.1:9/"
+                                                 r"planetoid/ind\.cora"):
+        Planetoid("cora", root=tmp_path, download=True, cache_dir=tmp_path / "c")
+    assert not any(p.name.endswith(".part") for p in (tmp_path / "planetoid").iterdir())
