@@ -10,6 +10,9 @@ from sparsegraph.datasets.registry import load_for_training  # noqa: E402
 from sparsegraph.datasets.root import DatasetUnavailable, cache_dir, data_root  # noqa: E402
 from sparsegraph.datasets.tu import GraphLoader, TUDataset, stratified_kfold  # noqa: E402
 from sparsegraph.datasets import synthetic  # noqa: E402
+from sparsegraph.datasets.networkx_io import from_networkx, to_networkx  # noqa: E402
+from sparsegraph.datasets.npz import NpzGraph  # noqa: E402
 
-__all__ = ["DatasetUnavailable", "GraphLoader", "KarateClub", "Planetoid", "TUDataset",
+__all__ = ["DatasetUnavailable", "GraphLoader", "KarateClub", "NpzGraph", "Planetoid",
+           "TUDataset", "from_networkx", "to_networkx",
            "cache_dir", "data_root", "load_for_training", "stratified_kfold", "synthetic"]

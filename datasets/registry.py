@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sparsegraph.datasets.karate import KarateClub
+from sparsegraph.datasets.npz import NpzGraph
 from sparsegraph.datasets.planetoid import Planetoid
 from sparsegraph.datasets.root import DatasetUnavailable
 from sparsegraph.datasets import synthetic
@@ -25,9 +26,12 @@ def load_for_training(name: str, root=None, download: bool = True):
     if key.startswith("synthetic:"):
         preset = key.split(":", 1)[1]
         return "node", synthetic.to_graph(synthetic.load_synthetic(preset, root)), None
+    if key in NpzGraph.names and key not in Planetoid.names:
+        return "node", NpzGraph(key, root, download=download)[0], None
     if key.upper() in TUDataset.names:
         return "graph", TUDataset(key, root, download=download).graphs, stratified_kfold
-    known = ["karate", *Planetoid.names, *(n.lower() for n in TUDataset.names),
+    known = ["karate", *Planetoid.names, *(n for n in NpzGraph.names if n not in ("cora",
+                                                                            "citeseer")), *(n.lower() for n in TUDataset.names),
              *(f"synthetic:{p}" for p in synthetic.PRESETS)]
     raise ValueError(f"unknown dataset {name!r} (expected one of {', '.join(known)})")
 

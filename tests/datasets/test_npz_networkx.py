@@ -1,0 +1,72 @@
+"""npz graph formats (statistics from ../shared/data/README.md) and networkx round trips."""
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from sparsegraph.datasets import NpzGraph, from_networkx, to_networkx
+
+STATS = {  # nodes, undirected edges, features, class counts (first 3), splits
+    "cora": (2708, 5278, 1433, [298, 418, 818], None),
+    "citeseer": (3312, 4536, 3703, [249, 596, 701], None),
+    "cora_ml": (2995, 8158, 2879, [354, 402, 452], None),
+    "actor": (7600, 26659, 932, [853, 1337, 1630], (3648, 2432, 1520)),
+    "chameleon": (2277, 31371, 2325, [456, 460, 453], (1092, 729, 456)),
+    "chameleon_filtered": (890, 8854, 2325, [242, 134, 209], (409, 287, 194)),
+    "squirrel": (5201, 198353, 2089, [1042, 1040, 1039], (2496, 1664, 1041)),
+    "squirrel_filtered": (2223, 46998, 2089, [756, 516, 397], (1053, 718, 452)),
+    "cornell": (183, 277, 1703, [38, 16, 30], (87, 59, 37)),
+    "texas": (183, 279, 1703, [33, 1, 18], (87, 59, 37)),
+    "wisconsin": (251, 450, 1703, [10, 70, 118], (120, 80, 51)),
+    "tolokers": (11758, 519000, 10, [9192, 2566], (5879, 2939, 2940)),
+}
+
+
+@pytest.mark.dataset
+@pytest.mark.parametrize("name", sorted(STATS))
+def test_statistics_match_the_data_readme(name, data_root, tmp_path):
+    n, e, f, counts, split = STATS[name]
+    g = NpzGraph(name, root=data_root, download=False, cache_dir=tmp_path)[0]
+    assert (g.num_nodes, g.num_edges, g.num_features) == (n, 2 * e, f)
+    assert np.bincount(g.y.numpy()).tolist()[:len(counts)] == counts
+    assert g.is_undirected() and not g.has_self_loops()
+    if split is not None:
+        sizes = tuple(int(getattr(g, k).numpy()[0].sum()) for k in ("train_mask", "val_mask",
+                                                                      "test_mask"))
+        assert sizes == split and g.train_mask.shape == (10, n)
+
+
+def test_unknown_name_and_corrupt_file(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="unknown name 'pubmedx'.*cora_ml"):
+        NpzGraph("pubmedx")
+    folder = tmp_path / "ppnp"
+    folder.mkdir()
+    (folder / "cora_ml.npz").write_bytes(b"not a zip")
+    monkeypatch.setitem(NpzGraph.__init__.__globals__["SOURCES"], "cora_ml",
+                        ("ppnp", "cora_ml.npz", None, "http://127.0.0.1:9/"))
+    with pytest.raises(ValueError, match="not a valid graph .npz"):
+        NpzGraph("cora_ml", root=tmp_path, download=False, cache_dir=tmp_path / "c")
+
+
+def test_networkx_round_trip_keeps_attributes():
+    G = nx.DiGraph()
+    G.add_nodes_from([(0, {"feat": [1.0, 2.0], "label": 1}), (1, {"feat": [3.0, 4.0],
+                                                                 "label": 0}),
+                      (2, {"feat": [5.0, 6.0], "label": 1})])
+    G.add_edge(0, 1, weight=2.0, kind=1)
+    G.add_edge(2, 1, weight=3.0, kind=0)
+    g = from_networkx(G, group_node_attrs=["feat"])
+    assert g.num_nodes == 3 and g.num_edges == 2
+    assert g.x.tolist() == [[1, 2], [3, 4], [5, 6]] and g.label.tolist() == [1, 0, 1]
+    dense = g.adj.to_dense().numpy()
+    assert dense[1, 0] == 2.0 and dense[1, 2] == 3.0
+    ei = np.asarray(g.edge_index)
+    kinds = {(int(s), int(d)): int(k) for (s, d), k in zip(ei.T, g.edge_kind, strict=True)}
+    assert kinds == {(0, 1): 1, (2, 1): 0}
+    H = to_networkx(g, node_attrs=["label"], edge_attrs=["edge_kind"])
+    assert sorted(H.edges) == [(0, 1), (2, 1)] and H.nodes[2]["label"] == 1
+    assert H.edges[0, 1]["edge_kind"] == 1
+    K = nx.karate_club_graph()
+    k = from_networkx(K)
+    assert k.num_edges == 2 * K.number_of_edges() and k.is_undirected()
+    assert to_networkx(k, to_undirected=True).number_of_edges() == K.number_of_edges()
