@@ -4,14 +4,14 @@ if __name__ != "sparsegraph.datasets":
     raise ImportError(
         f"import this package as sparsegraph.datasets (it was imported as {__name__!r})")
 
+from sparsegraph.datasets import synthetic  # noqa: E402
 from sparsegraph.datasets.karate import KarateClub  # noqa: E402
+from sparsegraph.datasets.networkx_io import from_networkx, to_networkx  # noqa: E402
+from sparsegraph.datasets.npz import NpzGraph  # noqa: E402
 from sparsegraph.datasets.planetoid import Planetoid  # noqa: E402
 from sparsegraph.datasets.registry import load_for_training  # noqa: E402
 from sparsegraph.datasets.root import DatasetUnavailable, cache_dir, data_root  # noqa: E402
 from sparsegraph.datasets.tu import GraphLoader, TUDataset, stratified_kfold  # noqa: E402
-from sparsegraph.datasets import synthetic  # noqa: E402
-from sparsegraph.datasets.networkx_io import from_networkx, to_networkx  # noqa: E402
-from sparsegraph.datasets.npz import NpzGraph  # noqa: E402
 
 __all__ = ["DatasetUnavailable", "GraphLoader", "KarateClub", "NpzGraph", "Planetoid",
            "TUDataset", "from_networkx", "to_networkx",

@@ -87,3 +87,26 @@ class Dataset:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+class SingleGraph:
+    """Mixin for datasets holding one graph in ``self.graph``: ``ds[0]``, ``len(ds) == 1``."""
+
+    graph = None
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.graph.y.array.max()) + 1
+
+    @property
+    def num_features(self) -> int:
+        return self.graph.num_features
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, i: int):
+        if i not in (0, -1):
+            raise IndexError(f"{type(self).__name__}: index {i} out of range for a dataset of "
+                             "one graph")
+        return self.graph

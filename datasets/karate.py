@@ -5,10 +5,11 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
+from sparsegraph.datasets.base import SingleGraph
 from sparsegraph.graph import Graph
 
 
-class KarateClub:
+class KarateClub(SingleGraph):
     """Zachary, "An Information Flow Model for Conflict and Fission in Small Groups" (1977),
     from networkx: 34 members, 78 friendships (156 directed edges), 2 classes (the club each
     member joined after the split), identity features.
@@ -16,8 +17,6 @@ class KarateClub:
     Splits (fixed): 4 training nodes per class (the lowest ids), 10 validation nodes, the rest
     test.
     """
-
-    num_classes = 2
 
     def __init__(self):
         g = nx.karate_club_graph()
@@ -34,18 +33,6 @@ class KarateClub:
         test = ~(train | val)
         self.graph = Graph(x=np.eye(n, dtype=np.float32), edge_index=edge_index, y=y,
                            train_mask=train, val_mask=val, test_mask=test)
-
-    @property
-    def num_features(self) -> int:
-        return self.graph.num_features
-
-    def __len__(self) -> int:
-        return 1
-
-    def __getitem__(self, i: int) -> Graph:
-        if i not in (0, -1):
-            raise IndexError(f"KarateClub: index {i} out of range for a dataset of one graph")
-        return self.graph
 
     def __repr__(self) -> str:
         return "KarateClub()"

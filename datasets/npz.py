@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from sparsegraph.datasets.base import Dataset
+from sparsegraph.datasets.base import Dataset, SingleGraph
 from sparsegraph.graph import Graph
 from sparsegraph.sparse import from_scipy
 
@@ -43,7 +43,7 @@ def _csr(data, prefix: str, sep: str) -> sp.csr_matrix:
     return sp.csr_matrix((get("data"), get("indices"), get("indptr")), shape=tuple(get("shape")))
 
 
-class NpzGraph(Dataset):
+class NpzGraph(SingleGraph, Dataset):
     """Node-classification graphs stored as .npz.
 
     * SparseGraph format (Shchur et al., "Pitfalls of Graph Neural Network Evaluation", 2018;
@@ -120,22 +120,6 @@ class NpzGraph(Dataset):
             ei = np.stack([keys % n, keys // n])
         masks = {k: a[k] for k in ("train_mask", "val_mask", "test_mask") if k in a}
         return Graph(x=x, edge_index=ei, y=a["y"], num_nodes=x.shape[0], **masks)
-
-    @property
-    def num_classes(self) -> int:
-        return int(self.graph.y.array.max()) + 1
-
-    @property
-    def num_features(self) -> int:
-        return self.graph.num_features
-
-    def __len__(self) -> int:
-        return 1
-
-    def __getitem__(self, i: int) -> Graph:
-        if i not in (0, -1):
-            raise IndexError(f"NpzGraph: index {i} out of range for a dataset of one graph")
-        return self.graph
 
     def __repr__(self) -> str:
         return f"NpzGraph({self.name!r})"

@@ -8,7 +8,7 @@ import pickle
 import numpy as np
 import scipy.sparse as sp
 
-from sparsegraph.datasets.base import Dataset
+from sparsegraph.datasets.base import Dataset, SingleGraph
 from sparsegraph.graph import Graph
 from sparsegraph.sparse import from_scipy
 
@@ -79,7 +79,7 @@ SHA256 = {
 SUFFIXES = ("x", "y", "tx", "ty", "allx", "ally", "graph", "test.index")
 
 
-class Planetoid(Dataset):
+class Planetoid(SingleGraph, Dataset):
     """Citation graphs Cora, CiteSeer and PubMed of Yang et al., "Revisiting Semi-Supervised
     Learning with Graph Embeddings" (ICML 2016), assembled as in Kipf & Welling's GCN code.
 
@@ -170,22 +170,6 @@ class Planetoid(Dataset):
             train[val | test] = False
         return Graph(x=from_scipy(x), edge_index=a["edge_index"], y=a["y"], num_nodes=n,
                      train_mask=train, val_mask=val, test_mask=test)
-
-    @property
-    def num_classes(self) -> int:
-        return int(self.graph.y.array.max()) + 1
-
-    @property
-    def num_features(self) -> int:
-        return self.graph.num_features
-
-    def __len__(self) -> int:
-        return 1
-
-    def __getitem__(self, i: int) -> Graph:
-        if i not in (0, -1):
-            raise IndexError(f"Planetoid: index {i} out of range for a dataset of one graph")
-        return self.graph
 
     def __repr__(self) -> str:
         return {"cora": "Cora()", "citeseer": "CiteSeer()", "pubmed": "PubMed()"}[self.name]

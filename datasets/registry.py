@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from sparsegraph.datasets import synthetic
 from sparsegraph.datasets.karate import KarateClub
 from sparsegraph.datasets.npz import NpzGraph
 from sparsegraph.datasets.planetoid import Planetoid
 from sparsegraph.datasets.root import DatasetUnavailable
-from sparsegraph.datasets import synthetic
 from sparsegraph.datasets.tu import TUDataset, stratified_kfold
 
 
@@ -30,8 +30,8 @@ def load_for_training(name: str, root=None, download: bool = True):
         return "node", NpzGraph(key, root, download=download)[0], None
     if key.upper() in TUDataset.names:
         return "graph", TUDataset(key, root, download=download).graphs, stratified_kfold
-    known = ["karate", *Planetoid.names, *(n for n in NpzGraph.names if n not in ("cora",
-                                                                            "citeseer")), *(n.lower() for n in TUDataset.names),
+    npz_only = [n for n in NpzGraph.names if n not in Planetoid.names]
+    known = ["karate", *Planetoid.names, *npz_only, *(n.lower() for n in TUDataset.names),
              *(f"synthetic:{p}" for p in synthetic.PRESETS)]
     raise ValueError(f"unknown dataset {name!r} (expected one of {', '.join(known)})")
 

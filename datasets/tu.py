@@ -8,7 +8,7 @@ import pathlib
 import numpy as np
 
 from sparsegraph.datasets.base import Dataset
-from sparsegraph.datasets.download import base_url, write_atomic
+from sparsegraph.datasets.download import base_url, fetch, write_atomic
 from sparsegraph.graph import Graph
 
 SHA256 = {

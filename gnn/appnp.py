@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sparsegraph.ops as ops
-from sparsegraph.gnn.message_passing import MessagePassing, as_adjacency
 from sparsegraph.creation import zeros
+from sparsegraph.gnn.message_passing import MessagePassing, as_adjacency
 from sparsegraph.nn import Linear, ModuleList, Parameter
 
 

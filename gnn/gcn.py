@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sparsegraph.ops as ops
+from sparsegraph.creation import zeros
 from sparsegraph.gnn.message_passing import MessagePassing, as_adjacency
 from sparsegraph.nn import Linear, Parameter, init
-from sparsegraph.creation import zeros
 
 
 class GCNConv(MessagePassing):

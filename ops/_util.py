@@ -43,7 +43,8 @@ def unbroadcast(g, shape: tuple):
     extra = g.ndim - len(shape)
     if extra:
         g = g.sum(axis=tuple(range(extra)))
-    axes = tuple(i for i, (n, m) in enumerate(zip(shape, g.shape, strict=True)) if n == 1 and m != 1)
+    axes = tuple(i for i, (n, m) in enumerate(zip(shape, g.shape, strict=True))
+                 if n == 1 and m != 1)
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     return g

@@ -15,8 +15,8 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.tensor import Tensor
 from sparsegraph.ops._util import check_tensor
+from sparsegraph.tensor import Tensor
 
 __all__ = ["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus", "silu", "selu",
            "hardtanh", "relu6"]

@@ -7,7 +7,6 @@ from sparsegraph.autograd.function import Function
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.tensor import Tensor
 
-
 __all__ = ["clone", "to"]
 
 

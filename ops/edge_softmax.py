@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sparsegraph.autograd.function import Function
 from sparsegraph.kernels import dispatch
+from sparsegraph.ops.sparse_products import _contiguous, transposed_values
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import Tensor
-from sparsegraph.ops.sparse_products import _contiguous, transposed_values
 
 __all__ = ["sparse_softmax", "sparse_log_softmax", "edge_softmax_spmm", "edge_sum"]
 

@@ -13,8 +13,8 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.tensor import Tensor, wrap
 from sparsegraph.ops._util import arr, same_device, shape_of, unbroadcast
+from sparsegraph.tensor import Tensor, wrap
 
 __all__ = [
     "add", "sub", "mul", "div", "pow", "maximum", "minimum", "neg", "exp", "log", "log1p",

@@ -12,8 +12,8 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.tensor import Tensor, wrap
 from sparsegraph.ops._util import arr, check_tensor, norm_dim, shape_of, unbroadcast
+from sparsegraph.tensor import Tensor, wrap
 
 __all__ = ["getitem", "setitem", "index_select", "gather", "masked_fill", "nonzero",
            "take_along_dim"]

@@ -10,9 +10,8 @@ import numpy as np
 
 from sparsegraph.autograd.function import Function
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.tensor import Tensor
 from sparsegraph.ops._util import arr, shape_of, unbroadcast
-
+from sparsegraph.tensor import Tensor
 
 __all__ = ["add_", "mul_", "fill_", "copy_"]
 

@@ -11,8 +11,8 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.tensor import Tensor
 from sparsegraph.ops._util import same_device, unbroadcast
+from sparsegraph.tensor import Tensor
 
 __all__ = ["matmul", "mm", "bmm", "dot", "outer", "linear", "normalize"]
 

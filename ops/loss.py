@@ -8,8 +8,8 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.tensor import Tensor, wrap
 from sparsegraph.ops._util import check_tensor
+from sparsegraph.tensor import Tensor, wrap
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss",
            "binary_cross_entropy_with_logits"]

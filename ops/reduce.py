@@ -13,8 +13,8 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.tensor import Tensor, wrap
 from sparsegraph.ops._util import check_tensor, norm_dim, norm_dims
+from sparsegraph.tensor import Tensor, wrap
 
 __all__ = ["sum", "mean", "var", "std", "max", "min", "argmax", "argmin", "any", "all",
            "logsumexp", "amax", "amin"]

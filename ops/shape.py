@@ -10,8 +10,8 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.tensor import Tensor
 from sparsegraph.ops._util import check_tensor, norm_dim, same_device
+from sparsegraph.tensor import Tensor
 
 __all__ = ["reshape", "view", "transpose", "permute", "flatten", "squeeze", "unsqueeze",
            "expand", "cat", "concat", "stack", "split", "chunk", "broadcast_to"]

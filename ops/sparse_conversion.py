@@ -8,9 +8,9 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
+from sparsegraph.ops.index import getitem
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import Tensor, wrap
-from sparsegraph.ops.index import getitem
 
 __all__ = ["sparse_to_dense", "sparse_to_csr", "sparse_to_coo", "coalesce",
            "sparse_transpose", "to_sparse"]

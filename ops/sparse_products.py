@@ -12,7 +12,7 @@ from sparsegraph.autograd.function import Function
 from sparsegraph.backend import sparse_module, xp_of
 from sparsegraph.kernels import dispatch
 from sparsegraph.sparse import SparseTensor, Structure
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import Tensor
 
 __all__ = ["spmm", "sddmm", "spgemm", "sparse_matmul"]
 
@@ -52,7 +52,7 @@ class SpMM(Function):
 
     @staticmethod
     def backward(ctx, g):
-        ctx.saved_tensors  # version check: values or x changed in place since forward
+        _ = ctx.saved_tensors  # version check: values or x changed in place since forward
         g = _contiguous(g.array)
         s = ctx.s
         ga = gx = None

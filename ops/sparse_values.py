@@ -7,12 +7,12 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph.backend import xp_of
+from sparsegraph.ops.gather_scatter import scatter, segment
+from sparsegraph.ops.index import getitem
+from sparsegraph.ops.shape import cat
+from sparsegraph.ops.stochastic import dropout
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import Tensor, wrap
-from sparsegraph.ops.stochastic import dropout
-from sparsegraph.ops.index import getitem
-from sparsegraph.ops.gather_scatter import scatter, segment
-from sparsegraph.ops.shape import cat
 
 __all__ = ["sparse_mul", "sparse_add", "sparse_apply", "sparse_relu", "sparse_exp",
            "sparse_dropout", "sparse_sum", "degree"]

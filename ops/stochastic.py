@@ -8,8 +8,8 @@ from sparsegraph.autograd.function import Function
 from sparsegraph.backend import to_device
 from sparsegraph.creation import rng_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.tensor import Tensor
 from sparsegraph.ops._util import check_tensor
+from sparsegraph.tensor import Tensor
 
 __all__ = ["dropout", "dropout_mask"]
 

@@ -24,7 +24,8 @@ def as_array(data, dtype=None, device: str = "cpu"):
         try:
             array = np.asarray(data)
         except (ValueError, TypeError) as exc:
-            raise TypeError(f"tensor: cannot convert {type(data).__name__} to a tensor: {exc}")
+            raise TypeError(
+                f"tensor: cannot convert {type(data).__name__} to a tensor: {exc}") from None
         if dt is None and array.dtype == np.float64:
             dt = backend.DEFAULT_FLOAT  # Python floats -> the default float type
     if array.dtype.kind in "OUSV":

@@ -16,20 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph import backend
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import Tensor, _ops, wrap
 
 INT32_MAX = np.iinfo(np.int32).max
-
-_OPS = None
-
-
-def _ops():
-    global _OPS
-    if _OPS is None:
-        import sparsegraph.ops as ops
-
-        _OPS = ops
-    return _OPS
 
 
 def index_dtype(n_rows: int, n_cols: int, nnz: int) -> np.dtype:

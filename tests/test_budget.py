@@ -28,7 +28,8 @@ def code_lines(path: pathlib.Path) -> int:
 
 def test_code_lines_counts_code_only(tmp_path):
     f = tmp_path / "m.py"
-    f.write_text('"""doc\nstring"""\n\n# comment\nx = 1\n\n\ndef f():\n    """doc"""\n    return x\n')
+    f.write_text('"""doc\nstring"""\n\n# comment\nx = 1\n\n\n'
+                 'def f():\n    """doc"""\n    return x\n')
     assert code_lines(f) == 3
 
 

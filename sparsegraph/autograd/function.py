@@ -94,7 +94,7 @@ class Node:
         """Call the Function's backward with gradient Tensors; return one entry per input."""
         ctx = self.ctx
         if ctx._freed:
-            ctx.saved_tensors  # raises the retain_graph error
+            _ = ctx.saved_tensors  # raises the retain_graph error
         out = self.fn.backward(ctx, *[None if g is None else wrap(g) for g in grads])
         return out if isinstance(out, tuple) else (out,)
 
@@ -210,8 +210,10 @@ class Function:
             node = Node(
                 cls,
                 ctx,
-                tuple(grad_edge(t) if n else (None, 0) for t, n in zip(tensors, needs)),
-                tuple((t.shape, t.dtype) if n else None for t, n in zip(tensors, needs)),
+                tuple(grad_edge(t) if n else (None, 0)
+                      for t, n in zip(tensors, needs, strict=True)),
+                tuple((t.shape, t.dtype) if n else None
+                      for t, n in zip(tensors, needs, strict=True)),
                 len(outs),
             )
             ctx._node = node

@@ -135,7 +135,7 @@ def run_graph_classification(cfg, graphs, folds_fn, quiet: bool) -> dict:
         res = train_graph_classifier(
             lambda: build_model(cfg, num_features, num_classes), graphs, folds,
             epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"], seed=seed,
-            on_epoch=lambda f, e, acc: bar.update(1))
+            on_epoch=lambda f, e, acc, bar=bar: bar.update(1))
         bar.close()
         tests.append(res["test_acc_mean"])
     return {"test_accs": tests, "val_accs": [], "epoch_times": []}

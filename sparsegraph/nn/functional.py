@@ -5,8 +5,25 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph.ops import (  # noqa: F401
-    binary_cross_entropy_with_logits, cross_entropy, dropout, elu, gelu, l1_loss, leaky_relu,
-    linear, log_softmax, mse_loss, nll_loss, normalize, relu, relu6, selu, sigmoid, silu, softmax, softplus,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    dropout,
+    elu,
+    gelu,
+    l1_loss,
+    leaky_relu,
+    linear,
+    log_softmax,
+    mse_loss,
+    nll_loss,
+    normalize,
+    relu,
+    relu6,
+    selu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
     tanh,
 )
 from sparsegraph.tensor import Tensor, wrap

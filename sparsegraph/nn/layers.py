@@ -160,7 +160,7 @@ def _activation(name: str, fn, **defaults):
     def __init__(self, *args, **kwargs):
         Module.__init__(self)
         params = dict(defaults)
-        params.update(zip(defaults, args))
+        params.update(zip(defaults, args, strict=False))
         params.update(kwargs)
         self.params = params
 
