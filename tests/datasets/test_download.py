@@ -60,3 +60,27 @@ def test_unreachable_server_is_a_clear_error(tmp_path, monkeypatch):
                                                  r"planetoid/ind\.cora"):
         Planetoid("cora", root=tmp_path, download=True, cache_dir=tmp_path / "c")
     assert not any(p.name.endswith(".part") for p in (tmp_path / "planetoid").iterdir())
+
+
+@pytest.mark.dataset
+def test_tu_zip_download_extracts_verified_members(data_root, tmp_path, serve, monkeypatch):
+    import zipfile
+
+    from sparsegraph.datasets import TUDataset
+
+    mirror = tmp_path / "mirror" / "TU"
+    mirror.mkdir(parents=True)
+    with zipfile.ZipFile(mirror / "MUTAG.zip", "w") as z:
+        for f in (data_root / "TU" / "MUTAG").iterdir():
+            z.write(f, f"MUTAG/{f.name}")
+    monkeypatch.setenv("SPARSEGRAPH_MIRROR", serve(tmp_path / "mirror"))
+    ds = TUDataset("MUTAG", root=tmp_path / "root", download=True, cache_dir=tmp_path / "c")
+    assert len(ds) == 188
+    with zipfile.ZipFile(mirror / "MUTAG.zip", "w") as z:  # now a tampered archive
+        z.writestr("MUTAG/MUTAG_A.txt", "1, 2\n")
+        for f in (data_root / "TU" / "MUTAG").iterdir():
+            if f.name != "MUTAG_A.txt":
+                z.write(f, f"MUTAG/{f.name}")
+    with pytest.raises(ValueError, match="checksum mismatch for MUTAG_A.txt"):
+        TUDataset("MUTAG", root=tmp_path / "root2", download=True, cache_dir=tmp_path / "c2")
+    assert not (tmp_path / "root2" / "TU" / "MUTAG" / "MUTAG_A.txt").exists()
