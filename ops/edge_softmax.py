@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sparsegraph.autograd.function import Function
 from sparsegraph.kernels import dispatch
-from sparsegraph.ops.sparse_products import _contiguous, transposed_values
+from sparsegraph.ops.sparse_products import _contiguous
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import Tensor
 
@@ -30,27 +30,33 @@ class RowSoftmax(Function):
 
 class SoftmaxSpMM(Function):
     """``out = softmax_rows(scores) @ x`` in one pass; backward: dx = alpha^T @ g,
-    d_alpha = SDDMM(g, x), d_scores = softmax backward — all at the stored entries."""
+    d_alpha = SDDMM(g, x), d_scores = softmax backward — all at the stored entries, so no
+    E x F array exists in either direction (only E x H ones)."""
 
     @staticmethod
     def forward(ctx, a, x):
-        s, xa = a.structure, _contiguous(x.array)
+        s = a.structure
         out, alpha = dispatch("csr_softmax_spmm", ctx.device, "csr")(
-            s.indptr, s.indices, _contiguous(a.values.array), xa)
-        ctx.s, ctx.alpha, ctx.x = s, alpha, xa
+            s.indptr, s.indices, _contiguous(a.values.array), _contiguous(x.array))
+        ctx.save_for_backward(x)
+        ctx.s, ctx.alpha = s, alpha
         return out
 
     @staticmethod
     def backward(ctx, g):
+        (x,) = ctx.saved_tensors
         s, g = ctx.s, _contiguous(g.array)
         ga = gx = None
         if ctx.needs_input_grad[0]:
-            d_alpha = dispatch("sddmm", ctx.device, "csr")(s.indptr, s.indices, g, ctx.x)
+            d_alpha = dispatch("sddmm", ctx.device, "csr")(s.indptr, s.indices, g,
+                                                           _contiguous(x.array))
             ga = dispatch("csr_softmax_backward", ctx.device, "csr")(s.indptr, ctx.alpha,
                                                                      d_alpha)
         if ctx.needs_input_grad[1]:
-            t, tv = transposed_values(s, ctx.alpha)
-            gx = dispatch("spmm", ctx.device, "csr")(t.indptr, t.indices, tv, g, t.shape[0])
+            # alpha is new on every call: a plain gather, not the cached transposed values
+            t, perm = s.transpose()
+            gx = dispatch("spmm", ctx.device, "csr")(t.indptr, t.indices, ctx.alpha[perm], g,
+                                                     t.shape[0])
         return ga, gx
 
 
@@ -104,36 +110,71 @@ def _check(op, a):
     if a.dtype.kind != "f":
         raise TypeError(f"{op}: expected floating values (got {a.dtype})")
     if a.values.ndim > 2:
-        raise NotImplementedError(f"{op}: values with more than one dense dim")
+        raise NotImplementedError(f"{op}: expected values (nnz,) or (nnz, H) (got shape "
+                                  f"{a.values.shape})")
     return a if a.layout == "csr" else a.to_csr()
 
 
 def sparse_softmax(a: SparseTensor) -> SparseTensor:
-    """Softmax over each row's stored entries; empty rows stay empty."""
+    """Softmax over each row's stored entries (each target's in-edges), per head for hybrid
+    ``(nnz, H)`` values; implicit zeros are absent (not ``exp(0)``) and empty rows stay empty.
+
+    Args:
+        a: sparse ``(N, M)`` scores (a COO input gives a CSR result).
+
+    Returns:
+        A SparseTensor with a's CSR structure whose nonempty rows sum to 1.
+
+    Raises:
+        TypeError: non-sparse ``a`` or non-floating values.
+
+    Example:
+        >>> a = sg.sparse_coo([[0, 0, 1], [0, 1, 1]], [0.0, 0.0, 5.0], (2, 2))
+        >>> sparse_softmax(a).values.tolist()
+        [0.5, 0.5, 1.0]
+    """
     a = _check("sparse_softmax", a)
     return a.with_values(RowSoftmax.apply(a, False))
 
 
 def sparse_log_softmax(a: SparseTensor) -> SparseTensor:
+    """Log of `sparse_softmax`, computed stably (``v - max - log(sum(exp(v - max)))``)."""
     a = _check("sparse_log_softmax", a)
     return a.with_values(RowSoftmax.apply(a, True))
 
 
 def edge_softmax_spmm(scores: SparseTensor, x: Tensor) -> Tensor:
-    """``sparse_softmax(scores) @ x`` fused: ``(nnz,)`` scores with ``x`` ``(M, F)``, or
-    ``(nnz, H)`` with ``(M, H, F)``; memory O(E·H + N·H·F)."""
+    """``sparse_softmax(scores) @ x`` fused (attention aggregation), memory O(E·H + N·H·F).
+
+    Args:
+        scores: sparse ``(N, M)`` with values ``(nnz,)`` or ``(nnz, H)``.
+        x: ``(M, F)`` for ``(nnz,)`` scores, ``(M, H, F)`` for ``(nnz, H)``; scores' dtype.
+
+    Returns:
+        ``(N, F)`` or ``(N, H, F)``; rows without stored entries are 0.
+
+    Raises:
+        TypeError: non-sparse ``scores``, non-Tensor ``x``, mixed dtypes.
+        ValueError: shape, head or device mismatch.
+    """
     scores = _check("edge_softmax_spmm", scores)
     if not isinstance(x, Tensor):
         raise TypeError(f"edge_softmax_spmm: expected `x` to be a Tensor (got "
                         f"{type(x).__name__})")
+    want = 3 if scores.values.ndim == 2 else 2
+    if x.ndim != want:
+        raise ValueError(f"edge_softmax_spmm: expected `x` with {want} dims for values of shape "
+                         f"{scores.values.shape} (got shape {x.shape})")
     if x.shape[0] != scores.shape[1]:
         raise ValueError(f"edge_softmax_spmm: expected `x` with {scores.shape[1]} rows to match "
                          f"`scores` of shape {scores.shape[:2]} (got {x.shape[0]})")
-    want = 3 if scores.values.ndim == 2 else 2
-    if x.ndim != want or (want == 3 and x.shape[1] != scores.values.shape[1]):
-        raise ValueError(f"edge_softmax_spmm: expected `x` with {want} dims (and matching "
-                         f"heads) for values of shape {scores.values.shape} (got {x.shape})")
+    if want == 3 and x.shape[1] != scores.values.shape[1]:
+        raise ValueError(f"edge_softmax_spmm: expected `x` with {scores.values.shape[1]} heads "
+                         f"to match the values of shape {scores.values.shape} (got {x.shape})")
+    if x.device != scores.device:
+        raise ValueError(f"edge_softmax_spmm: `scores` is on {scores.device} but `x` is on "
+                         f"{x.device}; use .to()")
     if x.dtype != scores.dtype:
-        raise TypeError(f"edge_softmax_spmm: expected `x` of dtype {scores.dtype} (got "
-                        f"{x.dtype})")
+        raise TypeError(f"edge_softmax_spmm: expected `scores` values and `x` of the same dtype "
+                        f"(got {scores.dtype} and {x.dtype})")
     return SoftmaxSpMM.apply(scores, x)

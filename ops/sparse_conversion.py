@@ -10,7 +10,7 @@ from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops.index import getitem
 from sparsegraph.sparse import SparseTensor, Structure
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import Tensor
 
 __all__ = ["sparse_to_dense", "sparse_to_csr", "sparse_to_coo", "coalesce",
            "sparse_transpose", "to_sparse"]
@@ -38,20 +38,51 @@ class ToDense(Function):
         return g.array[ctx.rc]
 
 
+class PermuteValues(Function):
+    """``values[perm]`` for a permutation ``perm`` (a layout change: transpose, COO -> CSR).
+
+    Its backward is a plain scatter ``gv[perm] = g``: every position is hit exactly once, so no
+    accumulating ``add.at`` is needed (which costs ~10x on 10M entries).
+    """
+
+    @staticmethod
+    def forward(ctx, values, perm):
+        ctx.perm = perm
+        return dispatch("getitem", ctx.device)(values.array, perm)
+
+    @staticmethod
+    def backward(ctx, g):
+        g = g.array
+        gv = xp_of(g).empty_like(g)
+        return dispatch("setitem", ctx.device)(gv, ctx.perm, g), None
+
+
 def _permuted(a: SparseTensor, structure: Structure, perm) -> SparseTensor:
-    values = a.values if perm is None else getitem(a.values, wrap(perm))
-    return SparseTensor(structure, values)
+    return SparseTensor(structure, a.values if perm is None else PermuteValues.apply(a.values,
+                                                                                     perm))
+
+
+def _check(op: str, a) -> None:
+    if not isinstance(a, SparseTensor):
+        raise TypeError(f"{op}: expected a SparseTensor (got {type(a).__name__})")
 
 
 def sparse_to_dense(a: SparseTensor) -> Tensor:
-    """The dense ``(N, M, *dense_dims)`` tensor (differentiable w.r.t. the values)."""
-    if not isinstance(a, SparseTensor):
-        raise TypeError(f"to_dense: expected a SparseTensor (got {type(a).__name__})")
+    """The dense ``(N, M, *dense_dims)`` tensor; duplicate entries add up (differentiable
+    w.r.t. the values: the gradient is the dense gradient read at the stored entries).
+
+    Example:
+        >>> sg.sparse_coo([[0, 0], [1, 1]], [1.0, 2.0], (2, 2)).to_dense().tolist()
+        [[0.0, 3.0], [0.0, 0.0]]
+    """
+    _check("to_dense", a)
     return ToDense.apply(a)
 
 
 def sparse_to_csr(a: SparseTensor) -> SparseTensor:
-    """CSR sorted by (row, col); the value permutation is cached on the structure."""
+    """CSR sorted by (row, col), duplicates kept; the structure and value permutation are
+    built once and cached on the COO structure."""
+    _check("to_csr", a)
     if a.layout == "csr":
         return a
     csr, perm = a.structure.to_csr()
@@ -59,17 +90,27 @@ def sparse_to_csr(a: SparseTensor) -> SparseTensor:
 
 
 def sparse_to_coo(a: SparseTensor) -> SparseTensor:
-    """COO with the same entry order (no permutation needed)."""
+    """COO with the same entry order (no permutation needed; the rows are cached)."""
+    _check("to_coo", a)
     if a.layout == "coo":
         return a
     return SparseTensor(a.structure.to_coo(), a.values)
 
 
 def coalesce(a: SparseTensor) -> SparseTensor:
-    """Sum duplicate entries; the result is CSR with sorted, unique (row, col) entries."""
+    """Sum duplicate entries; the result is CSR with sorted, unique (row, col) entries.
+
+    The merged structure is cached; the values are summed by a differentiable scatter.
+
+    Example:
+        >>> a = sg.sparse_coo([[1, 0, 1], [0, 1, 0]], [1.0, 2.0, 3.0], (2, 2))
+        >>> coalesce(a).values.tolist()
+        [2.0, 4.0]
+    """
     from sparsegraph.ops.gather_scatter import scatter
     from sparsegraph.ops.sparse_kernels.structure import coalesce as coalesce_kernel
 
+    _check("coalesce", a)
     s = a.structure
 
     def build():
@@ -86,18 +127,26 @@ def coalesce(a: SparseTensor) -> SparseTensor:
 
 
 def sparse_transpose(a: SparseTensor) -> SparseTensor:
-    """``A^T`` as CSR; the transposed structure and its permutation are cached."""
+    """``A^T`` as CSR; the transposed structure and its permutation are cached (``A.T.T``
+    gets back A's CSR structure object)."""
+    _check("transpose", a)
     t, perm = a.structure.transpose()
     return _permuted(a, t, perm)
 
 
 def to_sparse(input: Tensor, layout: str = "csr") -> SparseTensor:
-    """The non-zero pattern of a 2-D dense tensor with its values (differentiable)."""
+    """The nonzero pattern of a 2-D dense tensor with its values (differentiable: the gradient
+    reaches ``input`` at the nonzeros).
+
+    Raises:
+        TypeError: ``input`` is not a Tensor. ValueError: not 2-D, or an unknown layout.
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"to_sparse: expected a Tensor (got {type(input).__name__})")
     if layout not in ("csr", "coo"):
         raise ValueError(f"to_sparse: expected layout 'csr' or 'coo' (got {layout!r})")
-    if not isinstance(input, Tensor) or input.ndim != 2:
-        raise ValueError(f"to_sparse: expected a 2-D Tensor (got shape "
-                         f"{getattr(input, 'shape', None)})")
+    if input.ndim != 2:
+        raise ValueError(f"to_sparse: expected a 2-D Tensor (got shape {input.shape})")
     rows, cols = xp_of(input.array).nonzero(input.array)
     values = getitem(input, (rows, cols))
     if layout == "coo":

@@ -2,6 +2,8 @@
 
 Backward never densifies: for ``out = A @ X``, ``dX = A^T @ G`` runs spmm on the cached
 transposed structure and ``dA.values = SDDMM(G, X)`` samples ``G X^T`` at A's stored entries.
+spgemm's value gradients are computed at each operand's own stored entries from the product's
+(entry of A, entry of B) pairs, never through a dense or a wider sparse product.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph.autograd.function import Function
-from sparsegraph.backend import sparse_module, xp_of
-from sparsegraph.kernels import dispatch
+from sparsegraph.backend import xp_of
+from sparsegraph.kernels import dispatch, register
+from sparsegraph.ops.sparse_kernels.structure import csr_row_ids
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import Tensor
 
@@ -21,17 +24,20 @@ def _contiguous(a):
     return a if a.flags.c_contiguous else xp_of(a).ascontiguousarray(a)
 
 
-def transposed_values(structure: Structure, values):
-    """``values[perm]`` for the transposed structure; cached while ``values`` is the same array.
+def transposed_values(structure: Structure, values: Tensor):
+    """``(t, values[perm])`` for the transposed structure ``t``, cached per values *state*.
 
     A constant adjacency (GCN's normalised one) then pays the gather once, not every backward.
     """
+    # NOTE: keyed on the array *and* its version: optimizers update edge weights in place (and
+    # bump the version), which must not leave a stale transposed copy behind
     t, perm = structure.transpose()
+    array, version = values.array, values._version[0]
     cache = structure._cache.get("transposed_values")
-    if cache is not None and cache[0] is values:
-        return t, cache[1]
-    tv = values[perm]
-    structure._cache["transposed_values"] = (values, tv)
+    if cache is not None and cache[0] is array and cache[1] == version:
+        return t, cache[2]
+    tv = array[perm]
+    structure._cache["transposed_values"] = (array, version, tv)
     return t, tv
 
 
@@ -44,131 +50,231 @@ class SpMM(Function):
 
     @staticmethod
     def forward(ctx, a, x):
-        s, v, xa = a.structure, a.values.array, _contiguous(x.array)
-        ctx.s, ctx.v = s, v
+        s, xa = a.structure, _contiguous(x.array)
+        ctx.s = s
         ctx.x = xa if ctx.needs_input_grad[0] else None
         ctx.save_for_backward(a.values, x)
-        return _spmm(ctx.device, s, v, xa)
+        return _spmm(ctx.device, s, a.values.array, xa)
 
     @staticmethod
     def backward(ctx, g):
-        _ = ctx.saved_tensors  # version check: values or x changed in place since forward
+        values, _ = ctx.saved_tensors  # also the version check: nothing changed in place
         g = _contiguous(g.array)
         s = ctx.s
         ga = gx = None
         if ctx.needs_input_grad[0]:
             ga = dispatch("sddmm", ctx.device, "csr")(s.indptr, s.indices, g, ctx.x)
         if ctx.needs_input_grad[1]:
-            t, tv = transposed_values(s, ctx.v)
+            t, tv = transposed_values(s, values)
             gx = _spmm(ctx.device, t, tv, g)
         return ga, gx
 
 
 class SDDMM(Function):
-    """Values of ``X @ Y^T`` at a's stored entries (a's own values are not used)."""
+    """Values of ``X @ Y^T`` at the stored entries of structure ``s``; ``dX = S @ Y`` and
+    ``dY = S^T @ X`` with ``S`` the incoming gradient on ``s``."""
 
     @staticmethod
     def forward(ctx, s, x, y):
-        xa, ya = _contiguous(x.array), _contiguous(y.array)
-        ctx.s, ctx.x, ctx.y = s, xa, ya
-        return dispatch("sddmm", ctx.device, "csr")(s.indptr, s.indices, xa, ya)
+        ctx.save_for_backward(x, y)
+        ctx.s = s
+        return dispatch("sddmm", ctx.device, "csr")(s.indptr, s.indices, _contiguous(x.array),
+                                                    _contiguous(y.array))
 
     @staticmethod
     def backward(ctx, g):
+        x, y = ctx.saved_tensors
         s, g = ctx.s, _contiguous(g.array)
         gx = gy = None
         if ctx.needs_input_grad[1]:
-            gx = _spmm(ctx.device, s, g, ctx.y)
+            gx = _spmm(ctx.device, s, g, _contiguous(y.array))
         if ctx.needs_input_grad[2]:
             t, perm = s.transpose()
-            gy = _spmm(ctx.device, t, g[perm], ctx.x)
+            gy = _spmm(ctx.device, t, g[perm], _contiguous(x.array))
         return None, gx, gy
 
 
-def _sample(m, rows, cols):
-    """Values of a scipy/cupyx sparse matrix at (rows, cols) (0 where not stored)."""
-    if rows.size == 0:
-        return np.zeros(0, m.dtype)
-    return xp_of(rows).asarray(m[rows, cols]).reshape(-1)
+# ---- spgemm kernels: pairs (entry e of A, entry f of B) with col(e) == row(f) ----------------
+def _pairs(a_indptr, a_indices, b_indptr):
+    """Every product term of ``A @ B``: ``(ea, eb, row)`` with ``A[row, k] * B[k, col(eb)]``.
+
+    Memory is O(number of product terms) — the flop count of the product, never N x M.
+    """
+    xp = xp_of(a_indices)
+    starts = b_indptr[a_indices].astype(np.int64)
+    counts = b_indptr[a_indices + 1].astype(np.int64) - starts
+    ptr = xp.zeros(counts.shape[0] + 1, dtype=np.int64)
+    xp.cumsum(counts, out=ptr[1:])
+    total = int(ptr[-1])
+    ea = csr_row_ids(ptr, total)
+    eb = starts[ea] + (xp.arange(total, dtype=np.int64) - ptr[ea])
+    return ea, eb, csr_row_ids(a_indptr, a_indices.shape[0])[ea]
 
 
-def _scipy_csr(xsp, t: SparseTensor):
-    return xsp.csr_matrix((t.values.array, t.structure.indices, t.structure.indptr),
-                          shape=t.structure.shape)
+def _keys(rows, cols, n_cols: int):
+    return rows.astype(np.int64) * max(n_cols, 1) + cols
 
 
-def _spgemm_structure(xsp, a: SparseTensor, b: SparseTensor) -> Structure:
-    """The structural product pattern (from ones, so cancelling values keep their entry)."""
-    ones = lambda t: xsp.csr_matrix((xp_of(t.values.array).ones(t.nnz, np.float32),
-                                     t.structure.indices, t.structure.indptr),
-                                    shape=t.structure.shape)
-    pattern = (ones(a) @ ones(b)).tocsr()
-    pattern.sort_indices()
-    return Structure.csr(pattern.indptr, pattern.indices, pattern.shape, validate=False)
+def _pattern_keys(c_indptr, c_indices, n_cols: int):
+    return _keys(csr_row_ids(c_indptr, c_indices.shape[0]), c_indices, n_cols)
+
+
+@register("spgemm_symbolic", "cpu", "cuda", name="generic", fmt="csr")
+def _spgemm_symbolic(a_indptr, a_indices, b_indptr, b_indices, n_cols: int):
+    """The structural pattern ``(indptr, indices)`` of ``A @ B`` (sorted; cancelling terms keep
+    their entry, so the pattern depends on the structures only)."""
+    xp = xp_of(a_indices)
+    ea, eb, rows = _pairs(a_indptr, a_indices, b_indptr)
+    ukey = xp.unique(_keys(rows, b_indices[eb], n_cols))
+    m = max(n_cols, 1)
+    indptr = xp.zeros(a_indptr.shape[0], dtype=np.int64)
+    xp.cumsum(xp.bincount(ukey // m, minlength=a_indptr.shape[0] - 1), out=indptr[1:])
+    return indptr, ukey % m
+
+
+@register("spgemm", "cpu", "cuda", name="generic", fmt="csr")
+def _spgemm_generic(a_indptr, a_indices, a_values, b_indptr, b_indices, b_values, c_indptr,
+                    c_indices, n_cols: int):
+    """Values of ``A @ B`` on the pattern ``(c_indptr, c_indices)`` (from `spgemm_symbolic`)."""
+    xp = xp_of(a_values)
+    ea, eb, rows = _pairs(a_indptr, a_indices, b_indptr)
+    pos = xp.searchsorted(_pattern_keys(c_indptr, c_indices, n_cols),
+                          _keys(rows, b_indices[eb], n_cols))
+    terms = a_values[ea] * b_values[eb]
+    return xp.bincount(pos, terms, minlength=c_indices.shape[0]).astype(terms.dtype)
+
+
+@register("spgemm", "cpu", name="scipy", priority=10, fmt="csr")
+def _spgemm_scipy(a_indptr, a_indices, a_values, b_indptr, b_indices, b_values, c_indptr,
+                  c_indices, n_cols: int):
+    """scipy's compiled product, scattered onto the pattern (scipy drops entries that sum to
+    exactly zero; they stay stored, as zeros, in the pattern)."""
+    import scipy.sparse as sp
+
+    n, k = a_indptr.shape[0] - 1, b_indptr.shape[0] - 1
+    c = (sp.csr_matrix((a_values, a_indices, a_indptr), shape=(n, k))
+         @ sp.csr_matrix((b_values, b_indices, b_indptr), shape=(k, n_cols))).tocsr()
+    c.sort_indices()
+    out = np.zeros(c_indices.shape[0], dtype=np.result_type(a_values, b_values))
+    pos = np.searchsorted(_pattern_keys(c_indptr, c_indices, n_cols),
+                          _pattern_keys(c.indptr, c.indices, n_cols))
+    out[pos] = c.data
+    return out
+
+
+@register("spgemm_backward", "cpu", "cuda", name="generic", fmt="csr")
+def _spgemm_backward(a_indptr, a_indices, a_values, b_indptr, b_indices, b_values, c_indptr,
+                     c_indices, n_cols: int, g, needs):
+    """``(dA_values, dB_values)``: ``dA[i,k] = sum_j G[i,j] B[k,j]`` at A's entries and
+    ``dB[k,j] = sum_i A[i,k] G[i,j]`` at B's, summed over the product terms."""
+    xp = xp_of(g)
+    ea, eb, rows = _pairs(a_indptr, a_indices, b_indptr)
+    gp = g[xp.searchsorted(_pattern_keys(c_indptr, c_indices, n_cols),
+                           _keys(rows, b_indices[eb], n_cols))]
+    ga = gb = None
+    if needs[0]:
+        ga = xp.bincount(ea, gp * b_values[eb], minlength=a_values.shape[0]).astype(g.dtype)
+    if needs[1]:
+        gb = xp.bincount(eb, gp * a_values[ea], minlength=b_values.shape[0]).astype(g.dtype)
+    return ga, gb
+
+
+def _spgemm_args(a: SparseTensor, b: SparseTensor, c: Structure):
+    sa, sb = a.structure, b.structure
+    return (sa.indptr, sa.indices, _contiguous(a.values.array), sb.indptr, sb.indices,
+            _contiguous(b.values.array), c.indptr, c.indices, c.shape[1])
 
 
 class SpGEMM(Function):
-    """Values of ``a @ b`` on the precomputed output structure; value gradients of both
-    operands are computed at their own stored entries."""
+    """Values of ``a @ b`` on the precomputed structural pattern ``c``."""
 
     @staticmethod
-    def forward(ctx, a, b, out_s, xsp):
-        ma, mb = _scipy_csr(xsp, a), _scipy_csr(xsp, b)
-        ctx.ma, ctx.mb, ctx.xsp, ctx.out_s = ma, mb, xsp, out_s
-        ctx.a_rc = (a.structure.rows(), a.structure.indices)
-        ctx.b_rc = (b.structure.rows(), b.structure.indices)
-        return _sample((ma @ mb).tocsr(), out_s.rows(), out_s.indices).astype(a.dtype)
+    def forward(ctx, a, b, c):
+        ctx.save_for_backward(a.values, b.values)
+        ctx.a, ctx.b, ctx.c = a.structure, b.structure, c
+        return dispatch("spgemm", ctx.device, "csr")(*_spgemm_args(a, b, c))
 
     @staticmethod
     def backward(ctx, g):
-        gm = ctx.xsp.csr_matrix((g.array, ctx.out_s.indices, ctx.out_s.indptr),
-                                shape=ctx.out_s.shape)
-        ga = gb = None
-        if ctx.needs_input_grad[0]:
-            ga = _sample((gm @ ctx.mb.T).tocsr(), *ctx.a_rc).astype(g.dtype)
-        if ctx.needs_input_grad[1]:
-            gb = _sample((ctx.ma.T @ gm).tocsr(), *ctx.b_rc).astype(g.dtype)
-        return ga, gb, None, None
+        va, vb = ctx.saved_tensors
+        args = _spgemm_args(SparseTensor(ctx.a, va), SparseTensor(ctx.b, vb), ctx.c)
+        ga, gb = dispatch("spgemm_backward", ctx.device, "csr")(
+            *args, _contiguous(g.array), ctx.needs_input_grad)
+        return ga, gb, None
 
 
-def _check_pair(op: str, a: SparseTensor, x, x_name: str = "x") -> None:
+def _spgemm_structure(device: str, sa: Structure, sb: Structure) -> Structure:
+    """The product pattern, built once per pair of structures (cached on ``sa``)."""
+
+    def build():
+        indptr, indices = dispatch("spgemm_symbolic", device, "csr")(
+            sa.indptr, sa.indices, sb.indptr, sb.indices, sb.shape[1])
+        return Structure.csr(indptr, indices, (sa.shape[0], sb.shape[1]), validate=False)
+
+    return sa._cached(("spgemm", sb), build)
+
+
+# ---- validation and the public functions -----------------------------------------------------
+def _check_sparse(op: str, name: str, a) -> None:
+    if not isinstance(a, SparseTensor):
+        raise TypeError(f"{op}: expected `{name}` to be a SparseTensor (got {type(a).__name__})")
+
+
+def _check_dense(op: str, name: str, x, ref, ref_name: str) -> None:
+    """``x`` is a Tensor on ``ref``'s device with ``ref``'s dtype (no silent upcast)."""
     if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected `{x_name}` to be a Tensor (got {type(x).__name__})")
-    if a.device != x.device:
-        raise ValueError(f"{op}: inputs are on different devices ({a.device} vs {x.device}); "
+        raise TypeError(f"{op}: expected `{name}` to be a Tensor (got {type(x).__name__})")
+    if ref.device != x.device:
+        raise ValueError(f"{op}: `{ref_name}` is on {ref.device} but `{name}` is on {x.device}; "
                          "use .to() on one")
-    if a.dtype != x.dtype:
-        raise TypeError(f"{op}: expected `a` values and `{x_name}` of the same dtype (got "
-                        f"{a.dtype} and {x.dtype})")
+    if ref.dtype != x.dtype:
+        raise TypeError(f"{op}: expected `{ref_name}` values and `{name}` of the same dtype "
+                        f"(got {ref.dtype} and {x.dtype}); convert one with .to()")
+
+
+def _check_values_ndim(op: str, a: SparseTensor) -> None:
+    if a.values.ndim > 2:
+        raise NotImplementedError(f"{op}: values with more than one dense dim (got shape "
+                                  f"{a.values.shape}); use (nnz,) or (nnz, H)")
 
 
 def spmm(a: SparseTensor, x: Tensor) -> Tensor:
-    """Sparse @ dense: ``(N, M)`` @ ``(M, F)`` -> ``(N, F)``.
+    """Sparse @ dense: ``(N, M)`` @ ``(M, F)`` -> ``(N, F)`` (``x`` may also be ``(M,)``).
 
     Hybrid values ``(nnz, H)`` with ``x`` of shape ``(M, H, F)`` give ``(N, H, F)`` (one weight
     per head). A COO ``a`` is converted to CSR (cached structure, values permuted).
 
+    Args:
+        a: sparse ``(N, M)``; its values may require grad.
+        x: dense, same dtype and device as ``a``'s values.
+
+    Returns:
+        Dense ``(N, F)``, ``(N,)`` or ``(N, H, F)``.
+
     Raises:
-        TypeError: non-sparse ``a``, mixed dtypes. ValueError: shape or device mismatch.
+        TypeError: non-sparse ``a``, non-Tensor ``x``, mixed dtypes.
+        ValueError: shape, head or device mismatch.
+
+    Example:
+        >>> a = sg.sparse_coo([[0, 1], [1, 0]], [2.0, 3.0], (2, 2))
+        >>> spmm(a, sg.ones(2, 1)).tolist()
+        [[2.0], [3.0]]
     """
-    if not isinstance(a, SparseTensor):
-        raise TypeError(f"spmm: expected `a` to be a SparseTensor (got {type(a).__name__})")
+    _check_sparse("spmm", "a", a)
     if isinstance(x, SparseTensor):
         return spgemm(a, x)
-    _check_pair("spmm", a, x)
+    _check_dense("spmm", "x", x, a, "a")
+    _check_values_ndim("spmm", a)
     hybrid = a.values.ndim == 2
-    want = 3 if hybrid else 2
-    if x.ndim != want and not (not hybrid and x.ndim == 1):
-        raise ValueError(f"spmm: expected `x` with {want} dims for values of shape "
-                         f"{a.values.shape} (got shape {x.shape})")
+    if hybrid and x.ndim != 3 or not hybrid and x.ndim not in (1, 2):
+        raise ValueError(f"spmm: expected `x` with {'3 dims (M, H, F)' if hybrid else '2 dims'} "
+                         f"for values of shape {a.values.shape} (got shape {x.shape})")
     if a.shape[1] != x.shape[0]:
         raise ValueError(f"spmm: expected `x` with {a.shape[1]} rows to match `a` of shape "
                          f"{a.shape[:2]} (got {x.shape[0]})")
     if hybrid and x.shape[1] != a.values.shape[1]:
         raise ValueError(f"spmm: expected `x` with {a.values.shape[1]} heads to match the "
-                         f"values (got shape {x.shape})")
-    if a.values.ndim > 2:
-        raise NotImplementedError("spmm: values with more than one dense dim are not supported")
+                         f"values of shape {a.values.shape} (got shape {x.shape})")
     if a.layout != "csr":
         a = a.to_csr()
     if x.ndim == 1:
@@ -177,61 +283,91 @@ def spmm(a: SparseTensor, x: Tensor) -> Tensor:
 
 
 def sddmm(a: SparseTensor, x: Tensor, y: Tensor) -> SparseTensor:
-    """``(X @ Y^T)`` sampled at a's stored entries, as a SparseTensor with a's structure.
+    """``(X @ Y^T)`` sampled at a's stored entries (PyG/DGL: a's own values are not used).
 
-    ``x`` ``(N, F)`` and ``y`` ``(M, F)`` give values ``(nnz,)``; ``(N, H, F)`` and
-    ``(M, H, F)`` give ``(nnz, H)``. Differentiable w.r.t. ``x`` and ``y``.
+    Args:
+        a: sparse ``(N, M)``; only its structure is read (a COO ``a`` gives a CSR result).
+        x: ``(N, F)`` or ``(N, H, F)``.
+        y: ``(M, F)`` or ``(M, H, F)``.
+
+    Returns:
+        A SparseTensor with a's (CSR) structure and values ``(nnz,)`` or ``(nnz, H)``;
+        differentiable w.r.t. ``x`` and ``y``.
+
+    Raises:
+        TypeError: non-sparse ``a``, non-Tensor or mixed-dtype ``x`` / ``y``.
+        ValueError: shape or device mismatch.
     """
-    if not isinstance(a, SparseTensor):
-        raise TypeError(f"sddmm: expected `a` to be a SparseTensor (got {type(a).__name__})")
+    _check_sparse("sddmm", "a", a)
     for name, t in (("x", x), ("y", y)):
         if not isinstance(t, Tensor):
             raise TypeError(f"sddmm: expected `{name}` to be a Tensor (got {type(t).__name__})")
+        if t.device != a.device:
+            raise ValueError(f"sddmm: `a` is on {a.device} but `{name}` is on {t.device}; "
+                             "use .to()")
     if x.dtype != y.dtype:
         raise TypeError(f"sddmm: expected `x` and `y` of the same dtype (got {x.dtype} and "
-                        f"{y.dtype})")
+                        f"{y.dtype}); convert one with .to()")
+    if x.ndim not in (2, 3) or y.ndim != x.ndim:
+        raise ValueError(f"sddmm: expected `x` and `y` both 2-D (N, F) or both 3-D (N, H, F) "
+                         f"(got shapes {x.shape} and {y.shape})")
     if x.shape[0] != a.shape[0] or y.shape[0] != a.shape[1] or x.shape[1:] != y.shape[1:]:
-        raise ValueError(f"sddmm: expected `x` ({a.shape[0]}, ...) and `y` ({a.shape[1]}, ...) "
-                         f"with equal trailing dims for `a` of shape {a.shape[:2]} (got "
+        raise ValueError(f"sddmm: expected `x` with {a.shape[0]} rows and `y` with {a.shape[1]} "
+                         f"rows, equal trailing dims, for `a` of shape {a.shape[:2]} (got "
                          f"{x.shape} and {y.shape})")
-    if x.ndim not in (2, 3):
-        raise ValueError(f"sddmm: expected 2-D or 3-D `x` and `y` (got {x.ndim} dims)")
     if a.layout != "csr":
         a = a.to_csr()
     return SparseTensor(a.structure, SDDMM.apply(a.structure, x, y))
 
 
 def spgemm(a: SparseTensor, b: SparseTensor) -> SparseTensor:
-    """Sparse @ sparse -> sparse CSR; gradients for both operands' values (at their entries)."""
+    """Sparse @ sparse -> sparse CSR on the structural product pattern.
+
+    The pattern depends on the structures only (entries whose terms cancel stay stored, as
+    zeros) and is cached on ``a``'s structure. Gradients reach both operands' values at their
+    own stored entries.
+
+    Raises:
+        TypeError: non-sparse operands or mixed dtypes. ValueError: inner dims or devices.
+        NotImplementedError: hybrid values.
+    """
+    _check_sparse("spgemm", "a", a)
+    _check_sparse("spgemm", "b", b)
     for name, t in (("a", a), ("b", b)):
-        if not isinstance(t, SparseTensor):
-            raise TypeError(f"spgemm: expected `{name}` to be a SparseTensor "
-                            f"(got {type(t).__name__})")
         if t.values.ndim != 1:
-            raise NotImplementedError("spgemm: hybrid values are not supported")
+            raise NotImplementedError(f"spgemm: expected 1-D values for `{name}` (got shape "
+                                      f"{t.values.shape}); hybrid values are not supported")
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"spgemm: expected `b` with {a.shape[1]} rows to match `a` of shape "
                          f"{a.shape} (got {b.shape[0]})")
+    if a.device != b.device:
+        raise ValueError(f"spgemm: `a` is on {a.device} but `b` is on {b.device}; use .to()")
     if a.dtype != b.dtype:
-        raise TypeError(f"spgemm: expected operands of the same dtype (got {a.dtype} and "
-                        f"{b.dtype})")
+        raise TypeError(f"spgemm: expected `a` and `b` values of the same dtype (got {a.dtype} "
+                        f"and {b.dtype})")
     a, b = (t if t.layout == "csr" else t.to_csr() for t in (a, b))
-    xsp = sparse_module(a.device)
-    out_s = _spgemm_structure(xsp, a, b)
-    return SparseTensor(out_s, SpGEMM.apply(a, b, out_s, xsp))
+    device = "cpu" if a.device == "cpu" else "cuda"
+    c = _spgemm_structure(device, a.structure, b.structure)
+    return SparseTensor(c, SpGEMM.apply(a, b, c))
 
 
 def sparse_matmul(input, other):
-    """``input @ other`` when either side is sparse: spmm, dense @ sparse, or spgemm."""
+    """``input @ other`` when either side is sparse: spmm, dense @ sparse, or spgemm.
+
+    Dense @ sparse is ``(A^T @ X^T)^T`` through the cached transposed structure.
+    """
     if isinstance(input, SparseTensor):
         return spgemm(input, other) if isinstance(other, SparseTensor) else spmm(input, other)
-    if not isinstance(input, Tensor):
-        raise TypeError(f"matmul: expected a Tensor or SparseTensor (got {type(input).__name__})")
-    if input.ndim != 2:
-        raise ValueError(f"matmul: dense @ sparse expects a 2-D dense operand "
-                         f"(got {input.shape})")
-    if input.shape[1] != other.shape[0]:
-        raise ValueError(f"matmul: expected `other` with {input.shape[1]} rows to match "
-                         f"`input` of shape {input.shape} (got {other.shape[0]})")
-    # X @ A = (A^T @ X^T)^T, through the cached transposed structure
+    _check_sparse("matmul", "other", other)
+    _check_dense("matmul", "input", input, other, "other")
+    if other.values.ndim != 1:
+        raise NotImplementedError("matmul: dense @ sparse with hybrid values is not supported")
+    if input.ndim not in (1, 2):
+        raise ValueError(f"matmul: expected a 1-D or 2-D dense `input` for dense @ sparse (got "
+                         f"shape {input.shape})")
+    if input.shape[-1] != other.shape[0]:
+        raise ValueError(f"matmul: expected `input` with {other.shape[0]} columns to match "
+                         f"`other` of shape {other.shape} (got {input.shape[-1]})")
+    if input.ndim == 1:
+        return spmm(other.T, input)
     return spmm(other.T, input.T).T

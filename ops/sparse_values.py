@@ -1,6 +1,7 @@
 """Elementwise work on the stored values of sparse tensors: products with scalars or dense
-tensors (sampled at the stored entries), sums of sparse tensors (union of patterns), unary ops,
-dropout, reductions and degrees. Zeros stay implicit: nothing here densifies."""
+tensors (sampled at the stored entries), sums of sparse tensors (union of patterns), any dense op
+mapped over the values, dropout, reductions and degrees. Zeros stay implicit: nothing here
+densifies. These are composites of dense ops on ``values`` (no gradient code of their own)."""
 
 from __future__ import annotations
 
@@ -27,19 +28,20 @@ def _sample_dense(a: SparseTensor, other: Tensor) -> Tensor:
     """``other`` broadcast to a's shape, read at a's stored entries only (differentiable)."""
     shape = a.shape
     if other.ndim > len(shape):
-        raise ValueError(f"sparse_mul: `other` of shape {other.shape} has more dims than the "
-                         f"sparse tensor {shape}")
+        raise ValueError(f"sparse_mul: expected `other` with at most {len(shape)} dims to "
+                         f"broadcast to {shape} (got shape {other.shape})")
     full = (1,) * (len(shape) - other.ndim) + tuple(other.shape)
     try:
-        np.broadcast_shapes(full, shape)
+        if np.broadcast_shapes(full, shape) != shape:
+            raise ValueError
     except ValueError:
-        raise ValueError(f"sparse_mul: `other` of shape {other.shape} cannot be broadcast to "
-                         f"{shape}") from None
+        raise ValueError(f"sparse_mul: expected `other` broadcastable to {shape} (got shape "
+                         f"{other.shape})") from None
     o = other.reshape(full)
     s = a.structure
     key = (s.rows() if full[0] != 1 else 0, s.cols() if full[1] != 1 else 0)
     sampled = getitem(o, key + (slice(None),) * (len(full) - 2))
-    if full[0] == 1 and full[1] == 1:
+    if full[0] == 1 and full[1] == 1:  # no index array: one value for every entry
         sampled = sampled.reshape((1,) + tuple(full[2:]))
     return sampled
 
@@ -47,26 +49,46 @@ def _sample_dense(a: SparseTensor, other: Tensor) -> Tensor:
 def sparse_mul(a: SparseTensor, other) -> SparseTensor:
     """``a * other`` for a scalar or a dense tensor broadcastable to ``a.shape``.
 
-    The result keeps a's structure (zeros stay zeros); gradients reach both a's values and the
-    dense operand (at the stored entries).
+    The result keeps a's structure (zeros stay zeros); a dense ``other`` is read only at the
+    stored entries, and gradients reach both a's values and ``other`` (at those entries).
+
+    Raises:
+        TypeError: a sparse or non-numeric ``other``, or a dtype different from a's values.
+        ValueError: a shape that does not broadcast to ``a.shape``, or another device.
+
+    Example:
+        >>> a = sg.sparse_coo([[0, 1], [1, 0]], [2.0, 3.0], (2, 2))
+        >>> sparse_mul(a, sg.tensor([[10.0], [100.0]])).values.tolist()
+        [20.0, 300.0]
     """
     _check("sparse_mul", a)
     if isinstance(other, SparseTensor):
-        raise NotImplementedError("sparse_mul: sparse * sparse is not supported; use "
-                                  "sparse_add for unions or spgemm for products")
+        raise TypeError("sparse_mul: expected a number or dense Tensor `other` (got a "
+                        "SparseTensor); use sparse_add for unions or spgemm for products")
     if isinstance(other, Tensor):
         if other.dtype != a.dtype:
-            raise TypeError(f"sparse_mul: expected `other` of dtype {a.dtype} (got "
-                            f"{other.dtype})")
+            raise TypeError(f"sparse_mul: expected `other` of dtype {a.dtype} like a's values "
+                            f"(got {other.dtype}); convert it with .to()")
+        if other.device != a.device:
+            raise ValueError(f"sparse_mul: `a` is on {a.device} but `other` is on "
+                             f"{other.device}; use .to()")
         return a.with_values(a.values * _sample_dense(a, other))
-    if not isinstance(other, int | float | np.number):
+    if not isinstance(other, int | float | np.number) or isinstance(other, complex):
         raise TypeError(f"sparse_mul: expected a number or Tensor (got {type(other).__name__})")
-    return a.with_values(a.values * other)
+    # a Python scalar keeps the values' dtype (a numpy float64 scalar would upcast float32)
+    return a.with_values(a.values * (other.item() if isinstance(other, np.number) else other))
 
 
 def sparse_add(a: SparseTensor, b) -> SparseTensor | Tensor:
-    """``a + b``: the union of two sparse patterns (duplicates summed), or dense if ``b`` is
-    dense. Adding a non-zero scalar would fill every zero, so it is refused."""
+    """``a + b``: the union of two sparse patterns (coalesced, CSR), or dense if ``b`` is dense.
+
+    Gradients reach both value sets. The union structure is built once per pair of structures
+    (cached on a's); two tensors sharing one structure just add their values. Adding a scalar
+    would fill every zero, so it is refused.
+
+    Raises:
+        TypeError: a scalar or non-tensor ``b``; mixed dtypes. ValueError: shapes or devices.
+    """
     _check("sparse_add", a)
     if isinstance(b, Tensor):
         return a.to_dense() + b
@@ -77,27 +99,46 @@ def sparse_add(a: SparseTensor, b) -> SparseTensor | Tensor:
     if a.shape != b.shape:
         raise ValueError(f"sparse_add: expected operands of one shape (got {a.shape} and "
                          f"{b.shape})")
+    if a.device != b.device:
+        raise ValueError(f"sparse_add: operands are on different devices ({a.device} and "
+                         f"{b.device}); use .to()")
     if a.dtype != b.dtype:
         raise TypeError(f"sparse_add: expected operands of one dtype (got {a.dtype} and "
                         f"{b.dtype})")
     sa, sb = a.structure, b.structure
-    xp = xp_of(sa.cols())
-    rows = xp.concatenate([sa.rows(), sb.rows()])
-    cols = xp.concatenate([sa.cols(), sb.cols()])
-    union = SparseTensor(Structure.coo(rows, cols, sa.shape, validate=False),
-                         cat([a.values, b.values]))
+    if sa is sb:
+        return a.with_values(a.values + b.values)
+
+    def build():
+        xp = xp_of(sa.cols())
+        return Structure.coo(xp.concatenate([sa.rows(), sb.rows()]),
+                             xp.concatenate([sa.cols(), sb.cols()]), sa.shape, validate=False)
+
     from sparsegraph.ops.sparse_conversion import coalesce
 
-    return coalesce(union)
+    # the union structure is cached, and with it its coalesced form
+    return coalesce(SparseTensor(sa._cached(("union", sb), build), cat([a.values, b.values])))
 
 
 def sparse_apply(a: SparseTensor, fn) -> SparseTensor:
-    """``fn`` applied to the stored values (use for ops with ``fn(0) == 0``)."""
+    """``fn`` mapped over the stored values (any dense op; meant for ``fn(0) == 0``, since
+    implicit zeros are not visited). Differentiable through ``fn``.
+
+    Example:
+        >>> a = sg.sparse_coo([[0, 1], [1, 0]], [-2.0, 3.0], (2, 2))
+        >>> sparse_apply(a, sg.ops.relu).values.tolist()
+        [0.0, 3.0]
+    """
     _check("sparse_apply", a)
-    return a.with_values(fn(a.values))
+    out = fn(a.values)
+    if not isinstance(out, Tensor) or out.shape[:1] != a.values.shape[:1]:
+        raise ValueError(f"sparse_apply: expected `fn` to return a Tensor with {a.nnz} rows, "
+                         f"one per stored entry (got {getattr(out, 'shape', type(out).__name__)})")
+    return a.with_values(out)
 
 
 def sparse_relu(a: SparseTensor) -> SparseTensor:
+    """ReLU of the stored values."""
     from sparsegraph.ops.activation import relu
 
     return sparse_apply(a, relu)
@@ -112,32 +153,54 @@ def sparse_exp(a: SparseTensor) -> SparseTensor:
 
 def sparse_dropout(a: SparseTensor, p: float = 0.5, training: bool = True,
                    generator=None) -> SparseTensor:
-    """Dropout on the stored values only (e.g. Cora's 1.3 %-dense features)."""
+    """Inverted dropout on the stored values only (e.g. Cora's 1.3 %-dense features), keeping
+    the structure: a dropped entry stays stored, as 0. Identity when not ``training``.
+
+    Raises:
+        ValueError: ``p`` outside [0, 1].
+    """
     _check("sparse_dropout", a)
-    if not training or p == 0.0:
-        return a
-    return a.with_values(dropout(a.values, p, training, generator))
+    values = dropout(a.values, p, training, generator)
+    return a if values is a.values else a.with_values(values)
+
+
+def _sparse_dim(op: str, a: SparseTensor, dim) -> int:
+    nd = a.ndim
+    if not isinstance(dim, int | np.integer) or not -nd <= dim < nd or int(dim) % nd > 1:
+        raise ValueError(f"{op}: expected `dim` None, 0 or 1 (a sparse dim of a tensor of shape "
+                         f"{a.shape}) (got {dim!r})")
+    return int(dim) % nd
 
 
 def sparse_sum(a: SparseTensor, dim=None):
-    """Sum of all stored values (``dim=None``), per row (``dim=1``) or per column (``dim=0``).
+    """Sum of the stored values: all of them (``dim=None``, like the dense sum), per row
+    (``dim=1``) or per column (``dim=0``). Duplicates count, as in ``to_dense``.
 
-    Returns a dense Tensor: ``()``, ``(N, *dense)`` or ``(M, *dense)``.
+    Returns:
+        A dense Tensor: ``()``, ``(N, *dense)`` or ``(M, *dense)``.
+
+    Example:
+        >>> a = sg.sparse_coo([[0, 0, 1], [0, 1, 1]], [1.0, 2.0, 3.0], (2, 2))
+        >>> sparse_sum(a, 1).tolist(), sparse_sum(a, 0).tolist(), sparse_sum(a).item()
+        ([3.0, 3.0], [1.0, 5.0], 6.0)
     """
     _check("sparse_sum", a)
     if dim is None:
-        return a.values.sum(dim=0) if a.values.ndim > 1 else a.values.sum()
-    if dim == 1 and a.layout == "csr":
-        return segment(a.values, a.structure.indptr, "sum")
-    if dim not in (0, 1):
-        raise ValueError(f"sparse_sum: expected `dim` in (None, 0, 1) (got {dim!r})")
+        return a.values.sum()
+    dim = _sparse_dim("sparse_sum", a, dim)
     s = a.structure
+    if dim == 1 and a.layout == "csr":
+        return segment(a.values, s.indptr, "sum")
     return scatter(a.values, s.cols() if dim == 0 else s.rows(), s.shape[1 - dim], "sum")
 
 
 def degree(a: SparseTensor, dim: int = 1, dtype="float32") -> Tensor:
-    """Stored entries per row (``dim=1``, in-degree of a target-major adjacency) or column."""
+    """Stored entries per row (``dim=1``: the in-degree of a target-major adjacency) or per
+    column (``dim=0``: out-degree); cached on the structure, no gradient.
+
+    Example:
+        >>> degree(sg.sparse_coo([[0, 0, 1], [0, 1, 1]], None, (2, 2))).tolist()
+        [2.0, 1.0]
+    """
     _check("degree", a)
-    return wrap(a.structure.degree(dim).astype(np.dtype(dtype)))
-
-
+    return wrap(a.structure.degree(_sparse_dim("degree", a, dim)).astype(np.dtype(dtype)))

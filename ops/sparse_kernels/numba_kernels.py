@@ -22,6 +22,7 @@ from sparsegraph.ops.sparse_kernels.numba_util import (
     prefetch_row,
     row_blocks,
     row_max,
+    serial_when_small,
 )
 from sparsegraph.ops.sparse_kernels.structure import index_dtype
 
@@ -76,6 +77,7 @@ def _common(values, x):
 
 
 @register("spmm", "cpu", name="numba", priority=20, fmt="csr")
+@serial_when_small
 def spmm(indptr, indices, values, x, n_rows: int):
     """Parallel CSR @ dense: one thread per block of rows, F the contiguous inner loop.
 
@@ -126,6 +128,7 @@ def _sddmm(indptr, indices, x, y, out, bounds, zero, dist):
 
 
 @register("sddmm", "cpu", name="numba", priority=20, fmt="csr")
+@serial_when_small
 def sddmm(indptr, indices, x, y):
     """Parallel sampled dense-dense product ``out[e] = <x[row(e)], y[col(e)]>``.
 
@@ -181,6 +184,7 @@ def _softmax_spmm(indptr, indices, scores, x, out, alpha, bounds, dist, zero):
 
 
 @register("csr_softmax_spmm", "cpu", name="numba", priority=20, fmt="csr")
+@serial_when_small
 def csr_softmax_spmm(indptr, indices, scores, x):
     """Fused edge softmax + aggregation, one pass over each row; never builds E x F.
 
@@ -273,6 +277,7 @@ def _place_transposed(indptr, indices, rows, counts, perm, t_indices):
 
 
 @register("csr_transpose", "cpu", name="numba", priority=20, fmt="csr")
+@serial_when_small
 def csr_transpose(indptr, indices, n_cols: int):
     """Counting-sort transpose, linear in E + N + M; chunks are row ranges so each entry's row
     is known where it is placed.
@@ -327,6 +332,7 @@ def _sort_rows(indptr, keys, perm):
 
 
 @register("coo_to_csr", "cpu", name="numba", priority=20, fmt="csr")
+@serial_when_small
 def coo_to_csr(row, col, n_rows: int):
     """A stable counting sort by row, then a stable sort of every row by column (in parallel):
     linear in E + N for bounded degrees.

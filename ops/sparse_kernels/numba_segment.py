@@ -21,6 +21,7 @@ from sparsegraph.ops.sparse_kernels.numba_util import (
     prefetch_row,
     row_blocks,
     row_max,
+    serial_when_small,
 )
 
 _MODES = {"sum": 0, "mean": 0, "max": 1, "min": 2}
@@ -105,24 +106,28 @@ def _backward_call(indptr, out, g, log: bool):
 
 
 @register("csr_softmax", "cpu", name="numba", priority=20, fmt="csr")
+@serial_when_small
 def csr_softmax(indptr, values):
     """Row softmax of (E,) or (E, H) values; as the generic `csr_softmax`."""
     return _softmax_call(indptr, values, False)
 
 
 @register("csr_log_softmax", "cpu", name="numba", priority=20, fmt="csr")
+@serial_when_small
 def csr_log_softmax(indptr, values):
     """Row log-softmax of (E,) or (E, H) values; as the generic `csr_log_softmax`."""
     return _softmax_call(indptr, values, True)
 
 
 @register("csr_softmax_backward", "cpu", name="numba", priority=20, fmt="csr")
+@serial_when_small
 def csr_softmax_backward(indptr, out, g):
     """``out * (g - rowsum(out * g))``; as the generic `csr_softmax_backward`."""
     return _backward_call(indptr, out, g, False)
 
 
 @register("csr_log_softmax_backward", "cpu", name="numba", priority=20, fmt="csr")
+@serial_when_small
 def csr_log_softmax_backward(indptr, out, g):
     """``g - exp(out) * rowsum(g)``; as the generic `csr_log_softmax_backward`."""
     return _backward_call(indptr, out, g, True)
@@ -196,12 +201,14 @@ def _reduce(indptr, src, perm, reduce: str):
 
 
 @register("segment_reduce", "cpu", name="numba", priority=20, fmt="csr")
+@serial_when_small
 def segment_reduce(indptr, src, reduce: str):
     """Parallel reduction of sorted segments; as the generic `segment_reduce`."""
     return _reduce(indptr, src, None, reduce)
 
 
 @register("scatter_reduce", "cpu", name="numba", priority=20, fmt="csr")
+@serial_when_small
 def scatter_reduce(index, src, dim_size: int, reduce: str):
     """Counting-sort ``index`` (stable) then reduce segments through the permutation; as the
     generic `scatter_reduce` (ties: smallest source position)."""

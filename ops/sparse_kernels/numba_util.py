@@ -8,6 +8,8 @@ which roughly doubles spmm / sddmm throughput on graphs whose features do not fi
 
 from __future__ import annotations
 
+import functools
+
 import numba
 import numpy as np
 from llvmlite import binding as _llvm
@@ -17,11 +19,34 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 JIT = dict(cache=True, fastmath=False)
+# NOTE: below this many array elements a kernel runs on one numba thread. Waking the thread
+# team costs tens of microseconds on a quiet machine and milliseconds on a loaded one (the
+# team and OpenBLAS's threads then fight for the cores), far more than small graphs' work.
+SERIAL_BELOW = 1 << 17
 # blocks per thread: enough slack to even out rows of very different cost
 _BLOCKS_PER_THREAD = 8
 _CACHE_LINE = 64
 # NOTE: LLVM >= 17 has only opaque pointers, and the intrinsic's name mangles the pointer type
 _PREFETCH = "llvm.prefetch.p0" if _llvm.llvm_version_info >= (17,) else "llvm.prefetch.p0i8"
+
+
+def serial_when_small(fn):
+    """Run ``fn`` with one numba thread when its array arguments hold few elements."""
+
+    @functools.wraps(fn)
+    def wrapper(*args):
+        if sum(a.size for a in args if isinstance(a, np.ndarray)) >= SERIAL_BELOW:
+            return fn(*args)
+        prev = numba.get_num_threads()
+        if prev == 1:
+            return fn(*args)
+        numba.set_num_threads(1)
+        try:
+            return fn(*args)
+        finally:
+            numba.set_num_threads(prev)
+
+    return wrapper
 
 
 @intrinsic

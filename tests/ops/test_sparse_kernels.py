@@ -311,7 +311,10 @@ def as_tuple(result):
     return result if isinstance(result, tuple) else (result,)
 
 
-def test_numba_kernels_do_not_depend_on_thread_count():
+def test_numba_kernels_do_not_depend_on_thread_count(monkeypatch):
+    from sparsegraph.ops.sparse_kernels import numba_util
+
+    monkeypatch.setattr(numba_util, "SERIAL_BELOW", 0)  # use the thread team at any size
     n, nnz = 3000, 60000
     indptr, indices, rng = random_structure(n, nnz, 9)
     values, x = randn(rng, nnz, np.float32), randn(rng, (n, 16), np.float32)
@@ -388,3 +391,18 @@ def test_spmm_sddmm_never_allocate_edges_by_features(op, name):
         tracemalloc.stop()
     edge_by_feature = nnz * f * 4
     assert peak < edge_by_feature / 4, f"peak {peak} bytes vs E x F = {edge_by_feature}"
+
+
+def test_small_inputs_run_on_one_thread_and_give_the_same_result(monkeypatch):
+    from sparsegraph.ops.sparse_kernels import numba_util
+
+    seen = []
+    real = numba.set_num_threads
+    monkeypatch.setattr(numba, "set_num_threads", lambda n: (seen.append(n), real(n)))
+    indptr, indices, rng = random_structure(50, 200, 3)
+    values, x = randn(rng, 200, np.float32), randn(rng, (50, 4), np.float32)
+    small = numba_kernel("spmm")(indptr, indices, values, x, 50)
+    if numba.get_num_threads() > 1:
+        assert seen[:1] == [1]  # switched to one thread, then restored
+    monkeypatch.setattr(numba_util, "SERIAL_BELOW", 0)
+    np.testing.assert_array_equal(numba_kernel("spmm")(indptr, indices, values, x, 50), small)
