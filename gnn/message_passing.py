@@ -16,7 +16,7 @@ import sparsegraph.ops as ops
 from sparsegraph.graph import Graph
 from sparsegraph.nn import Module
 from sparsegraph.sparse import SparseTensor, from_edge_index
-from sparsegraph.tensor import Tensor
+from sparsegraph.tensor import Tensor, wrap
 
 AGGRS = ("sum", "mean", "max", "min")
 
@@ -120,9 +120,15 @@ class MessagePassing(Module):
 
     # ---- the driver --------------------------------------------------------------------------
     def _inv_degree(self, adj: SparseTensor, like: Tensor) -> Tensor:
-        deg = np.asarray(adj.structure.degree(1))
-        inv = (1.0 / np.maximum(deg, 1)).astype(like.dtype)
-        return Tensor(inv.reshape((-1,) + (1,) * (like.ndim - 1)))
+        """``1 / max(in-degree, 1)`` shaped to broadcast over ``like``; cached per structure."""
+        s = adj.structure
+
+        def build():
+            deg = np.asarray(s.degree(1))
+            return (1.0 / np.maximum(deg, 1)).astype(like.dtype)
+
+        inv = s._cached(("inv_degree", like.dtype.str), build)
+        return wrap(inv.reshape((-1,) + (1,) * (like.ndim - 1)))
 
     def uses_fused_path(self) -> bool:
         return (type(self).message is MessagePassing.message
