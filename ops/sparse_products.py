@@ -144,21 +144,35 @@ def _spgemm_generic(a_indptr, a_indices, a_values, b_indptr, b_indices, b_values
     return xp.bincount(pos, terms, minlength=c_indices.shape[0]).astype(terms.dtype)
 
 
-@register("spgemm", "cpu", name="scipy", priority=10, fmt="csr")
-def _spgemm_scipy(a_indptr, a_indices, a_values, b_indptr, b_indices, b_values, c_indptr,
-                  c_indices, n_cols: int):
-    """scipy's compiled product, scattered onto the pattern (scipy drops entries that sum to
-    exactly zero; they stay stored, as zeros, in the pattern)."""
+def _scipy_product(a_indptr, a_indices, a_values, b_indptr, b_indices, b_values, n_cols: int):
     import scipy.sparse as sp
 
     n, k = a_indptr.shape[0] - 1, b_indptr.shape[0] - 1
     c = (sp.csr_matrix((a_values, a_indices, a_indptr), shape=(n, k))
          @ sp.csr_matrix((b_values, b_indices, b_indptr), shape=(k, n_cols))).tocsr()
     c.sort_indices()
-    out = np.zeros(c_indices.shape[0], dtype=np.result_type(a_values, b_values))
-    pos = np.searchsorted(_pattern_keys(c_indptr, c_indices, n_cols),
-                          _pattern_keys(c.indptr, c.indices, n_cols))
-    out[pos] = c.data
+    return c
+
+
+@register("spgemm_symbolic", "cpu", name="scipy", priority=10, fmt="csr")
+def _spgemm_symbolic_scipy(a_indptr, a_indices, b_indptr, b_indices, n_cols: int):
+    """The pattern from scipy's product of all-ones matrices (positive sums never cancel)."""
+    c = _scipy_product(a_indptr, a_indices, np.ones(a_indices.shape[0], np.float32), b_indptr,
+                       b_indices, np.ones(b_indices.shape[0], np.float32), n_cols)
+    return c.indptr, c.indices
+
+
+@register("spgemm", "cpu", name="scipy", priority=10, fmt="csr")
+def _spgemm_scipy(a_indptr, a_indices, a_values, b_indptr, b_indices, b_values, c_indptr,
+                  c_indices, n_cols: int):
+    """scipy's compiled product on the pattern. scipy drops entries that sum to exactly zero;
+    they stay stored in the pattern, as zeros."""
+    c = _scipy_product(a_indptr, a_indices, a_values, b_indptr, b_indices, b_values, n_cols)
+    if c.nnz == c_indices.shape[0]:  # no cancellation: c's sorted entries are the pattern
+        return c.data
+    out = np.zeros(c_indices.shape[0], dtype=c.dtype)
+    out[np.searchsorted(_pattern_keys(c_indptr, c_indices, n_cols),
+                        _pattern_keys(c.indptr, c.indices, n_cols))] = c.data
     return out
 
 

@@ -83,8 +83,8 @@ class Structure:
             if int(indptr[0]) != 0 or int(indptr[-1]) != indices.size:
                 raise ValueError(f"{op}: expected `indptr` to start at 0 and end at nnz="
                                  f"{indices.size} (got {int(indptr[0])} and {int(indptr[-1])})")
-            xp = backend.xp_of(indptr)
-            if indptr.size > 1 and bool((xp.diff(indptr) < 0).any()):
+            # NOTE: not diff(indptr) < 0, which wraps around for unsigned dtypes
+            if indptr.size > 1 and bool((indptr[1:] < indptr[:-1]).any()):
                 raise ValueError(f"{op}: expected `indptr` to be non-decreasing")
             _check_range(op, "indices", indices, m)
         dt = index_dtype(n, m, indices.size)
@@ -386,8 +386,9 @@ def sparse_csr(indptr, indices, values=None, shape=None, *, dtype=None,
                device=None) -> SparseTensor:
     """A CSR sparse tensor; ``shape`` defaults to ``(len(indptr) - 1, max(indices) + 1)``."""
     if shape is None:
-        ip = np.asarray(indptr)
-        ind = np.asarray(indices)
+        # validated first: the max of a float array (inf, NaN) is no shape
+        ip = _index_array("sparse_csr", "indptr", indptr)
+        ind = _index_array("sparse_csr", "indices", indices)
         shape = (ip.size - 1, int(ind.max()) + 1 if ind.size else 0)
     s = Structure.csr(indptr, indices, tuple(shape), op="sparse_csr")
     device = device or s.device
@@ -421,7 +422,19 @@ def from_edge_index(edge_index, num_nodes: int | None = None, values=None, *,
     if ei.ndim != 2 or ei.shape[0] != 2:
         raise ValueError(f"from_edge_index: expected `edge_index` of shape (2, E) "
                          f"(got {ei.shape})")
+    if ei.size == 0 and not hasattr(edge_index, "dtype"):
+        ei = ei.astype(np.int64)  # an empty list says nothing about the dtype
+    if ei.dtype.kind not in "iu":
+        raise TypeError(f"from_edge_index: expected `edge_index` with an integer dtype "
+                        f"(got {ei.dtype})")
     if num_nodes is None:
         num_nodes = int(ei.max()) + 1 if ei.size else 0
+    if not isinstance(num_nodes, int | np.integer) or num_nodes < 0:
+        raise ValueError(f"from_edge_index: expected `num_nodes` to be a non-negative int "
+                         f"(got {num_nodes!r})")
+    if ei.size and (int(ei.min()) < 0 or int(ei.max()) >= num_nodes):
+        bad = int(ei.min()) if int(ei.min()) < 0 else int(ei.max())
+        raise ValueError(f"from_edge_index: expected `edge_index` node ids in [0, {num_nodes}) "
+                         f"(got {bad})")
     coo = sparse_coo(ei[::-1], values, (num_nodes, num_nodes), dtype=dtype)
     return coo.to_csr()

@@ -127,6 +127,41 @@ def random_graph(num_nodes: int, num_edges: int, *, seed: int = 0, self_loops: b
     return np.array(sorted(pairs), dtype=np.int64).T.reshape(2, -1)
 
 
+def random_sparse(n: int, m: int, density: float, *, layout: str = "csr", dtype="float64",
+                  heads: int | None = None, seed: int = 0, duplicates: bool = False,
+                  empty_rows: bool = False, index_dtype="int32", requires_grad: bool = True):
+    """A random ``(n, m)`` sparse tensor whose values are a fresh leaf (so gradients land on
+    ``a.values.grad``), for checking sparse ops against dense references.
+
+    Args:
+        density: probability that an entry is stored.
+        layout: ``"csr"`` or ``"coo"``; a COO result keeps a shuffled entry order.
+        heads: hybrid values ``(nnz, heads)`` instead of ``(nnz,)``.
+        duplicates: repeat about a third of the entries (summed by ``to_dense``).
+        empty_rows: no entries in every other row.
+        index_dtype: dtype of the index arrays handed to the constructor.
+    """
+    from sparsegraph.sparse import sparse_coo
+
+    rng = np.random.default_rng(seed)
+    mask = rng.random((n, m)) < density
+    if empty_rows and n > 1:
+        mask[::2] = False
+    rows, cols = np.nonzero(mask)
+    if duplicates and rows.size:
+        pick = rng.integers(0, rows.size, max(1, rows.size // 3))
+        rows, cols = np.concatenate([rows, rows[pick]]), np.concatenate([cols, cols[pick]])
+    order = rng.permutation(rows.size)
+    rows, cols = rows[order], cols[order]
+    shape = (rows.size,) if heads is None else (rows.size, heads)
+    values = rng.standard_normal(shape).astype(dtype)
+    a = sparse_coo(np.stack([rows, cols]).astype(index_dtype), values, (n, m))
+    if layout == "csr":
+        a = a.to_csr()
+    leaf = wrap(np.array(a.values.array))
+    return a.with_values(leaf.requires_grad_(True) if requires_grad else leaf)
+
+
 def check_conv(make_conv, x, edge_index, *, num_nodes: int | None = None, atol: float = 1e-5,
                call=None, gradcheck_conv: bool = True, seed: int = 0) -> None:
     """PyG-style layer invariants (``torch_geometric.testing``'s assert_module, in spirit).

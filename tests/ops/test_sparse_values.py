@@ -1,0 +1,220 @@
+"""Ops on stored values against dense references: products with scalars and broadcast dense
+tensors, unions, mapped dense ops, dropout, sums and degrees (values and gradients)."""
+
+import doctest
+
+import numpy as np
+import pytest
+
+import sparsegraph as sg
+from sparsegraph import ops
+from sparsegraph.ops import sparse_values
+from sparsegraph.testing import assert_close, gradcheck, random_sparse
+
+LAYOUTS = [dict(layout="csr"), dict(layout="coo", duplicates=True)]
+LAYOUT_IDS = ["csr", "coo_duplicates"]
+
+
+def dense_of(a):
+    return a.to_dense().detach().numpy()
+
+
+def at_entries(a, d):
+    s = a.structure
+    return d[s.rows(), s.cols()]
+
+
+@pytest.mark.parametrize("scalar", [2.0, 3, np.float64(0.5), np.int64(-2)])
+def test_scalar_products_keep_the_values_dtype(scalar):
+    a = random_sparse(4, 5, 0.5, dtype="float32", seed=1)
+    for out in (ops.sparse_mul(a, scalar), a * scalar, scalar * a):
+        assert out.structure is a.structure and out.dtype == np.float32
+        assert_close(out.to_dense(), dense_of(a) * float(scalar))
+    assert_close((a / 4).to_dense(), dense_of(a) / 4)
+    assert_close((-a).to_dense(), -dense_of(a))
+
+
+@pytest.mark.parametrize("spec", LAYOUTS, ids=LAYOUT_IDS)
+@pytest.mark.parametrize("other_shape", [(4, 1), (5,), (4, 5), (1, 5), ()],
+                         ids=["column", "row_vector", "full", "row", "scalar"])
+def test_dense_operand_is_sampled_at_the_stored_entries(spec, other_shape):
+    a = random_sparse(4, 5, 0.5, seed=2, **spec)
+    w = sg.randn(*other_shape, dtype="float64", requires_grad=True)
+    out = ops.sparse_mul(a, w)
+    assert out.structure is a.structure
+    d, wn = dense_of(a), w.detach().numpy()
+    assert_close(out.to_dense(), d * wn)
+    g = np.random.default_rng(3).standard_normal(out.nnz)
+    out.values.backward(sg.tensor(g))
+    assert_close(a.values.grad, at_entries(a, np.broadcast_to(wn, d.shape)) * g)
+    # d(out)/d(w): the upstream gradient times a's values, summed down to w's shape
+    full = np.zeros(d.shape)
+    s = a.structure
+    np.add.at(full, (s.rows(), s.cols()), g * a.values.detach().numpy())
+    assert_close(w.grad, _unbroadcast(full, wn.shape))
+    gradcheck(lambda t, u: ops.sparse_mul(t, u).values, [a, w])
+
+
+def _unbroadcast(g, shape):
+    g = g.sum(axis=tuple(range(g.ndim - len(shape))))
+    axes = tuple(i for i, (n, k) in enumerate(zip(shape, g.shape, strict=True)) if n == 1 != k)
+    return g.sum(axis=axes, keepdims=True)
+
+
+def test_dense_operand_on_hybrid_values():
+    a = random_sparse(4, 5, 0.5, heads=3, seed=4)
+    for shape in [(3,), (4, 1, 3), (1, 5, 1)]:
+        w = sg.randn(*shape, dtype="float64", requires_grad=True)
+        assert_close(ops.sparse_mul(a, w).to_dense(), dense_of(a) * w.detach().numpy())
+        gradcheck(lambda t, u: ops.sparse_mul(t, u).values, [a, w])
+
+
+def test_sparse_mul_errors():
+    a = random_sparse(4, 5, 0.5, dtype="float32", seed=5)
+    with pytest.raises(TypeError, match="sparse_mul: expected a number or dense Tensor"):
+        ops.sparse_mul(a, a)
+    with pytest.raises(TypeError, match=r"sparse_mul: expected `other` of dtype float32 .* "
+                                        r"\(got float64\)"):
+        ops.sparse_mul(a, sg.randn(4, 5, dtype="float64"))
+    with pytest.raises(ValueError, match=r"sparse_mul: expected `other` broadcastable to "
+                                         r"\(4, 5\) \(got shape \(3, 5\)\)"):
+        ops.sparse_mul(a, sg.randn(3, 5))
+    with pytest.raises(ValueError, match="at most 2 dims"):
+        ops.sparse_mul(a, sg.randn(1, 4, 5))
+    with pytest.raises(TypeError, match="expected a number or Tensor"):
+        ops.sparse_mul(a, "2")
+
+
+@pytest.mark.parametrize("spec", LAYOUTS, ids=LAYOUT_IDS)
+@pytest.mark.parametrize("heads", [None, 2])
+def test_sparse_add_is_the_union_of_patterns(spec, heads):
+    a = random_sparse(5, 6, 0.4, heads=heads, seed=6, **spec)
+    b = random_sparse(5, 6, 0.4, heads=heads, seed=7)
+    out = a + b
+    da, db = dense_of(a), dense_of(b)
+    assert out.layout == "csr"
+    assert_close(out.to_dense(), da + db)
+    stored = (da != 0).reshape(5, 6, -1).any(-1) | (db != 0).reshape(5, 6, -1).any(-1)
+    assert out.nnz == np.count_nonzero(stored)
+    g = np.random.default_rng(8).standard_normal(out.values.shape)
+    out.values.backward(sg.tensor(g))
+    gd = sg.SparseTensor(out.structure, sg.tensor(g)).to_dense().numpy()
+    assert_close(a.values.grad, at_entries(a, gd))
+    assert_close(b.values.grad, at_entries(b, gd))
+    gradcheck(lambda p, q: (p + q).values, [a, b])
+    gradcheck(lambda p, q: (p - q).values, [a, b])
+    assert_close((a - b).to_dense(), da - db)
+
+
+def test_sparse_add_caches_the_union_and_shortcuts_shared_structures():
+    a = random_sparse(5, 6, 0.4, seed=9)
+    b = random_sparse(5, 6, 0.4, seed=10)
+    assert (a + b).structure is (a + b.with_values(b.values * 2)).structure
+    same = a + a.with_values(a.values * 3)
+    assert same.structure is a.structure
+    assert_close(same.to_dense(), 4 * dense_of(a))
+    empty = random_sparse(5, 6, 0.0)
+    assert_close((a + empty).to_dense(), dense_of(a))
+
+
+def test_sparse_add_with_dense_and_errors():
+    a = random_sparse(3, 4, 0.5, dtype="float32", seed=11)
+    x = sg.randn(3, 4)
+    out = a + x
+    assert isinstance(out, sg.Tensor)
+    assert_close(out, dense_of(a) + x.numpy())
+    with pytest.raises(TypeError, match="would densify"):
+        a + 1.0
+    with pytest.raises(TypeError, match="would densify"):
+        a - 1.0
+    with pytest.raises(ValueError, match=r"sparse_add: expected operands of one shape"):
+        a + random_sparse(3, 5, 0.5, dtype="float32")
+    with pytest.raises(TypeError, match=r"sparse_add: .* \(got float32 and float64\)"):
+        a + random_sparse(3, 4, 0.5)
+
+
+@pytest.mark.parametrize("name, ref", [
+    ("relu", lambda v: np.maximum(v, 0)), ("tanh", np.tanh), ("sigmoid",
+                                                             lambda v: 1 / (1 + np.exp(-v))),
+    ("abs", np.abs), ("square", np.square)])
+def test_sparse_apply_maps_dense_ops_over_the_values(name, ref):
+    a = random_sparse(4, 5, 0.5, seed=12, heads=2)
+    out = ops.sparse_apply(a, getattr(ops, name))
+    assert out.structure is a.structure
+    assert_close(out.values, ref(a.values.detach().numpy()))
+    gradcheck(lambda t: ops.sparse_apply(t, getattr(ops, name)).values, [a])
+
+
+def test_named_value_ops_and_apply_errors():
+    a = random_sparse(4, 5, 0.5, seed=13)
+    v = a.values.detach().numpy()
+    assert_close(ops.sparse_relu(a).values, np.maximum(v, 0))
+    assert_close(ops.sparse_exp(a).values, np.exp(v))
+    assert not dense_of(ops.sparse_exp(a))[dense_of(a) == 0].any()  # a masked exp
+    with pytest.raises(ValueError, match=r"sparse_apply: expected `fn` to return a Tensor"):
+        ops.sparse_apply(a, lambda t: t.sum())
+    with pytest.raises(TypeError, match="sparse_apply: expected a SparseTensor"):
+        ops.sparse_apply(sg.randn(3), ops.relu)
+
+
+def test_sparse_dropout_on_stored_values():
+    a = random_sparse(200, 100, 0.05, dtype="float32", seed=14)
+    out = ops.sparse_dropout(a, 0.4, True, generator=sg.Generator(0))
+    assert out.structure is a.structure
+    v, o = a.values.detach().numpy(), out.values.detach().numpy()
+    kept = o != 0
+    assert 0.5 < kept.mean() < 0.7
+    assert_close(o[kept], v[kept] / 0.6)
+    out.values.sum().backward()
+    assert_close(a.values.grad, kept / 0.6)
+    again = ops.sparse_dropout(a, 0.4, True, generator=sg.Generator(0))
+    np.testing.assert_array_equal(again.values.detach().numpy(), o)
+    assert ops.sparse_dropout(a, 0.4, training=False) is a
+    assert ops.sparse_dropout(a, 0.0) is a
+    assert ops.sparse_dropout(a, 1.0).values.detach().numpy().any() == 0
+    with pytest.raises(ValueError, match=r"dropout: expected `p` in \[0, 1\]"):
+        ops.sparse_dropout(a, 1.5, training=False)
+
+
+@pytest.mark.parametrize("spec", LAYOUTS + [dict(layout="csr", empty_rows=True)],
+                         ids=LAYOUT_IDS + ["empty_rows"])
+@pytest.mark.parametrize("heads", [None, 2])
+@pytest.mark.parametrize("dim", [None, 0, 1, -1, -2])
+def test_sparse_sum_matches_the_dense_sum(spec, heads, dim):
+    a = random_sparse(5, 4, 0.5, heads=heads, seed=15, **spec)
+    if heads and dim in (-1, -2):
+        dim = {-1: -2, -2: -3}[dim]  # the sparse dims of a (N, M, H) tensor
+    out = ops.sparse_sum(a, dim)
+    d = dense_of(a)
+    assert_close(out, d.sum() if dim is None else d.sum(dim))
+    assert_close(a.sum(dim), out)
+    gradcheck(lambda t: ops.sparse_sum(t, dim), [a])
+
+
+def test_sparse_sum_of_an_empty_matrix_and_bad_dims():
+    a = random_sparse(3, 2, 0.0)
+    assert ops.sparse_sum(a).item() == 0.0
+    assert_close(ops.sparse_sum(a, 0), np.zeros(2))
+    hybrid = random_sparse(3, 2, 0.5, heads=2)
+    for bad in (2, -4, 1.0, "rows"):
+        with pytest.raises(ValueError, match=r"sparse_sum: expected `dim` None, 0 or 1"):
+            ops.sparse_sum(hybrid, bad)
+
+
+@pytest.mark.parametrize("spec", LAYOUTS, ids=LAYOUT_IDS)
+def test_degree_counts_stored_entries(spec):
+    a = random_sparse(6, 5, 0.5, seed=16, **spec)
+    s = a.structure
+    rows_, cols_ = np.bincount(s.rows(), minlength=6), np.bincount(s.cols(), minlength=5)
+    np.testing.assert_array_equal(ops.degree(a).numpy(), rows_)
+    np.testing.assert_array_equal(ops.degree(a, 0).numpy(), cols_)
+    np.testing.assert_array_equal(ops.degree(a, -1).numpy(), rows_)
+    assert ops.degree(a).dtype == np.float32
+    assert ops.degree(a, 1, dtype="int64").dtype == np.int64
+    assert not ops.degree(a).requires_grad
+    with pytest.raises(ValueError, match="degree: expected `dim`"):
+        ops.degree(a, 2)
+
+
+def test_docstring_examples():
+    assert doctest.testmod(sparse_values, extraglobs={"sg": sg}).failed == 0
