@@ -1,9 +1,11 @@
-"""Activations: relu, leaky_relu, elu, gelu, sigmoid, tanh, softplus (Functions with kernels),
-and silu, selu, hardtanh, relu6 (composites).
+"""Activations: relu, leaky_relu, elu, gelu, sigmoid, tanh, softplus (Functions with kernels, as
+GNNs run them in hot paths), and silu, selu, hardtanh, relu6 (composites).
 
-Each row of the table is ``(forward(xp, x, p), gradient(xp, x, y, g, p), saves)`` where ``p`` is
-the op's parameter and ``saves`` says whether backward reads the input ``"x"`` or the output
-``"y"`` (only that one is kept alive).
+Each row of the table is ``(forward(xp, x, p) -> y, gradient(xp, t, g, p) -> gx, saves)``: ``p``
+is the op's parameter, and ``saves(p)`` says which one array backward reads as ``t``, the
+input ``"x"`` or the output ``"y"``; only that one is kept. Ops that can recover their
+derivative from the output (relu, sigmoid, tanh; leaky_relu and elu with a non-negative slope /
+alpha) keep the output, which the next layer usually keeps alive anyway.
 """
 
 from __future__ import annotations
@@ -15,138 +17,206 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import check_tensor
 from sparsegraph.tensor import Tensor
 
 __all__ = ["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus", "silu", "selu",
            "hardtanh", "relu6"]
 
-
-def _erf(xp, x):
-    if xp is np:
-        from scipy.special import erf
-    else:  # pragma: no cover - needs a GPU
-        from cupyx.scipy.special import erf
-    return erf(x)
+_SPECIAL: dict = {}
 
 
-def _sigmoid(xp, x):
-    # two branches so exp never overflows: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) otherwise
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+def _special(xp, name: str):
+    """``scipy.special.<name>`` for numpy arrays, ``cupyx.scipy.special.<name>`` for cupy."""
+    fn = _SPECIAL.get((xp, name))
+    if fn is None:
+        if xp is np:
+            import scipy.special as special
+        else:  # pragma: no cover - needs a GPU
+            import cupyx.scipy.special as special
+        fn = _SPECIAL[xp, name] = getattr(special, name)
+    return fn
+
+
+_SQRT_2 = math.sqrt(2.0)
+_SQRT_2_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GELU_C = 0.044715
 
 
 def _gelu(xp, x, approximate):
+    f = x.dtype.type
     if approximate == "tanh":
-        c = x.dtype.type(math.sqrt(2 / math.pi))
-        return 0.5 * x * (1 + xp.tanh(c * (x + 0.044715 * x * x * x)))
-    return (0.5 * x * (1 + _erf(xp, x / x.dtype.type(math.sqrt(2))))).astype(x.dtype, copy=False)
+        return f(0.5) * x * (1 + xp.tanh(f(_SQRT_2_PI) * (x + f(_GELU_C) * x * x * x)))
+    return f(0.5) * x * (1 + _special(xp, "erf")(x * f(1 / _SQRT_2)))
 
 
-def _gelu_grad(xp, x, y, g, approximate):
+def _gelu_grad(xp, x, g, approximate):
+    f = x.dtype.type
     if approximate == "tanh":
-        c = x.dtype.type(math.sqrt(2 / math.pi))
-        inner = c * (x + 0.044715 * x * x * x)
-        t = xp.tanh(inner)
-        return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x))
-    cdf = 0.5 * (1 + _erf(xp, x / x.dtype.type(math.sqrt(2))))
-    pdf = xp.exp(-0.5 * x * x) / x.dtype.type(math.sqrt(2 * math.pi))
-    return (g * (cdf + x * pdf)).astype(x.dtype, copy=False)
+        t = xp.tanh(f(_SQRT_2_PI) * (x + f(_GELU_C) * x * x * x))
+        dt = (1 - t * t) * f(_SQRT_2_PI) * (1 + f(3 * _GELU_C) * x * x)
+        return g * (f(0.5) * (1 + t) + f(0.5) * x * dt)
+    cdf = f(0.5) * (1 + _special(xp, "erf")(x * f(1 / _SQRT_2)))
+    pdf = xp.exp(f(-0.5) * x * x) * f(_INV_SQRT_2PI)
+    return g * (cdf + x * pdf)
 
 
 def _softplus(xp, x, p):
     beta, threshold = p
-    bx = beta * x
-    # log1p(exp(bx)) / beta, linear above the threshold as PyTorch does
-    soft = xp.log1p(xp.exp(-xp.abs(bx))) + xp.maximum(bx, 0)
-    return xp.where(bx > threshold, x, soft / beta).astype(x.dtype, copy=False)
+    bx = x * x.dtype.type(beta)
+    # log(1 + e^bx) / beta via logaddexp (no overflow); linear above the threshold, as torch
+    with np.errstate(invalid="ignore"):  # logaddexp warns on nan inputs; nan propagates
+        soft = xp.logaddexp(0, bx)
+    return xp.where(bx > threshold, x, soft / x.dtype.type(beta))
 
 
-def _softplus_grad(xp, x, y, g, p):
+def _softplus_grad(xp, x, g, p):
     beta, threshold = p
-    bx = beta * x
-    return g * xp.where(bx > threshold, 1, _sigmoid(xp, bx)).astype(x.dtype, copy=False)
+    bx = x * x.dtype.type(beta)
+    return xp.where(bx > threshold, g, g * _special(xp, "expit")(bx))
+
+
+def _elu_grad(xp, t, g, alpha):
+    if alpha >= 0:  # t is the output y: x > 0 iff y > 0, and alpha e^x = y + alpha below 0
+        return xp.where(t > 0, g, g * (t + t.dtype.type(alpha)))
+    return xp.where(t > 0, g, g * (t.dtype.type(alpha) * xp.exp(t)))  # t is the input x
+
+
+def _save_y(p) -> str:
+    return "y"
+
+
+def _save_y_if_nonnegative(p) -> str:
+    return "y" if p >= 0 else "x"
+
+
+def _save_x(p) -> str:
+    return "x"
 
 
 TABLE = {
-    "relu": (lambda xp, x, p: xp.maximum(x, 0), lambda xp, x, y, g, p: g * (y > 0), "y"),
-    "leaky_relu": (lambda xp, x, p: xp.where(x >= 0, x, x * x.dtype.type(p)),
-                   lambda xp, x, y, g, p: g * xp.where(x >= 0, 1, p).astype(g.dtype), "x"),
+    "relu": (lambda xp, x, p: xp.maximum(x, 0),
+             lambda xp, y, g, p: g * (y > 0), _save_y),
+    # torch's rule: the gradient at 0 is the slope. With slope >= 0, sign(y) = sign(x).
+    "leaky_relu": (lambda xp, x, p: xp.where(x > 0, x, x * x.dtype.type(p)),
+                   lambda xp, t, g, p: xp.where(t > 0, g, g * g.dtype.type(p)),
+                   _save_y_if_nonnegative),
     "elu": (lambda xp, x, p: xp.where(x > 0, x, x.dtype.type(p) * xp.expm1(xp.minimum(x, 0))),
-            lambda xp, x, y, g, p: g * xp.where(x > 0, 1, y + p).astype(g.dtype), "x+y"),
-    "gelu": (lambda xp, x, p: _gelu(xp, x, p), _gelu_grad, "x"),
-    "sigmoid": (lambda xp, x, p: _sigmoid(xp, x), lambda xp, x, y, g, p: g * y * (1 - y), "y"),
-    "tanh": (lambda xp, x, p: xp.tanh(x), lambda xp, x, y, g, p: g * (1 - y * y), "y"),
-    "softplus": (_softplus, _softplus_grad, "x"),
+            _elu_grad, _save_y_if_nonnegative),
+    "gelu": (_gelu, _gelu_grad, _save_x),
+    "sigmoid": (lambda xp, x, p: _special(xp, "expit")(x),  # stable for any |x|
+                lambda xp, y, g, p: g * (y * (1 - y)), _save_y),
+    "tanh": (lambda xp, x, p: xp.tanh(x), lambda xp, y, g, p: g * (1 - y * y), _save_y),
+    "softplus": (_softplus, _softplus_grad, _save_x),
 }
 
 
 def _make(name, fwd, grad, saves):
     register(name, "cpu", "cuda")(lambda x, p: fwd(xp_of(x), x, p))
-    register(name + "_backward", "cpu", "cuda")(lambda x, y, g, p: grad(xp_of(g), x, y, g, p))
+    register(name + "_backward", "cpu", "cuda")(lambda t, g, p: grad(xp_of(g), t, g, p))
 
     def forward(ctx, x, p):
         y = dispatch(name, ctx.device)(x.array, p)
-        ctx.p = p
-        if "x" in saves:
-            ctx.save_for_backward(x)
-        ctx.y = y if "y" in saves else None
+        if ctx.needs_input_grad[0]:
+            ctx.p = p
+            if saves(p) == "y":
+                ctx.y = y
+            else:
+                ctx.save_for_backward(x)
         return y
 
     def backward(ctx, g):
-        x = ctx.saved_tensors[0].array if "x" in saves else None
-        return dispatch(name + "_backward", ctx.device)(x, ctx.y, g.array, ctx.p), None
+        t = ctx.y if saves(ctx.p) == "y" else ctx.saved_tensors[0].array
+        return dispatch(name + "_backward", ctx.device)(t, g.array, ctx.p), None
 
-    cls_name = "".join(part.capitalize() for part in name.split("_"))
+    cls_name = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "elu": "ELU", "gelu": "GELU"}.get(
+        name, name.capitalize())
     return type(cls_name, (Function,), {"forward": staticmethod(forward),
                                         "backward": staticmethod(backward),
                                         "__doc__": f"Elementwise ``{name}``."})
 
 
 FUNCTIONS = {name: _make(name, *row) for name, row in TABLE.items()}
+ReLU, LeakyReLU, ELU, GELU, Sigmoid, Tanh, Softplus = FUNCTIONS.values()
 
 
-def _apply(name, input, p=None):
-    check_tensor(name, "input", input)
-    if input.dtype.kind != "f":
-        raise TypeError(f"{name}: expected a floating tensor (got {input.dtype})")
-    return FUNCTIONS[name].apply(input, p)
+def _check(op: str, input) -> None:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected `input` to be a Tensor (got {type(input).__name__})")
+    if input.array.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating tensor (got {input.dtype}); use .float()")
 
 
 def relu(input: Tensor) -> Tensor:
-    """``max(x, 0)``."""
-    return _apply("relu", input)
+    """``max(x, 0)``; backward keeps only the output.
+
+    Raises:
+        TypeError: if ``input`` is not a floating Tensor.
+    """
+    _check("relu", input)
+    return ReLU.apply(input, None)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """``x`` if ``x >= 0`` else ``negative_slope * x``."""
-    return _apply("leaky_relu", input, float(negative_slope))
+    """``x`` if ``x > 0`` else ``negative_slope * x``.
+
+    Args:
+        input: a floating tensor.
+        negative_slope: slope below 0. (default: 0.01)
+    """
+    _check("leaky_relu", input)
+    return LeakyReLU.apply(input, float(negative_slope))
 
 
 def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
-    """``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``."""
-    return _apply("elu", input, float(alpha))
+    """``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)`` (Clevert et al.).
+
+    Args:
+        input: a floating tensor.
+        alpha: the saturation value for negative inputs is ``-alpha``. (default: 1.0)
+    """
+    _check("elu", input)
+    return ELU.apply(input, float(alpha))
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
-    """``x * Phi(x)`` (exact, via erf) or its tanh approximation (``approximate="tanh"``)."""
+    """``x * Phi(x)`` with the normal CDF ``Phi`` (exact, via erf), or its tanh approximation.
+
+    Args:
+        input: a floating tensor.
+        approximate: ``"none"`` or ``"tanh"``. (default: "none")
+
+    Raises:
+        ValueError: for another ``approximate``.
+    """
+    _check("gelu", input)
     if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: expected approximate 'none' or 'tanh' (got {approximate!r})")
-    return _apply("gelu", input, approximate)
+        raise ValueError(f"gelu: expected `approximate` 'none' or 'tanh' (got {approximate!r})")
+    return GELU.apply(input, approximate)
 
 
 def sigmoid(input: Tensor) -> Tensor:
-    """``1 / (1 + exp(-x))``, stable for large ``|x|``."""
-    return _apply("sigmoid", input)
+    """``1 / (1 + exp(-x))``, stable for large ``|x|``; backward keeps only the output."""
+    _check("sigmoid", input)
+    return Sigmoid.apply(input, None)
 
 
 def tanh(input: Tensor) -> Tensor:
-    return _apply("tanh", input)
+    """Hyperbolic tangent; backward keeps only the output."""
+    _check("tanh", input)
+    return Tanh.apply(input, None)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """``log(1 + exp(beta x)) / beta``; linear where ``beta x > threshold``."""
-    return _apply("softplus", input, (float(beta), float(threshold)))
+    """``log(1 + exp(beta x)) / beta``, and ``x`` where ``beta x > threshold`` (as torch).
+
+    Args:
+        input: a floating tensor.
+        beta: sharpness. (default: 1)
+        threshold: above ``beta x > threshold`` the result is linear. (default: 20)
+    """
+    _check("softplus", input)
+    return Softplus.apply(input, (float(beta), float(threshold)))
 
 
 def silu(input: Tensor) -> Tensor:
@@ -154,16 +224,29 @@ def silu(input: Tensor) -> Tensor:
     return input * sigmoid(input)
 
 
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
 def selu(input: Tensor) -> Tensor:
-    """Scaled ELU of Klambauer et al. (a composite)."""
-    return elu(input, 1.6732632423543772) * 1.0507009873554805
+    """``scale * elu(x, alpha)`` with the constants of Klambauer et al. (a composite)."""
+    return elu(input, _SELU_ALPHA) * _SELU_SCALE
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """``x`` clipped to ``[min_val, max_val]`` (a composite of `clamp`).
+
+    Raises:
+        ValueError: if ``min_val > max_val``.
+    """
     from sparsegraph.ops.elementwise import clamp
 
+    _check("hardtanh", input)
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: expected min_val <= max_val (got {min_val} > {max_val})")
     return clamp(input, min_val, max_val)
 
 
 def relu6(input: Tensor) -> Tensor:
+    """``min(max(x, 0), 6)`` (a composite)."""
     return hardtanh(input, 0.0, 6.0)

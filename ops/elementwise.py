@@ -40,12 +40,28 @@ BINARY = {
     "pow": (lambda xp, a, b: a ** b,
             lambda xp, a, b, y, g: g * b * a ** (b - 1),
             # d(a^b)/db = a^b log a; defined as 0 where a == 0 (the limit for b > 0)
-            lambda xp, a, b, y, g: g * y * xp.log(xp.where(a == 0, 1, a))),
+            lambda xp, a, b, y, g: g * y * _log_base(xp, a)),
+    # torch's rule: tied operands share the gradient evenly
     "maximum": (lambda xp, a, b: xp.maximum(a, b),
-                lambda xp, a, b, y, g: g * (a >= b), lambda xp, a, b, y, g: g * (a < b)),
+                lambda xp, a, b, y, g: _pick(xp, a > b, a == b, g),
+                lambda xp, a, b, y, g: _pick(xp, a < b, a == b, g)),
     "minimum": (lambda xp, a, b: xp.minimum(a, b),
-                lambda xp, a, b, y, g: g * (a <= b), lambda xp, a, b, y, g: g * (a > b)),
+                lambda xp, a, b, y, g: _pick(xp, a < b, a == b, g),
+                lambda xp, a, b, y, g: _pick(xp, a > b, a == b, g)),
 }
+
+
+def _log_base(xp, a):
+    """``log a`` for the exponent's gradient: nan (torch's value) for a < 0 without numpy's
+    RuntimeWarning."""
+    with np.errstate(invalid="ignore"):
+        return xp.log(xp.where(a == 0, 1, a))
+
+
+def _pick(xp, wins, ties, g):
+    """``g`` where this operand wins, ``g / 2`` where the operands tie, else 0."""
+    return xp.where(ties, g * g.dtype.type(0.5), g * wins)
+
 
 # name: (forward(xp, x), gradient(xp, x, y, g))
 UNARY = {
@@ -252,11 +268,12 @@ def _clamp_kernel(x, lo, hi):
 
 @register("clamp_backward", "cpu", "cuda")
 def _clamp_backward_kernel(x, lo, hi, g):
-    keep = np.True_
-    if lo is not None:
-        keep = keep & (x >= lo)
-    if hi is not None:
-        keep = keep & (x <= hi)
+    if lo is None:
+        keep = x <= hi
+    else:
+        keep = x >= lo
+        if hi is not None:
+            keep &= x <= hi
     return g * keep
 
 
@@ -297,6 +314,7 @@ class Where(Function):
     def forward(ctx, cond, a, b):
         ctx.cond = cond.array
         ctx.shapes = shape_of(a), shape_of(b)
+        ctx.dtypes = getattr(a, "dtype", None), getattr(b, "dtype", None)
         return dispatch("where", ctx.device)(ctx.cond, arr(a), arr(b))
 
     @staticmethod
@@ -305,7 +323,8 @@ class Where(Function):
         need = ctx.needs_input_grad
         ga = unbroadcast(xp_of(g).where(ctx.cond, g, zero), ctx.shapes[0]) if need[1] else None
         gb = unbroadcast(xp_of(g).where(ctx.cond, zero, g), ctx.shapes[1]) if need[2] else None
-        return None, ga, gb
+        # a float32 branch beside a float64 one gets a float32 gradient (the engine checks)
+        return None, _cast(ga, ctx.dtypes[0]), _cast(gb, ctx.dtypes[1])
 
 
 def where(condition: Tensor, input, other) -> Tensor:
@@ -315,4 +334,9 @@ def where(condition: Tensor, input, other) -> Tensor:
                         f"{getattr(condition, 'dtype', type(condition).__name__)})")
     input, other = _binary_args("where", input, other)
     same_device("where", condition, input, other)
+    try:
+        np.broadcast_shapes(condition.shape, shape_of(input), shape_of(other))
+    except ValueError:
+        raise ValueError(f"where: shapes {condition.shape} (condition), {shape_of(input)} and "
+                         f"{shape_of(other)} cannot be broadcast together") from None
     return Where.apply(condition, input, other)

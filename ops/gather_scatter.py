@@ -149,6 +149,11 @@ class ScatterSoftmax(Function):
     @staticmethod
     def forward(ctx, src, index, num_segments):
         xp = xp_of(index)
+        if num_segments > 2 * index.shape[0] + 1:
+            # far more segments than rows: renumber the used ones (the softmax of a group does
+            # not depend on its id), so the counting sort's tables stay O(E)
+            used, index = xp.unique(index, return_inverse=True)
+            index, num_segments = index.reshape(-1), int(used.shape[0])
         # coo_to_csr with one column is a stable (counting) sort of the rows by index
         indptr, _, perm = dispatch("coo_to_csr", ctx.device, "csr")(
             index, xp.zeros_like(index), num_segments)
@@ -271,7 +276,11 @@ def _scatter(op: str, src, index, dim_size, reduce, dim):
     idx = _index(op, index, src)
     size = _size(op, "dim_size", dim_size, idx)
     _check_range(op, "index", idx, size)
-    out = Scatter.apply(src, idx, size, reduce)
+    try:
+        out = Scatter.apply(src, idx, size, reduce)
+    except MemoryError:
+        raise ValueError(f"{op}: {size} output rows do not fit in memory; pass a smaller "
+                         "`dim_size` or renumber `index` to consecutive ids") from None
     return out if isinstance(out, tuple) else (out, None)
 
 

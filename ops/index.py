@@ -1,8 +1,10 @@
-"""Indexing: `getitem` / `setitem` (basic slices, integer arrays, boolean masks), `index_select`,
-`gather`, `masked_fill`, `nonzero`.
+"""Indexing: `getitem` / `setitem` (basic slices, ints, None, Ellipsis, integer arrays, boolean
+masks), `index_select`, `gather`, `take_along_dim`, `masked_fill`, `nonzero`.
 
 Gradients of integer indexing accumulate over repeated indices (a scatter-add kernel), so
-``x[[0, 0]]`` sends twice the gradient to row 0.
+``x[[0, 0]]`` sends twice the gradient to row 0. `setitem` is an in-place update
+(`Function.apply_inplace`): it bumps the version counter and is differentiable with respect to
+both the old values of the target and the written value.
 """
 
 from __future__ import annotations
@@ -10,22 +12,22 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph.autograd.function import Function
-from sparsegraph.backend import xp_of
+from sparsegraph.backend import to_device, xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import arr, check_tensor, norm_dim, shape_of, unbroadcast
 from sparsegraph.tensor import Tensor, wrap
 
-__all__ = ["getitem", "setitem", "index_select", "gather", "masked_fill", "nonzero",
-           "take_along_dim"]
+__all__ = ["getitem", "setitem", "index_select", "gather", "take_along_dim", "masked_fill",
+           "nonzero"]
 
 
 @register("index_add", "cpu", "cuda")
-def _index_add_kernel(out, key, values):
-    """``out[key] += values`` with repeated indices accumulating (numpy's ufunc.at)."""
-    xp = xp_of(out)
-    if xp is np:
-        np.add.at(out, key, values)
-    else:  # pragma: no cover - needs a GPU
+def _index_add(out, key, values):
+    """``out[key] += values`` in place, repeated indices accumulating (``ufunc.at``)."""
+    at = getattr(xp_of(out).add, "at", None)
+    if at is not None:
+        at(out, key, values)
+    else:  # pragma: no cover - CuPy before ufunc.at
         import cupyx
 
         cupyx.scatter_add(out, key, values)
@@ -35,32 +37,85 @@ def _index_add_kernel(out, key, values):
 register("getitem", "cpu", "cuda")(lambda x, key: x[key])
 
 
+@register("getitem_backward", "cpu", "cuda")
+def _getitem_backward_kernel(g, shape, key, accumulate):
+    gx = xp_of(g).zeros(shape, dtype=g.dtype)
+    if accumulate:
+        _index_add(gx, key, g)
+    else:  # slices, ints and masks reach each element at most once: plain assignment
+        gx[key] = g
+    return gx
+
+
+@register("setitem", "cpu", "cuda")
 def _setitem_kernel(x, key, value):
     x[key] = value
     return x
 
 
-register("setitem", "cpu", "cuda")(_setitem_kernel)
+@register("setitem_backward", "cpu", "cuda")
+def _setitem_backward_kernel(g, key, value_shape, need_x, need_value):
+    gx = gv = None
+    if need_x:  # the old values at the written positions no longer reach the output
+        gx = g.copy()
+        gx[key] = 0
+    if need_value:
+        gv = g[key]
+        if gv.ndim < len(value_shape):  # the value had extra leading 1s
+            gv = gv.reshape((1,) * (len(value_shape) - gv.ndim) + gv.shape)
+        gv = unbroadcast(gv, value_shape)
+    return gx, gv
 
 
-def _convert_key(key, xp):
-    """Tensors and lists in an index become arrays; the result is a tuple-or-single key."""
-
-    def one(k):
-        if isinstance(k, Tensor):
-            k = k.array
-        elif isinstance(k, list):
-            k = xp.asarray(k)
-        if hasattr(k, "dtype") and k.dtype.kind == "f":
-            raise TypeError(f"getitem: expected integer or boolean indices (got {k.dtype})")
-        return k
-
-    return tuple(one(k) for k in key) if isinstance(key, tuple) else one(key)
+@register("index_select", "cpu", "cuda")
+def _index_select_kernel(x, dim, index):
+    return xp_of(x).take(x, index, axis=dim)
 
 
-def _has_int_array(key) -> bool:
-    parts = key if isinstance(key, tuple) else (key,)
-    return any(hasattr(k, "dtype") and k.dtype.kind in "iu" and k.ndim > 0 for k in parts)
+@register("index_select_backward", "cpu", "cuda")
+def _index_select_backward_kernel(g, shape, dim, index):
+    gx = xp_of(g).zeros(shape, dtype=g.dtype)
+    _index_add(gx, (slice(None),) * dim + (index,), g)
+    return gx
+
+
+@register("gather", "cpu", "cuda")
+def _gather_kernel(x, dim, index, narrow):
+    """Values of ``x`` at ``index`` along ``dim``. Outside ``dim``, ``narrow`` first cuts ``x``
+    down to ``index``'s sizes (PyTorch's gather); otherwise the two broadcast (take_along_dim)."""
+    if narrow:
+        x = x[tuple(slice(None) if i == dim else slice(0, n) for i, n in enumerate(index.shape))]
+    return xp_of(x).take_along_axis(x, index, dim)
+
+
+@register("gather_backward", "cpu", "cuda")
+def _gather_backward_kernel(g, shape, dim, index):
+    """Scatter-add ``g`` back: position ``j`` in a non-``dim`` axis maps to ``j``, or to 0 where
+    ``x`` was broadcast (size 1)."""
+    xp = xp_of(g)
+    gx = xp.zeros(shape, dtype=g.dtype)
+    key = []
+    for i in range(g.ndim):
+        if i == dim:
+            key.append(index)
+        else:
+            n = 1 if shape[i] == 1 else g.shape[i]
+            key.append(xp.arange(n).reshape((n,) + (1,) * (g.ndim - 1 - i)))
+    _index_add(gx, tuple(key), g)
+    return gx
+
+
+@register("masked_fill", "cpu", "cuda")
+def _masked_fill_kernel(x, mask, value):
+    return xp_of(x).where(mask, value, x)
+
+
+@register("masked_fill_backward", "cpu", "cuda")
+def _masked_fill_backward_kernel(g, mask, need_x, need_value):
+    xp = xp_of(g)
+    gx = xp.where(mask, g.dtype.type(0), g) if need_x else None
+    gv = xp.where(mask, g, g.dtype.type(0)).sum() if need_value else None
+    return gx, gv
 
 
 class GetItem(Function):
@@ -71,17 +126,17 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, g):
-        g = g.array
-        gx = xp_of(g).zeros(ctx.shape, dtype=g.dtype)
-        if _has_int_array(ctx.key):
-            dispatch("index_add", ctx.device)(gx, ctx.key, g)
-        else:
-            gx[ctx.key] = g
-        return gx, None
+        key = ctx.key
+        parts = key if isinstance(key, tuple) else (key,)
+        # NOTE: any integer array may repeat an index; bool masks and slices never do
+        accumulate = any(getattr(k, "ndim", 0) and k.dtype.kind in "iu" for k in parts)
+        return dispatch("getitem_backward", ctx.device)(g.array, ctx.shape, key,
+                                                        accumulate), None
 
 
 class SetItem(Function):
-    """``x[key] = value`` in place; gradient: zero at the written positions for the old x."""
+    """``x[key] = value`` in place; the old ``x`` gets the gradient except where written, the
+    value gets the gradient at the written positions (summed over broadcasting)."""
 
     @staticmethod
     def forward(ctx, x, key, value):
@@ -90,19 +145,91 @@ class SetItem(Function):
 
     @staticmethod
     def backward(ctx, g):
-        g = g.array
-        gx = gv = None
-        if ctx.needs_input_grad[0]:
-            gx = g.copy()
-            gx[ctx.key] = 0
-        if ctx.needs_input_grad[2]:
-            gv = unbroadcast(g[ctx.key], ctx.value_shape)
+        need = ctx.needs_input_grad
+        gx, gv = dispatch("setitem_backward", ctx.device)(g.array, ctx.key, ctx.value_shape,
+                                                          need[0], need[2])
         return gx, None, gv
 
 
+class IndexSelect(Function):
+    @staticmethod
+    def forward(ctx, x, dim, index):
+        ctx.shape, ctx.dim, ctx.index = x.shape, dim, index
+        return dispatch("index_select", ctx.device)(x.array, dim, index)
+
+    @staticmethod
+    def backward(ctx, g):
+        return dispatch("index_select_backward", ctx.device)(
+            g.array, ctx.shape, ctx.dim, ctx.index), None, None
+
+
+class Gather(Function):
+    @staticmethod
+    def forward(ctx, x, dim, index, narrow):
+        ctx.shape, ctx.dim, ctx.index = x.shape, dim, index
+        return dispatch("gather", ctx.device)(x.array, dim, index, narrow)
+
+    @staticmethod
+    def backward(ctx, g):
+        return dispatch("gather_backward", ctx.device)(g.array, ctx.shape, ctx.dim,
+                                                       ctx.index), None, None, None
+
+
+class MaskedFill(Function):
+    @staticmethod
+    def forward(ctx, x, mask, value):
+        ctx.mask, ctx.value_shape = mask, shape_of(value)
+        return dispatch("masked_fill", ctx.device)(x.array, mask, arr(value))
+
+    @staticmethod
+    def backward(ctx, g):
+        need = ctx.needs_input_grad
+        gx, gv = dispatch("masked_fill_backward", ctx.device)(g.array, ctx.mask, need[0],
+                                                              need[2])
+        return gx, None, None if gv is None else gv.reshape(ctx.value_shape)
+
+
+# ---- public functions ------------------------------------------------------------------------
+def _key_part(op: str, k, xp):
+    """One part of an index as numpy/cupy understands it (Tensors and lists become arrays)."""
+    if type(k) is int or type(k) is slice or k is None or k is Ellipsis:
+        return k
+    if isinstance(k, Tensor):
+        k = k.array
+    elif isinstance(k, list | range):
+        k = xp.asarray(k)
+        if k.size == 0:  # `[]` is an empty integer index, not a float one
+            k = k.astype(np.int64)
+    elif isinstance(k, float):
+        raise TypeError(f"{op}: expected integer, slice or boolean indices (got float {k!r})")
+    if hasattr(k, "dtype"):
+        if k.dtype.kind not in "iub":
+            raise TypeError(f"{op}: expected integer or boolean index arrays (got {k.dtype})")
+        if xp is not np and isinstance(k, np.ndarray):
+            k = xp.asarray(k)
+    return k
+
+
+def _key(op: str, key, xp):
+    if isinstance(key, tuple):
+        return tuple(_key_part(op, k, xp) for k in key)
+    return _key_part(op, key, xp)
+
+
 def getitem(input: Tensor, key) -> Tensor:
-    """``input[key]`` with gradients (basic slices, ints, None, Ellipsis, int arrays, masks)."""
-    key = _convert_key(key, input.xp)
+    """``input[key]`` with gradients: ints, slices, None, Ellipsis, integer arrays (lists,
+    numpy arrays, integer Tensors), boolean masks, and mixtures, with numpy's semantics.
+
+    Basic indexing returns a view (sharing the version counter); repeated integer indices
+    accumulate their gradients.
+
+    Raises:
+        TypeError: for float indices.
+        IndexError: for out-of-range indices or too many indices.
+    """
+    check_tensor("getitem", "input", input)
+    if type(key) is not int and type(key) is not slice:
+        key = _key("getitem", key, input.xp)
     try:
         return GetItem.apply(input, key)
     except IndexError as exc:
@@ -110,84 +237,178 @@ def getitem(input: Tensor, key) -> Tensor:
 
 
 def setitem(input: Tensor, key, value) -> None:
-    """``input[key] = value`` in place (bumps the version counter; differentiable)."""
-    key = _convert_key(key, input.xp)
-    if isinstance(value, Tensor) and value.dtype != input.dtype:
-        value = value.to(input.dtype)
-    elif not isinstance(value, Tensor) and not isinstance(value, int | float | bool):
+    """``input[key] = value`` in place (bumps the version counter; differentiable).
+
+    Raises:
+        RuntimeError: for a leaf that requires grad, in grad mode (use ``sg.no_grad()``).
+        TypeError: for float indices.
+        IndexError: for out-of-range indices.
+        ValueError: if ``value`` cannot be broadcast to ``input[key]``, or is on another device.
+    """
+    check_tensor("setitem", "input", input)
+    key = _key("setitem", key, input.xp)
+    if isinstance(value, Tensor):
+        if value.device != input.device:
+            raise ValueError(f"setitem: `value` is on {value.device} but the tensor is on "
+                             f"{input.device}; move it with .to()")
+        if value.dtype != input.dtype:
+            value = value.to(input.dtype)
+    elif not isinstance(value, int | float | bool):
         value = wrap(input.xp.asarray(value, dtype=input.dtype))
     try:
         SetItem.apply_inplace(input, key, value)
-    except IndexError as exc:
-        raise IndexError(f"setitem: {exc} (tensor of shape {input.shape})") from None
+    except (IndexError, ValueError) as exc:
+        raise type(exc)(f"setitem: {exc} (tensor of shape {input.shape})") from None
 
 
-def _check_index(op: str, index, size: int, dim: int):
-    idx = index.array if isinstance(index, Tensor) else np.asarray(index)
+def _index_array(op: str, index, input: Tensor):
+    """``index`` as an integer array on ``input``'s device (lists and Tensors accepted)."""
+    if isinstance(index, Tensor):
+        idx = index.array
+    else:
+        idx = np.asarray(index)
+        if idx.size == 0 and idx.dtype.kind == "f":
+            idx = idx.astype(np.int64)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{op}: expected an integer `index` (got {idx.dtype})")
-    if idx.size and (int(idx.min()) < -size or int(idx.max()) >= size):
-        bad = int(idx.max()) if int(idx.max()) >= size else int(idx.min())
-        raise ValueError(f"{op}: expected indices in [0, {size}) for dim {dim} of size {size} "
-                         f"(got {bad})")
-    return idx
+    return idx if input.device == "cpu" else to_device(idx, input.device)
+
+
+def _check_range(op: str, idx, size: int, dim: int) -> None:
+    if idx.size:
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < 0 or hi >= size:
+            got = f"max {hi}" if hi >= size else f"min {lo}"
+            raise ValueError(f"{op}: expected indices in [0, {size}) for dim {dim} of size "
+                             f"{size} (got {got})")
 
 
 def index_select(input: Tensor, dim: int, index) -> Tensor:
-    """Entries of ``input`` along ``dim`` at the 1-D ``index``."""
+    """Slices of ``input`` along ``dim`` at the positions in the 1-D ``index`` (repeats allowed).
+
+    Raises:
+        TypeError: for a non-integer ``index``.
+        ValueError: for an index that is not 1-D or out of ``[0, size)``.
+    """
     check_tensor("index_select", "input", input)
     d = norm_dim("index_select", dim, input.ndim)
-    idx = _check_index("index_select", index, input.shape[d], d)
-    if idx.ndim != 1:
+    idx = _index_array("index_select", index, input)
+    if idx.ndim > 1:
         raise ValueError(f"index_select: expected a 1-D `index` (got shape {idx.shape})")
-    return GetItem.apply(input, (slice(None),) * d + (idx,))
+    _check_range("index_select", idx, input.shape[d] if input.ndim else 1, d)
+    if input.ndim == 0:  # a scalar acts as a vector of one element
+        from sparsegraph.ops.shape import reshape
 
-
-class Gather(Function):
-    """PyTorch's gather: ``out[i][j] = input[index[i][j]][j]`` for ``dim=0``."""
-
-    @staticmethod
-    def forward(ctx, x, dim, index):
-        ctx.shape, ctx.dim, ctx.index = x.shape, dim, index
-        return xp_of(x.array).take_along_axis(x.array, index, dim)
-
-    @staticmethod
-    def backward(ctx, g):
-        g = g.array
-        xp = xp_of(g)
-        gx = xp.zeros(ctx.shape, dtype=g.dtype)
-        grid = list(xp.ix_(*[xp.arange(s) for s in ctx.index.shape]))
-        grid[ctx.dim] = ctx.index
-        dispatch("index_add", ctx.device)(gx, tuple(grid), g)
-        return gx, None, None
+        input = reshape(input, (1,))
+    return IndexSelect.apply(input, d, idx.reshape(-1))
 
 
 def gather(input: Tensor, dim: int, index) -> Tensor:
-    """Gather values along ``dim`` (``index`` has ``input``'s number of dims)."""
+    """PyTorch's gather: ``out[i][j] = input[index[i][j]][j]`` for ``dim=0`` (and alike).
+
+    ``index`` has ``input``'s number of dims and is no larger than ``input`` in the other dims;
+    the output has ``index``'s shape.
+
+    Raises:
+        TypeError: for a non-integer ``index``.
+        ValueError: for mismatched dims or sizes, or indices out of ``[0, size)``.
+    """
     check_tensor("gather", "input", input)
     d = norm_dim("gather", dim, input.ndim)
-    idx = _check_index("gather", index, input.shape[d], d)
+    idx = _index_array("gather", index, input)
     if idx.ndim != input.ndim:
-        raise ValueError(f"gather: expected `index` with {input.ndim} dims (got {idx.ndim})")
-    return Gather.apply(input, d, idx)
+        raise ValueError(f"gather: expected `index` with {input.ndim} dims like `input` "
+                         f"(got {idx.ndim})")
+    if any(i != d and n > m for i, (n, m) in enumerate(zip(idx.shape, input.shape,
+                                                            strict=True))):
+        raise ValueError(f"gather: expected `index` of shape {idx.shape} to be no larger than "
+                         f"`input` of shape {input.shape} outside dim {d}")
+    _check_range("gather", idx, input.shape[d] if input.ndim else 1, d)
+    narrow = idx.shape != input.shape and any(
+        i != d and n != m for i, (n, m) in enumerate(zip(idx.shape, input.shape, strict=True)))
+    return Gather.apply(input, d, idx, narrow)
 
 
-take_along_dim = gather
+def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
+    """Pick values along ``dim`` at ``indices`` (``numpy.take_along_axis``): ``input`` and
+    ``indices`` broadcast in the other dims. With ``dim=None`` both are flattened first.
+
+    Raises:
+        TypeError: for non-integer ``indices``.
+        ValueError: for mismatched dims, shapes that do not broadcast, or indices out of range.
+    """
+    check_tensor("take_along_dim", "input", input)
+    idx = _index_array("take_along_dim", indices, input)
+    if dim is None:
+        from sparsegraph.ops.shape import reshape
+
+        input, idx, d = reshape(input, (-1,)), idx.reshape(-1), 0
+    else:
+        d = norm_dim("take_along_dim", dim, input.ndim)
+    if idx.ndim != input.ndim:
+        raise ValueError(f"take_along_dim: expected `indices` with {input.ndim} dims like "
+                         f"`input` (got {idx.ndim})")
+    others = [(n, m) for i, (n, m) in enumerate(zip(idx.shape, input.shape, strict=True))
+              if i != d]
+    if any(n != m and 1 not in (n, m) for n, m in others):
+        raise ValueError(f"take_along_dim: `indices` of shape {idx.shape} and `input` of "
+                         f"shape {input.shape} do not broadcast outside dim {d}")
+    _check_range("take_along_dim", idx, input.shape[d] if input.ndim else 1, d)
+    return Gather.apply(input, d, idx, False)
 
 
 def masked_fill(input: Tensor, mask, value) -> Tensor:
-    """``value`` where ``mask`` is true (broadcast), ``input`` elsewhere (a composite)."""
-    from sparsegraph.ops.elementwise import where
+    """``value`` where the bool ``mask`` (broadcast to ``input``'s shape) is true, else ``input``.
 
-    mask = mask if isinstance(mask, Tensor) else wrap(np.asarray(mask))
-    if mask.dtype != np.bool_:
-        raise TypeError(f"masked_fill: expected a bool `mask` (got {mask.dtype})")
-    return where(mask, value, input)
+    Args:
+        input: any tensor.
+        mask: bool Tensor, array or nested list, broadcastable to ``input.shape``.
+        value: a number or a 0-d Tensor (differentiable).
+
+    Raises:
+        TypeError: for a non-bool mask or a value that is not a number / 0-d Tensor.
+        ValueError: for a mask that does not broadcast to ``input.shape``.
+    """
+    check_tensor("masked_fill", "input", input)
+    m = mask.array if isinstance(mask, Tensor) else input.xp.asarray(mask)
+    if m.dtype != np.bool_:
+        raise TypeError(f"masked_fill: expected a bool `mask` (got {m.dtype})")
+    if m.shape != input.shape:
+        try:
+            ok = np.broadcast_shapes(m.shape, input.shape) == input.shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"masked_fill: expected `mask` of shape {m.shape} to broadcast to "
+                             f"`input` of shape {input.shape}")
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise TypeError(f"masked_fill: expected `value` to be a number or a 0-d Tensor "
+                            f"(got a Tensor of shape {value.shape})")
+        if value.dtype != input.dtype:
+            value = value.to(input.dtype)
+    elif isinstance(value, int | float | bool | np.number):
+        value = input.dtype.type(value)
+    else:
+        raise TypeError(f"masked_fill: expected `value` to be a number or a 0-d Tensor "
+                        f"(got {type(value).__name__})")
+    return MaskedFill.apply(input, m, value)
 
 
 def nonzero(input: Tensor, as_tuple: bool = False):
-    """Indices of non-zero elements: ``(n, ndim)`` int64, or one array per dim."""
-    idx = xp_of(input.array).nonzero(input.array)
+    """Indices of the non-zero elements (no gradient).
+
+    Returns:
+        An int64 tensor of shape ``(n, ndim)``, or with ``as_tuple`` one 1-D tensor per dim.
+    """
+    check_tensor("nonzero", "input", input)
+    a = input.array
+    xp = xp_of(a)
+    if a.ndim == 0:  # PyTorch: shape (1, 0) or (0, 0); as a tuple, like a 1-element vector
+        if as_tuple:
+            return (wrap(xp.zeros(int(a != 0), dtype=np.int64)),)
+        return wrap(xp.zeros((int(a != 0), 0), dtype=np.int64))
+    idx = xp.nonzero(a)
     if as_tuple:
-        return tuple(wrap(i.astype(np.int64)) for i in idx)
-    return wrap(xp_of(input.array).stack(idx, axis=1).astype(np.int64))
+        return tuple(wrap(i.astype(np.int64, copy=False)) for i in idx)
+    return wrap(xp.stack(idx, axis=1).astype(np.int64, copy=False))

@@ -23,14 +23,17 @@ def _matmul_kernel(a, b):
 
 
 @register("matmul_backward", "cpu", "cuda")
-def _matmul_backward_kernel(a, b, g, needs):
-    """Gradients of ``a @ b`` for operands of at least 2 dims (1-D ones are promoted first)."""
+def _matmul_backward_kernel(a, b, g, needs, shapes):
+    """Gradients of ``a @ b`` for operands of at least 2 dims (1-D ones are promoted first).
+
+    ``shapes`` are the operands' shapes, to which broadcast batch dims are summed back.
+    """
     xp = xp_of(g)
     ga = gb = None
     if needs[0]:
-        ga = unbroadcast(g @ xp.swapaxes(b, -1, -2), a.shape)
+        ga = unbroadcast(g @ (b.T if b.ndim == 2 else xp.swapaxes(b, -1, -2)), shapes[0])
     if needs[1]:
-        gb = unbroadcast(xp.swapaxes(a, -1, -2) @ g, b.shape)
+        gb = unbroadcast((a.T if a.ndim == 2 else xp.swapaxes(a, -1, -2)) @ g, shapes[1])
     return ga, gb
 
 
@@ -39,92 +42,151 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        # NOTE: both are saved (references, no copies) so that an in-place change to either,
+        # e.g. an optimizer step on a weight, is caught by a retained-graph backward
         ctx.save_for_backward(a, b)
+        ctx.shapes = a.shape, b.shape
         return dispatch("matmul", ctx.device)(a.array, b.array)
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        a, b, g = a.array, b.array, g.array
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1 and b.ndim == 1:
+        a, b = (t.array for t in ctx.saved_tensors)
+        g = g.array
+        sa, sb = ctx.shapes
+        a_vec, b_vec = len(sa) == 1, len(sb) == 1
+        if not (a_vec or b_vec):  # the common case, without the 1-D promotions
+            return dispatch("matmul_backward", ctx.device)(a, b, g, ctx.needs_input_grad,
+                                                           ctx.shapes)
+        if a_vec:  # numpy promotes a 1-D `input` to a row and a 1-D `other` to a column
+            sa, a = (1, *sa), a[None, :]
+        if b_vec:
+            sb, b = (*sb, 1), b[:, None]
+        if a_vec and b_vec:
             g = g.reshape(1, 1)
-        elif a.ndim == 1:
+        elif a_vec:
             g = xp_of(g).expand_dims(g, -2)
-        elif b.ndim == 1:
+        elif b_vec:
             g = xp_of(g).expand_dims(g, -1)
-        ga, gb = dispatch("matmul_backward", ctx.device)(a2, b2, g, ctx.needs_input_grad)
-        if ga is not None and a.ndim == 1:
-            ga = ga.reshape(a.shape)
-        if gb is not None and b.ndim == 1:
-            gb = gb.reshape(b.shape)
+        ga, gb = dispatch("matmul_backward", ctx.device)(a, b, g, ctx.needs_input_grad,
+                                                         (sa, sb))
+        if ga is not None and a_vec:
+            ga = ga.reshape(-1)
+        if gb is not None and b_vec:
+            gb = gb.reshape(-1)
         return ga, gb
 
 
+
 def _is_sparse(x) -> bool:
+    """A sparse tensor (it has a ``layout`` and a ``structure``) rather than a dense Tensor."""
     return not isinstance(x, Tensor) and hasattr(x, "layout") and hasattr(x, "structure")
 
 
 def matmul(input, other):
-    """Matrix product with numpy's rules; a sparse operand runs a sparse kernel.
+    """Matrix product with numpy's rules, differentiable in both operands.
+
+    1-D operands are promoted (``input`` to a row, ``other`` to a column) and the added dim is
+    removed from the result; operands of more than 2 dims are stacks of matrices whose batch
+    dims broadcast. A sparse operand runs the sparse products instead (spmm for
+    ``sparse @ dense``, dense @ sparse, spgemm for ``sparse @ sparse``).
+
+    Args:
+        input: tensor of shape ``(..., N, K)`` or ``(K,)``, or a sparse tensor.
+        other: tensor of shape ``(..., K, M)`` or ``(K,)``, or a sparse tensor.
+
+    Returns:
+        Tensor of shape ``(broadcast(...), N, M)`` without the promoted dims.
 
     Raises:
-        ValueError: on mismatched inner dimensions, naming both shapes.
-        TypeError: on mixed dtypes (no silent promotion) or non-tensor operands.
+        TypeError: on non-tensor operands or different dtypes (no silent promotion, as torch).
+        ValueError: on 0-d operands, mismatched inner dims or batch dims that do not broadcast.
     """
-    if _is_sparse(input) or _is_sparse(other):
-        from sparsegraph.ops.sparse_products import sparse_matmul
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        if _is_sparse(input) or _is_sparse(other):
+            from sparsegraph.ops.sparse_products import sparse_matmul
 
-        return sparse_matmul(input, other)
-    for name, t in (("input", input), ("other", other)):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"matmul: expected `{name}` to be a Tensor (got "
-                            f"{type(t).__name__})")
-        if t.ndim == 0:
-            raise ValueError(f"matmul: expected `{name}` with at least 1 dim (got a scalar)")
-    if input.dtype != other.dtype:
+            return sparse_matmul(input, other)
+        for name, t in (("input", input), ("other", other)):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"matmul: expected `{name}` to be a Tensor (got "
+                                f"{type(t).__name__})")
+    sa, sb = input.array.shape, other.array.shape
+    if not sa or not sb:
+        name = "input" if not sa else "other"
+        raise ValueError(f"matmul: expected `{name}` with at least 1 dim (got a 0-d tensor); "
+                         "use mul for a scalar product")
+    if input.array.dtype != other.array.dtype:
         raise TypeError(f"matmul: expected operands of the same dtype (got {input.dtype} and "
-                        f"{other.dtype})")
-    same_device("matmul", input, other)
-    k_in = input.shape[-1]
-    k_other = other.shape[0] if other.ndim == 1 else other.shape[-2]
-    if k_in != k_other:
-        raise ValueError(f"matmul: expected `other` with {k_in} rows to match `input` of shape "
+                        f"{other.dtype}); convert one with .to(dtype)")
+    if input.device != other.device:
+        same_device("matmul", input, other)
+    k_other = sb[0] if len(sb) == 1 else sb[-2]
+    if sa[-1] != k_other:
+        raise ValueError(f"matmul: expected `other` with {sa[-1]} rows to match `input` of shape "
                          f"{input.shape} (got {k_other})")
-    if input.ndim > 2 or other.ndim > 2:
+    if len(sa) > 2 or len(sb) > 2:
         try:
-            np.broadcast_shapes(input.shape[:-2], other.shape[:-2])
+            np.broadcast_shapes(sa[:-2], sb[:-2])
         except ValueError:
             raise ValueError(f"matmul: batch dims of {input.shape} and {other.shape} cannot be "
                              "broadcast together") from None
     return MatMul.apply(input, other)
 
 
+def _check_ndim(op: str, name: str, t, ndim: int) -> None:
+    if not (isinstance(t, Tensor) or _is_sparse(t)):
+        raise TypeError(f"{op}: expected `{name}` to be a Tensor (got {type(t).__name__})")
+    if len(t.shape) != ndim:
+        raise ValueError(f"{op}: expected `{name}` with {ndim} dims (got shape {t.shape})")
+
+
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
-    """2-D matrix product."""
-    if input.ndim != 2 or mat2.ndim != 2:
-        raise ValueError(f"mm: expected 2-D operands (got {input.shape} and {mat2.shape})")
+    """Product of two matrices, ``(N, K) @ (K, M) -> (N, M)``; either may be sparse.
+
+    Raises:
+        ValueError: if an operand is not 2-D or the inner dims differ.
+    """
+    _check_ndim("mm", "input", input, 2)
+    _check_ndim("mm", "mat2", mat2, 2)
     return matmul(input, mat2)
 
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
-    """Batched product of ``(B, N, K)`` and ``(B, K, M)``."""
-    if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
-        raise ValueError(f"bmm: expected (B, N, K) and (B, K, M) operands (got {input.shape} "
-                         f"and {mat2.shape})")
+    """Batched product ``(B, N, K) @ (B, K, M) -> (B, N, M)`` (no batch broadcasting).
+
+    Raises:
+        ValueError: if an operand is not 3-D, or the batch or inner dims differ.
+    """
+    _check_ndim("bmm", "input", input, 3)
+    _check_ndim("bmm", "mat2", mat2, 3)
+    if input.shape[0] != mat2.shape[0]:
+        raise ValueError(f"bmm: expected `mat2` with batch size {input.shape[0]} to match "
+                         f"`input` of shape {input.shape} (got {mat2.shape[0]})")
     return matmul(input, mat2)
 
 
 def dot(input: Tensor, other: Tensor) -> Tensor:
-    """Inner product of two 1-D tensors."""
-    if input.ndim != 1 or other.ndim != 1:
-        raise ValueError(f"dot: expected 1-D operands (got {input.shape} and {other.shape})")
+    """Inner product of two 1-D tensors of the same length (a 0-d tensor).
+
+    Raises:
+        ValueError: if an operand is not 1-D or the lengths differ.
+    """
+    _check_ndim("dot", "input", input, 1)
+    _check_ndim("dot", "other", other, 1)
+    if input.shape[0] != other.shape[0]:
+        raise ValueError(f"dot: expected `other` of length {input.shape[0]} to match `input` "
+                         f"(got {other.shape[0]})")
     return matmul(input, other)
 
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
-    """Outer product of two 1-D tensors (a composite)."""
+    """Outer product ``(N,) x (M,) -> (N, M)`` of two 1-D tensors (a composite).
+
+    Raises:
+        ValueError: if an operand is not 1-D.
+    """
+    _check_ndim("outer", "input", input, 1)
+    _check_ndim("outer", "vec2", vec2, 1)
     return input.reshape((-1, 1)) * vec2.reshape((1, -1))
 
 

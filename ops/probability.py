@@ -1,4 +1,9 @@
-"""Dense softmax and log-softmax along one dim, stable (the max is subtracted first)."""
+"""Dense softmax and log-softmax along one dim, stable (the max is subtracted first).
+
+Both backward passes read only the saved output, so the input is not kept alive. The output's
+version is checked in backward, as a saved tensor's is: changing it in place (``y[0] = 0``)
+before backward raises instead of silently giving a wrong gradient.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +11,35 @@ from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import check_tensor, norm_dim
-from sparsegraph.tensor import Tensor
+from sparsegraph.tensor import Tensor, wrap
 
 __all__ = ["softmax", "log_softmax"]
 
 
 @register("softmax", "cpu", "cuda")
 def _softmax_kernel(x, dim):
+    if not x.size:  # the max of an empty dim is undefined; the result is empty too
+        return x.copy()
     e = xp_of(x).exp(x - x.max(axis=dim, keepdims=True))
-    return e / e.sum(axis=dim, keepdims=True)
+    e /= e.sum(axis=dim, keepdims=True)
+    return e
 
 
 @register("softmax_backward", "cpu", "cuda")
 def _softmax_backward_kernel(y, g, dim):
-    return y * (g - (g * y).sum(axis=dim, keepdims=True))
+    gy = g * y
+    gy -= y * gy.sum(axis=dim, keepdims=True)
+    return gy
 
 
 @register("log_softmax", "cpu", "cuda")
 def _log_softmax_kernel(x, dim):
+    if not x.size:
+        return x.copy()
+    xp = xp_of(x)
     z = x - x.max(axis=dim, keepdims=True)
-    return z - xp_of(x).log(xp_of(x).exp(z).sum(axis=dim, keepdims=True))
+    z -= xp.log(xp.exp(z).sum(axis=dim, keepdims=True))
+    return z
 
 
 @register("log_softmax_backward", "cpu", "cuda")
@@ -33,42 +47,77 @@ def _log_softmax_backward_kernel(y, g, dim):
     return g - xp_of(y).exp(y) * g.sum(axis=dim, keepdims=True)
 
 
+def _save_output(ctx, y):
+    """Wrap the output now so backward can check its version counter (no reference cycle:
+    only the counter, a one-element list, is kept)."""
+    out = wrap(y)
+    ctx.y, ctx.y_version = y, out._version
+    return out
+
+
+def _saved_output(ctx):
+    if ctx.y_version[0]:
+        raise RuntimeError(
+            f"{ctx._name()}: its output of shape {ctx.y.shape}, which backward reads, was "
+            f"modified by an in-place operation (it is at version {ctx.y_version[0]}; expected "
+            "version 0); use .clone() before changing it in place")
+    return ctx.y
+
+
 class Softmax(Function):
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = dim
-        ctx.y = dispatch("softmax", ctx.device)(x.array, dim)
-        return ctx.y
+        return _save_output(ctx, dispatch("softmax", ctx.device)(x.array, dim))
 
     @staticmethod
     def backward(ctx, g):
-        return dispatch("softmax_backward", ctx.device)(ctx.y, g.array, ctx.dim), None
+        return dispatch("softmax_backward", ctx.device)(_saved_output(ctx), g.array,
+                                                        ctx.dim), None
 
 
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = dim
-        ctx.y = dispatch("log_softmax", ctx.device)(x.array, dim)
-        return ctx.y
+        return _save_output(ctx, dispatch("log_softmax", ctx.device)(x.array, dim))
 
     @staticmethod
     def backward(ctx, g):
-        return dispatch("log_softmax_backward", ctx.device)(ctx.y, g.array, ctx.dim), None
+        return dispatch("log_softmax_backward", ctx.device)(_saved_output(ctx), g.array,
+                                                            ctx.dim), None
 
 
 def _check(op, input, dim):
     check_tensor(op, "input", input)
     if input.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating tensor (got {input.dtype})")
+        raise TypeError(f"{op}: expected a floating tensor (got {input.dtype}); use .float()")
     return norm_dim(op, dim, input.ndim)
 
 
 def softmax(input: Tensor, dim: int = -1) -> Tensor:
-    """``exp(x) / sum(exp(x))`` along ``dim``."""
+    """``exp(x) / sum(exp(x))`` along ``dim``, computed stably (finite for any finite input).
+
+    Args:
+        input: floating tensor of any shape.
+        dim: the dim that sums to one. (default: -1)
+
+    Raises:
+        TypeError: for a non-floating input.
+        ValueError: for ``dim`` out of range.
+    """
     return Softmax.apply(input, _check("softmax", input, dim))
 
 
 def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
-    """``x - logsumexp(x)`` along ``dim``."""
+    """``x - logsumexp(x)`` along ``dim``, computed stably (finite for any finite input).
+
+    Args:
+        input: floating tensor of any shape.
+        dim: the normalised dim. (default: -1)
+
+    Raises:
+        TypeError: for a non-floating input.
+        ValueError: for ``dim`` out of range.
+    """
     return LogSoftmax.apply(input, _check("log_softmax", input, dim))

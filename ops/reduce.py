@@ -1,11 +1,16 @@
-"""Reductions: sum, mean, var/std, max/min (with arg-extremum), argmax/argmin, any/all, logsumexp.
+"""Reductions: sum, mean, prod, var/std, max/min (with arg-extremum), amax/amin, argmax/argmin,
+any/all, logsumexp.
 
-``dim`` is an int, a tuple of ints or None (all dims); negative dims count from the end.
-Backward broadcasts the gradient back over the reduced dims.
+``dim`` is an int, a tuple of ints or None (all dims); negative dims count from the end. On a 0-d
+tensor, ``dim`` 0 or -1 reduces nothing (as in PyTorch). Floating dtypes are kept; integer and
+bool tensors sum (and multiply) to int64. Backward broadcasts the gradient back over the reduced
+dims; the kernels take ``dims`` already normalised (None or a sorted tuple).
 """
 
 from __future__ import annotations
 
+import builtins
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -13,72 +18,250 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import check_tensor, norm_dim, norm_dims
+from sparsegraph.ops._util import norm_dim, norm_dims
 from sparsegraph.tensor import Tensor, wrap
 
-__all__ = ["sum", "mean", "var", "std", "max", "min", "argmax", "argmin", "any", "all",
-           "logsumexp", "amax", "amin"]
+__all__ = ["sum", "mean", "prod", "var", "std", "max", "min", "amax", "amin", "argmax",
+           "argmin", "any", "all", "logsumexp"]
 
 MaxMin = namedtuple("MaxMin", ["values", "indices"])
+MaxMin.__doc__ = "``(values, indices)`` returned by `max` / `min` with a ``dim`` (as torch's)."
 
 
-def _expand(g, shape, dims, keepdim):
-    """Reshape a reduced gradient so it broadcasts against the input shape."""
+def _count(shape: tuple, dims) -> int:
+    """How many input elements feed each output element."""
+    return math.prod(shape) if dims is None else math.prod(shape[d] for d in dims)
+
+
+def _kept_shape(shape: tuple, dims) -> tuple:
+    """The output shape with ``keepdim=True``."""
     if dims is None:
-        return g.reshape((1,) * len(shape)) if g.ndim else g
-    if not keepdim:
-        g = xp_of(g).expand_dims(g, dims)
-    return g
+        return (1,) * len(shape)
+    return tuple(1 if i in dims else n for i, n in enumerate(shape))
 
 
+def _out_shape(shape: tuple, dims, keepdim: bool) -> tuple:
+    if keepdim:
+        return _kept_shape(shape, dims)
+    return () if dims is None else tuple(n for i, n in enumerate(shape) if i not in dims)
+
+
+def _expand(g, ndim: int, dims, keepdim: bool):
+    """Reshape a reduced gradient so it broadcasts against the input (its dims kept)."""
+    if dims is None:
+        return g.reshape((1,) * ndim) if g.ndim != ndim else g
+    return g if keepdim else xp_of(g).expand_dims(g, dims)
+
+
+# ---- kernels ---------------------------------------------------------------------------------
 @register("sum", "cpu", "cuda")
 def _sum_kernel(x, dims, keepdim):
-    return x.sum(axis=dims, keepdims=keepdim)
+    # NOTE: integer and bool sums accumulate in int64 (torch's rule) without a copy of x
+    return x.sum(axis=dims, keepdims=keepdim, dtype=None if x.dtype.kind in "fc" else np.int64)
 
 
 @register("mean", "cpu", "cuda")
 def _mean_kernel(x, dims, keepdim):
-    if x.size == 0:
+    if x.size == 0:  # numpy warns "Mean of empty slice"; torch returns nan silently
         with np.errstate(invalid="ignore", divide="ignore"):
-            return x.sum(axis=dims, keepdims=keepdim) / 0
+            return x.sum(axis=dims, keepdims=keepdim) / x.dtype.type(0)
     return x.mean(axis=dims, keepdims=keepdim)
+
+
+@register("reduce_backward", "cpu", "cuda")
+def _reduce_backward_kernel(g, shape, dims, keepdim, scale):
+    """Gradient of sum (scale None) or mean (scale 1/n): ``g`` broadcast over the reduced dims.
+
+    The result is a read-only broadcast view: no input-sized allocation until a consumer needs
+    one.
+    """
+    g = _expand(g, len(shape), dims, keepdim)
+    if scale is not None:
+        g = g * g.dtype.type(scale)
+    return xp_of(g).broadcast_to(g, shape)
+
+
+@register("prod", "cpu", "cuda")
+def _prod_kernel(x, dims, keepdim):
+    return x.prod(axis=dims, keepdims=keepdim, dtype=None if x.dtype.kind in "fc" else np.int64)
+
+
+@register("prod_backward", "cpu", "cuda")
+def _prod_backward_kernel(x, g, dims, keepdim):
+    """d prod / d x_i = product of the other elements, by exclusive cumulative products from
+    both ends (exact with zeros in the slice, unlike ``prod / x``)."""
+    xp = xp_of(x)
+    if x.size == 0:
+        return xp.zeros(x.shape, dtype=g.dtype)
+    g = _expand(g, x.ndim, dims, keepdim)
+    red = tuple(range(x.ndim)) if dims is None else dims
+    rest = tuple(d for d in range(x.ndim) if d not in red)
+    perm = rest + red
+    xt = x.transpose(perm)
+    lead = xt.shape[:len(rest)]
+    flat = xt.reshape(lead + (math.prod(xt.shape[len(rest):]),))
+    one = xp.ones(lead + (1,), dtype=x.dtype)
+    left = xp.cumprod(xp.concatenate([one, flat[..., :-1]], axis=-1), axis=-1)
+    right = xp.cumprod(xp.concatenate([one, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    inverse = tuple(sorted(range(x.ndim), key=perm.__getitem__))
+    others = (left * right).reshape(xt.shape).transpose(inverse)
+    return g * others
 
 
 @register("var", "cpu", "cuda")
 def _var_kernel(x, dims, keepdim, correction):
+    n = _count(x.shape, dims)
+    if x.size == 0:  # numpy warns on the empty mean; the result is nan
+        return xp_of(x).full(_out_shape(x.shape, dims, keepdim), np.nan, dtype=x.dtype)
+    c = x - x.mean(axis=dims, keepdims=True)
+    c *= c
+    # NOTE: torch clamps the divisor at 0 (n <= correction gives inf / nan); numpy would warn
     with np.errstate(invalid="ignore", divide="ignore"):
-        return x.var(axis=dims, keepdims=keepdim, ddof=correction)
+        return c.sum(axis=dims, keepdims=keepdim) / x.dtype.type(builtins.max(n - correction, 0))
 
 
+@register("var_backward", "cpu", "cuda")
+def _var_backward_kernel(x, g, dims, keepdim, correction):
+    """d var / dx = 2 (x - mean) / (n - correction)."""
+    n = _count(x.shape, dims)
+    g = _expand(g, x.ndim, dims, keepdim)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = x.dtype.type(2) / x.dtype.type(builtins.max(n - correction, 0))
+        return (x - x.mean(axis=dims, keepdims=True)) * (g * scale)
+
+
+def _extremum_kernel(arg):
+    def kernel(x, dim):
+        """``(values with dim kept, first arg-extremum indices)`` along ``dim``."""
+        xp = xp_of(x)
+        idx = getattr(x, arg)(axis=dim, keepdims=True)
+        return xp.take_along_axis(x, idx, dim), idx
+
+    return kernel
+
+
+register("max_dim", "cpu", "cuda")(_extremum_kernel("argmax"))
+register("min_dim", "cpu", "cuda")(_extremum_kernel("argmin"))
+
+
+@register("extremum_dim_backward", "cpu", "cuda")
+def _extremum_dim_backward_kernel(g, idx, shape, dim):
+    """Scatter ``g`` (dim kept) to the arg-extremum positions ``idx`` (dim kept)."""
+    xp = xp_of(g)
+    gx = xp.zeros(shape, dtype=g.dtype)
+    xp.put_along_axis(gx, idx, g, dim)
+    return gx
+
+
+def _arg_kernel(arg):
+    def kernel(x, dim, keepdim):
+        if dim is None:
+            idx = getattr(x.reshape(-1), arg)()
+            idx = xp_of(x).asarray(idx).reshape((1,) * x.ndim if keepdim else ())
+        else:
+            idx = getattr(x, arg)(axis=dim, keepdims=keepdim)
+        return idx.astype(np.int64, copy=False)
+
+    return kernel
+
+
+register("argmax", "cpu", "cuda")(_arg_kernel("argmax"))
+register("argmin", "cpu", "cuda")(_arg_kernel("argmin"))
+
+
+@register("extremum_all_backward", "cpu", "cuda")
+def _extremum_all_backward_kernel(g, idx, shape):
+    gx = xp_of(g).zeros(math.prod(shape), dtype=g.dtype)
+    gx[idx] = g
+    return gx.reshape(shape)
+
+
+register("amax", "cpu", "cuda")(lambda x, dims: x.max(axis=dims, keepdims=True))
+register("amin", "cpu", "cuda")(lambda x, dims: x.min(axis=dims, keepdims=True))
+
+
+@register("amax_backward", "cpu", "cuda")
+def _amax_backward_kernel(x, y, g, dims, keepdim):
+    """torch's rule for amax / amin: the gradient is shared evenly among tied extrema."""
+    hit = x == y
+    share = hit.sum(axis=dims, keepdims=True, dtype=g.dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):  # nan slices: no element equals y
+        return _expand(g, x.ndim, dims, keepdim) / share * hit
+
+
+register("any", "cpu", "cuda")(lambda x, dims, keepdim: x.any(axis=dims, keepdims=keepdim))
+register("all", "cpu", "cuda")(lambda x, dims, keepdim: x.all(axis=dims, keepdims=keepdim))
+
+
+@register("logsumexp", "cpu", "cuda")
+def _logsumexp_kernel(x, dims):
+    """``log(sum(exp(x)))`` with the reduced dims kept; the max is subtracted first."""
+    xp = xp_of(x)
+    if x.size == 0:  # an empty sum is 0, its log -inf (max() of nothing would raise)
+        return xp.full(_kept_shape(x.shape, dims), -np.inf, dtype=x.dtype)
+    m = x.max(axis=dims, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)  # all -inf (or some +inf / nan) slices: no shift
+    with np.errstate(divide="ignore"):  # log(0) = -inf for all -inf slices
+        out = xp.log(xp.exp(x - m).sum(axis=dims, keepdims=True))
+    out += m
+    return out
+
+
+@register("logsumexp_backward", "cpu", "cuda")
+def _logsumexp_backward_kernel(x, out, g):
+    """``g * softmax(x)``; ``out`` and ``g`` have the reduced dims kept."""
+    with np.errstate(invalid="ignore"):  # all -inf slices: nan, as torch
+        return g * xp_of(x).exp(x - out)
+
+
+# ---- Functions -------------------------------------------------------------------------------
 class Sum(Function):
+    """Sum over ``dims``; backward broadcasts ``g`` back (a view, no copy)."""
+
     @staticmethod
     def forward(ctx, x, dims, keepdim):
         ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
-        out = dispatch("sum", ctx.device)(x.array, dims, keepdim)
-        return out if x.dtype.kind in "fc" else out.astype(np.int64)
+        return dispatch("sum", ctx.device)(x.array, dims, keepdim)
 
     @staticmethod
     def backward(ctx, g):
-        g = _expand(g.array, ctx.shape, ctx.dims, ctx.keepdim)
-        return xp_of(g).broadcast_to(g, ctx.shape), None, None
+        return dispatch("reduce_backward", ctx.device)(
+            g.array, ctx.shape, ctx.dims, ctx.keepdim, None), None, None
 
 
 class Mean(Function):
+    """Mean over ``dims``; the gradient is ``g / n`` broadcast back."""
+
     @staticmethod
     def forward(ctx, x, dims, keepdim):
         ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
-        count = x.array.size if dims is None else int(np.prod([x.shape[d] for d in dims]))
-        ctx.scale = 1.0 / count if count else 0.0
         return dispatch("mean", ctx.device)(x.array, dims, keepdim)
 
     @staticmethod
     def backward(ctx, g):
-        g = _expand(g.array, ctx.shape, ctx.dims, ctx.keepdim) * g.dtype.type(ctx.scale)
-        return xp_of(g).broadcast_to(g, ctx.shape), None, None
+        n = _count(ctx.shape, ctx.dims)
+        return dispatch("reduce_backward", ctx.device)(
+            g.array, ctx.shape, ctx.dims, ctx.keepdim, 1.0 / n if n else 0.0), None, None
+
+
+class Prod(Function):
+    """Product over ``dims``; the gradient of each element is the product of the others."""
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        ctx.save_for_backward(x)
+        ctx.dims, ctx.keepdim = dims, keepdim
+        return dispatch("prod", ctx.device)(x.array, dims, keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return dispatch("prod_backward", ctx.device)(
+            x.array, g.array, ctx.dims, ctx.keepdim), None, None
 
 
 class Var(Function):
-    """Variance with ``correction`` (1 = unbiased); d var / dx = 2 (x - mean) / (n - c)."""
+    """Variance with ``correction`` (1 = Bessel's, unbiased)."""
 
     @staticmethod
     def forward(ctx, x, dims, keepdim, correction):
@@ -89,177 +272,291 @@ class Var(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        x = x.array
-        n = x.size if ctx.dims is None else int(np.prod([x.shape[d] for d in ctx.dims]))
-        centered = x - x.mean(axis=ctx.dims, keepdims=True)
-        g = _expand(g.array, x.shape, ctx.dims, ctx.keepdim)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gx = g * centered * x.dtype.type(2.0 / (n - ctx.correction))
-        return gx, None, None, None
-
-
-def _extremum_kernel(argfn):
-    def kernel(x, dim):
-        """``(values with dim kept, first arg-extremum indices)`` along ``dim``."""
-        xp = xp_of(x)
-        idx = argfn(x, axis=dim)
-        return xp.take_along_axis(x, xp.expand_dims(idx, dim), dim), idx
-
-    return kernel
-
-
-register("max_dim", "cpu", "cuda")(_extremum_kernel(lambda x, axis: x.argmax(axis=axis)))
-register("min_dim", "cpu", "cuda")(_extremum_kernel(lambda x, axis: x.argmin(axis=axis)))
+        return dispatch("var_backward", ctx.device)(
+            x.array, g.array, ctx.dims, ctx.keepdim, ctx.correction), None, None, None
 
 
 class MaxMinDim(Function):
-    """Max or min along one dim; the gradient goes to the first arg-extremum."""
+    """Max or min along one dim; the gradient goes to the first arg-extremum (torch's rule)."""
 
     @staticmethod
     def forward(ctx, x, dim, keepdim, op):
         vals, idx = dispatch(op + "_dim", ctx.device)(x.array, dim)
         ctx.shape, ctx.dim, ctx.keepdim, ctx.idx = x.shape, dim, keepdim, idx
-        return vals if keepdim else vals.squeeze(dim), idx.astype(np.int64)
+        if not keepdim:
+            vals, idx = vals.squeeze(dim), idx.squeeze(dim)
+        return vals, idx.astype(np.int64, copy=False)
 
     @staticmethod
-    def backward(ctx, g, g_idx=None):
-        xp = xp_of(g.array)
-        gx = xp.zeros(ctx.shape, dtype=g.dtype)
-        gv = g.array if ctx.keepdim else xp.expand_dims(g.array, ctx.dim)
-        xp.put_along_axis(gx, xp.expand_dims(ctx.idx, ctx.dim), gv, ctx.dim)
-        return gx, None, None, None
+    def backward(ctx, g, g_indices=None):
+        g = g.array if ctx.keepdim else xp_of(g.array).expand_dims(g.array, ctx.dim)
+        return dispatch("extremum_dim_backward", ctx.device)(
+            g, ctx.idx, ctx.shape, ctx.dim), None, None, None
 
 
 class MaxMinAll(Function):
-    """Max or min over all elements; ties share nothing: the first arg-extremum gets it all."""
+    """Max or min over all elements; the first arg-extremum gets the whole gradient."""
 
     @staticmethod
     def forward(ctx, x, op):
         flat = x.array.reshape(-1)
-        if flat.size == 0:
-            raise ValueError(f"{op}: expected a non-empty tensor (got shape {x.shape})")
-        ctx.idx = int(flat.argmax() if op == "max" else flat.argmin())
+        ctx.idx = dispatch("arg" + op, ctx.device)(flat, None, False)
         ctx.shape = x.shape
         return flat[ctx.idx].reshape(())
 
     @staticmethod
     def backward(ctx, g):
-        gx = xp_of(g.array).zeros(int(np.prod(ctx.shape)), dtype=g.dtype)
-        gx[ctx.idx] = g.array
-        return gx.reshape(ctx.shape), None
+        return dispatch("extremum_all_backward", ctx.device)(g.array, ctx.idx, ctx.shape), None
 
 
-class LogSumExp(Function):
+class AMaxMin(Function):
+    """amax / amin over ``dims``; tied extrema share the gradient evenly (torch's rule)."""
+
     @staticmethod
-    def forward(ctx, x, dims, keepdim):
-        xp = xp_of(x.array)
-        m = x.array.max(axis=dims, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)
-        out = xp.log(xp.exp(x.array - m).sum(axis=dims, keepdims=True)) + m
+    def forward(ctx, x, dims, keepdim, op):
+        y = dispatch(op, ctx.device)(x.array, dims)
         ctx.save_for_backward(x)
-        ctx.out, ctx.dims, ctx.keepdim = out, dims, keepdim
-        return out if keepdim else out.squeeze(axis=dims)
+        ctx.y, ctx.dims, ctx.keepdim = y, dims, keepdim
+        return y if keepdim else y.reshape(_out_shape(x.shape, dims, False))
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        g = _expand(g.array, x.shape, ctx.dims, ctx.keepdim)
-        return g * xp_of(g).exp(x.array - ctx.out), None, None
+        return dispatch("amax_backward", ctx.device)(
+            x.array, ctx.y, g.array, ctx.dims, ctx.keepdim), None, None, None
 
 
-def _dims(op, input, dim):
-    check_tensor(op, "input", input)
-    return norm_dims(op, dim, input.ndim)
+class LogSumExp(Function):
+    """``log(sum(exp(x)))`` over ``dims``; the gradient is ``g * softmax(x)``."""
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        out = dispatch("logsumexp", ctx.device)(x.array, dims)
+        ctx.save_for_backward(x)
+        ctx.out, ctx.dims, ctx.keepdim = out, dims, keepdim
+        return out if keepdim else out.reshape(_out_shape(x.shape, dims, False))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        g = _expand(g.array, x.ndim, ctx.dims, ctx.keepdim)
+        return dispatch("logsumexp_backward", ctx.device)(x.array, ctx.out, g), None, None
+
+
+# ---- public functions --------------------------------------------------------------------------
+def _device(t: Tensor) -> str:
+    return "cpu" if t.device == "cpu" else "cuda"
+
+
+def _check(op: str, input) -> None:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected `input` to be a Tensor (got {type(input).__name__})")
+
+
+def _check_float(op: str, input: Tensor) -> None:
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating tensor (got {input.dtype}); use .float() or "
+                        ".double() first")
+
+
+def _dims(op: str, input, dim):
+    """Validate ``input`` and ``dim``; None (every dim) or a sorted tuple of dims."""
+    _check(op, input)
+    if dim is None:
+        return None
+    try:
+        dims = norm_dims(op, dim, input.ndim)
+    except TypeError:
+        raise TypeError(f"{op}: expected `dim` to be an int, a tuple of ints or None (got "
+                        f"{dim!r})") from None
+    return None if input.ndim == 0 else dims  # a 0-d tensor's dim 0 / -1 reduces nothing
+
+
+def _dim(op: str, input, dim) -> int:
+    """Validate a single ``dim`` (max / min / argmax / argmin take one int)."""
+    if not isinstance(dim, int | np.integer) or isinstance(dim, bool):
+        raise TypeError(f"{op}: expected `dim` to be an int or None (got {dim!r})")
+    return norm_dim(op, dim, input.ndim)
 
 
 def sum(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    """Sum over ``dim`` (all dims if None); integer tensors sum to int64."""
+    """Sum of the elements over ``dim``.
+
+    Args:
+        input: any tensor; integer and bool tensors sum to int64.
+        dim: an int, a tuple of ints, or None for every dim. (default: None)
+        keepdim: keep the reduced dims with size 1. (default: False)
+
+    Returns:
+        The sums; a 0-d tensor when every dim is reduced. An empty reduction gives 0.
+
+    Raises:
+        ValueError: if a dim is out of range or repeated.
+    """
     return Sum.apply(input, _dims("sum", input, dim), keepdim)
 
 
 def mean(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    """Mean over ``dim`` (all dims if None); floating tensors only."""
+    """Mean over ``dim`` (all dims if None); floating tensors only. An empty mean is nan.
+
+    Raises:
+        TypeError: for a non-floating tensor (as torch).
+        ValueError: if a dim is out of range or repeated.
+    """
     dims = _dims("mean", input, dim)
-    if input.dtype.kind != "f":
-        raise TypeError(f"mean: expected a floating tensor (got {input.dtype}); use .float()")
+    _check_float("mean", input)
     return Mean.apply(input, dims, keepdim)
 
 
+def prod(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Product of the elements over ``dim`` (an int, a tuple or None); integers give int64.
+
+    The gradient is exact when the slice contains zeros.
+    """
+    return Prod.apply(input, _dims("prod", input, dim), keepdim)
+
+
+def _correction(op: str, unbiased: bool, correction):
+    if correction is None:
+        return 1 if unbiased else 0
+    if isinstance(correction, bool) or not isinstance(correction, int | float | np.number):
+        raise TypeError(f"{op}: expected `correction` to be a number (got {correction!r})")
+    return correction
+
+
+def _var(op: str, input, dim, keepdim: bool, unbiased: bool, correction) -> Tensor:
+    dims = _dims(op, input, dim)
+    _check_float(op, input)
+    return Var.apply(input, dims, keepdim, _correction(op, unbiased, correction))
+
+
 def var(input: Tensor, dim=None, keepdim: bool = False, unbiased: bool = True, *,
-        correction: int | None = None) -> Tensor:
-    """Variance over ``dim`` with Bessel's correction by default (``correction=1``)."""
-    dims = _dims("var", input, dim)
-    c = (1 if unbiased else 0) if correction is None else int(correction)
-    return Var.apply(input, dims, keepdim, c)
+        correction: int | float | None = None) -> Tensor:
+    """Variance over ``dim``: ``sum((x - mean)^2) / (n - correction)``.
+
+    Args:
+        input: a floating tensor.
+        dim: an int, a tuple of ints, or None for every dim. (default: None)
+        keepdim: keep the reduced dims with size 1. (default: False)
+        unbiased: Bessel's correction (``correction=1``) or none (``0``). (default: True)
+        correction: overrides ``unbiased`` when given (torch 2's keyword).
+
+    Returns:
+        The variances; nan (or inf) where ``n <= correction``, as in torch, without warnings.
+
+    Raises:
+        TypeError: for a non-floating tensor.
+        ValueError: if a dim is out of range or repeated.
+    """
+    return _var("var", input, dim, keepdim, unbiased, correction)
 
 
 def std(input: Tensor, dim=None, keepdim: bool = False, unbiased: bool = True, *,
-        correction: int | None = None) -> Tensor:
-    """Standard deviation: ``sqrt(var)`` (a composite)."""
+        correction: int | float | None = None) -> Tensor:
+    """Standard deviation, ``sqrt(var(...))`` (a composite; same arguments as `var`)."""
     from sparsegraph.ops.elementwise import sqrt
 
-    return sqrt(var(input, dim, keepdim, unbiased, correction=correction))
+    return sqrt(_var("std", input, dim, keepdim, unbiased, correction))
 
 
-def _extremum(op, input, dim, keepdim):
-    check_tensor(op, "input", input)
+def _extremum(op: str, input, dim, keepdim: bool):
+    _check(op, input)
     if dim is None:
+        if input.array.size == 0:
+            raise ValueError(f"{op}: expected a non-empty tensor (got shape {input.shape}); "
+                             "pass `dim` or check the input")
         return MaxMinAll.apply(input, op)
-    d = norm_dim(op, dim, input.ndim)
-    if input.shape and input.shape[d] == 0:
+    d = _dim(op, input, dim)
+    if input.ndim == 0:  # torch: the value itself and index 0
+        values, indices = MaxMinDim.apply(input.reshape(1), 0, False, op)
+        return MaxMin(values, indices)
+    if input.shape[d] == 0:
         raise ValueError(f"{op}: expected a non-empty dim {d} (got shape {input.shape})")
     values, indices = MaxMinDim.apply(input, d, keepdim, op)
     return MaxMin(values, indices)
 
 
 def max(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
-    """Largest element; with ``dim``, a ``(values, indices)`` pair as in PyTorch."""
+    """Largest element; with an int ``dim``, a ``(values, indices)`` namedtuple as in torch.
+
+    The gradient goes to the first occurrence of the extremum (ties get nothing).
+
+    Raises:
+        ValueError: on an empty tensor / dim, or a dim out of range.
+        TypeError: if ``dim`` is not an int (use `amax` for several dims).
+    """
     return _extremum("max", input, dim, keepdim)
 
 
 def min(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
-    """Smallest element; with ``dim``, a ``(values, indices)`` pair as in PyTorch."""
+    """Smallest element; with an int ``dim``, a ``(values, indices)`` namedtuple as in torch."""
     return _extremum("min", input, dim, keepdim)
 
 
+def _amax(op: str, input, dim, keepdim: bool) -> Tensor:
+    dims = _dims(op, input, dim)
+    if input.array.size == 0 and (dims is None or builtins.any(input.shape[d] == 0
+                                                            for d in dims)):
+        raise ValueError(f"{op}: expected a non-empty reduction (got shape {input.shape} and "
+                         f"dim={dim!r})")
+    return AMaxMin.apply(input, dims, keepdim, op)
+
+
 def amax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    out = max(input, dim, keepdim)
-    return out if dim is None else out.values
+    """Maximum over ``dim`` (an int, a tuple or None), values only; tied maxima share the
+    gradient evenly (torch's amax)."""
+    return _amax("amax", input, dim, keepdim)
 
 
 def amin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    out = min(input, dim, keepdim)
-    return out if dim is None else out.values
+    """Minimum over ``dim`` (an int, a tuple or None), values only; ties share the gradient."""
+    return _amax("amin", input, dim, keepdim)
 
 
-def _arg(op, input, dim, keepdim):
-    check_tensor(op, "input", input)
-    fn = input.array.argmax if op == "argmax" else input.array.argmin
-    if dim is None:
-        return wrap(xp_of(input.array).asarray(fn()).astype(np.int64))
-    d = norm_dim(op, dim, input.ndim)
-    return wrap(fn(axis=d, keepdims=keepdim).astype(np.int64))
+def _arg(op: str, input, dim, keepdim: bool) -> Tensor:
+    _check(op, input)
+    d = None if dim is None else _dim(op, input, dim)
+    if d is not None and input.ndim == 0:
+        d = None
+    if input.array.size == 0 and (d is None or input.shape[d] == 0):
+        raise ValueError(f"{op}: expected a non-empty tensor / dim (got shape {input.shape})")
+    return wrap(dispatch(op, _device(input))(input.array, d, keepdim))
 
 
 def argmax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    """Index of the largest element (flattened when ``dim`` is None); no gradient."""
+    """Index (int64) of the first largest element along ``dim``, or into the flattened
+    tensor when ``dim`` is None; no gradient."""
     return _arg("argmax", input, dim, keepdim)
 
 
 def argmin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Index (int64) of the first smallest element; see `argmax`."""
     return _arg("argmin", input, dim, keepdim)
 
 
 def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Whether any element over ``dim`` is nonzero (a bool tensor; no gradient)."""
     dims = _dims("any", input, dim)
-    return wrap(xp_of(input.array).asarray(input.array.any(axis=dims, keepdims=keepdim)))
+    return wrap(dispatch("any", _device(input))(input.array, dims, keepdim))
 
 
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Whether every element over ``dim`` is nonzero (a bool tensor; no gradient)."""
     dims = _dims("all", input, dim)
-    return wrap(xp_of(input.array).asarray(input.array.all(axis=dims, keepdims=keepdim)))
+    return wrap(dispatch("all", _device(input))(input.array, dims, keepdim))
 
 
 def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
-    """``log(sum(exp(x)))`` over ``dim``, computed stably (the max is subtracted first)."""
-    return LogSumExp.apply(input, _dims("logsumexp", input, dim), keepdim)
+    """``log(sum(exp(x)))`` over ``dim``, computed stably (the max is subtracted first).
+
+    Args:
+        input: a floating tensor.
+        dim: an int, a tuple of ints, or None for every dim.
+        keepdim: keep the reduced dims with size 1. (default: False)
+
+    Returns:
+        The reduced tensor; ``-inf`` for empty or all ``-inf`` slices.
+    """
+    dims = _dims("logsumexp", input, dim)
+    _check_float("logsumexp", input)
+    return LogSumExp.apply(input, dims, keepdim)

@@ -1,27 +1,63 @@
-"""Shape ops: reshape, transpose/permute, flatten, squeeze/unsqueeze, expand, cat/stack/split.
+"""Shape ops: reshape, transpose/permute, flatten, squeeze/unsqueeze, expand, cat/stack,
+split/chunk, flip, repeat.
 
-Views where numpy gives views (no copies); every backward is the inverse rearrangement.
+Views where numpy gives views (no copies; a view shares its input's version counter, see
+`Function.apply`); every backward is the inverse rearrangement.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import check_tensor, norm_dim, same_device
+from sparsegraph.ops._util import check_tensor, norm_dim, norm_dims, same_device, unbroadcast
 from sparsegraph.tensor import Tensor
 
 __all__ = ["reshape", "view", "transpose", "permute", "flatten", "squeeze", "unsqueeze",
-           "expand", "cat", "concat", "stack", "split", "chunk", "broadcast_to"]
+           "expand", "broadcast_to", "cat", "concat", "stack", "split", "chunk", "flip",
+           "repeat"]
 
 
 register("reshape", "cpu", "cuda")(lambda x, shape: x.reshape(shape))
 register("permute", "cpu", "cuda")(lambda x, dims: x.transpose(dims))
 register("broadcast_to", "cpu", "cuda")(lambda x, shape: xp_of(x).broadcast_to(x, shape))
-register("concatenate", "cpu", "cuda")(lambda arrays, dim: xp_of(arrays[0]).concatenate(
-    arrays, axis=dim))
+register("unbroadcast", "cpu", "cuda")(unbroadcast)
+register("concatenate", "cpu", "cuda")(
+    lambda arrays, dim: xp_of(arrays[0]).concatenate(arrays, axis=dim))
+register("stack", "cpu", "cuda")(lambda arrays, dim: xp_of(arrays[0]).stack(arrays, axis=dim))
+register("flip", "cpu", "cuda")(lambda x, dims: xp_of(x).flip(x, dims))
+register("tile", "cpu", "cuda")(lambda x, reps: xp_of(x).tile(x, reps))
+
+
+@register("split", "cpu", "cuda")
+def _split_kernel(x, bounds, dim):
+    """Views of ``x`` between consecutive ``bounds`` along ``dim``."""
+    lead = (slice(None),) * dim
+    return tuple(x[lead + (slice(lo, hi),)] for lo, hi in zip(bounds[:-1], bounds[1:],
+                                                                 strict=True))
+
+
+@register("split_backward", "cpu", "cuda")
+def _split_backward_kernel(grads, shapes, dtype, dim):
+    """Concatenate the pieces' gradients; a piece that got none contributes zeros."""
+    xp = next(xp_of(g) for g in grads if g is not None)
+    return xp.concatenate([xp.zeros(s, dtype) if g is None else g
+                           for g, s in zip(grads, shapes, strict=True)], axis=dim)
+
+
+@register("repeat_backward", "cpu", "cuda")
+def _repeat_backward_kernel(g, shape, reps):
+    """Sum the tiles: view each dim ``n * r`` as ``(r, n)`` and sum over the ``r`` axes."""
+    split = []
+    for n, r in zip(shape, reps[len(reps) - len(shape):], strict=True):
+        split += [r, n]
+    lead = tuple(range(len(reps) - len(shape)))
+    g = g.reshape(tuple(reps[:len(lead)]) + tuple(split))
+    return g.sum(axis=lead + tuple(len(lead) + 2 * i for i in range(len(shape))))
 
 
 class Reshape(Function):
@@ -32,18 +68,21 @@ class Reshape(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g.array.reshape(ctx.shape), None
+        return dispatch("reshape", ctx.device)(g.array, ctx.shape), None
 
 
 class Permute(Function):
     @staticmethod
     def forward(ctx, x, dims):
-        ctx.inverse = tuple(np.argsort(dims))
+        ctx.dims = dims
         return dispatch("permute", ctx.device)(x.array, dims)
 
     @staticmethod
     def backward(ctx, g):
-        return g.array.transpose(ctx.inverse), None
+        inverse = [0] * len(ctx.dims)
+        for i, d in enumerate(ctx.dims):
+            inverse[d] = i
+        return dispatch("permute", ctx.device)(g.array, tuple(inverse)), None
 
 
 class Expand(Function):
@@ -54,9 +93,7 @@ class Expand(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from sparsegraph.ops._util import unbroadcast
-
-        return unbroadcast(g.array, ctx.shape), None
+        return dispatch("unbroadcast", ctx.device)(g.array, ctx.shape), None
 
 
 class Cat(Function):
@@ -64,39 +101,105 @@ class Cat(Function):
 
     @staticmethod
     def forward(ctx, dim, *xs):
-        ctx.dim = dim
-        ctx.bounds = np.cumsum([0] + [x.shape[dim] for x in xs])
+        bounds = [0]
+        for x in xs:
+            bounds.append(bounds[-1] + x.array.shape[dim])
+        ctx.dim, ctx.bounds = dim, bounds
         return dispatch("concatenate", ctx.device)([x.array for x in xs], dim)
 
     @staticmethod
     def backward(ctx, g):
-        g = g.array
-        index = [slice(None)] * g.ndim
-        out = [None]
-        for i, (lo, hi) in enumerate(zip(ctx.bounds[:-1], ctx.bounds[1:], strict=True)):
-            if ctx.needs_input_grad[i + 1]:
-                index[ctx.dim] = slice(int(lo), int(hi))
-                out.append(g[tuple(index)])
-            else:
-                out.append(None)
-        return tuple(out)
+        pieces = dispatch("split", ctx.device)(g.array, ctx.bounds, ctx.dim)
+        return (None,) + tuple(p if n else None
+                               for p, n in zip(pieces, ctx.needs_input_grad[1:], strict=True))
 
 
-def _shape_arg(shape) -> tuple:
+class Stack(Function):
+    """Join along a new ``dim``; input ``i``'s gradient is the output's slice ``i``."""
+
+    @staticmethod
+    def forward(ctx, dim, *xs):
+        ctx.dim = dim
+        return dispatch("stack", ctx.device)([x.array for x in xs], dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        lead = (slice(None),) * ctx.dim
+        return (None,) + tuple(g.array[lead + (i,)] if n else None
+                               for i, n in enumerate(ctx.needs_input_grad[1:]))
+
+
+class Split(Function):
+    """Pieces along ``dim`` as views: one node with several outputs, so the gradients of all
+    pieces meet in one backward (a single concatenation, no per-piece zero-filled copies)."""
+
+    @staticmethod
+    def forward(ctx, x, bounds, dim):
+        ctx.bounds, ctx.dim = bounds, dim
+        ctx.shape, ctx.dtype = x.shape, x.dtype
+        return dispatch("split", ctx.device)(x.array, bounds, dim)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        shapes = [ctx.shape[:ctx.dim] + (hi - lo,) + ctx.shape[ctx.dim + 1:]
+                  for lo, hi in zip(ctx.bounds[:-1], ctx.bounds[1:], strict=True)]
+        gx = dispatch("split_backward", ctx.device)(
+            [None if g is None else g.array for g in grads], shapes, ctx.dtype, ctx.dim)
+        return gx, None, None
+
+
+class Flip(Function):
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.dims = dims
+        return dispatch("flip", ctx.device)(x.array, dims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return dispatch("flip", ctx.device)(g.array, ctx.dims), None
+
+
+class Repeat(Function):
+    @staticmethod
+    def forward(ctx, x, reps):
+        ctx.shape, ctx.reps = x.shape, reps
+        return dispatch("tile", ctx.device)(x.array, reps)
+
+    @staticmethod
+    def backward(ctx, g):
+        return dispatch("repeat_backward", ctx.device)(g.array, ctx.shape, ctx.reps), None
+
+
+def _sizes(op: str, shape) -> tuple:
+    """A shape argument (an int, or a sequence of ints) as a tuple of Python ints."""
     if isinstance(shape, int | np.integer):
         return (int(shape),)
-    return tuple(int(s) for s in shape)
+    try:
+        out = tuple(int(s) for s in shape)
+    except TypeError:
+        raise TypeError(f"{op}: expected a sequence of ints (got {shape!r})") from None
+    if any(not isinstance(s, int | np.integer) for s in shape):
+        raise TypeError(f"{op}: expected a sequence of ints (got {shape!r})")
+    return out
 
 
 def reshape(input: Tensor, shape) -> Tensor:
-    """Same elements, new shape (one dim may be -1)."""
+    """Same elements in a new shape; one dim may be -1 (inferred). A view when possible.
+
+    Raises:
+        ValueError: if the element counts differ, or more than one dim is -1 (or one < -1).
+    """
     check_tensor("reshape", "input", input)
-    shape = _shape_arg(shape)
-    known = int(np.prod([s for s in shape if s != -1]))
-    if shape.count(-1) > 1 or (-1 not in shape and known != input.array.size) or (
-            -1 in shape and (known == 0 or input.array.size % known)):
+    shape = _sizes("reshape", shape)
+    size = input.array.size
+    if -1 in shape:
+        known = math.prod(s for s in shape if s != -1)
+        ok = shape.count(-1) == 1 and min(shape) == -1 and known and size % known == 0
+    else:
+        ok = min(shape, default=0) >= 0 and math.prod(shape) == size
+    if not ok:
         raise ValueError(f"reshape: cannot reshape a tensor of shape {input.shape} "
-                         f"({input.array.size} elements) to {shape}")
+                         f"({size} elements) to {shape}")
     return Reshape.apply(input, shape)
 
 
@@ -104,92 +207,121 @@ view = reshape
 
 
 def permute(input: Tensor, dims) -> Tensor:
+    """Reorder the dims: output dim ``i`` is input dim ``dims[i]`` (a view)."""
     check_tensor("permute", "input", input)
-    dims = tuple(norm_dim("permute", d, input.ndim) for d in _shape_arg(dims))
-    if sorted(dims) != list(range(input.ndim)):
-        raise ValueError(f"permute: expected a permutation of {input.ndim} dims (got {dims})")
+    n = input.ndim
+    if isinstance(dims, int | np.integer):
+        dims = (dims,)
+    dims = tuple(norm_dim("permute", d, n) for d in dims)
+    if len(dims) != n or len(set(dims)) != n:
+        raise ValueError(f"permute: expected a permutation of {n} dims (got {dims})")
     return Permute.apply(input, dims)
 
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap two dims (a view)."""
     check_tensor("transpose", "input", input)
-    dims = list(range(input.ndim))
-    a, b = norm_dim("transpose", dim0, input.ndim), norm_dim("transpose", dim1, input.ndim)
-    dims[a], dims[b] = dims[b], dims[a]
+    n = input.ndim
+    dims = list(range(n))
+    a, b = norm_dim("transpose", dim0, n), norm_dim("transpose", dim1, n)
+    if n:
+        dims[a], dims[b] = dims[b], dims[a]
     return Permute.apply(input, tuple(dims))
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dims ``start_dim..end_dim`` into one (a 0-d tensor becomes shape ``(1,)``)."""
     check_tensor("flatten", "input", input)
     if input.ndim == 0:
-        return reshape(input, (1,))
+        return Reshape.apply(input, (1,))
     s, e = norm_dim("flatten", start_dim, input.ndim), norm_dim("flatten", end_dim, input.ndim)
     if s > e:
         raise ValueError(f"flatten: expected start_dim <= end_dim (got {start_dim}, {end_dim})")
-    shape = input.shape[:s] + (int(np.prod(input.shape[s:e + 1])),) + input.shape[e + 1:]
-    return Reshape.apply(input, shape)
+    shape = input.shape
+    return Reshape.apply(input, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
 
 def squeeze(input: Tensor, dim=None) -> Tensor:
-    """Drop size-1 dims (all of them, or those in ``dim``; others are left alone)."""
+    """Drop size-1 dims: all of them, or those listed in ``dim`` (an int or a tuple); a listed
+    dim whose size is not 1 is left alone, as in PyTorch."""
     check_tensor("squeeze", "input", input)
+    shape = input.shape
     if dim is None:
-        dims = {i for i, s in enumerate(input.shape) if s == 1}
+        dims = [i for i, s in enumerate(shape) if s == 1]
     else:
-        dims = {norm_dim("squeeze", d, input.ndim) for d in (
-            (dim,) if isinstance(dim, int | np.integer) else dim)}
-        dims = {d for d in dims if input.shape[d] == 1}
-    return Reshape.apply(input, tuple(s for i, s in enumerate(input.shape) if i not in dims))
+        dims = [d for d in norm_dims("squeeze", dim, input.ndim) or () if d < len(shape)
+                and shape[d] == 1]
+    return Reshape.apply(input, tuple(s for i, s in enumerate(shape) if i not in dims))
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
+    """Insert a size-1 dim at ``dim`` (in ``[-ndim - 1, ndim]``)."""
     check_tensor("unsqueeze", "input", input)
     d = norm_dim("unsqueeze", dim, input.ndim + 1)
     return Reshape.apply(input, input.shape[:d] + (1,) + input.shape[d:])
 
 
 def expand(input: Tensor, sizes) -> Tensor:
-    """Broadcast to ``sizes`` without copying (-1 keeps a dim); backward sums."""
+    """Broadcast to ``sizes`` without copying (-1 keeps a dim); backward sums.
+
+    Raises:
+        ValueError: if a non-1 dim would change, or -1 is given for a new leading dim.
+    """
     check_tensor("expand", "input", input)
-    sizes = _shape_arg(sizes)
+    sizes = _sizes("expand", sizes)
     lead = len(sizes) - input.ndim
     if lead < 0:
-        raise ValueError(f"expand: expected at least {input.ndim} sizes (got {sizes})")
-    shape = tuple(input.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
-    try:
-        np.broadcast_shapes(input.shape, shape)
-        if np.broadcast_shapes(input.shape, shape) != shape:
-            raise ValueError
-    except ValueError:
-        raise ValueError(f"expand: cannot expand shape {input.shape} to {sizes}") from None
-    return Expand.apply(input, shape)
+        raise ValueError(f"expand: expected at least {input.ndim} sizes for a tensor of shape "
+                         f"{input.shape} (got {sizes})")
+    shape = []
+    for i, s in enumerate(sizes):
+        old = input.shape[i - lead] if i >= lead else None
+        if s == -1 and old is not None:
+            s = old
+        if s < 0 or (old is not None and old != 1 and old != s):
+            why = " (-1 is only allowed for existing dims)" if i < lead and s == -1 else ""
+            raise ValueError(f"expand: cannot expand shape {input.shape} to {sizes} at dim "
+                             f"{i}{why}")
+        shape.append(s)
+    return Expand.apply(input, tuple(shape))
 
 
 broadcast_to = expand
 
 
-def _tensor_list(op, tensors):
+def _tensor_list(op, tensors) -> list:
+    if isinstance(tensors, Tensor):
+        raise TypeError(f"{op}: expected a sequence of Tensors (got a Tensor); wrap it in a list")
     tensors = list(tensors)
     if not tensors:
         raise ValueError(f"{op}: expected a non-empty sequence of tensors")
     for i, t in enumerate(tensors):
         check_tensor(op, f"tensors[{i}]", t)
-    same_device(op, *tensors)
-    dtypes = {t.dtype for t in tensors}
-    if len(dtypes) > 1:
-        raise TypeError(f"{op}: expected tensors of one dtype (got {sorted(map(str, dtypes))})")
+    dtype, device = tensors[0].dtype, tensors[0].device
+    if any(t.dtype != dtype or t.device != device for t in tensors):
+        same_device(op, *tensors)
+        raise TypeError(f"{op}: expected tensors of one dtype (got "
+                        f"{sorted({str(t.dtype) for t in tensors})}); convert with .to()")
     return tensors
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
-    """Concatenate along an existing dim; other dims must agree."""
+    """Concatenate along an existing dim; the other dims must agree.
+
+    Raises:
+        ValueError: on 0-d tensors, differing numbers of dims or mismatched shapes.
+        TypeError: on differing dtypes.
+    """
     tensors = _tensor_list("cat", tensors)
-    d = norm_dim("cat", dim, tensors[0].ndim)
     ref = tensors[0].shape
+    if not ref:
+        raise ValueError("cat: zero-dimensional tensors cannot be concatenated; use stack")
+    d = norm_dim("cat", dim, len(ref))
     for i, t in enumerate(tensors):
-        if t.ndim != len(ref) or t.shape[:d] + t.shape[d + 1:] != ref[:d] + ref[d + 1:]:
-            raise ValueError(f"cat: expected tensors[{i}] of shape {t.shape} to match "
-                             f"{ref} outside dim {d}")
+        s = t.shape
+        if len(s) != len(ref) or s[:d] != ref[:d] or s[d + 1:] != ref[d + 1:]:
+            raise ValueError(f"cat: expected tensors[{i}] of shape {s} to match {ref} in "
+                             f"every dim but {d}")
     return Cat.apply(d, *tensors)
 
 
@@ -197,39 +329,71 @@ concat = cat
 
 
 def stack(tensors, dim: int = 0) -> Tensor:
-    """Join along a new dim (a composite of unsqueeze + cat)."""
+    """Join tensors of one shape along a new dim ``dim`` (in ``[-ndim - 1, ndim]``)."""
     tensors = _tensor_list("stack", tensors)
-    shapes = {t.shape for t in tensors}
-    if len(shapes) > 1:
-        raise ValueError(f"stack: expected tensors of one shape (got {sorted(shapes)})")
-    d = norm_dim("stack", dim, tensors[0].ndim + 1)
-    return cat([unsqueeze(t, d) for t in tensors], d)
+    ref = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if t.shape != ref:
+            raise ValueError(f"stack: expected tensors[{i}] of shape {t.shape} to match {ref}")
+    return Stack.apply(norm_dim("stack", dim, len(ref) + 1), *tensors)
 
 
 def split(input: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
-    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of given sizes."""
+    """Views of ``split_size`` along ``dim`` (the last may be smaller), or of the given sizes.
+
+    Raises:
+        ValueError: on a split size <= 0 (0 only for an empty dim), negative sections or
+            sections that do not sum to the dim's size.
+    """
     check_tensor("split", "input", input)
+    if input.ndim == 0:
+        raise ValueError("split: expected a tensor with at least one dim (got a 0-d tensor)")
     d = norm_dim("split", dim, input.ndim)
     n = input.shape[d]
     if isinstance(split_size_or_sections, int | np.integer):
         size = int(split_size_or_sections)
-        if size <= 0:
+        if size < 0 or (size == 0 and n):
             raise ValueError(f"split: expected a positive split size (got {size})")
-        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+        bounds = list(range(0, n, size)) + [n] if n else [0, 0]
     else:
-        sizes = [int(s) for s in split_size_or_sections]
-        if sum(sizes) != n:
-            raise ValueError(f"split: expected sections summing to {n} (got {sizes})")
-    from sparsegraph.ops.index import getitem
-
-    out, start = [], 0
-    for s in sizes:
-        index = (slice(None),) * d + (slice(start, start + s),)
-        out.append(getitem(input, index))
-        start += s
-    return tuple(out)
+        sizes = _sizes("split", split_size_or_sections)
+        if min(sizes, default=0) < 0 or sum(sizes) != n:
+            raise ValueError(f"split: expected non-negative sections summing to {n} (the size "
+                             f"of dim {d}) (got {list(sizes)})")
+        bounds = [0]
+        for s in sizes:
+            bounds.append(bounds[-1] + s)
+    out = Split.apply(input, bounds, d)
+    return out if isinstance(out, tuple) else (out,)
 
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """Split into at most ``chunks`` pieces of ``ceil(size / chunks)`` (PyTorch's rule)."""
+    check_tensor("chunk", "input", input)
+    if not isinstance(chunks, int | np.integer) or chunks <= 0:
+        raise ValueError(f"chunk: expected a positive number of chunks (got {chunks!r})")
+    if input.ndim == 0:
+        raise ValueError("chunk: expected a tensor with at least one dim (got a 0-d tensor)")
     n = input.shape[norm_dim("chunk", dim, input.ndim)]
-    return split(input, max(1, -(-n // chunks)), dim)
+    return split(input, -(-n // int(chunks)), dim)
+
+
+def flip(input: Tensor, dims) -> Tensor:
+    """Reverse the order of elements along ``dims`` (an int or a tuple)."""
+    check_tensor("flip", "input", input)
+    return Flip.apply(input, norm_dims("flip", dims, input.ndim))
+
+
+def repeat(input: Tensor, *sizes) -> Tensor:
+    """Tile ``input``: dim ``i`` repeated ``sizes[i]`` times (PyTorch's ``Tensor.repeat``).
+
+    Raises:
+        ValueError: if fewer sizes than dims are given, or a size is negative.
+    """
+    check_tensor("repeat", "input", input)
+    reps = _sizes("repeat", sizes[0] if len(sizes) == 1 and not isinstance(
+        sizes[0], int | np.integer) else sizes)
+    if len(reps) < input.ndim or min(reps, default=0) < 0:
+        raise ValueError(f"repeat: expected at least {input.ndim} non-negative sizes for a "
+                         f"tensor of shape {input.shape} (got {reps})")
+    return Repeat.apply(input, reps)

@@ -22,13 +22,16 @@ def dropout_mask(shape, p: float, generator=None, device: str = "cpu"):
 
 @register("dropout", "cpu", "cuda")
 def _dropout_kernel(x, keep, scale):
-    return x * keep * x.dtype.type(scale)
+    out = x * keep
+    out *= x.dtype.type(scale)
+    return out
 
 
 class Dropout(Function):
     @staticmethod
     def forward(ctx, x, keep, scale):
-        ctx.keep, ctx.scale = keep, scale  # a bool mask: 1 byte per element, not a float copy
+        if ctx.needs_input_grad[0]:  # a bool mask: 1 byte per element, not a float copy
+            ctx.keep, ctx.scale = keep, scale
         return dispatch("dropout", ctx.device)(x.array, keep, scale)
 
     @staticmethod
@@ -37,17 +40,27 @@ class Dropout(Function):
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator=None) -> Tensor:
-    """Inverted dropout; identity when ``training`` is False or ``p == 0``.
+    """Inverted dropout: zero each element with probability ``p``, scale the rest by
+    ``1 / (1 - p)`` (so the expectation is unchanged); ``input`` itself when ``training`` is
+    False or ``p == 0``, zeros when ``p == 1``.
 
     Args:
         input: any floating tensor.
-        p: probability of zeroing an element, in [0, 1].
-        training: apply dropout (else return ``input``).
-        generator: a `sparsegraph.Generator` (default: the global seeded one).
+        p: probability of zeroing an element, in [0, 1]. (default: 0.5)
+        training: apply dropout (else return ``input``). (default: True)
+        generator: a `sparsegraph.Generator`; the same seed gives the same mask.
+            (default: the global generator, see `sparsegraph.manual_seed`)
+
+    Raises:
+        ValueError: for ``p`` outside [0, 1].
+        TypeError: for a non-floating input.
     """
     check_tensor("dropout", "input", input)
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: expected `p` in [0, 1] (got {p})")
+    if isinstance(p, bool) or not isinstance(p, int | float | np.floating | np.integer) or (
+            not 0.0 <= p <= 1.0):
+        raise ValueError(f"dropout: expected `p` in [0, 1] (got {p!r})")
+    if input.dtype.kind != "f":
+        raise TypeError(f"dropout: expected a floating tensor (got {input.dtype}); use .float()")
     if not training or p == 0.0:
         return input
     if p == 1.0:

@@ -1,116 +1,177 @@
-"""`save` / `load` for state dicts: one .npz (arrays + a JSON manifest), never pickle.
+"""`save` / `load` for state dicts and other nested containers of tensors, never via pickle.
 
-The manifest describes the nested structure (dicts, lists, tuples, numbers, strings, None) and
-points at the arrays by key; files are written to a temporary name and renamed, so a crash or
-an unsupported object never leaves a partial file or clobbers an existing one.
+A checkpoint is one ``.npz`` file: every Tensor / numpy array is a member, and the member
+``__manifest__`` (JSON text stored as a uint8 array) describes the structure — dicts (str or int
+keys, order kept), lists, tuples, numbers, strings, booleans and None — and points at the arrays.
+Arrays are read with ``allow_pickle=False``. `save` writes a temporary file in the target
+directory, fsyncs it and renames it over the target, so a crash or an unsupported object never
+leaves a partial checkpoint nor clobbers an existing one.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 
 import numpy as np
 
 from sparsegraph.tensor import Tensor, wrap
 
+__all__ = ["save", "load"]
+
 FORMAT = "sparsegraph-checkpoint-1"
+MANIFEST = "__manifest__"
 
 
-def _encode(obj, arrays: dict, path: str):
+def _encode(obj, arrays: dict, where: str):
     if isinstance(obj, Tensor):
-        key = f"a{len(arrays)}"
-        arrays[key] = np.asarray(obj.detach().__array__())
+        arrays[key := f"a{len(arrays)}"] = np.asarray(obj.detach().__array__())
         return {"tensor": key}
     if isinstance(obj, np.ndarray):
-        if obj.dtype.kind == "O":
-            raise TypeError(f"save: object arrays are not supported (at {path or 'root'})")
-        key = f"a{len(arrays)}"
-        arrays[key] = obj
+        if obj.dtype.hasobject:
+            raise TypeError(f"save: cannot store an array of Python objects at {where} "
+                            f"(dtype {obj.dtype}); only pickle could")
+        arrays[key := f"a{len(arrays)}"] = obj
         return {"array": key}
     if isinstance(obj, dict):
         items = []
         for k, v in obj.items():
-            if not isinstance(k, str | int):
+            if isinstance(k, bool) or not isinstance(k, str | int):
                 raise TypeError(f"save: dict keys must be str or int (got {type(k).__name__} "
-                                f"at {path or 'root'})")
-            items.append([k, _encode(v, arrays, f"{path}.{k}" if path else str(k))])
+                                f"key {k!r} at {where})")
+            items.append([k, _encode(v, arrays, f"{where}[{k!r}]")])
         return {"dict": items}
     if isinstance(obj, list | tuple):
         kind = "list" if isinstance(obj, list) else "tuple"
-        return {kind: [_encode(v, arrays, f"{path}[{i}]") for i, v in enumerate(obj)]}
-    if isinstance(obj, np.generic):
-        return {"value": obj.item()}
+        return {kind: [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(obj)]}
+    if isinstance(obj, np.generic) and not obj.dtype.hasobject:
+        obj = obj.item()
     if obj is None or isinstance(obj, bool | int | float | str):
         return {"value": obj}
-    raise TypeError(f"save: cannot store {type(obj).__name__} at {path or 'root'} (supported: "
-                    "Tensor, numpy array, dict, list, tuple, number, str, None)")
+    raise TypeError(f"save: cannot store a {type(obj).__name__} at {where} (supported: Tensor, "
+                    "numpy array, dict, list, tuple, int, float, str, bool, None)")
 
 
-def _decode(node, arrays, as_tensor: bool):
-    if "tensor" in node:
-        return wrap(np.array(arrays[node["tensor"]]))
-    if "array" in node:
-        return np.array(arrays[node["array"]])
-    if "dict" in node:
-        return {k: _decode(v, arrays, as_tensor) for k, v in node["dict"]}
-    if "list" in node:
-        return [_decode(v, arrays, as_tensor) for v in node["list"]]
-    if "tuple" in node:
-        return tuple(_decode(v, arrays, as_tensor) for v in node["tuple"])
-    return node["value"]
+def _decode(node, arrays: dict):
+    if not isinstance(node, dict) or len(node) != 1:
+        raise ValueError(f"malformed manifest node {node!r:.80}")
+    (kind, body), = node.items()
+    if kind == "tensor":
+        return wrap(arrays[body])
+    if kind == "array":
+        return arrays[body]
+    if kind == "dict":
+        return {k: _decode(v, arrays) for k, v in body}
+    if kind == "list":
+        return [_decode(v, arrays) for v in body]
+    if kind == "tuple":
+        return tuple(_decode(v, arrays) for v in body)
+    if kind == "value":
+        return body
+    raise ValueError(f"unknown manifest node kind {kind!r}")
 
 
-def save(obj, path) -> None:
-    """Write ``obj`` (a state dict, optimizer state, nested containers of tensors) to ``path``.
+def _write(f, arrays: dict) -> None:
+    np.savez(f, **arrays)
+
+
+def save(obj, f) -> None:
+    """Write ``obj`` — a state dict, an optimizer or scheduler state, or any nesting of
+    dicts / lists / tuples of Tensors, numpy arrays and JSON scalars — to ``f``.
+
+    Args:
+        obj: what to store.
+        f: a path (str or os.PathLike; written atomically) or a writable binary file object.
 
     Raises:
-        TypeError: for an object that cannot be stored without pickle (nothing is written).
+        TypeError: naming the key path of an object that cannot be stored without pickle
+            (nothing is written then).
     """
-    path = os.fspath(path)
     arrays: dict = {}
-    manifest = {"format": FORMAT, "root": _encode(obj, arrays, "")}
-    arrays["__manifest__"] = np.frombuffer(json.dumps(manifest).encode(), dtype=np.uint8)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    root = _encode(obj, arrays, "obj")
+    text = json.dumps({"format": FORMAT, "root": root})
+    arrays[MANIFEST] = np.frombuffer(text.encode(), dtype=np.uint8)
+    if hasattr(f, "write"):
+        _write(f, arrays)
+        return
+    path = os.fspath(f)
+    directory, base = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
+    # O_EXCL: never reuse another writer's file; mode 0o666 lets the umask apply, as open() does
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
+        with os.fdopen(fd, "wb") as out:
+            _write(out, arrays)
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        try:
             os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise
+    _fsync_dir(directory)
 
 
-def load(path, map_location=None):
-    """Read what `save` wrote. Tensors come back on the CPU (or ``map_location``).
+def _fsync_dir(directory: str) -> None:
+    """Make the rename durable (POSIX); best effort where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load(f, map_location=None):
+    """Read what `save` wrote: Tensors come back as Tensors (on the CPU, or on
+    ``map_location``), numpy arrays as arrays, containers and scalars as themselves.
+
+    Args:
+        f: a path (str or os.PathLike) or a readable binary file object.
+        map_location: a device ("cpu", "cuda", ...) for the Tensors. (default: CPU)
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: the file is not a sparsegraph checkpoint, or it is corrupt or truncated.
+        ValueError: the file is not a sparsegraph checkpoint (not an npz, no manifest, an
+            unknown format), or it is truncated or corrupt.
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"load: no such file {path!r}")
+    name = getattr(f, "name", "<file object>") if hasattr(f, "read") else os.fspath(f)
+    if hasattr(f, "read"):
+        obj = _read(f, name)
+    else:
+        with open(name, "rb") as fh:  # FileNotFoundError / PermissionError pass through
+            obj = _read(fh, name)
+    return obj if map_location is None else _to(obj, map_location)
+
+
+def _read(fh, name: str):
     try:
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
+        data = np.load(fh, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with data:
+            if MANIFEST not in data.files:
+                raise ValueError(f"no {MANIFEST} member")
             arrays = {k: data[k] for k in data.files}
-        manifest = json.loads(bytes(arrays.pop("__manifest__")).decode())
-        if manifest.get("format") != FORMAT:
-            raise ValueError(f"unknown format {manifest.get('format')!r}")
-        obj = _decode(manifest["root"], arrays, True)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError,
-            json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"load: {path} is not a sparsegraph checkpoint or is corrupt "
-                         f"({type(exc).__name__}: {exc})") from None
-    if map_location is not None:
-        obj = _to(obj, map_location)
-    return obj
+        manifest = json.loads(arrays.pop(MANIFEST).tobytes().decode("utf-8"))
+        fmt = manifest.get("format") if isinstance(manifest, dict) else None
+        if fmt != FORMAT:
+            raise ValueError(f"unknown format {fmt!r}")
+        return _decode(manifest["root"], arrays)
+    except (ValueError, KeyError, TypeError, EOFError, OSError, zipfile.BadZipFile,
+            io.UnsupportedOperation, RecursionError, NotImplementedError, RuntimeError) as exc:
+        # (zipfile raises NotImplementedError / RuntimeError for damaged flags and methods)
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise ValueError(f"load: {name} is not a sparsegraph checkpoint ({reason})") from None
 
 
 def _to(obj, device):

@@ -16,7 +16,8 @@ def _dependencies(roots) -> dict:
     """How many recorded edges point at each node reachable from ``roots``."""
     deps: dict = {}
     seen = set()
-    stack = [node for node, _ in roots]
+    # NOTE: several roots may be outputs of one node (split); count its edges only once
+    stack = list(dict.fromkeys(node for node, _ in roots))
     for node in stack:
         seen.add(node)
     while stack:

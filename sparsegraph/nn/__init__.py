@@ -1,11 +1,14 @@
 """Neural-network building blocks: Module, Parameter, layers, initialisation, functional."""
 
 from sparsegraph.nn import functional, init
-from sparsegraph.nn.layers import (
-    ELU, GELU, Dropout, Identity, LeakyReLU, Linear, LogSoftmax, ModuleDict, ModuleList, ReLU,
-    Sequential, Sigmoid, SiLU, Softmax, Softplus, Tanh,
+from sparsegraph.nn.parameter import Parameter
+from sparsegraph.nn.module import Module
+from sparsegraph.nn.linear import Identity, Linear
+from sparsegraph.nn.dropout import Dropout
+from sparsegraph.nn.activation import (
+    ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh,
 )
-from sparsegraph.nn.module import Module, Parameter
+from sparsegraph.nn.containers import ModuleDict, ModuleList, Sequential
 from sparsegraph.nn.normalization import BatchNorm1d, LayerNorm
 
 __all__ = [

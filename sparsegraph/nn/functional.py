@@ -1,42 +1,63 @@
-"""PyTorch-familiar functional names (``import sparsegraph.nn.functional as F``)."""
+"""PyTorch's names for the neural-network ops (``import sparsegraph.nn.functional as F``).
+
+Each name is the `sparsegraph.ops` function itself (no wrapper, no extra call). Names that the
+op library does not define are looked up in it lazily, so ``F.<op>`` works for any op added
+later and a missing one fails only when used.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from sparsegraph.ops import (  # noqa: F401
-    binary_cross_entropy_with_logits,
-    cross_entropy,
-    dropout,
-    elu,
-    gelu,
-    l1_loss,
-    leaky_relu,
-    linear,
-    log_softmax,
-    mse_loss,
-    nll_loss,
-    normalize,
-    relu,
-    relu6,
-    selu,
-    sigmoid,
-    silu,
-    softmax,
-    softplus,
-    tanh,
-)
+import sparsegraph.ops as _ops
+from sparsegraph import backend
 from sparsegraph.tensor import Tensor, wrap
+
+_REEXPORTED = (
+    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "tanh", "hardtanh",
+    "softplus", "silu", "softmax", "log_softmax", "dropout", "linear", "normalize",
+    "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy_with_logits",
+    "pad", "embedding",
+)
+globals().update({name: getattr(_ops, name) for name in _REEXPORTED if hasattr(_ops, name)})
+
+__all__ = [name for name in _REEXPORTED if name in globals()] + ["one_hot"]
+
+
+def __getattr__(name: str):
+    fn = getattr(_ops, name, None)
+    if fn is None or name.startswith("_"):
+        raise AttributeError(f"sparsegraph.nn.functional has no attribute {name!r} (and "
+                             "sparsegraph.ops defines no such op)")
+    globals()[name] = fn  # later lookups skip this function
+    return fn
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_ops.__all__))
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
-    """``(N,)`` integer classes -> ``(N, C)`` int64 one-hot rows (no gradient)."""
-    idx = np.asarray(tensor.array if isinstance(tensor, Tensor) else tensor)
+    """``(*)`` integer classes -> ``(*, C)`` int64 one-hot rows (no gradient).
+
+    Args:
+        tensor: integer class indices in ``[0, num_classes)``.
+        num_classes: ``C``; -1 infers ``max + 1``. (default: -1)
+
+    Raises:
+        TypeError: for non-integer input.
+        ValueError: for an index out of range, or an empty input with ``num_classes=-1``.
+    """
+    idx = tensor.array if isinstance(tensor, Tensor) else np.asarray(tensor)
     if idx.dtype.kind not in "iu":
-        raise TypeError(f"one_hot: expected integer classes (got {idx.dtype})")
-    c = int(idx.max()) + 1 if num_classes < 0 else num_classes
-    if idx.size and (idx.min() < 0 or idx.max() >= c):
-        raise ValueError(f"one_hot: expected classes in [0, {c}) (got {int(idx.max())})")
-    out = np.zeros(idx.shape + (c,), np.int64)
-    np.put_along_axis(out, idx[..., None], 1, -1)
-    return wrap(out)
+        raise TypeError(f"one_hot: expected integer class indices (got {idx.dtype})")
+    if num_classes < 0:
+        if idx.size == 0:
+            raise ValueError("one_hot: cannot infer the number of classes of an empty tensor; "
+                             "pass num_classes")
+        num_classes = int(idx.max()) + 1
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num_classes):
+        raise ValueError(f"one_hot: expected class indices in [0, {num_classes}) (got values in "
+                         f"[{int(idx.min())}, {int(idx.max())}])")
+    xp = backend.xp_of(idx)
+    return wrap((idx[..., None] == xp.arange(num_classes)).astype(xp.int64))

@@ -1,4 +1,9 @@
-"""Parameter initialisation (in place, seeded by `sparsegraph.manual_seed` or a generator)."""
+"""Parameter initialisation, in place, as ``torch.nn.init``.
+
+Every function writes the tensor's array directly (no graph is recorded, as under ``no_grad``)
+and bumps its version counter. Random ones draw from ``generator`` (a `sparsegraph.Generator`)
+or the default generator, so ``sg.manual_seed`` makes model construction deterministic.
+"""
 
 from __future__ import annotations
 
@@ -14,21 +19,35 @@ __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones
            "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]
 
 
-def _write(t: Tensor, values: np.ndarray) -> Tensor:
-    t.array[...] = backend.to_device(values.astype(t.dtype, copy=False), t.device)
+def _write(t: Tensor, values) -> Tensor:
+    if isinstance(values, np.ndarray):
+        values = backend.to_device(values.astype(t.dtype, copy=False), t.device)
+    t.array[...] = values
     t._version[0] += 1
     return t
 
 
+_UNIT_GAIN = ("linear", "identity", "sigmoid", "conv1d", "conv2d", "conv3d",
+              "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+
+
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    """PyTorch's recommended gains: relu sqrt(2), tanh 5/3, leaky_relu sqrt(2/(1+a^2)), ..."""
-    if nonlinearity in ("linear", "identity", "sigmoid", "conv1d", "conv2d"):
+    """PyTorch's recommended gains: relu sqrt(2), tanh 5/3, leaky_relu sqrt(2/(1+a^2)), selu 3/4,
+    linear / conv / sigmoid 1.
+
+    Raises:
+        ValueError: for an unknown nonlinearity or a non-numeric leaky_relu slope.
+    """
+    if nonlinearity in _UNIT_GAIN:
         return 1.0
     if nonlinearity == "tanh":
         return 5.0 / 3
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
+        if param is not None and (isinstance(param, bool) or not isinstance(param, int | float)):
+            raise ValueError(f"calculate_gain: expected a number as the negative slope "
+                             f"(got {param!r})")
         a = 0.01 if param is None else param
         return math.sqrt(2.0 / (1 + a * a))
     if nonlinearity == "selu":
@@ -44,15 +63,18 @@ def _fans(t: Tensor) -> tuple[int, int]:
 
 
 def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
+    """Fill with samples of ``U(a, b)``."""
     return _write(t, rng_of(generator).uniform(a, b, t.shape))
 
 
 def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
+    """Fill with samples of ``N(mean, std^2)``."""
     return _write(t, rng_of(generator).normal(mean, std, t.shape))
 
 
 def constant_(t: Tensor, value: float) -> Tensor:
-    return _write(t, np.full(t.shape, value))
+    """Fill with ``value``."""
+    return _write(t, value)
 
 
 def zeros_(t: Tensor) -> Tensor:
@@ -79,25 +101,30 @@ def xavier_uniform_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
 
 
 def xavier_normal_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
+    """Glorot & Bengio (2010): N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(t)
     return normal_(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
 def _kaiming_std(t, a, mode, nonlinearity):
-    fan_in, fan_out = _fans(t)
-    fan = fan_in if mode == "fan_in" else fan_out
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"kaiming: expected mode 'fan_in' or 'fan_out' (got {mode!r})")
-    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    fan_in, fan_out = _fans(t)
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan_in if mode == "fan_in" else fan_out)
 
 
 def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
-    """He et al. (2015): U(-b, b) with b = gain * sqrt(3 / fan)."""
+    """He et al. (2015): U(-b, b) with b = gain * sqrt(3 / fan); a no-op on empty tensors."""
+    if t.numel() == 0:
+        return t
     bound = math.sqrt(3.0) * _kaiming_std(t, a, mode, nonlinearity)
     return uniform_(t, -bound, bound, generator)
 
 
 def kaiming_normal_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
+    """He et al. (2015): N(0, std^2) with std = gain / sqrt(fan); a no-op on empty tensors."""
+    if t.numel() == 0:
+        return t
     return normal_(t, 0.0, _kaiming_std(t, a, mode, nonlinearity), generator)

@@ -1,190 +1,286 @@
-"""`Module` and `Parameter`: the containers of learnable state, as in PyTorch."""
+"""`Module`: the container of learnable state (parameters, buffers, submodules), as in PyTorch."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Iterator
+from collections import OrderedDict, namedtuple
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from sparsegraph import backend
+from sparsegraph.nn.parameter import Parameter
 from sparsegraph.tensor import Tensor, wrap
 
+__all__ = ["Module", "Parameter"]
 
-class Parameter(Tensor):
-    """A Tensor that a `Module` registers as learnable when assigned as an attribute."""
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
-    __slots__ = ()
 
-    def __init__(self, data=None, requires_grad: bool = True):
-        if data is None:
-            data = np.zeros(0, np.float32)
-        array = data.array if isinstance(data, Tensor) else np.asarray(data)
-        other = wrap(array)
-        for slot in Tensor.__slots__[:-1]:
-            setattr(self, slot, getattr(other, slot))
-        if requires_grad:
-            self.requires_grad_(True)
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
 
-    def __repr__(self) -> str:
-        return "Parameter containing:\n" + super().__repr__()
 
-    __hash__ = Tensor.__hash__
+def _indent(text: str, spaces: int = 2) -> str:
+    return text.replace("\n", "\n" + " " * spaces)
 
 
 class Module:
-    """Base class of layers and models: registers parameters, buffers and submodules.
+    """Base class of layers and models.
 
-    Subclasses define ``forward``; calling the module calls it. ``state_dict`` /
-    ``load_state_dict`` (strict key and shape checks), ``train`` / ``eval``, ``to`` and a
-    readable ``repr`` tree work as in PyTorch.
+    Assigning a `Parameter` or a `Module` as an attribute registers it; ``register_buffer``
+    registers non-learned state (saved in ``state_dict``). Subclasses define ``forward``;
+    calling the module calls it. ``state_dict`` / ``load_state_dict`` (strict key and shape
+    checks), ``train`` / ``eval``, ``to`` and a readable ``repr`` tree work as in PyTorch.
+
+    Example::
+
+        class MLP(sg.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lin = sg.nn.Linear(4, 2)
+
+            def forward(self, x):
+                return self.lin(x).relu()
     """
 
-    def __init__(self):
-        object.__setattr__(self, "_parameters", OrderedDict())
-        object.__setattr__(self, "_buffers", OrderedDict())
-        object.__setattr__(self, "_modules", OrderedDict())
-        object.__setattr__(self, "training", True)
+    def __init__(self) -> None:
+        d = self.__dict__
+        d["training"] = True
+        d["_parameters"] = {}
+        d["_buffers"] = {}
+        d["_non_persistent_buffers"] = set()
+        d["_modules"] = {}
 
     def forward(self, *args, **kwargs):
-        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+        raise NotImplementedError(f"{type(self).__name__}: subclasses must define forward()")
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
 
     # ---- registration ---------------------------------------------------------------------
-    def __setattr__(self, name, value):
-        params = self.__dict__.get("_parameters")
-        if params is None:
-            raise AttributeError(f"{type(self).__name__}: call super().__init__() before "
-                                 "assigning attributes")
-        for store in (self._parameters, self._buffers, self._modules):
-            if name in store and not (store is self._buffers and isinstance(value, Tensor)):
-                del store[name]
-        if isinstance(value, Parameter):
-            self.__dict__.pop(name, None)
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self.__dict__.pop(name, None)
-            self._modules[name] = value
-        elif name in self._buffers:
-            self._buffers[name] = value
+    def _forget(self, name: str, keep: str) -> None:
+        """Drop ``name`` from every store but ``keep`` (reassigning there keeps its position)."""
+        d = self.__dict__
+        d.pop(name, None)
+        for store in ("_parameters", "_buffers", "_modules"):
+            if store != keep:
+                d[store].pop(name, None)
+        if keep != "_buffers":
+            d["_non_persistent_buffers"].discard(name)
+
+    def __setattr__(self, name: str, value) -> None:
+        d = self.__dict__
+        params = d.get("_parameters")
+        if isinstance(value, Parameter | Module):
+            if params is None:
+                raise AttributeError(f"{type(self).__name__}: cannot assign {name!r} before "
+                                     "Module.__init__(); call super().__init__() first")
+            store = "_parameters" if isinstance(value, Parameter) else "_modules"
+            self._forget(name, store)
+            d[store][name] = value
+        elif params is not None and name in params:
+            if value is not None:
+                raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} "
+                                f"as parameter {name!r} (expected a Parameter or None)")
+            params[name] = None
+        elif params is not None and name in d["_modules"]:
+            if value is not None:
+                raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} "
+                                f"as child module {name!r} (expected a Module or None)")
+            d["_modules"][name] = None
+        elif params is not None and name in d["_buffers"]:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} "
+                                f"as buffer {name!r} (expected a Tensor or None)")
+            d["_buffers"][name] = value
         else:
             object.__setattr__(self, name, value)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str):
+        # NOTE: only reached when normal lookup fails; kept short (it runs on every self.weight).
         d = self.__dict__
-        for store in ("_parameters", "_buffers", "_modules"):
-            if store in d and name in d[store]:
-                return d[store][name]
+        if "_parameters" in d:
+            for store in (d["_parameters"], d["_buffers"], d["_modules"]):
+                if name in store:
+                    return store[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def __delattr__(self, name):
-        for store in (self._parameters, self._buffers, self._modules):
-            if name in store:
-                del store[name]
+    def __delattr__(self, name: str) -> None:
+        d = self.__dict__
+        for key in ("_parameters", "_buffers", "_modules"):
+            if name in d[key]:
+                del d[key][name]
+                d["_non_persistent_buffers"].discard(name)
                 return
         object.__delattr__(self, name)
 
-    def register_parameter(self, name: str, param: Parameter | None) -> None:
-        if param is None:
-            self._parameters[name] = None
-        elif not isinstance(param, Parameter):
-            raise TypeError(f"register_parameter: expected a Parameter for {name!r} "
-                            f"(got {type(param).__name__})")
-        else:
-            self._parameters[name] = param
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers)
+                      | set(self._modules))
 
-    def register_buffer(self, name: str, tensor: Tensor | None) -> None:
-        """State that is saved in ``state_dict`` but not learned (e.g. running means)."""
+    def _check_name(self, what: str, name, store: dict) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{what}: call Module.__init__() first")
+        if not isinstance(name, str):
+            raise TypeError(f"{what}: expected a str name (got {type(name).__name__})")
+        if not name or "." in name:
+            raise KeyError(f"{what}: expected a non-empty name without '.' (got {name!r})")
+        if name not in store and name in self.__dict__:
+            raise KeyError(f"{what}: attribute {name!r} already exists")
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` (or None: an absent optional parameter) under ``name``."""
+        self._check_name("register_parameter", name, self._parameters)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: expected a Parameter or None for {name!r} "
+                            f"(got {type(param).__name__})")
+        self._forget(name, "_parameters")
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Register non-learned state (e.g. running means); ``persistent`` ones are saved in
+        ``state_dict``."""
+        self._check_name("register_buffer", name, self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"register_buffer: expected a Tensor for {name!r} "
+            raise TypeError(f"register_buffer: expected a Tensor or None for {name!r} "
                             f"(got {type(tensor).__name__})")
-        self.__dict__.pop(name, None)
+        self._forget(name, "_buffers")
         self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
+        """Register ``module`` (or None) as a child under ``name``."""
+        self._check_name("add_module", name, self._modules)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: expected a Module or None for {name!r} "
+                            f"(got {type(module).__name__})")
+        self._forget(name, "_modules")
         self._modules[name] = module
 
-    # ---- traversal ----------------------------------------------------------------------------
-    def named_modules(self, prefix: str = "", memo=None) -> Iterator[tuple[str, Module]]:
-        memo = set() if memo is None else memo
-        if id(self) in memo:
-            return
-        memo.add(id(self))
+    register_module = add_module
+
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at dotted path ``target`` ("" is the module itself)."""
+        mod = self
+        for part in target.split(".") if target else ():
+            child = mod._modules.get(part)
+            if child is None:
+                raise AttributeError(f"get_submodule: {type(mod).__name__} has no submodule "
+                                     f"{part!r} (in {target!r})")
+            mod = child
+        return mod
+
+    # ---- traversal ------------------------------------------------------------------------
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """``(dotted name, module)`` for this module and every descendant, pre-order."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, m in self._modules.items():
             if m is not None:
-                yield from m.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+                yield from m.named_modules(memo, _join(prefix, name), remove_duplicate)
 
     def modules(self) -> Iterator[Module]:
         return (m for _, m in self.named_modules())
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
-        return ((n, m) for n, m in self._modules.items() if m is not None)
+        seen = set()
+        for name, m in self._modules.items():
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
 
     def children(self) -> Iterator[Module]:
         return (m for _, m in self.named_children())
 
-    def _named(self, store: str, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+    def _named_members(self, store: str, prefix: str, recurse: bool,
+                       remove_duplicate: bool) -> Iterator[tuple[str, Tensor]]:
+        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) \
+            if recurse else [(prefix, self)]
         seen = set()
-        for mod_prefix, m in self.named_modules(prefix):
-            for name, t in getattr(m, store).items():
-                if t is None or id(t) in seen:
+        for mod_prefix, m in mods:
+            for name, t in m.__dict__[store].items():
+                if t is None or (remove_duplicate and id(t) in seen):
                     continue
                 seen.add(id(t))
-                yield (f"{mod_prefix}.{name}" if mod_prefix else name), t
+                yield _join(mod_prefix, name), t
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        return self._named("_parameters", prefix)
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """``(dotted name, parameter)`` pairs; a shared parameter is listed once."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
-    def parameters(self) -> Iterator[Parameter]:
-        return (p for _, p in self.named_parameters())
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        return (p for _, p in self.named_parameters(recurse=recurse))
 
-    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
-        return self._named("_buffers", prefix)
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
-    def buffers(self) -> Iterator[Tensor]:
-        return (b for _, b in self.named_buffers())
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        return (b for _, b in self.named_buffers(recurse=recurse))
 
-    # ---- modes and gradients ------------------------------------------------------------------
+    # ---- modes and gradients ----------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
-        for m in self.modules():
-            object.__setattr__(m, "training", bool(mode))
+        """Set training mode on this module and (through their own ``train``) its children."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"train: expected a bool mode (got {mode!r})")
+        self.__dict__["training"] = mode
+        for m in self.children():
+            m.train(mode)
         return self
 
     def eval(self) -> Module:
         return self.train(False)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop (or zero) every parameter's ``.grad``."""
         for p in self.parameters():
-            if set_to_none or p.grad is None:
-                p.grad = None
-            else:
-                p.grad = wrap(p.grad.xp.zeros_like(p.grad.array))
+            if p.grad is not None:
+                # NOTE: never zero in place: the engine may share one gradient array between
+                # several leaves.
+                p.grad = None if set_to_none else wrap(p.grad.xp.zeros_like(p.grad.array))
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
-    def apply(self, fn) -> Module:
+    def apply(self, fn: Callable[[Module], object]) -> Module:
+        """Call ``fn`` on every submodule (children first) and on this module."""
         for m in self.children():
             m.apply(fn)
         fn(self)
         return self
 
     def to(self, *args, **kwargs) -> Module:
-        """Move / cast parameters and buffers in place (Parameter identity is kept)."""
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``: move / cast in place.
+
+        Floating parameters and buffers are cast (integer buffers keep their dtype); every
+        Parameter object is kept, so optimizers built before ``to`` still hold them. A changed
+        tensor's version counter is bumped and its ``.grad`` dropped.
+        """
         from sparsegraph.ops.convert import _parse_to
 
         device, dtype = _parse_to(args, dict(kwargs))
+        dtype = None if dtype is None else backend.as_dtype(dtype)
+        if dtype is not None and dtype.kind != "f":
+            raise TypeError(f"Module.to: expected a floating dtype (got {dtype})")
+        device = None if device is None else backend.normalize_device(device)
         for t in list(self.parameters()) + list(self.buffers()):
             a = t.array
-            if dtype is not None and a.dtype.kind == "f":
-                a = a.astype(backend.as_dtype(dtype))
-            if device is not None:
-                a = backend.to_device(a, backend.normalize_device(device))
+            if dtype is not None and a.dtype.kind == "f" and a.dtype != dtype:
+                a = a.astype(dtype)
+            if device is not None and t.device != device:
+                a = backend.to_device(a, device)
             if a is not t.array:
                 t.array, t.device = a, backend.device_of(a)
                 t._version[0] += 1
@@ -197,60 +293,80 @@ class Module:
     def double(self) -> Module:
         return self.to("float64")
 
-    # ---- state ----------------------------------------------------------------------------
-    def state_dict(self) -> OrderedDict:
-        """Name -> Tensor for every parameter and buffer (sharing memory with the module)."""
-        out = OrderedDict()
-        for prefix, m in self.named_modules():
-            for store in ("_parameters", "_buffers"):
-                for name, t in getattr(m, store).items():
-                    if t is not None:
-                        out[f"{prefix}.{name}" if prefix else name] = t.detach()
-        return out
+    def cpu(self) -> Module:
+        return self.to("cpu")
 
-    def load_state_dict(self, state: dict, strict: bool = True):
-        """Copy values from ``state`` into the module's parameters and buffers.
+    def cuda(self) -> Module:
+        return self.to("cuda")
+
+    # ---- state ----------------------------------------------------------------------------
+    def _state_items(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        """Every parameter and persistent buffer, shared modules under each of their names."""
+        d = self.__dict__
+        for name, t in d["_parameters"].items():
+            if t is not None:
+                yield prefix + name, t
+        for name, t in d["_buffers"].items():
+            if t is not None and name not in d["_non_persistent_buffers"]:
+                yield prefix + name, t
+        for name, m in d["_modules"].items():
+            if m is not None:
+                yield from m._state_items(prefix + name + ".")
+
+    def state_dict(self, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
+        """Dotted name -> Tensor for every parameter and persistent buffer.
+
+        The tensors share memory with the module (detached unless ``keep_vars``).
+        """
+        return OrderedDict((k, t if keep_vars else t.detach())
+                           for k, t in self._state_items(prefix))
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy values from ``state_dict`` into the parameters and buffers (in place).
+
+        Every shape is checked before anything is copied, so a failed load changes nothing.
+
+        Returns:
+            ``(missing_keys, unexpected_keys)``.
 
         Raises:
-            KeyError: with ``strict``, listing missing and unexpected keys.
-            ValueError: naming a key whose shape differs.
+            KeyError: with ``strict``, listing the missing and the unexpected keys.
+            ValueError: naming a key whose shape differs, with both shapes.
         """
-        own = {}
-        for prefix, m in self.named_modules():
-            for store in ("_parameters", "_buffers"):
-                for name, t in getattr(m, store).items():
-                    if t is not None:
-                        own[f"{prefix}.{name}" if prefix else name] = t
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
+        own = dict(self._state_items())
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict: missing keys {missing}; unexpected keys "
-                           f"{unexpected}")
-        for key in own.keys() & state.keys():
-            src = state[key]
+            raise KeyError(f"load_state_dict: {type(self).__name__}: missing keys {missing}; "
+                           f"unexpected keys {unexpected}")
+        updates = []
+        for key, dst in own.items():
+            if key not in state_dict:
+                continue
+            src = state_dict[key]
             array = src.array if isinstance(src, Tensor) else np.asarray(src)
-            if tuple(array.shape) != tuple(own[key].shape):
+            if tuple(array.shape) != dst.shape:
                 raise ValueError(f"load_state_dict: shape mismatch for {key!r}: expected "
-                                 f"{tuple(own[key].shape)} (got {tuple(array.shape)})")
-        for key in own.keys() & state.keys():
-            src = state[key]
-            array = src.array if isinstance(src, Tensor) else np.asarray(src)
-            dst = own[key]
+                                 f"{dst.shape} (got {tuple(array.shape)})")
+            updates.append((dst, array))
+        for dst, array in updates:
             dst.array[...] = backend.to_device(array, dst.device).astype(dst.dtype, copy=False)
             dst._version[0] += 1
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     # ---- repr -----------------------------------------------------------------------------
     def extra_repr(self) -> str:
+        """The text inside this module's parentheses in ``repr``; override in layers."""
         return ""
 
     def __repr__(self) -> str:
-        lines = []
-        for name, m in self._modules.items():
-            child = repr(m).replace("\n", "\n  ")
-            lines.append(f"  ({name}): {child}")
         extra = self.extra_repr()
-        if not lines:
-            return f"{type(self).__name__}({extra})"
-        head = f"{type(self).__name__}({extra}" if extra else f"{type(self).__name__}("
-        return head + "\n" + "\n".join(lines) + "\n)"
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({name}): {_indent(repr(m))}" for name, m in self._modules.items()]
+        lines = extra_lines + child_lines
+        body = ""
+        if len(extra_lines) == 1 and not child_lines:
+            body = extra_lines[0]
+        elif lines:
+            body = "\n  " + "\n  ".join(lines) + "\n"
+        return f"{type(self).__name__}({body})"

@@ -1,95 +1,141 @@
-"""LayerNorm and BatchNorm1d, composed from ops (no gradient code of their own)."""
+"""`LayerNorm` and `BatchNorm1d`, composed from ops (no gradient code of their own)."""
 
 from __future__ import annotations
 
 import sparsegraph.ops as ops
 from sparsegraph.autograd import no_grad
-from sparsegraph.creation import ones, zeros
-from sparsegraph.nn.module import Module, Parameter
+from sparsegraph.creation import ones, tensor, zeros
+from sparsegraph.nn import init
+from sparsegraph.nn.module import Module
+from sparsegraph.nn.parameter import Parameter
+
+__all__ = ["LayerNorm", "BatchNorm1d"]
 
 
 class LayerNorm(Module):
-    """Ba et al., "Layer Normalization" (2016): normalise over the last dims.
+    """Ba et al., "Layer Normalization" (2016): normalise over the trailing dims,
+    ``(x - mean) / sqrt(var + eps) * weight + bias`` with the biased variance.
 
     Args:
-        normalized_shape: trailing shape to normalise over (int or tuple).
+        normalized_shape: the trailing shape to normalise over (an int or a tuple).
         eps: added to the variance. (default: 1e-5)
-        elementwise_affine: learn a scale and shift. (default: True)
+        elementwise_affine: learn a per-element scale (ones) and shift (zeros). (default: True)
+        bias: learn the shift too (with ``elementwise_affine``). (default: True)
+
+    Shapes:
+        input ``(*, *normalized_shape)``; output of the same shape.
     """
 
-    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True):
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(
             normalized_shape)
         self.normalized_shape, self.eps = shape, eps
-        self.weight = Parameter(ones(*shape)) if elementwise_affine else None
-        self.bias = Parameter(zeros(*shape)) if elementwise_affine else None
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(ones(*shape))
+        else:
+            self.register_parameter("weight", None)
+        if elementwise_affine and bias:
+            self.bias = Parameter(zeros(*shape))
+        else:
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
 
     def forward(self, x):
-        if tuple(x.shape[-len(self.normalized_shape):]) != self.normalized_shape:
+        k = len(self.normalized_shape)
+        if tuple(x.shape[x.ndim - k:]) != self.normalized_shape or x.ndim < k:
             raise ValueError(f"LayerNorm: expected input ending in {self.normalized_shape} "
                              f"(got {x.shape})")
-        dims = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
-        mean = x.mean(dim=dims, keepdim=True)
-        centered = x - mean
-        var = (centered * centered).mean(dim=dims, keepdim=True)
+        dims = tuple(range(x.ndim - k, x.ndim))
+        centered = x - ops.mean(x, dims, keepdim=True)
+        var = ops.mean(centered * centered, dims, keepdim=True)
         out = centered * ops.rsqrt(var + self.eps)
         if self.weight is not None:
-            out = out * self.weight + self.bias
+            out = out * self.weight
+        if self.bias is not None:
+            out = out + self.bias
         return out
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}"
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
 
 
 class BatchNorm1d(Module):
-    """Ioffe & Szegedy (2015) over the batch dim of ``(N, C)`` (or ``(N, C, L)``) inputs.
+    """Ioffe & Szegedy, "Batch Normalization" (2015), over the batch (and length) dims.
 
-    Training normalises with the batch statistics and updates running estimates (unbiased
-    variance, ``momentum``); evaluation uses the running estimates.
+    In training the input is normalised with the batch statistics (biased variance) and the
+    running estimates are updated with the unbiased variance:
+    ``running = (1 - momentum) * running + momentum * batch``; ``momentum=None`` gives the
+    cumulative average. In ``eval()`` the running estimates are used (unless
+    ``track_running_stats`` is False: then batch statistics always).
+
+    Args:
+        num_features: ``C``.
+        eps: added to the variance. (default: 1e-5)
+        momentum: weight of the new batch in the running estimates, or None. (default: 0.1)
+        affine: learn a per-channel scale (ones) and shift (zeros). (default: True)
+        track_running_stats: keep ``running_mean`` / ``running_var`` /
+            ``num_batches_tracked`` buffers. (default: True)
+
+    Shapes:
+        input ``(N, C)`` or ``(N, C, L)``; output of the same shape.
     """
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        self.weight = Parameter(ones(num_features)) if affine else None
-        self.bias = Parameter(zeros(num_features)) if affine else None
+        if affine:
+            self.weight = Parameter(ones(num_features))
+            self.bias = Parameter(zeros(num_features))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features))
             self.register_buffer("running_var", ones(num_features))
+            self.register_buffer("num_batches_tracked", tensor(0))
         else:
-            self.running_mean = self.running_var = None
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(name, None)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            init.zeros_(self.running_mean)
+            init.ones_(self.running_var)
+            init.zeros_(self.num_batches_tracked)
 
     def reset_parameters(self) -> None:
+        self.reset_running_stats()
         if self.affine:
-            self.weight.array[...] = 1
-            self.bias.array[...] = 0
-        if self.track_running_stats:
-            self.running_mean.array[...] = 0
-            self.running_var.array[...] = 1
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
 
     def forward(self, x):
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm1d: expected input of shape (N, {self.num_features}"
-                             f"[, L]) (got {x.shape})")
-        dims = (0,) if x.ndim == 2 else (0, 2)
-        shape = (1, -1) if x.ndim == 2 else (1, -1, 1)
-        if self.training or not self.track_running_stats:
+            raise ValueError(f"BatchNorm1d: expected input of shape (N, {self.num_features}) "
+                             f"or (N, {self.num_features}, L) (got {x.shape})")
+        dims, shape = ((0,), (1, -1)) if x.ndim == 2 else ((0, 2), (1, -1, 1))
+        use_batch = self.training or self.running_mean is None
+        if use_batch:
             n = x.numel() // self.num_features
             if self.training and n < 2:
                 raise ValueError("BatchNorm1d: expected more than one value per channel in "
                                  f"training (got input of shape {x.shape})")
-            mean = x.mean(dim=dims, keepdim=True)
+            mean = ops.mean(x, dims, keepdim=True)
             centered = x - mean
-            var = (centered * centered).mean(dim=dims, keepdim=True)
-            if self.training and self.track_running_stats:
-                with no_grad():
-                    m = self.momentum
-                    self.running_mean.mul_(1 - m).add_(mean.reshape(-1).detach() * m)
-                    unbiased = var.reshape(-1).detach() * (n / max(n - 1, 1))
-                    self.running_var.mul_(1 - m).add_(unbiased * m)
+            var = ops.mean(centered * centered, dims, keepdim=True)
+            if self.training and self.running_mean is not None:
+                self._update_running_stats(mean, var, n)
         else:
             centered = x - self.running_mean.reshape(shape)
             var = self.running_var.reshape(shape)
@@ -98,5 +144,15 @@ class BatchNorm1d(Module):
             out = out * self.weight.reshape(shape) + self.bias.reshape(shape)
         return out
 
+    def _update_running_stats(self, mean, var, n: int) -> None:
+        with no_grad():
+            self.num_batches_tracked.add_(1)
+            m = self.momentum
+            if m is None:  # cumulative moving average
+                m = 1.0 / int(self.num_batches_tracked.item())
+            self.running_mean.mul_(1 - m).add_(mean.reshape(-1), alpha=m)
+            self.running_var.mul_(1 - m).add_(var.reshape(-1), alpha=m * n / (n - 1))
+
     def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")

@@ -1,4 +1,4 @@
-"""Adam (Kingma & Ba, 2015) and AdamW (Loshchilov & Hutter, 2019), PyTorch's update rules."""
+"""Adam (Kingma & Ba, 2015) and AdamW (Loshchilov & Hutter, 2019) with PyTorch's update rules."""
 
 from __future__ import annotations
 
@@ -8,56 +8,87 @@ import numpy as np
 
 from sparsegraph.optim.optimizer import Optimizer
 
+__all__ = ["Adam", "AdamW"]
+
 
 class Adam(Optimizer):
-    """Adam; ``weight_decay`` adds an L2 term to the gradient (torch.optim.Adam)."""
+    """Kingma & Ba, "Adam" (2015), as ``torch.optim.Adam``.
+
+    Per step ``t``: ``g += weight_decay * p`` (L2, coupled); ``m = b1 m + (1 - b1) g``;
+    ``v = b2 v + (1 - b2) g^2`` (with ``amsgrad`` the running maximum of ``v`` is used below);
+    ``p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``.
+
+    Args:
+        params: parameters or parameter groups.
+        lr: learning rate. (default: 1e-3)
+        betas: ``(b1, b2)``, each in [0, 1). (default: (0.9, 0.999))
+        eps: added to the denominator. (default: 1e-8)
+        weight_decay: L2 penalty added to the gradient. (default: 0)
+        amsgrad: Reddi et al. (2018)'s variant. (default: False)
+        maximize: ascend instead of descend. (default: False)
+
+    Raises:
+        ValueError: lr < 0, eps < 0, weight_decay < 0 or betas outside [0, 1).
+    """
 
     decoupled = False
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False):
-        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
-            raise ValueError(f"{type(self).__name__}: expected betas in [0, 1) (got {betas})")
-        if eps < 0:
-            raise ValueError(f"{type(self).__name__}: expected eps >= 0 (got {eps})")
+                 weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
-                                      weight_decay=weight_decay, amsgrad=amsgrad))
+                                      weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize))
+
+    def _check(self, group: dict) -> None:
+        super()._check(group)
+        name, betas = type(self).__name__, group["betas"]
+        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"{name}: expected betas in [0, 1) (got {betas})")
+        if not group["eps"] >= 0:
+            raise ValueError(f"{name}: expected eps >= 0 (got {group['eps']})")
 
     def _update(self, p, g, state, group):
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        if wd:
-            if self.decoupled:
-                p *= 1 - lr * wd
-            else:
-                g = g + wd * p
+        if wd and self.decoupled:
+            p *= 1 - lr * wd
+            wd = 0.0
+        g = self._decayed(p, g, wd, group["maximize"])
         if not state:
             state["step"] = 0
             state["exp_avg"] = np.zeros_like(p)
             state["exp_avg_sq"] = np.zeros_like(p)
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = np.zeros_like(p)
-        state["step"] += 1
-        t = state["step"]
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m *= b1
-        m += (1 - b1) * g
+        state["step"] = t = state["step"] + 1
+        m, v, tmp = state["exp_avg"], state["exp_avg_sq"], self._work(p)
+        # m += (1 - b1) (g - m): torch's lerp form
+        np.subtract(g, m, out=tmp)
+        tmp *= 1 - b1
+        m += tmp
         v *= b2
-        v += (1 - b2) * (g * g)
+        np.multiply(g, 1 - b2, out=tmp)
+        tmp *= g
+        v += tmp
         if group["amsgrad"]:
-            np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-            v = state["max_exp_avg_sq"]
-        bias1, bias2 = 1 - b1**t, 1 - b2**t
-        denom = np.sqrt(v)
-        denom /= math.sqrt(bias2)
-        denom += eps
-        p -= ((lr / bias1) * m / denom).astype(p.dtype, copy=False)
+            v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+        np.sqrt(v, out=tmp)
+        tmp /= math.sqrt(1 - b2**t)
+        tmp += eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= lr / (1 - b1**t)
+        p -= tmp
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay: ``p *= 1 - lr * wd`` before the Adam step."""
+    """Loshchilov & Hutter, "Decoupled Weight Decay Regularization" (2019), as
+    ``torch.optim.AdamW``: ``p *= 1 - lr * weight_decay`` before the Adam step (the decay
+    never enters the moments).
+
+    Args: as `Adam`, with ``weight_decay`` defaulting to 1e-2.
+    """
 
     decoupled = True
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)

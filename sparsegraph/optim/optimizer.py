@@ -1,105 +1,224 @@
-"""`Optimizer`: parameter groups, per-parameter state, zero_grad, state_dict (PyTorch's)."""
+"""`Optimizer`: parameter groups, per-parameter state, ``zero_grad``, ``state_dict`` (PyTorch's)."""
 
 from __future__ import annotations
 
 import copy
+import itertools
 
 import numpy as np
 
+from sparsegraph import backend
+from sparsegraph.autograd import enable_grad
 from sparsegraph.tensor import Tensor, wrap
+
+__all__ = ["Optimizer"]
+
+
+def _is_array(v) -> bool:
+    return isinstance(v, np.ndarray) or hasattr(v, "__cuda_array_interface__")
 
 
 class Optimizer:
-    """Base class. Subclasses define ``defaults`` via ``__init__`` and ``_update``.
+    """Base class of the optimizers.
 
-    Updates run on raw arrays in place, under no graph, and bump each parameter's version
-    counter so a stale graph that saved the parameter raises at backward.
+    Subclasses pass their defaults to ``__init__``, validate a group in ``_check`` and update one
+    parameter in ``_update(p, g, state, group)``, where ``p`` and ``g`` are the raw arrays of the
+    parameter and its gradient. Updates run in place, outside any graph, and bump each updated
+    parameter's version counter, so a graph that saved the old values raises at backward.
+
+    Args:
+        params: an iterable of Tensors, or of dicts (parameter groups with a ``"params"`` entry
+            and per-group options overriding the defaults).
+        defaults: the options of groups that do not set them.
+
+    Attributes:
+        param_groups: list of dicts, each with ``"params"`` and its options (``"lr"``, ...).
+        state: parameter -> dict of that parameter's state (raw arrays and numbers).
     """
 
     def __init__(self, params, defaults: dict):
-        self.defaults = defaults
+        if isinstance(params, Tensor) or isinstance(params, set | dict):
+            raise TypeError(f"{type(self).__name__}: expected an iterable of Tensors or of dicts "
+                            f"as params (got {type(params).__name__})")
+        self.defaults = dict(defaults)
         self.param_groups: list[dict] = []
         self.state: dict = {}
+        self._scratch: dict = {}  # reusable work arrays, keyed by (shape, dtype, device)
         params = list(params)
         if not params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
-        groups = params if isinstance(params[0], dict) else [{"params": params}]
-        for g in groups:
-            self.add_param_group(g)
+        for group in params if isinstance(params[0], dict) else [{"params": params}]:
+            self.add_param_group(group)
 
-    def add_param_group(self, group: dict) -> None:
-        group = dict(group)
-        params = group["params"]
-        group["params"] = [params] if isinstance(params, Tensor) else list(params)
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group of parameters with its own options (defaults fill the rest).
+
+        Raises:
+            TypeError: a parameter that is not a Tensor, or params given as a set.
+            ValueError: a non-leaf tensor, a parameter already in another group, or an invalid
+                option value.
+        """
+        name = type(self).__name__
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{name}: expected a dict as a parameter group "
+                            f"(got {type(param_group).__name__})")
+        group = dict(param_group)
+        params = group.get("params")
+        if isinstance(params, set):
+            raise TypeError(f"{name}: parameters must be an ordered collection (got a set)")
+        group["params"] = [params] if isinstance(params, Tensor) else list(params or ())
+        held = {id(p) for g in self.param_groups for p in g["params"]}
         for p in group["params"]:
             if not isinstance(p, Tensor):
-                raise TypeError(f"{type(self).__name__}: expected Tensors as parameters "
-                                f"(got {type(p).__name__})")
+                raise TypeError(f"{name}: expected Tensors as parameters (got "
+                                f"{type(p).__name__})")
+            if p.grad_fn is not None:
+                raise ValueError(f"{name}: can't optimize a non-leaf tensor (shape {p.shape}); "
+                                 "pass the leaf (e.g. a Parameter)")
+            if id(p) in held:
+                raise ValueError(f"{name}: a parameter (shape {p.shape}) appears in more than "
+                                 "one parameter group")
+            held.add(id(p))
         for key, value in self.defaults.items():
             group.setdefault(key, value)
         self._check(group)
         self.param_groups.append(group)
 
     def _check(self, group: dict) -> None:
-        if group.get("lr", 0.0) < 0:
-            raise ValueError(f"{type(self).__name__}: expected lr >= 0 (got {group['lr']})")
-        if group.get("weight_decay", 0.0) < 0:
-            raise ValueError(f"{type(self).__name__}: expected weight_decay >= 0 "
-                             f"(got {group['weight_decay']})")
+        """Validate one group's options (subclasses extend this)."""
+        name = type(self).__name__
+        if not group.get("lr", 0.0) >= 0:
+            raise ValueError(f"{name}: expected lr >= 0 (got {group['lr']})")
+        if not group.get("weight_decay", 0.0) >= 0:
+            raise ValueError(f"{name}: expected weight_decay >= 0 (got {group['weight_decay']})")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop (or zero) the ``.grad`` of every parameter."""
         for group in self.param_groups:
             for p in group["params"]:
-                if set_to_none or p.grad is None:
-                    p.grad = None
-                else:
-                    p.grad = wrap(p.grad.xp.zeros_like(p.grad.array))
+                if p.grad is not None:
+                    # NOTE: never zero in place: the engine may share a gradient array between
+                    # several leaves.
+                    p.grad = None if set_to_none else wrap(p.grad.xp.zeros_like(p.grad.array))
 
-    def step(self) -> None:
+    def step(self, closure=None):
+        """Update every parameter that has a gradient (those with ``grad`` None are skipped).
+
+        Args:
+            closure: optional function that re-evaluates the model and returns the loss; it
+                runs (with grad enabled) before the update.
+
+        Returns:
+            The closure's loss, or None.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        state = self.state
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                state = self.state.setdefault(id(p), {})
-                self._update(p.array, p.grad.array, state, group)
+                s = state.get(p)
+                if s is None:
+                    s = state[p] = {}
+                self._update(p.array, p.grad.array, s, group)
                 p._version[0] += 1
+        return loss
 
-    def _update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
-        raise NotImplementedError
+    def _update(self, p, g, state: dict, group: dict) -> None:
+        raise NotImplementedError(f"{type(self).__name__}: subclasses must define _update")
+
+    def _work(self, p, k: int = 0):
+        """A reusable uninitialised array like ``p`` (slot ``k``); shared between parameters of
+        the same shape, so an update allocates nothing after the first step."""
+        key = (p.shape, p.dtype, k) if type(p) is np.ndarray else (
+            p.shape, p.dtype, k, backend.device_of(p))
+        buf = self._scratch.get(key)
+        if buf is None:
+            buf = self._scratch[key] = backend.xp_of(p).empty_like(p)
+        return buf
+
+    def _decayed(self, p, g, wd: float, maximize: bool):
+        """``(-g if maximize else g) + wd * p`` in a work array; ``g`` (the parameter's .grad)
+        is never written."""
+        if wd:
+            d = np.multiply(p, wd, out=self._work(p, 1))
+            if maximize:
+                d -= g
+            else:
+                d += g
+            return d
+        return np.negative(g, out=self._work(p, 1)) if maximize else g
 
     # ---- state ----------------------------------------------------------------------------
-    def _params(self) -> list:
-        return [p for group in self.param_groups for p in group["params"]]
-
     def state_dict(self) -> dict:
-        """``{"state": {index: {name: array | number}}, "param_groups": [...]}``."""
-        index = {id(p): i for i, p in enumerate(self._params())}
-        state = {index[k]: {n: (v.copy() if isinstance(v, np.ndarray) else v)
-                            for n, v in s.items()} for k, s in self.state.items() if k in index}
-        groups, start = [], 0
+        """A snapshot: ``{"state": {index: {name: Tensor | number}}, "param_groups": [...]}``.
+
+        Parameters are referred to by their position across the groups (as torch does), so the
+        state loads into an optimizer built the same way over another model instance.
+        """
+        index = {}
+        groups = []
         for group in self.param_groups:
-            g = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
-            g["params"] = list(range(start, start + len(group["params"])))
-            start += len(group["params"])
-            groups.append(g)
+            saved = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            saved["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(saved)
+        params = [p for group in self.param_groups for p in group["params"]]
+        state = {}
+        for p in params:
+            if p in self.state:
+                state[index[id(p)]] = {k: wrap(v.copy()) if _is_array(v) else copy.deepcopy(v)
+                                       for k, v in self.state[p].items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        groups = state_dict["param_groups"]
-        if len(groups) != len(self.param_groups) or any(
-                len(a["params"]) != len(b["params"]) for a, b in zip(
-                    groups, self.param_groups, strict=True)):
-            raise ValueError(f"{type(self).__name__}.load_state_dict: the saved parameter "
-                             "groups do not match this optimizer's")
-        params = self._params()
-        for saved, group in zip(groups, self.param_groups, strict=True):
-            group.update({k: v for k, v in saved.items() if k != "params"})
-        self.state = {}
-        for i, s in state_dict["state"].items():
-            p = params[int(i)]
-            self.state[id(p)] = {n: (np.array(v, dtype=p.dtype) if np.ndim(v) else
-                                     (v.item() if hasattr(v, "item") else v))
-                                 for n, v in s.items()}
+        """Restore options and state saved by `state_dict` (from an optimizer built the same
+        way). Array state is copied and cast to each parameter's dtype and device.
+
+        Raises:
+            ValueError: when the groups or the state shapes do not match this optimizer's.
+        """
+        name = type(self).__name__
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups) or any(
+                len(s["params"]) != len(g["params"])
+                for s, g in zip(saved_groups, self.param_groups, strict=True)):
+            raise ValueError(f"{name}.load_state_dict: the saved parameter groups (sizes "
+                             f"{[len(s['params']) for s in saved_groups]}) do not match this "
+                             f"optimizer's (sizes {[len(g['params']) for g in self.param_groups]})")
+        by_index = dict(zip(itertools.chain.from_iterable(s["params"] for s in saved_groups),
+                            itertools.chain.from_iterable(g["params"] for g in self.param_groups),
+                            strict=True))
+        state = {}
+        for i, saved in state_dict["state"].items():
+            p = by_index.get(int(i))
+            if p is None:
+                raise ValueError(f"{name}.load_state_dict: state for parameter {i}, which no "
+                                 "group lists")
+            state[p] = {k: self._restore(v, p, f"state[{i}][{k!r}]") for k, v in saved.items()}
+        groups = []
+        for saved, group in zip(saved_groups, self.param_groups, strict=True):
+            new = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
+            if isinstance(new.get("betas"), list):
+                new["betas"] = tuple(new["betas"])
+            new["params"] = group["params"]
+            self._check(new)
+            groups.append(new)
+        self.param_groups, self.state = groups, state
+
+    def _restore(self, value, p: Tensor, where: str):
+        if isinstance(value, Tensor):
+            value = value.array
+        if isinstance(value, np.generic):
+            return value.item()
+        if not _is_array(value):
+            return copy.deepcopy(value)
+        if tuple(value.shape) != p.shape:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: {where} has shape "
+                             f"{tuple(value.shape)} but the parameter has shape {p.shape}")
+        return backend.to_device(value, p.device).astype(p.dtype, copy=True)
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

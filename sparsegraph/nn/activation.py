@@ -1,0 +1,142 @@
+"""Activation functions as modules (``sg.nn.ReLU()``, ...), delegating to `sparsegraph.ops`.
+
+``inplace=`` is accepted for PyTorch compatibility; results are always new tensors.
+"""
+
+from __future__ import annotations
+
+import sparsegraph.ops as ops
+from sparsegraph.nn.module import Module
+
+__all__ = ["ReLU", "LeakyReLU", "ELU", "GELU", "Sigmoid", "Tanh", "Softplus", "SiLU",
+           "Softmax", "LogSoftmax"]
+
+
+def _inplace(flag: bool, sep: str = "") -> str:
+    return f"{sep}inplace=True" if flag else ""
+
+
+class ReLU(Module):
+    """``max(x, 0)``."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        return ops.relu(x)
+
+    def extra_repr(self) -> str:
+        return _inplace(self.inplace)
+
+
+class LeakyReLU(Module):
+    """``x`` for ``x >= 0``, ``negative_slope * x`` otherwise. (default slope: 0.01)"""
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
+        super().__init__()
+        self.negative_slope, self.inplace = negative_slope, inplace
+
+    def forward(self, x):
+        return ops.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}" + _inplace(self.inplace, ", ")
+
+
+class ELU(Module):
+    """Clevert et al. (2016): ``x`` for ``x > 0``, ``alpha (exp(x) - 1)`` otherwise."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, x):
+        return ops.elu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + _inplace(self.inplace, ", ")
+
+
+class GELU(Module):
+    """Hendrycks & Gimpel (2016): ``x Phi(x)``; ``approximate="tanh"`` for the tanh form."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: expected approximate 'none' or 'tanh' (got {approximate!r})")
+        self.approximate = approximate
+
+    def forward(self, x):
+        return ops.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class Sigmoid(Module):
+    """``1 / (1 + exp(-x))``."""
+
+    def forward(self, x):
+        return ops.sigmoid(x)
+
+
+class Tanh(Module):
+    """``tanh(x)``."""
+
+    def forward(self, x):
+        return ops.tanh(x)
+
+
+class SiLU(Module):
+    """``x * sigmoid(x)`` (Elfwing et al., 2018; a.k.a. swish)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        return ops.silu(x)
+
+    def extra_repr(self) -> str:
+        return _inplace(self.inplace)
+
+
+class Softplus(Module):
+    """``log(1 + exp(beta x)) / beta``; linear where ``beta x > threshold``."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        return ops.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Softmax(Module):
+    """Softmax along ``dim``.
+
+    Args:
+        dim: the dimension; None means the last one (PyTorch's implicit choice is deprecated
+            and differs for 0-d and 3-d inputs). (default: None)
+    """
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return ops.softmax(x, -1 if self.dim is None else self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    """Log-softmax along ``dim`` (None: the last one), computed stably in one op."""
+
+    def forward(self, x):
+        return ops.log_softmax(x, -1 if self.dim is None else self.dim)

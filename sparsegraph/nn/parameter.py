@@ -1,0 +1,42 @@
+"""`Parameter`: a Tensor that a `Module` registers as learnable state."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sparsegraph.creation import as_array
+from sparsegraph.tensor import Tensor, wrap
+
+
+class Parameter(Tensor):
+    """A Tensor that a `Module` registers automatically when assigned as an attribute.
+
+    Like ``torch.nn.Parameter`` it shares memory (and the version counter) with ``data`` and
+    requires grad by default.
+
+    Args:
+        data: a Tensor (shared, not copied), an array, or nested lists (Python floats become
+            float32). (default: an empty float32 tensor)
+        requires_grad: whether the parameter is learnable. (default: True)
+
+    Raises:
+        TypeError: ``requires_grad`` on non-floating data.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data=None, requires_grad: bool = True):
+        if data is None:
+            data = np.zeros(0, np.float32)
+        other = wrap(data.array if isinstance(data, Tensor) else as_array(data))
+        if isinstance(data, Tensor):
+            other._version = data._version  # same memory, same counter (as torch)
+        for slot in Tensor.__slots__[:-1]:  # every slot but __weakref__
+            setattr(self, slot, getattr(other, slot))
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+    __hash__ = Tensor.__hash__
