@@ -120,13 +120,12 @@ def _make(name, fwd, grad, saves):
         if ctx.needs_input_grad[0]:
             ctx.p = p
             if saves(p) == "y":
-                ctx.y = y
-            else:
-                ctx.save_for_backward(x)
+                return ctx.save_output(y)
+            ctx.save_for_backward(x)
         return y
 
     def backward(ctx, g):
-        t = ctx.y if saves(ctx.p) == "y" else ctx.saved_tensors[0].array
+        t = ctx.saved_output if saves(ctx.p) == "y" else ctx.saved_tensors[0].array
         return dispatch(name + "_backward", ctx.device)(t, g.array, ctx.p), None
 
     cls_name = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "elu": "ELU", "gelu": "GELU"}.get(

@@ -19,13 +19,13 @@ class RowSoftmax(Function):
     def forward(ctx, a, log):
         op = "csr_log_softmax" if log else "csr_softmax"
         ctx.indptr, ctx.op = a.structure.indptr, op
-        ctx.y = dispatch(op, ctx.device, "csr")(ctx.indptr, _contiguous(a.values.array))
-        return ctx.y
+        return ctx.save_output(dispatch(op, ctx.device, "csr")(ctx.indptr,
+                                                               _contiguous(a.values.array)))
 
     @staticmethod
     def backward(ctx, g):
         return dispatch(ctx.op + "_backward", ctx.device, "csr")(
-            ctx.indptr, ctx.y, _contiguous(g.array)), None
+            ctx.indptr, ctx.saved_output, _contiguous(g.array)), None
 
 
 class SoftmaxSpMM(Function):

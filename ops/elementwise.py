@@ -114,14 +114,13 @@ def _register_binary(name, fwd, grad_a, grad_b):
         if reads_inputs:
             ctx.save_for_backward(a, b)
         y = dispatch(name, ctx.device)(arr(a), arr(b))
-        if reads_output:
-            ctx.y = y
-        return y
+        return ctx.save_output(y) if reads_output else y
 
     def backward(ctx, g):
         a, b = (arr(t) for t in ctx.saved_tensors) if reads_inputs else (None, None)
         ga, gb = dispatch(name + "_backward", ctx.device)(
-            a, b, ctx.y if reads_output else None, g.array, ctx.needs_input_grad, ctx.shapes)
+            a, b, ctx.saved_output if reads_output else None, g.array, ctx.needs_input_grad,
+            ctx.shapes)
         return _cast(ga, ctx.dtypes[0]), _cast(gb, ctx.dtypes[1])
 
     return type(name.capitalize(), (Function,), {
@@ -147,12 +146,11 @@ def _register_unary(name, fwd, grad):
 
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        ctx.y = dispatch(name, ctx.device)(x.array)
-        return ctx.y
+        return ctx.save_output(dispatch(name, ctx.device)(x.array))
 
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return _cast(dispatch(name + "_backward", ctx.device)(x.array, ctx.y, g.array), x.dtype)
+        return _cast(dispatch(name + "_backward", ctx.device)(x.array, ctx.saved_output, g.array), x.dtype)
 
     return type(name.capitalize(), (Function,), {
         "forward": staticmethod(forward), "backward": staticmethod(backward),

@@ -133,12 +133,11 @@ class SegmentSoftmax(Function):
     @staticmethod
     def forward(ctx, src, indptr):
         ctx.indptr = indptr
-        ctx.y = dispatch("csr_softmax", ctx.device, "csr")(indptr, src.array)
-        return ctx.y
+        return ctx.save_output(dispatch("csr_softmax", ctx.device, "csr")(indptr, src.array))
 
     @staticmethod
     def backward(ctx, g):
-        gx = dispatch("csr_softmax_backward", ctx.device, "csr")(ctx.indptr, ctx.y, g.array)
+        gx = dispatch("csr_softmax_backward", ctx.device, "csr")(ctx.indptr, ctx.saved_output, g.array)
         return gx, None
 
 

@@ -47,32 +47,15 @@ def _log_softmax_backward_kernel(y, g, dim):
     return g - xp_of(y).exp(y) * g.sum(axis=dim, keepdims=True)
 
 
-def _save_output(ctx, y):
-    """Wrap the output now so backward can check its version counter (no reference cycle:
-    only the counter, a one-element list, is kept)."""
-    out = wrap(y)
-    ctx.y, ctx.y_version = y, out._version
-    return out
-
-
-def _saved_output(ctx):
-    if ctx.y_version[0]:
-        raise RuntimeError(
-            f"{ctx._name()}: its output of shape {ctx.y.shape}, which backward reads, was "
-            f"modified by an in-place operation (it is at version {ctx.y_version[0]}; expected "
-            "version 0); use .clone() before changing it in place")
-    return ctx.y
-
-
 class Softmax(Function):
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = dim
-        return _save_output(ctx, dispatch("softmax", ctx.device)(x.array, dim))
+        return ctx.save_output(dispatch("softmax", ctx.device)(x.array, dim))
 
     @staticmethod
     def backward(ctx, g):
-        return dispatch("softmax_backward", ctx.device)(_saved_output(ctx), g.array,
+        return dispatch("softmax_backward", ctx.device)(ctx.saved_output, g.array,
                                                         ctx.dim), None
 
 
@@ -80,11 +63,11 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = dim
-        return _save_output(ctx, dispatch("log_softmax", ctx.device)(x.array, dim))
+        return ctx.save_output(dispatch("log_softmax", ctx.device)(x.array, dim))
 
     @staticmethod
     def backward(ctx, g):
-        return dispatch("log_softmax_backward", ctx.device)(_saved_output(ctx), g.array,
+        return dispatch("log_softmax_backward", ctx.device)(ctx.saved_output, g.array,
                                                             ctx.dim), None
 
 

@@ -52,6 +52,27 @@ class Context:
                 )
         return self._saved
 
+    def save_output(self, array) -> Tensor:
+        """Keep forward's result (an array) for backward and return it wrapped as the output.
+
+        Backward reads it back with :attr:`saved_output`, which raises if the output was
+        changed in place in between (``y = x.exp(); y[0] = 1``), as for saved inputs.
+        """
+        out = wrap(array)
+        self._output, self._output_version = array, out._version
+        return out
+
+    @property
+    def saved_output(self):
+        _ = self.saved_tensors  # the retain_graph error after freeing
+        if self._output_version[0]:
+            raise RuntimeError(
+                f"{self._name()}: its output of shape {self._output.shape}, which backward "
+                f"reads, was modified by an in-place operation (it is at version "
+                f"{self._output_version[0]}; expected version 0); use .clone() before changing "
+                "it in place")
+        return self._output
+
     def _name(self) -> str:
         return self._node.name() if self._node is not None else "backward"
 
@@ -59,9 +80,10 @@ class Context:
         """Drop saved state after backward; running this node again becomes an error."""
         keep = {"needs_input_grad", "device", "_node"}
         extra = [k for k in self.__dict__ if k not in keep and not k.startswith("_")]
-        if self._saved or extra:
+        if self._saved or extra or "_output" in self.__dict__:
             for k in extra:
                 del self.__dict__[k]
+            self.__dict__.pop("_output", None)
             self._saved = self._versions = ()
             self._freed = True
 

@@ -212,3 +212,23 @@ def test_numpy_of_grad_tensor_requires_detach():
     with pytest.raises(RuntimeError, match="detach"):
         x.numpy()
     assert x.detach().numpy().shape == (2,)
+
+
+@pytest.mark.parametrize("op", [lambda t: t.exp(), lambda t: t.sqrt(), lambda t: t.sigmoid(),
+                                lambda t: t.tanh(), lambda t: t.relu(), lambda t: 1.0 / t,
+                                lambda t: t.softmax(-1)],
+                         ids=["exp", "sqrt", "sigmoid", "tanh", "relu", "div", "softmax"])
+def test_inplace_change_of_an_output_read_by_backward_is_detected(op):
+    x = (sg.rand(4) + 0.5).requires_grad_()
+    y = op(x)
+    y[0] = 1.0
+    with pytest.raises(RuntimeError, match="output of shape .* was modified by an in-place"):
+        y.sum().backward()
+
+
+def test_inplace_change_of_an_output_not_read_by_backward_is_fine():
+    x = sg.randn(4, requires_grad=True)
+    y = x * 2.0  # MulBackward reads its inputs, not its output
+    y[0] = 5.0
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 2, 2, 2])
