@@ -11,7 +11,7 @@ from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import check_tensor, norm_dim
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import Tensor
 
 __all__ = ["softmax", "log_softmax"]
 
