@@ -150,7 +150,8 @@ def _register_unary(name, fwd, grad):
 
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return _cast(dispatch(name + "_backward", ctx.device)(x.array, ctx.saved_output, g.array), x.dtype)
+        gx = dispatch(name + "_backward", ctx.device)(x.array, ctx.saved_output, g.array)
+        return _cast(gx, x.dtype)
 
     return type(name.capitalize(), (Function,), {
         "forward": staticmethod(forward), "backward": staticmethod(backward),

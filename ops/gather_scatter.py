@@ -137,7 +137,8 @@ class SegmentSoftmax(Function):
 
     @staticmethod
     def backward(ctx, g):
-        gx = dispatch("csr_softmax_backward", ctx.device, "csr")(ctx.indptr, ctx.saved_output, g.array)
+        gx = dispatch("csr_softmax_backward", ctx.device, "csr")(ctx.indptr, ctx.saved_output,
+                                                                 g.array)
         return gx, None
 
 
