@@ -73,7 +73,7 @@ def _undirected_keys(rng, n, target, y, weights, homophily, num_classes):
 
 
 def generate(num_nodes: int, num_edges: int, num_features: int, num_classes: int, *,
-             seed: int = 0, homophily: float = 0.7, power: float = 0.8, noise: float = 1.0,
+             seed: int = 0, homophily: float = 0.7, power: float = 0.5, noise: float = 1.0,
              train_frac: float = 0.1, val_frac: float = 0.1) -> dict:
     """Arrays of a synthetic graph: CSR (target-major, symmetric), features, labels, masks.
 
