@@ -9,7 +9,8 @@ from hypothesis.extra import numpy as hnp
 import sparsegraph as sg
 from sparsegraph import ops
 
-floats = st.floats(-10, 10, allow_nan=False, width=64)
+# no subnormals: algebraically equal formulas may underflow differently there
+floats = st.floats(-10, 10, allow_nan=False, allow_subnormal=False, width=64)
 
 
 @given(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=4),
