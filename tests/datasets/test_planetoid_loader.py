@@ -83,3 +83,13 @@ def test_truncated_pickle_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr("sparsegraph.datasets.planetoid.SHA256", {})
     with pytest.raises(ValueError, match="corrupt or truncated"):
         Planetoid("cora", root=tmp_path, download=False, cache_dir=tmp_path / "cache")
+
+
+@pytest.mark.dataset
+def test_corrupt_processed_cache_is_ignored_and_rebuilt(data_root, tmp_path):
+    first = Planetoid("cora", root=data_root, download=False, cache_dir=tmp_path)[0]
+    (cache,) = tmp_path.iterdir()
+    cache.write_bytes(b"garbage")
+    again = Planetoid("cora", root=data_root, download=False, cache_dir=tmp_path)[0]
+    np.testing.assert_array_equal(np.asarray(again.edge_index), np.asarray(first.edge_index))
+    assert cache.stat().st_size > 1000  # rewritten
