@@ -1,4 +1,5 @@
-"""Real datasets (Planetoid, TU, npz graphs), the karate club, synthetic graphs, networkx I/O."""
+"""Real datasets (Planetoid, TU, npz graphs), the karate club, synthetic graphs, networkx I/O,
+memory-mapped graphs on disk."""
 
 if __name__ != "sparsegraph.datasets":
     raise ImportError(
@@ -8,6 +9,7 @@ from sparsegraph.datasets import synthetic  # noqa: E402
 from sparsegraph.datasets.karate import KarateClub  # noqa: E402
 from sparsegraph.datasets.networkx_io import from_networkx, to_networkx  # noqa: E402
 from sparsegraph.datasets.npz import NpzGraph  # noqa: E402
+from sparsegraph.datasets.ondisk import load_on_disk, save_on_disk  # noqa: E402
 from sparsegraph.datasets.planetoid import Planetoid  # noqa: E402
 from sparsegraph.datasets.registry import load_for_training  # noqa: E402
 from sparsegraph.datasets.root import DatasetUnavailable, cache_dir, data_root  # noqa: E402
@@ -15,4 +17,5 @@ from sparsegraph.datasets.tu import GraphLoader, TUDataset, stratified_kfold  # 
 
 __all__ = ["DatasetUnavailable", "GraphLoader", "KarateClub", "NpzGraph", "Planetoid",
            "TUDataset", "from_networkx", "to_networkx",
-           "cache_dir", "data_root", "load_for_training", "stratified_kfold", "synthetic"]
+           "cache_dir", "data_root", "load_for_training", "load_on_disk", "save_on_disk",
+           "stratified_kfold", "synthetic"]

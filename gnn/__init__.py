@@ -1,4 +1,5 @@
-"""Graph neural networks: message passing, convolution layers, pooling, models, training."""
+"""Graph neural networks: message passing, convolution layers, pooling, models, training,
+neighbour sampling for mini-batches."""
 
 if __name__ != "sparsegraph.gnn":
     raise ImportError(f"import this package as sparsegraph.gnn (it was imported as {__name__!r})")
@@ -10,10 +11,12 @@ from sparsegraph.gnn.gin import GINConv, GraphConv  # noqa: E402
 from sparsegraph.gnn.message_passing import MessagePassing, as_adjacency  # noqa: E402
 from sparsegraph.gnn.pool import global_add_pool, global_max_pool, global_mean_pool  # noqa: E402
 from sparsegraph.gnn.sage import SAGEConv  # noqa: E402
+from sparsegraph.gnn.sampling import NeighborLoader, NeighborSampler, SampledBlocks  # noqa: E402
 from sparsegraph.gnn import models  # noqa: E402
+from sparsegraph.gnn.minibatch import train_minibatch  # noqa: E402
 
 __all__ = [
     "APPNP", "ChebConv", "GATConv", "GCNConv", "GINConv", "GraphConv", "MessagePassing",
-    "SAGEConv", "SGConv", "as_adjacency", "global_add_pool", "global_max_pool",
-    "global_mean_pool", "models",
+    "NeighborLoader", "NeighborSampler", "SAGEConv", "SGConv", "SampledBlocks", "as_adjacency",
+    "global_add_pool", "global_max_pool", "global_mean_pool", "models", "train_minibatch",
 ]

@@ -8,6 +8,8 @@ acts on the stored values).
 
 from __future__ import annotations
 
+import numpy as np
+
 import sparsegraph.ops as ops
 from sparsegraph.gnn.appnp import APPNP as APPNPProp
 from sparsegraph.gnn.gat import GATConv
@@ -16,7 +18,8 @@ from sparsegraph.gnn.gin import GINConv
 from sparsegraph.gnn.pool import global_add_pool, global_mean_pool
 from sparsegraph.gnn.sage import SAGEConv
 from sparsegraph.nn import BatchNorm1d, Linear, Module, ModuleList, ReLU, Sequential
-from sparsegraph.sparse import SparseTensor
+from sparsegraph.sparse import SparseTensor, Structure
+from sparsegraph.tensor import wrap
 
 
 def feature_dropout(x, p: float, training: bool):
@@ -26,6 +29,19 @@ def feature_dropout(x, p: float, training: bool):
     if isinstance(x, SparseTensor):
         return ops.sparse_dropout(x, p, training)
     return ops.dropout(x, p, training)
+
+
+def row_slice(x, lo: int, hi: int):
+    """Rows ``lo:hi`` of a dense Tensor or of a CSR SparseTensor (its values sliced with
+    gradients; the index arrays are views)."""
+    if not isinstance(x, SparseTensor):
+        return x[lo:hi]
+    x = x.to_csr() if x.layout != "csr" else x
+    s = x.structure
+    a, b = int(s.indptr[lo]), int(s.indptr[hi])
+    rows = Structure.csr(s.indptr[lo:hi + 1] - s.indptr[lo], s.indices[a:b],
+                         (hi - lo, x.shape[1]), validate=False)
+    return SparseTensor(rows, x.values[a:b])
 
 
 class MLP(Module):
@@ -86,9 +102,15 @@ class GAT(Module):
 class GraphSAGE(Module):
     """Hamilton et al. (NeurIPS 2017): SAGEConv-ReLU-Dropout stack with mean aggregation.
 
-    ``forward(x, adjs)`` also accepts a list of per-layer bipartite blocks (mini-batches from
-    neighbour sampling): layer l then maps the first ``adjs[l].shape[1]`` rows to
-    ``adjs[l].shape[0]`` target rows.
+    ``forward(x, adj)`` runs on the full graph; ``forward(x, blocks)`` on a mini-batch from
+    neighbour sampling (`sparsegraph.gnn.NeighborLoader`): ``blocks`` holds one bipartite
+    ``(N_dst, N_src)`` block per layer, outermost first, and layer l maps the ``N_src`` rows of
+    its input to its first ``N_dst`` rows (the target nodes). ``inference(x, adj)`` evaluates
+    the full graph layer by layer in chunks of target nodes (no neighbour explosion).
+
+    Shapes:
+        x: ``(N, F_in)`` (or ``(N_src of blocks[0], F_in)``); out: ``(N, C)`` (or
+        ``(N_dst of blocks[-1], C)``).
     """
 
     def __init__(self, in_channels: int, hidden_channels: int = 64, out_channels: int = 2,
@@ -100,16 +122,63 @@ class GraphSAGE(Module):
         self.dropout = dropout
 
     def forward(self, x, adj):
+        if isinstance(adj, list | tuple) and len(adj) != len(self.convs):
+            raise ValueError(f"GraphSAGE: expected one block per layer ({len(self.convs)}) "
+                             f"(got {len(adj)} blocks)")
         blocks = adj if isinstance(adj, list | tuple) else [adj] * len(self.convs)
         for i, (conv, block) in enumerate(zip(self.convs, blocks, strict=True)):
             x = feature_dropout(x, self.dropout, self.training)
             if isinstance(block, SparseTensor) and block.shape[0] != block.shape[1]:
-                x = conv((x, x[: block.shape[0]]), block)
+                x = conv((x, row_slice(x, 0, block.shape[0])), block)
             else:
                 x = conv(x, block)
             if i < len(self.convs) - 1:
                 x = ops.relu(x)
         return x
+
+    def inference(self, x, adj, batch_size: int = 4096):
+        """Full-graph output, one layer at a time over chunks of ``batch_size`` target nodes.
+
+        Each chunk aggregates its rows of the adjacency over the whole previous layer, so the
+        work is one pass over the edges per layer (sampling would revisit each node's
+        neighbourhood once per batch and layer). Runs without autograd, in eval mode; equal to
+        ``forward(x, adj)`` of the model in eval mode.
+
+        Args:
+            x: ``(N, F_in)`` dense (may be memory-mapped) or sparse CSR features.
+            adj: ``(N, N)`` target-major SparseTensor or a Graph.
+            batch_size: target nodes per chunk.
+
+        Returns:
+            ``(N, C)`` Tensor.
+        """
+        from sparsegraph.autograd import no_grad
+        from sparsegraph.gnn.message_passing import as_adjacency
+
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f"GraphSAGE.inference: expected an int `batch_size` > 0 "
+                             f"(got {batch_size!r})")
+        n = x.shape[0]
+        adj = as_adjacency(adj, n, op="GraphSAGE.inference")
+        was_training = self.training
+        self.eval()
+        try:
+            with no_grad():
+                h = x
+                for i, conv in enumerate(self.convs):
+                    out = None
+                    for lo in range(0, n, batch_size):
+                        hi = min(lo + batch_size, n)
+                        o = conv((h, row_slice(h, lo, hi)), row_slice(adj, lo, hi))
+                        o = ops.relu(o) if i < len(self.convs) - 1 else o
+                        if out is None:
+                            out = np.empty((n,) + o.shape[1:], o.dtype)
+                        out[lo:hi] = o.array
+                    h = wrap(out if out is not None else np.zeros((0, conv.out_channels),
+                                                                  np.float32))
+        finally:
+            self.train(was_training)
+        return h
 
 
 class SGC(Module):

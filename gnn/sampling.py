@@ -1,0 +1,289 @@
+"""Neighbour sampling for mini-batch training on large graphs (GraphSAGE's sampler).
+
+`NeighborSampler` turns a set of seed nodes into per-layer bipartite blocks, and
+`NeighborLoader` iterates over batches of seed nodes, gathering their features and labels
+(from memory-mapped arrays too: ``x[n_id]`` on a memmap reads only those rows).
+
+Conventions (PyG's ``num_neighbors``, DGL's blocks):
+
+- ``num_neighbors[h]`` is the fan-out of hop ``h + 1`` from the seeds: ``[15, 10, 5]`` samples
+  up to 15 in-neighbours of every seed, then up to 10 of every node reached so far, then 5.
+  ``-1`` takes every in-neighbour. Sampling is uniform without replacement; a node with at most
+  ``k`` in-neighbours keeps all of them.
+- ``blocks`` are ordered outermost first, the order a model consumes them:
+  ``blocks[0]`` is ``(N_1, N_0)`` with ``N_0 = len(n_id)`` and ``blocks[-1]`` is
+  ``(batch_size, N_{L-1})``. Each block is a target-major CSR SparseTensor in LOCAL ids, and
+  its target nodes are the first rows of its source nodes, so ``x_dst = x_src[:N_dst]``.
+- ``n_id`` holds the global ids of every node the batch needs, the seeds first.
+
+Samples are deterministic for a seed: the random numbers of node ``v`` at hop ``h`` in epoch
+``e`` are a hash of ``(seed, e, h, v)`` (see `sampling_kernels`), whatever the thread count.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sparsegraph.creation import rng_of
+from sparsegraph.gnn import sampling_kernels
+from sparsegraph.graph import Graph
+from sparsegraph.kernels import dispatch
+from sparsegraph.sparse import SparseTensor, Structure
+from sparsegraph.tensor import Tensor, wrap
+
+
+@dataclass
+class SampledBlocks:
+    """One mini-batch: the nodes it needs and one bipartite block per layer.
+
+    Attributes:
+        n_id: ``(N_0,)`` int64 global ids, the ``batch_size`` seed nodes first.
+        batch_size: number of seed nodes (the rows of the model's output).
+        blocks: per layer, outermost first: ``(N_{l+1}, N_l)`` SparseTensors (local ids,
+            row = target, values = 1).
+        e_id: per block, ``(E_l,)`` int64 positions of its edges in the graph's CSR
+            (``graph.adj.values[e_id]`` are their weights).
+        x: ``(N_0, F)`` features of ``n_id`` (loader only; dense Tensor or sparse CSR).
+        y: ``(batch_size,)`` labels of the seeds (loader only).
+    """
+
+    n_id: np.ndarray
+    batch_size: int
+    blocks: list = field(default_factory=list)
+    e_id: list = field(default_factory=list)
+    x: object = None
+    y: object = None
+
+    @property
+    def num_sampled_nodes(self) -> int:
+        return int(self.n_id.shape[0])
+
+    @property
+    def num_sampled_edges(self) -> int:
+        return sum(b.nnz for b in self.blocks)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{b.shape[0]}x{b.shape[1]}:{b.nnz}" for b in self.blocks)
+        return f"SampledBlocks(batch_size={self.batch_size}, n_id={self.n_id.shape[0]}, " \
+               f"blocks=[{shapes}])"
+
+
+def _csr_arrays(adj_or_graph, op: str):
+    adj = adj_or_graph.adj if isinstance(adj_or_graph, Graph) else adj_or_graph
+    if not isinstance(adj, SparseTensor):
+        raise TypeError(f"{op}: expected a Graph or a square SparseTensor adjacency "
+                        f"(got {type(adj_or_graph).__name__})")
+    if adj.shape[0] != adj.shape[1]:
+        raise ValueError(f"{op}: expected a square adjacency (got shape {adj.shape[:2]})")
+    s = adj.structure.to("cpu")
+    s = s.to_csr()[0] if s.layout != "csr" else s
+    return s.indptr, s.indices, adj.shape[0]
+
+
+def check_num_neighbors(num_neighbors, op: str = "NeighborSampler") -> list[int]:
+    """Validate fan-outs: a non-empty list of ints >= 0, or -1 for every neighbour."""
+    if isinstance(num_neighbors, int | np.integer) and not isinstance(num_neighbors, bool):
+        raise TypeError(f"{op}: expected `num_neighbors` as a list with one fan-out per layer, "
+                        f"e.g. [15, 10] (got the int {num_neighbors})")
+    try:
+        fanouts = list(num_neighbors)
+    except TypeError:
+        raise TypeError(f"{op}: expected `num_neighbors` as a list of ints (got "
+                        f"{type(num_neighbors).__name__})") from None
+    if not fanouts:
+        raise ValueError(f"{op}: expected at least one fan-out in `num_neighbors` (got [])")
+    for k in fanouts:
+        if isinstance(k, bool) or not isinstance(k, int | np.integer):
+            raise TypeError(f"{op}: expected integer fan-outs in `num_neighbors` (got {k!r})")
+        if k < -1:
+            raise ValueError(f"{op}: expected fan-outs >= 0, or -1 for all neighbours, in "
+                             f"`num_neighbors` (got {int(k)})")
+    return [int(k) for k in fanouts]
+
+
+def check_seed(seed, op: str) -> int:
+    """An int seed in [0, 2^64), or one drawn from sparsegraph's global generator (None)."""
+    if seed is None:
+        return int(rng_of(None).integers(0, 2**63))
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"{op}: expected an int `seed` or None (got {type(seed).__name__})")
+    if not 0 <= int(seed) < 2**64:
+        raise ValueError(f"{op}: expected `seed` in [0, 2**64) (got {int(seed)})")
+    return int(seed)
+
+
+def check_nodes(nodes, num_nodes: int, op: str, name: str) -> np.ndarray:
+    """Node ids (1-D ints in range) or a boolean mask of length ``num_nodes`` -> int64 ids."""
+    a = nodes.array if isinstance(nodes, Tensor) else nodes
+    a = np.asarray(a)
+    if a.dtype == np.bool_:
+        if a.shape != (num_nodes,):
+            raise ValueError(f"{op}: expected a boolean `{name}` mask of shape ({num_nodes},) "
+                             f"(got shape {a.shape})")
+        return np.flatnonzero(a).astype(np.int64)
+    if a.size == 0 and a.dtype.kind == "f":
+        a = a.astype(np.int64)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{op}: expected integer node ids or a boolean mask for `{name}` "
+                        f"(got dtype {a.dtype})")
+    if a.ndim != 1:
+        raise ValueError(f"{op}: expected 1-D `{name}` (got shape {a.shape})")
+    if a.size and (int(a.min()) < 0 or int(a.max()) >= num_nodes):
+        bad = int(a.min()) if int(a.min()) < 0 else int(a.max())
+        raise ValueError(f"{op}: expected `{name}` in [0, {num_nodes}) (got {bad})")
+    return a.astype(np.int64, copy=False)
+
+
+class NeighborSampler:
+    """Uniform neighbour sampling without replacement, layer by layer (Hamilton et al.,
+    "Inductive Representation Learning on Large Graphs", NeurIPS 2017).
+
+    Args:
+        adj_or_graph: a `Graph` or an ``(N, N)`` target-major SparseTensor (row ``v`` lists the
+            in-neighbours of ``v``); memory-mapped index arrays are read in place.
+        num_neighbors: fan-out per hop from the seeds, e.g. ``[15, 10, 5]``; ``-1`` = all.
+        seed: the sampling seed (default: drawn from `sparsegraph.manual_seed`'s generator).
+
+    ``sample(seeds, epoch)`` is not thread-safe: it reuses one ``(N,)`` scratch array (global
+    -> local ids) across batches, reset after each, so relabelling costs O(sampled edges).
+    The kernel is op ``"sample_neighbors"`` ("numba", or "generic" numpy reference).
+    """
+
+    def __init__(self, adj_or_graph, num_neighbors=(15, 10, 5), seed=None):
+        self.indptr, self.indices, self.num_nodes = _csr_arrays(adj_or_graph, "NeighborSampler")
+        self.num_neighbors = check_num_neighbors(num_neighbors)
+        self.seed = check_seed(seed, "NeighborSampler")
+        self._local = np.full(self.num_nodes, -1,
+                              np.int32 if self.num_nodes < 2**31 else np.int64)
+
+    def sample(self, seeds, epoch: int = 0) -> SampledBlocks:
+        """Blocks for ``seeds`` (distinct node ids or a boolean mask) in epoch ``epoch``."""
+        seeds = check_nodes(seeds, self.num_nodes, "NeighborSampler.sample", "seeds")
+        if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer) or epoch < 0:
+            raise ValueError(f"NeighborSampler.sample: expected an int `epoch` >= 0 "
+                             f"(got {epoch!r})")
+        return self._sample(seeds, int(epoch))
+
+    def _sample(self, seeds: np.ndarray, epoch: int) -> SampledBlocks:
+        kernel = dispatch("sample_neighbors", "cpu", "csr")
+        local, n_seeds = self._local, seeds.shape[0]
+        nodes = seeds
+        local[seeds] = np.arange(n_seeds)
+        try:
+            if n_seeds and not bool((local[seeds] == np.arange(n_seeds)).all()):
+                raise ValueError("NeighborSampler: expected distinct seed nodes (got repeats)")
+            blocks, e_ids = [], []
+            for hop, k in enumerate(self.num_neighbors):
+                stream = sampling_kernels.stream_key(self.seed, epoch, hop)
+                rowptr, col, e_id, new = kernel(self.indptr, self.indices, nodes, k, stream,
+                                                local)
+                n_dst = nodes.shape[0]
+                nodes = np.concatenate([nodes, new])
+                s = Structure.csr(rowptr, col, (n_dst, nodes.shape[0]), op="NeighborSampler",
+                                  validate=False)
+                blocks.append(SparseTensor(s, wrap(np.ones(col.shape[0], np.float32))))
+                e_ids.append(e_id)
+        finally:
+            local[nodes] = -1
+        return SampledBlocks(nodes, n_seeds, blocks[::-1], e_ids[::-1])
+
+    def __repr__(self) -> str:
+        return (f"NeighborSampler(num_nodes={self.num_nodes}, "
+                f"num_neighbors={self.num_neighbors}, seed={self.seed})")
+
+
+def gather_rows(x, index: np.ndarray):
+    """Rows ``index`` of node features: a dense Tensor (memmaps read only those rows), a numpy
+    array, or a CSR SparseTensor (a vectorised row gather). No gradient (input data)."""
+    if isinstance(x, SparseTensor):
+        s = x.structure.to_csr()[0] if x.layout != "csr" else x.structure
+        start = np.asarray(s.indptr)[index].astype(np.int64)
+        cnt = np.asarray(s.indptr)[index + 1] - start
+        indptr = np.zeros(index.shape[0] + 1, np.int64)
+        np.cumsum(cnt, out=indptr[1:])
+        pos = np.repeat(start - indptr[:-1], cnt) + np.arange(int(indptr[-1]))
+        vals = np.asarray(x.values.array if x.layout == "csr" else x.to_csr().values.array)
+        out = Structure.csr(indptr, np.asarray(s.indices)[pos], (index.shape[0], x.shape[1]),
+                            validate=False)
+        return SparseTensor(out, wrap(vals[pos]))
+    a = x.array if isinstance(x, Tensor) else np.asarray(x)
+    return wrap(np.take(a, index, axis=0))
+
+
+class NeighborLoader:
+    """Mini-batches of seed nodes with their sampled blocks, features and labels (PyG's
+    ``NeighborLoader``).
+
+    Args:
+        graph: a `Graph` (its ``x`` and ``y`` may be memory-mapped, see
+            `sparsegraph.datasets.load_on_disk`).
+        num_neighbors: fan-out per hop from the seeds, e.g. ``[15, 10, 5]``; ``-1`` = all.
+        batch_size: seed nodes per batch (> 0).
+        shuffle: a fresh permutation of ``input_nodes`` every epoch. (default: False)
+        input_nodes: seed node ids or a boolean mask (default: every node).
+        seed: drives shuffling and sampling (default: drawn from the global generator).
+        drop_last: drop the last incomplete batch. (default: False)
+
+    Each ``iter(loader)`` is one epoch: epoch ``e`` uses its own permutation and sampling
+    stream, so two loaders with the same seed yield the same batches. ``loader.timings`` holds
+    the seconds the last epoch spent sampling and gathering features.
+    """
+
+    def __init__(self, graph, num_neighbors, batch_size: int, shuffle: bool = False,
+                 input_nodes=None, seed=None, drop_last: bool = False):
+        if not isinstance(graph, Graph):
+            raise TypeError(f"NeighborLoader: expected a Graph (got {type(graph).__name__})")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+            raise TypeError(f"NeighborLoader: expected an int `batch_size` (got "
+                            f"{type(batch_size).__name__})")
+        if batch_size <= 0:
+            raise ValueError(f"NeighborLoader: expected `batch_size` > 0 (got {batch_size})")
+        self.graph = graph
+        self.batch_size, self.shuffle, self.drop_last = int(batch_size), shuffle, drop_last
+        self.sampler = NeighborSampler(graph, check_num_neighbors(num_neighbors,
+                                                                  "NeighborLoader"),
+                                       check_seed(seed, "NeighborLoader"))
+        n = graph.num_nodes
+        self.input_nodes = (np.arange(n, dtype=np.int64) if input_nodes is None else
+                            check_nodes(input_nodes, n, "NeighborLoader", "input_nodes"))
+        if np.unique(self.input_nodes).shape[0] != self.input_nodes.shape[0]:
+            raise ValueError("NeighborLoader: expected distinct `input_nodes` (got repeats)")
+        self.epoch = 0
+        self.timings = {"sample_s": 0.0, "gather_s": 0.0}
+
+    @property
+    def seed(self) -> int:
+        return self.sampler.seed
+
+    def __len__(self) -> int:
+        n, b = self.input_nodes.shape[0], self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def __iter__(self):
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        nodes = self.input_nodes
+        if self.shuffle:
+            nodes = nodes[np.random.default_rng([self.seed, epoch]).permutation(nodes.shape[0])]
+        g, timings = self.graph, {"sample_s": 0.0, "gather_s": 0.0}
+        self.timings = timings
+        y = None if g.y is None else np.asarray(g.y.array)
+        for i in range(len(self)):
+            t0 = time.perf_counter()
+            batch = self.sampler._sample(nodes[i * self.batch_size:(i + 1) * self.batch_size],
+                                         epoch)
+            t1 = time.perf_counter()
+            if g.x is not None:
+                batch.x = gather_rows(g.x, batch.n_id)
+            if y is not None:
+                batch.y = wrap(y[batch.n_id[:batch.batch_size]])
+            timings["sample_s"] += t1 - t0
+            timings["gather_s"] += time.perf_counter() - t1
+            yield batch
+
+    def __repr__(self) -> str:
+        return (f"NeighborLoader(num_nodes={self.graph.num_nodes}, "
+                f"input_nodes={self.input_nodes.shape[0]}, batch_size={self.batch_size}, "
+                f"num_neighbors={self.sampler.num_neighbors}, shuffle={self.shuffle})")
