@@ -28,8 +28,11 @@ def _dropout_kernel(x, keep, scale):
 
 
 class Dropout(Function):
+    random = True  # the mask is drawn inside forward, so a static graph redraws it per run
+
     @staticmethod
-    def forward(ctx, x, keep, scale):
+    def forward(ctx, x, p, generator):
+        keep, scale = dropout_mask(x.shape, p, generator, x.device), 1.0 / (1.0 - p)
         if ctx.needs_input_grad[0]:  # a bool mask: 1 byte per element, not a float copy
             ctx.keep, ctx.scale = keep, scale
         return dispatch("dropout", ctx.device)(x.array, keep, scale)
@@ -65,5 +68,4 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator=None
         return input
     if p == 1.0:
         return input * 0.0
-    keep = dropout_mask(input.shape, p, generator, input.device)
-    return Dropout.apply(input, keep, 1.0 / (1.0 - p))
+    return Dropout.apply(input, float(p), generator)

@@ -48,3 +48,12 @@ float32, float64, float16 = backend.DTYPES["float32"], backend.DTYPES["float64"]
     "float16"]
 int32, int64, int8, uint8 = (backend.DTYPES[n] for n in ("int32", "int64", "int8", "uint8"))
 bool = backend.DTYPES["bool"]  # noqa: A001  (torch.bool's counterpart)
+
+
+def __getattr__(name):
+    # sparsegraph.static sits above gnn and datasets: imported on first use of `sg.static`
+    if name == "static":
+        import importlib
+
+        return importlib.import_module("sparsegraph.static")
+    raise AttributeError(f"module 'sparsegraph' has no attribute {name!r}")

@@ -13,6 +13,16 @@ from sparsegraph import backend
 _OPS = None
 
 
+class _Trace:
+    """The active static-graph tracer, or None. `sparsegraph.static` installs one while it
+    captures a function; the core only calls its hooks (the core never imports static)."""
+
+    tracer = None
+
+
+TRACE = _Trace()
+
+
 def _ops():
     global _OPS
     if _OPS is None:
@@ -134,6 +144,8 @@ class Tensor:
 
     # ---- conversion -----------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
+        if TRACE.tracer is not None:
+            TRACE.tracer.escape(self, "numpy()")
         if self._requires_grad:
             raise RuntimeError(
                 "numpy: can't call numpy() on a tensor that requires grad; use "
@@ -146,6 +158,8 @@ class Tensor:
         return a if dtype is None else a.astype(dtype, copy=False)
 
     def item(self):
+        if TRACE.tracer is not None:
+            TRACE.tracer.escape(self, "item()")
         if self.array.size != 1:
             raise ValueError(
                 f"item: expected a tensor with one element (got shape {self.shape})"
@@ -153,6 +167,8 @@ class Tensor:
         return self.array.reshape(()).item()
 
     def tolist(self):
+        if TRACE.tracer is not None:
+            TRACE.tracer.escape(self, "tolist()")
         return backend.to_device(self.array, "cpu").tolist()
 
     def __float__(self):

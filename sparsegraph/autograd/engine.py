@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sparsegraph.autograd.function import AccumulateGrad, Node, grad_edge
 from sparsegraph.autograd.grad_mode import MODE
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import TRACE, Tensor, wrap
 
 
 def _dependencies(roots) -> dict:
@@ -146,7 +146,15 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
             "requires_grad=True on the inputs you want gradients for"
         )
     g = _root_grad(tensor, gradient, "backward")
-    run_backward([grad_edge(tensor)], [g], retain_graph=retain_graph)
+    tracer = TRACE.tracer
+    if tracer is not None:
+        tracer.record_backward(tensor, g)
+        tracer.depth += 1  # the eager backward's own op calls are not part of the trace
+    try:
+        run_backward([grad_edge(tensor)], [g], retain_graph=retain_graph)
+    finally:
+        if tracer is not None:
+            tracer.depth -= 1
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=False):
@@ -162,6 +170,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=Fal
     Returns:
         A tuple with one gradient Tensor (or None) per input.
     """
+    if TRACE.tracer is not None:
+        TRACE.tracer.escape(None, "sparsegraph.autograd.grad()")
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)

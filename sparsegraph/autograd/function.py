@@ -16,7 +16,7 @@ from __future__ import annotations
 from sparsegraph.autograd.grad_mode import MODE
 from sparsegraph.backend import device_type
 from sparsegraph.sparse import SparseTensor
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import TRACE, Tensor, wrap
 
 
 class Context:
@@ -189,6 +189,10 @@ class Function:
                 return gx
     """
 
+    # A Function whose forward draws random numbers (dropout): a static graph never folds,
+    # merges or reorders it relative to other random ops.
+    random = False
+
     @staticmethod
     def forward(ctx, *args, **kwargs):
         raise NotImplementedError("Function subclasses must define a static forward(ctx, ...)")
@@ -221,10 +225,15 @@ class Function:
         ctx = Context(tuple(needs), "cpu" if device is None or device == "cpu"
                       else device_type(device))
         MODE.enabled = False
+        tracer = TRACE.tracer
+        if tracer is not None:
+            tracer.depth += 1  # ops called inside this forward are part of it, not recorded
         try:
             out = cls.forward(ctx, *args, **kwargs)
         finally:
             MODE.enabled = enabled
+            if tracer is not None:
+                tracer.depth -= 1
         single = not isinstance(out, tuple)
         outs = tuple(o if isinstance(o, Tensor) or o is None else _wrap_output(o, tensors)
                      for o in ((out,) if single else out))
@@ -244,6 +253,8 @@ class Function:
                     o.grad_fn = node
                     o._output_nr = i
                     o._requires_grad = True
+        if tracer is not None:
+            tracer.record(cls, args, kwargs, outs, ctx)
         return outs[0] if single else outs
 
     @classmethod
@@ -260,6 +271,8 @@ class Function:
                 "operation; wrap the update in sg.no_grad() or change a .clone()"
             )
         result = cls.apply(target, *args, **kwargs)
+        if TRACE.tracer is not None:
+            TRACE.tracer.rebind(target, result)
         target._version[0] += 1
         if isinstance(result, Tensor) and result.grad_fn is not None:
             target.grad_fn, target._output_nr = result.grad_fn, 0

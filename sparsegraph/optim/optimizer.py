@@ -9,7 +9,7 @@ import numpy as np
 
 from sparsegraph import backend
 from sparsegraph.autograd import enable_grad
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import TRACE, Tensor, wrap
 
 __all__ = ["Optimizer"]
 
@@ -94,6 +94,8 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop (or zero) the ``.grad`` of every parameter."""
+        if TRACE.tracer is not None:
+            TRACE.tracer.record_effect("zero_grad", self, set_to_none=set_to_none)
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
@@ -111,6 +113,8 @@ class Optimizer:
         Returns:
             The closure's loss, or None.
         """
+        if TRACE.tracer is not None:
+            TRACE.tracer.record_effect("step", self, closure=closure)
         loss = None
         if closure is not None:
             with enable_grad():

@@ -1,0 +1,136 @@
+"""The static-graph IR: `Value` (a tensor edge), `Node` (an op call) and `StaticGraph`.
+
+A node's arguments are kept as a *template*: the call's positional and keyword arguments with
+every tensor replaced by a `Ref` to a Value and every sparse tensor by a `SparseRef` (its
+structure is a constant, its values a Value). Running a node rebuilds the arguments from the
+template and calls the op's own ``forward`` (or ``backward``), so the kernels are the registry's,
+exactly as in eager mode.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# what a Value is: an input of the traced function, a parameter (a leaf that requires grad,
+# bound by reference so optimizer updates are seen), a constant (any other tensor the function
+# reads, bound by reference), or the output of a node
+VALUE_KINDS = ("input", "param", "const", "op")
+# what a Node does: run an op's forward; run the backward of a forward node (its dual); sum
+# gradient contributions; add a gradient into a parameter's .grad; a side effect (optimizer)
+NODE_KINDS = ("forward", "backward", "sum", "accumulate", "effect", "backward_root")
+
+_ids = itertools.count()
+
+
+@dataclass(eq=False)
+class Value:
+    """A tensor flowing along the graph: shape, dtype, device, and where it comes from."""
+
+    kind: str
+    shape: tuple
+    dtype: np.dtype
+    device: str = "cpu"
+    producer: Node | None = None
+    index: int = 0  # which output of the producer
+    tensor: object = None  # the bound Tensor of an input / param / const
+    name: str = ""
+    id: int = field(default_factory=lambda: next(_ids))
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+    def label(self) -> str:
+        return self.name or f"%{self.id}"
+
+    def __repr__(self) -> str:
+        return f"{self.label()}: {self.dtype}{list(self.shape)}"
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A dense tensor argument."""
+
+    value: Value
+
+
+@dataclass(frozen=True)
+class SparseRef:
+    """A sparse tensor argument: its (constant) structure plus its values Value."""
+
+    structure: object
+    values: Value
+
+
+@dataclass(eq=False)
+class Node:
+    """One op call. ``fn`` is the Function class (forward and backward nodes), a callable
+    (sum / effect nodes) or None; ``attrs`` holds what the passes and the display need."""
+
+    kind: str
+    op: str
+    fn: object
+    args: tuple
+    kwargs: dict
+    outputs: list
+    attrs: dict = field(default_factory=dict)
+    forward: Node | None = None  # the forward node of a backward node
+    id: int = field(default_factory=lambda: next(_ids))
+
+    def inputs(self) -> list[Value]:
+        """The Values this node reads, in argument order (each once)."""
+        seen: dict[int, Value] = {}
+        for item in iter_refs((self.args, self.kwargs)):
+            v = item.value if isinstance(item, Ref) else item.values
+            seen.setdefault(v.id, v)
+        for v in self.attrs.get("extra_inputs", ()):
+            seen.setdefault(v.id, v)
+        return list(seen.values())
+
+    @property
+    def pure(self) -> bool:
+        """Free of side effects and randomness: may be merged, folded or removed."""
+        return self.kind in ("forward", "sum") and not getattr(self.fn, "random", False) and (
+            not self.attrs.get("inplace"))
+
+    def __repr__(self) -> str:
+        return f"<Node {self.op} #{self.id}>"
+
+
+def iter_refs(template):
+    """Every `Ref` / `SparseRef` inside a template (nested tuples, lists, dicts)."""
+    if isinstance(template, Ref | SparseRef):
+        yield template
+    elif isinstance(template, tuple | list):
+        for item in template:
+            yield from iter_refs(item)
+    elif isinstance(template, dict):
+        for item in template.values():
+            yield from iter_refs(item)
+
+
+def map_refs(template, fn):
+    """A copy of ``template`` with every `Ref` / `SparseRef` replaced by ``fn(ref)``."""
+    if isinstance(template, Ref | SparseRef):
+        return fn(template)
+    if isinstance(template, tuple):
+        return tuple(map_refs(item, fn) for item in template)
+    if isinstance(template, list):
+        return [map_refs(item, fn) for item in template]
+    if isinstance(template, dict):
+        return {k: map_refs(item, fn) for k, item in template.items()}
+    return template
+
+
+def substitute(template, mapping: dict):
+    """Replace Values in a template: ``mapping`` is value id -> Value."""
+
+    def swap(ref):
+        if isinstance(ref, Ref):
+            return Ref(mapping.get(ref.value.id, ref.value))
+        return SparseRef(ref.structure, mapping.get(ref.values.id, ref.values))
+
+    return map_refs(template, swap)

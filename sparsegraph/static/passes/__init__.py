@@ -1,0 +1,38 @@
+"""Layer 1, graph passes: each a pure ``StaticGraph -> StaticGraph`` function.
+
+`optimize` runs them in order: passes that rewrite forward ops first, then the backward graph
+is built (each fused op brings its own backward), then dead code is removed again.
+"""
+
+from __future__ import annotations
+
+from sparsegraph.static.passes.simplify import (
+    eliminate_common_subexpressions, eliminate_dead_code, fold_constants, replace_uses,
+)
+
+FORWARD_PASSES = {
+    "dce": eliminate_dead_code,
+    "cse": eliminate_common_subexpressions,
+    "fold": fold_constants,
+}
+DEFAULT_PASSES = ("dce", "cse", "fold")
+
+
+def optimize(graph, passes=None):
+    """Run ``passes`` (names, default `DEFAULT_PASSES`), build the backward graph when the trace
+    recorded a ``.backward()``, and remove dead code."""
+    names = DEFAULT_PASSES if passes is None else tuple(passes)
+    unknown = [n for n in names if n not in FORWARD_PASSES]
+    if unknown:
+        raise ValueError(f"optimize: unknown passes {unknown} (expected some of "
+                         f"{sorted(FORWARD_PASSES)})")
+    for name in names:
+        graph = FORWARD_PASSES[name](graph)
+    if graph.count(kind="backward_root"):
+        graph = graph.backward_graph()
+        graph = eliminate_dead_code(graph)
+    return graph
+
+
+__all__ = ["DEFAULT_PASSES", "FORWARD_PASSES", "eliminate_common_subexpressions",
+           "eliminate_dead_code", "fold_constants", "optimize", "replace_uses"]

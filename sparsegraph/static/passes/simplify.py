@@ -1,0 +1,135 @@
+"""Layer 1, clean-up passes: dead-code elimination, common-subexpression elimination and
+constant folding. Each is a pure ``StaticGraph -> StaticGraph`` function (it transforms a copy)
+and appends what it did to ``graph.notes``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sparsegraph.autograd.function import Context
+from sparsegraph.autograd.grad_mode import no_grad
+from sparsegraph.backend import device_type
+from sparsegraph.static.graph import StaticGraph
+from sparsegraph.static.ir import Node, Ref, SparseRef, Value, iter_refs, substitute
+from sparsegraph.static.runtime import _as_tensor, _getter
+
+
+def replace_uses(graph: StaticGraph, mapping: dict[int, Value]) -> None:
+    """Make every reader of value ``k`` read ``mapping[k]`` instead (in place, on a copy)."""
+    for node in graph.nodes:
+        node.args = substitute(node.args, mapping)
+        node.kwargs = substitute(node.kwargs, mapping)
+        for key in ("extra_inputs", "saved"):
+            if key in node.attrs:
+                node.attrs[key] = [mapping.get(v.id, v) for v in node.attrs[key]]
+    graph.outputs = substitute(graph.outputs, mapping)
+
+
+def _is_root(node: Node) -> bool:
+    return node.kind in ("effect", "accumulate", "backward_root") or bool(
+        node.attrs.get("inplace"))
+
+
+def eliminate_dead_code(graph: StaticGraph) -> StaticGraph:
+    """Drop nodes none of whose outputs reach an output or a side effect."""
+    g = graph.copy()
+    used = {v.id for v in g.output_values()}
+    keep = []
+    for node in reversed(g.nodes):
+        if _is_root(node) or any(v is not None and v.id in used for v in node.outputs):
+            keep.append(node)
+            used.update(v.id for v in node.inputs())
+            if node.forward is not None:
+                used.update(v.id for v in node.forward.outputs if v is not None)
+    removed = len(g.nodes) - len(keep)
+    alive = {n.id for n in keep}
+    g.nodes = [n for n in g.nodes if n.id in alive]
+    for n in g.nodes:  # a forward node whose backward node died keeps no context
+        if n.attrs.get("has_backward") and not any(
+                m.forward is n for m in g.nodes if m.kind == "backward"):
+            n.attrs["has_backward"] = False
+    g.notes.append(f"dead-code elimination: removed {removed} nodes")
+    return g
+
+
+def _key(obj):
+    """A hashable key for a template, or raise TypeError when it has none."""
+    if isinstance(obj, Ref):
+        return ("ref", obj.value.id)
+    if isinstance(obj, SparseRef):
+        return ("sparse", id(obj.structure), obj.values.id)
+    if isinstance(obj, tuple | list):
+        return (type(obj).__name__, *(_key(o) for o in obj))
+    if isinstance(obj, dict):
+        return ("dict", *sorted((k, _key(o)) for k, o in obj.items()))
+    if isinstance(obj, np.ndarray):
+        return ("array", id(obj))
+    hash(obj)
+    return ("lit", type(obj).__name__, obj)
+
+
+def eliminate_common_subexpressions(graph: StaticGraph) -> StaticGraph:
+    """Merge pure nodes that call the same op on the same arguments."""
+    g = graph.copy()
+    seen: dict = {}
+    mapping: dict[int, Value] = {}
+    keep = []
+    for node in g.nodes:
+        node.args = substitute(node.args, mapping)
+        node.kwargs = substitute(node.kwargs, mapping)
+        if node.kind == "forward" and node.pure:
+            try:
+                key = (node.fn, _key(node.args), _key(node.kwargs))
+            except TypeError:
+                key = None
+            if key is not None:
+                first = seen.get(key)
+                if first is not None:
+                    for old, new in zip(node.outputs, first.outputs, strict=True):
+                        if old is not None:
+                            mapping[old.id] = new
+                    continue
+                seen[key] = node
+        keep.append(node)
+    merged = len(g.nodes) - len(keep)
+    g.nodes = keep
+    replace_uses(g, mapping)
+    g.notes.append(f"common-subexpression elimination: merged {merged} nodes")
+    return g
+
+
+def fold_constants(graph: StaticGraph) -> StaticGraph:
+    """Run, once and now, every pure node whose inputs are all constants (structure-only work
+    such as normalising a fixed adjacency's values, transposes, degrees): its outputs become
+    constants, so the step no longer computes them."""
+    g = graph.copy()
+    const = {v.id for v in g.values() if v.kind == "const"}
+    mapping: dict[int, Value] = {}
+    keep, folded = [], []
+    for node in g.nodes:
+        node.args = substitute(node.args, mapping)
+        node.kwargs = substitute(node.kwargs, mapping)
+        inputs = node.inputs()
+        if node.kind == "forward" and node.pure and all(v.id in const for v in inputs) and (
+                inputs or not iter_refs(node.args)):
+            env = {v.id: v.tensor for v in inputs}
+            dev = device_type(node.outputs[0].device) if node.outputs[0] else "cpu"
+            with no_grad():
+                result = node.fn.forward(Context((False,) * len(node.args), dev),
+                                         *_getter(node.args)(env), **_getter(node.kwargs)(env))
+            result = result if isinstance(result, tuple) else (result,)
+            for v, r in zip(node.outputs, result, strict=True):
+                if v is not None:
+                    t = _as_tensor(r)
+                    new = Value("const", v.shape, v.dtype, v.device, tensor=t,
+                                name=f"folded:{node.op}")
+                    mapping[v.id] = new
+                    const.add(new.id)
+            folded.append(node.op)
+            continue
+        keep.append(node)
+    g.nodes = keep
+    replace_uses(g, mapping)
+    g.notes.append(f"constant folding: computed {len(folded)} nodes once"
+                   + (f" ({', '.join(dict.fromkeys(folded))})" if folded else ""))
+    return g

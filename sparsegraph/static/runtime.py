@@ -1,0 +1,252 @@
+"""Layer 2, the runtime: a schedule, a memory plan from liveness analysis, and the executor.
+
+The executor walks the schedule once per call. It keeps each Value only until its last reader
+has run (a backward node reads what its forward saved, so those live until then) and each
+forward node's context only until its backward node has run; so the peak is the plan's peak,
+not the sum of all intermediates. Kernels come from the same registry as eager mode: a node runs
+its op's own ``forward`` / ``backward``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sparsegraph.autograd.function import Context
+from sparsegraph.autograd.grad_mode import MODE
+from sparsegraph.backend import device_type
+from sparsegraph.sparse import SparseTensor
+from sparsegraph.static.ir import Node, Ref, SparseRef
+from sparsegraph.tensor import Tensor, wrap
+
+
+def schedule(graph) -> list[Node]:
+    """A topological order of the nodes that keeps side effects and random ops in trace order.
+
+    Kahn's algorithm over data dependencies plus a chain through every side-effecting or random
+    node (their relative order is the program's meaning: zero_grad, accumulate, step; the
+    random draws of dropout masks). Among ready nodes the earliest in trace order goes first,
+    so an already valid order is kept.
+    """
+    position = {n.id: i for i, n in enumerate(graph.nodes)}
+    producer = {v.id: v.producer for n in graph.nodes for v in n.outputs if v is not None}
+    deps: dict[int, set[int]] = {n.id: set() for n in graph.nodes}
+    last_ordered = None
+    readers: dict[int, list[int]] = {}
+    for n in graph.nodes:
+        for v in n.inputs():
+            p = producer.get(v.id)
+            if p is not None and p.id in deps:
+                deps[n.id].add(p.id)
+            readers.setdefault(v.id, []).append(n.id)
+        if n.forward is not None and n.forward.id in deps:
+            deps[n.id].add(n.forward.id)
+        if not n.pure:
+            if last_ordered is not None:
+                deps[n.id].add(last_ordered.id)
+            last_ordered = n
+            if n.kind == "effect" or n.attrs.get("inplace"):
+                for nid in {r for ids in readers.values() for r in ids}:  # writes after reads
+                    if nid != n.id and position[nid] < position[n.id]:
+                        deps[n.id].add(nid)
+    import heapq
+
+    users: dict[int, list[int]] = {}
+    for nid, ds in deps.items():
+        for d in ds:
+            users.setdefault(d, []).append(nid)
+    missing = {nid: len(ds) for nid, ds in deps.items()}
+    ready = [position[nid] for nid, k in missing.items() if k == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        node = graph.nodes[heapq.heappop(ready)]
+        order.append(node)
+        for u in users.get(node.id, ()):
+            missing[u] -= 1
+            if missing[u] == 0:
+                heapq.heappush(ready, position[u])
+    if len(order) != len(graph.nodes):
+        raise RuntimeError("schedule: the graph has a cycle")
+    return order
+
+
+def last_uses(order: list[Node], keep: set[int]) -> dict[int, list[int]]:
+    """node position -> ids of the Values whose last reader is that node (never ``keep``)."""
+    last: dict[int, int] = {}
+    for i, node in enumerate(order):
+        for v in node.inputs():
+            last[v.id] = i
+        for v in node.outputs:
+            if v is not None:
+                last.setdefault(v.id, i)  # never read: dies where it is made
+    out: dict[int, list[int]] = {}
+    for vid, i in last.items():
+        if vid not in keep:
+            out.setdefault(i, []).append(vid)
+    return out
+
+
+@dataclass
+class MemoryPlan:
+    """Bytes of intermediates under the schedule. ``peak_bytes``: the most alive at once when
+    each is freed after its last reader; ``total_bytes``: all of them (nothing freed);
+    ``buffers`` / ``buffer_bytes``: a size-matched reuse assignment (a freed buffer of the
+    same size is taken before a new one is allocated)."""
+
+    peak_bytes: int
+    total_bytes: int
+    buffers: int
+    buffer_bytes: int
+
+    def __str__(self) -> str:
+        mb = 1 << 20
+        return (f"planned peak {self.peak_bytes / mb:.1f} MiB of intermediates (all of them: "
+                f"{self.total_bytes / mb:.1f} MiB); {self.buffers} buffers "
+                f"({self.buffer_bytes / mb:.1f} MiB) with reuse")
+
+
+def memory_plan(graph, order: list[Node] | None = None) -> MemoryPlan:
+    order = schedule(graph) if order is None else order
+    keep = {v.id for v in graph.output_values()}
+    dying = last_uses(order, keep)
+    live = peak = total = 0
+    pool: dict[int, int] = {}  # nbytes -> free buffers of that size
+    buffers = buffer_bytes = 0
+    sizes: dict[int, int] = {}
+    for i, node in enumerate(order):
+        for v in node.outputs:
+            if v is None or v.kind != "op":
+                continue
+            n = sizes[v.id] = v.nbytes
+            live += n
+            total += n
+            if pool.get(n):
+                pool[n] -= 1
+            else:
+                buffers += 1
+                buffer_bytes += n
+        peak = max(peak, live)
+        for vid in dying.get(i, ()):
+            n = sizes.pop(vid, None)
+            if n is not None:
+                live -= n
+                pool[n] = pool.get(n, 0) + 1
+    return MemoryPlan(peak, total, buffers, buffer_bytes)
+
+
+def _getter(template):
+    """A function env -> the argument ``template`` describes (built once per node)."""
+    if isinstance(template, Ref):
+        vid = template.value.id
+        return lambda env: env[vid]
+    if isinstance(template, SparseRef):
+        vid, structure = template.values.id, template.structure
+        return lambda env: SparseTensor(structure, env[vid])
+    if isinstance(template, tuple | list):
+        parts = [_getter(t) for t in template]
+        kind = type(template)
+        return lambda env: kind(p(env) for p in parts)
+    if isinstance(template, dict):
+        parts = {k: _getter(t) for k, t in template.items()}
+        return lambda env: {k: p(env) for k, p in parts.items()}
+    return lambda env: template
+
+
+def _as_tensor(out):
+    return out if isinstance(out, Tensor) or out is None else wrap(out)
+
+
+class Executor:
+    """Runs a StaticGraph: ``Executor(graph).run(*inputs)`` -> the outputs (detached)."""
+
+    def __init__(self, graph):
+        self.graph = graph
+        self.order = schedule(graph)
+        keep = {v.id for v in graph.output_values()}
+        self.dying = last_uses(self.order, keep)
+        self.bound = [v for v in graph.values() if v.kind in ("param", "const")]
+        self.steps = [self._step(node) for node in self.order]
+        self.outputs = _getter(graph.outputs)
+
+    def _step(self, node: Node):
+        args, kwargs = _getter(node.args), _getter(node.kwargs)
+        outs = [None if v is None else v.id for v in node.outputs]
+        if node.kind == "forward":
+            fn, needs = node.fn, node.attrs.get("needs_input_grad", ())
+            keep_ctx = node.attrs.get("has_backward", False)
+            if not keep_ctx:
+                needs = (False,) * len(needs)
+            first = next((v for v in node.outputs if v is not None), None)
+            dev = "cpu" if first is None else device_type(first.device)
+
+            def run(env, ctxs):
+                ctx = Context(needs, dev)
+                result = fn.forward(ctx, *args(env), **kwargs(env))
+                if keep_ctx:
+                    ctxs[node.id] = ctx
+                return result
+        elif node.kind == "backward":
+            fn, fid, n_in = node.fn, node.forward.id, len(node.outputs)
+
+            def run(env, ctxs):
+                result = fn.backward(ctxs.pop(fid), *args(env))
+                result = result if isinstance(result, tuple) else (result,)
+                return result[:n_in]
+        elif node.kind == "sum":
+            def run(env, ctxs):
+                total = None
+                for t in args(env):
+                    total = t.array if total is None else total + t.array
+                return total
+        elif node.kind == "accumulate":
+            target = node.attrs["target"]
+
+            def run(env, ctxs):
+                (g,) = args(env)
+                t = env[target.id]
+                t.grad = wrap(g.array) if t.grad is None else wrap(t.grad.array + g.array)
+        elif node.kind == "effect":
+            fn = node.fn
+
+            def run(env, ctxs):
+                fn(**kwargs(env))
+        else:
+            raise RuntimeError(f"Executor: cannot run a {node.kind!r} node ({node.op}); build "
+                               "the backward graph first (graph.backward_graph())")
+        return run, outs
+
+    def run(self, *inputs):
+        graph = self.graph
+        if len(inputs) != len(graph.inputs):
+            raise TypeError(f"StaticGraph: expected {len(graph.inputs)} inputs "
+                            f"(got {len(inputs)})")
+        env: dict[int, Tensor] = {}
+        for i, (v, x) in enumerate(zip(graph.inputs, inputs, strict=True)):
+            t = x.values if isinstance(x, SparseTensor) else x
+            if not isinstance(t, Tensor) or tuple(t.shape) != v.shape or t.dtype != v.dtype:
+                got = (f"{t.dtype}{list(t.shape)}" if isinstance(t, Tensor)
+                       else type(t).__name__)
+                raise ValueError(f"StaticGraph: expected input {i} to be a Tensor "
+                                 f"{v.dtype}{list(v.shape)} like the traced one (got {got}); "
+                                 "trace again for new shapes")
+            env[v.id] = t
+        for v in self.bound:
+            env[v.id] = v.tensor
+        ctxs: dict = {}
+        dying = self.dying
+        prev, MODE.enabled = MODE.enabled, False
+        try:
+            for i, (run, outs) in enumerate(self.steps):
+                result = run(env, ctxs)
+                if outs:
+                    if len(outs) == 1:
+                        if not isinstance(result, tuple):
+                            result = (result,)
+                    for vid, r in zip(outs, result, strict=False):
+                        if vid is not None:
+                            env[vid] = _as_tensor(r)
+                for vid in dying.get(i, ()):
+                    env.pop(vid, None)
+            return self.outputs(env)
+        finally:
+            MODE.enabled = prev
