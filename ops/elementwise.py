@@ -221,11 +221,26 @@ def _unary(name):
     return op
 
 
+def _no_grad_function(name: str, n_inputs: int):
+    """A Function for an op without a gradient (comparisons, sign): a Function only so that
+    static-graph capture sees it like any other op."""
+
+    def forward(ctx, *args):
+        return dispatch(name, ctx.device)(*(arr(a) for a in args))
+
+    def backward(ctx, g):
+        return (None,) * n_inputs
+
+    return type(name.capitalize(), (Function,), {
+        "forward": staticmethod(forward), "backward": staticmethod(backward),
+        "__doc__": f"Elementwise ``{name}`` (no gradient)."})
+
+
 def _compare(name):
+    cls = _no_grad_function(name, 2)
+
     def op(input, other):
-        a, b = _binary_args(name, input, other)
-        return wrap(dispatch(name, (a if isinstance(a, Tensor) else b).device.split(":")[0])(
-            arr(a), arr(b)))
+        return cls.apply(*_binary_args(name, input, other))
 
     op.__name__ = name
     op.__doc__ = f"Elementwise ``{name}``; returns a bool tensor (no gradient)."
@@ -245,8 +260,11 @@ def _logical_not_kernel(x):
     return xp_of(x).logical_not(x)
 
 
+_LogicalNot = _no_grad_function("logical_not", 1)
+
+
 def logical_not(input: Tensor) -> Tensor:
-    return wrap(dispatch("logical_not", "cpu" if input.device == "cpu" else "cuda")(input.array))
+    return _LogicalNot.apply(input)
 
 
 @register("sign", "cpu", "cuda")
@@ -254,9 +272,12 @@ def _sign_kernel(x):
     return xp_of(x).sign(x)
 
 
+_Sign = _no_grad_function("sign", 1)
+
+
 def sign(input: Tensor) -> Tensor:
     """Sign of each element (no gradient: it is zero almost everywhere)."""
-    return wrap(dispatch("sign", "cpu" if input.device == "cpu" else "cuda")(input.array))
+    return _Sign.apply(input)
 
 
 # ---- clamp and where: elementwise with extra operands ----------------------------------------
