@@ -69,7 +69,11 @@ def train_minibatch(model, graph, num_neighbors=(25, 10), *, batch_size: int = 5
         raise ValueError("train_minibatch: the graph needs node features `x` and labels `y`")
     if seed is not None:
         manual_seed(seed)
-        model.reset_parameters() if hasattr(model, "reset_parameters") else None
+        # same seed, same weights: re-initialise in a fixed order (every layer that can)
+        layers = [model] if hasattr(model, "reset_parameters") else model.modules()
+        for m in layers:
+            if hasattr(m, "reset_parameters"):
+                m.reset_parameters()
     loader = NeighborLoader(graph, fanouts, batch_size, shuffle=True,
                             input_nodes=_mask(graph, "train_mask", split), seed=seed)
     opt = Adam(model.parameters(), lr=lr, weight_decay=weight_decay)

@@ -121,6 +121,10 @@ class GraphSAGE(Module):
                                  for a, b in zip(sizes[:-1], sizes[1:], strict=True)])
         self.dropout = dropout
 
+    def reset_parameters(self) -> None:
+        for conv in self.convs:
+            conv.reset_parameters()
+
     def forward(self, x, adj):
         if isinstance(adj, list | tuple) and len(adj) != len(self.convs):
             raise ValueError(f"GraphSAGE: expected one block per layer ({len(self.convs)}) "

@@ -1,0 +1,124 @@
+"""Graphs on disk: round trip, memory mapping, atomic replacement, and training from a memmap
+that matches the in-memory run exactly."""
+
+import json
+import mmap
+
+import numpy as np
+import pytest
+
+import sparsegraph as sg
+from sparsegraph.datasets import load_on_disk, ondisk, save_on_disk, synthetic
+from sparsegraph.gnn import NeighborLoader, models, train_minibatch
+from sparsegraph.graph import Graph
+from sparsegraph.testing import random_graph
+
+
+def small_graph():
+    return synthetic.to_graph(synthetic.generate(500, 4000, 8, 3, seed=1, noise=2.0))
+
+
+def is_memory_mapped(array) -> bool:
+    """True when ``array``'s memory belongs to a file mapping (an np.memmap or a view of one)."""
+    while array is not None:
+        if isinstance(array, np.memmap | mmap.mmap):
+            return True
+        array = getattr(array, "base", None)
+    return False
+
+
+def test_round_trip_memory_mapped(tmp_path):
+    g = small_graph()
+    save_on_disk(g, tmp_path / "g")
+    h = load_on_disk(tmp_path / "g")
+    assert h.num_nodes == g.num_nodes and h.num_edges == g.num_edges
+    for name in ("indptr", "indices"):
+        np.testing.assert_array_equal(getattr(h.adj.structure, name),
+                                      getattr(g.adj.structure, name))
+    assert is_memory_mapped(h.adj.structure.indices)
+    for name in ("x", "y", "train_mask", "val_mask", "test_mask"):
+        a = getattr(h, name).array
+        assert is_memory_mapped(a), name
+        np.testing.assert_array_equal(a, getattr(g, name).numpy())
+    assert h.x.dtype == np.float32
+    assert not (tmp_path / "g" / "values.npy").exists()  # unit weights are not stored
+    ram = load_on_disk(tmp_path / "g", mmap=False)
+    assert not is_memory_mapped(ram.x.array)
+    np.testing.assert_array_equal(ram.x.numpy(), g.x.numpy())
+
+
+def test_weights_and_sparse_features_survive(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 6)).astype(np.float32)
+    x[x < 0.5] = 0
+    ei = random_graph(40, 100, seed=2)
+    w = rng.random(100).astype(np.float32)
+    g = Graph(x=sg.tensor(x).to_sparse(), edge_index=ei, edge_weight=w)
+    save_on_disk(g, tmp_path / "g", chunk_rows=7)  # several feature chunks
+    h = load_on_disk(tmp_path / "g")
+    np.testing.assert_array_equal(h.x.numpy(), x)  # stored densified
+    np.testing.assert_array_equal(h.adj.values.numpy(), g.adj.values.numpy())
+    assert h.y is None and h.train_mask is None
+
+
+def test_save_replaces_atomically_and_leaves_no_temp_files(tmp_path, monkeypatch):
+    a, b = small_graph(), synthetic.to_graph(synthetic.generate(50, 200, 8, 3, seed=2))
+    save_on_disk(a, tmp_path / "g")
+    save_on_disk(b, tmp_path / "g")
+    assert load_on_disk(tmp_path / "g").num_nodes == 50
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g"]
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ondisk, "_write_features", fail)
+    with pytest.raises(OSError, match="disk full"):
+        save_on_disk(a, tmp_path / "g")
+    assert load_on_disk(tmp_path / "g").num_nodes == 50  # the old graph is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g"]
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no meta.json in .*save_on_disk"):
+        load_on_disk(tmp_path / "nothing")
+    save_on_disk(small_graph(), tmp_path / "g")
+    np.save(tmp_path / "g" / "indptr.npy", np.array([0, 5, 3]))
+    with pytest.raises(ValueError, match="indptr to run from 0 to len"):
+        load_on_disk(tmp_path / "g")
+    meta = json.loads((tmp_path / "g" / "meta.json").read_text())
+    (tmp_path / "g" / "meta.json").write_text(json.dumps({**meta, "version": 99}))
+    with pytest.raises(ValueError, match="format version 99"):
+        load_on_disk(tmp_path / "g")
+    with pytest.raises(TypeError, match="expected a Graph"):
+        save_on_disk(small_graph().adj, tmp_path / "h")
+
+
+def test_synthetic_preset_folders_load(tmp_path):
+    folder = synthetic.save(synthetic.generate(60, 300, 4, 2, seed=0), tmp_path / "s")
+    g = load_on_disk(folder)
+    assert g.num_nodes == 60 and g.num_edges == 300 and is_memory_mapped(g.x.array)
+
+
+def test_loader_reads_batches_from_the_memmap(tmp_path):
+    save_on_disk(small_graph(), tmp_path / "g")
+    g = load_on_disk(tmp_path / "g")
+    batch = next(iter(NeighborLoader(g, [5, 5], 32, seed=0)))
+    assert not is_memory_mapped(batch.x.array)  # gathered rows: an in-memory copy
+    np.testing.assert_array_equal(batch.x.numpy(), np.asarray(g.x.array)[batch.n_id])
+
+
+def test_training_from_disk_matches_training_in_memory(tmp_path):
+    g = small_graph()
+    save_on_disk(g, tmp_path / "g")
+    on_disk = load_on_disk(tmp_path / "g")
+    runs = []
+    for graph in (g, on_disk):
+        model = models.GraphSAGE(8, 16, 3, num_layers=2)
+        res = train_minibatch(model, graph, [5, 3], batch_size=8, epochs=2, seed=4)
+        runs.append((res, [p.detach().numpy() for p in model.parameters()]))
+    (mem, p_mem), (disk, p_disk) = runs
+    assert len(mem["batch_losses"]) > 10
+    assert mem["batch_losses"] == disk["batch_losses"]
+    assert mem["test_acc"] == disk["test_acc"]
+    for a, b in zip(p_mem, p_disk, strict=True):
+        np.testing.assert_array_equal(a, b)
