@@ -6,6 +6,9 @@ is built (each fused op brings its own backward), then dead code is removed agai
 
 from __future__ import annotations
 
+from sparsegraph.static.passes.fusion import (
+    choose_dense, fold_scale, fuse_spmm_bias_act, reorder_linear,
+)
 from sparsegraph.static.passes.simplify import (
     eliminate_common_subexpressions, eliminate_dead_code, fold_constants, replace_uses,
 )
@@ -14,8 +17,14 @@ FORWARD_PASSES = {
     "dce": eliminate_dead_code,
     "cse": eliminate_common_subexpressions,
     "fold": fold_constants,
+    "scale": fold_scale,
+    "reorder": reorder_linear,
+    "dense": choose_dense,
+    "fuse": fuse_spmm_bias_act,
 }
-DEFAULT_PASSES = ("dce", "cse", "fold")
+# order matters: folding exposes constant values to `scale`, which exposes (A X) W to
+# `reorder`; `dense` decides on the final products; `fuse` works on what is left sparse
+DEFAULT_PASSES = ("dce", "cse", "fold", "scale", "reorder", "dense", "fuse")
 
 
 def optimize(graph, passes=None):
@@ -34,5 +43,6 @@ def optimize(graph, passes=None):
     return graph
 
 
-__all__ = ["DEFAULT_PASSES", "FORWARD_PASSES", "eliminate_common_subexpressions",
-           "eliminate_dead_code", "fold_constants", "optimize", "replace_uses"]
+__all__ = ["DEFAULT_PASSES", "FORWARD_PASSES", "choose_dense",
+           "eliminate_common_subexpressions", "eliminate_dead_code", "fold_constants",
+           "fold_scale", "fuse_spmm_bias_act", "optimize", "reorder_linear", "replace_uses"]

@@ -26,8 +26,10 @@ def replace_uses(graph: StaticGraph, mapping: dict[int, Value]) -> None:
 
 
 def _is_root(node: Node) -> bool:
+    # NOTE: random ops stay even when unused: dropping one would shift the random stream that
+    # every later dropout draws from, and the graph would no longer match eager mode
     return node.kind in ("effect", "accumulate", "backward_root") or bool(
-        node.attrs.get("inplace"))
+        node.attrs.get("inplace")) or getattr(node.fn, "random", False)
 
 
 def eliminate_dead_code(graph: StaticGraph) -> StaticGraph:
