@@ -25,7 +25,7 @@ try:  # registers the numba kernel beside the generic one
 except ImportError:  # numba missing: the generic kernel still runs
     pass
 
-__all__ = ["spmm_bias_act"]
+__all__ = ["gat_attention", "spmm_bias_act"]
 
 
 def epilogue(out, bias, relu: bool, keep, scale: float):
@@ -123,3 +123,104 @@ def spmm_bias_act(a: SparseTensor, x: Tensor, bias: Tensor | None = None, relu: 
     if not 0.0 <= p < 1.0:
         raise ValueError(f"spmm_bias_act: expected `p` in [0, 1) (got {p!r})")
     return SpMMBiasAct.apply(a.to_csr(), x, bias, bool(relu), float(p), generator)
+
+
+# ---- GAT attention: scores + leaky_relu + edge softmax + dropout + aggregation in one op -------
+@register("gat_attention", "cpu", "cuda", name="generic", fmt="csr")
+def _gat_attention_generic(indptr, indices, rows, a_src, a_dst, h, slope, keep, scale):
+    """``out[i] = sum_e alpha_d[e] * h[col(e)]`` per head, with ``alpha`` the edge softmax of
+    ``leaky_relu(a_src[col] + a_dst[row], slope)`` over each row and ``alpha_d`` its dropout.
+
+    Args:
+        indptr, indices, rows: CSR structure (E entries) and each entry's row.
+        a_src: (M, H); a_dst: (N, H); h: (M, H, F); keep: (E, H) bool or None.
+
+    Returns:
+        ``(out (N, H, F), alpha (E, H))`` — alpha before dropout (what backward needs).
+    """
+    xp = xp_of(h)
+    device = "cpu" if xp is np else "cuda"
+    score = a_src[indices] + a_dst[rows]
+    score = xp.where(score > 0, score, score * score.dtype.type(slope))
+    alpha = dispatch("csr_softmax", device, "csr")(indptr, score)
+    weights = alpha if keep is None else (alpha * keep) * alpha.dtype.type(scale)
+    out = dispatch("spmm", device, "csr")(indptr, indices, weights, h, a_dst.shape[0])
+    return out, alpha
+
+
+class GATAttention(Function):
+    """GAT's attention aggregation fused: only ``alpha`` (E, H) and the dropout mask are kept
+    for backward, where the eager chain keeps the scores, the activated scores, alpha and the
+    dropped-out alpha."""
+
+    random = True
+
+    @staticmethod
+    def forward(ctx, s, a_src, a_dst, h, slope, p, generator):
+        keep = None
+        if p > 0.0:
+            keep = dropout_mask((s.nnz, a_src.shape[1]), p, generator, h.device)
+        scale = 1.0 / (1.0 - p)
+        out, alpha = dispatch("gat_attention", ctx.device, "csr")(
+            s.indptr, s.indices, s.rows(), _contiguous(a_src.array), _contiguous(a_dst.array),
+            _contiguous(h.array), slope, keep, scale)
+        ctx.s, ctx.slope, ctx.keep, ctx.scale, ctx.alpha = s, slope, keep, scale, alpha
+        ctx.save_for_backward(a_src, a_dst, h)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a_src, a_dst, h = ctx.saved_tensors
+        s, g, keep, scale = ctx.s, _contiguous(g.array), ctx.keep, ctx.scale
+        alpha = ctx.alpha
+        dtype = alpha.dtype.type
+        weights = alpha if keep is None else (alpha * keep) * dtype(scale)
+        t, perm = s.transpose()
+        g_src = g_dst = gh = None
+        if ctx.needs_input_grad[3]:
+            gh = dispatch("spmm", ctx.device, "csr")(t.indptr, t.indices, weights[perm], g,
+                                                     t.shape[0])
+        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+            xp = xp_of(g)
+            d_w = dispatch("sddmm", ctx.device, "csr")(s.indptr, s.indices, g,
+                                                       _contiguous(h.array))
+            d_alpha = d_w if keep is None else (d_w * keep) * dtype(scale)
+            d_score = dispatch("csr_softmax_backward", ctx.device, "csr")(s.indptr, alpha,
+                                                                          d_alpha)
+            pre = a_src.array[s.indices] + a_dst.array[s.rows()]
+            d_pre = _contiguous(xp.where(pre > 0, d_score, d_score * dtype(ctx.slope)))
+            segment = dispatch("segment_reduce", ctx.device, "csr")
+            if ctx.needs_input_grad[1]:
+                g_src = segment(t.indptr, d_pre[perm], "sum")[0]
+            if ctx.needs_input_grad[2]:
+                g_dst = segment(s.indptr, d_pre, "sum")[0]
+        return None, g_src, g_dst, gh, None, None, None
+
+
+def gat_attention(adj: SparseTensor, a_src: Tensor, a_dst: Tensor, h: Tensor,
+                  negative_slope: float = 0.2, p: float = 0.0, generator=None) -> Tensor:
+    """GAT's attention aggregation in one op (what the static attention fusion runs):
+    ``alpha = edge_softmax(leaky_relu(a_src[col] + a_dst[row]))``, dropout ``p`` on alpha, then
+    ``out[i] = sum_j alpha_ij h[j]`` per head. Memory O(E x H + N x H x F), never E x H x F.
+
+    Args:
+        adj: ``(N, M)`` SparseTensor (its structure is used, not its values).
+        a_src: ``(M, H)`` per-source score terms; a_dst: ``(N, H)`` per-target terms.
+        h: ``(M, H, F)`` source features per head.
+
+    Returns:
+        ``(N, H, F)``.
+    """
+    if not isinstance(adj, SparseTensor):
+        raise TypeError(f"gat_attention: expected `adj` to be a SparseTensor "
+                        f"(got {type(adj).__name__})")
+    n, m = adj.shape[:2]
+    if h.ndim != 3 or h.shape[0] != m or tuple(a_src.shape) != (m, h.shape[1]) or tuple(
+            a_dst.shape) != (n, h.shape[1]):
+        raise ValueError(f"gat_attention: expected `h` (M, H, F), `a_src` (M, H) and `a_dst` "
+                         f"(N, H) for `adj` of shape {(n, m)} (got {tuple(h.shape)}, "
+                         f"{tuple(a_src.shape)}, {tuple(a_dst.shape)})")
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"gat_attention: expected `p` in [0, 1) (got {p!r})")
+    s = adj.structure if adj.layout == "csr" else adj.to_csr().structure
+    return GATAttention.apply(s, a_src, a_dst, h, float(negative_slope), float(p), generator)

@@ -69,3 +69,67 @@ def spmm_bias_act(indptr, indices, values, x, n_rows, bias, relu, keep, scale):
 @serial_when_small
 def _run(indptr, indices, values, x, out, *rest):
     _spmm_bias_act(indptr, indices, values, x, out, *rest)
+
+
+@njit(parallel=True, **JIT)
+def _gat_attention(indptr, indices, a_src, a_dst, h, slope, keep, has_keep, scale, out, alpha,
+                   bounds, dist):
+    n_heads, f_dim = h.shape[1], h.shape[2]
+    nnz, row_bytes = indices.shape[0], h.strides[0]
+    zero = out.dtype.type(0)
+    for b in prange(bounds.shape[0] - 1):
+        for i in range(bounds[b], bounds[b + 1]):
+            lo, hi = indptr[i], indptr[i + 1]
+            if lo == hi:
+                continue
+            for hd in range(n_heads):
+                m = -np.inf
+                for e in range(lo, hi):  # scores, kept in alpha until normalised
+                    s = a_src[indices[e], hd] + a_dst[i, hd]
+                    if not s > zero:
+                        s = s * slope
+                    alpha[e, hd] = s
+                    if s > m or s != s:  # NaN propagates, as in the softmax kernels
+                        m = s
+                total = zero
+                for e in range(lo, hi):
+                    a = np.exp(alpha[e, hd] - m)
+                    alpha[e, hd] = a
+                    total += a
+                for e in range(lo, hi):
+                    alpha[e, hd] /= total  # divide, as the softmax kernels do, for parity
+            o = out[i]
+            for e in range(lo, hi):
+                if e + dist < nnz:
+                    prefetch_row(h, indices[e + dist], row_bytes)
+                hj = h[indices[e]]
+                for hd in range(n_heads):
+                    w = alpha[e, hd]
+                    if has_keep:
+                        w = (w if keep[e, hd] else zero) * scale
+                    for f in range(f_dim):
+                        o[hd, f] += w * hj[hd, f]
+
+
+@register("gat_attention", "cpu", name="numba", priority=20, fmt="csr")
+def gat_attention(indptr, indices, rows, a_src, a_dst, h, slope, keep, scale):
+    """As the generic kernel: one thread per block of target rows, scores to output in one
+    pass over each row's entries (E x H scores, never E x H x F)."""
+    dtype = np.result_type(a_src.dtype, a_dst.dtype, h.dtype)
+    a_src = np.ascontiguousarray(a_src, dtype=dtype)
+    a_dst = np.ascontiguousarray(a_dst, dtype=dtype)
+    h = np.ascontiguousarray(h, dtype=dtype)
+    out = np.zeros((a_dst.shape[0],) + h.shape[1:], dtype=dtype)
+    alpha = np.zeros((indices.shape[0], h.shape[1]), dtype=dtype)
+    if indices.shape[0] == 0 or h.size == 0:
+        return out, alpha
+    has_keep = keep is not None
+    keep = keep if has_keep else np.ones((1, 1), np.bool_)
+    _run_gat(indptr, indices, a_src, a_dst, h, dtype.type(slope), keep, has_keep,
+             dtype.type(scale), out, alpha, row_blocks(indptr), prefetch_distance(h.strides[0]))
+    return out, alpha
+
+
+@serial_when_small
+def _run_gat(*args):
+    _gat_attention(*args)

@@ -7,7 +7,7 @@ is built (each fused op brings its own backward), then dead code is removed agai
 from __future__ import annotations
 
 from sparsegraph.static.passes.fusion import (
-    choose_dense, fold_scale, fuse_spmm_bias_act, reorder_linear,
+    choose_dense, fold_scale, fuse_attention, fuse_spmm_bias_act, reorder_linear,
 )
 from sparsegraph.static.passes.simplify import (
     eliminate_common_subexpressions, eliminate_dead_code, fold_constants, replace_uses,
@@ -21,10 +21,11 @@ FORWARD_PASSES = {
     "reorder": reorder_linear,
     "dense": choose_dense,
     "fuse": fuse_spmm_bias_act,
+    "attention": fuse_attention,
 }
 # order matters: folding exposes constant values to `scale`, which exposes (A X) W to
 # `reorder`; `dense` decides on the final products; `fuse` works on what is left sparse
-DEFAULT_PASSES = ("dce", "cse", "fold", "scale", "reorder", "dense", "fuse")
+DEFAULT_PASSES = ("dce", "cse", "fold", "scale", "reorder", "dense", "fuse", "attention")
 
 
 def optimize(graph, passes=None):
@@ -45,4 +46,5 @@ def optimize(graph, passes=None):
 
 __all__ = ["DEFAULT_PASSES", "FORWARD_PASSES", "choose_dense",
            "eliminate_common_subexpressions", "eliminate_dead_code", "fold_constants",
-           "fold_scale", "fuse_spmm_bias_act", "optimize", "reorder_linear", "replace_uses"]
+           "fold_scale", "fuse_attention", "fuse_spmm_bias_act", "optimize", "reorder_linear",
+           "replace_uses"]

@@ -1,6 +1,8 @@
 """Layer 1, rewriting passes on forward ops: fusion and placement.
 
 - `fuse_spmm_bias_act`: SpMM -> Add(bias) -> ReLU -> Dropout chains become one fused node.
+- `fuse_attention`: GAT's EdgeSum -> LeakyReLU -> edge softmax -> [Dropout] -> SpMM (or the
+  eval-mode SoftmaxSpMM) becomes one `GATAttention` node.
 - `fold_scale`: a constant row scale or scalar after an SpMM with constant values is folded
   into the values (mean aggregation = sum spmm * 1/deg becomes one spmm).
 - `reorder_linear`: ``(A X) W`` becomes ``A (X W)`` when that is cheaper (W shrinks F).
@@ -15,9 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sparsegraph.ops.activation import ReLU
+from sparsegraph.ops.activation import LeakyReLU, ReLU
+from sparsegraph.ops.edge_softmax import EdgeSum, RowSoftmax, SoftmaxSpMM
 from sparsegraph.ops.elementwise import FUNCTIONS as ELEMENTWISE
-from sparsegraph.ops.fused import SpMMBiasAct
+from sparsegraph.ops.fused import GATAttention, SpMMBiasAct
 from sparsegraph.ops.linalg import MatMul
 from sparsegraph.ops.sparse_products import SpMM
 from sparsegraph.ops.stochastic import Dropout
@@ -221,9 +224,13 @@ def choose_dense(graph: StaticGraph, decide=None) -> StaticGraph:
         decide: ``decide(n_rows, n_cols, nnz, n_features, dtype) -> decision`` with ``.dense``
             and ``.reason`` (default: `sparsegraph.ops.cost_model.decide_spmm`).
     """
-    if decide is None:
-        from sparsegraph.ops.cost_model import decide_spmm as decide
     g = graph.copy()
+    if decide is None:
+        try:
+            from sparsegraph.ops.cost_model import decide_spmm as decide
+        except ImportError:
+            g.notes.append("sparse-vs-dense: skipped (no cost model)")
+            return g
     dense = 0
     for node in list(g.nodes):
         operands = _spmm_operands(node)
@@ -247,4 +254,57 @@ def choose_dense(graph: StaticGraph, decide=None) -> StaticGraph:
         _replace(g, [node], [mm], node)
         dense += 1
     g.notes.append(f"sparse-vs-dense: {dense} products run dense")
+    return g
+
+
+def fuse_attention(graph: StaticGraph) -> StaticGraph:
+    """GAT's score gather + leaky_relu + edge softmax + [dropout] + aggregation into one
+    `GATAttention` node (one kernel pass per target row; backward keeps alpha and the mask
+    instead of four E x H arrays)."""
+    g = graph.copy()
+    fused = 0
+    for node in list(g.nodes):
+        if node.fn is not EdgeSum or len(node.args) != 3:
+            continue
+        s, src, dst = node.args
+        if not (isinstance(src, Ref) and isinstance(dst, Ref)) or len(src.value.shape) != 2:
+            continue
+        uses = _Uses(g)
+        leaky = uses.only(node.outputs[0])
+        if leaky is None or leaky.fn is not LeakyReLU:
+            continue
+        scored = leaky.outputs[0]
+        chain, p, generator = [node, leaky], 0.0, None
+        soft = uses.only(scored)
+        if soft is None or soft.args[0] != SparseRef(s, scored):
+            continue
+        if soft.fn is SoftmaxSpMM:
+            chain.append(soft)
+        elif soft.fn is RowSoftmax and soft.args[1] is False:
+            chain.append(soft)
+            nxt = uses.only(soft.outputs[0])
+            weights = soft.outputs[0]
+            if nxt is not None and nxt.fn is Dropout:
+                _, p, generator = nxt.args
+                chain.append(nxt)
+                weights = nxt.outputs[0]
+                nxt = uses.only(weights)
+            if nxt is None or nxt.fn is not SpMM or nxt.args[0] != SparseRef(s, weights):
+                continue
+            chain.append(nxt)
+        else:
+            continue
+        last = chain[-1]
+        h = last.args[1]
+        edge_needs, h_need = _needs(node), _needs(last)[1]
+        new = Node("forward", "GATAttention", GATAttention,
+                   (s, src, dst, h, leaky.args[1], float(p), generator), {}, [],
+                   {"needs_input_grad": (False, edge_needs[1], edge_needs[2], h_need, False,
+                                         False, False),
+                    "saved": [src.value, dst.value, h.value],
+                    "fused_from": [n.op for n in chain], "kernel": "gat_attention"})
+        _produce(new, [last.outputs[0]])
+        _replace(g, chain, [new], last)
+        fused += 1
+    g.notes.append(f"fusion: {fused} attention chains fused")
     return g
