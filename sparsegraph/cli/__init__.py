@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sparsegraph.cli.train import add_train_parser
 
     add_train_parser(sub)
+    from sparsegraph.cli.graph import add_graph_parser
+
+    add_graph_parser(sub)
     return parser
 
 

@@ -13,8 +13,11 @@ from sparsegraph.static.runtime import Executor, MemoryPlan, memory_plan, schedu
 from sparsegraph.static import passes
 from sparsegraph.static.passes import optimize
 from sparsegraph.static.compile import CompiledFunction, compile
+from sparsegraph.static.dynamic import DynamicGraph, dynamic_graph
+from sparsegraph.static.steps import node_classification_step
 
 __all__ = [
-    "CaptureError", "CompiledFunction", "Executor", "MemoryPlan", "Node", "Ref", "SparseRef",
-    "StaticGraph", "Value", "compile", "memory_plan", "optimize", "passes", "schedule", "trace",
+    "CaptureError", "CompiledFunction", "DynamicGraph", "Executor", "MemoryPlan", "Node", "Ref",
+    "SparseRef", "StaticGraph", "Value", "compile", "dynamic_graph", "memory_plan",
+    "node_classification_step", "optimize", "passes", "schedule", "trace",
 ]
