@@ -219,7 +219,7 @@ class NeighborLoader:
 
     Args:
         graph: a `Graph` (its ``x`` and ``y`` may be memory-mapped, see
-            `sparsegraph.datasets.load_on_disk`).
+            `load_on_disk` in the datasets package).
         num_neighbors: fan-out per hop from the seeds, e.g. ``[15, 10, 5]``; ``-1`` = all.
         batch_size: seed nodes per batch (> 0).
         shuffle: a fresh permutation of ``input_nodes`` every epoch. (default: False)
