@@ -97,6 +97,10 @@ def edge_sum(adj: SparseTensor, src_term: Tensor, dst_term: Tensor) -> Tensor:
         raise ValueError(f"edge_sum: expected `src_term` with {adj.shape[1]} rows and "
                          f"`dst_term` with {adj.shape[0]} rows for `adj` of shape "
                          f"{adj.shape[:2]} (got {src_term.shape[0]} and {dst_term.shape[0]})")
+    for name, t in (("src_term", src_term), ("dst_term", dst_term)):
+        if t.device != adj.device:
+            raise ValueError(f"edge_sum: `adj` is on {adj.device} but `{name}` is on {t.device}; "
+                             "use .to()")
     if src_term.shape[1:] != dst_term.shape[1:] or src_term.dtype != dst_term.dtype:
         raise ValueError(f"edge_sum: expected terms of one trailing shape and dtype (got "
                          f"{src_term.shape}/{src_term.dtype} and {dst_term.shape}/"

@@ -136,7 +136,8 @@ class Structure:
             return self, None
 
         def build():
-            indptr, indices, perm = _kernel("coo_to_csr")(self.row, self.col, self.shape[0])
+            indptr, indices, perm = _kernel("coo_to_csr", self.device)(self.row, self.col,
+                                                                       self.shape[0])
             s = Structure.csr(indptr, indices, self.shape, validate=False)
             s._cache["rows"] = self.row[perm]
             return s, perm
@@ -154,8 +155,8 @@ class Structure:
 
         def build():
             csr, perm0 = self.to_csr()
-            t_indptr, t_indices, perm = _kernel("csr_transpose")(csr.indptr, csr.indices,
-                                                                 self.shape[1])
+            t_indptr, t_indices, perm = _kernel("csr_transpose", self.device)(
+                csr.indptr, csr.indices, self.shape[1])
             t = Structure.csr(t_indptr, t_indices, self.shape[::-1], validate=False)
             t._cache["transpose"] = (csr, backend.xp_of(perm).argsort(perm, kind="stable"))
             return t, (perm if perm0 is None else perm0[perm])
@@ -188,12 +189,13 @@ class Structure:
         return f"Structure(layout={self.layout}, shape={self.shape}, nnz={self.nnz})"
 
 
-def _kernel(op: str):
-    """Structure transforms are kernels too (numba where it helps); the op library holds them."""
+def _kernel(op: str, device: str):
+    """Structure transforms are kernels too (numba where it helps); the op library holds them.
+    Dispatched on the structure's device: numba kernels cannot read cupy arrays."""
     _ops()
     from sparsegraph.kernels import dispatch
 
-    return dispatch(op, "cpu", "csr")
+    return dispatch(op, backend.device_type(device), "csr")
 
 
 class SparseTensor:

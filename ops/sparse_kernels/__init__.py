@@ -29,6 +29,10 @@ coo_to_csr                    generic, numba             (row, col, n_rows)
 their inputs (validated at the functional boundary). The numba kernels register only when numba
 imports; they are deterministic (no atomics, one thread per output row) and compiled with
 ``fastmath=False``, except the F-sum inside the numba sddmm (see ``numba_kernels.DOT_FASTMATH``).
+
+On device ``"cuda"`` the generic kernels are registered too (they are array-module code), and
+`cupy_kernels` registers ``"cupy"`` ones beside them (cuSPARSE and RawKernels from ``cuda/*.cu``)
+without importing cupy: that happens when a CUDA kernel first runs.
 """
 
 if __name__ != "sparsegraph.ops.sparse_kernels":
@@ -37,6 +41,7 @@ if __name__ != "sparsegraph.ops.sparse_kernels":
     )
 
 from sparsegraph.ops.sparse_kernels import generic, scipy_kernels, structure  # noqa: E402
+from sparsegraph.ops.sparse_kernels import cupy_kernels  # noqa: E402,F401
 
 try:
     import numba  # noqa: F401

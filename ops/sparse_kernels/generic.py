@@ -67,7 +67,7 @@ def _value_axes(values, x):
     return values.reshape(values.shape + (1,) * (x.ndim - values.ndim))
 
 
-@register("spmm", "cpu", name="generic", fmt="csr")
+@register("spmm", "cpu", "cuda", name="generic", fmt="csr")
 def spmm(indptr, indices, values, x, n_rows: int):
     """Sparse-dense product ``out[i] = sum_e values[e] * x[indices[e]]`` over row ``i``'s entries.
 
@@ -100,7 +100,7 @@ def spmm(indptr, indices, values, x, n_rows: int):
     return out
 
 
-@register("sddmm", "cpu", name="generic", fmt="csr")
+@register("sddmm", "cpu", "cuda", name="generic", fmt="csr")
 def sddmm(indptr, indices, x, y):
     """Sampled dense-dense product: ``out[e] = <x[row(e)], y[col(e)]>`` at the stored entries.
 
@@ -133,7 +133,7 @@ def _softmax_parts(indptr, values):
     return xp, starts, seg, shifted
 
 
-@register("csr_softmax", "cpu", name="generic", fmt="csr")
+@register("csr_softmax", "cpu", "cuda", name="generic", fmt="csr")
 def csr_softmax(indptr, values):
     """Softmax of the stored values within each row (each head separately).
 
@@ -154,7 +154,7 @@ def csr_softmax(indptr, values):
     return ex / xp.add.reduceat(ex, starts, axis=0)[seg]
 
 
-@register("csr_log_softmax", "cpu", name="generic", fmt="csr")
+@register("csr_log_softmax", "cpu", "cuda", name="generic", fmt="csr")
 def csr_log_softmax(indptr, values):
     """Log-softmax of the stored values within each row: ``v - max - log(sum(exp(v - max)))``.
 
@@ -167,7 +167,7 @@ def csr_log_softmax(indptr, values):
     return shifted - lse[seg]
 
 
-@register("csr_softmax_backward", "cpu", name="generic", fmt="csr")
+@register("csr_softmax_backward", "cpu", "cuda", name="generic", fmt="csr")
 def csr_softmax_backward(indptr, out, g):
     """Gradient of `csr_softmax`: ``out * (g - rowsum(out * g))``.
 
@@ -187,7 +187,7 @@ def csr_softmax_backward(indptr, out, g):
     return out * (g - dot[seg])
 
 
-@register("csr_log_softmax_backward", "cpu", name="generic", fmt="csr")
+@register("csr_log_softmax_backward", "cpu", "cuda", name="generic", fmt="csr")
 def csr_log_softmax_backward(indptr, out, g):
     """Gradient of `csr_log_softmax`: ``g - exp(out) * rowsum(g)`` (``out`` are log-probs).
 
@@ -201,7 +201,7 @@ def csr_log_softmax_backward(indptr, out, g):
     return g - xp.exp(out) * total[seg]
 
 
-@register("csr_softmax_spmm", "cpu", name="generic", fmt="csr")
+@register("csr_softmax_spmm", "cpu", "cuda", name="generic", fmt="csr")
 def csr_softmax_spmm(indptr, indices, scores, x):
     """Edge softmax followed by aggregation (attention): ``alpha = softmax_row(scores)``,
     ``out = spmm(alpha, x)``; the generic version composes the two kernels.
@@ -247,7 +247,7 @@ def _reduce_segments(xp, indptr, src, reduce: str):
     return out, arg
 
 
-@register("segment_reduce", "cpu", name="generic", fmt="csr")
+@register("segment_reduce", "cpu", "cuda", name="generic", fmt="csr")
 def segment_reduce(indptr, src, reduce: str):
     """Reduce sorted segments: segment ``s`` is ``src[indptr[s]:indptr[s + 1]]``.
 
@@ -264,7 +264,7 @@ def segment_reduce(indptr, src, reduce: str):
     return _reduce_segments(xp_of(src), indptr, src, reduce)
 
 
-@register("scatter_reduce", "cpu", name="generic", fmt="csr")
+@register("scatter_reduce", "cpu", "cuda", name="generic", fmt="csr")
 def scatter_reduce(index, src, dim_size: int, reduce: str):
     """Reduce ``src`` rows into ``dim_size`` outputs by an unsorted ``index``.
 

@@ -51,7 +51,7 @@ def _indptr_from_counts(xp, counts, dtype):
     return indptr
 
 
-@register("csr_transpose", "cpu", name="generic", fmt="csr")
+@register("csr_transpose", "cpu", "cuda", name="generic", fmt="csr")
 def csr_transpose(indptr, indices, n_cols: int):
     """Transpose a CSR structure: the CSR of ``A.T`` and the value permutation.
 
@@ -76,7 +76,7 @@ def csr_transpose(indptr, indices, n_cols: int):
     return t_indptr, t_indices, perm
 
 
-@register("coo_to_csr", "cpu", name="generic", fmt="csr")
+@register("coo_to_csr", "cpu", "cuda", name="generic", fmt="csr")
 def coo_to_csr(row, col, n_rows: int):
     """Sort COO entries into CSR order, sorted by (row, col); duplicates keep their input order.
 
