@@ -44,7 +44,8 @@ def add_train_parser(sub) -> None:
                        help="default: the paper's value for the model")
     p.add_argument("--runs", type=int, default=10, help="seeds to average (default: 10)")
     p.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu",
+                   help="cpu, cuda or cuda:N (needs the `gpu` extra and a GPU; default: cpu)")
     p.add_argument("--root", default=None, help="data root (default: $SPARSEGRAPH_DATA, then "
                                                 "the user cache)")
     p.add_argument("--no-download", action="store_true", help="never touch the network")
@@ -142,15 +143,34 @@ def run_graph_classification(cfg, graphs, folds_fn, quiet: bool) -> dict:
     return {"test_accs": tests, "val_accs": [], "epoch_times": []}
 
 
+def device_error(device: str) -> str | None:
+    """Why ``--device`` cannot be used, in one line (None when it can); commands that take
+    ``--device`` print it and exit with status 2 instead of a traceback."""
+    from sparsegraph import backend
+
+    try:
+        dev = backend.normalize_device(device)
+    except ValueError as exc:
+        return "--device: " + str(exc).removeprefix("device: ")
+    if dev == "cpu":
+        return None
+    if not backend.cuda_available():
+        return f"--device {dev}: {backend.cuda_status()}"
+    count = backend.cupy_module().cuda.runtime.getDeviceCount()
+    if int(dev.split(":")[1]) >= count:
+        return f"--device {dev}: this machine has {count} CUDA device(s) (cuda:0 to cuda:" \
+               f"{count - 1})"
+    return None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from sparsegraph.datasets import DatasetUnavailable, load_for_training
 
     cfg = config_for(args)
-    if cfg["device"] != "cpu":
-        from sparsegraph import backend
-
-        backend.normalize_device(cfg["device"])
-        backend.cupy_module()  # raises a clear RuntimeError without a usable GPU
+    problem = device_error(cfg["device"])
+    if problem is not None:
+        print(f"sparsegraph train: {problem}", file=sys.stderr)
+        return 2
     try:
         task, data, folds_fn = load_for_training(args.dataset, root=args.root,
                                                  download=not args.no_download)
@@ -161,12 +181,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"sparsegraph train: {args.dataset} is a graph-classification dataset; use "
               "--model gin", file=sys.stderr)
         return 2
+    if task == "graph" and cfg["device"] != "cpu":
+        print(f"sparsegraph train: --device {cfg['device']}: graph classification ({args.dataset}) "
+              "runs on the CPU only; drop --device", file=sys.stderr)
+        return 2
     if task == "node" and cfg["model"] == "gin":
         print("sparsegraph train: gin is for graph classification (TU datasets such as "
               "mutag, proteins); pick gcn, gat, sage, sgc, appnp or mlp", file=sys.stderr)
         return 2
     if task == "node":
-        if cfg["device"] != "cpu":
+        if cfg["device"] != "cpu":  # the model follows in run_node_classification
             data = data.to(cfg["device"])
         out = run_node_classification(cfg, data, args.quiet)
     else:
