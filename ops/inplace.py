@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sparsegraph import backend
 from sparsegraph.autograd.function import Function
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import arr, shape_of, unbroadcast
@@ -80,19 +81,24 @@ class Fill(Function):
 class Copy(Function):
     @staticmethod
     def forward(ctx, x, src):
-        ctx.src_shape = src.shape
-        x.array[...] = src.array if src.device == x.device else np.asarray(src.array)
+        ctx.src_shape, ctx.src_device = src.shape, src.device
+        # a copy may cross devices (as torch's copy_); the gradient goes back to src's device
+        x.array[...] = backend.to_device(src.array, x.device)
         return x.array
 
     @staticmethod
     def backward(ctx, g):
         need = ctx.needs_input_grad
-        return None, (unbroadcast(g.array, ctx.src_shape) if need[1] else None)
+        return None, (backend.to_device(unbroadcast(g.array, ctx.src_shape), ctx.src_device)
+                      if need[1] else None)
 
 
-def _check(op, x, other=None):
+def _check(op, x, other=None, *, cross_device=False):
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor (got {type(x).__name__})")
+    if isinstance(other, Tensor) and not cross_device and other.device != x.device:
+        raise ValueError(f"{op}: `other` is on {other.device} but the tensor is on {x.device}; "
+                         "move it with .to()")
     if isinstance(other, Tensor):
         try:
             if np.broadcast_shapes(x.shape, other.shape) != x.shape:
@@ -126,5 +132,5 @@ def copy_(input: Tensor, src: Tensor) -> Tensor:
         from sparsegraph.creation import tensor
 
         src = tensor(src, dtype=input.dtype)
-    _check("copy_", input, src)
+    _check("copy_", input, src, cross_device=True)
     return Copy.apply_inplace(input, src)

@@ -392,6 +392,8 @@ def test_mixing_devices_in_one_op_is_a_clear_error():
             lambda: ops.edge_sum(a, x, y),
         r"with_values: `values` is on cuda:0 but the structure is on cpu":
             lambda: a.with_values(_elsewhere(a.values)),
+        r"add_: `other` is on cuda:0 but the tensor is on cpu": lambda: ops.add_(sg.zeros(5, 4), y),
+        r"mul_: `other` is on cuda:0 but the tensor is on cpu": lambda: ops.mul_(sg.zeros(5, 4), y),
     }
     for pattern, call in cases.items():
         with pytest.raises(ValueError, match=pattern):
@@ -527,3 +529,15 @@ def test_gpu_round_trips_and_structure_transforms_stay_on_device():
     t = csr.T  # csr_transpose on the GPU
     assert t.structure.device == "cuda:0"
     np.testing.assert_allclose(t.to("cpu").to_dense().numpy(), a.to_dense().numpy().T)
+
+
+@pytest.mark.gpu
+@needs_gpu
+def test_gpu_copy_across_devices_sends_the_gradient_back():
+    src = sg.randn(3, 2, requires_grad=True)
+    out = sg.zeros(3, 2, device="cuda").clone()  # a non-leaf: in-place is allowed
+    ops.copy_(out, src * 2)
+    assert out.device == "cuda:0"
+    (out * 3).sum().backward()
+    assert src.grad.device == "cpu"
+    np.testing.assert_allclose(src.grad.numpy(), np.full((3, 2), 6.0))
