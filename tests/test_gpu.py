@@ -334,6 +334,75 @@ def test_launch_geometry_covers_every_output():
     assert len(seen) == 1
 
 
+# ---- the generic kernels' cupy branches, on numpy ---------------------------------------------
+class _CupyLikeUfunc:
+    """A numpy ufunc without ``reduceat`` unless cupy has it (cupy 14: ``add`` only)."""
+
+    def __init__(self, ufunc, reduceat: bool):
+        self._ufunc, self.at = ufunc, ufunc.at
+        if reduceat:
+            self.reduceat = ufunc.reduceat
+
+    def __call__(self, *args, **kwargs):
+        return self._ufunc(*args, **kwargs)
+
+
+class _CupyLike:
+    """numpy with cupy's gaps, so the generic kernels take their cupy code paths."""
+
+    add = _CupyLikeUfunc(np.add, True)
+    maximum, minimum = _CupyLikeUfunc(np.maximum, False), _CupyLikeUfunc(np.minimum, False)
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    @staticmethod
+    def repeat(a, repeats, axis=None):
+        if hasattr(repeats, "shape") and repeats.ndim:  # cupy wants host repeats
+            raise TypeError("cupy.repeat: repeats must be an int or a list")
+        return np.repeat(a, repeats, axis)
+
+
+def test_generic_kernels_take_their_cupy_branches(monkeypatch):
+    from sparsegraph.ops.sparse_kernels import structure
+
+    rng = np.random.default_rng(5)
+    indptr, indices = random_csr(30, 12, rng)
+    nnz = indices.shape[0]
+    v = rng.standard_normal((nnz, 2))
+    src = np.round(rng.standard_normal((nnz, 3)), 1)
+    x, g = rng.standard_normal((12, 2, 4)), rng.standard_normal((30, 2, 4))
+    index = rng.integers(0, 30, nnz)
+    calls = {
+        "spmm": (indptr, indices, v, x, 30), "sddmm": (indptr, indices, g, x),
+        "csr_softmax": (indptr, v), "csr_log_softmax": (indptr, v),
+        "csr_softmax_spmm": (indptr, indices, v, x),
+        **{f"segment_{r}": (indptr, src, r) for r in ("sum", "mean", "max", "min")},
+        **{f"scatter_{r}": (index, src, 30, r) for r in ("sum", "mean", "max", "min")},
+        "csr_transpose": (indptr, indices, 12), "coo_to_csr": (index, indices, 30),
+    }
+
+    def run():
+        out = {}
+        for name, args in calls.items():
+            fn = (getattr(generic, name.split("_")[0] + "_reduce") if name.split("_")[0] in (
+                "segment", "scatter") else getattr(generic, name, None)
+                or getattr(structure, name))
+            out[name] = fn(*args)
+        return out
+
+    numpy_results = run()
+    for module in (generic, structure):
+        monkeypatch.setattr(module, "xp_of", lambda a: _CupyLike())
+    for name, got in run().items():
+        for a, b in zip(*(r if isinstance(r, tuple) else (r,)
+                          for r in (got, numpy_results[name])), strict=True):
+            if b is None:
+                assert a is None, name
+            else:
+                np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
 # ---- the registry on device "cuda" ------------------------------------------------------------
 HOST_ONLY = {  # ops that run on the host by design, with the reason
     "sample_neighbors": "neighbour sampling is data loading; the sampled blocks move to the GPU",
