@@ -178,6 +178,8 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
+        if TRACE.tracer is not None:
+            TRACE.tracer.escape(self, "bool()")
         if self.array.size != 1:
             raise ValueError(
                 f"bool: the truth value of a tensor with {self.array.size} elements is "

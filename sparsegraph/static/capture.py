@@ -28,6 +28,7 @@ class Tracer:
         self.depth = 0  # > 0 inside an op's forward or an eager backward: nothing is recorded
         self._values: dict[int, tuple[object, Value]] = {}  # id(tensor) -> (tensor, Value)
         self._kernels: list[str] = []
+        self._known: set[int] = set()  # ids of op outputs computed from constants only
 
     # ---- values -------------------------------------------------------------------------
     def bind(self, t: Tensor, kind: str, name: str = "") -> Value:
@@ -61,6 +62,8 @@ class Tracer:
             return
         node = Node("forward", cls.__name__, cls, self.template(tuple(args)),
                     self.template(dict(kwargs)), [])
+        known = not getattr(cls, "random", False) and all(
+            v.kind == "const" or v.id in self._known for v in node.inputs())
         for i, o in enumerate(outs):
             if o is None:
                 node.outputs.append(None)
@@ -68,6 +71,8 @@ class Tracer:
             v = self.bind(o, "op")
             v.producer, v.index = node, i
             node.outputs.append(v)
+            if known:
+                self._known.add(v.id)
         node.attrs["needs_input_grad"] = tuple(ctx.needs_input_grad)
         node.attrs["kernel"] = ", ".join(dict.fromkeys(self._kernels))
         node.attrs["saved"] = self._saved_values(ctx, outs)
@@ -114,8 +119,9 @@ class Tracer:
         if self.depth:
             return
         entry = None if t is None else self._values.get(id(t))
-        if t is not None and (entry is None or entry[1].kind == "const"):
-            return  # a constant's value is known at trace time
+        if t is not None and (entry is None or entry[1].kind == "const"
+                              or entry[1].id in self._known):
+            return  # a constant's value (or one computed from constants) is known now
         source = ""
         if entry is not None and entry[1].producer is not None:
             source = f" (the output of {entry[1].producer.op})"

@@ -52,7 +52,7 @@ class DynamicGraph:
     def to_networkx(self):
         import networkx as nx
 
-        g = nx.DiGraph()
+        g = nx.MultiDiGraph()  # x * x: two edges between the same nodes
         for key, label, kind in self.nodes:
             g.add_node(key, label=label, kind=kind)
         g.add_edges_from(self.edges)

@@ -1,0 +1,141 @@
+"""The fused ops the static passes insert (ops/fused.py): each equals the chain of eager ops it
+replaces in value and gradient, passes gradcheck in float64, and its numba kernel matches the
+generic one (including the dropout mask, empty rows and an empty matrix)."""
+
+import numpy as np
+import pytest
+
+import sparsegraph as sg
+from sparsegraph import ops
+from sparsegraph.ops import fused
+from sparsegraph.testing import assert_close, gradcheck, random_sparse
+
+KERNELS = sorted(k.name for k in sg.kernels.kernels("spmm_bias_act", "cpu", "csr"))
+GAT_KERNELS = sorted(k.name for k in sg.kernels.kernels("gat_attention", "cpu", "csr"))
+
+
+def leaf(shape, seed, dtype="float64"):
+    rng = np.random.default_rng(seed)
+    return sg.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True)
+
+
+def eager_chain(a, x, bias, relu, p, seed):
+    out = ops.spmm(a, x)
+    if bias is not None:
+        out = out + bias
+    if relu:
+        out = ops.relu(out)
+    return ops.dropout(out, p, True, sg.Generator(seed)) if p else out
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("bias, relu, p", [(True, True, 0.0), (True, True, 0.4),
+                                           (False, True, 0.3), (True, False, 0.5),
+                                           (True, False, 0.0)])
+@pytest.mark.parametrize("case", ["plain", "empty_rows"])
+def test_spmm_bias_act_equals_the_eager_chain(kernel, bias, relu, p, case):
+    a = random_sparse(7, 6, 0.5, empty_rows=case == "empty_rows", seed=1)
+    x, b = leaf((6, 5), 2), leaf((5,), 3) if bias else None
+    with sg.kernels.use(spmm_bias_act=kernel):
+        out = fused.spmm_bias_act(a, x, b, relu, p, sg.Generator(7))
+    expected = eager_chain(a, x, b, relu, p, 7)
+    assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    g = np.random.default_rng(4).standard_normal(out.shape)
+    grads = sg.autograd.grad(out, [a.values, x] + ([b] if bias else []), sg.tensor(g))
+    want = sg.autograd.grad(expected, [a.values, x] + ([b] if bias else []), sg.tensor(g))
+    for got, ref in zip(grads, want, strict=True):
+        assert_close(got, ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3])
+def test_spmm_bias_act_gradcheck(p):
+    a = random_sparse(6, 5, 0.5, seed=3)
+    x, b = leaf((5, 4), 5), leaf((4,), 6)
+    # a fresh generator per call: the same mask for every finite-difference evaluation
+    assert gradcheck(lambda a, x, b: fused.spmm_bias_act(a, x, b, True, p, sg.Generator(1)),
+                     [a, x, b])
+
+
+def test_spmm_bias_act_numba_matches_generic_float32_bitwise():
+    if len(KERNELS) < 2:
+        pytest.skip("numba is not installed: only the generic kernel is registered")
+    a = random_sparse(300, 200, 0.05, dtype="float32", seed=8)
+    x, b = leaf((200, 33), 9, "float32"), leaf((33,), 10, "float32")
+    outs = []
+    for kernel in ("generic", "numba"):
+        with sg.kernels.use(spmm_bias_act=kernel):
+            outs.append(fused.spmm_bias_act(a, x, b, True, 0.5, sg.Generator(3)).detach().numpy())
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_spmm_bias_act_empty_matrix_and_validation():
+    a = random_sparse(3, 4, 0.0)
+    out = fused.spmm_bias_act(a, leaf((4, 2), 1), leaf((2,), 2), relu=True)
+    assert_close(out, np.zeros((3, 2)) + np.maximum(out.detach().numpy(), 0))
+    with pytest.raises(ValueError, match="expected `x` of shape \\(4, F\\)"):
+        fused.spmm_bias_act(a, leaf((5, 2), 1))
+    with pytest.raises(ValueError, match="`bias` of shape \\(2,\\)"):
+        fused.spmm_bias_act(a, leaf((4, 2), 1), leaf((3,), 1))
+    with pytest.raises(ValueError, match="`p` in \\[0, 1\\)"):
+        fused.spmm_bias_act(a, leaf((4, 2), 1), p=1.0)
+    with pytest.raises(TypeError, match="SparseTensor"):
+        fused.spmm_bias_act(leaf((3, 4), 1), leaf((4, 2), 1))
+
+
+def gat_inputs(n=9, heads=3, f=4, dtype="float64", empty_rows=False, seed=0):
+    a = random_sparse(n, n, 0.35, dtype=dtype, empty_rows=empty_rows, seed=seed,
+                      requires_grad=False)
+    return (a, leaf((n, heads), seed + 1, dtype), leaf((n, heads), seed + 2, dtype),
+            leaf((n, heads, f), seed + 3, dtype))
+
+
+def eager_attention(a, a_src, a_dst, h, slope, p, seed):
+    score = ops.leaky_relu(ops.edge_sum(a, a_src, a_dst), slope)
+    alpha = ops.sparse_softmax(a.with_values(score))
+    if p:
+        alpha = alpha.with_values(ops.dropout(alpha.values, p, True, sg.Generator(seed)))
+    return ops.spmm(alpha, h)
+
+
+@pytest.mark.parametrize("kernel", GAT_KERNELS)
+@pytest.mark.parametrize("p", [0.0, 0.5])
+@pytest.mark.parametrize("empty_rows", [False, True])
+def test_gat_attention_equals_the_eager_chain(kernel, p, empty_rows):
+    a, a_src, a_dst, h = gat_inputs(empty_rows=empty_rows)
+    with sg.kernels.use(gat_attention=kernel):
+        out = fused.gat_attention(a, a_src, a_dst, h, 0.2, p, sg.Generator(5))
+    expected = eager_attention(a, a_src, a_dst, h, 0.2, p, 5)
+    assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    g = sg.tensor(np.random.default_rng(1).standard_normal(out.shape))
+    for got, ref in zip(sg.autograd.grad(out, [a_src, a_dst, h], g),
+                        sg.autograd.grad(expected, [a_src, a_dst, h], g), strict=True):
+        assert_close(got, ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.4])
+def test_gat_attention_gradcheck(p):
+    a, a_src, a_dst, h = gat_inputs(n=6, heads=2, f=3)
+    assert gradcheck(lambda s, d, h: fused.gat_attention(a, s, d, h, 0.2, p, sg.Generator(2)),
+                     [a_src, a_dst, h])
+
+
+def test_gat_attention_numba_matches_generic_float32():
+    if len(GAT_KERNELS) < 2:
+        pytest.skip("numba is not installed: only the generic kernel is registered")
+    a, a_src, a_dst, h = gat_inputs(n=400, heads=4, f=8, dtype="float32", seed=3)
+    outs = []
+    for kernel in ("generic", "numba"):
+        with sg.kernels.use(gat_attention=kernel):
+            outs.append(fused.gat_attention(a, a_src, a_dst, h, 0.2, 0.5,
+                                            sg.Generator(4)).detach().numpy())
+    assert_close(outs[1], outs[0], rtol=1e-6, atol=1e-6)
+
+
+def test_gat_attention_validation():
+    a, a_src, a_dst, h = gat_inputs()
+    with pytest.raises(ValueError, match="`h` \\(M, H, F\\)"):
+        fused.gat_attention(a, a_src, a_dst, h.reshape((9, 12)))
+    with pytest.raises(ValueError, match="`p` in \\[0, 1\\)"):
+        fused.gat_attention(a, a_src, a_dst, h, p=1.5)
+    with pytest.raises(TypeError, match="SparseTensor"):
+        fused.gat_attention(h, a_src, a_dst, h)

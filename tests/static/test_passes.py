@@ -1,0 +1,160 @@
+"""Each graph pass: the numbers still equal eager mode (values and gradients), and the pass had
+its structural effect."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import sparsegraph as sg
+from sparsegraph import ops, static
+from sparsegraph.gnn import GATConv, GCNConv, SAGEConv
+from sparsegraph.static import passes
+from sparsegraph.testing import assert_close, random_graph
+
+
+def t(shape, seed, requires_grad=False):
+    return sg.tensor(np.random.default_rng(seed).standard_normal(shape),
+                     requires_grad=requires_grad)
+
+
+def adjacency(n=12, e=40, seed=0):
+    ei = random_graph(n, e, seed=seed)
+    return sg.from_edge_index(ei, n).with_values(sg.tensor(np.ones(e)))
+
+
+def check(fn, pass_fn, x, params):
+    """Trace ``fn(x)`` (a scalar), apply the pass to the forward graph, build the backward graph
+    and compare output and parameter gradients with eager mode. Returns the passed graph."""
+    graph = static.trace(fn, x)
+    after = pass_fn(graph)
+    sg.manual_seed(3)  # random ops (dropout) draw the same masks in both runs
+    out, grads = after.backward_graph(wrt=params)(x)
+    sg.manual_seed(3)
+    loss = fn(x)
+    expected = sg.autograd.grad(loss, params)
+    assert_close(out, loss.detach(), rtol=1e-10, atol=1e-12)
+    for got, want in zip(grads, expected, strict=True):
+        assert_close(got, want, rtol=1e-10, atol=1e-12)
+    assert graph.notes == []  # the pass worked on a copy
+    return graph, after
+
+
+def test_dead_code_elimination_drops_unused_work_but_keeps_random_ops():
+    w = t((4, 3), 1, True)
+
+    def fn(x):
+        _unused = ops.exp(x @ w)
+        _dropped = ops.dropout(x, 0.5)  # random: kept, so later masks match eager
+        return (x @ w).sum()
+
+    graph, after = check(fn, passes.eliminate_dead_code, t((5, 4), 2), [w])
+    assert graph.count(op="Exp") == 1 and after.count(op="Exp") == 0
+    assert after.count(op="Dropout") == 1
+    assert "removed" in after.notes[-1]
+
+
+def test_common_subexpression_elimination_merges_repeated_work():
+    w = t((4, 3), 1, True)
+    fn = lambda x: (ops.tanh(x @ w) + ops.tanh(x @ w)).sum()  # noqa: E731
+    graph, after = check(fn, passes.eliminate_common_subexpressions, t((5, 4), 2), [w])
+    assert graph.count(op="MatMul") == 2 and after.count(op="MatMul") == 1
+    assert after.count(op="Tanh") == 1
+
+
+def test_constant_folding_hoists_structure_only_work_out_of_the_step():
+    adj = adjacency()
+    w = t((4, 3), 1, True)
+
+    def fn(x):  # gcn_norm of a fixed adjacency in float64: computed per call in eager mode
+        a = ops.gcn_norm(adj)
+        return ops.relu(ops.spmm(a, x @ w)).sum()
+
+    graph, after = check(fn, passes.fold_constants, t((12, 4), 2), [w])
+    assert len(after.nodes) < len(graph.nodes)
+    assert {n.op for n in after.nodes} == {"MatMul", "SpMM", "ReLU", "Sum"}
+    assert "computed" in after.notes[-1]
+
+
+def test_spmm_bias_relu_dropout_fusion():
+    conv = GCNConv(4, 3).to("float64")
+    adj = adjacency()
+    fn = lambda x: ops.dropout(ops.relu(conv(x, adj)), 0.3).sum()  # noqa: E731
+    graph, after = check(fn, passes.fuse_spmm_bias_act, t((12, 4), 2),
+                         list(conv.parameters()))
+    fused = [n for n in after.nodes if n.op == "SpMMBiasAct"]
+    assert len(fused) == 1 and fused[0].attrs["fused_from"] == ["SpMM", "Add", "ReLU", "Dropout"]
+    assert after.count(op="ReLU") == 0 and after.count(op="Dropout") == 0
+
+
+def test_scale_folding_turns_mean_aggregation_into_one_spmm():
+    conv = SAGEConv(4, 3, aggr="mean").to("float64")
+    adj = adjacency()
+    graph, after = check(lambda x: conv(x, adj).sum(), passes.fold_scale, t((12, 4), 2),
+                         list(conv.parameters()))
+    assert graph.count(op="Mul") == 1 and after.count(op="Mul") == 0
+    spmm = next(n for n in after.nodes if n.op == "SpMM")
+    assert spmm.args[0].values.kind == "const" and "folded" in spmm.args[0].values.name
+
+
+def test_linear_reordering_moves_the_weight_before_propagation_when_it_shrinks_f():
+    adj = adjacency()
+    w_small, w_big = t((8, 2), 1, True), t((8, 16), 3, True)
+
+    def fn(x):
+        return (ops.spmm(adj, x) @ w_small).sum() + (ops.spmm(adj, x) @ w_big).sum()
+
+    graph, after = check(fn, passes.reorder_linear, t((12, 8), 2), [w_small, w_big])
+    kinds = [(n.op, n.outputs[0].shape) for n in after.nodes if n.op in ("SpMM", "MatMul")]
+    assert ("SpMM", (12, 2)) in kinds and ("MatMul", (12, 2)) in kinds  # moved: 8 -> 2
+    assert ("SpMM", (12, 8)) in kinds and ("MatMul", (12, 16)) in kinds  # kept: 8 -> 16
+    assert "1 products moved" in after.notes[-1]
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_sparse_vs_dense_choice_follows_the_cost_model_and_says_why(dense):
+    adj = adjacency()
+    w = t((4, 3), 1, True)
+    decide = lambda n, m, nnz, f, dtype: SimpleNamespace(  # noqa: E731
+        dense=dense, reason=f"test table: density {nnz / (n * m):.2f}")
+    fn = lambda x: ops.relu(ops.spmm(adj, x @ w)).sum()  # noqa: E731
+    graph, after = check(fn, lambda g: passes.choose_dense(g, decide), t((12, 4), 2), [w])
+    assert after.count(op="SpMM") == (0 if dense else 1)
+    node = next(n for n in after.nodes if n.op in ("SpMM", "MatMul") and "reason" in n.attrs)
+    assert "density 0.28" in node.attrs["reason"]
+    if dense:
+        assert node.args[0].value.shape == (12, 12)
+        assert node.attrs["reason"].startswith("dense:")
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_attention_fusion(training):
+    conv = GATConv(4, 3, heads=2, dropout=0.5).to("float64")
+    conv.train(training)
+    adj = adjacency()
+    fn = lambda x: conv(x, adj).sum()  # noqa: E731
+    graph, after = check(fn, passes.fuse_attention, t((12, 4), 2), list(conv.parameters()))
+    node = next(n for n in after.nodes if n.op == "GATAttention")
+    expected = ["EdgeSum", "LeakyReLU", "RowSoftmax", "Dropout", "SpMM"] if training else [
+        "EdgeSum", "LeakyReLU", "SoftmaxSpMM"]
+    assert node.attrs["fused_from"] == expected
+    assert after.count(op="EdgeSum") == 0
+
+
+def test_optimize_runs_every_pass_and_builds_the_backward_graph():
+    conv = GCNConv(4, 3).to("float64")
+    adj = adjacency()
+    opt = sg.optim.SGD(conv.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = ops.relu(conv(x, adj)).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    graph = static.optimize(static.trace(step, t((12, 4), 2)))
+    assert graph.count(kind="backward") > 0 and graph.count(kind="accumulate") == 2
+    assert graph.count(op="SpMMBiasAct") == 1
+    assert [n.kind for n in graph.nodes if n.kind == "effect"] == ["effect", "effect"]
+    assert len(graph.notes) >= len(passes.DEFAULT_PASSES)
