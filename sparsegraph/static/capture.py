@@ -9,6 +9,8 @@ capture.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from sparsegraph import kernels
@@ -26,19 +28,26 @@ class Tracer:
     def __init__(self):
         self.nodes: list[Node] = []
         self.depth = 0  # > 0 inside an op's forward or an eager backward: nothing is recorded
-        self._values: dict[int, tuple[object, Value]] = {}  # id(tensor) -> (tensor, Value)
+        # id(tensor) -> (weak reference, Value): weak, so the traced eager run frees what it
+        # would free untraced; the reference also tells a reused id from the original tensor
+        self._values: dict[int, tuple[weakref.ref, Value]] = {}
         self._kernels: list[str] = []
         self._known: set[int] = set()  # ids of op outputs computed from constants only
 
     # ---- values -------------------------------------------------------------------------
     def bind(self, t: Tensor, kind: str, name: str = "") -> Value:
-        v = Value(kind, tuple(t.shape), t.dtype, t.device, tensor=t if kind != "op" else None,
-                  name=name)
-        self._values[id(t)] = (t, v)  # keeping `t` alive keeps its id unique during the trace
+        v = Value(kind, tuple(t.shape), t.dtype, t.device, name=name)
+        self._values[id(t)] = (weakref.ref(t), v)
+        if kind != "op":
+            v.tensor = t  # inputs, parameters and constants are bound (kept) by the graph
         return v
 
-    def value_of(self, t: Tensor) -> Value:
+    def _entry(self, t):
         entry = self._values.get(id(t))
+        return entry if entry is not None and entry[0]() is t else None
+
+    def value_of(self, t: Tensor) -> Value:
+        entry = self._entry(t)
         if entry is not None:
             return entry[1]
         kind = "param" if (t.grad_fn is None and t.requires_grad) else "const"
@@ -83,20 +92,22 @@ class Tracer:
         """The Values an op's backward reads (for liveness): its saved tensors and output."""
         saved = []
         for t in ctx._saved:
-            if isinstance(t, Tensor) and id(t) in self._values:
-                saved.append(self._values[id(t)][1])
+            entry = self._entry(t) if isinstance(t, Tensor) else None
+            if entry is not None:
+                saved.append(entry[1])
         output = ctx.__dict__.get("_output")
         for o in outs:
             if o is not None and output is not None and o.array is output:
-                saved.append(self._values[id(o)][1])
+                saved.append(self._entry(o)[1])
         return saved
 
     def rebind(self, target: Tensor, result: Tensor) -> None:
-        if self.depth or id(result) not in self._values:
+        entry = None if self.depth else self._entry(result)
+        if entry is None:
             return
-        v = self._values[id(result)][1]
+        v = entry[1]
         v.producer.attrs["inplace"] = True
-        self._values[id(target)] = (target, v)
+        self._values[id(target)] = (weakref.ref(target), v)
 
     def record_backward(self, tensor: Tensor, gradient) -> None:
         if self.depth:
@@ -118,7 +129,7 @@ class Tracer:
     def escape(self, t, what: str) -> None:
         if self.depth:
             return
-        entry = None if t is None else self._values.get(id(t))
+        entry = None if t is None else self._entry(t)
         if t is not None and (entry is None or entry[1].kind == "const"
                               or entry[1].id in self._known):
             return  # a constant's value (or one computed from constants) is known now

@@ -1,0 +1,125 @@
+"""Eager vs static (sparsegraph.static.compile) training steps: step time, peak memory, and the
+contribution of each graph pass (ablation: all passes minus one).
+
+Every variant runs in a fresh process (so peak RSS is its own) and trains the same model from
+the same seed. Reported per variant:
+- step time: median over ``--steps`` steps after two warm-up steps (the first compiled call
+  traces);
+- step peak: the most bytes numpy/Python held at once during one step above what was held
+  before it (tracemalloc, which sees every numpy allocation; measured on a separate step, as
+  tracing allocations slows the step);
+- peak RSS of the process (includes the data, the model and the interpreter).
+
+Run:  python benchmarks/bench_static.py --root ../shared/data --models gcn gat \
+          --datasets cora synthetic:arxiv
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+PASSES = ("dce", "cse", "fold", "scale", "reorder", "dense", "fuse", "attention")
+
+
+def build(model: str, g, num_classes: int, dataset: str):
+    from sparsegraph.gnn import models
+
+    if model == "gcn":
+        if dataset.startswith("synthetic:"):  # arxiv scale: 3 layers x 256 (issue 5's config)
+            return models.GCN(g.num_features, 256, num_classes, num_layers=3)
+        return models.GCN(g.num_features, 16, num_classes)
+    if model == "gat":
+        return models.GAT(g.num_features, 8, num_classes, heads=8)
+    if model == "sage":
+        return models.GraphSAGE(g.num_features, 64, num_classes)
+    raise ValueError(f"unknown model {model!r}")
+
+
+def one(model: str, dataset: str, root, steps: int, variant: str) -> dict:
+    import sparsegraph as sg
+    from sparsegraph import static
+    from sparsegraph.datasets import load_for_training
+
+    _, g, _ = load_for_training(dataset, root=root, download=False)
+    sg.manual_seed(0)
+    net = build(model, g, int(np.asarray(g.y.array).max()) + 1, dataset)
+    opt = sg.optim.Adam(net.parameters(), lr=0.01, weight_decay=5e-4)
+    step = static.node_classification_step(net, g, opt)
+    if variant == "eager":
+        fn = step
+    else:
+        passes = {"static": list(PASSES), "static-none": []}.get(variant)
+        if passes is None:  # "static-no-<pass>"
+            passes = [p for p in PASSES if p != variant.removeprefix("static-no-")]
+        fn = static.compile(step, passes=passes)
+    times, losses = [], []
+    for _ in range(steps + 2):
+        t0 = time.perf_counter()
+        loss = fn()
+        times.append(time.perf_counter() - t0)
+        losses.append(float(loss.detach().numpy()))
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    out = {"model": model, "dataset": dataset, "variant": variant,
+           "step_ms_median": 1e3 * float(np.median(times[2:])),
+           "step_ms_min": 1e3 * float(np.min(times[2:])),
+           "step_peak_mb": peak / 2**20,
+           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+           "last_loss": losses[-1]}
+    if variant != "eager":
+        out["plan"] = str(fn.plan())
+        out["nodes"] = len(fn.graph.nodes)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="+", default=["gcn", "gat"])
+    p.add_argument("--datasets", nargs="+", default=["cora", "synthetic:arxiv"])
+    p.add_argument("--variants", nargs="+",
+                   default=["eager", "static-none", "static"] + [
+                       f"static-no-{x}" for x in ("fold", "scale", "reorder", "fuse",
+                                                  "attention")])
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--root", default=None)
+    p.add_argument("--one", nargs=3, metavar=("MODEL", "DATASET", "VARIANT"),
+                   help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.one:
+        print(json.dumps(one(*args.one[:2], args.root, args.steps, args.one[2])))
+        return
+    print("| model | dataset | variant | step ms (median) | step peak MB | peak RSS MB | "
+          "last loss |")
+    print("|---|---|---|---|---|---|---|")
+    for model in args.models:
+        for dataset in args.datasets:
+            for variant in args.variants:
+                if model != "gat" and variant == "static-no-attention":
+                    continue
+                if model == "gat" and variant in ("static-no-scale", "static-no-reorder",
+                                                  "static-no-fuse"):
+                    continue
+                cmd = [sys.executable, __file__, "--one", model, dataset, variant,
+                       "--steps", str(args.steps)] + (["--root", args.root] if args.root
+                                                      else [])
+                r = json.loads(subprocess.run(cmd, check=True, capture_output=True,
+                                              text=True).stdout.strip().splitlines()[-1])
+                print(f"| {model} | {dataset} | {variant} | {r['step_ms_median']:.1f} | "
+                      f"{r['step_peak_mb']:.1f} | {r['peak_rss_mb']:.0f} | "
+                      f"{r['last_loss']:.4f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
