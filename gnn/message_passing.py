@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 import sparsegraph.ops as ops
+from sparsegraph import backend
 from sparsegraph.graph import Graph
 from sparsegraph.nn import Module
 from sparsegraph.sparse import SparseTensor, from_edge_index
@@ -124,8 +125,9 @@ class MessagePassing(Module):
         s = adj.structure
 
         def build():
-            deg = np.asarray(s.degree(1))
-            return (1.0 / np.maximum(deg, 1)).astype(like.dtype)
+            deg = s.degree(1)  # numpy or cupy, like the structure
+            xp = backend.xp_of(deg)
+            return (1.0 / xp.maximum(deg, 1)).astype(like.dtype)
 
         inv = s._cached(("inv_degree", like.dtype.str), build)
         return wrap(inv.reshape((-1,) + (1,) * (like.ndim - 1)))

@@ -13,6 +13,7 @@ import numpy as np
 
 import sparsegraph.ops as ops
 from sparsegraph.autograd import no_grad
+from sparsegraph.backend import to_device
 from sparsegraph.creation import manual_seed
 from sparsegraph.optim import Adam
 from sparsegraph.tensor import Tensor
@@ -65,7 +66,7 @@ def train_node_classifier(model, graph, *, epochs: int = 200, lr: float = 0.01,
         manual_seed(seed)
         model.reset_parameters() if hasattr(model, "reset_parameters") else None
     x, adj = graph.x, graph.adj
-    y = np.asarray(graph.y.array)
+    y = to_device(graph.y.array, "cpu")
     train, val, test = (_mask(graph, f"{k}_mask", split) for k in ("train", "val", "test"))
     y_train = Tensor(y[train])
     opt = Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -83,7 +84,7 @@ def train_node_classifier(model, graph, *, epochs: int = 200, lr: float = 0.01,
         model.eval()
         with no_grad():
             out = model(x, adj)
-            pred = np.asarray(out.array.argmax(axis=1))
+            pred = to_device(out.array.argmax(axis=1), "cpu")
             val_loss = float(ops.cross_entropy(out[val], Tensor(y[val])).item())
         val_acc = accuracy(pred[val], y[val])
         improved = val_loss < best["val_loss"] or val_acc > best["val_acc"]
@@ -104,7 +105,7 @@ def train_node_classifier(model, graph, *, epochs: int = 200, lr: float = 0.01,
         model.load_state_dict(best["state"])
     model.eval()
     with no_grad():
-        pred = np.asarray(model(x, adj).array.argmax(axis=1))
+        pred = to_device(model(x, adj).array.argmax(axis=1), "cpu")
     return {"test_acc": accuracy(pred[test], y[test]), "val_acc": accuracy(pred[val], y[val]),
             "train_acc": accuracy(pred[train], y[train]),
             "test_macro_f1": macro_f1(pred[test], y[test]), "best_epoch": best["epoch"],
@@ -154,7 +155,8 @@ def train_graph_classifier(make_model: Callable[[], object], graphs: list, folds
             model.eval()
             with no_grad():
                 out = model(test_batch.x, test_batch.adj, test_batch.batch)
-            curves[f, epoch] = accuracy(np.asarray(out.array.argmax(axis=1)), labels[test_idx])
+            pred = to_device(out.array.argmax(axis=1), "cpu")
+            curves[f, epoch] = accuracy(pred, labels[test_idx])
             if on_epoch is not None:
                 on_epoch(f, epoch, curves[f, epoch])
     mean_curve = curves.mean(axis=0)
