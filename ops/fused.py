@@ -74,10 +74,10 @@ class SpMMBiasAct(Function):
     def backward(ctx, g):
         (values,) = ctx.saved_tensors
         g = g.array
-        if ctx.relu:
-            y = ctx.saved_output
-            gz = g * g.dtype.type(ctx.scale) if ctx.scale != 1.0 else g
-            gz = xp_of(g).where(y > 0, gz, g.dtype.type(0))
+        if ctx.relu:  # one new (N, F) array: mask, then scale in place
+            gz = xp_of(g).where(ctx.saved_output > 0, g, g.dtype.type(0))
+            if ctx.scale != 1.0:
+                gz *= g.dtype.type(ctx.scale)
         elif ctx.keep is not None:
             gz = g * ctx.keep
             gz *= g.dtype.type(ctx.scale)
@@ -136,16 +136,52 @@ def _gat_attention_generic(indptr, indices, rows, a_src, a_dst, h, slope, keep, 
         a_src: (M, H); a_dst: (N, H); h: (M, H, F); keep: (E, H) bool or None.
 
     Returns:
-        ``(out (N, H, F), alpha (E, H))`` — alpha before dropout (what backward needs).
+        ``(out (N, H, F), alpha (E, H), positive (E, H) bool)``: alpha before dropout and where
+        the raw score was > 0 (what backward needs: leaky_relu's slope applies elsewhere).
     """
     xp = xp_of(h)
     device = "cpu" if xp is np else "cuda"
     score = a_src[indices] + a_dst[rows]
-    score = xp.where(score > 0, score, score * score.dtype.type(slope))
+    positive = score > 0
+    score = xp.where(positive, score, score * score.dtype.type(slope))
     alpha = dispatch("csr_softmax", device, "csr")(indptr, score)
     weights = alpha if keep is None else (alpha * keep) * alpha.dtype.type(scale)
     out = dispatch("spmm", device, "csr")(indptr, indices, weights, h, a_dst.shape[0])
-    return out, alpha
+    return out, alpha, positive
+
+
+@register("gat_attention_backward", "cpu", "cuda", name="generic", fmt="csr")
+def _gat_attention_backward_generic(s_indptr, s_indices, t_indptr, t_indices, perm, alpha, keep,
+                                    positive, scale, slope, g, h, need_scores, need_src, need_h):
+    """Gradients of `gat_attention` for ``a_src`` (M, H), ``a_dst`` (N, H) and ``h`` (M, H, F)
+    (None where not needed) from ``g`` (N, H, F), through the spmm / sddmm / softmax kernels.
+
+    ``t_indptr, t_indices, perm``: the transposed structure and its entry permutation.
+    """
+    # NOTE: E x H temporaries are freed (or reused in place) as soon as they are spent
+    xp = xp_of(g)
+    device = "cpu" if xp is np else "cuda"
+    dtype = alpha.dtype.type
+    g_src = g_dst = gh = None
+    if need_h:  # dropped-out alpha, gathered into transposed order
+        weights = alpha[perm]
+        if keep is not None:
+            weights *= keep[perm]
+            weights *= dtype(scale)
+        gh = dispatch("spmm", device, "csr")(t_indptr, t_indices, weights, g, h.shape[0])
+        del weights
+    if need_scores:
+        d = dispatch("sddmm", device, "csr")(s_indptr, s_indices, g, h)
+        if keep is not None:  # dropout's backward, in place: (d * keep) * scale
+            d *= keep
+            d *= dtype(scale)
+        d = dispatch("csr_softmax_backward", device, "csr")(s_indptr, alpha, d)
+        d[~positive] *= dtype(slope)  # leaky_relu's backward
+        segment = dispatch("segment_reduce", device, "csr")
+        g_dst = segment(s_indptr, d, "sum")[0]
+        if need_src:
+            g_src = segment(t_indptr, d[perm], "sum")[0]
+    return g_src, g_dst, gh
 
 
 class GATAttention(Function):
@@ -161,40 +197,25 @@ class GATAttention(Function):
         if p > 0.0:
             keep = dropout_mask((s.nnz, a_src.shape[1]), p, generator, h.device)
         scale = 1.0 / (1.0 - p)
-        out, alpha = dispatch("gat_attention", ctx.device, "csr")(
+        out, alpha, positive = dispatch("gat_attention", ctx.device, "csr")(
             s.indptr, s.indices, s.rows(), _contiguous(a_src.array), _contiguous(a_dst.array),
             _contiguous(h.array), slope, keep, scale)
-        ctx.s, ctx.slope, ctx.keep, ctx.scale, ctx.alpha = s, slope, keep, scale, alpha
-        ctx.save_for_backward(a_src, a_dst, h)
+        ctx.s, ctx.slope, ctx.keep, ctx.scale = s, slope, keep, scale
+        ctx.alpha, ctx.positive = alpha, positive
+        ctx.save_for_backward(h)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        a_src, a_dst, h = ctx.saved_tensors
-        s, g, keep, scale = ctx.s, _contiguous(g.array), ctx.keep, ctx.scale
-        alpha = ctx.alpha
-        dtype = alpha.dtype.type
-        weights = alpha if keep is None else (alpha * keep) * dtype(scale)
+        (h,) = ctx.saved_tensors
+        s, needs = ctx.s, ctx.needs_input_grad
         t, perm = s.transpose()
-        g_src = g_dst = gh = None
-        if ctx.needs_input_grad[3]:
-            gh = dispatch("spmm", ctx.device, "csr")(t.indptr, t.indices, weights[perm], g,
-                                                     t.shape[0])
-        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
-            xp = xp_of(g)
-            d_w = dispatch("sddmm", ctx.device, "csr")(s.indptr, s.indices, g,
-                                                       _contiguous(h.array))
-            d_alpha = d_w if keep is None else (d_w * keep) * dtype(scale)
-            d_score = dispatch("csr_softmax_backward", ctx.device, "csr")(s.indptr, alpha,
-                                                                          d_alpha)
-            pre = a_src.array[s.indices] + a_dst.array[s.rows()]
-            d_pre = _contiguous(xp.where(pre > 0, d_score, d_score * dtype(ctx.slope)))
-            segment = dispatch("segment_reduce", ctx.device, "csr")
-            if ctx.needs_input_grad[1]:
-                g_src = segment(t.indptr, d_pre[perm], "sum")[0]
-            if ctx.needs_input_grad[2]:
-                g_dst = segment(s.indptr, d_pre, "sum")[0]
-        return None, g_src, g_dst, gh, None, None, None
+        g_src, g_dst, gh = dispatch("gat_attention_backward", ctx.device, "csr")(
+            s.indptr, s.indices, t.indptr, t.indices, perm, ctx.alpha, ctx.keep, ctx.positive,
+            ctx.scale, ctx.slope, _contiguous(g.array), _contiguous(h.array),
+            needs[1] or needs[2], needs[1], needs[3])
+        return None, g_src if needs[1] else None, g_dst if needs[2] else None, gh, None, None, \
+            None
 
 
 def gat_attention(adj: SparseTensor, a_src: Tensor, a_dst: Tensor, h: Tensor,

@@ -73,7 +73,7 @@ def _run(indptr, indices, values, x, out, *rest):
 
 @njit(parallel=True, **JIT)
 def _gat_attention(indptr, indices, a_src, a_dst, h, slope, keep, has_keep, scale, out, alpha,
-                   bounds, dist):
+                   positive, bounds, dist):
     n_heads, f_dim = h.shape[1], h.shape[2]
     nnz, row_bytes = indices.shape[0], h.strides[0]
     zero = out.dtype.type(0)
@@ -86,6 +86,7 @@ def _gat_attention(indptr, indices, a_src, a_dst, h, slope, keep, has_keep, scal
                 m = -np.inf
                 for e in range(lo, hi):  # scores, kept in alpha until normalised
                     s = a_src[indices[e], hd] + a_dst[i, hd]
+                    positive[e, hd] = s > zero
                     if not s > zero:
                         s = s * slope
                     alpha[e, hd] = s
@@ -121,15 +122,106 @@ def gat_attention(indptr, indices, rows, a_src, a_dst, h, slope, keep, scale):
     h = np.ascontiguousarray(h, dtype=dtype)
     out = np.zeros((a_dst.shape[0],) + h.shape[1:], dtype=dtype)
     alpha = np.zeros((indices.shape[0], h.shape[1]), dtype=dtype)
+    positive = np.zeros(alpha.shape, dtype=np.bool_)
     if indices.shape[0] == 0 or h.size == 0:
-        return out, alpha
+        return out, alpha, positive
     has_keep = keep is not None
     keep = keep if has_keep else np.ones((1, 1), np.bool_)
     _run_gat(indptr, indices, a_src, a_dst, h, dtype.type(slope), keep, has_keep,
-             dtype.type(scale), out, alpha, row_blocks(indptr), prefetch_distance(h.strides[0]))
-    return out, alpha
+             dtype.type(scale), out, alpha, positive, row_blocks(indptr),
+             prefetch_distance(h.strides[0]))
+    return out, alpha, positive
 
 
 @serial_when_small
 def _run_gat(*args):
     _gat_attention(*args)
+
+
+@njit(parallel=True, **JIT)
+def _gat_scores_backward(indptr, indices, alpha, keep, has_keep, scale, positive, slope, g, h,
+                         d, g_dst, bounds):
+    """Per target row: d = leaky'(score) * softmax'(alpha) * dropout'(sddmm(g, h)), into ``d``
+    (E, H), and its row sums into ``g_dst``."""
+    n_heads, f_dim = h.shape[1], h.shape[2]
+    zero = d.dtype.type(0)
+    for b in prange(bounds.shape[0] - 1):
+        for i in range(bounds[b], bounds[b + 1]):
+            lo, hi = indptr[i], indptr[i + 1]
+            gi = g[i]
+            for e in range(lo, hi):
+                hj = h[indices[e]]
+                for hd in range(n_heads):
+                    acc = zero
+                    for f in range(f_dim):
+                        acc += gi[hd, f] * hj[hd, f]
+                    if has_keep:
+                        acc = (acc if keep[e, hd] else zero) * scale
+                    d[e, hd] = acc
+            for hd in range(n_heads):
+                total = zero
+                for e in range(lo, hi):
+                    total += alpha[e, hd] * d[e, hd]
+                row = zero
+                for e in range(lo, hi):
+                    v = alpha[e, hd] * (d[e, hd] - total)
+                    if not positive[e, hd]:
+                        v = v * slope
+                    d[e, hd] = v
+                    row += v
+                g_dst[i, hd] = row
+
+
+@njit(parallel=True, **JIT)
+def _gat_sources_backward(t_indptr, t_indices, perm, alpha, keep, has_keep, scale, d, g,
+                          need_src, need_h, g_src, gh, bounds):
+    """Per source node (a row of the transposed structure): its score gradient (column sums of
+    ``d``) and ``gh = (dropped-out alpha)^T @ g``, reading both through ``perm``."""
+    n_heads, f_dim = g.shape[1], g.shape[2]
+    zero = g.dtype.type(0)
+    for b in prange(bounds.shape[0] - 1):
+        for j in range(bounds[b], bounds[b + 1]):
+            o = gh[j]
+            for e in range(t_indptr[j], t_indptr[j + 1]):
+                src = perm[e]
+                gi = g[t_indices[e]]
+                for hd in range(n_heads):
+                    if need_src:
+                        g_src[j, hd] += d[src, hd]
+                    if need_h:
+                        w = alpha[src, hd]
+                        if has_keep:
+                            w = (w if keep[src, hd] else zero) * scale
+                        for f in range(f_dim):
+                            o[hd, f] += w * gi[hd, f]
+
+
+@register("gat_attention_backward", "cpu", name="numba", priority=20, fmt="csr")
+def gat_attention_backward(s_indptr, s_indices, t_indptr, t_indices, perm, alpha, keep,
+                           positive, scale, slope, g, h, need_scores, need_src, need_h):
+    """As the generic kernel, with one (E, H) temporary instead of several."""
+    dtype = alpha.dtype
+    g = np.ascontiguousarray(g, dtype=dtype)
+    h = np.ascontiguousarray(h, dtype=dtype)
+    n_dst, n_src, n_heads = g.shape[0], h.shape[0], h.shape[1]
+    has_keep = keep is not None
+    keep = keep if has_keep else np.ones((1, 1), np.bool_)
+    d = np.zeros(alpha.shape if need_scores else (0, n_heads), dtype=dtype)
+    g_dst = np.zeros((n_dst, n_heads), dtype=dtype)
+    if need_scores and alpha.shape[0]:
+        _serial_or_not(_gat_scores_backward, s_indptr, s_indices, alpha, keep, has_keep,
+                       dtype.type(scale), positive, dtype.type(slope), g, h, d, g_dst,
+                       row_blocks(s_indptr))
+    g_src = np.zeros((n_src, n_heads), dtype=dtype)
+    gh = np.zeros(h.shape if need_h else (n_src, n_heads, 0), dtype=dtype)
+    if (need_src or need_h) and alpha.shape[0]:
+        _serial_or_not(_gat_sources_backward, t_indptr, t_indices, perm, alpha, keep, has_keep,
+                       dtype.type(scale), d, g, need_src and need_scores, need_h, g_src, gh,
+                       row_blocks(t_indptr))
+    return (g_src if need_src else None, g_dst if need_scores else None,
+            gh if need_h else None)
+
+
+@serial_when_small
+def _serial_or_not(kernel, *args):
+    kernel(*args)

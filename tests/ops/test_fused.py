@@ -12,6 +12,8 @@ from sparsegraph.testing import assert_close, gradcheck, random_sparse
 
 KERNELS = sorted(k.name for k in sg.kernels.kernels("spmm_bias_act", "cpu", "csr"))
 GAT_KERNELS = sorted(k.name for k in sg.kernels.kernels("gat_attention", "cpu", "csr"))
+assert GAT_KERNELS == sorted(k.name for k in sg.kernels.kernels("gat_attention_backward", "cpu",
+                                                                 "csr"))
 
 
 def leaf(shape, seed, dtype="float64"):
@@ -102,13 +104,13 @@ def eager_attention(a, a_src, a_dst, h, slope, p, seed):
 @pytest.mark.parametrize("empty_rows", [False, True])
 def test_gat_attention_equals_the_eager_chain(kernel, p, empty_rows):
     a, a_src, a_dst, h = gat_inputs(empty_rows=empty_rows)
-    with sg.kernels.use(gat_attention=kernel):
+    g = sg.tensor(np.random.default_rng(1).standard_normal((9, 3, 4)))
+    with sg.kernels.use(gat_attention=kernel, gat_attention_backward=kernel):
         out = fused.gat_attention(a, a_src, a_dst, h, 0.2, p, sg.Generator(5))
+        grads = sg.autograd.grad(out, [a_src, a_dst, h], g)
     expected = eager_attention(a, a_src, a_dst, h, 0.2, p, 5)
     assert_close(out, expected, rtol=1e-12, atol=1e-12)
-    g = sg.tensor(np.random.default_rng(1).standard_normal(out.shape))
-    for got, ref in zip(sg.autograd.grad(out, [a_src, a_dst, h], g),
-                        sg.autograd.grad(expected, [a_src, a_dst, h], g), strict=True):
+    for got, ref in zip(grads, sg.autograd.grad(expected, [a_src, a_dst, h], g), strict=True):
         assert_close(got, ref, rtol=1e-10, atol=1e-12)
 
 
@@ -123,12 +125,14 @@ def test_gat_attention_numba_matches_generic_float32():
     if len(GAT_KERNELS) < 2:
         pytest.skip("numba is not installed: only the generic kernel is registered")
     a, a_src, a_dst, h = gat_inputs(n=400, heads=4, f=8, dtype="float32", seed=3)
-    outs = []
+    g = sg.tensor(np.random.default_rng(2).standard_normal((400, 4, 8)).astype("float32"))
+    results = []
     for kernel in ("generic", "numba"):
-        with sg.kernels.use(gat_attention=kernel):
-            outs.append(fused.gat_attention(a, a_src, a_dst, h, 0.2, 0.5,
-                                            sg.Generator(4)).detach().numpy())
-    assert_close(outs[1], outs[0], rtol=1e-6, atol=1e-6)
+        with sg.kernels.use(gat_attention=kernel, gat_attention_backward=kernel):
+            out = fused.gat_attention(a, a_src, a_dst, h, 0.2, 0.5, sg.Generator(4))
+            results.append([out.detach()] + list(sg.autograd.grad(out, [a_src, a_dst, h], g)))
+    for numba_result, generic_result in zip(results[1], results[0], strict=True):
+        assert_close(numba_result, generic_result, rtol=1e-5, atol=1e-5)
 
 
 def test_gat_attention_validation():

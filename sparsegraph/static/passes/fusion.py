@@ -301,7 +301,7 @@ def fuse_attention(graph: StaticGraph) -> StaticGraph:
                    (s, src, dst, h, leaky.args[1], float(p), generator), {}, [],
                    {"needs_input_grad": (False, edge_needs[1], edge_needs[2], h_need, False,
                                          False, False),
-                    "saved": [src.value, dst.value, h.value],
+                    "saved": [h.value],
                     "fused_from": [n.op for n in chain], "kernel": "gat_attention"})
         _produce(new, [last.outputs[0]])
         _replace(g, chain, [new], last)
