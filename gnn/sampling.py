@@ -67,8 +67,8 @@ class SampledBlocks:
 
     def __repr__(self) -> str:
         shapes = ", ".join(f"{b.shape[0]}x{b.shape[1]}:{b.nnz}" for b in self.blocks)
-        return f"SampledBlocks(batch_size={self.batch_size}, n_id={self.n_id.shape[0]}, " \
-               f"blocks=[{shapes}])"
+        return (f"SampledBlocks(batch_size={self.batch_size}, n_id={self.n_id.shape[0]}, "
+                f"blocks=[{shapes}])")
 
 
 def _csr_arrays(adj_or_graph, op: str):
