@@ -7,6 +7,7 @@ from sparsegraph.creation import zeros
 from sparsegraph.gnn.message_passing import MessagePassing, as_adjacency, split_features
 from sparsegraph.gnn.utils import add_self_loops_with
 from sparsegraph.nn import Linear, Parameter, init
+from sparsegraph.ops.fused import gat_attention
 
 
 class GATConv(MessagePassing):
@@ -83,6 +84,11 @@ class GATConv(MessagePassing):
             adj, edge_attr = add_self_loops_with(adj, edge_attr, fill_value="mean")
         a_src = (h_src * self.att_src).sum(dim=-1)  # (N_src, H)
         a_dst = (h_dst * self.att_dst).sum(dim=-1)  # (N_dst, H)
+        if edge_attr is None and not return_attention_weights:
+            # one fused op: scores, leaky_relu, edge softmax, dropout and aggregation, keeping
+            # only alpha and the mask (E x H) for backward
+            p = self.dropout if self.training else 0.0
+            return self._finish(gat_attention(adj, a_src, a_dst, h_src, self.negative_slope, p))
         score = ops.edge_sum(adj, a_src, a_dst)  # (E, H) without an unsorted scatter
         if edge_attr is not None:
             e = self.lin_edge(edge_attr).reshape((edge_attr.shape[0], H, F))
@@ -96,12 +102,14 @@ class GATConv(MessagePassing):
             if self.dropout > 0.0 and self.training:
                 alpha = alpha.with_values(ops.dropout(alpha.values, self.dropout, True))
             out = ops.spmm(alpha, h_src)
+        out = self._finish(out)
+        return (out, alpha) if return_attention_weights else out
+
+    def _finish(self, out):
+        """(N, H, F) per-head outputs -> concatenated or averaged heads, plus the bias."""
+        H, F = self.heads, self.out_channels
         out = out.reshape((out.shape[0], H * F)) if self.concat else out.mean(dim=1)
-        if self.bias is not None:
-            out = out + self.bias
-        if return_attention_weights:
-            return out, alpha
-        return out
+        return out if self.bias is None else out + self.bias
 
     def __repr__(self) -> str:
         return f"GATConv({self.in_channels}, {self.out_channels}, heads={self.heads})"
