@@ -45,6 +45,25 @@ def _spmm(device, s: Structure, values, x):
     return dispatch("spmm", device, "csr")(s.indptr, s.indices, values, x, s.shape[0])
 
 
+@register("spmm_backward", "cpu", "cuda", name="generic", fmt="csr")
+def _spmm_backward_generic(t_indptr, t_indices, perm, values, g, x, need_values, need_x):
+    """Gradients of ``out = A @ x`` from the transposed structure (``t_indptr``, ``t_indices``
+    and the entry permutation ``perm``): ``dvalues (E,)`` and ``dx = A^T @ g (M, F)``.
+
+    The reference for the fused kernels: sddmm over A^T (entry e of row j of A^T is entry
+    ``perm[e]`` of A) and spmm with the permuted values. Returns ``(dvalues, dx)`` (None where
+    not needed).
+    """
+    device = "cpu" if xp_of(g) is np else "cuda"
+    gv = gx = None
+    if need_values:
+        gv = xp_of(g).empty_like(values)
+        gv[perm] = dispatch("sddmm", device, "csr")(t_indptr, t_indices, x, g)
+    if need_x:
+        gx = dispatch("spmm", device, "csr")(t_indptr, t_indices, values[perm], g, x.shape[0])
+    return gv, gx
+
+
 class SpMM(Function):
     """``a @ x`` for CSR ``a``; gradients for a's values (SDDMM) and for x (A^T @ G)."""
 
@@ -62,6 +81,10 @@ class SpMM(Function):
         g = _contiguous(g.array)
         s = ctx.s
         ga = gx = None
+        if all(ctx.needs_input_grad) and values.ndim == 1 and g.ndim == 2:
+            t, perm = s.transpose()  # both gradients in one pass over A^T
+            return dispatch("spmm_backward", ctx.device, "csr")(
+                t.indptr, t.indices, perm, values.array, g, ctx.x, True, True)
         if ctx.needs_input_grad[0]:
             ga = dispatch("sddmm", ctx.device, "csr")(s.indptr, s.indices, g, ctx.x)
         if ctx.needs_input_grad[1]:
@@ -385,3 +408,9 @@ def sparse_matmul(input, other):
     if input.ndim == 1:
         return spmm(other.T, input)
     return spmm(other.T, input.T).T
+
+
+try:  # registers the fused numba kernels (spmm_backward among them) when numba imports
+    from sparsegraph.ops.sparse_kernels import numba_fused  # noqa: E402,F401
+except ImportError:
+    pass

@@ -1,5 +1,7 @@
-"""numba kernel of the fused ``spmm_bias_act`` (sparsegraph.ops.fused): the CSR row loop of
-spmm with the bias, ReLU and dropout scaling applied to each output row while it is in cache.
+"""Fused numba kernels: ``spmm_bias_act`` and GAT attention (sparsegraph.ops.fused), and both
+gradients of spmm in one pass (``spmm_backward``, used by sparsegraph.ops.sparse_products).
+``spmm_bias_act`` is the CSR row loop of spmm with the bias, ReLU and dropout scaling applied to
+each output row while it is in cache.
 
 Deterministic like the other numba kernels: one thread writes each output row, summing its
 entries in stored order, then the epilogue in the eager ops' order (add, max, mask, scale), so
@@ -12,6 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from sparsegraph.kernels import register
+from sparsegraph.ops.sparse_kernels.numba_kernels import _dot
 from sparsegraph.ops.sparse_kernels.numba_util import (
     JIT,
     prefetch_distance,
@@ -225,3 +228,52 @@ def gat_attention_backward(s_indptr, s_indices, t_indptr, t_indices, perm, alpha
 @serial_when_small
 def _serial_or_not(kernel, *args):
     kernel(*args)
+
+
+@njit(parallel=True, **JIT)
+def _spmm_backward(t_indptr, t_indices, perm, values, g, x, gx, gv, need_x, need_values,
+                   bounds, dist, zero):
+    f_dim = g.shape[1]
+    nnz, row_bytes = t_indices.shape[0], g.strides[0]
+    for b in prange(bounds.shape[0] - 1):
+        for j in range(bounds[b], bounds[b + 1]):
+            xj, o = x[j], gx[j]
+            for e in range(t_indptr[j], t_indptr[j + 1]):
+                if e + dist < nnz:
+                    prefetch_row(g, t_indices[e + dist], row_bytes)
+                gi = g[t_indices[e]]  # gathered once, used by both gradients
+                src = perm[e]
+                if need_x:
+                    v = values[src]
+                    for f in range(f_dim):
+                        o[f] += v * gi[f]
+                if need_values:
+                    gv[src] = _dot(gi, xj, zero)
+
+
+@register("spmm_backward", "cpu", name="numba", priority=20, fmt="csr")
+def spmm_backward(t_indptr, t_indices, perm, values, g, x, need_values, need_x):
+    """Both gradients of ``out = A @ x`` in ONE pass over the transposed structure: for source
+    row j, each incoming entry (i, j) gathers ``g[i]`` once and uses it for ``dx[j] += v g[i]``
+    and ``dv = <g[i], x[j]>`` (x[j] stays in cache). The separate kernels gather the rows of
+    g and of x, one pass each; values are read through ``perm`` (no gathered copy).
+
+    Args / Returns: as the generic `spmm_backward` ((E,) values, 2-D g and x).
+    """
+    dtype = np.result_type(values.dtype, g.dtype, x.dtype)
+    values = np.ascontiguousarray(values, dtype=dtype)
+    g = np.ascontiguousarray(g, dtype=dtype)
+    x = np.ascontiguousarray(x, dtype=dtype)
+    gx = np.zeros(x.shape if need_x else (0, x.shape[1]), dtype=dtype)
+    gv = np.zeros(values.shape if need_values else (0,), dtype=dtype)
+    if t_indices.shape[0]:
+        _run_spmm_backward(t_indptr, t_indices, perm, values, g, x,
+                           gx if need_x else np.zeros((x.shape[0], 0), dtype),
+                           gv, need_x, need_values, row_blocks(t_indptr),
+                           prefetch_distance(g.strides[0]), dtype.type(0))
+    return (gv if need_values else None), (gx if need_x else None)
+
+
+@serial_when_small
+def _run_spmm_backward(*args):
+    _spmm_backward(*args)

@@ -406,3 +406,29 @@ def test_small_inputs_run_on_one_thread_and_give_the_same_result(monkeypatch):
         assert seen[:1] == [1]  # switched to one thread, then restored
     monkeypatch.setattr(numba_util, "SERIAL_BELOW", 0)
     np.testing.assert_array_equal(numba_kernel("spmm")(indptr, indices, values, x, 50), small)
+
+
+@pytest.mark.parametrize("dtype", FLOAT)
+@pytest.mark.parametrize("idx", INDEX)
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("need", [(True, True), (True, False), (False, True)])
+@pytest.mark.parametrize("spmm_backward", ops_kernels("spmm_backward"))
+def test_spmm_backward_matches_dense(spmm_backward, need, case, idx, dtype):
+    """Both gradients of out = A @ x from the transposed structure, against dense algebra."""
+    indptr, indices, n, m = make_csr(case, idx)
+    rng = np.random.default_rng(3)
+    values, x, g = randn(rng, indices.size, dtype), randn(rng, (m, 5), dtype), randn(
+        rng, (n, 5), dtype)
+    transpose = {k.name: k.fn for k in kernels("csr_transpose", "cpu", "csr")}["generic"]
+    t_indptr, t_indices, perm = transpose(indptr, indices, m)
+    gv, gx = spmm_backward(t_indptr, t_indices, perm, values, g, x, *need)
+    rows = np.repeat(np.arange(n), np.diff(indptr))
+    if need[0]:
+        assert_close(gv, np.einsum("ef,ef->e", g[rows].astype(np.float64),
+                                   x[indices].astype(np.float64)), dtype)
+    else:
+        assert gv is None
+    if need[1]:
+        assert_close(gx, dense(indptr, indices, values, m).T @ g.astype(np.float64), dtype)
+    else:
+        assert gx is None
