@@ -86,6 +86,7 @@ def main(argv=None) -> None:
     spmm = {k.name: k.fn for k in kernels("spmm", "cpu", "csr")}
     sddmm = {k.name: k.fn for k in kernels("sddmm", "cpu", "csr")}
     transpose = {k.name: k.fn for k in kernels("csr_transpose", "cpu", "csr")}
+    fused_backward = {k.name: k.fn for k in kernels("spmm_backward", "cpu", "csr")}
     names = args.kernels or list(spmm)
 
     import numba
@@ -134,6 +135,16 @@ def main(argv=None) -> None:
                     f"{100 * bw / copy_bw:>5.0f}%"
                 )
             print(f"{f:>4} {name:<8} {'bwd/fwd':<9} {(bwd_x + bwd_v) / fwd:>8.2f}")
+            if name in fused_backward:  # both gradients in one pass over A^T (what SpMM runs)
+                fused = best_ms(lambda fn=fused_backward[name], g=g, x=x: fn(
+                    t_indptr, t_indices, perm, values[perm], g, x, True, True), args.repeat)
+                # reads: t_indices, values, rows of g (gathered), rows of x, perm; writes dx, dv
+                fused_floor = nnz * (2 * idt.itemsize + 3 * vdt.itemsize) + (
+                    nnz + 2 * n) * f * vdt.itemsize
+                bw = fused_floor / (fused / 1e3)
+                print(f"{f:>4} {name:<8} {'bwd_fused':<9} {fused:>8.1f} {bw / 1e9:>7.1f} "
+                      f"{100 * bw / copy_bw:>5.0f}%")
+                print(f"{f:>4} {name:<8} {'fused/fwd':<9} {fused / fwd:>8.2f}")
     if any(name not in sddmm for name in names):
         print(f"* grad_v uses the {next(iter(sddmm))!r} sddmm (no sddmm of that name)")
 

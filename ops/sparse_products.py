@@ -46,21 +46,21 @@ def _spmm(device, s: Structure, values, x):
 
 
 @register("spmm_backward", "cpu", "cuda", name="generic", fmt="csr")
-def _spmm_backward_generic(t_indptr, t_indices, perm, values, g, x, need_values, need_x):
-    """Gradients of ``out = A @ x`` from the transposed structure (``t_indptr``, ``t_indices``
-    and the entry permutation ``perm``): ``dvalues (E,)`` and ``dx = A^T @ g (M, F)``.
+def _spmm_backward_generic(t_indptr, t_indices, perm, t_values, g, x, need_values, need_x):
+    """Gradients of ``out = A @ x`` from the transposed structure (``t_indptr``, ``t_indices``,
+    the entry permutation ``perm`` and the values in that order, ``t_values = values[perm]``):
+    ``dvalues (E,)`` in A's order and ``dx = A^T @ g (M, F)``.
 
     The reference for the fused kernels: sddmm over A^T (entry e of row j of A^T is entry
-    ``perm[e]`` of A) and spmm with the permuted values. Returns ``(dvalues, dx)`` (None where
-    not needed).
+    ``perm[e]`` of A) and spmm. Returns ``(dvalues, dx)`` (None where not needed).
     """
     device = "cpu" if xp_of(g) is np else "cuda"
     gv = gx = None
     if need_values:
-        gv = xp_of(g).empty_like(values)
+        gv = xp_of(g).empty_like(t_values)
         gv[perm] = dispatch("sddmm", device, "csr")(t_indptr, t_indices, x, g)
     if need_x:
-        gx = dispatch("spmm", device, "csr")(t_indptr, t_indices, values[perm], g, x.shape[0])
+        gx = dispatch("spmm", device, "csr")(t_indptr, t_indices, t_values, g, x.shape[0])
     return gv, gx
 
 
@@ -82,9 +82,9 @@ class SpMM(Function):
         s = ctx.s
         ga = gx = None
         if all(ctx.needs_input_grad) and values.ndim == 1 and g.ndim == 2:
-            t, perm = s.transpose()  # both gradients in one pass over A^T
+            t, tv = transposed_values(s, values)  # both gradients in one pass over A^T
             return dispatch("spmm_backward", ctx.device, "csr")(
-                t.indptr, t.indices, perm, values.array, g, ctx.x, True, True)
+                t.indptr, t.indices, s.transpose()[1], tv, g, ctx.x, True, True)
         if ctx.needs_input_grad[0]:
             ga = dispatch("sddmm", ctx.device, "csr")(s.indptr, s.indices, g, ctx.x)
         if ctx.needs_input_grad[1]:

@@ -231,7 +231,7 @@ def _serial_or_not(kernel, *args):
 
 
 @njit(parallel=True, **JIT)
-def _spmm_backward(t_indptr, t_indices, perm, values, g, x, gx, gv, need_x, need_values,
+def _spmm_backward(t_indptr, t_indices, t_values, g, x, gx, gv_t, need_x, need_values,
                    bounds, dist, zero):
     f_dim = g.shape[1]
     nnz, row_bytes = t_indices.shape[0], g.strides[0]
@@ -242,36 +242,39 @@ def _spmm_backward(t_indptr, t_indices, perm, values, g, x, gx, gv, need_x, need
                 if e + dist < nnz:
                     prefetch_row(g, t_indices[e + dist], row_bytes)
                 gi = g[t_indices[e]]  # gathered once, used by both gradients
-                src = perm[e]
                 if need_x:
-                    v = values[src]
+                    v = t_values[e]
                     for f in range(f_dim):
                         o[f] += v * gi[f]
                 if need_values:
-                    gv[src] = _dot(gi, xj, zero)
+                    gv_t[e] = _dot(gi, xj, zero)
 
 
 @register("spmm_backward", "cpu", name="numba", priority=20, fmt="csr")
-def spmm_backward(t_indptr, t_indices, perm, values, g, x, need_values, need_x):
+def spmm_backward(t_indptr, t_indices, perm, t_values, g, x, need_values, need_x):
     """Both gradients of ``out = A @ x`` in ONE pass over the transposed structure: for source
     row j, each incoming entry (i, j) gathers ``g[i]`` once and uses it for ``dx[j] += v g[i]``
-    and ``dv = <g[i], x[j]>`` (x[j] stays in cache). The separate kernels gather the rows of
-    g and of x, one pass each; values are read through ``perm`` (no gathered copy).
+    and ``dv = <g[i], x[j]>`` (x[j] stays in cache), where the separate kernels gather the
+    rows of g and of x in two passes. ``dv`` is written in transposed order, then scattered
+    back through ``perm`` once.
 
     Args / Returns: as the generic `spmm_backward` ((E,) values, 2-D g and x).
     """
-    dtype = np.result_type(values.dtype, g.dtype, x.dtype)
-    values = np.ascontiguousarray(values, dtype=dtype)
+    dtype = np.result_type(t_values.dtype, g.dtype, x.dtype)
+    t_values = np.ascontiguousarray(t_values, dtype=dtype)
     g = np.ascontiguousarray(g, dtype=dtype)
     x = np.ascontiguousarray(x, dtype=dtype)
-    gx = np.zeros(x.shape if need_x else (0, x.shape[1]), dtype=dtype)
-    gv = np.zeros(values.shape if need_values else (0,), dtype=dtype)
+    gx = np.zeros(x.shape if need_x else (x.shape[0], 0), dtype=dtype)
+    gv_t = np.empty(t_values.shape if need_values else (0,), dtype=dtype)
     if t_indices.shape[0]:
-        _run_spmm_backward(t_indptr, t_indices, perm, values, g, x,
-                           gx if need_x else np.zeros((x.shape[0], 0), dtype),
-                           gv, need_x, need_values, row_blocks(t_indptr),
-                           prefetch_distance(g.strides[0]), dtype.type(0))
-    return (gv if need_values else None), (gx if need_x else None)
+        _run_spmm_backward(t_indptr, t_indices, t_values, g, x, gx, gv_t, need_x, need_values,
+                           row_blocks(t_indptr), prefetch_distance(g.strides[0]),
+                           dtype.type(0))
+    gv = None
+    if need_values:
+        gv = np.empty_like(gv_t)
+        gv[perm] = gv_t
+    return gv, (gx if need_x else None)
 
 
 @serial_when_small
