@@ -88,7 +88,8 @@ def matmul(input, other):
     1-D operands are promoted (``input`` to a row, ``other`` to a column) and the added dim is
     removed from the result; operands of more than 2 dims are stacks of matrices whose batch
     dims broadcast. A sparse operand runs the sparse products instead (spmm for
-    ``sparse @ dense``, dense @ sparse, spgemm for ``sparse @ sparse``).
+    ``sparse @ dense``, dense @ sparse, spgemm for ``sparse @ sparse``), or densifies it when
+    the cost model predicts that faster and it fits (`sparsegraph.ops.spmm_mode` forces).
 
     Args:
         input: tensor of shape ``(..., N, K)`` or ``(K,)``, or a sparse tensor.
@@ -103,9 +104,10 @@ def matmul(input, other):
     """
     if not isinstance(input, Tensor) or not isinstance(other, Tensor):
         if _is_sparse(input) or _is_sparse(other):
-            from sparsegraph.ops.sparse_products import sparse_matmul
+            # sparse or dense execution, by the cost model (sparsegraph.ops.cost_model)
+            from sparsegraph.ops.cost_model import sparse_matmul_auto
 
-            return sparse_matmul(input, other)
+            return sparse_matmul_auto(input, other)
         for name, t in (("input", input), ("other", other)):
             if not isinstance(t, Tensor):
                 raise TypeError(f"matmul: expected `{name}` to be a Tensor (got "

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sparsegraph.cli.graph import add_graph_parser
 
     add_graph_parser(sub)
+    from sparsegraph.cli.bench import add_bench_parser
+
+    add_bench_parser(sub)
     return parser
 
 

@@ -1,0 +1,357 @@
+"""Sparse or dense? A cost model for ``A @ X`` with sparse ``A``, fed by the measured crossover.
+
+``sparsegraph bench sparse-vs-dense`` times ``A @ X`` (forward + backward w.r.t. ``X``) both
+ways over a sweep of sizes and densities and fits the per-unit costs below; the density where
+the two predictions meet is the crossover. `decide_spmm` answers from that table; `matmul` with
+a sparse operand (``A @ X``, ``X @ A``) asks it in the default "auto" mode and runs dense only
+when dense is predicted faster AND the dense ``(N, M)`` matrix fits the memory budget.
+`spmm_mode` forces either way. `sparsegraph.ops.spmm` itself always runs sparse.
+
+Model (seconds; ``n, m`` = rows, cols of ``A``, ``nnz`` stored entries, ``F`` = columns of X):
+
+    sparse = overhead + per_nnz * nnz + per_nnz_feature * nnz * F + per_row_feature * (n + m) F
+    dense  = overhead + per_element * n m + per_nnz * nnz + per_mac * n m F
+                      + per_row_feature * (n + m) F
+
+(dense: zero-fill + scatter of the (n, m) matrix, then two GEMMs, forward and backward.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from sparsegraph.kernels import register
+from sparsegraph.sparse import SparseTensor
+from sparsegraph.tensor import Tensor
+
+__all__ = ["Decision", "decide_spmm", "spmm_mode", "set_spmm_mode", "get_spmm_mode",
+           "cost_table", "set_cost_table", "load_cost_table", "fit_cost_table",
+           "crossover_density", "memory_budget", "set_memory_budget"]
+
+SPARSE_TERMS = ("overhead", "per_nnz", "per_nnz_feature", "per_row_feature")
+DENSE_TERMS = ("overhead", "per_element", "per_nnz", "per_mac", "per_row_feature")
+MODES = ("auto", "sparse", "dense")
+
+# Measured on the project's 2-core AMD EPYC VM (numpy 2.4 / OpenBLAS, numba 0.68, float32) by
+#   sparsegraph bench sparse-vs-dense --out bench-svd
+# (default sweep; the run and its crossovers are recorded in benchmarks/RESULTS.md). Replace it
+# with load_cost_table("bench-svd/results.json") after running the bench on another machine.
+DEFAULT_TABLE = {
+    "source": "sparsegraph bench sparse-vs-dense (defaults) on the project's 2-core VM",
+    "device": "cpu",
+    "dtype": "float32",
+    "sparse": {"overhead": 1.5e-4, "per_nnz": 2.0e-9, "per_nnz_feature": 1.5e-10,
+               "per_row_feature": 1.0e-9},
+    "dense": {"overhead": 2.0e-4, "per_element": 1.0e-9, "per_nnz": 3.0e-9, "per_mac": 2.0e-11,
+              "per_row_feature": 1.0e-9},
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What `decide_spmm` chose and why; costs are predicted seconds of forward + backward."""
+
+    dense: bool
+    reason: str
+    sparse_cost_s: float
+    dense_cost_s: float
+
+
+_table: dict = {}
+_mode = os.environ.get("SPARSEGRAPH_SPMM_MODE") or "auto"
+if _mode not in MODES:
+    raise ValueError(f"SPARSEGRAPH_SPMM_MODE: expected one of {MODES} (got {_mode!r})")
+_budget: int | None = None
+_default_budget: int | None = None
+_decisions: dict = {}  # (n_rows, n_cols, nnz, F, dtype, budget) -> Decision; cleared on changes
+
+
+def _check_table(table) -> dict:
+    if not isinstance(table, dict):
+        raise TypeError(f"set_cost_table: expected a dict (got {type(table).__name__})")
+    for part, terms in (("sparse", SPARSE_TERMS), ("dense", DENSE_TERMS)):
+        coef = table.get(part)
+        if not isinstance(coef, dict):
+            raise ValueError(f"set_cost_table: expected a {part!r} dict of per-unit costs with "
+                             f"keys {terms} (got {coef!r})")
+        for k in terms:
+            v = coef.get(k)
+            if not isinstance(v, int | float) or not np.isfinite(v) or v < 0:
+                raise ValueError(f"set_cost_table: expected {part}.{k} to be a finite number "
+                                 f">= 0 seconds (got {v!r})")
+    return {"source": str(table.get("source", "user table")),
+            "device": str(table.get("device", "cpu")), "dtype": str(table.get("dtype", "float32")),
+            "sparse": {k: float(table["sparse"][k]) for k in SPARSE_TERMS},
+            "dense": {k: float(table["dense"][k]) for k in DENSE_TERMS}}
+
+
+def set_cost_table(table: dict | None) -> dict:
+    """Use ``table`` (a dict like `cost_table()`'s) from now on; None restores the built-in one.
+
+    Returns the previous table. Raises ValueError/TypeError on a malformed table.
+    """
+    global _table
+    previous = _table
+    _table = _check_table(DEFAULT_TABLE if table is None else table)
+    _decisions.clear()
+    return previous
+
+
+def cost_table() -> dict:
+    """The table in use (a copy): ``source``, ``device``, ``dtype``, ``sparse`` and ``dense``
+    per-unit costs in seconds (see the module docstring for the model)."""
+    return json.loads(json.dumps(_table))
+
+
+def load_cost_table(path) -> dict:
+    """Use the cost table of a ``results.json`` written by ``sparsegraph bench sparse-vs-dense``
+    (its ``cost_table`` entry, or a fit of its ``points``), or of a bare table JSON file."""
+    with open(path) as f:
+        data = json.load(f)
+    if isinstance(data, dict) and "cost_table" in data:
+        table = data["cost_table"]
+    elif isinstance(data, dict) and "points" in data:
+        table = fit_cost_table(data["points"])
+    else:
+        table = data
+    table = dict(table)
+    table.setdefault("source", str(path))
+    set_cost_table(table)
+    return cost_table()
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 16 << 30
+
+
+def memory_budget() -> int:
+    """Bytes the dense ``(N, M)`` matrix may take: set_memory_budget's value, else
+    ``$SPARSEGRAPH_DENSE_BUDGET_MB`` (read once), else min(2 GiB, physical memory / 8)."""
+    global _default_budget
+    if _budget is not None:
+        return _budget
+    if _default_budget is None:
+        env = os.environ.get("SPARSEGRAPH_DENSE_BUDGET_MB")
+        _default_budget = (int(float(env) * 2**20) if env
+                           else min(2 << 30, _physical_memory() // 8))
+    return _default_budget
+
+
+def set_memory_budget(nbytes: int | None) -> int | None:
+    """Set the dense matrix budget in bytes (None: the default); returns the previous setting."""
+    global _budget
+    if nbytes is not None and (isinstance(nbytes, bool) or not isinstance(nbytes, int | float)
+                               or nbytes < 0):
+        raise ValueError(f"set_memory_budget: expected `nbytes` >= 0 or None (got {nbytes!r})")
+    previous, _budget = _budget, None if nbytes is None else int(nbytes)
+    _decisions.clear()
+    return previous
+
+
+def get_spmm_mode() -> str:
+    """The current mode: "auto" (cost model), "sparse" or "dense" (forced)."""
+    return _mode
+
+
+def set_spmm_mode(mode: str) -> str:
+    """Set the mode for the whole process; returns the previous one. ``$SPARSEGRAPH_SPMM_MODE``
+    sets the initial mode."""
+    global _mode
+    if mode not in MODES:
+        raise ValueError(f"spmm_mode: expected `mode` in {MODES} (got {mode!r})")
+    previous, _mode = _mode, mode
+    return previous
+
+
+@contextlib.contextmanager
+def spmm_mode(mode: str) -> Iterator[None]:
+    """Force ``A @ X`` with sparse ``A`` to run "dense" or "sparse" (or "auto") in a block::
+
+        with sg.ops.spmm_mode("dense"):
+            out = adj @ x        # to_dense(adj) @ x, same values and gradients
+    """
+    previous = set_spmm_mode(mode)
+    try:
+        yield
+    finally:
+        set_spmm_mode(previous)
+
+
+def _check_count(name: str, v) -> int:
+    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
+        raise ValueError(f"decide_spmm: expected `{name}` to be an int >= 0 (got {v!r})")
+    return int(v)
+
+
+def _costs(t: dict, n: int, m: int, nnz: int, f: int) -> tuple[float, float]:
+    s, d = t["sparse"], t["dense"]
+    rows = (n + m) * f
+    sparse = (s["overhead"] + s["per_nnz"] * nnz + s["per_nnz_feature"] * nnz * f
+              + s["per_row_feature"] * rows)
+    dense = (d["overhead"] + d["per_element"] * n * m + d["per_nnz"] * nnz
+             + d["per_mac"] * n * m * f + d["per_row_feature"] * rows)
+    return sparse, dense
+
+
+def crossover_density(n_rows: int, n_cols: int, n_features: int, *,
+                      table: dict | None = None) -> float:
+    """The density at which ``table`` (default: `cost_table()`) predicts equal sparse and dense
+    cost: dense is predicted faster above it (``inf``: never; 0.0: always)."""
+    t = _table if table is None else _check_table(table)
+    n, m, f = n_rows, n_cols, n_features
+    if n * m == 0:
+        return float("inf")
+    s, d = t["sparse"], t["dense"]
+    slope = s["per_nnz"] + s["per_nnz_feature"] * f - d["per_nnz"]  # extra sparse s per entry
+    gap = (d["overhead"] - s["overhead"] + d["per_element"] * n * m + d["per_mac"] * n * m * f
+           + (d["per_row_feature"] - s["per_row_feature"]) * (n + m) * f)
+    if gap <= 0:
+        return 0.0
+    return gap / slope / (n * m) if slope > 0 else float("inf")
+
+
+def decide_spmm(n_rows: int, n_cols: int, nnz: int, n_features: int,
+                dtype="float32") -> Decision:
+    """Run ``A @ X`` (``A``: ``(n_rows, n_cols)`` with ``nnz`` entries, ``X``: ``(n_cols,
+    n_features)``) dense or sparse? Dense only when predicted faster and the dense matrix fits
+    `memory_budget()`; `spmm_mode` "dense"/"sparse" overrides both (budget included).
+
+    Costs come from `cost_table()` (its dtype; other dtypes scale by item size).
+
+    Raises:
+        ValueError: negative or non-integer sizes, or ``nnz > n_rows * n_cols``.
+    """
+    n, m = _check_count("n_rows", n_rows), _check_count("n_cols", n_cols)
+    nnz, f = _check_count("nnz", nnz), _check_count("n_features", n_features)
+    if nnz > n * m:
+        raise ValueError(f"decide_spmm: expected `nnz` <= n_rows * n_cols = {n * m} (got {nnz})")
+    dt = np.dtype(dtype)
+    key = (n, m, nnz, f, dt, _mode)
+    hit = _decisions.get(key)
+    if hit is not None:
+        return hit
+    scale = dt.itemsize / np.dtype(_table["dtype"]).itemsize
+    sparse, dense = (c * scale for c in _costs(_table, n, m, nnz, f))
+    density = nnz / (n * m) if n * m else 0.0
+    cross = crossover_density(n, m, f)
+    cross_s = "none (sparse faster at any density)" if cross > 1 else f"{cross:.3g}"
+    need, budget = n * m * dt.itemsize, memory_budget()
+    if _mode != "auto":
+        out = Decision(_mode == "dense", f"forced by spmm_mode({_mode!r})", sparse, dense)
+    elif dense < sparse and need > budget:
+        out = Decision(False, f"density {density:.3g} >= crossover {cross_s} at F={f}, but the "
+                       f"dense ({n}, {m}) {dt.name} matrix needs {need / 2**30:.3g} GiB > "
+                       f"budget {budget / 2**30:.3g} GiB", sparse, dense)
+    elif dense < sparse:
+        out = Decision(True, f"density {density:.3g} >= crossover {cross_s} at F={f}: dense "
+                       f"predicted {sparse / dense:.1f}x faster", sparse, dense)
+    else:
+        out = Decision(False, f"density {density:.3g} < crossover {cross_s} at F={f}: sparse "
+                       f"predicted {dense / max(sparse, 1e-12):.1f}x faster", sparse, dense)
+    if len(_decisions) > 4096:  # shapes seen by one program are few; never grow without bound
+        _decisions.clear()
+    _decisions[key] = out
+    return out
+
+
+def fit_cost_table(points, *, source: str = "fit", device: str = "cpu",
+                   dtype: str = "float32") -> dict:
+    """Fit the per-unit costs to measured points by non-negative least squares on relative
+    error. Each point: ``n_rows, n_cols, nnz, features`` and ``sparse_s`` / ``dense_s``
+    (seconds of forward + backward; None where not measured).
+
+    Raises:
+        ValueError: fewer than 2 measured points for a side.
+    """
+    from scipy.optimize import nnls
+
+    table = {"source": source, "device": device, "dtype": dtype}
+    for part, terms in (("sparse", SPARSE_TERMS), ("dense", DENSE_TERMS)):
+        rows, times = [], []
+        for p in points:
+            t = p.get(f"{part}_s")
+            if t is None or t <= 0:
+                continue
+            n, m, nnz, f = p["n_rows"], p["n_cols"], p["nnz"], p["features"]
+            units = {"overhead": 1.0, "per_nnz": nnz, "per_nnz_feature": nnz * f,
+                     "per_row_feature": (n + m) * f, "per_element": n * m, "per_mac": n * m * f}
+            rows.append([units[k] / t for k in terms])  # divided by t: relative error
+            times.append(1.0)
+        if len(rows) < 2:
+            raise ValueError(f"fit_cost_table: expected at least 2 measured {part} points (got "
+                             f"{len(rows)})")
+        a = np.asarray(rows, dtype=np.float64)
+        norm = np.maximum(a.max(axis=0), 1e-300)  # column scaling: the units span 10 decades
+        coef, _ = nnls(a / norm, np.asarray(times))
+        table[part] = {k: float(c) for k, c in zip(terms, coef / norm, strict=True)}
+    return table
+
+
+# ---- the dense path of matmul ---------------------------------------------------------------
+@register("sparse_to_dense", "cpu", name="scipy", priority=10)
+def _to_dense_scipy(rows, cols, values, shape):
+    """scipy's compiled COO -> dense (duplicates add up): ~10x faster than ``np.add.at``, which
+    made densifying cost more than the GEMM it feeds."""
+    if values.ndim != 1 or values.dtype.kind not in "fc" or values.dtype.itemsize < 4:
+        out = np.zeros(tuple(shape) + values.shape[1:], dtype=values.dtype)
+        np.add.at(out, (rows, cols), values)  # hybrid values / float16: the generic way
+        return out
+    import scipy.sparse as sp
+
+    return sp.coo_matrix((values, (rows, cols)), shape=tuple(shape)).toarray()
+
+
+def _operands(input, other):
+    """``(a, x, flip)`` for ``a @ x`` (flip False) or ``x @ a`` (flip True) with a 2-D sparse
+    ``a`` of 1-D values and a matching dense 1-D/2-D ``x``; None when the dense path does not
+    apply (the sparse path then runs, or raises its error)."""
+    if isinstance(input, SparseTensor) and isinstance(other, Tensor):
+        a, x, flip = input, other, False
+    elif isinstance(other, SparseTensor) and isinstance(input, Tensor):
+        a, x, flip = other, input, True
+    else:
+        return None
+    if a.values.ndim != 1 or x.ndim not in (1, 2) or x.dtype != a.dtype or x.device != a.device:
+        return None
+    inner = a.shape[0] if flip else a.shape[1]
+    if (x.shape[-1] if flip else x.shape[0]) != inner:
+        return None
+    return a, x, flip
+
+
+def sparse_matmul_auto(input, other):
+    """`matmul` with a sparse operand: dense (to_dense + GEMM) when `decide_spmm` says so, else
+    `sparse_products.sparse_matmul`. Values and gradients agree either way."""
+    from sparsegraph.ops.sparse_products import sparse_matmul
+
+    if _mode == "sparse":
+        return sparse_matmul(input, other)
+    ops = _operands(input, other)
+    if ops is None:
+        return sparse_matmul(input, other)
+    a, x, flip = ops
+    if _mode == "auto":
+        # the table was measured on one device type and says nothing about another
+        if ("cpu" if a.device == "cpu" else "cuda") != _table["device"]:
+            return sparse_matmul(input, other)
+        n, m = (a.shape[1], a.shape[0]) if flip else a.shape
+        f = 1 if x.ndim == 1 else (x.shape[0] if flip else x.shape[1])
+        if not decide_spmm(n, m, a.nnz, f, a.dtype).dense:
+            return sparse_matmul(input, other)
+    from sparsegraph.ops.linalg import matmul
+    from sparsegraph.ops.sparse_conversion import sparse_to_dense
+
+    d = sparse_to_dense(a)
+    return matmul(x, d) if flip else matmul(d, x)
+
+
+set_cost_table(None)

@@ -1,0 +1,382 @@
+"""`sparsegraph bench sparse-vs-dense`: the same ``A @ X`` / GCN layer run with sparse kernels
+and with dense matmul, forward + backward, over a sweep of graph sizes and densities.
+
+Both paths are the user-facing ones: ``A @ X`` under ``spmm_mode("sparse")`` (CSR spmm; its
+backward runs spmm on the transposed structure, built once per graph) and under
+``spmm_mode("dense")`` (``to_dense(A)`` then GEMM). The GCN layer is ``relu(A @ (X W) + b)``
+with ``W`` ``(F, F)``. Timings are the best of at least ``--repeat`` runs (more for fast
+steps) after one warm-up, sparse and dense alternating so both see the same load. Memory is
+the peak of numpy allocations during the warm-up forward + backward (tracemalloc); the sparse
+side adds the transposed structure it caches. Outputs: results.json (points, crossovers, the fitted cost table
+that `sparsegraph.ops.load_cost_table` reads), results.md, time_vs_density.png and
+memory_vs_density.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+import sparsegraph as sg
+from sparsegraph.cli.bench import (
+    check_device,
+    command_line,
+    machine,
+    md_table,
+    progress,
+    write_outputs,
+)
+
+NODES = [1000, 3000, 6000, 50000]
+DENSITIES = [1e-5, 1e-4, 1e-3, 1e-2, 0.03, 0.1, 0.2, 0.3, 0.5]
+FEATURES = [16, 64]
+OPS = ("spmm", "gcn")
+
+
+def _distinct(keys):
+    """Sorted distinct keys (sort-based: numpy's hash-based unique is ~10x slower here)."""
+    keys = np.sort(keys)
+    return keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if keys.size else keys
+
+
+def random_adjacency(n: int, density: float, dtype, rng) -> sg.SparseTensor:
+    """A uniform random ``(n, n)`` CSR matrix with about ``density * n^2`` entries (at least
+    one), values in [0, 1). Dense-ish draws go row block by row block: memory O(nnz)."""
+    target = max(1, round(density * n * n))
+    if density <= 0.05:  # distinct random keys; top-up rounds replace collisions
+        keys = _distinct(rng.integers(0, n * n, target, dtype=np.int64))
+        while keys.size < target:
+            more = rng.integers(0, n * n, target - keys.size, dtype=np.int64)
+            keys = _distinct(np.concatenate([keys, more]))
+        rows, cols = np.divmod(keys, n)
+    else:
+        block = max(1, (1 << 23) // n)
+        parts = [np.nonzero(rng.random((min(block, n - lo), n), dtype=np.float32) < density)
+                 for lo in range(0, n, block)]
+        rows = np.concatenate([r + lo for (r, _), lo in zip(parts, range(0, n, block),
+                                                           strict=True)])
+        cols = np.concatenate([c for _, c in parts])
+    index = np.int32 if rows.size < 2**31 else np.int64
+    indptr = np.zeros(n + 1, index)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    values = rng.random(rows.size, dtype=np.float32).astype(dtype)
+    return sg.sparse_csr(indptr, cols.astype(np.int32), values, (n, n))
+
+
+def _step(op: str, a, x, w, b, g):
+    """One forward + backward of ``op`` (the spmm mode is set by the caller)."""
+    out = a @ x if op == "spmm" else sg.ops.relu(a @ (x @ w) + b)
+    out.backward(g)
+    x.grad = None
+    if w is not None:
+        w.grad = b.grad = None
+
+
+def _traced(fn) -> tuple[float, int]:
+    """(seconds, peak allocated bytes) of one call under tracemalloc (numpy reports to it)."""
+    tracemalloc.start()
+    try:
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def measure(op: str, a, f: int, repeat: int, rng, dense: bool = True) -> dict:
+    """One forward + backward of ``op`` with ``X`` ``(N, f)``, sparse and (if ``dense``) dense.
+
+    Each side's warm-up call measures its memory; then the sides alternate, so that both see
+    the same machine load (this VM is shared: a preempted thread costs a 4-20 ms tick). Fast
+    steps run more often (up to 40 times or ~0.3 s), slow ones fewer (~2 s in all). Returns
+    best and median seconds and peak allocated bytes per side.
+    """
+    n, dtype = a.shape[0], a.dtype
+    x = sg.tensor(rng.standard_normal((n, f)).astype(dtype), requires_grad=True)
+    g = sg.tensor(rng.standard_normal((n, f)).astype(dtype))
+    w = b = None
+    if op == "gcn":
+        w = sg.tensor((rng.standard_normal((f, f)) / math.sqrt(f)).astype(dtype),
+                      requires_grad=True)
+        b = sg.tensor(np.zeros(f, dtype), requires_grad=True)
+
+    def step(mode):
+        with sg.ops.spmm_mode(mode):
+            _step(op, a, x, w, b, g)
+
+    a.structure.transpose()  # built once per graph, outside the step (counted separately)
+    sides = ["sparse", "dense"] if dense else ["sparse"]
+    first = {m: _traced(lambda m=m: step(m)) for m in sides}
+    each = sum(t for t, _ in first.values())
+    runs = min(40, max(repeat, int(0.3 / max(each, 1e-6))))
+    if each * repeat > 2.0:
+        runs = max(1, min(repeat, int(2.0 / each)))
+    times = {m: [] for m in sides}
+    for _ in range(runs):
+        for m in sides:
+            t0 = time.perf_counter()
+            step(m)
+            times[m].append(time.perf_counter() - t0)
+    return {m: {"best_s": min(times[m]), "median_s": float(np.median(times[m])),
+                "peak_alloc_bytes": int(first[m][1]), "runs": runs} for m in sides}
+
+
+def crossover(points: list[dict]) -> float | None:
+    """The density above which dense stays faster, interpolated in log-log between the last
+    sparse-faster and the first dense-faster density; None if dense is never faster, 0.0 if it
+    is faster at every measured density."""
+    both = sorted((p["density"], p["dense_s"] / p["sparse_s"]) for p in points
+                  if p.get("dense_s") and p.get("sparse_s"))
+    if not both or both[-1][1] >= 1:
+        return None
+    i = len(both) - 1
+    while i > 0 and both[i - 1][1] < 1:
+        i -= 1
+    if i == 0:
+        return 0.0
+    (d0, r0), (d1, r1) = both[i - 1], both[i]
+    t = math.log(r0) / (math.log(r0) - math.log(r1))  # where log(ratio) crosses 0
+    return float(math.exp(math.log(d0) + t * (math.log(d1) - math.log(d0))))
+
+
+def sweep(args) -> tuple[list[dict], list[str]]:
+    dtype = np.dtype(args.dtype)
+    rng = np.random.default_rng(args.seed)
+    points, skipped = [], []
+    total = len(args.nodes) * len(args.density_sweep) * len(args.features) * len(args.ops)
+    bar = progress(total, "sparse-vs-dense", args.quiet)
+    budget = int(args.dense_budget_mb * 2**20)
+    for n in args.nodes:
+        dense_bytes = n * n * dtype.itemsize
+        if dense_bytes > budget:
+            skipped.append(f"N={n}: dense skipped at every density: the {n} x {n} {dtype.name} "
+                           f"matrix needs {dense_bytes / 2**30:.2f} GiB > budget "
+                           f"{budget / 2**30:.2f} GiB (--dense-budget-mb)")
+        for d in args.density_sweep:
+            nnz = max(1, round(d * n * n))
+            if nnz > args.max_nnz:
+                skipped.append(f"N={n}, density {d:g}: skipped: {nnz} entries > --max-nnz "
+                               f"{args.max_nnz}")
+                bar.update(len(args.features) * len(args.ops))
+                continue
+            bar.set_postfix_str(f"N={n} density={d:g}")
+            a = random_adjacency(n, d, dtype, rng)
+            for op in args.ops:
+                for f in args.features:
+                    res = measure(op, a, f, args.repeat, rng, dense=dense_bytes <= budget)
+                    s = res["sparse"]
+                    p = {"op": op, "n_rows": n, "n_cols": n, "nnz": a.nnz,
+                         "density": a.nnz / n**2, "features": f, "sparse_s": s["best_s"],
+                         "sparse_median_s": s["median_s"],
+                         "sparse_peak_alloc_bytes": s["peak_alloc_bytes"],
+                         "sparse_memory_bytes": s["peak_alloc_bytes"] + _transposed_bytes(a),
+                         "dense_s": None, "dense_median_s": None, "dense_peak_alloc_bytes": None,
+                         "dense_memory_bytes": None, "dense_matrix_bytes": dense_bytes,
+                         "runs": s["runs"]}
+                    if "dense" in res:
+                        dn = res["dense"]
+                        p.update(dense_s=dn["best_s"], dense_median_s=dn["median_s"],
+                                 dense_peak_alloc_bytes=dn["peak_alloc_bytes"],
+                                 dense_memory_bytes=dn["peak_alloc_bytes"])
+                    points.append(p)
+                    bar.update(1)
+            del a
+    bar.close()
+    return points, skipped
+
+
+def _transposed_bytes(a) -> int:
+    """What the sparse path keeps beyond its input: the transposed structure, permutation and
+    gathered values that backward uses (built once per graph)."""
+    t, perm = a.structure.transpose()
+    return int(t.indptr.nbytes + t.indices.nbytes + perm.nbytes + a.values.array.nbytes)
+
+
+def crossovers(points: list[dict], table: dict | None) -> list[dict]:
+    """Measured crossover per (op, N, F), beside the one the fitted cost model predicts."""
+    from sparsegraph.ops.cost_model import crossover_density
+
+    out = []
+    for op, n, f in dict.fromkeys((p["op"], p["n_rows"], p["features"]) for p in points):
+        mine = [p for p in points if (p["op"], p["n_rows"], p["features"]) == (op, n, f)]
+        c = crossover(mine)
+        note = ("dense not measured (does not fit the budget)"
+                if not any(p["dense_s"] for p in mine) else
+                "sparse faster at every measured density" if c is None else
+                "dense faster at every measured density" if c == 0.0 else "")
+        model = crossover_density(n, n, f, table=table) if table else None
+        out.append({"op": op, "nodes": n, "features": f, "crossover_density": c,
+                    "model_crossover_density": None if model is None or model > 1 else model,
+                    "note": note})
+    return out
+
+
+def plot(points: list[dict], cross: list[dict], folder) -> list[str]:
+    """time_vs_density.png (crossovers marked) and memory_vs_density.png; ImportError without
+    matplotlib."""
+    import pathlib
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = pathlib.Path(folder)
+    ops = list(dict.fromkeys(p["op"] for p in points))
+    feats = list(dict.fromkeys(p["features"] for p in points))
+    nodes = list(dict.fromkeys(p["n_rows"] for p in points))
+    colors = {n: plt.cm.viridis(i / max(len(nodes) - 1, 1)) for i, n in enumerate(nodes)}
+    written = []
+    for name, key, ylabel in (("time_vs_density.png", "_s", "forward + backward time (s)"),
+                              ("memory_vs_density.png", "_memory_bytes",
+                               "bytes beyond the inputs, forward + backward")):
+        fig, axes = plt.subplots(len(ops), len(feats), squeeze=False,
+                                 figsize=(5.5 * len(feats), 4.2 * len(ops)))
+        for r, op in enumerate(ops):
+            for c, f in enumerate(feats):
+                ax = axes[r][c]
+                for n in nodes:
+                    mine = sorted((p for p in points if (p["op"], p["features"], p["n_rows"])
+                                   == (op, f, n)), key=lambda p: p["density"])
+                    for side, style in (("sparse", "-o"), ("dense", "--s")):
+                        xy = [(p["density"], p[side + key]) for p in mine if p[side + key]]
+                        if xy:
+                            ax.plot(*zip(*xy, strict=True), style, color=colors[n], ms=3,
+                                    label=f"N={n} {side}")
+                    if key != "_s" and mine and not any(p["dense_s"] for p in mine):
+                        ax.plot([mine[0]["density"], mine[-1]["density"]],
+                                [mine[0]["dense_matrix_bytes"]] * 2, ":", color=colors[n],
+                                label=f"N={n} dense matrix alone (over budget, not run)")
+                    hit = next((x for x in cross if (x["op"], x["features"], x["nodes"])
+                                == (op, f, n) and x["crossover_density"]), None)
+                    if hit and key == "_s":
+                        ax.axvline(hit["crossover_density"], color=colors[n], ls=":", lw=1.2,
+                                   label=f"N={n} crossover {hit['crossover_density']:.2g}")
+                ax.set(xscale="log", yscale="log", xlabel="density nnz / N^2", ylabel=ylabel,
+                       title=f"{'A @ X' if op == 'spmm' else 'GCN layer'}, F={f}")
+                ax.grid(True, which="both", alpha=0.3)
+                ax.legend(fontsize=6, ncol=2, framealpha=0.6)
+        if key == "_s":
+            fig.suptitle("sparse (solid) vs dense (dashed); dotted: measured crossover")
+        fig.tight_layout()
+        tmp = folder / f".{name}.part.png"
+        fig.savefig(tmp, dpi=110)
+        plt.close(fig)
+        tmp.replace(folder / name)
+        written.append(str(folder / name))
+    return written
+
+
+def _fmt(v, unit=""):
+    return "-" if v is None else f"{v:.3g}{unit}"
+
+
+def _fmt_cross(c: dict, points: list[dict]) -> str:
+    ds = [p["density"] for p in points if (p["op"], p["n_rows"], p["features"])
+          == (c["op"], c["nodes"], c["features"]) and p["dense_s"]]
+    if not ds:
+        return "-"
+    if c["crossover_density"] is None:
+        return f"> {max(ds):.3g}"
+    return f"< {min(ds):.3g}" if c["crossover_density"] == 0.0 else f"{c['crossover_density']:.3g}"
+
+
+def markdown(result: dict) -> str:
+    rows = [[c["op"], c["nodes"], c["features"], _fmt_cross(c, result["points"]),
+             _fmt(c["model_crossover_density"]), c["note"]] for c in result["crossovers"]]
+    text = (f"`{result['command']}`\n\nCrossover density (dense faster above it), measured "
+            "and as predicted by the fitted cost model:\n\n"
+            + md_table(["op", "N", "F", "measured", "model", "note"], rows))
+    pts = [[p["op"], p["n_rows"], p["features"], f"{p['density']:.3g}", p["nnz"],
+            _fmt(p["sparse_s"] and p["sparse_s"] * 1e3, " ms"),
+            _fmt(p["dense_s"] and p["dense_s"] * 1e3, " ms"),
+            _fmt(p["sparse_memory_bytes"] / 2**20, " MB"),
+            _fmt(p["dense_memory_bytes"] and p["dense_memory_bytes"] / 2**20, " MB")]
+           for p in result["points"]]
+    text += ("\nForward + backward time (best of the repeats) and memory beyond the inputs "
+             "(peak numpy allocation during the step; sparse adds its cached transposed "
+             "structure):\n\n" + md_table(["op", "N", "F", "density", "nnz", "sparse",
+                                               "dense", "sparse memory", "dense memory"], pts))
+    if result["skipped"]:
+        text += "\n" + "".join(f"- {s}\n" for s in result["skipped"])
+    return text
+
+
+def cmd_sparse_dense(args: argparse.Namespace) -> int:
+    from sparsegraph.ops.cost_model import fit_cost_table
+
+    error = check_device(args.device)
+    if error:
+        print(f"sparsegraph bench sparse-vs-dense: {error}", file=sys.stderr)
+        return 2
+    for name in ("nodes", "features"):
+        if any(v < 1 for v in getattr(args, name)):
+            print(f"sparsegraph bench sparse-vs-dense: expected --{name} >= 1 (got "
+                  f"{getattr(args, name)})", file=sys.stderr)
+            return 2
+    if any(not 0 < d <= 1 for d in args.density_sweep):
+        print("sparsegraph bench sparse-vs-dense: expected --density-sweep values in (0, 1] "
+              f"(got {args.density_sweep})", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    points, skipped = sweep(args)
+    fit_points = [p for p in points if p["op"] == "spmm"] or points
+    try:
+        table = fit_cost_table(fit_points, source=f"{command_line()} ({machine()['processor']}, "
+                               f"{machine()['cpus']} cpus)", dtype=np.dtype(args.dtype).name)
+    except ValueError as exc:  # too few points on one side (e.g. dense never fits)
+        table, skipped = None, skipped + [f"no cost table fitted: {exc}"]
+    result = {"benchmark": "sparse-vs-dense", "command": command_line(), "machine": machine(),
+              "config": {k: getattr(args, k) for k in ("nodes", "density_sweep", "features",
+                                                       "ops", "repeat", "dtype", "max_nnz",
+                                                       "dense_budget_mb", "seed")},
+              "points": points, "crossovers": crossovers(points, table), "skipped": skipped,
+              "cost_table": table, "seconds": time.perf_counter() - t0}
+    md = markdown(result)
+    paths = write_outputs(args.out, result, md)
+    print(md, end="")
+    print(f"wrote {paths[0]} and {paths[1]} in {result['seconds']:.0f} s")
+    if args.no_plots:
+        return 0
+    try:
+        for path in plot(points, result["crossovers"], args.out):
+            print(f"wrote {path}")
+    except ImportError:
+        print("sparsegraph bench sparse-vs-dense: plots need matplotlib, which is not installed: "
+              "pip install 'sparsegraph[plot]' (or pass --no-plots); the JSON and Markdown "
+              "results were written", file=sys.stderr)
+        return 3
+    return 0
+
+
+def add_sparse_dense_parser(kinds) -> None:
+    from sparsegraph.ops.cost_model import memory_budget
+
+    p = kinds.add_parser("sparse-vs-dense", help="sparse kernels vs dense matmul: time and "
+                         "memory over a density sweep; crossover and cost-model fit")
+    p.add_argument("--nodes", type=int, nargs="+", default=NODES,
+                   help="graph sizes N (A is N x N) (default: %(default)s)")
+    p.add_argument("--density-sweep", type=float, nargs="+", default=DENSITIES,
+                   help="densities nnz / N^2 (default: %(default)s)")
+    p.add_argument("--features", type=int, nargs="+", default=FEATURES,
+                   help="columns F of X (default: %(default)s)")
+    p.add_argument("--ops", nargs="+", default=list(OPS), choices=OPS,
+                   help="A @ X alone, and/or a GCN layer relu(A @ (X W) + b)")
+    p.add_argument("--repeat", type=int, default=3, help="fewest timed runs per point (fast ones run more); the best is kept")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--max-nnz", type=int, default=32_000_000,
+                   help="skip (and say so) points with more entries (default: %(default)s)")
+    p.add_argument("--dense-budget-mb", type=float, default=memory_budget() / 2**20,
+                   help="largest dense N x N matrix to run (default: the cost model's memory "
+                        "budget, %(default).0f MB)")
+    p.add_argument("--no-plots", action="store_true", help="JSON and Markdown only")
+    p.add_argument("--out", default="bench-sparse-vs-dense", help="output folder")
+    p.add_argument("--device", default="cpu", help="cpu (cuda needs a GPU and cuda kernels)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sparse_dense)
