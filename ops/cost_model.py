@@ -37,6 +37,10 @@ __all__ = ["Decision", "decide_spmm", "spmm_mode", "set_spmm_mode", "get_spmm_mo
 SPARSE_TERMS = ("overhead", "per_nnz", "per_nnz_feature", "per_row_feature")
 DENSE_TERMS = ("overhead", "per_element", "per_nnz", "per_mac", "per_row_feature")
 MODES = ("auto", "sparse", "dense")
+# dense must be predicted at least this much faster: the fit is good to ~20-30 % on a shared
+# machine, tiny products cost the same both ways (Python overhead), and sparse is the
+# memory-safe default
+MIN_SPEEDUP = 1.25
 
 # Measured on the project's 2-core AMD EPYC VM (numpy 2.4 / OpenBLAS, numba 0.68, float32) by
 #   sparsegraph bench sparse-vs-dense --out bench-svd
@@ -85,8 +89,13 @@ def _check_table(table) -> dict:
             if not isinstance(v, int | float) or not np.isfinite(v) or v < 0:
                 raise ValueError(f"set_cost_table: expected {part}.{k} to be a finite number "
                                  f">= 0 seconds (got {v!r})")
+    speedup = table.get("min_speedup", MIN_SPEEDUP)
+    if not isinstance(speedup, int | float) or not speedup >= 1:
+        raise ValueError(f"set_cost_table: expected min_speedup to be a number >= 1 (got "
+                         f"{speedup!r})")
     return {"source": str(table.get("source", "user table")),
             "device": str(table.get("device", "cpu")), "dtype": str(table.get("dtype", "float32")),
+            "min_speedup": float(speedup),
             "sparse": {k: float(table["sparse"][k]) for k in SPARSE_TERMS},
             "dense": {k: float(table["dense"][k]) for k in DENSE_TERMS}}
 
@@ -104,8 +113,8 @@ def set_cost_table(table: dict | None) -> dict:
 
 
 def cost_table() -> dict:
-    """The table in use (a copy): ``source``, ``device``, ``dtype``, ``sparse`` and ``dense``
-    per-unit costs in seconds (see the module docstring for the model)."""
+    """The table in use (a copy): ``source``, ``device``, ``dtype``, ``min_speedup``, and the
+    ``sparse`` and ``dense`` per-unit costs in seconds (see the module docstring)."""
     return json.loads(json.dumps(_table))
 
 
@@ -222,8 +231,9 @@ def crossover_density(n_rows: int, n_cols: int, n_features: int, *,
 def decide_spmm(n_rows: int, n_cols: int, nnz: int, n_features: int,
                 dtype="float32") -> Decision:
     """Run ``A @ X`` (``A``: ``(n_rows, n_cols)`` with ``nnz`` entries, ``X``: ``(n_cols,
-    n_features)``) dense or sparse? Dense only when predicted faster and the dense matrix fits
-    `memory_budget()`; `spmm_mode` "dense"/"sparse" overrides both (budget included).
+    n_features)``) dense or sparse? Dense only when predicted faster (by the table's
+    ``min_speedup``, default 1.25) and the dense matrix fits `memory_budget()`; `spmm_mode`
+    "dense"/"sparse" overrides both (budget included).
 
     Costs come from `cost_table()` (its dtype; other dtypes scale by item size).
 
@@ -247,13 +257,17 @@ def decide_spmm(n_rows: int, n_cols: int, nnz: int, n_features: int,
     need, budget = n * m * dt.itemsize, memory_budget()
     if _mode != "auto":
         out = Decision(_mode == "dense", f"forced by spmm_mode({_mode!r})", sparse, dense)
-    elif dense < sparse and need > budget:
+    elif dense * _table["min_speedup"] <= sparse and need > budget:
         out = Decision(False, f"density {density:.3g} >= crossover {cross_s} at F={f}, but the "
                        f"dense ({n}, {m}) {dt.name} matrix needs {need / 2**30:.3g} GiB > "
                        f"budget {budget / 2**30:.3g} GiB", sparse, dense)
-    elif dense < sparse:
+    elif dense * _table["min_speedup"] <= sparse:
         out = Decision(True, f"density {density:.3g} >= crossover {cross_s} at F={f}: dense "
                        f"predicted {sparse / dense:.1f}x faster", sparse, dense)
+    elif dense < sparse:
+        out = Decision(False, f"density {density:.3g} >= crossover {cross_s} at F={f}, but dense "
+                       f"is predicted only {sparse / dense:.2f}x faster (< min_speedup "
+                       f"{_table['min_speedup']:g})", sparse, dense)
     else:
         out = Decision(False, f"density {density:.3g} < crossover {cross_s} at F={f}: sparse "
                        f"predicted {dense / max(sparse, 1e-12):.1f}x faster", sparse, dense)
@@ -274,7 +288,7 @@ def fit_cost_table(points, *, source: str = "fit", device: str = "cpu",
     """
     from scipy.optimize import nnls
 
-    table = {"source": source, "device": device, "dtype": dtype}
+    table = {"source": source, "device": device, "dtype": dtype, "min_speedup": MIN_SPEEDUP}
     for part, terms in (("sparse", SPARSE_TERMS), ("dense", DENSE_TERMS)):
         rows, times = [], []
         for p in points:

@@ -32,7 +32,7 @@ from sparsegraph.cli.bench import (
     write_outputs,
 )
 
-NODES = [1000, 3000, 6000, 50000]
+NODES = [200, 1000, 3000, 6000, 50000]
 DENSITIES = [1e-5, 1e-4, 1e-3, 1e-2, 0.03, 0.1, 0.2, 0.3, 0.5]
 FEATURES = [16, 64]
 OPS = ("spmm", "gcn")
