@@ -242,6 +242,12 @@ def test_dense_and_sparse_paths_agree_in_value_and_gradient(side, layout):
         assert_close(d, s, rtol=1e-12, atol=1e-12)
 
 
+def test_auto_ignores_a_table_measured_on_another_device():
+    a = random_sparse(6, 5, 0.9, seed=2, requires_grad=False)
+    ops.set_cost_table({**DENSE_WINS, "device": "cuda"})
+    assert "spmm" in dispatched(lambda: a @ sg.randn(5, 3, dtype="float64"))
+
+
 def test_dense_path_gradcheck():
     a = random_sparse(6, 5, 0.5, seed=4)
     x = sg.randn(5, 2, dtype="float64", requires_grad=True)
