@@ -5,57 +5,21 @@ peak RSS is its own.
 Run:  python benchmarks/bench_models.py --root ../shared/data \
           --models gcn gat --datasets cora citeseer synthetic:pubmed synthetic:arxiv
       python benchmarks/bench_models.py --models gcn3x256 --datasets synthetic:arxiv
+(`sparsegraph bench models` runs the same measurement and writes JSON and a Markdown table.)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
-import time
-
-import numpy as np
-
-
-def build(model: str, g, num_classes: int):
-    from sparsegraph.gnn import models
-
-    if model == "gcn":
-        return models.GCN(g.num_features, 16, num_classes)
-    if model == "gcn3x256":  # the arxiv-scale configuration: 3 layers x 256 hidden
-        return models.GCN(g.num_features, 256, num_classes, num_layers=3)
-    if model == "gat":
-        return models.GAT(g.num_features, 8, num_classes, heads=8)
-    if model == "sage":
-        return models.GraphSAGE(g.num_features, 64, num_classes)
-    raise ValueError(f"unknown model {model!r}")
 
 
 def one(model: str, dataset: str, root, epochs: int) -> dict:
-    import sparsegraph as sg
-    from sparsegraph.datasets import load_for_training
+    from sparsegraph.cli.bench import epoch_times  # shared with `sparsegraph bench models`
 
-    _, g, _ = load_for_training(dataset, root=root, download=False)
-    y = np.asarray(g.y.array)
-    train = np.flatnonzero(np.asarray(g.train_mask.array).reshape(-1, g.num_nodes)[0])
-    sg.manual_seed(0)
-    net = build(model, g, int(y.max()) + 1)
-    opt = sg.optim.Adam(net.parameters(), lr=0.01, weight_decay=5e-4)
-    target = sg.tensor(y[train])
-    times = []
-    for _ in range(epochs + 2):
-        t0 = time.perf_counter()
-        opt.zero_grad()
-        loss = sg.ops.cross_entropy(net(g.x, g.adj)[train], target)
-        loss.backward()
-        opt.step()
-        times.append(time.perf_counter() - t0)
-    return {"model": model, "dataset": dataset, "epoch_ms_median": 1e3 * float(
-        np.median(times[2:])), "epoch_ms_min": 1e3 * float(np.min(times[2:])),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "nodes": g.num_nodes, "edges": g.num_edges}
+    return epoch_times(model, dataset, root, epochs)
 
 
 def main(argv=None) -> int:

@@ -10,6 +10,8 @@ built once (``csr_transpose``, timed separately) and reused every step; its valu
 ``values[perm]``, gathered per call because learned edge weights change each step. The
 gradient w.r.t. the values is ``sddmm(A, G, X)``. Backward = gather + spmm(A.T) + sddmm.
 
+`sparsegraph bench spmm` runs the same measurement and writes JSON and a Markdown table.
+
 Usage::
 
     python -m benchmarks.bench_spmm_kernels            # ogbn-arxiv sized random graph
@@ -22,7 +24,6 @@ import argparse
 import os
 import platform
 import sys
-import time
 from functools import partial
 
 import numpy as np
@@ -30,41 +31,13 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import sparsegraph.ops.sparse_kernels  # noqa: E402,F401  (registers the kernels)
+from sparsegraph.cli.bench import (  # noqa: E402  (shared with `sparsegraph bench spmm`)
+    best_ms,
+    copy_bandwidth,
+    grad_x,
+    random_csr,
+)
 from sparsegraph.kernels import kernels  # noqa: E402
-
-
-def best_ms(fn, repeat: int) -> float:
-    fn()  # warm up: numba compiles (or loads its cache) on the first call
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times) * 1e3
-
-
-def copy_bandwidth(gigabytes: float, repeat: int = 5) -> float:
-    """Bytes read + written per second by np.copyto on two arrays of ``gigabytes`` each."""
-    src = np.ones(int(gigabytes * 2**30) // 4, dtype=np.float32)
-    dst = np.empty_like(src)
-    ms = best_ms(lambda: np.copyto(dst, src), repeat)
-    return 2 * src.nbytes / (ms / 1e3)
-
-
-def random_csr(n: int, nnz: int, index_dtype, value_dtype, seed: int):
-    """A uniform random (n, n) CSR structure: rows and columns drawn independently."""
-    rng = np.random.default_rng(seed)
-    indptr = np.zeros(n + 1, dtype=index_dtype)
-    np.cumsum(np.bincount(rng.integers(0, n, nnz), minlength=n), out=indptr[1:])
-    indices = rng.integers(0, n, nnz).astype(index_dtype)
-    values = rng.random(nnz, dtype=np.float64).astype(value_dtype)
-    return indptr, indices, values
-
-
-def grad_x(spmm, transposed, values, g):
-    """``A.T @ g`` from the cached transposed structure; the values are gathered per call."""
-    t_indptr, t_indices, perm = transposed
-    return spmm(t_indptr, t_indices, values[perm], g, t_indptr.shape[0] - 1)
 
 
 def main(argv=None) -> None:

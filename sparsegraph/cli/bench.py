@@ -140,6 +140,7 @@ def cmd_spmm(args: argparse.Namespace) -> int:
     spmm = {k.name: k.fn for k in sg.kernels.kernels("spmm", "cpu", "csr")}
     sddmm = {k.name: k.fn for k in sg.kernels.kernels("sddmm", "cpu", "csr")}
     transpose = {k.name: k.fn for k in sg.kernels.kernels("csr_transpose", "cpu", "csr")}
+    fused = {k.name: k.fn for k in sg.kernels.kernels("spmm_backward", "cpu", "csr")}
     names = args.kernels or list(spmm)
     unknown = [k for k in names if k not in spmm]
     if unknown:
@@ -168,7 +169,12 @@ def cmd_spmm(args: argparse.Namespace) -> int:
                    "grad_x_ms": gx, "grad_values_ms": gv, "backward_ms": gx + gv,
                    "bwd_over_fwd": (gx + gv) / fwd, "floor_bytes": floor,
                    "forward_gb_s": floor / fwd / 1e6,
-                   "forward_copy_fraction": floor / (fwd / 1e3) / copy_bw}
+                   "forward_copy_fraction": floor / (fwd / 1e3) / copy_bw,
+                   "backward_fused_ms": None}
+            if name in fused:  # both gradients in one pass over A^T: what SpMM's backward runs
+                row["backward_fused_ms"] = best_ms(partial(
+                    fused[name], t_indptr, t_indices, perm, values[perm], g, x, True, True),
+                    args.repeat)
             rows.append(row)
             bar.update(1)
     bar.close()
@@ -181,12 +187,15 @@ def cmd_spmm(args: argparse.Namespace) -> int:
           f"{args.repeat}. csr_transpose (built once per structure): "
           + ", ".join(f"{k} {v:.1f} ms" for k, v in t_ms.items()) + "\n\n"
           + md_table(["F", "kernel", "forward ms", "% of copy bw", "grad_x ms",
-                      "grad_values ms", "bwd / fwd"],
+                      "grad_values ms", "bwd / fwd", "fused bwd ms", "fused / fwd"],
                      [[r["features"], r["kernel"], f"{r['forward_ms']:.1f}",
                        f"{100 * r['forward_copy_fraction']:.0f} %", f"{r['grad_x_ms']:.1f}",
                        f"{r['grad_values_ms']:.1f}"
                        + ("" if r["sddmm_kernel"] == r["kernel"] else f" ({r['sddmm_kernel']})"),
-                       f"{r['bwd_over_fwd']:.2f}"] for r in rows]))
+                       f"{r['bwd_over_fwd']:.2f}",
+                       "-" if r["backward_fused_ms"] is None else f"{r['backward_fused_ms']:.1f}",
+                       "-" if r["backward_fused_ms"] is None
+                       else f"{r['backward_fused_ms'] / r['forward_ms']:.2f}"] for r in rows]))
     paths = write_outputs(args.out, result, md)
     print(md, end="")
     print(f"wrote {paths[0]} and {paths[1]}")

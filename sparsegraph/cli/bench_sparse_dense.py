@@ -7,9 +7,9 @@ backward runs spmm on the transposed structure, built once per graph) and under
 with ``W`` ``(F, F)``. Timings are the best of at least ``--repeat`` runs (more for fast
 steps) after one warm-up, sparse and dense alternating so both see the same load. Memory is
 the peak of numpy allocations during the warm-up forward + backward (tracemalloc); the sparse
-side adds the transposed structure it caches. Outputs: results.json (points, crossovers, the fitted cost table
-that `sparsegraph.ops.load_cost_table` reads), results.md, time_vs_density.png and
-memory_vs_density.png.
+side adds the transposed structure it caches. Outputs: results.json (points, crossovers, the
+fitted cost table that `sparsegraph.ops.load_cost_table` reads), results.md,
+time_vs_density.png and memory_vs_density.png.
 """
 
 from __future__ import annotations
@@ -367,7 +367,8 @@ def add_sparse_dense_parser(kinds) -> None:
                    help="columns F of X (default: %(default)s)")
     p.add_argument("--ops", nargs="+", default=list(OPS), choices=OPS,
                    help="A @ X alone, and/or a GCN layer relu(A @ (X W) + b)")
-    p.add_argument("--repeat", type=int, default=3, help="fewest timed runs per point (fast ones run more); the best is kept")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="fewest timed runs per point (fast ones run more); the best is kept")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--max-nnz", type=int, default=32_000_000,
                    help="skip (and say so) points with more entries (default: %(default)s)")
