@@ -121,7 +121,7 @@ def fuse_spmm_bias_act(graph: StaticGraph) -> StaticGraph:
                    {"needs_input_grad": (needs[0], needs[1], bias_need, False, False, False),
                     "saved": [a.values] + ([current] if relu else []),
                     "fused_from": [n.op for n in chain],
-                    "kernel": "spmm_bias_act"})
+                    "kernel": "spmm_bias_act", "reason": node.attrs.get("reason", "")})
         _produce(new, [current])
         _replace(g, chain, [new], chain[-1])
         fused += 1
