@@ -55,12 +55,17 @@ def _mask(graph, name: str, split: int | None):
 def train_node_classifier(model, graph, *, epochs: int = 200, lr: float = 0.01,
                           weight_decay: float = 5e-4, patience: int | None = None,
                           split: int | None = None, seed: int | None = None,
-                          on_epoch: Callable[[int, dict], None] | None = None) -> dict:
+                          on_epoch: Callable[[int, dict], None] | None = None,
+                          compile_step: Callable | None = None) -> dict:
     """Full-batch training with Adam; keeps the parameters of the best validation epoch.
 
     Early stopping (``patience`` epochs without a better validation loss or accuracy) restores
     the best model. Returns test/val accuracy and macro-F1 of the restored model, the best
     epoch and the per-epoch wall times (forward + backward + Adam step).
+
+    ``compile_step``: e.g. `sparsegraph.static.compile`: the training step (zero_grad, forward,
+    loss, backward, Adam) runs as a captured, optimised static graph (same numbers, less time
+    and memory); evaluation stays eager.
     """
     if seed is not None:
         manual_seed(seed)
@@ -72,14 +77,20 @@ def train_node_classifier(model, graph, *, epochs: int = 200, lr: float = 0.01,
     opt = Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     best = {"val_loss": np.inf, "val_acc": -1.0, "epoch": -1, "state": None}
     times, bad = [], 0
+
+    def step():
+        opt.zero_grad()
+        loss = ops.cross_entropy(model(x, adj)[train], y_train)
+        loss.backward()
+        opt.step()
+        return loss
+
+    if compile_step is not None:
+        step = compile_step(step)
     for epoch in range(epochs):
         t0 = time.perf_counter()
         model.train()
-        opt.zero_grad()
-        logits = model(x, adj)
-        loss = ops.cross_entropy(logits[train], y_train)
-        loss.backward()
-        opt.step()
+        loss = step()
         times.append(time.perf_counter() - t0)
         model.eval()
         with no_grad():

@@ -49,6 +49,9 @@ def add_train_parser(sub) -> None:
     p.add_argument("--root", default=None, help="data root (default: $SPARSEGRAPH_DATA, then "
                                                 "the user cache)")
     p.add_argument("--no-download", action="store_true", help="never touch the network")
+    p.add_argument("--static", action="store_true",
+                   help="run each training step as a captured, optimised static graph "
+                        "(sparsegraph.static.compile; node classification)")
     p.add_argument("--json", default=None, metavar="PATH", help="write results as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
@@ -62,7 +65,7 @@ def config_for(args) -> dict:
         if value is not None:
             cfg[key] = value
     cfg.update(model=args.model, dataset=args.dataset, runs=args.runs, seed=args.seed,
-               device=args.device)
+               device=args.device, static=bool(getattr(args, "static", False)))
     return cfg
 
 
@@ -114,9 +117,13 @@ def run_node_classification(cfg, graph, quiet: bool) -> dict:
             bar.set_postfix(loss=f"{stats['loss']:.3f}", val=f"{stats['val_acc']:.3f}")
 
         split = run % graph.train_mask.shape[0] if graph.train_mask.ndim == 2 else None
+        compile_step = None
+        if cfg.get("static"):
+            from sparsegraph.static import compile as compile_step
         res = train_node_classifier(model, graph, epochs=cfg["epochs"], lr=cfg["lr"],
                                     weight_decay=cfg["weight_decay"],
-                                    patience=cfg["patience"], split=split, on_epoch=tick)
+                                    patience=cfg["patience"], split=split, on_epoch=tick,
+                                    compile_step=compile_step)
         bar.close()
         tests.append(res["test_acc"])
         vals.append(res["val_acc"])
@@ -184,6 +191,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if task == "graph" and cfg["device"] != "cpu":
         print(f"sparsegraph train: --device {cfg['device']}: graph classification ({args.dataset}) "
               "runs on the CPU only; drop --device", file=sys.stderr)
+        return 2
+    if task == "graph" and cfg["static"]:
+        print("sparsegraph train: --static applies to node classification; drop it for "
+              f"{args.dataset}", file=sys.stderr)
         return 2
     if task == "node" and cfg["model"] == "gin":
         print("sparsegraph train: gin is for graph classification (TU datasets such as "

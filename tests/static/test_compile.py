@@ -76,3 +76,34 @@ def test_compile_rejects_unknown_passes():
     f = static.compile(lambda x: x * 2, passes=["fuse", "nope"])
     with pytest.raises(ValueError, match="unknown passes \\['nope'\\]"):
         f(sg.tensor([1.0]))
+
+
+@pytest.mark.parametrize("name", ["gcn", "gat"])
+def test_train_node_classifier_with_a_compiled_step_gives_the_eager_results(name):
+    from sparsegraph.cli.train import build_model
+    from sparsegraph.gnn.train import train_node_classifier
+
+    g = load_for_training("karate")[1]
+    cfg = {"model": name, "hidden": 8, "heads": 2, "dropout": 0.5}
+    results = []
+    for compile_step in (None, static.compile):
+        sg.manual_seed(0)
+        model = build_model(cfg, g.num_features, 2)
+        results.append(train_node_classifier(model, g, epochs=30, lr=0.05,
+                                             compile_step=compile_step))
+    for key in ("test_acc", "val_acc", "train_acc", "best_epoch", "test_macro_f1"):
+        assert results[0][key] == results[1][key], key
+
+
+def test_cli_train_static_flag(tmp_path, capsys):
+    import json
+
+    from sparsegraph.cli import main
+
+    out = tmp_path / "r.json"
+    assert main(["train", "--dataset", "karate", "--runs", "1", "--epochs", "30", "--static",
+                 "--quiet", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["config"]["static"] is True and result["test_acc_mean"] > 60
+    assert main(["train", "--dataset", "mutag", "--model", "gin", "--static", "--quiet",
+                 "--root", str(tmp_path), "--no-download"]) == 2
