@@ -17,10 +17,10 @@ from sparsegraph.kernels import register
 from sparsegraph.ops.sparse_kernels.numba_kernels import _dot
 from sparsegraph.ops.sparse_kernels.numba_util import (
     JIT,
+    one_thread_if_small,
     prefetch_distance,
     prefetch_row,
     row_blocks,
-    serial_when_small,
 )
 
 
@@ -64,14 +64,11 @@ def spmm_bias_act(indptr, indices, values, x, n_rows, bias, relu, keep, scale):
     has_bias, has_keep = bias is not None, keep is not None
     bias = np.ascontiguousarray(bias, dtype=dtype) if has_bias else np.zeros(1, dtype)
     keep = keep if has_keep else np.ones((1, 1), np.bool_)
-    _run(indptr, indices, values, x, out, bias, has_bias, bool(relu), keep, has_keep,
-         dtype.type(scale), row_blocks(indptr), prefetch_distance(x.strides[0]))
+    with one_thread_if_small(indptr, indices, values, x):  # the work of a plain spmm
+        _spmm_bias_act(indptr, indices, values, x, out, bias, has_bias, bool(relu), keep,
+                       has_keep, dtype.type(scale), row_blocks(indptr),
+                       prefetch_distance(x.strides[0]))
     return out
-
-
-@serial_when_small
-def _run(indptr, indices, values, x, out, *rest):
-    _spmm_bias_act(indptr, indices, values, x, out, *rest)
 
 
 @njit(parallel=True, **JIT)
@@ -130,15 +127,11 @@ def gat_attention(indptr, indices, rows, a_src, a_dst, h, slope, keep, scale):
         return out, alpha, positive
     has_keep = keep is not None
     keep = keep if has_keep else np.ones((1, 1), np.bool_)
-    _run_gat(indptr, indices, a_src, a_dst, h, dtype.type(slope), keep, has_keep,
-             dtype.type(scale), out, alpha, positive, row_blocks(indptr),
-             prefetch_distance(h.strides[0]))
+    with one_thread_if_small(indptr, indices, a_src, a_dst, h, alpha):
+        _gat_attention(indptr, indices, a_src, a_dst, h, dtype.type(slope), keep, has_keep,
+                       dtype.type(scale), out, alpha, positive, row_blocks(indptr),
+                       prefetch_distance(h.strides[0]))
     return out, alpha, positive
-
-
-@serial_when_small
-def _run_gat(*args):
-    _gat_attention(*args)
 
 
 @njit(parallel=True, **JIT)
@@ -212,22 +205,19 @@ def gat_attention_backward(s_indptr, s_indices, t_indptr, t_indices, perm, alpha
     d = np.zeros(alpha.shape if need_scores else (0, n_heads), dtype=dtype)
     g_dst = np.zeros((n_dst, n_heads), dtype=dtype)
     if need_scores and alpha.shape[0]:
-        _serial_or_not(_gat_scores_backward, s_indptr, s_indices, alpha, keep, has_keep,
-                       dtype.type(scale), positive, dtype.type(slope), g, h, d, g_dst,
-                       row_blocks(s_indptr))
+        with one_thread_if_small(s_indptr, s_indices, alpha, g, h):
+            _gat_scores_backward(s_indptr, s_indices, alpha, keep, has_keep, dtype.type(scale),
+                                 positive, dtype.type(slope), g, h, d, g_dst,
+                                 row_blocks(s_indptr))
     g_src = np.zeros((n_src, n_heads), dtype=dtype)
     gh = np.zeros(h.shape if need_h else (n_src, n_heads, 0), dtype=dtype)
     if (need_src or need_h) and alpha.shape[0]:
-        _serial_or_not(_gat_sources_backward, t_indptr, t_indices, perm, alpha, keep, has_keep,
-                       dtype.type(scale), d, g, need_src and need_scores, need_h, g_src, gh,
-                       row_blocks(t_indptr))
+        with one_thread_if_small(s_indptr, s_indices, alpha, g, h):
+            _gat_sources_backward(t_indptr, t_indices, perm, alpha, keep, has_keep,
+                                  dtype.type(scale), d, g, need_src and need_scores, need_h,
+                                  g_src, gh, row_blocks(t_indptr))
     return (g_src if need_src else None, g_dst if need_scores else None,
             gh if need_h else None)
-
-
-@serial_when_small
-def _serial_or_not(kernel, *args):
-    kernel(*args)
 
 
 @njit(parallel=True, **JIT)
@@ -267,7 +257,8 @@ def spmm_backward(t_indptr, t_indices, perm, t_values, g, x, need_values, need_x
     gx = np.zeros(x.shape if need_x else (x.shape[0], 0), dtype=dtype)
     gv_t = np.empty(t_values.shape if need_values else (0,), dtype=dtype)
     if t_indices.shape[0]:
-        _run_spmm_backward(t_indptr, t_indices, t_values, g, x, gx, gv_t, need_x, need_values,
+        with one_thread_if_small(t_indptr, t_indices, t_values, g):  # as the spmm it replaces
+            _spmm_backward(t_indptr, t_indices, t_values, g, x, gx, gv_t, need_x, need_values,
                            row_blocks(t_indptr), prefetch_distance(g.strides[0]),
                            dtype.type(0))
     gv = None
@@ -275,8 +266,3 @@ def spmm_backward(t_indptr, t_indices, perm, t_values, g, x, need_values, need_x
         gv = np.empty_like(gv_t)
         gv[perm] = gv_t
     return gv, (gx if need_x else None)
-
-
-@serial_when_small
-def _run_spmm_backward(*args):
-    _spmm_backward(*args)

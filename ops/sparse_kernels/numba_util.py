@@ -8,6 +8,7 @@ which roughly doubles spmm / sddmm throughput on graphs whose features do not fi
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import numba
@@ -35,18 +36,25 @@ def serial_when_small(fn):
 
     @functools.wraps(fn)
     def wrapper(*args):
-        if sum(a.size for a in args if isinstance(a, np.ndarray)) >= SERIAL_BELOW:
+        with one_thread_if_small(*args):
             return fn(*args)
-        prev = numba.get_num_threads()
-        if prev == 1:
-            return fn(*args)
-        numba.set_num_threads(1)
-        try:
-            return fn(*args)
-        finally:
-            numba.set_num_threads(prev)
 
     return wrapper
+
+
+@contextlib.contextmanager
+def one_thread_if_small(*arrays):
+    """One numba thread inside the block when ``arrays`` (the inputs that measure the work;
+    other arguments are ignored) hold fewer than `SERIAL_BELOW` elements."""
+    prev = numba.get_num_threads()
+    if prev == 1 or sum(a.size for a in arrays if isinstance(a, np.ndarray)) >= SERIAL_BELOW:
+        yield
+        return
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(prev)
 
 
 @intrinsic
