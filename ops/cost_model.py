@@ -42,18 +42,21 @@ MODES = ("auto", "sparse", "dense")
 # memory-safe default
 MIN_SPEEDUP = 1.25
 
-# Measured on the project's 2-core AMD EPYC VM (numpy 2.4 / OpenBLAS, numba 0.68, float32) by
-#   sparsegraph bench sparse-vs-dense --out bench-svd
-# (default sweep; the run and its crossovers are recorded in benchmarks/RESULTS.md). Replace it
-# with load_cost_table("bench-svd/results.json") after running the bench on another machine.
+# Measured on the project's 2-core AMD EPYC VM (numpy 2.4 / OpenBLAS, scipy 1.17, numba 0.68,
+# float32; shared with other jobs, load average ~3) by the default sweep
+#   sparsegraph bench sparse-vs-dense --out DIR
+# (the run, its crossovers and this fit are in benchmarks/RESULTS.md). On another machine run
+# the bench and use its table: load_cost_table("DIR/results.json").
 DEFAULT_TABLE = {
-    "source": "sparsegraph bench sparse-vs-dense (defaults) on the project's 2-core VM",
+    "source": "sparsegraph bench sparse-vs-dense (default sweep) on the project's 2-core VM; "
+              "see benchmarks/RESULTS.md",
     "device": "cpu",
     "dtype": "float32",
-    "sparse": {"overhead": 1.5e-4, "per_nnz": 2.0e-9, "per_nnz_feature": 1.5e-10,
-               "per_row_feature": 1.0e-9},
-    "dense": {"overhead": 2.0e-4, "per_element": 1.0e-9, "per_nnz": 3.0e-9, "per_mac": 2.0e-11,
-              "per_row_feature": 1.0e-9},
+    "min_speedup": MIN_SPEEDUP,
+    "sparse": {"overhead": 7.83e-05, "per_nnz": 5.36e-09, "per_nnz_feature": 2.25e-10,
+               "per_row_feature": 1.35e-09},
+    "dense": {"overhead": 7.83e-05, "per_element": 8.75e-10, "per_nnz": 3.45e-09,
+              "per_mac": 4.47e-11, "per_row_feature": 0.0},
 }
 
 
@@ -277,18 +280,33 @@ def decide_spmm(n_rows: int, n_cols: int, nnz: int, n_features: int,
     return out
 
 
+def _nnls_relative(rows: list, times: list, floor: float = 0.0) -> np.ndarray:
+    """Non-negative ``c`` minimising the relative error of ``rows @ c + floor`` against
+    ``times``; columns are scaled first (the units span ten decades)."""
+    from scipy.optimize import nnls
+
+    a = np.asarray(rows, dtype=np.float64)
+    t = np.asarray(times, dtype=np.float64)
+    norm = np.maximum(a.max(axis=0), 1e-300)
+    coef, _ = nnls(a / norm / t[:, None], 1.0 - floor / t)
+    return coef / norm
+
+
 def fit_cost_table(points, *, source: str = "fit", device: str = "cpu",
                    dtype: str = "float32") -> dict:
     """Fit the per-unit costs to measured points by non-negative least squares on relative
     error. Each point: ``n_rows, n_cols, nnz, features`` and ``sparse_s`` / ``dense_s``
     (seconds of forward + backward; None where not measured).
 
+    The dense overhead is fitted as the sparse one plus a non-negative extra: the dense path
+    runs the sparse path's op count plus to_dense, and on tiny products (where only overhead
+    counts) a free fit would otherwise turn noise into a predicted dense win.
+
     Raises:
         ValueError: fewer than 2 measured points for a side.
     """
-    from scipy.optimize import nnls
-
     table = {"source": source, "device": device, "dtype": dtype, "min_speedup": MIN_SPEEDUP}
+    overhead = 0.0
     for part, terms in (("sparse", SPARSE_TERMS), ("dense", DENSE_TERMS)):
         rows, times = [], []
         for p in points:
@@ -298,15 +316,15 @@ def fit_cost_table(points, *, source: str = "fit", device: str = "cpu",
             n, m, nnz, f = p["n_rows"], p["n_cols"], p["nnz"], p["features"]
             units = {"overhead": 1.0, "per_nnz": nnz, "per_nnz_feature": nnz * f,
                      "per_row_feature": (n + m) * f, "per_element": n * m, "per_mac": n * m * f}
-            rows.append([units[k] / t for k in terms])  # divided by t: relative error
-            times.append(1.0)
+            rows.append([units[k] for k in terms])
+            times.append(t)
         if len(rows) < 2:
             raise ValueError(f"fit_cost_table: expected at least 2 measured {part} points (got "
                              f"{len(rows)})")
-        a = np.asarray(rows, dtype=np.float64)
-        norm = np.maximum(a.max(axis=0), 1e-300)  # column scaling: the units span 10 decades
-        coef, _ = nnls(a / norm, np.asarray(times))
-        table[part] = {k: float(c) for k, c in zip(terms, coef / norm, strict=True)}
+        coef = _nnls_relative(rows, times, floor=overhead)
+        table[part] = {k: float(c) for k, c in zip(terms, coef, strict=True)}
+        table[part]["overhead"] += overhead
+        overhead = table["sparse"]["overhead"]
     return table
 
 
