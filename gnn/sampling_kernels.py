@@ -40,7 +40,7 @@ MASK64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15  # 2^64 / golden ratio: SplitMix64's increment
 _G = np.uint64(GOLDEN)
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+_S30, _S27, _S31, _S32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(32)
 
 
 def mix(z):
@@ -48,6 +48,13 @@ def mix(z):
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
     return z ^ (z >> _S31)
+
+
+def _below(r, n):
+    """An integer in ``[0, n)`` from 64 random bits ``r``: the high 32 bits scaled by ``n``
+    (Lemire's multiply-shift; a division would cost more than the rest of a draw). Needs
+    ``n < 2**32`` (a node's degree); the bias is below ``n / 2**32``."""
+    return ((r >> _S32) * n) >> _S32
 
 
 def _mix_int(z: int) -> int:
@@ -93,7 +100,7 @@ def sample_neighbors_generic(indptr, indices, nodes, k: int, stream: int, local)
         sel = np.empty((part.size, k), np.uint64)
         for s in range(k):  # k steps, each vectorised over the rows
             j = d - np.uint64(k - s)
-            t = mix(keys + np.uint64(((s + 1) * GOLDEN) & MASK64)) % (j + np.uint64(1))
+            t = _below(mix(keys + np.uint64(((s + 1) * GOLDEN) & MASK64)), j + np.uint64(1))
             taken = (sel[:, :s] == t[:, None]).any(axis=1)
             sel[:, s] = np.where(taken, j, t)
         sel.sort(axis=1)
@@ -110,15 +117,25 @@ def sample_neighbors_generic(indptr, indices, nodes, k: int, stream: int, local)
 try:
     import numba
     from numba import njit, prange
+
+    from sparsegraph.ops.sparse_kernels.numba_util import prefetch_row
 except ImportError:  # pragma: no cover - numba is a hard dependency, but optional here
     numba = None
 
 if numba is not None:
     _mix_nb = njit(inline="always", cache=True)(mix)
+    _below_nb = njit(inline="always", cache=True)(_below)
 
     @njit(parallel=True, cache=True)
     def _sample_rows(indptr, indices, nodes, k, stream, rowptr, e_id, nbr):
-        for i in prange(nodes.shape[0]):
+        n = nodes.shape[0]
+        for i in prange(n):
+            # latency-bound: each row is a random read of indptr, then of indices; ask for
+            # both a few rows ahead (the indptr entry of row i + 4 was requested at row i - 12)
+            if i + 16 < n:
+                prefetch_row(indptr, nodes[i + 16], 1)
+            if i + 4 < n:
+                prefetch_row(indices, indptr[nodes[i + 4]], 1)
             v = nodes[i]
             lo = np.int64(indptr[v])
             deg = np.int64(indptr[v + 1]) - lo
@@ -130,7 +147,8 @@ if numba is not None:
                 key = _mix_nb(stream ^ _mix_nb((np.uint64(v) + np.uint64(1)) * _G))
                 for s in range(k):
                     j = deg - k + s
-                    t = np.int64(_mix_nb(key + np.uint64(s + 1) * _G) % np.uint64(j + 1))
+                    t = np.int64(_below_nb(_mix_nb(key + np.uint64(s + 1) * _G),
+                                           np.uint64(j + 1)))
                     for q in range(s):
                         if e_id[o + q] == t:
                             t = j  # j is new: every earlier pick is < j
@@ -152,7 +170,10 @@ if numba is not None:
     def _relabel(nbr, local, n_dst, col, new_nodes):
         # serial on purpose: ids are handed out in order of first appearance
         c = n_dst
-        for e in range(nbr.shape[0]):
+        n = nbr.shape[0]
+        for e in range(n):
+            if e + 16 < n:
+                prefetch_row(local, nbr[e + 16], 1)
             v = nbr[e]
             lid = local[v]
             if lid < 0:
