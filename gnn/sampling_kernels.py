@@ -14,8 +14,11 @@ the batch it is in, or its position in that batch.
 The sample of ``k`` of ``deg`` in-neighbours is Floyd's algorithm (Bentley & Floyd, "A sample of
 brilliance", CACM 1987): for ``j = deg - k .. deg - 1`` draw ``t`` uniform in ``[0, j]`` and
 take ``t``, or ``j`` when ``t`` is already taken. It draws exactly ``k`` numbers whatever the
-degree (hub nodes cost the same as leaves) and every ``k``-subset is equally likely. Picked
-positions are sorted, so each sampled row keeps the CSR order of the graph.
+degree (hub nodes cost the same as leaves) and every ``k``-subset is equally likely (up to
+the multiply-shift mapping of 32 random bits to ``[0, j]``: a bias below ``deg / 2^32``).
+Picked positions are sorted, so each sampled row keeps the CSR order of the graph. The rows are
+latency-bound (a random read of ``indptr``, then of ``indices``, per row), so the numba kernel
+prefetches a few rows ahead.
 
 Signature of both kernels::
 
