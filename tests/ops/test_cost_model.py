@@ -25,8 +25,9 @@ DENSE_WINS = {**TINY, "sparse": {**TINY["sparse"], "overhead": 1.0}}
 
 @pytest.fixture(autouse=True)
 def _restore():
-    """Each test may change the table, the budget and the mode; put them back."""
-    table, mode = ops.cost_table(), ops.get_spmm_mode()
+    """Each test starts in "auto" (whatever $SPARSEGRAPH_SPMM_MODE says) and may change the
+    table, the budget and the mode; put them back."""
+    table, mode = ops.cost_table(), ops.set_spmm_mode("auto")
     budget = cost_model.set_memory_budget(None)
     cost_model.set_memory_budget(budget)
     yield
