@@ -145,3 +145,11 @@ def test_cuda_without_a_gpu_fails_clearly(tmp_path, capsys, monkeypatch, kind):
     assert "no driver" in err
     assert not (tmp_path / "results.json").exists()
 
+
+def test_cuda_with_a_gpu_says_the_benchmarks_are_cpu_only(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sg.backend, "cuda_status", lambda: "usable: cupy 13, 1 device(s)")
+    assert main(["bench", "spmm", "--device", "cuda:0", "--out", str(tmp_path)]) == 2
+    assert "--device cuda:0: the benchmarks time CPU kernels only" in capsys.readouterr().err
+    assert main(["bench", "spmm", "--device", "tpu", "--out", str(tmp_path)]) == 2
+    assert "device: expected 'cpu', 'cuda' or 'cuda:N' (got 'tpu')" in capsys.readouterr().err
+

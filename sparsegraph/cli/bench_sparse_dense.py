@@ -379,7 +379,7 @@ def add_sparse_dense_parser(kinds) -> None:
                         "budget, %(default).0f MB)")
     p.add_argument("--no-plots", action="store_true", help="JSON and Markdown only")
     p.add_argument("--out", default="bench-sparse-vs-dense", help="output folder")
-    p.add_argument("--device", default="cpu", help="cpu (cuda needs a GPU and cuda kernels)")
+    p.add_argument("--device", default="cpu", help="cpu (cuda: not supported yet; says why)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sparse_dense)
