@@ -4,8 +4,9 @@
 ways over a sweep of sizes and densities and fits the per-unit costs below; the density where
 the two predictions meet is the crossover. `decide_spmm` answers from that table; `matmul` with
 a sparse operand (``A @ X``, ``X @ A``) asks it in the default "auto" mode and runs dense only
-when dense is predicted faster AND the dense ``(N, M)`` matrix fits the memory budget.
-`spmm_mode` forces either way. `sparsegraph.ops.spmm` itself always runs sparse.
+when dense is predicted faster (by ``min_speedup``, 1.25x) AND the dense ``(N, M)`` matrix fits
+the memory budget. `spmm_mode` forces either way (the static graph's sparse-vs-dense pass asks
+`decide_spmm` too). `sparsegraph.ops.spmm` itself always runs sparse.
 
 Model (seconds; ``n, m`` = rows, cols of ``A``, ``nnz`` stored entries, ``F`` = columns of X):
 
@@ -132,8 +133,8 @@ def load_cost_table(path) -> dict:
         table = fit_cost_table(data["points"])
     else:
         table = data
-    table = dict(table)
-    table.setdefault("source", str(path))
+    if isinstance(table, dict):
+        table = {"source": str(path), **table}
     set_cost_table(table)
     return cost_table()
 
@@ -153,8 +154,12 @@ def memory_budget() -> int:
         return _budget
     if _default_budget is None:
         env = os.environ.get("SPARSEGRAPH_DENSE_BUDGET_MB")
-        _default_budget = (int(float(env) * 2**20) if env
-                           else min(2 << 30, _physical_memory() // 8))
+        try:
+            _default_budget = (int(float(env) * 2**20) if env
+                               else min(2 << 30, _physical_memory() // 8))
+        except ValueError:
+            raise ValueError(f"SPARSEGRAPH_DENSE_BUDGET_MB: expected a number of MB (got "
+                             f"{env!r})") from None
     return _default_budget
 
 
@@ -190,6 +195,9 @@ def spmm_mode(mode: str) -> Iterator[None]:
 
         with sg.ops.spmm_mode("dense"):
             out = adj @ x        # to_dense(adj) @ x, same values and gradients
+
+    `decide_spmm` (hence the static graph's sparse-vs-dense pass) follows it too; forced
+    "dense" ignores the memory budget.
     """
     previous = set_spmm_mode(mode)
     try:

@@ -187,6 +187,10 @@ def test_load_cost_table_from_bench_results_points_or_a_bare_table(tmp_path):
     fitted = tmp_path / "points.json"
     fitted.write_text(json.dumps({"points": synthetic_points(TINY)}))
     assert ops.load_cost_table(fitted)["dense"]["per_mac"] == pytest.approx(1e-10, rel=1e-3)
+    junk = tmp_path / "junk.json"
+    junk.write_text("[1, 2]")
+    with pytest.raises(TypeError, match=r"set_cost_table: expected a dict \(got list\)"):
+        ops.load_cost_table(junk)
 
 
 # ---- the built-in table on usual inputs -------------------------------------------------------
