@@ -95,7 +95,9 @@ def test_sparse_vs_dense_without_matplotlib(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.parametrize("bad, match", [
     (["--density-sweep", "0", "0.5"], r"--density-sweep values in \(0, 1\]"),
-    (["--nodes", "0"], r"expected --nodes >= 1"),
+    (["--nodes", "0"], r"expected --nodes >= 1 \(got \[0\]\)"),
+    (["--repeat", "0"], r"expected --repeat >= 1 \(got 0\)"),
+    (["--max-nnz", "0"], r"expected --max-nnz >= 1"),
 ])
 def test_sparse_vs_dense_rejects_bad_arguments(tmp_path, capsys, bad, match):
     import re

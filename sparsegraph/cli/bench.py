@@ -83,6 +83,15 @@ def peak_rss_mb() -> float:
     return rss / 2**20 if sys.platform == "darwin" else rss / 1024  # bytes on macOS, else KiB
 
 
+def too_small(args, **minimum) -> str | None:
+    """The message for the first option below its minimum (lists: any element), else None."""
+    for name, low in minimum.items():
+        value = getattr(args, name)
+        if any(v < low for v in (value if isinstance(value, list) else [value])):
+            return f"expected --{name.replace('_', '-')} >= {low} (got {value})"
+    return None
+
+
 def md_table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -127,7 +136,8 @@ def grad_x(spmm, transposed, values, g):
 
 def cmd_spmm(args: argparse.Namespace) -> int:
     """Forward (A @ X) and backward (A.T @ G + SDDMM) of every CSR spmm kernel."""
-    error = check_device(args.device)
+    error = check_device(args.device) or too_small(args, nodes=1, edges=0, features=1,
+                                                   repeat=1, copy_gb=0)
     if error:
         print(f"sparsegraph bench spmm: {error}", file=sys.stderr)
         return 2
@@ -257,7 +267,7 @@ def _one_in_child(model: str, dataset: str, args) -> dict:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    error = check_device(args.device)
+    error = check_device(args.device) or too_small(args, epochs=1)
     if error:
         print(f"sparsegraph bench models: {error}", file=sys.stderr)
         return 2

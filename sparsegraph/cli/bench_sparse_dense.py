@@ -29,6 +29,7 @@ from sparsegraph.cli.bench import (
     machine,
     md_table,
     progress,
+    too_small,
     write_outputs,
 )
 
@@ -312,15 +313,11 @@ def markdown(result: dict) -> str:
 def cmd_sparse_dense(args: argparse.Namespace) -> int:
     from sparsegraph.ops.cost_model import fit_cost_table
 
-    error = check_device(args.device)
+    error = check_device(args.device) or too_small(args, nodes=1, features=1, repeat=1,
+                                                   max_nnz=1, dense_budget_mb=0)
     if error:
         print(f"sparsegraph bench sparse-vs-dense: {error}", file=sys.stderr)
         return 2
-    for name in ("nodes", "features"):
-        if any(v < 1 for v in getattr(args, name)):
-            print(f"sparsegraph bench sparse-vs-dense: expected --{name} >= 1 (got "
-                  f"{getattr(args, name)})", file=sys.stderr)
-            return 2
     if any(not 0 < d <= 1 for d in args.density_sweep):
         print("sparsegraph bench sparse-vs-dense: expected --density-sweep values in (0, 1] "
               f"(got {args.density_sweep})", file=sys.stderr)
