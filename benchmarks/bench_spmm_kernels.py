@@ -109,8 +109,13 @@ def main(argv=None) -> None:
                 )
             print(f"{f:>4} {name:<8} {'bwd/fwd':<9} {(bwd_x + bwd_v) / fwd:>8.2f}")
             if name in fused_backward:  # both gradients in one pass over A^T (what SpMM runs)
-                fused = best_ms(lambda fn=fused_backward[name], g=g, x=x: fn(
-                    t_indptr, t_indices, perm, values[perm], g, x, True, True), args.repeat)
+                # learned edge weights change every step: the values are gathered into the
+                # transposed order per call, by the family's own gather ("take")
+                take = dict((k.name, k.fn) for k in kernels("take", "cpu", "csr"))
+                gather = take.get(name, take["generic"])
+                fused = best_ms(lambda fn=fused_backward[name], g=g, x=x, gather=gather: fn(
+                    t_indptr, t_indices, perm, gather(values, perm), g, x, True, True),
+                    args.repeat)
                 # reads: t_indices, values, rows of g (gathered), rows of x, perm; writes dx, dv
                 fused_floor = nnz * (2 * idt.itemsize + 3 * vdt.itemsize) + (
                     nnz + 2 * n) * f * vdt.itemsize

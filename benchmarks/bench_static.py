@@ -12,6 +12,11 @@ the same seed. Reported per variant:
 
 Run:  python benchmarks/bench_static.py --root ../shared/data --models gcn gat \
           --datasets cora synthetic:arxiv
+      python benchmarks/bench_static.py --interleave --root ../shared/data --models gcn gat \
+          --datasets cora karate
+(``--interleave``: eager and static models train side by side in ONE process, alternating
+blocks of steps, so both see the same machine load; prints the median step times and their
+ratio. Use it for the speed ratio on a shared machine.)
 """
 
 from __future__ import annotations
@@ -84,6 +89,35 @@ def one(model: str, dataset: str, root, steps: int, variant: str) -> dict:
     return out
 
 
+def interleaved(model: str, dataset: str, root, steps: int, rounds: int = 10) -> dict:
+    """Median step time of eager and fully optimised static training, alternating blocks of
+    ``steps`` steps for ``rounds`` rounds in one process."""
+    import sparsegraph as sg
+    from sparsegraph import static
+    from sparsegraph.datasets import load_for_training
+
+    _, g, _ = load_for_training(dataset, root=root, download=False)
+    fns = {}
+    for variant in ("eager", "static"):
+        sg.manual_seed(0)
+        net = build(model, g, int(np.asarray(g.y.array).max()) + 1, dataset)
+        opt = sg.optim.Adam(net.parameters(), lr=0.01, weight_decay=5e-4)
+        step = static.node_classification_step(net, g, opt)
+        fns[variant] = static.compile(step) if variant == "static" else step
+        for _ in range(3):  # warm up (the static one traces on its first call)
+            fns[variant]()
+    times: dict[str, list] = {v: [] for v in fns}
+    for _ in range(rounds):
+        for variant, fn in fns.items():
+            for _ in range(steps):
+                t0 = time.perf_counter()
+                fn()
+                times[variant].append(time.perf_counter() - t0)
+    med = {v: 1e3 * float(np.median(t)) for v, t in times.items()}
+    return {"model": model, "dataset": dataset, "eager_ms": med["eager"],
+            "static_ms": med["static"], "speedup": med["eager"] / med["static"]}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=["gcn", "gat"])
@@ -94,11 +128,22 @@ def main() -> None:
                                                   "attention")])
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--root", default=None)
+    p.add_argument("--interleave", action="store_true",
+                   help="eager vs static speed in one process (alternating blocks of steps)")
     p.add_argument("--one", nargs=3, metavar=("MODEL", "DATASET", "VARIANT"),
                    help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one:
         print(json.dumps(one(*args.one[:2], args.root, args.steps, args.one[2])))
+        return
+    if args.interleave:
+        print("| model | dataset | eager ms (median) | static ms (median) | speedup |")
+        print("|---|---|---|---|---|")
+        for model in args.models:
+            for dataset in args.datasets:
+                r = interleaved(model, dataset, args.root, args.steps)
+                print(f"| {model} | {dataset} | {r['eager_ms']:.2f} | {r['static_ms']:.2f} | "
+                      f"{r['speedup']:.2f}x |", flush=True)
         return
     print("| model | dataset | variant | step ms (median) | step peak MB | peak RSS MB | "
           "last loss |")

@@ -36,9 +36,15 @@ def transposed_values(structure: Structure, values: Tensor):
     cache = structure._cache.get("transposed_values")
     if cache is not None and cache[0] is array and cache[1] == version:
         return t, cache[2]
-    tv = array[perm]
+    tv = dispatch("take", "cpu" if xp_of(array) is np else "cuda", "csr")(array, perm)
     structure._cache["transposed_values"] = (array, version, tv)
     return t, tv
+
+
+@register("take", "cpu", "cuda", name="generic", fmt="csr")
+def _take_generic(a, perm):
+    """``a[perm]``: entry values gathered into another entry order (e.g. transposed)."""
+    return a[perm]
 
 
 def _spmm(device, s: Structure, values, x):

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from sparsegraph.kernels import register
-from sparsegraph.ops.sparse_kernels.numba_kernels import _dot
+from sparsegraph.ops.sparse_kernels.numba_kernels import _dot, _take
 from sparsegraph.ops.sparse_kernels.numba_util import (
     JIT,
     one_thread_if_small,
@@ -264,5 +264,23 @@ def spmm_backward(t_indptr, t_indices, perm, t_values, g, x, need_values, need_x
     gv = None
     if need_values:
         gv = np.empty_like(gv_t)
-        gv[perm] = gv_t
+        with one_thread_if_small(t_indices, t_values):
+            _scatter(gv_t, perm, gv)
     return gv, (gx if need_x else None)
+
+
+@njit(parallel=True, **JIT)
+def _scatter(src, perm, out):
+    """``out[perm[e]] = src[e]`` (perm is a permutation: each slot written once)."""
+    for e in prange(perm.shape[0]):
+        out[perm[e]] = src[e]
+
+
+@register("take", "cpu", name="numba", priority=20, fmt="csr")
+def take(a, perm):
+    """``a[perm]`` for entry values: a parallel gather for (E,) arrays (numpy's fancy indexing
+    runs on one thread and dominates small-F sparse backward passes)."""
+    if a.ndim != 1:
+        return a[perm]
+    with one_thread_if_small(a, perm):
+        return _take(a, perm)

@@ -432,3 +432,12 @@ def test_spmm_backward_matches_dense(spmm_backward, need, case, idx, dtype):
         assert_close(gx, dense(indptr, indices, values, m).T @ g.astype(np.float64), dtype)
     else:
         assert gx is None
+
+
+@pytest.mark.parametrize("shape", [(0,), (7,), (1000,), (9, 3)])
+@pytest.mark.parametrize("take", ops_kernels("take"))
+def test_take_gathers_values_in_a_new_entry_order(take, shape):
+    rng = np.random.default_rng(4)
+    a = randn(rng, shape, np.float32)
+    perm = rng.permutation(shape[0]).astype(np.int32)
+    np.testing.assert_array_equal(take(a, perm), a[perm])
