@@ -10,7 +10,7 @@ from sparsegraph.autograd.function import Context
 from sparsegraph.autograd.grad_mode import no_grad
 from sparsegraph.backend import device_type
 from sparsegraph.static.graph import StaticGraph
-from sparsegraph.static.ir import Node, Ref, SparseRef, Value, iter_refs, substitute
+from sparsegraph.static.ir import Node, Ref, SparseRef, Value, substitute
 from sparsegraph.static.runtime import _as_tensor, _getter
 
 
@@ -112,8 +112,8 @@ def fold_constants(graph: StaticGraph) -> StaticGraph:
         node.args = substitute(node.args, mapping)
         node.kwargs = substitute(node.kwargs, mapping)
         inputs = node.inputs()
-        if node.kind == "forward" and node.pure and all(v.id in const for v in inputs) and (
-                inputs or not iter_refs(node.args)):
+        if node.kind == "forward" and node.pure and inputs and all(v.id in const
+                                                                   for v in inputs):
             env = {v.id: v.tensor for v in inputs}
             dev = device_type(node.outputs[0].device) if node.outputs[0] else "cpu"
             with no_grad():
