@@ -107,3 +107,30 @@ def test_cli_train_static_flag(tmp_path, capsys):
     assert result["config"]["static"] is True and result["test_acc_mean"] > 60
     assert main(["train", "--dataset", "mutag", "--model", "gin", "--static", "--quiet",
                  "--root", str(tmp_path), "--no-download"]) == 2
+
+
+def test_in_place_buffer_updates_are_captured_batchnorm_running_stats():
+    from sparsegraph import nn, ops
+
+    def run(compiled):
+        sg.manual_seed(0)
+        model = nn.Sequential(nn.Linear(5, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+        opt = sg.optim.SGD(model.parameters(), lr=0.1)
+        x, y = sg.randn(20, 5), sg.tensor(np.arange(20) % 3)
+
+        def step():
+            opt.zero_grad()
+            loss = ops.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = static.compile(step) if compiled else step
+        losses = [float(fn().item()) for _ in range(5)]
+        bn = model[1]
+        return losses, bn.running_mean.numpy().copy(), int(bn.num_batches_tracked.item())
+
+    eager, compiled = run(False), run(True)
+    np.testing.assert_allclose(compiled[0], eager[0], rtol=1e-6)
+    np.testing.assert_allclose(compiled[1], eager[1], rtol=1e-6, atol=1e-7)
+    assert compiled[2] == eager[2] == 5
