@@ -156,6 +156,10 @@ def trace(fn, *example_inputs, **kwargs) -> StaticGraph:
     optimizer ``zero_grad()`` / ``step()`` are recorded too, so a whole training step can be
     captured (see `compile`).
 
+    Only op calls are recorded. Work done on raw arrays (``t.array`` read or written directly,
+    tensors built from numpy results inside ``fn``) is not seen: what it produced during the
+    trace is frozen into the graph as a constant. Write such steps with ops.
+
     Returns:
         A `StaticGraph`; calling it runs the graph on new inputs.
 
