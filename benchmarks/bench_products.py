@@ -52,6 +52,7 @@ def load(preset: str, root):
 
 def run_gcn(args) -> dict:
     from sparsegraph.gnn.models import GCN
+    from sparsegraph.gnn.train import node_classification_step
 
     arrays, load_s = load(args.preset, args.root)
     g = synthetic.to_graph(arrays)
@@ -60,14 +61,11 @@ def run_gcn(args) -> dict:
     sg.manual_seed(args.seed)
     net = GCN(g.num_features, args.hidden, int(y.max()) + 1, num_layers=2, dropout=0.5)
     opt = sg.optim.Adam(net.parameters(), lr=0.01, weight_decay=5e-4)
-    target = sg.tensor(y[train])
+    step = node_classification_step(net, g, opt, train)
     epochs = []
     for epoch in range(args.epochs):
         t0 = time.perf_counter()
-        opt.zero_grad()
-        loss = sg.ops.cross_entropy(net(g.x, g.adj)[train], target)
-        loss.backward()
-        opt.step()
+        loss = step()
         epochs.append(time.perf_counter() - t0)
         print(f"epoch {epoch}: {epochs[-1]:.1f} s, loss {loss.item():.4f}, peak RSS so far "
               f"{peak_rss_gib():.2f} GiB", flush=True)

@@ -35,17 +35,13 @@ PASSES = ("dce", "cse", "fold", "scale", "reorder", "dense", "fuse", "attention"
 
 
 def build(model: str, g, num_classes: int, dataset: str):
-    from sparsegraph.gnn import models
+    """The `sparsegraph bench models` configurations; GCN on a synthetic preset is the
+    arxiv-scale 3 x 256 one (issue 5's)."""
+    from sparsegraph.cli.bench import build_model
 
-    if model == "gcn":
-        if dataset.startswith("synthetic:"):  # arxiv scale: 3 layers x 256 (issue 5's config)
-            return models.GCN(g.num_features, 256, num_classes, num_layers=3)
-        return models.GCN(g.num_features, 16, num_classes)
-    if model == "gat":
-        return models.GAT(g.num_features, 8, num_classes, heads=8)
-    if model == "sage":
-        return models.GraphSAGE(g.num_features, 64, num_classes)
-    raise ValueError(f"unknown model {model!r}")
+    if model == "gcn" and dataset.startswith("synthetic:"):
+        model = "gcn3x256"
+    return build_model(model, g, num_classes)
 
 
 def one(model: str, dataset: str, root, steps: int, variant: str) -> dict:

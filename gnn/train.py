@@ -52,6 +52,33 @@ def _mask(graph, name: str, split: int | None):
     return np.flatnonzero(m)
 
 
+def node_classification_step(model, graph, optimizer, train=None):
+    """One full-batch training step as a function: ``zero_grad``, forward on the whole graph,
+    cross-entropy on the training nodes, ``backward``, ``optimizer.step``; it returns the loss.
+    What `train_node_classifier`, the benchmarks and `sparsegraph.static.compile` run.
+
+    Args:
+        model: called as ``model(graph.x, graph.adj)`` -> ``(N, C)`` logits.
+        graph: a `sparsegraph.Graph` with ``x``, ``adj``, ``y`` and ``train_mask``.
+        optimizer: over ``model.parameters()``.
+        train: indices of the training nodes (default: ``graph.train_mask``, its first split
+            when it holds several).
+    """
+    x, adj = graph.x, graph.adj
+    if train is None:
+        train = _mask(graph, "train_mask", None)
+    target = Tensor(to_device(graph.y.array, "cpu")[train])
+
+    def step():
+        optimizer.zero_grad()
+        loss = ops.cross_entropy(model(x, adj)[train], target)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
 def train_node_classifier(model, graph, *, epochs: int = 200, lr: float = 0.01,
                           weight_decay: float = 5e-4, patience: int | None = None,
                           split: int | None = None, seed: int | None = None,
@@ -73,18 +100,10 @@ def train_node_classifier(model, graph, *, epochs: int = 200, lr: float = 0.01,
     x, adj = graph.x, graph.adj
     y = to_device(graph.y.array, "cpu")
     train, val, test = (_mask(graph, f"{k}_mask", split) for k in ("train", "val", "test"))
-    y_train = Tensor(y[train])
     opt = Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     best = {"val_loss": np.inf, "val_acc": -1.0, "epoch": -1, "state": None}
     times, bad = [], 0
-
-    def step():
-        opt.zero_grad()
-        loss = ops.cross_entropy(model(x, adj)[train], y_train)
-        loss.backward()
-        opt.step()
-        return loss
-
+    step = node_classification_step(model, graph, opt, train)
     if compile_step is not None:
         step = compile_step(step)
     for epoch in range(epochs):

@@ -14,7 +14,8 @@ from sparsegraph.static import passes
 from sparsegraph.static.passes import optimize
 from sparsegraph.static.compile import CompiledFunction, compile
 from sparsegraph.static.dynamic import DynamicGraph, dynamic_graph
-from sparsegraph.static.steps import node_classification_step
+# the step the CLI and benchmarks capture (re-exported: it is a plain training step)
+from sparsegraph.gnn.train import node_classification_step
 
 __all__ = [
     "CaptureError", "CompiledFunction", "DynamicGraph", "Executor", "MemoryPlan", "Node", "Ref",

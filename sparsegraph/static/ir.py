@@ -14,20 +14,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# what a Value is: an input of the traced function, a parameter (a leaf that requires grad,
-# bound by reference so optimizer updates are seen), a constant (any other tensor the function
-# reads, bound by reference), or the output of a node
-VALUE_KINDS = ("input", "param", "const", "op")
-# what a Node does: run an op's forward; run the backward of a forward node (its dual); sum
-# gradient contributions; add a gradient into a parameter's .grad; a side effect (optimizer)
-NODE_KINDS = ("forward", "backward", "sum", "accumulate", "effect", "backward_root")
-
 _ids = itertools.count()
 
 
 @dataclass(eq=False)
 class Value:
-    """A tensor flowing along the graph: shape, dtype, device, and where it comes from."""
+    """A tensor flowing along the graph: shape, dtype, device, and where it comes from.
+
+    ``kind``: "input" (a traced positional input), "param" (a leaf that requires grad, bound by
+    reference so optimizer updates are seen), "const" (any other tensor read, bound by
+    reference) or "op" (the output of a node).
+    """
 
     kind: str
     shape: tuple
@@ -67,8 +64,12 @@ class SparseRef:
 
 @dataclass(eq=False)
 class Node:
-    """One op call. ``fn`` is the Function class (forward and backward nodes), a callable
-    (sum / effect nodes) or None; ``attrs`` holds what the passes and the display need."""
+    """One op call. ``kind``: "forward" (an op's forward), "backward" (the backward of
+    ``forward``, its dual), "sum" (adds gradient contributions), "accumulate" (adds a gradient
+    into ``.grad``), "effect" (optimizer zero_grad / step) or "backward_root" (a recorded
+    ``.backward()``, expanded by `backward_graph`). ``fn`` is the Function class (forward and
+    backward nodes), a bound method (effects) or None; ``attrs`` holds what the passes and the
+    display need."""
 
     kind: str
     op: str
