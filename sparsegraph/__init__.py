@@ -20,6 +20,10 @@ if not _os.path.isdir(_os.path.join(_here, "ops")) and _os.path.isfile(
 
 __version__ = "0.1.0"
 
+from sparsegraph.allocator import keep_freed_memory as _keep_freed_memory  # noqa: E402
+
+_keep_freed_memory()  # before the first large array: see sparsegraph/allocator.py
+
 # imports follow the layer order: backend, kernels, tensor, autograd, ops, nn/optim
 from sparsegraph import backend, kernels  # noqa: E402
 from sparsegraph.backend import cuda_available  # noqa: E402

@@ -31,6 +31,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print("devices:")
     print("  cpu         usable")
     print(f"  cuda        {sg.backend.cuda_status()}")
+    print(f"host memory: {sg.allocator.allocator_status()}")
     table = sg.kernels.table()
     print(f"kernels ({len(table)} ops; best first, * = chosen now):")
     for op, entries in table.items():
