@@ -78,7 +78,9 @@ class SpMM(Function):
         s, xa = a.structure, _contiguous(x.array)
         ctx.s = s
         ctx.x = xa if ctx.needs_input_grad[0] else None
-        ctx.save_for_backward(a.values, x)
+        # x only for the values' gradient: with constant values (GCN's normalised adjacency)
+        # nothing of x's size outlives the forward
+        ctx.save_for_backward(a.values, x if ctx.needs_input_grad[0] else None)
         return _spmm(ctx.device, s, a.values.array, xa)
 
     @staticmethod

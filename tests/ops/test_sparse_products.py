@@ -329,5 +329,23 @@ def test_spmm_backward_never_allocates_an_edges_by_features_array(kernel):
     assert peak < e_by_f / 4, f"backward peaked at {peak} bytes; E x F is {e_by_f}"
 
 
+def test_spmm_with_constant_values_keeps_nothing_of_x():
+    """GCN's normalised adjacency has constant values: dX = A^T G needs only A, so the layer's
+    X W (N x F) must be freed once the forward is done, not held until backward."""
+    import gc
+    import weakref
+
+    a = random_sparse(50, 40, density=0.2, seed=3, requires_grad=False)
+    x = sg.randn(40, 8, dtype="float64", requires_grad=True)
+    xw = x * 2.0
+    ref = weakref.ref(xw)
+    out = ops.spmm(a, xw)
+    del xw
+    gc.collect()
+    assert ref() is None, "spmm kept its dense operand although only A is needed for backward"
+    out.sum().backward()
+    assert_close(x.grad, np.repeat(2.0 * a.to_dense().numpy().sum(axis=0)[:, None], 8, 1))
+
+
 def test_docstring_examples():
     assert doctest.testmod(sparse_products, extraglobs={"sg": sg}).failed == 0
