@@ -2,10 +2,12 @@
 GNNs run them in hot paths), and silu, selu, hardtanh, relu6 (composites).
 
 Each row of the table is ``(forward(xp, x, p) -> y, gradient(xp, t, g, p) -> gx, saves)``: ``p``
-is the op's parameter, and ``saves(p)`` says which one array backward reads as ``t``, the
-input ``"x"`` or the output ``"y"``; only that one is kept. Ops that can recover their
-derivative from the output (relu, sigmoid, tanh; leaky_relu and elu with a non-negative slope /
-alpha) keep the output, which the next layer usually keeps alive anyway.
+is the op's parameter, and ``saves(p)`` says which one array backward reads as ``t``: the
+input ``"x"``, the output ``"y"``, or ``"mask"``, the bool ``y > 0``; only that one is kept.
+Ops that can recover their derivative from the output (sigmoid, tanh; elu with a non-negative
+alpha) keep the output. Piecewise-linear ones (relu; leaky_relu with a non-negative slope) need
+only its sign and keep a bool mask, a quarter of a float32 output: in GNN stacks the next op
+is usually dropout, so the activation's output is not kept alive by anyone else.
 """
 
 from __future__ import annotations
@@ -86,8 +88,16 @@ def _save_y(p) -> str:
     return "y"
 
 
+def _save_mask(p) -> str:
+    return "mask"
+
+
 def _save_y_if_nonnegative(p) -> str:
     return "y" if p >= 0 else "x"
+
+
+def _save_mask_if_nonnegative(p) -> str:
+    return "mask" if p >= 0 else "x"
 
 
 def _save_x(p) -> str:
@@ -96,11 +106,11 @@ def _save_x(p) -> str:
 
 TABLE = {
     "relu": (lambda xp, x, p: xp.maximum(x, 0),
-             lambda xp, y, g, p: g * (y > 0), _save_y),
+             lambda xp, t, g, p: g * (t > 0), _save_mask),
     # torch's rule: the gradient at 0 is the slope. With slope >= 0, sign(y) = sign(x).
     "leaky_relu": (lambda xp, x, p: xp.where(x > 0, x, x * x.dtype.type(p)),
                    lambda xp, t, g, p: xp.where(t > 0, g, g * g.dtype.type(p)),
-                   _save_y_if_nonnegative),
+                   _save_mask_if_nonnegative),
     "elu": (lambda xp, x, p: xp.where(x > 0, x, x.dtype.type(p) * xp.expm1(xp.minimum(x, 0))),
             _elu_grad, _save_y_if_nonnegative),
     "gelu": (_gelu, _gelu_grad, _save_x),
@@ -118,14 +128,20 @@ def _make(name, fwd, grad, saves):
     def forward(ctx, x, p):
         y = dispatch(name, ctx.device)(x.array, p)
         if ctx.needs_input_grad[0]:
-            ctx.p = p
-            if saves(p) == "y":
+            ctx.p, ctx.saves = p, saves(p)
+            if ctx.saves == "y":
                 return ctx.save_output(y)
-            ctx.save_for_backward(x)
+            if ctx.saves == "mask":
+                ctx.mask = y > 0
+            else:
+                ctx.save_for_backward(x)
         return y
 
     def backward(ctx, g):
-        t = ctx.saved_output if saves(ctx.p) == "y" else ctx.saved_tensors[0].array
+        if ctx.saves == "y":
+            t = ctx.saved_output
+        else:
+            t = ctx.mask if ctx.saves == "mask" else ctx.saved_tensors[0].array
         return dispatch(name + "_backward", ctx.device)(t, g.array, ctx.p), None
 
     cls_name = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "elu": "ELU", "gelu": "GELU"}.get(
@@ -147,7 +163,7 @@ def _check(op: str, input) -> None:
 
 
 def relu(input: Tensor) -> Tensor:
-    """``max(x, 0)``; backward keeps only the output.
+    """``max(x, 0)``; backward keeps only the bool mask ``x > 0``.
 
     Raises:
         TypeError: if ``input`` is not a floating Tensor.

@@ -155,7 +155,7 @@ def _kept(out):
 
 
 @pytest.mark.parametrize("call, keeps", [
-    (ops.relu, "y"), (ops.sigmoid, "y"), (ops.tanh, "y"), (ops.leaky_relu, "y"),
+    (ops.relu, "mask"), (ops.sigmoid, "y"), (ops.tanh, "y"), (ops.leaky_relu, "mask"),
     (lambda t: ops.leaky_relu(t, -0.1), "x"), (ops.elu, "y"), (lambda t: ops.elu(t, -1.0), "x"),
     (ops.gelu, "x"), (ops.softplus, "x"),
 ], ids=["relu", "sigmoid", "tanh", "leaky_relu", "leaky_relu-neg", "elu", "elu-neg", "gelu",
@@ -164,8 +164,12 @@ def test_backward_keeps_one_array(call, keeps):
     x = leaf((4, 3), seed=4)
     out = call(x)
     kept = _kept(out)
-    assert len(kept) == 1, "backward must keep either the input or the output, not both"
-    assert kept[0] is (out.array if keeps == "y" else x.array)
+    assert len(kept) == 1, "backward must keep one array: the input, the output or its sign"
+    if keeps == "mask":  # piecewise linear: a bool mask, a quarter of the output's bytes
+        assert kept[0].dtype == np.bool_
+        np.testing.assert_array_equal(kept[0], out.array > 0)
+    else:
+        assert kept[0] is (out.array if keeps == "y" else x.array)
 
 
 # ---- errors ------------------------------------------------------------------------------------
