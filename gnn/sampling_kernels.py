@@ -38,46 +38,26 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph.kernels import register
-
-MASK64 = (1 << 64) - 1
-GOLDEN = 0x9E3779B97F4A7C15  # 2^64 / golden ratio: SplitMix64's increment
-_G = np.uint64(GOLDEN)
-_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31, _S32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(32)
-
-
-def mix(z):
-    """SplitMix64's finaliser on uint64 (numpy arrays wrap around; numba compiles it too)."""
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
+from sparsegraph.ops.counter_rng import GOLDEN, MASK64, S32, G, mix, mix_int
 
 
 def _below(r, n):
     """An integer in ``[0, n)`` from 64 random bits ``r``: the high 32 bits scaled by ``n``
     (Lemire's multiply-shift; a division would cost more than the rest of a draw). Needs
     ``n < 2**32`` (a node's degree); the bias is below ``n / 2**32``."""
-    return ((r >> _S32) * n) >> _S32
-
-
-def _mix_int(z: int) -> int:
-    """`mix` on a Python int (no numpy scalar overflow warnings)."""
-    z &= MASK64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-    return z ^ (z >> 31)
+    return ((r >> S32) * n) >> S32
 
 
 def stream_key(seed: int, epoch: int, hop: int) -> int:
     """The 64-bit key of one hop of one epoch: a different random stream for each."""
-    z = _mix_int(seed + GOLDEN)
-    z = _mix_int(z ^ (epoch + 1) * GOLDEN)
-    return _mix_int(z ^ (hop + 1) * GOLDEN)
+    z = mix_int(seed + GOLDEN)
+    z = mix_int(z ^ (epoch + 1) * GOLDEN)
+    return mix_int(z ^ (hop + 1) * GOLDEN)
 
 
 def _node_keys(stream: int, nodes) -> np.ndarray:
     v = nodes.astype(np.uint64)
-    return mix(np.uint64(stream) ^ mix((v + np.uint64(1)) * _G))
+    return mix(np.uint64(stream) ^ mix((v + np.uint64(1)) * G))
 
 
 def _counts(indptr, nodes, k: int):
@@ -147,10 +127,10 @@ if numba is not None:
                 for q in range(deg):
                     e_id[o + q] = lo + q
             else:
-                key = _mix_nb(stream ^ _mix_nb((np.uint64(v) + np.uint64(1)) * _G))
+                key = _mix_nb(stream ^ _mix_nb((np.uint64(v) + np.uint64(1)) * G))
                 for s in range(k):
                     j = deg - k + s
-                    t = np.int64(_below_nb(_mix_nb(key + np.uint64(s + 1) * _G),
+                    t = np.int64(_below_nb(_mix_nb(key + np.uint64(s + 1) * G),
                                            np.uint64(j + 1)))
                     for q in range(s):
                         if e_id[o + q] == t:

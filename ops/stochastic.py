@@ -1,45 +1,69 @@
-"""Dropout: zero each element with probability p and scale the rest by 1 / (1 - p)."""
+"""Dropout: zero each element with probability p and scale the rest by 1 / (1 - p).
+
+The mask comes from counter-based random bits (ops/counter_rng.py): one 64-bit key is drawn
+from the seeded generator per call, and element ``i`` is kept when its number
+``mix(key + (i + 1) * GOLDEN)`` clears `keep_threshold(p)`. So the mask is never stored: the
+backward recomputes it from the key (0 bytes per element saved instead of a 1-byte bool mask),
+and the numba kernel draws it in parallel, fused with the scaling (one pass over ``x``).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from sparsegraph.autograd.function import Function
-from sparsegraph.backend import to_device
+from sparsegraph.backend import array_module, to_device, xp_of
 from sparsegraph.creation import rng_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import check_tensor
+from sparsegraph.ops.counter_rng import keep_mask, keep_threshold
 from sparsegraph.tensor import Tensor
 
-__all__ = ["dropout", "dropout_mask"]
+try:  # registers the parallel numba kernels beside the generic ones
+    from sparsegraph.ops.sparse_kernels import numba_dropout  # noqa: F401
+except ImportError:  # numba missing: the generic kernels still run
+    pass
+
+__all__ = ["dropout", "dropout_mask", "draw_key"]
+
+
+def draw_key(generator=None) -> int:
+    """A 64-bit stream key for one mask: one draw from the seeded generator."""
+    return int(rng_of(generator).integers(0, 2**64, dtype=np.uint64))
 
 
 def dropout_mask(shape, p: float, generator=None, device: str = "cpu"):
-    """A bool keep-mask (True with probability 1 - p), drawn from the seeded generator."""
-    keep = rng_of(generator).random(shape, dtype=np.float32) >= np.float32(p)
-    return to_device(keep, device)
+    """A bool keep-mask (True with probability 1 - p) from one key of the seeded generator;
+    the same generator state gives the mask `dropout` applies."""
+    return dispatch("dropout_mask", device)(draw_key(generator), keep_threshold(p),
+                                            tuple(shape), device)
+
+
+@register("dropout_mask", "cpu", "cuda")
+def _dropout_mask_kernel(key, threshold, shape, device):
+    return to_device(keep_mask(key, threshold, shape, array_module(device)), device)
 
 
 @register("dropout", "cpu", "cuda")
-def _dropout_kernel(x, keep, scale):
-    out = x * keep
+def _dropout_kernel(x, key, threshold, scale):
+    """``x * keep * scale`` with the mask of stream ``key`` (the same rounding as numba's)."""
+    out = x * keep_mask(key, threshold, x.shape, xp_of(x))
     out *= x.dtype.type(scale)
     return out
 
 
 class Dropout(Function):
-    random = True  # the mask is drawn inside forward, so a static graph redraws it per run
+    random = True  # the key is drawn inside forward, so a static graph redraws it per run
 
     @staticmethod
     def forward(ctx, x, p, generator):
-        keep, scale = dropout_mask(x.shape, p, generator, x.device), 1.0 / (1.0 - p)
-        if ctx.needs_input_grad[0]:  # a bool mask: 1 byte per element, not a float copy
-            ctx.keep, ctx.scale = keep, scale
-        return dispatch("dropout", ctx.device)(x.array, keep, scale)
+        ctx.key, ctx.threshold, ctx.scale = draw_key(generator), keep_threshold(p), 1 / (1 - p)
+        return dispatch("dropout", ctx.device)(x.array, ctx.key, ctx.threshold, ctx.scale)
 
     @staticmethod
-    def backward(ctx, g):
-        return dispatch("dropout", ctx.device)(g.array, ctx.keep, ctx.scale), None, None
+    def backward(ctx, g):  # the same mask, recomputed from the key
+        return dispatch("dropout", ctx.device)(g.array, ctx.key, ctx.threshold,
+                                               ctx.scale), None, None
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator=None) -> Tensor:

@@ -30,6 +30,10 @@ their inputs (validated at the functional boundary). The numba kernels register 
 imports; they are deterministic (no atomics, one thread per output row) and compiled with
 ``fastmath=False``, except the F-sum inside the numba sddmm (see ``numba_kernels.DOT_FASTMATH``).
 
+Two dense-side numba modules live here too, imported by the ops that own them: the fused
+ops' kernels (``numba_fused``, by ops/fused.py) and dropout's counter-based masks
+(``numba_dropout``, by ops/stochastic.py).
+
 On device ``"cuda"`` the generic kernels are registered too (they are array-module code), and
 `cupy_kernels` registers ``"cupy"`` ones beside them (cuSPARSE and RawKernels from ``cuda/*.cu``)
 without importing cupy: that happens when a CUDA kernel first runs.

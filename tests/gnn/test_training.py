@@ -14,13 +14,15 @@ from sparsegraph.gnn.train import accuracy, macro_f1, train_node_classifier
 
 def test_gcn_learns_karate_deterministically():
     g = KarateClub()[0]
-    results = []
-    for _ in range(2):
-        sg.manual_seed(0)
+    accs = []
+    for seed in (0, 0, 1, 2):
+        sg.manual_seed(seed)
         model = models.GCN(g.num_features, 16, 2)
-        results.append(train_node_classifier(model, g, epochs=60, lr=0.01))
-    assert results[0]["test_acc"] == results[1]["test_acc"]
-    assert results[0]["train_acc"] == 1.0 and results[0]["test_acc"] >= 0.75
+        res = train_node_classifier(model, g, epochs=60, lr=0.01)
+        assert res["train_acc"] == 1.0
+        accs.append(res["test_acc"])
+    assert accs[0] == accs[1]  # the same seed gives the same run
+    assert np.mean(accs[1:]) >= 0.7  # two classes: chance is 0.5
 
 
 @pytest.mark.parametrize("name", ["gat", "sage", "sgc", "appnp", "mlp"])

@@ -43,12 +43,41 @@ def test_backward_multiplies_by_the_same_scaled_mask():
     x = sg.tensor(np.random.default_rng(1).standard_normal((50, 20)), dtype="float64",
                   requires_grad=True)
     y = ops.dropout(x, 0.4, generator=sg.Generator(2))
-    keep = y.grad_fn.ctx.keep
-    assert keep.dtype == np.bool_  # one byte per element is kept, not a float copy
+    keep = ops.dropout_mask((50, 20), 0.4, generator=sg.Generator(2))  # same generator state
+    assert keep.dtype == np.bool_
+    # the mask is recomputed from its key in backward: nothing of x's size is kept for it
+    assert not [v for v in vars(y.grad_fn.ctx).values() if isinstance(v, np.ndarray)]
     g = np.random.default_rng(3).standard_normal((50, 20))
     y.backward(sg.tensor(g))
     np.testing.assert_allclose(x.grad.numpy(), g * keep / 0.6, rtol=1e-12)
     np.testing.assert_array_equal(y.detach().numpy() == 0, ~keep)
+
+
+@pytest.mark.parametrize("shape", [(0,), (1,), (7, 0), (3, 5), (1001, 3), (4, 3, 2)])
+@pytest.mark.parametrize("p", [1e-9, 0.25, 0.5, 0.999])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_numba_kernels_match_the_generic_ones(shape, p, dtype):
+    from sparsegraph.ops.counter_rng import keep_threshold
+
+    x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    key, threshold, scale = 0xDEADBEEF12345678, keep_threshold(p), 1 / (1 - p)
+    masks = {k.name: k.fn(key, threshold, shape, "cpu")
+             for k in sg.kernels.kernels("dropout_mask")}
+    outs = {k.name: k.fn(x, key, threshold, scale) for k in sg.kernels.kernels("dropout")}
+    assert set(masks) == set(outs) == {"generic", "numba"}
+    np.testing.assert_array_equal(masks["numba"], masks["generic"])
+    np.testing.assert_array_equal(outs["numba"], outs["generic"])  # bit for bit
+    assert outs["numba"].dtype == x.dtype and outs["numba"].shape == x.shape
+    np.testing.assert_array_equal(outs["generic"], x * masks["generic"] * x.dtype.type(scale))
+
+
+def test_masks_are_independent_across_elements_and_calls():
+    gen = sg.Generator(11)
+    a, b = (ops.dropout_mask((400_000,), 0.5, generator=gen) for _ in range(2))
+    assert (a != b).any()
+    for u, v in [(a[:-1], a[1:]), (a, b)]:  # neighbours in one mask, and two masks
+        both = (u & v).mean()
+        assert abs(both - 0.25) < 0.004  # P(keep, keep) = (1 - p)^2 for independent bits
 
 
 @pytest.mark.parametrize("shape", [(5, 4), (3, 2, 6), (7,)])

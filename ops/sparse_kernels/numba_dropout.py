@@ -1,0 +1,41 @@
+"""Numba dropout kernels: the counter-based keep-mask (ops/counter_rng.py) drawn in parallel,
+alone (``dropout_mask``) or fused with the scaling (``dropout``: one pass over ``x``, no mask
+array). Bit-for-bit the generic kernels' results (tests/ops/test_dropout_kernels.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from sparsegraph.kernels import register
+from sparsegraph.ops.counter_rng import S32, G, mix
+
+_mix = njit(inline="always", cache=True)(mix)
+
+
+@njit(parallel=True, cache=True)
+def _mask(key, threshold, keep):
+    for i in prange(keep.shape[0]):
+        keep[i] = (_mix(key + np.uint64(i + 1) * G) >> S32) >= threshold
+
+
+@njit(parallel=True, cache=True)
+def _scaled(x, key, threshold, scale, zero, out):
+    for i in prange(x.shape[0]):
+        kept = (_mix(key + np.uint64(i + 1) * G) >> S32) >= threshold
+        out[i] = x[i] * scale if kept else zero
+
+
+@register("dropout_mask", "cpu", name="numba", priority=20)
+def dropout_mask(key, threshold, shape, device):
+    keep = np.empty(int(np.prod(shape, dtype=np.int64)), dtype=np.bool_)
+    _mask(np.uint64(key), threshold, keep)
+    return keep.reshape(shape)
+
+
+@register("dropout", "cpu", name="numba", priority=20)
+def dropout(x, key, threshold, scale):
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty_like(flat)
+    _scaled(flat, np.uint64(key), threshold, x.dtype.type(scale), x.dtype.type(0), out)
+    return out.reshape(x.shape)
