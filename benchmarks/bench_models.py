@@ -17,7 +17,7 @@ import sys
 
 
 def one(model: str, dataset: str, root, epochs: int) -> dict:
-    from sparsegraph.cli.bench import epoch_times  # shared with `sparsegraph bench models`
+    from sparsegraph.cli.bench_models import epoch_times  # shared with `sparsegraph bench models`
 
     return epoch_times(model, dataset, root, epochs)
 

@@ -37,7 +37,7 @@ PASSES = ("dce", "cse", "fold", "scale", "reorder", "dense", "fuse", "attention"
 def build(model: str, g, num_classes: int, dataset: str):
     """The `sparsegraph bench models` configurations; GCN on a synthetic preset is the
     arxiv-scale 3 x 256 one (issue 5's)."""
-    from sparsegraph.cli.bench import build_model
+    from sparsegraph.cli.bench_models import build_model
 
     if model == "gcn" and dataset.startswith("synthetic:"):
         model = "gcn3x256"

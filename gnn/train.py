@@ -46,7 +46,7 @@ def _mask(graph, name: str, split: int | None):
     m = getattr(graph, name)
     if m is None:
         raise ValueError(f"train: the graph has no `{name}`")
-    m = np.asarray(m.array if isinstance(m, Tensor) else m)
+    m = np.asarray(to_device(m.array, "cpu") if isinstance(m, Tensor) else m)  # cupy refuses
     if m.ndim == 2:  # datasets with several stored splits: (num_splits, N)
         m = m[split or 0]
     return np.flatnonzero(m)

@@ -137,7 +137,11 @@ def test_models_bench_runs_each_row_in_a_fresh_process(tmp_path, capsys):
     assert "| gcn | karate | 34 |" in md and "failed: " in md
 
 
-@pytest.mark.parametrize("kind", ["sparse-vs-dense", "spmm", "models"])
+# ---- --device: the same code path on the CPU and a GPU ----------------------------------------
+KINDS = ["sparse-vs-dense", "spmm", "models"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_cuda_without_a_gpu_fails_clearly(tmp_path, capsys, monkeypatch, kind):
     monkeypatch.setattr(sg.backend, "cuda_status",
                         lambda: "device 'cuda' is not usable (no driver)")
@@ -148,10 +152,163 @@ def test_cuda_without_a_gpu_fails_clearly(tmp_path, capsys, monkeypatch, kind):
     assert not (tmp_path / "results.json").exists()
 
 
-def test_cuda_with_a_gpu_says_the_benchmarks_are_cpu_only(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(sg.backend, "cuda_status", lambda: "usable: cupy 13, 1 device(s)")
-    assert main(["bench", "spmm", "--device", "cuda:0", "--out", str(tmp_path)]) == 2
-    assert "--device cuda:0: the benchmarks time CPU kernels only" in capsys.readouterr().err
+@pytest.mark.skipif(sg.cuda_available(), reason="a GPU is usable here: --device cuda would run")
+@pytest.mark.parametrize("kind", KINDS)
+def test_cuda_on_this_machine_names_the_reason(tmp_path, capsys, kind):
+    assert main(["bench", kind, "--device", "cuda:0", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"sparsegraph bench {kind}: --device cuda:0 needs a usable GPU: "
+                   f"{sg.backend.cuda_status()}")
+
+
+class _FakeCupy:
+    """Just enough of cupy for the device plumbing: a device count, and devices that record
+    being synchronised or made current."""
+
+    def __init__(self, count=1):
+        self.calls = []
+        fake = self
+
+        class Device:
+            def __init__(self, index):
+                self.index = index
+
+            def synchronize(self):
+                fake.calls.append(("synchronize", self.index))
+
+            def __enter__(self):
+                fake.calls.append(("enter", self.index))
+
+            def __exit__(self, *exc):
+                fake.calls.append(("exit", self.index))
+
+        runtime = type("runtime", (), {"getDeviceCount": staticmethod(lambda: count)})
+        self.cuda = type("cuda", (), {"Device": Device, "runtime": runtime})
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """cuda_status says usable; cupy_module is a fake with one device."""
+    cp = _FakeCupy(count=1)
+    monkeypatch.setattr(sg.backend, "cuda_status", lambda: "usable: cupy 14, 1 device(s)")
+    monkeypatch.setattr(sg.backend, "cupy_module", lambda: cp)
+    return cp
+
+
+def test_check_device_lets_a_usable_gpu_through(fake_gpu, capsys, tmp_path):
+    from sparsegraph.cli.bench import check_device
+
+    assert check_device("cpu") is None
+    assert check_device("cuda") is None and check_device("cuda:0") is None
+    assert check_device("cuda:3") == ("--device cuda:3: expected a GPU index below 1 (this "
+                                      "machine has 1 CUDA device(s): cuda:0 to cuda:0)")
+    assert main(["bench", "spmm", "--device", "cuda:3", "--out", str(tmp_path)]) == 2
+    assert "sparsegraph bench spmm: --device cuda:3: expected a GPU index below 1" in \
+        capsys.readouterr().err
     assert main(["bench", "spmm", "--device", "tpu", "--out", str(tmp_path)]) == 2
     assert "device: expected 'cpu', 'cuda' or 'cuda:N' (got 'tpu')" in capsys.readouterr().err
 
+
+def test_synchronize_is_a_no_op_on_the_cpu_and_waits_for_the_gpu(fake_gpu, monkeypatch):
+    from sparsegraph.cli import bench
+
+    assert bench.synchronize("cpu") is None and bench.synchronize() is None
+    assert bench.gpu_pool_bytes("cpu") is None
+    with bench.on_device("cpu"):
+        pass
+    assert fake_gpu.calls == []  # the CPU never touches cupy
+    bench.synchronize("cuda")
+    bench.synchronize("cuda:0")
+    with bench.on_device("cuda:0"):
+        pass
+    assert fake_gpu.calls == [("synchronize", 0), ("synchronize", 0), ("enter", 0),
+                              ("exit", 0)]
+
+
+def test_best_ms_reads_the_clock_after_synchronising(monkeypatch):
+    from sparsegraph.cli import bench
+
+    events = []
+    monkeypatch.setattr(bench, "synchronize", lambda device="cpu": events.append(device))
+    ms = bench.best_ms(lambda: events.append("call"), 3, device="cuda:0")
+    assert ms >= 0
+    assert events == ["call", "cuda:0"] * 4  # the warm-up, then each timed call, waited for
+    assert bench.copy_bandwidth(0.001, repeat=2, device="cpu") > 0
+
+
+def test_spmm_timing_takes_a_device_and_runs_on_the_cpu():
+    from sparsegraph.cli import bench
+
+    kernels = bench.spmm_kernels("cpu")
+    assert set(kernels) == {"spmm", "sddmm", "csr_transpose", "spmm_backward"}
+    assert "numba" in kernels["spmm"] and "generic" in kernels["spmm"]
+    assert "cupy" in bench.spmm_kernels("cuda")["spmm"]  # what --device cuda times
+    out = bench.spmm_rows(200, 1000, [4], ["generic"], repeat=1, copy_gb=0.001, device="cpu")
+    assert out["copy_bandwidth_gb_s"] > 0 and set(out["csr_transpose_ms"]) == {"numba",
+                                                                               "generic"}
+    (row,) = out["rows"]
+    assert row["kernel"] == "generic" and row["forward_ms"] > 0
+    assert row["forward_copy_fraction"] > 0 and row["backward_fused_ms"] > 0
+
+
+def test_epoch_times_takes_a_device_and_synchronises_each_epoch(monkeypatch):
+    from sparsegraph.cli import bench_models
+
+    waits = []
+    monkeypatch.setattr(bench_models, "synchronize", lambda device="cpu": waits.append(device))
+    row = bench_models.epoch_times("gcn", "karate", None, 2, device="cpu")
+    assert waits == ["cpu"] * 4  # two warm-up and two timed epochs, each waited for
+    assert row["device"] == "cpu" and row["nodes"] == 34 and row["epoch_ms_median"] > 0
+    assert row["peak_gpu_mb"] is None and row["peak_rss_mb"] > 0
+
+
+def test_sparse_vs_dense_measure_takes_a_device(monkeypatch):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = bench_sparse_dense.random_adjacency(30, 0.2, np.float32, rng)
+    waits = []
+    monkeypatch.setattr(bench_sparse_dense, "synchronize",
+                        lambda device="cpu": waits.append(device))
+    res = bench_sparse_dense.measure("gcn", a, 3, 2, rng, device="cpu")
+    assert set(res) == {"sparse", "dense"} and res["dense"]["peak_alloc_bytes"] >= 30 * 30 * 4
+    assert waits and set(waits) == {"cpu"}  # every timed step waits for its device
+
+
+def test_models_on_a_gpu_passes_the_device_and_reports_gpu_memory(fake_gpu, monkeypatch,
+                                                                   tmp_path, capsys):
+    import subprocess
+
+    from sparsegraph.cli import bench_models
+
+    children = []
+
+    def child(cmd, **kwargs):
+        children.append(cmd)
+        row = {"model": "gcn", "dataset": "karate", "device": "cuda:0", "nodes": 34,
+               "edges": 156, "epoch_ms_median": 2.0, "epoch_ms_min": 1.5, "peak_rss_mb": 300.0,
+               "peak_gpu_mb": 12.4}
+        return subprocess.CompletedProcess(cmd, 0, stdout=json.dumps(row) + "\n", stderr="")
+
+    monkeypatch.setattr(bench_models.subprocess, "run", child)
+    monkeypatch.setattr(bench_models, "machine", lambda device="cpu": {"device": device})
+    monkeypatch.setattr(bench_models, "device_label", lambda device: f"{device} (fake GPU)")
+    args = ["bench", "models", "--device", "cuda", "--models", "gcn", "--datasets", "karate",
+            "--epochs", "1", "--quiet", "--out", str(tmp_path)]
+    assert main(args) == 0
+    (cmd,) = children
+    assert cmd[cmd.index("--device") + 1] == "cuda" and cmd[cmd.index("--single") + 1:][:2] == [
+        "gcn", "karate"]
+    r = json.loads((tmp_path / "results.json").read_text())
+    assert r["config"]["device"] == "cuda:0" and r["rows"][0]["peak_gpu_mb"] == 12.4
+    md = (tmp_path / "results.md").read_text()
+    assert "Device cuda:0 (fake GPU)" in md and "| peak RSS | peak GPU |" in md
+    assert "| 300 MB | 12 MB |" in md
+
+
+def test_device_help_no_longer_says_unsupported(capsys):
+    for kind in KINDS:
+        with pytest.raises(SystemExit):
+            main(["bench", kind, "--help"])
+        out = capsys.readouterr().out
+        assert "not supported" not in out and "cuda:N" in out

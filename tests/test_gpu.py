@@ -610,3 +610,45 @@ def test_gpu_copy_across_devices_sends_the_gradient_back():
     (out * 3).sum().backward()
     assert src.grad.device == "cpu"
     np.testing.assert_allclose(src.grad.numpy(), np.full((3, 2), 6.0))
+
+
+@pytest.mark.gpu
+@needs_gpu
+def test_gpu_bench_spmm_models_and_sparse_vs_dense_run_on_the_device(tmp_path, capsys):
+    """`sparsegraph bench ... --device cuda`, tiny: the cuda kernels, synchronised timings and
+    the memory pool's numbers."""
+    import json
+
+    from sparsegraph.cli import main
+
+    out = tmp_path / "spmm"
+    assert main(["bench", "spmm", "--device", "cuda", "--nodes", "1000", "--edges", "5000",
+                 "--features", "8", "--repeat", "1", "--copy-gb", "0.01", "--quiet",
+                 "--out", str(out)]) == 0
+    r = json.loads((out / "results.json").read_text())
+    assert r["config"]["device"] == "cuda:0" and r["machine"]["gpu"]
+    assert [row["kernel"] for row in r["rows"]] == [
+        k.name for k in kernels.kernels("spmm", "cuda", "csr")]
+    assert r["copy_bandwidth_gb_s"] > 0
+    for row in r["rows"]:
+        assert row["forward_ms"] > 0 and row["grad_x_ms"] > 0 and row["grad_values_ms"] > 0
+        assert row["forward_copy_fraction"] > 0
+    assert "Device cuda:0 (" in (out / "results.md").read_text()
+
+    out = tmp_path / "models"
+    assert main(["bench", "models", "--device", "cuda", "--models", "gcn", "--datasets",
+                 "karate", "--epochs", "1", "--quiet", "--out", str(out)]) == 0
+    (row,) = json.loads((out / "results.json").read_text())["rows"]
+    assert row["device"] == "cuda:0" and row["nodes"] == 34
+    assert row["epoch_ms_median"] > 0 and row["peak_gpu_mb"] > 0 and row["peak_rss_mb"] > 0
+    assert "| peak GPU |" in (out / "results.md").read_text()
+
+    out = tmp_path / "sparse-vs-dense"
+    assert main(["bench", "sparse-vs-dense", "--device", "cuda", "--nodes", "300",
+                 "--density-sweep", "0.01", "0.3", "--features", "4", "--ops", "spmm",
+                 "--repeat", "1", "--no-plots", "--quiet", "--out", str(out)]) == 0
+    r = json.loads((out / "results.json").read_text())
+    assert r["config"]["device"] == "cuda:0"
+    for p in r["points"]:
+        assert p["sparse_s"] > 0 and p["dense_s"] > 0 and p["dense_memory_bytes"] > 0
+    assert r["cost_table"] is None or r["cost_table"]["device"] == "cuda"

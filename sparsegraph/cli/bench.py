@@ -3,19 +3,27 @@
 - ``sparse-vs-dense``: ``A @ X`` and a GCN layer, sparse kernels against dense matmul, over a
   sweep of sizes and densities; crossover, cost-model fit, plots (`bench_sparse_dense`).
 - ``spmm``: the registered CSR spmm kernels, forward and backward, against the bytes an spmm
-  must move and this machine's copy bandwidth.
-- ``models``: GCN / GAT / GraphSAGE full-batch epoch time and peak RSS per dataset, each
-  (model, dataset) in a fresh process so the peak RSS is its own.
+  must move and the device's copy bandwidth.
+- ``models``: GCN / GAT / GraphSAGE full-batch epoch time and peak RSS (on a GPU also the
+  peak of cupy's memory pool) per dataset, each (model, dataset) in a fresh process so the
+  peaks are its own (`bench_models`).
+
+This module holds what they share (device checks and synchronisation, machine description,
+outputs) and the spmm benchmark.
+
+Each runs on ``--device cpu`` or ``cuda[:N]`` through the same code: kernels are asynchronous
+on a GPU, so every timed call ends with `synchronize` (a no-op on the CPU) before the clock is
+read, and the arrays, model and graph are moved with the framework's ``.to(device)``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import resource
-import subprocess
 import sys
 import time
 from functools import partial
@@ -24,15 +32,12 @@ import numpy as np
 
 import sparsegraph as sg
 
-MODELS = ("gcn", "gat", "sage", "gcn3x256")
-DATASETS = ("cora", "citeseer", "synthetic:pubmed", "synthetic:arxiv")
-
 
 # ---- shared helpers -------------------------------------------------------------------------
 def check_device(device: str) -> str | None:
-    """None for the CPU; else the message to print. The benchmarks time CPU kernels only for
-    now (no device synchronisation, no GPU memory accounting): cuda says so, and without a
-    usable GPU says why first."""
+    """None when ``device`` can be benchmarked; else the message to print: a malformed name,
+    cuda without a usable GPU (with `cuda_status`'s reason), or a GPU index this machine
+    lacks."""
     try:
         dev = sg.backend.normalize_device(device)
     except ValueError as exc:
@@ -42,18 +47,75 @@ def check_device(device: str) -> str | None:
     status = sg.backend.cuda_status()
     if not status.startswith("usable"):
         return f"--device {device} needs a usable GPU: {status}"
-    return (f"--device {device}: the benchmarks time CPU kernels only so far (GPU timing needs "
-            "device synchronisation and GPU memory accounting); use --device cpu")
+    index = _cuda_index(dev)
+    if index > 0:  # cuda:0 exists whenever cuda is usable
+        count = sg.backend.cupy_module().cuda.runtime.getDeviceCount()
+        if index >= count:
+            return (f"--device {device}: expected a GPU index below {count} (this machine has "
+                    f"{count} CUDA device(s): cuda:0 to cuda:{count - 1})")
+    return None
 
 
-def machine() -> dict:
+def _cuda_index(dev: str) -> int:
+    return int(dev.split(":")[1])
+
+
+def synchronize(device: str = "cpu") -> None:
+    """Wait until the work queued on ``device`` is done (kernel launches return at once on a
+    GPU); a no-op on the CPU. Timers read the clock only after it."""
+    dev = sg.backend.normalize_device(device)
+    if dev != "cpu":
+        sg.backend.cupy_module().cuda.Device(_cuda_index(dev)).synchronize()
+
+
+def on_device(device: str):
+    """A context making ``cuda:N`` the current GPU (kernels and cupy's memory pool follow it);
+    nothing on the CPU."""
+    dev = sg.backend.normalize_device(device)
+    if dev == "cpu":
+        return contextlib.nullcontext()
+    return sg.backend.cupy_module().cuda.Device(_cuda_index(dev))
+
+
+def gpu_pool_bytes(device: str) -> int | None:
+    """Bytes held by cupy's default memory pool on ``device`` (None on the CPU). The pool
+    keeps freed blocks for reuse, so after a run this is its high-water mark."""
+    dev = sg.backend.normalize_device(device)
+    if dev == "cpu":
+        return None
+    cp = sg.backend.cupy_module()
+    with cp.cuda.Device(_cuda_index(dev)):
+        return int(cp.get_default_memory_pool().total_bytes())
+
+
+def machine(device: str = "cpu") -> dict:
+    """The processor and library versions; for a GPU device also its name, memory and cupy."""
     import numba
     import scipy
 
-    return {"processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-            "python": platform.python_version(), "numpy": np.__version__,
-            "scipy": scipy.__version__, "numba": numba.__version__,
-            "numba_threads": numba.get_num_threads()}
+    out = {"processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+           "python": platform.python_version(), "numpy": np.__version__,
+           "scipy": scipy.__version__, "numba": numba.__version__,
+           "numba_threads": numba.get_num_threads()}
+    dev = sg.backend.normalize_device(device)
+    return out if dev == "cpu" else {**out, **gpu_info(dev)}
+
+
+def gpu_info(device: str) -> dict:
+    """Name, memory, cupy and CUDA runtime versions of the GPU ``device``."""
+    dev = sg.backend.normalize_device(device)
+    cp = sg.backend.cupy_module()
+    props = cp.cuda.runtime.getDeviceProperties(_cuda_index(dev))
+    name = props["name"]
+    return {"device": dev, "gpu": name.decode() if isinstance(name, bytes) else str(name),
+            "gpu_memory_gb": props["totalGlobalMem"] / 2**30, "cupy": cp.__version__,
+            "cuda_runtime": cp.cuda.runtime.runtimeGetVersion()}
+
+
+def device_label(device: str) -> str:
+    """``cpu``, or e.g. ``cuda:0 (NVIDIA H200)``, for the reports."""
+    dev = sg.backend.normalize_device(device)
+    return dev if dev == "cpu" else f"{dev} ({gpu_info(dev)['gpu']})"
 
 
 def command_line() -> str:
@@ -99,22 +161,29 @@ def md_table(header: list[str], rows: list[list]) -> str:
 
 
 # ---- spmm kernels ---------------------------------------------------------------------------
-def best_ms(fn, repeat: int) -> float:
-    """Best of ``repeat`` timed calls, in ms, after one warm-up (numba compiles or loads)."""
+def best_ms(fn, repeat: int, device: str = "cpu") -> float:
+    """Best of ``repeat`` timed calls, in ms, after one warm-up (numba compiles or loads, cupy
+    compiles); each call is timed up to the end of its work on ``device`` (`synchronize`)."""
     fn()
+    synchronize(device)
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
+        synchronize(device)
         times.append(time.perf_counter() - t0)
     return min(times) * 1e3
 
 
-def copy_bandwidth(gigabytes: float, repeat: int = 5) -> float:
-    """Bytes read + written per second by np.copyto on two arrays of ``gigabytes`` each."""
-    src = np.ones(max(int(gigabytes * 2**30) // 4, 1024), dtype=np.float32)
-    dst = np.empty_like(src)
-    ms = best_ms(lambda: np.copyto(dst, src), repeat)
+def copy_bandwidth(gigabytes: float, repeat: int = 5, device: str = "cpu") -> float:
+    """Bytes read + written per second by ``copyto`` (numpy's or cupy's) on two arrays of
+    ``gigabytes`` each on ``device``."""
+    dev = sg.backend.normalize_device(device)
+    xp = sg.backend.array_module(dev)
+    with on_device(dev):
+        src = xp.ones(max(int(gigabytes * 2**30) // 4, 1024), dtype=np.float32)
+        dst = xp.empty_like(src)
+        ms = best_ms(lambda: xp.copyto(dst, src), repeat, dev)
     return 2 * src.nbytes / (ms / 1e3)
 
 
@@ -134,6 +203,66 @@ def grad_x(spmm, transposed, values, g):
     return spmm(t_indptr, t_indices, values[perm], g, t_indptr.shape[0] - 1)
 
 
+def spmm_kernels(device: str = "cpu") -> dict[str, dict]:
+    """``{family: {kernel name: fn}}`` of the CSR kernels registered for ``device``'s type,
+    best first: spmm, sddmm, csr_transpose and the fused spmm_backward."""
+    import sparsegraph.ops.sparse_kernels  # noqa: F401  (registers the kernels)
+
+    kind = sg.backend.device_type(sg.backend.normalize_device(device))
+    return {op: {k.name: k.fn for k in sg.kernels.kernels(op, kind, "csr")}
+            for op in ("spmm", "sddmm", "csr_transpose", "spmm_backward")}
+
+
+def spmm_rows(n: int, nnz: int, features: list[int], names: list[str] | None = None, *,
+              dtype="float32", index_dtype="int32", repeat: int = 5, copy_gb: float = 1.0,
+              seed: int = 0, device: str = "cpu", bar=None) -> dict:
+    """Time spmm kernels ``names`` (default: all registered for ``device``) forward and
+    backward on a random ``(n, n)`` CSR matrix with ``nnz`` entries, on ``device``.
+
+    Returns ``copy_bandwidth_gb_s`` (measured on ``device``), ``csr_transpose_ms`` per kernel
+    and one row per (F, kernel)."""
+    dev = sg.backend.normalize_device(device)
+    vdt, idt = np.dtype(dtype), np.dtype(index_dtype)
+    ks = spmm_kernels(dev)
+    spmm, sddmm, transpose, fused = (ks[k] for k in ("spmm", "sddmm", "csr_transpose",
+                                                      "spmm_backward"))
+    names = names or list(spmm)
+    move = partial(sg.backend.to_device, device=dev)
+    timed = partial(best_ms, repeat=repeat, device=dev)
+    with on_device(dev):
+        indptr, indices, values = map(move, random_csr(n, nnz, idt, vdt, seed))
+        copy_bw = copy_bandwidth(copy_gb, device=dev)
+        t_ms = {name: timed(partial(fn, indptr, indices, n)) for name, fn in transpose.items()}
+        t_indptr, t_indices, perm = next(iter(transpose.values()))(indptr, indices, n)
+        rows = []
+        rng = np.random.default_rng(seed + 1)
+        for f in features:
+            x = move(rng.standard_normal((n, f)).astype(vdt))
+            g = move(rng.standard_normal((n, f)).astype(vdt))
+            # what an spmm must move: index + value per entry, a gathered row each, the output
+            floor = nnz * (idt.itemsize + vdt.itemsize) + (nnz + n) * f * vdt.itemsize
+            for name in names:
+                sd_name = name if name in sddmm else next(iter(sddmm))  # the best otherwise
+                fwd = timed(partial(spmm[name], indptr, indices, values, x, n))
+                gx = timed(partial(grad_x, spmm[name], (t_indptr, t_indices, perm), values, g))
+                gv = timed(partial(sddmm[sd_name], indptr, indices, g, x))
+                row = {"features": f, "kernel": name, "sddmm_kernel": sd_name,
+                       "forward_ms": fwd, "grad_x_ms": gx, "grad_values_ms": gv,
+                       "backward_ms": gx + gv, "bwd_over_fwd": (gx + gv) / fwd,
+                       "floor_bytes": floor, "forward_gb_s": floor / fwd / 1e6,
+                       "forward_copy_fraction": floor / (fwd / 1e3) / copy_bw,
+                       "backward_fused_ms": None}
+                if name in fused:  # both gradients in one pass over A^T: SpMM's backward
+                    with sg.kernels.use(name):  # a composite kernel dispatches the same family
+                        row["backward_fused_ms"] = timed(partial(
+                            fused[name], t_indptr, t_indices, perm, values[perm], g, x, True,
+                            True))
+                rows.append(row)
+                if bar is not None:
+                    bar.update(1)
+    return {"copy_bandwidth_gb_s": copy_bw / 1e9, "csr_transpose_ms": t_ms, "rows": rows}
+
+
 def cmd_spmm(args: argparse.Namespace) -> int:
     """Forward (A @ X) and backward (A.T @ G + SDDMM) of every CSR spmm kernel."""
     error = check_device(args.device) or too_small(args, nodes=1, edges=0, features=1,
@@ -141,60 +270,31 @@ def cmd_spmm(args: argparse.Namespace) -> int:
     if error:
         print(f"sparsegraph bench spmm: {error}", file=sys.stderr)
         return 2
-    import sparsegraph.ops.sparse_kernels  # noqa: F401  (registers the kernels)
-
+    dev = sg.backend.normalize_device(args.device)
+    registered = list(spmm_kernels(dev)["spmm"])
+    names = args.kernels or registered
+    unknown = [k for k in names if k not in registered]
+    if unknown:
+        print(f"sparsegraph bench spmm: --kernels: unknown kernel(s) {unknown} for device "
+              f"{dev} (registered: {registered})", file=sys.stderr)
+        return 2
     vdt, idt = np.dtype(args.dtype), np.dtype(args.index_dtype)
     n, nnz = args.nodes, args.edges
-    indptr, indices, values = random_csr(n, nnz, idt, vdt, args.seed)
-    spmm = {k.name: k.fn for k in sg.kernels.kernels("spmm", "cpu", "csr")}
-    sddmm = {k.name: k.fn for k in sg.kernels.kernels("sddmm", "cpu", "csr")}
-    transpose = {k.name: k.fn for k in sg.kernels.kernels("csr_transpose", "cpu", "csr")}
-    fused = {k.name: k.fn for k in sg.kernels.kernels("spmm_backward", "cpu", "csr")}
-    names = args.kernels or list(spmm)
-    unknown = [k for k in names if k not in spmm]
-    if unknown:
-        print(f"sparsegraph bench spmm: unknown kernel(s) {unknown} (registered: {list(spmm)})",
-              file=sys.stderr)
-        return 2
-    copy_bw = copy_bandwidth(args.copy_gb)
-    t_ms = {name: best_ms(partial(fn, indptr, indices, n), args.repeat)
-            for name, fn in transpose.items()}
-    t_indptr, t_indices, perm = next(iter(transpose.values()))(indptr, indices, n)
-    rows = []
-    rng = np.random.default_rng(args.seed + 1)
-    bar = progress(len(args.features) * len(names), "spmm", args.quiet)
-    for f in args.features:
-        x = rng.standard_normal((n, f)).astype(vdt)
-        g = rng.standard_normal((n, f)).astype(vdt)
-        # bytes an spmm must move: index + value per entry, one gathered row per entry, output
-        floor = nnz * (idt.itemsize + vdt.itemsize) + (nnz + n) * f * vdt.itemsize
-        for name in names:
-            sd_name = name if name in sddmm else next(iter(sddmm))  # the best one otherwise
-            fwd = best_ms(partial(spmm[name], indptr, indices, values, x, n), args.repeat)
-            gx = best_ms(partial(grad_x, spmm[name], (t_indptr, t_indices, perm), values, g),
-                         args.repeat)
-            gv = best_ms(partial(sddmm[sd_name], indptr, indices, g, x), args.repeat)
-            row = {"features": f, "kernel": name, "sddmm_kernel": sd_name, "forward_ms": fwd,
-                   "grad_x_ms": gx, "grad_values_ms": gv, "backward_ms": gx + gv,
-                   "bwd_over_fwd": (gx + gv) / fwd, "floor_bytes": floor,
-                   "forward_gb_s": floor / fwd / 1e6,
-                   "forward_copy_fraction": floor / (fwd / 1e3) / copy_bw,
-                   "backward_fused_ms": None}
-            if name in fused:  # both gradients in one pass over A^T: what SpMM's backward runs
-                with sg.kernels.use(name):  # a composite kernel dispatches the same family
-                    row["backward_fused_ms"] = best_ms(partial(
-                        fused[name], t_indptr, t_indices, perm, values[perm], g, x, True, True),
-                        args.repeat)
-            rows.append(row)
-            bar.update(1)
+    bar = progress(len(args.features) * len(names), f"spmm on {dev}", args.quiet)
+    timing = spmm_rows(n, nnz, args.features, names, dtype=vdt, index_dtype=idt,
+                       repeat=args.repeat, copy_gb=args.copy_gb, seed=args.seed, device=dev,
+                       bar=bar)
     bar.close()
-    result = {"benchmark": "spmm", "command": command_line(), "machine": machine(),
+    rows, t_ms = timing["rows"], timing["csr_transpose_ms"]
+    copy_gb_s = timing["copy_bandwidth_gb_s"]
+    result = {"benchmark": "spmm", "command": command_line(), "machine": machine(dev),
               "config": {"nodes": n, "edges": nnz, "dtype": vdt.name, "index_dtype": idt.name,
-                         "repeat": args.repeat, "seed": args.seed},
-              "copy_bandwidth_gb_s": copy_bw / 1e9, "csr_transpose_ms": t_ms, "rows": rows}
-    md = (f"`{result['command']}`\n\nN = {n}, nnz = {nnz}, {vdt.name} values, {idt.name} "
-          f"indices; copy bandwidth {copy_bw / 1e9:.1f} GB/s (read + write); best of "
-          f"{args.repeat}. csr_transpose (built once per structure): "
+                         "repeat": args.repeat, "seed": args.seed, "device": dev},
+              **timing}
+    md = (f"`{result['command']}`\n\nDevice {device_label(dev)}: N = {n}, nnz = {nnz}, "
+          f"{vdt.name} values, {idt.name} indices; {dev} copy bandwidth "
+          f"{copy_gb_s:.1f} GB/s (read + write; the % column is the forward's share of "
+          f"it); best of {args.repeat}. csr_transpose (built once per structure): "
           + ", ".join(f"{k} {v:.1f} ms" for k, v in t_ms.items()) + "\n\n"
           + md_table(["F", "kernel", "forward ms", "% of copy bw", "grad_x ms",
                       "grad_values ms", "bwd / fwd", "fused bwd ms", "fused / fwd"],
@@ -212,92 +312,9 @@ def cmd_spmm(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---- models ---------------------------------------------------------------------------------
-def build_model(model: str, g, num_classes: int):
-    """The benchmarked configurations (the papers' sizes; gcn3x256 is the arxiv-scale one)."""
-    from sparsegraph.gnn import models
-
-    if model == "gcn":
-        return models.GCN(g.num_features, 16, num_classes)
-    if model == "gcn3x256":
-        return models.GCN(g.num_features, 256, num_classes, num_layers=3)
-    if model == "gat":
-        return models.GAT(g.num_features, 8, num_classes, heads=8)
-    if model == "sage":
-        return models.GraphSAGE(g.num_features, 64, num_classes)
-    raise ValueError(f"bench models: unknown model {model!r} (expected one of {MODELS})")
-
-
-def epoch_times(model: str, dataset: str, root, epochs: int) -> dict:
-    """Full-batch epochs (forward + backward + Adam, the models' dropout) on one dataset."""
-    from sparsegraph.datasets import load_for_training
-
-    task, g, _ = load_for_training(dataset, root=root, download=False)
-    if task != "node":
-        raise ValueError(f"bench models: {dataset} is not a node-classification dataset")
-    from sparsegraph.gnn.train import node_classification_step
-
-    sg.manual_seed(0)
-    net = build_model(model, g, int(np.asarray(g.y.array).max()) + 1)
-    opt = sg.optim.Adam(net.parameters(), lr=0.01, weight_decay=5e-4)
-    step = node_classification_step(net, g, opt)  # the first split's training nodes
-    times = []
-    for _ in range(epochs + 2):  # two warm-up epochs: numba compiles, structure caches fill
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return {"model": model, "dataset": dataset, "nodes": g.num_nodes, "edges": g.num_edges,
-            "epoch_ms_median": 1e3 * float(np.median(times[2:])),
-            "epoch_ms_min": 1e3 * float(np.min(times[2:])), "peak_rss_mb": peak_rss_mb()}
-
-
-def _one_in_child(model: str, dataset: str, args) -> dict:
-    cmd = [sys.executable, "-m", "sparsegraph", "bench", "models", "--single", model, dataset,
-           "--epochs", str(args.epochs)]
-    if args.root:
-        cmd += ["--root", args.root]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        return {"model": model, "dataset": dataset, "error": last}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def cmd_models(args: argparse.Namespace) -> int:
-    error = check_device(args.device) or too_small(args, epochs=1)
-    if error:
-        print(f"sparsegraph bench models: {error}", file=sys.stderr)
-        return 2
-    if args.single:
-        print(json.dumps(epoch_times(*args.single, args.root, args.epochs)))
-        return 0
-    rows = []
-    bar = progress(len(args.models) * len(args.datasets), "models", args.quiet)
-    for model in args.models:
-        for dataset in args.datasets:
-            bar.set_postfix_str(f"{model} on {dataset}")
-            rows.append(_one_in_child(model, dataset, args))
-            bar.update(1)
-    bar.close()
-    result = {"benchmark": "models", "command": command_line(), "machine": machine(),
-              "config": {"epochs": args.epochs, "device": args.device}, "rows": rows}
-    md = (f"`{result['command']}`\n\nFull-batch epoch: forward + backward + Adam, the models' "
-          f"dropout; median of {args.epochs} epochs after 2 warm-up ones (min in brackets); "
-          "peak RSS of a fresh process per row (interpreter and libraries included).\n\n"
-          + md_table(["model", "dataset", "nodes", "edges", "epoch", "peak RSS"],
-                     [[r["model"], r["dataset"], r.get("nodes", ""), r.get("edges", ""),
-                       f"{r['epoch_ms_median']:.1f} ms ({r['epoch_ms_min']:.1f})"
-                       if "error" not in r else f"failed: {r['error']}",
-                       f"{r['peak_rss_mb']:.0f} MB" if "error" not in r else ""]
-                      for r in rows]))
-    paths = write_outputs(args.out, result, md)
-    print(md, end="")
-    print(f"wrote {paths[0]} and {paths[1]}")
-    return 1 if any("error" in r for r in rows) else 0
-
-
 # ---- the parser -----------------------------------------------------------------------------
 def add_bench_parser(sub) -> None:
+    from sparsegraph.cli.bench_models import add_models_parser
     from sparsegraph.cli.bench_sparse_dense import add_sparse_dense_parser
 
     bench = sub.add_parser("bench", help="benchmarks: sparse-vs-dense, spmm, models")
@@ -313,22 +330,16 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--kernels", nargs="*", help="spmm kernel names (default: all registered)")
     p.add_argument("--repeat", type=int, default=5, help="timed runs; the best is reported")
     p.add_argument("--copy-gb", type=float, default=1.0, help="array size of the copy test")
-    _common(p, "bench-spmm")
+    common_options(p, "bench-spmm")
     p.set_defaults(func=cmd_spmm)
-
-    p = kinds.add_parser("models", help="GNN epoch time and peak RSS per dataset")
-    p.add_argument("--models", nargs="+", default=["gcn", "gat", "sage"], choices=MODELS)
-    p.add_argument("--datasets", nargs="+", default=list(DATASETS),
-                   help="dataset names as for `sparsegraph train` (default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=20, help="timed epochs (default: 20)")
-    p.add_argument("--root", default=None, help="data root (default: $SPARSEGRAPH_DATA)")
-    p.add_argument("--single", nargs=2, metavar=("MODEL", "DATASET"), help=argparse.SUPPRESS)
-    _common(p, "bench-models")
-    p.set_defaults(func=cmd_models)
+    add_models_parser(kinds)
 
 
-def _common(p, out: str) -> None:
+def common_options(p, out: str) -> None:
+    """--out, --device, --seed and --quiet, shared by the spmm and models benchmarks."""
     p.add_argument("--out", default=out, help="output folder (default: %(default)s)")
-    p.add_argument("--device", default="cpu", help="cpu (cuda: not supported yet; says why)")
+    p.add_argument("--device", default="cpu",
+                   help="cpu, cuda or cuda:N: where the kernels run and are timed (cuda needs "
+                        "CuPy and a GPU) (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -7,9 +7,12 @@ backward runs spmm on the transposed structure, built once per graph) and under
 with ``W`` ``(F, F)``. Timings are the best of at least ``--repeat`` runs (more for fast
 steps) after one warm-up, sparse and dense alternating so both see the same load. Memory is
 the peak of numpy allocations during the warm-up forward + backward (tracemalloc); the sparse
-side adds the transposed structure it caches. Outputs: results.json (points, crossovers, the
-fitted cost table that `sparsegraph.ops.load_cost_table` reads), results.md,
-time_vs_density.png and memory_vs_density.png.
+side adds the transposed structure it caches. With ``--device cuda`` the operands live on the
+GPU, every timed step ends with a device synchronisation, and memory is the growth of cupy's
+memory pool during the step (emptied of cached blocks first); the fitted table is then a
+"cuda" one. Outputs: results.json (points, crossovers, the fitted cost table that
+`sparsegraph.ops.load_cost_table` reads), results.md, time_vs_density.png and
+memory_vs_density.png.
 """
 
 from __future__ import annotations
@@ -26,9 +29,12 @@ import sparsegraph as sg
 from sparsegraph.cli.bench import (
     check_device,
     command_line,
+    gpu_pool_bytes,
     machine,
     md_table,
+    on_device,
     progress,
+    synchronize,
     too_small,
     write_outputs,
 )
@@ -78,8 +84,18 @@ def _step(op: str, a, x, w, b, g):
         w.grad = b.grad = None
 
 
-def _traced(fn) -> tuple[float, int]:
-    """(seconds, peak allocated bytes) of one call under tracemalloc (numpy reports to it)."""
+def _traced(fn, device: str = "cpu") -> tuple[float, int]:
+    """(seconds, peak allocated bytes) of one call: on the CPU under tracemalloc (numpy
+    reports to it); on a GPU, how much cupy's memory pool grew (its cached free blocks are
+    released first, so the growth is the step's peak beyond what was live)."""
+    if device != "cpu":
+        synchronize(device)
+        sg.backend.cupy_module().get_default_memory_pool().free_all_blocks()
+        base = gpu_pool_bytes(device)
+        t0 = time.perf_counter()
+        fn()
+        synchronize(device)
+        return time.perf_counter() - t0, gpu_pool_bytes(device) - base
     tracemalloc.start()
     try:
         t0 = time.perf_counter()
@@ -89,22 +105,26 @@ def _traced(fn) -> tuple[float, int]:
         tracemalloc.stop()
 
 
-def measure(op: str, a, f: int, repeat: int, rng, dense: bool = True) -> dict:
+def measure(op: str, a, f: int, repeat: int, rng, dense: bool = True,
+            device: str = "cpu") -> dict:
     """One forward + backward of ``op`` with ``X`` ``(N, f)``, sparse and (if ``dense``) dense.
 
     Each side's warm-up call measures its memory; then the sides alternate, so that both see
     the same machine load (this VM is shared: a preempted thread costs a 4-20 ms tick). Fast
     steps run more often (up to 40 times or ~0.3 s), slow ones fewer (~2 s in all). Returns
-    best and median seconds and peak allocated bytes per side.
+    best and median seconds and peak allocated bytes per side. Everything runs on ``device``
+    (``a`` is moved there if it is not), each step timed to the end of its work there.
     """
+    dev = sg.backend.normalize_device(device)
+    a = a if a.device == dev else a.to(dev)
     n, dtype = a.shape[0], a.dtype
-    x = sg.tensor(rng.standard_normal((n, f)).astype(dtype), requires_grad=True)
-    g = sg.tensor(rng.standard_normal((n, f)).astype(dtype))
+    x = sg.tensor(rng.standard_normal((n, f)).astype(dtype), requires_grad=True, device=dev)
+    g = sg.tensor(rng.standard_normal((n, f)).astype(dtype), device=dev)
     w = b = None
     if op == "gcn":
         w = sg.tensor((rng.standard_normal((f, f)) / math.sqrt(f)).astype(dtype),
-                      requires_grad=True)
-        b = sg.tensor(np.zeros(f, dtype), requires_grad=True)
+                      requires_grad=True, device=dev)
+        b = sg.tensor(np.zeros(f, dtype), requires_grad=True, device=dev)
 
     def step(mode):
         with sg.ops.spmm_mode(mode):
@@ -112,7 +132,7 @@ def measure(op: str, a, f: int, repeat: int, rng, dense: bool = True) -> dict:
 
     a.structure.transpose()  # built once per graph, outside the step (counted separately)
     sides = ["sparse", "dense"] if dense else ["sparse"]
-    first = {m: _traced(lambda m=m: step(m)) for m in sides}
+    first = {m: _traced(lambda m=m: step(m), dev) for m in sides}
     each = sum(t for t, _ in first.values())
     runs = min(40, max(repeat, int(0.3 / max(each, 1e-6))))
     if each * repeat > 2.0:
@@ -122,6 +142,7 @@ def measure(op: str, a, f: int, repeat: int, rng, dense: bool = True) -> dict:
         for m in sides:
             t0 = time.perf_counter()
             step(m)
+            synchronize(dev)
             times[m].append(time.perf_counter() - t0)
     return {m: {"best_s": min(times[m]), "median_s": float(np.median(times[m])),
                 "peak_alloc_bytes": int(first[m][1]), "runs": runs} for m in sides}
@@ -146,14 +167,16 @@ def crossover(points: list[dict]) -> float | None:
 
 
 def sweep(args) -> tuple[list[dict], list[str]]:
+    """Every (op, N, density, F) point on ``args.device``; and what was skipped, and why."""
+    dev = sg.backend.normalize_device(args.device)
     dtype = np.dtype(args.dtype)
     rng = np.random.default_rng(args.seed)
     points, skipped = [], []
     total = len(args.nodes) * len(args.density_sweep) * len(args.features) * len(args.ops)
-    bar = progress(total, "sparse-vs-dense", args.quiet)
+    bar = progress(total, f"sparse-vs-dense on {dev}", args.quiet)
     budget = int(args.dense_budget_mb * 2**20)
     for op in args.ops:  # one-time costs (numba compilation, first-call caches) go here
-        measure(op, random_adjacency(20, 0.3, dtype, rng), 2, 1, rng)
+        measure(op, random_adjacency(20, 0.3, dtype, rng), 2, 1, rng, device=dev)
     for n in args.nodes:
         dense_bytes = n * n * dtype.itemsize
         if dense_bytes > budget:
@@ -168,10 +191,11 @@ def sweep(args) -> tuple[list[dict], list[str]]:
                 bar.update(len(args.features) * len(args.ops))
                 continue
             bar.set_postfix_str(f"N={n} density={d:g}")
-            a = random_adjacency(n, d, dtype, rng)
+            a = random_adjacency(n, d, dtype, rng).to(dev)
             for op in args.ops:
                 for f in args.features:
-                    res = measure(op, a, f, args.repeat, rng, dense=dense_bytes <= budget)
+                    res = measure(op, a, f, args.repeat, rng, dense=dense_bytes <= budget,
+                                  device=dev)
                     s = res["sparse"]
                     p = {"op": op, "n_rows": n, "n_cols": n, "nnz": a.nnz,
                          "density": a.nnz / n**2, "features": f, "sparse_s": s["best_s"],
@@ -290,10 +314,13 @@ def _fmt_cross(c: dict, points: list[dict]) -> str:
 
 
 def markdown(result: dict) -> str:
+    dev = result["config"].get("device", "cpu")
     rows = [[c["op"], c["nodes"], c["features"], _fmt_cross(c, result["points"]),
              _fmt(c["model_crossover_density"]), c["note"]] for c in result["crossovers"]]
-    text = (f"`{result['command']}`\n\nCrossover density (dense faster above it), measured "
-            "and as predicted by the fitted cost model:\n\n"
+    gpu = result["machine"].get("gpu")
+    text = (f"`{result['command']}`\n\nDevice {dev}{f' ({gpu})' if gpu else ''}. Crossover "
+            "density (dense faster above it), measured and as predicted by the fitted cost "
+            "model:\n\n"
             + md_table(["op", "N", "F", "measured", "model", "note"], rows))
     pts = [[p["op"], p["n_rows"], p["features"], f"{p['density']:.3g}", p["nnz"],
             _fmt(p["sparse_s"] and p["sparse_s"] * 1e3, " ms"),
@@ -301,10 +328,12 @@ def markdown(result: dict) -> str:
             _fmt(p["sparse_memory_bytes"] / 2**20, " MB"),
             _fmt(p["dense_memory_bytes"] and p["dense_memory_bytes"] / 2**20, " MB")]
            for p in result["points"]]
+    peak = ("growth of cupy's memory pool during the step" if dev != "cpu"
+            else "peak numpy allocation during the step")
     text += ("\nForward + backward time (best of the repeats) and memory beyond the inputs "
-             "(peak numpy allocation during the step; sparse adds its cached transposed "
-             "structure):\n\n" + md_table(["op", "N", "F", "density", "nnz", "sparse",
-                                               "dense", "sparse memory", "dense memory"], pts))
+             f"({peak}; sparse adds its cached transposed structure):\n\n"
+             + md_table(["op", "N", "F", "density", "nnz", "sparse", "dense", "sparse memory",
+                         "dense memory"], pts))
     if result["skipped"]:
         text += "\n" + "".join(f"- {s}\n" for s in result["skipped"])
     return text
@@ -322,18 +351,24 @@ def cmd_sparse_dense(args: argparse.Namespace) -> int:
         print("sparsegraph bench sparse-vs-dense: expected --density-sweep values in (0, 1] "
               f"(got {args.density_sweep})", file=sys.stderr)
         return 2
+    dev = sg.backend.normalize_device(args.device)
     t0 = time.perf_counter()
-    points, skipped = sweep(args)
+    with on_device(dev):
+        points, skipped = sweep(args)
+    where = machine(dev)
     fit_points = [p for p in points if p["op"] == "spmm"] or points
-    try:
-        table = fit_cost_table(fit_points, source=f"{command_line()} ({machine()['processor']}, "
-                               f"{machine()['cpus']} cpus)", dtype=np.dtype(args.dtype).name)
+    hardware = filter(None, [where["processor"], f"{where['cpus']} cpus", where.get("gpu")])
+    try:  # the table is for this device type: the auto selection applies it there only
+        table = fit_cost_table(fit_points, source=f"{command_line()} ({', '.join(hardware)})",
+                               device=sg.backend.device_type(dev),
+                               dtype=np.dtype(args.dtype).name)
     except ValueError as exc:  # too few points on one side (e.g. dense never fits)
         table, skipped = None, skipped + [f"no cost table fitted: {exc}"]
-    result = {"benchmark": "sparse-vs-dense", "command": command_line(), "machine": machine(),
-              "config": {k: getattr(args, k) for k in ("nodes", "density_sweep", "features",
-                                                       "ops", "repeat", "dtype", "max_nnz",
-                                                       "dense_budget_mb", "seed")},
+    result = {"benchmark": "sparse-vs-dense", "command": command_line(), "machine": where,
+              "config": {**{k: getattr(args, k) for k in ("nodes", "density_sweep", "features",
+                                                          "ops", "repeat", "dtype", "max_nnz",
+                                                          "dense_budget_mb", "seed")},
+                         "device": dev},
               "points": points, "crossovers": crossovers(points, table), "skipped": skipped,
               "cost_table": table, "seconds": time.perf_counter() - t0}
     md = markdown(result)
@@ -376,7 +411,9 @@ def add_sparse_dense_parser(kinds) -> None:
                         "budget, %(default).0f MB)")
     p.add_argument("--no-plots", action="store_true", help="JSON and Markdown only")
     p.add_argument("--out", default="bench-sparse-vs-dense", help="output folder")
-    p.add_argument("--device", default="cpu", help="cpu (cuda: not supported yet; says why)")
+    p.add_argument("--device", default="cpu",
+                   help="cpu, cuda or cuda:N: where both products run and are timed (cuda "
+                        "needs CuPy and a GPU) (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sparse_dense)
