@@ -9,6 +9,7 @@ from numba import njit, prange
 
 from sparsegraph.kernels import register
 from sparsegraph.ops.counter_rng import S32, G, mix
+from sparsegraph.ops.sparse_kernels.numba_util import one_thread_if_small, serial_when_small
 
 _mix = njit(inline="always", cache=True)(mix)
 
@@ -29,11 +30,13 @@ def _scaled(x, key, threshold, scale, zero, out):
 @register("dropout_mask", "cpu", name="numba", priority=20)
 def dropout_mask(key, threshold, shape, device):
     keep = np.empty(int(np.prod(shape, dtype=np.int64)), dtype=np.bool_)
-    _mask(np.uint64(key), threshold, keep)
+    with one_thread_if_small(keep):
+        _mask(np.uint64(key), threshold, keep)
     return keep.reshape(shape)
 
 
 @register("dropout", "cpu", name="numba", priority=20)
+@serial_when_small
 def dropout(x, key, threshold, scale):
     flat = np.ascontiguousarray(x).reshape(-1)
     out = np.empty_like(flat)
