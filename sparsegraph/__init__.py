@@ -21,8 +21,10 @@ if not _os.path.isdir(_os.path.join(_here, "ops")) and _os.path.isfile(
 __version__ = "0.1.0"
 
 from sparsegraph.allocator import keep_freed_memory as _keep_freed_memory  # noqa: E402
+from sparsegraph.thread_policy import sleep_idle_threads as _sleep_idle_threads  # noqa: E402
 
 _keep_freed_memory()  # before the first large array: see sparsegraph/allocator.py
+_sleep_idle_threads()  # before numba loads its OpenMP team: see sparsegraph/thread_policy.py
 
 # imports follow the layer order: backend, kernels, tensor, autograd, ops, nn/optim
 from sparsegraph import backend, kernels  # noqa: E402

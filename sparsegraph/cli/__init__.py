@@ -32,6 +32,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print("  cpu         usable")
     print(f"  cuda        {sg.backend.cuda_status()}")
     print(f"host memory: {sg.allocator.allocator_status()}")
+    print(f"cpu threads: {sg.thread_policy.thread_policy_status()}")
     table = sg.kernels.table()
     print(f"kernels ({len(table)} ops; best first, * = chosen now):")
     for op, entries in table.items():

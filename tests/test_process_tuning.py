@@ -1,4 +1,5 @@
-"""sparsegraph.allocator: large freed blocks stay in the process and are reused."""
+"""Process-level tuning applied on import: sparsegraph.allocator (large freed blocks stay and
+are reused) and sparsegraph.thread_policy (idle numba threads sleep)."""
 
 import os
 import subprocess
@@ -38,3 +39,21 @@ def test_opt_out_leaves_malloc_alone():
     status, held, freed, _ = probe(SPARSEGRAPH_MALLOC="system")
     assert status == "system malloc (SPARSEGRAPH_MALLOC=system)"
     assert freed < held - 50, "with system malloc a freed 100 MB block is unmapped at once"
+
+
+THREADS = """
+import os, sparsegraph as sg
+print(os.environ.get("OMP_WAIT_POLICY")); print(sg.thread_policy.thread_policy_status())
+"""
+
+
+@pytest.mark.parametrize("preset, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_idle_threads_sleep_unless_the_user_chose(preset, expected):
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if preset is not None:
+        env["OMP_WAIT_POLICY"] = preset
+    out = subprocess.run([sys.executable, "-c", THREADS], capture_output=True, text=True,
+                         check=True, env=env).stdout.splitlines()
+    assert out[0] == expected
+    assert out[1].startswith(f"OMP_WAIT_POLICY={expected}")
+    assert out[1].endswith("sleep)" if expected == "PASSIVE" else "spin)")
