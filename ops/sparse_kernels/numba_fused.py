@@ -33,6 +33,7 @@ def _spmm_bias_act(indptr, indices, values, x, out, bias, has_bias, relu, keep, 
     for b in prange(bounds.shape[0] - 1):
         for i in range(bounds[b], bounds[b + 1]):
             o = out[i]
+            o[:] = 0
             for e in range(indptr[i], indptr[i + 1]):
                 if e + dist < nnz:
                     prefetch_row(x, indices[e + dist], row_bytes)
@@ -60,7 +61,7 @@ def spmm_bias_act(indptr, indices, values, x, n_rows, bias, relu, keep, scale):
                                       scale)
     values = np.ascontiguousarray(values, dtype=dtype)
     x = np.ascontiguousarray(x, dtype=dtype)
-    out = np.zeros((n_rows, x.shape[1]), dtype=dtype)
+    out = np.empty((n_rows, x.shape[1]), dtype=dtype)  # every row is zeroed by the kernel
     has_bias, has_keep = bias is not None, keep is not None
     bias = np.ascontiguousarray(bias, dtype=dtype) if has_bias else np.zeros(1, dtype)
     keep = keep if has_keep else np.ones((1, 1), np.bool_)

@@ -45,6 +45,7 @@ def _spmm_2d(indptr, indices, values, x, out, bounds, dist):
     for b in prange(bounds.shape[0] - 1):
         for i in range(bounds[b], bounds[b + 1]):
             o = out[i]
+            o[:] = 0  # here, in cache, not by a separate memset pass over the whole output
             for e in range(indptr[i], indptr[i + 1]):
                 if e + dist < nnz:
                     prefetch_row(x, indices[e + dist], row_bytes)
@@ -61,6 +62,7 @@ def _spmm_3d(indptr, indices, values, x, out, bounds, dist):
     for b in prange(bounds.shape[0] - 1):
         for i in range(bounds[b], bounds[b + 1]):
             o = out[i]
+            o[:] = 0
             for e in range(indptr[i], indptr[i + 1]):
                 if e + dist < nnz:
                     prefetch_row(x, indices[e + dist], row_bytes)
@@ -84,9 +86,9 @@ def spmm(indptr, indices, values, x, n_rows: int):
     Args / Returns: as the generic `spmm` ((E,) values with x (M, F...); (E, H) with (M, H, F)).
     """
     values, x = _common(values, x)
-    out = np.zeros((n_rows,) + x.shape[1:], dtype=x.dtype)
-    if indices.shape[0] == 0 or out.size == 0:
-        return out
+    if indices.shape[0] == 0 or n_rows == 0 or x.size == 0:
+        return np.zeros((n_rows,) + x.shape[1:], dtype=x.dtype)
+    out = np.empty((n_rows,) + x.shape[1:], dtype=x.dtype)  # every row is zeroed by the kernel
     bounds, dist = row_blocks(indptr), prefetch_distance(x.strides[0])
     if values.ndim == 1:
         _spmm_2d(indptr, indices, values, merge_tail(x, 1), merge_tail(out, 1), bounds, dist)
