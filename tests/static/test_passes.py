@@ -151,6 +151,49 @@ def test_attention_fusion(training):
     assert after.count(op="EdgeSum") == 0
 
 
+@pytest.mark.parametrize("index", ["int", "repeats", "negative", "mask"])
+@pytest.mark.parametrize("fused", [False, True])
+def test_row_pruning_computes_only_the_rows_read(index, fused):
+    conv = GCNConv(4, 3, bias=fused).to("float64")  # with a bias: the fused spmm + bias node
+    adj = adjacency()
+    key = {"int": np.array([7, 2, 9]), "repeats": np.array([3, 3, 0, 11]),
+           "negative": np.array([-1, 4]), "mask": np.arange(12) % 3 == 0}[index]
+    fn = lambda x: ops.tanh(conv(x, adj)[key]).sum()  # noqa: E731
+    pass_fn = lambda gr: passes.prune_rows(  # noqa: E731
+        passes.fuse_spmm_bias_act(passes.fold_constants(gr)))
+    graph, after = check(fn, pass_fn, t((12, 4), 2), list(conv.parameters()))
+    n_rows = int(key.sum()) if key.dtype == bool else key.shape[0]
+    product = next(n for n in after.nodes if n.op in ("SpMM", "SpMMBiasAct"))
+    assert product.outputs[0].shape == (n_rows, 3)
+    assert product.attrs["fused_from"][-1] == "GetItem" and after.count(op="GetItem") == 0
+    assert graph.count(op="GetItem") == 1
+
+
+def test_row_pruning_leaves_products_read_elsewhere_or_with_dropout_or_learned_values():
+    conv = GCNConv(4, 3).to("float64")
+    adj = adjacency()
+    key = np.array([1, 5])
+    w = t((adj.nnz,), 5, True)
+    params = list(conv.parameters())
+    cases = [  # each keeps its full product: pruning would change what else reads it
+        (lambda x: (lambda y: y[key].sum() + y.sum())(conv(x, adj)), params),  # read twice
+        (lambda x: ops.dropout(ops.relu(conv(x, adj)), 0.5)[key].sum(), params),  # masks
+        (lambda x: (adj.with_values(w) @ x)[key].sum(), [w]),  # learned values
+    ]
+    for fn, wrt in cases:
+        pass_fn = lambda gr: passes.prune_rows(  # noqa: E731
+            passes.fuse_spmm_bias_act(passes.fold_constants(gr)))
+        _, after = check(fn, pass_fn, t((12, 4), 2), wrt)
+        assert after.count(op="GetItem") >= 1 and "row pruning: 0" in after.notes[-1]
+
+
+def test_select_rows_matches_dense_rows():
+    adj = adjacency()
+    idx = np.array([4, 0, 4, 11])
+    np.testing.assert_array_equal(passes.rows.select_rows(adj, idx).to_dense().numpy(),
+                                  adj.to_dense().numpy()[idx])
+
+
 def test_optimize_runs_every_pass_and_builds_the_backward_graph():
     conv = GCNConv(4, 3).to("float64")
     adj = adjacency()
