@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["GOLDEN", "MASK64", "mix", "mix_int", "keep_threshold", "keep_mask"]
+__all__ = ["GOLDEN", "MASK64", "G", "S32", "mix", "mix_int", "keep_threshold", "keep_mask"]
 
 MASK64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15  # 2^64 / golden ratio: SplitMix64's increment
@@ -59,4 +59,3 @@ def keep_mask(key: int, threshold: np.uint64, shape, xp=np):
         i = xp.arange(lo + 1, min(lo + _CHUNK, n) + 1, dtype=np.uint64)
         keep[lo:lo + i.shape[0]] = (mix(k + i * G) >> S32) >= threshold
     return keep.reshape(shape)
-

@@ -1,6 +1,6 @@
 """Numba dropout kernels: the counter-based keep-mask (ops/counter_rng.py) drawn in parallel,
 alone (``dropout_mask``) or fused with the scaling (``dropout``: one pass over ``x``, no mask
-array). Bit-for-bit the generic kernels' results (tests/ops/test_dropout_kernels.py)."""
+array). Bit-for-bit the generic kernels' results (tests/ops/test_dropout.py)."""
 
 from __future__ import annotations
 
