@@ -82,8 +82,9 @@ class GATConv(MessagePassing):
                 raise ValueError("GATConv: add_self_loops needs a square adjacency; pass "
                                  "add_self_loops=False for bipartite graphs")
             adj, edge_attr = add_self_loops_with(adj, edge_attr, fill_value="mean")
-        a_src = (h_src * self.att_src).sum(dim=-1)  # (N_src, H)
-        a_dst = (h_dst * self.att_dst).sum(dim=-1)  # (N_dst, H)
+        # per-head <h, att>: one pass, no (N, H, F) product temporary
+        a_src = ops.einsum("nhf,ohf->nh", h_src, self.att_src)  # (N_src, H)
+        a_dst = ops.einsum("nhf,ohf->nh", h_dst, self.att_dst)  # (N_dst, H)
         if edge_attr is None and not return_attention_weights:
             # one fused op: scores, leaky_relu, edge softmax, dropout and aggregation, keeping
             # only alpha and the mask (E x H) for backward
@@ -92,7 +93,7 @@ class GATConv(MessagePassing):
         score = ops.edge_sum(adj, a_src, a_dst)  # (E, H) without an unsorted scatter
         if edge_attr is not None:
             e = self.lin_edge(edge_attr).reshape((edge_attr.shape[0], H, F))
-            score = score + (e * self.att_edge).sum(dim=-1)
+            score = score + ops.einsum("ehf,ohf->eh", e, self.att_edge)
         score = ops.leaky_relu(score, self.negative_slope)
         scored = adj.with_values(score)
         if (self.dropout == 0.0 or not self.training) and not return_attention_weights:

@@ -1,0 +1,152 @@
+"""`einsum`: numpy's Einstein summation, with a gradient for every operand.
+
+The gradient of an operand is itself an einsum: the output's gradient contracted with the other
+operands, onto the operand's indices. Indices only that operand has (summed away in the
+forward) come back by broadcasting, and size-1 dimensions broadcast against larger ones are
+summed back. Diagonals (an index repeated within one operand, ``"ii->i"``) are not supported.
+
+GATConv's attention coefficients, ``einsum("nhf,hf->nh", h, att)``, are the hot use: one pass
+over ``h`` where ``(h * att).sum(-1)`` writes and re-reads an (N, H, F) temporary.
+"""
+
+from __future__ import annotations
+
+import string
+from collections import Counter
+
+from sparsegraph.autograd.function import Function
+from sparsegraph.backend import xp_of
+from sparsegraph.kernels import dispatch, register
+from sparsegraph.ops._util import check_tensor, same_device
+from sparsegraph.tensor import Tensor
+
+__all__ = ["einsum"]
+
+
+@register("einsum", "cpu", "cuda")
+def _einsum_kernel(spec: str, *arrays):
+    # optimize: a contraction order (and BLAS) pays off from three operands on; for one or two
+    # the planning costs more than it saves
+    return xp_of(arrays[0]).einsum(spec, *arrays, optimize=len(arrays) > 2)
+
+
+def parse(subscripts: str, shapes: list[tuple]) -> tuple[list[str], str]:
+    """Per-operand index strings with any ``...`` spelled out as letters, and the output's
+    (numpy's implicit output when there is no ``->``: the ellipsis, then the indices that occur
+    once, in alphabetical order).
+
+    Raises:
+        ValueError: for malformed subscripts, a count of terms other than the operands', a
+            term whose length is not its operand's number of dimensions, a repeated index
+            within one operand or in the output, or an output index no operand has.
+    """
+    if not isinstance(subscripts, str):
+        raise TypeError(f"einsum: expected `subscripts` to be a str (got "
+                        f"{type(subscripts).__name__})")
+    s = subscripts.replace(" ", "")
+    if s.count("->") > 1:
+        raise ValueError(f"einsum: expected at most one '->' in `subscripts` (got {subscripts!r})")
+    lhs, out = s.split("->") if "->" in s else (s, None)
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"einsum: `subscripts` {subscripts!r} names {len(terms)} operands "
+                         f"(got {len(shapes)})")
+    for term in terms + ([out] if out is not None else []):
+        bad = set(term.replace("...", "")) - set(string.ascii_letters)
+        if bad or term.count("...") > 1:
+            raise ValueError(f"einsum: expected letters and at most one '...' per term in "
+                             f"`subscripts` (got {term!r} in {subscripts!r})")
+    free = [c for c in string.ascii_letters if c not in s]
+    ell_dims = []
+    for i, (term, shape) in enumerate(zip(terms, shapes, strict=True)):
+        named = len(term.replace("...", ""))
+        extra = len(shape) - named
+        if extra < 0 or (extra and "..." not in term):
+            raise ValueError(f"einsum: term {term!r} of `subscripts` does not fit operand {i} "
+                             f"of shape {tuple(shape)}")
+        ell_dims.append(extra if "..." in term else 0)
+    ell = "".join(free[:max(ell_dims, default=0)])
+    terms = [t.replace("...", ell[len(ell) - d:] if d else "") for t, d in
+             zip(terms, ell_dims, strict=True)]
+    if out is None:
+        counts = Counter("".join(terms))
+        out = ell + "".join(sorted(c for c in counts if counts[c] == 1 and c not in ell))
+    else:
+        out = out.replace("...", ell)
+    for i, term in enumerate(terms):
+        twice = [c for c, n in Counter(term).items() if n > 1]
+        if twice:
+            raise ValueError(f"einsum: index {twice[0]!r} repeats within operand {i} "
+                             f"({subscripts!r}); diagonals are not supported")
+    if len(set(out)) != len(out) or not set(out) <= set("".join(terms)):
+        raise ValueError(f"einsum: expected output indices that are distinct and appear in "
+                         f"an operand (got {subscripts!r})")
+    return terms, out
+
+
+def _gradient(k: int, terms: list[str], out: str, g, arrays, shape):
+    """d(output)/d(operand k) contracted with ``g``: an einsum onto operand k's indices."""
+    xp = xp_of(g)
+    target = terms[k]
+    others = [j for j in range(len(terms)) if j != k]
+    present = set(out).union(*(terms[j] for j in others))
+    kept = "".join(c for c in target if c in present)
+    spec = ",".join([out] + [terms[j] for j in others]) + "->" + kept
+    grad = xp.einsum(spec, g, *(arrays[j] for j in others), optimize=len(others) > 1)
+    if kept != target:  # indices only this operand had were summed: broadcast back along them
+        grad = grad.reshape([grad.shape[kept.index(c)] if c in kept else 1 for c in target])
+    sizes = grad.shape
+    summed = tuple(a for a, (n, m) in enumerate(zip(shape, sizes, strict=True))
+                   if n == 1 and m != 1)  # size 1 here, broadcast against a larger one
+    if summed:
+        grad = grad.sum(axis=summed, keepdims=True)
+    return xp.ascontiguousarray(xp.broadcast_to(grad, shape))
+
+
+class Einsum(Function):
+    @staticmethod
+    def forward(ctx, terms, out, *operands):
+        arrays = [t.array for t in operands]
+        ctx.terms, ctx.out, ctx.shapes = terms, out, [a.shape for a in arrays]
+        ctx.save_for_backward(*operands)
+        return dispatch("einsum", ctx.device)(",".join(terms) + "->" + out, *arrays)
+
+    @staticmethod
+    def backward(ctx, g):
+        arrays = [t.array for t in ctx.saved_tensors]
+        grads = [None, None]
+        for k, need in enumerate(ctx.needs_input_grad[2:]):
+            grads.append(_gradient(k, ctx.terms, ctx.out, g.array, arrays, ctx.shapes[k])
+                         if need else None)
+        return tuple(grads)
+
+
+def einsum(subscripts: str, *operands: Tensor) -> Tensor:
+    """Einstein summation over ``operands`` as in ``numpy.einsum`` (explicit ``->`` output or
+    numpy's implicit one, ``...`` for leading dimensions, size-1 dimensions broadcast);
+    differentiable in every operand.
+
+    >>> a, b = sg.ones(2, 3), sg.ones(3, 4)
+    >>> einsum("ij,jk->ik", a, b).shape
+    (2, 4)
+
+    Raises:
+        TypeError: for a non-Tensor operand.
+        ValueError: for subscripts that do not fit the operands (see `parse`), mismatched
+            sizes of one index, or operands on different devices.
+    """
+    if not operands:
+        raise ValueError("einsum: expected at least one operand")
+    for i, t in enumerate(operands):
+        check_tensor("einsum", f"operands[{i}]", t)
+    same_device("einsum", *operands)
+    terms, out = parse(subscripts, [t.shape for t in operands])
+    sizes: dict[str, int] = {}
+    for i, (term, t) in enumerate(zip(terms, operands, strict=True)):
+        for c, n in zip(term, t.shape, strict=True):
+            m = sizes.setdefault(c, n)
+            if n != m and 1 not in (n, m):
+                raise ValueError(f"einsum: index {c!r} has size {m} in an earlier operand and "
+                                 f"{n} in operands[{i}] of shape {tuple(t.shape)}")
+            sizes[c] = max(n, m)
+    return Einsum.apply(terms, out, *operands)
