@@ -78,9 +78,25 @@ def _softplus_grad(xp, x, g, p):
     return xp.where(bx > threshold, g, g * _special(xp, "expit")(bx))
 
 
+# NOTE: the piecewise ops select arithmetically, ``m * a + ~m * b`` with ``m = x > 0`` (exactly
+# ``a`` or ``b``: the other term is 0), not with xp.where: numpy's where branches per element
+# and a random sign pattern mispredicts half the time (Cora GAT's 2708 x 64 ELU output: 706 us
+# for one where, 14-50 us for each arithmetic pass).
+def _select(positive, a, b):
+    """``a`` where ``positive`` else ``b`` (both finite where they are not selected; typed
+    scalars or arrays, so the bool mask takes their dtype)."""
+    return positive * a + ~positive * b
+
+
+def _elu(xp, x, alpha):
+    # max(x, 0) + alpha * expm1(min(x, 0)): one term is exactly 0 on each side
+    return xp.maximum(x, 0) + x.dtype.type(alpha) * xp.expm1(xp.minimum(x, 0))
+
+
 def _elu_grad(xp, t, g, alpha):
     if alpha >= 0:  # t is the output y: x > 0 iff y > 0, and alpha e^x = y + alpha below 0
-        return xp.where(t > 0, g, g * (t + t.dtype.type(alpha)))
+        # min(t, 0) + alpha lies in [0, alpha]: finite, so the unselected term is exactly 0
+        return g * _select(t > 0, t.dtype.type(1), xp.minimum(t, 0) + t.dtype.type(alpha))
     return xp.where(t > 0, g, g * (t.dtype.type(alpha) * xp.exp(t)))  # t is the input x
 
 
@@ -108,11 +124,10 @@ TABLE = {
     "relu": (lambda xp, x, p: xp.maximum(x, 0),
              lambda xp, t, g, p: g * (t > 0), _save_mask),
     # torch's rule: the gradient at 0 is the slope. With slope >= 0, sign(y) = sign(x).
-    "leaky_relu": (lambda xp, x, p: xp.where(x > 0, x, x * x.dtype.type(p)),
-                   lambda xp, t, g, p: xp.where(t > 0, g, g * g.dtype.type(p)),
+    "leaky_relu": (lambda xp, x, p: xp.maximum(x, 0) + x.dtype.type(p) * xp.minimum(x, 0),
+                   lambda xp, t, g, p: g * _select(t > 0, g.dtype.type(1), g.dtype.type(p)),
                    _save_mask_if_nonnegative),
-    "elu": (lambda xp, x, p: xp.where(x > 0, x, x.dtype.type(p) * xp.expm1(xp.minimum(x, 0))),
-            _elu_grad, _save_y_if_nonnegative),
+    "elu": (_elu, _elu_grad, _save_y_if_nonnegative),
     "gelu": (_gelu, _gelu_grad, _save_x),
     "sigmoid": (lambda xp, x, p: _special(xp, "expit")(x),  # stable for any |x|
                 lambda xp, y, g, p: g * (y * (1 - y)), _save_y),

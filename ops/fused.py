@@ -74,8 +74,8 @@ class SpMMBiasAct(Function):
     def backward(ctx, g):
         (values,) = ctx.saved_tensors
         g = g.array
-        if ctx.relu:  # one new (N, F) array: mask, then scale in place
-            gz = xp_of(g).where(ctx.saved_output > 0, g, g.dtype.type(0))
+        if ctx.relu:  # one new (N, F) array: mask, then scale in place (a product, as
+            gz = g * (ctx.saved_output > 0)  # eager ReLU's backward: no branchy xp.where)
             if ctx.scale != 1.0:
                 gz *= g.dtype.type(ctx.scale)
         elif ctx.keep is not None:
