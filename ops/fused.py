@@ -74,8 +74,13 @@ class SpMMBiasAct(Function):
     def backward(ctx, g):
         (values,) = ctx.saved_tensors
         g = g.array
-        if ctx.relu:  # one new (N, F) array: mask, then scale in place (a product, as
-            gz = g * (ctx.saved_output > 0)  # eager ReLU's backward: no branchy xp.where)
+        if ctx.relu:  # mask (a product, as eager ReLU's backward), then scale in place
+            y = ctx.saved_output
+            if getattr(ctx, "output_reusable", False) and y.dtype == g.dtype:
+                # the static runtime says nobody reads y again: the gradient takes its buffer
+                gz = xp_of(g).multiply(g, y > 0, out=y)
+            else:
+                gz = g * (y > 0)
             if ctx.scale != 1.0:
                 gz *= g.dtype.type(ctx.scale)
         elif ctx.keep is not None:

@@ -5,6 +5,12 @@ has run (a backward node reads what its forward saved, so those live until then)
 forward node's context only until its backward node has run; so the peak is the plan's peak,
 not the sum of all intermediates. Kernels come from the same registry as eager mode: a node runs
 its op's own ``forward`` / ``backward``.
+
+In-place execution where safe: when nothing reads a forward node's output after its backward
+(not a graph output; every reader's own backward, which may have saved it, already ran), the
+executor sets ``ctx.output_reusable`` and the op's backward may write its result into that
+buffer (`SpMMBiasAct` does: the masked gradient over the dead activation). Eager mode never
+sets it - a user may still hold the output.
 """
 
 from __future__ import annotations
@@ -83,6 +89,29 @@ def last_uses(order: list[Node], keep: set[int]) -> dict[int, list[int]]:
     for vid, i in last.items():
         if vid not in keep:
             out.setdefault(i, []).append(vid)
+    return out
+
+
+def reusable_outputs(order: list[Node], keep: set[int]) -> set[int]:
+    """Ids of the backward nodes whose forward's (first) output nobody reads afterwards: not
+    kept, every node reading it comes earlier, and so does the backward of every forward
+    reader (whose context may hold it)."""
+    position = {n.id: i for i, n in enumerate(order)}
+    backward_of = {n.forward.id: position[n.id] for n in order if n.kind == "backward"}
+    readers: dict[int, list[Node]] = {}
+    for node in order:
+        for v in node.inputs():
+            readers.setdefault(v.id, []).append(node)
+    out = set()
+    for node in order:
+        if node.kind != "backward" or not node.forward.outputs:
+            continue
+        v, here = node.forward.outputs[0], position[node.id]
+        if v is None or v.id in keep:
+            continue
+        if all(position[r.id] <= here and backward_of.get(r.id, -1) < here
+               for r in readers.get(v.id, ()) if r is not node):
+            out.add(node.id)
     return out
 
 
@@ -165,6 +194,7 @@ class Executor:
         keep = {v.id for v in graph.output_values()}
         self.dying = last_uses(self.order, keep)
         self.bound = [v for v in graph.values() if v.kind in ("param", "const")]
+        self.reusable = reusable_outputs(self.order, keep)
         self.steps = [self._step(node) for node in self.order]
         self.outputs = _getter(graph.outputs)
 
@@ -187,9 +217,13 @@ class Executor:
                 return result
         elif node.kind == "backward":
             fn, fid, n_in = node.fn, node.forward.id, len(node.outputs)
+            reusable = node.id in self.reusable
 
             def run(env, ctxs):
-                result = fn.backward(ctxs.pop(fid), *args(env))
+                ctx = ctxs.pop(fid)
+                if reusable:
+                    ctx.output_reusable = True
+                result = fn.backward(ctx, *args(env))
                 result = result if isinstance(result, tuple) else (result,)
                 return result[:n_in]
         elif node.kind == "sum":

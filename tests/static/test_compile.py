@@ -134,3 +134,34 @@ def test_in_place_buffer_updates_are_captured_batchnorm_running_stats():
     np.testing.assert_allclose(compiled[0], eager[0], rtol=1e-6)
     np.testing.assert_allclose(compiled[1], eager[1], rtol=1e-6, atol=1e-7)
     assert compiled[2] == eager[2] == 5
+
+
+def test_backward_reuses_a_dead_activation_buffer_but_never_an_output():
+    """The runtime's in-place execution: the fused spmm + bias + ReLU backward writes its masked
+    gradient over its saved output when nothing reads that output any more - but not when the
+    step returns it."""
+    graph = graph_in("float64")
+    model, step = build("gcn", graph, "float64")
+    fn = static.compile(step)
+    fn()
+    executor = next(iter(fn._executors.values()))
+    reused = [n for n in executor.order if n.id in executor.reusable]
+    assert "SpMMBiasActBackward" in [n.op for n in reused]
+
+    conv, opt = model.convs[0], sg.optim.SGD(model.parameters(), lr=0.1)
+
+    def step_returning_hidden():
+        opt.zero_grad()
+        hidden = sg.ops.relu(conv(graph.x, graph.adj))
+        hidden.sum().backward()
+        opt.step()
+        return hidden  # a graph output: its buffer must survive the backward
+
+    compiled = static.compile(step_returning_hidden)
+    compiled()  # traces
+    executor = next(iter(compiled._executors.values()))
+    fused = [n for n in executor.order if n.op == "SpMMBiasActBackward"]
+    assert fused and not any(n.id in executor.reusable for n in fused)
+    with sg.no_grad():
+        expected = sg.ops.relu(conv(graph.x, graph.adj)).numpy()
+    np.testing.assert_allclose(compiled().numpy(), expected, rtol=1e-12)  # not a gradient
