@@ -10,6 +10,8 @@ epilogue fused into the row loop, ops/sparse_kernels/numba_fused.py).
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from sparsegraph.autograd.function import Function
@@ -49,6 +51,16 @@ def _spmm_bias_act_generic(indptr, indices, values, x, n_rows, bias, relu, keep,
     return epilogue(out, bias, relu, keep, scale)
 
 
+def _unshared(a) -> bool:
+    """Whether ``a`` owns its memory and nothing holds it but the context and the caller's
+    local - no view either (a view keeps its base alive, so it counts). Checked before
+    writing over a saved output the runtime marked reusable: liveness over Values cannot see
+    that, say, a returned reshape shares the buffer. The count is taken relative to a probe
+    held the same way, so it does not depend on how the interpreter counts arguments."""
+    probe = np.empty(0)
+    return a.base is None and sys.getrefcount(a) - sys.getrefcount(probe) <= 2
+
+
 class SpMMBiasAct(Function):
     """``dropout(relu(a @ x + bias), p)``; any of bias / relu / dropout may be off."""
 
@@ -76,7 +88,7 @@ class SpMMBiasAct(Function):
         g = g.array
         if ctx.relu:  # mask (a product, as eager ReLU's backward), then scale in place
             y = ctx.saved_output
-            if getattr(ctx, "output_reusable", False) and y.dtype == g.dtype:
+            if getattr(ctx, "output_reusable", False) and y.dtype == g.dtype and _unshared(y):
                 # the static runtime says nobody reads y again: the gradient takes its buffer
                 gz = xp_of(g).multiply(g, y > 0, out=y)
             else:

@@ -21,7 +21,7 @@ from sparsegraph.autograd.function import Context
 from sparsegraph.autograd.grad_mode import MODE
 from sparsegraph.backend import device_type
 from sparsegraph.sparse import SparseTensor
-from sparsegraph.static.ir import Node, Ref, SparseRef
+from sparsegraph.static.ir import Node, Ref, SparseRef, iter_refs
 from sparsegraph.tensor import Tensor, wrap
 
 
@@ -218,11 +218,18 @@ class Executor:
         elif node.kind == "backward":
             fn, fid, n_in = node.fn, node.forward.id, len(node.outputs)
             reusable = node.id in self.reusable
+            # nobody reads the output again: let go of the env's reference now, so that the
+            # op's own check sees the context as its only holder
+            drop = node.forward.outputs[0].id if reusable else None
+            if drop is not None and any(r.value.id == drop for r in iter_refs(
+                    (node.args, node.kwargs)) if isinstance(r, Ref)):
+                drop = None
 
             def run(env, ctxs):
                 ctx = ctxs.pop(fid)
                 if reusable:
                     ctx.output_reusable = True
+                    env.pop(drop, None)
                 result = fn.backward(ctx, *args(env))
                 result = result if isinstance(result, tuple) else (result,)
                 return result[:n_in]

@@ -153,7 +153,7 @@ def test_backward_reuses_a_dead_activation_buffer_but_never_an_output():
     def step_returning_hidden():
         opt.zero_grad()
         hidden = sg.ops.relu(conv(graph.x, graph.adj))
-        hidden.sum().backward()
+        (hidden * -1.0).sum().backward()  # raises the activations: they stay positive
         opt.step()
         return hidden  # a graph output: its buffer must survive the backward
 
@@ -164,4 +164,18 @@ def test_backward_reuses_a_dead_activation_buffer_but_never_an_output():
     assert fused and not any(n.id in executor.reusable for n in fused)
     with sg.no_grad():
         expected = sg.ops.relu(conv(graph.x, graph.adj)).numpy()
+    assert (expected > 0).mean() > 0.2
     np.testing.assert_allclose(compiled().numpy(), expected, rtol=1e-12)  # not a gradient
+
+    def step_returning_a_view_of_hidden():
+        opt.zero_grad()
+        flat = sg.ops.relu(conv(graph.x, graph.adj)).reshape(-1)  # shares the buffer
+        (flat * -1.0).sum().backward()
+        opt.step()
+        return flat
+
+    compiled = static.compile(step_returning_a_view_of_hidden)
+    compiled()
+    with sg.no_grad():
+        expected = sg.ops.relu(conv(graph.x, graph.adj)).numpy().reshape(-1)
+    np.testing.assert_allclose(compiled().numpy(), expected, rtol=1e-12)
