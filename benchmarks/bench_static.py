@@ -31,8 +31,6 @@ import tracemalloc
 
 import numpy as np
 
-PASSES = ("dce", "cse", "fold", "scale", "reorder", "dense", "fuse", "attention")
-
 
 def build(model: str, g, num_classes: int, dataset: str):
     """The `sparsegraph bench models` configurations; GCN on a synthetic preset is the
@@ -57,6 +55,8 @@ def one(model: str, dataset: str, root, steps: int, variant: str) -> dict:
     if variant == "eager":
         fn = step
     else:
+        from sparsegraph.static.passes import DEFAULT_PASSES as PASSES
+
         passes = {"static": list(PASSES), "static-none": []}.get(variant)
         if passes is None:  # "static-no-<pass>"
             passes = [p for p in PASSES if p != variant.removeprefix("static-no-")]
