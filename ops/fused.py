@@ -17,8 +17,9 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
+from sparsegraph.ops.counter_rng import keep_mask, keep_threshold
 from sparsegraph.ops.sparse_products import _contiguous, _spmm, transposed_values
-from sparsegraph.ops.stochastic import dropout_mask
+from sparsegraph.ops.stochastic import draw_key, dropout_mask
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import Tensor
 
@@ -44,10 +45,13 @@ def epilogue(out, bias, relu: bool, keep, scale: float):
 
 
 @register("spmm_bias_act", "cpu", "cuda", name="generic", fmt="csr")
-def _spmm_bias_act_generic(indptr, indices, values, x, n_rows, bias, relu, keep, scale):
-    """(N, F) = dropout(relu(A @ x + bias)); ``keep`` is a bool (N, F) mask or None."""
-    out = dispatch("spmm", "cpu" if xp_of(x) is np else "cuda", "csr")(
+def _spmm_bias_act_generic(indptr, indices, values, x, n_rows, bias, relu, key, threshold, scale):
+    """(N, F) = dropout(relu(A @ x + bias)); dropout keeps the elements of counter stream
+    ``key`` at or above ``threshold`` (ops/counter_rng.py), none when ``key`` is None."""
+    xp = xp_of(x)
+    out = dispatch("spmm", "cpu" if xp is np else "cuda", "csr")(
         indptr, indices, values, x, n_rows)
+    keep = None if key is None else keep_mask(key, threshold, out.shape, xp)
     return epilogue(out, bias, relu, keep, scale)
 
 
@@ -69,15 +73,14 @@ class SpMMBiasAct(Function):
     @staticmethod
     def forward(ctx, a, x, bias, relu, p, generator):
         s, xa = a.structure, _contiguous(x.array)
-        keep = None
-        if p > 0.0:
-            keep = dropout_mask((s.shape[0],) + xa.shape[1:], p, generator, x.device)
-        scale = 1.0 / (1.0 - p)
+        # the mask is drawn inside the kernel from one key (no (N, F) bool array) and, without
+        # relu, recomputed from it in backward; with relu, y > 0 already says where it kept
+        key = draw_key(generator) if p > 0.0 else None
+        threshold, scale = keep_threshold(p), 1.0 / (1.0 - p)
         out = dispatch("spmm_bias_act", ctx.device, "csr")(
             s.indptr, s.indices, a.values.array, xa, s.shape[0],
-            None if bias is None else bias.array, relu, keep, scale)
-        ctx.s, ctx.relu, ctx.scale = s, relu, scale
-        ctx.keep = None if relu else keep  # with relu, y > 0 already says where keep is True
+            None if bias is None else bias.array, relu, key, threshold, scale)
+        ctx.s, ctx.relu, ctx.scale, ctx.key, ctx.threshold = s, relu, scale, key, threshold
         ctx.x = xa if ctx.needs_input_grad[0] else None
         ctx.save_for_backward(a.values)
         return ctx.save_output(out) if relu else out
@@ -95,9 +98,8 @@ class SpMMBiasAct(Function):
                 gz = g * (y > 0)
             if ctx.scale != 1.0:
                 gz *= g.dtype.type(ctx.scale)
-        elif ctx.keep is not None:
-            gz = g * ctx.keep
-            gz *= g.dtype.type(ctx.scale)
+        elif ctx.key is not None:
+            gz = dispatch("dropout", ctx.device)(g, ctx.key, ctx.threshold, ctx.scale)
         else:
             gz = g
         gz = _contiguous(gz)

@@ -14,6 +14,8 @@ import numpy as np
 from numba import njit, prange
 
 from sparsegraph.kernels import register
+from sparsegraph.ops.counter_rng import S32, G
+from sparsegraph.ops.sparse_kernels.numba_dropout import _mix
 from sparsegraph.ops.sparse_kernels.numba_kernels import DOT_FASTMATH, _take, sddmm, spmm
 from sparsegraph.ops.sparse_kernels.numba_util import (
     JIT,
@@ -25,8 +27,8 @@ from sparsegraph.ops.sparse_kernels.numba_util import (
 
 
 @njit(parallel=True, **JIT)
-def _spmm_bias_act(indptr, indices, values, x, out, bias, has_bias, relu, keep, has_keep, scale,
-                   bounds, dist):
+def _spmm_bias_act(indptr, indices, values, x, out, bias, has_bias, relu, key, threshold,
+                   has_dropout, scale, bounds, dist):
     f_dim = x.shape[1]
     nnz, row_bytes = indices.shape[0], x.strides[0]
     zero = out.dtype.type(0)
@@ -41,34 +43,37 @@ def _spmm_bias_act(indptr, indices, values, x, out, bias, has_bias, relu, keep, 
                 xj = x[indices[e]]
                 for f in range(f_dim):
                     o[f] += v * xj[f]
+            first = np.uint64(i) * np.uint64(f_dim) + np.uint64(1)  # counter of element (i, 0)
             for f in range(f_dim):
                 y = o[f] + bias[f] if has_bias else o[f]
                 if relu and y < zero:
                     y = zero
-                if has_keep:
-                    y = (y if keep[i, f] else zero) * scale
+                if has_dropout:
+                    kept = (_mix(key + (first + np.uint64(f)) * G) >> S32) >= threshold
+                    y = (y if kept else zero) * scale
                 o[f] = y
 
 
 @register("spmm_bias_act", "cpu", name="numba", priority=20, fmt="csr")
-def spmm_bias_act(indptr, indices, values, x, n_rows, bias, relu, keep, scale):
-    """As the generic kernel, for (E,) values and (M, F) features; other shapes go there."""
+def spmm_bias_act(indptr, indices, values, x, n_rows, bias, relu, key, threshold, scale):
+    """As the generic kernel, for (E,) values and (M, F) features; other shapes go there. The
+    dropout mask is drawn per output element in the epilogue (`_mix`, the counter stream of
+    ops/counter_rng.py): bit for bit the generic kernel's mask, never stored."""
     dtype = np.result_type(values.dtype, x.dtype)
     if x.ndim != 2 or values.ndim != 1 or n_rows == 0 or x.shape[1] == 0:
         from sparsegraph.ops.fused import _spmm_bias_act_generic
 
-        return _spmm_bias_act_generic(indptr, indices, values, x, n_rows, bias, relu, keep,
-                                      scale)
+        return _spmm_bias_act_generic(indptr, indices, values, x, n_rows, bias, relu, key,
+                                      threshold, scale)
     values = np.ascontiguousarray(values, dtype=dtype)
     x = np.ascontiguousarray(x, dtype=dtype)
     out = np.empty((n_rows, x.shape[1]), dtype=dtype)  # every row is zeroed by the kernel
-    has_bias, has_keep = bias is not None, keep is not None
+    has_bias, has_dropout = bias is not None, key is not None
     bias = np.ascontiguousarray(bias, dtype=dtype) if has_bias else np.zeros(1, dtype)
-    keep = keep if has_keep else np.ones((1, 1), np.bool_)
     with one_thread_if_small(indptr, indices, values, x):  # the work of a plain spmm
-        _spmm_bias_act(indptr, indices, values, x, out, bias, has_bias, bool(relu), keep,
-                       has_keep, dtype.type(scale), row_blocks(indptr),
-                       prefetch_distance(x.strides[0]))
+        _spmm_bias_act(indptr, indices, values, x, out, bias, has_bias, bool(relu),
+                       np.uint64(key if has_dropout else 0), np.uint64(threshold), has_dropout,
+                       dtype.type(scale), row_blocks(indptr), prefetch_distance(x.strides[0]))
     return out
 
 
