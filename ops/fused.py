@@ -28,7 +28,7 @@ try:  # registers the numba kernel beside the generic one
 except ImportError:  # numba missing: the generic kernel still runs
     pass
 
-__all__ = ["gat_attention", "spmm_bias_act"]
+__all__ = ["dropout_matmul", "gat_attention", "spmm_bias_act"]
 
 
 def epilogue(out, bias, relu: bool, keep, scale: float):
@@ -53,6 +53,21 @@ def _spmm_bias_act_generic(indptr, indices, values, x, n_rows, bias, relu, key, 
         indptr, indices, values, x, n_rows)
     keep = None if key is None else keep_mask(key, threshold, out.shape, xp)
     return epilogue(out, bias, relu, keep, scale)
+
+
+_MASK_BLOCK = 1 << 18  # elements per block of `_relu_grad`: a 256 KiB bool temporary
+
+
+def _relu_grad(g, y, out=None):
+    """``g * (y > 0)`` for (N, F) arrays into ``out`` (a new array when None), a block of rows
+    at a time, so the bool mask never takes (N, F) bytes."""
+    xp = xp_of(g)
+    out = xp.empty(g.shape, dtype=np.result_type(g.dtype, np.bool_)) if out is None else out
+    rows = max(1, _MASK_BLOCK // max(1, g.size // max(1, g.shape[0])))
+    for lo in range(0, g.shape[0], rows):
+        hi = lo + rows
+        xp.multiply(g[lo:hi], y[lo:hi] > 0, out=out[lo:hi])
+    return out
 
 
 def _unshared(a) -> bool:
@@ -91,11 +106,16 @@ class SpMMBiasAct(Function):
         g = g.array
         if ctx.relu:  # mask (a product, as eager ReLU's backward), then scale in place
             y = ctx.saved_output
-            if getattr(ctx, "output_reusable", False) and y.dtype == g.dtype and _unshared(y):
-                # the static runtime says nobody reads y again: the gradient takes its buffer
-                gz = xp_of(g).multiply(g, y > 0, out=y)
+            dead_y = getattr(ctx, "output_reusable", False)  # the static runtime's word
+            if getattr(ctx, "grad_reusable", False) and _unshared(g):
+                gz = _relu_grad(g, y, out=g)  # nobody reads g again: mask it where it is
+                if dead_y:
+                    ctx.release_output()  # nor y: its memory serves the products below
+                    del y
+            elif dead_y and y.dtype == g.dtype and _unshared(y):
+                gz = _relu_grad(g, y, out=y)  # the gradient takes the dead output's buffer
             else:
-                gz = g * (y > 0)
+                gz = _relu_grad(g, y)
             if ctx.scale != 1.0:
                 gz *= g.dtype.type(ctx.scale)
         elif ctx.key is not None:
@@ -142,6 +162,58 @@ def spmm_bias_act(a: SparseTensor, x: Tensor, bias: Tensor | None = None, relu: 
     if not 0.0 <= p < 1.0:
         raise ValueError(f"spmm_bias_act: expected `p` in [0, 1) (got {p!r})")
     return SpMMBiasAct.apply(a.to_csr(), x, bias, bool(relu), float(p), generator)
+
+
+# ---- dropout then a linear map, the dropped-out input recomputed in backward ---------------
+class DropoutMatMul(Function):
+    """``dropout(x, p) @ w`` that keeps ``x`` and the mask's key instead of the dropped-out
+    ``x``: backward draws the same mask again. Where ``x`` is held anyway (the input features),
+    this saves an (N, F) array for the whole step at the cost of one more dropout pass."""
+
+    random = True
+
+    @staticmethod
+    def forward(ctx, x, w, p, generator):
+        ctx.key, ctx.threshold, ctx.scale = draw_key(generator), keep_threshold(p), 1 / (1 - p)
+        ctx.save_for_backward(x, w)
+        return dispatch("matmul", ctx.device)(_dropped(ctx, x.array), w.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = (t.array for t in ctx.saved_tensors)
+        need_x, need_w = ctx.needs_input_grad[:2]
+        d = _dropped(ctx, x) if need_w else x  # x only for its shape when dW is not needed
+        gd, gw = dispatch("matmul_backward", ctx.device)(d, w, g.array, (need_x, need_w),
+                                                         (d.shape, w.shape))
+        gx = _dropped(ctx, gd) if need_x else None  # dropout's backward: the same mask
+        return gx, gw, None, None
+
+
+def _dropped(ctx, a):
+    return dispatch("dropout", ctx.device)(a, ctx.key, ctx.threshold, ctx.scale)
+
+
+def dropout_matmul(x: Tensor, w: Tensor, p: float, generator=None) -> Tensor:
+    """``dropout(x, p) @ w`` with the dropped-out ``x`` recomputed in backward, not stored
+    (what the static `recompute_dropout` pass runs); the same numbers as the two ops.
+
+    Args:
+        x: ``(N, F)``; w: ``(F, C)``; p: dropout probability in [0, 1), drawn from
+            ``generator``.
+
+    Returns:
+        ``(N, C)``.
+    """
+    if not isinstance(x, Tensor) or not isinstance(w, Tensor) or x.ndim != 2 or w.ndim != 2:
+        raise TypeError("dropout_matmul: expected 2-D Tensors `x` and `w` (got "
+                        f"{getattr(x, 'shape', type(x).__name__)} and "
+                        f"{getattr(w, 'shape', type(w).__name__)})")
+    if x.shape[1] != w.shape[0]:
+        raise ValueError(f"dropout_matmul: expected `w` with {x.shape[1]} rows to match `x` of "
+                         f"shape {tuple(x.shape)} (got {w.shape[0]})")
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout_matmul: expected `p` in [0, 1) (got {p!r})")
+    return DropoutMatMul.apply(x, w, float(p), generator)
 
 
 # ---- GAT attention: scores + leaky_relu + edge softmax + dropout + aggregation in one op -------

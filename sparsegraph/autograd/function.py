@@ -62,6 +62,10 @@ class Context:
         self._output, self._output_version = array, out._version
         return out
 
+    def release_output(self) -> None:
+        """Let go of the saved output (a backward done with it, freeing its memory early)."""
+        self._output = None
+
     @property
     def saved_output(self):
         _ = self.saved_tensors  # the retain_graph error after freeing

@@ -9,12 +9,15 @@ its op's own ``forward`` / ``backward``.
 In-place execution where safe: when nothing reads a forward node's output after its backward
 (not a graph output; every reader's own backward, which may have saved it, already ran), the
 executor sets ``ctx.output_reusable`` and the op's backward may write its result into that
-buffer (`SpMMBiasAct` does: the masked gradient over the dead activation). Eager mode never
-sets it - a user may still hold the output.
+buffer. Likewise ``ctx.grad_reusable`` when the incoming gradient dies at this node and no other
+Value holds the same tensor: the backward may overwrite it (`SpMMBiasAct` puts its masked
+gradient there and lets go of the dead activation, so the next buffer reuses its memory).
+Eager mode never sets either - a user may still hold the output or the gradient.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from sparsegraph.autograd.function import Context
@@ -181,6 +184,15 @@ def _getter(template):
     return lambda env: template
 
 
+def _sole_holder(t) -> bool:
+    """Whether the backward's argument tuple (once) and this call are all that hold tensor
+    ``t``: no other Value of the env is the same tensor. Counted against a probe held the same
+    way, so it does not depend on how the interpreter counts arguments."""
+    probe = object()
+    held = (probe,)  # noqa: F841  (the probe held as t is: by one tuple and one name)
+    return sys.getrefcount(t) <= sys.getrefcount(probe)
+
+
 def _as_tensor(out):
     return out if isinstance(out, Tensor) or out is None else wrap(out)
 
@@ -195,10 +207,11 @@ class Executor:
         self.dying = last_uses(self.order, keep)
         self.bound = [v for v in graph.values() if v.kind in ("param", "const")]
         self.reusable = reusable_outputs(self.order, keep)
-        self.steps = [self._step(node) for node in self.order]
+        self.steps = [self._step(node, set(self.dying.get(i, ()))) for i, node in
+                      enumerate(self.order)]
         self.outputs = _getter(graph.outputs)
 
-    def _step(self, node: Node):
+    def _step(self, node: Node, dies_here: set[int]):
         args, kwargs = _getter(node.args), _getter(node.kwargs)
         outs = [None if v is None else v.id for v in node.outputs]
         if node.kind == "forward":
@@ -225,12 +238,19 @@ class Executor:
                     (node.args, node.kwargs)) if isinstance(r, Ref)):
                 drop = None
 
+            # the incoming gradient, when this node is its last reader
+            grads = [r.value.id for r in iter_refs(node.args) if isinstance(r, Ref)]
+            last_grad = grads[0] if len(grads) == 1 and grads[0] in dies_here else None
+
             def run(env, ctxs):
                 ctx = ctxs.pop(fid)
                 if reusable:
                     ctx.output_reusable = True
                     env.pop(drop, None)
-                result = fn.backward(ctx, *args(env))
+                a = args(env)
+                if last_grad is not None:
+                    ctx.grad_reusable = _sole_holder(env.pop(last_grad, None))
+                result = fn.backward(ctx, *a)
                 result = result if isinstance(result, tuple) else (result,)
                 return result[:n_in]
         elif node.kind == "sum":
@@ -286,6 +306,7 @@ class Executor:
                     for vid, r in zip(outs, result, strict=False):
                         if vid is not None:
                             env[vid] = _as_tensor(r)
+                    result = r = None  # the env holds the outputs alone (see _sole_holder)
                 for vid in dying.get(i, ()):
                     env.pop(vid, None)
             return self.outputs(env)

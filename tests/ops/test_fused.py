@@ -84,6 +84,37 @@ def test_spmm_bias_act_empty_matrix_and_validation():
         fused.spmm_bias_act(leaf((3, 4), 1), leaf((4, 2), 1))
 
 
+@pytest.mark.parametrize("p", [0.0, 0.5])
+@pytest.mark.parametrize("x_grad", [True, False])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_dropout_matmul_equals_dropout_then_matmul(p, x_grad, dtype):
+    x, w = leaf((7, 5), 1, dtype), leaf((5, 3), 2, dtype)
+    x.requires_grad = x_grad
+    out = fused.dropout_matmul(x, w, p, sg.Generator(5))
+    expected = ops.dropout(x, p, True, sg.Generator(5)) @ w
+    np.testing.assert_array_equal(out.detach().numpy(), expected.detach().numpy())
+    g = sg.tensor(np.random.default_rng(3).standard_normal((7, 3)).astype(dtype))
+    wrt = [x, w] if x_grad else [w]
+    grads = sg.autograd.grad(out, wrt, g)
+    for got, want in zip(grads, sg.autograd.grad(expected, wrt, g), strict=True):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    if p and x_grad:  # dropped elements get no gradient
+        dropped = ops.dropout(sg.ones(7, 5, dtype=dtype), p, True, sg.Generator(5)).numpy() == 0
+        assert dropped.any() and not grads[0].numpy()[dropped].any()
+
+
+def test_dropout_matmul_gradcheck_and_validation():
+    # a fresh generator per call: the same mask for every finite-difference evaluation
+    assert gradcheck(lambda x, w: fused.dropout_matmul(x, w, 0.3, sg.Generator(2)),
+                     [leaf((6, 4), 1), leaf((4, 3), 2)])
+    with pytest.raises(ValueError, match="`w` with 4 rows to match `x` of shape \\(6, 4\\)"):
+        fused.dropout_matmul(leaf((6, 4), 1), leaf((5, 3), 2), 0.3)
+    with pytest.raises(TypeError, match="2-D Tensors"):
+        fused.dropout_matmul(leaf((6,), 1), leaf((6, 3), 2), 0.3)
+    with pytest.raises(ValueError, match="`p` in \\[0, 1\\)"):
+        fused.dropout_matmul(leaf((6, 4), 1), leaf((4, 3), 2), 1.0)
+
+
 def gat_inputs(n=9, heads=3, f=4, dtype="float64", empty_rows=False, seed=0):
     a = random_sparse(n, n, 0.35, dtype=dtype, empty_rows=empty_rows, seed=seed,
                       requires_grad=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sparsegraph.static.passes.fusion import (
     choose_dense, fold_scale, fuse_attention, fuse_spmm_bias_act, reorder_linear,
 )
+from sparsegraph.static.passes.memory import recompute_dropout
 from sparsegraph.static.passes.rows import prune_rows
 from sparsegraph.static.passes.simplify import (
     eliminate_common_subexpressions, eliminate_dead_code, fold_constants, replace_uses,
@@ -24,12 +25,14 @@ FORWARD_PASSES = {
     "fuse": fuse_spmm_bias_act,
     "attention": fuse_attention,
     "rows": prune_rows,
+    "recompute": recompute_dropout,
 }
 # order matters: folding exposes constant values to `scale`, which exposes (A X) W to
 # `reorder`; `dense` decides on the final products; `fuse` works on what is left sparse;
-# `rows` prunes the fused products whose output is read only at some rows
+# `rows` prunes the fused products whose output is read only at some rows; `recompute` pairs
+# the dropouts left (on inputs) with the matmuls after `reorder` placed them
 DEFAULT_PASSES = ("dce", "cse", "fold", "scale", "reorder", "dense", "fuse", "attention",
-                  "rows")
+                  "rows", "recompute")
 
 
 def optimize(graph, passes=None):
@@ -51,4 +54,4 @@ def optimize(graph, passes=None):
 __all__ = ["DEFAULT_PASSES", "FORWARD_PASSES", "choose_dense",
            "eliminate_common_subexpressions", "eliminate_dead_code", "fold_constants",
            "fold_scale", "fuse_attention", "fuse_spmm_bias_act", "optimize", "prune_rows",
-           "reorder_linear", "replace_uses"]
+           "recompute_dropout", "reorder_linear", "replace_uses"]
