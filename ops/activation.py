@@ -19,6 +19,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
+from sparsegraph.ops.buffers import blockwise, unshared
 from sparsegraph.tensor import Tensor
 
 __all__ = ["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus", "silu", "selu",
@@ -137,8 +138,12 @@ TABLE = {
 
 
 def _make(name, fwd, grad, saves):
-    register(name, "cpu", "cuda")(lambda x, p: fwd(xp_of(x), x, p))
-    register(name + "_backward", "cpu", "cuda")(lambda t, g, p: grad(xp_of(g), t, g, p))
+    # blockwise: the formulas' temporaries (up to four for elu) take a block's bytes, not N x F
+    register(name, "cpu", "cuda")(
+        lambda x, p: blockwise(lambda xb: fwd(xp_of(xb), xb, p), x))
+    register(name + "_backward", "cpu", "cuda")(
+        lambda t, g, p, out=None: blockwise(lambda tb, gb: grad(xp_of(gb), tb, gb, p), t, g,
+                                            out=out))
 
     def forward(ctx, x, p):
         y = dispatch(name, ctx.device)(x.array, p)
@@ -157,7 +162,10 @@ def _make(name, fwd, grad, saves):
             t = ctx.saved_output
         else:
             t = ctx.mask if ctx.saves == "mask" else ctx.saved_tensors[0].array
-        return dispatch(name + "_backward", ctx.device)(t, g.array, ctx.p), None
+        g = g.array
+        # the static runtime says nobody reads g again: the gradient goes over it
+        out = g if getattr(ctx, "grad_reusable", False) and unshared(g) else None
+        return dispatch(name + "_backward", ctx.device)(t, g, ctx.p, out=out), None
 
     cls_name = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "elu": "ELU", "gelu": "GELU"}.get(
         name, name.capitalize())

@@ -10,13 +10,12 @@ epilogue fused into the row loop, ops/sparse_kernels/numba_fused.py).
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
+from sparsegraph.ops.buffers import row_slices, unshared
 from sparsegraph.ops.counter_rng import keep_mask, keep_threshold
 from sparsegraph.ops.sparse_products import _contiguous, _spmm, transposed_values
 from sparsegraph.ops.stochastic import draw_key, dropout_mask
@@ -55,29 +54,13 @@ def _spmm_bias_act_generic(indptr, indices, values, x, n_rows, bias, relu, key, 
     return epilogue(out, bias, relu, keep, scale)
 
 
-_MASK_BLOCK = 1 << 18  # elements per block of `_relu_grad`: a 256 KiB bool temporary
-
-
 def _relu_grad(g, y, out=None):
-    """``g * (y > 0)`` for (N, F) arrays into ``out`` (a new array when None), a block of rows
-    at a time, so the bool mask never takes (N, F) bytes."""
+    """``g * (y > 0)`` into ``out`` (new when None), blockwise: no (N, F) bool temporary."""
     xp = xp_of(g)
-    out = xp.empty(g.shape, dtype=np.result_type(g.dtype, np.bool_)) if out is None else out
-    rows = max(1, _MASK_BLOCK // max(1, g.size // max(1, g.shape[0])))
-    for lo in range(0, g.shape[0], rows):
-        hi = lo + rows
-        xp.multiply(g[lo:hi], y[lo:hi] > 0, out=out[lo:hi])
+    out = xp.empty_like(g) if out is None else out
+    for rows in row_slices(g):
+        xp.multiply(g[rows], y[rows] > 0, out=out[rows])
     return out
-
-
-def _unshared(a) -> bool:
-    """Whether ``a`` owns its memory and nothing holds it but the context and the caller's
-    local - no view either (a view keeps its base alive, so it counts). Checked before
-    writing over a saved output the runtime marked reusable: liveness over Values cannot see
-    that, say, a returned reshape shares the buffer. The count is taken relative to a probe
-    held the same way, so it does not depend on how the interpreter counts arguments."""
-    probe = np.empty(0)
-    return a.base is None and sys.getrefcount(a) - sys.getrefcount(probe) <= 2
 
 
 class SpMMBiasAct(Function):
@@ -107,12 +90,12 @@ class SpMMBiasAct(Function):
         if ctx.relu:  # mask (a product, as eager ReLU's backward), then scale in place
             y = ctx.saved_output
             dead_y = getattr(ctx, "output_reusable", False)  # the static runtime's word
-            if getattr(ctx, "grad_reusable", False) and _unshared(g):
+            if getattr(ctx, "grad_reusable", False) and unshared(g):
                 gz = _relu_grad(g, y, out=g)  # nobody reads g again: mask it where it is
                 if dead_y:
                     ctx.release_output()  # nor y: its memory serves the products below
                     del y
-            elif dead_y and y.dtype == g.dtype and _unshared(y):
+            elif dead_y and y.dtype == g.dtype and unshared(y):
                 gz = _relu_grad(g, y, out=y)  # the gradient takes the dead output's buffer
             else:
                 gz = _relu_grad(g, y)
