@@ -7,7 +7,7 @@ import pytest
 
 import sparsegraph as sg
 from sparsegraph import ops
-from sparsegraph.ops import fused
+from sparsegraph.ops import fused, gat_scores
 from sparsegraph.testing import assert_close, gradcheck, random_sparse
 
 KERNELS = sorted(k.name for k in sg.kernels.kernels("spmm_bias_act", "cpu", "csr"))
@@ -174,3 +174,55 @@ def test_gat_attention_validation():
         fused.gat_attention(a, a_src, a_dst, h, p=1.5)
     with pytest.raises(TypeError, match="SparseTensor"):
         fused.gat_attention(h, a_src, a_dst, h)
+
+
+SCORE_KERNELS = sorted(k.name for k in sg.kernels.kernels("head_scores", "cpu"))
+assert SCORE_KERNELS == sorted(k.name for k in sg.kernels.kernels("head_scores_backward", "cpu"))
+
+
+@pytest.mark.parametrize("kernel", SCORE_KERNELS)
+@pytest.mark.parametrize("p", [0.0, 0.4])
+@pytest.mark.parametrize("need_h", [True, False])
+def test_gat_feature_attention_equals_einsum_scores_then_attention(kernel, p, need_h):
+    a, _, _, h = gat_inputs(n=11, heads=2, f=3, empty_rows=True)
+    h.requires_grad = need_h
+    att_src, att_dst = leaf((1, 2, 3), 7), leaf((1, 2, 3), 8)
+    with sg.kernels.use(head_scores=kernel, head_scores_backward=kernel):
+        out = gat_scores.gat_feature_attention(a, h, att_src, att_dst, 0.2, p, sg.Generator(4))
+    expected = fused.gat_attention(a, ops.einsum("nhf,ohf->nh", h, att_src),
+                                   ops.einsum("nhf,ohf->nh", h, att_dst), h, 0.2, p,
+                                   sg.Generator(4))
+    assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    g = sg.tensor(np.random.default_rng(5).standard_normal(out.shape))
+    wrt = [att_src, att_dst] + ([h] if need_h else [])
+    with sg.kernels.use(head_scores=kernel, head_scores_backward=kernel):
+        grads = sg.autograd.grad(out, wrt, g)
+    for got, want in zip(grads, sg.autograd.grad(expected, wrt, g), strict=True):
+        assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_gat_feature_attention_gradcheck_kernel_parity_and_validation():
+    a, _, _, h = gat_inputs(n=7, heads=2, f=3)
+    att_src, att_dst = leaf((1, 2, 3), 7), leaf((1, 2, 3), 8)
+    assert gradcheck(lambda h, s, d: gat_scores.gat_feature_attention(
+        a, h, s, d, 0.2, 0.3, sg.Generator(1)), [h, att_src, att_dst])
+    rng = np.random.default_rng(0)  # numba against generic on more rows than one block
+    h32 = rng.standard_normal((1500, 4, 5)).astype(np.float32)
+    att = rng.standard_normal((2, 4, 5)).astype(np.float32)
+    g = rng.standard_normal((2, 1500, 4)).astype(np.float32)
+    outs = {k.name: k.fn(h32, att[0], att[1]) for k in sg.kernels.kernels("head_scores", "cpu")}
+    backs = {k.name: k.fn(h32, att[0], att[1], g[0], g[1], np.ones_like(h32), (True,) * 3)
+             for k in sg.kernels.kernels("head_scores_backward", "cpu")}
+    for name in SCORE_KERNELS:
+        for got, want in zip(outs[name], outs["generic"], strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+        for got, want in zip(backs[name], backs["generic"], strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="`att_dst` of shape \\(1, 2, 3\\)"):
+        gat_scores.gat_feature_attention(a, h, att_src, leaf((1, 2, 4), 1))
+    with pytest.raises(ValueError, match="square `adj` of shape \\(7, 7\\)"):
+        gat_scores.gat_feature_attention(random_sparse(7, 5, 0.3), h, att_src, att_dst)
+    with pytest.raises(TypeError, match="`h` to be an \\(N, H, F\\) Tensor"):
+        gat_scores.gat_feature_attention(a, h[:, 0], att_src, att_dst)
+    with pytest.raises(ValueError, match="`p` in \\[0, 1\\)"):
+        gat_scores.gat_feature_attention(a, h, att_src, att_dst, p=1.0)

@@ -151,6 +151,29 @@ def test_attention_fusion(training):
     assert after.count(op="EdgeSum") == 0
 
 
+@pytest.mark.parametrize("shared_h", [True, False])
+def test_attention_score_folding(shared_h):
+    adj = ops.add_self_loops(adjacency())
+    lin, att_src, att_dst = t((4, 6), 1, True), t((1, 2, 3), 3, True), t((1, 2, 3), 4, True)
+
+    def gat_layer(x):  # GATConv's einsum scores, then the fused attention
+        h = (x @ lin).reshape((12, 2, 3))
+        h_dst = h if shared_h else h * 2.0  # scores from other features: left alone
+        out = ops.fused.gat_attention(adj, ops.einsum("nhf,ohf->nh", h, att_src),
+                                      ops.einsum("nhf,ohf->nh", h_dst, att_dst), h, 0.2, 0.5)
+        return (out * out).sum()
+
+    graph, after = check(gat_layer, passes.fold_attention_scores, t((12, 4), 2),
+                         [lin, att_src, att_dst])
+    assert graph.count(op="Einsum") == 2
+    if shared_h:
+        assert after.count(op="Einsum") == 0 and after.count(op="GATAttention") == 0
+        (node,) = [n for n in after.nodes if n.op == "GATFeatureAttention"]
+        assert node.attrs["fused_from"] == ["Einsum", "Einsum", "GATAttention"]
+    else:
+        assert after.count(op="Einsum") == 2 and "0 attention score pairs" in after.notes[-1]
+
+
 @pytest.mark.parametrize("index", ["int", "repeats", "negative", "mask"])
 @pytest.mark.parametrize("fused", [False, True])
 def test_row_pruning_computes_only_the_rows_read(index, fused):

@@ -7,7 +7,8 @@ is built (each fused op brings its own backward), then dead code is removed agai
 from __future__ import annotations
 
 from sparsegraph.static.passes.fusion import (
-    choose_dense, fold_scale, fuse_attention, fuse_spmm_bias_act, reorder_linear,
+    choose_dense, fold_attention_scores, fold_scale, fuse_attention, fuse_spmm_bias_act,
+    reorder_linear,
 )
 from sparsegraph.static.passes.memory import recompute_dropout
 from sparsegraph.static.passes.rows import prune_rows
@@ -24,6 +25,7 @@ FORWARD_PASSES = {
     "dense": choose_dense,
     "fuse": fuse_spmm_bias_act,
     "attention": fuse_attention,
+    "scores": fold_attention_scores,
     "rows": prune_rows,
     "recompute": recompute_dropout,
 }
@@ -32,7 +34,7 @@ FORWARD_PASSES = {
 # `rows` prunes the fused products whose output is read only at some rows; `recompute` pairs
 # the dropouts left (on inputs) with the matmuls after `reorder` placed them
 DEFAULT_PASSES = ("dce", "cse", "fold", "scale", "reorder", "dense", "fuse", "attention",
-                  "rows", "recompute")
+                  "scores", "rows", "recompute")
 
 
 def optimize(graph, passes=None):
@@ -53,5 +55,5 @@ def optimize(graph, passes=None):
 
 __all__ = ["DEFAULT_PASSES", "FORWARD_PASSES", "choose_dense",
            "eliminate_common_subexpressions", "eliminate_dead_code", "fold_constants",
-           "fold_scale", "fuse_attention", "fuse_spmm_bias_act", "optimize", "prune_rows",
-           "recompute_dropout", "reorder_linear", "replace_uses"]
+           "fold_attention_scores", "fold_scale", "fuse_attention", "fuse_spmm_bias_act",
+           "optimize", "prune_rows", "recompute_dropout", "reorder_linear", "replace_uses"]

@@ -3,6 +3,8 @@
 - `fuse_spmm_bias_act`: SpMM -> Add(bias) -> ReLU -> Dropout chains become one fused node.
 - `fuse_attention`: GAT's EdgeSum -> LeakyReLU -> edge softmax -> [Dropout] -> SpMM (or the
   eval-mode SoftmaxSpMM) becomes one `GATAttention` node.
+- `fold_attention_scores`: the two per-head score einsums feeding a `GATAttention` from its own
+  features go into it (`GATFeatureAttention`).
 - `fold_scale`: a constant row scale or scalar after an SpMM with constant values is folded
   into the values (mean aggregation = sum spmm * 1/deg becomes one spmm).
 - `reorder_linear`: ``(A X) W`` becomes ``A (X W)`` when that is cheaper (W shrinks F).
@@ -18,9 +20,11 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph.ops.activation import LeakyReLU, ReLU
+from sparsegraph.ops.contraction import Einsum
 from sparsegraph.ops.edge_softmax import EdgeSum, RowSoftmax, SoftmaxSpMM
 from sparsegraph.ops.elementwise import FUNCTIONS as ELEMENTWISE
 from sparsegraph.ops.fused import GATAttention, SpMMBiasAct
+from sparsegraph.ops.gat_scores import GATFeatureAttention
 from sparsegraph.ops.linalg import MatMul
 from sparsegraph.ops.sparse_products import SpMM
 from sparsegraph.ops.stochastic import Dropout
@@ -307,4 +311,53 @@ def fuse_attention(graph: StaticGraph) -> StaticGraph:
         _replace(g, chain, [new], last)
         fused += 1
     g.notes.append(f"fusion: {fused} attention chains fused")
+    return g
+
+
+def _head_score(node: Node | None):
+    """``(h Ref, att Ref)`` when ``node`` is ``einsum("nhf,ohf->nh", h, att)`` (a per-head dot
+    with a (1, H, F) vector, any index letters), else None."""
+    if node is None or node.fn is not Einsum or len(node.args) != 4:
+        return None
+    terms, out, h, att = node.args
+    if not (isinstance(h, Ref) and isinstance(att, Ref)) or len(terms) != 2:
+        return None
+    (n, k, f), t1 = terms[0], terms[1]
+    if len({n, k, f}) != 3 or len(t1) != 3 or t1[1:] != k + f or t1[0] in (n, k, f) or (
+            out != n + k) or att.value.shape[0] != 1:
+        return None
+    return h, att
+
+
+def fold_attention_scores(graph: StaticGraph) -> StaticGraph:
+    """`GATAttention` whose two score inputs are per-head dots of its own features ``h`` with
+    (1, H, F) vectors (GATConv's ``einsum("nhf,ohf->nh", h, att)``), read by nothing else,
+    into one `GATFeatureAttention` node: both scores from one pass over ``h``, and one (N, H, F)
+    gradient for ``h`` instead of three summed."""
+    g = graph.copy()
+    folded = 0
+    for node in list(g.nodes):
+        if node.fn is not GATAttention:
+            continue
+        s, src, dst, h, slope, p, generator = node.args
+        uses = _Uses(g)
+        einsums = [src.value.producer, dst.value.producer]
+        scores = [_head_score(e) for e in einsums]
+        if None in scores or any(ref != h for ref, _ in scores) or any(
+                uses.only(e.outputs[0]) is not node for e in einsums):
+            continue
+        needs = _needs(node)
+        new = Node("forward", "GATFeatureAttention", GATFeatureAttention,
+                   (s, h, scores[0][1], scores[1][1], slope, p, generator), {}, [],
+                   {"needs_input_grad": (False, any(_needs(e)[2] for e in einsums) or needs[3],
+                                         _needs(einsums[0])[3], _needs(einsums[1])[3], False,
+                                         False, False),
+                    "saved": [h.value, scores[0][1].value, scores[1][1].value],
+                    "fused_from": [e.op for e in einsums] + node.attrs.get("fused_from",
+                                                                           [node.op]),
+                    "kernel": "head_scores, gat_attention"})
+        _produce(new, node.outputs)
+        _replace(g, einsums + [node], [new], node)
+        folded += 1
+    g.notes.append(f"fusion: {folded} attention score pairs folded into the attention")
     return g
