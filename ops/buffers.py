@@ -52,3 +52,10 @@ def unshared(a) -> bool:
     depend on how the interpreter counts arguments."""
     probe = np.empty(0)
     return getattr(a, "base", None) is None and sys.getrefcount(a) - sys.getrefcount(probe) <= 2
+
+
+def last_backward(ctx) -> bool:
+    """Whether this is the context's only backward (the static runtime runs each once), so
+    buffers only the context holds may be overwritten; eager mode may run it again
+    (``retain_graph``) and never says so."""
+    return getattr(ctx, "last_backward", False)

@@ -15,7 +15,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops.buffers import row_slices, unshared
+from sparsegraph.ops.buffers import last_backward, row_slices, unshared
 from sparsegraph.ops.counter_rng import keep_mask, keep_threshold
 from sparsegraph.ops.sparse_products import _contiguous, _spmm, transposed_values
 from sparsegraph.ops.stochastic import draw_key, dropout_mask
@@ -164,16 +164,19 @@ class DropoutMatMul(Function):
     @staticmethod
     def backward(ctx, g):
         x, w = (t.array for t in ctx.saved_tensors)
-        need_x, need_w = ctx.needs_input_grad[:2]
-        d = _dropped(ctx, x) if need_w else x  # x only for its shape when dW is not needed
-        gd, gw = dispatch("matmul_backward", ctx.device)(d, w, g.array, (need_x, need_w),
-                                                         (d.shape, w.shape))
-        gx = _dropped(ctx, gd) if need_x else None  # dropout's backward: the same mask
+        g, shapes = g.array, (x.shape, w.shape)
+        gx = gw = None
+        matmul_backward = dispatch("matmul_backward", ctx.device)
+        if ctx.needs_input_grad[1]:  # one (N, F) array at a time: the dropped-out x, then dx
+            gw = matmul_backward(_dropped(ctx, x), w, g, (False, True), shapes)[1]
+        if ctx.needs_input_grad[0]:
+            gd = matmul_backward(x, w, g, (True, False), shapes)[0]
+            gx = _dropped(ctx, gd, out=gd)  # dropout's backward: the same mask, in place
         return gx, gw, None, None
 
 
-def _dropped(ctx, a):
-    return dispatch("dropout", ctx.device)(a, ctx.key, ctx.threshold, ctx.scale)
+def _dropped(ctx, a, out=None):
+    return dispatch("dropout", ctx.device)(a, ctx.key, ctx.threshold, ctx.scale, out=out)
 
 
 def dropout_matmul(x: Tensor, w: Tensor, p: float, generator=None) -> Tensor:
@@ -226,11 +229,14 @@ def _gat_attention_generic(indptr, indices, rows, a_src, a_dst, h, slope, keep, 
 
 @register("gat_attention_backward", "cpu", "cuda", name="generic", fmt="csr")
 def _gat_attention_backward_generic(s_indptr, s_indices, t_indptr, t_indices, perm, alpha, keep,
-                                    positive, scale, slope, g, h, need_scores, need_src, need_h):
+                                    positive, scale, slope, g, h, need_scores, need_src, need_h,
+                                    alpha_reusable=False):
     """Gradients of `gat_attention` for ``a_src`` (M, H), ``a_dst`` (N, H) and ``h`` (M, H, F)
     (None where not needed) from ``g`` (N, H, F), through the spmm / sddmm / softmax kernels.
 
     ``t_indptr, t_indices, perm``: the transposed structure and its entry permutation.
+    ``alpha_reusable``: nothing reads alpha afterwards, a kernel may overwrite it (this one
+    does not).
     """
     # NOTE: E x H temporaries are freed (or reused in place) as soon as they are spent
     xp = xp_of(g)
@@ -287,7 +293,7 @@ class GATAttention(Function):
         g_src, g_dst, gh = dispatch("gat_attention_backward", ctx.device, "csr")(
             s.indptr, s.indices, t.indptr, t.indices, perm, ctx.alpha, ctx.keep, ctx.positive,
             ctx.scale, ctx.slope, _contiguous(g.array), _contiguous(h.array),
-            needs[1] or needs[2], needs[1], needs[3])
+            needs[1] or needs[2], needs[1], needs[3], alpha_reusable=last_backward(ctx))
         return None, g_src if needs[1] else None, g_dst if needs[2] else None, gh, None, None, \
             None
 

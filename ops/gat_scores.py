@@ -15,6 +15,7 @@ from __future__ import annotations
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
+from sparsegraph.ops.buffers import last_backward
 from sparsegraph.ops.fused import GATAttention
 from sparsegraph.ops.sparse_products import _contiguous
 from sparsegraph.sparse import SparseTensor
@@ -74,7 +75,8 @@ class GATFeatureAttention(Function):
         scores = any(needs)  # the scores depend on h and both attention vectors
         g_src, g_dst, gh = dispatch("gat_attention_backward", ctx.device, "csr")(
             s.indptr, s.indices, t.indptr, t.indices, perm, ctx.alpha, ctx.keep, ctx.positive,
-            ctx.scale, ctx.slope, _contiguous(g.array), _contiguous(h), scores, scores, needs[0])
+            ctx.scale, ctx.slope, _contiguous(g.array), _contiguous(h), scores, scores, needs[0],
+            alpha_reusable=last_backward(ctx))
         gh, d_src, d_dst = dispatch("head_scores_backward", ctx.device)(
             h, att_src[0], att_dst[0], g_src, g_dst, gh, needs)
         return (None, gh, None if d_src is None else d_src[None],

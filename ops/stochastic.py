@@ -16,6 +16,7 @@ from sparsegraph.backend import array_module, device_type, to_device, xp_of
 from sparsegraph.creation import rng_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import check_tensor
+from sparsegraph.ops.buffers import unshared
 from sparsegraph.ops.counter_rng import keep_mask, keep_threshold
 from sparsegraph.tensor import Tensor
 
@@ -45,9 +46,10 @@ def _dropout_mask_kernel(key, threshold, shape, device):
 
 
 @register("dropout", "cpu", "cuda")
-def _dropout_kernel(x, key, threshold, scale):
-    """``x * keep * scale`` with the mask of stream ``key`` (the same rounding as numba's)."""
-    out = x * keep_mask(key, threshold, x.shape, xp_of(x))
+def _dropout_kernel(x, key, threshold, scale, out=None):
+    """``x * keep * scale`` with the mask of stream ``key`` (the same rounding as numba's), into
+    ``out`` when given (it may be ``x``)."""
+    out = xp_of(x).multiply(x, keep_mask(key, threshold, x.shape, xp_of(x)), out=out)
     out *= x.dtype.type(scale)
     return out
 
@@ -62,8 +64,10 @@ class Dropout(Function):
 
     @staticmethod
     def backward(ctx, g):  # the same mask, recomputed from the key
-        return dispatch("dropout", ctx.device)(g.array, ctx.key, ctx.threshold,
-                                               ctx.scale), None, None
+        g = g.array
+        out = g if getattr(ctx, "grad_reusable", False) and unshared(g) else None
+        return dispatch("dropout", ctx.device)(g, ctx.key, ctx.threshold, ctx.scale,
+                                               out=out), None, None
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator=None) -> Tensor:

@@ -37,8 +37,8 @@ def dropout_mask(key, threshold, shape, device):
 
 @register("dropout", "cpu", name="numba", priority=20)
 @serial_when_small
-def dropout(x, key, threshold, scale):
+def dropout(x, key, threshold, scale, out=None):
     flat = np.ascontiguousarray(x).reshape(-1)
-    out = np.empty_like(flat)
-    _scaled(flat, np.uint64(key), threshold, x.dtype.type(scale), x.dtype.type(0), out)
-    return out.reshape(x.shape)
+    dest = np.empty_like(flat) if out is None else out.reshape(-1)  # out: C-contiguous, may be x
+    _scaled(flat, np.uint64(key), threshold, x.dtype.type(scale), x.dtype.type(0), dest)
+    return dest.reshape(x.shape)

@@ -163,16 +163,19 @@ def gat_attention(indptr, indices, rows, a_src, a_dst, h, slope, keep, scale):
 
 @njit(parallel=True, **JIT)
 def _gat_scores_backward(indptr, indices, alpha, keep, has_keep, scale, positive, slope, g, h,
-                         d, g_dst, bounds):
+                         d, g_dst, bounds, max_len):
     """Per target row: d = leaky'(score) * softmax'(alpha) * dropout'(sddmm(g, h)), into ``d``
-    (E, H), and its row sums into ``g_dst``."""
+    (E, H), and its row sums into ``g_dst``. ``d`` may be ``alpha`` itself: each entry's alpha
+    is read before its d is written (the row's dropout'(sddmm) terms wait in a scratch row)."""
     n_heads, f_dim = h.shape[1], h.shape[2]
     zero = d.dtype.type(0)
     for b in prange(bounds.shape[0] - 1):
         total = np.empty(n_heads, dtype=d.dtype)  # per-head sum of alpha * d, one per block
+        terms = np.empty((max_len, n_heads), dtype=d.dtype)
         for i in range(bounds[b], bounds[b + 1]):
             lo, hi = indptr[i], indptr[i + 1]
             gi = g[i]
+            total[:] = zero
             for e in range(lo, hi):
                 hj = h[indices[e]]
                 for hd in range(n_heads):
@@ -181,15 +184,12 @@ def _gat_scores_backward(indptr, indices, alpha, keep, has_keep, scale, positive
                         acc += gi[hd, f] * hj[hd, f]
                     if has_keep:
                         acc = (acc if keep[e, hd] else zero) * scale
-                    d[e, hd] = acc
-            total[:] = zero
-            for e in range(lo, hi):
-                for hd in range(n_heads):
-                    total[hd] += alpha[e, hd] * d[e, hd]
+                    terms[e - lo, hd] = acc
+                    total[hd] += alpha[e, hd] * acc
             row = g_dst[i]
             for e in range(lo, hi):
                 for hd in range(n_heads):
-                    v = alpha[e, hd] * (d[e, hd] - total[hd])
+                    v = alpha[e, hd] * (terms[e - lo, hd] - total[hd])
                     if not positive[e, hd]:
                         v = v * slope
                     d[e, hd] = v
@@ -222,28 +222,38 @@ def _gat_sources_backward(t_indptr, t_indices, perm, alpha, keep, has_keep, scal
 
 @register("gat_attention_backward", "cpu", name="numba", priority=20, fmt="csr")
 def gat_attention_backward(s_indptr, s_indices, t_indptr, t_indices, perm, alpha, keep,
-                           positive, scale, slope, g, h, need_scores, need_src, need_h):
-    """As the generic kernel, with one (E, H) temporary instead of several."""
+                           positive, scale, slope, g, h, need_scores, need_src, need_h,
+                           alpha_reusable=False):
+    """As the generic kernel, with one (E, H) temporary instead of several - none when
+    ``alpha_reusable`` (nothing reads alpha afterwards): ``h``'s gradient is taken first, then
+    the score gradients overwrite alpha."""
     dtype = alpha.dtype
     g = np.ascontiguousarray(g, dtype=dtype)
     h = np.ascontiguousarray(h, dtype=dtype)
     n_dst, n_src, n_heads = g.shape[0], h.shape[0], h.shape[1]
     has_keep = keep is not None
     keep = keep if has_keep else np.ones((1, 1), np.bool_)
-    d = np.zeros(alpha.shape if need_scores else (0, n_heads), dtype=dtype)
-    g_dst = np.zeros((n_dst, n_heads), dtype=dtype)
-    if need_scores and alpha.shape[0]:
-        with one_thread_if_small(s_indptr, s_indices, alpha, g, h):
-            _gat_scores_backward(s_indptr, s_indices, alpha, keep, has_keep, dtype.type(scale),
-                                 positive, dtype.type(slope), g, h, d, g_dst,
-                                 row_blocks(s_indptr))
     g_src = np.zeros((n_src, n_heads), dtype=dtype)
     gh = np.zeros(h.shape if need_h else (n_src, n_heads, 0), dtype=dtype)
-    if (need_src or need_h) and alpha.shape[0]:
-        with one_thread_if_small(s_indptr, s_indices, alpha, g, h):
+    g_dst = np.zeros((n_dst, n_heads), dtype=dtype)
+    in_place = alpha_reusable and need_scores and alpha.flags.c_contiguous
+    with one_thread_if_small(s_indptr, s_indices, alpha, g, h):
+        if in_place and need_h and alpha.shape[0]:  # alpha's last reader goes first
             _gat_sources_backward(t_indptr, t_indices, perm, alpha, keep, has_keep,
-                                  dtype.type(scale), d, g, need_src and need_scores, need_h,
-                                  g_src, gh, row_blocks(t_indptr))
+                                  dtype.type(scale), alpha, g, False, True, g_src, gh,
+                                  row_blocks(t_indptr))
+        d = alpha if in_place else np.zeros(alpha.shape if need_scores else (0, n_heads),
+                                             dtype=dtype)
+        if need_scores and alpha.shape[0]:
+            max_len = int(np.max(np.diff(s_indptr))) if s_indptr.shape[0] > 1 else 0
+            _gat_scores_backward(s_indptr, s_indices, alpha, keep, has_keep, dtype.type(scale),
+                                 positive, dtype.type(slope), g, h, d, g_dst,
+                                 row_blocks(s_indptr), max_len)
+        src, gh_here = need_src and need_scores, need_h and not in_place
+        if (src or gh_here) and alpha.shape[0]:
+            _gat_sources_backward(t_indptr, t_indices, perm, alpha, keep, has_keep,
+                                  dtype.type(scale), d, g, src, gh_here, g_src, gh,
+                                  row_blocks(t_indptr))
     return (g_src if need_src else None, g_dst if need_scores else None,
             gh if need_h else None)
 

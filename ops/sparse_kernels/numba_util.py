@@ -37,9 +37,9 @@ def serial_when_small(fn):
     """Run ``fn`` with one numba thread when its array arguments hold few elements."""
 
     @functools.wraps(fn)
-    def wrapper(*args):
+    def wrapper(*args, **kwargs):
         with one_thread_if_small(*args):
-            return fn(*args)
+            return fn(*args, **kwargs)
 
     return wrapper
 

@@ -12,7 +12,9 @@ executor sets ``ctx.output_reusable`` and the op's backward may write its result
 buffer. Likewise ``ctx.grad_reusable`` when the incoming gradient dies at this node and no other
 Value holds the same tensor: the backward may overwrite it (`SpMMBiasAct` puts its masked
 gradient there and lets go of the dead activation, so the next buffer reuses its memory).
-Eager mode never sets either - a user may still hold the output or the gradient.
+And ``ctx.last_backward`` always: the context is dropped after its one backward, so what only
+it holds (GAT's attention coefficients) may be overwritten. Eager mode never sets these - a
+user may still hold the output or the gradient, or run the backward again (retain_graph).
 """
 
 from __future__ import annotations
@@ -244,6 +246,7 @@ class Executor:
 
             def run(env, ctxs):
                 ctx = ctxs.pop(fid)
+                ctx.last_backward = True  # popped: nothing runs this backward again
                 if reusable:
                     ctx.output_reusable = True
                     env.pop(drop, None)

@@ -166,6 +166,34 @@ def test_gat_attention_numba_matches_generic_float32():
         assert_close(numba_result, generic_result, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("kernel", GAT_KERNELS)
+@pytest.mark.parametrize("needs", [(True, True, True), (True, False, True), (True, True, False),
+                                   (False, False, True)])
+def test_gat_attention_backward_may_overwrite_alpha_when_told(kernel, needs):
+    """``alpha_reusable`` (the static runtime's one backward per context): the same gradients,
+    with alpha's buffer as the only scratch."""
+    a, *dense = gat_inputs(n=30, heads=3, f=4, empty_rows=True)
+    a_src, a_dst, h = (x.detach().numpy() for x in dense)
+    s = a.structure
+    t, perm = s.transpose()
+    keep = np.random.default_rng(6).random((s.nnz, 3)) > 0.4
+    fwd = {k.name: k.fn for k in sg.kernels.kernels("gat_attention", "cpu", "csr")}[kernel]
+    bwd = {k.name: k.fn for k in sg.kernels.kernels("gat_attention_backward", "cpu", "csr")}
+    _, alpha, positive = fwd(s.indptr, s.indices, s.rows(), a_src, a_dst, h, 0.2, keep, 2.5)
+    g = np.random.default_rng(7).standard_normal(h.shape)
+    args = (s.indptr, s.indices, t.indptr, t.indices, perm)
+    rest = (keep, positive, 2.5, 0.2, g, h) + needs
+    want = bwd["generic"](*args, alpha.copy(), *rest)
+    scratch = alpha.copy()
+    got = bwd[kernel](*args, scratch, *rest, alpha_reusable=True)
+    for x, y in zip(got, want, strict=True):
+        assert (x is None) == (y is None)
+        if x is not None:
+            np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12)
+    if kernel == "numba" and needs[0]:
+        assert not np.array_equal(scratch, alpha)  # it did take the buffer
+
+
 def test_gat_attention_validation():
     a, a_src, a_dst, h = gat_inputs()
     with pytest.raises(ValueError, match="`h` \\(M, H, F\\)"):

@@ -210,13 +210,16 @@ def test_row_pruning_leaves_products_read_elsewhere_or_with_dropout_or_learned_v
         assert after.count(op="GetItem") >= 1 and "row pruning: 0" in after.notes[-1]
 
 
-@pytest.mark.parametrize("source", ["input", "param"])
+@pytest.mark.parametrize("source", ["input", "param", "saved activation"])
 def test_recompute_dropout_keeps_the_input_not_its_dropped_out_copy(source):
     w, v = t((4, 3), 1, True), t((5, 4), 3, True)
     fn = {"input": lambda x: ops.tanh(ops.dropout(x, 0.4) @ w).sum(),
-          "param": lambda x: ops.tanh(ops.dropout(v, 0.4) @ w).sum() + x.sum()}[source]
+          "param": lambda x: ops.tanh(ops.dropout(v, 0.4) @ w).sum() + x.sum(),
+          # ELU keeps its output for its own backward: the dropped-out copy is the extra array
+          "saved activation": lambda x: ops.tanh(ops.dropout(ops.elu(x * v), 0.4) @ w).sum(),
+          }[source]
     graph, after = check(fn, passes.recompute_dropout, t((5, 4), 2),
-                         [w] if source == "input" else [w, v])  # param: dx through the mask
+                         [w] if source == "input" else [w, v])  # dx through the mask
     assert graph.count(op="Dropout") == 1 and after.count(op="Dropout") == 0
     (node,) = [n for n in after.nodes if n.op == "DropoutMatMul"]
     dropped = next(n for n in graph.nodes if n.op == "Dropout").outputs[0]
@@ -227,7 +230,7 @@ def test_recompute_dropout_keeps_the_input_not_its_dropped_out_copy(source):
 def test_recompute_dropout_leaves_dropouts_of_intermediates_or_read_twice():
     w, w0 = t((4, 3), 1, True), t((4, 4), 4, True)
     cases = [
-        (lambda x: (ops.dropout(ops.relu(x @ w0), 0.4) @ w).sum(), [w, w0]),  # would keep x
+        (lambda x: (ops.dropout(ops.relu(x @ w0), 0.4) @ w).sum(), [w, w0]),  # relu: a mask
         (lambda x: (lambda d: (d @ w).sum() + d.sum())(ops.dropout(x, 0.4)), [w]),  # read twice
         (lambda x: (w.T @ ops.dropout(x, 0.4).T).sum(), [w]),  # the right operand
     ]
