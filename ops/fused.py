@@ -272,10 +272,14 @@ class GATAttention(Function):
     random = True
 
     @staticmethod
-    def forward(ctx, s, a_src, a_dst, h, slope, p, generator):
+    def forward(ctx, s, a_src, a_dst, h, slope, p, generator, entries=None, full_nnz=0):
+        """``entries`` (with ``full_nnz``): ``s`` holds these entries of a structure with
+        ``full_nnz`` (static row pruning); the dropout mask is that structure's, at them."""
         keep = None
         if p > 0.0:
-            keep = dropout_mask((s.nnz, a_src.shape[1]), p, generator, h.device)
+            n_mask = s.nnz if entries is None else full_nnz
+            keep = dropout_mask((n_mask, a_src.shape[1]), p, generator, h.device)
+            keep = keep if entries is None else keep[entries]
         scale = 1.0 / (1.0 - p)
         out, alpha, positive = dispatch("gat_attention", ctx.device, "csr")(
             s.indptr, s.indices, s.rows(), _contiguous(a_src.array), _contiguous(a_dst.array),
@@ -294,8 +298,7 @@ class GATAttention(Function):
             s.indptr, s.indices, t.indptr, t.indices, perm, ctx.alpha, ctx.keep, ctx.positive,
             ctx.scale, ctx.slope, _contiguous(g.array), _contiguous(h.array),
             needs[1] or needs[2], needs[1], needs[3], alpha_reusable=last_backward(ctx))
-        return None, g_src if needs[1] else None, g_dst if needs[2] else None, gh, None, None, \
-            None
+        return (None, g_src if needs[1] else None, g_dst if needs[2] else None, gh) + (None,) * 5
 
 
 def gat_attention(adj: SparseTensor, a_src: Tensor, a_dst: Tensor, h: Tensor,
@@ -324,4 +327,5 @@ def gat_attention(adj: SparseTensor, a_src: Tensor, a_dst: Tensor, h: Tensor,
     if not 0.0 <= p < 1.0:
         raise ValueError(f"gat_attention: expected `p` in [0, 1) (got {p!r})")
     s = adj.structure if adj.layout == "csr" else adj.to_csr().structure
-    return GATAttention.apply(s, a_src, a_dst, h, float(negative_slope), float(p), generator)
+    return GATAttention.apply(s, a_src, a_dst, h, float(negative_slope), float(p), generator,
+                              None, 0)

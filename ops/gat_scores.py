@@ -59,11 +59,18 @@ class GATFeatureAttention(Function):
     random = True
 
     @staticmethod
-    def forward(ctx, s, h, att_src, att_dst, slope, p, generator):
+    def forward(ctx, s, h, att_src, att_dst, slope, p, generator, targets=None, entries=None,
+                full_nnz=0):
+        """``targets``: the rows of ``s`` are these nodes (static row pruning: ``s`` holds their
+        ``entries`` of the full structure, which has ``full_nnz``); otherwise every node."""
         hs = _contiguous(h.array)
         a_src, a_dst = dispatch("head_scores", ctx.device)(hs, att_src.array[0],
                                                            att_dst.array[0])
-        out = GATAttention.forward(ctx, s, wrap(a_src), wrap(a_dst), h, slope, p, generator)
+        if targets is not None:
+            a_dst = a_dst[targets]
+        out = GATAttention.forward(ctx, s, wrap(a_src), wrap(a_dst), h, slope, p, generator,
+                                   entries, full_nnz)
+        ctx.targets = targets
         ctx.save_for_backward(h, att_src, att_dst)
         return out
 
@@ -77,10 +84,14 @@ class GATFeatureAttention(Function):
             s.indptr, s.indices, t.indptr, t.indices, perm, ctx.alpha, ctx.keep, ctx.positive,
             ctx.scale, ctx.slope, _contiguous(g.array), _contiguous(h), scores, scores, needs[0],
             alpha_reusable=last_backward(ctx))
+        if ctx.targets is not None and g_dst is not None:  # back onto every node (repeats add)
+            full = xp_of(g_dst).zeros((h.shape[0],) + g_dst.shape[1:], dtype=g_dst.dtype)
+            xp_of(full).add.at(full, ctx.targets, g_dst)
+            g_dst = full
         gh, d_src, d_dst = dispatch("head_scores_backward", ctx.device)(
             h, att_src[0], att_dst[0], g_src, g_dst, gh, needs)
         return (None, gh, None if d_src is None else d_src[None],
-                None if d_dst is None else d_dst[None], None, None, None)
+                None if d_dst is None else d_dst[None]) + (None,) * 6
 
 
 def gat_feature_attention(adj: SparseTensor, h: Tensor, att_src: Tensor, att_dst: Tensor,
@@ -113,4 +124,4 @@ def gat_feature_attention(adj: SparseTensor, h: Tensor, att_src: Tensor, att_dst
         raise ValueError(f"gat_feature_attention: expected `p` in [0, 1) (got {p!r})")
     s = adj.structure if adj.layout == "csr" else adj.to_csr().structure
     return GATFeatureAttention.apply(s, h, att_src, att_dst, float(negative_slope), float(p),
-                                     generator)
+                                     generator, None, None, 0)

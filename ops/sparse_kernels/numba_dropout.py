@@ -38,7 +38,10 @@ def dropout_mask(key, threshold, shape, device):
 @register("dropout", "cpu", name="numba", priority=20)
 @serial_when_small
 def dropout(x, key, threshold, scale, out=None):
+    """Into ``out`` when given (C-contiguous; it may be ``x``); the result owns its memory (no
+    view), so a later op may take its buffer."""
     flat = np.ascontiguousarray(x).reshape(-1)
-    dest = np.empty_like(flat) if out is None else out.reshape(-1)  # out: C-contiguous, may be x
-    _scaled(flat, np.uint64(key), threshold, x.dtype.type(scale), x.dtype.type(0), dest)
-    return dest.reshape(x.shape)
+    out = np.empty(x.shape, dtype=x.dtype) if out is None else out
+    _scaled(flat, np.uint64(key), threshold, x.dtype.type(scale), x.dtype.type(0),
+            out.reshape(-1))
+    return out

@@ -9,6 +9,7 @@ import pytest
 import sparsegraph as sg
 from sparsegraph import ops, static
 from sparsegraph.gnn import GCNConv, SAGEConv
+from sparsegraph.ops import gat_scores
 from sparsegraph.static import passes
 from sparsegraph.testing import assert_close, random_graph
 
@@ -190,6 +191,44 @@ def test_row_pruning_computes_only_the_rows_read(index, fused):
     assert product.outputs[0].shape == (n_rows, 3)
     assert product.attrs["fused_from"][-1] == "GetItem" and after.count(op="GetItem") == 0
     assert graph.count(op="GetItem") == 1
+
+
+@pytest.mark.parametrize("index", ["int", "repeats", "mask"])
+@pytest.mark.parametrize("p", [0.0, 0.5])
+def test_row_pruning_moves_through_head_mean_and_bias_to_gat_attention(index, p):
+    """GAT's output layer: attention -> mean over heads -> + bias -> [train rows]; the
+    attention runs on the selected rows' edges, its dropout mask still the full graph's."""
+    adj = ops.add_self_loops(adjacency())
+    lin, bias = t((4, 6), 1, True), t((3,), 5, True)
+    att_src, att_dst = t((1, 2, 3), 3, True), t((1, 2, 3), 4, True)
+    key = {"int": np.array([7, 2, 9]), "repeats": np.array([3, 3, 0, 11]),
+           "mask": np.arange(12) % 3 == 0}[index]
+
+    def fn(x):
+        h = (x @ lin).reshape((12, 2, 3))
+        out = gat_scores.gat_feature_attention(adj, h, att_src, att_dst, 0.2, p)
+        return ops.tanh((out.mean(1) + bias)[key]).sum()
+
+    graph, after = check(fn, passes.prune_rows, t((12, 4), 2), [lin, bias, att_src, att_dst])
+    n_rows = int(key.sum()) if key.dtype == bool else key.shape[0]
+    attention = next(n for n in after.nodes if n.op == "GATFeatureAttention")
+    assert attention.outputs[0].shape == (n_rows, 2, 3)
+    assert after.count(op="GetItem") == 0 and graph.count(op="GetItem") == 1
+    assert [n.outputs[0].shape for n in after.nodes if n.op in ("Mean", "Add")] == [
+        (n_rows, 3), (n_rows, 3)]
+
+
+def test_row_pruning_stops_at_ops_that_mix_rows():
+    adj = ops.add_self_loops(adjacency())
+    lin, att = t((4, 6), 1, True), t((1, 2, 3), 3, True)
+    key = np.array([1, 5])
+
+    def fn(x):  # a softmax over the rows mixes them: every row of the attention is needed
+        out = gat_scores.gat_feature_attention(adj, (x @ lin).reshape((12, 2, 3)), att, att)
+        return ops.softmax(out.mean(1), 0)[key].sum()
+
+    _, after = check(fn, passes.prune_rows, t((12, 4), 2), [lin, att])
+    assert after.count(op="GetItem") == 1 and "row pruning: 0" in after.notes[-1]
 
 
 def test_row_pruning_leaves_products_read_elsewhere_or_with_dropout_or_learned_values():

@@ -302,9 +302,9 @@ def fuse_attention(graph: StaticGraph) -> StaticGraph:
         h = last.args[1]
         edge_needs, h_need = _needs(node), _needs(last)[1]
         new = Node("forward", "GATAttention", GATAttention,
-                   (s, src, dst, h, leaky.args[1], float(p), generator), {}, [],
-                   {"needs_input_grad": (False, edge_needs[1], edge_needs[2], h_need, False,
-                                         False, False),
+                   (s, src, dst, h, leaky.args[1], float(p), generator, None, 0), {}, [],
+                   {"needs_input_grad": (False, edge_needs[1], edge_needs[2], h_need)
+                    + (False,) * 5,
                     "saved": [h.value],
                     "fused_from": [n.op for n in chain], "kernel": "gat_attention"})
         _produce(new, [last.outputs[0]])
@@ -339,7 +339,9 @@ def fold_attention_scores(graph: StaticGraph) -> StaticGraph:
     for node in list(g.nodes):
         if node.fn is not GATAttention:
             continue
-        s, src, dst, h, slope, p, generator = node.args
+        s, src, dst, h, slope, p, generator, entries, _ = node.args
+        if entries is not None:  # rows already pruned
+            continue
         uses = _Uses(g)
         einsums = [src.value.producer, dst.value.producer]
         scores = [_head_score(e) for e in einsums]
@@ -348,10 +350,10 @@ def fold_attention_scores(graph: StaticGraph) -> StaticGraph:
             continue
         needs = _needs(node)
         new = Node("forward", "GATFeatureAttention", GATFeatureAttention,
-                   (s, h, scores[0][1], scores[1][1], slope, p, generator), {}, [],
-                   {"needs_input_grad": (False, any(_needs(e)[2] for e in einsums) or needs[3],
-                                         _needs(einsums[0])[3], _needs(einsums[1])[3], False,
-                                         False, False),
+                   (s, h, scores[0][1], scores[1][1], slope, p, generator, None, None, 0), {},
+                   [], {"needs_input_grad": (False, any(_needs(e)[2] for e in einsums)
+                                             or needs[3], _needs(einsums[0])[3],
+                                             _needs(einsums[1])[3]) + (False,) * 6,
                     "saved": [h.value, scores[0][1].value, scores[1][1].value],
                     "fused_from": [e.op for e in einsums] + node.attrs.get("fused_from",
                                                                            [node.op]),
