@@ -19,7 +19,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops.buffers import blockwise, unshared
+from sparsegraph.ops.buffers import blockwise, reusable_grad
 from sparsegraph.tensor import Tensor
 
 __all__ = ["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus", "silu", "selu",
@@ -163,8 +163,7 @@ def _make(name, fwd, grad, saves):
         else:
             t = ctx.mask if ctx.saves == "mask" else ctx.saved_tensors[0].array
         g = g.array
-        # the static runtime says nobody reads g again: the gradient goes over it
-        out = g if getattr(ctx, "grad_reusable", False) and unshared(g) else None
+        out = reusable_grad(ctx, g)  # before the call, whose pending arguments hold g too
         return dispatch(name + "_backward", ctx.device)(t, g, ctx.p, out=out), None
 
     cls_name = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "elu": "ELU", "gelu": "GELU"}.get(

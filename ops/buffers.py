@@ -54,6 +54,18 @@ def unshared(a) -> bool:
     return getattr(a, "base", None) is None and sys.getrefcount(a) - sys.getrefcount(probe) <= 2
 
 
+def reusable_grad(ctx, g):
+    """``g`` (an incoming gradient array the backward holds in one local) when the static
+    runtime says it dies at this node (``ctx.grad_reusable``) and, as in `unshared`, nothing
+    else holds it but its Tensor: the buffer the backward may write its result into. Else
+    None."""
+    if not getattr(ctx, "grad_reusable", False):
+        return None
+    probe = np.empty(0)  # the same count as `unshared`, taken here (a call deeper adds one)
+    owned = getattr(g, "base", None) is None and sys.getrefcount(g) - sys.getrefcount(probe) <= 2
+    return g if owned else None
+
+
 def last_backward(ctx) -> bool:
     """Whether this is the context's only backward (the static runtime runs each once), so
     buffers only the context holds may be overwritten; eager mode may run it again

@@ -15,7 +15,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops.buffers import last_backward, row_slices, unshared
+from sparsegraph.ops.buffers import last_backward, reusable_grad, row_slices, unshared
 from sparsegraph.ops.counter_rng import keep_mask, keep_threshold
 from sparsegraph.ops.sparse_products import _contiguous, _spmm, transposed_values
 from sparsegraph.ops.stochastic import draw_key, dropout_mask
@@ -90,7 +90,7 @@ class SpMMBiasAct(Function):
         if ctx.relu:  # mask (a product, as eager ReLU's backward), then scale in place
             y = ctx.saved_output
             dead_y = getattr(ctx, "output_reusable", False)  # the static runtime's word
-            if getattr(ctx, "grad_reusable", False) and unshared(g):
+            if reusable_grad(ctx, g) is not None:
                 gz = _relu_grad(g, y, out=g)  # nobody reads g again: mask it where it is
                 if dead_y:
                     ctx.release_output()  # nor y: its memory serves the products below

@@ -16,7 +16,7 @@ from sparsegraph.backend import array_module, device_type, to_device, xp_of
 from sparsegraph.creation import rng_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import check_tensor
-from sparsegraph.ops.buffers import unshared
+from sparsegraph.ops.buffers import reusable_grad
 from sparsegraph.ops.counter_rng import keep_mask, keep_threshold
 from sparsegraph.tensor import Tensor
 
@@ -65,7 +65,7 @@ class Dropout(Function):
     @staticmethod
     def backward(ctx, g):  # the same mask, recomputed from the key
         g = g.array
-        out = g if getattr(ctx, "grad_reusable", False) and unshared(g) else None
+        out = reusable_grad(ctx, g)  # before the call, whose pending arguments hold g too
         return dispatch("dropout", ctx.device)(g, ctx.key, ctx.threshold, ctx.scale,
                                                out=out), None, None
 

@@ -5,14 +5,15 @@ another Value still holds."""
 import tracemalloc
 
 import numpy as np
+import pytest
 
 import sparsegraph as sg
 from sparsegraph import static
 from sparsegraph.gnn import GCNConv, models
-from sparsegraph.ops import fused
+from sparsegraph.ops import buffers, fused
 from sparsegraph.testing import random_graph
 
-N, E, F, C = 3000, 20000, 64, 8
+N, E, F, C = 8000, 110000, 128, 40  # the arxiv preset's degree, features, classes
 
 
 def dense_feature_graph():
@@ -22,16 +23,18 @@ def dense_feature_graph():
     return x, adj, sg.tensor(rng.integers(0, C, N))
 
 
-def step_peak(compiled: bool):
+def step_peak(model_name: str, compiled: bool):
     """(bytes numpy held at most during one step above what it held before, the loss)."""
     x, adj, y = dense_feature_graph()
     sg.manual_seed(0)
-    model = models.GCN(F, F, C, num_layers=3, dropout=0.5)
+    model = {"gcn": lambda: models.GCN(F, F, C, num_layers=3, dropout=0.5),
+             "gat": lambda: models.GAT(F, 8, C, heads=8, dropout=0.6)}[model_name]()
     opt = sg.optim.Adam(model.parameters(), lr=0.01)
+    train = np.arange(0, N, 10)  # the loss on a tenth of the nodes, as on arxiv
 
     def step():
         opt.zero_grad()
-        loss = sg.ops.cross_entropy(model(x, adj), y)
+        loss = sg.ops.cross_entropy(model(x, adj)[train], y[train])
         loss.backward()
         opt.step()
         return loss
@@ -49,9 +52,12 @@ def step_peak(compiled: bool):
         tracemalloc.stop()
 
 
-def test_static_gcn_step_peaks_at_least_30_percent_below_eager():
-    (eager, eager_loss), (static_, static_loss) = step_peak(False), step_peak(True)
-    assert static_loss == eager_loss
+@pytest.mark.parametrize("model", ["gcn", "gat"])
+def test_static_step_peaks_at_least_30_percent_below_eager(model, monkeypatch):
+    # a graph ~20x smaller than the arxiv preset: blockwise kernels' blocks shrink with it
+    monkeypatch.setattr(buffers, "BLOCK", buffers.BLOCK // 16)
+    (eager, eager_loss), (static_, static_loss) = step_peak(model, False), step_peak(model, True)
+    assert static_loss == pytest.approx(eager_loss, rel=1e-6)
     assert static_ <= 0.7 * eager, f"static step peak {static_} vs eager {eager} bytes"
 
 
