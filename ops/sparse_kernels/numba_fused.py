@@ -220,6 +220,9 @@ def _gat_sources_backward(t_indptr, t_indices, perm, alpha, keep, has_keep, scal
                             o[hd, f] += w * gi[hd, f]
 
 
+IN_PLACE_MIN_BYTES = 1 << 24  # alpha (E, H) from 16 MiB: arxiv's first GAT layer (79 MB)
+
+
 @register("gat_attention_backward", "cpu", name="numba", priority=20, fmt="csr")
 def gat_attention_backward(s_indptr, s_indices, t_indptr, t_indices, perm, alpha, keep,
                            positive, scale, slope, g, h, need_scores, need_src, need_h,
@@ -236,7 +239,10 @@ def gat_attention_backward(s_indptr, s_indices, t_indptr, t_indices, perm, alpha
     g_src = np.zeros((n_src, n_heads), dtype=dtype)
     gh = np.zeros(h.shape if need_h else (n_src, n_heads, 0), dtype=dtype)
     g_dst = np.zeros((n_dst, n_heads), dtype=dtype)
-    in_place = alpha_reusable and need_scores and alpha.flags.c_contiguous
+    # in place costs a second pass over A^T (~100-400 us on Cora): only where alpha's bytes
+    # matter
+    in_place = (alpha_reusable and need_scores and alpha.flags.c_contiguous
+                and alpha.nbytes >= IN_PLACE_MIN_BYTES)
     with one_thread_if_small(s_indptr, s_indices, alpha, g, h):
         if in_place and need_h and alpha.shape[0]:  # alpha's last reader goes first
             _gat_sources_backward(t_indptr, t_indices, perm, alpha, keep, has_keep,
