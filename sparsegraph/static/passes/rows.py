@@ -12,7 +12,8 @@ multiplies, which rows will be read.
 Applies to SpMM and SpMMBiasAct without dropout (a dropout mask is drawn per element of the
 full output, so selecting rows would draw a different one) with constant sparse values, and to
 `GATFeatureAttention`, dropout included: its mask is drawn per edge of the full structure and
-read at the selected rows' edges.
+read at the selected rows' edges. Graphs on the CPU (the selected structure is built with numpy
+when the pass runs); on a GPU the products stay whole.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def _row_index(key, n_rows: int):
 
 
 def _prunable(node: Node) -> bool:
-    if node.kind != "forward":
+    # the selected structure is built with numpy, once, when the pass runs
+    if node.kind != "forward" or not str(node.outputs[0].device).startswith("cpu"):
         return False
     if node.fn is SpMM:
         return len(node.args) == 2 and _constant_csr(node.args[0])
