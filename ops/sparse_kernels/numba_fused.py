@@ -163,7 +163,7 @@ def gat_attention(indptr, indices, rows, a_src, a_dst, h, slope, keep, scale):
 
 @njit(parallel=True, **JIT)
 def _gat_scores_backward(indptr, indices, alpha, keep, has_keep, scale, positive, slope, g, h,
-                         d, g_dst, bounds, max_len):
+                         d, g_dst, bounds):
     """Per target row: d = leaky'(score) * softmax'(alpha) * dropout'(sddmm(g, h)), into ``d``
     (E, H), and its row sums into ``g_dst``. ``d`` may be ``alpha`` itself: each entry's alpha
     is read before its d is written (the row's dropout'(sddmm) terms wait in a scratch row)."""
@@ -171,7 +171,10 @@ def _gat_scores_backward(indptr, indices, alpha, keep, has_keep, scale, positive
     zero = d.dtype.type(0)
     for b in prange(bounds.shape[0] - 1):
         total = np.empty(n_heads, dtype=d.dtype)  # per-head sum of alpha * d, one per block
-        terms = np.empty((max_len, n_heads), dtype=d.dtype)
+        longest = 0  # the block's longest row sizes its scratch
+        for i in range(bounds[b], bounds[b + 1]):
+            longest = max(longest, indptr[i + 1] - indptr[i])
+        terms = np.empty((longest, n_heads), dtype=d.dtype)
         for i in range(bounds[b], bounds[b + 1]):
             lo, hi = indptr[i], indptr[i + 1]
             gi = g[i]
@@ -251,10 +254,9 @@ def gat_attention_backward(s_indptr, s_indices, t_indptr, t_indices, perm, alpha
         d = alpha if in_place else np.zeros(alpha.shape if need_scores else (0, n_heads),
                                              dtype=dtype)
         if need_scores and alpha.shape[0]:
-            max_len = int(np.max(np.diff(s_indptr))) if s_indptr.shape[0] > 1 else 0
             _gat_scores_backward(s_indptr, s_indices, alpha, keep, has_keep, dtype.type(scale),
                                  positive, dtype.type(slope), g, h, d, g_dst,
-                                 row_blocks(s_indptr), max_len)
+                                 row_blocks(s_indptr))
         src, gh_here = need_src and need_scores, need_h and not in_place
         if (src or gh_here) and alpha.shape[0]:
             _gat_sources_backward(t_indptr, t_indices, perm, alpha, keep, has_keep,

@@ -49,12 +49,13 @@ def _scores_backward(h, att_src, att_dst, g_src, g_dst, gh, need_h, need_att, pa
     n, n_heads, f_dim = h.shape
     for b in prange(part_src.shape[0]):
         for i in range(b * _ROWS_PER_BLOCK, min(n, (b + 1) * _ROWS_PER_BLOCK)):
-            for k in range(n_heads):
+            for k in range(n_heads):  # the flags tested per head, not per element
                 gs, gd = g_src[i, k], g_dst[i, k]
-                for f in range(f_dim):
-                    if need_h:
+                if need_h:
+                    for f in range(f_dim):
                         gh[i, k, f] += gs * att_src[k, f] + gd * att_dst[k, f]
-                    if need_att:
+                if need_att:
+                    for f in range(f_dim):
                         part_src[b, k, f] += gs * h[i, k, f]
                         part_dst[b, k, f] += gd * h[i, k, f]
 

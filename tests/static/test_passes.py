@@ -160,8 +160,10 @@ def test_attention_score_folding(shared_h):
     def gat_layer(x):  # GATConv's einsum scores, then the fused attention
         h = (x @ lin).reshape((12, 2, 3))
         h_dst = h if shared_h else h * 2.0  # scores from other features: left alone
-        out = ops.fused.gat_attention(adj, ops.einsum("nhf,ohf->nh", h, att_src),
-                                      ops.einsum("nhf,ohf->nh", h_dst, att_dst), h, 0.2, 0.5)
+        dst = ops.einsum("nhf,ohf->nh", h_dst, att_dst) if shared_h else ops.einsum(
+            "nf,kf->nk", h_dst.reshape((12, 6)), att_dst.reshape((1, 6)).expand((2, 6)))
+        out = ops.fused.gat_attention(adj, ops.einsum("nhf,ohf->nh", h, att_src), dst, h, 0.2,
+                                      0.5)
         return (out * out).sum()
 
     graph, after = check(gat_layer, passes.fold_attention_scores, t((12, 4), 2),

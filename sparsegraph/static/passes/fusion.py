@@ -320,7 +320,8 @@ def _head_score(node: Node | None):
     if node is None or node.fn is not Einsum or len(node.args) != 4:
         return None
     terms, out, h, att = node.args
-    if not (isinstance(h, Ref) and isinstance(att, Ref)) or len(terms) != 2:
+    if not (isinstance(h, Ref) and isinstance(att, Ref)) or len(terms) != 2 or len(
+            terms[0]) != 3:
         return None
     (n, k, f), t1 = terms[0], terms[1]
     if len({n, k, f}) != 3 or len(t1) != 3 or t1[1:] != k + f or t1[0] in (n, k, f) or (
