@@ -10,14 +10,14 @@ if __name__ != "sparsegraph.ops":
 
 from sparsegraph.ops import sparse_kernels  # noqa: E402,F401  (registers the sparse kernels)
 from sparsegraph.ops import (  # noqa: E402
-    activation, contraction, convert, cost_model, edge_softmax, elementwise, gather_scatter,
-    graph_norm, index, inplace, linalg, loss, probability, reduce, shape, sparse_conversion,
-    sparse_products, sparse_values, stochastic,
+    activation, contraction, convert, cost_model, edge_softmax, elementwise, extrema,
+    gather_scatter, graph_norm, index, inplace, linalg, loss, probability, reduce, shape,
+    sparse_conversion, sparse_products, sparse_values, stochastic,
 )
 
 # NOTE: modules are named by category, never after a function they export, so the re-export
 # below never shadows a submodule (`sparsegraph.ops.softmax` is the function).
-_MODULES = (activation, contraction, convert, cost_model, edge_softmax, elementwise,
+_MODULES = (activation, contraction, convert, cost_model, edge_softmax, elementwise, extrema,
             gather_scatter, graph_norm, index, inplace, linalg, loss, probability, reduce, shape,
             sparse_conversion, sparse_products, sparse_values, stochastic)
 __all__ = [name for module in _MODULES for name in module.__all__]

@@ -1,6 +1,6 @@
-"""ops/reduce.py: every dim / keepdim combination against numpy in value and (float64 gradcheck)
-in gradient, dtype rules, empty and 0-d inputs, ties, stability, error messages, and hypothesis
-properties of the gradients."""
+"""ops/reduce.py and ops/extrema.py: every dim / keepdim combination against numpy in value and
+(float64 gradcheck) in gradient, dtype rules, empty and 0-d inputs, ties, stability, error
+messages, and hypothesis properties of the gradients."""
 
 import numpy as np
 import pytest
