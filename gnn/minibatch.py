@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 import sparsegraph.ops as ops
+from sparsegraph.backend import to_device
 from sparsegraph.creation import manual_seed
 from sparsegraph.gnn.sampling import NeighborLoader, check_num_neighbors
 from sparsegraph.gnn.train import _mask, _snapshot, accuracy
@@ -22,8 +23,8 @@ from sparsegraph.optim import Adam
 
 def evaluate(model, graph, batch_size: int = 4096, split: int | None = None) -> dict:
     """Accuracy on the train / val / test masks from ``model.inference(x, adj, batch_size)``."""
-    pred = np.asarray(model.inference(graph.x, graph.adj, batch_size).array.argmax(axis=1))
-    y = np.asarray(graph.y.array)
+    pred = to_device(model.inference(graph.x, graph.adj, batch_size).array.argmax(axis=1), "cpu")
+    y = to_device(graph.y.array, "cpu")
     out = {}
     for k in ("train", "val", "test"):
         if getattr(graph, f"{k}_mask") is not None:

@@ -8,9 +8,8 @@ acts on the stored values).
 
 from __future__ import annotations
 
-import numpy as np
-
 import sparsegraph.ops as ops
+from sparsegraph.creation import zeros
 from sparsegraph.gnn.appnp import APPNP as APPNPProp
 from sparsegraph.gnn.gat import GATConv
 from sparsegraph.gnn.gcn import GCNConv, SGConv
@@ -175,11 +174,11 @@ class GraphSAGE(Module):
                         hi = min(lo + batch_size, n)
                         o = conv((h, row_slice(h, lo, hi)), row_slice(adj, lo, hi))
                         o = ops.relu(o) if i < len(self.convs) - 1 else o
-                        if out is None:
-                            out = np.empty((n,) + o.shape[1:], o.dtype)
+                        if out is None:  # on the chunks' device (cupy's never land in numpy)
+                            out = o.xp.empty((n,) + o.shape[1:], o.dtype)
                         out[lo:hi] = o.array
-                    h = wrap(out if out is not None else np.zeros((0, conv.out_channels),
-                                                                  np.float32))
+                    h = wrap(out) if out is not None else zeros(0, conv.out_channels,
+                                                                device=adj.device)
         finally:
             self.train(was_training)
         return h

@@ -9,10 +9,12 @@ from sparsegraph.tensor import Tensor
 
 
 def _segments(x: Tensor, batch, size: int | None, op: str):
+    """``batch`` as an index array on x's device, and the number of graphs."""
+    xp = x.xp
     if batch is None:
-        b = np.zeros(x.shape[0], np.int64)
+        b = xp.zeros(x.shape[0], np.int64)
     else:
-        b = batch.array if isinstance(batch, Tensor) else np.asarray(batch)
+        b = batch.array if isinstance(batch, Tensor) else xp.asarray(batch)
         if b.shape != (x.shape[0],):
             raise ValueError(f"{op}: expected `batch` with {x.shape[0]} entries to match `x` "
                              f"(got shape {b.shape})")
@@ -24,7 +26,7 @@ def _pool(reduce: str, x: Tensor, batch, size: int | None, op: str) -> Tensor:
     b, n = _segments(x, batch, size, op)
     if b.size and bool((b[1:] >= b[:-1]).all()):
         # batches from Graph.batch are sorted: a segment reduction over contiguous rows
-        indptr = np.searchsorted(b, np.arange(n + 1)).astype(np.int64)
+        indptr = b.searchsorted(x.xp.arange(n + 1)).astype(np.int64)
         return ops.segment(x, indptr, reduce)
     return ops.scatter(x, b, n, reduce)
 

@@ -103,7 +103,7 @@ def run_node_classification(cfg, graph, quiet: bool) -> dict:
     from sparsegraph.gnn.train import train_node_classifier
 
     tests, vals, times = [], [], []
-    num_classes = int(np.asarray(graph.y.array).max()) + 1
+    num_classes = int(graph.y.array.max()) + 1  # numpy or cupy: never np.asarray a device array
     for run in range(cfg["runs"]):
         seed = cfg["seed"] + run
         from sparsegraph.creation import manual_seed
@@ -134,7 +134,7 @@ def run_node_classification(cfg, graph, quiet: bool) -> dict:
 def run_graph_classification(cfg, graphs, folds_fn, quiet: bool) -> dict:
     from sparsegraph.gnn.train import train_graph_classifier
 
-    labels = np.array([int(np.asarray(g.y.array).reshape(-1)[0]) for g in graphs])
+    labels = np.array([int(g.y.array.reshape(-1)[0]) for g in graphs])
     num_classes, num_features = int(labels.max()) + 1, graphs[0].num_features
     tests = []
     for run in range(cfg["runs"]):

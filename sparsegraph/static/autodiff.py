@@ -9,6 +9,7 @@ through an ``accumulate`` node, as eager mode's AccumulateGrad does.
 
 from __future__ import annotations
 
+from sparsegraph.backend import array_module
 from sparsegraph.static.graph import StaticGraph
 from sparsegraph.static.ir import Node, Ref, SparseRef, Value
 from sparsegraph.tensor import wrap
@@ -96,9 +97,7 @@ def backward_graph(graph: StaticGraph, wrt=None) -> StaticGraph:
         if len(outs) != 1 or outs[0].nbytes != outs[0].dtype.itemsize:
             raise ValueError("backward_graph: expected a graph with one scalar output or a "
                              f"recorded .backward() call (got outputs {outs})")
-        import numpy as np
-
-        seed = np.ones(outs[0].shape, dtype=outs[0].dtype)
+        seed = array_module(outs[0].device).ones(outs[0].shape, dtype=outs[0].dtype)
         bwd, totals = differentiate(g.nodes, outs[0], seed)
         wanted = g.params() if wrt is None else [_find(g, v) for v in wrt]
         grads = tuple(Ref(totals[v.id]) if v.id in totals else None for v in wanted)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import weakref
 
-import numpy as np
-
 from sparsegraph import kernels
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.static.graph import StaticGraph
@@ -114,7 +112,7 @@ class Tracer:
             return
         root = self.value_of(tensor)
         self.nodes.append(Node("backward_root", "backward", None, (Ref(root),), {}, [],
-                               {"gradient": np.array(gradient, copy=True)}))
+                               {"gradient": gradient.copy()}))
 
     def record_effect(self, name: str, optimizer, closure=None, **kwargs) -> None:
         if self.depth:

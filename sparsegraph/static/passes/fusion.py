@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sparsegraph.backend import device_type
 from sparsegraph.ops.activation import LeakyReLU, ReLU
 from sparsegraph.ops.contraction import Einsum
 from sparsegraph.ops.edge_softmax import EdgeSum, RowSoftmax, SoftmaxSpMM
@@ -134,13 +135,14 @@ def fuse_spmm_bias_act(graph: StaticGraph) -> StaticGraph:
 
 
 def _row_scale(arg, n_rows: int):
-    """The per-row factor an elementwise Mul applies to an (N, F) product, or None."""
+    """The factor an elementwise Mul applies to an (N, F) product: a Python number (every row)
+    or an (N,) array on the product's device; None when it is neither."""
     if isinstance(arg, int | float) and not isinstance(arg, bool):
-        return np.full(n_rows, arg)
+        return arg
     if isinstance(arg, Ref) and arg.value.kind == "const":
-        a = np.asarray(arg.value.tensor.array)
+        a = arg.value.tensor.array
         if a.ndim == 0:
-            return np.full(n_rows, a)
+            return a.item()
         if a.ndim == 2 and a.shape == (n_rows, 1):
             return a[:, 0]
     return None
@@ -167,8 +169,9 @@ def fold_scale(graph: StaticGraph) -> StaticGraph:
         if scale is None:
             continue
         values = a.values.tensor.array
-        rows = np.asarray(a.structure.rows())
-        new_values = (values * scale[rows].astype(values.dtype)).astype(values.dtype)
+        if not isinstance(scale, int | float):  # per row: each entry takes its row's factor
+            scale = scale[a.structure.rows()].astype(values.dtype)
+        new_values = (values * scale).astype(values.dtype)
         v = Value("const", a.values.shape, a.values.dtype, a.values.device,
                   tensor=wrap(new_values), name="folded:scaled values")
         node.args = (SparseRef(a.structure, v), x)
@@ -229,18 +232,26 @@ def choose_dense(graph: StaticGraph, decide=None) -> StaticGraph:
             and ``.reason`` (default: `sparsegraph.ops.cost_model.decide_spmm`).
     """
     g = graph.copy()
+    measured_on = None  # any device: a caller's own `decide` knows what it was made for
     if decide is None:
         try:
+            from sparsegraph.ops.cost_model import cost_table, get_spmm_mode
             from sparsegraph.ops.cost_model import decide_spmm as decide
         except ImportError:
             g.notes.append("sparse-vs-dense: skipped (no cost model)")
             return g
+        if get_spmm_mode() == "auto":  # a forced mode holds on every device
+            measured_on = cost_table()["device"]
     dense = 0
     for node in list(g.nodes):
         operands = _spmm_operands(node)
         if operands is None or operands[0].values.kind != "const":
             continue
         a, x = operands
+        # as in eager `sparse_matmul_auto`: timings of one device type say nothing of another
+        if measured_on is not None and device_type(a.values.device) != measured_on:
+            node.attrs["reason"] = f"sparse: the cost table was measured on {measured_on}"
+            continue
         (n, m), nnz = a.structure.shape, a.values.shape[0]
         decision = decide(n, m, nnz, x.value.shape[1], str(a.values.dtype))
         node.attrs["reason"] = decision.reason

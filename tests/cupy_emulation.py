@@ -1,0 +1,239 @@
+"""CuPy emulated on numpy - strict where CuPy is strict - so the "cuda" code paths run here.
+
+Device arrays are `DeviceArray`, a numpy subclass. Like ``cupy.ndarray`` they refuse
+
+- implicit conversion to the host: ``np.asarray`` / ``np.array`` / ``np.ascontiguousarray`` of a
+  device array (CuPy: "TypeError: Implicit conversion to a NumPy array is not allowed");
+- host ndarrays mixed with device arrays in a ufunc or a numpy function (CuPy: TypeError);
+- ufunc methods CuPy lacks (``reduceat`` other than ``add.reduceat``), and, when the real cupy
+  package is installed (it imports without a GPU), numpy functions cupy does not have.
+
+Reductions return 0-d device arrays, as CuPy's do. `install` makes `sparsegraph.backend` treat
+device arrays as CuPy's on "cuda:0"; the CUDA-specific kernels (RawKernel, cuSPARSE) are not
+emulated, so callers force the generic kernels (``sparsegraph.kernels.use("generic")``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import types
+
+import numpy as np
+
+_HOST = {"asarray": np.asarray, "array": np.array, "ascontiguousarray": np.ascontiguousarray}
+# the real cupy, when installed, says which numpy functions exist on the device
+_REAL = importlib.import_module("cupy") if importlib.util.find_spec("cupy") else None
+_CREATION = {"asarray", "array", "ascontiguousarray", "asanyarray"}  # may take host input
+
+
+def _walk(obj, fn):
+    if isinstance(obj, list | tuple):
+        return type(obj)(_walk(o, fn) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _walk(v, fn) for k, v in obj.items()}
+    return fn(obj)
+
+
+def _to_host_views(obj):
+    return _walk(obj, lambda a: a.view(np.ndarray) if isinstance(a, DeviceArray) else a)
+
+
+def _to_device(obj):
+    def wrap(a):
+        if type(a) is np.ndarray:
+            return a.view(DeviceArray)
+        if isinstance(a, np.number | np.bool_):  # cupy's reductions give 0-d arrays
+            return np.asarray(a).view(DeviceArray)
+        return a
+
+    return _walk(obj, wrap)
+
+
+def _refuse_host(where: str, args) -> None:
+    found = []
+    _walk(args, lambda a: found.append(a) if type(a) is np.ndarray else None)
+    if found:
+        raise TypeError(f"{where}: a host numpy array (shape {found[0].shape}) mixed with "
+                        "device arrays (CuPy raises TypeError)")
+
+
+def _check_exists(name: str, module=None, error=TypeError) -> None:
+    real = _REAL if module is None or _REAL is None else getattr(_REAL, module, None)
+    if real is not None and not hasattr(real, name):
+        raise error(f"cupy{'.' + module if module else ''} has no {name!r}")
+
+
+class DeviceArray(np.ndarray):
+    """A "device" array: numpy storage with CuPy's refusals (see the module docstring)."""
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        _refuse_host(f"{ufunc.__name__}.{method}", (inputs, out or ()))
+        if method == "reduceat" and ufunc is not np.add:
+            raise TypeError(f"cupy.{ufunc.__name__}.reduceat is not supported")
+        if out is not None:
+            kwargs["out"] = _to_host_views(out)
+        result = getattr(ufunc, method)(*_to_host_views(inputs), **kwargs)
+        if method == "at":
+            return None
+        if out is not None:
+            return out[0] if len(out) == 1 else out
+        return _to_device(result)
+
+    def __array_function__(self, func, types_, args, kwargs):
+        module = func.__module__.split(".")[1] if func.__module__.count(".") else None
+        _check_exists(func.__name__, module if module in ("linalg", "random", "fft") else None)
+        _refuse_host(f"numpy.{func.__name__}", (args, kwargs))
+        return _to_device(func(*_to_host_views(args), **_to_host_views(kwargs)))
+
+    def get(self):
+        """A host copy (``cupy.ndarray.get``)."""
+        return self.view(np.ndarray).copy()
+
+    @property
+    def device(self):
+        return types.SimpleNamespace(id=0)
+
+
+class _Ufunc:
+    def __init__(self, ufunc):
+        self._ufunc, self.__name__ = ufunc, ufunc.__name__
+
+    def __call__(self, *args, **kwargs):
+        return _DeviceFunction(self.__name__, self._ufunc)(*args, **kwargs)
+
+    def __getattr__(self, method):  # at, reduce, reduceat, outer, accumulate
+        if method == "reduceat" and self._ufunc is not np.add:
+            raise AttributeError(f"cupy.{self.__name__} has no attribute 'reduceat'")
+        return _DeviceFunction(f"{self.__name__}.{method}", getattr(self._ufunc, method))
+
+
+class _DeviceFunction:
+    """A numpy function called as cupy's: device arguments only (creation functions may take
+    host data), device results."""
+
+    def __init__(self, name: str, fn, module: str | None = None):
+        self.__name__, self._fn, self._module = name, fn, module
+
+    def __call__(self, *args, **kwargs):
+        name = self.__name__
+        if name not in _CREATION:
+            _refuse_host(f"cupy.{name}", (args, kwargs))
+        result = self._fn(*_to_host_views(args), **_to_host_views(kwargs))
+        return None if name.endswith(".at") else _to_device(result)
+
+
+class _Namespace(types.SimpleNamespace):
+    pass
+
+
+class FakeCupy(types.ModuleType):
+    """The ``cupy`` module as far as sparsegraph uses it."""
+
+    ndarray = DeviceArray
+    __version__ = "emulated"
+
+    def __init__(self):
+        super().__init__("cupy")
+        runtime = _Namespace(getDeviceCount=lambda: 1, runtimeGetVersion=lambda: 12000,
+                             getDeviceProperties=lambda i: {"name": b"emulated",
+                                                            "totalGlobalMem": 1 << 34})
+        self.cuda = _Namespace(Device=_Device, runtime=runtime)
+        self.random = self._submodule("random", np.random)
+        self.linalg = self._submodule("linalg", np.linalg)
+
+    def _submodule(self, name, numpy_module):
+        class Sub(types.ModuleType):
+            def __getattr__(sub, attr):
+                _check_exists(attr, name, AttributeError)
+                value = getattr(numpy_module, attr)
+                return _DeviceFunction(attr, value, name) if callable(value) else value
+
+        return Sub(f"cupy.{name}")
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        _check_exists(name, error=AttributeError)
+        value = getattr(np, name)
+        if isinstance(value, np.ufunc):
+            return _Ufunc(value)
+        if isinstance(value, type) or not callable(value):
+            return value  # dtypes, scalar types, constants
+        return _DeviceFunction(name, _HOST.get(name, value))
+
+    def get_array_module(self, *arrays):
+        return self if any(isinstance(a, DeviceArray) for a in arrays) else np
+
+    def asnumpy(self, a):
+        return a.get() if isinstance(a, DeviceArray) else np.asarray(a)
+
+    def get_default_memory_pool(self):
+        return _Namespace(total_bytes=lambda: 0, used_bytes=lambda: 0,
+                          free_all_blocks=lambda: None)
+
+
+class _Device:
+    def __init__(self, index: int = 0):
+        if index != 0:
+            raise RuntimeError(f"emulated cupy: one device (got cuda:{index})")
+        self.id = index
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def synchronize(self):
+        pass
+
+
+def _refusing(name: str):
+    host = _HOST[name]
+
+    def convert(a, *args, **kwargs):
+        if isinstance(a, DeviceArray) or (isinstance(a, list | tuple) and any(
+                isinstance(x, DeviceArray) for x in a)):
+            raise TypeError(f"np.{name} of a device array: implicit conversion to a NumPy array "
+                            "is not allowed (CuPy); use .get() or backend.to_device(a, 'cpu')")
+        return host(a, *args, **kwargs)
+
+    return convert
+
+
+# sparsegraph.backend's array-ownership tests, for device arrays that are numpy subclasses (the
+# originals take any np.ndarray for the host); compiled here, run with backend's globals
+def _xp_of(array):
+    if _cupy is not None and isinstance(array, _cupy.ndarray):  # noqa: F821
+        return _cupy  # noqa: F821
+    return np
+
+
+def _device_of(array) -> str:
+    if _cupy is not None and isinstance(array, _cupy.ndarray):  # noqa: F821
+        return f"cuda:{array.device.id}"
+    return "cpu"
+
+
+def _to_device_fn(array, device: str):
+    cuda_array = _cupy is not None and isinstance(array, _cupy.ndarray)  # noqa: F821
+    if device == "cpu":
+        return array.get() if cuda_array else np.asarray(array)
+    cp = cupy_module()  # noqa: F821
+    with cp.cuda.Device(int(device.split(":")[1])):
+        return array if cuda_array else cp.asarray(array)
+
+
+def install(monkeypatch) -> FakeCupy:
+    """Make "cuda" usable through the emulation for the duration of a test."""
+    from sparsegraph import backend
+
+    fake = FakeCupy()
+    monkeypatch.setattr(backend, "_cupy", fake)
+    monkeypatch.setattr(backend, "_cupy_error", None)
+    for fn, emulated in ((backend.xp_of, _xp_of), (backend.device_of, _device_of),
+                         (backend.to_device, _to_device_fn)):
+        monkeypatch.setattr(fn, "__code__", emulated.__code__)
+    for name in _HOST:
+        monkeypatch.setattr(np, name, _refusing(name))
+    return fake
