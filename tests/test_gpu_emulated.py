@@ -186,3 +186,54 @@ def test_global_pooling_on_emulated_cuda_matches_the_cpu(batch, emulated_cuda):
         on_device = pool(x.to("cuda"), None if batch is None else sg.tensor(batch).to("cuda"))
         assert isinstance(on_device.array, DeviceArray)
         np.testing.assert_allclose(host(on_device), pool(x, batch).numpy(), rtol=1e-12)
+
+
+def _sparse_op_cases():
+    """``name -> fn(a, x, b) -> Tensor`` over a (30, 20) sparse ``a`` (COO with duplicates),
+    ``x`` (20, 4) and a (20, 30) sparse ``b``: the sparse ops and the scatter family."""
+    o = sg.ops
+    idx = sg.tensor(np.arange(30) % 7)
+    return {
+        "spmm": lambda a, x, b: o.spmm(a.coalesce(), x),
+        "dense @ sparse": lambda a, x, b: x.T @ b.coalesce(),
+        "sddmm": lambda a, x, b: o.sddmm(a.coalesce(), a.coalesce() @ x, x).values,
+        "softmax": lambda a, x, b: o.sparse_softmax(a.coalesce()).values,
+        "log_softmax": lambda a, x, b: o.sparse_log_softmax(a.coalesce()).values,
+        "spgemm": lambda a, x, b: o.spgemm(a.coalesce(), b.coalesce()).to_dense(),
+        "transpose": lambda a, x, b: a.coalesce().T.to_dense(),
+        "to_csr": lambda a, x, b: a.to_csr().to_dense(),
+        "add": lambda a, x, b: o.sparse_add(a.coalesce(), b.coalesce().T).to_dense(),
+        "mul dense": lambda a, x, b: (a.coalesce() * ((a.coalesce() @ x) @ x.T)).values,
+        "sum": lambda a, x, b: o.sparse_sum(a.coalesce(), 1),
+        "gcn_norm": lambda a, x, b: o.gcn_norm(o.spgemm(b, a.coalesce())).values,
+        "scatter max": lambda a, x, b: o.scatter(a.coalesce() @ x, idx, 7, reduce="max"),
+        "scatter mean": lambda a, x, b: o.scatter(a.coalesce() @ x, idx, 7, reduce="mean"),
+        "segment_softmax": lambda a, x, b: o.segment_softmax(a.coalesce() @ x, idx,
+                                                             num_segments=7),
+        "gather": lambda a, x, b: o.gather_rows(a.coalesce() @ x, idx),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_sparse_op_cases()))
+def test_sparse_ops_on_emulated_cuda_match_the_cpu(name, emulated_cuda):
+    from sparsegraph.testing import random_sparse
+
+    fn = _sparse_op_cases()[name]
+    rng = np.random.default_rng(3)
+    results = {}
+    for device in ("cpu", "cuda"):
+        row, col = rng.integers(0, 30, 90), rng.integers(0, 20, 90)  # duplicates included
+        a = sg.sparse_coo(np.stack([row, col]), rng.standard_normal(90), (30, 20))
+        b = random_sparse(20, 30, 0.2, dtype="float64", seed=4, requires_grad=False)
+        x = sg.tensor(rng.standard_normal((20, 4)))
+        a, b, x = a.to(device), b.to(device), x.to(device)
+        for t in (a.values, b.values, x):
+            t.requires_grad = True
+        out = fn(a, x, b)
+        (out * out).sum().backward()
+        assert out.device == a.device
+        results[device] = [host(t) for t in (out, a.values.grad, b.values.grad, x.grad)
+                           if t is not None]
+        rng = np.random.default_rng(3)
+    for got, want in zip(results["cuda"], results["cpu"], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
