@@ -49,8 +49,9 @@ def _check_range(op: str, name: str, a, bound: int) -> None:
 
 
 def _check_shape(op: str, shape) -> tuple[int, int]:
-    if (not isinstance(shape, tuple | list) or len(shape) != 2
-            or not all(isinstance(s, int | np.integer) and s >= 0 for s in shape)):
+    if (not isinstance(shape, tuple | list) or len(shape) != 2 or not all(
+            isinstance(s, int | np.integer) and not isinstance(s, bool) and s >= 0
+            for s in shape)):
         raise ValueError(f"{op}: expected `shape` to be two non-negative ints (got {shape!r})")
     return int(shape[0]), int(shape[1])
 
@@ -88,8 +89,10 @@ class Structure:
                 raise ValueError(f"{op}: expected `indptr` to be non-decreasing")
             _check_range(op, "indices", indices, m)
         dt = index_dtype(n, m, indices.size)
-        return cls((n, m), "csr", indptr=indptr.astype(dt, copy=False),
-                   indices=indices.astype(dt, copy=False))
+        # NOTE: validated input is the caller's: copied, so changing it later cannot change
+        # the (immutable, trusted) structure behind the kernels' backs
+        return cls((n, m), "csr", indptr=indptr.astype(dt, copy=validate),
+                   indices=indices.astype(dt, copy=validate))
 
     @classmethod
     def coo(cls, row, col, shape, *, op: str = "sparse_coo", validate: bool = True):
@@ -103,7 +106,8 @@ class Structure:
             _check_range(op, "row indices", row, n)
             _check_range(op, "column indices", col, m)
         dt = index_dtype(n, m, row.size)
-        return cls((n, m), "coo", row=row.astype(dt, copy=False), col=col.astype(dt, copy=False))
+        return cls((n, m), "coo", row=row.astype(dt, copy=validate),
+                   col=col.astype(dt, copy=validate))
 
     # ---- derived forms (each built once) -----------------------------------------------------
     @property
@@ -143,6 +147,21 @@ class Structure:
             return s, perm
 
         return self._cached("csr", build)
+
+    def from_csr_order(self):
+        """``inv`` such that values computed in the order of `to_csr`'s structure, taken at
+        ``inv``, follow this structure's own entry order (None when they already do)."""
+        csr, perm = self.to_csr()
+        if perm is None:
+            return None
+
+        def build():
+            xp = backend.xp_of(perm)
+            inv = xp.empty_like(perm)
+            inv[perm] = xp.arange(perm.shape[0], dtype=perm.dtype)
+            return inv
+
+        return self._cached("from_csr_order", build)
 
     def to_coo(self) -> Structure:
         if self.layout == "coo":
@@ -208,6 +227,7 @@ class SparseTensor:
 
     __slots__ = ("structure", "values")
     __array_priority__ = 1001
+    _sparse_operand = True  # dense Tensor operators hand `dense * A` etc. over to us
 
     def __init__(self, structure: Structure, values: Tensor):
         self.structure = structure
@@ -218,10 +238,10 @@ class SparseTensor:
     nnz = property(lambda self: self.structure.nnz)
     dtype = property(lambda self: self.values.dtype)
     device = property(lambda self: self.values.device)
-    indptr = property(lambda self: self.structure.to_csr()[0].indptr if self.layout == "csr"
-                      else None)
-    row = property(lambda self: self.structure.rows())
-    col = property(lambda self: self.structure.cols())
+    indptr = property(lambda self: self.structure.to_csr()[0].indptr,
+                      doc="Row pointer (N + 1,); of the CSR form for a COO tensor (cached).")
+    row = property(lambda self: self.structure.rows(), doc="Row of every stored entry.")
+    col = property(lambda self: self.structure.cols(), doc="Column of every stored entry.")
 
     @property
     def shape(self) -> tuple:
@@ -254,16 +274,11 @@ class SparseTensor:
 
     def with_values(self, values) -> SparseTensor:
         """Same structure, new values (how edge weights or attention go onto a graph)."""
-        if not isinstance(values, Tensor):
-            values = wrap(backend.xp_of(values).asarray(values)) if hasattr(
-                values, "dtype") else Tensor(values)
-        if values.ndim < 1 or values.shape[0] != self.nnz:
-            raise ValueError(f"with_values: expected `values` with {self.nnz} rows, one per "
-                             f"stored entry (got shape {values.shape})")
-        if values.device != self.structure.device:
+        if isinstance(values, Tensor) and values.device != self.structure.device:
             raise ValueError(f"with_values: `values` is on {values.device} but the structure "
                              f"is on {self.structure.device}")
-        return SparseTensor(self.structure, values)
+        return SparseTensor(self.structure, _values("with_values", values, self.nnz,
+                                                    self.structure.device))
 
     def detach(self) -> SparseTensor:
         return SparseTensor(self.structure, self.values.detach())
@@ -335,7 +350,12 @@ class SparseTensor:
     def __sub__(self, other):
         return _ops().sparse_add(self, -other)
 
+    def __rsub__(self, other):
+        return _ops().sparse_add(-self, other)
+
     def __truediv__(self, other):
+        if isinstance(other, int | float | np.number) and not isinstance(other, bool):
+            return self.with_values(self.values / other)  # / 0 gives inf / nan, as numpy
         return _ops().sparse_mul(self, 1.0 / other)
 
     def sum(self, dim=None):
@@ -351,14 +371,20 @@ def _values(op: str, values, nnz: int, device: str, dtype=None) -> Tensor:
     if not isinstance(values, Tensor):
         from sparsegraph.creation import tensor
 
-        values = tensor(values, dtype=dtype, device=device)
+        try:
+            values = tensor(values, dtype=dtype, device=device)
+        except TypeError as exc:  # "tensor: ..." names no argument of ours
+            raise TypeError(f"{op}: `values`: {str(exc).removeprefix('tensor: ')}") from None
     elif dtype is not None:
         values = values.to(dtype)
     if values.ndim < 1 or values.shape[0] != nnz:
         raise ValueError(f"{op}: expected `values` with {nnz} entries, one per stored index "
                          f"(got shape {values.shape})")
-    if values.dtype.kind not in "fc" and values.dtype != np.bool_ and values.dtype.kind not in "iu":
-        raise TypeError(f"{op}: expected numeric `values` (got {values.dtype})")
+    if values.dtype.kind not in "fbiu":
+        raise TypeError(f"{op}: expected real numeric `values` (got {values.dtype})")
+    if values.dtype == np.float16:
+        raise TypeError(f"{op}: float16 values are not supported by the sparse kernels; use "
+                        "float32 (the default) or float64")
     return values
 
 
@@ -370,18 +396,25 @@ def sparse_coo(indices, values=None, shape=None, *, dtype=None, device=None) -> 
         values: ``(nnz, *dense_dims)`` values (default: float32 ones).
         shape: ``(N, M)``; default: one past the largest index in each row.
     """
+    return _coo("sparse_coo", "indices", indices, values, shape, dtype, device)
+
+
+def _coo(op: str, name: str, indices, values, shape, dtype, device) -> SparseTensor:
+    """`sparse_coo` for ``op``, whose (2, nnz) index argument is called ``name``."""
     idx = indices.array if isinstance(indices, Tensor) else indices
-    idx = idx if hasattr(idx, "dtype") else np.asarray(idx)
+    if not hasattr(idx, "dtype"):
+        idx = np.asarray(idx)
+        if idx.size == 0:
+            idx = idx.astype(np.int64)  # an empty list says nothing about the dtype
     if idx.ndim != 2 or idx.shape[0] != 2:
-        raise ValueError(f"sparse_coo: expected `indices` of shape (2, nnz) (got {idx.shape})")
+        raise ValueError(f"{op}: expected `{name}` of shape (2, nnz) (got {idx.shape})")
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{op}: expected `{name}` with an integer dtype (got {idx.dtype})")
     if shape is None:
-        if idx.dtype.kind not in "iu":
-            raise TypeError(f"sparse_coo: expected `indices` with an integer dtype "
-                            f"(got {idx.dtype})")
         shape = tuple(int(idx[i].max()) + 1 if idx.shape[1] else 0 for i in range(2))
-    s = Structure.coo(idx[0], idx[1], tuple(shape), op="sparse_coo")
+    s = Structure.coo(idx[0], idx[1], shape, op=op)
     device = device or s.device
-    return SparseTensor(s.to(device), _values("sparse_coo", values, s.nnz, device, dtype))
+    return SparseTensor(s.to(device), _values(op, values, s.nnz, device, dtype))
 
 
 def sparse_csr(indptr, indices, values=None, shape=None, *, dtype=None,
@@ -391,8 +424,11 @@ def sparse_csr(indptr, indices, values=None, shape=None, *, dtype=None,
         # validated first: the max of a float array (inf, NaN) is no shape
         ip = _index_array("sparse_csr", "indptr", indptr)
         ind = _index_array("sparse_csr", "indices", indices)
+        if ip.size == 0:
+            raise ValueError("sparse_csr: expected `indptr` with N + 1 entries for N rows, at "
+                             "least one (got an empty array)")
         shape = (ip.size - 1, int(ind.max()) + 1 if ind.size else 0)
-    s = Structure.csr(indptr, indices, tuple(shape), op="sparse_csr")
+    s = Structure.csr(indptr, indices, shape, op="sparse_csr")
     device = device or s.device
     return SparseTensor(s.to(device), _values("sparse_csr", values, s.nnz, device, dtype))
 
@@ -403,11 +439,15 @@ def from_scipy(m, *, dtype=None, layout: str | None = None) -> SparseTensor:
 
     if not sp.issparse(m):
         raise TypeError(f"from_scipy: expected a scipy.sparse matrix (got {type(m).__name__})")
+    if m.ndim != 2:
+        raise ValueError(f"from_scipy: expected a 2-D sparse matrix or array (got shape "
+                         f"{m.shape})")
     if layout not in (None, "csr", "coo"):
         raise ValueError(f"from_scipy: expected layout 'csr' or 'coo' (got {layout!r})")
     if (layout or ("coo" if m.format == "coo" else "csr")) == "coo":
         m = m.tocoo()
-        return sparse_coo(np.stack([m.row, m.col]), np.array(m.data), m.shape, dtype=dtype)
+        return _coo("from_scipy", "m", np.stack([m.row, m.col]), np.array(m.data), m.shape,
+                    dtype, None)
     m = m.tocsr()
     return sparse_csr(m.indptr, m.indices, np.array(m.data), m.shape, dtype=dtype)
 
@@ -431,12 +471,14 @@ def from_edge_index(edge_index, num_nodes: int | None = None, values=None, *,
                         f"(got {ei.dtype})")
     if num_nodes is None:
         num_nodes = int(ei.max()) + 1 if ei.size else 0
-    if not isinstance(num_nodes, int | np.integer) or num_nodes < 0:
+    if (not isinstance(num_nodes, int | np.integer) or isinstance(num_nodes, bool)
+            or num_nodes < 0):
         raise ValueError(f"from_edge_index: expected `num_nodes` to be a non-negative int "
                          f"(got {num_nodes!r})")
     if ei.size and (int(ei.min()) < 0 or int(ei.max()) >= num_nodes):
         bad = int(ei.min()) if int(ei.min()) < 0 else int(ei.max())
         raise ValueError(f"from_edge_index: expected `edge_index` node ids in [0, {num_nodes}) "
                          f"(got {bad})")
-    coo = sparse_coo(ei[::-1], values, (num_nodes, num_nodes), dtype=dtype)
+    coo = _coo("from_edge_index", "edge_index", ei[::-1], values, (num_nodes, num_nodes), dtype,
+               None)
     return coo.to_csr()

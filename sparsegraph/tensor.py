@@ -296,19 +296,27 @@ class Tensor:
         return self.to("cuda")
 
     # ---- arithmetic (delegations to sparsegraph.ops) ---------------------------------------
+    # NOTE: a SparseTensor operand answers itself (its reflected method: `dense * A` is A's
+    # sampled product, `dense + A` the dense sum), as numpy defers to scipy.sparse
     def __add__(self, other):
+        if getattr(other, "_sparse_operand", False):
+            return NotImplemented
         return _ops().add(self, other)
 
     def __radd__(self, other):
         return _ops().add(other, self)
 
     def __sub__(self, other):
+        if getattr(other, "_sparse_operand", False):
+            return NotImplemented
         return _ops().sub(self, other)
 
     def __rsub__(self, other):
         return _ops().sub(other, self)
 
     def __mul__(self, other):
+        if getattr(other, "_sparse_operand", False):
+            return NotImplemented
         return _ops().mul(self, other)
 
     def __rmul__(self, other):

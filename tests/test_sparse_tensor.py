@@ -58,7 +58,8 @@ def test_metadata_csr_and_coo():
     np.testing.assert_array_equal(a.values.numpy(), m.data)
     assert a.to_scipy().format == "csr" and (a.to_scipy() != m).nnz == 0
     coo = a.to_coo()
-    assert coo.layout == "coo" and coo.indptr is None and coo.indices().shape == (2, m.nnz)
+    assert coo.layout == "coo" and coo.indices().shape == (2, m.nnz)
+    np.testing.assert_array_equal(coo.indptr, m.indptr)  # the row pointer of its CSR form
     assert coo.to_scipy().format == "coo" and (coo.to_scipy().tocsr() != m).nnz == 0
     hybrid = random_sparse(3, 4, 0.5, heads=2)
     assert hybrid.shape == (3, 4, 2) and hybrid.ndim == 3
@@ -183,7 +184,7 @@ def test_with_values_grad_and_detach():
     assert_close(w.grad.values, np.full(3, 2.0))
     assert not w.detach().requires_grad and w.detach().structure is adj.structure
     assert adj.with_values(np.arange(3.0)).values.tolist() == [0.0, 1.0, 2.0]
-    with pytest.raises(ValueError, match=r"with_values: expected `values` with 3 rows"):
+    with pytest.raises(ValueError, match=r"with_values: expected `values` with 3 entries"):
         adj.with_values(sg.ones(4))
     adj.requires_grad_()
     assert adj.requires_grad
@@ -299,3 +300,98 @@ def test_fuzzed_from_edge_index(src, dst, num_nodes, dtype):
 
 def test_docstring_examples():
     assert doctest.testmod(sparse_conversion, extraglobs={"sg": sg}).failed == 0
+
+
+# ---- the caller's arrays, dtypes and messages (a new user's first tries) -------------------
+def test_the_structure_owns_copies_of_the_callers_index_arrays():
+    """Changing the caller's arrays afterwards changes nothing (the kernels trust the
+    validated structure: a later out-of-range index would read out of bounds)."""
+    m = scipy_sparse.csr_matrix(([1.0, 2.0], np.array([1, 0], np.int32),
+                                 np.array([0, 2], np.int32)), shape=(1, 2))
+    a = sg.from_scipy(m)
+    m.sort_indices()  # scipy sorts its int32 arrays in place
+    np.testing.assert_array_equal(a.to_dense().numpy(), [[2.0, 1.0]])
+    indptr, indices = np.array([0, 1, 2], np.int32), np.array([0, 1], np.int32)
+    b = sg.sparse_csr(indptr, indices, [1.0, 2.0], (2, 2))
+    idx = np.array([[0, 1], [1, 0]], np.int32)
+    c = sg.sparse_coo(idx, [1.0, 2.0], (2, 2))
+    indices[1], idx[1, 0] = 50_000_000, 50_000_000
+    np.testing.assert_array_equal(ops.spmm(b, sg.ones(2, 3)).numpy(), [[1.0] * 3, [2.0] * 3])
+    np.testing.assert_array_equal(c.to_dense().numpy(), [[0.0, 1.0], [2.0, 0.0]])
+
+
+def test_complex_object_and_float16_values_are_refused_by_name():
+    idx = [[0, 1], [1, 0]]
+    for make in (lambda: sg.sparse_coo(idx, np.array([1j, 2]), (2, 2)),
+                 lambda: sg.from_scipy(scipy_sparse.csr_matrix(np.eye(2) * 1j))):
+        with pytest.raises(TypeError, match=r"`values`: complex data is not supported"):
+            make()
+    with pytest.raises(TypeError, match="complex data is not supported"):
+        sg.tensor(np.ones(2) * 1j)
+    a = sg.sparse_coo(idx, [1.0, 2.0], (2, 2))
+    with pytest.raises(TypeError, match=r"with_values: `values`: complex"):
+        a.with_values(np.ones(2) * 1j)
+    with pytest.raises(TypeError, match=r"with_values: `values`: expected numeric data"):
+        a.with_values(np.array([1, None], object))
+    with pytest.raises(TypeError, match=r"sparse_coo: float16 values are not supported"):
+        sg.sparse_coo(idx, [1.0, 2.0], (2, 2), dtype=sg.float16)
+    with pytest.raises(TypeError, match=r"with_values: float16 values are not supported"):
+        a.with_values(sg.ones(2, dtype="float16"))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: sg.sparse_coo([[0, 1], [1, 0]], [1.0, 2.0], 4),
+     r"sparse_coo: expected `shape` to be two non-negative ints \(got 4\)"),
+    (lambda: sg.sparse_coo([[0, 1], [1, 0]], [1.0, 2.0], (True, True)),
+     r"sparse_coo: expected `shape` to be two non-negative ints"),
+    (lambda: sg.sparse_csr([], []), r"sparse_csr: expected `indptr` with N \+ 1 entries"),
+    (lambda: sg.sparse_csr([0, 1], [0], [1.0], 3), r"sparse_csr: expected `shape`"),
+    (lambda: sg.sparse_coo([[0.0, 1.0], [1.0, 0.0]], [1.0, 2.0], (2, 2)),
+     r"sparse_coo: expected `indices` with an integer dtype \(got float64\)"),
+    (lambda: sg.from_edge_index([[0, 1, 2], [1, 2, 0]], 3, values=[1.0, 2.0]),
+     r"from_edge_index: expected `values` with 3 entries"),
+    (lambda: sg.from_edge_index([[0, 1], [1, 0]], True), r"from_edge_index: expected `num_nodes`"),
+    (lambda: sg.from_scipy(scipy_sparse.coo_array(np.ones(3))),
+     r"from_scipy: expected a 2-D sparse matrix or array \(got shape \(3,\)\)"),
+    (lambda: ops.degree(sg.sparse_coo([[0], [0]], None, (1, 1)), 1, dtype="foo"),
+     r"dtype: expected one of"),
+])
+def test_constructor_errors_name_the_function_and_argument(call, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        call()
+
+
+def test_empty_lists_make_an_empty_tensor():
+    a = sg.sparse_coo([[], []], [], (3, 3))
+    assert (a.nnz, a.shape, a.structure.row.dtype) == (0, (3, 3), np.int32)
+    np.testing.assert_array_equal(a.to_dense().numpy(), np.zeros((3, 3)))
+
+
+def test_coo_indptr_is_the_row_pointer_of_its_csr_form():
+    a = sg.sparse_coo([[2, 0, 2, 1], [0, 1, 1, 0]], [1.0, 2.0, 3.0, 4.0], (4, 2))
+    np.testing.assert_array_equal(a.indptr, [0, 1, 2, 4, 4])
+    assert a.indptr is a.indptr  # cached with the CSR form
+
+
+def test_dense_operands_on_the_left_defer_to_the_sparse_tensor():
+    a = random_sparse(4, 3, 0.5, seed=8, layout="coo", duplicates=True)
+    d = sg.randn(4, 3, dtype="float64", requires_grad=True)
+    dense_a = a.to_dense().detach().numpy()
+    left = d * a  # sampled at a's entries, as a * d
+    assert isinstance(left, sg.SparseTensor) and left.structure is a.structure
+    assert_close(left.to_dense(), (a * d).to_dense())
+    assert_close(d + a, d.detach().numpy() + dense_a)
+    assert_close(d - a, d.detach().numpy() - dense_a)
+    assert_close(a - d, dense_a - d.detach().numpy())
+    (d * a).values.sum().backward()
+    assert d.grad is not None
+    with pytest.raises(TypeError, match="sparse_add: .*adding a scalar would densify"):
+        1 - a
+
+
+def test_dividing_by_zero_gives_inf_as_numpy():
+    a = sg.sparse_coo([[0, 1], [1, 0]], [1.0, -2.0], (2, 2))
+    with np.errstate(divide="ignore"):
+        np.testing.assert_array_equal((a / 0).values.numpy(), [np.inf, -np.inf])
+    assert_close((a / 2).values, [0.5, -1.0])
+    assert_close((a / sg.full((2, 2), 4.0)).values, [0.25, -0.5])
