@@ -385,7 +385,8 @@ def sparse_matmul_auto(input, other):
             return sparse_matmul(input, other)
         n, m = (a.shape[1], a.shape[0]) if flip else a.shape
         f = 1 if x.ndim == 1 else (x.shape[0] if flip else x.shape[1])
-        if not decide_spmm(n, m, a.nnz, f, a.dtype).dense:
+        # duplicates (an uncoalesced COO) can store more entries than there are positions
+        if not decide_spmm(n, m, min(a.nnz, n * m), f, a.dtype).dense:
             return sparse_matmul(input, other)
     from sparsegraph.ops.linalg import matmul
     from sparsegraph.ops.sparse_conversion import sparse_to_dense

@@ -119,15 +119,22 @@ def _check(op, a):
     return a if a.layout == "csr" else a.to_csr()
 
 
+def _row_softmax(op: str, a: SparseTensor, log: bool) -> SparseTensor:
+    from sparsegraph.ops.sparse_conversion import in_own_order
+
+    return in_own_order(a, RowSoftmax.apply(_check(op, a), log))
+
+
 def sparse_softmax(a: SparseTensor) -> SparseTensor:
     """Softmax over each row's stored entries (each target's in-edges), per head for hybrid
     ``(nnz, H)`` values; implicit zeros are absent (not ``exp(0)``) and empty rows stay empty.
 
     Args:
-        a: sparse ``(N, M)`` scores (a COO input gives a CSR result).
+        a: sparse ``(N, M)`` scores.
 
     Returns:
-        A SparseTensor with a's CSR structure whose nonempty rows sum to 1.
+        A SparseTensor with a's structure (layout and entry order) whose nonempty rows sum
+        to 1.
 
     Raises:
         TypeError: non-sparse ``a`` or non-floating values.
@@ -137,14 +144,12 @@ def sparse_softmax(a: SparseTensor) -> SparseTensor:
         >>> sparse_softmax(a).values.tolist()
         [0.5, 0.5, 1.0]
     """
-    a = _check("sparse_softmax", a)
-    return a.with_values(RowSoftmax.apply(a, False))
+    return _row_softmax("sparse_softmax", a, False)
 
 
 def sparse_log_softmax(a: SparseTensor) -> SparseTensor:
     """Log of `sparse_softmax`, computed stably (``v - max - log(sum(exp(v - max)))``)."""
-    a = _check("sparse_log_softmax", a)
-    return a.with_values(RowSoftmax.apply(a, True))
+    return _row_softmax("sparse_log_softmax", a, True)
 
 
 def edge_softmax_spmm(scores: SparseTensor, x: Tensor) -> Tensor:

@@ -303,16 +303,24 @@ def index_select(input: Tensor, dim: int, index) -> Tensor:
     return IndexSelect.apply(input, d, idx.reshape(-1))
 
 
-def gather(input: Tensor, dim: int, index) -> Tensor:
-    """PyTorch's gather: ``out[i][j] = input[index[i][j]][j]`` for ``dim=0`` (and alike).
-
-    ``index`` has ``input``'s number of dims and is no larger than ``input`` in the other dims;
-    the output has ``index``'s shape.
+def gather(input: Tensor, dim, index=None) -> Tensor:
+    """Two forms. ``gather(input, index)``: the rows of ``input`` at a 1-D ``index``, message
+    passing's gather (`gather_rows`: PyG's ``x[edge_index[0]]``). ``gather(input, dim, index)``:
+    PyTorch's gather, ``out[i][j] = input[index[i][j]][j]`` for ``dim=0`` (and alike), where
+    ``index`` has ``input``'s number of dims, is no larger than ``input`` in the other dims, and
+    gives the output its shape.
 
     Raises:
         TypeError: for a non-integer ``index``.
         ValueError: for mismatched dims or sizes, or indices out of ``[0, size)``.
     """
+    if index is None:
+        if isinstance(dim, int | np.integer):
+            raise TypeError(f"gather: expected `index` after `dim`={dim} (or call "
+                            "gather(input, index) to gather rows)")
+        from sparsegraph.ops.gather_scatter import gather_rows
+
+        return gather_rows(input, dim)
     check_tensor("gather", "input", input)
     d = norm_dim("gather", dim, input.ndim)
     idx = _index_array("gather", index, input)

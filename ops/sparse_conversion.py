@@ -62,6 +62,14 @@ def _permuted(a: SparseTensor, structure: Structure, perm) -> SparseTensor:
                                                                                      perm))
 
 
+def in_own_order(a: SparseTensor, csr_values: Tensor) -> SparseTensor:
+    """``a``'s structure with values computed in the order of ``a.to_csr()``: how an op that
+    runs on CSR answers a COO input, entry for entry with ``a.values``."""
+    inv = a.structure.from_csr_order()
+    return SparseTensor(a.structure, csr_values if inv is None
+                        else PermuteValues.apply(csr_values, inv))
+
+
 def _check(op: str, a) -> None:
     if not isinstance(a, SparseTensor):
         raise TypeError(f"{op}: expected a SparseTensor (got {type(a).__name__})")
@@ -118,11 +126,17 @@ def coalesce(a: SparseTensor) -> SparseTensor:
         xp = xp_of(urow)
         indptr = xp.concatenate([xp.zeros(1, np.int64), xp.cumsum(
             xp.bincount(urow, minlength=s.shape[0]))])
-        return Structure.csr(indptr, ucol, s.shape, validate=False), inverse
+        # CSR, unique and already sorted within rows: nothing moves
+        same = s.layout == "csr" and urow.shape[0] == s.nnz and bool(
+            (inverse == xp.arange(s.nnz)).all())
+        return Structure.csr(indptr, ucol, s.shape, validate=False), inverse, same
 
-    out_s, inverse = s._cached("coalesced", build)
-    if out_s.nnz == s.nnz and s.layout == "csr":
-        return a  # already unique (and CSR rows are grouped)
+    out_s, inverse, same = s._cached("coalesced", build)
+    if same:
+        return a
+    if a.dtype == np.bool_:  # duplicates OR together, as in scipy.sparse
+        return SparseTensor(out_s, scatter(a.values.to("int64"), inverse, out_s.nnz,
+                                           "sum").to("bool"))
     return SparseTensor(out_s, scatter(a.values, inverse, out_s.nnz, "sum"))
 
 

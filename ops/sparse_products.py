@@ -331,13 +331,13 @@ def sddmm(a: SparseTensor, x: Tensor, y: Tensor) -> SparseTensor:
     """``(X @ Y^T)`` sampled at a's stored entries (PyG/DGL: a's own values are not used).
 
     Args:
-        a: sparse ``(N, M)``; only its structure is read (a COO ``a`` gives a CSR result).
+        a: sparse ``(N, M)``; only its structure is read.
         x: ``(N, F)`` or ``(N, H, F)``.
         y: ``(M, F)`` or ``(M, H, F)``.
 
     Returns:
-        A SparseTensor with a's (CSR) structure and values ``(nnz,)`` or ``(nnz, H)``;
-        differentiable w.r.t. ``x`` and ``y``.
+        A SparseTensor with a's structure (layout and entry order: its values line up with
+        ``a.values``), values ``(nnz,)`` or ``(nnz, H)``; differentiable w.r.t. ``x`` and ``y``.
 
     Raises:
         TypeError: non-sparse ``a``, non-Tensor or mixed-dtype ``x`` / ``y``.
@@ -360,9 +360,10 @@ def sddmm(a: SparseTensor, x: Tensor, y: Tensor) -> SparseTensor:
         raise ValueError(f"sddmm: expected `x` with {a.shape[0]} rows and `y` with {a.shape[1]} "
                          f"rows, equal trailing dims, for `a` of shape {a.shape[:2]} (got "
                          f"{x.shape} and {y.shape})")
-    if a.layout != "csr":
-        a = a.to_csr()
-    return SparseTensor(a.structure, SDDMM.apply(a.structure, x, y))
+    from sparsegraph.ops.sparse_conversion import in_own_order
+
+    csr = a.to_csr() if a.layout != "csr" else a
+    return in_own_order(a, SDDMM.apply(csr.structure, x, y))
 
 
 def spgemm(a: SparseTensor, b: SparseTensor) -> SparseTensor:

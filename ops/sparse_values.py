@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sparsegraph.backend import xp_of
+from sparsegraph.backend import as_dtype, xp_of
 from sparsegraph.ops.gather_scatter import scatter, segment
 from sparsegraph.ops.index import getitem
 from sparsegraph.ops.shape import cat
@@ -189,9 +189,10 @@ def sparse_sum(a: SparseTensor, dim=None):
         return a.values.sum()
     dim = _sparse_dim("sparse_sum", a, dim)
     s = a.structure
+    values = a.values.to("int64") if a.dtype == np.bool_ else a.values  # as numpy's bool sum
     if dim == 1 and a.layout == "csr":
-        return segment(a.values, s.indptr, "sum")
-    return scatter(a.values, s.cols() if dim == 0 else s.rows(), s.shape[1 - dim], "sum")
+        return segment(values, s.indptr, "sum")
+    return scatter(values, s.cols() if dim == 0 else s.rows(), s.shape[1 - dim], "sum")
 
 
 def degree(a: SparseTensor, dim: int = 1, dtype="float32") -> Tensor:
@@ -203,4 +204,5 @@ def degree(a: SparseTensor, dim: int = 1, dtype="float32") -> Tensor:
         [2.0, 1.0]
     """
     _check("degree", a)
-    return wrap(a.structure.degree(_sparse_dim("degree", a, dim)).astype(np.dtype(dtype)))
+    dt = as_dtype(dtype)  # a TypeError naming `dtype` for a bad one
+    return wrap(a.structure.degree(_sparse_dim("degree", a, dim)).astype(dt))

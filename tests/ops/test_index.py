@@ -352,3 +352,15 @@ def test_getitem_property_matches_numpy_and_add_at(shape_key, seed):
     g = rng.standard_normal(out.shape)
     out.backward(sg.tensor(g))
     np.testing.assert_allclose(x.grad.numpy(), scatter_reference(shape, key, g))
+
+
+def test_gather_with_two_arguments_gathers_rows():
+    x = sg.randn(4, 3, dtype="float64", requires_grad=True)
+    idx = [2, 0, 2]
+    np.testing.assert_array_equal(ops.gather(x, idx).detach().numpy(), x.detach().numpy()[idx])
+    ops.gather(x, sg.tensor(idx)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy()[:, 0], [1.0, 0.0, 2.0, 0.0])
+    torch_style = ops.gather(x, 1, sg.tensor([[0], [2], [1], [0]]))
+    assert torch_style.shape == (4, 1)
+    with pytest.raises(TypeError, match=r"gather: expected `index` after `dim`=1"):
+        ops.gather(x, 1)

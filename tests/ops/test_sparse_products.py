@@ -175,12 +175,13 @@ def test_sddmm_matches_dense_and_gradchecks(layout):
     y = sg.randn(6, 3, dtype="float64", requires_grad=True)
     out = ops.sddmm(a, x, y)
     csr = a.to_csr()
-    assert out.layout == "csr" and out.structure is csr.structure
+    assert out.structure is a.structure  # a's layout and entry order, duplicates included
     xn, yn = x.detach().numpy(), y.detach().numpy()
-    assert_close(out.values, at_entries(csr, xn @ yn.T))
+    assert_close(out.values, (xn @ yn.T)[a.row, a.col])
     g = np.random.default_rng(12).standard_normal(out.nnz)
     out.values.backward(sg.tensor(g))
-    gd = sg.sparse_csr(csr.indptr, csr.structure.indices, g, csr.shape).to_dense().numpy()
+    gd = np.zeros(a.shape)
+    np.add.at(gd, (a.row, a.col), g)
     assert_close(x.grad, gd @ yn)
     assert_close(y.grad, gd.T @ xn)
     gradcheck(lambda p, q: ops.sddmm(a, p, q).values, [x, y])
@@ -349,3 +350,23 @@ def test_spmm_with_constant_values_keeps_nothing_of_x():
 
 def test_docstring_examples():
     assert doctest.testmod(sparse_products, extraglobs={"sg": sg}).failed == 0
+
+
+def test_matmul_with_more_duplicates_than_positions_runs_as_spmm():
+    """An uncoalesced COO can store more entries than its N x M positions; ``@`` (whose cost
+    model decides dense or sparse) gives what spmm gives."""
+    a = sg.sparse_coo([[0, 0, 0], [0, 0, 0]], [1.0, 2.0, 3.0], (1, 1))
+    assert_close(a @ sg.ones(1, 2), ops.spmm(a.to_csr(), sg.ones(1, 2)))
+    assert_close(sg.ones(2, 1) @ a, np.full((2, 1), 6.0))
+
+
+@pytest.mark.parametrize("fn", ["sddmm", "sparse_softmax", "sparse_log_softmax"])
+def test_results_on_a_coo_input_line_up_with_its_values(fn):
+    """Putting the result back on ``a`` (``a.with_values``) places every value on its own
+    entry: the output keeps a's layout and entry order."""
+    a = sg.sparse_coo([[1, 0, 1, 0], [0, 1, 2, 2]], [1.0, 2.0, 3.0, 4.0], (2, 3))
+    x, y = sg.randn(2, 3, dtype="float32"), sg.randn(3, 3, dtype="float32")
+    out = ops.sddmm(a, x, y) if fn == "sddmm" else getattr(ops, fn)(a)
+    assert out.layout == "coo" and out.structure is a.structure
+    reference = ops.sddmm(a.to_csr(), x, y) if fn == "sddmm" else getattr(ops, fn)(a.to_csr())
+    assert_close(a.with_values(out.values).to_dense(), reference.to_dense())

@@ -218,3 +218,28 @@ def test_degree_counts_stored_entries(spec):
 
 def test_docstring_examples():
     assert doctest.testmod(sparse_values, extraglobs={"sg": sg}).failed == 0
+
+
+def test_bool_values_sum_to_counts_and_or_together_when_merged():
+    a = sg.sparse_coo([[0, 1, 1, 1], [1, 0, 0, 1]], np.array([True, True, False, True]), (2, 2))
+    dense = np.zeros((2, 2), np.int64)
+    np.add.at(dense, (a.row, a.col), a.values.numpy())
+    np.testing.assert_array_equal(ops.sparse_sum(a, 1).numpy(), dense.sum(1))
+    np.testing.assert_array_equal(ops.sparse_sum(a, 0).numpy(), dense.sum(0))
+    merged = a.coalesce()  # (1, 0) holds True and False: True, as scipy's bool sum
+    assert merged.dtype == np.bool_
+    np.testing.assert_array_equal(merged.to_dense().numpy(), dense > 0)
+    union = ops.sparse_add(a, a.T)
+    np.testing.assert_array_equal(union.to_dense().numpy(), (dense + dense.T) > 0)
+
+
+def test_coalesce_sorts_the_columns_of_a_csr_without_duplicates():
+    a = sg.sparse_csr([0, 2, 3], [1, 0, 1], sg.tensor([1.0, 2.0, 3.0], requires_grad=True),
+                      (2, 2))
+    c = a.coalesce()
+    np.testing.assert_array_equal(c.col, [0, 1, 1])
+    assert_close(c.values, [2.0, 1.0, 3.0])
+    c.values.backward(sg.tensor([10.0, 20.0, 30.0]))
+    assert_close(a.values.grad, [20.0, 10.0, 30.0])
+    s = sg.sparse_csr([0, 2, 3], [0, 1, 1], [1.0, 2.0, 3.0], (2, 2))
+    assert s.coalesce() is s  # sorted and unique: nothing to do

@@ -252,7 +252,8 @@ def choose_dense(graph: StaticGraph, decide=None) -> StaticGraph:
         if measured_on is not None and device_type(a.values.device) != measured_on:
             node.attrs["reason"] = f"sparse: the cost table was measured on {measured_on}"
             continue
-        (n, m), nnz = a.structure.shape, a.values.shape[0]
+        (n, m) = a.structure.shape
+        nnz = min(a.values.shape[0], n * m)  # duplicates can outnumber the positions
         decision = decide(n, m, nnz, x.value.shape[1], str(a.values.dtype))
         node.attrs["reason"] = decision.reason
         if not decision.dense:
