@@ -9,10 +9,13 @@ permutation instead of copying it.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import njit, prange
 
 from sparsegraph.kernels import register
+from sparsegraph.ops.sparse_kernels import generic
 from sparsegraph.ops.sparse_kernels.numba_kernels import counting_sort
 from sparsegraph.ops.sparse_kernels.numba_util import (
     JIT,
@@ -25,6 +28,20 @@ from sparsegraph.ops.sparse_kernels.numba_util import (
 )
 
 _MODES = {"sum": 0, "mean": 0, "max": 1, "min": 2}
+
+
+def _float16_to_generic(fn):
+    """numba compiles no float16 arithmetic: such calls run the generic (numpy) kernel of the
+    same name instead (as the CUDA kernels do for the dtypes they lack)."""
+    fallback = getattr(generic, fn.__name__)
+
+    @functools.wraps(fn)
+    def call(*args):
+        if any(getattr(a, "dtype", None) == np.float16 for a in args):
+            return fallback(*args)
+        return fn(*args)
+
+    return call
 
 
 @njit(parallel=True, **JIT)
@@ -106,6 +123,7 @@ def _backward_call(indptr, out, g, log: bool):
 
 
 @register("csr_softmax", "cpu", name="numba", priority=20, fmt="csr")
+@_float16_to_generic
 @serial_when_small
 def csr_softmax(indptr, values):
     """Row softmax of (E,) or (E, H) values; as the generic `csr_softmax`."""
@@ -113,6 +131,7 @@ def csr_softmax(indptr, values):
 
 
 @register("csr_log_softmax", "cpu", name="numba", priority=20, fmt="csr")
+@_float16_to_generic
 @serial_when_small
 def csr_log_softmax(indptr, values):
     """Row log-softmax of (E,) or (E, H) values; as the generic `csr_log_softmax`."""
@@ -120,6 +139,7 @@ def csr_log_softmax(indptr, values):
 
 
 @register("csr_softmax_backward", "cpu", name="numba", priority=20, fmt="csr")
+@_float16_to_generic
 @serial_when_small
 def csr_softmax_backward(indptr, out, g):
     """``out * (g - rowsum(out * g))``; as the generic `csr_softmax_backward`."""
@@ -127,6 +147,7 @@ def csr_softmax_backward(indptr, out, g):
 
 
 @register("csr_log_softmax_backward", "cpu", name="numba", priority=20, fmt="csr")
+@_float16_to_generic
 @serial_when_small
 def csr_log_softmax_backward(indptr, out, g):
     """``g - exp(out) * rowsum(g)``; as the generic `csr_log_softmax_backward`."""
@@ -201,6 +222,7 @@ def _reduce(indptr, src, perm, reduce: str):
 
 
 @register("segment_reduce", "cpu", name="numba", priority=20, fmt="csr")
+@_float16_to_generic
 @serial_when_small
 def segment_reduce(indptr, src, reduce: str):
     """Parallel reduction of sorted segments; as the generic `segment_reduce`."""
@@ -208,6 +230,7 @@ def segment_reduce(indptr, src, reduce: str):
 
 
 @register("scatter_reduce", "cpu", name="numba", priority=20, fmt="csr")
+@_float16_to_generic
 @serial_when_small
 def scatter_reduce(index, src, dim_size: int, reduce: str):
     """Counting-sort ``index`` (stable) then reduce segments through the permutation; as the

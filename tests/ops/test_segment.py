@@ -366,3 +366,19 @@ def test_fuzz_malformed_index_raises_only_value_or_type_errors(index, dim_size, 
 def test_docstring_examples_run():
     result = doctest.testmod(gather_scatter, extraglobs={"sg": sg})
     assert result.attempted >= 4 and result.failed == 0
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min"])
+def test_float16_sources_run_on_the_generic_kernels(reduce):
+    """numba compiles no float16 arithmetic: the numba kernels hand such calls to the generic
+    ones, so float16 gives float32's answers to float16 precision."""
+    x32 = sg.tensor(np.round(np.random.default_rng(0).standard_normal((9, 3)), 2), "float32")
+    index = sg.tensor([0, 2, 2, 1, 0, 2, 1, 1, 0])
+    for fn in (lambda x: ops.scatter(x, index, 3, reduce=reduce),
+               lambda x: ops.segment(x, np.array([0, 4, 9]), reduce),
+               lambda x: ops.segment_softmax(x, index, num_segments=3)):
+        x16 = x32.to("float16").detach().requires_grad_()
+        out = fn(x16)
+        out.sum().backward()
+        assert out.dtype == np.float16 and x16.grad.dtype == np.float16
+        np.testing.assert_allclose(out.detach().numpy(), fn(x32).numpy(), rtol=2e-3, atol=2e-3)
