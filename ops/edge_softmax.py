@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sparsegraph.autograd.function import Function
 from sparsegraph.kernels import dispatch
+from sparsegraph.ops.sparse_conversion import in_own_order
 from sparsegraph.ops.sparse_products import _contiguous
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import Tensor
@@ -120,8 +121,6 @@ def _check(op, a):
 
 
 def _row_softmax(op: str, a: SparseTensor, log: bool) -> SparseTensor:
-    from sparsegraph.ops.sparse_conversion import in_own_order
-
     return in_own_order(a, RowSoftmax.apply(_check(op, a), log))
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
+from sparsegraph.ops.sparse_conversion import in_own_order
 from sparsegraph.ops.sparse_kernels.structure import csr_row_ids
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import Tensor
@@ -360,8 +361,6 @@ def sddmm(a: SparseTensor, x: Tensor, y: Tensor) -> SparseTensor:
         raise ValueError(f"sddmm: expected `x` with {a.shape[0]} rows and `y` with {a.shape[1]} "
                          f"rows, equal trailing dims, for `a` of shape {a.shape[:2]} (got "
                          f"{x.shape} and {y.shape})")
-    from sparsegraph.ops.sparse_conversion import in_own_order
-
     csr = a.to_csr() if a.layout != "csr" else a
     return in_own_order(a, SDDMM.apply(csr.structure, x, y))
 
