@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sparsegraph.ops as ops
 from sparsegraph.creation import zeros
-from sparsegraph.gnn.message_passing import MessagePassing, as_adjacency
+from sparsegraph.gnn.message_passing import MessagePassing, as_adjacency, check_in_channels
 from sparsegraph.nn import Linear, ModuleList, Parameter
 
 
@@ -101,6 +101,7 @@ class ChebConv(MessagePassing):
         return norm.with_values(-norm.values)
 
     def forward(self, x, adj):
+        check_in_channels("ChebConv", "x", x, self.in_channels)
         lap = self.scaled_laplacian(adj, x.shape[0], x.dtype)
         t_prev, out = x, self.lins[0](x)
         if self.K > 1:

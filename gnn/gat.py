@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import sparsegraph.ops as ops
 from sparsegraph.creation import zeros
-from sparsegraph.gnn.message_passing import MessagePassing, as_adjacency, split_features
+from sparsegraph.gnn.message_passing import (
+    MessagePassing,
+    adjacency_and_edge_order,
+    check_in_channels,
+    edges_in_csr_order,
+    split_features,
+)
 from sparsegraph.gnn.utils import add_self_loops_with
 from sparsegraph.nn import Linear, Parameter, init
 from sparsegraph.ops.fused import gat_attention
@@ -25,13 +33,15 @@ class GATConv(MessagePassing):
         heads: number of heads ``H``. (default: 1)
         concat: concatenate heads (else average them). (default: True)
         negative_slope: LeakyReLU slope. (default: 0.2)
-        dropout: dropout on the attention weights in training. (default: 0.0)
+        dropout: dropout probability in ``[0, 1]`` on the attention weights in training
+            (1 drops them all). (default: 0.0)
         add_self_loops: add remaining self loops. (default: True)
         edge_dim: size of edge features to include in the scores. (default: None)
         bias: learn an additive bias. (default: True)
 
     Shapes:
-        x: ``(N, F_in)``; adj: ``(N, N)``; edge_attr: ``(E, edge_dim)`` in adj's CSR order;
+        x: ``(N, F_in)``; adj: ``(N, N)``; edge_attr: ``(E, edge_dim)``, one row per edge in
+        the order of adj's edges (edge_index columns, or a SparseTensor's stored entries);
         out: ``(N, H·F)`` if concat else ``(N, F)``.
     """
 
@@ -39,11 +49,16 @@ class GATConv(MessagePassing):
                  negative_slope: float = 0.2, dropout: float = 0.0, add_self_loops: bool = True,
                  edge_dim: int | None = None, bias: bool = True):
         super().__init__(aggr="sum")
+        if isinstance(heads, bool) or not isinstance(heads, Integral) or heads < 1:
+            raise ValueError(f"GATConv: expected `heads` to be an int >= 1 (got {heads!r})")
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"GATConv: expected `dropout` in [0, 1] (got {dropout!r})")
         self.in_channels, self.out_channels, self.heads = in_channels, out_channels, heads
         self.concat, self.negative_slope, self.dropout = concat, negative_slope, dropout
         self.add_self_loops, self.edge_dim = add_self_loops, edge_dim
         src_in, dst_in = (in_channels if isinstance(in_channels, tuple)
                           else (in_channels, in_channels))
+        self.src_in, self.dst_in = src_in, dst_in
         self.lin = Linear(src_in, heads * out_channels, bias=False)
         self.lin_dst = (Linear(dst_in, heads * out_channels, bias=False)
                         if isinstance(in_channels, tuple) else None)
@@ -69,14 +84,22 @@ class GATConv(MessagePassing):
             init.zeros_(self.bias)
 
     def forward(self, x, adj, edge_attr=None, return_attention_weights: bool = False):
+        is_pair = isinstance(x, tuple | list)
         x_src, x_dst = split_features(x)
+        check_in_channels("GATConv", "x_src" if is_pair else "x", x_src, self.src_in)
+        check_in_channels("GATConv", "x_dst", x_dst, self.dst_in)
         H, F = self.heads, self.out_channels
         h_src = self.lin(x_src).reshape((x_src.shape[0], H, F))
         h_dst = h_src if self.lin_dst is None and x_dst is x_src else (
             (self.lin_dst or self.lin)(x_dst).reshape((x_dst.shape[0], H, F)))
-        adj = as_adjacency(adj, x_src.shape[0], x_dst.shape[0], op="GATConv", dtype=x_src.dtype)
-        if edge_attr is not None and self.lin_edge is None:
-            raise ValueError("GATConv: got `edge_attr` but the layer was built with edge_dim=None")
+        adj, perm = adjacency_and_edge_order(adj, x_src.shape[0], x_dst.shape[0], op="GATConv",
+                                             dtype=x_src.dtype, x_is_pair=is_pair)
+        if edge_attr is not None:
+            if self.lin_edge is None:
+                raise ValueError("GATConv: got `edge_attr` but the layer was built with "
+                                 "edge_dim=None")
+            edge_attr = edges_in_csr_order(edge_attr, perm, adj.nnz, op="GATConv",
+                                           name="edge_attr")
         if self.add_self_loops:
             if adj.shape[0] != adj.shape[1]:
                 raise ValueError("GATConv: add_self_loops needs a square adjacency; pass "
@@ -85,10 +108,10 @@ class GATConv(MessagePassing):
         # per-head <h, att>: one pass, no (N, H, F) product temporary
         a_src = ops.einsum("nhf,ohf->nh", h_src, self.att_src)  # (N_src, H)
         a_dst = ops.einsum("nhf,ohf->nh", h_dst, self.att_dst)  # (N_dst, H)
-        if edge_attr is None and not return_attention_weights:
+        p = self.dropout if self.training else 0.0
+        if edge_attr is None and not return_attention_weights and p < 1.0:
             # one fused op: scores, leaky_relu, edge softmax, dropout and aggregation, keeping
-            # only alpha and the mask (E x H) for backward
-            p = self.dropout if self.training else 0.0
+            # only alpha and the mask (E x H) for backward (p = 1 drops every weight: below)
             return self._finish(gat_attention(adj, a_src, a_dst, h_src, self.negative_slope, p))
         score = ops.edge_sum(adj, a_src, a_dst)  # (E, H) without an unsorted scatter
         if edge_attr is not None:
@@ -96,12 +119,12 @@ class GATConv(MessagePassing):
             score = score + ops.einsum("ehf,ohf->eh", e, self.att_edge)
         score = ops.leaky_relu(score, self.negative_slope)
         scored = adj.with_values(score)
-        if (self.dropout == 0.0 or not self.training) and not return_attention_weights:
+        if p == 0.0 and not return_attention_weights:
             out = ops.edge_softmax_spmm(scored, h_src)  # fused: no E x H x F
         else:
             alpha = ops.sparse_softmax(scored)
-            if self.dropout > 0.0 and self.training:
-                alpha = alpha.with_values(ops.dropout(alpha.values, self.dropout, True))
+            if p > 0.0:
+                alpha = alpha.with_values(ops.dropout(alpha.values, p, True))
             out = ops.spmm(alpha, h_src)
         out = self._finish(out)
         return (out, alpha) if return_attention_weights else out

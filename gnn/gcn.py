@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import sparsegraph.ops as ops
 from sparsegraph.creation import zeros
-from sparsegraph.gnn.message_passing import MessagePassing, as_adjacency
+from sparsegraph.gnn.message_passing import (
+    MessagePassing,
+    adjacency_and_edge_order,
+    as_adjacency,
+    check_in_channels,
+    edges_in_csr_order,
+)
 from sparsegraph.nn import Linear, Parameter, init
 
 
@@ -21,9 +27,14 @@ class GCNConv(MessagePassing):
         normalize: apply the symmetric normalisation. (default: True)
         bias: learn an additive bias. (default: True)
 
+    ``forward(x, adj, edge_weight=None)``: ``edge_weight`` (``(E,)``, optional) gives the
+    weighted adjacency ``A_w`` in place of ``adj``'s values, one weight per edge in the order
+    of ``adj``'s edges: the columns of an edge_index (any order, as in PyG), or the stored
+    entries of a SparseTensor.
+
     Shapes:
         x: ``(N, F_in)`` dense or sparse CSR; adj: ``(N, N)`` target-major SparseTensor or
-        ``(2, E)`` edge_index; out: ``(N, F_out)``.
+        ``(2, E)`` edge_index; edge_weight: ``(E,)``; out: ``(N, F_out)``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, improved: bool = False,
@@ -55,11 +66,11 @@ class GCNConv(MessagePassing):
         return adj
 
     def forward(self, x, adj, edge_weight=None):
-        if x.shape[-1] != self.in_channels:
-            raise ValueError(f"GCNConv: expected `x` with {self.in_channels} features "
-                             f"(got {x.shape[-1]})")
+        check_in_channels("GCNConv", "x", x, self.in_channels)
         if edge_weight is not None:
-            adj = as_adjacency(adj, x.shape[0], op="GCNConv").with_values(edge_weight)
+            adj, perm = adjacency_and_edge_order(adj, x.shape[0], op="GCNConv")
+            adj = adj.with_values(edges_in_csr_order(edge_weight, perm, adj.nnz, op="GCNConv",
+                                                     name="edge_weight"))
         norm = self.normalized_adjacency(adj, x.shape[0], x.dtype)
         out = self.propagate(norm, self.lin(x))  # fused: one spmm
         return out if self.bias is None else out + self.bias
@@ -98,6 +109,7 @@ class SGConv(MessagePassing):
         self._cached_x = None
 
     def forward(self, x, adj):
+        check_in_channels("SGConv", "x", x, self.in_channels)
         h = self._cached_x
         if h is None:
             norm = ops.gcn_norm(as_adjacency(adj, x.shape[0], op="SGConv", dtype=x.dtype),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sparsegraph.creation import tensor
-from sparsegraph.gnn.message_passing import MessagePassing, split_features
+from sparsegraph.gnn.message_passing import MessagePassing, check_in_channels, split_features
 from sparsegraph.nn import Linear, Parameter
 
 
@@ -35,8 +35,8 @@ class GINConv(MessagePassing):
         self.eps.array[...] = self.initial_eps
 
     def forward(self, x, adj):
-        x_src, x_dst = split_features(x)
-        out = self.propagate(adj, (x_src, x_dst))
+        _, x_dst = split_features(x)
+        out = self.propagate(adj, x)
         return self.nn(out + (1 + self.eps.to(x_dst.dtype)) * x_dst)
 
     def __repr__(self) -> str:
@@ -51,6 +51,10 @@ class GraphConv(MessagePassing):
         in_channels, out_channels: feature sizes.
         aggr: ``"add"``/``"sum"``, ``"mean"`` or ``"max"``. (default: "add")
         bias: bias of ``W_2``. (default: True)
+
+    ``forward(x, adj, edge_weight=None)``: ``edge_weight`` (``(E,)``) replaces ``adj``'s
+    values, one weight per edge in the order of ``adj``'s edges (edge_index columns, or a
+    SparseTensor's stored entries).
 
     Shapes:
         x: ``(N, F_in)``; adj: ``(N, N)`` (values are edge weights); out: ``(N, F_out)``.
@@ -67,8 +71,11 @@ class GraphConv(MessagePassing):
         self.lin_root.reset_parameters()
 
     def forward(self, x, adj, edge_weight=None):
+        is_pair = isinstance(x, tuple | list)
         x_src, x_dst = split_features(x)
-        out = self.lin_rel(self.propagate(adj, (x_src, x_dst), edge_weight=edge_weight))
+        check_in_channels("GraphConv", "x_src" if is_pair else "x", x_src, self.in_channels)
+        check_in_channels("GraphConv", "x_dst", x_dst, self.in_channels)
+        out = self.lin_rel(self.propagate(adj, x, edge_weight=edge_weight))
         return out + self.lin_root(x_dst)
 
     def __repr__(self) -> str:

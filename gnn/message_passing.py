@@ -1,29 +1,34 @@
 """`MessagePassing`: message / aggregate / update, with a fused spmm path.
 
 ``propagate(adj, x)`` computes, for every target node i,
-``update(aggregate({message(x_j, w_ij) for every edge j -> i}))``. When the message is the
-default (a source feature scaled by the edge weight) and the aggregation is sum or mean, the
-layer takes the fused path: one spmm over the adjacency, never an E x F message tensor
-(PyG's ``message_and_aggregate``). Otherwise it gathers source rows, calls ``message`` and
-reduces each target's in-edges with the segment kernels (edges are stored sorted by target).
+``update(aggregate({message(x_i, x_j, w_ji, ...) for every edge j -> i}))``; ``message``'s
+parameters are matched by name, as in PyG. When neither ``message`` nor ``aggregate`` is
+overridden and the aggregation is sum or mean, the layer takes the fused path: one spmm over
+the adjacency, never an E x F message tensor (PyG's ``message_and_aggregate``). Otherwise it
+gathers the rows ``message`` asks for, calls it and reduces each target's in-edges with the
+segment kernels (edges are stored sorted by target).
 """
 
 from __future__ import annotations
+
+import functools
+import inspect
 
 import numpy as np
 
 import sparsegraph.ops as ops
 from sparsegraph import backend
+from sparsegraph.creation import tensor
 from sparsegraph.graph import Graph
 from sparsegraph.nn import Module
-from sparsegraph.sparse import SparseTensor, from_edge_index
+from sparsegraph.sparse import SparseTensor, sparse_coo
 from sparsegraph.tensor import Tensor, wrap
 
 AGGRS = ("sum", "mean", "max", "min")
 
 
 def as_adjacency(adj, num_src: int, num_dst: int | None = None, *,
-                 op: str = "propagate", dtype=None) -> SparseTensor:
+                 op: str = "propagate", dtype=None, x_is_pair: bool = False) -> SparseTensor:
     """Accept a SparseTensor (target-major), a Graph or an edge_index; return CSR.
 
     Args:
@@ -32,12 +37,32 @@ def as_adjacency(adj, num_src: int, num_dst: int | None = None, *,
         num_src: number of source nodes (rows of the features being propagated).
         num_dst: number of target nodes (default: ``num_src``).
         dtype: cast constant edge weights to this dtype (the features'), e.g. float64.
+        x_is_pair: the caller's features came as a pair ``(x_src, x_dst)`` (error wording).
+    """
+    return adjacency_and_edge_order(adj, num_src, num_dst, op=op, dtype=dtype,
+                                    x_is_pair=x_is_pair)[0]
+
+
+def adjacency_and_edge_order(adj, num_src: int, num_dst: int | None = None, *,
+                             op: str = "propagate", dtype=None, x_is_pair: bool = False):
+    """`as_adjacency`, plus how the caller's per-edge tensors map onto the CSR entries.
+
+    Per-edge tensors (edge weights, edge features) follow the caller's edge order: the columns
+    of an edge_index, or the stored entries of a SparseTensor (a COO one need not be sorted).
+    The CSR result stores its entries sorted by target, so such a tensor ``t`` lines up with
+    them as ``t[perm]`` (see `edges_in_csr_order`).
+
+    Returns:
+        ``(adj, perm)``: the ``(N_dst, N_src)`` CSR SparseTensor and the ``(E,)`` permutation
+        from the caller's edge order to CSR order (None when they are the same).
     """
     num_dst = num_src if num_dst is None else num_dst
+    perm = None
     if isinstance(adj, Graph):
         adj = adj.adj
     if isinstance(adj, SparseTensor):
         if adj.layout != "csr":
+            perm = adj.structure.to_csr()[1]  # cached on the structure, as to_csr uses it
             adj = adj.to_csr()
     elif isinstance(adj, Tensor | np.ndarray | list | tuple):
         ei = adj.array if isinstance(adj, Tensor) else np.asarray(adj)
@@ -47,19 +72,58 @@ def as_adjacency(adj, num_src: int, num_dst: int | None = None, *,
         if num_src != num_dst:
             raise ValueError(f"{op}: a bipartite propagation needs a SparseTensor `adj` of "
                              f"shape ({num_dst}, {num_src})")
-        if ei.size and int(ei.max()) >= num_src:
+        if ei.size and (int(ei.max()) >= num_src or int(ei.min()) < 0):
+            bad = int(ei.min()) if int(ei.min()) < 0 else int(ei.max())
             raise ValueError(f"{op}: expected `edge_index` entries in [0, {num_src}) to match "
-                             f"`x` with {num_src} rows (got {int(ei.max())})")
-        adj = from_edge_index(ei, num_src)
+                             f"`x` with {num_src} rows (got {bad})")
+        # entry (target, source) per edge, in edge_index order; the sort into CSR is cached
+        # on this structure together with its permutation
+        coo = sparse_coo(ei[::-1], None, (num_src, num_src), dtype=dtype)
+        perm = coo.structure.to_csr()[1]
+        adj = coo.to_csr()
     else:
         raise TypeError(f"{op}: expected `adj` as a SparseTensor, Graph or edge_index "
                         f"(got {type(adj).__name__})")
-    if adj.shape[:2] != (num_dst, num_src):
-        raise ValueError(f"{op}: expected `x` with {adj.shape[1]} rows to match `adj` of shape "
-                         f"{adj.shape[:2]} (got {num_src})")
+    n_rows, n_cols = adj.shape[:2]
+    if n_cols != num_src:
+        what = "`x_src` (the first of the pair (x_src, x_dst))" if x_is_pair else "`x`"
+        raise ValueError(f"{op}: expected {what} with {n_cols} rows, one per source node of "
+                         f"`adj` of shape {adj.shape[:2]} (got {num_src})")
+    if n_rows != num_dst:
+        if not x_is_pair:
+            raise ValueError(f"{op}: `adj` of shape {adj.shape[:2]} maps {n_cols} source nodes "
+                             f"to {n_rows} targets: pass the features as a pair (x_src, x_dst) "
+                             f"with x_dst of {n_rows} rows (got one `x` of {num_src} rows)")
+        raise ValueError(f"{op}: expected `x_dst` (the second of the pair (x_src, x_dst), the "
+                         f"target features) with {n_rows} rows to match `adj` of shape "
+                         f"{adj.shape[:2]} (got {num_dst})")
     if dtype is not None and adj.dtype != dtype and not adj.requires_grad:
         adj = adj.with_values(adj.values.to(dtype))
-    return adj
+    return adj, perm
+
+
+def edges_in_csr_order(values, perm, num_edges: int, *, op: str, name: str) -> Tensor:
+    """A per-edge ``(E, ...)`` tensor in the caller's edge order -> the CSR entries' order.
+
+    Args:
+        values: ``(E, ...)`` Tensor (or array-like), one row per edge as the caller listed them.
+        perm: the permutation from `adjacency_and_edge_order` (None: already in CSR order).
+        num_edges: ``E``, the adjacency's stored entries.
+        op, name: the layer and argument, for the error message.
+    """
+    if not isinstance(values, Tensor):
+        values = tensor(values)
+    if values.ndim < 1 or values.shape[0] != num_edges:
+        raise ValueError(f"{op}: expected `{name}` with {num_edges} rows, one per edge "
+                         f"(got shape {values.shape})")
+    return values if perm is None else ops.gather_rows(values, perm)
+
+
+def check_in_channels(op: str, name: str, x, expected: int) -> None:
+    """ValueError naming the layer when ``x`` has not ``expected`` features (last dim)."""
+    if x is not None and x.shape[-1] != expected:
+        raise ValueError(f"{op}: expected `{name}` with {expected} features, as `in_channels` "
+                         f"says (got shape {tuple(x.shape)})")
 
 
 def split_features(x):
@@ -79,7 +143,20 @@ class MessagePassing(Module):
             (results concatenated on the feature axis; sum and mean share one pass).
 
     Subclasses implement ``forward`` and call ``propagate``; they may override ``message``
-    (per edge, explicit path), ``aggregate`` and ``update``.
+    (per edge), ``aggregate``, ``update`` and ``message_and_aggregate`` (a fused replacement
+    for the first two, used whenever it is overridden).
+
+    ``message``'s parameters are filled by name (PyG's convention), each per edge in the
+    adjacency's CSR order:
+
+    - ``x_j``: source features ``(E, ...)``, ``x_i``: target features ``(E, ...)`` (from
+      ``x_dst`` when ``x`` is a pair ``(x_src, x_dst)``);
+    - ``edge_weight``: the edge weights ``(E,)`` (``propagate``'s, else ``adj``'s values);
+    - ``name_j`` / ``name_i``: node tensor ``name`` (or pair) passed to ``propagate`` as a
+      keyword, gathered at the sources / targets;
+    - any other keyword passed to ``propagate``: unchanged, except ``edge_*`` ones (edge_attr,
+      edge_type, ...), which are per-edge tensors in the caller's edge order and are reordered
+      like ``edge_weight``.
     """
 
     def __init__(self, aggr="sum"):
@@ -96,12 +173,12 @@ class MessagePassing(Module):
         self.aggr = aggr
 
     # ---- the three hooks -------------------------------------------------------------------
-    def message(self, x_src: Tensor, edge_weight: Tensor | None, **kwargs) -> Tensor:
-        """Per-edge message (E, ...): the source features scaled by the edge weight."""
+    def message(self, x_j: Tensor, edge_weight: Tensor | None = None) -> Tensor:
+        """Per-edge message ``(E, ...)``: the source features scaled by the edge weight."""
         if edge_weight is None:
-            return x_src
-        w = edge_weight.reshape(edge_weight.shape + (1,) * (x_src.ndim - edge_weight.ndim))
-        return x_src * w
+            return x_j
+        w = edge_weight.reshape(edge_weight.shape + (1,) * (x_j.ndim - edge_weight.ndim))
+        return x_j * w
 
     def aggregate(self, messages: Tensor, adj: SparseTensor) -> Tensor:
         """Reduce each target's in-edge messages (edges are contiguous per target in CSR)."""
@@ -133,7 +210,13 @@ class MessagePassing(Module):
         return wrap(inv.reshape((-1,) + (1,) * (like.ndim - 1)))
 
     def uses_fused_path(self) -> bool:
-        return (type(self).message is MessagePassing.message
+        """One spmm instead of message + aggregate: taken when it computes the same thing
+        (neither hook overridden, sum/mean only) or when the subclass supplies its own."""
+        cls = type(self)
+        if cls.message_and_aggregate is not MessagePassing.message_and_aggregate:
+            return True
+        return (cls.message is MessagePassing.message
+                and cls.aggregate is MessagePassing.aggregate
                 and set(self.aggrs) <= {"sum", "mean"})
 
     def propagate(self, adj, x, edge_weight: Tensor | None = None, **kwargs) -> Tensor:
@@ -141,24 +224,86 @@ class MessagePassing(Module):
 
         Args:
             adj: ``(N_dst, N_src)`` adjacency (SparseTensor, Graph or edge_index).
-            x: source features ``(N_src, ...)`` or a pair ``(x_src, x_dst)``.
-            edge_weight: per-edge weights ``(E,)`` in CSR order overriding ``adj``'s values.
-            **kwargs: passed to ``message`` unchanged (per-edge tensors in CSR order).
+            x: source features ``(N_src, ...)`` or a pair ``(x_src, x_dst)``; dense or sparse
+                CSR (densified where ``message`` needs gathered rows).
+            edge_weight: per-edge weights ``(E,)`` overriding ``adj``'s values, in the order
+                of ``adj``'s edges (edge_index columns, or a SparseTensor's stored entries).
+            **kwargs: for ``message``, matched by name (see the class docstring).
 
         Returns:
             ``(N_dst, ...)`` aggregated features after ``update``.
         """
+        op = type(self).__name__
         x_src, x_dst = split_features(x)
         n_dst = x_dst.shape[0] if x_dst is not None else None
-        adj = as_adjacency(adj, x_src.shape[0], n_dst, op=type(self).__name__, dtype=x_src.dtype)
+        adj, perm = adjacency_and_edge_order(adj, x_src.shape[0], n_dst, op=op,
+                                             dtype=x_src.dtype,
+                                             x_is_pair=isinstance(x, tuple | list))
         if edge_weight is not None:
-            adj = adj.with_values(edge_weight)
-        if self.uses_fused_path() and not kwargs:
+            adj = adj.with_values(edges_in_csr_order(edge_weight, perm, adj.nnz, op=op,
+                                                     name="edge_weight"))
+        if self.uses_fused_path():
             out = self.message_and_aggregate(adj, x_src)
         else:
-            x_j = ops.gather_rows(x_src, adj.structure.indices)
-            out = self.aggregate(self.message(x_j, adj.values, **kwargs), adj)
+            args, kw = self._message_arguments(adj, perm, x_src, x_dst, kwargs)
+            out = self.aggregate(self.message(*args, **kw), adj)
         return self.update(out, x_dst)
+
+    def _message_arguments(self, adj: SparseTensor, perm, x_src, x_dst, kwargs: dict):
+        """``message``'s arguments by parameter name: ``(positional, keyword)``."""
+        op = type(self).__name__
+        sources = adj.structure.indices
+
+        def gathered(name: str, features, index):
+            if features is None:
+                raise ValueError(f"{op}.message: `{name}` needs node features to gather "
+                                 f"(got None in the pair (x_src, x_dst))")
+            if isinstance(features, SparseTensor):
+                features = features.to_dense()  # rows of CSR features are gathered densely
+            return ops.gather_rows(features, index)
+
+        def value(name: str):
+            if name == "x_j":
+                return gathered(name, x_src, sources)
+            if name == "x_i":
+                return gathered(name, x_dst, adj.structure.rows())
+            if name == "edge_weight":
+                return adj.values
+            if name in kwargs:
+                if name.startswith("edge_") and hasattr(kwargs[name], "shape"):
+                    return edges_in_csr_order(kwargs[name], perm, adj.nnz, op=op, name=name)
+                return kwargs[name]
+            base, suffix = name[:-2], name[-2:]
+            if suffix in ("_i", "_j") and base in kwargs:
+                src, dst = split_features(kwargs[base])
+                if suffix == "_j":
+                    return gathered(name, src, sources)
+                return gathered(name, dst, adj.structure.rows())
+            return _MISSING
+
+        args, kw, var_keyword = [], {}, False
+        for p in _message_parameters(type(self)):
+            if p.kind is p.VAR_KEYWORD:
+                var_keyword = True
+                continue
+            if p.kind is p.VAR_POSITIONAL:
+                continue
+            v = value(p.name)
+            if v is _MISSING and p.default is not p.empty:
+                v = p.default  # explicit, so that later positional-only ones keep their places
+            if v is _MISSING:
+                raise TypeError(f"{op}.message: cannot fill parameter `{p.name}`: expected "
+                                f"x_i, x_j, edge_weight, a keyword passed to propagate, or "
+                                f"NAME_i / NAME_j for a node tensor NAME passed to propagate "
+                                f"(got keywords {sorted(kwargs)})")
+            if p.kind is p.POSITIONAL_ONLY:
+                args.append(v)
+            else:
+                kw[p.name] = v
+        if var_keyword:
+            for name in kwargs.keys() - kw.keys():
+                kw[name] = value(name)
+        return args, kw
 
     def message_and_aggregate(self, adj: SparseTensor, x: Tensor) -> Tensor:
         """The fused path: one spmm per distinct aggregation (mean = sum / in-degree)."""
@@ -169,3 +314,14 @@ class MessagePassing(Module):
 
     def extra_repr(self) -> str:
         return ""
+
+
+_MISSING = object()
+
+
+@functools.cache
+def _message_parameters(cls) -> tuple:
+    """``cls.message``'s parameters without ``self`` (inspected once per class)."""
+    params = tuple(inspect.signature(cls.message).parameters.values())
+    is_static = isinstance(inspect.getattr_static(cls, "message"), staticmethod)
+    return params if is_static else params[1:]

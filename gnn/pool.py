@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import sparsegraph.ops as ops
+from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import Tensor
 
 
@@ -18,11 +19,28 @@ def _segments(x: Tensor, batch, size: int | None, op: str):
         if b.shape != (x.shape[0],):
             raise ValueError(f"{op}: expected `batch` with {x.shape[0]} entries to match `x` "
                              f"(got shape {b.shape})")
-    n = int(b.max()) + 1 if size is None and b.size else (size or 0)
-    return b, n
+        if b.size and b.dtype.kind not in "iu":
+            raise TypeError(f"{op}: expected integer graph ids in `batch` (got {b.dtype})")
+        if b.size and int(b.min()) < 0:
+            raise ValueError(f"{op}: expected graph ids >= 0 in `batch` (got {int(b.min())})")
+    needed = int(b.max()) + 1 if b.size else 0
+    if size is None:
+        return b, needed
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 0:
+        raise ValueError(f"{op}: expected `size` to be an int >= 0 (got {size!r})")
+    if size < needed:
+        raise ValueError(f"{op}: `batch` holds graph ids up to {needed - 1}, which needs "
+                         f"`size` >= {needed} (got size={size})")
+    return b, int(size)
 
 
-def _pool(reduce: str, x: Tensor, batch, size: int | None, op: str) -> Tensor:
+def _pool(reduce: str, x, batch, size: int | None, op: str) -> Tensor:
+    if isinstance(x, SparseTensor):
+        # sparse CSR features (a first layer's input): pooled as the dense matrix they stand for
+        x = x.to_dense()
+    elif not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected `x` as a Tensor or SparseTensor "
+                        f"(got {type(x).__name__})")
     b, n = _segments(x, batch, size, op)
     if b.size and bool((b[1:] >= b[:-1]).all()):
         # batches from Graph.batch are sorted: a segment reduction over contiguous rows
@@ -32,7 +50,10 @@ def _pool(reduce: str, x: Tensor, batch, size: int | None, op: str) -> Tensor:
 
 
 def global_add_pool(x: Tensor, batch=None, size: int | None = None) -> Tensor:
-    """Sum of node features per graph: ``(N, F)`` with ``batch`` ``(N,)`` -> ``(G, F)``."""
+    """Sum of node features per graph: ``(N, F)`` with ``batch`` ``(N,)`` -> ``(G, F)``.
+
+    ``x`` may be sparse CSR (densified); ``size`` (G) defaults to ``batch.max() + 1``.
+    """
     return _pool("sum", x, batch, size, "global_add_pool")
 
 

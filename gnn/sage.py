@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sparsegraph.ops as ops
-from sparsegraph.gnn.message_passing import MessagePassing, split_features
+from sparsegraph.gnn.message_passing import MessagePassing, check_in_channels, split_features
 from sparsegraph.nn import Linear
 
 
@@ -32,6 +32,7 @@ class SAGEConv(MessagePassing):
         self.root_weight, self.normalize, self.project = root_weight, normalize, project
         src_in, dst_in = (in_channels if isinstance(in_channels, tuple)
                           else (in_channels, in_channels))
+        self.src_in, self.dst_in = src_in, dst_in
         self.proj = Linear(src_in, src_in, bias=True) if project else None
         self.lin_l = Linear(src_in * len(self.aggrs), out_channels, bias=bias)
         self.lin_r = Linear(dst_in, out_channels, bias=False) if root_weight else None
@@ -42,10 +43,14 @@ class SAGEConv(MessagePassing):
                 lin.reset_parameters()
 
     def forward(self, x, adj):
+        is_pair = isinstance(x, tuple | list)
         x_src, x_dst = split_features(x)
+        check_in_channels("SAGEConv", "x_src" if is_pair else "x", x_src, self.src_in)
+        if self.lin_r is not None:
+            check_in_channels("SAGEConv", "x_dst", x_dst, self.dst_in)
         if self.proj is not None:
             x_src = ops.relu(self.proj(x_src))
-        out = self.lin_l(self.propagate(adj, (x_src, x_dst)))
+        out = self.lin_l(self.propagate(adj, (x_src, x_dst) if is_pair else x_src))
         if self.lin_r is not None:
             out = out + self.lin_r(x_dst)
         if self.normalize:
