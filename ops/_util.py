@@ -53,7 +53,9 @@ def unbroadcast(g, shape: tuple):
 def norm_dim(op: str, dim: int, ndim: int) -> int:
     """Map a possibly negative ``dim`` into ``range(ndim)`` or raise naming the op."""
     lo, hi = (-ndim, ndim - 1) if ndim else (-1, 0)
-    if not isinstance(dim, int | np.integer) or not lo <= dim <= hi:
+    if isinstance(dim, bool) or not isinstance(dim, int | np.integer):
+        raise TypeError(f"{op}: expected `dim` to be an int (got {type(dim).__name__} {dim!r})")
+    if not lo <= dim <= hi:
         raise ValueError(f"{op}: expected `dim` in [{lo}, {hi}] (got {dim!r})")
     return int(dim) % max(ndim, 1)
 

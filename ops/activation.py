@@ -147,6 +147,8 @@ def _make(name, fwd, grad, saves):
 
     def forward(ctx, x, p):
         y = dispatch(name, ctx.device)(x.array, p)
+        if y.dtype != x.dtype:  # scipy.special computes float16 in float32
+            y = y.astype(x.dtype)
         if ctx.needs_input_grad[0]:
             ctx.p, ctx.saves = p, saves(p)
             if ctx.saves == "y":
@@ -164,7 +166,8 @@ def _make(name, fwd, grad, saves):
             t = ctx.mask if ctx.saves == "mask" else ctx.saved_tensors[0].array
         g = g.array
         out = reusable_grad(ctx, g)  # before the call, whose pending arguments hold g too
-        return dispatch(name + "_backward", ctx.device)(t, g, ctx.p, out=out), None
+        gx = dispatch(name + "_backward", ctx.device)(t, g, ctx.p, out=out)
+        return (gx if gx.dtype == g.dtype else gx.astype(g.dtype)), None
 
     cls_name = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "elu": "ELU", "gelu": "GELU"}.get(
         name, name.capitalize())

@@ -20,7 +20,8 @@ __all__ = [
     "add", "sub", "mul", "div", "pow", "maximum", "minimum", "neg", "exp", "log", "log1p",
     "expm1", "sqrt", "rsqrt", "abs", "square", "reciprocal", "sin", "cos", "eq", "ne", "lt", "le",
     "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not", "sign", "clamp", "clip",
-    "where", "true_divide", "divide", "multiply", "subtract",
+    "where", "true_divide", "divide", "multiply", "subtract", "bitwise_and", "bitwise_or",
+    "bitwise_xor", "bitwise_not",
 ]
 
 
@@ -38,7 +39,7 @@ BINARY = {
     "div": (lambda xp, a, b: a / b, lambda xp, a, b, y, g: g / b,
             lambda xp, a, b, y, g: -g * y / b),
     "pow": (lambda xp, a, b: a ** b,
-            lambda xp, a, b, y, g: g * b * a ** (b - 1),
+            lambda xp, a, b, y, g: _pow_grad_base(xp, a, b, g),
             # d(a^b)/db = a^b log a; defined as 0 where a == 0 (the limit for b > 0)
             lambda xp, a, b, y, g: g * y * _log_base(xp, a)),
     # torch's rule: tied operands share the gradient evenly
@@ -49,6 +50,15 @@ BINARY = {
                 lambda xp, a, b, y, g: _pick(xp, a < b, a == b, g),
                 lambda xp, a, b, y, g: _pick(xp, a > b, a == b, g)),
 }
+
+
+def _pow_grad_base(xp, a, b, g):
+    """``b a^(b-1)``, and 0 where ``b == 0`` (torch's value: ``a^0`` is constant, even at
+    ``a == 0`` where ``0 * 0^-1`` would be nan)."""
+    if np.ndim(b) == 0 and b != 0:
+        return g * b * a ** (b - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return xp.where(b == 0, 0, g * b * a ** (b - 1))
 
 
 def _log_base(xp, a):
@@ -196,12 +206,30 @@ def _binary_args(op: str, a, b):
     return a, b
 
 
+_MESSAGES = {  # numpy's wording -> torch's advice
+    "boolean subtract": "subtraction of two bool tensors is not supported; use the `^` "
+                        "operator or logical_xor() instead",
+    "boolean negative": "negation of a bool tensor is not supported; to invert a mask use the "
+                        "`~` operator or logical_not() instead",
+    "negative integer powers": "integers to negative integer powers are not allowed; convert "
+                               "the base with .float() first",
+}
+
+
+def _dtype_message(op: str, exc: Exception) -> str:
+    text = str(exc)
+    return f"{op}: " + next((m for k, m in _MESSAGES.items() if k in text), text)
+
+
 def _binary(name):
     cls = FUNCTIONS[name]
 
     def op(input, other):
         a, b = _binary_args(name, input, other)
-        return cls.apply(a, b)
+        try:
+            return cls.apply(a, b)
+        except (TypeError, ValueError) as exc:  # numpy's dtype rules, named after the op
+            raise type(exc)(_dtype_message(name, exc)) from None
 
     op.__name__ = name
     op.__doc__ = f"Elementwise ``{name}(input, other)`` with numpy broadcasting; differentiable."
@@ -214,7 +242,10 @@ def _unary(name):
     def op(input):
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}: expected a Tensor (got {type(input).__name__})")
-        return cls.apply(input)
+        try:
+            return cls.apply(input)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(_dtype_message(name, exc)) from None
 
     op.__name__ = name
     op.__doc__ = f"Elementwise ``{name}(input)``; differentiable."
@@ -267,6 +298,43 @@ def logical_not(input: Tensor) -> Tensor:
     return _LogicalNot.apply(input)
 
 
+# ---- bitwise: integers and bools (on bools they are the logical ops), as torch's & | ^ ~ --------
+BITWISE = {
+    "bitwise_and": lambda a, b: _xp(a, b).bitwise_and(a, b),
+    "bitwise_or": lambda a, b: _xp(a, b).bitwise_or(a, b),
+    "bitwise_xor": lambda a, b: _xp(a, b).bitwise_xor(a, b),
+    "bitwise_not": lambda x: xp_of(x).invert(x),
+}
+for _name, _fn in BITWISE.items():
+    register(_name, "cpu", "cuda")(_fn)
+
+
+def _check_bitwise(op: str, *args) -> None:
+    for name, v in zip(("input", "other"), args, strict=False):
+        kind = v.dtype.kind if isinstance(v, Tensor) else "b" if isinstance(v, bool) else (
+            "i" if isinstance(v, int | np.integer) else "?")
+        if kind not in "biu":
+            got = v.dtype if isinstance(v, Tensor) else type(v).__name__
+            raise TypeError(f"{op}: expected `{name}` to be an integer or bool Tensor or "
+                            f"number (got {got})")
+
+
+def _bitwise(name, n_inputs):
+    cls = _no_grad_function(name, n_inputs)
+
+    def op(*args):
+        _check_bitwise(name, *args)
+        return cls.apply(*(_binary_args(name, *args) if n_inputs == 2 else args))
+
+    op.__name__ = name
+    op.__doc__ = f"Elementwise ``{name}`` of integer or bool tensors (no gradient)."
+    return op
+
+
+bitwise_and, bitwise_or, bitwise_xor = (_bitwise(n, 2) for n in list(BITWISE)[:3])
+bitwise_not = _bitwise("bitwise_not", 1)
+
+
 @register("sign", "cpu", "cuda")
 def _sign_kernel(x):
     return xp_of(x).sign(x)
@@ -286,37 +354,81 @@ def _clamp_kernel(x, lo, hi):
     return xp_of(x).clip(x, lo, hi)
 
 
-@register("clamp_backward", "cpu", "cuda")
-def _clamp_backward_kernel(x, lo, hi, g):
-    if lo is None:
-        keep = x <= hi
-    else:
-        keep = x >= lo
+@register("clamp_masks", "cpu", "cuda")
+def _clamp_masks_kernel(x, lo, hi, needs):
+    """Where the gradient goes, as ``min(max(x, lo), hi)``: to x inside [lo, hi] (bounds
+    included), to ``lo`` where it lifts x (and does not exceed hi), to ``hi`` where it caps."""
+    xp = xp_of(x)
+    lifted = x if lo is None else xp.maximum(x, lo)
+    keep_x = keep_lo = keep_hi = None
+    if needs[0]:
+        keep_x = xp.ones(x.shape, bool) if lo is None else x >= lo
         if hi is not None:
-            keep &= x <= hi
-    return g * keep
+            keep_x = keep_x & (lifted <= hi)
+    if needs[1]:
+        keep_lo = x < lo if hi is None else (x < lo) & (lo <= hi)
+    if needs[2]:
+        keep_hi = lifted > hi
+    return keep_x, keep_lo, keep_hi
+
+
+def clamp_grads(ctx, g):
+    """The gradients of `Clamp` / `ClampInplace` from the masks forward kept."""
+    shapes = ctx.shapes
+    return tuple(None if m is None else _cast(unbroadcast(g.array * m, shape), dtype)
+                 for m, shape, dtype in zip(ctx.masks, shapes, ctx.dtypes, strict=True))
 
 
 class Clamp(Function):
-    """``min(max(x, lo), hi)``; the gradient passes where x is inside [lo, hi]."""
+    """``min(max(x, lo), hi)``; the gradient passes where x is inside [lo, hi] (bounds
+    included); a Tensor bound gets the gradient where it is the result."""
 
     @staticmethod
     def forward(ctx, x, lo, hi):
-        ctx.save_for_backward(x)
-        ctx.bounds = lo, hi
+        lo, hi = arr(lo), arr(hi)
+        if any(ctx.needs_input_grad):
+            ctx.masks = dispatch("clamp_masks", ctx.device)(x.array, lo, hi, ctx.needs_input_grad)
+            ctx.shapes = x.shape, np.shape(lo), np.shape(hi)
+            ctx.dtypes = x.dtype, getattr(lo, "dtype", None), getattr(hi, "dtype", None)
         return dispatch("clamp", ctx.device)(x.array, lo, hi)
 
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return dispatch("clamp_backward", ctx.device)(x.array, *ctx.bounds, g.array), None, None
+    backward = staticmethod(clamp_grads)
+
+
+def clamp_bounds(op: str, input: Tensor, min, max) -> tuple:
+    """Validated bounds: numbers (numpy scalars become Python ones, so float32 stays float32),
+    Tensors of ``input``'s dtype broadcastable to it, or None."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected `input` to be a Tensor (got {type(input).__name__})")
+    if min is None and max is None:
+        raise ValueError(f"{op}: expected at least one of `min` and `max` (got neither)")
+    out = []
+    for name, b in (("min", min), ("max", max)):
+        if isinstance(b, np.generic):
+            b = b.item()
+        elif isinstance(b, list | tuple | np.ndarray):
+            b = wrap(input.xp.asarray(b, dtype=input.dtype))
+        if isinstance(b, Tensor):
+            same_device(op, input, b)
+            if b.dtype != input.dtype:
+                b = b.to(input.dtype)
+            try:
+                if np.broadcast_shapes(input.shape, b.shape) != input.shape:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(f"{op}: expected `{name}` broadcastable to the input's shape "
+                                 f"{input.shape} (got {b.shape})") from None
+        elif b is not None and (isinstance(b, str) or not isinstance(b, int | float)):
+            raise TypeError(f"{op}: expected `{name}` to be a number, a Tensor or None (got "
+                            f"{type(b).__name__} {b!r})")
+        out.append(b)
+    return tuple(out)
 
 
 def clamp(input: Tensor, min=None, max=None) -> Tensor:
-    """Clip ``input`` to ``[min, max]`` (either bound may be None)."""
-    if min is None and max is None:
-        raise ValueError("clamp: expected at least one of `min` and `max` (got neither)")
-    return Clamp.apply(input, min, max)
+    """Clip ``input`` to ``[min, max]``; each bound is a number, a Tensor broadcastable to
+    ``input`` (differentiable) or None."""
+    return Clamp.apply(input, *clamp_bounds("clamp", input, min, max))
 
 
 clip = clamp

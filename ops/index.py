@@ -15,7 +15,7 @@ from sparsegraph.autograd.function import Function
 from sparsegraph.backend import to_device, xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import arr, check_tensor, norm_dim, shape_of, unbroadcast
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import TRACE, Tensor, wrap
 
 __all__ = ["getitem", "setitem", "index_select", "gather", "take_along_dim", "masked_fill",
            "nonzero"]
@@ -253,11 +253,25 @@ def setitem(input: Tensor, key, value) -> None:
                              f"{input.device}; move it with .to()")
         if value.dtype != input.dtype:
             value = value.to(input.dtype)
+    elif isinstance(value, str | bytes) or value is None:
+        raise TypeError(f"setitem: expected `value` to be a number, a Tensor or an array (got "
+                        f"{type(value).__name__} {value!r})")
     elif not isinstance(value, int | float | bool):
-        value = wrap(input.xp.asarray(value, dtype=input.dtype))
+        try:
+            value = wrap(input.xp.asarray(value, dtype=input.dtype))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"setitem: cannot convert `value` of type {type(value).__name__} to "
+                            f"{input.dtype}: {exc}") from None
     try:
         SetItem.apply_inplace(input, key, value)
+    except OverflowError:
+        raise ValueError(f"setitem: `value` {value!r} cannot be converted to {input.dtype} "
+                         "without overflow") from None
     except (IndexError, ValueError) as exc:
+        if "could not broadcast" in str(exc):
+            shape, target = tuple(np.shape(arr(value))), input.array[key].shape
+            raise ValueError(f"setitem: expected `value` of shape {shape} to broadcast to the "
+                             f"indexed shape {target}") from None
         raise type(exc)(f"setitem: {exc} (tensor of shape {input.shape})") from None
 
 
@@ -300,7 +314,8 @@ def index_select(input: Tensor, dim: int, index) -> Tensor:
         from sparsegraph.ops.shape import reshape
 
         input = reshape(input, (1,))
-    return IndexSelect.apply(input, d, idx.reshape(-1))
+    # the index itself when it is 1-D already: static capture follows a traced index by identity
+    return IndexSelect.apply(input, d, idx if idx.ndim == 1 else idx.reshape(-1))
 
 
 def gather(input: Tensor, dim, index=None) -> Tensor:
@@ -396,7 +411,11 @@ def masked_fill(input: Tensor, mask, value) -> Tensor:
         if value.dtype != input.dtype:
             value = value.to(input.dtype)
     elif isinstance(value, int | float | bool | np.number):
-        value = input.dtype.type(value)
+        try:
+            value = input.dtype.type(value)
+        except (OverflowError, ValueError):  # inf or nan into an integer tensor
+            raise ValueError(f"masked_fill: `value` {value!r} cannot be converted to "
+                             f"{input.dtype} without overflow") from None
     else:
         raise TypeError(f"masked_fill: expected `value` to be a number or a 0-d Tensor "
                         f"(got {type(value).__name__})")
@@ -410,6 +429,8 @@ def nonzero(input: Tensor, as_tuple: bool = False):
         An int64 tensor of shape ``(n, ndim)``, or with ``as_tuple`` one 1-D tensor per dim.
     """
     check_tensor("nonzero", "input", input)
+    if TRACE.tracer is not None:  # the output's shape depends on the data
+        TRACE.tracer.escape(input, "nonzero()")
     a = input.array
     xp = xp_of(a)
     if a.ndim == 0:  # PyTorch: shape (1, 0) or (0, 0); as a tuple, like a 1-element vector

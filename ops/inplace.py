@@ -1,4 +1,4 @@
-"""In-place updates: `add_`, `mul_`, `fill_`, `copy_`.
+"""In-place updates: `add_`, `mul_`, `div_`, `fill_`, `copy_`.
 
 Each bumps the tensor's version counter, so a backward that saved the old values raises. When
 the graph is recorded, the tensor's history is rebased onto the update (`Function.apply_inplace`).
@@ -12,9 +12,10 @@ from sparsegraph import backend
 from sparsegraph.autograd.function import Function
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import arr, shape_of, unbroadcast
+from sparsegraph.ops.elementwise import clamp_bounds, clamp_grads
 from sparsegraph.tensor import Tensor
 
-__all__ = ["add_", "mul_", "fill_", "copy_"]
+__all__ = ["add_", "mul_", "div_", "fill_", "copy_", "clamp_"]
 
 
 @register("add_", "cpu", "cuda")
@@ -29,6 +30,12 @@ def _add_kernel(x, other, alpha):
 @register("mul_", "cpu", "cuda")
 def _mul_kernel(x, other):
     x *= other
+    return x
+
+
+@register("div_", "cpu", "cuda")
+def _div_kernel(x, other):
+    x /= other
     return x
 
 
@@ -51,20 +58,71 @@ class AddInplace(Function):
         return (g if need[0] else None), go, None
 
 
+def _save_operand(ctx, x: Tensor, other):
+    """Keep ``other`` for backward: a Tensor through save_for_backward (so changing it in place
+    before backward raises), or a private copy when it shares memory with ``x`` (the write would
+    change it: ``y.mul_(y)``). Returns the array forward should use."""
+    if not isinstance(other, Tensor):
+        ctx.other = other
+        return other
+    o = other.array
+    if x.xp.may_share_memory(x.array, o):
+        ctx.other = o = o.copy()
+    else:
+        ctx.other = None
+        ctx.save_for_backward(other)
+    return o
+
+
+def _operand(ctx):
+    return ctx.other if ctx.other is not None else ctx.saved_tensors[0].array
+
+
 class MulInplace(Function):
     @staticmethod
     def forward(ctx, x, other):
         ctx.old = x.array.copy() if ctx.needs_input_grad[1] else None
-        ctx.other = arr(other)
         ctx.other_shape = shape_of(other)
-        return dispatch("mul_", ctx.device)(x.array, ctx.other)
+        return dispatch("mul_", ctx.device)(x.array, _save_operand(ctx, x, other))
 
     @staticmethod
     def backward(ctx, g):
         need = ctx.needs_input_grad
-        gx = g.array * ctx.other if need[0] else None
+        gx = g.array * _operand(ctx) if need[0] else None
         go = unbroadcast(g.array * ctx.old, ctx.other_shape) if need[1] else None
         return gx, go
+
+
+class DivInplace(Function):
+    @staticmethod
+    def forward(ctx, x, other):
+        ctx.old = x.array.copy() if ctx.needs_input_grad[1] else None
+        ctx.other_shape = shape_of(other)
+        o = _save_operand(ctx, x, other)
+        with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 is inf or nan, as x / 0
+            return dispatch("div_", ctx.device)(x.array, o)
+
+    @staticmethod
+    def backward(ctx, g):
+        need = ctx.needs_input_grad
+        o = _operand(ctx)
+        gx = g.array / o if need[0] else None
+        go = unbroadcast(-g.array * ctx.old / (o * o), ctx.other_shape) if need[1] else None
+        return gx, go
+
+
+class ClampInplace(Function):
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        lo, hi = arr(lo), arr(hi)
+        if any(ctx.needs_input_grad):  # masks from the values before they are overwritten
+            ctx.masks = dispatch("clamp_masks", ctx.device)(x.array, lo, hi, ctx.needs_input_grad)
+            ctx.shapes = x.shape, np.shape(lo), np.shape(hi)
+            ctx.dtypes = x.dtype, getattr(lo, "dtype", None), getattr(hi, "dtype", None)
+        x.array[...] = dispatch("clamp", ctx.device)(x.array, lo, hi)
+        return x.array
+
+    backward = staticmethod(clamp_grads)
 
 
 class Fill(Function):
@@ -93,7 +151,7 @@ class Copy(Function):
                       if need[1] else None)
 
 
-def _check(op, x, other=None, *, cross_device=False):
+def _check(op, x, other=None, *, cross_device=False, divide=False):
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor (got {type(x).__name__})")
     if isinstance(other, Tensor) and not cross_device and other.device != x.device:
@@ -106,6 +164,16 @@ def _check(op, x, other=None, *, cross_device=False):
         except ValueError:
             raise ValueError(f"{op}: `other` of shape {other.shape} cannot be broadcast to the "
                              f"tensor's shape {x.shape}") from None
+    if other is None or cross_device:
+        return
+    o = other.array if isinstance(other, Tensor) else other
+    if not isinstance(o, bool | int | float | np.generic) and not hasattr(o, "dtype"):
+        raise TypeError(f"{op}: expected `other` to be a Tensor or a number "
+                        f"(got {type(other).__name__})")
+    result = np.result_type(x.dtype, o, *((np.float32,) if divide else ()))
+    if not np.can_cast(result, x.dtype, "same_kind"):
+        raise TypeError(f"{op}: the result type {result} can't be cast to the tensor's dtype "
+                        f"{x.dtype} in place; use the out-of-place op or convert with .to()")
 
 
 def add_(input: Tensor, other, alpha=1) -> Tensor:
@@ -120,9 +188,30 @@ def mul_(input: Tensor, other) -> Tensor:
     return MulInplace.apply_inplace(input, other)
 
 
+def div_(input: Tensor, other) -> Tensor:
+    """``input /= other`` in place (a floating tensor; ``x / 0`` gives inf or nan)."""
+    _check("div_", input, other, divide=True)
+    return DivInplace.apply_inplace(input, other)
+
+
+def clamp_(input: Tensor, min=None, max=None) -> Tensor:
+    """Clip ``input`` to ``[min, max]`` in place (bounds as `clamp`'s)."""
+    lo, hi = clamp_bounds("clamp_", input, min, max)
+    return ClampInplace.apply_inplace(input, lo, hi)
+
+
 def fill_(input: Tensor, value) -> Tensor:
     """Set every element to ``value`` in place."""
     _check("fill_", input)
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise ValueError(f"fill_: expected `value` to be a number or a 0-d Tensor (got a "
+                             f"Tensor of shape {value.shape})")
+    elif isinstance(value, str | bytes) or not isinstance(value, int | float | np.number):
+        raise TypeError(f"fill_: expected `value` to be a number or a 0-d Tensor (got "
+                        f"{type(value).__name__} {value!r})")
+    elif input.dtype.kind in "biu" and not np.isfinite(value):
+        raise ValueError(f"fill_: `value` {value!r} cannot be converted to {input.dtype}")
     return Fill.apply_inplace(input, value)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import same_device, unbroadcast
+from sparsegraph.ops._util import check_float, check_tensor, norm_dim, same_device, unbroadcast
 from sparsegraph.tensor import Tensor
 
 __all__ = ["matmul", "mm", "bmm", "dot", "outer", "linear", "normalize"]
@@ -193,15 +193,55 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
 
 
 def linear(input, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``input @ weight.T + bias`` (PyTorch's F.linear); ``input`` may be sparse CSR."""
+    """``input @ weight.T + bias`` (PyTorch's F.linear); ``input`` may be sparse CSR.
+
+    Raises:
+        ValueError: ``weight`` not 2-D, or its ``in_features`` differ from ``input``'s last dim.
+    """
+    _check_ndim("linear", "weight", weight, 2)
+    if not input.shape or input.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: expected `input` with last dim {weight.shape[1]} to match "
+                         f"`weight` of shape {weight.shape} (got input of shape {input.shape})")
     out = matmul(input, weight.T)
     return out if bias is None else out + bias
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
-    """``x / max(||x||_p, eps)`` along ``dim`` (PyTorch's F.normalize; a composite)."""
-    from sparsegraph.ops.elementwise import clamp, pow
+    """``x / max(||x||_p, eps)`` along ``dim`` (PyTorch's F.normalize; a composite).
+
+    ``p`` may be any positive number, ``inf`` / ``-inf`` (largest / smallest magnitude) or 0
+    (the count of nonzeros). The norm is taken of ``x / max|x|`` and scaled back, so float32
+    rows such as ``[3e20, 4e20]`` neither overflow nor underflow; an all-zero row gets a zero
+    norm with a finite (zero) gradient.
+
+    Raises:
+        TypeError: ``input`` not a floating Tensor, or ``p`` not a number.
+        ValueError: ``dim`` out of range, or a negative finite ``p``.
+    """
+    import math
+
+    from sparsegraph.autograd.grad_mode import no_grad
+    from sparsegraph.ops.elementwise import clamp, ne, pow, where
+    from sparsegraph.ops.extrema import amax, amin
     from sparsegraph.ops.reduce import sum
 
-    norm = pow(sum(pow(input.abs(), p), dim, keepdim=True), 1.0 / p)
+    check_tensor("normalize", "input", input)
+    check_float("normalize", "input", input)
+    if isinstance(p, bool) or not isinstance(p, int | float | np.number):
+        raise TypeError(f"normalize: expected `p` to be a number (got {type(p).__name__})")
+    if p < 0 and not math.isinf(p):
+        raise ValueError(f"normalize: expected `p` >= 0 or -inf (got {p})")
+    dim = norm_dim("normalize", dim, input.ndim)
+    magnitude = input.abs()
+    if math.isinf(p):
+        norm = (amax if p > 0 else amin)(magnitude, dim, keepdim=True)
+    elif p == 0:
+        norm = sum(ne(input, 0).to(input.dtype), dim, keepdim=True)
+    else:
+        with no_grad():  # a constant scale: the p-norm is homogeneous, so its gradient is exact
+            scale = amax(magnitude, dim, keepdim=True)
+            scale = where(scale == 0, 1.0, scale)
+        total = sum(pow(magnitude / scale, p), dim, keepdim=True)
+        zero = total == 0  # all-zero rows: keep pow(., 1/p) away from its infinite slope at 0
+        norm = where(zero, 0.0, pow(where(zero, 1.0, total), 1.0 / p)) * scale
     return input / clamp(norm, min=eps)

@@ -64,12 +64,22 @@ def _make(array, requires_grad: bool) -> Tensor:
     return t.requires_grad_(True) if requires_grad else t
 
 
-def _shape(size) -> tuple:
+def _int(op: str, name: str, v) -> int:
+    """``v`` as an int: ints (and integer numpy scalars) only, never a float truncated."""
+    if isinstance(v, bool) or not isinstance(v, int | np.integer):
+        raise TypeError(f"{op}: expected `{name}` to be an int (got {type(v).__name__} {v!r})")
+    return int(v)
+
+
+def _shape(size, op: str = "size") -> tuple:
     if len(size) == 1 and not isinstance(size[0], int | np.integer):
+        if not isinstance(size[0], tuple | list | np.ndarray) and not hasattr(size[0], "__len__"):
+            raise TypeError(f"{op}: expected the size as ints or one sequence of ints (got "
+                            f"{type(size[0]).__name__} {size[0]!r})")
         size = tuple(size[0])
-    shape = tuple(int(s) for s in size)
+    shape = tuple(_int(op, "size", s) for s in size)
     if any(s < 0 for s in shape):
-        raise ValueError(f"size: expected non-negative dimensions (got {shape})")
+        raise ValueError(f"{op}: expected non-negative dimensions (got {shape})")
     return shape
 
 
@@ -77,24 +87,29 @@ def _dtype(dtype):
     return backend.DEFAULT_FLOAT if dtype is None else backend.as_dtype(dtype)
 
 
-def _filled(fill, size, dtype, device, requires_grad):
+def _filled(fill, size, dtype, device, requires_grad, op="full"):
     device = backend.normalize_device(device)
     xp = backend.array_module(device)
-    return _make(xp.full(_shape(size), fill, dtype=_dtype(dtype)), requires_grad)
+    if isinstance(fill, Tensor):
+        fill = fill.item()
+    if not isinstance(fill, bool | int | float | np.number):
+        raise TypeError(f"{op}: expected `fill_value` to be a number (got "
+                        f"{type(fill).__name__} {fill!r})")
+    return _make(xp.full(_shape(size, op), fill, dtype=_dtype(dtype)), requires_grad)
 
 
 def zeros(*size, dtype=None, device="cpu", requires_grad=False) -> Tensor:
-    return _filled(0, size, dtype, device, requires_grad)
+    return _filled(0, size, dtype, device, requires_grad, "zeros")
 
 
 def ones(*size, dtype=None, device="cpu", requires_grad=False) -> Tensor:
-    return _filled(1, size, dtype, device, requires_grad)
+    return _filled(1, size, dtype, device, requires_grad, "ones")
 
 
 def empty(*size, dtype=None, device="cpu", requires_grad=False) -> Tensor:
     device = backend.normalize_device(device)
     xp = backend.array_module(device)
-    return _make(xp.empty(_shape(size), dtype=_dtype(dtype)), requires_grad)
+    return _make(xp.empty(_shape(size, "empty"), dtype=_dtype(dtype)), requires_grad)
 
 
 def full(size, fill_value, dtype=None, device="cpu", requires_grad=False) -> Tensor:
@@ -112,11 +127,21 @@ def arange(start, end=None, step=1, dtype=None, device="cpu", requires_grad=Fals
     if dtype is None:
         ints = all(isinstance(v, int | np.integer) for v in (start, end, step))
         dtype = "int64" if ints else None
+    for name, v in (("start", start), ("end", end), ("step", step)):
+        if isinstance(v, bool) or not isinstance(v, int | float | np.number):
+            raise TypeError(f"arange: expected `{name}` to be a number (got "
+                            f"{type(v).__name__} {v!r})")
+    if step == 0:
+        raise ValueError("arange: expected a nonzero `step` (got 0)")
     xp = backend.array_module(backend.normalize_device(device))
     return _make(xp.arange(start, end, step, dtype=_dtype(dtype)), requires_grad)
 
 
 def eye(n, m=None, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    n = _int("eye", "n", n)
+    m = n if m is None else _int("eye", "m", m)
+    if n < 0 or m < 0:
+        raise ValueError(f"eye: expected non-negative `n` and `m` (got n={n}, m={m})")
     xp = backend.array_module(backend.normalize_device(device))
     return _make(xp.eye(n, m, dtype=_dtype(dtype)), requires_grad)
 
@@ -204,13 +229,18 @@ def randn(*size, dtype=None, device="cpu", requires_grad=False, generator=None) 
 def randint(low, high=None, size=(), dtype="int64", device="cpu", generator=None) -> Tensor:
     if high is None:
         low, high = 0, low
-    array = rng_of(generator).integers(low, high, size=_shape((size,) if isinstance(size, int)
-                                                              else tuple(size)))
+    low, high = _int("randint", "low", low), _int("randint", "high", high)
+    if low >= high:
+        raise ValueError(f"randint: expected `low` < `high` (got low={low}, high={high})")
+    array = rng_of(generator).integers(
+        low, high, size=_shape((size,) if isinstance(size, int) else tuple(size), "randint"))
     return wrap(backend.to_device(array.astype(backend.as_dtype(dtype)),
                                   backend.normalize_device(device)))
 
 
 def randperm(n, dtype="int64", device="cpu", generator=None) -> Tensor:
+    if _int("randperm", "n", n) < 0:
+        raise ValueError(f"randperm: expected a non-negative `n` (got {n})")
     array = rng_of(generator).permutation(n).astype(backend.as_dtype(dtype))
     return wrap(backend.to_device(array, backend.normalize_device(device)))
 

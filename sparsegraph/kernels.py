@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 ALIASES = {"numpy": "generic"}  # the generic kernel is plain numpy on the CPU
+DEVICES = ("cpu", "cuda")  # device TYPES: "cuda:1" dispatches as "cuda"
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,15 @@ def register(
     """
     if not devices:
         raise ValueError(f"register: expected at least one device for op {op!r}")
+    bad = [d for d in devices if d not in DEVICES]
+    if bad:
+        raise ValueError(f"register: expected device types from {DEVICES} for op {op!r} (got "
+                         f"{bad[0]!r})")
 
     def add(fn: Callable) -> Callable:
+        if not callable(fn):
+            raise TypeError(f"register: expected a callable kernel for op {op!r} (got "
+                            f"{type(fn).__name__})")
         for device in devices:
             entries = _TABLE.setdefault((op, device, fmt), [])
             if any(k.name == name for k in entries):  # also trips if a package is imported twice
@@ -71,7 +79,37 @@ def register(
     return add
 
 
+def _check_forced(names, per_op: dict, where: str, *, unknown_ops: bool = True) -> None:
+    """Raise for a forced kernel name no op has, or an op / op kernel that does not exist."""
+    import difflib
+
+    known = sorted({k.name for entries in _TABLE.values() for k in entries})
+    for name in names:
+        if name not in known:
+            raise ValueError(f"{where}: no kernel is named {name!r} (registered kernel names: "
+                             f"{', '.join(known)}; alias: numpy = generic)")
+    ops = {o for o, _, _ in _TABLE}
+    for op, name in per_op.items():
+        if op not in ops:
+            if not unknown_ops:
+                continue
+            near = difflib.get_close_matches(op, ops, n=3)
+            raise ValueError(f"{where}: no op is named {op!r}"
+                             + (f" (did you mean {', '.join(map(repr, near))}?)" if near else "")
+                             + "; `sparsegraph info` lists every op and its kernels")
+        have = sorted({k.name for (o, _, _), ks in _TABLE.items() if o == op for k in ks})
+        if name not in have:
+            raise ValueError(f"{where}: op {op!r} has no kernel {name!r} (it has: "
+                             f"{', '.join(have)})")
+
+
 def _pick(op: str, device: str, fmt: str | None) -> Kernel:
+    global _env_pending
+    if _env_pending:
+        # NOTE: checked at the first dispatch, once the op library has registered its kernels;
+        # ops not registered yet (a subpackage imported later) are not checked
+        _check_forced(_forced_all, _forced_op, "SPARSEGRAPH_KERNELS", unknown_ops=False)
+        _env_pending = False
     entries = _TABLE.get((op, device, fmt))
     if not entries:
         have = sorted({f"{d}/{f}" if f else d for (o, d, f) in _TABLE if o == op})
@@ -142,12 +180,19 @@ def use(*names: str, **per_op: str) -> Iterator[None]:
     """Force kernel choices inside a ``with`` block.
 
     Positional names are preferences tried in order for every op (an op without such a kernel
-    keeps its default); keyword arguments force one op's kernel (an error if it does not exist).
+    keeps its default); keyword arguments force one op's kernel.
+
+    Raises:
+        ValueError: a name that no kernel has, an unknown op, or an op without that kernel
+            (the message lists what exists).
     """
     global _forced_all, _forced_op
+    names = tuple(ALIASES.get(n, n) for n in names)
+    per_op = {op: ALIASES.get(n, n) for op, n in per_op.items()}
+    _check_forced(names, per_op, "kernels.use")
     saved = _forced_all, _forced_op
-    _forced_all = tuple(ALIASES.get(n, n) for n in names) + _forced_all
-    _forced_op = {**_forced_op, **{op: ALIASES.get(n, n) for op, n in per_op.items()}}
+    _forced_all = names + _forced_all
+    _forced_op = {**_forced_op, **per_op}
     _CHOSEN.clear()
     try:
         yield
@@ -167,3 +212,4 @@ def listen(listener: Callable) -> Iterator[None]:
 
 
 _forced_all, _forced_op = _parse(os.environ.get("SPARSEGRAPH_KERNELS", ""))
+_env_pending = bool(_forced_all or _forced_op)

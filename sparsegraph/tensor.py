@@ -44,12 +44,13 @@ def wrap(array) -> Tensor:
         t.device = backend.device_of(array)
     t.array = array
     t._requires_grad = False
-    t.grad = None
+    t._grad = None
     t.grad_fn = None
     t._output_nr = 0
     t._version = [0]
     t._accumulator = None
     t._name = None
+    t._view = None
     return t
 
 
@@ -66,8 +67,8 @@ class Tensor:
         grad_fn: the node that produced this tensor, or None for leaves.
     """
 
-    __slots__ = ("array", "device", "_requires_grad", "grad", "grad_fn", "_output_nr",
-                 "_version", "_accumulator", "_name", "__weakref__")
+    __slots__ = ("array", "device", "_requires_grad", "_grad", "grad_fn", "_output_nr",
+                 "_version", "_accumulator", "_name", "_view", "__weakref__")
     __array_priority__ = 1000  # numpy defers to Tensor's reflected operators
 
     def __init__(self, data, dtype=None, requires_grad: bool = False, device="cpu"):
@@ -131,6 +132,26 @@ class Tensor:
         return self
 
     @property
+    def grad(self) -> Tensor | None:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: expected a Tensor or None (got {type(value).__name__})")
+            if value.shape != self.shape:
+                raise ValueError(f"grad: expected a gradient of shape {self.shape} to match the "
+                                 f"tensor (got {value.shape})")
+            if value.dtype != self.dtype or value.device != self.device:
+                raise TypeError(
+                    f"grad: expected a gradient of dtype {self.dtype} on {self.device} to match "
+                    f"the tensor (got {value.dtype} on {value.device})")
+        if TRACE.tracer is not None:  # `p.grad = None` in a compiled step is replayed
+            TRACE.tracer.record_grad(self, value)
+        self._grad = value
+
+    @property
     def data(self) -> Tensor:
         """The same values as a tensor with no graph (shares memory and version counter)."""
         t = wrap(self.array)
@@ -154,6 +175,8 @@ class Tensor:
         return backend.to_device(self.array, "cpu")
 
     def __array__(self, dtype=None, copy=None):
+        if TRACE.tracer is not None:
+            TRACE.tracer.escape(self, "np.asarray()")
         a = backend.to_device(self.array, "cpu")
         return a if dtype is None else a.astype(dtype, copy=False)
 
@@ -254,7 +277,9 @@ class Tensor:
             return
 
         def keep(g):
-            self.grad = g if self.grad is None else wrap(self.grad.array + g.array)
+            # NOTE: a copy: `g` is the engine's array, possibly shared with other gradients
+            self._grad = wrap(g.array.copy() if self._grad is None
+                              else self._grad.array + g.array)
 
         self.register_hook(keep)
 
@@ -367,17 +392,27 @@ class Tensor:
     def __ne__(self, other):
         return _ops().ne(self, other)
 
+    # NOTE: bitwise on integers, logical on bools (numpy's and torch's meaning of ~ & | ^)
     def __invert__(self):
-        return _ops().logical_not(self)
+        return _ops().bitwise_not(self)
 
     def __and__(self, other):
-        return _ops().logical_and(self, other)
+        return _ops().bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return _ops().bitwise_and(other, self)
 
     def __or__(self, other):
-        return _ops().logical_or(self, other)
+        return _ops().bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return _ops().bitwise_or(other, self)
 
     def __xor__(self, other):
-        return _ops().logical_xor(self, other)
+        return _ops().bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return _ops().bitwise_xor(other, self)
 
     def __getitem__(self, key):
         return _ops().getitem(self, key)
@@ -396,7 +431,21 @@ class Tensor:
         return _ops().mul_(self, other)
 
     def div_(self, other):
-        return _ops().mul_(self, 1.0 / other)
+        return _ops().div_(self, other)
+
+    # NOTE: `x += y` updates x in place (torch's meaning), so `w -= lr * w.grad` changes the
+    # parameter itself instead of rebinding the name to a new tensor
+    def __iadd__(self, other):
+        return _ops().add_(self, other)
+
+    def __isub__(self, other):
+        return _ops().add_(self, other, alpha=-1)
+
+    def __imul__(self, other):
+        return _ops().mul_(self, other)
+
+    def __itruediv__(self, other):
+        return _ops().div_(self, other)
 
     def zero_(self):
         return _ops().fill_(self, 0)
@@ -408,7 +457,7 @@ class Tensor:
         return _ops().copy_(self, src)
 
     def clamp_(self, min=None, max=None):
-        return _ops().copy_(self, _ops().clamp(self, min, max))
+        return _ops().clamp_(self, min, max)
 
     # ---- math methods -----------------------------------------------------------------------
     def exp(self):

@@ -29,14 +29,40 @@ def test_best_priority_wins_and_can_be_forced(toy_op):
     with kernels.use(**{toy_op: "generic"}):
         assert kernels.dispatch(toy_op, "cpu")(1)[0] == "generic"
     assert kernels.dispatch(toy_op, "cpu")(1)[0] == "fast"
-    with kernels.use("no-such-kernel"):  # a preference, not a requirement
+    with kernels.use("scipy"):  # a preference, not a requirement: toy_op has no scipy kernel
         assert kernels.dispatch(toy_op, "cpu")(1)[0] == "fast"
 
 
 def test_forcing_a_missing_kernel_for_one_op_is_an_error(toy_op):
-    with kernels.use(**{toy_op: "numba"}), pytest.raises(NotImplementedError,
-                                                          match=r"'numba' was forced"):
-        kernels.dispatch(toy_op, "cpu")
+    with pytest.raises(ValueError, match=r"kernels.use: op 'toy_test_op' has no kernel 'numba' "
+                                         r"\(it has: fast, generic\)"):
+        kernels.use(**{toy_op: "numba"}).__enter__()
+    kernels.register(toy_op, "cuda", name="numba")(lambda x: x)
+    try:  # it exists, but not on the device asked for: an error at dispatch
+        with kernels.use(**{toy_op: "numba"}), pytest.raises(NotImplementedError,
+                                                              match=r"'numba' was forced"):
+            kernels.dispatch(toy_op, "cpu")
+    finally:
+        kernels._TABLE.pop((toy_op, "cuda", None), None)
+
+
+@pytest.mark.parametrize("names, per_op, match", [
+    (("numbaa",), {}, r"no kernel is named 'numbaa' \(registered kernel names: .*generic"),
+    ((), {"spmmm": "numba"}, r"no op is named 'spmmm' \(did you mean 'spmm'"),
+], ids=["kernel-name", "op-name"])
+def test_forcing_unknown_names_is_an_error(names, per_op, match):
+    with pytest.raises(ValueError, match=match):
+        kernels.use(*names, **per_op).__enter__()
+    assert kernels._forced_all == () and kernels._forced_op == {}
+
+
+def test_register_rejects_unknown_devices_and_non_callables():
+    with pytest.raises(ValueError, match=r"register: expected device types from \('cpu', "
+                                         r"'cuda'\) for op 'toy2' \(got 'gpu'\)"):
+        kernels.register("toy2", "gpu")
+    with pytest.raises(TypeError, match="register: expected a callable kernel for op 'toy2'"):
+        kernels.register("toy2", "cpu")(3)
+    assert ("toy2", "cpu", None) not in kernels._TABLE
 
 
 def test_unknown_op_or_device_lists_what_exists(toy_op):
@@ -64,6 +90,14 @@ def test_environment_variable_forces_kernels():
                              env={"SPARSEGRAPH_KERNELS": spec, "PATH": "/usr/bin:/bin"})
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == expected
+
+
+def test_environment_variable_with_an_unknown_kernel_is_an_error():
+    code = "import sparsegraph as sg; sg.ones(2) + 1"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={"SPARSEGRAPH_KERNELS": "bogus", "PATH": "/usr/bin:/bin"})
+    assert out.returncode != 0
+    assert "SPARSEGRAPH_KERNELS: no kernel is named 'bogus'" in out.stderr
 
 
 def test_every_op_has_a_generic_kernel():

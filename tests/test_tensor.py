@@ -96,3 +96,27 @@ def test_bad_inputs():
         sg.tensor([1.0], device="tpu")
     with pytest.raises(TypeError, match="floating"):
         sg.randn(2, dtype="int64")
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: sg.zeros(2, 2.5), TypeError, r"zeros: expected `size` to be an int \(got float 2.5\)"),
+    (lambda: sg.zeros(2.5), TypeError, r"zeros: expected the size as ints or one sequence of "
+                                       r"ints \(got float 2.5\)"),
+    (lambda: sg.ones(-1), ValueError, r"ones: expected non-negative dimensions \(got \(-1,\)\)"),
+    (lambda: sg.full(2, "a"), TypeError, r"full: expected `fill_value` to be a number \(got str"),
+    (lambda: sg.arange(0, 1, 0), ValueError, r"arange: expected a nonzero `step` \(got 0\)"),
+    (lambda: sg.eye(-1), ValueError, r"eye: expected non-negative `n` and `m` \(got n=-1"),
+    (lambda: sg.eye(2.5), TypeError, r"eye: expected `n` to be an int \(got float 2.5\)"),
+    (lambda: sg.randperm(-1), ValueError, r"randperm: expected a non-negative `n` \(got -1\)"),
+    (lambda: sg.randint(5, 5, size=(3,)), ValueError,
+     r"randint: expected `low` < `high` \(got low=5, high=5\)"),
+], ids=["zeros-float-dim", "zeros-float", "ones-negative", "full-str", "arange-step-0",
+        "eye-negative", "eye-float", "randperm-negative", "randint-empty-range"])
+def test_creation_rejects_bad_arguments(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_non_int_dim_is_a_type_error():
+    with pytest.raises(TypeError, match=r"softmax: expected `dim` to be an int \(got NoneType"):
+        sg.softmax(sg.ones(2, 3), None)

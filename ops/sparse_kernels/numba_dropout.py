@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit, prange
 
 from sparsegraph.kernels import register
-from sparsegraph.ops.counter_rng import S32, G, mix
+from sparsegraph.ops.counter_rng import S32, G, keep_mask, mix
 from sparsegraph.ops.sparse_kernels.numba_util import one_thread_if_small, serial_when_small
 
 _mix = njit(inline="always", cache=True)(mix)
@@ -39,7 +39,12 @@ def dropout_mask(key, threshold, shape, device):
 @serial_when_small
 def dropout(x, key, threshold, scale, out=None):
     """Into ``out`` when given (C-contiguous; it may be ``x``); the result owns its memory (no
-    view), so a later op may take its buffer."""
+    view), so a later op may take its buffer. Other float types than float32 / float64 (numba
+    has no float16) take the generic computation."""
+    if x.dtype != np.float32 and x.dtype != np.float64:
+        out = np.multiply(x, keep_mask(key, threshold, x.shape, np), out=out)
+        out *= x.dtype.type(scale)
+        return out
     flat = np.ascontiguousarray(x).reshape(-1)
     out = np.empty(x.shape, dtype=x.dtype) if out is None else out
     _scaled(flat, np.uint64(key), threshold, x.dtype.type(scale), x.dtype.type(0),

@@ -36,6 +36,10 @@ def _check(node: Node, i: int, g):
     shape, dtype = node.input_meta[i]
     if isinstance(g, Tensor):
         g = g.array
+    elif not hasattr(g, "shape") or not hasattr(g, "dtype"):
+        raise TypeError(
+            f"{node.name()}: backward returned a {type(g).__name__} for input {i}; expected a "
+            "Tensor (or array) of the input's shape, or None")
     if g.shape != shape or g.dtype != dtype:
         raise RuntimeError(
             f"{node.name()}: backward returned a gradient of shape {tuple(g.shape)} and dtype "
@@ -48,7 +52,15 @@ def _call_hooks(hooks, g):
     for hook in list(hooks.values()):
         out = hook(wrap(g))
         if out is not None:
-            g = out.array if isinstance(out, Tensor) else out
+            new = out.array if isinstance(out, Tensor) else out
+            if getattr(new, "shape", None) != g.shape or getattr(new, "dtype", None) != g.dtype:
+                name = getattr(hook, "__name__", repr(hook))
+                raise RuntimeError(
+                    f"hook {name}: expected it to return None or a gradient of shape "
+                    f"{tuple(g.shape)} and dtype {g.dtype} (got "
+                    f"{type(new).__name__} of shape {getattr(new, 'shape', None)} and dtype "
+                    f"{getattr(new, 'dtype', None)})")
+            g = new
     return g
 
 
@@ -56,8 +68,10 @@ def _accumulate(acc: AccumulateGrad, g) -> None:
     if acc.hooks:
         g = _call_hooks(acc.hooks, g)
     leaf = acc.leaf
-    # NOTE: never add in place: `g` may be shared with another leaf's .grad or a pending sum.
-    leaf.grad = wrap(g) if leaf.grad is None else wrap(leaf.grad.array + g)
+    # NOTE: `g` may be shared with another leaf's gradient, the caller's `gradient` or a
+    # read-only broadcast view, so a first .grad is a copy the user may change in place; later
+    # ones are fresh sums (never added in place: the old .grad may be referenced elsewhere)
+    leaf._grad = wrap(g.copy()) if leaf._grad is None else wrap(leaf._grad.array + g)
 
 
 def run_backward(roots, grads, *, retain_graph: bool, capture=None) -> dict | None:
@@ -140,6 +154,8 @@ def _root_grad(t: Tensor, gradient, what: str):
 
 def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
     """Accumulate d tensor / d leaf into every leaf's ``.grad`` (see `Tensor.backward`)."""
+    if tensor._view is not None:
+        grad_edge(tensor)  # a view whose base changed in place: refresh its history first
     if not tensor.requires_grad:
         raise RuntimeError(
             "backward: the tensor does not require grad and has no grad_fn; set "

@@ -14,6 +14,7 @@ gradient is shaped like ``values``.
 from __future__ import annotations
 
 from sparsegraph.autograd.grad_mode import MODE
+from sparsegraph.autograd.views import ViewInfo, check_inplace, rebase, refresh
 from sparsegraph.backend import device_type
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import TRACE, Tensor, wrap
@@ -145,6 +146,8 @@ class AccumulateGrad:
 
 def grad_edge(t: Tensor) -> tuple:
     """``(node, output_nr)`` through which gradient reaches ``t``."""
+    if t._view is not None and t._view.version != t._version[0]:
+        refresh(t)
     if t.grad_fn is not None:
         return (t.grad_fn, t._output_nr)
     acc = t._accumulator
@@ -161,17 +164,29 @@ def _grad_tensor(a):
     return values if isinstance(values, Tensor) else None
 
 
-def _wrap_output(array, inputs) -> Tensor:
+def _wrap_output(array, inputs, grad_mode: bool) -> Tensor:
     """Wrap a forward result; a view of an input shares that input's version counter, so an
-    in-place change through either is seen by backward (as PyTorch's views do)."""
+    in-place change through either is seen by backward, and remembers the input's root base,
+    so an in-place change through the view is recorded on the base (as PyTorch's views do)."""
     t = wrap(array)
     base = t.array.base
-    if base is not None:
-        for inp in inputs:
-            if inp is not None and (base is inp.array or base is inp.array.base):
-                t._version = inp._version
-                break
+    for inp in inputs:
+        if inp is not None and (t.array is inp.array or base is not None and (
+                base is inp.array or base is inp.array.base)):
+            t._version = inp._version
+            root = inp if inp._view is None else inp._view.base
+            t._view = ViewInfo(root, t._version[0], grad_mode)
+            break
     return t
+
+
+def _tensor_output(o: Tensor, inputs, grad_mode: bool) -> Tensor:
+    """A Tensor that forward returned; an input returned as is becomes a new Tensor viewing
+    it, so that recording the output's history never takes over the input (a leaf)."""
+    for inp in inputs:
+        if o is inp:
+            return _wrap_output(o.array, inputs, grad_mode)
+    return o
 
 
 class Function:
@@ -222,6 +237,8 @@ class Function:
                 continue
             if device is None:
                 device = t.device
+            if t._view is not None and enabled and t._view.version != t._version[0]:
+                refresh(t)  # its memory changed in place since its history was recorded
             n = enabled and t._requires_grad
             record = record or n
             tensors.append(t)
@@ -239,7 +256,8 @@ class Function:
             if tracer is not None:
                 tracer.depth -= 1
         single = not isinstance(out, tuple)
-        outs = tuple(o if isinstance(o, Tensor) or o is None else _wrap_output(o, tensors)
+        outs = tuple(o if o is None else _tensor_output(o, tensors, enabled)
+                     if isinstance(o, Tensor) else _wrap_output(o, tensors, enabled)
                      for o in ((out,) if single else out))
         if record:
             node = Node(
@@ -267,13 +285,12 @@ class Function:
 
         The target's version counter is bumped (so a backward that saved it raises), and when
         the graph is recorded the target's history is rebased onto the new node, whose input 0
-        is the target as it was before the change.
+        is the target as it was before the change. When the target is a view, its root base is
+        rebased too (`views.CopySlices`), and the base's other views follow it on their next
+        use (`views.refresh`).
         """
-        if MODE.enabled and target._requires_grad and target.grad_fn is None:
-            raise RuntimeError(
-                f"{cls.__name__}: a leaf tensor that requires grad is used in an in-place "
-                "operation; wrap the update in sg.no_grad() or change a .clone()"
-            )
+        if MODE.enabled:
+            check_inplace(cls.__name__, target, args)
         result = cls.apply(target, *args, **kwargs)
         if TRACE.tracer is not None:
             TRACE.tracer.rebind(target, result)
@@ -281,4 +298,9 @@ class Function:
         if isinstance(result, Tensor) and result.grad_fn is not None:
             target.grad_fn, target._output_nr = result.grad_fn, 0
             target._requires_grad = True
+            if target._view is not None:
+                result._view = None  # it is the op's output itself, not a view to refresh
+                rebase(target, result)  # the write changed the base too: CopySlices
+        if target._view is not None:
+            target._view.version = target._version[0]
         return target

@@ -204,3 +204,15 @@ def test_backward_is_the_derivative_times_the_cotangent(x_np, name, seed):
     g = np.random.default_rng(seed).standard_normal(x_np.shape)
     out.backward(sg.tensor(g))
     np.testing.assert_allclose(x.grad.numpy(), g * dref(x_np), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "softplus", "silu", "gelu", "tanh", "elu", "relu",
+                                  "leaky_relu"])
+def test_float16_values_and_gradients_stay_float16(name):
+    x = sg.tensor([-1.5, -0.25, 0.5, 2.0], dtype="float16", requires_grad=True)
+    y = getattr(ops, name)(x)
+    y.sum().backward()
+    assert y.dtype == np.float16 and x.grad.dtype == np.float16
+    ref = sg.tensor([-1.5, -0.25, 0.5, 2.0], dtype="float32", requires_grad=True)
+    getattr(ops, name)(ref).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), ref.grad.numpy(), rtol=2e-3, atol=1e-3)

@@ -111,3 +111,15 @@ def test_rejects_bad_p(p):
 def test_rejects_integer_input():
     with pytest.raises(TypeError, match=r"dropout: expected a floating tensor \(got int64\)"):
         ops.dropout(sg.tensor([1, 2, 3]), 0.5)
+
+
+def test_float16_dropout_runs_and_matches_the_generic_kernel():
+    x = sg.tensor(np.linspace(-1, 1, 64), dtype="float16", requires_grad=True)
+    y = ops.dropout(x, 0.5, generator=sg.Generator(3))
+    with sg.kernels.use("generic"):
+        ref = ops.dropout(x.detach(), 0.5, generator=sg.Generator(3))
+    assert y.dtype == np.float16
+    np.testing.assert_array_equal(y.detach().numpy(), ref.numpy())
+    y.sum().backward()
+    assert x.grad.dtype == np.float16
+    np.testing.assert_array_equal(x.grad.numpy() != 0, ref.numpy() != 0)

@@ -335,3 +335,69 @@ def test_broadcasting_values_and_gradients_match_numpy(shapes, name, data):
 
     np.testing.assert_allclose(a.grad.numpy(), sum_to(g * da, sa), rtol=1e-10)
     np.testing.assert_allclose(b.grad.numpy(), sum_to(g * db, sb), rtol=1e-10)
+
+
+# ---- bitwise operators, pow at 0, tensor clamp bounds, dtype messages -------------------------
+def test_bitwise_operators_on_integers_and_logical_on_bools():
+    i = sg.tensor([1, 2, 6])
+    assert (~i).tolist() == [-2, -3, -7]
+    assert (i & 3).tolist() == [1, 2, 2] and (3 & i).tolist() == [1, 2, 2]
+    assert (i | 1).tolist() == [1, 3, 7] and (i ^ sg.tensor([1, 1, 1])).tolist() == [0, 3, 7]
+    b = sg.tensor([True, False])
+    assert (~b).tolist() == [False, True] and (~b).dtype == np.bool_
+    assert (b & sg.tensor([True, True])).tolist() == [True, False]
+    assert (b | False).tolist() == [True, False] and (b ^ True).tolist() == [False, True]
+    with pytest.raises(TypeError, match=r"bitwise_and: expected `input` to be an integer or bool "
+                                        r"Tensor or number \(got float32\)"):
+        sg.tensor([1.0]) & 1
+
+
+@pytest.mark.parametrize("exponent", [0, 0.0, "tensor"])
+def test_pow_gradient_with_exponent_zero_is_zero_at_zero(exponent):
+    x = sg.tensor([0.0, 2.0], dtype="float64", requires_grad=True)
+    e = sg.tensor([0.0, 0.0], dtype="float64") if exponent == "tensor" else exponent
+    ops.pow(x, e).sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0]
+
+
+def test_clamp_tensor_bounds_get_gradients():
+    x = leaf((3, 4), 0)
+    lo = sg.tensor(np.linspace(-0.5, 0.2, 4), dtype="float64", requires_grad=True)
+    hi = sg.tensor(np.linspace(0.5, 1.0, 4), dtype="float64", requires_grad=True)
+    gradcheck(lambda a, b, c: ops.clamp(a, b, c), [x, lo, hi])
+    gradcheck(lambda a, b: ops.clamp(a, min=b), [x, lo])
+    gradcheck(lambda a, c: ops.clamp(a, max=c), [x, hi])
+
+
+def test_clamp_bounds_keep_the_input_dtype_and_are_validated():
+    x = sg.tensor([0.0, 5.0])
+    assert ops.clamp(x, [1.0, 1.0]).dtype == np.float32
+    assert ops.clamp(x, np.float64(1.0)).dtype == np.float32
+    with pytest.raises(TypeError, match=r"clamp: expected `min` to be a number, a Tensor or None "
+                                        r"\(got str 'a'\)"):
+        ops.clamp(x, "a")
+    with pytest.raises(ValueError, match=r"clamp: expected `max` broadcastable to the input's "
+                                         r"shape \(2,\) \(got \(3,\)\)"):
+        ops.clamp(x, None, sg.ones(3))
+
+
+def test_clamp_inplace_on_a_non_leaf_is_differentiable():
+    def fn(a, lo):
+        y = a * 1
+        y.clamp_(lo, 0.5)
+        return y * y
+
+    gradcheck(fn, [leaf((3, 4), 1), sg.tensor(-0.3, dtype="float64", requires_grad=True)])
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: sg.tensor([True]) - sg.tensor([False]), TypeError,
+     r"sub: subtraction of two bool tensors is not supported; use the `\^` operator"),
+    (lambda: -sg.tensor([True]), TypeError,
+     r"neg: negation of a bool tensor is not supported; to invert a mask use the `~` operator"),
+    (lambda: sg.tensor([1, 2]) ** -1, ValueError,
+     r"pow: integers to negative integer powers are not allowed"),
+], ids=["bool-sub", "bool-neg", "int-negative-power"])
+def test_numpy_dtype_errors_name_the_op(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

@@ -284,7 +284,8 @@ def test_nonzero():
     (lambda x: x[0, 0, 0], IndexError, "getitem: too many indices"),
     (lambda x: x.__setitem__(np.array([0.5]), 1.0), TypeError, "setitem: expected integer"),
     (lambda x: x.detach().__setitem__(slice(0, 2), sg.zeros(3, 2)), ValueError,
-     r"setitem: could not broadcast"),
+     r"setitem: expected `value` of shape \(3, 2\) to broadcast to the indexed shape "
+     r"\(2, 3\)"),
     (lambda x: ops.index_select(x, 0, np.array([1, 7])), ValueError,
      r"index_select: expected indices in \[0, 5\) for dim 0 of size 5 \(got max 7\)"),
     (lambda x: ops.index_select(x, 1, [-1]), ValueError,
@@ -364,3 +365,25 @@ def test_gather_with_two_arguments_gathers_rows():
     assert torch_style.shape == (4, 1)
     with pytest.raises(TypeError, match=r"gather: expected `index` after `dim`=1"):
         ops.gather(x, 1)
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda x: x.__setitem__(0, "a"), TypeError,
+     r"setitem: expected `value` to be a number, a Tensor or an array \(got str 'a'\)"),
+    (lambda x: x.__setitem__(0, None), TypeError,
+     r"setitem: expected `value` to be a number, a Tensor or an array \(got NoneType None\)"),
+    (lambda x: sg.tensor([1, 2]).__setitem__(0, float("inf")), ValueError,
+     r"setitem: `value` inf cannot be converted to int64 without overflow"),
+    (lambda x: ops.masked_fill(sg.tensor([1, 2]), sg.tensor([True, False]), float("inf")),
+     ValueError, r"masked_fill: `value` inf cannot be converted to int64 without overflow"),
+    (lambda x: x.fill_("a"), TypeError,
+     r"fill_: expected `value` to be a number or a 0-d Tensor \(got str 'a'\)"),
+    (lambda x: sg.tensor([1, 2]).fill_(float("nan")), ValueError,
+     r"fill_: `value` nan cannot be converted to int64"),
+], ids=["setitem-str", "setitem-none", "setitem-int-inf", "masked-fill-int-inf", "fill-str",
+        "fill-int-nan"])
+def test_written_values_are_validated(call, exc, match):
+    x = sg.ones(2, 3)
+    with pytest.raises(exc, match=match):
+        call(x)
+    assert x.tolist() == [[1.0] * 3] * 2  # nothing was written

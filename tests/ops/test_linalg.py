@@ -209,3 +209,46 @@ def test_matmul_matches_numpy_on_any_signature_shapes(shapes, seed):
     out = ops.matmul(a, b)
     out.backward(sg.ones(out.shape, dtype="float64"))
     assert a.grad.shape == sa and b.grad.shape == sb
+
+
+# ---- normalize and linear -----------------------------------------------------------------------
+@pytest.mark.parametrize("p, expected", [
+    (float("inf"), [[1 / 3, -1.0]]), (float("-inf"), [[1.0, -3.0]]), (0, [[0.5, -1.5]]),
+    (1, [[0.25, -0.75]]),
+])
+def test_normalize_special_orders(p, expected):
+    out = ops.normalize(sg.tensor([[1.0, -3.0]], dtype="float64"), p=p)
+    np.testing.assert_allclose(out.numpy(), expected)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3.5, float("inf")])
+def test_normalize_gradcheck(p):
+    x = sg.tensor(np.random.default_rng(0).standard_normal((4, 3)), dtype="float64",
+                  requires_grad=True)
+    gradcheck(lambda t: ops.normalize(t, p=p, dim=0), [x])
+
+
+@pytest.mark.parametrize("row, eps", [([3e20, 4e20], 1e-12), ([3e-25, 4e-25], 1e-35)],
+                         ids=["large", "small"])
+def test_normalize_float32_neither_overflows_nor_underflows(row, eps):
+    out = ops.normalize(sg.tensor([row]), eps=eps)
+    np.testing.assert_allclose(out.numpy(), [[0.6, 0.8]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_normalize_zero_row_has_a_finite_gradient(p):
+    x = sg.zeros(2, 3, requires_grad=True)
+    ops.normalize(x, p=p).sum().backward()
+    assert np.isfinite(x.grad.numpy()).all()  # 1 / eps, as torch
+
+
+def test_normalize_rejects_a_negative_order():
+    with pytest.raises(ValueError, match=r"normalize: expected `p` >= 0 or -inf \(got -1\)"):
+        ops.normalize(sg.ones(2, 2), p=-1)
+
+
+def test_linear_shape_error_names_linear():
+    with pytest.raises(ValueError, match=r"linear: expected `input` with last dim 4 to match "
+                                         r"`weight` of shape \(5, 4\) \(got input of shape "
+                                         r"\(2, 3\)\)"):
+        ops.linear(sg.ones(2, 3), sg.ones(5, 4))
