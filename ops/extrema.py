@@ -16,8 +16,8 @@ from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import norm_dim
-from sparsegraph.ops.reduce import _check, _device, _dims, _expand, _out_shape
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.ops.reduce import _check, _dims, _expand, _out_shape
+from sparsegraph.tensor import Tensor
 
 __all__ = ["max", "min", "amax", "amin", "argmax", "argmin"]
 
@@ -198,6 +198,15 @@ def amin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     return _amax("amin", input, dim, keepdim)
 
 
+class ArgExtremum(Function):
+    """argmax / argmin: an int64 output, no gradient; a Function so that static capture
+    records it."""
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, op):
+        return dispatch(op, ctx.device)(x.array, dim, keepdim)
+
+
 def _arg(op: str, input, dim, keepdim: bool) -> Tensor:
     _check(op, input)
     d = None if dim is None else _dim(op, input, dim)
@@ -205,7 +214,7 @@ def _arg(op: str, input, dim, keepdim: bool) -> Tensor:
         d = None
     if input.array.size == 0 and (d is None or input.shape[d] == 0):
         raise ValueError(f"{op}: expected a non-empty tensor / dim (got shape {input.shape})")
-    return wrap(dispatch(op, _device(input))(input.array, d, keepdim))
+    return ArgExtremum.apply(input, d, keepdim, op)
 
 
 def argmax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:

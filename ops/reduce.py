@@ -17,7 +17,7 @@ from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import norm_dims
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import Tensor
 
 __all__ = ["sum", "mean", "prod", "var", "std", "any", "all", "logsumexp"]
 
@@ -336,16 +336,22 @@ def std(input: Tensor, dim=None, keepdim: bool = False, unbiased: bool = True, *
     return sqrt(_var("std", input, dim, keepdim, unbiased, correction))
 
 
+class AnyAll(Function):
+    """any / all: a bool output, no gradient; a Function so that static capture records it."""
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim, op):
+        return dispatch(op, ctx.device)(x.array, dims, keepdim)
+
+
 def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """Whether any element over ``dim`` is nonzero (a bool tensor; no gradient)."""
-    dims = _dims("any", input, dim)
-    return wrap(dispatch("any", _device(input))(input.array, dims, keepdim))
+    return AnyAll.apply(input, _dims("any", input, dim), keepdim, "any")
 
 
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """Whether every element over ``dim`` is nonzero (a bool tensor; no gradient)."""
-    dims = _dims("all", input, dim)
-    return wrap(dispatch("all", _device(input))(input.array, dims, keepdim))
+    return AnyAll.apply(input, _dims("all", input, dim), keepdim, "all")
 
 
 def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:

@@ -9,7 +9,7 @@ import numpy as np
 
 from sparsegraph import backend
 from sparsegraph.nn.parameter import Parameter
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import TRACE, Tensor, wrap
 
 __all__ = ["Module", "Parameter"]
 
@@ -55,6 +55,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}: subclasses must define forward()")
 
     def __call__(self, *args, **kwargs):
+        if TRACE.tracer is not None:  # static.compile guards the train / eval mode it saw
+            TRACE.tracer.record_module(self)
         return self.forward(*args, **kwargs)
 
     # ---- registration ---------------------------------------------------------------------
@@ -243,6 +245,8 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop (or zero) every parameter's ``.grad``."""
+        if TRACE.tracer is not None:
+            TRACE.tracer.record_effect("zero_grad", self, set_to_none=set_to_none)
         for p in self.parameters():
             if p.grad is not None:
                 # NOTE: never zero in place: the engine may share one gradient array between

@@ -2,19 +2,25 @@
 
 The core calls the active tracer's hooks (`sparsegraph.tensor.TRACE`): ``record`` after each
 `Function.apply`, ``rebind`` after an in-place op, ``record_backward`` when ``.backward()`` is
-called, ``record_effect`` for optimizer ``zero_grad`` / ``step``, and ``escape`` when Python
-reads a tensor's value (``.item()``, ``bool(t)``, ``.numpy()``), which a static graph cannot
-capture.
+called, ``record_effect`` for optimizer ``zero_grad`` / ``step`` and ``Module.zero_grad``,
+``record_grad`` for an assignment to a tensor's ``.grad``,
+``record_module`` when a module is called (its train / eval mode is guarded by `compile`), and
+``escape`` when Python reads a tensor's value (``.item()``, ``bool(t)``, ``.numpy()``,
+``np.asarray(t)``, ``nonzero``), which a static graph cannot capture.
 """
 
 from __future__ import annotations
 
+import functools
 import weakref
 
+import numpy as np
+
 from sparsegraph import kernels
+from sparsegraph.ops.index import GetItem
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.static.graph import StaticGraph
-from sparsegraph.static.ir import Node, Ref, SparseRef, Value
+from sparsegraph.static.ir import ArrayRef, GradRef, Node, Ref, SparseRef, Value, iter_refs
 from sparsegraph.tensor import TRACE, Tensor
 
 
@@ -31,6 +37,12 @@ class Tracer:
         self._values: dict[int, tuple[weakref.ref, Value]] = {}
         self._kernels: list[str] = []
         self._known: set[int] = set()  # ids of op outputs computed from constants only
+        # id(array) -> (weak reference to the array or its tensor, Value) for inputs and op
+        # outputs: an op given such an array (an index, a mask) reads a traced value
+        self._arrays: dict[int, tuple[weakref.ref, bool, Value]] = {}
+        # id -> (Module, its training flag when first called): `compile` guards the modes
+        self.modules: dict[int, tuple] = {}
+        self._op = ""  # the op being recorded (for error messages)
 
     # ---- values -------------------------------------------------------------------------
     def bind(self, t: Tensor, kind: str, name: str = "") -> Value:
@@ -38,7 +50,23 @@ class Tracer:
         self._values[id(t)] = (weakref.ref(t), v)
         if kind != "op":
             v.tensor = t  # inputs, parameters and constants are bound (kept) by the graph
+        if kind in ("op", "input"):
+            self._bind_array(t, v)
         return v
+
+    def _bind_array(self, t: Tensor, v: Value) -> None:
+        try:  # numpy arrays take weak references; otherwise watch the tensor holding it
+            self._arrays[id(t.array)] = (weakref.ref(t.array), True, v)
+        except TypeError:
+            self._arrays[id(t.array)] = (weakref.ref(t), False, v)
+
+    def _array_value(self, obj) -> Value | None:
+        entry = self._arrays.get(id(obj))
+        if entry is None:
+            return None
+        ref, is_array, v = entry
+        held = ref()
+        return v if (held is obj if is_array else held is not None and held.array is obj) else None
 
     def _entry(self, t):
         entry = self._values.get(id(t))
@@ -61,14 +89,49 @@ class Tracer:
             return tuple(items) if isinstance(obj, tuple) else items
         if isinstance(obj, dict):
             return {k: self.template(o) for k, o in obj.items()}
+        if hasattr(obj, "shape") and hasattr(obj, "dtype"):
+            v = self._array_value(obj)
+            if v is not None:
+                return ArrayRef(v)
+            self._check_not_a_view(obj)
         return obj
+
+    def _check_not_a_view(self, array) -> None:
+        """A view of a traced array (``idx.reshape(-1)``) cannot be followed: refuse it rather
+        than freeze the traced run's values into the graph."""
+        base = getattr(array, "base", None)
+        while base is not None:
+            v = self._array_value(base)
+            if v is not None and v.id not in self._known:
+                raise CaptureError(
+                    f"static.trace: {self._op} was given a view of the raw array of a traced "
+                    f"tensor ({v.label()}); a static graph can only follow the tensor's own "
+                    "array. Pass the tensor itself (or make the reshape an op before the call)")
+            base = getattr(base, "base", None)
+
+    def output_template(self, result):
+        """`template` for the function's result; a parameter's ``.grad`` (made by the eager
+        backward, unknown to the trace) becomes a `GradRef`, read anew after each run."""
+        if isinstance(result, Tensor) and self._entry(result) is None:
+            for _, v in self._values.values():
+                if v.kind == "param" and v.tensor.grad is result:
+                    return GradRef(v)
+        if isinstance(result, tuple | list):
+            items = [self.output_template(o) for o in result]
+            return tuple(items) if isinstance(result, tuple) else items
+        if isinstance(result, dict):
+            return {k: self.output_template(o) for k, o in result.items()}
+        return self.template(result)
 
     # ---- hooks called by the core --------------------------------------------------------
     def record(self, cls, args, kwargs, outs, ctx) -> None:
         if self.depth:
             return
+        self._op = cls.__name__
         node = Node("forward", cls.__name__, cls, self.template(tuple(args)),
                     self.template(dict(kwargs)), [])
+        if cls is GetItem:
+            self._check_mask(node)
         known = not getattr(cls, "random", False) and all(
             v.kind == "const" or v.id in self._known for v in node.inputs())
         for i, o in enumerate(outs):
@@ -85,6 +148,16 @@ class Tracer:
         node.attrs["saved"] = self._saved_values(ctx, outs)
         self._kernels.clear()
         self.nodes.append(node)
+
+    def _check_mask(self, node: Node) -> None:
+        for ref in iter_refs(node.args):
+            v = ref.value if isinstance(ref, ArrayRef) else None
+            if v is not None and np.dtype(v.dtype) == np.bool_ and v.id not in self._known:
+                raise CaptureError(
+                    "static.trace: indexing with a boolean mask computed from traced tensors "
+                    f"(the output of {v.producer.op if v.producer else v.label()}) selects a "
+                    "data-dependent number of elements; a static graph has fixed shapes. Use "
+                    "ops.where / masked_fill, or multiply by the mask")
 
     def _saved_values(self, ctx, outs) -> list[Value]:
         """The Values an op's backward reads (for liveness): its saved tensors and output."""
@@ -106,6 +179,7 @@ class Tracer:
         v = entry[1]
         v.producer.attrs["inplace"] = True
         self._values[id(target)] = (weakref.ref(target), v)
+        self._bind_array(target, v)
 
     def record_backward(self, tensor: Tensor, gradient) -> None:
         if self.depth:
@@ -114,15 +188,31 @@ class Tracer:
         self.nodes.append(Node("backward_root", "backward", None, (Ref(root),), {}, [],
                                {"gradient": gradient.copy()}))
 
-    def record_effect(self, name: str, optimizer, closure=None, **kwargs) -> None:
+    def record_effect(self, name: str, owner, closure=None, **kwargs) -> None:
+        """``owner.name(**kwargs)`` (an optimizer's or a Module's) runs again on every call."""
         if self.depth:
             return
         if closure is not None:
-            raise CaptureError(f"static.trace: {type(optimizer).__name__}.{name}(closure) "
+            raise CaptureError(f"static.trace: {type(owner).__name__}.{name}(closure) "
                                "cannot be captured; call the closure's code in the step instead")
-        fn = getattr(optimizer, name)
-        self.nodes.append(Node("effect", f"{type(optimizer).__name__}.{name}", fn, (), kwargs,
-                               [], {"optimizer": optimizer}))
+        fn = getattr(owner, name)
+        self.nodes.append(Node("effect", f"{type(owner).__name__}.{name}", fn, (), kwargs,
+                               [], {"owner": owner}))
+
+    def record_grad(self, tensor: Tensor, value) -> None:
+        """``tensor.grad = value`` (e.g. ``p.grad = None``) runs again on every call."""
+        last = self.nodes[-1] if self.nodes else None
+        if self.depth or (last is not None and last.kind == "effect"
+                          and last.op.endswith(".zero_grad")):
+            return  # the engine's accumulation, or the zero_grad just recorded doing its work
+        if value is not None:
+            self.escape(value, "assigning .grad")  # only a constant can be assigned again
+        self.nodes.append(Node("effect", "set_grad", functools.partial(setattr, tensor, "grad",
+                                                                       value), (), {}, [],
+                               {"owner": tensor}))
+
+    def record_module(self, module) -> None:
+        self.modules.setdefault(id(module), (module, module.training))
 
     def escape(self, t, what: str) -> None:
         if self.depth:
@@ -154,38 +244,46 @@ def trace(fn, *example_inputs, **kwargs) -> StaticGraph:
     optimizer ``zero_grad()`` / ``step()`` are recorded too, so a whole training step can be
     captured (see `compile`).
 
-    Only op calls are recorded. Work done on raw arrays (``t.array`` read or written directly,
-    tensors built from numpy results inside ``fn``) is not seen: what it produced during the
-    trace is frozen into the graph as a constant. Write such steps with ops.
+    Only op calls are recorded. A traced tensor given to an op as its raw array (an index
+    tensor, a mask) is followed by identity; a view of such an array is refused. Other work
+    done on raw arrays (``t.array`` read or written directly, tensors built from numpy results
+    inside ``fn``) is not seen: what it produced during the trace is frozen into the graph as a
+    constant. Write such steps with ops. A sparse input's structure is a constant of the graph:
+    the graph refuses a SparseTensor with another structure.
 
     Returns:
         A `StaticGraph`; calling it runs the graph on new inputs.
 
     Raises:
-        CaptureError: ``fn`` reads a traced tensor's value in Python (``.item()``, ``if t:``).
+        CaptureError: ``fn`` reads a traced tensor's value in Python (``.item()``, ``if t:``,
+            ``np.asarray(t)``), or computes something whose shape depends on traced data
+            (``nonzero``, indexing with a boolean mask computed from traced tensors).
     """
     return trace_with_result(fn, *example_inputs, **kwargs)[0]
 
 
 def trace_with_result(fn, *example_inputs, **kwargs):
-    """`trace`, also returning what the eager run of ``fn`` returned."""
+    """`trace`, also returning what the eager run of ``fn`` returned and the Modules it
+    called, as ``(module, training flag when called)`` pairs."""
     if TRACE.tracer is not None:
         raise CaptureError("static.trace: already tracing (nested traces are not supported)")
     tracer = Tracer()
     inputs = []
     for i, x in enumerate(example_inputs):
+        structure = None
         if isinstance(x, SparseTensor):
-            x = x.values
+            x, structure = x.values, x.structure
         if not isinstance(x, Tensor):
             raise TypeError(f"static.trace: expected Tensor or SparseTensor example inputs "
                             f"(got {type(x).__name__} for input {i}); bind other arguments "
                             "with a closure or functools.partial")
         inputs.append(tracer.bind(x, "input", f"input{i}"))
+        inputs[-1].structure = structure
     TRACE.tracer = tracer
     try:
         with kernels.listen(tracer.on_dispatch):
             result = fn(*example_inputs, **kwargs)
     finally:
         TRACE.tracer = None
-    outputs = tracer.template(result)
-    return StaticGraph(tracer.nodes, inputs, outputs), result
+    outputs = tracer.output_template(result)
+    return StaticGraph(tracer.nodes, inputs, outputs), result, list(tracer.modules.values())

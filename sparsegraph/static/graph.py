@@ -30,7 +30,8 @@ class StaticGraph:
         return out
 
     def values(self) -> list[Value]:
-        """Every Value read or written, inputs first."""
+        """Every Value read or written, inputs first, then graph outputs no node reads (a
+        parameter or constant returned as is)."""
         seen: dict[int, Value] = {v.id: v for v in self.inputs}
         for node in self.nodes:
             for v in node.inputs():
@@ -38,6 +39,8 @@ class StaticGraph:
             for v in node.outputs:
                 if v is not None:
                     seen.setdefault(v.id, v)
+        for v in self.output_values():
+            seen.setdefault(v.id, v)
         return list(seen.values())
 
     def params(self) -> list[Value]:
@@ -63,7 +66,7 @@ class StaticGraph:
         def new_value(v: Value) -> Value:
             if v.id not in vmap:
                 vmap[v.id] = Value(v.kind, v.shape, v.dtype, v.device, None, v.index, v.tensor,
-                                   v.name)
+                                   v.name, v.structure)
             return vmap[v.id]
 
         nmap: dict[int, Node] = {}

@@ -34,6 +34,7 @@ class Value:
     index: int = 0  # which output of the producer
     tensor: object = None  # the bound Tensor of an input / param / const
     name: str = ""
+    structure: object = None  # a sparse input's structure: the graph is only valid for it
     id: int = field(default_factory=lambda: next(_ids))
 
     @property
@@ -52,6 +53,17 @@ class Ref:
     """A dense tensor argument."""
 
     value: Value
+
+
+@dataclass(frozen=True)
+class ArrayRef(Ref):
+    """A traced tensor passed to an op as its raw array (an index, a mask): the op reads the
+    Value's array, so a new input's index is used, not the traced one's."""
+
+
+@dataclass(frozen=True)
+class GradRef(Ref):
+    """A graph output that is ``value.grad`` (a parameter's gradient), read after the run."""
 
 
 @dataclass(frozen=True)
@@ -130,8 +142,8 @@ def substitute(template, mapping: dict):
     """Replace Values in a template: ``mapping`` is value id -> Value."""
 
     def swap(ref):
-        if isinstance(ref, Ref):
-            return Ref(mapping.get(ref.value.id, ref.value))
+        if isinstance(ref, Ref):  # ArrayRef / GradRef stay what they are
+            return type(ref)(mapping.get(ref.value.id, ref.value))
         return SparseRef(ref.structure, mapping.get(ref.values.id, ref.values))
 
     return map_refs(template, swap)

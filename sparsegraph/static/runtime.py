@@ -26,7 +26,7 @@ from sparsegraph.autograd.function import Context
 from sparsegraph.autograd.grad_mode import MODE
 from sparsegraph.backend import device_type
 from sparsegraph.sparse import SparseTensor
-from sparsegraph.static.ir import Node, Ref, SparseRef, iter_refs
+from sparsegraph.static.ir import ArrayRef, GradRef, Node, Ref, SparseRef, iter_refs
 from sparsegraph.tensor import Tensor, wrap
 
 
@@ -170,6 +170,12 @@ def memory_plan(graph, order: list[Node] | None = None) -> MemoryPlan:
 
 def _getter(template):
     """A function env -> the argument ``template`` describes (built once per node)."""
+    if isinstance(template, ArrayRef):
+        vid = template.value.id
+        return lambda env: env[vid].array
+    if isinstance(template, GradRef):
+        vid = template.value.id
+        return lambda env: env[vid].grad
     if isinstance(template, Ref):
         vid = template.value.id
         return lambda env: env[vid]
@@ -197,6 +203,21 @@ def _sole_holder(t) -> bool:
 
 def _as_tensor(out):
     return out if isinstance(out, Tensor) or out is None else wrap(out)
+
+
+def _check_sparsity(i: int, v, x) -> None:
+    """A sparse input's structure is baked into the graph (kernels, folded normalisations):
+    the graph runs only with that very structure object."""
+    if v.structure is None:
+        if isinstance(x, SparseTensor):
+            raise ValueError(f"StaticGraph: expected input {i} to be a dense Tensor like the "
+                             "traced one (got a SparseTensor); trace again")
+    elif not isinstance(x, SparseTensor) or x.structure is not v.structure:
+        got = "another sparsity structure" if isinstance(x, SparseTensor) else (
+            type(x).__name__)
+        raise ValueError(f"StaticGraph: expected input {i} to be a SparseTensor with the traced "
+                         f"structure (got {got}); the structure is a constant of the graph, "
+                         "trace again for a new one (static.compile does)")
 
 
 class Executor:
@@ -286,6 +307,7 @@ class Executor:
                             f"(got {len(inputs)})")
         env: dict[int, Tensor] = {}
         for i, (v, x) in enumerate(zip(graph.inputs, inputs, strict=True)):
+            _check_sparsity(i, v, x)
             t = x.values if isinstance(x, SparseTensor) else x
             if not isinstance(t, Tensor) or tuple(t.shape) != v.shape or t.dtype != v.dtype:
                 got = (f"{t.dtype}{list(t.shape)}" if isinstance(t, Tensor)

@@ -38,8 +38,10 @@ DEFAULT_PASSES = ("dce", "cse", "fold", "scale", "reorder", "dense", "fuse", "at
 
 
 def optimize(graph, passes=None):
-    """Run ``passes`` (names, default `DEFAULT_PASSES`), build the backward graph when the trace
-    recorded a ``.backward()``, and remove dead code."""
+    """Run ``passes`` (a name or a sequence of names, default `DEFAULT_PASSES`), build the
+    backward graph when the trace recorded a ``.backward()``, and remove dead code."""
+    if isinstance(passes, str):  # one pass: "dce" is not the passes "d", "c", "e"
+        passes = (passes,)
     names = DEFAULT_PASSES if passes is None else tuple(passes)
     unknown = [n for n in names if n not in FORWARD_PASSES]
     if unknown:

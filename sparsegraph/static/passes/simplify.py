@@ -56,8 +56,8 @@ def eliminate_dead_code(graph: StaticGraph) -> StaticGraph:
 
 def _key(obj):
     """A hashable key for a template, or raise TypeError when it has none."""
-    if isinstance(obj, Ref):
-        return ("ref", obj.value.id)
+    if isinstance(obj, Ref):  # a Ref, an ArrayRef (raw array) or a GradRef are different reads
+        return (type(obj).__name__, obj.value.id)
     if isinstance(obj, SparseRef):
         return ("sparse", id(obj.structure), obj.values.id)
     if isinstance(obj, tuple | list):
