@@ -14,6 +14,9 @@ from sparsegraph.ops import (  # noqa: E402
     gather_scatter, graph_norm, index, inplace, linalg, loss, probability, reduce, shape,
     sparse_conversion, sparse_products, sparse_values, stochastic,
 )
+# the fused ops are reached by name (sg.ops.fused.gat_attention) and by the static passes; their
+# generic kernels register here, beside the numba ones `sparse_kernels` registered above
+from sparsegraph.ops import fused, gat_scores  # noqa: E402,F401
 
 # NOTE: modules are named by category, never after a function they export, so the re-export
 # below never shadows a submodule (`sparsegraph.ops.softmax` is the function).

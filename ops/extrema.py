@@ -139,6 +139,9 @@ class AMaxMin(Function):
 # ---- public functions --------------------------------------------------------------------------
 def _dim(op: str, input, dim) -> int:
     """Validate a single ``dim`` (max / min / argmax / argmin take one int)."""
+    if isinstance(dim, Tensor) and op in ("max", "min"):
+        raise TypeError(f"{op}: expected `dim` to be an int or None (got a Tensor); for the "
+                        f"elementwise {op} of two tensors use sg.{op}imum(a, b)")
     if not isinstance(dim, int | np.integer) or isinstance(dim, bool):
         raise TypeError(f"{op}: expected `dim` to be an int or None (got {dim!r})")
     return norm_dim(op, dim, input.ndim)

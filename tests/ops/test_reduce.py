@@ -378,3 +378,10 @@ def test_var_amax_logsumexp_properties(case):
                                                                  keepdims=keepdim))
     lse.backward(sg.ones(lse.shape, dtype="float64"))
     np.testing.assert_allclose(x.grad.numpy().sum(axis=dims), 1.0)  # softmax sums to 1
+
+
+def test_max_of_two_tensors_points_to_maximum():
+    with pytest.raises(TypeError, match=r"max: .*use sg\.maximum\(a, b\)"):
+        sg.max(sg.ones(2), sg.ones(2))
+    with pytest.raises(TypeError, match=r"min: .*use sg\.minimum\(a, b\)"):
+        sg.min(sg.ones(2), sg.ones(2))
