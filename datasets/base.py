@@ -17,13 +17,20 @@ from sparsegraph.datasets.root import data_root
 PARSE_VERSION = "1"  # bump when a parser's output changes: old caches are then ignored
 
 
+BAD_DATA = (ValueError, TypeError, KeyError, IndexError, AttributeError, EOFError,
+            zipfile.BadZipFile)  # what malformed files make parsers and Graph raise
+
+
 class Dataset:
     """Base class: subclasses set ``folder``, ``files`` (name -> sha256 or None), ``base_url``
-    and implement ``parse() -> dict of numpy arrays`` and ``build(arrays)``.
+    and implement ``parse() -> dict of numpy arrays`` and ``_build() -> graph(s)`` (from
+    ``self._arrays``; its result is ``self._data``).
 
-    The parsed arrays are cached in ``cache_dir`` (default: the user cache, never beside the raw
-    files, which may be read-only or shared) under a key made of the raw files' hashes, and
-    written atomically; a corrupt cache is ignored and rebuilt.
+    Raw files with a known sha256 are verified before parsing. The parsed arrays are cached in
+    ``cache_dir`` (default: the user cache, never beside the raw files, which may be read-only
+    or shared) under a key made of the raw files' hashes, written atomically, and only after
+    they built valid graphs; a corrupt or invalid cache is ignored and rebuilt, invalid raw
+    files are a ValueError naming them.
     """
 
     folder = ""
@@ -38,8 +45,15 @@ class Dataset:
         if missing:
             if not download:
                 raise missing_error(self.raw_dir, missing, self.download_url(missing[0]))
-            self.download(missing)
-        self._arrays = self._load_or_parse()
+            new_dirs = [d for d in (self.raw_dir, *self.raw_dir.parents) if not d.exists()]
+            try:
+                self.download(missing)
+            except BaseException:
+                for d in new_dirs:  # deepest first: remove the folders this attempt made
+                    if d.is_dir() and not any(d.iterdir()):
+                        d.rmdir()
+                raise
+        self._data = self._load_or_parse()
 
     def download_url(self, name: str) -> str:
         return base_url(self.base_url, self.folder) + name
@@ -51,23 +65,50 @@ class Dataset:
 
     # ---- caching ----------------------------------------------------------------------------
     def _cache_path(self) -> pathlib.Path:
+        """The cache file for these raw files; verifies their known checksums on the way."""
         h = hashlib.sha256(f"{type(self).__name__}:{self.cache_tag()}:{PARSE_VERSION}".encode())
         for name in sorted(self.files):
-            h.update(sha256_of(self.raw_dir / name).encode())
+            got, want = sha256_of(self.raw_dir / name), self.files[name]
+            if want is not None and got != want:
+                raise ValueError(f"{type(self).__name__}: checksum mismatch for "
+                                 f"{self.raw_dir / name}: expected sha256 {want}, got {got}; "
+                                 "the file is corrupt or not the published one (delete it to "
+                                 "download it again)")
+            h.update(got.encode())
         return self.cache_dir / f"{type(self).__name__.lower()}-{h.hexdigest()[:16]}.npz"
 
     def cache_tag(self) -> str:
         return ""
 
-    def _load_or_parse(self) -> dict:
+    def _where(self) -> str:
+        names = sorted(self.files)
+        if len(names) == 1:
+            return str(self.raw_dir / names[0])
+        return f"{self.raw_dir} ({', '.join(names)})"
+
+    def _load_or_parse(self):
         path = self._cache_path()
         if path.is_file():
             try:
                 with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
-                    return {k: data[k] for k in data.files}
-            except (OSError, ValueError, zipfile.BadZipFile, EOFError):
-                pass  # corrupt cache: rebuild below
-        arrays = self.parse()
+                    self._arrays = {k: data[k] for k in data.files}
+                return self._build()
+            except (OSError, *BAD_DATA):
+                pass  # corrupt or invalid cache (garbage, a missing key, bad arrays): rebuild
+        name = type(self).__name__
+        try:
+            self._arrays = arrays = self.parse()
+            data = self._build()
+        except BAD_DATA as exc:
+            if str(exc).startswith(f"{name}:") and str(self.raw_dir) in str(exc):
+                raise  # already names the dataset and the file
+            raise ValueError(f"{name}: {self._where()} could not be read as the "
+                             f"{getattr(self, 'name', '')!r} dataset "
+                             f"({type(exc).__name__}: {exc})") from None
+        self._write_cache(path, arrays)
+        return data
+
+    def _write_cache(self, path: pathlib.Path, arrays: dict) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
@@ -80,9 +121,11 @@ class Dataset:
                     os.unlink(tmp)
         except OSError:
             pass  # a read-only cache dir only costs a re-parse next time
-        return arrays
 
     def parse(self) -> dict:
+        raise NotImplementedError
+
+    def _build(self):
         raise NotImplementedError
 
     def __repr__(self) -> str:

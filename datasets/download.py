@@ -21,8 +21,12 @@ def sha256_of(path) -> str:
     return h.hexdigest()
 
 
-def fetch(url: str, dest: pathlib.Path, sha256: str | None, *, progress: bool = True) -> None:
+def fetch(url: str, dest: pathlib.Path, sha256: str | None, *, progress: bool = True,
+          where: str | None = None) -> None:
     """Download ``url`` to ``dest`` through a temp file in the same folder; verify, then rename.
+
+    ``where`` is what the offline error tells the user to do (default: put the file in the
+    folder of ``dest``).
 
     Raises:
         DatasetUnavailable: the server could not be reached (offline): names URL and folder.
@@ -38,7 +42,8 @@ def fetch(url: str, dest: pathlib.Path, sha256: str | None, *, progress: bool = 
                 response = urllib.request.urlopen(url, timeout=30)  # noqa: S310
             except (urllib.error.URLError, OSError) as exc:
                 raise DatasetUnavailable(
-                    f"could not download {url} ({exc}); put the file in {dest.parent}") from None
+                    f"could not download {url} ({exc}); "
+                    + (where or f"put the file in {dest.parent}")) from None
             total = int(response.headers.get("Content-Length") or 0) or None
             h = hashlib.sha256()
             with response, tqdm(total=total, unit="B", unit_scale=True, desc=dest.name,

@@ -14,8 +14,8 @@ class KarateClub(SingleGraph):
     from networkx: 34 members, 78 friendships (156 directed edges), 2 classes (the club each
     member joined after the split), identity features.
 
-    Splits (fixed): 4 training nodes per class (the lowest ids), 10 validation nodes, the rest
-    test.
+    Splits (fixed): 4 training nodes per class (the lowest ids), 9 validation nodes (every
+    third of the other 26), the rest test.
     """
 
     def __init__(self):

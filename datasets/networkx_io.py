@@ -6,6 +6,7 @@ import networkx as nx
 import numpy as np
 
 from sparsegraph.graph import Graph
+from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import Tensor
 
 
@@ -15,6 +16,37 @@ def _stack(values, what: str, key: str):
     except ValueError:
         raise ValueError(f"from_networkx: {what} attribute {key!r} has values of different "
                          "shapes") from None
+
+
+def _grouped(attrs: dict, key, what: str, rows: int) -> np.ndarray:
+    """``attrs[key]`` as numeric columns for x / edge_attr (removed from ``attrs``)."""
+    if key not in attrs:
+        raise ValueError(f"from_networkx: expected {what} attribute {key!r} (from "
+                         f"group_{what}_attrs) on every {what} (found on all: "
+                         f"{sorted(map(str, attrs))})")
+    values = attrs.pop(key)
+    if values.dtype.kind not in "biuf":
+        raise ValueError(f"from_networkx: expected numeric values for {what} attribute "
+                         f"{key!r} (got {values.dtype})")
+    return values.reshape(rows, -1)
+
+
+def _attr_rows(graph: Graph, key: str, what: str, rows: int):
+    """``graph.<key>`` as something indexable by row (sparse rows stay sparse until read)."""
+    value = getattr(graph, key, None)
+    if value is None:
+        raise ValueError(f"to_networkx: graph has no {what} attribute {key!r} (it has: "
+                         f"{', '.join(graph.keys())})")
+    if isinstance(value, SparseTensor):
+        csr = value.detach().to_scipy().tocsr()
+        value = [csr[i].toarray()[0] for i in range(csr.shape[0])]
+    elif isinstance(value, Tensor):
+        value = np.asarray(value.array)
+    value = value if isinstance(value, list) else np.asarray(value)
+    if len(value) != rows:
+        raise ValueError(f"to_networkx: expected {what} attribute {key!r} with {rows} rows, "
+                         f"one per {what} (got {len(value)})")
+    return value
 
 
 def from_networkx(G: nx.Graph, group_node_attrs=None, group_edge_attrs=None) -> Graph:
@@ -37,25 +69,25 @@ def from_networkx(G: nx.Graph, group_node_attrs=None, group_edge_attrs=None) -> 
     src = np.array([index[u] for u, _, _ in edges], dtype=np.int64)
     dst = np.array([index[v] for _, v, _ in edges], dtype=np.int64)
     edge_data = [d for _, _, d in edges]
-    if not G.is_directed():
-        src, dst = np.concatenate([src, dst]), np.concatenate([dst, src])
-        edge_data = edge_data + edge_data
+    if not G.is_directed():  # both directions; a self loop is one edge either way
+        rev = src != dst
+        src, dst = np.concatenate([src, dst[rev]]), np.concatenate([dst, src[rev]])
+        edge_data = edge_data + [d for d, r in zip(edge_data, rev.tolist(), strict=True) if r]
     node_keys = set.intersection(*(set(G.nodes[v]) for v in nodes)) if nodes else set()
     edge_keys = set.intersection(*(set(d) for d in edge_data)) if edge_data else set()
     node_attrs = {k: _stack([G.nodes[v][k] for v in nodes], "node", k) for k in node_keys}
     edge_attrs = {k: _stack([d[k] for d in edge_data], "edge", k) for k in edge_keys}
     extra = {}
     if group_node_attrs:
-        cols = [node_attrs.pop(k).reshape(len(nodes), -1) for k in group_node_attrs]
+        cols = [_grouped(node_attrs, k, "node", len(nodes)) for k in group_node_attrs]
         extra["x"] = np.concatenate(cols, axis=1).astype(np.float32)
     numeric_edges = {k: v for k, v in edge_attrs.items() if v.dtype.kind in "biuf"}
     edge_attr = None
     if group_edge_attrs:
-        cols = [edge_attrs.pop(k).reshape(len(edge_data), -1) for k in group_edge_attrs]
+        cols = [_grouped(edge_attrs, k, "edge", len(edge_data)) for k in group_edge_attrs]
         edge_attr = np.concatenate(cols, axis=1).astype(np.float32)
-    weight = numeric_edges.pop("weight", None)
-    if weight is not None:
-        edge_attrs.pop("weight")
+    weight = numeric_edges.pop("weight", None)  # the adjacency's values (also when grouped)
+    edge_attrs.pop("weight", None)
     g = Graph(edge_index=np.stack([src, dst]), num_nodes=len(nodes), edge_attr=edge_attr,
               edge_weight=None if weight is None else weight.astype(np.float32), **extra)
     order = np.argsort(dst * max(len(nodes), 1) + src, kind="stable")
@@ -73,15 +105,11 @@ def to_networkx(graph: Graph, node_attrs=(), edge_attrs=(), to_undirected: bool 
     G = nx.Graph() if to_undirected else nx.DiGraph()
     G.add_nodes_from(range(graph.num_nodes))
     for k in node_attrs:
-        values = getattr(graph, k)
-        values = np.asarray(values.array if isinstance(values, Tensor) else values)
+        values = _attr_rows(graph, k, "node", graph.num_nodes)
         for i in range(graph.num_nodes):
             G.nodes[i][k] = values[i].tolist()
     ei = np.asarray(graph.edge_index)
-    per_edge = {}
-    for k in edge_attrs:
-        values = getattr(graph, k)
-        per_edge[k] = np.asarray(values.array if isinstance(values, Tensor) else values)
+    per_edge = {k: _attr_rows(graph, k, "edge", graph.num_edges) for k in edge_attrs}
     for e, (u, v) in enumerate(ei.T.tolist()):
         G.add_edge(u, v, **{k: vals[e].tolist() for k, vals in per_edge.items()})
     return G

@@ -3,6 +3,8 @@ benchmark format. Arrays only: ``allow_pickle=False`` always, object entries are
 
 from __future__ import annotations
 
+import zipfile
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -59,6 +61,8 @@ class NpzGraph(SingleGraph, Dataset):
 
     Args:
         name: one of ``NpzGraph.names``. root: data root. download: fetch when missing.
+        undirected: symmetrise a SparseGraph file (default); ``False`` is refused for the
+            heterophilous files, which have no edge direction.
     """
 
     names = tuple(SOURCES)
@@ -71,9 +75,13 @@ class NpzGraph(SingleGraph, Dataset):
                              f"{', '.join(self.names)})")
         self.name, self.undirected = key, undirected
         self.folder, self.filename, sha, self.base_url = SOURCES[key]
+        if not undirected and self.folder == "heterophilous":
+            raise ValueError(f"NpzGraph: undirected=False is not available for {key!r}: the "
+                             "heterophilous files store each undirected edge once, without a "
+                             "direction")
         self.files = {self.filename: sha}
         super().__init__(root, download=download, cache_dir=cache_dir)
-        self.graph = self._build()
+        self.graph = self._data
 
     def cache_tag(self) -> str:
         return f"{self.name}:{self.undirected}"
@@ -90,7 +98,7 @@ class NpzGraph(SingleGraph, Dataset):
                 adj = _csr(data, prefix[0], sep).tocoo()
                 x = _csr(data, prefix[1], sep).astype(np.float32)
                 labels = np.asarray(data["labels"]).astype(np.int64)
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise ValueError(f"NpzGraph: {path} is not a valid graph .npz "
                              f"({type(exc).__name__}: {exc})") from None
         edge_index = np.stack([adj.row, adj.col]).astype(np.int64)

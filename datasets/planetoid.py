@@ -58,6 +58,41 @@ def restricted_load(path):
                              f"({type(exc).__name__}: {exc})") from None
 
 
+def _check_parts(raw, parts, test_index, padded: bool) -> None:
+    """Types and shapes the assembly relies on; a clear error naming the file otherwise."""
+    def bad(s, what):
+        raise ValueError(f"Planetoid: {raw[s]} {what}")
+
+    for s in ("x", "tx", "allx"):
+        if not sp.issparse(parts[s]):
+            bad(s, f"is not a sparse feature matrix (got {type(parts[s]).__name__})")
+    for s in ("y", "ty", "ally"):
+        if not isinstance(parts[s], np.ndarray) or parts[s].ndim != 2:
+            bad(s, f"is not a 2-D one-hot label array (got {type(parts[s]).__name__})")
+    graph = parts["graph"]
+    if not isinstance(graph, dict) or not all(isinstance(v, list | tuple)
+                                              for v in graph.values()):
+        bad("graph", f"is not a dict of neighbour lists (got {type(graph).__name__})")
+    for feats, labels in (("x", "y"), ("tx", "ty"), ("allx", "ally")):
+        if parts[feats].shape[0] != parts[labels].shape[0]:
+            bad(labels, f"has {parts[labels].shape[0]} rows but {raw[feats].name} has "
+                        f"{parts[feats].shape[0]}")
+    width, classes = parts["allx"].shape[1], parts["ally"].shape[1]
+    for s, got, want in (("x", parts["x"].shape[1], width), ("tx", parts["tx"].shape[1], width),
+                         ("y", parts["y"].shape[1], classes),
+                         ("ty", parts["ty"].shape[1], classes)):
+        if got != want:
+            bad(s, f"has {got} columns, expected {want} like {raw['all' + s[-1]].name}")
+    n_all, n_test = parts["allx"].shape[0], parts["tx"].shape[0]
+    if test_index.size != n_test or np.unique(test_index).size != n_test:
+        bad("test.index", f"has {test_index.size} ids ({np.unique(test_index).size} distinct), "
+                          f"expected {n_test} distinct ones (the rows of {raw['tx'].name})")
+    top = n_all + (10 * n_test if padded else n_test)
+    if test_index.size and (test_index.min() < n_all or test_index.max() >= top):
+        bad("test.index", f"has ids outside [{n_all}, {top}) (got {test_index.min()}.."
+                          f"{test_index.max()})")
+
+
 SHA256 = {
     "cora": {"x": "23cfa55d91c6f624233f5eb7b6e3f141f1bd2b2ae39608a63cf5d084bb27baab",
              "y": "94465c14eb53e04ca262198dcbb2521ee8af60fb3f3d546cd6ca24a511b0e7d1",
@@ -95,7 +130,8 @@ class Planetoid(SingleGraph, Dataset):
         name: "cora", "citeseer" or "pubmed" (any case).
         root: data root; files are read from ``<root>/planetoid/``.
         split: "public" (140/120/60 train per class set, 500 val, 1000 test) or "full" (every
-            node outside val and test trains).
+            labelled node outside val and test trains). Unlabelled nodes (y = -1) are in no
+            mask.
         download: fetch missing files from the Planetoid repository.
         normalize_features: divide each feature row by its sum.
     """
@@ -114,7 +150,7 @@ class Planetoid(SingleGraph, Dataset):
         sums = SHA256.get(self.name, {})
         self.files = {f"ind.{self.name}.{s}": sums.get(s) for s in SUFFIXES}
         super().__init__(root, download=download, cache_dir=cache_dir)
-        self.graph = self._build()
+        self.graph = self._data
 
     def parse(self) -> dict:
         raw = {s: self.raw_dir / f"ind.{self.name}.{s}" for s in SUFFIXES}
@@ -124,6 +160,8 @@ class Planetoid(SingleGraph, Dataset):
         except ValueError as exc:
             raise ValueError(f"Planetoid: {raw['test.index']} is not a list of integers "
                              f"({exc})") from None
+        _check_parts(raw, dict(x=x, y=y, tx=tx, ty=ty, allx=allx, ally=ally, graph=graph),
+                     test_index, padded=self.name == "citeseer")
         test_range = np.sort(test_index)
         if self.name == "citeseer":  # pad the isolated test ids that have no row in tx/ty
             full = np.arange(test_range.min(), test_range.max() + 1)
@@ -168,6 +206,8 @@ class Planetoid(SingleGraph, Dataset):
         else:
             train[:] = True
             train[val | test] = False
+        labelled = np.asarray(a["y"]) >= 0  # CiteSeer's padded test ids (y = -1) are in no split
+        train, val, test = train & labelled, val & labelled, test & labelled
         return Graph(x=from_scipy(x), edge_index=a["edge_index"], y=a["y"], num_nodes=n,
                      train_mask=train, val_mask=val, test_mask=test)
 

@@ -51,7 +51,12 @@ def _undirected_keys(rng, n, target, y, weights, homophily, num_classes):
     order, bounds, cdf = _class_tables(y, weights, num_classes)
     all_cdf = np.cumsum(weights)
     keys = np.empty(0, np.int64)
+    stalled = 0
     while keys.size < target:
+        if stalled > 100:  # pragma: no cover - generate() checks the bounds it knows
+            raise RuntimeError(f"synthetic: no new edges after 100 rounds ({keys.size} of "
+                               f"{target} undirected edges placed)")
+        before = keys.size
         total = int((target - keys.size) * 1.15) + 16  # extra for duplicates and loops
         batches = []
         for start in range(0, total, CHUNK):
@@ -67,9 +72,42 @@ def _undirected_keys(rng, n, target, y, weights, homophily, num_classes):
             a, b = np.minimum(u[ok], v[ok]), np.maximum(u[ok], v[ok])
             batches.append(a.astype(np.int64) * n + b)
         keys = np.unique(np.concatenate([keys, *batches]))
+        stalled = stalled + 1 if keys.size == before else 0
     if keys.size > target:  # drop a random surplus so the count is exact
         keys = np.sort(rng.choice(keys, target, replace=False))
     return keys
+
+
+def _check_args(**args) -> None:
+    """Integers where counts are meant, fractions inside their ranges; the edge count fits."""
+    for key in ("num_nodes", "num_edges", "num_features", "num_classes"):
+        v = args[key]
+        if isinstance(v, bool) or not isinstance(v, int | np.integer):
+            raise TypeError(f"synthetic.generate: expected an int `{key}` (got {v!r})")
+        if v < (1 if key in ("num_nodes", "num_classes") else 0):
+            raise ValueError(f"synthetic.generate: expected `{key}` >= "
+                             f"{1 if key in ('num_nodes', 'num_classes') else 0} (got {v})")
+    n, e = args["num_nodes"], args["num_edges"]
+    if e % 2:
+        raise ValueError(f"synthetic.generate: expected an even directed edge count `num_edges` "
+                         f"(got {e})")
+    if e > n * (n - 1):
+        raise ValueError(f"synthetic.generate: {e} edges do not fit in a simple graph on {n} "
+                         f"nodes (at most {n * (n - 1)})")
+    for key, lo, hi, closed in (("homophily", 0.0, 1.0, True), ("train_frac", 0.0, 1.0, False),
+                                ("val_frac", 0.0, 1.0, True)):
+        v = args[key]
+        inside = lo <= v <= hi if closed else lo < v < hi
+        if not isinstance(v, int | float | np.floating) or not inside:
+            raise ValueError(f"synthetic.generate: expected `{key}` in "
+                             f"{'[' if closed else '('}{lo}, {hi}{']' if closed else ')'} "
+                             f"(got {v!r})")
+    if args["train_frac"] + args["val_frac"] > 1:
+        raise ValueError(f"synthetic.generate: expected train_frac + val_frac <= 1 (got "
+                         f"{args['train_frac']} + {args['val_frac']})")
+    for key in ("power", "noise"):
+        if not isinstance(args[key], int | float | np.floating) or not args[key] >= 0:
+            raise ValueError(f"synthetic.generate: expected `{key}` >= 0 (got {args[key]!r})")
 
 
 def generate(num_nodes: int, num_edges: int, num_features: int, num_classes: int, *,
@@ -87,16 +125,19 @@ def generate(num_nodes: int, num_edges: int, num_features: int, num_classes: int
         dict with ``indptr`` (int64), ``indices`` (int32 when it fits), ``x`` (float32),
         ``y`` (int64), ``train_mask`` / ``val_mask`` / ``test_mask``.
     """
-    if num_edges % 2:
-        raise ValueError(f"synthetic: expected an even directed edge count (got {num_edges})")
-    max_edges = num_nodes * (num_nodes - 1)
-    if num_edges > max_edges:
-        raise ValueError(f"synthetic: {num_edges} edges do not fit in a simple graph on "
-                         f"{num_nodes} nodes (at most {max_edges})")
-    if num_classes < 1 or num_nodes < 1:
-        raise ValueError("synthetic: expected at least one node and one class")
+    _check_args(num_nodes=num_nodes, num_edges=num_edges, num_features=num_features,
+                num_classes=num_classes, homophily=homophily, train_frac=train_frac,
+                val_frac=val_frac, power=power, noise=noise)
     rng = np.random.default_rng(seed)
     y = rng.integers(0, num_classes, num_nodes)
+    if homophily == 1.0:  # every edge inside a class: the classes' sizes bound the count
+        sizes = np.bincount(y, minlength=num_classes).astype(np.int64)
+        inside = int((sizes * (sizes - 1)).sum())
+        if num_edges > inside:
+            raise ValueError(f"synthetic.generate: {num_edges} edges do not fit with "
+                             f"homophily=1.0: the {num_classes} classes (sizes "
+                             f"{sizes.tolist()[:10]}{'...' if num_classes > 10 else ''}) hold "
+                             f"at most {inside} directed edges; lower homophily or num_edges")
     weights = (rng.permutation(num_nodes) + 1.0) ** -power
     keys = _undirected_keys(rng, num_nodes, num_edges // 2, y, weights, homophily, num_classes)
     # both directions, sorted by (target, source): CSR rows are targets

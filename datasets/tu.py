@@ -102,31 +102,37 @@ class TUDataset(Dataset):
                                                              "graph_labels")}
         self.files = SHA256.get(self.name, required)
         super().__init__(root, download=download, cache_dir=cache_dir)
-        self.graphs = self._build()
+        self.graphs = self._data
 
     def download_url(self, name: str) -> str:
         return base_url(self.base_url, "TU") + f"{self.name}.zip"
 
     def download(self, missing: list) -> None:
-        """TU publishes one zip per dataset: fetch it, then extract the verified members."""
+        """TU publishes one zip per dataset: fetch it, verify every missing member, then
+        install them (nothing is installed when one is absent or fails its checksum)."""
         import tempfile
         import zipfile
 
         with tempfile.TemporaryDirectory(dir=self.root if self.root.is_dir() else None) as tmp:
             archive = pathlib.Path(tmp) / f"{self.name}.zip"
-            fetch(self.download_url(missing[0]), archive, None)
+            fetch(self.download_url(missing[0]), archive, None,
+                  where=f"unzip it and put its .txt files in {self.raw_dir}")
+            verified = {}
             with zipfile.ZipFile(archive) as z:
                 members = {pathlib.PurePosixPath(m).name: m for m in z.namelist()}
                 for name in missing:
                     if name not in members:
-                        raise ValueError(f"TUDataset: {archive.name} has no {name}")
+                        raise ValueError(f"TUDataset: {archive.name} has no {name}; nothing "
+                                         "was written")
                     data = z.read(members[name])
                     want = self.files[name]
                     got = hashlib.sha256(data).hexdigest()
                     if want is not None and got != want:
                         raise ValueError(f"TUDataset: checksum mismatch for {name}: expected "
                                          f"sha256 {want}, got {got}; nothing was written")
-                    write_atomic(self.raw_dir / name, data)
+                    verified[name] = data
+        for name, data in verified.items():
+            write_atomic(self.raw_dir / name, data)
 
     def parse(self) -> dict:
         d, p = self.raw_dir, f"{self.name}_"
@@ -148,6 +154,10 @@ class TUDataset(Dataset):
             if path.is_file():
                 dtype = np.float32 if kind.endswith("attributes") else np.int64
                 out[kind] = read_table(path, dtype)
+                rows, want = out[kind].shape[0], (n if kind.startswith("node") else len(edges))
+                if rows != want:
+                    raise ValueError(f"TUDataset: {path} has {rows} rows, expected {want} (one "
+                                     f"per {kind.split('_')[0]})")
         return out
 
     def _build(self) -> list[Graph]:
@@ -197,10 +207,27 @@ class TUDataset(Dataset):
         return len(self.graphs)
 
     def __getitem__(self, i):
-        if isinstance(i, slice | list | np.ndarray):
-            idx = range(len(self))[i] if isinstance(i, slice) else i
-            return [self.graphs[int(j)] for j in idx]
-        return self.graphs[i]
+        """A graph for an int; a list of graphs for a slice, an integer array / list or a
+        boolean mask of length ``len(self)``."""
+        if isinstance(i, int | np.integer) and not isinstance(i, bool | np.bool_):
+            return self.graphs[i]
+        if isinstance(i, slice):
+            return self.graphs[i]
+        if not isinstance(i, list | tuple | np.ndarray):
+            raise TypeError(f"TUDataset: expected an int, slice, integer array or boolean mask "
+                            f"as index (got {type(i).__name__})")
+        idx = np.asarray(i)
+        if idx.size == 0:
+            return []
+        if idx.dtype == np.bool_:
+            if idx.shape != (len(self),):
+                raise IndexError(f"TUDataset: expected a boolean mask of length {len(self)} "
+                                 f"(got shape {idx.shape})")
+            idx = np.flatnonzero(idx)
+        elif idx.dtype.kind not in "iu" or idx.ndim != 1:
+            raise TypeError(f"TUDataset: expected a 1-D integer array or boolean mask as index "
+                            f"(got {idx.dtype} of shape {idx.shape})")
+        return [self.graphs[j] for j in idx.tolist()]
 
     def __repr__(self) -> str:
         return f"{self.name}({len(self)})"

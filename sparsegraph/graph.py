@@ -42,6 +42,50 @@ def _edge_index_array(edge_index):
     return ei
 
 
+def _num_nodes_arg(num_nodes) -> int:
+    if isinstance(num_nodes, bool) or not isinstance(num_nodes, int | np.integer):
+        raise TypeError(f"Graph: expected `num_nodes` to be an int (got {num_nodes!r})")
+    if num_nodes < 0:
+        raise ValueError(f"Graph: expected `num_nodes` >= 0 (got {num_nodes})")
+    return int(num_nodes)
+
+
+class _Batch:
+    """``Graph.batch(graphs)`` batches graphs; ``g.batch`` is the node -> graph vector.
+
+    A non-data descriptor: on the class it returns the batching function; on an instance the
+    ``batch`` entry of the instance dict wins, and without one the answer is ``None`` (a plain,
+    unbatched graph).
+    """
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return cls.batch_graphs
+        return obj.__dict__.get("batch")
+
+
+def _check_labels(y, n: int, num_graphs: int | None) -> None:
+    """Labels: integer class ids (>= -1, -1 = unlabelled) or float targets (not NaN).
+
+    Rows: ``num_nodes`` (node labels), 1 (a graph label) or, on a batch, one per graph.
+    """
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"Graph: expected numeric labels `y` (got dtype {y.dtype})")
+    a = np.asarray(y.detach() if isinstance(y, Tensor) else y)
+    rows = a.shape[0] if a.ndim else 1
+    allowed = {n, 1} | ({num_graphs} if num_graphs is not None else set())
+    if rows not in allowed:
+        raise ValueError(f"Graph: expected `y` with {n} rows (node labels), 1 row (a graph "
+                         "label)" + (f" or {num_graphs} rows (one per graph)" if num_graphs
+                                     else "") + f" (got shape {tuple(a.shape)})")
+    if a.dtype.kind == "f":
+        if bool(np.isnan(a).any()):
+            raise ValueError("Graph: `y` contains NaN labels")
+    if a.ndim <= 1 and a.size and a.dtype.kind in "iu" and a.min() < -1:
+        raise ValueError(f"Graph: expected class labels >= 0 (or -1 for unlabelled) "
+                         f"(got {a.min():g})")
+
+
 class Graph:
     """A graph: ``num_nodes``, ``adj`` and any node / edge / graph attributes.
 
@@ -51,19 +95,24 @@ class Graph:
         adj: a square SparseTensor adjacency (target-major) instead of ``edge_index``.
         edge_weight: ``(E,)`` values for the adjacency (default: ones).
         edge_attr: ``(E, D)`` edge features, in ``edge_index`` order.
-        y: node labels ``(N,)`` (integers, -1 = unlabelled) or graph labels.
-        num_nodes: node count (default: from ``x``, else from the largest index).
+        y: integer class labels (-1 = unlabelled) or float targets (regression,
+            multi-label): ``(N, ...)`` per node, or ``(1, ...)`` for a graph label.
+        num_nodes: node count (default: from ``x``, else ``adj``, else the largest index).
         **extra: any other attributes (kept as given).
 
     Raises:
         ValueError / TypeError: indices outside ``num_nodes``, feature or mask rows that do not
-        match ``num_nodes``, non-integral or NaN labels, non-boolean masks.
+        match ``num_nodes``, labels of the wrong length, non-numeric, NaN or < -1 labels,
+        non-boolean masks.
     """
 
     def __init__(self, x=None, edge_index=None, adj=None, edge_weight=None, edge_attr=None,
                  y=None, num_nodes=None, **extra):
         x = _as_tensor(x)
-        if num_nodes is None:
+        from_x = num_nodes is None and x is not None
+        if num_nodes is not None:
+            num_nodes = _num_nodes_arg(num_nodes)
+        else:
             if x is not None:
                 num_nodes = x.shape[0]
             elif adj is not None:
@@ -81,6 +130,10 @@ class Graph:
                   else np.zeros((2, 0), np.int64))
             if ei.size and (int(ei.min()) < 0 or int(ei.max()) >= self.num_nodes):
                 bad = int(ei.min()) if int(ei.min()) < 0 else int(ei.max())
+                if from_x and bad > 0:
+                    raise ValueError(f"Graph: expected `x` with at least {bad + 1} rows: "
+                                     f"`edge_index` refers to node {bad} (got {self.num_nodes} "
+                                     "rows; num_nodes is taken from x unless passed)")
                 raise ValueError(f"Graph: expected `edge_index` entries in [0, "
                                  f"{self.num_nodes}) for num_nodes={self.num_nodes} (got {bad})")
             adj, perm = self._adj_from_edges(ei, edge_weight)
@@ -110,8 +163,7 @@ class Graph:
         for key in ("train_mask", "val_mask", "test_mask"):
             if not hasattr(self, key):
                 setattr(self, key, None)
-        if not hasattr(self, "batch"):
-            self.batch = None
+        self.__dict__.setdefault("batch", None)
         self.validate()
 
     def _adj_from_edges(self, ei, edge_weight):
@@ -141,15 +193,8 @@ class Graph:
         if self.x is not None and self.x.shape[0] != n:
             raise ValueError(f"Graph: expected `x` with {n} rows for num_nodes={n} "
                              f"(got {self.x.shape[0]})")
-        y = self.y
-        if y is not None and isinstance(y, Tensor):
-            if y.dtype.kind == "f":
-                if bool(np.isnan(np.asarray(y)).any()):
-                    raise ValueError("Graph: `y` contains NaN labels")
-            elif y.dtype.kind in "iu" and y.shape[:1] == (n,) and y.array.size:
-                if int(y.array.min()) < -1:
-                    raise ValueError(f"Graph: expected class labels >= 0 (or -1 for unlabelled) "
-                                     f"(got {int(y.array.min())})")
+        if self.y is not None:
+            _check_labels(self.y, n, self.num_graphs if self.batch is not None else None)
         for key in ("train_mask", "val_mask", "test_mask"):
             m = getattr(self, key)
             if m is None:
@@ -181,11 +226,18 @@ class Graph:
 
     @property
     def num_graphs(self) -> int:
-        return 1 if self.batch is None else int(self.batch.array.max()) + 1 if (
-            self.batch.array.size) else 0
+        """1 for a plain graph; for a batch, the graphs it holds (``ptr`` counts empty ones)."""
+        if self.batch is None:
+            return 1
+        ptr = self.__dict__.get("ptr")
+        if ptr is not None:
+            return int(ptr.shape[0]) - 1
+        b = np.asarray(self.batch.detach() if isinstance(self.batch, Tensor) else self.batch)
+        return int(b.max()) + 1 if b.size else 0
 
     def keys(self) -> list[str]:
-        return [k for k, v in vars(self).items() if v is not None and k != "num_nodes"]
+        return [k for k, v in vars(self).items()
+                if v is not None and k != "num_nodes" and not k.startswith("_")]
 
     def is_undirected(self) -> bool:
         a = self.adj.structure
@@ -212,7 +264,7 @@ class Graph:
     def __repr__(self) -> str:
         parts = [f"num_nodes={self.num_nodes}", f"num_edges={self.num_edges}"]
         for key, value in vars(self).items():
-            if key in ("num_nodes", "adj") or value is None:
+            if key in ("num_nodes", "adj") or key.startswith("_") or value is None:
                 continue
             shape = getattr(value, "shape", None)
             parts.append(f"{key}={list(shape)}" if shape is not None else f"{key}={value!r}")
@@ -231,8 +283,14 @@ class Graph:
             edge_attr = edge_attr[perm]
         return self._replace(adj=adj, edge_attr=edge_attr)
 
-    def to_undirected(self, reduce: str = "mean") -> Graph:
-        """Add every reverse edge; parallel copies are merged (``edge_attr`` by ``reduce``)."""
+    def to_undirected(self, reduce: str = "sum") -> Graph:
+        """Add every reverse edge; copies of an edge are merged by ``reduce``.
+
+        ``reduce`` ("sum", "mean", "max", "min"; default "sum", as `sg.to_undirected` and
+        PyG) merges the edge weights and ``edge_attr`` rows of an edge stored both ways (and of
+        self loops, which the reversal duplicates): with "sum" such weights double, with
+        "mean" / "max" / "min" they stay. "mean" of integer values gives float32.
+        """
         from sparsegraph.graph_ops import undirected_edges
 
         return undirected_edges(self, reduce)
@@ -273,15 +331,14 @@ class Graph:
     def batch_graphs(graphs) -> Graph:
         """One block-diagonal graph holding ``graphs``, with a ``batch`` vector (node -> graph).
 
-        Also reachable as ``Graph.batch(graphs)``; on an instance, ``g.batch`` is the vector.
+        Also reachable as ``Graph.batch(graphs)``; on an instance, ``g.batch`` is the vector
+        (``None`` for a graph that is not a batch).
         """
         from sparsegraph.graph_ops import batch_graphs
 
         return batch_graphs(list(graphs))
 
-    # NOTE: instances always set `batch` (the node -> graph vector) in __dict__, which shadows
-    # this class attribute; so `Graph.batch(graphs)` batches and `g.batch` reads the vector.
-    batch = batch_graphs
+    batch = _Batch()
 
     def unbatch(self) -> list[Graph]:
         """Split a batched graph back into its graphs."""

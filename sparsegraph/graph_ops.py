@@ -19,18 +19,23 @@ def _np(t):
     return None if t is None else np.asarray(t.detach() if isinstance(t, Tensor) else t)
 
 
-def _merge_rows(inverse, n_unique, values, reduce):
-    """Reduce rows of ``values`` that share an ``inverse`` id (sum / mean / max / min)."""
-    out_shape = (n_unique,) + values.shape[1:]
+def _merge_rows(inverse, first, values, reduce):
+    """Reduce rows of ``values`` that share an ``inverse`` id (sum / mean / max / min).
+
+    ``first[k]`` is a row of group ``k``; max / min start from it, so integer values need no
+    infinity. The mean of integers is float32 (other dtypes are kept).
+    """
+    n_unique = first.size
     if reduce in ("sum", "mean"):
-        out = np.zeros(out_shape, values.dtype)
-        np.add.at(out, inverse, values)
+        dtype = np.float32 if reduce == "mean" and values.dtype.kind in "biu" else values.dtype
+        out = np.zeros((n_unique,) + values.shape[1:], dtype)
+        np.add.at(out, inverse, values.astype(dtype, copy=False))
         if reduce == "mean":
             counts = np.bincount(inverse, minlength=n_unique).reshape(
                 (-1,) + (1,) * (values.ndim - 1))
-            out /= counts
+            out /= counts.astype(dtype)
         return out
-    out = np.full(out_shape, -np.inf if reduce == "max" else np.inf, values.dtype)
+    out = values[first].copy()
     (np.maximum if reduce == "max" else np.minimum).at(out, inverse, values)
     return out
 
@@ -43,12 +48,11 @@ def undirected_edges(g, reduce: str = "mean"):
     both = np.concatenate([ei, ei[::-1]], axis=1)
     key = both[1] * max(g.num_nodes, 1) + both[0]
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    n = first.size
-    weight = _merge_rows(inverse, n, np.concatenate([_np(g.adj.values)] * 2), reduce)
+    weight = _merge_rows(inverse, first, np.concatenate([_np(g.adj.values)] * 2), reduce)
     attr = None
     if g.edge_attr is not None:
         a = _np(g.edge_attr)
-        attr = wrap(_merge_rows(inverse, n, np.concatenate([a, a]), reduce))
+        attr = wrap(_merge_rows(inverse, first, np.concatenate([a, a]), reduce))
     return g._with_edges(both[:, first], attr, weight)
 
 
@@ -72,6 +76,8 @@ def with_self_loops(g, fill_value: float = 1.0):
 
 def _node_ids(g, nodes) -> np.ndarray:
     idx = _np(nodes)
+    if idx.size == 0 and idx.dtype.kind not in "biu":  # `[]` is an empty selection
+        idx = idx.astype(np.int64)
     if idx.dtype == np.bool_:
         if idx.shape != (g.num_nodes,):
             raise ValueError(f"subgraph: expected a boolean mask of length {g.num_nodes} "
@@ -88,19 +94,35 @@ def _node_ids(g, nodes) -> np.ndarray:
     return idx.astype(np.int64)
 
 
+def _node_axis(g, key, value):
+    """The axis of ``value`` that runs over nodes (0; the last one of a 2-D ``*_mask``, e.g.
+    the ``(num_splits, N)`` masks of the heterophilous datasets), or None: not node-level."""
+    if (key in ("adj", "edge_attr", "ptr") or key.startswith("_")
+            or key in getattr(g, "_graph_keys", ())
+            or not isinstance(value, Tensor | SparseTensor | np.ndarray) or not value.shape):
+        return None
+    axis = len(value.shape) - 1 if key.endswith("_mask") and len(value.shape) == 2 else 0
+    return axis if value.shape[axis] == g.num_nodes else None
+
+
 def _is_node_field(g, key, value) -> bool:
-    return (key not in ("adj", "edge_attr") and not key.startswith("_")
-            and isinstance(value, Tensor | SparseTensor | np.ndarray)
-            and len(value.shape) >= 1 and value.shape[0] == g.num_nodes
-            and key not in getattr(g, "_graph_keys", ()))
+    return _node_axis(g, key, value) is not None
 
 
-def _take_rows(value, ids):
+def _take_rows(value, ids, axis=0):
     if isinstance(value, SparseTensor):
         return from_scipy(value.to_scipy().tocsr()[ids])
-    if isinstance(value, Tensor):
-        return value[ids]
+    if axis:
+        return wrap(np.take(_np(value), ids, axis=axis))
     return value[ids]
+
+
+def _batch_ptr(batch, num_graphs):
+    """``ptr`` of a node -> graph vector grouped by graph, else None (nodes interleaved)."""
+    b = _np(batch)
+    if b.size and np.any(np.diff(b) < 0):
+        return None
+    return wrap(np.concatenate([[0], np.cumsum(np.bincount(b, minlength=num_graphs))]))
 
 
 def induced_subgraph(g, nodes):
@@ -112,17 +134,25 @@ def induced_subgraph(g, nodes):
     keep = (new_id[ei[0]] >= 0) & (new_id[ei[1]] >= 0)
     sub_ei = new_id[ei[:, keep]]
     attr = None if g.edge_attr is None else g.edge_attr[np.flatnonzero(keep)]
-    changes = {k: _take_rows(v, ids) for k, v in vars(g).items() if _is_node_field(g, k, v)}
+    changes = {k: _take_rows(v, ids, _node_axis(g, k, v)) for k, v in vars(g).items()
+               if _is_node_field(g, k, v)}
+    if g.batch is not None and getattr(g, "ptr", None) is not None:
+        changes["ptr"] = _batch_ptr(changes["batch"], g.num_graphs)
     out = g._replace(num_nodes=int(ids.size), **changes)
     return out._with_edges(sub_ei, attr, _np(g.adj.values)[keep])
 
 
-def _cat(values):
-    if any(v is None for v in values):
+def _cat(values, key, axis=0):
+    if all(v is None for v in values):
         return None
+    if any(v is None for v in values):
+        have = next(i for i, v in enumerate(values) if v is not None)
+        lack = next(i for i, v in enumerate(values) if v is None)
+        raise ValueError(f"Graph.batch: expected `{key}` on every graph or on none (graph "
+                         f"{have} has it, graph {lack} does not)")
     if isinstance(values[0], SparseTensor):
         return from_scipy(sp.vstack([v.to_scipy() for v in values]).tocsr())
-    return wrap(np.concatenate([_np(v) for v in values]))
+    return wrap(np.concatenate([_np(v) for v in values], axis=axis))
 
 
 def batch_graphs(graphs):
@@ -144,14 +174,21 @@ def batch_graphs(graphs):
     structure = Structure.csr(indptr, indices, (n, n), validate=False)
     adj = SparseTensor(structure, wrap(np.concatenate([_np(g.adj.values) for g in graphs])))
     out = Graph.__new__(Graph)
-    out.__dict__.update(num_nodes=n, adj=adj, edge_attr=_cat([g.edge_attr for g in graphs]))
+    out.__dict__.update(num_nodes=n, adj=adj,
+                        edge_attr=_cat([g.edge_attr for g in graphs], "edge_attr"))
     graph_keys = []
     for key in graphs[0].__dict__:
         if key in ("num_nodes", "adj", "edge_attr", "batch", "ptr") or key.startswith("_"):
             continue
         values = [g.__dict__.get(key) for g in graphs]
-        if all(_is_node_field(g, key, v) for g, v in zip(graphs, values, strict=True)):
-            out.__dict__[key] = _cat(values)
+        axes = {_node_axis(g, key, v) for g, v in zip(graphs, values, strict=True)
+                if v is not None}
+        tensors = [v for v in values if isinstance(v, Tensor | SparseTensor)]
+        if len(axes) == 1 and None not in axes:
+            out.__dict__[key] = _cat(values, key, axes.pop())
+        elif tensors and len(tensors) < len(values):
+            _cat(values, key)  # raises: some graphs have it, some do not
+            raise ValueError(f"Graph.batch: expected `{key}` of the same kind on every graph")
         elif all(isinstance(v, Tensor) for v in values):
             graph_keys.append(key)
             out.__dict__[key] = wrap(np.concatenate([_np(v).reshape((1,) + _np(v).shape[
@@ -169,7 +206,8 @@ def unbatch(g):
     from sparsegraph.graph import Graph
 
     if getattr(g, "ptr", None) is None:
-        raise ValueError("unbatch: expected a graph made by Graph.batch (it has no `ptr`)")
+        raise ValueError("unbatch: expected a graph made by Graph.batch (it has no `ptr`; a "
+                         "subgraph whose nodes are not grouped by graph has none)")
     ptr = _np(g.ptr)
     s = g.adj.structure
     indptr, indices = np.asarray(s.indptr), np.asarray(s.indices)
@@ -188,9 +226,10 @@ def unbatch(g):
             if key in ("num_nodes", "adj", "edge_attr", "batch", "ptr") or key.startswith("_"):
                 continue
             if key in graph_keys:
-                part.__dict__[key] = value[i]
+                part.__dict__[key] = value[i:i + 1]
             elif _is_node_field(g, key, value):
-                part.__dict__[key] = _take_rows(value, np.arange(lo, hi))
+                part.__dict__[key] = _take_rows(value, np.arange(lo, hi),
+                                                _node_axis(g, key, value))
             else:
                 part.__dict__[key] = value
         part.batch = None

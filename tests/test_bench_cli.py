@@ -312,3 +312,47 @@ def test_device_help_no_longer_says_unsupported(capsys):
             main(["bench", kind, "--help"])
         out = capsys.readouterr().out
         assert "not supported" not in out and "cuda:N" in out
+
+
+# ---- regressions ----------------------------------------------------------------------------
+def test_crossover_ignores_points_without_entries():
+    pts = [{"density": 0.0, "sparse_s": 1.0, "dense_s": 2.0},
+           {"density": 1.0, "sparse_s": 1.0, "dense_s": 0.5}]
+    assert bench_sparse_dense.crossover(pts) == 0.0
+
+
+def test_sparse_vs_dense_with_nothing_to_measure_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["bench", "sparse-vs-dense", "--nodes", "300", "--density-sweep", "0.1", "0.5",
+            "--max-nnz", "100", "--quiet", "--out", str(out)]
+    assert main(args) == 2
+    assert "more than --max-nnz 100" in capsys.readouterr().err and not out.exists()
+
+
+@pytest.mark.parametrize("bench", [
+    ["sparse-vs-dense", "--nodes", "20", "--density-sweep", "0.5", "--features", "2"],
+    ["spmm", "--nodes", "20", "--edges", "10", "--features", "2", "--copy-gb", "0.001"],
+    ["models", "--models", "gcn", "--datasets", "karate", "--epochs", "1"],
+])
+def test_out_that_is_a_file_is_refused_before_running(tmp_path, capsys, monkeypatch, bench):
+    ran = []
+    monkeypatch.setattr(bench_sparse_dense, "sweep", lambda *a: ran.append(1))
+    monkeypatch.setattr("sparsegraph.cli.bench.spmm_rows", lambda *a, **k: ran.append(1))
+    monkeypatch.setattr("sparsegraph.cli.bench_models._one_in_child",
+                        lambda *a, **k: ran.append(1))
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    assert main(["bench", *bench, "--quiet", "--out", str(afile)]) == 2
+    assert "is an existing file, not a folder" in capsys.readouterr().err
+    assert not ran and afile.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("bad, match", [
+    (["--nodes", "10", "--edges", "200"], r"expected --edges <= --nodes\^2 = 100 \(got 200\)"),
+    (["--copy-gb", "0"], r"expected --copy-gb > 0 \(got 0.0\)"),
+])
+def test_spmm_rejects_impossible_sizes(tmp_path, capsys, bad, match):
+    import re
+
+    assert main(["bench", "spmm", "--quiet", "--out", str(tmp_path / "o"), *bad]) == 2
+    assert re.search(match, capsys.readouterr().err) and not (tmp_path / "o").exists()

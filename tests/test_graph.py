@@ -93,3 +93,114 @@ def test_graph_level_labels_are_stacked():
 def test_to_moves_every_tensor():
     g = small().to("cpu")
     assert g.x.device == "cpu" and g.adj.device == "cpu"
+
+
+# ---- regressions ----------------------------------------------------------------------------
+def test_plain_graph_has_no_batch_and_one_graph():
+    g = small()
+    assert g.batch is None and g.num_graphs == 1 and "batch" not in g.keys()
+    b = sg.Graph.batch([g, g])
+    assert b.num_graphs == 2 and sg.Graph.batch_graphs([g]).num_graphs == 1
+    assert all(p.batch is None and p.num_graphs == 1 for p in b.unbatch())
+
+
+def masks_2d(n, seed):
+    rng = np.random.default_rng(seed)
+    return {k: rng.random((3, n)) < 0.5 for k in ("train_mask", "val_mask", "test_mask")}
+
+
+def test_two_dimensional_split_masks_follow_subgraph_and_batch():
+    ei = np.array([[0, 1, 2], [1, 2, 3]])
+    g = sg.Graph(edge_index=ei, num_nodes=4, y=np.arange(4) % 2, **masks_2d(4, 0))
+    h = sg.Graph(edge_index=ei[:, :1], num_nodes=2, y=np.array([1, 0]), **masks_2d(2, 1))
+    sub = g.subgraph(np.array([3, 1]))
+    assert sub.train_mask.shape == (3, 2)
+    np.testing.assert_array_equal(sub.train_mask.numpy(), g.train_mask.numpy()[:, [3, 1]])
+    sub.validate()
+    b = sg.Graph.batch([g, h])
+    assert b.val_mask.shape == (3, 6)
+    np.testing.assert_array_equal(b.val_mask.numpy(), np.concatenate(
+        [g.val_mask.numpy(), h.val_mask.numpy()], axis=1))
+    parts = b.unbatch()
+    np.testing.assert_array_equal(parts[1].test_mask.numpy(), h.test_mask.numpy())
+
+
+def test_subgraph_of_a_batch_recomputes_ptr():
+    gs = [sg.Graph(edge_index=np.array([[0], [1]]), num_nodes=n, y=np.array([i]))
+          for i, n in enumerate((3, 4, 2))]
+    b = sg.Graph.batch(gs)
+    s = b.subgraph(np.arange(2, 8))  # graph 0 keeps 1 node, graph 1 all 4, graph 2 one
+    assert s.ptr.tolist() == [0, 1, 5, 6] and s.num_graphs == 3
+    assert [p.num_nodes for p in s.unbatch()] == [1, 4, 1]
+    assert [p.y.tolist() for p in s.unbatch()] == [[0], [1], [2]]
+    interleaved = b.subgraph(np.array([5, 0]))
+    with pytest.raises(ValueError, match="no `ptr`"):
+        interleaved.unbatch()
+
+
+def test_unbatch_keeps_graph_label_shape():
+    gs = [sg.Graph(edge_index=np.array([[0], [1]]), num_nodes=2, y=np.array([i])) for i in (0, 1)]
+    assert [p.y.shape for p in sg.Graph.batch(gs).unbatch()] == [(1,), (1,)]
+
+
+def test_batch_rejects_fields_present_on_only_some_graphs():
+    with_attr = sg.Graph(edge_index=np.array([[0], [1]]), edge_attr=np.ones((1, 2)))
+    plain = sg.Graph(edge_index=np.array([[0], [1]]))
+    with pytest.raises(ValueError, match="`edge_attr` on every graph or on none"):
+        sg.Graph.batch([with_attr, plain])
+    with_x = sg.Graph(x=np.ones((2, 3)), edge_index=np.array([[0], [1]]))
+    with pytest.raises(ValueError, match="`x` on every graph or on none"):
+        sg.Graph.batch([plain, with_x])
+
+
+@pytest.mark.parametrize("y, match", [
+    (np.array([0, 1, 2]), "expected `y` with 4 rows"),
+    (np.array([0.5, np.nan, 2.0, 3.0]), "NaN labels"),
+    (np.array(["a", "b", "c", "d"]), "numeric labels"),
+    (np.array([0, 1, -5, 3]), ">= 0"),
+])
+def test_label_validation(y, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        sg.Graph(edge_index=np.array([[0, 1, 2], [1, 2, 3]]), y=y)
+
+
+def test_labels_accept_graph_level_and_float_targets():
+    ei = np.array([[0, 1, 2], [1, 2, 3]])
+    assert sg.Graph(edge_index=ei, y=np.array([3])).y.shape == (1,)
+    assert sg.Graph(edge_index=ei, y=np.array([0.0, 1.0, 2.0, 1.0])).y.shape == (4,)
+    assert sg.Graph(edge_index=ei, y=np.full((4, 2), 0.25)).y.shape == (4, 2)
+    assert sg.Graph(edge_index=ei, y=np.array([0.37])).y.shape == (1,)  # a regression target
+    assert sg.Graph(edge_index=ei, y=np.array([-0.5, 1.2, 2.0, 3.0])).y.shape == (4,)
+
+
+def test_num_nodes_and_x_messages():
+    with pytest.raises(ValueError, match=r"expected `num_nodes` >= 0 \(got -2\)"):
+        sg.Graph(num_nodes=-2)
+    with pytest.raises(TypeError, match=r"expected `num_nodes` to be an int \(got 4.7\)"):
+        sg.Graph(edge_index=np.array([[0], [1]]), num_nodes=4.7)
+    with pytest.raises(ValueError, match="expected `x` with at least 4 rows.*refers to node 3"):
+        sg.Graph(x=np.ones((3, 2)), edge_index=np.array([[0, 1], [1, 3]]))
+
+
+def test_subgraph_of_an_empty_list_and_private_fields_hidden():
+    g = small()
+    assert g.subgraph([]).num_nodes == 0
+    b = sg.Graph.batch([g, g])
+    assert "_graph_keys" not in repr(b) and "_graph_keys" not in b.keys()
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min"])
+def test_to_undirected_with_integer_edge_values(reduce):
+    g = sg.Graph(edge_index=np.array([[0, 1, 1], [1, 0, 2]]), edge_attr=np.array([[2], [5], [7]]),
+                 edge_weight=np.array([1, 4, 3], np.int32))
+    u = g.to_undirected(reduce)
+    merged = {"sum": 7, "mean": 3.5, "max": 5, "min": 2}[reduce]
+    ei = np.asarray(u.edge_index).T.tolist()
+    attr = dict(zip(map(tuple, ei), u.edge_attr.numpy()[:, 0].tolist(), strict=True))
+    assert attr[(0, 1)] == attr[(1, 0)] == merged and attr[(2, 1)] == 7
+
+
+def test_to_undirected_default_matches_sg_to_undirected():
+    g = sg.Graph(edge_index=np.array([[0, 1, 2], [1, 0, 2]]), edge_weight=np.array([1., 2., 3.]))
+    np.testing.assert_array_equal(g.to_undirected().adj.to_dense().numpy(),
+                                  sg.to_undirected(g.adj).to_dense().numpy())

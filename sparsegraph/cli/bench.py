@@ -154,6 +154,17 @@ def too_small(args, **minimum) -> str | None:
     return None
 
 
+def out_problem(out: str) -> str | None:
+    """Why ``--out`` cannot be the output folder (it, or a folder above it, is a file)."""
+    import pathlib
+
+    for path in (pathlib.Path(out), *pathlib.Path(out).parents):
+        if path.exists() and not path.is_dir():
+            what = "is" if str(path) == str(out) else f"is inside {path}, which is"
+            return f"--out {out} {what} an existing file, not a folder"
+    return None
+
+
 def md_table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -266,7 +277,12 @@ def spmm_rows(n: int, nnz: int, features: list[int], names: list[str] | None = N
 def cmd_spmm(args: argparse.Namespace) -> int:
     """Forward (A @ X) and backward (A.T @ G + SDDMM) of every CSR spmm kernel."""
     error = check_device(args.device) or too_small(args, nodes=1, edges=0, features=1,
-                                                   repeat=1, copy_gb=0)
+                                                   repeat=1) or out_problem(args.out)
+    if not error and args.edges > args.nodes ** 2:
+        error = (f"expected --edges <= --nodes^2 = {args.nodes ** 2} (got {args.edges}): a "
+                 f"{args.nodes} x {args.nodes} matrix has no room for more entries")
+    if not error and not args.copy_gb > 0:
+        error = f"expected --copy-gb > 0 (got {args.copy_gb})"
     if error:
         print(f"sparsegraph bench spmm: {error}", file=sys.stderr)
         return 2

@@ -26,6 +26,7 @@ from sparsegraph.cli.bench import (
     machine,
     md_table,
     on_device,
+    out_problem,
     peak_rss_mb,
     progress,
     synchronize,
@@ -99,7 +100,8 @@ def _one_in_child(model: str, dataset: str, args) -> dict:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    error = check_device(args.device) or too_small(args, epochs=1)
+    error = (check_device(args.device) or too_small(args, epochs=1)
+             or (None if args.single else out_problem(args.out)))
     if error:
         print(f"sparsegraph bench models: {error}", file=sys.stderr)
         return 2

@@ -33,6 +33,7 @@ from sparsegraph.cli.bench import (
     machine,
     md_table,
     on_device,
+    out_problem,
     progress,
     synchronize,
     too_small,
@@ -153,7 +154,7 @@ def crossover(points: list[dict]) -> float | None:
     sparse-faster and the first dense-faster density; None if dense is never faster, 0.0 if it
     is faster at every measured density."""
     both = sorted((p["density"], p["dense_s"] / p["sparse_s"]) for p in points
-                  if p.get("dense_s") and p.get("sparse_s"))
+                  if p.get("dense_s") and p.get("sparse_s") and p["density"] > 0)
     if not both or both[-1][1] >= 1:
         return None
     i = len(both) - 1
@@ -192,6 +193,11 @@ def sweep(args) -> tuple[list[dict], list[str]]:
                 continue
             bar.set_postfix_str(f"N={n} density={d:g}")
             a = random_adjacency(n, d, dtype, rng).to(dev)
+            if a.nnz == 0:  # e.g. N=1: the draw can come out empty (no density to plot)
+                skipped.append(f"N={n}, density {d:g}: skipped: the random matrix drawn has "
+                               "no entries")
+                bar.update(len(args.features) * len(args.ops))
+                continue
             for op in args.ops:
                 for f in args.features:
                     res = measure(op, a, f, args.repeat, rng, dense=dense_bytes <= budget,
@@ -254,6 +260,8 @@ def plot(points: list[dict], cross: list[dict], folder) -> list[str]:
     import matplotlib.pyplot as plt
 
     folder = pathlib.Path(folder)
+    if not points:
+        return []
     ops = list(dict.fromkeys(p["op"] for p in points))
     feats = list(dict.fromkeys(p["features"] for p in points))
     nodes = list(dict.fromkeys(p["n_rows"] for p in points))
@@ -348,8 +356,15 @@ def cmd_sparse_dense(args: argparse.Namespace) -> int:
         print(f"sparsegraph bench sparse-vs-dense: {error}", file=sys.stderr)
         return 2
     if any(not 0 < d <= 1 for d in args.density_sweep):
-        print("sparsegraph bench sparse-vs-dense: expected --density-sweep values in (0, 1] "
-              f"(got {args.density_sweep})", file=sys.stderr)
+        error = f"expected --density-sweep values in (0, 1] (got {args.density_sweep})"
+    elif all(max(1, round(d * n * n)) > args.max_nnz for n in args.nodes
+             for d in args.density_sweep):
+        error = (f"every point has more than --max-nnz {args.max_nnz} entries (nodes "
+                 f"{args.nodes}, densities {args.density_sweep}): nothing would be measured")
+    else:
+        error = out_problem(args.out)
+    if error:
+        print(f"sparsegraph bench sparse-vs-dense: {error}", file=sys.stderr)
         return 2
     dev = sg.backend.normalize_device(args.device)
     t0 = time.perf_counter()
