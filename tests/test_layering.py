@@ -10,7 +10,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 RANK = {  # lower rank = lower layer; equal ranks may not import each other unless the same layer
     "sparsegraph.backend": 0,
     "sparsegraph.kernels": 1,
-    "sparsegraph.tensor": 2,
+    "sparsegraph.tensor_methods": 2,  # below tensor: its operators and methods, no state
+    "sparsegraph.tensor": 2.5,
     "sparsegraph.creation": 3,
     "sparsegraph.sparse": 3,
     "sparsegraph.autograd": 4,

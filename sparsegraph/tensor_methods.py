@@ -1,0 +1,290 @@
+"""`TensorMethods`: Tensor's Python operators and its math, shape and in-place methods.
+
+Each is a one-line delegation to `sparsegraph.ops` (imported lazily: the core sits below the op
+library, and this is the one sanctioned upward edge). Kept apart from `sparsegraph.tensor`,
+which holds the data and the autograd state.
+"""
+
+from __future__ import annotations
+
+_OPS = None
+
+
+def _ops():
+    global _OPS
+    if _OPS is None:
+        import sparsegraph.ops as ops
+
+        _OPS = ops
+    return _OPS
+
+
+class TensorMethods:
+    """Mixed into `sparsegraph.Tensor` (no state of its own)."""
+
+    __slots__ = ()
+
+    # ---- arithmetic (delegations to sparsegraph.ops) ---------------------------------------
+    # NOTE: a SparseTensor operand answers itself (its reflected method: `dense * A` is A's
+    # sampled product, `dense + A` the dense sum), as numpy defers to scipy.sparse
+    def __add__(self, other):
+        if getattr(other, "_sparse_operand", False):
+            return NotImplemented
+        return _ops().add(self, other)
+
+    def __radd__(self, other):
+        return _ops().add(other, self)
+
+    def __sub__(self, other):
+        if getattr(other, "_sparse_operand", False):
+            return NotImplemented
+        return _ops().sub(self, other)
+
+    def __rsub__(self, other):
+        return _ops().sub(other, self)
+
+    def __mul__(self, other):
+        if getattr(other, "_sparse_operand", False):
+            return NotImplemented
+        return _ops().mul(self, other)
+
+    def __rmul__(self, other):
+        return _ops().mul(other, self)
+
+    def __truediv__(self, other):
+        return _ops().div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops().div(other, self)
+
+    def __pow__(self, other):
+        return _ops().pow(self, other)
+
+    def __rpow__(self, other):
+        return _ops().pow(other, self)
+
+    def __neg__(self):
+        return _ops().neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops().abs(self)
+
+    def __matmul__(self, other):
+        return _ops().matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops().matmul(other, self)
+
+    def __lt__(self, other):
+        return _ops().lt(self, other)
+
+    def __le__(self, other):
+        return _ops().le(self, other)
+
+    def __gt__(self, other):
+        return _ops().gt(self, other)
+
+    def __ge__(self, other):
+        return _ops().ge(self, other)
+
+    def __eq__(self, other):
+        return _ops().eq(self, other)
+
+    def __ne__(self, other):
+        return _ops().ne(self, other)
+
+    # NOTE: bitwise on integers, logical on bools (numpy's and torch's meaning of ~ & | ^)
+    def __invert__(self):
+        return _ops().bitwise_not(self)
+
+    def __and__(self, other):
+        return _ops().bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return _ops().bitwise_and(other, self)
+
+    def __or__(self, other):
+        return _ops().bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return _ops().bitwise_or(other, self)
+
+    def __xor__(self, other):
+        return _ops().bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return _ops().bitwise_xor(other, self)
+
+    def __getitem__(self, key):
+        return _ops().getitem(self, key)
+
+    def __setitem__(self, key, value):
+        _ops().setitem(self, key, value)
+
+    # ---- in-place updates -------------------------------------------------------------------
+    def add_(self, other, alpha=1):
+        return _ops().add_(self, other, alpha=alpha)
+
+    def sub_(self, other, alpha=1):
+        return _ops().add_(self, other, alpha=-alpha)
+
+    def mul_(self, other):
+        return _ops().mul_(self, other)
+
+    def div_(self, other):
+        return _ops().div_(self, other)
+
+    # NOTE: `x += y` updates x in place (torch's meaning), so `w -= lr * w.grad` changes the
+    # parameter itself instead of rebinding the name to a new tensor
+    def __iadd__(self, other):
+        return _ops().add_(self, other)
+
+    def __isub__(self, other):
+        return _ops().add_(self, other, alpha=-1)
+
+    def __imul__(self, other):
+        return _ops().mul_(self, other)
+
+    def __itruediv__(self, other):
+        return _ops().div_(self, other)
+
+    def zero_(self):
+        return _ops().fill_(self, 0)
+
+    def fill_(self, value):
+        return _ops().fill_(self, value)
+
+    def copy_(self, src):
+        return _ops().copy_(self, src)
+
+    def clamp_(self, min=None, max=None):
+        return _ops().clamp_(self, min, max)
+
+    # ---- math methods -----------------------------------------------------------------------
+    def exp(self):
+        return _ops().exp(self)
+
+    def log(self):
+        return _ops().log(self)
+
+    def sqrt(self):
+        return _ops().sqrt(self)
+
+    def abs(self):
+        return _ops().abs(self)
+
+    def sign(self):
+        return _ops().sign(self)
+
+    def relu(self):
+        return _ops().relu(self)
+
+    def sigmoid(self):
+        return _ops().sigmoid(self)
+
+    def tanh(self):
+        return _ops().tanh(self)
+
+    def pow(self, exponent):
+        return _ops().pow(self, exponent)
+
+    def clamp(self, min=None, max=None):
+        return _ops().clamp(self, min, max)
+
+    clip = clamp
+
+    def sum(self, dim=None, keepdim=False):
+        return _ops().sum(self, dim, keepdim)
+
+    def mean(self, dim=None, keepdim=False):
+        return _ops().mean(self, dim, keepdim)
+
+    def var(self, dim=None, keepdim=False, unbiased=True):
+        return _ops().var(self, dim, keepdim, unbiased=unbiased)
+
+    def std(self, dim=None, keepdim=False, unbiased=True):
+        return _ops().std(self, dim, keepdim, unbiased=unbiased)
+
+    def max(self, dim=None, keepdim=False):
+        return _ops().max(self, dim, keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        return _ops().min(self, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim=False):
+        return _ops().argmax(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        return _ops().argmin(self, dim, keepdim)
+
+    def any(self, dim=None, keepdim=False):
+        return _ops().any(self, dim, keepdim)
+
+    def all(self, dim=None, keepdim=False):
+        return _ops().all(self, dim, keepdim)
+
+    def matmul(self, other):
+        return _ops().matmul(self, other)
+
+    def softmax(self, dim=-1):
+        return _ops().softmax(self, dim)
+
+    def log_softmax(self, dim=-1):
+        return _ops().log_softmax(self, dim)
+
+    # ---- shape methods ----------------------------------------------------------------------
+    @property
+    def T(self):
+        return _ops().permute(self, tuple(range(self.ndim - 1, -1, -1)))
+
+    def t(self):
+        if self.ndim > 2:
+            raise ValueError(f"t: expected a tensor with at most 2 dims (got {self.ndim})")
+        return self.T
+
+    def transpose(self, dim0, dim1):
+        return _ops().transpose(self, dim0, dim1)
+
+    def permute(self, *dims):
+        return _ops().permute(self, dims[0] if len(dims) == 1 and not isinstance(
+            dims[0], int) else dims)
+
+    def reshape(self, *shape):
+        return _ops().reshape(self, shape[0] if len(shape) == 1 and not isinstance(
+            shape[0], int) else shape)
+
+    view = reshape
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return _ops().flatten(self, start_dim, end_dim)
+
+    def squeeze(self, dim=None):
+        return _ops().squeeze(self, dim)
+
+    def unsqueeze(self, dim):
+        return _ops().unsqueeze(self, dim)
+
+    def expand(self, *sizes):
+        return _ops().expand(self, sizes[0] if len(sizes) == 1 and not isinstance(
+            sizes[0], int) else sizes)
+
+    def split(self, split_size_or_sections, dim=0):
+        return _ops().split(self, split_size_or_sections, dim)
+
+    def index_select(self, dim, index):
+        return _ops().index_select(self, dim, index)
+
+    def gather(self, dim, index):
+        return _ops().gather(self, dim, index)
+
+    def masked_fill(self, mask, value):
+        return _ops().masked_fill(self, mask, value)
+
+    def where(self, condition, other):
+        return _ops().where(condition, self, other)
+
+    def to_sparse(self, layout: str = "csr"):
+        return _ops().to_sparse(self, layout)
