@@ -97,7 +97,16 @@ class NLLLoss(Function):
     first (cross entropy). Backward keeps the log-probabilities only when fused."""
 
     @staticmethod
-    def forward(ctx, x, target, valid, weight, reduction, smoothing, fused):
+    def forward(ctx, x, target, ignore_index, weight, reduction, smoothing, fused):
+        # NOTE: the target arrives as a Tensor and the ignored rows are found here, not by the
+        # caller: a static graph re-runs forward on each call's labels
+        t = to_device(target.array.reshape(-1), x.device)
+        valid = t != ignore_index
+        if bool(valid.all()):
+            valid = None
+        else:
+            t = t * valid  # ignored rows point at class 0 (their weight is 0)
+        target = t
         logp = dispatch("log_softmax", ctx.device)(x.array, 1) if fused else x.array
         loss, w, inv = dispatch("nll", ctx.device)(logp, target, valid, weight, smoothing,
                                                    reduction)
@@ -112,9 +121,10 @@ class NLLLoss(Function):
         return gx, None, None, None, None, None, None
 
 
-def _targets(op, input, target, ignore_index):
-    """Validate; returns (target as an index array on input's device, valid mask or None)."""
-    t = target.array if isinstance(target, Tensor) else np.asarray(target)
+def _check_targets(op, input, target, ignore_index) -> Tensor:
+    """Validate class indices (``ignore_index`` allowed); returns them as a Tensor."""
+    target = target if isinstance(target, Tensor) else wrap(np.asarray(target))
+    t = target.array
     if t.dtype.kind not in "iu":
         raise TypeError(f"{op}: expected integer class indices in `target` (got {t.dtype}); "
                         "use .long()")
@@ -123,23 +133,12 @@ def _targets(op, input, target, ignore_index):
     c = input.shape[1]
     if t.size:
         lo, hi = int(t.min()), int(t.max())
-        valid = None
-        if not (0 <= lo and hi < c) or lo <= ignore_index <= hi:
-            valid = t != ignore_index
-            bad = valid & ((t < 0) | (t >= c))
+        if not (0 <= lo and hi < c):
+            bad = (t != ignore_index) & ((t < 0) | (t >= c))
             if bool(bad.any()):
                 raise ValueError(f"{op}: expected class indices in [0, {c}) or ignore_index="
                                  f"{ignore_index} (got {int(t[bad][0])})")
-            if bool(valid.all()):
-                valid = None
-            else:
-                t = t * valid  # ignored rows point at class 0 (their weight is 0)
-    else:
-        valid = None
-    if input.device != "cpu":
-        t = to_device(t, input.device)
-        valid = None if valid is None else to_device(valid, input.device)
-    return t, valid
+    return target
 
 
 def _class_weight(op, weight, input):
@@ -176,9 +175,9 @@ def _class_loss(op, input, target, weight, ignore_index, reduction, smoothing, f
         raise ValueError(f"{op}: expected `input` of shape (N, C) (or (C,), (N, C, d1, ...)) "
                          f"and `target` of shape (N,) (or (), (N, d1, ...)) (got {input.shape} "
                          f"and {tuple(tshape)})")
-    t, valid = _targets(op, x, target, ignore_index)
-    loss = NLLLoss.apply(x, t.reshape(-1), None if valid is None else valid.reshape(-1),
-                         _class_weight(op, weight, x), reduction, smoothing, fused)
+    target = _check_targets(op, x, target, ignore_index)
+    loss = NLLLoss.apply(x, target, ignore_index, _class_weight(op, weight, x), reduction,
+                         smoothing, fused)
     if reduction == "none" and x is not input:
         from sparsegraph.ops.shape import reshape
 

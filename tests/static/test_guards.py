@@ -217,3 +217,20 @@ def test_optimize_accepts_one_pass_name():
     assert static.optimize(graph, "dce").count() == 1
     with pytest.raises(ValueError, match=r"unknown passes \['dcx'\]"):
         static.optimize(graph, "dcx")
+
+
+def test_labels_passed_as_an_argument_follow_each_call():
+    """cross_entropy's targets are an input of the graph: another call's labels (ignored rows
+    included) give eager's loss, not the first call's."""
+    rng = np.random.default_rng(0)
+    w = sg.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    x = sg.tensor(rng.standard_normal((6, 3)))
+
+    def loss(x, y):
+        return sg.ops.cross_entropy(x @ w, y, ignore_index=-1)
+
+    compiled = static.compile(loss)
+    for y in ([0, 1, 2, 3, 0, 1], [3, 3, 2, -1, 0, -1], [1, -1, -1, -1, -1, -1]):
+        y = sg.tensor(np.array(y))
+        np.testing.assert_allclose(float(compiled(x, y)), float(loss(x, y)), rtol=1e-12)
+    assert compiled.traces == 1
