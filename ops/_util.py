@@ -22,6 +22,30 @@ def check_tensor(op: str, name: str, x) -> Tensor:
     return x
 
 
+def check_operands(op: str, ref_name: str, ref, **operands) -> None:
+    """Each operand (None allowed) is a Tensor on ``ref``'s device with ``ref``'s dtype: the
+    fused kernels compute in one dtype, and a mixed pair would fail only in backward."""
+    for name, t in operands.items():
+        if t is None:
+            continue
+        check_tensor(op, name, t)
+        if t.device != ref.device:
+            raise ValueError(f"{op}: `{ref_name}` is on {ref.device} but `{name}` is on "
+                             f"{t.device}; use .to()")
+        if t.dtype != ref.dtype:
+            raise TypeError(f"{op}: expected `{name}` with the dtype of `{ref_name}`, "
+                            f"{ref.dtype} (got {t.dtype}); convert one with .to()")
+
+
+def check_probability(op: str, p) -> float:
+    """A dropout probability in [0, 1) as a float."""
+    if isinstance(p, bool) or not isinstance(p, int | float | np.integer | np.floating):
+        raise TypeError(f"{op}: expected a number `p` (got {type(p).__name__} {p!r})")
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"{op}: expected `p` in [0, 1) (got {p!r})")
+    return float(p)
+
+
 def check_float(op: str, name: str, x: Tensor) -> None:
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: expected `{name}` with a floating dtype (got {x.dtype})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sparsegraph.autograd.function import Function
 from sparsegraph.kernels import dispatch
+from sparsegraph.ops._util import check_tensor
 from sparsegraph.ops.sparse_conversion import in_own_order
 from sparsegraph.ops.sparse_products import _contiguous
 from sparsegraph.sparse import SparseTensor
@@ -93,6 +94,8 @@ def edge_sum(adj: SparseTensor, src_term: Tensor, dst_term: Tensor) -> Tensor:
     """
     if not isinstance(adj, SparseTensor):
         raise TypeError(f"edge_sum: expected a SparseTensor (got {type(adj).__name__})")
+    check_tensor("edge_sum", "src_term", src_term)
+    check_tensor("edge_sum", "dst_term", dst_term)
     adj = adj if adj.layout == "csr" else adj.to_csr()
     if src_term.shape[0] != adj.shape[1] or dst_term.shape[0] != adj.shape[0]:
         raise ValueError(f"edge_sum: expected `src_term` with {adj.shape[1]} rows and "

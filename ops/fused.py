@@ -15,6 +15,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
+from sparsegraph.ops._util import check_operands, check_probability, check_tensor
 from sparsegraph.ops.buffers import last_backward, reusable_grad, row_slices, unshared
 from sparsegraph.ops.counter_rng import keep_mask, keep_threshold
 from sparsegraph.ops.sparse_products import _contiguous, _spmm, transposed_values
@@ -133,18 +134,20 @@ def spmm_bias_act(a: SparseTensor, x: Tensor, bias: Tensor | None = None, relu: 
     Returns:
         ``(N, F)``.
     """
+    op = "spmm_bias_act"
     if not isinstance(a, SparseTensor) or a.values.ndim != 1:
-        raise TypeError("spmm_bias_act: expected `a` to be a SparseTensor with (E,) values "
-                        f"(got {type(a).__name__})")
-    if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[0] != a.shape[1]:
-        raise ValueError(f"spmm_bias_act: expected `x` of shape ({a.shape[1]}, F) to match `a` "
-                         f"of shape {a.shape} (got {getattr(x, 'shape', type(x).__name__)})")
+        what = (f"values of shape {a.values.shape}" if isinstance(a, SparseTensor)
+                else type(a).__name__)
+        raise TypeError(f"{op}: expected `a` to be a SparseTensor with (E,) values (got {what})")
+    check_operands(op, "a", a.values, x=x, bias=bias)
+    if x.ndim != 2 or x.shape[0] != a.shape[1]:
+        raise ValueError(f"{op}: expected `x` of shape ({a.shape[1]}, F) to match `a` of shape "
+                         f"{a.shape} (got {x.shape})")
     if bias is not None and tuple(bias.shape) != (x.shape[1],):
-        raise ValueError(f"spmm_bias_act: expected `bias` of shape ({x.shape[1]},) "
+        raise ValueError(f"{op}: expected `bias` of shape ({x.shape[1]},) "
                          f"(got {tuple(bias.shape)})")
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"spmm_bias_act: expected `p` in [0, 1) (got {p!r})")
-    return SpMMBiasAct.apply(a.to_csr(), x, bias, bool(relu), float(p), generator)
+    p = check_probability(op, p)
+    return SpMMBiasAct.apply(a.to_csr(), x, bias, bool(relu), p, generator)
 
 
 # ---- dropout then a linear map, the dropped-out input recomputed in backward ---------------
@@ -197,9 +200,8 @@ def dropout_matmul(x: Tensor, w: Tensor, p: float, generator=None) -> Tensor:
     if x.shape[1] != w.shape[0]:
         raise ValueError(f"dropout_matmul: expected `w` with {x.shape[1]} rows to match `x` of "
                          f"shape {tuple(x.shape)} (got {w.shape[0]})")
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout_matmul: expected `p` in [0, 1) (got {p!r})")
-    return DropoutMatMul.apply(x, w, float(p), generator)
+    check_operands("dropout_matmul", "x", x, w=w)
+    return DropoutMatMul.apply(x, w, check_probability("dropout_matmul", p), generator)
 
 
 # ---- GAT attention: scores + leaky_relu + edge softmax + dropout + aggregation in one op -------
@@ -318,14 +320,18 @@ def gat_attention(adj: SparseTensor, a_src: Tensor, a_dst: Tensor, h: Tensor,
     if not isinstance(adj, SparseTensor):
         raise TypeError(f"gat_attention: expected `adj` to be a SparseTensor "
                         f"(got {type(adj).__name__})")
+    check_tensor("gat_attention", "h", h)
+    check_operands("gat_attention", "h", h, a_src=a_src, a_dst=a_dst)
+    if adj.device != h.device:
+        raise ValueError(f"gat_attention: `adj` is on {adj.device} but `h` is on {h.device}; "
+                         "use .to()")
     n, m = adj.shape[:2]
     if h.ndim != 3 or h.shape[0] != m or tuple(a_src.shape) != (m, h.shape[1]) or tuple(
             a_dst.shape) != (n, h.shape[1]):
         raise ValueError(f"gat_attention: expected `h` (M, H, F), `a_src` (M, H) and `a_dst` "
                          f"(N, H) for `adj` of shape {(n, m)} (got {tuple(h.shape)}, "
                          f"{tuple(a_src.shape)}, {tuple(a_dst.shape)})")
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"gat_attention: expected `p` in [0, 1) (got {p!r})")
+    p = check_probability("gat_attention", p)
     s = adj.structure if adj.layout == "csr" else adj.to_csr().structure
-    return GATAttention.apply(s, a_src, a_dst, h, float(negative_slope), float(p), generator,
+    return GATAttention.apply(s, a_src, a_dst, h, float(negative_slope), p, generator,
                               None, 0)

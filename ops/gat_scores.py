@@ -15,6 +15,7 @@ from __future__ import annotations
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
+from sparsegraph.ops._util import check_operands, check_probability
 from sparsegraph.ops.buffers import last_backward
 from sparsegraph.ops.fused import GATAttention
 from sparsegraph.ops.sparse_products import _contiguous
@@ -117,11 +118,14 @@ def gat_feature_attention(adj: SparseTensor, h: Tensor, att_src: Tensor, att_dst
     if not isinstance(adj, SparseTensor):
         raise TypeError(f"gat_feature_attention: expected `adj` to be a SparseTensor "
                         f"(got {type(adj).__name__})")
+    check_operands("gat_feature_attention", "h", h, att_src=att_src, att_dst=att_dst)
+    if adj.device != h.device:
+        raise ValueError(f"gat_feature_attention: `adj` is on {adj.device} but `h` is on "
+                         f"{h.device}; use .to()")
     if tuple(adj.shape[:2]) != (h.shape[0], h.shape[0]):
         raise ValueError(f"gat_feature_attention: expected a square `adj` of shape "
                          f"({h.shape[0]}, {h.shape[0]}) to match `h` (got {adj.shape})")
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"gat_feature_attention: expected `p` in [0, 1) (got {p!r})")
+    p = check_probability("gat_feature_attention", p)
     s = adj.structure if adj.layout == "csr" else adj.to_csr().structure
-    return GATFeatureAttention.apply(s, h, att_src, att_dst, float(negative_slope), float(p),
+    return GATFeatureAttention.apply(s, h, att_src, att_dst, float(negative_slope), p,
                                      generator, None, None, 0)

@@ -160,6 +160,8 @@ def sparse_dropout(a: SparseTensor, p: float = 0.5, training: bool = True,
         ValueError: ``p`` outside [0, 1].
     """
     _check("sparse_dropout", a)
+    if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"sparse_dropout: expected `p` in [0, 1] (got {p!r})")
     values = dropout(a.values, p, training, generator)
     return a if values is a.values else a.with_values(values)
 
@@ -167,7 +169,8 @@ def sparse_dropout(a: SparseTensor, p: float = 0.5, training: bool = True,
 def _sparse_dim(op: str, a: SparseTensor, dim) -> int:
     nd = a.ndim
     if not isinstance(dim, int | np.integer) or not -nd <= dim < nd or int(dim) % nd > 1:
-        raise ValueError(f"{op}: expected `dim` None, 0 or 1 (a sparse dim of a tensor of shape "
+        allowed = "0 or 1" if op == "degree" else "None, 0 or 1"  # degree has no total
+        raise ValueError(f"{op}: expected `dim` {allowed} (a sparse dim of a tensor of shape "
                          f"{a.shape}) (got {dim!r})")
     return int(dim) % nd
 

@@ -354,6 +354,10 @@ class SparseTensor:
         return _ops().sparse_add(-self, other)
 
     def __truediv__(self, other):
+        if isinstance(other, SparseTensor):
+            raise TypeError("sparse / sparse: the quotient is undefined wherever an entry is not "
+                            "stored; divide the values, a.with_values(a.values / b.values), "
+                            "when the structures match")
         if isinstance(other, int | float | np.number) and not isinstance(other, bool):
             return self.with_values(self.values / other)  # / 0 gives inf / nan, as numpy
         return _ops().sparse_mul(self, 1.0 / other)

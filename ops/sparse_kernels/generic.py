@@ -231,7 +231,8 @@ def _reduce_segments(xp, indptr, src, reduce: str):
         if reduce == "mean":
             count = xp.maximum(indptr[1:] - indptr[:-1], 1).reshape((-1,) + (1,) * (src.ndim - 1))
             # NOTE: integer sources take the floor of the mean (torch_scatter's rule)
-            out = out / count.astype(src.dtype) if src.dtype.kind == "f" else out // count
+            out = (out / count.astype(src.dtype) if src.dtype.kind == "f"
+                   else (out // count).astype(src.dtype))  # the source dtype, as torch_scatter
         return out, None
     arg = xp.full(out.shape, -1, dtype=np.int64)
     if empty:

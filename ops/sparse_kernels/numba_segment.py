@@ -217,7 +217,8 @@ def _reduce(indptr, src, perm, reduce: str):
     if reduce == "mean":
         count = np.maximum(np.diff(indptr), 1).reshape((-1,) + (1,) * (src.ndim - 1))
         # NOTE: integer sources take the floor of the mean, as the generic kernel does
-        out = out / count.astype(src.dtype) if src.dtype.kind == "f" else out // count
+        out = (out / count.astype(src.dtype) if src.dtype.kind == "f"
+               else (out // count).astype(src.dtype))  # the source dtype, as torch_scatter
     return out, arg
 
 

@@ -258,3 +258,32 @@ def test_gat_feature_attention_gradcheck_kernel_parity_and_validation():
         gat_scores.gat_feature_attention(a, h[:, 0], att_src, att_dst)
     with pytest.raises(ValueError, match="`p` in \\[0, 1\\)"):
         gat_scores.gat_feature_attention(a, h, att_src, att_dst, p=1.0)
+
+
+def test_fused_ops_refuse_mixed_dtypes_and_non_tensors_by_name():
+    """A mixed pair would upcast the forward and fail only in backward; say so at the call."""
+    v = sg.tensor(np.array([1.0, 2.0, 3.0, 4.0], np.float32), requires_grad=True)
+    a = sg.sparse_csr([0, 1, 2, 4], [1, 0, 2, 0], v, (3, 3))
+    x32, x64 = sg.randn(3, 2), sg.randn(3, 2, dtype="float64")
+    with pytest.raises(TypeError, match=r"spmm_bias_act: expected `x` with the dtype of `a`"):
+        fused.spmm_bias_act(a, x64)
+    with pytest.raises(TypeError, match=r"spmm_bias_act: expected `bias` with the dtype"):
+        fused.spmm_bias_act(a, x32, sg.ones(2, dtype="float64"))
+    with pytest.raises(TypeError, match=r"spmm_bias_act: expected `bias` to be a Tensor"):
+        fused.spmm_bias_act(a, x32, np.ones(2, np.float32))
+    with pytest.raises(TypeError, match=r"spmm_bias_act: expected a number `p`"):
+        fused.spmm_bias_act(a, x32, p="0.1")
+    with pytest.raises(TypeError, match=r"values of shape \(4, 2\)"):
+        fused.spmm_bias_act(a.with_values(sg.ones(4, 2)), x32)
+    h = sg.randn(3, 1, 2)
+    with pytest.raises(TypeError, match=r"gat_attention: expected `a_dst` with the dtype of `h`"):
+        fused.gat_attention(a, sg.randn(3, 1), sg.randn(3, 1, dtype="float64"), h)
+    with pytest.raises(TypeError, match=r"gat_attention: expected `h` to be a Tensor"):
+        fused.gat_attention(a, sg.randn(3, 1), sg.randn(3, 1), np.ones((3, 1, 2)))
+    with pytest.raises(TypeError, match=r"gat_feature_attention: expected `att_src` with"):
+        gat_scores.gat_feature_attention(a, h, sg.randn(1, 1, 2, dtype="float64"),
+                                         sg.randn(1, 1, 2))
+    with pytest.raises(TypeError, match=r"edge_sum: expected `src_term` to be a Tensor"):
+        ops.edge_sum(a, np.ones(3), np.ones(3))
+    with pytest.raises(TypeError, match=r"dropout_matmul: expected `w` with the dtype of `x`"):
+        fused.dropout_matmul(x32, sg.randn(2, 2, dtype="float64"), 0.5)

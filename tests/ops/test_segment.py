@@ -382,3 +382,16 @@ def test_float16_sources_run_on_the_generic_kernels(reduce):
         out.sum().backward()
         assert out.dtype == np.float16 and x16.grad.dtype == np.float16
         np.testing.assert_allclose(out.detach().numpy(), fn(x32).numpy(), rtol=2e-3, atol=2e-3)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "uint8", "int64"])
+def test_integer_mean_keeps_the_source_dtype(dtype):
+    """The floor of the mean, in the source's dtype (torch_scatter's rule), for every kernel."""
+    src = sg.tensor(np.array([1, 4, 2, 7, 3], dtype))
+    for name in [k.name for k in kernels("scatter_reduce", "cpu", "csr")]:
+        with sg.kernels.use(name):
+            out = ops.scatter(src, [0, 0, 0, 1, 0], 3, "mean")
+            seg = ops.segment(src, np.array([0, 2, 5]), "mean")
+        assert out.dtype == np.dtype(dtype) and seg.dtype == np.dtype(dtype), name
+        np.testing.assert_array_equal(out.numpy(), [2, 7, 0])
+        np.testing.assert_array_equal(seg.numpy(), [2, 4])

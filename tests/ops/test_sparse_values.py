@@ -243,3 +243,13 @@ def test_coalesce_sorts_the_columns_of_a_csr_without_duplicates():
     assert_close(a.values.grad, [20.0, 10.0, 30.0])
     s = sg.sparse_csr([0, 2, 3], [0, 1, 1], [1.0, 2.0, 3.0], (2, 2))
     assert s.coalesce() is s  # sorted and unique: nothing to do
+
+
+def test_sparse_value_ops_name_themselves_in_errors():
+    a = random_sparse(4, 4, 0.5, seed=1)
+    with pytest.raises(ValueError, match=r"sparse_dropout: expected `p` in \[0, 1\]"):
+        ops.sparse_dropout(a, 1.1)
+    with pytest.raises(ValueError, match=r"degree: expected `dim` 0 or 1 "):
+        ops.degree(a, None)
+    with pytest.raises(TypeError, match=r"sparse / sparse: .*a\.with_values"):
+        a / a
