@@ -21,9 +21,18 @@ from sparsegraph.gnn.train import _mask, _snapshot, accuracy
 from sparsegraph.optim import Adam
 
 
+def _model_device(model) -> str | None:
+    """The device of the model's parameters (None: it has none)."""
+    return next((p.device for p in model.parameters()), None)
+
+
 def evaluate(model, graph, batch_size: int = 4096, split: int | None = None) -> dict:
-    """Accuracy on the train / val / test masks from ``model.inference(x, adj, batch_size)``."""
-    pred = to_device(model.inference(graph.x, graph.adj, batch_size).array.argmax(axis=1), "cpu")
+    """Accuracy on the train / val / test masks from ``model.inference(x, adj, batch_size)``
+    (features and adjacency moved to the model's device when they are elsewhere)."""
+    x, adj, device = graph.x, graph.adj, _model_device(model)
+    if device is not None:
+        x, adj = x.to(device), adj.to(device) if adj.device != device else adj
+    pred = to_device(model.inference(x, adj, batch_size).array.argmax(axis=1), "cpu")
     y = to_device(graph.y.array, "cpu")
     out = {}
     for k in ("train", "val", "test"):
@@ -45,7 +54,9 @@ def train_minibatch(model, graph, num_neighbors=(25, 10), *, batch_size: int = 5
         model: ``model(x, blocks) -> (batch_size, C)`` logits with ``model.inference(x, adj,
             batch_size)`` for evaluation (e.g. `sparsegraph.gnn.models.GraphSAGE`).
         graph: a `Graph` with ``x``, ``y`` and ``train_mask`` (``val_mask`` / ``test_mask``
-            for evaluation); its arrays may be memory-mapped.
+            for evaluation); its arrays may be memory-mapped. It may live on another device
+            than ``model``: batches are sampled on the host and moved to the device of the
+            model's parameters (evaluation moves ``x`` and ``adj`` there).
         num_neighbors: fan-out per hop, one per model layer (GraphSAGE paper: 25, 10).
         batch_size: training nodes per batch.
         seed: seeds parameter initialisation, dropout, shuffling and sampling.
@@ -75,6 +86,7 @@ def train_minibatch(model, graph, num_neighbors=(25, 10), *, batch_size: int = 5
         for m in layers:
             if hasattr(m, "reset_parameters"):
                 m.reset_parameters()
+    device = _model_device(model)  # batches are sampled on the host, moved to the model
     loader = NeighborLoader(graph, fanouts, batch_size, shuffle=True,
                             input_nodes=_mask(graph, "train_mask", split), seed=seed)
     opt = Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -88,6 +100,7 @@ def train_minibatch(model, graph, num_neighbors=(25, 10), *, batch_size: int = 5
             if max_batches is not None and i >= max_batches:
                 break
             t0 = time.perf_counter()
+            batch = batch if device is None else batch.to(device)
             opt.zero_grad()
             loss = ops.cross_entropy(model(batch.x, batch.blocks), batch.y)
             loss.backward()

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sparsegraph import backend
 from sparsegraph.creation import rng_of
 from sparsegraph.gnn import sampling_kernels
 from sparsegraph.graph import Graph
@@ -56,6 +57,17 @@ class SampledBlocks:
     e_id: list = field(default_factory=list)
     x: object = None
     y: object = None
+
+    def to(self, device) -> SampledBlocks:
+        """The batch with its blocks, features and labels on ``device`` (``n_id`` and
+        ``e_id`` stay host arrays); itself when everything is there already."""
+        device = backend.normalize_device(device)
+        parts = [*self.blocks, self.x, self.y]
+        if all(p is None or p.device == device for p in parts):
+            return self
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return SampledBlocks(self.n_id, self.batch_size, [move(b) for b in self.blocks],
+                             self.e_id, move(self.x), move(self.y))
 
     @property
     def num_sampled_nodes(self) -> int:
@@ -118,7 +130,7 @@ def check_seed(seed, op: str) -> int:
 def check_nodes(nodes, num_nodes: int, op: str, name: str) -> np.ndarray:
     """Node ids (1-D ints in range) or a boolean mask of length ``num_nodes`` -> int64 ids."""
     a = nodes.array if isinstance(nodes, Tensor) else nodes
-    a = np.asarray(a)
+    a = np.asarray(backend.to_device(a, "cpu"))  # sampling runs on the host
     if a.dtype == np.bool_:
         if a.shape != (num_nodes,):
             raise ValueError(f"{op}: expected a boolean `{name}` mask of shape ({num_nodes},) "
@@ -195,22 +207,33 @@ class NeighborSampler:
                 f"num_neighbors={self.num_neighbors}, seed={self.seed})")
 
 
+def _take(a, index: np.ndarray):
+    """``a[index]`` (rows) on ``a``'s device; ``index`` is a host array."""
+    device = backend.device_of(a)
+    if device == "cpu":
+        return np.take(a, index, axis=0)
+    return backend.xp_of(a).take(a, backend.to_device(index, device), axis=0)
+
+
 def gather_rows(x, index: np.ndarray):
-    """Rows ``index`` of node features: a dense Tensor (memmaps read only those rows), a numpy
-    array, or a CSR SparseTensor (a vectorised row gather). No gradient (input data)."""
+    """Rows ``index`` (host ids) of node features: a dense Tensor (memmaps read only those
+    rows), a numpy array, or a CSR SparseTensor (a vectorised row gather), on the features'
+    device (a sparse gather's positions are computed on the host). No gradient (input data)."""
     if isinstance(x, SparseTensor):
         s = x.structure.to_csr()[0] if x.layout != "csr" else x.structure
-        start = np.asarray(s.indptr)[index].astype(np.int64)
-        cnt = np.asarray(s.indptr)[index + 1] - start
+        s_host = s.to("cpu")
+        start = s_host.indptr[index].astype(np.int64)
+        cnt = s_host.indptr[index + 1] - start
         indptr = np.zeros(index.shape[0] + 1, np.int64)
         np.cumsum(cnt, out=indptr[1:])
         pos = np.repeat(start - indptr[:-1], cnt) + np.arange(int(indptr[-1]))
-        vals = np.asarray(x.values.array if x.layout == "csr" else x.to_csr().values.array)
-        out = Structure.csr(indptr, np.asarray(s.indices)[pos], (index.shape[0], x.shape[1]),
+        vals = x.values.array if x.layout == "csr" else x.to_csr().values.array
+        out = Structure.csr(indptr, s_host.indices[pos], (index.shape[0], x.shape[1]),
                             validate=False)
-        return SparseTensor(out, wrap(vals[pos]))
-    a = x.array if isinstance(x, Tensor) else np.asarray(x)
-    return wrap(np.take(a, index, axis=0))
+        return SparseTensor(out.to(s.device), wrap(_take(vals, pos)))
+    a = (x.array if isinstance(x, Tensor) else x if backend.device_of(x) != "cpu"
+         else np.asarray(x))
+    return wrap(_take(a, index))
 
 
 class NeighborLoader:
@@ -229,7 +252,9 @@ class NeighborLoader:
 
     Each ``iter(loader)`` is one epoch: epoch ``e`` uses its own permutation and sampling
     stream, so two loaders with the same seed yield the same batches. ``loader.timings`` holds
-    the seconds the last epoch spent sampling and gathering features.
+    the seconds the last epoch spent sampling and gathering features. Sampling runs on the
+    host (blocks are host SparseTensors); ``x`` and ``y`` are gathered on their own device;
+    ``batch.to(device)`` moves a batch (`train_minibatch` moves each to the model's).
     """
 
     def __init__(self, graph, num_neighbors, batch_size: int, shuffle: bool = False,
@@ -269,7 +294,7 @@ class NeighborLoader:
             nodes = nodes[np.random.default_rng([self.seed, epoch]).permutation(nodes.shape[0])]
         g, timings = self.graph, {"sample_s": 0.0, "gather_s": 0.0}
         self.timings = timings
-        y = None if g.y is None else np.asarray(g.y.array)
+        y = None if g.y is None else g.y.array
         for i in range(len(self)):
             t0 = time.perf_counter()
             batch = self.sampler._sample(nodes[i * self.batch_size:(i + 1) * self.batch_size],
@@ -278,7 +303,7 @@ class NeighborLoader:
             if g.x is not None:
                 batch.x = gather_rows(g.x, batch.n_id)
             if y is not None:
-                batch.y = wrap(y[batch.n_id[:batch.batch_size]])
+                batch.y = wrap(_take(y, batch.n_id[:batch.batch_size]))
             timings["sample_s"] += t1 - t0
             timings["gather_s"] += time.perf_counter() - t1
             yield batch

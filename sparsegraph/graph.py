@@ -26,7 +26,7 @@ def _as_tensor(value):
         from sparsegraph.sparse import from_scipy
 
         return from_scipy(value.astype(np.float32) if value.dtype == np.float64 else value)
-    array = np.asarray(value)
+    array = value if backend.device_of(value) != "cpu" else np.asarray(value)
     if array.dtype == np.float64:
         array = array.astype(np.float32)
     return wrap(array)
@@ -40,6 +40,17 @@ def _edge_index_array(edge_index):
     if ei.dtype.kind not in "iu":
         raise TypeError(f"Graph: expected an integer `edge_index` (got {ei.dtype})")
     return ei
+
+
+def _host(a):
+    """``a`` (an array or a Tensor) as a host array: no copy when it is on the host already."""
+    return np.asarray(a.detach()) if isinstance(a, Tensor) else backend.to_device(a, "cpu")
+
+
+def _on(t, device: str):
+    """Tensor / SparseTensor ``t`` moved to ``device`` (host results of the structure code
+    return to a cuda graph's device; nothing happens on the host)."""
+    return t if t is None or device == "cpu" or t.device == device else t.to(device)
 
 
 def _num_nodes_arg(num_nodes) -> int:
@@ -118,7 +129,7 @@ class Graph:
             elif adj is not None:
                 num_nodes = adj.shape[0]
             elif edge_index is not None:
-                ei = _edge_index_array(edge_index)
+                ei = _host(_edge_index_array(edge_index))
                 num_nodes = int(ei.max()) + 1 if ei.size else 0
             else:
                 num_nodes = 0
@@ -128,6 +139,8 @@ class Graph:
         if adj is None:
             ei = (_edge_index_array(edge_index) if edge_index is not None
                   else np.zeros((2, 0), np.int64))
+            # the structure is built on the host; the adjacency goes to edge_index's device
+            device, ei = backend.device_of(ei), _host(ei)
             if ei.size and (int(ei.min()) < 0 or int(ei.max()) >= self.num_nodes):
                 bad = int(ei.min()) if int(ei.min()) < 0 else int(ei.max())
                 if from_x and bad > 0:
@@ -136,7 +149,7 @@ class Graph:
                                      "rows; num_nodes is taken from x unless passed)")
                 raise ValueError(f"Graph: expected `edge_index` entries in [0, "
                                  f"{self.num_nodes}) for num_nodes={self.num_nodes} (got {bad})")
-            adj, perm = self._adj_from_edges(ei, edge_weight)
+            adj, perm = self._adj_from_edges(ei, edge_weight, device)
             if edge_attr is not None:
                 edge_attr = _as_tensor(edge_attr)
                 if edge_attr.shape[0] != ei.shape[1]:
@@ -166,8 +179,9 @@ class Graph:
         self.__dict__.setdefault("batch", None)
         self.validate()
 
-    def _adj_from_edges(self, ei, edge_weight):
-        """CSR adjacency plus the permutation from edge_index order to CSR order."""
+    def _adj_from_edges(self, ei, edge_weight, device: str = "cpu"):
+        """CSR adjacency on ``device`` plus the permutation from edge_index order to CSR
+        order, both computed from the host array ``ei``."""
         n = self.num_nodes
         key = ei[1].astype(np.int64) * max(n, 1) + ei[0]
         perm = np.argsort(key, kind="stable")
@@ -185,7 +199,8 @@ class Graph:
         np.cumsum(np.bincount(dst, minlength=n), out=indptr[1:])
         structure = Structure.csr(indptr, src, (n, n), op="Graph", validate=False)
         identity = bool(np.all(perm[1:] > perm[:-1])) if perm.size else True
-        return SparseTensor(structure, values), (None if identity else perm)
+        adj = SparseTensor(structure.to(device), _on(values, device))
+        return adj, (None if identity else perm)
 
     # ---- validation ---------------------------------------------------------------------------
     def validate(self) -> None:
@@ -239,27 +254,31 @@ class Graph:
         return [k for k, v in vars(self).items()
                 if v is not None and k != "num_nodes" and not k.startswith("_")]
 
+    def _host_structure(self) -> Structure:
+        """The adjacency's structure on the host (itself, with its caches, on the host)."""
+        return self.adj.structure.to("cpu")
+
     def is_undirected(self) -> bool:
-        a = self.adj.structure
+        a = self._host_structure()
         t, _ = a.transpose()
         if a.nnz != t.nnz:
             return False
-        ka = np.sort(np.asarray(a.rows()).astype(np.int64) * self.num_nodes + a.cols())
-        kt = np.sort(np.asarray(t.rows()).astype(np.int64) * self.num_nodes + t.cols())
+        ka = np.sort(a.rows().astype(np.int64) * self.num_nodes + a.cols())
+        kt = np.sort(t.rows().astype(np.int64) * self.num_nodes + t.cols())
         return bool(np.array_equal(ka, kt))
 
     def has_isolated_nodes(self) -> bool:
-        s = self.adj.structure
+        s = self._host_structure()
         touched = np.zeros(self.num_nodes, bool)
-        rows, cols = np.asarray(s.rows()), np.asarray(s.cols())
+        rows, cols = s.rows(), s.cols()
         off = rows != cols
         touched[rows[off]] = True
         touched[cols[off]] = True
         return bool((~touched).any())
 
     def has_self_loops(self) -> bool:
-        s = self.adj.structure
-        return bool((np.asarray(s.rows()) == np.asarray(s.cols())).any())
+        s = self._host_structure()
+        return bool((s.rows() == s.cols()).any())
 
     def __repr__(self) -> str:
         parts = [f"num_nodes={self.num_nodes}", f"num_edges={self.num_edges}"]
@@ -278,9 +297,13 @@ class Graph:
         return g
 
     def _with_edges(self, ei, edge_attr=None, weight=None) -> Graph:
-        adj, perm = self._adj_from_edges(ei, weight)
+        """New edges from host arrays; adjacency and ``edge_attr`` stay on this graph's
+        devices."""
+        adj, perm = self._adj_from_edges(ei, weight, self.adj.structure.device)
         if edge_attr is not None and perm is not None:
             edge_attr = edge_attr[perm]
+        if edge_attr is not None and self.edge_attr is not None:
+            edge_attr = _on(edge_attr, self.edge_attr.device)
         return self._replace(adj=adj, edge_attr=edge_attr)
 
     def to_undirected(self, reduce: str = "sum") -> Graph:
@@ -296,9 +319,8 @@ class Graph:
         return undirected_edges(self, reduce)
 
     def remove_self_loops(self) -> Graph:
-        s = self.adj.structure
-        keep = np.asarray(s.rows()) != np.asarray(s.cols())
-        return self._edge_subset(keep)
+        s = self._host_structure()
+        return self._edge_subset(s.rows() != s.cols())
 
     def add_self_loops(self, fill_value: float = 1.0) -> Graph:
         """Add a self loop to every node that has none (PyG's add_remaining_self_loops)."""
@@ -307,7 +329,8 @@ class Graph:
         return with_self_loops(self, fill_value)
 
     def _edge_subset(self, keep) -> Graph:
-        ei = np.asarray(self.edge_index)[:, keep]
+        s = self._host_structure()
+        ei = np.stack([s.cols(), s.rows()])[:, keep]
         attr = None if self.edge_attr is None else self.edge_attr[np.flatnonzero(keep)]
         w = self.adj.values.detach().numpy()[keep]
         return self._with_edges(ei, attr, w)

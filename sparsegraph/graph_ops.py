@@ -1,7 +1,9 @@
 """Structure transforms behind `Graph`'s methods: undirected, self loops, subgraphs, batching.
 
 All vectorised over edges (numpy on the index arrays); none of them is differentiable — they
-build new graphs, not computations.
+build new graphs, not computations. The structure is computed on the host (a cuda graph's
+index arrays are copied there, a host graph's are used in place); the results go back to the
+devices the graph's fields were on.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from sparsegraph import backend
 from sparsegraph.sparse import SparseTensor, Structure, from_scipy
 from sparsegraph.tensor import Tensor, wrap
 
@@ -16,7 +19,24 @@ REDUCERS = ("sum", "mean", "max", "min")
 
 
 def _np(t):
-    return None if t is None else np.asarray(t.detach() if isinstance(t, Tensor) else t)
+    """A host array (no copy of a host one; a cuda one is copied to the host)."""
+    if t is None:
+        return None
+    return np.asarray(t.detach()) if isinstance(t, Tensor) else backend.to_device(t, "cpu")
+
+
+def _on(t, device: str):
+    """``t`` moved to ``device`` (host results back to a cuda graph; a no-op on the host)."""
+    return t if t is None or device == "cpu" or t.device == device else t.to(device)
+
+
+def _device(value) -> str:
+    return value.device if isinstance(value, Tensor | SparseTensor) else "cpu"
+
+
+def _host_edge_index(g) -> np.ndarray:
+    s = g._host_structure()
+    return np.stack([s.cols(), s.rows()])
 
 
 def _merge_rows(inverse, first, values, reduce):
@@ -44,7 +64,7 @@ def undirected_edges(g, reduce: str = "mean"):
     """``g`` with every reverse edge added; parallel edges merged by ``reduce``."""
     if reduce not in REDUCERS:
         raise ValueError(f"to_undirected: expected `reduce` in {REDUCERS} (got {reduce!r})")
-    ei = np.asarray(g.edge_index).astype(np.int64)
+    ei = _host_edge_index(g).astype(np.int64)
     both = np.concatenate([ei, ei[::-1]], axis=1)
     key = both[1] * max(g.num_nodes, 1) + both[0]
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
@@ -58,12 +78,12 @@ def undirected_edges(g, reduce: str = "mean"):
 
 def with_self_loops(g, fill_value: float = 1.0):
     """Add ``(i, i)`` for every node without one; their weight (and edge_attr) is fill_value."""
-    s = g.adj.structure
-    rows, cols = np.asarray(s.rows()), np.asarray(s.cols())
+    s = g._host_structure()
+    rows, cols = s.rows(), s.cols()
     has_loop = np.zeros(g.num_nodes, bool)
     has_loop[rows[rows == cols]] = True
     new = np.flatnonzero(~has_loop)
-    ei = np.concatenate([np.asarray(g.edge_index), np.stack([new, new])], axis=1)
+    ei = np.concatenate([np.stack([cols, rows]), np.stack([new, new])], axis=1)
     values = _np(g.adj.values)
     weight = np.concatenate([values, np.full((new.size,) + values.shape[1:], fill_value,
                                              values.dtype)])
@@ -111,9 +131,9 @@ def _is_node_field(g, key, value) -> bool:
 
 def _take_rows(value, ids, axis=0):
     if isinstance(value, SparseTensor):
-        return from_scipy(value.to_scipy().tocsr()[ids])
+        return _on(from_scipy(value.to_scipy().tocsr()[ids]), value.device)
     if axis:
-        return wrap(np.take(_np(value), ids, axis=axis))
+        return _on(wrap(np.take(_np(value), ids, axis=axis)), _device(value))
     return value[ids]
 
 
@@ -122,7 +142,8 @@ def _batch_ptr(batch, num_graphs):
     b = _np(batch)
     if b.size and np.any(np.diff(b) < 0):
         return None
-    return wrap(np.concatenate([[0], np.cumsum(np.bincount(b, minlength=num_graphs))]))
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(b, minlength=num_graphs))])
+    return _on(wrap(ptr), _device(batch))
 
 
 def induced_subgraph(g, nodes):
@@ -130,7 +151,7 @@ def induced_subgraph(g, nodes):
     ids = _node_ids(g, nodes)
     new_id = np.full(g.num_nodes, -1, np.int64)
     new_id[ids] = np.arange(ids.size)
-    ei = np.asarray(g.edge_index)
+    ei = _host_edge_index(g)
     keep = (new_id[ei[0]] >= 0) & (new_id[ei[1]] >= 0)
     sub_ei = new_id[ei[:, keep]]
     attr = None if g.edge_attr is None else g.edge_attr[np.flatnonzero(keep)]
@@ -150,9 +171,12 @@ def _cat(values, key, axis=0):
         lack = next(i for i, v in enumerate(values) if v is None)
         raise ValueError(f"Graph.batch: expected `{key}` on every graph or on none (graph "
                          f"{have} has it, graph {lack} does not)")
+    device = _device(values[0])
     if isinstance(values[0], SparseTensor):
-        return from_scipy(sp.vstack([v.to_scipy() for v in values]).tocsr())
-    return wrap(np.concatenate([_np(v) for v in values], axis=axis))
+        return _on(from_scipy(sp.vstack([v.to_scipy() for v in values]).tocsr()), device)
+    if device != "cpu" and all(_device(v) == device for v in values):  # no trip to the host
+        return wrap(values[0].xp.concatenate([v.detach().array for v in values], axis=axis))
+    return _on(wrap(np.concatenate([_np(v) for v in values], axis=axis)), device)
 
 
 def batch_graphs(graphs):
@@ -165,14 +189,15 @@ def batch_graphs(graphs):
     ptr = np.concatenate([[0], np.cumsum(sizes)])
     edge_counts = np.array([g.num_edges for g in graphs], np.int64)
     edge_ptr = np.concatenate([[0], np.cumsum(edge_counts)])
-    indptr = np.concatenate([np.asarray(g.adj.structure.indptr)[:-1].astype(np.int64) + e
-                             for g, e in zip(graphs, edge_ptr[:-1], strict=True)]
+    structures = [g._host_structure() for g in graphs]
+    indptr = np.concatenate([s.indptr[:-1].astype(np.int64) + e
+                             for s, e in zip(structures, edge_ptr[:-1], strict=True)]
                             + [[edge_ptr[-1]]])
-    indices = np.concatenate([np.asarray(g.adj.structure.indices).astype(np.int64) + o
-                              for g, o in zip(graphs, ptr[:-1], strict=True)])
-    n = int(ptr[-1])
-    structure = Structure.csr(indptr, indices, (n, n), validate=False)
-    adj = SparseTensor(structure, wrap(np.concatenate([_np(g.adj.values) for g in graphs])))
+    indices = np.concatenate([s.indices.astype(np.int64) + o
+                              for s, o in zip(structures, ptr[:-1], strict=True)])
+    n, device = int(ptr[-1]), graphs[0].adj.structure.device
+    structure = Structure.csr(indptr, indices, (n, n), validate=False).to(device)
+    adj = SparseTensor(structure, _on(_cat([g.adj.values for g in graphs], "adj"), device))
     out = Graph.__new__(Graph)
     out.__dict__.update(num_nodes=n, adj=adj,
                         edge_attr=_cat([g.edge_attr for g in graphs], "edge_attr"))
@@ -191,12 +216,13 @@ def batch_graphs(graphs):
             raise ValueError(f"Graph.batch: expected `{key}` of the same kind on every graph")
         elif all(isinstance(v, Tensor) for v in values):
             graph_keys.append(key)
-            out.__dict__[key] = wrap(np.concatenate([_np(v).reshape((1,) + _np(v).shape[
-                (1 if _np(v).ndim and _np(v).shape[0] == 1 else 0):]) for v in values]))
+            out.__dict__[key] = _on(wrap(np.concatenate([_np(v).reshape((1,) + _np(v).shape[
+                (1 if _np(v).ndim and _np(v).shape[0] == 1 else 0):]) for v in values])),
+                values[0].device)
         else:
             out.__dict__[key] = values[0] if all(v is None for v in values) else values
-    out.batch = wrap(np.repeat(np.arange(len(graphs), dtype=np.int64), sizes))
-    out.ptr = wrap(ptr)
+    out.batch = _on(wrap(np.repeat(np.arange(len(graphs), dtype=np.int64), sizes)), device)
+    out.ptr = _on(wrap(ptr), device)
     out._graph_keys = tuple(graph_keys)
     return out
 
@@ -209,9 +235,9 @@ def unbatch(g):
         raise ValueError("unbatch: expected a graph made by Graph.batch (it has no `ptr`; a "
                          "subgraph whose nodes are not grouped by graph has none)")
     ptr = _np(g.ptr)
-    s = g.adj.structure
-    indptr, indices = np.asarray(s.indptr), np.asarray(s.indices)
-    values = _np(g.adj.values)
+    s, device = g._host_structure(), g.adj.structure.device
+    indptr, indices = s.indptr, s.indices
+    values = g.adj.values.detach().array  # sliced where it is
     graph_keys = getattr(g, "_graph_keys", ())
     out = []
     for i in range(ptr.size - 1):
@@ -220,7 +246,8 @@ def unbatch(g):
         sub = Structure.csr(indptr[lo:hi + 1] - e0, indices[e0:e1] - lo, (hi - lo, hi - lo),
                             validate=False)
         part = Graph.__new__(Graph)
-        part.__dict__.update(num_nodes=hi - lo, adj=SparseTensor(sub, wrap(values[e0:e1])),
+        part.__dict__.update(num_nodes=hi - lo,
+                             adj=SparseTensor(sub.to(device), wrap(values[e0:e1])),
                              edge_attr=None if g.edge_attr is None else g.edge_attr[e0:e1])
         for key, value in vars(g).items():
             if key in ("num_nodes", "adj", "edge_attr", "batch", "ptr") or key.startswith("_"):

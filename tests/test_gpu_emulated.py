@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 import pytest
+import scipy.sparse
 
 import sparsegraph as sg
 from sparsegraph import kernels, static
@@ -237,3 +238,152 @@ def test_sparse_ops_on_emulated_cuda_match_the_cpu(name, emulated_cuda):
         rng = np.random.default_rng(3)
     for got, want in zip(results["cuda"], results["cpu"], strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+# ---- Graph utilities and neighbour sampling with cuda-resident data --------------------------
+def _small_graph(sparse_x=False):
+    """6 nodes: a self loop (3), a reciprocal pair (0 <-> 1), an isolated node (5); weights,
+    edge features, node labels, a mask, 2-D (num_splits, N) masks and a graph-level field."""
+    rng = np.random.default_rng(0)
+    ei = np.array([[0, 1, 2, 3, 3, 4, 1], [1, 2, 0, 3, 4, 0, 0]])
+    x = rng.standard_normal((6, 3))
+    x = sg.from_scipy(scipy.sparse.csr_matrix(x * (x > 0))) if sparse_x else sg.tensor(x)
+    return sg.Graph(x=x, edge_index=ei, edge_weight=sg.tensor(rng.random(7)),
+                    edge_attr=sg.tensor(rng.standard_normal((7, 2))),
+                    y=np.array([0, 1, 0, 1, 1, 0]),
+                    train_mask=np.array([True, False, True, True, False, True]),
+                    val_mask=rng.random((2, 6)) < 0.5, label=sg.tensor([[0.5, 2.0]]))
+
+
+def _assert_same_graph(got, want, device):
+    """``got`` (from the device) holds ``want``'s (from the CPU) values, all of them on
+    ``device``."""
+    assert isinstance(got, sg.Graph) and got.num_nodes == want.num_nodes
+    assert sorted(vars(got)) == sorted(vars(want))
+    for key, w in vars(want).items():
+        v = getattr(got, key)
+        if isinstance(w, sg.SparseTensor):
+            assert v.device == device and v.structure.device == device, key
+            assert isinstance(v.structure.indices, DeviceArray), key
+            for part in ("indptr", "indices"):
+                np.testing.assert_array_equal(
+                    sg.backend.to_device(getattr(v.structure, part), "cpu"),
+                    getattr(w.structure, part), err_msg=f"{key}.{part}")
+            v, w = v.values, w.values
+        if isinstance(w, sg.Tensor):
+            assert v.device == device and isinstance(v.array, DeviceArray), key
+            assert v.dtype == w.dtype, key
+            np.testing.assert_array_equal(host(v), w.numpy(), err_msg=key)
+        elif key != "_graph_keys" or w:
+            assert v == w, key
+
+
+GRAPH_TRANSFORMS = {
+    "add_self_loops": lambda g: g.add_self_loops(2.0),
+    "to_undirected sum": lambda g: g.to_undirected(),
+    "to_undirected max": lambda g: g.to_undirected("max"),
+    "remove_self_loops": lambda g: g.remove_self_loops(),
+    "subgraph ids": lambda g: g.subgraph([4, 0, 3, 1]),
+    "subgraph device mask": lambda g: g.subgraph(g.train_mask),
+    "subgraph raw device ids": lambda g: g.subgraph(g.train_mask.array),
+    "batch": lambda g: sg.Graph.batch([g, g.subgraph([3, 4, 0])]),
+    "batch, subgraph": lambda g: sg.Graph.batch([g, g]).subgraph([7, 6, 1, 0]),
+    "batch, grouped subgraph": lambda g: sg.Graph.batch([g, g]).subgraph([0, 2, 7, 6]),
+}
+
+
+@pytest.mark.parametrize("sparse_x", [False, True], ids=["dense x", "sparse x"])
+@pytest.mark.parametrize("name", sorted(GRAPH_TRANSFORMS))
+def test_graph_transforms_on_emulated_cuda_match_the_cpu(name, sparse_x, emulated_cuda):
+    fn = GRAPH_TRANSFORMS[name]
+    g = _small_graph(sparse_x)
+    got, want = fn(g.to("cuda")), fn(g)
+    _assert_same_graph(got, want, "cuda:0")
+    assert got.num_graphs == want.num_graphs
+
+
+def test_graph_queries_and_unbatch_on_emulated_cuda_match_the_cpu(emulated_cuda):
+    g = _small_graph()
+    for graph in (g, g.to_undirected(), g.add_self_loops()):
+        for query in ("is_undirected", "has_isolated_nodes", "has_self_loops"):
+            assert getattr(graph.to("cuda"), query)() == getattr(graph, query)(), query
+    cpu = sg.Graph.batch([g, g.subgraph([2, 1]), g.remove_self_loops()])
+    cuda = sg.Graph.batch([h.to("cuda") for h in (g, g.subgraph([2, 1]),
+                                                  g.remove_self_loops())])
+    _assert_same_graph(cuda, cpu, "cuda:0")
+    assert cuda.num_graphs == cpu.num_graphs == 3
+    got, want = cuda.unbatch(), cpu.unbatch()
+    assert len(got) == len(want) == 3
+    for a, b in zip(got, want, strict=True):
+        _assert_same_graph(a, b, "cuda:0")
+
+
+def test_graph_from_cuda_edge_index_matches_the_cpu(emulated_cuda):
+    rng = np.random.default_rng(1)
+    fields = {"x": sg.tensor(rng.standard_normal((5, 3))),
+              "edge_index": sg.tensor(np.array([[4, 0, 2, 1, 2], [0, 3, 1, 1, 0]])),
+              "edge_weight": sg.tensor(rng.random(5)),
+              "edge_attr": sg.tensor(rng.standard_normal((5, 2))),
+              "y": sg.tensor(np.array([1, 0, -1, 2, 0]))}
+    want = sg.Graph(**fields)
+    got = sg.Graph(**{k: v.to("cuda") for k, v in fields.items()})
+    _assert_same_graph(got, want, "cuda:0")
+    # no num_nodes: taken from the largest index of a device edge_index
+    ei = fields["edge_index"]
+    assert sg.Graph(edge_index=ei.to("cuda")).num_nodes == sg.Graph(edge_index=ei).num_nodes
+    # raw cupy arrays are taken as raw numpy ones are (float64 -> float32)
+    raw = sg.Graph(**{k: v.to("cuda").array for k, v in fields.items()})
+    _assert_same_graph(raw, sg.Graph(**{k: v.numpy() for k, v in fields.items()}), "cuda:0")
+    with pytest.raises(ValueError, match="at least 5 rows"):
+        sg.Graph(x=sg.randn(4, 2).to("cuda"), edge_index=ei.to("cuda"))
+
+
+@pytest.mark.parametrize("sparse_x", [False, True])
+def test_neighbor_loader_on_a_cuda_graph_matches_the_cpu(sparse_x, emulated_cuda):
+    from sparsegraph.gnn.sampling import NeighborLoader
+
+    graph = karate("cpu")
+    if sparse_x:
+        x = graph.x.numpy()
+        x[x < np.median(x)] = 0  # a CSR SparseTensor of the features
+        graph.x = sg.from_scipy(scipy.sparse.csr_matrix(x))
+        assert isinstance(graph.x, sg.SparseTensor) and graph.x.nnz < x.size
+    batches = {}
+    for device in ("cpu", "cuda"):
+        loader = NeighborLoader(graph.to(device), [3, 2], batch_size=8, shuffle=True, seed=5,
+                                input_nodes=graph.train_mask.to(device))
+        batches[device] = list(loader)
+    assert len(batches["cuda"]) == len(batches["cpu"]) > 0
+    for got, want in zip(batches["cuda"], batches["cpu"], strict=True):
+        np.testing.assert_array_equal(got.n_id, want.n_id)
+        assert got.x.device == got.y.device == "cuda:0"
+        x, wx = (got.x.to_dense(), want.x.to_dense()) if sparse_x else (got.x, want.x)
+        np.testing.assert_array_equal(host(x), wx.numpy())
+        np.testing.assert_array_equal(host(got.y), want.y.numpy())
+        moved = got.to("cuda")
+        assert all(b.device == "cuda:0" and b.structure.device == "cuda:0"
+                   for b in moved.blocks)
+        for b, wb in zip(moved.blocks, want.blocks, strict=True):
+            np.testing.assert_array_equal(host(b.to_dense()), wb.to_dense().numpy())
+
+
+@pytest.mark.parametrize("devices", [("cuda", "cuda"), ("cpu", "cuda"), ("cuda", "cpu")],
+                         ids=["cuda graph, cuda model", "host graph, cuda model",
+                              "cuda graph, host model"])
+def test_train_minibatch_on_emulated_cuda_matches_the_cpu(devices, emulated_cuda):
+    from sparsegraph.gnn.minibatch import train_minibatch
+
+    def run(graph_device, model_device):
+        graph = karate(graph_device)
+        model = models.GraphSAGE(graph.num_features, 8, 4).to("float64").to(model_device)
+        out = train_minibatch(model, graph, (3, 3), batch_size=10, epochs=2, seed=0)
+        return out, list(model.parameters())
+
+    want, want_params = run("cpu", "cpu")
+    got, params = run(*devices)
+    np.testing.assert_allclose(got["batch_losses"], want["batch_losses"], rtol=1e-10)
+    assert {k: got[k] for k in ("train_acc", "val_acc", "test_acc", "best_epoch")} == \
+        {k: want[k] for k in ("train_acc", "val_acc", "test_acc", "best_epoch")}
+    for p, q in zip(params, want_params, strict=True):
+        assert p.device == sg.backend.normalize_device(devices[1])
+        np.testing.assert_allclose(host(p), q.detach().numpy(), rtol=1e-9, atol=1e-12)
