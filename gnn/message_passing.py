@@ -64,8 +64,11 @@ def adjacency_and_edge_order(adj, num_src: int, num_dst: int | None = None, *,
         if adj.layout != "csr":
             perm = adj.structure.to_csr()[1]  # cached on the structure, as to_csr uses it
             adj = adj.to_csr()
-    elif isinstance(adj, Tensor | np.ndarray | list | tuple):
-        ei = adj.array if isinstance(adj, Tensor) else np.asarray(adj)
+    elif isinstance(adj, Tensor | np.ndarray | list | tuple) or hasattr(
+            adj, "__cuda_array_interface__"):
+        # an array stays where it is (a cupy edge_index builds a structure on the GPU)
+        ei = adj.array if isinstance(adj, Tensor) else adj if hasattr(adj, "dtype") else (
+            np.asarray(adj))
         if ei.ndim != 2 or ei.shape[0] != 2 or ei.dtype.kind not in "iu":
             raise ValueError(f"{op}: expected `adj` as a SparseTensor or an integer edge_index "
                              f"of shape (2, E) (got {ei.dtype} array of shape {ei.shape})")

@@ -13,7 +13,7 @@ from sparsegraph.autograd.function import Function
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import arr, shape_of, unbroadcast
 from sparsegraph.ops.elementwise import clamp_bounds, clamp_grads
-from sparsegraph.tensor import Tensor
+from sparsegraph.tensor import Tensor, wrap
 
 __all__ = ["add_", "mul_", "div_", "fill_", "copy_", "clamp_"]
 
@@ -176,20 +176,30 @@ def _check(op, x, other=None, *, cross_device=False, divide=False):
                         f"{x.dtype} in place; use the out-of-place op or convert with .to()")
 
 
+def _as_operand(input: Tensor, other):
+    """A raw array operand as a Tensor on input's device (host data moves, as in `copy_`)."""
+    if isinstance(other, Tensor) or isinstance(other, np.generic) or not hasattr(other, "shape"):
+        return other
+    return wrap(backend.to_device(other, input.device))
+
+
 def add_(input: Tensor, other, alpha=1) -> Tensor:
     """``input += alpha * other`` in place."""
+    other = _as_operand(input, other)
     _check("add_", input, other)
     return AddInplace.apply_inplace(input, other, alpha)
 
 
 def mul_(input: Tensor, other) -> Tensor:
     """``input *= other`` in place."""
+    other = _as_operand(input, other)
     _check("mul_", input, other)
     return MulInplace.apply_inplace(input, other)
 
 
 def div_(input: Tensor, other) -> Tensor:
     """``input /= other`` in place (a floating tensor; ``x / 0`` gives inf or nan)."""
+    other = _as_operand(input, other)
     _check("div_", input, other, divide=True)
     return DivInplace.apply_inplace(input, other)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph.autograd.function import Function
-from sparsegraph.backend import array_module, device_type, to_device, xp_of
+from sparsegraph.backend import array_module, device_type, normalize_device, to_device, xp_of
 from sparsegraph.creation import rng_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import check_tensor
@@ -36,6 +36,7 @@ def draw_key(generator=None) -> int:
 def dropout_mask(shape, p: float, generator=None, device: str = "cpu"):
     """A bool keep-mask (True with probability 1 - p) from one key of the seeded generator;
     the same generator state gives the mask `dropout` applies."""
+    device = normalize_device(device)
     return dispatch("dropout_mask", device_type(device))(draw_key(generator),
                                                          keep_threshold(p), tuple(shape), device)
 

@@ -150,7 +150,9 @@ class Tensor(TensorMethods):
 
     @data.setter
     def data(self, other) -> None:
-        self.array = other.array if isinstance(other, Tensor) else np.asarray(other)
+        self.array = (other.array if isinstance(other, Tensor) else other
+                      if hasattr(other, "__cuda_array_interface__") or isinstance(other, np.ndarray)
+                      else np.asarray(other))
         self.device = backend.device_of(self.array)
 
     # ---- conversion -----------------------------------------------------------------------

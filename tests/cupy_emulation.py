@@ -8,7 +8,8 @@ Device arrays are `DeviceArray`, a numpy subclass. Like ``cupy.ndarray`` they re
 - ufunc methods CuPy lacks (``reduceat`` other than ``add.reduceat``), and, when the real cupy
   package is installed (it imports without a GPU), numpy functions cupy does not have.
 
-Reductions return 0-d device arrays, as CuPy's do. `install` makes `sparsegraph.backend` treat
+Reductions and integer indexing return 0-d device arrays, as CuPy's do; ``cupyx.scipy.special``
+is scipy.special behind the same refusals. `install` makes `sparsegraph.backend` treat
 device arrays as CuPy's on "cuda:0"; the CUDA-specific kernels (RawKernel, cuSPARSE) are not
 emulated, so callers force the generic kernels (``sparsegraph.kernels.use("generic")``).
 """
@@ -16,6 +17,7 @@ emulated, so callers force the generic kernels (``sparsegraph.kernels.use("gener
 from __future__ import annotations
 
 import importlib.util
+import sys
 import types
 
 import numpy as np
@@ -84,6 +86,11 @@ class DeviceArray(np.ndarray):
         _check_exists(func.__name__, module if module in ("linalg", "random", "fft") else None)
         _refuse_host(f"numpy.{func.__name__}", (args, kwargs))
         return _to_device(func(*_to_host_views(args), **_to_host_views(kwargs)))
+
+    def __getitem__(self, key):
+        out = super().__getitem__(key)
+        # cupy's integer indexing gives a 0-d device array, never a host scalar
+        return np.asarray(out).view(DeviceArray) if isinstance(out, np.generic) else out
 
     def get(self):
         """A host copy (``cupy.ndarray.get``)."""
@@ -224,11 +231,31 @@ def _to_device_fn(array, device: str):
         return array if cuda_array else cp.asarray(array)
 
 
+def _fake_cupyx(monkeypatch) -> None:
+    """``cupyx.scipy.special`` (the activations' special functions) over scipy.special."""
+    import scipy.special
+
+    class Special(types.ModuleType):
+        def __getattr__(self, name):
+            if name.startswith("_"):
+                raise AttributeError(name)
+            return _DeviceFunction(name, getattr(scipy.special, name))
+
+    cupyx, cupyx_scipy = types.ModuleType("cupyx"), types.ModuleType("cupyx.scipy")
+    cupyx.scipy, cupyx_scipy.special = cupyx_scipy, Special("cupyx.scipy.special")
+    for name, module in (("cupyx", cupyx), ("cupyx.scipy", cupyx_scipy),
+                         ("cupyx.scipy.special", cupyx_scipy.special)):
+        monkeypatch.setitem(sys.modules, name, module)
+
+
 def install(monkeypatch) -> FakeCupy:
     """Make "cuda" usable through the emulation for the duration of a test."""
     from sparsegraph import backend
+    from sparsegraph.ops import activation
 
     fake = FakeCupy()
+    _fake_cupyx(monkeypatch)
+    monkeypatch.setattr(activation, "_SPECIAL", {})  # no special function cached for cupy
     monkeypatch.setattr(backend, "_cupy", fake)
     monkeypatch.setattr(backend, "_cupy_error", None)
     for fn, emulated in ((backend.xp_of, _xp_of), (backend.device_of, _device_of),

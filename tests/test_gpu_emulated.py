@@ -387,3 +387,56 @@ def test_train_minibatch_on_emulated_cuda_matches_the_cpu(devices, emulated_cuda
     for p, q in zip(params, want_params, strict=True):
         assert p.device == sg.backend.normalize_device(devices[1])
         np.testing.assert_allclose(host(p), q.detach().numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "silu", "gelu", "softplus", "elu", "tanh"])
+def test_activations_and_full_reductions_on_emulated_cuda_match_the_cpu(name, emulated_cuda):
+    """The special functions come from cupyx.scipy.special; a full max / min is a 0-d device
+    array (cupy's integer indexing), so it multiplies device tensors."""
+    x = sg.tensor(np.linspace(-3, 3, 12).reshape(3, 4))
+    results = {}
+    for device in ("cpu", "cuda"):
+        t = x.to(device).detach().requires_grad_()
+        out = getattr(sg.ops, name)(t) * t.max() + t.min()
+        out.sum().backward()
+        assert out.device == t.device and t.grad.device == t.device
+        results[device] = (host(out), host(t.grad))
+    for got, want in zip(results["cuda"], results["cpu"], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_small_device_paths_on_emulated_cuda(emulated_cuda):
+    """dropout_mask takes "cuda"; an in-place op takes a host array operand (moved, as copy_);
+    `.data` takes a device array; message passing takes a raw device edge_index; gat_attention
+    names mismatched devices."""
+    from sparsegraph.gnn import GCNConv
+    from sparsegraph.ops import fused
+
+    sg.manual_seed(3)
+    on_cpu = sg.ops.dropout_mask((4, 5), 0.5)
+    sg.manual_seed(3)
+    on_cuda = sg.ops.dropout_mask((4, 5), 0.5, device="cuda")
+    assert isinstance(on_cuda, DeviceArray)
+    np.testing.assert_array_equal(on_cuda.get(), on_cpu)
+
+    t = sg.ones(4, 5, dtype="float64").to("cuda")
+    t.add_(np.full((4, 5), 2.0)).mul_(np.full((4, 5), 3.0)).div_(np.full((4, 5), 9.0))
+    assert isinstance(t.array, DeviceArray)
+    np.testing.assert_allclose(host(t), np.ones((4, 5)))
+    t.data = sg.zeros(4, 5, dtype="float64").to("cuda").array
+    assert t.device == "cuda:0" and float(host(t).sum()) == 0.0
+
+    ei = np.array([[0, 1, 2, 3], [1, 2, 3, 0]])
+    sg.manual_seed(0)
+    conv = GCNConv(2, 3).to("float64")
+    x = sg.tensor(np.arange(8.0).reshape(4, 2))
+    want = conv(x, ei).detach().numpy()
+    conv = conv.to("cuda")
+    got = conv(x.to("cuda"), sg.tensor(ei).to("cuda").array)  # a raw device edge_index
+    np.testing.assert_allclose(host(got), want, rtol=1e-12)
+
+    adj = sg.from_edge_index(ei, 4)
+    h = sg.randn(4, 1, 2, dtype="float64").to("cuda")
+    with pytest.raises(ValueError, match=r"gat_attention: `adj` is on cpu but `h` is on cuda:0"):
+        fused.gat_attention(adj, sg.randn(4, 1, dtype="float64").to("cuda"),
+                            sg.randn(4, 1, dtype="float64").to("cuda"), h)
