@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sparsegraph.autograd.function import Function
 from sparsegraph.kernels import dispatch
-from sparsegraph.ops._util import check_tensor
+from sparsegraph.ops._util import check_operands, check_tensor
 from sparsegraph.ops.sparse_conversion import in_own_order
 from sparsegraph.ops.sparse_products import _contiguous
 from sparsegraph.sparse import SparseTensor
@@ -182,10 +182,5 @@ def edge_softmax_spmm(scores: SparseTensor, x: Tensor) -> Tensor:
     if want == 3 and x.shape[1] != scores.values.shape[1]:
         raise ValueError(f"edge_softmax_spmm: expected `x` with {scores.values.shape[1]} heads "
                          f"to match the values of shape {scores.values.shape} (got {x.shape})")
-    if x.device != scores.device:
-        raise ValueError(f"edge_softmax_spmm: `scores` is on {scores.device} but `x` is on "
-                         f"{x.device}; use .to()")
-    if x.dtype != scores.dtype:
-        raise TypeError(f"edge_softmax_spmm: expected `scores` values and `x` of the same dtype "
-                        f"(got {scores.dtype} and {x.dtype})")
+    check_operands("edge_softmax_spmm", "scores", scores.values, x=x)
     return SoftmaxSpMM.apply(scores, x)

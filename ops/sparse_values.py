@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph.backend import as_dtype, xp_of
+from sparsegraph.ops._util import check_operands
 from sparsegraph.ops.gather_scatter import scatter, segment
 from sparsegraph.ops.index import getitem
 from sparsegraph.ops.shape import cat
@@ -66,12 +67,7 @@ def sparse_mul(a: SparseTensor, other) -> SparseTensor:
         raise TypeError("sparse_mul: expected a number or dense Tensor `other` (got a "
                         "SparseTensor); use sparse_add for unions or spgemm for products")
     if isinstance(other, Tensor):
-        if other.dtype != a.dtype:
-            raise TypeError(f"sparse_mul: expected `other` of dtype {a.dtype} like a's values "
-                            f"(got {other.dtype}); convert it with .to()")
-        if other.device != a.device:
-            raise ValueError(f"sparse_mul: `a` is on {a.device} but `other` is on "
-                             f"{other.device}; use .to()")
+        check_operands("sparse_mul", "a", a.values, other=other)
         return a.with_values(a.values * _sample_dense(a, other))
     if not isinstance(other, int | float | np.number) or isinstance(other, complex):
         raise TypeError(f"sparse_mul: expected a number or Tensor (got {type(other).__name__})")
