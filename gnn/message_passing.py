@@ -157,9 +157,10 @@ class MessagePassing(Module):
     - ``edge_weight``: the edge weights ``(E,)`` (``propagate``'s, else ``adj``'s values);
     - ``name_j`` / ``name_i``: node tensor ``name`` (or pair) passed to ``propagate`` as a
       keyword, gathered at the sources / targets;
-    - any other keyword passed to ``propagate``: unchanged, except ``edge_*`` ones (edge_attr,
-      edge_type, ...), which are per-edge tensors in the caller's edge order and are reordered
-      like ``edge_weight``.
+    - any other keyword passed to ``propagate``: unchanged, except per-edge tensors in the
+      caller's edge order, which are reordered like ``edge_weight``: ``edge_*`` ones (edge_attr,
+      edge_type, ...) and any tensor with E rows when E is no node count (PyG's ``norm``; a
+      per-edge tensor whose E equals the number of nodes needs an ``edge_`` name).
     """
 
     def __init__(self, aggr="sum"):
@@ -257,6 +258,13 @@ class MessagePassing(Module):
         op = type(self).__name__
         sources = adj.structure.indices
 
+        node_counts = {x_src.shape[0], adj.shape[0]}
+
+        def per_edge(v) -> bool:
+            # E rows and no node count's: one row per edge (PyG's `norm` of GCN's message)
+            return getattr(v, "ndim", 0) >= 1 and v.shape[0] == adj.nnz and (
+                adj.nnz not in node_counts)
+
         def gathered(name: str, features, index):
             if features is None:
                 raise ValueError(f"{op}.message: `{name}` needs node features to gather "
@@ -273,9 +281,10 @@ class MessagePassing(Module):
             if name == "edge_weight":
                 return adj.values
             if name in kwargs:
-                if name.startswith("edge_") and hasattr(kwargs[name], "shape"):
-                    return edges_in_csr_order(kwargs[name], perm, adj.nnz, op=op, name=name)
-                return kwargs[name]
+                v = kwargs[name]
+                if hasattr(v, "shape") and (name.startswith("edge_") or per_edge(v)):
+                    return edges_in_csr_order(v, perm, adj.nnz, op=op, name=name)
+                return v
             base, suffix = name[:-2], name[-2:]
             if suffix in ("_i", "_j") and base in kwargs:
                 src, dst = split_features(kwargs[base])

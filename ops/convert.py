@@ -32,6 +32,29 @@ class Clone(Function):
         return g
 
 
+class Detach(Function):
+    """The same array with no history: what `Tensor.detach` records while a static graph is
+    traced (the graph then re-reads the value each run instead of freezing the traced one)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.array
+
+    @staticmethod
+    def backward(ctx, g):
+        return None
+
+
+def traced_detach(input: Tensor) -> Tensor:
+    """`Tensor.detach` inside a static trace: a recorded node whose output needs no grad."""
+    from sparsegraph.autograd.grad_mode import no_grad
+
+    with no_grad():
+        out = Detach.apply(input)
+    out._view = None  # no history to rebase: in-place writes to it are plain writes
+    return out
+
+
 class ToDtype(Function):
     """Cast; between float types the gradient is cast back."""
 

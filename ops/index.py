@@ -34,7 +34,14 @@ def _index_add(out, key, values):
     return out
 
 
-register("getitem", "cpu", "cuda")(lambda x, key: x[key])
+@register("getitem", "cpu", "cuda")
+def _getitem_kernel(x, key):
+    out = x[key]
+    if not hasattr(out, "shape") or (out.ndim == 0 and out.base is None and x.ndim):
+        # NOTE: numpy gives a scalar copy for a full integer index; with a trailing Ellipsis it
+        # gives a 0-d VIEW, so `y[1].add_(1)` reaches y as in PyTorch
+        out = x[(*key, Ellipsis) if isinstance(key, tuple) else (key, Ellipsis)]
+    return out
 
 
 @register("getitem_backward", "cpu", "cuda")

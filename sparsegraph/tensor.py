@@ -277,6 +277,8 @@ class Tensor(TensorMethods):
 
     def detach(self) -> Tensor:
         """Same values and memory, cut from the graph."""
+        if TRACE.tracer is not None:  # recorded, or the trace would freeze this run's values
+            return _ops().convert.traced_detach(self)
         return self.data
 
     def detach_(self) -> Tensor:

@@ -291,6 +291,13 @@ class Function:
         """
         if MODE.enabled:
             check_inplace(cls.__name__, target, args)
+            if TRACE.tracer is not None and target._view is not None and (
+                    target._requires_grad or target._view.base._requires_grad
+                    or any(isinstance(a, Tensor) and a._requires_grad for a in args)):
+                # the base's CopySlices history has no static-graph form yet: refuse, never
+                # run a graph whose backward misses the write
+                TRACE.tracer.unsupported(f"{cls.__name__} writing through a view of a tensor "
+                                         "that takes part in autograd")
         result = cls.apply(target, *args, **kwargs)
         if TRACE.tracer is not None:
             TRACE.tracer.rebind(target, result)

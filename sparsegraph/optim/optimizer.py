@@ -94,8 +94,17 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop (or zero) the ``.grad`` of every parameter."""
-        if TRACE.tracer is not None:
-            TRACE.tracer.record_effect("zero_grad", self, set_to_none=set_to_none)
+        tracer = TRACE.tracer
+        if tracer is not None:  # replayed as one effect: its own .grad writes are not recorded
+            tracer.record_effect("zero_grad", self, set_to_none=set_to_none)
+            tracer.depth += 1
+        try:
+            self._zero_grads(set_to_none)
+        finally:
+            if tracer is not None:
+                tracer.depth -= 1
+
+    def _zero_grads(self, set_to_none: bool) -> None:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:

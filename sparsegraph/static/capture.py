@@ -114,7 +114,7 @@ class Tracer:
         backward, unknown to the trace) becomes a `GradRef`, read anew after each run."""
         if isinstance(result, Tensor) and self._entry(result) is None:
             for _, v in self._values.values():
-                if v.kind == "param" and v.tensor.grad is result:
+                if v.kind in ("param", "input") and v.tensor.grad is result:
                     return GradRef(v)
         if isinstance(result, tuple | list):
             items = [self.output_template(o) for o in result]
@@ -201,10 +201,8 @@ class Tracer:
 
     def record_grad(self, tensor: Tensor, value) -> None:
         """``tensor.grad = value`` (e.g. ``p.grad = None``) runs again on every call."""
-        last = self.nodes[-1] if self.nodes else None
-        if self.depth or (last is not None and last.kind == "effect"
-                          and last.op.endswith(".zero_grad")):
-            return  # the engine's accumulation, or the zero_grad just recorded doing its work
+        if self.depth:
+            return  # the engine's accumulation, or a recorded zero_grad doing its work
         if value is not None:
             self.escape(value, "assigning .grad")  # only a constant can be assigned again
         self.nodes.append(Node("effect", "set_grad", functools.partial(setattr, tensor, "grad",
@@ -213,6 +211,13 @@ class Tracer:
 
     def record_module(self, module) -> None:
         self.modules.setdefault(id(module), (module, module.training))
+
+    def unsupported(self, what: str) -> None:
+        """CaptureError for a construct a static graph cannot represent (called by the core)."""
+        if self.depth:
+            return
+        raise CaptureError(f"static.trace: {what} cannot be captured; run it eagerly, or "
+                           "write it without in-place ops (ops.where, index ops, clone first)")
 
     def escape(self, t, what: str) -> None:
         if self.depth:

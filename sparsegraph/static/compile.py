@@ -40,7 +40,9 @@ def _guard(tensors: list, slots: list, literals: dict) -> tuple:
     """What a captured graph assumes of its inputs: a change re-traces. A sparse input's
     structure is keyed by identity (the cached graph holds it, so the id is not reused); the
     slots (which argument each tensor is) are part of the key, `f(x, b=t)` is not `f(x, c=t)`."""
-    key: list = [tuple(slots)]
+    # which arguments were one tensor object: the trace binds them to one input
+    aliases = tuple(next(i for i, u in enumerate(tensors) if u is t) for t in tensors)
+    key: list = [tuple(slots), aliases]
     for x in tensors:
         t = x.values if isinstance(x, SparseTensor) else x
         structure = id(x.structure) if isinstance(x, SparseTensor) else None

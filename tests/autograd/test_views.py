@@ -188,3 +188,20 @@ def test_assigned_grad_is_validated():
         a.grad = [0.0, 0.0]
     a.grad = sg.ones(2)
     a.grad = None
+
+
+def test_in_place_on_an_integer_indexed_element_reaches_the_base():
+    """numpy copies for a full integer index; the op takes a 0-d view, as PyTorch does."""
+    a = sg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = a * 1
+    y[1].add_(10.0)
+    np.testing.assert_allclose(y.detach().numpy(), [1.0, 12.0, 3.0])
+    z = (a * 1).reshape(1, 3)
+    z[0, 1].mul_(100.0)
+    np.testing.assert_allclose(z.detach().numpy(), [[1.0, 200.0, 3.0]])
+    (z * sg.tensor([[1.0, 2.0, 3.0]])).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [1.0, 200.0, 3.0])
+    s = a.detach().clone()
+    e = s[2]
+    s.mul_(5.0)
+    assert float(e) == 15.0

@@ -158,3 +158,22 @@ def test_message_with_var_keywords_gets_every_propagate_keyword():
     out = Collect()(x, EDGES, edge_scale=sg.tensor(WEIGHTS, dtype=sg.float64), factor=3.0)
     np.testing.assert_allclose(out.numpy(), 3.0 * dense_weighted_adjacency() @ x.numpy(),
                                rtol=1e-12)
+
+
+def test_a_per_edge_keyword_without_the_edge_prefix_follows_edge_index_order():
+    """PyG's GCN passes `norm` (one value per edge, in edge_index order) to message."""
+
+    class Norm(gnn.MessagePassing):
+        def forward(self, x, edge_index, norm):
+            return self.propagate(edge_index, x, norm=norm)
+
+        def message(self, x_j, norm):
+            return x_j * norm.reshape(-1, 1)
+
+    ei = np.array([[0, 1, 2, 3, 4, 0], [1, 0, 1, 4, 2, 3]])  # unsorted targets, E=6 > N=5
+    norm = np.arange(1.0, 7.0)
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    want = np.zeros((5, 3))
+    np.add.at(want, ei[1], x[ei[0]] * norm[:, None])
+    got = Norm()(sg.tensor(x), ei, norm=sg.tensor(norm))
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)

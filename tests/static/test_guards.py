@@ -234,3 +234,78 @@ def test_labels_passed_as_an_argument_follow_each_call():
         y = sg.tensor(np.array(y))
         np.testing.assert_allclose(float(compiled(x, y)), float(loss(x, y)), rtol=1e-12)
     assert compiled.traces == 1
+
+
+def test_one_tensor_for_two_arguments_is_part_of_the_guard():
+    f = static.compile(lambda x, y: x * 2 - y)
+    x = sg.tensor([1.0, 2.0], dtype="float64")
+    np.testing.assert_allclose(f(x, x).numpy(), [1.0, 2.0])
+    np.testing.assert_allclose(f(x, sg.tensor([10.0, 20.0], dtype="float64")).numpy(),
+                               [-8.0, -16.0])
+    assert f.traces == 2
+
+
+def test_detach_is_recorded_not_frozen():
+    f = static.compile(lambda x: x.detach() * 2)
+    f(sg.tensor([1.0, 2.0], dtype="float64"))
+    np.testing.assert_allclose(f(sg.tensor([5.0, 7.0], dtype="float64")).numpy(), [10.0, 14.0])
+    g = static.compile(lambda x: float(x.detach().sum()))
+    with pytest.raises(CaptureError):
+        g(sg.tensor([1.0, 2.0]))
+
+
+def test_a_grad_assigned_after_zero_grad_and_an_inputs_grad_replay():
+    p = sg.nn.Parameter(sg.tensor([1.0, 1.0], dtype="float64"))
+    one = sg.tensor([100.0, 100.0], dtype="float64")
+    opt = sg.optim.SGD([p], lr=1.0)
+
+    def step(x):
+        opt.zero_grad()
+        p.grad = one  # kept: only zero_grad's own writes are part of its effect
+        (p * x).sum().backward()
+        g = p.grad
+        opt.step()
+        return g
+
+    runs = {}
+    for compiled in (False, True):
+        p.data, p.grad = sg.tensor([1.0, 1.0], dtype="float64"), None
+        fn = static.compile(step) if compiled else step
+        grads = [fn(sg.tensor(v, dtype="float64")).numpy() for v in ([1.0, 1.0], [2.0, 3.0])]
+        runs[compiled] = grads + [p.detach().numpy().copy()]
+    for a, b in zip(runs[True], runs[False], strict=True):
+        np.testing.assert_allclose(a, b)
+
+    def square_grad(x):
+        x.grad = None
+        (x * x).sum().backward()
+        return x.grad
+
+    h = static.compile(square_grad)
+    for v in ([1.0, 2.0], [3.0, 4.0]):
+        t = sg.tensor(v, dtype="float64", requires_grad=True)
+        np.testing.assert_allclose(h(t).numpy(), 2 * np.array(v))
+
+
+def test_an_in_place_write_through_a_view_with_history_is_refused():
+    """The base's CopySlices history has no static form: refused, never a graph whose backward
+    misses the write (a write without autograd is captured as usual)."""
+    p = sg.nn.Parameter(sg.tensor([1.0, 2.0, 3.0], dtype="float64"))
+
+    def f(x):
+        y = p * 1
+        y[1:].mul_(x)
+        y.sum().backward()
+        return y
+
+    with pytest.raises(CaptureError, match="writing through a view"):
+        static.compile(f)(sg.tensor([2.0, 3.0], dtype="float64"))
+
+    def g(x):
+        z = x * 1
+        z[0] = 5.0
+        return z
+
+    cg = static.compile(g)
+    cg(sg.tensor([1.0, 2.0]))
+    np.testing.assert_allclose(cg(sg.tensor([3.0, 4.0])).numpy(), [5.0, 4.0])
