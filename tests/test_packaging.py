@@ -1,6 +1,7 @@
 """The package-dir mapping has traps (STYLE.md section 3): every package must be listed, and
 the mapped directories must refuse their bare names."""
 
+import os
 import pathlib
 import subprocess
 import sys
@@ -49,3 +50,16 @@ def test_no_torch_anywhere():
                for line in p.read_text().splitlines())
     ]
     assert not offenders, f"torch is imported in {offenders}"
+
+
+def test_numba_caches_its_kernels_outside_the_package():
+    """pip does not track numba's cache files: inside the installed package they would survive
+    an uninstall as a bare site-packages/sparsegraph/ that Python imports as an empty package."""
+    code = ("import os, numba, sparsegraph.ops, sparsegraph; "
+            "print(numba.config.CACHE_DIR); print(os.path.dirname(sparsegraph.__file__))")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = "/tmp/sparsegraph-cache-test"
+    cache, package = subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                                    capture_output=True, text=True).stdout.split()
+    assert cache == "/tmp/sparsegraph-cache-test/sparsegraph/numba"
+    assert not cache.startswith(os.path.dirname(package))

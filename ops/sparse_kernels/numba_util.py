@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import pathlib
 
 import numba
 import numpy as np
@@ -18,6 +20,19 @@ from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+
+def _use_user_cache_dir() -> None:
+    """Keep numba's compiled kernels in the user cache dir, not beside the installed sources:
+    pip does not know those files, so an upgrade or a switch to an editable install leaves a
+    bare ``site-packages/sparsegraph/`` of cache files behind, which Python then imports as an
+    empty namespace package. ``$NUMBA_CACHE_DIR`` still wins when set."""
+    if not numba.config.CACHE_DIR:
+        base = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
+        numba.config.CACHE_DIR = str(pathlib.Path(base) / "sparsegraph" / "numba")
+
+
+_use_user_cache_dir()  # before any cache=True kernel below (and in the modules importing this)
 
 JIT = dict(cache=True, fastmath=False)
 # NOTE: below this many array elements a kernel runs on one numba thread. Waking the thread
