@@ -31,18 +31,46 @@ DEFAULTS = {
 MODELS = tuple(DEFAULTS)
 
 
+def _checked(kind, ok, expected: str):
+    """An argparse ``type``: ``kind(text)``, refused unless ``ok(value)`` (argparse then prints
+    one line naming the flag and exits with status 2)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected} (got {text!r})") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected} (got {text})")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+_POSITIVE_INT = _checked(int, lambda v: v >= 1, "an int >= 1")
+# flag -> parser: the ranges a user can get wrong without a traceback
+_FLAGS = {
+    "epochs": _POSITIVE_INT, "lr": _checked(float, lambda v: v > 0, "a number > 0"),
+    "weight-decay": _checked(float, lambda v: v >= 0, "a number >= 0"),
+    "hidden": _POSITIVE_INT, "heads": _POSITIVE_INT,
+    "dropout": _checked(float, lambda v: 0 <= v < 1, "a probability in [0, 1)"),
+    "patience": _checked(int, lambda v: v >= 0, "an int >= 0"),
+    "batch-size": _POSITIVE_INT, "folds": _checked(int, lambda v: v >= 2, "an int >= 2"),
+}
+
+
 def add_train_parser(sub) -> None:
     p = sub.add_parser("train", help="train a GNN (paper settings) and report test accuracy")
     p.add_argument("--dataset", default="karate",
                    help="cora, citeseer, pubmed, cora_ml, actor, ..., mutag, proteins, enzymes, "
                         "karate, or synthetic:PRESET (default: karate)")
     p.add_argument("--model", default="gcn", choices=MODELS)
-    for name, kind in (("epochs", int), ("lr", float), ("weight-decay", float),
-                       ("hidden", int), ("heads", int), ("dropout", float),
-                       ("patience", int), ("batch-size", int), ("folds", int)):
+    for name, kind in _FLAGS.items():
         p.add_argument(f"--{name}", type=kind, default=None,
                        help="default: the paper's value for the model")
-    p.add_argument("--runs", type=int, default=10, help="seeds to average (default: 10)")
+    p.add_argument("--runs", type=_POSITIVE_INT, default=10,
+                   help="seeds to average (default: 10)")
     p.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
     p.add_argument("--device", default="cpu",
                    help="cpu, cuda or cuda:N (needs the `gpu` extra and a GPU; default: cpu)")
@@ -178,10 +206,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"sparsegraph train: {problem}", file=sys.stderr)
         return 2
+    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
+        print(f"sparsegraph train: --json: the folder of {args.json} does not exist",
+              file=sys.stderr)
+        return 2  # said now, not after the training
     try:
         task, data, folds_fn = load_for_training(args.dataset, root=args.root,
                                                  download=not args.no_download)
-    except DatasetUnavailable as exc:
+    except (DatasetUnavailable, ValueError) as exc:  # ValueError: an unknown dataset name
         print(f"sparsegraph train: {exc}", file=sys.stderr)
         return 2
     if task == "graph" and cfg["model"] != "gin":
@@ -218,7 +250,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"median epoch time: {result['epoch_time_median_s'] * 1e3:.1f} ms; peak RSS "
               f"{result['peak_rss_mb']:.0f} MB")
     print(f"test accuracy: {result['test_acc_mean']:.1f} ± {result['test_acc_std']:.1f} % "
-          f"over {cfg['runs']} runs")
+          f"over {cfg['runs']} run{'s' if cfg['runs'] != 1 else ''}")
     if args.json:
         tmp = f"{args.json}.tmp{os.getpid()}"
         with open(tmp, "w") as f:
