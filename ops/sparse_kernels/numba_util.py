@@ -27,9 +27,16 @@ def _use_user_cache_dir() -> None:
     pip does not know those files, so an upgrade or a switch to an editable install leaves a
     bare ``site-packages/sparsegraph/`` of cache files behind, which Python then imports as an
     empty namespace package. ``$NUMBA_CACHE_DIR`` still wins when set."""
-    if not numba.config.CACHE_DIR:
-        base = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
-        numba.config.CACHE_DIR = str(pathlib.Path(base) / "sparsegraph" / "numba")
+    if numba.config.CACHE_DIR:
+        return
+    base = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
+    path = pathlib.Path(base) / "sparsegraph" / "numba"
+    try:  # an unwritable home keeps numba's own choice (it falls back on its own)
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    if os.access(path, os.W_OK):
+        numba.config.CACHE_DIR = str(path)
 
 
 _use_user_cache_dir()  # before any cache=True kernel below (and in the modules importing this)
