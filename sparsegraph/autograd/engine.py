@@ -216,3 +216,24 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=Fal
             )
         result.append(None if g is None else wrap(g))
     return tuple(result)
+
+
+def zero_grads(owner, params, set_to_none: bool = True) -> None:
+    """Drop (or zero) the ``.grad`` of ``params``: `Module.zero_grad` and `Optimizer.zero_grad`.
+
+    A static trace records it as one effect of ``owner``, replayed on every call; the ``.grad``
+    writes it makes itself are not recorded again.
+    """
+    tracer = TRACE.tracer
+    if tracer is not None:
+        tracer.record_effect("zero_grad", owner, set_to_none=set_to_none)
+        tracer.depth += 1
+    try:
+        for p in params:
+            if p.grad is not None:
+                # NOTE: never zero in place: the engine may share a gradient array between
+                # several leaves.
+                p.grad = None if set_to_none else wrap(p.grad.xp.zeros_like(p.grad.array))
+    finally:
+        if tracer is not None:
+            tracer.depth -= 1

@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from sparsegraph import backend
+from sparsegraph.autograd.engine import zero_grads
 from sparsegraph.nn.parameter import Parameter
-from sparsegraph.tensor import TRACE, Tensor, wrap
+from sparsegraph.tensor import TRACE, Tensor
 
 __all__ = ["Module", "Parameter"]
 
@@ -245,22 +246,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop (or zero) every parameter's ``.grad``."""
-        tracer = TRACE.tracer
-        if tracer is not None:  # replayed as one effect: its own .grad writes are not recorded
-            tracer.record_effect("zero_grad", self, set_to_none=set_to_none)
-            tracer.depth += 1
-        try:
-            self._zero_grads(set_to_none)
-        finally:
-            if tracer is not None:
-                tracer.depth -= 1
-
-    def _zero_grads(self, set_to_none: bool) -> None:
-        for p in self.parameters():
-            if p.grad is not None:
-                # NOTE: never zero in place: the engine may share one gradient array between
-                # several leaves.
-                p.grad = None if set_to_none else wrap(p.grad.xp.zeros_like(p.grad.array))
+        zero_grads(self, self.parameters(), set_to_none)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         for p in self.parameters():

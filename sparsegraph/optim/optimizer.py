@@ -9,6 +9,7 @@ import numpy as np
 
 from sparsegraph import backend
 from sparsegraph.autograd import enable_grad
+from sparsegraph.autograd.engine import zero_grads
 from sparsegraph.tensor import TRACE, Tensor, wrap
 
 __all__ = ["Optimizer"]
@@ -94,23 +95,8 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop (or zero) the ``.grad`` of every parameter."""
-        tracer = TRACE.tracer
-        if tracer is not None:  # replayed as one effect: its own .grad writes are not recorded
-            tracer.record_effect("zero_grad", self, set_to_none=set_to_none)
-            tracer.depth += 1
-        try:
-            self._zero_grads(set_to_none)
-        finally:
-            if tracer is not None:
-                tracer.depth -= 1
-
-    def _zero_grads(self, set_to_none: bool) -> None:
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    # NOTE: never zero in place: the engine may share a gradient array between
-                    # several leaves.
-                    p.grad = None if set_to_none else wrap(p.grad.xp.zeros_like(p.grad.array))
+        zero_grads(self, (p for group in self.param_groups for p in group["params"]),
+                   set_to_none)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient (those with ``grad`` None are skipped).
