@@ -30,10 +30,14 @@ def load_for_training(name: str, root=None, download: bool = True):
         return "node", NpzGraph(key, root, download=download)[0], None
     if key.upper() in TUDataset.names:
         return "graph", TUDataset(key, root, download=download).graphs, stratified_kfold
+    raise ValueError(f"unknown dataset {name!r} (expected one of {', '.join(known_datasets())})")
+
+
+def known_datasets() -> list[str]:
+    """Every name `load_for_training` accepts (lower case)."""
     npz_only = [n for n in NpzGraph.names if n not in Planetoid.names]
-    known = ["karate", *Planetoid.names, *npz_only, *(n.lower() for n in TUDataset.names),
-             *(f"synthetic:{p}" for p in synthetic.PRESETS)]
-    raise ValueError(f"unknown dataset {name!r} (expected one of {', '.join(known)})")
+    return ["karate", *Planetoid.names, *npz_only, *(n.lower() for n in TUDataset.names),
+            *(f"synthetic:{p}" for p in synthetic.PRESETS)]
 
 
-__all__ = ["DatasetUnavailable", "load_for_training"]
+__all__ = ["DatasetUnavailable", "known_datasets", "load_for_training"]

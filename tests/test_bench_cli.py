@@ -125,16 +125,22 @@ def test_spmm_bench_writes_json_and_markdown(tmp_path, capsys):
 
 
 def test_models_bench_runs_each_row_in_a_fresh_process(tmp_path, capsys):
-    args = ["bench", "models", "--models", "gcn", "--datasets", "karate", "nope", "--epochs",
-            "2", "--quiet", "--out", str(tmp_path)]
-    assert main(args) == 1  # one row failed, and says why
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    args = ["bench", "models", "--models", "gcn", "--datasets", "karate", "cora", "--epochs",
+            "2", "--root", str(empty), "--quiet", "--out", str(tmp_path)]
+    assert main(args) == 1  # one row failed (cora's files are missing), and says why
     r = json.loads((tmp_path / "results.json").read_text())
     ok, bad = r["rows"]
     assert ok["model"] == "gcn" and ok["dataset"] == "karate" and ok["nodes"] == 34
     assert ok["epoch_ms_median"] > 0 and ok["peak_rss_mb"] > 50
-    assert "unknown dataset 'nope'" in bad["error"]
+    assert "DatasetUnavailable" in bad["error"] and "ind.cora.x" in bad["error"]
     md = (tmp_path / "results.md").read_text()
     assert "| gcn | karate | 34 |" in md and "failed: " in md
+    # a name that is no dataset at all is refused before anything runs
+    assert main(["bench", "models", "--datasets", "nope", "--out", str(tmp_path / "x")]) == 2
+    assert "unknown dataset 'nope'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 # ---- --device: the same code path on the CPU and a GPU ----------------------------------------
