@@ -22,6 +22,15 @@ def check_tensor(op: str, name: str, x) -> Tensor:
     return x
 
 
+def broadcasts_to(shape, target) -> bool:
+    """Whether ``shape`` broadcasts to ``target`` without growing it (an operand that an
+    in-place or masked op applies to a tensor of shape ``target``)."""
+    try:
+        return np.broadcast_shapes(tuple(shape), tuple(target)) == tuple(target)
+    except ValueError:
+        return False
+
+
 def check_operands(op: str, ref_name: str, ref, **operands) -> None:
     """Each operand (None allowed) is a Tensor on ``ref``'s device with ``ref``'s dtype: the
     fused kernels compute in one dtype, and a mixed pair would fail only in backward."""

@@ -13,7 +13,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import arr, same_device, shape_of, unbroadcast
+from sparsegraph.ops._util import arr, broadcasts_to, same_device, shape_of, unbroadcast
 from sparsegraph.tensor import Tensor, wrap
 
 __all__ = [
@@ -412,12 +412,9 @@ def clamp_bounds(op: str, input: Tensor, min, max) -> tuple:
             same_device(op, input, b)
             if b.dtype != input.dtype:
                 b = b.to(input.dtype)
-            try:
-                if np.broadcast_shapes(input.shape, b.shape) != input.shape:
-                    raise ValueError
-            except ValueError:
+            if not broadcasts_to(b.shape, input.shape):
                 raise ValueError(f"{op}: expected `{name}` broadcastable to the input's shape "
-                                 f"{input.shape} (got {b.shape})") from None
+                                 f"{input.shape} (got {b.shape})")
         elif b is not None and (isinstance(b, str) or not isinstance(b, int | float)):
             raise TypeError(f"{op}: expected `{name}` to be a number, a Tensor or None (got "
                             f"{type(b).__name__} {b!r})")

@@ -14,7 +14,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import to_device, xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import arr, check_tensor, norm_dim, shape_of, unbroadcast
+from sparsegraph.ops._util import arr, broadcasts_to, check_tensor, norm_dim, shape_of, unbroadcast
 from sparsegraph.tensor import TRACE, Tensor, wrap
 
 __all__ = ["getitem", "setitem", "index_select", "gather", "take_along_dim", "masked_fill",
@@ -403,14 +403,9 @@ def masked_fill(input: Tensor, mask, value) -> Tensor:
     m = mask.array if isinstance(mask, Tensor) else input.xp.asarray(mask)
     if m.dtype != np.bool_:
         raise TypeError(f"masked_fill: expected a bool `mask` (got {m.dtype})")
-    if m.shape != input.shape:
-        try:
-            ok = np.broadcast_shapes(m.shape, input.shape) == input.shape
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ValueError(f"masked_fill: expected `mask` of shape {m.shape} to broadcast to "
-                             f"`input` of shape {input.shape}")
+    if not broadcasts_to(m.shape, input.shape):
+        raise ValueError(f"masked_fill: expected `mask` of shape {m.shape} to broadcast to "
+                         f"`input` of shape {input.shape}")
     if isinstance(value, Tensor):
         if value.ndim != 0:
             raise TypeError(f"masked_fill: expected `value` to be a number or a 0-d Tensor "

@@ -11,7 +11,7 @@ import numpy as np
 from sparsegraph import backend
 from sparsegraph.autograd.function import Function
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import arr, shape_of, unbroadcast
+from sparsegraph.ops._util import arr, broadcasts_to, shape_of, unbroadcast
 from sparsegraph.ops.elementwise import clamp_bounds, clamp_grads
 from sparsegraph.tensor import Tensor, wrap
 
@@ -157,13 +157,9 @@ def _check(op, x, other=None, *, cross_device=False, divide=False):
     if isinstance(other, Tensor) and not cross_device and other.device != x.device:
         raise ValueError(f"{op}: `other` is on {other.device} but the tensor is on {x.device}; "
                          "move it with .to()")
-    if isinstance(other, Tensor):
-        try:
-            if np.broadcast_shapes(x.shape, other.shape) != x.shape:
-                raise ValueError
-        except ValueError:
-            raise ValueError(f"{op}: `other` of shape {other.shape} cannot be broadcast to the "
-                             f"tensor's shape {x.shape}") from None
+    if isinstance(other, Tensor) and not broadcasts_to(other.shape, x.shape):
+        raise ValueError(f"{op}: `other` of shape {other.shape} cannot be broadcast to the "
+                         f"tensor's shape {x.shape}")
     if other is None or cross_device:
         return
     o = other.array if isinstance(other, Tensor) else other

@@ -15,7 +15,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import to_device, xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import check_tensor
+from sparsegraph.ops._util import broadcasts_to, check_tensor
 from sparsegraph.tensor import Tensor, wrap
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss",
@@ -357,11 +357,7 @@ def _elementwise_weight(op, name, w, input):
         a = w.array
     else:
         a = input.xp.asarray(w)
-    try:
-        ok = np.broadcast_shapes(a.shape, input.shape) == input.shape
-    except ValueError:
-        ok = False
-    if not ok:
+    if not broadcasts_to(a.shape, input.shape):
         raise ValueError(f"{op}: expected `{name}` of shape {tuple(a.shape)} to broadcast to "
                          f"`input` of shape {input.shape}")
     a = a if a.dtype == input.dtype else a.astype(input.dtype)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph.backend import as_dtype, xp_of
-from sparsegraph.ops._util import check_operands
+from sparsegraph.ops._util import broadcasts_to, check_operands
 from sparsegraph.ops.gather_scatter import scatter, segment
 from sparsegraph.ops.index import getitem
 from sparsegraph.ops.shape import cat
@@ -32,12 +32,9 @@ def _sample_dense(a: SparseTensor, other: Tensor) -> Tensor:
         raise ValueError(f"sparse_mul: expected `other` with at most {len(shape)} dims to "
                          f"broadcast to {shape} (got shape {other.shape})")
     full = (1,) * (len(shape) - other.ndim) + tuple(other.shape)
-    try:
-        if np.broadcast_shapes(full, shape) != shape:
-            raise ValueError
-    except ValueError:
+    if not broadcasts_to(full, shape):
         raise ValueError(f"sparse_mul: expected `other` broadcastable to {shape} (got shape "
-                         f"{other.shape})") from None
+                         f"{other.shape})")
     o = other.reshape(full)
     s = a.structure
     key = (s.rows() if full[0] != 1 else 0, s.cols() if full[1] != 1 else 0)
