@@ -246,15 +246,27 @@ def test_spmm_timing_takes_a_device_and_runs_on_the_cpu():
     from sparsegraph.cli import bench
 
     kernels = bench.spmm_kernels("cpu")
-    assert set(kernels) == {"spmm", "sddmm", "csr_transpose", "spmm_backward"}
+    assert set(kernels) == {"spmm", "sddmm", "csr_transpose", "spmm_backward", "take"}
     assert "numba" in kernels["spmm"] and "generic" in kernels["spmm"]
     assert "cupy" in bench.spmm_kernels("cuda")["spmm"]  # what --device cuda times
     out = bench.spmm_rows(200, 1000, [4], ["generic"], repeat=1, copy_gb=0.001, device="cpu")
-    assert out["copy_bandwidth_gb_s"] > 0 and set(out["csr_transpose_ms"]) == {"numba",
-                                                                               "generic"}
+    assert out["copy_bandwidth_gb_s"] > 0 and set(out["csr_transpose_ms"]) == {"generic"}
     (row,) = out["rows"]
     assert row["kernel"] == "generic" and row["forward_ms"] > 0
     assert row["forward_copy_fraction"] > 0 and row["backward_fused_ms"] > 0
+    assert row["backward_ms"] == row["grad_x_ms"] + row["grad_values_ms"]
+
+
+def test_best_ms_alternating_calls_each_pass_once_per_round(monkeypatch):
+    from sparsegraph.cli import bench
+
+    calls = []
+    monkeypatch.setattr(bench, "synchronize", lambda device="cpu": calls.append("sync"))
+    ms = bench.best_ms_alternating({"a": lambda: calls.append("a"),
+                                    "b": lambda: calls.append("b")}, 2)
+    assert set(ms) == {"a", "b"} and min(ms.values()) >= 0
+    # the warm-ups, then rounds of one call each: a load change falls on both passes alike
+    assert calls == ["a", "sync", "b", "sync"] * 3
 
 
 def test_epoch_times_takes_a_device_and_synchronises_each_epoch(monkeypatch):

@@ -186,6 +186,24 @@ def best_ms(fn, repeat: int, device: str = "cpu") -> float:
     return min(times) * 1e3
 
 
+def best_ms_alternating(fns: dict, repeat: int, device: str = "cpu") -> dict:
+    """``{name: best ms}`` of ``fns`` (``{name: fn}``) called in turn, one call of each per
+    round, ``repeat`` rounds after one warm-up call each. A change in a shared machine's load
+    then falls on all of them alike, so ratios between them (backward / forward) are measured
+    in one window rather than in two runs minutes apart."""
+    for fn in fns.values():
+        fn()
+        synchronize(device)
+    times = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            synchronize(device)
+            times[name].append(time.perf_counter() - t0)
+    return {name: min(t) * 1e3 for name, t in times.items()}
+
+
 def copy_bandwidth(gigabytes: float, repeat: int = 5, device: str = "cpu") -> float:
     """Bytes read + written per second by ``copyto`` (numpy's or cupy's) on two arrays of
     ``gigabytes`` each on ``device``."""
@@ -208,20 +226,15 @@ def random_csr(n: int, nnz: int, index_dtype, value_dtype, seed: int):
     return indptr, indices, values
 
 
-def grad_x(spmm, transposed, values, g):
-    """``A.T @ g`` from the cached transposed structure; the values are gathered per call."""
-    t_indptr, t_indices, perm = transposed
-    return spmm(t_indptr, t_indices, values[perm], g, t_indptr.shape[0] - 1)
-
-
 def spmm_kernels(device: str = "cpu") -> dict[str, dict]:
     """``{family: {kernel name: fn}}`` of the CSR kernels registered for ``device``'s type,
-    best first: spmm, sddmm, csr_transpose and the fused spmm_backward."""
+    best first: spmm, sddmm, csr_transpose, the fused spmm_backward and the gather of values
+    into transposed order (take) it is given."""
     import sparsegraph.ops.sparse_kernels  # noqa: F401  (registers the kernels)
 
     kind = sg.backend.device_type(sg.backend.normalize_device(device))
     return {op: {k.name: k.fn for k in sg.kernels.kernels(op, kind, "csr")}
-            for op in ("spmm", "sddmm", "csr_transpose", "spmm_backward")}
+            for op in ("spmm", "sddmm", "csr_transpose", "spmm_backward", "take")}
 
 
 def spmm_rows(n: int, nnz: int, features: list[int], names: list[str] | None = None, *,
@@ -231,19 +244,22 @@ def spmm_rows(n: int, nnz: int, features: list[int], names: list[str] | None = N
     backward on a random ``(n, n)`` CSR matrix with ``nnz`` entries, on ``device``.
 
     Returns ``copy_bandwidth_gb_s`` (measured on ``device``), ``csr_transpose_ms`` per kernel
-    and one row per (F, kernel)."""
+    of ``names`` that has one, and one row per (F, kernel): the passes' best ms, timed in
+    turn (`best_ms_alternating`)."""
     dev = sg.backend.normalize_device(device)
     vdt, idt = np.dtype(dtype), np.dtype(index_dtype)
     ks = spmm_kernels(dev)
-    spmm, sddmm, transpose, fused = (ks[k] for k in ("spmm", "sddmm", "csr_transpose",
-                                                      "spmm_backward"))
+    spmm, sddmm, transpose, fused, take = (ks[k] for k in ("spmm", "sddmm", "csr_transpose",
+                                                            "spmm_backward", "take"))
     names = names or list(spmm)
     move = partial(sg.backend.to_device, device=dev)
-    timed = partial(best_ms, repeat=repeat, device=dev)
     with on_device(dev):
         indptr, indices, values = map(move, random_csr(n, nnz, idt, vdt, seed))
         copy_bw = copy_bandwidth(copy_gb, device=dev)
-        t_ms = {name: timed(partial(fn, indptr, indices, n)) for name, fn in transpose.items()}
+        # the transposes of the kernels asked for (the generic one takes 25 s at products
+        # size); the products run on the best one's
+        t_ms = {name: best_ms(partial(fn, indptr, indices, n), repeat, dev)
+                for name, fn in transpose.items() if name in names}
         t_indptr, t_indices, perm = next(iter(transpose.values()))(indptr, indices, n)
         rows = []
         rng = np.random.default_rng(seed + 1)
@@ -254,24 +270,43 @@ def spmm_rows(n: int, nnz: int, features: list[int], names: list[str] | None = N
             floor = nnz * (idt.itemsize + vdt.itemsize) + (nnz + n) * f * vdt.itemsize
             for name in names:
                 sd_name = name if name in sddmm else next(iter(sddmm))  # the best otherwise
-                fwd = timed(partial(spmm[name], indptr, indices, values, x, n))
-                gx = timed(partial(grad_x, spmm[name], (t_indptr, t_indices, perm), values, g))
-                gv = timed(partial(sddmm[sd_name], indptr, indices, g, x))
-                row = {"features": f, "kernel": name, "sddmm_kernel": sd_name,
-                       "forward_ms": fwd, "grad_x_ms": gx, "grad_values_ms": gv,
-                       "backward_ms": gx + gv, "bwd_over_fwd": (gx + gv) / fwd,
-                       "floor_bytes": floor, "forward_gb_s": floor / fwd / 1e6,
-                       "forward_copy_fraction": floor / (fwd / 1e3) / copy_bw,
-                       "backward_fused_ms": None}
+                # learned edge weights change every step: SpMM's backward gathers them into
+                # the transposed order per call, with the family's own gather
+                gather = take.get(name, next(iter(take.values())))
+                passes = {
+                    "forward_ms": partial(spmm[name], indptr, indices, values, x, n),
+                    "grad_x_ms": partial(grad_x, spmm[name], (t_indptr, t_indices, perm),
+                                         partial(gather, values), g),
+                    "grad_values_ms": partial(sddmm[sd_name], indptr, indices, g, x)}
                 if name in fused:  # both gradients in one pass over A^T: SpMM's backward
-                    with sg.kernels.use(name):  # a composite kernel dispatches the same family
-                        row["backward_fused_ms"] = timed(partial(
-                            fused[name], t_indptr, t_indices, perm, values[perm], g, x, True,
-                            True))
-                rows.append(row)
+                    passes["backward_fused_ms"] = partial(
+                        _fused_backward, fused[name], (t_indptr, t_indices, perm),
+                        partial(gather, values), g, x)
+                with sg.kernels.use(name):  # a composite kernel dispatches the same family
+                    ms = best_ms_alternating(passes, repeat, dev)
+                fwd, gx, gv = ms["forward_ms"], ms["grad_x_ms"], ms["grad_values_ms"]
+                rows.append({"features": f, "kernel": name, "sddmm_kernel": sd_name, **ms,
+                             "backward_ms": gx + gv, "bwd_over_fwd": (gx + gv) / fwd,
+                             "backward_fused_ms": ms.get("backward_fused_ms"),
+                             "floor_bytes": floor, "forward_gb_s": floor / fwd / 1e6,
+                             "forward_copy_fraction": floor / (fwd / 1e3) / copy_bw})
                 if bar is not None:
                     bar.update(1)
     return {"copy_bandwidth_gb_s": copy_bw / 1e9, "csr_transpose_ms": t_ms, "rows": rows}
+
+
+def grad_x(spmm, transposed, gathered_values, g):
+    """``A.T @ g`` from the cached transposed structure; ``gathered_values(perm)`` puts the
+    values into its order, per call."""
+    t_indptr, t_indices, perm = transposed
+    return spmm(t_indptr, t_indices, gathered_values(perm), g, t_indptr.shape[0] - 1)
+
+
+def _fused_backward(kernel, transposed, gathered_values, g, x):
+    """Both gradients of ``A @ x`` as SpMM's backward takes them: values gathered into the
+    transposed order, one fused pass, value gradients back in A's order."""
+    t_indptr, t_indices, perm = transposed
+    return kernel(t_indptr, t_indices, perm, gathered_values(perm), g, x, True, True)
 
 
 def cmd_spmm(args: argparse.Namespace) -> int:
@@ -310,7 +345,8 @@ def cmd_spmm(args: argparse.Namespace) -> int:
     md = (f"`{result['command']}`\n\nDevice {device_label(dev)}: N = {n}, nnz = {nnz}, "
           f"{vdt.name} values, {idt.name} indices; {dev} copy bandwidth "
           f"{copy_gb_s:.1f} GB/s (read + write; the % column is the forward's share of "
-          f"it); best of {args.repeat}. csr_transpose (built once per structure): "
+          f"it); best of {args.repeat} rounds, the passes timed in turn. csr_transpose "
+          "(built once per structure): "
           + ", ".join(f"{k} {v:.1f} ms" for k, v in t_ms.items()) + "\n\n"
           + md_table(["F", "kernel", "forward ms", "% of copy bw", "grad_x ms",
                       "grad_values ms", "bwd / fwd", "fused bwd ms", "fused / fwd"],
