@@ -23,6 +23,7 @@ from sparsegraph.ops.gather_scatter import gather_rows, scatter, segment
 from sparsegraph.ops.shape import cat
 from sparsegraph.ops.sparse_kernels.structure import coalesce as coalesce_kernel
 from sparsegraph.sparse import SparseTensor, Structure
+from sparsegraph.tensor import wrap
 
 __all__ = ["add_self_loops", "remove_self_loops", "gcn_norm", "row_normalize",
            "to_undirected"]
@@ -122,17 +123,23 @@ def _adjacency(op: str, adj, *, square: bool = True) -> SparseTensor:
 
 def _cached_result(adj: SparseTensor, key, build) -> SparseTensor:
     """``build()``, cached on the structure while adj's values are one unchanged constant Tensor
-    (same Tensor, same array, same version: an in-place change through it invalidates)."""
+    (same Tensor, same array, same version: an in-place change through it invalidates).
+
+    Every call gets its own SparseTensor and values Tensor; on the CPU they share one
+    read-only array, so an in-place change of a result raises instead of changing what later
+    calls return (``out.values.clone()`` gives a writable copy)."""
     v = adj.values
     if v.requires_grad:
         return build()
     hit = adj.structure._cache.get(key)
     if hit is not None and hit[0] is v and hit[1] is v.array and hit[2] == v._version[0]:
-        return hit[3]
-    out = build()
-    # NOTE: later calls share out.values; changing it in place changes their result too
-    adj.structure._cache[key] = (v, v.array, v._version[0], out)
-    return out
+        out = hit[3]
+    else:
+        out = build()
+        if isinstance(out.values.array, np.ndarray):  # cupy arrays have no read-only flag
+            out.values.array.flags.writeable = False
+        adj.structure._cache[key] = (v, v.array, v._version[0], out)
+    return SparseTensor(out.structure, wrap(out.values.array))
 
 
 # ---- public functions -----------------------------------------------------------------------

@@ -9,7 +9,7 @@ from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops.index import getitem
-from sparsegraph.sparse import SparseTensor, Structure
+from sparsegraph.sparse import SparseTensor, Structure, check_values
 from sparsegraph.tensor import Tensor
 
 __all__ = ["sparse_to_dense", "sparse_to_csr", "sparse_to_coo", "coalesce",
@@ -116,10 +116,27 @@ def coalesce(a: SparseTensor) -> SparseTensor:
         [2.0, 4.0]
     """
     from sparsegraph.ops.gather_scatter import scatter
-    from sparsegraph.ops.sparse_kernels.structure import coalesce as coalesce_kernel
 
     _check("coalesce", a)
-    s = a.structure
+    out_s, inverse, same = _coalesced_plan(a.structure)
+    if same:
+        return a
+    if a.dtype == np.bool_:  # duplicates OR together, as in scipy.sparse
+        return SparseTensor(out_s, scatter(a.values.to("int64"), inverse, out_s.nnz,
+                                           "sum").to("bool"))
+    return SparseTensor(out_s, scatter(a.values, inverse, out_s.nnz, "sum"))
+
+
+def has_duplicates(a: SparseTensor) -> bool:
+    """Whether two stored entries of ``a`` share a position (the merge plan is cached)."""
+    out_s, _, _ = _coalesced_plan(a.structure)
+    return out_s.nnz < a.nnz
+
+
+def _coalesced_plan(s: Structure):
+    """``(merged structure, inverse (E,), same)`` cached on ``s``; ``same`` when ``s`` is a
+    CSR whose entries are already unique and sorted (nothing moves)."""
+    from sparsegraph.ops.sparse_kernels.structure import coalesce as coalesce_kernel
 
     def build():
         urow, ucol, inverse = coalesce_kernel(s.rows(), s.cols(), s.shape[0], s.shape[1])
@@ -131,13 +148,7 @@ def coalesce(a: SparseTensor) -> SparseTensor:
             (inverse == xp.arange(s.nnz)).all())
         return Structure.csr(indptr, ucol, s.shape, validate=False), inverse, same
 
-    out_s, inverse, same = s._cached("coalesced", build)
-    if same:
-        return a
-    if a.dtype == np.bool_:  # duplicates OR together, as in scipy.sparse
-        return SparseTensor(out_s, scatter(a.values.to("int64"), inverse, out_s.nnz,
-                                           "sum").to("bool"))
-    return SparseTensor(out_s, scatter(a.values, inverse, out_s.nnz, "sum"))
+    return s._cached("coalesced", build)
 
 
 def sparse_transpose(a: SparseTensor) -> SparseTensor:
@@ -162,7 +173,9 @@ def to_sparse(input: Tensor, layout: str = "csr") -> SparseTensor:
     if input.ndim != 2:
         raise ValueError(f"to_sparse: expected a 2-D Tensor (got shape {input.shape})")
     rows, cols = xp_of(input.array).nonzero(input.array)
-    values = getitem(input, (rows, cols))
+    # the values contract of the constructors (no float16, complex, object values)
+    values = check_values("to_sparse", getitem(input, (rows, cols)), rows.shape[0],
+                          input.device)
     if layout == "coo":
         return SparseTensor(Structure.coo(rows, cols, input.shape, validate=False), values)
     xp = xp_of(rows)

@@ -14,7 +14,12 @@ from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops.sparse_conversion import in_own_order
-from sparsegraph.ops.sparse_kernels.structure import csr_row_ids
+from sparsegraph.ops.sparse_kernels.structure import (
+    csr_row_ids,
+    key_pairs,
+    pair_key_space,
+    pair_keys,
+)
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import Tensor
 
@@ -143,12 +148,13 @@ def _pairs(a_indptr, a_indices, b_indptr):
     return ea, eb, csr_row_ids(a_indptr, a_indices.shape[0])[ea]
 
 
-def _keys(rows, cols, n_cols: int):
-    return rows.astype(np.int64) * max(n_cols, 1) + cols
+def _key_space(a_indptr, b_indices, n_cols: int):
+    """Keys of the product's (row, col) pairs; its columns are among B's."""
+    return pair_key_space(b_indices, a_indptr.shape[0] - 1, n_cols)
 
 
-def _pattern_keys(c_indptr, c_indices, n_cols: int):
-    return _keys(csr_row_ids(c_indptr, c_indices.shape[0]), c_indices, n_cols)
+def _pattern_keys(c_indptr, c_indices, space):
+    return pair_keys(csr_row_ids(c_indptr, c_indices.shape[0]), c_indices, space)
 
 
 @register("spgemm_symbolic", "cpu", "cuda", name="generic", fmt="csr")
@@ -157,11 +163,11 @@ def _spgemm_symbolic(a_indptr, a_indices, b_indptr, b_indices, n_cols: int):
     their entry, so the pattern depends on the structures only)."""
     xp = xp_of(a_indices)
     ea, eb, rows = _pairs(a_indptr, a_indices, b_indptr)
-    ukey = xp.unique(_keys(rows, b_indices[eb], n_cols))
-    m = max(n_cols, 1)
+    space = _key_space(a_indptr, b_indices, n_cols)
+    u_rows, u_cols = key_pairs(xp.unique(pair_keys(rows, b_indices[eb], space)), space)
     indptr = xp.zeros(a_indptr.shape[0], dtype=np.int64)
-    xp.cumsum(xp.bincount(ukey // m, minlength=a_indptr.shape[0] - 1), out=indptr[1:])
-    return indptr, ukey % m
+    xp.cumsum(xp.bincount(u_rows, minlength=a_indptr.shape[0] - 1), out=indptr[1:])
+    return indptr, u_cols
 
 
 @register("spgemm", "cpu", "cuda", name="generic", fmt="csr")
@@ -170,10 +176,21 @@ def _spgemm_generic(a_indptr, a_indices, a_values, b_indptr, b_indices, b_values
     """Values of ``A @ B`` on the pattern ``(c_indptr, c_indices)`` (from `spgemm_symbolic`)."""
     xp = xp_of(a_values)
     ea, eb, rows = _pairs(a_indptr, a_indices, b_indptr)
-    pos = xp.searchsorted(_pattern_keys(c_indptr, c_indices, n_cols),
-                          _keys(rows, b_indices[eb], n_cols))
+    space = _key_space(a_indptr, b_indices, n_cols)
+    pos = xp.searchsorted(_pattern_keys(c_indptr, c_indices, space),
+                          pair_keys(rows, b_indices[eb], space))
     terms = a_values[ea] * b_values[eb]
     return xp.bincount(pos, terms, minlength=c_indices.shape[0]).astype(terms.dtype)
+
+
+# scipy's csr @ csr keeps dense (n_cols,) work arrays (~24 bytes a column, twice); past this
+# many columns beyond the operands' own size the generic kernel's O(terms) memory is used
+_SCIPY_SPARE_COLUMNS = 1 << 22
+
+
+def _scipy_workspace_fits(a_indptr, a_indices, b_indices, n_cols: int) -> bool:
+    operands = a_indptr.shape[0] + a_indices.shape[0] + b_indices.shape[0]
+    return n_cols <= 4 * operands + _SCIPY_SPARE_COLUMNS
 
 
 def _scipy_product(a_indptr, a_indices, a_values, b_indptr, b_indices, b_values, n_cols: int):
@@ -188,7 +205,10 @@ def _scipy_product(a_indptr, a_indices, a_values, b_indptr, b_indices, b_values,
 
 @register("spgemm_symbolic", "cpu", name="scipy", priority=10, fmt="csr")
 def _spgemm_symbolic_scipy(a_indptr, a_indices, b_indptr, b_indices, n_cols: int):
-    """The pattern from scipy's product of all-ones matrices (positive sums never cancel)."""
+    """The pattern from scipy's product of all-ones matrices (positive sums never cancel);
+    the generic kernel's for very wide products (scipy's work arrays grow with the columns)."""
+    if not _scipy_workspace_fits(a_indptr, a_indices, b_indices, n_cols):
+        return _spgemm_symbolic(a_indptr, a_indices, b_indptr, b_indices, n_cols)
     c = _scipy_product(a_indptr, a_indices, np.ones(a_indices.shape[0], np.float32), b_indptr,
                        b_indices, np.ones(b_indices.shape[0], np.float32), n_cols)
     return c.indptr, c.indices
@@ -198,13 +218,17 @@ def _spgemm_symbolic_scipy(a_indptr, a_indices, b_indptr, b_indices, n_cols: int
 def _spgemm_scipy(a_indptr, a_indices, a_values, b_indptr, b_indices, b_values, c_indptr,
                   c_indices, n_cols: int):
     """scipy's compiled product on the pattern. scipy drops entries that sum to exactly zero;
-    they stay stored in the pattern, as zeros."""
+    they stay stored in the pattern, as zeros. Very wide products run the generic kernel."""
+    if not _scipy_workspace_fits(a_indptr, a_indices, b_indices, n_cols):
+        return _spgemm_generic(a_indptr, a_indices, a_values, b_indptr, b_indices, b_values,
+                               c_indptr, c_indices, n_cols)
     c = _scipy_product(a_indptr, a_indices, a_values, b_indptr, b_indices, b_values, n_cols)
     if c.nnz == c_indices.shape[0]:  # no cancellation: c's sorted entries are the pattern
         return c.data
     out = np.zeros(c_indices.shape[0], dtype=c.dtype)
-    out[np.searchsorted(_pattern_keys(c_indptr, c_indices, n_cols),
-                        _pattern_keys(c.indptr, c.indices, n_cols))] = c.data
+    space = _key_space(a_indptr, b_indices, n_cols)
+    out[np.searchsorted(_pattern_keys(c_indptr, c_indices, space),
+                        _pattern_keys(c.indptr, c.indices, space))] = c.data
     return out
 
 
@@ -215,8 +239,9 @@ def _spgemm_backward(a_indptr, a_indices, a_values, b_indptr, b_indices, b_value
     ``dB[k,j] = sum_i A[i,k] G[i,j]`` at B's, summed over the product terms."""
     xp = xp_of(g)
     ea, eb, rows = _pairs(a_indptr, a_indices, b_indptr)
-    gp = g[xp.searchsorted(_pattern_keys(c_indptr, c_indices, n_cols),
-                           _keys(rows, b_indices[eb], n_cols))]
+    space = _key_space(a_indptr, b_indices, n_cols)
+    gp = g[xp.searchsorted(_pattern_keys(c_indptr, c_indices, space),
+                           pair_keys(rows, b_indices[eb], space))]
     ga = gb = None
     if needs[0]:
         ga = xp.bincount(ea, gp * b_values[eb], minlength=a_values.shape[0]).astype(g.dtype)
@@ -257,7 +282,7 @@ def _spgemm_structure(device: str, sa: Structure, sb: Structure) -> Structure:
             sa.indptr, sa.indices, sb.indptr, sb.indices, sb.shape[1])
         return Structure.csr(indptr, indices, (sa.shape[0], sb.shape[1]), validate=False)
 
-    return sa._cached(("spgemm", sb), build)
+    return sa._cached_with("spgemm", sb, build)
 
 
 # ---- validation and the public functions -----------------------------------------------------

@@ -25,6 +25,17 @@ def _check(op, a):
         raise TypeError(f"{op}: expected a SparseTensor (got {type(a).__name__})")
 
 
+def _merged(a: SparseTensor, nonlinear: bool = False) -> SparseTensor:
+    """``a`` coalesced when its duplicates would otherwise disagree with ``to_dense``: always
+    for ``nonlinear`` maps (relu(2) + relu(-3) is not relu(-1); PyTorch coalesces too), and for
+    bool values, whose duplicates OR together, before anything that counts or scales them."""
+    from sparsegraph.ops.sparse_conversion import coalesce, has_duplicates
+
+    if (nonlinear or a.dtype == np.bool_) and has_duplicates(a):
+        return coalesce(a)
+    return a
+
+
 def _sample_dense(a: SparseTensor, other: Tensor) -> Tensor:
     """``other`` broadcast to a's shape, read at a's stored entries only (differentiable)."""
     shape = a.shape
@@ -65,9 +76,11 @@ def sparse_mul(a: SparseTensor, other) -> SparseTensor:
                         "SparseTensor); use sparse_add for unions or spgemm for products")
     if isinstance(other, Tensor):
         check_operands("sparse_mul", "a", a.values, other=other)
+        a = _merged(a)
         return a.with_values(a.values * _sample_dense(a, other))
     if not isinstance(other, int | float | np.number) or isinstance(other, complex):
         raise TypeError(f"sparse_mul: expected a number or Tensor (got {type(other).__name__})")
+    a = _merged(a)
     # a Python scalar keeps the values' dtype (a numpy float64 scalar would upcast float32)
     return a.with_values(a.values * (other.item() if isinstance(other, np.number) else other))
 
@@ -98,24 +111,26 @@ def sparse_add(a: SparseTensor, b) -> SparseTensor | Tensor:
     if a.dtype != b.dtype:
         raise TypeError(f"sparse_add: expected operands of one dtype (got {a.dtype} and "
                         f"{b.dtype})")
+    from sparsegraph.ops.sparse_conversion import coalesce
+
     sa, sb = a.structure, b.structure
-    if sa is sb:
-        return a.with_values(a.values + b.values)
+    if sa is sb:  # the values add entry by entry; the result is coalesced CSR all the same
+        return coalesce(a.with_values(a.values + b.values))
 
     def build():
         xp = xp_of(sa.cols())
         return Structure.coo(xp.concatenate([sa.rows(), sb.rows()]),
                              xp.concatenate([sa.cols(), sb.cols()]), sa.shape, validate=False)
 
-    from sparsegraph.ops.sparse_conversion import coalesce
-
     # the union structure is cached, and with it its coalesced form
-    return coalesce(SparseTensor(sa._cached(("union", sb), build), cat([a.values, b.values])))
+    return coalesce(SparseTensor(sa._cached_with("union", sb, build), cat([a.values, b.values])))
 
 
 def sparse_apply(a: SparseTensor, fn) -> SparseTensor:
     """``fn`` mapped over the stored values (any dense op; meant for ``fn(0) == 0``, since
-    implicit zeros are not visited). Differentiable through ``fn``.
+    implicit zeros are not visited). Differentiable through ``fn``. Duplicate entries are
+    summed first (the result is then coalesced CSR), so ``fn`` sees the value ``to_dense``
+    has at each position.
 
     Example:
         >>> a = sg.sparse_coo([[0, 1], [1, 0]], [-2.0, 3.0], (2, 2))
@@ -123,6 +138,7 @@ def sparse_apply(a: SparseTensor, fn) -> SparseTensor:
         [0.0, 3.0]
     """
     _check("sparse_apply", a)
+    a = _merged(a, nonlinear=True)
     out = fn(a.values)
     if not isinstance(out, Tensor) or out.shape[:1] != a.values.shape[:1]:
         raise ValueError(f"sparse_apply: expected `fn` to return a Tensor with {a.nnz} rows, "
@@ -181,11 +197,13 @@ def sparse_sum(a: SparseTensor, dim=None):
         ([3.0, 3.0], [1.0, 5.0], 6.0)
     """
     _check("sparse_sum", a)
+    a = _merged(a)
     if dim is None:
         return a.values.sum()
     dim = _sparse_dim("sparse_sum", a, dim)
     s = a.structure
-    values = a.values.to("int64") if a.dtype == np.bool_ else a.values  # as numpy's bool sum
+    # the dense sum's rule (torch's): integer and bool values sum to int64
+    values = a.values if a.dtype.kind == "f" or a.dtype == np.int64 else a.values.to("int64")
     if dim == 1 and a.layout == "csr":
         return segment(values, s.indptr, "sum")
     return scatter(values, s.cols() if dim == 0 else s.rows(), s.shape[1 - dim], "sum")

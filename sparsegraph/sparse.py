@@ -26,12 +26,21 @@ def index_dtype(n_rows: int, n_cols: int, nnz: int) -> np.dtype:
     return np.dtype(np.int64 if max(n_rows, n_cols, nnz) > INT32_MAX else np.int32)
 
 
+def _as_index_array(op: str, name: str, a):
+    """``np.asarray(a)`` for a list-like index argument, refusing ragged nesting by name."""
+    try:
+        return np.asarray(a)
+    except ValueError:  # numpy: "setting an array element with a sequence ... inhomogeneous"
+        raise ValueError(f"{op}: expected `{name}` to be a rectangular array of integers (got "
+                         f"a ragged {type(a).__name__}: rows of different lengths)") from None
+
+
 def _index_array(op: str, name: str, a, dtype=None):
     """Validate an index argument: integral, 1-D, no NaN; returns a numpy/cupy array."""
     if isinstance(a, Tensor):
         a = a.array
     elif not hasattr(a, "dtype"):
-        a = np.asarray(a)
+        a = _as_index_array(op, name, a)
         if a.dtype == np.float64 and a.size == 0:
             a = a.astype(np.int64)
     if a.dtype.kind not in "iu":
@@ -118,6 +127,18 @@ class Structure:
         value = self._cache.get(key)
         if value is None:
             value = self._cache[key] = build()
+        return value
+
+    def _cached_with(self, op: str, other: Structure, build):
+        """`_cached` for a form built from this structure and ``other`` (a union, a product
+        pattern), held only while ``other`` lives: a loop pairing one adjacency with a new
+        structure each step must not keep every partner alive."""
+        import weakref
+
+        per_other = self._cache.setdefault(("with", op), weakref.WeakKeyDictionary())
+        value = per_other.get(other)
+        if value is None:
+            value = per_other[other] = build()
         return value
 
     def rows(self):
@@ -277,7 +298,7 @@ class SparseTensor:
         if isinstance(values, Tensor) and values.device != self.structure.device:
             raise ValueError(f"with_values: `values` is on {values.device} but the structure "
                              f"is on {self.structure.device}")
-        return SparseTensor(self.structure, _values("with_values", values, self.nnz,
+        return SparseTensor(self.structure, check_values("with_values", values, self.nnz,
                                                     self.structure.device))
 
     def detach(self) -> SparseTensor:
@@ -285,7 +306,8 @@ class SparseTensor:
 
     def to(self, *args, **kwargs) -> SparseTensor:
         values = self.values.to(*args, **kwargs)
-        return SparseTensor(self.structure.to(values.device), values)
+        return SparseTensor(self.structure.to(values.device),
+                            check_values("to", values, self.nnz, values.device))
 
     def numpy(self):
         return self.to_dense().detach().numpy()
@@ -353,6 +375,23 @@ class SparseTensor:
     def __rsub__(self, other):
         return _ops().sparse_add(-self, other)
 
+    def __abs__(self):
+        return _ops().sparse_apply(self, lambda v: v.abs())
+
+    def __pow__(self, exponent):
+        """Powers of the stored values: only positive exponents keep the zeros zero."""
+        if not isinstance(exponent, int | float | np.number) or isinstance(exponent, bool) or (
+                not exponent > 0):
+            raise TypeError(f"sparse ** exponent: expected a positive number, which keeps "
+                            f"implicit zeros zero (got {exponent!r}); for others use "
+                            "a.to_dense() ** exponent")
+        return _ops().sparse_apply(self, lambda v: v ** exponent)
+
+    def __array__(self, dtype=None, copy=None):
+        # without this numpy would wrap the object in a 0-d object array, silently
+        raise TypeError("np.asarray(SparseTensor): a sparse tensor does not convert implicitly; "
+                        "use a.to_dense().numpy() or a.to_scipy()")
+
     def __truediv__(self, other):
         if isinstance(other, SparseTensor):
             raise TypeError("sparse / sparse: the quotient is undefined wherever an entry is not "
@@ -360,6 +399,9 @@ class SparseTensor:
                             "when the structures match")
         if isinstance(other, int | float | np.number) and not isinstance(other, bool):
             return self.with_values(self.values / other)  # / 0 gives inf / nan, as numpy
+        if not isinstance(other, Tensor):
+            raise TypeError(f"sparse / other: expected a number or a dense Tensor divisor (got "
+                            f"{type(other).__name__})")
         return _ops().sparse_mul(self, 1.0 / other)
 
     def sum(self, dim=None):
@@ -367,7 +409,7 @@ class SparseTensor:
 
 
 # ---- constructors ---------------------------------------------------------------------------
-def _values(op: str, values, nnz: int, device: str, dtype=None) -> Tensor:
+def check_values(op: str, values, nnz: int, device: str, dtype=None) -> Tensor:
     if values is None:
         xp = backend.array_module(device)
         return wrap(xp.ones(nnz, dtype=backend.DEFAULT_FLOAT if dtype is None
@@ -407,7 +449,7 @@ def _coo(op: str, name: str, indices, values, shape, dtype, device) -> SparseTen
     """`sparse_coo` for ``op``, whose (2, nnz) index argument is called ``name``."""
     idx = indices.array if isinstance(indices, Tensor) else indices
     if not hasattr(idx, "dtype"):
-        idx = np.asarray(idx)
+        idx = _as_index_array(op, name, idx)
         if idx.size == 0:
             idx = idx.astype(np.int64)  # an empty list says nothing about the dtype
     if idx.ndim != 2 or idx.shape[0] != 2:
@@ -418,7 +460,7 @@ def _coo(op: str, name: str, indices, values, shape, dtype, device) -> SparseTen
         shape = tuple(int(idx[i].max()) + 1 if idx.shape[1] else 0 for i in range(2))
     s = Structure.coo(idx[0], idx[1], shape, op=op)
     device = device or s.device
-    return SparseTensor(s.to(device), _values(op, values, s.nnz, device, dtype))
+    return SparseTensor(s.to(device), check_values(op, values, s.nnz, device, dtype))
 
 
 def sparse_csr(indptr, indices, values=None, shape=None, *, dtype=None,
@@ -434,7 +476,7 @@ def sparse_csr(indptr, indices, values=None, shape=None, *, dtype=None,
         shape = (ip.size - 1, int(ind.max()) + 1 if ind.size else 0)
     s = Structure.csr(indptr, indices, shape, op="sparse_csr")
     device = device or s.device
-    return SparseTensor(s.to(device), _values("sparse_csr", values, s.nnz, device, dtype))
+    return SparseTensor(s.to(device), check_values("sparse_csr", values, s.nnz, device, dtype))
 
 
 def from_scipy(m, *, dtype=None, layout: str | None = None) -> SparseTensor:

@@ -96,7 +96,11 @@ def spmm(indptr, indices, values, x, n_rows: int):
         # rows cut by a block edge get one partial sum per block; the row ids are unique within
         # a block, so a plain fancy-index += is exact (no ufunc.at)
         rows = out[r0 : r0 + nonempty.shape[0]]
-        rows[nonempty] += xp.add.reduceat(msg, local[:-1][nonempty], axis=0)
+        if dtype == np.bool_:  # a boolean product ORs its terms, as numpy's bool matmul
+            rows[nonempty] |= xp.add.reduceat(msg.astype(np.int64), local[:-1][nonempty],
+                                              axis=0) > 0
+        else:
+            rows[nonempty] += xp.add.reduceat(msg, local[:-1][nonempty], axis=0)
     return out
 
 

@@ -45,6 +45,41 @@ def csr_row_ids(indptr, nnz: int):
     return (xp.searchsorted(indptr, pos, side="right") - 1).astype(indptr.dtype, copy=False)
 
 
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def pair_key_space(cols, n_rows: int, n_cols: int):
+    """``(m, table)`` for int64 keys ``row * m + c`` that order (row, col) pairs row-major.
+
+    ``m = n_cols`` and no table while ``n_rows * n_cols`` fits in int64 (every real graph);
+    past that (a (2^24, 2^41) matrix) the key would wrap and merge distinct entries, so ``c``
+    is the column's rank among the sorted distinct ``cols`` and ``m`` their count (<= E).
+    Every column later keyed in this space must be among ``cols``.
+    """
+    if n_rows * max(n_cols, 1) <= _INT64_MAX:
+        return max(n_cols, 1), None
+    table = xp_of(cols).unique(cols)
+    m = max(int(table.shape[0]), 1)
+    if n_rows * m > _INT64_MAX:
+        raise ValueError(f"expected n_rows x (distinct columns) below 2^63 to key the entries "
+                         f"(got {n_rows} x {m})")
+    return m, table
+
+
+def pair_keys(rows, cols, space):
+    """int64 row-major keys of the pairs in a `pair_key_space`."""
+    m, table = space
+    c = cols if table is None else xp_of(cols).searchsorted(table, cols)
+    return rows.astype(np.int64) * m + c
+
+
+def key_pairs(keys, space):
+    """``(rows, cols)`` of `pair_keys` (int64)."""
+    m, table = space
+    rows, c = keys // m, keys % m
+    return rows, (c if table is None else table[c])
+
+
 def _indptr_from_counts(xp, counts, dtype):
     indptr = xp.zeros(counts.shape[0] + 1, dtype=dtype)
     xp.cumsum(counts, out=indptr[1:])
@@ -94,9 +129,8 @@ def coo_to_csr(row, col, n_rows: int):
     ptr_dtype = index_dtype(row, nnz)
     if nnz == 0:
         return xp.zeros(n_rows + 1, dtype=ptr_dtype), col[:0].copy(), xp.zeros(0, dtype=ptr_dtype)
-    n_cols = int(col.max()) + 1
-    # one stable sort on a combined key; int64 holds N * M for any graph that fits in memory
-    key = row.astype(np.int64) * n_cols + col
+    # one stable sort on a combined key
+    key = pair_keys(row, col, pair_key_space(col, n_rows, int(col.max()) + 1))
     perm = xp.argsort(key, kind="stable").astype(ptr_dtype, copy=False)
     indptr = _indptr_from_counts(xp, xp.bincount(row, minlength=n_rows), ptr_dtype)
     return indptr, col[perm], perm
@@ -117,8 +151,8 @@ def coalesce(row, col, n_rows: int, n_cols: int):
         coalesced values are ``scatter_reduce(inverse, values, U, "sum")``.
     """
     xp = xp_of(row)
-    key = row.astype(np.int64) * max(n_cols, 1) + col
-    ukey, inverse = xp.unique(key, return_inverse=True)
-    u_row = (ukey // max(n_cols, 1)).astype(row.dtype)
-    u_col = (ukey % max(n_cols, 1)).astype(col.dtype)
-    return u_row, u_col, inverse.reshape(-1).astype(np.int64, copy=False)
+    space = pair_key_space(col, n_rows, n_cols)
+    ukey, inverse = xp.unique(pair_keys(row, col, space), return_inverse=True)
+    u_row, u_col = key_pairs(ukey, space)
+    return (u_row.astype(row.dtype), u_col.astype(col.dtype),
+            inverse.reshape(-1).astype(np.int64, copy=False))

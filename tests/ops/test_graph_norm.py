@@ -219,13 +219,27 @@ def test_structure_is_built_once(fn, layout, monkeypatch):
 def test_constant_values_cache_the_whole_result_until_changed():
     adj = to_sparse(dense_graph(seed=7), "csr", "float32")
     first = ops.gcn_norm(adj)
-    assert ops.gcn_norm(adj) is first
-    assert ops.gcn_norm(adj.with_values(adj.values)) is first
-    assert ops.gcn_norm(adj, improved=True) is not first
+    second = ops.gcn_norm(adj)  # the cached arrays, in a result of its own
+    assert second is not first and second.values is not first.values
+    assert second.structure is first.structure and second.values.array is first.values.array
+    assert ops.gcn_norm(adj.with_values(adj.values)).values.array is first.values.array
+    assert ops.gcn_norm(adj, improved=True).values.array is not first.values.array
     adj.values.mul_(2.0)  # an in-place change bumps the version: recomputed
     again = ops.gcn_norm(adj)
-    assert again is not first and again.structure is first.structure
+    assert again.values.array is not first.values.array and again.structure is first.structure
     assert_close(again.to_dense(), ref_gcn(2 * dense_graph(seed=7)).astype(np.float32))
+
+
+@pytest.mark.parametrize("norm", ["gcn_norm", "row_normalize"])
+def test_a_cached_result_cannot_be_changed_under_later_callers(norm):
+    adj = to_sparse(dense_graph(seed=3), "csr", "float32")
+    first = getattr(ops, norm)(adj)
+    expected = first.to_dense().numpy().copy()
+    with pytest.raises((RuntimeError, ValueError), match=r"read-only"):
+        first.values.mul_(2.0)  # would have changed every later call's result
+    mine = first.values.clone()  # the way to a writable copy
+    mine.mul_(0.0)
+    assert_close(getattr(ops, norm)(adj).to_dense(), expected)
 
 
 # ---- validation ------------------------------------------------------------------------------
