@@ -99,9 +99,23 @@ COMPARE = {
 }
 
 
-# ops whose gradients read the inputs / the output; the others keep only shapes alive
-READS_INPUTS = {"mul", "div", "pow", "maximum", "minimum"}
-READS_OUTPUT = {"div", "pow"}
+# What each input's gradient reads, of "a", "b" (the operands) and "y" (the output): forward
+# saves only what the NEEDED gradients read (PyTorch's rule), so an in-place change to a value
+# no gradient reads (``z = y * 3; y.add_(1)``) is no error, and nothing is kept alive for nothing.
+READS = {
+    "add": ("", ""), "sub": ("", ""), "mul": ("b", "a"), "div": ("b", "by"),
+    "pow": ("ab", "ay"), "maximum": ("ab", "ab"), "minimum": ("ab", "ab"),
+}
+
+
+def _saves(name: str) -> dict:
+    """``needs_input_grad -> (save a, save b, save y)``, precomputed: forward is a hot path."""
+    table = {}
+    for need_a in (False, True):
+        for need_b in (False, True):
+            reads = (READS[name][0] if need_a else "") + (READS[name][1] if need_b else "")
+            table[need_a, need_b] = ("a" in reads, "b" in reads, "y" in reads)
+    return table
 
 
 def _register_binary(name, fwd, grad_a, grad_b):
@@ -116,21 +130,23 @@ def _register_binary(name, fwd, grad_a, grad_b):
         gb = unbroadcast(grad_b(xp, a, b, y, g), shapes[1]) if needs[1] else None
         return ga, gb
 
-    reads_inputs, reads_output = name in READS_INPUTS, name in READS_OUTPUT
+    saves = _saves(name)
 
     def forward(ctx, a, b):
         ctx.shapes = shape_of(a), shape_of(b)
         ctx.dtypes = getattr(a, "dtype", None), getattr(b, "dtype", None)
-        if reads_inputs:
-            ctx.save_for_backward(a, b)
+        n = ctx.needs_input_grad
+        save_a, save_b, save_y = ctx.saves = saves[n[0], n[1]]
+        if save_a or save_b:
+            ctx.save_for_backward(a if save_a else None, b if save_b else None)
         y = dispatch(name, ctx.device)(arr(a), arr(b))
-        return ctx.save_output(y) if reads_output else y
+        return ctx.save_output(y) if save_y else y
 
     def backward(ctx, g):
-        a, b = (arr(t) for t in ctx.saved_tensors) if reads_inputs else (None, None)
+        save_a, save_b, save_y = ctx.saves
+        a, b = (arr(t) for t in ctx.saved_tensors) if save_a or save_b else (None, None)
         ga, gb = dispatch(name + "_backward", ctx.device)(
-            a, b, ctx.saved_output if reads_output else None, g.array, ctx.needs_input_grad,
-            ctx.shapes)
+            a, b, ctx.saved_output if save_y else None, g.array, ctx.needs_input_grad, ctx.shapes)
         return _cast(ga, ctx.dtypes[0]), _cast(gb, ctx.dtypes[1])
 
     return type(name.capitalize(), (Function,), {

@@ -46,6 +46,8 @@ def _fill_kernel(x, value):
 
 
 class AddInplace(Function):
+    op_name = "add_"  # in errors: the name the user called
+
     @staticmethod
     def forward(ctx, x, other, alpha):
         ctx.alpha, ctx.other_shape = alpha, shape_of(other)
@@ -58,14 +60,18 @@ class AddInplace(Function):
         return (g if need[0] else None), go, None
 
 
-def _save_operand(ctx, x: Tensor, other):
-    """Keep ``other`` for backward: a Tensor through save_for_backward (so changing it in place
-    before backward raises), or a private copy when it shares memory with ``x`` (the write would
-    change it: ``y.mul_(y)``). Returns the array forward should use."""
+def _save_operand(ctx, x: Tensor, other, keep: bool):
+    """Keep ``other`` for backward when ``keep`` (a needed gradient reads it; else nothing is
+    kept, so changing it in place later is no error, as in PyTorch): a Tensor through
+    save_for_backward (so changing it in place before backward raises), or a private copy when
+    it shares memory with ``x`` (the write would change it: ``y.mul_(y)``). Returns the array
+    forward should use."""
     if not isinstance(other, Tensor):
         ctx.other = other
         return other
     o = other.array
+    if not keep:
+        return o
     if x.xp.may_share_memory(x.array, o):
         ctx.other = o = o.copy()
     else:
@@ -79,11 +85,15 @@ def _operand(ctx):
 
 
 class MulInplace(Function):
+    op_name = "mul_"  # in errors: the name the user called
+
     @staticmethod
     def forward(ctx, x, other):
         ctx.old = x.array.copy() if ctx.needs_input_grad[1] else None
         ctx.other_shape = shape_of(other)
-        return dispatch("mul_", ctx.device)(x.array, _save_operand(ctx, x, other))
+        # d/dx reads other; d/dother reads x's old values
+        o = _save_operand(ctx, x, other, ctx.needs_input_grad[0])
+        return dispatch("mul_", ctx.device)(x.array, o)
 
     @staticmethod
     def backward(ctx, g):
@@ -94,11 +104,13 @@ class MulInplace(Function):
 
 
 class DivInplace(Function):
+    op_name = "div_"  # in errors: the name the user called
+
     @staticmethod
     def forward(ctx, x, other):
         ctx.old = x.array.copy() if ctx.needs_input_grad[1] else None
         ctx.other_shape = shape_of(other)
-        o = _save_operand(ctx, x, other)
+        o = _save_operand(ctx, x, other, any(ctx.needs_input_grad))  # both gradients read it
         with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 is inf or nan, as x / 0
             return dispatch("div_", ctx.device)(x.array, o)
 
@@ -112,6 +124,8 @@ class DivInplace(Function):
 
 
 class ClampInplace(Function):
+    op_name = "clamp_"  # in errors: the name the user called
+
     @staticmethod
     def forward(ctx, x, lo, hi):
         lo, hi = arr(lo), arr(hi)
@@ -126,6 +140,8 @@ class ClampInplace(Function):
 
 
 class Fill(Function):
+    op_name = "fill_"  # in errors: the name the user called
+
     @staticmethod
     def forward(ctx, x, value):
         return dispatch("fill_", ctx.device)(x.array, arr(value))
@@ -137,18 +153,24 @@ class Fill(Function):
 
 
 class Copy(Function):
+    op_name = "copy_"  # in errors: the name the user called
+
     @staticmethod
     def forward(ctx, x, src):
-        ctx.src_shape, ctx.src_device = src.shape, src.device
-        # a copy may cross devices (as torch's copy_); the gradient goes back to src's device
+        ctx.src_shape, ctx.src_device, ctx.src_dtype = src.shape, src.device, src.dtype
+        # a copy may cross devices and dtypes (as torch's copy_); the gradient goes back to
+        # src's device in src's dtype
         x.array[...] = backend.to_device(src.array, x.device)
         return x.array
 
     @staticmethod
     def backward(ctx, g):
-        need = ctx.needs_input_grad
-        return None, (backend.to_device(unbroadcast(g.array, ctx.src_shape), ctx.src_device)
-                      if need[1] else None)
+        if not ctx.needs_input_grad[1]:
+            return None, None
+        gs = unbroadcast(g.array, ctx.src_shape)
+        if gs.dtype != ctx.src_dtype:
+            gs = gs.astype(ctx.src_dtype)
+        return None, backend.to_device(gs, ctx.src_device)
 
 
 def _check(op, x, other=None, *, cross_device=False, divide=False):

@@ -42,15 +42,19 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        # NOTE: both are saved (references, no copies) so that an in-place change to either,
-        # e.g. an optimizer step on a weight, is caught by a retained-graph backward
-        ctx.save_for_backward(a, b)
+        # NOTE: only what the needed gradients read (PyTorch's rule): d/da reads b and d/db
+        # reads a. An in-place change to a saved operand (an optimizer step on a weight that a
+        # retained graph still needs) is caught at backward; one to an operand no gradient
+        # reads (`(y @ w).backward()` after `y.add_(1)`, w a constant) is not an error.
+        need_a, need_b = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        if need_a or need_b:
+            ctx.save_for_backward(a if need_b else None, b if need_a else None)
         ctx.shapes = a.shape, b.shape
         return dispatch("matmul", ctx.device)(a.array, b.array)
 
     @staticmethod
     def backward(ctx, g):
-        a, b = (t.array for t in ctx.saved_tensors)
+        a, b = (None if t is None else t.array for t in ctx.saved_tensors)
         g = g.array
         sa, sb = ctx.shapes
         a_vec, b_vec = len(sa) == 1, len(sb) == 1
@@ -58,9 +62,9 @@ class MatMul(Function):
             return dispatch("matmul_backward", ctx.device)(a, b, g, ctx.needs_input_grad,
                                                            ctx.shapes)
         if a_vec:  # numpy promotes a 1-D `input` to a row and a 1-D `other` to a column
-            sa, a = (1, *sa), a[None, :]
+            sa, a = (1, *sa), None if a is None else a[None, :]
         if b_vec:
-            sb, b = (*sb, 1), b[:, None]
+            sb, b = (*sb, 1), None if b is None else b[:, None]
         if a_vec and b_vec:
             g = g.reshape(1, 1)
         elif a_vec:

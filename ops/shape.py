@@ -89,6 +89,10 @@ class Expand(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
+        if math.prod(shape) == x.array.size:
+            # nothing repeats (only size-1 dims added): a plain view, writable in place as in
+            # PyTorch (numpy's broadcast_to would be read-only)
+            return dispatch("reshape", ctx.device)(x.array, shape)
         return dispatch("broadcast_to", ctx.device)(x.array, shape)
 
     @staticmethod
@@ -183,14 +187,10 @@ def _sizes(op: str, shape) -> tuple:
     return out
 
 
-def reshape(input: Tensor, shape) -> Tensor:
-    """Same elements in a new shape; one dim may be -1 (inferred). A view when possible.
-
-    Raises:
-        ValueError: if the element counts differ, or more than one dim is -1 (or one < -1).
-    """
-    check_tensor("reshape", "input", input)
-    shape = _sizes("reshape", shape)
+def _new_shape(op: str, input: Tensor, shape) -> tuple:
+    """``shape`` as a tuple, checked against ``input``'s element count (-1 kept)."""
+    check_tensor(op, "input", input)
+    shape = _sizes(op, shape)
     size = input.array.size
     if -1 in shape:
         known = math.prod(s for s in shape if s != -1)
@@ -198,12 +198,66 @@ def reshape(input: Tensor, shape) -> Tensor:
     else:
         ok = min(shape, default=0) >= 0 and math.prod(shape) == size
     if not ok:
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {input.shape} "
+        raise ValueError(f"{op}: cannot reshape a tensor of shape {input.shape} "
                          f"({size} elements) to {shape}")
+    return shape
+
+
+def reshape(input: Tensor, shape) -> Tensor:
+    """Same elements in a new shape; one dim may be -1 (inferred). A view when possible, else
+    a copy.
+
+    Raises:
+        ValueError: if the element counts differ, or more than one dim is -1 (or one < -1).
+    """
+    return Reshape.apply(input, _new_shape("reshape", input, shape))
+
+
+def _viewable(old_shape, old_strides, new_shape) -> bool:
+    """Whether memory laid out as ``old_shape`` / ``old_strides`` can be read as ``new_shape``
+    without a copy (PyTorch's computeStride): every run of old dims that is contiguous in
+    memory must be split or merged as a whole."""
+    if math.prod(old_shape) == 0 or not old_shape:
+        return True
+    dims = [(n, st) for n, st in zip(old_shape, old_strides, strict=True) if n != 1]
+    new = [n for n in new_shape if n != 1]
+    i = len(new)
+    # walk the old dims from the last, grouping those that form one contiguous chunk
+    chunk = 1
+    for k in range(len(dims) - 1, -1, -1):
+        chunk *= dims[k][0]
+        if k == 0 or dims[k - 1][1] != dims[k][0] * dims[k][1]:
+            view = 1
+            while i > 0 and view < chunk:
+                i -= 1
+                view *= new[i]
+            if view != chunk:
+                return False
+            chunk = 1
+    return i == 0
+
+
+def view(input: Tensor, shape) -> Tensor:
+    """Same elements in a new shape, always sharing ``input``'s memory (PyTorch's view): a
+    write through either is seen by the other. One dim may be -1.
+
+    Raises:
+        ValueError: if the element counts differ.
+        RuntimeError: if the memory layout (after transpose(), permute() or a strided slice)
+            cannot be read in the new shape without a copy; reshape() copies then.
+    """
+    shape = _new_shape("view", input, shape)
+    a = input.array
+    if -1 in shape:
+        shape = tuple(a.size // -math.prod(shape) if s == -1 else s for s in shape)
+    if not _viewable(a.shape, a.strides, shape):
+        strides = tuple(st // a.itemsize for st in a.strides)
+        raise RuntimeError(
+            f"view: cannot view a tensor of shape {input.shape} with strides {strides} (in "
+            f"elements) as {shape} without copying: its elements are not laid out in that "
+            "order in memory (as after transpose(), expand() or a strided slice); use "
+            "reshape(), which copies when it must, or .clone() first")
     return Reshape.apply(input, shape)
-
-
-view = reshape
 
 
 def permute(input: Tensor, dims) -> Tensor:

@@ -57,9 +57,10 @@ bool = backend.DTYPES["bool"]  # noqa: A001  (torch.bool's counterpart)
 
 
 def __getattr__(name):
-    # sparsegraph.static sits above gnn and datasets: imported on first use of `sg.static`
-    if name == "static":
+    # imported on first use: sparsegraph.static sits above gnn and datasets; sparsegraph.testing
+    # (`sg.testing.gradcheck`, as issue 2 names it) is not needed to train
+    if name in ("static", "testing"):
         import importlib
 
-        return importlib.import_module("sparsegraph.static")
+        return importlib.import_module(f"sparsegraph.{name}")
     raise AttributeError(f"module 'sparsegraph' has no attribute {name!r}")

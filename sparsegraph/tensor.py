@@ -261,19 +261,18 @@ class Tensor(TensorMethods):
             hooks = node.pre_hooks.setdefault(nr, {})
         key = object()
         hooks[key] = hook
+        for k in [k for k, h in hooks.items() if isinstance(h, _RetainGrad)]:
+            hooks[k] = hooks.pop(k)  # PyTorch 2: .grad is what flows on, after every hook
         return _HookHandle(hooks, key)
 
     def retain_grad(self) -> None:
-        """Keep ``.grad`` for a non-leaf tensor too."""
+        """Keep ``.grad`` for a non-leaf tensor too: the gradient after the tensor's hooks,
+        the one that flows on to its inputs (PyTorch 2's rule). Calling it again is a no-op."""
         if self.grad_fn is None:
             return
-
-        def keep(g):
-            # NOTE: a copy: `g` is the engine's array, possibly shared with other gradients
-            self._grad = wrap(g.array.copy() if self._grad is None
-                              else self._grad.array + g.array)
-
-        self.register_hook(keep)
+        hooks = (self.grad_fn.pre_hooks or {}).get(self._output_nr, {})
+        if not any(isinstance(h, _RetainGrad) and h.tensor is self for h in hooks.values()):
+            self.register_hook(_RetainGrad(self))
 
     def detach(self) -> Tensor:
         """Same values and memory, cut from the graph."""
@@ -313,6 +312,20 @@ class Tensor(TensorMethods):
 
     def cuda(self) -> Tensor:
         return self.to("cuda")
+
+
+class _RetainGrad:
+    """The hook `retain_grad` registers; a class, so that `register_hook` can keep it last."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor: Tensor):
+        self.tensor = tensor
+
+    def __call__(self, g: Tensor) -> None:
+        t = self.tensor
+        # NOTE: a copy: `g` is the engine's array, possibly shared with other gradients
+        t._grad = wrap(g.array.copy() if t._grad is None else t._grad.array + g.array)
 
 
 class _HookHandle:

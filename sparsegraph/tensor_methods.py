@@ -202,11 +202,13 @@ class TensorMethods:
     def mean(self, dim=None, keepdim=False):
         return _ops().mean(self, dim, keepdim)
 
-    def var(self, dim=None, keepdim=False, unbiased=True):
-        return _ops().var(self, dim, keepdim, unbiased=unbiased)
+    # NOTE: each method takes its functional form's arguments (tests/test_tensor.py compares
+    # the signatures), so `x.var(correction=0)` works as `ops.var(x, correction=0)` does
+    def var(self, dim=None, keepdim=False, unbiased=True, *, correction=None):
+        return _ops().var(self, dim, keepdim, unbiased=unbiased, correction=correction)
 
-    def std(self, dim=None, keepdim=False, unbiased=True):
-        return _ops().std(self, dim, keepdim, unbiased=unbiased)
+    def std(self, dim=None, keepdim=False, unbiased=True, *, correction=None):
+        return _ops().std(self, dim, keepdim, unbiased=unbiased, correction=correction)
 
     def max(self, dim=None, keepdim=False):
         return _ops().max(self, dim, keepdim)
@@ -256,7 +258,9 @@ class TensorMethods:
         return _ops().reshape(self, shape[0] if len(shape) == 1 and not isinstance(
             shape[0], int) else shape)
 
-    view = reshape
+    def view(self, *shape):
+        return _ops().view(self, shape[0] if len(shape) == 1 and not isinstance(
+            shape[0], int) else shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
         return _ops().flatten(self, start_dim, end_dim)
@@ -277,7 +281,7 @@ class TensorMethods:
     def index_select(self, dim, index):
         return _ops().index_select(self, dim, index)
 
-    def gather(self, dim, index):
+    def gather(self, dim, index=None):
         return _ops().gather(self, dim, index)
 
     def masked_fill(self, mask, value):

@@ -120,3 +120,64 @@ def test_creation_rejects_bad_arguments(call, exc, match):
 def test_non_int_dim_is_a_type_error():
     with pytest.raises(TypeError, match=r"softmax: expected `dim` to be an int \(got NoneType"):
         sg.softmax(sg.ones(2, 3), None)
+
+
+def test_sg_testing_is_reachable_without_importing_it_first():
+    """Issue 2 spells it `sg.testing.gradcheck` after `import sparsegraph as sg`; a fresh
+    interpreter, since this test session has imported sparsegraph.testing already."""
+    import subprocess
+    import sys
+
+    code = ("import sys, sparsegraph as sg; assert 'sparsegraph.testing' not in sys.modules; "
+            "print(sg.testing.gradcheck.__name__, sg.testing.assert_close.__name__)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["gradcheck", "assert_close"]
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+@pytest.mark.parametrize("correction", [0, 1, 2.5])
+def test_var_std_methods_take_correction_like_the_functional_forms(name, correction):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4, 5))
+    x = sg.tensor(a, dtype=sg.float64)
+    ref = ((a - a.mean(axis=0)) ** 2).sum(axis=0) / (4 - correction)
+    ref = ref if name == "var" else np.sqrt(ref)
+    np.testing.assert_allclose(getattr(x, name)(dim=0, correction=correction).numpy(), ref)
+    np.testing.assert_allclose(getattr(x, name)(0, True, correction=correction).numpy(),
+                               ref[None])
+    np.testing.assert_allclose(getattr(x, name)(0, unbiased=False).numpy(),
+                               getattr(sg.ops, name)(x, 0, correction=0).numpy())
+
+
+def test_gather_method_takes_the_rows_form_like_the_functional_form():
+    x = sg.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    idx = sg.tensor([2, 0, 2])
+    np.testing.assert_array_equal(x.gather(idx).numpy(), [[5, 6], [1, 2], [5, 6]])
+    np.testing.assert_array_equal(x.gather(1, sg.tensor([[1], [0], [1]])).numpy(),
+                                  [[2], [3], [6]])
+
+
+# Tensor methods whose parameters differ from their functional form's on purpose: the shape
+# methods also take the sizes spread out (`x.reshape(2, 3)`), `pow` names its operand
+# `exponent` and `where` takes the condition first, both as PyTorch's methods do.
+_METHOD_SIGNATURE_EXCEPTIONS = {"reshape", "view", "permute", "expand", "pow", "where"}
+
+
+def test_tensor_methods_take_the_arguments_of_their_functional_forms():
+    import inspect
+
+    drift = []
+    for name in dir(sg.Tensor):
+        method, fn = getattr(sg.Tensor, name, None), getattr(sg.ops, name, None)
+        if name.startswith("_") or name in _METHOD_SIGNATURE_EXCEPTIONS or not (
+                inspect.isfunction(method) and inspect.isfunction(fn)):
+            continue
+        params = [(p.name, p.default, p.kind) for p in
+                  list(inspect.signature(method).parameters.values())[1:]]
+        expected = [(p.name, p.default, p.kind) for p in
+                    list(inspect.signature(fn).parameters.values())[1:]]
+        if params != expected:
+            drift.append(f"Tensor.{name}{params} vs ops.{name}{expected}")
+    assert not drift, "\n".join(drift)

@@ -14,7 +14,7 @@ gradient is shaped like ``values``.
 from __future__ import annotations
 
 from sparsegraph.autograd.grad_mode import MODE
-from sparsegraph.autograd.views import ViewInfo, check_inplace, rebase, refresh
+from sparsegraph.autograd.views import ViewInfo, check_inplace, check_writable, rebase, refresh
 from sparsegraph.backend import device_type
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import TRACE, Tensor, wrap
@@ -289,6 +289,9 @@ class Function:
         rebased too (`views.CopySlices`), and the base's other views follow it on their next
         use (`views.refresh`).
         """
+        a = target.array
+        if 0 in a.strides or not getattr(a.flags, "writeable", True):  # cheap test first
+            check_writable(getattr(cls, "op_name", cls.__name__), a)
         if MODE.enabled:
             check_inplace(cls.__name__, target, args)
             if TRACE.tracer is not None and target._view is not None and (

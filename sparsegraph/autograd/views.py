@@ -185,3 +185,18 @@ def check_inplace(name: str, target, args) -> None:
             f"{name}: a view made under no_grad is modified in place in grad mode, so autograd "
             "cannot track the change to its base; make the view in grad mode or write into "
             "the base itself")
+
+
+def check_writable(name: str, a) -> None:
+    """An in-place op may not write into memory that several elements share (an expand()ed or
+    broadcast view: numpy marks it read-only, cupy would silently write each element once per
+    alias) or that is read-only; PyTorch refuses the same writes."""
+    if any(s == 0 and n > 1 for n, s in zip(a.shape, a.strides, strict=True)):
+        raise RuntimeError(
+            f"{name}: cannot write in place into a tensor of shape {tuple(a.shape)} whose "
+            f"elements share memory (an expand()ed or broadcast view, strides {a.strides}); "
+            "write into a copy made with .clone() instead")
+    if not getattr(a.flags, "writeable", True):
+        raise RuntimeError(
+            f"{name}: cannot write in place into a tensor of shape {tuple(a.shape)} whose "
+            "memory is read-only (it wraps a read-only array); write into a .clone() instead")

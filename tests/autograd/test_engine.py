@@ -146,6 +146,32 @@ def test_retain_grad_on_intermediate():
     np.testing.assert_allclose(y.grad.numpy(), 2 * y.detach().numpy())
 
 
+@pytest.mark.parametrize("order", ["retain-first", "hook-first"])
+def test_retain_grad_stores_the_gradient_after_the_tensors_hooks(order):
+    """PyTorch 2: y.grad is what flows on to y's inputs, whatever the registration order."""
+    a = sg.tensor([1.0, 2.0], requires_grad=True)
+    y = a * 1
+    if order == "retain-first":
+        y.retain_grad()
+        y.register_hook(lambda g: g * 10)
+    else:
+        y.register_hook(lambda g: g * 10)
+        y.retain_grad()
+    y.register_hook(lambda g: g + 1)
+    (y * 3).sum().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), [31.0, 31.0])
+    np.testing.assert_array_equal(a.grad.numpy(), y.grad.numpy())
+
+
+def test_retain_grad_twice_keeps_one_gradient():
+    a = sg.tensor([1.0, 2.0], requires_grad=True)
+    y = a * 1
+    y.retain_grad()
+    y.retain_grad()
+    (y * 3).sum().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), [3.0, 3.0])
+
+
 def test_functional_grad():
     x = sg.randn(3, requires_grad=True)
     w = sg.randn(3, requires_grad=True)

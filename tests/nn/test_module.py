@@ -207,7 +207,8 @@ def test_load_state_dict_strict_keys_and_shapes():
 
 def test_load_state_dict_bumps_versions_and_casts():
     lin = nn.Linear(2, 2)
-    loss = (lin(sg.ones(1, 2)) ** 2).sum()
+    # an input that requires grad: the matmul saves the weight (d/dinput reads it)
+    loss = (lin(sg.ones(1, 2, requires_grad=True)) ** 2).sum()
     lin.load_state_dict({k: v.numpy().astype(np.float64) for k, v in lin.state_dict().items()})
     assert lin.weight.dtype == np.float32
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):

@@ -1,6 +1,8 @@
 """Shape ops (ops/shape.py): values against numpy, float64 gradient checks with negative dims,
 views sharing memory and version counters, split's single multi-output node, error messages."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -224,3 +226,60 @@ def test_backward_from_several_outputs_of_one_node():
     a, b = ops.split(x, 2)
     (gx,) = grad([a, b], [x], [sg.ones(2, dtype="float64"), sg.full((2,), 2.0, dtype="float64")])
     np.testing.assert_array_equal(gx.numpy(), [1, 1, 2, 2])
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda x: x, (6, 4)),
+    (lambda x: x, (-1,)),
+    (lambda x: x[1:], (3, 4)),  # a slice along the first dim stays contiguous
+    (lambda x: x.permute(0, 2, 1), (2, 4, 3)),  # only splitting / adding size-1 dims
+    (lambda x: x.permute(0, 2, 1), (2, 2, 2, 1, 3)),
+    (lambda x: x.transpose(0, 1), (3, 1, 2, 4)),
+    (lambda x: x[:, ::2], (2, 2, 2, 2)),  # strided slice: its last dim stays whole
+    (lambda x: x.unsqueeze(0).expand(2, 2, 3, 4), (2, 6, 4)),  # expanded dim kept whole
+], ids=["contiguous", "flat", "row-slice", "permuted-split", "permuted-unit-dims",
+        "transposed-kept", "strided-slice", "expanded-kept"])
+def test_view_shares_memory_whenever_no_copy_is_needed(make, shape):
+    x = sg.tensor(np.arange(24.0).reshape(2, 3, 4))
+    src = make(x)
+    v = src.view(shape)
+    ref = src.numpy().reshape(shape)
+    np.testing.assert_array_equal(v.numpy(), ref)
+    assert np.shares_memory(v.array, x.array)
+    assert v._version is x._version  # an in-place change through it is seen by backward
+
+
+def test_write_through_a_view_reaches_the_tensor():
+    x = sg.tensor(np.arange(6.0).reshape(2, 3))
+    v = x.view(-1)
+    v[0] = 100.0
+    assert x.tolist()[0][0] == 100.0
+
+
+@pytest.mark.parametrize("make,shape,strides", [
+    (lambda x: x.t(), (-1,), "(1, 3)"),
+    (lambda x: x.t(), (2, 3), "(1, 3)"),
+    (lambda x: x[:, ::2], (4,), "(3, 2)"),
+    (lambda x: x[:, 1:], (4,), "(3, 1)"),
+    (lambda x: x[:1].expand(2, 3), (6,), "(0, 1)"),
+], ids=["transposed-flat", "transposed-2d", "strided-slice", "column-slice", "expanded"])
+def test_view_that_would_copy_raises_and_points_to_reshape(make, shape, strides):
+    """PyTorch raises rather than silently handing back a copy that writes do not reach."""
+    x = sg.tensor(np.arange(6.0).reshape(2, 3))
+    src = make(x)
+    with pytest.raises(RuntimeError, match=rf"^view: cannot view a tensor of shape "
+                       rf"{re.escape(str(src.shape))} with strides {re.escape(strides)} .* "
+                       r"without copying.*use reshape\(\)"):
+        src.view(shape)
+    np.testing.assert_array_equal(ops.reshape(src, shape).numpy(),
+                                  src.numpy().reshape(shape))
+
+
+def test_view_gradcheck_on_a_permuted_tensor():
+    gradcheck(lambda t: t.permute(0, 2, 1).view(2, 2, 2, 3), [r(2, 3, 4, seed=9)])
+
+
+def test_view_rejects_a_size_mismatch_by_its_own_name():
+    with pytest.raises(ValueError, match=r"^view: cannot reshape a tensor of shape \(2, 3\) "
+                       r"\(6 elements\) to \(4,\)"):
+        sg.zeros(2, 3).view(4)

@@ -28,7 +28,7 @@ def test_sparse_add_of_very_wide_matrices_keeps_distinct_entries():
     a = sg.sparse_coo([[0, 2**23], [7, 7]], [1.0, 2.0], WIDE)
     b = sg.sparse_coo([[2**23], [2**40]], [5.0], WIDE)
     out = a + b
-    assert list(zip(out.row.tolist(), out.col.tolist(), out.values.tolist())) == [
+    assert list(zip(out.row.tolist(), out.col.tolist(), out.values.tolist(), strict=True)) == [
         (0, 7, 1.0), (2**23, 7, 2.0), (2**23, 2**40, 5.0)]
 
 
@@ -38,7 +38,7 @@ def test_spgemm_into_a_very_wide_product(kernel):
     right = sg.sparse_coo([[0, 1, 1], [0, 0, 2**40]], [10.0, 100.0, 3.0], (2, 2**41))
     with sg.kernels.use(kernel):
         out = (left @ right).to_coo()
-    assert list(zip(out.row.tolist(), out.col.tolist(), out.values.tolist())) == [
+    assert list(zip(out.row.tolist(), out.col.tolist(), out.values.tolist(), strict=True)) == [
         (0, 0, 10.0), (2**23, 0, 200.0), (2**23, 2**40, 6.0)]
 
 
@@ -53,7 +53,7 @@ def test_spgemm_with_many_columns_does_not_use_scipys_dense_workspace(monkeypatc
     b = sg.sparse_coo([[0, 1, 2], [0, 2, 1]], [1.0, 10.0, 100.0], (3, 3))
     with sg.kernels.use("scipy"):
         out = (b @ a).to_coo()
-    assert list(zip(out.row.tolist(), out.col.tolist(), out.values.tolist())) == [
+    assert list(zip(out.row.tolist(), out.col.tolist(), out.values.tolist(), strict=True)) == [
         (0, 2**31 + 4, 1.0), (1, 3, 20.0), (2, 5, 300.0)]
 
 

@@ -208,7 +208,9 @@ def test_state_dict_is_a_snapshot_and_load_checks_shapes():
 def test_step_invalidates_graphs_that_saved_the_parameters():
     model = nn.Linear(3, 1)
     opt = optim.SGD(model.parameters(), lr=0.1)
-    loss = (model(sg.randn(4, 3)) ** 2).sum()
+    # the input requires grad, so the matmul saves the weight (d/dinput reads it); with a
+    # constant input only the input is saved and the step invalidates nothing, as in PyTorch
+    loss = (model(sg.randn(4, 3, requires_grad=True)) ** 2).sum()
     loss.backward(retain_graph=True)
     opt.step()
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
