@@ -145,6 +145,8 @@ class SetItem(Function):
     """``x[key] = value`` in place; the old ``x`` gets the gradient except where written, the
     value gets the gradient at the written positions (summed over broadcasting)."""
 
+    op_name = "setitem"  # in errors: what the user wrote was x[key] = value
+
     @staticmethod
     def forward(ctx, x, key, value):
         ctx.key, ctx.value_shape = key, shape_of(value)

@@ -146,7 +146,7 @@ def test_copy_from_another_dtype_with_broadcasting():
     ("fill_", lambda t: t.zero_()),
     ("clamp_", lambda t: t.clamp_(min=0)),
     ("copy_", lambda t: t.copy_(sg.zeros(3, 2))),
-    ("SetItem", lambda t: t.__setitem__(0, 5.0)),
+    ("setitem", lambda t: t.__setitem__(0, 5.0)),
 ], ids=["add_", "sub_", "mul_", "div_", "fill_", "zero_", "clamp_", "copy_", "setitem"])
 def test_inplace_write_into_an_expanded_tensor_names_the_op(op, write):
     base = sg.tensor([1.0, 2.0])
