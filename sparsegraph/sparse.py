@@ -13,6 +13,8 @@ Graph adjacencies are stored target-major: row = destination, column = source, s
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from sparsegraph import backend
@@ -133,8 +135,6 @@ class Structure:
         """`_cached` for a form built from this structure and ``other`` (a union, a product
         pattern), held only while ``other`` lives: a loop pairing one adjacency with a new
         structure each step must not keep every partner alive."""
-        import weakref
-
         per_other = self._cache.setdefault(("with", op), weakref.WeakKeyDictionary())
         value = per_other.get(other)
         if value is None:
