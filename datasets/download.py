@@ -70,10 +70,14 @@ def base_url(default: str, folder: str) -> str:
     return f"{mirror.rstrip('/')}/{folder}/" if mirror else default
 
 
+# the Python remedy; the command line swaps it for its own flag (see cli/train.py)
+DOWNLOAD_HINT = "(or pass download=True)"
+
+
 def missing_error(folder: pathlib.Path, missing: list, url: str) -> DatasetUnavailable:
     return DatasetUnavailable(
         f"missing {', '.join(missing)} in {folder}; download from {url} and put the files "
-        "there (or pass download=True), or set SPARSEGRAPH_DATA to a folder that has them")
+        f"there {DOWNLOAD_HINT}, or set SPARSEGRAPH_DATA to a folder that has them")
 
 
 def write_atomic(dest: pathlib.Path, data: bytes) -> None:

@@ -6,6 +6,7 @@ import networkx as nx
 import numpy as np
 
 from sparsegraph.graph import Graph
+from sparsegraph.graph import _as_tensor as as_tensor
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import Tensor
 
@@ -52,12 +53,14 @@ def _attr_rows(graph: Graph, key: str, what: str, rows: int):
 def from_networkx(G: nx.Graph, group_node_attrs=None, group_edge_attrs=None) -> Graph:
     """A Graph from a networkx graph; nodes are numbered in ``G.nodes`` order.
 
-    Every node attribute present on all nodes becomes a per-node array attribute (``x`` if
-    listed in ``group_node_attrs``, which concatenates them as columns). A numeric ``weight``
-    edge attribute becomes the adjacency's values; other numeric edge attributes present on all
-    edges become per-edge arrays ``edge_<name>`` in the graph's (CSR) edge order, or
-    ``edge_attr`` for those in ``group_edge_attrs``. An undirected G gives both directions of
-    each edge (attributes duplicated).
+    Every node attribute present on all nodes becomes a per-node attribute: a Tensor when
+    numeric, validated like Graph's own (``y`` as labels, ``*_mask`` as boolean masks), else a
+    numpy array; ``x`` if listed in ``group_node_attrs``, which concatenates them as columns.
+    A numeric ``weight`` edge attribute becomes the adjacency's values; other numeric edge
+    attributes present on all edges become per-edge Tensors ``edge_<name>`` in the graph's
+    (CSR) edge order, kept in line by subgraph and batching, or ``edge_attr`` for those in
+    ``group_edge_attrs``. An undirected G gives both directions of each edge (attributes
+    duplicated).
     """
     if not isinstance(G, nx.Graph):
         raise TypeError(f"from_networkx: expected a networkx graph (got {type(G).__name__})")
@@ -88,15 +91,27 @@ def from_networkx(G: nx.Graph, group_node_attrs=None, group_edge_attrs=None) -> 
         edge_attr = np.concatenate(cols, axis=1).astype(np.float32)
     weight = numeric_edges.pop("weight", None)  # the adjacency's values (also when grouped)
     edge_attrs.pop("weight", None)
-    g = Graph(edge_index=np.stack([src, dst]), num_nodes=len(nodes), edge_attr=edge_attr,
-              edge_weight=None if weight is None else weight.astype(np.float32), **extra)
-    order = np.argsort(dst * max(len(nodes), 1) + src, kind="stable")
-    for k, v in numeric_edges.items():
-        if k in edge_attrs:  # not grouped into edge_attr: follow the edges into CSR order
-            setattr(g, f"edge_{k}", v[order])
+    # per-edge arrays not grouped into edge_attr: `edge_<name>` Tensors, which Graph reorders
+    # with the edges and keeps in line through its transforms
+    extra.update({f"edge_{k}": v for k, v in numeric_edges.items() if k in edge_attrs})
+    # numeric node attributes become Tensors checked by Graph (y as labels, masks as boolean
+    # masks); others (strings, objects) stay numpy arrays
+    reserved = {"edge_index", "adj", "edge_weight", "edge_attr", "num_nodes"}
+    late = {}
     for k, v in node_attrs.items():
-        if not hasattr(g, k) or getattr(g, k) is None:
-            setattr(g, k, v)
+        if k in extra or k in reserved or k.startswith("edge_"):
+            continue
+        if v.dtype.kind in "biuf":
+            extra[k] = v if k in ("x", "y") or k.endswith("_mask") else as_tensor(v)
+        else:
+            late[k] = v
+    try:
+        g = Graph(edge_index=np.stack([src, dst]), num_nodes=len(nodes), edge_attr=edge_attr,
+                  edge_weight=None if weight is None else weight.astype(np.float32), **extra)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"from_networkx: {str(exc).removeprefix('Graph: ')}") from None
+    for k, v in late.items():
+        setattr(g, k, v)
     return g
 
 

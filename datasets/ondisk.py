@@ -9,7 +9,8 @@ one ``NAME.npy`` per array plus ``meta.json``; the layout is the one
 Arrays: ``indptr`` (N + 1,), ``indices`` (E,) — the target-major CSR (row = target);
 ``values`` (E,) edge weights, only when not all ones; ``x`` (N, F) float32 (sparse features
 are stored densified, written in row chunks); ``y`` and boolean ``train_mask`` / ``val_mask``
-/ ``test_mask`` (``(N,)`` or ``(num_splits, N)``) when the graph has them.
+/ ``test_mask`` (``(N,)`` or ``(num_splits, N)``) when the graph has them; the per-edge
+``edge_attr`` (E, D) and ``edge_<name>`` arrays, in the CSR's edge order, when it has them.
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def save_on_disk(graph, folder, *, chunk_rows: int = CHUNK_ROWS) -> pathlib.Path
         if graph.x is not None:
             _write_features(graph.x, tmp / "x.npy", chunk_rows)
             names.append("x")
-        for name in NODE_ARRAYS:
+        edge_fields = graph._edge_fields()  # in the CSR order of `indices`
+        for name in (*NODE_ARRAYS, *sorted(edge_fields)):
             value = getattr(graph, name, None)
             if value is not None:
                 np.save(tmp / f"{name}.npy", _array(value))
@@ -150,5 +152,5 @@ def load_on_disk(folder, mmap: bool = True) -> Graph:
         raise ValueError(f"load_on_disk: expected {indices.shape[0]} edge values (got "
                          f"{values.shape[0]})")
     adj = SparseTensor(s, wrap(np.ones(s.nnz, np.float32) if values is None else values))
-    extra = {k: arrays[k] for k in NODE_ARRAYS if k in arrays}
+    extra = {k: arrays[k] for k in names if k in NODE_ARRAYS or k.startswith("edge_")}
     return Graph(x=arrays.get("x"), adj=adj, **extra)

@@ -33,6 +33,16 @@ def load_for_training(name: str, root=None, download: bool = True):
     raise ValueError(f"unknown dataset {name!r} (expected one of {', '.join(known_datasets())})")
 
 
+def without_split(name: str) -> bool:
+    """Whether node dataset ``name`` comes without a stored train/val/test split (the
+    SparseGraph-format npz graphs such as cora_ml), so training on it needs a split first."""
+    from sparsegraph.datasets.npz import SOURCES
+
+    key = name.lower()
+    return (key in NpzGraph.names and key not in Planetoid.names
+            and SOURCES[key][0] != "heterophilous")
+
+
 def known_datasets() -> list[str]:
     """Every name `load_for_training` accepts (lower case)."""
     npz_only = [n for n in NpzGraph.names if n not in Planetoid.names]
@@ -40,4 +50,4 @@ def known_datasets() -> list[str]:
             *(f"synthetic:{p}" for p in synthetic.PRESETS)]
 
 
-__all__ = ["DatasetUnavailable", "known_datasets", "load_for_training"]
+__all__ = ["DatasetUnavailable", "known_datasets", "load_for_training", "without_split"]

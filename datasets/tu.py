@@ -233,12 +233,19 @@ class TUDataset(Dataset):
         return f"{self.name}({len(self)})"
 
 
+def _check_int(op: str, name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{op}: expected an int `{name}` (got {type(value).__name__} "
+                        f"{value!r})")
+
+
 def stratified_kfold(labels, k: int = 10, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """``k`` (train_idx, test_idx) folds; each class is spread evenly over the folds.
 
     Deterministic for a seed: each class's members are shuffled, then dealt round-robin.
     """
     labels = np.asarray(labels)
+    _check_int("stratified_kfold", "k", k)
     if k < 2 or k > labels.size:
         raise ValueError(f"stratified_kfold: expected 2 <= k <= {labels.size} (got {k})")
     rng = np.random.default_rng(seed)
@@ -261,6 +268,7 @@ class GraphLoader:
     """
 
     def __init__(self, graphs, batch_size: int = 32, shuffle: bool = False, seed: int = 0):
+        _check_int("GraphLoader", "batch_size", batch_size)
         if batch_size < 1:
             raise ValueError(f"GraphLoader: expected batch_size >= 1 (got {batch_size})")
         self.graphs, self.batch_size, self.shuffle = list(graphs), batch_size, shuffle

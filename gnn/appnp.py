@@ -32,6 +32,8 @@ class APPNP(MessagePassing):
         if K < 0 or not 0.0 <= alpha <= 1.0:
             raise ValueError(f"APPNP: expected K >= 0 and alpha in [0, 1] (got K={K}, "
                              f"alpha={alpha})")
+        if not 0.0 <= dropout <= 1.0:  # checked here, not at the first training forward
+            raise ValueError(f"APPNP: expected `dropout` in [0, 1] (got {dropout!r})")
         self.K, self.alpha, self.dropout = K, alpha, dropout
         self.cached, self.add_self_loops, self.normalize = cached, add_self_loops, normalize
         self._cached_adj = None

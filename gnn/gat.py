@@ -5,17 +5,19 @@ from __future__ import annotations
 from numbers import Integral
 
 import sparsegraph.ops as ops
-from sparsegraph.creation import zeros
+from sparsegraph.creation import tensor, zeros
 from sparsegraph.gnn.message_passing import (
     MessagePassing,
     adjacency_and_edge_order,
     check_in_channels,
     edges_in_csr_order,
+    require_x_dst,
     split_features,
 )
-from sparsegraph.gnn.utils import add_self_loops_with
+from sparsegraph.gnn.utils import replace_self_loops_with
 from sparsegraph.nn import Linear, Parameter, init
 from sparsegraph.ops.fused import gat_attention
+from sparsegraph.tensor import Tensor
 
 
 class GATConv(MessagePassing):
@@ -35,7 +37,9 @@ class GATConv(MessagePassing):
         negative_slope: LeakyReLU slope. (default: 0.2)
         dropout: dropout probability in ``[0, 1]`` on the attention weights in training
             (1 drops them all). (default: 0.0)
-        add_self_loops: add remaining self loops. (default: True)
+        add_self_loops: replace the graph's self loops by one per node, as PyG does; with
+            ``edge_attr``, node ``i``'s loop gets the mean of the features of the edges
+            pointing to ``i``. (default: True)
         edge_dim: size of edge features to include in the scores. (default: None)
         bias: learn an additive bias. (default: True)
 
@@ -87,6 +91,7 @@ class GATConv(MessagePassing):
         is_pair = isinstance(x, tuple | list)
         x_src, x_dst = split_features(x)
         check_in_channels("GATConv", "x_src" if is_pair else "x", x_src, self.src_in)
+        require_x_dst("GATConv", x_dst, "the attention scores")
         check_in_channels("GATConv", "x_dst", x_dst, self.dst_in)
         H, F = self.heads, self.out_channels
         h_src = self.lin(x_src).reshape((x_src.shape[0], H, F))
@@ -98,13 +103,23 @@ class GATConv(MessagePassing):
             if self.lin_edge is None:
                 raise ValueError("GATConv: got `edge_attr` but the layer was built with "
                                  "edge_dim=None")
+            edge_attr = edge_attr if isinstance(edge_attr, Tensor) else tensor(edge_attr)
+            if edge_attr.ndim == 1:  # one feature per edge, as PyG reshapes it
+                edge_attr = edge_attr.reshape((edge_attr.shape[0], 1))
+            if edge_attr.ndim != 2 or edge_attr.shape[1] != self.edge_dim:
+                raise ValueError(f"GATConv: expected `edge_attr` of shape (E, {self.edge_dim}), "
+                                 f"edge_dim features per edge (got shape "
+                                 f"{tuple(edge_attr.shape)})")
             edge_attr = edges_in_csr_order(edge_attr, perm, adj.nnz, op="GATConv",
                                            name="edge_attr")
+            if edge_attr.dtype != x_src.dtype:
+                edge_attr = edge_attr.to(x_src.dtype)
         if self.add_self_loops:
             if adj.shape[0] != adj.shape[1]:
                 raise ValueError("GATConv: add_self_loops needs a square adjacency; pass "
                                  "add_self_loops=False for bipartite graphs")
-            adj, edge_attr = add_self_loops_with(adj, edge_attr, fill_value="mean")
+            # PyG: remove_self_loops, then add_self_loops(fill_value="mean")
+            adj, edge_attr = replace_self_loops_with(adj, edge_attr, fill_value="mean")
         # per-head <h, att>: one pass, no (N, H, F) product temporary
         a_src = ops.einsum("nhf,ohf->nh", h_src, self.att_src)  # (N_src, H)
         a_dst = ops.einsum("nhf,ohf->nh", h_dst, self.att_dst)  # (N_dst, H)

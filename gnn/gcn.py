@@ -9,7 +9,7 @@ from sparsegraph.gnn.message_passing import (
     adjacency_and_edge_order,
     as_adjacency,
     check_in_channels,
-    edges_in_csr_order,
+    edge_weights_in_csr_order,
 )
 from sparsegraph.nn import Linear, Parameter, init
 
@@ -69,8 +69,8 @@ class GCNConv(MessagePassing):
         check_in_channels("GCNConv", "x", x, self.in_channels)
         if edge_weight is not None:
             adj, perm = adjacency_and_edge_order(adj, x.shape[0], op="GCNConv")
-            adj = adj.with_values(edges_in_csr_order(edge_weight, perm, adj.nnz, op="GCNConv",
-                                                     name="edge_weight"))
+            adj = adj.with_values(edge_weights_in_csr_order(edge_weight, perm, adj.nnz,
+                                                            op="GCNConv", dtype=x.dtype))
         norm = self.normalized_adjacency(adj, x.shape[0], x.dtype)
         out = self.propagate(norm, self.lin(x))  # fused: one spmm
         return out if self.bias is None else out + self.bias

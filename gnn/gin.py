@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from sparsegraph.creation import tensor
-from sparsegraph.gnn.message_passing import MessagePassing, check_in_channels, split_features
+from sparsegraph.gnn.message_passing import (
+    MessagePassing,
+    check_in_channels,
+    require_x_dst,
+    split_features,
+)
 from sparsegraph.nn import Linear, Parameter
 
 
@@ -36,6 +41,7 @@ class GINConv(MessagePassing):
 
     def forward(self, x, adj):
         _, x_dst = split_features(x)
+        require_x_dst("GINConv", x_dst, "the (1 + eps) * x_i term")
         out = self.propagate(adj, x)
         return self.nn(out + (1 + self.eps.to(x_dst.dtype)) * x_dst)
 
@@ -74,6 +80,10 @@ class GraphConv(MessagePassing):
         is_pair = isinstance(x, tuple | list)
         x_src, x_dst = split_features(x)
         check_in_channels("GraphConv", "x_src" if is_pair else "x", x_src, self.in_channels)
+        require_x_dst("GraphConv", x_dst, "the root term W_1 x_i")
+        if edge_weight is not None and len(getattr(edge_weight, "shape", (0,))) != 1:
+            raise ValueError(f"GraphConv: expected `edge_weight` of shape (E,), one weight per "
+                             f"edge (got shape {tuple(edge_weight.shape)})")
         check_in_channels("GraphConv", "x_dst", x_dst, self.in_channels)
         out = self.lin_rel(self.propagate(adj, x, edge_weight=edge_weight))
         return out + self.lin_root(x_dst)

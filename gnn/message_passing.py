@@ -122,11 +122,44 @@ def edges_in_csr_order(values, perm, num_edges: int, *, op: str, name: str) -> T
     return values if perm is None else ops.gather_rows(values, perm)
 
 
+def edge_weights_in_csr_order(edge_weight, perm, num_edges: int, *, op: str, dtype,
+                              scalar: bool = True) -> Tensor:
+    """`edges_in_csr_order` for edge weights: validated and cast to the features' dtype.
+
+    The cast is differentiable, so weights that require grad keep it (the layers accept
+    float64 weights with float32 features, as PyG's do after its implicit promotion).
+
+    Args:
+        scalar: one weight per edge, shape ``(E,)`` (GCN, GraphConv); else ``(E, ...)``.
+    """
+    if not isinstance(edge_weight, Tensor):
+        edge_weight = tensor(edge_weight)
+    if edge_weight.dtype.kind not in "biuf":
+        raise TypeError(f"{op}: expected numeric `edge_weight` (got dtype {edge_weight.dtype})")
+    if scalar and tuple(edge_weight.shape) != (num_edges,):
+        raise ValueError(f"{op}: expected `edge_weight` of shape ({num_edges},), one weight per "
+                         f"edge (got shape {tuple(edge_weight.shape)})")
+    w = edges_in_csr_order(edge_weight, perm, num_edges, op=op, name="edge_weight")
+    return w if dtype is None or w.dtype == dtype else w.to(dtype)
+
+
 def check_in_channels(op: str, name: str, x, expected: int) -> None:
-    """ValueError naming the layer when ``x`` has not ``expected`` features (last dim)."""
+    """ValueError naming the layer when ``x`` has not ``expected`` features (last dim);
+    TypeError when its values are not floating (the layer's weights are)."""
+    if x is not None and x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected floating `{name}` features (got dtype {x.dtype}); "
+                        f"convert with {name}.float()")
     if x is not None and x.shape[-1] != expected:
         raise ValueError(f"{op}: expected `{name}` with {expected} features, as `in_channels` "
                          f"says (got shape {tuple(x.shape)})")
+
+
+def require_x_dst(op: str, x_dst, what: str) -> None:
+    """ValueError naming the layer when a pair ``(x_src, None)`` reaches a layer whose
+    output needs the target features (``what`` says for which term)."""
+    if x_dst is None:
+        raise ValueError(f"{op}: expected target features `x_dst` in the pair (x_src, x_dst) "
+                         f"for {what} (got None)")
 
 
 def split_features(x):
@@ -161,6 +194,9 @@ class MessagePassing(Module):
       caller's edge order, which are reordered like ``edge_weight``: ``edge_*`` ones (edge_attr,
       edge_type, ...) and any tensor with E rows when E is no node count (PyG's ``norm``; a
       per-edge tensor whose E equals the number of nodes needs an ``edge_`` name).
+
+    ``update(aggr_out, ...)`` gets the aggregate first; its other parameters are filled by
+    name from ``x`` (as given to ``propagate``), ``x_dst`` and ``propagate``'s keywords.
     """
 
     def __init__(self, aggr="sum"):
@@ -197,8 +233,11 @@ class MessagePassing(Module):
                 outs.append(ops.segment(messages, indptr, a))
         return outs[0] if len(outs) == 1 else ops.cat(outs, dim=-1)
 
-    def update(self, aggregated: Tensor, x_dst: Tensor | None = None) -> Tensor:
-        return aggregated
+    def update(self, aggr_out: Tensor) -> Tensor:
+        """Per-target output from the aggregate ``(N_dst, ...)``; its other parameters are
+        filled by name (PyG's convention): ``x`` (as passed to ``propagate``), ``x_dst`` (the
+        target features) or a keyword passed to ``propagate``, unchanged."""
+        return aggr_out
 
     # ---- the driver --------------------------------------------------------------------------
     def _inv_degree(self, adj: SparseTensor, like: Tensor) -> Tensor:
@@ -232,33 +271,56 @@ class MessagePassing(Module):
                 CSR (densified where ``message`` needs gathered rows).
             edge_weight: per-edge weights ``(E,)`` overriding ``adj``'s values, in the order
                 of ``adj``'s edges (edge_index columns, or a SparseTensor's stored entries).
-            **kwargs: for ``message``, matched by name (see the class docstring).
+            **kwargs: for ``message`` and ``update``, matched by name (see the class
+                docstring).
 
         Returns:
             ``(N_dst, ...)`` aggregated features after ``update``.
         """
         op = type(self).__name__
         x_src, x_dst = split_features(x)
-        n_dst = x_dst.shape[0] if x_dst is not None else None
-        adj, perm = adjacency_and_edge_order(adj, x_src.shape[0], n_dst, op=op,
-                                             dtype=x_src.dtype,
+        n_src, n_dst = _node_counts(op, adj, x_src, x_dst)
+        adj, perm = adjacency_and_edge_order(adj, n_src, n_dst, op=op,
+                                             dtype=None if x_src is None else x_src.dtype,
                                              x_is_pair=isinstance(x, tuple | list))
         if edge_weight is not None:
-            adj = adj.with_values(edges_in_csr_order(edge_weight, perm, adj.nnz, op=op,
-                                                     name="edge_weight"))
+            adj = adj.with_values(edge_weights_in_csr_order(
+                edge_weight, perm, adj.nnz, op=op, scalar=False,
+                dtype=None if x_src is None else x_src.dtype))
         if self.uses_fused_path():
+            if x_src is None:
+                raise ValueError(f"{op}: expected source features `x` to propagate (got None); "
+                                 "only a `message` that does not read x_j can do without")
             out = self.message_and_aggregate(adj, x_src)
         else:
             args, kw = self._message_arguments(adj, perm, x_src, x_dst, kwargs)
             out = self.aggregate(self.message(*args, **kw), adj)
-        return self.update(out, x_dst)
+        if type(self).update is MessagePassing.update:
+            return out
+        return self.update(out, **self._update_arguments(x, x_dst, kwargs))
+
+    def _update_arguments(self, x, x_dst, kwargs: dict) -> dict:
+        """``update``'s parameters after the aggregate, by name (node-level, unchanged)."""
+        op = type(self).__name__
+        known = {"x": x, "x_dst": x_dst, **kwargs}
+        out = {}
+        for p in _parameters(type(self), "update")[1:]:
+            if p.kind is p.VAR_KEYWORD:
+                out.update({k: v for k, v in kwargs.items() if k not in out})
+            elif p.kind is not p.VAR_POSITIONAL and p.name in known:
+                out[p.name] = known[p.name]
+            elif p.default is p.empty and p.kind is not p.VAR_POSITIONAL:
+                raise TypeError(f"{op}.update: cannot fill parameter `{p.name}`: expected x, "
+                                f"x_dst or a keyword passed to propagate (got keywords "
+                                f"{sorted(kwargs)})")
+        return out
 
     def _message_arguments(self, adj: SparseTensor, perm, x_src, x_dst, kwargs: dict):
         """``message``'s arguments by parameter name: ``(positional, keyword)``."""
         op = type(self).__name__
         sources = adj.structure.indices
 
-        node_counts = {x_src.shape[0], adj.shape[0]}
+        node_counts = {adj.shape[1], adj.shape[0]}
 
         def per_edge(v) -> bool:
             # E rows and no node count's: one row per edge (PyG's `norm` of GCN's message)
@@ -294,7 +356,7 @@ class MessagePassing(Module):
             return _MISSING
 
         args, kw, var_keyword = [], {}, False
-        for p in _message_parameters(type(self)):
+        for p in _parameters(type(self), "message"):
             if p.kind is p.VAR_KEYWORD:
                 var_keyword = True
                 continue
@@ -331,9 +393,28 @@ class MessagePassing(Module):
 _MISSING = object()
 
 
+def _node_counts(op: str, adj, x_src, x_dst) -> tuple[int, int | None]:
+    """``(N_src, N_dst)`` from the features; where they are None (``x`` None, or the pair
+    ``(x_src, None)`` of a bipartite layer that needs no target features, as PyG allows)
+    from the shape of ``adj``. ``N_dst`` None: the same as ``N_src`` (an edge_index)."""
+    graph_adj = adj.adj if isinstance(adj, Graph) else adj
+    shape = graph_adj.shape[:2] if isinstance(graph_adj, SparseTensor) else None
+    if x_src is not None:
+        n_src = x_src.shape[0]
+    elif shape is not None:
+        n_src = shape[1]
+    else:
+        raise ValueError(f"{op}: without node features (`x` is None) expected `adj` as a "
+                         f"SparseTensor or Graph, whose shape gives the node counts (got "
+                         f"{type(adj).__name__})")
+    n_dst = x_dst.shape[0] if x_dst is not None else None if shape is None else shape[0]
+    return n_src, n_dst
+
+
 @functools.cache
-def _message_parameters(cls) -> tuple:
-    """``cls.message``'s parameters without ``self`` (inspected once per class)."""
-    params = tuple(inspect.signature(cls.message).parameters.values())
-    is_static = isinstance(inspect.getattr_static(cls, "message"), staticmethod)
+def _parameters(cls, hook: str) -> tuple:
+    """The parameters of ``cls``'s hook ``message`` / ``update`` without ``self`` (inspected
+    once per class)."""
+    params = tuple(inspect.signature(getattr(cls, hook)).parameters.values())
+    is_static = isinstance(inspect.getattr_static(cls, hook), staticmethod)
     return params if is_static else params[1:]

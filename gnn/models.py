@@ -8,6 +8,8 @@ acts on the stored values).
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import sparsegraph.ops as ops
 from sparsegraph.creation import zeros
 from sparsegraph.gnn.appnp import APPNP as APPNPProp
@@ -43,13 +45,21 @@ def row_slice(x, lo: int, hi: int):
     return SparseTensor(rows, x.values[a:b])
 
 
+def layer_sizes(op: str, in_channels: int, hidden_channels: int, out_channels: int,
+                num_layers) -> list[int]:
+    """Feature sizes of a ``num_layers`` stack: in, hidden x (num_layers - 1), out."""
+    if isinstance(num_layers, bool) or not isinstance(num_layers, Integral) or num_layers < 1:
+        raise ValueError(f"{op}: expected `num_layers` to be an int >= 1 (got {num_layers!r})")
+    return [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
+
+
 class MLP(Module):
     """A multi-layer perceptron baseline that ignores the graph: Linear-ReLU-Dropout blocks."""
 
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int,
                  num_layers: int = 2, dropout: float = 0.5):
         super().__init__()
-        sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
+        sizes = layer_sizes("MLP", in_channels, hidden_channels, out_channels, num_layers)
         self.lins = ModuleList([Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)])
         self.dropout = dropout
 
@@ -67,7 +77,7 @@ class GCN(Module):
     def __init__(self, in_channels: int, hidden_channels: int = 16, out_channels: int = 2,
                  num_layers: int = 2, dropout: float = 0.5):
         super().__init__()
-        sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
+        sizes = layer_sizes("GCN", in_channels, hidden_channels, out_channels, num_layers)
         self.convs = ModuleList([GCNConv(a, b) for a, b in zip(sizes[:-1], sizes[1:],
                                                                  strict=True)])
         self.dropout = dropout
@@ -115,7 +125,7 @@ class GraphSAGE(Module):
     def __init__(self, in_channels: int, hidden_channels: int = 64, out_channels: int = 2,
                  num_layers: int = 2, dropout: float = 0.5, aggr="mean"):
         super().__init__()
-        sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
+        sizes = layer_sizes("GraphSAGE", in_channels, hidden_channels, out_channels, num_layers)
         self.convs = ModuleList([SAGEConv(a, b, aggr=aggr)
                                  for a, b in zip(sizes[:-1], sizes[1:], strict=True)])
         self.dropout = dropout

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import sparsegraph.ops as ops
-from sparsegraph.gnn.message_passing import MessagePassing, check_in_channels, split_features
+from sparsegraph.gnn.message_passing import (
+    MessagePassing,
+    check_in_channels,
+    require_x_dst,
+    split_features,
+)
 from sparsegraph.nn import Linear
 
 
@@ -47,6 +52,7 @@ class SAGEConv(MessagePassing):
         x_src, x_dst = split_features(x)
         check_in_channels("SAGEConv", "x_src" if is_pair else "x", x_src, self.src_in)
         if self.lin_r is not None:
+            require_x_dst("SAGEConv", x_dst, "the root weight (or pass root_weight=False)")
             check_in_channels("SAGEConv", "x_dst", x_dst, self.dst_in)
         if self.proj is not None:
             x_src = ops.relu(self.proj(x_src))

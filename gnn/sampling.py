@@ -44,7 +44,7 @@ class SampledBlocks:
         n_id: ``(N_0,)`` int64 global ids, the ``batch_size`` seed nodes first.
         batch_size: number of seed nodes (the rows of the model's output).
         blocks: per layer, outermost first: ``(N_{l+1}, N_l)`` SparseTensors (local ids,
-            row = target, values = 1).
+            row = target; values: the graph's edge weights ``graph.adj.values[e_id]``).
         e_id: per block, ``(E_l,)`` int64 positions of its edges in the graph's CSR
             (``graph.adj.values[e_id]`` are their weights).
         x: ``(N_0, F)`` features of ``n_id`` (loader only; dense Tensor or sparse CSR).
@@ -91,8 +91,11 @@ def _csr_arrays(adj_or_graph, op: str):
     if adj.shape[0] != adj.shape[1]:
         raise ValueError(f"{op}: expected a square adjacency (got shape {adj.shape[:2]})")
     s = adj.structure.to("cpu")
-    s = s.to_csr()[0] if s.layout != "csr" else s
-    return s.indptr, s.indices, adj.shape[0]
+    values = backend.to_device(adj.values.detach().array, "cpu")
+    if s.layout != "csr":
+        s, perm = s.to_csr()
+        values = values if perm is None else values[perm]
+    return s.indptr, s.indices, adj.shape[0], values
 
 
 def check_num_neighbors(num_neighbors, op: str = "NeighborSampler") -> list[int]:
@@ -165,7 +168,10 @@ class NeighborSampler:
     """
 
     def __init__(self, adj_or_graph, num_neighbors=(15, 10, 5), seed=None):
-        self.indptr, self.indices, self.num_nodes = _csr_arrays(adj_or_graph, "NeighborSampler")
+        # the edge weights travel with the sampled edges, so that a model trained on blocks
+        # sees the operator of its full-graph forward and `inference`
+        self.indptr, self.indices, self.num_nodes, self.values = _csr_arrays(
+            adj_or_graph, "NeighborSampler")
         self.num_neighbors = check_num_neighbors(num_neighbors)
         self.seed = check_seed(seed, "NeighborSampler")
         self._local = np.full(self.num_nodes, -1,
@@ -196,7 +202,7 @@ class NeighborSampler:
                 nodes = np.concatenate([nodes, new])
                 s = Structure.csr(rowptr, col, (n_dst, nodes.shape[0]), op="NeighborSampler",
                                   validate=False)
-                blocks.append(SparseTensor(s, wrap(np.ones(col.shape[0], np.float32))))
+                blocks.append(SparseTensor(s, wrap(np.take(self.values, e_id, axis=0))))
                 e_ids.append(e_id)
         finally:
             local[nodes] = -1

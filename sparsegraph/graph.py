@@ -105,16 +105,21 @@ class Graph:
         edge_index: ``(2, E)`` integer array, row 0 = source, row 1 = target.
         adj: a square SparseTensor adjacency (target-major) instead of ``edge_index``.
         edge_weight: ``(E,)`` values for the adjacency (default: ones).
-        edge_attr: ``(E, D)`` edge features, in ``edge_index`` order.
+        edge_attr: ``(E, D)`` edge features, in ``edge_index`` order (with ``adj``: in the
+            order of its stored entries).
         y: integer class labels (-1 = unlabelled) or float targets (regression,
             multi-label): ``(N, ...)`` per node, or ``(1, ...)`` for a graph label.
         num_nodes: node count (default: from ``x``, else ``adj``, else the largest index).
-        **extra: any other attributes (kept as given).
+        **extra: any other attributes (kept as given; ``*_mask`` and ``batch`` become
+            Tensors). An ``edge_<name>`` one is per edge, like ``edge_attr``: a Tensor with one
+            row per edge, reordered with the edges and kept in line by subgraph, batching,
+            self loops and to_undirected.
 
     Raises:
         ValueError / TypeError: indices outside ``num_nodes``, feature or mask rows that do not
-        match ``num_nodes``, labels of the wrong length, non-numeric, NaN or < -1 labels,
-        non-boolean masks.
+        match ``num_nodes``, per-edge rows (``edge_attr``, ``edge_weight``, ``edge_<name>``)
+        that do not match the edges, labels of the wrong length, non-numeric, NaN or < -1
+        labels, non-boolean masks.
     """
 
     def __init__(self, x=None, edge_index=None, adj=None, edge_weight=None, edge_attr=None,
@@ -136,6 +141,7 @@ class Graph:
         self.num_nodes = int(num_nodes)
         if adj is not None and edge_index is not None:
             raise ValueError("Graph: pass either `edge_index` or `adj`, not both")
+        from_adj = adj is not None
         if adj is None:
             ei = (_edge_index_array(edge_index) if edge_index is not None
                   else np.zeros((2, 0), np.int64))
@@ -150,12 +156,6 @@ class Graph:
                 raise ValueError(f"Graph: expected `edge_index` entries in [0, "
                                  f"{self.num_nodes}) for num_nodes={self.num_nodes} (got {bad})")
             adj, perm = self._adj_from_edges(ei, edge_weight, device)
-            if edge_attr is not None:
-                edge_attr = _as_tensor(edge_attr)
-                if edge_attr.shape[0] != ei.shape[1]:
-                    raise ValueError(f"Graph: expected `edge_attr` with {ei.shape[1]} rows, one "
-                                     f"per edge (got {edge_attr.shape[0]})")
-                edge_attr = edge_attr[perm] if perm is not None else edge_attr
         else:
             if not isinstance(adj, SparseTensor) or adj.shape[0] != adj.shape[1]:
                 raise TypeError(f"Graph: expected `adj` to be a square SparseTensor "
@@ -164,15 +164,38 @@ class Graph:
                 raise ValueError(f"Graph: expected `adj` of shape ({self.num_nodes}, "
                                  f"{self.num_nodes}) for num_nodes={self.num_nodes} "
                                  f"(got {adj.shape[:2]})")
+            perm = adj.structure.to_csr()[1] if adj.layout != "csr" else None
             adj = adj.to_csr() if adj.layout != "csr" else adj
-            edge_attr = _as_tensor(edge_attr)
+            if edge_weight is not None:  # the given weights replace adj's values
+                w = _as_tensor(edge_weight)
+                if w.shape != (adj.nnz,):
+                    raise ValueError(f"Graph: expected `edge_weight` of shape ({adj.nnz},), "
+                                     f"one per stored entry of `adj` (got {w.shape})")
+                adj = adj.with_values(_on(w if perm is None else w[perm], adj.device))
+        per_edge = {k: v for k, v in extra.items() if k.startswith("edge_")}
+        for key, value in [("edge_attr", edge_attr), *per_edge.items()]:
+            if value is None:
+                continue
+            value = _as_tensor(value)
+            if not value.shape or value.shape[0] != adj.nnz:
+                raise ValueError(f"Graph: expected `{key}` with {adj.nnz} rows, one per edge "
+                                 f"(got shape {tuple(value.shape)})")
+            value = value[perm] if perm is not None else value
+            if key == "edge_attr":
+                edge_attr = value
+            else:
+                extra[key] = value
         self.adj = adj
+        # whether the values are real weights, not the implicit ones of an unweighted graph:
+        # to_undirected merges real weights but keeps an unweighted graph unweighted (PyG).
+        # None (a given adj): judged from its values when needed, not read here (a memmap)
+        self._weighted = True if edge_weight is not None else None if from_adj else False
         self.edge_attr = edge_attr
         self.x = x
         self.y = _as_tensor(y)
         for key, value in extra.items():
             setattr(self, key, _as_tensor(value) if key.endswith("_mask") or key == "batch"
-                    else value)
+                    or key.startswith("edge_") else value)
         for key in ("train_mask", "val_mask", "test_mask"):
             if not hasattr(self, key):
                 setattr(self, key, None)
@@ -296,15 +319,22 @@ class Graph:
         g.__dict__.update(changes)
         return g
 
-    def _with_edges(self, ei, edge_attr=None, weight=None) -> Graph:
-        """New edges from host arrays; adjacency and ``edge_attr`` stay on this graph's
-        devices."""
+    def _edge_fields(self) -> dict:
+        """The per-edge attributes (``edge_attr`` and ``edge_<name>``), one row per edge."""
+        return {k: v for k, v in vars(self).items()
+                if k.startswith("edge_") and isinstance(v, Tensor)}
+
+    def _with_edges(self, ei, weight=None, **fields) -> Graph:
+        """New edges from host arrays with their per-edge ``fields`` (every one of
+        `_edge_fields`, in ``ei``'s order); all stay on this graph's devices."""
+        missing = self._edge_fields().keys() - fields.keys()
+        assert not missing, f"per-edge fields left stale: {sorted(missing)}"
         adj, perm = self._adj_from_edges(ei, weight, self.adj.structure.device)
-        if edge_attr is not None and perm is not None:
-            edge_attr = edge_attr[perm]
-        if edge_attr is not None and self.edge_attr is not None:
-            edge_attr = _on(edge_attr, self.edge_attr.device)
-        return self._replace(adj=adj, edge_attr=edge_attr)
+        for key, value in fields.items():
+            old = getattr(self, key, None)
+            value = value[perm] if value is not None and perm is not None else value
+            fields[key] = _on(value, old.device) if isinstance(old, Tensor) else value
+        return self._replace(adj=adj, **fields)
 
     def to_undirected(self, reduce: str = "sum") -> Graph:
         """Add every reverse edge; copies of an edge are merged by ``reduce``.
@@ -312,7 +342,9 @@ class Graph:
         ``reduce`` ("sum", "mean", "max", "min"; default "sum", as `sg.to_undirected` and
         PyG) merges the edge weights and ``edge_attr`` rows of an edge stored both ways (and of
         self loops, which the reversal duplicates): with "sum" such weights double, with
-        "mean" / "max" / "min" they stay. "mean" of integer values gives float32.
+        "mean" / "max" / "min" they stay. "mean" of integer values gives float32. As in PyG,
+        only attributes that exist are merged: a graph built without ``edge_weight`` stays
+        unweighted (every weight 1), so an undirected one comes back unchanged.
         """
         from sparsegraph.graph_ops import undirected_edges
 
@@ -331,9 +363,9 @@ class Graph:
     def _edge_subset(self, keep) -> Graph:
         s = self._host_structure()
         ei = np.stack([s.cols(), s.rows()])[:, keep]
-        attr = None if self.edge_attr is None else self.edge_attr[np.flatnonzero(keep)]
+        idx = np.flatnonzero(keep)
         w = self.adj.values.detach().numpy()[keep]
-        return self._with_edges(ei, attr, w)
+        return self._with_edges(ei, w, **{k: v[idx] for k, v in self._edge_fields().items()})
 
     def subgraph(self, nodes) -> Graph:
         """The induced subgraph on ``nodes`` (index array or boolean mask), relabelled 0..k-1."""

@@ -60,6 +60,14 @@ def _merge_rows(inverse, first, values, reduce):
     return out
 
 
+def is_weighted(g) -> bool:
+    """Whether ``g``'s adjacency values are given weights (else the implicit ones)."""
+    weighted = g.__dict__.get("_weighted")
+    if weighted is None:  # a graph assembled without the flag: judge by the values
+        return g.num_edges > 0 and not bool((_np(g.adj.values) == 1).all())
+    return weighted
+
+
 def undirected_edges(g, reduce: str = "mean"):
     """``g`` with every reverse edge added; parallel edges merged by ``reduce``."""
     if reduce not in REDUCERS:
@@ -68,16 +76,21 @@ def undirected_edges(g, reduce: str = "mean"):
     both = np.concatenate([ei, ei[::-1]], axis=1)
     key = both[1] * max(g.num_nodes, 1) + both[0]
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    weight = _merge_rows(inverse, first, np.concatenate([_np(g.adj.values)] * 2), reduce)
-    attr = None
-    if g.edge_attr is not None:
-        a = _np(g.edge_attr)
-        attr = wrap(_merge_rows(inverse, first, np.concatenate([a, a]), reduce))
-    return g._with_edges(both[:, first], attr, weight)
+    values = _np(g.adj.values)
+    if is_weighted(g):
+        weight = _merge_rows(inverse, first, np.concatenate([values] * 2), reduce)
+    else:  # no weights to merge: the merged edges keep the implicit weight 1
+        weight = np.ones((first.size,) + values.shape[1:], values.dtype)
+    fields = {k: wrap(_merge_rows(inverse, first, np.concatenate([_np(v)] * 2), reduce))
+              for k, v in g._edge_fields().items()}
+    return g._with_edges(both[:, first], weight, **fields)
 
 
 def with_self_loops(g, fill_value: float = 1.0):
     """Add ``(i, i)`` for every node without one; their weight (and edge_attr) is fill_value."""
+    if isinstance(fill_value, bool) or not isinstance(fill_value, int | float | np.number):
+        raise TypeError(f"Graph.add_self_loops: expected a number `fill_value`, the new loops' "
+                        f"weight and edge_attr entries (got {fill_value!r})")
     s = g._host_structure()
     rows, cols = s.rows(), s.cols()
     has_loop = np.zeros(g.num_nodes, bool)
@@ -87,11 +100,12 @@ def with_self_loops(g, fill_value: float = 1.0):
     values = _np(g.adj.values)
     weight = np.concatenate([values, np.full((new.size,) + values.shape[1:], fill_value,
                                              values.dtype)])
-    attr = None
-    if g.edge_attr is not None:
-        a = _np(g.edge_attr)
-        attr = wrap(np.concatenate([a, np.full((new.size,) + a.shape[1:], fill_value, a.dtype)]))
-    return g._with_edges(ei, attr, weight)
+    fields = {k: wrap(np.concatenate([a, np.full((new.size,) + a.shape[1:], fill_value,
+                                                 a.dtype)]))
+              for k, a in ((k, _np(v)) for k, v in g._edge_fields().items())}
+    out = g._with_edges(ei, weight, **fields)
+    out._weighted = is_weighted(g) or (new.size > 0 and fill_value != 1)
+    return out
 
 
 def _node_ids(g, nodes) -> np.ndarray:
@@ -117,7 +131,7 @@ def _node_ids(g, nodes) -> np.ndarray:
 def _node_axis(g, key, value):
     """The axis of ``value`` that runs over nodes (0; the last one of a 2-D ``*_mask``, e.g.
     the ``(num_splits, N)`` masks of the heterophilous datasets), or None: not node-level."""
-    if (key in ("adj", "edge_attr", "ptr") or key.startswith("_")
+    if (key in ("adj", "ptr") or key.startswith(("_", "edge_"))
             or key in getattr(g, "_graph_keys", ())
             or not isinstance(value, Tensor | SparseTensor | np.ndarray) or not value.shape):
         return None
@@ -154,13 +168,14 @@ def induced_subgraph(g, nodes):
     ei = _host_edge_index(g)
     keep = (new_id[ei[0]] >= 0) & (new_id[ei[1]] >= 0)
     sub_ei = new_id[ei[:, keep]]
-    attr = None if g.edge_attr is None else g.edge_attr[np.flatnonzero(keep)]
+    idx = np.flatnonzero(keep)
+    fields = {k: v[idx] for k, v in g._edge_fields().items()}
     changes = {k: _take_rows(v, ids, _node_axis(g, k, v)) for k, v in vars(g).items()
                if _is_node_field(g, k, v)}
     if g.batch is not None and getattr(g, "ptr", None) is not None:
         changes["ptr"] = _batch_ptr(changes["batch"], g.num_graphs)
     out = g._replace(num_nodes=int(ids.size), **changes)
-    return out._with_edges(sub_ei, attr, _np(g.adj.values)[keep])
+    return out._with_edges(sub_ei, _np(g.adj.values)[keep], **fields)
 
 
 def _cat(values, key, axis=0):
@@ -199,11 +214,13 @@ def batch_graphs(graphs):
     structure = Structure.csr(indptr, indices, (n, n), validate=False).to(device)
     adj = SparseTensor(structure, _on(_cat([g.adj.values for g in graphs], "adj"), device))
     out = Graph.__new__(Graph)
-    out.__dict__.update(num_nodes=n, adj=adj,
+    out.__dict__.update(num_nodes=n, adj=adj, _weighted=any(is_weighted(g) for g in graphs),
                         edge_attr=_cat([g.edge_attr for g in graphs], "edge_attr"))
+    for key in graphs[0]._edge_fields().keys() - {"edge_attr"}:  # per edge: concatenated
+        out.__dict__[key] = _cat([g.__dict__.get(key) for g in graphs], key)
     graph_keys = []
     for key in graphs[0].__dict__:
-        if key in ("num_nodes", "adj", "edge_attr", "batch", "ptr") or key.startswith("_"):
+        if key in ("num_nodes", "adj", "batch", "ptr") or key.startswith(("_", "edge_")):
             continue
         values = [g.__dict__.get(key) for g in graphs]
         axes = {_node_axis(g, key, v) for g, v in zip(graphs, values, strict=True)
@@ -239,6 +256,7 @@ def unbatch(g):
     indptr, indices = s.indptr, s.indices
     values = g.adj.values.detach().array  # sliced where it is
     graph_keys = getattr(g, "_graph_keys", ())
+    edge_keys = g._edge_fields().keys()
     out = []
     for i in range(ptr.size - 1):
         lo, hi = int(ptr[i]), int(ptr[i + 1])
@@ -248,11 +266,14 @@ def unbatch(g):
         part = Graph.__new__(Graph)
         part.__dict__.update(num_nodes=hi - lo,
                              adj=SparseTensor(sub.to(device), wrap(values[e0:e1])),
-                             edge_attr=None if g.edge_attr is None else g.edge_attr[e0:e1])
+                             edge_attr=None if g.edge_attr is None else g.edge_attr[e0:e1],
+                             _weighted=is_weighted(g))
         for key, value in vars(g).items():
             if key in ("num_nodes", "adj", "edge_attr", "batch", "ptr") or key.startswith("_"):
                 continue
-            if key in graph_keys:
+            if key in edge_keys:
+                part.__dict__[key] = value[e0:e1]
+            elif key in graph_keys:
                 part.__dict__[key] = value[i:i + 1]
             elif _is_node_field(g, key, value):
                 part.__dict__[key] = _take_rows(value, np.arange(lo, hi),

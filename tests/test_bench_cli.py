@@ -374,3 +374,20 @@ def test_spmm_rejects_impossible_sizes(tmp_path, capsys, bad, match):
 
     assert main(["bench", "spmm", "--quiet", "--out", str(tmp_path / "o"), *bad]) == 2
     assert re.search(match, capsys.readouterr().err) and not (tmp_path / "o").exists()
+
+
+def test_models_bench_refuses_a_dataset_without_a_split_before_running(tmp_path, capsys):
+    args = ["bench", "models", "--models", "gcn", "--datasets", "karate", "cora_ml",
+            "--epochs", "1", "--quiet", "--out", str(tmp_path / "x")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["sparsegraph bench models: cora_ml has no stored train/val/test split to "
+                   "train on; drop it from --datasets"]
+    assert not (tmp_path / "x").exists()
+
+
+def test_dense_budget_sizes_are_printed_in_a_readable_unit():
+    from sparsegraph.cli.bench_sparse_dense import size_text
+
+    assert size_text(0) == "0 bytes" and size_text(30 * 30 * 8) == "7.03 KiB"
+    assert size_text(3 * 2**20) == "3.00 MiB" and size_text(2**31) == "2.00 GiB"

@@ -43,3 +43,64 @@ def test_train_refuses_bad_values_in_one_line(flags, message, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert re.search(message, err[-1]), err
     assert "Traceback" not in "\n".join(err)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--seed", "-1"], "argument --seed: expected an int >= 0"),
+    (["--model", "gin", "--patience", "5"], r"--patience: not used by --model gin .*drop it"),
+    (["--model", "sgc", "--dropout", "0.5", "--hidden", "8"],
+     r"--hidden, --dropout: not used by --model sgc .*drop them"),
+])
+def test_train_refuses_flags_the_model_does_not_take(flags, message, capsys):
+    try:
+        rc = main(["train", *flags, "--quiet"])
+    except SystemExit as exc:
+        rc = exc.code
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert re.search(message, err[-1]), err
+
+
+def test_train_refuses_a_json_directory_before_training(tmp_path, capsys):
+    rc = main(["train", "--epochs", "1", "--runs", "1", "--quiet", "--json", str(tmp_path)])
+    assert rc == 2
+    captured = capsys.readouterr()
+    assert re.search(r"--json: .* is a directory", captured.err.strip().splitlines()[-1])
+    assert "test accuracy" not in captured.out  # refused before the training
+    assert list(tmp_path.iterdir()) == []  # nothing half-written beside it either
+
+
+def test_train_on_a_dataset_without_a_split_says_so(data_root, capsys):
+    rc = main(["train", "--dataset", "cora_ml", "--epochs", "1", "--runs", "1", "--quiet",
+               "--root", str(data_root), "--no-download"])
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["sparsegraph train: cora_ml has no stored train/val/test split; pick a "
+                   "dataset that has one (cora, citeseer, pubmed, actor, texas, ...)"]
+
+
+def _gin_json(tmp_path, data_root, *flags):
+    import json
+
+    out = tmp_path / f"gin{len(list(tmp_path.iterdir()))}.json"
+    rc = main(["train", "--dataset", "mutag", "--model", "gin", "--epochs", "2", "--runs", "1",
+               "--folds", "2", "--hidden", "8", "--quiet", "--root", str(data_root),
+               "--no-download", "--json", str(out), *flags])
+    assert rc == 0
+    return json.loads(out.read_text())
+
+
+def test_gin_json_records_what_ran(tmp_path, data_root):
+    res = _gin_json(tmp_path, data_root, "--weight-decay", "0.5")
+    assert res["config"]["weight_decay"] == 0.5 and "patience" not in res["config"]
+    assert res["epoch_time_median_s"] > 0 and res["val_acc_mean"] == res["test_acc_mean"]
+    assert res["test_acc_std"] > 0  # the spread over the folds, not over the single run
+
+
+def test_missing_data_with_no_download_names_the_flag(tmp_path, capsys):
+    rc = main(["train", "--dataset", "cora", "--root", str(tmp_path), "--no-download",
+               "--epochs", "1", "--runs", "1", "--quiet"])
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "(or drop --no-download)" in err[0]
+    assert "download=True" not in err[0]

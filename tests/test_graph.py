@@ -204,3 +204,48 @@ def test_to_undirected_default_matches_sg_to_undirected():
     g = sg.Graph(edge_index=np.array([[0, 1, 2], [1, 0, 2]]), edge_weight=np.array([1., 2., 3.]))
     np.testing.assert_array_equal(g.to_undirected().adj.to_dense().numpy(),
                                   sg.to_undirected(g.adj).to_dense().numpy())
+
+
+def test_to_undirected_keeps_an_unweighted_graph_unweighted():
+    g = sg.Graph(edge_index=np.array([[0, 1, 1], [1, 0, 2]]), num_nodes=3)
+    u = g.to_undirected()
+    dense = np.zeros((3, 3))
+    dense[[1, 0, 2, 1], [0, 1, 1, 2]] = 1.0  # one-way 1 -> 2 gets its reverse; weights stay 1
+    np.testing.assert_array_equal(u.adj.to_dense().numpy(), dense)
+    # an undirected unweighted graph comes back unchanged, also after batching
+    from sparsegraph.datasets import KarateClub
+
+    karate = KarateClub()[0]
+    for graph in (karate, sg.Graph.batch([karate, karate])):
+        np.testing.assert_array_equal(graph.to_undirected().adj.to_dense().numpy(),
+                                      graph.adj.to_dense().numpy())
+
+
+def test_to_undirected_still_merges_given_weights_even_when_they_are_ones():
+    g = sg.Graph(edge_index=np.array([[0, 1], [1, 0]]), edge_weight=np.ones(2))
+    assert g.to_undirected().adj.values.numpy().tolist() == [2.0, 2.0]  # PyG's "add"
+    loops = sg.Graph(edge_index=np.array([[0, 1], [1, 0]]), num_nodes=2).add_self_loops(2.0)
+    assert sorted(loops.to_undirected().adj.values.numpy().tolist()) == [2.0, 2.0, 4.0, 4.0]
+
+
+def test_add_self_loops_names_a_non_numeric_fill_value():
+    with pytest.raises(TypeError, match=r"Graph.add_self_loops: expected a number `fill_value`"
+                                        r".*\(got 'mean'\)"):
+        small().add_self_loops("mean")
+
+
+def test_graph_from_adj_validates_edge_attr_and_applies_edge_weight():
+    base = sg.Graph(edge_index=np.array([[0, 1, 1, 2], [1, 0, 2, 1]]), num_nodes=3)
+    with pytest.raises(ValueError, match=r"Graph: expected `edge_attr` with 4 rows, one per "
+                                         r"edge \(got shape \(7, 2\)\)"):
+        sg.Graph(adj=base.adj, edge_attr=np.zeros((7, 2)))
+    with pytest.raises(ValueError, match=r"Graph: expected `edge_weight` of shape \(4,\)"):
+        sg.Graph(adj=base.adj, edge_weight=np.ones(3))
+    # a COO adj: weights and edge_attr follow its stored entries into CSR order
+    coo = sg.sparse_coo(np.array([[2, 0, 1], [1, 1, 0]]), np.ones(3), (3, 3))
+    g = sg.Graph(adj=coo, edge_weight=np.array([5.0, 6.0, 7.0]), edge_attr=np.array([[5.0],
+                                                                                     [6.0], [7.0]]))
+    dense = np.zeros((3, 3))
+    dense[[2, 0, 1], [1, 1, 0]] = [5.0, 6.0, 7.0]
+    np.testing.assert_array_equal(g.adj.to_dense().numpy(), dense)
+    np.testing.assert_array_equal(g.edge_attr.numpy()[:, 0], g.adj.values.numpy())

@@ -100,12 +100,15 @@ def _one_in_child(model: str, dataset: str, args) -> dict:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from sparsegraph.datasets.registry import known_datasets
+    from sparsegraph.datasets.registry import known_datasets, without_split
 
     unknown = [d for d in args.datasets if d.lower() not in known_datasets()]
+    no_split = [d for d in args.datasets if without_split(d)]
     error = (check_device(args.device) or too_small(args, epochs=1)
              or (f"unknown dataset {unknown[0]!r} (expected one of "
                  f"{', '.join(known_datasets())})" if unknown and not args.single else None)
+             or (f"{no_split[0]} has no stored train/val/test split to train on; drop it "
+                 "from --datasets" if no_split and not args.single else None)
              or (None if args.single else out_problem(args.out)))
     if error:
         print(f"sparsegraph bench models: {error}", file=sys.stderr)

@@ -167,6 +167,14 @@ def crossover(points: list[dict]) -> float | None:
     return float(math.exp(math.log(d0) + t * (math.log(d1) - math.log(d0))))
 
 
+def size_text(nbytes: int) -> str:
+    """Bytes in the largest unit that keeps a non-zero integer part (never "0.00 GiB")."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.2f} {unit}"
+    return f"{nbytes} bytes"
+
+
 def sweep(args) -> tuple[list[dict], list[str]]:
     """Every (op, N, density, F) point on ``args.device``; and what was skipped, and why."""
     dev = sg.backend.normalize_device(args.device)
@@ -182,8 +190,8 @@ def sweep(args) -> tuple[list[dict], list[str]]:
         dense_bytes = n * n * dtype.itemsize
         if dense_bytes > budget:
             skipped.append(f"N={n}: dense skipped at every density: the {n} x {n} {dtype.name} "
-                           f"matrix needs {dense_bytes / 2**30:.2f} GiB > budget "
-                           f"{budget / 2**30:.2f} GiB (--dense-budget-mb)")
+                           f"matrix needs {size_text(dense_bytes)} > budget "
+                           f"{size_text(budget)} (--dense-budget-mb)")
         for d in args.density_sweep:
             nnz = max(1, round(d * n * n))
             if nnz > args.max_nnz:

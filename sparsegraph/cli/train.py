@@ -15,18 +15,21 @@ import sys
 import numpy as np
 
 # per-model defaults: the papers' hyper-parameters (APPNP's paper puts its 5e-3 L2 penalty on
-# the first layer only; on every parameter that over-regularises, so we use PyG's 5e-4)
+# the first layer only; on every parameter that over-regularises, so we use PyG's 5e-4). A
+# model's keys are the flags it takes: the others are refused, so the JSON config is what ran
+# (SGC has no dropout; GIN's protocol runs every epoch and picks the best mean fold accuracy,
+# so it has no early stopping)
 DEFAULTS = {
     "gcn": dict(hidden=16, lr=0.01, weight_decay=5e-4, dropout=0.5, epochs=200, patience=None),
     "gat": dict(hidden=8, heads=8, lr=0.005, weight_decay=5e-4, dropout=0.6, epochs=1000,
                 patience=100),
     "sage": dict(hidden=64, lr=0.01, weight_decay=5e-4, dropout=0.5, epochs=200, patience=None),
-    "sgc": dict(lr=0.2, weight_decay=5e-5, dropout=0.0, epochs=100, patience=None, K=2),
+    "sgc": dict(lr=0.2, weight_decay=5e-5, epochs=100, patience=None, K=2),
     "appnp": dict(hidden=64, lr=0.01, weight_decay=5e-4, dropout=0.5, epochs=1000,
                   patience=100, K=10, alpha=0.1),
     "mlp": dict(hidden=64, lr=0.01, weight_decay=5e-4, dropout=0.5, epochs=200, patience=None),
-    "gin": dict(hidden=32, lr=0.01, weight_decay=0.0, dropout=0.5, epochs=350, patience=None,
-                batch_size=32, folds=10),
+    "gin": dict(hidden=32, lr=0.01, weight_decay=0.0, dropout=0.5, epochs=350, batch_size=32,
+                folds=10),
 }
 MODELS = tuple(DEFAULTS)
 
@@ -71,7 +74,8 @@ def add_train_parser(sub) -> None:
                        help="default: the paper's value for the model")
     p.add_argument("--runs", type=_POSITIVE_INT, default=10,
                    help="seeds to average (default: 10)")
-    p.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
+    p.add_argument("--seed", type=_checked(int, lambda v: v >= 0, "an int >= 0"), default=0,
+                   help="first seed (default: 0)")
     p.add_argument("--device", default="cpu",
                    help="cpu, cuda or cuda:N (needs the `gpu` extra and a GPU; default: cpu)")
     p.add_argument("--root", default=None, help="data root (default: $SPARSEGRAPH_DATA, then "
@@ -83,6 +87,39 @@ def add_train_parser(sub) -> None:
     p.add_argument("--json", default=None, metavar="PATH", help="write results as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
+
+
+def unused_flags(args) -> list[str]:
+    """The flags given that ``--model`` does not take (its DEFAULTS have no such key)."""
+    return [f"--{name}" for name in _FLAGS
+            if getattr(args, name.replace("-", "_"), None) is not None
+            and name.replace("-", "_") not in DEFAULTS[args.model]]
+
+
+def unused_problem(args) -> str | None:
+    """One line refusing the flags ``--model`` does not take (None when there are none)."""
+    unused = unused_flags(args)
+    if not unused:
+        return None
+    takes = [f"--{k.replace('_', '-')}" for k in DEFAULTS[args.model]
+             if k.replace("_", "-") in _FLAGS]
+    return (f"{', '.join(unused)}: not used by --model {args.model} (it takes "
+            f"{', '.join(takes)}); drop {'them' if len(unused) > 1 else 'it'}")
+
+
+def json_problem(path: str | None) -> str | None:
+    """Why ``--json PATH`` cannot be written, in one line (None when it can): said before
+    the training, not after it."""
+    if path is None:
+        return None
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return f"--json: {path} is a directory; name a file, e.g. {os.path.join(path, 'r.json')}"
+    if not os.path.isdir(folder):
+        return f"--json: the folder of {path} does not exist"
+    if not os.access(folder, os.W_OK):
+        return f"--json: the folder of {path} is not writable"
+    return None
 
 
 def config_for(args) -> dict:
@@ -100,7 +137,7 @@ def config_for(args) -> dict:
 def build_model(cfg: dict, num_features: int, num_classes: int):
     from sparsegraph.gnn import models
 
-    name, hidden, dropout = cfg["model"], cfg.get("hidden"), cfg["dropout"]
+    name, hidden, dropout = cfg["model"], cfg.get("hidden"), cfg.get("dropout", 0.0)
     if name == "gcn":
         return models.GCN(num_features, hidden, num_classes, dropout=dropout)
     if name == "gat":
@@ -164,18 +201,24 @@ def run_graph_classification(cfg, graphs, folds_fn, quiet: bool) -> dict:
 
     labels = np.array([int(g.y.array.reshape(-1)[0]) for g in graphs])
     num_classes, num_features = int(labels.max()) + 1, graphs[0].num_features
-    tests = []
+    tests, fold_accs, times = [], [], []
     for run in range(cfg["runs"]):
         seed = cfg["seed"] + run
         folds = folds_fn(labels, cfg["folds"], seed)
         bar = _progress(cfg["folds"] * cfg["epochs"], f"run {run + 1}/{cfg['runs']}", quiet)
         res = train_graph_classifier(
             lambda: build_model(cfg, num_features, num_classes), graphs, folds,
-            epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"], seed=seed,
+            epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
+            weight_decay=cfg["weight_decay"], seed=seed,
             on_epoch=lambda f, e, acc, bar=bar: bar.update(1))
         bar.close()
         tests.append(res["test_acc_mean"])
-    return {"test_accs": tests, "val_accs": [], "epoch_times": []}
+        fold_accs.extend(res["fold_accs"])
+        times.extend(res["epoch_times_s"])
+    # the GIN paper reports the cross-validation accuracy: the held-out fold is both what
+    # selects the epoch and what is scored, so val = test here, and the spread is over folds
+    return {"test_accs": tests, "val_accs": tests, "epoch_times": times,
+            "fold_accs": fold_accs}
 
 
 def device_error(device: str) -> str | None:
@@ -202,19 +245,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     from sparsegraph.datasets import DatasetUnavailable, load_for_training
 
     cfg = config_for(args)
-    problem = device_error(cfg["device"])
+    problem = (unused_problem(args) or device_error(cfg["device"])
+               or json_problem(args.json))
     if problem is not None:
         print(f"sparsegraph train: {problem}", file=sys.stderr)
-        return 2
-    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
-        print(f"sparsegraph train: --json: the folder of {args.json} does not exist",
-              file=sys.stderr)
         return 2  # said now, not after the training
     try:
         task, data, folds_fn = load_for_training(args.dataset, root=args.root,
                                                  download=not args.no_download)
     except (DatasetUnavailable, ValueError) as exc:  # ValueError: an unknown dataset name
-        print(f"sparsegraph train: {exc}", file=sys.stderr)
+        from sparsegraph.datasets.download import DOWNLOAD_HINT
+
+        # the user is at the command line: name the flag, not the Python keyword
+        hint = " (or drop --no-download)" if args.no_download else ""
+        message = str(exc).replace(" " + DOWNLOAD_HINT, hint)
+        print(f"sparsegraph train: {message}", file=sys.stderr)
         return 2
     if task == "graph" and cfg["model"] != "gin":
         print(f"sparsegraph train: {args.dataset} is a graph-classification dataset; use "
@@ -232,6 +277,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("sparsegraph train: gin is for graph classification (TU datasets such as "
               "mutag, proteins); pick gcn, gat, sage, sgc, appnp or mlp", file=sys.stderr)
         return 2
+    if task == "node" and data.train_mask is None:
+        print(f"sparsegraph train: {args.dataset} has no stored train/val/test split; pick a "
+              "dataset that has one (cora, citeseer, pubmed, actor, texas, ...)",
+              file=sys.stderr)
+        return 2
     if task == "node":
         if cfg["device"] != "cpu":  # the model follows in run_node_classification
             data = data.to(cfg["device"])
@@ -239,8 +289,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         out = run_graph_classification(cfg, data, folds_fn, args.quiet)
     tests = np.array(out["test_accs"]) * 100
+    spread = np.array(out.get("fold_accs", out["test_accs"])) * 100  # GIN: over the folds
     result = {
-        "test_acc_mean": float(tests.mean()), "test_acc_std": float(tests.std()),
+        "test_acc_mean": float(tests.mean()), "test_acc_std": float(spread.std()),
         "val_acc_mean": float(np.mean(out["val_accs"]) * 100) if out["val_accs"] else None,
         "epoch_time_median_s": (float(np.median(out["epoch_times"])) if out["epoch_times"]
                                 else None),
@@ -250,10 +301,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"median epoch time: {result['epoch_time_median_s'] * 1e3:.1f} ms; peak RSS "
               f"{result['peak_rss_mb']:.0f} MB")
     print(f"test accuracy: {result['test_acc_mean']:.1f} ± {result['test_acc_std']:.1f} % "
-          f"over {cfg['runs']} run{'s' if cfg['runs'] != 1 else ''}")
+          f"over {cfg['runs']} run{'s' if cfg['runs'] != 1 else ''}"
+          + (f" (± over the {cfg['folds']} folds)" if "fold_accs" in out else ""))
     if args.json:
         tmp = f"{args.json}.tmp{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump(result, f, indent=2)
-        os.replace(tmp, args.json)
+        try:
+            with open(tmp, "w") as f:
+                json.dump(result, f, indent=2)
+            os.replace(tmp, args.json)
+        except OSError as exc:  # e.g. the path became a folder during the training
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            print(f"sparsegraph train: --json: cannot write {args.json}: {exc.strerror}",
+                  file=sys.stderr)
+            return 2
     return 0

@@ -70,3 +70,48 @@ def test_networkx_round_trip_keeps_attributes():
     k = from_networkx(K)
     assert k.num_edges == 2 * K.number_of_edges() and k.is_undirected()
     assert to_networkx(k, to_undirected=True).number_of_edges() == K.number_of_edges()
+
+
+def _labelled_path():
+    G = nx.path_graph(4)
+    for i in G.nodes:
+        G.nodes[i]["y"] = i % 2
+        G.nodes[i]["train_mask"] = i < 2
+        G.nodes[i]["score"] = 0.5 * i
+    for u, v in G.edges:
+        G.edges[u, v]["kind"] = 10 * u + v  # (0,1)=1, (1,2)=12, (2,3)=23: both directions
+    return G
+
+
+def _kinds(g):
+    ei = np.asarray(g.edge_index)
+    return {(int(s), int(d)): int(k) for (s, d), k in zip(ei.T, g.edge_kind.numpy(), strict=True)}
+
+
+def test_from_networkx_node_attributes_are_validated_tensors():
+    import sparsegraph as sg
+
+    g = from_networkx(_labelled_path())
+    assert all(isinstance(getattr(g, k), sg.Tensor) for k in ("y", "train_mask", "score"))
+    assert g.y.numpy().tolist() == [0, 1, 0, 1] and g.train_mask.dtype == np.bool_
+    np.testing.assert_allclose(g.score.numpy(), [0.0, 0.5, 1.0, 1.5])
+    G = _labelled_path()
+    G.nodes[3]["y"] = -5
+    with pytest.raises(ValueError, match=r"from_networkx: expected class labels >= 0"):
+        from_networkx(G)
+
+
+def test_from_networkx_edge_attributes_follow_subgraph_batch_and_loops():
+    import sparsegraph as sg
+
+    g = from_networkx(_labelled_path())
+    both = {(0, 1): 1, (1, 0): 1, (1, 2): 12, (2, 1): 12, (2, 3): 23, (3, 2): 23}
+    assert _kinds(g) == both
+    sub = g.subgraph(np.array([2, 1]))  # relabelled: 2 -> 0, 1 -> 1
+    assert sub.edge_kind.shape == (2,) and _kinds(sub) == {(0, 1): 12, (1, 0): 12}
+    b = sg.Graph.batch([g, sub])
+    assert isinstance(b.edge_kind, sg.Tensor) and b.edge_kind.shape == (8,)
+    assert _kinds(b.unbatch()[1]) == _kinds(sub)
+    loops = g.add_self_loops(0.0)
+    assert _kinds(loops) == {**both, **{(i, i): 0 for i in range(4)}}
+    assert _kinds(loops.remove_self_loops()) == both

@@ -122,3 +122,18 @@ def test_training_from_disk_matches_training_in_memory(tmp_path):
     assert mem["test_acc"] == disk["test_acc"]
     for a, b in zip(p_mem, p_disk, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_edge_features_survive_in_edge_order(tmp_path):
+    ei = np.array([[0, 2, 1, 1], [1, 1, 0, 2]])  # not in CSR order
+    attr = np.random.default_rng(0).random((4, 3)).astype(np.float32)
+    kind = np.array([7, 8, 9, 10])
+    g = Graph(x=np.ones((3, 2)), edge_index=ei, edge_attr=attr, edge_kind=kind)
+    back = load_on_disk(save_on_disk(g, tmp_path / "g"))
+    np.testing.assert_array_equal(np.asarray(back.edge_index), np.asarray(g.edge_index))
+    np.testing.assert_array_equal(back.edge_attr.numpy(), g.edge_attr.numpy())
+    np.testing.assert_array_equal(back.edge_kind.numpy(), g.edge_kind.numpy())
+    # and each row still belongs to its edge: edge (2 -> 1) had attr row 1 and kind 8
+    pos = {(int(s), int(d)): k for k, (s, d) in enumerate(np.asarray(back.edge_index).T)}
+    np.testing.assert_array_equal(back.edge_attr.numpy()[pos[(2, 1)]], attr[1])
+    assert int(back.edge_kind.numpy()[pos[(2, 1)]]) == 8

@@ -67,3 +67,14 @@ def test_malformed_files_are_clear_errors(tmp_path, a, indicator, labels, match)
     _write_tu(tmp_path / "TU" / "TOY", a, indicator, labels)
     with pytest.raises(ValueError, match=match):
         TUDataset("TOY", root=tmp_path, download=False, cache_dir=tmp_path / "c")
+
+
+def test_fold_count_and_batch_size_must_be_ints():
+    from sparsegraph.datasets.tu import GraphLoader
+
+    with pytest.raises(TypeError, match=r"stratified_kfold: expected an int `k` \(got float "
+                                        r"2.0\)"):
+        stratified_kfold(np.array([0, 1, 0, 1]), 2.0)
+    with pytest.raises(TypeError, match=r"GraphLoader: expected an int `batch_size` \(got "
+                                        r"float 2.5\)"):
+        GraphLoader([], batch_size=2.5)

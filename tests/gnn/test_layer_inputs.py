@@ -56,13 +56,16 @@ def test_graph_conv_edge_weight_follows_edge_index_order():
 
 
 def gat_reference(conv, x, edge_attr, heads, f_out):
-    """Dense GAT with edge features: self loops filled with the mean edge feature."""
+    """Dense GAT with edge features (EDGES has no self loops): node i's loop gets the mean
+    feature of the edges pointing to i, 0 without any (PyG's fill_value="mean")."""
     h = (x @ array(conv.lin.weight).T).reshape(N, heads, f_out)
     a_src = (h * array(conv.att_src)).sum(-1)
     a_dst = (h * array(conv.att_dst)).sum(-1)
     src = np.concatenate([EDGES[0], np.arange(N)])
     dst = np.concatenate([EDGES[1], np.arange(N)])
-    attr = np.concatenate([edge_attr, np.repeat(edge_attr.mean(0, keepdims=True), N, 0)])
+    fill = np.stack([edge_attr[EDGES[1] == i].mean(0) if (EDGES[1] == i).any()
+                     else np.zeros(edge_attr.shape[1]) for i in range(N)])
+    attr = np.concatenate([edge_attr, fill])
     e = (attr @ array(conv.lin_edge.weight).T).reshape(-1, heads, f_out)
     score = a_src[src] + a_dst[dst] + (e * array(conv.att_edge)).sum(-1)
     score = np.where(score > 0, score, 0.2 * score)
@@ -162,3 +165,120 @@ def test_pool_names_size_and_batch():
         gnn.global_add_pool(features(), np.array([0, 1, 2, 3, 3]), size=2)
     with pytest.raises(ValueError, match=r"global_mean_pool: expected graph ids >= 0"):
         gnn.global_mean_pool(features(), np.array([0, -1, 0, 1, 1]))
+
+
+# a bipartite block: 6 sources -> 3 targets (row = target)
+BI_ROWS, BI_COLS = np.array([0, 0, 1, 2, 2]), np.array([0, 1, 2, 3, 4])
+
+
+def bipartite():
+    adj = sg.sparse_coo(np.stack([BI_ROWS, BI_COLS]), np.ones(5), (3, 6), dtype=sg.float64)
+    dense = np.zeros((3, 6))
+    dense[BI_ROWS, BI_COLS] = 1.0
+    return adj, dense
+
+
+def test_sage_accepts_a_pair_without_target_features_as_pyg():
+    adj, dense = bipartite()
+    x = features(6)
+    conv = gnn.SAGEConv(F_IN, 2, aggr="sum", root_weight=False).double()
+    lin = conv.lin_l
+    expected = dense @ x.numpy() @ lin.weight.detach().numpy().T + lin.bias.detach().numpy()
+    np.testing.assert_allclose(conv((x, None), adj).detach().numpy(), expected, rtol=1e-12)
+
+
+def test_a_custom_layer_with_x_j_only_accepts_a_pair_without_target_features():
+    class SourceMax(gnn.MessagePassing):
+        def message(self, x_j):
+            return x_j
+
+    adj, dense = bipartite()
+    x = features(6).numpy()
+    out = SourceMax(aggr="max").propagate(adj, (sg.tensor(x), None)).numpy()
+    expected = np.stack([x[BI_COLS[BI_ROWS == i]].max(0) for i in range(3)])
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("make, what", [
+    (lambda: gnn.SAGEConv(F_IN, 2), "the root weight"),
+    (lambda: gnn.GraphConv(F_IN, 2), "the root term"),
+    (lambda: gnn.GINConv(lambda h: h), r"the \(1 \+ eps\) \* x_i term"),
+    (lambda: gnn.GATConv(F_IN, 2, add_self_loops=False), "the attention scores"),
+])
+def test_layers_that_need_target_features_say_x_dst_is_none(make, what):
+    adj, _ = bipartite()
+    with pytest.raises(ValueError, match=r"expected target features `x_dst` in the pair "
+                                         rf"\(x_src, x_dst\) for {what}.*\(got None\)"):
+        make().double()((features(6), None), adj)
+
+
+def test_propagate_without_features_takes_node_counts_from_adj():
+    class EdgeSum(gnn.MessagePassing):
+        def message(self, edge_attr):
+            return edge_attr
+
+    adj, _ = bipartite()
+    attr = np.arange(10.0).reshape(5, 2)  # in adj's (COO) entry order
+    out = EdgeSum().propagate(adj, None, edge_attr=sg.tensor(attr)).numpy()
+    expected = np.stack([attr[BI_ROWS == i].sum(0) for i in range(3)])
+    np.testing.assert_array_equal(out, expected)
+    with pytest.raises(ValueError, match=r"EdgeSum: without node features \(`x` is None\) "
+                                         r"expected `adj` as a SparseTensor or Graph"):
+        EdgeSum().propagate(EDGES, None, edge_attr=sg.tensor(np.ones((5, 2))))
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_graph_conv_casts_edge_weights_to_the_features_dtype_like_gcn(requires_grad):
+    x = features().float()
+    w = sg.tensor(WEIGHTS, requires_grad=requires_grad)  # float64 weights, float32 features
+    a = np.zeros((N, N))
+    a[EDGES[1], EDGES[0]] = WEIGHTS
+    conv = gnn.GraphConv(F_IN, 2)
+    out = conv(x, EDGES, w)
+    assert out.dtype == sg.float32
+    w_rel, b_rel, w_root = (array(p) for p in (conv.lin_rel.weight, conv.lin_rel.bias,
+                                               conv.lin_root.weight))
+    expected = a @ x.numpy() @ w_rel.T + b_rel + x.numpy() @ w_root.T
+    np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-5, atol=1e-6)
+    gcn = gnn.GCNConv(F_IN, 2)
+    assert gcn(x, EDGES, w).dtype == sg.float32
+    if requires_grad:  # the cast is differentiable: the weights still get a gradient
+        (out.sum() + gcn(x, EDGES, w).sum()).backward()
+        assert w.grad is not None and w.grad.shape == (EDGES.shape[1],)
+
+
+@pytest.mark.parametrize("make", [lambda: gnn.GCNConv(F_IN, 2), lambda: gnn.GraphConv(F_IN, 2)])
+def test_edge_weight_and_x_errors_name_the_layer_and_argument(make):
+    name = type(make()).__name__
+    with pytest.raises(ValueError, match=rf"{name}: expected `edge_weight` of shape \(.*\), one "
+                                         r"weight per edge \(got shape \(5, 2\)\)"):
+        make()(features().float(), EDGES, sg.tensor(np.ones((5, 2), np.float32)))
+    with pytest.raises(TypeError, match=rf"{name}: expected floating `x` features \(got dtype "
+                                        r"int64\)"):
+        make()(sg.tensor(np.ones((N, F_IN), np.int64)), EDGES)
+
+
+@pytest.mark.parametrize("dropout", [-0.5, 2.0])
+def test_appnp_refuses_a_dropout_outside_0_1_when_built(dropout):
+    with pytest.raises(ValueError, match=rf"APPNP: expected `dropout` in \[0, 1\] \(got "
+                                         rf"{dropout}\)"):
+        gnn.APPNP(2, 0.1, dropout=dropout)
+
+
+@pytest.mark.parametrize("model", [models.GCN, models.GraphSAGE, models.MLP])
+@pytest.mark.parametrize("num_layers", [0, -1])
+def test_models_refuse_fewer_than_one_layer(model, num_layers):
+    with pytest.raises(ValueError, match=rf"{model.__name__}: expected `num_layers` to be an "
+                                         rf"int >= 1 \(got {num_layers}\)"):
+        model(4, 8, 2, num_layers=num_layers)
+
+
+def test_gat_takes_a_1d_edge_attr_as_one_feature_and_names_a_wrong_width():
+    x = features()
+    conv = gnn.GATConv(F_IN, 2, edge_dim=1).double()
+    w = np.arange(1.0, 6.0)
+    np.testing.assert_allclose(array(conv(x, EDGES, sg.tensor(w))),
+                               array(conv(x, EDGES, sg.tensor(w[:, None]))), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"GATConv: expected `edge_attr` of shape \(E, 3\), "
+                                         r"edge_dim features per edge \(got shape \(5, 2\)\)"):
+        gnn.GATConv(F_IN, 2, edge_dim=3).double()(x, EDGES, sg.tensor(np.ones((5, 2))))

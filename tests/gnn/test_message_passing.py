@@ -177,3 +177,64 @@ def test_a_per_edge_keyword_without_the_edge_prefix_follows_edge_index_order():
     np.add.at(want, ei[1], x[ei[0]] * norm[:, None])
     got = Norm()(sg.tensor(x), ei, norm=sg.tensor(norm))
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+
+
+class ScaleTwice(gnn.MessagePassing):
+    """`scale` reaches both hooks by name (PyG): out = scale^2 * A @ x."""
+
+    def forward(self, x, adj):
+        return self.propagate(adj, x, scale=2.0)
+
+    def message(self, x_j, scale):
+        return x_j * scale
+
+    def update(self, aggr_out, scale):
+        return aggr_out * scale
+
+
+class DoubleUpdate(gnn.MessagePassing):
+    """The plain PyG override: update(aggr_out) alone."""
+
+    def forward(self, x, adj):
+        return self.propagate(adj, x)
+
+    def update(self, aggr_out):
+        return aggr_out * 2
+
+
+class AddRootInUpdate(gnn.MessagePassing):
+    """update asks for `x` as given to propagate (PyG's `update(self, aggr_out, x)`)."""
+
+    def forward(self, x, adj):
+        return self.propagate(adj, x)
+
+    def update(self, aggr_out, x):
+        return aggr_out + x
+
+
+def test_update_gets_propagate_keywords_by_name():
+    x = features()
+    a = dense_weighted_adjacency(weights=np.ones(EDGES.shape[1]))
+    np.testing.assert_allclose(ScaleTwice()(x, EDGES).numpy(), 4 * a @ x.numpy(), rtol=1e-12)
+
+
+def test_update_with_only_the_aggregate_works():
+    x = features()
+    a = dense_weighted_adjacency(weights=np.ones(EDGES.shape[1]))
+    np.testing.assert_allclose(DoubleUpdate()(x, EDGES).numpy(), 2 * a @ x.numpy(), rtol=1e-12)
+
+
+def test_update_gets_x_by_name():
+    x = features()
+    a = dense_weighted_adjacency(weights=np.ones(EDGES.shape[1]))
+    np.testing.assert_allclose(AddRootInUpdate()(x, EDGES).numpy(), a @ x.numpy() + x.numpy(),
+                               rtol=1e-12)
+
+
+def test_an_unknown_update_parameter_is_named():
+    class Bad(DoubleUpdate):
+        def update(self, aggr_out, missing):
+            return aggr_out
+
+    with pytest.raises(TypeError, match=r"Bad.update: cannot fill parameter `missing`"):
+        Bad()(features(), EDGES)

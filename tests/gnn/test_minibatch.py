@@ -53,6 +53,19 @@ def test_blocks_with_every_neighbour_reproduce_the_full_graph_output(sparse_x):
     assert_close(out, model(g.x, g.adj)[seeds])
 
 
+def test_blocks_carry_edge_weights_so_they_match_the_full_forward_on_a_weighted_graph():
+    g = small_graph()
+    weights = np.random.default_rng(1).random(g.num_edges) * 3
+    w = Graph(x=g.x, edge_index=np.asarray(g.edge_index), edge_weight=weights, y=g.y)
+    model = models.GraphSAGE(5, 8, 3, aggr="sum", num_layers=2).eval()
+    full = model(w.x, w.adj)
+    assert_close(model.inference(w.x, w.adj), full)
+    for batch in NeighborLoader(w, [-1, -1], 40, seed=0):
+        for block, e_id in zip(batch.blocks, batch.e_id, strict=True):
+            np.testing.assert_array_equal(block.values.numpy(), w.adj.values.numpy()[e_id])
+        assert_close(model(batch.x, batch.blocks), full[batch.n_id[:batch.batch_size]])
+
+
 def test_graphsage_on_blocks_gradcheck():
     g = small_graph(n=30, e=120)
     model = models.GraphSAGE(5, 4, 2, num_layers=2, dropout=0.0).to("float64")
