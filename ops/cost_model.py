@@ -124,13 +124,25 @@ def cost_table() -> dict:
 
 def load_cost_table(path) -> dict:
     """Use the cost table of a ``results.json`` written by ``sparsegraph bench sparse-vs-dense``
-    (its ``cost_table`` entry, or a fit of its ``points``), or of a bare table JSON file."""
+    (its ``cost_table`` entry, or a fit of its ``points``), or of a bare table JSON file.
+
+    Raises:
+        ValueError: not JSON, or a results file whose run fitted no table and has no points.
+    """
     with open(path) as f:
-        data = json.load(f)
-    if isinstance(data, dict) and "cost_table" in data:
+        try:
+            data = json.load(f)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"load_cost_table: expected a JSON file written by sparsegraph "
+                             f"bench sparse-vs-dense (got {path}: {exc})") from None
+    if isinstance(data, dict) and data.get("cost_table") is not None:
         table = data["cost_table"]
-    elif isinstance(data, dict) and "points" in data:
+    elif isinstance(data, dict) and data.get("points"):
         table = fit_cost_table(data["points"])
+    elif isinstance(data, dict) and "cost_table" in data:
+        # None would quietly mean "the built-in table": say that nothing was fitted instead
+        raise ValueError(f"load_cost_table: {path} holds no fitted table (its run fitted none "
+                         "and kept no points)")
     else:
         table = data
     if isinstance(table, dict):

@@ -193,6 +193,20 @@ def test_load_cost_table_from_bench_results_points_or_a_bare_table(tmp_path):
         ops.load_cost_table(junk)
 
 
+def test_load_cost_table_refuses_files_without_a_table(tmp_path):
+    before = ops.cost_table()
+    text = tmp_path / "notes.txt"
+    text.write_text("not json")
+    with pytest.raises(ValueError, match=r"load_cost_table: expected a JSON file written by "
+                                         r"sparsegraph bench sparse-vs-dense \(got .*notes"):
+        ops.load_cost_table(text)
+    unfitted = tmp_path / "results.json"
+    unfitted.write_text(json.dumps({"points": [], "cost_table": None}))
+    with pytest.raises(ValueError, match=r"results.json holds no fitted table"):
+        ops.load_cost_table(unfitted)
+    assert ops.cost_table() == before  # not quietly reset to the built-in table
+
+
 # ---- the built-in table on usual inputs -------------------------------------------------------
 @pytest.mark.parametrize("n, m, nnz, f", [
     (2708, 1433, 49_216, 16),        # Cora's bag-of-words features @ W (1.3 % dense)
