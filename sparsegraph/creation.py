@@ -7,10 +7,12 @@ PyTorch; numpy arrays keep their dtype. Random tensors draw from a `Generator` (
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from sparsegraph import backend
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import TRACE, Tensor, wrap
 
 
 def as_array(data, dtype=None, device: str = "cpu"):
@@ -49,6 +51,9 @@ def tensor(data, dtype=None, requires_grad: bool = False, device="cpu") -> Tenso
         requires_grad: record operations for backward (floating dtypes only).
         device: "cpu" or "cuda[:N]".
     """
+    if TRACE.tracer is not None and isinstance(data, Tensor):  # a copy the graph cannot follow
+        TRACE.tracer.escape(data, "sparsegraph.tensor(t)", "Use t.detach().clone() (and .to() "
+                            "for another dtype or device), which the graph records")
     device = backend.normalize_device(device)
     array = as_array(data, dtype, device)
     if array is data or (isinstance(data, Tensor) and array is data.array):
@@ -213,12 +218,28 @@ def _native(dt):
     return dt if dt in (np.float32, np.float64) else np.dtype(np.float32)
 
 
+def _traced(fn):
+    """A static trace records the draw as a node that draws again on every run (else the
+    graph would replay the trace's numbers); ``rand_like`` / ``randn_like`` go through these."""
+
+    @functools.wraps(fn)
+    def draw(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        if TRACE.tracer is not None:
+            TRACE.tracer.record_draw(fn, args, kwargs, out)
+        return out
+
+    return draw
+
+
+@_traced
 def rand(*size, dtype=None, device="cpu", requires_grad=False, generator=None) -> Tensor:
     """Uniform samples in [0, 1)."""
     draw = lambda rng, shape, dt: rng.random(shape, dtype=_native(dt)).astype(dt, copy=False)
     return _random(draw, size, dtype, device, requires_grad, generator)
 
 
+@_traced
 def randn(*size, dtype=None, device="cpu", requires_grad=False, generator=None) -> Tensor:
     """Standard normal samples."""
     draw = lambda rng, shape, dt: rng.standard_normal(shape, dtype=_native(dt)).astype(
@@ -226,6 +247,7 @@ def randn(*size, dtype=None, device="cpu", requires_grad=False, generator=None) 
     return _random(draw, size, dtype, device, requires_grad, generator)
 
 
+@_traced
 def randint(low, high=None, size=(), dtype="int64", device="cpu", generator=None) -> Tensor:
     if high is None:
         low, high = 0, low
@@ -238,6 +260,7 @@ def randint(low, high=None, size=(), dtype="int64", device="cpu", generator=None
                                   backend.normalize_device(device)))
 
 
+@_traced
 def randperm(n, dtype="int64", device="cpu", generator=None) -> Tensor:
     if _int("randperm", "n", n) < 0:
         raise ValueError(f"randperm: expected a non-negative `n` (got {n})")

@@ -164,7 +164,7 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
     g = _root_grad(tensor, gradient, "backward")
     tracer = TRACE.tracer
     if tracer is not None:
-        tracer.record_backward(tensor, g)
+        tracer.record_backward(tensor, g, gradient)  # the tensor, to follow a traced one
         tracer.depth += 1  # the eager backward's own op calls are not part of the trace
     try:
         run_backward([grad_edge(tensor)], [g], retain_graph=retain_graph)

@@ -35,14 +35,15 @@ def _total(contributions: list[Value], emit) -> Value:
 
 
 def differentiate(forward_nodes: list[Node], root: Value, seed) -> tuple[list[Node], dict]:
-    """Backward nodes for d root / d everything, seeded with the array ``seed``.
+    """Backward nodes for d root / d everything, seeded with ``seed``: an array (a constant)
+    or a Value of the graph (``backward(gradient)`` with a traced gradient).
 
     Returns:
         The new nodes in execution order, and value id -> total gradient Value for every
         Value a gradient reached (parameters and inputs included).
     """
-    seed_value = Value("const", tuple(seed.shape), seed.dtype, root.device, tensor=wrap(seed),
-                       name="seed")
+    seed_value = seed if isinstance(seed, Value) else Value(
+        "const", tuple(seed.shape), seed.dtype, root.device, tensor=wrap(seed), name="seed")
     grads: dict[int, list[Value]] = {root.id: [seed_value]}
     totals: dict[int, Value] = {}
     nodes: list[Node] = []
@@ -109,7 +110,8 @@ def backward_graph(graph: StaticGraph, wrt=None) -> StaticGraph:
             nodes.append(node)
             continue
         root = node.args[0].value
-        bwd, totals = differentiate(nodes, root, node.attrs["gradient"])
+        seed = node.args[1].value if len(node.args) > 1 else node.attrs["gradient"]
+        bwd, totals = differentiate(nodes, root, seed)
         nodes.extend(bwd)
         for v in g.values():
             if v.kind in ("param", "input") and v.id in totals:

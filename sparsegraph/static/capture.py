@@ -3,10 +3,15 @@
 The core calls the active tracer's hooks (`sparsegraph.tensor.TRACE`): ``record`` after each
 `Function.apply`, ``rebind`` after an in-place op, ``record_backward`` when ``.backward()`` is
 called, ``record_effect`` for optimizer ``zero_grad`` / ``step`` and ``Module.zero_grad``,
-``record_grad`` for an assignment to a tensor's ``.grad``,
+``record_grad`` for an assignment to a tensor's ``.grad``, ``record_draw`` after a random
+creation op (``randn``, ``randint``, ...),
 ``record_module`` when a module is called (its train / eval mode is guarded by `compile`), and
 ``escape`` when Python reads a tensor's value (``.item()``, ``bool(t)``, ``.numpy()``,
-``np.asarray(t)``, ``nonzero``), which a static graph cannot capture.
+``np.asarray(t)``, ``nonzero``, ``sparsegraph.tensor(t)``), which a static graph cannot capture.
+
+A tensor the trace has not seen is not always a constant: a parameter's ``.grad`` (made by the
+eager backward) becomes a ``read_grad`` node that reads the live ``.grad`` at that point of every
+run, and a new tensor on a traced tensor's memory (``x.data``) reads that tensor's Value.
 """
 
 from __future__ import annotations
@@ -21,11 +26,10 @@ from sparsegraph.ops.index import GetItem
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.static.graph import StaticGraph
 from sparsegraph.static.ir import ArrayRef, GradRef, Node, Ref, SparseRef, Value, iter_refs
+from sparsegraph.static.recorded import CaptureError, check_no_hooks, draw_op, set_grad
 from sparsegraph.tensor import TRACE, Tensor
 
-
-class CaptureError(RuntimeError):
-    """The traced function does something a static graph cannot represent."""
+__all__ = ["CaptureError", "Tracer", "trace", "trace_with_result"]
 
 
 class Tracer:
@@ -43,6 +47,8 @@ class Tracer:
         # id -> (Module, its training flag when first called): `compile` guards the modes
         self.modules: dict[int, tuple] = {}
         self._op = ""  # the op being recorded (for error messages)
+        self._owners: list[Value] = []  # inputs and parameters: a step may read their .grad
+        self._aliased: set[int] = set()  # ids of Values several tensors share (`x.data`)
 
     # ---- values -------------------------------------------------------------------------
     def bind(self, t: Tensor, kind: str, name: str = "") -> Value:
@@ -52,6 +58,8 @@ class Tracer:
             v.tensor = t  # inputs, parameters and constants are bound (kept) by the graph
         if kind in ("op", "input"):
             self._bind_array(t, v)
+        if kind in ("param", "input"):
+            self._owners.append(v)
         return v
 
     def _bind_array(self, t: Tensor, v: Value) -> None:
@@ -76,8 +84,35 @@ class Tracer:
         entry = self._entry(t)
         if entry is not None:
             return entry[1]
+        v = self._alias_of(t)
+        if v is not None:  # `x.data`: the same memory, so the same Value (not a frozen copy)
+            self._values[id(t)] = (weakref.ref(t), v)
+            self._aliased.add(v.id)
+            return v
+        if t.grad_fn is None and not t.requires_grad:
+            owner = next((o for o in self._owners if o.tensor.grad is t), None)
+            if owner is not None:  # a .grad the eager backward made: another one on each run
+                return self._read_grad(t, owner)
         kind = "param" if (t.grad_fn is None and t.requires_grad) else "const"
         return self.bind(t, kind, getattr(t, "_name", None) or "")
+
+    def _alias_of(self, t: Tensor) -> Value | None:
+        """The Value of the traced tensor whose array ``t`` holds (``t`` = ``x.data``), if any."""
+        v = self._array_value(t.array)
+        if v is not None:
+            return v
+        for o in self._owners:  # a parameter's array is not indexed: look it up by identity
+            if o.kind == "param" and o.tensor.array is t.array:
+                entry = self._entry(o.tensor)  # its latest Value (after in-place updates)
+                return entry[1] if entry is not None else o
+        return None
+
+    def _read_grad(self, t: Tensor, owner: Value) -> Value:
+        v = self.bind(t, "op", f"{owner.label()}.grad")
+        node = Node("read_grad", "grad", None, (Ref(owner),), {}, [v])
+        v.producer = node
+        self.nodes.append(node)
+        return v
 
     def template(self, obj):
         if isinstance(obj, Tensor):
@@ -178,15 +213,36 @@ class Tracer:
             return
         v = entry[1]
         v.producer.attrs["inplace"] = True
+        old = self._entry(target)
+        if old is not None and old[1].kind == "const":
+            old[1].mutable = True  # the step writes it: its values differ on the next call
+        if old is not None and old[1].id in self._aliased:  # `x.data.add_(1)` writes x too
+            for key, (ref, u) in list(self._values.items()):
+                if u is old[1] and ref() is not None:
+                    self._values[key] = (ref, v)
         self._values[id(target)] = (weakref.ref(target), v)
         self._bind_array(target, v)
 
-    def record_backward(self, tensor: Tensor, gradient) -> None:
+    def record_backward(self, tensor: Tensor, gradient, given=None) -> None:
+        """``tensor.backward(given)``; ``gradient`` is ``given`` as the engine's array. A
+        ``given`` tensor computed from traced values becomes a second argument (the seed, read
+        on every run); any other gradient is a constant."""
         if self.depth:
             return
+        check_no_hooks(tensor, lambda t: f"{self.value_of(t).label()} of shape {t.shape}")
         root = self.value_of(tensor)
-        self.nodes.append(Node("backward_root", "backward", None, (Ref(root),), {}, [],
-                               {"gradient": gradient.copy()}))
+        args, attrs = (Ref(root),), {}
+        seed = self.value_of(given) if isinstance(given, Tensor) else None
+        if seed is not None and not seed.fixed and seed.id not in self._known:
+            if given.dtype != tensor.dtype or tuple(given.shape) != tuple(tensor.shape):
+                raise CaptureError(
+                    f"static.trace: backward(gradient) expected `gradient` with the output's "
+                    f"shape {tuple(tensor.shape)} and dtype {tensor.dtype} (got "
+                    f"{tuple(given.shape)} and {given.dtype}); cast it with .to() first")
+            args += (Ref(seed),)
+        else:
+            attrs["gradient"] = gradient.copy()
+        self.nodes.append(Node("backward_root", "backward", None, args, {}, [], attrs))
 
     def record_effect(self, name: str, owner, closure=None, **kwargs) -> None:
         """``owner.name(**kwargs)`` (an optimizer's or a Module's) runs again on every call."""
@@ -203,11 +259,33 @@ class Tracer:
         """``tensor.grad = value`` (e.g. ``p.grad = None``) runs again on every call."""
         if self.depth:
             return  # the engine's accumulation, or a recorded zero_grad doing its work
-        if value is not None:
-            self.escape(value, "assigning .grad")  # only a constant can be assigned again
-        self.nodes.append(Node("effect", "set_grad", functools.partial(setattr, tensor, "grad",
-                                                                       value), (), {}, [],
-                               {"owner": tensor}))
+        v = None if value is None else self.value_of(value)
+        if v is None or v.kind == "const":  # None or a constant: the same object every run
+            node = Node("effect", "set_grad", functools.partial(setattr, tensor, "grad", value),
+                        (), {}, [], {"owner": tensor})
+        else:  # computed by the step (`p.grad = p.grad * 0.5`): this run's value
+            node = Node("effect", "set_grad", functools.partial(set_grad, tensor), (),
+                        {"value": Ref(v)}, [], {"owner": tensor})
+        self.nodes.append(node)
+
+    def record_draw(self, fn, args, kwargs, out: Tensor) -> None:
+        """``out = fn(*args, **kwargs)``, a random creation op: a node that draws again on each
+        run from the same generator, in trace order, as eager mode would."""
+        if self.depth:
+            return
+        if out.requires_grad:
+            raise CaptureError(
+                f"static.trace: {fn.__name__}(requires_grad=True) makes a new leaf tensor on "
+                "every call, which a static graph cannot update or differentiate; create it "
+                "outside the function (a parameter) or draw it without requires_grad")
+        self._op = fn.__name__
+        node = Node("forward", fn.__name__, draw_op(fn), self.template(tuple(args)),
+                    self.template(dict(kwargs)), [],
+                    {"needs_input_grad": (), "kernel": "", "saved": []})
+        v = self.bind(out, "op")
+        v.producer = node
+        node.outputs.append(v)
+        self.nodes.append(node)
 
     def record_module(self, module) -> None:
         self.modules.setdefault(id(module), (module, module.training))
@@ -219,20 +297,26 @@ class Tracer:
         raise CaptureError(f"static.trace: {what} cannot be captured; run it eagerly, or "
                            "write it without in-place ops (ops.where, index ops, clone first)")
 
-    def escape(self, t, what: str) -> None:
+    def escape(self, t, what: str, hint: str = "") -> None:
+        """Python reads ``t``'s value (``what``); ``t`` None: ``what`` computes gradients
+        outside ``.backward()`` (``autograd.grad``), which a static graph does not record."""
         if self.depth:
             return
-        entry = None if t is None else self._entry(t)
-        if t is not None and (entry is None or entry[1].kind == "const"
-                              or entry[1].id in self._known):
+        if t is None:
+            raise CaptureError(
+                f"static.trace: {what} is not supported in a captured function: a static graph "
+                "records gradients only through .backward(). Call loss.backward() and read "
+                "p.grad (the compiled step reads the live .grad), or run this step eagerly")
+        entry = self._entry(t)
+        v = entry[1] if entry is not None else self._alias_of(t)
+        if v is None or v.kind == "const" or v.id in self._known:
             return  # a constant's value (or one computed from constants) is known now
-        source = ""
-        if entry is not None and entry[1].producer is not None:
-            source = f" (the output of {entry[1].producer.op})"
+        source = f" (the output of {v.producer.op})" if v.producer is not None else ""
         raise CaptureError(
             f"static.trace: {what} reads the value of a traced tensor{source}; a static graph "
-            "cannot capture Python control flow or values that depend on tensor data. Move it "
-            "out of the traced function, or compute it with tensor ops (e.g. ops.where)")
+            "cannot capture Python control flow or values that depend on tensor data. "
+            + (hint or "Move it out of the traced function, or compute it with tensor ops "
+                       "(e.g. ops.where)"))
 
     def on_dispatch(self, op, device, fmt, fn) -> None:
         if self.depth <= 1:  # the kernel of the op being recorded, not of nested helpers
@@ -247,7 +331,10 @@ def trace(fn, *example_inputs, **kwargs) -> StaticGraph:
     same shape); parameters (leaves that require grad) are bound by reference, so optimizer
     updates are seen; any other tensor ``fn`` reads is a constant. ``.backward()`` calls and
     optimizer ``zero_grad()`` / ``step()`` are recorded too, so a whole training step can be
-    captured (see `compile`).
+    captured (see `compile`): a parameter's ``.grad`` read after a backward is read live on
+    every run, ``backward(gradient)`` with a traced gradient follows it, random creation ops
+    (``randn``, ``rand``, ``randint``, ``randperm``) draw anew, module buffers are never folded.
+    A ``.backward()`` reaching a gradient hook and ``autograd.grad`` are refused.
 
     Only op calls are recorded. A traced tensor given to an op as its raw array (an index
     tensor, a mask) is followed by identity; a view of such an array is refused. Other work
@@ -291,4 +378,10 @@ def trace_with_result(fn, *example_inputs, **kwargs):
     finally:
         TRACE.tracer = None
     outputs = tracer.output_template(result)
-    return StaticGraph(tracer.nodes, inputs, outputs), result, list(tracer.modules.values())
+    graph = StaticGraph(tracer.nodes, inputs, outputs)
+    # module buffers (BatchNorm's running statistics) change between calls: never folded
+    buffers = {id(b) for m, _ in tracer.modules.values() for b in m.buffers(recurse=False)}
+    for v in graph.values():
+        if v.kind == "const" and id(v.tensor) in buffers:
+            v.mutable = True
+    return graph, result, list(tracer.modules.values())

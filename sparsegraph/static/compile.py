@@ -6,6 +6,7 @@ import numpy as np
 
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.static.capture import trace_with_result
+from sparsegraph.static.guards import Assumptions
 from sparsegraph.static.runtime import Executor
 from sparsegraph.tensor import Tensor
 
@@ -65,15 +66,13 @@ def _split(args: tuple, kwargs: dict):
 
 
 class _Entry:
-    """One traced variant: its executor and the train / eval mode of every Module it called."""
+    """One traced variant: its executor and what it assumes of the tensors and Modules it
+    binds (`static.guards`)."""
 
-    def __init__(self, executor: Executor, modes: list, structures: list):
+    def __init__(self, executor: Executor, assumptions: Assumptions, structures: list):
         self.executor = executor
-        self.modes = modes  # (module, its training flag when the trace called it)
+        self.assumptions = assumptions
         self.structures = structures  # held, so the ids in the guard key stay unique
-
-    def valid(self) -> bool:
-        return all(m.training == mode for m, mode in self.modes)
 
 
 class CompiledFunction:
@@ -82,8 +81,10 @@ class CompiledFunction:
     its memory plan.
 
     A call traces again when a tensor's shape, dtype, device or requires_grad, a sparse input's
-    structure (by identity), a literal argument's value, or the train / eval mode of a Module
-    called during the trace changed."""
+    structure (by identity), a literal argument's value, the train / eval mode of a Module
+    called during the trace, or what `static.guards` checks (a parameter's requires_grad or
+    hooks, a Module's parameter / buffer / child objects, a constant changed in place)
+    changed."""
 
     def __init__(self, fn, passes=None):
         self.fn = fn
@@ -95,9 +96,13 @@ class CompiledFunction:
     def __call__(self, *args, **kwargs):
         tensors, slots, literals = _split(args, kwargs)
         key = _guard(tensors, slots, literals)
-        for entry in self._entries.get(key, ()):
-            if entry.valid():
-                return _detach(entry.executor.run(*tensors))
+        variants = self._entries.get(key)
+        if variants:
+            # a constant changed in place: that graph may hold its old values, drop it
+            variants[:] = [e for e in variants if e.assumptions.current()]
+            for entry in variants:
+                if entry.assumptions.hold():
+                    return _detach(entry.executor.run(*tensors))
 
         def bound(*traced):
             positional, named = list(args), dict(kwargs)
@@ -110,13 +115,14 @@ class CompiledFunction:
 
         graph, result, modes = trace_with_result(bound, *tensors)
         self.traces += 1
+        assumptions = Assumptions(graph, modes)  # of the traced graph: passes add constants
         from sparsegraph.static.passes import optimize
 
         self.graph = optimize(graph, self.passes)
         structures = [x.structure for x in tensors if isinstance(x, SparseTensor)]
         # kept beside the other variants: switching back to a traced mode needs no new trace
         self._entries.setdefault(key, []).append(
-            _Entry(Executor(self.graph), modes, structures))
+            _Entry(Executor(self.graph), assumptions, structures))
         return _detach(result)
 
     @property
@@ -141,15 +147,19 @@ def compile(fn, passes=None) -> CompiledFunction:  # noqa: A001  (the name the i
     Args:
         fn: the function; its tensor arguments (positional or keyword, Tensor or SparseTensor)
             are the graph's inputs; parameters and every other tensor it reads are bound by
-            reference (constants must not change). Python scalars, strings, None (and tuples
-            of them) are accepted too: they are constants of the graph, and a call with
-            another value traces again. Any other argument raises TypeError.
+            reference (a constant changed in place, e.g. through ``.mul_``, traces again;
+            module buffers such as running statistics are read anew on every call). Python
+            scalars, strings, None (and tuples of them) are accepted too: they are constants
+            of the graph, and a call with another value traces again. Any other argument
+            raises TypeError.
         passes: names of the graph passes to run, in order (default: all, see
             `sparsegraph.static.passes.DEFAULT_PASSES`); ``[]`` runs the captured graph as is.
 
     Returns:
         A `CompiledFunction` whose calls return what ``fn`` returns (detached). A call with
         inputs of another shape, dtype or device, another sparsity structure, another literal
-        value, or after a Module ``fn`` called switched between train and eval, traces again.
+        value, or after a Module ``fn`` called switched between train and eval, a parameter's
+        requires_grad changed, a Module's parameter was replaced or a constant was changed in
+        place, traces again.
     """
     return CompiledFunction(fn, passes)

@@ -3,7 +3,81 @@
 
 from __future__ import annotations
 
-from sparsegraph.static.ir import Node, Ref, SparseRef, Value, iter_refs, substitute
+import functools
+import inspect
+
+import numpy as np
+
+from sparsegraph.static.ir import (
+    ArrayRef,
+    GradRef,
+    Node,
+    Ref,
+    SparseRef,
+    Value,
+    iter_refs,
+    substitute,
+)
+
+
+def show(obj) -> str:
+    """A short text for one argument of a node (its template): Values by label, literals by
+    repr, arrays and other objects by type and shape."""
+    if isinstance(obj, Ref):
+        text = obj.value.label()
+        return f"{text}.grad" if isinstance(obj, GradRef) else (
+            f"{text}.array" if isinstance(obj, ArrayRef) else text)
+    if isinstance(obj, SparseRef):
+        return f"sparse({obj.values.label()})"
+    if isinstance(obj, tuple | list):
+        body = ", ".join(show(o) for o in obj)
+        return f"({body},)" if isinstance(obj, tuple) and len(obj) == 1 else (
+            f"({body})" if isinstance(obj, tuple) else f"[{body}]")
+    if isinstance(obj, dict):
+        return "{" + ", ".join(f"{k!r}: {show(o)}" for k, o in obj.items()) + "}"
+    if isinstance(obj, type(None) | bool | int | float | complex | str | slice | np.generic) or (
+            obj is Ellipsis):
+        text = repr(obj.item() if isinstance(obj, np.generic) else obj)
+        return text if len(text) <= 40 else text[:37] + "..."
+    if isinstance(obj, np.dtype):
+        return str(obj)
+    if hasattr(obj, "shape"):  # an array (an index) or a sparsity structure
+        dtype = getattr(obj, "dtype", "")
+        return f"{type(obj).__name__}({dtype}{list(obj.shape)})"
+    return getattr(obj, "__name__", type(obj).__name__)
+
+
+@functools.cache
+def _parameter_names(fn) -> tuple:
+    """The names of ``fn.forward``'s arguments after ``ctx`` (empty when it takes ``*args``)."""
+    try:
+        params = list(inspect.signature(fn.forward).parameters.values())[1:]
+    except (TypeError, ValueError, AttributeError):
+        return ()
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+        return ()
+    return tuple(p.name for p in params)
+
+
+def node_arguments(node: Node, tensors: bool = True) -> list[str]:
+    """The node's arguments as text: tensors by label, other positional arguments as
+    ``name=value`` (named after the op's forward), keywords as ``key=value``; for a backward or
+    accumulate node, also the saved Values it reads. ``tensors=False``: the attributes only."""
+    names = _parameter_names(node.fn) if node.kind == "forward" else ()
+    parts = []
+    for i, a in enumerate(node.args):
+        if isinstance(a, Ref | SparseRef):
+            if tensors:
+                parts.append(show(a))
+        else:
+            parts.append(f"{names[i]}={show(a)}" if i < len(names) else show(a))
+    parts += [f"{k}={show(a)}" for k, a in node.kwargs.items()
+              if tensors or not isinstance(a, Ref | SparseRef)]
+    if tensors:
+        shown = {(r.value if isinstance(r, Ref) else r.values).id
+                 for r in iter_refs((node.args, node.kwargs))}
+        parts += [v.label() for v in node.attrs.get("extra_inputs", ()) if v.id not in shown]
+    return parts
 
 
 class StaticGraph:
@@ -66,7 +140,7 @@ class StaticGraph:
         def new_value(v: Value) -> Value:
             if v.id not in vmap:
                 vmap[v.id] = Value(v.kind, v.shape, v.dtype, v.device, None, v.index, v.tensor,
-                                   v.name, v.structure)
+                                   v.name, v.structure, v.mutable)
             return vmap[v.id]
 
         nmap: dict[int, Node] = {}
@@ -107,9 +181,15 @@ class StaticGraph:
                  f"{len(self.params())} params)"]
         for v in self.inputs:
             lines.append(f"  input  {v!r}")
+        for v in self.values():  # bound by reference: parameters, then constants
+            if v.kind == "param":
+                lines.append(f"  param  {v!r}")
+        for v in self.values():
+            if v.kind == "const":
+                lines.append(f"  const  {v!r}" + ("  (mutable)" if v.mutable else ""))
         for node in self.nodes:
             outs = ", ".join(repr(v) for v in node.outputs if v is not None) or "-"
-            args = ", ".join(v.label() for v in node.inputs())
+            args = ", ".join(node_arguments(node))
             extra = ""
             if node.attrs.get("kernel"):
                 extra += f"  [{node.attrs['kernel']}]"
@@ -126,7 +206,8 @@ class StaticGraph:
 
     def to_networkx(self):
         """A networkx MultiDiGraph: one node per op and per graph input (attributes: op, kind,
-        kernel, fused, label), one edge per tensor read (attributes: shape, dtype, layout)."""
+        kernel, fused, attrs (the op's non-tensor arguments as text), label), one edge per
+        tensor read (attributes: shape, dtype, layout)."""
         import networkx as nx
 
         g = nx.MultiDiGraph()
@@ -141,8 +222,11 @@ class StaticGraph:
             key = f"n{node.id}"
             fused = bool(node.attrs.get("fused_from"))
             shapes = ", ".join(str(list(v.shape)) for v in node.outputs if v is not None)
+            # the op's attributes (exponent, dims, scalar operands); tensors are the edges
+            attrs = ", ".join(node_arguments(node, tensors=False))
             g.add_node(key, op=node.op, kind=node.kind, kernel=node.attrs.get("kernel", ""),
-                       fused=fused, label=f"{node.op}\n{shapes}" + (
+                       fused=fused, attrs=attrs,
+                       label=f"{node.op}" + (f"({attrs})" if attrs else "") + f"\n{shapes}" + (
                            f"\n[{node.attrs['kernel']}]" if node.attrs.get("kernel") else ""))
             for v in node.outputs:
                 if v is not None:

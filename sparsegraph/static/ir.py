@@ -23,7 +23,9 @@ class Value:
 
     ``kind``: "input" (a traced positional input), "param" (a leaf that requires grad, bound by
     reference so optimizer updates are seen), "const" (any other tensor read, bound by
-    reference) or "op" (the output of a node).
+    reference) or "op" (the output of a node). ``mutable``: a const whose values may change
+    between calls (a module buffer such as BatchNorm's running statistics, or a tensor the
+    graph itself writes in place): read by reference on every call, never folded by a pass.
     """
 
     kind: str
@@ -35,6 +37,7 @@ class Value:
     tensor: object = None  # the bound Tensor of an input / param / const
     name: str = ""
     structure: object = None  # a sparse input's structure: the graph is only valid for it
+    mutable: bool = False
     id: int = field(default_factory=lambda: next(_ids))
 
     @property
@@ -43,6 +46,11 @@ class Value:
 
     def label(self) -> str:
         return self.name or f"%{self.id}"
+
+    @property
+    def fixed(self) -> bool:
+        """A constant whose values a pass may compute with once (fold, scale, prune)."""
+        return self.kind == "const" and not self.mutable
 
     def __repr__(self) -> str:
         return f"{self.label()}: {self.dtype}{list(self.shape)}"
@@ -78,7 +86,8 @@ class SparseRef:
 class Node:
     """One op call. ``kind``: "forward" (an op's forward), "backward" (the backward of
     ``forward``, its dual), "sum" (adds gradient contributions), "accumulate" (adds a gradient
-    into ``.grad``), "effect" (optimizer zero_grad / step) or "backward_root" (a recorded
+    into ``.grad``), "effect" (optimizer zero_grad / step), "read_grad" (reads the live
+    ``.grad`` of its argument at its place in the step) or "backward_root" (a recorded
     ``.backward()``, expanded by `backward_graph`). ``fn`` is the Function class (forward and
     backward nodes), a bound method (effects) or None; ``attrs`` holds what the passes and the
     display need."""

@@ -12,9 +12,12 @@ executor sets ``ctx.output_reusable`` and the op's backward may write its result
 buffer. Likewise ``ctx.grad_reusable`` when the incoming gradient dies at this node and no other
 Value holds the same tensor: the backward may overwrite it (`SpMMBiasAct` puts its masked
 gradient there and lets go of the dead activation, so the next buffer reuses its memory).
-And ``ctx.last_backward`` always: the context is dropped after its one backward, so what only
-it holds (GAT's attention coefficients) may be overwritten. Eager mode never sets these - a
-user may still hold the output or the gradient, or run the backward again (retain_graph).
+And ``ctx.last_backward`` at a context's last backward node: the context is dropped after
+it, so what only it holds (GAT's attention coefficients) may be overwritten. Eager mode never
+sets these - a user may still hold the output or the gradient, or run the backward again
+(retain_graph). A step with two ``.backward()`` calls through one forward node (retain_graph,
+or two losses sharing a node after CSE) runs its backward twice on one context: only the last
+run is told so, and the output is never reused.
 """
 
 from __future__ import annotations
@@ -230,6 +233,11 @@ class Executor:
         self.dying = last_uses(self.order, keep)
         self.bound = [v for v in graph.values() if v.kind in ("param", "const")]
         self.reusable = reusable_outputs(self.order, keep)
+        # forward node id -> its backward nodes in schedule order (more than one: two roots)
+        self.backwards: dict[int, list[int]] = {}
+        for node in self.order:
+            if node.kind == "backward":
+                self.backwards.setdefault(node.forward.id, []).append(node.id)
         self.steps = [self._step(node, set(self.dying.get(i, ()))) for i, node in
                       enumerate(self.order)]
         self.outputs = _getter(graph.outputs)
@@ -253,7 +261,9 @@ class Executor:
                 return result
         elif node.kind == "backward":
             fn, fid, n_in = node.fn, node.forward.id, len(node.outputs)
-            reusable = node.id in self.reusable
+            runs = self.backwards[fid]
+            last = runs[-1] == node.id  # a later backward node reads this context again
+            reusable = node.id in self.reusable and len(runs) == 1
             # nobody reads the output again: let go of the env's reference now, so that the
             # op's own check sees the context as its only holder
             drop = node.forward.outputs[0].id if reusable else None
@@ -266,14 +276,16 @@ class Executor:
             last_grad = grads[0] if len(grads) == 1 and grads[0] in dies_here else None
 
             def run(env, ctxs):
-                ctx = ctxs.pop(fid)
-                ctx.last_backward = True  # popped: nothing runs this backward again
+                ctx = ctxs.pop(fid) if last else ctxs[fid]
+                ctx.last_backward = last  # popped: nothing runs this backward again
                 if reusable:
                     ctx.output_reusable = True
                     env.pop(drop, None)
                 a = args(env)
                 if last_grad is not None:
                     ctx.grad_reusable = _sole_holder(env.pop(last_grad, None))
+                elif len(runs) > 1:  # an earlier run's word must not reach this gradient
+                    ctx.grad_reusable = False
                 result = fn.backward(ctx, *a)
                 result = result if isinstance(result, tuple) else (result,)
                 return result[:n_in]
@@ -289,7 +301,22 @@ class Executor:
             def run(env, ctxs):
                 (g,) = args(env)
                 t = env[target.id]
-                t.grad = wrap(g.array) if t.grad is None else wrap(t.grad.array + g.array)
+                # a first .grad is a copy, as in eager mode: the total may be shared with
+                # another leaf's (Add's backward hands both the same array), be the caller's
+                # `gradient` or a read-only broadcast view, and the step may change .grad in
+                # place (`p.grad.mul_(0.5)`)
+                t.grad = wrap(g.array.copy()) if t.grad is None else wrap(t.grad.array + g.array)
+        elif node.kind == "read_grad":
+            owner = node.args[0].value
+
+            def run(env, ctxs):
+                g = env[owner.id].grad
+                if g is None:
+                    raise RuntimeError(
+                        f"compiled step: {owner.label()}.grad was a tensor when the step was "
+                        "traced and is None now; the graph reads it at the same place, so it "
+                        "must exist there (call the step as traced, or trace again)")
+                return g
         elif node.kind == "effect":
             fn = node.fn
 

@@ -139,7 +139,7 @@ def _row_scale(arg, n_rows: int):
     or an (N,) array on the product's device; None when it is neither."""
     if isinstance(arg, int | float) and not isinstance(arg, bool):
         return arg
-    if isinstance(arg, Ref) and arg.value.kind == "const":
+    if isinstance(arg, Ref) and arg.value.fixed:
         a = arg.value.tensor.array
         if a.ndim == 0:
             return a.item()
@@ -155,7 +155,7 @@ def fold_scale(graph: StaticGraph) -> StaticGraph:
     folded = 0
     for node in list(g.nodes):
         operands = _spmm_operands(node)
-        if operands is None or operands[0].values.kind != "const":
+        if operands is None or not operands[0].values.fixed:
             continue
         a, x = operands
         out = node.outputs[0]
@@ -245,7 +245,7 @@ def choose_dense(graph: StaticGraph, decide=None) -> StaticGraph:
     dense = 0
     for node in list(g.nodes):
         operands = _spmm_operands(node)
-        if operands is None or operands[0].values.kind != "const":
+        if operands is None or not operands[0].values.fixed:
             continue
         a, x = operands
         # as in eager `sparse_matmul_auto`: timings of one device type say nothing of another

@@ -79,7 +79,7 @@ def _prunable(node: Node) -> bool:
 
 
 def _constant_csr(a) -> bool:
-    return isinstance(a, SparseRef) and a.values.kind == "const" and (
+    return isinstance(a, SparseRef) and a.values.fixed and (
         a.structure.layout == "csr")
 
 

@@ -103,9 +103,10 @@ def eliminate_common_subexpressions(graph: StaticGraph) -> StaticGraph:
 def fold_constants(graph: StaticGraph) -> StaticGraph:
     """Run, once and now, every pure node whose inputs are all constants (structure-only work
     such as normalising a fixed adjacency's values, transposes, degrees): its outputs become
-    constants, so the step no longer computes them."""
+    constants, so the step no longer computes them. A mutable constant (a module buffer, a
+    tensor the step writes in place) is read on every call instead: its values may change."""
     g = graph.copy()
-    const = {v.id for v in g.values() if v.kind == "const"}
+    const = {v.id for v in g.values() if v.fixed}
     mapping: dict[int, Value] = {}
     keep, folded = [], []
     for node in g.nodes:
