@@ -149,7 +149,11 @@ class BatchNorm1d(Module):
             self.num_batches_tracked.add_(1)
             m = self.momentum
             if m is None:  # cumulative moving average
-                m = 1.0 / int(self.num_batches_tracked.item())
+                # a tensor, not .item(): a compiled step then reads the live count every run
+                m = 1.0 / self.num_batches_tracked.to(self.running_mean.dtype)
+                self.running_mean.mul_(1 - m).add_(mean.reshape(-1) * m)
+                self.running_var.mul_(1 - m).add_(var.reshape(-1) * (m * (n / (n - 1))))
+                return
             self.running_mean.mul_(1 - m).add_(mean.reshape(-1), alpha=m)
             self.running_var.mul_(1 - m).add_(var.reshape(-1), alpha=m * n / (n - 1))
 

@@ -192,6 +192,21 @@ def test_batchnorm_running_statistics_are_read_on_every_call():
     assert "(mutable)" in str(compiled.graph) and compiled.traces == 1
 
 
+def test_batchnorm_cumulative_average_counts_batches_on_every_call():
+    # momentum=None averages over the batches seen: the count is a buffer the step changes
+    eager, captured = sg.nn.BatchNorm1d(3, momentum=None), sg.nn.BatchNorm1d(3, momentum=None)
+    compiled = static.compile(lambda x: captured(x).sum())
+    xs = [t((6, 3), seed) for seed in range(4)]
+    for x in xs:
+        eager(x)
+        compiled(x)
+    np.testing.assert_allclose(captured.running_mean.numpy(), eager.running_mean.numpy())
+    np.testing.assert_allclose(captured.running_var.numpy(), eager.running_var.numpy())
+    np.testing.assert_allclose(eager.running_mean.numpy(),
+                               np.mean([x.numpy().mean(0) for x in xs], 0), rtol=1e-5)
+    assert captured.num_batches_tracked.item() == 4
+
+
 # ---- item 6: x.data and sg.tensor(x) -----------------------------------------------------------
 def test_data_of_a_traced_tensor_follows_each_input():
     w = sg.nn.Parameter(sg.ones(3))
