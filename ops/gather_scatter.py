@@ -173,11 +173,11 @@ class ScatterSoftmax(Function):
 
 
 # ---- validation -----------------------------------------------------------------------------
-def _src(op: str, src, *, floating: bool = False) -> Tensor:
+def _src(op: str, src, *, floating: bool = False, bool_ok: bool = False) -> Tensor:
     check_tensor(op, "src", src)
     if src.ndim < 1:
         raise ValueError(f"{op}: expected `src` with at least 1 dim (got a 0-d tensor)")
-    kinds = "f" if floating else "iuf"
+    kinds = "f" if floating else "iufb" if bool_ok else "iuf"
     if src.dtype.kind not in kinds:
         what = "a floating" if floating else "a numeric (int or float)"
         raise TypeError(f"{op}: expected `src` with {what} dtype (got {src.dtype})")
@@ -188,12 +188,23 @@ def _on_device(a, device: str):
     return a if backend.device_of(a) == device else backend.to_device(a, device)
 
 
-def _index(op: str, index, src: Tensor):
-    """A 1-D integral index with one entry per row of ``src``, on ``src``'s device."""
-    idx = _index_array(op, "index", index)
-    if idx.shape[0] != src.shape[0]:
-        raise ValueError(f"{op}: expected `index` with {src.shape[0]} entries to match `src` "
-                         f"of shape {src.shape} (got {idx.shape[0]})")
+def _signed(op: str, name: str, idx):
+    """uint64 ids as int64 (what the kernels index with): refused past int64's range."""
+    if idx.dtype != np.uint64:
+        return idx
+    if idx.size and int(idx.max()) > np.iinfo(np.int64).max:
+        raise ValueError(f"{op}: expected `{name}` values below 2^63 (got {int(idx.max())})")
+    return idx.astype(np.int64)
+
+
+def _index(op: str, index, src: Tensor, dim: int = 0):
+    """A 1-D integral index with one entry per slice of ``src`` along ``dim``, on ``src``'s
+    device."""
+    idx = _signed(op, "index", _index_array(op, "index", index))
+    if idx.shape[0] != src.shape[dim]:
+        along = "" if dim == 0 else f" along dim {dim}"
+        raise ValueError(f"{op}: expected `index` with {src.shape[dim]} entries to match `src` "
+                         f"of shape {src.shape}{along} (got {idx.shape[0]})")
     return _on_device(idx, src.device)
 
 
@@ -218,7 +229,7 @@ def _size(op: str, name: str, size, idx) -> int:
 
 def _indptr(op: str, indptr, src: Tensor):
     """A CSR-style ``indptr``: 1-D, integral, starts at 0, non-decreasing, ends at E."""
-    ip = _index_array(op, "indptr", indptr)
+    ip = _signed(op, "indptr", _index_array(op, "indptr", indptr))
     n = src.shape[0]
     if ip.shape[0] < 1:
         raise ValueError(f"{op}: expected `indptr` with at least one entry (got an empty array)")
@@ -257,8 +268,9 @@ def gather_rows(src: Tensor, index) -> Tensor:
         >>> gather_rows(x, [1, 1, 0]).tolist()
         [[3.0, 4.0], [3.0, 4.0], [1.0, 2.0]]
     """
-    _src("gather_rows", src)
-    idx = _on_device(_index_array("gather_rows", "index", index), src.device)
+    _src("gather_rows", src, bool_ok=True)
+    idx = _on_device(_signed("gather_rows", "index", _index_array("gather_rows", "index",
+                                                                   index)), src.device)
     _check_range("gather_rows", "index", idx, src.shape[0])
     return GatherRows.apply(src, idx)
 
@@ -268,14 +280,18 @@ def _scatter(op: str, src, index, dim_size, reduce, dim):
     _src(op, src)
     reduce = _reduce(op, reduce)
     dim = norm_dim(op, dim, src.ndim)
+    idx = _index(op, index, src, dim)  # checked against the caller's shape and dim
     if dim:  # move the scattered axis first, reduce, move it back
         order = (dim,) + tuple(d for d in range(src.ndim) if d != dim)
         back = tuple(int(i) for i in np.argsort(order))
-        out, arg = _scatter(op, permute(src, order), index, dim_size, reduce, 0)
+        out, arg = _scatter(op, permute(src, order), idx, dim_size, reduce, 0)
         return permute(out, back), None if arg is None else permute(arg, back)
-    idx = _index(op, index, src)
     size = _size(op, "dim_size", dim_size, idx)
     _check_range(op, "index", idx, size)
+    row_bytes = src.dtype.itemsize * int(np.prod(src.shape[1:], dtype=np.int64))
+    if size * row_bytes > np.iinfo(np.int64).max // 2:  # numpy: "array is too big"
+        raise ValueError(f"{op}: {size} output rows of {row_bytes} bytes cannot be allocated; "
+                         "pass a smaller `dim_size` or renumber `index` to consecutive ids")
     try:
         out = Scatter.apply(src, idx, size, reduce)
     except MemoryError:

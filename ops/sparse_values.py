@@ -169,7 +169,8 @@ def sparse_dropout(a: SparseTensor, p: float = 0.5, training: bool = True,
         ValueError: ``p`` outside [0, 1].
     """
     _check("sparse_dropout", a)
-    if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
+    if isinstance(p, bool) or not isinstance(p, int | float | np.integer | np.floating) or (
+            not 0.0 <= p <= 1.0):
         raise ValueError(f"sparse_dropout: expected `p` in [0, 1] (got {p!r})")
     values = dropout(a.values, p, training, generator)
     return a if values is a.values else a.with_values(values)

@@ -34,6 +34,8 @@ def as_array(data, dtype=None, device: str = "cpu"):
         raise TypeError(f"tensor: expected numeric data (got dtype {array.dtype})")
     if array.dtype.kind == "c":  # never cast silently: the imaginary part would be lost
         raise TypeError(f"tensor: complex data is not supported (got dtype {array.dtype})")
+    if not array.dtype.isnative:  # '>f8' is float64 all the same: the machine's byte order
+        array = array.astype(array.dtype.newbyteorder("="))
     if dt is None and array.dtype not in backend.DTYPES.values():
         dt = backend.DEFAULT_FLOAT if array.dtype.kind == "f" else np.dtype(np.int64)
     if dt is not None and array.dtype != dt:

@@ -49,6 +49,8 @@ def _index_array(op: str, name: str, a, dtype=None):
         raise TypeError(f"{op}: expected `{name}` with an integer dtype (got {a.dtype})")
     if a.ndim != 1:
         raise ValueError(f"{op}: expected `{name}` to be 1-D (got shape {a.shape})")
+    if not a.dtype.isnative:  # '>i8' from a file: the kernels read the machine's byte order
+        a = a.astype(a.dtype.newbyteorder("="))
     return a if dtype is None else a.astype(dtype, copy=False)
 
 

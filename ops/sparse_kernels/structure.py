@@ -34,15 +34,17 @@ def csr_row_ids(indptr, nnz: int):
         nnz: number of stored entries ``E`` (``indptr[-1]``; passed so cupy needs no sync).
 
     Returns:
-        (E,) row ids with ``indptr``'s dtype.
+        (E,) row ids with ``indptr``'s dtype, or int64 when it cannot hold ``N - 1``.
     """
     xp = xp_of(indptr)
     n_rows = indptr.shape[0] - 1
+    # row ids go up to N - 1, which an int8 / int16 indptr holding small offsets may not hold
+    dt = index_dtype(indptr, n_rows)
     if xp is np:
-        return np.repeat(np.arange(n_rows, dtype=indptr.dtype), np.diff(indptr))
+        return np.repeat(np.arange(n_rows, dtype=dt), np.diff(indptr))
     # cupy.repeat wants host repeats; a binary search per entry works on either module
     pos = xp.arange(nnz, dtype=indptr.dtype)
-    return (xp.searchsorted(indptr, pos, side="right") - 1).astype(indptr.dtype, copy=False)
+    return (xp.searchsorted(indptr, pos, side="right") - 1).astype(dt, copy=False)
 
 
 _INT64_MAX = np.iinfo(np.int64).max
