@@ -12,7 +12,7 @@ import numpy as np
 
 from sparsegraph.datasets.download import base_url, fetch, missing_error, sha256_of
 from sparsegraph.datasets.root import cache_dir as default_cache_dir
-from sparsegraph.datasets.root import data_root
+from sparsegraph.datasets.root import data_root, folder_arg
 
 PARSE_VERSION = "1"  # bump when a parser's output changes: old caches are then ignored
 
@@ -38,9 +38,11 @@ class Dataset:
     files: dict = {}
 
     def __init__(self, root=None, *, download: bool = True, cache_dir=None):
-        self.root = data_root(root)
+        op = type(self).__name__
+        self.root = data_root(root, op)
         self.raw_dir = self.root / self.folder
-        self.cache_dir = pathlib.Path(cache_dir) if cache_dir else default_cache_dir() / "processed"
+        self.cache_dir = (folder_arg(op, "cache_dir", cache_dir) if cache_dir is not None
+                          else default_cache_dir() / "processed")
         missing = [name for name in self.files if not (self.raw_dir / name).is_file()]
         if missing:
             if not download:
@@ -149,6 +151,9 @@ class SingleGraph:
         return 1
 
     def __getitem__(self, i: int):
+        if isinstance(i, bool | np.bool_) or not isinstance(i, int | np.integer):
+            raise TypeError(f"{type(self).__name__}: expected an int index, 0 or -1 for its one "
+                            f"graph (got {type(i).__name__} {i!r})")
         if i not in (0, -1):
             raise IndexError(f"{type(self).__name__}: index {i} out of range for a dataset of "
                              "one graph")

@@ -115,8 +115,23 @@ def from_networkx(G: nx.Graph, group_node_attrs=None, group_edge_attrs=None) -> 
     return g
 
 
+def _nx_edge_name(key: str) -> str:
+    """The networkx name of a per-edge field: `from_networkx` reads ``w`` into ``edge_w`` and
+    ``weight`` into the adjacency (``edge_weight``), so the prefix goes for a round trip."""
+    return key[len("edge_"):] if key.startswith("edge_") and key != "edge_attr" else key
+
+
 def to_networkx(graph: Graph, node_attrs=(), edge_attrs=(), to_undirected: bool = False):
-    """A networkx DiGraph (or Graph) of ``graph``; named node / edge attributes are copied."""
+    """A networkx DiGraph (or Graph) of ``graph``; named node / edge attributes are copied.
+
+    Edge attributes are written under the names `from_networkx` reads back: ``edge_<name>``
+    as ``<name>``, ``edge_weight`` (the adjacency's values) as ``weight``, ``edge_attr`` as
+    itself; so ``from_networkx(to_networkx(g, edge_attrs=[...]))`` keeps names and weights.
+    """
+    names = [_nx_edge_name(k) for k in edge_attrs]
+    if len(set(names)) < len(names):
+        raise ValueError(f"to_networkx: expected `edge_attrs` with distinct networkx names "
+                         f"(got {list(edge_attrs)}, written as {names})")
     G = nx.Graph() if to_undirected else nx.DiGraph()
     G.add_nodes_from(range(graph.num_nodes))
     for k in node_attrs:
@@ -124,7 +139,8 @@ def to_networkx(graph: Graph, node_attrs=(), edge_attrs=(), to_undirected: bool 
         for i in range(graph.num_nodes):
             G.nodes[i][k] = values[i].tolist()
     ei = np.asarray(graph.edge_index)
-    per_edge = {k: _attr_rows(graph, k, "edge", graph.num_edges) for k in edge_attrs}
+    per_edge = {_nx_edge_name(k): _attr_rows(graph, k, "edge", graph.num_edges)
+                for k in edge_attrs}
     for e, (u, v) in enumerate(ei.T.tolist()):
         G.add_edge(u, v, **{k: vals[e].tolist() for k, vals in per_edge.items()})
     return G

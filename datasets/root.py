@@ -11,9 +11,17 @@ class DatasetUnavailable(FileNotFoundError):
     them (the URL and the folder to put them in)."""
 
 
-def data_root(root=None) -> pathlib.Path:
+def folder_arg(op: str, name: str, value) -> pathlib.Path:
+    """``value`` as a folder path; anything but a str or os.PathLike is named, with its type."""
+    if not isinstance(value, str | os.PathLike):
+        raise TypeError(f"{op}: expected `{name}` to be a folder path, a str or os.PathLike "
+                        f"(got {type(value).__name__} {value!r})")
+    return pathlib.Path(value)
+
+
+def data_root(root=None, op: str = "data_root") -> pathlib.Path:
     if root is not None:
-        return pathlib.Path(root)
+        return folder_arg(op, "root", root)
     env = os.environ.get("SPARSEGRAPH_DATA")
     if env:
         return pathlib.Path(env)

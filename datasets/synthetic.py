@@ -1,11 +1,15 @@
 """Seeded synthetic graphs at real sizes: a degree-corrected planted-partition model.
 
-Nodes get a class and a power-law (Zipf) degree weight; each undirected edge picks its first
-end by weight and its second end by weight inside the same class with probability
-``homophily`` (else anywhere), so labels are predictable from the graph; features are a class
-mean plus Gaussian noise, so they are informative too. Everything is vectorised and generated
-in chunks of edges (memory O(E), never O(N^2)); the edge count is exact (duplicates and self
-loops are dropped and refilled). Presets match the sizes of real benchmarks.
+Nodes get a class and a power-law (Zipf) degree weight. A fraction ``homophily`` of the
+undirected edges (exactly ``round(homophily * num_edges / 2)``) joins two nodes of the same
+class, the rest join nodes of different classes, so labels are predictable from the graph;
+each edge picks its first end by weight and its second by weight among the allowed class(es).
+Features are a class mean plus Gaussian noise, so they are informative too. Everything is
+vectorised and generated in chunks of edges (memory O(E), never O(N^2)); the edge count is
+exact (duplicates and self loops are dropped and refilled; near-complete graphs on at most
+``ENUMERATE_PAIRS`` node pairs are drawn exactly, by weight without replacement), and an
+edge count the classes cannot hold raises ValueError. Presets match the sizes of real
+benchmarks.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ PRESETS = {  # nodes, directed edges, features, classes (the real datasets' size
 CHUNK = 1 << 22  # edges drawn per vectorised step
 
 
+ENUMERATE_PAIRS = 1 << 22  # graphs with at most this many node pairs can be sampled exactly
+STALL_ROUNDS = 3  # rounds of rejection sampling that place < 1% of their draws before giving up
+
+
 def _class_tables(y, weights, num_classes):
     """Per class: its nodes sorted, and the cumulative weights for inverse-CDF sampling."""
     order = np.argsort(y, kind="stable")
@@ -36,46 +44,103 @@ def _class_tables(y, weights, num_classes):
     return order, bounds, cdf
 
 
-def _sample_in_classes(rng, classes, order, bounds, cdf):
-    """One node per entry of ``classes``, by weight within that class."""
-    first, last = bounds[classes], bounds[classes + 1] - 1
+def _partner(rng, classes, same: bool, order, bounds, cdf):
+    """One node per entry of ``classes``, by weight: inside that class (``same``) or outside
+    it (a draw over the weight of the other classes, skipping the class's segment)."""
+    first, last = bounds[classes], bounds[classes + 1]
     lo = np.where(first > 0, cdf[np.maximum(first - 1, 0)], 0.0)
-    hi = cdf[last]
-    u = lo + rng.random(classes.size) * (hi - lo)
+    hi = np.where(last > 0, cdf[np.maximum(last - 1, 0)], 0.0)
+    if same:
+        u = lo + rng.random(classes.size) * (hi - lo)
+    else:
+        u = rng.random(classes.size) * (cdf[-1] - (hi - lo))
+        u = np.where(u >= lo, u + (hi - lo), u)
     pos = np.searchsorted(cdf, u, side="right")
-    return order[np.clip(pos, first, last)]
+    if same:
+        pos = np.clip(pos, first, np.maximum(last - 1, first))
+    return order[np.minimum(pos, cdf.size - 1)]
 
 
-def _undirected_keys(rng, n, target, y, weights, homophily, num_classes):
-    """``target`` distinct keys ``u * n + v`` (u < v) of undirected edges."""
-    order, bounds, cdf = _class_tables(y, weights, num_classes)
+def _rejection_keys(rng, n, target, y, weights, same, tables):
+    """Up to ``target`` distinct keys ``u * n + v`` (u < v) of same-class (``same``) or
+    cross-class pairs: the first end by weight, the second by weight among the allowed class(es);
+    duplicates and loops are redrawn. Stops early when the draws stop finding new pairs."""
     all_cdf = np.cumsum(weights)
-    keys = np.empty(0, np.int64)
-    stalled = 0
-    while keys.size < target:
-        if stalled > 100:  # pragma: no cover - generate() checks the bounds it knows
-            raise RuntimeError(f"synthetic: no new edges after 100 rounds ({keys.size} of "
-                               f"{target} undirected edges placed)")
+    keys, stalled = np.empty(0, np.int64), 0
+    while keys.size < target and stalled < STALL_ROUNDS:
         before = keys.size
         total = int((target - keys.size) * 1.15) + 16  # extra for duplicates and loops
         batches = []
         for start in range(0, total, CHUNK):
             m = min(CHUNK, total - start)
             u = np.minimum(np.searchsorted(all_cdf, rng.random(m) * all_cdf[-1], "right"), n - 1)
-            same = rng.random(m) < homophily
-            v = np.empty(m, np.int64)
-            v[same] = _sample_in_classes(rng, y[u[same]], order, bounds, cdf)
-            k = int((~same).sum())
-            v[~same] = np.minimum(np.searchsorted(all_cdf, rng.random(k) * all_cdf[-1],
-                                                  "right"), n - 1)
-            ok = u != v
+            v = _partner(rng, y[u], same, *tables)
+            ok = (u != v) & ((y[u] == y[v]) == same)  # float rounding may cross a class edge
             a, b = np.minimum(u[ok], v[ok]), np.maximum(u[ok], v[ok])
             batches.append(a.astype(np.int64) * n + b)
         keys = np.unique(np.concatenate([keys, *batches]))
-        stalled = stalled + 1 if keys.size == before else 0
+        stalled = stalled + 1 if (keys.size - before) * 100 < total else 0
     if keys.size > target:  # drop a random surplus so the count is exact
         keys = np.sort(rng.choice(keys, target, replace=False))
     return keys
+
+
+def _exact_keys(rng, n, target, y, log_weights, same, placed):
+    """``target`` keys drawn by weight without replacement from every allowed pair, keeping
+    the ``placed`` ones (Efraimidis-Spirakis race in log space: the pair weight w_u * w_v
+    never underflows, whatever ``power``)."""
+    u, v = np.triu_indices(n, 1)
+    allowed = (y[u] == y[v]) == same
+    u, v = u[allowed], v[allowed]
+    keys = u * n + v
+    score = np.log(np.maximum(rng.standard_exponential(keys.size), 1e-300))
+    score -= log_weights[u] + log_weights[v]
+    score[np.isin(keys, placed)] = -np.inf
+    if target < keys.size:
+        keys = keys[np.argpartition(score, target - 1)[:target]]
+    return np.sort(keys)
+
+
+def _pool_keys(rng, n, target, y, power, ranks, same, tables, pool):
+    """``target`` distinct keys of one pool (same- or cross-class pairs holding ``pool``)."""
+    if target == 0:
+        return np.empty(0, np.int64)
+    small = n * (n - 1) // 2 <= ENUMERATE_PAIRS
+    dense = small and 2 * target > pool  # rejection would hunt for the last free pairs
+    keys = np.empty(0, np.int64) if dense else _rejection_keys(
+        rng, n, target, y, ranks ** -power, same, tables)
+    if keys.size == target:
+        return keys
+    if not small:
+        kind = "same-class" if same else "cross-class"
+        raise ValueError(f"synthetic.generate: could place only {keys.size} of {target} "
+                         f"{kind} undirected edges by weighted sampling on {n} nodes: "
+                         f"`num_edges` is too close to the {pool} {kind} pairs, or `power`="
+                         f"{power} leaves too little weight on most nodes; lower either")
+    return _exact_keys(rng, n, target, y, -power * np.log(ranks), same, keys)
+
+
+def _undirected_keys(rng, n, target, y, ranks, args):
+    """``target`` distinct keys ``u * n + v`` (u < v); exactly round(homophily * target) of
+    them join two nodes of the same class, the others two of different classes."""
+    h, num_classes, power = args["homophily"], args["num_classes"], args["power"]
+    sizes = np.bincount(y, minlength=num_classes).astype(np.int64)
+    same_pool = int((sizes * (sizes - 1) // 2).sum())
+    cross_pool = n * (n - 1) // 2 - same_pool
+    n_same = int(round(h * target))
+    for count, pool, what in ((n_same, same_pool, "inside a class"),
+                              (target - n_same, cross_pool, "between classes")):
+        if count > pool:
+            raise ValueError(
+                f"synthetic.generate: {2 * target} edges do not fit with homophily={h}: "
+                f"{2 * count} directed edges must run {what}, and the {num_classes} classes "
+                f"(sizes {sizes.tolist()[:10]}{'...' if num_classes > 10 else ''}) allow at "
+                f"most {2 * pool}; change homophily or num_edges")
+    tables = _class_tables(y, ranks ** -power, num_classes)
+    keys = [_pool_keys(rng, n, count, y, power, ranks, same, tables, pool)
+            for count, same, pool in ((n_same, True, same_pool),
+                                      (target - n_same, False, cross_pool))]
+    return np.sort(np.concatenate(keys))
 
 
 def _check_args(**args) -> None:
@@ -96,18 +161,24 @@ def _check_args(**args) -> None:
                          f"nodes (at most {n * (n - 1)})")
     for key, lo, hi, closed in (("homophily", 0.0, 1.0, True), ("train_frac", 0.0, 1.0, False),
                                 ("val_frac", 0.0, 1.0, True)):
-        v = args[key]
-        inside = lo <= v <= hi if closed else lo < v < hi
-        if not isinstance(v, int | float | np.floating) or not inside:
-            raise ValueError(f"synthetic.generate: expected `{key}` in "
+        v = args[key]  # the type first: comparing a str or None with a float raises TypeError
+        number = isinstance(v, int | float | np.integer | np.floating) and not isinstance(
+            v, bool | np.bool_)
+        if not number or not (lo <= v <= hi if closed else lo < v < hi):
+            raise (ValueError if number else TypeError)(
+                f"synthetic.generate: expected `{key}` in "
                              f"{'[' if closed else '('}{lo}, {hi}{']' if closed else ')'} "
                              f"(got {v!r})")
     if args["train_frac"] + args["val_frac"] > 1:
         raise ValueError(f"synthetic.generate: expected train_frac + val_frac <= 1 (got "
                          f"{args['train_frac']} + {args['val_frac']})")
     for key in ("power", "noise"):
-        if not isinstance(args[key], int | float | np.floating) or not args[key] >= 0:
-            raise ValueError(f"synthetic.generate: expected `{key}` >= 0 (got {args[key]!r})")
+        v = args[key]
+        if (isinstance(v, bool | np.bool_) or not isinstance(v, int | float | np.integer
+                                                              | np.floating)
+                or not np.isfinite(v) or not v >= 0):
+            raise ValueError(f"synthetic.generate: expected a finite number `{key}` >= 0 "
+                             f"(got {v!r})")  # (a bool is refused: True is no exponent)
 
 
 def generate(num_nodes: int, num_edges: int, num_features: int, num_classes: int, *,
@@ -117,7 +188,8 @@ def generate(num_nodes: int, num_edges: int, num_features: int, num_classes: int
 
     Args:
         num_edges: directed edge count (even: each undirected edge is stored both ways).
-        homophily: probability that an edge joins two nodes of the same class.
+        homophily: the fraction of edges that join two nodes of the same class (exact up to
+            rounding to whole edges; the others join two different classes).
         power: Zipf exponent of the degree weights (0 = uniform).
         noise: standard deviation of the feature noise around the class means.
 
@@ -130,16 +202,9 @@ def generate(num_nodes: int, num_edges: int, num_features: int, num_classes: int
                 val_frac=val_frac, power=power, noise=noise)
     rng = np.random.default_rng(seed)
     y = rng.integers(0, num_classes, num_nodes)
-    if homophily == 1.0:  # every edge inside a class: the classes' sizes bound the count
-        sizes = np.bincount(y, minlength=num_classes).astype(np.int64)
-        inside = int((sizes * (sizes - 1)).sum())
-        if num_edges > inside:
-            raise ValueError(f"synthetic.generate: {num_edges} edges do not fit with "
-                             f"homophily=1.0: the {num_classes} classes (sizes "
-                             f"{sizes.tolist()[:10]}{'...' if num_classes > 10 else ''}) hold "
-                             f"at most {inside} directed edges; lower homophily or num_edges")
-    weights = (rng.permutation(num_nodes) + 1.0) ** -power
-    keys = _undirected_keys(rng, num_nodes, num_edges // 2, y, weights, homophily, num_classes)
+    ranks = rng.permutation(num_nodes) + 1.0  # Zipf degree weight of a node: rank ** -power
+    keys = _undirected_keys(rng, num_nodes, num_edges // 2, y, ranks,
+                            dict(homophily=homophily, num_classes=num_classes, power=power))
     # both directions, sorted by (target, source): CSR rows are targets
     u, v = np.divmod(keys, num_nodes)
     del keys
@@ -194,13 +259,15 @@ def load_arrays(folder, mmap: bool = True) -> dict:
 def load_synthetic(preset: str, root=None, seed: int = 0, mmap: bool = True) -> dict:
     """The arrays of a preset ("pubmed", "arxiv", "products"), generated once and cached.
 
-    Cached under ``root`` (default: the user cache dir) as ``synthetic/<preset>-seed<seed>``.
+    Cached under ``root`` (default: the user cache dir) as
+    ``synthetic/<preset>-seed<seed>-v2``.
     """
     if preset not in PRESETS:
         raise ValueError(f"synthetic: unknown preset {preset!r} (expected one of "
                          f"{sorted(PRESETS)})")
     base = pathlib.Path(root) if root is not None else cache_dir()
-    folder = base / "synthetic" / f"{preset}-seed{seed}"
+    # v2: exact homophily; caches of the earlier sampler hold other graphs, so are not reused
+    folder = base / "synthetic" / f"{preset}-seed{seed}-v2"
     if not (folder / "meta.json").is_file():
         save(generate(*PRESETS[preset], seed=seed), folder)
     return load_arrays(folder, mmap=mmap)

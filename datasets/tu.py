@@ -239,15 +239,45 @@ def _check_int(op: str, name: str, value) -> None:
                         f"{value!r})")
 
 
+def _graph_label(i: int, g) -> int:
+    """The single integer class label of graph ``i`` of a dataset."""
+    y = None if g.y is None else np.asarray(g.y.detach() if hasattr(g.y, "detach") else g.y)
+    if y is None or y.size != 1 or y.dtype.kind not in "iu":
+        raise ValueError(f"stratified_kfold: expected every graph of `labels` to hold one "
+                         f"integer class label `y` (graph {i} has "
+                         f"{'none' if y is None else f'{y.dtype} of shape {y.shape}'})")
+    return int(y.reshape(()))
+
+
+def _fold_labels(labels) -> np.ndarray:
+    """One integer class per sample: a 1-D array, or the ``y`` of each graph of a dataset."""
+    if isinstance(labels, TUDataset):
+        labels = labels.graphs
+    if isinstance(labels, list | tuple) and labels and isinstance(labels[0], Graph):
+        return np.array([_graph_label(i, g) for i, g in enumerate(labels)], np.int64)
+    a = np.asarray(labels.detach() if hasattr(labels, "detach") else labels)
+    if a.ndim != 1:  # one-hot (N, C) rows would be split cell by cell, not sample by sample
+        raise ValueError(f"stratified_kfold: expected `labels` of shape (N,), one class id per "
+                         f"sample (got shape {a.shape}; for one-hot labels pass "
+                         f"labels.argmax(1))")
+    if a.dtype.kind not in "biu":
+        raise TypeError(f"stratified_kfold: expected integer class ids as `labels`, or a list "
+                        f"of Graphs (got dtype {a.dtype})")
+    return a
+
+
 def stratified_kfold(labels, k: int = 10, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """``k`` (train_idx, test_idx) folds; each class is spread evenly over the folds.
 
-    Deterministic for a seed: each class's members are shuffled, then dealt round-robin.
+    ``labels``: one integer class id per sample, shape ``(N,)``; or a TUDataset / list of
+    Graphs, whose graph labels ``g.y`` are used. Deterministic for a seed: each class's
+    members are shuffled, then dealt round-robin.
     """
-    labels = np.asarray(labels)
+    labels = _fold_labels(labels)
     _check_int("stratified_kfold", "k", k)
     if k < 2 or k > labels.size:
-        raise ValueError(f"stratified_kfold: expected 2 <= k <= {labels.size} (got {k})")
+        raise ValueError(f"stratified_kfold: expected 2 <= k <= {labels.size}, the sample "
+                         f"count (got {k})")
     rng = np.random.default_rng(seed)
     fold_of = np.empty(labels.size, np.int64)
     offset = 0

@@ -80,6 +80,36 @@ _default_budget: int | None = None
 _decisions: dict = {}  # (n_rows, n_cols, nnz, F, dtype, budget) -> Decision; cleared on changes
 
 
+def _number(v) -> bool:
+    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(
+        v, bool | np.bool_)
+
+
+def _table_device(device) -> str:
+    """The device type a table was measured on: "cpu" or "cuda" (any "cuda:N", any case), so
+    that the type `sparse_matmul_auto` compares with is the one `decide_spmm` reports on."""
+    name = device.strip().lower() if isinstance(device, str) else device
+    if name == "cpu":
+        return "cpu"
+    if isinstance(name, str) and (name == "cuda" or name.startswith("cuda:")
+                                  and name[5:].isdigit()):
+        return "cuda"
+    raise ValueError(f"set_cost_table: expected `device` 'cpu', 'cuda' or 'cuda:N', the device "
+                     f"the table was measured on (got {device!r})")
+
+
+def _table_dtype(dtype) -> str:
+    """The float dtype the costs were measured in (decide_spmm scales by its item size)."""
+    try:  # None would quietly mean float64
+        dt = None if dtype is None else np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f":
+        raise ValueError(f"set_cost_table: expected `dtype` a float dtype name such as "
+                         f"'float32', the dtype the table was measured in (got {dtype!r})")
+    return dt.name
+
+
 def _check_table(table) -> dict:
     if not isinstance(table, dict):
         raise TypeError(f"set_cost_table: expected a dict (got {type(table).__name__})")
@@ -90,15 +120,16 @@ def _check_table(table) -> dict:
                              f"keys {terms} (got {coef!r})")
         for k in terms:
             v = coef.get(k)
-            if not isinstance(v, int | float) or not np.isfinite(v) or v < 0:
+            if not _number(v) or not np.isfinite(v) or v < 0:
                 raise ValueError(f"set_cost_table: expected {part}.{k} to be a finite number "
                                  f">= 0 seconds (got {v!r})")
     speedup = table.get("min_speedup", MIN_SPEEDUP)
-    if not isinstance(speedup, int | float) or not speedup >= 1:
-        raise ValueError(f"set_cost_table: expected min_speedup to be a number >= 1 (got "
-                         f"{speedup!r})")
+    if not _number(speedup) or not np.isfinite(speedup) or not speedup >= 1:
+        raise ValueError(f"set_cost_table: expected `min_speedup` to be a finite number >= 1, "
+                         f"how much faster dense must be predicted (got {speedup!r})")
     return {"source": str(table.get("source", "user table")),
-            "device": str(table.get("device", "cpu")), "dtype": str(table.get("dtype", "float32")),
+            "device": _table_device(table.get("device", "cpu")),
+            "dtype": _table_dtype(table.get("dtype", "float32")),
             "min_speedup": float(speedup),
             "sparse": {k: float(table["sparse"][k]) for k in SPARSE_TERMS},
             "dense": {k: float(table["dense"][k]) for k in DENSE_TERMS}}
@@ -167,20 +198,23 @@ def memory_budget() -> int:
     if _default_budget is None:
         env = os.environ.get("SPARSEGRAPH_DENSE_BUDGET_MB")
         try:
-            _default_budget = (int(float(env) * 2**20) if env
-                               else min(2 << 30, _physical_memory() // 8))
+            mb = float(env) if env else None
         except ValueError:
-            raise ValueError(f"SPARSEGRAPH_DENSE_BUDGET_MB: expected a number of MB (got "
-                             f"{env!r})") from None
+            mb = float("nan")
+        if mb is not None and not (np.isfinite(mb) and mb >= 0):  # int(inf) would overflow
+            raise ValueError(f"SPARSEGRAPH_DENSE_BUDGET_MB: expected a finite number of MB >= 0 "
+                             f"(got {env!r})")
+        _default_budget = (int(mb * 2**20) if mb is not None
+                           else min(2 << 30, _physical_memory() // 8))
     return _default_budget
 
 
 def set_memory_budget(nbytes: int | None) -> int | None:
     """Set the dense matrix budget in bytes (None: the default); returns the previous setting."""
     global _budget
-    if nbytes is not None and (isinstance(nbytes, bool) or not isinstance(nbytes, int | float)
-                               or nbytes < 0):
-        raise ValueError(f"set_memory_budget: expected `nbytes` >= 0 or None (got {nbytes!r})")
+    if nbytes is not None and (not _number(nbytes) or not np.isfinite(nbytes) or nbytes < 0):
+        raise ValueError(f"set_memory_budget: expected `nbytes` a finite number >= 0 or None "
+                         f"(got {nbytes!r})")
     previous, _budget = _budget, None if nbytes is None else int(nbytes)
     _decisions.clear()
     return previous

@@ -34,7 +34,12 @@ def _as_tensor(value):
 
 def _edge_index_array(edge_index):
     ei = edge_index.array if isinstance(edge_index, Tensor) else edge_index
-    ei = ei if hasattr(ei, "dtype") else np.asarray(ei)
+    if not hasattr(ei, "dtype"):
+        try:
+            ei = np.asarray(ei)
+        except ValueError:  # numpy's "inhomogeneous shape" names no argument
+            raise ValueError("Graph: expected `edge_index` of shape (2, E) (got rows of "
+                             "different lengths)") from None
     if ei.ndim != 2 or ei.shape[0] != 2:
         raise ValueError(f"Graph: expected `edge_index` of shape (2, E) (got {ei.shape})")
     if ei.dtype.kind not in "iu":
@@ -51,6 +56,20 @@ def _on(t, device: str):
     """Tensor / SparseTensor ``t`` moved to ``device`` (host results of the structure code
     return to a cuda graph's device; nothing happens on the host)."""
     return t if t is None or device == "cpu" or t.device == device else t.to(device)
+
+
+def _numeric(value, key: str) -> None:
+    if value is not None and np.dtype(value.dtype).kind not in "biuf":
+        raise TypeError(f"Graph: expected numeric `{key}` (got dtype {value.dtype})")
+
+
+def _check_edge_weight(w):
+    """``edge_weight`` as a Tensor: numeric, no NaN (a NaN weight spreads to every output)."""
+    w = _as_tensor(w)
+    _numeric(w, "edge_weight")
+    if w.dtype.kind == "f" and bool(np.isnan(_host(w)).any()):
+        raise ValueError("Graph: expected `edge_weight` without NaN (got NaN weights)")
+    return w
 
 
 def _num_nodes_arg(num_nodes) -> int:
@@ -116,15 +135,22 @@ class Graph:
             self loops and to_undirected.
 
     Raises:
-        ValueError / TypeError: indices outside ``num_nodes``, feature or mask rows that do not
-        match ``num_nodes``, per-edge rows (``edge_attr``, ``edge_weight``, ``edge_<name>``)
-        that do not match the edges, labels of the wrong length, non-numeric, NaN or < -1
-        labels, non-boolean masks.
+        ValueError / TypeError: indices outside ``num_nodes``, a ragged ``edge_index``,
+        feature or mask rows that do not match ``num_nodes`` (masks: ``(N,)``, or ``(S, N)``
+        for S splits), per-edge rows (``edge_attr``, ``edge_weight``, ``edge_<name>``) that do
+        not match the edges, non-numeric ``x`` or ``edge_weight``, NaN edge weights, labels of
+        the wrong length, non-numeric, NaN or < -1 labels, non-boolean masks, a ``batch``
+        that is not one integer graph id per node.
     """
 
     def __init__(self, x=None, edge_index=None, adj=None, edge_weight=None, edge_attr=None,
                  y=None, num_nodes=None, **extra):
         x = _as_tensor(x)
+        _numeric(x, "x")
+        if x is not None and not x.shape:  # a scalar has no row per node
+            raise ValueError(f"Graph: expected `x` with one row per node, shape (N, F) or (N,) "
+                             f"(got shape {tuple(x.shape)})")
+        edge_weight = None if edge_weight is None else _check_edge_weight(edge_weight)
         from_x = num_nodes is None and x is not None
         if num_nodes is not None:
             num_nodes = _num_nodes_arg(num_nodes)
@@ -228,6 +254,14 @@ class Graph:
     # ---- validation ---------------------------------------------------------------------------
     def validate(self) -> None:
         n = self.num_nodes
+        if self.batch is not None:
+            _numeric(self.batch, "batch")
+            if self.batch.dtype.kind not in "iu":
+                raise TypeError(f"Graph: expected integer graph ids in `batch` (got dtype "
+                                f"{self.batch.dtype})")
+            if tuple(self.batch.shape) != (n,):
+                raise ValueError(f"Graph: expected `batch` of shape ({n},), one graph id per "
+                                 f"node (got shape {tuple(self.batch.shape)})")
         if self.x is not None and self.x.shape[0] != n:
             raise ValueError(f"Graph: expected `x` with {n} rows for num_nodes={n} "
                              f"(got {self.x.shape[0]})")
@@ -239,8 +273,9 @@ class Graph:
                 continue
             if m.dtype != np.bool_:
                 raise TypeError(f"Graph: expected `{key}` to be boolean (got {m.dtype})")
-            if m.shape[-1] != n:
-                raise ValueError(f"Graph: expected `{key}` of length {n} (got shape {m.shape})")
+            if len(m.shape) not in (1, 2) or m.shape[-1] != n:
+                raise ValueError(f"Graph: expected `{key}` of length {n}: shape ({n},), or "
+                                 f"(S, {n}) for S splits (got shape {tuple(m.shape)})")
 
     # ---- views and counts ---------------------------------------------------------------------
     @property
@@ -391,7 +426,12 @@ class Graph:
         """
         from sparsegraph.graph_ops import batch_graphs
 
-        return batch_graphs(list(graphs))
+        graphs = list(graphs)
+        for i, g in enumerate(graphs):
+            if not isinstance(g, Graph):
+                raise TypeError(f"Graph.batch: expected a sequence of Graphs (got "
+                                f"{type(g).__name__} at position {i})")
+        return batch_graphs(graphs)
 
     batch = _Batch()
 

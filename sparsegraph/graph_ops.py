@@ -68,6 +68,20 @@ def is_weighted(g) -> bool:
     return weighted
 
 
+def _graph_of_edges(g, rows) -> np.ndarray:
+    """The graph (of a batch) each edge with target ``rows`` belongs to."""
+    return _np(g.batch)[rows]
+
+
+def _edge_weighted(g):
+    """Per edge of a batch mixing weighted and unweighted graphs: whether its graph has real
+    weights; None when every edge is alike (then `is_weighted` answers for all)."""
+    flags = g.__dict__.get("_weighted_graphs")
+    if flags is None or g.batch is None or len(set(flags)) < 2:
+        return None
+    return np.asarray(flags, bool)[_graph_of_edges(g, g._host_structure().rows())]
+
+
 def undirected_edges(g, reduce: str = "mean"):
     """``g`` with every reverse edge added; parallel edges merged by ``reduce``."""
     if reduce not in REDUCERS:
@@ -79,6 +93,9 @@ def undirected_edges(g, reduce: str = "mean"):
     values = _np(g.adj.values)
     if is_weighted(g):
         weight = _merge_rows(inverse, first, np.concatenate([values] * 2), reduce)
+        mixed = _edge_weighted(g)
+        if mixed is not None:  # an unweighted graph of the batch keeps its implicit ones
+            weight[~np.concatenate([mixed] * 2)[first]] = 1
     else:  # no weights to merge: the merged edges keep the implicit weight 1
         weight = np.ones((first.size,) + values.shape[1:], values.dtype)
     fields = {k: wrap(_merge_rows(inverse, first, np.concatenate([_np(v)] * 2), reduce))
@@ -86,8 +103,22 @@ def undirected_edges(g, reduce: str = "mean"):
     return g._with_edges(both[:, first], weight, **fields)
 
 
+def _filled(a: np.ndarray, count: int, fill_value, key: str) -> np.ndarray:
+    """``a`` with ``count`` rows of ``fill_value`` appended; an integer or boolean ``a`` must
+    hold the value exactly (numpy would silently truncate 0.5 to 0)."""
+    if a.dtype.kind in "biu" and np.array(fill_value).astype(a.dtype) != fill_value:
+        raise ValueError(f"Graph.add_self_loops: expected a `fill_value` that {key} of dtype "
+                         f"{a.dtype} can hold exactly (got {fill_value!r}); convert {key} to "
+                         f"float first, e.g. Graph(..., edge_weight=w.astype(np.float32))")
+    return np.concatenate([a, np.full((count,) + a.shape[1:], fill_value, a.dtype)])
+
+
 def with_self_loops(g, fill_value: float = 1.0):
-    """Add ``(i, i)`` for every node without one; their weight (and edge_attr) is fill_value."""
+    """Add ``(i, i)`` for every node without one; their weight (and edge_attr) is fill_value.
+
+    Integer (or boolean) weights and edge attributes keep their dtype, so a fill_value they
+    cannot hold exactly (0.5 for int64 weights) raises ValueError instead of being truncated.
+    """
     if isinstance(fill_value, bool) or not isinstance(fill_value, int | float | np.number):
         raise TypeError(f"Graph.add_self_loops: expected a number `fill_value`, the new loops' "
                         f"weight and edge_attr entries (got {fill_value!r})")
@@ -97,14 +128,16 @@ def with_self_loops(g, fill_value: float = 1.0):
     has_loop[rows[rows == cols]] = True
     new = np.flatnonzero(~has_loop)
     ei = np.concatenate([np.stack([cols, rows]), np.stack([new, new])], axis=1)
-    values = _np(g.adj.values)
-    weight = np.concatenate([values, np.full((new.size,) + values.shape[1:], fill_value,
-                                             values.dtype)])
-    fields = {k: wrap(np.concatenate([a, np.full((new.size,) + a.shape[1:], fill_value,
-                                                 a.dtype)]))
-              for k, a in ((k, _np(v)) for k, v in g._edge_fields().items())}
+    weight = _filled(_np(g.adj.values), new.size, fill_value, "the edge weights")
+    fields = {k: wrap(_filled(_np(v), new.size, fill_value, f"`{k}`"))
+              for k, v in g._edge_fields().items()}
     out = g._with_edges(ei, weight, **fields)
     out._weighted = is_weighted(g) or (new.size > 0 and fill_value != 1)
+    flags = g.__dict__.get("_weighted_graphs")
+    if flags is not None and g.batch is not None and fill_value != 1:  # loops weigh != 1
+        flags = np.array(flags, bool)
+        flags[_graph_of_edges(g, new)] = True
+        out._weighted_graphs = tuple(flags.tolist())
     return out
 
 
@@ -214,7 +247,9 @@ def batch_graphs(graphs):
     structure = Structure.csr(indptr, indices, (n, n), validate=False).to(device)
     adj = SparseTensor(structure, _on(_cat([g.adj.values for g in graphs], "adj"), device))
     out = Graph.__new__(Graph)
-    out.__dict__.update(num_nodes=n, adj=adj, _weighted=any(is_weighted(g) for g in graphs),
+    # per graph, so that unbatch and to_undirected keep an unweighted part unweighted
+    weighted = tuple(is_weighted(g) for g in graphs)
+    out.__dict__.update(num_nodes=n, adj=adj, _weighted=any(weighted), _weighted_graphs=weighted,
                         edge_attr=_cat([g.edge_attr for g in graphs], "edge_attr"))
     for key in graphs[0]._edge_fields().keys() - {"edge_attr"}:  # per edge: concatenated
         out.__dict__[key] = _cat([g.__dict__.get(key) for g in graphs], key)
@@ -257,6 +292,7 @@ def unbatch(g):
     values = g.adj.values.detach().array  # sliced where it is
     graph_keys = getattr(g, "_graph_keys", ())
     edge_keys = g._edge_fields().keys()
+    flags = g.__dict__.get("_weighted_graphs")
     out = []
     for i in range(ptr.size - 1):
         lo, hi = int(ptr[i]), int(ptr[i + 1])
@@ -267,7 +303,7 @@ def unbatch(g):
         part.__dict__.update(num_nodes=hi - lo,
                              adj=SparseTensor(sub.to(device), wrap(values[e0:e1])),
                              edge_attr=None if g.edge_attr is None else g.edge_attr[e0:e1],
-                             _weighted=is_weighted(g))
+                             _weighted=is_weighted(g) if flags is None else flags[i])
         for key, value in vars(g).items():
             if key in ("num_nodes", "adj", "edge_attr", "batch", "ptr") or key.startswith("_"):
                 continue

@@ -391,3 +391,50 @@ def test_dense_budget_sizes_are_printed_in_a_readable_unit():
 
     assert size_text(0) == "0 bytes" and size_text(30 * 30 * 8) == "7.03 KiB"
     assert size_text(3 * 2**20) == "3.00 MiB" and size_text(2**31) == "2.00 GiB"
+
+
+# ---- sparse-vs-dense: every point measured alike; --repeat; a bad budget variable ------------
+@pytest.mark.parametrize("op", ["spmm", "gcn"])
+def test_memory_of_a_point_does_not_depend_on_what_ran_before(op):
+    import numpy as np
+
+    fresh = bench_sparse_dense.random_adjacency(200, 0.2, np.float32, np.random.default_rng(0))
+    reused = bench_sparse_dense.random_adjacency(200, 0.2, np.float32, np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    bench_sparse_dense.measure(op, reused, 8, 1, rng)  # its one-time caches exist now
+    first = bench_sparse_dense.measure(op, fresh, 8, 1, rng)
+    again = bench_sparse_dense.measure(op, reused, 8, 1, rng)
+    for side in ("sparse", "dense"):  # a cache counted once is nnz x 4 B = 32 KB here
+        a, b = first[side]["peak_alloc_bytes"], again[side]["peak_alloc_bytes"]
+        assert abs(a - b) <= 1024, (side, a, b)
+    # the gathered transposed values are counted once, by _transposed_bytes, not in the peak
+    assert first["sparse"]["peak_alloc_bytes"] < fresh.nnz * 4
+
+
+def test_repeat_is_the_fewest_runs_for_fast_and_slow_steps(monkeypatch):
+    import numpy as np
+
+    a = bench_sparse_dense.random_adjacency(30, 0.2, np.float32, np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    assert bench_sparse_dense.measure("spmm", a, 2, 50, rng)["sparse"]["runs"] == 50
+    # a step that looks slow (1.5 s a side) still runs --repeat times
+    monkeypatch.setattr(bench_sparse_dense, "_traced", lambda fn, device="cpu": (1.5, 0))
+    assert bench_sparse_dense.measure("spmm", a, 2, 3, rng)["dense"]["runs"] == 3
+
+
+def test_a_bad_budget_variable_breaks_neither_info_nor_help(monkeypatch, tmp_path, capsys):
+    from sparsegraph.ops import cost_model
+
+    monkeypatch.setenv("SPARSEGRAPH_DENSE_BUDGET_MB", "inf")
+    monkeypatch.setattr(cost_model, "_default_budget", None)
+    assert main(["info"]) == 0
+    for argv in (["train", "--help"], ["bench", "sparse-vs-dense", "--help"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 0
+    capsys.readouterr()
+    assert main(TINY_SWEEP + ["--out", str(tmp_path / "r")]) == 2
+    assert ("sparsegraph bench sparse-vs-dense: SPARSEGRAPH_DENSE_BUDGET_MB: expected a finite "
+            "number of MB >= 0 (got 'inf')") in capsys.readouterr().err
+    assert main(TINY_SWEEP + ["--out", str(tmp_path / "r"), "--dense-budget-mb", "inf"]) == 2
+    assert "expected a finite --dense-budget-mb (got inf)" in capsys.readouterr().err

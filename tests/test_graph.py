@@ -249,3 +249,81 @@ def test_graph_from_adj_validates_edge_attr_and_applies_edge_weight():
     dense[[2, 0, 1], [1, 1, 0]] = [5.0, 6.0, 7.0]
     np.testing.assert_array_equal(g.adj.to_dense().numpy(), dense)
     np.testing.assert_array_equal(g.edge_attr.numpy()[:, 0], g.adj.values.numpy())
+
+
+def _weighted_and_unweighted():
+    ei = np.array([[0, 1, 1, 2], [1, 0, 2, 1]])
+    plain = sg.Graph(edge_index=ei, num_nodes=3)
+    weighted = sg.Graph(edge_index=ei, num_nodes=3,
+                        edge_weight=np.array([.5, .5, 2., 2.], np.float32))
+    return plain, weighted
+
+
+def test_unbatch_keeps_each_graph_weighted_or_not():
+    plain, weighted = _weighted_and_unweighted()
+    p1, p2 = sg.Graph.batch([plain, weighted]).unbatch()
+    for part, graph in ((p1, plain), (p2, weighted)):  # "sum" doubles real weights only
+        np.testing.assert_array_equal(part.to_undirected().adj.to_dense().numpy(),
+                                      graph.to_undirected().adj.to_dense().numpy())
+    np.testing.assert_array_equal(p1.to_undirected().adj.values.numpy(), [1, 1, 1, 1])
+
+
+def test_to_undirected_of_a_mixed_batch_merges_only_the_weighted_graphs():
+    plain, weighted = _weighted_and_unweighted()
+    batch = sg.Graph.batch([plain, weighted]).to_undirected()
+    dense = batch.adj.to_dense().numpy()
+    np.testing.assert_array_equal(dense[:3, :3], plain.to_undirected().adj.to_dense().numpy())
+    np.testing.assert_array_equal(dense[3:, 3:], weighted.to_undirected().adj.to_dense().numpy())
+    # loops of weight 2 make the plain graph weighted too: its edges then merge as well
+    loops = sg.Graph.batch([plain, plain]).add_self_loops(2.0).to_undirected().unbatch()
+    np.testing.assert_array_equal(loops[1].adj.to_dense().numpy(),
+                                  plain.add_self_loops(2.0).to_undirected().adj.to_dense().numpy())
+
+
+def test_add_self_loops_refuses_a_fill_value_integer_weights_cannot_hold():
+    g = sg.Graph(edge_index=np.array([[0, 1], [1, 0]]), edge_weight=np.array([2, 3]), num_nodes=2)
+    with pytest.raises(ValueError, match=r"add_self_loops: expected a `fill_value` that the edge "
+                                         r"weights of dtype int64 can hold exactly \(got 0.5\)"):
+        g.add_self_loops(fill_value=0.5)
+    np.testing.assert_array_equal(g.add_self_loops(fill_value=4).adj.to_dense().numpy(),
+                                  [[4, 3], [2, 4]])  # an integral fill keeps the int weights
+    attr = sg.Graph(edge_index=np.array([[0], [1]]), edge_attr=np.array([[1], [0]])[:1])
+    with pytest.raises(ValueError, match=r"`edge_attr` of dtype int64 .*\(got 1.5\)"):
+        attr.add_self_loops(fill_value=1.5)
+
+
+EI3 = np.array([[0, 1, 2], [1, 2, 0]])
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(edge_index=EI3, edge_weight=np.array(["a", "b", "c"])), TypeError,
+     r"Graph: expected numeric `edge_weight` \(got dtype <U1\)"),
+    (dict(edge_index=EI3, edge_weight=np.array([1.0, np.nan, 2.0])), ValueError,
+     r"Graph: expected `edge_weight` without NaN"),
+    (dict(edge_index=EI3, train_mask=np.bool_(True)), ValueError,
+     r"Graph: expected `train_mask` of length 3: shape \(3,\), or \(S, 3\) for S splits \(got "
+     r"shape \(\)\)"),
+    (dict(edge_index=EI3, val_mask=np.ones((2, 2, 3), bool)), ValueError,
+     r"expected `val_mask` of length 3.*\(got shape \(2, 2, 3\)\)"),
+    (dict(x=np.float32(1), edge_index=EI3), ValueError,
+     r"Graph: expected `x` with one row per node, shape \(N, F\) or \(N,\) \(got shape \(\)\)"),
+    (dict(x=np.array([["a"], ["b"], ["c"]]), edge_index=EI3), TypeError,
+     r"Graph: expected numeric `x` \(got dtype <U1\)"),
+    (dict(edge_index=[[0, 1], [1]]), ValueError,
+     r"Graph: expected `edge_index` of shape \(2, E\) \(got rows of different lengths\)"),
+    (dict(edge_index=EI3, batch=np.array([0, 0])), ValueError,
+     r"Graph: expected `batch` of shape \(3,\), one graph id per node \(got shape \(2,\)\)"),
+    (dict(edge_index=EI3, batch=np.zeros(3)), TypeError,
+     r"Graph: expected integer graph ids in `batch` \(got dtype float"),
+])
+def test_malformed_inputs_are_named(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        sg.Graph(**kwargs)
+
+
+def test_batch_names_a_non_graph_and_split_masks_stay_accepted():
+    with pytest.raises(TypeError, match=r"Graph.batch: expected a sequence of Graphs \(got int "
+                                        r"at position 1\)"):
+        sg.Graph.batch([small(), 1])
+    g = sg.Graph(edge_index=EI3, train_mask=np.ones((1, 3), bool), batch=np.zeros(3, np.int64))
+    assert tuple(g.train_mask.shape) == (1, 3) and g.num_graphs == 1

@@ -5,14 +5,16 @@ Both paths are the user-facing ones: ``A @ X`` under ``spmm_mode("sparse")`` (CS
 backward runs spmm on the transposed structure, built once per graph) and under
 ``spmm_mode("dense")`` (``to_dense(A)`` then GEMM). The GCN layer is ``relu(A @ (X W) + b)``
 with ``W`` ``(F, F)``. Timings are the best of at least ``--repeat`` runs (more for fast
-steps) after one warm-up, sparse and dense alternating so both see the same load. Memory is
-the peak of numpy allocations during the warm-up forward + backward (tracemalloc); the sparse
-side adds the transposed structure it caches. With ``--device cuda`` the operands live on the
-GPU, every timed step ends with a device synchronisation, and memory is the growth of cupy's
-memory pool during the step (emptied of cached blocks first); the fitted table is then a
-"cuda" one. Outputs: results.json (points, crossovers, the fitted cost table that
-`sparsegraph.ops.load_cost_table` reads), results.md, time_vs_density.png and
-memory_vs_density.png.
+steps, up to 40) after one warm-up, sparse and dense alternating so both see the same load.
+Memory is the peak of numpy allocations during one forward + backward measured after a warm-up
+call (tracemalloc), so the one-time caches a first call builds (the transposed values' gather,
+the row indices `to_dense` scatters with) are never in it and every point is measured alike;
+the sparse side adds, once, the transposed structure and values it caches. With
+``--device cuda`` the operands live on the GPU, every timed step ends with a device
+synchronisation, and memory is the growth of cupy's memory pool during the step (emptied of
+cached blocks first); the fitted table is then a "cuda" one. Outputs: results.json (points,
+crossovers, the fitted cost table that `sparsegraph.ops.load_cost_table` reads), results.md,
+time_vs_density.png and memory_vs_density.png.
 """
 
 from __future__ import annotations
@@ -110,9 +112,11 @@ def measure(op: str, a, f: int, repeat: int, rng, dense: bool = True,
             device: str = "cpu") -> dict:
     """One forward + backward of ``op`` with ``X`` ``(N, f)``, sparse and (if ``dense``) dense.
 
-    Each side's warm-up call measures its memory; then the sides alternate, so that both see
-    the same machine load (this VM is shared: a preempted thread costs a 4-20 ms tick). Fast
-    steps run more often (up to 40 times or ~0.3 s), slow ones fewer (~2 s in all). Returns
+    Each side runs once untraced (it builds the per-matrix caches: a first call on a matrix
+    would otherwise count them, a repeat would not), then once traced for its memory; then the
+    sides alternate, so that both see the same machine load (this VM is shared: a preempted
+    thread costs a 4-20 ms tick). Every point runs at least ``repeat`` times; fast steps run
+    more often (up to 40 times or ~0.3 s). Returns
     best and median seconds and peak allocated bytes per side. Everything runs on ``device``
     (``a`` is moved there if it is not), each step timed to the end of its work there.
     """
@@ -133,11 +137,11 @@ def measure(op: str, a, f: int, repeat: int, rng, dense: bool = True,
 
     a.structure.transpose()  # built once per graph, outside the step (counted separately)
     sides = ["sparse", "dense"] if dense else ["sparse"]
+    for m in sides:  # warm-up: caches built here, outside the measured call
+        step(m)
     first = {m: _traced(lambda m=m: step(m), dev) for m in sides}
     each = sum(t for t, _ in first.values())
-    runs = min(40, max(repeat, int(0.3 / max(each, 1e-6))))
-    if each * repeat > 2.0:
-        runs = max(1, min(repeat, int(2.0 / each)))
+    runs = max(repeat, min(40, int(0.3 / max(each, 1e-6))))
     times = {m: [] for m in sides}
     for _ in range(runs):
         for m in sides:
@@ -233,7 +237,8 @@ def sweep(args) -> tuple[list[dict], list[str]]:
 
 def _transposed_bytes(a) -> int:
     """What the sparse path keeps beyond its input: the transposed structure, permutation and
-    gathered values that backward uses (built once per graph)."""
+    gathered values that backward uses (built once per graph, in `measure`'s warm-up, so the
+    measured peak holds none of it)."""
     t, perm = a.structure.transpose()
     return int(t.indptr.nbytes + t.indices.nbytes + perm.nbytes + a.values.array.nbytes)
 
@@ -356,10 +361,18 @@ def markdown(result: dict) -> str:
 
 
 def cmd_sparse_dense(args: argparse.Namespace) -> int:
-    from sparsegraph.ops.cost_model import fit_cost_table
+    from sparsegraph.ops.cost_model import fit_cost_table, memory_budget
 
+    if args.dense_budget_mb is None:
+        try:
+            args.dense_budget_mb = memory_budget() / 2**20
+        except ValueError as exc:
+            print(f"sparsegraph bench sparse-vs-dense: {exc}", file=sys.stderr)
+            return 2
     error = check_device(args.device) or too_small(args, nodes=1, features=1, repeat=1,
                                                    max_nnz=1, dense_budget_mb=0)
+    if not error and not math.isfinite(args.dense_budget_mb):  # int(inf MB) would overflow
+        error = f"expected a finite --dense-budget-mb (got {args.dense_budget_mb})"
     if error:
         print(f"sparsegraph bench sparse-vs-dense: {error}", file=sys.stderr)
         return 2
@@ -412,8 +425,6 @@ def cmd_sparse_dense(args: argparse.Namespace) -> int:
 
 
 def add_sparse_dense_parser(kinds) -> None:
-    from sparsegraph.ops.cost_model import memory_budget
-
     p = kinds.add_parser("sparse-vs-dense", help="sparse kernels vs dense matmul: time and "
                          "memory over a density sweep; crossover and cost-model fit")
     p.add_argument("--nodes", type=int, nargs="+", default=NODES,
@@ -425,13 +436,16 @@ def add_sparse_dense_parser(kinds) -> None:
     p.add_argument("--ops", nargs="+", default=list(OPS), choices=OPS,
                    help="A @ X alone, and/or a GCN layer relu(A @ (X W) + b)")
     p.add_argument("--repeat", type=int, default=3,
-                   help="fewest timed runs per point (fast ones run more); the best is kept")
+                   help="fewest timed runs per point (fast ones run more, up to 40); the best "
+                        "is kept (default: %(default)s)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--max-nnz", type=int, default=32_000_000,
                    help="skip (and say so) points with more entries (default: %(default)s)")
-    p.add_argument("--dense-budget-mb", type=float, default=memory_budget() / 2**20,
+    # the default is read when the bench runs, not here: a bad $SPARSEGRAPH_DENSE_BUDGET_MB
+    # must not break `sparsegraph info` or `--help`
+    p.add_argument("--dense-budget-mb", type=float, default=None,
                    help="largest dense N x N matrix to run (default: the cost model's memory "
-                        "budget, %(default).0f MB)")
+                        "budget: $SPARSEGRAPH_DENSE_BUDGET_MB, else min(2 GiB, RAM / 8))")
     p.add_argument("--no-plots", action="store_true", help="JSON and Markdown only")
     p.add_argument("--out", default="bench-sparse-vs-dense", help="output folder")
     p.add_argument("--device", default="cpu",

@@ -65,7 +65,7 @@ def test_networkx_round_trip_keeps_attributes():
     assert kinds == {(0, 1): 1, (2, 1): 0}
     H = to_networkx(g, node_attrs=["label"], edge_attrs=["edge_kind"])
     assert sorted(H.edges) == [(0, 1), (2, 1)] and H.nodes[2]["label"] == 1
-    assert H.edges[0, 1]["edge_kind"] == 1
+    assert H.edges[0, 1]["kind"] == 1  # the name from_networkx read, not edge_kind
     K = nx.karate_club_graph()
     k = from_networkx(K)
     assert k.num_edges == 2 * K.number_of_edges() and k.is_undirected()
@@ -115,3 +115,20 @@ def test_from_networkx_edge_attributes_follow_subgraph_batch_and_loops():
     loops = g.add_self_loops(0.0)
     assert _kinds(loops) == {**both, **{(i, i): 0 for i in range(4)}}
     assert _kinds(loops.remove_self_loops()) == both
+
+
+def test_to_networkx_from_networkx_round_trip_keeps_names_and_weights():
+    G = nx.DiGraph()
+    G.add_edge(0, 1, w=10.0, weight=0.5)
+    G.add_edge(1, 2, w=20.0, weight=2.0)
+    g = from_networkx(G)
+    H = to_networkx(g, edge_attrs=["edge_w", "edge_weight"])
+    assert H.edges[0, 1] == {"w": 10.0, "weight": 0.5}
+    g2 = from_networkx(H)
+    assert sorted(g2.keys()) == sorted(g.keys()) == ["adj", "edge_w"]
+    np.testing.assert_array_equal(g2.adj.to_dense().numpy(), g.adj.to_dense().numpy())
+    np.testing.assert_array_equal(g2.edge_w.numpy(), g.edge_w.numpy())
+    assert g2.adj.values.numpy().tolist() == [0.5, 2.0]
+    with pytest.raises(ValueError, match=r"to_networkx: expected `edge_attrs` with distinct "
+                                         r"networkx names .*written as \['w', 'w'\]"):
+        to_networkx(g, edge_attrs=["edge_w", "edge_w"])

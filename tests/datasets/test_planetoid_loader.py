@@ -93,3 +93,20 @@ def test_corrupt_processed_cache_is_ignored_and_rebuilt(data_root, tmp_path):
     again = Planetoid("cora", root=data_root, download=False, cache_dir=tmp_path)[0]
     np.testing.assert_array_equal(np.asarray(again.edge_index), np.asarray(first.edge_index))
     assert cache.stat().st_size > 1000  # rewritten
+
+
+def test_bad_root_cache_dir_and_index_are_named(data_root, tmp_path):
+    with pytest.raises(TypeError, match=r"Planetoid: expected `root` to be a folder path, a str "
+                                        r"or os.PathLike \(got int 5\)"):
+        Planetoid("cora", root=5, download=False)
+    with pytest.raises(TypeError, match=r"Planetoid: expected `cache_dir` to be a folder path.*"
+                                        r"\(got list \[\]\)"):
+        Planetoid("cora", root=data_root, download=False, cache_dir=[])
+    ds = Planetoid("cora", root=data_root, download=False, cache_dir=tmp_path)
+    for bad in ("0", 0.0, True):
+        with pytest.raises(TypeError, match=r"Planetoid: expected an int index, 0 or -1 for its "
+                                            rf"one graph \(got {type(bad).__name__} "):
+            ds[bad]
+    assert ds[0] is ds[-1] and ds[np.int64(0)].num_nodes == 2708
+    with pytest.raises(IndexError, match="index 1 out of range"):
+        ds[1]

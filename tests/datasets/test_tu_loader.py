@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from sparsegraph import Graph
 from sparsegraph.datasets.tu import GraphLoader, TUDataset, stratified_kfold
 
 STATS = {  # graphs, nodes, undirected edges, class counts, features
@@ -39,6 +40,34 @@ def test_stratified_kfold_is_balanced_deterministic_and_partitions():
             assert abs((labels[test] == c).sum() - total / 5) <= 1
     with pytest.raises(ValueError, match="2 <= k"):
         stratified_kfold(labels, 1)
+
+
+def test_stratified_kfold_refuses_one_hot_labels_by_name():
+    onehot = np.eye(2)[[0, 1] * 5]  # 10 samples: folds must not index the 20 matrix cells
+    with pytest.raises(ValueError, match=r"expected `labels` of shape \(N,\).*got shape "
+                                         r"\(10, 2\)"):
+        stratified_kfold(onehot, 5)
+    with pytest.raises(TypeError, match="integer class ids as `labels`.*got dtype float64"):
+        stratified_kfold(np.array([0.5, 1.5, 0.5, 1.5]), 2)
+
+
+def test_stratified_kfold_reads_the_label_of_each_graph():
+    ei = np.array([[0, 1], [1, 0]])
+    labels = [0, 1, 0, 1, 1, 0]
+    graphs = [Graph(edge_index=ei, y=np.array([c])) for c in labels]
+    by_graph = stratified_kfold(graphs, 3, seed=1)
+    by_label = stratified_kfold(np.array(labels), 3, seed=1)
+    assert [t.tolist() for _, t in by_graph] == [t.tolist() for _, t in by_label]
+    with pytest.raises(ValueError, match=r"one integer class label `y` \(graph 0 has none\)"):
+        stratified_kfold([Graph(edge_index=ei)] * 4, 2)
+
+
+@pytest.mark.dataset
+def test_stratified_kfold_of_a_tu_dataset(data_root, tmp_path):
+    ds = TUDataset("mutag", root=data_root, download=False, cache_dir=tmp_path)
+    folds = stratified_kfold(ds, 10)
+    y = np.array([int(g.y.item()) for g in ds])
+    assert [t.tolist() for _, t in folds] == [t.tolist() for _, t in stratified_kfold(y, 10)]
 
 
 def _write_tu(folder, a="1, 2\n2, 1\n", indicator="1\n1\n", labels="3\n"):

@@ -130,11 +130,13 @@ def test_bad_settings_are_rejected():
         ops.set_cost_table({"dense": TINY["dense"]})
     with pytest.raises(ValueError, match=r"expected dense.per_mac to be a finite number >= 0"):
         ops.set_cost_table({**TINY, "dense": {**TINY["dense"], "per_mac": -1.0}})
-    with pytest.raises(ValueError, match=r"min_speedup to be a number >= 1 \(got 0.5\)"):
+    with pytest.raises(ValueError, match=r"`min_speedup` to be a finite number >= 1, .*\(got "
+                                         r"0.5\)"):
         ops.set_cost_table({**TINY, "min_speedup": 0.5})
     with pytest.raises(TypeError, match=r"set_cost_table: expected a dict \(got list\)"):
         ops.set_cost_table([])
-    with pytest.raises(ValueError, match=r"set_memory_budget: expected `nbytes` >= 0"):
+    with pytest.raises(ValueError, match=r"set_memory_budget: expected `nbytes` a finite number "
+                                         r">= 0 or None \(got -5\)"):
         cost_model.set_memory_budget(-5)
 
 
@@ -319,3 +321,61 @@ def test_scipy_to_dense_matches_the_generic_kernel(dtype, heads):
     assert fast.dtype == ref.dtype == np.dtype(dtype)
     assert_close(fast, ref, rtol=1e-6 if dtype == "float32" else 1e-12, atol=1e-6)
     assert sg.kernels.chosen("sparse_to_dense", "cpu") == "scipy"
+
+
+# ---- malformed tables and budgets are refused where they are given -----------------------------
+@pytest.mark.parametrize("spelling", ["CPU", " cpu ", "Cpu"])
+def test_a_table_for_the_cpu_spelled_otherwise_runs_what_decide_reports(spelling):
+    a = random_sparse(6, 5, 0.9, seed=2, requires_grad=False)
+    ops.set_cost_table({**DENSE_WINS, "device": spelling})
+    assert ops.cost_table()["device"] == "cpu"
+    assert ops.decide_spmm(6, 5, a.nnz, 3, "float64").dense
+    seen = dispatched(lambda: a @ sg.randn(5, 3, dtype="float64"))
+    assert "sparse_to_dense" in seen and "spmm" not in seen  # was: sparse, silently
+    ops.set_cost_table({**DENSE_WINS, "device": "cuda:0"})
+    assert ops.cost_table()["device"] == "cuda"
+
+
+@pytest.mark.parametrize("table, match", [
+    ({**TINY, "device": "gpu"}, r"expected `device` 'cpu', 'cuda' or 'cuda:N'.*\(got 'gpu'\)"),
+    ({**TINY, "device": 0}, r"expected `device` .*\(got 0\)"),
+    ({**TINY, "dtype": "banana"}, r"expected `dtype` a float dtype name .*\(got 'banana'\)"),
+    ({**TINY, "dtype": "int32"}, r"expected `dtype` a float dtype name .*\(got 'int32'\)"),
+    ({**TINY, "dtype": None}, r"expected `dtype` a float dtype name .*\(got None\)"),
+    ({**TINY, "min_speedup": True}, r"`min_speedup` to be a finite number >= 1.*\(got True\)"),
+    ({**TINY, "min_speedup": float("inf")}, r"`min_speedup` .*\(got inf\)"),
+    ({**TINY, "sparse": {**TINY["sparse"], "per_nnz": True}}, r"sparse.per_nnz .*\(got True\)"),
+])
+def test_set_cost_table_names_the_malformed_entry(table, match):
+    before = ops.cost_table()
+    with pytest.raises(ValueError, match="set_cost_table: .*" + match):
+        ops.set_cost_table(table)
+    assert ops.cost_table() == before  # refused: the table in use is unchanged
+    a = random_sparse(6, 5, 0.9, seed=2, requires_grad=False)
+    assert (a @ sg.randn(5, 3, dtype="float64")).shape == (6, 3)
+
+
+def test_a_loaded_table_file_is_checked_too(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({**TINY, "dtype": "banana"}))
+    with pytest.raises(ValueError, match=r"expected `dtype` .*\(got 'banana'\)"):
+        ops.load_cost_table(path)
+
+
+@pytest.mark.parametrize("env", ["inf", "-inf", "nan", "-5", "lots"])
+def test_a_bad_budget_variable_is_a_clear_error(env, monkeypatch):
+    monkeypatch.setenv("SPARSEGRAPH_DENSE_BUDGET_MB", env)
+    monkeypatch.setattr(cost_model, "_default_budget", None)  # read it afresh
+    match = (r"SPARSEGRAPH_DENSE_BUDGET_MB: expected a finite number of MB >= 0 \(got "
+             + repr(env) + r"\)")
+    with pytest.raises(ValueError, match=match):
+        cost_model.memory_budget()
+    a = sg.sparse_csr([0, 1, 2], [1, 0], np.ones(2, np.float32), (2, 2))
+    with pytest.raises(ValueError, match=match):  # was a bare OverflowError for inf
+        a @ sg.tensor(np.ones((2, 3), np.float32))
+
+
+def test_a_good_budget_variable_is_read_in_mb(monkeypatch):
+    monkeypatch.setenv("SPARSEGRAPH_DENSE_BUDGET_MB", "1.5")
+    monkeypatch.setattr(cost_model, "_default_budget", None)
+    assert cost_model.memory_budget() == int(1.5 * 2**20)
