@@ -118,6 +118,8 @@ class Tensor(TensorMethods):
             raise TypeError(
                 f"requires_grad_: only floating-point tensors can require grad (got {self.dtype})"
             )
+        if flag and not self._requires_grad and TRACE.tracer is not None:
+            TRACE.tracer.new_leaf(self)  # a new leaf in a compiled step: refused (not replayed)
         self._requires_grad = bool(flag)
         return self
 
@@ -150,6 +152,8 @@ class Tensor(TensorMethods):
 
     @data.setter
     def data(self, other) -> None:
+        if TRACE.tracer is not None:  # `w.data = w.data - lr * w.grad` is replayed
+            TRACE.tracer.record_data(self, other)
         self.array = (other.array if isinstance(other, Tensor) else other
                       if hasattr(other, "__cuda_array_interface__") or isinstance(other, np.ndarray)
                       else np.asarray(other))

@@ -42,9 +42,17 @@ def cmd_graph(args: argparse.Namespace) -> int:
     from sparsegraph import static
     from sparsegraph.datasets import DatasetUnavailable, load_for_training
 
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder):  # said before the capture, not as a traceback after it
+        print(f"sparsegraph graph: --out: the folder {folder} does not exist", file=sys.stderr)
+        return 2
+    if os.path.isdir(args.out):
+        print(f"sparsegraph graph: --out: {args.out} is a directory; give a file name",
+              file=sys.stderr)
+        return 2
     try:
         task, graph, _ = load_for_training(args.dataset, root=args.root, download=False)
-    except DatasetUnavailable as exc:
+    except (DatasetUnavailable, ValueError) as exc:  # ValueError: an unknown dataset name
         print(f"sparsegraph graph: {exc}", file=sys.stderr)
         return 2
     if task != "node":

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+from sparsegraph.tensor import TRACE
+
 __all__ = ["LRScheduler", "StepLR", "CosineAnnealingLR", "ReduceLROnPlateau"]
 
 
@@ -44,6 +46,8 @@ class LRScheduler:
 
     def step(self) -> None:
         """Advance one epoch and set every group's lr."""
+        if TRACE.tracer is not None and self._step_count:  # not the constructor's own step
+            TRACE.tracer.record_effect("step", self)  # a compiled step replays it every call
         self._step_count += 1
         self.last_epoch += 1
         for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
@@ -168,7 +172,9 @@ class ReduceLROnPlateau(LRScheduler):
 
     def step(self, metrics) -> None:
         """Record one epoch's metric (a number or a one-element tensor)."""
-        current = float(metrics)
+        current = float(metrics)  # a traced tensor's value: refused by a static trace
+        if TRACE.tracer is not None:
+            TRACE.tracer.record_effect("step", self, metrics=metrics)
         self.last_epoch += 1
         if self.is_better(current, self.best):
             self.best, self.num_bad_epochs = current, 0

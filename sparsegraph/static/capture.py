@@ -2,9 +2,12 @@
 
 The core calls the active tracer's hooks (`sparsegraph.tensor.TRACE`): ``record`` after each
 `Function.apply`, ``rebind`` after an in-place op, ``record_backward`` when ``.backward()`` is
-called, ``record_effect`` for optimizer ``zero_grad`` / ``step`` and ``Module.zero_grad``,
+called, ``record_effect`` for optimizer ``zero_grad`` / ``step``, LR-scheduler ``step`` and
+``Module.zero_grad``,
 ``record_grad`` for an assignment to a tensor's ``.grad``, ``record_draw`` after a random
-creation op (``randn``, ``randint``, ...),
+creation op (``randn``, ``randint``, ...), ``record_data`` for ``w.data = ...`` (replayed as an
+effect), ``new_leaf`` when a tensor starts requiring grad (a leaf made inside the step is
+refused once read),
 ``record_module`` when a module is called (its train / eval mode is guarded by `compile`), and
 ``escape`` when Python reads a tensor's value (``.item()``, ``bool(t)``, ``.numpy()``,
 ``np.asarray(t)``, ``nonzero``, ``sparsegraph.tensor(t)``), which a static graph cannot capture.
@@ -26,7 +29,14 @@ from sparsegraph.ops.index import GetItem
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.static.graph import StaticGraph
 from sparsegraph.static.ir import ArrayRef, GradRef, Node, Ref, SparseRef, Value, iter_refs
-from sparsegraph.static.recorded import CaptureError, check_no_hooks, draw_op, set_grad
+from sparsegraph.static.recorded import (
+    CaptureError,
+    check_no_hooks,
+    check_unrecorded_writes,
+    draw_op,
+    set_data,
+    set_grad,
+)
 from sparsegraph.tensor import TRACE, Tensor
 
 __all__ = ["CaptureError", "Tracer", "trace", "trace_with_result"]
@@ -49,6 +59,11 @@ class Tracer:
         self._op = ""  # the op being recorded (for error messages)
         self._owners: list[Value] = []  # inputs and parameters: a step may read their .grad
         self._aliased: set[int] = set()  # ids of Values several tensors share (`x.data`)
+        # leaves made inside the function (`zeros(requires_grad=True)`): refused when read
+        self._fresh: dict[int, weakref.ref] = {}
+        # ids of the version counters of tensors written by recorded ops or effects; any other
+        # bound tensor whose version moves during the trace was changed by unrecorded code
+        self._written: set[int] = set()
 
     # ---- values -------------------------------------------------------------------------
     def bind(self, t: Tensor, kind: str, name: str = "") -> Value:
@@ -60,6 +75,8 @@ class Tracer:
             self._bind_array(t, v)
         if kind in ("param", "input"):
             self._owners.append(v)
+        if kind in ("param", "const"):
+            v.version = t._version[0]
         return v
 
     def _bind_array(self, t: Tensor, v: Value) -> None:
@@ -94,7 +111,52 @@ class Tracer:
             if owner is not None:  # a .grad the eager backward made: another one on each run
                 return self._read_grad(t, owner)
         kind = "param" if (t.grad_fn is None and t.requires_grad) else "const"
+        fresh = self._fresh.get(id(t))
+        if kind == "param" and fresh is not None and fresh() is t:
+            self._refuse_leaf(f"{self._op or 'the function'} reads a leaf made inside the "
+                              "function with requires_grad=True (zeros(..., requires_grad=True))")
         return self.bind(t, kind, getattr(t, "_name", None) or "")
+
+    def new_leaf(self, t: Tensor) -> None:
+        """``t.requires_grad_(True)`` (also ``requires_grad=True`` at creation) in the step:
+        refused at once for a traced tensor (``x.detach().clone()``), else when first read (a
+        leaf made and never used is harmless)."""
+        if self.depth:
+            return
+        if self._entry(t) is not None and self._entry(t)[1].kind == "op":
+            self._refuse_leaf("requires_grad_(True) on a tensor computed in the step "
+                              "(x.detach().clone().requires_grad_()) makes a new leaf")
+        self._fresh[id(t)] = weakref.ref(t)
+
+    @staticmethod
+    def _refuse_leaf(where: str):
+        raise CaptureError(
+            f"static.trace: {where}; eager mode makes a fresh leaf with a fresh .grad on every "
+            "call, a static graph would bind one leaf for good. Make it outside and pass it as "
+            "an argument (its .grad is read on every call), or run this step eagerly")
+
+    def record_data(self, tensor: Tensor, other) -> None:
+        """``tensor.data = other``: an effect that assigns a copy of this run's ``other``."""
+        if self.depth:
+            return
+        self._op = ".data ="
+        target = self.value_of(tensor)  # before the assignment: afterwards it aliases `other`
+        if target.kind not in ("param", "const"):
+            what = "an input" if target.kind == "input" else f"the output of {target.producer.op}"
+            raise CaptureError(
+                f"static.trace: `.data =` on {what} cannot be captured (each run has its own "
+                "tensor there); assign to a parameter, or use an op instead")
+        target.mutable = True  # never folded: its values change on every call
+        self._written.add(id(tensor._version))
+        value = self.template(other)
+        self.nodes.append(Node("effect", "set_data", functools.partial(set_data, tensor), (),
+                               {"value": value}, [], {"owner": tensor, "target": target}))
+        new = other.array if isinstance(other, Tensor) else other
+        if hasattr(new, "shape"):  # `tensor.data` read later is the target, not `other`
+            try:
+                self._arrays[id(new)] = (weakref.ref(new), True, target)
+            except TypeError:
+                pass
 
     def _alias_of(self, t: Tensor) -> Value | None:
         """The Value of the traced tensor whose array ``t`` holds (``t`` = ``x.data``), if any."""
@@ -222,6 +284,7 @@ class Tracer:
                     self._values[key] = (ref, v)
         self._values[id(target)] = (weakref.ref(target), v)
         self._bind_array(target, v)
+        self._written.add(id(target._version))
 
     def record_backward(self, tensor: Tensor, gradient, given=None) -> None:
         """``tensor.backward(given)``; ``gradient`` is ``given`` as the engine's array. A
@@ -252,6 +315,8 @@ class Tracer:
             raise CaptureError(f"static.trace: {type(owner).__name__}.{name}(closure) "
                                "cannot be captured; call the closure's code in the step instead")
         fn = getattr(owner, name)
+        for group in getattr(owner, "param_groups", ()) if name == "step" else ():
+            self._written.update(id(p._version) for p in group["params"])
         self.nodes.append(Node("effect", f"{type(owner).__name__}.{name}", fn, (), kwargs,
                                [], {"owner": owner}))
 
@@ -260,12 +325,13 @@ class Tracer:
         if self.depth:
             return  # the engine's accumulation, or a recorded zero_grad doing its work
         v = None if value is None else self.value_of(value)
+        target = self.value_of(tensor)  # for the listing: set_grad(%3, None)
         if v is None or v.kind == "const":  # None or a constant: the same object every run
             node = Node("effect", "set_grad", functools.partial(setattr, tensor, "grad", value),
-                        (), {}, [], {"owner": tensor})
+                        (), {}, [], {"owner": tensor, "target": target, "value": v})
         else:  # computed by the step (`p.grad = p.grad * 0.5`): this run's value
             node = Node("effect", "set_grad", functools.partial(set_grad, tensor), (),
-                        {"value": Ref(v)}, [], {"owner": tensor})
+                        {"value": Ref(v)}, [], {"owner": tensor, "target": target})
         self.nodes.append(node)
 
     def record_draw(self, fn, args, kwargs, out: Tensor) -> None:
@@ -379,6 +445,7 @@ def trace_with_result(fn, *example_inputs, **kwargs):
         TRACE.tracer = None
     outputs = tracer.output_template(result)
     graph = StaticGraph(tracer.nodes, inputs, outputs)
+    check_unrecorded_writes(graph, tracer._written)
     # module buffers (BatchNorm's running statistics) change between calls: never folded
     buffers = {id(b) for m, _ in tracer.modules.values() for b in m.buffers(recurse=False)}
     for v in graph.values():

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.static.capture import trace_with_result
-from sparsegraph.static.guards import Assumptions
+from sparsegraph.static.guards import Assumptions, bound_objects, entry_modes, free_names
 from sparsegraph.static.runtime import Executor
 from sparsegraph.tensor import Tensor
 
@@ -37,18 +39,32 @@ def _literal_key(name: str, x):
                     "functools.partial")
 
 
+def _hooked(t) -> bool:
+    """Whether a gradient hook waits on tensor ``t`` (its leaf accumulator's or its grad_fn's)."""
+    acc, fn = t._accumulator, t.grad_fn
+    return bool(acc is not None and acc.hooks) or bool(
+        fn is not None and fn.pre_hooks and any(fn.pre_hooks.values()))
+
+
 def _guard(tensors: list, slots: list, literals: dict) -> tuple:
     """What a captured graph assumes of its inputs: a change re-traces. A sparse input's
     structure is keyed by identity (the cached graph holds it, so the id is not reused); the
     slots (which argument each tensor is) are part of the key, `f(x, b=t)` is not `f(x, c=t)`."""
     # which arguments were one tensor object: the trace binds them to one input
-    aliases = tuple(next(i for i, u in enumerate(tensors) if u is t) for t in tensors)
+    # (None when all differ: the common case, without the quadratic search; runs per call)
+    aliases = None if len({id(t) for t in tensors}) == len(tensors) else tuple(
+        next(i for i, u in enumerate(tensors) if u is t) for t in tensors)
     key: list = [tuple(slots), aliases]
     for x in tensors:
-        t = x.values if isinstance(x, SparseTensor) else x
-        structure = id(x.structure) if isinstance(x, SparseTensor) else None
-        key.append((tuple(t.shape), str(t.dtype), t.device, t.requires_grad, structure))
-    key.extend(sorted(literals.items(), key=lambda item: str(item[0])))
+        if isinstance(x, SparseTensor):
+            t, structure = x.values, id(x.structure)
+        else:
+            t, structure = x, None
+        a, grad = t.array, t._requires_grad
+        hooked = grad and _hooked(t)  # a new hook re-traces (and is refused)
+        key.append((a.shape, a.dtype, t.device, grad, hooked, structure))
+    if literals:
+        key.extend(sorted(literals.items(), key=lambda item: str(item[0])))
     return tuple(key)
 
 
@@ -75,21 +91,31 @@ class _Entry:
         self.structures = structures  # held, so the ids in the guard key stay unique
 
 
+# variants kept at most, over all keys: each holds its graph, folded constants and sparse
+# structures, so a stream of new structures (NeighborLoader mini-batches, each traced anew)
+# must not keep them all; the least recently used goes first
+MAX_VARIANTS = 8
+
+
 class CompiledFunction:
     """A captured function: the first call (per input signature) runs eagerly while tracing;
     later calls run the optimised static graph. ``graph`` is the last graph built; ``plan()``
     its memory plan.
 
-    A call traces again when a tensor's shape, dtype, device or requires_grad, a sparse input's
-    structure (by identity), a literal argument's value, the train / eval mode of a Module
-    called during the trace, or what `static.guards` checks (a parameter's requires_grad or
-    hooks, a Module's parameter / buffer / child objects, a constant changed in place)
-    changed."""
+    A call traces again when a tensor's shape, dtype, device, requires_grad or gradient hooks,
+    a sparse input's structure (by identity), a literal argument's value, the train / eval mode
+    a Module called during the trace starts from, the object a global or closure name of
+    ``fn`` holds (a tensor, sparse tensor, array, Module, Graph or optimizer), or what
+    `static.guards` checks (a parameter's requires_grad or hooks, a Module's parameter / buffer
+    / child objects, a constant or an index array changed in place) changed. At most
+    `MAX_VARIANTS` traced variants are kept (least recently used dropped)."""
 
     def __init__(self, fn, passes=None):
         self.fn = fn
         self.passes = passes
-        self._entries: dict[tuple, list[_Entry]] = {}
+        self._entries: OrderedDict[tuple, list[_Entry]] = OrderedDict()
+        self._names = free_names(fn)
+        self._modules: dict[int, object] = {}  # every Module a trace called: entry modes
         self.graph = None
         self.traces = 0
 
@@ -99,10 +125,16 @@ class CompiledFunction:
         variants = self._entries.get(key)
         if variants:
             # a constant changed in place: that graph may hold its old values, drop it
-            variants[:] = [e for e in variants if e.assumptions.current()]
+            if not all(e.assumptions.current() for e in variants):
+                variants[:] = [e for e in variants if e.assumptions.current()]
             for entry in variants:
-                if entry.assumptions.hold():
-                    return _detach(entry.executor.run(*tensors))
+                a = entry.assumptions
+                if a.hold():
+                    self._entries.move_to_end(key)
+                    result = entry.executor.run(*tensors)
+                    for m, flag in a.restore:  # the modes the step leaves (m.eval() at its end)
+                        m.__dict__["training"] = flag
+                    return _detach(result)
 
         def bound(*traced):
             positional, named = list(args), dict(kwargs)
@@ -113,21 +145,38 @@ class CompiledFunction:
                     positional[slot] = t
             return self.fn(*positional, **named)
 
+        objects = bound_objects(self._names)  # at entry: the step may rebind them itself
+        entry_mode = entry_modes(objects, self._modules)
         graph, result, modes = trace_with_result(bound, *tensors)
         self.traces += 1
-        assumptions = Assumptions(graph, modes)  # of the traced graph: passes add constants
+        self._modules.update((id(m), m) for m, _ in modes)
+        # of the traced graph: passes add constants
+        assumptions = Assumptions(graph, modes, entry_mode, objects)
         from sparsegraph.static.passes import optimize
 
         self.graph = optimize(graph, self.passes)
+        assumptions.assume_arrays(self.graph.assumed)
         structures = [x.structure for x in tensors if isinstance(x, SparseTensor)]
         # kept beside the other variants: switching back to a traced mode needs no new trace
         self._entries.setdefault(key, []).append(
             _Entry(Executor(self.graph), assumptions, structures))
+        self._entries.move_to_end(key)
+        self._evict()
         return _detach(result)
+
+    def _evict(self) -> None:
+        total = sum(len(v) for v in self._entries.values())
+        while total > MAX_VARIANTS:
+            oldest_key = next(iter(self._entries))
+            variants = self._entries[oldest_key]
+            variants.pop(0)
+            total -= 1
+            if not variants:
+                del self._entries[oldest_key]
 
     @property
     def executors(self) -> list[Executor]:
-        """The executor of every traced variant, oldest first."""
+        """The executor of every traced variant kept, least recently used first."""
         return [e.executor for variants in self._entries.values() for e in variants]
 
     def plan(self):
@@ -159,7 +208,21 @@ def compile(fn, passes=None) -> CompiledFunction:  # noqa: A001  (the name the i
         A `CompiledFunction` whose calls return what ``fn`` returns (detached). A call with
         inputs of another shape, dtype or device, another sparsity structure, another literal
         value, or after a Module ``fn`` called switched between train and eval, a parameter's
-        requires_grad changed, a Module's parameter was replaced or a constant was changed in
-        place, traces again.
+        requires_grad changed, a Module's parameter was replaced or a constant (or an index
+        array) was changed in place, traces again.
+
+    What a replay repeats: op calls, ``.backward()``, optimizer ``zero_grad()`` / ``step()``
+    (which read each group's ``lr`` live), LR-scheduler ``step()``, ``p.grad = ...``,
+    ``p.data = ...``, random draws, and the train / eval mode ``fn`` leaves its Modules in.
+    What it does not: other Python-side work (``tracker.avg = ...``, counters, appending to
+    a list) runs during the trace only. Code a trace cannot record that changes a bound tensor
+    in place (``Module.load_state_dict``), a leaf made inside ``fn`` with requires_grad, and
+    gradient hooks are refused with a CaptureError.
+
+    Names ``fn`` reads from globals or closure variables are bound when traced: the objects
+    are held by reference. Rebinding such a name to another tensor, sparse tensor, array,
+    Module, Graph or optimizer traces again (its identity is checked on every call); rebinding
+    other values (numbers, lists), names read only inside helper functions ``fn`` calls, and
+    attributes of objects (``data.adj = ...``) is not seen: pass what changes as an argument.
     """
     return CompiledFunction(fn, passes)

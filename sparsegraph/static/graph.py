@@ -65,6 +65,11 @@ def node_arguments(node: Node, tensors: bool = True) -> list[str]:
     accumulate node, also the saved Values it reads. ``tensors=False``: the attributes only."""
     names = _parameter_names(node.fn) if node.kind == "forward" else ()
     parts = []
+    if node.kind == "effect" and "target" in node.attrs and tensors:  # set_grad, set_data
+        parts.append(node.attrs["target"].label())
+        if "value" in node.attrs:  # a constant value (None): not among the kwargs
+            value = node.attrs["value"]
+            parts.append("None" if value is None else value.label())
     for i, a in enumerate(node.args):
         if isinstance(a, Ref | SparseRef):
             if tensors:
@@ -88,13 +93,17 @@ class StaticGraph:
         inputs: one placeholder Value per traced positional input.
         outputs: the function's result as a template (Refs in nested tuples / lists / dicts).
         notes: what each pass did, in order (shown by ``print(graph)``).
+        assumed: the raw arrays (row indices, masks) whose values a pass computed with once:
+            `compile` keeps a copy of each and traces again when one changes in place.
     """
 
-    def __init__(self, nodes: list[Node], inputs: list[Value], outputs, notes=None):
+    def __init__(self, nodes: list[Node], inputs: list[Value], outputs, notes=None,
+                 assumed=None):
         self.nodes = list(nodes)
         self.inputs = list(inputs)
         self.outputs = outputs
         self.notes: list[str] = list(notes or [])
+        self.assumed: list = list(assumed or [])
 
     # ---- queries ------------------------------------------------------------------------
     def output_values(self) -> list[Value]:
@@ -161,7 +170,8 @@ class StaticGraph:
             nmap[node.id] = new
             nodes.append(new)
         inputs = [new_value(v) for v in self.inputs]
-        return StaticGraph(nodes, inputs, substitute(self.outputs, vmap), self.notes)
+        return StaticGraph(nodes, inputs, substitute(self.outputs, vmap), self.notes,
+                           self.assumed)
 
     # ---- running -------------------------------------------------------------------------
     def __call__(self, *inputs):
@@ -198,7 +208,10 @@ class StaticGraph:
             if node.attrs.get("reason"):
                 extra += f"  # {node.attrs['reason']}"
             lines.append(f"  {outs} = {node.op}({args}){extra}")
-        lines.append("  return " + ", ".join(v.label() for v in self.output_values()))
+        # the result's own shape: dict keys, and a returned p.grad told from p
+        out = self.outputs
+        lines.append("  return " + (show(out)[1:-1] if isinstance(out, tuple) and len(out) != 1
+                                    else show(out)))
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
@@ -240,10 +253,11 @@ class StaticGraph:
             for v in node.attrs.get("extra_inputs", ()):
                 g.add_edge(producers[v.id], f"n{node.id}", shape=tuple(v.shape),
                            dtype=str(v.dtype), layout="saved")
-        for v in self.output_values():
+        for ref in iter_refs(self.outputs):
+            v = ref.value if isinstance(ref, Ref) else ref.values
             g.add_node("out", op="output", kind="output", kernel="", fused=False, label="output")
             g.add_edge(producers[v.id], "out", shape=tuple(v.shape), dtype=str(v.dtype),
-                       layout="dense")
+                       layout="grad" if isinstance(ref, GradRef) else "dense")
         return g
 
     def to_dot(self) -> str:
@@ -263,6 +277,7 @@ class StaticGraph:
                 style = "shape=box"
             out.append(f'  {key} [label="{label}", {style}];')
         for a, b, d in g.edges(data=True):
-            out.append(f'  {a} -> {b} [label="{list(d["shape"])} {d["dtype"]}"];')
+            grad = ".grad " if d["layout"] == "grad" else ""  # a returned p.grad, not p
+            out.append(f'  {a} -> {b} [label="{grad}{list(d["shape"])} {d["dtype"]}"];')
         out.append("}")
         return "\n".join(out) + "\n"

@@ -8,38 +8,124 @@ running a graph that no longer says what the function does.
   holds as parameters, buffers and child modules (``m.weight = Parameter(...)`` replaces the
   tensor the graph reads);
 - each fixed constant (a pass may have computed with its values once: folding, scaling,
-  densifying) keeps its version, i.e. nothing changed it in place.
+  densifying) keeps its version, i.e. nothing changed it in place; and each raw array a pass
+  read once (`StaticGraph.assumed`: a row index or mask given to ``x[idx]`` as a numpy array
+  or an index tensor, which reaches the op as its array) keeps its values, compared with a copy
+  (a numpy array has no version counter).
 """
 
 from __future__ import annotations
 
+import functools
+from operator import is_
+
+import numpy as np
+
+from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import Tensor
 
 _STORES = ("_parameters", "_buffers", "_modules")
 
 
+def _guarded(obj) -> bool:
+    """Objects a step reads through a global or closure name whose identity is guarded: the
+    tensors and containers of tensors a graph binds by reference (a cheap `is` per call)."""
+    from sparsegraph.graph import Graph
+    from sparsegraph.nn.module import Module
+
+    return isinstance(obj, Tensor | SparseTensor | np.ndarray | Module | Graph) or hasattr(
+        obj, "param_groups")  # an optimizer
+
+
+def free_names(fn) -> list[tuple]:
+    """``(namespace, name)`` for each global and closure variable ``fn``'s own code reads
+    (a dict and a key, or a closure cell and its name); helpers it calls are not inspected."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    fn = getattr(fn, "__func__", fn)  # a bound method
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return []
+    namespace = fn.__globals__
+    names = [(namespace, n) for n in code.co_names if n in namespace]
+    return names + list(zip(fn.__closure__ or (), code.co_freevars, strict=True))
+
+
+def _read(namespace, name):
+    if isinstance(namespace, dict):
+        return namespace.get(name)
+    try:
+        return namespace.cell_contents
+    except ValueError:  # an empty cell (a name assigned later)
+        return None
+
+
+def bound_objects(names: list[tuple]) -> list[tuple]:
+    """``(namespace, name, object)`` for the guarded objects ``names`` hold now."""
+    return [(ns, n, obj) for ns, n in names if _guarded(obj := _read(ns, n))]
+
+
+def entry_modes(bound: list[tuple], known: dict) -> dict:
+    """id -> training flag, at call entry, of the modules reachable from the bound objects and
+    of ``known`` (modules earlier traces called): the modes a replay will start from."""
+    from sparsegraph.nn.module import Module
+
+    modes = {k: m.training for k, m in known.items()}
+    for _, _, obj in bound:
+        if isinstance(obj, Module):
+            modes.update((id(m), m.training) for m in obj.modules())
+    return modes
+
+
 class Assumptions:
-    def __init__(self, graph, modes: list):
-        """``graph``: the traced graph (before passes); ``modes``: (module, training flag)."""
-        self.modes = modes
+    def __init__(self, graph, modes: list, entry: dict | None = None, bound=()):
+        """``graph``: the traced graph (before passes); ``modes``: (module, training flag when
+        first called); ``entry``: module id -> flag at call entry where known (`entry_modes`);
+        ``bound``: `bound_objects` at call entry."""
+        entry = entry or {}
+        # the mode a replay must start from: the entry mode where known (a step may call
+        # m.train() itself, then the mode at first use says nothing of the entry), else the
+        # mode at first use
+        self.modes = [(m, entry.get(id(m), flag)) for m, flag in modes]
+        # what the step leaves behind (m.eval() at its end): set again after each replay
+        self.restore = [(m, m.training) for m, flag in self.modes if m.training != flag]
+        self.bound = list(bound)
         bound = [v for v in graph.values()
                  if v.kind in ("param", "const") and isinstance(v.tensor, Tensor)]
         self.leaves = [(v.tensor, v.tensor.requires_grad) for v in bound
                        if v.tensor.grad_fn is None]
         self.versions = [(v.tensor, v.tensor._version[0]) for v in bound if v.fixed]
-        self.members = [(m.__dict__[store], tuple(m.__dict__[store].items()))
+        self.arrays: list = []
+        # (store dict, its objects in order): compared by identity, in order (a key removed
+        # and added again re-traces, harmlessly)
+        self.members = [(m.__dict__[store], tuple(m.__dict__[store].values()))
                         for m, _ in modes for store in _STORES]
 
+    def assume_arrays(self, arrays) -> None:
+        """Guard the values of ``arrays`` (the optimised graph's `StaticGraph.assumed`)."""
+        unique = {id(a): a for a in arrays}.values()
+        self.arrays = [(a, a.copy()) for a in unique]
+
     def current(self) -> bool:
-        """False once a fixed constant changed in place: this graph is stale for good."""
-        return all(t._version[0] == version for t, version in self.versions)
+        """False once a fixed constant or an assumed array changed in place: this graph is
+        stale for good."""
+        for t, version in self.versions:
+            if t._version[0] != version:
+                return False
+        for a, copy in self.arrays:
+            if a.shape != copy.shape or not (a == copy).all():
+                return False
+        return True
 
     def hold(self) -> bool:
         """Whether the modes, members and leaves are as traced (they may switch back)."""
         if not all(m.training == mode for m, mode in self.modes):
             return False
-        for store, items in self.members:
-            if len(store) != len(items) or any(store.get(k) is not o for k, o in items):
+        for namespace, name, obj in self.bound:  # a global or closure name rebound
+            if _read(namespace, name) is not obj:
+                return False
+        for store, objects in self.members:
+            if len(store) != len(objects) or not all(map(is_, store.values(), objects)):
                 return False
         for t, flag in self.leaves:
             acc = t._accumulator

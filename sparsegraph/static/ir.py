@@ -38,6 +38,7 @@ class Value:
     name: str = ""
     structure: object = None  # a sparse input's structure: the graph is only valid for it
     mutable: bool = False
+    version: int | None = None  # a bound tensor's version when the trace bound it
     id: int = field(default_factory=lambda: next(_ids))
 
     @property

@@ -28,6 +28,29 @@ def draw_op(fn) -> type:
                                            "__doc__": doc})
 
 
+def set_data(tensor, value) -> None:
+    """``tensor.data = value`` replayed: a copy, as this run's ``value`` may be a buffer the
+    runtime reuses (eager mode shares it, but nothing else holds it there)."""
+    array = value.array if hasattr(value, "array") else value
+    tensor.data = array.copy()
+
+
+def check_unrecorded_writes(graph, written: set) -> None:
+    """Refuse a trace during which a bound tensor's version moved without a recorded op or
+    effect writing it (``Module.load_state_dict``, an in-place numpy write): a replay would
+    skip the change. ``written``: ids of the version counters recorded writes touched."""
+    for v in graph.values():
+        t = v.tensor
+        if v.kind in ("param", "const") and v.version is not None and (
+                t._version[0] != v.version and id(t._version) not in written):
+            raise CaptureError(
+                f"static.trace: the {v.kind} {v.label()} (shape {tuple(t.shape)}) was changed "
+                "in place during the trace by code a static graph does not record (e.g. "
+                "Module.load_state_dict or a write to .array); a replay would skip the change. "
+                "Write it with ops (p.copy_(q) under no_grad), or do it outside the compiled "
+                "function")
+
+
 def set_grad(tensor, value) -> None:
     """``tensor.grad = value`` with ``value`` computed by the step (an effect node's call)."""
     tensor.grad = value

@@ -44,14 +44,20 @@ def schedule(graph) -> list[Node]:
     position = {n.id: i for i, n in enumerate(graph.nodes)}
     producer = {v.id: v.producer for n in graph.nodes for v in n.outputs if v is not None}
     deps: dict[int, set[int]] = {n.id: set() for n in graph.nodes}
-    last_ordered = None
+    last_ordered = last_effect = None
     readers: dict[int, list[int]] = {}
     for n in graph.nodes:
         for v in n.inputs():
             p = producer.get(v.id)
             if p is not None and p.id in deps:
                 deps[n.id].add(p.id)
+            elif last_effect is not None and v.kind != "op":
+                # a bound tensor keeps its Value across an effect that writes it (an
+                # optimizer step): a read after the effect must stay after it
+                deps[n.id].add(last_effect.id)
             readers.setdefault(v.id, []).append(n.id)
+        if n.kind == "effect":
+            last_effect = n
         if n.forward is not None and n.forward.id in deps:
             deps[n.id].add(n.forward.id)
         if not n.pure:

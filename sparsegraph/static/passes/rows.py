@@ -149,6 +149,7 @@ def prune_rows(graph: StaticGraph) -> StaticGraph:
         idx = _row_index(getitem.args[1], out.shape[0])
         if idx is None:
             continue
+        g.assumed.append(getitem.args[1])  # A[idx] is built from its values now
         # every Value from the product to the selection now has len(idx) rows
         steps = [node] + chain
         values = [Value("op", (idx.shape[0],) + n.outputs[0].shape[1:], n.outputs[0].dtype,

@@ -9,6 +9,7 @@ import numpy as np
 from sparsegraph.autograd.function import Context
 from sparsegraph.autograd.grad_mode import no_grad
 from sparsegraph.backend import device_type
+from sparsegraph.ops.index import GetItem
 from sparsegraph.static.graph import StaticGraph
 from sparsegraph.static.ir import Node, Ref, SparseRef, Value, substitute
 from sparsegraph.static.runtime import _as_tensor, _getter
@@ -71,17 +72,28 @@ def _key(obj):
 
 
 def eliminate_common_subexpressions(graph: StaticGraph) -> StaticGraph:
-    """Merge pure nodes that call the same op on the same arguments."""
+    """Merge pure nodes that call the same op on the same arguments.
+
+    A bound tensor (parameter, input, constant) keeps one Value across an effect that writes
+    it in place (``optimizer.step()``, ``w.data = ...``, a scheduler or module effect), so two
+    reads of it are the same computation only between the same two effects: the key of a node
+    that reads a bound tensor carries the number of effects before it. Nodes reading op outputs
+    only need no such number (an op output is never written after it is made: an in-place op
+    gives its target a new Value)."""
     g = graph.copy()
     seen: dict = {}
     mapping: dict[int, Value] = {}
     keep = []
+    effects = 0
     for node in g.nodes:
         node.args = substitute(node.args, mapping)
         node.kwargs = substitute(node.kwargs, mapping)
-        if node.kind == "forward" and node.pure:
+        if node.kind == "effect":
+            effects += 1
+        elif node.kind == "forward" and node.pure:
             try:
-                key = (node.fn, _key(node.args), _key(node.kwargs))
+                era = effects if any(v.kind != "op" for v in node.inputs()) else -1
+                key = (node.fn, era, _key(node.args), _key(node.kwargs))
             except TypeError:
                 key = None
             if key is not None:
@@ -100,6 +112,17 @@ def eliminate_common_subexpressions(graph: StaticGraph) -> StaticGraph:
     return g
 
 
+def _raw_arrays(template):
+    if isinstance(template, np.ndarray):
+        yield template
+    elif isinstance(template, tuple | list):
+        for item in template:
+            yield from _raw_arrays(item)
+    elif isinstance(template, dict):
+        for item in template.values():
+            yield from _raw_arrays(item)
+
+
 def fold_constants(graph: StaticGraph) -> StaticGraph:
     """Run, once and now, every pure node whose inputs are all constants (structure-only work
     such as normalising a fixed adjacency's values, transposes, degrees): its outputs become
@@ -116,6 +139,12 @@ def fold_constants(graph: StaticGraph) -> StaticGraph:
         if node.kind == "forward" and node.pure and inputs and all(v.id in const
                                                                    for v in inputs):
             env = {v.id: v.tensor for v in inputs}
+            # an index or mask (a numpy array, or an index tensor's array: `y[idx]`) is read
+            # now, once: compile guards its values. Other ops given raw arrays read a sparse
+            # structure's index plans (gcn_norm's gathers), constants by contract: comparing
+            # them on every call would cost more than the step saves
+            if node.fn is GetItem:
+                g.assumed.extend(_raw_arrays(node.args))
             dev = device_type(node.outputs[0].device) if node.outputs[0] else "cpu"
             with no_grad():
                 result = node.fn.forward(Context((False,) * len(node.args), dev),
