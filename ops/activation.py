@@ -187,17 +187,26 @@ def _check(op: str, input) -> None:
         raise TypeError(f"{op}: expected a floating tensor (got {input.dtype}); use .float()")
 
 
-def relu(input: Tensor) -> Tensor:
+def _result(op: str, input: Tensor, out: Tensor, inplace) -> Tensor:
+    """``out``, or with ``inplace`` written into ``input`` (through `copy_`, so autograd
+    records it and a saved ``input`` reports the change) and ``input`` returned."""
+    if not isinstance(inplace, bool):
+        raise TypeError(f"{op}: expected a bool `inplace` (got {type(inplace).__name__} "
+                        f"{inplace!r})")
+    return input.copy_(out) if inplace else out
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """``max(x, 0)``; backward keeps only the bool mask ``x > 0``.
 
     Raises:
         TypeError: if ``input`` is not a floating Tensor.
     """
     _check("relu", input)
-    return ReLU.apply(input, None)
+    return _result("relu", input, ReLU.apply(input, None), inplace)
 
 
-def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """``x`` if ``x > 0`` else ``negative_slope * x``.
 
     Args:
@@ -205,10 +214,10 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
         negative_slope: slope below 0. (default: 0.01)
     """
     _check("leaky_relu", input)
-    return LeakyReLU.apply(input, float(negative_slope))
+    return _result("leaky_relu", input, LeakyReLU.apply(input, float(negative_slope)), inplace)
 
 
-def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)`` (Clevert et al.).
 
     Args:
@@ -216,7 +225,7 @@ def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
         alpha: the saturation value for negative inputs is ``-alpha``. (default: 1.0)
     """
     _check("elu", input)
-    return ELU.apply(input, float(alpha))
+    return _result("elu", input, ELU.apply(input, float(alpha)), inplace)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from sparsegraph import backend
 from sparsegraph.autograd.function import Function
 from sparsegraph.kernels import dispatch, register
@@ -88,19 +90,32 @@ def clone(input: Tensor) -> Tensor:
     return Clone.apply(input)
 
 
+def _show(value) -> str:
+    return str(value) if isinstance(value, np.dtype) else repr(value)
+
+
 def _parse_to(args, kwargs):
-    device = kwargs.pop("device", None)
-    dtype = kwargs.pop("dtype", None)
+    """``(device or None, dtype or None)`` from ``to``'s arguments; a string is a device
+    ('cpu', 'cuda', 'cuda:N') or a dtype name, and each may be given once."""
+    found = {"device": kwargs.pop("device", None), "dtype": kwargs.pop("dtype", None)}
     if kwargs:
         raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
     for a in args:
         if isinstance(a, Tensor):
-            device, dtype = a.device, a.dtype
+            pairs = (("device", a.device), ("dtype", a.dtype))
         elif isinstance(a, str) and (a == "cpu" or a.startswith("cuda")):
-            device = a
+            pairs = (("device", a),)
+        elif isinstance(a, str) and a not in backend.DTYPES:
+            raise TypeError(f"to: expected a device ('cpu', 'cuda' or 'cuda:N') or a dtype "
+                            f"name {sorted(backend.DTYPES)} (got {a!r})")
         else:
-            dtype = a
-    return device, dtype
+            pairs = (("dtype", a),)
+        for what, value in pairs:
+            if found[what] is not None:  # torch refuses `to(float32, float64)` too
+                raise TypeError(f"to: expected one {what} (got {_show(found[what])} and "
+                                f"{_show(value)})")
+            found[what] = value
+    return found["device"], found["dtype"]
 
 
 def to(input: Tensor, *args, **kwargs) -> Tensor:

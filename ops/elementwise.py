@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph.autograd.function import Function
-from sparsegraph.backend import xp_of
+from sparsegraph.backend import as_floating, promote, result_type, xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import arr, broadcasts_to, same_device, shape_of, unbroadcast
 from sparsegraph.tensor import Tensor, wrap
@@ -89,6 +89,10 @@ UNARY = {
     "cos": (lambda xp, x: xp.cos(x), lambda xp, x, y, g: -g * xp.sin(x)),
 }
 
+# unary ops whose value is a float for any input (the others keep an int input's dtype)
+FLOAT_VALUED = frozenset(("exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "reciprocal", "sin",
+                          "cos"))
+
 # no gradient: results are bool or piecewise constant
 COMPARE = {
     "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
@@ -131,6 +135,7 @@ def _register_binary(name, fwd, grad_a, grad_b):
         return ga, gb
 
     saves = _saves(name)
+    floating = name == "div"  # true division of integers gives the default float
 
     def forward(ctx, a, b):
         ctx.shapes = shape_of(a), shape_of(b)
@@ -139,7 +144,8 @@ def _register_binary(name, fwd, grad_a, grad_b):
         save_a, save_b, save_y = ctx.saves = saves[n[0], n[1]]
         if save_a or save_b:
             ctx.save_for_backward(a if save_a else None, b if save_b else None)
-        y = dispatch(name, ctx.device)(arr(a), arr(b))
+        # PyTorch's result dtype (backend.promote); each gradient is cast back to its input's
+        y = dispatch(name, ctx.device)(*promote(arr(a), arr(b), floating))
         return ctx.save_output(y) if save_y else y
 
     def backward(ctx, g):
@@ -170,9 +176,12 @@ def _register_unary(name, fwd, grad):
     def backward_kernel(x, y, g):
         return grad(xp_of(g), x, y, g)
 
+    floating = name in FLOAT_VALUED  # sqrt of an int tensor is float32, as in PyTorch
+
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return ctx.save_output(dispatch(name, ctx.device)(x.array))
+        return ctx.save_output(dispatch(name, ctx.device)(
+            as_floating(x.array) if floating else x.array))
 
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
@@ -294,10 +303,21 @@ def _compare(name):
     return op
 
 
-add, sub, mul, div, pow, maximum, minimum = map(_binary, BINARY)
+add, sub, mul, true_divide, pow, maximum, minimum = map(_binary, BINARY)
 (neg, exp, log, log1p, expm1, sqrt, rsqrt, abs, square, reciprocal, sin, cos) = map(_unary, UNARY)
 eq, ne, lt, le, gt, ge, logical_and, logical_or, logical_xor = map(_compare, COMPARE)
-true_divide = divide = div
+def div(input, other, *, rounding_mode=None):
+    """``input / other`` (true division: integers give the default float); with
+    ``rounding_mode`` "trunc" or "floor", the quotient rounded toward 0 or -inf (zero
+    gradient), as PyTorch's."""
+    if rounding_mode is None:
+        return true_divide(input, other)
+    from sparsegraph.ops.rounding import divide_rounded  # rounding builds on this module
+
+    return divide_rounded(input, other, rounding_mode)
+
+
+divide = div
 multiply = mul
 subtract = sub
 
@@ -397,23 +417,32 @@ def clamp_grads(ctx, g):
 
 class Clamp(Function):
     """``min(max(x, lo), hi)``; the gradient passes where x is inside [lo, hi] (bounds
-    included); a Tensor bound gets the gradient where it is the result."""
+    included); a Tensor bound gets the gradient where it is the result. The result has the
+    PyTorch dtype of all three (an int tensor clamped to 2.5 is float32)."""
 
     @staticmethod
     def forward(ctx, x, lo, hi):
-        lo, hi = arr(lo), arr(hi)
+        # gradients go back in each input's own dtype
+        dtypes = x.dtype, getattr(lo, "dtype", None), getattr(hi, "dtype", None)
+        x, lo, hi = promote_all(x.array, arr(lo), arr(hi))
         if any(ctx.needs_input_grad):
-            ctx.masks = dispatch("clamp_masks", ctx.device)(x.array, lo, hi, ctx.needs_input_grad)
-            ctx.shapes = x.shape, np.shape(lo), np.shape(hi)
-            ctx.dtypes = x.dtype, getattr(lo, "dtype", None), getattr(hi, "dtype", None)
-        return dispatch("clamp", ctx.device)(x.array, lo, hi)
+            ctx.masks = dispatch("clamp_masks", ctx.device)(x, lo, hi, ctx.needs_input_grad)
+            ctx.shapes, ctx.dtypes = (x.shape, np.shape(lo), np.shape(hi)), dtypes
+        return dispatch("clamp", ctx.device)(x, lo, hi)
 
     backward = staticmethod(clamp_grads)
 
 
+def promote_all(*operands):
+    """Array operands cast to the PyTorch result dtype of all of them (scalars stay weak)."""
+    dt = result_type(*(x for x in operands if x is not None))
+    return tuple(x.astype(dt) if hasattr(x, "shape") and x.dtype != dt else x
+                 for x in operands)
+
+
 def clamp_bounds(op: str, input: Tensor, min, max) -> tuple:
     """Validated bounds: numbers (numpy scalars become Python ones, so float32 stays float32),
-    Tensors of ``input``'s dtype broadcastable to it, or None."""
+    Tensors broadcastable to ``input``, or None."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: expected `input` to be a Tensor (got {type(input).__name__})")
     if min is None and max is None:
@@ -426,8 +455,6 @@ def clamp_bounds(op: str, input: Tensor, min, max) -> tuple:
             b = wrap(input.xp.asarray(b, dtype=input.dtype))
         if isinstance(b, Tensor):
             same_device(op, input, b)
-            if b.dtype != input.dtype:
-                b = b.to(input.dtype)
             if not broadcasts_to(b.shape, input.shape):
                 raise ValueError(f"{op}: expected `{name}` broadcastable to the input's shape "
                                  f"{input.shape} (got {b.shape})")
@@ -460,7 +487,7 @@ class Where(Function):
         ctx.cond = cond.array
         ctx.shapes = shape_of(a), shape_of(b)
         ctx.dtypes = getattr(a, "dtype", None), getattr(b, "dtype", None)
-        return dispatch("where", ctx.device)(ctx.cond, arr(a), arr(b))
+        return dispatch("where", ctx.device)(ctx.cond, *promote(arr(a), arr(b)))
 
     @staticmethod
     def backward(ctx, g):

@@ -188,7 +188,11 @@ def _check(op, x, other=None, *, cross_device=False, divide=False):
     if not isinstance(o, bool | int | float | np.generic) and not hasattr(o, "dtype"):
         raise TypeError(f"{op}: expected `other` to be a Tensor or a number "
                         f"(got {type(other).__name__})")
-    result = np.result_type(x.dtype, o, *((np.float32,) if divide else ()))
+    _check_cast(op, x, backend.result_type(x.array, o, floating=divide))
+
+
+def _check_cast(op: str, x: Tensor, result) -> None:
+    """PyTorch's in-place rule: the result dtype must cast to the tensor's within its kind."""
     if not np.can_cast(result, x.dtype, "same_kind"):
         raise TypeError(f"{op}: the result type {result} can't be cast to the tensor's dtype "
                         f"{x.dtype} in place; use the out-of-place op or convert with .to()")
@@ -225,6 +229,11 @@ def div_(input: Tensor, other) -> Tensor:
 def clamp_(input: Tensor, min=None, max=None) -> Tensor:
     """Clip ``input`` to ``[min, max]`` in place (bounds as `clamp`'s)."""
     lo, hi = clamp_bounds("clamp_", input, min, max)
+    bounds = [b for b in (lo, hi) if b is not None]
+    # an int tensor clamped to 2.5 would be float: refused, as `add_(2.5)` is (and PyTorch)
+    _check_cast("clamp_", input, backend.result_type(input, *bounds))
+    lo, hi = (b.to(input.dtype) if isinstance(b, Tensor) and b.dtype != input.dtype else b
+              for b in (lo, hi))
     return ClampInplace.apply_inplace(input, lo, hi)
 
 

@@ -31,7 +31,7 @@ from sparsegraph import backend, kernels  # noqa: E402
 from sparsegraph.backend import cuda_available  # noqa: E402
 from sparsegraph.tensor import Tensor  # noqa: E402
 from sparsegraph.creation import (  # noqa: E402
-    Generator, arange, default_generator, empty, empty_like, eye, full, full_like,
+    Generator, arange, default_generator, empty, empty_like, eye, full, full_like, linspace,
     manual_seed, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm,
     tensor, zeros, zeros_like,
 )

@@ -140,3 +140,93 @@ def as_dtype(dtype) -> np.dtype:
 
 def is_float(dtype) -> bool:
     return dtype in FLOAT_DTYPES
+
+
+# ---- type promotion (PyTorch's rules) ------------------------------------------------------
+# Categories bool < integer < float. A higher category wins; within one category numpy widens
+# (float32 + float64 -> float64). Python and numpy scalars are "weak": they lift the category
+# (to its default dtype) but never the width, so `x_f32 * np.float64(.5)` stays float32 and
+# `x_f32 / deg_int64` is float32, not numpy's float64 (which would then fail the next Linear).
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+_WEAK_DEFAULT = {bool: DTYPES["bool"], int: DTYPES["int64"], float: DEFAULT_FLOAT}
+_WEAK = {bool: bool, int: int, float: float, np.bool_: bool}
+_WEAK.update({t: int for t in (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
+                               np.uint32, np.uint64)})
+_WEAK.update({t: float for t in (np.float16, np.float32, np.float64)})
+_CATEGORY_OF_WEAK = {bool: 0, int: 1, float: 2}
+
+
+def _category(k) -> int:
+    return _CATEGORY[k.kind] if isinstance(k, np.dtype) else _CATEGORY_OF_WEAK[k]
+
+
+def _promote_keys(ka, kb):
+    """The result of two operand keys (a dtype: a tensor; bool/int/float: a weak scalar); a
+    weak key comes back only when both are weak."""
+    ca, cb = _category(ka), _category(kb)
+    if ca != cb:
+        hi = ka if ca > cb else kb
+        return hi if isinstance(hi, np.dtype) else _WEAK_DEFAULT[hi]
+    a_strong, b_strong = isinstance(ka, np.dtype), isinstance(kb, np.dtype)
+    if a_strong and b_strong:
+        return np.promote_types(ka, kb)
+    return ka if a_strong or not b_strong else kb
+
+
+_CASTS: dict = {}
+
+
+def _casts(ka, kb, floating: bool) -> tuple:
+    """``(dtype to cast a to or None, same for b)``: None where numpy already gets it right."""
+    dt = _promote_keys(ka, kb)
+    dt = dt if isinstance(dt, np.dtype) else _WEAK_DEFAULT[dt]
+    if floating and dt.kind != "f":
+        dt = DEFAULT_FLOAT
+    # numpy's own result (Python scalars are weak in numpy too, NEP 50): no copy when it agrees
+    natural = np.result_type(*(k if isinstance(k, np.dtype) else k(0) for k in (ka, kb)))
+    if natural == dt:
+        return None, None
+    return tuple(dt if isinstance(k, np.dtype) and k != dt else None for k in (ka, kb))
+
+
+def operand_key(x):
+    """A strong dtype for an array, or bool/int/float for a Python / numpy scalar (weak)."""
+    w = _WEAK.get(type(x))
+    return x.dtype if w is None else w
+
+
+def result_type(*operands, floating: bool = False) -> np.dtype:
+    """The PyTorch result dtype of elementwise operands (arrays, Tensors or scalars); with
+    ``floating``, an integer / bool result becomes the default float (true division, sqrt)."""
+    key = operand_key(operands[0])
+    for x in operands[1:]:
+        key = _promote_keys(key, operand_key(x))
+    dt = key if isinstance(key, np.dtype) else _WEAK_DEFAULT[key]
+    return DEFAULT_FLOAT if floating and dt.kind != "f" else dt
+
+
+def promote(a, b, floating: bool = False) -> tuple:
+    """Operands of an elementwise op, cast so that numpy computes PyTorch's result dtype.
+
+    Cheap on the hot path: one dict lookup per dtype pair (the casts are cached), no cast when
+    numpy's own rule already agrees. Numpy scalars become Python scalars (numpy treats those as
+    weak, NEP 50)."""
+    ka, kb = _WEAK.get(type(a)) or a.dtype, _WEAK.get(type(b)) or b.dtype  # operand_key inlined
+    casts = _CASTS.get((ka, kb, floating))
+    if casts is None:
+        casts = _CASTS[ka, kb, floating] = _casts(ka, kb, floating)
+    ca, cb = casts
+    if ca is not None:
+        a = a.astype(ca)
+    elif isinstance(a, np.generic):
+        a = a.item()
+    if cb is not None:
+        b = b.astype(cb)
+    elif isinstance(b, np.generic):
+        b = b.item()
+    return a, b
+
+
+def as_floating(array):
+    """``array``, or a default-float copy of an integer / bool one (sqrt, exp, ... of ints)."""
+    return array if array.dtype.kind == "f" else array.astype(DEFAULT_FLOAT)

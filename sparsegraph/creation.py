@@ -144,6 +144,22 @@ def arange(start, end=None, step=1, dtype=None, device="cpu", requires_grad=Fals
     return _make(xp.arange(start, end, step, dtype=_dtype(dtype)), requires_grad)
 
 
+def linspace(start, end, steps, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (PyTorch's
+    signature; the default float dtype, float32, unless ``dtype`` says otherwise)."""
+    for name, v in (("start", start), ("end", end)):
+        if isinstance(v, bool) or not isinstance(v, int | float | np.number):
+            raise TypeError(f"linspace: expected `{name}` to be a number (got "
+                            f"{type(v).__name__} {v!r})")
+    steps = _int("linspace", "steps", steps)
+    if steps < 0:
+        raise ValueError(f"linspace: expected `steps` >= 0 (got {steps})")
+    xp = backend.array_module(backend.normalize_device(device))
+    # computed in float64 and rounded once, so the endpoints are exact in any dtype
+    array = xp.linspace(float(start), float(end), steps).astype(_dtype(dtype))
+    return _make(array, requires_grad)
+
+
 def eye(n, m=None, dtype=None, device="cpu", requires_grad=False) -> Tensor:
     n = _int("eye", "n", n)
     m = n if m is None else _int("eye", "m", m)
@@ -204,7 +220,21 @@ def manual_seed(seed: int) -> Generator:
 
 
 def rng_of(generator: Generator | None) -> np.random.Generator:
-    return (generator or default_generator).rng
+    """The numpy generator behind ``generator`` (None: the default one).
+
+    Raises:
+        TypeError: anything else, named (a falsy ``0`` / ``False`` is not taken for None).
+    """
+    if generator is None:
+        return default_generator.rng
+    if isinstance(generator, Generator):
+        return generator.rng
+    hint = (" (a bool: PyTorch's positional `inplace`? pass generator= by keyword)"
+            if isinstance(generator, bool) else
+            " (a numpy Generator: wrap a seed with sparsegraph.Generator(seed))"
+            if isinstance(generator, np.random.Generator) else "")
+    raise TypeError(f"expected `generator` to be a sparsegraph.Generator or None (got "
+                    f"{type(generator).__name__} {generator!r}){hint}")
 
 
 def _random(draw, size, dtype, device, requires_grad, generator):

@@ -79,7 +79,7 @@ def register(
     return add
 
 
-def _check_forced(names, per_op: dict, where: str, *, unknown_ops: bool = True) -> None:
+def _check_forced(names, per_op: dict, where: str) -> None:
     """Raise for a forced kernel name no op has, or an op / op kernel that does not exist."""
     import difflib
 
@@ -91,8 +91,6 @@ def _check_forced(names, per_op: dict, where: str, *, unknown_ops: bool = True) 
     ops = {o for o, _, _ in _TABLE}
     for op, name in per_op.items():
         if op not in ops:
-            if not unknown_ops:
-                continue
             near = difflib.get_close_matches(op, ops, n=3)
             raise ValueError(f"{where}: no op is named {op!r}"
                              + (f" (did you mean {', '.join(map(repr, near))}?)" if near else "")
@@ -103,13 +101,36 @@ def _check_forced(names, per_op: dict, where: str, *, unknown_ops: bool = True) 
                              f"{', '.join(have)})")
 
 
-def _pick(op: str, device: str, fmt: str | None) -> Kernel:
+# Packages that register kernels when they are imported, after the op library: an op named in
+# SPARSEGRAPH_KERNELS that is still unknown is looked for there before it counts as a typo.
+LATE_PACKAGES = ("sparsegraph.gnn",)
+
+
+def check_environment() -> None:
+    """Validate SPARSEGRAPH_KERNELS once the op library is loaded (the first dispatch does).
+
+    Raises:
+        ValueError: a malformed entry, a kernel name nobody has, or an op that does not exist
+            (with "did you mean"), as `use` says it.
+    """
     global _env_pending
+    if not _env_pending:
+        return
+    import importlib
+
+    importlib.import_module("sparsegraph.ops")  # every op library kernel is registered
+    if _env_error:
+        raise ValueError(f"SPARSEGRAPH_KERNELS: {_env_error}")
+    if any(op not in {o for o, _, _ in _TABLE} for op in _forced_op):
+        for package in LATE_PACKAGES:
+            importlib.import_module(package)
+    _check_forced(_forced_all, _forced_op, "SPARSEGRAPH_KERNELS")
+    _env_pending = False
+
+
+def _pick(op: str, device: str, fmt: str | None) -> Kernel:
     if _env_pending:
-        # NOTE: checked at the first dispatch, once the op library has registered its kernels;
-        # ops not registered yet (a subpackage imported later) are not checked
-        _check_forced(_forced_all, _forced_op, "SPARSEGRAPH_KERNELS", unknown_ops=False)
-        _env_pending = False
+        check_environment()
     entries = _TABLE.get((op, device, fmt))
     if not entries:
         have = sorted({f"{d}/{f}" if f else d for (o, d, f) in _TABLE if o == op})
@@ -165,11 +186,16 @@ def table() -> dict[str, list[Kernel]]:
 
 
 def _parse(spec: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """``"numba"`` / ``"spmm=numba,sddmm=generic"`` -> (names, per-op names); ValueError for a
+    malformed entry."""
     names, per_op = [], {}
     for part in filter(None, (p.strip() for p in spec.split(","))):
         if "=" in part:
-            op, _, name = part.partition("=")
-            per_op[op.strip()] = ALIASES.get(name.strip(), name.strip())
+            op, _, name = (x.strip() for x in part.partition("="))
+            if not op or not name or "=" in name:
+                raise ValueError(f"expected entries 'kernel' or 'op=kernel' separated by commas "
+                                 f"(got {part!r})")
+            per_op[op] = ALIASES.get(name, name)
         else:
             names.append(ALIASES.get(part, part))
     return tuple(names), per_op
@@ -211,5 +237,16 @@ def listen(listener: Callable) -> Iterator[None]:
         _listeners.remove(listener)
 
 
-_forced_all, _forced_op = _parse(os.environ.get("SPARSEGRAPH_KERNELS", ""))
-_env_pending = bool(_forced_all or _forced_op)
+# NOTE: a bad value is reported at the first dispatch (or by `check_environment`), not here:
+# an error at import would make even `sparsegraph info` unusable
+try:
+    _forced_all, _forced_op = _parse(os.environ.get("SPARSEGRAPH_KERNELS", ""))
+    _env_error = None
+except ValueError as _exc:
+    _env_error = str(_exc)
+_env_pending = bool(_forced_all or _forced_op or _env_error)
+
+
+def forced_description() -> str:
+    """The forced choices now, as SPARSEGRAPH_KERNELS spells them ("" when none)."""
+    return ",".join([*_forced_all, *(f"{op}={name}" for op, name in _forced_op.items())])

@@ -18,6 +18,7 @@ import zipfile
 
 import numpy as np
 
+from sparsegraph import backend
 from sparsegraph.tensor import Tensor, wrap
 
 __all__ = ["save", "load"]
@@ -26,7 +27,19 @@ FORMAT = "sparsegraph-checkpoint-1"
 MANIFEST = "__manifest__"
 
 
-def _encode(obj, arrays: dict, where: str):
+def _encode(obj, arrays: dict, where: str, path: dict | None = None):
+    """The manifest node of ``obj``; ``path`` maps id -> key path of the containers being
+    encoded right now, so a container inside itself is named instead of recursing forever."""
+    if isinstance(obj, dict | list | tuple):
+        path = {} if path is None else path
+        if id(obj) in path:
+            raise TypeError(f"save: {where} is the {type(obj).__name__} at {path[id(obj)]} "
+                            "again (a self-referencing structure cannot be stored)")
+        path[id(obj)] = where
+        try:
+            return _encode_container(obj, arrays, where, path)
+        finally:
+            del path[id(obj)]  # the same object twice side by side is fine (it is copied)
     if isinstance(obj, Tensor):
         arrays[key := f"a{len(arrays)}"] = np.asarray(obj.detach().__array__())
         return {"tensor": key}
@@ -36,23 +49,25 @@ def _encode(obj, arrays: dict, where: str):
                             f"(dtype {obj.dtype}); only pickle could")
         arrays[key := f"a{len(arrays)}"] = obj
         return {"array": key}
-    if isinstance(obj, dict):
-        items = []
-        for k, v in obj.items():
-            if isinstance(k, bool) or not isinstance(k, str | int):
-                raise TypeError(f"save: dict keys must be str or int (got {type(k).__name__} "
-                                f"key {k!r} at {where})")
-            items.append([k, _encode(v, arrays, f"{where}[{k!r}]")])
-        return {"dict": items}
-    if isinstance(obj, list | tuple):
-        kind = "list" if isinstance(obj, list) else "tuple"
-        return {kind: [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(obj)]}
     if isinstance(obj, np.generic) and not obj.dtype.hasobject:
         obj = obj.item()
     if obj is None or isinstance(obj, bool | int | float | str):
         return {"value": obj}
     raise TypeError(f"save: cannot store a {type(obj).__name__} at {where} (supported: Tensor, "
                     "numpy array, dict, list, tuple, int, float, str, bool, None)")
+
+
+def _encode_container(obj, arrays: dict, where: str, path: dict):
+    if isinstance(obj, dict):
+        items = []
+        for k, v in obj.items():
+            if isinstance(k, bool) or not isinstance(k, str | int):
+                raise TypeError(f"save: dict keys must be str or int (got {type(k).__name__} "
+                                f"key {k!r} at {where})")
+            items.append([k, _encode(v, arrays, f"{where}[{k!r}]", path)])
+        return {"dict": items}
+    kind = "list" if isinstance(obj, list) else "tuple"
+    return {kind: [_encode(v, arrays, f"{where}[{i}]", path) for i, v in enumerate(obj)]}
 
 
 def _decode(node, arrays: dict):
@@ -144,6 +159,12 @@ def load(f, map_location=None):
         ValueError: the file is not a sparsegraph checkpoint (not an npz, no manifest, an
             unknown format), or it is truncated or corrupt.
     """
+    if map_location is not None:  # before reading: a bad device must not pass as a dtype later
+        try:
+            map_location = backend.normalize_device(map_location)
+        except ValueError:
+            raise ValueError(f"load: expected `map_location` to be a device ('cpu', 'cuda' or "
+                             f"'cuda:N') or None (got {map_location!r})") from None
     name = getattr(f, "name", "<file object>") if hasattr(f, "read") else os.fspath(f)
     if hasattr(f, "read"):
         obj = _read(f, name)

@@ -57,6 +57,18 @@ class TensorMethods:
     def __rtruediv__(self, other):
         return _ops().div(other, self)
 
+    def __floordiv__(self, other):
+        return _ops().floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops().floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops().remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops().remainder(other, self)
+
     def __pow__(self, other):
         return _ops().pow(self, other)
 
@@ -163,6 +175,11 @@ class TensorMethods:
     def clamp_(self, min=None, max=None):
         return _ops().clamp_(self, min, max)
 
+    # NOTE: here, not beside float()/double() in tensor.py, only because that file has another
+    # owner at the moment; a later tidy-up may move it
+    def half(self):
+        return _ops().to(self, "float16")
+
     # ---- math methods -----------------------------------------------------------------------
     def exp(self):
         return _ops().exp(self)
@@ -178,6 +195,30 @@ class TensorMethods:
 
     def sign(self):
         return _ops().sign(self)
+
+    def div(self, other, *, rounding_mode=None):
+        return _ops().div(self, other, rounding_mode=rounding_mode)
+
+    def floor_divide(self, other):
+        return _ops().floor_divide(self, other)
+
+    def remainder(self, other):
+        return _ops().remainder(self, other)
+
+    def fmod(self, other):
+        return _ops().fmod(self, other)
+
+    def floor(self):
+        return _ops().floor(self)
+
+    def ceil(self):
+        return _ops().ceil(self)
+
+    def trunc(self):
+        return _ops().trunc(self)
+
+    def round(self, decimals=0):
+        return _ops().round(self, decimals)
 
     def relu(self):
         return _ops().relu(self)

@@ -17,6 +17,35 @@ def test_info_lists_versions_devices_and_kernels(capsys):
     assert "add " in out and "generic" in out  # kernels per op
 
 
+def _info(spec: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sparsegraph", "info"], capture_output=True,
+                          text=True, env={"SPARSEGRAPH_KERNELS": spec, "PATH": "/usr/bin:/bin"})
+
+
+def test_info_with_a_cpu_only_kernel_forced_shows_the_choice_and_na_for_cuda():
+    proc = _info("spmm=numba,sddmm=generic")  # the README's example; cuda has no numba kernel
+    assert proc.returncode == 0, proc.stderr
+    assert "forced: spmm=numba,sddmm=generic" in proc.stdout
+    spmm = next(line for line in proc.stdout.splitlines() if line.split()[:1] == ["spmm"])
+    assert "cpu/csr: *numba" in spmm and "(forced kernel n/a here)" in spmm
+    sddmm = next(line for line in proc.stdout.splitlines() if line.split()[:1] == ["sddmm"])
+    assert "*generic" in sddmm
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("bogus", "SPARSEGRAPH_KERNELS: no kernel is named 'bogus'"),
+    ("spmmm=scipy", "SPARSEGRAPH_KERNELS: no op is named 'spmmm' (did you mean 'spmm'"),
+    ("spmm=", "SPARSEGRAPH_KERNELS: expected entries 'kernel' or 'op=kernel' separated by "
+              "commas (got 'spmm=')"),
+    ("=numba", "(got '=numba')"),
+])
+def test_info_with_a_bad_kernels_variable_says_so_in_one_line_and_exits_2(spec, message):
+    proc = _info(spec)
+    assert proc.returncode == 2
+    assert proc.stdout == "" and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
+
+
 def test_module_entry_point_runs():
     proc = subprocess.run([sys.executable, "-m", "sparsegraph", "info"], capture_output=True,
                           text=True)

@@ -100,6 +100,28 @@ def test_environment_variable_with_an_unknown_kernel_is_an_error():
     assert "SPARSEGRAPH_KERNELS: no kernel is named 'bogus'" in out.stderr
 
 
+@pytest.mark.parametrize("spec, message", [
+    ("spmmm=scipy", "SPARSEGRAPH_KERNELS: no op is named 'spmmm' (did you mean 'spmm'"),
+    ("spmm=scipy=x", "expected entries 'kernel' or 'op=kernel'"),
+])
+def test_environment_variable_with_an_unknown_op_or_bad_syntax_is_an_error(spec, message):
+    code = "import sparsegraph as sg; sg.ones(2) + 1"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={"SPARSEGRAPH_KERNELS": spec, "PATH": "/usr/bin:/bin"})
+    assert out.returncode != 0
+    assert message in out.stderr
+
+
+def test_environment_variable_may_name_an_op_a_later_package_registers():
+    code = ("import sparsegraph as sg; sg.ones(2) + 1; "
+            "print(sg.kernels.chosen('sample_neighbors', 'cpu', 'csr'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={"SPARSEGRAPH_KERNELS": "sample_neighbors=generic",
+                              "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "generic"
+
+
 def test_every_op_has_a_generic_kernel():
     import sparsegraph.ops  # noqa: F401
 

@@ -196,3 +196,30 @@ def test_bit_flips_raise_value_error_or_load_identical_data():
         # zip metadata that nothing reads (timestamps, ...): the data itself is CRC-checked
         assert out["meta"] == ref["meta"]
         np.testing.assert_array_equal(out["w"].numpy(), ref["w"].numpy())
+
+
+# ---- self-references and map_location (audit items 11, 6) ---------------------------------------
+@pytest.mark.parametrize("make, where", [
+    (lambda: (d := {}).__setitem__("self", d) or d, r"obj\['self'\] is the dict at obj again"),
+    (lambda: (lst := [1]).append({"up": lst}) or lst, r"obj\[1\]\['up'\] is the list at obj "),
+])
+def test_save_of_a_self_referencing_structure_names_the_key_path_and_writes_nothing(
+        make, where, tmp_path):
+    path = tmp_path / "x.sgz"
+    with pytest.raises(TypeError, match=where + ".*self-referencing"):
+        sg.save(make(), path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_of_the_same_object_twice_side_by_side_is_no_cycle(tmp_path):
+    shared = [sg.ones(2)]
+    sg.save({"a": shared, "b": shared}, tmp_path / "x.sgz")
+    out = sg.load(tmp_path / "x.sgz")
+    assert out["a"][0].tolist() == out["b"][0].tolist() == [1.0, 1.0]
+
+
+def test_load_with_a_bad_map_location_names_the_device(tmp_path):
+    sg.save({"w": sg.ones(2)}, tmp_path / "x.sgz")
+    with pytest.raises(ValueError, match=r"load: expected `map_location` to be a device \('cpu', "
+                                         r"'cuda' or 'cuda:N'\) or None \(got 'tpu'\)"):
+        sg.load(tmp_path / "x.sgz", map_location="tpu")

@@ -161,8 +161,9 @@ def test_gather_method_takes_the_rows_form_like_the_functional_form():
 
 # Tensor methods whose parameters differ from their functional form's on purpose: the shape
 # methods also take the sizes spread out (`x.reshape(2, 3)`), `pow` names its operand
-# `exponent` and `where` takes the condition first, both as PyTorch's methods do.
-_METHOD_SIGNATURE_EXCEPTIONS = {"reshape", "view", "permute", "expand", "pow", "where"}
+# `exponent` and `where` takes the condition first, both as PyTorch's methods do; `relu` has no
+# `inplace` (PyTorch's Tensor.relu has none either: the functional form's is F.relu's).
+_METHOD_SIGNATURE_EXCEPTIONS = {"reshape", "view", "permute", "expand", "pow", "where", "relu"}
 
 
 def test_tensor_methods_take_the_arguments_of_their_functional_forms():
@@ -181,3 +182,65 @@ def test_tensor_methods_take_the_arguments_of_their_functional_forms():
         if params != expected:
             drift.append(f"Tensor.{name}{params} vs ops.{name}{expected}")
     assert not drift, "\n".join(drift)
+
+
+# ---- to(): device vs dtype strings (audit item 6) ----------------------------------------------
+def test_to_with_an_unknown_string_says_device_or_dtype():
+    msg = r"to: expected a device \('cpu', 'cuda' or 'cuda:N'\) or a dtype name .* \(got 'tpu'\)"
+    with pytest.raises(TypeError, match=msg):
+        sg.ones(2).to("tpu")
+    with pytest.raises(TypeError, match=msg):
+        sg.nn.Linear(1, 1).to("tpu")
+
+
+@pytest.mark.parametrize("args, kwargs, what", [
+    (("float32", "float64"), {}, "dtype"), ((np.float32,), {"dtype": "float64"}, "dtype"),
+    (("cpu", "cpu"), {}, "device"), (("cpu",), {"device": "cpu"}, "device"),
+])
+def test_to_refuses_two_dtypes_or_two_devices(args, kwargs, what):
+    with pytest.raises(TypeError, match=f"to: expected one {what} "):
+        sg.ones(2).to(*args, **kwargs)
+
+
+def test_to_device_and_dtype_together_still_work():
+    assert sg.ones(2).to("cpu", "float64").dtype == np.float64
+    assert sg.ones(2).to(dtype="float16", device="cpu").dtype == np.float16
+
+
+# ---- generator= validation (audit item 8) -------------------------------------------------------
+@pytest.mark.parametrize("call", [
+    lambda g: sg.randn(2, generator=g), lambda g: sg.rand(2, generator=g),
+    lambda g: sg.randint(0, 3, (2,), generator=g), lambda g: sg.randperm(3, generator=g),
+    lambda g: sg.nn.init.uniform_(sg.empty(2), generator=g),
+    lambda g: sg.nn.functional.dropout(sg.ones(4), 0.5, True, g),
+])
+@pytest.mark.parametrize("bad", [np.random.default_rng(0), 1, 0, False, True, "g"])
+def test_generator_must_be_a_sparsegraph_generator_or_none(call, bad):
+    with pytest.raises(TypeError, match=r"expected `generator` to be a sparsegraph.Generator or "
+                                        rf"None \(got {type(bad).__name__} "):
+        call(bad)
+
+
+def test_a_falsy_generator_is_not_replaced_by_the_default_and_none_still_is():
+    sg.manual_seed(3)
+    a = sg.randn(3)
+    sg.manual_seed(3)
+    assert sg.randn(3, generator=None).tolist() == a.tolist()
+    assert sg.randn(3, generator=sg.Generator(3)).tolist() == a.tolist()
+
+
+# ---- linspace, half (audit item 12) -------------------------------------------------------------
+@pytest.mark.parametrize("start, end, steps, dtype", [
+    (0, 1, 5, None), (-2.5, 3, 7, "float64"), (1, 1, 1, None), (0, 1, 0, None), (3, -3, 4, None),
+])
+def test_linspace_matches_numpy_in_the_default_float(start, end, steps, dtype):
+    t = sg.linspace(start, end, steps, dtype=dtype)
+    assert t.dtype == np.dtype(dtype or "float32") and t.shape == (steps,)
+    np.testing.assert_allclose(t.numpy(), np.linspace(start, end, steps), rtol=1e-6)
+
+
+def test_linspace_argument_errors():
+    with pytest.raises(TypeError, match="linspace: expected `steps` to be an int"):
+        sg.linspace(0, 1, 2.0)
+    with pytest.raises(ValueError, match="linspace: expected `steps` >= 0"):
+        sg.linspace(0, 1, -1)

@@ -1,6 +1,6 @@
 """Neural-network building blocks: Module, Parameter, layers, initialisation, functional."""
 
-from sparsegraph.nn import functional, init
+from sparsegraph.nn import functional, init, utils
 from sparsegraph.nn.parameter import Parameter
 from sparsegraph.nn.module import Module
 from sparsegraph.nn.linear import Identity, Linear
@@ -10,9 +10,13 @@ from sparsegraph.nn.activation import (
 )
 from sparsegraph.nn.containers import ModuleDict, ModuleList, Sequential
 from sparsegraph.nn.normalization import BatchNorm1d, LayerNorm
+from sparsegraph.nn.loss import (
+    BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss,
+)
 
 __all__ = [
+    "BCEWithLogitsLoss", "CrossEntropyLoss", "L1Loss", "MSELoss", "NLLLoss",
     "BatchNorm1d", "Dropout", "ELU", "GELU", "Identity", "LayerNorm", "LeakyReLU", "Linear",
     "LogSoftmax", "Module", "ModuleDict", "ModuleList", "Parameter", "ReLU", "Sequential",
-    "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "functional", "init",
+    "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "functional", "init", "utils",
 ]

@@ -1,11 +1,13 @@
 """Activation functions as modules (``sg.nn.ReLU()``, ...), delegating to `sparsegraph.ops`.
 
-``inplace=`` is accepted for PyTorch compatibility; results are always new tensors.
+``inplace=True`` on ReLU / LeakyReLU / ELU writes the result into the input (PyTorch's
+meaning); the other modules accept ``inplace`` for compatibility and return new tensors.
 """
 
 from __future__ import annotations
 
 import sparsegraph.ops as ops
+from sparsegraph.nn._checks import check_bool, check_number
 from sparsegraph.nn.module import Module
 
 __all__ = ["ReLU", "LeakyReLU", "ELU", "GELU", "Sigmoid", "Tanh", "Softplus", "SiLU",
@@ -21,10 +23,10 @@ class ReLU(Module):
 
     def __init__(self, inplace: bool = False):
         super().__init__()
-        self.inplace = inplace
+        self.inplace = check_bool("ReLU", "inplace", inplace)
 
     def forward(self, x):
-        return ops.relu(x)
+        return ops.relu(x, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         return _inplace(self.inplace)
@@ -35,10 +37,11 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
-        self.negative_slope, self.inplace = negative_slope, inplace
+        self.negative_slope = check_number("LeakyReLU", "negative_slope", negative_slope)
+        self.inplace = check_bool("LeakyReLU", "inplace", inplace)
 
     def forward(self, x):
-        return ops.leaky_relu(x, self.negative_slope)
+        return ops.leaky_relu(x, self.negative_slope, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + _inplace(self.inplace, ", ")
@@ -49,10 +52,11 @@ class ELU(Module):
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
-        self.alpha, self.inplace = alpha, inplace
+        self.alpha = check_number("ELU", "alpha", alpha)
+        self.inplace = check_bool("ELU", "inplace", inplace)
 
     def forward(self, x):
-        return ops.elu(x, self.alpha)
+        return ops.elu(x, self.alpha, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + _inplace(self.inplace, ", ")
@@ -107,7 +111,8 @@ class Softplus(Module):
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
-        self.beta, self.threshold = beta, threshold
+        self.beta = check_number("Softplus", "beta", beta)
+        self.threshold = check_number("Softplus", "threshold", threshold)
 
     def forward(self, x):
         return ops.softplus(x, self.beta, self.threshold)

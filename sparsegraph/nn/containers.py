@@ -42,6 +42,12 @@ class _Indexed(Module):
             del self._modules[k]
         self._renumber()
 
+    def pop(self, idx: int = -1) -> Module:
+        """Remove the module at ``idx`` and return it (the rest are renumbered)."""
+        module = self._modules[self._key(idx)]
+        del self[idx]
+        return module
+
     def append(self, module: Module):
         """Add ``module`` at the end."""
         self.add_module(str(len(self._modules)), module)
@@ -84,6 +90,12 @@ class Sequential(_Indexed):
             for i, m in enumerate(modules):
                 self.add_module(str(i), m)
 
+    def __add__(self, other: Sequential) -> Sequential:
+        """A new Sequential running both operands' modules (the same objects, not copies)."""
+        if not isinstance(other, Sequential):
+            return NotImplemented
+        return Sequential(*self, *other)
+
     def forward(self, x):
         for m in self._modules.values():
             x = m(x)
@@ -107,6 +119,13 @@ class ModuleList(_Indexed):
         if isinstance(idx, slice):
             return type(self)(list(self._modules.values())[idx])
         return self._modules[self._key(idx)]
+
+    def __add__(self, other: Iterable[Module]) -> ModuleList:
+        """A new ModuleList of both operands' modules (the same objects, not copies)."""
+        if isinstance(other, Module) and not isinstance(other, ModuleList) or not isinstance(
+                other, Iterable):
+            return NotImplemented
+        return ModuleList([*self, *other])
 
     def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
         return self.extend(modules)
@@ -154,6 +173,20 @@ class ModuleDict(Module):
         self._modules.clear()
 
     def update(self, modules: Mapping[str, Module] | Iterable) -> None:
-        pairs = modules.items() if isinstance(modules, Mapping) else modules
+        """Add (or replace) modules from a mapping (a dict, OrderedDict or ModuleDict) or an
+        iterable of ``(key, module)`` pairs."""
+        if isinstance(modules, Mapping | ModuleDict):  # a ModuleDict iterates its keys
+            pairs = list(modules.items())
+        elif isinstance(modules, str | Module) or not isinstance(modules, Iterable):
+            raise TypeError(f"ModuleDict.update: expected a mapping or an iterable of (key, "
+                            f"module) pairs (got {type(modules).__name__})")
+        else:
+            pairs = []
+            for i, pair in enumerate(modules):
+                if isinstance(pair, str) or not isinstance(pair, Iterable) or len(
+                        pair := tuple(pair)) != 2:
+                    raise TypeError(f"ModuleDict.update: expected element {i} to be a (key, "
+                                    f"module) pair (got {type(pair).__name__} {pair!r})")
+                pairs.append(pair)
         for key, m in pairs:
             self[key] = m

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sparsegraph.ops as ops
+from sparsegraph.nn._checks import check_bool, check_number
 from sparsegraph.nn.module import Module
 
 __all__ = ["Dropout"]
@@ -23,6 +24,8 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
+        check_number("Dropout", "p", p)
+        check_bool("Dropout", "inplace", inplace)
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: expected p in [0, 1] (got {p})")
         self.p, self.inplace = p, inplace

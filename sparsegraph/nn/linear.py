@@ -7,6 +7,7 @@ import math
 import sparsegraph.ops as ops
 from sparsegraph.creation import empty
 from sparsegraph.nn import init
+from sparsegraph.nn._checks import check_bool, check_int
 from sparsegraph.nn.module import Module
 from sparsegraph.nn.parameter import Parameter
 
@@ -38,6 +39,9 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None,
                  dtype=None):
         super().__init__()
+        check_int("Linear", "in_features", in_features, None)
+        check_int("Linear", "out_features", out_features, None)
+        check_bool("Linear", "bias", bias)
         if in_features < 0 or out_features < 0:
             raise ValueError(f"Linear: expected non-negative sizes (got in_features="
                              f"{in_features}, out_features={out_features})")

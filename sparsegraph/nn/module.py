@@ -128,7 +128,9 @@ class Module:
             raise TypeError(f"{what}: expected a str name (got {type(name).__name__})")
         if not name or "." in name:
             raise KeyError(f"{what}: expected a non-empty name without '.' (got {name!r})")
-        if name not in store and name in self.__dict__:
+        # a class attribute too (PyTorch's rule): `md["forward"] = m` would register a child
+        # that `md.forward` never reaches, the method winning
+        if name not in store and (name in self.__dict__ or hasattr(type(self), name)):
             raise KeyError(f"{what}: attribute {name!r} already exists")
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
@@ -292,6 +294,9 @@ class Module:
     def double(self) -> Module:
         return self.to("float64")
 
+    def half(self) -> Module:
+        return self.to("float16")
+
     def cpu(self) -> Module:
         return self.to("cpu")
 
@@ -332,6 +337,11 @@ class Module:
             KeyError: with ``strict``, listing the missing and the unexpected keys.
             ValueError: naming a key whose shape differs, with both shapes.
         """
+        from collections.abc import Mapping
+
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: {type(self).__name__}: expected a dict-like "
+                            f"state_dict (got {type(state_dict).__name__})")
         own = dict(self._state_items())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -343,6 +353,10 @@ class Module:
             if key not in state_dict:
                 continue
             src = state_dict[key]
+            if not isinstance(src, Tensor | np.ndarray | np.generic | int | float) or isinstance(
+                    src, bool):
+                raise TypeError(f"load_state_dict: the value for {key!r} is a "
+                                f"{type(src).__name__}, not a Tensor or array")
             array = src.array if isinstance(src, Tensor) else np.asarray(src)
             if tuple(array.shape) != dst.shape:
                 raise ValueError(f"load_state_dict: shape mismatch for {key!r}: expected "

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 import sparsegraph.ops as ops
 from sparsegraph.autograd import no_grad
 from sparsegraph.creation import ones, tensor, zeros
 from sparsegraph.nn import init
+from sparsegraph.nn._checks import check_int, check_number
 from sparsegraph.nn.module import Module
 from sparsegraph.nn.parameter import Parameter
 
@@ -29,8 +32,13 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True):
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(
-            normalized_shape)
+        if isinstance(normalized_shape, int | np.integer):
+            normalized_shape = (normalized_shape,)
+        elif not isinstance(normalized_shape, list | tuple):
+            raise TypeError(f"LayerNorm: expected an int or a sequence of ints normalized_shape "
+                            f"(got {type(normalized_shape).__name__} {normalized_shape!r})")
+        shape = tuple(check_int("LayerNorm", "normalized_shape", n) for n in normalized_shape)
+        check_number("LayerNorm", "eps", eps)
         self.normalized_shape, self.eps = shape, eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
@@ -92,6 +100,9 @@ class BatchNorm1d(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True):
         super().__init__()
+        check_int("BatchNorm1d", "num_features", num_features)
+        check_number("BatchNorm1d", "eps", eps)
+        check_number("BatchNorm1d", "momentum", momentum, none_ok=True)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:

@@ -35,13 +35,20 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+        betas = tuple(betas) if isinstance(betas, list | tuple) else betas  # checked below
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad,
                                       maximize=maximize))
 
     def _check(self, group: dict) -> None:
         super()._check(group)
         name, betas = type(self).__name__, group["betas"]
+        self._check_number(group, "eps")
+        if not isinstance(betas, tuple | list) or len(betas) != 2 or any(
+                isinstance(b, bool) or not isinstance(b, int | float | np.integer | np.floating)
+                for b in betas):
+            raise TypeError(f"{name}: expected betas to be a pair of numbers (got "
+                            f"{type(betas).__name__} {betas!r})")
         if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"{name}: expected betas in [0, 1) (got {betas})")
         if not group["eps"] >= 0:

@@ -69,6 +69,7 @@ class Optimizer:
             raise TypeError(f"{name}: parameters must be an ordered collection (got a set)")
         group["params"] = [params] if isinstance(params, Tensor) else list(params or ())
         held = {id(p) for g in self.param_groups for p in g["params"]}
+        mine: set = set()
         for p in group["params"]:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{name}: expected Tensors as parameters (got "
@@ -76,10 +77,13 @@ class Optimizer:
             if p.grad_fn is not None:
                 raise ValueError(f"{name}: can't optimize a non-leaf tensor (shape {p.shape}); "
                                  "pass the leaf (e.g. a Parameter)")
+            if id(p) in mine:  # torch warns and would update it twice per step
+                raise ValueError(f"{name}: a parameter (shape {p.shape}) is listed twice in the "
+                                 "same parameter group")
             if id(p) in held:
                 raise ValueError(f"{name}: a parameter (shape {p.shape}) appears in more than "
                                  "one parameter group")
-            held.add(id(p))
+            mine.add(id(p))
         for key, value in self.defaults.items():
             group.setdefault(key, value)
         self._check(group)
@@ -88,10 +92,19 @@ class Optimizer:
     def _check(self, group: dict) -> None:
         """Validate one group's options (subclasses extend this)."""
         name = type(self).__name__
+        for key in ("lr", "weight_decay"):
+            self._check_number(group, key)
         if not group.get("lr", 0.0) >= 0:
             raise ValueError(f"{name}: expected lr >= 0 (got {group['lr']})")
         if not group.get("weight_decay", 0.0) >= 0:
             raise ValueError(f"{name}: expected weight_decay >= 0 (got {group['weight_decay']})")
+
+    def _check_number(self, group: dict, key: str) -> None:
+        """A real number option (a str or a bool would fail later, in a comparison or step)."""
+        v = group.get(key, 0.0)
+        if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+            raise TypeError(f"{type(self).__name__}: expected a number for {key} (got "
+                            f"{type(v).__name__} {v!r})")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop (or zero) the ``.grad`` of every parameter."""
@@ -180,7 +193,13 @@ class Optimizer:
             ValueError: when the groups or the state shapes do not match this optimizer's.
         """
         name = type(self).__name__
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
+            got = (f"a dict with keys {sorted(map(str, state_dict))}"
+                   if isinstance(state_dict, dict) else type(state_dict).__name__)
+            raise TypeError(f"{name}.load_state_dict: expected a dict with 'state' and "
+                            f"'param_groups', as state_dict() returns (got {got})")
         saved_groups = state_dict["param_groups"]
+        self._check_options(saved_groups)
         if len(saved_groups) != len(self.param_groups) or any(
                 len(s["params"]) != len(g["params"])
                 for s, g in zip(saved_groups, self.param_groups, strict=True)):
@@ -206,6 +225,24 @@ class Optimizer:
             self._check(new)
             groups.append(new)
         self.param_groups, self.state = groups, state
+
+    def _check_options(self, saved_groups) -> None:
+        """The saved groups carry this optimizer's options (else the state is another type's,
+        e.g. Adam's loaded into an SGD)."""
+        name = type(self).__name__
+        if not isinstance(saved_groups, list) or not all(
+                isinstance(g, dict) and "params" in g for g in saved_groups):
+            raise TypeError(f"{name}.load_state_dict: expected 'param_groups' to be a list of "
+                            f"dicts with 'params' (got {saved_groups!r:.80})")
+        want = set(self.defaults)
+        for g in saved_groups:
+            # only missing options count: schedulers add keys of their own (initial_lr)
+            missing = sorted(want - g.keys())
+            if missing:
+                extra = sorted(map(str, g.keys() - want - {"params", "initial_lr"}))
+                raise ValueError(f"{name}.load_state_dict: the saved state is not from a {name} "
+                                 f"(its parameter groups lack the options {missing}"
+                                 + (f" and have {extra}" if extra else "") + ")")
 
     def _restore(self, value, p: Tensor, where: str):
         if isinstance(value, Tensor):

@@ -38,6 +38,8 @@ class SGD(Optimizer):
 
     def _check(self, group: dict) -> None:
         super()._check(group)
+        for key in ("momentum", "dampening"):
+            self._check_number(group, key)
         if not group["momentum"] >= 0:
             raise ValueError(f"SGD: expected momentum >= 0 (got {group['momentum']})")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):

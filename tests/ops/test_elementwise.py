@@ -139,12 +139,12 @@ def test_numpy_array_operand_is_wrapped_and_gets_no_gradient():
     gradcheck(lambda t: ops.mul(t, a), [x])
 
 
-def test_integer_and_bool_tensors_follow_numpy_promotion():
+def test_integer_and_bool_tensors_follow_pytorch_promotion():
     i = sg.tensor([1, 2, 3])
     assert (i + 1).dtype == np.int64 and (i * i).dtype == np.int64
-    assert (i / 2).dtype == np.float64
-    # numpy's rule (torch would give float32 here)
-    assert (i + sg.tensor([0.5, 0.5, 0.5])).dtype == np.result_type(np.int64, np.float32)
+    assert (i / 2).dtype == np.float32  # true division gives the default float
+    # PyTorch's rule: an int tensor does not widen a float one (numpy would give float64)
+    assert (i + sg.tensor([0.5, 0.5, 0.5])).dtype == np.float32
     np.testing.assert_array_equal((i - 1).numpy(), [0, 1, 2])
 
 
@@ -266,7 +266,9 @@ def test_sign_and_logical_not():
 
 
 def test_aliases():
-    assert ops.true_divide is ops.div and ops.divide is ops.div
+    # true_divide is div without `rounding_mode` (as PyTorch's), so a function of its own
+    assert ops.divide is ops.div and ops.true_divide is ops.elementwise.true_divide
+    assert ops.true_divide(sg.tensor([-7]), 2).tolist() == ops.div(sg.tensor([-7]), 2).tolist()
     assert ops.multiply is ops.mul and ops.subtract is ops.sub
 
 

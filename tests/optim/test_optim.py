@@ -272,3 +272,53 @@ def test_repr_lists_groups():
     opt = optim.SGD([nn.Parameter(sg.zeros(1))], lr=0.1)
     assert repr(opt).splitlines()[:3] == ["SGD (", "Parameter Group 0", "    dampening: 0.0"]
     assert math.isclose(opt.defaults["lr"], 0.1)
+
+
+# ---- argument and state checks (audit item 7) ---------------------------------------------------
+def test_a_parameter_listed_twice_in_one_group_has_its_own_message():
+    p = sg.nn.Parameter(sg.ones(2))
+    with pytest.raises(ValueError, match=r"SGD: a parameter \(shape \(2,\)\) is listed twice in "
+                                         "the same parameter group"):
+        sg.optim.SGD([p, p], lr=0.1)
+    with pytest.raises(ValueError, match="appears in more than one parameter group"):
+        sg.optim.SGD([{"params": [p]}, {"params": [p]}], lr=0.1)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: sg.optim.SGD([p], lr="0.1"), "SGD: expected a number for lr (got str '0.1')"),
+    (lambda p: sg.optim.SGD([p], lr=0.1, momentum=None),
+     "SGD: expected a number for momentum (got NoneType None)"),
+    (lambda p: sg.optim.SGD([p], lr=0.1, weight_decay="0"),
+     "SGD: expected a number for weight_decay (got str '0')"),
+    (lambda p: sg.optim.Adam([p], eps="1e-8"), "Adam: expected a number for eps (got str"),
+    (lambda p: sg.optim.Adam([p], betas=0.9),
+     "Adam: expected betas to be a pair of numbers (got float 0.9)"),
+    (lambda p: sg.optim.AdamW([p], betas=("0.9", 0.99)),
+     "AdamW: expected betas to be a pair of numbers (got tuple ('0.9', 0.99))"),
+    (lambda p: sg.optim.SGD([{"params": [p], "lr": [0.1]}]), "SGD: expected a number for lr"),
+])
+def test_option_types_are_named(make, message):
+    with pytest.raises(TypeError) as info:
+        make(sg.nn.Parameter(sg.ones(2)))
+    assert message in str(info.value)
+
+
+def test_load_state_dict_from_another_optimizer_type_or_a_non_dict_is_named():
+    p = sg.nn.Parameter(sg.ones(2))
+    p.grad = sg.ones(2)
+    adam = sg.optim.Adam([p])
+    adam.step()
+    sgd = sg.optim.SGD([sg.nn.Parameter(sg.ones(2))], lr=0.1)
+    with pytest.raises(ValueError, match=r"SGD.load_state_dict: the saved state is not from a "
+                                         r"SGD \(its parameter groups lack the options "
+                                         r"\['dampening', 'momentum', 'nesterov'\]"):
+        sgd.load_state_dict(adam.state_dict())
+    with pytest.raises(TypeError, match=r"SGD.load_state_dict: expected a dict with 'state' and "
+                                        r"'param_groups', as state_dict\(\) returns \(got list\)"):
+        sgd.load_state_dict([1])
+    with pytest.raises(TypeError, match=r"\(got a dict with keys \['state'\]\)"):
+        sgd.load_state_dict({"state": {}})
+    # Adam's state loads into AdamW (the same options), and a scheduler's initial_lr is fine
+    sched = sg.optim.lr_scheduler.StepLR(adam, 1)
+    sched.step()
+    sg.optim.AdamW([sg.nn.Parameter(sg.ones(2))]).load_state_dict(adam.state_dict())

@@ -1,0 +1,95 @@
+"""Loss modules (PyTorch's ``nn.CrossEntropyLoss`` etc.): each holds its options and calls the
+functional loss of `sparsegraph.ops`; ``weight`` / ``pos_weight`` are buffers, as PyTorch's,
+so they follow ``Module.to`` and appear in ``state_dict``."""
+
+from __future__ import annotations
+
+import sparsegraph.ops as ops
+from sparsegraph.nn._checks import check_int, check_number
+from sparsegraph.nn.module import Module
+from sparsegraph.tensor import Tensor
+
+__all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss"]
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+class _Loss(Module):
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        if reduction not in REDUCTIONS:  # at construction, not at the first call
+            raise ValueError(f"{type(self).__name__}: expected reduction in {REDUCTIONS} "
+                             f"(got {reduction!r})")
+        self.reduction = reduction
+
+    def _buffer(self, name: str, value) -> None:
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"{type(self).__name__}: expected a Tensor or None {name} (got "
+                            f"{type(value).__name__})")
+        self.register_buffer(name, value)
+
+    def extra_repr(self) -> str:
+        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
+
+
+class CrossEntropyLoss(_Loss):
+    """`ops.cross_entropy` of logits ``(N, C)`` and class indices ``(N,)``."""
+
+    def __init__(self, weight: Tensor | None = None, *, ignore_index: int = -100,
+                 reduction: str = "mean", label_smoothing: float = 0.0):
+        super().__init__(reduction)
+        self._buffer("weight", weight)
+        self.ignore_index = check_int("CrossEntropyLoss", "ignore_index", ignore_index, None)
+        self.label_smoothing = check_number("CrossEntropyLoss", "label_smoothing",
+                                            label_smoothing)
+
+    def forward(self, input, target):
+        return ops.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
+                                 self.label_smoothing)
+
+
+class NLLLoss(_Loss):
+    """`ops.nll_loss` of log-probabilities ``(N, C)`` and class indices ``(N,)``."""
+
+    def __init__(self, weight: Tensor | None = None, *, ignore_index: int = -100,
+                 reduction: str = "mean"):
+        super().__init__(reduction)
+        self._buffer("weight", weight)
+        self.ignore_index = check_int("NLLLoss", "ignore_index", ignore_index, None)
+
+    def forward(self, input, target):
+        return ops.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+
+
+class MSELoss(_Loss):
+    """`ops.mse_loss`: ``(input - target)^2``, reduced."""
+
+    def __init__(self, *, reduction: str = "mean"):
+        super().__init__(reduction)
+
+    def forward(self, input, target):
+        return ops.mse_loss(input, target, self.reduction)
+
+
+class L1Loss(_Loss):
+    """`ops.l1_loss`: ``|input - target|``, reduced."""
+
+    def __init__(self, *, reduction: str = "mean"):
+        super().__init__(reduction)
+
+    def forward(self, input, target):
+        return ops.l1_loss(input, target, self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """`ops.binary_cross_entropy_with_logits`: sigmoid + binary cross-entropy, stable."""
+
+    def __init__(self, weight: Tensor | None = None, *, reduction: str = "mean",
+                 pos_weight: Tensor | None = None):
+        super().__init__(reduction)
+        self._buffer("weight", weight)
+        self._buffer("pos_weight", pos_weight)
+
+    def forward(self, input, target):
+        return ops.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
+                                                    self.pos_weight)
