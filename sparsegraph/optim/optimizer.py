@@ -192,6 +192,9 @@ class Optimizer:
         Raises:
             ValueError: when the groups or the state shapes do not match this optimizer's.
         """
+        if TRACE.tracer is not None:  # it replaces options and state the graph reads
+            TRACE.tracer.unsupported(f"{type(self).__name__}.load_state_dict()",
+                                     "load the state before calling the compiled step")
         name = type(self).__name__
         if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
             got = (f"a dict with keys {sorted(map(str, state_dict))}"

@@ -356,12 +356,13 @@ class Tracer:
     def record_module(self, module) -> None:
         self.modules.setdefault(id(module), (module, module.training))
 
-    def unsupported(self, what: str) -> None:
-        """CaptureError for a construct a static graph cannot represent (called by the core)."""
+    def unsupported(self, what: str, hint: str = "run it eagerly, or write it without "
+                    "in-place ops (ops.where, index ops, clone first)") -> None:
+        """CaptureError for a construct a static graph cannot represent (called by the core
+        and by what changes state the graph does not record, with ``hint``)."""
         if self.depth:
             return
-        raise CaptureError(f"static.trace: {what} cannot be captured; run it eagerly, or "
-                           "write it without in-place ops (ops.where, index ops, clone first)")
+        raise CaptureError(f"static.trace: {what} cannot be captured; {hint}")
 
     def escape(self, t, what: str, hint: str = "") -> None:
         """Python reads ``t``'s value (``what``); ``t`` None: ``what`` computes gradients

@@ -128,6 +128,23 @@ def test_load_state_dict_inside_the_step_is_refused():
         static.compile(step)(sg.tensor([[1.0, 2.0]]))
 
 
+def test_optimizer_load_state_dict_inside_the_step_is_refused():
+    w = sg.nn.Parameter(vec(1.0, 2.0))
+    opt = sg.optim.Adam([w], lr=0.1)
+    saved = opt.state_dict()
+
+    def step(x):
+        opt.zero_grad()
+        (x * w).sum().backward()
+        opt.step()
+        opt.load_state_dict(saved)  # options and state the replay would not restore
+        return w
+
+    with pytest.raises(CaptureError, match=r"Adam.load_state_dict\(\) cannot be captured; "
+                                           r"load the state before"):
+        static.compile(step)(vec(1.0, 1.0))
+
+
 # ---- item 3: w.data = ... -------------------------------------------------------------------
 def test_assigning_data_in_the_step_is_replayed():
     def make():
