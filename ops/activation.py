@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from sparsegraph import backend
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
@@ -197,11 +198,16 @@ def _result(op: str, input: Tensor, out: Tensor, inplace) -> Tensor:
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """``max(x, 0)``; backward keeps only the bool mask ``x > 0``.
+    """``max(x, 0)``; backward keeps only the bool mask ``x > 0``. Integer tensors keep
+    their dtype (no gradient to record), as in PyTorch.
 
     Raises:
-        TypeError: if ``input`` is not a floating Tensor.
+        TypeError: if ``input`` is not a numeric Tensor.
     """
+    if isinstance(input, Tensor) and input.array.dtype.kind in "iu":
+        from sparsegraph.ops.elementwise import maximum  # recorded, as any op, when traced
+
+        return _result("relu", input, maximum(input, 0), inplace)
     _check("relu", input)
     return _result("relu", input, ReLU.apply(input, None), inplace)
 
@@ -244,16 +250,24 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     return GELU.apply(input, approximate)
 
 
+def _floating(op: str, input) -> Tensor:
+    """``input``, or an integer / bool one as the default float (PyTorch: sigmoid of ints is
+    float32, as exp or sqrt of ints)."""
+    if isinstance(input, Tensor) and input.array.dtype.kind in "biu":
+        input = input.to(backend.DEFAULT_FLOAT)
+    _check(op, input)
+    return input
+
+
 def sigmoid(input: Tensor) -> Tensor:
-    """``1 / (1 + exp(-x))``, stable for large ``|x|``; backward keeps only the output."""
-    _check("sigmoid", input)
-    return Sigmoid.apply(input, None)
+    """``1 / (1 + exp(-x))``, stable for large ``|x|``; backward keeps only the output.
+    Integer inputs give float32."""
+    return Sigmoid.apply(_floating("sigmoid", input), None)
 
 
 def tanh(input: Tensor) -> Tensor:
-    """Hyperbolic tangent; backward keeps only the output."""
-    _check("tanh", input)
-    return Tanh.apply(input, None)
+    """Hyperbolic tangent; backward keeps only the output. Integer inputs give float32."""
+    return Tanh.apply(_floating("tanh", input), None)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:

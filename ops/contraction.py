@@ -15,7 +15,7 @@ import string
 from collections import Counter
 
 from sparsegraph.autograd.function import Function
-from sparsegraph.backend import xp_of
+from sparsegraph.backend import result_type, xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import check_tensor, same_device
 from sparsegraph.tensor import Tensor
@@ -106,19 +106,26 @@ def _gradient(k: int, terms: list[str], out: str, g, arrays, shape):
 class Einsum(Function):
     @staticmethod
     def forward(ctx, terms, out, *operands):
-        arrays = [t.array for t in operands]
+        # PyTorch's result dtype (float32 with an int operand stays float32), every operand
+        # cast to it; the engine hands each input its gradient in its own dtype
+        ctx.dtype = result_type(*(t.array for t in operands))
+        arrays = [_as(t.array, ctx.dtype) for t in operands]
         ctx.terms, ctx.out, ctx.shapes = terms, out, [a.shape for a in arrays]
         ctx.save_for_backward(*operands)
         return dispatch("einsum", ctx.device)(",".join(terms) + "->" + out, *arrays)
 
     @staticmethod
     def backward(ctx, g):
-        arrays = [t.array for t in ctx.saved_tensors]
+        arrays = [_as(t.array, ctx.dtype) for t in ctx.saved_tensors]
         grads = [None, None]
         for k, need in enumerate(ctx.needs_input_grad[2:]):
             grads.append(_gradient(k, ctx.terms, ctx.out, g.array, arrays, ctx.shapes[k])
                          if need else None)
         return tuple(grads)
+
+
+def _as(a, dtype):
+    return a if a.dtype == dtype else a.astype(dtype)
 
 
 def einsum(subscripts: str, *operands: Tensor) -> Tensor:

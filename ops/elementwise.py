@@ -146,11 +146,13 @@ def _register_binary(name, fwd, grad_a, grad_b):
             ctx.save_for_backward(a if save_a else None, b if save_b else None)
         # PyTorch's result dtype (backend.promote); each gradient is cast back to its input's
         y = dispatch(name, ctx.device)(*promote(arr(a), arr(b), floating))
+        ctx.result_dtype = y.dtype
         return ctx.save_output(y) if save_y else y
 
     def backward(ctx, g):
         save_a, save_b, save_y = ctx.saves
-        a, b = (arr(t) for t in ctx.saved_tensors) if save_a or save_b else (None, None)
+        a, b = ((_in_result(arr(t), ctx.result_dtype) for t in ctx.saved_tensors)
+                if save_a or save_b else (None, None))
         ga, gb = dispatch(name + "_backward", ctx.device)(
             a, b, ctx.saved_output if save_y else None, g.array, ctx.needs_input_grad, ctx.shapes)
         return _cast(ga, ctx.dtypes[0]), _cast(gb, ctx.dtypes[1])
@@ -158,6 +160,16 @@ def _register_binary(name, fwd, grad_a, grad_b):
     return type(name.capitalize(), (Function,), {
         "forward": staticmethod(forward), "backward": staticmethod(backward),
         "__doc__": f"Elementwise ``{name}`` with broadcasting."})
+
+
+def _in_result(x, dtype):
+    """A saved operand as forward computed with it: in the result dtype, so a float64 numpy
+    scalar or an int64 array does not run a float32 gradient in float64."""
+    if isinstance(x, np.generic):  # before float: np.float64 is a float subclass
+        return x.item()  # weak, as promote made it
+    if x is None or isinstance(x, int | float | bool):
+        return x
+    return x if x.dtype == dtype else x.astype(dtype)
 
 
 def _cast(g, dtype):
@@ -504,6 +516,10 @@ def where(condition: Tensor, input, other) -> Tensor:
     if not isinstance(condition, Tensor) or condition.dtype != np.bool_:
         raise TypeError(f"where: expected `condition` to be a bool Tensor (got "
                         f"{getattr(condition, 'dtype', type(condition).__name__)})")
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor) and all(
+            isinstance(v, int | float | bool | np.number) for v in (input, other)):
+        # two scalars: PyTorch 2 gives their promoted default dtype (float32 for 1.0, 0.0)
+        input = wrap(condition.xp.asarray(input, dtype=result_type(input, other)))
     input, other = _binary_args("where", input, other)
     same_device("where", condition, input, other)
     try:

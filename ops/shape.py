@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from sparsegraph.autograd.function import Function
-from sparsegraph.backend import xp_of
+from sparsegraph.backend import result_type, xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import check_tensor, norm_dim, norm_dims, same_device, unbroadcast
 from sparsegraph.tensor import Tensor
@@ -351,11 +351,13 @@ def _tensor_list(op, tensors) -> list:
         raise ValueError(f"{op}: expected a non-empty sequence of tensors")
     for i, t in enumerate(tensors):
         check_tensor(op, f"tensors[{i}]", t)
-    dtype, device = tensors[0].dtype, tensors[0].device
-    if any(t.dtype != dtype or t.device != device for t in tensors):
-        same_device(op, *tensors)
-        raise TypeError(f"{op}: expected tensors of one dtype (got "
-                        f"{sorted({str(t.dtype) for t in tensors})}); convert with .to()")
+    same_device(op, *tensors)
+    dtype = tensors[0].dtype
+    if any(t.dtype != dtype for t in tensors):
+        # PyTorch promotes (float32 with int64 is float32, with float64 float64); the casts
+        # are differentiable, so each input gets its gradient in its own dtype
+        dtype = result_type(*(t.array for t in tensors))
+        tensors = [t if t.dtype == dtype else t.to(dtype) for t in tensors]
     return tensors
 
 
@@ -363,8 +365,8 @@ def cat(tensors, dim: int = 0) -> Tensor:
     """Concatenate along an existing dim; the other dims must agree.
 
     Raises:
-        ValueError: on 0-d tensors, differing numbers of dims or mismatched shapes.
-        TypeError: on differing dtypes.
+        ValueError: on 0-d tensors, differing numbers of dims or mismatched shapes, or
+            tensors on different devices. Differing dtypes are promoted, as in PyTorch.
     """
     tensors = _tensor_list("cat", tensors)
     ref = tensors[0].shape

@@ -156,21 +156,40 @@ _WEAK.update({t: float for t in (np.float16, np.float32, np.float64)})
 _CATEGORY_OF_WEAK = {bool: 0, int: 1, float: 2}
 
 
-def _category(k) -> int:
-    return _CATEGORY[k.kind] if isinstance(k, np.dtype) else _CATEGORY_OF_WEAK[k]
+class _ZeroDim(tuple):
+    """The key of a 0-d tensor: between a tensor with dims and a scalar. As in PyTorch, it
+    sets the width only when no tensor with dims of its category is there
+    (``x_f32 * loss.detach()`` stays float32; ``ints * tensor(2.5, float64)`` is float64)."""
+
+
+def _level(k) -> tuple[int, int]:
+    """(category, strength): strength 2 a tensor with dims, 1 a 0-d tensor, 0 a scalar."""
+    if isinstance(k, np.dtype):
+        return _CATEGORY[k.kind], 2
+    if isinstance(k, _ZeroDim):
+        return _CATEGORY[k[0].kind], 1
+    return _CATEGORY_OF_WEAK[k], 0
+
+
+def _dtype_of_key(k) -> np.dtype:
+    return k if isinstance(k, np.dtype) else k[0] if isinstance(k, _ZeroDim) else _WEAK_DEFAULT[k]
 
 
 def _promote_keys(ka, kb):
-    """The result of two operand keys (a dtype: a tensor; bool/int/float: a weak scalar); a
-    weak key comes back only when both are weak."""
-    ca, cb = _category(ka), _category(kb)
+    """The result of two operand keys (a dtype: a tensor with dims; `_ZeroDim`: a 0-d tensor;
+    bool/int/float: a weak scalar): the higher category wins, within it the stronger operand,
+    and between equals numpy's widening. A scalar of a higher category gives its default dtype
+    (ints * 2.5 is float32)."""
+    (ca, la), (cb, lb) = _level(ka), _level(kb)
     if ca != cb:
         hi = ka if ca > cb else kb
-        return hi if isinstance(hi, np.dtype) else _WEAK_DEFAULT[hi]
-    a_strong, b_strong = isinstance(ka, np.dtype), isinstance(kb, np.dtype)
-    if a_strong and b_strong:
-        return np.promote_types(ka, kb)
-    return ka if a_strong or not b_strong else kb
+        return _WEAK_DEFAULT[hi] if _level(hi)[1] == 0 else hi
+    if la != lb:
+        return ka if la > lb else kb
+    if la == 0:
+        return ka
+    wide = np.promote_types(_dtype_of_key(ka), _dtype_of_key(kb))
+    return wide if la == 2 else _ZeroDim((wide,))
 
 
 _CASTS: dict = {}
@@ -178,21 +197,26 @@ _CASTS: dict = {}
 
 def _casts(ka, kb, floating: bool) -> tuple:
     """``(dtype to cast a to or None, same for b)``: None where numpy already gets it right."""
-    dt = _promote_keys(ka, kb)
-    dt = dt if isinstance(dt, np.dtype) else _WEAK_DEFAULT[dt]
+    dt = _dtype_of_key(_promote_keys(ka, kb))
     if floating and dt.kind != "f":
         dt = DEFAULT_FLOAT
-    # numpy's own result (Python scalars are weak in numpy too, NEP 50): no copy when it agrees
-    natural = np.result_type(*(k if isinstance(k, np.dtype) else k(0) for k in (ka, kb)))
+    # numpy's own result (Python scalars are weak in numpy too, NEP 50; 0-d arrays are not):
+    # no copy when it agrees
+    natural = np.result_type(*(k(0) if isinstance(k, type) else _dtype_of_key(k)
+                               for k in (ka, kb)))
     if natural == dt:
         return None, None
-    return tuple(dt if isinstance(k, np.dtype) and k != dt else None for k in (ka, kb))
+    return tuple(None if isinstance(k, type) or _dtype_of_key(k) == dt else dt
+                 for k in (ka, kb))
 
 
 def operand_key(x):
-    """A strong dtype for an array, or bool/int/float for a Python / numpy scalar (weak)."""
+    """A strong dtype for an array with dims, `_ZeroDim` for a 0-d one, or bool/int/float for
+    a Python / numpy scalar (weak)."""
     w = _WEAK.get(type(x))
-    return x.dtype if w is None else w
+    if w is not None:
+        return w
+    return x.dtype if x.ndim else _ZeroDim((x.dtype,))
 
 
 def result_type(*operands, floating: bool = False) -> np.dtype:
@@ -201,7 +225,7 @@ def result_type(*operands, floating: bool = False) -> np.dtype:
     key = operand_key(operands[0])
     for x in operands[1:]:
         key = _promote_keys(key, operand_key(x))
-    dt = key if isinstance(key, np.dtype) else _WEAK_DEFAULT[key]
+    dt = _dtype_of_key(key)
     return DEFAULT_FLOAT if floating and dt.kind != "f" else dt
 
 
@@ -211,7 +235,7 @@ def promote(a, b, floating: bool = False) -> tuple:
     Cheap on the hot path: one dict lookup per dtype pair (the casts are cached), no cast when
     numpy's own rule already agrees. Numpy scalars become Python scalars (numpy treats those as
     weak, NEP 50)."""
-    ka, kb = _WEAK.get(type(a)) or a.dtype, _WEAK.get(type(b)) or b.dtype  # operand_key inlined
+    ka, kb = operand_key(a), operand_key(b)
     casts = _CASTS.get((ka, kb, floating))
     if casts is None:
         casts = _CASTS[ka, kb, floating] = _casts(ka, kb, floating)

@@ -28,7 +28,7 @@ def as_array(data, dtype=None, device: str = "cpu"):
         except (ValueError, TypeError) as exc:
             raise TypeError(
                 f"tensor: cannot convert {type(data).__name__} to a tensor: {exc}") from None
-        if dt is None and array.dtype == np.float64:
+        if dt is None and array.dtype == np.float64 and not isinstance(data, np.generic):
             dt = backend.DEFAULT_FLOAT  # Python floats -> the default float type
     if array.dtype.kind in "OUSV":
         raise TypeError(f"tensor: expected numeric data (got dtype {array.dtype})")

@@ -40,6 +40,10 @@ def _check(node: Node, i: int, g):
         raise TypeError(
             f"{node.name()}: backward returned a {type(g).__name__} for input {i}; expected a "
             "Tensor (or array) of the input's shape, or None")
+    if g.shape == shape and g.dtype != dtype and g.dtype.kind == "f" and dtype.kind == "f":
+        # PyTorch's engine casts too: an op computing in a wider float (a float64 operand of a
+        # float32 tensor's in-place op) hands each input a gradient of its own dtype
+        return g.astype(dtype)
     if g.shape != shape or g.dtype != dtype:
         raise RuntimeError(
             f"{node.name()}: backward returned a gradient of shape {tuple(g.shape)} and dtype "

@@ -117,10 +117,18 @@ def test_engine_names_the_function_returning_a_bad_gradient():
 
         @staticmethod
         def backward(ctx, g):
-            return g.array.astype(np.float64)
+            return g.array.astype(ctx.dtype)
 
-    with pytest.raises(RuntimeError, match="WrongDtypeBackward.*dtype float64"):
-        WrongDtype.apply(sg.randn(3, requires_grad=True)).backward(sg.ones(3))
+    # another float dtype is cast to the input's, as PyTorch's engine does; another kind is a bug
+    x = sg.randn(3, requires_grad=True)
+    y = WrongDtype.apply(x)
+    y.grad_fn.ctx.dtype = np.float64
+    y.backward(sg.ones(3))
+    assert x.grad.dtype == np.float32 and x.grad.tolist() == [1.0, 1.0, 1.0]
+    y = WrongDtype.apply(sg.randn(3, requires_grad=True))
+    y.grad_fn.ctx.dtype = np.int64
+    with pytest.raises(RuntimeError, match="WrongDtypeBackward.*dtype int64"):
+        y.backward(sg.ones(3))
 
 
 def test_hooks_see_and_replace_gradients():

@@ -179,6 +179,8 @@ def test_type_errors(name):
     fn = getattr(ops, name)
     with pytest.raises(TypeError, match=rf"{name}: expected `input` to be a Tensor \(got list\)"):
         fn([1.0, -1.0])
+    if name in ("relu", "sigmoid", "tanh"):  # PyTorch takes ints there (test_promotion.py)
+        return
     with pytest.raises(TypeError, match=rf"{name}: expected a floating tensor \(got int64\)"):
         fn(sg.tensor([1, -1]))
 

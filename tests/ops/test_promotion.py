@@ -137,3 +137,104 @@ def test_clamp_inplace_of_an_int_tensor_with_a_float_bound_raises_as_add_does(bo
 def test_clamp_inplace_of_an_int_tensor_with_int_bounds_still_works():
     a = sg.tensor([-7, -3, 3, 7])
     assert a.clamp_(min=-4, max=np.int64(5)).tolist() == [-4, -3, 3, 5] and a.dtype == np.int64
+
+
+# ---- 0-d tensors, einsum, in-place, cat, activations, scalars (a second audit) --------------
+@pytest.mark.parametrize("a, b, want", [
+    (F32, sg.tensor(0.5, dtype=F64), F32),  # a 0-d tensor sets no width beside dims
+    (I32, sg.tensor(2), I32),
+    (I32, sg.tensor(2.5, dtype=F64), F64),  # ... but lifts the category, with its own dtype
+    (sg.tensor(2.5, dtype=F64), sg.tensor(1.0, dtype=F32), F64),  # 0-d with 0-d: widening
+])
+def test_zero_dim_tensors_rank_between_tensors_and_scalars(a, b, want):
+    a = t(a) if isinstance(a, str) else a
+    for op in ("add", "mul", "maximum"):
+        assert getattr(ops, op)(a, b).dtype == np.dtype(want)
+
+
+def test_scaling_by_a_detached_loss_keeps_float32_with_float32_gradients():
+    x = sg.tensor([1.0, 2.0], requires_grad=True)
+    s = sg.tensor(3.0, dtype=F64, requires_grad=True)
+    y = x * s
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == np.float32 and s.grad.dtype == np.float64
+    assert x.grad.tolist() == [3.0, 3.0] and s.grad.item() == 3.0
+
+
+def test_einsum_promotes_and_returns_each_gradient_in_its_dtype():
+    a = sg.tensor(np.arange(6.0).reshape(2, 3), dtype=F32, requires_grad=True)
+    w = sg.tensor(np.ones((3, 2)), dtype=F64, requires_grad=True)
+    i = sg.tensor(np.ones((3, 2), np.int64))
+    assert ops.einsum("ij,jk->ik", a, i).dtype == np.float32
+    y = ops.einsum("ij,jk->ik", a, w)
+    assert y.dtype == np.float64
+    y.sum().backward()
+    assert a.grad.dtype == np.float32 and w.grad.dtype == np.float64
+    np.testing.assert_allclose(w.grad.numpy(), np.arange(6.0).reshape(2, 3).sum(0)[:, None]
+                               * np.ones((1, 2)))
+
+
+@pytest.mark.parametrize("write", [
+    lambda h: h.mul_(np.float64(0.5)), lambda h: h.div_(sg.tensor([1, 2, 4])),
+    lambda h: h.mul_(np.int64(2)), lambda h: h.div_(sg.tensor([2.0, 2.0, 2.0], dtype=F64)),
+])
+def test_inplace_ops_with_wider_operands_give_float32_gradients(write):
+    x = sg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    h = x * 1
+    write(h)
+    assert h.dtype == np.float32
+    h.sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_a_wider_operand_that_requires_grad_gets_its_own_dtype_from_add_():
+    h = sg.tensor([1.0, 2.0], requires_grad=True) * 1
+    o = sg.tensor([1.0, 1.0], dtype=F64, requires_grad=True)
+    h.add_(o)
+    h.sum().backward()
+    assert o.grad.dtype == np.float64 and o.grad.tolist() == [1.0, 1.0]
+
+
+def test_numpy_scalar_operands_run_backward_in_float32():
+    import tracemalloc
+
+    x = sg.randn(1_000_000, requires_grad=True)
+    y = (x * np.float64(2)) ** np.float64(2)
+    tracemalloc.start()
+    y.sum().backward()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 3.5 * 4e6  # float32 temporaries only: no float64 copy of x (8 MB each)
+
+
+@pytest.mark.parametrize("dtypes, want", [((F32, F64), F64), ((F32, I64), F32),
+                                          ((I32, I64), I64), ((B, I32), I32)])
+def test_cat_and_stack_promote(dtypes, want):
+    xs = [t(d) for d in dtypes]
+    assert ops.cat(xs).dtype == np.dtype(want) and ops.stack(xs).dtype == np.dtype(want)
+    assert ops.cat(xs).tolist() == np.concatenate([x.numpy() for x in xs]).tolist()
+
+
+def test_cat_gives_each_input_its_gradient_dtype():
+    a = sg.tensor([1.0], requires_grad=True)
+    b = sg.tensor([2.0], dtype=F64, requires_grad=True)
+    (ops.cat([a, b]) * 3).sum().backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+
+
+def test_float_valued_activations_of_ints_give_float32_and_relu_keeps_ints():
+    i = sg.tensor([-1, 0, 2])
+    assert ops.sigmoid(i).dtype == np.float32 and i.tanh().dtype == np.float32
+    np.testing.assert_allclose(ops.sigmoid(i).numpy(), 1 / (1 + np.exp([1.0, 0.0, -2.0])),
+                               rtol=1e-6)
+    r = ops.relu(i)
+    assert r.dtype == np.int64 and r.tolist() == [0, 0, 2]
+
+
+def test_numpy_scalars_keep_their_dtype_and_where_takes_two_scalars():
+    assert sg.tensor(np.float64(1.5)).dtype == np.float64
+    assert sg.tensor(1.5).dtype == np.float32
+    c = sg.tensor([True, False])
+    assert ops.where(c, 1.0, 0.0).dtype == np.float32
+    assert ops.where(c, 1, 0).dtype == np.int64 and ops.where(c, 1, 0).tolist() == [1, 0]
