@@ -235,6 +235,10 @@ def promote(a, b, floating: bool = False) -> tuple:
     Cheap on the hot path: one dict lookup per dtype pair (the casts are cached), no cast when
     numpy's own rule already agrees. Numpy scalars become Python scalars (numpy treats those as
     weak, NEP 50)."""
+    # the common case first: two float arrays of one dtype, nothing to decide
+    if type(a) is type(b) and type(a) not in _WEAK and a.dtype == b.dtype and (
+            not floating or a.dtype.kind == "f"):
+        return a, b
     ka, kb = operand_key(a), operand_key(b)
     casts = _CASTS.get((ka, kb, floating))
     if casts is None:
