@@ -4,7 +4,8 @@ neighbour sampling for mini-batches."""
 if __name__ != "sparsegraph.gnn":
     raise ImportError(f"import this package as sparsegraph.gnn (it was imported as {__name__!r})")
 
-from sparsegraph.gnn.appnp import APPNP, ChebConv  # noqa: E402
+from sparsegraph.gnn.appnp import APPNP  # noqa: E402
+from sparsegraph.gnn.cheb import ChebConv  # noqa: E402
 from sparsegraph.gnn.gat import GATConv  # noqa: E402
 from sparsegraph.gnn.gcn import GCNConv, SGConv  # noqa: E402
 from sparsegraph.gnn.gin import GINConv, GraphConv  # noqa: E402

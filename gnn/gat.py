@@ -14,7 +14,7 @@ from sparsegraph.gnn.message_passing import (
     require_x_dst,
     split_features,
 )
-from sparsegraph.gnn.utils import replace_self_loops_with
+from sparsegraph.gnn.utils import check_float, check_probability, replace_self_loops_with
 from sparsegraph.nn import Linear, Parameter, init
 from sparsegraph.ops.fused import gat_attention
 from sparsegraph.tensor import Tensor
@@ -55,8 +55,8 @@ class GATConv(MessagePassing):
         super().__init__(aggr="sum")
         if isinstance(heads, bool) or not isinstance(heads, Integral) or heads < 1:
             raise ValueError(f"GATConv: expected `heads` to be an int >= 1 (got {heads!r})")
-        if not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"GATConv: expected `dropout` in [0, 1] (got {dropout!r})")
+        check_probability("GATConv", "dropout", dropout)
+        check_float("GATConv", "negative_slope", negative_slope)  # not at the first forward
         self.in_channels, self.out_channels, self.heads = in_channels, out_channels, heads
         self.concat, self.negative_slope, self.dropout = concat, negative_slope, dropout
         self.add_self_loops, self.edge_dim = add_self_loops, edge_dim
@@ -115,10 +115,8 @@ class GATConv(MessagePassing):
             if edge_attr.dtype != x_src.dtype:
                 edge_attr = edge_attr.to(x_src.dtype)
         if self.add_self_loops:
-            if adj.shape[0] != adj.shape[1]:
-                raise ValueError("GATConv: add_self_loops needs a square adjacency; pass "
-                                 "add_self_loops=False for bipartite graphs")
-            # PyG: remove_self_loops, then add_self_loops(fill_value="mean")
+            # PyG: remove_self_loops, then add_self_loops(fill_value="mean"); on a bipartite
+            # block loops i -> i for i < min(N_src, N_dst) (sampled targets come first)
             adj, edge_attr = replace_self_loops_with(adj, edge_attr, fill_value="mean")
         # per-head <h, att>: one pass, no (N, H, F) product temporary
         a_src = ops.einsum("nhf,ohf->nh", h_src, self.att_src)  # (N_src, H)

@@ -11,6 +11,7 @@ from sparsegraph.gnn.message_passing import (
     check_in_channels,
     edge_weights_in_csr_order,
 )
+from sparsegraph.gnn.utils import check_int
 from sparsegraph.nn import Linear, Parameter, init
 
 
@@ -97,8 +98,7 @@ class SGConv(MessagePassing):
     def __init__(self, in_channels: int, out_channels: int, K: int = 1, cached: bool = False,
                  add_self_loops: bool = True, bias: bool = True):
         super().__init__(aggr="sum")
-        if K < 0:
-            raise ValueError(f"SGConv: expected `K` >= 0 (got {K})")
+        check_int("SGConv", "K", K, 0)  # at construction, not as range()'s error at forward
         self.in_channels, self.out_channels, self.K = in_channels, out_channels, K
         self.cached, self.add_self_loops = cached, add_self_loops
         self.lin = Linear(in_channels, out_channels, bias=bias)

@@ -9,7 +9,8 @@ from sparsegraph.gnn.message_passing import (
     require_x_dst,
     split_features,
 )
-from sparsegraph.nn import Linear, Parameter
+from sparsegraph.gnn.utils import check_float, reset_submodules
+from sparsegraph.nn import Linear, Module, Parameter
 
 
 class GINConv(MessagePassing):
@@ -27,6 +28,10 @@ class GINConv(MessagePassing):
 
     def __init__(self, nn, eps: float = 0.0, train_eps: bool = False):
         super().__init__(aggr="sum")
+        if not callable(nn):  # caught here, not as "'NoneType' object is not callable" later
+            raise TypeError(f"GINConv: expected `nn` to be a callable Module (got "
+                            f"{type(nn).__name__})")
+        check_float("GINConv", "eps", eps)
         self.nn = nn
         self.initial_eps = eps
         if train_eps:
@@ -35,8 +40,11 @@ class GINConv(MessagePassing):
             self.register_buffer("eps", tensor([eps]))
 
     def reset_parameters(self) -> None:
+        # PyG's reset(nn): a Sequential has no reset_parameters, its Linears do
         if hasattr(self.nn, "reset_parameters"):
             self.nn.reset_parameters()
+        elif isinstance(self.nn, Module):
+            reset_submodules(self.nn)
         self.eps.array[...] = self.initial_eps
 
     def forward(self, x, adj):
@@ -54,7 +62,8 @@ class GraphConv(MessagePassing):
     Graph Neural Networks" (AAAI 2019): ``out_i = W_1 x_i + W_2 · aggr_{j -> i} w_ji x_j``.
 
     Args:
-        in_channels, out_channels: feature sizes.
+        in_channels: ``F_in``, or ``(F_src, F_dst)`` for bipartite inputs.
+        out_channels: ``F_out``.
         aggr: ``"add"``/``"sum"``, ``"mean"`` or ``"max"``. (default: "add")
         bias: bias of ``W_2``. (default: True)
 
@@ -66,11 +75,15 @@ class GraphConv(MessagePassing):
         x: ``(N, F_in)``; adj: ``(N, N)`` (values are edge weights); out: ``(N, F_out)``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, aggr="add", bias: bool = True):
+    def __init__(self, in_channels, out_channels: int, aggr="add", bias: bool = True):
         super().__init__(aggr=aggr)
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.lin_rel = Linear(in_channels, out_channels, bias=bias)
-        self.lin_root = Linear(in_channels, out_channels, bias=False)
+        # PyG: an int, or (F_src, F_dst) for bipartite inputs
+        src_in, dst_in = (in_channels if isinstance(in_channels, tuple)
+                          else (in_channels, in_channels))
+        self.src_in, self.dst_in = src_in, dst_in
+        self.lin_rel = Linear(src_in, out_channels, bias=bias)
+        self.lin_root = Linear(dst_in, out_channels, bias=False)
 
     def reset_parameters(self) -> None:
         self.lin_rel.reset_parameters()
@@ -79,12 +92,12 @@ class GraphConv(MessagePassing):
     def forward(self, x, adj, edge_weight=None):
         is_pair = isinstance(x, tuple | list)
         x_src, x_dst = split_features(x)
-        check_in_channels("GraphConv", "x_src" if is_pair else "x", x_src, self.in_channels)
+        check_in_channels("GraphConv", "x_src" if is_pair else "x", x_src, self.src_in)
         require_x_dst("GraphConv", x_dst, "the root term W_1 x_i")
         if edge_weight is not None and len(getattr(edge_weight, "shape", (0,))) != 1:
             raise ValueError(f"GraphConv: expected `edge_weight` of shape (E,), one weight per "
                              f"edge (got shape {tuple(edge_weight.shape)})")
-        check_in_channels("GraphConv", "x_dst", x_dst, self.in_channels)
+        check_in_channels("GraphConv", "x_dst", x_dst, self.dst_in)
         out = self.lin_rel(self.propagate(adj, x, edge_weight=edge_weight))
         return out + self.lin_root(x_dst)
 

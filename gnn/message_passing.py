@@ -72,16 +72,16 @@ def adjacency_and_edge_order(adj, num_src: int, num_dst: int | None = None, *,
         if ei.ndim != 2 or ei.shape[0] != 2 or ei.dtype.kind not in "iu":
             raise ValueError(f"{op}: expected `adj` as a SparseTensor or an integer edge_index "
                              f"of shape (2, E) (got {ei.dtype} array of shape {ei.shape})")
-        if num_src != num_dst:
-            raise ValueError(f"{op}: a bipartite propagation needs a SparseTensor `adj` of "
-                             f"shape ({num_dst}, {num_src})")
-        if ei.size and (int(ei.max()) >= num_src or int(ei.min()) < 0):
-            bad = int(ei.min()) if int(ei.min()) < 0 else int(ei.max())
-            raise ValueError(f"{op}: expected `edge_index` entries in [0, {num_src}) to match "
-                             f"`x` with {num_src} rows (got {bad})")
+        # bipartite (PyG): sources index x_src, targets x_dst; the pair gives the shape
+        for row, n, what in ((0, num_src, "x_src" if x_is_pair else "x"),
+                             (1, num_dst, "x_dst" if x_is_pair else "x")):
+            if ei.size and (int(ei[row].max()) >= n or int(ei[row].min()) < 0):
+                bad = int(ei[row].min()) if int(ei[row].min()) < 0 else int(ei[row].max())
+                raise ValueError(f"{op}: expected `edge_index[{row}]` entries in [0, {n}) to "
+                                 f"match `{what}` with {n} rows (got {bad})")
         # entry (target, source) per edge, in edge_index order; the sort into CSR is cached
         # on this structure together with its permutation
-        coo = sparse_coo(ei[::-1], None, (num_src, num_src), dtype=dtype)
+        coo = sparse_coo(ei[::-1], None, (num_dst, num_src), dtype=dtype)
         perm = coo.structure.to_csr()[1]
         adj = coo.to_csr()
     else:
@@ -143,12 +143,21 @@ def edge_weights_in_csr_order(edge_weight, perm, num_edges: int, *, op: str, dty
     return w if dtype is None or w.dtype == dtype else w.to(dtype)
 
 
-def check_in_channels(op: str, name: str, x, expected: int) -> None:
-    """ValueError naming the layer when ``x`` has not ``expected`` features (last dim);
-    TypeError when its values are not floating (the layer's weights are)."""
+def check_features(op: str, name: str, x) -> None:
+    """TypeError naming the layer when ``x``'s values are not floating (the layer's weights
+    are); ValueError when ``x`` is not a 2-D ``(N, F)`` matrix (a 3-D one failed in spmm)."""
     if x is not None and x.dtype.kind != "f":
         raise TypeError(f"{op}: expected floating `{name}` features (got dtype {x.dtype}); "
                         f"convert with {name}.float()")
+    if x is not None and x.ndim != 2:
+        raise ValueError(f"{op}: expected `{name}` of shape (num_nodes, num_features) (got "
+                         f"shape {tuple(x.shape)})")
+
+
+def check_in_channels(op: str, name: str, x, expected: int) -> None:
+    """`check_features`, plus a ValueError naming the layer when ``x`` has not ``expected``
+    features (last dim)."""
+    check_features(op, name, x)
     if x is not None and x.shape[-1] != expected:
         raise ValueError(f"{op}: expected `{name}` with {expected} features, as `in_channels` "
                          f"says (got shape {tuple(x.shape)})")

@@ -18,6 +18,7 @@ from sparsegraph.gnn.gcn import GCNConv, SGConv
 from sparsegraph.gnn.gin import GINConv
 from sparsegraph.gnn.pool import global_add_pool, global_mean_pool
 from sparsegraph.gnn.sage import SAGEConv
+from sparsegraph.gnn.utils import check_probability, reset_submodules
 from sparsegraph.nn import BatchNorm1d, Linear, Module, ModuleList, ReLU, Sequential
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import wrap
@@ -53,13 +54,23 @@ def layer_sizes(op: str, in_channels: int, hidden_channels: int, out_channels: i
     return [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
 
 
-class MLP(Module):
+class Model(Module):
+    """Base of the ready-made models: PyG's ``reset_parameters()`` over every layer."""
+
+    def reset_parameters(self) -> None:
+        # every layer re-draws its parameters from the global generator, so after
+        # manual_seed(s) the model's initial weights depend on s alone
+        reset_submodules(self)
+
+
+class MLP(Model):
     """A multi-layer perceptron baseline that ignores the graph: Linear-ReLU-Dropout blocks."""
 
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int,
                  num_layers: int = 2, dropout: float = 0.5):
         super().__init__()
         sizes = layer_sizes("MLP", in_channels, hidden_channels, out_channels, num_layers)
+        check_probability("MLP", "dropout", dropout)
         self.lins = ModuleList([Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)])
         self.dropout = dropout
 
@@ -71,13 +82,14 @@ class MLP(Module):
         return x
 
 
-class GCN(Module):
+class GCN(Model):
     """Kipf & Welling (ICLR 2017): GCNConv-ReLU-Dropout stack (paper: 2 layers x 16, p=0.5)."""
 
     def __init__(self, in_channels: int, hidden_channels: int = 16, out_channels: int = 2,
                  num_layers: int = 2, dropout: float = 0.5):
         super().__init__()
         sizes = layer_sizes("GCN", in_channels, hidden_channels, out_channels, num_layers)
+        check_probability("GCN", "dropout", dropout)
         self.convs = ModuleList([GCNConv(a, b) for a, b in zip(sizes[:-1], sizes[1:],
                                                                  strict=True)])
         self.dropout = dropout
@@ -90,25 +102,35 @@ class GCN(Module):
         return x
 
 
-class GAT(Module):
-    """Veličković et al. (ICLR 2018): 8 heads x 8 hidden, ELU, 1 output head, p=0.6."""
+class GAT(Model):
+    """Veličković et al. (ICLR 2018): 8 heads x 8 hidden, ELU, 1 output head, p=0.6.
+
+    ``num_layers - 1`` hidden GATConv layers (``heads`` heads of ``hidden_channels``,
+    concatenated, then ELU), then an output GATConv with ``out_heads`` heads averaged
+    (PyG's GAT: dropout on every layer's input and on the attention weights).
+    """
 
     def __init__(self, in_channels: int, hidden_channels: int = 8, out_channels: int = 2,
-                 heads: int = 8, out_heads: int = 1, dropout: float = 0.6):
+                 heads: int = 8, out_heads: int = 1, dropout: float = 0.6, num_layers: int = 2):
         super().__init__()
-        self.conv1 = GATConv(in_channels, hidden_channels, heads=heads, dropout=dropout)
-        self.conv2 = GATConv(hidden_channels * heads, out_channels, heads=out_heads,
-                             concat=False, dropout=dropout)
+        sizes = layer_sizes("GAT", in_channels, hidden_channels * heads, out_channels,
+                            num_layers)
+        check_probability("GAT", "dropout", dropout)
+        self.convs = ModuleList([GATConv(a, hidden_channels, heads=heads, dropout=dropout)
+                                 for a in sizes[:-2]])
+        self.convs.append(GATConv(sizes[-2], out_channels, heads=out_heads, concat=False,
+                                  dropout=dropout))
         self.dropout = dropout
 
     def forward(self, x, adj):
-        x = feature_dropout(x, self.dropout, self.training)
-        x = ops.elu(self.conv1(x, adj))
-        x = feature_dropout(x, self.dropout, self.training)
-        return self.conv2(x, adj)
+        for i, conv in enumerate(self.convs):
+            x = conv(feature_dropout(x, self.dropout, self.training), adj)
+            if i < len(self.convs) - 1:
+                x = ops.elu(x)
+        return x
 
 
-class GraphSAGE(Module):
+class GraphSAGE(Model):
     """Hamilton et al. (NeurIPS 2017): SAGEConv-ReLU-Dropout stack with mean aggregation.
 
     ``forward(x, adj)`` runs on the full graph; ``forward(x, blocks)`` on a mini-batch from
@@ -126,13 +148,10 @@ class GraphSAGE(Module):
                  num_layers: int = 2, dropout: float = 0.5, aggr="mean"):
         super().__init__()
         sizes = layer_sizes("GraphSAGE", in_channels, hidden_channels, out_channels, num_layers)
+        check_probability("GraphSAGE", "dropout", dropout)
         self.convs = ModuleList([SAGEConv(a, b, aggr=aggr)
                                  for a, b in zip(sizes[:-1], sizes[1:], strict=True)])
         self.dropout = dropout
-
-    def reset_parameters(self) -> None:
-        for conv in self.convs:
-            conv.reset_parameters()
 
     def forward(self, x, adj):
         if isinstance(adj, list | tuple) and len(adj) != len(self.convs):
@@ -194,7 +213,7 @@ class GraphSAGE(Module):
         return h
 
 
-class SGC(Module):
+class SGC(Model):
     """Wu et al. (ICML 2019): logistic regression on ``Â^K x`` (K=2), propagation cached."""
 
     def __init__(self, in_channels: int, out_channels: int = 2, K: int = 2):
@@ -207,14 +226,16 @@ class SGC(Module):
         return self.conv(x, adj)
 
 
-class APPNP(Module):
-    """Gasteiger et al. (ICLR 2019): a 2-layer MLP (64 hidden, p=0.5) then K=10 steps of
-    personalised-PageRank propagation with alpha=0.1."""
+class APPNP(Model):
+    """Gasteiger et al. (ICLR 2019): an MLP of ``num_layers`` layers (paper: 2 x 64 hidden,
+    p=0.5) then K=10 steps of personalised-PageRank propagation with alpha=0.1."""
 
     def __init__(self, in_channels: int, hidden_channels: int = 64, out_channels: int = 2,
-                 K: int = 10, alpha: float = 0.1, dropout: float = 0.5):
+                 K: int = 10, alpha: float = 0.1, dropout: float = 0.5, num_layers: int = 2):
         super().__init__()
-        self.mlp = MLP(in_channels, hidden_channels, out_channels, num_layers=2,
+        layer_sizes("APPNP", in_channels, hidden_channels, out_channels, num_layers)
+        check_probability("APPNP", "dropout", dropout)
+        self.mlp = MLP(in_channels, hidden_channels, out_channels, num_layers=num_layers,
                        dropout=dropout)
         self.prop = APPNPProp(K, alpha)
 
@@ -222,7 +243,7 @@ class APPNP(Module):
         return self.prop(self.mlp(x), adj)
 
 
-class GIN(Module):
+class GIN(Model):
     """Xu et al. (ICLR 2019) for graph classification: GINConv layers with 2-layer MLPs and
     batch norm, sum readout of every layer's output, then a linear classifier per layer
     (the paper's readout over all depths)."""
@@ -233,8 +254,8 @@ class GIN(Module):
         super().__init__()
         if readout not in ("sum", "mean"):
             raise ValueError(f"GIN: expected readout 'sum' or 'mean' (got {readout!r})")
-        if num_layers < 1:
-            raise ValueError(f"GIN: expected num_layers >= 1 (got {num_layers})")
+        layer_sizes("GIN", in_channels, hidden_channels, out_channels, num_layers)
+        check_probability("GIN", "dropout", dropout)
         # the paper counts the input as layer 1: num_layers - 1 convolutions, num_layers readouts
         self.convs = ModuleList()
         for a in ([in_channels] + [hidden_channels] * num_layers)[: num_layers - 1]:

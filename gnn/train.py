@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from numbers import Integral
 
 import numpy as np
 
@@ -15,6 +16,7 @@ import sparsegraph.ops as ops
 from sparsegraph.autograd import no_grad
 from sparsegraph.backend import to_device
 from sparsegraph.creation import manual_seed
+from sparsegraph.gnn.utils import reset_submodules
 from sparsegraph.optim import Adam
 from sparsegraph.tensor import Tensor
 
@@ -48,8 +50,29 @@ def _mask(graph, name: str, split: int | None):
         raise ValueError(f"train: the graph has no `{name}`")
     m = np.asarray(to_device(m.array, "cpu") if isinstance(m, Tensor) else m)  # cupy refuses
     if m.ndim == 2:  # datasets with several stored splits: (num_splits, N)
+        if split is not None and not 0 <= split < m.shape[0]:
+            raise ValueError(f"train: expected `split` in [0, {m.shape[0]}), one of the "
+                             f"{m.shape[0]} splits `{name}` holds (got {split})")
         m = m[split or 0]
+    elif split is not None:  # a split index that selected nothing would go unnoticed
+        raise ValueError(f"train: `split`={split} needs masks with several splits, shape "
+                         f"(num_splits, N) (got `{name}` of shape {m.shape}); pass split=None")
     return np.flatnonzero(m)
+
+
+def _check_schedule(epochs, patience, split) -> None:
+    """ValueErrors naming the argument, before any work (negative values used to run 0
+    epochs, or stop after the first, silently)."""
+    if isinstance(epochs, bool) or not isinstance(epochs, Integral) or epochs < 1:
+        raise ValueError(f"train_node_classifier: expected `epochs` to be an int >= 1 "
+                         f"(got {epochs!r})")
+    if patience is not None and (isinstance(patience, bool) or not isinstance(
+            patience, Integral) or patience < 0):
+        raise ValueError(f"train_node_classifier: expected `patience` to be None or an int "
+                         f">= 0 (got {patience!r})")
+    if split is not None and (isinstance(split, bool) or not isinstance(split, Integral)):
+        raise ValueError(f"train_node_classifier: expected `split` to be None or an int "
+                         f"(got {split!r})")
 
 
 def node_classification_step(model, graph, optimizer, train=None):
@@ -86,20 +109,34 @@ def train_node_classifier(model, graph, *, epochs: int = 200, lr: float = 0.01,
                           compile_step: Callable | None = None) -> dict:
     """Full-batch training with Adam; keeps the parameters of the best validation epoch.
 
-    Early stopping (``patience`` epochs without a better validation loss or accuracy) restores
-    the best model. Returns test/val accuracy and macro-F1 of the restored model, the best
-    epoch and the per-epoch wall times (forward + backward + Adam step).
+    Early stopping: training stops at the first epoch that ends ``patience`` consecutive epochs
+    without a better validation loss or accuracy (``patience=0``: the first epoch without
+    improvement; None: never); the best model is restored either way. Returns test/val
+    accuracy and macro-F1 of the restored model, the best epoch and the per-epoch wall times
+    (forward + backward + Adam step).
+
+    ``seed``: ``manual_seed(seed)``, then every parameter is drawn again
+    (``model.reset_parameters()``, or each submodule's), so the run depends on the seed alone,
+    not on the generator's state when the model was built.
 
     ``compile_step``: e.g. `sparsegraph.static.compile`: the training step (zero_grad, forward,
     loss, backward, Adam) runs as a captured, optimised static graph (same numbers, less time
     and memory); evaluation stays eager.
     """
-    if seed is not None:
-        manual_seed(seed)
-        model.reset_parameters() if hasattr(model, "reset_parameters") else None
+    _check_schedule(epochs, patience, split)
     x, adj = graph.x, graph.adj
     y = to_device(graph.y.array, "cpu")
     train, val, test = (_mask(graph, f"{k}_mask", split) for k in ("train", "val", "test"))
+    for name, idx in (("train_mask", train), ("val_mask", val)):
+        if idx.size == 0:  # no best epoch could be chosen, nor a loss computed
+            raise ValueError(f"train_node_classifier: `{name}` selects no nodes; training "
+                             f"and model selection need at least one")
+    if seed is not None:
+        manual_seed(seed)
+        if hasattr(model, "reset_parameters"):
+            model.reset_parameters()
+        else:  # a user's model: PyG's reset over its layers
+            reset_submodules(model)
     opt = Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     best = {"val_loss": np.inf, "val_acc": -1.0, "epoch": -1, "state": None}
     times, bad = [], 0
@@ -129,8 +166,8 @@ def train_node_classifier(model, graph, *, epochs: int = 200, lr: float = 0.01,
         if on_epoch is not None:
             on_epoch(epoch, {"loss": float(loss.item()), "val_loss": val_loss,
                              "val_acc": val_acc})
-        if patience is not None and bad >= patience:
-            break
+        if patience is not None and not improved and bad >= patience:
+            break  # only after an epoch without improvement: patience=0 stops at the first
     if best["state"] is not None:
         model.load_state_dict(best["state"])
     model.eval()

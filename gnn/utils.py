@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import sparsegraph.ops as ops
 from sparsegraph.backend import xp_of
 from sparsegraph.creation import full
@@ -18,14 +20,15 @@ def _loop_plan(structure: Structure):
 
     def build():
         rows, cols = structure.rows(), structure.cols()
-        xp, n = xp_of(rows), structure.shape[0]
+        xp, n_dst = xp_of(rows), structure.shape[0]
         keep = xp.flatnonzero(rows != cols)
-        loops = xp.arange(n, dtype=rows.dtype)
+        # a bipartite block (PyG's GATConv) gets loops i -> i for i < min(N_dst, N_src)
+        loops = xp.arange(min(structure.shape[:2]), dtype=rows.dtype)
         csr, perm = Structure.coo(xp.concatenate([rows[keep], loops]),
                                   xp.concatenate([cols[keep], loops]), structure.shape,
                                   validate=False).to_csr()
-        kept_indptr = xp.zeros(n + 1, dtype=xp.int64)
-        xp.cumsum(xp.bincount(rows[keep], minlength=n), out=kept_indptr[1:])
+        kept_indptr = xp.zeros(n_dst + 1, dtype=xp.int64)
+        xp.cumsum(xp.bincount(rows[keep], minlength=n_dst), out=kept_indptr[1:])
         return csr, keep, perm, kept_indptr
 
     return structure._cached("replace_self_loops_plan", build)
@@ -33,7 +36,8 @@ def _loop_plan(structure: Structure):
 
 def replace_self_loops_with(adj: SparseTensor, edge_attr: Tensor | None = None,
                             fill_value: float | str = "mean"):
-    """Remove ``adj``'s self loops, then give every node one (differentiable in the values).
+    """Remove ``adj``'s self loops, then give every node one (differentiable in the values);
+    a rectangular ``(N_dst, N_src)`` block gets loops for its first ``min(N_dst, N_src)``.
 
     PyG's GATConv does this with ``remove_self_loops`` then ``add_self_loops``: a node's
     existing loops (and their ``edge_attr`` rows) are dropped, so every node ends with exactly
@@ -50,7 +54,7 @@ def replace_self_loops_with(adj: SparseTensor, edge_attr: Tensor | None = None,
         ``(adj_with_loops, edge_attr_with_loops)`` (the second None without edge_attr).
     """
     csr, keep, perm, kept_indptr = _loop_plan(adj.structure)
-    n, v = adj.shape[0], adj.values
+    n, v = min(adj.shape[:2]), adj.values
     loops = full((n,) + v.shape[1:], 1.0, dtype=v.dtype, device=v.device)
     new_adj = SparseTensor(csr, ops.gather_rows(ops.cat([ops.gather_rows(v, keep), loops]),
                                                 perm))
@@ -58,8 +62,39 @@ def replace_self_loops_with(adj: SparseTensor, edge_attr: Tensor | None = None,
         return new_adj, None
     kept = ops.gather_rows(edge_attr, keep)
     if isinstance(fill_value, str):
-        fill = ops.segment(kept, kept_indptr, "mean")  # (N, D); empty segments are 0
+        fill = ops.segment(kept, kept_indptr, "mean")  # (N_dst, D); empty segments are 0
+        fill = fill if fill.shape[0] == n else fill[:n]  # the targets that get a loop
     else:
         fill = full((n,) + edge_attr.shape[1:], fill_value, dtype=edge_attr.dtype,
                     device=edge_attr.device)
     return new_adj, ops.gather_rows(ops.cat([kept, fill]), perm)
+
+
+def check_int(op: str, name: str, value, minimum: int) -> None:
+    """ValueError naming the layer and argument unless ``value`` is an int >= ``minimum``
+    (bools refused: ``True`` is an int to Python but never a meant count)."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise ValueError(f"{op}: expected `{name}` to be an int >= {minimum} (got {value!r})")
+
+
+def check_probability(op: str, name: str, value) -> None:
+    """ValueError naming the layer / model unless ``value`` is a number in [0, 1]; checked at
+    construction, not at the first training forward."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{op}: expected `{name}` in [0, 1] (got {value!r})")
+
+
+def check_float(op: str, name: str, value) -> None:
+    """ValueError naming the layer unless ``value`` is a real number (e.g. a slope)."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ValueError(f"{op}: expected `{name}` to be a number (got {value!r})")
+
+
+def reset_submodules(module) -> None:
+    """PyG's ``reset``: ``reset_parameters()`` on every child that has one (it resets its own
+    children), recursing into the children that do not (e.g. a Sequential of Linears)."""
+    for child in module.children():
+        if hasattr(child, "reset_parameters"):
+            child.reset_parameters()
+        else:
+            reset_submodules(child)

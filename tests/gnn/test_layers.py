@@ -86,7 +86,7 @@ def test_bad_inputs_name_the_layer():
     conv = gnn.GCNConv(F_IN, F_OUT)
     with pytest.raises(ValueError, match="GCNConv: expected `x` with 5 features"):
         conv(sg.randn(N, 4), EDGES)
-    with pytest.raises(ValueError, match=r"expected `edge_index` entries in \[0, 3\)"):
+    with pytest.raises(ValueError, match=r"expected `edge_index\[0\]` entries in \[0, 3\)"):
         gnn.SAGEConv(F_IN, F_OUT)(sg.randn(3, F_IN), EDGES)
     with pytest.raises(ValueError, match="aggr"):
         gnn.SAGEConv(F_IN, F_OUT, aggr="median")

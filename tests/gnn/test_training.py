@@ -105,3 +105,119 @@ def test_graph_classifier_applies_weight_decay():
                                       for p in built[0].parameters()])
     # same seed, same data: only the L2 penalty differs, and it shrinks the weights
     assert np.linalg.norm(trained[10.0]) < np.linalg.norm(trained[0.0])
+
+
+SEEDED_MODELS = {
+    "gcn": lambda f, c: models.GCN(f, 8, c),
+    "gat": lambda f, c: models.GAT(f, 4, c, heads=2),
+    "appnp": lambda f, c: models.APPNP(f, 8, c, K=3),
+    "mlp": lambda f, c: models.MLP(f, 8, c),
+    "sgc": lambda f, c: models.SGC(f, c),
+    "sage": lambda f, c: models.GraphSAGE(f, 8, c),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEEDED_MODELS))
+def test_seed_makes_training_repeatable_from_any_generator_state(name):
+    """seed=s re-draws every parameter: the generator's state when the model was built (here
+    two different ones) must not matter."""
+    g = KarateClub()[0]
+    runs = []
+    for state in (1, 2):
+        sg.manual_seed(state)
+        sg.randn(17)  # advance the global stream differently too
+        model = SEEDED_MODELS[name](g.num_features, 4)
+        res = train_node_classifier(model, g, epochs=15, lr=0.05, seed=0)
+        params = [p.detach().numpy().copy() for p in model.parameters()]
+        runs.append(({k: res[k] for k in ("test_acc", "val_acc", "train_acc", "best_epoch",
+                                          "epochs_run")}, params))
+    assert runs[0][0] == runs[1][0]
+    for a, b in zip(runs[0][1], runs[1][1], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_seed_resets_a_user_model_without_reset_parameters():
+    from sparsegraph.gnn import GCNConv
+    from sparsegraph.nn import Module
+
+    class Net(Module):  # no reset_parameters: the helper resets its layers
+        def __init__(self):
+            super().__init__()
+            self.conv = GCNConv(34, 4)
+
+        def forward(self, x, adj):
+            return self.conv(x, adj)
+
+    g = KarateClub()[0]
+    weights = []
+    for state in (1, 2):
+        sg.manual_seed(state)
+        net = Net()
+        train_node_classifier(net, g, epochs=3, seed=0)
+        weights.append(net.conv.lin.weight.detach().numpy().copy())
+    np.testing.assert_array_equal(weights[0], weights[1])
+
+
+def test_patience_zero_stops_at_the_first_epoch_without_improvement():
+    g = KarateClub()[0]
+    history = []
+    sg.manual_seed(0)
+    res = train_node_classifier(models.GCN(34, 16, 4), g, epochs=200, lr=0.5, patience=0,
+                                on_epoch=lambda e, m: history.append(m))
+    best_loss, best_acc, first_bad = np.inf, -1.0, None
+    for epoch, m in enumerate(history):
+        if m["val_loss"] < best_loss or m["val_acc"] > best_acc:
+            best_loss, best_acc = min(best_loss, m["val_loss"]), max(best_acc, m["val_acc"])
+        else:
+            first_bad = epoch
+            break
+    assert first_bad is not None and first_bad >= 1  # epoch 0 always improves
+    assert res["epochs_run"] == first_bad + 1
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"epochs": -3}, r"train_node_classifier: expected `epochs` to be an int >= 1 \(got -3\)"),
+    ({"epochs": 2.5}, r"expected `epochs` to be an int >= 1 \(got 2.5\)"),
+    ({"patience": -1}, r"expected `patience` to be None or an int >= 0 \(got -1\)"),
+    ({"split": 5}, r"`split`=5 needs masks with several splits.*`train_mask` of shape \(34,\)"),
+])
+def test_train_node_classifier_validates_arguments(kwargs, match):
+    g = KarateClub()[0]
+    with pytest.raises(ValueError, match=match):
+        train_node_classifier(models.GCN(34, 4, 4), g, **kwargs)
+
+
+def test_split_out_of_range_for_stored_splits():
+    g = KarateClub()[0]
+    for name in ("train_mask", "val_mask", "test_mask"):
+        m = np.asarray(getattr(g, name).array if hasattr(getattr(g, name), "array")
+                       else getattr(g, name))
+        setattr(g, name, np.stack([m, m]))
+    with pytest.raises(ValueError, match=r"expected `split` in \[0, 2\).*\(got 2\)"):
+        train_node_classifier(models.GCN(34, 4, 4), g, epochs=2, split=2)
+    assert train_node_classifier(models.GCN(34, 4, 4), g, epochs=2, split=1)["epochs_run"] == 2
+
+
+def test_empty_val_mask_is_an_error_naming_it():
+    g = KarateClub()[0]
+    g.val_mask = np.zeros(34, bool)
+    with pytest.raises(ValueError, match=r"train_node_classifier: `val_mask` selects no nodes"):
+        train_node_classifier(models.GCN(34, 4, 4), g, epochs=5, patience=3)
+
+
+@pytest.mark.parametrize("num_layers", [1, 2, 3])
+def test_gat_and_appnp_models_take_num_layers(num_layers):
+    from sparsegraph.gnn import GATConv
+
+    gat = models.GAT(10, 4, 3, heads=2, out_heads=2, num_layers=num_layers)
+    assert len(gat.convs) == num_layers
+    assert all(c.heads == 2 and c.concat for c in gat.convs[:-1])
+    assert gat.convs[0].in_channels == 10 and all(
+        c.in_channels == 8 for c in gat.convs[1:])  # hidden x heads, concatenated
+    last = gat.convs[-1]
+    assert isinstance(last, GATConv) and last.heads == 2 and not last.concat
+    appnp = models.APPNP(10, 6, 3, num_layers=num_layers)
+    assert len(appnp.mlp.lins) == num_layers
+    x = sg.randn(7, 10)
+    ei = np.array([[0, 1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 6]])
+    assert gat(x, ei).shape == (7, 3) and appnp(x, ei).shape == (7, 3)
