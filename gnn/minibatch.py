@@ -8,6 +8,7 @@ Deterministic for a seed: the seed drives initialisation, dropout, shuffling and
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 
@@ -18,6 +19,7 @@ from sparsegraph.backend import to_device
 from sparsegraph.creation import manual_seed
 from sparsegraph.gnn.sampling import NeighborLoader, check_num_neighbors
 from sparsegraph.gnn.train import _mask, _snapshot, accuracy
+from sparsegraph.gnn.utils import check_int
 from sparsegraph.optim import Adam
 
 
@@ -52,7 +54,8 @@ def train_minibatch(model, graph, num_neighbors=(25, 10), *, batch_size: int = 5
 
     Args:
         model: ``model(x, blocks) -> (batch_size, C)`` logits with ``model.inference(x, adj,
-            batch_size)`` for evaluation (e.g. `sparsegraph.gnn.models.GraphSAGE`).
+            batch_size)`` for evaluation, marked ``takes_blocks = True`` (e.g.
+            `sparsegraph.gnn.models.GraphSAGE`).
         graph: a `Graph` with ``x``, ``y`` and ``train_mask`` (``val_mask`` / ``test_mask``
             for evaluation); its arrays may be memory-mapped. It may live on another device
             than ``model``: batches are sampled on the host and moved to the device of the
@@ -73,6 +76,13 @@ def train_minibatch(model, graph, num_neighbors=(25, 10), *, batch_size: int = 5
         ``compute_s`` (forward + backward + Adam), per epoch.
     """
     fanouts = check_num_neighbors(num_neighbors, "train_minibatch")
+    check_int("train_minibatch", "epochs", epochs, 1)
+    if max_batches is not None:
+        check_int("train_minibatch", "max_batches", max_batches, 1)
+    if not getattr(model, "takes_blocks", False):  # GCN / GAT / MLP would fail deep inside
+        raise TypeError(f"train_minibatch: expected a model that takes a list of sampled "
+                        f"blocks, as models.GraphSAGE (got {type(model).__name__}); train "
+                        "full-graph models with train_node_classifier")
     convs = getattr(model, "convs", None)
     if convs is not None and len(convs) != len(fanouts):
         raise ValueError(f"train_minibatch: expected one fan-out per model layer "
@@ -88,7 +98,8 @@ def train_minibatch(model, graph, num_neighbors=(25, 10), *, batch_size: int = 5
                 m.reset_parameters()
     device = _model_device(model)  # batches are sampled on the host, moved to the model
     loader = NeighborLoader(graph, fanouts, batch_size, shuffle=True,
-                            input_nodes=_mask(graph, "train_mask", split), seed=seed)
+                            input_nodes=_mask(graph, "train_mask", split, "train_minibatch"),
+                            seed=seed)
     opt = Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     hist = {k: [] for k in ("losses", "batch_losses", "epoch_times_s", "sample_s", "gather_s",
                             "compute_s")}
@@ -96,9 +107,8 @@ def train_minibatch(model, graph, num_neighbors=(25, 10), *, batch_size: int = 5
     for epoch in range(epochs):
         model.train()
         t_epoch, compute, losses = time.perf_counter(), 0.0, []
-        for i, batch in enumerate(loader):
-            if max_batches is not None and i >= max_batches:
-                break
+        # islice, not a break: the loader must not sample (and time) a batch nobody trains
+        for i, batch in enumerate(itertools.islice(loader, max_batches)):
             t0 = time.perf_counter()
             batch = batch if device is None else batch.to(device)
             opt.zero_grad()

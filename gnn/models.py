@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from numbers import Integral
 
+import numpy as np
+
 import sparsegraph.ops as ops
 from sparsegraph.creation import zeros
 from sparsegraph.gnn.appnp import APPNP as APPNPProp
@@ -153,6 +155,8 @@ class GraphSAGE(Model):
                                  for a, b in zip(sizes[:-1], sizes[1:], strict=True)])
         self.dropout = dropout
 
+    takes_blocks = True  # forward(x, blocks) with one sampled block per layer (NeighborLoader)
+
     def forward(self, x, adj):
         if isinstance(adj, list | tuple) and len(adj) != len(self.convs):
             raise ValueError(f"GraphSAGE: expected one block per layer ({len(self.convs)}) "
@@ -187,9 +191,13 @@ class GraphSAGE(Model):
         from sparsegraph.autograd import no_grad
         from sparsegraph.gnn.message_passing import as_adjacency
 
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or (
+                batch_size <= 0):
             raise ValueError(f"GraphSAGE.inference: expected an int `batch_size` > 0 "
                              f"(got {batch_size!r})")
+        batch_size = int(batch_size)
+        if isinstance(x, np.ndarray):  # a (memory-mapped) array: read chunk by chunk as is
+            x = wrap(x)
         n = x.shape[0]
         adj = as_adjacency(adj, n, op="GraphSAGE.inference")
         was_training = self.training

@@ -116,7 +116,11 @@ def check_num_neighbors(num_neighbors, op: str = "NeighborSampler") -> list[int]
         if k < -1:
             raise ValueError(f"{op}: expected fan-outs >= 0, or -1 for all neighbours, in "
                              f"`num_neighbors` (got {int(k)})")
-    return [int(k) for k in fanouts]
+    # past any degree a fan-out means "all"; kept inside int64 for the kernels
+    return [min(int(k), _ALL) for k in fanouts]
+
+
+_ALL = 2**62
 
 
 def check_seed(seed, op: str) -> int:
@@ -180,7 +184,10 @@ class NeighborSampler:
     def sample(self, seeds, epoch: int = 0) -> SampledBlocks:
         """Blocks for ``seeds`` (distinct node ids or a boolean mask) in epoch ``epoch``."""
         seeds = check_nodes(seeds, self.num_nodes, "NeighborSampler.sample", "seeds")
-        if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer) or epoch < 0:
+        if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer):
+            raise TypeError(f"NeighborSampler.sample: expected an int `epoch` (got "
+                            f"{type(epoch).__name__} {epoch!r})")
+        if epoch < 0:
             raise ValueError(f"NeighborSampler.sample: expected an int `epoch` >= 0 "
                              f"(got {epoch!r})")
         return self._sample(seeds, int(epoch))
@@ -272,6 +279,10 @@ class NeighborLoader:
                             f"{type(batch_size).__name__})")
         if batch_size <= 0:
             raise ValueError(f"NeighborLoader: expected `batch_size` > 0 (got {batch_size})")
+        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
+            if not isinstance(flag, bool | np.bool_):
+                raise TypeError(f"NeighborLoader: expected a bool `{name}` (got "
+                                f"{type(flag).__name__} {flag!r})")
         self.graph = graph
         self.batch_size, self.shuffle, self.drop_last = int(batch_size), shuffle, drop_last
         self.sampler = NeighborSampler(graph, check_num_neighbors(num_neighbors,

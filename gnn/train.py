@@ -44,10 +44,10 @@ def _snapshot(model) -> dict:
     return {k: Tensor(v.array.copy()) for k, v in model.state_dict().items()}
 
 
-def _mask(graph, name: str, split: int | None):
+def _mask(graph, name: str, split: int | None, op: str = "train"):
     m = getattr(graph, name)
     if m is None:
-        raise ValueError(f"train: the graph has no `{name}`")
+        raise ValueError(f"{op}: the graph has no `{name}`")
     m = np.asarray(to_device(m.array, "cpu") if isinstance(m, Tensor) else m)  # cupy refuses
     if m.ndim == 2:  # datasets with several stored splits: (num_splits, N)
         if split is not None and not 0 <= split < m.shape[0]:

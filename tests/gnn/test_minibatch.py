@@ -132,3 +132,53 @@ def test_minibatch_sage_learns_cora(data_root):
     assert res["test_acc"] > 0.70, res["test_acc"]  # chance is ~0.3 (the largest class)
     model.eval()
     assert_close(model.inference(g.x, g.adj, 500), model(g.x, g.adj))
+
+
+# ---- arguments and timing (an audit of mini-batch training) ----------------------------------
+def test_train_minibatch_names_bad_epochs_and_max_batches():
+    g = small_graph()
+    for kwargs, name in (({"epochs": -3}, "epochs"), ({"epochs": 1.5}, "epochs"),
+                         ({"max_batches": 0}, "max_batches")):
+        with pytest.raises(ValueError, match=rf"train_minibatch: expected `{name}` to be an int"):
+            train_minibatch(models.GraphSAGE(5, 8, 3), g, [3, 2], batch_size=10, seed=0,
+                            **kwargs)
+
+
+def test_train_minibatch_refuses_a_model_that_takes_no_blocks():
+    with pytest.raises(TypeError, match=r"train_minibatch: expected a model that takes a list of "
+                                        r"sampled blocks, as models.GraphSAGE \(got GCN\)"):
+        train_minibatch(models.GCN(5, 8, 3), small_graph(), [3, 2], batch_size=10, seed=0)
+
+
+def test_max_batches_samples_only_the_batches_it_trains(monkeypatch):
+    sampled = []
+    original = NeighborSampler._sample  # what the loader calls for every batch
+    monkeypatch.setattr(NeighborSampler, "_sample",
+                        lambda self, *a, **k: sampled.append(1) or original(self, *a, **k))
+    g = small_graph()
+    g.train_mask = sg.tensor(np.arange(g.num_nodes) < 60)
+    res = train_minibatch(models.GraphSAGE(5, 8, 3), g, [3, 2], batch_size=10,
+                          epochs=1, max_batches=2, seed=0, eval_every=None)
+    assert len(res["batch_losses"]) == 2 and len(sampled) == 2  # the timings cover those two
+
+
+def test_fan_outs_past_int64_mean_all_and_flags_are_checked():
+    g = small_graph()
+    everything = NeighborSampler(g, [-1], seed=0).sample([1, 2])
+    huge = NeighborSampler(g, [2**63], seed=0).sample([1, 2])
+    assert huge.blocks[0].nnz == everything.blocks[0].nnz
+    with pytest.raises(TypeError, match=r"NeighborSampler.sample: expected an int `epoch`"):
+        NeighborSampler(g, [2], seed=0).sample([1], epoch=1.0)
+    with pytest.raises(TypeError, match=r"NeighborLoader: expected a bool `shuffle`"):
+        NeighborLoader(g, [2], batch_size=4, shuffle="yes")
+
+
+def test_inference_takes_numpy_batch_sizes_and_memory_mapped_features(tmp_path):
+    g = small_graph()
+    model = models.GraphSAGE(5, 8, 3)
+    want = model.inference(g.x, g.adj, batch_size=16).numpy()
+    path = tmp_path / "x.npy"
+    np.save(path, g.x.numpy())
+    x = np.load(path, mmap_mode="r")
+    got = model.inference(x, g.adj, batch_size=np.int64(16)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-6)
