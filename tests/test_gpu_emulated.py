@@ -440,3 +440,18 @@ def test_small_device_paths_on_emulated_cuda(emulated_cuda):
     with pytest.raises(ValueError, match=r"gat_attention: `adj` is on cpu but `h` is on cuda:0"):
         fused.gat_attention(adj, sg.randn(4, 1, dtype="float64").to("cuda"),
                             sg.randn(4, 1, dtype="float64").to("cuda"), h)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf")])
+def test_clip_grad_norm_returns_the_total_on_the_gradients_device(norm_type, emulated_cuda):
+    p = sg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True, device="cuda")
+    (p * p).sum().backward()
+    total = sg.nn.utils.clip_grad_norm_([p], 0.5, norm_type=norm_type)
+    assert total.device == "cuda:0" and isinstance(total.array, DeviceArray)
+    g = 2 * np.arange(6.0)
+    want = np.linalg.norm(g, ord=norm_type)
+    assert abs(float(total.item()) - want) < 1e-9
+    np.testing.assert_allclose(np.asarray(p.grad.array.view(np.ndarray)).ravel(),
+                               g * 0.5 / (want + 1e-6), rtol=1e-6)
+    q = sg.tensor(np.arange(3.0), requires_grad=True, device="cuda")  # no gradient yet
+    assert sg.nn.utils.clip_grad_norm_([q], 0.5).device == "cuda:0"

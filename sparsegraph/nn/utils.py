@@ -1,7 +1,8 @@
 """PyTorch's ``torch.nn.utils`` helpers: gradient clipping and flattening parameters.
 
-Clipping works on the raw ``.grad`` arrays in place, outside any graph, as an optimizer step
-does; the vector helpers are differentiable like PyTorch's (cat of views / copies into params).
+Clipping scales the ``.grad`` tensors in place with recorded ops (no autograd history, but a
+compiled step replays it); the vector helpers are differentiable like PyTorch's (cat of views /
+copies into params).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 import numpy as np
 
 from sparsegraph.autograd import no_grad
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
 
@@ -28,48 +29,56 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
                     error_if_nonfinite: bool = False) -> Tensor:
     """Scale every ``.grad`` in place so that their joint ``norm_type``-norm is at most
     ``max_norm`` (PyTorch's factor ``max_norm / (total + 1e-6)``, applied only when it is
-    below 1). Returns the total norm before clipping as a 0-d Tensor.
+    below 1). Returns the total norm before clipping as a 0-d Tensor on the gradients' device.
+
+    Written with tensor ops, as PyTorch's: no value is read back to Python, so a compiled
+    training step records the clipping and replays it with each call's gradients.
 
     Raises:
         RuntimeError: with ``error_if_nonfinite`` when the total norm is nan or inf.
     """
-    grads = [p.grad for p in _tensors("clip_grad_norm_", parameters) if p.grad is not None]
+    import sparsegraph.ops as ops
+    from sparsegraph.creation import zeros
+
+    params = _tensors("clip_grad_norm_", parameters)
+    grads = [p.grad for p in params if p.grad is not None]
     for name, v in (("max_norm", max_norm), ("norm_type", norm_type)):
         if isinstance(v, bool) or not isinstance(v, int | float | np.number):
             raise TypeError(f"clip_grad_norm_: expected a number `{name}` (got "
                             f"{type(v).__name__} {v!r})")
     norm_type = float(norm_type)
     if not grads:
-        return wrap(np.zeros((), np.float32))
-    xp = grads[0].xp
-    if norm_type == math.inf:
-        norms = [xp.abs(g.array).max() if g.array.size else 0.0 for g in grads]
-        total = max(float(n) for n in norms)
-    else:
-        total = float(sum(float((xp.abs(g.array.astype(np.float64)) ** norm_type).sum())
-                          for g in grads)) ** (1.0 / norm_type)
-    if error_if_nonfinite and not math.isfinite(total):
-        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
-                           "gradients is non-finite; pass error_if_nonfinite=False to clip anyway")
-    coef = float(max_norm) / (total + 1e-6)
-    if coef < 1:
-        for g in grads:
-            g.array *= g.array.dtype.type(coef)
-            g._version[0] += 1
-    return wrap(np.asarray(total, dtype=grads[0].dtype))
+        return zeros((), device=params[0].device if params else "cpu")
+    with no_grad():
+        grads = [g for g in grads if g.numel() > 0] or grads[:1]
+        if norm_type == math.inf:
+            total = ops.stack([g.abs().max() if g.numel() else g.sum() for g in grads]).max()
+        else:
+            total = ops.stack([(g.abs() ** norm_type).sum() for g in grads]).sum() ** (
+                1.0 / norm_type)
+        if error_if_nonfinite and not math.isfinite(total.item()):
+            raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
+                               "gradients is non-finite; pass error_if_nonfinite=False to clip "
+                               "anyway")
+        # min(coef, 1) applied always: a factor of 1 leaves the gradients as they are
+        coef = (float(max_norm) / (total + 1e-6)).clamp(max=1.0)
+        for p in params:
+            if p.grad is not None:
+                p.grad.mul_(coef)
+    return total
 
 
 def clip_grad_value_(parameters, clip_value: float) -> None:
-    """Clip every ``.grad`` elementwise to ``[-clip_value, clip_value]`` in place."""
+    """Clip every ``.grad`` elementwise to ``[-clip_value, clip_value]`` in place (a
+    recorded op: a compiled step replays it)."""
     if isinstance(clip_value, bool) or not isinstance(clip_value, int | float | np.number):
         raise TypeError(f"clip_grad_value_: expected a number `clip_value` (got "
                         f"{type(clip_value).__name__} {clip_value!r})")
     c = float(clip_value)
-    for p in _tensors("clip_grad_value_", parameters):
-        if p.grad is not None:
-            a = p.grad.array
-            p.grad.xp.clip(a, -c, c, out=a)
-            p.grad._version[0] += 1
+    with no_grad():
+        for p in _tensors("clip_grad_value_", parameters):
+            if p.grad is not None:
+                p.grad.clamp_(-c, c)
 
 
 def parameters_to_vector(parameters) -> Tensor:

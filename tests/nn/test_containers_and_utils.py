@@ -226,3 +226,31 @@ def test_parameters_to_vector_and_back():
         nn.utils.vector_to_parameters(sg.ones(7), lin.parameters())
     (vec * vec).sum().backward()  # differentiable, as PyTorch's
     assert lin.bias.grad is not None
+
+
+@pytest.mark.parametrize("clip", [
+    lambda ps: nn.utils.clip_grad_norm_(ps, 0.5),
+    lambda ps: nn.utils.clip_grad_norm_(ps, 0.5, norm_type=float("inf")),
+    lambda ps: nn.utils.clip_grad_value_(ps, 0.05),
+])
+def test_a_compiled_step_replays_the_clipping_with_each_calls_gradients(clip):
+    def run(compile_it):
+        sg.manual_seed(0)
+        lin = nn.Linear(3, 2)
+        opt = sg.optim.SGD(lin.parameters(), lr=0.1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = ((lin(x) - y) ** 2).sum()
+            loss.backward()
+            clip(list(lin.parameters()))
+            opt.step()
+            return loss
+
+        fn = sg.static.compile(step) if compile_it else step
+        rng = np.random.default_rng(1)
+        return [fn(sg.tensor(rng.standard_normal((4, 3)).astype(np.float32)),
+                   sg.tensor(rng.standard_normal((4, 2)).astype(np.float32))).item()
+                for _ in range(4)]
+
+    np.testing.assert_allclose(run(True), run(False), rtol=1e-6)
