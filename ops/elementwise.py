@@ -258,8 +258,10 @@ def _dtype_message(op: str, exc: Exception) -> str:
     return f"{op}: " + next((m for k, m in _MESSAGES.items() if k in text), text)
 
 
-def _binary(name):
-    cls = FUNCTIONS[name]
+def binary_op(name: str, cls=None, doc: str | None = None):
+    """The public function of the binary Function ``cls`` (default: ``FUNCTIONS[name]``):
+    operands checked, numpy's dtype errors named after ``name``."""
+    cls = FUNCTIONS[name] if cls is None else cls
 
     def op(input, other):
         a, b = _binary_args(name, input, other)
@@ -269,7 +271,8 @@ def _binary(name):
             raise type(exc)(_dtype_message(name, exc)) from None
 
     op.__name__ = name
-    op.__doc__ = f"Elementwise ``{name}(input, other)`` with numpy broadcasting; differentiable."
+    op.__doc__ = doc or (f"Elementwise ``{name}(input, other)`` with numpy broadcasting; "
+                         "differentiable.")
     return op
 
 
@@ -315,7 +318,7 @@ def _compare(name):
     return op
 
 
-add, sub, mul, true_divide, pow, maximum, minimum = map(_binary, BINARY)
+add, sub, mul, true_divide, pow, maximum, minimum = map(binary_op, BINARY)
 (neg, exp, log, log1p, expm1, sqrt, rsqrt, abs, square, reciprocal, sin, cos) = map(_unary, UNARY)
 eq, ne, lt, le, gt, ge, logical_and, logical_or, logical_xor = map(_compare, COMPARE)
 def div(input, other, *, rounding_mode=None):

@@ -16,7 +16,7 @@ from sparsegraph.autograd.function import Function
 from sparsegraph.backend import promote, xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import arr, shape_of, unbroadcast
-from sparsegraph.ops.elementwise import _binary_args, _dtype_message
+from sparsegraph.ops.elementwise import binary_op
 from sparsegraph.tensor import Tensor
 
 __all__ = ["floor_divide", "remainder", "fmod", "floor", "ceil", "round", "trunc",
@@ -101,28 +101,17 @@ def _xp(a, b):
 FUNCTIONS = {name: _register_binary(name, *row) for name, row in BINARY.items()}
 
 
-def _binary(name: str, cls, doc: str):
-    def op(input, other):
-        a, b = _binary_args(name, input, other)
-        try:
-            return cls.apply(a, b)
-        except (TypeError, ValueError) as exc:  # numpy's dtype rules, named after the op
-            raise type(exc)(_dtype_message(name, exc)) from None
-
-    op.__name__, op.__doc__ = name, doc
-    return op
-
-
-floor_divide = _binary("floor_divide", FUNCTIONS["floor_divide"],
-                       "``input // other`` rounded toward -inf (``-7 // 2 == -4``); zero "
-                       "gradient.")
-_trunc_divide = _binary("div", FUNCTIONS["trunc_divide"], "``input / other`` rounded toward 0.")
-remainder = _binary("remainder", FUNCTIONS["remainder"],
-                    "``input - floor_divide(input, other) * other``: Python's ``%``, the sign "
-                    "of the divisor (``remainder(-7, 2) == 1``).")
-fmod = _binary("fmod", FUNCTIONS["fmod"],
-               "C's ``fmod``: the remainder of the truncated division, the sign of the dividend "
-               "(``fmod(-7, 2) == -1``).")
+floor_divide = binary_op("floor_divide", FUNCTIONS["floor_divide"],
+                         "``input // other`` rounded toward -inf (``-7 // 2 == -4``); zero "
+                         "gradient.")
+_trunc_divide = binary_op("div", FUNCTIONS["trunc_divide"],
+                          "``input / other`` rounded toward 0.")
+remainder = binary_op("remainder", FUNCTIONS["remainder"],
+                      "``input - floor_divide(input, other) * other``: Python's ``%``, the sign "
+                      "of the divisor (``remainder(-7, 2) == 1``).")
+fmod = binary_op("fmod", FUNCTIONS["fmod"],
+                 "C's ``fmod``: the remainder of the truncated division, the sign of the "
+                 "dividend (``fmod(-7, 2) == -1``).")
 
 ROUNDING_MODES = {"floor": floor_divide, "trunc": _trunc_divide}
 
