@@ -123,16 +123,21 @@ class Node:
         return f"<Node {self.op} #{self.id}>"
 
 
-def iter_refs(template):
-    """Every `Ref` / `SparseRef` inside a template (nested tuples, lists, dicts)."""
-    if isinstance(template, Ref | SparseRef):
+def iter_leaves(template, kinds):
+    """Every instance of ``kinds`` inside a template (nested tuples, lists, dicts)."""
+    if isinstance(template, kinds):
         yield template
     elif isinstance(template, tuple | list):
         for item in template:
-            yield from iter_refs(item)
+            yield from iter_leaves(item, kinds)
     elif isinstance(template, dict):
         for item in template.values():
-            yield from iter_refs(item)
+            yield from iter_leaves(item, kinds)
+
+
+def iter_refs(template):
+    """Every `Ref` / `SparseRef` inside a template (nested tuples, lists, dicts)."""
+    return iter_leaves(template, Ref | SparseRef)
 
 
 def map_refs(template, fn):

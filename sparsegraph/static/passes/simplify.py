@@ -11,7 +11,7 @@ from sparsegraph.autograd.grad_mode import no_grad
 from sparsegraph.backend import device_type
 from sparsegraph.ops.index import GetItem
 from sparsegraph.static.graph import StaticGraph
-from sparsegraph.static.ir import Node, Ref, SparseRef, Value, substitute
+from sparsegraph.static.ir import Node, Ref, SparseRef, Value, iter_leaves, substitute
 from sparsegraph.static.runtime import _as_tensor, _getter
 
 
@@ -112,17 +112,6 @@ def eliminate_common_subexpressions(graph: StaticGraph) -> StaticGraph:
     return g
 
 
-def _raw_arrays(template):
-    if isinstance(template, np.ndarray):
-        yield template
-    elif isinstance(template, tuple | list):
-        for item in template:
-            yield from _raw_arrays(item)
-    elif isinstance(template, dict):
-        for item in template.values():
-            yield from _raw_arrays(item)
-
-
 def fold_constants(graph: StaticGraph) -> StaticGraph:
     """Run, once and now, every pure node whose inputs are all constants (structure-only work
     such as normalising a fixed adjacency's values, transposes, degrees): its outputs become
@@ -144,7 +133,7 @@ def fold_constants(graph: StaticGraph) -> StaticGraph:
             # structure's index plans (gcn_norm's gathers), constants by contract: comparing
             # them on every call would cost more than the step saves
             if node.fn is GetItem:
-                g.assumed.extend(_raw_arrays(node.args))
+                g.assumed.extend(iter_leaves(node.args, np.ndarray))
             dev = device_type(node.outputs[0].device) if node.outputs[0] else "cpu"
             with no_grad():
                 result = node.fn.forward(Context((False,) * len(node.args), dev),
