@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import pathlib
@@ -11,12 +12,13 @@ import zipfile
 import numpy as np
 
 from sparsegraph.datasets.download import base_url, fetch, missing_error, sha256_of
+from sparsegraph.datasets.root import DatasetUnavailable, check_bool, data_root, folder_arg
 from sparsegraph.datasets.root import cache_dir as default_cache_dir
-from sparsegraph.datasets.root import data_root, folder_arg
 
 PARSE_VERSION = "1"  # bump when a parser's output changes: old caches are then ignored
 
 
+NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)  # a read-only or foreign data root
 BAD_DATA = (ValueError, TypeError, KeyError, IndexError, AttributeError, EOFError,
             zipfile.BadZipFile)  # what malformed files make parsers and Graph raise
 
@@ -39,6 +41,7 @@ class Dataset:
 
     def __init__(self, root=None, *, download: bool = True, cache_dir=None):
         op = type(self).__name__
+        check_bool(op, "download", download)
         self.root = data_root(root, op)
         self.raw_dir = self.root / self.folder
         self.cache_dir = (folder_arg(op, "cache_dir", cache_dir) if cache_dir is not None
@@ -50,10 +53,16 @@ class Dataset:
             new_dirs = [d for d in (self.raw_dir, *self.raw_dir.parents) if not d.exists()]
             try:
                 self.download(missing)
-            except BaseException:
+            except BaseException as exc:
                 for d in new_dirs:  # deepest first: remove the folders this attempt made
                     if d.is_dir() and not any(d.iterdir()):
                         d.rmdir()
+                if isinstance(exc, OSError) and exc.errno in NOT_WRITABLE:
+                    raise DatasetUnavailable(
+                        f"{op}: cannot write the downloaded files to {self.raw_dir} "
+                        f"({exc.strerror}); make it writable, point `root` or SPARSEGRAPH_DATA "
+                        f"at a writable folder, or put {', '.join(missing)} there "
+                        "yourself") from None
                 raise
         self._data = self._load_or_parse()
 
@@ -69,15 +78,20 @@ class Dataset:
     def _cache_path(self) -> pathlib.Path:
         """The cache file for these raw files; verifies their known checksums on the way."""
         h = hashlib.sha256(f"{type(self).__name__}:{self.cache_tag()}:{PARSE_VERSION}".encode())
-        for name in sorted(self.files):
-            got, want = sha256_of(self.raw_dir / name), self.files[name]
+        for name in self.cache_files():
+            got, want = sha256_of(self.raw_dir / name), self.files.get(name)
             if want is not None and got != want:
                 raise ValueError(f"{type(self).__name__}: checksum mismatch for "
                                  f"{self.raw_dir / name}: expected sha256 {want}, got {got}; "
                                  "the file is corrupt or not the published one (delete it to "
                                  "download it again)")
-            h.update(got.encode())
+            h.update(f"{name}={got};".encode())  # the name too: a renamed file reads differently
         return self.cache_dir / f"{type(self).__name__.lower()}-{h.hexdigest()[:16]}.npz"
+
+    def cache_files(self) -> list[str]:
+        """Every raw file `parse` reads (sorted): all of them key the cache, so a file added
+        or edited later invalidates it. Subclasses that read optional files add them."""
+        return sorted(self.files)
 
     def cache_tag(self) -> str:
         return ""
@@ -106,7 +120,8 @@ class Dataset:
                 raise  # already names the dataset and the file
             raise ValueError(f"{name}: {self._where()} could not be read as the "
                              f"{getattr(self, 'name', '')!r} dataset "
-                             f"({type(exc).__name__}: {exc})") from None
+                             f"({type(exc).__name__}: {exc}); replace the file, or delete "
+                             "it to download it again") from None
         self._write_cache(path, arrays)
         return data
 

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import pathlib
+import shutil
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 
 from sparsegraph.datasets.root import DatasetUnavailable
+
+# a temp file / folder untouched this long belongs to a killed process (a live download
+# writes every few seconds and times out after 30 s without data), so it is safe to remove
+STALE_SECONDS = 600
+TIMEOUT = 30  # seconds without data before a transfer is given up
+NETWORK_ERRORS = (urllib.error.URLError, OSError, http.client.HTTPException)
 
 
 def sha256_of(path) -> str:
@@ -21,37 +30,67 @@ def sha256_of(path) -> str:
     return h.hexdigest()
 
 
+def clean_stale(folder: pathlib.Path, pattern: str) -> None:
+    """Remove ``pattern`` temp files / folders in ``folder`` left by a killed download."""
+    if not folder.is_dir():
+        return
+    now = time.time()
+    for p in folder.glob(pattern):
+        try:
+            if now - p.stat().st_mtime < STALE_SECONDS:
+                continue  # maybe another process's download in progress
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+        except OSError:
+            pass  # gone already, or not ours to remove: the new download does not need it
+
+
 def fetch(url: str, dest: pathlib.Path, sha256: str | None, *, progress: bool = True,
           where: str | None = None) -> None:
     """Download ``url`` to ``dest`` through a temp file in the same folder; verify, then rename.
 
-    ``where`` is what the offline error tells the user to do (default: put the file in the
-    folder of ``dest``).
+    ``where`` is what the network error tells the user to do (default: put the file in the
+    folder of ``dest``). A body shorter than its Content-Length is refused (urllib does not
+    raise on one), so a truncated file is never installed, with or without a checksum.
 
     Raises:
-        DatasetUnavailable: the server could not be reached (offline): names URL and folder.
+        DatasetUnavailable: the server could not be reached, or the connection failed during
+            the transfer (reset, timeout, short body): names URL and folder.
         ValueError: the checksum does not match (the download is deleted).
     """
     from tqdm import tqdm
 
+    def unavailable(why) -> DatasetUnavailable:
+        return DatasetUnavailable(f"could not download {url} to {dest} ({why}); nothing was "
+                                  "written; " + (where or f"put the file in {dest.parent}"))
+
     dest.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(dest.parent, f".{dest.name}.*.part")
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     try:
         with os.fdopen(fd, "wb") as out:
             try:
-                response = urllib.request.urlopen(url, timeout=30)  # noqa: S310
-            except (urllib.error.URLError, OSError) as exc:
-                raise DatasetUnavailable(
-                    f"could not download {url} ({exc}); "
-                    + (where or f"put the file in {dest.parent}")) from None
+                response = urllib.request.urlopen(url, timeout=TIMEOUT)  # noqa: S310
+            except NETWORK_ERRORS as exc:
+                raise unavailable(exc) from None
             total = int(response.headers.get("Content-Length") or 0) or None
-            h = hashlib.sha256()
+            h, received = hashlib.sha256(), 0
             with response, tqdm(total=total, unit="B", unit_scale=True, desc=dest.name,
                                 disable=not progress, file=sys.stderr, leave=False) as bar:
-                for block in iter(lambda: response.read(1 << 16), b""):
+                while True:
+                    try:  # only the network read: a local write error is not "offline"
+                        block = response.read(1 << 16)
+                    except NETWORK_ERRORS as exc:
+                        raise unavailable(f"{type(exc).__name__} after {received} bytes: "
+                                          f"{exc}") from None
+                    if not block:
+                        break
                     out.write(block)
                     h.update(block)
+                    received += len(block)
                     bar.update(len(block))
+            if total is not None and received != total:
+                raise unavailable(f"the transfer ended after {received} of {total} bytes "
+                                  "(Content-Length)")
             out.flush()
             os.fsync(out.fileno())
         if sha256 is not None and h.hexdigest() != sha256:

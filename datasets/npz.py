@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sparsegraph.datasets.base import Dataset, SingleGraph
+from sparsegraph.datasets.root import check_bool
 from sparsegraph.graph import Graph
 from sparsegraph.sparse import from_scipy
 
@@ -73,6 +74,7 @@ class NpzGraph(SingleGraph, Dataset):
         if key not in SOURCES:
             raise ValueError(f"NpzGraph: unknown name {name!r} (expected one of "
                              f"{', '.join(self.names)})")
+        check_bool("NpzGraph", "undirected", undirected)
         self.name, self.undirected = key, undirected
         self.folder, self.filename, sha, self.base_url = SOURCES[key]
         if not undirected and self.folder == "heterophilous":

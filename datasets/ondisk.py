@@ -7,10 +7,12 @@ one ``NAME.npy`` per array plus ``meta.json``; the layout is the one
 `sparsegraph.datasets.synthetic.save` writes, so synthetic preset caches load here too.
 
 Arrays: ``indptr`` (N + 1,), ``indices`` (E,) — the target-major CSR (row = target);
-``values`` (E,) edge weights, only when not all ones; ``x`` (N, F) float32 (sparse features
-are stored densified, written in row chunks); ``y`` and boolean ``train_mask`` / ``val_mask``
-/ ``test_mask`` (``(N,)`` or ``(num_splits, N)``) when the graph has them; the per-edge
-``edge_attr`` (E, D) and ``edge_<name>`` arrays, in the CSR's edge order, when it has them.
+``values`` (E,) edge weights, only when not all ones; ``x`` (N, F) in its own dtype and shape
+(sparse features are stored densified as float32, written in row chunks); every other array
+attribute of the graph under its own name (``y``, the masks, ``batch`` / ``ptr`` of a batched
+graph, extra node or graph attributes); the per-edge ``edge_attr`` (E, D) and ``edge_<name>``
+arrays, in the CSR's edge order. An attribute that is not a numeric, boolean or string array
+(e.g. a Python object) is refused by name rather than dropped.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import tempfile
 
 import numpy as np
 
+from sparsegraph.datasets.root import folder_arg
 from sparsegraph.graph import Graph
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import Tensor, wrap
@@ -31,26 +34,75 @@ FORMAT = "sparsegraph-ondisk"
 VERSION = 1
 NODE_ARRAYS = ("y", "train_mask", "val_mask", "test_mask")
 CHUNK_ROWS = 1 << 16  # feature rows densified / copied per step: bounded memory
+CHECK_CHUNK = 1 << 24  # index entries checked per step: a memmap is read in bounded pieces
+STRUCTURE = ("indptr", "indices", "values", "x")  # not passed to Graph as attributes
 
 
 def _array(value) -> np.ndarray:
-    return np.asarray(value.array if isinstance(value, Tensor) else value)
+    return np.asarray(value.detach().numpy() if isinstance(value, Tensor) else value)
+
+
+def check_csr(indptr, indices, n: int, where: str, op: str = "load_on_disk") -> None:
+    """Refuse a CSR that would make kernels read out of bounds (silent garbage or a segfault):
+    integer 1-D arrays, ``indptr`` of N + 1 entries from 0 to len(indices) and non-decreasing,
+    ``0 <= indices < N``. Vectorised, in chunks, so a memory-mapped file stays O(chunk)."""
+    for name, a in (("indptr", indptr), ("indices", indices)):
+        if a.ndim != 1 or a.dtype.kind not in "iu":
+            raise ValueError(f"{op}: expected a 1-D integer array in {where}/{name}.npy (got "
+                             f"{a.dtype} of shape {a.shape})")
+    if indptr.shape[0] != n + 1 or int(indptr[0]) != 0 or int(indptr[-1]) != indices.shape[0]:
+        raise ValueError(f"{op}: expected {where}/indptr.npy to hold {n + 1} entries running "
+                         f"from 0 to len(indices)={indices.shape[0]} (got {indptr.shape[0]} "
+                         f"entries, {int(indptr[0])} to {int(indptr[-1])})")
+    for lo in range(0, indptr.shape[0] - 1, CHECK_CHUNK):
+        d = np.diff(np.asarray(indptr[lo:lo + CHECK_CHUNK + 1]))
+        if d.size and d.min() < 0:
+            at = lo + int(np.argmax(d < 0))
+            raise ValueError(f"{op}: expected a non-decreasing {where}/indptr.npy (entry "
+                             f"{at + 1} = {int(indptr[at + 1])} < entry {at} = "
+                             f"{int(indptr[at])})")
+    for lo in range(0, indices.shape[0], CHECK_CHUNK):
+        c = np.asarray(indices[lo:lo + CHECK_CHUNK])
+        if c.size and (int(c.min()) < 0 or int(c.max()) >= n):
+            bad = int(c.min()) if int(c.min()) < 0 else int(c.max())
+            raise ValueError(f"{op}: expected {where}/indices.npy entries in [0, {n}) for "
+                             f"{n} nodes (got {bad})")
 
 
 def _write_features(x, path: pathlib.Path, chunk_rows: int) -> None:
-    """``x`` -> float32 ``path`` in row chunks (sparse rows densified one chunk at a time)."""
-    n, f = x.shape[0], (x.shape[1] if len(x.shape) > 1 else 1)
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, f))
+    """``x`` -> ``path`` in row chunks (sparse rows densified to float32 one chunk at a time;
+    a dense x keeps its dtype and shape)."""
     if isinstance(x, SparseTensor):
+        n, f = x.shape[0], x.shape[1]
+        out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, f))
         sx = x.detach().to_scipy().tocsr()
         for lo in range(0, n, chunk_rows):
             out[lo:lo + chunk_rows] = sx[lo:lo + chunk_rows].toarray()
     else:
-        a = _array(x).reshape(n, f)
-        for lo in range(0, n, chunk_rows):
+        a = _array(x)
+        out = np.lib.format.open_memmap(path, mode="w+", dtype=a.dtype, shape=a.shape)
+        for lo in range(0, a.shape[0], chunk_rows):
             out[lo:lo + chunk_rows] = a[lo:lo + chunk_rows]
     out.flush()
     del out
+
+
+def _attributes(graph: Graph) -> dict:
+    """Every attribute to store beside the structure and x, as arrays; an attribute .npy
+    cannot hold without pickling is refused by name (never dropped silently)."""
+    out = {}
+    for key in graph.keys():
+        if key in ("adj", "x"):
+            continue
+        value = getattr(graph, key)
+        a = _array(value) if isinstance(value, Tensor | np.ndarray | int | float | bool
+                                        | np.generic) else None
+        if a is None or a.dtype.kind not in "biufcUS":
+            raise TypeError(f"save_on_disk: cannot store attribute `{key}` of type "
+                            f"{type(value).__name__} (expected a numeric, boolean or string "
+                            "array); remove it or convert it to an array first")
+        out[key] = a
+    return out
 
 
 def save_on_disk(graph, folder, *, chunk_rows: int = CHUNK_ROWS) -> pathlib.Path:
@@ -61,16 +113,27 @@ def save_on_disk(graph, folder, *, chunk_rows: int = CHUNK_ROWS) -> pathlib.Path
     removed only after the rename).
 
     Args:
-        graph: a `Graph` (any arrays, in memory or memory-mapped).
-        folder: destination directory.
-        chunk_rows: feature rows written per step (memory stays O(chunk_rows x F)).
+        graph: a `Graph` (any arrays, in memory or memory-mapped; a batch keeps batch / ptr).
+        folder: destination directory (str or os.PathLike).
+        chunk_rows: feature rows written per step, an int >= 1 (memory stays
+            O(chunk_rows x F)).
 
     Returns:
         The folder path.
+
+    Raises:
+        TypeError: not a Graph, a bad ``folder`` / ``chunk_rows``, or an attribute that
+            cannot be stored as an array (named).
     """
     if not isinstance(graph, Graph):
         raise TypeError(f"save_on_disk: expected a Graph (got {type(graph).__name__})")
-    folder = pathlib.Path(folder)
+    folder = folder_arg("save_on_disk", "folder", folder)
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int | np.integer):
+        raise TypeError(f"save_on_disk: expected an int `chunk_rows` >= 1 (got "
+                        f"{type(chunk_rows).__name__} {chunk_rows!r})")
+    if chunk_rows < 1:
+        raise ValueError(f"save_on_disk: expected `chunk_rows` >= 1 (got {chunk_rows})")
+    attributes = _attributes(graph)  # refuse before anything is written
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     old = None
@@ -81,18 +144,13 @@ def save_on_disk(graph, folder, *, chunk_rows: int = CHUNK_ROWS) -> pathlib.Path
         values = graph.adj.to_csr().values.detach().numpy()
         if values.ndim != 1 or not bool((values == 1).all()):
             arrays["values"] = values
+        arrays.update(attributes)  # edge fields are already in the CSR order of `indices`
         for name, a in arrays.items():
             np.save(tmp / f"{name}.npy", a)
         names = list(arrays)
         if graph.x is not None:
             _write_features(graph.x, tmp / "x.npy", chunk_rows)
             names.append("x")
-        edge_fields = graph._edge_fields()  # in the CSR order of `indices`
-        for name in (*NODE_ARRAYS, *sorted(edge_fields)):
-            value = getattr(graph, name, None)
-            if value is not None:
-                np.save(tmp / f"{name}.npy", _array(value))
-                names.append(name)
         meta = {"format": FORMAT, "version": VERSION, "num_nodes": graph.num_nodes,
                 "num_edges": graph.num_edges, "arrays": sorted(names)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -108,49 +166,83 @@ def save_on_disk(graph, folder, *, chunk_rows: int = CHUNK_ROWS) -> pathlib.Path
     return folder
 
 
+def _read_meta(folder: pathlib.Path) -> dict:
+    """meta.json as a dict with a list of array names; anything else names the file."""
+    path = folder / "meta.json"
+    try:
+        meta = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"load_on_disk: {path} is not valid JSON ({exc}); expected the "
+                         "meta.json written by save_on_disk") from None
+    arrays = meta.get("arrays") if isinstance(meta, dict) else None
+    if not isinstance(arrays, list) or not all(isinstance(a, str) and a.isidentifier()
+                                               for a in arrays):
+        raise ValueError(f"load_on_disk: expected {path} to be an object with a list of array "
+                         f"names under \"arrays\" (got {str(meta)[:80]})")
+    version = meta.get("version", VERSION)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ValueError(f"load_on_disk: expected an integer \"version\" in {path} (got "
+                         f"{version!r})")
+    if version > VERSION:
+        raise ValueError(f"load_on_disk: {folder} has format version {version}; this "
+                         f"sparsegraph reads up to version {VERSION}")
+    return meta
+
+
+def _load_array(path: pathlib.Path, mmap: bool) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except FileNotFoundError:
+        raise ValueError(f"load_on_disk: meta.json lists {path.name} but {path} is "
+                         "missing") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"load_on_disk: {path} is not a readable .npy array, it is corrupt "
+                         f"or truncated ({exc})") from None
+
+
 def load_on_disk(folder, mmap: bool = True) -> Graph:
     """The `Graph` stored in ``folder`` by `save_on_disk` (or `synthetic.save`).
 
     Args:
-        folder: the directory.
+        folder: the directory (str or os.PathLike).
         mmap: memory-map the arrays (read-only; pages load on first touch) instead of reading
             them into memory. (default: True)
 
     Raises:
         FileNotFoundError: no ``meta.json`` in ``folder`` (says what the folder should hold).
-        ValueError: arrays that do not form a graph (lengths of indptr / indices / x / y).
+        ValueError: corrupt meta.json or .npy files, or arrays that do not form a graph
+            (indptr not non-decreasing from 0 to len(indices), indices outside [0, N),
+            lengths of x / y / values); the message names the file.
     """
-    folder = pathlib.Path(folder)
-    meta_path = folder / "meta.json"
-    if not meta_path.is_file():
+    folder = folder_arg("load_on_disk", "folder", folder)
+    if not isinstance(mmap, bool):
+        raise TypeError(f"load_on_disk: expected a bool `mmap` (got {type(mmap).__name__} "
+                        f"{mmap!r})")
+    if not (folder / "meta.json").is_file():
         raise FileNotFoundError(f"load_on_disk: no meta.json in {folder}; expected a folder "
                                 "written by sparsegraph.datasets.save_on_disk")
-    meta = json.loads(meta_path.read_text())
-    if meta.get("version", VERSION) > VERSION:
-        raise ValueError(f"load_on_disk: {folder} has format version {meta['version']}; this "
-                         f"sparsegraph reads up to version {VERSION}")
+    meta = _read_meta(folder)
     names = set(meta["arrays"])
     missing = {"indptr", "indices"} - names
     if missing:
         raise ValueError(f"load_on_disk: expected arrays indptr and indices in {folder} "
                          f"(missing {sorted(missing)})")
-    arrays = {n: np.load(folder / f"{n}.npy", mmap_mode="r" if mmap else None,
-                         allow_pickle=False) for n in names}
+    arrays = {n: _load_array(folder / f"{n}.npy", mmap) for n in names}
     indptr, indices = arrays["indptr"], arrays["indices"]
-    n = indptr.shape[0] - 1
-    # cheap O(1) checks only: a full index check would read the whole (maybe huge) file
-    if n < 0 or int(indptr[0]) != 0 or int(indptr[-1]) != indices.shape[0]:
-        raise ValueError(f"load_on_disk: expected indptr to run from 0 to len(indices)="
-                         f"{indices.shape[0]} in {folder} (got {int(indptr[0]) if n >= 0 else None}"
-                         f" to {int(indptr[-1]) if n >= 0 else None})")
+    n = indptr.shape[0] - 1 if indptr.ndim == 1 else -1
     if meta.get("num_nodes", n) != n:
-        raise ValueError(f"load_on_disk: meta.json says {meta['num_nodes']} nodes but indptr "
-                         f"has {n + 1} entries in {folder}")
+        raise ValueError(f"load_on_disk: {folder}/meta.json says {meta['num_nodes']} nodes but "
+                         f"indptr.npy has {indptr.shape[0]} entries")
+    check_csr(indptr, indices, max(n, 0), str(folder))
     s = Structure.csr(indptr, indices, (n, n), op="load_on_disk", validate=False)
     values = arrays.get("values")
-    if values is not None and values.shape[0] != indices.shape[0]:
-        raise ValueError(f"load_on_disk: expected {indices.shape[0]} edge values (got "
-                         f"{values.shape[0]})")
+    if values is not None and values.shape != (indices.shape[0],):
+        raise ValueError(f"load_on_disk: expected {indices.shape[0]} edge values in "
+                         f"{folder}/values.npy (got shape {values.shape})")
     adj = SparseTensor(s, wrap(np.ones(s.nnz, np.float32) if values is None else values))
-    extra = {k: arrays[k] for k in names if k in NODE_ARRAYS or k.startswith("edge_")}
-    return Graph(x=arrays.get("x"), adj=adj, **extra)
+    extra = {k: arrays[k] for k in names if k not in STRUCTURE}
+    try:
+        return Graph(x=arrays.get("x"), adj=adj, **extra)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"load_on_disk: the arrays in {folder} do not form a graph "
+                         f"({exc})") from None

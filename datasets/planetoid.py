@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sparsegraph.datasets.base import Dataset, SingleGraph
+from sparsegraph.datasets.root import check_bool
 from sparsegraph.graph import Graph
 from sparsegraph.sparse import from_scipy
 
@@ -55,7 +56,8 @@ def restricted_load(path):
             raise
         except Exception as exc:  # truncated / corrupt pickles raise many types
             raise ValueError(f"Planetoid: {path} is corrupt or truncated "
-                             f"({type(exc).__name__}: {exc})") from None
+                             f"({type(exc).__name__}: {exc}); delete {path} and load again "
+                             "to download it afresh (or replace it)") from None
 
 
 def _check_parts(raw, parts, test_index, padded: bool) -> None:
@@ -146,6 +148,7 @@ class Planetoid(SingleGraph, Dataset):
             raise ValueError(f"Planetoid: unknown name {name!r} (expected one of {self.names})")
         if split not in ("public", "full"):
             raise ValueError(f"Planetoid: expected split 'public' or 'full' (got {split!r})")
+        check_bool("Planetoid", "normalize_features", normalize_features)
         self.name, self.split, self.normalize_features = name.lower(), split, normalize_features
         sums = SHA256.get(self.name, {})
         self.files = {f"ind.{self.name}.{s}": sums.get(s) for s in SUFFIXES}

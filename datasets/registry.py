@@ -6,7 +6,7 @@ from sparsegraph.datasets import synthetic
 from sparsegraph.datasets.karate import KarateClub
 from sparsegraph.datasets.npz import NpzGraph
 from sparsegraph.datasets.planetoid import Planetoid
-from sparsegraph.datasets.root import DatasetUnavailable
+from sparsegraph.datasets.root import DatasetUnavailable, check_bool
 from sparsegraph.datasets.tu import TUDataset, stratified_kfold
 
 
@@ -18,6 +18,7 @@ def load_for_training(name: str, root=None, download: bool = True):
         DatasetUnavailable: files missing and not downloadable; says where to put them.
         ValueError: an unknown name (the message lists the known ones).
     """
+    check_bool("load_for_training", "download", download)
     key = name.lower()
     if key == "karate":
         return "node", KarateClub()[0], None

@@ -11,6 +11,13 @@ class DatasetUnavailable(FileNotFoundError):
     them (the URL and the folder to put them in)."""
 
 
+def check_bool(op: str, name: str, value) -> None:
+    """Refuse a non-bool option: truthiness would flip its meaning ("no" is true)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{op}: expected `{name}` to be True or False (got "
+                        f"{type(value).__name__} {value!r})")
+
+
 def folder_arg(op: str, name: str, value) -> pathlib.Path:
     """``value`` as a folder path; anything but a str or os.PathLike is named, with its type."""
     if not isinstance(value, str | os.PathLike):

@@ -275,11 +275,15 @@ def load_synthetic(preset: str, root=None, seed: int = 0, mmap: bool = True) -> 
 
 def to_graph(arrays: dict):
     """A `Graph` over the arrays (no copy of memory-mapped index arrays)."""
+    from sparsegraph.datasets.ondisk import check_csr
     from sparsegraph.graph import Graph
     from sparsegraph.sparse import SparseTensor, Structure
     from sparsegraph.tensor import wrap
 
     n = arrays["indptr"].shape[0] - 1
+    # built with validate=False (no copy of a memmap): a corrupt cache must not reach kernels
+    check_csr(np.asarray(arrays["indptr"]), np.asarray(arrays["indices"]), max(n, 0),
+              "synthetic arrays", op="synthetic.to_graph")
     s = Structure.csr(np.asarray(arrays["indptr"]), np.asarray(arrays["indices"]), (n, n),
                       validate=False)
     adj = SparseTensor(s, wrap(np.ones(s.nnz, np.float32)))

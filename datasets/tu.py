@@ -8,7 +8,8 @@ import pathlib
 import numpy as np
 
 from sparsegraph.datasets.base import Dataset
-from sparsegraph.datasets.download import base_url, fetch, write_atomic
+from sparsegraph.datasets.download import base_url, clean_stale, fetch, write_atomic
+from sparsegraph.datasets.root import check_bool
 from sparsegraph.graph import Graph
 
 SHA256 = {
@@ -49,23 +50,32 @@ SHA256 = {
 OPTIONAL = ("node_labels", "node_attributes", "edge_labels", "edge_attributes")
 
 
-def read_table(path, dtype, op: str = "TUDataset") -> np.ndarray:
-    """A comma/space separated numeric text file as a 1-D or 2-D array (vectorised parse)."""
+def read_table(path, dtype, op: str = "TUDataset", columns: int | None = None) -> np.ndarray:
+    """A comma/space separated numeric text file as a 1-D or 2-D array (vectorised parse).
+
+    Every line must hold the same number of values (``columns`` when given); otherwise the
+    error names the file and the first offending line (1-based, blank lines counted)."""
     text = path.read_bytes().replace(b",", b" ")
-    lines = text.splitlines()
-    lines = [ln for ln in lines if ln.strip()]
-    if not lines:
+    numbered = [(i, ln) for i, ln in enumerate(text.splitlines(), 1) if ln.strip()]
+    if not numbered:
         return np.zeros((0,), dtype)
-    width = len(lines[0].split())
+    counts = np.fromiter((len(ln.split()) for _, ln in numbered), np.int64, len(numbered))
+    width = columns if columns is not None else int(counts[0])
+    bad = np.flatnonzero(counts != width)
+    if bad.size:
+        line, got = numbered[bad[0]][0], int(counts[bad[0]])
+        if columns is not None:
+            raise ValueError(f"{op}: {path.name}: expected {columns} columns per line (got "
+                             f"{got} on line {line})")
+        raise ValueError(f"{op}: {path.name} has rows of different lengths ({width} values "
+                         f"on the first line, {got} on line {line})")
     try:
-        flat = np.array(b" ".join(lines).split(), dtype=np.float64)
+        flat = np.array(b" ".join(ln for _, ln in numbered).split(), dtype=np.float64)
     except ValueError as exc:
         raise ValueError(f"{op}: {path.name} is not numeric ({exc})") from None
-    if flat.size != width * len(lines):
-        raise ValueError(f"{op}: {path.name} has rows of different lengths")
     if np.isnan(flat).any():
         raise ValueError(f"{op}: {path.name} contains NaN")
-    out = flat.reshape(len(lines), width)
+    out = flat.reshape(len(numbered), width)
     if dtype is not np.float32 and not np.array_equal(out, np.round(out)):
         raise ValueError(f"{op}: expected integers in {path.name}")
     return (out[:, 0] if width == 1 else out).astype(dtype)
@@ -75,8 +85,10 @@ class TUDataset(Dataset):
     """A TU graph-classification dataset from Morris et al., "TUDataset: A collection of
     benchmark datasets for learning with graphs" (2020); a list of Graphs.
 
-    Graph labels are remapped to 0..C-1 (sorted original values). Node features follow PyG:
-    one-hot node labels (remapped to 0..K-1), concatenated with node attributes when present.
+    Graph labels are remapped to 0..C-1 (sorted original values). Node features: one-hot
+    node labels (remapped to 0..K-1), then the node attributes when present. (PyG differs: it
+    drops attributes unless ``use_node_attr=True`` and then puts them first; kept as is so
+    the recorded GIN results stay reproducible.)
     Edge labels / attributes become ``edge_attr`` (edge labels one-hot).
 
     Stats (graphs / nodes / undirected edges / classes): MUTAG 188 / 3371 / 3721 / 2;
@@ -107,36 +119,53 @@ class TUDataset(Dataset):
     def download_url(self, name: str) -> str:
         return base_url(self.base_url, "TU") + f"{self.name}.zip"
 
+    def cache_files(self) -> list[str]:
+        """The required files and every optional one present: `parse` reads them all."""
+        present = [f"{self.name}_{kind}.txt" for kind in OPTIONAL
+                   if (self.raw_dir / f"{self.name}_{kind}.txt").is_file()]
+        return sorted({*self.files, *present})
+
     def download(self, missing: list) -> None:
         """TU publishes one zip per dataset: fetch it, verify every missing member, then
         install them (nothing is installed when one is absent or fails its checksum)."""
         import tempfile
         import zipfile
+        import zlib
 
-        with tempfile.TemporaryDirectory(dir=self.root if self.root.is_dir() else None) as tmp:
+        # the temp folder sits beside the target, so a read-only root fails naming R/TU/...,
+        # and a killed run's leftover is found (and removed) by the next download
+        parent = self.raw_dir.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        clean_stale(parent, f".{self.name}.download.*")
+        url = self.download_url(missing[0])
+        with tempfile.TemporaryDirectory(prefix=f".{self.name}.download.", dir=parent) as tmp:
             archive = pathlib.Path(tmp) / f"{self.name}.zip"
-            fetch(self.download_url(missing[0]), archive, None,
-                  where=f"unzip it and put its .txt files in {self.raw_dir}")
+            fetch(url, archive, None, where=f"unzip it and put its .txt files in {self.raw_dir}")
             verified = {}
-            with zipfile.ZipFile(archive) as z:
-                members = {pathlib.PurePosixPath(m).name: m for m in z.namelist()}
-                for name in missing:
-                    if name not in members:
-                        raise ValueError(f"TUDataset: {archive.name} has no {name}; nothing "
-                                         "was written")
-                    data = z.read(members[name])
-                    want = self.files[name]
-                    got = hashlib.sha256(data).hexdigest()
-                    if want is not None and got != want:
-                        raise ValueError(f"TUDataset: checksum mismatch for {name}: expected "
-                                         f"sha256 {want}, got {got}; nothing was written")
-                    verified[name] = data
+            try:
+                with zipfile.ZipFile(archive) as z:
+                    members = {pathlib.PurePosixPath(m).name: m for m in z.namelist()}
+                    for name in missing:
+                        if name not in members:
+                            raise ValueError(f"TUDataset: {archive.name} has no {name}; "
+                                             "nothing was written")
+                        verified[name] = z.read(members[name])
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+                raise ValueError(f"TUDataset: the {self.name} download from {url} is not a "
+                                 f"valid zip archive ({type(exc).__name__}: {exc}); nothing "
+                                 f"was written; try again later, or unzip a good copy into "
+                                 f"{self.raw_dir}") from None
+            for name, data in verified.items():
+                want, got = self.files[name], hashlib.sha256(data).hexdigest()
+                if want is not None and got != want:
+                    raise ValueError(f"TUDataset: checksum mismatch for {name}: expected "
+                                     f"sha256 {want}, got {got}; nothing was written")
         for name, data in verified.items():
             write_atomic(self.raw_dir / name, data)
 
     def parse(self) -> dict:
         d, p = self.raw_dir, f"{self.name}_"
-        edges = read_table(d / f"{p}A.txt", np.int64).reshape(-1, 2) - 1
+        edges = read_table(d / f"{p}A.txt", np.int64, columns=2).reshape(-1, 2) - 1
         indicator = read_table(d / f"{p}graph_indicator.txt", np.int64).reshape(-1) - 1
         graph_labels = read_table(d / f"{p}graph_labels.txt", np.int64).reshape(-1)
         n = indicator.size
@@ -290,25 +319,50 @@ def stratified_kfold(labels, k: int = 10, seed: int = 0) -> list[tuple[np.ndarra
 
 
 class GraphLoader:
-    """Mini-batches of graphs as block-diagonal `Graph.batch` results.
+    """Mini-batches of graphs as block-diagonal `Graph.batch` results (with ``batch`` / ``ptr``).
 
     Args:
-        graphs: a list (or TUDataset) of Graphs. batch_size: graphs per batch.
-        shuffle: reshuffle each epoch (seeded by ``seed`` + epoch count).
+        graphs: a list (or TUDataset, or any iterable) of Graphs, checked here.
+        batch_size: graphs per batch, an int >= 1.
+        shuffle: draw a new order every epoch. The orders come from one generator seeded
+            once with ``seed`` and advanced by each epoch, so a new loader with the same seed
+            repeats the same sequence of epochs.
+        seed: int >= 0.
+        drop_last: skip the last batch when it holds fewer than ``batch_size`` graphs.
     """
 
-    def __init__(self, graphs, batch_size: int = 32, shuffle: bool = False, seed: int = 0):
+    def __init__(self, graphs, batch_size: int = 32, shuffle: bool = False, seed: int = 0, *,
+                 drop_last: bool = False):
+        try:  # a TUDataset iterates through __getitem__, so no __iter__ test
+            if isinstance(graphs, Graph | str | bytes):
+                raise TypeError
+            graphs = list(graphs)
+        except TypeError:
+            raise TypeError(f"GraphLoader: expected `graphs` to be a list or dataset of Graphs "
+                            f"(got {type(graphs).__name__})") from None
+        for i, g in enumerate(graphs):
+            if not isinstance(g, Graph):
+                raise TypeError(f"GraphLoader: expected `graphs` to hold Graphs (got "
+                                f"{type(g).__name__} at position {i})")
         _check_int("GraphLoader", "batch_size", batch_size)
         if batch_size < 1:
             raise ValueError(f"GraphLoader: expected batch_size >= 1 (got {batch_size})")
-        self.graphs, self.batch_size, self.shuffle = list(graphs), batch_size, shuffle
+        check_bool("GraphLoader", "shuffle", shuffle)
+        check_bool("GraphLoader", "drop_last", drop_last)
+        _check_int("GraphLoader", "seed", seed)
+        if seed < 0:
+            raise ValueError(f"GraphLoader: expected seed >= 0 (got {seed})")
+        self.graphs, self.batch_size, self.shuffle = graphs, batch_size, shuffle
+        self.drop_last = drop_last
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
+        if self.drop_last:
+            return len(self.graphs) // self.batch_size
         return -(-len(self.graphs) // self.batch_size)
 
     def __iter__(self):
         order = (self.rng.permutation(len(self.graphs)) if self.shuffle
                  else np.arange(len(self.graphs)))
-        for start in range(0, order.size, self.batch_size):
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
             yield Graph.batch([self.graphs[i] for i in order[start:start + self.batch_size]])
