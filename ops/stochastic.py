@@ -77,7 +77,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator=None
     False or ``p == 0``, zeros when ``p == 1``.
 
     Args:
-        input: any floating tensor.
+        input: any floating tensor; a SparseTensor drops its stored values
+            (`sparse_dropout`).
         p: probability of zeroing an element, in [0, 1]. (default: 0.5)
         training: apply dropout (else return ``input``). (default: True)
         generator: a `sparsegraph.Generator`; the same seed gives the same mask.
@@ -87,6 +88,10 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator=None
         ValueError: for ``p`` outside [0, 1].
         TypeError: for a non-floating input.
     """
+    if getattr(input, "_sparse_operand", False):  # a SparseTensor (Cora's features): PyG's
+        from sparsegraph.ops.sparse_values import sparse_dropout  # F.dropout(x) still works
+
+        return sparse_dropout(input, p, training, generator)
     check_tensor("dropout", "input", input)
     if isinstance(p, bool) or not isinstance(p, int | float | np.floating | np.integer) or (
             not 0.0 <= p <= 1.0):

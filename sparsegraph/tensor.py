@@ -302,6 +302,9 @@ class Tensor(TensorMethods):
     def double(self) -> Tensor:
         return self.to("float64")
 
+    def half(self) -> Tensor:
+        return self.to("float16")
+
     def long(self) -> Tensor:
         return self.to("int64")
 

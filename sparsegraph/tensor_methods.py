@@ -175,10 +175,63 @@ class TensorMethods:
     def clamp_(self, min=None, max=None):
         return _ops().clamp_(self, min, max)
 
-    # NOTE: here, not beside float()/double() in tensor.py, only because that file has another
-    # owner at the moment; a later tidy-up may move it
-    def half(self):
-        return _ops().to(self, "float16")
+    # ---- PyTorch's comparison methods and factories "like this tensor" --------------------
+    def eq(self, other):
+        return self == other
+
+    def ne(self, other):
+        return self != other
+
+    def lt(self, other):
+        return self < other
+
+    def le(self, other):
+        return self <= other
+
+    def gt(self, other):
+        return self > other
+
+    def ge(self, other):
+        return self >= other
+
+    def type_as(self, other):
+        return _ops().to(self, other.dtype)
+
+    def new_zeros(self, *size, dtype=None, requires_grad=False):
+        from sparsegraph.creation import zeros
+
+        return zeros(*size, dtype=dtype or self.dtype, device=self.device,
+                     requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, requires_grad=False):
+        from sparsegraph.creation import ones
+
+        return ones(*size, dtype=dtype or self.dtype, device=self.device,
+                    requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, requires_grad=False):
+        from sparsegraph.creation import full
+
+        return full(size, fill_value, dtype=dtype or self.dtype, device=self.device,
+                    requires_grad=requires_grad)
+
+    def new_tensor(self, data, dtype=None, requires_grad=False):
+        from sparsegraph.creation import tensor
+
+        return tensor(data, dtype=dtype or self.dtype, device=self.device,
+                      requires_grad=requires_grad)
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        """The ``p``-norm over ``dim`` (all elements when None), differentiable; ``p`` a
+        positive number or ``inf`` (the largest absolute value)."""
+        import math
+
+        if isinstance(p, bool) or not isinstance(p, int | float) or not p > 0:
+            raise ValueError(f"norm: expected a positive number or inf `p` (got {p!r})")
+        a = self.abs()
+        if p == math.inf:
+            return _ops().amax(a, dim, keepdim) if dim is not None else a.max()
+        return (a ** p).sum(dim=dim, keepdim=keepdim) ** (1.0 / p)
 
     # ---- math methods -----------------------------------------------------------------------
     def exp(self):

@@ -244,3 +244,33 @@ def test_linspace_argument_errors():
         sg.linspace(0, 1, 2.0)
     with pytest.raises(ValueError, match="linspace: expected `steps` >= 0"):
         sg.linspace(0, 1, -1)
+
+
+def test_pytorch_comparison_methods_factories_and_norm():
+    t = sg.tensor([[3.0, -4.0], [1.0, 2.0]], requires_grad=True)
+    assert t.eq(3.0).tolist() == [[True, False], [False, False]]
+    assert t.ne(3.0).tolist() == [[False, True], [True, True]]
+    assert t.lt(2.0).sum().item() == 2 and t.ge(2.0).sum().item() == 2
+    assert t.type_as(sg.tensor([1.0], dtype="float64")).dtype == np.float64
+    z = t.new_zeros(2, 3)
+    assert z.shape == (2, 3) and z.dtype == np.float32 and not z.requires_grad
+    assert t.new_full((2,), 7).tolist() == [7.0, 7.0] and t.new_ones(1).tolist() == [1.0]
+    assert t.new_tensor([1, 2]).dtype == np.float32 and t.half().dtype == np.float16
+    a = t.detach().numpy()
+    assert t.norm().item() == pytest.approx(np.linalg.norm(a))
+    assert t.norm(1, dim=1).tolist() == [7.0, 3.0]
+    assert t.norm(float("inf")).item() == 4.0 and t.norm(float("inf"), dim=0).tolist() == [3, 4]
+    t.norm().backward()
+    np.testing.assert_allclose(t.grad.numpy(), a / np.linalg.norm(a), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"norm: expected a positive number or inf `p`"):
+        t.norm(0)
+
+
+def test_dropout_of_sparse_features_drops_their_stored_values():
+    a = sg.sparse_coo([[0, 1, 1], [1, 0, 1]], [1.0, 2.0, 3.0], (2, 2))
+    sg.manual_seed(0)
+    out = sg.ops.dropout(a, 0.5)
+    assert isinstance(out, sg.SparseTensor) and out.structure is a.structure
+    kept = out.values.numpy() != 0
+    np.testing.assert_allclose(out.values.numpy()[kept], a.values.numpy()[kept] * 2)
+    assert sg.ops.dropout(a, 0.5, training=False) is a
