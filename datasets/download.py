@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 
-from sparsegraph.datasets.root import DatasetUnavailable
+from sparsegraph.datasets.root import DatasetUnavailable, as_created
 
 # a temp file / folder untouched this long belongs to a killed process (a live download
 # writes every few seconds and times out after 30 s without data), so it is safe to remove
@@ -66,6 +66,7 @@ def fetch(url: str, dest: pathlib.Path, sha256: str | None, *, progress: bool = 
     dest.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(dest.parent, f".{dest.name}.*.part")
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    as_created(tmp)
     try:
         with os.fdopen(fd, "wb") as out:
             try:
@@ -123,6 +124,7 @@ def write_atomic(dest: pathlib.Path, data: bytes) -> None:
     """Write ``data`` to ``dest`` through a temp file in the same folder and a rename."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    as_created(tmp)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -25,7 +25,7 @@ import tempfile
 
 import numpy as np
 
-from sparsegraph.datasets.root import folder_arg
+from sparsegraph.datasets.root import as_created, folder_arg
 from sparsegraph.graph import Graph
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import Tensor, wrap
@@ -136,6 +136,7 @@ def save_on_disk(graph, folder, *, chunk_rows: int = CHUNK_ROWS) -> pathlib.Path
     attributes = _attributes(graph)  # refuse before anything is written
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    as_created(tmp, directory=True)
     old = None
     try:
         s = graph.adj.structure

@@ -39,3 +39,20 @@ def cache_dir() -> pathlib.Path:
     """The user cache dir (``$XDG_CACHE_HOME/sparsegraph`` or ``~/.cache/sparsegraph``)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return pathlib.Path(base) / "sparsegraph"
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it; set straight back (at import, one thread)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def as_created(path, directory: bool = False) -> None:
+    """Give a temp file or folder (mkstemp / mkdtemp make them owner-only) the mode a plain
+    open() / mkdir would have given, 0666 / 0777 less the umask, before it is renamed into
+    place: results and saved graphs are readable by whoever could read a normal file."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_UMASK)
+

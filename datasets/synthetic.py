@@ -22,7 +22,7 @@ import tempfile
 
 import numpy as np
 
-from sparsegraph.datasets.root import cache_dir
+from sparsegraph.datasets.root import as_created, cache_dir
 
 PRESETS = {  # nodes, directed edges, features, classes (the real datasets' sizes)
     "pubmed": (19_717, 88_648, 500, 3),
@@ -235,6 +235,7 @@ def save(arrays: dict, folder) -> pathlib.Path:
     folder = pathlib.Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    as_created(tmp, directory=True)
     try:
         for name, a in arrays.items():
             np.save(tmp / f"{name}.npy", a)

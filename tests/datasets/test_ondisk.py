@@ -137,3 +137,20 @@ def test_edge_features_survive_in_edge_order(tmp_path):
     pos = {(int(s), int(d)): k for k, (s, d) in enumerate(np.asarray(back.edge_index).T)}
     np.testing.assert_array_equal(back.edge_attr.numpy()[pos[(2, 1)]], attr[1])
     assert int(back.edge_kind.numpy()[pos[(2, 1)]]) == 8
+
+
+def test_written_files_and_folders_get_the_modes_of_plain_files(tmp_path):
+    import os
+    import stat
+
+    from sparsegraph.datasets import root
+    from sparsegraph.datasets.download import write_atomic
+
+    want_file, want_dir = 0o666 & ~root._UMASK, 0o777 & ~root._UMASK
+    write_atomic(tmp_path / "results.json", b"{}")  # bench results, train --json
+    assert stat.S_IMODE(os.stat(tmp_path / "results.json").st_mode) == want_file
+    g = Graph(x=np.ones((3, 2), np.float32), edge_index=[[0, 1], [1, 2]])
+    folder = save_on_disk(g, tmp_path / "g")
+    assert stat.S_IMODE(os.stat(folder).st_mode) == want_dir  # mkdtemp's 0700 would hide it
+    synthetic.save({"a": np.zeros(2)}, tmp_path / "s")
+    assert stat.S_IMODE(os.stat(tmp_path / "s").st_mode) == want_dir
