@@ -12,9 +12,11 @@ from sparsegraph.cli.train import DEFAULTS, build_model
 
 def add_graph_parser(sub) -> None:
     p = sub.add_parser("graph", help="write the captured training step as a graph (DOT / text)")
-    p.add_argument("--model", choices=[m for m in DEFAULTS if m != "gin"], default="gcn")
+    p.add_argument("--model", choices=[m for m in DEFAULTS if m != "gin"], default="gcn",
+                   help="the model whose training step is captured (default: gcn)")
     p.add_argument("--dataset", default="karate",
-                   help="a node-classification dataset (cora, citeseer, karate, synthetic:...)")
+                   help="a node-classification dataset (cora, citeseer, karate, synthetic:...) "
+                        "(default: karate)")
     p.add_argument("--out", required=True, help="output file (.dot, or .txt for a listing)")
     p.add_argument("--format", choices=["dot", "txt"], default=None,
                    help="default: from the --out suffix (.txt -> txt, else dot)")

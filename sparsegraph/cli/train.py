@@ -68,7 +68,9 @@ def add_train_parser(sub) -> None:
     p.add_argument("--dataset", default="karate",
                    help="cora, citeseer, pubmed, cora_ml, actor, ..., mutag, proteins, enzymes, "
                         "karate, or synthetic:PRESET (default: karate)")
-    p.add_argument("--model", default="gcn", choices=MODELS)
+    p.add_argument("--model", default="gcn", choices=MODELS,
+                   help="the model; the flags below apply where it takes them, others are "
+                        "refused (default: gcn)")
     for name, kind in _FLAGS.items():
         p.add_argument(f"--{name}", type=kind, default=None,
                        help="default: the paper's value for the model")
