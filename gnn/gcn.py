@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import sparsegraph.ops as ops
 from sparsegraph.creation import zeros
 from sparsegraph.gnn.message_passing import (
@@ -11,7 +13,7 @@ from sparsegraph.gnn.message_passing import (
     check_in_channels,
     edge_weights_in_csr_order,
 )
-from sparsegraph.gnn.utils import check_int
+from sparsegraph.gnn.utils import check_int, computed_once
 from sparsegraph.nn import Linear, Parameter, init
 
 
@@ -59,9 +61,11 @@ class GCNConv(MessagePassing):
     def normalized_adjacency(self, adj, num_nodes: int, dtype=None):
         if self.cached and self._cached_adj is not None:
             return self._cached_adj
-        adj = as_adjacency(adj, num_nodes, op="GCNConv", dtype=dtype)
-        if self.normalize:
-            adj = ops.gcn_norm(adj, add_self_loops=self.add_self_loops, improved=self.improved)
+        with computed_once() if self.cached else contextlib.nullcontext():
+            adj = as_adjacency(adj, num_nodes, op="GCNConv", dtype=dtype)
+            if self.normalize:
+                adj = ops.gcn_norm(adj, add_self_loops=self.add_self_loops,
+                                   improved=self.improved)
         if self.cached:
             self._cached_adj = adj
         return adj
@@ -112,13 +116,14 @@ class SGConv(MessagePassing):
         check_in_channels("SGConv", "x", x, self.in_channels)
         h = self._cached_x
         if h is None:
-            norm = ops.gcn_norm(as_adjacency(adj, x.shape[0], op="SGConv", dtype=x.dtype),
-                                add_self_loops=self.add_self_loops)
-            h = x
-            for _ in range(self.K):
-                h = self.propagate(norm, h)
-            if self.cached:
-                self._cached_x = h.detach() if hasattr(h, "detach") else h
+            with computed_once() if self.cached else contextlib.nullcontext():
+                norm = ops.gcn_norm(as_adjacency(adj, x.shape[0], op="SGConv", dtype=x.dtype),
+                                    add_self_loops=self.add_self_loops)
+                h = x
+                for _ in range(self.K):
+                    h = self.propagate(norm, h)
+                if self.cached:
+                    self._cached_x = h.detach() if hasattr(h, "detach") else h
         return self.lin(h)
 
     def __repr__(self) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from numbers import Integral, Real
 
 import sparsegraph.ops as ops
 from sparsegraph.backend import xp_of
 from sparsegraph.creation import full
 from sparsegraph.sparse import SparseTensor, Structure
-from sparsegraph.tensor import Tensor
+from sparsegraph.tensor import TRACE, Tensor
 
 
 def _loop_plan(structure: Structure):
@@ -98,3 +99,19 @@ def reset_submodules(module) -> None:
             child.reset_parameters()
         else:
             reset_submodules(child)
+
+
+@contextlib.contextmanager
+def computed_once():
+    """For a layer's ``cached=True`` work (PyG's transductive cache): computed now, then
+    read as a constant. Inside a static trace its ops are not recorded, so the compiled step
+    reads the cached result as eager mode does instead of recomputing it every call."""
+    tracer = TRACE.tracer
+    if tracer is not None:
+        tracer.depth += 1  # ops at depth > 0 are the eager work of a recorded call
+    try:
+        yield
+    finally:
+        if tracer is not None:
+            tracer.depth -= 1
+

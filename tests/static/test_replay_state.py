@@ -286,3 +286,31 @@ def test_listing_and_dot_show_op_attributes_and_declare_parameters():
     assert "  param  %" in text and "float32[3]" in text
     dot = graph.to_dot()
     assert "Pow(b=3)" in dot and "Sum(dims=(1,), keepdim=False)" in dot
+
+
+def test_a_layers_cached_normalisation_is_read_as_eager_reads_it():
+    # GCNConv(cached=True) keeps its first normalisation (PyG's transductive cache): a compiled
+    # step must not recompute it from later edge weights
+    from sparsegraph.gnn import GCNConv, SGConv
+
+    ei = np.array([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]])
+    x = t((4, 3), 0)
+    weights = [sg.tensor(np.full(6, w, np.float32)) for w in (1.0, 1.0, 3.0)]
+
+    def run(compile_it):
+        sg.manual_seed(0)
+        conv = GCNConv(3, 2, cached=True)
+        fn = (lambda x, w: conv(x, ei, edge_weight=w).sum())  # noqa: E731
+        fn = static.compile(fn) if compile_it else fn
+        return [fn(x, w).item() for w in weights]
+
+    np.testing.assert_allclose(run(True), run(False), rtol=1e-6)
+
+    def run_sgc(compile_it):
+        sg.manual_seed(0)
+        conv = SGConv(3, 2, K=2, cached=True)
+        fn = (lambda x: conv(x, ei).sum())  # noqa: E731
+        fn = static.compile(fn) if compile_it else fn
+        return [fn(x * s).item() for s in (1.0, 1.0, 2.0)]  # eager keeps the first A^K x
+
+    np.testing.assert_allclose(run_sgc(True), run_sgc(False), rtol=1e-6)
