@@ -11,11 +11,13 @@ from sparsegraph.nn.activation import (
 from sparsegraph.nn.containers import ModuleDict, ModuleList, Sequential
 from sparsegraph.nn.normalization import BatchNorm1d, LayerNorm
 from sparsegraph.nn.loss import (
-    BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss,
+    BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
+    SmoothL1Loss,
 )
 
 __all__ = [
-    "BCEWithLogitsLoss", "CrossEntropyLoss", "L1Loss", "MSELoss", "NLLLoss",
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "L1Loss", "MSELoss",
+    "NLLLoss", "SmoothL1Loss",
     "BatchNorm1d", "Dropout", "ELU", "GELU", "Identity", "LayerNorm", "LeakyReLU", "Linear",
     "LogSoftmax", "Module", "ModuleDict", "ModuleList", "Parameter", "ReLU", "Sequential",
     "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "functional", "init", "utils",

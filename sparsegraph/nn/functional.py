@@ -17,6 +17,7 @@ _REEXPORTED = (
     "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "tanh", "hardtanh",
     "softplus", "silu", "softmax", "log_softmax", "dropout", "linear", "normalize",
     "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy_with_logits",
+    "binary_cross_entropy", "huber_loss", "smooth_l1_loss",
     "pad", "embedding",
 )
 globals().update({name: getattr(_ops, name) for name in _REEXPORTED if hasattr(_ops, name)})

@@ -9,7 +9,8 @@ from sparsegraph.nn._checks import check_int, check_number
 from sparsegraph.nn.module import Module
 from sparsegraph.tensor import Tensor
 
-__all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss"]
+__all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss", "BCELoss",
+           "HuberLoss", "SmoothL1Loss"]
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -93,3 +94,37 @@ class BCEWithLogitsLoss(_Loss):
     def forward(self, input, target):
         return ops.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
                                                     self.pos_weight)
+
+
+class BCELoss(_Loss):
+    """`ops.binary_cross_entropy` of probabilities in [0, 1] (after a sigmoid); prefer
+    `BCEWithLogitsLoss` on logits."""
+
+    def __init__(self, weight: Tensor | None = None, *, reduction: str = "mean"):
+        super().__init__(reduction)
+        self._buffer("weight", weight)
+
+    def forward(self, input, target):
+        return ops.binary_cross_entropy(input, target, self.weight, self.reduction)
+
+
+class HuberLoss(_Loss):
+    """`ops.huber_loss`: squared error below ``delta``, linear above."""
+
+    def __init__(self, *, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction)
+        self.delta = check_number("HuberLoss", "delta", delta)
+
+    def forward(self, input, target):
+        return ops.huber_loss(input, target, self.reduction, self.delta)
+
+
+class SmoothL1Loss(_Loss):
+    """`ops.smooth_l1_loss`: ``huber_loss(delta=beta) / beta``."""
+
+    def __init__(self, *, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(reduction)
+        self.beta = check_number("SmoothL1Loss", "beta", beta)
+
+    def forward(self, input, target):
+        return ops.smooth_l1_loss(input, target, self.reduction, self.beta)
