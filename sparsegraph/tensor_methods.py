@@ -7,6 +7,8 @@ which holds the data and the autograd state.
 
 from __future__ import annotations
 
+import math
+
 _OPS = None
 
 
@@ -224,8 +226,6 @@ class TensorMethods:
     def norm(self, p=2, dim=None, keepdim=False):
         """The ``p``-norm over ``dim`` (all elements when None), differentiable; ``p`` a
         positive number or ``inf`` (the largest absolute value)."""
-        import math
-
         if isinstance(p, bool) or not isinstance(p, int | float) or not p > 0:
             raise ValueError(f"norm: expected a positive number or inf `p` (got {p!r})")
         a = self.abs()
