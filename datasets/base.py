@@ -12,7 +12,14 @@ import zipfile
 import numpy as np
 
 from sparsegraph.datasets.download import base_url, fetch, missing_error, sha256_of
-from sparsegraph.datasets.root import DatasetUnavailable, check_bool, data_root, folder_arg
+from sparsegraph.datasets.root import (
+    DatasetUnavailable,
+    as_created,
+    check_bool,
+    check_folder_path,
+    data_root,
+    folder_arg,
+)
 from sparsegraph.datasets.root import cache_dir as default_cache_dir
 
 PARSE_VERSION = "1"  # bump when a parser's output changes: old caches are then ignored
@@ -46,6 +53,9 @@ class Dataset:
         self.raw_dir = self.root / self.folder
         self.cache_dir = (folder_arg(op, "cache_dir", cache_dir) if cache_dir is not None
                           else default_cache_dir() / "processed")
+        # a file where a folder belongs would fail later with a bare NotADirectoryError
+        check_folder_path(op, "root" if root is not None or not os.environ.get(
+            "SPARSEGRAPH_DATA") else "$SPARSEGRAPH_DATA", self.root, self.raw_dir)
         missing = [name for name in self.files if not (self.raw_dir / name).is_file()]
         if missing:
             if not download:
@@ -130,6 +140,7 @@ class Dataset:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
             try:
+                as_created(tmp)  # mkstemp's 0600 would make a shared cache_dir re-parse
                 with os.fdopen(fd, "wb") as f:
                     np.savez(f, **arrays)
                 os.replace(tmp, path)

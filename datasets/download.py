@@ -45,11 +45,13 @@ def clean_stale(folder: pathlib.Path, pattern: str) -> None:
 
 
 def fetch(url: str, dest: pathlib.Path, sha256: str | None, *, progress: bool = True,
-          where: str | None = None) -> None:
+          where: str | None = None, shown: pathlib.Path | None = None) -> None:
     """Download ``url`` to ``dest`` through a temp file in the same folder; verify, then rename.
 
     ``where`` is what the network error tells the user to do (default: put the file in the
-    folder of ``dest``). A body shorter than its Content-Length is refused (urllib does not
+    folder of ``dest``); ``shown`` is the destination the error names instead of ``dest``
+    (when ``dest`` lies in a temp folder that is gone by the time the user reads it). A body
+    shorter than its Content-Length is refused (urllib does not
     raise on one), so a truncated file is never installed, with or without a checksum.
 
     Raises:
@@ -60,8 +62,9 @@ def fetch(url: str, dest: pathlib.Path, sha256: str | None, *, progress: bool = 
     from tqdm import tqdm
 
     def unavailable(why) -> DatasetUnavailable:
-        return DatasetUnavailable(f"could not download {url} to {dest} ({why}); nothing was "
-                                  "written; " + (where or f"put the file in {dest.parent}"))
+        return DatasetUnavailable(f"could not download {url} to {shown or dest} ({why}); "
+                                  "nothing was written; "
+                                  + (where or f"put the file in {dest.parent}"))
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(dest.parent, f".{dest.name}.*.part")
@@ -72,6 +75,8 @@ def fetch(url: str, dest: pathlib.Path, sha256: str | None, *, progress: bool = 
             try:
                 response = urllib.request.urlopen(url, timeout=TIMEOUT)  # noqa: S310
             except NETWORK_ERRORS as exc:
+                if isinstance(exc, urllib.error.HTTPError):
+                    exc.close()  # it holds the error page's open connection
                 raise unavailable(exc) from None
             total = int(response.headers.get("Content-Length") or 0) or None
             h, received = hashlib.sha256(), 0

@@ -32,6 +32,42 @@ def _grouped(attrs: dict, key, what: str, rows: int) -> np.ndarray:
     return values.reshape(rows, -1)
 
 
+def _same_keys(key_sets: list, what: str) -> set:
+    """The attribute names every node (or edge) has; one on some but not all is refused, as
+    in PyG (dropping it silently would lose, e.g., the weight of an edge)."""
+    if not key_sets:
+        return set()
+    common = set.intersection(*key_sets)
+    partial = set().union(*key_sets) - common
+    if partial:
+        key = min(partial, key=str)
+        have = sum(key in s for s in key_sets)
+        raise ValueError(f"from_networkx: Not all {what}s contain the same attributes: {key!r} "
+                         f"is on {have} of {len(key_sets)} {what}s; set it on every {what} or "
+                         "on none")
+    return common
+
+
+def _numeric_array(value):
+    """``value`` as a numeric array, or None (a string, an object, a ragged list)."""
+    if not isinstance(value, int | float | list | tuple | np.ndarray | np.generic):
+        return None
+    try:
+        array = np.asarray(value)
+    except ValueError:  # ragged
+        return None
+    return array if array.dtype.kind in "biuf" else None
+
+
+def _graph_value(value):
+    """A graph-level attribute for networkx: nested lists for arrays and Tensors."""
+    if isinstance(value, SparseTensor):
+        return value.detach().to_dense().numpy().tolist()
+    if isinstance(value, Tensor):
+        return np.asarray(value.detach().numpy()).tolist()
+    return value.tolist() if isinstance(value, np.ndarray | np.generic) else value
+
+
 def _attr_rows(graph: Graph, key: str, what: str, rows: int):
     """``graph.<key>`` as something indexable by row (sparse rows stay sparse until read)."""
     value = getattr(graph, key, None)
@@ -45,22 +81,27 @@ def _attr_rows(graph: Graph, key: str, what: str, rows: int):
         value = np.asarray(value.array)
     value = value if isinstance(value, list) else np.asarray(value)
     if len(value) != rows:
+        hint = "; a graph-level one (e.g. a graph label y) goes in graph_attrs" if (
+            what == "node") else ""
         raise ValueError(f"to_networkx: expected {what} attribute {key!r} with {rows} rows, "
-                         f"one per {what} (got {len(value)})")
+                         f"one per {what} (got {len(value)}){hint}")
     return value
 
 
 def from_networkx(G: nx.Graph, group_node_attrs=None, group_edge_attrs=None) -> Graph:
     """A Graph from a networkx graph; nodes are numbered in ``G.nodes`` order.
 
-    Every node attribute present on all nodes becomes a per-node attribute: a Tensor when
-    numeric, validated like Graph's own (``y`` as labels, ``*_mask`` as boolean masks), else a
-    numpy array; ``x`` if listed in ``group_node_attrs``, which concatenates them as columns.
-    A numeric ``weight`` edge attribute becomes the adjacency's values; other numeric edge
-    attributes present on all edges become per-edge Tensors ``edge_<name>`` in the graph's
-    (CSR) edge order, kept in line by subgraph and batching, or ``edge_attr`` for those in
-    ``group_edge_attrs``. An undirected G gives both directions of each edge (attributes
-    duplicated).
+    Every node attribute becomes a per-node attribute: a Tensor when numeric, validated like
+    Graph's own (``y`` as labels, ``*_mask`` as boolean masks), else a numpy array; ``x`` if
+    listed in ``group_node_attrs``, which concatenates them as columns. A numeric ``weight``
+    edge attribute becomes the adjacency's values; other numeric edge attributes become
+    per-edge Tensors ``edge_<name>`` in the graph's (CSR) edge order, kept in line by
+    subgraph and batching, or ``edge_attr`` for those in ``group_edge_attrs``. An undirected
+    G gives both directions of each edge (attributes duplicated). As in PyG, an attribute on
+    some nodes (or edges) but not all is a ValueError naming it, ``weight`` included, and
+    each ``G.graph`` entry becomes a graph attribute (``y`` a graph label, other numeric
+    values Tensors, anything else as given), renamed ``graph_<name>`` when a node or edge
+    attribute (or a Graph field) already has its name.
     """
     if not isinstance(G, nx.Graph):
         raise TypeError(f"from_networkx: expected a networkx graph (got {type(G).__name__})")
@@ -76,8 +117,8 @@ def from_networkx(G: nx.Graph, group_node_attrs=None, group_edge_attrs=None) -> 
         rev = src != dst
         src, dst = np.concatenate([src, dst[rev]]), np.concatenate([dst, src[rev]])
         edge_data = edge_data + [d for d, r in zip(edge_data, rev.tolist(), strict=True) if r]
-    node_keys = set.intersection(*(set(G.nodes[v]) for v in nodes)) if nodes else set()
-    edge_keys = set.intersection(*(set(d) for d in edge_data)) if edge_data else set()
+    node_keys = _same_keys([set(G.nodes[v]) for v in nodes], "node")
+    edge_keys = _same_keys([set(d) for _, _, d in edges], "edge")
     node_attrs = {k: _stack([G.nodes[v][k] for v in nodes], "node", k) for k in node_keys}
     edge_attrs = {k: _stack([d[k] for d in edge_data], "edge", k) for k in edge_keys}
     extra = {}
@@ -105,6 +146,16 @@ def from_networkx(G: nx.Graph, group_node_attrs=None, group_edge_attrs=None) -> 
             extra[k] = v if k in ("x", "y") or k.endswith("_mask") else as_tensor(v)
         else:
             late[k] = v
+    taken = {*node_attrs, *extra, *late, *reserved, "batch", "ptr"}
+    for k, v in G.graph.items():
+        if k in ("node_default", "edge_default"):  # networkx 1.x bookkeeping, not data
+            continue
+        name = f"graph_{k}" if str(k) in taken or str(k).startswith("edge_") else str(k)
+        if name == "y":
+            extra["y"] = v  # validated as a graph label by Graph
+        else:
+            array = _numeric_array(v)
+            late[name] = v if array is None else as_tensor(array)
     try:
         g = Graph(edge_index=np.stack([src, dst]), num_nodes=len(nodes), edge_attr=edge_attr,
                   edge_weight=None if weight is None else weight.astype(np.float32), **extra)
@@ -121,8 +172,11 @@ def _nx_edge_name(key: str) -> str:
     return key[len("edge_"):] if key.startswith("edge_") and key != "edge_attr" else key
 
 
-def to_networkx(graph: Graph, node_attrs=(), edge_attrs=(), to_undirected: bool = False):
-    """A networkx DiGraph (or Graph) of ``graph``; named node / edge attributes are copied.
+def to_networkx(graph: Graph, node_attrs=(), edge_attrs=(), to_undirected: bool = False,
+                graph_attrs=()):
+    """A networkx DiGraph (or Graph) of ``graph``; named node / edge / graph attributes are
+    copied (graph attributes into ``G.graph``, e.g. ``graph_attrs=["y"]`` for the label of
+    a TU graph, which `from_networkx` reads back as ``y``).
 
     Edge attributes are written under the names `from_networkx` reads back: ``edge_<name>``
     as ``<name>``, ``edge_weight`` (the adjacency's values) as ``weight``, ``edge_attr`` as
@@ -133,6 +187,12 @@ def to_networkx(graph: Graph, node_attrs=(), edge_attrs=(), to_undirected: bool 
         raise ValueError(f"to_networkx: expected `edge_attrs` with distinct networkx names "
                          f"(got {list(edge_attrs)}, written as {names})")
     G = nx.Graph() if to_undirected else nx.DiGraph()
+    for k in graph_attrs:
+        value = getattr(graph, k, None) if k in graph.keys() else None
+        if value is None:
+            raise ValueError(f"to_networkx: graph has no attribute {k!r} (it has: "
+                             f"{', '.join(graph.keys())})")
+        G.graph[k] = _graph_value(value)
     G.add_nodes_from(range(graph.num_nodes))
     for k in node_attrs:
         values = _attr_rows(graph, k, "node", graph.num_nodes)

@@ -18,19 +18,18 @@ arrays, in the CSR's edge order. An attribute that is not a numeric, boolean or 
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import shutil
-import tempfile
 
 import numpy as np
 
-from sparsegraph.datasets.root import as_created, folder_arg
+from sparsegraph.datasets import store
+from sparsegraph.datasets.root import check_folder_path, folder_arg
 from sparsegraph.graph import Graph
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import Tensor, wrap
 
-FORMAT = "sparsegraph-ondisk"
+FORMAT = store.ONDISK
 VERSION = 1
 NODE_ARRAYS = ("y", "train_mask", "val_mask", "test_mask")
 CHUNK_ROWS = 1 << 16  # feature rows densified / copied per step: bounded memory
@@ -95,8 +94,8 @@ def _attributes(graph: Graph) -> dict:
         if key in ("adj", "x"):
             continue
         value = getattr(graph, key)
-        a = _array(value) if isinstance(value, Tensor | np.ndarray | int | float | bool
-                                        | np.generic) else None
+        a = _array(value) if isinstance(value, Tensor | np.ndarray | int | float | bool | str
+                                        | np.generic) else None  # (a str: from G.graph)
         if a is None or a.dtype.kind not in "biufcUS":
             raise TypeError(f"save_on_disk: cannot store attribute `{key}` of type "
                             f"{type(value).__name__} (expected a numeric, boolean or string "
@@ -109,12 +108,14 @@ def save_on_disk(graph, folder, *, chunk_rows: int = CHUNK_ROWS) -> pathlib.Path
     """Write ``graph`` as memory-mappable .npy files in ``folder`` (replaced atomically).
 
     Everything goes to a temporary folder beside ``folder`` first, which is then renamed into
-    place, so a reader never sees half a graph (an existing ``folder`` is swapped out and
-    removed only after the rename).
+    place, so a reader never sees half a graph. ``folder`` may be new, empty, or an earlier
+    save (by `save_on_disk` or `synthetic.save`: its meta.json says so), which is renamed
+    aside and removed only after the new one is in place. Anything else there (a folder of
+    other files, a regular file) is refused and left untouched.
 
     Args:
         graph: a `Graph` (any arrays, in memory or memory-mapped; a batch keeps batch / ptr).
-        folder: destination directory (str or os.PathLike).
+        folder: destination directory (str or os.PathLike; ``~`` is expanded).
         chunk_rows: feature rows written per step, an int >= 1 (memory stays
             O(chunk_rows x F)).
 
@@ -124,9 +125,12 @@ def save_on_disk(graph, folder, *, chunk_rows: int = CHUNK_ROWS) -> pathlib.Path
     Raises:
         TypeError: not a Graph, a bad ``folder`` / ``chunk_rows``, or an attribute that
             cannot be stored as an array (named).
+        ValueError: ``folder`` exists and is not a saved graph (named; nothing is written).
+        NotADirectoryError: a folder above ``folder`` is a file.
     """
     if not isinstance(graph, Graph):
         raise TypeError(f"save_on_disk: expected a Graph (got {type(graph).__name__})")
+    given = folder
     folder = folder_arg("save_on_disk", "folder", folder)
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int | np.integer):
         raise TypeError(f"save_on_disk: expected an int `chunk_rows` >= 1 (got "
@@ -134,10 +138,9 @@ def save_on_disk(graph, folder, *, chunk_rows: int = CHUNK_ROWS) -> pathlib.Path
     if chunk_rows < 1:
         raise ValueError(f"save_on_disk: expected `chunk_rows` >= 1 (got {chunk_rows})")
     attributes = _attributes(graph)  # refuse before anything is written
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    as_created(tmp, directory=True)
-    old = None
+    check_folder_path("save_on_disk", "folder", given, folder.parent)
+    store.check_replaceable("save_on_disk", folder)
+    tmp = store.temp_folder(folder)
     try:
         s = graph.adj.structure
         s = s.to_csr()[0] if s.layout != "csr" else s
@@ -155,15 +158,10 @@ def save_on_disk(graph, folder, *, chunk_rows: int = CHUNK_ROWS) -> pathlib.Path
         meta = {"format": FORMAT, "version": VERSION, "num_nodes": graph.num_nodes,
                 "num_edges": graph.num_edges, "arrays": sorted(names)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        if folder.exists():
-            old = pathlib.Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
-            os.replace(folder, old / "graph")
-        os.replace(tmp, folder)
+        store.install("save_on_disk", tmp, folder)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     return folder
 
 
@@ -201,11 +199,23 @@ def _load_array(path: pathlib.Path, mmap: bool) -> np.ndarray:
                          f"or truncated ({exc})") from None
 
 
+def _as_stored(key: str, a: np.ndarray):
+    """An attribute Graph would turn into a Tensor, wrapped as one in its stored dtype (no
+    copy: a view of the map); a stored str as a str; other attributes as stored."""
+    if key in ("y", "batch") or key.endswith("_mask") or key.startswith("edge_"):
+        return wrap(np.asarray(a))
+    return str(a[()]) if a.ndim == 0 and a.dtype.kind in "US" else a  # a str, e.g. a name
+
+
 def load_on_disk(folder, mmap: bool = True) -> Graph:
     """The `Graph` stored in ``folder`` by `save_on_disk` (or `synthetic.save`).
 
+    Every array comes back in its stored dtype (a float64 ``x`` stays float64 and
+    memory-mapped: it is not converted to Graph's float32 default for new data), so a model
+    trains on it exactly as on the graph that was saved.
+
     Args:
-        folder: the directory (str or os.PathLike).
+        folder: the directory (str or os.PathLike; ``~`` is expanded).
         mmap: memory-map the arrays (read-only; pages load on first touch) instead of reading
             them into memory. (default: True)
 
@@ -241,9 +251,12 @@ def load_on_disk(folder, mmap: bool = True) -> Graph:
         raise ValueError(f"load_on_disk: expected {indices.shape[0]} edge values in "
                          f"{folder}/values.npy (got shape {values.shape})")
     adj = SparseTensor(s, wrap(np.ones(s.nnz, np.float32) if values is None else values))
-    extra = {k: arrays[k] for k in names if k not in STRUCTURE}
+    # Tensors already, so Graph keeps them as stored: its float32 default for new float64
+    # data would copy a float64 x into memory and change the dtype the model trains in
+    extra = {k: _as_stored(k, arrays[k]) for k in names if k not in STRUCTURE}
+    x = arrays.get("x")
     try:
-        return Graph(x=arrays.get("x"), adj=adj, **extra)
+        return Graph(x=None if x is None else wrap(np.asarray(x)), adj=adj, **extra)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"load_on_disk: the arrays in {folder} do not form a graph "
                          f"({exc})") from None

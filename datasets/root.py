@@ -19,26 +19,41 @@ def check_bool(op: str, name: str, value) -> None:
 
 
 def folder_arg(op: str, name: str, value) -> pathlib.Path:
-    """``value`` as a folder path; anything but a str or os.PathLike is named, with its type."""
+    """``value`` as a folder path, ``~`` expanded (as PyG's ``osp.expanduser(root)``); anything
+    but a str or os.PathLike is named, with its type."""
     if not isinstance(value, str | os.PathLike):
         raise TypeError(f"{op}: expected `{name}` to be a folder path, a str or os.PathLike "
                         f"(got {type(value).__name__} {value!r})")
-    return pathlib.Path(value)
+    return pathlib.Path(value).expanduser()
 
 
 def data_root(root=None, op: str = "data_root") -> pathlib.Path:
+    """``root``, else ``$SPARSEGRAPH_DATA``, else ``cache_dir() / "data"`` (``~`` expanded in
+    each: a quoted ``SPARSEGRAPH_DATA="~/data"`` means the home folder, not ``./~``)."""
     if root is not None:
         return folder_arg(op, "root", root)
     env = os.environ.get("SPARSEGRAPH_DATA")
     if env:
-        return pathlib.Path(env)
+        return pathlib.Path(env).expanduser()
     return cache_dir() / "data"
 
 
 def cache_dir() -> pathlib.Path:
     """The user cache dir (``$XDG_CACHE_HOME/sparsegraph`` or ``~/.cache/sparsegraph``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return pathlib.Path(base) / "sparsegraph"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
+    return pathlib.Path(base).expanduser() / "sparsegraph"
+
+
+def check_folder_path(op: str, name: str, given, folder: pathlib.Path) -> None:
+    """Refuse a ``folder`` that cannot be a directory because it, or a folder above it, is a
+    file (mkdir would fail later with a bare NotADirectoryError naming no argument)."""
+    for p in (folder, *folder.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise NotADirectoryError(
+                    f"{op}: expected `{name}` to be a folder, but {p} is a file (`{name}`="
+                    f"{str(given)!r}); pass a folder path, or move the file")
+            return
 
 
 def _read_umask() -> int:

@@ -15,14 +15,14 @@ benchmarks.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import shutil
-import tempfile
+import time
 
 import numpy as np
 
-from sparsegraph.datasets.root import as_created, cache_dir
+from sparsegraph.datasets import store
+from sparsegraph.datasets.root import cache_dir, check_folder_path, folder_arg
 
 PRESETS = {  # nodes, directed edges, features, classes (the real datasets' sizes)
     "pubmed": (19_717, 88_648, 500, 3),
@@ -230,19 +230,26 @@ def generate(num_nodes: int, num_edges: int, num_features: int, num_classes: int
             "test_mask": split >= train_frac + val_frac}
 
 
-def save(arrays: dict, folder) -> pathlib.Path:
-    """Write ``arrays`` as .npy files in ``folder`` (memory-mappable), atomically."""
-    folder = pathlib.Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    as_created(tmp, directory=True)
+def save(arrays: dict, folder, *, _cache: bool = False) -> pathlib.Path:
+    """Write ``arrays`` as .npy files in ``folder`` (memory-mappable), atomically.
+
+    As `save_on_disk`: written to a temp folder beside ``folder`` and renamed into place; an
+    earlier save there (its meta.json says so) is renamed aside and removed afterwards, an
+    empty folder is replaced, anything else is refused (ValueError naming ``folder``).
+    """
+    given = folder
+    folder = folder_arg("synthetic.save", "folder", folder)
+    check_folder_path("synthetic.save", "folder", given, folder.parent)
+    store.check_replaceable("synthetic.save", folder, cache=_cache)
+    tmp = store.temp_folder(folder)
     try:
         for name, a in arrays.items():
             np.save(tmp / f"{name}.npy", a)
-        (tmp / "meta.json").write_text(json.dumps({"arrays": sorted(arrays)}))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
+        (tmp / "meta.json").write_text(json.dumps({"format": store.ARRAYS, "version": 1,
+                                                   "arrays": sorted(arrays)}))
+        store.install("synthetic.save", tmp, folder, cache=_cache,
+                      done=(lambda f: _cached(f, _spec(arrays)) is not None) if _cache
+                      else None)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -251,27 +258,64 @@ def save(arrays: dict, folder) -> pathlib.Path:
 
 def load_arrays(folder, mmap: bool = True) -> dict:
     """Read arrays written by `save` (memory-mapped by default)."""
-    folder = pathlib.Path(folder)
+    folder = folder_arg("synthetic.load_arrays", "folder", folder)
     meta = json.loads((folder / "meta.json").read_text())
     return {n: np.load(folder / f"{n}.npy", mmap_mode="r" if mmap else None,
                        allow_pickle=False) for n in meta["arrays"]}
 
 
+def _spec(arrays: dict) -> dict:
+    return {k: (a.shape, np.dtype(a.dtype)) for k, a in arrays.items()}
+
+
+def _cached(folder: pathlib.Path, spec: dict, mmap: bool = True) -> dict | None:
+    """The arrays of a complete cache in ``folder``, or None when it is missing or damaged
+    (unreadable meta.json, a missing or truncated .npy, another set of arrays, or shapes and
+    dtypes other than ``spec``'s, a dict name -> (shape, dtype))."""
+    try:
+        arrays = load_arrays(folder, mmap=mmap)
+    except (OSError, ValueError, EOFError, KeyError, TypeError, UnicodeDecodeError):
+        return None
+    return arrays if _spec(arrays) == spec else None
+
+
+def _preset_spec(preset: str) -> dict:
+    """The shapes and dtypes of `generate`'s arrays for ``preset``."""
+    n, e, f, _ = PRESETS[preset]
+    return {"indptr": ((n + 1,), np.dtype(np.int64)),
+            "indices": ((e,), np.dtype(np.int32 if n < 2**31 else np.int64)),
+            "x": ((n, f), np.dtype(np.float32)), "y": ((n,), np.dtype(np.int64)),
+            **{k: ((n,), np.dtype(np.bool_)) for k in ("train_mask", "val_mask", "test_mask")}}
+
+
 def load_synthetic(preset: str, root=None, seed: int = 0, mmap: bool = True) -> dict:
     """The arrays of a preset ("pubmed", "arxiv", "products"), generated once and cached.
 
-    Cached under ``root`` (default: the user cache dir) as
-    ``synthetic/<preset>-seed<seed>-v2``.
+    Cached under ``root`` (default: the user cache dir; ``~`` is expanded) as
+    ``synthetic/<preset>-seed<seed>-v2``. A damaged cache (unreadable meta.json, a missing or
+    truncated array) is generated again. Safe when several processes ask for the same preset
+    at once: each that finds no cache generates one, and the first to finish installs it (an
+    existing complete cache is never replaced, so a reader never sees it disappear).
     """
     if preset not in PRESETS:
         raise ValueError(f"synthetic: unknown preset {preset!r} (expected one of "
                          f"{sorted(PRESETS)})")
-    base = pathlib.Path(root) if root is not None else cache_dir()
+    base = folder_arg("load_synthetic", "root", root) if root is not None else cache_dir()
     # v2: exact homophily; caches of the earlier sampler hold other graphs, so are not reused
     folder = base / "synthetic" / f"{preset}-seed{seed}-v2"
-    if not (folder / "meta.json").is_file():
-        save(generate(*PRESETS[preset], seed=seed), folder)
-    return load_arrays(folder, mmap=mmap)
+    check_folder_path("load_synthetic", "root", root if root is not None else base, folder)
+    spec = _preset_spec(preset)
+    for attempt in range(3):
+        arrays = _cached(folder, spec, mmap)
+        if arrays is None and folder.exists():
+            time.sleep(0.2)  # maybe another process swapping a repaired copy in: look again
+            arrays = _cached(folder, spec, mmap)
+        if arrays is not None:
+            return arrays
+        if attempt < 2:
+            save(generate(*PRESETS[preset], seed=seed), folder, _cache=True)
+    raise ValueError(f"synthetic: the {preset} cache in {folder} is still unreadable after "
+                     "generating it again; delete that folder and try again")
 
 
 def to_graph(arrays: dict):

@@ -11,6 +11,7 @@ from sparsegraph.datasets.base import Dataset
 from sparsegraph.datasets.download import base_url, clean_stale, fetch, write_atomic
 from sparsegraph.datasets.root import check_bool
 from sparsegraph.graph import Graph
+from sparsegraph.tensor import wrap
 
 SHA256 = {
     "MUTAG": {
@@ -47,7 +48,8 @@ SHA256 = {
             "8263eb9b64efa231a5886343483ccfc0342f2407014763a8f738fd51c32ce770",
     },
 }
-OPTIONAL = ("node_labels", "node_attributes", "edge_labels", "edge_attributes")
+OPTIONAL = ("node_labels", "node_attributes", "edge_labels", "edge_attributes",
+            "graph_attributes")
 
 
 def read_table(path, dtype, op: str = "TUDataset", columns: int | None = None) -> np.ndarray:
@@ -89,15 +91,21 @@ class TUDataset(Dataset):
     node labels (remapped to 0..K-1), then the node attributes when present. (PyG differs: it
     drops attributes unless ``use_node_attr=True`` and then puts them first; kept as is so
     the recorded GIN results stay reproducible.)
-    Edge labels / attributes become ``edge_attr`` (edge labels one-hot).
+    Edge labels / attributes become ``edge_attr`` (edge labels one-hot); graph attributes
+    (``NAME_graph_attributes.txt``) become each graph's ``graph_attr``, a ``(1, D)`` float32
+    Tensor (PyG reads them as ``y`` when a dataset has no graph labels; here the labels stay
+    ``y``).
 
     Stats (graphs / nodes / undirected edges / classes): MUTAG 188 / 3371 / 3721 / 2;
     PROTEINS 1113 / 43471 / 81044 / 2; ENZYMES 600 / 19580 / 37282 / 6.
 
     Args:
-        name: the TU name ("MUTAG", "PROTEINS", "ENZYMES", any case; other TU names work
-            offline when their files are in ``<root>/TU/NAME/``).
-        root: data root. download: fetch missing files (the TU zip's members).
+        name: the TU name ("MUTAG", "PROTEINS", "ENZYMES", any case; any other TU name is
+            downloaded as ``NAME.zip`` too, or read from ``<root>/TU/NAME/``).
+        root: data root. download: fetch missing files: the TU zip's members (for the three
+            named above the checksummed files; for any other name the required ones and
+            every optional ``NAME_{node,edge}_{labels,attributes}.txt`` and
+            ``NAME_graph_attributes.txt`` the zip holds).
     """
 
     names = tuple(SHA256)
@@ -140,7 +148,8 @@ class TUDataset(Dataset):
         url = self.download_url(missing[0])
         with tempfile.TemporaryDirectory(prefix=f".{self.name}.download.", dir=parent) as tmp:
             archive = pathlib.Path(tmp) / f"{self.name}.zip"
-            fetch(url, archive, None, where=f"unzip it and put its .txt files in {self.raw_dir}")
+            fetch(url, archive, None, where=f"unzip it and put its .txt files in {self.raw_dir}",
+                  shown=self.raw_dir)
             verified = {}
             try:
                 with zipfile.ZipFile(archive) as z:
@@ -150,18 +159,30 @@ class TUDataset(Dataset):
                             raise ValueError(f"TUDataset: {archive.name} has no {name}; "
                                              "nothing was written")
                         verified[name] = z.read(members[name])
+                    for name in self._optional_members(members):
+                        verified[name] = z.read(members[name])
             except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
                 raise ValueError(f"TUDataset: the {self.name} download from {url} is not a "
                                  f"valid zip archive ({type(exc).__name__}: {exc}); nothing "
                                  f"was written; try again later, or unzip a good copy into "
                                  f"{self.raw_dir}") from None
             for name, data in verified.items():
-                want, got = self.files[name], hashlib.sha256(data).hexdigest()
+                want, got = self.files.get(name), hashlib.sha256(data).hexdigest()
                 if want is not None and got != want:
                     raise ValueError(f"TUDataset: checksum mismatch for {name}: expected "
                                      f"sha256 {want}, got {got}; nothing was written")
         for name, data in verified.items():
             write_atomic(self.raw_dir / name, data)
+
+    def _optional_members(self, members) -> list[str]:
+        """The optional files (node / edge labels and attributes, graph attributes) of a TU
+        name without recorded checksums that the zip holds and the folder lacks: parse reads
+        them, so leaving them out would silently drop features (the three named datasets
+        list all their files, checksummed, in ``self.files``)."""
+        if self.name in SHA256:
+            return []
+        names = (f"{self.name}_{kind}.txt" for kind in OPTIONAL)
+        return [n for n in names if n in members and not (self.raw_dir / n).is_file()]
 
     def parse(self) -> dict:
         d, p = self.raw_dir, f"{self.name}_"
@@ -183,7 +204,9 @@ class TUDataset(Dataset):
             if path.is_file():
                 dtype = np.float32 if kind.endswith("attributes") else np.int64
                 out[kind] = read_table(path, dtype)
-                rows, want = out[kind].shape[0], (n if kind.startswith("node") else len(edges))
+                rows = out[kind].shape[0]
+                want = {"node": n, "edge": len(edges), "graph": graph_labels.size}[
+                    kind.split("_")[0]]
                 if rows != want:
                     raise ValueError(f"TUDataset: {path} has {rows} rows, expected {want} (one "
                                      f"per {kind.split('_')[0]})")
@@ -216,12 +239,16 @@ class TUDataset(Dataset):
         edges, edge_graph = edges[order], edge_graph[order]
         edge_attr = None if edge_attr is None else edge_attr[order]
         eptr = np.searchsorted(edge_graph, np.arange(ptr.size))
+        graph_attr = a.get("graph_attributes")
+        if graph_attr is not None:
+            graph_attr = graph_attr.reshape(a["graph_y"].size, -1).astype(np.float32)
         graphs = []
         for g in range(ptr.size - 1):
             lo, hi, e0, e1 = ptr[g], ptr[g + 1], eptr[g], eptr[g + 1]
+            extra = {} if graph_attr is None else {"graph_attr": wrap(graph_attr[g:g + 1])}
             graphs.append(Graph(x=x[lo:hi], edge_index=(edges[e0:e1] - lo).T,
                                 edge_attr=None if edge_attr is None else edge_attr[e0:e1],
-                                y=a["graph_y"][g:g + 1], num_nodes=int(hi - lo)))
+                                y=a["graph_y"][g:g + 1], num_nodes=int(hi - lo), **extra))
         return graphs
 
     @property

@@ -3,7 +3,9 @@
 The adjacency is a target-major CSR SparseTensor (row = destination, column = source), so
 aggregation is ``adj @ x``. An ``edge_index`` (2 x E, row 0 = source, row 1 = target, PyG's
 convention) is accepted at construction and converted once; edges are kept in the CSR order
-(sorted by target, then source) and ``edge_attr`` rows follow them.
+(sorted by target, then source) and ``edge_attr`` rows follow them. scipy, networkx and PyG
+store an adjacency matrix the other way round (``A[source, target]``): `Graph.from_scipy` /
+`Graph.to_scipy` convert, while ``Graph(adj=sg.from_scipy(A))`` would reverse every edge.
 """
 
 from __future__ import annotations
@@ -119,6 +121,11 @@ def _check_labels(y, n: int, num_graphs: int | None) -> None:
 class Graph:
     """A graph: ``num_nodes``, ``adj`` and any node / edge / graph attributes.
 
+    ``adj`` is target-major: ``adj[i, j]`` is the edge ``j -> i`` (aggregation is
+    ``adj @ x``), the transpose of the ``A[source, target]`` matrix of scipy, networkx
+    (``to_scipy_sparse_array``) and PyG (``to_scipy_sparse_matrix``); build from such a
+    matrix with `Graph.from_scipy` and export with `Graph.to_scipy`.
+
     Args:
         x: node features, dense ``(N, F)`` or sparse CSR ``(N, F)``.
         edge_index: ``(2, E)`` integer array, row 0 = source, row 1 = target.
@@ -130,9 +137,10 @@ class Graph:
             multi-label): ``(N, ...)`` per node, or ``(1, ...)`` for a graph label.
         num_nodes: node count (default: from ``x``, else ``adj``, else the largest index).
         **extra: any other attributes (kept as given; ``*_mask`` and ``batch`` become
-            Tensors). An ``edge_<name>`` one is per edge, like ``edge_attr``: a Tensor with one
-            row per edge, reordered with the edges and kept in line by subgraph, batching,
-            self loops and to_undirected.
+            Tensors, and every ``*_mask`` is checked like ``train_mask``). An
+            ``edge_<name>`` one is per edge, like ``edge_attr``: a Tensor with one row per
+            edge, reordered with the edges and kept in line by subgraph, batching, self loops
+            and to_undirected.
 
     Raises:
         ValueError / TypeError: indices outside ``num_nodes``, a ragged ``edge_index``,
@@ -267,15 +275,52 @@ class Graph:
                              f"(got {self.x.shape[0]})")
         if self.y is not None:
             _check_labels(self.y, n, self.num_graphs if self.batch is not None else None)
-        for key in ("train_mask", "val_mask", "test_mask"):
+        masks = [k for k, v in vars(self).items() if k.endswith("_mask") and v is not None
+                 and not k.startswith(("_", "edge_"))]  # an edge_*_mask is a per-edge field
+        for key in masks:
             m = getattr(self, key)
-            if m is None:
-                continue
             if m.dtype != np.bool_:
                 raise TypeError(f"Graph: expected `{key}` to be boolean (got {m.dtype})")
             if len(m.shape) not in (1, 2) or m.shape[-1] != n:
                 raise ValueError(f"Graph: expected `{key}` of length {n}: shape ({n},), or "
                                  f"(S, {n}) for S splits (got shape {tuple(m.shape)})")
+
+    # ---- scipy / networkx / PyG adjacency matrices ----------------------------------------------
+    @classmethod
+    def from_scipy(cls, A, **attrs) -> Graph:
+        """A Graph from a scipy.sparse adjacency matrix in scipy / networkx / PyG's convention:
+        ``A[i, j]`` is the edge ``i -> j``, of weight ``A[i, j]`` (every stored entry is an
+        edge, explicit zeros too, as in PyG's ``from_scipy_sparse_matrix``). Weights that are
+        all 1 give an unweighted graph. ``attrs`` (x, y, masks, ...) go to `Graph`.
+
+        Example: ``Graph.from_scipy(nx.to_scipy_sparse_array(G))`` has the edges of ``G``.
+        """
+        import scipy.sparse as sp
+
+        if not sp.issparse(A):
+            raise TypeError(f"Graph.from_scipy: expected a scipy.sparse matrix or array (got "
+                            f"{type(A).__name__})")
+        if A.ndim != 2 or A.shape[0] != A.shape[1]:
+            raise ValueError(f"Graph.from_scipy: expected a square adjacency matrix (got shape "
+                             f"{A.shape})")
+        for key in ("edge_index", "adj", "edge_weight"):
+            if key in attrs:
+                raise TypeError(f"Graph.from_scipy: `{key}` comes from the matrix; pass the "
+                                "matrix with the weights as its values instead")
+        n = attrs.pop("num_nodes", A.shape[0])
+        if n != A.shape[0]:
+            raise ValueError(f"Graph.from_scipy: expected num_nodes={A.shape[0]}, the size of "
+                             f"the matrix (got {n!r})")
+        coo = A.tocoo()
+        w = np.asarray(coo.data)
+        weight = None if not w.size or bool((w == 1).all()) else w
+        return cls(edge_index=np.stack([coo.row, coo.col]).astype(np.int64),
+                   edge_weight=weight, num_nodes=A.shape[0], **attrs)
+
+    def to_scipy(self):
+        """The adjacency as a scipy.sparse CSR matrix in scipy / networkx / PyG's convention,
+        ``A[source, target]`` = the edge weight (the transpose of the target-major ``adj``)."""
+        return self.adj.to_scipy().T.tocsr()
 
     # ---- views and counts ---------------------------------------------------------------------
     @property
@@ -422,7 +467,9 @@ class Graph:
         """One block-diagonal graph holding ``graphs``, with a ``batch`` vector (node -> graph).
 
         Also reachable as ``Graph.batch(graphs)``; on an instance, ``g.batch`` is the vector
-        (``None`` for a graph that is not a batch).
+        (``None`` for a graph that is not a batch). Fields of different dtypes are promoted
+        as ``torch.cat`` does (int64 with float32 gives float32); a field of other widths, or
+        dense on one graph and sparse on another, is a ValueError naming it and the graphs.
         """
         from sparsegraph.graph_ops import batch_graphs
 

@@ -211,6 +211,37 @@ def induced_subgraph(g, nodes):
     return out._with_edges(sub_ei, _np(g.adj.values)[keep], **fields)
 
 
+def _kind(v) -> str:
+    return "sparse" if isinstance(v, SparseTensor) else "dense"
+
+
+def _check_parts(values, key, axis=0) -> None:
+    """One kind (dense or sparse) and one shape apart from ``axis`` on every graph; else a
+    ValueError naming the attribute and the first graph that differs from graph 0."""
+    first, s0 = values[0], tuple(values[0].shape)
+    for i, v in enumerate(values[1:], 1):
+        if _kind(v) != _kind(first):
+            raise ValueError(f"Graph.batch: expected `{key}` of one kind on every graph (graph "
+                             f"0 has a {_kind(first)} `{key}`, graph {i} a {_kind(v)} one); "
+                             "convert one first (Tensor.to_sparse() / SparseTensor.to_dense())")
+        s = tuple(v.shape)
+        if len(s) != len(s0) or s[:axis] + s[axis + 1:] != s0[:axis] + s0[axis + 1:]:
+            raise ValueError(f"Graph.batch: expected `{key}` of the same shape on every graph "
+                             f"apart from axis {axis} (graph 0 has shape {s0}, graph "
+                             f"{i} has {s})")
+
+
+def _common_dtype(values) -> np.dtype:
+    """The dtype of the batched values: PyTorch's promotion (`backend.result_type`, so int
+    with float32 stays float32, as torch.cat gives), numpy's for non-numeric arrays."""
+    dtypes = {np.dtype(v.dtype) for v in values}
+    if len(dtypes) == 1:
+        return dtypes.pop()
+    if all(d.kind in "biuf" for d in dtypes):
+        return backend.result_type(*(np.zeros(1, d) for d in dtypes))
+    return np.result_type(*dtypes)
+
+
 def _cat(values, key, axis=0):
     if all(v is None for v in values):
         return None
@@ -219,12 +250,16 @@ def _cat(values, key, axis=0):
         lack = next(i for i, v in enumerate(values) if v is None)
         raise ValueError(f"Graph.batch: expected `{key}` on every graph or on none (graph "
                          f"{have} has it, graph {lack} does not)")
-    device = _device(values[0])
+    _check_parts(values, key, axis)
+    dtype, device = _common_dtype(values), _device(values[0])
     if isinstance(values[0], SparseTensor):
-        return _on(from_scipy(sp.vstack([v.to_scipy() for v in values]).tocsr()), device)
+        return _on(from_scipy(sp.vstack([v.to_scipy().astype(dtype, copy=False)
+                                         for v in values]).tocsr()), device)
     if device != "cpu" and all(_device(v) == device for v in values):  # no trip to the host
-        return wrap(values[0].xp.concatenate([v.detach().array for v in values], axis=axis))
-    return _on(wrap(np.concatenate([_np(v) for v in values], axis=axis)), device)
+        return wrap(values[0].xp.concatenate([v.detach().array.astype(dtype, copy=False)
+                                              for v in values], axis=axis))
+    return _on(wrap(np.concatenate([_np(v).astype(dtype, copy=False) for v in values],
+                                   axis=axis)), device)
 
 
 def batch_graphs(graphs):
@@ -268,9 +303,9 @@ def batch_graphs(graphs):
             raise ValueError(f"Graph.batch: expected `{key}` of the same kind on every graph")
         elif all(isinstance(v, Tensor) for v in values):
             graph_keys.append(key)
-            out.__dict__[key] = _on(wrap(np.concatenate([_np(v).reshape((1,) + _np(v).shape[
-                (1 if _np(v).ndim and _np(v).shape[0] == 1 else 0):]) for v in values])),
-                values[0].device)
+            rows = [_np(v).reshape((1,) + _np(v).shape[
+                (1 if _np(v).ndim and _np(v).shape[0] == 1 else 0):]) for v in values]
+            out.__dict__[key] = _on(_cat([wrap(r) for r in rows], key), values[0].device)
         else:
             out.__dict__[key] = values[0] if all(v is None for v in values) else values
     out.batch = _on(wrap(np.repeat(np.arange(len(graphs), dtype=np.int64), sizes)), device)

@@ -327,3 +327,67 @@ def test_batch_names_a_non_graph_and_split_masks_stay_accepted():
         sg.Graph.batch([small(), 1])
     g = sg.Graph(edge_index=EI3, train_mask=np.ones((1, 3), bool), batch=np.zeros(3, np.int64))
     assert tuple(g.train_mask.shape) == (1, 3) and g.num_graphs == 1
+
+
+def test_batch_names_the_field_and_graphs_whose_features_differ():
+    a = sg.Graph(x=np.ones((3, 4), np.float32), edge_index=[[0, 1], [1, 2]])
+    b = sg.Graph(x=np.ones((2, 21), np.float32), edge_index=[[0], [1]])
+    with pytest.raises(ValueError, match=r"Graph.batch: expected `x` of the same shape on every "
+                                         r"graph .*graph 0 has shape \(3, 4\), graph 1 has "
+                                         r"\(2, 21\)"):
+        sg.Graph.batch([a, b])
+    import scipy.sparse as sp
+
+    c = sg.Graph(x=sp.csr_matrix(np.ones((2, 4), np.float32)), edge_index=[[0], [1]])
+    with pytest.raises(ValueError, match=r"Graph.batch: expected `x` of one kind on every graph "
+                                         r"\(graph 0 has a dense `x`, graph 1 a sparse one\)"):
+        sg.Graph.batch([a, c])
+    from sparsegraph.datasets import GraphLoader
+
+    with pytest.raises(ValueError, match=r"Graph.batch: expected `x` of the same shape"):
+        next(iter(GraphLoader([a, b], batch_size=2)))
+
+
+def test_batch_promotes_dtypes_as_torch_cat():
+    a = sg.Graph(x=np.ones((2, 2), np.int64), edge_index=[[0], [1]], edge_weight=[2])
+    b = sg.Graph(x=np.ones((2, 2), np.float32), edge_index=[[0], [1]],
+                 edge_weight=np.array([0.5], np.float32))
+    batch = sg.Graph.batch([a, b])
+    assert batch.x.dtype == np.float32 and batch.adj.values.dtype == np.float32
+    np.testing.assert_array_equal(batch.x.numpy(), np.ones((4, 2), np.float32))
+    assert batch.adj.values.numpy().tolist() == [2.0, 0.5]
+    m = sg.Graph.batch([sg.Graph(x=np.ones((2, 2), np.int32), edge_index=[[0], [1]]),
+                        sg.Graph(x=np.ones((1, 2), np.int64), num_nodes=1)])
+    assert m.x.dtype == np.int64
+
+
+def test_extra_masks_are_checked_like_the_split_masks():
+    with pytest.raises(ValueError, match=r"expected `my_mask` of length 3"):
+        sg.Graph(x=np.ones((3, 2)), my_mask=[True, False])
+    with pytest.raises(TypeError, match=r"expected `my_mask` to be boolean \(got int64\)"):
+        sg.Graph(x=np.ones((3, 2)), my_mask=[1, 0, 1])
+    g = sg.Graph(x=np.ones((3, 2)), my_mask=[True, False, True], edge_index=[[0], [1]],
+                 edge_mask=[1])  # edge_* fields are per edge, not node masks
+    assert g.my_mask.dtype == np.bool_ and g.edge_mask.shape == (1,)
+
+
+def test_from_scipy_and_to_scipy_use_the_source_row_convention():
+    import networkx as nx
+
+    G = nx.DiGraph()
+    G.add_weighted_edges_from([(0, 1, 2.0), (1, 2, 3.0), (2, 2, 1.0)])
+    A = nx.to_scipy_sparse_array(G, dtype=np.float32)
+    g = sg.Graph.from_scipy(A, x=np.ones((3, 2), np.float32))
+    edges = {(int(s), int(d)) for s, d in np.asarray(g.edge_index).T}
+    assert edges == set(G.edges) and g.num_features == 2
+    dense = g.adj.to_dense().numpy()  # target-major: adj[target, source]
+    assert dense[1, 0] == 2.0 and dense[2, 1] == 3.0 and dense[2, 2] == 1.0
+    np.testing.assert_array_equal(g.to_scipy().toarray(), A.toarray())
+    np.testing.assert_array_equal(g.to_scipy().toarray(), nx.to_numpy_array(G))
+    u = sg.Graph.from_scipy(nx.to_scipy_sparse_array(nx.path_graph(3)))
+    assert u.is_undirected() and not u.__dict__["_weighted"]  # all ones: unweighted
+    with pytest.raises(ValueError, match="square adjacency"):
+        sg.Graph.from_scipy(A[:2])
+    with pytest.raises(TypeError, match="`edge_index` comes from the matrix"):
+        sg.Graph.from_scipy(A, edge_index=[[0], [1]])
+    assert "A[source, target]" in sg.Graph.__doc__ and "target-major" in sg.Graph.__doc__

@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from sparsegraph.datasets import DatasetUnavailable, Planetoid
+from sparsegraph.graph import Graph
 
 
 @pytest.fixture
@@ -85,3 +86,48 @@ def test_tu_zip_download_extracts_verified_members(data_root, tmp_path, serve, m
     with pytest.raises(ValueError, match="checksum mismatch for MUTAG_A.txt"):
         TUDataset("MUTAG", root=tmp_path / "root2", download=True, cache_dir=tmp_path / "c2")
     assert not (tmp_path / "root2" / "TU" / "MUTAG" / "MUTAG_A.txt").exists()
+
+
+TINY_TU = {  # two graphs (3 and 2 nodes), every optional file of the TU format
+    "A": "1, 2\n2, 1\n2, 3\n3, 2\n4, 5\n5, 4\n", "graph_indicator": "1\n1\n1\n2\n2\n",
+    "graph_labels": "1\n-1\n", "node_labels": "0\n1\n2\n0\n1\n",
+    "node_attributes": "0.5, 1.5\n1, 2\n3, 4\n5, 6\n7, 8\n",
+    "edge_labels": "0\n1\n1\n0\n2\n2\n", "edge_attributes": "1\n2\n3\n4\n5\n6\n",
+    "graph_attributes": "3.0\n4.0\n",
+}
+
+
+def test_any_tu_name_downloads_every_optional_file_of_its_zip(tmp_path, serve, monkeypatch):
+    import zipfile
+
+    from sparsegraph.datasets import TUDataset
+
+    (tmp_path / "mirror" / "TU").mkdir(parents=True)
+    with zipfile.ZipFile(tmp_path / "mirror" / "TU" / "MYTU.zip", "w") as z:
+        for kind, text in TINY_TU.items():
+            z.writestr(f"MYTU/MYTU_{kind}.txt", text)
+    monkeypatch.setenv("SPARSEGRAPH_MIRROR", serve(tmp_path / "mirror"))
+    ds = TUDataset("MYTU", root=tmp_path / "root", cache_dir=tmp_path / "c")
+    installed = sorted(p.name for p in (tmp_path / "root" / "TU" / "MYTU").iterdir())
+    assert installed == sorted(f"MYTU_{kind}.txt" for kind in TINY_TU)
+    g = ds[0]
+    assert g.x.shape == (3, 5)  # 3 one-hot node labels, then 2 node attributes
+    assert g.x.numpy()[0].tolist() == [1, 0, 0, 0.5, 1.5]
+    assert g.edge_attr.shape == (4, 4)  # 3 one-hot edge labels, then 1 edge attribute
+    assert ds[1].graph_attr.numpy().tolist() == [[4.0]]
+    assert ds[0].y.numpy().tolist() == [1] and ds[1].y.numpy().tolist() == [0]
+    batch = Graph.batch(ds[:])
+    assert batch.graph_attr.numpy().tolist() == [[3.0], [4.0]]
+
+
+def test_tu_download_error_names_the_dataset_folder_not_a_temp_path(tmp_path, serve,
+                                                                   monkeypatch):
+    from sparsegraph.datasets import TUDataset
+
+    (tmp_path / "mirror").mkdir()
+    monkeypatch.setenv("SPARSEGRAPH_MIRROR", serve(tmp_path / "mirror"))  # 404 for every file
+    root = tmp_path / "root"
+    with pytest.raises(DatasetUnavailable, match=r"404") as info:
+        TUDataset("MYTU", root=root, cache_dir=tmp_path / "c")
+    message = str(info.value)
+    assert f"to {root / 'TU' / 'MYTU'} (" in message and ".download." not in message

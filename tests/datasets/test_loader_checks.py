@@ -165,3 +165,62 @@ def test_unreadable_raw_file_says_to_delete_it(tmp_path):
     with pytest.raises(ValueError, match=r"TOY_graph_labels\.txt is not numeric .*delete it to "
                                          "download it again"):
         TUDataset("TOY", root=tmp_path, download=False, cache_dir=tmp_path / "c")
+
+
+@pytest.mark.parametrize("download", [True, False])
+def test_a_root_that_is_a_file_is_named(tmp_path, monkeypatch, download):
+    monkeypatch.setenv("SPARSEGRAPH_MIRROR", "http://127.0.0.1:9")  # never reached
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    with pytest.raises(NotADirectoryError, match=rf"NpzGraph: expected `root` to be a folder, "
+                                                 rf"but {afile} is a file"):
+        NpzGraph("texas", root=afile, download=download, cache_dir=tmp_path / "c")
+    toy(tmp_path / "r")
+    (tmp_path / "r" / "TU" / "TOY2").write_text("")  # the dataset's own folder is a file
+    with pytest.raises(NotADirectoryError, match=r"TUDataset: expected `root` to be a folder, "
+                                                 r"but .*TOY2 is a file"):
+        TUDataset("TOY2", root=tmp_path / "r", download=download, cache_dir=tmp_path / "c")
+    assert afile.read_text() == "not a folder"
+
+
+def test_processed_cache_files_get_the_mode_of_plain_files(tmp_path):
+    import os
+    import stat
+
+    from sparsegraph.datasets import root
+
+    toy(tmp_path)
+    TUDataset("TOY", root=tmp_path, download=False, cache_dir=tmp_path / "c")
+    (cache,) = (tmp_path / "c").iterdir()
+    assert stat.S_IMODE(os.stat(cache).st_mode) == 0o666 & ~root._UMASK  # mkstemp: 0600
+
+
+def test_tilde_is_expanded_in_every_root_and_folder(tmp_path, monkeypatch):
+    from sparsegraph.datasets import (
+        cache_dir,
+        data_root,
+        load_on_disk,
+        save_on_disk,
+        synthetic,
+    )
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    home = tmp_path / "home"
+    toy(home / "data")
+    ds = TUDataset("TOY", root="~/data", download=False, cache_dir="~/cache")
+    assert ds.raw_dir == home / "data" / "TU" / "TOY" and len(ds) == 1
+    assert list((home / "cache").iterdir())  # the parse was cached there
+    assert data_root("~/d") == home / "d"
+    monkeypatch.setenv("SPARSEGRAPH_DATA", "~/data")
+    assert data_root() == home / "data" and len(TUDataset("TOY", download=False,
+                                                          cache_dir="~/cache")) == 1
+    monkeypatch.setenv("XDG_CACHE_HOME", "~/xdg")
+    assert cache_dir() == home / "xdg" / "sparsegraph"
+    g = Graph(x=np.ones((3, 2), np.float32), edge_index=[[0, 1], [1, 2]])
+    assert save_on_disk(g, "~/g") == home / "g" and load_on_disk("~/g").num_nodes == 3
+    monkeypatch.setitem(synthetic.PRESETS, "tiny", (40, 80, 2, 2))
+    synthetic.load_synthetic("tiny", root="~/syn")
+    assert (home / "syn" / "synthetic" / "tiny-seed0-v2" / "meta.json").is_file()
+    assert synthetic.save({"a": np.zeros(1)}, "~/arrays") == home / "arrays"
+    assert not (tmp_path / "~").exists()  # nothing went to a literal ./~ folder

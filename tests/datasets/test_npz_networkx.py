@@ -132,3 +132,53 @@ def test_to_networkx_from_networkx_round_trip_keeps_names_and_weights():
     with pytest.raises(ValueError, match=r"to_networkx: expected `edge_attrs` with distinct "
                                          r"networkx names .*written as \['w', 'w'\]"):
         to_networkx(g, edge_attrs=["edge_w", "edge_w"])
+
+
+@pytest.mark.parametrize("build, what, key, counts", [
+    (lambda G: (G.add_edge(0, 1, weight=5.0), G.add_edge(1, 2)), "edges", "weight", "1 of 2"),
+    (lambda G: (G.add_edge(0, 1, kind=1), G.add_edge(1, 2)), "edges", "kind", "1 of 2"),
+    (lambda G: (G.add_node(0, feat=1.0), G.add_node(1), G.add_edge(0, 1)), "nodes", "feat",
+     "1 of 2"),
+])
+def test_from_networkx_refuses_an_attribute_on_only_some_nodes_or_edges(build, what, key,
+                                                                        counts):
+    G = nx.Graph()
+    build(G)
+    with pytest.raises(ValueError, match=rf"from_networkx: Not all {what} contain the same "
+                                         rf"attributes: '{key}' is on {counts} {what}"):
+        from_networkx(G)
+
+
+def test_graph_attributes_round_trip_through_networkx():
+    from sparsegraph.graph import Graph
+
+    g = Graph(x=np.eye(3, dtype=np.float32), edge_index=[[0, 1, 1], [1, 0, 2]],
+              edge_attr=np.arange(6, dtype=np.float32).reshape(3, 2), y=[1])  # a TU graph
+    with pytest.raises(ValueError, match=r"with 3 rows, one per node \(got 1\); a graph-level "
+                                         r"one .* goes in graph_attrs"):
+        to_networkx(g, node_attrs=["y"])
+    H = to_networkx(g, node_attrs=["x"], edge_attrs=["edge_attr"], graph_attrs=["y"])
+    assert H.graph == {"y": [1]}
+    back = from_networkx(H, group_node_attrs=["x"], group_edge_attrs=["edge_attr"])
+    assert back.y.numpy().tolist() == [1]
+    np.testing.assert_array_equal(back.x.numpy(), g.x.numpy())
+    np.testing.assert_array_equal(back.edge_attr.numpy(), g.edge_attr.numpy())
+    np.testing.assert_array_equal(np.asarray(back.edge_index), np.asarray(g.edge_index))
+    with pytest.raises(ValueError, match=r"graph has no attribute 'label'"):
+        to_networkx(g, graph_attrs=["label"])
+    G = nx.path_graph(3)  # G.graph entries become attributes, as in PyG
+    G.graph.update(name="path", y=2, feat=[1.0, 2.0])
+    for i in G.nodes:
+        G.nodes[i]["feat"] = float(i)  # a node attribute of the same name wins it
+    k = from_networkx(G)
+    assert k.name == "path" and k.y.numpy().tolist() == 2
+    assert k.feat.numpy().tolist() == [0.0, 1.0, 2.0]
+    assert k.graph_feat.numpy().tolist() == [1.0, 2.0]
+
+
+def test_a_networkx_graph_name_survives_save_on_disk(tmp_path):
+    from sparsegraph.datasets import load_on_disk, save_on_disk
+
+    g = from_networkx(nx.karate_club_graph())
+    assert g.name == "Zachary's Karate Club"
+    assert load_on_disk(save_on_disk(g, tmp_path / "k")).name == "Zachary's Karate Club"

@@ -154,3 +154,70 @@ def test_written_files_and_folders_get_the_modes_of_plain_files(tmp_path):
     assert stat.S_IMODE(os.stat(folder).st_mode) == want_dir  # mkdtemp's 0700 would hide it
     synthetic.save({"a": np.zeros(2)}, tmp_path / "s")
     assert stat.S_IMODE(os.stat(tmp_path / "s").st_mode) == want_dir
+
+
+def test_save_refuses_a_folder_or_file_it_did_not_write(tmp_path):
+    g = Graph(edge_index=np.array([[0, 1], [1, 0]]), num_nodes=2)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "thesis.tex").write_text("years of work")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("important")
+    cases = [(lambda f: save_on_disk(g, f), "save_on_disk"),
+             (lambda f: synthetic.save({"a": np.zeros(2)}, f), "synthetic.save")]
+    for save, op in cases:
+        for folder in (project, notes):
+            with pytest.raises(ValueError, match=rf"{op}: .*{folder.name} exists and is not a "
+                                                 r"saved graph .*remove it or choose another"):
+                save(folder)
+    assert (project / "thesis.tex").read_text() == "years of work"
+    assert sorted(p.name for p in project.iterdir()) == ["thesis.tex"]
+    assert notes.read_text() == "important"
+    # a saved folder the user added a file to is not replaced either
+    save_on_disk(g, tmp_path / "g")
+    (tmp_path / "g" / "README").write_text("mine")
+    with pytest.raises(ValueError, match="not a saved graph"):
+        save_on_disk(g, tmp_path / "g")
+    assert (tmp_path / "g" / "README").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g", "notes.txt", "project"]
+
+
+def test_save_replaces_empty_folders_and_earlier_saves_of_either_kind(tmp_path):
+    g = Graph(x=np.ones((3, 2), np.float32), edge_index=[[0, 1], [1, 2]])
+    (tmp_path / "empty").mkdir()
+    assert load_on_disk(save_on_disk(g, tmp_path / "empty")).num_nodes == 3
+    folder = synthetic.save(synthetic.generate(20, 40, 2, 2, seed=0), tmp_path / "s")
+    assert load_on_disk(save_on_disk(g, folder)).num_nodes == 3  # a preset folder is a graph
+    synthetic.save({"a": np.arange(3)}, folder)  # and back
+    assert synthetic.load_arrays(folder)["a"].tolist() == [0, 1, 2]
+    legacy = tmp_path / "legacy"  # synthetic.save before meta.json had a format marker
+    legacy.mkdir()
+    np.save(legacy / "a.npy", np.zeros(2))
+    (legacy / "meta.json").write_text(json.dumps({"arrays": ["a"]}))
+    synthetic.save({"b": np.ones(2)}, legacy)
+    assert sorted(p.name for p in legacy.iterdir()) == ["b.npy", "meta.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "legacy", "s"]
+
+
+def test_float64_features_come_back_float64_memory_mapped_and_train_the_same(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 50
+    train = np.zeros(n, bool)
+    train[:30] = True
+    ei = np.unique(rng.integers(0, n, (2, 200)), axis=1)
+    g = Graph(x=sg.tensor(rng.standard_normal((n, 4))),  # a float64 Tensor stays float64
+              edge_index=ei, num_nodes=n, y=rng.integers(0, 3, n), train_mask=train,
+              val_mask=~train, edge_w=sg.tensor(rng.random(ei.shape[1])))
+    assert g.x.dtype == np.float64
+    h = load_on_disk(save_on_disk(g, tmp_path / "g"))
+    assert h.x.dtype == np.float64 and is_memory_mapped(h.x.array)
+    assert h.edge_w.dtype == np.float64
+    np.testing.assert_array_equal(h.x.numpy(), g.x.numpy())
+    runs = []
+    for graph in (g, h):
+        sg.manual_seed(0)
+        model = models.GraphSAGE(4, 8, 3).double()
+        runs.append(train_minibatch(model, graph, [3, 2], batch_size=8, epochs=1, seed=0))
+    assert runs[0]["batch_losses"] == runs[1]["batch_losses"]
+    # a Graph built from a float64 numpy array still gets the float32 default
+    assert Graph(x=np.ones((2, 2))).x.dtype == np.float32

@@ -106,3 +106,86 @@ def test_edge_counts_the_classes_cannot_hold_fail_up_front():
 def test_non_numeric_fractions_are_named(kwargs, error, match):
     with pytest.raises(error, match=match):
         synthetic.generate(50, 100, 2, 2, **kwargs)
+
+
+TINY = (300, 1200, 4, 3)
+
+
+def _tiny(monkeypatch):
+    monkeypatch.setitem(synthetic.PRESETS, "tiny", TINY)
+
+
+def _first_use(root, errors):
+    """A process asking for a preset nobody has generated yet (as a benchmark job does)."""
+    try:
+        for _ in range(3):
+            g = synthetic.to_graph(synthetic.load_synthetic("tiny", root=root))
+            assert g.num_nodes == TINY[0] and g.num_edges == TINY[1]
+    except Exception as exc:  # reported to the parent
+        errors.put(f"{type(exc).__name__}: {exc}")
+
+
+def _save_again(folder, errors):
+    try:
+        for i in range(30):
+            synthetic.save({"a": np.arange(1000), "b": np.full(5000, i)}, folder)
+    except Exception as exc:
+        errors.put(f"{type(exc).__name__}: {exc}")
+
+
+def _run_processes(target, args_list):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")  # inherits the monkeypatched preset table
+    errors = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, errors)) for args in args_list]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    found = []
+    while not errors.empty():
+        found.append(errors.get())
+    assert [p.exitcode for p in procs] == [0] * len(procs)
+    return found
+
+
+def test_concurrent_first_use_of_a_preset_and_concurrent_saves(tmp_path, monkeypatch):
+    _tiny(monkeypatch)
+    for round_ in range(4):
+        root = tmp_path / f"r{round_}"
+        assert _run_processes(_first_use, [(root,)] * 4) == []
+        assert [p.name for p in (root / "synthetic").iterdir()] == ["tiny-seed0-v2"]
+    folder = tmp_path / "s" / "x"
+    assert _run_processes(_save_again, [(folder,)] * 4) == []  # was: Directory not empty
+    assert synthetic.load_arrays(folder)["a"].tolist() == list(range(1000))
+    assert [p.name for p in folder.parent.iterdir()] == ["x"]  # no temp folders left
+
+
+@pytest.mark.parametrize("damage", ["truncate", "remove", "bad meta", "empty meta"])
+def test_a_damaged_preset_cache_is_generated_again(tmp_path, monkeypatch, damage):
+    _tiny(monkeypatch)
+    fresh = synthetic.load_synthetic("tiny", root=tmp_path, mmap=False)
+    folder = tmp_path / "synthetic" / "tiny-seed0-v2"
+    x = folder / "x.npy"
+    if damage == "truncate":
+        x.write_bytes(x.read_bytes()[: x.stat().st_size // 2])
+    elif damage == "remove":
+        x.unlink()
+    else:
+        (folder / "meta.json").write_text("{bad" if damage == "bad meta" else "")
+    again = synthetic.load_synthetic("tiny", root=tmp_path)
+    for k in fresh:
+        np.testing.assert_array_equal(again[k], fresh[k])
+    assert [p.name for p in (tmp_path / "synthetic").iterdir()] == ["tiny-seed0-v2"]
+
+
+def test_a_preset_cache_folder_holding_other_files_is_refused_by_name(tmp_path, monkeypatch):
+    _tiny(monkeypatch)
+    folder = tmp_path / "synthetic" / "tiny-seed0-v2"
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"tiny-seed0-v2 exists and is not a saved graph.*"
+                                         r"remove it or choose another folder"):
+        synthetic.load_synthetic("tiny", root=tmp_path)
+    assert (folder / "notes.txt").read_text() == "mine"
