@@ -90,13 +90,24 @@ def edge_sum(adj: SparseTensor, src_term: Tensor, dst_term: Tensor) -> Tensor:
 
     The attention-score primitive (GAT's ``a_src · Wx_j + a_dst · Wx_i``): ``src_term``
     ``(M, ...)`` per source node, ``dst_term`` ``(N, ...)`` per target node, result
-    ``(nnz, ...)`` in adj's CSR order.
+    ``(nnz, ...)`` in adj's own entry order (lined up with ``adj.values``, as `sddmm` and
+    `sparse_softmax`), so ``adj.with_values(edge_sum(adj, ...))`` scores every edge. A CSR
+    ``adj`` is the fast path; a COO one is computed in CSR order and permuted back.
+
+    Raises:
+        TypeError: non-sparse ``adj`` or non-Tensor terms.
+        ValueError: 0-d terms, row counts that do not match ``adj``, devices, or terms of
+            different trailing shapes or dtypes.
     """
     if not isinstance(adj, SparseTensor):
         raise TypeError(f"edge_sum: expected a SparseTensor (got {type(adj).__name__})")
     check_tensor("edge_sum", "src_term", src_term)
     check_tensor("edge_sum", "dst_term", dst_term)
-    adj = adj if adj.layout == "csr" else adj.to_csr()
+    for name, t in (("src_term", src_term), ("dst_term", dst_term)):
+        if t.ndim < 1:
+            raise ValueError(f"edge_sum: expected `{name}` with at least 1 dim, one row per "
+                             f"node (got a 0-d tensor)")
+    csr = adj if adj.layout == "csr" else adj.to_csr()
     if src_term.shape[0] != adj.shape[1] or dst_term.shape[0] != adj.shape[0]:
         raise ValueError(f"edge_sum: expected `src_term` with {adj.shape[1]} rows and "
                          f"`dst_term` with {adj.shape[0]} rows for `adj` of shape "
@@ -109,7 +120,8 @@ def edge_sum(adj: SparseTensor, src_term: Tensor, dst_term: Tensor) -> Tensor:
         raise ValueError(f"edge_sum: expected terms of one trailing shape and dtype (got "
                          f"{src_term.shape}/{src_term.dtype} and {dst_term.shape}/"
                          f"{dst_term.dtype})")
-    return EdgeSum.apply(adj.structure, src_term, dst_term)
+    out = EdgeSum.apply(csr.structure, src_term, dst_term)
+    return out if csr is adj else in_own_order(adj, out).values
 
 
 def _check(op, a):

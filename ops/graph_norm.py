@@ -9,26 +9,29 @@ pass through ordinary differentiable ops, so gradients reach the input values (e
 
 `gcn_norm` and `row_normalize` run in every forward of a layer; when the adjacency's values do
 not require grad, their whole result is cached too (keyed on the values array and its version),
-so an unweighted graph is normalised once, not once per call.
+so an unweighted graph is normalised once, not once per call. Those cached values are read-only
+(shared by every call): ``out.values.clone()`` gives a writable copy.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sparsegraph.backend import xp_of
+from sparsegraph.backend import DEFAULT_FLOAT, xp_of
 from sparsegraph.creation import full
 from sparsegraph.ops.elementwise import reciprocal, rsqrt, where
 from sparsegraph.ops.gather_scatter import gather_rows, scatter, segment
 from sparsegraph.ops.shape import cat
 from sparsegraph.ops.sparse_kernels.structure import coalesce as coalesce_kernel
 from sparsegraph.sparse import SparseTensor, Structure
-from sparsegraph.tensor import wrap
+from sparsegraph.tensor import Tensor, wrap
 
 __all__ = ["add_self_loops", "remove_self_loops", "gcn_norm", "row_normalize",
            "to_undirected"]
 
 UNDIRECTED_REDUCES = ("sum", "mean", "max", "min")
+# PyG's string fill values of add_remaining_self_loops ("add" is its name for "sum")
+FILL_REDUCES = {"add": "sum", "sum": "sum", "mean": "mean", "max": "max", "min": "min"}
 
 
 # ---- structure plans (cached on the input structure) ----------------------------------------
@@ -61,22 +64,33 @@ def _unsorted_rows(indptr, indices) -> bool:
     return bool(((indices[1:] < indices[:-1]) & ~starts[1:nnz]).any())
 
 
-def self_loop_plan(structure: Structure) -> tuple[Structure, object, int]:
-    """``(csr_with_loops, perm, n_loops)``: the new values are ``cat([values, loops])[perm]``.
+def self_loop_plan(structure: Structure) -> tuple[Structure, object, object]:
+    """``(csr_with_loops, src, missing)``: exactly one self loop per node, columns sorted.
 
-    A loop ``(i, i)`` is added for every node without one; existing self loops stay as they are
-    (PyG's ``add_remaining_self_loops``). Columns are sorted within rows.
+    PyG's ``add_remaining_self_loops``: every stored loop is removed and one loop per node is
+    added back, carrying the weight of the node's last stored loop (in entry order) or, for the
+    nodes in ``missing`` (ascending; those without a stored loop), a fill value. The new values
+    are ``cat([values, fill])[src]``, ``fill`` holding one row per node of ``missing``.
     """
 
     def build():
         rows, cols = structure.rows(), structure.cols()
         xp = xp_of(rows)
-        has = xp.zeros(structure.shape[0], dtype=bool)
-        has[rows[rows == cols]] = True
-        loops = xp.flatnonzero(~has).astype(rows.dtype)
-        csr, perm = _sorted_csr(xp.concatenate([rows, loops]), xp.concatenate([cols, loops]),
-                                structure.shape)
-        return csr, perm, int(loops.shape[0])
+        n, nnz = structure.shape[0], rows.shape[0]
+        keep, loops = xp.flatnonzero(rows != cols), xp.flatnonzero(rows == cols)
+        # the last stored loop of each node: the final one of its (stably sorted) group
+        order = xp.argsort(rows[loops], kind="stable")
+        nodes, entries = rows[loops][order], loops[order]
+        last_of_node = xp.ones(nodes.shape[0], dtype=bool)
+        last_of_node[:-1] = nodes[1:] != nodes[:-1]
+        loop_src = xp.full(n, -1, dtype=np.int64)
+        loop_src[nodes[last_of_node]] = entries[last_of_node]
+        missing = xp.flatnonzero(loop_src < 0)
+        loop_src[missing] = nnz + xp.arange(missing.shape[0])
+        ids = xp.arange(n, dtype=rows.dtype)
+        csr, perm = _sorted_csr(xp.concatenate([rows[keep], ids]),
+                                xp.concatenate([cols[keep], ids]), structure.shape)
+        return csr, xp.concatenate([keep.astype(np.int64), loop_src])[perm], missing
 
     return structure._cached("self_loop_plan", build)
 
@@ -110,12 +124,14 @@ def _undirected_plan(structure: Structure) -> tuple[Structure, object]:
 
 
 # ---- validation and the values cache --------------------------------------------------------
-def _adjacency(op: str, adj, *, square: bool = True) -> SparseTensor:
+def _adjacency(op: str, adj, *, square: bool = True, floating: bool = True) -> SparseTensor:
+    """``adj`` checked; ``floating=False`` for ops that only move or merge the values (any
+    numeric or bool edge attribute then passes, as in PyG)."""
     if not isinstance(adj, SparseTensor):
         raise TypeError(f"{op}: expected `adj` to be a SparseTensor (got {type(adj).__name__})")
     if square and adj.structure.shape[0] != adj.structure.shape[1]:
         raise ValueError(f"{op}: expected a square adjacency (got shape {adj.shape})")
-    if adj.dtype.kind != "f":
+    if floating and adj.dtype.kind != "f":
         raise TypeError(f"{op}: expected floating edge weights (got {adj.dtype}); convert "
                         "with adj.with_values(adj.values.float())")
     return adj
@@ -142,42 +158,115 @@ def _cached_result(adj: SparseTensor, key, build) -> SparseTensor:
     return SparseTensor(out.structure, wrap(out.values.array))
 
 
-# ---- public functions -----------------------------------------------------------------------
-def add_self_loops(adj: SparseTensor, fill_value: float = 1.0) -> SparseTensor:
-    """``A`` plus a self loop ``(i, i)`` of weight ``fill_value`` at every node that has none.
+def _flag(op: str, name: str, value) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{op}: expected `{name}` to be a bool (got {type(value).__name__})")
+    return bool(value)
 
-    Follows PyG's ``add_remaining_self_loops``: a node that already has a self loop keeps it
-    (with its weight) and gets no second one.
+
+def _reduce_option(op: str, name: str, reduce, allowed) -> str:
+    if not isinstance(reduce, str):
+        raise TypeError(f"{op}: expected `{name}` to be a str in {tuple(allowed)} (got "
+                        f"{type(reduce).__name__})")
+    if reduce not in allowed:
+        raise ValueError(f"{op}: expected `{name}` in {tuple(allowed)} (got {reduce!r})")
+    return reduce
+
+
+def _merge(values, index, size: int, reduce: str):
+    """``scatter(values, index, size, reduce)`` for any values: integer and bool means are
+    float32 (as PyG's scatter, and `Graph.to_undirected`); bool sum / max are logical or, min
+    logical and (as scipy and numpy merge booleans)."""
+    if reduce == "mean" and values.dtype.kind != "f":
+        return scatter(values.to(DEFAULT_FLOAT), index, size, "mean")
+    if values.dtype == np.bool_:
+        return scatter(values.to("int64"), index, size, reduce).to("bool")
+    return scatter(values, index, size, reduce)
+
+
+def _holds(dtype, number) -> bool:
+    """Whether an integer / bool ``dtype`` holds ``number`` exactly (not inf, NaN, 0.5, 2**70)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        try:
+            return bool(np.array(number).astype(dtype) == number)
+        except OverflowError:
+            return False
+
+
+def _loop_fill(adj: SparseTensor, fill_value, missing) -> Tensor:
+    """One row of loop values per node of ``missing`` (see `add_self_loops`)."""
+    v, n = adj.values, adj.shape[0]
+    if fill_value is None:  # PyG: weight 1
+        fill_value = 1.0
+    if isinstance(fill_value, str):
+        reduce = FILL_REDUCES[_reduce_option("add_self_loops", "fill_value", fill_value,
+                                                  FILL_REDUCES)]
+        # the reduce of each node's in-edges (rows are targets); 0 where there are none
+        return gather_rows(_merge(v, adj.structure.rows(), n, reduce), missing)
+    if isinstance(fill_value, Tensor):
+        if fill_value.device != v.device:
+            raise ValueError(f"add_self_loops: `adj` is on {v.device} but `fill_value` is on "
+                             f"{fill_value.device}; use .to()")
+        f, shape = fill_value.to(v.dtype), tuple(fill_value.shape)
+        if shape == tuple(v.shape[1:]):
+            f, shape = f.reshape((1,) + shape), (1,) + shape
+        if shape[1:] != tuple(v.shape[1:]) or shape[0] not in (1, n):
+            raise ValueError(f"add_self_loops: expected a Tensor `fill_value` of shape "
+                             f"{tuple(v.shape[1:])} or (1, ...) for every node, or ({n}, ...) "
+                             f"per node, to match values of shape {tuple(v.shape)} (got {shape})")
+        return gather_rows(f, missing if shape[0] == n else xp_of(missing).zeros_like(missing))
+    if isinstance(fill_value, bool) or not isinstance(fill_value, int | float | np.number):
+        raise TypeError(f"add_self_loops: expected `fill_value` to be a number, a Tensor, None "
+                        f"or one of {tuple(FILL_REDUCES)} (got {type(fill_value).__name__})")
+    if v.dtype.kind != "f" and not _holds(v.dtype, fill_value):
+        raise ValueError(f"add_self_loops: expected a `fill_value` that {v.dtype} values can "
+                         f"hold exactly (got {fill_value!r}); convert the values to float first")
+    return full((missing.shape[0],) + v.shape[1:], fill_value, dtype=v.dtype, device=v.device)
+
+
+# ---- public functions -----------------------------------------------------------------------
+def add_self_loops(adj: SparseTensor, fill_value=1.0) -> SparseTensor:
+    """``A`` with exactly one self loop ``(i, i)`` per node: PyG's ``add_remaining_self_loops``.
+
+    Every stored self loop is removed and one loop per node added back. A node that had loops
+    keeps the weight of its last one (in adj's entry order; several loops are not summed); the
+    others get ``fill_value``. Unlike PyG's ``add_self_loops`` nothing is appended to a node
+    that already has a loop.
 
     Args:
-        adj: square ``(N, N)`` adjacency (CSR or COO) with values ``(E, ...)``.
-        fill_value: weight of the added loops. (default: 1.0)
+        adj: square ``(N, N)`` adjacency (CSR or COO) with values ``(E, ...)``: float, integer
+            or bool.
+        fill_value: the weight of the new loops (default: 1.0): a number (one that integer
+            values can hold exactly); None (1.0); a Tensor of the values' trailing shape (or
+            ``(1, ...)``) for every new loop, or ``(N, ...)`` with one row per node (it gets a
+            gradient); or, as PyG, ``"sum"`` / ``"add"``, ``"mean"``, ``"max"`` or ``"min"``:
+            that reduce of the node's incoming edge weights, 0 for a node without in-edges
+            (an integer ``"mean"`` makes the result float32, as PyG's ``cat`` promotes).
 
     Returns:
-        CSR ``(N, N)`` with sorted columns; gradients reach ``adj``'s values.
+        CSR ``(N, N)`` with sorted columns; gradients reach ``adj``'s values (and a Tensor
+        ``fill_value``).
 
     Example:
         >>> a = sg.from_edge_index([[0, 1], [1, 0]], 3)
         >>> add_self_loops(a).to_dense().tolist()[2]
         [0.0, 0.0, 1.0]
     """
-    _adjacency("add_self_loops", adj)
-    if isinstance(fill_value, bool) or not isinstance(fill_value, int | float | np.number):
-        raise TypeError(f"add_self_loops: expected a number `fill_value` (got "
-                        f"{type(fill_value).__name__})")
-    csr, perm, n_loops = self_loop_plan(adj.structure)
-    v = adj.values
-    loops = full((n_loops,) + v.shape[1:], fill_value, dtype=v.dtype, device=v.device)
-    return SparseTensor(csr, gather_rows(cat([v, loops]), perm))
+    _adjacency("add_self_loops", adj, floating=False)
+    csr, src, missing = self_loop_plan(adj.structure)
+    loops = _loop_fill(adj, fill_value, missing)
+    v = adj.values if loops.dtype == adj.dtype else adj.values.to(loops.dtype)
+    return SparseTensor(csr, gather_rows(cat([v, loops]), src))
 
 
 def remove_self_loops(adj: SparseTensor) -> SparseTensor:
     """``A`` without its diagonal entries, as CSR with sorted columns.
 
     Args:
-        adj: square ``(N, N)`` adjacency (CSR or COO).
+        adj: square ``(N, N)`` adjacency (CSR or COO); values of any dtype (edge weights,
+            integer edge types, bool masks), as PyG's ``edge_attr``.
     """
-    _adjacency("remove_self_loops", adj)
+    _adjacency("remove_self_loops", adj, floating=False)
     csr, keep = _no_loop_plan(adj.structure)
     return SparseTensor(csr, gather_rows(adj.values, keep))
 
@@ -203,12 +292,16 @@ def gcn_norm(adj: SparseTensor, add_self_loops: bool = True,
 
     Args:
         adj: square ``(N, N)`` target-major adjacency; values ``(E,)`` or ``(E, H)`` weights.
-        add_self_loops: add the remaining self loops first (existing loops keep their weight).
-            (default: True)
+        add_self_loops: add the remaining self loops first, as `add_self_loops`: one per node,
+            an existing one keeping its weight (the last one's, if several). (default: True)
         improved: self-loop weight 2 instead of 1 (``A + 2I``). (default: False)
 
     Returns:
-        CSR ``(N, N)`` with sorted columns; differentiable w.r.t. ``adj``'s values.
+        CSR ``(N, N)`` with sorted columns; differentiable w.r.t. ``adj``'s values. When they
+        do not require grad the result is cached, and every call's values share one
+        read-only array: an in-place change (an optimizer step on a Parameter made from it)
+        raises; take ``out.values.clone()`` for weights of your own, e.g.
+        ``sg.Parameter(gcn_norm(adj).values.clone())``.
 
     Example:
         >>> a = gcn_norm(sg.from_edge_index([[0], [1]], 2, dtype="float64"))
@@ -216,6 +309,8 @@ def gcn_norm(adj: SparseTensor, add_self_loops: bool = True,
         [[1.0, 0.0], [0.7071, 0.5]]
     """
     _adjacency("gcn_norm", adj)
+    add_self_loops = _flag("gcn_norm", "add_self_loops", add_self_loops)
+    improved = _flag("gcn_norm", "improved", improved)
 
     def build():
         a = (globals()["add_self_loops"](adj, 2.0 if improved else 1.0) if add_self_loops
@@ -225,7 +320,7 @@ def gcn_norm(adj: SparseTensor, add_self_loops: bool = True,
         values = gather_rows(dinv, s.rows()) * a.values * gather_rows(dinv, s.indices)
         return SparseTensor(s, values)
 
-    return _cached_result(adj, ("gcn_norm", bool(add_self_loops), bool(improved)), build)
+    return _cached_result(adj, ("gcn_norm", add_self_loops, improved), build)
 
 
 def row_normalize(adj: SparseTensor) -> SparseTensor:
@@ -237,7 +332,9 @@ def row_normalize(adj: SparseTensor) -> SparseTensor:
         adj: ``(N, M)`` adjacency (CSR or COO) with values ``(E,)`` or ``(E, H)``.
 
     Returns:
-        CSR ``(N, M)`` with sorted columns; differentiable w.r.t. ``adj``'s values.
+        CSR ``(N, M)`` with sorted columns; differentiable w.r.t. ``adj``'s values. Cached,
+        with read-only values, when they do not require grad: as `gcn_norm`
+        (``out.values.clone()`` for a writable copy).
     """
     _adjacency("row_normalize", adj, square=False)
 
@@ -260,16 +357,16 @@ def to_undirected(adj: SparseTensor, reduce: str = "sum") -> SparseTensor:
     symmetric ``A`` comes back doubled, with ``"mean"`` / ``"max"`` unchanged.
 
     Args:
-        adj: square ``(N, N)`` adjacency (CSR or COO) with values ``(E, ...)``.
+        adj: square ``(N, N)`` adjacency (CSR or COO) with values ``(E, ...)`` of any dtype:
+            integer and bool values merge as in `Graph.to_undirected` (their ``"mean"`` is
+            float32 as in PyG; bool ``"sum"`` / ``"max"`` are or, ``"min"`` is and).
         reduce: ``"sum"``, ``"mean"``, ``"max"`` or ``"min"``. (default: ``"sum"``)
 
     Returns:
         Symmetric CSR ``(N, N)`` with sorted columns; differentiable w.r.t. the values.
     """
-    _adjacency("to_undirected", adj)
-    if reduce not in UNDIRECTED_REDUCES:
-        raise ValueError(f"to_undirected: expected `reduce` in {UNDIRECTED_REDUCES} (got "
-                         f"{reduce!r})")
+    _adjacency("to_undirected", adj, floating=False)
+    reduce = _reduce_option("to_undirected", "reduce", reduce, UNDIRECTED_REDUCES)
     csr, inverse = _undirected_plan(adj.structure)
     v = adj.values
-    return SparseTensor(csr, scatter(cat([v, v]), inverse, csr.nnz, reduce))
+    return SparseTensor(csr, _merge(cat([v, v]), inverse, csr.nnz, reduce))

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sparsegraph.backend import as_dtype, xp_of
-from sparsegraph.ops._util import broadcasts_to, check_operands
+from sparsegraph.backend import as_dtype, result_type, xp_of
+from sparsegraph.ops._util import broadcasts_to
 from sparsegraph.ops.gather_scatter import scatter, segment
 from sparsegraph.ops.index import getitem
 from sparsegraph.ops.shape import cat
@@ -61,8 +61,11 @@ def sparse_mul(a: SparseTensor, other) -> SparseTensor:
     The result keeps a's structure (zeros stay zeros); a dense ``other`` is read only at the
     stored entries, and gradients reach both a's values and ``other`` (at those entries).
 
+    Dtypes promote as in ``dense * dense`` (PyTorch's rule, `sparsegraph.backend.result_type`):
+    float32 values times an int64 tensor stay float32, float32 times float64 gives float64.
+
     Raises:
-        TypeError: a sparse or non-numeric ``other``, or a dtype different from a's values.
+        TypeError: a sparse or non-numeric ``other``.
         ValueError: a shape that does not broadcast to ``a.shape``, or another device.
 
     Example:
@@ -75,9 +78,15 @@ def sparse_mul(a: SparseTensor, other) -> SparseTensor:
         raise TypeError("sparse_mul: expected a number or dense Tensor `other` (got a "
                         "SparseTensor); use sparse_add for unions or spgemm for products")
     if isinstance(other, Tensor):
-        check_operands("sparse_mul", "a", a.values, other=other)
+        if other.device != a.device:
+            raise ValueError(f"sparse_mul: `a` is on {a.device} but `other` is on "
+                             f"{other.device}; use .to()")
         a = _merged(a)
-        return a.with_values(a.values * _sample_dense(a, other))
+        # the dtype of a.to_dense() * other (a 0-d other is weak there, but not once sampled)
+        dt = result_type(a.values, other)
+        values = a.values if a.dtype == dt else a.values.to(dt)
+        return a.with_values(values * _sample_dense(a, other if other.dtype == dt
+                                                    else other.to(dt)))
     if not isinstance(other, int | float | np.number) or isinstance(other, complex):
         raise TypeError(f"sparse_mul: expected a number or Tensor (got {type(other).__name__})")
     a = _merged(a)
@@ -90,10 +99,10 @@ def sparse_add(a: SparseTensor, b) -> SparseTensor | Tensor:
 
     Gradients reach both value sets. The union structure is built once per pair of structures
     (cached on a's); two tensors sharing one structure just add their values. Adding a scalar
-    would fill every zero, so it is refused.
+    would fill every zero, so it is refused. Dtypes promote as in ``dense + dense``.
 
     Raises:
-        TypeError: a scalar or non-tensor ``b``; mixed dtypes. ValueError: shapes or devices.
+        TypeError: a scalar or non-tensor ``b``. ValueError: shapes or devices.
     """
     _check("sparse_add", a)
     if isinstance(b, Tensor):
@@ -108,9 +117,9 @@ def sparse_add(a: SparseTensor, b) -> SparseTensor | Tensor:
     if a.device != b.device:
         raise ValueError(f"sparse_add: operands are on different devices ({a.device} and "
                          f"{b.device}); use .to()")
-    if a.dtype != b.dtype:
-        raise TypeError(f"sparse_add: expected operands of one dtype (got {a.dtype} and "
-                        f"{b.dtype})")
+    if a.dtype != b.dtype:  # the dense rule: float32 + float64 -> float64, int + float -> float
+        dt = result_type(a.values, b.values)
+        a, b = (t if t.dtype == dt else t.with_values(t.values.to(dt)) for t in (a, b))
     from sparsegraph.ops.sparse_conversion import coalesce
 
     sa, sb = a.structure, b.structure
@@ -138,6 +147,9 @@ def sparse_apply(a: SparseTensor, fn) -> SparseTensor:
         [0.0, 3.0]
     """
     _check("sparse_apply", a)
+    if not callable(fn):
+        raise TypeError(f"sparse_apply: expected a callable `fn` mapping the values Tensor to a "
+                        f"Tensor (got {type(fn).__name__})")
     a = _merged(a, nonlinear=True)
     out = fn(a.values)
     if not isinstance(out, Tensor) or out.shape[:1] != a.values.shape[:1]:

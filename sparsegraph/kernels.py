@@ -208,6 +208,13 @@ def use(*names: str, **per_op: str) -> Iterator[None]:
     Positional names are preferences tried in order for every op (an op without such a kernel
     keeps its default); keyword arguments force one op's kernel.
 
+    A keyword forces that registry op only, and backward passes dispatch registry ops of their
+    own: ``spmm``'s backward is ``spmm_backward`` (its generic form runs ``sddmm`` and
+    ``spmm``), a softmax's is ``csr_softmax_backward`` (``sparsegraph info`` lists every op).
+    To pin a forward and its backward, force both, e.g.
+    ``use(spmm="generic", spmm_backward="generic", sddmm="generic")``; ``use("generic")``
+    prefers the generic kernel for every op, forward and backward.
+
     Raises:
         ValueError: a name that no kernel has, an unknown op, or an op without that kernel
             (the message lists what exists).

@@ -21,6 +21,7 @@ from sparsegraph import backend
 from sparsegraph.tensor import Tensor, _ops, wrap
 
 INT32_MAX = np.iinfo(np.int32).max
+INT64_MAX = np.iinfo(np.int64).max  # the largest dimension int64 indices can address
 
 
 def index_dtype(n_rows: int, n_cols: int, nnz: int) -> np.dtype:
@@ -66,7 +67,32 @@ def _check_shape(op: str, shape) -> tuple[int, int]:
             isinstance(s, int | np.integer) and not isinstance(s, bool) and s >= 0
             for s in shape)):
         raise ValueError(f"{op}: expected `shape` to be two non-negative ints (got {shape!r})")
+    if max(int(shape[0]), int(shape[1])) > INT64_MAX:  # e.g. uint64: int64 indices would wrap
+        raise ValueError(f"{op}: expected `shape` dims below 2^63, which int64 indices can "
+                         f"address (got {shape!r})")
     return int(shape[0]), int(shape[1])
+
+
+def _inferred_dim(op: str, name: str, largest: int) -> int:
+    """``largest + 1``, the dimension a largest index implies; refused past int64."""
+    if largest >= INT64_MAX:
+        raise ValueError(f"{op}: expected `{name}` values below 2^63 - 1, which int64 indices "
+                         f"can address (got {largest})")
+    return largest + 1
+
+
+def _frozen(array):
+    """A read-only view (cupy arrays have no such flag)."""
+    if isinstance(array, np.ndarray):
+        array = array.view()
+        array.flags.writeable = False
+    return array
+
+
+def _read_only(s, name: str, array):
+    """A read-only view of one of structure ``s``'s index arrays, made once: the structure is
+    immutable and shared, and the kernels trust it."""
+    return s._cached(("read_only", name), lambda: _frozen(array))
 
 
 class Structure:
@@ -261,10 +287,15 @@ class SparseTensor:
     nnz = property(lambda self: self.structure.nnz)
     dtype = property(lambda self: self.values.dtype)
     device = property(lambda self: self.values.device)
-    indptr = property(lambda self: self.structure.to_csr()[0].indptr,
-                      doc="Row pointer (N + 1,); of the CSR form for a COO tensor (cached).")
-    row = property(lambda self: self.structure.rows(), doc="Row of every stored entry.")
-    col = property(lambda self: self.structure.cols(), doc="Column of every stored entry.")
+    # the index arrays are read-only views of the shared structure's (``.copy()`` to edit one)
+    indptr = property(lambda self: _read_only(csr := self.structure.to_csr()[0], "indptr",
+                                              csr.indptr),
+                      doc="Row pointer (N + 1,); of the CSR form for a COO tensor (cached). "
+                          "Read-only.")
+    row = property(lambda self: _read_only(self.structure, "row", self.structure.rows()),
+                   doc="Row of every stored entry (read-only).")
+    col = property(lambda self: _read_only(self.structure, "col", self.structure.cols()),
+                   doc="Column of every stored entry (read-only).")
 
     @property
     def shape(self) -> tuple:
@@ -275,11 +306,12 @@ class SparseTensor:
         return len(self.shape)
 
     def indices(self):
-        """Column indices of a CSR tensor; the 2 x nnz (row, col) array of a COO tensor."""
+        """Column indices of a CSR tensor; the 2 x nnz (row, col) array of a COO tensor.
+        Read-only (the structure is shared): ``.copy()`` gives a writable one."""
+        s = self.structure
         if self.layout == "csr":
-            return self.structure.indices
-        xp = backend.xp_of(self.structure.row)
-        return xp.stack([self.structure.row, self.structure.col])
+            return _read_only(s, "col", s.indices)
+        return _frozen(backend.xp_of(s.row).stack([s.row, s.col]))  # a copy, not kept
 
     @property
     def requires_grad(self) -> bool:
@@ -315,16 +347,19 @@ class SparseTensor:
         return self.to_dense().detach().numpy()
 
     def to_scipy(self):
-        """A scipy.sparse csr_matrix / coo_matrix (1-D values only; no graph)."""
+        """A scipy.sparse csr_matrix / coo_matrix (1-D values only; no graph).
+
+        Its index arrays and data are copies: scipy's in-place methods on it (sum_duplicates,
+        sort_indices, ``m.data *= k``) never change this tensor or its shared structure."""
         import scipy.sparse as sp
 
         if self.values.ndim != 1:
             raise ValueError(f"to_scipy: expected 1-D values (got shape {self.values.shape})")
         s = self.structure.to(backend.normalize_device("cpu"))
-        v = backend.to_device(self.values.array, "cpu")
+        v = np.array(backend.to_device(self.values.array, "cpu"))  # copies (also from cupy)
         if self.layout == "csr":
-            return sp.csr_matrix((v, s.indices, s.indptr), shape=s.shape)
-        return sp.coo_matrix((v, (s.row, s.col)), shape=s.shape)
+            return sp.csr_matrix((v, s.indices.copy(), s.indptr.copy()), shape=s.shape)
+        return sp.coo_matrix((v, (s.row.copy(), s.col.copy())), shape=s.shape)
 
     def __repr__(self) -> str:
         grad = (f", grad_fn=<{self.values.grad_fn.name()}>" if self.values.grad_fn is not None
@@ -372,6 +407,10 @@ class SparseTensor:
         return self.with_values(-self.values)
 
     def __sub__(self, other):
+        if not isinstance(other, SparseTensor | Tensor):  # before negating it
+            raise TypeError(f"sparse - other: expected a SparseTensor or dense Tensor `other` "
+                            f"(got {type(other).__name__}); subtracting a scalar would densify, "
+                            "use a.to_dense() - value")
         return _ops().sparse_add(self, -other)
 
     def __rsub__(self, other):
@@ -459,7 +498,8 @@ def _coo(op: str, name: str, indices, values, shape, dtype, device) -> SparseTen
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{op}: expected `{name}` with an integer dtype (got {idx.dtype})")
     if shape is None:
-        shape = tuple(int(idx[i].max()) + 1 if idx.shape[1] else 0 for i in range(2))
+        shape = tuple(_inferred_dim(op, name, int(idx[i].max())) if idx.shape[1] else 0
+                      for i in range(2))
     s = Structure.coo(idx[0], idx[1], shape, op=op)
     device = device or s.device
     return SparseTensor(s.to(device), check_values(op, values, s.nnz, device, dtype))
@@ -475,7 +515,8 @@ def sparse_csr(indptr, indices, values=None, shape=None, *, dtype=None,
         if ip.size == 0:
             raise ValueError("sparse_csr: expected `indptr` with N + 1 entries for N rows, at "
                              "least one (got an empty array)")
-        shape = (ip.size - 1, int(ind.max()) + 1 if ind.size else 0)
+        shape = (ip.size - 1,
+                 _inferred_dim("sparse_csr", "indices", int(ind.max())) if ind.size else 0)
     s = Structure.csr(indptr, indices, shape, op="sparse_csr")
     device = device or s.device
     return SparseTensor(s.to(device), check_values("sparse_csr", values, s.nnz, device, dtype))
@@ -518,11 +559,11 @@ def from_edge_index(edge_index, num_nodes: int | None = None, values=None, *,
         raise TypeError(f"from_edge_index: expected `edge_index` with an integer dtype "
                         f"(got {ei.dtype})")
     if num_nodes is None:
-        num_nodes = int(ei.max()) + 1 if ei.size else 0
+        num_nodes = _inferred_dim("from_edge_index", "edge_index", int(ei.max())) if ei.size else 0
     if (not isinstance(num_nodes, int | np.integer) or isinstance(num_nodes, bool)
-            or num_nodes < 0):
-        raise ValueError(f"from_edge_index: expected `num_nodes` to be a non-negative int "
-                         f"(got {num_nodes!r})")
+            or not 0 <= num_nodes <= INT64_MAX):
+        raise ValueError(f"from_edge_index: expected `num_nodes` to be a non-negative int below "
+                         f"2^63 (got {num_nodes!r})")
     if ei.size and (int(ei.min()) < 0 or int(ei.max()) >= num_nodes):
         bad = int(ei.min()) if int(ei.min()) < 0 else int(ei.max())
         raise ValueError(f"from_edge_index: expected `edge_index` node ids in [0, {num_nodes}) "

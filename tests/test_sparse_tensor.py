@@ -395,3 +395,92 @@ def test_dividing_by_zero_gives_inf_as_numpy():
         np.testing.assert_array_equal((a / 0).values.numpy(), [np.inf, -np.inf])
     assert_close((a / 2).values, [0.5, -1.0])
     assert_close((a / sg.full((2, 2), 4.0)).values, [0.25, -0.5])
+
+
+# ---- what leaves the tensor cannot change its (shared, trusted) structure ------------------
+@pytest.mark.parametrize("layout", ["csr", "coo"])
+def test_to_scipy_shares_nothing_writable_with_the_tensor(layout):
+    """scipy canonicalises in place (sum_duplicates, sort_indices, data *= k); none of it may
+    reach the structure, its cached forms or the values."""
+    adj = sg.from_edge_index([[0, 0, 2, 1], [1, 1, 1, 2]], 3)  # edge 0 -> 1 twice
+    adj = adj if layout == "csr" else adj.to_coo()
+    other = adj.with_values(sg.tensor([1.0, 2.0, 3.0, 4.0]))
+    before, other_before = dense_of(adj), dense_of(other)
+    values_before, rows_before = adj.values.numpy().copy(), adj.row.copy()
+    m = adj.to_scipy()
+    s = adj.structure
+    mine = [s.indptr, s.indices] if layout == "csr" else [s.row, s.col]
+    theirs = [m.indptr, m.indices] if layout == "csr" else [m.row, m.col]
+    for a in mine + [adj.values.array]:
+        for b in theirs + [m.data]:
+            assert not np.shares_memory(a, b)
+    m.sum_duplicates()
+    m.data *= 10
+    if layout == "csr":
+        m.indices[:] = 1_000_000
+        m.indptr[:] = 0
+    else:
+        m.row[:] = m.col[:] = 1_000_000
+    np.testing.assert_array_equal(dense_of(adj), before)
+    np.testing.assert_array_equal(dense_of(other), other_before)
+    np.testing.assert_array_equal(adj.values.numpy(), values_before)
+    np.testing.assert_array_equal(adj.row, rows_before)
+    assert adj.indptr.tolist() == [0, 0, 3, 4] and adj.nnz == 4
+    np.testing.assert_array_equal((adj @ sg.tensor([[1.0], [10.0], [100.0]])).numpy(),
+                                  before @ [[1.0], [10.0], [100.0]])
+
+
+@pytest.mark.parametrize("layout", ["csr", "coo"])
+def test_index_arrays_handed_out_are_read_only(layout):
+    a = random_sparse(5, 4, 0.5, seed=3, layout=layout)
+    arrays = {"indptr": a.indptr, "row": a.row, "col": a.col, "indices()": a.indices()}
+    for name, arr in arrays.items():
+        assert not arr.flags.writeable, name
+        with pytest.raises(ValueError, match="read-only"):
+            arr[...] = 0
+    s = a.structure
+    assert np.shares_memory(a.col, s.cols()) and np.shares_memory(a.row, s.rows())
+    assert s.cols().flags.writeable  # the structure's own arrays are untouched views' bases
+    assert a.indptr is a.indptr and a.row is a.row  # made once
+    np.testing.assert_array_equal(a.indptr, a.structure.to_csr()[0].indptr)
+    writable = a.indices().copy()
+    writable[...] = 0  # a copy is the caller's
+
+
+def test_index_values_and_dims_past_int64_are_refused_not_wrapped():
+    big = np.array([[0], [2**63 + 5]], np.uint64)
+    cases = [
+        (lambda: sg.sparse_coo(big, [1.0], (1, 2**64 - 1)),
+         r"sparse_coo: expected `shape` dims below 2\^63"),
+        (lambda: sg.sparse_coo(big, [1.0], (1, 2**63 - 1)),
+         r"sparse_coo: expected `column indices` in \[0, 9223372036854775807\) "
+         r"\(got 9223372036854775813\)"),
+        (lambda: sg.sparse_coo(big, [1.0]),
+         r"sparse_coo: expected `indices` values below 2\^63 - 1.* \(got 9223372036854775813\)"),
+        (lambda: sg.sparse_csr(np.array([0, 1], np.uint64), np.array([2**63], np.uint64), [1.0],
+                               (1, 2**64 - 1)), r"sparse_csr: expected `shape` dims below 2\^63"),
+        (lambda: sg.sparse_csr(np.array([0, 1], np.uint64), np.array([2**63], np.uint64),
+                               [1.0]), r"sparse_csr: expected `indices` values below 2\^63 - 1"),
+        (lambda: sg.from_edge_index(np.array([[2**64 - 1], [0]], np.uint64)),
+         r"from_edge_index: expected `edge_index` values below 2\^63 - 1.* "
+         r"\(got 18446744073709551615\)"),
+        (lambda: sg.from_edge_index(np.array([[1], [0]], np.uint64), 2**63),
+         r"from_edge_index: expected `num_nodes` to be a non-negative int below 2\^63"),
+        (lambda: sg.sparse_coo([[0], [0]], [1.0], (2**63, 1)),
+         r"sparse_coo: expected `shape` dims below 2\^63"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=message):
+            call()
+    # the largest addressable index still works, as int64
+    a = sg.sparse_coo(np.array([[0], [2**63 - 2]], np.uint64), [1.0], (1, 2**63 - 1))
+    assert a.col.tolist() == [2**63 - 2] and a.col.dtype == np.int64
+
+
+def test_subtracting_a_non_tensor_names_the_operation():
+    b = sg.sparse_coo([[0, 1], [1, 0]], [1.0, 2.0], (2, 2))
+    for other in (None, "x", 1.0):
+        with pytest.raises(TypeError, match=r"sparse - other: expected a SparseTensor or dense "
+                                            r"Tensor `other` \(got "):
+            b - other
+    assert_close((b - b).to_dense(), np.zeros((2, 2)))

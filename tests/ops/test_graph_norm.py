@@ -251,12 +251,46 @@ def test_errors():
         ops.gcn_norm(rect)
     with pytest.raises(TypeError, match=r"add_self_loops: expected `adj` to be a SparseTensor"):
         ops.add_self_loops(sg.randn(3, 3))
-    with pytest.raises(TypeError, match=r"remove_self_loops: expected floating edge weights"):
-        ops.remove_self_loops(sq.with_values(sg.tensor(np.ones(sq.nnz, dtype=np.int64))))
+    ints = sq.with_values(sg.tensor(np.ones(sq.nnz, dtype=np.int64)))
+    with pytest.raises(TypeError, match=r"gcn_norm: expected floating edge weights"):
+        ops.gcn_norm(ints)
     with pytest.raises(ValueError, match=r"to_undirected: expected `reduce` in"):
         ops.to_undirected(sq, "prod")
-    with pytest.raises(TypeError, match=r"add_self_loops: expected a number `fill_value`"):
-        ops.add_self_loops(sq, "mean")
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda a: ops.gcn_norm(a, sg.ones(2)), TypeError,
+     r"gcn_norm: expected `add_self_loops` to be a bool \(got Tensor\)"),
+    (lambda a: ops.gcn_norm(a, improved="yes"), TypeError,
+     r"gcn_norm: expected `improved` to be a bool \(got str\)"),
+    (lambda a: ops.to_undirected(a, np.array(["sum", "max"])), TypeError,
+     r"to_undirected: expected `reduce` to be a str in \('sum', 'mean', 'max', 'min'\) "
+     r"\(got ndarray\)"),
+    (lambda a: ops.to_undirected(a, None), TypeError,
+     r"to_undirected: expected `reduce` to be a str"),
+    (lambda a: ops.add_self_loops(a, "prod"), ValueError,
+     r"add_self_loops: expected `fill_value` in \('add', 'sum', 'mean', 'max', 'min'\) "
+     r"\(got 'prod'\)"),
+    (lambda a: ops.add_self_loops(a, [1.0]), TypeError,
+     r"add_self_loops: expected `fill_value` to be a number, a Tensor, None or one of"),
+    (lambda a: ops.add_self_loops(a, True), TypeError, r"add_self_loops: expected `fill_value`"),
+    (lambda a: ops.add_self_loops(a, sg.ones(3)), ValueError,
+     r"add_self_loops: expected a Tensor `fill_value` of shape \(\) or \(1, ...\) for every "
+     r"node, or \(7, ...\) per node, to match values of shape \(\d+,\) \(got \(3,\)\)"),
+    (lambda a: ops.add_self_loops(a, sg.ones(7, 2)), ValueError,
+     r"add_self_loops: expected a Tensor `fill_value`"),
+    (lambda a: ops.add_self_loops(a.with_values(sg.tensor(np.ones(a.nnz, np.int64))), 0.5),
+     ValueError, r"add_self_loops: expected a `fill_value` that int64 values can hold exactly "
+                 r"\(got 0.5\)"),
+    (lambda a: ops.add_self_loops(a.with_values(sg.tensor(np.ones(a.nnz, np.uint8))),
+                                  float("inf")),
+     ValueError, r"add_self_loops: expected a `fill_value` that uint8 values can hold exactly"),
+    (lambda a: ops.add_self_loops(a.with_values(sg.tensor(np.ones(a.nnz, np.int32))), 2**70),
+     ValueError, r"add_self_loops: expected a `fill_value` that int32 values can hold exactly"),
+])
+def test_option_errors_name_the_argument(call, error, message):
+    with pytest.raises(error, match=message):
+        call(to_sparse(dense_graph(), "csr"))
 
 
 def test_docstring_examples_run():
