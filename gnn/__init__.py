@@ -9,7 +9,8 @@ from sparsegraph.gnn.cheb import ChebConv  # noqa: E402
 from sparsegraph.gnn.gat import GATConv  # noqa: E402
 from sparsegraph.gnn.gcn import GCNConv, SGConv  # noqa: E402
 from sparsegraph.gnn.gin import GINConv, GraphConv  # noqa: E402
-from sparsegraph.gnn.message_passing import MessagePassing, as_adjacency  # noqa: E402
+from sparsegraph.gnn.inputs import as_adjacency  # noqa: E402
+from sparsegraph.gnn.message_passing import MessagePassing  # noqa: E402
 from sparsegraph.gnn.pool import global_add_pool, global_max_pool, global_mean_pool  # noqa: E402
 from sparsegraph.gnn.sage import SAGEConv  # noqa: E402
 from sparsegraph.gnn.sampling import NeighborLoader, NeighborSampler, SampledBlocks  # noqa: E402

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sparsegraph.ops as ops
-from sparsegraph.gnn.message_passing import MessagePassing, as_adjacency, check_features
+from sparsegraph.gnn.inputs import check_features, weighted_adjacency
+from sparsegraph.gnn.message_passing import MessagePassing
 from sparsegraph.gnn.utils import check_int, check_probability
+from sparsegraph.sparse import SparseTensor
 
 
 class APPNP(MessagePassing):
@@ -21,8 +23,12 @@ class APPNP(MessagePassing):
         add_self_loops: add ``I`` before normalising. (default: True)
         normalize: apply the symmetric normalisation. (default: True)
 
+    ``forward(x, adj, edge_weight=None)``: ``edge_weight`` (``(E,)``) gives the weighted
+    adjacency in place of ``adj``'s values, one weight per edge in the order of ``adj``'s
+    edges (with ``cached=True`` only the first call's weights are used), as in PyG.
+
     Shapes:
-        x: ``(N, F)``; adj: ``(N, N)``; out: ``(N, F)``.
+        x: ``(N, F)`` dense or sparse CSR; adj: ``(N, N)``; out: ``(N, F)`` dense.
     """
 
     def __init__(self, K: int, alpha: float, dropout: float = 0.0, cached: bool = False,
@@ -39,21 +45,23 @@ class APPNP(MessagePassing):
     def reset_parameters(self) -> None:
         self._cached_adj = None
 
-    def forward(self, x, adj):
+    def forward(self, x, adj, edge_weight=None):
         check_features("APPNP", "x", x)  # else gcn_norm blames the edge weights' dtype
         norm = self._cached_adj
         if norm is None:
-            norm = as_adjacency(adj, x.shape[0], op="APPNP", dtype=x.dtype)
+            norm = weighted_adjacency(adj, x.shape[0], edge_weight, op="APPNP", dtype=x.dtype)
             if self.normalize:
                 norm = ops.gcn_norm(norm, add_self_loops=self.add_self_loops)
             if self.cached:
                 self._cached_adj = norm
-        h = x
+        # dense from the first step on (Â x of sparse features is nearly dense); K = 0 too
+        h = x.to_dense() if isinstance(x, SparseTensor) and self.K == 0 else x
+        teleport = x * self.alpha if self.K else None
         for _ in range(self.K):
             step = norm
             if self.dropout > 0.0 and self.training:
                 step = norm.with_values(ops.dropout(norm.values, self.dropout, True))
-            h = self.propagate(step, h) * (1 - self.alpha) + x * self.alpha
+            h = self.propagate(step, h) * (1 - self.alpha) + teleport
         return h
 
     def __repr__(self) -> str:

@@ -7,12 +7,8 @@ import numpy as np
 import sparsegraph.ops as ops
 from sparsegraph.backend import to_device
 from sparsegraph.creation import tensor, zeros
-from sparsegraph.gnn.message_passing import (
-    MessagePassing,
-    adjacency_and_edge_order,
-    check_in_channels,
-    edge_weights_in_csr_order,
-)
+from sparsegraph.gnn.inputs import check_in_channels, weighted_adjacency
+from sparsegraph.gnn.message_passing import MessagePassing
 from sparsegraph.gnn.utils import check_int
 from sparsegraph.nn import Linear, ModuleList, Parameter, init
 from sparsegraph.sparse import SparseTensor
@@ -100,10 +96,7 @@ class ChebConv(MessagePassing):
                          lambda_max=None) -> tuple[SparseTensor, Tensor | None]:
         """``L̂ = 2 L / λ_max - I`` as its off-diagonal part (a target-major SparseTensor)
         and its diagonal ``(N, 1)`` (None where it is 0: λ_max = 2 with "sym" / "rw")."""
-        adj, perm = adjacency_and_edge_order(adj, num_nodes, op="ChebConv", dtype=dtype)
-        if edge_weight is not None:
-            adj = adj.with_values(edge_weights_in_csr_order(edge_weight, perm, adj.nnz,
-                                                            op="ChebConv", dtype=dtype))
+        adj = weighted_adjacency(adj, num_nodes, edge_weight, op="ChebConv", dtype=dtype)
         adj = ops.remove_self_loops(adj)
         src, dst = adj.structure.indices, adj.structure.rows()
         w = adj.values

@@ -6,18 +6,26 @@ from numbers import Integral
 
 import sparsegraph.ops as ops
 from sparsegraph.creation import tensor, zeros
-from sparsegraph.gnn.message_passing import (
-    MessagePassing,
+from sparsegraph.gnn.inputs import (
     adjacency_and_edge_order,
     check_in_channels,
     edges_in_csr_order,
     require_x_dst,
     split_features,
 )
-from sparsegraph.gnn.utils import check_float, check_probability, replace_self_loops_with
+from sparsegraph.gnn.message_passing import MessagePassing
+from sparsegraph.gnn.utils import (
+    attention_edge_order,
+    check_fill_value,
+    check_float,
+    check_probability,
+    replace_self_loops_with,
+)
+from sparsegraph.graph import Graph
 from sparsegraph.nn import Linear, Parameter, init
 from sparsegraph.ops.fused import gat_attention
-from sparsegraph.tensor import Tensor
+from sparsegraph.sparse import SparseTensor
+from sparsegraph.tensor import Tensor, wrap
 
 
 class GATConv(MessagePassing):
@@ -37,11 +45,23 @@ class GATConv(MessagePassing):
         negative_slope: LeakyReLU slope. (default: 0.2)
         dropout: dropout probability in ``[0, 1]`` on the attention weights in training
             (1 drops them all). (default: 0.0)
-        add_self_loops: replace the graph's self loops by one per node, as PyG does; with
-            ``edge_attr``, node ``i``'s loop gets the mean of the features of the edges
-            pointing to ``i``. (default: True)
+        add_self_loops: replace the graph's self loops by one per node, as PyG does.
+            (default: True)
         edge_dim: size of edge features to include in the scores. (default: None)
+        fill_value: the added loops' ``edge_attr`` (PyG's): ``"mean"`` (node ``i``'s loop gets
+            the mean of the features of the edges pointing to ``i``, 0 if none), ``"add"``,
+            ``"max"`` or ``"min"`` (the same with that reduction), a number, or a Tensor of
+            ``edge_dim`` values. (default: "mean")
         bias: learn an additive bias. (default: True)
+        residual: add a skip connection ``W_res x_i`` (PyG >= 2.5). (default: False)
+
+    ``forward(x, adj, edge_attr=None, return_attention_weights=False)``; with
+    ``return_attention_weights=True`` it returns, as PyG, ``(out, (edge_index, alpha))`` for
+    an edge_index input (``edge_index`` ``(2, E')`` int64: the edges as given, self loops
+    dropped and one loop per node appended when ``add_self_loops``; ``alpha`` ``(E', H)``
+    in that order), and ``(out, adj_alpha)`` for a SparseTensor or Graph input
+    (``adj_alpha``: the adjacency, loops included, with the attention weights as values).
+    In training, ``alpha`` is after attention dropout.
 
     Shapes:
         x: ``(N, F_in)``; adj: ``(N, N)``; edge_attr: ``(E, edge_dim)``, one row per edge in
@@ -51,7 +71,8 @@ class GATConv(MessagePassing):
 
     def __init__(self, in_channels, out_channels: int, heads: int = 1, concat: bool = True,
                  negative_slope: float = 0.2, dropout: float = 0.0, add_self_loops: bool = True,
-                 edge_dim: int | None = None, bias: bool = True):
+                 edge_dim: int | None = None, fill_value="mean", bias: bool = True,
+                 residual: bool = False):
         super().__init__(aggr="sum")
         if isinstance(heads, bool) or not isinstance(heads, Integral) or heads < 1:
             raise ValueError(f"GATConv: expected `heads` to be an int >= 1 (got {heads!r})")
@@ -60,6 +81,7 @@ class GATConv(MessagePassing):
         self.in_channels, self.out_channels, self.heads = in_channels, out_channels, heads
         self.concat, self.negative_slope, self.dropout = concat, negative_slope, dropout
         self.add_self_loops, self.edge_dim = add_self_loops, edge_dim
+        self.fill_value, self.residual = check_fill_value("GATConv", fill_value), residual
         src_in, dst_in = (in_channels if isinstance(in_channels, tuple)
                           else (in_channels, in_channels))
         self.src_in, self.dst_in = src_in, dst_in
@@ -73,12 +95,13 @@ class GATConv(MessagePassing):
             self.att_edge = Parameter(zeros(1, heads, out_channels))
         else:
             self.lin_edge = self.att_edge = None
-        self.bias = Parameter(zeros(heads * out_channels if concat else out_channels)) if (
-            bias) else None
+        out_size = heads * out_channels if concat else out_channels
+        self.res = Linear(dst_in, out_size, bias=False) if residual else None
+        self.bias = Parameter(zeros(out_size)) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for lin in (self.lin, self.lin_dst, self.lin_edge):
+        for lin in (self.lin, self.lin_dst, self.lin_edge, self.res):
             if lin is not None:
                 init.xavier_uniform_(lin.weight)
         for att in (self.att_src, self.att_dst, self.att_edge):
@@ -97,6 +120,8 @@ class GATConv(MessagePassing):
         h_src = self.lin(x_src).reshape((x_src.shape[0], H, F))
         h_dst = h_src if self.lin_dst is None and x_dst is x_src else (
             (self.lin_dst or self.lin)(x_dst).reshape((x_dst.shape[0], H, F)))
+        res = None if self.res is None else self.res(x_dst)
+        edge_input = not isinstance(adj, SparseTensor | Graph)
         adj, perm = adjacency_and_edge_order(adj, x_src.shape[0], x_dst.shape[0], op="GATConv",
                                              dtype=x_src.dtype, x_is_pair=is_pair)
         if edge_attr is not None:
@@ -114,10 +139,11 @@ class GATConv(MessagePassing):
                                            name="edge_attr")
             if edge_attr.dtype != x_src.dtype:
                 edge_attr = edge_attr.to(x_src.dtype)
+        given = adj
         if self.add_self_loops:
-            # PyG: remove_self_loops, then add_self_loops(fill_value="mean"); on a bipartite
+            # PyG: remove_self_loops, then add_self_loops(fill_value); on a bipartite
             # block loops i -> i for i < min(N_src, N_dst) (sampled targets come first)
-            adj, edge_attr = replace_self_loops_with(adj, edge_attr, fill_value="mean")
+            adj, edge_attr = replace_self_loops_with(adj, edge_attr, fill_value=self.fill_value)
         # per-head <h, att>: one pass, no (N, H, F) product temporary
         a_src = ops.einsum("nhf,ohf->nh", h_src, self.att_src)  # (N_src, H)
         a_dst = ops.einsum("nhf,ohf->nh", h_dst, self.att_dst)  # (N_dst, H)
@@ -125,7 +151,8 @@ class GATConv(MessagePassing):
         if edge_attr is None and not return_attention_weights and p < 1.0:
             # one fused op: scores, leaky_relu, edge softmax, dropout and aggregation, keeping
             # only alpha and the mask (E x H) for backward (p = 1 drops every weight: below)
-            return self._finish(gat_attention(adj, a_src, a_dst, h_src, self.negative_slope, p))
+            return self._finish(gat_attention(adj, a_src, a_dst, h_src, self.negative_slope, p),
+                                res)
         score = ops.edge_sum(adj, a_src, a_dst)  # (E, H) without an unsorted scatter
         if edge_attr is not None:
             e = self.lin_edge(edge_attr).reshape((edge_attr.shape[0], H, F))
@@ -139,13 +166,20 @@ class GATConv(MessagePassing):
             if p > 0.0:
                 alpha = alpha.with_values(ops.dropout(alpha.values, p, True))
             out = ops.spmm(alpha, h_src)
-        out = self._finish(out)
-        return (out, alpha) if return_attention_weights else out
+        out = self._finish(out, res)
+        if not return_attention_weights:
+            return out
+        if not edge_input:
+            return out, alpha
+        edge_index, order = attention_edge_order(given.structure, perm, self.add_self_loops)
+        return out, (wrap(edge_index), ops.gather_rows(alpha.values, order))
 
-    def _finish(self, out):
-        """(N, H, F) per-head outputs -> concatenated or averaged heads, plus the bias."""
+    def _finish(self, out, res=None):
+        """(N, H, F) per-head outputs -> concatenated or averaged heads, plus the residual
+        and the bias."""
         H, F = self.heads, self.out_channels
         out = out.reshape((out.shape[0], H * F)) if self.concat else out.mean(dim=1)
+        out = out if res is None else out + res
         return out if self.bias is None else out + self.bias
 
     def __repr__(self) -> str:

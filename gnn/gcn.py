@@ -6,13 +6,8 @@ import contextlib
 
 import sparsegraph.ops as ops
 from sparsegraph.creation import zeros
-from sparsegraph.gnn.message_passing import (
-    MessagePassing,
-    adjacency_and_edge_order,
-    as_adjacency,
-    check_in_channels,
-    edge_weights_in_csr_order,
-)
+from sparsegraph.gnn.inputs import as_adjacency, check_in_channels, weighted_adjacency
+from sparsegraph.gnn.message_passing import MessagePassing
 from sparsegraph.gnn.utils import check_int, computed_once
 from sparsegraph.nn import Linear, Parameter, init
 
@@ -73,9 +68,7 @@ class GCNConv(MessagePassing):
     def forward(self, x, adj, edge_weight=None):
         check_in_channels("GCNConv", "x", x, self.in_channels)
         if edge_weight is not None:
-            adj, perm = adjacency_and_edge_order(adj, x.shape[0], op="GCNConv")
-            adj = adj.with_values(edge_weights_in_csr_order(edge_weight, perm, adj.nnz,
-                                                            op="GCNConv", dtype=x.dtype))
+            adj = weighted_adjacency(adj, x.shape[0], edge_weight, op="GCNConv", dtype=x.dtype)
         norm = self.normalized_adjacency(adj, x.shape[0], x.dtype)
         out = self.propagate(norm, self.lin(x))  # fused: one spmm
         return out if self.bias is None else out + self.bias
@@ -95,8 +88,12 @@ class SGConv(MessagePassing):
         add_self_loops: add ``I`` before normalising. (default: True)
         bias: learn an additive bias. (default: True)
 
+    ``forward(x, adj, edge_weight=None)``: ``edge_weight`` (``(E,)``) gives the weighted
+    adjacency in place of ``adj``'s values, one weight per edge in the order of ``adj``'s
+    edges, as GCNConv's (with ``cached=True`` only the first call's weights are used).
+
     Shapes:
-        x: ``(N, F_in)``; adj: ``(N, N)``; out: ``(N, F_out)``.
+        x: ``(N, F_in)`` dense or sparse CSR; adj: ``(N, N)``; out: ``(N, F_out)``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, K: int = 1, cached: bool = False,
@@ -112,12 +109,13 @@ class SGConv(MessagePassing):
         self.lin.reset_parameters()
         self._cached_x = None
 
-    def forward(self, x, adj):
+    def forward(self, x, adj, edge_weight=None):
         check_in_channels("SGConv", "x", x, self.in_channels)
         h = self._cached_x
         if h is None:
             with computed_once() if self.cached else contextlib.nullcontext():
-                norm = ops.gcn_norm(as_adjacency(adj, x.shape[0], op="SGConv", dtype=x.dtype),
+                norm = ops.gcn_norm(weighted_adjacency(adj, x.shape[0], edge_weight,
+                                                       op="SGConv", dtype=x.dtype),
                                     add_self_loops=self.add_self_loops)
                 h = x
                 for _ in range(self.K):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from sparsegraph.creation import tensor
-from sparsegraph.gnn.message_passing import (
-    MessagePassing,
+from sparsegraph.gnn.inputs import (
+    check_features,
     check_in_channels,
     require_x_dst,
     split_features,
+    unweighted_adjacency,
 )
+from sparsegraph.gnn.message_passing import MessagePassing
 from sparsegraph.gnn.utils import check_float, reset_submodules
 from sparsegraph.nn import Linear, Module, Parameter
 
@@ -22,8 +24,12 @@ class GINConv(MessagePassing):
         eps: initial ``eps``. (default: 0.0)
         train_eps: learn ``eps``. (default: False)
 
+    As PyG's (``adj_t.set_value(None)``), the sum ignores the adjacency's values: a weighted
+    SparseTensor or Graph gives the same result as its edge_index.
+
     Shapes:
-        x: ``(N, F_in)``; adj: ``(N, N)``; out: ``(N, F_out)`` of ``nn``.
+        x: ``(N, F_in)`` or a pair ``((N_src, F), (N_dst, F))``; adj: ``(N_dst, N_src)``;
+        out: ``(N_dst, F_out)`` of ``nn``.
     """
 
     def __init__(self, nn, eps: float = 0.0, train_eps: bool = False):
@@ -48,9 +54,12 @@ class GINConv(MessagePassing):
         self.eps.array[...] = self.initial_eps
 
     def forward(self, x, adj):
-        _, x_dst = split_features(x)
+        is_pair = isinstance(x, tuple | list)
+        x_src, x_dst = split_features(x)
+        check_features("GINConv", "x_src" if is_pair else "x", x_src)
         require_x_dst("GINConv", x_dst, "the (1 + eps) * x_i term")
-        out = self.propagate(adj, x)
+        check_features("GINConv", "x_dst", x_dst)
+        out = self.propagate(unweighted_adjacency(adj, x, op="GINConv"), x)
         return self.nn(out + (1 + self.eps.to(x_dst.dtype)) * x_dst)
 
     def __repr__(self) -> str:

@@ -140,6 +140,8 @@ class GraphSAGE(Model):
     ``(N_dst, N_src)`` block per layer, outermost first, and layer l maps the ``N_src`` rows of
     its input to its first ``N_dst`` rows (the target nodes). ``inference(x, adj)`` evaluates
     the full graph layer by layer in chunks of target nodes (no neighbour explosion).
+    SAGEConv ignores the adjacency's values (PyG), so on a weighted graph all three give the
+    unweighted mean (``aggr``) of the neighbours: the blocks' edge weights are not used.
 
     Shapes:
         x: ``(N, F_in)`` (or ``(N_src of blocks[0], F_in)``); out: ``(N, C)`` (or
@@ -189,7 +191,7 @@ class GraphSAGE(Model):
             ``(N, C)`` Tensor.
         """
         from sparsegraph.autograd import no_grad
-        from sparsegraph.gnn.message_passing import as_adjacency
+        from sparsegraph.gnn.inputs import as_adjacency
 
         if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or (
                 batch_size <= 0):

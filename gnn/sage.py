@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sparsegraph.ops as ops
-from sparsegraph.gnn.message_passing import (
-    MessagePassing,
+from sparsegraph.gnn.inputs import (
     check_in_channels,
     require_x_dst,
     split_features,
+    unweighted_adjacency,
 )
+from sparsegraph.gnn.message_passing import MessagePassing
 from sparsegraph.nn import Linear
 
 
@@ -25,9 +26,14 @@ class SAGEConv(MessagePassing):
         project: apply ``relu(W_p x + b)`` to source features first. (default: False)
         bias: bias of ``W_l``. (default: True)
 
+    As PyG's (``adj_t.set_value(None)``), the aggregation ignores the adjacency's values: a
+    weighted SparseTensor or Graph gives the same result as its edge_index (the mean is over
+    the in-edges, each counted once per stored entry). For weighted neighbours use
+    `GraphConv` or GCNConv.
+
     Shapes:
-        x: ``(N, F_in)`` or ``((N_src, F_src), (N_dst, F_dst))``; adj: ``(N_dst, N_src)``;
-        out: ``(N_dst, F_out)``.
+        x: ``(N, F_in)`` or ``((N_src, F_src), (N_dst, F_dst))``, dense or sparse CSR;
+        adj: ``(N_dst, N_src)``; out: ``(N_dst, F_out)`` dense.
     """
 
     def __init__(self, in_channels, out_channels: int, aggr="mean", root_weight: bool = True,
@@ -54,6 +60,7 @@ class SAGEConv(MessagePassing):
         if self.lin_r is not None:
             require_x_dst("SAGEConv", x_dst, "the root weight (or pass root_weight=False)")
             check_in_channels("SAGEConv", "x_dst", x_dst, self.dst_in)
+        adj = unweighted_adjacency(adj, x, op="SAGEConv")  # checked against x as given
         if self.proj is not None:
             x_src = ops.relu(self.proj(x_src))
         out = self.lin_l(self.propagate(adj, (x_src, x_dst) if is_pair else x_src))

@@ -44,7 +44,9 @@ class SampledBlocks:
         n_id: ``(N_0,)`` int64 global ids, the ``batch_size`` seed nodes first.
         batch_size: number of seed nodes (the rows of the model's output).
         blocks: per layer, outermost first: ``(N_{l+1}, N_l)`` SparseTensors (local ids,
-            row = target; values: the graph's edge weights ``graph.adj.values[e_id]``).
+            row = target; values: the graph's edge weights ``graph.adj.values[e_id]``, for
+            weight-aware layers such as GCNConv and GraphConv; SAGEConv and GINConv ignore
+            them, as PyG's do, on blocks and on the full graph alike).
         e_id: per block, ``(E_l,)`` int64 positions of its edges in the graph's CSR
             (``graph.adj.values[e_id]`` are their weights).
         x: ``(N_0, F)`` features of ``n_id`` (loader only; dense Tensor or sparse CSR).

@@ -7,7 +7,7 @@ from numbers import Integral, Real
 
 import sparsegraph.ops as ops
 from sparsegraph.backend import xp_of
-from sparsegraph.creation import full
+from sparsegraph.creation import full, tensor
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import TRACE, Tensor
 
@@ -35,8 +35,11 @@ def _loop_plan(structure: Structure):
     return structure._cached("replace_self_loops_plan", build)
 
 
+FILL_REDUCES = ("mean", "add", "sum", "max", "min")
+
+
 def replace_self_loops_with(adj: SparseTensor, edge_attr: Tensor | None = None,
-                            fill_value: float | str = "mean"):
+                            fill_value: float | str | Tensor = "mean"):
     """Remove ``adj``'s self loops, then give every node one (differentiable in the values);
     a rectangular ``(N_dst, N_src)`` block gets loops for its first ``min(N_dst, N_src)``.
 
@@ -47,9 +50,10 @@ def replace_self_loops_with(adj: SparseTensor, edge_attr: Tensor | None = None,
     Args:
         adj: square CSR adjacency with values ``(E, ...)``.
         edge_attr: optional ``(E, D)`` edge features in ``adj``'s order.
-        fill_value: the loops' edge features: a number, or ``"mean"``: the loop of node ``i``
-            gets the mean of the features of the (non-loop) edges pointing to ``i``, 0 when
-            there are none (PyG's ``add_self_loops(fill_value="mean")``).
+        fill_value: the loops' edge features (PyG's ``add_self_loops``): a number, a
+            ``(D,)`` Tensor given to every loop, or a reduce ``"mean"``, ``"add"`` (alias
+            ``"sum"``), ``"max"``, ``"min"``: the loop of node ``i`` gets that reduction of
+            the features of the (non-loop) edges pointing to ``i``, 0 when there are none.
 
     Returns:
         ``(adj_with_loops, edge_attr_with_loops)`` (the second None without edge_attr).
@@ -63,12 +67,68 @@ def replace_self_loops_with(adj: SparseTensor, edge_attr: Tensor | None = None,
         return new_adj, None
     kept = ops.gather_rows(edge_attr, keep)
     if isinstance(fill_value, str):
-        fill = ops.segment(kept, kept_indptr, "mean")  # (N_dst, D); empty segments are 0
+        reduce = "sum" if fill_value == "add" else fill_value
+        fill = ops.segment(kept, kept_indptr, reduce)  # (N_dst, D); empty segments are 0
         fill = fill if fill.shape[0] == n else fill[:n]  # the targets that get a loop
     else:
-        fill = full((n,) + edge_attr.shape[1:], fill_value, dtype=edge_attr.dtype,
-                    device=edge_attr.device)
+        fill = full((n,) + edge_attr.shape[1:], 0.0 if isinstance(fill_value, Tensor) else
+                    fill_value, dtype=edge_attr.dtype, device=edge_attr.device)
+        if isinstance(fill_value, Tensor):  # one row for every loop (differentiable)
+            fill = fill + fill_value.to(edge_attr.device, edge_attr.dtype)
     return new_adj, ops.gather_rows(ops.cat([kept, fill]), perm)
+
+
+def check_fill_value(op: str, fill_value):
+    """``fill_value`` of the self loops' edge features, checked at construction: a number,
+    a reduce name in `FILL_REDUCES`, or an array / Tensor (returned as a Tensor)."""
+    if isinstance(fill_value, str):
+        if fill_value not in FILL_REDUCES:
+            raise ValueError(f"{op}: expected `fill_value` a number, a Tensor or a reduce in "
+                             f"{FILL_REDUCES} (got {fill_value!r})")
+        return fill_value
+    if isinstance(fill_value, Real) and not isinstance(fill_value, bool):
+        return float(fill_value)
+    if isinstance(fill_value, Tensor) or hasattr(fill_value, "shape"):
+        fill_value = fill_value if isinstance(fill_value, Tensor) else tensor(fill_value)
+        if fill_value.dtype.kind in "biuf" and fill_value.ndim <= 1:
+            return fill_value
+    raise ValueError(f"{op}: expected `fill_value` a number, a Tensor of one value per edge "
+                     f"feature or a reduce in {FILL_REDUCES} (got {fill_value!r})")
+
+
+def attention_edge_order(structure: Structure, perm, loops: bool):
+    """PyG's edge order of GATConv's attention weights for an edge_index input.
+
+    PyG returns ``(edge_index, alpha)`` with the edges as given (self loops dropped when it
+    adds its own) followed by the loops ``i -> i``. Our attention values follow the CSR
+    entries (after `replace_self_loops_with` when ``loops``).
+
+    Args:
+        structure: the CSR structure of the input edges (before the loops were replaced).
+        perm: the caller's edge order -> that CSR (`adjacency_and_edge_order`'s), or None.
+        loops: the loops were replaced (``add_self_loops=True``).
+
+    Returns:
+        ``(edge_index, order)``: the int64 ``(2, E')`` edge_index, and ``(E',)`` positions of
+        its edges among the attention values.
+    """
+    xp = xp_of(structure.indptr)
+    inv = xp.arange(structure.nnz) if perm is None else xp.empty_like(perm)
+    if perm is not None:
+        inv[perm] = xp.arange(perm.shape[0], dtype=perm.dtype)  # caller edge -> CSR entry
+    src, dst = structure.cols()[inv].astype(xp.int64), structure.rows()[inv].astype(xp.int64)
+    if not loops:
+        return xp.stack([src, dst]), inv
+    _, keep, perm1, _ = _loop_plan(structure)
+    inv1 = xp.empty_like(perm1)
+    inv1[perm1] = xp.arange(perm1.shape[0], dtype=perm1.dtype)  # kept + loops -> new CSR
+    kept_pos = xp.cumsum(structure.rows() != structure.cols()) - 1  # CSR entry -> kept slot
+    edges = xp.flatnonzero(src != dst)
+    loop = xp.arange(min(structure.shape[:2]), dtype=xp.int64)
+    order = xp.concatenate([inv1[kept_pos[inv[edges]]], inv1[keep.shape[0] + loop]])
+    edge_index = xp.concatenate([xp.stack([src[edges], dst[edges]]), xp.stack([loop, loop])],
+                                axis=1)
+    return edge_index, order
 
 
 def check_int(op: str, name: str, value, minimum: int) -> None:

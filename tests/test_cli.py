@@ -56,6 +56,10 @@ def test_module_entry_point_runs():
 @pytest.mark.parametrize("flags, message", [
     (["--dataset", "nosuch"], "unknown dataset 'nosuch'"),
     (["--lr", "-1"], "argument --lr: expected a number > 0"),
+    (["--lr", "inf"], r"argument --lr: expected a number > 0 \(got inf, which is not a finite"),
+    (["--weight-decay", "inf"], "argument --weight-decay: expected a number >= 0 .*not a finite"),
+    (["--weight-decay=-inf"], "argument --weight-decay: expected a number >= 0"),
+    (["--lr", "nan"], "argument --lr: expected a number > 0"),
     (["--dropout", "1.5"], r"argument --dropout: expected a probability in \[0, 1\)"),
     (["--epochs", "0"], "argument --epochs: expected an int >= 1"),
     (["--runs", "-1"], "argument --runs: expected an int >= 1"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import sys
@@ -36,13 +37,17 @@ MODELS = tuple(DEFAULTS)
 
 def _checked(kind, ok, expected: str):
     """An argparse ``type``: ``kind(text)``, refused unless ``ok(value)`` (argparse then prints
-    one line naming the flag and exits with status 2)."""
+    one line naming the flag and exits with status 2); a float must also be finite (``inf``
+    passes ``> 0`` but trains on NaNs)."""
 
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {expected} (got {text!r})") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected {expected} (got {text}, which is not "
+                                             f"a finite number)")
         if not ok(value):
             raise argparse.ArgumentTypeError(f"expected {expected} (got {text})")
         return value

@@ -1,0 +1,221 @@
+"""One ``propagate`` call's edges and tensors: PyG's ``_collect``, filling the hooks'
+parameters by name (``x_j``, ``index``, ``ptr``, ``size_i``, ...).
+
+Per-edge values follow one of two orders. A subclass's own ``message`` sees the edges in the
+caller's order (edge_index columns, or a SparseTensor's stored entries), as PyG's does, so
+that per-edge results (attention weights kept on the layer) line up with the caller's edges;
+the messages are then put in CSR order (one gather) for the segment reduction. The default
+``message`` and the fused path work in CSR order directly (no reordering: their sums do not
+depend on it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import sparsegraph.ops as ops
+from sparsegraph import backend
+from sparsegraph.gnn.inputs import edge_weights_in_csr_order, edges_in_csr_order, split_features
+from sparsegraph.graph import Graph
+from sparsegraph.sparse import SparseTensor
+from sparsegraph.tensor import Tensor, wrap
+
+_SUFFIXES = ("_i", "_j")
+
+
+class EdgeCall:
+    """The adjacency of one call in CSR and caller order, with its node and edge tensors.
+
+    Args:
+        adj: ``(N_dst, N_src)`` CSR adjacency; perm: caller order -> CSR order (or None);
+        caller: the adjacency in the caller's entry order.
+        edge_weight: ``propagate``'s weights in the caller's order (None: ``adj``'s values).
+        in_csr_order: per-edge values in CSR order (the default message, the fused path).
+        flip: ``flow="target_to_source"`` (``edge_index`` and ``size`` given reversed).
+    """
+
+    MISSING = object()
+
+    def __init__(self, op: str, adj: SparseTensor, perm, caller: SparseTensor, x_src, x_dst,
+                 kwargs: dict, edge_weight, dtype, in_csr_order: bool, flip: bool):
+        self.op, self.csr, self.perm, self.caller = op, adj, perm, caller
+        self.x_src, self.x_dst, self.kwargs, self.edge_weight = x_src, x_dst, kwargs, edge_weight
+        self.dtype, self.in_csr_order, self.flip = dtype, in_csr_order, flip
+        self._weighted = None
+
+    @property
+    def adj(self) -> SparseTensor:
+        """The CSR adjacency whose values are the edge weights."""
+        return self.weighted_csr()
+
+    def weighted_csr(self) -> SparseTensor:
+        if self._weighted is None:
+            self._weighted = self.csr if self.edge_weight is None else self.csr.with_values(
+                edge_weights_in_csr_order(self.edge_weight, self.perm, self.csr.nnz, op=self.op,
+                                          scalar=False, dtype=self.dtype))
+        return self._weighted
+
+    def edge_weights(self) -> Tensor:
+        if self.in_csr_order or self.perm is None:  # the two orders agree without a perm
+            return self.weighted_csr().values
+        if self.edge_weight is not None:  # validated and cast, not reordered
+            return edge_weights_in_csr_order(self.edge_weight, None, self.csr.nnz, op=self.op,
+                                             scalar=False, dtype=self.dtype)
+        w = self.caller.values
+        return w if self.dtype is None or w.dtype == self.dtype else w.to(self.dtype)
+
+    def sources(self):
+        s = self.csr.structure if self.in_csr_order else self.caller.structure
+        return s.cols()
+
+    def targets(self):
+        s = self.csr.structure if self.in_csr_order else self.caller.structure
+        return s.rows()
+
+    def sorted_by_target(self) -> bool:
+        return self.in_csr_order or self.perm is None
+
+    def to_csr_order(self, per_edge: Tensor) -> Tensor:
+        """Per-edge values of this call's order -> the CSR entries' order."""
+        return per_edge if self.sorted_by_target() else ops.gather_rows(per_edge, self.perm)
+
+    def _gather(self, name: str, features, index):
+        if features is None:
+            raise ValueError(f"{self.op}.message: `{name}` needs node features to gather "
+                             f"(got None in the pair (x_src, x_dst))")
+        if isinstance(features, SparseTensor):
+            features = features.to_dense()  # rows of CSR features are gathered densely
+        return ops.gather_rows(features, index)
+
+    def _special(self, name: str):
+        n_src, n_dst = self.csr.shape[1], self.csr.shape[0]
+        if name in ("index", "edge_index_i"):
+            return wrap(self.targets())
+        if name == "edge_index_j":
+            return wrap(self.sources())
+        if name == "edge_index":
+            src, dst = self.sources(), self.targets()
+            rows = (dst, src) if self.flip else (src, dst)
+            return wrap(backend.xp_of(src).stack(rows))
+        if name == "ptr":
+            return wrap(self.csr.structure.indptr) if self.sorted_by_target() else None
+        if name in ("size_i", "dim_size"):
+            return n_dst
+        if name == "size_j":
+            return n_src
+        if name == "size":
+            return (n_dst, n_src) if self.flip else (n_src, n_dst)
+        return self.MISSING
+
+    def _keyword(self, name: str):
+        v, nnz = self.kwargs[name], self.csr.nnz
+        counts = self.csr.shape[:2]
+        # E rows and no node count's: one row per edge (PyG's `norm` of GCN's message)
+        per_edge = getattr(v, "ndim", 0) >= 1 and v.shape[0] == nnz and nnz not in counts
+        if hasattr(v, "shape") and (name.startswith("edge_") or per_edge):
+            return edges_in_csr_order(v, self.perm if self.in_csr_order else None, nnz,
+                                      op=self.op, name=name)
+        return v
+
+    def value(self, name: str):
+        """The value of a hook parameter called ``name`` (`MISSING` when unknown)."""
+        if name == "x_j":
+            return self._gather(name, self.x_src, self.sources())
+        if name == "x_i":
+            return self._gather(name, self.x_dst, self.targets())
+        if name == "edge_weight":
+            return self.edge_weights()
+        v = self._special(name)
+        if v is not self.MISSING:
+            return v
+        if name in self.kwargs:
+            return self._keyword(name)
+        base, suffix = name[:-2], name[-2:]
+        if suffix in _SUFFIXES and base in self.kwargs:
+            src, dst = split_features(self.kwargs[base])
+            if suffix == "_j":
+                return self._gather(name, src, self.sources())
+            return self._gather(name, dst, self.targets())
+        return self.MISSING
+
+
+def _is_node_pair(v) -> bool:
+    return isinstance(v, tuple | list) and len(v) == 2 and all(
+        t is None or isinstance(t, Tensor | SparseTensor) for t in v)
+
+
+def flipped(op: str, adj, x, size, kwargs: dict):
+    """``flow="target_to_source"`` as the default flow: the edge_index rows swapped, and so
+    ``size`` and every pair of node tensors (PyG: ``x[0]`` is indexed by ``edge_index[0]``)."""
+    if isinstance(adj.adj if isinstance(adj, Graph) else adj, SparseTensor):
+        raise ValueError(f"{op}: flow='target_to_source' takes an edge_index (got a "
+                         f"{type(adj).__name__}, which is target-major); pass its transpose "
+                         f"with the default flow, as PyG requires")
+    ei = adj.array if isinstance(adj, Tensor) else adj if hasattr(adj, "dtype") else (
+        np.asarray(adj))
+    ei = ei[::-1] if ei.ndim == 2 else ei  # a wrong shape is refused by the conversion
+    swap = lambda v: (v[1], v[0]) if _is_node_pair(v) else v  # noqa: E731
+    return (ei, swap(x), None if size is None else (size[1], size[0]),
+            {k: swap(v) for k, v in kwargs.items()})
+
+
+def requested_node_tensors(params, kwargs: dict) -> dict:
+    """``{name: suffixes}`` of the node tensors ``message`` gathers (``x_j``, ``h_i``, ...)."""
+    out: dict = {}
+    for p in params:
+        base, suffix = p.name[:-2], p.name[-2:]
+        if suffix in _SUFFIXES and (base == "x" or base in kwargs):
+            out.setdefault(base, set()).add(suffix)
+    return out
+
+
+def node_counts(op: str, adj, x, size, kwargs: dict, wanted: dict, flip: bool):
+    """``(N_src, N_dst, (whence_src, whence_dst), dtype)`` of one call, PyG's ``_set_size``:
+    from ``size``, then the node tensors (``x``, and those ``message`` gathers), then a
+    SparseTensor's shape; disagreeing counts are refused by name. ``dtype``: the features'.
+    """
+    counts, whence, roles = [None, None], [None, None], ("source", "target")
+
+    def note(k: int, n: int, name: str) -> None:
+        if counts[k] is None:
+            counts[k], whence[k] = n, f"{name} with {n} rows"
+        elif counts[k] != n:
+            raise ValueError(f"{op}: expected {name} with {counts[k]} rows, one per "
+                             f"{roles[k]} node, to match {whence[k]} (got {n})")
+
+    for k in (0, 1):
+        if size is not None and size[k] is not None:
+            counts[k], whence[k] = size[k], f"`size[{1 - k if flip else k}]` = {size[k]}"
+    dtype = None
+    for name, v in [("x", x)] + [(b, kwargs[b]) for b in wanted if b != "x"]:
+        suffixes = wanted.get(name, set()) | ({"_j"} if name == "x" else set())
+        if isinstance(v, tuple | list):
+            src, dst = split_features(v)
+            labels = (("`x_src`", "`x_dst`") if name == "x" else
+                      (f"`{name}[{int(flip)}]`", f"`{name}[{1 - int(flip)}]`"))
+            for k, t in ((0, src), (1, dst)):
+                if t is not None:
+                    note(k, t.shape[0], labels[k])
+                    dtype = t.dtype if dtype is None else dtype
+        elif v is not None:
+            for k, suffix in ((0, "_j"), (1, "_i")):
+                if suffix in suffixes:
+                    note(k, v.shape[0], f"`{name}`")
+            dtype = v.dtype if dtype is None else dtype
+    graph_adj = adj.adj if isinstance(adj, Graph) else adj
+    if isinstance(graph_adj, SparseTensor):
+        shape = graph_adj.shape[:2]
+        if size is not None and any(s is not None and s != n
+                                    for s, n in zip(size, shape[::-1], strict=True)):
+            raise ValueError(f"{op}: expected `size` (N_src, N_dst) to match `adj` of shape "
+                             f"{shape} (N_dst, N_src) (got size={tuple(size)})")
+        for k in (0, 1):
+            if counts[k] is None:
+                counts[k], whence[k] = shape[1 - k], f"`adj` of shape {shape}"
+    if counts[0] is None:
+        raise ValueError(f"{op}: without node features (`x` is None) expected `adj` as a "
+                         f"SparseTensor or Graph, whose shape gives the node counts, or "
+                         f"`size` (got {type(adj).__name__})")
+    if counts[1] is None:
+        counts[1], whence[1] = counts[0], whence[0]
+    return counts[0], counts[1], tuple(whence), dtype

@@ -1,0 +1,246 @@
+"""What layers accept: adjacencies (SparseTensor, Graph or edge_index) turned into target-major
+CSR once, per-edge tensors lined up with its entries, and node features checked by name."""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+
+import sparsegraph.ops as ops
+from sparsegraph import backend
+from sparsegraph.creation import tensor
+from sparsegraph.graph import Graph
+from sparsegraph.sparse import SparseTensor, sparse_coo
+from sparsegraph.tensor import Tensor, wrap
+
+
+def as_adjacency(adj, num_src: int, num_dst: int | None = None, *,
+                 op: str = "propagate", dtype=None, x_is_pair: bool = False) -> SparseTensor:
+    """Accept a SparseTensor (target-major), a Graph or an edge_index; return CSR.
+
+    Args:
+        adj: ``(N_dst, N_src)`` SparseTensor, a `Graph`, or a ``(2, E)`` edge_index
+            (row 0 = source, row 1 = target).
+        num_src: number of source nodes (rows of the features being propagated).
+        num_dst: number of target nodes (default: ``num_src``).
+        dtype: cast constant edge weights to this dtype (the features'), e.g. float64.
+        x_is_pair: the caller's features came as a pair ``(x_src, x_dst)`` (error wording).
+    """
+    return adjacency_and_edge_order(adj, num_src, num_dst, op=op, dtype=dtype,
+                                    x_is_pair=x_is_pair)[0]
+
+
+def adjacency_and_edge_order(adj, num_src: int, num_dst: int | None = None, *,
+                             op: str = "propagate", dtype=None, x_is_pair: bool = False):
+    """`as_adjacency`, plus how the caller's per-edge tensors map onto the CSR entries.
+
+    Per-edge tensors (edge weights, edge features) follow the caller's edge order: the columns
+    of an edge_index, or the stored entries of a SparseTensor (a COO one need not be sorted).
+    The CSR result stores its entries sorted by target, so such a tensor ``t`` lines up with
+    them as ``t[perm]`` (see `edges_in_csr_order`).
+
+    Returns:
+        ``(adj, perm)``: the ``(N_dst, N_src)`` CSR SparseTensor and the ``(E,)`` permutation
+        from the caller's edge order to CSR order (None when they are the same).
+    """
+    return csr_and_caller_order(adj, num_src, num_dst, op=op, dtype=dtype,
+                                x_is_pair=x_is_pair)[:2]
+
+
+def csr_and_caller_order(adj, num_src: int, num_dst: int | None = None, *, op: str,
+                         dtype=None, x_is_pair: bool = False, counts_from=None,
+                         edge_rows=(0, 1)):
+    """`adjacency_and_edge_order`, plus the adjacency in the caller's own entry order.
+
+    Args:
+        counts_from: ``(what_src, what_dst)``, where the node counts came from (e.g.
+            ``"`size[0]` = 4"``), for the out-of-range message; default: the features.
+        edge_rows: the caller's edge_index rows holding sources and targets (``(1, 0)``
+            when a ``flow="target_to_source"`` edge_index was flipped before the call).
+
+    Returns:
+        ``(adj, perm, caller)``: ``caller`` is the SparseTensor whose stored entries follow
+        the caller's edge order (the COO built from an edge_index, or the given tensor).
+    """
+    num_dst = num_src if num_dst is None else num_dst
+    perm = None
+    if isinstance(adj, Graph):
+        adj = adj.adj
+    if isinstance(adj, SparseTensor):
+        caller = adj
+        if adj.layout != "csr":
+            perm = adj.structure.to_csr()[1]  # cached on the structure, as to_csr uses it
+            adj = adj.to_csr()
+    elif isinstance(adj, Tensor | np.ndarray | list | tuple) or hasattr(
+            adj, "__cuda_array_interface__"):
+        # an array stays where it is (a cupy edge_index builds a structure on the GPU)
+        ei = adj.array if isinstance(adj, Tensor) else adj if hasattr(adj, "dtype") else (
+            np.asarray(adj))
+        if ei.ndim != 2 or ei.shape[0] != 2 or ei.dtype.kind not in "iu":
+            raise ValueError(f"{op}: expected `adj` as a SparseTensor or an integer edge_index "
+                             f"of shape (2, E) (got {ei.dtype} array of shape {ei.shape})")
+        # bipartite (PyG): sources index x_src, targets x_dst; the pair gives the shape
+        defaults = (f"`{'x_src' if x_is_pair else 'x'}` with {num_src} rows",
+                    f"`{'x_dst' if x_is_pair else 'x'}` with {num_dst} rows")
+        for k, (row, n, what) in enumerate(zip(edge_rows, (num_src, num_dst),
+                                               counts_from or defaults, strict=True)):
+            if ei.size and (int(ei[k].max()) >= n or int(ei[k].min()) < 0):
+                bad = int(ei[k].min()) if int(ei[k].min()) < 0 else int(ei[k].max())
+                raise ValueError(f"{op}: expected `edge_index[{row}]` entries in [0, {n}) to "
+                                 f"match {what} (got {bad})")
+        # entry (target, source) per edge, in edge_index order; the sort into CSR is cached
+        # on this structure together with its permutation
+        caller = sparse_coo(ei[::-1], None, (num_dst, num_src), dtype=dtype)
+        perm = caller.structure.to_csr()[1]
+        adj = caller.to_csr()
+    else:
+        raise TypeError(f"{op}: expected `adj` as a SparseTensor, Graph or edge_index "
+                        f"(got {type(adj).__name__})")
+    n_rows, n_cols = adj.shape[:2]
+    if n_cols != num_src:
+        what = "`x_src` (the first of the pair (x_src, x_dst))" if x_is_pair else "`x`"
+        raise ValueError(f"{op}: expected {what} with {n_cols} rows, one per source node of "
+                         f"`adj` of shape {adj.shape[:2]} (got {num_src})")
+    if n_rows != num_dst:
+        if not x_is_pair:
+            raise ValueError(f"{op}: `adj` of shape {adj.shape[:2]} maps {n_cols} source nodes "
+                             f"to {n_rows} targets: pass the features as a pair (x_src, x_dst) "
+                             f"with x_dst of {n_rows} rows (got one `x` of {num_src} rows)")
+        raise ValueError(f"{op}: expected `x_dst` (the second of the pair (x_src, x_dst), the "
+                         f"target features) with {n_rows} rows to match `adj` of shape "
+                         f"{adj.shape[:2]} (got {num_dst})")
+    if dtype is not None and adj.dtype != dtype and not adj.requires_grad:
+        adj = adj.with_values(adj.values.to(dtype))
+    return adj, perm, caller
+
+
+def edges_in_csr_order(values, perm, num_edges: int, *, op: str, name: str) -> Tensor:
+    """A per-edge ``(E, ...)`` tensor in the caller's edge order -> the CSR entries' order.
+
+    Args:
+        values: ``(E, ...)`` Tensor (or array-like), one row per edge as the caller listed them.
+        perm: the permutation from `adjacency_and_edge_order` (None: already in CSR order).
+        num_edges: ``E``, the adjacency's stored entries.
+        op, name: the layer and argument, for the error message.
+    """
+    if not isinstance(values, Tensor):
+        values = tensor(values)
+    if values.ndim < 1 or values.shape[0] != num_edges:
+        raise ValueError(f"{op}: expected `{name}` with {num_edges} rows, one per edge "
+                         f"(got shape {values.shape})")
+    return values if perm is None else ops.gather_rows(values, perm)
+
+
+def edge_weights_in_csr_order(edge_weight, perm, num_edges: int, *, op: str, dtype,
+                              scalar: bool = True) -> Tensor:
+    """`edges_in_csr_order` for edge weights: validated and cast to the features' dtype.
+
+    The cast is differentiable, so weights that require grad keep it (the layers accept
+    float64 weights with float32 features, as PyG's do after its implicit promotion).
+
+    Args:
+        scalar: one weight per edge, shape ``(E,)`` (GCN, GraphConv); else ``(E, ...)``.
+    """
+    if not isinstance(edge_weight, Tensor):
+        edge_weight = tensor(edge_weight)
+    if edge_weight.dtype.kind not in "biuf":
+        raise TypeError(f"{op}: expected numeric `edge_weight` (got dtype {edge_weight.dtype})")
+    if scalar and tuple(edge_weight.shape) != (num_edges,):
+        raise ValueError(f"{op}: expected `edge_weight` of shape ({num_edges},), one weight per "
+                         f"edge (got shape {tuple(edge_weight.shape)})")
+    w = edges_in_csr_order(edge_weight, perm, num_edges, op=op, name="edge_weight")
+    return w if dtype is None or w.dtype == dtype else w.to(dtype)
+
+
+def weighted_adjacency(adj, num_nodes: int, edge_weight, *, op: str, dtype) -> SparseTensor:
+    """The square CSR of ``adj`` whose values are ``edge_weight`` (``(E,)``, in the order of
+    ``adj``'s edges) when given, else ``adj``'s own values (1 for an edge_index)."""
+    adj, perm = adjacency_and_edge_order(adj, num_nodes, op=op, dtype=dtype)
+    if edge_weight is None:
+        return adj
+    return adj.with_values(edge_weights_in_csr_order(edge_weight, perm, adj.nnz, op=op,
+                                                     dtype=dtype))
+
+
+def unweighted_adjacency(adj, x, *, op: str) -> SparseTensor:
+    """PyG's ``adj_t.set_value(None)``: the ``(N_dst, N_src)`` CSR of ``adj`` with every
+    stored entry 1, whatever its values (SAGEConv, GINConv aggregate neighbours unweighted).
+
+    Args:
+        x: the layer's features ``x`` or pair ``(x_src, x_dst)`` (``x_dst`` may be None: the
+            target count then comes from a SparseTensor's shape).
+    """
+    is_pair = isinstance(x, tuple | list)
+    x_src, x_dst = split_features(x)
+    if x_src is None:
+        raise ValueError(f"{op}: expected source features `x` to aggregate (got None)")
+    graph_adj = adj.adj if isinstance(adj, Graph) else adj
+    n_dst = (x_dst.shape[0] if x_dst is not None else graph_adj.shape[0]
+             if isinstance(graph_adj, SparseTensor) else None)
+    s = as_adjacency(adj, x_src.shape[0], n_dst, op=op, x_is_pair=is_pair).structure
+    dtype = np.dtype(x_src.dtype)
+
+    def build():
+        return backend.xp_of(s.indptr).ones(s.nnz, dtype=dtype)
+
+    return SparseTensor(s, wrap(s._cached(("unit_values", dtype.str), build)))
+
+
+def split_features(x):
+    """``x`` or ``(x_src, x_dst)`` (bipartite blocks from neighbour sampling) -> both parts."""
+    if isinstance(x, tuple | list):
+        if len(x) != 2:
+            raise ValueError(f"expected `x` or a pair (x_src, x_dst) (got {len(x)} tensors)")
+        return x[0], x[1]
+    return x, x
+
+
+def check_node_tensor(op: str, name: str, x) -> None:
+    """TypeError naming the layer unless ``x`` is None, a Tensor or a SparseTensor (a numpy
+    array would otherwise fail deep inside an op that names neither the layer nor ``x``)."""
+    if x is not None and not isinstance(x, Tensor | SparseTensor):
+        raise TypeError(f"{op}: expected `{name}` to be a Tensor or a sparse CSR SparseTensor "
+                        f"(got {type(x).__name__}); wrap an array with sparsegraph.tensor()")
+
+
+def check_features(op: str, name: str, x) -> None:
+    """TypeError naming the layer when ``x`` is no Tensor / SparseTensor or its values are not
+    floating (the layer's weights are); ValueError when ``x`` is not a 2-D ``(N, F)`` matrix
+    (a 3-D one failed in spmm)."""
+    check_node_tensor(op, name, x)
+    if x is not None and x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected floating `{name}` features (got dtype {x.dtype}); "
+                        f"convert with {name}.float()")
+    if x is not None and x.ndim != 2:
+        raise ValueError(f"{op}: expected `{name}` of shape (num_nodes, num_features) (got "
+                         f"shape {tuple(x.shape)})")
+
+
+def check_in_channels(op: str, name: str, x, expected: int) -> None:
+    """`check_features`, plus a ValueError naming the layer when ``x`` has not ``expected``
+    features (last dim)."""
+    check_features(op, name, x)
+    if x is not None and x.shape[-1] != expected:
+        raise ValueError(f"{op}: expected `{name}` with {expected} features, as `in_channels` "
+                         f"says (got shape {tuple(x.shape)})")
+
+
+def require_x_dst(op: str, x_dst, what: str) -> None:
+    """ValueError naming the layer when a pair ``(x_src, None)`` reaches a layer whose
+    output needs the target features (``what`` says for which term)."""
+    if x_dst is None:
+        raise ValueError(f"{op}: expected target features `x_dst` in the pair (x_src, x_dst) "
+                         f"for {what} (got None)")
+
+
+def check_size(op: str, size) -> tuple | None:
+    """PyG's ``size=(N_src, N_dst)`` of ``propagate``: two ints >= 0 (or None, unknown)."""
+    if size is None:
+        return None
+    if not isinstance(size, tuple | list) or len(size) != 2 or not all(
+            s is None or isinstance(s, Integral) and not isinstance(s, bool) and s >= 0
+            for s in size):
+        raise ValueError(f"{op}: expected `size` as (N_src, N_dst), two ints >= 0 or None "
+                         f"(got {size!r})")
+    return tuple(None if s is None else int(s) for s in size)
