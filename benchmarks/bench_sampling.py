@@ -34,6 +34,18 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def positive_int(text: str) -> int:
+    """An argparse ``type``: an int >= 1 (argparse prints one line and exits 2 otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1 (got {text!r})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1 (got {value}); leave the flag "
+                                         "out for the default")
+    return value
+
+
 def main(argv=None) -> dict:
     import sparsegraph as sg
     import sparsegraph.ops as ops
@@ -45,9 +57,9 @@ def main(argv=None) -> dict:
     p.add_argument("--preset", default="arxiv", choices=sorted(synthetic.PRESETS))
     p.add_argument("--root", default=None, help="cache root for the preset's .npy files")
     p.add_argument("--fanout", type=int, nargs="+", default=[15, 10, 5])
-    p.add_argument("--batch-size", type=int, default=1024)
-    p.add_argument("--batches", type=int, default=None,
-                   help="batches per measurement (default: a whole epoch)")
+    p.add_argument("--batch-size", type=positive_int, default=1024)
+    p.add_argument("--batches", type=positive_int, default=None,
+                   help="batches per measurement, >= 1 (default: a whole epoch)")
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--kernel", default=None, help="force a sample_neighbors kernel")
     p.add_argument("--seed", type=int, default=0)
@@ -70,7 +82,7 @@ def main(argv=None) -> dict:
     sampler = NeighborSampler(g, args.fanout, seed=args.seed)
     order = np.random.default_rng(args.seed).permutation(train)
     n_batches = -(-train.size // args.batch_size)
-    n_sample = min(n_batches, args.batches or n_batches)
+    n_sample = n_batches if args.batches is None else min(n_batches, args.batches)
     sampler.sample(order[:args.batch_size])  # compile (cached on disk after the first run)
     nodes = edges = 0
     t0 = time.perf_counter()
@@ -96,7 +108,7 @@ def main(argv=None) -> dict:
     model.train()
     ops.cross_entropy(model(warm.x, warm.blocks), warm.y).backward()
     opt.zero_grad()
-    n_train = min(len(loader), args.batches or len(loader))
+    n_train = len(loader) if args.batches is None else min(len(loader), args.batches)
     compute, losses = 0.0, []
     t_epoch = time.perf_counter()
     # islice, not a break: the loader must not sample (and time) a batch nobody trains

@@ -5,8 +5,11 @@ ways over a sweep of sizes and densities and fits the per-unit costs below; the 
 the two predictions meet is the crossover. `decide_spmm` answers from that table; `matmul` with
 a sparse operand (``A @ X``, ``X @ A``) asks it in the default "auto" mode and runs dense only
 when dense is predicted faster (by ``min_speedup``, 1.25x) AND the dense ``(N, M)`` matrix fits
-the memory budget. `spmm_mode` forces either way (the static graph's sparse-vs-dense pass asks
-`decide_spmm` too). `sparsegraph.ops.spmm` itself always runs sparse.
+the memory budget. `spmm_mode` forces either way in a block, for the current thread (or
+asyncio task) only, as ``torch.no_grad`` does; `set_spmm_mode` sets the process-wide default
+(initially ``$SPARSEGRAPH_SPMM_MODE``, read when a product first needs it). The static graph's
+sparse-vs-dense pass asks `decide_spmm` too, and a compiled function traces again when called
+under another mode, budget or table. `sparsegraph.ops.spmm` itself always runs sparse.
 
 Model (seconds; ``n, m`` = rows, cols of ``A``, ``nnz`` stored entries, ``F`` = columns of X):
 
@@ -20,9 +23,11 @@ Model (seconds; ``n, m`` = rows, cols of ``A``, ``nnz`` stored entries, ``F`` = 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,12 +77,18 @@ class Decision:
 
 
 _table: dict = {}
-_mode = os.environ.get("SPARSEGRAPH_SPMM_MODE") or "auto"
-if _mode not in MODES:
-    raise ValueError(f"SPARSEGRAPH_SPMM_MODE: expected one of {MODES} (got {_mode!r})")
+_table_key = ""  # the table as canonical JSON: part of `decision_state()`
+# the process default (set_spmm_mode), else None until $SPARSEGRAPH_SPMM_MODE is first read:
+# a bad value must not break `import sparsegraph`, `sparsegraph info` or `--help`
+_default_mode: str | None = None
+# the mode of the innermost `spmm_mode` block of this thread / task (None: the default); a
+# ContextVar, so a block in one thread is never seen by, nor restores over, another's
+_block_mode: ContextVar[str | None] = ContextVar("sparsegraph_spmm_mode", default=None)
 _budget: int | None = None
 _default_budget: int | None = None
-_decisions: dict = {}  # (n_rows, n_cols, nnz, F, dtype, budget) -> Decision; cleared on changes
+_decisions: dict = {}  # (n_rows, n_cols, nnz, F, dtype, mode) -> Decision; cleared on changes
+# advanced by every sparse-or-dense decision: `compile` sees whether a trace asked the model
+_consults = itertools.count()
 
 
 def _number(v) -> bool:
@@ -138,11 +149,13 @@ def _check_table(table) -> dict:
 def set_cost_table(table: dict | None) -> dict:
     """Use ``table`` (a dict like `cost_table()`'s) from now on; None restores the built-in one.
 
-    Returns the previous table. Raises ValueError/TypeError on a malformed table.
+    Returns the previous table. Raises ValueError/TypeError on a malformed table. A compiled
+    function whose sparse products were chosen under another table traces again.
     """
-    global _table
+    global _table, _table_key
     previous = _table
     _table = _check_table(DEFAULT_TABLE if table is None else table)
+    _table_key = json.dumps(_table, sort_keys=True)
     _decisions.clear()
     return previous
 
@@ -155,10 +168,12 @@ def cost_table() -> dict:
 
 def load_cost_table(path) -> dict:
     """Use the cost table of a ``results.json`` written by ``sparsegraph bench sparse-vs-dense``
-    (its ``cost_table`` entry, or a fit of its ``points``), or of a bare table JSON file.
+    (its ``cost_table`` entry, or a fit of its ``A @ X`` (op "spmm") ``points``), or of a bare
+    table JSON file.
 
     Raises:
-        ValueError: not JSON, or a results file whose run fitted no table and has no points.
+        ValueError: not JSON, or a results file whose run fitted no table and has no spmm
+            points.
     """
     with open(path) as f:
         try:
@@ -166,14 +181,17 @@ def load_cost_table(path) -> dict:
         except json.JSONDecodeError as exc:
             raise ValueError(f"load_cost_table: expected a JSON file written by sparsegraph "
                              f"bench sparse-vs-dense (got {path}: {exc})") from None
+    # the table models A @ X alone: a GCN layer's points (op "gcn") time more than that
+    points = [p for p in data.get("points") or () if isinstance(p, dict)
+              and p.get("op", "spmm") == "spmm"] if isinstance(data, dict) else []
     if isinstance(data, dict) and data.get("cost_table") is not None:
         table = data["cost_table"]
-    elif isinstance(data, dict) and data.get("points"):
-        table = fit_cost_table(data["points"])
-    elif isinstance(data, dict) and "cost_table" in data:
+    elif points:
+        table = fit_cost_table(points)
+    elif isinstance(data, dict) and ("cost_table" in data or "points" in data):
         # None would quietly mean "the built-in table": say that nothing was fitted instead
         raise ValueError(f"load_cost_table: {path} holds no fitted table (its run fitted none "
-                         "and kept no points)")
+                         "and kept no spmm points)")
     else:
         table = data
     if isinstance(table, dict):
@@ -210,7 +228,8 @@ def memory_budget() -> int:
 
 
 def set_memory_budget(nbytes: int | None) -> int | None:
-    """Set the dense matrix budget in bytes (None: the default); returns the previous setting."""
+    """Set the dense matrix budget in bytes (None: the default); returns the previous setting.
+    A compiled function whose sparse products were chosen under another budget traces again."""
     global _budget
     if nbytes is not None and (not _number(nbytes) or not np.isfinite(nbytes) or nbytes < 0):
         raise ValueError(f"set_memory_budget: expected `nbytes` a finite number >= 0 or None "
@@ -220,18 +239,41 @@ def set_memory_budget(nbytes: int | None) -> int | None:
     return previous
 
 
+def _env_mode() -> str:
+    """The process default: set_spmm_mode's, else ``$SPARSEGRAPH_SPMM_MODE`` (read once)."""
+    global _default_mode
+    if _default_mode is None:
+        env = os.environ.get("SPARSEGRAPH_SPMM_MODE") or "auto"
+        if env not in MODES:
+            raise ValueError(f"SPARSEGRAPH_SPMM_MODE: expected one of {MODES} (got {env!r})")
+        _default_mode = env
+    return _default_mode
+
+
 def get_spmm_mode() -> str:
-    """The current mode: "auto" (cost model), "sparse" or "dense" (forced)."""
-    return _mode
+    """The mode in force here: the innermost `spmm_mode` block of this thread, else the process
+    default (`set_spmm_mode`, else ``$SPARSEGRAPH_SPMM_MODE``, else "auto"): "auto" (cost
+    model), "sparse" or "dense" (forced).
+
+    Raises:
+        ValueError: ``$SPARSEGRAPH_SPMM_MODE`` is needed and is not a mode.
+    """
+    return _block_mode.get() or _default_mode or _env_mode()
+
+
+def _check_mode(mode) -> str:
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ValueError(f"spmm_mode: expected `mode` in {MODES} (got {mode!r})")
+    return mode
 
 
 def set_spmm_mode(mode: str) -> str:
-    """Set the mode for the whole process; returns the previous one. ``$SPARSEGRAPH_SPMM_MODE``
-    sets the initial mode."""
-    global _mode
-    if mode not in MODES:
-        raise ValueError(f"spmm_mode: expected `mode` in {MODES} (got {mode!r})")
-    previous, _mode = _mode, mode
+    """Set the process-wide default mode (every thread; it replaces ``$SPARSEGRAPH_SPMM_MODE``);
+    returns the previous default. An `spmm_mode` block in force in a thread still takes
+    precedence there."""
+    global _default_mode
+    _check_mode(mode)
+    previous, _default_mode = _env_mode(), mode
     return previous
 
 
@@ -242,14 +284,31 @@ def spmm_mode(mode: str) -> Iterator[None]:
         with sg.ops.spmm_mode("dense"):
             out = adj @ x        # to_dense(adj) @ x, same values and gradients
 
-    `decide_spmm` (hence the static graph's sparse-vs-dense pass) follows it too; forced
-    "dense" ignores the memory budget.
+    The block is local to the thread (or asyncio task) that enters it, as ``torch.no_grad``
+    is: other threads keep their mode, and leaving it restores this thread's previous one.
+    `decide_spmm` (hence the static graph's sparse-vs-dense pass) follows it too, and a
+    `sparsegraph.static.compile` function called inside it traces again for this mode (the
+    graph replayed is one traced under the mode in force at the call). Forced "dense" ignores
+    the memory budget.
     """
-    previous = set_spmm_mode(mode)
+    token = _block_mode.set(_check_mode(mode))
     try:
         yield
     finally:
-        set_spmm_mode(previous)
+        _block_mode.reset(token)
+
+
+def decision_state() -> tuple:
+    """What decides sparse or dense in this thread now: (mode, cost table, budget setting).
+    `sparsegraph.static.compile` replays a graph whose trace asked the model only under an
+    equal state."""
+    return get_spmm_mode(), _table_key, _budget
+
+
+def consults() -> int:
+    """A counter advanced by every sparse-or-dense decision (`decide_spmm`, ``A @ X`` with a
+    sparse operand): two reads differing by more than one bracket a decision."""
+    return next(_consults)
 
 
 def _check_count(name: str, v) -> int:
@@ -302,7 +361,9 @@ def decide_spmm(n_rows: int, n_cols: int, nnz: int, n_features: int,
     if nnz > n * m:
         raise ValueError(f"decide_spmm: expected `nnz` <= n_rows * n_cols = {n * m} (got {nnz})")
     dt = np.dtype(dtype)
-    key = (n, m, nnz, f, dt, _mode)
+    next(_consults)
+    mode = get_spmm_mode()
+    key = (n, m, nnz, f, dt, mode)
     hit = _decisions.get(key)
     if hit is not None:
         return hit
@@ -312,8 +373,8 @@ def decide_spmm(n_rows: int, n_cols: int, nnz: int, n_features: int,
     cross = crossover_density(n, m, f)
     cross_s = "none (sparse faster at any density)" if cross > 1 else f"{cross:.3g}"
     need, budget = n * m * dt.itemsize, memory_budget()
-    if _mode != "auto":
-        out = Decision(_mode == "dense", f"forced by spmm_mode({_mode!r})", sparse, dense)
+    if mode != "auto":
+        out = Decision(mode == "dense", f"forced by spmm_mode({mode!r})", sparse, dense)
     elif dense * _table["min_speedup"] <= sparse and need > budget:
         out = Decision(False, f"density {density:.3g} >= crossover {cross_s} at F={f}, but the "
                        f"dense ({n}, {m}) {dt.name} matrix needs {need / 2**30:.3g} GiB > "
@@ -419,13 +480,15 @@ def sparse_matmul_auto(input, other):
     `sparse_products.sparse_matmul`. Values and gradients agree either way."""
     from sparsegraph.ops.sparse_products import sparse_matmul
 
-    if _mode == "sparse":
+    next(_consults)
+    mode = _block_mode.get() or _default_mode or _env_mode()
+    if mode == "sparse":
         return sparse_matmul(input, other)
     ops = _operands(input, other)
     if ops is None:
         return sparse_matmul(input, other)
     a, x, flip = ops
-    if _mode == "auto":
+    if mode == "auto":
         # the table was measured on one device type and says nothing about another
         if ("cpu" if a.device == "cpu" else "cuda") != _table["device"]:
             return sparse_matmul(input, other)

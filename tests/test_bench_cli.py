@@ -367,7 +367,9 @@ def test_out_that_is_a_file_is_refused_before_running(tmp_path, capsys, monkeypa
 
 @pytest.mark.parametrize("bad, match", [
     (["--nodes", "10", "--edges", "200"], r"expected --edges <= --nodes\^2 = 100 \(got 200\)"),
-    (["--copy-gb", "0"], r"expected --copy-gb > 0 \(got 0.0\)"),
+    (["--copy-gb", "0"], r"expected a finite --copy-gb > 0 \(got 0.0\)"),
+    (["--copy-gb", "inf"], r"expected a finite --copy-gb > 0 \(got inf\)"),
+    (["--copy-gb", "nan"], r"expected a finite --copy-gb > 0 \(got nan\)"),
 ])
 def test_spmm_rejects_impossible_sizes(tmp_path, capsys, bad, match):
     import re
@@ -438,3 +440,139 @@ def test_a_bad_budget_variable_breaks_neither_info_nor_help(monkeypatch, tmp_pat
             "number of MB >= 0 (got 'inf')") in capsys.readouterr().err
     assert main(TINY_SWEEP + ["--out", str(tmp_path / "r"), "--dense-budget-mb", "inf"]) == 2
     assert "expected a finite --dense-budget-mb (got inf)" in capsys.readouterr().err
+
+
+# ---- audit_large3 #5-#8 and notes -----------------------------------------------------------
+TINY = {"sparse-vs-dense": ["--nodes", "10", "--density-sweep", "0.5", "--features", "2",
+                            "--repeat", "1", "--no-plots"],
+        "spmm": ["--nodes", "5", "--edges", "3", "--features", "2", "--repeat", "1",
+                 "--copy-gb", "0.001"],
+        "models": ["--models", "gcn", "--datasets", "karate", "--epochs", "1"]}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_negative_seed_is_refused_in_one_line(tmp_path, capsys, kind):
+    out = tmp_path / "o"
+    assert main(["bench", kind, *TINY[kind], "--quiet", "--out", str(out), "--seed", "-1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"sparsegraph bench {kind}: expected --seed >= 0 (got -1)"]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_empty_out_is_refused(tmp_path, capsys, monkeypatch, kind):
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", kind, *TINY[kind], "--quiet", "--out", ""]) == 2
+    assert f"sparsegraph bench {kind}: expected --out to name a folder (got '')" in (
+        capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []  # nothing written into the current directory
+
+
+def test_models_seed_reaches_the_child_and_the_results(tmp_path, monkeypatch, capsys):
+    from sparsegraph.cli import bench_models
+
+    commands = []
+
+    def run(cmd, **kwargs):
+        commands.append(cmd)
+        row = {"model": "gcn", "dataset": "karate", "nodes": 34, "edges": 156,
+               "epoch_ms_median": 1.0, "epoch_ms_min": 1.0, "peak_rss_mb": 100.0}
+        return type("Done", (), {"returncode": 0, "stdout": json.dumps(row), "stderr": ""})
+
+    monkeypatch.setattr(bench_models.subprocess, "run", run)
+    args = ["bench", "models", *TINY["models"], "--seed", "123", "--quiet", "--out",
+            str(tmp_path)]
+    assert main(args) == 0
+    (cmd,) = commands
+    assert cmd[cmd.index("--seed") + 1] == "123"
+    config = json.loads((tmp_path / "results.json").read_text())["config"]
+    assert config["seed"] == 123
+    assert "(seed 123)" in (tmp_path / "results.md").read_text()
+
+
+def test_epoch_times_seeds_the_model(monkeypatch):
+    from sparsegraph.cli import bench_models
+
+    seeds = []
+    real = sg.manual_seed
+    monkeypatch.setattr(sg, "manual_seed", lambda s: seeds.append(s) or real(s))
+    row = bench_models.epoch_times("gcn", "karate", None, 1, seed=7)
+    assert seeds == [7] and row["epoch_ms_median"] > 0
+
+
+def test_a_run_without_plots_removes_an_earlier_runs_plots(tmp_path, capsys):
+    base = ["bench", "sparse-vs-dense", "--features", "2", "--repeat", "1", "--quiet",
+            "--out", str(tmp_path)]
+    assert main(base + ["--nodes", "30", "--density-sweep", "0.1", "0.5", "--ops", "spmm"]) == 0
+    assert all((tmp_path / name).exists() for name in bench_sparse_dense.PLOTS)
+    capsys.readouterr()
+    assert main(base + ["--nodes", "40", "--density-sweep", "0.2", "--no-plots"]) == 0
+    out = capsys.readouterr().out
+    for name in bench_sparse_dense.PLOTS:
+        assert not (tmp_path / name).exists()
+        assert f"removed {tmp_path / name} (a plot of an earlier run)" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json", "results.md"]
+
+
+def test_a_run_that_cannot_plot_removes_an_earlier_runs_plots(tmp_path, capsys, monkeypatch):
+    for name in bench_sparse_dense.PLOTS:
+        (tmp_path / name).write_bytes(b"\x89PNG old")
+
+    def no_matplotlib(*args):
+        raise ImportError("No module named 'matplotlib'")
+
+    monkeypatch.setattr(bench_sparse_dense, "plot", no_matplotlib)
+    args = ["bench", "sparse-vs-dense", "--nodes", "30", "--density-sweep", "0.3",
+            "--features", "2", "--ops", "spmm", "--repeat", "1", "--quiet", "--out",
+            str(tmp_path)]
+    assert main(args) == 3
+    assert not any((tmp_path / name).exists() for name in bench_sparse_dense.PLOTS)
+
+
+def test_the_cost_table_is_fitted_on_spmm_points_only(tmp_path, capsys, monkeypatch):
+    fitted = []
+    real = bench_sparse_dense.sweep
+
+    def sweep(args):
+        points, skipped = real(args)
+        fitted.append({p["op"] for p in points})
+        return points, skipped
+
+    monkeypatch.setattr(bench_sparse_dense, "sweep", sweep)
+    from sparsegraph.ops import cost_model
+
+    calls = []
+    real_fit = cost_model.fit_cost_table
+    monkeypatch.setattr(cost_model, "fit_cost_table",
+                        lambda points, **k: calls.append({p["op"] for p in points})
+                        or real_fit(points, **k))
+    base = ["bench", "sparse-vs-dense", "--nodes", "30", "60", "--density-sweep", "0.1", "0.6",
+            "--features", "2", "--repeat", "1", "--quiet", "--no-plots"]
+    assert main(base + ["--out", str(tmp_path / "both")]) == 0
+    assert fitted == [{"spmm", "gcn"}] and calls == [{"spmm"}]
+    assert main(base + ["--ops", "gcn", "--out", str(tmp_path / "gcn")]) == 0
+    r = json.loads((tmp_path / "gcn" / "results.json").read_text())
+    assert r["cost_table"] is None and len(calls) == 1  # nothing fitted on GCN layers
+    assert any(s.startswith("no cost table fitted: no spmm points") for s in r["skipped"])
+    assert "no cost table fitted: no spmm points" in (tmp_path / "gcn" / "results.md").read_text()
+    # nor when the table is loaded from the results' points
+    before = sg.ops.cost_table()
+    with pytest.raises(ValueError, match="holds no fitted table .*no spmm points"):
+        sg.ops.load_cost_table(tmp_path / "gcn" / "results.json")
+    assert sg.ops.cost_table() == before
+
+
+def test_bench_sampling_refuses_zero_and_negative_batches(capsys):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "bench_sampling.py"
+    spec = importlib.util.spec_from_file_location("bench_sampling", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for bad in ("0", "-1", "x"):
+        with pytest.raises(SystemExit) as exc:  # never "0 means the whole epoch"
+            module.main(["--batches", bad])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert "argument --batches: expected an int >= 1 (got" in err

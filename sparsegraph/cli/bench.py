@@ -158,6 +158,8 @@ def out_problem(out: str) -> str | None:
     """Why ``--out`` cannot be the output folder (it, or a folder above it, is a file)."""
     import pathlib
 
+    if not out.strip():  # Path("") is the current directory
+        return f"expected --out to name a folder (got {out!r})"
     for path in (pathlib.Path(out), *pathlib.Path(out).parents):
         if path.exists() and not path.is_dir():
             what = "is" if str(path) == str(out) else f"is inside {path}, which is"
@@ -312,12 +314,12 @@ def _fused_backward(kernel, transposed, gathered_values, g, x):
 def cmd_spmm(args: argparse.Namespace) -> int:
     """Forward (A @ X) and backward (A.T @ G + SDDMM) of every CSR spmm kernel."""
     error = check_device(args.device) or too_small(args, nodes=1, edges=0, features=1,
-                                                   repeat=1) or out_problem(args.out)
+                                                   repeat=1, seed=0) or out_problem(args.out)
     if not error and args.edges > args.nodes ** 2:
         error = (f"expected --edges <= --nodes^2 = {args.nodes ** 2} (got {args.edges}): a "
                  f"{args.nodes} x {args.nodes} matrix has no room for more entries")
-    if not error and not args.copy_gb > 0:
-        error = f"expected --copy-gb > 0 (got {args.copy_gb})"
+    if not error and not 0 < args.copy_gb < float("inf"):  # nan, inf: no array of that size
+        error = f"expected a finite --copy-gb > 0 (got {args.copy_gb})"
     if error:
         print(f"sparsegraph bench spmm: {error}", file=sys.stderr)
         return 2

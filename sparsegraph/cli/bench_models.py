@@ -54,11 +54,13 @@ def build_model(model: str, g, num_classes: int):
     raise ValueError(f"bench models: unknown model {model!r} (expected one of {MODELS})")
 
 
-def epoch_times(model: str, dataset: str, root, epochs: int, device: str = "cpu") -> dict:
+def epoch_times(model: str, dataset: str, root, epochs: int, device: str = "cpu",
+                seed: int = 0) -> dict:
     """Full-batch epochs (forward + backward + Adam, the models' dropout) on one dataset, with
     the model, graph and optimizer on ``device``; each epoch is timed to the end of its work
-    there (`synchronize`). Reports the process's peak RSS and, on a GPU, ``peak_gpu_mb``: what
-    cupy's memory pool holds after the epochs (it keeps freed blocks: its high-water mark)."""
+    there (`synchronize`). ``seed`` seeds the initial weights and the dropout masks. Reports
+    the process's peak RSS and, on a GPU, ``peak_gpu_mb``: what cupy's memory pool holds after
+    the epochs (it keeps freed blocks: its high-water mark)."""
     from sparsegraph.datasets import load_for_training
 
     dev = sg.backend.normalize_device(device)
@@ -67,7 +69,7 @@ def epoch_times(model: str, dataset: str, root, epochs: int, device: str = "cpu"
         raise ValueError(f"bench models: {dataset} is not a node-classification dataset")
     from sparsegraph.gnn.train import node_classification_step
 
-    sg.manual_seed(0)
+    sg.manual_seed(seed)
     net = build_model(model, g, int(np.asarray(g.y.array).max()) + 1)
     with on_device(dev):
         net.to(dev)
@@ -89,7 +91,7 @@ def epoch_times(model: str, dataset: str, root, epochs: int, device: str = "cpu"
 
 def _one_in_child(model: str, dataset: str, args) -> dict:
     cmd = [sys.executable, "-m", "sparsegraph", "bench", "models", "--single", model, dataset,
-           "--epochs", str(args.epochs), "--device", args.device]
+           "--epochs", str(args.epochs), "--device", args.device, "--seed", str(args.seed)]
     if args.root:
         cmd += ["--root", args.root]
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -104,7 +106,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     unknown = [d for d in args.datasets if d.lower() not in known_datasets()]
     no_split = [d for d in args.datasets if without_split(d)]
-    error = (check_device(args.device) or too_small(args, epochs=1)
+    error = (check_device(args.device) or too_small(args, epochs=1, seed=0)
              or (f"unknown dataset {unknown[0]!r} (expected one of "
                  f"{', '.join(known_datasets())})" if unknown and not args.single else None)
              or (f"{no_split[0]} has no stored train/val/test split to train on; drop it "
@@ -115,7 +117,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 2
     dev = sg.backend.normalize_device(args.device)
     if args.single:
-        print(json.dumps(epoch_times(*args.single, args.root, args.epochs, dev)))
+        print(json.dumps(epoch_times(*args.single, args.root, args.epochs, dev, args.seed)))
         return 0
     rows = []
     bar = progress(len(args.models) * len(args.datasets), f"models on {dev}", args.quiet)
@@ -127,9 +129,11 @@ def cmd_models(args: argparse.Namespace) -> int:
     bar.close()
     gpu = dev != "cpu"
     result = {"benchmark": "models", "command": command_line(), "machine": machine(dev),
-              "config": {"epochs": args.epochs, "device": dev}, "rows": rows}
+              "config": {"epochs": args.epochs, "device": dev, "seed": args.seed},
+              "rows": rows}
     md = (f"`{result['command']}`\n\nDevice {device_label(dev)}. Full-batch epoch: forward + "
-          f"backward + Adam, the models' dropout; median of {args.epochs} epochs after 2 "
+          f"backward + Adam, the models' dropout (seed {args.seed}); median of {args.epochs} "
+          "epochs after 2 "
           "warm-up ones (min in brackets); peak RSS of a fresh process per row (interpreter "
           "and libraries included)"
           + ("; peak GPU: what cupy's memory pool held after the epochs" if gpu else "")

@@ -46,6 +46,7 @@ NODES = [50, 200, 1000, 3000, 6000, 50000]
 DENSITIES = [1e-5, 1e-4, 1e-3, 1e-2, 0.03, 0.1, 0.2, 0.3, 0.5]
 FEATURES = [16, 64]
 OPS = ("spmm", "gcn")
+PLOTS = ("time_vs_density.png", "memory_vs_density.png")
 
 
 def _distinct(keys):
@@ -320,6 +321,19 @@ def plot(points: list[dict], cross: list[dict], folder) -> list[str]:
     return written
 
 
+def remove_plots(folder) -> list[str]:
+    """Delete the plots a run writes from ``folder``; returns the paths that were there."""
+    import pathlib
+
+    removed = []
+    for name in PLOTS:
+        path = pathlib.Path(folder) / name
+        if path.is_file():
+            path.unlink()
+            removed.append(str(path))
+    return removed
+
+
 def _fmt(v, unit=""):
     return "-" if v is None else f"{v:.3g}{unit}"
 
@@ -370,7 +384,7 @@ def cmd_sparse_dense(args: argparse.Namespace) -> int:
             print(f"sparsegraph bench sparse-vs-dense: {exc}", file=sys.stderr)
             return 2
     error = check_device(args.device) or too_small(args, nodes=1, features=1, repeat=1,
-                                                   max_nnz=1, dense_budget_mb=0)
+                                                   max_nnz=1, dense_budget_mb=0, seed=0)
     if not error and not math.isfinite(args.dense_budget_mb):  # int(inf MB) would overflow
         error = f"expected a finite --dense-budget-mb (got {args.dense_budget_mb})"
     if error:
@@ -392,9 +406,13 @@ def cmd_sparse_dense(args: argparse.Namespace) -> int:
     with on_device(dev):
         points, skipped = sweep(args)
     where = machine(dev)
-    fit_points = [p for p in points if p["op"] == "spmm"] or points
+    # the table models A @ X alone: a GCN layer's times hold its GEMM, bias and ReLU too
+    fit_points = [p for p in points if p["op"] == "spmm"]
     hardware = filter(None, [where["processor"], f"{where['cpus']} cpus", where.get("gpu")])
     try:  # the table is for this device type: the auto selection applies it there only
+        if not fit_points:
+            raise ValueError(f"no spmm points (--ops {' '.join(args.ops)}; the table models "
+                             "A @ X alone, fitted on --ops spmm timings)")
         table = fit_cost_table(fit_points, source=f"{command_line()} ({', '.join(hardware)})",
                                device=sg.backend.device_type(dev),
                                dtype=np.dtype(args.dtype).name)
@@ -411,17 +429,22 @@ def cmd_sparse_dense(args: argparse.Namespace) -> int:
     paths = write_outputs(args.out, result, md)
     print(md, end="")
     print(f"wrote {paths[0]} and {paths[1]} in {result['seconds']:.0f} s")
-    if args.no_plots:
-        return 0
-    try:
-        for path in plot(points, result["crossovers"], args.out):
-            print(f"wrote {path}")
-    except ImportError:
-        print("sparsegraph bench sparse-vs-dense: plots need matplotlib, which is not installed: "
-              "pip install 'sparsegraph[plot]' (or pass --no-plots); the JSON and Markdown "
-              "results were written", file=sys.stderr)
-        return 3
-    return 0
+    # an earlier run's plots never stay beside these results
+    stale, written, status = remove_plots(args.out), [], 0
+    if not args.no_plots:
+        try:
+            written = plot(points, result["crossovers"], args.out)
+        except ImportError:
+            print("sparsegraph bench sparse-vs-dense: plots need matplotlib, which is not "
+                  "installed: pip install 'sparsegraph[plot]' (or pass --no-plots); the JSON "
+                  "and Markdown results were written", file=sys.stderr)
+            status = 3
+    for path in written:
+        print(f"wrote {path}")
+    for path in stale:
+        if path not in written:
+            print(f"removed {path} (a plot of an earlier run)")
+    return status
 
 
 def add_sparse_dense_parser(kinds) -> None:

@@ -413,7 +413,12 @@ def trace(fn, *example_inputs, **kwargs) -> StaticGraph:
     Returns:
         A `StaticGraph`; calling it runs the graph on new inputs.
 
+    The sparse-vs-dense choices (`sparsegraph.ops.spmm_mode`, the cost table, the memory
+    budget) are those in force while tracing; the graph keeps them (`compile` traces again
+    under another setting).
+
     Raises:
+        TypeError: ``fn`` is not callable, or an example input is not a (sparse) tensor.
         CaptureError: ``fn`` reads a traced tensor's value in Python (``.item()``, ``if t:``,
             ``np.asarray(t)``), or computes something whose shape depends on traced data
             (``nonzero``, indexing with a boolean mask computed from traced tensors).
@@ -424,6 +429,9 @@ def trace(fn, *example_inputs, **kwargs) -> StaticGraph:
 def trace_with_result(fn, *example_inputs, **kwargs):
     """`trace`, also returning what the eager run of ``fn`` returned and the Modules it
     called, as ``(module, training flag when called)`` pairs."""
+    if not callable(fn):
+        raise TypeError(f"static.trace: expected `fn` to be callable, the function to trace "
+                        f"(got {type(fn).__name__} {fn!r:.60})")
     if TRACE.tracer is not None:
         raise CaptureError("static.trace: already tracing (nested traces are not supported)")
     tracer = Tracer()

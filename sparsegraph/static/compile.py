@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 
 import numpy as np
 
+from sparsegraph.ops import cost_model
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.static.capture import trace_with_result
 from sparsegraph.static.guards import Assumptions, bound_objects, entry_modes, free_names
@@ -25,6 +27,19 @@ def _detach(result):
     if isinstance(result, dict):
         return {k: _detach(r) for k, r in result.items()}
     return result
+
+
+def _requires_grad(result) -> bool:
+    """Whether ``result`` (what the eager run returned) holds a tensor that requires grad."""
+    if isinstance(result, Tensor):
+        return result.requires_grad
+    if isinstance(result, SparseTensor):
+        return result.values.requires_grad
+    if isinstance(result, tuple | list):
+        return any(_requires_grad(r) for r in result)
+    if isinstance(result, dict):
+        return any(_requires_grad(r) for r in result.values())
+    return False
 
 
 def _literal_key(name: str, x):
@@ -105,12 +120,17 @@ class CompiledFunction:
     A call traces again when a tensor's shape, dtype, device, requires_grad or gradient hooks,
     a sparse input's structure (by identity), a literal argument's value, the train / eval mode
     a Module called during the trace starts from, the object a global or closure name of
-    ``fn`` holds (a tensor, sparse tensor, array, Module, Graph or optimizer), or what
-    `static.guards` checks (a parameter's requires_grad or hooks, a Module's parameter / buffer
-    / child objects, a constant or an index array changed in place) changed. At most
+    ``fn`` holds (a tensor, sparse tensor, array, Module, Graph or optimizer), the
+    sparse-vs-dense setting (`sparsegraph.ops.spmm_mode` in force in the calling thread,
+    `set_memory_budget`, `set_cost_table`) when the trace chose between sparse and dense, or
+    what `static.guards` checks (a parameter's requires_grad or hooks, a Module's parameter /
+    buffer / child objects, a constant or an index array changed in place) changed. At most
     `MAX_VARIANTS` traced variants are kept (least recently used dropped)."""
 
     def __init__(self, fn, passes=None):
+        if not callable(fn):
+            raise TypeError(f"static.compile: expected `fn` to be callable, the function to "
+                            f"capture (got {type(fn).__name__} {fn!r:.60})")
         self.fn = fn
         self.passes = passes
         self._entries: OrderedDict[tuple, list[_Entry]] = OrderedDict()
@@ -147,15 +167,20 @@ class CompiledFunction:
 
         objects = bound_objects(self._names)  # at entry: the step may rebind them itself
         entry_mode = entry_modes(objects, self._modules)
+        consulted = cost_model.consults()
         graph, result, modes = trace_with_result(bound, *tensors)
         self.traces += 1
         self._modules.update((id(m), m) for m, _ in modes)
+        if self.traces == 1 and not graph.count(kind="backward_root") and _requires_grad(result):
+            self._warn_detached()
         # of the traced graph: passes add constants
         assumptions = Assumptions(graph, modes, entry_mode, objects)
         from sparsegraph.static.passes import optimize
 
         self.graph = optimize(graph, self.passes)
         assumptions.assume_arrays(self.graph.assumed)
+        if cost_model.consults() - consulted > 1:  # sparse or dense was chosen: by this state
+            assumptions.decisions = cost_model.decision_state()
         structures = [x.structure for x in tensors if isinstance(x, SparseTensor)]
         # kept beside the other variants: switching back to a traced mode needs no new trace
         self._entries.setdefault(key, []).append(
@@ -163,6 +188,15 @@ class CompiledFunction:
         self._entries.move_to_end(key)
         self._evict()
         return _detach(result)
+
+    def _warn_detached(self) -> None:
+        name = getattr(self.fn, "__qualname__", None) or type(self.fn).__name__
+        warnings.warn(
+            f"static.compile: {name} returned a tensor that requires grad and ran no "
+            ".backward(); the outputs of a compiled function are detached, so a .backward() "
+            "on them reaches no parameter. Compile the whole training step (forward + loss + "
+            ".backward() + optimizer step), or call the function eagerly", UserWarning,
+            stacklevel=3)
 
     def _evict(self) -> None:
         total = sum(len(v) for v in self._entries.values())
@@ -205,11 +239,22 @@ def compile(fn, passes=None) -> CompiledFunction:  # noqa: A001  (the name the i
             `sparsegraph.static.passes.DEFAULT_PASSES`); ``[]`` runs the captured graph as is.
 
     Returns:
-        A `CompiledFunction` whose calls return what ``fn`` returns (detached). A call with
-        inputs of another shape, dtype or device, another sparsity structure, another literal
-        value, or after a Module ``fn`` called switched between train and eval, a parameter's
-        requires_grad changed, a Module's parameter was replaced or a constant (or an index
-        array) was changed in place, traces again.
+        A `CompiledFunction` whose calls return what ``fn`` returns (detached: no gradient
+        flows from them back into the parameters, so compiling only a model's forward and
+        calling ``.backward()`` on its output outside does not train it; the first call warns
+        when ``fn`` returns a tensor that requires grad without running ``.backward()``: an
+        inference function runs its body under ``sparsegraph.no_grad()`` and is not warned). A
+        call with inputs of another shape, dtype or device, another sparsity structure,
+        another literal value, or after a Module ``fn`` called switched between train and
+        eval, a parameter's requires_grad changed, a Module's parameter was replaced or a
+        constant (or an index array) was changed in place, traces again; so does a call under
+        another sparse-vs-dense setting (the `sparsegraph.ops.spmm_mode` in force in the
+        calling thread, `set_memory_budget`, `set_cost_table`) when ``fn``'s sparse products
+        were chosen by it: the graph replayed is always one traced under the setting in force
+        at the call.
+
+    Raises:
+        TypeError: ``fn`` is not callable.
 
     What a replay repeats: op calls, ``.backward()``, optimizer ``zero_grad()`` / ``step()``
     (which read each group's ``lr`` live), LR-scheduler ``step()``, ``p.grad = ...``,

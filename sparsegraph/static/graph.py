@@ -59,11 +59,38 @@ def _parameter_names(fn) -> tuple:
     return tuple(p.name for p in params)
 
 
+# ops.activation's table-driven Functions take one generic parameter ``p`` (None where the
+# activation has none: ReLU, Sigmoid, Tanh): shown under the public function's names, or not
+_SLOT_NAMES = {"LeakyReLU": ("negative_slope",), "ELU": ("alpha",), "GELU": ("approximate",),
+               "Softplus": ("beta", "threshold")}
+
+
+@functools.cache
+def _table_activations() -> frozenset:
+    from sparsegraph.ops.activation import FUNCTIONS
+
+    return frozenset(FUNCTIONS.values())
+
+
+def _slot(node: Node) -> list[str]:
+    """An activation's generic parameter as ``name=value`` text (nothing when it is None)."""
+    p = node.args[1]
+    if p is None:
+        return []
+    names = _SLOT_NAMES.get(node.op, ())
+    values = p if len(names) > 1 and isinstance(p, tuple) and len(p) == len(names) else (p,)
+    if len(names) != len(values):
+        return [show(p)]
+    return [f"{k}={show(v)}" for k, v in zip(names, values, strict=True)]
+
+
 def node_arguments(node: Node, tensors: bool = True) -> list[str]:
     """The node's arguments as text: tensors by label, other positional arguments as
     ``name=value`` (named after the op's forward), keywords as ``key=value``; for a backward or
     accumulate node, also the saved Values it reads. ``tensors=False``: the attributes only."""
     names = _parameter_names(node.fn) if node.kind == "forward" else ()
+    if node.kind == "forward" and len(node.args) == 2 and node.fn in _table_activations():
+        return ([show(node.args[0])] if tensors else []) + _slot(node)
     parts = []
     if node.kind == "effect" and "target" in node.attrs and tensors:  # set_grad, set_data
         parts.append(node.attrs["target"].label())

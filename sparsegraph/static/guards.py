@@ -4,6 +4,9 @@ running a graph that no longer says what the function does.
 
 - each bound leaf keeps its ``requires_grad`` (a frozen parameter gets no gradient, a constant
   that starts requiring grad gets one) and has no gradient hook (the replay would skip it);
+- the sparse-vs-dense setting (`sparsegraph.ops.spmm_mode` in the calling thread, the memory
+  budget, the cost table) stays what it was when the trace (eager ``A @ X`` or the dense pass)
+  chose between sparse and dense: under another the choice may differ;
 - each Module called during the trace keeps its train / eval mode and the very objects it
   holds as parameters, buffers and child modules (``m.weight = Parameter(...)`` replaces the
   tensor the graph reads);
@@ -21,6 +24,7 @@ from operator import is_
 
 import numpy as np
 
+from sparsegraph.ops.cost_model import decision_state
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import Tensor
 
@@ -90,6 +94,8 @@ class Assumptions:
         # what the step leaves behind (m.eval() at its end): set again after each replay
         self.restore = [(m, m.training) for m, flag in self.modes if m.training != flag]
         self.bound = list(bound)
+        # `cost_model.decision_state()` when the trace chose sparse or dense (else None)
+        self.decisions: tuple | None = None
         bound = [v for v in graph.values()
                  if v.kind in ("param", "const") and isinstance(v.tensor, Tensor)]
         self.leaves = [(v.tensor, v.tensor.requires_grad) for v in bound
@@ -118,7 +124,10 @@ class Assumptions:
         return True
 
     def hold(self) -> bool:
-        """Whether the modes, members and leaves are as traced (they may switch back)."""
+        """Whether the modes, sparse-vs-dense setting, members and leaves are as traced
+        (they may switch back)."""
+        if self.decisions is not None and decision_state() != self.decisions:
+            return False
         if not all(m.training == mode for m, mode in self.modes):
             return False
         for namespace, name, obj in self.bound:  # a global or closure name rebound

@@ -142,10 +142,20 @@ class MemoryPlan:
     buffer_bytes: int
 
     def __str__(self) -> str:
-        mb = 1 << 20
-        return (f"planned peak {self.peak_bytes / mb:.1f} MiB of intermediates (all of them: "
-                f"{self.total_bytes / mb:.1f} MiB); {self.buffers} buffers "
-                f"({self.buffer_bytes / mb:.1f} MiB) with reuse")
+        # eager's own peak is not known here (measuring it would slow every trace): the
+        # reference is the sum of the intermediates, what holding all of them would take
+        return (f"planned peak {size_text(self.peak_bytes)} of intermediates, vs "
+                f"{size_text(self.total_bytes)} if none were freed (the sum of all "
+                f"intermediates); {self.buffers} buffers ({size_text(self.buffer_bytes)}) "
+                "with reuse")
+
+
+def size_text(nbytes: int) -> str:
+    """``nbytes`` readable at any size: bytes, KiB, MiB or GiB (three significant digits)."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.3g} {unit}"
+    return f"{nbytes} bytes"
 
 
 def memory_plan(graph, order: list[Node] | None = None) -> MemoryPlan:

@@ -233,21 +233,24 @@ def choose_dense(graph: StaticGraph, decide=None) -> StaticGraph:
     """
     g = graph.copy()
     measured_on = None  # any device: a caller's own `decide` knows what it was made for
-    if decide is None:
+    own = decide is None
+    if own:
         try:
             from sparsegraph.ops.cost_model import cost_table, get_spmm_mode
             from sparsegraph.ops.cost_model import decide_spmm as decide
         except ImportError:
             g.notes.append("sparse-vs-dense: skipped (no cost model)")
             return g
-        if get_spmm_mode() == "auto":  # a forced mode holds on every device
-            measured_on = cost_table()["device"]
     dense = 0
     for node in list(g.nodes):
         operands = _spmm_operands(node)
         if operands is None or not operands[0].values.fixed:
             continue
         a, x = operands
+        if own:  # the mode is read when a product needs it ($SPARSEGRAPH_SPMM_MODE may be bad)
+            own = False
+            if get_spmm_mode() == "auto":  # a forced mode holds on every device
+                measured_on = cost_table()["device"]
         # as in eager `sparse_matmul_auto`: timings of one device type say nothing of another
         if measured_on is not None and device_type(a.values.device) != measured_on:
             node.attrs["reason"] = f"sparse: the cost table was measured on {measured_on}"
