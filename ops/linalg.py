@@ -1,4 +1,5 @@
-"""Matrix products: `matmul` (numpy semantics: 1-D operands, batched, broadcast batch dims).
+"""Matrix products: `matmul` (numpy semantics: 1-D operands, batched, broadcast batch dims);
+vector norms: `norm` (its own gradient, zero where the norm is 0) and `normalize`.
 
 ``matmul`` with a sparse operand dispatches to the sparse products (spmm / dense @ sparse /
 spgemm) in `sparsegraph.ops.sparse_products`.
@@ -6,15 +7,18 @@ spgemm) in `sparsegraph.ops.sparse_products`.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import check_float, check_tensor, norm_dim, same_device, unbroadcast
+from sparsegraph.ops.reduce import _check_float, _dims, _expand
 from sparsegraph.tensor import Tensor
 
-__all__ = ["matmul", "mm", "bmm", "dot", "outer", "linear", "normalize"]
+__all__ = ["matmul", "mm", "bmm", "dot", "outer", "linear", "norm", "normalize"]
 
 
 @register("matmul", "cpu", "cuda")
@@ -210,6 +214,94 @@ def linear(input, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return out if bias is None else out + bias
 
 
+# ---- vector norms -----------------------------------------------------------------------------
+@register("norm", "cpu", "cuda")
+def _norm_kernel(x, p, dims):
+    """The ``p``-norm over ``dims`` (None: all), the reduced dims kept."""
+    xp = xp_of(x)
+    a = xp.abs(x)
+    if p == math.inf:
+        return a.max(axis=dims, keepdims=True)
+    if p == 1:
+        return a.sum(axis=dims, keepdims=True)
+    if p == 2:
+        return xp.sqrt((a * a).sum(axis=dims, keepdims=True))
+    return (a ** p).sum(axis=dims, keepdims=True) ** (1.0 / p)
+
+
+@register("norm_backward", "cpu", "cuda")
+def _norm_backward_kernel(x, n, g, p, dims):
+    """torch's norm backward; ``n`` and ``g`` have the reduced dims kept. Where the norm is
+    0 the gradient is 0 (the subgradient torch picks), never ``0 / 0``."""
+    xp = xp_of(x)
+    zero = n == 0
+    safe = xp.where(zero, 1, n)
+    if p == math.inf:  # tied maxima share the gradient evenly (as amax)
+        hit = xp.abs(x) == n
+        return xp.sign(x) * hit * (g / hit.sum(axis=dims, keepdims=True, dtype=x.dtype))
+    if p == 1:
+        return xp.sign(x) * g
+    if p == 2:
+        return x * xp.where(zero, 0, g / safe)
+    a = xp.abs(x)
+    with np.errstate(divide="ignore", invalid="ignore"):  # |x|^(p-1) at x == 0 for p < 1
+        scaled = xp.sign(x) * xp.where(a == 0, 0, a ** (p - 1))
+    return scaled * xp.where(zero, 0, g / safe ** (p - 1))
+
+
+class Norm(Function):
+    """The ``p``-norm over ``dims``; backward reads the input and the (kept-dims) norm."""
+
+    @staticmethod
+    def forward(ctx, x, p, dims, keepdim):
+        n = dispatch("norm", ctx.device)(x.array, p, dims)
+        ctx.save_for_backward(x)
+        ctx.n, ctx.p, ctx.dims, ctx.keepdim = n, p, dims, keepdim
+        if keepdim:
+            return n
+        return n.reshape(() if dims is None else tuple(
+            s for i, s in enumerate(x.shape) if i not in dims))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        g = _expand(g.array, x.ndim, ctx.dims, ctx.keepdim)
+        return dispatch("norm_backward", ctx.device)(
+            x.array, ctx.n, g, ctx.p, ctx.dims), None, None, None
+
+
+def norm(input: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
+    """The vector ``p``-norm ``(sum |x|^p)^(1/p)`` over ``dim`` (all elements when None).
+
+    As torch's, the gradient is 0 where the norm is 0 (a zero row gives no nan); for
+    ``p = inf`` (the largest magnitude) tied maxima share the gradient evenly.
+
+    Args:
+        input: a floating tensor.
+        p: a positive number, ``inf``, or ``"fro"`` (the 2-norm of all the elements of
+            ``dim``). (default: 2)
+        dim: an int, a tuple of ints, or None for every dim. (default: None)
+        keepdim: keep the reduced dims with size 1. (default: False)
+
+    Raises:
+        TypeError: ``input`` not a floating Tensor.
+        ValueError: ``p`` not a positive number, inf or "fro"; a dim out of range; an empty
+            reduction with ``p = inf``.
+    """
+    if p == "fro":
+        p = 2
+    if isinstance(p, bool) or not isinstance(p, int | float | np.number) or not p > 0:
+        raise ValueError(f"norm: expected a positive number or inf `p` (or 'fro') (got "
+                         f"{p!r})")
+    dims = _dims("norm", input, dim)
+    _check_float("norm", input)
+    if p == math.inf and input.array.size == 0 and (
+            dims is None or any(input.shape[d] == 0 for d in dims)):
+        raise ValueError(f"norm: expected a non-empty tensor for p=inf (got shape "
+                         f"{input.shape})")
+    return Norm.apply(input, float(p), dims, keepdim)
+
+
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     """``x / max(||x||_p, eps)`` along ``dim`` (PyTorch's F.normalize; a composite).
 
@@ -222,8 +314,6 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
         TypeError: ``input`` not a floating Tensor, or ``p`` not a number.
         ValueError: ``dim`` out of range, or a negative finite ``p``.
     """
-    import math
-
     from sparsegraph.autograd.grad_mode import no_grad
     from sparsegraph.ops.elementwise import clamp, ne, pow, where
     from sparsegraph.ops.extrema import amax, amin

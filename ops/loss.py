@@ -3,7 +3,8 @@ in one Function, backward ``softmax - onehot``), `nll_loss`, `mse_loss`, `l1_los
 `binary_cross_entropy_with_logits` (stable log-sum-exp form).
 
 Every loss is one Function with its own kernels: one graph node per loss call, and backward
-keeps only what it reads.
+keeps only what it reads. The exception is `cross_entropy` with class-probability targets, a
+composite of log_softmax, products and sums (differentiable in the target too).
 """
 
 from __future__ import annotations
@@ -211,9 +212,13 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
 
     Args:
         input: logits ``(N, C)`` (also ``(C,)`` or ``(N, C, d1, ...)``).
-        target: integer class indices ``(N,)`` in ``[0, C)`` (or ``ignore_index``).
+        target: integer class indices ``(N,)`` in ``[0, C)`` (or ``ignore_index``); or class
+            probabilities of ``input``'s shape (floating; PyTorch >= 1.10), then the loss is
+            ``-sum_c w_c y_c log_softmax(x)_c`` per sample and "mean" divides by the number of
+            samples.
         weight: per-class weights ``(C,)``. (default: None)
-        ignore_index: target value that contributes nothing. (default: -100)
+        ignore_index: target value that contributes nothing (class indices only).
+            (default: -100)
         reduction: ``"mean"``, ``"sum"`` or ``"none"``, as in `nll_loss`. (default: "mean")
         label_smoothing: mix ``s`` of the uniform distribution into the target (PyTorch's
             formula). (default: 0.0)
@@ -226,8 +231,55 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: expected `label_smoothing` in [0, 1] "
                          f"(got {label_smoothing})")
+    if isinstance(input, Tensor) and input.ndim and (
+            target.shape if isinstance(target, Tensor) else np.shape(target)) == input.shape:
+        return _soft_cross_entropy(input, target, weight, ignore_index, reduction,
+                                   float(label_smoothing))
     return _class_loss("cross_entropy", input, target, weight, ignore_index, reduction,
                        float(label_smoothing), True)
+
+
+def _soft_cross_entropy(input, target, weight, ignore_index, reduction, smoothing):
+    """Cross entropy against class probabilities of ``input``'s shape (PyTorch's formula,
+    label smoothing mixing ``s / C`` into the target); a composite."""
+    from sparsegraph.ops.probability import log_softmax
+    from sparsegraph.ops.reduce import mean, sum
+
+    op = "cross_entropy"
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{op}: expected `reduction` in {REDUCTIONS} (got {reduction!r})")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating `input` (got {input.dtype})")
+    if not isinstance(target, Tensor):
+        target = wrap(input.xp.asarray(target))
+    if target.dtype.kind != "f":
+        raise TypeError(f"{op}: expected floating class probabilities in `target` of `input`'s "
+                        f"shape {input.shape} (got {target.dtype}); class indices have shape "
+                        "(N,)")
+    if ignore_index >= 0:
+        raise ValueError(f"{op}: `ignore_index` is not supported with class-probability "
+                         f"targets (got ignore_index={ignore_index})")
+    if target.device != input.device:
+        raise ValueError(f"{op}: `target` is on {target.device} but `input` is on "
+                         f"{input.device}; move one with .to()")
+    if target.dtype != input.dtype:
+        target = target.to(input.dtype)
+    dim = 0 if input.ndim == 1 else 1
+    c = input.shape[dim]
+    if smoothing:
+        target = target * (1.0 - smoothing) + smoothing / c
+    product = log_softmax(input, dim) * target
+    if weight is not None:
+        w = weight if isinstance(weight, Tensor) else wrap(input.xp.asarray(weight))
+        if w.shape != (c,):
+            raise ValueError(f"{op}: expected `weight` of shape ({c},) for {c} classes (got "
+                             f"{tuple(w.shape)})")
+        w = w if w.dtype == input.dtype else w.to(input.dtype)
+        product = product * w.reshape((c,) + (1,) * (input.ndim - dim - 1))
+    losses = -sum(product, dim)
+    if reduction == "none":
+        return losses
+    return mean(losses) if reduction == "mean" else sum(losses)
 
 
 # ---- pointwise losses ------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from sparsegraph.autograd.function import Function
-from sparsegraph.backend import xp_of
+from sparsegraph.backend import as_dtype, xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import norm_dims
 from sparsegraph.tensor import Tensor
@@ -256,13 +256,25 @@ def _dims(op: str, input, dim):
     return None if input.ndim == 0 else dims  # a 0-d tensor's dim 0 / -1 reduces nothing
 
 
-def sum(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+def _in_dtype(fn, op: str, input, dim, keepdim, dtype) -> Tensor:
+    """``fn`` of ``input`` cast to ``dtype`` first, the result in ``dtype`` too (torch's
+    ``dtype=``: integers then do not widen to int64); differentiable through the casts."""
+    _check(op, input)
+    from sparsegraph.ops.convert import to
+
+    out = fn(to(input, dtype), dim, keepdim)
+    return out if out.dtype == as_dtype(dtype) else to(out, dtype)
+
+
+def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     """Sum of the elements over ``dim``.
 
     Args:
         input: any tensor; integer and bool tensors sum to int64.
         dim: an int, a tuple of ints, or None for every dim. (default: None)
         keepdim: keep the reduced dims with size 1. (default: False)
+        dtype: cast ``input`` to this dtype first (e.g. accumulate float32 in float64).
+            (default: None)
 
     Returns:
         The sums; a 0-d tensor when every dim is reduced. An empty reduction gives 0.
@@ -270,26 +282,34 @@ def sum(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     Raises:
         ValueError: if a dim is out of range or repeated.
     """
+    if dtype is not None:
+        return _in_dtype(sum, "sum", input, dim, keepdim, dtype)
     return Sum.apply(input, _dims("sum", input, dim), keepdim)
 
 
-def mean(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Mean over ``dim`` (all dims if None); floating tensors only. An empty mean is nan.
+
+    ``dtype`` casts ``input`` first (so an integer tensor has a mean with ``dtype=sg.float32``).
 
     Raises:
         TypeError: for a non-floating tensor (as torch).
         ValueError: if a dim is out of range or repeated.
     """
+    if dtype is not None:
+        return _in_dtype(mean, "mean", input, dim, keepdim, dtype)
     dims = _dims("mean", input, dim)
     _check_float("mean", input)
     return Mean.apply(input, dims, keepdim)
 
 
-def prod(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Product of the elements over ``dim`` (an int, a tuple or None); integers give int64.
 
-    The gradient is exact when the slice contains zeros.
+    The gradient is exact when the slice contains zeros. ``dtype`` casts ``input`` first.
     """
+    if dtype is not None:
+        return _in_dtype(prod, "prod", input, dim, keepdim, dtype)
     return Prod.apply(input, _dims("prod", input, dim), keepdim)
 
 
@@ -301,39 +321,49 @@ def _correction(op: str, unbiased: bool, correction):
     return correction
 
 
-def _var(op: str, input, dim, keepdim: bool, unbiased: bool, correction) -> Tensor:
+def _var(op: str, input, dim, unbiased, keepdim, correction) -> Tensor:
+    if isinstance(dim, bool):  # torch's overload var(input, unbiased): a bool is not a dim
+        dim, unbiased = None, dim
+    if not isinstance(unbiased, bool | np.bool_):
+        raise TypeError(f"{op}: expected `unbiased` to be a bool (got {unbiased!r}); the "
+                        "positional order is (dim, unbiased, keepdim), as torch's")
+    if not isinstance(keepdim, bool | np.bool_):
+        raise TypeError(f"{op}: expected `keepdim` to be a bool (got {keepdim!r})")
     dims = _dims(op, input, dim)
     _check_float(op, input)
-    return Var.apply(input, dims, keepdim, _correction(op, unbiased, correction))
+    return Var.apply(input, dims, bool(keepdim), _correction(op, unbiased, correction))
 
 
-def var(input: Tensor, dim=None, keepdim: bool = False, unbiased: bool = True, *,
+def var(input: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *,
         correction: int | float | None = None) -> Tensor:
     """Variance over ``dim``: ``sum((x - mean)^2) / (n - correction)``.
+
+    The positional order is torch's, ``var(input, dim, unbiased, keepdim)``; ``var(input,
+    False)`` (a bool first) is torch's ``var(input, unbiased)``.
 
     Args:
         input: a floating tensor.
         dim: an int, a tuple of ints, or None for every dim. (default: None)
-        keepdim: keep the reduced dims with size 1. (default: False)
         unbiased: Bessel's correction (``correction=1``) or none (``0``). (default: True)
+        keepdim: keep the reduced dims with size 1. (default: False)
         correction: overrides ``unbiased`` when given (torch 2's keyword).
 
     Returns:
         The variances; nan (or inf) where ``n <= correction``, as in torch, without warnings.
 
     Raises:
-        TypeError: for a non-floating tensor.
+        TypeError: for a non-floating tensor, or ``unbiased`` / ``keepdim`` not a bool.
         ValueError: if a dim is out of range or repeated.
     """
-    return _var("var", input, dim, keepdim, unbiased, correction)
+    return _var("var", input, dim, unbiased, keepdim, correction)
 
 
-def std(input: Tensor, dim=None, keepdim: bool = False, unbiased: bool = True, *,
+def std(input: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *,
         correction: int | float | None = None) -> Tensor:
     """Standard deviation, ``sqrt(var(...))`` (a composite; same arguments as `var`)."""
     from sparsegraph.ops.elementwise import sqrt
 
-    return sqrt(_var("std", input, dim, keepdim, unbiased, correction))
+    return sqrt(_var("std", input, dim, unbiased, keepdim, correction))
 
 
 class AnyAll(Function):

@@ -1,5 +1,5 @@
 """Shape ops: reshape, transpose/permute, flatten, squeeze/unsqueeze, expand, cat/stack,
-split/chunk, flip, repeat.
+split/chunk/unbind, flip, repeat.
 
 Views where numpy gives views (no copies; a view shares its input's version counter, see
 `Function.apply`); every backward is the inverse rearrangement.
@@ -18,8 +18,8 @@ from sparsegraph.ops._util import check_tensor, norm_dim, norm_dims, same_device
 from sparsegraph.tensor import Tensor
 
 __all__ = ["reshape", "view", "transpose", "permute", "flatten", "squeeze", "unsqueeze",
-           "expand", "broadcast_to", "cat", "concat", "stack", "split", "chunk", "flip",
-           "repeat"]
+           "expand", "broadcast_to", "cat", "concat", "stack", "split", "chunk", "unbind",
+           "flip", "repeat"]
 
 
 register("reshape", "cpu", "cuda")(lambda x, shape: x.reshape(shape))
@@ -432,6 +432,25 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
         raise ValueError("chunk: expected a tensor with at least one dim (got a 0-d tensor)")
     n = input.shape[norm_dim("chunk", dim, input.ndim)]
     return split(input, -(-n // int(chunks)), dim)
+
+
+def unbind(input: Tensor, dim: int = 0) -> tuple:
+    """The slices of ``input`` along ``dim``, that dim removed (torch's unbind; views).
+
+    One `split` node plus a reshape per slice, so the gradients of all slices meet in one
+    backward.
+
+    Raises:
+        ValueError: on a 0-d tensor or ``dim`` out of range.
+    """
+    check_tensor("unbind", "input", input)
+    if input.ndim == 0:
+        raise ValueError("unbind: expected a tensor with at least one dim (got a 0-d tensor)")
+    d = norm_dim("unbind", dim, input.ndim)
+    if input.shape[d] == 0:
+        return ()
+    shape = input.shape[:d] + input.shape[d + 1:]
+    return tuple(reshape(piece, shape) for piece in split(input, 1, d))
 
 
 def flip(input: Tensor, dims) -> Tensor:

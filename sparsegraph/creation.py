@@ -281,6 +281,10 @@ def randn(*size, dtype=None, device="cpu", requires_grad=False, generator=None) 
 
 @_traced
 def randint(low, high=None, size=(), dtype="int64", device="cpu", generator=None) -> Tensor:
+    """Integers drawn uniformly from ``[low, high)``: ``randint(low, high, size)``, or
+    torch's ``randint(high, size)`` (a sequence second), or ``randint(high)`` (0-d)."""
+    if isinstance(high, tuple | list) and size == ():  # torch's randint(high, size)
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     low, high = _int("randint", "low", low), _int("randint", "high", high)

@@ -196,6 +196,28 @@ class Tensor(TensorMethods):
     def __int__(self):
         return int(self.item())
 
+    def __index__(self):
+        """A 0-d integer tensor as a Python int (``lst[t]``, ``range(t)``).
+
+        Only 0-d: torch also takes a 1-element tensor, but then numpy's ``a[t]`` with ``t`` of
+        shape (1,) would become a scalar lookup instead of an array index.
+        """
+        if self.array.dtype.kind not in "iub" or self.array.ndim != 0:
+            raise TypeError("only 0-d integer tensors can be converted to an index (got "
+                            f"{self.dtype} of shape {self.shape})")
+        return int(self.item())
+
+    def __format__(self, spec: str) -> str:
+        """A 0-d tensor formats as its value (``f"{loss:.4f}"``), as in PyTorch; any other
+        tensor only with an empty spec (its repr)."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
+    def __round__(self, ndigits=None):
+        """``round(t)`` / ``round(t, n)``: a tensor rounded half to even (PyTorch's)."""
+        return _ops().round(self, 0 if ndigits is None else ndigits)
+
     def __bool__(self):
         if TRACE.tracer is not None:
             TRACE.tracer.escape(self, "bool()")

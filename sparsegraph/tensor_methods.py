@@ -7,8 +7,6 @@ which holds the data and the autograd state.
 
 from __future__ import annotations
 
-import math
-
 _OPS = None
 
 
@@ -224,16 +222,43 @@ class TensorMethods:
                       requires_grad=requires_grad)
 
     def norm(self, p=2, dim=None, keepdim=False):
-        """The ``p``-norm over ``dim`` (all elements when None), differentiable; ``p`` a
-        positive number or ``inf`` (the largest absolute value)."""
-        if isinstance(p, bool) or not isinstance(p, int | float) or not p > 0:
-            raise ValueError(f"norm: expected a positive number or inf `p` (got {p!r})")
-        a = self.abs()
-        if p == math.inf:
-            return _ops().amax(a, dim, keepdim) if dim is not None else a.max()
-        return (a ** p).sum(dim=dim, keepdim=keepdim) ** (1.0 / p)
+        return _ops().norm(self, p, dim, keepdim)
 
     # ---- math methods -----------------------------------------------------------------------
+    # NOTE: `alpha` as torch's Tensor.add / sub (`x.add(y, alpha=2)` is x + 2 y)
+    def add(self, other, *, alpha=1):
+        return _ops().add(self, other if alpha == 1 else other * alpha)
+
+    def sub(self, other, *, alpha=1):
+        return _ops().sub(self, other if alpha == 1 else other * alpha)
+
+    def mul(self, other):
+        return _ops().mul(self, other)
+
+    def neg(self):
+        return _ops().neg(self)
+
+    def square(self):
+        return _ops().square(self)
+
+    def log1p(self):
+        return _ops().log1p(self)
+
+    def sin(self):
+        return _ops().sin(self)
+
+    def cos(self):
+        return _ops().cos(self)
+
+    def isnan(self):
+        return _ops().isnan(self)
+
+    def isinf(self):
+        return _ops().isinf(self)
+
+    def isfinite(self):
+        return _ops().isfinite(self)
+
     def exp(self):
         return _ops().exp(self)
 
@@ -290,19 +315,49 @@ class TensorMethods:
 
     clip = clamp
 
-    def sum(self, dim=None, keepdim=False):
-        return _ops().sum(self, dim, keepdim)
+    def sum(self, dim=None, keepdim=False, *, dtype=None):
+        if dtype is None:
+            return _ops().sum(self, dim, keepdim)
+        return _ops().sum(self, dim, keepdim, dtype=dtype)
 
-    def mean(self, dim=None, keepdim=False):
-        return _ops().mean(self, dim, keepdim)
+    def mean(self, dim=None, keepdim=False, *, dtype=None):
+        return _ops().mean(self, dim, keepdim, dtype=dtype)
+
+    def prod(self, dim=None, keepdim=False, *, dtype=None):
+        return _ops().prod(self, dim, keepdim, dtype=dtype)
 
     # NOTE: each method takes its functional form's arguments (tests/test_tensor.py compares
-    # the signatures), so `x.var(correction=0)` works as `ops.var(x, correction=0)` does
-    def var(self, dim=None, keepdim=False, unbiased=True, *, correction=None):
-        return _ops().var(self, dim, keepdim, unbiased=unbiased, correction=correction)
+    # the signatures), so `x.var(correction=0)` works as `ops.var(x, correction=0)` does;
+    # positionally (dim, unbiased, keepdim), torch's order
+    def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        return _ops().var(self, dim, unbiased, keepdim, correction=correction)
 
-    def std(self, dim=None, keepdim=False, unbiased=True, *, correction=None):
-        return _ops().std(self, dim, keepdim, unbiased=unbiased, correction=correction)
+    def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        return _ops().std(self, dim, unbiased, keepdim, correction=correction)
+
+    def logsumexp(self, dim, keepdim=False):
+        return _ops().logsumexp(self, dim, keepdim)
+
+    def amax(self, dim=None, keepdim=False):
+        return _ops().amax(self, dim, keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        return _ops().amin(self, dim, keepdim)
+
+    def cumsum(self, dim, *, dtype=None):
+        return _ops().cumsum(self, dim, dtype=dtype)
+
+    def cumprod(self, dim, *, dtype=None):
+        return _ops().cumprod(self, dim, dtype=dtype)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        return _ops().sort(self, dim, descending, stable)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return _ops().argsort(self, dim, descending, stable)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002
+        return _ops().topk(self, k, dim, largest, sorted)
 
     def max(self, dim=None, keepdim=False):
         return _ops().max(self, dim, keepdim)
@@ -324,6 +379,12 @@ class TensorMethods:
 
     def matmul(self, other):
         return _ops().matmul(self, other)
+
+    def mm(self, mat2):
+        return _ops().mm(self, mat2)
+
+    def dot(self, other):
+        return _ops().dot(self, other)
 
     def softmax(self, dim=-1):
         return _ops().softmax(self, dim)
@@ -369,8 +430,34 @@ class TensorMethods:
         return _ops().expand(self, sizes[0] if len(sizes) == 1 and not isinstance(
             sizes[0], int) else sizes)
 
+    def expand_as(self, other):
+        return _ops().expand(self, other.shape)
+
+    def view_as(self, other):
+        return _ops().view(self, other.shape)
+
+    def contiguous(self):
+        """``self`` when its memory is already in row-major order, else a copy that is."""
+        return self if self.array.flags.c_contiguous else _ops().clone(self)
+
     def split(self, split_size_or_sections, dim=0):
         return _ops().split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks, dim=0):
+        return _ops().chunk(self, chunks, dim)
+
+    def unbind(self, dim=0):
+        return _ops().unbind(self, dim)
+
+    def flip(self, *dims):
+        return _ops().flip(self, dims[0] if len(dims) == 1 and not isinstance(
+            dims[0], int) else dims)
+
+    def repeat(self, *sizes):
+        return _ops().repeat(self, *sizes)
+
+    def nonzero(self, as_tuple=False):
+        return _ops().nonzero(self, as_tuple)
 
     def index_select(self, dim, index):
         return _ops().index_select(self, dim, index)
@@ -380,6 +467,10 @@ class TensorMethods:
 
     def masked_fill(self, mask, value):
         return _ops().masked_fill(self, mask, value)
+
+    def masked_fill_(self, mask, value):
+        """`masked_fill` written back in place (``mask`` broadcast to this tensor's shape)."""
+        return _ops().copy_(self, _ops().masked_fill(self, mask, value))
 
     def where(self, condition, other):
         return _ops().where(condition, self, other)

@@ -145,7 +145,7 @@ def test_var_std_methods_take_correction_like_the_functional_forms(name, correct
     ref = ((a - a.mean(axis=0)) ** 2).sum(axis=0) / (4 - correction)
     ref = ref if name == "var" else np.sqrt(ref)
     np.testing.assert_allclose(getattr(x, name)(dim=0, correction=correction).numpy(), ref)
-    np.testing.assert_allclose(getattr(x, name)(0, True, correction=correction).numpy(),
+    np.testing.assert_allclose(getattr(x, name)(0, keepdim=True, correction=correction).numpy(),
                                ref[None])
     np.testing.assert_allclose(getattr(x, name)(0, unbiased=False).numpy(),
                                getattr(sg.ops, name)(x, 0, correction=0).numpy())
@@ -162,8 +162,10 @@ def test_gather_method_takes_the_rows_form_like_the_functional_form():
 # Tensor methods whose parameters differ from their functional form's on purpose: the shape
 # methods also take the sizes spread out (`x.reshape(2, 3)`), `pow` names its operand
 # `exponent` and `where` takes the condition first, both as PyTorch's methods do; `relu` has no
-# `inplace` (PyTorch's Tensor.relu has none either: the functional form's is F.relu's).
-_METHOD_SIGNATURE_EXCEPTIONS = {"reshape", "view", "permute", "expand", "pow", "where", "relu"}
+# `inplace` (PyTorch's Tensor.relu has none either: the functional form's is F.relu's); `flip`
+# also takes the dims spread out and `add` / `sub` take PyTorch's keyword `alpha`.
+_METHOD_SIGNATURE_EXCEPTIONS = {"reshape", "view", "permute", "expand", "pow", "where", "relu",
+                                "flip", "add", "sub"}
 
 
 def test_tensor_methods_take_the_arguments_of_their_functional_forms():
@@ -274,3 +276,99 @@ def test_dropout_of_sparse_features_drops_their_stored_values():
     kept = out.values.numpy() != 0
     np.testing.assert_allclose(out.values.numpy()[kept], a.values.numpy()[kept] * 2)
     assert sg.ops.dropout(a, 0.5, training=False) is a
+
+
+# ---- format / round / index on 0-d tensors (audit core3 #7) --------------------------------------
+def test_zero_dim_tensors_format_like_their_value():
+    loss = sg.tensor(0.123456, requires_grad=True)
+    assert f"loss {loss:.4f}" == "loss 0.1235"
+    assert f"{sg.tensor(3):>3d}" == "  3" and format(sg.tensor(0.5)) == "0.5"
+    assert f"{sg.tensor([1.0, 2.0])}" == repr(sg.tensor([1.0, 2.0]))  # empty spec: the repr
+    with pytest.raises(TypeError, match="unsupported format string passed to Tensor.__format__"):
+        f"{sg.tensor([1.0, 2.0]):.2f}"
+
+
+def test_round_builtin_rounds_half_to_even_as_a_tensor():
+    r = round(sg.tensor(2.5))
+    assert isinstance(r, sg.Tensor) and r.item() == 2.0
+    assert round(sg.tensor(1.23456), 2).item() == pytest.approx(1.23)
+    assert round(sg.tensor([0.5, 1.5, 2.6])).tolist() == [0.0, 2.0, 3.0]
+
+
+def test_index_takes_zero_dim_integer_tensors_only():
+    i = sg.tensor(2)
+    assert [10, 20, 30][i] == 30 and list(range(i)) == [0, 1] and "abc"[sg.tensor(1)] == "b"
+    assert np.arange(5)[sg.tensor([1, 3])].tolist() == [1, 3]  # still an array index
+    assert np.arange(5)[sg.tensor([1])].tolist() == [1]
+    for bad in (sg.tensor(1.0), sg.tensor([1]), sg.tensor([1, 2])):
+        with pytest.raises(TypeError, match="only 0-d integer tensors can be converted to an "
+                                            "index"):
+            [1, 2][bad]
+
+
+# ---- PyTorch's daily Tensor methods (audit core3 #11) --------------------------------------------
+def test_pytorch_daily_methods_delegate_to_the_ops():
+    rng = np.random.default_rng(3)
+    x = sg.tensor(rng.uniform(0.5, 2.0, (3, 4)), dtype=sg.float64)
+    a = x.numpy()
+    close = np.testing.assert_allclose
+    close(x.add(1).numpy(), a + 1)
+    close(x.add(x, alpha=2).numpy(), 3 * a)
+    close(x.sub(x, alpha=0.5).numpy(), 0.5 * a)
+    close(x.mul(2).numpy(), 2 * a)
+    close(x.neg().numpy(), -a)
+    close(x.prod(1).numpy(), a.prod(1))
+    close(x.logsumexp(1).numpy(), np.log(np.exp(a).sum(1)))
+    close(x.amax(0).numpy(), a.max(0))
+    close(x.amin((0, 1)).numpy(), a.min())
+    assert [c.shape for c in x.chunk(2, 1)] == [(3, 2), (3, 2)]
+    assert x.repeat(2, 1).shape == (6, 4)
+    close(x.flip(0).numpy(), a[::-1])
+    close(x.flip(0, 1).numpy(), a[::-1, ::-1])
+    close(x.flip((1,)).numpy(), a[:, ::-1])
+    close(x.square().numpy(), a ** 2)
+    close(x.log1p().numpy(), np.log1p(a))
+    close(x.sin().numpy(), np.sin(a))
+    close(x.cos().numpy(), np.cos(a))
+    close(x.mm(x.T).numpy(), a @ a.T)
+    close(x[0].dot(x[1]).numpy(), a[0] @ a[1])
+    np.testing.assert_array_equal((x > 1).nonzero().numpy(), np.argwhere(a > 1))
+    assert len((x > 1).nonzero(as_tuple=True)) == 2
+    assert x[:, :1].expand_as(x).shape == (3, 4)
+    assert x.view_as(sg.zeros(4, 3)).shape == (4, 3)
+    assert [u.shape for u in x.unbind(1)] == [(3,)] * 4
+    assert x.isnan().dtype == np.bool_ and not x.isinf().any() and x.isfinite().all()
+
+
+def test_contiguous_returns_self_or_a_row_major_copy():
+    x = sg.randn(3, 4, requires_grad=True)
+    assert x.contiguous() is x
+    t = x.T.contiguous()
+    assert t.array.flags.c_contiguous and t.shape == (4, 3)
+    t.sum().backward()
+    assert x.grad.tolist() == [[1.0] * 4] * 3
+
+
+def test_masked_fill_in_place_keeps_the_gradient_of_the_rest():
+    w = sg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = w * 2
+    out = y.masked_fill_(sg.tensor([True, False, False]), 0.0)
+    assert out is y and y.tolist() == [0.0, 4.0, 6.0]
+    (y * sg.tensor([1.0, 10.0, 100.0])).sum().backward()
+    assert w.grad.tolist() == [0.0, 20.0, 200.0]
+    z = sg.zeros(2, 3)
+    z.masked_fill_(sg.tensor([[True], [False]]), 5.0)  # the mask broadcasts over the rows
+    assert z.tolist() == [[5.0] * 3, [0.0] * 3]
+    with pytest.raises(RuntimeError, match="leaf"):
+        w.masked_fill_(sg.tensor([True, False, False]), 0.0)
+
+
+def test_randint_takes_pytorchs_high_size_form():
+    sg.manual_seed(0)
+    t = sg.randint(3, (5,))
+    assert t.shape == (5,) and t.dtype == np.int64 and 0 <= t.min().item() <= t.max().item() < 3
+    assert sg.randint(3, [2, 2]).shape == (2, 2) and sg.randint(2, 4, (3,)).shape == (3,)
+    assert sg.randint(10, size=(4,)).shape == (4,) and sg.randint(5).shape == ()
+    g1, g2 = sg.Generator().manual_seed(7), sg.Generator().manual_seed(7)
+    assert sg.randint(9, (6,), generator=g1).tolist() == sg.randint(
+        0, 9, (6,), generator=g2).tolist()

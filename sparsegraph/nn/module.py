@@ -9,6 +9,7 @@ import numpy as np
 
 from sparsegraph import backend
 from sparsegraph.autograd.engine import zero_grads
+from sparsegraph.nn.module_hooks import RemovableHandle, add_hook, call_with_hooks
 from sparsegraph.nn.parameter import Parameter
 from sparsegraph.tensor import TRACE, Tensor
 
@@ -51,6 +52,8 @@ class Module:
         d["_buffers"] = {}
         d["_non_persistent_buffers"] = set()
         d["_modules"] = {}
+        d["_forward_pre_hooks"] = {}  # handle id -> (hook, with_kwargs)
+        d["_forward_hooks"] = {}
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__}: subclasses must define forward()")
@@ -58,7 +61,32 @@ class Module:
     def __call__(self, *args, **kwargs):
         if TRACE.tracer is not None:  # static.compile guards the train / eval mode it saw
             TRACE.tracer.record_module(self)
+        if self._forward_pre_hooks or self._forward_hooks:
+            return call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # ---- forward hooks (sparsegraph/nn/module_hooks.py) -------------------------------------
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before each ``forward``; it may return new args (a
+        non-tuple is wrapped in a 1-tuple). With ``with_kwargs``: ``hook(module, args,
+        kwargs)`` returning None or ``(args, kwargs)``. ``prepend`` runs it before the others.
+
+        Returns a handle whose ``remove()`` unregisters the hook. A static trace refuses a
+        module with hooks (a replay would not run their Python code).
+        """
+        return add_hook("register_forward_pre_hook", self._forward_pre_hooks, hook, prepend,
+                        with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend: bool = False,
+                              with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after each ``forward``; a non-None return
+        replaces the output. With ``with_kwargs``: ``hook(module, args, kwargs, output)``.
+
+        Returns a handle whose ``remove()`` unregisters the hook.
+        """
+        return add_hook("register_forward_hook", self._forward_hooks, hook, prepend,
+                        with_kwargs)
 
     # ---- registration ---------------------------------------------------------------------
     def _forget(self, name: str, keep: str) -> None:

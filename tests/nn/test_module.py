@@ -240,3 +240,81 @@ def test_deepcopy_gives_independent_modules():
     twin.head.weight.array[...] = 0
     assert net.head.weight.detach().numpy().any()
     assert isinstance(twin.head.weight, nn.Parameter) and twin.head.weight.requires_grad
+
+
+# ---- forward hooks (audit core3 #11) ------------------------------------------------------------
+def test_forward_hooks_see_inputs_and_outputs_and_handles_remove_them():
+    lin = nn.Linear(3, 2)
+    x = sg.randn(4, 3)
+    seen = []
+    h1 = lin.register_forward_pre_hook(lambda m, args: seen.append(("pre", m, args[0].shape)))
+    h2 = lin.register_forward_hook(lambda m, args, out: seen.append(("post", args[0], out.shape)))
+    out = lin(x)
+    assert seen == [("pre", lin, (4, 3)), ("post", x, (4, 2))]
+    h1.remove()
+    h1.remove()  # a second remove does nothing
+    lin(x)
+    assert [s[0] for s in seen] == ["pre", "post", "post"]
+    with h2:
+        pass  # as a context manager the handle removes its hook on exit
+    lin(x)
+    assert len(seen) == 3 and not lin._forward_hooks and not lin._forward_pre_hooks
+    assert isinstance(h2.id, int) and out.shape == (4, 2)
+
+
+def test_hooks_replace_inputs_and_outputs_as_pytorch():
+    lin = nn.Linear(2, 2)
+    x = sg.ones(1, 2)
+    lin.register_forward_pre_hook(lambda m, args: args[0] * 0)  # a non-tuple: wrapped
+    lin.register_forward_hook(lambda m, args, out: out * 2)
+    np.testing.assert_allclose(lin(x).detach().numpy(), 2 * lin.bias.detach().numpy()[None])
+    kw = nn.Linear(2, 2)
+    kw.register_forward_pre_hook(lambda m, args, kwargs: ((sg.zeros(1, 2),), kwargs),
+                                 with_kwargs=True)
+    kw.register_forward_hook(lambda m, args, kwargs, out: out + 1, with_kwargs=True)
+    np.testing.assert_allclose(kw(x).detach().numpy(), kw.bias.detach().numpy()[None] + 1)
+    bad = nn.Linear(2, 2)
+    bad.register_forward_pre_hook(lambda m, args, kwargs: args, with_kwargs=True)
+    with pytest.raises(RuntimeError, match=r"must return None or a tuple \(args, kwargs\)"):
+        bad(sg.ones(1, 2))
+
+
+def test_hook_order_prepend_and_gradients_through_hooks():
+    lin = nn.Linear(2, 1)
+    order = []
+    lin.register_forward_hook(lambda m, a, o: order.append(1))
+    lin.register_forward_hook(lambda m, a, o: order.append(0), prepend=True)
+    lin.register_forward_hook(lambda m, a, o: o * 3)
+    lin(sg.ones(1, 2)).sum().backward()
+    assert order == [0, 1]
+    np.testing.assert_allclose(lin.weight.grad.numpy(), [[3.0, 3.0]])
+    with pytest.raises(TypeError, match=r"register_forward_hook: expected a callable `hook` "
+                                        r"\(got NoneType\)"):
+        lin.register_forward_hook(None)
+
+
+def test_hooks_on_children_run_and_state_dict_ignores_them():
+    net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    feats = []
+    net[1].register_forward_hook(lambda m, a, o: feats.append(o.detach()))
+    net(sg.randn(5, 3))
+    assert len(feats) == 1 and feats[0].shape == (5, 4)
+    assert list(net.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert copy.deepcopy(net)[1]._forward_hooks  # copied with the module, as torch's
+
+
+def test_static_compile_refuses_a_module_with_hooks_and_works_after_removal():
+    lin = nn.Linear(3, 2)
+    handle = lin.register_forward_hook(lambda m, a, o: o * 2)
+
+    def evaluate(x):
+        with sg.no_grad():
+            return lin(x).sum()
+
+    step = sg.static.compile(evaluate)
+    with pytest.raises(sg.static.CaptureError, match=r"a forward hook on Linear .* cannot be "
+                                                     r"captured.*handle.remove\(\)"):
+        step(sg.ones(2, 3))
+    handle.remove()
+    x = sg.randn(2, 3)
+    np.testing.assert_allclose(step(x).numpy(), lin(x).detach().numpy().sum(), rtol=1e-6)

@@ -90,7 +90,7 @@ def test_reductions(name, dim, keepdim):
         dim = (0, 1, 2)
     x = r(2, 3, 4, seed=4)
     fn = getattr(ops, name)
-    out = fn(x, dim, keepdim)
+    out = fn(x, dim, keepdim=keepdim)  # var / std: the third positional is `unbiased`
     xn = x.detach().numpy()
     axis = dim
     ref = {"sum": lambda: xn.sum(axis=axis, keepdims=keepdim),
@@ -99,7 +99,7 @@ def test_reductions(name, dim, keepdim):
            "std": lambda: xn.std(axis=axis, keepdims=keepdim, ddof=1),
            "logsumexp": lambda: np.log(np.exp(xn).sum(axis=axis, keepdims=keepdim))}[name]()
     assert_close(out, ref)
-    gradcheck(lambda t: fn(t, dim, keepdim), [x])
+    gradcheck(lambda t: fn(t, dim, keepdim=keepdim), [x])
 
 
 @pytest.mark.parametrize("name", ["max", "min"])

@@ -252,3 +252,68 @@ def test_linear_shape_error_names_linear():
                                          r"`weight` of shape \(5, 4\) \(got input of shape "
                                          r"\(2, 3\)\)"):
         ops.linear(sg.ones(2, 3), sg.ones(5, 4))
+
+
+# ---- norm (audit core3 #3: zero gradient where the norm is 0, as torch) -------------------------
+NORM_ORDERS = [2, 1, 3, 1.5, 0.5, float("inf"), "fro"]
+
+
+def _np_norm(a, p, dim, keepdim):
+    axis = tuple(dim) if isinstance(dim, list) else dim
+    p = 2 if p == "fro" else p
+    if p == float("inf"):
+        return np.abs(a).max(axis=axis, keepdims=keepdim)
+    return (np.abs(a) ** p).sum(axis=axis, keepdims=keepdim) ** (1 / p)
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dim", [None, 0, -1, (0, 1)], ids=str)
+@pytest.mark.parametrize("p", NORM_ORDERS, ids=str)
+def test_norm_matches_numpy_and_gradchecks_away_from_zero(p, dim, keepdim):
+    x = leaf((3, 4), seed=11)
+    out = ops.norm(x, p, dim, keepdim)
+    assert_close(out, _np_norm(npy(x), p, dim, keepdim))
+    assert_close(x.norm(p, dim, keepdim), out)
+    gradcheck(lambda t: ops.norm(t, p, dim, keepdim), [x])
+
+
+@pytest.mark.parametrize("p", NORM_ORDERS, ids=str)
+def test_norm_gradient_is_zero_where_the_norm_is_zero(p):
+    x = sg.tensor([0.0, 0.0], dtype="float64", requires_grad=True)
+    x.norm(p).backward()
+    assert x.grad.tolist() == [0.0, 0.0]
+    w = sg.tensor([[0.0, 0.0], [3.0, 4.0]], dtype="float64", requires_grad=True)
+    w.norm(p, dim=1).sum().backward()
+    assert w.grad.numpy()[0].tolist() == [0.0, 0.0]
+    assert np.isfinite(w.grad.numpy()).all()
+    if p in (2, "fro"):
+        np.testing.assert_allclose(w.grad.numpy()[1], [0.6, 0.8])
+
+
+def test_norm_gradient_with_zero_entries_in_a_nonzero_row():
+    # torch: p < 1 gives 0 at the zero entries; p = 1 gives sign(0) = 0; p = 3 is smooth there
+    for p, expected in ((0.5, [0.0, 1.0]), (1, [0.0, 1.0]), (3, [0.0, 1.0])):
+        x = sg.tensor([0.0, 2.0], dtype="float64", requires_grad=True)
+        ops.norm(x, p).backward()
+        np.testing.assert_allclose(x.grad.numpy(), expected)
+
+
+def test_norm_inf_shares_the_gradient_among_tied_maxima():
+    x = sg.tensor([[-3.0, 3.0, 1.0]], dtype="float64", requires_grad=True)
+    ops.norm(x, float("inf")).backward()
+    assert x.grad.tolist() == [[-0.5, 0.5, 0.0]]
+
+
+def test_norm_errors():
+    with pytest.raises(ValueError, match=r"norm: expected a positive number or inf `p`"):
+        ops.norm(sg.ones(2), -1)
+    with pytest.raises(ValueError, match=r"norm: expected a positive number or inf `p`"):
+        ops.norm(sg.ones(2), "nuc")
+    with pytest.raises(TypeError, match=r"norm: expected a floating tensor \(got int64\)"):
+        ops.norm(sg.tensor([1, 2]))
+    with pytest.raises(ValueError, match=r"norm: expected `dim` in \[-1, 0\] \(got 1\)"):
+        ops.norm(sg.ones(2), dim=1)
+    with pytest.raises(ValueError, match=r"norm: expected a non-empty tensor for p=inf"):
+        ops.norm(sg.zeros(0, 2), float("inf"))
+    assert ops.norm(sg.zeros(0, 2), float("inf"), dim=1).shape == (0,)
+    assert ops.norm(sg.zeros(0, 2)).item() == 0.0

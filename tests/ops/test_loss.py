@@ -215,3 +215,74 @@ def test_binary_cross_entropy_with_logits_is_stable_for_huge_logits():
 def test_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call(sg.randn(3, 4))
+
+
+# ---- class-probability targets (PyTorch >= 1.10; audit core3 #11) -------------------------------
+def soft_reference(logits, probs, weight=None, reduction="mean", smoothing=0.0):
+    """PyTorch's cross entropy with class probabilities, class dim 1 (0 for a 1-D input)."""
+    dim = 0 if logits.ndim == 1 else 1
+    c = logits.shape[dim]
+    m = logits.max(axis=dim, keepdims=True)
+    logp = logits - m - np.log(np.exp(logits - m).sum(axis=dim, keepdims=True))
+    y = probs * (1 - smoothing) + smoothing / c
+    w = np.ones(c) if weight is None else weight
+    per = -(logp * y * w.reshape((c,) + (1,) * (logits.ndim - dim - 1))).sum(axis=dim)
+    if reduction == "none":
+        return per
+    return per.sum() if reduction == "sum" else per.mean()
+
+
+def probs(*shape, seed=0, dim=1):
+    p = np.random.default_rng(seed).uniform(0.1, 1.0, shape)
+    return p / p.sum(axis=dim, keepdims=True)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weight", [None, WEIGHT], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.3])
+def test_cross_entropy_with_probability_targets(reduction, weight, smoothing):
+    x = r(6, 4, seed=3, scale=2.0)
+    y = sg.tensor(probs(6, 4, seed=4), dtype="float64", requires_grad=True)
+    ce = lambda a, b: ops.cross_entropy(a, b, weight=weight, reduction=reduction,
+                                        label_smoothing=smoothing)
+    out = ce(x, y)
+    assert out.shape == ((6,) if reduction == "none" else ())
+    assert_close(out, soft_reference(x.detach().numpy(), y.detach().numpy(), weight, reduction,
+                                     smoothing))
+    gradcheck(ce, [x, y])  # differentiable in the target too (distillation), as in torch
+
+
+def test_probability_targets_of_one_hot_rows_equal_class_indices():
+    x = r(6, 4, seed=5)
+    target = np.array([0, 3, 1, 1, 2, 2])
+    onehot = np.eye(4)[target]
+    for kwargs in ({}, {"weight": WEIGHT, "reduction": "sum"}, {"label_smoothing": 0.1}):
+        assert_close(ops.cross_entropy(x, onehot, **kwargs), ops.cross_entropy(x, target, **kwargs))
+
+
+def test_probability_targets_k_dim_and_1d_inputs():
+    x = r(2, 3, 4, 5, seed=6)
+    y = probs(2, 3, 4, 5, seed=7)
+    out = ops.cross_entropy(x, y, weight=WEIGHT[:3], reduction="none", label_smoothing=0.1)
+    assert out.shape == (2, 4, 5)
+    assert_close(out, soft_reference(x.detach().numpy(), y, WEIGHT[:3], "none", 0.1))
+    v = r(4, seed=8)
+    assert_close(ops.cross_entropy(v, probs(4, seed=9, dim=0)),
+                 soft_reference(v.detach().numpy(), probs(4, seed=9, dim=0)))
+    loss = sg.nn.CrossEntropyLoss(label_smoothing=0.2)(x, sg.tensor(y))
+    assert_close(loss, soft_reference(x.detach().numpy(), y, None, "mean", 0.2))
+
+
+def test_probability_targets_float32_and_errors():
+    x = sg.randn(3, 4)
+    y = sg.tensor(probs(3, 4, seed=1), dtype="float64")  # cast to the input's dtype
+    assert ops.cross_entropy(x, y).dtype == np.float32
+    with pytest.raises(TypeError, match=r"cross_entropy: expected floating class probabilities "
+                                        r"in `target` of `input`'s shape \(3, 4\) \(got int64\)"):
+        ops.cross_entropy(x, sg.zeros(3, 4, dtype="int64"))
+    with pytest.raises(ValueError, match=r"`ignore_index` is not supported with class-probability"):
+        ops.cross_entropy(x, y, ignore_index=0)
+    with pytest.raises(ValueError, match=r"cross_entropy: expected `weight` of shape \(4,\)"):
+        ops.cross_entropy(x, y, weight=[1.0, 2.0])
+    with pytest.raises(ValueError, match=r"cross_entropy: expected `reduction` in"):
+        ops.cross_entropy(x, y, reduction="avg")

@@ -48,11 +48,11 @@ def _axis(dim):
 def test_reduction_every_dim_matches_numpy_and_gradchecks(name, dim, keepdim):
     x = leaf((2, 3, 4), seed=1)
     fn = getattr(ops, name)
-    out = fn(x, dim, keepdim)
+    out = fn(x, dim, keepdim=keepdim)  # var / std: the third positional is `unbiased`
     ref = REFERENCE[name](npy(x), _axis(dim), keepdim)
     assert out.shape == np.shape(ref) and out.dtype == np.float64
     assert_close(out, ref)
-    gradcheck(lambda t: fn(t, dim, keepdim), [x])
+    gradcheck(lambda t: fn(t, dim, keepdim=keepdim), [x])
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))
@@ -110,7 +110,7 @@ def test_var_std_corrections(name, kwargs, ddof):
     x = leaf((4, 5), seed=4)
     fn = getattr(ops, name)
     assert_close(fn(x, 1, **kwargs), getattr(npy(x), name)(axis=1, ddof=ddof))
-    gradcheck(lambda t: fn(t, (0, 1), True, **kwargs), [x])
+    gradcheck(lambda t: fn(t, (0, 1), keepdim=True, **kwargs), [x])
 
 
 def test_var_with_too_few_elements_is_nan_without_warnings():
@@ -360,7 +360,7 @@ def test_var_amax_logsumexp_properties(case):
     x_np, dims, keepdim = case
     x = sg.tensor(x_np, requires_grad=True)
     n = x_np.size if dims is None else int(np.prod([x_np.shape[d] for d in dims]))
-    v = ops.var(x, dims, keepdim, unbiased=False)
+    v = ops.var(x, dims, False, keepdim)
     np.testing.assert_allclose(npy(v), x_np.var(axis=dims, keepdims=keepdim), atol=1e-9)
     v.backward(sg.ones(v.shape, dtype="float64"))
     # var is shift invariant, so its gradient sums to 0 over every reduced slice
@@ -385,3 +385,54 @@ def test_max_of_two_tensors_points_to_maximum():
         sg.max(sg.ones(2), sg.ones(2))
     with pytest.raises(TypeError, match=r"min: .*use sg\.minimum\(a, b\)"):
         sg.min(sg.ones(2), sg.ones(2))
+
+
+# ---- PyTorch's positional order for var / std (audit core3 #1) -----------------------------------
+@pytest.mark.parametrize("name", ["var", "std"])
+def test_var_std_take_dim_unbiased_keepdim_positionally(name):
+    x = leaf((2, 3), seed=7)
+    xn = npy(x)
+    ref = getattr(xn, name)
+    for form in (lambda *a, **k: getattr(ops, name)(x, *a, **k),
+                 lambda *a, **k: getattr(x, name)(*a, **k)):
+        assert_close(form(1, False), ref(axis=1, ddof=0))  # torch: biased, keepdim False
+        assert_close(form(1, True), ref(axis=1, ddof=1))
+        assert_close(form(1, False, True), ref(axis=1, ddof=0, keepdims=True))
+        assert_close(form(False), ref(ddof=0))  # torch's var(input, unbiased)
+        assert_close(form(True), ref(ddof=1))
+        assert_close(form(1, keepdim=True), ref(axis=1, ddof=1, keepdims=True))
+        assert_close(form(1, correction=0), ref(axis=1, ddof=0))
+    gradcheck(lambda t: getattr(ops, name)(t, 1, False, True), [x])
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+def test_var_std_refuse_non_bool_unbiased_or_keepdim(name):
+    x = leaf((2, 3))
+    with pytest.raises(TypeError, match=rf"{name}: expected `unbiased` to be a bool \(got 1\); "
+                                        r"the positional order is \(dim, unbiased, keepdim\)"):
+        getattr(ops, name)(x, 0, 1)
+    with pytest.raises(TypeError, match=rf"{name}: expected `keepdim` to be a bool \(got 'no'\)"):
+        getattr(x, name)(0, True, "no")
+
+
+# ---- dtype= on sum / mean / prod (audit core3 #11) -----------------------------------------------
+@pytest.mark.parametrize("name", ["sum", "mean", "prod"])
+def test_reductions_cast_to_dtype_first(name):
+    x = sg.tensor([[1.0, 2.0], [3.0, 4.5]], requires_grad=True)
+    out = getattr(x, name)(dtype=sg.float64)
+    assert out.dtype == np.float64
+    assert out.item() == getattr(np, name)(x.detach().numpy().astype(np.float64))
+    out.backward()
+    assert x.grad.dtype == np.float32 and x.grad.shape == (2, 2)
+    by_dim = getattr(ops, name)(x, 1, True, dtype="float64")
+    assert by_dim.shape == (2, 1) and by_dim.dtype == np.float64
+
+
+def test_mean_of_integers_with_a_floating_dtype():
+    i = sg.tensor([1, 2, 4])
+    assert i.mean(dtype=sg.float32).item() == pytest.approx(7 / 3)
+    assert i.sum(dtype=sg.float32).dtype == np.float32
+    assert ops.prod(i, dtype=sg.int32).dtype == np.int32  # torch: the result has `dtype` too
+    assert ops.sum(sg.tensor([True, True]), dtype="int8").tolist() == 2
+    with pytest.raises(TypeError, match=r"mean: expected a floating tensor"):
+        i.mean()

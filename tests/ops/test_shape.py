@@ -282,3 +282,28 @@ def test_view_rejects_a_size_mismatch_by_its_own_name():
     with pytest.raises(ValueError, match=r"^view: cannot reshape a tensor of shape \(2, 3\) "
                        r"\(6 elements\) to \(4,\)"):
         sg.zeros(2, 3).view(4)
+
+
+# ---- unbind (audit core3 #11) -------------------------------------------------------------------
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_unbind_matches_numpy_views_and_gradchecks(dim):
+    x = r(2, 3, 4, seed=9)
+    pieces = ops.unbind(x, dim)
+    a = x.detach().numpy()
+    assert len(pieces) == a.shape[dim]
+    for i, p in enumerate(pieces):
+        np.testing.assert_array_equal(p.detach().numpy(), np.take(a, i, axis=dim))
+        assert np.shares_memory(p.array, x.array)
+    gradcheck(lambda t: ops.unbind(t, dim), [x])
+    assert [p.shape for p in x.unbind(dim)] == [p.shape for p in pieces]
+
+
+def test_unbind_one_piece_used_gets_zeros_elsewhere_and_errors():
+    x = r(3, 2, seed=10)
+    ops.unbind(x)[1].sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0], [1, 1], [0, 0]])
+    assert ops.unbind(sg.zeros(0, 3)) == ()
+    with pytest.raises(ValueError, match=r"unbind: expected a tensor with at least one dim"):
+        ops.unbind(sg.tensor(1.0))
+    with pytest.raises(ValueError, match=r"unbind: expected `dim` in \[-2, 1\] \(got 2\)"):
+        ops.unbind(x, 2)

@@ -1,0 +1,146 @@
+"""Sorting: `sort`, `argsort`, `topk` along one dim (torch's arguments and return types).
+
+One kernel sorts (always stably, so ``stable=True`` costs nothing extra and ties keep their
+order); ``descending`` sorts the reversed slice and reverses the result, so ties still keep
+their order and nan sorts as the largest value, as in torch. The gradient of the values is
+scattered back to the positions they came from; indices have no gradient.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from sparsegraph.autograd.function import Function
+from sparsegraph.backend import xp_of
+from sparsegraph.kernels import dispatch, register
+from sparsegraph.ops._util import check_tensor, norm_dim
+from sparsegraph.tensor import Tensor
+
+__all__ = ["sort", "argsort", "topk"]
+
+SortResult = namedtuple("sort", ["values", "indices"])
+SortResult.__doc__ = "``(values, indices)`` returned by `sort` (as torch.return_types.sort)."
+TopKResult = namedtuple("topk", ["values", "indices"])
+TopKResult.__doc__ = "``(values, indices)`` returned by `topk` (as torch.return_types.topk)."
+
+
+# ---- kernels ---------------------------------------------------------------------------------
+@register("sort", "cpu", "cuda")
+def _sort_kernel(x, dim, descending, k):
+    """``(values, int64 indices)`` of the first ``k`` (None: all) of ``x`` sorted along
+    ``dim``; stable in both directions."""
+    xp = xp_of(x)
+    if descending:
+        n = x.shape[dim]
+        rev = xp.flip(x, dim)
+        idx = xp.flip(xp.argsort(rev, axis=dim, kind="stable"), dim)
+        idx = (n - 1) - idx  # positions in the reversed slice -> positions in x
+    else:
+        idx = xp.argsort(x, axis=dim, kind="stable")
+    if k is not None:
+        idx = idx[(slice(None),) * dim + (slice(0, k),)]
+    idx = idx.astype(np.int64, copy=False)
+    return xp.take_along_axis(x, idx, dim), idx
+
+
+@register("sort_backward", "cpu", "cuda")
+def _sort_backward_kernel(g, idx, shape, dim):
+    """Scatter ``g`` back to the positions ``idx`` it was taken from (the rest get 0)."""
+    xp = xp_of(g)
+    gx = xp.zeros(shape, dtype=g.dtype)
+    xp.put_along_axis(gx, idx, g, dim)
+    return gx
+
+
+# ---- Function --------------------------------------------------------------------------------
+class Sort(Function):
+    """Sorted values and their indices along ``dim`` (the first ``k`` when ``k`` is given)."""
+
+    @staticmethod
+    def forward(ctx, x, dim, descending, k):
+        values, idx = dispatch("sort", ctx.device)(x.array, dim, descending, k)
+        if ctx.needs_input_grad[0]:
+            ctx.idx, ctx.shape, ctx.dim = idx, x.shape, dim
+        return values, idx
+
+    @staticmethod
+    def backward(ctx, g, g_indices=None):
+        if g is None:
+            return None, None, None, None
+        return dispatch("sort_backward", ctx.device)(
+            g.array, ctx.idx, ctx.shape, ctx.dim), None, None, None
+
+
+# ---- public functions --------------------------------------------------------------------------
+def _flag(op: str, name: str, value) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{op}: expected `{name}` to be a bool (got {value!r})")
+    return bool(value)
+
+
+def _sorted(input, dim, descending: bool, k):
+    """Run `Sort`; a 0-d tensor is sorted as a 1-element vector and reshaped back."""
+    if input.ndim == 0:
+        values, idx = Sort.apply(input.reshape((1,)), 0, descending, k)
+        return (values, idx) if k == 0 else (values.reshape(()), idx.reshape(()))
+    return Sort.apply(input, dim, descending, k)
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
+    """Sort ``input`` along ``dim``; a ``(values, indices)`` namedtuple, as torch's.
+
+    Args:
+        input: any tensor (floating tensors get a gradient through ``values``).
+        dim: the dim to sort along. (default: -1)
+        descending: largest first. (default: False)
+        stable: keep the order of equal elements (always done here). (default: False)
+
+    Returns:
+        ``values`` (input's shape and dtype) and int64 ``indices`` with
+        ``values == input.gather(dim, indices)``. nan sorts as the largest value.
+
+    Raises:
+        TypeError: ``input`` not a Tensor, ``dim`` not an int, or a flag not a bool.
+        ValueError: ``dim`` out of range.
+    """
+    check_tensor("sort", "input", input)
+    d = norm_dim("sort", dim, input.ndim)
+    _flag("sort", "stable", stable)
+    values, indices = _sorted(input, d, _flag("sort", "descending", descending), None)
+    return SortResult(values, indices)
+
+
+def argsort(input: Tensor, dim: int = -1, descending: bool = False,
+            stable: bool = False) -> Tensor:
+    """int64 indices that sort ``input`` along ``dim`` (`sort`'s ``indices``; no gradient)."""
+    check_tensor("argsort", "input", input)
+    d = norm_dim("argsort", dim, input.ndim)
+    _flag("argsort", "stable", stable)
+    return _sorted(input, d, _flag("argsort", "descending", descending), None)[1]
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
+    """The ``k`` largest (or smallest) elements along ``dim``; ``(values, indices)``.
+
+    The values come sorted (largest first, or smallest first with ``largest=False``) whatever
+    ``sorted`` says (torch leaves the order unspecified when False); among equal values the
+    first one wins. The gradient of ``values`` goes back to the picked positions.
+
+    Raises:
+        TypeError: ``input`` not a Tensor, ``k`` not an int, or a flag not a bool.
+        ValueError: ``dim`` out of range, or ``k`` not in ``[0, input.shape[dim]]``.
+    """
+    check_tensor("topk", "input", input)
+    d = norm_dim("topk", dim, input.ndim)
+    _flag("topk", "sorted", sorted)
+    largest = _flag("topk", "largest", largest)
+    if isinstance(k, bool) or not isinstance(k, int | np.integer):
+        raise TypeError(f"topk: expected `k` to be an int (got {type(k).__name__} {k!r})")
+    n = input.shape[d] if input.ndim else 1
+    if not 0 <= k <= n:
+        raise ValueError(f"topk: expected `k` in [0, {n}] for dim {d} of a tensor of shape "
+                         f"{input.shape} (got {k})")
+    values, indices = _sorted(input, d, largest, int(k))
+    return TopKResult(values, indices)
