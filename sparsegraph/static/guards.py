@@ -28,7 +28,9 @@ from sparsegraph.ops.cost_model import decision_state
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import Tensor
 
-_STORES = ("_parameters", "_buffers", "_modules")
+# the hook stores too: a forward hook registered after the trace re-traces (and is refused by
+# the tracer) instead of being skipped by the replay
+_STORES = ("_parameters", "_buffers", "_modules", "_forward_pre_hooks", "_forward_hooks")
 
 
 def _guarded(obj) -> bool:

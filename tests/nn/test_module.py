@@ -318,3 +318,18 @@ def test_static_compile_refuses_a_module_with_hooks_and_works_after_removal():
     handle.remove()
     x = sg.randn(2, 3)
     np.testing.assert_allclose(step(x).numpy(), lin(x).detach().numpy().sum(), rtol=1e-6)
+
+
+def test_a_forward_hook_registered_after_compiling_is_not_skipped_by_the_replay():
+    lin = nn.Linear(3, 2)
+
+    def evaluate(x):
+        with sg.no_grad():
+            return lin(x).sum()
+
+    step = sg.static.compile(evaluate)
+    x = sg.randn(2, 3)
+    step(x), step(x)  # traced and replayed
+    lin.register_forward_hook(lambda m, a, o: o * 2)
+    with pytest.raises(sg.static.CaptureError, match="a forward hook on Linear"):
+        step(x)
