@@ -299,9 +299,8 @@ def gcn_norm(adj: SparseTensor, add_self_loops: bool = True,
     Returns:
         CSR ``(N, N)`` with sorted columns; differentiable w.r.t. ``adj``'s values. When they
         do not require grad the result is cached, and every call's values share one
-        read-only array: an in-place change (an optimizer step on a Parameter made from it)
-        raises; take ``out.values.clone()`` for weights of your own, e.g.
-        ``sg.Parameter(gcn_norm(adj).values.clone())``.
+        read-only array: an in-place change raises; take ``out.values.clone()`` for a
+        writable copy (``sg.Parameter(gcn_norm(adj).values)`` copies read-only memory itself).
 
     Example:
         >>> a = gcn_norm(sg.from_edge_index([[0], [1]], 2, dtype="float64"))

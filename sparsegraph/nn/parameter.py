@@ -12,7 +12,8 @@ class Parameter(Tensor):
     """A Tensor that a `Module` registers automatically when assigned as an attribute.
 
     Like ``torch.nn.Parameter`` it shares memory (and the version counter) with ``data`` and
-    requires grad by default.
+    requires grad by default. Read-only memory (e.g. the cached ``gcn_norm(adj).values``) is
+    copied instead: optimizers update a parameter in place.
 
     Args:
         data: a Tensor (shared, not copied), an array, or nested lists (Python floats become
@@ -28,8 +29,10 @@ class Parameter(Tensor):
     def __init__(self, data=None, requires_grad: bool = True):
         if data is None:
             data = np.zeros(0, np.float32)
-        other = wrap(data.array if isinstance(data, Tensor) else as_array(data))
-        if isinstance(data, Tensor):
+        array = data.array if isinstance(data, Tensor) else as_array(data)
+        shared = getattr(array.flags, "writeable", True)  # CuPy arrays are always writable
+        other = wrap(array if shared else array.copy())
+        if isinstance(data, Tensor) and shared:
             other._version = data._version  # same memory, same counter (as torch)
         for slot in Tensor.__slots__[:-1]:  # every slot but __weakref__
             setattr(self, slot, getattr(other, slot))

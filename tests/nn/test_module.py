@@ -333,3 +333,19 @@ def test_a_forward_hook_registered_after_compiling_is_not_skipped_by_the_replay(
     lin.register_forward_hook(lambda m, a, o: o * 2)
     with pytest.raises(sg.static.CaptureError, match="a forward hook on Linear"):
         step(x)
+
+
+def test_a_parameter_over_read_only_memory_is_a_trainable_copy():
+    # gcn_norm's cached result is read-only; learnable edge weights start from it
+    norm = sg.ops.gcn_norm(sg.from_edge_index([[0, 1, 2], [1, 2, 0]], 3))
+    p = nn.Parameter(norm.values)
+    opt = sg.optim.Adam([p], lr=0.01)
+    (norm.with_values(p) @ sg.randn(3, 4)).pow(2).sum().backward()
+    opt.step()
+    assert not np.allclose(p.detach().numpy(), norm.values.numpy())  # trained, cache untouched
+    assert not norm.values.array.flags.writeable
+    shared = sg.ones(3)
+    q = nn.Parameter(shared)  # writable memory is still shared, as torch's
+    with sg.no_grad():
+        q.add_(1)
+    assert shared.tolist() == [2.0, 2.0, 2.0]
