@@ -88,8 +88,8 @@ def main(argv=None) -> dict:
     t0 = time.perf_counter()
     for i in range(n_sample):
         b = sampler.sample(order[i * args.batch_size:(i + 1) * args.batch_size], epoch=1)
-        nodes += b.num_sampled_nodes
-        edges += b.num_sampled_edges
+        nodes += sum(b.num_sampled_nodes)  # per-hop lists (PyG's names)
+        edges += sum(b.num_sampled_edges)
     sample_only_s = time.perf_counter() - t0
     print(f"sampling: {n_sample} batches in {sample_only_s:.2f} s: "
           f"{n_sample / sample_only_s:.1f} batches/s, {nodes / sample_only_s / 1e6:.2f} M "

@@ -47,10 +47,19 @@ class SampledBlocks:
             row = target; values: the graph's edge weights ``graph.adj.values[e_id]``, for
             weight-aware layers such as GCNConv and GraphConv; SAGEConv and GINConv ignore
             them, as PyG's do, on blocks and on the full graph alike).
-        e_id: per block, ``(E_l,)`` int64 positions of its edges in the graph's CSR
-            (``graph.adj.values[e_id]`` are their weights).
+        e_id: per block, ``(E_l,)`` int64 positions of its edges among the entries of the
+            adjacency given to the sampler, in its own storage order (CSR or COO, sorted or
+            not): ``adj.values[e_id]`` are their weights (``graph.adj`` for a `Graph`).
         x: ``(N_0, F)`` features of ``n_id`` (loader only; dense Tensor or sparse CSR).
         y: ``(batch_size,)`` labels of the seeds (loader only).
+
+    ``num_sampled_nodes`` and ``num_sampled_edges`` are per-hop lists with PyG's meaning (what
+    its ``trim_to_layer`` reads), hop order from the seeds outwards, the reverse of ``blocks``:
+    ``num_sampled_nodes[0]`` is ``batch_size`` and ``num_sampled_nodes[h]`` the nodes first
+    reached at hop ``h`` (they sum to ``len(n_id)``); ``num_sampled_edges[h]`` is the number of
+    edges sampled at hop ``h + 1``, i.e. ``blocks[-1 - h].nnz``. Unlike PyG's sampler, hop
+    ``h + 1`` samples in-neighbours of every node reached so far, not only of hop ``h``'s new
+    ones (each block is a whole layer's operator), so no ``trim_to_layer`` step is needed.
     """
 
     n_id: np.ndarray
@@ -72,12 +81,14 @@ class SampledBlocks:
                              self.e_id, move(self.x), move(self.y))
 
     @property
-    def num_sampled_nodes(self) -> int:
-        return int(self.n_id.shape[0])
+    def num_sampled_nodes(self) -> list[int]:
+        """Seeds, then the nodes each hop adds (PyG's per-hop list)."""
+        return [self.batch_size] + [b.shape[1] - b.shape[0] for b in self.blocks[::-1]]
 
     @property
-    def num_sampled_edges(self) -> int:
-        return sum(b.nnz for b in self.blocks)
+    def num_sampled_edges(self) -> list[int]:
+        """Edges sampled by each hop, from the seeds outwards (PyG's per-hop list)."""
+        return [b.nnz for b in self.blocks[::-1]]
 
     def __repr__(self) -> str:
         shapes = ", ".join(f"{b.shape[0]}x{b.shape[1]}:{b.nnz}" for b in self.blocks)
@@ -94,10 +105,11 @@ def _csr_arrays(adj_or_graph, op: str):
         raise ValueError(f"{op}: expected a square adjacency (got shape {adj.shape[:2]})")
     s = adj.structure.to("cpu")
     values = backend.to_device(adj.values.detach().array, "cpu")
+    perm = None  # CSR position -> position among adj's own entries (None: the same)
     if s.layout != "csr":
         s, perm = s.to_csr()
-        values = values if perm is None else values[perm]
-    return s.indptr, s.indices, adj.shape[0], values
+        perm = None if perm is None else np.asarray(perm, np.int64)
+    return s.indptr, s.indices, adj.shape[0], values, perm
 
 
 def check_num_neighbors(num_neighbors, op: str = "NeighborSampler") -> list[int]:
@@ -176,7 +188,9 @@ class NeighborSampler:
     def __init__(self, adj_or_graph, num_neighbors=(15, 10, 5), seed=None):
         # the edge weights travel with the sampled edges, so that a model trained on blocks
         # sees the operator of its full-graph forward and `inference`
-        self.indptr, self.indices, self.num_nodes, self.values = _csr_arrays(
+        # sampling walks a CSR; `_perm` maps its positions back to the given adjacency's
+        # entries, so that e_id (and the block values) index `adj.values` whatever its layout
+        self.indptr, self.indices, self.num_nodes, self.values, self._perm = _csr_arrays(
             adj_or_graph, "NeighborSampler")
         self.num_neighbors = check_num_neighbors(num_neighbors)
         self.seed = check_seed(seed, "NeighborSampler")
@@ -207,6 +221,8 @@ class NeighborSampler:
                 stream = sampling_kernels.stream_key(self.seed, epoch, hop)
                 rowptr, col, e_id, new = kernel(self.indptr, self.indices, nodes, k, stream,
                                                 local)
+                if self._perm is not None:
+                    e_id = self._perm[e_id]
                 n_dst = nodes.shape[0]
                 nodes = np.concatenate([nodes, new])
                 s = Structure.csr(rowptr, col, (n_dst, nodes.shape[0]), op="NeighborSampler",

@@ -243,9 +243,12 @@ def _indptr(op: str, indptr, src: Tensor):
 
 
 def _reduce(op: str, reduce) -> str:
+    if not isinstance(reduce, str):  # `in` on an ndarray would raise numpy's truth-value error
+        raise TypeError(f"{op}: expected `reduce` to be a str in {REDUCES} (got "
+                        f"{type(reduce).__name__})")
     if reduce not in REDUCES:
         raise ValueError(f"{op}: expected `reduce` in {REDUCES} (got {reduce!r})")
-    return reduce
+    return str(reduce)  # a numpy str_ becomes a plain str
 
 
 # ---- public functions -----------------------------------------------------------------------

@@ -434,8 +434,11 @@ class Graph:
         s = self._host_structure()
         return self._edge_subset(s.rows() != s.cols())
 
-    def add_self_loops(self, fill_value: float = 1.0) -> Graph:
-        """Add a self loop to every node that has none (PyG's add_remaining_self_loops)."""
+    def add_self_loops(self, fill_value=1.0) -> Graph:
+        """One self loop per node, as PyG's add_remaining_self_loops: repeated loops become one
+        (the last stored loop's weight and edge fields), nodes without a loop get ``fill_value``
+        (a number, a Tensor, or ``'add'``/``'sum'``/``'mean'``/``'max'``/``'min'`` of the node's
+        incoming edges)."""
         from sparsegraph.graph_ops import with_self_loops
 
         return with_self_loops(self, fill_value)

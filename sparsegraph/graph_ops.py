@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sparsegraph import backend
+from sparsegraph.ops.graph_norm import FILL_REDUCES, _holds, add_self_loops
 from sparsegraph.sparse import SparseTensor, Structure, from_scipy
 from sparsegraph.tensor import Tensor, wrap
 
@@ -103,42 +104,67 @@ def undirected_edges(g, reduce: str = "mean"):
     return g._with_edges(both[:, first], weight, **fields)
 
 
-def _filled(a: np.ndarray, count: int, fill_value, key: str) -> np.ndarray:
-    """``a`` with ``count`` rows of ``fill_value`` appended; an integer or boolean ``a`` must
-    hold the value exactly (numpy would silently truncate 0.5 to 0)."""
-    if a.dtype.kind in "biu" and np.array(fill_value).astype(a.dtype) != fill_value:
+def _check_fill(a: np.ndarray, fill_value, key: str) -> None:
+    """An integer or boolean ``a`` must hold a number ``fill_value`` exactly (numpy would
+    silently truncate 0.5 to 0)."""
+    if (a.dtype.kind in "biu" and isinstance(fill_value, int | float | np.number)
+            and not _holds(a.dtype, fill_value)):
         raise ValueError(f"Graph.add_self_loops: expected a `fill_value` that {key} of dtype "
                          f"{a.dtype} can hold exactly (got {fill_value!r}); convert {key} to "
                          f"float first, e.g. Graph(..., edge_weight=w.astype(np.float32))")
-    return np.concatenate([a, np.full((count,) + a.shape[1:], fill_value, a.dtype)])
 
 
-def with_self_loops(g, fill_value: float = 1.0):
-    """Add ``(i, i)`` for every node without one; their weight (and edge_attr) is fill_value.
+def with_self_loops(g, fill_value=1.0):
+    """PyG's ``add_remaining_self_loops``: every stored self loop is removed and exactly one
+    loop per node added back; a node that had loops keeps its last one's weight and edge
+    fields (in edge order), the others get ``fill_value``.
 
-    Integer (or boolean) weights and edge attributes keep their dtype, so a fill_value they
-    cannot hold exactly (0.5 for int64 weights) raises ValueError instead of being truncated.
+    This is `sparsegraph.ops.add_self_loops` applied to the weights (an unweighted graph's
+    are its implicit ones) and to every per-edge field (``edge_attr``, ``edge_<name>``), so
+    ``fill_value`` takes what it takes: a number, None (1), a Tensor (of a field's trailing
+    shape, or one row per node), or ``"add"`` / ``"sum"`` / ``"mean"`` / ``"max"`` /
+    ``"min"``: that reduce of each field over the node's incoming edges (0 without any).
+    Integer (or boolean) weights and fields keep their dtype, so a number they cannot hold
+    exactly (0.5 for int64 weights) raises ValueError instead of being truncated.
     """
-    if isinstance(fill_value, bool) or not isinstance(fill_value, int | float | np.number):
-        raise TypeError(f"Graph.add_self_loops: expected a number `fill_value`, the new loops' "
-                        f"weight and edge_attr entries (got {fill_value!r})")
+    if (isinstance(fill_value, bool) or fill_value is not None
+            and not isinstance(fill_value, int | float | np.number | str | Tensor)):
+        raise TypeError(f"Graph.add_self_loops: expected `fill_value` to be a number, a "
+                        f"Tensor, None or one of {tuple(FILL_REDUCES)}, the new loops' weight "
+                        f"and edge_attr entries (got {fill_value!r})")
+    if isinstance(fill_value, str) and fill_value not in FILL_REDUCES:
+        raise ValueError(f"Graph.add_self_loops: expected `fill_value` in "
+                         f"{tuple(FILL_REDUCES)} (got {fill_value!r})")
+    if isinstance(fill_value, Tensor):  # the structure work runs on the host
+        fill_value = fill_value.detach().to("cpu")
     s = g._host_structure()
-    rows, cols = s.rows(), s.cols()
-    has_loop = np.zeros(g.num_nodes, bool)
-    has_loop[rows[rows == cols]] = True
-    new = np.flatnonzero(~has_loop)
-    ei = np.concatenate([np.stack([cols, rows]), np.stack([new, new])], axis=1)
-    weight = _filled(_np(g.adj.values), new.size, fill_value, "the edge weights")
-    fields = {k: wrap(_filled(_np(v), new.size, fill_value, f"`{k}`"))
-              for k, v in g._edge_fields().items()}
-    out = g._with_edges(ei, weight, **fields)
-    out._weighted = is_weighted(g) or (new.size > 0 and fill_value != 1)
+    arrays = {"weight": _np(g.adj.values),
+              **{k: _np(v) for k, v in g._edge_fields().items()}}
+    for key, a in arrays.items():
+        _check_fill(a, fill_value, "the edge weights" if key == "weight" else f"`{key}`")
+    out = {}
+    for key, a in arrays.items():
+        try:
+            out[key] = add_self_loops(SparseTensor(s, wrap(a)), fill_value)
+        except ValueError as e:  # a Tensor fill_value that does not fit this field
+            name = "the edge weights" if key == "weight" else f"`{key}`"
+            raise ValueError(f"Graph.add_self_loops: a Tensor `fill_value` fills the edge "
+                             f"weights and every per-edge field; for {name}: {e}") from None
+    loops = out["weight"]  # every field gets the same structure (one cached plan)
+    rows, cols = loops.structure.rows(), loops.structure.cols()
+    weight = loops.values.numpy()
+    res = g._with_edges(np.stack([cols, rows]), weight,
+                        **{k: t.values for k, t in out.items() if k != "weight"})
+    # loops that weigh != 1 make an unweighted graph (of a batch) weighted
+    at_loop = rows == cols
+    heavy = rows[at_loop][weight[at_loop] != 1]
+    res._weighted = is_weighted(g) or heavy.size > 0
     flags = g.__dict__.get("_weighted_graphs")
-    if flags is not None and g.batch is not None and fill_value != 1:  # loops weigh != 1
+    if flags is not None and g.batch is not None and heavy.size:
         flags = np.array(flags, bool)
-        flags[_graph_of_edges(g, new)] = True
-        out._weighted_graphs = tuple(flags.tolist())
-    return out
+        flags[_graph_of_edges(g, heavy)] = True
+        res._weighted_graphs = tuple(flags.tolist())
+    return res
 
 
 def _node_ids(g, nodes) -> np.ndarray:

@@ -228,10 +228,156 @@ def test_to_undirected_still_merges_given_weights_even_when_they_are_ones():
     assert sorted(loops.to_undirected().adj.values.numpy().tolist()) == [2.0, 2.0, 4.0, 4.0]
 
 
-def test_add_self_loops_names_a_non_numeric_fill_value():
-    with pytest.raises(TypeError, match=r"Graph.add_self_loops: expected a number `fill_value`"
-                                        r".*\(got 'mean'\)"):
-        small().add_self_loops("mean")
+@pytest.mark.parametrize("fill, error, match", [
+    ([1.0], TypeError, r"Graph.add_self_loops: expected `fill_value` to be a number, a Tensor, "
+                       r"None or one of \('add', 'sum', 'mean', 'max', 'min'\).*\(got \[1.0\]\)"),
+    (True, TypeError, r"Graph.add_self_loops: expected `fill_value` to be a number"),
+    ("median", ValueError, r"Graph.add_self_loops: expected `fill_value` in \('add', 'sum', "
+                           r"'mean', 'max', 'min'\) \(got 'median'\)"),
+    (np.ones(3), TypeError, r"Graph.add_self_loops: expected `fill_value` to be a number"),
+], ids=["list", "bool", "median", "ndarray"])
+def test_add_self_loops_names_a_bad_fill_value(fill, error, match):
+    with pytest.raises(error, match=match):
+        small().add_self_loops(fill)
+
+
+def test_add_self_loops_names_the_field_a_tensor_fill_value_does_not_fit():
+    with pytest.raises(ValueError, match=r"Graph.add_self_loops: a Tensor `fill_value` fills "
+                                         r"the edge weights and every per-edge field; for "
+                                         r"`edge_attr`: .*expected a Tensor `fill_value` of "
+                                         r"shape \(1,\)"):
+        small().add_self_loops(sg.tensor(np.ones(4, np.float32)))  # fits the weights only
+
+
+# ---- add_self_loops against PyG's add_remaining_self_loops (torch_geometric/utils/loop.py) ----
+def pyg_scatter(src, index, dim_size, reduce):
+    """``torch_geometric.utils.scatter`` along dim 0: empty outputs 0, the mean divides by the
+    count clamped to 1 (true division: an integer source gives a float32 mean)."""
+    reduce = "sum" if reduce == "add" else reduce
+    out = np.zeros((dim_size,) + src.shape[1:], src.dtype)
+    if reduce in ("sum", "mean"):
+        np.add.at(out, index, src)
+        if reduce == "sum":
+            return out
+        count = np.maximum(np.bincount(index, minlength=dim_size), 1)
+        return (out / count.reshape((-1,) + (1,) * (src.ndim - 1))).astype(
+            src.dtype if src.dtype.kind == "f" else np.float32)
+    for i in range(dim_size):
+        hit = src[index == i]
+        if len(hit):
+            out[i] = hit.max(0) if reduce == "max" else hit.min(0)
+    return out
+
+
+def pyg_add_remaining_self_loops(edge_index, edge_attr, fill_value, num_nodes):
+    """``add_remaining_self_loops``, line for line (a fill ndarray: broadcast, or one row per
+    node)."""
+    mask = edge_index[0] != edge_index[1]
+    loop_index = np.tile(np.arange(num_nodes), (2, 1))
+    if fill_value is None or isinstance(fill_value, int | float):
+        loop_attr = np.full((num_nodes,) + edge_attr.shape[1:],
+                            1.0 if fill_value is None else fill_value).astype(edge_attr.dtype)
+    elif isinstance(fill_value, np.ndarray):
+        loop_attr = np.broadcast_to(fill_value.astype(edge_attr.dtype),
+                                    (num_nodes,) + edge_attr.shape[1:]).copy()
+    else:
+        loop_attr = pyg_scatter(edge_attr, edge_index[1], num_nodes, fill_value)
+    inv_mask = ~mask
+    # numpy, like torch on the CPU, keeps the last of repeated indices' values
+    loop_attr[edge_index[0][inv_mask]] = edge_attr[inv_mask]
+    # torch.cat promotes an integer edge_attr with a float32 mean to float32 (numpy: float64)
+    dtype = (loop_attr.dtype if edge_attr.dtype.kind in "biu" and loop_attr.dtype.kind == "f"
+             else np.result_type(edge_attr, loop_attr))
+    edge_attr = np.concatenate([edge_attr[mask], loop_attr], axis=0).astype(dtype)
+    edge_index = np.concatenate([edge_index[:, mask], loop_index], axis=1)
+    return edge_index, edge_attr
+
+
+N_LOOPS = 6
+
+
+def looped_edges(seed=0):
+    """Edges on 6 nodes in shuffled order: node 0 has three self loops and node 3 two (in
+    the tests each with its own weight and attributes), node 5 one; repeated non-loop edges;
+    node 4 has no in-edges."""
+    rng = np.random.default_rng(seed)
+    src = np.concatenate([rng.integers(0, N_LOOPS, 12), [0, 0, 0, 3, 3, 5, 1, 1]])
+    dst = np.concatenate([rng.integers(0, N_LOOPS, 12), [0, 0, 0, 3, 3, 5, 2, 2]])
+    keep = ((dst != 4) | (src == dst)) & ((src != dst) | np.isin(src, [0, 3, 5]))
+    keep[-8:] = True
+    order = rng.permutation(np.flatnonzero(keep))
+    return np.stack([src[order], dst[order]])
+
+
+def edge_rows(edge_index, *arrays):
+    """The edges as sorted tuples (source, target, then every per-edge array's row): the
+    multiset of edges with their fields, whatever their order."""
+    cols = [edge_index[0], edge_index[1]] + [np.asarray(a, np.float64).reshape(len(a), -1)
+                                             for a in arrays]
+    rows = [tuple(float(v) for c in cols for v in np.atleast_1d(c[i]))
+            for i in range(edge_index.shape[1])]
+    return np.array(sorted(rows))
+
+
+@pytest.mark.parametrize("fill", [1.0, 0.5, 3, None, "add", "sum", "mean", "max", "min"],
+                         ids=str)
+def test_add_self_loops_is_pygs_add_remaining_self_loops(fill):
+    ei = looped_edges()
+    e = ei.shape[1]
+    rng = np.random.default_rng(1)
+    w = rng.uniform(0.5, 2.0, e).astype(np.float32)
+    attr = rng.uniform(-1, 1, (e, 2)).astype(np.float32)
+    etype = rng.integers(0, 4, e)  # integer edge types hold every fill but 0.5 exactly
+    etype = etype.astype(np.float32) if fill == 0.5 else etype
+    g = sg.Graph(edge_index=ei, num_nodes=N_LOOPS, edge_weight=w, edge_attr=attr,
+                 edge_type=etype)
+    out = g.add_self_loops(fill)
+    # PyG on the edges as given (the last loop of a node is the last in this order), once per
+    # per-edge array; the calls share one edge_index, so their rows zip into the same edges
+    refs = [pyg_add_remaining_self_loops(ei, a, fill, N_LOOPS) for a in (w, attr, etype)]
+    assert out.num_edges == refs[0][0].shape[1]
+    np.testing.assert_allclose(
+        edge_rows(np.asarray(out.edge_index), out.adj.values.numpy(), out.edge_attr.numpy(),
+                  out.edge_type.numpy()),
+        edge_rows(refs[0][0], *(r[1] for r in refs)), rtol=1e-6)
+    assert out.edge_type.dtype == refs[2][1].dtype  # int64 stays, but "mean" is float32
+    s = out.adj.structure
+    rows, cols = np.asarray(s.rows()), np.asarray(s.cols())
+    assert np.array_equal(np.sort(rows[rows == cols]), np.arange(N_LOOPS))  # one per node
+    # the graph's adjacency is ops.add_self_loops of its own
+    np.testing.assert_array_equal(out.adj.to_dense().numpy(),
+                                  sg.ops.add_self_loops(g.adj, fill).to_dense().numpy())
+
+
+@pytest.mark.parametrize("shape", [(), (1,), (N_LOOPS,)], ids=["scalar", "one", "per_node"])
+def test_add_self_loops_with_a_tensor_fill_value(shape):
+    ei = looped_edges(seed=2)
+    rng = np.random.default_rng(3)
+    w, attr = rng.uniform(0.5, 2, (2, ei.shape[1]))
+    fill = rng.uniform(2, 3, shape)
+    g = sg.Graph(edge_index=ei, num_nodes=N_LOOPS, edge_weight=w, edge_attr=attr)
+    out = g.add_self_loops(sg.tensor(fill))
+    refs = [pyg_add_remaining_self_loops(ei, a, fill, N_LOOPS) for a in (w, attr)]
+    np.testing.assert_allclose(
+        edge_rows(np.asarray(out.edge_index), out.adj.values.numpy(), out.edge_attr.numpy()),
+        edge_rows(refs[0][0], refs[0][1], refs[1][1]))
+
+
+def test_add_self_loops_keeps_unweighted_graphs_unweighted_while_loops_weigh_one():
+    from sparsegraph.graph_ops import is_weighted
+
+    # target-major: node 0 has two loops and an in-edge from 1; 1 one from 2; 2 and 3 none
+    plain = sg.Graph(edge_index=np.array([[0, 0, 1, 2], [0, 0, 0, 1]]), num_nodes=4)
+    out = plain.add_self_loops("max")  # 0 keeps its loop, 1 gets 1, 2 and 3 get 0
+    np.testing.assert_array_equal(out.adj.to_dense().numpy(),
+                                  [[1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
+    assert out.num_edges == 6 and is_weighted(out)
+    assert not is_weighted(plain.add_self_loops()) and plain.add_self_loops().num_edges == 6
+    # in a batch, only the graph that got loops of weight != 1 becomes weighted
+    ring = sg.Graph(edge_index=np.array([[1, 0], [0, 1]]), num_nodes=2)
+    parts = sg.Graph.batch([plain, ring]).add_self_loops("max").unbatch()
+    assert [is_weighted(p) for p in parts] == [True, False]
+    np.testing.assert_array_equal(parts[0].adj.to_dense().numpy(), out.adj.to_dense().numpy())
 
 
 def test_graph_from_adj_validates_edge_attr_and_applies_edge_weight():

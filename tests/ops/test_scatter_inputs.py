@@ -74,3 +74,24 @@ def test_scatter_messages_name_the_callers_shape_and_size():
     with pytest.raises(ValueError, match=r"scatter: 4611686018427387904 output rows of 4 bytes "
                                          r"cannot be allocated; pass a smaller `dim_size`"):
         ops.scatter(sg.ones(2), [0, 1], 2**62)
+
+
+@pytest.mark.parametrize("reduce", [np.array(["sum", "max"]), np.array("sum"), ["sum"], 0, None],
+                         ids=["ndarray", "0d_ndarray", "list", "int", "none"])
+@pytest.mark.parametrize("call", [
+    lambda src, r: ops.scatter(src, [0, 1, 0], 2, r),
+    lambda src, r: ops.scatter(src, [0, 1, 0], 2, r, dim=0),
+    lambda src, r: ops.segment(src, [0, 2, 3], r),
+], ids=["scatter", "scatter_dim", "segment"])
+def test_a_non_str_reduce_is_a_type_error_naming_reduce(call, reduce):
+    # not numpy's "truth value of an array is ambiguous" from `reduce in (...)`
+    src = sg.tensor([1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match=r"(scatter|segment): expected `reduce` to be a str in "
+                                        r"\('sum', 'mean', 'max', 'min'\) \(got "):
+        call(src, reduce)
+
+
+def test_a_numpy_str_reduce_is_taken():
+    src = sg.tensor([1.0, 2.0, 3.0])
+    assert ops.scatter(src, [0, 1, 0], 2, np.str_("max")).tolist() == [3.0, 2.0]
+    assert ops.segment(src, [0, 2, 3], np.array(["mean"])[0]).tolist() == [1.5, 3.0]
