@@ -450,6 +450,8 @@ class TensorMethods:
         return _ops().unbind(self, dim)
 
     def flip(self, *dims):
+        if not dims:  # as torch (numpy would flip every axis; doing nothing matches neither)
+            raise TypeError("flip: expected `dims` (ints or a tuple of ints), got none")
         return _ops().flip(self, dims[0] if len(dims) == 1 and not isinstance(
             dims[0], int) else dims)
 

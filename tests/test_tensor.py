@@ -326,6 +326,8 @@ def test_pytorch_daily_methods_delegate_to_the_ops():
     close(x.flip(0).numpy(), a[::-1])
     close(x.flip(0, 1).numpy(), a[::-1, ::-1])
     close(x.flip((1,)).numpy(), a[:, ::-1])
+    with pytest.raises(TypeError, match="flip: expected `dims`"):
+        x.flip()  # as torch: no silent no-op
     close(x.square().numpy(), a ** 2)
     close(x.log1p().numpy(), np.log1p(a))
     close(x.sin().numpy(), np.sin(a))
