@@ -52,7 +52,8 @@ class EdgeCall:
         if self._weighted is None:
             self._weighted = self.csr if self.edge_weight is None else self.csr.with_values(
                 edge_weights_in_csr_order(self.edge_weight, self.perm, self.csr.nnz, op=self.op,
-                                          scalar=False, dtype=self.dtype))
+                                          scalar=False, dtype=self.dtype,
+                                          device=self.csr.device))
         return self._weighted
 
     def edge_weights(self) -> Tensor:
@@ -60,7 +61,8 @@ class EdgeCall:
             return self.weighted_csr().values
         if self.edge_weight is not None:  # validated and cast, not reordered
             return edge_weights_in_csr_order(self.edge_weight, None, self.csr.nnz, op=self.op,
-                                             scalar=False, dtype=self.dtype)
+                                             scalar=False, dtype=self.dtype,
+                                             device=self.csr.device)
         w = self.caller.values
         return w if self.dtype is None or w.dtype == self.dtype else w.to(self.dtype)
 
@@ -114,7 +116,7 @@ class EdgeCall:
         per_edge = getattr(v, "ndim", 0) >= 1 and v.shape[0] == nnz and nnz not in counts
         if hasattr(v, "shape") and (name.startswith("edge_") or per_edge):
             return edges_in_csr_order(v, self.perm if self.in_csr_order else None, nnz,
-                                      op=self.op, name=name)
+                                      op=self.op, name=name, device=self.csr.device)
         return v
 
     def value(self, name: str):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from numbers import Integral
 
 import sparsegraph.ops as ops
-from sparsegraph.creation import tensor, zeros
+from sparsegraph.creation import zeros
 from sparsegraph.gnn.inputs import (
     adjacency_and_edge_order,
     check_in_channels,
+    edge_tensor,
     edges_in_csr_order,
     require_x_dst,
     split_features,
@@ -25,7 +26,7 @@ from sparsegraph.graph import Graph
 from sparsegraph.nn import Linear, Parameter, init
 from sparsegraph.ops.fused import gat_attention
 from sparsegraph.sparse import SparseTensor
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import wrap
 
 
 class GATConv(MessagePassing):
@@ -128,7 +129,7 @@ class GATConv(MessagePassing):
             if self.lin_edge is None:
                 raise ValueError("GATConv: got `edge_attr` but the layer was built with "
                                  "edge_dim=None")
-            edge_attr = edge_attr if isinstance(edge_attr, Tensor) else tensor(edge_attr)
+            edge_attr = edge_tensor(edge_attr, adj.device, op="GATConv", name="edge_attr")
             if edge_attr.ndim == 1:  # one feature per edge, as PyG reshapes it
                 edge_attr = edge_attr.reshape((edge_attr.shape[0], 1))
             if edge_attr.ndim != 2 or edge_attr.shape[1] != self.edge_dim:
@@ -136,7 +137,7 @@ class GATConv(MessagePassing):
                                  f"edge_dim features per edge (got shape "
                                  f"{tuple(edge_attr.shape)})")
             edge_attr = edges_in_csr_order(edge_attr, perm, adj.nnz, op="GATConv",
-                                           name="edge_attr")
+                                           name="edge_attr", device=adj.device)
             if edge_attr.dtype != x_src.dtype:
                 edge_attr = edge_attr.to(x_src.dtype)
         given = adj

@@ -115,7 +115,26 @@ def csr_and_caller_order(adj, num_src: int, num_dst: int | None = None, *, op: s
     return adj, perm, caller
 
 
-def edges_in_csr_order(values, perm, num_edges: int, *, op: str, name: str) -> Tensor:
+def edge_tensor(values, device: str, *, op: str, name: str) -> Tensor:
+    """A per-edge argument (``edge_weight``, ``edge_attr``, ...) as a Tensor on the adjacency's
+    ``device``: the one device check of every layer's per-edge inputs.
+
+    Host data (a numpy array, nested lists) is moved there, as a host mask or target is; a
+    Tensor, or a GPU array, on another device is refused naming the layer and the argument
+    (an op deep inside would name neither).
+
+    Raises:
+        ValueError: ``values`` is a Tensor or a GPU array on another device.
+    """
+    where = values.device if isinstance(values, Tensor) else backend.device_of(values)
+    if where != device and (isinstance(values, Tensor) or where != "cpu"):
+        raise ValueError(f"{op}: expected `{name}` on {device}, the device of `adj` (got "
+                         f"{where}); move it with .to({device!r})")
+    return values if isinstance(values, Tensor) else tensor(values, device=device)
+
+
+def edges_in_csr_order(values, perm, num_edges: int, *, op: str, name: str,
+                       device: str) -> Tensor:
     """A per-edge ``(E, ...)`` tensor in the caller's edge order -> the CSR entries' order.
 
     Args:
@@ -123,9 +142,9 @@ def edges_in_csr_order(values, perm, num_edges: int, *, op: str, name: str) -> T
         perm: the permutation from `adjacency_and_edge_order` (None: already in CSR order).
         num_edges: ``E``, the adjacency's stored entries.
         op, name: the layer and argument, for the error message.
+        device: the adjacency's device (see `edge_tensor`).
     """
-    if not isinstance(values, Tensor):
-        values = tensor(values)
+    values = edge_tensor(values, device, op=op, name=name)
     if values.ndim < 1 or values.shape[0] != num_edges:
         raise ValueError(f"{op}: expected `{name}` with {num_edges} rows, one per edge "
                          f"(got shape {values.shape})")
@@ -133,23 +152,24 @@ def edges_in_csr_order(values, perm, num_edges: int, *, op: str, name: str) -> T
 
 
 def edge_weights_in_csr_order(edge_weight, perm, num_edges: int, *, op: str, dtype,
-                              scalar: bool = True) -> Tensor:
+                              device: str, scalar: bool = True) -> Tensor:
     """`edges_in_csr_order` for edge weights: validated and cast to the features' dtype.
 
     The cast is differentiable, so weights that require grad keep it (the layers accept
     float64 weights with float32 features, as PyG's do after its implicit promotion).
 
     Args:
+        device: the adjacency's device (see `edge_tensor`).
         scalar: one weight per edge, shape ``(E,)`` (GCN, GraphConv); else ``(E, ...)``.
     """
-    if not isinstance(edge_weight, Tensor):
-        edge_weight = tensor(edge_weight)
+    edge_weight = edge_tensor(edge_weight, device, op=op, name="edge_weight")
     if edge_weight.dtype.kind not in "biuf":
         raise TypeError(f"{op}: expected numeric `edge_weight` (got dtype {edge_weight.dtype})")
     if scalar and tuple(edge_weight.shape) != (num_edges,):
         raise ValueError(f"{op}: expected `edge_weight` of shape ({num_edges},), one weight per "
                          f"edge (got shape {tuple(edge_weight.shape)})")
-    w = edges_in_csr_order(edge_weight, perm, num_edges, op=op, name="edge_weight")
+    w = edges_in_csr_order(edge_weight, perm, num_edges, op=op, name="edge_weight",
+                           device=device)
     return w if dtype is None or w.dtype == dtype else w.to(dtype)
 
 
@@ -160,7 +180,7 @@ def weighted_adjacency(adj, num_nodes: int, edge_weight, *, op: str, dtype) -> S
     if edge_weight is None:
         return adj
     return adj.with_values(edge_weights_in_csr_order(edge_weight, perm, adj.nnz, op=op,
-                                                     dtype=dtype))
+                                                     dtype=dtype, device=adj.device))
 
 
 def unweighted_adjacency(adj, x, *, op: str) -> SparseTensor:

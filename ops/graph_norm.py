@@ -9,8 +9,9 @@ pass through ordinary differentiable ops, so gradients reach the input values (e
 
 `gcn_norm` and `row_normalize` run in every forward of a layer; when the adjacency's values do
 not require grad, their whole result is cached too (keyed on the values array and its version),
-so an unweighted graph is normalised once, not once per call. Those cached values are read-only
-(shared by every call): ``out.values.clone()`` gives a writable copy.
+so an unweighted graph is normalised once, not once per call. On the CPU those cached values
+are read-only (shared by every call): ``out.values.clone()`` gives a writable copy; on a GPU
+each call gets its own copy of them (CuPy arrays cannot be made read-only).
 """
 
 from __future__ import annotations
@@ -141,9 +142,12 @@ def _cached_result(adj: SparseTensor, key, build) -> SparseTensor:
     """``build()``, cached on the structure while adj's values are one unchanged constant Tensor
     (same Tensor, same array, same version: an in-place change through it invalidates).
 
-    Every call gets its own SparseTensor and values Tensor; on the CPU they share one
-    read-only array, so an in-place change of a result raises instead of changing what later
-    calls return (``out.values.clone()`` gives a writable copy)."""
+    Every call gets its own SparseTensor and values Tensor over the shared structure. On the
+    CPU the values share one read-only array, so an in-place change of a result raises instead
+    of changing what later calls return (``out.values.clone()`` gives a writable copy). A GPU
+    array cannot be made read-only (CuPy has no such flag), so there every call gets its own
+    copy of the values: a Parameter made from them, or an in-place change, never reaches the
+    cache."""
     v = adj.values
     if v.requires_grad:
         return build()
@@ -152,10 +156,14 @@ def _cached_result(adj: SparseTensor, key, build) -> SparseTensor:
         out = hit[3]
     else:
         out = build()
-        if isinstance(out.values.array, np.ndarray):  # cupy arrays have no read-only flag
-            out.values.array.flags.writeable = False
         adj.structure._cache[key] = (v, v.array, v._version[0], out)
-    return SparseTensor(out.structure, wrap(out.values.array))
+    # by the device, not isinstance(np.ndarray): the emulated CuPy's device arrays are numpy
+    # arrays, and must take the branch real CuPy's take
+    values = out.values.array
+    if out.values.device != "cpu":
+        return SparseTensor(out.structure, wrap(values.copy()))  # one (E, ...) copy per call
+    values.flags.writeable = False
+    return SparseTensor(out.structure, wrap(values))
 
 
 def _flag(op: str, name: str, value) -> bool:
@@ -298,9 +306,11 @@ def gcn_norm(adj: SparseTensor, add_self_loops: bool = True,
 
     Returns:
         CSR ``(N, N)`` with sorted columns; differentiable w.r.t. ``adj``'s values. When they
-        do not require grad the result is cached, and every call's values share one
+        do not require grad the result is cached. On the CPU every call's values share one
         read-only array: an in-place change raises; take ``out.values.clone()`` for a
-        writable copy (``sg.Parameter(gcn_norm(adj).values)`` copies read-only memory itself).
+        writable copy (``sg.Parameter(gcn_norm(adj).values)`` copies read-only memory
+        itself). On a GPU every call gets its own copy of the cached values (CuPy arrays
+        cannot be read-only), so neither reaches the cache.
 
     Example:
         >>> a = gcn_norm(sg.from_edge_index([[0], [1]], 2, dtype="float64"))
@@ -331,9 +341,9 @@ def row_normalize(adj: SparseTensor) -> SparseTensor:
         adj: ``(N, M)`` adjacency (CSR or COO) with values ``(E,)`` or ``(E, H)``.
 
     Returns:
-        CSR ``(N, M)`` with sorted columns; differentiable w.r.t. ``adj``'s values. Cached,
-        with read-only values, when they do not require grad: as `gcn_norm`
-        (``out.values.clone()`` for a writable copy).
+        CSR ``(N, M)`` with sorted columns; differentiable w.r.t. ``adj``'s values. Cached
+        when they do not require grad, as `gcn_norm`: read-only values on the CPU
+        (``out.values.clone()`` for a writable copy), a copy per call on a GPU.
     """
     _adjacency("row_normalize", adj, square=False)
 

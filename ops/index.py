@@ -12,9 +12,17 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph.autograd.function import Function
-from sparsegraph.backend import to_device, xp_of
+from sparsegraph.backend import device_of, to_device, xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import arr, broadcasts_to, check_tensor, norm_dim, shape_of, unbroadcast
+from sparsegraph.ops._util import (
+    arr,
+    broadcasts_to,
+    check_tensor,
+    norm_dim,
+    same_device,
+    shape_of,
+    unbroadcast,
+)
 from sparsegraph.tensor import TRACE, Tensor, wrap
 
 __all__ = ["getitem", "setitem", "index_select", "gather", "take_along_dim", "masked_fill",
@@ -260,6 +268,10 @@ def setitem(input: Tensor, key, value) -> None:
         if value.device != input.device:
             raise ValueError(f"setitem: `value` is on {value.device} but the tensor is on "
                              f"{input.device}; move it with .to()")
+        if value.device != input.device:
+            if value.device != "cpu":  # PyTorch moves only a CPU scalar tensor
+                same_device("masked_fill", input, value)
+            value = value.to(input.device)
         if value.dtype != input.dtype:
             value = value.to(input.dtype)
     elif isinstance(value, str | bytes) or value is None:
@@ -394,15 +406,27 @@ def masked_fill(input: Tensor, mask, value) -> Tensor:
 
     Args:
         input: any tensor.
-        mask: bool Tensor, array or nested list, broadcastable to ``input.shape``.
-        value: a number or a 0-d Tensor (differentiable).
+        mask: bool Tensor on ``input``'s device, or a host array or nested list (moved to
+            it), broadcastable to ``input.shape``.
+        value: a number or a 0-d Tensor (differentiable). As in PyTorch, a 0-d CPU Tensor
+            may fill a GPU ``input`` (it is moved).
 
     Raises:
         TypeError: for a non-bool mask or a value that is not a number / 0-d Tensor.
-        ValueError: for a mask that does not broadcast to ``input.shape``.
+        ValueError: for a mask that does not broadcast to ``input.shape``, or a mask or
+            value on another device.
     """
     check_tensor("masked_fill", "input", input)
-    m = mask.array if isinstance(mask, Tensor) else input.xp.asarray(mask)
+    if isinstance(mask, Tensor):
+        same_device("masked_fill", input, mask)
+        m = mask.array
+    else:
+        where = device_of(mask)
+        if where not in ("cpu", input.device):  # a device array for another device
+            raise ValueError(f"masked_fill: inputs are on different devices "
+                             f"({', '.join(sorted((input.device, where)))}); move them with "
+                             ".to() first")
+        m = input.xp.asarray(mask)
     if m.dtype != np.bool_:
         raise TypeError(f"masked_fill: expected a bool `mask` (got {m.dtype})")
     if not broadcasts_to(m.shape, input.shape):
@@ -412,6 +436,10 @@ def masked_fill(input: Tensor, mask, value) -> Tensor:
         if value.ndim != 0:
             raise TypeError(f"masked_fill: expected `value` to be a number or a 0-d Tensor "
                             f"(got a Tensor of shape {value.shape})")
+        if value.device != input.device:
+            if value.device != "cpu":  # PyTorch moves only a CPU scalar tensor
+                same_device("masked_fill", input, value)
+            value = value.to(input.device)
         if value.dtype != input.dtype:
             value = value.to(input.dtype)
     elif isinstance(value, int | float | bool | np.number):

@@ -82,7 +82,8 @@ def _inferred_dim(op: str, name: str, largest: int) -> int:
 
 
 def _frozen(array):
-    """A read-only view (cupy arrays have no such flag)."""
+    """A read-only view on the CPU; a GPU array is returned as it is (CuPy has no read-only
+    arrays), so it must not be written."""
     if isinstance(array, np.ndarray):
         array = array.view()
         array.flags.writeable = False
@@ -90,8 +91,10 @@ def _frozen(array):
 
 
 def _read_only(s, name: str, array):
-    """A read-only view of one of structure ``s``'s index arrays, made once: the structure is
-    immutable and shared, and the kernels trust it."""
+    """A view of one of structure ``s``'s index arrays, made once: read-only on the CPU, and
+    on a GPU the array itself, which must not be written (CuPy has no read-only flag, and a
+    per-access copy would cost a copy per read). The structure is immutable and shared, and
+    the kernels trust it."""
     return s._cached(("read_only", name), lambda: _frozen(array))
 
 
@@ -287,15 +290,21 @@ class SparseTensor:
     nnz = property(lambda self: self.structure.nnz)
     dtype = property(lambda self: self.values.dtype)
     device = property(lambda self: self.values.device)
-    # the index arrays are read-only views of the shared structure's (``.copy()`` to edit one)
+    # the index arrays are views of the shared structure's: read-only on the CPU (``.copy()``
+    # to edit one); on a GPU writable (CuPy has no read-only arrays) and never to be written
     indptr = property(lambda self: _read_only(csr := self.structure.to_csr()[0], "indptr",
                                               csr.indptr),
                       doc="Row pointer (N + 1,); of the CSR form for a COO tensor (cached). "
-                          "Read-only.")
+                          "A view of the shared structure: read-only on the CPU, not to be "
+                          "written on a GPU (CuPy has no read-only arrays).")
     row = property(lambda self: _read_only(self.structure, "row", self.structure.rows()),
-                   doc="Row of every stored entry (read-only).")
+                   doc="Row of every stored entry: a view of the shared structure, "
+                       "read-only on the CPU, not to be written on a GPU (CuPy has no "
+                       "read-only arrays).")
     col = property(lambda self: _read_only(self.structure, "col", self.structure.cols()),
-                   doc="Column of every stored entry (read-only).")
+                   doc="Column of every stored entry: a view of the shared structure, "
+                       "read-only on the CPU, not to be written on a GPU (CuPy has no "
+                       "read-only arrays).")
 
     @property
     def shape(self) -> tuple:
@@ -307,7 +316,9 @@ class SparseTensor:
 
     def indices(self):
         """Column indices of a CSR tensor; the 2 x nnz (row, col) array of a COO tensor.
-        Read-only (the structure is shared): ``.copy()`` gives a writable one."""
+        Read-only on the CPU (the structure is shared): ``.copy()`` gives a writable one. On a
+        GPU a CSR tensor's column indices are the structure's own array, which must not be
+        written (CuPy has no read-only arrays)."""
         s = self.structure
         if self.layout == "csr":
             return _read_only(s, "col", s.indices)

@@ -8,7 +8,12 @@ Device arrays are `DeviceArray`, a numpy subclass. Like ``cupy.ndarray`` they re
 - ufunc methods CuPy lacks (``reduceat`` other than ``add.reduceat``), and, when the real cupy
   package is installed (it imports without a GPU), numpy functions cupy does not have.
 
-Reductions and integer indexing return 0-d device arrays, as CuPy's do; ``cupyx.scipy.special``
+Reductions and integer indexing return 0-d device arrays, as CuPy's do; ``cupy.asarray`` of a
+device array that needs no conversion returns that array itself (the static tracer follows
+arrays by identity); ``flags`` is CuPy's (``c_contiguous``, ``f_contiguous``, ``owndata``, no
+``writeable``): device arrays are always writable, and code that freezes numpy arrays by an
+``isinstance(a, np.ndarray)`` test, which device arrays pass here and CuPy's do not, freezes
+nothing (the assignment is lost, as the branch never runs on CuPy). ``cupyx.scipy.special``
 is scipy.special behind the same refusals. `install` makes `sparsegraph.backend` treat
 device arrays as CuPy's on "cuda:0"; the CUDA-specific kernels (RawKernel, cuSPARSE) are not
 emulated, so callers force the generic kernels (``sparsegraph.kernels.use("generic")``).
@@ -92,6 +97,12 @@ class DeviceArray(np.ndarray):
         # cupy's integer indexing gives a 0-d device array, never a host scalar
         return np.asarray(out).view(DeviceArray) if isinstance(out, np.generic) else out
 
+    @property
+    def flags(self):
+        """CuPy's flags: a new object on every access, so ``a.flags.writeable = False`` is
+        lost (real CuPy arrays cannot be made read-only, cupy/cupy#2616)."""
+        return _Flags(np.ndarray.flags.__get__(self))
+
     def get(self):
         """A host copy (``cupy.ndarray.get``)."""
         return self.view(np.ndarray).copy()
@@ -99,6 +110,21 @@ class DeviceArray(np.ndarray):
     @property
     def device(self):
         return types.SimpleNamespace(id=0)
+
+
+class _Flags:
+    """``cupy.ndarray.flags``: three read-only facts, no ``writeable``."""
+
+    _NAMES = {"C_CONTIGUOUS": "c_contiguous", "F_CONTIGUOUS": "f_contiguous",
+              "OWNDATA": "owndata"}
+
+    def __init__(self, host_flags):
+        self.c_contiguous = host_flags.c_contiguous
+        self.f_contiguous = host_flags.f_contiguous
+        self.owndata = host_flags.owndata
+
+    def __getitem__(self, name):
+        return getattr(self, self._NAMES[name])
 
 
 class _Ufunc:
@@ -167,6 +193,14 @@ class FakeCupy(types.ModuleType):
         if isinstance(value, type) or not callable(value):
             return value  # dtypes, scalar types, constants
         return _DeviceFunction(name, _HOST.get(name, value))
+
+    def asarray(self, a, dtype=None, order=None, **kwargs):
+        """``cupy.asarray``: a device array of the asked dtype comes back itself, not a copy
+        or a new view (the static tracer follows index arrays by identity)."""
+        if isinstance(a, DeviceArray) and (dtype is None or np.dtype(dtype) == a.dtype) and (
+                order is None and not kwargs):
+            return a
+        return _DeviceFunction("asarray", _HOST["asarray"])(a, dtype, order, **kwargs)
 
     def get_array_module(self, *arrays):
         return self if any(isinstance(a, DeviceArray) for a in arrays) else np

@@ -236,7 +236,7 @@ def choose_dense(graph: StaticGraph, decide=None) -> StaticGraph:
     own = decide is None
     if own:
         try:
-            from sparsegraph.ops.cost_model import cost_table, get_spmm_mode
+            from sparsegraph.ops.cost_model import consults, cost_table, get_spmm_mode
             from sparsegraph.ops.cost_model import decide_spmm as decide
         except ImportError:
             g.notes.append("sparse-vs-dense: skipped (no cost model)")
@@ -254,6 +254,10 @@ def choose_dense(graph: StaticGraph, decide=None) -> StaticGraph:
         # as in eager `sparse_matmul_auto`: timings of one device type say nothing of another
         if measured_on is not None and device_type(a.values.device) != measured_on:
             node.attrs["reason"] = f"sparse: the cost table was measured on {measured_on}"
+            # still a choice of "auto" that a forced mode would change: counted as a consult
+            # (as eager `sparse_matmul_auto` counts it), so that `compile` guards the
+            # sparse-vs-dense state and a call under spmm_mode("dense") traces again
+            consults()
             continue
         (n, m) = a.structure.shape
         nnz = min(a.values.shape[0], n * m)  # duplicates can outnumber the positions
