@@ -13,6 +13,12 @@ attribute of the graph under its own name (``y``, the masks, ``batch`` / ``ptr``
 graph, extra node or graph attributes); the per-edge ``edge_attr`` (E, D) and ``edge_<name>``
 arrays, in the CSR's edge order. An attribute that is not a numeric, boolean or string array
 (e.g. a Python object) is refused by name rather than dropped.
+
+``meta.json`` lists the arrays (``"arrays"``) and, under ``"tensors"``, the attributes that were
+Tensors in the saved graph; those come back as Tensors wrapping the map (no copy), the others
+as the arrays they were. A folder saved before ``"tensors"`` was recorded (and a
+`synthetic.save` folder) has no such list: its attributes load as they did then (``y``,
+``batch``, the masks and ``edge_*`` as Tensors, the rest as arrays).
 """
 
 from __future__ import annotations
@@ -86,10 +92,11 @@ def _write_features(x, path: pathlib.Path, chunk_rows: int) -> None:
     del out
 
 
-def _attributes(graph: Graph) -> dict:
-    """Every attribute to store beside the structure and x, as arrays; an attribute .npy
-    cannot hold without pickling is refused by name (never dropped silently)."""
-    out = {}
+def _attributes(graph: Graph) -> tuple[dict, list[str]]:
+    """Every attribute to store beside the structure and x, as arrays, and the names of those
+    that are Tensors (they load back as Tensors); an attribute .npy cannot hold without
+    pickling is refused by name (never dropped silently)."""
+    out, tensors = {}, []
     for key in graph.keys():
         if key in ("adj", "x"):
             continue
@@ -101,7 +108,9 @@ def _attributes(graph: Graph) -> dict:
                             f"{type(value).__name__} (expected a numeric, boolean or string "
                             "array); remove it or convert it to an array first")
         out[key] = a
-    return out
+        if isinstance(value, Tensor):
+            tensors.append(key)
+    return out, tensors
 
 
 def save_on_disk(graph, folder, *, chunk_rows: int = CHUNK_ROWS) -> pathlib.Path:
@@ -137,7 +146,7 @@ def save_on_disk(graph, folder, *, chunk_rows: int = CHUNK_ROWS) -> pathlib.Path
                         f"{type(chunk_rows).__name__} {chunk_rows!r})")
     if chunk_rows < 1:
         raise ValueError(f"save_on_disk: expected `chunk_rows` >= 1 (got {chunk_rows})")
-    attributes = _attributes(graph)  # refuse before anything is written
+    attributes, tensors = _attributes(graph)  # refuse before anything is written
     check_folder_path("save_on_disk", "folder", given, folder.parent)
     store.check_replaceable("save_on_disk", folder)
     tmp = store.temp_folder(folder)
@@ -156,7 +165,8 @@ def save_on_disk(graph, folder, *, chunk_rows: int = CHUNK_ROWS) -> pathlib.Path
             _write_features(graph.x, tmp / "x.npy", chunk_rows)
             names.append("x")
         meta = {"format": FORMAT, "version": VERSION, "num_nodes": graph.num_nodes,
-                "num_edges": graph.num_edges, "arrays": sorted(names)}
+                "num_edges": graph.num_edges, "arrays": sorted(names),
+                "tensors": sorted(tensors)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         store.install("save_on_disk", tmp, folder)
     finally:
@@ -182,6 +192,10 @@ def _read_meta(folder: pathlib.Path) -> dict:
     if isinstance(version, bool) or not isinstance(version, int):
         raise ValueError(f"load_on_disk: expected an integer \"version\" in {path} (got "
                          f"{version!r})")
+    tensors = meta.get("tensors", [])
+    if not isinstance(tensors, list) or not all(isinstance(t, str) for t in tensors):
+        raise ValueError(f"load_on_disk: expected a list of attribute names under \"tensors\" "
+                         f"in {path} (got {str(tensors)[:80]})")
     if version > VERSION:
         raise ValueError(f"load_on_disk: {folder} has format version {version}; this "
                          f"sparsegraph reads up to version {VERSION}")
@@ -199,10 +213,12 @@ def _load_array(path: pathlib.Path, mmap: bool) -> np.ndarray:
                          f"or truncated ({exc})") from None
 
 
-def _as_stored(key: str, a: np.ndarray):
-    """An attribute Graph would turn into a Tensor, wrapped as one in its stored dtype (no
-    copy: a view of the map); a stored str as a str; other attributes as stored."""
-    if key in ("y", "batch") or key.endswith("_mask") or key.startswith("edge_"):
+def _as_stored(key: str, a: np.ndarray, tensors: set):
+    """An attribute that was a Tensor when saved (``tensors``), or one Graph would turn into a
+    Tensor, wrapped as one in its stored dtype (no copy: a view of the map); a stored str as a
+    str; other attributes as stored."""
+    if (key in tensors or key in ("y", "batch") or key.endswith("_mask")
+            or key.startswith("edge_")):
         return wrap(np.asarray(a))
     return str(a[()]) if a.ndim == 0 and a.dtype.kind in "US" else a  # a str, e.g. a name
 
@@ -212,7 +228,11 @@ def load_on_disk(folder, mmap: bool = True) -> Graph:
 
     Every array comes back in its stored dtype (a float64 ``x`` stays float64 and
     memory-mapped: it is not converted to Graph's float32 default for new data), so a model
-    trains on it exactly as on the graph that was saved.
+    trains on it exactly as on the graph that was saved. An attribute that was a Tensor when
+    saved (a batch's ``ptr``, an extra node or graph array) is a Tensor wrapping the map; one
+    that was a numpy array or a Python value comes back as the array. (Folders written before
+    meta.json recorded the Tensors load as before: only ``y``, ``batch``, the masks and the
+    ``edge_*`` fields are Tensors there.)
 
     Args:
         folder: the directory (str or os.PathLike; ``~`` is expanded).
@@ -253,7 +273,8 @@ def load_on_disk(folder, mmap: bool = True) -> Graph:
     adj = SparseTensor(s, wrap(np.ones(s.nnz, np.float32) if values is None else values))
     # Tensors already, so Graph keeps them as stored: its float32 default for new float64
     # data would copy a float64 x into memory and change the dtype the model trains in
-    extra = {k: _as_stored(k, arrays[k]) for k in names if k not in STRUCTURE}
+    tensors = set(meta.get("tensors", []))
+    extra = {k: _as_stored(k, arrays[k], tensors) for k in names if k not in STRUCTURE}
     x = arrays.get("x")
     try:
         return Graph(x=None if x is None else wrap(np.asarray(x)), adj=adj, **extra)

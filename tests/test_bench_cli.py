@@ -3,11 +3,12 @@ fitted table the cost model loads), spmm, models, and the errors it reports."""
 
 import builtins
 import json
+import re
 
 import pytest
 
 import sparsegraph as sg
-from sparsegraph.cli import bench_sparse_dense, main
+from sparsegraph.cli import bench_plots, bench_sparse_dense, main
 
 TINY_SWEEP = ["bench", "sparse-vs-dense", "--nodes", "40", "120", "--density-sweep", "0.02",
               "0.2", "0.9", "--features", "4", "--repeat", "1", "--quiet"]
@@ -75,21 +76,53 @@ def test_sparse_vs_dense_says_what_did_not_fit(tmp_path, capsys):
     assert not (tmp_path / "time_vs_density.png").exists()
 
 
-def test_sparse_vs_dense_without_matplotlib(tmp_path, capsys, monkeypatch):
+def _without(monkeypatch, module: str) -> None:
+    """Imports of ``module`` (and its submodules) fail, as when it is not installed."""
     real_import = builtins.__import__
 
-    def no_matplotlib(name, *args, **kwargs):
-        if name == "matplotlib" or name.startswith("matplotlib."):
-            raise ImportError("No module named 'matplotlib'")
+    def fake_import(name, *args, **kwargs):
+        if name == module or name.startswith(module + "."):
+            raise ImportError(f"No module named {module!r}")
         return real_import(name, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
-    args = ["bench", "sparse-vs-dense", "--nodes", "30", "--density-sweep", "0.1", "0.6",
-            "--features", "2", "--ops", "spmm", "--repeat", "1", "--quiet", "--out",
-            str(tmp_path)]
-    assert main(args) == 3
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+
+
+SMALL_SWEEP = ["bench", "sparse-vs-dense", "--nodes", "30", "--density-sweep", "0.1", "0.6",
+               "--features", "2", "--ops", "spmm", "--repeat", "1", "--quiet"]
+
+
+def test_sparse_vs_dense_without_matplotlib_fails_before_the_sweep(tmp_path, capsys,
+                                                                  monkeypatch):
+    _without(monkeypatch, "matplotlib")
+    monkeypatch.setattr(bench_sparse_dense, "sweep", lambda args: pytest.fail("swept"))
+    out = tmp_path / "o"
+    assert main(SMALL_SWEEP + ["--out", str(out)]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["sparsegraph bench sparse-vs-dense: plots need matplotlib, which is not "
+                   "installed: pip install 'sparsegraph[plot]' (or pass --no-plots); nothing "
+                   "was run"]
+    assert not out.exists()
+    monkeypatch.undo()
+    _without(monkeypatch, "matplotlib")  # --no-plots needs no matplotlib
+    assert main(SMALL_SWEEP + ["--out", str(out), "--no-plots"]) == 0
+    assert (out / "results.json").exists()
+
+
+def test_sparse_vs_dense_when_plotting_fails_after_the_sweep(tmp_path, capsys, monkeypatch):
+    checks = []
+    real = bench_plots.pyplot
+
+    def pyplot_once():  # the check before the sweep passes; the plot itself then fails
+        checks.append(1)
+        if len(checks) > 1:
+            raise ImportError("No module named 'matplotlib.backends.backend_agg'")
+        return real()
+
+    monkeypatch.setattr(bench_plots, "pyplot", pyplot_once)
+    assert main(SMALL_SWEEP + ["--out", str(tmp_path)]) == 3
     err = capsys.readouterr().err
-    assert "plots need matplotlib" in err and "pip install 'sparsegraph[plot]'" in err
+    assert "plots need matplotlib" in err and "the JSON and Markdown results were written" in err
     assert (tmp_path / "results.json").exists()  # the numbers are kept
 
 
@@ -521,7 +554,7 @@ def test_a_run_that_cannot_plot_removes_an_earlier_runs_plots(tmp_path, capsys, 
     def no_matplotlib(*args):
         raise ImportError("No module named 'matplotlib'")
 
-    monkeypatch.setattr(bench_sparse_dense, "plot", no_matplotlib)
+    monkeypatch.setattr(bench_plots, "plot", no_matplotlib)  # fails after the sweep
     args = ["bench", "sparse-vs-dense", "--nodes", "30", "--density-sweep", "0.3",
             "--features", "2", "--ops", "spmm", "--repeat", "1", "--quiet", "--out",
             str(tmp_path)]
@@ -576,3 +609,42 @@ def test_bench_sampling_refuses_zero_and_negative_batches(capsys):
         assert exc.value.code == 2
         err = capsys.readouterr().err
         assert "argument --batches: expected an int >= 1 (got" in err
+
+
+# ---- audit_readme3 F4, F6 -------------------------------------------------------------------
+def _help(argv: list[str], capsys, monkeypatch) -> str:
+    monkeypatch.setenv("COLUMNS", "200")  # one line per option
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 0
+    return capsys.readouterr().out
+
+
+def _options(text: str) -> dict:
+    """``--flag`` -> its usage and help on one line, from ``--help``'s output."""
+    options, flag = {}, None
+    section = next(b for b in text.split("\n\n") if b.startswith("options:"))
+    for line in section.splitlines()[1:]:
+        if line.startswith("  -"):
+            flag = line.split()[0].rstrip(",")
+            options[flag] = line.strip()
+        else:
+            options[flag] += " " + line.strip()
+    return options
+
+
+def test_sparse_vs_dense_help_names_the_plot_extra_and_exit_status_3(capsys, monkeypatch):
+    text = " ".join(_help(["bench", "sparse-vs-dense", "--help"], capsys, monkeypatch).split())
+    assert "pip install 'sparsegraph[plot]'" in text
+    assert "3 plots wanted but matplotlib (the `plot` extra) is missing: checked before the " \
+           "sweep" in text
+
+
+@pytest.mark.parametrize("kind, out", [("sparse-vs-dense", "bench-sparse-vs-dense"),
+                                       ("spmm", "bench-spmm"), ("models", "bench-models")])
+def test_bench_help_shows_the_out_and_seed_defaults(capsys, monkeypatch, kind, out):
+    option = _options(_help(["bench", kind, "--help"], capsys, monkeypatch))
+    assert option["--out"].endswith(f"(default: {out})")
+    assert re.fullmatch(r"--seed SEED +seed of .* \(default: 0\)", option["--seed"])
+    if kind == "sparse-vs-dense":
+        assert option["--ops"].endswith("(default: ['spmm', 'gcn'])")

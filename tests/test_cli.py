@@ -137,3 +137,94 @@ def test_missing_data_with_no_download_names_the_flag(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "(or drop --no-download)" in err[0]
     assert "download=True" not in err[0]
+
+
+# ---- audit_readme3 F2, F3, F5, F6 -----------------------------------------------------------
+def _help(argv, capsys, monkeypatch) -> str:
+    monkeypatch.setenv("COLUMNS", "200")  # one line per option
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 0
+    return capsys.readouterr().out
+
+
+def _options(text: str) -> dict:
+    """``--flag`` -> its usage and help on one line, from ``--help``'s output."""
+    options, flag = {}, None
+    section = next(b for b in text.split("\n\n") if b.startswith("options:"))
+    for line in section.splitlines()[1:]:
+        if line.startswith("  -"):
+            flag = line.split()[0].rstrip(",")
+            options[flag] = line.strip()
+        else:
+            options[flag] += " " + line.strip()
+    return options
+
+
+def test_train_help_lists_every_models_defaults_from_DEFAULTS(capsys, monkeypatch):
+    from sparsegraph.cli import train
+
+    monkeypatch.setitem(train.DEFAULTS, "gcn", {**train.DEFAULTS["gcn"], "lr": 0.0125})
+    text = _help(["train", "--help"], capsys, monkeypatch)
+    assert "paper's value for the model" not in text
+    assert text.count("default: the model's (see below)") == len(train._FLAGS)
+    table = text[text.index("\n  ", text.index("defaults per model")):].strip("\n").splitlines()
+    cells = [re.split(r" {2,}", r.strip()) for r in table]
+    header, rows = cells[0], {r[0]: r[1:] for r in cells[1:]}
+    assert header == list(train.DEFAULTS)
+    for model, cfg in train.DEFAULTS.items():
+        for flag in train._FLAGS:
+            cell = rows[f"--{flag}"][header.index(model)]
+            key = flag.replace("-", "_")
+            if key not in cfg:
+                assert cell == "-", (model, flag)
+            else:
+                assert cell.rstrip("*") == train._value(cfg[key]), (model, flag)
+                assert cell.endswith("*") == ((model, key) in train.PYG_VALUES)
+    assert rows["--lr"][0] == "0.0125"  # generated, not written out
+    assert rows["K (fixed)"][header.index("appnp")] == "10"  # settings that are not flags too
+    assert rows["--weight-decay"][header.index("appnp")] == "0.0005*"  # PyG's, marked
+
+
+def test_train_help_names_only_the_datasets_train_accepts(capsys, monkeypatch):
+    from sparsegraph.datasets.registry import known_datasets, without_split
+
+    text = _help(["train", "--help"], capsys, monkeypatch)
+    line = _options(text)["--dataset"]
+    accepted, _, refused = line.partition("; refused, no stored train/val/test split: ")
+    names = accepted.removeprefix("--dataset DATASET").strip().split(", ")
+    assert names == [n for n in known_datasets() if not without_split(n)]
+    assert "cora_ml" not in names and refused.startswith("cora_ml (default: karate)")
+
+
+def test_train_refuses_a_dataset_without_a_split_before_reading_it(tmp_path, capsys):
+    # no files at all: the refusal comes from the same check as the help's list, not from
+    # loading the graph and finding no masks
+    rc = main(["train", "--dataset", "cora_ml", "--quiet", "--root", str(tmp_path),
+               "--no-download"])
+    assert rc == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "sparsegraph train: cora_ml has no stored train/val/test split; pick a dataset that "
+        "has one (cora, citeseer, pubmed, actor, texas, ...)"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="F_SETPIPE_SZ is Linux's")
+def test_output_into_a_closed_pipe_ends_quietly_with_the_sigpipe_status(capsys):
+    # a 4 KiB pipe: `head -1` takes at most one pipe's worth and the pipe holds one more, so
+    # info's output (over 8 KiB) cannot all be written before the reader is gone
+    assert main(["info"]) == 0
+    full = capsys.readouterr().out
+    assert len(full.encode()) > 2 * 4096 + 1024
+    code = ("import fcntl, sys; fcntl.fcntl(1, fcntl.F_SETPIPE_SZ, 4096); "
+            "from sparsegraph.cli import main; sys.exit(main(['info']))")
+    proc = subprocess.run(["bash", "-c", 'set -o pipefail; "$0" -c "$1" | head -1',
+                           sys.executable, code], capture_output=True, text=True, timeout=120)
+    assert proc.stderr == ""  # no BrokenPipeError traceback, no "Exception ignored"
+    assert proc.stdout == full.splitlines(keepends=True)[0]
+    assert proc.returncode == 141  # 128 + SIGPIPE, as git's status in `git log | head -1`
+
+
+def test_graph_help_says_what_seed_seeds(capsys, monkeypatch):
+    text = _help(["graph", "--help"], capsys, monkeypatch)
+    assert re.fullmatch(r"--seed SEED +seed of the initial weights .*\(default: 0\)",
+                        _options(text)["--seed"])

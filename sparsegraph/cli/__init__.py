@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -26,9 +27,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SIGPIPE_STATUS = 141  # 128 + SIGPIPE: what a shell reports for `git log | head -1`'s git
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    """Run the command; ``sparsegraph info | head -1`` ends quietly with status 141.
+
+    When the reader of stdout goes away, the rest of the output is discarded (stdout points
+    at devnull, so Python's flush at exit does not fail again), as Python's docs on SIGPIPE
+    recommend, and the status is the one a process killed by SIGPIPE gets, as git's is.
+    """
+    try:
+        try:
+            args = build_parser().parse_args(argv)  # inside: --help writes to stdout too
+            return args.func(args)
+        finally:
+            sys.stdout.flush()  # a broken pipe surfaces here, not in Python's flush at exit
+    except BrokenPipeError:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout without a file descriptor (replaced)
+            pass
+        return SIGPIPE_STATUS
 
 
 if __name__ == "__main__":

@@ -378,22 +378,28 @@ def add_bench_parser(sub) -> None:
     p = kinds.add_parser("spmm", help="CSR spmm kernels, forward and backward")
     p.add_argument("--nodes", type=int, default=169_343, help="N (default: ogbn-arxiv's)")
     p.add_argument("--edges", type=int, default=2_315_598, help="nnz (default: ogbn-arxiv's)")
-    p.add_argument("--features", type=int, nargs="+", default=[16, 64, 128, 256])
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    p.add_argument("--index-dtype", default="int32", choices=["int32", "int64"])
+    p.add_argument("--features", type=int, nargs="+", default=[16, 64, 128, 256],
+                   help="columns F of X (default: %(default)s)")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"],
+                   help="value dtype (default: %(default)s)")
+    p.add_argument("--index-dtype", default="int32", choices=["int32", "int64"],
+                   help="CSR index dtype (default: %(default)s)")
     p.add_argument("--kernels", nargs="*", help="spmm kernel names (default: all registered)")
-    p.add_argument("--repeat", type=int, default=5, help="timed runs; the best is reported")
-    p.add_argument("--copy-gb", type=float, default=1.0, help="array size of the copy test")
-    common_options(p, "bench-spmm")
+    p.add_argument("--repeat", type=int, default=5,
+                   help="timed runs; the best is reported (default: %(default)s)")
+    p.add_argument("--copy-gb", type=float, default=1.0,
+                   help="array size of the copy test, GB (default: %(default)s)")
+    common_options(p, "bench-spmm", seed="seed of the random matrix A and of X")
     p.set_defaults(func=cmd_spmm)
     add_models_parser(kinds)
 
 
-def common_options(p, out: str) -> None:
-    """--out, --device, --seed and --quiet, shared by the spmm and models benchmarks."""
+def common_options(p, out: str, seed: str) -> None:
+    """--out, --device, --seed (``seed``: what it seeds) and --quiet, shared by the spmm and
+    models benchmarks."""
     p.add_argument("--out", default=out, help="output folder (default: %(default)s)")
     p.add_argument("--device", default="cpu",
                    help="cpu, cuda or cuda:N: where the kernels run and are timed (cuda needs "
                         "CuPy and a GPU) (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help=f"{seed} (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -164,5 +164,5 @@ def add_models_parser(kinds) -> None:
     p.add_argument("--epochs", type=int, default=20, help="timed epochs (default: 20)")
     p.add_argument("--root", default=None, help="data root (default: $SPARSEGRAPH_DATA)")
     p.add_argument("--single", nargs=2, metavar=("MODEL", "DATASET"), help=argparse.SUPPRESS)
-    common_options(p, "bench-models")
+    common_options(p, "bench-models", seed="seed of the initial weights and the dropout masks")
     p.set_defaults(func=cmd_models)

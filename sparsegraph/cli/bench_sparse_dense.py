@@ -28,6 +28,7 @@ import tracemalloc
 import numpy as np
 
 import sparsegraph as sg
+from sparsegraph.cli import bench_plots
 from sparsegraph.cli.bench import (
     check_device,
     command_line,
@@ -263,64 +264,6 @@ def crossovers(points: list[dict], table: dict | None) -> list[dict]:
     return out
 
 
-def plot(points: list[dict], cross: list[dict], folder) -> list[str]:
-    """time_vs_density.png (crossovers marked) and memory_vs_density.png; ImportError without
-    matplotlib."""
-    import pathlib
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder = pathlib.Path(folder)
-    if not points:
-        return []
-    ops = list(dict.fromkeys(p["op"] for p in points))
-    feats = list(dict.fromkeys(p["features"] for p in points))
-    nodes = list(dict.fromkeys(p["n_rows"] for p in points))
-    colors = {n: plt.cm.viridis(i / max(len(nodes) - 1, 1)) for i, n in enumerate(nodes)}
-    written = []
-    for name, key, ylabel in (("time_vs_density.png", "_s", "forward + backward time (s)"),
-                              ("memory_vs_density.png", "_memory_bytes",
-                               "bytes beyond the inputs, forward + backward")):
-        fig, axes = plt.subplots(len(ops), len(feats), squeeze=False,
-                                 figsize=(5.5 * len(feats), 4.2 * len(ops)))
-        for r, op in enumerate(ops):
-            for c, f in enumerate(feats):
-                ax = axes[r][c]
-                for n in nodes:
-                    mine = sorted((p for p in points if (p["op"], p["features"], p["n_rows"])
-                                   == (op, f, n)), key=lambda p: p["density"])
-                    for side, style in (("sparse", "-o"), ("dense", "--s")):
-                        xy = [(p["density"], p[side + key]) for p in mine if p[side + key]]
-                        if xy:
-                            ax.plot(*zip(*xy, strict=True), style, color=colors[n], ms=3,
-                                    label=f"N={n} {side}")
-                    if key != "_s" and mine and not any(p["dense_s"] for p in mine):
-                        ax.plot([mine[0]["density"], mine[-1]["density"]],
-                                [mine[0]["dense_matrix_bytes"]] * 2, ":", color=colors[n],
-                                label=f"N={n} dense matrix alone (over budget, not run)")
-                    hit = next((x for x in cross if (x["op"], x["features"], x["nodes"])
-                                == (op, f, n) and x["crossover_density"]), None)
-                    if hit and key == "_s":
-                        ax.axvline(hit["crossover_density"], color=colors[n], ls=":", lw=1.2,
-                                   label=f"N={n} crossover {hit['crossover_density']:.2g}")
-                ax.set(xscale="log", yscale="log", xlabel="density nnz / N^2", ylabel=ylabel,
-                       title=f"{'A @ X' if op == 'spmm' else 'GCN layer'}, F={f}")
-                ax.grid(True, which="both", alpha=0.3)
-                ax.legend(fontsize=6, ncol=2, framealpha=0.6)
-        if key == "_s":
-            fig.suptitle("sparse (solid) vs dense (dashed); dotted: measured crossover")
-        fig.tight_layout()
-        tmp = folder / f".{name}.part.png"
-        fig.savefig(tmp, dpi=110)
-        plt.close(fig)
-        tmp.replace(folder / name)
-        written.append(str(folder / name))
-    return written
-
-
 def remove_plots(folder) -> list[str]:
     """Delete the plots a run writes from ``folder``; returns the paths that were there."""
     import pathlib
@@ -401,6 +344,14 @@ def cmd_sparse_dense(args: argparse.Namespace) -> int:
     if error:
         print(f"sparsegraph bench sparse-vs-dense: {error}", file=sys.stderr)
         return 2
+    if not args.no_plots:  # said now, not after a sweep of minutes
+        try:
+            bench_plots.pyplot()
+        except ImportError:
+            print(f"sparsegraph bench sparse-vs-dense: {bench_plots.NO_MATPLOTLIB}; nothing "
+                  "was run",
+                  file=sys.stderr)
+            return 3
     dev = sg.backend.normalize_device(args.device)
     t0 = time.perf_counter()
     with on_device(dev):
@@ -433,10 +384,9 @@ def cmd_sparse_dense(args: argparse.Namespace) -> int:
     stale, written, status = remove_plots(args.out), [], 0
     if not args.no_plots:
         try:
-            written = plot(points, result["crossovers"], args.out)
-        except ImportError:
-            print("sparsegraph bench sparse-vs-dense: plots need matplotlib, which is not "
-                  "installed: pip install 'sparsegraph[plot]' (or pass --no-plots); the JSON "
+            written = bench_plots.plot(points, result["crossovers"], args.out)
+        except ImportError:  # checked before the sweep; a part of matplotlib that fails now
+            print(f"sparsegraph bench sparse-vs-dense: {bench_plots.NO_MATPLOTLIB}; the JSON "
                   "and Markdown results were written", file=sys.stderr)
             status = 3
     for path in written:
@@ -449,7 +399,10 @@ def cmd_sparse_dense(args: argparse.Namespace) -> int:
 
 def add_sparse_dense_parser(kinds) -> None:
     p = kinds.add_parser("sparse-vs-dense", help="sparse kernels vs dense matmul: time and "
-                         "memory over a density sweep; crossover and cost-model fit")
+                         "memory over a density sweep; crossover and cost-model fit",
+                         epilog="exit status: 0 done; 2 a bad option or device (nothing is "
+                         "run); 3 plots wanted but matplotlib (the `plot` extra) is missing: "
+                         "checked before the sweep, nothing is run")
     p.add_argument("--nodes", type=int, nargs="+", default=NODES,
                    help="graph sizes N (A is N x N) (default: %(default)s)")
     p.add_argument("--density-sweep", type=float, nargs="+", default=DENSITIES,
@@ -457,11 +410,13 @@ def add_sparse_dense_parser(kinds) -> None:
     p.add_argument("--features", type=int, nargs="+", default=FEATURES,
                    help="columns F of X (default: %(default)s)")
     p.add_argument("--ops", nargs="+", default=list(OPS), choices=OPS,
-                   help="A @ X alone, and/or a GCN layer relu(A @ (X W) + b)")
+                   help="A @ X alone, and/or a GCN layer relu(A @ (X W) + b) (default: "
+                        "%(default)s)")
     p.add_argument("--repeat", type=int, default=3,
                    help="fewest timed runs per point (fast ones run more, up to 40); the best "
                         "is kept (default: %(default)s)")
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"],
+                   help="value dtype of A and X (default: %(default)s)")
     p.add_argument("--max-nnz", type=int, default=32_000_000,
                    help="skip (and say so) points with more entries (default: %(default)s)")
     # the default is read when the bench runs, not here: a bad $SPARSEGRAPH_DENSE_BUDGET_MB
@@ -469,11 +424,15 @@ def add_sparse_dense_parser(kinds) -> None:
     p.add_argument("--dense-budget-mb", type=float, default=None,
                    help="largest dense N x N matrix to run (default: the cost model's memory "
                         "budget: $SPARSEGRAPH_DENSE_BUDGET_MB, else min(2 GiB, RAM / 8))")
-    p.add_argument("--no-plots", action="store_true", help="JSON and Markdown only")
-    p.add_argument("--out", default="bench-sparse-vs-dense", help="output folder")
+    p.add_argument("--no-plots", action="store_true",
+                   help="JSON and Markdown only (without it, the PNG plots need matplotlib, "
+                        "the `plot` extra: pip install 'sparsegraph[plot]')")
+    p.add_argument("--out", default="bench-sparse-vs-dense",
+                   help="output folder (default: %(default)s)")
     p.add_argument("--device", default="cpu",
                    help="cpu, cuda or cuda:N: where both products run and are timed (cuda "
                         "needs CuPy and a GPU) (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the random matrices A and X (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sparse_dense)

@@ -25,7 +25,9 @@ def add_graph_parser(sub) -> None:
     p.add_argument("--dynamic", action="store_true",
                    help="write the eager (dynamic) autograd graph of the loss instead")
     p.add_argument("--root", default=None, help="dataset root (default: SPARSEGRAPH_DATA)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the initial weights and the dropout masks (default: "
+                        "%(default)s)")
     p.set_defaults(func=cmd_graph)
 
 

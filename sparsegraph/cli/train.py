@@ -12,6 +12,7 @@ import math
 import os
 import resource
 import sys
+import textwrap
 
 import numpy as np
 
@@ -33,6 +34,9 @@ DEFAULTS = {
                 folds=10),
 }
 MODELS = tuple(DEFAULTS)
+# the defaults above that are PyG's (its examples), not the paper's: APPNP's weight decay (see
+# above) and GCN's fixed 200 epochs (the paper stops early on a window of 10)
+PYG_VALUES = {("appnp", "weight_decay"), ("gcn", "patience")}
 
 
 def _checked(kind, ok, expected: str):
@@ -68,17 +72,64 @@ _FLAGS = {
 }
 
 
+def _value(value) -> str:
+    return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def defaults_table() -> str:
+    """`train --help`'s epilog: DEFAULTS as a table, one column per model, one row per flag
+    (then the settings that are not flags)."""
+    keys = [n.replace("-", "_") for n in _FLAGS]
+    keys += [k for cfg in DEFAULTS.values() for k in cfg if k not in keys]
+    keys = [k for k in dict.fromkeys(keys) if any(k in cfg for cfg in DEFAULTS.values())]
+    rows = [["", *DEFAULTS]]
+    for key in keys:
+        flag = key.replace("_", "-")
+        rows.append([f"--{flag}" if flag in _FLAGS else f"{key} (fixed)"]
+                    + ["-" if key not in cfg else
+                       _value(cfg[key]) + ("*" if (model, key) in PYG_VALUES else "")
+                       for model, cfg in DEFAULTS.items()])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+             for r in rows]
+    note = ("defaults per model: the paper's hyper-parameters, * = PyG's value instead; - = "
+            "the model does not take the flag (given, it is refused); patience none = a "
+            "fixed number of epochs, no early stopping; (fixed) = not a flag")
+    return textwrap.fill(note, 79) + "\n" + "\n".join(lines)
+
+
+def trainable_datasets() -> tuple[list[str], list[str]]:
+    """``(accepted, refused)`` dataset names: `known_datasets` split by `without_split`, the
+    check `cmd_train` refuses a dataset with."""
+    from sparsegraph.datasets.registry import known_datasets, without_split
+
+    names = known_datasets()
+    return ([n for n in names if not without_split(n)], [n for n in names if without_split(n)])
+
+
+class _TrainHelp(argparse.RawDescriptionHelpFormatter):
+    """Keeps the defaults table as written, and lists the datasets only when help is printed
+    (the list imports sparsegraph.datasets, which other commands never need)."""
+
+    def _get_help_string(self, action):
+        if action.dest != "dataset":
+            return action.help
+        accepted, refused = trainable_datasets()
+        return (", ".join(accepted) + (f"; refused, no stored train/val/test split: "
+                                       f"{', '.join(refused)}" if refused else "")
+                + " (default: %(default)s)")
+
+
 def add_train_parser(sub) -> None:
-    p = sub.add_parser("train", help="train a GNN (paper settings) and report test accuracy")
-    p.add_argument("--dataset", default="karate",
-                   help="cora, citeseer, pubmed, cora_ml, actor, ..., mutag, proteins, enzymes, "
-                        "karate, or synthetic:PRESET (default: karate)")
+    p = sub.add_parser("train", help="train a GNN (paper settings) and report test accuracy",
+                       epilog=defaults_table(), formatter_class=_TrainHelp)
+    p.add_argument("--dataset", default="karate", help="(listed by _TrainHelp)")
     p.add_argument("--model", default="gcn", choices=MODELS,
                    help="the model; the flags below apply where it takes them, others are "
                         "refused (default: gcn)")
     for name, kind in _FLAGS.items():
         p.add_argument(f"--{name}", type=kind, default=None,
-                       help="default: the paper's value for the model")
+                       help="default: the model's (see below)")
     p.add_argument("--runs", type=_POSITIVE_INT, default=10,
                    help="seeds to average (default: 10)")
     p.add_argument("--seed", type=_checked(int, lambda v: v >= 0, "an int >= 0"), default=0,
@@ -248,8 +299,14 @@ def device_error(device: str) -> str | None:
     return None
 
 
+def no_split_message(dataset: str) -> str:
+    return (f"sparsegraph train: {dataset} has no stored train/val/test split; pick a dataset "
+            "that has one (cora, citeseer, pubmed, actor, texas, ...)")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from sparsegraph.datasets import DatasetUnavailable, load_for_training
+    from sparsegraph.datasets.registry import without_split
 
     cfg = config_for(args)
     problem = (unused_problem(args) or device_error(cfg["device"])
@@ -257,6 +314,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"sparsegraph train: {problem}", file=sys.stderr)
         return 2  # said now, not after the training
+    if without_split(args.dataset):  # the check `train --help`'s dataset list comes from
+        print(no_split_message(args.dataset), file=sys.stderr)
+        return 2  # before its files are read
     try:
         task, data, folds_fn = load_for_training(args.dataset, root=args.root,
                                                  download=not args.no_download)
@@ -284,10 +344,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("sparsegraph train: gin is for graph classification (TU datasets such as "
               "mutag, proteins); pick gcn, gat, sage, sgc, appnp or mlp", file=sys.stderr)
         return 2
-    if task == "node" and data.train_mask is None:
-        print(f"sparsegraph train: {args.dataset} has no stored train/val/test split; pick a "
-              "dataset that has one (cora, citeseer, pubmed, actor, texas, ...)",
-              file=sys.stderr)
+    if task == "node" and data.train_mask is None:  # caught above for the known names
+        print(no_split_message(args.dataset), file=sys.stderr)
         return 2
     if task == "node":
         if cfg["device"] != "cpu":  # the model follows in run_node_classification

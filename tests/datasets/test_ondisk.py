@@ -6,6 +6,7 @@ import mmap
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import sparsegraph as sg
 from sparsegraph.datasets import load_on_disk, ondisk, save_on_disk, synthetic
@@ -221,3 +222,35 @@ def test_float64_features_come_back_float64_memory_mapped_and_train_the_same(tmp
     assert runs[0]["batch_losses"] == runs[1]["batch_losses"]
     # a Graph built from a float64 numpy array still gets the float32 default
     assert Graph(x=np.ones((2, 2))).x.dtype == np.float32
+
+
+def test_tensor_attributes_come_back_as_tensors_on_the_map(tmp_path):
+    one = Graph.from_scipy(sp.eye(3, format="csr", dtype=np.float32))
+    g = Graph.batch([one, one])
+    g.node_score = sg.tensor(np.arange(6, dtype=np.float64))  # float64 stays float64
+    g.graph_size = sg.tensor(np.array([3, 3], dtype=np.int32))
+    g.node_year = np.arange(6, dtype=np.int16)  # a numpy array stays a numpy array
+    assert isinstance(g.ptr, sg.Tensor)
+    h = load_on_disk(save_on_disk(g, tmp_path / "b"))
+    for name in ("batch", "ptr", "node_score", "graph_size"):
+        before, after = getattr(g, name), getattr(h, name)
+        assert isinstance(after, sg.Tensor), name
+        assert after.dtype == before.dtype, name
+        assert is_memory_mapped(after.array), name
+        np.testing.assert_array_equal(after.numpy(), before.numpy())
+    assert type(h.node_year) is np.memmap and h.node_year.dtype == np.int16
+    assert [k.num_nodes for k in h.unbatch()] == [3, 3]
+
+
+def test_a_save_without_the_tensor_record_loads_as_before(tmp_path):
+    g = Graph.batch([Graph(x=np.ones((2, 1), np.float32), edge_index=np.array([[0], [1]]))] * 2)
+    folder = save_on_disk(g, tmp_path / "old")
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["tensors"] == ["batch", "ptr"]
+    del meta["tensors"]  # as written before the record existed
+    (folder / "meta.json").write_text(json.dumps(meta))
+    h = load_on_disk(folder)
+    assert isinstance(h.batch, sg.Tensor) and type(h.ptr) is np.memmap
+    (folder / "meta.json").write_text(json.dumps({**meta, "tensors": "ptr"}))
+    with pytest.raises(ValueError, match=r'list of attribute names under "tensors"'):
+        load_on_disk(folder)
