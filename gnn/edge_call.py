@@ -1,12 +1,19 @@
 """One ``propagate`` call's edges and tensors: PyG's ``_collect``, filling the hooks'
 parameters by name (``x_j``, ``index``, ``ptr``, ``size_i``, ...).
 
-Per-edge values follow one of two orders. A subclass's own ``message`` sees the edges in the
-caller's order (edge_index columns, or a SparseTensor's stored entries), as PyG's does, so
-that per-edge results (attention weights kept on the layer) line up with the caller's edges;
-the messages are then put in CSR order (one gather) for the segment reduction. The default
-``message`` and the fused path work in CSR order directly (no reordering: their sums do not
-depend on it).
+Per-edge values follow one of two orders, and every hook sees one of them throughout:
+
+- the caller's order (edge_index columns, or a SparseTensor's stored entries), as in PyG:
+  a subclass's own ``message`` and a PyG-style ``aggregate(inputs, index, ...)`` (with the
+  default message too) get ``x_j``, ``index``, ``edge_weight`` in it, and ``propagate``'s
+  keywords as passed, so per-edge keywords (PyG's ``norm``) pair with their edges whatever E
+  is; the messages are put in CSR order (one gather) only for the built-in reduction;
+- the CSR order of the adjacency (sorted by target): the default ``message`` with the
+  built-in reduction, and ``message_and_aggregate(adj, ...)``, whose ``adj``, ``index`` and
+  ``edge_weight`` follow it. Its per-edge keywords are put in that order: those named
+  ``edge_*``, and those of E rows where E is no node count; one of E rows where E equals a
+  node count is ambiguous and refused (naming it) unless the two orders agree (the caller's
+  edges sorted by target).
 """
 
 from __future__ import annotations
@@ -110,14 +117,36 @@ class EdgeCall:
         return self.MISSING
 
     def _keyword(self, name: str):
-        v, nnz = self.kwargs[name], self.csr.nnz
-        counts = self.csr.shape[:2]
-        # E rows and no node count's: one row per edge (PyG's `norm` of GCN's message)
-        per_edge = getattr(v, "ndim", 0) >= 1 and v.shape[0] == nnz and nnz not in counts
-        if hasattr(v, "shape") and (name.startswith("edge_") or per_edge):
-            return edges_in_csr_order(v, self.perm if self.in_csr_order else None, nnz,
-                                      op=self.op, name=name, device=self.csr.device)
+        """A keyword of ``propagate`` for a hook. Hooks that see the caller's edge order get
+        it as passed (an ``edge_*`` one checked for its E rows); ``message_and_aggregate``,
+        whose adjacency is sorted by target, gets a per-edge one (named ``edge_*``, or of E
+        rows where E is no node count) in that CSR order, and one whose E rows could as well
+        be one per node is refused while the two orders differ."""
+        v = self.kwargs[name]
+        if not hasattr(v, "shape"):
+            return v
+        nnz, edge_named = self.csr.nnz, name.startswith("edge_")
+        rows = v.shape[0] if len(v.shape) else None
+        if not edge_named and rows != nnz:
+            return v
+        reorder = self.in_csr_order and self.perm is not None
+        if edge_named or nnz not in self.csr.shape[:2]:
+            return edges_in_csr_order(v, self.perm if reorder else None, nnz, op=self.op,
+                                      name=name, device=self.csr.device)
+        if reorder and not self._csr_order_is_callers():  # per edge, or per node?
+            raise ValueError(
+                f"{self.op}.message_and_aggregate: cannot tell whether `{name}` of shape "
+                f"{tuple(v.shape)} holds one row per edge or per node ({nnz} edges, "
+                f"{self.csr.shape[1]} source and {self.csr.shape[0]} target nodes), and `adj` "
+                f"lists the edges sorted by target, unlike the caller: name it `edge_{name}` "
+                f"to have it put in adj's order, or pass the edges sorted by target (a CSR "
+                f"SparseTensor)")
         return v
+
+    def _csr_order_is_callers(self) -> bool:
+        """Whether the caller's edges were sorted by target already (``perm`` the identity)."""
+        xp = backend.xp_of(self.perm)
+        return bool(xp.all(self.perm == xp.arange(self.perm.shape[0])))
 
     def value(self, name: str):
         """The value of a hook parameter called ``name`` (`MISSING` when unknown)."""
@@ -175,7 +204,16 @@ def node_counts(op: str, adj, x, size, kwargs: dict, wanted: dict, flip: bool):
     """``(N_src, N_dst, (whence_src, whence_dst), dtype)`` of one call, PyG's ``_set_size``:
     from ``size``, then the node tensors (``x``, and those ``message`` gathers), then a
     SparseTensor's shape; disagreeing counts are refused by name. ``dtype``: the features'.
+    ``whence`` is None when the counts are those of one ``x`` (and a SparseTensor's targets):
+    `csr_and_caller_order`'s default wording.
     """
+    if size is None and x is not None and not isinstance(x, tuple | list) and (
+            not wanted or wanted.keys() == {"x"}):  # the common call, in short
+        n = x.shape[0]
+        graph_adj = adj.adj if isinstance(adj, Graph) else adj
+        if isinstance(graph_adj, SparseTensor) and "_i" not in wanted.get("x", ()):
+            return n, graph_adj.shape[0], None, x.dtype
+        return n, n, None, x.dtype
     counts, whence, roles = [None, None], [None, None], ("source", "target")
 
     def note(k: int, n: int, name: str) -> None:

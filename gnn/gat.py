@@ -26,7 +26,7 @@ from sparsegraph.graph import Graph
 from sparsegraph.nn import Linear, Parameter, init
 from sparsegraph.ops.fused import gat_attention
 from sparsegraph.sparse import SparseTensor
-from sparsegraph.tensor import wrap
+from sparsegraph.tensor import Tensor, wrap
 
 
 class GATConv(MessagePassing):
@@ -83,6 +83,11 @@ class GATConv(MessagePassing):
         self.concat, self.negative_slope, self.dropout = concat, negative_slope, dropout
         self.add_self_loops, self.edge_dim = add_self_loops, edge_dim
         self.fill_value, self.residual = check_fill_value("GATConv", fill_value), residual
+        if (edge_dim is not None and isinstance(self.fill_value, Tensor)
+                and self.fill_value.shape not in ((), (1,), (edge_dim,))):
+            raise ValueError(f"GATConv: expected `fill_value` with edge_dim={edge_dim} values, "
+                             f"one per edge feature (got a Tensor of shape "
+                             f"{tuple(self.fill_value.shape)})")
         src_in, dst_in = (in_channels if isinstance(in_channels, tuple)
                           else (in_channels, in_channels))
         self.src_in, self.dst_in = src_in, dst_in

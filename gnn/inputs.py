@@ -11,7 +11,7 @@ import sparsegraph.ops as ops
 from sparsegraph import backend
 from sparsegraph.creation import tensor
 from sparsegraph.graph import Graph
-from sparsegraph.sparse import SparseTensor, sparse_coo
+from sparsegraph.sparse import SparseTensor, Structure, check_values, index_dtype
 from sparsegraph.tensor import Tensor, wrap
 
 
@@ -83,15 +83,20 @@ def csr_and_caller_order(adj, num_src: int, num_dst: int | None = None, *, op: s
         # bipartite (PyG): sources index x_src, targets x_dst; the pair gives the shape
         defaults = (f"`{'x_src' if x_is_pair else 'x'}` with {num_src} rows",
                     f"`{'x_dst' if x_is_pair else 'x'}` with {num_dst} rows")
-        for k, (row, n, what) in enumerate(zip(edge_rows, (num_src, num_dst),
-                                               counts_from or defaults, strict=True)):
-            if ei.size and (int(ei[k].max()) >= n or int(ei[k].min()) < 0):
-                bad = int(ei[k].min()) if int(ei[k].min()) < 0 else int(ei[k].max())
-                raise ValueError(f"{op}: expected `edge_index[{row}]` entries in [0, {n}) to "
-                                 f"match {what} (got {bad})")
-        # entry (target, source) per edge, in edge_index order; the sort into CSR is cached
-        # on this structure together with its permutation
-        caller = sparse_coo(ei[::-1], None, (num_dst, num_src), dtype=dtype)
+        if ei.size:  # two reductions for both rows, so the structure need not check again
+            lows, highs = ei.min(axis=1).tolist(), ei.max(axis=1).tolist()
+            for k, (row, n, what) in enumerate(zip(edge_rows, (num_src, num_dst),
+                                                   counts_from or defaults, strict=True)):
+                if highs[k] >= n or lows[k] < 0:
+                    bad = lows[k] if lows[k] < 0 else highs[k]
+                    raise ValueError(f"{op}: expected `edge_index[{row}]` entries in [0, {n}) "
+                                     f"to match {what} (got {bad})")
+        # entry (target, source) per edge, in edge_index order (own copies of the caller's
+        # rows); the sort into CSR is cached on this structure together with its permutation
+        dt = index_dtype(num_dst, num_src, ei.shape[1])
+        s = Structure.coo(ei[1].astype(dt), ei[0].astype(dt), (num_dst, num_src), op=op,
+                          validate=False)
+        caller = SparseTensor(s, check_values(op, None, s.nnz, s.device, dtype))
         perm = caller.structure.to_csr()[1]
         adj = caller.to_csr()
     else:

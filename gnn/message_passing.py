@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 
 import sparsegraph.ops as ops
 from sparsegraph import backend
@@ -66,17 +67,24 @@ class MessagePassing(Module):
       pointer when the edges are sorted by target (a CSR adjacency), else None;
       ``size_i`` / ``size_j``: the numbers of target / source nodes; ``size``: both, in
       ``edge_index``'s row order; ``adj_t``: the CSR adjacency (None for an edge_index);
-    - any other keyword passed to ``propagate``, unchanged.
+    - any other keyword passed to ``propagate``, unchanged (per-edge ones in the caller's
+      order, as the edges are).
 
     ``aggregate`` may be overridden with PyG's signature ``aggregate(inputs, index, ptr=None,
-    dim_size=None)`` (its parameters after ``inputs`` filled by name as ``message``'s), or as
+    dim_size=None)`` (its parameters after ``inputs`` filled by name as ``message``'s, and
+    like them in the caller's edge order, also with the default ``message``: ``inputs``,
+    ``index`` and a per-edge keyword such as PyG's ``norm`` pair up whatever E is), or as
     ``aggregate(messages, adj)`` (detected by the parameter name ``adj``), which gets the
     messages in ``adj``'s CSR order (grouped by target: ``adj.structure.indptr``).
     ``message_and_aggregate(adj, x, ...)`` gets the ``(N_dst, N_src)`` CSR adjacency (values:
     the edge weights) and ``x`` as passed (a pair ordered ``(x_src, x_dst)``), further
-    parameters by name. ``update(aggr_out, ...)`` gets the aggregate first; its other
-    parameters are filled by name from ``x`` (as given to ``propagate``), ``x_dst`` and
-    ``propagate``'s keywords.
+    parameters by name in adj's order (sorted by target): ``index``, ``edge_weight``, and a
+    per-edge keyword, reordered when it is named ``edge_*`` or has E rows where E is no node
+    count; a keyword of E rows when E equals a node count could be per node, and is refused
+    with a ValueError (name it ``edge_*``) unless the caller's edges are already sorted by
+    target. ``update(aggr_out, ...)`` gets the aggregate first; its other parameters are
+    filled by name from ``x`` (as given to ``propagate``), ``x_dst`` and ``propagate``'s
+    keywords.
     """
 
     def __init__(self, aggr="sum", *, flow: str = "source_to_target"):
@@ -142,14 +150,23 @@ class MessagePassing(Module):
 
     def message_and_aggregate(self, adj: SparseTensor, x) -> Tensor:
         """The fused path: one spmm per distinct aggregation (mean = sum / in-degree); sparse
-        CSR features stay sparse in the product, whose ``(N_dst, F)`` result is dense."""
+        CSR features stay sparse in the product, whose ``(N_dst, F)`` result is dense. Dense
+        features ``(N, ...)`` of another rank (``(N, H, F)`` heads, ``(N,)``) are summed as
+        ``(N, prod(...))`` columns under one weight per edge, as the default ``message``
+        would give them; hybrid ``(E, H)`` weights weigh ``(N, H, F)`` features per head."""
         x = x[0] if isinstance(x, tuple | list) else x
-        total = ops.spmm(adj, x)
-        if isinstance(total, SparseTensor):  # spgemm with sparse features
-            total = total.to_dense()
-        outs = [total if a == "sum" else total * self._inv_degree(adj, total)
-                for a in self.aggrs]
-        return outs[0] if len(outs) == 1 else ops.cat(outs, dim=-1)
+        if x.ndim == 2 or adj.values.ndim > 1:  # hybrid (E, H) weights take (N, H, F)
+            total = ops.spmm(adj, x)
+            if isinstance(total, SparseTensor):  # spgemm with sparse features
+                total = total.to_dense()
+        else:  # one weight per edge: (N, ...) features as (N, prod(...)) columns
+            rest = tuple(x.shape[1:])
+            total = ops.spmm(adj, x.reshape((x.shape[0], math.prod(rest))))
+            total = total.reshape((total.shape[0],) + rest)
+        if len(self.aggrs) == 1:
+            return total if self.aggrs[0] == "sum" else total * self._inv_degree(adj, total)
+        return ops.cat([total if a == "sum" else total * self._inv_degree(adj, total)
+                        for a in self.aggrs], dim=-1)
 
     # ---- the driver --------------------------------------------------------------------------
     def _aggregate_csr(self, messages: Tensor, adj: SparseTensor) -> Tensor:
@@ -208,7 +225,8 @@ class MessagePassing(Module):
             ``(N_dst, ...)`` dense aggregated features after ``update``.
         """
         op, cls = type(self).__name__, type(self)
-        check_size(op, size)
+        if size is not None:
+            check_size(op, size)
         given_x, given_kwargs = x, kwargs  # update sees them as the caller passed them
         flip = self.flow == "target_to_source"
         if flip:
@@ -224,7 +242,9 @@ class MessagePassing(Module):
         adj, perm, caller = csr_and_caller_order(
             adj, n_src, n_dst, op=op, dtype=dtype, x_is_pair=is_pair, counts_from=whence,
             edge_rows=(1, 0) if flip else (0, 1))
-        in_csr_order = fused or cls.message is MessagePassing.message
+        # a PyG-style aggregate gets inputs, index and keywords in the caller's order
+        in_csr_order = fused or (cls.message is MessagePassing.message
+                                 and _aggregate_style(cls) != "pyg")
         call = EdgeCall(op, adj, perm, caller, x_src, x_dst, kwargs, edge_weight, dtype,
                         in_csr_order, flip)
         if fused:

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from sparsegraph import backend
 from sparsegraph.backend import DEFAULT_FLOAT, xp_of
 from sparsegraph.creation import full
 from sparsegraph.ops.elementwise import reciprocal, rsqrt, where
 from sparsegraph.ops.gather_scatter import gather_rows, scatter, segment
-from sparsegraph.ops.shape import cat
+from sparsegraph.ops.shape import cat, expand
 from sparsegraph.ops.sparse_kernels.structure import coalesce as coalesce_kernel
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import Tensor, wrap
@@ -192,13 +193,25 @@ def _merge(values, index, size: int, reduce: str):
     return scatter(values, index, size, reduce)
 
 
-def _holds(dtype, number) -> bool:
-    """Whether an integer / bool ``dtype`` holds ``number`` exactly (not inf, NaN, 0.5, 2**70)."""
+def _holds(dtype, value) -> bool:
+    """Whether an integer / bool ``dtype`` holds ``value`` exactly: a number, or every entry of
+    an array (not inf, NaN, 0.5, 2**70)."""
+    return _inexact(dtype, value) is None
+
+
+def _inexact(dtype, value):
+    """The first entry of ``value`` (a number or an array) that ``dtype`` cannot hold exactly,
+    as a Python scalar; None when it holds them all."""
+    a = backend.to_device(value, "cpu") if hasattr(value, "dtype") else np.array(value)
     with np.errstate(invalid="ignore", over="ignore"):
         try:
-            return bool(np.array(number).astype(dtype) == number)
+            bad = np.asarray(a.astype(dtype) != a)
         except OverflowError:
-            return False
+            return value
+    if not bad.any():
+        return None
+    first = np.asarray(a)[bad].ravel()[0]
+    return first.item() if hasattr(first, "item") else first
 
 
 def _loop_fill(adj: SparseTensor, fill_value, missing) -> Tensor:
@@ -212,24 +225,46 @@ def _loop_fill(adj: SparseTensor, fill_value, missing) -> Tensor:
         # the reduce of each node's in-edges (rows are targets); 0 where there are none
         return gather_rows(_merge(v, adj.structure.rows(), n, reduce), missing)
     if isinstance(fill_value, Tensor):
-        if fill_value.device != v.device:
-            raise ValueError(f"add_self_loops: `adj` is on {v.device} but `fill_value` is on "
-                             f"{fill_value.device}; use .to()")
-        f, shape = fill_value.to(v.dtype), tuple(fill_value.shape)
-        if shape == tuple(v.shape[1:]):
-            f, shape = f.reshape((1,) + shape), (1,) + shape
-        if shape[1:] != tuple(v.shape[1:]) or shape[0] not in (1, n):
-            raise ValueError(f"add_self_loops: expected a Tensor `fill_value` of shape "
-                             f"{tuple(v.shape[1:])} or (1, ...) for every node, or ({n}, ...) "
-                             f"per node, to match values of shape {tuple(v.shape)} (got {shape})")
-        return gather_rows(f, missing if shape[0] == n else xp_of(missing).zeros_like(missing))
-    if isinstance(fill_value, bool) or not isinstance(fill_value, int | float | np.number):
+        f = _tensor_fill(v, n, fill_value)
+        return gather_rows(f, missing if f.shape[0] == n else xp_of(missing).zeros_like(missing))
+    if isinstance(fill_value, bool | np.bool_):
+        if v.dtype != np.bool_:
+            raise TypeError(f"add_self_loops: expected `fill_value` to be a number, a Tensor, "
+                            f"None or one of {tuple(FILL_REDUCES)} for {v.dtype} values (got "
+                            f"bool: True / False fill bool values only)")
+        fill_value = bool(fill_value)  # np.bool_ is no number to `full`
+    elif not isinstance(fill_value, int | float | np.number):
         raise TypeError(f"add_self_loops: expected `fill_value` to be a number, a Tensor, None "
                         f"or one of {tuple(FILL_REDUCES)} (got {type(fill_value).__name__})")
     if v.dtype.kind != "f" and not _holds(v.dtype, fill_value):
         raise ValueError(f"add_self_loops: expected a `fill_value` that {v.dtype} values can "
                          f"hold exactly (got {fill_value!r}); convert the values to float first")
     return full((missing.shape[0],) + v.shape[1:], fill_value, dtype=v.dtype, device=v.device)
+
+
+def _tensor_fill(v: Tensor, n: int, fill_value: Tensor) -> Tensor:
+    """A Tensor ``fill_value`` as ``(1, ...)`` (every loop) or ``(n, ...)`` (one per node)
+    rows of ``v``'s trailing shape and dtype; a 0-d one broadcasts as a number does."""
+    if fill_value.device != v.device:
+        raise ValueError(f"add_self_loops: `adj` is on {v.device} but `fill_value` is on "
+                         f"{fill_value.device}; use .to()")
+    shape, trailing = tuple(fill_value.shape), tuple(v.shape[1:])
+    if v.dtype.kind != "f":  # one rule for numbers and Tensors: no silent truncation
+        bad = _inexact(v.dtype, fill_value.detach().array)
+        if bad is not None:
+            raise ValueError(f"add_self_loops: expected a Tensor `fill_value` that {v.dtype} "
+                             f"values can hold exactly (got {fill_value.dtype} holding "
+                             f"{bad!r}); convert the values to float first")
+    f = fill_value.to(v.dtype)
+    if shape == () or shape == trailing:
+        f = f.reshape((1,) * (len(trailing) + 1 - len(shape)) + shape)
+        return f if shape == trailing else expand(f, (1,) + trailing)
+    if shape[1:] != trailing or shape[0] not in (1, n):
+        every = f"() or {trailing}" if trailing else "()"
+        raise ValueError(f"add_self_loops: expected a Tensor `fill_value` of shape {every} or "
+                         f"(1, ...) for every node, or ({n}, ...) per node, to match values of "
+                         f"shape {tuple(v.shape)} (got {shape})")
+    return f
 
 
 # ---- public functions -----------------------------------------------------------------------
@@ -244,12 +279,15 @@ def add_self_loops(adj: SparseTensor, fill_value=1.0) -> SparseTensor:
     Args:
         adj: square ``(N, N)`` adjacency (CSR or COO) with values ``(E, ...)``: float, integer
             or bool.
-        fill_value: the weight of the new loops (default: 1.0): a number (one that integer
-            values can hold exactly); None (1.0); a Tensor of the values' trailing shape (or
-            ``(1, ...)``) for every new loop, or ``(N, ...)`` with one row per node (it gets a
-            gradient); or, as PyG, ``"sum"`` / ``"add"``, ``"mean"``, ``"max"`` or ``"min"``:
-            that reduce of the node's incoming edge weights, 0 for a node without in-edges
-            (an integer ``"mean"`` makes the result float32, as PyG's ``cat`` promotes).
+        fill_value: the weight of the new loops (default: 1.0): a number; ``True`` /
+            ``False`` for bool values; None (1.0); a Tensor of the values' trailing shape (or
+            ``(1, ...)``, or 0-d, broadcast as a number) for every new loop, or ``(N, ...)``
+            with one row per node (it gets a gradient); or, as PyG, ``"sum"`` / ``"add"``,
+            ``"mean"``, ``"max"`` or ``"min"``: that reduce of the node's incoming edge
+            weights, 0 for a node without in-edges (an integer ``"mean"`` makes the result
+            float32, as PyG's ``cat`` promotes). Integer and bool values keep their dtype, so
+            a number or Tensor they cannot hold exactly (0.5 for int64) is refused, not
+            truncated as PyG's ``new_full`` would.
 
     Returns:
         CSR ``(N, N)`` with sorted columns; gradients reach ``adj``'s values (and a Tensor

@@ -219,9 +219,13 @@ def linear(input, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 def _norm_kernel(x, p, dims):
     """The ``p``-norm over ``dims`` (None: all), the reduced dims kept."""
     xp = xp_of(x)
+    if p == 0:  # the count of nonzeros
+        return (x != 0).sum(axis=dims, keepdims=True, dtype=x.dtype)
     a = xp.abs(x)
     if p == math.inf:
         return a.max(axis=dims, keepdims=True)
+    if p == -math.inf:
+        return a.min(axis=dims, keepdims=True)
     if p == 1:
         return a.sum(axis=dims, keepdims=True)
     if p == 2:
@@ -234,9 +238,11 @@ def _norm_backward_kernel(x, n, g, p, dims):
     """torch's norm backward; ``n`` and ``g`` have the reduced dims kept. Where the norm is
     0 the gradient is 0 (the subgradient torch picks), never ``0 / 0``."""
     xp = xp_of(x)
+    if p == 0:  # a step function of x: zero almost everywhere, as torch's
+        return xp.zeros_like(x)
     zero = n == 0
     safe = xp.where(zero, 1, n)
-    if p == math.inf:  # tied maxima share the gradient evenly (as amax)
+    if math.isinf(p):  # tied extrema share the gradient evenly (as amax / amin)
         hit = xp.abs(x) == n
         return xp.sign(x) * hit * (g / hit.sum(axis=dims, keepdims=True, dtype=x.dtype))
     if p == 1:
@@ -274,30 +280,32 @@ def norm(input: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
     """The vector ``p``-norm ``(sum |x|^p)^(1/p)`` over ``dim`` (all elements when None).
 
     As torch's, the gradient is 0 where the norm is 0 (a zero row gives no nan); for
-    ``p = inf`` (the largest magnitude) tied maxima share the gradient evenly.
+    ``p = inf`` / ``-inf`` (the largest / smallest magnitude) tied extrema share the gradient
+    evenly; ``p = 0`` counts the nonzeros (in the input's dtype) and has a zero gradient.
 
     Args:
         input: a floating tensor.
-        p: a positive number, ``inf``, or ``"fro"`` (the 2-norm of all the elements of
-            ``dim``). (default: 2)
+        p: a positive number, 0, ``inf``, ``-inf``, or ``"fro"`` (the 2-norm of all the
+            elements of ``dim``). (default: 2)
         dim: an int, a tuple of ints, or None for every dim. (default: None)
         keepdim: keep the reduced dims with size 1. (default: False)
 
     Raises:
         TypeError: ``input`` not a floating Tensor.
-        ValueError: ``p`` not a positive number, inf or "fro"; a dim out of range; an empty
-            reduction with ``p = inf``.
+        ValueError: ``p`` not a positive number, 0, inf, -inf or "fro"; a dim out of range;
+            an empty reduction with ``p = inf`` or ``-inf``.
     """
     if p == "fro":
         p = 2
-    if isinstance(p, bool) or not isinstance(p, int | float | np.number) or not p > 0:
-        raise ValueError(f"norm: expected a positive number or inf `p` (or 'fro') (got "
+    if isinstance(p, bool) or not isinstance(p, int | float | np.number) or not (
+            p >= 0 or p == -math.inf):
+        raise ValueError(f"norm: expected a number >= 0, inf or -inf `p` (or 'fro') (got "
                          f"{p!r})")
     dims = _dims("norm", input, dim)
     _check_float("norm", input)
-    if p == math.inf and input.array.size == 0 and (
+    if math.isinf(p) and input.array.size == 0 and (
             dims is None or any(input.shape[d] == 0 for d in dims)):
-        raise ValueError(f"norm: expected a non-empty tensor for p=inf (got shape "
+        raise ValueError(f"norm: expected a non-empty tensor for p={p} (got shape "
                          f"{input.shape})")
     return Norm.apply(input, float(p), dims, keepdim)
 

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from sparsegraph.autograd.function import Function
-from sparsegraph.backend import as_dtype, xp_of
+from sparsegraph.backend import DEFAULT_FLOAT, as_dtype, xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import norm_dims
 from sparsegraph.tensor import Tensor
@@ -388,7 +388,8 @@ def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(x)))`` over ``dim``, computed stably (the max is subtracted first).
 
     Args:
-        input: a floating tensor.
+        input: a tensor; integer and bool ones are promoted to the default float dtype
+            first, as torch's.
         dim: an int, a tuple of ints, or None for every dim.
         keepdim: keep the reduced dims with size 1. (default: False)
 
@@ -396,5 +397,7 @@ def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
         The reduced tensor; ``-inf`` for empty or all ``-inf`` slices.
     """
     dims = _dims("logsumexp", input, dim)
+    if input.dtype.kind in "biu":
+        input = input.to(DEFAULT_FLOAT)
     _check_float("logsumexp", input)
     return LogSumExp.apply(input, dims, keepdim)

@@ -437,8 +437,21 @@ class Graph:
     def add_self_loops(self, fill_value=1.0) -> Graph:
         """One self loop per node, as PyG's add_remaining_self_loops: repeated loops become one
         (the last stored loop's weight and edge fields), nodes without a loop get ``fill_value``
-        (a number, a Tensor, or ``'add'``/``'sum'``/``'mean'``/``'max'``/``'min'`` of the node's
-        incoming edges)."""
+        in the weights and in every per-edge field (``edge_attr``, ``edge_<name>``).
+
+        Args:
+            fill_value: a number (None: 1); ``'add'``/``'sum'``/``'mean'``/``'max'``/``'min'``:
+                that reduce of each per-edge field, and of given weights, over the node's
+                incoming edges (0 without any), while an unweighted graph's loops weigh 1 and
+                it stays unweighted (PyG fills the named attribute only); or a Tensor, taken
+                by each field it fits (the weights: ``()``, ``(1,)`` or ``(N,)``; an
+                ``(E, D)`` field: ``()``, ``(D,)``, ``(1, D)`` or ``(N, D)``; a 0-d Tensor
+                fills every field as a number does), the others getting 1. (default: 1.0)
+
+        Raises:
+            ValueError: a Tensor that fits no field; a fill that an integer or bool field
+                cannot hold exactly (0.5 for int64 weights), naming the field.
+        """
         from sparsegraph.graph_ops import with_self_loops
 
         return with_self_loops(self, fill_value)

@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sparsegraph import backend
-from sparsegraph.ops.graph_norm import FILL_REDUCES, _holds, add_self_loops
+from sparsegraph.ops.graph_norm import FILL_REDUCES, _inexact, add_self_loops
 from sparsegraph.sparse import SparseTensor, Structure, from_scipy
 from sparsegraph.tensor import Tensor, wrap
 
@@ -104,14 +104,35 @@ def undirected_edges(g, reduce: str = "mean"):
     return g._with_edges(both[:, first], weight, **fields)
 
 
+def _field_name(key: str) -> str:
+    return "the edge weights" if key == "weight" else f"`{key}`"
+
+
 def _check_fill(a: np.ndarray, fill_value, key: str) -> None:
-    """An integer or boolean ``a`` must hold a number ``fill_value`` exactly (numpy would
-    silently truncate 0.5 to 0)."""
-    if (a.dtype.kind in "biu" and isinstance(fill_value, int | float | np.number)
-            and not _holds(a.dtype, fill_value)):
-        raise ValueError(f"Graph.add_self_loops: expected a `fill_value` that {key} of dtype "
-                         f"{a.dtype} can hold exactly (got {fill_value!r}); convert {key} to "
-                         f"float first, e.g. Graph(..., edge_weight=w.astype(np.float32))")
+    """An integer or boolean ``a`` must hold a number or Tensor ``fill_value`` exactly (numpy
+    would silently truncate 0.5 to 0)."""
+    if a.dtype.kind not in "biu" or isinstance(fill_value, str) or fill_value is None:
+        return
+    value = fill_value.array if isinstance(fill_value, Tensor) else fill_value
+    bad = _inexact(a.dtype, value)
+    if bad is not None:
+        fix = "edge_weight=w" if key == "weight" else f"{key}={key}"
+        raise ValueError(f"Graph.add_self_loops: expected a `fill_value` that "
+                         f"{_field_name(key)} of dtype {a.dtype} can hold exactly (got "
+                         f"{bad!r}); convert {_field_name(key)} to float first, e.g. "
+                         f"Graph(..., {fix}.astype(np.float32))")
+
+
+def _fits(fill: Tensor, a: np.ndarray, num_nodes: int) -> bool:
+    """Whether a Tensor fill fits field ``a`` (E, ...): 0-d (broadcast), of ``a``'s trailing
+    shape, or that with a leading 1 (every loop) or ``num_nodes`` (one row per node)."""
+    shape, trailing = tuple(fill.shape), a.shape[1:]
+    return shape in ((), trailing) or (shape[1:] == trailing and shape[0] in (1, num_nodes))
+
+
+def _shapes_taken(a: np.ndarray, num_nodes: int) -> str:
+    t = a.shape[1:]
+    return f"(), {t}, {(1,) + t} or {(num_nodes,) + t}" if t else f"(), (1,) or ({num_nodes},)"
 
 
 def with_self_loops(g, fill_value=1.0):
@@ -119,13 +140,21 @@ def with_self_loops(g, fill_value=1.0):
     loop per node added back; a node that had loops keeps its last one's weight and edge
     fields (in edge order), the others get ``fill_value``.
 
-    This is `sparsegraph.ops.add_self_loops` applied to the weights (an unweighted graph's
-    are its implicit ones) and to every per-edge field (``edge_attr``, ``edge_<name>``), so
-    ``fill_value`` takes what it takes: a number, None (1), a Tensor (of a field's trailing
-    shape, or one row per node), or ``"add"`` / ``"sum"`` / ``"mean"`` / ``"max"`` /
-    ``"min"``: that reduce of each field over the node's incoming edges (0 without any).
-    Integer (or boolean) weights and fields keep their dtype, so a number they cannot hold
-    exactly (0.5 for int64 weights) raises ValueError instead of being truncated.
+    Each field is `sparsegraph.ops.add_self_loops` of its own: the weights and every per-edge
+    field (``edge_attr``, ``edge_<name>``) get
+
+    - a number (None: 1): that value;
+    - ``"add"`` / ``"sum"`` / ``"mean"`` / ``"max"`` / ``"min"``: that reduce over the node's
+      incoming edges (0 without any) of each per-edge field and of given weights; an
+      unweighted graph's loops weigh 1 and it stays unweighted (PyG fills the named
+      attribute only), as does an unweighted graph of a batch;
+    - a Tensor: each field it fits takes it (the weights ``()``, ``(1,)`` or ``(N,)``; an
+      ``(E, D)`` field ``()``, ``(D,)``, ``(1, D)`` or ``(N, D)``: a 0-d one fills every
+      field as a number does); a field it does not fit gets 1, and a Tensor that fits no
+      field at all is a ValueError naming them.
+
+    Integer (or boolean) weights and fields keep their dtype, so a number or Tensor they
+    cannot hold exactly (0.5 for int64 weights) raises ValueError instead of being truncated.
     """
     if (isinstance(fill_value, bool) or fill_value is not None
             and not isinstance(fill_value, int | float | np.number | str | Tensor)):
@@ -137,29 +166,38 @@ def with_self_loops(g, fill_value=1.0):
                          f"{tuple(FILL_REDUCES)} (got {fill_value!r})")
     if isinstance(fill_value, Tensor):  # the structure work runs on the host
         fill_value = fill_value.detach().to("cpu")
-    s = g._host_structure()
+    s, n, weighted = g._host_structure(), g.num_nodes, is_weighted(g)
     arrays = {"weight": _np(g.adj.values),
               **{k: _np(v) for k, v in g._edge_fields().items()}}
+    fills = {k: fill_value for k in arrays}
+    if isinstance(fill_value, str) and not weighted:
+        fills["weight"] = 1.0  # the implicit weights are no field to reduce
+    if isinstance(fill_value, Tensor):
+        fills = {k: fill_value if _fits(fill_value, a, n) else 1.0 for k, a in arrays.items()}
+        if all(f is not fill_value for f in fills.values()):
+            taken = "; ".join(f"{_field_name(k)} of shape {a.shape}: {_shapes_taken(a, n)}"
+                              for k, a in arrays.items())
+            raise ValueError(f"Graph.add_self_loops: expected a Tensor `fill_value` that fits "
+                             f"the edge weights or a per-edge field ({taken}) (got shape "
+                             f"{tuple(fill_value.shape)})")
     for key, a in arrays.items():
-        _check_fill(a, fill_value, "the edge weights" if key == "weight" else f"`{key}`")
-    out = {}
-    for key, a in arrays.items():
-        try:
-            out[key] = add_self_loops(SparseTensor(s, wrap(a)), fill_value)
-        except ValueError as e:  # a Tensor fill_value that does not fit this field
-            name = "the edge weights" if key == "weight" else f"`{key}`"
-            raise ValueError(f"Graph.add_self_loops: a Tensor `fill_value` fills the edge "
-                             f"weights and every per-edge field; for {name}: {e}") from None
+        _check_fill(a, fills[key], key)
+    out = {key: add_self_loops(SparseTensor(s, wrap(a)), fills[key])
+           for key, a in arrays.items()}
     loops = out["weight"]  # every field gets the same structure (one cached plan)
     rows, cols = loops.structure.rows(), loops.structure.cols()
     weight = loops.values.numpy()
+    at_loop = rows == cols
+    flags = g.__dict__.get("_weighted_graphs")
+    if isinstance(fill_value, str) and weighted and _edge_weighted(g) is not None:
+        # a mixed batch: the unweighted graphs' loops weigh 1, not the reduce of their 1s
+        plain = at_loop & ~np.asarray(flags, bool)[_graph_of_edges(g, rows)]
+        weight = np.where(plain, np.ones((), weight.dtype), weight)
     res = g._with_edges(np.stack([cols, rows]), weight,
                         **{k: t.values for k, t in out.items() if k != "weight"})
     # loops that weigh != 1 make an unweighted graph (of a batch) weighted
-    at_loop = rows == cols
     heavy = rows[at_loop][weight[at_loop] != 1]
-    res._weighted = is_weighted(g) or heavy.size > 0
-    flags = g.__dict__.get("_weighted_graphs")
+    res._weighted = weighted or heavy.size > 0
     if flags is not None and g.batch is not None and heavy.size:
         flags = np.array(flags, bool)
         flags[_graph_of_edges(g, heavy)] = True

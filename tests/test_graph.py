@@ -241,12 +241,14 @@ def test_add_self_loops_names_a_bad_fill_value(fill, error, match):
         small().add_self_loops(fill)
 
 
-def test_add_self_loops_names_the_field_a_tensor_fill_value_does_not_fit():
-    with pytest.raises(ValueError, match=r"Graph.add_self_loops: a Tensor `fill_value` fills "
-                                         r"the edge weights and every per-edge field; for "
-                                         r"`edge_attr`: .*expected a Tensor `fill_value` of "
-                                         r"shape \(1,\)"):
-        small().add_self_loops(sg.tensor(np.ones(4, np.float32)))  # fits the weights only
+def test_add_self_loops_names_the_fields_when_a_tensor_fill_value_fits_none():
+    # weights (5,), edge_attr (5, 1), 4 nodes: a (3,) Tensor fits neither
+    with pytest.raises(ValueError, match=r"Graph.add_self_loops: expected a Tensor `fill_value` "
+                                         r"that fits the edge weights or a per-edge field \(the "
+                                         r"edge weights of shape \(5,\): \(\), \(1,\) or \(4,\); "
+                                         r"`edge_attr` of shape \(5, 1\): \(\), \(1,\), \(1, 1\) "
+                                         r"or \(4, 1\)\) \(got shape \(3,\)\)"):
+        small().add_self_loops(sg.tensor(np.ones(3, np.float32)))
 
 
 # ---- add_self_loops against PyG's add_remaining_self_loops (torch_geometric/utils/loop.py) ----
@@ -363,21 +365,86 @@ def test_add_self_loops_with_a_tensor_fill_value(shape):
         edge_rows(refs[0][0], refs[0][1], refs[1][1]))
 
 
+@pytest.mark.parametrize("fill", ["add", "sum", "mean", "max", "min"])
+def test_a_reduce_fill_value_leaves_an_unweighted_graphs_loops_at_weight_one(fill):
+    from sparsegraph.graph_ops import is_weighted
+
+    # PyG's AddRemainingSelfLoops(attr="edge_attr", fill_value=fill) fills edge_attr only:
+    # the implicit weights are no attribute, so every loop weighs 1 and GCN keeps each node's
+    # own term (node 3 has no in-edge: the reduce of its weights would be 0)
+    ei = looped_edges()
+    attr = np.random.default_rng(5).uniform(-1, 1, (ei.shape[1], 2)).astype(np.float32)
+    plain = sg.Graph(edge_index=ei, num_nodes=N_LOOPS, edge_attr=attr)
+    out = plain.add_self_loops(fill)
+    ref_ei, ref_attr = pyg_add_remaining_self_loops(ei, attr, fill, N_LOOPS)
+    np.testing.assert_allclose(
+        edge_rows(np.asarray(out.edge_index), out.adj.values.numpy(), out.edge_attr.numpy()),
+        edge_rows(ref_ei, np.ones(ref_ei.shape[1]), ref_attr), rtol=1e-6)
+    assert not is_weighted(out)
+    # given weights get the reduce, as every per-edge field does
+    w = np.random.default_rng(6).uniform(0.5, 2, ei.shape[1]).astype(np.float32)
+    weighted = sg.Graph(edge_index=ei, num_nodes=N_LOOPS, edge_weight=w).add_self_loops(fill)
+    ref_ei, ref_w = pyg_add_remaining_self_loops(ei, w, fill, N_LOOPS)
+    np.testing.assert_allclose(edge_rows(np.asarray(weighted.edge_index),
+                                         weighted.adj.values.numpy()),
+                               edge_rows(ref_ei, ref_w), rtol=1e-6)
+
+
 def test_add_self_loops_keeps_unweighted_graphs_unweighted_while_loops_weigh_one():
     from sparsegraph.graph_ops import is_weighted
 
     # target-major: node 0 has two loops and an in-edge from 1; 1 one from 2; 2 and 3 none
     plain = sg.Graph(edge_index=np.array([[0, 0, 1, 2], [0, 0, 0, 1]]), num_nodes=4)
-    out = plain.add_self_loops("max")  # 0 keeps its loop, 1 gets 1, 2 and 3 get 0
+    out = plain.add_self_loops("max")  # every loop weighs 1, the implicit weight
     np.testing.assert_array_equal(out.adj.to_dense().numpy(),
-                                  [[1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
-    assert out.num_edges == 6 and is_weighted(out)
+                                  [[1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+    assert out.num_edges == 6 and not is_weighted(out)
     assert not is_weighted(plain.add_self_loops()) and plain.add_self_loops().num_edges == 6
-    # in a batch, only the graph that got loops of weight != 1 becomes weighted
-    ring = sg.Graph(edge_index=np.array([[1, 0], [0, 1]]), num_nodes=2)
-    parts = sg.Graph.batch([plain, ring]).add_self_loops("max").unbatch()
-    assert [is_weighted(p) for p in parts] == [True, False]
-    np.testing.assert_array_equal(parts[0].adj.to_dense().numpy(), out.adj.to_dense().numpy())
+    assert is_weighted(plain.add_self_loops(2.0))  # a number is a weight
+    # in a batch, the weighted graph's loops get the reduce, the unweighted one's weigh 1
+    w = sg.Graph(edge_index=np.array([[1, 0], [0, 1]]), num_nodes=3,
+                 edge_weight=np.array([3.0, 5.0], np.float32))
+    batch = sg.Graph.batch([plain, w]).add_self_loops("max")
+    parts = batch.unbatch()
+    assert [is_weighted(p) for p in parts] == [False, True]
+    for part, graph in zip(parts, (plain, w), strict=True):
+        np.testing.assert_array_equal(part.adj.to_dense().numpy(),
+                                      graph.add_self_loops("max").adj.to_dense().numpy())
+    np.testing.assert_array_equal(np.diag(parts[1].adj.to_dense().numpy()), [3, 5, 0])
+
+
+@pytest.mark.parametrize("shape", [(2,), (1, 2), (N_LOOPS, 2)], ids=["row", "one_row", "per_node"])
+def test_a_tensor_fill_value_fills_each_field_it_fits(shape):
+    # PyG's AddRemainingSelfLoops(attr="edge_attr", fill_value=t): the (E, 2) edge_attr takes
+    # the Tensor; the weights and the int edge_type, which it does not fit, get 1
+    ei = looped_edges(seed=4)
+    rng = np.random.default_rng(7)
+    w = rng.uniform(0.5, 2, ei.shape[1]).astype(np.float32)
+    attr = rng.uniform(-1, 1, (ei.shape[1], 2)).astype(np.float32)
+    etype = rng.integers(0, 4, ei.shape[1])
+    fill = rng.uniform(2, 3, shape).astype(np.float32)
+    g = sg.Graph(edge_index=ei, num_nodes=N_LOOPS, edge_weight=w, edge_attr=attr,
+                 edge_type=etype)
+    out = g.add_self_loops(sg.tensor(fill))
+    ref_ei, ref_attr = pyg_add_remaining_self_loops(ei, attr, fill, N_LOOPS)
+    refs = [pyg_add_remaining_self_loops(ei, a, 1.0, N_LOOPS)[1] for a in (w, etype)]
+    np.testing.assert_allclose(
+        edge_rows(np.asarray(out.edge_index), out.adj.values.numpy(), out.edge_attr.numpy(),
+                  out.edge_type.numpy()),
+        edge_rows(ref_ei, refs[0], ref_attr, refs[1]), rtol=1e-6)
+    assert out.edge_type.dtype == np.int64
+
+
+def test_a_0d_tensor_fill_value_fills_every_field_as_a_number():
+    g = sg.Graph(edge_index=np.array([[0, 1, 2], [1, 2, 0]]), num_nodes=4,
+                 edge_attr=np.arange(6.0).reshape(3, 2), edge_type=np.array([1, 2, 3]))
+    by_tensor, by_number = g.add_self_loops(sg.tensor(3.0)), g.add_self_loops(3.0)
+    for key in ("edge_attr", "edge_type"):
+        np.testing.assert_array_equal(getattr(by_tensor, key).numpy(),
+                                      getattr(by_number, key).numpy())
+    np.testing.assert_array_equal(by_tensor.adj.to_dense().numpy(),
+                                  by_number.adj.to_dense().numpy())
+    assert by_tensor.edge_type.dtype == np.int64
 
 
 def test_graph_from_adj_validates_edge_attr_and_applies_edge_weight():
@@ -436,6 +503,20 @@ def test_add_self_loops_refuses_a_fill_value_integer_weights_cannot_hold():
     attr = sg.Graph(edge_index=np.array([[0], [1]]), edge_attr=np.array([[1], [0]])[:1])
     with pytest.raises(ValueError, match=r"`edge_attr` of dtype int64 .*\(got 1.5\)"):
         attr.add_self_loops(fill_value=1.5)
+
+
+@pytest.mark.parametrize("fill", [0.5, sg.tensor(0.5), sg.tensor([1.0, 0.5, 2.0])],
+                         ids=["number", "tensor", "per_node"])
+def test_add_self_loops_names_the_integer_field_to_convert(fill):
+    # the advice names the field that cannot hold the fill, not the weights; a Tensor is
+    # refused as a number is, not truncated
+    g = sg.Graph(edge_index=np.array([[0, 1], [1, 0]]), num_nodes=3,
+                 edge_type=np.array([2, 3]))
+    with pytest.raises(ValueError, match=r"Graph.add_self_loops: expected a `fill_value` that "
+                                         r"`edge_type` of dtype int64 can hold exactly \(got "
+                                         r"0.5\); convert `edge_type` to float first, e.g. "
+                                         r"Graph\(..., edge_type=edge_type.astype\(np.float32\)\)"):
+        g.add_self_loops(fill)
 
 
 EI3 = np.array([[0, 1, 2], [1, 2, 0]])

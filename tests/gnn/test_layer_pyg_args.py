@@ -146,6 +146,21 @@ def test_gat_fill_value_is_checked_when_built():
             gnn.GATConv(F_IN, 2, fill_value=bad)
 
 
+@pytest.mark.parametrize("values", [[1.0, 2.0, 3.0], [[1.0, 2.0]]], ids=["three", "2d"])
+def test_gat_fill_tensor_of_the_wrong_length_is_refused_when_built(values):
+    # not at the first forward with an elementwise broadcast error naming neither
+    with pytest.raises(ValueError, match=r"GATConv: expected `fill_value`"):
+        gnn.GATConv(F_IN, 2, edge_dim=2, fill_value=sg.tensor(values))
+    with pytest.raises(ValueError, match=r"GATConv: expected `fill_value` with edge_dim=2 "
+                                         r"values, one per edge feature \(got a Tensor of shape "
+                                         r"\(3,\)\)"):
+        gnn.GATConv(F_IN, 2, edge_dim=2, fill_value=sg.tensor([1.0, 2.0, 3.0]))
+    x, attr = features(), sg.tensor(np.random.default_rng(1).standard_normal((EI.shape[1], 2)))
+    for ok in (sg.tensor([1.0, -2.0]), sg.tensor(0.5), sg.tensor([0.5])):  # (D,) or broadcast
+        conv = gnn.GATConv(F_IN, 2, edge_dim=2, fill_value=ok).to("float64")
+        assert conv(x, EI, attr).shape == (x.shape[0], 2)
+
+
 @pytest.mark.parametrize("concat", [True, False])
 def test_gat_residual_matches_pyg_and_gradcheck(concat):
     x, attr = features(grad=True), sg.tensor(np.random.default_rng(2).standard_normal((8, 2)))

@@ -144,15 +144,18 @@ def test_repeated_loops_keep_the_last_ones_weight_not_their_sum():
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("shape", ["broadcast", "broadcast_1", "per_node"])
+@pytest.mark.parametrize("shape", ["broadcast", "broadcast_1", "per_node", "scalar"])
 @pytest.mark.parametrize("heads", [None, 2])
 def test_tensor_fill_value_broadcast_or_per_node(layout, shape, heads):
     a = multigraph(layout, seed=2, heads=heads, requires_grad=True)
-    trailing = () if heads is None else (heads,)
-    lead = {"broadcast": (), "broadcast_1": (1,), "per_node": (N,)}[shape]
+    trailing = () if heads is None or shape == "scalar" else (heads,)
+    lead = {"broadcast": (), "broadcast_1": (1,), "per_node": (N,), "scalar": ()}[shape]
     fill = sg.tensor(np.random.default_rng(3).uniform(1, 2, lead + trailing),
                      requires_grad=True)
-    check_against_pyg(ops.add_self_loops(a, fill), a, fill.detach().numpy())
+    # a 0-d Tensor broadcasts to hybrid values as a number does (PyG wants it of their width)
+    want = np.broadcast_to(fill.detach().numpy(), (heads,)) if heads and shape == "scalar" \
+        else fill.detach().numpy()
+    check_against_pyg(ops.add_self_loops(a, fill), a, want)
     gradcheck(lambda t, f: ops.add_self_loops(t, f).values, [a, fill])
 
 
@@ -279,6 +282,50 @@ def test_add_self_loops_on_integer_and_bool_attributes(dtype, fill):
     assert out.dtype == ref_attr.dtype and out.nnz == ref_ei.shape[1]
     assert_close(out.with_values(out.values.to("float64")).to_dense(),
                  dense_target_major(ref_ei, ref_attr.astype(np.float64), N))
+
+
+@pytest.mark.parametrize("dtype", ATTR_DTYPES)
+@pytest.mark.parametrize("value", [0, 1, 2, -1, 2.5, 300, float("nan")], ids=str)
+def test_integer_values_take_a_tensor_fill_as_they_take_a_number(dtype, value):
+    # one rule: a Tensor the values cannot hold exactly is refused as the number is, not
+    # truncated (PyG's .to(dtype) truncates both)
+    a = attributed(dtype, "csr")
+    try:
+        want = ops.add_self_loops(a, value)
+    except ValueError as e:
+        assert "can hold exactly" in str(e)
+        for fill in (sg.tensor(value, dtype="float64"), sg.tensor(np.full(N, float(value)))):
+            with pytest.raises(ValueError, match=rf"add_self_loops: expected a Tensor "
+                                                 rf"`fill_value` that {dtype} values can hold "
+                                                 rf"exactly \(got float64 holding "
+                                                 rf"{float(value)!r}\)"):
+                ops.add_self_loops(a, fill)
+        return
+    got = ops.add_self_loops(a, sg.tensor(value, dtype="float64"))
+    assert got.dtype == a.dtype and entries(got) == entries(want)
+
+
+def test_every_dtype_refuses_some_fill_and_takes_others():
+    # the test above compares both paths; here each dtype is seen to do both
+    for dtype in ATTR_DTYPES:
+        a = attributed(dtype, "csr")
+        with pytest.raises(ValueError):
+            ops.add_self_loops(a, sg.tensor(2.5))
+        assert ops.add_self_loops(a, sg.tensor(1.0)).dtype == a.dtype
+
+
+@pytest.mark.parametrize("fill", [True, False, np.bool_(True)], ids=str)
+def test_bool_values_take_a_bool_fill(fill):
+    a = attributed("bool", "csr")
+    out = ops.add_self_loops(a, fill)
+    ref_ei, ref_attr = pyg_add_remaining_self_loops(*edges_of(a), int(fill), N)
+    assert out.dtype == np.bool_
+    assert_close(out.with_values(out.values.to("float64")).to_dense(),
+                 dense_target_major(ref_ei, ref_attr.astype(np.float64), N))
+    with pytest.raises(TypeError, match=r"add_self_loops: expected `fill_value` to be a number, "
+                                        r".* for float64 values \(got bool: True / False fill "
+                                        r"bool values only\)"):
+        ops.add_self_loops(multigraph("csr"), fill)
 
 
 def test_structure_ops_on_integer_attributes_match_their_float_results():

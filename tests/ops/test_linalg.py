@@ -255,14 +255,18 @@ def test_linear_shape_error_names_linear():
 
 
 # ---- norm (audit core3 #3: zero gradient where the norm is 0, as torch) -------------------------
-NORM_ORDERS = [2, 1, 3, 1.5, 0.5, float("inf"), "fro"]
+NORM_ORDERS = [2, 1, 3, 1.5, 0.5, float("inf"), float("-inf"), "fro"]
 
 
 def _np_norm(a, p, dim, keepdim):
     axis = tuple(dim) if isinstance(dim, list) else dim
     p = 2 if p == "fro" else p
+    if p == 0:
+        return (a != 0).sum(axis=axis, keepdims=keepdim).astype(a.dtype)
     if p == float("inf"):
         return np.abs(a).max(axis=axis, keepdims=keepdim)
+    if p == float("-inf"):
+        return np.abs(a).min(axis=axis, keepdims=keepdim)
     return (np.abs(a) ** p).sum(axis=axis, keepdims=keepdim) ** (1 / p)
 
 
@@ -304,11 +308,33 @@ def test_norm_inf_shares_the_gradient_among_tied_maxima():
     assert x.grad.tolist() == [[-0.5, 0.5, 0.0]]
 
 
+def test_norm_minus_inf_shares_the_gradient_among_tied_minima():
+    x = sg.tensor([[-1.0, 3.0, 1.0], [2.0, -5.0, 4.0]], dtype="float64", requires_grad=True)
+    ops.norm(x, float("-inf"), dim=1).sum().backward()
+    assert x.grad.tolist() == [[-0.5, 0.0, 0.5], [1.0, 0.0, 0.0]]
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1, (0, 1)], ids=str)
+def test_norm_zero_counts_the_nonzeros_with_a_zero_gradient(dim):
+    # torch.norm(x, p=0) / linalg.vector_norm(x, 0): the count of nonzeros, in x's dtype
+    a = np.array([[0.0, -2.0, 3.0], [0.0, 0.0, 1e-30]])
+    x = sg.tensor(a, dtype="float64", requires_grad=True)
+    out = ops.norm(x, 0, dim)
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out.detach().numpy(), _np_norm(a, 0, dim, False))
+    out.sum().backward()
+    assert (x.grad.numpy() == 0).all()
+    assert x.norm(0).item() == 3.0
+
+
 def test_norm_errors():
-    with pytest.raises(ValueError, match=r"norm: expected a positive number or inf `p`"):
+    with pytest.raises(ValueError, match=r"norm: expected a number >= 0, inf or -inf `p`"):
         ops.norm(sg.ones(2), -1)
-    with pytest.raises(ValueError, match=r"norm: expected a positive number or inf `p`"):
+    with pytest.raises(ValueError, match=r"norm: expected a number >= 0, inf or -inf `p`"):
         ops.norm(sg.ones(2), "nuc")
+    with pytest.raises(ValueError, match=r"norm: expected a non-empty tensor for p=-inf"):
+        ops.norm(sg.zeros(0, 2), float("-inf"))
+    assert ops.norm(sg.zeros(0, 2), 0).item() == 0.0
     with pytest.raises(TypeError, match=r"norm: expected a floating tensor \(got int64\)"):
         ops.norm(sg.tensor([1, 2]))
     with pytest.raises(ValueError, match=r"norm: expected `dim` in \[-1, 0\] \(got 1\)"):

@@ -94,10 +94,20 @@ def test_integer_sum_and_prod_are_int64(dtype):
         np.testing.assert_array_equal(p.numpy(), a.astype(np.int64).prod(axis=dim))
 
 
-@pytest.mark.parametrize("name", ["mean", "var", "std", "logsumexp"])
+@pytest.mark.parametrize("name", ["mean", "var", "std"])
 def test_floating_only_reductions_reject_integers(name):
     with pytest.raises(TypeError, match=rf"{name}: expected a floating tensor \(got int64\)"):
         getattr(ops, name)(sg.tensor([1, 2, 3]), 0)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+def test_logsumexp_promotes_integers_to_the_default_float_as_torch(dtype):
+    a = np.array([[1, 0, 2], [0, 1, 1]]).astype(dtype)
+    for dim in (0, 1, None):
+        out = ops.logsumexp(sg.tensor(a), dim)
+        assert out.dtype == np.float32
+        assert_close(out, scipy.special.logsumexp(a.astype(np.float64), axis=dim), rtol=1e-6)
+    assert sg.tensor(a).logsumexp(1, keepdim=True).shape == (2, 1)
 
 
 # ---- var / std corrections ---------------------------------------------------------------------
