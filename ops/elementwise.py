@@ -89,6 +89,14 @@ UNARY = {
     "cos": (lambda xp, x: xp.cos(x), lambda xp, x, y, g: -g * xp.sin(x)),
 }
 
+# What each unary gradient reads: the input "x", the output "y", or nothing. Forward saves only
+# that (PyTorch's rule), so ``y = x.exp(); x.add_(1)`` and ``logp = p.log(); logp[p == 0] = 0``
+# are no error, and one array less is kept alive per op.
+UNARY_READS = {
+    "neg": "", "exp": "y", "log": "x", "log1p": "x", "expm1": "y", "sqrt": "y", "rsqrt": "y",
+    "abs": "x", "square": "x", "reciprocal": "y", "sin": "x", "cos": "x",
+}
+
 # unary ops whose value is a float for any input (the others keep an int input's dtype)
 FLOAT_VALUED = frozenset(("exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "reciprocal", "sin",
                           "cos"))
@@ -189,16 +197,24 @@ def _register_unary(name, fwd, grad):
         return grad(xp_of(g), x, y, g)
 
     floating = name in FLOAT_VALUED  # sqrt of an int tensor is float32, as in PyTorch
+    reads = UNARY_READS[name]
+    save_x, save_y = "x" in reads, "y" in reads
 
     def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return ctx.save_output(dispatch(name, ctx.device)(
-            as_floating(x.array) if floating else x.array))
+        y = dispatch(name, ctx.device)(as_floating(x.array) if floating else x.array)
+        if ctx.needs_input_grad[0]:
+            ctx.dtype = x.dtype
+            if save_x:
+                ctx.save_for_backward(x)
+            elif save_y:
+                return ctx.save_output(y)
+        return y
 
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        gx = dispatch(name + "_backward", ctx.device)(x.array, ctx.saved_output, g.array)
-        return _cast(gx, x.dtype)
+        gx = dispatch(name + "_backward", ctx.device)(
+            ctx.saved_tensors[0].array if save_x else None,
+            ctx.saved_output if save_y else None, g.array)
+        return _cast(gx, ctx.dtype)
 
     return type(name.capitalize(), (Function,), {
         "forward": staticmethod(forward), "backward": staticmethod(backward),

@@ -264,8 +264,9 @@ def test_pytorch_comparison_methods_factories_and_norm():
     assert t.norm(float("inf")).item() == 4.0 and t.norm(float("inf"), dim=0).tolist() == [3, 4]
     t.norm().backward()
     np.testing.assert_allclose(t.grad.numpy(), a / np.linalg.norm(a), rtol=1e-6)
-    with pytest.raises(ValueError, match=r"norm: expected a positive number or inf `p`"):
-        t.norm(0)
+    assert t.norm(0).item() == np.count_nonzero(a)  # torch's p=0: the count of nonzeros
+    with pytest.raises(ValueError, match=r"norm: expected a number >= 0, inf or -inf `p`"):
+        t.norm(-1)
 
 
 def test_dropout_of_sparse_features_drops_their_stored_values():

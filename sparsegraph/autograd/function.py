@@ -13,6 +13,8 @@ gradient is shaped like ``values``.
 
 from __future__ import annotations
 
+import numpy as np
+
 from sparsegraph.autograd.grad_mode import MODE
 from sparsegraph.autograd.views import ViewInfo, check_inplace, check_writable, rebase, refresh
 from sparsegraph.backend import device_type
@@ -21,7 +23,18 @@ from sparsegraph.tensor import TRACE, Tensor, wrap
 
 
 class Context:
-    """What forward leaves for backward: saved tensors plus any attributes it sets."""
+    """What forward leaves for backward: saved tensors plus any attributes it sets.
+
+    After a backward without ``retain_graph`` the saved tensors (and a built-in op's saved
+    arrays) are freed; reading one again raises. Attributes that are not tensors or arrays
+    (shapes, dtypes, flags) stay, so a backward that reads nothing else may run again, as in
+    PyTorch (``(x + 1).sum()`` backpropagates twice).
+    """
+
+    # class-level defaults: set on the instance only by the ops that use them (hot path)
+    _marks = None  # {"dirty": tensors, "non_differentiable": tensors} from mark_*
+    _materialize = None  # set_materialize_grads; None: the Function's default
+    _output_meta = None  # (shape, dtype, xp) per output, where unused ones get zeros
 
     def __init__(self, needs_input_grad=(), device="cpu"):
         self.needs_input_grad = needs_input_grad
@@ -39,11 +52,7 @@ class Context:
     @property
     def saved_tensors(self) -> tuple:
         if self._freed:
-            raise RuntimeError(
-                f"{self._name()}: trying to backward through the graph a second time (or to read "
-                "saved tensors after they were freed); pass retain_graph=True to the first "
-                "backward() if you need to backward twice"
-            )
+            raise self._freed_error()
         for i, (t, v) in enumerate(zip(self._saved, self._versions, strict=True)):
             if v is not None and t._version[0] != v:
                 raise RuntimeError(
@@ -69,28 +78,108 @@ class Context:
 
     @property
     def saved_output(self):
-        _ = self.saved_tensors  # the retain_graph error after freeing
+        output = self._output  # after freeing: the retain_graph error (__getattr__)
         if self._output_version[0]:
             raise RuntimeError(
-                f"{self._name()}: its output of shape {self._output.shape}, which backward "
+                f"{self._name()}: its output of shape {output.shape}, which backward "
                 f"reads, was modified by an in-place operation (it is at version "
                 f"{self._output_version[0]}; expected version 0); use .clone() before changing "
                 "it in place")
-        return self._output
+        return output
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """Whether backward gets zeros (True, the default for custom Functions, as in
+        PyTorch) or None (False) as the gradient of an output that did not reach the loss."""
+        self._materialize = bool(value)
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        """Outputs of forward that get no gradient (indices, masks): they do not require grad,
+        and their gradient in backward is zeros (or None, see `set_materialize_grads`)."""
+        self._mark("non_differentiable", tensors)
+
+    def mark_dirty(self, *tensors) -> None:
+        """Inputs that forward changed in place; forward must return them. Their version is
+        bumped (a backward that saved them raises) and their history becomes this call."""
+        self._mark("dirty", tensors)
+
+    def _mark(self, kind: str, tensors) -> None:
+        for t in tensors:
+            if not isinstance(t, Tensor):
+                raise TypeError(f"mark_{kind}: expected Tensors (got {type(t).__name__})")
+        marks = self.__dict__.setdefault("_marks", {})
+        marks[kind] = marks.get(kind, ()) + tensors
+
+    def _freed_error(self) -> RuntimeError:
+        return RuntimeError(
+            f"{self._name()}: trying to backward through the graph a second time (or to read "
+            "saved tensors after they were freed); pass retain_graph=True to the first "
+            "backward() if you need to backward twice"
+        )
 
     def _name(self) -> str:
         return self._node.name() if self._node is not None else "backward"
 
     def _free(self) -> None:
-        """Drop saved state after backward; running this node again becomes an error."""
-        keep = {"needs_input_grad", "device", "_node"}
-        extra = [k for k in self.__dict__ if k not in keep and not k.startswith("_")]
-        if self._saved or extra or "_output" in self.__dict__:
-            for k in extra:
-                del self.__dict__[k]
-            self.__dict__.pop("_output", None)
-            self._saved = self._versions = ()
-            self._freed = True
+        """Drop saved state after backward: the tensors saved with `save_for_backward` (numbers
+        saved beside no tensor stay), the saved output, and a built-in op's attributes other
+        than plain metadata (shapes, dtypes, flags: `_is_metadata`); a custom Function's own
+        attributes stay, as in PyTorch. Reading a dropped one again raises."""
+        # NOTE: runs for every node of every backward: plain loops, no generators
+        d = self.__dict__
+        for t in self._saved:
+            if type(t) not in _PLAIN:  # tensors, not only numbers
+                self._saved = self._versions = ()
+                self._freed = True
+                break
+        freed = None
+        if "_output" in d:
+            del d["_output"]
+            freed = ["_output"]
+        node = self._node
+        if node is None or getattr(node.fn, "_builtin", True):
+            for k, v in d.items():
+                if k[0] != "_" and k not in _KEEP and not _is_metadata(v):
+                    freed = [k] if freed is None else freed + [k]
+            if freed is not None:
+                for k in freed:
+                    d.pop(k, None)
+        if freed is not None:
+            d["_freed_names"] = d.get("_freed_names", ()) + tuple(freed)
+            # NOTE: a __getattr__ on Context itself would slow every ctx attribute access
+            self.__class__ = _FreedContext
+
+
+class _FreedContext(Context):
+    """A Context after `Context._free` dropped some attributes: reading one raises the
+    retain_graph error instead of an AttributeError."""
+
+    def __getattr__(self, name):  # only for attributes that are missing
+        if name in self.__dict__.get("_freed_names", ()):
+            raise self._freed_error()
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+
+# types of plain metadata; grows with the dtype and numpy scalar classes seen (a set lookup is
+# the fast path of `_is_metadata`, which runs for every attribute of every node in backward)
+_PLAIN = {type(None), bool, int, float, str}
+_KEEP = frozenset(("needs_input_grad", "device"))
+
+
+def _is_metadata(v) -> bool:
+    """Whether ``v`` is plain metadata (numbers, strings, dtypes, slices and tuples or lists of
+    them) that `Context._free` keeps; anything else (arrays, tensors, other objects) goes."""
+    t = type(v)
+    if t in _PLAIN:
+        return True
+    if t is tuple or t is list:
+        for x in v:
+            if type(x) not in _PLAIN and not _is_metadata(x):
+                return False
+        return True
+    if isinstance(v, np.dtype | np.generic | type | slice):
+        _PLAIN.add(t)
+        return True
+    return False
 
 
 class Node:
@@ -118,12 +207,22 @@ class Node:
         return f"<{self.name()} object at {hex(id(self))}>"
 
     def run(self, grads: list) -> tuple:
-        """Call the Function's backward with gradient Tensors; return one entry per input."""
+        """Call the Function's backward with gradient Tensors; return one entry per input.
+
+        The gradient of an output that did not reach the loss is None for built-in ops and,
+        as in PyTorch, zeros for custom Functions (`Context.set_materialize_grads`)."""
         ctx = self.ctx
-        if ctx._freed:
-            _ = ctx.saved_tensors  # raises the retain_graph error
+        if self.n_outputs > 1 and ctx._output_meta is not None:
+            grads = materialize_grads(grads, ctx._output_meta)
         out = self.fn.backward(ctx, *[None if g is None else wrap(g) for g in grads])
         return out if isinstance(out, tuple) else (out,)
+
+
+def materialize_grads(grads, meta) -> list:
+    """``grads`` (arrays or None, one per output) with zeros in place of None, shaped like
+    ``meta``'s entries ``(shape, dtype, xp)`` (None: an output forward returned as None)."""
+    return [m[2].zeros(m[0], m[1]) if g is None and m is not None else g
+            for g, m in zip(grads, meta, strict=True)]
 
 
 class AccumulateGrad:
@@ -206,11 +305,25 @@ class Function:
                 gx = g.clone()
                 gx[x < 0] = 0
                 return gx
+
+    As in PyTorch, backward receives one gradient per output: zeros for an output that did
+    not reach the loss (``ctx.set_materialize_grads(False)`` passes None instead);
+    ``ctx.mark_non_differentiable(*outputs)`` and ``ctx.mark_dirty(*inputs)`` work as there.
     """
 
     # A Function whose forward draws random numbers (dropout): a static graph never folds,
     # merges or reorders it relative to other random ops.
     random = False
+
+    # The library's own ops (defined in sparsegraph.*) get None for an unused output's
+    # gradient, and their array attributes on ctx are freed after backward; custom Functions
+    # follow PyTorch: zeros, and only save_for_backward's tensors are freed.
+    _builtin = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "_builtin" not in cls.__dict__:
+            cls._builtin = cls.__module__.startswith("sparsegraph.")
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -256,9 +369,14 @@ class Function:
             if tracer is not None:
                 tracer.depth -= 1
         single = not isinstance(out, tuple)
+        raw = (out,) if single else out
         outs = tuple(o if o is None else _tensor_output(o, tensors, enabled)
                      if isinstance(o, Tensor) else _wrap_output(o, tensors, enabled)
-                     for o in ((out,) if single else out))
+                     for o in raw)
+        marks = ctx._marks
+        if marks is not None:
+            del ctx._marks  # keeps no tensor alive
+            non_diff, dirty = _resolve_marks(cls, marks, raw, tensors, args, enabled)
         if record:
             node = Node(
                 cls,
@@ -271,12 +389,20 @@ class Function:
             )
             ctx._node = node
             for i, o in enumerate(outs):
-                if o is not None and o.array.dtype.kind == "f":
+                if o is not None and o.array.dtype.kind == "f" and (
+                        marks is None or i not in non_diff):
                     o.grad_fn = node
                     o._output_nr = i
                     o._requires_grad = True
+            if len(outs) > 1 and (not cls._builtin if ctx._materialize is None
+                                  else ctx._materialize):
+                # backward gets zeros for the outputs the loss misses (`Node.run`)
+                ctx._output_meta = tuple(None if o is None else (o.shape, o.dtype, o.xp)
+                                         for o in outs)
         if tracer is not None:
             tracer.record(cls, args, kwargs, outs, ctx)
+        if marks is not None and dirty:
+            outs = _commit_dirty(ctx, outs, dirty)
         return outs[0] if single else outs
 
     @classmethod
@@ -314,3 +440,50 @@ class Function:
         if target._view is not None:
             target._view.version = target._version[0]
         return target
+
+
+def _resolve_marks(cls, marks: dict, raw: tuple, tensors: list, args: tuple, enabled: bool):
+    """The output positions marked non-differentiable, and ``(position, input)`` for each
+    input marked dirty (checked as an in-place op's target is, `Function.apply_inplace`)."""
+
+    def position(t) -> int | None:
+        return next((i for i, o in enumerate(raw) if o is t or o is t.array), None)
+
+    non_diff = {i for i in map(position, marks.get("non_differentiable", ())) if i is not None}
+    dirty = []
+    for t in marks.get("dirty", ()):
+        if not any(t is inp for inp in tensors):
+            raise RuntimeError(f"{cls.__name__}: mark_dirty() got a tensor that is not an "
+                               "input of forward; only inputs changed in place are dirty")
+        i = position(t)
+        if i is None:
+            raise RuntimeError(f"{cls.__name__}: an input marked dirty was not returned by "
+                               "forward; return every input it changes in place")
+        if enabled:
+            check_inplace(cls.__name__, t, args)
+        if TRACE.tracer is not None:  # the static graph has no form for it yet
+            TRACE.tracer.unsupported(f"{cls.__name__} with ctx.mark_dirty()",
+                                     "run it eagerly, or return a new tensor from forward")
+        dirty.append((i, t))
+    return non_diff, dirty
+
+
+def _commit_dirty(ctx, outs: tuple, dirty: list) -> tuple:
+    """Each dirty input takes its output's place: version bumped, history rebased onto the
+    call (through its base when it is a view), as after `Function.apply_inplace`."""
+    outs = list(outs)
+    for i, target in dirty:
+        result = outs[i]
+        target._version[0] += 1
+        ctx._versions = tuple(target._version[0] if t is target else v
+                              for t, v in zip(ctx._saved, ctx._versions, strict=True))
+        if result.grad_fn is not None:
+            target.grad_fn, target._output_nr = result.grad_fn, i
+            target._requires_grad = True
+            if target._view is not None:
+                result._view = None
+                rebase(target, result)
+        if target._view is not None:
+            target._view.version = target._version[0]
+        outs[i] = target
+    return tuple(outs)

@@ -1,8 +1,17 @@
-"""Whether ops record the graph: `no_grad()` / `enable_grad()` / `set_grad_enabled(flag)`."""
+"""Whether ops record the graph: `no_grad()` / `enable_grad()` / `set_grad_enabled(flag)`.
+
+As in PyTorch: `no_grad` and `enable_grad` are context managers and decorators, with or
+without parentheses (``@sg.no_grad``); `set_grad_enabled(mode)` switches the mode when called,
+so it also works as a plain function, and as a context manager it restores the previous mode
+on exit.
+"""
 
 from __future__ import annotations
 
 import functools
+import inspect
+
+import numpy as np
 
 
 class _GradMode:
@@ -16,11 +25,13 @@ def is_grad_enabled() -> bool:
     return MODE.enabled
 
 
-class set_grad_enabled:
-    """Context manager (and decorator) that sets grad mode to ``mode`` inside its block."""
+class _GradModeContext:
+    """Sets grad mode to ``mode`` inside a ``with`` block or a decorated function, and restores
+    the previous mode on the way out (also after an exception)."""
 
-    def __init__(self, mode: bool = True):
-        self.mode = bool(mode)
+    mode = True
+
+    def __init__(self):
         self.prev: list[bool] = []
 
     def __enter__(self):
@@ -33,23 +44,101 @@ class set_grad_enabled:
         return False
 
     def __call__(self, fn):
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__}: expected a function to decorate (got "
+                            f"{type(fn).__name__})")
+        mode = self.mode
+        if inspect.isgeneratorfunction(fn):
+            return _wrap_generator(fn, mode)
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with set_grad_enabled(self.mode):
+            prev, MODE.enabled = MODE.enabled, mode
+            try:
                 return fn(*args, **kwargs)
+            finally:
+                MODE.enabled = prev
 
         return wrapper
 
 
-class no_grad(set_grad_enabled):
+def _wrap_generator(fn, mode: bool):
+    """A decorated generator function runs each step of its body in ``mode`` and the caller's
+    code between steps in the caller's mode (PyTorch does the same)."""
+
+    def step(call, *args):
+        prev, MODE.enabled = MODE.enabled, mode
+        try:
+            return call(*args)
+        finally:
+            MODE.enabled = prev
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        gen = fn(*args, **kwargs)
+        try:
+            response = step(gen.send, None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    step(gen.close)
+                    raise
+                except BaseException as exc:
+                    response = step(gen.throw, exc)
+                else:
+                    response = step(gen.send, request)
+        except StopIteration as stop:
+            return stop.value
+
+    return wrapper
+
+
+class _NoParamDecorator(_GradModeContext):
+    """Also a bare decorator, ``@no_grad`` (PyTorch >= 2.0), besides ``@no_grad()``."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)  # not an instance: __init__ is not called again
+
+
+class no_grad(_NoParamDecorator):
     """Ops inside the block record no graph (evaluation, optimizer updates)."""
 
-    def __init__(self):
-        super().__init__(False)
+    mode = False
 
 
-class enable_grad(set_grad_enabled):
+class enable_grad(_NoParamDecorator):
     """Re-enable graph recording inside a `no_grad` block."""
 
-    def __init__(self):
-        super().__init__(True)
+    mode = True
+
+
+class set_grad_enabled(_GradModeContext):
+    """Set grad mode to ``mode``: now, when called (``sg.set_grad_enabled(False)`` switches it
+    off until switched on again), and as a context manager or decorator for a block or a
+    function, restoring the previous mode afterwards.
+
+    Args:
+        mode: record the graph (True) or not (False).
+    """
+
+    def __init__(self, mode: bool):
+        if not isinstance(mode, bool | np.bool_):
+            raise TypeError(f"set_grad_enabled: expected `mode` to be a bool (got "
+                            f"{type(mode).__name__} {mode!r})")
+        self.mode = mode = bool(mode)
+        self.prev = [MODE.enabled]
+        MODE.enabled = mode  # a plain call takes effect at once, as in PyTorch
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        MODE.enabled = self.prev[0]
+        return False
+
+    def __call__(self, fn):
+        MODE.enabled = self.prev[0]  # a decorator changes the mode only while fn runs
+        return super().__call__(fn)

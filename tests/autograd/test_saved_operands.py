@@ -173,3 +173,162 @@ def test_an_expand_that_repeats_nothing_is_a_writable_view():
     base.expand(1, 2).add_(1)
     base.expand(2).mul_(2)
     np.testing.assert_array_equal(base.numpy(), [4.0, 6.0])
+
+
+# ---- unary ops: save the input, the output or nothing, as their gradient reads -------------------
+from sparsegraph.ops.elementwise import UNARY, UNARY_READS  # noqa: E402
+
+POSITIVE = np.array([0.5, 2.0])  # inside every unary op's domain (log, sqrt, rsqrt, ...)
+
+
+def test_every_unary_op_says_what_its_gradient_reads():
+    assert set(UNARY_READS) == set(UNARY)
+    assert set(UNARY_READS.values()) <= {"", "x", "y"}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_forward_saves_only_what_the_gradient_reads(name):
+    from sparsegraph.autograd.function import Context
+    from sparsegraph.ops.elementwise import FUNCTIONS
+
+    x = sg.tensor(POSITIVE)
+    ctx = Context((True,))
+    FUNCTIONS[name].forward(ctx, x)
+    reads = UNARY_READS[name]
+    assert [t is x for t in ctx._saved] == ([True] if "x" in reads else [])
+    assert ("_output" in ctx.__dict__) == ("y" in reads)
+    ctx = Context((False,))  # no gradient needed: nothing kept
+    FUNCTIONS[name].forward(ctx, x)
+    assert ctx._saved == () and "_output" not in ctx.__dict__
+
+
+def _expected_grad(name):
+    a = sg.tensor(POSITIVE, dtype=sg.float64, requires_grad=True)
+    getattr(ops, name)(a).sum().backward()
+    return a.grad.numpy()
+
+
+@pytest.mark.parametrize("changed", ["input", "output"])
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_inplace_change_raises_only_for_what_the_gradient_reads(name, changed):
+    """``y = x.exp(); x.add_(1)`` is valid PyTorch (exp's backward reads y), as is
+    ``y = x.log(); y.add_(1)`` (log's reads x); the message names what was read."""
+    a = sg.tensor(POSITIVE, dtype=sg.float64, requires_grad=True)
+    x = a * 1
+    y = getattr(ops, name)(x)
+    (x if changed == "input" else y).add_(1.0)
+    read = ("x" if changed == "input" else "y") in UNARY_READS[name]
+    if read:
+        what = (r"saved tensor 0 of shape \(2,\)" if changed == "input" else
+                "its output of shape .*, which backward reads,")
+        with pytest.raises(RuntimeError, match=rf"^{name.capitalize()}Backward: {what} was "
+                           "modified by an in-place operation"):
+            y.sum().backward()
+    else:
+        y.sum().backward()  # the gradient at the values forward saw
+        np.testing.assert_allclose(a.grad.numpy(), _expected_grad(name), rtol=1e-15)
+
+
+def _entropy_of_large_probabilities(logits):
+    """Entropy over the probabilities >= 0.1 (the ``logp[p == 0] = 0`` idiom, with a threshold
+    no probability is near, so that the function is smooth around the test point)."""
+    p = sg.softmax(logits, dim=1)
+    logp = p.log()
+    logp[p < 0.1] = 0.0
+    return -(p * logp).sum()
+
+
+def test_entropy_idiom_with_a_masked_log_gradchecks():
+    logits = sg.tensor([[2.0, -3.0, 0.5], [0.1, 0.2, -4.0]], dtype=sg.float64,
+                       requires_grad=True)
+    assert gradcheck(_entropy_of_large_probabilities, [logits])
+    p = np.exp(logits.detach().numpy())
+    p /= p.sum(1, keepdims=True)
+    value = _entropy_of_large_probabilities(logits).item()
+    np.testing.assert_allclose(value, -(p * np.where(p < 0.1, 0, np.log(p))).sum())
+
+
+def test_entropy_idiom_of_the_audit():
+    logits = sg.tensor([[2.0, -1.0, 0.5]], requires_grad=True)
+    p = sg.softmax(logits, dim=1)
+    logp = p.log()
+    logp[p < 1e-12] = 0.0
+    (-(p * logp).sum()).backward()
+    q = np.exp([2.0, -1.0, 0.5])
+    q /= q.sum()
+    h = -(q * np.log(q)).sum()
+    np.testing.assert_allclose(logits.grad.numpy()[0], -q * (np.log(q) + h), rtol=1e-5)
+
+
+# ---- a second backward through nodes that saved no tensors -----------------------------------
+@pytest.mark.parametrize("expr,grad", [
+    ("(x + 1).sum()", [2.0, 2.0]),
+    ("(x * 2 - x / 4).sum()", [3.5, 3.5]),
+    ("(-x).mean()", [-1.0, -1.0]),
+    ("x.sum() * 3", [6.0, 6.0]),
+    ("x[1:].sum()", [0.0, 2.0]),
+    ("(x.reshape(1, 2).t() + 1).sum()", [2.0, 2.0]),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_second_backward_through_nodes_that_saved_no_tensors_is_allowed(expr, grad):
+    """As in PyTorch: AddBackward, SumBackward, NegBackward, MulBackward by a number, ... keep
+    no tensors, so there is nothing freed to read."""
+    x = sg.tensor([1.0, 2.0], requires_grad=True)
+    loss = eval(expr, {"sg": sg, "x": x})
+    loss.backward()
+    loss.backward()
+    np.testing.assert_allclose(x.grad.numpy(), grad)
+    (g,) = sg.autograd.grad(loss, [x])  # a third time, through the functional form
+    np.testing.assert_allclose(g.numpy(), np.array(grad) / 2)
+
+
+@pytest.mark.parametrize("expr,op", [
+    ("x.exp().sum()", "ExpBackward"),  # reads its output
+    ("x.log().sum()", "LogBackward"),  # reads its input
+    ("(x * x).sum()", "MulBackward"),
+    ("(x + 1).pow(2).sum()", "PowBackward"),
+    ("(x * sg.tensor([1.0, 2.0])).sum()", "MulBackward"),  # a constant tensor is saved too
+    ("sg.relu(x).sum()", "ReLUBackward"),  # an array kept as a ctx attribute (its mask)
+])
+def test_second_backward_through_freed_saved_tensors_still_raises(expr, op):
+    x = sg.tensor([1.0, 2.0], requires_grad=True)
+    loss = eval(expr, {"sg": sg, "x": x})
+    loss.backward()
+    with pytest.raises(RuntimeError, match=rf"^{op}: trying to backward through the graph a "
+                       r"second time .*retain_graph=True"):
+        loss.backward()
+
+
+def test_second_backward_of_a_custom_function_follows_pytorch():
+    """Only what save_for_backward kept is freed; a Function's own attributes stay."""
+
+    class Scale(sg.Function):
+        @staticmethod
+        def forward(ctx, x, w):
+            ctx.w = w  # an attribute, not saved: PyTorch keeps it
+            return x * w
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * ctx.w, None
+
+    class Saved(sg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * 1
+
+    x = sg.tensor([1.0, 2.0], requires_grad=True)
+    loss = Scale.apply(x, sg.tensor([3.0, 5.0])).sum()
+    loss.backward()
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 10.0])
+    loss = Saved.apply(x).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match="^SavedBackward: trying to backward through the "
+                       "graph a second time"):
+        loss.backward()
