@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from sparsegraph.autograd.function import Context
 from sparsegraph.autograd.grad_mode import MODE
-from sparsegraph.backend import device_type
+from sparsegraph.backend import array_module, device_type
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.static.ir import ArrayRef, GradRef, Node, Ref, SparseRef, iter_refs
 from sparsegraph.tensor import Tensor, wrap
@@ -239,6 +239,16 @@ def _check_sparsity(i: int, v, x) -> None:
                          "trace again for a new one (static.compile does)")
 
 
+def _missing_grad_meta(fn, forward: Node):
+    """``(shape, dtype, xp)`` per output of a custom Function with several outputs, whose
+    backward gets zeros for the outputs the loss misses, as in eager
+    (`Context.set_materialize_grads`); None for built-in ops (they take None)."""
+    if len(forward.outputs) < 2 or getattr(fn, "_builtin", True):
+        return None
+    return [None if v is None else (v.shape, v.dtype, array_module(device_type(v.device)))
+            for v in forward.outputs]
+
+
 class Executor:
     """Runs a StaticGraph: ``Executor(graph).run(*inputs)`` -> the outputs (detached)."""
 
@@ -289,6 +299,7 @@ class Executor:
 
             # the incoming gradient, when this node is its last reader
             grads = [r.value.id for r in iter_refs(node.args) if isinstance(r, Ref)]
+            zeros_for = _missing_grad_meta(fn, node.forward)
             last_grad = grads[0] if len(grads) == 1 and grads[0] in dies_here else None
 
             def run(env, ctxs):
@@ -302,6 +313,9 @@ class Executor:
                     ctx.grad_reusable = _sole_holder(env.pop(last_grad, None))
                 elif len(runs) > 1:  # an earlier run's word must not reach this gradient
                     ctx.grad_reusable = False
+                if zeros_for is not None and ctx._materialize is not False:
+                    a = [wrap(m[2].zeros(m[0], m[1])) if g is None and m is not None else g
+                         for g, m in zip(a, zeros_for, strict=True)]
                 result = fn.backward(ctx, *a)
                 result = result if isinstance(result, tuple) else (result,)
                 return result[:n_in]

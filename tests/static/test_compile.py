@@ -176,3 +176,36 @@ def test_backward_reuses_a_dead_activation_buffer_but_never_an_output():
             expected = sg.ops.relu(conv(graph.x, graph.adj)).numpy().reshape(shape or (34, 16))
         assert (expected > 0).mean() > 0.2
         np.testing.assert_allclose(compiled().numpy(), expected, rtol=1e-12)  # not a gradient
+
+
+class _SumAndProd(sg.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return x + y, x * y
+
+    @staticmethod
+    def backward(ctx, g_sum, g_prod):  # reads both: an unused output's gradient must be zeros
+        x, y = ctx.saved_tensors
+        return g_sum + g_prod * y, g_sum + g_prod * x
+
+
+def test_a_replayed_custom_function_gets_zeros_for_an_unused_outputs_gradient():
+    def train(compiled):
+        x = sg.tensor([1.0, 2.0], requires_grad=True)
+        y = sg.tensor([3.0, 4.0], requires_grad=True)
+        opt = sg.optim.SGD([x, y], lr=0.1)
+
+        def step():
+            opt.zero_grad()
+            _, prod = _SumAndProd.apply(x, y)
+            loss = prod.sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        run = static.compile(step) if compiled else step
+        losses = [float(run().item()) for _ in range(3)]
+        return losses, x.tolist(), y.tolist()
+
+    assert train(True) == train(False)
