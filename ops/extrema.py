@@ -40,9 +40,11 @@ register("max_dim", "cpu", "cuda")(_extremum_kernel("argmax"))
 register("min_dim", "cpu", "cuda")(_extremum_kernel("argmin"))
 
 
-@register("extremum_dim_backward", "cpu", "cuda")
-def _extremum_dim_backward_kernel(g, idx, shape, dim):
-    """Scatter ``g`` (dim kept) to the arg-extremum positions ``idx`` (dim kept)."""
+@register("take_along_backward", "cpu", "cuda")
+def _take_along_backward_kernel(g, idx, shape, dim):
+    """The gradient of ``take_along_axis(x, idx, dim)`` for distinct ``idx`` along ``dim``:
+    ``g`` put back at the positions ``idx`` it was taken from, zeros elsewhere (max / min with
+    a dim, sort, topk)."""
     xp = xp_of(g)
     gx = xp.zeros(shape, dtype=g.dtype)
     xp.put_along_axis(gx, idx, g, dim)
@@ -100,7 +102,7 @@ class MaxMinDim(Function):
     @staticmethod
     def backward(ctx, g, g_indices=None):
         g = g.array if ctx.keepdim else xp_of(g.array).expand_dims(g.array, ctx.dim)
-        return dispatch("extremum_dim_backward", ctx.device)(
+        return dispatch("take_along_backward", ctx.device)(
             g, ctx.idx, ctx.shape, ctx.dim), None, None, None
 
 

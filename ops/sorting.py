@@ -45,15 +45,6 @@ def _sort_kernel(x, dim, descending, k):
     return xp.take_along_axis(x, idx, dim), idx
 
 
-@register("sort_backward", "cpu", "cuda")
-def _sort_backward_kernel(g, idx, shape, dim):
-    """Scatter ``g`` back to the positions ``idx`` it was taken from (the rest get 0)."""
-    xp = xp_of(g)
-    gx = xp.zeros(shape, dtype=g.dtype)
-    xp.put_along_axis(gx, idx, g, dim)
-    return gx
-
-
 # ---- Function --------------------------------------------------------------------------------
 class Sort(Function):
     """Sorted values and their indices along ``dim`` (the first ``k`` when ``k`` is given)."""
@@ -69,7 +60,8 @@ class Sort(Function):
     def backward(ctx, g, g_indices=None):
         if g is None:
             return None, None, None, None
-        return dispatch("sort_backward", ctx.device)(
+        # the kernel registered in ops/extrema.py: g put back where it was taken from
+        return dispatch("take_along_backward", ctx.device)(
             g.array, ctx.idx, ctx.shape, ctx.dim), None, None, None
 
 

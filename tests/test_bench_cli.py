@@ -9,6 +9,8 @@ import pytest
 
 import sparsegraph as sg
 from sparsegraph.cli import bench_plots, bench_sparse_dense, main
+from tests.cli_help import help_text as _help
+from tests.cli_help import options as _options
 
 TINY_SWEEP = ["bench", "sparse-vs-dense", "--nodes", "40", "120", "--density-sweep", "0.02",
               "0.2", "0.9", "--features", "4", "--repeat", "1", "--quiet"]
@@ -612,27 +614,6 @@ def test_bench_sampling_refuses_zero_and_negative_batches(capsys):
 
 
 # ---- audit_readme3 F4, F6 -------------------------------------------------------------------
-def _help(argv: list[str], capsys, monkeypatch) -> str:
-    monkeypatch.setenv("COLUMNS", "200")  # one line per option
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    assert exc.value.code == 0
-    return capsys.readouterr().out
-
-
-def _options(text: str) -> dict:
-    """``--flag`` -> its usage and help on one line, from ``--help``'s output."""
-    options, flag = {}, None
-    section = next(b for b in text.split("\n\n") if b.startswith("options:"))
-    for line in section.splitlines()[1:]:
-        if line.startswith("  -"):
-            flag = line.split()[0].rstrip(",")
-            options[flag] = line.strip()
-        else:
-            options[flag] += " " + line.strip()
-    return options
-
-
 def test_sparse_vs_dense_help_names_the_plot_extra_and_exit_status_3(capsys, monkeypatch):
     text = " ".join(_help(["bench", "sparse-vs-dense", "--help"], capsys, monkeypatch).split())
     assert "pip install 'sparsegraph[plot]'" in text

@@ -7,6 +7,8 @@ import sys
 import pytest
 
 from sparsegraph.cli import main
+from tests.cli_help import help_text as _help
+from tests.cli_help import options as _options
 
 
 def test_info_lists_versions_devices_and_kernels(capsys):
@@ -140,27 +142,6 @@ def test_missing_data_with_no_download_names_the_flag(tmp_path, capsys):
 
 
 # ---- audit_readme3 F2, F3, F5, F6 -----------------------------------------------------------
-def _help(argv, capsys, monkeypatch) -> str:
-    monkeypatch.setenv("COLUMNS", "200")  # one line per option
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    assert exc.value.code == 0
-    return capsys.readouterr().out
-
-
-def _options(text: str) -> dict:
-    """``--flag`` -> its usage and help on one line, from ``--help``'s output."""
-    options, flag = {}, None
-    section = next(b for b in text.split("\n\n") if b.startswith("options:"))
-    for line in section.splitlines()[1:]:
-        if line.startswith("  -"):
-            flag = line.split()[0].rstrip(",")
-            options[flag] = line.strip()
-        else:
-            options[flag] += " " + line.strip()
-    return options
-
-
 def test_train_help_lists_every_models_defaults_from_DEFAULTS(capsys, monkeypatch):
     from sparsegraph.cli import train
 

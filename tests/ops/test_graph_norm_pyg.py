@@ -8,58 +8,12 @@ import pytest
 import sparsegraph as sg
 from sparsegraph import ops
 from sparsegraph.testing import assert_close, gradcheck
+from tests.pyg_reference import pyg_add_remaining_self_loops, pyg_scatter
 
 N = 6
 
 
-# ---- PyG, transcribed (torch_geometric.utils: loop.py, scatter.py; nn/conv/gcn_conv.py) ----
-def pyg_scatter(src, index, dim_size, reduce):
-    """``torch_geometric.utils.scatter`` along dim 0: empty outputs are 0; the mean divides by
-    the count clamped to 1 (true division: integer sources give a float mean)."""
-    reduce = "sum" if reduce == "add" else reduce
-    if reduce in ("sum", "mean"):
-        out = np.zeros((dim_size,) + src.shape[1:], src.dtype)
-        np.add.at(out, index, src)
-        if reduce == "sum":
-            return out
-        count = np.maximum(np.bincount(index, minlength=dim_size), 1)
-        return (out / count.reshape((-1,) + (1,) * (src.ndim - 1))).astype(
-            src.dtype if src.dtype.kind == "f" else np.float32)
-    out = np.zeros((dim_size,) + src.shape[1:], src.dtype)  # include_self=False on zeros
-    for i in range(dim_size):
-        hit = src[index == i]
-        if len(hit):
-            out[i] = hit.max(0) if reduce == "max" else hit.min(0)
-    return out
-
-
-def pyg_add_remaining_self_loops(edge_index, edge_attr, fill_value, num_nodes):
-    """``add_remaining_self_loops``, line for line. Extension (not in PyG): a fill Tensor of
-    shape ``(N, ...)`` gives one value per node."""
-    mask = edge_index[0] != edge_index[1]
-    loop_index = np.tile(np.arange(num_nodes), (2, 1))
-    if fill_value is None:
-        loop_attr = np.full((num_nodes,) + edge_attr.shape[1:], 1.0).astype(edge_attr.dtype)
-    elif isinstance(fill_value, int | float):
-        loop_attr = np.full((num_nodes,) + edge_attr.shape[1:], fill_value).astype(
-            edge_attr.dtype)
-    elif isinstance(fill_value, np.ndarray):
-        loop_attr = fill_value.astype(edge_attr.dtype)
-        if loop_attr.shape[:1] != (num_nodes,) or loop_attr.ndim != edge_attr.ndim:  # PyG's
-            if edge_attr.ndim != loop_attr.ndim:
-                loop_attr = loop_attr[None]
-            loop_attr = np.tile(loop_attr, [num_nodes] + [1] * (loop_attr.ndim - 1))
-        loop_attr = loop_attr.copy()
-    else:
-        loop_attr = pyg_scatter(edge_attr, edge_index[1], num_nodes, fill_value)
-    inv_mask = ~mask
-    # numpy, like torch on the CPU, leaves the last of repeated indices' values
-    loop_attr[edge_index[0][inv_mask]] = edge_attr[inv_mask]
-    edge_attr = np.concatenate([edge_attr[mask], loop_attr], axis=0)
-    edge_index = np.concatenate([edge_index[:, mask], loop_index], axis=1)
-    return edge_index, edge_attr
-
-
+# ---- PyG, transcribed (nn/conv/gcn_conv.py; loop.py and scatter.py in tests/pyg_reference.py)
 def pyg_gcn_norm(edge_index, edge_weight, num_nodes, improved=False, add_self_loops=True):
     if add_self_loops:
         edge_index, edge_weight = pyg_add_remaining_self_loops(
