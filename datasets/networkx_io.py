@@ -88,6 +88,19 @@ def _attr_rows(graph: Graph, key: str, what: str, rows: int):
     return value
 
 
+# names Graph reads as per-node or per-edge fields (or that are its own attributes): a
+# `G.graph` entry under such a name would skip Graph's validation, so it is renamed
+_SPECIAL = {"x", "y", "batch", "ptr", "pos", "num_nodes", "adj", "edge_index", "edge_weight",
+            "edge_attr"}
+
+
+def _special(name: str) -> bool:
+    """Whether Graph treats ``name`` specially (a ``G.graph`` key ``y`` is still read as a
+    graph label by the caller, when no node attribute takes that name)."""
+    return (name in _SPECIAL or name.endswith("_mask") or name.startswith(("edge_", "_"))
+            or hasattr(Graph, name))
+
+
 def from_networkx(G: nx.Graph, group_node_attrs=None, group_edge_attrs=None) -> Graph:
     """A Graph from a networkx graph; nodes are numbered in ``G.nodes`` order.
 
@@ -101,7 +114,9 @@ def from_networkx(G: nx.Graph, group_node_attrs=None, group_edge_attrs=None) -> 
     some nodes (or edges) but not all is a ValueError naming it, ``weight`` included, and
     each ``G.graph`` entry becomes a graph attribute (``y`` a graph label, other numeric
     values Tensors, anything else as given), renamed ``graph_<name>`` when a node or edge
-    attribute (or a Graph field) already has its name.
+    attribute already has its name or Graph treats the name specially (``x``, ``*_mask``,
+    ``batch``, ``ptr``, ``pos``, ``edge_*``, ``num_nodes``, its own attributes ...), so a
+    graph-level value never bypasses Graph's checks on those fields.
     """
     if not isinstance(G, nx.Graph):
         raise TypeError(f"from_networkx: expected a networkx graph (got {type(G).__name__})")
@@ -146,12 +161,12 @@ def from_networkx(G: nx.Graph, group_node_attrs=None, group_edge_attrs=None) -> 
             extra[k] = v if k in ("x", "y") or k.endswith("_mask") else as_tensor(v)
         else:
             late[k] = v
-    taken = {*node_attrs, *extra, *late, *reserved, "batch", "ptr"}
+    taken = {*node_attrs, *extra, *late, *reserved}
     for k, v in G.graph.items():
         if k in ("node_default", "edge_default"):  # networkx 1.x bookkeeping, not data
             continue
-        name = f"graph_{k}" if str(k) in taken or str(k).startswith("edge_") else str(k)
-        if name == "y":
+        name = f"graph_{k}" if str(k) in taken or _special(str(k)) else str(k)
+        if k == "y" and "y" not in taken:
             extra["y"] = v  # validated as a graph label by Graph
         else:
             array = _numeric_array(v)

@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import json
 import pathlib
-import shutil
 
 import numpy as np
 
 from sparsegraph.datasets import store
-from sparsegraph.datasets.root import check_folder_path, folder_arg
+from sparsegraph.datasets.root import folder_arg
 from sparsegraph.graph import Graph
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import Tensor, wrap
@@ -139,18 +138,14 @@ def save_on_disk(graph, folder, *, chunk_rows: int = CHUNK_ROWS) -> pathlib.Path
     """
     if not isinstance(graph, Graph):
         raise TypeError(f"save_on_disk: expected a Graph (got {type(graph).__name__})")
-    given = folder
-    folder = folder_arg("save_on_disk", "folder", folder)
+    folder_arg("save_on_disk", "folder", folder)  # a bad folder type before the others
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int | np.integer):
         raise TypeError(f"save_on_disk: expected an int `chunk_rows` >= 1 (got "
                         f"{type(chunk_rows).__name__} {chunk_rows!r})")
     if chunk_rows < 1:
         raise ValueError(f"save_on_disk: expected `chunk_rows` >= 1 (got {chunk_rows})")
     attributes, tensors = _attributes(graph)  # refuse before anything is written
-    check_folder_path("save_on_disk", "folder", given, folder.parent)
-    store.check_replaceable("save_on_disk", folder)
-    tmp = store.temp_folder(folder)
-    try:
+    with store.writing("save_on_disk", folder) as (tmp, folder):
         s = graph.adj.structure
         s = s.to_csr()[0] if s.layout != "csr" else s
         arrays = {"indptr": np.asarray(s.indptr), "indices": np.asarray(s.indices)}
@@ -168,10 +163,6 @@ def save_on_disk(graph, folder, *, chunk_rows: int = CHUNK_ROWS) -> pathlib.Path
                 "num_edges": graph.num_edges, "arrays": sorted(names),
                 "tensors": sorted(tensors)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        store.install("save_on_disk", tmp, folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return folder
 
 

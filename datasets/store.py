@@ -3,6 +3,7 @@ renamed into place. Only a folder such a save wrote (or an empty one) is ever re
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -10,7 +11,7 @@ import pathlib
 import shutil
 import tempfile
 
-from sparsegraph.datasets.root import as_created
+from sparsegraph.datasets.root import as_created, check_folder_path, folder_arg
 
 ONDISK = "sparsegraph-ondisk"  # save_on_disk: a graph
 ARRAYS = "sparsegraph-arrays"  # synthetic.save: a dict of arrays (a preset is a graph too)
@@ -87,9 +88,10 @@ def temp_folder(folder: pathlib.Path) -> pathlib.Path:
 def install(op: str, tmp: pathlib.Path, folder: pathlib.Path, *, done=None,
             cache: bool = False) -> None:
     """Move the complete ``tmp`` to ``folder``. An earlier save there is renamed aside first
-    and removed after the rename, so it is never deleted before its replacement is in place;
-    anything else there is refused (`check_replaceable`). ``done(folder)`` true: another
-    process has already put a good copy there, so ``tmp`` is dropped instead (a cache)."""
+    and removed only after the rename succeeds, so it is never deleted before its replacement
+    is in place: when the rename fails, it is moved back and the error raised; anything else
+    there is refused (`check_replaceable`). ``done(folder)`` true: another process has already
+    put a good copy there, so ``tmp`` is dropped instead (a cache)."""
     for _ in range(INSTALL_ATTEMPTS):
         if done is not None and done(folder):
             shutil.rmtree(tmp, ignore_errors=True)
@@ -105,13 +107,52 @@ def install(op: str, tmp: pathlib.Path, folder: pathlib.Path, *, done=None,
                 except FileNotFoundError:
                     pass  # another process moved it aside first
             os.replace(tmp, folder)
-            return
         except OSError as exc:
+            if old is not None:
+                _restore(old, folder)
+                old = None
             if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                 raise
-            # another process renamed its own copy into place between our two renames: again
-        finally:
+            continue  # another process renamed its own copy into place between our renames
+        except BaseException:
             if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+                _restore(old, folder)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return
     raise OSError(errno.EBUSY, f"{op}: {folder} kept being replaced by other processes; try "
                   "again")
+
+
+def _restore(old: pathlib.Path, folder: pathlib.Path) -> None:
+    """Put the earlier save that `install` moved aside (``old/saved``) back at ``folder``.
+    When ``folder`` is taken again (another process installed its copy meanwhile) the earlier
+    save is stale and dropped; when it cannot be moved back otherwise, it stays in ``old``."""
+    saved = old / "saved"
+    if saved.exists() or saved.is_symlink():
+        try:
+            os.replace(saved, folder)
+        except OSError:
+            if not (folder.exists() or folder.is_symlink()):
+                return  # kept aside in `old`: never delete the only copy
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def writing(op: str, folder, *, cache: bool = False, done=None):
+    """Write a save into ``folder`` (str or os.PathLike; ``~`` expanded): checks the path and
+    that ``folder`` is replaceable before anything is written, yields ``(tmp, folder)`` — a
+    temp folder beside it to write into, and the resolved destination — and, on a clean exit
+    only, installs ``tmp`` as ``folder`` (`install`, with ``cache`` / ``done``). The temp
+    folder is always removed."""
+    path = folder_arg(op, "folder", folder)
+    check_folder_path(op, "folder", folder, path.parent)
+    check_replaceable(op, path, cache=cache)
+    tmp = temp_folder(path)
+    try:
+        yield tmp, path
+        install(op, tmp, path, done=done, cache=cache)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)

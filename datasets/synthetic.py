@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import shutil
 import time
 
 import numpy as np
@@ -30,6 +29,15 @@ PRESETS = {  # nodes, directed edges, features, classes (the real datasets' size
     "products": (2_449_029, 123_718_280, 100, 47),
 }
 CHUNK = 1 << 22  # edges drawn per vectorised step
+
+
+def array_dtypes(num_nodes: int) -> dict:
+    """The dtype of each array `generate` returns for a graph on ``num_nodes`` nodes: the one
+    table `generate` casts to and a preset cache is checked against (`_preset_spec`)."""
+    return {"indptr": np.dtype(np.int64),
+            "indices": np.dtype(np.int32 if num_nodes < 2**31 else np.int64),
+            "x": np.dtype(np.float32), "y": np.dtype(np.int64),
+            **{k: np.dtype(np.bool_) for k in ("train_mask", "val_mask", "test_mask")}}
 
 
 ENUMERATE_PAIRS = 1 << 22  # graphs with at most this many node pairs can be sampled exactly
@@ -200,6 +208,7 @@ def generate(num_nodes: int, num_edges: int, num_features: int, num_classes: int
     _check_args(num_nodes=num_nodes, num_edges=num_edges, num_features=num_features,
                 num_classes=num_classes, homophily=homophily, train_frac=train_frac,
                 val_frac=val_frac, power=power, noise=noise)
+    dtypes = array_dtypes(num_nodes)
     rng = np.random.default_rng(seed)
     y = rng.integers(0, num_classes, num_nodes)
     ranks = rng.permutation(num_nodes) + 1.0  # Zipf degree weight of a node: rank ** -power
@@ -212,22 +221,23 @@ def generate(num_nodes: int, num_edges: int, num_features: int, num_classes: int
     src = np.concatenate([u, v])
     del u, v
     order = np.argsort(dst * num_nodes + src, kind="stable")
-    indices = src[order].astype(np.int32 if num_nodes < 2**31 else np.int64)
+    indices = src[order].astype(dtypes["indices"])
     counts = np.bincount(dst, minlength=num_nodes)
     del src, dst, order
-    indptr = np.zeros(num_nodes + 1, np.int64)
+    indptr = np.zeros(num_nodes + 1, dtypes["indptr"])
     np.cumsum(counts, out=indptr[1:])
-    means = rng.standard_normal((num_classes, num_features)).astype(np.float32)
-    x = np.empty((num_nodes, num_features), np.float32)
+    means = rng.standard_normal((num_classes, num_features)).astype(dtypes["x"])
+    x = np.empty((num_nodes, num_features), dtypes["x"])
     for lo in range(0, num_nodes, 1 << 18):
         hi = min(lo + (1 << 18), num_nodes)
         x[lo:hi] = means[y[lo:hi]] + noise * rng.standard_normal((hi - lo, num_features),
                                                                  dtype=np.float32)
     split = rng.random(num_nodes)
-    return {"indptr": indptr, "indices": indices, "x": x, "y": y.astype(np.int64),
-            "train_mask": split < train_frac,
-            "val_mask": (split >= train_frac) & (split < train_frac + val_frac),
-            "test_mask": split >= train_frac + val_frac}
+    arrays = {"indptr": indptr, "indices": indices, "x": x, "y": y,
+              "train_mask": split < train_frac,
+              "val_mask": (split >= train_frac) & (split < train_frac + val_frac),
+              "test_mask": split >= train_frac + val_frac}
+    return {k: a.astype(dtypes[k], copy=False) for k, a in arrays.items()}
 
 
 def save(arrays: dict, folder, *, _cache: bool = False) -> pathlib.Path:
@@ -237,22 +247,12 @@ def save(arrays: dict, folder, *, _cache: bool = False) -> pathlib.Path:
     earlier save there (its meta.json says so) is renamed aside and removed afterwards, an
     empty folder is replaced, anything else is refused (ValueError naming ``folder``).
     """
-    given = folder
-    folder = folder_arg("synthetic.save", "folder", folder)
-    check_folder_path("synthetic.save", "folder", given, folder.parent)
-    store.check_replaceable("synthetic.save", folder, cache=_cache)
-    tmp = store.temp_folder(folder)
-    try:
+    done = (lambda f: _cached(f, _spec(arrays)) is not None) if _cache else None
+    with store.writing("synthetic.save", folder, cache=_cache, done=done) as (tmp, folder):
         for name, a in arrays.items():
             np.save(tmp / f"{name}.npy", a)
         (tmp / "meta.json").write_text(json.dumps({"format": store.ARRAYS, "version": 1,
                                                    "arrays": sorted(arrays)}))
-        store.install("synthetic.save", tmp, folder, cache=_cache,
-                      done=(lambda f: _cached(f, _spec(arrays)) is not None) if _cache
-                      else None)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return folder
 
 
@@ -280,12 +280,12 @@ def _cached(folder: pathlib.Path, spec: dict, mmap: bool = True) -> dict | None:
 
 
 def _preset_spec(preset: str) -> dict:
-    """The shapes and dtypes of `generate`'s arrays for ``preset``."""
+    """The shapes and dtypes of `generate`'s arrays for ``preset`` (dtypes: `array_dtypes`)."""
     n, e, f, _ = PRESETS[preset]
-    return {"indptr": ((n + 1,), np.dtype(np.int64)),
-            "indices": ((e,), np.dtype(np.int32 if n < 2**31 else np.int64)),
-            "x": ((n, f), np.dtype(np.float32)), "y": ((n,), np.dtype(np.int64)),
-            **{k: ((n,), np.dtype(np.bool_)) for k in ("train_mask", "val_mask", "test_mask")}}
+    shapes = {"indptr": (n + 1,), "indices": (e,), "x": (n, f), "y": (n,),
+              **{k: (n,) for k in ("train_mask", "val_mask", "test_mask")}}
+    dtypes = array_dtypes(n)
+    return {k: (shape, dtypes[k]) for k, shape in shapes.items()}
 
 
 def load_synthetic(preset: str, root=None, seed: int = 0, mmap: bool = True) -> dict:
