@@ -7,7 +7,8 @@ Per-edge values follow one of two orders, and every hook sees one of them throug
   a subclass's own ``message`` and a PyG-style ``aggregate(inputs, index, ...)`` (with the
   default message too) get ``x_j``, ``index``, ``edge_weight`` in it, and ``propagate``'s
   keywords as passed, so per-edge keywords (PyG's ``norm``) pair with their edges whatever E
-  is; the messages are put in CSR order (one gather) only for the built-in reduction;
+  is; the built-in reduction scatters such messages by target as they are (no permutation),
+  and only an ``aggregate(messages, adj)`` override gets them put in CSR order;
 - the CSR order of the adjacency (sorted by target): the default ``message`` with the
   built-in reduction, and ``message_and_aggregate(adj, ...)``, whose ``adj``, ``index`` and
   ``edge_weight`` follow it. Its per-edge keywords are put in that order: those named
@@ -28,6 +29,10 @@ from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import Tensor, wrap
 
 _SUFFIXES = ("_i", "_j")
+# the parameter names `EdgeCall._special` fills (besides x_i / x_j / edge_weight / NAME_i / NAME_j)
+SPECIAL = ("index", "edge_index_i", "edge_index_j", "edge_index", "ptr", "size_i", "size_j",
+           "size", "dim_size", "adj_t")
+FILLABLE = ("x_i", "x_j", "edge_weight") + SPECIAL
 
 
 class EdgeCall:
@@ -39,16 +44,19 @@ class EdgeCall:
         edge_weight: ``propagate``'s weights in the caller's order (None: ``adj``'s values).
         in_csr_order: per-edge values in CSR order (the default message, the fused path).
         flip: ``flow="target_to_source"`` (``edge_index`` and ``size`` given reversed).
+        adj_given: the caller passed a SparseTensor or Graph (``adj_t`` is then the CSR
+            adjacency, else None).
     """
 
     MISSING = object()
 
     def __init__(self, op: str, adj: SparseTensor, perm, caller: SparseTensor, x_src, x_dst,
-                 kwargs: dict, edge_weight, dtype, in_csr_order: bool, flip: bool):
+                 kwargs: dict, edge_weight, dtype, in_csr_order: bool, flip: bool,
+                 adj_given: bool = False):
         self.op, self.csr, self.perm, self.caller = op, adj, perm, caller
         self.x_src, self.x_dst, self.kwargs, self.edge_weight = x_src, x_dst, kwargs, edge_weight
         self.dtype, self.in_csr_order, self.flip = dtype, in_csr_order, flip
-        self._weighted = None
+        self.adj_given, self._weighted = adj_given, None
 
     @property
     def adj(self) -> SparseTensor:
@@ -97,6 +105,8 @@ class EdgeCall:
         return ops.gather_rows(features, index)
 
     def _special(self, name: str):
+        if name not in SPECIAL:
+            return self.MISSING
         n_src, n_dst = self.csr.shape[1], self.csr.shape[0]
         if name in ("index", "edge_index_i"):
             return wrap(self.targets())
@@ -114,7 +124,9 @@ class EdgeCall:
             return n_src
         if name == "size":
             return (n_dst, n_src) if self.flip else (n_src, n_dst)
-        return self.MISSING
+        if name == "adj_t":
+            return self.weighted_csr() if self.adj_given else None
+        raise AssertionError(f"SPECIAL lists {name!r}, which _special does not fill")
 
     def _keyword(self, name: str):
         """A keyword of ``propagate`` for a hook. Hooks that see the caller's edge order get
@@ -164,6 +176,8 @@ class EdgeCall:
         base, suffix = name[:-2], name[-2:]
         if suffix in _SUFFIXES and base in self.kwargs:
             src, dst = split_features(self.kwargs[base])
+            if self.flip and isinstance(self.kwargs[base], tuple | list):  # PyG: swapped
+                src, dst = dst, src  # only here, where the pair is read by _i / _j
             if suffix == "_j":
                 return self._gather(name, src, self.sources())
             return self._gather(name, dst, self.targets())
@@ -177,7 +191,10 @@ def _is_node_pair(v) -> bool:
 
 def flipped(op: str, adj, x, size, kwargs: dict):
     """``flow="target_to_source"`` as the default flow: the edge_index rows swapped, and so
-    ``size`` and every pair of node tensors (PyG: ``x[0]`` is indexed by ``edge_index[0]``)."""
+    ``size`` and the pair ``x`` (PyG: ``x[0]`` is indexed by ``edge_index[0]``). The keywords
+    are returned as given: a pair among them is swapped only where it is read as ``NAME_i`` /
+    ``NAME_j`` (`EdgeCall.value`), so a hook reading it by its plain name gets it unchanged,
+    as in PyG."""
     if isinstance(adj.adj if isinstance(adj, Graph) else adj, SparseTensor):
         raise ValueError(f"{op}: flow='target_to_source' takes an edge_index (got a "
                          f"{type(adj).__name__}, which is target-major); pass its transpose "
@@ -185,9 +202,26 @@ def flipped(op: str, adj, x, size, kwargs: dict):
     ei = adj.array if isinstance(adj, Tensor) else adj if hasattr(adj, "dtype") else (
         np.asarray(adj))
     ei = ei[::-1] if ei.ndim == 2 else ei  # a wrong shape is refused by the conversion
-    swap = lambda v: (v[1], v[0]) if _is_node_pair(v) else v  # noqa: E731
-    return (ei, swap(x), None if size is None else (size[1], size[0]),
-            {k: swap(v) for k, v in kwargs.items()})
+    x = (x[1], x[0]) if _is_node_pair(x) else x
+    return ei, x, None if size is None else (size[1], size[0]), kwargs
+
+
+class _Words:
+    """Words of an error message, formatted only when one is raised (``str`` / f-string)."""
+
+    __slots__ = ("fmt", "args")
+
+    def __init__(self, fmt: str, *args):
+        self.fmt, self.args = fmt, args
+
+    def __str__(self) -> str:
+        return self.fmt.format(*self.args)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
+_X_LABELS = ("`x_src`", "`x_dst`")
 
 
 def requested_node_tensors(params, kwargs: dict) -> dict:
@@ -216,23 +250,26 @@ def node_counts(op: str, adj, x, size, kwargs: dict, wanted: dict, flip: bool):
         return n, n, None, x.dtype
     counts, whence, roles = [None, None], [None, None], ("source", "target")
 
-    def note(k: int, n: int, name: str) -> None:
+    def note(k: int, n: int, name) -> None:
         if counts[k] is None:
-            counts[k], whence[k] = n, f"{name} with {n} rows"
+            counts[k], whence[k] = n, _Words("{} with {} rows", name, n)
         elif counts[k] != n:
             raise ValueError(f"{op}: expected {name} with {counts[k]} rows, one per "
                              f"{roles[k]} node, to match {whence[k]} (got {n})")
 
     for k in (0, 1):
         if size is not None and size[k] is not None:
-            counts[k], whence[k] = size[k], f"`size[{1 - k if flip else k}]` = {size[k]}"
+            counts[k], whence[k] = size[k], _Words("`size[{}]` = {}", 1 - k if flip else k,
+                                                   size[k])
     dtype = None
     for name, v in [("x", x)] + [(b, kwargs[b]) for b in wanted if b != "x"]:
         suffixes = wanted.get(name, set()) | ({"_j"} if name == "x" else set())
         if isinstance(v, tuple | list):
             src, dst = split_features(v)
-            labels = (("`x_src`", "`x_dst`") if name == "x" else
-                      (f"`{name}[{int(flip)}]`", f"`{name}[{1 - int(flip)}]`"))
+            if flip and name != "x":  # flipped() swapped x only; the keywords as given
+                src, dst = dst, src
+            labels = (_X_LABELS if name == "x" else
+                      (_Words("`{}[{}]`", name, int(flip)), _Words("`{}[{}]`", name, 1 - flip)))
             for k, t in ((0, src), (1, dst)):
                 if t is not None:
                     note(k, t.shape[0], labels[k])
@@ -240,7 +277,7 @@ def node_counts(op: str, adj, x, size, kwargs: dict, wanted: dict, flip: bool):
         elif v is not None:
             for k, suffix in ((0, "_j"), (1, "_i")):
                 if suffix in suffixes:
-                    note(k, v.shape[0], f"`{name}`")
+                    note(k, v.shape[0], _Words("`{}`", name))
             dtype = v.dtype if dtype is None else dtype
     graph_adj = adj.adj if isinstance(adj, Graph) else adj
     if isinstance(graph_adj, SparseTensor):
@@ -251,7 +288,7 @@ def node_counts(op: str, adj, x, size, kwargs: dict, wanted: dict, flip: bool):
                              f"{shape} (N_dst, N_src) (got size={tuple(size)})")
         for k in (0, 1):
             if counts[k] is None:
-                counts[k], whence[k] = shape[1 - k], f"`adj` of shape {shape}"
+                counts[k], whence[k] = shape[1 - k], _Words("`adj` of shape {}", shape)
     if counts[0] is None:
         raise ValueError(f"{op}: without node features (`x` is None) expected `adj` as a "
                          f"SparseTensor or Graph, whose shape gives the node counts, or "

@@ -82,12 +82,16 @@ class GATConv(MessagePassing):
         self.in_channels, self.out_channels, self.heads = in_channels, out_channels, heads
         self.concat, self.negative_slope, self.dropout = concat, negative_slope, dropout
         self.add_self_loops, self.edge_dim = add_self_loops, edge_dim
-        self.fill_value, self.residual = check_fill_value("GATConv", fill_value), residual
-        if (edge_dim is not None and isinstance(self.fill_value, Tensor)
-                and self.fill_value.shape not in ((), (1,), (edge_dim,))):
+        fill_value, self.residual = check_fill_value("GATConv", fill_value), residual
+        if (edge_dim is not None and isinstance(fill_value, Tensor)
+                and fill_value.shape not in ((), (1,), (edge_dim,))):
             raise ValueError(f"GATConv: expected `fill_value` with edge_dim={edge_dim} values, "
                              f"one per edge feature (got a Tensor of shape "
-                             f"{tuple(self.fill_value.shape)})")
+                             f"{tuple(fill_value.shape)})")
+        if isinstance(fill_value, Tensor):  # moved by .to(device), not saved (PyG's neither)
+            self.register_buffer("fill_value", fill_value, persistent=False)
+        else:
+            self.fill_value = fill_value
         src_in, dst_in = (in_channels if isinstance(in_channels, tuple)
                           else (in_channels, in_channels))
         self.src_in, self.dst_in = src_in, dst_in

@@ -64,6 +64,11 @@ def csr_and_caller_order(adj, num_src: int, num_dst: int | None = None, *, op: s
         the caller's edge order (the COO built from an edge_index, or the given tensor).
     """
     num_dst = num_src if num_dst is None else num_dst
+    if (isinstance(adj, SparseTensor) and adj.layout == "csr"
+            and adj.shape[:2] == (num_dst, num_src)):  # e.g. `unweighted_adjacency`'s: checked
+        if dtype is not None and adj.dtype != dtype and not adj.requires_grad:
+            adj = adj.with_values(adj.values.to(dtype))
+        return adj, None, adj
     perm = None
     if isinstance(adj, Graph):
         adj = adj.adj
@@ -81,14 +86,13 @@ def csr_and_caller_order(adj, num_src: int, num_dst: int | None = None, *, op: s
             raise ValueError(f"{op}: expected `adj` as a SparseTensor or an integer edge_index "
                              f"of shape (2, E) (got {ei.dtype} array of shape {ei.shape})")
         # bipartite (PyG): sources index x_src, targets x_dst; the pair gives the shape
-        defaults = (f"`{'x_src' if x_is_pair else 'x'}` with {num_src} rows",
-                    f"`{'x_dst' if x_is_pair else 'x'}` with {num_dst} rows")
         if ei.size:  # two reductions for both rows, so the structure need not check again
             lows, highs = ei.min(axis=1).tolist(), ei.max(axis=1).tolist()
-            for k, (row, n, what) in enumerate(zip(edge_rows, (num_src, num_dst),
-                                                   counts_from or defaults, strict=True)):
+            for k, (row, n) in enumerate(zip(edge_rows, (num_src, num_dst), strict=True)):
                 if highs[k] >= n or lows[k] < 0:
                     bad = lows[k] if lows[k] < 0 else highs[k]
+                    what = counts_from[k] if counts_from else (
+                        f"`{('x_src', 'x_dst')[k] if x_is_pair else 'x'}` with {n} rows")
                     raise ValueError(f"{op}: expected `edge_index[{row}]` entries in [0, {n}) "
                                      f"to match {what} (got {bad})")
         # entry (target, source) per edge, in edge_index order (own copies of the caller's
@@ -206,8 +210,11 @@ def unweighted_adjacency(adj, x, *, op: str) -> SparseTensor:
     s = as_adjacency(adj, x_src.shape[0], n_dst, op=op, x_is_pair=is_pair).structure
     dtype = np.dtype(x_src.dtype)
 
-    def build():
-        return backend.xp_of(s.indptr).ones(s.nnz, dtype=dtype)
+    def build():  # shared by every call on this structure: read-only on the CPU (CuPy
+        ones = backend.xp_of(s.indptr).ones(s.nnz, dtype=dtype)  # has no such flag)
+        if isinstance(ones, np.ndarray):
+            ones.flags.writeable = False
+        return ones
 
     return SparseTensor(s, wrap(s._cached(("unit_values", dtype.str), build)))
 

@@ -6,7 +6,8 @@ parameters are matched by name, as in PyG. When neither ``message`` nor ``aggreg
 overridden and the aggregation is sum or mean, the layer takes the fused path: one spmm over
 the adjacency, never an E x F message tensor (PyG's ``message_and_aggregate``). Otherwise it
 gathers the rows ``message`` asks for, calls it and reduces each target's in-edges with the
-segment kernels. Whatever the path, the result is a dense Tensor.
+segment kernels (scatter ones for messages in an edge_index's unsorted order). Whatever
+the path, the result is a dense Tensor.
 """
 
 from __future__ import annotations
@@ -17,20 +18,20 @@ import math
 
 import sparsegraph.ops as ops
 from sparsegraph import backend
-from sparsegraph.gnn.edge_call import EdgeCall, flipped, node_counts, requested_node_tensors
-from sparsegraph.gnn.inputs import (  # noqa: F401  (re-exported: the layers' old import path)
-    adjacency_and_edge_order,
-    as_adjacency,
-    check_features,
-    check_in_channels,
+from sparsegraph.gnn.edge_call import (
+    FILLABLE,
+    EdgeCall,
+    flipped,
+    node_counts,
+    requested_node_tensors,
+)
+from sparsegraph.gnn.inputs import (
     check_node_tensor,
     check_size,
     csr_and_caller_order,
-    edge_weights_in_csr_order,
-    edges_in_csr_order,
-    require_x_dst,
     split_features,
 )
+from sparsegraph.graph import Graph
 from sparsegraph.nn import Module
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import Tensor, wrap
@@ -172,14 +173,19 @@ class MessagePassing(Module):
     def _aggregate_csr(self, messages: Tensor, adj: SparseTensor) -> Tensor:
         """``aggregate`` over messages in ``adj``'s CSR order (contiguous per target)."""
         indptr = adj.structure.indptr
+        return self._reduce(messages, adj, lambda a: ops.segment(messages, indptr, a))
+
+    def _reduce(self, messages: Tensor, adj: SparseTensor, reduce) -> Tensor:
+        """Every aggregation of ``aggrs`` by ``reduce(name)`` (sum and mean share one sum;
+        mean divides by ``adj``'s in-degrees), concatenated on the feature axis."""
         outs, total = [], None
         for a in self.aggrs:
             if a in ("sum", "mean"):
                 if total is None:
-                    total = ops.segment(messages, indptr, "sum")
+                    total = reduce("sum")
                 outs.append(total if a == "sum" else total * self._inv_degree(adj, total))
             else:
-                outs.append(ops.segment(messages, indptr, a))
+                outs.append(reduce(a))
         return outs[0] if len(outs) == 1 else ops.cat(outs, dim=-1)
 
     def _inv_degree(self, adj: SparseTensor, like: Tensor) -> Tensor:
@@ -227,7 +233,8 @@ class MessagePassing(Module):
         op, cls = type(self).__name__, type(self)
         if size is not None:
             check_size(op, size)
-        given_x, given_kwargs = x, kwargs  # update sees them as the caller passed them
+        given_x = x  # update sees it as the caller passed it (flipped() swaps a pair x)
+        adj_given = isinstance(adj.adj if isinstance(adj, Graph) else adj, SparseTensor)
         flip = self.flow == "target_to_source"
         if flip:
             adj, x, size, kwargs = flipped(op, adj, x, size, kwargs)
@@ -235,7 +242,7 @@ class MessagePassing(Module):
         x_src, x_dst = split_features(x)
         check_node_tensor(op, "x", x_src)
         if x_dst is not x_src:
-            check_node_tensor(op, "x", x_dst)
+            check_node_tensor(op, "x_dst" if is_pair else "x", x_dst)
         fused = self.uses_fused_path()
         wanted = {} if fused else requested_node_tensors(_parameters(cls, "message"), kwargs)
         n_src, n_dst, whence, dtype = node_counts(op, adj, x, size, kwargs, wanted, flip)
@@ -246,7 +253,7 @@ class MessagePassing(Module):
         in_csr_order = fused or (cls.message is MessagePassing.message
                                  and _aggregate_style(cls) != "pyg")
         call = EdgeCall(op, adj, perm, caller, x_src, x_dst, kwargs, edge_weight, dtype,
-                        in_csr_order, flip)
+                        in_csr_order, flip, adj_given=adj_given)
         if fused:
             out = self._fused(call, x, x_src, is_pair)
         else:
@@ -257,7 +264,7 @@ class MessagePassing(Module):
             out = out.to_dense()
         if cls.update is MessagePassing.update:
             return out
-        return self.update(out, **self._update_arguments(given_x, x_dst, given_kwargs))
+        return self.update(out, **self._update_arguments(given_x, x_dst, kwargs))
 
     def _fused(self, call: EdgeCall, x, x_src, is_pair: bool):
         op, cls = type(self).__name__, type(self)
@@ -278,10 +285,15 @@ class MessagePassing(Module):
         if style == "pyg":
             args, kw = _fill(op, cls, "aggregate", call.value, kwargs, skip=1)
             return self.aggregate(messages, *args, **kw)
-        messages = call.to_csr_order(messages)
         if style == "adj":
-            return self.aggregate(messages, call.adj)
-        return self._aggregate_csr(messages, call.adj)
+            return self.aggregate(call.to_csr_order(messages), call.adj)
+        if call.sorted_by_target():
+            return self._aggregate_csr(messages, call.csr)
+        # messages in the caller's order: reduce them by target as they are (no E x F
+        # permutation into CSR order)
+        index, n_dst = call.targets(), call.csr.shape[0]
+        return self._reduce(messages, call.csr,
+                            lambda a: ops.scatter(messages, index, n_dst, a))
 
     def _update_arguments(self, x, x_dst, kwargs: dict) -> dict:
         """``update``'s parameters after the aggregate, by name (node-level, unchanged)."""
@@ -303,8 +315,6 @@ class MessagePassing(Module):
         return ""
 
 
-_MISSING = EdgeCall.MISSING
-
 
 def _fill(op: str, cls, hook: str, value, kwargs: dict, skip: int = 0, known=None):
     """A hook's arguments by parameter name: ``(positional, keyword)``; the first ``skip``
@@ -318,13 +328,12 @@ def _fill(op: str, cls, hook: str, value, kwargs: dict, skip: int = 0, known=Non
         if p.kind is p.VAR_POSITIONAL:
             continue
         v = known[p.name] if p.name in known else value(p.name)
-        if v is _MISSING and p.default is not p.empty:
+        if v is EdgeCall.MISSING and p.default is not p.empty:
             v = p.default  # explicit, so that later positional-only ones keep their places
-        if v is _MISSING:
-            raise TypeError(f"{op}.{hook}: cannot fill parameter `{p.name}`: expected x_i, "
-                            f"x_j, edge_weight, index, ptr, size_i, size_j, edge_index_i, "
-                            f"edge_index_j, a keyword passed to propagate, or NAME_i / NAME_j "
-                            f"for a node tensor NAME passed to propagate (got keywords "
+        if v is EdgeCall.MISSING:
+            raise TypeError(f"{op}.{hook}: cannot fill parameter `{p.name}`: expected "
+                            f"{', '.join(FILLABLE)}, a keyword passed to propagate, or NAME_i "
+                            f"/ NAME_j for a node tensor NAME passed to propagate (got keywords "
                             f"{sorted(kwargs)})")
         if p.kind is p.POSITIONAL_ONLY:
             args.append(v)
