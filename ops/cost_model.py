@@ -6,10 +6,11 @@ the two predictions meet is the crossover. `decide_spmm` answers from that table
 a sparse operand (``A @ X``, ``X @ A``) asks it in the default "auto" mode and runs dense only
 when dense is predicted faster (by ``min_speedup``, 1.25x) AND the dense ``(N, M)`` matrix fits
 the memory budget. `spmm_mode` forces either way in a block, for the current thread (or
-asyncio task) only, as ``torch.no_grad`` does; `set_spmm_mode` sets the process-wide default
-(initially ``$SPARSEGRAPH_SPMM_MODE``, read when a product first needs it). The static graph's
-sparse-vs-dense pass asks `decide_spmm` too, and a compiled function traces again when called
-under another mode, budget or table. `sparsegraph.ops.spmm` itself always runs sparse.
+asyncio task) only (grad mode and tracing, unlike it, are process-wide); `set_spmm_mode`
+sets the process-wide default (initially ``$SPARSEGRAPH_SPMM_MODE``, read when a product
+first needs it). The static graph's sparse-vs-dense pass asks `decide_spmm` too, and a
+compiled function traces again when called under another mode, budget or table.
+`sparsegraph.ops.spmm` itself always runs sparse.
 
 Model (seconds; ``n, m`` = rows, cols of ``A``, ``nnz`` stored entries, ``F`` = columns of X):
 
@@ -23,7 +24,6 @@ Model (seconds; ``n, m`` = rows, cols of ``A``, ``nnz`` stored entries, ``F`` = 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import os
 from collections.abc import Iterator
@@ -34,7 +34,7 @@ import numpy as np
 
 from sparsegraph.kernels import register
 from sparsegraph.sparse import SparseTensor
-from sparsegraph.tensor import Tensor
+from sparsegraph.tensor import TRACE, Tensor
 
 __all__ = ["Decision", "decide_spmm", "spmm_mode", "set_spmm_mode", "get_spmm_mode",
            "cost_table", "set_cost_table", "load_cost_table", "fit_cost_table",
@@ -86,9 +86,12 @@ _default_mode: str | None = None
 _block_mode: ContextVar[str | None] = ContextVar("sparsegraph_spmm_mode", default=None)
 _budget: int | None = None
 _default_budget: int | None = None
-_decisions: dict = {}  # (n_rows, n_cols, nnz, F, dtype, mode) -> Decision; cleared on changes
-# advanced by every sparse-or-dense decision: `compile` sees whether a trace asked the model
-_consults = itertools.count()
+# (generation, n_rows, n_cols, nnz, F, dtype, mode) -> Decision. The generation is bumped by
+# set_cost_table / set_memory_budget: a decide_spmm running in another thread under the old
+# table or budget stores its result under the old generation, never read again (clear() only
+# frees memory)
+_decisions: dict = {}
+_generation = 0
 
 
 def _number(v) -> bool:
@@ -152,10 +155,11 @@ def set_cost_table(table: dict | None) -> dict:
     Returns the previous table. Raises ValueError/TypeError on a malformed table. A compiled
     function whose sparse products were chosen under another table traces again.
     """
-    global _table, _table_key
+    global _table, _table_key, _generation
     previous = _table
     _table = _check_table(DEFAULT_TABLE if table is None else table)
     _table_key = json.dumps(_table, sort_keys=True)
+    _generation += 1
     _decisions.clear()
     return previous
 
@@ -181,17 +185,14 @@ def load_cost_table(path) -> dict:
         except json.JSONDecodeError as exc:
             raise ValueError(f"load_cost_table: expected a JSON file written by sparsegraph "
                              f"bench sparse-vs-dense (got {path}: {exc})") from None
-    # the table models A @ X alone: a GCN layer's points (op "gcn") time more than that
-    points = [p for p in data.get("points") or () if isinstance(p, dict)
-              and p.get("op", "spmm") == "spmm"] if isinstance(data, dict) else []
     if isinstance(data, dict) and data.get("cost_table") is not None:
         table = data["cost_table"]
-    elif points:
-        table = fit_cost_table(points)
     elif isinstance(data, dict) and ("cost_table" in data or "points" in data):
-        # None would quietly mean "the built-in table": say that nothing was fitted instead
-        raise ValueError(f"load_cost_table: {path} holds no fitted table (its run fitted none "
-                         "and kept no spmm points)")
+        try:  # None would quietly mean "the built-in table": say that nothing was fitted
+            table = fit_cost_table(data.get("points") or ())
+        except ValueError as exc:
+            raise ValueError(f"load_cost_table: {path} holds no fitted table (its run fitted "
+                             f"none, and {exc})") from None
     else:
         table = data
     if isinstance(table, dict):
@@ -230,11 +231,12 @@ def memory_budget() -> int:
 def set_memory_budget(nbytes: int | None) -> int | None:
     """Set the dense matrix budget in bytes (None: the default); returns the previous setting.
     A compiled function whose sparse products were chosen under another budget traces again."""
-    global _budget
+    global _budget, _generation
     if nbytes is not None and (not _number(nbytes) or not np.isfinite(nbytes) or nbytes < 0):
         raise ValueError(f"set_memory_budget: expected `nbytes` a finite number >= 0 or None "
                          f"(got {nbytes!r})")
     previous, _budget = _budget, None if nbytes is None else int(nbytes)
+    _generation += 1
     _decisions.clear()
     return previous
 
@@ -273,7 +275,10 @@ def set_spmm_mode(mode: str) -> str:
     precedence there."""
     global _default_mode
     _check_mode(mode)
-    previous, _default_mode = _env_mode(), mode
+    # set first: this is the escape hatch from a bad $SPARSEGRAPH_SPMM_MODE, so the previous
+    # value is reported as it was, never validated
+    previous, _default_mode = (
+        _default_mode or os.environ.get("SPARSEGRAPH_SPMM_MODE") or "auto"), mode
     return previous
 
 
@@ -284,8 +289,11 @@ def spmm_mode(mode: str) -> Iterator[None]:
         with sg.ops.spmm_mode("dense"):
             out = adj @ x        # to_dense(adj) @ x, same values and gradients
 
-    The block is local to the thread (or asyncio task) that enters it, as ``torch.no_grad``
-    is: other threads keep their mode, and leaving it restores this thread's previous one.
+    The block is local to the thread (or asyncio task) that enters it: other threads keep
+    their mode, and leaving it restores this thread's previous one. Unlike PyTorch, grad mode
+    (``sg.no_grad``) and static tracing (``sparsegraph.static``) stay process-wide in
+    sparsegraph: a ``no_grad`` block or a trace in one thread also covers the others'
+    operations.
     `decide_spmm` (hence the static graph's sparse-vs-dense pass) follows it too, and a
     `sparsegraph.static.compile` function called inside it traces again for this mode (the
     graph replayed is one traced under the mode in force at the call). Forced "dense" ignores
@@ -305,10 +313,13 @@ def decision_state() -> tuple:
     return get_spmm_mode(), _table_key, _budget
 
 
-def consults() -> int:
-    """A counter advanced by every sparse-or-dense decision (`decide_spmm`, ``A @ X`` with a
-    sparse operand): two reads differing by more than one bracket a decision."""
-    return next(_consults)
+def note_decision() -> None:
+    """Tell the active trace, if any, that a sparse-or-dense choice was made (`decide_spmm`,
+    ``A @ X`` with a sparse operand): `sparsegraph.static.compile` then replays that trace only
+    under an equal `decision_state()`. Outside a trace it does nothing."""
+    tracer = TRACE.tracer
+    if tracer is not None:
+        tracer.decided = True
 
 
 def _check_count(name: str, v) -> int:
@@ -331,8 +342,11 @@ def crossover_density(n_rows: int, n_cols: int, n_features: int, *,
                       table: dict | None = None) -> float:
     """The density at which ``table`` (default: `cost_table()`) predicts equal sparse and dense
     cost: dense is predicted faster above it (``inf``: never; 0.0: always)."""
-    t = _table if table is None else _check_table(table)
-    n, m, f = n_rows, n_cols, n_features
+    return _crossover(_table if table is None else _check_table(table),
+                      n_rows, n_cols, n_features)
+
+
+def _crossover(t: dict, n: int, m: int, f: int) -> float:
     if n * m == 0:
         return float("inf")
     s, d = t["sparse"], t["dense"]
@@ -361,31 +375,35 @@ def decide_spmm(n_rows: int, n_cols: int, nnz: int, n_features: int,
     if nnz > n * m:
         raise ValueError(f"decide_spmm: expected `nnz` <= n_rows * n_cols = {n * m} (got {nnz})")
     dt = np.dtype(dtype)
-    next(_consults)
+    note_decision()
     mode = get_spmm_mode()
-    key = (n, m, nnz, f, dt, mode)
+    # read the generation first, then the table and budget: a setter running meanwhile bumps
+    # it, so what is computed from a mix of old and new is stored under a dead key
+    generation = _generation
+    key = (generation, n, m, nnz, f, dt, mode)
     hit = _decisions.get(key)
     if hit is not None:
         return hit
-    scale = dt.itemsize / np.dtype(_table["dtype"]).itemsize
-    sparse, dense = (c * scale for c in _costs(_table, n, m, nnz, f))
+    table, budget = _table, memory_budget()
+    scale = dt.itemsize / np.dtype(table["dtype"]).itemsize
+    sparse, dense = (c * scale for c in _costs(table, n, m, nnz, f))
     density = nnz / (n * m) if n * m else 0.0
-    cross = crossover_density(n, m, f)
+    cross = _crossover(table, n, m, f)
     cross_s = "none (sparse faster at any density)" if cross > 1 else f"{cross:.3g}"
-    need, budget = n * m * dt.itemsize, memory_budget()
+    need = n * m * dt.itemsize
     if mode != "auto":
         out = Decision(mode == "dense", f"forced by spmm_mode({mode!r})", sparse, dense)
-    elif dense * _table["min_speedup"] <= sparse and need > budget:
+    elif dense * table["min_speedup"] <= sparse and need > budget:
         out = Decision(False, f"density {density:.3g} >= crossover {cross_s} at F={f}, but the "
                        f"dense ({n}, {m}) {dt.name} matrix needs {need / 2**30:.3g} GiB > "
                        f"budget {budget / 2**30:.3g} GiB", sparse, dense)
-    elif dense * _table["min_speedup"] <= sparse:
+    elif dense * table["min_speedup"] <= sparse:
         out = Decision(True, f"density {density:.3g} >= crossover {cross_s} at F={f}: dense "
                        f"predicted {sparse / dense:.1f}x faster", sparse, dense)
     elif dense < sparse:
         out = Decision(False, f"density {density:.3g} >= crossover {cross_s} at F={f}, but dense "
                        f"is predicted only {sparse / dense:.2f}x faster (< min_speedup "
-                       f"{_table['min_speedup']:g})", sparse, dense)
+                       f"{table['min_speedup']:g})", sparse, dense)
     else:
         out = Decision(False, f"density {density:.3g} < crossover {cross_s} at F={f}: sparse "
                        f"predicted {dense / max(sparse, 1e-12):.1f}x faster", sparse, dense)
@@ -417,9 +435,18 @@ def fit_cost_table(points, *, source: str = "fit", device: str = "cpu",
     runs the sparse path's op count plus to_dense, and on tiny products (where only overhead
     counts) a free fit would otherwise turn noise into a predicted dense win.
 
+    Only ``A @ X`` points (``op`` "spmm", the default) are used: the table models that product
+    alone, and a GCN layer's points (op "gcn") also time its GEMM, bias and ReLU.
+
     Raises:
-        ValueError: fewer than 2 measured points for a side.
+        ValueError: no spmm points, or fewer than 2 measured points for a side.
     """
+    given = [p for p in points if isinstance(p, dict)]
+    points = [p for p in given if p.get("op", "spmm") == "spmm"]
+    if not points:
+        ops = sorted({str(p.get("op")) for p in given})
+        raise ValueError(f"fit_cost_table: no spmm points among the {len(given)} given (ops "
+                         f"{ops}); the table models A @ X alone, fitted on op 'spmm' timings")
     table = {"source": source, "device": device, "dtype": dtype, "min_speedup": MIN_SPEEDUP}
     overhead = 0.0
     for part, terms in (("sparse", SPARSE_TERMS), ("dense", DENSE_TERMS)):
@@ -480,8 +507,8 @@ def sparse_matmul_auto(input, other):
     `sparse_products.sparse_matmul`. Values and gradients agree either way."""
     from sparsegraph.ops.sparse_products import sparse_matmul
 
-    next(_consults)
-    mode = _block_mode.get() or _default_mode or _env_mode()
+    note_decision()
+    mode = get_spmm_mode()
     if mode == "sparse":
         return sparse_matmul(input, other)
     ops = _operands(input, other)

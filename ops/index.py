@@ -268,10 +268,6 @@ def setitem(input: Tensor, key, value) -> None:
         if value.device != input.device:
             raise ValueError(f"setitem: `value` is on {value.device} but the tensor is on "
                              f"{input.device}; move it with .to()")
-        if value.device != input.device:
-            if value.device != "cpu":  # PyTorch moves only a CPU scalar tensor
-                same_device("masked_fill", input, value)
-            value = value.to(input.device)
         if value.dtype != input.dtype:
             value = value.to(input.dtype)
     elif isinstance(value, str | bytes) or value is None:

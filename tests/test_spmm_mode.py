@@ -127,6 +127,18 @@ def test_the_environment_variable_is_read_when_first_needed(monkeypatch):
         get_spmm_mode()
 
 
+def test_set_spmm_mode_overrides_a_bad_variable_and_reports_it_unvalidated(monkeypatch):
+    # review A3: the escape hatch must not raise the variable's own error
+    monkeypatch.setenv("SPARSEGRAPH_SPMM_MODE", "bogus")
+    monkeypatch.setattr(cost_model, "_default_mode", None)
+    assert set_spmm_mode("sparse") == "bogus"
+    assert get_spmm_mode() == "sparse"
+    monkeypatch.delenv("SPARSEGRAPH_SPMM_MODE")
+    cost_model._default_mode = None
+    assert set_spmm_mode("dense") == "auto"
+    assert set_spmm_mode("auto") == "dense"
+
+
 def test_a_bad_variable_breaks_neither_import_nor_help_nor_info_only_products():
     script = """
 import sys

@@ -57,6 +57,8 @@ class Tracer:
         # id -> (Module, its training flag when first called): `compile` guards the modes
         self.modules: dict[int, tuple] = {}
         self._op = ""  # the op being recorded (for error messages)
+        # set by `cost_model.note_decision`: the function chose sparse or dense for a product
+        self.decided = False
         self._owners: list[Value] = []  # inputs and parameters: a step may read their .grad
         self._aliased: set[int] = set()  # ids of Values several tensors share (`x.data`)
         # leaves made inside the function (`zeros(requires_grad=True)`): refused when read
@@ -453,7 +455,7 @@ def trace_with_result(fn, *example_inputs, **kwargs):
     finally:
         TRACE.tracer = None
     outputs = tracer.output_template(result)
-    graph = StaticGraph(tracer.nodes, inputs, outputs)
+    graph = StaticGraph(tracer.nodes, inputs, outputs, decided=tracer.decided)
     check_unrecorded_writes(graph, tracer._written)
     # module buffers (BatchNorm's running statistics) change between calls: never folded
     buffers = {id(b) for m, _ in tracer.modules.values() for b in m.buffers(recurse=False)}

@@ -167,7 +167,6 @@ class CompiledFunction:
 
         objects = bound_objects(self._names)  # at entry: the step may rebind them itself
         entry_mode = entry_modes(objects, self._modules)
-        consulted = cost_model.consults()
         graph, result, modes = trace_with_result(bound, *tensors)
         self.traces += 1
         self._modules.update((id(m), m) for m, _ in modes)
@@ -179,7 +178,7 @@ class CompiledFunction:
 
         self.graph = optimize(graph, self.passes)
         assumptions.assume_arrays(self.graph.assumed)
-        if cost_model.consults() - consulted > 1:  # sparse or dense was chosen: by this state
+        if self.graph.decided:  # the trace or a pass chose sparse or dense: by this state
             assumptions.decisions = cost_model.decision_state()
         structures = [x.structure for x in tensors if isinstance(x, SparseTensor)]
         # kept beside the other variants: switching back to a traced mode needs no new trace

@@ -122,15 +122,19 @@ class StaticGraph:
         notes: what each pass did, in order (shown by ``print(graph)``).
         assumed: the raw arrays (row indices, masks) whose values a pass computed with once:
             `compile` keeps a copy of each and traces again when one changes in place.
+        decided: whether the traced function or a pass chose between sparse and dense for a
+            product (`sparsegraph.ops.cost_model.note_decision`): `compile` then replays the
+            graph only under the decision state it was made under.
     """
 
     def __init__(self, nodes: list[Node], inputs: list[Value], outputs, notes=None,
-                 assumed=None):
+                 assumed=None, decided: bool = False):
         self.nodes = list(nodes)
         self.inputs = list(inputs)
         self.outputs = outputs
         self.notes: list[str] = list(notes or [])
         self.assumed: list = list(assumed or [])
+        self.decided = decided
 
     # ---- queries ------------------------------------------------------------------------
     def output_values(self) -> list[Value]:
@@ -198,7 +202,7 @@ class StaticGraph:
             nodes.append(new)
         inputs = [new_value(v) for v in self.inputs]
         return StaticGraph(nodes, inputs, substitute(self.outputs, vmap), self.notes,
-                           self.assumed)
+                           self.assumed, self.decided)
 
     # ---- running -------------------------------------------------------------------------
     def __call__(self, *inputs):

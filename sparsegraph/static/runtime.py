@@ -25,7 +25,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from sparsegraph.autograd.function import Context
+from sparsegraph.autograd.function import Context, materialize_grads
 from sparsegraph.autograd.grad_mode import MODE
 from sparsegraph.backend import array_module, device_type
 from sparsegraph.sparse import SparseTensor
@@ -314,8 +314,9 @@ class Executor:
                 elif len(runs) > 1:  # an earlier run's word must not reach this gradient
                     ctx.grad_reusable = False
                 if zeros_for is not None and ctx._materialize is not False:
-                    a = [wrap(m[2].zeros(m[0], m[1])) if g is None and m is not None else g
-                         for g, m in zip(a, zeros_for, strict=True)]
+                    # the eager rule (Tensors pass through; None becomes a zeros array)
+                    a = [g if g is None or isinstance(g, Tensor) else wrap(g)
+                         for g in materialize_grads(a, zeros_for)]
                 result = fn.backward(ctx, *a)
                 result = result if isinstance(result, tuple) else (result,)
                 return result[:n_in]

@@ -177,6 +177,23 @@ def test_fit_recovers_the_model_it_was_given():
         ops.fit_cost_table([{**p, "dense_s": None} for p in synthetic_points(truth)])
 
 
+def test_fit_uses_the_spmm_points_only_and_refuses_none():
+    # review C4: the rule lives in fit_cost_table, so no caller can fit on GCN layer timings
+    truth = {"sparse": {"overhead": 5e-5, "per_nnz": 3e-9, "per_nnz_feature": 2e-10,
+                        "per_row_feature": 1e-9},
+             "dense": {"overhead": 8e-5, "per_element": 1e-9, "per_nnz": 2e-9, "per_mac": 3e-11,
+                       "per_row_feature": 5e-10}}
+    spmm = synthetic_points(truth)
+    gcn = [{**p, "op": "gcn", "sparse_s": 10 * p["sparse_s"], "dense_s": 3 * p["dense_s"]}
+           for p in spmm]
+    mixed = ops.fit_cost_table(spmm + gcn)
+    alone = ops.fit_cost_table(spmm)
+    assert mixed == alone
+    with pytest.raises(ValueError, match=r"fit_cost_table: no spmm points among the \d+ given "
+                                         r"\(ops \['gcn'\]\)"):
+        ops.fit_cost_table(gcn)
+
+
 def test_load_cost_table_from_bench_results_points_or_a_bare_table(tmp_path):
     results = tmp_path / "results.json"
     results.write_text(json.dumps({"points": [], "cost_table": {**TINY, "source": "bench"}}))
@@ -379,3 +396,34 @@ def test_a_good_budget_variable_is_read_in_mb(monkeypatch):
     monkeypatch.setenv("SPARSEGRAPH_DENSE_BUDGET_MB", "1.5")
     monkeypatch.setattr(cost_model, "_default_budget", None)
     assert cost_model.memory_budget() == int(1.5 * 2**20)
+
+
+def test_a_decision_made_across_a_settings_change_is_not_memoised(monkeypatch):
+    """Review A5: a decide_spmm that read the old table or budget while another thread set a
+    new one must not store its answer where later calls find it."""
+    from sparsegraph.ops import cost_model
+
+    never = {"device": "cpu", "dtype": "float32",
+             "sparse": {"overhead": 0.0, "per_nnz": 0.0, "per_nnz_feature": 0.0,
+                        "per_row_feature": 0.0},
+             "dense": {"overhead": 1.0, "per_element": 1.0, "per_nnz": 0.0, "per_mac": 0.0,
+                       "per_row_feature": 0.0}}
+    always = {**never, "sparse": {**never["sparse"], "overhead": 1.0},
+              "dense": {**never["dense"], "overhead": 1e-6, "per_element": 0.0}}
+    previous, budget = ops.set_cost_table(never), ops.set_memory_budget(None)
+    try:
+        real = cost_model.memory_budget
+        raced = []
+
+        def racing_budget():  # another thread changes the table mid-decision
+            if not raced:
+                raced.append(True)
+                ops.set_cost_table(always)
+            return real()
+
+        monkeypatch.setattr(cost_model, "memory_budget", racing_budget)
+        assert not ops.decide_spmm(10, 10, 50, 4).dense  # computed under `never`
+        assert ops.decide_spmm(10, 10, 50, 4).dense  # under `always`: not the stale answer
+    finally:
+        ops.set_cost_table(previous)
+        ops.set_memory_budget(budget)

@@ -4,6 +4,7 @@ shows its graph and plan readably (audit_large3 #4, audit_core3 #8, #9, #12)."""
 
 import threading
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -263,3 +264,46 @@ def test_plan_sizes_keep_three_significant_digits(nbytes, text):
     from sparsegraph.static.runtime import size_text
 
     assert size_text(nbytes) == text
+
+
+# ---- review B4: the trace, not a read-that-increments counter, says a choice was made -------
+def test_a_trace_records_whether_it_chose_sparse_or_dense_and_reading_has_no_effect():
+    a, x = dense_enough(), sg.tensor(np.ones((N, 8)))
+    assert static.trace(lambda x: a @ x, x).decided
+    plain = static.trace(lambda x: (x * 2).sum(), x)
+    cost_model.decide_spmm(4, 4, 2, 1)  # outside a trace: tells no graph
+    cost_model.note_decision()
+    assert not plain.decided and not plain.copy().decided
+    assert not hasattr(cost_model, "consults")
+
+
+def test_the_sparse_vs_dense_pass_marks_its_own_choices_only():
+    a = dense_enough()
+    graph = static.trace(lambda x: (x * 2).sum(), sg.tensor(np.ones((N, 8))))
+    graph.decided = False
+    from sparsegraph.static import passes
+
+    x = sg.tensor(np.ones((N, 8)))
+    with spmm_mode("sparse"):  # an SpMM node for the pass to decide on
+        traced = static.trace(lambda x: a @ x, x)
+    traced.decided = False  # as if the eager product had not been recorded: the pass decides
+    assert passes.choose_dense(traced).decided
+    custom = passes.choose_dense(traced, lambda *s: SimpleNamespace(dense=False, reason="no"))
+    assert not custom.decided  # the caller's own rule does not follow the model's state
+    assert not passes.choose_dense(graph).decided  # no product: nothing chosen
+
+
+def test_a_compiled_step_without_sparse_products_ignores_the_mode():
+    w = sg.nn.Parameter(sg.tensor(np.ones((8, 8))))
+
+    def step(x):
+        loss = (x @ w).sum()
+        loss.backward()
+        return loss
+
+    cf, x = static.compile(step), sg.tensor(np.ones((N, 8)))
+    cf(x)
+    cost_model.decide_spmm(4, 4, 2, 1)
+    with spmm_mode("dense"):
+        cf(x)
+    assert cf.traces == 1

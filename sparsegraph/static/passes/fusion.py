@@ -233,10 +233,10 @@ def choose_dense(graph: StaticGraph, decide=None) -> StaticGraph:
     """
     g = graph.copy()
     measured_on = None  # any device: a caller's own `decide` knows what it was made for
-    own = decide is None
+    own = first = decide is None  # our cost model (its state decides) / no product seen yet
     if own:
         try:
-            from sparsegraph.ops.cost_model import consults, cost_table, get_spmm_mode
+            from sparsegraph.ops.cost_model import cost_table, get_spmm_mode
             from sparsegraph.ops.cost_model import decide_spmm as decide
         except ImportError:
             g.notes.append("sparse-vs-dense: skipped (no cost model)")
@@ -247,21 +247,22 @@ def choose_dense(graph: StaticGraph, decide=None) -> StaticGraph:
         if operands is None or not operands[0].values.fixed:
             continue
         a, x = operands
-        if own:  # the mode is read when a product needs it ($SPARSEGRAPH_SPMM_MODE may be bad)
-            own = False
+        if first:  # the mode is read when a product needs it ($SPARSEGRAPH_SPMM_MODE may be bad)
+            first = False
             if get_spmm_mode() == "auto":  # a forced mode holds on every device
                 measured_on = cost_table()["device"]
         # as in eager `sparse_matmul_auto`: timings of one device type say nothing of another
         if measured_on is not None and device_type(a.values.device) != measured_on:
             node.attrs["reason"] = f"sparse: the cost table was measured on {measured_on}"
-            # still a choice of "auto" that a forced mode would change: counted as a consult
-            # (as eager `sparse_matmul_auto` counts it), so that `compile` guards the
-            # sparse-vs-dense state and a call under spmm_mode("dense") traces again
-            consults()
+            # still a choice of "auto" that a forced mode would change (as eager
+            # `sparse_matmul_auto`'s): `compile` guards the sparse-vs-dense state, so a call
+            # under spmm_mode("dense") traces again
+            g.decided = True
             continue
         (n, m) = a.structure.shape
         nnz = min(a.values.shape[0], n * m)  # duplicates can outnumber the positions
         decision = decide(n, m, nnz, x.value.shape[1], str(a.values.dtype))
+        g.decided = g.decided or own  # chosen by the model's mode, table and budget
         node.attrs["reason"] = decision.reason
         if not decision.dense:
             continue
