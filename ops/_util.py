@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sparsegraph.backend import xp_of
 from sparsegraph.tensor import Tensor
 
 
@@ -44,6 +45,30 @@ def check_operands(op: str, ref_name: str, ref, **operands) -> None:
         if t.dtype != ref.dtype:
             raise TypeError(f"{op}: expected `{name}` with the dtype of `{ref_name}`, "
                             f"{ref.dtype} (got {t.dtype}); convert one with .to()")
+
+
+def _shown(value) -> str:
+    """A bad argument as an error message shows it: a scalar's repr, else its type's name."""
+    if value is None or isinstance(value, str | int | float | complex | np.generic):
+        return repr(value)
+    return type(value).__name__
+
+
+def check_bool(op: str, name: str, value, hint: str = "") -> bool:
+    """``value`` (a bool or numpy bool) as a bool; ``hint`` is appended to the error."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{op}: expected `{name}` to be a bool (got {_shown(value)}){hint}")
+    return bool(value)
+
+
+def check_choice(op: str, name: str, value, allowed) -> str:
+    """``value``, a str in ``allowed``, as a plain str (a numpy str_ becomes one)."""
+    if not isinstance(value, str):  # `in` on an ndarray would raise numpy's truth-value error
+        raise TypeError(f"{op}: expected `{name}` to be a str in {tuple(allowed)} (got "
+                        f"{type(value).__name__})")
+    if value not in allowed:
+        raise ValueError(f"{op}: expected `{name}` in {tuple(allowed)} (got {value!r})")
+    return str(value)
 
 
 def check_probability(op: str, p) -> float:
@@ -102,3 +127,31 @@ def norm_dims(op: str, dim, ndim: int) -> tuple | None:
     if len(out) != len(dims):
         raise ValueError(f"{op}: `dim` lists a dimension twice (got {dim!r})")
     return out
+
+
+# ---- reductions (ops/reduce.py, ops/extrema.py, linalg's norm) --------------------------------
+def reduce_dims(op: str, input, dim):
+    """Validate ``input`` and ``dim``; None (every dim) or a sorted tuple of dims."""
+    check_tensor(op, "input", input)
+    if dim is None:
+        return None
+    try:
+        dims = norm_dims(op, dim, input.ndim)
+    except TypeError:
+        raise TypeError(f"{op}: expected `dim` to be an int, a tuple of ints or None (got "
+                        f"{dim!r})") from None
+    return None if input.ndim == 0 else dims  # a 0-d tensor's dim 0 / -1 reduces nothing
+
+
+def expand_reduced(g, ndim: int, dims, keepdim: bool):
+    """Reshape a reduced gradient so it broadcasts against the input (its dims kept)."""
+    if dims is None:
+        return g.reshape((1,) * ndim) if g.ndim != ndim else g
+    return g if keepdim else xp_of(g).expand_dims(g, dims)
+
+
+def check_floating_input(op: str, input: Tensor) -> None:
+    """A reduction that is defined for floating tensors only (var, norm, ...)."""
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating tensor (got {input.dtype}); use .float() or "
+                        ".double() first")

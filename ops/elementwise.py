@@ -73,29 +73,25 @@ def _pick(xp, wins, ties, g):
     return xp.where(ties, g * g.dtype.type(0.5), g * wins)
 
 
-# name: (forward(xp, x), gradient(xp, x, y, g))
+# name: (forward(xp, x), gradient(xp, x, y, g), what the gradient reads: the input "x", the
+# output "y", or nothing ""). Forward saves only that (PyTorch's rule), so ``y = x.exp();
+# x.add_(1)`` and ``logp = p.log(); logp[p == 0] = 0`` are no error, and one array less is kept
+# alive per op. The reads sit next to the gradient they describe: change them together.
 UNARY = {
-    "neg": (lambda xp, x: -x, lambda xp, x, y, g: -g),
-    "exp": (lambda xp, x: xp.exp(x), lambda xp, x, y, g: g * y),
-    "log": (lambda xp, x: xp.log(x), lambda xp, x, y, g: g / x),
-    "log1p": (lambda xp, x: xp.log1p(x), lambda xp, x, y, g: g / (1 + x)),
-    "expm1": (lambda xp, x: xp.expm1(x), lambda xp, x, y, g: g * (y + 1)),
-    "sqrt": (lambda xp, x: xp.sqrt(x), lambda xp, x, y, g: g / (2 * y)),
-    "rsqrt": (lambda xp, x: 1 / xp.sqrt(x), lambda xp, x, y, g: -0.5 * g * y * y * y),
-    "abs": (lambda xp, x: xp.abs(x), lambda xp, x, y, g: g * xp.sign(x)),
-    "square": (lambda xp, x: x * x, lambda xp, x, y, g: 2 * g * x),
-    "reciprocal": (lambda xp, x: 1 / x, lambda xp, x, y, g: -g * y * y),
-    "sin": (lambda xp, x: xp.sin(x), lambda xp, x, y, g: g * xp.cos(x)),
-    "cos": (lambda xp, x: xp.cos(x), lambda xp, x, y, g: -g * xp.sin(x)),
+    "neg": (lambda xp, x: -x, lambda xp, x, y, g: -g, ""),
+    "exp": (lambda xp, x: xp.exp(x), lambda xp, x, y, g: g * y, "y"),
+    "log": (lambda xp, x: xp.log(x), lambda xp, x, y, g: g / x, "x"),
+    "log1p": (lambda xp, x: xp.log1p(x), lambda xp, x, y, g: g / (1 + x), "x"),
+    "expm1": (lambda xp, x: xp.expm1(x), lambda xp, x, y, g: g * (y + 1), "y"),
+    "sqrt": (lambda xp, x: xp.sqrt(x), lambda xp, x, y, g: g / (2 * y), "y"),
+    "rsqrt": (lambda xp, x: 1 / xp.sqrt(x), lambda xp, x, y, g: -0.5 * g * y * y * y, "y"),
+    "abs": (lambda xp, x: xp.abs(x), lambda xp, x, y, g: g * xp.sign(x), "x"),
+    "square": (lambda xp, x: x * x, lambda xp, x, y, g: 2 * g * x, "x"),
+    "reciprocal": (lambda xp, x: 1 / x, lambda xp, x, y, g: -g * y * y, "y"),
+    "sin": (lambda xp, x: xp.sin(x), lambda xp, x, y, g: g * xp.cos(x), "x"),
+    "cos": (lambda xp, x: xp.cos(x), lambda xp, x, y, g: -g * xp.sin(x), "x"),
 }
-
-# What each unary gradient reads: the input "x", the output "y", or nothing. Forward saves only
-# that (PyTorch's rule), so ``y = x.exp(); x.add_(1)`` and ``logp = p.log(); logp[p == 0] = 0``
-# are no error, and one array less is kept alive per op.
-UNARY_READS = {
-    "neg": "", "exp": "y", "log": "x", "log1p": "x", "expm1": "y", "sqrt": "y", "rsqrt": "y",
-    "abs": "x", "square": "x", "reciprocal": "y", "sin": "x", "cos": "x",
-}
+UNARY_READS = {name: row[2] for name, row in UNARY.items()}  # derived from UNARY, read-only use
 
 # unary ops whose value is a float for any input (the others keep an int input's dtype)
 FLOAT_VALUED = frozenset(("exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "reciprocal", "sin",
@@ -187,7 +183,7 @@ def _cast(g, dtype):
     return g if g.dtype == dtype else g.astype(dtype)
 
 
-def _register_unary(name, fwd, grad):
+def _register_unary(name, fwd, grad, reads):
     @register(name, "cpu", "cuda")
     def forward_kernel(x):
         return fwd(xp_of(x), x)
@@ -197,7 +193,6 @@ def _register_unary(name, fwd, grad):
         return grad(xp_of(g), x, y, g)
 
     floating = name in FLOAT_VALUED  # sqrt of an int tensor is float32, as in PyTorch
-    reads = UNARY_READS[name]
     save_x, save_y = "x" in reads, "y" in reads
 
     def forward(ctx, x):

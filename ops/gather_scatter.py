@@ -20,10 +20,10 @@ from sparsegraph import backend
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import check_tensor, norm_dim
+from sparsegraph.ops._util import check_choice, check_tensor, norm_dim
 from sparsegraph.ops.shape import permute
 from sparsegraph.ops.sparse_kernels.structure import csr_row_ids
-from sparsegraph.sparse import _index_array
+from sparsegraph.sparse_checks import index_array
 from sparsegraph.tensor import Tensor, wrap
 
 __all__ = ["gather_rows", "scatter", "scatter_add", "scatter_mean", "scatter_max",
@@ -200,7 +200,7 @@ def _signed(op: str, name: str, idx):
 def _index(op: str, index, src: Tensor, dim: int = 0):
     """A 1-D integral index with one entry per slice of ``src`` along ``dim``, on ``src``'s
     device."""
-    idx = _signed(op, "index", _index_array(op, "index", index))
+    idx = _signed(op, "index", index_array(op, "index", index))
     if idx.shape[0] != src.shape[dim]:
         along = "" if dim == 0 else f" along dim {dim}"
         raise ValueError(f"{op}: expected `index` with {src.shape[dim]} entries to match `src` "
@@ -229,7 +229,7 @@ def _size(op: str, name: str, size, idx) -> int:
 
 def _indptr(op: str, indptr, src: Tensor):
     """A CSR-style ``indptr``: 1-D, integral, starts at 0, non-decreasing, ends at E."""
-    ip = _signed(op, "indptr", _index_array(op, "indptr", indptr))
+    ip = _signed(op, "indptr", index_array(op, "indptr", indptr))
     n = src.shape[0]
     if ip.shape[0] < 1:
         raise ValueError(f"{op}: expected `indptr` with at least one entry (got an empty array)")
@@ -240,15 +240,6 @@ def _indptr(op: str, indptr, src: Tensor):
     if ip.shape[0] > 1 and bool((ip[1:] < ip[:-1]).any()):
         raise ValueError(f"{op}: expected a non-decreasing `indptr`")
     return _on_device(ip, src.device)
-
-
-def _reduce(op: str, reduce) -> str:
-    if not isinstance(reduce, str):  # `in` on an ndarray would raise numpy's truth-value error
-        raise TypeError(f"{op}: expected `reduce` to be a str in {REDUCES} (got "
-                        f"{type(reduce).__name__})")
-    if reduce not in REDUCES:
-        raise ValueError(f"{op}: expected `reduce` in {REDUCES} (got {reduce!r})")
-    return str(reduce)  # a numpy str_ becomes a plain str
 
 
 # ---- public functions -----------------------------------------------------------------------
@@ -272,7 +263,7 @@ def gather_rows(src: Tensor, index) -> Tensor:
         [[3.0, 4.0], [3.0, 4.0], [1.0, 2.0]]
     """
     _src("gather_rows", src, bool_ok=True)
-    idx = _on_device(_signed("gather_rows", "index", _index_array("gather_rows", "index",
+    idx = _on_device(_signed("gather_rows", "index", index_array("gather_rows", "index",
                                                                    index)), src.device)
     _check_range("gather_rows", "index", idx, src.shape[0])
     return GatherRows.apply(src, idx)
@@ -281,7 +272,7 @@ def gather_rows(src: Tensor, index) -> Tensor:
 def _scatter(op: str, src, index, dim_size, reduce, dim):
     """``(out, arg)`` of a scatter along ``dim`` (arg None for sum/mean)."""
     _src(op, src)
-    reduce = _reduce(op, reduce)
+    reduce = check_choice(op, "reduce", reduce, REDUCES)
     dim = norm_dim(op, dim, src.ndim)
     idx = _index(op, index, src, dim)  # checked against the caller's shape and dim
     if dim:  # move the scattered axis first, reduce, move it back
@@ -375,7 +366,7 @@ def segment(src: Tensor, indptr, reduce: str = "sum") -> Tensor:
         [2.0, 0.0, 3.0]
     """
     _src("segment", src)
-    reduce = _reduce("segment", reduce)
+    reduce = check_choice("segment", "reduce", reduce, REDUCES)
     return Segment.apply(src, _indptr("segment", indptr, src), reduce)
 
 

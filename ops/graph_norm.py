@@ -9,9 +9,10 @@ pass through ordinary differentiable ops, so gradients reach the input values (e
 
 `gcn_norm` and `row_normalize` run in every forward of a layer; when the adjacency's values do
 not require grad, their whole result is cached too (keyed on the values array and its version),
-so an unweighted graph is normalised once, not once per call. On the CPU those cached values
-are read-only (shared by every call): ``out.values.clone()`` gives a writable copy; on a GPU
-each call gets its own copy of them (CuPy arrays cannot be made read-only).
+so an unweighted graph is normalised once, not once per call. Every call shares the cached
+values array (no copy); an in-place change of it, through any result or a Parameter made from
+one, makes the next call rebuild (see `_cached_result`). On the CPU the array is also read-only:
+``out.values.clone()`` gives a writable copy.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from sparsegraph import backend
 from sparsegraph.backend import DEFAULT_FLOAT, xp_of
 from sparsegraph.creation import full
+from sparsegraph.ops._util import check_bool, check_choice
 from sparsegraph.ops.elementwise import reciprocal, rsqrt, where
 from sparsegraph.ops.gather_scatter import gather_rows, scatter, segment
 from sparsegraph.ops.shape import cat, expand
@@ -143,43 +145,32 @@ def _cached_result(adj: SparseTensor, key, build) -> SparseTensor:
     """``build()``, cached on the structure while adj's values are one unchanged constant Tensor
     (same Tensor, same array, same version: an in-place change through it invalidates).
 
-    Every call gets its own SparseTensor and values Tensor over the shared structure. On the
-    CPU the values share one read-only array, so an in-place change of a result raises instead
-    of changing what later calls return (``out.values.clone()`` gives a writable copy). A GPU
-    array cannot be made read-only (CuPy has no such flag), so there every call gets its own
-    copy of the values: a Parameter made from them, or an in-place change, never reaches the
-    cache."""
+    Every call gets its own SparseTensor and values Tensor over the shared structure and one
+    shared values array: nothing is copied. Every handed-out values Tensor carries the cache
+    entry's own version counter, so an in-place change through any of them (or through a view,
+    ``.data`` or a Parameter sharing its memory, e.g. an optimizer step) moves that counter and
+    the next call rebuilds the entry instead of returning the changed values. Results handed
+    out earlier alias the changed array, as torch aliases do. On the CPU the shared array is
+    also read-only, so an in-place change raises there (``out.values.clone()`` gives a writable
+    copy; a Parameter copies it); CuPy arrays cannot be made read-only."""
     v = adj.values
     if v.requires_grad:
         return build()
     hit = adj.structure._cache.get(key)
-    if hit is not None and hit[0] is v and hit[1] is v.array and hit[2] == v._version[0]:
-        out = hit[3]
+    if (hit is not None and hit[0] is v and hit[1] is v.array and hit[2] == v._version[0]
+            and not hit[4][0]):
+        out, version = hit[3], hit[4]
     else:
-        out = build()
-        adj.structure._cache[key] = (v, v.array, v._version[0], out)
+        out, version = build(), [0]
+        adj.structure._cache[key] = (v, v.array, v._version[0], out, version)
+    values = out.values.array
     # by the device, not isinstance(np.ndarray): the emulated CuPy's device arrays are numpy
     # arrays, and must take the branch real CuPy's take
-    values = out.values.array
-    if out.values.device != "cpu":
-        return SparseTensor(out.structure, wrap(values.copy()))  # one (E, ...) copy per call
-    values.flags.writeable = False
-    return SparseTensor(out.structure, wrap(values))
-
-
-def _flag(op: str, name: str, value) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{op}: expected `{name}` to be a bool (got {type(value).__name__})")
-    return bool(value)
-
-
-def _reduce_option(op: str, name: str, reduce, allowed) -> str:
-    if not isinstance(reduce, str):
-        raise TypeError(f"{op}: expected `{name}` to be a str in {tuple(allowed)} (got "
-                        f"{type(reduce).__name__})")
-    if reduce not in allowed:
-        raise ValueError(f"{op}: expected `{name}` in {tuple(allowed)} (got {reduce!r})")
-    return reduce
+    if out.values.device == "cpu":
+        values.flags.writeable = False
+    t = wrap(values)
+    t._version = version  # shared by every result of this entry (see above)
+    return SparseTensor(out.structure, t)
 
 
 def _merge(values, index, size: int, reduce: str):
@@ -220,8 +211,8 @@ def _loop_fill(adj: SparseTensor, fill_value, missing) -> Tensor:
     if fill_value is None:  # PyG: weight 1
         fill_value = 1.0
     if isinstance(fill_value, str):
-        reduce = FILL_REDUCES[_reduce_option("add_self_loops", "fill_value", fill_value,
-                                                  FILL_REDUCES)]
+        reduce = FILL_REDUCES[check_choice("add_self_loops", "fill_value", fill_value,
+                                                FILL_REDUCES)]
         # the reduce of each node's in-edges (rows are targets); 0 where there are none
         return gather_rows(_merge(v, adj.structure.rows(), n, reduce), missing)
     if isinstance(fill_value, Tensor):
@@ -347,8 +338,9 @@ def gcn_norm(adj: SparseTensor, add_self_loops: bool = True,
         do not require grad the result is cached. On the CPU every call's values share one
         read-only array: an in-place change raises; take ``out.values.clone()`` for a
         writable copy (``sg.Parameter(gcn_norm(adj).values)`` copies read-only memory
-        itself). On a GPU every call gets its own copy of the cached values (CuPy arrays
-        cannot be read-only), so neither reaches the cache.
+        itself). On a GPU the calls share the cached values too (CuPy arrays cannot be
+        read-only); an in-place change of them (an optimizer step on a Parameter made from
+        them) makes the next call rebuild, so it never reaches later results.
 
     Example:
         >>> a = gcn_norm(sg.from_edge_index([[0], [1]], 2, dtype="float64"))
@@ -356,8 +348,8 @@ def gcn_norm(adj: SparseTensor, add_self_loops: bool = True,
         [[1.0, 0.0], [0.7071, 0.5]]
     """
     _adjacency("gcn_norm", adj)
-    add_self_loops = _flag("gcn_norm", "add_self_loops", add_self_loops)
-    improved = _flag("gcn_norm", "improved", improved)
+    add_self_loops = check_bool("gcn_norm", "add_self_loops", add_self_loops)
+    improved = check_bool("gcn_norm", "improved", improved)
 
     def build():
         a = (globals()["add_self_loops"](adj, 2.0 if improved else 1.0) if add_self_loops
@@ -381,7 +373,7 @@ def row_normalize(adj: SparseTensor) -> SparseTensor:
     Returns:
         CSR ``(N, M)`` with sorted columns; differentiable w.r.t. ``adj``'s values. Cached
         when they do not require grad, as `gcn_norm`: read-only values on the CPU
-        (``out.values.clone()`` for a writable copy), a copy per call on a GPU.
+        (``out.values.clone()`` for a writable copy), rebuilt after an in-place change on a GPU.
     """
     _adjacency("row_normalize", adj, square=False)
 
@@ -413,7 +405,7 @@ def to_undirected(adj: SparseTensor, reduce: str = "sum") -> SparseTensor:
         Symmetric CSR ``(N, N)`` with sorted columns; differentiable w.r.t. the values.
     """
     _adjacency("to_undirected", adj, floating=False)
-    reduce = _reduce_option("to_undirected", "reduce", reduce, UNDIRECTED_REDUCES)
+    reduce = check_choice("to_undirected", "reduce", reduce, UNDIRECTED_REDUCES)
     csr, inverse = _undirected_plan(adj.structure)
     v = adj.values
     return SparseTensor(csr, _merge(cat([v, v]), inverse, csr.nnz, reduce))

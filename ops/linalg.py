@@ -14,8 +14,16 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import check_float, check_tensor, norm_dim, same_device, unbroadcast
-from sparsegraph.ops.reduce import _check_float, _dims, _expand
+from sparsegraph.ops._util import (
+    check_float,
+    check_floating_input,
+    check_tensor,
+    expand_reduced,
+    norm_dim,
+    reduce_dims,
+    same_device,
+    unbroadcast,
+)
 from sparsegraph.tensor import Tensor
 
 __all__ = ["matmul", "mm", "bmm", "dot", "outer", "linear", "norm", "normalize"]
@@ -271,7 +279,7 @@ class Norm(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        g = _expand(g.array, x.ndim, ctx.dims, ctx.keepdim)
+        g = expand_reduced(g.array, x.ndim, ctx.dims, ctx.keepdim)
         return dispatch("norm_backward", ctx.device)(
             x.array, ctx.n, g, ctx.p, ctx.dims), None, None, None
 
@@ -301,8 +309,8 @@ def norm(input: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
             p >= 0 or p == -math.inf):
         raise ValueError(f"norm: expected a number >= 0, inf or -inf `p` (or 'fro') (got "
                          f"{p!r})")
-    dims = _dims("norm", input, dim)
-    _check_float("norm", input)
+    dims = reduce_dims("norm", input, dim)
+    check_floating_input("norm", input)
     if math.isinf(p) and input.array.size == 0 and (
             dims is None or any(input.shape[d] == 0 for d in dims)):
         raise ValueError(f"norm: expected a non-empty tensor for p={p} (got shape "

@@ -16,8 +16,14 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import DEFAULT_FLOAT, as_dtype, xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import norm_dims
+from sparsegraph.ops._util import check_bool
+from sparsegraph.ops._util import check_floating_input as _check_float
+from sparsegraph.ops._util import expand_reduced as _expand
+from sparsegraph.ops._util import reduce_dims as _dims
 from sparsegraph.tensor import Tensor
+
+# NOTE: _check_float, _expand and _dims live in ops/_util.py (public there); ops/extrema.py
+# still imports them from here under these names
 
 __all__ = ["sum", "mean", "prod", "var", "std", "any", "all", "logsumexp"]
 
@@ -37,13 +43,6 @@ def _out_shape(shape: tuple, dims, keepdim: bool) -> tuple:
     if keepdim:
         return _kept_shape(shape, dims)
     return () if dims is None else tuple(n for i, n in enumerate(shape) if i not in dims)
-
-
-def _expand(g, ndim: int, dims, keepdim: bool):
-    """Reshape a reduced gradient so it broadcasts against the input (its dims kept)."""
-    if dims is None:
-        return g.reshape((1,) * ndim) if g.ndim != ndim else g
-    return g if keepdim else xp_of(g).expand_dims(g, dims)
 
 
 # ---- kernels ---------------------------------------------------------------------------------
@@ -237,25 +236,6 @@ def _check(op: str, input) -> None:
         raise TypeError(f"{op}: expected `input` to be a Tensor (got {type(input).__name__})")
 
 
-def _check_float(op: str, input: Tensor) -> None:
-    if input.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating tensor (got {input.dtype}); use .float() or "
-                        ".double() first")
-
-
-def _dims(op: str, input, dim):
-    """Validate ``input`` and ``dim``; None (every dim) or a sorted tuple of dims."""
-    _check(op, input)
-    if dim is None:
-        return None
-    try:
-        dims = norm_dims(op, dim, input.ndim)
-    except TypeError:
-        raise TypeError(f"{op}: expected `dim` to be an int, a tuple of ints or None (got "
-                        f"{dim!r})") from None
-    return None if input.ndim == 0 else dims  # a 0-d tensor's dim 0 / -1 reduces nothing
-
-
 def _in_dtype(fn, op: str, input, dim, keepdim, dtype) -> Tensor:
     """``fn`` of ``input`` cast to ``dtype`` first, the result in ``dtype`` too (torch's
     ``dtype=``: integers then do not widen to int64); differentiable through the casts."""
@@ -324,11 +304,9 @@ def _correction(op: str, unbiased: bool, correction):
 def _var(op: str, input, dim, unbiased, keepdim, correction) -> Tensor:
     if isinstance(dim, bool):  # torch's overload var(input, unbiased): a bool is not a dim
         dim, unbiased = None, dim
-    if not isinstance(unbiased, bool | np.bool_):
-        raise TypeError(f"{op}: expected `unbiased` to be a bool (got {unbiased!r}); the "
-                        "positional order is (dim, unbiased, keepdim), as torch's")
-    if not isinstance(keepdim, bool | np.bool_):
-        raise TypeError(f"{op}: expected `keepdim` to be a bool (got {keepdim!r})")
+    check_bool(op, "unbiased", unbiased, hint="; the positional order is (dim, unbiased, "
+               "keepdim), as torch's")
+    check_bool(op, "keepdim", keepdim)
     dims = _dims(op, input, dim)
     _check_float(op, input)
     return Var.apply(input, dims, bool(keepdim), _correction(op, unbiased, correction))

@@ -15,7 +15,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import check_tensor, norm_dim
+from sparsegraph.ops._util import check_bool, check_tensor, norm_dim
 from sparsegraph.tensor import Tensor
 
 __all__ = ["sort", "argsort", "topk"]
@@ -66,12 +66,6 @@ class Sort(Function):
 
 
 # ---- public functions --------------------------------------------------------------------------
-def _flag(op: str, name: str, value) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{op}: expected `{name}` to be a bool (got {value!r})")
-    return bool(value)
-
-
 def _sorted(input, dim, descending: bool, k):
     """Run `Sort`; a 0-d tensor is sorted as a 1-element vector and reshaped back."""
     if input.ndim == 0:
@@ -99,8 +93,8 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     """
     check_tensor("sort", "input", input)
     d = norm_dim("sort", dim, input.ndim)
-    _flag("sort", "stable", stable)
-    values, indices = _sorted(input, d, _flag("sort", "descending", descending), None)
+    check_bool("sort", "stable", stable)
+    values, indices = _sorted(input, d, check_bool("sort", "descending", descending), None)
     return SortResult(values, indices)
 
 
@@ -109,8 +103,8 @@ def argsort(input: Tensor, dim: int = -1, descending: bool = False,
     """int64 indices that sort ``input`` along ``dim`` (`sort`'s ``indices``; no gradient)."""
     check_tensor("argsort", "input", input)
     d = norm_dim("argsort", dim, input.ndim)
-    _flag("argsort", "stable", stable)
-    return _sorted(input, d, _flag("argsort", "descending", descending), None)[1]
+    check_bool("argsort", "stable", stable)
+    return _sorted(input, d, check_bool("argsort", "descending", descending), None)[1]
 
 
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
@@ -126,8 +120,8 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     """
     check_tensor("topk", "input", input)
     d = norm_dim("topk", dim, input.ndim)
-    _flag("topk", "sorted", sorted)
-    largest = _flag("topk", "largest", largest)
+    check_bool("topk", "sorted", sorted)
+    largest = check_bool("topk", "largest", largest)
     if isinstance(k, bool) or not isinstance(k, int | np.integer):
         raise TypeError(f"topk: expected `k` to be an int (got {type(k).__name__} {k!r})")
     n = input.shape[d] if input.ndim else 1

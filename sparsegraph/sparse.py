@@ -18,84 +18,18 @@ import weakref
 import numpy as np
 
 from sparsegraph import backend
+from sparsegraph.sparse_checks import (
+    INT64_MAX,
+    as_index_array,
+    check_range,
+    check_shape,
+    index_array,
+    index_dtype,
+    inferred_dim,
+    read_only,
+)
+from sparsegraph.sparse_checks import frozen as _frozen  # noqa: F401 (gnn/inputs.py's import)
 from sparsegraph.tensor import Tensor, _ops, wrap
-
-INT32_MAX = np.iinfo(np.int32).max
-INT64_MAX = np.iinfo(np.int64).max  # the largest dimension int64 indices can address
-
-
-def index_dtype(n_rows: int, n_cols: int, nnz: int) -> np.dtype:
-    """int32 unless a dimension or the entry count needs int64."""
-    return np.dtype(np.int64 if max(n_rows, n_cols, nnz) > INT32_MAX else np.int32)
-
-
-def _as_index_array(op: str, name: str, a):
-    """``np.asarray(a)`` for a list-like index argument, refusing ragged nesting by name."""
-    try:
-        return np.asarray(a)
-    except ValueError:  # numpy: "setting an array element with a sequence ... inhomogeneous"
-        raise ValueError(f"{op}: expected `{name}` to be a rectangular array of integers (got "
-                         f"a ragged {type(a).__name__}: rows of different lengths)") from None
-
-
-def _index_array(op: str, name: str, a, dtype=None):
-    """Validate an index argument: integral, 1-D, no NaN; returns a numpy/cupy array."""
-    if isinstance(a, Tensor):
-        a = a.array
-    elif not hasattr(a, "dtype"):
-        a = _as_index_array(op, name, a)
-        if a.dtype == np.float64 and a.size == 0:
-            a = a.astype(np.int64)
-    if a.dtype.kind not in "iu":
-        raise TypeError(f"{op}: expected `{name}` with an integer dtype (got {a.dtype})")
-    if a.ndim != 1:
-        raise ValueError(f"{op}: expected `{name}` to be 1-D (got shape {a.shape})")
-    if not a.dtype.isnative:  # '>i8' from a file: the kernels read the machine's byte order
-        a = a.astype(a.dtype.newbyteorder("="))
-    return a if dtype is None else a.astype(dtype, copy=False)
-
-
-def _check_range(op: str, name: str, a, bound: int) -> None:
-    if a.size and (int(a.min()) < 0 or int(a.max()) >= bound):
-        lo, hi = int(a.min()), int(a.max())
-        bad = lo if lo < 0 else hi
-        raise ValueError(f"{op}: expected `{name}` in [0, {bound}) (got {bad})")
-
-
-def _check_shape(op: str, shape) -> tuple[int, int]:
-    if (not isinstance(shape, tuple | list) or len(shape) != 2 or not all(
-            isinstance(s, int | np.integer) and not isinstance(s, bool) and s >= 0
-            for s in shape)):
-        raise ValueError(f"{op}: expected `shape` to be two non-negative ints (got {shape!r})")
-    if max(int(shape[0]), int(shape[1])) > INT64_MAX:  # e.g. uint64: int64 indices would wrap
-        raise ValueError(f"{op}: expected `shape` dims below 2^63, which int64 indices can "
-                         f"address (got {shape!r})")
-    return int(shape[0]), int(shape[1])
-
-
-def _inferred_dim(op: str, name: str, largest: int) -> int:
-    """``largest + 1``, the dimension a largest index implies; refused past int64."""
-    if largest >= INT64_MAX:
-        raise ValueError(f"{op}: expected `{name}` values below 2^63 - 1, which int64 indices "
-                         f"can address (got {largest})")
-    return largest + 1
-
-
-def _frozen(array):
-    """A read-only view on the CPU; a GPU array is returned as it is (CuPy has no read-only
-    arrays), so it must not be written."""
-    if isinstance(array, np.ndarray):
-        array = array.view()
-        array.flags.writeable = False
-    return array
-
-
-def _read_only(s, name: str, array):
-    """A view of one of structure ``s``'s index arrays, made once: read-only on the CPU, and
-    on a GPU the array itself, which must not be written (CuPy has no read-only flag, and a
-    per-access copy would cost a copy per read). The structure is immutable and shared, and
-    the kernels trust it."""
-    return s._cached(("read_only", name), lambda: _frozen(array))
 
 
 class Structure:
@@ -116,9 +50,9 @@ class Structure:
 
     @classmethod
     def csr(cls, indptr, indices, shape, *, op: str = "sparse_csr", validate: bool = True):
-        n, m = _check_shape(op, shape)
-        indptr = _index_array(op, "indptr", indptr)
-        indices = _index_array(op, "indices", indices)
+        n, m = check_shape(op, shape)
+        indptr = index_array(op, "indptr", indptr)
+        indices = index_array(op, "indices", indices)
         if validate:
             if indptr.size != n + 1:
                 raise ValueError(f"{op}: expected `indptr` of length {n + 1} for {n} rows "
@@ -129,7 +63,7 @@ class Structure:
             # NOTE: not diff(indptr) < 0, which wraps around for unsigned dtypes
             if indptr.size > 1 and bool((indptr[1:] < indptr[:-1]).any()):
                 raise ValueError(f"{op}: expected `indptr` to be non-decreasing")
-            _check_range(op, "indices", indices, m)
+            check_range(op, "indices", indices, m)
         dt = index_dtype(n, m, indices.size)
         # NOTE: validated input is the caller's: copied, so changing it later cannot change
         # the (immutable, trusted) structure behind the kernels' backs
@@ -138,15 +72,15 @@ class Structure:
 
     @classmethod
     def coo(cls, row, col, shape, *, op: str = "sparse_coo", validate: bool = True):
-        n, m = _check_shape(op, shape)
-        row = _index_array(op, "row", row)
-        col = _index_array(op, "col", col)
+        n, m = check_shape(op, shape)
+        row = index_array(op, "row", row)
+        col = index_array(op, "col", col)
         if validate:
             if row.size != col.size:
                 raise ValueError(f"{op}: expected `row` and `col` of equal length (got "
                                  f"{row.size} and {col.size})")
-            _check_range(op, "row indices", row, n)
-            _check_range(op, "column indices", col, m)
+            check_range(op, "row indices", row, n)
+            check_range(op, "column indices", col, m)
         dt = index_dtype(n, m, row.size)
         return cls((n, m), "coo", row=row.astype(dt, copy=validate),
                    col=col.astype(dt, copy=validate))
@@ -292,16 +226,16 @@ class SparseTensor:
     device = property(lambda self: self.values.device)
     # the index arrays are views of the shared structure's: read-only on the CPU (``.copy()``
     # to edit one); on a GPU writable (CuPy has no read-only arrays) and never to be written
-    indptr = property(lambda self: _read_only(csr := self.structure.to_csr()[0], "indptr",
+    indptr = property(lambda self: read_only(csr := self.structure.to_csr()[0], "indptr",
                                               csr.indptr),
                       doc="Row pointer (N + 1,); of the CSR form for a COO tensor (cached). "
                           "A view of the shared structure: read-only on the CPU, not to be "
                           "written on a GPU (CuPy has no read-only arrays).")
-    row = property(lambda self: _read_only(self.structure, "row", self.structure.rows()),
+    row = property(lambda self: read_only(self.structure, "row", self.structure.rows()),
                    doc="Row of every stored entry: a view of the shared structure, "
                        "read-only on the CPU, not to be written on a GPU (CuPy has no "
                        "read-only arrays).")
-    col = property(lambda self: _read_only(self.structure, "col", self.structure.cols()),
+    col = property(lambda self: read_only(self.structure, "col", self.structure.cols()),
                    doc="Column of every stored entry: a view of the shared structure, "
                        "read-only on the CPU, not to be written on a GPU (CuPy has no "
                        "read-only arrays).")
@@ -316,13 +250,13 @@ class SparseTensor:
 
     def indices(self):
         """Column indices of a CSR tensor; the 2 x nnz (row, col) array of a COO tensor.
-        Read-only on the CPU (the structure is shared): ``.copy()`` gives a writable one. On a
-        GPU a CSR tensor's column indices are the structure's own array, which must not be
-        written (CuPy has no read-only arrays)."""
+        A CSR tensor's is a view of the shared structure: read-only on the CPU (``.copy()``
+        gives a writable one), not to be written on a GPU (CuPy has no read-only arrays). A
+        COO tensor's is a fresh copy, the caller's to change."""
         s = self.structure
         if self.layout == "csr":
-            return _read_only(s, "col", s.indices)
-        return _frozen(backend.xp_of(s.row).stack([s.row, s.col]))  # a copy, not kept
+            return read_only(s, "col", s.indices)
+        return backend.xp_of(s.row).stack([s.row, s.col])
 
     @property
     def requires_grad(self) -> bool:
@@ -501,7 +435,7 @@ def _coo(op: str, name: str, indices, values, shape, dtype, device) -> SparseTen
     """`sparse_coo` for ``op``, whose (2, nnz) index argument is called ``name``."""
     idx = indices.array if isinstance(indices, Tensor) else indices
     if not hasattr(idx, "dtype"):
-        idx = _as_index_array(op, name, idx)
+        idx = as_index_array(op, name, idx)
         if idx.size == 0:
             idx = idx.astype(np.int64)  # an empty list says nothing about the dtype
     if idx.ndim != 2 or idx.shape[0] != 2:
@@ -509,7 +443,7 @@ def _coo(op: str, name: str, indices, values, shape, dtype, device) -> SparseTen
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{op}: expected `{name}` with an integer dtype (got {idx.dtype})")
     if shape is None:
-        shape = tuple(_inferred_dim(op, name, int(idx[i].max())) if idx.shape[1] else 0
+        shape = tuple(inferred_dim(op, name, int(idx[i].max())) if idx.shape[1] else 0
                       for i in range(2))
     s = Structure.coo(idx[0], idx[1], shape, op=op)
     device = device or s.device
@@ -521,13 +455,13 @@ def sparse_csr(indptr, indices, values=None, shape=None, *, dtype=None,
     """A CSR sparse tensor; ``shape`` defaults to ``(len(indptr) - 1, max(indices) + 1)``."""
     if shape is None:
         # validated first: the max of a float array (inf, NaN) is no shape
-        ip = _index_array("sparse_csr", "indptr", indptr)
-        ind = _index_array("sparse_csr", "indices", indices)
+        ip = index_array("sparse_csr", "indptr", indptr)
+        ind = index_array("sparse_csr", "indices", indices)
         if ip.size == 0:
             raise ValueError("sparse_csr: expected `indptr` with N + 1 entries for N rows, at "
                              "least one (got an empty array)")
         shape = (ip.size - 1,
-                 _inferred_dim("sparse_csr", "indices", int(ind.max())) if ind.size else 0)
+                 inferred_dim("sparse_csr", "indices", int(ind.max())) if ind.size else 0)
     s = Structure.csr(indptr, indices, shape, op="sparse_csr")
     device = device or s.device
     return SparseTensor(s.to(device), check_values("sparse_csr", values, s.nnz, device, dtype))
@@ -570,7 +504,7 @@ def from_edge_index(edge_index, num_nodes: int | None = None, values=None, *,
         raise TypeError(f"from_edge_index: expected `edge_index` with an integer dtype "
                         f"(got {ei.dtype})")
     if num_nodes is None:
-        num_nodes = _inferred_dim("from_edge_index", "edge_index", int(ei.max())) if ei.size else 0
+        num_nodes = inferred_dim("from_edge_index", "edge_index", int(ei.max())) if ei.size else 0
     if (not isinstance(num_nodes, int | np.integer) or isinstance(num_nodes, bool)
             or not 0 <= num_nodes <= INT64_MAX):
         raise ValueError(f"from_edge_index: expected `num_nodes` to be a non-negative int below "

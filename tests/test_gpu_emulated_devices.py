@@ -45,8 +45,9 @@ def test_the_emulation_has_cupys_flags_and_asarray(emulated_cuda):
 # ---- 1. the gcn_norm / row_normalize cache on a GPU ------------------------------------------
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
 def test_a_parameter_from_cached_gcn_norm_values_leaves_the_cache_alone(device, emulated_cuda):
-    """The README's learnable edge weights: an optimizer step on them never reaches the cache
-    (on the CPU the Parameter copies the read-only values; on a GPU each call has a copy)."""
+    """The README's learnable edge weights: an optimizer step on them never reaches later calls
+    (on the CPU the Parameter copies the read-only values; on a GPU it shares them and the
+    cache entry's version counter, so the step makes the next call rebuild)."""
     adj = _path_adjacency(device)
     before = host(sg.ops.gcn_norm(adj).values)
     w = sg.Parameter(sg.ops.gcn_norm(adj).values)
@@ -66,7 +67,10 @@ def test_a_parameter_from_cached_gcn_norm_values_leaves_the_cache_alone(device, 
 
 
 @pytest.mark.parametrize("op", ["gcn_norm", "row_normalize"])
-def test_cached_normalisation_on_a_gpu_hands_out_a_copy_per_call(op, emulated_cuda):
+def test_cached_normalisation_on_a_gpu_shares_its_values_and_rebuilds_after_a_change(
+        op, emulated_cuda):
+    """No (E, ...) copy per call: every call shares the cached values array, and an in-place
+    change through any result (or a view of one, or its .data) makes the next call rebuild."""
     fn = getattr(sg.ops, op)
     adj = _path_adjacency("cpu")
     want = fn(adj).values.numpy()
@@ -75,10 +79,17 @@ def test_cached_normalisation_on_a_gpu_hands_out_a_copy_per_call(op, emulated_cu
     assert fn(adj).values.array is fn(adj).values.array
     adj = adj.to("cuda")
     first, second = fn(adj), fn(adj)
-    assert first.structure is second.structure  # the structure stays shared
-    assert first.values.array is not second.values.array
-    first.values.mul_(0.0)  # its own copy: allowed, and invisible to later calls
-    np.testing.assert_array_equal(host(second.values), want)
+    assert first.structure is second.structure
+    assert first.values.array is second.values.array  # shared, not copied per call
+    first.values.mul_(0.0)  # allowed on a GPU; the earlier results alias it, as torch's do
+    third = fn(adj)
+    assert third.values.array is not first.values.array  # rebuilt
+    np.testing.assert_array_equal(host(third.values), want)
+    assert fn(adj).values.array is third.values.array  # and cached again
+    with sg.no_grad():
+        third.values.reshape(-1, 1).mul_(2.0)  # through a view
+    np.testing.assert_array_equal(host(fn(adj).values), want)
+    fn(adj).values.data.mul_(5.0)  # through .data
     np.testing.assert_array_equal(host(fn(adj).values), want)
 
 

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 import sparsegraph as sg
 from sparsegraph import ops
 from sparsegraph.ops import sparse_conversion
-from sparsegraph.sparse import INT32_MAX, Structure, index_dtype
+from sparsegraph.sparse import Structure, index_dtype
+from sparsegraph.sparse_checks import INT32_MAX
 from sparsegraph.testing import assert_close, gradcheck, random_sparse
 
 SCIPY_FORMATS = ["csr", "csc", "coo", "lil", "dok", "bsr", "dia"]
@@ -433,7 +434,9 @@ def test_to_scipy_shares_nothing_writable_with_the_tensor(layout):
 @pytest.mark.parametrize("layout", ["csr", "coo"])
 def test_index_arrays_handed_out_are_read_only(layout):
     a = random_sparse(5, 4, 0.5, seed=3, layout=layout)
-    arrays = {"indptr": a.indptr, "row": a.row, "col": a.col, "indices()": a.indices()}
+    arrays = {"indptr": a.indptr, "row": a.row, "col": a.col}
+    if layout == "csr":  # a view of the structure's column indices
+        arrays["indices()"] = a.indices()
     for name, arr in arrays.items():
         assert not arr.flags.writeable, name
         with pytest.raises(ValueError, match="read-only"):
@@ -445,6 +448,18 @@ def test_index_arrays_handed_out_are_read_only(layout):
     np.testing.assert_array_equal(a.indptr, a.structure.to_csr()[0].indptr)
     writable = a.indices().copy()
     writable[...] = 0  # a copy is the caller's
+
+
+def test_coo_indices_are_a_fresh_writable_copy():
+    """A COO tensor's ``indices()`` stacks a new array each call: not frozen, and changing it
+    leaves the tensor alone."""
+    a = random_sparse(5, 4, 0.5, seed=3, layout="coo")
+    rows, cols = a.row.copy(), a.col.copy()
+    idx = a.indices()
+    assert idx.flags.writeable and idx is not a.indices()
+    idx[...] = 0
+    np.testing.assert_array_equal(a.row, rows)
+    np.testing.assert_array_equal(a.col, cols)
 
 
 def test_index_values_and_dims_past_int64_are_refused_not_wrapped():

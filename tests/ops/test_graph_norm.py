@@ -262,7 +262,7 @@ def test_errors():
     (lambda a: ops.gcn_norm(a, sg.ones(2)), TypeError,
      r"gcn_norm: expected `add_self_loops` to be a bool \(got Tensor\)"),
     (lambda a: ops.gcn_norm(a, improved="yes"), TypeError,
-     r"gcn_norm: expected `improved` to be a bool \(got str\)"),
+     r"gcn_norm: expected `improved` to be a bool \(got 'yes'\)"),
     (lambda a: ops.to_undirected(a, np.array(["sum", "max"])), TypeError,
      r"to_undirected: expected `reduce` to be a str in \('sum', 'mean', 'max', 'min'\) "
      r"\(got ndarray\)"),

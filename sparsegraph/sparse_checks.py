@@ -1,0 +1,86 @@
+"""Checks and views for `sparsegraph.sparse`: index-argument validation (dtype, shape, range,
+the dimension a largest index implies), the index dtype rule, and the read-only views that
+SparseTensor hands out of its shared structure."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sparsegraph.tensor import Tensor
+
+INT32_MAX = np.iinfo(np.int32).max
+INT64_MAX = np.iinfo(np.int64).max  # the largest dimension int64 indices can address
+
+
+def index_dtype(n_rows: int, n_cols: int, nnz: int) -> np.dtype:
+    """int32 unless a dimension or the entry count needs int64."""
+    return np.dtype(np.int64 if max(n_rows, n_cols, nnz) > INT32_MAX else np.int32)
+
+
+def as_index_array(op: str, name: str, a):
+    """``np.asarray(a)`` for a list-like index argument, refusing ragged nesting by name."""
+    try:
+        return np.asarray(a)
+    except ValueError:  # numpy: "setting an array element with a sequence ... inhomogeneous"
+        raise ValueError(f"{op}: expected `{name}` to be a rectangular array of integers (got "
+                         f"a ragged {type(a).__name__}: rows of different lengths)") from None
+
+
+def index_array(op: str, name: str, a, dtype=None):
+    """Validate an index argument: integral, 1-D, no NaN; returns a numpy/cupy array."""
+    if isinstance(a, Tensor):
+        a = a.array
+    elif not hasattr(a, "dtype"):
+        a = as_index_array(op, name, a)
+        if a.dtype == np.float64 and a.size == 0:
+            a = a.astype(np.int64)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{op}: expected `{name}` with an integer dtype (got {a.dtype})")
+    if a.ndim != 1:
+        raise ValueError(f"{op}: expected `{name}` to be 1-D (got shape {a.shape})")
+    if not a.dtype.isnative:  # '>i8' from a file: the kernels read the machine's byte order
+        a = a.astype(a.dtype.newbyteorder("="))
+    return a if dtype is None else a.astype(dtype, copy=False)
+
+
+def check_range(op: str, name: str, a, bound: int) -> None:
+    if a.size and (int(a.min()) < 0 or int(a.max()) >= bound):
+        lo, hi = int(a.min()), int(a.max())
+        bad = lo if lo < 0 else hi
+        raise ValueError(f"{op}: expected `{name}` in [0, {bound}) (got {bad})")
+
+
+def check_shape(op: str, shape) -> tuple[int, int]:
+    if (not isinstance(shape, tuple | list) or len(shape) != 2 or not all(
+            isinstance(s, int | np.integer) and not isinstance(s, bool) and s >= 0
+            for s in shape)):
+        raise ValueError(f"{op}: expected `shape` to be two non-negative ints (got {shape!r})")
+    if max(int(shape[0]), int(shape[1])) > INT64_MAX:  # e.g. uint64: int64 indices would wrap
+        raise ValueError(f"{op}: expected `shape` dims below 2^63, which int64 indices can "
+                         f"address (got {shape!r})")
+    return int(shape[0]), int(shape[1])
+
+
+def inferred_dim(op: str, name: str, largest: int) -> int:
+    """``largest + 1``, the dimension a largest index implies; refused past int64."""
+    if largest >= INT64_MAX:
+        raise ValueError(f"{op}: expected `{name}` values below 2^63 - 1, which int64 indices "
+                         f"can address (got {largest})")
+    return largest + 1
+
+
+def frozen(array):
+    """A read-only view on the CPU; a GPU array is returned as it is (CuPy has no read-only
+    arrays), so it must not be written."""
+    if isinstance(array, np.ndarray):
+        array = array.view()
+        array.flags.writeable = False
+    return array
+
+
+def read_only(s, name: str, array):
+    """A view of one of structure ``s``'s index arrays, made once: read-only on the CPU, and
+    on a GPU the array itself, which must not be written (CuPy has no read-only flag, and a
+    per-access copy would cost a copy per read). The structure is immutable and shared, and
+    the kernels trust it."""
+    return s._cached(("read_only", name), lambda: frozen(array))
