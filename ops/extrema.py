@@ -15,8 +15,8 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import norm_dim
-from sparsegraph.ops.reduce import _check, _dims, _expand, _out_shape
+from sparsegraph.ops._util import expand_reduced, norm_dim, reduce_dims
+from sparsegraph.ops.reduce import _check, _out_shape
 from sparsegraph.tensor import Tensor
 
 __all__ = ["max", "min", "amax", "amin", "argmax", "argmin"]
@@ -84,7 +84,7 @@ def _amax_backward_kernel(x, y, g, dims, keepdim):
     hit = x == y
     share = hit.sum(axis=dims, keepdims=True, dtype=g.dtype)
     with np.errstate(invalid="ignore", divide="ignore"):  # nan slices: no element equals y
-        return _expand(g, x.ndim, dims, keepdim) / share * hit
+        return expand_reduced(g, x.ndim, dims, keepdim) / share * hit
 
 
 # ---- Functions -------------------------------------------------------------------------------
@@ -184,7 +184,7 @@ def min(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
 
 
 def _amax(op: str, input, dim, keepdim: bool) -> Tensor:
-    dims = _dims(op, input, dim)
+    dims = reduce_dims(op, input, dim)
     if input.array.size == 0 and (dims is None or builtins.any(input.shape[d] == 0
                                                             for d in dims)):
         raise ValueError(f"{op}: expected a non-empty reduction (got shape {input.shape} and "

@@ -16,14 +16,8 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import DEFAULT_FLOAT, as_dtype, xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import check_bool
-from sparsegraph.ops._util import check_floating_input as _check_float
-from sparsegraph.ops._util import expand_reduced as _expand
-from sparsegraph.ops._util import reduce_dims as _dims
+from sparsegraph.ops._util import check_bool, check_floating_input, expand_reduced, reduce_dims
 from sparsegraph.tensor import Tensor
-
-# NOTE: _check_float, _expand and _dims live in ops/_util.py (public there); ops/extrema.py
-# still imports them from here under these names
 
 __all__ = ["sum", "mean", "prod", "var", "std", "any", "all", "logsumexp"]
 
@@ -67,7 +61,7 @@ def _reduce_backward_kernel(g, shape, dims, keepdim, scale):
     The result is a read-only broadcast view: no input-sized allocation until a consumer needs
     one.
     """
-    g = _expand(g, len(shape), dims, keepdim)
+    g = expand_reduced(g, len(shape), dims, keepdim)
     if scale is not None:
         g = g * g.dtype.type(scale)
     return xp_of(g).broadcast_to(g, shape)
@@ -85,7 +79,7 @@ def _prod_backward_kernel(x, g, dims, keepdim):
     xp = xp_of(x)
     if x.size == 0:
         return xp.zeros(x.shape, dtype=g.dtype)
-    g = _expand(g, x.ndim, dims, keepdim)
+    g = expand_reduced(g, x.ndim, dims, keepdim)
     red = tuple(range(x.ndim)) if dims is None else dims
     rest = tuple(d for d in range(x.ndim) if d not in red)
     perm = rest + red
@@ -116,7 +110,7 @@ def _var_kernel(x, dims, keepdim, correction):
 def _var_backward_kernel(x, g, dims, keepdim, correction):
     """d var / dx = 2 (x - mean) / (n - correction)."""
     n = _count(x.shape, dims)
-    g = _expand(g, x.ndim, dims, keepdim)
+    g = expand_reduced(g, x.ndim, dims, keepdim)
     with np.errstate(invalid="ignore", divide="ignore"):
         scale = x.dtype.type(2) / x.dtype.type(builtins.max(n - correction, 0))
         return (x - x.mean(axis=dims, keepdims=True)) * (g * scale)
@@ -222,7 +216,7 @@ class LogSumExp(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        g = _expand(g.array, x.ndim, ctx.dims, ctx.keepdim)
+        g = expand_reduced(g.array, x.ndim, ctx.dims, ctx.keepdim)
         return dispatch("logsumexp_backward", ctx.device)(x.array, ctx.out, g), None, None
 
 
@@ -264,7 +258,7 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor
     """
     if dtype is not None:
         return _in_dtype(sum, "sum", input, dim, keepdim, dtype)
-    return Sum.apply(input, _dims("sum", input, dim), keepdim)
+    return Sum.apply(input, reduce_dims("sum", input, dim), keepdim)
 
 
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -278,8 +272,8 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
     """
     if dtype is not None:
         return _in_dtype(mean, "mean", input, dim, keepdim, dtype)
-    dims = _dims("mean", input, dim)
-    _check_float("mean", input)
+    dims = reduce_dims("mean", input, dim)
+    check_floating_input("mean", input)
     return Mean.apply(input, dims, keepdim)
 
 
@@ -290,7 +284,7 @@ def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
     """
     if dtype is not None:
         return _in_dtype(prod, "prod", input, dim, keepdim, dtype)
-    return Prod.apply(input, _dims("prod", input, dim), keepdim)
+    return Prod.apply(input, reduce_dims("prod", input, dim), keepdim)
 
 
 def _correction(op: str, unbiased: bool, correction):
@@ -307,8 +301,8 @@ def _var(op: str, input, dim, unbiased, keepdim, correction) -> Tensor:
     check_bool(op, "unbiased", unbiased, hint="; the positional order is (dim, unbiased, "
                "keepdim), as torch's")
     check_bool(op, "keepdim", keepdim)
-    dims = _dims(op, input, dim)
-    _check_float(op, input)
+    dims = reduce_dims(op, input, dim)
+    check_floating_input(op, input)
     return Var.apply(input, dims, bool(keepdim), _correction(op, unbiased, correction))
 
 
@@ -354,12 +348,12 @@ class AnyAll(Function):
 
 def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """Whether any element over ``dim`` is nonzero (a bool tensor; no gradient)."""
-    return AnyAll.apply(input, _dims("any", input, dim), keepdim, "any")
+    return AnyAll.apply(input, reduce_dims("any", input, dim), keepdim, "any")
 
 
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """Whether every element over ``dim`` is nonzero (a bool tensor; no gradient)."""
-    return AnyAll.apply(input, _dims("all", input, dim), keepdim, "all")
+    return AnyAll.apply(input, reduce_dims("all", input, dim), keepdim, "all")
 
 
 def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
@@ -374,8 +368,8 @@ def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
     Returns:
         The reduced tensor; ``-inf`` for empty or all ``-inf`` slices.
     """
-    dims = _dims("logsumexp", input, dim)
+    dims = reduce_dims("logsumexp", input, dim)
     if input.dtype.kind in "biu":
         input = input.to(DEFAULT_FLOAT)
-    _check_float("logsumexp", input)
+    check_floating_input("logsumexp", input)
     return LogSumExp.apply(input, dims, keepdim)

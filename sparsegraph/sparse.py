@@ -28,7 +28,6 @@ from sparsegraph.sparse_checks import (
     inferred_dim,
     read_only,
 )
-from sparsegraph.sparse_checks import frozen as _frozen  # noqa: F401 (gnn/inputs.py's import)
 from sparsegraph.tensor import Tensor, _ops, wrap
 
 

@@ -14,6 +14,7 @@ RANK = {  # lower rank = lower layer; equal ranks may not import each other unle
     "sparsegraph.tensor": 2.5,
     "sparsegraph.creation": 3,
     "sparsegraph.sparse": 3,
+    "sparsegraph.sparse_checks": 2.6,  # below sparse: its checks, on tensor only
     "sparsegraph.autograd": 4,
     "sparsegraph.ops": 5,
     "sparsegraph.nn": 6,

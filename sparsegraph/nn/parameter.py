@@ -12,8 +12,10 @@ class Parameter(Tensor):
     """A Tensor that a `Module` registers automatically when assigned as an attribute.
 
     Like ``torch.nn.Parameter`` it shares memory (and the version counter) with ``data`` and
-    requires grad by default. Read-only memory (e.g. the cached ``gcn_norm(adj).values``) is
-    copied instead: optimizers update a parameter in place.
+    requires grad by default. Read-only memory (e.g. the cached ``gcn_norm(adj).values`` on
+    the CPU) is copied instead: optimizers update a parameter in place. On a GPU those cached
+    values are shared, with their cache entry's version counter, so a step makes the next
+    ``gcn_norm`` call rebuild instead of returning the stepped values.
 
     Args:
         data: a Tensor (shared, not copied), an array, or nested lists (Python floats become
