@@ -8,6 +8,7 @@ from numbers import Integral, Real
 import sparsegraph.ops as ops
 from sparsegraph.backend import xp_of
 from sparsegraph.creation import full, tensor
+from sparsegraph.ops.graph_norm import FILL_REDUCES
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import TRACE, Tensor
 
@@ -33,9 +34,6 @@ def _loop_plan(structure: Structure):
         return csr, keep, perm, kept_indptr
 
     return structure._cached("replace_self_loops_plan", build)
-
-
-FILL_REDUCES = ("mean", "add", "sum", "max", "min")
 
 
 def replace_self_loops_with(adj: SparseTensor, edge_attr: Tensor | None = None,
@@ -67,7 +65,7 @@ def replace_self_loops_with(adj: SparseTensor, edge_attr: Tensor | None = None,
         return new_adj, None
     kept = ops.gather_rows(edge_attr, keep)
     if isinstance(fill_value, str):
-        reduce = "sum" if fill_value == "add" else fill_value
+        reduce = FILL_REDUCES.get(fill_value, fill_value)  # "add" is PyG's "sum"
         fill = ops.segment(kept, kept_indptr, reduce)  # (N_dst, D); empty segments are 0
         fill = fill if fill.shape[0] == n else fill[:n]  # the targets that get a loop
     else:
@@ -84,7 +82,7 @@ def check_fill_value(op: str, fill_value):
     if isinstance(fill_value, str):
         if fill_value not in FILL_REDUCES:
             raise ValueError(f"{op}: expected `fill_value` a number, a Tensor or a reduce in "
-                             f"{FILL_REDUCES} (got {fill_value!r})")
+                             f"{tuple(FILL_REDUCES)} (got {fill_value!r})")
         return fill_value
     if isinstance(fill_value, Real) and not isinstance(fill_value, bool):
         return float(fill_value)
@@ -93,7 +91,7 @@ def check_fill_value(op: str, fill_value):
         if fill_value.dtype.kind in "biuf" and fill_value.ndim <= 1:
             return fill_value
     raise ValueError(f"{op}: expected `fill_value` a number, a Tensor of one value per edge "
-                     f"feature or a reduce in {FILL_REDUCES} (got {fill_value!r})")
+                     f"feature or a reduce in {tuple(FILL_REDUCES)} (got {fill_value!r})")
 
 
 def attention_edge_order(structure: Structure, perm, loops: bool):

@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sparsegraph import backend
-from sparsegraph.ops.graph_norm import FILL_REDUCES, _inexact, add_self_loops
+from sparsegraph.ops.graph_norm import FILL_REDUCES, _inexact, add_self_loops, to_undirected
 from sparsegraph.sparse import SparseTensor, Structure, from_scipy
 from sparsegraph.tensor import Tensor, wrap
 
@@ -38,27 +38,6 @@ def _device(value) -> str:
 def _host_edge_index(g) -> np.ndarray:
     s = g._host_structure()
     return np.stack([s.cols(), s.rows()])
-
-
-def _merge_rows(inverse, first, values, reduce):
-    """Reduce rows of ``values`` that share an ``inverse`` id (sum / mean / max / min).
-
-    ``first[k]`` is a row of group ``k``; max / min start from it, so integer values need no
-    infinity. The mean of integers is float32 (other dtypes are kept).
-    """
-    n_unique = first.size
-    if reduce in ("sum", "mean"):
-        dtype = np.float32 if reduce == "mean" and values.dtype.kind in "biu" else values.dtype
-        out = np.zeros((n_unique,) + values.shape[1:], dtype)
-        np.add.at(out, inverse, values.astype(dtype, copy=False))
-        if reduce == "mean":
-            counts = np.bincount(inverse, minlength=n_unique).reshape(
-                (-1,) + (1,) * (values.ndim - 1))
-            out /= counts.astype(dtype)
-        return out
-    out = values[first].copy()
-    (np.maximum if reduce == "max" else np.minimum).at(out, inverse, values)
-    return out
 
 
 def is_weighted(g) -> bool:
@@ -87,21 +66,23 @@ def undirected_edges(g, reduce: str = "mean"):
     """``g`` with every reverse edge added; parallel edges merged by ``reduce``."""
     if reduce not in REDUCERS:
         raise ValueError(f"to_undirected: expected `reduce` in {REDUCERS} (got {reduce!r})")
-    ei = _host_edge_index(g).astype(np.int64)
-    both = np.concatenate([ei, ei[::-1]], axis=1)
-    key = both[1] * max(g.num_nodes, 1) + both[0]
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    s = g._host_structure()
+
+    def merged(a):  # one `ops.to_undirected` per field, all on the structure's cached plan
+        return to_undirected(SparseTensor(s, wrap(a)), reduce)
+
     values = _np(g.adj.values)
+    out = merged(values)
+    rows, cols = out.structure.rows(), out.structure.cols()
     if is_weighted(g):
-        weight = _merge_rows(inverse, first, np.concatenate([values] * 2), reduce)
-        mixed = _edge_weighted(g)
-        if mixed is not None:  # an unweighted graph of the batch keeps its implicit ones
-            weight[~np.concatenate([mixed] * 2)[first]] = 1
+        weight = out.values.numpy()
+        if _edge_weighted(g) is not None:  # an unweighted graph of the batch keeps its 1s
+            plain = ~np.asarray(g.__dict__["_weighted_graphs"], bool)[_graph_of_edges(g, rows)]
+            weight = np.where(plain, np.ones((), weight.dtype), weight)
     else:  # no weights to merge: the merged edges keep the implicit weight 1
-        weight = np.ones((first.size,) + values.shape[1:], values.dtype)
-    fields = {k: wrap(_merge_rows(inverse, first, np.concatenate([_np(v)] * 2), reduce))
-              for k, v in g._edge_fields().items()}
-    return g._with_edges(both[:, first], weight, **fields)
+        weight = np.ones((rows.size,) + values.shape[1:], values.dtype)
+    fields = {k: merged(_np(v)).values for k, v in g._edge_fields().items()}
+    return g._with_edges(np.stack([cols, rows]), weight, **fields)
 
 
 def _field_name(key: str) -> str:
