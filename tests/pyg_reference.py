@@ -47,3 +47,15 @@ def pyg_add_remaining_self_loops(edge_index, edge_attr, fill_value, num_nodes):
     edge_attr = np.concatenate([edge_attr[mask], loop_attr], axis=0).astype(dtype)
     edge_index = np.concatenate([edge_index[:, mask], loop_index], axis=1)
     return edge_index, edge_attr
+
+
+def pyg_aggregate(x, edge_index, num_nodes: int, reduce: str):
+    """PyG's aggregation of ``x_j`` over each target's in-edges (``edge_index[1] == i``), with
+    duplicate edges counted and 0 for a node without any (sum / mean / max / min)."""
+    fn = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}[reduce]
+    out = np.zeros((num_nodes, x.shape[1]))
+    for i in range(num_nodes):
+        rows = x[edge_index[0, edge_index[1] == i]]
+        if rows.size:
+            out[i] = fn(rows, axis=0)
+    return out

@@ -10,10 +10,10 @@ from sparsegraph import gnn
 from sparsegraph.gnn import models
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.testing import gradcheck
+from tests.pyg_reference import pyg_aggregate
 
 N, F_IN, F_OUT = 6, 4, 3
 EI = np.array([[0, 1, 1, 2, 3, 0, 4, 5, 5], [1, 0, 2, 1, 1, 1, 1, 4, 4]])  # 5 -> 4 twice
-REDUCE = {"sum": np.sum, "mean": np.mean, "max": np.max}
 
 
 def arr(t):
@@ -27,13 +27,7 @@ def sparse_features(dtype=np.float64, requires_grad=False, seed=0):
 
 
 def aggregate(x, reduce):
-    """PyG's aggregation of x_j over each target's in-edges (0 for none)."""
-    out = np.zeros((N, x.shape[1]))
-    for i in range(N):
-        rows = x[EI[0, EI[1] == i]]
-        if rows.size:
-            out[i] = REDUCE[reduce](rows, axis=0)
-    return out
+    return pyg_aggregate(x, EI, N, reduce)
 
 
 def sage_reference(conv, x, aggrs):

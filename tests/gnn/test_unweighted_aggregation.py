@@ -12,11 +12,11 @@ from sparsegraph.graph import Graph
 from sparsegraph.nn import Linear
 from sparsegraph.sparse import sparse_coo
 from sparsegraph.testing import random_graph
+from tests.pyg_reference import pyg_aggregate
 
 N, F_IN, F_OUT = 6, 3, 2
 EI = np.array([[0, 1, 2, 3, 3, 4, 5, 5], [1, 2, 1, 0, 2, 1, 4, 4]])  # 5 -> 4 twice
 W = np.array([0.5, 2.0, 3.0, 1.0, 0.7, 2.5, 4.0, 0.1])
-REDUCE = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}
 
 
 def arr(t):
@@ -24,12 +24,7 @@ def arr(t):
 
 
 def aggregate(x, reduce):
-    out = np.zeros((N, x.shape[1]))
-    for i in range(N):
-        rows = x[EI[0, EI[1] == i]]
-        if rows.size:
-            out[i] = REDUCE[reduce](rows, axis=0)
-    return out
+    return pyg_aggregate(x, EI, N, reduce)
 
 
 def weighted_inputs():
