@@ -83,15 +83,51 @@ def read_table(path, dtype, op: str = "TUDataset", columns: int | None = None) -
     return (out[:, 0] if width == 1 else out).astype(dtype)
 
 
+def _one_hot(labels, rows: int):
+    """Each column of integer ``labels`` remapped to 0..K-1 (its sorted values) and one-hot
+    encoded, the columns side by side: (rows, sum K) float32."""
+    cols = labels.reshape(rows, -1)
+    blocks = []
+    for c in range(cols.shape[1]):
+        codes = np.unique(cols[:, c], return_inverse=True)[1].reshape(-1)
+        blocks.append(np.eye(codes.max() + 1 if codes.size else 0, dtype=np.float32)[codes])
+    return np.concatenate(blocks, axis=1)
+
+
+def _one_hot_width(labels, rows: int) -> int:
+    if labels is None or rows == 0:
+        return 0
+    cols = labels.reshape(rows, -1)
+    return sum(np.unique(cols[:, c]).size for c in range(cols.shape[1]))
+
+
+def _width(attributes, rows: int) -> int:
+    return 0 if attributes is None or rows == 0 else attributes.reshape(rows, -1).shape[1]
+
+
+def _features(labels, attributes, rows: int, use_attr):
+    """Node (or edge) features from the TU label and attribute tables: one-hot labels then
+    attributes (``use_attr`` None), labels only (False) or attributes then labels (True, PyG's
+    order); None when nothing is left."""
+    blocks = [] if labels is None else [_one_hot(labels, rows)]
+    if attributes is not None and use_attr is not False:
+        attr = attributes.reshape(rows, -1).astype(np.float32)
+        blocks = [attr, *blocks] if use_attr else [*blocks, attr]
+    return np.concatenate(blocks, axis=1) if blocks else None
+
+
 class TUDataset(Dataset):
     """A TU graph-classification dataset from Morris et al., "TUDataset: A collection of
     benchmark datasets for learning with graphs" (2020); a list of Graphs.
 
     Graph labels are remapped to 0..C-1 (sorted original values). Node features: one-hot
-    node labels (remapped to 0..K-1), then the node attributes when present. (PyG differs: it
-    drops attributes unless ``use_node_attr=True`` and then puts them first; kept as is so
-    the recorded GIN results stay reproducible.)
-    Edge labels / attributes become ``edge_attr`` (edge labels one-hot); graph attributes
+    node labels (each label column remapped to 0..K-1 and one-hot encoded), then the node
+    attributes when present. PyG's defaults differ: it keeps only the labels unless
+    ``use_node_attr=True`` and then puts the attributes first; pass ``use_node_attr=False`` or
+    ``True`` for exactly that (the default, ``None``, keeps both in the order above, which the
+    recorded GIN results use). Edge labels (one-hot) then edge attributes become ``edge_attr``;
+    ``use_edge_attr`` is PyG's likewise (``False``: labels only; ``True``: attributes first).
+    Graph attributes
     (``NAME_graph_attributes.txt``) become each graph's ``graph_attr``, a ``(1, D)`` float32
     Tensor (PyG reads them as ``y`` when a dataset has no graph labels; here the labels stay
     ``y``).
@@ -106,13 +142,21 @@ class TUDataset(Dataset):
             named above the checksummed files; for any other name the required ones and
             every optional ``NAME_{node,edge}_{labels,attributes}.txt`` and
             ``NAME_graph_attributes.txt`` the zip holds).
+        use_node_attr / use_edge_attr: ``None`` (labels, then attributes), ``False`` (labels
+            only) or ``True`` (attributes, then labels), as PyG's flags of those names.
     """
 
     names = tuple(SHA256)
     base_url = "https://www.chrsmrrs.com/graphkerneldatasets/"
 
     def __init__(self, name: str = "MUTAG", root=None, *, download: bool = True,
-                 cache_dir=None):
+                 cache_dir=None, use_node_attr: bool | None = None,
+                 use_edge_attr: bool | None = None):
+        for arg, flag in (("use_node_attr", use_node_attr), ("use_edge_attr", use_edge_attr)):
+            if flag is not None and not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"TUDataset: expected `{arg}` to be None, True or False (got "
+                                f"{type(flag).__name__} {flag!r})")
+        self.use_node_attr, self.use_edge_attr = use_node_attr, use_edge_attr
         if not isinstance(name, str) or not name:
             raise ValueError(f"TUDataset: expected a dataset name (got {name!r}; known: "
                              f"{', '.join(self.names)})")
@@ -214,22 +258,11 @@ class TUDataset(Dataset):
 
     def _build(self) -> list[Graph]:
         a = self._arrays
-        n = a["indicator"].size
-        features = []
-        if "node_labels" in a:
-            labels = np.unique(a["node_labels"].reshape(n, -1)[:, 0], return_inverse=True)[1]
-            features.append(np.eye(labels.max() + 1, dtype=np.float32)[labels])
-        if "node_attributes" in a:
-            features.append(a["node_attributes"].reshape(n, -1).astype(np.float32))
-        x = np.concatenate(features, axis=1) if features else np.ones((n, 1), np.float32)
-        edge_attr = None
-        if "edge_labels" in a:
-            el = np.unique(a["edge_labels"].reshape(len(a["edges"]), -1)[:, 0],
-                           return_inverse=True)[1]
-            edge_attr = np.eye(el.max() + 1, dtype=np.float32)[el]
-        if "edge_attributes" in a:
-            ea = a["edge_attributes"].reshape(len(a["edges"]), -1).astype(np.float32)
-            edge_attr = ea if edge_attr is None else np.concatenate([edge_attr, ea], axis=1)
+        n, n_edges = a["indicator"].size, len(a["edges"])
+        x = _features(a.get("node_labels"), a.get("node_attributes"), n, self.use_node_attr)
+        x = np.ones((n, 1), np.float32) if x is None else x
+        edge_attr = _features(a.get("edge_labels"), a.get("edge_attributes"), n_edges,
+                              self.use_edge_attr)
         ptr = np.concatenate([[0], np.cumsum(np.bincount(a["indicator"]))])
         edges = a["edges"]
         edge_graph = a["indicator"][edges[:, 0]] if edges.size else np.zeros(0, np.int64)
@@ -254,6 +287,31 @@ class TUDataset(Dataset):
     @property
     def num_classes(self) -> int:
         return int(self._arrays["graph_y"].max()) + 1
+
+    @property
+    def num_node_labels(self) -> int:
+        """Columns of the one-hot node labels in ``x`` (0 without node labels or when
+        ``use_node_attr`` leaves them out), as PyG's property."""
+        return _one_hot_width(self._arrays.get("node_labels"), self._arrays["indicator"].size)
+
+    @property
+    def num_node_attributes(self) -> int:
+        """Columns of the node attributes in ``x`` (0 when absent or left out)."""
+        if self.use_node_attr is False:
+            return 0
+        return _width(self._arrays.get("node_attributes"), self._arrays["indicator"].size)
+
+    @property
+    def num_edge_labels(self) -> int:
+        """Columns of the one-hot edge labels in ``edge_attr``."""
+        return _one_hot_width(self._arrays.get("edge_labels"), len(self._arrays["edges"]))
+
+    @property
+    def num_edge_attributes(self) -> int:
+        """Columns of the edge attributes in ``edge_attr`` (0 when absent or left out)."""
+        if self.use_edge_attr is False:
+            return 0
+        return _width(self._arrays.get("edge_attributes"), len(self._arrays["edges"]))
 
     @property
     def num_features(self) -> int:

@@ -107,3 +107,58 @@ def test_fold_count_and_batch_size_must_be_ints():
     with pytest.raises(TypeError, match=r"GraphLoader: expected an int `batch_size` \(got "
                                         r"float 2.5\)"):
         GraphLoader([], batch_size=2.5)
+
+
+def _write_toy_with_tables(root):
+    """Two graphs of two nodes; node labels in two columns, 2-D node attributes, edge labels
+    and 1-D edge attributes."""
+    folder = root / "TU" / "TOY"
+    _write_tu(folder, a="1, 2\n2, 1\n3, 4\n4, 3\n", indicator="1\n1\n2\n2\n", labels="0\n1\n")
+    (folder / "TOY_node_labels.txt").write_text("3, 0\n5, 1\n3, 1\n7, 0\n")
+    (folder / "TOY_node_attributes.txt").write_text("0.5, 1.5\n2, 3\n4, 5\n6, 7\n")
+    (folder / "TOY_edge_labels.txt").write_text("2\n2\n4\n4\n")
+    (folder / "TOY_edge_attributes.txt").write_text("0.25\n0.25\n0.75\n0.75\n")
+
+
+def test_use_node_attr_and_use_edge_attr_follow_pyg(tmp_path):
+    _write_toy_with_tables(tmp_path)
+
+    def load(**flags):
+        ds = TUDataset("TOY", root=tmp_path, download=False, cache_dir=tmp_path / "c", **flags)
+        x = np.concatenate([g.x.numpy() for g in ds])
+        return ds, x, np.concatenate([g.edge_attr.numpy() for g in ds])
+
+    # each label column one-hot on its own values: column 0 {3, 5, 7}, column 1 {0, 1}
+    labels = np.array([[1, 0, 0, 1, 0], [0, 1, 0, 0, 1], [1, 0, 0, 0, 1], [0, 0, 1, 1, 0]])
+    attrs = np.array([[0.5, 1.5], [2, 3], [4, 5], [6, 7]])
+    e_labels, e_attrs = np.array([[1, 0], [1, 0], [0, 1], [0, 1]]), np.array([[.25], [.25],
+                                                                               [.75], [.75]])
+    ds, x, ea = load()
+    np.testing.assert_array_equal(x, np.hstack([labels, attrs]))
+    np.testing.assert_array_equal(ea, np.hstack([e_labels, e_attrs]))
+    assert (ds.num_node_labels, ds.num_node_attributes) == (5, 2)
+    assert (ds.num_edge_labels, ds.num_edge_attributes) == (2, 1)
+    ds, x, ea = load(use_node_attr=False, use_edge_attr=False)  # PyG's defaults
+    np.testing.assert_array_equal(x, labels)
+    np.testing.assert_array_equal(ea, e_labels)
+    assert ds.num_features == 5 and ds.num_node_attributes == 0 and ds.num_edge_attributes == 0
+    ds, x, ea = load(use_node_attr=True, use_edge_attr=True)  # PyG: attributes first
+    np.testing.assert_array_equal(x, np.hstack([attrs, labels]))
+    np.testing.assert_array_equal(ea, np.hstack([e_attrs, e_labels]))
+    with pytest.raises(TypeError, match=r"`use_node_attr` to be None, True or False \(got "
+                                        r"str 'yes'\)"):
+        load(use_node_attr="yes")
+
+
+@pytest.mark.dataset
+def test_enzymes_with_pyg_flags_has_pygs_feature_counts(data_root, tmp_path):
+    """PyG: TUDataset('ENZYMES') has 3 features; with use_node_attr=True 21 (18 + 3)."""
+    plain = TUDataset("ENZYMES", root=data_root, download=False, cache_dir=tmp_path)
+    labels_only = TUDataset("ENZYMES", root=data_root, download=False, cache_dir=tmp_path,
+                            use_node_attr=False)
+    pyg = TUDataset("ENZYMES", root=data_root, download=False, cache_dir=tmp_path,
+                    use_node_attr=True)
+    assert (labels_only.num_features, pyg.num_features, plain.num_features) == (3, 21, 21)
+    assert (pyg.num_node_labels, pyg.num_node_attributes) == (3, 18)
+    np.testing.assert_array_equal(pyg[5].x.numpy()[:, :18], plain[5].x.numpy()[:, 3:])
+    np.testing.assert_array_equal(labels_only[5].x.numpy(), plain[5].x.numpy()[:, :3])
