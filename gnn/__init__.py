@@ -1,5 +1,5 @@
 """Graph neural networks: message passing, convolution layers, pooling, models, training,
-neighbour sampling for mini-batches."""
+neighbour sampling for mini-batches, negative edges for link prediction."""
 
 if __name__ != "sparsegraph.gnn":
     raise ImportError(f"import this package as sparsegraph.gnn (it was imported as {__name__!r})")
@@ -10,6 +10,7 @@ from sparsegraph.gnn.gat import GATConv  # noqa: E402
 from sparsegraph.gnn.gcn import GCNConv, SGConv  # noqa: E402
 from sparsegraph.gnn.gin import GINConv, GraphConv  # noqa: E402
 from sparsegraph.gnn.inputs import as_adjacency  # noqa: E402
+from sparsegraph.gnn.link import negative_sampling  # noqa: E402
 from sparsegraph.gnn.message_passing import MessagePassing  # noqa: E402
 from sparsegraph.gnn.pool import global_add_pool, global_max_pool, global_mean_pool  # noqa: E402
 from sparsegraph.gnn.sage import SAGEConv  # noqa: E402
@@ -20,5 +21,6 @@ from sparsegraph.gnn.minibatch import train_minibatch  # noqa: E402
 __all__ = [
     "APPNP", "ChebConv", "GATConv", "GCNConv", "GINConv", "GraphConv", "MessagePassing",
     "NeighborLoader", "NeighborSampler", "SAGEConv", "SGConv", "SampledBlocks", "as_adjacency",
-    "global_add_pool", "global_max_pool", "global_mean_pool", "models", "train_minibatch",
+    "global_add_pool", "global_max_pool", "global_mean_pool", "models", "negative_sampling",
+    "train_minibatch",
 ]

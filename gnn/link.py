@@ -1,0 +1,164 @@
+"""Negative edges for link prediction: node pairs that are not edges, drawn uniformly (PyG's
+``torch_geometric.utils.negative_sampling``).
+
+Pairs are handled as int64 keys ``src * N_dst + dst``. Candidates are drawn in batches sized
+by the acceptance rate, checked against the sorted positive keys and the pairs already taken
+(first occurrence wins, so the result is a uniform sample without replacement). When fewer
+than a quarter of the population are non-edges, or more than half of the non-edges are asked
+for, the non-edges are listed and chosen from directly (PyG's "dense" method).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sparsegraph import backend
+from sparsegraph.creation import rng_of
+from sparsegraph.sparse_checks import INT64_MAX, as_index_array
+from sparsegraph.tensor import Tensor
+
+_LIST_LIMIT = 1 << 26  # at most this many keys are listed at once (512 MB of int64)
+
+
+def negative_sampling(edge_index, num_nodes=None, num_neg_samples=None, *,
+                      force_undirected: bool = False, generator=None) -> np.ndarray:
+    """Sample node pairs that are not in ``edge_index``: the negatives of link prediction.
+
+    Args:
+        edge_index: ``(2, E)`` positive edges (row 0 source, row 1 target): numpy, a Tensor
+            or a nested list of ints.
+        num_nodes: ``N``, or ``(N_src, N_dst)`` for a bipartite graph (default: one more than
+            the largest node id).
+        num_neg_samples: ``K``, the number of pairs to return (default ``E``); fewer come back
+            when the graph has fewer non-edges, as in PyG.
+        force_undirected: draw unordered pairs ``{u, v}`` that are edges in neither direction
+            and return each in both directions (``2 * (K // 2)`` columns), as PyG does.
+        generator: a ``sparsegraph.Generator`` (default: the global one; see manual_seed).
+
+    Returns:
+        ``(2, K')`` int64 numpy array of distinct pairs, uniformly drawn without replacement;
+        no self loops unless the graph is bipartite.
+    """
+    op = "negative_sampling"
+    src, dst = _edges(op, edge_index)
+    n_src, n_dst, bipartite = _node_counts(op, num_nodes, src, dst)
+    if not isinstance(force_undirected, bool | np.bool_):
+        raise TypeError(f"{op}: expected `force_undirected` to be True or False (got "
+                        f"{type(force_undirected).__name__} {force_undirected!r})")
+    if force_undirected and bipartite:
+        raise ValueError(f"{op}: `force_undirected` needs one node set (got num_nodes="
+                         f"{num_nodes!r})")
+    if num_neg_samples is None:
+        num_neg_samples = src.size
+    if (isinstance(num_neg_samples, bool) or not isinstance(num_neg_samples, int | np.integer)
+            or num_neg_samples < 0):
+        raise ValueError(f"{op}: expected `num_neg_samples` to be a non-negative int (got "
+                         f"{num_neg_samples!r})")
+    rng = rng_of(generator)
+    if n_src * n_dst == 0:
+        return np.zeros((2, 0), np.int64)
+    if force_undirected:  # a pair is taken as (smaller, larger) id
+        src, dst = np.minimum(src, dst), np.maximum(src, dst)
+        num_neg_samples //= 2
+    positives = np.unique(src * n_dst + dst)
+    if not bipartite:
+        positives = positives[positives // n_dst != positives % n_dst]  # loops are never drawn
+    population = n_src * n_dst - (0 if bipartite else n_src)
+    if force_undirected:
+        population //= 2
+    free = population - positives.size
+    want = min(int(num_neg_samples), free)
+    if want == 0:
+        return np.zeros((2, 0), np.int64)
+    if n_src * n_dst <= _LIST_LIMIT and (free * 4 < population or want * 2 > free):
+        keys = _choose_listed(rng, positives, n_src, n_dst, bipartite, force_undirected, want)
+    else:
+        keys = _draw(rng, positives, n_src, n_dst, bipartite, force_undirected, want, free,
+                     population)
+    pairs = np.stack([keys // n_dst, keys % n_dst])
+    return np.concatenate([pairs, pairs[::-1]], axis=1) if force_undirected else pairs
+
+
+def _edges(op: str, edge_index):
+    ei = edge_index.array if isinstance(edge_index, Tensor) else edge_index
+    ei = backend.to_device(ei, "cpu") if hasattr(ei, "dtype") else as_index_array(
+        op, "edge_index", ei)
+    ei = np.asarray(ei)
+    if ei.size == 0 and not hasattr(edge_index, "dtype"):
+        ei = ei.reshape(2, 0).astype(np.int64)  # an empty list says nothing about the dtype
+    if ei.ndim != 2 or ei.shape[0] != 2:
+        raise ValueError(f"{op}: expected `edge_index` of shape (2, E) (got {ei.shape})")
+    if ei.dtype.kind not in "iu":
+        raise TypeError(f"{op}: expected `edge_index` with an integer dtype (got {ei.dtype})")
+    if ei.size and int(ei.min()) < 0:
+        raise ValueError(f"{op}: expected non-negative node ids in `edge_index` (got "
+                         f"{int(ei.min())})")
+    return ei[0].astype(np.int64), ei[1].astype(np.int64)
+
+
+def _node_counts(op: str, num_nodes, src, dst):
+    """(N_src, N_dst, bipartite) from ``num_nodes`` (an int, a pair, or None), range-checked."""
+    if num_nodes is None:
+        n = 1 + max(int(src.max()), int(dst.max())) if src.size else 0
+        counts, bipartite = (n, n), False
+    elif isinstance(num_nodes, tuple | list):
+        counts, bipartite = tuple(num_nodes), True
+    else:
+        counts, bipartite = (num_nodes, num_nodes), False
+    if len(counts) != 2 or any(isinstance(c, bool) or not isinstance(c, int | np.integer)
+                               or c < 0 for c in counts):
+        raise ValueError(f"{op}: expected `num_nodes` to be a non-negative int or a pair "
+                         f"(N_src, N_dst) of them (got {num_nodes!r})")
+    n_src, n_dst = int(counts[0]), int(counts[1])
+    if n_src and n_dst > INT64_MAX // n_src:
+        raise ValueError(f"{op}: expected N_src * N_dst below 2^63 (got {n_src} x {n_dst})")
+    for ids, n, what in ((src, n_src, "source"), (dst, n_dst, "target")):
+        if ids.size and int(ids.max()) >= n:
+            raise ValueError(f"{op}: expected {what} ids in [0, {n}) for num_nodes="
+                             f"{num_nodes!r} (got {int(ids.max())})")
+    return n_src, n_dst, bipartite
+
+
+def _draw(rng, positives, n_src, n_dst, bipartite, undirected, want, free, population):
+    """Rejection sampling: batches of uniform candidates until ``want`` distinct non-edges
+    (each batch sized by the chance that a candidate is a new one)."""
+    taken = np.zeros(0, np.int64)
+    while taken.size < want:
+        batch = int((want - taken.size) * population / (free - taken.size) * 1.1) + 64
+        keys = _candidates(rng, batch, n_src, n_dst, bipartite, undirected)
+        keys = keys[~_sorted_contains(positives, keys)]
+        keys = np.concatenate([taken, keys])
+        _, first = np.unique(keys, return_index=True)  # first occurrence: earlier picks stay
+        taken = keys[np.sort(first)]
+    return taken[:want]
+
+
+def _candidates(rng, count, n_src, n_dst, bipartite, undirected):
+    """``count`` uniform pairs of the population as keys (no loops unless bipartite)."""
+    src = rng.integers(0, n_src, count, dtype=np.int64)
+    if bipartite:
+        return src * n_dst + rng.integers(0, n_dst, count, dtype=np.int64)
+    dst = rng.integers(0, n_dst - 1, count, dtype=np.int64)
+    dst += dst >= src  # skip the diagonal: uniform over the N - 1 other nodes
+    if undirected:  # each unordered pair is drawn from its two ordered ones: still uniform
+        src, dst = np.minimum(src, dst), np.maximum(src, dst)
+    return src * n_dst + dst
+
+
+def _choose_listed(rng, positives, n_src, n_dst, bipartite, undirected, want):
+    """Dense graphs (or most non-edges wanted): list every pair of the population, drop the
+    edges, choose ``want`` of the rest."""
+    keys = np.arange(n_src * n_dst, dtype=np.int64)
+    if not bipartite:
+        src, dst = keys // n_dst, keys % n_dst
+        keys = keys[(src < dst) if undirected else (src != dst)]
+    keys = keys[~_sorted_contains(positives, keys)]
+    return rng.choice(keys, size=want, replace=False)
+
+
+def _sorted_contains(sorted_keys, keys):
+    """``np.isin(keys, sorted_keys)`` by binary search (sorted_keys sorted and unique)."""
+    if sorted_keys.size == 0:
+        return np.zeros(keys.shape, bool)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), sorted_keys.size - 1)
+    return sorted_keys[at] == keys
