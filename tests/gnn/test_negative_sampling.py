@@ -35,7 +35,7 @@ def test_a_near_complete_graph_gives_exactly_its_missing_pairs():
     n = 12
     src, dst = np.nonzero(~np.eye(n, dtype=bool))
     missing = [(0, 5), (3, 2), (11, 4)]
-    keep = [(s, d) not in missing for s, d in zip(src, dst)]
+    keep = [(s, d) not in missing for s, d in zip(src, dst, strict=True)]
     ei = np.stack([src[keep], dst[keep]])
     neg = negative_sampling(ei, n, 100, generator=sg.Generator(0))  # asks for more than exist
     assert sorted(map(tuple, neg.T.tolist())) == sorted(missing)
