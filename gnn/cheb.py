@@ -9,7 +9,7 @@ from sparsegraph.backend import to_device
 from sparsegraph.creation import tensor, zeros
 from sparsegraph.gnn.inputs import check_in_channels, weighted_adjacency
 from sparsegraph.gnn.message_passing import MessagePassing
-from sparsegraph.gnn.utils import check_int
+from sparsegraph.gnn.utils import check_channels, check_int
 from sparsegraph.nn import Linear, ModuleList, Parameter, init
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import Tensor
@@ -34,7 +34,7 @@ class ChebConv(MessagePassing):
     Nodes of degree 0 get ``deg^-1/2 = deg^-1 = 0`` (PyG's ``masked_fill(inf, 0)``).
 
     Args:
-        in_channels, out_channels: feature sizes.
+        in_channels, out_channels: feature sizes (positive ints; no lazy ``-1``).
         K: Chebyshev filter size (number of terms, an int >= 1).
         normalization: ``"sym"``, ``"rw"`` or None. (default: "sym")
         bias: learn an additive bias. (default: True)
@@ -53,6 +53,8 @@ class ChebConv(MessagePassing):
                  bias: bool = True):
         super().__init__(aggr="sum")
         check_int("ChebConv", "K", K, 1)
+        in_channels = check_channels("ChebConv", "in_channels", in_channels)
+        out_channels = check_channels("ChebConv", "out_channels", out_channels)
         if normalization not in NORMALIZATIONS:
             raise ValueError(f"ChebConv: expected `normalization` 'sym', 'rw' or None "
                              f"(got {normalization!r})")

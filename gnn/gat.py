@@ -17,6 +17,7 @@ from sparsegraph.gnn.inputs import (
 from sparsegraph.gnn.message_passing import MessagePassing
 from sparsegraph.gnn.utils import (
     attention_edge_order,
+    check_channels,
     check_fill_value,
     check_float,
     check_probability,
@@ -39,7 +40,8 @@ class GATConv(MessagePassing):
     O(E·H·F).
 
     Args:
-        in_channels: ``F_in`` (or a pair for bipartite graphs).
+        in_channels: ``F_in`` (or a pair for bipartite graphs; PyG's lazy ``-1`` is not
+            supported).
         out_channels: ``F`` per head.
         heads: number of heads ``H``. (default: 1)
         concat: concatenate heads (else average them). (default: True)
@@ -79,6 +81,11 @@ class GATConv(MessagePassing):
             raise ValueError(f"GATConv: expected `heads` to be an int >= 1 (got {heads!r})")
         check_probability("GATConv", "dropout", dropout)
         check_float("GATConv", "negative_slope", negative_slope)  # not at the first forward
+        # sizes checked here so the errors name GATConv, not the Linear inside it
+        in_channels = check_channels("GATConv", "in_channels", in_channels, pair=True)
+        out_channels = check_channels("GATConv", "out_channels", out_channels)
+        if edge_dim is not None:
+            edge_dim = check_channels("GATConv", "edge_dim", edge_dim)
         self.in_channels, self.out_channels, self.heads = in_channels, out_channels, heads
         self.concat, self.negative_slope, self.dropout = concat, negative_slope, dropout
         self.add_self_loops, self.edge_dim = add_self_loops, edge_dim

@@ -8,7 +8,7 @@ import sparsegraph.ops as ops
 from sparsegraph.creation import zeros
 from sparsegraph.gnn.inputs import as_adjacency, check_in_channels, weighted_adjacency
 from sparsegraph.gnn.message_passing import MessagePassing
-from sparsegraph.gnn.utils import check_int, computed_once
+from sparsegraph.gnn.utils import check_channels, check_int, computed_once
 from sparsegraph.nn import Linear, Parameter, init
 
 
@@ -17,7 +17,7 @@ class GCNConv(MessagePassing):
     Convolutional Networks" (ICLR 2017): ``out = D^-1/2 (A + I) D^-1/2 · x W + b``.
 
     Args:
-        in_channels: input feature size ``F_in``.
+        in_channels: input feature size ``F_in`` (PyG's lazy ``-1`` is not supported).
         out_channels: output feature size ``F_out``.
         improved: use ``A + 2I`` (self loops of weight 2). (default: False)
         cached: cache the normalised adjacency (transductive use only). (default: False)
@@ -39,6 +39,9 @@ class GCNConv(MessagePassing):
                  cached: bool = False, add_self_loops: bool = True, normalize: bool = True,
                  bias: bool = True):
         super().__init__(aggr="sum")
+        # checked here so the error names GCNConv, not the Linear inside it
+        in_channels = check_channels("GCNConv", "in_channels", in_channels)
+        out_channels = check_channels("GCNConv", "out_channels", out_channels)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.improved, self.cached = improved, cached
         self.add_self_loops, self.normalize = add_self_loops, normalize
@@ -82,7 +85,7 @@ class SGConv(MessagePassing):
     (ICML 2019): ``out = (D^-1/2 (A + I) D^-1/2)^K x W + b``.
 
     Args:
-        in_channels, out_channels: feature sizes.
+        in_channels, out_channels: feature sizes (positive ints; no lazy ``-1``).
         K: number of propagation hops. (default: 1)
         cached: cache ``Â^K x`` (transductive use only; x must not change). (default: False)
         add_self_loops: add ``I`` before normalising. (default: True)
@@ -100,6 +103,8 @@ class SGConv(MessagePassing):
                  add_self_loops: bool = True, bias: bool = True):
         super().__init__(aggr="sum")
         check_int("SGConv", "K", K, 0)  # at construction, not as range()'s error at forward
+        in_channels = check_channels("SGConv", "in_channels", in_channels)
+        out_channels = check_channels("SGConv", "out_channels", out_channels)
         self.in_channels, self.out_channels, self.K = in_channels, out_channels, K
         self.cached, self.add_self_loops = cached, add_self_loops
         self.lin = Linear(in_channels, out_channels, bias=bias)

@@ -11,7 +11,7 @@ from sparsegraph.gnn.inputs import (
     unweighted_adjacency,
 )
 from sparsegraph.gnn.message_passing import MessagePassing
-from sparsegraph.gnn.utils import check_float, reset_submodules
+from sparsegraph.gnn.utils import check_channels, check_float, reset_submodules
 from sparsegraph.nn import Linear, Module, Parameter
 
 
@@ -71,7 +71,8 @@ class GraphConv(MessagePassing):
     Graph Neural Networks" (AAAI 2019): ``out_i = W_1 x_i + W_2 · aggr_{j -> i} w_ji x_j``.
 
     Args:
-        in_channels: ``F_in``, or ``(F_src, F_dst)`` for bipartite inputs.
+        in_channels: ``F_in``, or ``(F_src, F_dst)`` for bipartite inputs (PyG's lazy ``-1``
+            is not supported).
         out_channels: ``F_out``.
         aggr: ``"add"``/``"sum"``, ``"mean"`` or ``"max"``. (default: "add")
         bias: bias of ``W_2``. (default: True)
@@ -86,6 +87,9 @@ class GraphConv(MessagePassing):
 
     def __init__(self, in_channels, out_channels: int, aggr="add", bias: bool = True):
         super().__init__(aggr=aggr)
+        # checked here so the error names GraphConv, not the Linear inside it
+        in_channels = check_channels("GraphConv", "in_channels", in_channels, pair=True)
+        out_channels = check_channels("GraphConv", "out_channels", out_channels)
         self.in_channels, self.out_channels = in_channels, out_channels
         # PyG: an int, or (F_src, F_dst) for bipartite inputs
         src_in, dst_in = (in_channels if isinstance(in_channels, tuple)

@@ -20,7 +20,12 @@ from sparsegraph.gnn.gcn import GCNConv, SGConv
 from sparsegraph.gnn.gin import GINConv
 from sparsegraph.gnn.pool import global_add_pool, global_mean_pool
 from sparsegraph.gnn.sage import SAGEConv
-from sparsegraph.gnn.utils import check_probability, reset_submodules
+from sparsegraph.gnn.utils import (
+    check_channels,
+    check_int,
+    check_probability,
+    reset_submodules,
+)
 from sparsegraph.nn import BatchNorm1d, Linear, Module, ModuleList, ReLU, Sequential
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import wrap
@@ -50,9 +55,13 @@ def row_slice(x, lo: int, hi: int):
 
 def layer_sizes(op: str, in_channels: int, hidden_channels: int, out_channels: int,
                 num_layers) -> list[int]:
-    """Feature sizes of a ``num_layers`` stack: in, hidden x (num_layers - 1), out."""
+    """Feature sizes of a ``num_layers`` stack: in, hidden x (num_layers - 1), out; each
+    checked here so a bad size is named by the model, not by a layer or Linear inside it."""
     if isinstance(num_layers, bool) or not isinstance(num_layers, Integral) or num_layers < 1:
         raise ValueError(f"{op}: expected `num_layers` to be an int >= 1 (got {num_layers!r})")
+    in_channels = check_channels(op, "in_channels", in_channels)
+    hidden_channels = check_channels(op, "hidden_channels", hidden_channels)
+    out_channels = check_channels(op, "out_channels", out_channels)
     return [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
 
 
@@ -115,6 +124,10 @@ class GAT(Model):
     def __init__(self, in_channels: int, hidden_channels: int = 8, out_channels: int = 2,
                  heads: int = 8, out_heads: int = 1, dropout: float = 0.6, num_layers: int = 2):
         super().__init__()
+        # before the product hidden_channels * heads, whose error would name neither
+        check_channels("GAT", "hidden_channels", hidden_channels)
+        check_int("GAT", "heads", heads, 1)
+        check_int("GAT", "out_heads", out_heads, 1)
         sizes = layer_sizes("GAT", in_channels, hidden_channels * heads, out_channels,
                             num_layers)
         check_probability("GAT", "dropout", dropout)
@@ -228,6 +241,9 @@ class SGC(Model):
 
     def __init__(self, in_channels: int, out_channels: int = 2, K: int = 2):
         super().__init__()
+        check_channels("SGC", "in_channels", in_channels)  # named by the model, not SGConv
+        check_channels("SGC", "out_channels", out_channels)
+        check_int("SGC", "K", K, 0)
         self.conv = SGConv(in_channels, out_channels, K=K, cached=True)
 
     def forward(self, x, adj):

@@ -12,17 +12,14 @@ from sparsegraph.tensor import Tensor
 def _segments(x: Tensor, batch, size: int | None, op: str):
     """``batch`` as an index array on x's device, and the number of graphs."""
     xp = x.xp
-    if batch is None:
-        b = xp.zeros(x.shape[0], np.int64)
-    else:
-        b = batch.array if isinstance(batch, Tensor) else xp.asarray(batch)
-        if b.shape != (x.shape[0],):
-            raise ValueError(f"{op}: expected `batch` with {x.shape[0]} entries to match `x` "
-                             f"(got shape {b.shape})")
-        if b.size and b.dtype.kind not in "iu":
-            raise TypeError(f"{op}: expected integer graph ids in `batch` (got {b.dtype})")
-        if b.size and int(b.min()) < 0:
-            raise ValueError(f"{op}: expected graph ids >= 0 in `batch` (got {int(b.min())})")
+    b = batch.array if isinstance(batch, Tensor) else xp.asarray(batch)
+    if b.shape != (x.shape[0],):
+        raise ValueError(f"{op}: expected `batch` with {x.shape[0]} entries to match `x` "
+                         f"(got shape {b.shape})")
+    if b.size and b.dtype.kind not in "iu":
+        raise TypeError(f"{op}: expected integer graph ids in `batch` (got {b.dtype})")
+    if b.size and int(b.min()) < 0:
+        raise ValueError(f"{op}: expected graph ids >= 0 in `batch` (got {int(b.min())})")
     needed = int(b.max()) + 1 if b.size else 0
     if size is None:
         return b, needed
@@ -34,6 +31,25 @@ def _segments(x: Tensor, batch, size: int | None, op: str):
     return b, int(size)
 
 
+def _one_graph(reduce: str, x: Tensor, size, op: str) -> Tensor:
+    """``batch=None``: every node in one graph, ``(1, F)`` as PyG's
+    ``x.sum / mean / max(dim=0, keepdim=True)``, even for an empty ``x`` (not ``(0, F)``)."""
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int | np.integer)
+                             or size != 1):
+        # PyG ignores `size` here; more than one graph without a batch is a caller's mistake
+        raise ValueError(f"{op}: with batch=None every node is in one graph, so `size` must "
+                         f"be 1 or None (got size={size!r}); pass `batch` for more graphs")
+    n = x.shape[0]
+    if n == 0 and reduce == "max":
+        raise ValueError(f"{op}: the max of an empty `x` (0 nodes, batch=None) is undefined, "
+                         f"as torch's x.max(dim=0) in PyG; pass an empty `batch` and size=1 "
+                         f"for a row of zeros (PyG's scatter of an empty graph)")
+    out = ops.segment(x, x.xp.asarray([0, n], dtype=np.int64), reduce)
+    if n == 0 and reduce == "mean":
+        out = out + float("nan")  # torch's mean of nothing (PyG: x.mean(dim=0)); shape kept
+    return out
+
+
 def _pool(reduce: str, x, batch, size: int | None, op: str) -> Tensor:
     if isinstance(x, SparseTensor):
         # sparse CSR features (a first layer's input): pooled as the dense matrix they stand for
@@ -41,6 +57,8 @@ def _pool(reduce: str, x, batch, size: int | None, op: str) -> Tensor:
     elif not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected `x` as a Tensor or SparseTensor "
                         f"(got {type(x).__name__})")
+    if batch is None:
+        return _one_graph(reduce, x, size, op)
     b, n = _segments(x, batch, size, op)
     if b.size and bool((b[1:] >= b[:-1]).all()):
         # batches from Graph.batch are sorted: a segment reduction over contiguous rows
@@ -52,16 +70,24 @@ def _pool(reduce: str, x, batch, size: int | None, op: str) -> Tensor:
 def global_add_pool(x: Tensor, batch=None, size: int | None = None) -> Tensor:
     """Sum of node features per graph: ``(N, F)`` with ``batch`` ``(N,)`` -> ``(G, F)``.
 
-    ``x`` may be sparse CSR (densified); ``size`` (G) defaults to ``batch.max() + 1``.
+    ``x`` may be sparse CSR (densified); ``size`` (G) defaults to ``batch.max() + 1``, and
+    graphs without nodes give 0 (PyG's scatter). ``batch=None`` means one graph: ``(1, F)``,
+    zeros for an empty ``x`` (PyG's ``x.sum(dim=0, keepdim=True)``); ``size`` must then be
+    None or 1.
     """
     return _pool("sum", x, batch, size, "global_add_pool")
 
 
 def global_mean_pool(x: Tensor, batch=None, size: int | None = None) -> Tensor:
-    """Mean of node features per graph (empty graphs give 0)."""
+    """Mean of node features per graph, ``(N, F)`` -> ``(G, F)`` as `global_add_pool`;
+    graphs without nodes give 0 (PyG's scatter). ``batch=None``: one graph, ``(1, F)``; NaN
+    for an empty ``x``, as PyG's ``x.mean(dim=0, keepdim=True)``."""
     return _pool("mean", x, batch, size, "global_mean_pool")
 
 
 def global_max_pool(x: Tensor, batch=None, size: int | None = None) -> Tensor:
-    """Feature-wise max per graph; the gradient goes to the arg-max node."""
+    """Feature-wise max per graph, ``(N, F)`` -> ``(G, F)`` as `global_add_pool`; the
+    gradient goes to the arg-max node, graphs without nodes give 0 (PyG's scatter).
+    ``batch=None``: one graph, ``(1, F)``; an empty ``x`` is a ValueError (PyG's
+    ``x.max(dim=0)`` raises too)."""
     return _pool("max", x, batch, size, "global_max_pool")

@@ -10,6 +10,7 @@ from sparsegraph.gnn.inputs import (
     unweighted_adjacency,
 )
 from sparsegraph.gnn.message_passing import MessagePassing
+from sparsegraph.gnn.utils import check_channels
 from sparsegraph.nn import Linear
 
 
@@ -18,7 +19,8 @@ class SAGEConv(MessagePassing):
     (NeurIPS 2017): ``out_i = W_l · aggr_{j -> i} x_j + W_r · x_i``.
 
     Args:
-        in_channels: ``F_in``, or ``(F_src, F_dst)`` for bipartite blocks.
+        in_channels: ``F_in``, or ``(F_src, F_dst)`` for bipartite blocks (PyG's lazy ``-1``
+            is not supported).
         out_channels: ``F_out``.
         aggr: ``"mean"``, ``"max"``, ``"sum"`` (or ``"min"``, or a list). (default: "mean")
         root_weight: add the transformed target features ``W_r x_i``. (default: True)
@@ -39,6 +41,9 @@ class SAGEConv(MessagePassing):
     def __init__(self, in_channels, out_channels: int, aggr="mean", root_weight: bool = True,
                  normalize: bool = False, project: bool = False, bias: bool = True):
         super().__init__(aggr=aggr)
+        # checked here so the error names SAGEConv, not the Linear inside it
+        in_channels = check_channels("SAGEConv", "in_channels", in_channels, pair=True)
+        out_channels = check_channels("SAGEConv", "out_channels", out_channels)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.root_weight, self.normalize, self.project = root_weight, normalize, project
         src_in, dst_in = (in_channels if isinstance(in_channels, tuple)
@@ -71,4 +76,6 @@ class SAGEConv(MessagePassing):
         return out
 
     def __repr__(self) -> str:
-        return f"SAGEConv({self.in_channels}, {self.out_channels}, aggr={self.aggr!r})"
+        # PyG's: the aggregation unquoted (``aggr=mean``), a list as a list of names
+        aggr = self.aggr if isinstance(self.aggr, str) else list(self.aggr)
+        return f"SAGEConv({self.in_channels}, {self.out_channels}, aggr={aggr})"

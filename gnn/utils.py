@@ -136,6 +136,32 @@ def check_int(op: str, name: str, value, minimum: int) -> None:
         raise ValueError(f"{op}: expected `{name}` to be an int >= {minimum} (got {value!r})")
 
 
+def _is_size(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, Integral) and value >= 1
+
+
+def check_channels(op: str, name: str, value, pair: bool = False):
+    """A feature size checked at construction, where the layer can name it (not as Linear's
+    error about ``in_features``): a positive int, or with ``pair`` a pair ``(F_src, F_dst)``
+    of them for bipartite inputs.
+
+    PyG's ``in_channels=-1`` (lazy sizing from the first input) is not supported; the error
+    says so. Returns the size as an int (or a tuple of two ints), so numpy integers print
+    as plain numbers in the layer's repr.
+    """
+    if _is_size(value):
+        return int(value)
+    if pair and isinstance(value, tuple | list) and len(value) == 2 and all(map(_is_size,
+                                                                              value)):
+        return int(value[0]), int(value[1])
+    expected = "a positive int" + (" or a pair (F_src, F_dst) of them" if pair else "")
+    items = value if pair and isinstance(value, tuple | list) else (value,)
+    lazy = name.startswith("in_") and any(
+        not isinstance(v, bool) and isinstance(v, Integral) and v == -1 for v in items)
+    hint = "; lazy sizing (-1) is not supported: pass the input feature count" if lazy else ""
+    raise ValueError(f"{op}: expected `{name}` to be {expected} (got {value!r}{hint})")
+
+
 def check_probability(op: str, name: str, value) -> None:
     """ValueError naming the layer / model unless ``value`` is a number in [0, 1]; checked at
     construction, not at the first training forward."""
