@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import errno
 import hashlib
 import os
@@ -161,7 +162,11 @@ class Dataset:
 
 
 class SingleGraph:
-    """Mixin for datasets holding one graph in ``self.graph``: ``ds[0]``, ``len(ds) == 1``."""
+    """Mixin for datasets holding one graph in ``self.graph``: ``ds[0]``, ``len(ds) == 1``.
+
+    ``ds[0]`` is a shallow copy of the graph (PyG's ``InMemoryDataset.get``): its arrays are
+    the dataset's, but reassigning an attribute (``g.train_mask = m``) changes the copy only.
+    """
 
     graph = None
 
@@ -183,4 +188,4 @@ class SingleGraph:
         if i not in (0, -1):
             raise IndexError(f"{type(self).__name__}: index {i} out of range for a dataset of "
                              "one graph")
-        return self.graph
+        return copy.copy(self.graph)

@@ -101,12 +101,27 @@ def _special(name: str) -> bool:
             or hasattr(Graph, name))
 
 
+def _group_arg(names, what: str, every: list):
+    """``group_<what>_attrs``: a list of names, ``"all"`` (PyG's: ``every`` attribute, in the
+    order of the first node's / edge's attribute dict), or None; another str is refused
+    rather than read as a list of its characters."""
+    if isinstance(names, str) and names == "all":
+        return every
+    if isinstance(names, str | bytes):
+        raise TypeError(f"from_networkx: expected `group_{what}_attrs` to be a list of "
+                        f"{what} attribute names or \"all\" (got the str {names!r}; for one "
+                        f"attribute pass [{names!r}])")
+    return names
+
+
 def from_networkx(G: nx.Graph, group_node_attrs=None, group_edge_attrs=None) -> Graph:
     """A Graph from a networkx graph; nodes are numbered in ``G.nodes`` order.
 
     Every node attribute becomes a per-node attribute: a Tensor when numeric, validated like
     Graph's own (``y`` as labels, ``*_mask`` as boolean masks), else a numpy array; ``x`` if
-    listed in ``group_node_attrs``, which concatenates them as columns. A numeric ``weight``
+    listed in ``group_node_attrs``, which concatenates them as columns (``"all"``: every node
+    attribute, in the order of the first node's attribute dict, as PyG; likewise
+    ``group_edge_attrs="all"``; any other str is a TypeError: pass a list). A numeric ``weight``
     edge attribute becomes the adjacency's values; other numeric edge attributes become
     per-edge Tensors ``edge_<name>`` in the graph's (CSR) edge order, kept in line by
     subgraph and batching, or ``edge_attr`` for those in ``group_edge_attrs``. An undirected
@@ -137,6 +152,9 @@ def from_networkx(G: nx.Graph, group_node_attrs=None, group_edge_attrs=None) -> 
     node_attrs = {k: _stack([G.nodes[v][k] for v in nodes], "node", k) for k in node_keys}
     edge_attrs = {k: _stack([d[k] for d in edge_data], "edge", k) for k in edge_keys}
     extra = {}
+    group_node_attrs = _group_arg(group_node_attrs, "node",
+                                  list(G.nodes[nodes[0]]) if nodes else [])
+    group_edge_attrs = _group_arg(group_edge_attrs, "edge", list(edge_data[0]) if edges else [])
     if group_node_attrs:
         cols = [_grouped(node_attrs, k, "node", len(nodes)) for k in group_node_attrs]
         extra["x"] = np.concatenate(cols, axis=1).astype(np.float32)

@@ -19,6 +19,13 @@ Tensors in the saved graph; those come back as Tensors wrapping the map (no copy
 as the arrays they were. A folder saved before ``"tensors"`` was recorded (and a
 `synthetic.save` folder) has no such list: its attributes load as they did then (``y``,
 ``batch``, the masks and ``edge_*`` as Tensors, the rest as arrays).
+
+``"weighted"`` records whether the edge values are given weights (all-ones weights stay
+weights: ``values.npy`` is then written too), and for a batch ``"graph_keys"`` names its
+per-graph attributes (a graph label ``y``: one row per graph, not per node) and
+``"weighted_graphs"`` which of its graphs had weights, so `Graph.unbatch`, ``subgraph`` and
+``to_undirected`` of the loaded batch act as on the saved one. A folder without them loads
+as before (weighted when some value is not 1; a batch's attributes judged by their length).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import numpy as np
 from sparsegraph.datasets import store
 from sparsegraph.datasets.root import folder_arg
 from sparsegraph.graph import Graph
+from sparsegraph.graph_ops import is_weighted
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import Tensor, wrap
 
@@ -112,6 +120,19 @@ def _attributes(graph: Graph) -> tuple[dict, list[str]]:
     return out, tensors
 
 
+def _batch_record(graph: Graph, attributes: dict) -> dict:
+    """A batch's bookkeeping that its arrays do not show: which attributes hold one row per
+    graph (``_graph_keys``) and which graphs had given weights (``_weighted_graphs``)."""
+    record = {}
+    keys = graph.__dict__.get("_graph_keys")
+    if keys is not None:
+        record["graph_keys"] = sorted(k for k in keys if k in attributes)
+    flags = graph.__dict__.get("_weighted_graphs")
+    if flags is not None:
+        record["weighted_graphs"] = [bool(f) for f in flags]
+    return record
+
+
 def save_on_disk(graph, folder, *, chunk_rows: int = CHUNK_ROWS) -> pathlib.Path:
     """Write ``graph`` as memory-mappable .npy files in ``folder`` (replaced atomically).
 
@@ -150,8 +171,9 @@ def save_on_disk(graph, folder, *, chunk_rows: int = CHUNK_ROWS) -> pathlib.Path
         s = s.to_csr()[0] if s.layout != "csr" else s
         arrays = {"indptr": np.asarray(s.indptr), "indices": np.asarray(s.indices)}
         values = graph.adj.to_csr().values.detach().numpy()
-        if values.ndim != 1 or not bool((values == 1).all()):
-            arrays["values"] = values
+        weighted = is_weighted(graph)
+        if weighted or values.ndim != 1 or not bool((values == 1).all()):
+            arrays["values"] = values  # given weights, all ones too (and their dtype)
         arrays.update(attributes)  # edge fields are already in the CSR order of `indices`
         for name, a in arrays.items():
             np.save(tmp / f"{name}.npy", a)
@@ -161,7 +183,8 @@ def save_on_disk(graph, folder, *, chunk_rows: int = CHUNK_ROWS) -> pathlib.Path
             names.append("x")
         meta = {"format": FORMAT, "version": VERSION, "num_nodes": graph.num_nodes,
                 "num_edges": graph.num_edges, "arrays": sorted(names),
-                "tensors": sorted(tensors)}
+                "tensors": sorted(tensors), "weighted": bool(weighted)}
+        meta.update(_batch_record(graph, attributes))
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
     return folder
 
@@ -187,6 +210,14 @@ def _read_meta(folder: pathlib.Path) -> dict:
     if not isinstance(tensors, list) or not all(isinstance(t, str) for t in tensors):
         raise ValueError(f"load_on_disk: expected a list of attribute names under \"tensors\" "
                          f"in {path} (got {str(tensors)[:80]})")
+    for key, kind, ok in (("graph_keys", "a list of attribute names", lambda v: isinstance(
+            v, list) and all(isinstance(k, str) and k in arrays for k in v)),
+            ("weighted_graphs", "a list of true / false", lambda v: isinstance(v, list) and all(
+                isinstance(f, bool) for f in v)),
+            ("weighted", "true or false", lambda v: isinstance(v, bool))):
+        if key in meta and not ok(meta[key]):
+            raise ValueError(f"load_on_disk: expected {kind} under \"{key}\" in {path} (got "
+                             f"{str(meta[key])[:80]}; the names must be listed arrays)")
     if version > VERSION:
         raise ValueError(f"load_on_disk: {folder} has format version {version}; this "
                          f"sparsegraph reads up to version {VERSION}")
@@ -268,7 +299,24 @@ def load_on_disk(folder, mmap: bool = True) -> Graph:
     extra = {k: _as_stored(k, arrays[k], tensors) for k in names if k not in STRUCTURE}
     x = arrays.get("x")
     try:
-        return Graph(x=None if x is None else wrap(np.asarray(x)), adj=adj, **extra)
+        g = Graph(x=None if x is None else wrap(np.asarray(x)), adj=adj, **extra)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"load_on_disk: the arrays in {folder} do not form a graph "
                          f"({exc})") from None
+    _restore_record(g, meta, folder)
+    return g
+
+
+def _restore_record(g: Graph, meta: dict, folder: pathlib.Path) -> None:
+    """The weighted flags and a batch's per-graph attributes, as `save_on_disk` recorded them
+    (a folder without the record keeps Graph's defaults: weighted when a value is not 1)."""
+    if "weighted" in meta:
+        g._weighted = meta["weighted"]
+    if "graph_keys" in meta:
+        g._graph_keys = tuple(meta["graph_keys"])
+    flags = meta.get("weighted_graphs")
+    if flags is not None:
+        if g.batch is None or len(flags) != g.num_graphs:
+            raise ValueError(f"load_on_disk: {folder}/meta.json lists {len(flags)} "
+                             f"\"weighted_graphs\" for a graph of {g.num_graphs} graph(s)")
+        g._weighted_graphs = tuple(flags)

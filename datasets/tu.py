@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import pathlib
 
 import numpy as np
 
+from sparsegraph.creation import rng_of
 from sparsegraph.datasets.base import Dataset
 from sparsegraph.datasets.download import base_url, clean_stale, fetch, write_atomic
 from sparsegraph.datasets.root import check_bool
 from sparsegraph.graph import Graph
-from sparsegraph.tensor import wrap
+from sparsegraph.tensor import Tensor, wrap
 
 SHA256 = {
     "MUTAG": {
@@ -131,6 +133,10 @@ class TUDataset(Dataset):
     (``NAME_graph_attributes.txt``) become each graph's ``graph_attr``, a ``(1, D)`` float32
     Tensor (PyG reads them as ``y`` when a dataset has no graph labels; here the labels stay
     ``y``).
+
+    ``ds[i]`` is a shallow copy of graph ``i`` (as PyG's); ``ds[:k]``, ``ds[ids]`` (a list,
+    array or Tensor), ``ds[mask]``, `index_select` and `shuffle` give a dataset of those graphs
+    that keeps ``num_classes`` / ``num_features``.
 
     Stats (graphs / nodes / undirected edges / classes): MUTAG 188 / 3371 / 3721 / 2;
     PROTEINS 1113 / 43471 / 81044 / 2; ENZYMES 600 / 19580 / 37282 / 6.
@@ -315,36 +321,94 @@ class TUDataset(Dataset):
 
     @property
     def num_features(self) -> int:
-        return self.graphs[0].num_features if self.graphs else 0
+        """Node feature columns, of the whole dataset (a subset keeps them, as in PyG)."""
+        return self._data[0].num_features if self._data else 0
 
     def __len__(self) -> int:
         return len(self.graphs)
 
     def __getitem__(self, i):
-        """A graph for an int; a list of graphs for a slice, an integer array / list or a
-        boolean mask of length ``len(self)``."""
+        """For an int (or a 0-d integer array / Tensor), a shallow copy of that graph, as
+        PyG's ``InMemoryDataset.get``: its arrays are the dataset's, but reassigning an
+        attribute (``g.y = ...``) leaves the dataset as it was. For a slice, an integer array /
+        list / Tensor or a boolean mask of length ``len(self)``, the dataset of those graphs
+        (`index_select`)."""
         if isinstance(i, int | np.integer) and not isinstance(i, bool | np.bool_):
-            return self.graphs[i]
-        if isinstance(i, slice):
-            return self.graphs[i]
-        if not isinstance(i, list | tuple | np.ndarray):
+            return copy.copy(self.graphs[i])
+        if isinstance(i, Tensor | np.ndarray) and not i.shape and i.dtype.kind in "iu":
+            return copy.copy(self.graphs[int(_host(i))])
+        return self.index_select(i)
+
+    def __iter__(self):
+        return (copy.copy(g) for g in self.graphs)
+
+    def index_select(self, idx) -> TUDataset:
+        """The dataset of the graphs at ``idx``, in that order: a slice, integer ids (a list,
+        array or Tensor; negative ones count from the end) or a boolean mask of length
+        ``len(self)``. It shares this dataset's graphs and keeps its dataset-level counts
+        (``num_classes``, ``num_features``, ``num_node_labels``, ...), as PyG's subsets do."""
+        if isinstance(idx, slice):
+            ids = np.arange(len(self))[idx]
+        elif isinstance(idx, list | tuple | np.ndarray | Tensor):
+            ids = self._ids(_host(idx))
+        else:
             raise TypeError(f"TUDataset: expected an int, slice, integer array or boolean mask "
-                            f"as index (got {type(i).__name__})")
-        idx = np.asarray(i)
-        if idx.size == 0:
-            return []
+                            f"as index (got {type(idx).__name__})")
+        subset = copy.copy(self)
+        subset.graphs = [self.graphs[j] for j in ids.tolist()]
+        return subset
+
+    def _ids(self, idx: np.ndarray) -> np.ndarray:
+        n = len(self)
+        if idx.size == 0 and idx.dtype.kind not in "biu":  # `[]` (numpy: float64) selects none
+            idx = idx.astype(np.int64)
         if idx.dtype == np.bool_:
-            if idx.shape != (len(self),):
-                raise IndexError(f"TUDataset: expected a boolean mask of length {len(self)} "
-                                 f"(got shape {idx.shape})")
-            idx = np.flatnonzero(idx)
-        elif idx.dtype.kind not in "iu" or idx.ndim != 1:
+            if idx.shape != (n,):
+                raise IndexError(f"TUDataset: expected a boolean mask of length {n} (got shape "
+                                 f"{idx.shape})")
+            return np.flatnonzero(idx)
+        if idx.dtype.kind not in "iu" or idx.ndim != 1:
             raise TypeError(f"TUDataset: expected a 1-D integer array or boolean mask as index "
                             f"(got {idx.dtype} of shape {idx.shape})")
-        return [self.graphs[j] for j in idx.tolist()]
+        if idx.size and (int(idx.min()) < -n or int(idx.max()) >= n):
+            bad = int(idx.min()) if int(idx.min()) < -n else int(idx.max())
+            raise IndexError(f"TUDataset: index {bad} out of range for {n} graphs")
+        return idx
+
+    def shuffle(self, return_perm: bool = False, *, seed=None, generator=None):
+        """The dataset in a random order (PyG's ``dataset.shuffle()``); with ``return_perm``,
+        ``(dataset, perm)``, ``perm`` the int64 positions taken.
+
+        The order comes from ``seed`` (an int >= 0: the same order every time), else from
+        ``generator`` (a `sparsegraph.Generator`), else from sparsegraph's global generator
+        (`sparsegraph.manual_seed`), as PyG draws from torch's.
+        """
+        check_bool("TUDataset.shuffle", "return_perm", return_perm)
+        if seed is not None:
+            if generator is not None:
+                raise TypeError("TUDataset.shuffle: expected `seed` or `generator`, not both")
+            _check_int("TUDataset.shuffle", "seed", seed)
+            if seed < 0:
+                raise ValueError(f"TUDataset.shuffle: expected `seed` >= 0 (got {seed})")
+            rng = np.random.default_rng(int(seed))
+        else:
+            try:
+                rng = rng_of(generator)
+            except TypeError as exc:
+                raise TypeError(f"TUDataset.shuffle: {exc}") from None
+        perm = rng.permutation(len(self)).astype(np.int64)
+        out = self.index_select(perm)
+        return (out, perm) if return_perm else out
 
     def __repr__(self) -> str:
         return f"{self.name}({len(self)})"
+
+
+def _host(i) -> np.ndarray:
+    """An index (list, array, Tensor on any device) as a host numpy array."""
+    if isinstance(i, Tensor):
+        return np.asarray(i.detach().to("cpu").numpy())
+    return np.asarray(i)
 
 
 def _check_int(op: str, name: str, value) -> None:
@@ -407,7 +471,9 @@ class GraphLoader:
     """Mini-batches of graphs as block-diagonal `Graph.batch` results (with ``batch`` / ``ptr``).
 
     Args:
-        graphs: a list (or TUDataset, or any iterable) of Graphs, checked here.
+        graphs: a list (or TUDataset, or any iterable) of Graphs, checked here; a
+            TUDataset's are taken as the shallow copies it iterates over, so the loader
+            never holds (or hands out) the dataset's own Graph objects.
         batch_size: graphs per batch, an int >= 1.
         shuffle: draw a new order every epoch. The orders come from one generator seeded
             once with ``seed`` and advanced by each epoch, so a new loader with the same seed
@@ -418,7 +484,7 @@ class GraphLoader:
 
     def __init__(self, graphs, batch_size: int = 32, shuffle: bool = False, seed: int = 0, *,
                  drop_last: bool = False):
-        try:  # a TUDataset iterates through __getitem__, so no __iter__ test
+        try:  # any iterable (a TUDataset yields copies); a Graph iterates as (key, value)
             if isinstance(graphs, Graph | str | bytes):
                 raise TypeError
             graphs = list(graphs)

@@ -52,6 +52,9 @@ class SampledBlocks:
             not): ``adj.values[e_id]`` are their weights (``graph.adj`` for a `Graph`).
         x: ``(N_0, F)`` features of ``n_id`` (loader only; dense Tensor or sparse CSR).
         y: ``(batch_size,)`` labels of the seeds (loader only).
+        edge_attr: per block, the ``(E_l, D)`` rows ``graph.edge_attr[e_id[l]]`` of its edges,
+            in the block's edge order (loader only, when the graph has ``edge_attr``; PyG's
+            batch carries the sampled edges' ``edge_attr`` likewise).
 
     ``num_sampled_nodes`` and ``num_sampled_edges`` are per-hop lists with PyG's meaning (what
     its ``trim_to_layer`` reads), hop order from the seeds outwards, the reverse of ``blocks``:
@@ -68,17 +71,20 @@ class SampledBlocks:
     e_id: list = field(default_factory=list)
     x: object = None
     y: object = None
+    edge_attr: list | None = None
 
     def to(self, device) -> SampledBlocks:
-        """The batch with its blocks, features and labels on ``device`` (``n_id`` and
-        ``e_id`` stay host arrays); itself when everything is there already."""
+        """The batch with its blocks, features, labels and edge features on ``device``
+        (``n_id`` and ``e_id`` stay host arrays); itself when everything is there already."""
         device = backend.normalize_device(device)
-        parts = [*self.blocks, self.x, self.y]
+        parts = [*self.blocks, self.x, self.y, *(self.edge_attr or ())]
         if all(p is None or p.device == device for p in parts):
             return self
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
         return SampledBlocks(self.n_id, self.batch_size, [move(b) for b in self.blocks],
-                             self.e_id, move(self.x), move(self.y))
+                             self.e_id, move(self.x), move(self.y),
+                             None if self.edge_attr is None else [move(a) for a in
+                                                                  self.edge_attr])
 
     @property
     def num_sampled_nodes(self) -> list[int]:
@@ -268,8 +274,8 @@ def gather_rows(x, index: np.ndarray):
 
 
 class NeighborLoader:
-    """Mini-batches of seed nodes with their sampled blocks, features and labels (PyG's
-    ``NeighborLoader``).
+    """Mini-batches of seed nodes with their sampled blocks, features and labels, and the
+    sampled edges' ``edge_attr`` rows when the graph has them (PyG's ``NeighborLoader``).
 
     Args:
         graph: a `Graph` (its ``x`` and ``y`` may be memory-mapped, see
@@ -330,6 +336,7 @@ class NeighborLoader:
         g, timings = self.graph, {"sample_s": 0.0, "gather_s": 0.0}
         self.timings = timings
         y = None if g.y is None else g.y.array
+        edge_attr = None if g.edge_attr is None else g.edge_attr.array
         for i in range(len(self)):
             t0 = time.perf_counter()
             batch = self.sampler._sample(nodes[i * self.batch_size:(i + 1) * self.batch_size],
@@ -339,6 +346,8 @@ class NeighborLoader:
                 batch.x = gather_rows(g.x, batch.n_id)
             if y is not None:
                 batch.y = wrap(_take(y, batch.n_id[:batch.batch_size]))
+            if edge_attr is not None:  # e_id indexes the graph's CSR edges, as edge_attr
+                batch.edge_attr = [wrap(_take(edge_attr, e)) for e in batch.e_id]
             timings["sample_s"] += t1 - t0
             timings["gather_s"] += time.perf_counter() - t1
             yield batch

@@ -44,6 +44,8 @@ def _edge_index_array(edge_index):
                              "different lengths)") from None
     if ei.ndim != 2 or ei.shape[0] != 2:
         raise ValueError(f"Graph: expected `edge_index` of shape (2, E) (got {ei.shape})")
+    if ei.size == 0 and ei.dtype.kind == "f":  # `[[], []]` (numpy makes it float64): no edges
+        ei = ei.astype(np.int64)
     if ei.dtype.kind not in "iu":
         raise TypeError(f"Graph: expected an integer `edge_index` (got {ei.dtype})")
     return ei
@@ -126,9 +128,21 @@ class Graph:
     (``to_scipy_sparse_array``) and PyG (``to_scipy_sparse_matrix``); build from such a
     matrix with `Graph.from_scipy` and export with `Graph.to_scipy`.
 
+    dtypes: ``g.edge_index`` is int32 (the project's default index type; int64 only when
+    the node or edge count passes 2**31 - 1), whatever integer dtype was given, where PyG's
+    is int64: cast it with ``.astype(np.int64)`` before arithmetic that can pass 2**31
+    (``row * num_nodes + col`` wraps around silently in int32).
+    numpy float64 ``x``, ``y``, ``edge_weight``, ``edge_attr`` and ``edge_<name>`` (and
+    float64 scipy features) become float32, the default float type; a float64 Tensor
+    (``sg.tensor(a)``) keeps float64, e.g. for regression targets that need it.
+
+    PyG's ``Data`` access by name works too: ``g["x"]``, ``g["x"] = v``, ``"x" in g``,
+    ``for key, value in g``.
+
     Args:
         x: node features, dense ``(N, F)`` or sparse CSR ``(N, F)``.
-        edge_index: ``(2, E)`` integer array, row 0 = source, row 1 = target.
+        edge_index: ``(2, E)`` integer array, row 0 = source, row 1 = target (an empty
+            ``[[], []]`` is no edges).
         adj: a square SparseTensor adjacency (target-major) instead of ``edge_index``.
         edge_weight: ``(E,)`` values for the adjacency (default: ones).
         edge_attr: ``(E, D)`` edge features, in ``edge_index`` order (with ``adj``: in the
@@ -325,7 +339,8 @@ class Graph:
     # ---- views and counts ---------------------------------------------------------------------
     @property
     def edge_index(self):
-        """``(2, E)`` array (row 0 = source, row 1 = target) in CSR order."""
+        """``(2, E)`` array (row 0 = source, row 1 = target) in CSR order; int32 unless the
+        node or edge count needs int64 (cast before ``row * num_nodes + col`` arithmetic)."""
         s = self.adj.structure
         xp = backend.xp_of(s.indices)
         return xp.stack([s.cols(), s.rows()])
@@ -343,6 +358,17 @@ class Graph:
         return 0 if self.x is None else (self.x.shape[1] if len(self.x.shape) > 1 else 1)
 
     @property
+    def num_node_features(self) -> int:
+        """Columns of ``x`` (1 for a 1-D ``x``, 0 without one): PyG's name for num_features."""
+        return self.num_features
+
+    @property
+    def num_edge_features(self) -> int:
+        """Columns of ``edge_attr`` (1 for a 1-D one, 0 without one), as PyG's property."""
+        a = self.edge_attr
+        return 0 if a is None else (a.shape[-1] if len(a.shape) > 1 else 1)
+
+    @property
     def num_graphs(self) -> int:
         """1 for a plain graph; for a batch, the graphs it holds (``ptr`` counts empty ones)."""
         if self.batch is None:
@@ -357,18 +383,85 @@ class Graph:
         return [k for k, v in vars(self).items()
                 if v is not None and k != "num_nodes" and not k.startswith("_")]
 
+    # ---- PyG's Data access by name: g["x"], g["x"] = v, "x" in g, for key, value in g ------
+    _VIEWS = ("edge_index", "edge_weight", "num_nodes")  # derived or fixed: read, not set
+
+    def __getitem__(self, key: str):
+        """``g[key]``: the attribute ``key`` (one of `keys`, or ``edge_index`` /
+        ``edge_weight`` / ``num_nodes``), as PyG's ``data[key]``.
+
+        Raises:
+            TypeError: a key that is not a str. KeyError: an attribute that is not set.
+        """
+        if not isinstance(key, str):
+            raise TypeError(f"Graph: expected an attribute name (a str) as key (got "
+                            f"{type(key).__name__} {key!r})")
+        if key in self._VIEWS:
+            return getattr(self, key)
+        value = None if key.startswith("_") else vars(self).get(key)
+        if value is None:
+            raise KeyError(f"Graph: no attribute {key!r} (it has: {', '.join(self.keys())})")
+        return value
+
+    def __setitem__(self, key: str, value) -> None:
+        """``g[key] = value``: the same as ``g.<key> = value`` (stored as given), as PyG's
+        ``data[key] = value``.
+
+        Raises:
+            TypeError: a key that is not a str, a private name, or one of Graph's own
+                (``edge_index`` / ``edge_weight`` are views of ``adj``, ``num_nodes`` fixes
+                the shapes: build a new Graph for those; methods and properties).
+        """
+        if not isinstance(key, str) or key.startswith("_") or key in self._VIEWS or (
+                key != "batch" and hasattr(Graph, key)):
+            hint = (" (a view of `adj`: build a new Graph(edge_index=..., edge_weight=...))"
+                    if key in self._VIEWS else "")
+            raise TypeError(f"Graph: expected a data attribute name as key (got {key!r}, "
+                            f"which Graph reserves){hint}")
+        setattr(self, key, value)
+
+    def __contains__(self, key) -> bool:
+        """``key in g``: whether the attribute is set (not None), as PyG's ``Data``;
+        ``"edge_index"`` always, ``"edge_weight"`` only for a weighted graph (an unweighted
+        one's ``edge_weight`` is the implicit ones, which PyG would not store)."""
+        if key == "edge_weight":
+            from sparsegraph.graph_ops import is_weighted
+
+            return is_weighted(self)
+        return key == "edge_index" or (isinstance(key, str) and key in self.keys())
+
+    def __iter__(self):
+        """``(key, value)`` for each of `keys`, as iterating over PyG's ``Data``."""
+        return ((k, vars(self)[k]) for k in self.keys())
+
     def _host_structure(self) -> Structure:
         """The adjacency's structure on the host (itself, with its caches, on the host)."""
         return self.adj.structure.to("cpu")
 
     def is_undirected(self) -> bool:
+        """Whether every edge ``j -> i`` has its reverse ``i -> j`` with the same edge weight
+        and the same ``edge_attr`` row: PyG's ``is_undirected(edge_index, edge_attr)``, plus
+        the weights, since ``adj`` is the operator (``adj`` symmetric). Repeated edges pair
+        with their reverses in storage order, as in PyG; ``edge_<name>`` fields are not
+        compared."""
         a = self._host_structure()
-        t, _ = a.transpose()
-        if a.nnz != t.nnz:
+        t, perm = a.transpose()  # the reversed edges; entry j of t is entry perm[j] of a
+        n = max(self.num_nodes, 1)
+        ka = a.rows().astype(np.int64) * n + a.cols()
+        kt = t.rows().astype(np.int64) * n + t.cols()
+        order_a, order_t = np.argsort(ka, kind="stable"), np.argsort(kt, kind="stable")
+        if not np.array_equal(ka[order_a], kt[order_t]):
             return False
-        ka = np.sort(a.rows().astype(np.int64) * self.num_nodes + a.cols())
-        kt = np.sort(t.rows().astype(np.int64) * self.num_nodes + t.cols())
-        return bool(np.array_equal(ka, kt))
+        reverse = _host(perm)[order_t]  # edge order_a[k]'s reverse is entry reverse[k] of a
+        for field in (self.adj.values, self.edge_attr):
+            f = None if field is None else _host(field)
+            if f is not None and not np.array_equal(f[order_a], f[reverse]):
+                return False
+        return True
+
+    def is_directed(self) -> bool:
+        """``not is_undirected()`` (PyG's name)."""
+        return not self.is_undirected()
 
     def has_isolated_nodes(self) -> bool:
         s = self._host_structure()
@@ -393,6 +486,11 @@ class Graph:
         return f"Graph({', '.join(parts)})"
 
     # ---- transforms (return new graphs) -------------------------------------------------------
+    def __copy__(self) -> Graph:
+        """``copy.copy(g)``: a new Graph holding the same attribute objects (no array is
+        copied), so reassigning one of its attributes leaves ``g`` as it was."""
+        return self._replace()
+
     def _replace(self, **changes) -> Graph:
         g = Graph.__new__(Graph)
         g.__dict__.update(self.__dict__)
@@ -483,12 +581,17 @@ class Graph:
         """One block-diagonal graph holding ``graphs``, with a ``batch`` vector (node -> graph).
 
         Also reachable as ``Graph.batch(graphs)``; on an instance, ``g.batch`` is the vector
-        (``None`` for a graph that is not a batch). Fields of different dtypes are promoted
+        (``None`` for a graph that is not a batch). An attribute that is not an array (a
+        name, an id) becomes the list of the graphs' values, as in PyG's ``Batch``, and
+        `unbatch` hands each graph its own. Fields of different dtypes are promoted
         as ``torch.cat`` does (int64 with float32 gives float32); a field of other widths, or
         dense on one graph and sparse on another, is a ValueError naming it and the graphs.
         """
         from sparsegraph.graph_ops import batch_graphs
 
+        if isinstance(graphs, Graph):  # it iterates as (key, value) pairs, as PyG's Data
+            raise TypeError("Graph.batch: expected a sequence of Graphs (got one Graph; pass "
+                            "[g])")
         graphs = list(graphs)
         for i, g in enumerate(graphs):
             if not isinstance(g, Graph):
@@ -499,7 +602,8 @@ class Graph:
     batch = _Batch()
 
     def unbatch(self) -> list[Graph]:
-        """Split a batched graph back into its graphs."""
+        """Split a batched graph back into its graphs (each with its own rows, graph-level
+        values and non-array attributes, as PyG's ``Batch.to_data_list``)."""
         from sparsegraph.graph_ops import unbatch
 
         return unbatch(self)

@@ -333,7 +333,7 @@ def batch_graphs(graphs):
                         edge_attr=_cat([g.edge_attr for g in graphs], "edge_attr"))
     for key in graphs[0]._edge_fields().keys() - {"edge_attr"}:  # per edge: concatenated
         out.__dict__[key] = _cat([g.__dict__.get(key) for g in graphs], key)
-    graph_keys = []
+    graph_keys, list_keys = [], []
     for key in graphs[0].__dict__:
         if key in ("num_nodes", "adj", "batch", "ptr") or key.startswith(("_", "edge_")):
             continue
@@ -351,11 +351,14 @@ def batch_graphs(graphs):
             rows = [_np(v).reshape((1,) + _np(v).shape[
                 (1 if _np(v).ndim and _np(v).shape[0] == 1 else 0):]) for v in values]
             out.__dict__[key] = _on(_cat([wrap(r) for r in rows], key), values[0].device)
-        else:
-            out.__dict__[key] = values[0] if all(v is None for v in values) else values
+        elif all(v is None for v in values):
+            out.__dict__[key] = None
+        else:  # one value per graph (a name, an id): unbatch hands graph i its own
+            list_keys.append(key)
+            out.__dict__[key] = values
     out.batch = _on(wrap(np.repeat(np.arange(len(graphs), dtype=np.int64), sizes)), device)
     out.ptr = _on(wrap(ptr), device)
-    out._graph_keys = tuple(graph_keys)
+    out._graph_keys, out._list_keys = tuple(graph_keys), tuple(list_keys)
     return out
 
 
@@ -371,6 +374,7 @@ def unbatch(g):
     indptr, indices = s.indptr, s.indices
     values = g.adj.values.detach().array  # sliced where it is
     graph_keys = getattr(g, "_graph_keys", ())
+    list_keys = g.__dict__.get("_list_keys", ())
     edge_keys = g._edge_fields().keys()
     flags = g.__dict__.get("_weighted_graphs")
     out = []
@@ -391,6 +395,8 @@ def unbatch(g):
                 part.__dict__[key] = value[e0:e1]
             elif key in graph_keys:
                 part.__dict__[key] = value[i:i + 1]
+            elif key in list_keys and isinstance(value, list) and len(value) == ptr.size - 1:
+                part.__dict__[key] = value[i]
             elif _is_node_field(g, key, value):
                 part.__dict__[key] = _take_rows(value, np.arange(lo, hi),
                                                 _node_axis(g, key, value))

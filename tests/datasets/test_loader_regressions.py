@@ -39,9 +39,11 @@ def toy(tmp_path, **files):
 # ---- TU -------------------------------------------------------------------------------------
 def test_tu_index_by_boolean_mask_and_integer_array(tmp_path):
     ds = toy(tmp_path)
+    # a selection is a dataset of the stored graphs, in the order asked for (was: a list)
     picked = ds[np.array([False, True, True])]
-    assert picked == [ds[1], ds[2]]
-    assert ds[np.array([2, 0])] == [ds[2], ds[0]] and ds[[1]] == [ds[1]] and ds[[]] == []
+    assert isinstance(picked, TUDataset) and picked.graphs == [ds.graphs[1], ds.graphs[2]]
+    assert ds[np.array([2, 0])].graphs == [ds.graphs[2], ds.graphs[0]]
+    assert ds[[1]].graphs == [ds.graphs[1]] and len(ds[[]]) == 0
     with pytest.raises(IndexError, match="boolean mask of length 3"):
         ds[np.array([True, False])]
     with pytest.raises(TypeError, match="integer array or boolean mask"):
