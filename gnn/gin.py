@@ -39,7 +39,7 @@ class GINConv(MessagePassing):
                             f"{type(nn).__name__})")
         check_float("GINConv", "eps", eps)
         self.nn = nn
-        self.initial_eps = eps
+        self.initial_eps = eps = float(eps)  # float32 whatever number type came in (PyG)
         if train_eps:
             self.eps = Parameter(tensor([eps]))
         else:

@@ -3,7 +3,9 @@
 The gradient of an operand is itself an einsum: the output's gradient contracted with the other
 operands, onto the operand's indices. Indices only that operand has (summed away in the
 forward) come back by broadcasting, and size-1 dimensions broadcast against larger ones are
-summed back. Diagonals (an index repeated within one operand, ``"ii->i"``) are not supported.
+summed back. An index repeated within one operand (``"ii->"``, ``"bii->bi"``) reads that
+operand's diagonal, a strided view; its gradient is written back onto the diagonal, zeros
+elsewhere.
 
 GATConv's attention coefficients, ``einsum("nhf,hf->nh", h, att)``, are the hot use: one pass
 over ``h`` where ``(h * att).sum(-1)`` writes and re-reads an (N, H, F) temporary.
@@ -37,8 +39,8 @@ def parse(subscripts: str, shapes: list[tuple]) -> tuple[list[str], str]:
 
     Raises:
         ValueError: for malformed subscripts, a count of terms other than the operands', a
-            term whose length is not its operand's number of dimensions, a repeated index
-            within one operand or in the output, or an output index no operand has.
+            term whose length is not its operand's number of dimensions, a repeated index in
+            the output, or an output index no operand has.
     """
     if not isinstance(subscripts, str):
         raise TypeError(f"einsum: expected `subscripts` to be a str (got "
@@ -73,11 +75,6 @@ def parse(subscripts: str, shapes: list[tuple]) -> tuple[list[str], str]:
         out = ell + "".join(sorted(c for c in counts if counts[c] == 1 and c not in ell))
     else:
         out = out.replace("...", ell)
-    for i, term in enumerate(terms):
-        twice = [c for c, n in Counter(term).items() if n > 1]
-        if twice:
-            raise ValueError(f"einsum: index {twice[0]!r} repeats within operand {i} "
-                             f"({subscripts!r}); diagonals are not supported")
     if len(set(out)) != len(out) or not set(out) <= set("".join(terms)):
         raise ValueError(f"einsum: expected output indices that are distinct and appear in "
                          f"an operand (got {subscripts!r})")
@@ -103,24 +100,56 @@ def _gradient(k: int, terms: list[str], out: str, g, arrays, shape):
     return xp.ascontiguousarray(xp.broadcast_to(grad, shape))
 
 
+def _diagonal(a, term: str):
+    """``(view, indices)``: ``a`` itself when ``term`` names each index once, else the strided
+    view of its diagonal over each repeated index (``"bii"`` -> ``a[b, i, i]`` indexed
+    ``"bi"``), which shares ``a``'s memory: one axis per distinct index, whose stride is the sum
+    of the strides of the axes it names."""
+    if len(set(term)) == len(term):
+        return a, term
+    xp = xp_of(a)
+    indices = "".join(dict.fromkeys(term))
+    shape = tuple(a.shape[term.index(c)] for c in indices)
+    strides = tuple(sum(s for d, s in zip(term, a.strides, strict=True) if d == c)
+                    for c in indices)
+    return xp.lib.stride_tricks.as_strided(a, shape, strides), indices
+
+
+def _undiagonal(g, term: str, shape):
+    """The gradient of `_diagonal`: ``g`` written onto the diagonal of a zero array of the
+    operand's ``shape`` (the diagonal's elements are distinct, so a plain assignment)."""
+    full = xp_of(g).zeros(shape, g.dtype)
+    _diagonal(full, term)[0][...] = g
+    return full
+
+
 class Einsum(Function):
     @staticmethod
     def forward(ctx, terms, out, *operands):
         # PyTorch's result dtype (float32 with an int operand stays float32), every operand
         # cast to it; the engine hands each input its gradient in its own dtype
         ctx.dtype = result_type(*(t.array for t in operands))
-        arrays = [_as(t.array, ctx.dtype) for t in operands]
-        ctx.terms, ctx.out, ctx.shapes = terms, out, [a.shape for a in arrays]
+        views = [_diagonal(_as(t.array, ctx.dtype), term)
+                 for t, term in zip(operands, terms, strict=True)]
+        ctx.terms, ctx.out = terms, out
+        ctx.indices, ctx.shapes = [i for _, i in views], [v.shape for v, _ in views]
         ctx.save_for_backward(*operands)
-        return dispatch("einsum", ctx.device)(",".join(terms) + "->" + out, *arrays)
+        return dispatch("einsum", ctx.device)(",".join(ctx.indices) + "->" + out,
+                                              *(v for v, _ in views))
 
     @staticmethod
     def backward(ctx, g):
-        arrays = [_as(t.array, ctx.dtype) for t in ctx.saved_tensors]
+        saved = ctx.saved_tensors
+        views = [_diagonal(_as(t.array, ctx.dtype), term)[0]
+                 for t, term in zip(saved, ctx.terms, strict=True)]
         grads = [None, None]
         for k, need in enumerate(ctx.needs_input_grad[2:]):
-            grads.append(_gradient(k, ctx.terms, ctx.out, g.array, arrays, ctx.shapes[k])
-                         if need else None)
+            gk = None
+            if need:
+                gk = _gradient(k, ctx.indices, ctx.out, g.array, views, ctx.shapes[k])
+                if ctx.indices[k] != ctx.terms[k]:
+                    gk = _undiagonal(gk, ctx.terms[k], saved[k].shape)
+            grads.append(gk)
         return tuple(grads)
 
 
@@ -140,7 +169,8 @@ def einsum(subscripts: str, *operands: Tensor) -> Tensor:
     Raises:
         TypeError: for a non-Tensor operand.
         ValueError: for subscripts that do not fit the operands (see `parse`), mismatched
-            sizes of one index, or operands on different devices.
+            sizes of one index (sizes of an index repeated within one operand must be
+            equal), or operands on different devices.
     """
     if not operands:
         raise ValueError("einsum: expected at least one operand")
@@ -150,7 +180,12 @@ def einsum(subscripts: str, *operands: Tensor) -> Tensor:
     terms, out = parse(subscripts, [t.shape for t in operands])
     sizes: dict[str, int] = {}
     for i, (term, t) in enumerate(zip(terms, operands, strict=True)):
+        own: dict[str, int] = {}
         for c, n in zip(term, t.shape, strict=True):
+            if own.setdefault(c, n) != n:  # a diagonal needs equal sizes (no broadcasting)
+                raise ValueError(f"einsum: index {c!r} repeats within operands[{i}] of shape "
+                                 f"{tuple(t.shape)} with sizes {own[c]} and {n}; a diagonal "
+                                 "needs equal sizes")
             m = sizes.setdefault(c, n)
             if n != m and 1 not in (n, m):
                 raise ValueError(f"einsum: index {c!r} has size {m} in an earlier operand and "

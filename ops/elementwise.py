@@ -12,6 +12,7 @@ import numpy as np
 
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import as_floating, promote, result_type, xp_of
+from sparsegraph.creation import ones_like
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import arr, broadcasts_to, same_device, shape_of, unbroadcast
 from sparsegraph.tensor import Tensor, wrap
@@ -269,13 +270,47 @@ def _dtype_message(op: str, exc: Exception) -> str:
     return f"{op}: " + next((m for k, m in _MESSAGES.items() if k in text), text)
 
 
+# Functions whose numpy ufunc has no bool loop (power, floor_divide, remainder, fmod): numpy
+# would run bool operands in int8, a dtype PyTorch never gives them (`_bool_operands`)
+_NO_BOOL_LOOP = frozenset(("Pow", "FloorDivide", "TruncDivide", "Remainder", "Fmod"))
+
+
+def _is_bool(v) -> bool:
+    return isinstance(v, bool | np.bool_) or (isinstance(v, Tensor) and v.dtype == np.bool_)
+
+
+def _bool_operands(name: str, a, b):
+    """``(a, b, None)`` for an op without a bool loop when an operand is bool: bool operands
+    cast to PyTorch's result dtype (``bool_tensor ** 2`` is int64). PyTorch has no such kernel
+    for two bools: a TypeError, except ``x ** True`` (x) and ``x ** False`` (ones), which
+    PyTorch answers without one; those come back as ``(None, None, result)``."""
+    dt = result_type(a, b)
+    if dt != np.bool_:
+        return (*(v.to(dt) if isinstance(v, Tensor) and v.dtype == np.bool_
+                  else int(v) if isinstance(v, bool | np.bool_) else v for v in (a, b)), None)
+    if name == "pow" and isinstance(a, Tensor) and isinstance(b, bool | np.bool_):
+        return None, None, a.clone() if b else ones_like(a)
+    raise TypeError(
+        f"{name}: not implemented for two bool operands (got {_describe(a)} and "
+        f"{_describe(b)}); convert them with .long() or .float() first")
+
+
+def _describe(v) -> str:
+    return f"a {v.dtype} Tensor" if isinstance(v, Tensor) else f"{type(v).__name__} {v!r}"
+
+
 def binary_op(name: str, cls=None, doc: str | None = None):
     """The public function of the binary Function ``cls`` (default: ``FUNCTIONS[name]``):
     operands checked, numpy's dtype errors named after ``name``."""
     cls = FUNCTIONS[name] if cls is None else cls
+    no_bool_loop = cls.__name__ in _NO_BOOL_LOOP
 
     def op(input, other):
         a, b = _binary_args(name, input, other)
+        if no_bool_loop and (_is_bool(a) or _is_bool(b)):
+            a, b, out = _bool_operands(name, a, b)
+            if out is not None:
+                return out
         try:
             return cls.apply(a, b)
         except (TypeError, ValueError) as exc:  # numpy's dtype rules, named after the op
@@ -304,14 +339,21 @@ def _unary(name):
 
 
 def _no_grad_function(name: str, n_inputs: int):
-    """A Function for an op without a gradient (comparisons, sign): a Function only so that
-    static-graph capture sees it like any other op."""
+    """A Function for a piecewise-constant op (comparisons, logical and bitwise ops, sign): a
+    Function only so that static-graph capture sees it like any other op. A bool or integer
+    output takes no part in autograd; a float one (sign) gives its inputs a zero gradient, as
+    PyTorch does, so that an optimizer still applies weight decay / momentum to them."""
 
     def forward(ctx, *args):
+        if any(ctx.needs_input_grad):
+            ctx.inputs = tuple((shape_of(a), getattr(a, "dtype", None)) for a in args)
         return dispatch(name, ctx.device)(*(arr(a) for a in args))
 
     def backward(ctx, g):
-        return (None,) * n_inputs
+        xp = xp_of(g.array)
+        return tuple(xp.zeros(shape, dtype) if need else None
+                     for need, (shape, dtype) in zip(ctx.needs_input_grad, ctx.inputs,
+                                                     strict=True))
 
     return type(name.capitalize(), (Function,), {
         "forward": staticmethod(forward), "backward": staticmethod(backward),
@@ -406,7 +448,7 @@ _Sign = _no_grad_function("sign", 1)
 
 
 def sign(input: Tensor) -> Tensor:
-    """Sign of each element (no gradient: it is zero almost everywhere)."""
+    """Sign of each element; its gradient is zero (as PyTorch's: zero almost everywhere)."""
     return _Sign.apply(input)
 
 

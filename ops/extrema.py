@@ -1,13 +1,14 @@
 """Extrema: max/min (values and the first arg-extremum), amax/amin, argmax/argmin.
 
-``max`` / ``min`` route the gradient to the first arg-extremum (torch's rule); ``amax`` /
-``amin`` share it evenly among tied extrema. ``dim`` follows `sparsegraph.ops.reduce`.
+``max`` / ``min`` with a ``dim`` route the gradient to the returned (first) arg-extremum;
+``max()`` / ``min()`` over all elements, ``amax`` and ``amin`` share it evenly among tied
+extrema (torch's rules: ``evenly_distribute_backward`` for the no-dim overload).
+``dim`` follows `sparsegraph.ops.reduce`.
 """
 
 from __future__ import annotations
 
 import builtins
-import math
 from collections import namedtuple
 
 import numpy as np
@@ -68,10 +69,13 @@ register("argmin", "cpu", "cuda")(_arg_kernel("argmin"))
 
 
 @register("extremum_all_backward", "cpu", "cuda")
-def _extremum_all_backward_kernel(g, idx, shape):
-    gx = xp_of(g).zeros(math.prod(shape), dtype=g.dtype)
-    gx[idx] = g
-    return gx.reshape(shape)
+def _extremum_all_backward_kernel(g, x, y):
+    """torch's ``evenly_distribute_backward`` for max() / min() over all elements: the scalar
+    gradient ``g`` shared evenly among the elements equal to the extremum ``y`` (among the
+    nans when ``y`` is nan, as nan != nan)."""
+    xp = xp_of(x)
+    hit = (x == y) | (xp.isnan(x) & xp.isnan(y))
+    return (hit * (g / hit.sum(dtype=g.dtype))).astype(g.dtype, copy=False)
 
 
 register("amax", "cpu", "cuda")(lambda x, dims: x.max(axis=dims, keepdims=True))
@@ -107,18 +111,23 @@ class MaxMinDim(Function):
 
 
 class MaxMinAll(Function):
-    """Max or min over all elements; the first arg-extremum gets the whole gradient."""
+    """Max or min over all elements; tied extrema share the gradient evenly (torch's rule for
+    the overload without a dim)."""
 
     @staticmethod
     def forward(ctx, x, op):
         flat = x.array.reshape(-1)
-        ctx.idx = dispatch("arg" + op, ctx.device)(flat, None, False)
-        ctx.shape = x.shape
-        return flat[ctx.idx].reshape(())
+        y = flat[dispatch("arg" + op, ctx.device)(flat, None, False)].reshape(())
+        if not ctx.needs_input_grad[0]:
+            return y
+        ctx.save_for_backward(x)  # both, as torch: an in-place change to either then raises
+        return ctx.save_output(y)
 
     @staticmethod
     def backward(ctx, g):
-        return dispatch("extremum_all_backward", ctx.device)(g.array, ctx.idx, ctx.shape), None
+        (x,) = ctx.saved_tensors
+        return dispatch("extremum_all_backward", ctx.device)(
+            g.array, x.array, ctx.saved_output), None
 
 
 class AMaxMin(Function):
@@ -169,7 +178,8 @@ def _extremum(op: str, input, dim, keepdim: bool):
 def max(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
     """Largest element; with an int ``dim``, a ``(values, indices)`` namedtuple as in torch.
 
-    The gradient goes to the first occurrence of the extremum (ties get nothing).
+    Without ``dim`` tied maxima share the gradient evenly (as `amax`); with ``dim`` it goes to
+    the returned index, the first occurrence (ties get nothing), as in torch.
 
     Raises:
         ValueError: on an empty tensor / dim, or a dim out of range.
@@ -179,7 +189,8 @@ def max(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
 
 
 def min(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
-    """Smallest element; with an int ``dim``, a ``(values, indices)`` namedtuple as in torch."""
+    """Smallest element; with an int ``dim``, a ``(values, indices)`` namedtuple as in torch.
+    Gradients at ties as `max`."""
     return _extremum("min", input, dim, keepdim)
 
 

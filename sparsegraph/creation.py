@@ -28,7 +28,9 @@ def as_array(data, dtype=None, device: str = "cpu"):
         except (ValueError, TypeError) as exc:
             raise TypeError(
                 f"tensor: cannot convert {type(data).__name__} to a tensor: {exc}") from None
-        if dt is None and array.dtype == np.float64 and not isinstance(data, np.generic):
+        if dt is None and array.dtype.kind == "f" and isinstance(data, list | tuple):
+            dt = _list_dtype(data)  # numpy's float64 may come from Python floats
+        elif dt is None and array.dtype == np.float64 and not isinstance(data, np.generic):
             dt = backend.DEFAULT_FLOAT  # Python floats -> the default float type
     if array.dtype.kind in "OUSV":
         raise TypeError(f"tensor: expected numeric data (got dtype {array.dtype})")
@@ -41,6 +43,33 @@ def as_array(data, dtype=None, device: str = "cpu"):
     if dt is not None and array.dtype != dt:
         array = array.astype(dt)
     return backend.to_device(array, device)
+
+
+_PYTHON_SCALARS = {float: backend.DEFAULT_FLOAT, int: np.dtype(np.int64), bool: np.dtype(np.bool_)}
+
+
+def _list_dtype(data) -> np.dtype:
+    """PyTorch's dtype for a nested list / tuple with a float element: each element's own
+    dtype (a Python float the default float32, an int int64, a bool bool; a numpy scalar,
+    array or Tensor its dtype), promoted as tensors' dtypes (``[np.float64(2.), 1.]`` is
+    float64, ``[np.float32(1.), 2]`` float32). Elements are grouped by type with C-level
+    ``map``, so a long list of Python floats costs one pass per innermost list."""
+    dtypes, stack = set(), [data]
+    while stack:
+        seq = stack.pop()
+        for tp in set(map(type, seq)):
+            if tp in _PYTHON_SCALARS:
+                dtypes.add(_PYTHON_SCALARS[tp])
+            elif issubclass(tp, np.generic):
+                dtypes.add(np.dtype(tp))
+            elif issubclass(tp, list | tuple):
+                stack.extend(x for x in seq if type(x) is tp)
+            else:  # arrays, Tensors, and anything else numpy converted
+                dtypes.update(np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
+                              for x in seq if type(x) is tp)
+    # strong dtypes (arrays with dims) promote as PyTorch's promoteTypes
+    dt = backend.result_type(*(np.empty(0, d) for d in dtypes)) if dtypes else None
+    return dt if dt is not None and dt.kind == "f" else backend.DEFAULT_FLOAT
 
 
 def tensor(data, dtype=None, requires_grad: bool = False, device="cpu") -> Tensor:

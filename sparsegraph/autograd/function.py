@@ -16,7 +16,14 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph.autograd.grad_mode import MODE
-from sparsegraph.autograd.views import ViewInfo, check_inplace, check_writable, rebase, refresh
+from sparsegraph.autograd.views import (
+    ViewInfo,
+    check_inplace,
+    check_writable,
+    move_retain_grad,
+    rebase,
+    refresh,
+)
 from sparsegraph.backend import device_type
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import TRACE, Tensor, wrap
@@ -432,8 +439,10 @@ class Function:
             TRACE.tracer.rebind(target, result)
         target._version[0] += 1
         if isinstance(result, Tensor) and result.grad_fn is not None:
+            old_fn, old_nr = target.grad_fn, target._output_nr
             target.grad_fn, target._output_nr = result.grad_fn, 0
             target._requires_grad = True
+            move_retain_grad(target, old_fn, old_nr)
             if target._view is not None:
                 result._view = None  # it is the op's output itself, not a view to refresh
                 rebase(target, result)  # the write changed the base too: CopySlices
@@ -478,8 +487,10 @@ def _commit_dirty(ctx, outs: tuple, dirty: list) -> tuple:
         ctx._versions = tuple(target._version[0] if t is target else v
                               for t, v in zip(ctx._saved, ctx._versions, strict=True))
         if result.grad_fn is not None:
+            old_fn, old_nr = target.grad_fn, target._output_nr
             target.grad_fn, target._output_nr = result.grad_fn, i
             target._requires_grad = True
+            move_retain_grad(target, old_fn, old_nr)
             if target._view is not None:
                 result._view = None
                 rebase(target, result)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph.backend import device_type, xp_of
-from sparsegraph.tensor import Tensor
+from sparsegraph.tensor import Tensor, _RetainGrad
 
 
 class ViewInfo:
@@ -142,7 +142,25 @@ def _node(fn, base, inputs: tuple, region):
 
 
 def _set_history(t, node) -> None:
+    old_fn, old_nr = t.grad_fn, t._output_nr
     t.grad_fn, t._output_nr, t._requires_grad = node, 0, True
+    move_retain_grad(t, old_fn, old_nr)
+
+
+def move_retain_grad(t, old_fn, old_nr: int) -> None:
+    """After ``t`` got a new ``grad_fn`` (an in-place op, or a view regenerated after one),
+    move the hook of `Tensor.retain_grad` from ``(old_fn, old_nr)`` to it: ``t.grad`` is then
+    the gradient of the new version, as in PyTorch 2 (``update_tensor_hooks_on_new_gradfn``).
+    Hooks from `Tensor.register_hook` stay with the old version, as there."""
+    hooks = (old_fn.pre_hooks or {}).get(old_nr) if old_fn is not None else None
+    if not hooks or old_fn is t.grad_fn:
+        return
+    for key, hook in list(hooks.items()):
+        if isinstance(hook, _RetainGrad) and hook.tensor is t:
+            del hooks[key]
+            node = t.grad_fn
+            node.pre_hooks = node.pre_hooks or {}
+            node.pre_hooks.setdefault(t._output_nr, {})[key] = hook  # last: a fresh node
 
 
 def refresh(t) -> None:
@@ -190,8 +208,9 @@ def check_inplace(name: str, target, args) -> None:
 def check_writable(name: str, a) -> None:
     """An in-place op may not write into memory that several elements share (an expand()ed or
     broadcast view: numpy marks it read-only, cupy would silently write each element once per
-    alias) or that is read-only; PyTorch refuses the same writes."""
-    if any(s == 0 and n > 1 for n, s in zip(a.shape, a.strides, strict=True)):
+    alias) or that is read-only; PyTorch refuses the same writes. A tensor with no elements
+    shares nothing (numpy gives its axes zero strides all the same): the write is a no-op."""
+    if a.size and any(s == 0 and n > 1 for n, s in zip(a.shape, a.strides, strict=True)):
         raise RuntimeError(
             f"{name}: cannot write in place into a tensor of shape {tuple(a.shape)} whose "
             f"elements share memory (an expand()ed or broadcast view, strides {a.strides}); "

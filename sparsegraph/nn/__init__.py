@@ -4,6 +4,7 @@ from sparsegraph.nn import functional, init, utils
 from sparsegraph.nn.parameter import Parameter
 from sparsegraph.nn.module import Module
 from sparsegraph.nn.linear import Identity, Linear
+from sparsegraph.nn.embedding import Embedding
 from sparsegraph.nn.dropout import Dropout
 from sparsegraph.nn.activation import (
     ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh,
@@ -18,7 +19,7 @@ from sparsegraph.nn.loss import (
 __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "L1Loss", "MSELoss",
     "NLLLoss", "SmoothL1Loss",
-    "BatchNorm1d", "Dropout", "ELU", "GELU", "Identity", "LayerNorm", "LeakyReLU", "Linear",
-    "LogSoftmax", "Module", "ModuleDict", "ModuleList", "Parameter", "ReLU", "Sequential",
+    "BatchNorm1d", "Dropout", "ELU", "Embedding", "GELU", "Identity", "LayerNorm", "LeakyReLU",
+    "Linear", "LogSoftmax", "Module", "ModuleDict", "ModuleList", "Parameter", "ReLU", "Sequential",
     "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "functional", "init", "utils",
 ]

@@ -21,6 +21,8 @@ _REEXPORTED = (
     "pad", "embedding",
 )
 globals().update({name: getattr(_ops, name) for name in _REEXPORTED if hasattr(_ops, name)})
+if "embedding" not in globals():  # the op library has none: the layer's own (nn.embedding)
+    from sparsegraph.nn.embedding import embedding  # noqa: F401
 
 __all__ = [name for name in _REEXPORTED if name in globals()] + ["one_hot"]
 

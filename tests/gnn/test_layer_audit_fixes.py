@@ -173,3 +173,12 @@ def test_gin_repr_shows_its_nn_and_models_nest_the_layer_reprs():
     mlp = Sequential(Linear(3, 4), ReLU())
     assert repr(gnn.GINConv(mlp)) == f"GINConv(nn={mlp!r})"
     assert "(0): SAGEConv(3, 16, aggr=mean)" in repr(models.GraphSAGE(3, 16, 2))
+
+
+def test_gin_eps_is_float32_whatever_number_type_is_given():
+    """A numpy float64 eps must not make eps (and so the layer's output) float64."""
+    for train_eps in (False, True):
+        conv = gnn.GINConv(sg.nn.Linear(3, 2), eps=np.float64(0.1), train_eps=train_eps)
+        assert conv.eps.dtype == np.float32
+        out = conv(sg.ones(4, 3), np.array([[0, 1, 2], [1, 2, 3]]))
+        assert out.dtype == np.float32

@@ -213,10 +213,11 @@ def test_max_min_over_everything(name):
     assert getattr(ops, name)(leaf((3,), dtype="float32")).dtype == np.float32
 
 
-def test_max_min_gradient_goes_to_the_first_tie():
+def test_max_min_ties_share_without_dim_and_go_to_the_first_with_dim():
+    # torch: max() splits evenly (evenly_distribute_backward); max(dim) picks the index
     x = sg.tensor([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]], requires_grad=True)
     ops.max(x).backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [[0, 1, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0.5, 0.5], [0, 0, 0]])
     x.grad = None
     values, indices = ops.max(x, 1)
     np.testing.assert_array_equal(indices.numpy(), [1, 0])

@@ -1,0 +1,197 @@
+"""`Embedding`: a lookup table of learnable rows, and its functional form `embedding`.
+
+As ``torch.nn.Embedding``: ``weight`` ``(N, D)`` drawn from ``N(0, 1)``; an index tensor of
+any shape ``(*)`` gives ``(*, D)``; the ``padding_idx`` row starts at zero and never receives a
+gradient. The gradient of a row used several times is the sum of its uses, accumulated in one
+scatter-add (no Python loop over the indices).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import sparsegraph.ops  # noqa: F401  (registers the index_select kernels used below)
+from sparsegraph import backend
+from sparsegraph.autograd.function import Function
+from sparsegraph.creation import empty
+from sparsegraph.kernels import dispatch
+from sparsegraph.nn import init
+from sparsegraph.nn._checks import check_bool, check_int
+from sparsegraph.nn.module import Module
+from sparsegraph.nn.parameter import Parameter
+from sparsegraph.tensor import Tensor, wrap
+
+__all__ = ["Embedding", "embedding"]
+
+
+class EmbeddingLookup(Function):
+    """``weight[indices]``; the weight's gradient scatter-adds the output's rows back onto the
+    rows they came from, with the ``padding_idx`` row zeroed and, with ``scale_grad_by_freq``,
+    each row divided by the number of times its index occurs in ``indices``."""
+
+    @staticmethod
+    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq):
+        flat = indices.array.reshape(-1)
+        if ctx.needs_input_grad[0]:
+            # saved, not kept: an in-place change to the indices then raises in backward
+            ctx.save_for_backward(indices)
+            ctx.shape, ctx.padding_idx, ctx.scale = weight.shape, padding_idx, scale_grad_by_freq
+        rows = dispatch("index_select", ctx.device)(weight.array, 0, flat)
+        return rows.reshape(*indices.shape, weight.shape[1])
+
+    @staticmethod
+    def backward(ctx, g):
+        (indices,) = ctx.saved_tensors
+        flat = indices.array.reshape(-1)
+        g = g.array.reshape(-1, ctx.shape[1])
+        if ctx.scale:
+            counts = backend.xp_of(g).bincount(flat, minlength=ctx.shape[0])
+            g = g / counts[flat].astype(g.dtype)[:, None]
+        gw = dispatch("index_select_backward", ctx.device)(g, ctx.shape, 0, flat)
+        if ctx.padding_idx is not None:
+            gw[ctx.padding_idx] = 0
+        return gw, None, None, None
+
+
+def _padding_idx(op: str, padding_idx, num_embeddings: int) -> int | None:
+    """``padding_idx`` in ``[-N, N)`` as a row number in ``[0, N)``, or None."""
+    if padding_idx is None:
+        return None
+    check_int(op, "padding_idx", padding_idx, None)
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise ValueError(f"{op}: expected padding_idx in [{-num_embeddings}, {num_embeddings}) "
+                         f"for {num_embeddings} embeddings (got {padding_idx})")
+    return int(padding_idx) % num_embeddings
+
+
+def embedding(input, weight: Tensor, padding_idx: int | None = None,
+              scale_grad_by_freq: bool = False) -> Tensor:
+    """Rows of ``weight`` at the indices in ``input``, as ``torch.nn.functional.embedding``.
+
+    Args:
+        input: integer indices (a Tensor or numpy array of any shape ``(*)``) in ``[0, N)``.
+        weight: the table, ``(N, D)``.
+        padding_idx: a row (negative counts from the end) whose gradient stays zero; its
+            value is returned as it is. (default: None)
+        scale_grad_by_freq: divide each row's gradient by the number of times its index
+            occurs in ``input``. (default: False)
+
+    Returns:
+        ``(*, D)``, differentiable in ``weight``.
+
+    Raises:
+        TypeError: for a non-Tensor ``weight``, or an ``input`` that is not an integer
+            Tensor or array (floats and bools are refused, as in PyTorch).
+        ValueError: for a ``weight`` that is not 2-D, indices outside ``[0, N)``, a
+            ``padding_idx`` outside ``[-N, N)``, or inputs on different devices.
+    """
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"embedding: expected `weight` to be a Tensor (got "
+                        f"{type(weight).__name__})")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: expected a 2-D `weight` (num_embeddings, embedding_dim) "
+                         f"(got shape {weight.shape})")
+    if isinstance(input, np.ndarray):
+        input = wrap(backend.to_device(input, weight.device))
+    elif not isinstance(input, Tensor):
+        raise TypeError(f"embedding: expected `input` to be an integer Tensor or array of "
+                        f"indices (got {type(input).__name__})")
+    if input.dtype.kind not in "iu":
+        raise TypeError(f"embedding: expected integer indices in `input` (got {input.dtype}); "
+                        "convert them with .long()")
+    if input.device != weight.device:
+        raise ValueError(f"embedding: `input` is on {input.device} and `weight` on "
+                         f"{weight.device}; move them with .to() first")
+    n = weight.shape[0]
+    if input.array.size:
+        lo, hi = int(input.array.min()), int(input.array.max())
+        if lo < 0 or hi >= n:
+            raise ValueError(f"embedding: expected indices in [0, {n}) for a weight of "
+                             f"{n} rows (got {'max ' + str(hi) if hi >= n else 'min ' + str(lo)})")
+    check_bool("embedding", "scale_grad_by_freq", scale_grad_by_freq)
+    return EmbeddingLookup.apply(weight, input, _padding_idx("embedding", padding_idx, n),
+                                 bool(scale_grad_by_freq))
+
+
+class Embedding(Module):
+    """A table of ``num_embeddings`` learnable vectors of size ``embedding_dim``, looked up by
+    index (``torch.nn.Embedding``).
+
+    Args:
+        num_embeddings: ``N``, the number of rows.
+        embedding_dim: ``D``, the size of each row.
+        padding_idx: a row (negative counts from the end) initialised to zeros that never
+            receives a gradient, so it stays as it is in training. (default: None)
+        scale_grad_by_freq: divide each row's gradient by the number of times its index
+            occurs in the batch. (default: False)
+        device: parameter device. (default: "cpu")
+        dtype: parameter dtype. (default: float32)
+
+    Shapes:
+        input ``(*)`` integer indices in ``[0, N)``; output ``(*, D)``; ``weight`` ``(N, D)``,
+        drawn from ``N(0, 1)`` with the default generator (seed with ``sg.manual_seed``).
+
+    Example::
+
+        emb = sg.nn.Embedding(10, 3, padding_idx=0)
+        out = emb(sg.tensor([[1, 2, 0], [4, 4, 9]]))  # (2, 3, 3)
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 scale_grad_by_freq: bool = False, _weight=None, _freeze: bool = False,
+                 device=None, dtype=None):
+        super().__init__()
+        check_int("Embedding", "num_embeddings", num_embeddings)
+        check_int("Embedding", "embedding_dim", embedding_dim)
+        check_bool("Embedding", "scale_grad_by_freq", scale_grad_by_freq)
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.padding_idx = _padding_idx("Embedding", padding_idx, self.num_embeddings)
+        self.scale_grad_by_freq = bool(scale_grad_by_freq)
+        if _weight is None:
+            self.weight = Parameter(empty(self.num_embeddings, self.embedding_dim,
+                                          dtype=dtype, device=device or "cpu"),
+                                    requires_grad=not _freeze)
+            self.reset_parameters()
+        else:  # from_pretrained: the given values, shared as torch.nn.Parameter shares them
+            shape = tuple(_weight.shape)
+            if shape != (self.num_embeddings, self.embedding_dim):
+                raise ValueError(f"Embedding: expected `_weight` of shape ({num_embeddings}, "
+                                 f"{embedding_dim}) (got {shape})")
+            self.weight = Parameter(_weight, requires_grad=not _freeze)
+
+    def reset_parameters(self) -> None:
+        """Redraw the weight from ``N(0, 1)`` (default generator); zero the padding row."""
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.array[self.padding_idx] = 0
+            self.weight._version[0] += 1
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx: int | None = None,
+                        scale_grad_by_freq: bool = False) -> Embedding:
+        """An `Embedding` whose weight is ``embeddings`` ``(N, D)`` (a Tensor, shared, or an
+        array); ``freeze`` keeps it out of training (``requires_grad=False``). The padding
+        row keeps its given values, as in PyTorch.
+
+        Raises:
+            ValueError: if ``embeddings`` is not 2-D.
+            TypeError: for a non-bool ``freeze``, or integer embeddings that are not frozen.
+        """
+        check_bool("Embedding.from_pretrained", "freeze", freeze)
+        shape = tuple(getattr(embeddings, "shape", np.shape(embeddings)))
+        if len(shape) != 2:
+            raise ValueError(f"Embedding.from_pretrained: expected 2-D embeddings "
+                             f"(num_embeddings, embedding_dim) (got shape {shape})")
+        return cls(shape[0], shape[1], padding_idx=padding_idx,
+                   scale_grad_by_freq=scale_grad_by_freq, _weight=embeddings, _freeze=freeze)
+
+    def forward(self, input) -> Tensor:
+        return embedding(input, self.weight, self.padding_idx, self.scale_grad_by_freq)
+
+    def extra_repr(self) -> str:
+        text = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            text += f", padding_idx={self.padding_idx}"
+        if self.scale_grad_by_freq:
+            text += ", scale_grad_by_freq=True"
+        return text
