@@ -224,7 +224,12 @@ def full_like(t, fill_value, dtype=None, device=None, requires_grad=False) -> Te
 
 # ---- random -----------------------------------------------------------------------------------
 class Generator:
-    """A seeded source of random numbers (numpy's PCG64), as ``torch.Generator``."""
+    """A seeded source of random numbers (numpy's PCG64), as ``torch.Generator``.
+
+    Seeding inside a function `sparsegraph.static.compile` captures (``manual_seed`` here or
+    `sparsegraph.manual_seed`, and the seeding a ``Generator(seed)`` made in the step does) is
+    replayed on every call, in order with the random draws, so a compiled call draws what the
+    eager call would."""
 
     def __init__(self, seed: int | None = None):
         self.manual_seed(seed)
@@ -232,6 +237,8 @@ class Generator:
     def manual_seed(self, seed: int | None) -> Generator:
         self.seed = seed
         self.rng = np.random.default_rng(seed)
+        if TRACE.tracer is not None:  # replayed as an effect, kept in order with the draws
+            TRACE.tracer.record_effect("manual_seed", self, seed=seed)
         return self
 
     def initial_seed(self):
@@ -242,7 +249,8 @@ default_generator = Generator(0)
 
 
 def manual_seed(seed: int) -> Generator:
-    """Reseed the default generator (every random op without ``generator=`` uses it)."""
+    """Reseed the default generator (every random op without ``generator=`` uses it); in a
+    compiled function the reseeding is replayed on every call (`Generator.manual_seed`)."""
     if not isinstance(seed, int | np.integer):
         raise TypeError(f"manual_seed: expected an int seed (got {type(seed).__name__})")
     return default_generator.manual_seed(int(seed))

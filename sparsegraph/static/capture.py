@@ -2,8 +2,8 @@
 
 The core calls the active tracer's hooks (`sparsegraph.tensor.TRACE`): ``record`` after each
 `Function.apply`, ``rebind`` after an in-place op, ``record_backward`` when ``.backward()`` is
-called, ``record_effect`` for optimizer ``zero_grad`` / ``step``, LR-scheduler ``step`` and
-``Module.zero_grad``,
+called, ``record_effect`` for optimizer ``zero_grad`` / ``step``, LR-scheduler ``step``,
+``Module.zero_grad`` and ``Generator.manual_seed`` (``sparsegraph.manual_seed``),
 ``record_grad`` for an assignment to a tensor's ``.grad``, ``record_draw`` after a random
 creation op (``randn``, ``randint``, ...), ``record_data`` for ``w.data = ...`` (replayed as an
 effect), ``new_leaf`` when a tensor starts requiring grad (a leaf made inside the step is
@@ -310,7 +310,8 @@ class Tracer:
         self.nodes.append(Node("backward_root", "backward", None, args, {}, [], attrs))
 
     def record_effect(self, name: str, owner, closure=None, **kwargs) -> None:
-        """``owner.name(**kwargs)`` (an optimizer's or a Module's) runs again on every call."""
+        """``owner.name(**kwargs)`` (an optimizer's, a Module's or a Generator's reseeding)
+        runs again on every call, in trace order with the random draws."""
         if self.depth:
             return
         if closure is not None:

@@ -124,7 +124,8 @@ class CompiledFunction:
     sparse-vs-dense setting (`sparsegraph.ops.spmm_mode` in force in the calling thread,
     `set_memory_budget`, `set_cost_table`) when the trace chose between sparse and dense, or
     what `static.guards` checks (a parameter's requires_grad or hooks, a Module's parameter /
-    buffer / child objects, a constant or an index array changed in place) changed. At most
+    buffer / child objects, a constant or an index array changed in place or through
+    ``.data =``) changed. At most
     `MAX_VARIANTS` traced variants are kept (least recently used dropped)."""
 
     def __init__(self, fn, passes=None):
@@ -213,7 +214,8 @@ class CompiledFunction:
         return [e.executor for variants in self._entries.values() for e in variants]
 
     def plan(self):
-        """The memory plan of the last graph built."""
+        """The memory plan of the last graph built: its planned peak bytes of intermediates
+        against eager mode's for the same step (`runtime.MemoryPlan`)."""
         if self.graph is None:
             raise RuntimeError("CompiledFunction.plan: nothing is compiled yet; call the "
                                "function once (the first call traces and builds the graph)")
@@ -229,7 +231,8 @@ def compile(fn, passes=None) -> CompiledFunction:  # noqa: A001  (the name the i
     Args:
         fn: the function; its tensor arguments (positional or keyword, Tensor or SparseTensor)
             are the graph's inputs; parameters and every other tensor it reads are bound by
-            reference (a constant changed in place, e.g. through ``.mul_``, traces again;
+            reference (a constant changed in place, e.g. through ``.mul_``, or given new
+            values with ``.data = ...`` outside ``fn``, traces again;
             module buffers such as running statistics are read anew on every call). Python
             scalars, strings, None (and tuples of them) are accepted too: they are constants
             of the graph, and a call with another value traces again. Any other argument
@@ -257,7 +260,9 @@ def compile(fn, passes=None) -> CompiledFunction:  # noqa: A001  (the name the i
 
     What a replay repeats: op calls, ``.backward()``, optimizer ``zero_grad()`` / ``step()``
     (which read each group's ``lr`` live), LR-scheduler ``step()``, ``p.grad = ...``,
-    ``p.data = ...``, random draws, and the train / eval mode ``fn`` leaves its Modules in.
+    ``p.data = ...``, random draws, reseeding (``sparsegraph.manual_seed``,
+    ``Generator.manual_seed``, a ``Generator(seed)`` made in ``fn``: in order with the draws),
+    and the train / eval mode ``fn`` leaves its Modules in.
     What it does not: other Python-side work (``tracker.avg = ...``, counters, appending to
     a list) runs during the trace only. Code a trace cannot record that changes a bound tensor
     in place (``Module.load_state_dict``), a leaf made inside ``fn`` with requires_grad, and

@@ -125,6 +125,9 @@ class StaticGraph:
         decided: whether the traced function or a pass chose between sparse and dense for a
             product (`sparsegraph.ops.cost_model.note_decision`): `compile` then replays the
             graph only under the decision state it was made under.
+        eager_peak_bytes: eager mode's peak bytes of intermediates for the traced step
+            (`runtime.eager_peak`), set by `passes.optimize` on the graph it returns (None
+            elsewhere): `memory_plan` reports the planned peak against it.
     """
 
     def __init__(self, nodes: list[Node], inputs: list[Value], outputs, notes=None,
@@ -135,6 +138,7 @@ class StaticGraph:
         self.notes: list[str] = list(notes or [])
         self.assumed: list = list(assumed or [])
         self.decided = decided
+        self.eager_peak_bytes: int | None = None
 
     # ---- queries ------------------------------------------------------------------------
     def output_values(self) -> list[Value]:

@@ -11,7 +11,9 @@ running a graph that no longer says what the function does.
   holds as parameters, buffers and child modules (``m.weight = Parameter(...)`` replaces the
   tensor the graph reads);
 - each fixed constant (a pass may have computed with its values once: folding, scaling,
-  densifying) keeps its version, i.e. nothing changed it in place; and each raw array a pass
+  densifying) keeps its version and its array, i.e. nothing changed it in place and no
+  ``t.data = ...`` gave it new values (that swaps the array without moving the version, as
+  in PyTorch, so the array is compared by identity); and each raw array a pass
   read once (`StaticGraph.assumed`: a row index or mask given to ``x[idx]`` as a numpy array
   or an index tensor, which reaches the op as its array) keeps its values, compared with a copy
   (a numpy array has no version counter).
@@ -102,7 +104,9 @@ class Assumptions:
                  if v.kind in ("param", "const") and isinstance(v.tensor, Tensor)]
         self.leaves = [(v.tensor, v.tensor.requires_grad) for v in bound
                        if v.tensor.grad_fn is None]
-        self.versions = [(v.tensor, v.tensor._version[0]) for v in bound if v.fixed]
+        # the array too: `t.data = other` swaps it without moving the version (as in PyTorch)
+        self.versions = [(v.tensor, v.tensor._version[0], v.tensor.array) for v in bound
+                         if v.fixed]
         self.arrays: list = []
         # (store dict, its objects in order): compared by identity, in order (a key removed
         # and added again re-traces, harmlessly)
@@ -115,10 +119,11 @@ class Assumptions:
         self.arrays = [(a, a.copy()) for a in unique]
 
     def current(self) -> bool:
-        """False once a fixed constant or an assumed array changed in place: this graph is
-        stale for good."""
-        for t, version in self.versions:
-            if t._version[0] != version:
+        """False once a fixed constant changed in place or was given another array
+        (``t.data = ...``), or an assumed array changed in place: this graph is stale for
+        good."""
+        for t, version, array in self.versions:
+            if t._version[0] != version or t.array is not array:
                 return False
         for a, copy in self.arrays:
             if a.shape != copy.shape or not (a == copy).all():

@@ -18,6 +18,12 @@ sets these - a user may still hold the output or the gradient, or run the backwa
 (retain_graph). A step with two ``.backward()`` calls through one forward node (retain_graph,
 or two losses sharing a node after CSE) runs its backward twice on one context: only the last
 run is told so, and the output is never reused.
+
+A gradient a backward rule returns as None (``copy_``'s for the tensor an in-place activation
+overwrites, a custom Function's for an input it does not differentiate) means "no
+contribution", as in eager mode: a ``sum`` node skips it, a backward node all of whose incoming
+gradients are None is skipped (its inputs get None), and an ``accumulate`` node leaves ``.grad``
+as it is.
 """
 
 from __future__ import annotations
@@ -134,20 +140,32 @@ class MemoryPlan:
     """Bytes of intermediates under the schedule. ``peak_bytes``: the most alive at once when
     each is freed after its last reader; ``total_bytes``: all of them (nothing freed);
     ``buffers`` / ``buffer_bytes``: a size-matched reuse assignment (a freed buffer of the
-    same size is taken before a new one is allocated)."""
+    same size is taken before a new one is allocated); ``eager_peak_bytes``: eager mode's
+    peak for the same step, estimated from the traced graph (`eager_peak`; None when the graph
+    was not built by `passes.optimize`); ``folded_bytes``: the constants the passes computed
+    once (``folded:...``), held between calls on top of the peak."""
 
     peak_bytes: int
     total_bytes: int
     buffers: int
     buffer_bytes: int
+    eager_peak_bytes: int | None = None
+    folded_bytes: int = 0
 
     def __str__(self) -> str:
-        # eager's own peak is not known here (measuring it would slow every trace): the
-        # reference is the sum of the intermediates, what holding all of them would take
-        return (f"planned peak {size_text(self.peak_bytes)} of intermediates, vs "
-                f"{size_text(self.total_bytes)} if none were freed (the sum of all "
-                f"intermediates); {self.buffers} buffers ({size_text(self.buffer_bytes)}) "
-                "with reuse")
+        # both peaks are liveness estimates over whole results: a buffer an op overwrites in
+        # place (a fused backward writing its gradient over the dead activation) counts twice
+        if self.eager_peak_bytes is None:  # no trace to compare with: all intermediates
+            versus = (f"vs {size_text(self.total_bytes)} if none were freed (the sum of all "
+                      "intermediates)")
+        else:
+            versus = (f"vs {size_text(self.eager_peak_bytes)} for eager mode (the traced ops "
+                      "in eager order)")
+        return (f"planned peak {size_text(self.peak_bytes)} of intermediates {versus}; "
+                "liveness estimates: each result freed after its last use, saved tensors "
+                "after their backward, in-place reuse inside ops not counted; "
+                f"{self.buffers} buffers ({size_text(self.buffer_bytes)}) with reuse; "
+                f"{size_text(self.folded_bytes)} of constants computed once")
 
 
 def size_text(nbytes: int) -> str:
@@ -158,9 +176,9 @@ def size_text(nbytes: int) -> str:
     return f"{nbytes} bytes"
 
 
-def memory_plan(graph, order: list[Node] | None = None) -> MemoryPlan:
-    order = schedule(graph) if order is None else order
-    keep = {v.id for v in graph.output_values()}
+def _liveness(order: list[Node], keep: set[int]) -> tuple[int, int, int, int]:
+    """``(peak, total, buffers, buffer_bytes)`` of the op outputs when ``order`` runs and each
+    output is freed after its last reader (`MemoryPlan`)."""
     dying = last_uses(order, keep)
     live = peak = total = 0
     pool: dict[int, int] = {}  # nbytes -> free buffers of that size
@@ -184,7 +202,30 @@ def memory_plan(graph, order: list[Node] | None = None) -> MemoryPlan:
             if n is not None:
                 live -= n
                 pool[n] = pool.get(n, 0) + 1
-    return MemoryPlan(peak, total, buffers, buffer_bytes)
+    return peak, total, buffers, buffer_bytes
+
+
+def eager_peak(graph) -> int:
+    """Eager mode's peak bytes of intermediates for a traced ``graph`` (before any pass),
+    estimated as eager runs it: the nodes in trace order, each recorded ``.backward()``
+    expanded into the backward nodes the engine runs there, each op output alive from its
+    producer to its last use and a tensor saved for backward until its backward node (eager
+    frees a context's saved tensors then). An estimate: Python names that keep a result
+    alive longer, and in-place ops writing their input's memory, are not modelled (the
+    planned peak does not model the latter either)."""
+    if graph.count(kind="backward_root"):
+        graph = graph.backward_graph()
+    return _liveness(graph.nodes, {v.id for v in graph.output_values()})[0]
+
+
+def memory_plan(graph, order: list[Node] | None = None) -> MemoryPlan:
+    """The `MemoryPlan` of ``graph`` under ``order`` (default: `schedule`); the eager
+    estimate is the one `passes.optimize` left on the graph (``graph.eager_peak_bytes``)."""
+    order = schedule(graph) if order is None else order
+    keep = {v.id for v in graph.output_values()}
+    folded = sum(v.nbytes for v in graph.values()
+                 if v.kind == "const" and v.name.startswith("folded:"))
+    return MemoryPlan(*_liveness(order, keep), getattr(graph, "eager_peak_bytes", None), folded)
 
 
 def _getter(template):
@@ -300,6 +341,7 @@ class Executor:
             # the incoming gradient, when this node is its last reader
             grads = [r.value.id for r in iter_refs(node.args) if isinstance(r, Ref)]
             zeros_for = _missing_grad_meta(fn, node.forward)
+            none_in = (None,) * n_in
             last_grad = grads[0] if len(grads) == 1 and grads[0] in dies_here else None
 
             def run(env, ctxs):
@@ -313,6 +355,11 @@ class Executor:
                     ctx.grad_reusable = _sole_holder(env.pop(last_grad, None))
                 elif len(runs) > 1:  # an earlier run's word must not reach this gradient
                     ctx.grad_reusable = False
+                if all(g is None for g in a):
+                    # no gradient reached the outputs (a rule returned None for them, as
+                    # copy_'s does for the tensor an in-place activation overwrites): eager
+                    # mode skips the node, so its inputs get None, "no contribution"
+                    return none_in
                 if zeros_for is not None and ctx._materialize is not False:
                     # the eager rule (Tensors pass through; None becomes a zeros array)
                     a = [g if g is None or isinstance(g, Tensor) else wrap(g)
@@ -324,13 +371,16 @@ class Executor:
             def run(env, ctxs):
                 total = None
                 for t in args(env):
-                    total = t.array if total is None else total + t.array
+                    if t is not None:  # a backward rule's None adds nothing (as in eager)
+                        total = t.array if total is None else total + t.array
                 return total
         elif node.kind == "accumulate":
             target = node.attrs["target"]
 
             def run(env, ctxs):
                 (g,) = args(env)
+                if g is None:  # no gradient reached the leaf on this run: .grad unchanged
+                    return
                 t = env[target.id]
                 # a first .grad is a copy, as in eager mode: the total may be shared with
                 # another leaf's (Add's backward hands both the same array), be the caller's

@@ -15,6 +15,7 @@ from sparsegraph.static.passes.rows import prune_rows
 from sparsegraph.static.passes.simplify import (
     eliminate_common_subexpressions, eliminate_dead_code, fold_constants, replace_uses,
 )
+from sparsegraph.static.runtime import eager_peak
 
 FORWARD_PASSES = {
     "dce": eliminate_dead_code,
@@ -39,7 +40,9 @@ DEFAULT_PASSES = ("dce", "cse", "fold", "scale", "reorder", "dense", "fuse", "at
 
 def optimize(graph, passes=None):
     """Run ``passes`` (a name or a sequence of names, default `DEFAULT_PASSES`), build the
-    backward graph when the trace recorded a ``.backward()``, and remove dead code."""
+    backward graph when the trace recorded a ``.backward()``, and remove dead code. The result
+    carries eager mode's estimated peak for ``graph`` (``eager_peak_bytes``, see
+    `runtime.eager_peak`), the reference of its `memory_plan`."""
     if isinstance(passes, str):  # one pass: "dce" is not the passes "d", "c", "e"
         passes = (passes,)
     names = DEFAULT_PASSES if passes is None else tuple(passes)
@@ -47,11 +50,17 @@ def optimize(graph, passes=None):
     if unknown:
         raise ValueError(f"optimize: unknown passes {unknown} (expected some of "
                          f"{sorted(FORWARD_PASSES)})")
+    # the graph as traced (or as given) is what eager mode runs: the plan's reference
+    eager = graph.eager_peak_bytes if graph.eager_peak_bytes is not None else eager_peak(graph)
+    given = graph
     for name in names:
         graph = FORWARD_PASSES[name](graph)
     if graph.count(kind="backward_root"):
         graph = graph.backward_graph()
         graph = eliminate_dead_code(graph)
+    if graph is given:  # no pass ran: the result is a copy all the same (passes are pure)
+        graph = graph.copy()
+    graph.eager_peak_bytes = eager
     return graph
 
 

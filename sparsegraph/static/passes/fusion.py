@@ -153,6 +153,9 @@ def fold_scale(graph: StaticGraph) -> StaticGraph:
     ``A' @ X`` with ``A'.values = A.values * c[row]`` computed once."""
     g = graph.copy()
     folded = 0
+    # (structure, values, scale) -> the scaled values Value: APPNP's K propagations scale one
+    # adjacency by one factor K times, and K identical constants would each be kept
+    made: dict[tuple, Value] = {}
     for node in list(g.nodes):
         operands = _spmm_operands(node)
         if operands is None or not operands[0].values.fixed:
@@ -168,12 +171,16 @@ def fold_scale(graph: StaticGraph) -> StaticGraph:
         scale = _row_scale(user.args[k], out.shape[0])
         if scale is None:
             continue
-        values = a.values.tensor.array
-        if not isinstance(scale, int | float):  # per row: each entry takes its row's factor
-            scale = scale[a.structure.rows()].astype(values.dtype)
-        new_values = (values * scale).astype(values.dtype)
-        v = Value("const", a.values.shape, a.values.dtype, a.values.device,
-                  tensor=wrap(new_values), name="folded:scaled values")
+        key = (id(a.structure), a.values.id, ("scalar", type(scale), scale) if isinstance(
+            scale, int | float) else ("rows", user.args[k].value.id))
+        v = made.get(key)
+        if v is None:
+            values = a.values.tensor.array
+            if not isinstance(scale, int | float):  # per row: each entry takes its row's factor
+                scale = scale[a.structure.rows()].astype(values.dtype)
+            new_values = (values * scale).astype(values.dtype)
+            v = made[key] = Value("const", a.values.shape, a.values.dtype, a.values.device,
+                                  tensor=wrap(new_values), name="folded:scaled values")
         node.args = (SparseRef(a.structure, v), x)
         node.attrs["fused_from"] = [node.op, user.op]
         node.attrs["reason"] = "row scale folded into the sparse values"
