@@ -269,10 +269,18 @@ def gather_rows(src: Tensor, index) -> Tensor:
     return GatherRows.apply(src, idx)
 
 
+def _reduce(op: str, reduce) -> str:
+    """A reduce name in `REDUCES`; ``"add"``, PyG's and torch_scatter's synonym of ``"sum"``,
+    is taken as ``"sum"`` (as add_self_loops' fill_value)."""
+    if isinstance(reduce, str) and reduce == "add":
+        return "sum"
+    return check_choice(op, "reduce", reduce, REDUCES)
+
+
 def _scatter(op: str, src, index, dim_size, reduce, dim):
     """``(out, arg)`` of a scatter along ``dim`` (arg None for sum/mean)."""
     _src(op, src)
-    reduce = check_choice(op, "reduce", reduce, REDUCES)
+    reduce = _reduce(op, reduce)
     dim = norm_dim(op, dim, src.ndim)
     idx = _index(op, index, src, dim)  # checked against the caller's shape and dim
     if dim:  # move the scattered axis first, reduce, move it back
@@ -302,7 +310,8 @@ def scatter(src: Tensor, index, dim_size: int | None = None, reduce: str = "sum"
         src: ``(E, ...)`` numeric tensor (``E`` along ``dim``).
         index: ``(E,)`` output position of every slice, in ``[0, dim_size)``; need not be sorted.
         dim_size: number of outputs. (default: ``max(index) + 1``)
-        reduce: ``"sum"``, ``"mean"``, ``"max"`` or ``"min"``. (default: ``"sum"``)
+        reduce: ``"sum"`` (or its PyG synonym ``"add"``), ``"mean"``, ``"max"`` or ``"min"``.
+            (default: ``"sum"``)
         dim: the axis to reduce. (default: 0)
 
     Returns:
@@ -356,7 +365,8 @@ def segment(src: Tensor, indptr, reduce: str = "sum") -> Tensor:
     Args:
         src: ``(E, ...)`` numeric tensor.
         indptr: ``(S + 1,)`` non-decreasing offsets from 0 to ``E``.
-        reduce: ``"sum"``, ``"mean"``, ``"max"`` or ``"min"``. (default: ``"sum"``)
+        reduce: ``"sum"`` (or its PyG synonym ``"add"``), ``"mean"``, ``"max"`` or ``"min"``.
+            (default: ``"sum"``)
 
     Returns:
         ``(S, ...)``; empty segments are 0.
@@ -366,7 +376,7 @@ def segment(src: Tensor, indptr, reduce: str = "sum") -> Tensor:
         [2.0, 0.0, 3.0]
     """
     _src("segment", src)
-    reduce = check_choice("segment", "reduce", reduce, REDUCES)
+    reduce = _reduce("segment", reduce)
     return Segment.apply(src, _indptr("segment", indptr, src), reduce)
 
 

@@ -3,6 +3,8 @@ to_coo, coalesce, transpose, and dense -> sparse."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from sparsegraph.autograd.function import Function
@@ -58,8 +60,9 @@ class PermuteValues(Function):
 
 
 def _permuted(a: SparseTensor, structure: Structure, perm) -> SparseTensor:
-    return SparseTensor(structure, a.values if perm is None else PermuteValues.apply(a.values,
-                                                                                     perm))
+    # a layout change keeps one value row per stored entry: nothing for __init__ to check
+    return SparseTensor._trusted(structure, a.values if perm is None
+                                 else PermuteValues.apply(a.values, perm))
 
 
 def in_own_order(a: SparseTensor, csr_values: Tensor) -> SparseTensor:
@@ -102,51 +105,78 @@ def sparse_to_coo(a: SparseTensor) -> SparseTensor:
     _check("to_coo", a)
     if a.layout == "coo":
         return a
-    return SparseTensor(a.structure.to_coo(), a.values)
+    return SparseTensor._trusted(a.structure.to_coo(), a.values)
 
 
 def coalesce(a: SparseTensor) -> SparseTensor:
-    """Sum duplicate entries; the result is CSR with sorted, unique (row, col) entries.
+    """Sum duplicate entries and sort them by (row, col), keeping the layout: a COO input
+    gives a COO tensor with unique entries in row-major order (``torch.Tensor.coalesce``, so
+    ``r, c = a.coalesce().indices()``), a CSR input a CSR tensor with sorted columns.
 
-    The merged structure is cached; the values are summed by a differentiable scatter.
+    The merged structures are cached on ``a``'s (the COO result's CSR form is the cached CSR,
+    with no permutation, so ``a.coalesce().to_csr()`` costs nothing); the values are summed
+    by a differentiable scatter (bool values OR together, as in scipy.sparse). An already
+    coalesced ``a`` is returned as it is.
 
     Example:
         >>> a = sg.sparse_coo([[1, 0, 1], [0, 1, 0]], [1.0, 2.0, 3.0], (2, 2))
-        >>> coalesce(a).values.tolist()
-        [2.0, 4.0]
+        >>> c = coalesce(a)
+        >>> c.layout, c.indices().tolist(), c.values.tolist()
+        ('coo', [[0, 1], [1, 0]], [2.0, 4.0])
     """
     from sparsegraph.ops.gather_scatter import scatter
 
     _check("coalesce", a)
-    out_s, inverse, same = _coalesced_plan(a.structure)
-    if same:
+    plan = _coalesced_plan(a.structure)
+    if plan.same:
         return a
+    out_s = plan.coo if a.layout == "coo" else plan.csr
     if a.dtype == np.bool_:  # duplicates OR together, as in scipy.sparse
-        return SparseTensor(out_s, scatter(a.values.to("int64"), inverse, out_s.nnz,
-                                           "sum").to("bool"))
-    return SparseTensor(out_s, scatter(a.values, inverse, out_s.nnz, "sum"))
+        return SparseTensor._trusted(out_s, scatter(a.values.to("int64"), plan.inverse,
+                                                    out_s.nnz, "sum").to("bool"))
+    return SparseTensor._trusted(out_s, scatter(a.values, plan.inverse, out_s.nnz, "sum"))
 
 
 def has_duplicates(a: SparseTensor) -> bool:
     """Whether two stored entries of ``a`` share a position (the merge plan is cached)."""
-    out_s, _, _ = _coalesced_plan(a.structure)
-    return out_s.nnz < a.nnz
+    return _coalesced_plan(a.structure).csr.nnz < a.nnz
 
 
-def _coalesced_plan(s: Structure):
-    """``(merged structure, inverse (E,), same)`` cached on ``s``; ``same`` when ``s`` is a
-    CSR whose entries are already unique and sorted (nothing moves)."""
+class _Plan(NamedTuple):
+    """How a structure coalesces: the merged entries as CSR and (for a COO structure) as COO,
+    entry ``e`` going to ``inverse[e]`` (int64), and ``same`` when the structure is already
+    coalesced in its own layout (unique, sorted by (row, col)), so nothing moves."""
+
+    csr: Structure
+    coo: Structure | None
+    inverse: object
+    same: bool
+
+
+def _coalesced_plan(s: Structure) -> _Plan:
+    """The `_Plan` of ``s``, built once and cached on ``s``."""
     from sparsegraph.ops.sparse_kernels.structure import coalesce as coalesce_kernel
 
     def build():
         urow, ucol, inverse = coalesce_kernel(s.rows(), s.cols(), s.shape[0], s.shape[1])
         xp = xp_of(urow)
+        same = urow.shape[0] == s.nnz and bool((inverse == xp.arange(s.nnz)).all())
+        if same and s.layout == "csr":
+            return _Plan(s, None, inverse, True)
         indptr = xp.concatenate([xp.zeros(1, np.int64), xp.cumsum(
             xp.bincount(urow, minlength=s.shape[0]))])
-        # CSR, unique and already sorted within rows: nothing moves
-        same = s.layout == "csr" and urow.shape[0] == s.nnz and bool(
-            (inverse == xp.arange(s.nnz)).all())
-        return Structure.csr(indptr, ucol, s.shape, validate=False), inverse, same
+        csr = Structure.csr(indptr, ucol, s.shape, validate=False)
+        csr._cache["rows"] = urow.astype(csr.indices.dtype, copy=False)
+        csr._cache["coalesced"] = _Plan(csr, None, None, True)  # sorted and unique
+        if s.layout == "csr":
+            return _Plan(csr, None, inverse, False)
+        coo = s if same else Structure.coo(csr.rows(), csr.indices, s.shape, validate=False)
+        # the coalesced COO's CSR form is `csr` in the same entry order (no permutation), so
+        # to_csr, T and the ops that run on CSR reuse it
+        coo._cache.setdefault("csr", (csr, None))
+        if not same:
+            coo._cache["coalesced"] = _Plan(csr, None, None, True)
+        return _Plan(csr, coo, inverse, same)
 
     return s._cached("coalesced", build)
 

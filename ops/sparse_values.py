@@ -28,7 +28,8 @@ def _check(op, a):
 def _merged(a: SparseTensor, nonlinear: bool = False) -> SparseTensor:
     """``a`` coalesced when its duplicates would otherwise disagree with ``to_dense``: always
     for ``nonlinear`` maps (relu(2) + relu(-3) is not relu(-1); PyTorch coalesces too), and for
-    bool values, whose duplicates OR together, before anything that counts or scales them."""
+    bool values, whose duplicates OR together, before anything that counts or scales them.
+    The layout is kept either way (`coalesce` keeps it), so it never depends on the data."""
     from sparsegraph.ops.sparse_conversion import coalesce, has_duplicates
 
     if (nonlinear or a.dtype == np.bool_) and has_duplicates(a):
@@ -124,22 +125,25 @@ def sparse_add(a: SparseTensor, b) -> SparseTensor | Tensor:
 
     sa, sb = a.structure, b.structure
     if sa is sb:  # the values add entry by entry; the result is coalesced CSR all the same
-        return coalesce(a.with_values(a.values + b.values))
+        return coalesce(a.with_values(a.values + b.values)).to_csr()
 
     def build():
         xp = xp_of(sa.cols())
         return Structure.coo(xp.concatenate([sa.rows(), sb.rows()]),
                              xp.concatenate([sa.cols(), sb.cols()]), sa.shape, validate=False)
 
-    # the union structure is cached, and with it its coalesced form
-    return coalesce(SparseTensor(sa._cached_with("union", sb, build), cat([a.values, b.values])))
+    # the union structure is cached, and with it its coalesced forms (the COO one's CSR form
+    # is the coalesced CSR in the same order: to_csr moves nothing)
+    union = SparseTensor(sa._cached_with("union", sb, build), cat([a.values, b.values]))
+    return coalesce(union).to_csr()
 
 
 def sparse_apply(a: SparseTensor, fn) -> SparseTensor:
     """``fn`` mapped over the stored values (any dense op; meant for ``fn(0) == 0``, since
     implicit zeros are not visited). Differentiable through ``fn``. Duplicate entries are
-    summed first (the result is then coalesced CSR), so ``fn`` sees the value ``to_dense``
-    has at each position.
+    summed first, so ``fn`` sees the value ``to_dense`` has at each position: the result then
+    has ``a.coalesce()``'s structure (sorted, unique; a COO input stays COO, a CSR input CSR),
+    else ``a``'s. Either way the layout is ``a``'s.
 
     Example:
         >>> a = sg.sparse_coo([[0, 1], [1, 0]], [-2.0, 3.0], (2, 2))

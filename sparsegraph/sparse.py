@@ -23,12 +23,14 @@ from sparsegraph.sparse_checks import (
     as_index_array,
     check_range,
     check_shape,
+    check_values,
+    check_values_dtype,
     index_array,
     index_dtype,
     inferred_dim,
     read_only,
 )
-from sparsegraph.tensor import Tensor, _ops, wrap
+from sparsegraph.tensor import Tensor, _ops
 
 
 class Structure:
@@ -159,6 +161,8 @@ class Structure:
 
         def build():
             csr, perm0 = self.to_csr()
+            if perm0 is None and csr is not self:  # a COO in CSR order (a coalesced one)
+                return csr.transpose()  # shares the CSR's transpose and its cache
             t_indptr, t_indices, perm = _kernel("csr_transpose", self.device)(
                 csr.indptr, csr.indices, self.shape[1])
             t = Structure.csr(t_indptr, t_indices, self.shape[::-1], validate=False)
@@ -215,8 +219,44 @@ class SparseTensor:
     _sparse_operand = True  # dense Tensor operators hand `dense * A` etc. over to us
 
     def __init__(self, structure: Structure, values: Tensor):
+        """Pair a validated ``structure`` (e.g. ``A.structure``) with ``values``.
+
+        Checks in O(1) what the kernels trust: ``values`` is a Tensor of shape
+        ``(structure.nnz, *dense_dims)`` with a supported dtype on the structure's device.
+        (``A.with_values(v)`` also converts array-likes; the constructors ``sparse_coo`` /
+        ``sparse_csr`` / ``from_scipy`` build the structure.)
+
+        Raises:
+            TypeError: ``structure`` is not a Structure, ``values`` not a Tensor or of a dtype
+                the sparse kernels do not support (complex, float16, object).
+            ValueError: ``values`` without one row per stored entry, or on another device.
+        """
+        if not isinstance(structure, Structure):
+            raise TypeError(f"SparseTensor: expected `structure` to be a Structure (got "
+                            f"{type(structure).__name__}); build sparse tensors with "
+                            "sg.sparse_coo, sg.sparse_csr or sg.from_scipy")
+        if not isinstance(values, Tensor):
+            raise TypeError(f"SparseTensor: expected `values` to be a Tensor (got "
+                            f"{type(values).__name__}); A.with_values(v) also takes arrays")
+        nnz = structure.nnz
+        if values.ndim < 1 or values.shape[0] != nnz:
+            # the kernels index values by stored entry: a short array would be read past its end
+            raise ValueError(f"SparseTensor: expected `values` with {nnz} entries, one per "
+                             f"stored index of `structure` (got shape {values.shape})")
+        check_values_dtype("SparseTensor", values.dtype)
+        if values.device != structure.device:
+            raise ValueError(f"SparseTensor: `values` is on {values.device} but `structure` is "
+                             f"on {structure.device}; move one with .to()")
         self.structure = structure
         self.values = values
+
+    @classmethod
+    def _trusted(cls, structure: Structure, values: Tensor) -> SparseTensor:
+        """No checks: for ops whose output keeps the invariants `__init__` checks by
+        construction (same structure and values rows, or a permutation of them)."""
+        t = object.__new__(cls)
+        t.structure, t.values = structure, values
+        return t
 
     # ---- metadata -------------------------------------------------------------------------
     layout = property(lambda self: self.structure.layout)
@@ -269,23 +309,23 @@ class SparseTensor:
     def grad(self) -> SparseTensor | None:
         """The gradient as a sparse tensor with this tensor's structure (or None)."""
         g = self.values.grad
-        return None if g is None else SparseTensor(self.structure, g)
+        return None if g is None else SparseTensor._trusted(self.structure, g)
 
     def with_values(self, values) -> SparseTensor:
         """Same structure, new values (how edge weights or attention go onto a graph)."""
         if isinstance(values, Tensor) and values.device != self.structure.device:
             raise ValueError(f"with_values: `values` is on {values.device} but the structure "
                              f"is on {self.structure.device}")
-        return SparseTensor(self.structure, check_values("with_values", values, self.nnz,
-                                                    self.structure.device))
+        return SparseTensor._trusted(self.structure, check_values(
+            "with_values", values, self.nnz, self.structure.device))
 
     def detach(self) -> SparseTensor:
-        return SparseTensor(self.structure, self.values.detach())
+        return SparseTensor._trusted(self.structure, self.values.detach())
 
     def to(self, *args, **kwargs) -> SparseTensor:
         values = self.values.to(*args, **kwargs)
-        return SparseTensor(self.structure.to(values.device),
-                            check_values("to", values, self.nnz, values.device))
+        return SparseTensor._trusted(self.structure.to(values.device),
+                                     check_values("to", values, self.nnz, values.device))
 
     def numpy(self):
         return self.to_dense().detach().numpy()
@@ -394,31 +434,6 @@ class SparseTensor:
 
 
 # ---- constructors ---------------------------------------------------------------------------
-def check_values(op: str, values, nnz: int, device: str, dtype=None) -> Tensor:
-    if values is None:
-        xp = backend.array_module(device)
-        return wrap(xp.ones(nnz, dtype=backend.DEFAULT_FLOAT if dtype is None
-                            else backend.as_dtype(dtype)))
-    if not isinstance(values, Tensor):
-        from sparsegraph.creation import tensor
-
-        try:
-            values = tensor(values, dtype=dtype, device=device)
-        except TypeError as exc:  # "tensor: ..." names no argument of ours
-            raise TypeError(f"{op}: `values`: {str(exc).removeprefix('tensor: ')}") from None
-    elif dtype is not None:
-        values = values.to(dtype)
-    if values.ndim < 1 or values.shape[0] != nnz:
-        raise ValueError(f"{op}: expected `values` with {nnz} entries, one per stored index "
-                         f"(got shape {values.shape})")
-    if values.dtype.kind not in "fbiu":
-        raise TypeError(f"{op}: expected real numeric `values` (got {values.dtype})")
-    if values.dtype == np.float16:
-        raise TypeError(f"{op}: float16 values are not supported by the sparse kernels; use "
-                        "float32 (the default) or float64")
-    return values
-
-
 def sparse_coo(indices, values=None, shape=None, *, dtype=None, device=None) -> SparseTensor:
     """A COO sparse tensor from a 2 x nnz ``indices`` array (row 0: rows, row 1: columns).
 
@@ -444,26 +459,39 @@ def _coo(op: str, name: str, indices, values, shape, dtype, device) -> SparseTen
     if shape is None:
         shape = tuple(inferred_dim(op, name, int(idx[i].max())) if idx.shape[1] else 0
                       for i in range(2))
-    s = Structure.coo(idx[0], idx[1], shape, op=op)
-    device = device or s.device
+    return _placed(op, Structure.coo(idx[0], idx[1], shape, op=op), values, device, dtype)
+
+
+def _placed(op: str, s: Structure, values, device, dtype) -> SparseTensor:
+    """``s`` with checked ``values`` on ``device`` (default: the indices' device, which a
+    values Tensor must share)."""
+    if device is None:
+        device = s.device
+        if isinstance(values, Tensor) and values.device != device:
+            raise ValueError(f"{op}: `values` is on {values.device} but the indices are on "
+                             f"{device}; move one with .to() or pass `device`")
+    else:
+        device = backend.normalize_device(device)  # check_values moves a values Tensor there
     return SparseTensor(s.to(device), check_values(op, values, s.nnz, device, dtype))
 
 
 def sparse_csr(indptr, indices, values=None, shape=None, *, dtype=None,
                device=None) -> SparseTensor:
     """A CSR sparse tensor; ``shape`` defaults to ``(len(indptr) - 1, max(indices) + 1)``."""
+    return _csr("sparse_csr", indptr, indices, values, shape, dtype, device)
+
+
+def _csr(op: str, indptr, indices, values, shape, dtype, device) -> SparseTensor:
+    """`sparse_csr` reporting errors as ``op``."""
     if shape is None:
         # validated first: the max of a float array (inf, NaN) is no shape
-        ip = index_array("sparse_csr", "indptr", indptr)
-        ind = index_array("sparse_csr", "indices", indices)
+        ip = index_array(op, "indptr", indptr)
+        ind = index_array(op, "indices", indices)
         if ip.size == 0:
-            raise ValueError("sparse_csr: expected `indptr` with N + 1 entries for N rows, at "
+            raise ValueError(f"{op}: expected `indptr` with N + 1 entries for N rows, at "
                              "least one (got an empty array)")
-        shape = (ip.size - 1,
-                 inferred_dim("sparse_csr", "indices", int(ind.max())) if ind.size else 0)
-    s = Structure.csr(indptr, indices, shape, op="sparse_csr")
-    device = device or s.device
-    return SparseTensor(s.to(device), check_values("sparse_csr", values, s.nnz, device, dtype))
+        shape = (ip.size - 1, inferred_dim(op, "indices", int(ind.max())) if ind.size else 0)
+    return _placed(op, Structure.csr(indptr, indices, shape, op=op), values, device, dtype)
 
 
 def from_scipy(m, *, dtype=None, layout: str | None = None) -> SparseTensor:
@@ -482,7 +510,7 @@ def from_scipy(m, *, dtype=None, layout: str | None = None) -> SparseTensor:
         return _coo("from_scipy", "m", np.stack([m.row, m.col]), np.array(m.data), m.shape,
                     dtype, None)
     m = m.tocsr()
-    return sparse_csr(m.indptr, m.indices, np.array(m.data), m.shape, dtype=dtype)
+    return _csr("from_scipy", m.indptr, m.indices, np.array(m.data), m.shape, dtype, None)
 
 
 def from_edge_index(edge_index, num_nodes: int | None = None, values=None, *,

@@ -1,12 +1,14 @@
 """Checks and views for `sparsegraph.sparse`: index-argument validation (dtype, shape, range,
-the dimension a largest index implies), the index dtype rule, and the read-only views that
-SparseTensor hands out of its shared structure."""
+the dimension a largest index implies), the index dtype rule, the values contract (one row per
+stored entry, a dtype the kernels support), and the read-only views that SparseTensor hands out
+of its shared structure."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from sparsegraph.tensor import Tensor
+from sparsegraph import backend
+from sparsegraph.tensor import Tensor, wrap
 
 INT32_MAX = np.iinfo(np.int32).max
 INT64_MAX = np.iinfo(np.int64).max  # the largest dimension int64 indices can address
@@ -67,6 +69,44 @@ def inferred_dim(op: str, name: str, largest: int) -> int:
         raise ValueError(f"{op}: expected `{name}` values below 2^63 - 1, which int64 indices "
                          f"can address (got {largest})")
     return largest + 1
+
+
+def check_values_dtype(op: str, dtype) -> None:
+    """The value dtypes every sparse kernel supports: bool, integers, float32 and float64."""
+    if dtype.kind not in "fbiu":
+        raise TypeError(f"{op}: expected real numeric `values` (got {dtype})")
+    if dtype == np.float16:
+        raise TypeError(f"{op}: float16 values are not supported by the sparse kernels; use "
+                        "float32 (the default) or float64")
+
+
+def check_values(op: str, values, nnz: int, device: str, dtype=None) -> Tensor:
+    """``values`` for ``nnz`` stored entries on ``device`` as a Tensor ``(nnz, *dense_dims)``.
+
+    None gives ones (float32 unless ``dtype``); an array-like is copied into a new Tensor; a
+    Tensor is converted to ``dtype`` and moved to ``device`` (differentiably) when they differ.
+    """
+    if values is None:
+        xp = backend.array_module(device)
+        return wrap(xp.ones(nnz, dtype=backend.DEFAULT_FLOAT if dtype is None
+                            else backend.as_dtype(dtype)))
+    if not isinstance(values, Tensor):
+        from sparsegraph.creation import tensor
+
+        try:
+            values = tensor(values, dtype=dtype, device=device)
+        except TypeError as exc:  # "tensor: ..." names no argument of ours
+            raise TypeError(f"{op}: `values`: {str(exc).removeprefix('tensor: ')}") from None
+    else:
+        if dtype is not None:
+            values = values.to(dtype)
+        if values.device != device:
+            values = values.to(device)
+    if values.ndim < 1 or values.shape[0] != nnz:
+        raise ValueError(f"{op}: expected `values` with {nnz} entries, one per stored index "
+                         f"(got shape {values.shape})")
+    check_values_dtype(op, values.dtype)
+    return values
 
 
 def frozen(array):

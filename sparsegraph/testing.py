@@ -46,6 +46,36 @@ def assert_close(actual, expected, *, rtol: float | None = None, atol: float | N
     np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, err_msg=msg)
 
 
+def _outputs(out) -> tuple:
+    """``fn``'s output(s) as a tuple of Tensors: a sparse output stands for its ``values``
+    (the pattern is no variable; `_pattern` checks that finite differences keep it)."""
+    outs = out if isinstance(out, tuple) else (out,)
+    return tuple(o.values if _is_sparse(o) else o for o in outs)
+
+
+def _is_sparse(x) -> bool:
+    from sparsegraph.sparse import SparseTensor
+
+    return isinstance(x, SparseTensor)
+
+
+def _pattern(out) -> tuple:
+    """The sparsity patterns of ``fn``'s outputs (None for a dense one), as host arrays."""
+    outs = out if isinstance(out, tuple) else (out,)
+    return tuple((o.layout, o.shape, _as_host(o.row), _as_host(o.col)) if _is_sparse(o)
+                 else None for o in outs)
+
+
+def _as_host(a) -> np.ndarray:
+    return np.asarray(a.get() if hasattr(a, "get") else a)
+
+
+def _same_pattern(p, q) -> bool:
+    return p is None and q is None or (
+        p is not None and q is not None and p[:2] == q[:2]
+        and np.array_equal(p[2], q[2]) and np.array_equal(p[3], q[3]))
+
+
 def _evaluate_shifted(fn, inputs, leaves, directions, step):
     """``fn(*inputs)`` with every leaf shifted in place by ``step * v`` (then restored).
 
@@ -61,7 +91,7 @@ def _evaluate_shifted(fn, inputs, leaves, directions, step):
         with no_grad():
             out = fn(*inputs)
         # copies: an output may be a view of a leaf that is restored below
-        return tuple(np.array(_as_numpy(o)) for o in (out if isinstance(out, tuple) else (out,)))
+        return tuple(np.array(_as_numpy(o)) for o in _outputs(out)), _pattern(out)
     finally:
         for t, a in zip(leaves, saved, strict=True):
             t.array[...] = a
@@ -76,8 +106,13 @@ def gradcheck(fn: Callable, inputs: Sequence, *, eps: float = 1e-6, rtol: float 
     ``<J^T u, v>`` from backward with ``<u, (f(x + eps v) - f(x - eps v)) / (2 eps)>``. Every
     differentiable input must be float64.
 
+    ``fn`` returns a Tensor, a SparseTensor or a tuple of them. A sparse output is checked
+    through its ``values`` (``u`` shaped like them, as torch's gradcheck does for sparse
+    outputs); its sparsity pattern must not change under the ``eps`` shifts.
+
     Raises:
-        AssertionError: naming ``fn`` and both numbers when they disagree.
+        AssertionError: naming ``fn`` and both numbers when they disagree, or when a sparse
+            output's pattern changes between the evaluations.
         TypeError: if a differentiable input is not float64.
     """
     rng = np.random.default_rng(seed)
@@ -94,7 +129,7 @@ def gradcheck(fn: Callable, inputs: Sequence, *, eps: float = 1e-6, rtol: float 
         for t in leaves:
             t.grad = None
         out = fn(*inputs)
-        outs = out if isinstance(out, tuple) else (out,)
+        outs, pattern = _outputs(out), _pattern(out)
         us = [rng.standard_normal(o.shape) for o in outs]
         pairs = [(grad_edge(o), u.astype(o.dtype)) for o, u in zip(outs, us, strict=True)
                  if o.requires_grad]
@@ -104,8 +139,13 @@ def gradcheck(fn: Callable, inputs: Sequence, *, eps: float = 1e-6, rtol: float 
         v = [rng.standard_normal(t.shape) for t in leaves]
         analytic = sum(float((t.grad.array * vi).sum()) if t.grad is not None else 0.0
                        for t, vi in zip(leaves, v, strict=True))
-        plus = _evaluate_shifted(fn, inputs, leaves, v, eps)
-        minus = _evaluate_shifted(fn, inputs, leaves, v, -eps)
+        plus, p_plus = _evaluate_shifted(fn, inputs, leaves, v, eps)
+        minus, p_minus = _evaluate_shifted(fn, inputs, leaves, v, -eps)
+        if not all(_same_pattern(p, q) for shifted in (p_plus, p_minus)
+                   for p, q in zip(pattern, shifted, strict=True)):
+            raise AssertionError(f"gradcheck({name}): a sparse output's pattern changed when "
+                                 "the inputs moved by eps; finite differences of its values "
+                                 "are undefined (compare .to_dense() instead)")
         numeric = sum(float((u * (p - m)).sum())
                       for u, p, m in zip(us, plus, minus, strict=True)) / (2 * eps)
         if not abs(analytic - numeric) <= atol + rtol * max(abs(numeric), abs(analytic)):
