@@ -71,6 +71,14 @@ def check_choice(op: str, name: str, value, allowed) -> str:
     return str(value)
 
 
+def check_reduce(op: str, reduce, allowed) -> str:
+    """A reduce name in ``allowed``; ``"add"``, PyG's and torch_scatter's synonym of
+    ``"sum"``, is taken as ``"sum"``."""
+    if isinstance(reduce, str) and reduce == "add":
+        return "sum"
+    return check_choice(op, "reduce", reduce, allowed)
+
+
 def check_probability(op: str, p) -> float:
     """A dropout probability in [0, 1) as a float."""
     if isinstance(p, bool) or not isinstance(p, int | float | np.integer | np.floating):

@@ -20,7 +20,7 @@ from sparsegraph import backend
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import check_choice, check_tensor, norm_dim
+from sparsegraph.ops._util import check_reduce, check_tensor, norm_dim
 from sparsegraph.ops.shape import permute
 from sparsegraph.ops.sparse_kernels.structure import csr_row_ids
 from sparsegraph.sparse_checks import index_array
@@ -269,18 +269,10 @@ def gather_rows(src: Tensor, index) -> Tensor:
     return GatherRows.apply(src, idx)
 
 
-def _reduce(op: str, reduce) -> str:
-    """A reduce name in `REDUCES`; ``"add"``, PyG's and torch_scatter's synonym of ``"sum"``,
-    is taken as ``"sum"`` (as add_self_loops' fill_value)."""
-    if isinstance(reduce, str) and reduce == "add":
-        return "sum"
-    return check_choice(op, "reduce", reduce, REDUCES)
-
-
 def _scatter(op: str, src, index, dim_size, reduce, dim):
     """``(out, arg)`` of a scatter along ``dim`` (arg None for sum/mean)."""
     _src(op, src)
-    reduce = _reduce(op, reduce)
+    reduce = check_reduce(op, reduce, REDUCES)
     dim = norm_dim(op, dim, src.ndim)
     idx = _index(op, index, src, dim)  # checked against the caller's shape and dim
     if dim:  # move the scattered axis first, reduce, move it back
@@ -376,7 +368,7 @@ def segment(src: Tensor, indptr, reduce: str = "sum") -> Tensor:
         [2.0, 0.0, 3.0]
     """
     _src("segment", src)
-    reduce = _reduce("segment", reduce)
+    reduce = check_reduce("segment", reduce, REDUCES)
     return Segment.apply(src, _indptr("segment", indptr, src), reduce)
 
 

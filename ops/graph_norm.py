@@ -22,7 +22,7 @@ import numpy as np
 from sparsegraph import backend
 from sparsegraph.backend import DEFAULT_FLOAT, xp_of
 from sparsegraph.creation import full
-from sparsegraph.ops._util import check_bool, check_choice
+from sparsegraph.ops._util import check_bool, check_choice, check_reduce
 from sparsegraph.ops.elementwise import reciprocal, rsqrt, where
 from sparsegraph.ops.gather_scatter import gather_rows, scatter, segment
 from sparsegraph.ops.shape import cat, expand
@@ -399,13 +399,14 @@ def to_undirected(adj: SparseTensor, reduce: str = "sum") -> SparseTensor:
         adj: square ``(N, N)`` adjacency (CSR or COO) with values ``(E, ...)`` of any dtype:
             integer and bool values merge as in `Graph.to_undirected` (their ``"mean"`` is
             float32 as in PyG; bool ``"sum"`` / ``"max"`` are or, ``"min"`` is and).
-        reduce: ``"sum"``, ``"mean"``, ``"max"`` or ``"min"``. (default: ``"sum"``)
+        reduce: ``"sum"`` (or PyG's ``"add"``), ``"mean"``, ``"max"`` or ``"min"``.
+            (default: ``"sum"``)
 
     Returns:
         Symmetric CSR ``(N, N)`` with sorted columns; differentiable w.r.t. the values.
     """
     _adjacency("to_undirected", adj, floating=False)
-    reduce = check_choice("to_undirected", "reduce", reduce, UNDIRECTED_REDUCES)
+    reduce = check_reduce("to_undirected", reduce, UNDIRECTED_REDUCES)
     csr, inverse = _undirected_plan(adj.structure)
     v = adj.values
     return SparseTensor(csr, _merge(cat([v, v]), inverse, csr.nnz, reduce))

@@ -63,7 +63,9 @@ def _edge_weighted(g):
 
 
 def undirected_edges(g, reduce: str = "mean"):
-    """``g`` with every reverse edge added; parallel edges merged by ``reduce``."""
+    """``g`` with every reverse edge added; parallel edges merged by ``reduce`` (PyG's
+    ``"add"`` is ``"sum"``)."""
+    reduce = "sum" if isinstance(reduce, str) and reduce == "add" else reduce
     if reduce not in REDUCERS:
         raise ValueError(f"to_undirected: expected `reduce` in {REDUCERS} (got {reduce!r})")
     s = g._host_structure()

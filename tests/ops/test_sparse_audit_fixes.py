@@ -248,3 +248,15 @@ def test_from_scipy_names_itself_for_complex_values(fmt, layout, kind):
 def test_from_scipy_names_itself_for_a_bad_values_dtype():
     with pytest.raises(TypeError, match=r"^from_scipy: float16 values are not supported"):
         sg.from_scipy(sp.eye(3, format="csr"), dtype="float16")
+
+
+def test_to_undirected_takes_pygs_add_as_sum():
+    """PyG's to_undirected defaults to reduce="add": the op and Graph.to_undirected take it."""
+    ei = np.array([[0, 1, 1], [1, 0, 2]])
+    w = np.array([1.0, 2.0, 5.0], np.float32)
+    a = sg.from_edge_index(ei, 3, values=w)
+    added = sg.ops.to_undirected(a, reduce="add").to_dense().numpy()
+    np.testing.assert_array_equal(added, sg.ops.to_undirected(a, reduce="sum").to_dense().numpy())
+    g = sg.Graph(edge_index=ei, edge_weight=w, num_nodes=3)
+    np.testing.assert_array_equal(g.to_undirected("add").adj.to_dense().numpy(),
+                                  g.to_undirected("sum").adj.to_dense().numpy())
