@@ -163,6 +163,25 @@ class TUDataset(Dataset):
                 raise TypeError(f"TUDataset: expected `{arg}` to be None, True or False (got "
                                 f"{type(flag).__name__} {flag!r})")
         self.use_node_attr, self.use_edge_attr = use_node_attr, use_edge_attr
+        # PyG's order is TUDataset(root, name): a path given as `name` (no TU name has a path
+        # separator), or a folder holding TU/<root>, means the two were swapped
+        def path_like(s):
+            return isinstance(s, pathlib.PurePath) or isinstance(s, str) and (
+                "/" in s or "\\" in s or s.startswith(("~", ".")))
+
+        order = ("sparsegraph's order is TUDataset(name, root), PyG's is TUDataset(root, name)")
+        if isinstance(root, str) and root and not path_like(root) and (
+                isinstance(name, str | pathlib.PurePath) and str(name)):
+            holds_root = (pathlib.Path(name).expanduser() / "TU" / root).is_dir()
+            known = str(name).lower() in (n.lower() for n in self.names)
+            if (path_like(name) and (root.lower() in (n.lower() for n in self.names)
+                                     or holds_root)) or (not known and holds_root):
+                raise TypeError(f"TUDataset: the arguments look swapped: {order} (got name="
+                                f"{str(name)!r}, root={root!r}); call TUDataset({root!r}, "
+                                f"root={str(name)!r})")
+        if path_like(name):
+            raise ValueError(f"TUDataset: expected a TU dataset name such as 'MUTAG' as `name`, "
+                             f"the first argument (got the path {str(name)!r}); {order}")
         if not isinstance(name, str) or not name:
             raise ValueError(f"TUDataset: expected a dataset name (got {name!r}; known: "
                              f"{', '.join(self.names)})")

@@ -49,7 +49,8 @@ class APPNP(MessagePassing):
         check_features("APPNP", "x", x)  # else gcn_norm blames the edge weights' dtype
         norm = self._cached_adj
         if norm is None:
-            norm = weighted_adjacency(adj, x.shape[0], edge_weight, op="APPNP", dtype=x.dtype)
+            norm = weighted_adjacency(adj, x.shape[0], edge_weight, op="APPNP", dtype=x.dtype,
+                                      device=x.device)
             if self.normalize:
                 norm = ops.gcn_norm(norm, add_self_loops=self.add_self_loops)
             if self.cached:

@@ -95,10 +95,11 @@ class ChebConv(MessagePassing):
         return (2.0 / lam.reshape(-1)[b]).astype(dtype).reshape(n, 1)
 
     def scaled_laplacian(self, adj, num_nodes: int, dtype=None, edge_weight=None, batch=None,
-                         lambda_max=None) -> tuple[SparseTensor, Tensor | None]:
+                         lambda_max=None, device=None) -> tuple[SparseTensor, Tensor | None]:
         """``L̂ = 2 L / λ_max - I`` as its off-diagonal part (a target-major SparseTensor)
         and its diagonal ``(N, 1)`` (None where it is 0: λ_max = 2 with "sym" / "rw")."""
-        adj = weighted_adjacency(adj, num_nodes, edge_weight, op="ChebConv", dtype=dtype)
+        adj = weighted_adjacency(adj, num_nodes, edge_weight, op="ChebConv", dtype=dtype,
+                                 device=device)
         adj = ops.remove_self_loops(adj)
         src, dst = adj.structure.indices, adj.structure.rows()
         w = adj.values
@@ -125,7 +126,7 @@ class ChebConv(MessagePassing):
     def forward(self, x, edge_index, edge_weight=None, batch=None, lambda_max=None):
         check_in_channels("ChebConv", "x", x, self.in_channels)
         lap, diag = self.scaled_laplacian(edge_index, x.shape[0], x.dtype, edge_weight, batch,
-                                          lambda_max)
+                                          lambda_max, x.device)
 
         def apply(h):  # L̂ h = off-diagonal part (one spmm) + diagonal * h
             out = self.propagate(lap, h)

@@ -140,7 +140,8 @@ class GATConv(MessagePassing):
         res = None if self.res is None else self.res(x_dst)
         edge_input = not isinstance(adj, SparseTensor | Graph)
         adj, perm = adjacency_and_edge_order(adj, x_src.shape[0], x_dst.shape[0], op="GATConv",
-                                             dtype=x_src.dtype, x_is_pair=is_pair)
+                                             dtype=x_src.dtype, x_is_pair=is_pair,
+                                             device=x_src.device)
         if edge_attr is not None:
             if self.lin_edge is None:
                 raise ValueError("GATConv: got `edge_attr` but the layer was built with "

@@ -56,11 +56,11 @@ class GCNConv(MessagePassing):
             init.zeros_(self.bias)
         self._cached_adj = None
 
-    def normalized_adjacency(self, adj, num_nodes: int, dtype=None):
+    def normalized_adjacency(self, adj, num_nodes: int, dtype=None, device=None):
         if self.cached and self._cached_adj is not None:
             return self._cached_adj
         with computed_once() if self.cached else contextlib.nullcontext():
-            adj = as_adjacency(adj, num_nodes, op="GCNConv", dtype=dtype)
+            adj = as_adjacency(adj, num_nodes, op="GCNConv", dtype=dtype, device=device)
             if self.normalize:
                 adj = ops.gcn_norm(adj, add_self_loops=self.add_self_loops,
                                    improved=self.improved)
@@ -71,8 +71,9 @@ class GCNConv(MessagePassing):
     def forward(self, x, adj, edge_weight=None):
         check_in_channels("GCNConv", "x", x, self.in_channels)
         if edge_weight is not None:
-            adj = weighted_adjacency(adj, x.shape[0], edge_weight, op="GCNConv", dtype=x.dtype)
-        norm = self.normalized_adjacency(adj, x.shape[0], x.dtype)
+            adj = weighted_adjacency(adj, x.shape[0], edge_weight, op="GCNConv", dtype=x.dtype,
+                                     device=x.device)
+        norm = self.normalized_adjacency(adj, x.shape[0], x.dtype, x.device)
         out = self.propagate(norm, self.lin(x))  # fused: one spmm
         return out if self.bias is None else out + self.bias
 
@@ -120,7 +121,8 @@ class SGConv(MessagePassing):
         if h is None:
             with computed_once() if self.cached else contextlib.nullcontext():
                 norm = ops.gcn_norm(weighted_adjacency(adj, x.shape[0], edge_weight,
-                                                       op="SGConv", dtype=x.dtype),
+                                                       op="SGConv", dtype=x.dtype,
+                                                       device=x.device),
                                     add_self_loops=self.add_self_loops)
                 h = x
                 for _ in range(self.K):

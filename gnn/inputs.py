@@ -16,7 +16,8 @@ from sparsegraph.tensor import Tensor, wrap
 
 
 def as_adjacency(adj, num_src: int, num_dst: int | None = None, *,
-                 op: str = "propagate", dtype=None, x_is_pair: bool = False) -> SparseTensor:
+                 op: str = "propagate", dtype=None, x_is_pair: bool = False,
+                 device: str | None = None) -> SparseTensor:
     """Accept a SparseTensor (target-major), a Graph or an edge_index; return CSR.
 
     Args:
@@ -26,13 +27,17 @@ def as_adjacency(adj, num_src: int, num_dst: int | None = None, *,
         num_dst: number of target nodes (default: ``num_src``).
         dtype: cast constant edge weights to this dtype (the features'), e.g. float64.
         x_is_pair: the caller's features came as a pair ``(x_src, x_dst)`` (error wording).
+        device: the features' device: a host edge_index (numpy, list) is moved there, an
+            edge_index Tensor or GPU array elsewhere is refused (see `place_edge_index`);
+            None leaves an edge_index where it is.
     """
     return adjacency_and_edge_order(adj, num_src, num_dst, op=op, dtype=dtype,
-                                    x_is_pair=x_is_pair)[0]
+                                    x_is_pair=x_is_pair, device=device)[0]
 
 
 def adjacency_and_edge_order(adj, num_src: int, num_dst: int | None = None, *,
-                             op: str = "propagate", dtype=None, x_is_pair: bool = False):
+                             op: str = "propagate", dtype=None, x_is_pair: bool = False,
+                             device: str | None = None):
     """`as_adjacency`, plus how the caller's per-edge tensors map onto the CSR entries.
 
     Per-edge tensors (edge weights, edge features) follow the caller's edge order: the columns
@@ -45,15 +50,16 @@ def adjacency_and_edge_order(adj, num_src: int, num_dst: int | None = None, *,
         from the caller's edge order to CSR order (None when they are the same).
     """
     return csr_and_caller_order(adj, num_src, num_dst, op=op, dtype=dtype,
-                                x_is_pair=x_is_pair)[:2]
+                                x_is_pair=x_is_pair, device=device)[:2]
 
 
 def csr_and_caller_order(adj, num_src: int, num_dst: int | None = None, *, op: str,
                          dtype=None, x_is_pair: bool = False, counts_from=None,
-                         edge_rows=(0, 1)):
+                         edge_rows=(0, 1), device: str | None = None):
     """`adjacency_and_edge_order`, plus the adjacency in the caller's own entry order.
 
     Args:
+        device: the features' device, where an edge_index must be (`place_edge_index`).
         counts_from: ``(what_src, what_dst)``, where the node counts came from (e.g.
             ``"`size[0]` = 4"``), for the out-of-range message; default: the features.
         edge_rows: the caller's edge_index rows holding sources and targets (``(1, 0)``
@@ -95,6 +101,7 @@ def csr_and_caller_order(adj, num_src: int, num_dst: int | None = None, *, op: s
                         f"`{('x_src', 'x_dst')[k] if x_is_pair else 'x'}` with {n} rows")
                     raise ValueError(f"{op}: expected `edge_index[{row}]` entries in [0, {n}) "
                                      f"to match {what} (got {bad})")
+        ei = place_edge_index(adj, ei, device, op=op, x_is_pair=x_is_pair)
         # entry (target, source) per edge, in edge_index order (own copies of the caller's
         # rows); the sort into CSR is cached on this structure together with its permutation
         dt = index_dtype(num_dst, num_src, ei.shape[1])
@@ -124,6 +131,27 @@ def csr_and_caller_order(adj, num_src: int, num_dst: int | None = None, *, op: s
     return adj, perm, caller
 
 
+def place_edge_index(given, ei, device: str | None, *, op: str, x_is_pair: bool = False):
+    """The edge_index array ``ei`` (of the caller's ``given``) on the features' ``device``,
+    by the rule of per-edge values (`edge_tensor`): host data (a numpy array, nested lists)
+    is moved there, as the layers accept a numpy edge_index on the CPU and
+    `negative_sampling` returns one; a Tensor, or a GPU array, on another device is refused
+    naming the layer, the argument and both devices (an op deep inside would name neither,
+    or blame a per-edge input that is where it should be). ``device`` None: left as it is.
+
+    Raises:
+        ValueError: ``given`` is a Tensor or a GPU array on another device than ``device``.
+    """
+    where = given.device if isinstance(given, Tensor) else backend.device_of(ei)
+    if device is None or where == device:
+        return ei
+    if isinstance(given, Tensor) or where != "cpu":
+        x = "x_src" if x_is_pair else "x"
+        raise ValueError(f"{op}: expected `edge_index` on {device}, the device of `{x}` (got "
+                         f"{where}); move it with .to({device!r})")
+    return backend.to_device(ei, device)
+
+
 def edge_tensor(values, device: str, *, op: str, name: str) -> Tensor:
     """A per-edge argument (``edge_weight``, ``edge_attr``, ...) as a Tensor on the adjacency's
     ``device``: the one device check of every layer's per-edge inputs.
@@ -137,8 +165,12 @@ def edge_tensor(values, device: str, *, op: str, name: str) -> Tensor:
     """
     where = values.device if isinstance(values, Tensor) else backend.device_of(values)
     if where != device and (isinstance(values, Tensor) or where != "cpu"):
+        # GPU values for a host adjacency: more likely the adjacency is misplaced
+        fix = (f"move it with .to({device!r})" if device != "cpu" else
+               f"move `adj` (an edge_index or graph) to {where} with the features, or "
+               f"`{name}` with .to('cpu')")
         raise ValueError(f"{op}: expected `{name}` on {device}, the device of `adj` (got "
-                         f"{where}); move it with .to({device!r})")
+                         f"{where}); {fix}")
     return values if isinstance(values, Tensor) else tensor(values, device=device)
 
 
@@ -182,10 +214,14 @@ def edge_weights_in_csr_order(edge_weight, perm, num_edges: int, *, op: str, dty
     return w if dtype is None or w.dtype == dtype else w.to(dtype)
 
 
-def weighted_adjacency(adj, num_nodes: int, edge_weight, *, op: str, dtype) -> SparseTensor:
+def weighted_adjacency(adj, num_nodes: int, edge_weight, *, op: str, dtype,
+                       device: str | None = None) -> SparseTensor:
     """The square CSR of ``adj`` whose values are ``edge_weight`` (``(E,)``, in the order of
-    ``adj``'s edges) when given, else ``adj``'s own values (1 for an edge_index)."""
-    adj, perm = adjacency_and_edge_order(adj, num_nodes, op=op, dtype=dtype)
+    ``adj``'s edges) when given, else ``adj``'s own values (1 for an edge_index).
+
+    Args:
+        device: the features' device, for an edge_index (see `as_adjacency`)."""
+    adj, perm = adjacency_and_edge_order(adj, num_nodes, op=op, dtype=dtype, device=device)
     if edge_weight is None:
         return adj
     return adj.with_values(edge_weights_in_csr_order(edge_weight, perm, adj.nnz, op=op,
@@ -207,7 +243,8 @@ def unweighted_adjacency(adj, x, *, op: str) -> SparseTensor:
     graph_adj = adj.adj if isinstance(adj, Graph) else adj
     n_dst = (x_dst.shape[0] if x_dst is not None else graph_adj.shape[0]
              if isinstance(graph_adj, SparseTensor) else None)
-    s = as_adjacency(adj, x_src.shape[0], n_dst, op=op, x_is_pair=is_pair).structure
+    s = as_adjacency(adj, x_src.shape[0], n_dst, op=op, x_is_pair=is_pair,
+                     device=x_src.device).structure
     dtype = np.dtype(x_src.dtype)
 
     def build():  # shared by every call on this structure: read-only on the CPU (CuPy

@@ -248,7 +248,8 @@ class MessagePassing(Module):
         n_src, n_dst, whence, dtype = node_counts(op, adj, x, size, kwargs, wanted, flip)
         adj, perm, caller = csr_and_caller_order(
             adj, n_src, n_dst, op=op, dtype=dtype, x_is_pair=is_pair, counts_from=whence,
-            edge_rows=(1, 0) if flip else (0, 1))
+            edge_rows=(1, 0) if flip else (0, 1),
+            device=next((t.device for t in (x_src, x_dst) if t is not None), None))
         # a PyG-style aggregate gets inputs, index and keywords in the caller's order
         in_csr_order = fused or (cls.message is MessagePassing.message
                                  and _aggregate_style(cls) != "pyg")

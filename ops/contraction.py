@@ -5,7 +5,10 @@ operands, onto the operand's indices. Indices only that operand has (summed away
 forward) come back by broadcasting, and size-1 dimensions broadcast against larger ones are
 summed back. An index repeated within one operand (``"ii->"``, ``"bii->bi"``) reads that
 operand's diagonal, a strided view; its gradient is written back onto the diagonal, zeros
-elsewhere.
+elsewhere. A diagonal result is a copy, never memory shared with the operand: numpy (and CuPy)
+return a view of the strided diagonal for one operand without a sum, which autograd's view
+tracking (by ``base``) cannot see, so an in-place change through it would change the operand
+behind autograd's back (PyTorch returns a tracked view; the diagonal is small, so a copy).
 
 GATConv's attention coefficients, ``einsum("nhf,hf->nh", h, att)``, are the hot use: one pass
 over ``h`` where ``(h * att).sum(-1)`` writes and re-reads an (N, H, F) temporary.
@@ -133,22 +136,30 @@ class Einsum(Function):
                  for t, term in zip(operands, terms, strict=True)]
         ctx.terms, ctx.out = terms, out
         ctx.indices, ctx.shapes = [i for _, i in views], [v.shape for v, _ in views]
-        ctx.save_for_backward(*operands)
-        return dispatch("einsum", ctx.device)(",".join(ctx.indices) + "->" + out,
-                                              *(v for v, _ in views))
+        ctx.operand_shapes = [t.shape for t in operands]
+        # an operand's values only enter the other operands' gradients: a lone operand (a
+        # transpose, a diagonal, a sum) saves nothing, so changing it in place afterwards
+        # (e.g. through the transposed view) is no error, as in PyTorch
+        ctx.save_for_backward(*(operands if len(operands) > 1 else ()))
+        result = dispatch("einsum", ctx.device)(",".join(ctx.indices) + "->" + out,
+                                                *(v for v, _ in views))
+        if len(views) == 1 and ctx.indices[0] != terms[0] and xp_of(result).may_share_memory(
+                result, views[0][0]):
+            result = result.copy()  # a view of the diagonal: see the module docstring
+        return result
 
     @staticmethod
     def backward(ctx, g):
-        saved = ctx.saved_tensors
+        saved = ctx.saved_tensors  # empty for one operand, whose gradient needs no values
         views = [_diagonal(_as(t.array, ctx.dtype), term)[0]
-                 for t, term in zip(saved, ctx.terms, strict=True)]
+                 for t, term in zip(saved, ctx.terms, strict=True)] if saved else [None]
         grads = [None, None]
         for k, need in enumerate(ctx.needs_input_grad[2:]):
             gk = None
             if need:
                 gk = _gradient(k, ctx.indices, ctx.out, g.array, views, ctx.shapes[k])
                 if ctx.indices[k] != ctx.terms[k]:
-                    gk = _undiagonal(gk, ctx.terms[k], saved[k].shape)
+                    gk = _undiagonal(gk, ctx.terms[k], ctx.operand_shapes[k])
             grads.append(gk)
         return tuple(grads)
 

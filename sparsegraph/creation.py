@@ -15,13 +15,17 @@ from sparsegraph import backend
 from sparsegraph.tensor import TRACE, Tensor, wrap
 
 
-def as_array(data, dtype=None, device: str = "cpu"):
-    """Convert ``data`` (Tensor, array, scalar, nested list) to an array on ``device``."""
+def as_array(data, dtype=None, device: str | None = None):
+    """Convert ``data`` (Tensor, array, scalar, nested list) to an array on ``device``
+    (``None``: where ``data`` is, a Tensor's or a GPU array's device, else the CPU; an
+    implicit copy to the host in GPU code is what PyTorch's ``device=None`` avoids too)."""
     dt = None if dtype is None else backend.as_dtype(dtype)
     if isinstance(data, Tensor):
         array = data.array
+        device = data.device if device is None else device
     elif isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
         array = data
+        device = backend.device_of(data) if device is None else device
     else:
         try:
             array = np.asarray(data)
@@ -42,7 +46,7 @@ def as_array(data, dtype=None, device: str = "cpu"):
         dt = backend.DEFAULT_FLOAT if array.dtype.kind == "f" else np.dtype(np.int64)
     if dt is not None and array.dtype != dt:
         array = array.astype(dt)
-    return backend.to_device(array, device)
+    return backend.to_device(array, "cpu" if device is None else device)
 
 
 _PYTHON_SCALARS = {float: backend.DEFAULT_FLOAT, int: np.dtype(np.int64), bool: np.dtype(np.bool_)}
@@ -72,20 +76,21 @@ def _list_dtype(data) -> np.dtype:
     return dt if dt is not None and dt.kind == "f" else backend.DEFAULT_FLOAT
 
 
-def tensor(data, dtype=None, requires_grad: bool = False, device="cpu") -> Tensor:
+def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """A new tensor holding a copy of ``data``.
 
     Args:
-        data: a scalar, nested list, numpy array or Tensor.
+        data: a scalar, nested list, numpy array, GPU (CuPy) array or Tensor.
         dtype: "float32", "float64", "int32", "int64", "bool", ... (default: inferred;
             Python floats give float32).
         requires_grad: record operations for backward (floating dtypes only).
-        device: "cpu" or "cuda[:N]".
+        device: "cpu" or "cuda[:N]" (default: as ``torch.tensor``, the device of a Tensor
+            or GPU array ``data``, else "cpu").
     """
     if TRACE.tracer is not None and isinstance(data, Tensor):  # a copy the graph cannot follow
         TRACE.tracer.escape(data, "sparsegraph.tensor(t)", "Use t.detach().clone() (and .to() "
                             "for another dtype or device), which the graph records")
-    device = backend.normalize_device(device)
+    device = None if device is None else backend.normalize_device(device)
     array = as_array(data, dtype, device)
     if array is data or (isinstance(data, Tensor) and array is data.array):
         array = array.copy()

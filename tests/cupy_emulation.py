@@ -10,11 +10,17 @@ Device arrays are `DeviceArray`, a numpy subclass. Like ``cupy.ndarray`` they re
 
 Reductions and integer indexing return 0-d device arrays, as CuPy's do; ``cupy.asarray`` of a
 device array that needs no conversion returns that array itself (the static tracer follows
-arrays by identity); ``flags`` is CuPy's (``c_contiguous``, ``f_contiguous``, ``owndata``, no
-``writeable``): device arrays are always writable, and code that freezes numpy arrays by an
-``isinstance(a, np.ndarray)`` test, which device arrays pass here and CuPy's do not, freezes
-nothing (the assignment is lost, as the branch never runs on CuPy). ``cupyx.scipy.special``
-is scipy.special behind the same refusals. `install` makes `sparsegraph.backend` treat
+arrays by identity), and creation functions copy host data (never sharing it, as a transfer
+does not). A function's result that views a device argument's memory (``cupy.transpose``,
+``einsum("ij->ji")``, ...) has that argument's owner as its ``base``, as numpy's and CuPy's
+views do (sparsegraph's view tracking reads ``base``); an argument returned as it is comes
+back as itself. ``cupy.lib.stride_tricks.as_strided`` is CuPy's: a header on the argument's
+memory that is no view of it by ``base`` (as numpy's is not either). ``flags`` is CuPy's
+(``c_contiguous``, ``f_contiguous``, ``owndata``, no ``writeable``): device arrays are always
+writable, and code that freezes numpy arrays by an ``isinstance(a, np.ndarray)`` test, which
+device arrays pass here and CuPy's do not, freezes nothing (the assignment is lost, as the
+branch never runs on CuPy). ``cupyx.scipy.special`` is scipy.special behind the same
+refusals. `install` makes `sparsegraph.backend` treat
 device arrays as CuPy's on "cuda:0"; the CUDA-specific kernels (RawKernel, cuSPARSE) are not
 emulated, so callers force the generic kernels (``sparsegraph.kernels.use("generic")``).
 """
@@ -45,15 +51,76 @@ def _to_host_views(obj):
     return _walk(obj, lambda a: a.view(np.ndarray) if isinstance(a, DeviceArray) else a)
 
 
-def _to_device(obj):
+def _to_device(obj, hosts=(), host_args=()):
+    """Host results -> device arrays. ``hosts``: ``(host view, device argument)`` pairs of the
+    call (see `_host_call`); ``host_args``: a creation function's host arrays, whose memory a
+    result must not share."""
     def wrap(a):
         if type(a) is np.ndarray:
-            return a.view(DeviceArray)
+            return _device_result(a, hosts, host_args)
         if isinstance(a, np.number | np.bool_):  # cupy's reductions give 0-d arrays
             return np.asarray(a).view(DeviceArray)
         return a
 
     return _walk(obj, wrap)
+
+
+def _owner(d):
+    """The device array whose memory ``d`` views (numpy collapses view chains to it)."""
+    return d.base if isinstance(d.base, DeviceArray) else d
+
+
+def _device_result(r, hosts, host_args):
+    """``r`` as a device array: a device argument itself when ``r`` is its host view; a view
+    whose ``base`` is the argument's owner when ``r`` views its memory (numpy's own base
+    chain, through the host views, says so); else a new device array (a copy when ``r``
+    would share a host argument's memory)."""
+    for hv, d in hosts:
+        if r is hv:
+            return d
+    link = r.base
+    while isinstance(link, np.ndarray):
+        for hv, d in hosts:
+            if link is hv or link is hv.base:
+                return _view_of(_owner(d), r)
+        link = link.base
+    if any(np.may_share_memory(r, h) for h in host_args):
+        r = r.copy()  # host data: a transfer copies it
+    return r.view(DeviceArray)
+
+
+def _view_of(owner, r):
+    """A DeviceArray with ``r``'s shape, strides and memory, ``base`` ``owner`` (whose memory
+    ``r`` views). Built on the owner's bytes, so numpy links it to the owner; an owner whose
+    memory is not one dense block (none made here) keeps the plain wrapping."""
+    order = sorted(range(owner.ndim), key=lambda i: -abs(owner.strides[i]))
+    dense = owner.transpose(order)
+    if not dense.flags.c_contiguous or not r.size:
+        return r.view(DeviceArray)
+    flat = dense.reshape(-1).view(np.uint8)  # a view of owner: its base is owner
+    offset = r.__array_interface__["data"][0] - flat.__array_interface__["data"][0]
+    try:
+        return np.ndarray.__new__(DeviceArray, r.shape, r.dtype, buffer=flat, offset=offset,
+                                  strides=r.strides)
+    except (TypeError, ValueError):  # outside the owner's bytes: not its view after all
+        return r.view(DeviceArray)
+
+
+def _host_call(fn, args, kwargs, creation=False):
+    """``fn`` (numpy's) on host views of the device arguments, results back on the device."""
+    hosts, host_args = [], []
+
+    def host_view(a):
+        if not isinstance(a, DeviceArray):
+            if creation and isinstance(a, np.ndarray):
+                host_args.append(a)
+            return a
+        hv = a.view(np.ndarray)
+        hosts.append((hv, a))
+        return hv
+
+    result = fn(*_walk(args, host_view), **_walk(kwargs, host_view))
+    return _to_device(result, hosts, host_args)
 
 
 def _refuse_host(where: str, args) -> None:
@@ -90,7 +157,7 @@ class DeviceArray(np.ndarray):
         module = func.__module__.split(".")[1] if func.__module__.count(".") else None
         _check_exists(func.__name__, module if module in ("linalg", "random", "fft") else None)
         _refuse_host(f"numpy.{func.__name__}", (args, kwargs))
-        return _to_device(func(*_to_host_views(args), **_to_host_views(kwargs)))
+        return _host_call(func, args, kwargs)
 
     def __getitem__(self, key):
         out = super().__getitem__(key)
@@ -151,8 +218,8 @@ class _DeviceFunction:
         name = self.__name__
         if name not in _CREATION:
             _refuse_host(f"cupy.{name}", (args, kwargs))
-        result = self._fn(*_to_host_views(args), **_to_host_views(kwargs))
-        return None if name.endswith(".at") else _to_device(result)
+        result = _host_call(self._fn, args, kwargs, creation=name in _CREATION)
+        return None if name.endswith(".at") else result
 
 
 class _Namespace(types.SimpleNamespace):
@@ -173,6 +240,7 @@ class FakeCupy(types.ModuleType):
         self.cuda = _Namespace(Device=_Device, runtime=runtime)
         self.random = self._submodule("random", np.random)
         self.linalg = self._submodule("linalg", np.linalg)
+        self.lib = _Namespace(stride_tricks=_Namespace(as_strided=_as_strided))
 
     def _submodule(self, name, numpy_module):
         class Sub(types.ModuleType):
@@ -211,6 +279,14 @@ class FakeCupy(types.ModuleType):
     def get_default_memory_pool(self):
         return _Namespace(total_bytes=lambda: 0, used_bytes=lambda: 0,
                           free_all_blocks=lambda: None)
+
+
+def _as_strided(x, shape=None, strides=None):
+    """``cupy.lib.stride_tricks.as_strided``: ``x``'s memory under a new shape and strides."""
+    if not isinstance(x, DeviceArray):
+        raise TypeError(f"cupy.lib.stride_tricks.as_strided: expected a device array (got "
+                        f"{type(x).__name__})")
+    return np.lib.stride_tricks.as_strided(x.view(np.ndarray), shape, strides).view(DeviceArray)
 
 
 class _Device:

@@ -267,3 +267,20 @@ def test_compiled_indexing_by_a_computed_index_matches_eager_on_cuda(variant, em
     assert len(set(want)) > 1  # the order changes between steps
     np.testing.assert_allclose(_index_steps("cuda", variant, compiled=True), want, rtol=1e-10)
     np.testing.assert_allclose(_index_steps("cpu", variant, compiled=True), want, rtol=1e-10)
+
+
+# ---- 7. sg.tensor keeps a device argument's device, as torch.tensor -------------------------
+def test_tensor_of_a_device_tensor_or_array_is_a_copy_on_that_device(emulated_cuda):
+    src = sg.tensor([[1.0, 2.0], [3.0, 4.0]]).to("cuda")
+    for data in (src, src.array):
+        t = sg.tensor(data)
+        assert t.device == "cuda:0" and isinstance(t.array, DeviceArray)
+        t.array[0, 0] = 9.0  # a copy, as torch.tensor's
+        assert float(src.array[0, 0]) == 1.0
+    t = sg.tensor(src, dtype="float64", requires_grad=True)
+    assert t.device == "cuda:0" and t.dtype == np.float64 and t.requires_grad
+    assert sg.tensor(src, device="cpu").device == "cpu"  # an explicit device wins
+    np.testing.assert_array_equal(sg.tensor(src, device="cpu").numpy(), host(src))
+    assert sg.tensor(np.ones(2)).device == "cpu" and sg.tensor([1.0]).device == "cpu"
+    assert sg.tensor(np.ones(2), device="cuda").device == "cuda:0"
+    assert sg.Parameter(src.array).device == "cuda:0"  # nn.Parameter of a device array too
