@@ -149,7 +149,8 @@ def test_train_help_lists_every_models_defaults_from_DEFAULTS(capsys, monkeypatc
     text = _help(["train", "--help"], capsys, monkeypatch)
     assert "paper's value for the model" not in text
     assert text.count("default: the model's (see below)") == len(train._FLAGS)
-    table = text[text.index("\n  ", text.index("defaults per model")):].strip("\n").splitlines()
+    table = text[text.index("\n  ", text.index("defaults per model")):].strip("\n")
+    table = table.split("\n\n")[0].splitlines()  # the results paragraph follows the table
     cells = [re.split(r" {2,}", r.strip()) for r in table]
     header, rows = cells[0], {r[0]: r[1:] for r in cells[1:]}
     assert header == list(train.DEFAULTS)

@@ -31,6 +31,7 @@ from functools import partial
 import numpy as np
 
 import sparsegraph as sg
+from sparsegraph.cli.common import SEED, progress
 
 
 # ---- shared helpers -------------------------------------------------------------------------
@@ -132,12 +133,6 @@ def write_outputs(out: str, result: dict, markdown: str) -> tuple[str, str]:
     write_atomic(folder / "results.json", json.dumps(result, indent=2).encode())
     write_atomic(folder / "results.md", markdown.encode())
     return str(folder / "results.json"), str(folder / "results.md")
-
-
-def progress(total: int, desc: str, quiet: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, disable=quiet, file=sys.stderr, leave=False)
 
 
 def peak_rss_mb() -> float:
@@ -314,7 +309,7 @@ def _fused_backward(kernel, transposed, gathered_values, g, x):
 def cmd_spmm(args: argparse.Namespace) -> int:
     """Forward (A @ X) and backward (A.T @ G + SDDMM) of every CSR spmm kernel."""
     error = check_device(args.device) or too_small(args, nodes=1, edges=0, features=1,
-                                                   repeat=1, seed=0) or out_problem(args.out)
+                                                   repeat=1) or out_problem(args.out)
     if not error and args.edges > args.nodes ** 2:
         error = (f"expected --edges <= --nodes^2 = {args.nodes ** 2} (got {args.edges}): a "
                  f"{args.nodes} x {args.nodes} matrix has no room for more entries")
@@ -333,11 +328,11 @@ def cmd_spmm(args: argparse.Namespace) -> int:
         return 2
     vdt, idt = np.dtype(args.dtype), np.dtype(args.index_dtype)
     n, nnz = args.nodes, args.edges
-    bar = progress(len(args.features) * len(names), f"spmm on {dev}", args.quiet)
-    timing = spmm_rows(n, nnz, args.features, names, dtype=vdt, index_dtype=idt,
-                       repeat=args.repeat, copy_gb=args.copy_gb, seed=args.seed, device=dev,
-                       bar=bar)
-    bar.close()
+    # a `with`: the bar is cleared when Ctrl-C ends the run, before "interrupted"
+    with progress(len(args.features) * len(names), f"spmm on {dev}", args.quiet) as bar:
+        timing = spmm_rows(n, nnz, args.features, names, dtype=vdt, index_dtype=idt,
+                           repeat=args.repeat, copy_gb=args.copy_gb, seed=args.seed,
+                           device=dev, bar=bar)
     rows, t_ms = timing["rows"], timing["csr_transpose_ms"]
     copy_gb_s = timing["copy_bandwidth_gb_s"]
     result = {"benchmark": "spmm", "command": command_line(), "machine": machine(dev),
@@ -401,5 +396,5 @@ def common_options(p, out: str, seed: str) -> None:
     p.add_argument("--device", default="cpu",
                    help="cpu, cuda or cuda:N: where the kernels run and are timed (cuda needs "
                         "CuPy and a GPU) (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help=f"{seed} (default: %(default)s)")
+    p.add_argument("--seed", type=SEED, default=0, help=f"{seed} (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

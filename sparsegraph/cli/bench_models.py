@@ -28,10 +28,16 @@ from sparsegraph.cli.bench import (
     on_device,
     out_problem,
     peak_rss_mb,
-    progress,
     synchronize,
     too_small,
     write_outputs,
+)
+from sparsegraph.cli.common import (
+    FOLDER_PATH,
+    dataset_message,
+    fetch_hint,
+    progress,
+    root_problem,
 )
 
 MODELS = ("gcn", "gat", "sage", "gcn3x256")
@@ -106,7 +112,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     unknown = [d for d in args.datasets if d.lower() not in known_datasets()]
     no_split = [d for d in args.datasets if without_split(d)]
-    error = (check_device(args.device) or too_small(args, epochs=1, seed=0)
+    error = (check_device(args.device) or too_small(args, epochs=1) or root_problem(args.root)
              or (f"unknown dataset {unknown[0]!r} (expected one of "
                  f"{', '.join(known_datasets())})" if unknown and not args.single else None)
              or (f"{no_split[0]} has no stored train/val/test split to train on; drop it "
@@ -117,16 +123,16 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 2
     dev = sg.backend.normalize_device(args.device)
     if args.single:
-        print(json.dumps(epoch_times(*args.single, args.root, args.epochs, dev, args.seed)))
-        return 0
+        return _single(args, dev)
     rows = []
-    bar = progress(len(args.models) * len(args.datasets), f"models on {dev}", args.quiet)
-    for model in args.models:
-        for dataset in args.datasets:
-            bar.set_postfix_str(f"{model} on {dataset}")
-            rows.append(_one_in_child(model, dataset, args))
-            bar.update(1)
-    bar.close()
+    # a `with`: the bar is cleared when Ctrl-C ends the run, before "interrupted"
+    with progress(len(args.models) * len(args.datasets), f"models on {dev}",
+                  args.quiet) as bar:
+        for model in args.models:
+            for dataset in args.datasets:
+                bar.set_postfix_str(f"{model} on {dataset}")
+                rows.append(_one_in_child(model, dataset, args))
+                bar.update(1)
     gpu = dev != "cpu"
     result = {"benchmark": "models", "command": command_line(), "machine": machine(dev),
               "config": {"epochs": args.epochs, "device": dev, "seed": args.seed},
@@ -151,6 +157,24 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 1 if any("error" in r for r in rows) else 0
 
 
+def _single(args, dev: str) -> int:
+    """The child's side of `_one_in_child`: one row as a JSON line; or, for missing data, one
+    line saying what to do (the parent shows the child's last line as the row's failure), in
+    the command line's words: this command never downloads, `train` does."""
+    from sparsegraph.datasets import DatasetUnavailable
+
+    model, dataset = args.single
+    try:
+        row = epoch_times(model, dataset, args.root, args.epochs, dev, args.seed)
+    except (DatasetUnavailable, NotADirectoryError) as exc:
+        print(f"{type(exc).__name__}: "
+              f"{dataset_message(exc, args.root, fetch_hint(dataset, args.root))}",
+              file=sys.stderr)
+        return 2
+    print(json.dumps(row))
+    return 0
+
+
 def _mb(value) -> str:
     return "" if value is None else f"{value:.0f} MB"
 
@@ -162,7 +186,8 @@ def add_models_parser(kinds) -> None:
     p.add_argument("--datasets", nargs="+", default=list(DATASETS),
                    help="dataset names as for `sparsegraph train` (default: %(default)s)")
     p.add_argument("--epochs", type=int, default=20, help="timed epochs (default: 20)")
-    p.add_argument("--root", default=None, help="data root (default: $SPARSEGRAPH_DATA)")
+    p.add_argument("--root", type=FOLDER_PATH, default=None,
+                   help="data root (default: $SPARSEGRAPH_DATA)")
     p.add_argument("--single", nargs=2, metavar=("MODEL", "DATASET"), help=argparse.SUPPRESS)
     common_options(p, "bench-models", seed="seed of the initial weights and the dropout masks")
     p.set_defaults(func=cmd_models)

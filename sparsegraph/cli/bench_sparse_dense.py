@@ -37,11 +37,11 @@ from sparsegraph.cli.bench import (
     md_table,
     on_device,
     out_problem,
-    progress,
     synchronize,
     too_small,
     write_outputs,
 )
+from sparsegraph.cli.common import SEED, progress
 
 NODES = [50, 200, 1000, 3000, 6000, 50000]
 DENSITIES = [1e-5, 1e-4, 1e-3, 1e-2, 0.03, 0.1, 0.2, 0.3, 0.5]
@@ -183,12 +183,18 @@ def size_text(nbytes: int) -> str:
 
 def sweep(args) -> tuple[list[dict], list[str]]:
     """Every (op, N, density, F) point on ``args.device``; and what was skipped, and why."""
+    total = len(args.nodes) * len(args.density_sweep) * len(args.features) * len(args.ops)
+    # a `with`: the bar is cleared when Ctrl-C ends the sweep, before "interrupted"
+    with progress(total, f"sparse-vs-dense on {sg.backend.normalize_device(args.device)}",
+                  args.quiet) as bar:
+        return _sweep(args, bar)
+
+
+def _sweep(args, bar) -> tuple[list[dict], list[str]]:
     dev = sg.backend.normalize_device(args.device)
     dtype = np.dtype(args.dtype)
     rng = np.random.default_rng(args.seed)
     points, skipped = [], []
-    total = len(args.nodes) * len(args.density_sweep) * len(args.features) * len(args.ops)
-    bar = progress(total, f"sparse-vs-dense on {dev}", args.quiet)
     budget = int(args.dense_budget_mb * 2**20)
     for op in args.ops:  # one-time costs (numba compilation, first-call caches) go here
         measure(op, random_adjacency(20, 0.3, dtype, rng), 2, 1, rng, device=dev)
@@ -233,7 +239,6 @@ def sweep(args) -> tuple[list[dict], list[str]]:
                     points.append(p)
                     bar.update(1)
             del a
-    bar.close()
     return points, skipped
 
 
@@ -327,7 +332,7 @@ def cmd_sparse_dense(args: argparse.Namespace) -> int:
             print(f"sparsegraph bench sparse-vs-dense: {exc}", file=sys.stderr)
             return 2
     error = check_device(args.device) or too_small(args, nodes=1, features=1, repeat=1,
-                                                   max_nnz=1, dense_budget_mb=0, seed=0)
+                                                   max_nnz=1, dense_budget_mb=0)
     if not error and not math.isfinite(args.dense_budget_mb):  # int(inf MB) would overflow
         error = f"expected a finite --dense-budget-mb (got {args.dense_budget_mb})"
     if error:
@@ -428,7 +433,7 @@ def add_sparse_dense_parser(kinds) -> None:
     p.add_argument("--device", default="cpu",
                    help="cpu, cuda or cuda:N: where both products run and are timed (cuda "
                         "needs CuPy and a GPU) (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=SEED, default=0,
                    help="seed of the random matrices A and X (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sparse_dense)

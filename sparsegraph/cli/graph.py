@@ -4,64 +4,137 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 
+from sparsegraph.cli.common import (
+    FILE_PATH,
+    FOLDER_PATH,
+    SEED,
+    dataset_message,
+    fetch_hint,
+    no_split_message,
+    raise_if_interrupted,
+    root_problem,
+    split_problem,
+)
 from sparsegraph.cli.train import DEFAULTS, build_model
 
 
+def pass_names() -> tuple[str, ...]:
+    """The graph passes ``--passes`` takes, in the order `static.optimize` runs the default
+    ones (imported when asked for: ``sparsegraph info`` never needs the static package)."""
+    from sparsegraph.static.passes import DEFAULT_PASSES, FORWARD_PASSES
+
+    return (*DEFAULT_PASSES, *(n for n in FORWARD_PASSES if n not in DEFAULT_PASSES))
+
+
+def parse_passes(text: str) -> list[str]:
+    """``--passes``' argparse type: ``none`` -> ``[]`` (the raw capture), else the
+    comma-separated names, each refused unless `pass_names` has it (argparse prints the
+    message naming the flag and exits 2, before any data is read)."""
+    if text.strip() == "none":
+        return []
+    names, known = [n.strip() for n in text.split(",") if n.strip()], pass_names()
+    unknown = [n for n in names if n not in known]
+    if not names or unknown:
+        close = difflib.get_close_matches(unknown[0], known, n=1) if unknown else []
+        raise argparse.ArgumentTypeError(
+            (f"unknown pass {unknown[0]!r}" if unknown else f"no pass named in {text!r}")
+            + (f" (did you mean {close[0]!r}?)" if close else "")
+            + f"; expected 'none' or a comma-separated list of: {', '.join(known)}")
+    return names
+
+
+parse_passes.__name__ = "passes"  # argparse names the type in its messages
+
+
+class _GraphHelp(argparse.HelpFormatter):
+    """Lists the pass names in ``--passes``' help only when help is printed (the list
+    imports sparsegraph.static, which the other commands never need)."""
+
+    def _get_help_string(self, action):
+        if action.dest != "passes":
+            return action.help
+        return (f"comma-separated graph passes, run in this order by default: "
+                f"{', '.join(pass_names())} ('none': the raw capture) (default: all)")
+
+
 def add_graph_parser(sub) -> None:
-    p = sub.add_parser("graph", help="write the captured training step as a graph (DOT / text)")
+    p = sub.add_parser("graph", help="write the captured training step as a graph (DOT / text)",
+                       formatter_class=_GraphHelp)
     p.add_argument("--model", choices=[m for m in DEFAULTS if m != "gin"], default="gcn",
                    help="the model whose training step is captured (default: gcn)")
     p.add_argument("--dataset", default="karate",
                    help="a node-classification dataset (cora, citeseer, karate, synthetic:...) "
                         "(default: karate)")
-    p.add_argument("--out", required=True, help="output file (.dot, or .txt for a listing)")
+    p.add_argument("--out", type=FILE_PATH, required=True,
+                   help="output file (.dot, or .txt for a listing)")
     p.add_argument("--format", choices=["dot", "txt"], default=None,
                    help="default: from the --out suffix (.txt -> txt, else dot)")
-    p.add_argument("--passes", default=None,
-                   help="comma-separated graph passes (default: all; 'none' for the raw capture)")
+    p.add_argument("--passes", type=parse_passes, default=None, help="(listed by _GraphHelp)")
     p.add_argument("--dynamic", action="store_true",
                    help="write the eager (dynamic) autograd graph of the loss instead")
-    p.add_argument("--root", default=None, help="dataset root (default: SPARSEGRAPH_DATA)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--root", type=FOLDER_PATH, default=None,
+                   help="dataset root (default: SPARSEGRAPH_DATA)")
+    p.add_argument("--seed", type=SEED, default=0,
                    help="seed of the initial weights and the dropout masks (default: "
                         "%(default)s)")
     p.set_defaults(func=cmd_graph)
 
 
 def _write(path: str, text: str) -> None:
+    """``text`` to ``path`` through a temp file and a rename; the temp file never stays
+    (not even when Ctrl-C lands mid-write). Nothing is written after a Ctrl-C that numba's
+    compiler swallowed (see common._Sigint)."""
+    raise_if_interrupted()
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _out_problem(out: str) -> str | None:
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):  # said before the capture, not as a traceback after it
+        return f"--out: the folder {folder} does not exist"
+    if os.path.isdir(out):
+        return f"--out: {out} is a directory; give a file name"
+    return None
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
     import numpy as np
 
     import sparsegraph as sg
-    import sparsegraph.ops as ops
     from sparsegraph import static
     from sparsegraph.datasets import DatasetUnavailable, load_for_training
 
-    folder = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(folder):  # said before the capture, not as a traceback after it
-        print(f"sparsegraph graph: --out: the folder {folder} does not exist", file=sys.stderr)
+    problem = _out_problem(args.out) or root_problem(args.root)
+    if problem is not None:
+        print(f"sparsegraph graph: {problem}", file=sys.stderr)
         return 2
-    if os.path.isdir(args.out):
-        print(f"sparsegraph graph: --out: {args.out} is a directory; give a file name",
-              file=sys.stderr)
+    problem = split_problem(args.dataset, "graph")  # `train`'s refusal, before any file is read
+    if problem is not None:
+        print(problem, file=sys.stderr)
         return 2
     try:
         task, graph, _ = load_for_training(args.dataset, root=args.root, download=False)
-    except (DatasetUnavailable, ValueError) as exc:  # ValueError: an unknown dataset name
-        print(f"sparsegraph graph: {exc}", file=sys.stderr)
+    except (DatasetUnavailable, NotADirectoryError, ValueError) as exc:  # ValueError: a name
+        message = dataset_message(exc, args.root, fetch_hint(args.dataset, args.root))
+        print(f"sparsegraph graph: {message}", file=sys.stderr)
         return 2
     if task != "node":
         print(f"sparsegraph graph: {args.dataset} is not a node-classification dataset",
               file=sys.stderr)
+        return 2
+    if graph.train_mask is None:  # a name the registry does not know as split-less
+        print(no_split_message(args.dataset, "graph"), file=sys.stderr)
         return 2
     sg.manual_seed(args.seed)
     cfg = dict(DEFAULTS[args.model], model=args.model)
@@ -69,22 +142,16 @@ def cmd_graph(args: argparse.Namespace) -> int:
     optimizer = sg.optim.Adam(model.parameters(), lr=cfg["lr"],
                               weight_decay=cfg["weight_decay"])
     fmt = args.format or ("txt" if args.out.endswith(".txt") else "dot")
+    # the step `train` runs: on datasets with several stored splits, (S, N) masks, both
+    # graphs are of split 0's training nodes, the split `train`'s first run uses
+    step = static.node_classification_step(model, graph, optimizer)
     if args.dynamic:
-        mask = graph.train_mask[:, 0] if graph.train_mask.ndim == 2 else graph.train_mask
-        loss = ops.cross_entropy(model(graph.x, graph.adj)[mask], graph.y[mask])
-        g = static.dynamic_graph(loss)
+        g = static.dynamic_graph(step())  # the README's eager_loss = step()
         _write(args.out, g.to_dot() if fmt == "dot" else str(g) + "\n")
         print(f"wrote the dynamic graph of the {args.model} loss ({len(g.nodes)} nodes) to "
               f"{args.out}")
         return 0
-    passes = None if args.passes is None else (
-        [] if args.passes == "none" else [p for p in args.passes.split(",") if p])
-    step = static.node_classification_step(model, graph, optimizer)
-    try:
-        g = static.optimize(static.trace(step), passes)
-    except ValueError as exc:
-        print(f"sparsegraph graph: {exc}", file=sys.stderr)
-        return 2
+    g = static.optimize(static.trace(step), args.passes)
     _write(args.out, g.to_dot() if fmt == "dot" else str(g) + "\n")
     print(f"wrote the {args.model} training step on {args.dataset} ({len(g.nodes)} nodes, "
           f"{g.count(kind='backward')} backward) to {args.out}")

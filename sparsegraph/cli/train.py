@@ -8,13 +8,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import resource
 import sys
 import textwrap
 
 import numpy as np
+
+from sparsegraph.cli.common import (
+    FILE_PATH,
+    FOLDER_PATH,
+    POSITIVE_INT,
+    SEED,
+    checked,
+    dataset_message,
+    no_split_message,
+    progress,
+    root_problem,
+    split_problem,
+)
 
 # per-model defaults: the papers' hyper-parameters (APPNP's paper puts its 5e-3 L2 penalty on
 # the first layer only; on every parameter that over-regularises, so we use PyG's 5e-4). A
@@ -39,36 +51,14 @@ MODELS = tuple(DEFAULTS)
 PYG_VALUES = {("appnp", "weight_decay"), ("gcn", "patience")}
 
 
-def _checked(kind, ok, expected: str):
-    """An argparse ``type``: ``kind(text)``, refused unless ``ok(value)`` (argparse then prints
-    one line naming the flag and exits with status 2); a float must also be finite (``inf``
-    passes ``> 0`` but trains on NaNs)."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected} (got {text!r})") from None
-        if isinstance(value, float) and not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"expected {expected} (got {text}, which is not "
-                                             f"a finite number)")
-        if not ok(value):
-            raise argparse.ArgumentTypeError(f"expected {expected} (got {text})")
-        return value
-
-    parse.__name__ = kind.__name__  # argparse names the type in its messages
-    return parse
-
-
-_POSITIVE_INT = _checked(int, lambda v: v >= 1, "an int >= 1")
 # flag -> parser: the ranges a user can get wrong without a traceback
 _FLAGS = {
-    "epochs": _POSITIVE_INT, "lr": _checked(float, lambda v: v > 0, "a number > 0"),
-    "weight-decay": _checked(float, lambda v: v >= 0, "a number >= 0"),
-    "hidden": _POSITIVE_INT, "heads": _POSITIVE_INT,
-    "dropout": _checked(float, lambda v: 0 <= v < 1, "a probability in [0, 1)"),
-    "patience": _checked(int, lambda v: v >= 0, "an int >= 0"),
-    "batch-size": _POSITIVE_INT, "folds": _checked(int, lambda v: v >= 2, "an int >= 2"),
+    "epochs": POSITIVE_INT, "lr": checked(float, lambda v: v > 0, "a number > 0"),
+    "weight-decay": checked(float, lambda v: v >= 0, "a number >= 0"),
+    "hidden": POSITIVE_INT, "heads": POSITIVE_INT,
+    "dropout": checked(float, lambda v: 0 <= v < 1, "a probability in [0, 1)"),
+    "patience": checked(int, lambda v: v >= 0, "an int >= 0"),
+    "batch-size": POSITIVE_INT, "folds": checked(int, lambda v: v >= 2, "an int >= 2"),
 }
 
 
@@ -98,6 +88,17 @@ def defaults_table() -> str:
     return textwrap.fill(note, 79) + "\n" + "\n".join(lines)
 
 
+RESULTS_HELP = textwrap.fill(
+    "results (printed; the --json fields): test_acc_mean: the mean test accuracy, %; "
+    "test_acc_std: the ± printed, the sample standard deviation (ddof=1, as PyTorch's std() "
+    "and most papers) of the runs' test accuracies, for gin of every fold's (the protocol's "
+    "spread), null for a single run of a node model; test_acc_std_over: 'runs' or 'folds' "
+    "(null with test_acc_std); test_accs: each run's, %; val_acc_mean: %; "
+    "epoch_time_median_s: the median epoch time, s, leaving out each run's first epoch "
+    "(numba compilation, --static's capture) when every run has two or more; "
+    "epoch_time_first_left_out: whether it did; peak_rss_mb; config: what ran.", 79)
+
+
 def trainable_datasets() -> tuple[list[str], list[str]]:
     """``(accepted, refused)`` dataset names: `known_datasets` split by `without_split`, the
     check `cmd_train` refuses a dataset with."""
@@ -122,7 +123,8 @@ class _TrainHelp(argparse.RawDescriptionHelpFormatter):
 
 def add_train_parser(sub) -> None:
     p = sub.add_parser("train", help="train a GNN (paper settings) and report test accuracy",
-                       epilog=defaults_table(), formatter_class=_TrainHelp)
+                       epilog=defaults_table() + "\n\n" + RESULTS_HELP,
+                       formatter_class=_TrainHelp)
     p.add_argument("--dataset", default="karate", help="(listed by _TrainHelp)")
     p.add_argument("--model", default="gcn", choices=MODELS,
                    help="the model; the flags below apply where it takes them, others are "
@@ -130,19 +132,20 @@ def add_train_parser(sub) -> None:
     for name, kind in _FLAGS.items():
         p.add_argument(f"--{name}", type=kind, default=None,
                        help="default: the model's (see below)")
-    p.add_argument("--runs", type=_POSITIVE_INT, default=10,
+    p.add_argument("--runs", type=POSITIVE_INT, default=10,
                    help="seeds to average (default: 10)")
-    p.add_argument("--seed", type=_checked(int, lambda v: v >= 0, "an int >= 0"), default=0,
+    p.add_argument("--seed", type=SEED, default=0,
                    help="first seed (default: 0)")
     p.add_argument("--device", default="cpu",
                    help="cpu, cuda or cuda:N (needs the `gpu` extra and a GPU; default: cpu)")
-    p.add_argument("--root", default=None, help="data root (default: $SPARSEGRAPH_DATA, then "
-                                                "the user cache)")
+    p.add_argument("--root", type=FOLDER_PATH, default=None,
+                   help="data root (default: $SPARSEGRAPH_DATA, then the user cache)")
     p.add_argument("--no-download", action="store_true", help="never touch the network")
     p.add_argument("--static", action="store_true",
                    help="run each training step as a captured, optimised static graph "
                         "(sparsegraph.static.compile; node classification)")
-    p.add_argument("--json", default=None, metavar="PATH", help="write results as JSON")
+    p.add_argument("--json", type=FILE_PATH, default=None, metavar="PATH",
+                   help="write results as JSON (fields: see below)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 
@@ -170,6 +173,8 @@ def json_problem(path: str | None) -> str | None:
     the training, not after it."""
     if path is None:
         return None
+    if not path.strip():  # `if args.json:` would skip writing it, silently
+        return f"--json: expected a file path (got {path!r})"
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         return f"--json: {path} is a directory; name a file, e.g. {os.path.join(path, 'r.json')}"
@@ -216,13 +221,8 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _progress(total: int, desc: str, quiet: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, disable=quiet, file=sys.stderr, leave=False)
-
-
 def run_node_classification(cfg, graph, quiet: bool) -> dict:
+    """``test_accs`` / ``val_accs`` per run and ``epoch_times``: each run's epoch times (s)."""
     from sparsegraph.gnn.train import train_node_classifier
 
     tests, vals, times = [], [], []
@@ -233,28 +233,30 @@ def run_node_classification(cfg, graph, quiet: bool) -> dict:
 
         manual_seed(seed)
         model = build_model(cfg, graph.num_features, num_classes).to(cfg["device"])
-        bar = _progress(cfg["epochs"], f"run {run + 1}/{cfg['runs']}", quiet)
+        # a `with`: the bar is cleared when Ctrl-C ends the run, before "interrupted"; its
+        # ticks end the run if numba's compiler swallowed the Ctrl-C (see common._Sigint)
+        with progress(cfg["epochs"], f"run {run + 1}/{cfg['runs']}", quiet) as bar:
 
-        def tick(epoch, stats, bar=bar):
-            bar.update(1)
-            bar.set_postfix(loss=f"{stats['loss']:.3f}", val=f"{stats['val_acc']:.3f}")
+            def tick(epoch, stats, bar=bar):
+                bar.update(1)
+                bar.set_postfix(loss=f"{stats['loss']:.3f}", val=f"{stats['val_acc']:.3f}")
 
-        split = run % graph.train_mask.shape[0] if graph.train_mask.ndim == 2 else None
-        compile_step = None
-        if cfg.get("static"):
-            from sparsegraph.static import compile as compile_step
-        res = train_node_classifier(model, graph, epochs=cfg["epochs"], lr=cfg["lr"],
-                                    weight_decay=cfg["weight_decay"],
-                                    patience=cfg["patience"], split=split, on_epoch=tick,
-                                    compile_step=compile_step)
-        bar.close()
+            split = run % graph.train_mask.shape[0] if graph.train_mask.ndim == 2 else None
+            compile_step = None
+            if cfg.get("static"):
+                from sparsegraph.static import compile as compile_step
+            res = train_node_classifier(model, graph, epochs=cfg["epochs"], lr=cfg["lr"],
+                                        weight_decay=cfg["weight_decay"],
+                                        patience=cfg["patience"], split=split, on_epoch=tick,
+                                        compile_step=compile_step)
         tests.append(res["test_acc"])
         vals.append(res["val_acc"])
-        times.extend(res["epoch_times_s"])
+        times.append(res["epoch_times_s"])
     return {"test_accs": tests, "val_accs": vals, "epoch_times": times}
 
 
 def run_graph_classification(cfg, graphs, folds_fn, quiet: bool) -> dict:
+    """As `run_node_classification`, plus ``fold_accs``: every run's fold accuracies."""
     from sparsegraph.gnn.train import train_graph_classifier
 
     labels = np.array([int(g.y.array.reshape(-1)[0]) for g in graphs])
@@ -263,20 +265,75 @@ def run_graph_classification(cfg, graphs, folds_fn, quiet: bool) -> dict:
     for run in range(cfg["runs"]):
         seed = cfg["seed"] + run
         folds = folds_fn(labels, cfg["folds"], seed)
-        bar = _progress(cfg["folds"] * cfg["epochs"], f"run {run + 1}/{cfg['runs']}", quiet)
-        res = train_graph_classifier(
-            lambda: build_model(cfg, num_features, num_classes), graphs, folds,
-            epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
-            weight_decay=cfg["weight_decay"], seed=seed,
-            on_epoch=lambda f, e, acc, bar=bar: bar.update(1))
-        bar.close()
+        with progress(cfg["folds"] * cfg["epochs"], f"run {run + 1}/{cfg['runs']}",
+                       quiet) as bar:
+            res = train_graph_classifier(
+                lambda: build_model(cfg, num_features, num_classes), graphs, folds,
+                epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
+                weight_decay=cfg["weight_decay"], seed=seed,
+                on_epoch=lambda f, e, acc, bar=bar: bar.update(1))
         tests.append(res["test_acc_mean"])
         fold_accs.extend(res["fold_accs"])
-        times.extend(res["epoch_times_s"])
+        times.append(res["epoch_times_s"])
     # the GIN paper reports the cross-validation accuracy: the held-out fold is both what
     # selects the epoch and what is scored, so val = test here, and the spread is over folds
     return {"test_accs": tests, "val_accs": tests, "epoch_times": times,
             "fold_accs": fold_accs}
+
+
+def steady_epoch_times(per_run: list[list[float]]) -> tuple[list[float], bool]:
+    """``(times, first_left_out)``: every run's epoch times, less each run's first epoch when
+    every run has at least two. The first epoch of a run pays one-time costs, not the model's:
+    numba compiles (or loads) its kernels in the first run's, and ``--static`` captures and
+    optimises the step in every run's (10 to 100x a steady epoch); with one epoch per run
+    there is nothing else to report, and ``first_left_out`` is False."""
+    left_out = bool(per_run) and all(len(times) >= 2 for times in per_run)
+    return [t for times in per_run for t in times[1 if left_out else 0:]], left_out
+
+
+def sample_std(values) -> float | None:
+    """The sample standard deviation (ddof=1: PyTorch's ``Tensor.std()`` and what papers
+    report as ``mean ± std``) of ``values``; None for a single value, which has no spread."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.std(ddof=1)) if values.size > 1 else None
+
+
+def summarize(cfg, out: dict) -> dict:
+    """The results JSON (its fields are listed in `train --help`, `RESULTS_HELP`)."""
+    tests = np.array(out["test_accs"]) * 100
+    spread = np.array(out.get("fold_accs", out["test_accs"])) * 100  # GIN: over the folds
+    times, left_out = steady_epoch_times(out["epoch_times"])
+    std = sample_std(spread)
+    return {
+        "test_acc_mean": float(tests.mean()), "test_acc_std": std,
+        "test_acc_std_over": ("folds" if "fold_accs" in out else "runs") if std is not None
+        else None,
+        "val_acc_mean": float(np.mean(out["val_accs"]) * 100) if out["val_accs"] else None,
+        "epoch_time_median_s": float(np.median(times)) if times else None,
+        "epoch_time_first_left_out": left_out,
+        "peak_rss_mb": peak_rss_mb(), "test_accs": tests.tolist(), "config": cfg,
+    }
+
+
+def summary_lines(result: dict) -> list[str]:
+    """What `train` prints: the median epoch time (saying whether the first epoch of each run
+    is in it) and peak RSS, then the accuracy as mean ± sample std, saying over what."""
+    cfg, lines = result["config"], []
+    if result["epoch_time_median_s"] is not None:
+        which = ("each run's first epoch left out: compilation, warm-up" if
+                 result["epoch_time_first_left_out"] else "one epoch per run: includes "
+                 "compilation")
+        lines.append(f"median epoch time: {result['epoch_time_median_s'] * 1e3:.1f} ms "
+                     f"({which}); peak RSS {result['peak_rss_mb']:.0f} MB")
+    runs = f"{cfg['runs']} run{'s' if cfg['runs'] != 1 else ''}"
+    mean, std = f"{result['test_acc_mean']:.1f}", result["test_acc_std"]
+    if std is None:
+        lines.append(f"test accuracy: {mean} % (1 run: no spread)")
+    else:  # GIN: every fold's accuracy (the mean of the runs' fold means is their mean)
+        over = (f"the {cfg['runs'] * cfg['folds']} folds of {runs}"
+                if result["test_acc_std_over"] == "folds" else runs)
+        lines.append(f"test accuracy: {mean} ± {std:.1f} % (mean ± sample std over {over})")
+    return lines
 
 
 def device_error(device: str) -> str | None:
@@ -299,34 +356,28 @@ def device_error(device: str) -> str | None:
     return None
 
 
-def no_split_message(dataset: str) -> str:
-    return (f"sparsegraph train: {dataset} has no stored train/val/test split; pick a dataset "
-            "that has one (cora, citeseer, pubmed, actor, texas, ...)")
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from sparsegraph.datasets import DatasetUnavailable, load_for_training
-    from sparsegraph.datasets.registry import without_split
 
     cfg = config_for(args)
     problem = (unused_problem(args) or device_error(cfg["device"])
-               or json_problem(args.json))
+               or json_problem(args.json) or root_problem(args.root))
     if problem is not None:
         print(f"sparsegraph train: {problem}", file=sys.stderr)
         return 2  # said now, not after the training
-    if without_split(args.dataset):  # the check `train --help`'s dataset list comes from
-        print(no_split_message(args.dataset), file=sys.stderr)
-        return 2  # before its files are read
+    problem = split_problem(args.dataset, "train")  # before its files are read
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
     try:
         task, data, folds_fn = load_for_training(args.dataset, root=args.root,
                                                  download=not args.no_download)
-    except (DatasetUnavailable, ValueError) as exc:  # ValueError: an unknown dataset name
-        from sparsegraph.datasets.download import DOWNLOAD_HINT
-
-        # the user is at the command line: name the flag, not the Python keyword
+    except (DatasetUnavailable, NotADirectoryError, ValueError) as exc:
+        # ValueError: an unknown dataset name; NotADirectoryError: a file where the dataset's
+        # folder under the root goes. The user is at the command line: name the flag, not
+        # the Python keyword
         hint = " (or drop --no-download)" if args.no_download else ""
-        message = str(exc).replace(" " + DOWNLOAD_HINT, hint)
-        print(f"sparsegraph train: {message}", file=sys.stderr)
+        print(f"sparsegraph train: {dataset_message(exc, args.root, hint)}", file=sys.stderr)
         return 2
     if task == "graph" and cfg["model"] != "gin":
         print(f"sparsegraph train: {args.dataset} is a graph-classification dataset; use "
@@ -353,31 +404,27 @@ def cmd_train(args: argparse.Namespace) -> int:
         out = run_node_classification(cfg, data, args.quiet)
     else:
         out = run_graph_classification(cfg, data, folds_fn, args.quiet)
-    tests = np.array(out["test_accs"]) * 100
-    spread = np.array(out.get("fold_accs", out["test_accs"])) * 100  # GIN: over the folds
-    result = {
-        "test_acc_mean": float(tests.mean()), "test_acc_std": float(spread.std()),
-        "val_acc_mean": float(np.mean(out["val_accs"]) * 100) if out["val_accs"] else None,
-        "epoch_time_median_s": (float(np.median(out["epoch_times"])) if out["epoch_times"]
-                                else None),
-        "peak_rss_mb": peak_rss_mb(), "test_accs": tests.tolist(), "config": cfg,
-    }
-    if result["epoch_time_median_s"] is not None:
-        print(f"median epoch time: {result['epoch_time_median_s'] * 1e3:.1f} ms; peak RSS "
-              f"{result['peak_rss_mb']:.0f} MB")
-    print(f"test accuracy: {result['test_acc_mean']:.1f} ± {result['test_acc_std']:.1f} % "
-          f"over {cfg['runs']} run{'s' if cfg['runs'] != 1 else ''}"
-          + (f" (± over the {cfg['folds']} folds)" if "fold_accs" in out else ""))
+    result = summarize(cfg, out)
+    for line in summary_lines(result):
+        print(line)
     if args.json:
-        tmp = f"{args.json}.tmp{os.getpid()}"
-        try:
-            with open(tmp, "w") as f:
-                json.dump(result, f, indent=2)
-            os.replace(tmp, args.json)
-        except OSError as exc:  # e.g. the path became a folder during the training
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            print(f"sparsegraph train: --json: cannot write {args.json}: {exc.strerror}",
-                  file=sys.stderr)
-            return 2
+        return write_json(args.json, result)
+    return 0
+
+
+def write_json(path: str, result: dict) -> int:
+    """Write ``result`` to ``path`` through a temp file and a rename: never half a file, not
+    even when Ctrl-C lands mid-write (the temp file goes too). 0, or 2 with one line."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w") as f:
+            json.dump(result, f, indent=2)
+        os.replace(tmp, path)
+    except OSError as exc:  # e.g. the path became a folder during the training
+        print(f"sparsegraph train: --json: cannot write {path}: {exc.strerror}",
+              file=sys.stderr)
+        return 2
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     return 0

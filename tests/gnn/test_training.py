@@ -47,7 +47,7 @@ def test_cli_train_on_karate_writes_json(tmp_path, capsys):
     assert main(["train", "--dataset", "karate", "--model", "gcn", "--runs", "2", "--epochs",
                  "40", "--quiet", "--json", str(out)]) == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert line.startswith("test accuracy: ") and line.endswith("% over 2 runs")
+    assert line.startswith("test accuracy: ") and line.endswith("% (mean ± sample std over 2 runs)")
     result = json.loads(out.read_text())
     for key in ("test_acc_mean", "test_acc_std", "val_acc_mean", "epoch_time_median_s",
                 "peak_rss_mb", "config"):

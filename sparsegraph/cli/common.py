@@ -1,0 +1,177 @@
+"""What the commands share when they check their flags and report a dataset problem: one
+argparse type per kind of value (so every ``--seed`` is refused alike), the data root check,
+the no-split refusal and the rewrite of the datasets' Python advice into the command line's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import pathlib
+import sys
+
+
+def checked(kind, ok, expected: str):
+    """An argparse ``type``: ``kind(text)``, refused unless ``ok(value)`` (argparse then prints
+    one line naming the flag and exits with status 2); a float must also be finite (``inf``
+    passes ``> 0`` but trains on NaNs)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected} (got {text!r})") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected {expected} (got {text}, which is not "
+                                             f"a finite number)")
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected} (got {text})")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+SEED = checked(int, lambda v: v >= 0, "an int >= 0")  # numpy refuses negative seeds
+POSITIVE_INT = checked(int, lambda v: v >= 1, "an int >= 1")
+
+
+def path_type(what: str):
+    """An argparse ``type`` for a path flag: an empty (or blank) path is refused, naming the
+    flag (``Path("")`` is the current folder, and ``if args.json:`` skips ``''``: either way
+    the user's ``''`` would be ignored, or written to a place they did not name)."""
+
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"expected {what} (got {text!r})")
+        return text
+
+    parse.__name__ = "path"
+    return parse
+
+
+FILE_PATH = path_type("a file path")
+FOLDER_PATH = path_type("a folder path")
+
+
+def root_problem(root: str | None) -> str | None:
+    """Why the data root cannot be a folder, in one line naming ``--root`` or
+    ``$SPARSEGRAPH_DATA`` (whichever supplies it, as `sparsegraph.datasets.root.data_root`
+    picks it): it, or a folder above it, is a file. None when it can be (missing is fine:
+    the datasets create it)."""
+    given = root if root is not None else os.environ.get("SPARSEGRAPH_DATA")
+    if not given:  # unset or empty: the user cache, which no flag names
+        return None
+    folder = pathlib.Path(given).expanduser()
+    for p in (folder, *folder.parents):
+        if p.exists():
+            if p.is_dir():
+                return None
+            what = "a file" if p == folder else f"inside {p}, a file"
+            return (f"--root {given} is {what}, not a folder; pass a folder" if root is not None
+                    else f"$SPARSEGRAPH_DATA is {given}, {what}, not a folder; point it at a "
+                         "folder (or pass --root)")
+    return None
+
+
+def no_split_message(dataset: str, command: str = "train") -> str:
+    """The refusal of a node dataset without a stored train/val/test split (cora_ml)."""
+    return (f"sparsegraph {command}: {dataset} has no stored train/val/test split; pick a "
+            "dataset that has one (cora, citeseer, pubmed, actor, texas, ...)")
+
+
+def split_problem(dataset: str, command: str) -> str | None:
+    """`no_split_message` when the registry says ``dataset`` has no stored split (the check
+    `train --help`'s dataset list comes from), said before its files are read; else None."""
+    from sparsegraph.datasets.registry import without_split
+
+    return no_split_message(dataset, command) if without_split(dataset) else None
+
+
+def dataset_message(exc: Exception, root: str | None, download_hint: str) -> str:
+    """A dataset loader's error as the command line says it: the datasets' Python remedy
+    ``(or pass download=True)`` becomes ``download_hint`` (the command's own flag, or ``""``),
+    and the keyword `` `root` `` becomes the flag or variable that gave the root."""
+    from sparsegraph.datasets.download import DOWNLOAD_HINT
+
+    message = str(exc).replace(" " + DOWNLOAD_HINT, download_hint)
+    return message.replace("`root`", "--root" if root is not None else "$SPARSEGRAPH_DATA")
+
+
+def fetch_hint(dataset: str, root: str | None) -> str:
+    """The download hint of commands that never download (`graph`, `bench models`): `train`
+    is the command that fetches a dataset's files."""
+    where = "" if root is None else f" --root {root}"
+    return f" (or run `sparsegraph train --dataset {dataset}{where}` once, which downloads them)"
+
+
+# ---- Ctrl-C ---------------------------------------------------------------------------------
+class _Sigint:
+    """Whether Ctrl-C came during this command. Python raises KeyboardInterrupt wherever the
+    main thread is, and where that is a callback whose errors are only reported (llvmlite's
+    ctypes callback while numba compiles a kernel, a ``__del__``), it is swallowed: the
+    command would carry on, or fail later on the half-done compilation. The flag outlives
+    that: `progress` bars raise again on their next tick, and `main` reports a failure that
+    follows a Ctrl-C as the interruption it is."""
+
+    seen = False
+
+
+def _on_sigint(signum, frame):
+    _Sigint.seen = True
+    raise KeyboardInterrupt
+
+
+def interrupted() -> bool:
+    return _Sigint.seen
+
+
+def raise_if_interrupted() -> None:
+    """KeyboardInterrupt when Ctrl-C came and was swallowed (see `_Sigint`)."""
+    if _Sigint.seen:
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigint_handling():
+    """While a command runs: Ctrl-C sets the `_Sigint` flag as it raises, and a swallowed
+    KeyboardInterrupt prints no "Exception ignored" traceback (the flag reports it). Left
+    alone where Python's own handler is not the one installed (SIGINT ignored, as for a
+    shell's background job, or a program's own handler) or off the main thread."""
+    import signal
+    import threading
+
+    _Sigint.seen = False
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+    previous_hook = sys.unraisablehook
+
+    def hook(unraisable):
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            previous_hook(unraisable)
+
+    signal.signal(signal.SIGINT, _on_sigint)
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        sys.unraisablehook = previous_hook
+
+
+def progress(total: int, desc: str, quiet: bool):
+    """A tqdm bar on stderr that is gone when closed (use it in a ``with``: Ctrl-C then
+    clears it before "interrupted" is printed), and whose every tick ends the command if a
+    Ctrl-C was swallowed (`raise_if_interrupted`)."""
+    from tqdm import tqdm
+
+    class Bar(tqdm):
+        def update(self, n=1):
+            raise_if_interrupted()
+            return super().update(n)
+
+    return Bar(total=total, desc=desc, disable=quiet, file=sys.stderr, leave=False)
