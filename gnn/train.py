@@ -197,8 +197,8 @@ def train_graph_classifier(make_model: Callable[[], object], graphs: list, folds
         weight_decay: Adam's L2 penalty (the paper uses none). (default: 0.0)
 
     Returns:
-        dict: ``test_acc_mean`` / ``test_acc_std`` (mean and standard deviation over the folds
-        at the best epoch), ``best_epoch``, ``last_epoch_acc_mean``, ``fold_accs`` and
+        dict: ``test_acc_mean`` / ``test_acc_std`` (mean and sample standard deviation,
+        ddof=1 as the CLI's, over the folds at the best epoch; 0 for one fold), ``best_epoch``, ``last_epoch_acc_mean``, ``fold_accs`` and
         ``epoch_times_s`` (seconds per epoch, training plus evaluation, every fold).
     """
     from sparsegraph.graph import Graph
@@ -238,6 +238,11 @@ def train_graph_classifier(make_model: Callable[[], object], graphs: list, folds
                 on_epoch(f, epoch, curves[f, epoch])
     mean_curve = curves.mean(axis=0)
     best = int(mean_curve.argmax())
-    return {"test_acc_mean": float(mean_curve[best]), "test_acc_std": float(curves[:, best].std()),
+    return {"test_acc_mean": float(mean_curve[best]), "test_acc_std": _sample_std(curves[:, best]),
             "best_epoch": best, "last_epoch_acc_mean": float(mean_curve[-1]),
             "fold_accs": curves[:, best].tolist(), "epoch_times_s": times}
+
+
+def _sample_std(values) -> float:
+    """The sample standard deviation (ddof=1, torch.std's default); 0 for a single value."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0

@@ -107,6 +107,23 @@ def test_graph_classifier_applies_weight_decay():
     assert np.linalg.norm(trained[10.0]) < np.linalg.norm(trained[0.0])
 
 
+def test_graph_classifier_std_is_the_sample_std_over_folds():
+    from sparsegraph.gnn.train import train_graph_classifier
+    from sparsegraph.graph import Graph
+
+    rng = np.random.default_rng(1)
+    graphs = [Graph(x=rng.standard_normal((4, 3)), edge_index=np.array([[0, 1, 2], [1, 2, 3]]),
+                    y=np.array([i % 2])) for i in range(12)]
+    folds = [(np.setdiff1d(np.arange(12), t), t) for t in np.split(rng.permutation(12), 3)]
+    res = train_graph_classifier(lambda: models.GIN(3, 4, 2, num_layers=1), graphs, folds,
+                                 epochs=4, batch_size=4)
+    accs = np.array(res["fold_accs"])
+    assert res["test_acc_std"] == pytest.approx(np.std(accs, ddof=1))
+    one = train_graph_classifier(lambda: models.GIN(3, 4, 2, num_layers=1), graphs, folds[:1],
+                                 epochs=2, batch_size=4)
+    assert one["test_acc_std"] == 0.0
+
+
 SEEDED_MODELS = {
     "gcn": lambda f, c: models.GCN(f, 8, c),
     "gat": lambda f, c: models.GAT(f, 4, c, heads=2),
