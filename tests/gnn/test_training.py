@@ -113,11 +113,12 @@ def test_graph_classifier_std_is_the_sample_std_over_folds():
 
     rng = np.random.default_rng(1)
     graphs = [Graph(x=rng.standard_normal((4, 3)), edge_index=np.array([[0, 1, 2], [1, 2, 3]]),
-                    y=np.array([i % 2])) for i in range(12)]
-    folds = [(np.setdiff1d(np.arange(12), t), t) for t in np.split(rng.permutation(12), 3)]
+                    y=rng.integers(0, 2, 1)) for i in range(15)]
+    folds = [(np.setdiff1d(np.arange(15), t), t) for t in np.split(rng.permutation(15), [3, 7])]
     res = train_graph_classifier(lambda: models.GIN(3, 4, 2, num_layers=1), graphs, folds,
                                  epochs=4, batch_size=4)
     accs = np.array(res["fold_accs"])
+    assert np.ptp(accs) > 0  # folds of 3, 4 and 8 graphs: the spread is not 0
     assert res["test_acc_std"] == pytest.approx(np.std(accs, ddof=1))
     one = train_graph_classifier(lambda: models.GIN(3, 4, 2, num_layers=1), graphs, folds[:1],
                                  epochs=2, batch_size=4)
