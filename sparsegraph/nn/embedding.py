@@ -13,13 +13,13 @@ import numpy as np
 import sparsegraph.ops  # noqa: F401  (registers the index_select kernels used below)
 from sparsegraph import backend
 from sparsegraph.autograd.function import Function
-from sparsegraph.creation import empty
+from sparsegraph.creation import empty, tensor
 from sparsegraph.kernels import dispatch
 from sparsegraph.nn import init
 from sparsegraph.nn._checks import check_bool, check_int
 from sparsegraph.nn.module import Module
 from sparsegraph.nn.parameter import Parameter
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import TRACE, Tensor, wrap
 
 __all__ = ["Embedding", "embedding"]
 
@@ -65,7 +65,8 @@ def _padding_idx(op: str, padding_idx, num_embeddings: int) -> int | None:
 
 
 def embedding(input, weight: Tensor, padding_idx: int | None = None,
-              scale_grad_by_freq: bool = False) -> Tensor:
+              max_norm: float | None = None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Rows of ``weight`` at the indices in ``input``, as ``torch.nn.functional.embedding``.
 
     Args:
@@ -73,8 +74,14 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None,
         weight: the table, ``(N, D)``.
         padding_idx: a row (negative counts from the end) whose gradient stays zero; its
             value is returned as it is. (default: None)
+        max_norm: each looked-up row whose ``norm_type``-norm exceeds it is first rescaled
+            IN PLACE in ``weight`` to that norm (PyTorch's renorm, outside autograd).
+            (default: None)
+        norm_type: the p of the p-norm for ``max_norm``. (default: 2.0)
         scale_grad_by_freq: divide each row's gradient by the number of times its index
             occurs in ``input``. (default: False)
+        sparse: PyTorch's sparse row gradients; not supported (the gradient is a dense
+            ``(N, D)`` array), so only False is accepted.
 
     Returns:
         ``(*, D)``, differentiable in ``weight``.
@@ -109,8 +116,48 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None,
             raise ValueError(f"embedding: expected indices in [0, {n}) for a weight of "
                              f"{n} rows (got {'max ' + str(hi) if hi >= n else 'min ' + str(lo)})")
     check_bool("embedding", "scale_grad_by_freq", scale_grad_by_freq)
+    _check_sparse("embedding", sparse)
+    if max_norm is not None:
+        _renorm_rows("embedding", weight, input, max_norm, norm_type)
     return EmbeddingLookup.apply(weight, input, _padding_idx("embedding", padding_idx, n),
                                  bool(scale_grad_by_freq))
+
+
+def _check_sparse(op: str, sparse) -> None:
+    check_bool(op, "sparse", sparse)
+    if sparse:
+        raise ValueError(f"{op}: sparse=True (sparse row gradients) is not supported: the "
+                         "weight's gradient is a dense (N, D) array; pass sparse=False")
+
+
+def _check_max_norm(op: str, max_norm, norm_type) -> None:
+    for name, value in (("max_norm", max_norm), ("norm_type", norm_type)):
+        if name == "max_norm" and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer |
+                                                     np.floating) or not value > 0:
+            raise ValueError(f"{op}: expected `{name}` to be a positive number (got "
+                             f"{value!r})")
+
+
+def _renorm_rows(op: str, weight: Tensor, input: Tensor, max_norm, norm_type) -> None:
+    """PyTorch's ``embedding_renorm_``: rows of ``weight`` used by ``input`` whose
+    ``norm_type``-norm exceeds ``max_norm`` are scaled in place to ``max_norm / (norm +
+    1e-7)`` of themselves, outside autograd (the weight's version moves, as an in-place
+    write)."""
+    _check_max_norm(op, max_norm, norm_type)
+    if TRACE.tracer is not None:  # an in-place write outside autograd: not recordable
+        TRACE.tracer.unsupported(f"{op}(max_norm=...) (an in-place renorm of the weight)",
+                                 "renormalise outside the compiled step, or pass max_norm=None")
+    xp = backend.xp_of(weight.array)
+    rows = xp.unique(input.array.reshape(-1))
+    w = weight.array[rows]
+    norms = (xp.abs(w) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
+    over = norms > max_norm
+    if bool(over.any()):
+        scale = (max_norm / (norms[over] + 1e-7)).astype(w.dtype)
+        weight.array[rows[over]] = w[over] * scale[:, None]
+        weight._version[0] += 1
 
 
 class Embedding(Module):
@@ -122,8 +169,11 @@ class Embedding(Module):
         embedding_dim: ``D``, the size of each row.
         padding_idx: a row (negative counts from the end) initialised to zeros that never
             receives a gradient, so it stays as it is in training. (default: None)
+        max_norm / norm_type: rows looked up whose p-norm exceeds ``max_norm`` are rescaled
+            in place to it (see `embedding`). (default: None / 2.0)
         scale_grad_by_freq: divide each row's gradient by the number of times its index
             occurs in the batch. (default: False)
+        sparse: only False (sparse row gradients are not supported). (default: False)
         device: parameter device. (default: "cpu")
         dtype: parameter dtype. (default: float32)
 
@@ -138,12 +188,16 @@ class Embedding(Module):
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 scale_grad_by_freq: bool = False, _weight=None, _freeze: bool = False,
-                 device=None, dtype=None):
+                 max_norm: float | None = None, norm_type: float = 2.0,
+                 scale_grad_by_freq: bool = False, sparse: bool = False, _weight=None,
+                 _freeze: bool = False, device=None, dtype=None):
         super().__init__()
         check_int("Embedding", "num_embeddings", num_embeddings)
         check_int("Embedding", "embedding_dim", embedding_dim)
         check_bool("Embedding", "scale_grad_by_freq", scale_grad_by_freq)
+        _check_sparse("Embedding", sparse)
+        _check_max_norm("Embedding", max_norm, norm_type)
+        self.max_norm, self.norm_type, self.sparse = max_norm, float(norm_type), False
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.padding_idx = _padding_idx("Embedding", padding_idx, self.num_embeddings)
         self.scale_grad_by_freq = bool(scale_grad_by_freq)
@@ -168,30 +222,43 @@ class Embedding(Module):
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx: int | None = None,
-                        scale_grad_by_freq: bool = False) -> Embedding:
-        """An `Embedding` whose weight is ``embeddings`` ``(N, D)`` (a Tensor, shared, or an
-        array); ``freeze`` keeps it out of training (``requires_grad=False``). The padding
-        row keeps its given values, as in PyTorch.
+                        max_norm: float | None = None, norm_type: float = 2.0,
+                        scale_grad_by_freq: bool = False, sparse: bool = False) -> Embedding:
+        """An `Embedding` whose weight is ``embeddings`` ``(N, D)`` (a Tensor, shared; an
+        array or nested list is copied into one); ``freeze`` keeps it out of training
+        (``requires_grad=False``). The padding row keeps its given values, as in PyTorch.
 
         Raises:
             ValueError: if ``embeddings`` is not 2-D.
             TypeError: for a non-bool ``freeze``, or integer embeddings that are not frozen.
         """
-        check_bool("Embedding.from_pretrained", "freeze", freeze)
-        shape = tuple(getattr(embeddings, "shape", np.shape(embeddings)))
-        if len(shape) != 2:
-            raise ValueError(f"Embedding.from_pretrained: expected 2-D embeddings "
-                             f"(num_embeddings, embedding_dim) (got shape {shape})")
-        return cls(shape[0], shape[1], padding_idx=padding_idx,
-                   scale_grad_by_freq=scale_grad_by_freq, _weight=embeddings, _freeze=freeze)
+        op = "Embedding.from_pretrained"
+        check_bool(op, "freeze", freeze)
+        if not isinstance(embeddings, Tensor):
+            embeddings = tensor(embeddings)
+        if len(embeddings.shape) != 2:
+            raise ValueError(f"{op}: expected 2-D embeddings (num_embeddings, embedding_dim) "
+                             f"(got shape {tuple(embeddings.shape)})")
+        if not freeze and embeddings.dtype.kind not in "fc":
+            raise TypeError(f"{op}: expected floating-point embeddings to train (freeze=False) "
+                            f"(got {embeddings.dtype}); convert them with .float() or pass "
+                            "freeze=True")
+        return cls(embeddings.shape[0], embeddings.shape[1], padding_idx=padding_idx,
+                   max_norm=max_norm, norm_type=norm_type,
+                   scale_grad_by_freq=scale_grad_by_freq, sparse=sparse, _weight=embeddings,
+                   _freeze=freeze)
 
     def forward(self, input) -> Tensor:
-        return embedding(input, self.weight, self.padding_idx, self.scale_grad_by_freq)
+        return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                         self.scale_grad_by_freq)
 
     def extra_repr(self) -> str:
         text = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             text += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            text += f", max_norm={self.max_norm}"
+            text += "" if self.norm_type == 2.0 else f", norm_type={self.norm_type}"
         if self.scale_grad_by_freq:
             text += ", scale_grad_by_freq=True"
         return text

@@ -144,3 +144,46 @@ def test_bad_arguments_are_refused_by_name():
 def test_exported_names():
     assert "Embedding" in sg.nn.__all__ and "embedding" in F.__all__
     assert sg.nn.Embedding(3, 2, dtype="float64").weight.dtype == np.float64
+
+
+def test_max_norm_renormalises_the_looked_up_rows_in_place_as_torch():
+    w = np.array([[3.0, 4.0], [0.3, 0.4], [6.0, 8.0], [1.0, 0.0]])
+    emb = sg.nn.Embedding.from_pretrained(sg.tensor(w.copy()), freeze=False, max_norm=1.0)
+    out = emb(sg.tensor([0, 1, 0])).detach().numpy()
+    # torch: rows with norm > max_norm scaled by max_norm / (norm + 1e-7), only rows looked up
+    want = w.copy()
+    want[0] *= 1.0 / (5.0 + 1e-7)
+    np.testing.assert_allclose(out, want[[0, 1, 0]], rtol=1e-12)
+    np.testing.assert_allclose(emb.weight.detach().numpy(), want, rtol=1e-12)  # row 2 untouched
+    l1 = sg.nn.Embedding.from_pretrained(sg.tensor(w.copy()), max_norm=2.0, norm_type=1.0)
+    np.testing.assert_allclose(l1(sg.tensor([2])).numpy(), [w[2] * 2.0 / (14.0 + 1e-7)])
+    assert "max_norm=2.0, norm_type=1.0" in repr(l1)
+
+
+def test_torchs_positional_order_and_unsupported_sparse():
+    emb = sg.nn.Embedding(5, 3, None, 1.5)  # torch's 4th positional argument is max_norm
+    assert emb.max_norm == 1.5 and emb.scale_grad_by_freq is False
+    with pytest.raises(ValueError, match="sparse=True .* not supported"):
+        sg.nn.Embedding(5, 3, sparse=True)
+    with pytest.raises(ValueError, match="`max_norm` to be a positive number"):
+        sg.nn.Embedding(5, 3, max_norm=-1)
+
+
+def test_from_pretrained_takes_lists_and_names_itself_for_int_weights():
+    emb = sg.nn.Embedding.from_pretrained([[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(emb(sg.tensor([1])).numpy(), [[3.0, 4.0]])
+    with pytest.raises(TypeError, match=r"from_pretrained: expected floating-point embeddings"):
+        sg.nn.Embedding.from_pretrained(np.array([[1, 2]]), freeze=False)
+
+
+def test_max_norm_inside_a_compiled_step_is_refused():
+    from sparsegraph import static
+
+    emb = sg.nn.Embedding(4, 2, max_norm=1.0)
+
+    def step(i):
+        emb.zero_grad()
+        emb(i).sum().backward()
+
+    with pytest.raises(static.CaptureError, match=r"max_norm"):
+        static.trace(step, sg.tensor([0, 1]))
