@@ -105,7 +105,7 @@ def _attributes(graph: Graph) -> tuple[dict, list[str]]:
     pickling is refused by name (never dropped silently)."""
     out, tensors = {}, []
     for key in graph.keys():
-        if key in ("adj", "x"):
+        if key in ("edge_index", "edge_weight", "x"):  # the adjacency's, stored apart
             continue
         value = getattr(graph, key)
         a = _array(value) if isinstance(value, Tensor | np.ndarray | int | float | bool | str

@@ -8,11 +8,12 @@ import pathlib
 
 import numpy as np
 
+from sparsegraph.backend import to_device
 from sparsegraph.creation import rng_of
 from sparsegraph.datasets.base import Dataset
 from sparsegraph.datasets.download import base_url, clean_stale, fetch, write_atomic
 from sparsegraph.datasets.root import check_bool
-from sparsegraph.graph import Graph
+from sparsegraph.graph import Graph, graph_list
 from sparsegraph.tensor import Tensor, wrap
 
 SHA256 = {
@@ -118,6 +119,17 @@ def _features(labels, attributes, rows: int, use_attr):
     return np.concatenate(blocks, axis=1) if blocks else None
 
 
+def _known(names, s) -> bool:
+    """Whether ``s`` is one of the TU ``names`` (any case)."""
+    return isinstance(s, str) and s.upper() in {n.upper() for n in names}
+
+
+def _path_like(s) -> bool:
+    """A path, not a name: no TU name has a path separator or starts with ``~`` / ``.``."""
+    return isinstance(s, pathlib.PurePath) or isinstance(s, str) and (
+        "/" in s or "\\" in s or s.startswith(("~", ".")))
+
+
 class TUDataset(Dataset):
     """A TU graph-classification dataset from Morris et al., "TUDataset: A collection of
     benchmark datasets for learning with graphs" (2020); a list of Graphs.
@@ -163,23 +175,14 @@ class TUDataset(Dataset):
                 raise TypeError(f"TUDataset: expected `{arg}` to be None, True or False (got "
                                 f"{type(flag).__name__} {flag!r})")
         self.use_node_attr, self.use_edge_attr = use_node_attr, use_edge_attr
-        # PyG's order is TUDataset(root, name): a path given as `name` (no TU name has a path
-        # separator), or a folder holding TU/<root>, means the two were swapped
-        def path_like(s):
-            return isinstance(s, pathlib.PurePath) or isinstance(s, str) and (
-                "/" in s or "\\" in s or s.startswith(("~", ".")))
-
+        # PyG's order is TUDataset(root, name): a known TU name as `root` while `name` is none
+        # is that order (nothing on disk is looked at); a path as `name` is refused below
         order = ("sparsegraph's order is TUDataset(name, root), PyG's is TUDataset(root, name)")
-        if isinstance(root, str) and root and not path_like(root) and (
-                isinstance(name, str | pathlib.PurePath) and str(name)):
-            holds_root = (pathlib.Path(name).expanduser() / "TU" / root).is_dir()
-            known = str(name).lower() in (n.lower() for n in self.names)
-            if (path_like(name) and (root.lower() in (n.lower() for n in self.names)
-                                     or holds_root)) or (not known and holds_root):
-                raise TypeError(f"TUDataset: the arguments look swapped: {order} (got name="
-                                f"{str(name)!r}, root={root!r}); call TUDataset({root!r}, "
-                                f"root={str(name)!r})")
-        if path_like(name):
+        if _known(self.names, root) and not _known(self.names, name):
+            raise TypeError(f"TUDataset: the arguments look swapped: {order} (got name="
+                            f"{str(name)!r}, root={root!r}); call TUDataset({root!r}, "
+                            f"root={str(name)!r})")
+        if _path_like(name):
             raise ValueError(f"TUDataset: expected a TU dataset name such as 'MUTAG' as `name`, "
                              f"the first argument (got the path {str(name)!r}); {order}")
         if not isinstance(name, str) or not name:
@@ -315,8 +318,9 @@ class TUDataset(Dataset):
 
     @property
     def num_node_labels(self) -> int:
-        """Columns of the one-hot node labels in ``x`` (0 without node labels or when
-        ``use_node_attr`` leaves them out), as PyG's property."""
+        """Columns of the one-hot node labels in ``x`` (0 without node labels), as PyG's
+        property; every ``use_node_attr`` keeps them (``True`` puts them after the
+        attributes)."""
         return _one_hot_width(self._arrays.get("node_labels"), self._arrays["indicator"].size)
 
     @property
@@ -355,7 +359,7 @@ class TUDataset(Dataset):
         if isinstance(i, int | np.integer) and not isinstance(i, bool | np.bool_):
             return copy.copy(self.graphs[i])
         if isinstance(i, Tensor | np.ndarray) and not i.shape and i.dtype.kind in "iu":
-            return copy.copy(self.graphs[int(_host(i))])
+            return copy.copy(self.graphs[int(i.item())])
         return self.index_select(i)
 
     def __iter__(self):
@@ -369,7 +373,7 @@ class TUDataset(Dataset):
         if isinstance(idx, slice):
             ids = np.arange(len(self))[idx]
         elif isinstance(idx, list | tuple | np.ndarray | Tensor):
-            ids = self._ids(_host(idx))
+            ids = self._ids(to_device(idx.array if isinstance(idx, Tensor) else idx, "cpu"))
         else:
             raise TypeError(f"TUDataset: expected an int, slice, integer array or boolean mask "
                             f"as index (got {type(idx).__name__})")
@@ -421,13 +425,6 @@ class TUDataset(Dataset):
 
     def __repr__(self) -> str:
         return f"{self.name}({len(self)})"
-
-
-def _host(i) -> np.ndarray:
-    """An index (list, array, Tensor on any device) as a host numpy array."""
-    if isinstance(i, Tensor):
-        return np.asarray(i.detach().to("cpu").numpy())
-    return np.asarray(i)
 
 
 def _check_int(op: str, name: str, value) -> None:
@@ -503,17 +500,7 @@ class GraphLoader:
 
     def __init__(self, graphs, batch_size: int = 32, shuffle: bool = False, seed: int = 0, *,
                  drop_last: bool = False):
-        try:  # any iterable (a TUDataset yields copies); a Graph iterates as (key, value)
-            if isinstance(graphs, Graph | str | bytes):
-                raise TypeError
-            graphs = list(graphs)
-        except TypeError:
-            raise TypeError(f"GraphLoader: expected `graphs` to be a list or dataset of Graphs "
-                            f"(got {type(graphs).__name__})") from None
-        for i, g in enumerate(graphs):
-            if not isinstance(g, Graph):
-                raise TypeError(f"GraphLoader: expected `graphs` to hold Graphs (got "
-                                f"{type(g).__name__} at position {i})")
+        graphs = graph_list("GraphLoader", graphs)  # any iterable: a TUDataset yields copies
         _check_int("GraphLoader", "batch_size", batch_size)
         if batch_size < 1:
             raise ValueError(f"GraphLoader: expected batch_size >= 1 (got {batch_size})")

@@ -19,13 +19,12 @@ Per-edge values follow one of two orders, and every hook sees one of them throug
 
 from __future__ import annotations
 
-import numpy as np
-
 import sparsegraph.ops as ops
 from sparsegraph import backend
 from sparsegraph.gnn.inputs import edge_weights_in_csr_order, edges_in_csr_order, split_features
 from sparsegraph.graph import Graph
 from sparsegraph.sparse import SparseTensor
+from sparsegraph.sparse_checks import as_index_array
 from sparsegraph.tensor import Tensor, wrap
 
 _SUFFIXES = ("_i", "_j")
@@ -200,7 +199,7 @@ def flipped(op: str, adj, x, size, kwargs: dict):
                          f"{type(adj).__name__}, which is target-major); pass its transpose "
                          f"with the default flow, as PyG requires")
     ei = adj.array if isinstance(adj, Tensor) else adj if hasattr(adj, "dtype") else (
-        np.asarray(adj))
+        as_index_array(op, "adj", adj))
     ei = ei[::-1] if ei.ndim == 2 else ei  # a wrong shape is refused by the conversion
     x = (x[1], x[0]) if _is_node_pair(x) else x
     return ei, x, None if size is None else (size[1], size[0]), kwargs

@@ -12,6 +12,7 @@ from sparsegraph import backend
 from sparsegraph.creation import tensor
 from sparsegraph.graph import Graph
 from sparsegraph.sparse import SparseTensor, Structure, check_values, index_dtype
+from sparsegraph.sparse_checks import as_index_array
 from sparsegraph.tensor import Tensor, wrap
 
 
@@ -87,7 +88,7 @@ def csr_and_caller_order(adj, num_src: int, num_dst: int | None = None, *, op: s
             adj, "__cuda_array_interface__"):
         # an array stays where it is (a cupy edge_index builds a structure on the GPU)
         ei = adj.array if isinstance(adj, Tensor) else adj if hasattr(adj, "dtype") else (
-            np.asarray(adj))
+            as_index_array(op, "adj", adj))  # `[[], []]`: no edges, as Graph's
         if ei.ndim != 2 or ei.shape[0] != 2 or ei.dtype.kind not in "iu":
             raise ValueError(f"{op}: expected `adj` as a SparseTensor or an integer edge_index "
                              f"of shape (2, E) (got {ei.dtype} array of shape {ei.shape})")

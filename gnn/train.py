@@ -192,18 +192,20 @@ def train_graph_classifier(make_model: Callable[[], object], graphs: list, folds
 
     Args:
         make_model: builds a fresh model ``model(x, adj, batch) -> (G, C)`` logits.
-        graphs: list of Graphs with a graph-level integer label ``y``.
+        graphs: list (or dataset) of Graphs with a graph-level integer label ``y``.
         folds: list of ``(train_idx, test_idx)`` index arrays.
         weight_decay: Adam's L2 penalty (the paper uses none). (default: 0.0)
 
     Returns:
-        dict: ``test_acc_mean`` / ``test_acc_std`` (mean and sample standard deviation,
-        ddof=1 as the CLI's, over the folds at the best epoch; 0 for one fold), ``best_epoch``, ``last_epoch_acc_mean``, ``fold_accs`` and
+        dict: ``test_acc_mean`` / ``test_acc_std`` (mean and `sample_std` over the folds at
+        the best epoch, as the CLI reports; 0 for one fold), ``best_epoch``,
+        ``last_epoch_acc_mean``, ``fold_accs`` and
         ``epoch_times_s`` (seconds per epoch, training plus evaluation, every fold).
     """
-    from sparsegraph.graph import Graph
+    from sparsegraph.graph import Graph, graph_list
     from sparsegraph.optim.lr_scheduler import StepLR
 
+    graphs = graph_list("train_graph_classifier", graphs)  # one Graph iterates as pairs
     labels = np.array([int(np.asarray(g.y.array).reshape(-1)[0]) for g in graphs])
     curves = np.zeros((len(folds), epochs))
     rng = np.random.default_rng(seed)
@@ -238,11 +240,15 @@ def train_graph_classifier(make_model: Callable[[], object], graphs: list, folds
                 on_epoch(f, epoch, curves[f, epoch])
     mean_curve = curves.mean(axis=0)
     best = int(mean_curve.argmax())
-    return {"test_acc_mean": float(mean_curve[best]), "test_acc_std": _sample_std(curves[:, best]),
+    return {"test_acc_mean": float(mean_curve[best]),
+            "test_acc_std": sample_std(curves[:, best]),
             "best_epoch": best, "last_epoch_acc_mean": float(mean_curve[-1]),
             "fold_accs": curves[:, best].tolist(), "epoch_times_s": times}
 
 
-def _sample_std(values) -> float:
-    """The sample standard deviation (ddof=1, torch.std's default); 0 for a single value."""
-    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+def sample_std(values) -> float:
+    """The sample standard deviation of ``values`` (ddof=1: PyTorch's ``Tensor.std()`` and
+    what papers report as ``mean ± std``); 0.0 for a single value (the CLI prints no spread
+    for it)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.std(ddof=1)) if values.size > 1 else 0.0

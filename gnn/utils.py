@@ -129,37 +129,39 @@ def attention_edge_order(structure: Structure, perm, loops: bool):
     return edge_index, order
 
 
+def _is_int(value) -> bool:
+    """An int (numpy's too), not a bool: ``True`` is an int to Python but never a meant count."""
+    return not isinstance(value, bool) and isinstance(value, Integral)
+
+
 def check_int(op: str, name: str, value, minimum: int) -> None:
-    """ValueError naming the layer and argument unless ``value`` is an int >= ``minimum``
-    (bools refused: ``True`` is an int to Python but never a meant count)."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+    """ValueError naming the layer and argument unless ``value`` is an int (`_is_int`) >=
+    ``minimum`` (a hyper-parameter: ``K``, ``heads``, ``epochs``)."""
+    if not _is_int(value) or value < minimum:
         raise ValueError(f"{op}: expected `{name}` to be an int >= {minimum} (got {value!r})")
-
-
-def _is_size(value) -> bool:
-    return not isinstance(value, bool) and isinstance(value, Integral) and value >= 1
 
 
 def check_channels(op: str, name: str, value, pair: bool = False):
     """A feature size checked at construction, where the layer can name it (not as Linear's
     error about ``in_features``): a positive int, or with ``pair`` a pair ``(F_src, F_dst)``
-    of them for bipartite inputs.
+    of them for bipartite inputs. TypeError for what is not an int (``4.0``, as
+    `nn.Linear`'s own check for ``in_features``), ValueError for an int below 1 (or a pair
+    of other than two).
 
     PyG's ``in_channels=-1`` (lazy sizing from the first input) is not supported; the error
     says so. Returns the size as an int (or a tuple of two ints), so numpy integers print
     as plain numbers in the layer's repr.
     """
-    if _is_size(value):
-        return int(value)
-    if pair and isinstance(value, tuple | list) and len(value) == 2 and all(map(_is_size,
-                                                                              value)):
-        return int(value[0]), int(value[1])
+    is_pair = pair and isinstance(value, tuple | list)
+    items = tuple(value) if is_pair else (value,)
+    ints = all(map(_is_int, items))
+    if ints and len(items) == (2 if is_pair else 1) and min(items) >= 1:
+        return (int(items[0]), int(items[1])) if is_pair else int(value)
     expected = "a positive int" + (" or a pair (F_src, F_dst) of them" if pair else "")
-    items = value if pair and isinstance(value, tuple | list) else (value,)
-    lazy = name.startswith("in_") and any(
-        not isinstance(v, bool) and isinstance(v, Integral) and v == -1 for v in items)
+    lazy = name.startswith("in_") and ints and -1 in items
     hint = "; lazy sizing (-1) is not supported: pass the input feature count" if lazy else ""
-    raise ValueError(f"{op}: expected `{name}` to be {expected} (got {value!r}{hint})")
+    raise (ValueError if ints else TypeError)(
+        f"{op}: expected `{name}` to be {expected} (got {value!r}{hint})")
 
 
 def check_probability(op: str, name: str, value) -> None:

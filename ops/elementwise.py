@@ -338,14 +338,16 @@ def _unary(name):
     return op
 
 
-def _no_grad_function(name: str, n_inputs: int):
+def _no_grad_function(name: str, n_inputs: int, float_output: bool = False):
     """A Function for a piecewise-constant op (comparisons, logical and bitwise ops, sign): a
     Function only so that static-graph capture sees it like any other op. A bool or integer
-    output takes no part in autograd; a float one (sign) gives its inputs a zero gradient, as
-    PyTorch does, so that an optimizer still applies weight decay / momentum to them."""
+    output takes no part in autograd; a ``float_output`` one (sign) gives its inputs a zero
+    gradient, as PyTorch does, so that an optimizer still applies weight decay / momentum to
+    them: only that op records the input shapes the zeros need (a comparison never runs
+    backward, so ``x > 0`` pays nothing for it)."""
 
     def forward(ctx, *args):
-        if any(ctx.needs_input_grad):
+        if float_output and any(ctx.needs_input_grad):
             ctx.inputs = tuple((shape_of(a), getattr(a, "dtype", None)) for a in args)
         return dispatch(name, ctx.device)(*(arr(a) for a in args))
 
@@ -444,7 +446,7 @@ def _sign_kernel(x):
     return xp_of(x).sign(x)
 
 
-_Sign = _no_grad_function("sign", 1)
+_Sign = _no_grad_function("sign", 1, float_output=True)
 
 
 def sign(input: Tensor) -> Tensor:

@@ -60,9 +60,8 @@ class PermuteValues(Function):
 
 
 def _permuted(a: SparseTensor, structure: Structure, perm) -> SparseTensor:
-    # a layout change keeps one value row per stored entry: nothing for __init__ to check
-    return SparseTensor._trusted(structure, a.values if perm is None
-                                 else PermuteValues.apply(a.values, perm))
+    return SparseTensor(structure, a.values if perm is None
+                        else PermuteValues.apply(a.values, perm))
 
 
 def in_own_order(a: SparseTensor, csr_values: Tensor) -> SparseTensor:
@@ -105,7 +104,7 @@ def sparse_to_coo(a: SparseTensor) -> SparseTensor:
     _check("to_coo", a)
     if a.layout == "coo":
         return a
-    return SparseTensor._trusted(a.structure.to_coo(), a.values)
+    return SparseTensor(a.structure.to_coo(), a.values)
 
 
 def coalesce(a: SparseTensor) -> SparseTensor:
@@ -132,9 +131,9 @@ def coalesce(a: SparseTensor) -> SparseTensor:
         return a
     out_s = plan.coo if a.layout == "coo" else plan.csr
     if a.dtype == np.bool_:  # duplicates OR together, as in scipy.sparse
-        return SparseTensor._trusted(out_s, scatter(a.values.to("int64"), plan.inverse,
-                                                    out_s.nnz, "sum").to("bool"))
-    return SparseTensor._trusted(out_s, scatter(a.values, plan.inverse, out_s.nnz, "sum"))
+        return SparseTensor(out_s, scatter(a.values.to("int64"), plan.inverse, out_s.nnz,
+                                           "sum").to("bool"))
+    return SparseTensor(out_s, scatter(a.values, plan.inverse, out_s.nnz, "sum"))
 
 
 def has_duplicates(a: SparseTensor) -> bool:

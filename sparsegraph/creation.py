@@ -8,6 +8,7 @@ PyTorch; numpy arrays keep their dtype. Random tensors draw from a `Generator` (
 from __future__ import annotations
 
 import functools
+from itertools import chain
 
 import numpy as np
 
@@ -26,15 +27,16 @@ def as_array(data, dtype=None, device: str | None = None):
     elif isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
         array = data
         device = backend.device_of(data) if device is None else device
+    elif isinstance(data, list | tuple):
+        array, innermost = _sequence_array(data)
+        # numpy's float32 / float64 may come from Python floats (PyTorch's float32) or from
+        # elements whose own dtype PyTorch promotes otherwise (np.float16 with np.int16);
+        # a float16 result can only come from float16 and 8-bit ints, where both agree
+        if dt is None and array.dtype.kind == "f" and array.dtype.itemsize >= 4:
+            dt = _list_dtype(innermost)
     else:
-        try:
-            array = np.asarray(data)
-        except (ValueError, TypeError) as exc:
-            raise TypeError(
-                f"tensor: cannot convert {type(data).__name__} to a tensor: {exc}") from None
-        if dt is None and array.dtype.kind == "f" and isinstance(data, list | tuple):
-            dt = _list_dtype(data)  # numpy's float64 may come from Python floats
-        elif dt is None and array.dtype == np.float64 and not isinstance(data, np.generic):
+        array = _converted(data)
+        if dt is None and array.dtype == np.float64 and not isinstance(data, np.generic):
             dt = backend.DEFAULT_FLOAT  # Python floats -> the default float type
     if array.dtype.kind in "OUSV":
         raise TypeError(f"tensor: expected numeric data (got dtype {array.dtype})")
@@ -49,31 +51,86 @@ def as_array(data, dtype=None, device: str | None = None):
     return backend.to_device(array, "cpu" if device is None else device)
 
 
+def _converted(data):
+    """``np.asarray(data)``; what numpy cannot convert is refused naming `tensor`."""
+    try:
+        return np.asarray(data)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(
+            f"tensor: cannot convert {type(data).__name__} to a tensor: {exc}") from None
+
+
+_SEQUENCES = (list, tuple)
+
+
+def _sequence_array(data: list | tuple) -> tuple:
+    """``(np.asarray(data), innermost)`` for a nested list / tuple: flattened level by level
+    in C (``chain.from_iterable``) while every element of a level is a list or tuple of one
+    length, numpy converts the flat ``innermost`` level, which costs less than its own nested
+    discovery and pays for the walk; `_list_dtype` then reads the element types from
+    ``innermost`` in one more C-level pass, without walking the nest again (500,000
+    ``[a, b]`` pairs: ``sg.tensor`` about 0.9x ``np.asarray`` for ints, 1.15x for floats).
+    Anything else (ragged, arrays or Tensors inside) goes to numpy as given (``innermost`` is
+    ``data``), for its own result and error."""
+    level, inner = data, []
+    while level and type(level[0]) in _SEQUENCES:
+        if not set(map(type, level)) <= set(_SEQUENCES):
+            break  # mixed: numpy decides (arrays of that length, or a ragged error)
+        lengths = set(map(len, level))
+        if len(lengths) != 1:
+            return _converted(data), data  # ragged: numpy's error names the shapes
+        inner.append(lengths.pop())
+        level = list(chain.from_iterable(level))
+    if level is data:
+        return _converted(data), data
+    try:
+        array = np.asarray(level)
+    except (ValueError, TypeError):
+        return _converted(data), data  # numpy's error about the nested input, not the flat one
+    return array.reshape(len(data), *inner, *array.shape[1:]), level
+
+
 _PYTHON_SCALARS = {float: backend.DEFAULT_FLOAT, int: np.dtype(np.int64), bool: np.dtype(np.bool_)}
+_FLOAT64 = np.dtype(np.float64)
 
 
 def _list_dtype(data) -> np.dtype:
-    """PyTorch's dtype for a nested list / tuple with a float element: each element's own
-    dtype (a Python float the default float32, an int int64, a bool bool; a numpy scalar,
-    array or Tensor its dtype), promoted as tensors' dtypes (``[np.float64(2.), 1.]`` is
-    float64, ``[np.float32(1.), 2]`` float32). Elements are grouped by type with C-level
-    ``map``, so a long list of Python floats costs one pass per innermost list."""
-    dtypes, stack = set(), [data]
-    while stack:
-        seq = stack.pop()
-        for tp in set(map(type, seq)):
+    """PyTorch's dtype for a nested list / tuple that numpy made float32 / float64: each
+    element's own dtype (a Python float the default float32, an int int64, a bool bool; a
+    numpy scalar, array or Tensor its dtype), promoted as tensors' dtypes
+    (``[np.float64(2.), 1.]`` is float64, ``[np.float32(1.), 2]`` float32). The walk goes
+    level by level: per level one C-level ``map(type, ...)`` pass over its elements and one
+    ``chain.from_iterable`` flattening of its lists, so a nested list costs about two passes
+    over its elements (`as_array` hands it the innermost level: one pass); it stops at the
+    first level holding a float64 element, which nothing can widen."""
+    dtypes, level = set(), data
+    while level:
+        types = set(map(type, level))
+        nested = [tp for tp in types if issubclass(tp, _SEQUENCES)]
+        for tp in types.difference(nested):
             if tp in _PYTHON_SCALARS:
                 dtypes.add(_PYTHON_SCALARS[tp])
             elif issubclass(tp, np.generic):
                 dtypes.add(np.dtype(tp))
-            elif issubclass(tp, list | tuple):
-                stack.extend(x for x in seq if type(x) is tp)
             else:  # arrays, Tensors, and anything else numpy converted
                 dtypes.update(np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
-                              for x in seq if type(x) is tp)
+                              for x in level if type(x) is tp)
+        if _FLOAT64 in dtypes or not nested:
+            break
+        if len(nested) == len(types):  # only lists and tuples: flattened in C
+            level = list(chain.from_iterable(level))
+        else:
+            level = list(chain.from_iterable(x for x in level if type(x) in nested))
+    if _FLOAT64 in dtypes:
+        return _FLOAT64
+    if dtypes <= _PYTHON_DTYPES:  # numpy's float came from a Python float
+        return backend.DEFAULT_FLOAT
     # strong dtypes (arrays with dims) promote as PyTorch's promoteTypes
-    dt = backend.result_type(*(np.empty(0, d) for d in dtypes)) if dtypes else None
-    return dt if dt is not None and dt.kind == "f" else backend.DEFAULT_FLOAT
+    dt = backend.result_type(*(np.empty(0, d) for d in dtypes))
+    return dt if dt.kind == "f" else backend.DEFAULT_FLOAT
+
+
+_PYTHON_DTYPES = set(_PYTHON_SCALARS.values())
 
 
 def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor:

@@ -14,6 +14,7 @@ import numpy as np
 
 from sparsegraph import backend
 from sparsegraph.sparse import SparseTensor, Structure
+from sparsegraph.sparse_checks import as_index_array
 from sparsegraph.tensor import Tensor, wrap
 
 NODE_FIELDS = ("x", "y", "train_mask", "val_mask", "test_mask", "batch")
@@ -36,16 +37,10 @@ def _as_tensor(value):
 
 def _edge_index_array(edge_index):
     ei = edge_index.array if isinstance(edge_index, Tensor) else edge_index
-    if not hasattr(ei, "dtype"):
-        try:
-            ei = np.asarray(ei)
-        except ValueError:  # numpy's "inhomogeneous shape" names no argument
-            raise ValueError("Graph: expected `edge_index` of shape (2, E) (got rows of "
-                             "different lengths)") from None
+    if not hasattr(ei, "dtype"):  # a list: `[[], []]` is no edges (int64)
+        ei = as_index_array("Graph", "edge_index", ei)
     if ei.ndim != 2 or ei.shape[0] != 2:
         raise ValueError(f"Graph: expected `edge_index` of shape (2, E) (got {ei.shape})")
-    if ei.size == 0 and ei.dtype.kind == "f":  # `[[], []]` (numpy makes it float64): no edges
-        ei = ei.astype(np.int64)
     if ei.dtype.kind not in "iu":
         raise TypeError(f"Graph: expected an integer `edge_index` (got {ei.dtype})")
     return ei
@@ -137,7 +132,8 @@ class Graph:
     (``sg.tensor(a)``) keeps float64, e.g. for regression targets that need it.
 
     PyG's ``Data`` access by name works too: ``g["x"]``, ``g["x"] = v``, ``"x" in g``,
-    ``for key, value in g``.
+    ``g.keys()`` and ``for key, value in g``, which name the edges ``edge_index`` (and
+    ``edge_weight`` when weighted), as PyG stores them.
 
     Args:
         x: node features, dense ``(N, F)`` or sparse CSR ``(N, F)``.
@@ -380,22 +376,41 @@ class Graph:
         return int(b.max()) + 1 if b.size else 0
 
     def keys(self) -> list[str]:
-        return [k for k, v in vars(self).items()
-                if v is not None and k != "num_nodes" and not k.startswith("_")]
+        """The names of the attributes that are set, as PyG's ``Data.keys()``: the adjacency
+        is listed as PyG stores it, ``edge_index``, then ``edge_weight`` when the graph is
+        weighted (an unweighted graph's are the implicit ones, which PyG would not store);
+        ``g.adj`` itself stays readable, and ``"adj" in g``."""
+        out = []
+        for k, v in vars(self).items():
+            if k == "adj":
+                out += ["edge_index", "edge_weight"] if self._is_weighted() else ["edge_index"]
+            elif v is not None and k != "num_nodes" and not k.startswith("_"):
+                out.append(k)
+        return out
+
+    def _is_weighted(self) -> bool:
+        from sparsegraph.graph_ops import is_weighted
+
+        return is_weighted(self)
 
     # ---- PyG's Data access by name: g["x"], g["x"] = v, "x" in g, for key, value in g ------
     _VIEWS = ("edge_index", "edge_weight", "num_nodes")  # derived or fixed: read, not set
 
     def __getitem__(self, key: str):
-        """``g[key]``: the attribute ``key`` (one of `keys`, or ``edge_index`` /
-        ``edge_weight`` / ``num_nodes``), as PyG's ``data[key]``.
+        """``g[key]``: the attribute ``key`` (one of `keys`, or ``adj`` / ``num_nodes``), as
+        PyG's ``data[key]``.
 
         Raises:
-            TypeError: a key that is not a str. KeyError: an attribute that is not set.
+            TypeError: a key that is not a str. KeyError: an attribute that is not set
+                (``edge_weight`` of an unweighted graph too, as ``"edge_weight" in g`` is
+                False: read ``g.edge_weight`` for its implicit ones).
         """
         if not isinstance(key, str):
             raise TypeError(f"Graph: expected an attribute name (a str) as key (got "
                             f"{type(key).__name__} {key!r})")
+        if key == "edge_weight" and not self._is_weighted():
+            raise KeyError("Graph: no attribute 'edge_weight': the graph is unweighted (its "
+                           "`g.edge_weight` are the implicit ones)")
         if key in self._VIEWS:
             return getattr(self, key)
         value = None if key.startswith("_") else vars(self).get(key)
@@ -421,18 +436,21 @@ class Graph:
         setattr(self, key, value)
 
     def __contains__(self, key) -> bool:
-        """``key in g``: whether the attribute is set (not None), as PyG's ``Data``;
-        ``"edge_index"`` always, ``"edge_weight"`` only for a weighted graph (an unweighted
-        one's ``edge_weight`` is the implicit ones, which PyG would not store)."""
-        if key == "edge_weight":
-            from sparsegraph.graph_ops import is_weighted
-
-            return is_weighted(self)
-        return key == "edge_index" or (isinstance(key, str) and key in self.keys())
+        """``key in g``: whether the attribute is set (not None), as PyG's ``Data``: one of
+        `keys` (``"edge_index"`` always, ``"edge_weight"`` only for a weighted graph), or
+        ``"adj"``."""
+        if not isinstance(key, str):
+            return False
+        if key == "edge_weight":  # the one key whose answer reads the values
+            return self._is_weighted()
+        return key in ("edge_index", "adj") or (
+            key != "num_nodes" and not key.startswith("_") and vars(self).get(key) is not None)
 
     def __iter__(self):
-        """``(key, value)`` for each of `keys`, as iterating over PyG's ``Data``."""
-        return ((k, vars(self)[k]) for k in self.keys())
+        """``(key, value)`` for each of `keys`, as iterating over PyG's ``Data``: the edges
+        come as ``edge_index`` (and ``edge_weight``), not ``adj``, so ``dict(g)`` holds what
+        PyG code reads and ``Graph(**dict(g))`` rebuilds the graph."""
+        return ((k, getattr(self, k)) for k in self.keys())
 
     def _host_structure(self) -> Structure:
         """The adjacency's structure on the host (itself, with its caches, on the host)."""
@@ -486,11 +504,6 @@ class Graph:
         return f"Graph({', '.join(parts)})"
 
     # ---- transforms (return new graphs) -------------------------------------------------------
-    def __copy__(self) -> Graph:
-        """``copy.copy(g)``: a new Graph holding the same attribute objects (no array is
-        copied), so reassigning one of its attributes leaves ``g`` as it was."""
-        return self._replace()
-
     def _replace(self, **changes) -> Graph:
         g = Graph.__new__(Graph)
         g.__dict__.update(self.__dict__)
@@ -589,15 +602,7 @@ class Graph:
         """
         from sparsegraph.graph_ops import batch_graphs
 
-        if isinstance(graphs, Graph):  # it iterates as (key, value) pairs, as PyG's Data
-            raise TypeError("Graph.batch: expected a sequence of Graphs (got one Graph; pass "
-                            "[g])")
-        graphs = list(graphs)
-        for i, g in enumerate(graphs):
-            if not isinstance(g, Graph):
-                raise TypeError(f"Graph.batch: expected a sequence of Graphs (got "
-                                f"{type(g).__name__} at position {i})")
-        return batch_graphs(graphs)
+        return batch_graphs(graph_list("Graph.batch", graphs))
 
     batch = _Batch()
 
@@ -607,3 +612,29 @@ class Graph:
         from sparsegraph.graph_ops import unbatch
 
         return unbatch(self)
+
+
+def graph_list(op: str, graphs) -> list[Graph]:
+    """``graphs`` (a list, tuple, dataset or other iterable of Graphs) as a list, each checked,
+    for ``op``, a function taking several graphs. One Graph is refused by name: it iterates
+    as ``(key, value)`` pairs, as PyG's ``Data``, so it would fail later on a tuple.
+
+    Raises:
+        TypeError: one Graph, something that is not iterable (or a str), or an element that
+            is not a Graph (naming its position).
+    """
+    if isinstance(graphs, Graph):
+        raise TypeError(f"{op}: expected `graphs` to be a list or dataset of Graphs (got one "
+                        "Graph; pass [g])")
+    try:
+        if isinstance(graphs, str | bytes):
+            raise TypeError
+        graphs = list(graphs)
+    except TypeError:
+        raise TypeError(f"{op}: expected `graphs` to be a list or dataset of Graphs (got "
+                        f"{type(graphs).__name__})") from None
+    for i, g in enumerate(graphs):
+        if not isinstance(g, Graph):
+            raise TypeError(f"{op}: expected `graphs` to hold Graphs (got {type(g).__name__} "
+                            f"at position {i})")
+    return graphs

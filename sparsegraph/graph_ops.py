@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sparsegraph import backend
+from sparsegraph.ops._util import check_reduce
 from sparsegraph.ops.graph_norm import FILL_REDUCES, _inexact, add_self_loops, to_undirected
 from sparsegraph.sparse import SparseTensor, Structure, from_scipy
 from sparsegraph.tensor import Tensor, wrap
@@ -65,9 +66,7 @@ def _edge_weighted(g):
 def undirected_edges(g, reduce: str = "mean"):
     """``g`` with every reverse edge added; parallel edges merged by ``reduce`` (PyG's
     ``"add"`` is ``"sum"``)."""
-    reduce = "sum" if isinstance(reduce, str) and reduce == "add" else reduce
-    if reduce not in REDUCERS:
-        raise ValueError(f"to_undirected: expected `reduce` in {REDUCERS} (got {reduce!r})")
+    reduce = check_reduce("to_undirected", reduce, REDUCERS)
     s = g._host_structure()
 
     def merged(a):  # one `ops.to_undirected` per field, all on the structure's cached plan

@@ -250,14 +250,6 @@ class SparseTensor:
         self.structure = structure
         self.values = values
 
-    @classmethod
-    def _trusted(cls, structure: Structure, values: Tensor) -> SparseTensor:
-        """No checks: for ops whose output keeps the invariants `__init__` checks by
-        construction (same structure and values rows, or a permutation of them)."""
-        t = object.__new__(cls)
-        t.structure, t.values = structure, values
-        return t
-
     # ---- metadata -------------------------------------------------------------------------
     layout = property(lambda self: self.structure.layout)
     nnz = property(lambda self: self.structure.nnz)
@@ -309,23 +301,23 @@ class SparseTensor:
     def grad(self) -> SparseTensor | None:
         """The gradient as a sparse tensor with this tensor's structure (or None)."""
         g = self.values.grad
-        return None if g is None else SparseTensor._trusted(self.structure, g)
+        return None if g is None else SparseTensor(self.structure, g)
 
     def with_values(self, values) -> SparseTensor:
         """Same structure, new values (how edge weights or attention go onto a graph)."""
         if isinstance(values, Tensor) and values.device != self.structure.device:
             raise ValueError(f"with_values: `values` is on {values.device} but the structure "
                              f"is on {self.structure.device}")
-        return SparseTensor._trusted(self.structure, check_values(
+        return SparseTensor(self.structure, check_values(
             "with_values", values, self.nnz, self.structure.device))
 
     def detach(self) -> SparseTensor:
-        return SparseTensor._trusted(self.structure, self.values.detach())
+        return SparseTensor(self.structure, self.values.detach())
 
     def to(self, *args, **kwargs) -> SparseTensor:
         values = self.values.to(*args, **kwargs)
-        return SparseTensor._trusted(self.structure.to(values.device),
-                                     check_values("to", values, self.nnz, values.device))
+        return SparseTensor(self.structure.to(values.device),
+                            check_values("to", values, self.nnz, values.device))
 
     def numpy(self):
         return self.to_dense().detach().numpy()
@@ -450,8 +442,6 @@ def _coo(op: str, name: str, indices, values, shape, dtype, device) -> SparseTen
     idx = indices.array if isinstance(indices, Tensor) else indices
     if not hasattr(idx, "dtype"):
         idx = as_index_array(op, name, idx)
-        if idx.size == 0:
-            idx = idx.astype(np.int64)  # an empty list says nothing about the dtype
     if idx.ndim != 2 or idx.shape[0] != 2:
         raise ValueError(f"{op}: expected `{name}` of shape (2, nnz) (got {idx.shape})")
     if idx.dtype.kind not in "iu":
@@ -521,12 +511,10 @@ def from_edge_index(edge_index, num_nodes: int | None = None, values=None, *,
     target. Values (default ones) follow the edges through the sort into CSR order.
     """
     ei = edge_index.array if isinstance(edge_index, Tensor) else edge_index
-    ei = ei if hasattr(ei, "dtype") else np.asarray(ei)
+    ei = ei if hasattr(ei, "dtype") else as_index_array("from_edge_index", "edge_index", ei)
     if ei.ndim != 2 or ei.shape[0] != 2:
         raise ValueError(f"from_edge_index: expected `edge_index` of shape (2, E) "
                          f"(got {ei.shape})")
-    if ei.size == 0 and not hasattr(edge_index, "dtype"):
-        ei = ei.astype(np.int64)  # an empty list says nothing about the dtype
     if ei.dtype.kind not in "iu":
         raise TypeError(f"from_edge_index: expected `edge_index` with an integer dtype "
                         f"(got {ei.dtype})")

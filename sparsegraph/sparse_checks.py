@@ -20,12 +20,16 @@ def index_dtype(n_rows: int, n_cols: int, nnz: int) -> np.dtype:
 
 
 def as_index_array(op: str, name: str, a):
-    """``np.asarray(a)`` for a list-like index argument, refusing ragged nesting by name."""
+    """``np.asarray(a)`` for a list-like index argument (a nested list or tuple), refusing
+    ragged nesting by name. A list without any number (``[]``, ``[[], []]``) is int64:
+    numpy makes it float64, but it holds no index that could be a float (an array given as
+    float64 is not converted here, and stays refused)."""
     try:
-        return np.asarray(a)
+        array = np.asarray(a)
     except ValueError:  # numpy: "setting an array element with a sequence ... inhomogeneous"
         raise ValueError(f"{op}: expected `{name}` to be a rectangular array of integers (got "
                          f"a ragged {type(a).__name__}: rows of different lengths)") from None
+    return array.astype(np.int64) if array.size == 0 and array.dtype.kind == "f" else array
 
 
 def index_array(op: str, name: str, a, dtype=None):
@@ -34,8 +38,6 @@ def index_array(op: str, name: str, a, dtype=None):
         a = a.array
     elif not hasattr(a, "dtype"):
         a = as_index_array(op, name, a)
-        if a.dtype == np.float64 and a.size == 0:
-            a = a.astype(np.int64)
     if a.dtype.kind not in "iu":
         raise TypeError(f"{op}: expected `{name}` with an integer dtype (got {a.dtype})")
     if a.ndim != 1:
@@ -87,9 +89,9 @@ def check_values(op: str, values, nnz: int, device: str, dtype=None) -> Tensor:
     Tensor is converted to ``dtype`` and moved to ``device`` (differentiably) when they differ.
     """
     if values is None:
-        xp = backend.array_module(device)
-        return wrap(xp.ones(nnz, dtype=backend.DEFAULT_FLOAT if dtype is None
-                            else backend.as_dtype(dtype)))
+        dt = backend.DEFAULT_FLOAT if dtype is None else backend.as_dtype(dtype)
+        check_values_dtype(op, dt)  # here, naming `op`, not the SparseTensor built from them
+        return wrap(backend.array_module(device).ones(nnz, dtype=dt))
     if not isinstance(values, Tensor):
         from sparsegraph.creation import tensor
 

@@ -12,6 +12,8 @@ import numpy as np
 
 from sparsegraph.autograd.engine import run_backward
 from sparsegraph.autograd.function import grad_edge
+from sparsegraph.backend import to_device
+from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import Tensor, wrap
 
 
@@ -50,24 +52,14 @@ def _outputs(out) -> tuple:
     """``fn``'s output(s) as a tuple of Tensors: a sparse output stands for its ``values``
     (the pattern is no variable; `_pattern` checks that finite differences keep it)."""
     outs = out if isinstance(out, tuple) else (out,)
-    return tuple(o.values if _is_sparse(o) else o for o in outs)
-
-
-def _is_sparse(x) -> bool:
-    from sparsegraph.sparse import SparseTensor
-
-    return isinstance(x, SparseTensor)
+    return tuple(o.values if isinstance(o, SparseTensor) else o for o in outs)
 
 
 def _pattern(out) -> tuple:
     """The sparsity patterns of ``fn``'s outputs (None for a dense one), as host arrays."""
     outs = out if isinstance(out, tuple) else (out,)
-    return tuple((o.layout, o.shape, _as_host(o.row), _as_host(o.col)) if _is_sparse(o)
-                 else None for o in outs)
-
-
-def _as_host(a) -> np.ndarray:
-    return np.asarray(a.get() if hasattr(a, "get") else a)
+    return tuple((o.layout, o.shape, to_device(o.row, "cpu"), to_device(o.col, "cpu"))
+                 if isinstance(o, SparseTensor) else None for o in outs)
 
 
 def _same_pattern(p, q) -> bool:

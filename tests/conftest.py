@@ -1,4 +1,5 @@
-"""Shared fixtures: the `device` fixture (cpu, plus cuda when CuPy sees a GPU) and data roots."""
+"""Shared fixtures: the `device` fixture (cpu, plus cuda when CuPy sees a GPU), `emulated_cuda`
+and data roots."""
 
 import os
 import pathlib
@@ -32,3 +33,15 @@ def data_root():
     if not root or not pathlib.Path(root).is_dir():
         pytest.skip("SPARSEGRAPH_DATA is not set to the staged datasets folder")
     return pathlib.Path(root)
+
+
+@pytest.fixture
+def emulated_cuda(monkeypatch):
+    """"cuda" made usable by CuPy emulated on numpy (`tests.cupy_emulation.install`), with the
+    generic kernels: the CUDA-specific ones (RawKernel, cuSPARSE) are not emulated."""
+    from sparsegraph import kernels
+    from tests.cupy_emulation import install
+
+    install(monkeypatch)
+    with kernels.use("generic"):
+        yield

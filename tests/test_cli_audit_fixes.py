@@ -124,7 +124,7 @@ def test_a_root_that_is_a_file_is_refused_naming_the_flag(command, tmp_path, cap
                                  f"{afile}, a file, not a folder; pass a folder"]
     monkeypatch.setenv("SPARSEGRAPH_DATA", str(afile))
     assert run(argv) == 2
-    assert err_lines(capsys) == [f"sparsegraph {command}: $SPARSEGRAPH_DATA is {afile}, a "
+    assert err_lines(capsys) == [f"sparsegraph {command}: $SPARSEGRAPH_DATA {afile} is a "
                                  "file, not a folder; point it at a folder (or pass --root)"]
     assert not (tmp_path / "bm").exists() and not (tmp_path / "g.dot").exists()
 
@@ -205,12 +205,6 @@ def test_an_empty_path_is_refused_naming_the_flag(argv, flag, what, tmp_path, ca
     line = err_lines(capsys)[-1]
     assert line.endswith(f"error: argument {flag}: expected {what} (got {argv[-1]!r})"), line
     assert list(tmp_path.iterdir()) == []  # nothing trained, nothing written
-
-
-def test_json_problem_refuses_an_empty_path():
-    from sparsegraph.cli.train import json_problem
-
-    assert json_problem("") == "--json: expected a file path (got '')"
 
 
 # ---- F7: --passes ------------------------------------------------------------------------------
@@ -394,6 +388,34 @@ def test_a_swallowed_ctrl_c_ends_train_at_the_next_epoch(tmp_path, capsys, monke
     assert main(["train", "--quiet", "--json", str(tmp_path / "r.json")]) == 130
     assert err_lines(capsys) == ["sparsegraph train: interrupted"]  # no "Exception ignored"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_after_an_interrupted_command_the_same_process_runs_the_next_one(tmp_path, capsys,
+                                                                        monkeypatch):
+    # a notebook, a wrapper script or this test session calls main() again: the Ctrl-C that
+    # ended the first command must not end the bars and writes of what comes next
+    import sparsegraph.gnn.train
+    from sparsegraph.cli.common import interrupted, progress
+    from sparsegraph.cli.graph import _write
+    from sparsegraph.cli.train import write_json
+
+    def trainer(model, graph, *, on_epoch, **kw):
+        _SwallowedCtrlC()
+        on_epoch(0, {"loss": 1.0, "val_acc": 0.5})
+
+    with monkeypatch.context() as m:
+        m.setattr(sparsegraph.gnn.train, "train_node_classifier", trainer)
+        assert main(["train", "--quiet", "--json", str(tmp_path / "r.json")]) == 130
+    assert not interrupted()
+    with progress(3, "later", quiet=True) as bar:
+        bar.update(1)
+    _write(str(tmp_path / "g.txt"), "x")
+    assert write_json(str(tmp_path / "w.json"), {"a": 1}) == 0
+    assert (tmp_path / "g.txt").read_text() == "x" and json.loads(
+        (tmp_path / "w.json").read_text()) == {"a": 1}
+    assert main(["train", *KARATE_ONLY, "--json", str(tmp_path / "r.json")]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["config"]["dataset"] == "karate"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.txt", "r.json", "w.json"]
 
 
 def test_a_failure_after_a_swallowed_ctrl_c_is_the_interruption(tmp_path, capsys, monkeypatch):

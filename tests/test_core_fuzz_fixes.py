@@ -121,12 +121,33 @@ def test_weight_decay_applies_to_a_parameter_used_only_through_sign():
     np.testing.assert_allclose(w.detach().numpy(), [1.0 - 0.05, -2.0 + 0.1], rtol=1e-6)
 
 
-def test_sign_in_a_composite_matches_central_differences():
+def test_the_gradient_through_sign_alone_is_the_zero_central_differences_give():
+    # the only path from x to the output goes through sign: autograd.grad answers (zeros,
+    # as PyTorch) where a None gradient made it refuse x as "not used"
     x0 = np.array([0.7, -1.3, 2.0])
+    c = np.array([1.0, 2.0, 3.0])
     x = sg.tensor(x0, requires_grad=True)
-    (x * sg.sign(x) * x).sum().backward()
-    expected = central_grad(lambda a: float((a * np.sign(a) * a).sum()), x0)
-    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-6)
+    (g,) = sg.autograd.grad((sg.sign(x) * sg.tensor(c)).sum(), [x])
+    expected = central_grad(lambda a: float((np.sign(a) * c).sum()), x0)
+    np.testing.assert_array_equal(g.numpy(), expected)
+    assert g.dtype == x.dtype
+
+
+def test_only_sign_records_the_input_shapes_its_zero_gradient_needs(monkeypatch):
+    # a comparison never runs backward: `x > 0` on a tensor that requires grad must not pay
+    # for the metadata (one shape per input) that sign's backward reads
+    import sparsegraph.ops.elementwise as elementwise
+
+    calls = []
+    real = elementwise.shape_of
+    monkeypatch.setattr(elementwise, "shape_of", lambda a: calls.append(1) or real(a))
+    x = sg.tensor([1.0, -2.0], requires_grad=True)
+    b = sg.tensor([True, False])
+    for out in (x > 0, x == x, sg.logical_not(x > 0), sg.logical_and(x > 0, b)):
+        assert not out.requires_grad
+    assert calls == []
+    sg.sign(x).sum().backward()
+    assert calls and x.grad.numpy().tolist() == [0.0, 0.0]
 
 
 def test_comparison_logical_and_bitwise_outputs_take_no_part_in_autograd():
@@ -338,6 +359,61 @@ def test_dtype_inference_of_lists_follows_pytorch(data, dtype):
     np.testing.assert_array_equal(t.numpy(), np.asarray(data, dtype=dtype))
 
 
-def test_an_explicit_dtype_still_wins_over_inference():
+@pytest.mark.parametrize("data, dtype", [
+    ([np.float16(1.0), np.int16(2)], "float16"),  # numpy: float32; PyTorch promotes to Half
+    ([[np.float16(1.0)], [np.int16(2)]], "float16"),
+    ([np.ones(2, np.float16), np.ones(2, np.int16)], "float16"),
+    ([[1.0, 2.0], (3.0, 4.0)], "float32"),  # lists and tuples alike
+    ([[[1.0, 2.0]], [[3.0, np.float64(4.0)]]], "float64"),  # found on the innermost level
+    ([[np.ones(2)], [np.ones(2)]], "float64"),  # arrays below a list level
+    ([[np.ones(2, np.float32)], [[5.0, 6.0]]], "float32"),
+    ([[], []], "float32"),
+    ([[[], []]], "float32"),
+    ([[True, False], [False, True]], "bool"),
+    ([[1, 2], [3, 4]], "int64"),
+])
+def test_nested_lists_convert_level_by_level_to_numpys_values_and_pytorchs_dtype(data, dtype):
+    t = sg.tensor(data)
+    want = np.asarray(data)
+    assert t.dtype == np.dtype(dtype) and t.shape == want.shape
+    np.testing.assert_array_equal(t.numpy(), want.astype(dtype))
+
+
+def test_ragged_and_mixed_lists_are_refused_with_numpys_message():
+    for data in ([[1.0, 2.0], [3.0]], [[1.0, [2.0]], [3.0, 4.0]], [[1.0, 2.0], 3.0]):
+        with pytest.raises(TypeError, match=r"^tensor: cannot convert list to a tensor: .*"
+                                            r"inhomogeneous shape"):
+            sg.tensor(data)
+
+
+def _profiled_events(fn) -> int:
+    """Python-level calls (and C calls made from Python) that ``fn()`` runs."""
+    import sys
+
+    events = [0]
+
+    def count(frame, event, arg):
+        events[0] += 1
+
+    sys.setprofile(count)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return events[0]
+
+
+@pytest.mark.parametrize("make", [
+    lambda n: [[float(i), float(i + 1)] for i in range(n)],  # numpy says float64: walked
+    lambda n: [[[float(i)], [0.5]] for i in range(n)],
+    lambda n: [[i, i + 1] for i in range(n)],
+])
+def test_a_nested_lists_dtype_costs_no_python_work_per_element(make):
+    # the walk over the elements' types is C-level (map / set / chain.from_iterable), level
+    # by level: the Python-level work does not grow with the list (it did, per inner list)
+    small, large = make(100), make(3000)
+    assert _profiled_events(lambda: sg.tensor(small)) == _profiled_events(
+        lambda: sg.tensor(large))
+
     assert sg.tensor([np.float64(2.0)], dtype="float32").dtype == np.float32
     assert sg.tensor(np.float64(2.0)).dtype == np.float64

@@ -13,10 +13,10 @@ import pytest
 import scipy.sparse
 
 import sparsegraph as sg
-from sparsegraph import kernels, static
+from sparsegraph import static
 from sparsegraph.datasets import load_for_training
 from sparsegraph.gnn import models
-from tests.cupy_emulation import DeviceArray, install
+from tests.cupy_emulation import DeviceArray, host
 
 MODELS = {"gcn": lambda f, c: models.GCN(f, 16, c, dropout=0.5),
           "gat": lambda f, c: models.GAT(f, 8, c, heads=4, dropout=0.6),
@@ -24,13 +24,6 @@ MODELS = {"gcn": lambda f, c: models.GCN(f, 16, c, dropout=0.5),
           "sgc": lambda f, c: models.SGC(f, c),
           "appnp": lambda f, c: models.APPNP(f, 16, c, dropout=0.5),
           "mlp": lambda f, c: models.MLP(f, 16, c, dropout=0.5)}
-
-
-@pytest.fixture
-def emulated_cuda(monkeypatch):
-    install(monkeypatch)
-    with kernels.use("generic"):
-        yield
 
 
 def karate(device, dtype="float64"):
@@ -49,10 +42,6 @@ def train(name, device, compiled=False, steps=4):
     fn = static.compile(step) if compiled else step
     losses = [float(fn().item()) for _ in range(steps)]
     return losses, [p.detach() for p in model.parameters()], fn
-
-
-def host(t):
-    return sg.backend.to_device(t.array, "cpu")
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

@@ -8,20 +8,9 @@ import pytest
 import scipy.sparse
 
 import sparsegraph as sg
-from sparsegraph import gnn, kernels, static
+from sparsegraph import gnn, static
 from sparsegraph.gnn import models
-from tests.cupy_emulation import DeviceArray, install
-
-
-@pytest.fixture
-def emulated_cuda(monkeypatch):
-    install(monkeypatch)
-    with kernels.use("generic"):
-        yield
-
-
-def host(t):
-    return sg.backend.to_device(t.array, "cpu")
+from tests.cupy_emulation import DeviceArray, host
 
 
 def _path_adjacency(device):

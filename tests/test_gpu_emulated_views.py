@@ -8,19 +8,7 @@ import numpy as np
 import pytest
 
 import sparsegraph as sg
-from sparsegraph import kernels
-from tests.cupy_emulation import DeviceArray, install
-
-
-@pytest.fixture
-def emulated_cuda(monkeypatch):
-    install(monkeypatch)
-    with kernels.use("generic"):
-        yield
-
-
-def host(t):
-    return sg.backend.to_device(t.array, "cpu")
+from tests.cupy_emulation import DeviceArray, host
 
 
 def _x(shape, device, seed=0):

@@ -495,7 +495,8 @@ EI3 = np.array([[0, 1, 2], [1, 2, 0]])
     (dict(x=np.array([["a"], ["b"], ["c"]]), edge_index=EI3), TypeError,
      r"Graph: expected numeric `x` \(got dtype <U1\)"),
     (dict(edge_index=[[0, 1], [1]]), ValueError,
-     r"Graph: expected `edge_index` of shape \(2, E\) \(got rows of different lengths\)"),
+     r"Graph: expected `edge_index` to be a rectangular array of integers \(got a ragged "
+     r"list: rows of different lengths\)"),
     (dict(edge_index=EI3, batch=np.array([0, 0])), ValueError,
      r"Graph: expected `batch` of shape \(3,\), one graph id per node \(got shape \(2,\)\)"),
     (dict(edge_index=EI3, batch=np.zeros(3)), TypeError,
@@ -507,8 +508,8 @@ def test_malformed_inputs_are_named(kwargs, error, match):
 
 
 def test_batch_names_a_non_graph_and_split_masks_stay_accepted():
-    with pytest.raises(TypeError, match=r"Graph.batch: expected a sequence of Graphs \(got int "
-                                        r"at position 1\)"):
+    with pytest.raises(TypeError, match=r"Graph.batch: expected `graphs` to hold Graphs \(got "
+                                        r"int at position 1\)"):
         sg.Graph.batch([small(), 1])
     g = sg.Graph(edge_index=EI3, train_mask=np.ones((1, 3), bool), batch=np.zeros(3, np.int64))
     assert tuple(g.train_mask.shape) == (1, 3) and g.num_graphs == 1

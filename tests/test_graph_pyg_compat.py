@@ -2,7 +2,6 @@
 attributes and weights, Data's names (num_node_features, g["x"], "x" in g, ...), an empty
 ``[[], []]`` edge list, and the NeighborLoader batch's edge_attr."""
 
-import copy
 
 import numpy as np
 import pytest
@@ -113,22 +112,47 @@ def test_access_by_name_as_pyg_data():
     for key in ("edge_index", "num_nodes", "_weighted", "subgraph"):
         with pytest.raises(TypeError, match="which Graph reserves"):
             g[key] = 1
-    # the implicit weights of an unweighted graph are no attribute PyG would store
-    assert "edge_weight" not in g and g["edge_weight"].numpy().tolist() == [1.0, 1.0]
+    # the implicit weights of an unweighted graph are no attribute PyG would store: `in`,
+    # `[]`, keys() and iteration agree on that (g.edge_weight still reads them)
+    assert "edge_weight" not in g and g.edge_weight.numpy().tolist() == [1.0, 1.0]
+    with pytest.raises(KeyError, match=r"no attribute 'edge_weight': the graph is unweighted"):
+        g["edge_weight"]
     w = Graph(edge_index=np.array([[0], [1]]), edge_weight=np.array([1.0]))
-    assert "edge_weight" in w
-    assert dict(iter(g)).keys() == set(g.keys()) and dict(iter(g))["x"] is g.x
-    with pytest.raises(TypeError, match=r"Graph.batch: expected a sequence of Graphs \(got "
-                                        r"one Graph; pass \[g\]\)"):
-        Graph.batch(g)
+    assert "edge_weight" in w and w["edge_weight"] is w.edge_weight
+    assert "edge_weight" in w.keys() and "edge_weight" not in g.keys()
 
 
-def test_copy_is_shallow():
-    g = Graph(x=np.ones((2, 1)), edge_index=np.array([[0], [1]]), y=np.array([0, 1]))
-    c = copy.copy(g)
-    assert c is not g and c.x is g.x and c.adj is g.adj
-    c.y = None
-    assert g.y is not None
+def test_iteration_names_the_edges_as_pyg_does():
+    x = np.ones((3, 2), np.float32)
+    g = Graph(x=x, edge_index=np.array([[0, 1], [1, 2]]), y=np.array([0, 1, 0]))
+    d = dict(g)
+    assert list(d) == g.keys() == ["edge_index", "x", "y"] and d["x"] is g.x
+    np.testing.assert_array_equal(d["edge_index"], g.edge_index)
+    assert "adj" in g and "adj" not in d  # readable, but not a PyG attribute
+    w = Graph(x=x, edge_index=np.array([[0, 1], [1, 2]]), edge_weight=np.array([2.0, 3.0]),
+              edge_attr=np.ones((2, 4)))
+    rebuilt = Graph(**dict(w))  # what PyG code does with a Data's items
+    np.testing.assert_array_equal(rebuilt.adj.to_dense().numpy(), w.adj.to_dense().numpy())
+    np.testing.assert_array_equal(rebuilt.edge_attr.numpy(), w.edge_attr.numpy())
+    assert all(key in w for key, _ in w)
+
+
+def test_apis_taking_several_graphs_refuse_one_graph_by_name():
+    from sparsegraph.datasets import GraphLoader
+    from sparsegraph.gnn.train import train_graph_classifier
+
+    g = Graph(x=np.ones((2, 1)), edge_index=np.array([[0], [1]]), y=np.array([1]))
+    calls = {"Graph.batch": lambda: Graph.batch(g),
+             "GraphLoader": lambda: GraphLoader(g),
+             "train_graph_classifier": lambda: train_graph_classifier(
+                 lambda: None, g, [(np.array([0]), np.array([0]))], epochs=1)}
+    for op, call in calls.items():
+        with pytest.raises(TypeError, match=rf"^{op}: expected `graphs` to be a list or "
+                                            r"dataset of Graphs \(got one Graph; pass \[g\]\)"):
+            call()
+    with pytest.raises(TypeError, match=r"^train_graph_classifier: expected `graphs` to hold "
+                                        r"Graphs \(got int at position 1\)"):
+        train_graph_classifier(lambda: None, [g, 3], [], epochs=1)
 
 
 # ---- Graph(edge_index=[[], []]) -----------------------------------------------------------------
@@ -137,7 +161,10 @@ def test_an_empty_list_edge_index_is_no_edges():
     assert (g.num_nodes, g.num_edges) == (0, 0)
     h = Graph(edge_index=[[], []], num_nodes=3)
     assert (h.num_nodes, h.num_edges) == (3, 0) and h.edge_index.shape == (2, 0)
-    assert Graph(edge_index=sg.tensor(np.zeros((2, 0))), num_nodes=2).num_edges == 0
+    # only a list says nothing about the dtype: a float array, even empty, is refused as
+    # from_edge_index and the layers refuse it
+    with pytest.raises(TypeError, match=r"expected an integer `edge_index` \(got float64\)"):
+        Graph(edge_index=sg.tensor(np.zeros((2, 0))), num_nodes=2)
     with pytest.raises(TypeError, match=r"expected an integer `edge_index` \(got float64\)"):
         Graph(edge_index=[[0.0], [1.0]])
 
@@ -167,3 +194,18 @@ def test_neighbor_loader_batch_carries_the_sampled_edges_edge_attr(width):
         assert batch.to("cpu").edge_attr is batch.edge_attr
     plain = Graph(x=np.ones((n, 1), np.float32), edge_index=ei)
     assert next(iter(NeighborLoader(plain, [2], batch_size=4, seed=0))).edge_attr is None
+
+
+# ---- Graph.to_undirected checks `reduce` as ops.to_undirected does -----------------------------
+@pytest.mark.parametrize("reduce, error, match", [
+    (np.array(["sum", "max"]), TypeError, r"to_undirected: expected `reduce` to be a str in "
+                                          r"\('sum', 'mean', 'max', 'min'\) \(got ndarray\)"),
+    (None, TypeError, r"to_undirected: expected `reduce` to be a str"),
+    ("prod", ValueError, r"to_undirected: expected `reduce` in \('sum', 'mean', 'max', 'min'\) "
+                         r"\(got 'prod'\)"),
+])
+def test_graph_to_undirected_checks_reduce_as_the_op_does(reduce, error, match):
+    g = Graph(edge_index=np.array([[0, 1], [1, 2]]), edge_weight=np.array([1.0, 2.0]))
+    with pytest.raises(error, match=match):
+        g.to_undirected(reduce)
+    assert g.to_undirected("add").num_edges == 4  # PyG's name of "sum"

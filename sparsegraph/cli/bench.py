@@ -31,7 +31,7 @@ from functools import partial
 import numpy as np
 
 import sparsegraph as sg
-from sparsegraph.cli.common import SEED, progress
+from sparsegraph.cli.common import FOLDER_PATH, SEED, folder_problem, progress
 
 
 # ---- shared helpers -------------------------------------------------------------------------
@@ -146,19 +146,6 @@ def too_small(args, **minimum) -> str | None:
         value = getattr(args, name)
         if any(v < low for v in (value if isinstance(value, list) else [value])):
             return f"expected --{name.replace('_', '-')} >= {low} (got {value})"
-    return None
-
-
-def out_problem(out: str) -> str | None:
-    """Why ``--out`` cannot be the output folder (it, or a folder above it, is a file)."""
-    import pathlib
-
-    if not out.strip():  # Path("") is the current directory
-        return f"expected --out to name a folder (got {out!r})"
-    for path in (pathlib.Path(out), *pathlib.Path(out).parents):
-        if path.exists() and not path.is_dir():
-            what = "is" if str(path) == str(out) else f"is inside {path}, which is"
-            return f"--out {out} {what} an existing file, not a folder"
     return None
 
 
@@ -309,7 +296,7 @@ def _fused_backward(kernel, transposed, gathered_values, g, x):
 def cmd_spmm(args: argparse.Namespace) -> int:
     """Forward (A @ X) and backward (A.T @ G + SDDMM) of every CSR spmm kernel."""
     error = check_device(args.device) or too_small(args, nodes=1, edges=0, features=1,
-                                                   repeat=1) or out_problem(args.out)
+                                                   repeat=1) or folder_problem("--out", args.out)
     if not error and args.edges > args.nodes ** 2:
         error = (f"expected --edges <= --nodes^2 = {args.nodes ** 2} (got {args.edges}): a "
                  f"{args.nodes} x {args.nodes} matrix has no room for more entries")
@@ -392,7 +379,8 @@ def add_bench_parser(sub) -> None:
 def common_options(p, out: str, seed: str) -> None:
     """--out, --device, --seed (``seed``: what it seeds) and --quiet, shared by the spmm and
     models benchmarks."""
-    p.add_argument("--out", default=out, help="output folder (default: %(default)s)")
+    p.add_argument("--out", type=FOLDER_PATH, default=out,
+                   help="output folder (default: %(default)s)")
     p.add_argument("--device", default="cpu",
                    help="cpu, cuda or cuda:N: where the kernels run and are timed (cuda needs "
                         "CuPy and a GPU) (default: %(default)s)")

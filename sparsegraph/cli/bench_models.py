@@ -26,7 +26,6 @@ from sparsegraph.cli.bench import (
     machine,
     md_table,
     on_device,
-    out_problem,
     peak_rss_mb,
     synchronize,
     too_small,
@@ -36,6 +35,7 @@ from sparsegraph.cli.common import (
     FOLDER_PATH,
     dataset_message,
     fetch_hint,
+    folder_problem,
     progress,
     root_problem,
 )
@@ -117,7 +117,7 @@ def cmd_models(args: argparse.Namespace) -> int:
                  f"{', '.join(known_datasets())})" if unknown and not args.single else None)
              or (f"{no_split[0]} has no stored train/val/test split to train on; drop it "
                  "from --datasets" if no_split and not args.single else None)
-             or (None if args.single else out_problem(args.out)))
+             or (None if args.single else folder_problem("--out", args.out)))
     if error:
         print(f"sparsegraph bench models: {error}", file=sys.stderr)
         return 2

@@ -36,12 +36,11 @@ from sparsegraph.cli.bench import (
     machine,
     md_table,
     on_device,
-    out_problem,
     synchronize,
     too_small,
     write_outputs,
 )
-from sparsegraph.cli.common import SEED, progress
+from sparsegraph.cli.common import FOLDER_PATH, SEED, folder_problem, progress
 
 NODES = [50, 200, 1000, 3000, 6000, 50000]
 DENSITIES = [1e-5, 1e-4, 1e-3, 1e-2, 0.03, 0.1, 0.2, 0.3, 0.5]
@@ -345,7 +344,7 @@ def cmd_sparse_dense(args: argparse.Namespace) -> int:
         error = (f"every point has more than --max-nnz {args.max_nnz} entries (nodes "
                  f"{args.nodes}, densities {args.density_sweep}): nothing would be measured")
     else:
-        error = out_problem(args.out)
+        error = folder_problem("--out", args.out)
     if error:
         print(f"sparsegraph bench sparse-vs-dense: {error}", file=sys.stderr)
         return 2
@@ -428,7 +427,7 @@ def add_sparse_dense_parser(kinds) -> None:
     p.add_argument("--no-plots", action="store_true",
                    help="JSON and Markdown only (without it, the PNG plots need matplotlib, "
                         "the `plot` extra: pip install 'sparsegraph[plot]')")
-    p.add_argument("--out", default="bench-sparse-vs-dense",
+    p.add_argument("--out", type=FOLDER_PATH, default="bench-sparse-vs-dense",
                    help="output folder (default: %(default)s)")
     p.add_argument("--device", default="cpu",
                    help="cpu, cuda or cuda:N: where both products run and are timed (cuda "

@@ -1,6 +1,8 @@
-"""What the commands share when they check their flags and report a dataset problem: one
-argparse type per kind of value (so every ``--seed`` is refused alike), the data root check,
-the no-split refusal and the rewrite of the datasets' Python advice into the command line's.
+"""What the commands share: one argparse type per kind of value (so every ``--seed`` is
+refused alike), the check of a folder flag (``--root``, ``--out``), the no-split refusal, the
+rewrite of the datasets' Python advice into the command line's, and Ctrl-C: `sigint_handling`
+(one "interrupted" line and status 130, even where numba swallows the KeyboardInterrupt) and
+the `progress` bars that end a command at their next tick after such a Ctrl-C.
 """
 
 from __future__ import annotations
@@ -56,24 +58,28 @@ FILE_PATH = path_type("a file path")
 FOLDER_PATH = path_type("a folder path")
 
 
-def root_problem(root: str | None) -> str | None:
-    """Why the data root cannot be a folder, in one line naming ``--root`` or
-    ``$SPARSEGRAPH_DATA`` (whichever supplies it, as `sparsegraph.datasets.root.data_root`
-    picks it): it, or a folder above it, is a file. None when it can be (missing is fine:
-    the datasets create it)."""
-    given = root if root is not None else os.environ.get("SPARSEGRAPH_DATA")
-    if not given:  # unset or empty: the user cache, which no flag names
-        return None
-    folder = pathlib.Path(given).expanduser()
+def folder_problem(flag: str, path: str, remedy: str = "pass a folder") -> str | None:
+    """Why ``path``, which ``flag`` names (``--root``, ``--out``, ``$SPARSEGRAPH_DATA``),
+    cannot be a folder, in one line ending with ``remedy``: it, or a folder above it, is a
+    file. None when it can be (a missing folder is fine: the command creates it)."""
+    folder = pathlib.Path(path).expanduser()
     for p in (folder, *folder.parents):
         if p.exists():
             if p.is_dir():
                 return None
             what = "a file" if p == folder else f"inside {p}, a file"
-            return (f"--root {given} is {what}, not a folder; pass a folder" if root is not None
-                    else f"$SPARSEGRAPH_DATA is {given}, {what}, not a folder; point it at a "
-                         "folder (or pass --root)")
+            return f"{flag} {path} is {what}, not a folder; {remedy}"
     return None
+
+
+def root_problem(root: str | None) -> str | None:
+    """`folder_problem` of the data root, naming ``--root`` or ``$SPARSEGRAPH_DATA``
+    (whichever supplies it, as `sparsegraph.datasets.root.data_root` picks it)."""
+    if root is not None:
+        return folder_problem("--root", root)
+    given = os.environ.get("SPARSEGRAPH_DATA")  # unset or empty: the user cache, no flag's
+    return folder_problem("$SPARSEGRAPH_DATA", given, "point it at a folder (or pass "
+                          "--root)") if given else None
 
 
 def no_split_message(dataset: str, command: str = "train") -> str:
@@ -144,23 +150,29 @@ def sigint_handling():
     import threading
 
     _Sigint.seen = False
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
-        yield
-        return
-    previous_hook = sys.unraisablehook
-
-    def hook(unraisable):
-        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
-            previous_hook(unraisable)
-
-    signal.signal(signal.SIGINT, _on_sigint)
-    sys.unraisablehook = hook
     try:
-        yield
+        if (threading.current_thread() is not threading.main_thread()
+                or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+            yield
+            return
+        previous_handler, previous_hook = signal.getsignal(signal.SIGINT), sys.unraisablehook
+
+        def hook(unraisable):
+            if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+                previous_hook(unraisable)
+
+        signal.signal(signal.SIGINT, _on_sigint)
+        sys.unraisablehook = hook
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous_handler)
+            sys.unraisablehook = previous_hook
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        sys.unraisablehook = previous_hook
+        # the Ctrl-C belonged to this command (`main` reads the flag inside the block): a
+        # later command, progress bar or write in the same process (a notebook, the tests)
+        # must not raise it again
+        _Sigint.seen = False
 
 
 def progress(total: int, desc: str, quiet: bool):

@@ -85,18 +85,15 @@ def add_graph_parser(sub) -> None:
 
 
 def _write(path: str, text: str) -> None:
-    """``text`` to ``path`` through a temp file and a rename; the temp file never stays
-    (not even when Ctrl-C lands mid-write). Nothing is written after a Ctrl-C that numba's
-    compiler swallowed (see common._Sigint)."""
+    """``text`` to ``path`` through a temp file and a rename (`write_atomic`: the temp file
+    never stays, not even when Ctrl-C lands mid-write). Nothing is written after a Ctrl-C
+    that numba's compiler swallowed (see common._Sigint)."""
+    import pathlib
+
+    from sparsegraph.datasets.download import write_atomic
+
     raise_if_interrupted()
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_atomic(pathlib.Path(path), text.encode())
 
 
 def _out_problem(out: str) -> str | None:

@@ -171,10 +171,8 @@ def unused_problem(args) -> str | None:
 def json_problem(path: str | None) -> str | None:
     """Why ``--json PATH`` cannot be written, in one line (None when it can): said before
     the training, not after it."""
-    if path is None:
+    if path is None:  # (an empty path is refused by FILE_PATH, argparse's type)
         return None
-    if not path.strip():  # `if args.json:` would skip writing it, silently
-        return f"--json: expected a file path (got {path!r})"
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         return f"--json: {path} is a directory; name a file, e.g. {os.path.join(path, 'r.json')}"
@@ -291,19 +289,14 @@ def steady_epoch_times(per_run: list[list[float]]) -> tuple[list[float], bool]:
     return [t for times in per_run for t in times[1 if left_out else 0:]], left_out
 
 
-def sample_std(values) -> float | None:
-    """The sample standard deviation (ddof=1: PyTorch's ``Tensor.std()`` and what papers
-    report as ``mean ± std``) of ``values``; None for a single value, which has no spread."""
-    values = np.asarray(values, dtype=np.float64)
-    return float(values.std(ddof=1)) if values.size > 1 else None
-
-
 def summarize(cfg, out: dict) -> dict:
     """The results JSON (its fields are listed in `train --help`, `RESULTS_HELP`)."""
+    from sparsegraph.gnn.train import sample_std  # one definition, the library's
+
     tests = np.array(out["test_accs"]) * 100
     spread = np.array(out.get("fold_accs", out["test_accs"])) * 100  # GIN: over the folds
     times, left_out = steady_epoch_times(out["epoch_times"])
-    std = sample_std(spread)
+    std = sample_std(spread) if spread.size > 1 else None  # one value has no spread
     return {
         "test_acc_mean": float(tests.mean()), "test_acc_std": std,
         "test_acc_std_over": ("folds" if "fold_accs" in out else "runs") if std is not None
@@ -413,18 +406,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def write_json(path: str, result: dict) -> int:
-    """Write ``result`` to ``path`` through a temp file and a rename: never half a file, not
-    even when Ctrl-C lands mid-write (the temp file goes too). 0, or 2 with one line."""
-    tmp = f"{path}.tmp{os.getpid()}"
+    """Write ``result`` to ``path`` through a temp file and a rename (`write_atomic`): never
+    half a file, not even when Ctrl-C lands mid-write (the temp file goes too). 0, or 2 with
+    one line."""
+    import pathlib
+
+    from sparsegraph.datasets.download import write_atomic
+
     try:
-        with open(tmp, "w") as f:
-            json.dump(result, f, indent=2)
-        os.replace(tmp, path)
+        write_atomic(pathlib.Path(path), json.dumps(result, indent=2).encode())
     except OSError as exc:  # e.g. the path became a folder during the training
         print(f"sparsegraph train: --json: cannot write {path}: {exc.strerror}",
               file=sys.stderr)
         return 2
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return 0

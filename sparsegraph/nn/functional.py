@@ -1,8 +1,9 @@
 """PyTorch's names for the neural-network ops (``import sparsegraph.nn.functional as F``).
 
-Each name is the `sparsegraph.ops` function itself (no wrapper, no extra call). Names that the
-op library does not define are looked up in it lazily, so ``F.<op>`` works for any op added
-later and a missing one fails only when used.
+Each name is the `sparsegraph.ops` function itself (no wrapper, no extra call); ``embedding``
+is `sparsegraph.nn.embedding`'s (the op with PyTorch's padding_idx and max_norm, beside the
+layer; ops has none). Names that the op library does not define are looked up in it lazily,
+so ``F.<op>`` works for any op added later and a missing one fails only when used.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import numpy as np
 
 import sparsegraph.ops as _ops
 from sparsegraph import backend
+from sparsegraph.nn.embedding import embedding  # the layer's op (padding_idx, max_norm)
 from sparsegraph.tensor import Tensor, wrap
 
 _REEXPORTED = (
@@ -18,13 +20,11 @@ _REEXPORTED = (
     "softplus", "silu", "softmax", "log_softmax", "dropout", "linear", "normalize",
     "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy_with_logits",
     "binary_cross_entropy", "huber_loss", "smooth_l1_loss",
-    "pad", "embedding",
+    "pad",
 )
 globals().update({name: getattr(_ops, name) for name in _REEXPORTED if hasattr(_ops, name)})
-if "embedding" not in globals():  # the op library has none: the layer's own (nn.embedding)
-    from sparsegraph.nn.embedding import embedding  # noqa: F401
 
-__all__ = [name for name in _REEXPORTED if name in globals()] + ["one_hot"]
+__all__ = [name for name in _REEXPORTED if name in globals()] + ["embedding", "one_hot"]
 
 
 def __getattr__(name: str):

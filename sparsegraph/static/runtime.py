@@ -225,7 +225,7 @@ def memory_plan(graph, order: list[Node] | None = None) -> MemoryPlan:
     keep = {v.id for v in graph.output_values()}
     folded = sum(v.nbytes for v in graph.values()
                  if v.kind == "const" and v.name.startswith("folded:"))
-    return MemoryPlan(*_liveness(order, keep), getattr(graph, "eager_peak_bytes", None), folded)
+    return MemoryPlan(*_liveness(order, keep), graph.eager_peak_bytes, folded)
 
 
 def _getter(template):

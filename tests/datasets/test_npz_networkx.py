@@ -125,7 +125,7 @@ def test_to_networkx_from_networkx_round_trip_keeps_names_and_weights():
     H = to_networkx(g, edge_attrs=["edge_w", "edge_weight"])
     assert H.edges[0, 1] == {"w": 10.0, "weight": 0.5}
     g2 = from_networkx(H)
-    assert sorted(g2.keys()) == sorted(g.keys()) == ["adj", "edge_w"]
+    assert sorted(g2.keys()) == sorted(g.keys()) == ["edge_index", "edge_w", "edge_weight"]
     np.testing.assert_array_equal(g2.adj.to_dense().numpy(), g.adj.to_dense().numpy())
     np.testing.assert_array_equal(g2.edge_w.numpy(), g.edge_w.numpy())
     assert g2.adj.values.numpy().tolist() == [0.5, 2.0]

@@ -7,22 +7,11 @@ import numpy as np
 import pytest
 
 import sparsegraph as sg
-from sparsegraph import gnn, kernels
+from sparsegraph import gnn
 from sparsegraph.gnn.inputs import as_adjacency, edge_tensor, weighted_adjacency
-from tests.cupy_emulation import DeviceArray, install
+from tests.cupy_emulation import DeviceArray, host
 
 EDGES = np.array([[0, 1, 2, 3, 1], [1, 2, 3, 0, 3]])
-
-
-@pytest.fixture
-def emulated_cuda(monkeypatch):
-    install(monkeypatch)
-    with kernels.use("generic"):
-        yield
-
-
-def host(t):
-    return sg.backend.to_device(t.array, "cpu")
 
 
 def _x(device):

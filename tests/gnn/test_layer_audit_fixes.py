@@ -182,3 +182,57 @@ def test_gin_eps_is_float32_whatever_number_type_is_given():
         assert conv.eps.dtype == np.float32
         out = conv(sg.ones(4, 3), np.array([[0, 1, 2], [1, 2, 3]]))
         assert out.dtype == np.float32
+
+
+# ---- channel types: TypeError for a non-int, ValueError for an int out of range ----------------
+@pytest.mark.parametrize("make, error", [
+    (lambda: gnn.GCNConv(4.0, 4), TypeError),  # as Linear's own check did before the layer's
+    (lambda: gnn.GCNConv(4, "4"), TypeError),
+    (lambda: gnn.SAGEConv(True, 2), TypeError),
+    (lambda: gnn.SAGEConv((3, 2.0), 2), TypeError),
+    (lambda: models.GCN(4.0, 8, 2), TypeError),
+    (lambda: gnn.GCNConv(0, 4), ValueError),
+    (lambda: gnn.SAGEConv((3, 3, 3), 2), ValueError),
+    (lambda: gnn.SAGEConv((3, 0), 2), ValueError),
+])
+def test_a_channel_of_the_wrong_type_is_a_type_error_and_a_bad_int_a_value_error(make, error):
+    with pytest.raises(error, match=r"expected `\w+_channels` to be a positive int"):
+        make()
+
+
+def test_numpy_int_channels_are_plain_ints():
+    conv = gnn.SAGEConv((np.int64(3), np.int32(2)), np.int64(4))
+    assert repr(conv) == "SAGEConv((3, 2), 4, aggr=mean)"
+
+
+# ---- an empty-list edge_index: no edges, in every layer as in Graph -----------------------------
+@pytest.mark.parametrize("make", [
+    lambda: gnn.GCNConv(2, 3), lambda: gnn.GATConv(2, 3), lambda: gnn.SAGEConv(2, 3),
+    lambda: gnn.GraphConv(2, 3), lambda: gnn.ChebConv(2, 3, K=2),
+])
+def test_a_layer_takes_an_empty_list_edge_index_as_graph_does(make):
+    x = sg.tensor(np.random.default_rng(0).standard_normal((3, 2)), dtype="float32")
+    conv = make()
+    out = conv(x, [[], []])
+    want = conv(x, np.zeros((2, 0), np.int64))
+    assert out.shape == (3, 3) and sg.Graph(edge_index=[[], []], num_nodes=3).num_edges == 0
+    np.testing.assert_array_equal(out.detach().numpy(), want.detach().numpy())
+
+
+def test_an_empty_float_array_edge_index_is_still_refused():
+    x = sg.ones(3, 2)
+    with pytest.raises(ValueError, match=r"GCNConv: expected `adj` as a SparseTensor or an "
+                                         r"integer edge_index of shape \(2, E\) \(got float64"):
+        gnn.GCNConv(2, 3)(x, np.zeros((2, 0)))
+    with pytest.raises(ValueError, match=r"GCNConv: expected `adj` to be a rectangular array "
+                                         r"of integers \(got a ragged list"):
+        gnn.GCNConv(2, 3)(x, [[0, 1], [1]])
+
+
+def test_a_target_to_source_layer_takes_an_empty_list_edge_index():
+    class Copy(gnn.MessagePassing):
+        def forward(self, x, edge_index):
+            return self.propagate(edge_index, x=x)
+
+    out = Copy(flow="target_to_source")(sg.ones(3, 2), [[], []])
+    assert out.numpy().tolist() == [[0.0, 0.0]] * 3

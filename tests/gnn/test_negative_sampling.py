@@ -151,3 +151,28 @@ def test_link_prediction_on_cora_learns_to_rank_held_out_edges(data_root):
         pos, neg = score(z, test_pos).numpy(), score(z, test_neg).numpy()
     auc = (pos[:, None] > neg[None, :]).mean()
     assert auc > 0.8, auc
+
+
+def test_the_listing_path_peaks_at_its_list_plus_one_chunk(monkeypatch):
+    # a dense request takes the listing path: its memory is the list of non-edges (8 bytes
+    # each) and one chunk of pairs' temporaries, not several arrays the size of N^2
+    import tracemalloc
+
+    from sparsegraph.gnn import link
+
+    chunk = 1 << 14
+    monkeypatch.setattr(link, "_LIST_CHUNK", chunk, raising=False)
+    n, rng = 1024, np.random.default_rng(0)
+    ei = rng.integers(0, n, (2, 4 * n))
+    edges = np.unique(ei[0] * n + ei[1])
+    free = n * n - n - np.count_nonzero(edges // n != edges % n)  # loops are never drawn
+    want = free // 2 + 1  # more than half of the non-edges: listed, not drawn
+    tracemalloc.start()
+    try:
+        neg = negative_sampling(ei, n, want, generator=sg.Generator(0))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert neg.shape == (2, want)
+    listed, result = 8 * free, 16 * want
+    assert peak <= listed + result + 16 * 8 * chunk, (peak, listed, result)

@@ -6,16 +6,7 @@ import numpy as np
 import pytest
 
 import sparsegraph as sg
-from sparsegraph import kernels
 from sparsegraph.ops.index import setitem
-from tests.cupy_emulation import install
-
-
-@pytest.fixture
-def emulated_cuda(monkeypatch):
-    install(monkeypatch)
-    with kernels.use("generic"):
-        yield
 
 
 def x_dev(t) -> str:

@@ -188,16 +188,30 @@ def test_coalesce_is_differentiable_and_keeps_csr_csr():
                                                                                         4.0]
 
 
-def test_coalesce_then_csr_or_transpose_reuses_the_cached_csr():
+def test_a_coalesced_coo_is_in_csr_order_so_its_csr_and_transpose_agree():
     a = random_sparse(6, 6, 0.5, layout="coo", duplicates=True, seed=12)
     c = a.coalesce()
-    csr_structure, perm = c.structure.to_csr()
-    assert perm is None  # the coalesced COO is in CSR order: nothing to permute
+    assert c.layout == "coo" and c.nnz < a.nnz
     as_csr = c.to_csr()
-    assert as_csr.structure is csr_structure and as_csr.values is c.values
-    assert a.coalesce().structure is c.structure  # the plan is cached on a's structure
-    assert c.T.structure is as_csr.T.structure  # one transposed structure for both
-    assert_close(c.T.to_dense(), _dense(a).T)
+    # entry k of the COO is entry k of its CSR form: nothing is reordered
+    assert (as_csr.row.tolist(), as_csr.col.tolist()) == (c.row.tolist(), c.col.tolist())
+    assert as_csr.values.tolist() == c.values.tolist()
+    again = a.coalesce()
+    assert (again.row.tolist(), again.col.tolist(), again.values.tolist()) == (
+        c.row.tolist(), c.col.tolist(), c.values.tolist())
+    for t in (c.T, as_csr.T):
+        assert_close(t.to_dense(), _dense(a).T)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: sg.sparse_coo([[0], [0]], dtype="float16"),
+    lambda: sg.sparse_csr([0, 1], [0], dtype="float16"),
+    lambda: sg.from_edge_index([[0], [1]], 2, dtype="float16"),
+])
+def test_default_values_of_a_refused_dtype_name_the_constructor_called(make):
+    with pytest.raises(TypeError, match=r"^(sparse_coo|sparse_csr|from_edge_index): float16 "
+                                        r"values are not supported"):
+        make()
 
 
 def test_a_sorted_unique_coo_is_already_coalesced():
