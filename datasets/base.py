@@ -178,6 +178,16 @@ class SingleGraph:
     def num_features(self) -> int:
         return self.graph.num_features
 
+    @property
+    def num_node_features(self) -> int:
+        """PyG's name for `num_features`: the columns of the graph's ``x``."""
+        return self.graph.num_node_features
+
+    @property
+    def num_edge_features(self) -> int:
+        """Columns of the graph's ``edge_attr`` (0 without one), as PyG's property."""
+        return self.graph.num_edge_features
+
     def __len__(self) -> int:
         return 1
 

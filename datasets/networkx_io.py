@@ -131,7 +131,8 @@ def from_networkx(G: nx.Graph, group_node_attrs=None, group_edge_attrs=None) -> 
     values Tensors, anything else as given), renamed ``graph_<name>`` when a node or edge
     attribute already has its name or Graph treats the name specially (``x``, ``*_mask``,
     ``batch``, ``ptr``, ``pos``, ``edge_*``, ``num_nodes``, its own attributes ...), so a
-    graph-level value never bypasses Graph's checks on those fields.
+    graph-level value never bypasses Graph's checks on those fields (``graph_<name>_value``
+    for a ``*_mask`` name, as ``graph_<name>`` would still be read as a node mask).
     """
     if not isinstance(G, nx.Graph):
         raise TypeError(f"from_networkx: expected a networkx graph (got {type(G).__name__})")
@@ -184,6 +185,8 @@ def from_networkx(G: nx.Graph, group_node_attrs=None, group_edge_attrs=None) -> 
         if k in ("node_default", "edge_default"):  # networkx 1.x bookkeeping, not data
             continue
         name = f"graph_{k}" if str(k) in taken or _special(str(k)) else str(k)
+        if name != str(k) and _special(name):  # graph_<name>_mask would be a node mask
+            name += "_value"
         if k == "y" and "y" not in taken:
             extra["y"] = v  # validated as a graph label by Graph
         else:
@@ -192,10 +195,10 @@ def from_networkx(G: nx.Graph, group_node_attrs=None, group_edge_attrs=None) -> 
     try:
         g = Graph(edge_index=np.stack([src, dst]), num_nodes=len(nodes), edge_attr=edge_attr,
                   edge_weight=None if weight is None else weight.astype(np.float32), **extra)
+        for k, v in late.items():  # checked as the constructor's (a non-numeric *_mask)
+            setattr(g, k, v)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"from_networkx: {str(exc).removeprefix('Graph: ')}") from None
-    for k, v in late.items():
-        setattr(g, k, v)
     return g
 
 

@@ -130,6 +130,10 @@ def _batch_record(graph: Graph, attributes: dict) -> dict:
     flags = graph.__dict__.get("_weighted_graphs")
     if flags is not None:
         record["weighted_graphs"] = [bool(f) for f in flags]
+    index_ptr = graph.__dict__.get("_index_ptr")
+    if index_ptr:  # where each graph's node ids lie in a batched `*_index`, for unbatch
+        record["index_ptr"] = {k: [int(c) for c in v] for k, v in index_ptr.items()
+                               if k in attributes}
     return record
 
 
@@ -214,7 +218,11 @@ def _read_meta(folder: pathlib.Path) -> dict:
             v, list) and all(isinstance(k, str) and k in arrays for k in v)),
             ("weighted_graphs", "a list of true / false", lambda v: isinstance(v, list) and all(
                 isinstance(f, bool) for f in v)),
-            ("weighted", "true or false", lambda v: isinstance(v, bool))):
+            ("weighted", "true or false", lambda v: isinstance(v, bool)),
+            ("index_ptr", "an object of attribute names to lists of ints", lambda v: isinstance(
+                v, dict) and all(k in arrays and isinstance(c, list) and all(
+                    isinstance(i, int) and not isinstance(i, bool) for i in c)
+                    for k, c in v.items()))):
         if key in meta and not ok(meta[key]):
             raise ValueError(f"load_on_disk: expected {kind} under \"{key}\" in {path} (got "
                              f"{str(meta[key])[:80]}; the names must be listed arrays)")
@@ -320,3 +328,13 @@ def _restore_record(g: Graph, meta: dict, folder: pathlib.Path) -> None:
             raise ValueError(f"load_on_disk: {folder}/meta.json lists {len(flags)} "
                              f"\"weighted_graphs\" for a graph of {g.num_graphs} graph(s)")
         g._weighted_graphs = tuple(flags)
+    index_ptr = meta.get("index_ptr")
+    if index_ptr is not None:
+        for key, cuts in index_ptr.items():
+            value = getattr(g, key, None)
+            if (g.batch is None or len(cuts) != g.num_graphs + 1 or value is None
+                    or not getattr(value, "shape", ()) or cuts[-1] != value.shape[-1]):
+                raise ValueError(f"load_on_disk: {folder}/meta.json's \"index_ptr\" of "
+                                 f"`{key}` does not fit the batch ({len(cuts)} offsets for "
+                                 f"{g.num_graphs} graph(s))")
+        g._index_ptr = {k: tuple(v) for k, v in index_ptr.items()}

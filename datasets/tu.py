@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import pathlib
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -146,9 +147,18 @@ class TUDataset(Dataset):
     Tensor (PyG reads them as ``y`` when a dataset has no graph labels; here the labels stay
     ``y``).
 
+    Two more differences from PyG's ``read_tu_data``, on files that have what they concern
+    (MUTAG, PROTEINS and ENZYMES have neither, so their graphs are PyG's): the edges are kept
+    as the file lists them, self loops and repeated edges included, where PyG removes self
+    loops and merges repeated edges (summing their ``edge_attr``); and each node or edge label
+    column is one-hot over the values that occur (K distinct values: K columns), where PyG
+    gives it ``max - min + 1`` columns, an all-zero one for each value in between that never
+    occurs. ``g.remove_self_loops()`` drops the loops; the widths are those of
+    ``num_node_labels`` / ``num_edge_labels``.
+
     ``ds[i]`` is a shallow copy of graph ``i`` (as PyG's); ``ds[:k]``, ``ds[ids]`` (a list,
-    array or Tensor), ``ds[mask]``, `index_select` and `shuffle` give a dataset of those graphs
-    that keeps ``num_classes`` / ``num_features``.
+    range or other sequence of ints, an array or a Tensor), ``ds[mask]``, `index_select` and
+    `shuffle` give a dataset of those graphs that keeps ``num_classes`` / ``num_features``.
 
     Stats (graphs / nodes / undirected edges / classes): MUTAG 188 / 3371 / 3721 / 2;
     PROTEINS 1113 / 43471 / 81044 / 2; ENZYMES 600 / 19580 / 37282 / 6.
@@ -347,6 +357,17 @@ class TUDataset(Dataset):
         """Node feature columns, of the whole dataset (a subset keeps them, as in PyG)."""
         return self._data[0].num_features if self._data else 0
 
+    @property
+    def num_node_features(self) -> int:
+        """PyG's name for `num_features`: the columns of ``x``."""
+        return self.num_features
+
+    @property
+    def num_edge_features(self) -> int:
+        """Columns of ``edge_attr`` (edge labels one-hot, then attributes; 0 without them), of
+        the whole dataset, as PyG's property."""
+        return self._data[0].num_edge_features if self._data else 0
+
     def __len__(self) -> int:
         return len(self.graphs)
 
@@ -367,16 +388,19 @@ class TUDataset(Dataset):
 
     def index_select(self, idx) -> TUDataset:
         """The dataset of the graphs at ``idx``, in that order: a slice, integer ids (a list,
-        array or Tensor; negative ones count from the end) or a boolean mask of length
+        tuple, range or other sequence, an array or a Tensor; negative ones count from the
+        end) or a boolean mask of length
         ``len(self)``. It shares this dataset's graphs and keeps its dataset-level counts
         (``num_classes``, ``num_features``, ``num_node_labels``, ...), as PyG's subsets do."""
         if isinstance(idx, slice):
             ids = np.arange(len(self))[idx]
-        elif isinstance(idx, list | tuple | np.ndarray | Tensor):
+        elif isinstance(idx, np.ndarray | Tensor):
             ids = self._ids(to_device(idx.array if isinstance(idx, Tensor) else idx, "cpu"))
+        elif isinstance(idx, Sequence) and not isinstance(idx, str | bytes):
+            ids = self._ids(np.asarray(idx))  # a list, tuple, range, ...: PyG takes any
         else:
-            raise TypeError(f"TUDataset: expected an int, slice, integer array or boolean mask "
-                            f"as index (got {type(idx).__name__})")
+            raise TypeError(f"TUDataset: expected an int, slice, sequence of ints, integer "
+                            f"array or boolean mask as index (got {type(idx).__name__})")
         subset = copy.copy(self)
         subset.graphs = [self.graphs[j] for j in ids.tolist()]
         return subset

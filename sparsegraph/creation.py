@@ -13,6 +13,7 @@ from itertools import chain
 import numpy as np
 
 from sparsegraph import backend
+from sparsegraph.sparse_checks import INT64_MAX
 from sparsegraph.tensor import TRACE, Tensor, wrap
 
 
@@ -34,12 +35,23 @@ def as_array(data, dtype=None, device: str | None = None):
         # a float16 result can only come from float16 and 8-bit ints, where both agree
         if dt is None and array.dtype.kind == "f" and array.dtype.itemsize >= 4:
             dt = _list_dtype(innermost)
+            if dt.kind == "i":  # only ints, yet numpy made floats: some do not fit int64
+                _out_of_int64(array.flat[int(np.argmax(np.abs(array)))])
     else:
         array = _converted(data)
         if dt is None and array.dtype == np.float64 and not isinstance(data, np.generic):
             dt = backend.DEFAULT_FLOAT  # Python floats -> the default float type
+    if array.dtype.kind == "O":  # numpy's type for Python ints beyond 64 bits
+        for v in array.flat:
+            if isinstance(v, int) and not -INT64_MAX - 1 <= v <= INT64_MAX:
+                _out_of_int64(v)
     if array.dtype.kind in "OUSV":
         raise TypeError(f"tensor: expected numeric data (got dtype {array.dtype})")
+    if array.dtype == np.uint64 and (dt is None or dt == np.int64) and array.size:
+        # numpy's type for Python ints in [2**63, 2**64) too: int64 would wrap them negative
+        top = int(array.max())
+        if top > INT64_MAX:
+            _out_of_int64(top)
     if array.dtype.kind == "c":  # never cast silently: the imaginary part would be lost
         raise TypeError(f"tensor: complex data is not supported (got dtype {array.dtype})")
     if not array.dtype.isnative:  # '>f8' is float64 all the same: the machine's byte order
@@ -49,6 +61,13 @@ def as_array(data, dtype=None, device: str | None = None):
     if dt is not None and array.dtype != dt:
         array = array.astype(dt)
     return backend.to_device(array, "cpu" if device is None else device)
+
+
+def _out_of_int64(value):
+    """PyTorch's integer tensors hold int64 at most: a larger integer is refused (torch raises
+    "Overflow when unpacking long"), never wrapped around to a negative one."""
+    raise OverflowError(f"tensor: expected integers in the int64 range [-2**63, 2**63 - 1] "
+                        f"(got {int(value)}); pass dtype=\"float64\" to store it approximately")
 
 
 def _converted(data):
@@ -123,6 +142,8 @@ def _list_dtype(data) -> np.dtype:
             level = list(chain.from_iterable(x for x in level if type(x) in nested))
     if _FLOAT64 in dtypes:
         return _FLOAT64
+    if dtypes and dtypes <= _INT_DTYPES:  # ints only: numpy's float means they overflowed
+        return np.dtype(np.int64)
     if dtypes <= _PYTHON_DTYPES:  # numpy's float came from a Python float
         return backend.DEFAULT_FLOAT
     # strong dtypes (arrays with dims) promote as PyTorch's promoteTypes
@@ -131,6 +152,7 @@ def _list_dtype(data) -> np.dtype:
 
 
 _PYTHON_DTYPES = set(_PYTHON_SCALARS.values())
+_INT_DTYPES = {np.dtype(np.int64), np.dtype(np.bool_)}
 
 
 def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor:

@@ -13,26 +13,17 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph import backend
+from sparsegraph.graph_fields import (
+    CORE_FIELDS,
+    _as_tensor,
+    _check_edge_weight,
+    _check_x,
+    _host,
+    checked_field,
+)
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.sparse_checks import as_index_array
 from sparsegraph.tensor import Tensor, wrap
-
-NODE_FIELDS = ("x", "y", "train_mask", "val_mask", "test_mask", "batch")
-
-
-def _as_tensor(value):
-    if value is None or isinstance(value, Tensor | SparseTensor):
-        return value
-    import scipy.sparse as sp
-
-    if sp.issparse(value):
-        from sparsegraph.sparse import from_scipy
-
-        return from_scipy(value.astype(np.float32) if value.dtype == np.float64 else value)
-    array = value if backend.device_of(value) != "cpu" else np.asarray(value)
-    if array.dtype == np.float64:
-        array = array.astype(np.float32)
-    return wrap(array)
 
 
 def _edge_index_array(edge_index):
@@ -46,29 +37,10 @@ def _edge_index_array(edge_index):
     return ei
 
 
-def _host(a):
-    """``a`` (an array or a Tensor) as a host array: no copy when it is on the host already."""
-    return np.asarray(a.detach()) if isinstance(a, Tensor) else backend.to_device(a, "cpu")
-
-
 def _on(t, device: str):
     """Tensor / SparseTensor ``t`` moved to ``device`` (host results of the structure code
     return to a cuda graph's device; nothing happens on the host)."""
     return t if t is None or device == "cpu" or t.device == device else t.to(device)
-
-
-def _numeric(value, key: str) -> None:
-    if value is not None and np.dtype(value.dtype).kind not in "biuf":
-        raise TypeError(f"Graph: expected numeric `{key}` (got dtype {value.dtype})")
-
-
-def _check_edge_weight(w):
-    """``edge_weight`` as a Tensor: numeric, no NaN (a NaN weight spreads to every output)."""
-    w = _as_tensor(w)
-    _numeric(w, "edge_weight")
-    if w.dtype.kind == "f" and bool(np.isnan(_host(w)).any()):
-        raise ValueError("Graph: expected `edge_weight` without NaN (got NaN weights)")
-    return w
 
 
 def _num_nodes_arg(num_nodes) -> int:
@@ -93,28 +65,6 @@ class _Batch:
         return obj.__dict__.get("batch")
 
 
-def _check_labels(y, n: int, num_graphs: int | None) -> None:
-    """Labels: integer class ids (>= -1, -1 = unlabelled) or float targets (not NaN).
-
-    Rows: ``num_nodes`` (node labels), 1 (a graph label) or, on a batch, one per graph.
-    """
-    if y.dtype.kind not in "biuf":
-        raise TypeError(f"Graph: expected numeric labels `y` (got dtype {y.dtype})")
-    a = np.asarray(y.detach() if isinstance(y, Tensor) else y)
-    rows = a.shape[0] if a.ndim else 1
-    allowed = {n, 1} | ({num_graphs} if num_graphs is not None else set())
-    if rows not in allowed:
-        raise ValueError(f"Graph: expected `y` with {n} rows (node labels), 1 row (a graph "
-                         "label)" + (f" or {num_graphs} rows (one per graph)" if num_graphs
-                                     else "") + f" (got shape {tuple(a.shape)})")
-    if a.dtype.kind == "f":
-        if bool(np.isnan(a).any()):
-            raise ValueError("Graph: `y` contains NaN labels")
-    if a.ndim <= 1 and a.size and a.dtype.kind in "iu" and a.min() < -1:
-        raise ValueError(f"Graph: expected class labels >= 0 (or -1 for unlabelled) "
-                         f"(got {a.min():g})")
-
-
 class Graph:
     """A graph: ``num_nodes``, ``adj`` and any node / edge / graph attributes.
 
@@ -132,8 +82,11 @@ class Graph:
     (``sg.tensor(a)``) keeps float64, e.g. for regression targets that need it.
 
     PyG's ``Data`` access by name works too: ``g["x"]``, ``g["x"] = v``, ``"x" in g``,
-    ``g.keys()`` and ``for key, value in g``, which name the edges ``edge_index`` (and
-    ``edge_weight`` when weighted), as PyG stores them.
+    ``del g["x"]``, ``g.keys()`` and ``for key, value in g``, which name the edges
+    ``edge_index`` (and ``edge_weight`` when weighted), as PyG stores them. An attribute set
+    later (``g.x = v``, ``g["edge_type"] = v``) is checked and converted as the constructor's
+    argument of that name: an ``edge_<name>`` with one row per edge, in ``g.edge_index``'s
+    order, is then a per-edge field like one given here.
 
     Args:
         x: node features, dense ``(N, F)`` or sparse CSR ``(N, F)``.
@@ -150,7 +103,10 @@ class Graph:
             Tensors, and every ``*_mask`` is checked like ``train_mask``). An
             ``edge_<name>`` one is per edge, like ``edge_attr``: a Tensor with one row per
             edge, reordered with the edges and kept in line by subgraph, batching, self loops
-            and to_undirected.
+            and to_undirected (node pairs that are not the edges, such as PyG's
+            ``edge_label_index``, go under another name, e.g. ``label_index``). A
+            ``*_index`` or ``face`` integer array holds node ids: `Graph.batch` shifts it by
+            each graph's node offset, as PyG's ``Batch``.
 
     Raises:
         ValueError / TypeError: indices outside ``num_nodes``, a ragged ``edge_index``,
@@ -163,11 +119,7 @@ class Graph:
 
     def __init__(self, x=None, edge_index=None, adj=None, edge_weight=None, edge_attr=None,
                  y=None, num_nodes=None, **extra):
-        x = _as_tensor(x)
-        _numeric(x, "x")
-        if x is not None and not x.shape:  # a scalar has no row per node
-            raise ValueError(f"Graph: expected `x` with one row per node, shape (N, F) or (N,) "
-                             f"(got shape {tuple(x.shape)})")
+        x = None if x is None else _check_x(x)  # numeric, one row per node: before its rows count
         edge_weight = None if edge_weight is None else _check_edge_weight(edge_weight)
         from_x = num_nodes is None and x is not None
         if num_nodes is not None:
@@ -216,35 +168,24 @@ class Graph:
                     raise ValueError(f"Graph: expected `edge_weight` of shape ({adj.nnz},), "
                                      f"one per stored entry of `adj` (got {w.shape})")
                 adj = adj.with_values(_on(w if perm is None else w[perm], adj.device))
-        per_edge = {k: v for k, v in extra.items() if k.startswith("edge_")}
-        for key, value in [("edge_attr", edge_attr), *per_edge.items()]:
-            if value is None:
-                continue
-            value = _as_tensor(value)
-            if not value.shape or value.shape[0] != adj.nnz:
-                raise ValueError(f"Graph: expected `{key}` with {adj.nnz} rows, one per edge "
-                                 f"(got shape {tuple(value.shape)})")
-            value = value[perm] if perm is not None else value
-            if key == "edge_attr":
-                edge_attr = value
-            else:
-                extra[key] = value
         self.adj = adj
         # whether the values are real weights, not the implicit ones of an unweighted graph:
         # to_undirected merges real weights but keeps an unweighted graph unweighted (PyG).
         # None (a given adj): judged from its values when needed, not read here (a memmap)
         self._weighted = True if edge_weight is not None else None if from_adj else False
-        self.edge_attr = edge_attr
-        self.x = x
-        self.y = _as_tensor(y)
-        for key, value in extra.items():
-            setattr(self, key, _as_tensor(value) if key.endswith("_mask") or key == "batch"
-                    or key.startswith("edge_") else value)
-        for key in ("train_mask", "val_mask", "test_mask"):
-            if not hasattr(self, key):
-                setattr(self, key, None)
-        self.__dict__.setdefault("batch", None)
-        self.validate()
+        # every attribute goes through `checked_field`, as a later `g.key = value` does; the
+        # keys are placed first so that keys() keeps this order whatever is checked first
+        given = {"edge_attr": edge_attr, "x": x, "y": y, **extra}
+        self.__dict__.update(dict.fromkeys([*given, *CORE_FIELDS]))
+        for key in ("batch", "ptr"):  # a batch's graph count comes before its labels' check
+            if key in given:
+                setattr(self, key, given.pop(key))
+        for key, value in given.items():
+            if key.startswith("edge_"):  # per edge: checked, then into the CSR order
+                value = checked_field(self, key, value)
+                self.__dict__[key] = value if value is None or perm is None else value[perm]
+            else:
+                setattr(self, key, value)
 
     def _adj_from_edges(self, ei, edge_weight, device: str = "cpu"):
         """CSR adjacency on ``device`` plus the permutation from edge_index order to CSR
@@ -271,29 +212,10 @@ class Graph:
 
     # ---- validation ---------------------------------------------------------------------------
     def validate(self) -> None:
-        n = self.num_nodes
-        if self.batch is not None:
-            _numeric(self.batch, "batch")
-            if self.batch.dtype.kind not in "iu":
-                raise TypeError(f"Graph: expected integer graph ids in `batch` (got dtype "
-                                f"{self.batch.dtype})")
-            if tuple(self.batch.shape) != (n,):
-                raise ValueError(f"Graph: expected `batch` of shape ({n},), one graph id per "
-                                 f"node (got shape {tuple(self.batch.shape)})")
-        if self.x is not None and self.x.shape[0] != n:
-            raise ValueError(f"Graph: expected `x` with {n} rows for num_nodes={n} "
-                             f"(got {self.x.shape[0]})")
-        if self.y is not None:
-            _check_labels(self.y, n, self.num_graphs if self.batch is not None else None)
-        masks = [k for k, v in vars(self).items() if k.endswith("_mask") and v is not None
-                 and not k.startswith(("_", "edge_"))]  # an edge_*_mask is a per-edge field
-        for key in masks:
-            m = getattr(self, key)
-            if m.dtype != np.bool_:
-                raise TypeError(f"Graph: expected `{key}` to be boolean (got {m.dtype})")
-            if len(m.shape) not in (1, 2) or m.shape[-1] != n:
-                raise ValueError(f"Graph: expected `{key}` of length {n}: shape ({n},), or "
-                                 f"(S, {n}) for S splits (got shape {tuple(m.shape)})")
+        """Check every attribute against the graph by the rule the constructor and each
+        assignment apply (`sparsegraph.graph_fields.checked_field`); raises as they do."""
+        for key, value in list(vars(self).items()):
+            checked_field(self, key, value)
 
     # ---- scipy / networkx / PyG adjacency matrices ----------------------------------------------
     @classmethod
@@ -418,22 +340,65 @@ class Graph:
             raise KeyError(f"Graph: no attribute {key!r} (it has: {', '.join(self.keys())})")
         return value
 
-    def __setitem__(self, key: str, value) -> None:
-        """``g[key] = value``: the same as ``g.<key> = value`` (stored as given), as PyG's
-        ``data[key] = value``.
-
-        Raises:
-            TypeError: a key that is not a str, a private name, or one of Graph's own
-                (``edge_index`` / ``edge_weight`` are views of ``adj``, ``num_nodes`` fixes
-                the shapes: build a new Graph for those; methods and properties).
-        """
+    def _data_key(self, key) -> str:
+        """``key`` if it names a data attribute; else the TypeError of ``g[key] = ...``."""
         if not isinstance(key, str) or key.startswith("_") or key in self._VIEWS or (
                 key != "batch" and hasattr(Graph, key)):
             hint = (" (a view of `adj`: build a new Graph(edge_index=..., edge_weight=...))"
                     if key in self._VIEWS else "")
             raise TypeError(f"Graph: expected a data attribute name as key (got {key!r}, "
                             f"which Graph reserves){hint}")
-        setattr(self, key, value)
+        return key
+
+    def __setitem__(self, key: str, value) -> None:
+        """``g[key] = value``: the same as ``g.<key> = value``, as PyG's ``data[key] = value``.
+
+        Raises:
+            TypeError: a key that is not a str, a private name, or one of Graph's own
+                (``edge_index`` / ``edge_weight`` are views of ``adj``, ``num_nodes`` fixes
+                the shapes: build a new Graph for those; methods and properties); and what
+                the constructor raises for ``key`` (see `__setattr__`).
+        """
+        setattr(self, self._data_key(key), value)
+
+    def __setattr__(self, key: str, value) -> None:
+        """``g.key = value``, checked and converted as the constructor's argument ``key``
+        (`sparsegraph.graph_fields.checked_field`): an ``edge_<name>`` (and ``edge_attr``)
+        needs one row per edge, in the order of ``g.edge_index``, and then follows the edges
+        through batching, subgraphs, self loops, to_undirected and save_on_disk; ``x``,
+        ``y``, ``batch`` and ``*_mask`` need their rows per node; numpy float64 becomes
+        float32. Other attributes are kept as given.
+
+        Raises:
+            ValueError / TypeError: what the constructor raises for that attribute, naming
+                it; TypeError for ``edge_index`` / ``edge_weight`` (views of ``adj``).
+        """
+        if key in ("edge_index", "edge_weight"):
+            self._data_key(key)
+        object.__setattr__(self, key, checked_field(self, key, value))
+
+    def __delattr__(self, key: str) -> None:
+        """``del g.key``, as PyG's ``del data.key``: ``x``, ``y``, ``edge_attr``, the masks
+        and ``batch``, which every Graph has, become None; another attribute goes; one that
+        is not set is no error (as in PyG).
+
+        Raises:
+            TypeError: ``adj`` or one of the reserved names of ``g[key] = ...``.
+        """
+        if key.startswith("_"):
+            object.__delattr__(self, key)
+            return
+        if key == "adj":
+            raise TypeError("Graph: cannot delete `adj`, the graph's structure")
+        self._data_key(key)
+        if key in CORE_FIELDS:
+            self.__dict__[key] = None
+        else:
+            self.__dict__.pop(key, None)
+
+    def __delitem__(self, key: str) -> None:
+        """``del g[key]``: ``del g.<key>`` for a data attribute name, as PyG's ``del data[key]``."""
+        delattr(self, self._data_key(key))
 
     def __contains__(self, key) -> bool:
         """``key in g``: whether the attribute is set (not None), as PyG's ``Data``: one of
@@ -511,9 +476,10 @@ class Graph:
         return g
 
     def _edge_fields(self) -> dict:
-        """The per-edge attributes (``edge_attr`` and ``edge_<name>``), one row per edge."""
-        return {k: v for k, v in vars(self).items()
-                if k.startswith("edge_") and isinstance(v, Tensor)}
+        """The per-edge attributes (``edge_attr`` and every ``edge_<name>`` that is set), one
+        row per edge (Tensors, as `checked_field` makes them; an array written into
+        ``__dict__`` directly counts too, so that no transform leaves it stale)."""
+        return {k: v for k, v in vars(self).items() if k.startswith("edge_") and v is not None}
 
     def _with_edges(self, ei, weight=None, **fields) -> Graph:
         """New edges from host arrays with their per-edge ``fields`` (every one of
@@ -598,7 +564,11 @@ class Graph:
         name, an id) becomes the list of the graphs' values, as in PyG's ``Batch``, and
         `unbatch` hands each graph its own. Fields of different dtypes are promoted
         as ``torch.cat`` does (int64 with float32 gives float32); a field of other widths, or
-        dense on one graph and sparse on another, is a ValueError naming it and the graphs.
+        dense on one graph and sparse on another, or set on some graphs only, is a ValueError
+        naming it and the graphs. Integer ``*_index`` and ``face`` attributes (not the
+        per-edge ``edge_*`` ones) are node ids, as PyG's ``Batch`` takes them: each graph's
+        are shifted by its node offset and concatenated on the last axis (a 0-d one as one
+        id), and `unbatch` shifts them back.
         """
         from sparsegraph.graph_ops import batch_graphs
 

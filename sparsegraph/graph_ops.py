@@ -308,8 +308,36 @@ def _cat(values, key, axis=0):
                                    axis=axis)), device)
 
 
+def is_index_key(key: str) -> bool:
+    """PyG's rule (``Data.__inc__``) for node ids: ``*_index`` (``edge_index`` and the per-edge
+    ``edge_*`` fields aside) and ``face`` values are shifted by each graph's node offset when
+    batched and concatenated on their last axis."""
+    return (key.endswith("_index") or key == "face") and not key.startswith("edge_")
+
+
+def _node_ids_field(key, values) -> bool:
+    return is_index_key(key) and all(isinstance(v, Tensor | np.ndarray) and v.dtype.kind in "iu"
+                                     for v in values)
+
+
+def _cat_index(values, key, offsets):
+    """Node-id arrays of the graphs, each plus its graph's node offset, concatenated on the
+    last axis (a 0-d one as one id); and the cumulative sizes along it, for `unbatch`."""
+    arrays = [np.atleast_1d(_np(v)) for v in values]
+    axis = arrays[0].ndim - 1
+    _check_parts(arrays, key, axis)
+    dtype = _common_dtype(arrays)
+    if int(offsets[-1]) > np.iinfo(dtype).max:
+        dtype = np.dtype(np.int64)
+    out = np.concatenate([a.astype(dtype) + dtype.type(o)
+                          for a, o in zip(arrays, offsets[:-1], strict=True)], axis=axis)
+    sizes = np.cumsum([0] + [a.shape[axis] for a in arrays])
+    return _on(wrap(out), _device(values[0])), tuple(int(c) for c in sizes)
+
+
 def batch_graphs(graphs):
-    """One block-diagonal graph; node fields concatenated, graph-level labels stacked."""
+    """One block-diagonal graph; node fields concatenated, graph-level labels stacked, node
+    ids (`is_index_key`) shifted by each graph's node offset."""
     from sparsegraph.graph import Graph
 
     if not graphs:
@@ -330,19 +358,23 @@ def batch_graphs(graphs):
     out = Graph.__new__(Graph)
     # per graph, so that unbatch and to_undirected keep an unweighted part unweighted
     weighted = tuple(is_weighted(g) for g in graphs)
-    out.__dict__.update(num_nodes=n, adj=adj, _weighted=any(weighted), _weighted_graphs=weighted,
-                        edge_attr=_cat([g.edge_attr for g in graphs], "edge_attr"))
-    for key in graphs[0]._edge_fields().keys() - {"edge_attr"}:  # per edge: concatenated
+    out.__dict__.update(num_nodes=n, adj=adj, _weighted=any(weighted), _weighted_graphs=weighted)
+    # every key of any graph (one that some graphs lack is an error in `_cat`, not dropped)
+    keys = dict.fromkeys(["edge_attr", *(k for g in graphs for k in g.__dict__)])
+    edge_keys = [k for k in keys if k.startswith("edge_")]
+    for key in edge_keys:  # per edge: concatenated (None on every graph: None)
         out.__dict__[key] = _cat([g.__dict__.get(key) for g in graphs], key)
-    graph_keys, list_keys = [], []
-    for key in graphs[0].__dict__:
-        if key in ("num_nodes", "adj", "batch", "ptr") or key.startswith(("_", "edge_")):
+    graph_keys, list_keys, index_ptr = [], [], {}
+    for key in keys:
+        if key in ("num_nodes", "adj", "batch", "ptr") or key.startswith("_") or key in edge_keys:
             continue
         values = [g.__dict__.get(key) for g in graphs]
         axes = {_node_axis(g, key, v) for g, v in zip(graphs, values, strict=True)
                 if v is not None}
         tensors = [v for v in values if isinstance(v, Tensor | SparseTensor)]
-        if len(axes) == 1 and None not in axes:
+        if _node_ids_field(key, values):
+            out.__dict__[key], index_ptr[key] = _cat_index(values, key, ptr)
+        elif len(axes) == 1 and None not in axes:
             out.__dict__[key] = _cat(values, key, axes.pop())
         elif tensors and len(tensors) < len(values):
             _cat(values, key)  # raises: some graphs have it, some do not
@@ -360,6 +392,7 @@ def batch_graphs(graphs):
     out.batch = _on(wrap(np.repeat(np.arange(len(graphs), dtype=np.int64), sizes)), device)
     out.ptr = _on(wrap(ptr), device)
     out._graph_keys, out._list_keys = tuple(graph_keys), tuple(list_keys)
+    out._index_ptr = index_ptr
     return out
 
 
@@ -376,6 +409,7 @@ def unbatch(g):
     values = g.adj.values.detach().array  # sliced where it is
     graph_keys = getattr(g, "_graph_keys", ())
     list_keys = g.__dict__.get("_list_keys", ())
+    index_ptr = g.__dict__.get("_index_ptr") or {}
     edge_keys = g._edge_fields().keys()
     flags = g.__dict__.get("_weighted_graphs")
     out = []
@@ -394,6 +428,9 @@ def unbatch(g):
                 continue
             if key in edge_keys:
                 part.__dict__[key] = value[e0:e1]
+            elif key in index_ptr:  # node ids: this graph's columns, less its node offset
+                cols = _np(value)[..., index_ptr[key][i]:index_ptr[key][i + 1]]
+                part.__dict__[key] = _on(wrap(cols - cols.dtype.type(lo)), _device(value))
             elif key in graph_keys:
                 part.__dict__[key] = value[i:i + 1]
             elif key in list_keys and isinstance(value, list) and len(value) == ptr.size - 1:

@@ -20,6 +20,7 @@ RANK = {  # lower rank = lower layer; equal ranks may not import each other unle
     "sparsegraph.nn": 6,
     "sparsegraph.optim": 6,
     "sparsegraph.serialization": 6,
+    "sparsegraph.graph_fields": 6.5,  # below graph: the rule for its attributes
     "sparsegraph.graph": 7,
     "sparsegraph.graph_ops": 7,
     "sparsegraph.gnn": 8,

@@ -384,6 +384,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("sparsegraph train: --static applies to node classification; drop it for "
               f"{args.dataset}", file=sys.stderr)
         return 2
+    if task == "graph" and cfg["folds"] > len(data):  # each fold needs a test graph
+        print(f"sparsegraph train: --folds {cfg['folds']}: {args.dataset} has {len(data)} "
+              f"graphs (expected 2 <= --folds <= {len(data)})", file=sys.stderr)
+        return 2
     if task == "node" and cfg["model"] == "gin":
         print("sparsegraph train: gin is for graph classification (TU datasets such as "
               "mutag, proteins); pick gcn, gat, sage, sgc, appnp or mlp", file=sys.stderr)

@@ -195,8 +195,8 @@ def test_tu_selections_are_datasets_that_keep_the_counts(tmp_path):
     assert Graph.batch(ds[1:3]).num_graphs == 2
     with pytest.raises(IndexError, match=r"TUDataset: index 4 out of range for 4 graphs"):
         ds[[0, 4]]
-    with pytest.raises(TypeError, match=r"expected an int, slice, integer array or boolean "
-                                        r"mask as index \(got float\)"):
+    with pytest.raises(TypeError, match=r"expected an int, slice, sequence of ints, integer "
+                                        r"array or boolean mask as index \(got float\)"):
         ds[0.5]
 
 
