@@ -72,6 +72,22 @@ def folder_problem(flag: str, path: str, remedy: str = "pass a folder") -> str |
     return None
 
 
+def file_problem(flag: str, path: str | None) -> str | None:
+    """Why the file ``path``, which ``flag`` names (``--json``, ``--out``), cannot be written,
+    in one line (None when it can, or for no path): said before the work, not as a traceback
+    after it."""
+    if path is None:  # (an empty path is refused by FILE_PATH, argparse's type)
+        return None
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return f"{flag}: {path} is a directory; name a file in it"
+    if not os.path.isdir(folder):
+        return f"{flag}: the folder of {path} does not exist"
+    if not os.access(folder, os.W_OK):
+        return f"{flag}: the folder of {path} is not writable"
+    return None
+
+
 def root_problem(root: str | None) -> str | None:
     """`folder_problem` of the data root, naming ``--root`` or ``$SPARSEGRAPH_DATA``
     (whichever supplies it, as `sparsegraph.datasets.root.data_root` picks it)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import os
 import sys
 
 from sparsegraph.cli.common import (
@@ -14,6 +13,7 @@ from sparsegraph.cli.common import (
     SEED,
     dataset_message,
     fetch_hint,
+    file_problem,
     no_split_message,
     raise_if_interrupted,
     root_problem,
@@ -96,15 +96,6 @@ def _write(path: str, text: str) -> None:
     write_atomic(pathlib.Path(path), text.encode())
 
 
-def _out_problem(out: str) -> str | None:
-    folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder):  # said before the capture, not as a traceback after it
-        return f"--out: the folder {folder} does not exist"
-    if os.path.isdir(out):
-        return f"--out: {out} is a directory; give a file name"
-    return None
-
-
 def cmd_graph(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -112,7 +103,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     from sparsegraph import static
     from sparsegraph.datasets import DatasetUnavailable, load_for_training
 
-    problem = _out_problem(args.out) or root_problem(args.root)
+    problem = file_problem("--out", args.out) or root_problem(args.root)
     if problem is not None:
         print(f"sparsegraph graph: {problem}", file=sys.stderr)
         return 2

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import sys
 import textwrap
@@ -22,6 +21,7 @@ from sparsegraph.cli.common import (
     SEED,
     checked,
     dataset_message,
+    file_problem,
     no_split_message,
     progress,
     root_problem,
@@ -166,21 +166,6 @@ def unused_problem(args) -> str | None:
              if k.replace("_", "-") in _FLAGS]
     return (f"{', '.join(unused)}: not used by --model {args.model} (it takes "
             f"{', '.join(takes)}); drop {'them' if len(unused) > 1 else 'it'}")
-
-
-def json_problem(path: str | None) -> str | None:
-    """Why ``--json PATH`` cannot be written, in one line (None when it can): said before
-    the training, not after it."""
-    if path is None:  # (an empty path is refused by FILE_PATH, argparse's type)
-        return None
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        return f"--json: {path} is a directory; name a file, e.g. {os.path.join(path, 'r.json')}"
-    if not os.path.isdir(folder):
-        return f"--json: the folder of {path} does not exist"
-    if not os.access(folder, os.W_OK):
-        return f"--json: the folder of {path} is not writable"
-    return None
 
 
 def config_for(args) -> dict:
@@ -354,7 +339,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = config_for(args)
     problem = (unused_problem(args) or device_error(cfg["device"])
-               or json_problem(args.json) or root_problem(args.root))
+               or file_problem("--json", args.json) or root_problem(args.root))
     if problem is not None:
         print(f"sparsegraph train: {problem}", file=sys.stderr)
         return 2  # said now, not after the training
