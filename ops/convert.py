@@ -98,6 +98,15 @@ def _parse_to(args, kwargs):
     """``(device or None, dtype or None)`` from ``to``'s arguments; a string is a device
     ('cpu', 'cuda', 'cuda:N') or a dtype name, and each may be given once."""
     found = {"device": kwargs.pop("device", None), "dtype": kwargs.pop("dtype", None)}
+    # PyTorch's keywords for asynchronous / pinned copies: every copy here is complete when
+    # `to` returns, so they change nothing, but a wrong type is still an error
+    for flag in ("non_blocking", "copy"):
+        value = kwargs.pop(flag, False)
+        if not isinstance(value, bool):
+            raise TypeError(f"to: expected a bool for {flag} (got {type(value).__name__} "
+                            f"{value!r})")
+        if flag == "copy" and value:
+            raise TypeError("to: copy=True is not supported (use .clone() after .to())")
     if kwargs:
         raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
     for a in args:
@@ -121,7 +130,8 @@ def _parse_to(args, kwargs):
 def to(input: Tensor, *args, **kwargs) -> Tensor:
     """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other_tensor)``.
 
-    Returns ``input`` itself when nothing changes, as PyTorch does.
+    Returns ``input`` itself when nothing changes, as PyTorch does. ``non_blocking`` (a bool)
+    is accepted for PyTorch code and has no effect: the copy is complete when ``to`` returns.
     """
     device, dtype = _parse_to(args, dict(kwargs))
     out = input

@@ -149,21 +149,28 @@ class Module:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers)
                       | set(self._modules))
 
-    def _check_name(self, what: str, name, store: dict) -> None:
-        if "_parameters" not in self.__dict__:
-            raise AttributeError(f"{what}: call Module.__init__() first")
+    def _check_name(self, what: str, name, store: str) -> None:
+        """Refuse a bad ``name`` for ``store`` ("_parameters", "_buffers" or "_modules")."""
+        d = self.__dict__
+        if "_parameters" not in d:  # the stores are read only after this (else AttributeError)
+            raise AttributeError(f"{what}: cannot register {name!r} before Module.__init__(); "
+                                 "call super().__init__() first")
         if not isinstance(name, str):
             raise TypeError(f"{what}: expected a str name (got {type(name).__name__})")
         if not name or "." in name:
             raise KeyError(f"{what}: expected a non-empty name without '.' (got {name!r})")
-        # a class attribute too (PyTorch's rule): `md["forward"] = m` would register a child
-        # that `md.forward` never reaches, the method winning
-        if name not in store and (name in self.__dict__ or hasattr(type(self), name)):
+        # PyTorch's rule (`hasattr(self, name) and name not in store`): a member of another kind
+        # (a buffer named like a parameter would drop it from parameters()), an instance
+        # attribute, or a class attribute: `md["forward"] = m` would register a child that
+        # `md.forward` never reaches, the method winning
+        others = [d[s] for s in ("_parameters", "_buffers", "_modules") if s != store]
+        if name not in d[store] and (name in d or hasattr(type(self), name)
+                                     or any(name in other for other in others)):
             raise KeyError(f"{what}: attribute {name!r} already exists")
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` (or None: an absent optional parameter) under ``name``."""
-        self._check_name("register_parameter", name, self._parameters)
+        self._check_name("register_parameter", name, "_parameters")
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: expected a Parameter or None for {name!r} "
                             f"(got {type(param).__name__})")
@@ -173,7 +180,7 @@ class Module:
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Register non-learned state (e.g. running means); ``persistent`` ones are saved in
         ``state_dict``."""
-        self._check_name("register_buffer", name, self._buffers)
+        self._check_name("register_buffer", name, "_buffers")
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: expected a Tensor or None for {name!r} "
                             f"(got {type(tensor).__name__})")
@@ -186,7 +193,7 @@ class Module:
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Register ``module`` (or None) as a child under ``name``."""
-        self._check_name("add_module", name, self._modules)
+        self._check_name("add_module", name, "_modules")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: expected a Module or None for {name!r} "
                             f"(got {type(module).__name__})")
@@ -295,7 +302,8 @@ class Module:
 
         Floating parameters and buffers are cast (integer buffers keep their dtype); every
         Parameter object is kept, so optimizers built before ``to`` still hold them. A changed
-        tensor's version counter is bumped and its ``.grad`` dropped.
+        tensor's version counter is bumped and its ``.grad`` dropped. ``non_blocking`` is
+        accepted for PyTorch code and has no effect (every copy completes before ``to`` returns).
         """
         from sparsegraph.ops.convert import _parse_to
 

@@ -12,17 +12,41 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from sparsegraph.optim.optimizer import Optimizer
 from sparsegraph.tensor import TRACE
 
 __all__ = ["LRScheduler", "StepLR", "CosineAnnealingLR", "ReduceLROnPlateau"]
+
+
+def _check_optimizer(who: str, optimizer) -> None:
+    # PyTorch's message; a model passed by mistake would fail later at `.param_groups`
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{who}: {type(optimizer).__name__} is not an Optimizer "
+                        "(expected e.g. sg.optim.SGD(model.parameters(), lr=...))")
+
+
+def _check_number(who: str, key: str, value, *, integer: bool = False,
+                  at_least: float | None = None) -> None:
+    """A real (``integer``: whole) number option, checked at construction: a str or a bool
+    would only fail epochs later, inside ``step``."""
+    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise TypeError(f"{who}: expected {'an int' if integer else 'a number'} for {key} "
+                        f"(got {type(value).__name__} {value!r})")
+    if at_least is not None and not value >= at_least:
+        raise ValueError(f"{who}: expected {key} >= {at_least} (got {value!r})")
 
 
 class LRScheduler:
     """Base class: subclasses define ``get_lr()`` (the new lr of every group)."""
 
     def __init__(self, optimizer, last_epoch: int = -1):
-        self.optimizer = optimizer
         name = type(self).__name__
+        _check_optimizer(name, optimizer)
+        _check_number(name, "last_epoch", last_epoch, integer=True, at_least=-1)
+        self.optimizer = optimizer
         groups = optimizer.param_groups
         if last_epoch == -1:
             for group in groups:
@@ -73,8 +97,10 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        if isinstance(step_size, bool) or not step_size > 0 or int(step_size) != step_size:
+        _check_number("StepLR", "step_size", step_size)
+        if not step_size > 0 or int(step_size) != step_size:
             raise ValueError(f"StepLR: expected an int step_size > 0 (got {step_size!r})")
+        _check_number("StepLR", "gamma", gamma)
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
@@ -89,6 +115,10 @@ class CosineAnnealingLR(LRScheduler):
     """Loshchilov & Hutter, "SGDR" (2017), without restarts: the lr follows a cosine from
     ``base_lr`` (epoch 0) to ``eta_min`` (epoch ``T_max``) and back up, with period ``2 T_max``.
 
+    A group added later with ``add_param_group`` follows PyTorch's recursive rule: each epoch
+    scales its distance to ``eta_min`` by the same ratio as the others'. It has no base lr, so
+    it does not climb back once it has reached ``eta_min``.
+
     Args:
         optimizer: the optimizer whose groups' lr is set.
         T_max: half period in epochs (> 0).
@@ -97,8 +127,10 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
+        _check_number("CosineAnnealingLR", "T_max", T_max)
         if not T_max > 0:
             raise ValueError(f"CosineAnnealingLR: expected T_max > 0 (got {T_max!r})")
+        _check_number("CosineAnnealingLR", "eta_min", eta_min)
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
@@ -110,8 +142,12 @@ class CosineAnnealingLR(LRScheduler):
             return [eta + (base - eta) * (1 + math.cos(t * math.pi / T)) / 2
                     for base in self.base_lrs]
         if (t - 1 - T) % (2 * T) == 0:  # leaving the minimum: the ratio below would be 0 / 0
+            # a group added by add_param_group after construction has no base lr: PyTorch
+            # leaves its lr unchanged at this step (and anneals it by the ratio elsewhere)
+            added = [group["lr"] for group in groups[len(self.base_lrs):]]
             return [group["lr"] + (base - eta) * (1 - math.cos(math.pi / T)) / 2
-                    for base, group in zip(self.base_lrs, groups, strict=True)]
+                    for base, group in zip(self.base_lrs, groups[:len(self.base_lrs)],
+                                           strict=True)] + added
         ratio = (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T))
         return [ratio * (group["lr"] - eta) + eta for group in groups]
 
@@ -132,28 +168,40 @@ class ReduceLROnPlateau(LRScheduler):
         threshold: minimum change that counts as improvement. (default: 1e-4)
         threshold_mode: "rel" or "abs". (default: "rel")
         cooldown: epochs to wait after a reduction. (default: 0)
-        min_lr: lower bound, one number or one per group. (default: 0)
+        min_lr: lower bound, one number or one per group. A single number also bounds the
+            groups added later with ``add_param_group``; a per-group list must then be
+            extended by hand (``scheduler.min_lrs``), as in PyTorch. (default: 0)
         eps: minimal applied change. (default: 1e-8)
     """
 
     def __init__(self, optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
                  min_lr: float | list[float] = 0.0, eps: float = 1e-8):
-        name, n = "ReduceLROnPlateau", len(optimizer.param_groups)
+        name = "ReduceLROnPlateau"
+        _check_optimizer(name, optimizer)
+        n = len(optimizer.param_groups)
         if mode not in ("min", "max"):
             raise ValueError(f"{name}: expected mode 'min' or 'max' (got {mode!r})")
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"{name}: expected threshold_mode 'rel' or 'abs' "
                              f"(got {threshold_mode!r})")
+        _check_number(name, "factor", factor)
         if not 0.0 <= factor < 1.0:
             raise ValueError(f"{name}: expected factor in [0, 1) (got {factor})")
+        for key, value in (("threshold", threshold), ("eps", eps)):
+            _check_number(name, key, value)
+        for key, value in (("patience", patience), ("cooldown", cooldown)):
+            _check_number(name, key, value, integer=True, at_least=0)
         if isinstance(min_lr, list | tuple):
             if len(min_lr) != n:
                 raise ValueError(f"{name}: expected {n} min_lr values, one per group "
                                  f"(got {len(min_lr)})")
-            self.min_lrs = list(min_lr)
+            for i, value in enumerate(min_lr):
+                _check_number(name, f"min_lr[{i}]", value)
+            self.min_lrs, self.default_min_lr = list(min_lr), None
         else:
-            self.min_lrs = [min_lr] * n
+            _check_number(name, "min_lr", min_lr)
+            self.min_lrs, self.default_min_lr = [min_lr] * n, min_lr
         self.optimizer = optimizer
         self.mode, self.factor, self.patience = mode, factor, patience
         self.threshold, self.threshold_mode = threshold, threshold_mode
@@ -184,6 +232,7 @@ class ReduceLROnPlateau(LRScheduler):
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0
         if self.num_bad_epochs > self.patience:
+            self._match_groups()
             for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs, strict=True):
                 old = group["lr"]
                 new = max(old * self.factor, min_lr)
@@ -191,3 +240,16 @@ class ReduceLROnPlateau(LRScheduler):
                     group["lr"] = new
             self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def _match_groups(self) -> None:
+        """One ``min_lr`` per group, also for groups added since construction (PyTorch's
+        ``_reduce_lr``): a single ``min_lr`` is spread over them; a per-group list cannot be."""
+        n = len(self.optimizer.param_groups)
+        if n == len(self.min_lrs):
+            return
+        if self.default_min_lr is None:
+            raise RuntimeError(f"ReduceLROnPlateau: the optimizer has {n} parameter groups but "
+                               f"min_lr gave {len(self.min_lrs)} values, usually because "
+                               "add_param_group was called after the scheduler was built; set "
+                               f"scheduler.min_lrs to a list of {n} values")
+        self.min_lrs = [self.default_min_lr] * n

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections import defaultdict
 
 import numpy as np
 
@@ -34,7 +35,9 @@ class Optimizer:
 
     Attributes:
         param_groups: list of dicts, each with ``"params"`` and its options (``"lr"``, ...).
-        state: parameter -> dict of that parameter's state (raw arrays and numbers).
+        state: parameter -> dict of that parameter's state (raw arrays and numbers); a
+            ``defaultdict(dict)`` as in PyTorch, so ``state[p]`` of a parameter not yet
+            stepped is an empty dict.
     """
 
     def __init__(self, params, defaults: dict):
@@ -43,7 +46,7 @@ class Optimizer:
                             f"as params (got {type(params).__name__})")
         self.defaults = dict(defaults)
         self.param_groups: list[dict] = []
-        self.state: dict = {}
+        self.state: defaultdict = defaultdict(dict)
         self._scratch: dict = {}  # reusable work arrays, keyed by (shape, dtype, device)
         params = list(params)
         if not params:
@@ -55,7 +58,8 @@ class Optimizer:
         """Add a group of parameters with its own options (defaults fill the rest).
 
         Raises:
-            TypeError: a parameter that is not a Tensor, or params given as a set.
+            KeyError: a group without a ``"params"`` entry (PyTorch's error; e.g. ``"param"``).
+            TypeError: a parameter that is not a Tensor, or params given as a set or None.
             ValueError: a non-leaf tensor, a parameter already in another group, or an invalid
                 option value.
         """
@@ -64,10 +68,16 @@ class Optimizer:
             raise TypeError(f"{name}: expected a dict as a parameter group "
                             f"(got {type(param_group).__name__})")
         group = dict(param_group)
-        params = group.get("params")
+        if "params" not in group:  # a typo such as "param" would otherwise train nothing
+            raise KeyError(f"{name}: expected a 'params' entry in the parameter group (got "
+                           f"keys {sorted(map(str, group))})")
+        params = group["params"]
         if isinstance(params, set):
             raise TypeError(f"{name}: parameters must be an ordered collection (got a set)")
-        group["params"] = [params] if isinstance(params, Tensor) else list(params or ())
+        if params is None or not (isinstance(params, Tensor) or hasattr(params, "__iter__")):
+            raise TypeError(f"{name}: expected a Tensor or an iterable of Tensors as 'params' "
+                            f"(got {type(params).__name__})")
+        group["params"] = [params] if isinstance(params, Tensor) else list(params)
         held = {id(p) for g in self.param_groups for p in g["params"]}
         mine: set = set()
         for p in group["params"]:
@@ -132,10 +142,7 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                s = state.get(p)
-                if s is None:
-                    s = state[p] = {}
-                self._update(p.array, p.grad.array, s, group)
+                self._update(p.array, p.grad.array, state[p], group)
                 p._version[0] += 1
         return loss
 
@@ -212,7 +219,7 @@ class Optimizer:
         by_index = dict(zip(itertools.chain.from_iterable(s["params"] for s in saved_groups),
                             itertools.chain.from_iterable(g["params"] for g in self.param_groups),
                             strict=True))
-        state = {}
+        state: defaultdict = defaultdict(dict)
         for i, saved in state_dict["state"].items():
             p = by_index.get(int(i))
             if p is None:
