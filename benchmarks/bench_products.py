@@ -59,7 +59,7 @@ def run_gcn(args) -> dict:
     y = np.asarray(g.y.array)
     train = np.flatnonzero(np.asarray(g.train_mask.array))
     sg.manual_seed(args.seed)
-    net = GCN(g.num_features, args.hidden, int(y.max()) + 1, num_layers=2, dropout=0.5)
+    net = GCN(g.num_features, args.hidden, 2, int(y.max()) + 1, dropout=0.5)
     opt = sg.optim.Adam(net.parameters(), lr=0.01, weight_decay=5e-4)
     step = node_classification_step(net, g, opt, train)
     epochs = []

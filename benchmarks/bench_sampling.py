@@ -99,8 +99,8 @@ def main(argv=None) -> dict:
 
     # 2. a training epoch, timed by part
     sg.manual_seed(args.seed)
-    model = models.GraphSAGE(g.num_features, args.hidden, n_classes,
-                             num_layers=len(args.fanout), dropout=0.5)
+    model = models.GraphSAGE(g.num_features, args.hidden, len(args.fanout), n_classes,
+                             dropout=0.5)
     opt = Adam(model.parameters(), lr=0.003)
     loader = NeighborLoader(g, args.fanout, args.batch_size, shuffle=True, input_nodes=train,
                             seed=args.seed)

@@ -122,7 +122,13 @@ class Planetoid(SingleGraph, Dataset):
 
     Test rows are reordered by ``test.index``; CiteSeer's 15 test ids without features are
     padded with zero rows (label -1) so it has 3327 nodes; the graph is symmetrised with
-    duplicates and self loops removed. Features are sparse CSR (float32).
+    duplicates and self loops removed.
+
+    Features: ``data.x`` is a CSR SparseTensor (float32), where PyG's is dense; the layers
+    and models take it as it is (the first ``x @ W`` runs as spmm). It has ``x.size(0)``,
+    row selection (``x[data.train_mask]``, ``x[:n]``, ``x[ids]``, giving CSR SparseTensors)
+    and ``x.sum(-1, keepdim=True)``; ``x.to_dense()`` gives a dense Tensor for anything else
+    (``data.x = data.x.to_dense()`` for PyG code that needs one).
 
     Stats (nodes / directed edges / features / classes):
         Cora 2708 / 10556 / 1433 / 7;  CiteSeer 3327 / 9104 / 3703 / 6;

@@ -515,27 +515,41 @@ class GraphLoader:
             TUDataset's are taken as the shallow copies it iterates over, so the loader
             never holds (or hands out) the dataset's own Graph objects.
         batch_size: graphs per batch, an int >= 1.
-        shuffle: draw a new order every epoch. The orders come from one generator seeded
-            once with ``seed`` and advanced by each epoch, so a new loader with the same seed
-            repeats the same sequence of epochs.
-        seed: int >= 0.
+        shuffle: draw a new order every epoch. With a ``seed``, the orders come from one
+            generator seeded once with it and advanced by each epoch, so a new loader with
+            the same seed repeats the same sequence of epochs; without one, each epoch draws
+            its order from sparsegraph's global generator (`sparsegraph.manual_seed`), as
+            PyG's DataLoader draws from torch's.
+        seed: an int >= 0, or None (default): the global generator.
         drop_last: skip the last batch when it holds fewer than ``batch_size`` graphs.
+
+    Attributes:
+        dataset: ``graphs`` as given (a TUDataset, a list), as PyG's ``loader.dataset``
+            (``len(loader.dataset)`` graphs); for a one-pass iterable, the list of its graphs.
+        graphs: the list of Graphs the batches are made of.
     """
 
-    def __init__(self, graphs, batch_size: int = 32, shuffle: bool = False, seed: int = 0, *,
+    def __init__(self, graphs, batch_size: int = 32, shuffle: bool = False, seed=None, *,
                  drop_last: bool = False):
+        dataset = graphs
         graphs = graph_list("GraphLoader", graphs)  # any iterable: a TUDataset yields copies
         _check_int("GraphLoader", "batch_size", batch_size)
         if batch_size < 1:
             raise ValueError(f"GraphLoader: expected batch_size >= 1 (got {batch_size})")
         check_bool("GraphLoader", "shuffle", shuffle)
         check_bool("GraphLoader", "drop_last", drop_last)
-        _check_int("GraphLoader", "seed", seed)
-        if seed < 0:
-            raise ValueError(f"GraphLoader: expected seed >= 0 (got {seed})")
+        if seed is not None:
+            _check_int("GraphLoader", "seed", seed)
+            if seed < 0:
+                raise ValueError(f"GraphLoader: expected seed >= 0 (got {seed})")
         self.graphs, self.batch_size, self.shuffle = graphs, batch_size, shuffle
+        # what was passed when it can be read again (a dataset or list), as PyG keeps it
+        self.dataset = (dataset if hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")
+                        else graphs)
         self.drop_last = drop_last
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        # None: each epoch's order is drawn from the global generator when it starts
+        self.rng = None if seed is None else np.random.default_rng(seed)
 
     def __len__(self) -> int:
         if self.drop_last:
@@ -543,7 +557,7 @@ class GraphLoader:
         return -(-len(self.graphs) // self.batch_size)
 
     def __iter__(self):
-        order = (self.rng.permutation(len(self.graphs)) if self.shuffle
-                 else np.arange(len(self.graphs)))
+        rng = rng_of(None) if self.rng is None else self.rng
+        order = rng.permutation(len(self.graphs)) if self.shuffle else np.arange(len(self.graphs))
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             yield Graph.batch([self.graphs[i] for i in order[start:start + self.batch_size]])

@@ -4,7 +4,9 @@
 ``update(aggregate({message(x_i, x_j, w_ji, ...) for every edge j -> i}))``; the hooks'
 parameters are matched by name, as in PyG. When neither ``message`` nor ``aggregate`` is
 overridden and the aggregation is sum or mean, the layer takes the fused path: one spmm over
-the adjacency, never an E x F message tensor (PyG's ``message_and_aggregate``). Otherwise it
+the adjacency, never an E x F message tensor, whatever the adjacency's form. A subclass's own
+``message_and_aggregate`` runs, as in PyG, when the adjacency comes as a SparseTensor (or a
+Graph); with an edge_index, ``message`` and ``aggregate`` run. Otherwise it
 gathers the rows ``message`` asks for, calls it and reduces each target's in-edges with the
 segment kernels (scatter ones for messages in an edge_index's unsorted order). Whatever
 the path, the result is a dense Tensor.
@@ -15,6 +17,8 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+
+import numpy as np
 
 import sparsegraph.ops as ops
 from sparsegraph import backend
@@ -51,10 +55,23 @@ class MessagePassing(Module):
         flow: ``"source_to_target"`` (edge ``edge_index[:, k]`` carries a message from
             ``edge_index[0, k]`` to ``edge_index[1, k]``) or ``"target_to_source"`` (the
             reverse; an edge_index only, as in PyG). (default: "source_to_target")
+        node_dim: the axis of the messages (and node features) that runs over edges (nodes).
+            sparsegraph always aggregates along axis 0, so it must name axis 0: ``0`` (what
+            PyG's layers with ``(E, H, F)`` messages pass), or a negative axis that is axis 0
+            of the messages it gets, such as PyG's default ``-2`` for 2-D ``(E, F)`` messages
+            (checked at each ``propagate``). (default: 0)
 
     Subclasses implement ``forward`` and call ``propagate``; they may override ``message``
     (per edge), ``aggregate``, ``update`` and ``message_and_aggregate`` (a fused replacement
-    for the first two, used whenever it is overridden).
+    for the first two). As in PyG, an overridden ``message_and_aggregate`` runs when
+    ``propagate`` gets a SparseTensor (PyG's ``adj_t``) or a Graph, and ``message`` /
+    ``aggregate`` run for an edge_index, so a layer with both hooks (``message(x_j, norm)``
+    for an edge_index, ``message_and_aggregate(adj_t, x)`` for a SparseTensor) gets each
+    input its own way. Two exceptions: a layer with ``aggr=None`` that has no ``aggregate``
+    of its own uses ``message_and_aggregate`` for an edge_index too (nothing else can
+    aggregate), and a ``propagate`` keyword that ``message_and_aggregate`` reads but none of
+    ``message`` / ``aggregate`` / ``update`` does is refused with an edge_index (PyG would
+    drop it silently): pass ``sg.from_edge_index(edge_index, num_nodes)`` instead.
 
     ``message``'s parameters are filled by name (PyG's convention), per edge in the order of
     the edges as given (edge_index columns, or a SparseTensor's stored entries):
@@ -88,11 +105,17 @@ class MessagePassing(Module):
     keywords.
     """
 
-    def __init__(self, aggr="sum", *, flow: str = "source_to_target"):
+    def __init__(self, aggr="sum", *, flow: str = "source_to_target", node_dim: int = 0):
         super().__init__()
         name = type(self).__name__
         if flow not in FLOWS:
             raise ValueError(f"{name}: expected `flow` in {FLOWS} (got {flow!r})")
+        if isinstance(node_dim, bool) or not isinstance(node_dim, int | np.integer):
+            raise TypeError(f"{name}: expected an int `node_dim` (got {node_dim!r})")
+        if node_dim > 0:
+            raise ValueError(f"{name}: expected `node_dim` 0, or a negative axis that is "
+                             f"axis 0 of the messages (e.g. PyG's default -2 for (E, F) "
+                             f"messages): sparsegraph aggregates along axis 0 (got {node_dim})")
         if aggr is None:
             cls = type(self)
             if (cls.message_and_aggregate is MessagePassing.message_and_aggregate
@@ -115,6 +138,7 @@ class MessagePassing(Module):
         self.aggrs = aggrs
         self.aggr = aggr
         self.flow = flow
+        self.node_dim = int(node_dim)
 
     # ---- the hooks ---------------------------------------------------------------------------
     def message(self, x_j: Tensor, edge_weight: Tensor | None = None) -> Tensor:
@@ -200,12 +224,17 @@ class MessagePassing(Module):
         inv = s._cached(("inv_degree", like.dtype.str), build)
         return wrap(inv.reshape((-1,) + (1,) * (like.ndim - 1)))
 
-    def uses_fused_path(self) -> bool:
-        """One spmm instead of message + aggregate: taken when it computes the same thing
-        (neither hook overridden, sum/mean only) or when the subclass supplies its own."""
+    def uses_fused_path(self, adj=None) -> bool:
+        """Whether ``propagate(adj, ...)`` runs ``message_and_aggregate`` instead of
+        ``message`` + ``aggregate``: always when it computes the same thing (neither hook
+        overridden, sum / mean only); for the subclass's own ``message_and_aggregate``, when
+        ``adj`` is a SparseTensor or a Graph (PyG's rule; ``adj=None`` asks about such an
+        input), or when the layer has no other aggregation (``aggr=None``, no
+        ``aggregate``)."""
         cls = type(self)
         if cls.message_and_aggregate is not MessagePassing.message_and_aggregate:
-            return True
+            return (adj is None or _is_sparse(adj) or not self.aggrs
+                    and cls.aggregate is MessagePassing.aggregate)
         return (cls.message is MessagePassing.message
                 and cls.aggregate is MessagePassing.aggregate
                 and set(self.aggrs) <= {"sum", "mean"})
@@ -234,7 +263,10 @@ class MessagePassing(Module):
         if size is not None:
             check_size(op, size)
         given_x = x  # update sees it as the caller passed it (flipped() swaps a pair x)
-        adj_given = isinstance(adj.adj if isinstance(adj, Graph) else adj, SparseTensor)
+        adj_given = _is_sparse(adj)
+        fused = self.uses_fused_path(adj)
+        if not fused and cls.message_and_aggregate is not MessagePassing.message_and_aggregate:
+            _refuse_unread_keywords(op, cls, kwargs)
         flip = self.flow == "target_to_source"
         if flip:
             adj, x, size, kwargs = flipped(op, adj, x, size, kwargs)
@@ -243,7 +275,6 @@ class MessagePassing(Module):
         check_node_tensor(op, "x", x_src)
         if x_dst is not x_src:
             check_node_tensor(op, "x_dst" if is_pair else "x", x_dst)
-        fused = self.uses_fused_path()
         wanted = {} if fused else requested_node_tensors(_parameters(cls, "message"), kwargs)
         n_src, n_dst, whence, dtype = node_counts(op, adj, x, size, kwargs, wanted, flip)
         adj, perm, caller = csr_and_caller_order(
@@ -256,10 +287,12 @@ class MessagePassing(Module):
         call = EdgeCall(op, adj, perm, caller, x_src, x_dst, kwargs, edge_weight, dtype,
                         in_csr_order, flip, adj_given=adj_given)
         if fused:
+            _check_node_dim(op, self.node_dim, x_src, "node features `x`")
             out = self._fused(call, x, x_src, is_pair)
         else:
             args, kw = _fill(op, cls, "message", call.value, kwargs)
             messages = self.message(*args, **kw)
+            _check_node_dim(op, self.node_dim, messages, "messages")
             out = self._aggregate_messages(op, cls, call, messages, kwargs)
         if isinstance(out, SparseTensor):  # an override's sparse product: dense, as PyG's
             out = out.to_dense()
@@ -315,6 +348,40 @@ class MessagePassing(Module):
     def extra_repr(self) -> str:
         return ""
 
+
+
+def _is_sparse(adj) -> bool:
+    """Whether ``adj`` is PyG's sparse input (a SparseTensor, or a Graph holding one), for
+    which an overridden ``message_and_aggregate`` runs."""
+    return isinstance(adj.adj if isinstance(adj, Graph) else adj, SparseTensor)
+
+
+def _check_node_dim(op: str, node_dim: int, t, what: str) -> None:
+    """ValueError unless ``node_dim`` names axis 0 of ``t`` (messages or dense features)."""
+    if node_dim == 0 or not isinstance(t, Tensor) or t.ndim + node_dim == 0:
+        return
+    raise ValueError(f"{op}: `node_dim={node_dim}` is axis {t.ndim + node_dim} of the {what} "
+                     f"of shape {tuple(t.shape)}, not axis 0, along which sparsegraph "
+                     f"aggregates; pass node_dim=0 (as PyG's layers with (E, H, F) messages "
+                     f"do)")
+
+
+def _refuse_unread_keywords(op: str, cls, kwargs: dict) -> None:
+    """With an edge_index, ``message`` / ``aggregate`` / ``update`` run instead of the
+    overridden ``message_and_aggregate``: a keyword only that hook reads would be dropped."""
+    fused = {p.name for p in _parameters(cls, "message_and_aggregate")[1:]}
+    hooks = ["message", "update"] + (["aggregate"] if _aggregate_style(cls) == "pyg" else [])
+    params = [p for hook in hooks for p in _parameters(cls, hook)]
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return
+    read = {p.name for p in params}
+    for name in kwargs:
+        if name in fused and not read & {name, name + "_i", name + "_j"}:
+            raise ValueError(f"{op}: `message_and_aggregate` reads `{name}`, which message, "
+                             f"aggregate and update do not; as in PyG it runs only for a "
+                             f"SparseTensor (or Graph) adjacency, and an edge_index takes "
+                             f"message and aggregate: pass sg.from_edge_index(edge_index, "
+                             f"num_nodes) instead, or read `{name}` in message")
 
 
 def _fill(op: str, cls, hook: str, value, kwargs: dict, skip: int = 0, known=None):

@@ -4,6 +4,13 @@ Node classification models take ``(x, adj)`` and return logits ``(N, C)``; `GIN`
 ``(x, adj, batch)`` and returns graph logits ``(G, C)``. ``x`` may be dense or sparse CSR (Cora's
 bag-of-words features stay sparse: the first layer's ``x @ W`` runs as spmm and input dropout
 acts on the stored values).
+
+`GCN`, `GAT`, `GraphSAGE`, `GIN` and `MLP` take PyG's positional order and meaning
+(``torch_geometric.nn.models``): ``(in_channels, hidden_channels, num_layers,
+out_channels=None, dropout, ...)``, ``num_layers`` counting the message-passing layers (the
+Linear layers of an MLP), and ``out_channels=None`` giving ``hidden_channels`` outputs; so
+PyG's ``GCN(1433, 16, 2, 7)`` is 2 layers with 7 outputs here too. Their other options are
+keywords.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from sparsegraph.gnn.utils import (
     reset_submodules,
 )
 from sparsegraph.nn import BatchNorm1d, Linear, Module, ModuleList, ReLU, Sequential
-from sparsegraph.sparse import SparseTensor, Structure
+from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import wrap
 
 
@@ -41,27 +48,22 @@ def feature_dropout(x, p: float, training: bool):
 
 
 def row_slice(x, lo: int, hi: int):
-    """Rows ``lo:hi`` of a dense Tensor or of a CSR SparseTensor (its values sliced with
-    gradients; the index arrays are views)."""
-    if not isinstance(x, SparseTensor):
-        return x[lo:hi]
-    x = x.to_csr() if x.layout != "csr" else x
-    s = x.structure
-    a, b = int(s.indptr[lo]), int(s.indptr[hi])
-    rows = Structure.csr(s.indptr[lo:hi + 1] - s.indptr[lo], s.indices[a:b],
-                         (hi - lo, x.shape[1]), validate=False)
-    return SparseTensor(rows, x.values[a:b])
+    """Rows ``lo:hi`` of a dense Tensor or of a SparseTensor (CSR rows, its values sliced
+    with gradients, the index arrays views: `SparseTensor.__getitem__`)."""
+    return x[lo:hi]
 
 
-def layer_sizes(op: str, in_channels: int, hidden_channels: int, out_channels: int,
+def layer_sizes(op: str, in_channels: int, hidden_channels: int, out_channels: int | None,
                 num_layers) -> list[int]:
-    """Feature sizes of a ``num_layers`` stack: in, hidden x (num_layers - 1), out; each
-    checked here so a bad size is named by the model, not by a layer or Linear inside it."""
+    """Feature sizes of a ``num_layers`` stack: in, hidden x (num_layers - 1), out (None:
+    hidden, as PyG); each checked here so a bad size is named by the model, not by a layer
+    or Linear inside it."""
     if isinstance(num_layers, bool) or not isinstance(num_layers, Integral) or num_layers < 1:
         raise ValueError(f"{op}: expected `num_layers` to be an int >= 1 (got {num_layers!r})")
     in_channels = check_channels(op, "in_channels", in_channels)
     hidden_channels = check_channels(op, "hidden_channels", hidden_channels)
-    out_channels = check_channels(op, "out_channels", out_channels)
+    out_channels = check_channels(op, "out_channels", (
+        hidden_channels if out_channels is None else out_channels))
     return [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
 
 
@@ -75,10 +77,21 @@ class Model(Module):
 
 
 class MLP(Model):
-    """A multi-layer perceptron baseline that ignores the graph: Linear-ReLU-Dropout blocks."""
+    """A multi-layer perceptron baseline that ignores the graph: Linear-ReLU-Dropout blocks.
 
-    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int,
-                 num_layers: int = 2, dropout: float = 0.5):
+    Args:
+        in_channels, hidden_channels: input and hidden sizes.
+        num_layers: Linear layers. (default: 2)
+        out_channels: output size (None: ``hidden_channels``, as PyG's).
+        dropout: on every layer's input. (default: 0.5)
+
+    PyG's ``MLP`` takes these by keyword (``MLP(in_channels=16, hidden_channels=32,
+    out_channels=7, num_layers=3)`` works here too); its positional ``channel_list`` form
+    ``MLP([16, 32, 7])`` does not.
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 2,
+                 out_channels: int | None = None, dropout: float = 0.5):
         super().__init__()
         sizes = layer_sizes("MLP", in_channels, hidden_channels, out_channels, num_layers)
         check_probability("MLP", "dropout", dropout)
@@ -94,10 +107,17 @@ class MLP(Model):
 
 
 class GCN(Model):
-    """Kipf & Welling (ICLR 2017): GCNConv-ReLU-Dropout stack (paper: 2 layers x 16, p=0.5)."""
+    """Kipf & Welling (ICLR 2017): GCNConv-ReLU-Dropout stack (paper: 2 layers x 16, p=0.5).
 
-    def __init__(self, in_channels: int, hidden_channels: int = 16, out_channels: int = 2,
-                 num_layers: int = 2, dropout: float = 0.5):
+    Args:
+        in_channels, hidden_channels: input and hidden sizes. (hidden default: 16)
+        num_layers: GCNConv layers. (default: 2)
+        out_channels: output size (None: ``hidden_channels``, as PyG's).
+        dropout: on every layer's input. (default: 0.5)
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int = 16, num_layers: int = 2,
+                 out_channels: int | None = None, dropout: float = 0.5):
         super().__init__()
         sizes = layer_sizes("GCN", in_channels, hidden_channels, out_channels, num_layers)
         check_probability("GCN", "dropout", dropout)
@@ -116,14 +136,29 @@ class GCN(Model):
 class GAT(Model):
     """Veličković et al. (ICLR 2018): 8 heads x 8 hidden, ELU, 1 output head, p=0.6.
 
-    ``num_layers - 1`` hidden GATConv layers (``heads`` heads of ``hidden_channels``,
-    concatenated, then ELU), then an output GATConv with ``out_heads`` heads averaged
-    (PyG's GAT: dropout on every layer's input and on the attention weights).
+    ``num_layers`` GATConv layers: ``num_layers - 1`` hidden ones (``heads`` heads of
+    ``hidden_channels``, concatenated, then ELU), then an output GATConv with ``out_heads``
+    heads averaged (PyG's examples/gat.py: dropout on every layer's input and on the
+    attention weights).
+
+    Args:
+        in_channels: input size.
+        hidden_channels: size of each head of the hidden layers (the paper's 8): the hidden
+            width is ``heads * hidden_channels``. (PyG's ``models.GAT`` splits its
+            ``hidden_channels`` over the heads instead: its ``GAT(..., 64, heads=8)`` is
+            ``GAT(..., 8, heads=8)`` here.)
+        num_layers: GATConv layers. (default: 2)
+        out_channels: output size (None: ``hidden_channels``).
+        dropout: (default: 0.6)
+        heads, out_heads: heads of the hidden and output layers (keywords). (default: 8, 1)
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int = 8, out_channels: int = 2,
-                 heads: int = 8, out_heads: int = 1, dropout: float = 0.6, num_layers: int = 2):
+    def __init__(self, in_channels: int, hidden_channels: int = 8, num_layers: int = 2,
+                 out_channels: int | None = None, dropout: float = 0.6, *, heads: int = 8,
+                 out_heads: int = 1):
         super().__init__()
+        if out_channels is None:  # PyG: the hidden size (here a head's)
+            out_channels = check_channels("GAT", "hidden_channels", hidden_channels)
         # before the product hidden_channels * heads, whose error would name neither
         check_channels("GAT", "hidden_channels", hidden_channels)
         check_int("GAT", "heads", heads, 1)
@@ -156,13 +191,20 @@ class GraphSAGE(Model):
     SAGEConv ignores the adjacency's values (PyG), so on a weighted graph all three give the
     unweighted mean (``aggr``) of the neighbours: the blocks' edge weights are not used.
 
+    Args:
+        in_channels, hidden_channels: input and hidden sizes. (hidden default: 64)
+        num_layers: SAGEConv layers (one block each in a mini-batch). (default: 2)
+        out_channels: output size (None: ``hidden_channels``, as PyG's).
+        dropout: on every layer's input. (default: 0.5)
+        aggr: SAGEConv's aggregation (keyword). (default: "mean")
+
     Shapes:
         x: ``(N, F_in)`` (or ``(N_src of blocks[0], F_in)``); out: ``(N, C)`` (or
         ``(N_dst of blocks[-1], C)``).
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int = 64, out_channels: int = 2,
-                 num_layers: int = 2, dropout: float = 0.5, aggr="mean"):
+    def __init__(self, in_channels: int, hidden_channels: int = 64, num_layers: int = 2,
+                 out_channels: int | None = None, dropout: float = 0.5, *, aggr="mean"):
         super().__init__()
         sizes = layer_sizes("GraphSAGE", in_channels, hidden_channels, out_channels, num_layers)
         check_probability("GraphSAGE", "dropout", dropout)
@@ -261,8 +303,7 @@ class APPNP(Model):
         super().__init__()
         layer_sizes("APPNP", in_channels, hidden_channels, out_channels, num_layers)
         check_probability("APPNP", "dropout", dropout)
-        self.mlp = MLP(in_channels, hidden_channels, out_channels, num_layers=num_layers,
-                       dropout=dropout)
+        self.mlp = MLP(in_channels, hidden_channels, num_layers, out_channels, dropout=dropout)
         self.prop = APPNPProp(K, alpha)
 
     def forward(self, x, adj):
@@ -271,26 +312,39 @@ class APPNP(Model):
 
 class GIN(Model):
     """Xu et al. (ICLR 2019) for graph classification: GINConv layers with 2-layer MLPs and
-    batch norm, sum readout of every layer's output, then a linear classifier per layer
-    (the paper's readout over all depths)."""
+    batch norm, sum readout of the input and of every layer's output, then a linear
+    classifier per depth (the paper's readout over all depths), summed.
 
-    def __init__(self, in_channels: int, hidden_channels: int = 32, out_channels: int = 2,
-                 num_layers: int = 5, dropout: float = 0.5, readout: str = "sum",
-                 train_eps: bool = False):
+    Args:
+        in_channels, hidden_channels: input and hidden sizes. (hidden default: 32)
+        num_layers: GINConv layers, PyG's meaning; the paper's "5 layers" count the input as
+            one, so its setting is 4 (the default). ``num_layers + 1`` readouts.
+        out_channels: classes (None: ``hidden_channels``, as PyG's).
+        dropout: on each readout's logits. (default: 0.5)
+        readout: ``"sum"`` or ``"mean"`` pooling (keyword). (default: "sum")
+        train_eps: GINConv's learnable epsilon (keyword). (default: False)
+
+    Unlike PyG's node-level ``models.GIN``, ``forward(x, adj, batch)`` returns one row of
+    logits per graph.
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int = 32, num_layers: int = 4,
+                 out_channels: int | None = None, dropout: float = 0.5, *,
+                 readout: str = "sum", train_eps: bool = False):
         super().__init__()
         if readout not in ("sum", "mean"):
             raise ValueError(f"GIN: expected readout 'sum' or 'mean' (got {readout!r})")
-        layer_sizes("GIN", in_channels, hidden_channels, out_channels, num_layers)
+        sizes = layer_sizes("GIN", in_channels, hidden_channels, out_channels, num_layers)
+        out_channels = sizes[-1]
         check_probability("GIN", "dropout", dropout)
-        # the paper counts the input as layer 1: num_layers - 1 convolutions, num_layers readouts
         self.convs = ModuleList()
-        for a in ([in_channels] + [hidden_channels] * num_layers)[: num_layers - 1]:
+        for a in [in_channels] + [hidden_channels] * (num_layers - 1):
             mlp = Sequential(Linear(a, hidden_channels), BatchNorm1d(hidden_channels), ReLU(),
                              Linear(hidden_channels, hidden_channels), BatchNorm1d(
                                  hidden_channels), ReLU())
             self.convs.append(GINConv(mlp, train_eps=train_eps))
         self.heads = ModuleList([Linear(a, out_channels) for a in
-                                 [in_channels] + [hidden_channels] * (num_layers - 1)])
+                                 [in_channels] + [hidden_channels] * num_layers])
         self.dropout, self.readout = dropout, readout
 
     def forward(self, x, adj, batch=None):

@@ -19,6 +19,8 @@ from sparsegraph.graph_fields import (
     _check_edge_weight,
     _check_x,
     _host,
+    check_adj,
+    check_num_nodes,
     checked_field,
 )
 from sparsegraph.sparse import SparseTensor, Structure
@@ -41,14 +43,6 @@ def _on(t, device: str):
     """Tensor / SparseTensor ``t`` moved to ``device`` (host results of the structure code
     return to a cuda graph's device; nothing happens on the host)."""
     return t if t is None or device == "cpu" or t.device == device else t.to(device)
-
-
-def _num_nodes_arg(num_nodes) -> int:
-    if isinstance(num_nodes, bool) or not isinstance(num_nodes, int | np.integer):
-        raise TypeError(f"Graph: expected `num_nodes` to be an int (got {num_nodes!r})")
-    if num_nodes < 0:
-        raise ValueError(f"Graph: expected `num_nodes` >= 0 (got {num_nodes})")
-    return int(num_nodes)
 
 
 class _Batch:
@@ -83,10 +77,12 @@ class Graph:
 
     PyG's ``Data`` access by name works too: ``g["x"]``, ``g["x"] = v``, ``"x" in g``,
     ``del g["x"]``, ``g.keys()`` and ``for key, value in g``, which name the edges
-    ``edge_index`` (and ``edge_weight`` when weighted), as PyG stores them. An attribute set
-    later (``g.x = v``, ``g["edge_type"] = v``) is checked and converted as the constructor's
-    argument of that name: an ``edge_<name>`` with one row per edge, in ``g.edge_index``'s
-    order, is then a per-edge field like one given here.
+    ``edge_index`` (and ``edge_weight`` when weighted), as PyG stores them; ``g("train_mask",
+    "val_mask")`` yields those pairs and ``g.clone()`` copies the Tensors, as PyG's. An
+    attribute set later (``g.x = v``, ``g["edge_type"] = v``) is checked and converted as the
+    constructor's argument of that name: an ``edge_<name>`` with one row per edge, in
+    ``g.edge_index``'s order, is then a per-edge field like one given here. PyG's
+    ``g.num_nodes = N`` for trailing isolated nodes pads ``adj`` (see `__setattr__`).
 
     Args:
         x: node features, dense ``(N, F)`` or sparse CSR ``(N, F)``.
@@ -123,7 +119,7 @@ class Graph:
         edge_weight = None if edge_weight is None else _check_edge_weight(edge_weight)
         from_x = num_nodes is None and x is not None
         if num_nodes is not None:
-            num_nodes = _num_nodes_arg(num_nodes)
+            num_nodes = check_num_nodes(num_nodes)
         else:
             if x is not None:
                 num_nodes = x.shape[0]
@@ -134,7 +130,7 @@ class Graph:
                 num_nodes = int(ei.max()) + 1 if ei.size else 0
             else:
                 num_nodes = 0
-        self.num_nodes = int(num_nodes)
+        self.__dict__["num_nodes"] = int(num_nodes)  # set first: `adj` is checked against it
         if adj is not None and edge_index is not None:
             raise ValueError("Graph: pass either `edge_index` or `adj`, not both")
         from_adj = adj is not None
@@ -153,13 +149,7 @@ class Graph:
                                  f"{self.num_nodes}) for num_nodes={self.num_nodes} (got {bad})")
             adj, perm = self._adj_from_edges(ei, edge_weight, device)
         else:
-            if not isinstance(adj, SparseTensor) or adj.shape[0] != adj.shape[1]:
-                raise TypeError(f"Graph: expected `adj` to be a square SparseTensor "
-                                f"(got {type(adj).__name__} {getattr(adj, 'shape', '')})")
-            if adj.shape[0] != self.num_nodes:
-                raise ValueError(f"Graph: expected `adj` of shape ({self.num_nodes}, "
-                                 f"{self.num_nodes}) for num_nodes={self.num_nodes} "
-                                 f"(got {adj.shape[:2]})")
+            check_adj(adj, self.num_nodes)
             perm = adj.structure.to_csr()[1] if adj.layout != "csr" else None
             adj = adj.to_csr() if adj.layout != "csr" else adj
             if edge_weight is not None:  # the given weights replace adj's values
@@ -168,7 +158,7 @@ class Graph:
                     raise ValueError(f"Graph: expected `edge_weight` of shape ({adj.nnz},), "
                                      f"one per stored entry of `adj` (got {w.shape})")
                 adj = adj.with_values(_on(w if perm is None else w[perm], adj.device))
-        self.adj = adj
+        self.__dict__["adj"] = adj
         # whether the values are real weights, not the implicit ones of an unweighted graph:
         # to_undirected merges real weights but keeps an unweighted graph unweighted (PyG).
         # None (a given adj): judged from its values when needed, not read here (a memmap)
@@ -316,7 +306,8 @@ class Graph:
         return is_weighted(self)
 
     # ---- PyG's Data access by name: g["x"], g["x"] = v, "x" in g, for key, value in g ------
-    _VIEWS = ("edge_index", "edge_weight", "num_nodes")  # derived or fixed: read, not set
+    # not data keys: views of adj (read only), and the node count (set by its own rule)
+    _VIEWS = ("edge_index", "edge_weight", "num_nodes")
 
     def __getitem__(self, key: str):
         """``g[key]``: the attribute ``key`` (one of `keys`, or ``adj`` / ``num_nodes``), as
@@ -345,21 +336,22 @@ class Graph:
         if not isinstance(key, str) or key.startswith("_") or key in self._VIEWS or (
                 key != "batch" and hasattr(Graph, key)):
             hint = (" (a view of `adj`: build a new Graph(edge_index=..., edge_weight=...))"
-                    if key in self._VIEWS else "")
+                    if key in ("edge_index", "edge_weight") else "")
             raise TypeError(f"Graph: expected a data attribute name as key (got {key!r}, "
                             f"which Graph reserves){hint}")
         return key
 
     def __setitem__(self, key: str, value) -> None:
-        """``g[key] = value``: the same as ``g.<key> = value``, as PyG's ``data[key] = value``.
+        """``g[key] = value``: the same as ``g.<key> = value``, as PyG's ``data[key] = value``
+        (``g["num_nodes"] = N`` too).
 
         Raises:
             TypeError: a key that is not a str, a private name, or one of Graph's own
-                (``edge_index`` / ``edge_weight`` are views of ``adj``, ``num_nodes`` fixes
-                the shapes: build a new Graph for those; methods and properties); and what
-                the constructor raises for ``key`` (see `__setattr__`).
+                (``edge_index`` / ``edge_weight`` are views of ``adj``: build a new Graph for
+                those; methods and properties); and what the constructor raises for ``key``
+                (see `__setattr__`).
         """
-        setattr(self, self._data_key(key), value)
+        setattr(self, key if key == "num_nodes" else self._data_key(key), value)
 
     def __setattr__(self, key: str, value) -> None:
         """``g.key = value``, checked and converted as the constructor's argument ``key``
@@ -369,12 +361,27 @@ class Graph:
         ``y``, ``batch`` and ``*_mask`` need their rows per node; numpy float64 becomes
         float32. Other attributes are kept as given.
 
+        ``g.num_nodes = N`` (PyG's idiom for a graph whose last nodes are isolated) pads
+        ``adj`` with isolated nodes up to ``N`` (or drops isolated trailing ones down to it);
+        it is refused while a per-node attribute (``x``, node labels, masks, ``batch``) has
+        the old row count. ``g.adj = A`` takes a square SparseTensor of shape
+        ``(num_nodes, num_nodes)``, as the constructor's ``adj`` (a COO one is stored as CSR;
+        per-edge attributes need ``A.nnz`` rows and are read in A's stored order).
+
         Raises:
             ValueError / TypeError: what the constructor raises for that attribute, naming
-                it; TypeError for ``edge_index`` / ``edge_weight`` (views of ``adj``).
+                it; TypeError for ``edge_index`` / ``edge_weight`` (views of ``adj``);
+                ValueError for a ``num_nodes`` below one more than the largest node id of
+                the edges or of a ``*_index`` attribute, or that per-node attributes
+                contradict.
         """
         if key in ("edge_index", "edge_weight"):
             self._data_key(key)
+        if key in ("num_nodes", "adj") and "adj" in self.__dict__:
+            from sparsegraph.graph_ops import assigned_structure
+
+            self.__dict__.update(assigned_structure(self, key, value))
+            return
         object.__setattr__(self, key, checked_field(self, key, value))
 
     def __delattr__(self, key: str) -> None:
@@ -416,6 +423,36 @@ class Graph:
         come as ``edge_index`` (and ``edge_weight``), not ``adj``, so ``dict(g)`` holds what
         PyG code reads and ``Graph(**dict(g))`` rebuilds the graph."""
         return ((k, getattr(self, k)) for k in self.keys())
+
+    def __call__(self, *keys: str):
+        """``(key, value)`` pairs for ``keys`` that are set, in that order, or for every one
+        of `keys` without arguments, as PyG's ``data(*keys)``
+        (``for key, mask in g("train_mask", "val_mask")``); unset keys are skipped, as in
+        PyG."""
+        for key in keys:
+            if not isinstance(key, str):
+                raise TypeError(f"Graph: expected attribute names (str) as keys (got "
+                                f"{type(key).__name__} {key!r})")
+        return ((k, self[k]) for k in (keys or self.keys()) if k in self)
+
+    def clone(self, *keys: str) -> Graph:
+        """A new Graph whose Tensors (and numpy arrays) are copies, as PyG's
+        ``data.clone()``: changing one in place leaves this graph as it was. Only ``keys``
+        are copied when given (``edge_index`` / ``edge_weight`` name ``adj``, whose values
+        are copied; its immutable structure is shared); the others are shared. Copies are
+        differentiable, as `Tensor.clone`."""
+        names = {"adj" if k in ("edge_index", "edge_weight") else k for k in keys}
+        changes = {}
+        for key, value in vars(self).items():
+            if names and key not in names:
+                continue
+            if isinstance(value, Tensor):
+                changes[key] = value.clone()
+            elif isinstance(value, SparseTensor):
+                changes[key] = SparseTensor(value.structure, value.values.clone())
+            elif isinstance(value, np.ndarray):
+                changes[key] = value.copy()
+        return self._replace(**changes)
 
     def _host_structure(self) -> Structure:
         """The adjacency's structure on the host (itself, with its caches, on the host)."""

@@ -102,6 +102,27 @@ def _check_x(x, n: int | None = None):
     return x
 
 
+def check_num_nodes(num_nodes) -> int:
+    """``num_nodes`` as an int >= 0, or a TypeError / ValueError naming it."""
+    if isinstance(num_nodes, bool) or not isinstance(num_nodes, int | np.integer):
+        raise TypeError(f"Graph: expected `num_nodes` to be an int (got {num_nodes!r})")
+    if num_nodes < 0:
+        raise ValueError(f"Graph: expected `num_nodes` >= 0 (got {num_nodes})")
+    return int(num_nodes)
+
+
+def check_adj(adj, n: int):
+    """``adj`` if it is a square SparseTensor of shape ``(n, n)`` (``n`` = num_nodes), else
+    the constructor's TypeError / ValueError."""
+    if not isinstance(adj, SparseTensor) or adj.shape[0] != adj.shape[1]:
+        raise TypeError(f"Graph: expected `adj` to be a square SparseTensor "
+                        f"(got {type(adj).__name__} {getattr(adj, 'shape', '')})")
+    if adj.shape[0] != n:
+        raise ValueError(f"Graph: expected `adj` of shape ({n}, {n}) for num_nodes={n} "
+                         f"(got {adj.shape[:2]})")
+    return adj
+
+
 def _check_batch(batch, n: int):
     batch = _as_tensor(batch)
     _numeric(batch, "batch")
@@ -127,14 +148,23 @@ def _check_mask(key: str, m, n: int):
 def checked_field(g, key: str, value):
     """``value`` as graph ``g`` stores attribute ``key``, or a ValueError / TypeError naming it.
 
+    ``num_nodes`` must be an int that ``adj``'s shape agrees with, and ``adj`` a square
+    SparseTensor of that size (`Graph.__setattr__` pads or converts them first).
     ``g`` needs its ``num_nodes`` and ``adj`` (edge fields count its edges); ``y`` is checked
     against ``g.batch`` when set, so a batch's vector goes first. Edge fields come back in the
     order given: the constructor reorders them from ``edge_index`` order to the CSR order
     that ``g.edge_index`` reads, in which a later assignment is taken.
     """
-    if value is None or key.startswith("_") or key in ("num_nodes", "adj", "ptr"):
+    if key == "num_nodes":  # validate(): the count and the adjacency must agree
+        n = check_num_nodes(value)
+        if g.__dict__.get("adj") is not None:
+            check_adj(g.adj, n)
+        return n
+    if value is None or key.startswith("_") or key == "ptr":
         return value
     n = g.num_nodes
+    if key == "adj":
+        return check_adj(value, n)
     if key.startswith("edge_"):  # edge_attr and every edge_<name> (an edge_*_mask too)
         return _per_edge(key, value, g.adj.nnz)
     if key == "x":

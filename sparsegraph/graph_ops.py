@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sparsegraph import backend
+from sparsegraph.graph_fields import check_adj, check_num_nodes
 from sparsegraph.ops._util import check_reduce
 from sparsegraph.ops.graph_norm import FILL_REDUCES, _inexact, add_self_loops, to_undirected
 from sparsegraph.sparse import SparseTensor, Structure, from_scipy
@@ -257,6 +258,71 @@ def induced_subgraph(g, nodes):
     return out._with_edges(sub_ei, _np(g.adj.values)[keep], **fields)
 
 
+def _needed_nodes(g) -> tuple[int, str]:
+    """The fewest nodes ``g``'s edges and node-id attributes (`is_index_key`) allow, and
+    what sets that bound."""
+    s = g._host_structure()
+    rows = np.flatnonzero(np.diff(s.indptr))
+    need = max(int(rows[-1]) + 1 if rows.size else 0,
+               int(s.indices.max()) + 1 if s.indices.size else 0)
+    what = "the edges"
+    for key, value in vars(g).items():
+        if not (is_index_key(key) and isinstance(value, Tensor | np.ndarray)
+                and value.dtype.kind in "iu"):
+            continue
+        ids = _np(value)
+        if ids.size and int(ids.max()) + 1 > need:
+            need, what = int(ids.max()) + 1, f"`{key}`"
+    return need, what
+
+
+def _resized_adjacency(g, num_nodes) -> SparseTensor:
+    """``g.adj`` with isolated nodes added up to ``num_nodes``, or isolated trailing ones
+    dropped down to it (the values, and their gradient, are shared)."""
+    n, old = check_num_nodes(num_nodes), g.num_nodes
+    if n == old:
+        return g.adj
+    need, what = _needed_nodes(g)
+    if n < need:
+        raise ValueError(f"Graph: expected `num_nodes` >= {need}, one more than the largest "
+                         f"node id of {what} (got {n})")
+    for key, value in vars(g).items():
+        if _is_node_field(g, key, value):
+            raise ValueError(f"Graph: cannot set `num_nodes` to {n}: `{key}` holds one row "
+                             f"for each of the {old} nodes (shape {tuple(value.shape)}); "
+                             f"delete it (del g.{key}), set num_nodes, then set it again with "
+                             f"{n} rows, or build a new Graph(..., num_nodes={n})")
+    s = g._host_structure()
+    indptr = s.indptr.astype(np.int64)
+    indptr = (np.concatenate([indptr, np.full(n - old, indptr[-1])]) if n > old
+              else indptr[:n + 1])
+    # derived from a valid structure: the same entries, rows added or dropped empty
+    padded = Structure.csr(indptr, s.indices, (n, n), validate=False)
+    return SparseTensor(padded.to(g.adj.structure.device), g.adj.values)
+
+
+def assigned_structure(g, key: str, value) -> dict:
+    """What ``g.num_nodes = value`` or ``g.adj = value`` changes in ``g.__dict__``: a node
+    count with its padded adjacency, or a checked CSR adjacency (`check_adj`) with the
+    per-edge attributes in its order and the weighted flag left to its values."""
+    if key == "num_nodes":
+        return {"adj": _resized_adjacency(g, value), "num_nodes": check_num_nodes(value)}
+    adj = check_adj(value, g.num_nodes)
+    fields = g._edge_fields()
+    for name, field in fields.items():
+        if field.shape[0] != adj.nnz:
+            raise ValueError(f"Graph: expected `adj` with {field.shape[0]} stored entries, one "
+                             f"per row of `{name}` (got {adj.nnz}); delete `{name}` (del "
+                             f"g.{name}) to change the edges, then set it again")
+    perm = adj.structure.to_csr()[1] if adj.layout != "csr" else None
+    changes = {"adj": adj if perm is None else adj.to_csr(), "_weighted": None}
+    if g.__dict__.get("_weighted_graphs") is not None:  # a batch's per-graph flags are stale
+        changes["_weighted_graphs"] = None
+    if perm is not None:  # like the constructor's: in adj's stored order, then into CSR's
+        changes.update({k: v[perm] for k, v in fields.items()})
+    return changes
+
+
 def _kind(v) -> str:
     return "sparse" if isinstance(v, SparseTensor) else "dense"
 
@@ -342,11 +408,18 @@ def batch_graphs(graphs):
 
     if not graphs:
         raise ValueError("Graph.batch: expected at least one graph (got none)")
-    sizes = np.array([g.num_nodes for g in graphs], np.int64)
-    ptr = np.concatenate([[0], np.cumsum(sizes)])
-    edge_counts = np.array([g.num_edges for g in graphs], np.int64)
-    edge_ptr = np.concatenate([[0], np.cumsum(edge_counts)])
     structures = [g._host_structure() for g in graphs]
+    for i, (g, s) in enumerate(zip(graphs, structures, strict=True)):
+        # the block-diagonal CSR below is trusted: each block must be one graph's own
+        if s.layout != "csr" or s.shape != (g.num_nodes, g.num_nodes):
+            raise ValueError(f"Graph.batch: expected graph {i}'s `adj` of shape "
+                             f"({g.num_nodes}, {g.num_nodes}) in CSR layout, as its num_nodes="
+                             f"{g.num_nodes} (got {s.layout} {s.shape}); check it with "
+                             "g.validate()")
+    sizes = np.array([s.shape[0] for s in structures], np.int64)
+    ptr = np.concatenate([[0], np.cumsum(sizes)])
+    edge_counts = np.array([s.nnz for s in structures], np.int64)
+    edge_ptr = np.concatenate([[0], np.cumsum(edge_counts)])
     indptr = np.concatenate([s.indptr[:-1].astype(np.int64) + e
                              for s, e in zip(structures, edge_ptr[:-1], strict=True)]
                             + [[edge_ptr[-1]]])

@@ -279,6 +279,25 @@ class SparseTensor:
     def ndim(self) -> int:
         return len(self.shape)
 
+    def size(self, dim: int | None = None):
+        """``shape``, or its entry ``dim`` (negative counts from the end), as torch's."""
+        if dim is None:
+            return self.shape
+        if isinstance(dim, bool) or not isinstance(dim, int | np.integer):
+            raise TypeError(f"SparseTensor.size: expected an int `dim` (got {dim!r})")
+        if not -self.ndim <= dim < self.ndim:
+            raise IndexError(f"SparseTensor.size: expected `dim` in [{-self.ndim}, "
+                             f"{self.ndim - 1}] (got {dim})")
+        return self.shape[dim]
+
+    def __getitem__(self, key) -> SparseTensor:
+        """Rows: ``x[i]`` (a 1-row matrix), ``x[lo:hi]``, ``x[ids]``, ``x[mask]`` (and
+        ``x[rows, :]``), as a CSR SparseTensor whose values keep their gradient; see
+        `sparsegraph.sparse_rows.select_rows`."""
+        from sparsegraph.sparse_rows import select_rows
+
+        return select_rows(self, key)
+
     def indices(self):
         """Column indices of a CSR tensor; the 2 x nnz (row, col) array of a COO tensor.
         A CSR tensor's is a view of the shared structure: read-only on the CPU (``.copy()``
@@ -421,8 +440,19 @@ class SparseTensor:
                             f"{type(other).__name__})")
         return _ops().sparse_mul(self, 1.0 / other)
 
-    def sum(self, dim=None):
-        return _ops().sparse_sum(self, dim)
+    def sum(self, dim=None, keepdim: bool = False):
+        """Sum of the stored values: all (``dim=None``), per row (``dim=1`` / ``-1`` for a
+        matrix) or per column (``dim=0``), as a dense Tensor; ``keepdim`` keeps the summed
+        axis with size 1, as torch's dense sum (``x / x.sum(-1, keepdim=True)``)."""
+        if not isinstance(keepdim, bool | np.bool_):
+            raise TypeError(f"SparseTensor.sum: expected a bool `keepdim` (got {keepdim!r})")
+        out = _ops().sparse_sum(self, dim)
+        if not keepdim:
+            return out
+        if dim is None:
+            return out.reshape((1,) * self.ndim)
+        axis = int(dim) % self.ndim  # a sparse axis, 0 or 1: sparse_sum checked it
+        return out.reshape(out.shape[:axis] + (1,) + out.shape[axis:])
 
 
 # ---- constructors ---------------------------------------------------------------------------

@@ -573,7 +573,7 @@ def test_gpu_gcn_and_gat_train_step_matches_cpu():
     edge_index = random_graph(60, 300, seed=1)
     adj = sg.from_edge_index(edge_index, 60)
     x = sg.randn(60, 12)
-    for make in (lambda: models.GCN(12, 16, 3), lambda: models.GAT(12, 4, 3, heads=2)):
+    for make in (lambda: models.GCN(12, 16, 2, 3), lambda: models.GAT(12, 4, 2, 3, heads=2)):
         sg.manual_seed(0)
         cpu = make()
         sg.manual_seed(0)

@@ -18,12 +18,12 @@ from sparsegraph.datasets import load_for_training
 from sparsegraph.gnn import models
 from tests.cupy_emulation import DeviceArray, host
 
-MODELS = {"gcn": lambda f, c: models.GCN(f, 16, c, dropout=0.5),
-          "gat": lambda f, c: models.GAT(f, 8, c, heads=4, dropout=0.6),
-          "sage": lambda f, c: models.GraphSAGE(f, 16, c, dropout=0.5),
+MODELS = {"gcn": lambda f, c: models.GCN(f, 16, 2, c, dropout=0.5),
+          "gat": lambda f, c: models.GAT(f, 8, 2, c, dropout=0.6, heads=4),
+          "sage": lambda f, c: models.GraphSAGE(f, 16, 2, c, dropout=0.5),
           "sgc": lambda f, c: models.SGC(f, c),
           "appnp": lambda f, c: models.APPNP(f, 16, c, dropout=0.5),
-          "mlp": lambda f, c: models.MLP(f, 16, c, dropout=0.5)}
+          "mlp": lambda f, c: models.MLP(f, 16, 2, c, dropout=0.5)}
 
 
 def karate(device, dtype="float64"):
@@ -107,7 +107,7 @@ def test_backward_graph_seeds_on_the_outputs_device(emulated_cuda):
     def grads(device):
         graph = karate(device)
         sg.manual_seed(0)
-        model = models.GCN(graph.num_features, 8, 4).to("float64").to(device)
+        model = models.GCN(graph.num_features, 8, 2, 4).to("float64").to(device)
         model.eval()
         g = static.trace(lambda x: model(x, graph.adj).sum(), graph.x)
         out = static.Executor(g.backward_graph()).run(graph.x)
@@ -161,7 +161,7 @@ def test_minibatch_evaluation_on_emulated_cuda_matches_the_cpu(emulated_cuda):
     for device in ("cpu", "cuda"):
         graph = karate(device)
         sg.manual_seed(0)
-        model = models.GraphSAGE(graph.num_features, 16, 4).to("float64").to(device)
+        model = models.GraphSAGE(graph.num_features, 16, 2, 4).to("float64").to(device)
         model.eval()
         accs[device] = evaluate(model, graph, batch_size=10)
     assert accs["cuda"] == accs["cpu"] and accs["cpu"]
@@ -364,7 +364,7 @@ def test_train_minibatch_on_emulated_cuda_matches_the_cpu(devices, emulated_cuda
 
     def run(graph_device, model_device):
         graph = karate(graph_device)
-        model = models.GraphSAGE(graph.num_features, 8, 4).to("float64").to(model_device)
+        model = models.GraphSAGE(graph.num_features, 8, 2, 4).to("float64").to(model_device)
         out = train_minibatch(model, graph, (3, 3), batch_size=10, epochs=2, seed=0)
         return out, list(model.parameters())
 

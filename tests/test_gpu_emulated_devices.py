@@ -89,7 +89,7 @@ def _gcn_steps(device, compiled):
     adj = sg.from_scipy(a, dtype="float64").to(device)
     x = sg.tensor(np.random.default_rng(1).standard_normal((30, 5))).to(device)
     sg.manual_seed(0)
-    model = models.GCN(5, 8, 3, dropout=0.0).to("float64").to(device)
+    model = models.GCN(5, 8, 2, 3, dropout=0.0).to("float64").to(device)
     opt = sg.optim.SGD(model.parameters(), lr=0.1)
 
     def step(x):

@@ -109,9 +109,11 @@ def test_access_by_name_as_pyg_data():
     assert g.score is score and "score" in g and g["score"] is score
     g["y"] = sg.tensor(np.array([0, 1, 0]))
     assert "y" in g
-    for key in ("edge_index", "num_nodes", "_weighted", "subgraph"):
+    for key in ("edge_index", "_weighted", "subgraph"):
         with pytest.raises(TypeError, match="which Graph reserves"):
             g[key] = 1
+    with pytest.raises(ValueError, match=r"expected `num_nodes` >= 3"):  # as g.num_nodes = 1
+        g["num_nodes"] = 1
     # the implicit weights of an unweighted graph are no attribute PyG would store: `in`,
     # `[]`, keys() and iteration agree on that (g.edge_weight still reads them)
     assert "edge_weight" not in g and g.edge_weight.numpy().tolist() == [1.0, 1.0]

@@ -50,13 +50,13 @@ def build_model(model: str, g, num_classes: int):
     from sparsegraph.gnn import models
 
     if model == "gcn":
-        return models.GCN(g.num_features, 16, num_classes)
+        return models.GCN(g.num_features, 16, 2, num_classes)
     if model == "gcn3x256":
-        return models.GCN(g.num_features, 256, num_classes, num_layers=3)
+        return models.GCN(g.num_features, 256, 3, num_classes)
     if model == "gat":
-        return models.GAT(g.num_features, 8, num_classes, heads=8)
+        return models.GAT(g.num_features, 8, 2, num_classes, heads=8)
     if model == "sage":
-        return models.GraphSAGE(g.num_features, 64, num_classes)
+        return models.GraphSAGE(g.num_features, 64, 2, num_classes)
     raise ValueError(f"bench models: unknown model {model!r} (expected one of {MODELS})")
 
 

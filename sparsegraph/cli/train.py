@@ -185,19 +185,20 @@ def build_model(cfg: dict, num_features: int, num_classes: int):
 
     name, hidden, dropout = cfg["model"], cfg.get("hidden"), cfg.get("dropout", 0.0)
     if name == "gcn":
-        return models.GCN(num_features, hidden, num_classes, dropout=dropout)
+        return models.GCN(num_features, hidden, 2, num_classes, dropout=dropout)
     if name == "gat":
-        return models.GAT(num_features, hidden, num_classes, heads=cfg["heads"], dropout=dropout)
+        return models.GAT(num_features, hidden, 2, num_classes, dropout=dropout,
+                          heads=cfg["heads"])
     if name == "sage":
-        return models.GraphSAGE(num_features, hidden, num_classes, dropout=dropout)
+        return models.GraphSAGE(num_features, hidden, 2, num_classes, dropout=dropout)
     if name == "sgc":
         return models.SGC(num_features, num_classes, K=cfg["K"])
     if name == "appnp":
         return models.APPNP(num_features, hidden, num_classes, K=cfg["K"], alpha=cfg["alpha"],
                             dropout=dropout)
     if name == "mlp":
-        return models.MLP(num_features, hidden, num_classes, dropout=dropout)
-    return models.GIN(num_features, hidden, num_classes, dropout=dropout)
+        return models.MLP(num_features, hidden, 2, num_classes, dropout=dropout)
+    return models.GIN(num_features, hidden, 4, num_classes, dropout=dropout)
 
 
 def peak_rss_mb() -> float:

@@ -114,7 +114,7 @@ def test_training_from_disk_matches_training_in_memory(tmp_path):
     on_disk = load_on_disk(tmp_path / "g")
     runs = []
     for graph in (g, on_disk):
-        model = models.GraphSAGE(8, 16, 3, num_layers=2)
+        model = models.GraphSAGE(8, 16, 2, 3)
         res = train_minibatch(model, graph, [5, 3], batch_size=8, epochs=2, seed=4)
         runs.append((res, [p.detach().numpy() for p in model.parameters()]))
     (mem, p_mem), (disk, p_disk) = runs
@@ -217,7 +217,7 @@ def test_float64_features_come_back_float64_memory_mapped_and_train_the_same(tmp
     runs = []
     for graph in (g, h):
         sg.manual_seed(0)
-        model = models.GraphSAGE(4, 8, 3).double()
+        model = models.GraphSAGE(4, 8, 2, 3).double()
         runs.append(train_minibatch(model, graph, [3, 2], batch_size=8, epochs=1, seed=0))
     assert runs[0]["batch_losses"] == runs[1]["batch_losses"]
     # a Graph built from a float64 numpy array still gets the float32 default

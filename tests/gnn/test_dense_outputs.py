@@ -108,7 +108,7 @@ def test_graphsage_model_with_a_sum_mean_list_on_cora_sparse_features(data_root)
 
     g = Planetoid("cora", root=data_root, download=False)[0]
     assert isinstance(g.x, SparseTensor)
-    model = models.GraphSAGE(g.num_features, 16, 7, aggr=["mean", "sum"]).eval()
+    model = models.GraphSAGE(g.num_features, 16, 2, 7, aggr=["mean", "sum"]).eval()
     out = model(g.x, g.adj)
     assert type(out) is sg.Tensor and out.shape == (g.num_nodes, 7)
     np.testing.assert_allclose(arr(out), arr(model(g.x.to_dense(), g.adj)), rtol=1e-4,

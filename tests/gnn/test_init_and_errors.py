@@ -20,13 +20,13 @@ LAYERS = {
     "sage": lambda: gnn.SAGEConv(6, 4, project=True),
 }
 MODELS = {
-    "gcn": lambda: models.GCN(6, 5, 3, num_layers=3),
-    "gat": lambda: models.GAT(6, 4, 3, heads=2, num_layers=3),
-    "sage": lambda: models.GraphSAGE(6, 5, 3),
+    "gcn": lambda: models.GCN(6, 5, 3, 3),
+    "gat": lambda: models.GAT(6, 4, 3, 3, heads=2),
+    "sage": lambda: models.GraphSAGE(6, 5, 2, 3),
     "sgc": lambda: models.SGC(6, 3),
     "appnp": lambda: models.APPNP(6, 5, 3, num_layers=3),
-    "mlp": lambda: models.MLP(6, 5, 3),
-    "gin": lambda: models.GIN(6, 5, 3, num_layers=3, train_eps=True),
+    "mlp": lambda: models.MLP(6, 5, 2, 3),
+    "gin": lambda: models.GIN(6, 5, 2, 3, train_eps=True),
 }
 
 
@@ -90,20 +90,20 @@ def test_gat_attention_vectors_glorot_over_heads_and_channels():
                                            r"\(got NoneType\)"),
     (lambda: gnn.GATConv(3, 2, negative_slope="a"), ValueError,
      r"GATConv: expected `negative_slope` to be a number \(got 'a'\)"),
-    (lambda: models.GIN(3, 16, 2, num_layers=2.5), ValueError,
+    (lambda: models.GIN(3, 16, 2.5, 2), ValueError,
      r"GIN: expected `num_layers` to be an int >= 1 \(got 2.5\)"),
-    (lambda: models.GIN(3, 16, 2, num_layers=True), ValueError,
+    (lambda: models.GIN(3, 16, True, 2), ValueError,
      r"GIN: expected `num_layers` to be an int >= 1 \(got True\)"),
-    (lambda: models.GAT(3, 4, 2, num_layers=0), ValueError,
+    (lambda: models.GAT(3, 4, 0, 2), ValueError,
      r"GAT: expected `num_layers` to be an int >= 1 \(got 0\)"),
-    (lambda: models.GCN(3, 16, 2, dropout=1.5), ValueError,
+    (lambda: models.GCN(3, 16, 2, 2, dropout=1.5), ValueError,
      r"GCN: expected `dropout` in \[0, 1\] \(got 1.5\)"),
-    (lambda: models.GraphSAGE(3, 16, 2, dropout=-0.1), ValueError,
+    (lambda: models.GraphSAGE(3, 16, 2, 2, dropout=-0.1), ValueError,
      r"GraphSAGE: expected `dropout` in \[0, 1\]"),
-    (lambda: models.MLP(3, 16, 2, dropout=1.5), ValueError, r"MLP: expected `dropout`"),
-    (lambda: models.GIN(3, 16, 2, dropout=1.5), ValueError, r"GIN: expected `dropout`"),
+    (lambda: models.MLP(3, 16, 2, 2, dropout=1.5), ValueError, r"MLP: expected `dropout`"),
+    (lambda: models.GIN(3, 16, 4, 2, dropout=1.5), ValueError, r"GIN: expected `dropout`"),
     (lambda: models.APPNP(3, 16, 2, dropout=1.5), ValueError, r"APPNP: expected `dropout`"),
-    (lambda: models.GAT(3, 4, 2, dropout=2.0), ValueError, r"GAT: expected `dropout`"),
+    (lambda: models.GAT(3, 4, 2, 2, dropout=2.0), ValueError, r"GAT: expected `dropout`"),
 ])
 def test_construction_errors_name_layer_and_argument(build, exc, match):
     with pytest.raises(exc, match=match):

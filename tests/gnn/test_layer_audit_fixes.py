@@ -59,17 +59,17 @@ def test_an_invalid_size_is_named_by_the_layer(make, message):
 
 
 @pytest.mark.parametrize("name, make, arg", [
-    ("GCN", lambda: models.GCN(-1, 16, 3), "in_channels"),
-    ("GCN", lambda: models.GCN(5, 0, 3), "hidden_channels"),
-    ("GAT", lambda: models.GAT(-1, 8, 3), "in_channels"),
-    ("GAT", lambda: models.GAT(5, -1, 3), "hidden_channels"),
-    ("GAT", lambda: models.GAT(5, 8, -3), "out_channels"),
-    ("GraphSAGE", lambda: models.GraphSAGE(np.int64(-1), 16, 3), "in_channels"),
+    ("GCN", lambda: models.GCN(-1, 16, 2, 3), "in_channels"),
+    ("GCN", lambda: models.GCN(5, 0, 2, 3), "hidden_channels"),
+    ("GAT", lambda: models.GAT(-1, 8, 2, 3), "in_channels"),
+    ("GAT", lambda: models.GAT(5, -1, 2, 3), "hidden_channels"),
+    ("GAT", lambda: models.GAT(5, 8, 2, -3), "out_channels"),
+    ("GraphSAGE", lambda: models.GraphSAGE(np.int64(-1), 16, 2, 3), "in_channels"),
     ("SGC", lambda: models.SGC(-1, 3), "in_channels"),
     ("SGC", lambda: models.SGC(5, 0), "out_channels"),
     ("APPNP", lambda: models.APPNP(-1, 16, 3), "in_channels"),
-    ("MLP", lambda: models.MLP(5, 16, 0), "out_channels"),
-    ("GIN", lambda: models.GIN(-1, 16, 3), "in_channels"),
+    ("MLP", lambda: models.MLP(5, 16, 2, 0), "out_channels"),
+    ("GIN", lambda: models.GIN(-1, 16, 4, 3), "in_channels"),
 ])
 def test_an_invalid_size_is_named_by_the_model(name, make, arg):
     with pytest.raises(ValueError, match=rf"^{name}: expected `{arg}` to be a positive int"):
@@ -78,9 +78,9 @@ def test_an_invalid_size_is_named_by_the_model(name, make, arg):
 
 def test_gat_model_checks_heads_before_sizing_its_layers():
     with pytest.raises(ValueError, match=r"^GAT: expected `heads` to be an int >= 1 \(got 0\)"):
-        models.GAT(5, 8, 3, heads=0)
+        models.GAT(5, 8, 2, 3, heads=0)
     with pytest.raises(ValueError, match=r"^GAT: expected `out_heads` to be an int >= 1"):
-        models.GAT(5, 8, 3, out_heads=0)
+        models.GAT(5, 8, 2, 3, out_heads=0)
 
 
 def test_valid_sizes_are_plain_ints_and_a_list_pair_acts_as_a_tuple():
@@ -172,7 +172,7 @@ def test_layer_reprs_are_pygs(make, expected):
 def test_gin_repr_shows_its_nn_and_models_nest_the_layer_reprs():
     mlp = Sequential(Linear(3, 4), ReLU())
     assert repr(gnn.GINConv(mlp)) == f"GINConv(nn={mlp!r})"
-    assert "(0): SAGEConv(3, 16, aggr=mean)" in repr(models.GraphSAGE(3, 16, 2))
+    assert "(0): SAGEConv(3, 16, aggr=mean)" in repr(models.GraphSAGE(3, 16, 2, 2))
 
 
 def test_gin_eps_is_float32_whatever_number_type_is_given():
@@ -190,7 +190,7 @@ def test_gin_eps_is_float32_whatever_number_type_is_given():
     (lambda: gnn.GCNConv(4, "4"), TypeError),
     (lambda: gnn.SAGEConv(True, 2), TypeError),
     (lambda: gnn.SAGEConv((3, 2.0), 2), TypeError),
-    (lambda: models.GCN(4.0, 8, 2), TypeError),
+    (lambda: models.GCN(4.0, 8, 2, 2), TypeError),
     (lambda: gnn.GCNConv(0, 4), ValueError),
     (lambda: gnn.SAGEConv((3, 3, 3), 2), ValueError),
     (lambda: gnn.SAGEConv((3, 0), 2), ValueError),

@@ -99,7 +99,7 @@ def test_sage_with_sparse_features_equals_dense(aggr):
 def test_gin_model_with_sparse_features_equals_dense():
     dense, sparse = sparse_features()
     batch = np.array([0, 0, 0, 1, 1])
-    model = models.GIN(F_IN, 4, 2, num_layers=3).double()
+    model = models.GIN(F_IN, 4, 2, 2).double()
     model.eval()
     np.testing.assert_allclose(array(model(sparse, EDGES, batch)),
                                array(model(dense, EDGES, batch)), rtol=1e-10)
@@ -270,7 +270,7 @@ def test_appnp_refuses_a_dropout_outside_0_1_when_built(dropout):
 def test_models_refuse_fewer_than_one_layer(model, num_layers):
     with pytest.raises(ValueError, match=rf"{model.__name__}: expected `num_layers` to be an "
                                          rf"int >= 1 \(got {num_layers}\)"):
-        model(4, 8, 2, num_layers=num_layers)
+        model(4, 8, num_layers, 2)
 
 
 def test_gat_takes_a_1d_edge_attr_as_one_feature_and_names_a_wrong_width():

@@ -56,14 +56,19 @@ def test_an_overridden_aggregate_runs_instead_of_the_fused_sum():
     np.testing.assert_allclose(conv(x, EDGES).numpy(), expected, rtol=1e-12)
 
 
-def test_an_overridden_message_and_aggregate_is_used():
+def test_an_overridden_message_and_aggregate_is_used_for_a_sparse_adjacency():
     class Doubled(Propagate):
         def message_and_aggregate(self, adj, x):
             return ops.spmm(adj, x) * 2
 
     x = features()
-    expected = 2 * dense_weighted_adjacency(weights=np.ones(EDGES.shape[1])) @ x.numpy()
-    np.testing.assert_allclose(Doubled()(x, EDGES).numpy(), expected, rtol=1e-12)
+    plain = dense_weighted_adjacency(weights=np.ones(EDGES.shape[1])) @ x.numpy()
+    for adj in (sg.from_edge_index(EDGES, N, dtype="float64"), sg.Graph(edge_index=EDGES)):
+        assert Doubled().uses_fused_path(adj)
+        np.testing.assert_allclose(Doubled()(x, adj).numpy(), 2 * plain, rtol=1e-12)
+    # PyG's rule: an edge_index takes message() and aggregate() (here the defaults)
+    assert not Doubled().uses_fused_path(EDGES)
+    np.testing.assert_allclose(Doubled()(x, EDGES).numpy(), plain, rtol=1e-12)
 
 
 @pytest.mark.parametrize("aggr", ["sum", "max"])  # the fused spmm and the explicit path

@@ -45,7 +45,7 @@ def test_sage_conv_bipartite_gradcheck():
 def test_blocks_with_every_neighbour_reproduce_the_full_graph_output(sparse_x):
     # with fan-out -1 a sample is the exact receptive field: outputs must equal full-graph ones
     g = small_graph(sparse_x=sparse_x)
-    model = models.GraphSAGE(5, 8, 3, num_layers=3).eval()
+    model = models.GraphSAGE(5, 8, 3, 3).eval()
     seeds = np.array([3, 50, 7, 119, 0])
     batch = next(iter(NeighborLoader(g, [-1, -1, -1], 5, input_nodes=seeds, seed=0)))
     out = model(batch.x, batch.blocks)
@@ -57,7 +57,7 @@ def test_blocks_carry_edge_weights_so_they_match_the_full_forward_on_a_weighted_
     g = small_graph()
     weights = np.random.default_rng(1).random(g.num_edges) * 3
     w = Graph(x=g.x, edge_index=np.asarray(g.edge_index), edge_weight=weights, y=g.y)
-    model = models.GraphSAGE(5, 8, 3, aggr="sum", num_layers=2).eval()
+    model = models.GraphSAGE(5, 8, 2, 3, aggr="sum").eval()
     full = model(w.x, w.adj)
     assert_close(model.inference(w.x, w.adj), full)
     for batch in NeighborLoader(w, [-1, -1], 40, seed=0):
@@ -68,7 +68,7 @@ def test_blocks_carry_edge_weights_so_they_match_the_full_forward_on_a_weighted_
 
 def test_graphsage_on_blocks_gradcheck():
     g = small_graph(n=30, e=120)
-    model = models.GraphSAGE(5, 4, 2, num_layers=2, dropout=0.0).to("float64")
+    model = models.GraphSAGE(5, 4, 2, 2, dropout=0.0).to("float64")
     batch = NeighborSampler(g, [3, 2], seed=1).sample(np.arange(6))
     x = sg.tensor(g.x.numpy()[batch.n_id].astype(np.float64), requires_grad=True)
     gradcheck(lambda a: model(a, batch.blocks), (x,))
@@ -78,7 +78,7 @@ def test_graphsage_on_blocks_gradcheck():
 @pytest.mark.parametrize("chunk", [7, 64, 1000])
 def test_layerwise_inference_equals_full_forward(sparse_x, chunk):
     g = small_graph(sparse_x=sparse_x)
-    model = models.GraphSAGE(5, 16, 3, num_layers=3)
+    model = models.GraphSAGE(5, 16, 3, 3)
     model.train()
     out = model.inference(g.x, g, batch_size=chunk)
     assert model.training  # the mode is restored
@@ -90,9 +90,9 @@ def test_graphsage_rejects_wrong_block_count():
     g = small_graph()
     batch = NeighborSampler(g, [2], seed=0).sample([1, 2])
     with pytest.raises(ValueError, match=r"one block per layer \(2\) \(got 1 blocks\)"):
-        models.GraphSAGE(5, 4, 3, num_layers=2)(g.x.numpy()[batch.n_id], batch.blocks)
+        models.GraphSAGE(5, 4, 2, 3)(g.x.numpy()[batch.n_id], batch.blocks)
     with pytest.raises(ValueError, match=r"`batch_size` > 0"):
-        models.GraphSAGE(5, 4, 3).inference(g.x, g.adj, batch_size=0)
+        models.GraphSAGE(5, 4, 2, 3).inference(g.x, g.adj, batch_size=0)
 
 
 def planted_graph(n=3000, e=30000, seed=0):
@@ -104,7 +104,7 @@ def test_minibatch_sage_learns_a_planted_partition_and_is_deterministic():
     g = planted_graph()
     runs = []
     for _ in range(2):
-        model = models.GraphSAGE(16, 32, 4, num_layers=2)
+        model = models.GraphSAGE(16, 32, 2, 4)
         runs.append(train_minibatch(model, g, [10, 5], batch_size=64, epochs=3, seed=0))
     a, b = runs
     assert a["batch_losses"] == b["batch_losses"] and a["test_acc"] == b["test_acc"]
@@ -118,7 +118,7 @@ def test_minibatch_sage_learns_a_planted_partition_and_is_deterministic():
 def test_train_minibatch_checks_fanouts_against_the_model():
     g = planted_graph(n=200, e=1000)
     with pytest.raises(ValueError, match=r"one fan-out per model layer \(2\)"):
-        train_minibatch(models.GraphSAGE(16, 8, 4), g, [5, 5, 5], epochs=1)
+        train_minibatch(models.GraphSAGE(16, 8, 2, 4), g, [5, 5, 5], epochs=1)
 
 
 @pytest.mark.dataset
@@ -126,7 +126,7 @@ def test_minibatch_sage_learns_cora(data_root):
     from sparsegraph.datasets import Planetoid
 
     g = Planetoid("cora", root=data_root, download=False, normalize_features=True)[0]
-    model = models.GraphSAGE(g.num_features, 64, 7, num_layers=2)
+    model = models.GraphSAGE(g.num_features, 64, 2, 7)
     res = train_minibatch(model, g, [10, 5], batch_size=32, epochs=8, weight_decay=5e-4,
                           seed=0)
     assert res["test_acc"] > 0.70, res["test_acc"]  # chance is ~0.3 (the largest class)
@@ -140,14 +140,14 @@ def test_train_minibatch_names_bad_epochs_and_max_batches():
     for kwargs, name in (({"epochs": -3}, "epochs"), ({"epochs": 1.5}, "epochs"),
                          ({"max_batches": 0}, "max_batches")):
         with pytest.raises(ValueError, match=rf"train_minibatch: expected `{name}` to be an int"):
-            train_minibatch(models.GraphSAGE(5, 8, 3), g, [3, 2], batch_size=10, seed=0,
+            train_minibatch(models.GraphSAGE(5, 8, 2, 3), g, [3, 2], batch_size=10, seed=0,
                             **kwargs)
 
 
 def test_train_minibatch_refuses_a_model_that_takes_no_blocks():
     with pytest.raises(TypeError, match=r"train_minibatch: expected a model that takes a list of "
                                         r"sampled blocks, as models.GraphSAGE \(got GCN\)"):
-        train_minibatch(models.GCN(5, 8, 3), small_graph(), [3, 2], batch_size=10, seed=0)
+        train_minibatch(models.GCN(5, 8, 2, 3), small_graph(), [3, 2], batch_size=10, seed=0)
 
 
 def test_max_batches_samples_only_the_batches_it_trains(monkeypatch):
@@ -157,7 +157,7 @@ def test_max_batches_samples_only_the_batches_it_trains(monkeypatch):
                         lambda self, *a, **k: sampled.append(1) or original(self, *a, **k))
     g = small_graph()
     g.train_mask = sg.tensor(np.arange(g.num_nodes) < 60)
-    res = train_minibatch(models.GraphSAGE(5, 8, 3), g, [3, 2], batch_size=10,
+    res = train_minibatch(models.GraphSAGE(5, 8, 2, 3), g, [3, 2], batch_size=10,
                           epochs=1, max_batches=2, seed=0, eval_every=None)
     assert len(res["batch_losses"]) == 2 and len(sampled) == 2  # the timings cover those two
 
@@ -175,7 +175,7 @@ def test_fan_outs_past_int64_mean_all_and_flags_are_checked():
 
 def test_inference_takes_numpy_batch_sizes_and_memory_mapped_features(tmp_path):
     g = small_graph()
-    model = models.GraphSAGE(5, 8, 3)
+    model = models.GraphSAGE(5, 8, 2, 3)
     want = model.inference(g.x, g.adj, batch_size=16).numpy()
     path = tmp_path / "x.npy"
     np.save(path, g.x.numpy())

@@ -25,6 +25,13 @@ def features(n=N, f=2, seed=0, grad=False):
     return sg.tensor(x, dtype=sg.float64, requires_grad=grad)
 
 
+def coo(ei, n=N):
+    """The edges of ``ei`` as a target-major COO SparseTensor whose stored entries follow the
+    columns of ``ei`` (the caller's order): the input that takes an overridden
+    message_and_aggregate (PyG's rule: an edge_index takes message / aggregate)."""
+    return sg.sparse_coo(np.asarray(ei)[::-1].copy(), None, (n, n), dtype="float64")
+
+
 def weighted_sum(x, ei, norm, n_dst=N):
     """``out_i = sum_{k: ei[1, k] = i} norm[k] x[ei[0, k]]`` (PyG's pairing)."""
     out = np.zeros((n_dst,) + x.shape[1:])
@@ -59,7 +66,8 @@ class Message(gnn.MessagePassing):
 
 
 class Fused(gnn.MessagePassing):
-    """message_and_aggregate with a declared (``edge_*``) per-edge keyword."""
+    """message_and_aggregate with a declared (``edge_*``) per-edge keyword (run for a
+    SparseTensor adjacency)."""
 
     def forward(self, x, ei, norm):
         return self.propagate(ei, x=x, edge_norm=norm)
@@ -82,13 +90,14 @@ class FusedNorm(gnn.MessagePassing):
 @pytest.mark.parametrize("cls", [Aggregate, MessageAggregate, Message, Fused])
 def test_a_per_edge_keyword_pairs_with_its_edge_whatever_e_is(cls, edges):
     ei = EDGES[edges]
+    given = coo(ei) if cls is Fused else ei
     x = features(grad=True)
     norm = sg.tensor(np.arange(1.0, ei.shape[1] + 1), dtype=sg.float64, requires_grad=True)
     conv = cls()
-    np.testing.assert_allclose(conv(x, ei, norm).detach().numpy(),
+    np.testing.assert_allclose(conv(x, given, norm).detach().numpy(),
                                weighted_sum(x.detach().numpy(), ei, norm.detach().numpy()),
                                rtol=1e-12)
-    gradcheck(lambda t, n: cls()(t, ei, n), [x, norm])
+    gradcheck(lambda t, n: cls()(t, given, n), [x, norm])
     if isinstance(conv, Aggregate):  # PyG: inputs, index and norm all in the caller's order
         np.testing.assert_array_equal(conv.index.numpy(), ei[1])
 
@@ -97,7 +106,7 @@ def test_a_per_edge_keyword_pairs_with_its_edge_whatever_e_is(cls, edges):
 def test_message_and_aggregate_reorders_a_keyword_of_e_rows_that_no_node_count_has(edges):
     ei = EDGES[edges]
     x, norm = features(), sg.tensor(np.arange(1.0, ei.shape[1] + 1), dtype=sg.float64)
-    np.testing.assert_allclose(FusedNorm()(x, ei, norm).numpy(),
+    np.testing.assert_allclose(FusedNorm()(x, coo(ei), norm).numpy(),
                                weighted_sum(x.numpy(), ei, norm.numpy()), rtol=1e-12)
 
 
@@ -108,16 +117,17 @@ def test_message_and_aggregate_refuses_a_keyword_that_may_be_per_node_while_orde
                                          r"`norm` of shape \(5,\) holds one row per edge or per "
                                          r"node \(5 edges, 5 source and 5 target nodes\).*name it "
                                          r"`edge_norm`"):
-        FusedNorm()(x, ei, norm)
+        FusedNorm()(x, coo(ei), norm)
     # the edges sorted by target (a CSR SparseTensor, or such an edge_index): both orders
     # agree, nothing to guess; an empty graph neither
     order = np.lexsort((ei[0], ei[1]))
     adj = sg.from_edge_index(ei[:, order], N, dtype="float64")
     assert adj.layout == "csr"
-    for given in (adj, ei[:, order]):
+    for given in (adj, coo(ei[:, order])):
         np.testing.assert_allclose(FusedNorm()(x, given, norm[order]).numpy(),
                                    weighted_sum(x.numpy(), ei, norm.numpy()), rtol=1e-12)
-    empty = FusedNorm()(features(0), np.zeros((2, 0), np.int64), sg.zeros(0, dtype=sg.float64))
+    empty = FusedNorm()(features(0), coo(np.zeros((2, 0), np.int64), 0),
+                        sg.zeros(0, dtype=sg.float64))
     assert empty.shape == (0, 2)
 
 
@@ -131,14 +141,13 @@ def test_message_and_aggregate_gets_node_keywords_unchanged():
 
     ei = EDGES["e_ne_n"]  # E = 6, a (5,) keyword is one per node
     x, scale = features(), sg.tensor(np.arange(2.0, N + 2), dtype=sg.float64)
-    np.testing.assert_allclose(Scaled()(x, ei, scale).numpy(),
+    np.testing.assert_allclose(Scaled()(x, coo(ei), scale).numpy(),
                                weighted_sum(x.numpy(), ei, np.ones(6)) * scale.numpy()[:, None],
                                rtol=1e-12)
 
 
-@pytest.mark.parametrize("cls", [Aggregate, Fused])
-def test_a_per_edge_keyword_pairs_with_its_edge_under_target_to_source(cls):
-    class Reversed(cls):
+def test_a_per_edge_keyword_pairs_with_its_edge_under_target_to_source():
+    class Reversed(Aggregate):
         def __init__(self):
             super().__init__(flow="target_to_source")
 
@@ -146,6 +155,64 @@ def test_a_per_edge_keyword_pairs_with_its_edge_under_target_to_source(cls):
     x, norm = features(), sg.tensor(np.arange(1.0, N + 1), dtype=sg.float64)
     np.testing.assert_allclose(Reversed()(x, ei, norm).numpy(),
                                weighted_sum(x.numpy(), ei[::-1], norm.numpy()), rtol=1e-12)
+
+
+# ---- PyG's rule: message_and_aggregate for a SparseTensor, message / aggregate otherwise ----
+class BothHooks(gnn.MessagePassing):
+    """PyG's GCN tutorial layer: ``message(x_j, norm)`` for an edge_index, and a fused
+    ``message_and_aggregate`` (the unweighted sum: no ``norm``) for a SparseTensor."""
+
+    def forward(self, x, adj, norm):
+        return self.propagate(adj, x=x, norm=norm)
+
+    def message(self, x_j, norm):
+        return norm.reshape((-1, 1)) * x_j
+
+    def message_and_aggregate(self, adj_t, x):
+        return ops.spmm(adj_t, x)
+
+
+@pytest.mark.parametrize("edges", EDGES, ids=EDGES.keys())
+def test_an_edge_index_takes_message_even_with_message_and_aggregate(edges):
+    ei = EDGES[edges]
+    x = features(grad=True)
+    norm = sg.tensor(np.arange(1.0, ei.shape[1] + 1), dtype=sg.float64, requires_grad=True)
+    np.testing.assert_allclose(BothHooks()(x, ei, norm).detach().numpy(),
+                               weighted_sum(x.detach().numpy(), ei, norm.detach().numpy()),
+                               rtol=1e-12)
+    gradcheck(lambda t, n: BothHooks()(t, ei, n), [x, norm])
+    for sparse in (coo(ei), sg.Graph(edge_index=ei, num_nodes=N)):  # the fused hook
+        np.testing.assert_allclose(BothHooks()(x, sparse, norm).detach().numpy(),
+                                   weighted_sum(x.detach().numpy(), ei, np.ones(ei.shape[1])),
+                                   rtol=1e-6)
+
+
+@pytest.mark.parametrize("flow", ["source_to_target", "target_to_source"])
+def test_an_edge_index_refuses_a_keyword_only_message_and_aggregate_reads(flow):
+    class FusedOnly(Fused):
+        def __init__(self):
+            super().__init__(flow=flow)
+
+    ei, x = EDGES["e_ne_n"], features()
+    norm = sg.tensor(np.arange(1.0, 7.0), dtype=sg.float64)
+    with pytest.raises(ValueError, match=r"FusedOnly: `message_and_aggregate` reads "
+                                         r"`edge_norm`, which message, aggregate and update "
+                                         r"do not; .* pass sg.from_edge_index"):
+        FusedOnly()(x, ei, norm)
+
+
+def test_a_layer_without_an_aggregation_of_its_own_fuses_an_edge_index_too():
+    class OwnSum(gnn.MessagePassing):  # aggr=None: only message_and_aggregate can aggregate
+        def __init__(self):
+            super().__init__(aggr=None)
+
+        def message_and_aggregate(self, adj_t, x):
+            return ops.spmm(adj_t, x) * 3
+
+    ei, x = EDGES["e_ne_n"], features()
+    assert OwnSum().uses_fused_path(ei)
+    np.testing.assert_allclose(OwnSum().propagate(ei, x).numpy(),
+                               3 * weighted_sum(x.numpy(), ei, np.ones(6)), rtol=1e-12)
 
 
 def test_an_aggregate_with_edge_weights_gets_them_in_the_callers_order():

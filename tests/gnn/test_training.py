@@ -17,7 +17,7 @@ def test_gcn_learns_karate_deterministically():
     accs = []
     for seed in (0, 0, 1, 2):
         sg.manual_seed(seed)
-        model = models.GCN(g.num_features, 16, 2)
+        model = models.GCN(g.num_features, 16, 2, 2)
         res = train_node_classifier(model, g, epochs=60, lr=0.01)
         assert res["train_acc"] == 1.0
         accs.append(res["test_acc"])
@@ -68,14 +68,14 @@ def test_gcn_on_cora_smoke(data_root):
 
     g = Planetoid("cora", root=data_root, download=False, normalize_features=True)[0]
     sg.manual_seed(0)
-    res = train_node_classifier(models.GCN(g.num_features, 16, 7), g, epochs=50)
+    res = train_node_classifier(models.GCN(g.num_features, 16, 2, 7), g, epochs=50)
     assert res["test_acc"] > 0.70  # chance is ~0.3
 
 
 def test_models_accept_sparse_features_with_input_dropout():
     g = KarateClub()[0]
     x = g.x.to_sparse()
-    model = models.GCN(g.num_features, 4, 2)
+    model = models.GCN(g.num_features, 4, 2, 2)
     out = model(x, g.adj)
     assert out.shape == (34, 2)
     out.sum().backward()
@@ -95,7 +95,7 @@ def test_graph_classifier_applies_weight_decay():
         built = []
 
         def make(built=built):
-            built.append(models.GIN(3, 4, 2, num_layers=1))
+            built.append(models.GIN(3, 4, 1, 2))
             return built[-1]
 
         res = train_graph_classifier(make, graphs, folds, epochs=3, batch_size=4,
@@ -115,23 +115,23 @@ def test_graph_classifier_std_is_the_sample_std_over_folds():
     graphs = [Graph(x=rng.standard_normal((4, 3)), edge_index=np.array([[0, 1, 2], [1, 2, 3]]),
                     y=rng.integers(0, 2, 1)) for i in range(15)]
     folds = [(np.setdiff1d(np.arange(15), t), t) for t in np.split(rng.permutation(15), [3, 7])]
-    res = train_graph_classifier(lambda: models.GIN(3, 4, 2, num_layers=1), graphs, folds,
+    res = train_graph_classifier(lambda: models.GIN(3, 4, 1, 2), graphs, folds,
                                  epochs=4, batch_size=4)
     accs = np.array(res["fold_accs"])
     assert np.ptp(accs) > 0  # folds of 3, 4 and 8 graphs: the spread is not 0
     assert res["test_acc_std"] == pytest.approx(np.std(accs, ddof=1))
-    one = train_graph_classifier(lambda: models.GIN(3, 4, 2, num_layers=1), graphs, folds[:1],
+    one = train_graph_classifier(lambda: models.GIN(3, 4, 1, 2), graphs, folds[:1],
                                  epochs=2, batch_size=4)
     assert one["test_acc_std"] == 0.0
 
 
 SEEDED_MODELS = {
-    "gcn": lambda f, c: models.GCN(f, 8, c),
-    "gat": lambda f, c: models.GAT(f, 4, c, heads=2),
+    "gcn": lambda f, c: models.GCN(f, 8, 2, c),
+    "gat": lambda f, c: models.GAT(f, 4, 2, c, heads=2),
     "appnp": lambda f, c: models.APPNP(f, 8, c, K=3),
-    "mlp": lambda f, c: models.MLP(f, 8, c),
+    "mlp": lambda f, c: models.MLP(f, 8, 2, c),
     "sgc": lambda f, c: models.SGC(f, c),
-    "sage": lambda f, c: models.GraphSAGE(f, 8, c),
+    "sage": lambda f, c: models.GraphSAGE(f, 8, 2, c),
 }
 
 
@@ -180,7 +180,7 @@ def test_patience_zero_stops_at_the_first_epoch_without_improvement():
     g = KarateClub()[0]
     history = []
     sg.manual_seed(0)
-    res = train_node_classifier(models.GCN(34, 16, 4), g, epochs=200, lr=0.5, patience=0,
+    res = train_node_classifier(models.GCN(34, 16, 2, 4), g, epochs=200, lr=0.5, patience=0,
                                 on_epoch=lambda e, m: history.append(m))
     best_loss, best_acc, first_bad = np.inf, -1.0, None
     for epoch, m in enumerate(history):
@@ -202,7 +202,7 @@ def test_patience_zero_stops_at_the_first_epoch_without_improvement():
 def test_train_node_classifier_validates_arguments(kwargs, match):
     g = KarateClub()[0]
     with pytest.raises(ValueError, match=match):
-        train_node_classifier(models.GCN(34, 4, 4), g, **kwargs)
+        train_node_classifier(models.GCN(34, 4, 2, 4), g, **kwargs)
 
 
 def test_split_out_of_range_for_stored_splits():
@@ -212,22 +212,22 @@ def test_split_out_of_range_for_stored_splits():
                        else getattr(g, name))
         setattr(g, name, np.stack([m, m]))
     with pytest.raises(ValueError, match=r"expected `split` in \[0, 2\).*\(got 2\)"):
-        train_node_classifier(models.GCN(34, 4, 4), g, epochs=2, split=2)
-    assert train_node_classifier(models.GCN(34, 4, 4), g, epochs=2, split=1)["epochs_run"] == 2
+        train_node_classifier(models.GCN(34, 4, 2, 4), g, epochs=2, split=2)
+    assert train_node_classifier(models.GCN(34, 4, 2, 4), g, epochs=2, split=1)["epochs_run"] == 2
 
 
 def test_empty_val_mask_is_an_error_naming_it():
     g = KarateClub()[0]
     g.val_mask = np.zeros(34, bool)
     with pytest.raises(ValueError, match=r"train_node_classifier: `val_mask` selects no nodes"):
-        train_node_classifier(models.GCN(34, 4, 4), g, epochs=5, patience=3)
+        train_node_classifier(models.GCN(34, 4, 2, 4), g, epochs=5, patience=3)
 
 
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
 def test_gat_and_appnp_models_take_num_layers(num_layers):
     from sparsegraph.gnn import GATConv
 
-    gat = models.GAT(10, 4, 3, heads=2, out_heads=2, num_layers=num_layers)
+    gat = models.GAT(10, 4, num_layers, 3, heads=2, out_heads=2)
     assert len(gat.convs) == num_layers
     assert all(c.heads == 2 and c.concat for c in gat.convs[:-1])
     assert gat.convs[0].in_channels == 10 and all(

@@ -80,7 +80,7 @@ def test_graphsage_on_a_weighted_graph_full_blocks_and_inference_agree(aggr):
     x = rng.standard_normal((80, 5)).astype(np.float32)
     weighted = Graph(x=x, edge_index=ei, edge_weight=rng.random(ei.shape[1]) * 3)
     plain = Graph(x=x, edge_index=ei)
-    model = models.GraphSAGE(5, 8, 3, aggr=aggr, num_layers=2).eval()
+    model = models.GraphSAGE(5, 8, 2, 3, aggr=aggr).eval()
     full = arr(model(plain.x, plain.adj))
     np.testing.assert_allclose(arr(model(weighted.x, weighted.adj)), full, rtol=1e-5,
                                atol=1e-6)

@@ -315,7 +315,7 @@ def test_gcn_on_sparse_features_is_equal_in_every_mode():
     outs = {}
     for mode in ("sparse", "dense", "auto"):
         sg.manual_seed(0)
-        net = GCN(f, 8, 3, dropout=0.0).to(dtype=sg.float64)
+        net = GCN(f, 8, 2, 3, dropout=0.0).to(dtype=sg.float64)
         with ops.spmm_mode(mode):
             loss = (net(x, adj) ** 2).sum()
             loss.backward()

@@ -18,9 +18,9 @@ TOL = {"float64": 1e-10, "float32": 1e-5}
 def build(name, graph, dtype):
     sg.manual_seed(0)
     f, c = graph.num_features, int(np.asarray(graph.y.array).max()) + 1
-    model = {"gcn": lambda: models.GCN(f, 16, c, dropout=0.5),
-             "gat": lambda: models.GAT(f, 8, c, heads=4, dropout=0.6),
-             "sage": lambda: models.GraphSAGE(f, 16, c, dropout=0.5)}[name]().to(dtype)
+    model = {"gcn": lambda: models.GCN(f, 16, 2, c, dropout=0.5),
+             "gat": lambda: models.GAT(f, 8, 2, c, dropout=0.6, heads=4),
+             "sage": lambda: models.GraphSAGE(f, 16, 2, c, dropout=0.5)}[name]().to(dtype)
     opt = sg.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
     return model, static.node_classification_step(model, graph, opt)
 

@@ -32,8 +32,8 @@ def step_peak(model_name: str, compiled: bool):
     """(bytes numpy held at most during one step above what it held before, the loss)."""
     x, adj, y = dense_feature_graph()
     sg.manual_seed(0)
-    model = {"gcn": lambda: models.GCN(F, F, C, num_layers=3, dropout=0.5),
-             "gat": lambda: models.GAT(F, 8, C, heads=8, dropout=0.6)}[model_name]()
+    model = {"gcn": lambda: models.GCN(F, F, 3, C, dropout=0.5),
+             "gat": lambda: models.GAT(F, 8, 2, C, dropout=0.6, heads=8)}[model_name]()
     opt = sg.optim.Adam(model.parameters(), lr=0.01)
     train = np.arange(0, N, 10)  # the loss on a tenth of the nodes, as on arxiv
 

@@ -1,0 +1,116 @@
+"""Row selection of a sparse matrix: ``x[i]``, ``x[lo:hi]``, ``x[ids]``, ``x[mask]``.
+
+What PyG code does to a node-feature matrix (``x[data.train_mask]``, ``x[:batch_size]``),
+on Planetoid's CSR features. The result is a CSR SparseTensor of the chosen rows, in the
+order asked (repeats allowed); its values are the chosen stored values, gathered with their
+gradient, so a selection of features that require grad stays differentiable. The structure
+is computed on the host from the CSR row pointer (a COO tensor is read through its cached CSR
+form) and never densified.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sparsegraph import backend
+from sparsegraph.sparse import SparseTensor, Structure
+from sparsegraph.tensor import Tensor
+
+OP = "SparseTensor[]"
+
+
+def select_rows(x: SparseTensor, key) -> SparseTensor:
+    """The rows of ``x`` that ``key`` names, as a CSR SparseTensor.
+
+    Args:
+        x: ``(N, M, *dense)`` SparseTensor (CSR, or COO: read as CSR).
+        key: an int (one row: a ``(1, M)`` result, as scipy's ``csr_matrix`` gives; torch's
+            1-D sparse row has no form here), a slice (any step), a 1-D integer array, list or
+            Tensor (negative ids count from the end, repeats allowed), or a boolean mask of
+            length N; also ``(rows, :)`` / ``(rows, ...)``.
+
+    Returns:
+        ``(K, M, *dense)`` CSR SparseTensor, K the number of rows chosen.
+
+    Raises:
+        TypeError: a key of another kind (a float, a bool, a column selection).
+        IndexError: a row id outside ``[-N, N)``, or a mask of another length.
+    """
+    key = _rows_part(key)
+    n = x.shape[0]
+    csr = x if x.layout == "csr" else x.to_csr()  # differentiable: values follow the sort
+    if isinstance(key, slice):
+        start, stop, step = key.indices(n)
+        if step == 1:
+            return _contiguous(csr, start, max(start, stop))
+        return _gathered(csr, np.arange(start, stop, step, dtype=np.int64))
+    return _gathered(csr, _row_ids(key, n))
+
+
+def _rows_part(key):
+    """``key`` without a trailing ``:`` / ``...`` over the columns; TypeError for anything
+    that selects columns."""
+    if isinstance(key, tuple):
+        rest = key[1:]
+        if len(key) > 2 or any(k is not Ellipsis and not (isinstance(k, slice)
+                                                          and k == slice(None)) for k in rest):
+            raise TypeError(f"{OP}: expected a row selection, x[rows] or x[rows, :] (got "
+                            f"{key!r}); columns of a sparse tensor are not indexed: use "
+                            "x.to_dense()[...]")
+        key = key[0] if key else slice(None)
+    if key is Ellipsis:
+        return slice(None)
+    return key
+
+
+def _row_ids(key, n: int) -> np.ndarray:
+    """Row ids in ``[0, n)`` (int64, host) for an int, an integer array or a mask."""
+    if isinstance(key, bool | np.bool_ | float | str | None):
+        raise TypeError(f"{OP}: expected an int, a slice, integer row ids or a boolean mask "
+                        f"(got {type(key).__name__} {key!r})")
+    if isinstance(key, int | np.integer):
+        ids = np.array([int(key)], np.int64)
+    else:
+        a = key.detach().array if isinstance(key, Tensor) else key
+        a = backend.to_device(a, "cpu") if hasattr(a, "dtype") else np.asarray(a)
+        if a.size == 0 and a.dtype.kind not in "biu":  # `[]` selects no rows
+            a = a.astype(np.int64)
+        if a.dtype == np.bool_:
+            if a.shape != (n,):
+                raise IndexError(f"{OP}: expected a boolean mask of shape ({n},), one entry "
+                                 f"per row (got shape {a.shape})")
+            return np.flatnonzero(a)
+        if a.dtype.kind not in "iu" or a.ndim != 1:
+            raise TypeError(f"{OP}: expected an int, a slice, 1-D integer row ids or a "
+                            f"boolean mask (got {a.dtype} of shape {a.shape})")
+        ids = a.astype(np.int64)
+    if ids.size and (int(ids.min()) < -n or int(ids.max()) >= n):
+        bad = int(ids.min()) if int(ids.min()) < -n else int(ids.max())
+        raise IndexError(f"{OP}: row {bad} is out of range for {n} rows")
+    return np.where(ids < 0, ids + n, ids)
+
+
+def _contiguous(x: SparseTensor, lo: int, hi: int) -> SparseTensor:
+    """Rows ``lo:hi`` of CSR ``x``: views of its index arrays, its values sliced."""
+    s = x.structure
+    a, b = int(s.indptr[lo]), int(s.indptr[hi])
+    # derived from a valid structure: a run of its rows, re-based
+    rows = Structure.csr(s.indptr[lo:hi + 1] - s.indptr[lo], s.indices[a:b],
+                         (hi - lo, s.shape[1]), validate=False)
+    return SparseTensor(rows, x.values[a:b])
+
+
+def _gathered(x: SparseTensor, ids: np.ndarray) -> SparseTensor:
+    """Rows ``ids`` of CSR ``x``: one vectorised gather of their stored entries."""
+    from sparsegraph.ops import gather_rows
+
+    s = x.structure.to("cpu")
+    indptr = s.indptr.astype(np.int64)
+    start = indptr[ids]
+    counts = indptr[ids + 1] - start
+    out_ptr = np.zeros(ids.size + 1, np.int64)
+    np.cumsum(counts, out=out_ptr[1:])
+    # position in x of every stored entry of the result, row after row
+    pos = np.repeat(start - out_ptr[:-1], counts) + np.arange(int(out_ptr[-1]))
+    rows = Structure.csr(out_ptr, s.indices[pos], (ids.size, s.shape[1]), validate=False)
+    return SparseTensor(rows.to(x.structure.device), gather_rows(x.values, pos))
