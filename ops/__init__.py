@@ -13,7 +13,7 @@ from sparsegraph.ops import (  # noqa: E402
     activation, contraction, convert, cost_model, cumulative, edge_softmax, elementwise, extrema,
     gather_scatter, graph_norm, index, inplace, linalg, loss, nonfinite, probability, reduce,
     robust_loss, rounding, shape, sorting, sparse_conversion, sparse_products, sparse_values,
-    stochastic,
+    stochastic, ternary,
 )
 # the fused ops are reached by name (sg.ops.fused.gat_attention) and by the static passes; their
 # generic kernels register here, beside the numba ones `sparse_kernels` registered above
@@ -24,6 +24,6 @@ from sparsegraph.ops import fused, gat_scores  # noqa: E402,F401
 _MODULES = (activation, contraction, convert, cost_model, cumulative, edge_softmax, elementwise,
             extrema, gather_scatter, graph_norm, index, inplace, linalg, loss, nonfinite,
             probability, reduce, robust_loss, rounding, shape, sorting, sparse_conversion,
-            sparse_products, sparse_values, stochastic)
+            sparse_products, sparse_values, stochastic, ternary)
 __all__ = [name for module in _MODULES for name in module.__all__]
 globals().update({name: getattr(module, name) for module in _MODULES for name in module.__all__})

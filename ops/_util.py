@@ -17,6 +17,26 @@ def shape_of(x) -> tuple:
     return x.array.shape if isinstance(x, Tensor) else np.shape(x)
 
 
+def kept_array(array, source=None):
+    """An index, mask, target or weight array that backward reads, made safe from later writes.
+
+    ``source`` is the Tensor the caller gave (``array`` is its memory, or a conversion of it):
+    forward saves ``source`` with ``save_for_backward``, whose version check makes an in-place
+    change raise in backward (PyTorch's saved indices), so ``array`` is kept as it is. Without
+    one, a writeable array the caller may still change is copied (PyTorch copies a numpy
+    index); a read-only one (the library's cached structures, numpy scalars) is kept.
+    """
+    if source is not None or not hasattr(array, "shape"):
+        return array
+    return array.copy() if getattr(array.flags, "writeable", True) else array
+
+
+def check_saved(ctx) -> None:
+    """Raise as reading ``ctx.saved_tensors`` does when a saved tensor changed in place: for a
+    backward that reads only arrays kept beside its saved Tensors (`kept_array`)."""
+    ctx.saved_tensors  # noqa: B018  (the property checks the versions)
+
+
 def check_tensor(op: str, name: str, x) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected `{name}` to be a Tensor (got {type(x).__name__})")

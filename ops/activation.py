@@ -302,7 +302,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tens
     Raises:
         ValueError: if ``min_val > max_val``.
     """
-    from sparsegraph.ops.elementwise import clamp
+    from sparsegraph.ops.ternary import clamp
 
     _check("hardtanh", input)
     if min_val > max_val:

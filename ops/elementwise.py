@@ -14,15 +14,14 @@ from sparsegraph.autograd.function import Function
 from sparsegraph.backend import as_floating, promote, result_type, xp_of
 from sparsegraph.creation import ones_like
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import arr, broadcasts_to, same_device, shape_of, unbroadcast
+from sparsegraph.ops._util import arr, same_device, shape_of, unbroadcast
 from sparsegraph.tensor import Tensor, wrap
 
 __all__ = [
     "add", "sub", "mul", "div", "pow", "maximum", "minimum", "neg", "exp", "log", "log1p",
     "expm1", "sqrt", "rsqrt", "abs", "square", "reciprocal", "sin", "cos", "eq", "ne", "lt", "le",
-    "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not", "sign", "clamp", "clip",
-    "where", "true_divide", "divide", "multiply", "subtract", "bitwise_and", "bitwise_or",
-    "bitwise_xor", "bitwise_not",
+    "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not", "sign", "true_divide",
+    "divide", "multiply", "subtract", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
 ]
 
 
@@ -316,10 +315,36 @@ def binary_op(name: str, cls=None, doc: str | None = None):
         except (TypeError, ValueError) as exc:  # numpy's dtype rules, named after the op
             raise type(exc)(_dtype_message(name, exc)) from None
 
+    if name in ("add", "sub"):  # PyTorch's `alpha`: input + alpha * other
+        plain = op
+
+        def op(input, other, *, alpha=1):
+            if type(alpha) is not int or alpha != 1:
+                input, other = _binary_args(name, input, other)
+                other = _scaled(name, input, other, alpha)
+            return plain(input, other)
+
     op.__name__ = name
     op.__doc__ = doc or (f"Elementwise ``{name}(input, other)`` with numpy broadcasting; "
                          "differentiable.")
     return op
+
+
+def _scaled(op: str, input, other, alpha):
+    """``alpha * other`` for add / sub's ``alpha``, checked as PyTorch checks it: a number, not
+    a float for an integer result, nor a bool for a non-bool one."""
+    if isinstance(alpha, np.generic):
+        alpha = alpha.item()
+    if not isinstance(alpha, int | float):  # bool is an int
+        raise TypeError(f"{op}: expected `alpha` to be a number (got {type(alpha).__name__})")
+    kind = result_type(input, other).kind
+    if isinstance(alpha, float) and kind in "biu":
+        raise TypeError(f"{op}: expected an integer `alpha` for integer or bool inputs (got "
+                        f"{alpha!r})")
+    if isinstance(alpha, bool) and kind != "b":
+        raise TypeError(f"{op}: a bool `alpha` is only supported for bool inputs (got "
+                        f"{alpha!r}); pass an int")
+    return mul(other, alpha) if isinstance(other, Tensor) else other * alpha
 
 
 def _unary(name):
@@ -374,8 +399,18 @@ def _compare(name):
 
 
 add, sub, mul, true_divide, pow, maximum, minimum = map(binary_op, BINARY)
-(neg, exp, log, log1p, expm1, sqrt, rsqrt, abs, square, reciprocal, sin, cos) = map(_unary, UNARY)
+(neg, exp, log, log1p, expm1, sqrt, rsqrt, abs, _square, reciprocal, sin, cos) = map(_unary, UNARY)
 eq, ne, lt, le, gt, ge, logical_and, logical_or, logical_xor = map(_compare, COMPARE)
+
+
+def square(input: Tensor) -> Tensor:
+    """Elementwise ``input * input``; differentiable. As PyTorch's (``pow(input, 2)``), a bool
+    tensor gives int64."""
+    if isinstance(input, Tensor) and input.dtype == np.bool_:
+        input = input.to(np.int64)
+    return _square(input)
+
+
 def div(input, other, *, rounding_mode=None):
     """``input / other`` (true division: integers give the default float); with
     ``rounding_mode`` "trunc" or "floor", the quotient rounded toward 0 or -inf (zero
@@ -443,6 +478,8 @@ bitwise_not = _bitwise("bitwise_not", 1)
 
 @register("sign", "cpu", "cuda")
 def _sign_kernel(x):
+    if x.dtype == np.bool_:  # numpy has no bool loop; PyTorch's kernel returns x for bools
+        return x.copy()
     return xp_of(x).sign(x)
 
 
@@ -452,137 +489,3 @@ _Sign = _no_grad_function("sign", 1, float_output=True)
 def sign(input: Tensor) -> Tensor:
     """Sign of each element; its gradient is zero (as PyTorch's: zero almost everywhere)."""
     return _Sign.apply(input)
-
-
-# ---- clamp and where: elementwise with extra operands ----------------------------------------
-@register("clamp", "cpu", "cuda")
-def _clamp_kernel(x, lo, hi):
-    return xp_of(x).clip(x, lo, hi)
-
-
-@register("clamp_masks", "cpu", "cuda")
-def _clamp_masks_kernel(x, lo, hi, needs):
-    """Where the gradient goes, as ``min(max(x, lo), hi)``: to x inside [lo, hi] (bounds
-    included), to ``lo`` where it lifts x (and does not exceed hi), to ``hi`` where it caps."""
-    xp = xp_of(x)
-    lifted = x if lo is None else xp.maximum(x, lo)
-    keep_x = keep_lo = keep_hi = None
-    if needs[0]:
-        keep_x = xp.ones(x.shape, bool) if lo is None else x >= lo
-        if hi is not None:
-            keep_x = keep_x & (lifted <= hi)
-    if needs[1]:
-        keep_lo = x < lo if hi is None else (x < lo) & (lo <= hi)
-    if needs[2]:
-        keep_hi = lifted > hi
-    return keep_x, keep_lo, keep_hi
-
-
-def clamp_grads(ctx, g):
-    """The gradients of `Clamp` / `ClampInplace` from the masks forward kept."""
-    shapes = ctx.shapes
-    return tuple(None if m is None else _cast(unbroadcast(g.array * m, shape), dtype)
-                 for m, shape, dtype in zip(ctx.masks, shapes, ctx.dtypes, strict=True))
-
-
-class Clamp(Function):
-    """``min(max(x, lo), hi)``; the gradient passes where x is inside [lo, hi] (bounds
-    included); a Tensor bound gets the gradient where it is the result. The result has the
-    PyTorch dtype of all three (an int tensor clamped to 2.5 is float32)."""
-
-    @staticmethod
-    def forward(ctx, x, lo, hi):
-        # gradients go back in each input's own dtype
-        dtypes = x.dtype, getattr(lo, "dtype", None), getattr(hi, "dtype", None)
-        x, lo, hi = promote_all(x.array, arr(lo), arr(hi))
-        if any(ctx.needs_input_grad):
-            ctx.masks = dispatch("clamp_masks", ctx.device)(x, lo, hi, ctx.needs_input_grad)
-            ctx.shapes, ctx.dtypes = (x.shape, np.shape(lo), np.shape(hi)), dtypes
-        return dispatch("clamp", ctx.device)(x, lo, hi)
-
-    backward = staticmethod(clamp_grads)
-
-
-def promote_all(*operands):
-    """Array operands cast to the PyTorch result dtype of all of them (scalars stay weak)."""
-    dt = result_type(*(x for x in operands if x is not None))
-    return tuple(x.astype(dt) if hasattr(x, "shape") and x.dtype != dt else x
-                 for x in operands)
-
-
-def clamp_bounds(op: str, input: Tensor, min, max) -> tuple:
-    """Validated bounds: numbers (numpy scalars become Python ones, so float32 stays float32),
-    Tensors broadcastable to ``input``, or None."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: expected `input` to be a Tensor (got {type(input).__name__})")
-    if min is None and max is None:
-        raise ValueError(f"{op}: expected at least one of `min` and `max` (got neither)")
-    out = []
-    for name, b in (("min", min), ("max", max)):
-        if isinstance(b, np.generic):
-            b = b.item()
-        elif isinstance(b, list | tuple | np.ndarray):
-            b = wrap(input.xp.asarray(b, dtype=input.dtype))
-        if isinstance(b, Tensor):
-            same_device(op, input, b)
-            if not broadcasts_to(b.shape, input.shape):
-                raise ValueError(f"{op}: expected `{name}` broadcastable to the input's shape "
-                                 f"{input.shape} (got {b.shape})")
-        elif b is not None and (isinstance(b, str) or not isinstance(b, int | float)):
-            raise TypeError(f"{op}: expected `{name}` to be a number, a Tensor or None (got "
-                            f"{type(b).__name__} {b!r})")
-        out.append(b)
-    return tuple(out)
-
-
-def clamp(input: Tensor, min=None, max=None) -> Tensor:
-    """Clip ``input`` to ``[min, max]``; each bound is a number, a Tensor broadcastable to
-    ``input`` (differentiable) or None."""
-    return Clamp.apply(input, *clamp_bounds("clamp", input, min, max))
-
-
-clip = clamp
-
-
-@register("where", "cpu", "cuda")
-def _where_kernel(cond, a, b):
-    return xp_of(cond).where(cond, a, b)
-
-
-class Where(Function):
-    """``cond ? a : b`` elementwise; gradients flow to the branch that was taken."""
-
-    @staticmethod
-    def forward(ctx, cond, a, b):
-        ctx.cond = cond.array
-        ctx.shapes = shape_of(a), shape_of(b)
-        ctx.dtypes = getattr(a, "dtype", None), getattr(b, "dtype", None)
-        return dispatch("where", ctx.device)(ctx.cond, *promote(arr(a), arr(b)))
-
-    @staticmethod
-    def backward(ctx, g):
-        g, zero = g.array, g.array.dtype.type(0)
-        need = ctx.needs_input_grad
-        ga = unbroadcast(xp_of(g).where(ctx.cond, g, zero), ctx.shapes[0]) if need[1] else None
-        gb = unbroadcast(xp_of(g).where(ctx.cond, zero, g), ctx.shapes[1]) if need[2] else None
-        # a float32 branch beside a float64 one gets a float32 gradient (the engine checks)
-        return None, _cast(ga, ctx.dtypes[0]), _cast(gb, ctx.dtypes[1])
-
-
-def where(condition: Tensor, input, other) -> Tensor:
-    """Pick ``input`` where ``condition`` is true, else ``other`` (broadcasting)."""
-    if not isinstance(condition, Tensor) or condition.dtype != np.bool_:
-        raise TypeError(f"where: expected `condition` to be a bool Tensor (got "
-                        f"{getattr(condition, 'dtype', type(condition).__name__)})")
-    if not isinstance(input, Tensor) and not isinstance(other, Tensor) and all(
-            isinstance(v, int | float | bool | np.number) for v in (input, other)):
-        # two scalars: PyTorch 2 gives their promoted default dtype (float32 for 1.0, 0.0)
-        input = wrap(condition.xp.asarray(input, dtype=result_type(input, other)))
-    input, other = _binary_args("where", input, other)
-    same_device("where", condition, input, other)
-    try:
-        np.broadcast_shapes(condition.shape, shape_of(input), shape_of(other))
-    except ValueError:
-        raise ValueError(f"where: shapes {condition.shape} (condition), {shape_of(input)} and "
-                         f"{shape_of(other)} cannot be broadcast together") from None
-    return Where.apply(condition, input, other)

@@ -136,15 +136,19 @@ class AMaxMin(Function):
     @staticmethod
     def forward(ctx, x, dims, keepdim, op):
         y = dispatch(op, ctx.device)(x.array, dims)
+        y = y if keepdim else y.reshape(_out_shape(x.shape, dims, False))
+        if not ctx.needs_input_grad[0]:
+            return y
         ctx.save_for_backward(x)
-        ctx.y, ctx.dims, ctx.keepdim = y, dims, keepdim
-        return y if keepdim else y.reshape(_out_shape(x.shape, dims, False))
+        ctx.dims, ctx.keepdim = dims, keepdim
+        return ctx.save_output(y)  # version-checked: changing it in place then raises
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
+        y = expand_reduced(ctx.saved_output, x.ndim, ctx.dims, ctx.keepdim)
         return dispatch("amax_backward", ctx.device)(
-            x.array, ctx.y, g.array, ctx.dims, ctx.keepdim), None, None, None
+            x.array, y, g.array, ctx.dims, ctx.keepdim), None, None, None
 
 
 # ---- public functions --------------------------------------------------------------------------

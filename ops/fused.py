@@ -80,13 +80,14 @@ class SpMMBiasAct(Function):
             s.indptr, s.indices, a.values.array, xa, s.shape[0],
             None if bias is None else bias.array, relu, key, threshold, scale)
         ctx.s, ctx.relu, ctx.scale, ctx.key, ctx.threshold = s, relu, scale, key, threshold
-        ctx.x = xa if ctx.needs_input_grad[0] else None
-        ctx.save_for_backward(a.values)
+        # x is saved, not kept: the values' gradient reads it, and an in-place change to it
+        # before backward then raises
+        ctx.save_for_backward(a.values, x if ctx.needs_input_grad[0] else None)
         return ctx.save_output(out) if relu else out
 
     @staticmethod
     def backward(ctx, g):
-        (values,) = ctx.saved_tensors
+        values, x = ctx.saved_tensors
         g = g.array
         if ctx.relu:  # mask (a product, as eager ReLU's backward), then scale in place
             y = ctx.saved_output
@@ -110,7 +111,8 @@ class SpMMBiasAct(Function):
         s = ctx.s
         ga = gx = gb = None
         if ctx.needs_input_grad[0]:
-            ga = dispatch("sddmm", ctx.device, "csr")(s.indptr, s.indices, gz, ctx.x)
+            ga = dispatch("sddmm", ctx.device, "csr")(s.indptr, s.indices, gz,
+                                                      _contiguous(x.array))
         if ctx.needs_input_grad[1]:
             t, tv = transposed_values(s, values)
             gx = _spmm(ctx.device, t, tv, gz)

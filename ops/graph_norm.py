@@ -23,10 +23,11 @@ from sparsegraph import backend
 from sparsegraph.backend import DEFAULT_FLOAT, xp_of
 from sparsegraph.creation import full
 from sparsegraph.ops._util import check_bool, check_choice, check_reduce
-from sparsegraph.ops.elementwise import reciprocal, rsqrt, where
+from sparsegraph.ops.elementwise import reciprocal, rsqrt
 from sparsegraph.ops.gather_scatter import gather_rows, scatter, segment
 from sparsegraph.ops.shape import cat, expand
 from sparsegraph.ops.sparse_kernels.structure import coalesce as coalesce_kernel
+from sparsegraph.ops.ternary import where
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import Tensor, wrap
 

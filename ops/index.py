@@ -17,7 +17,9 @@ from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import (
     arr,
     broadcasts_to,
+    check_saved,
     check_tensor,
+    kept_array,
     norm_dim,
     same_device,
     shape_of,
@@ -134,19 +136,25 @@ def _masked_fill_backward_kernel(g, mask, need_x, need_value):
 
 
 class GetItem(Function):
+    """``x[key]``; ``sources`` are the Tensors the key's index arrays came from (see
+    `_kept_key`)."""
+
     @staticmethod
-    def forward(ctx, x, key):
-        ctx.shape, ctx.key = x.shape, key
+    def forward(ctx, x, key, sources=()):
+        if ctx.needs_input_grad[0]:
+            ctx.shape, ctx.key = x.shape, _kept_key(key, sources)
+            ctx.save_for_backward(*sources)
         return dispatch("getitem", ctx.device)(x.array, key)
 
     @staticmethod
     def backward(ctx, g):
+        check_saved(ctx)
         key = ctx.key
         parts = key if isinstance(key, tuple) else (key,)
         # NOTE: any integer array may repeat an index; bool masks and slices never do
         accumulate = any(getattr(k, "ndim", 0) and k.dtype.kind in "iu" for k in parts)
         return dispatch("getitem_backward", ctx.device)(g.array, ctx.shape, key,
-                                                        accumulate), None
+                                                        accumulate), None, None
 
 
 class SetItem(Function):
@@ -156,54 +164,90 @@ class SetItem(Function):
     op_name = "setitem"  # in errors: what the user wrote was x[key] = value
 
     @staticmethod
-    def forward(ctx, x, key, value):
-        ctx.key, ctx.value_shape = key, shape_of(value)
+    def forward(ctx, x, key, value, sources=()):
+        if any(ctx.needs_input_grad):
+            ctx.key, ctx.value_shape = _kept_key(key, sources), shape_of(value)
+            ctx.save_for_backward(*sources)
         return dispatch("setitem", ctx.device)(x.array, key, arr(value))
 
     @staticmethod
     def backward(ctx, g):
+        check_saved(ctx)
         need = ctx.needs_input_grad
         gx, gv = dispatch("setitem_backward", ctx.device)(g.array, ctx.key, ctx.value_shape,
                                                           need[0], need[2])
-        return gx, None, gv
+        return gx, None, gv, None
+
+
+def _kept_key(key, sources: tuple):
+    """``key`` as backward keeps it: the arrays of ``sources`` (the index Tensors the caller
+    gave, saved by forward: an in-place change raises in backward) as they are, any other
+    writeable array copied (`kept_array`), so ``idx[0] = 2`` after ``y = x[idx]`` cannot
+    change the gradient. Copied here, not by the caller: a static graph records the key as
+    given and follows a traced tensor's array by identity."""
+    if not isinstance(key, tuple):
+        return key if type(key) is int or type(key) is slice else _kept_part(key, sources)
+    return tuple(_kept_part(k, sources) for k in key)
+
+
+def _kept_part(k, sources: tuple):
+    for t in sources:
+        if k is t.array:
+            return k
+    return kept_array(k)
 
 
 class IndexSelect(Function):
+    """Slices of ``x`` along ``dim``; ``source`` is the Tensor ``index`` came from, or None."""
+
     @staticmethod
-    def forward(ctx, x, dim, index):
-        ctx.shape, ctx.dim, ctx.index = x.shape, dim, index
+    def forward(ctx, x, dim, index, source=None):
+        if ctx.needs_input_grad[0]:
+            ctx.shape, ctx.dim, ctx.index = x.shape, dim, kept_array(index, source)
+            ctx.save_for_backward(source)
         return dispatch("index_select", ctx.device)(x.array, dim, index)
 
     @staticmethod
     def backward(ctx, g):
+        check_saved(ctx)
         return dispatch("index_select_backward", ctx.device)(
-            g.array, ctx.shape, ctx.dim, ctx.index), None, None
+            g.array, ctx.shape, ctx.dim, ctx.index), None, None, None
 
 
 class Gather(Function):
+    """PyTorch's gather / take_along_dim; ``source`` is the Tensor ``index`` came from."""
+
     @staticmethod
-    def forward(ctx, x, dim, index, narrow):
-        ctx.shape, ctx.dim, ctx.index = x.shape, dim, index
+    def forward(ctx, x, dim, index, narrow, source=None):
+        if ctx.needs_input_grad[0]:
+            ctx.shape, ctx.dim, ctx.index = x.shape, dim, kept_array(index, source)
+            ctx.save_for_backward(source)
         return dispatch("gather", ctx.device)(x.array, dim, index, narrow)
 
     @staticmethod
     def backward(ctx, g):
+        check_saved(ctx)
         return dispatch("gather_backward", ctx.device)(g.array, ctx.shape, ctx.dim,
-                                                       ctx.index), None, None, None
+                                                       ctx.index), None, None, None, None
 
 
 class MaskedFill(Function):
+    """``value`` where ``mask``; ``source`` is the Tensor ``mask`` came from, or None."""
+
     @staticmethod
-    def forward(ctx, x, mask, value):
-        ctx.mask, ctx.value_shape = mask, shape_of(value)
+    def forward(ctx, x, mask, value, source=None):
+        if any(ctx.needs_input_grad):
+            ctx.mask, ctx.value_shape = kept_array(mask, source), shape_of(value)
+            ctx.save_for_backward(source)
         return dispatch("masked_fill", ctx.device)(x.array, mask, arr(value))
 
     @staticmethod
     def backward(ctx, g):
+        check_saved(ctx)
         need = ctx.needs_input_grad
         gx, gv = dispatch("masked_fill_backward", ctx.device)(g.array, ctx.mask, need[0],
                                                               need[2])
-        return gx, None, None if gv is None else gv.reshape(ctx.value_shape)
+        return gx, None, None if gv is None else gv.reshape(ctx.value_shape), None
 
 
 # ---- public functions ------------------------------------------------------------------------
@@ -227,10 +271,12 @@ def _key_part(op: str, k, xp):
     return k
 
 
-def _key(op: str, key, xp):
+def _key(op: str, key, xp) -> tuple:
+    """``(key as numpy/cupy understands it, the Tensors among its parts)``."""
     if isinstance(key, tuple):
-        return tuple(_key_part(op, k, xp) for k in key)
-    return _key_part(op, key, xp)
+        return (tuple(_key_part(op, k, xp) for k in key),
+                tuple(k for k in key if isinstance(k, Tensor)))
+    return _key_part(op, key, xp), (key,) if isinstance(key, Tensor) else ()
 
 
 def getitem(input: Tensor, key) -> Tensor:
@@ -245,10 +291,12 @@ def getitem(input: Tensor, key) -> Tensor:
         IndexError: for out-of-range indices or too many indices.
     """
     check_tensor("getitem", "input", input)
-    if type(key) is not int and type(key) is not slice:
-        key = _key("getitem", key, input.xp)
+    if type(key) is int or type(key) is slice:  # the common case, kept cheap
+        sources = ()
+    else:
+        key, sources = _key("getitem", key, input.xp)
     try:
-        return GetItem.apply(input, key)
+        return GetItem.apply(input, key, sources)
     except IndexError as exc:
         raise IndexError(f"getitem: {exc} (tensor of shape {input.shape})") from None
 
@@ -263,7 +311,7 @@ def setitem(input: Tensor, key, value) -> None:
         ValueError: if ``value`` cannot be broadcast to ``input[key]``, or is on another device.
     """
     check_tensor("setitem", "input", input)
-    key = _key("setitem", key, input.xp)
+    key, sources = _key("setitem", key, input.xp)
     if isinstance(value, Tensor):
         if value.device != input.device:
             raise ValueError(f"setitem: `value` is on {value.device} but the tensor is on "
@@ -280,7 +328,7 @@ def setitem(input: Tensor, key, value) -> None:
             raise TypeError(f"setitem: cannot convert `value` of type {type(value).__name__} to "
                             f"{input.dtype}: {exc}") from None
     try:
-        SetItem.apply_inplace(input, key, value)
+        SetItem.apply_inplace(input, key, value, sources)
     except OverflowError:
         raise ValueError(f"setitem: `value` {value!r} cannot be converted to {input.dtype} "
                          "without overflow") from None
@@ -303,6 +351,11 @@ def _index_array(op: str, index, input: Tensor):
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{op}: expected an integer `index` (got {idx.dtype})")
     return idx if input.device == "cpu" else to_device(idx, input.device)
+
+
+def _source(index) -> Tensor | None:
+    """The Tensor an index array came from (forward saves it), or None for a host array."""
+    return index if isinstance(index, Tensor) else None
 
 
 def _check_range(op: str, idx, size: int, dim: int) -> None:
@@ -332,7 +385,8 @@ def index_select(input: Tensor, dim: int, index) -> Tensor:
 
         input = reshape(input, (1,))
     # the index itself when it is 1-D already: static capture follows a traced index by identity
-    return IndexSelect.apply(input, d, idx if idx.ndim == 1 else idx.reshape(-1))
+    return IndexSelect.apply(input, d, idx if idx.ndim == 1 else idx.reshape(-1),
+                             _source(index))
 
 
 def gather(input: Tensor, dim, index=None) -> Tensor:
@@ -366,7 +420,7 @@ def gather(input: Tensor, dim, index=None) -> Tensor:
     _check_range("gather", idx, input.shape[d] if input.ndim else 1, d)
     narrow = idx.shape != input.shape and any(
         i != d and n != m for i, (n, m) in enumerate(zip(idx.shape, input.shape, strict=True)))
-    return Gather.apply(input, d, idx, narrow)
+    return Gather.apply(input, d, idx, narrow, _source(index))
 
 
 def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
@@ -394,7 +448,7 @@ def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
         raise ValueError(f"take_along_dim: `indices` of shape {idx.shape} and `input` of "
                          f"shape {input.shape} do not broadcast outside dim {d}")
     _check_range("take_along_dim", idx, input.shape[d] if input.ndim else 1, d)
-    return Gather.apply(input, d, idx, False)
+    return Gather.apply(input, d, idx, False, _source(indices))
 
 
 def masked_fill(input: Tensor, mask, value) -> Tensor:
@@ -447,7 +501,7 @@ def masked_fill(input: Tensor, mask, value) -> Tensor:
     else:
         raise TypeError(f"masked_fill: expected `value` to be a number or a 0-d Tensor "
                         f"(got {type(value).__name__})")
-    return MaskedFill.apply(input, m, value)
+    return MaskedFill.apply(input, m, value, _source(mask))
 
 
 def nonzero(input: Tensor, as_tuple: bool = False):

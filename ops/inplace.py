@@ -12,7 +12,7 @@ from sparsegraph import backend
 from sparsegraph.autograd.function import Function
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import arr, broadcasts_to, shape_of, unbroadcast
-from sparsegraph.ops.elementwise import clamp_bounds, clamp_grads
+from sparsegraph.ops.ternary import clamp_bounds, clamp_grads
 from sparsegraph.tensor import Tensor, wrap
 
 __all__ = ["add_", "mul_", "div_", "fill_", "copy_", "clamp_"]

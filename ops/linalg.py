@@ -269,19 +269,22 @@ class Norm(Function):
     @staticmethod
     def forward(ctx, x, p, dims, keepdim):
         n = dispatch("norm", ctx.device)(x.array, p, dims)
-        ctx.save_for_backward(x)
-        ctx.n, ctx.p, ctx.dims, ctx.keepdim = n, p, dims, keepdim
-        if keepdim:
+        if not keepdim:
+            n = n.reshape(() if dims is None else tuple(
+                s for i, s in enumerate(x.shape) if i not in dims))
+        if not ctx.needs_input_grad[0]:
             return n
-        return n.reshape(() if dims is None else tuple(
-            s for i, s in enumerate(x.shape) if i not in dims))
+        ctx.save_for_backward(x)
+        ctx.p, ctx.dims, ctx.keepdim = p, dims, keepdim
+        return ctx.save_output(n)  # version-checked: changing the norm in place then raises
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
+        n = expand_reduced(ctx.saved_output, x.ndim, ctx.dims, ctx.keepdim)
         g = expand_reduced(g.array, x.ndim, ctx.dims, ctx.keepdim)
         return dispatch("norm_backward", ctx.device)(
-            x.array, ctx.n, g, ctx.p, ctx.dims), None, None, None
+            x.array, n, g, ctx.p, ctx.dims), None, None, None
 
 
 def norm(input: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
@@ -331,9 +334,10 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
         ValueError: ``dim`` out of range, or a negative finite ``p``.
     """
     from sparsegraph.autograd.grad_mode import no_grad
-    from sparsegraph.ops.elementwise import clamp, ne, pow, where
+    from sparsegraph.ops.elementwise import ne, pow
     from sparsegraph.ops.extrema import amax, amin
     from sparsegraph.ops.reduce import sum
+    from sparsegraph.ops.ternary import clamp, where
 
     check_tensor("normalize", "input", input)
     check_float("normalize", "input", input)

@@ -16,7 +16,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import to_device, xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import broadcasts_to, check_tensor
+from sparsegraph.ops._util import arr, broadcasts_to, check_saved, check_tensor, kept_array
 from sparsegraph.tensor import Tensor, wrap
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss",
@@ -99,33 +99,55 @@ class NLLLoss(Function):
 
     @staticmethod
     def forward(ctx, x, target, ignore_index, weight, reduction, smoothing, fused):
-        # NOTE: the target arrives as a Tensor and the ignored rows are found here, not by the
-        # caller: a static graph re-runs forward on each call's labels
-        t = to_device(target.array.reshape(-1), x.device)
+        # NOTE: the target arrives as the caller gave it (a Tensor or an array) and the ignored
+        # rows are found here, not by the caller: a static graph re-runs forward on each call's
+        # labels, and follows a traced tensor's array by identity
+        t = to_device(arr(target).reshape(-1), x.device)
         valid = t != ignore_index
         if bool(valid.all()):
             valid = None
         else:
             t = t * valid  # ignored rows point at class 0 (their weight is 0)
-        target = t
+        class_weight = _as_operand(weight, x)
         logp = dispatch("log_softmax", ctx.device)(x.array, 1) if fused else x.array
-        loss, w, inv = dispatch("nll", ctx.device)(logp, target, valid, weight, smoothing,
+        loss, w, inv = dispatch("nll", ctx.device)(logp, t, valid, class_weight, smoothing,
                                                    reduction)
         if ctx.needs_input_grad[0]:  # unfused, backward never reads the input's values
-            ctx.args = (logp if fused else None, logp.shape, target, valid, w, inv, weight,
-                        smoothing, reduction)
+            # the target and weight Tensors are saved: an in-place change then raises in
+            # backward; arrays the caller gave are copied (`kept_array`)
+            sources = _tensor(target), _tensor(weight)
+            ctx.save_for_backward(*sources)
+            ctx.args = (logp if fused else None, logp.shape,
+                        t if valid is not None else kept_array(t, sources[0]), valid, w, inv,
+                        kept_array(class_weight, sources[1]), smoothing, reduction)
         return loss
 
     @staticmethod
     def backward(ctx, g):
+        check_saved(ctx)
         gx = dispatch("nll_backward", ctx.device)(g.array, *ctx.args)
         return gx, None, None, None, None, None, None
 
 
-def _check_targets(op, input, target, ignore_index) -> Tensor:
-    """Validate class indices (``ignore_index`` allowed); returns them as a Tensor."""
-    target = target if isinstance(target, Tensor) else wrap(np.asarray(target))
-    t = target.array
+def _tensor(v) -> Tensor | None:
+    return v if isinstance(v, Tensor) else None
+
+
+def _as_operand(v, x: Tensor):
+    """A weight or target (a Tensor, an array or None) as an array in ``x``'s dtype on its
+    device (no copy when it is one already)."""
+    if v is None:
+        return None
+    a = arr(v)
+    a = a if a.dtype == x.dtype else a.astype(x.dtype)
+    return a if x.device == "cpu" else to_device(a, x.device)
+
+
+def _check_targets(op, input, target, ignore_index):
+    """Validate class indices (``ignore_index`` allowed); returns a Tensor as it is and
+    anything else as an array (`NLLLoss` copies a writeable one it keeps)."""
+    target = target if isinstance(target, Tensor) else np.asarray(target)
+    t = arr(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{op}: expected integer class indices in `target` (got {t.dtype}); "
                         "use .long()")
@@ -143,6 +165,7 @@ def _check_targets(op, input, target, ignore_index) -> Tensor:
 
 
 def _class_weight(op, weight, input):
+    """Validated class weights: a Tensor as it is (`NLLLoss` saves it), else an array."""
     if weight is None:
         return None
     w = weight.array if isinstance(weight, Tensor) else input.xp.asarray(weight)
@@ -152,8 +175,7 @@ def _class_weight(op, weight, input):
     if isinstance(weight, Tensor) and weight.requires_grad:
         raise NotImplementedError(f"{op}: the gradient w.r.t. `weight` is not implemented; "
                                   "pass weight.detach()")
-    w = w if w.dtype == input.dtype else w.astype(input.dtype)
-    return w if input.device == "cpu" else to_device(w, input.device)
+    return weight if isinstance(weight, Tensor) else w
 
 
 def _class_loss(op, input, target, weight, ignore_index, reduction, smoothing, fused):
@@ -345,16 +367,21 @@ class PairLoss(Function):
 
 
 class BCEWithLogits(Function):
+    """``weight`` / ``pos_weight``: a Tensor (saved: an in-place change to it raises in
+    backward), an array (copied when backward keeps it) or None."""
+
     @staticmethod
     def forward(ctx, x, y, weight, pos_weight, reduction):
-        ctx.save_for_backward(x, y)
-        ctx.args = weight, pos_weight, reduction
-        return dispatch("bce_logits", ctx.device)(x.array, y.array, weight, pos_weight,
-                                                  reduction)
+        w, pw = _as_operand(weight, x), _as_operand(pos_weight, x)
+        if any(ctx.needs_input_grad):
+            w_source, pw_source = _tensor(weight), _tensor(pos_weight)
+            ctx.save_for_backward(x, y, w_source, pw_source)
+            ctx.args = kept_array(w, w_source), kept_array(pw, pw_source), reduction
+        return dispatch("bce_logits", ctx.device)(x.array, y.array, w, pw, reduction)
 
     @staticmethod
     def backward(ctx, g):
-        x, y = ctx.saved_tensors
+        x, y = ctx.saved_tensors[:2]
         need = ctx.needs_input_grad
         gx, gy = dispatch("bce_logits_backward", ctx.device)(g.array, x.array, y.array,
                                                              *ctx.args, need[0], need[1])
@@ -412,8 +439,7 @@ def _elementwise_weight(op, name, w, input):
     if not broadcasts_to(a.shape, input.shape):
         raise ValueError(f"{op}: expected `{name}` of shape {tuple(a.shape)} to broadcast to "
                          f"`input` of shape {input.shape}")
-    a = a if a.dtype == input.dtype else a.astype(input.dtype)
-    return a if input.device == "cpu" else to_device(a, input.device)
+    return w if isinstance(w, Tensor) else a  # a Tensor as it is: `BCEWithLogits` saves it
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,

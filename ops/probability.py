@@ -8,9 +8,10 @@ before backward raises instead of silently giving a wrong gradient.
 from __future__ import annotations
 
 from sparsegraph.autograd.function import Function
-from sparsegraph.backend import xp_of
+from sparsegraph.backend import as_dtype, xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import check_tensor, norm_dim
+from sparsegraph.ops.convert import to
 from sparsegraph.tensor import Tensor
 
 __all__ = ["softmax", "log_softmax"]
@@ -71,36 +72,47 @@ class LogSoftmax(Function):
                                                             ctx.dim), None
 
 
-def _check(op, input, dim):
+def _check(op, input, dim, dtype):
+    """``input`` cast to ``dtype`` first (PyTorch's ``dtype=``: computed and returned in it,
+    differentiable through the cast), and the normalised ``dim``."""
     check_tensor(op, "input", input)
+    if dtype is not None:
+        dt = as_dtype(dtype)
+        if dt.kind != "f":
+            raise TypeError(f"{op}: expected a floating `dtype` (got {dt})")
+        input = to(input, dt)
     if input.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating tensor (got {input.dtype}); use .float()")
-    return norm_dim(op, dim, input.ndim)
+        raise TypeError(f"{op}: expected a floating tensor (got {input.dtype}); use .float() "
+                        "or pass dtype=")
+    return input, norm_dim(op, dim, input.ndim)
 
 
-def softmax(input: Tensor, dim: int = -1) -> Tensor:
+def softmax(input: Tensor, dim: int = -1, *, dtype=None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim``, computed stably (finite for any finite input).
 
     Args:
-        input: floating tensor of any shape.
+        input: floating tensor of any shape (any dtype with ``dtype``).
         dim: the dim that sums to one. (default: -1)
+        dtype: cast ``input`` to this floating dtype first, as PyTorch's (e.g. float64 for
+            float32 input, against overflow); the result has it. (default: None)
 
     Raises:
-        TypeError: for a non-floating input.
+        TypeError: for a non-floating input or ``dtype``.
         ValueError: for ``dim`` out of range.
     """
-    return Softmax.apply(input, _check("softmax", input, dim))
+    return Softmax.apply(*_check("softmax", input, dim, dtype))
 
 
-def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
+def log_softmax(input: Tensor, dim: int = -1, *, dtype=None) -> Tensor:
     """``x - logsumexp(x)`` along ``dim``, computed stably (finite for any finite input).
 
     Args:
-        input: floating tensor of any shape.
+        input: floating tensor of any shape (any dtype with ``dtype``).
         dim: the normalised dim. (default: -1)
+        dtype: cast ``input`` to this floating dtype first, as PyTorch's. (default: None)
 
     Raises:
-        TypeError: for a non-floating input.
+        TypeError: for a non-floating input or ``dtype``.
         ValueError: for ``dim`` out of range.
     """
-    return LogSoftmax.apply(input, _check("log_softmax", input, dim))
+    return LogSoftmax.apply(*_check("log_softmax", input, dim, dtype))

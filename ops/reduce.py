@@ -209,15 +209,19 @@ class LogSumExp(Function):
     @staticmethod
     def forward(ctx, x, dims, keepdim):
         out = dispatch("logsumexp", ctx.device)(x.array, dims)
+        out = out if keepdim else out.reshape(_out_shape(x.shape, dims, False))
+        if not ctx.needs_input_grad[0]:
+            return out
         ctx.save_for_backward(x)
-        ctx.out, ctx.dims, ctx.keepdim = out, dims, keepdim
-        return out if keepdim else out.reshape(_out_shape(x.shape, dims, False))
+        ctx.dims, ctx.keepdim = dims, keepdim
+        return ctx.save_output(out)  # version-checked: changing it in place then raises
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
+        out = expand_reduced(ctx.saved_output, x.ndim, ctx.dims, ctx.keepdim)
         g = expand_reduced(g.array, x.ndim, ctx.dims, ctx.keepdim)
-        return dispatch("logsumexp_backward", ctx.device)(x.array, ctx.out, g), None, None
+        return dispatch("logsumexp_backward", ctx.device)(x.array, out, g), None, None
 
 
 # ---- public functions --------------------------------------------------------------------------

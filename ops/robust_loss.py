@@ -8,12 +8,14 @@ import math
 
 import numpy as np
 
+from sparsegraph.ops._util import kept_array
 from sparsegraph.ops.elementwise import abs as abs_
-from sparsegraph.ops.elementwise import clamp, log, minimum, where
-from sparsegraph.ops.loss import _elementwise_weight, _pair
+from sparsegraph.ops.elementwise import log, minimum
+from sparsegraph.ops.loss import _as_operand, _elementwise_weight, _pair
 from sparsegraph.ops.reduce import mean
 from sparsegraph.ops.reduce import sum as sum_
-from sparsegraph.tensor import Tensor
+from sparsegraph.ops.ternary import clamp, where
+from sparsegraph.tensor import Tensor, wrap
 
 __all__ = ["huber_loss", "smooth_l1_loss", "binary_cross_entropy"]
 
@@ -88,4 +90,7 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
                          "binary_cross_entropy_with_logits")
     losses = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
     w = _elementwise_weight("binary_cross_entropy", "weight", weight, input)
+    if w is not None:  # a Tensor stays one (the product saves it); an array is copied
+        w = (w.to(input.device, input.dtype) if isinstance(w, Tensor)
+             else wrap(kept_array(_as_operand(w, input))))
     return _reduced(losses if w is None else losses * w, reduction)

@@ -72,10 +72,9 @@ def _register_binary(name, fwd, quotient):
     def forward(ctx, a, b):
         ctx.shapes = shape_of(a), shape_of(b)
         ctx.dtypes = getattr(a, "dtype", None), getattr(b, "dtype", None)
-        a, b = promote(arr(a), arr(b))
         if quotient is not None and ctx.needs_input_grad[1]:
-            ctx.operands = a, b
-        return dispatch(name, ctx.device)(a, b)
+            ctx.save_for_backward(a, b)  # the quotient reads both: changing one then raises
+        return dispatch(name, ctx.device)(*promote(arr(a), arr(b)))
 
     def backward(ctx, g):
         need, g = ctx.needs_input_grad, g.array
@@ -85,7 +84,8 @@ def _register_binary(name, fwd, quotient):
             gb = xp.zeros(ctx.shapes[1], g.dtype) if need[1] else None
         else:
             ga = unbroadcast(g, ctx.shapes[0]) if need[0] else None
-            gb = (unbroadcast(-g * dispatch(name + "_quotient", ctx.device)(*ctx.operands),
+            a, b = promote(*map(arr, ctx.saved_tensors)) if need[1] else (None, None)
+            gb = (unbroadcast(-g * dispatch(name + "_quotient", ctx.device)(a, b),
                               ctx.shapes[1]) if need[1] else None)
         return _cast(ga, ctx.dtypes[0]), _cast(gb, ctx.dtypes[1])
 

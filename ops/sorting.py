@@ -1,4 +1,5 @@
-"""Sorting: `sort`, `argsort`, `topk` along one dim (torch's arguments and return types).
+"""Sorting and selection: `sort`, `argsort`, `topk`, `median` (torch's arguments and return
+types).
 
 One kernel sorts (always stably, so ``stable=True`` costs nothing extra and ties keep their
 order); ``descending`` sorts the reversed slice and reverses the result, so ties still keep
@@ -14,16 +15,20 @@ import numpy as np
 
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
+from sparsegraph.creation import full
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import check_bool, check_tensor, norm_dim
 from sparsegraph.tensor import Tensor
 
-__all__ = ["sort", "argsort", "topk"]
+__all__ = ["sort", "argsort", "topk", "median"]
 
 SortResult = namedtuple("sort", ["values", "indices"])
 SortResult.__doc__ = "``(values, indices)`` returned by `sort` (as torch.return_types.sort)."
 TopKResult = namedtuple("topk", ["values", "indices"])
 TopKResult.__doc__ = "``(values, indices)`` returned by `topk` (as torch.return_types.topk)."
+MedianResult = namedtuple("median", ["values", "indices"])
+MedianResult.__doc__ = ("``(values, indices)`` returned by `median` with a ``dim`` (as "
+                        "torch.return_types.median).")
 
 
 # ---- kernels ---------------------------------------------------------------------------------
@@ -45,7 +50,24 @@ def _sort_kernel(x, dim, descending, k):
     return xp.take_along_axis(x, idx, dim), idx
 
 
-# ---- Function --------------------------------------------------------------------------------
+@register("median_dim", "cpu", "cuda")
+def _median_dim_kernel(x, dim):
+    """``(values, int64 indices)``, ``dim`` kept, of the lower median along ``dim``: the element
+    at position ``(n - 1) // 2`` of the stable sort; in a slice holding a nan, its first nan
+    (torch's median propagates nan)."""
+    xp = xp_of(x)
+    order = xp.argsort(x, axis=dim, kind="stable")  # nan sorts last
+    idx = xp.take(order, [(x.shape[dim] - 1) // 2], axis=dim)
+    if x.dtype.kind == "f":
+        nan = xp.isnan(x)
+        has_nan = nan.any(axis=dim, keepdims=True)
+        if has_nan.any():
+            idx = xp.where(has_nan, nan.argmax(axis=dim, keepdims=True), idx)
+    idx = idx.astype(np.int64, copy=False)
+    return xp.take_along_axis(x, idx, dim), idx
+
+
+# ---- Functions -------------------------------------------------------------------------------
 class Sort(Function):
     """Sorted values and their indices along ``dim`` (the first ``k`` when ``k`` is given)."""
 
@@ -63,6 +85,48 @@ class Sort(Function):
         # the kernel registered in ops/extrema.py: g put back where it was taken from
         return dispatch("take_along_backward", ctx.device)(
             g.array, ctx.idx, ctx.shape, ctx.dim), None, None, None
+
+
+class MedianDim(Function):
+    """The lower median along ``dim`` and its index; the gradient goes to that index (torch's
+    rule for the overload with a dim)."""
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim):
+        values, idx = dispatch("median_dim", ctx.device)(x.array, dim)
+        if ctx.needs_input_grad[0]:
+            ctx.idx, ctx.shape, ctx.dim, ctx.keepdim = idx, x.shape, dim, keepdim
+        if not keepdim:
+            values, idx = values.squeeze(dim), idx.squeeze(dim)
+        return values, idx
+
+    @staticmethod
+    def backward(ctx, g, g_indices=None):
+        if g is None:
+            return None, None, None
+        g = g.array if ctx.keepdim else xp_of(g.array).expand_dims(g.array, ctx.dim)
+        return dispatch("take_along_backward", ctx.device)(
+            g, ctx.idx, ctx.shape, ctx.dim), None, None
+
+
+class MedianAll(Function):
+    """The lower median of all elements; tied elements share the gradient evenly (torch's
+    ``evenly_distribute_backward``, as `max()` without a dim)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = dispatch("median_dim", ctx.device)(x.array.reshape(-1), 0)[0].reshape(())
+        if not ctx.needs_input_grad[0]:
+            return y
+        ctx.save_for_backward(x)  # both, as torch: an in-place change to either then raises
+        return ctx.save_output(y)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        # the kernel registered in ops/extrema.py: g shared among the elements equal to y
+        return dispatch("extremum_all_backward", ctx.device)(
+            g.array, x.array, ctx.saved_output)
 
 
 # ---- public functions --------------------------------------------------------------------------
@@ -130,3 +194,33 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
                          f"{input.shape} (got {k})")
     values, indices = _sorted(input, d, largest, int(k))
     return TopKResult(values, indices)
+
+
+def median(input: Tensor, dim: int | None = None, keepdim: bool = False):
+    """The median, as torch's: for an even count the LOWER of the two middle values (no
+    average); a nan anywhere in the reduced elements makes it nan.
+
+    Without ``dim``: a 0-d tensor over all elements; tied elements share the gradient evenly
+    (nan for an empty floating tensor, as torch). With an int ``dim``: a ``(values, indices)``
+    namedtuple; the gradient goes to ``indices`` (among ties, the first in sorted order; in a
+    slice with nan, its first nan).
+
+    Raises:
+        TypeError: ``input`` not a Tensor, ``dim`` not an int, or ``keepdim`` not a bool.
+        ValueError: ``dim`` out of range or of size 0, or an empty integer tensor.
+    """
+    check_tensor("median", "input", input)
+    keepdim = check_bool("median", "keepdim", keepdim)
+    if dim is None:
+        if input.array.size == 0:
+            if input.dtype.kind != "f":
+                raise ValueError(f"median: expected a non-empty tensor (got shape "
+                                 f"{input.shape} of {input.dtype})")
+            return full((), np.nan, dtype=input.dtype, device=input.device)
+        return MedianAll.apply(input)
+    d = norm_dim("median", dim, input.ndim)
+    if input.ndim == 0:  # torch: the value itself and index 0
+        return MedianResult(*MedianDim.apply(input.reshape((1,)), 0, False))
+    if input.shape[d] == 0:
+        raise ValueError(f"median: expected a non-empty dim {d} (got shape {input.shape})")
+    return MedianResult(*MedianDim.apply(input, d, keepdim))

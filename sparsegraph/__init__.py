@@ -54,6 +54,15 @@ float32, float64, float16 = backend.DTYPES["float32"], backend.DTYPES["float64"]
     "float16"]
 int32, int64, int8, uint8 = (backend.DTYPES[n] for n in ("int32", "int64", "int8", "uint8"))
 bool = backend.DTYPES["bool"]  # noqa: A001  (torch.bool's counterpart)
+# torch's other names for them: sg.float is float32, sg.int is int32, as torch.float / torch.int
+float, double, half = float32, float64, float16  # noqa: A001
+int, long = int32, int64  # noqa: A001
+
+# what `from sparsegraph import *` gives: every public name but those that would shadow
+# Python's own bool / int / float
+import builtins as _builtins  # noqa: E402
+
+__all__ = [n for n in list(globals()) if not n.startswith("_") and not hasattr(_builtins, n)]
 
 
 def __getattr__(name):

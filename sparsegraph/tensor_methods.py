@@ -227,10 +227,10 @@ class TensorMethods:
     # ---- math methods -----------------------------------------------------------------------
     # NOTE: `alpha` as torch's Tensor.add / sub (`x.add(y, alpha=2)` is x + 2 y)
     def add(self, other, *, alpha=1):
-        return _ops().add(self, other if alpha == 1 else other * alpha)
+        return _ops().add(self, other, alpha=alpha)
 
     def sub(self, other, *, alpha=1):
-        return _ops().sub(self, other if alpha == 1 else other * alpha)
+        return _ops().sub(self, other, alpha=alpha)
 
     def mul(self, other):
         return _ops().mul(self, other)
@@ -362,6 +362,9 @@ class TensorMethods:
     def max(self, dim=None, keepdim=False):
         return _ops().max(self, dim, keepdim)
 
+    def median(self, dim=None, keepdim=False):
+        return _ops().median(self, dim, keepdim)
+
     def min(self, dim=None, keepdim=False):
         return _ops().min(self, dim, keepdim)
 
@@ -386,11 +389,11 @@ class TensorMethods:
     def dot(self, other):
         return _ops().dot(self, other)
 
-    def softmax(self, dim=-1):
-        return _ops().softmax(self, dim)
+    def softmax(self, dim=-1, *, dtype=None):
+        return _ops().softmax(self, dim, dtype=dtype)
 
-    def log_softmax(self, dim=-1):
-        return _ops().log_softmax(self, dim)
+    def log_softmax(self, dim=-1, *, dtype=None):
+        return _ops().log_softmax(self, dim, dtype=dtype)
 
     # ---- shape methods ----------------------------------------------------------------------
     @property
