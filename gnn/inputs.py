@@ -13,7 +13,7 @@ from sparsegraph.creation import tensor
 from sparsegraph.graph import Graph
 from sparsegraph.sparse import SparseTensor, Structure, check_values, index_dtype
 from sparsegraph.sparse_checks import as_index_array
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import Tensor, host_values, wrap
 
 
 def as_adjacency(adj, num_src: int, num_dst: int | None = None, *,
@@ -87,8 +87,9 @@ def csr_and_caller_order(adj, num_src: int, num_dst: int | None = None, *, op: s
     elif isinstance(adj, Tensor | np.ndarray | list | tuple) or hasattr(
             adj, "__cuda_array_interface__"):
         # an array stays where it is (a cupy edge_index builds a structure on the GPU)
-        ei = adj.array if isinstance(adj, Tensor) else adj if hasattr(adj, "dtype") else (
-            as_index_array(op, "adj", adj))  # `[[], []]`: no edges, as Graph's
+        # its values build the CSR structure: a static trace guards them (`host_values`)
+        ei = host_values(adj, f"{op}: the CSR adjacency built from `edge_index`") if hasattr(
+            adj, "dtype") else as_index_array(op, "adj", adj)  # `[[], []]`: no edges, as Graph's
         if ei.ndim != 2 or ei.shape[0] != 2 or ei.dtype.kind not in "iu":
             raise ValueError(f"{op}: expected `adj` as a SparseTensor or an integer edge_index "
                              f"of shape (2, E) (got {ei.dtype} array of shape {ei.shape})")

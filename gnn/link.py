@@ -17,7 +17,7 @@ import numpy as np
 from sparsegraph import backend
 from sparsegraph.creation import rng_of
 from sparsegraph.sparse_checks import INT64_MAX, as_index_array
-from sparsegraph.tensor import Tensor
+from sparsegraph.tensor import TRACE, Tensor, host_values, wrap
 
 # the listing path lists at most this many pairs, `_LIST_CHUNK` at a time: its peak is the
 # list of non-edges (8 bytes each, at most 512 MB) plus one chunk's temporaries (32 MB each).
@@ -50,12 +50,35 @@ def negative_sampling(edge_index, num_nodes=None, num_neg_samples=None, method: 
 
     Returns:
         ``(2, K')`` int64 numpy array of distinct pairs, uniformly drawn without replacement;
-        no self loops unless the graph is bipartite.
+        no self loops unless the graph is bipartite. Inside a function being traced
+        (`sparsegraph.static.compile`), an int64 Tensor instead, which the graph follows: it
+        is recorded as a random draw, so every call of the compiled step draws new negatives
+        from the generator, in order with the other draws, as eager calls do (index with it,
+        or pass it to ops; numpy work on it is refused with a CaptureError).
 
     Raises:
         ValueError / TypeError: a bad argument, named; ``method="dense"`` on a population of
             more than 2**26 pairs.
     """
+    args = (edge_index, num_nodes, num_neg_samples, method, force_undirected)
+    pairs = _sample(*args, generator=generator)
+    if TRACE.tracer is None or TRACE.tracer.depth:  # not traced, or inside a traced op
+        return pairs
+    out = wrap(pairs)
+    TRACE.tracer.record_draw(_sample_tensor, args, {"generator": generator}, out)
+    return out
+
+
+def _sample_tensor(*args, **kwargs) -> Tensor:
+    """`negative_sampling` returning a Tensor: the random draw a static graph replays."""
+    return wrap(_sample(*args, **kwargs))
+
+
+_sample_tensor.__name__ = "negative_sampling"  # the node's name in a graph listing
+
+
+def _sample(edge_index, num_nodes, num_neg_samples, method, force_undirected, *, generator):
+    """`negative_sampling`'s work: the ``(2, K')`` numpy pairs."""
     op = "negative_sampling"
     if method not in ("sparse", "dense"):
         raise ValueError(f"{op}: expected `method` to be 'sparse' or 'dense', PyG's two (got "
@@ -105,7 +128,7 @@ def negative_sampling(edge_index, num_nodes=None, num_neg_samples=None, method: 
 
 
 def _edges(op: str, edge_index):
-    ei = edge_index.array if isinstance(edge_index, Tensor) else edge_index
+    ei = host_values(edge_index, f"{op}: `edge_index` (the edges not to draw)")
     ei = backend.to_device(ei, "cpu") if hasattr(ei, "dtype") else as_index_array(
         op, "edge_index", ei)  # `[[], []]`: no edges
     if ei.ndim != 2 or ei.shape[0] != 2:

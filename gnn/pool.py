@@ -6,13 +6,13 @@ import numpy as np
 
 import sparsegraph.ops as ops
 from sparsegraph.sparse import SparseTensor
-from sparsegraph.tensor import Tensor
+from sparsegraph.tensor import Tensor, host_values
 
 
 def _segments(x: Tensor, batch, size: int | None, op: str):
     """``batch`` as an index array on x's device, and the number of graphs."""
-    xp = x.xp
-    b = batch.array if isinstance(batch, Tensor) else xp.asarray(batch)
+    b = host_values(batch, f"{op}: the graphs grouped by `batch`")  # the groups: guarded
+    b = b if isinstance(batch, Tensor) else x.xp.asarray(b)
     if b.shape != (x.shape[0],):
         raise ValueError(f"{op}: expected `batch` with {x.shape[0]} entries to match `x` "
                          f"(got shape {b.shape})")

@@ -20,11 +20,11 @@ from sparsegraph import backend
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import check_reduce, check_tensor, norm_dim
+from sparsegraph.ops._util import check_reduce, check_saved, check_tensor, kept_array, norm_dim
 from sparsegraph.ops.shape import permute
 from sparsegraph.ops.sparse_kernels.structure import csr_row_ids
 from sparsegraph.sparse_checks import index_array
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import Tensor, host_values
 
 __all__ = ["gather_rows", "scatter", "scatter_add", "scatter_mean", "scatter_max",
            "scatter_min", "segment", "segment_softmax"]
@@ -79,67 +79,92 @@ def _scatter_backward_kernel(g, index, arg, n_src: int, reduce: str):
 
 
 # ---- Functions ------------------------------------------------------------------------------
+# The range and indptr checks run inside the forwards: a static graph's replay runs them on
+# each call's index too (the kernels do not check bounds). Backward reads the index kept by
+# `kept_array`: ``source`` (the Tensor ``index`` came from) is saved, so an in-place change
+# to it raises in backward, as in PyTorch; a caller's writeable array is copied.
 class GatherRows(Function):
     """``src[index]`` along dim 0; backward scatter-adds (repeated rows accumulate)."""
 
     @staticmethod
-    def forward(ctx, src, index):
-        ctx.index, ctx.n = index, src.shape[0]
+    def forward(ctx, src, index, source=None):
+        _check_range("gather_rows", "index", index, src.shape[0])
+        if ctx.needs_input_grad[0]:
+            ctx.index, ctx.n = kept_array(index, source), src.shape[0]
+            ctx.save_for_backward(source)
         return dispatch("gather_rows", ctx.device)(src.array, index)
 
     @staticmethod
     def backward(ctx, g):
+        check_saved(ctx)
         out, _ = dispatch("scatter_reduce", ctx.device, "csr")(ctx.index, g.array, ctx.n, "sum")
-        return out, None
+        return out, None, None
 
 
 class Segment(Function):
     """Reduce rows grouped by ``indptr``: segment s is rows ``indptr[s]:indptr[s + 1]``."""
 
     @staticmethod
-    def forward(ctx, src, indptr, reduce):
+    def forward(ctx, src, indptr, reduce, source=None):
+        _check_indptr("segment", indptr, src)
         out, arg = dispatch("segment_reduce", ctx.device, "csr")(indptr, src.array, reduce)
-        ctx.indptr, ctx.reduce, ctx.arg, ctx.n = indptr, reduce, arg, src.shape[0]
+        if ctx.needs_input_grad[0]:
+            ctx.indptr, ctx.reduce, ctx.arg = kept_array(indptr, source), reduce, arg
+            ctx.n = src.shape[0]
+            ctx.save_for_backward(source)
         return out
 
     @staticmethod
     def backward(ctx, g):
+        check_saved(ctx)
         gx = dispatch("segment_backward", ctx.device)(g.array, ctx.indptr, ctx.arg, ctx.n,
                                                       ctx.reduce)
-        return gx, None, None
+        return gx, None, None, None
 
 
 class Scatter(Function):
     """Reduce rows into ``dim_size`` outputs by an unsorted ``index``; max/min also return
-    the int64 arg-extremum (-1 for empty outputs)."""
+    the int64 arg-extremum, ``src.shape[0]`` for empty outputs (torch_scatter's: using it as
+    an index fails instead of silently picking the last row). ``op`` names the caller."""
 
     @staticmethod
-    def forward(ctx, src, index, dim_size, reduce):
+    def forward(ctx, src, index, dim_size, reduce, op="scatter", source=None):
+        _check_range(op, "index", index, dim_size, _dim_size_hint(op, dim_size, src.ndim))
         out, arg = dispatch("scatter_reduce", ctx.device, "csr")(index, src.array, dim_size,
                                                                   reduce)
-        ctx.index, ctx.reduce, ctx.arg, ctx.n = index, reduce, arg, src.shape[0]
-        return out if arg is None else (out, arg)
+        if ctx.needs_input_grad[0]:
+            ctx.index, ctx.reduce, ctx.arg = kept_array(index, source), reduce, arg
+            ctx.n = src.shape[0]
+            ctx.save_for_backward(source)
+        if arg is None:
+            return out
+        return out, xp_of(arg).where(arg < 0, src.shape[0], arg)
 
     @staticmethod
     def backward(ctx, g, g_arg=None):
+        check_saved(ctx)
         gx = dispatch("scatter_backward", ctx.device)(g.array, ctx.index, ctx.arg, ctx.n,
                                                       ctx.reduce)
-        return gx, None, None, None
+        return gx, None, None, None, None, None
 
 
 class SegmentSoftmax(Function):
     """Softmax within rows grouped by ``indptr`` (each trailing column separately)."""
 
     @staticmethod
-    def forward(ctx, src, indptr):
-        ctx.indptr = indptr
+    def forward(ctx, src, indptr, source=None):
+        _check_indptr("segment_softmax", indptr, src)
+        if ctx.needs_input_grad[0]:
+            ctx.indptr = kept_array(indptr, source)
+            ctx.save_for_backward(source)
         return ctx.save_output(dispatch("csr_softmax", ctx.device, "csr")(indptr, src.array))
 
     @staticmethod
     def backward(ctx, g):
+        check_saved(ctx)
         gx = dispatch("csr_softmax_backward", ctx.device, "csr")(ctx.indptr, ctx.saved_output,
                                                                  g.array)
-        return gx, None
+        return gx, None, None
 
 
 class ScatterSoftmax(Function):
@@ -148,6 +173,7 @@ class ScatterSoftmax(Function):
 
     @staticmethod
     def forward(ctx, src, index, num_segments):
+        _check_range("segment_softmax", "index", index, num_segments)
         xp = xp_of(index)
         if num_segments > 2 * index.shape[0] + 1:
             # far more segments than rows: renumber the used ones (the softmax of a group does
@@ -197,6 +223,15 @@ def _signed(op: str, name: str, idx):
     return idx.astype(np.int64)
 
 
+def _converted(op: str, name: str, given, array, src: Tensor):
+    """``array`` (``given``'s, validated) on ``src``'s device. A converted copy (uint64 ids,
+    another device) is what an op then keeps: a static trace guards ``given``'s values."""
+    array = _on_device(array, src.device)
+    if array is not (given.array if isinstance(given, Tensor) else given):
+        host_values(given, f"{op}: `{name}` converted to {array.dtype} on {src.device}")
+    return array
+
+
 def _index(op: str, index, src: Tensor, dim: int = 0):
     """A 1-D integral index with one entry per slice of ``src`` along ``dim``, on ``src``'s
     device."""
@@ -205,41 +240,64 @@ def _index(op: str, index, src: Tensor, dim: int = 0):
         along = "" if dim == 0 else f" along dim {dim}"
         raise ValueError(f"{op}: expected `index` with {src.shape[dim]} entries to match `src` "
                          f"of shape {src.shape}{along} (got {idx.shape[0]})")
-    return _on_device(idx, src.device)
+    return _converted(op, "index", index, idx, src)
 
 
-def _check_range(op: str, name: str, idx, bound: int) -> None:
+def _source(index):
+    """The Tensor an index came from (saved for backward's version check), or None."""
+    return index if isinstance(index, Tensor) else None
+
+
+def _check_range(op: str, name: str, idx, bound: int, hint: str = "") -> None:
     if idx.size:
         lo, hi = int(idx.min()), int(idx.max())
         if lo < 0 or hi >= bound:
             raise ValueError(f"{op}: expected `{name}` values in [0, {bound}) "
-                             f"(got {lo if lo < 0 else hi})")
+                             f"(got {lo if lo < 0 else hi}){hint}")
 
 
-def _size(op: str, name: str, size, idx) -> int:
-    """``size`` validated, or one past the largest index when it is None."""
+def _dim_size_hint(op: str, dim_size, ndim: int) -> str:
+    """For a ``dim_size`` that looks like a dim (PyG's ``scatter(src, index, dim)``)."""
+    if isinstance(dim_size, int | np.integer) and dim_size < max(ndim, 1):
+        return (f"; `dim_size` is {op}'s third argument (PyG's scatter takes `dim` there): "
+                "pass `dim` by keyword")
+    return ""
+
+
+def _size(op: str, name: str, size, idx, index, ndim: int = 0) -> int:
+    """``size`` validated, or one past the largest value of ``index`` (as array ``idx``) when
+    it is None: a read of the values, which a static trace guards."""
     if size is None:
+        host_values(index, f"{op}: `{name}` inferred as max(index) + 1",
+                    f"Pass `{name}`, or compute `index` outside the compiled function and "
+                    "pass it as an argument")
         return int(idx.max()) + 1 if idx.size else 0
     if isinstance(size, bool) or not isinstance(size, int | np.integer):
         raise TypeError(f"{op}: expected `{name}` to be an int (got {type(size).__name__})")
     if size < 0:
-        raise ValueError(f"{op}: expected a non-negative `{name}` (got {size})")
+        hint = _dim_size_hint(op, size, ndim) if name == "dim_size" else ""
+        raise ValueError(f"{op}: expected a non-negative `{name}` (got {size}){hint}")
     return int(size)
 
 
 def _indptr(op: str, indptr, src: Tensor):
-    """A CSR-style ``indptr``: 1-D, integral, starts at 0, non-decreasing, ends at E."""
+    """A CSR-style ``indptr``: 1-D, integral, at least one entry (its values: `_check_indptr`,
+    in the op's forward)."""
     ip = _signed(op, "indptr", index_array(op, "indptr", indptr))
-    n = src.shape[0]
     if ip.shape[0] < 1:
         raise ValueError(f"{op}: expected `indptr` with at least one entry (got an empty array)")
+    return _converted(op, "indptr", indptr, ip, src)
+
+
+def _check_indptr(op: str, ip, src: Tensor) -> None:
+    """``ip`` starts at 0, ends at E (``src``'s rows) and does not decrease."""
+    n = src.shape[0]
     first, last = int(ip[0]), int(ip[-1])
     if first != 0 or last != n:
         raise ValueError(f"{op}: expected `indptr` to start at 0 and end at {n}, the rows of "
                          f"`src` of shape {src.shape} (got {first} and {last})")
     if ip.shape[0] > 1 and bool((ip[1:] < ip[:-1]).any()):
         raise ValueError(f"{op}: expected a non-decreasing `indptr`")
-    return _on_device(ip, src.device)
 
 
 # ---- public functions -----------------------------------------------------------------------
@@ -263,10 +321,9 @@ def gather_rows(src: Tensor, index) -> Tensor:
         [[3.0, 4.0], [3.0, 4.0], [1.0, 2.0]]
     """
     _src("gather_rows", src, bool_ok=True)
-    idx = _on_device(_signed("gather_rows", "index", index_array("gather_rows", "index",
-                                                                   index)), src.device)
-    _check_range("gather_rows", "index", idx, src.shape[0])
-    return GatherRows.apply(src, idx)
+    idx = _signed("gather_rows", "index", index_array("gather_rows", "index", index))
+    idx = _converted("gather_rows", "index", index, idx, src)
+    return GatherRows.apply(src, idx, _source(index))
 
 
 def _scatter(op: str, src, index, dim_size, reduce, dim):
@@ -275,23 +332,24 @@ def _scatter(op: str, src, index, dim_size, reduce, dim):
     reduce = check_reduce(op, reduce, REDUCES)
     dim = norm_dim(op, dim, src.ndim)
     idx = _index(op, index, src, dim)  # checked against the caller's shape and dim
-    if dim:  # move the scattered axis first, reduce, move it back
-        order = (dim,) + tuple(d for d in range(src.ndim) if d != dim)
-        back = tuple(int(i) for i in np.argsort(order))
-        out, arg = _scatter(op, permute(src, order), idx, dim_size, reduce, 0)
-        return permute(out, back), None if arg is None else permute(arg, back)
-    size = _size(op, "dim_size", dim_size, idx)
-    _check_range(op, "index", idx, size)
-    row_bytes = src.dtype.itemsize * int(np.prod(src.shape[1:], dtype=np.int64))
+    size = _size(op, "dim_size", dim_size, idx, index, src.ndim)
+    order = (dim,) + tuple(d for d in range(src.ndim) if d != dim)
+    row_bytes = src.dtype.itemsize * int(np.prod([src.shape[d] for d in order[1:]],
+                                                 dtype=np.int64))
     if size * row_bytes > np.iinfo(np.int64).max // 2:  # numpy: "array is too big"
         raise ValueError(f"{op}: {size} output rows of {row_bytes} bytes cannot be allocated; "
                          "pass a smaller `dim_size` or renumber `index` to consecutive ids")
-    try:
-        out = Scatter.apply(src, idx, size, reduce)
+    try:  # the scattered axis moved first, reduced, moved back
+        out = Scatter.apply(permute(src, order) if dim else src, idx, size, reduce, op,
+                            _source(index))
     except MemoryError:
         raise ValueError(f"{op}: {size} output rows do not fit in memory; pass a smaller "
                          "`dim_size` or renumber `index` to consecutive ids") from None
-    return out if isinstance(out, tuple) else (out, None)
+    out, arg = out if isinstance(out, tuple) else (out, None)
+    if dim:
+        back = tuple(int(i) for i in np.argsort(order))
+        return permute(out, back), None if arg is None else permute(arg, back)
+    return out, arg
 
 
 def scatter(src: Tensor, index, dim_size: int | None = None, reduce: str = "sum",
@@ -329,23 +387,15 @@ def scatter_mean(src: Tensor, index, dim_size: int | None = None, dim: int = 0) 
     return _scatter("scatter_mean", src, index, dim_size, "mean", dim)[0]
 
 
-def _with_arg(op, src, index, dim_size, reduce, dim):
-    out, arg = _scatter(op, src, index, dim_size, reduce, dim)
-    # torch_scatter marks empty outputs with an out-of-range position (the source length), so
-    # that using the arg as an index fails instead of silently picking the last row
-    n, a = src.shape[norm_dim(op, dim, src.ndim)], arg.array
-    return out, wrap(xp_of(a).where(a < 0, n, a))
-
-
 def scatter_max(src: Tensor, index, dim_size: int | None = None, dim: int = 0):
     """``(values, argmax)`` as torch_scatter: ``argmax`` (int64) is the source position of each
     maximum (the first on ties) and ``src.shape[dim]`` for empty outputs."""
-    return _with_arg("scatter_max", src, index, dim_size, "max", dim)
+    return _scatter("scatter_max", src, index, dim_size, "max", dim)
 
 
 def scatter_min(src: Tensor, index, dim_size: int | None = None, dim: int = 0):
     """``(values, argmin)``; as `scatter_max`."""
-    return _with_arg("scatter_min", src, index, dim_size, "min", dim)
+    return _scatter("scatter_min", src, index, dim_size, "min", dim)
 
 
 def segment(src: Tensor, indptr, reduce: str = "sum") -> Tensor:
@@ -369,7 +419,7 @@ def segment(src: Tensor, indptr, reduce: str = "sum") -> Tensor:
     """
     _src("segment", src)
     reduce = check_reduce("segment", reduce, REDUCES)
-    return Segment.apply(src, _indptr("segment", indptr, src), reduce)
+    return Segment.apply(src, _indptr("segment", indptr, src), reduce, _source(indptr))
 
 
 def segment_softmax(src: Tensor, index=None, indptr=None,
@@ -397,14 +447,12 @@ def segment_softmax(src: Tensor, index=None, indptr=None,
     _src(op, src, floating=True)
     if indptr is not None:
         ip = _indptr(op, indptr, src)
-        if num_segments is not None and _size(op, "num_segments", num_segments, ip) != (
+        if num_segments is not None and _size(op, "num_segments", num_segments, ip, indptr) != (
                 ip.shape[0] - 1):
             raise ValueError(f"{op}: expected `num_segments` to equal len(indptr) - 1 = "
                              f"{ip.shape[0] - 1} (got {num_segments})")
-        return SegmentSoftmax.apply(src, ip)
+        return SegmentSoftmax.apply(src, ip, _source(indptr))
     if index is None:
         raise ValueError(f"{op}: expected `index` or `indptr` to define the segments")
     idx = _index(op, index, src)
-    n = _size(op, "num_segments", num_segments, idx)
-    _check_range(op, "index", idx, n)
-    return ScatterSoftmax.apply(src, idx, n)
+    return ScatterSoftmax.apply(src, idx, _size(op, "num_segments", num_segments, idx, index))

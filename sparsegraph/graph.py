@@ -25,11 +25,11 @@ from sparsegraph.graph_fields import (
 )
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.sparse_checks import as_index_array
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import Tensor, host_values, wrap
 
 
 def _edge_index_array(edge_index):
-    ei = edge_index.array if isinstance(edge_index, Tensor) else edge_index
+    ei = host_values(edge_index, "Graph: the adjacency built from `edge_index`")
     if not hasattr(ei, "dtype"):  # a list: `[[], []]` is no edges (int64)
         ei = as_index_array("Graph", "edge_index", ei)
     if ei.ndim != 2 or ei.shape[0] != 2:

@@ -30,7 +30,7 @@ from sparsegraph.sparse_checks import (
     inferred_dim,
     read_only,
 )
-from sparsegraph.tensor import Tensor, _ops
+from sparsegraph.tensor import Tensor, _ops, host_values
 
 
 class Structure:
@@ -469,7 +469,7 @@ def sparse_coo(indices, values=None, shape=None, *, dtype=None, device=None) -> 
 
 def _coo(op: str, name: str, indices, values, shape, dtype, device) -> SparseTensor:
     """`sparse_coo` for ``op``, whose (2, nnz) index argument is called ``name``."""
-    idx = indices.array if isinstance(indices, Tensor) else indices
+    idx = host_values(indices, f"{op}: the sparse structure built from `{name}`")
     if not hasattr(idx, "dtype"):
         idx = as_index_array(op, name, idx)
     if idx.ndim != 2 or idx.shape[0] != 2:
@@ -503,6 +503,8 @@ def sparse_csr(indptr, indices, values=None, shape=None, *, dtype=None,
 
 def _csr(op: str, indptr, indices, values, shape, dtype, device) -> SparseTensor:
     """`sparse_csr` reporting errors as ``op``."""
+    for given, name in ((indptr, "indptr"), (indices, "indices")):
+        host_values(given, f"{op}: the sparse structure built from `{name}`")
     if shape is None:
         # validated first: the max of a float array (inf, NaN) is no shape
         ip = index_array(op, "indptr", indptr)
@@ -540,7 +542,7 @@ def from_edge_index(edge_index, num_nodes: int | None = None, values=None, *,
     Entry ``(dst, src)`` holds the edge's value, so ``adj @ x`` sums source features into each
     target. Values (default ones) follow the edges through the sort into CSR order.
     """
-    ei = edge_index.array if isinstance(edge_index, Tensor) else edge_index
+    ei = host_values(edge_index, "from_edge_index: the CSR structure built from `edge_index`")
     ei = ei if hasattr(ei, "dtype") else as_index_array("from_edge_index", "edge_index", ei)
     if ei.ndim != 2 or ei.shape[0] != 2:
         raise ValueError(f"from_edge_index: expected `edge_index` of shape (2, E) "

@@ -22,6 +22,17 @@ class _Trace:
 TRACE = _Trace()
 
 
+def host_values(t, what: str, hint: str = ""):
+    """The array of ``t`` (a Tensor; an array or list is returned as is) for Python code that
+    reads its values on the host to build something it keeps: a CSR structure from an
+    edge_index, a size inferred as ``max + 1``. Every such read goes through here, so a static
+    trace guards it (another input's values trace again) or refuses it with ``what`` (and
+    ``hint``) in the message (`sparsegraph.static.capture.Tracer.read_values`)."""
+    if TRACE.tracer is not None:
+        TRACE.tracer.read_values(t, what, hint)
+    return t.array if isinstance(t, Tensor) else t
+
+
 def wrap(array) -> Tensor:
     """A Tensor around ``array`` with no graph and no copy (the fast internal constructor)."""
     t = Tensor.__new__(Tensor)

@@ -12,8 +12,9 @@ import numpy as np
 
 import sparsegraph.ops as _ops
 from sparsegraph import backend
+from sparsegraph.autograd.function import Function
 from sparsegraph.nn.embedding import embedding  # the layer's op (padding_idx, max_norm)
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import Tensor, host_values
 
 _REEXPORTED = (
     "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "tanh", "hardtanh",
@@ -40,6 +41,19 @@ def __dir__():
     return sorted(set(globals()) | set(_ops.__all__))
 
 
+class OneHot(Function):
+    """`one_hot` as an op, so a static graph runs it, range check included, on every call."""
+
+    @staticmethod
+    def forward(ctx, tensor, num_classes: int):
+        idx = tensor.array if isinstance(tensor, Tensor) else tensor
+        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num_classes):
+            raise ValueError(f"one_hot: expected class indices in [0, {num_classes}) (got "
+                             f"values in [{int(idx.min())}, {int(idx.max())}])")
+        xp = backend.xp_of(idx)
+        return (idx[..., None] == xp.arange(num_classes)).astype(xp.int64)
+
+
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """``(*)`` integer classes -> ``(*, C)`` int64 one-hot rows (no gradient).
 
@@ -58,9 +72,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         if idx.size == 0:
             raise ValueError("one_hot: cannot infer the number of classes of an empty tensor; "
                              "pass num_classes")
+        # the output's shape comes from the values: a static trace guards them
+        host_values(tensor, "one_hot: `num_classes` inferred as max + 1", "Pass `num_classes`")
         num_classes = int(idx.max()) + 1
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num_classes):
-        raise ValueError(f"one_hot: expected class indices in [0, {num_classes}) (got values in "
-                         f"[{int(idx.min())}, {int(idx.max())}])")
-    xp = backend.xp_of(idx)
-    return wrap((idx[..., None] == xp.arange(num_classes)).astype(xp.int64))
+    return OneHot.apply(tensor if isinstance(tensor, Tensor) else idx, num_classes)

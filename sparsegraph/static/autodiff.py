@@ -103,7 +103,7 @@ def backward_graph(graph: StaticGraph, wrt=None) -> StaticGraph:
         wanted = g.params() if wrt is None else [_find(g, v) for v in wrt]
         grads = tuple(Ref(totals[v.id]) if v.id in totals else None for v in wanted)
         result = StaticGraph(g.nodes + bwd, g.inputs, (g.outputs, grads), g.notes, g.assumed,
-                             g.decided)
+                             g.decided, g.reads)
         result.notes.append(f"backward_graph: {len(bwd)} backward nodes")
         return result
     for node in g.nodes:
@@ -118,7 +118,7 @@ def backward_graph(graph: StaticGraph, wrt=None) -> StaticGraph:
             if v.kind in ("param", "input") and v.id in totals:
                 nodes.append(Node("accumulate", "accumulate_grad", None, (Ref(totals[v.id]),),
                                   {}, [], {"target": v, "extra_inputs": [v]}))
-    result = StaticGraph(nodes, g.inputs, g.outputs, g.notes, g.assumed, g.decided)
+    result = StaticGraph(nodes, g.inputs, g.outputs, g.notes, g.assumed, g.decided, g.reads)
     result.notes.append(f"backward_graph: {result.count(kind='backward')} backward nodes")
     return result
 

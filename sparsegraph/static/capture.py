@@ -8,9 +8,12 @@ called, ``record_effect`` for optimizer ``zero_grad`` / ``step``, LR-scheduler `
 creation op (``randn``, ``randint``, ...), ``record_data`` for ``w.data = ...`` (replayed as an
 effect), ``new_leaf`` when a tensor starts requiring grad (a leaf made inside the step is
 refused once read),
-``record_module`` when a module is called (its train / eval mode is guarded by `compile`), and
+``record_module`` when a module is called (its train / eval mode is guarded by `compile`, its
+parameters and buffers are named by their path in it), and
 ``escape`` when Python reads a tensor's value (``.item()``, ``bool(t)``, ``.numpy()``,
-``np.asarray(t)``, ``nonzero``, ``sparsegraph.tensor(t)``), which a static graph cannot capture.
+``np.asarray(t)``, ``nonzero``, ``sparsegraph.tensor(t)``), which a static graph cannot capture,
+and ``read_values`` when library code reads an index tensor's values to build a structure it
+keeps (`sparsegraph.tensor.host_values`: guarded, or refused for a tensor the step computed).
 
 A tensor the trace has not seen is not always a constant: a parameter's ``.grad`` (made by the
 eager backward) becomes a ``read_grad`` node that reads the live ``.grad`` at that point of every
@@ -28,6 +31,7 @@ from sparsegraph import kernels
 from sparsegraph.ops.index import GetItem
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.static.graph import StaticGraph
+from sparsegraph.static.host_reads import HostReads
 from sparsegraph.static.ir import ArrayRef, GradRef, Node, Ref, SparseRef, Value, iter_refs
 from sparsegraph.static.recorded import (
     CaptureError,
@@ -42,10 +46,10 @@ from sparsegraph.tensor import TRACE, Tensor
 __all__ = ["CaptureError", "Tracer", "trace", "trace_with_result"]
 
 
-class Tracer:
+class Tracer(HostReads):
     def __init__(self):
         self.nodes: list[Node] = []
-        self.depth = 0  # > 0 inside an op's forward or an eager backward: nothing is recorded
+        self._depth = 0  # > 0 inside an op's forward or an eager backward (see `depth`)
         # id(tensor) -> (weak reference, Value): weak, so the traced eager run frees what it
         # would free untraced; the reference also tells a reused id from the original tensor
         self._values: dict[int, tuple[weakref.ref, Value]] = {}
@@ -66,6 +70,25 @@ class Tracer:
         # ids of the version counters of tensors written by recorded ops or effects; any other
         # bound tensor whose version moves during the trace was changed by unrecorded code
         self._written: set[int] = set()
+        # values Python read on the host (`host_reads`): value id -> HostRead for inputs and
+        # constants, and the raw arrays read (guarded by value, `StaticGraph.assumed`)
+        self.reads: dict = {}
+        self.read_arrays: list = []
+        self.positions: dict[int, int] = {}  # input value id -> its position among the inputs
+        self._names: dict[int, str] = {}  # id(parameter or buffer) -> its path in a module
+
+    @property
+    def depth(self) -> int:
+        """> 0 inside an op's forward or an eager backward: nothing is recorded there."""
+        return self._depth
+
+    @depth.setter
+    def depth(self, value: int) -> None:
+        if value == 1 and self._depth == 0:
+            # an op's forward starts (or an eager backward, or an effect): the kernels
+            # dispatched before it (by a backward, an optimizer step) are not this op's
+            self._kernels.clear()
+        self._depth = value
 
     # ---- values -------------------------------------------------------------------------
     def bind(self, t: Tensor, kind: str, name: str = "") -> Value:
@@ -117,7 +140,7 @@ class Tracer:
         if kind == "param" and fresh is not None and fresh() is t:
             self._refuse_leaf(f"{self._op or 'the function'} reads a leaf made inside the "
                               "function with requires_grad=True (zeros(..., requires_grad=True))")
-        return self.bind(t, kind, getattr(t, "_name", None) or "")
+        return self.bind(t, kind, self._names.get(id(t)) or getattr(t, "_name", None) or "")
 
     def new_leaf(self, t: Tensor) -> None:
         """``t.requires_grad_(True)`` (also ``requires_grad=True`` at creation) in the step:
@@ -357,7 +380,16 @@ class Tracer:
         self.nodes.append(node)
 
     def record_module(self, module) -> None:
-        self.modules.setdefault(id(module), (module, module.training))
+        if id(module) in self.modules:
+            return
+        self.modules[id(module)] = (module, module.training)
+        # parameters and buffers are named by their path in the first module called that holds
+        # them: the outermost (called before its children), as torch.fx names get_attr nodes
+        for name, t in (*module.named_parameters(), *module.named_buffers()):
+            if self._names.setdefault(id(t), name) == name:
+                entry = self._entry(t)  # already bound (read before the module was called)
+                if entry is not None and entry[1].kind != "op" and not entry[1].name:
+                    entry[1].name = name
 
     def unsupported(self, what: str, hint: str = "run it eagerly, or write it without "
                     "in-place ops (ops.where, index ops, clone first)") -> None:
@@ -389,7 +421,7 @@ class Tracer:
                        "(e.g. ops.where)"))
 
     def on_dispatch(self, op, device, fmt, fn) -> None:
-        if self.depth <= 1:  # the kernel of the op being recorded, not of nested helpers
+        if self.depth == 1:  # the kernel of the op being recorded, not of nested helpers
             name = next((k.name for k in kernels.kernels(op, device, fmt) if k.fn is fn), "?")
             self._kernels.append(f"{op}:{name}")
 
@@ -410,8 +442,13 @@ def trace(fn, *example_inputs, **kwargs) -> StaticGraph:
     tensor, a mask) is followed by identity; a view of such an array is refused. Other work
     done on raw arrays (``t.array`` read or written directly, tensors built from numpy results
     inside ``fn``) is not seen: what it produced during the trace is frozen into the graph as a
-    constant. Write such steps with ops. A sparse input's structure is a constant of the graph:
-    the graph refuses a SparseTensor with another structure.
+    constant. Write such steps with ops. The library's own reads of index values on the host
+    (`sparsegraph.tensor.host_values`: a layer building a CSR structure from an edge_index
+    input, a pool's ``batch``, a size inferred from an index) are recorded in
+    `StaticGraph.reads`: the graph refuses other values of such an input (`compile` traces
+    again), and such a tensor computed inside ``fn`` is refused with a CaptureError. A sparse
+    input's structure is a constant of the graph: the graph refuses a SparseTensor with
+    another structure.
 
     Returns:
         A `StaticGraph`; calling it runs the graph on new inputs.
@@ -424,7 +461,9 @@ def trace(fn, *example_inputs, **kwargs) -> StaticGraph:
         TypeError: ``fn`` is not callable, or an example input is not a (sparse) tensor.
         CaptureError: ``fn`` reads a traced tensor's value in Python (``.item()``, ``if t:``,
             ``np.asarray(t)``), or computes something whose shape depends on traced data
-            (``nonzero``, indexing with a boolean mask computed from traced tensors).
+            (``nonzero``, indexing with a boolean mask computed from traced tensors), or
+            builds a structure from the values of a tensor it computed (an edge_index given
+            to a layer, a ``batch`` to a pool, an index whose size is inferred).
     """
     return trace_with_result(fn, *example_inputs, **kwargs)[0]
 
@@ -449,6 +488,7 @@ def trace_with_result(fn, *example_inputs, **kwargs):
                             "with a closure or functools.partial")
         inputs.append(tracer.bind(x, "input", f"input{i}"))
         inputs[-1].structure = structure
+        tracer.positions[inputs[-1].id] = i
     TRACE.tracer = tracer
     try:
         with kernels.listen(tracer.on_dispatch):
@@ -456,7 +496,8 @@ def trace_with_result(fn, *example_inputs, **kwargs):
     finally:
         TRACE.tracer = None
     outputs = tracer.output_template(result)
-    graph = StaticGraph(tracer.nodes, inputs, outputs, decided=tracer.decided)
+    graph = StaticGraph(tracer.nodes, inputs, outputs, assumed=tracer.read_arrays,
+                        decided=tracer.decided, reads=tracer.checked_reads())
     check_unrecorded_writes(graph, tracer._written)
     # module buffers (BatchNorm's running statistics) change between calls: never folded
     buffers = {id(b) for m, _ in tracer.modules.values() for b in m.buffers(recurse=False)}

@@ -7,6 +7,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from sparsegraph.autograd.grad_mode import MODE
 from sparsegraph.ops import cost_model
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.static.capture import trace_with_result
@@ -69,7 +70,9 @@ def _guard(tensors: list, slots: list, literals: dict) -> tuple:
     # (None when all differ: the common case, without the quadratic search; runs per call)
     aliases = None if len({id(t) for t in tensors}) == len(tensors) else tuple(
         next(i for i, u in enumerate(tensors) if u is t) for t in tensors)
-    key: list = [tuple(slots), aliases]
+    # grad mode too (as TorchDynamo guards it): a step traced with gradients must not replay
+    # its backward and update under no_grad(), where the eager call raises
+    key: list = [tuple(slots), aliases, MODE.enabled]
     for x in tensors:
         if isinstance(x, SparseTensor):
             t, structure = x.values, id(x.structure)
@@ -122,10 +125,11 @@ class CompiledFunction:
     a Module called during the trace starts from, the object a global or closure name of
     ``fn`` holds (a tensor, sparse tensor, array, Module, Graph or optimizer), the
     sparse-vs-dense setting (`sparsegraph.ops.spmm_mode` in force in the calling thread,
-    `set_memory_budget`, `set_cost_table`) when the trace chose between sparse and dense, or
-    what `static.guards` checks (a parameter's requires_grad or hooks, a Module's parameter /
-    buffer / child objects, a constant or an index array changed in place or through
-    ``.data =``) changed. At most
+    `set_memory_budget`, `set_cost_table`) when the trace chose between sparse and dense,
+    grad mode (a call under ``no_grad()``), the values of an input the trace read on the host
+    (an edge_index built into a CSR structure), or what `static.guards` checks (a parameter's
+    requires_grad or hooks, a Module's parameter / buffer / child objects, a constant or an
+    index array changed in place or through ``.data =``) changed. At most
     `MAX_VARIANTS` traced variants are kept (least recently used dropped)."""
 
     def __init__(self, fn, passes=None):
@@ -150,7 +154,7 @@ class CompiledFunction:
                 variants[:] = [e for e in variants if e.assumptions.current()]
             for entry in variants:
                 a = entry.assumptions
-                if a.hold():
+                if a.hold() and a.inputs_hold(tensors):
                     self._entries.move_to_end(key)
                     result = entry.executor.run(*tensors)
                     for m, flag in a.restore:  # the modes the step leaves (m.eval() at its end)
@@ -249,11 +253,12 @@ def compile(fn, passes=None) -> CompiledFunction:  # noqa: A001  (the name the i
         call with inputs of another shape, dtype or device, another sparsity structure,
         another literal value, or after a Module ``fn`` called switched between train and
         eval, a parameter's requires_grad changed, a Module's parameter was replaced or a
-        constant (or an index array) was changed in place, traces again; so does a call under
-        another sparse-vs-dense setting (the `sparsegraph.ops.spmm_mode` in force in the
-        calling thread, `set_memory_budget`, `set_cost_table`) when ``fn``'s sparse products
-        were chosen by it: the graph replayed is always one traced under the setting in force
-        at the call.
+        constant (or an index array) was changed in place, traces again; so does a call in
+        another grad mode (under ``no_grad()`` a training step traces again, and raises as
+        in eager mode), and a call under another sparse-vs-dense setting (the
+        `sparsegraph.ops.spmm_mode` in force in the calling thread, `set_memory_budget`,
+        `set_cost_table`) when ``fn``'s sparse products were chosen by it: the graph
+        replayed is always one traced under the setting in force at the call.
 
     Raises:
         TypeError: ``fn`` is not callable.
@@ -267,6 +272,17 @@ def compile(fn, passes=None) -> CompiledFunction:  # noqa: A001  (the name the i
     a list) runs during the trace only. Code a trace cannot record that changes a bound tensor
     in place (``Module.load_state_dict``), a leaf made inside ``fn`` with requires_grad, and
     gradient hooks are refused with a CaptureError.
+
+    Index tensors whose values build a structure: a layer given an ``edge_index`` builds a
+    CSR adjacency from its values on the host (so do ``sparse_coo``, the ``global_*_pool``
+    readouts from ``batch``, ``one_hot`` and ``scatter`` / ``segment_softmax`` inferring their
+    output size from the index). That work is not an op: the graph keeps its result, and a
+    call whose tensor in that slot holds other values traces again (a new variant under the
+    same key; the very tensor, unchanged, is recognised without comparing its values). A
+    step whose graph changes on every call therefore traces on every call: pass the
+    adjacency as a SparseTensor (or a `Graph`) built once per graph instead, whose structure
+    is followed by identity. Such a tensor computed inside ``fn`` from traced values is
+    refused with a CaptureError naming the op that reads it.
 
     Names ``fn`` reads from globals or closure variables are bound when traced: the objects
     are held by reference. Rebinding such a name to another tensor, sparse tensor, array,

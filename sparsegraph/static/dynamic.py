@@ -16,10 +16,13 @@ class DynamicGraph:
         edges: ``(src, dst)``: the gradient flows from ``src`` to ``dst``.
     """
 
-    def __init__(self, tensor: Tensor):
+    def __init__(self, tensor: Tensor, params=None):
         if not isinstance(tensor, Tensor) or tensor.grad_fn is None:
             raise ValueError("dynamic_graph: expected a Tensor with a grad_fn (the result of "
                              "ops on tensors that require grad)")
+        if hasattr(params, "named_parameters"):  # a Module
+            params = dict(params.named_parameters())
+        names = {id(t): name for name, t in (params or {}).items()}
         self.nodes: list[tuple[str, str, str]] = []
         self.edges: list[tuple[str, str]] = []
         keys: dict[int, str] = {}
@@ -30,7 +33,8 @@ class DynamicGraph:
             key = keys[id(node)]
             if type(node) is AccumulateGrad:
                 leaf = node.leaf
-                self.nodes.append((key, f"{leaf._name or 'leaf'}\n{list(leaf.shape)}", "leaf"))
+                name = names.get(id(leaf)) or leaf._name or "leaf"
+                self.nodes.append((key, f"{name}\n{list(leaf.shape)}", "leaf"))
                 continue
             shapes = [list(m[0]) for m in node.input_meta if m is not None]
             self.nodes.append((key, f"{node.name()}\n{shapes}", "op"))
@@ -69,6 +73,9 @@ class DynamicGraph:
         return "\n".join(out) + "\n"
 
 
-def dynamic_graph(tensor: Tensor) -> DynamicGraph:
-    """The eager autograd graph behind ``tensor`` (e.g. a loss), before ``backward()`` runs."""
-    return DynamicGraph(tensor)
+def dynamic_graph(tensor: Tensor, params=None) -> DynamicGraph:
+    """The eager autograd graph behind ``tensor`` (e.g. a loss), before ``backward()`` runs.
+
+    ``params``: a Module, or a ``{name: tensor}`` dict (torchviz's ``make_dot(params=...)``),
+    naming the leaves (``conv1.lin.weight``); other leaves are labelled "leaf"."""
+    return DynamicGraph(tensor, params)

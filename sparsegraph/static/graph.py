@@ -11,6 +11,7 @@ import numpy as np
 from sparsegraph.static.ir import (
     ArrayRef,
     GradRef,
+    HostRead,
     Node,
     Ref,
     SparseRef,
@@ -122,6 +123,11 @@ class StaticGraph:
         notes: what each pass did, in order (shown by ``print(graph)``).
         assumed: the raw arrays (row indices, masks) whose values a pass computed with once:
             `compile` keeps a copy of each and traces again when one changes in place.
+        reads: the `HostRead` of each bound tensor whose values Python read on the host while
+            tracing (an edge_index built into a CSR structure, a batch vector, a size inferred
+            from an index): the graph is only valid for those values. `compile` traces again
+            for an input with other values (or a constant changed in place); calling the
+            graph itself refuses such an input.
         decided: whether the traced function or a pass chose between sparse and dense for a
             product (`sparsegraph.ops.cost_model.note_decision`): `compile` then replays the
             graph only under the decision state it was made under.
@@ -131,13 +137,14 @@ class StaticGraph:
     """
 
     def __init__(self, nodes: list[Node], inputs: list[Value], outputs, notes=None,
-                 assumed=None, decided: bool = False):
+                 assumed=None, decided: bool = False, reads=None):
         self.nodes = list(nodes)
         self.inputs = list(inputs)
         self.outputs = outputs
         self.notes: list[str] = list(notes or [])
         self.assumed: list = list(assumed or [])
         self.decided = decided
+        self.reads: list[HostRead] = list(reads or [])
         self.eager_peak_bytes: int | None = None
 
     # ---- queries ------------------------------------------------------------------------
@@ -206,13 +213,28 @@ class StaticGraph:
             nodes.append(new)
         inputs = [new_value(v) for v in self.inputs]
         return StaticGraph(nodes, inputs, substitute(self.outputs, vmap), self.notes,
-                           self.assumed, self.decided)
+                           self.assumed, self.decided, self.reads)
 
     # ---- running -------------------------------------------------------------------------
     def __call__(self, *inputs):
         from sparsegraph.static.runtime import Executor
 
+        self.check_reads(inputs)
         return Executor(self).run(*inputs)
+
+    def check_reads(self, inputs) -> None:
+        """ValueError unless each input whose values were read on the host while tracing
+        (`reads`) holds the same values in ``inputs``."""
+        for read in self.reads:
+            if read.position is None or read.position >= len(inputs):
+                continue  # a constant (`compile` guards it), or too few inputs (run says so)
+            x = inputs[read.position]
+            t = getattr(x, "values", x)  # a sparse input's values
+            if hasattr(t, "array") and not read.holds(t):
+                raise ValueError(
+                    f"StaticGraph: input {read.position} holds other values than the traced "
+                    f"one, which were read on the host while tracing ({read.what}) and are "
+                    "built into the graph; trace again for new values (static.compile does)")
 
     def backward_graph(self, wrt=None) -> StaticGraph:
         """The gradient graph built from this forward graph (see `static.autodiff`)."""

@@ -16,7 +16,11 @@ running a graph that no longer says what the function does.
   in PyTorch, so the array is compared by identity); and each raw array a pass
   read once (`StaticGraph.assumed`: a row index or mask given to ``x[idx]`` as a numpy array
   or an index tensor, which reaches the op as its array) keeps its values, compared with a copy
-  (a numpy array has no version counter).
+  (a numpy array has no version counter); so does each raw array whose values Python read on
+  the host while tracing (`sparsegraph.tensor.host_values`), and each constant tensor read so
+  keeps its version and array;
+- each input whose values Python read on the host (an edge_index built into a CSR structure)
+  holds the values read, in every call: the traced tensor unchanged, or equal values.
 """
 
 from __future__ import annotations
@@ -108,6 +112,11 @@ class Assumptions:
         self.versions = [(v.tensor, v.tensor._version[0], v.tensor.array) for v in bound
                          if v.fixed]
         self.arrays: list = []
+        # values read on the host while tracing (`StaticGraph.reads`): an input's must hold in
+        # each call (else another variant); a constant's version and array, as a fixed one's
+        self.inputs = [r for r in graph.reads if r.position is not None]
+        self.versions += [(r.tensor, r.version, r.array) for r in graph.reads
+                          if r.position is None]
         # (store dict, its objects in order): compared by identity, in order (a key removed
         # and added again re-traces, harmlessly)
         self.members = [(m.__dict__[store], tuple(m.__dict__[store].values()))
@@ -127,6 +136,14 @@ class Assumptions:
                 return False
         for a, copy in self.arrays:
             if a.shape != copy.shape or not (a == copy).all():
+                return False
+        return True
+
+    def inputs_hold(self, tensors: list) -> bool:
+        """Whether the call's ``tensors`` hold the values the trace read on the host."""
+        for read in self.inputs:
+            x = tensors[read.position]
+            if not read.holds(x.values if isinstance(x, SparseTensor) else x):
                 return False
         return True
 

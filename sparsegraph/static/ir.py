@@ -57,6 +57,31 @@ class Value:
         return f"{self.label()}: {self.dtype}{list(self.shape)}"
 
 
+@dataclass(eq=False)
+class HostRead:
+    """Python read a bound tensor's values on the host during the trace (``what``: e.g. an
+    edge_index turned into a CSR structure), so the graph holds what was built from them.
+
+    ``position``: which graph input it is (None for a constant); ``version`` and ``array``:
+    the tensor's when read; ``copy``: an input's values when read (a call with other values
+    needs another trace)."""
+
+    what: str
+    tensor: object
+    version: int
+    array: object
+    position: int | None = None
+    copy: object = None
+
+    def holds(self, t) -> bool:
+        """Whether tensor ``t`` (this input's slot in a call) holds the values read: the very
+        tensor, unchanged (no compare), or an array equal to the copy."""
+        if t is self.tensor and t._version[0] == self.version and t.array is self.array:
+            return True
+        a, copy = t.array, self.copy
+        return a.shape == copy.shape and a.dtype == copy.dtype and bool((a == copy).all())
+
+
 @dataclass(frozen=True)
 class Ref:
     """A dense tensor argument."""
