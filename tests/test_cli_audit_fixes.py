@@ -469,3 +469,10 @@ def test_sigint_to_a_training_process_exits_130_with_one_line(tmp_path):
     assert err.rstrip().endswith("sparsegraph train: interrupted"), err
     assert "Traceback" not in err and "Exception ignored" not in err
     assert out == b"" and list(tmp_path.iterdir()) == []
+
+
+def test_graph_dynamic_names_the_models_parameters(tmp_path, monkeypatch):
+    masks = np.zeros(34, dtype=bool)
+    masks[:4] = True
+    text = _graph_text(tmp_path, monkeypatch, masks, "named.dot")
+    assert "convs.0.lin.weight" in text and "convs.1.bias" in text

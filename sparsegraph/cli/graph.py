@@ -134,7 +134,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     # graphs are of split 0's training nodes, the split `train`'s first run uses
     step = static.node_classification_step(model, graph, optimizer)
     if args.dynamic:
-        g = static.dynamic_graph(step())  # the README's eager_loss = step()
+        g = static.dynamic_graph(step(), model)  # the README's eager_loss = step(); leaves named
         _write(args.out, g.to_dot() if fmt == "dot" else str(g) + "\n")
         print(f"wrote the dynamic graph of the {args.model} loss ({len(g.nodes)} nodes) to "
               f"{args.out}")

@@ -88,6 +88,22 @@ def test_spmm_bias_relu_dropout_fusion():
     assert after.count(op="ReLU") == 0 and after.count(op="Dropout") == 0
 
 
+def test_fused_spmm_lists_x_as_saved_only_for_learned_values():
+    """The memory plan reads `saved`: the fused op keeps x exactly when the values need a
+    gradient (its backward's sddmm reads x), as SpMMBiasAct's forward does."""
+    w = t((4, 3), 1, True)
+    bias = t((3,), 4, True)
+    fixed = adjacency()
+    learned = fixed.with_values(t((40,), 5, True))
+    for adj, params, keeps_x in ((fixed, [w, bias], False), (learned, [w, bias], True)):
+        fn = lambda x, adj=adj: ops.relu(ops.spmm(adj, x @ w) + bias).sum()  # noqa: E731
+        params = params + ([adj.values] if keeps_x else [])
+        _, after = check(fn, passes.fuse_spmm_bias_act, t((12, 4), 2), params)
+        node = next(n for n in after.nodes if n.op == "SpMMBiasAct")
+        x_value = node.args[1].value
+        assert (x_value.id in {v.id for v in node.attrs["saved"]}) is keeps_x
+
+
 def test_scale_folding_turns_mean_aggregation_into_one_spmm():
     conv = SAGEConv(4, 3, aggr="mean").to("float64")
     adj = adjacency()

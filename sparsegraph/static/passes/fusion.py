@@ -124,7 +124,9 @@ def fuse_spmm_bias_act(graph: StaticGraph) -> StaticGraph:
         new = Node("forward", "SpMMBiasAct", SpMMBiasAct,
                    (a, x, bias, relu, float(p), generator), {}, [],
                    {"needs_input_grad": (needs[0], needs[1], bias_need, False, False, False),
-                    "saved": [a.values] + ([current] if relu else []),
+                    # what SpMMBiasAct's forward saves: x only for the values' gradient
+                    "saved": [a.values] + ([x.value] if needs[0] else [])
+                    + ([current] if relu else []),
                     "fused_from": [n.op for n in chain],
                     "kernel": "spmm_bias_act", "reason": node.attrs.get("reason", "")})
         _produce(new, [current])
