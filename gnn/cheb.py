@@ -12,7 +12,7 @@ from sparsegraph.gnn.message_passing import MessagePassing
 from sparsegraph.gnn.utils import check_channels, check_int
 from sparsegraph.nn import Linear, ModuleList, Parameter, init
 from sparsegraph.sparse import SparseTensor
-from sparsegraph.tensor import Tensor
+from sparsegraph.tensor import Tensor, host_values
 
 NORMALIZATIONS = ("sym", "rw", None)
 
@@ -31,7 +31,9 @@ class ChebConv(MessagePassing):
     - ``"rw"``: ``L = I - D^-1 A``: edge ``j -> i`` weighs ``w / deg_j``;
     - ``None``: ``L = D - A``.
 
-    Nodes of degree 0 get ``deg^-1/2 = deg^-1 = 0`` (PyG's ``masked_fill(inf, 0)``).
+    Nodes of degree 0 get ``deg^-1/2 = deg^-1 = 0`` (PyG's ``masked_fill(inf, 0)``); a NaN
+    degree (a NaN edge weight) stays NaN, as in PyG. Unlike PyG, a negative degree (negative
+    weights) gets 0 too, as in `gcn_norm` (PyG: NaN with "sym", ``1 / deg`` with "rw").
 
     Args:
         in_channels, out_channels: feature sizes (positive ints; no lazy ``-1``).
@@ -75,7 +77,7 @@ class ChebConv(MessagePassing):
         """``2 / λ_max``: a number, or per node ``(N, 1)`` (the node's graph's λ_max)."""
         if lambda_max is None:
             return 1.0
-        lam = lambda_max.array if isinstance(lambda_max, Tensor) else lambda_max
+        lam = host_values(lambda_max, "ChebConv: the Laplacian scaled by `lambda_max`")
         lam = np.asarray(to_device(lam, "cpu") if hasattr(lam, "device") else lam,
                          dtype=np.float64)
         if lam.dtype.kind not in "f" or not np.all(np.isfinite(lam)) or np.any(lam <= 0):
@@ -85,7 +87,7 @@ class ChebConv(MessagePassing):
         if batch is None:
             raise ValueError(f"ChebConv: `lambda_max` holds {lam.size} values, one per graph: "
                              f"expected `batch` to say each node's graph (got None)")
-        b = batch.array if isinstance(batch, Tensor) else batch
+        b = host_values(batch, "ChebConv: `lambda_max` per node by `batch`")
         b = np.asarray(to_device(b, "cpu") if hasattr(b, "device") else b)
         if b.shape != (n,) or b.dtype.kind not in "iu" or (n and (b.min() < 0 or
                                                                     b.max() >= lam.size)):
@@ -104,12 +106,13 @@ class ChebConv(MessagePassing):
         src, dst = adj.structure.indices, adj.structure.rows()
         w = adj.values
         deg = ops.scatter(w, src, num_nodes)  # out-degree of each source, as PyG's get_laplacian
-        pos = deg > 0
+        # NOTE: `deg <= 0`, not `~(deg > 0)`: a nan degree stays nan, as PyG's
+        zero = deg <= 0
         if self.normalization == "sym":
-            dis = ops.where(pos, ops.pow(ops.where(pos, deg, 1.0), -0.5), 0.0)
+            dis = ops.where(zero, 0.0, ops.pow(ops.where(zero, 1.0, deg), -0.5))
             w = ops.gather_rows(dis, src) * w * ops.gather_rows(dis, dst)
         elif self.normalization == "rw":
-            w = ops.gather_rows(ops.where(pos, 1.0 / ops.where(pos, deg, 1.0), 0.0), src) * w
+            w = ops.gather_rows(ops.where(zero, 0.0, 1.0 / ops.where(zero, 1.0, deg)), src) * w
         scale = self._scale(lambda_max, batch, num_nodes, dtype or w.dtype)
         if isinstance(scale, float):
             off = w * (-scale)

@@ -97,6 +97,24 @@ UNARY_READS = {name: row[2] for name, row in UNARY.items()}  # derived from UNAR
 FLOAT_VALUED = frozenset(("exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "reciprocal", "sin",
                           "cos"))
 
+# division, powers and the float-valued functions, whose ordinary inputs reach a pole, leave the
+# domain or overflow (x / 0, log 0, sqrt(-1), exp(1000)) and whose gradients divide by an input
+# or output (sqrt's at 0): their kernels give the IEEE value (inf, nan), as PyTorch, without
+# numpy's RuntimeWarning (an error under pytest's -W error). The plain arithmetic (add, mul,
+# ...) warns only past the dtype's range or on inf operands; it is the hot path, left unwrapped.
+SILENT = FLOAT_VALUED | {"div", "pow"}
+
+
+def _silenced(kernel):
+    """``kernel`` run with numpy's floating-point warnings off."""
+
+    def run(*args):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return kernel(*args)
+
+    return run
+
+
 # no gradient: results are bool or piecewise constant
 COMPARE = {
     "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
@@ -126,18 +144,24 @@ def _saves(name: str) -> dict:
     return table
 
 
+def _register_kernels(name, forward_kernel, backward_kernel):
+    if name in SILENT:
+        forward_kernel, backward_kernel = _silenced(forward_kernel), _silenced(backward_kernel)
+    register(name, "cpu", "cuda")(forward_kernel)
+    register(name + "_backward", "cpu", "cuda")(backward_kernel)
+
+
 def _register_binary(name, fwd, grad_a, grad_b):
-    @register(name, "cpu", "cuda")
     def forward_kernel(a, b):
         return fwd(_xp(a, b), a, b)
 
-    @register(name + "_backward", "cpu", "cuda")
     def backward_kernel(a, b, y, g, needs, shapes):
         xp = xp_of(g)
         ga = unbroadcast(grad_a(xp, a, b, y, g), shapes[0]) if needs[0] else None
         gb = unbroadcast(grad_b(xp, a, b, y, g), shapes[1]) if needs[1] else None
         return ga, gb
 
+    _register_kernels(name, forward_kernel, backward_kernel)
     saves = _saves(name)
     floating = name == "div"  # true division of integers gives the default float
 
@@ -184,14 +208,13 @@ def _cast(g, dtype):
 
 
 def _register_unary(name, fwd, grad, reads):
-    @register(name, "cpu", "cuda")
     def forward_kernel(x):
         return fwd(xp_of(x), x)
 
-    @register(name + "_backward", "cpu", "cuda")
     def backward_kernel(x, y, g):
         return grad(xp_of(g), x, y, g)
 
+    _register_kernels(name, forward_kernel, backward_kernel)
     floating = name in FLOAT_VALUED  # sqrt of an int tensor is float32, as in PyTorch
     save_x, save_y = "x" in reads, "y" in reads
 

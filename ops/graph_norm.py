@@ -315,9 +315,10 @@ def _sorted(adj: SparseTensor) -> SparseTensor:
 
 
 def _inv_sqrt(deg):
-    # deg^-1/2 with deg <= 0 (isolated nodes) mapped to 0, never inf: no division warnings
-    pos = deg > 0
-    return where(pos, rsqrt(where(pos, deg, 1.0)), 0.0)
+    # deg^-1/2 with deg <= 0 (isolated nodes) mapped to 0, never inf: no division warnings.
+    # NOTE: `deg <= 0`, not `~(deg > 0)`: a nan degree (a nan edge weight) stays nan, as PyG's
+    nonpositive = deg <= 0
+    return where(nonpositive, 0.0, rsqrt(where(nonpositive, 1.0, deg)))
 
 
 def gcn_norm(adj: SparseTensor, add_self_loops: bool = True,
@@ -326,7 +327,8 @@ def gcn_norm(adj: SparseTensor, add_self_loops: bool = True,
 
     ``D`` is the weighted in-degree of ``A + I``: the row sums, because rows are targets.
     Nodes of degree 0 (isolated, without self loop) get ``D^-1/2 = 0``, so their rows and
-    columns are 0, not inf/NaN; non-positive degrees (negative weights) are treated alike.
+    columns are 0, not inf/NaN; non-positive degrees (negative weights) are treated alike. A
+    NaN degree (a NaN edge weight) stays NaN, and so do that node's row and column, as PyG's.
 
     Args:
         adj: square ``(N, N)`` target-major adjacency; values ``(E,)`` or ``(E, H)`` weights.

@@ -324,10 +324,11 @@ def _bce_logits_kernel(x, y, weight, pos_weight, reduction):
     xp = xp_of(x)
     # softplus(-x) = log(1 + e^-x), stably;  loss = (1 - y) x + (1 + (pw - 1) y) softplus(-x)
     sp = xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(-x, 0)
-    losses = (1 - y) * x + (sp if pos_weight is None else (1 + (pos_weight - 1) * y) * sp)
-    if weight is not None:
-        losses = losses * weight
-    return _reduce(xp, losses, reduction)
+    with np.errstate(invalid="ignore"):  # x = +-inf: 0 * inf and inf - inf are nan, as torch's
+        losses = (1 - y) * x + (sp if pos_weight is None else (1 + (pos_weight - 1) * y) * sp)
+        if weight is not None:
+            losses = losses * weight
+        return _reduce(xp, losses, reduction)
 
 
 @register("bce_logits_backward", "cpu", "cuda")
@@ -343,8 +344,10 @@ def _bce_logits_backward_kernel(g, x, y, weight, pos_weight, reduction, need_x, 
         lw = 1 if pos_weight is None else 1 + (pos_weight - 1) * y
         gx = coef * ((1 - y) - lw * sig_neg)
     if need_y:
-        gy = -x if pos_weight is None else (pos_weight - 1) * (xp.log1p(e) + xp.maximum(-x, 0)) - x
-        gy = coef * gy
+        with np.errstate(invalid="ignore"):  # x = +-inf: nan where torch's is, silently
+            gy = -x if pos_weight is None else (
+                (pos_weight - 1) * (xp.log1p(e) + xp.maximum(-x, 0)) - x)
+            gy = coef * gy
     return gx, gy
 
 

@@ -7,6 +7,8 @@ before backward raises instead of silently giving a wrong gradient.
 
 from __future__ import annotations
 
+import numpy as np
+
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import as_dtype, xp_of
 from sparsegraph.kernels import dispatch, register
@@ -17,19 +19,26 @@ from sparsegraph.tensor import Tensor
 __all__ = ["softmax", "log_softmax"]
 
 
+# NOTE: a fully masked slice (all -inf) gives nan (-inf - -inf), one holding +inf nan too, as
+# in torch; numpy's RuntimeWarning for them is silenced (torch gives none)
+_SILENT = {"invalid": "ignore", "divide": "ignore", "over": "ignore"}
+
+
 @register("softmax", "cpu", "cuda")
 def _softmax_kernel(x, dim):
     if not x.size:  # the max of an empty dim is undefined; the result is empty too
         return x.copy()
-    e = xp_of(x).exp(x - x.max(axis=dim, keepdims=True))
-    e /= e.sum(axis=dim, keepdims=True)
+    with np.errstate(**_SILENT):
+        e = xp_of(x).exp(x - x.max(axis=dim, keepdims=True))
+        e /= e.sum(axis=dim, keepdims=True)
     return e
 
 
 @register("softmax_backward", "cpu", "cuda")
 def _softmax_backward_kernel(y, g, dim):
-    gy = g * y
-    gy -= y * gy.sum(axis=dim, keepdims=True)
+    with np.errstate(**_SILENT):
+        gy = g * y
+        gy -= y * gy.sum(axis=dim, keepdims=True)
     return gy
 
 
@@ -38,14 +47,16 @@ def _log_softmax_kernel(x, dim):
     if not x.size:
         return x.copy()
     xp = xp_of(x)
-    z = x - x.max(axis=dim, keepdims=True)
-    z -= xp.log(xp.exp(z).sum(axis=dim, keepdims=True))
+    with np.errstate(**_SILENT):
+        z = x - x.max(axis=dim, keepdims=True)
+        z -= xp.log(xp.exp(z).sum(axis=dim, keepdims=True))
     return z
 
 
 @register("log_softmax_backward", "cpu", "cuda")
 def _log_softmax_backward_kernel(y, g, dim):
-    return g - xp_of(y).exp(y) * g.sum(axis=dim, keepdims=True)
+    with np.errstate(**_SILENT):
+        return g - xp_of(y).exp(y) * g.sum(axis=dim, keepdims=True)
 
 
 class Softmax(Function):

@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, prod, var/std, any/all, logsumexp (the extrema: ops/extrema.py).
+"""Reductions: sum, mean, prod, var/std/var_mean, any/all, logsumexp (the extrema: ops/extrema.py).
 
 ``dim`` is an int, a tuple of ints or None (all dims); negative dims count from the end. On a 0-d
 tensor, ``dim`` 0 or -1 reduces nothing (as in PyTorch). Floating dtypes are kept; integer and
@@ -19,7 +19,7 @@ from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import check_bool, check_floating_input, expand_reduced, reduce_dims
 from sparsegraph.tensor import Tensor
 
-__all__ = ["sum", "mean", "prod", "var", "std", "any", "all", "logsumexp"]
+__all__ = ["sum", "mean", "prod", "var", "std", "var_mean", "any", "all", "logsumexp"]
 
 def _count(shape: tuple, dims) -> int:
     """How many input elements feed each output element."""
@@ -94,26 +94,108 @@ def _prod_backward_kernel(x, g, dims, keepdim):
     return g * others
 
 
+def _acc_dtype(x):
+    """The accumulation dtype of var / std: float64 for float16 / float32 (PyTorch's CPU kernel
+    accumulates them in double), else ``x``'s own."""
+    return np.float64 if x.dtype.itemsize < 8 else x.dtype
+
+
+def _centered(x, dims):
+    """``(c, shift, delta)``: ``c = x - shift`` in ``x``'s dtype and ``delta = mean(c)`` in the
+    accumulation dtype, reduced dims kept; the mean is ``shift + delta``.
+
+    ``shift`` is the mean accumulated in float64 and rounded to ``x``'s dtype, so ``c`` needs
+    no float64 copy of ``x``. Its rounding (half an ulp of the mean, which can be as large as
+    the spread) is ``delta``, which the callers correct for: for float16 / float32 it is known
+    without another pass (the float64 mean minus the shift), for float64 it is measured.
+    """
+    acc = _acc_dtype(x)
+    mean = x.mean(axis=dims, keepdims=True, dtype=acc)
+    shift = mean.astype(x.dtype, copy=False)
+    c = x - shift
+    delta = c.mean(axis=dims, keepdims=True) if acc == x.dtype else mean - shift
+    return c, shift, delta
+
+
+def _moments(x, dims, correction):
+    """``(var, mean)`` over ``dims`` (kept), in the accumulation dtype.
+
+    The corrected two-pass algorithm (Chan, Golub & LeVeque, 1983): ``(sum(c^2) - n delta^2)
+    / (n - correction)`` is exact for any shift, so the float32 rounding of the mean does not
+    bias the variance (it added ``delta^2`` to every squared deviation).
+    """
+    n = _count(x.shape, dims)
+    c, shift, delta = _centered(x, dims)
+    c *= c
+    squares = c.sum(axis=dims, keepdims=True, dtype=delta.dtype) - n * (delta * delta)
+    # NOTE: torch clamps the divisor at 0 (n <= correction gives inf / nan)
+    var = xp_of(x).maximum(squares, 0) / builtins.max(n - correction, 0)
+    return var, shift + delta
+
+
+def _reduced(a, x, dims, keepdim):
+    """A kept-dims statistic of ``x`` in ``x``'s dtype and the output shape."""
+    return a.astype(x.dtype, copy=False).reshape(_out_shape(x.shape, dims, keepdim))
+
+
+def _empty_moments(x, dims, keepdim):
+    return xp_of(x).full(_out_shape(x.shape, dims, keepdim), np.nan, dtype=x.dtype)
+
+
+# NOTE: inf or nan inputs give nan (inf - inf), a huge spread inf, n <= correction inf / nan:
+# torch's values, without numpy's warnings
+_SILENT = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}
+
+
 @register("var", "cpu", "cuda")
 def _var_kernel(x, dims, keepdim, correction):
-    n = _count(x.shape, dims)
     if x.size == 0:  # numpy warns on the empty mean; the result is nan
-        return xp_of(x).full(_out_shape(x.shape, dims, keepdim), np.nan, dtype=x.dtype)
-    c = x - x.mean(axis=dims, keepdims=True)
-    c *= c
-    # NOTE: torch clamps the divisor at 0 (n <= correction gives inf / nan); numpy would warn
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return c.sum(axis=dims, keepdims=keepdim) / x.dtype.type(builtins.max(n - correction, 0))
+        return _empty_moments(x, dims, keepdim)
+    with np.errstate(**_SILENT):
+        return _reduced(_moments(x, dims, correction)[0], x, dims, keepdim)
+
+
+@register("std", "cpu", "cuda")
+def _std_kernel(x, dims, keepdim, correction):
+    if x.size == 0:
+        return _empty_moments(x, dims, keepdim)
+    with np.errstate(**_SILENT):  # the root taken before rounding to x's dtype, as torch's
+        return _reduced(xp_of(x).sqrt(_moments(x, dims, correction)[0]), x, dims, keepdim)
+
+
+@register("var_mean", "cpu", "cuda")
+def _var_mean_kernel(x, dims, keepdim, correction):
+    if x.size == 0:
+        return _empty_moments(x, dims, keepdim), _empty_moments(x, dims, keepdim)
+    with np.errstate(**_SILENT):
+        var, mean = _moments(x, dims, correction)
+        return _reduced(var, x, dims, keepdim), _reduced(mean, x, dims, keepdim)
 
 
 @register("var_backward", "cpu", "cuda")
-def _var_backward_kernel(x, g, dims, keepdim, correction):
-    """d var / dx = 2 (x - mean) / (n - correction)."""
+def _var_backward_kernel(x, g, dims, keepdim, correction, g_mean=None):
+    """d var / dx = 2 (x - mean) / (n - correction) times ``g``; plus ``g_mean / n`` (the
+    gradient of the mean, for `var_mean`) when given."""
+    if x.size == 0:
+        return xp_of(x).zeros(x.shape, dtype=x.dtype)
     n = _count(x.shape, dims)
-    g = expand_reduced(g, x.ndim, dims, keepdim)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(**_SILENT):
+        grad, _, delta = _centered(x, dims)
+        grad -= delta.astype(x.dtype, copy=False)  # deviations from the mean itself
         scale = x.dtype.type(2) / x.dtype.type(builtins.max(n - correction, 0))
-        return (x - x.mean(axis=dims, keepdims=True)) * (g * scale)
+        grad *= expand_reduced(g, x.ndim, dims, keepdim) * scale  # in place: no third E x F
+    if g_mean is not None:
+        grad += expand_reduced(g_mean, x.ndim, dims, keepdim) * x.dtype.type(1 / n)
+    return grad
+
+
+@register("std_backward", "cpu", "cuda")
+def _std_backward_kernel(x, out, g, dims, keepdim, correction):
+    """``var_backward`` of ``g / (2 std)``, that 0 where std is 0: PyTorch's ``std_backward``
+    (``masked_fill_(result == 0, 0)``), so a constant slice has a zero gradient, not nan."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = xp_of(g).where(out == 0, 0, g / (2 * out)).astype(g.dtype, copy=False)
+    return _var_backward_kernel(x, g, dims, keepdim, correction)
 
 
 register("any", "cpu", "cuda")(lambda x, dims, keepdim: x.any(axis=dims, keepdims=keepdim))
@@ -201,6 +283,48 @@ class Var(Function):
         (x,) = ctx.saved_tensors
         return dispatch("var_backward", ctx.device)(
             x.array, g.array, ctx.dims, ctx.keepdim, ctx.correction), None, None, None
+
+
+class Std(Function):
+    """Standard deviation; its gradient is 0 where it is 0 (PyTorch's rule)."""
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim, correction):
+        out = dispatch("std", ctx.device)(x.array, dims, keepdim, correction)
+        if not ctx.needs_input_grad[0]:
+            return out
+        ctx.save_for_backward(x)
+        ctx.dims, ctx.keepdim, ctx.correction = dims, keepdim, correction
+        return ctx.save_output(out)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return dispatch("std_backward", ctx.device)(
+            x.array, ctx.saved_output, g.array, ctx.dims, ctx.keepdim,
+            ctx.correction), None, None, None
+
+
+class VarMean(Function):
+    """``(var, mean)`` from one pass of statistics; either output may reach the loss."""
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim, correction):
+        ctx.save_for_backward(x)
+        ctx.dims, ctx.keepdim, ctx.correction = dims, keepdim, correction
+        return dispatch("var_mean", ctx.device)(x.array, dims, keepdim, correction)
+
+    @staticmethod
+    def backward(ctx, g_var, g_mean):
+        (x,) = ctx.saved_tensors
+        if g_var is None:  # only the mean reached the loss: Mean's gradient
+            n = _count(x.shape, ctx.dims)
+            g = dispatch("reduce_backward", ctx.device)(
+                g_mean.array, x.shape, ctx.dims, ctx.keepdim, 1.0 / n if n else 0.0)
+            return g, None, None, None
+        return dispatch("var_backward", ctx.device)(
+            x.array, g_var.array, ctx.dims, ctx.keepdim, ctx.correction,
+            None if g_mean is None else g_mean.array), None, None, None
 
 
 class LogSumExp(Function):
@@ -299,7 +423,7 @@ def _correction(op: str, unbiased: bool, correction):
     return correction
 
 
-def _var(op: str, input, dim, unbiased, keepdim, correction) -> Tensor:
+def _var(op: str, input, dim, unbiased, keepdim, correction, cls=Var):
     if isinstance(dim, bool):  # torch's overload var(input, unbiased): a bool is not a dim
         dim, unbiased = None, dim
     check_bool(op, "unbiased", unbiased, hint="; the positional order is (dim, unbiased, "
@@ -307,7 +431,7 @@ def _var(op: str, input, dim, unbiased, keepdim, correction) -> Tensor:
     check_bool(op, "keepdim", keepdim)
     dims = reduce_dims(op, input, dim)
     check_floating_input(op, input)
-    return Var.apply(input, dims, bool(keepdim), _correction(op, unbiased, correction))
+    return cls.apply(input, dims, bool(keepdim), _correction(op, unbiased, correction))
 
 
 def var(input: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *,
@@ -315,7 +439,9 @@ def var(input: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *
     """Variance over ``dim``: ``sum((x - mean)^2) / (n - correction)``.
 
     The positional order is torch's, ``var(input, dim, unbiased, keepdim)``; ``var(input,
-    False)`` (a bool first) is torch's ``var(input, unbiased)``.
+    False)`` (a bool first) is torch's ``var(input, unbiased)``. float16 / float32 inputs
+    accumulate in float64 (as torch's CPU kernel) and the shift by the mean is corrected
+    exactly, so a mean large against the spread (timestamps, coordinates) costs no accuracy.
 
     Args:
         input: a floating tensor.
@@ -325,7 +451,8 @@ def var(input: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *
         correction: overrides ``unbiased`` when given (torch 2's keyword).
 
     Returns:
-        The variances; nan (or inf) where ``n <= correction``, as in torch, without warnings.
+        The variances in ``input``'s dtype; nan (or inf) where ``n <= correction``, as in
+        torch, without warnings.
 
     Raises:
         TypeError: for a non-floating tensor, or ``unbiased`` / ``keepdim`` not a bool.
@@ -336,10 +463,21 @@ def var(input: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *
 
 def std(input: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *,
         correction: int | float | None = None) -> Tensor:
-    """Standard deviation, ``sqrt(var(...))`` (a composite; same arguments as `var`)."""
-    from sparsegraph.ops.elementwise import sqrt
+    """Standard deviation, ``sqrt(var(...))``; same arguments and accuracy as `var`.
 
-    return sqrt(_var("std", input, dim, unbiased, keepdim, correction))
+    Its gradient is ``var``'s times ``1 / (2 std)``, and 0 where std is 0 (a constant slice),
+    as torch's ``std_backward``: not the nan of ``0 / 0``.
+    """
+    return _var("std", input, dim, unbiased, keepdim, correction, Std)
+
+
+def var_mean(input: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *,
+             correction: int | float | None = None) -> tuple[Tensor, Tensor]:
+    """``(var(input, ...), mean(input, dim, keepdim))`` from one set of statistics, as torch's
+    ``var_mean``; same arguments and accuracy as `var` (the mean too accumulates float32 in
+    float64). Both are differentiable.
+    """
+    return _var("var_mean", input, dim, unbiased, keepdim, correction, VarMean)
 
 
 class AnyAll(Function):

@@ -1,6 +1,10 @@
-"""Losses written as compositions of differentiable ops (no kernels of their own): PyTorch's
-``huber_loss``, ``smooth_l1_loss`` and ``binary_cross_entropy`` on probabilities. Their
-gradients are the ops' gradients; the inputs are checked as the other pointwise losses'."""
+"""PyTorch's ``huber_loss``, ``smooth_l1_loss`` and ``binary_cross_entropy`` on probabilities.
+
+The first two are compositions of differentiable ops, so their gradients are the ops'. The
+elementwise binary cross-entropy has a kernel pair of its own: its gradient is PyTorch's
+clamped formula, which no composition of the clamped logs gives. The inputs are checked as the
+other pointwise losses'.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,15 @@ import math
 
 import numpy as np
 
+from sparsegraph.autograd.function import Function
+from sparsegraph.backend import xp_of
+from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import kept_array
 from sparsegraph.ops.elementwise import abs as abs_
-from sparsegraph.ops.elementwise import log, minimum
+from sparsegraph.ops.elementwise import minimum
 from sparsegraph.ops.loss import _as_operand, _elementwise_weight, _pair
 from sparsegraph.ops.reduce import mean
 from sparsegraph.ops.reduce import sum as sum_
-from sparsegraph.ops.ternary import clamp, where
 from sparsegraph.tensor import Tensor, wrap
 
 __all__ = ["huber_loss", "smooth_l1_loss", "binary_cross_entropy"]
@@ -65,19 +71,59 @@ def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float =
     return _reduced(losses, reduction)
 
 
-def _clamped_log(p: Tensor) -> Tensor:
-    """PyTorch's ``max(log p, -100)`` without taking log(0): -100 where ``p <= e^-100``, else
-    the log of ``p`` kept at least the dtype's smallest normal number (so neither the value nor
-    the gradient ``g / p`` overflows; the -100 branch has a zero gradient)."""
-    tiny = float(np.finfo(p.dtype).tiny)
-    return where(p > math.exp(-100.0), log(clamp(p, min=tiny)), -100.0)
+# PyTorch's binary_cross_entropy_backward divides by max(p (1 - p), EPSILON), EPSILON = 1e-12
+BCE_EPSILON = 1e-12
+
+
+@register("bce_prob", "cpu", "cuda")
+def _bce_prob_kernel(p, y):
+    """``-(y log p + (1 - y) log(1 - p))`` elementwise, each log clamped at -100 (PyTorch's,
+    so p = 0 or 1 gives a finite loss)."""
+    xp = xp_of(p)
+    with np.errstate(divide="ignore"):  # log(0) = -inf, clamped
+        log_p = xp.maximum(xp.log(p), -100)
+        log_q = xp.maximum(xp.log1p(-p), -100)
+    return -(y * log_p + (1 - y) * log_q)
+
+
+@register("bce_prob_backward", "cpu", "cuda")
+def _bce_prob_backward_kernel(g, p, y, need_p, need_y):
+    """PyTorch's gradients: ``g (p - y) / max(p (1 - p), 1e-12)`` for ``p`` (finite at p = 0 or
+    1, where a probability parameter then still moves) and ``-g logit(p)`` for ``y``."""
+    xp = xp_of(p)
+    gp = gy = None
+    # +inf / -inf for y at p = 0 / 1 (and 0 / 0 for float16 p: EPSILON rounds to 0), as torch
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if need_p:
+            gp = g * (p - y) / xp.maximum((1 - p) * p, p.dtype.type(BCE_EPSILON))
+        if need_y:
+            gy = g * (xp.log1p(-p) - xp.log(p))
+    return gp, gy
+
+
+class BinaryCrossEntropy(Function):
+    """The unreduced loss of probabilities ``p`` against targets ``y`` (same shape)."""
+
+    @staticmethod
+    def forward(ctx, p, y):
+        if any(ctx.needs_input_grad):
+            ctx.save_for_backward(p, y)
+        return dispatch("bce_prob", ctx.device)(p.array, y.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        p, y = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        return dispatch("bce_prob_backward", ctx.device)(g.array, p.array, y.array, need[0],
+                                                          need[1])
 
 
 def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
-    """``-(y log p + (1 - y) log(1 - p))`` of probabilities ``input`` in [0, 1] (PyTorch's: each
-    log clamped at -100, so p = 0 or 1 gives a finite loss, and there a zero gradient);
-    ``weight`` broadcasts to the elements. Prefer `binary_cross_entropy_with_logits` on
-    logits (stabler).
+    """``-(y log p + (1 - y) log(1 - p))`` of probabilities ``input`` in [0, 1], as PyTorch's:
+    each log clamped at -100, so p = 0 or 1 gives a finite loss; the gradient
+    ``(p - y) / max(p (1 - p), 1e-12)`` is bounded by 1e12 and nonzero at p = 0 or 1 (a
+    probability there still moves). ``weight`` broadcasts to the elements. Prefer
+    `binary_cross_entropy_with_logits` on logits (stabler).
 
     Raises:
         ValueError: mismatched shapes, an unknown reduction, ``input`` outside [0, 1].
@@ -88,7 +134,7 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
         raise ValueError("binary_cross_entropy: expected `input` probabilities in [0, 1] (got "
                          f"values in [{float(p.min())}, {float(p.max())}]); for logits use "
                          "binary_cross_entropy_with_logits")
-    losses = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
+    losses = BinaryCrossEntropy.apply(input, target)
     w = _elementwise_weight("binary_cross_entropy", "weight", weight, input)
     if w is not None:  # a Tensor stays one (the product saves it); an array is copied
         w = (w.to(input.device, input.dtype) if isinstance(w, Tensor)

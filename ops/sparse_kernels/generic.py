@@ -133,7 +133,8 @@ def sddmm(indptr, indices, x, y):
 def _softmax_parts(indptr, values):
     xp = xp_of(values)
     starts, _, seg = segments(xp, indptr, values.shape[0])
-    shifted = values - reduceat(xp, "maximum", values, starts, seg)[seg]
+    with np.errstate(invalid="ignore"):  # an all -inf row: -inf - -inf is nan, as torch
+        shifted = values - reduceat(xp, "maximum", values, starts, seg)[seg]
     return xp, starts, seg, shifted
 
 

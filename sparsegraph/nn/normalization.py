@@ -62,9 +62,8 @@ class LayerNorm(Module):
             raise ValueError(f"LayerNorm: expected input ending in {self.normalized_shape} "
                              f"(got {x.shape})")
         dims = tuple(range(x.ndim - k, x.ndim))
-        centered = x - ops.mean(x, dims, keepdim=True)
-        var = ops.mean(centered * centered, dims, keepdim=True)
-        out = centered * ops.rsqrt(var + self.eps)
+        var, mean = ops.var_mean(x, dims, unbiased=False, keepdim=True)  # float64-accumulated
+        out = (x - mean) * ops.rsqrt(var + self.eps)
         if self.weight is not None:
             out = out * self.weight
         if self.bias is not None:
@@ -142,9 +141,11 @@ class BatchNorm1d(Module):
             if self.training and n < 2:
                 raise ValueError("BatchNorm1d: expected more than one value per channel in "
                                  f"training (got input of shape {x.shape})")
-            mean = ops.mean(x, dims, keepdim=True)
+            # float64-accumulated (as torch's CPU kernel): a float32 mean of many rows, summed
+            # row after row, drifts far enough to swamp the variance of features with a large
+            # mean against their spread
+            var, mean = ops.var_mean(x, dims, unbiased=False, keepdim=True)
             centered = x - mean
-            var = ops.mean(centered * centered, dims, keepdim=True)
             if self.training and self.running_mean is not None:
                 self._update_running_stats(mean, var, n)
         else:
