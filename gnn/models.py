@@ -1,4 +1,4 @@
-"""Ready-made models with the papers' default hyper-parameters.
+"""Ready-made models: the papers' architectures and sizes, PyG's arguments and dropout default.
 
 Node classification models take ``(x, adj)`` and return logits ``(N, C)``; `GIN` takes
 ``(x, adj, batch)`` and returns graph logits ``(G, C)``. ``x`` may be dense or sparse CSR (Cora's
@@ -11,6 +11,17 @@ out_channels=None, dropout, ...)``, ``num_layers`` counting the message-passing 
 Linear layers of an MLP), and ``out_channels=None`` giving ``hidden_channels`` outputs; so
 PyG's ``GCN(1433, 16, 2, 7)`` is 2 layers with 7 outputs here too. Their other options are
 keywords.
+
+Dropout, where it differs from PyG's ``BasicGNN`` / ``MLP``: the default is PyG's, 0.0 (the
+papers' rates are passed explicitly: ``sparsegraph train`` passes 0.5, GAT's 0.6). A nonzero
+``dropout`` acts, as in the papers, on every layer's input: between layers that is where
+PyG applies it (after the activation), but here the input features are dropped too (on
+sparse features, their stored values), which PyG leaves intact; neither drops the last
+layer's output. So with ``dropout > 0`` the same weights give the same outputs in eval mode
+but train differently. `GAT` also drops attention weights (GATConv's ``dropout``, as PyG's
+GAT) and `GIN` drops each readout's logits (the paper's graph classifier; PyG's ``GIN`` is a
+node-level model). PyG's ``act`` / ``norm`` / ``jk`` options are not taken, except `MLP`'s
+``norm``.
 """
 
 from __future__ import annotations
@@ -77,47 +88,61 @@ class Model(Module):
 
 
 class MLP(Model):
-    """A multi-layer perceptron baseline that ignores the graph: Linear-ReLU-Dropout blocks.
+    """A multi-layer perceptron baseline that ignores the graph: Linear-BatchNorm-ReLU blocks
+    and a plain last Linear, as PyG's ``MLP`` (``plain_last=True``, ``act_first=False``).
 
     Args:
         in_channels, hidden_channels: input and hidden sizes.
         num_layers: Linear layers. (default: 2)
         out_channels: output size (None: ``hidden_channels``, as PyG's).
-        dropout: on every layer's input. (default: 0.5)
+        dropout: on every Linear's input, the input features included (PyG: on each hidden
+            block's output only; see the module docstring). (default: 0.0, as PyG's)
+        norm: ``"batch_norm"`` (a `BatchNorm1d` after each hidden Linear, before its ReLU)
+            or None (no normalization), keyword. (default: "batch_norm", as PyG's)
 
-    PyG's ``MLP`` takes these by keyword (``MLP(in_channels=16, hidden_channels=32,
-    out_channels=7, num_layers=3)`` works here too); its positional ``channel_list`` form
-    ``MLP([16, 32, 7])`` does not.
+    PyG's keyword form ``MLP(in_channels=16, hidden_channels=32, out_channels=7,
+    num_layers=3)`` builds PyG's network here too; its positional ``channel_list`` form
+    ``MLP([16, 32, 7])`` and its other options (``act``, ``plain_last``, ...) are not taken.
+    ``sparsegraph train --model mlp`` runs the Linear-ReLU baseline (``norm=None``,
+    ``dropout=0.5``).
     """
 
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 2,
-                 out_channels: int | None = None, dropout: float = 0.5):
+                 out_channels: int | None = None, dropout: float = 0.0, *,
+                 norm: str | None = "batch_norm"):
         super().__init__()
         sizes = layer_sizes("MLP", in_channels, hidden_channels, out_channels, num_layers)
         check_probability("MLP", "dropout", dropout)
+        if norm is not None and not (isinstance(norm, str) and norm == "batch_norm"):
+            raise ValueError(f"MLP: expected `norm` to be 'batch_norm' or None (got {norm!r})")
         self.lins = ModuleList([Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)])
+        # PyG's names: the state_dict keys are lins.i.* and norms.i.*
+        self.norms = ModuleList([BatchNorm1d(b) for b in sizes[1:-1]] if norm else [])
         self.dropout = dropout
 
     def forward(self, x, adj=None):
         for i, lin in enumerate(self.lins):
             x = lin(feature_dropout(x, self.dropout, self.training))
             if i < len(self.lins) - 1:
+                if len(self.norms):
+                    x = self.norms[i](x)
                 x = ops.relu(x)
         return x
 
 
 class GCN(Model):
-    """Kipf & Welling (ICLR 2017): GCNConv-ReLU-Dropout stack (paper: 2 layers x 16, p=0.5).
+    """Kipf & Welling (ICLR 2017): a GCNConv-ReLU stack (paper: 2 layers x 16, dropout=0.5).
 
     Args:
         in_channels, hidden_channels: input and hidden sizes. (hidden default: 16)
         num_layers: GCNConv layers. (default: 2)
         out_channels: output size (None: ``hidden_channels``, as PyG's).
-        dropout: on every layer's input. (default: 0.5)
+        dropout: on every layer's input, the input features included (PyG: between layers
+            only; see the module docstring). (default: 0.0, as PyG's; the paper's is 0.5)
     """
 
     def __init__(self, in_channels: int, hidden_channels: int = 16, num_layers: int = 2,
-                 out_channels: int | None = None, dropout: float = 0.5):
+                 out_channels: int | None = None, dropout: float = 0.0):
         super().__init__()
         sizes = layer_sizes("GCN", in_channels, hidden_channels, out_channels, num_layers)
         check_probability("GCN", "dropout", dropout)
@@ -134,12 +159,12 @@ class GCN(Model):
 
 
 class GAT(Model):
-    """Veličković et al. (ICLR 2018): 8 heads x 8 hidden, ELU, 1 output head, p=0.6.
+    """Veličković et al. (ICLR 2018): 8 heads x 8 hidden, ELU, 1 output head (dropout=0.6).
 
     ``num_layers`` GATConv layers: ``num_layers - 1`` hidden ones (``heads`` heads of
-    ``hidden_channels``, concatenated, then ELU), then an output GATConv with ``out_heads``
-    heads averaged (PyG's examples/gat.py: dropout on every layer's input and on the
-    attention weights).
+    ``hidden_channels``, concatenated, then ELU: the paper's, where PyG's ``models.GAT``
+    defaults to ReLU), then an output GATConv with ``out_heads`` heads averaged (PyG's
+    examples/gat.py: dropout on every layer's input and on the attention weights).
 
     Args:
         in_channels: input size.
@@ -149,12 +174,14 @@ class GAT(Model):
             ``GAT(..., 8, heads=8)`` here.)
         num_layers: GATConv layers. (default: 2)
         out_channels: output size (None: ``hidden_channels``).
-        dropout: (default: 0.6)
+        dropout: on every layer's input, the input features included (PyG: between layers
+            only), and on the attention weights of every layer (as PyG's). (default: 0.0, as
+            PyG's; the paper's is 0.6)
         heads, out_heads: heads of the hidden and output layers (keywords). (default: 8, 1)
     """
 
     def __init__(self, in_channels: int, hidden_channels: int = 8, num_layers: int = 2,
-                 out_channels: int | None = None, dropout: float = 0.6, *, heads: int = 8,
+                 out_channels: int | None = None, dropout: float = 0.0, *, heads: int = 8,
                  out_heads: int = 1):
         super().__init__()
         if out_channels is None:  # PyG: the hidden size (here a head's)
@@ -181,7 +208,7 @@ class GAT(Model):
 
 
 class GraphSAGE(Model):
-    """Hamilton et al. (NeurIPS 2017): SAGEConv-ReLU-Dropout stack with mean aggregation.
+    """Hamilton et al. (NeurIPS 2017): a SAGEConv-ReLU stack with mean aggregation.
 
     ``forward(x, adj)`` runs on the full graph; ``forward(x, blocks)`` on a mini-batch from
     neighbour sampling (`sparsegraph.gnn.NeighborLoader`): ``blocks`` holds one bipartite
@@ -195,7 +222,9 @@ class GraphSAGE(Model):
         in_channels, hidden_channels: input and hidden sizes. (hidden default: 64)
         num_layers: SAGEConv layers (one block each in a mini-batch). (default: 2)
         out_channels: output size (None: ``hidden_channels``, as PyG's).
-        dropout: on every layer's input. (default: 0.5)
+        dropout: on every layer's input, the input features included (PyG: between layers
+            only; see the module docstring). (default: 0.0, as PyG's; PyG's example and
+            ``sparsegraph train`` use 0.5)
         aggr: SAGEConv's aggregation (keyword). (default: "mean")
 
     Shapes:
@@ -204,7 +233,7 @@ class GraphSAGE(Model):
     """
 
     def __init__(self, in_channels: int, hidden_channels: int = 64, num_layers: int = 2,
-                 out_channels: int | None = None, dropout: float = 0.5, *, aggr="mean"):
+                 out_channels: int | None = None, dropout: float = 0.0, *, aggr="mean"):
         super().__init__()
         sizes = layer_sizes("GraphSAGE", in_channels, hidden_channels, out_channels, num_layers)
         check_probability("GraphSAGE", "dropout", dropout)
@@ -303,7 +332,9 @@ class APPNP(Model):
         super().__init__()
         layer_sizes("APPNP", in_channels, hidden_channels, out_channels, num_layers)
         check_probability("APPNP", "dropout", dropout)
-        self.mlp = MLP(in_channels, hidden_channels, num_layers, out_channels, dropout=dropout)
+        # the paper's MLP: Linear-ReLU, no normalization
+        self.mlp = MLP(in_channels, hidden_channels, num_layers, out_channels, dropout=dropout,
+                       norm=None)
         self.prop = APPNPProp(K, alpha)
 
     def forward(self, x, adj):
@@ -320,7 +351,8 @@ class GIN(Model):
         num_layers: GINConv layers, PyG's meaning; the paper's "5 layers" count the input as
             one, so its setting is 4 (the default). ``num_layers + 1`` readouts.
         out_channels: classes (None: ``hidden_channels``, as PyG's).
-        dropout: on each readout's logits. (default: 0.5)
+        dropout: on each readout's logits (in training). (default: 0.0, as PyG's; the
+            paper's is 0.5)
         readout: ``"sum"`` or ``"mean"`` pooling (keyword). (default: "sum")
         train_eps: GINConv's learnable epsilon (keyword). (default: False)
 
@@ -329,7 +361,7 @@ class GIN(Model):
     """
 
     def __init__(self, in_channels: int, hidden_channels: int = 32, num_layers: int = 4,
-                 out_channels: int | None = None, dropout: float = 0.5, *,
+                 out_channels: int | None = None, dropout: float = 0.0, *,
                  readout: str = "sum", train_eps: bool = False):
         super().__init__()
         if readout not in ("sum", "mean"):

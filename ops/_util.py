@@ -23,12 +23,34 @@ def kept_array(array, source=None):
     ``source`` is the Tensor the caller gave (``array`` is its memory, or a conversion of it):
     forward saves ``source`` with ``save_for_backward``, whose version check makes an in-place
     change raise in backward (PyTorch's saved indices), so ``array`` is kept as it is. Without
-    one, a writeable array the caller may still change is copied (PyTorch copies a numpy
-    index); a read-only one (the library's cached structures, numpy scalars) is kept.
+    one, an array whose memory anyone may still write is copied (PyTorch copies a numpy
+    index); one that nothing can change (`immutable`: a numpy scalar, a read-only array owning
+    its memory) is kept.
     """
     if source is not None or not hasattr(array, "shape"):
         return array
-    return array.copy() if getattr(array.flags, "writeable", True) else array
+    return array if immutable(array) else array.copy()
+
+
+def immutable(array) -> bool:
+    """Whether nothing can change the values of ``array``: it and every array it views, down
+    to the owner of the memory (numpy's ``base`` chain), are read-only, and an owner that is not
+    an array (``np.frombuffer``'s bytes, a read-only memory map) is a read-only buffer. A
+    read-only view of writeable memory (``np.broadcast_to(buf)``, ``a.view()`` made read-only)
+    is not: whoever holds ``buf`` or ``a`` can still write it. A CuPy array never is (it has
+    no read-only flag)."""
+    while True:
+        if getattr(array.flags, "writeable", True):
+            return False
+        base = array.base
+        if base is None:
+            return True
+        if not isinstance(base, np.ndarray):
+            try:
+                return memoryview(base).readonly
+            except TypeError:  # no buffer to ask (as_strided's DummyArray): assume writeable
+                return False
+        array = base
 
 
 def check_saved(ctx) -> None:

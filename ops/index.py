@@ -197,11 +197,14 @@ def _kept_part(k, sources: tuple):
     return kept_array(k)
 
 
+# The range checks of IndexSelect and Gather run inside their forwards: a static graph's replay
+# runs them on each call's index too (numpy's take wraps a negative index silently).
 class IndexSelect(Function):
     """Slices of ``x`` along ``dim``; ``source`` is the Tensor ``index`` came from, or None."""
 
     @staticmethod
     def forward(ctx, x, dim, index, source=None):
+        _check_range("index_select", index, x.shape[dim], dim)
         if ctx.needs_input_grad[0]:
             ctx.shape, ctx.dim, ctx.index = x.shape, dim, kept_array(index, source)
             ctx.save_for_backward(source)
@@ -215,10 +218,12 @@ class IndexSelect(Function):
 
 
 class Gather(Function):
-    """PyTorch's gather / take_along_dim; ``source`` is the Tensor ``index`` came from."""
+    """PyTorch's gather / take_along_dim (``op`` names it); ``source`` is the Tensor ``index``
+    came from."""
 
     @staticmethod
-    def forward(ctx, x, dim, index, narrow, source=None):
+    def forward(ctx, x, dim, index, narrow, source, op):
+        _check_range(op, index, x.shape[dim] if x.ndim else 1, dim)
         if ctx.needs_input_grad[0]:
             ctx.shape, ctx.dim, ctx.index = x.shape, dim, kept_array(index, source)
             ctx.save_for_backward(source)
@@ -228,7 +233,7 @@ class Gather(Function):
     def backward(ctx, g):
         check_saved(ctx)
         return dispatch("gather_backward", ctx.device)(g.array, ctx.shape, ctx.dim,
-                                                       ctx.index), None, None, None, None
+                                                       ctx.index), None, None, None, None, None
 
 
 class MaskedFill(Function):
@@ -379,7 +384,6 @@ def index_select(input: Tensor, dim: int, index) -> Tensor:
     idx = _index_array("index_select", index, input)
     if idx.ndim > 1:
         raise ValueError(f"index_select: expected a 1-D `index` (got shape {idx.shape})")
-    _check_range("index_select", idx, input.shape[d] if input.ndim else 1, d)
     if input.ndim == 0:  # a scalar acts as a vector of one element
         from sparsegraph.ops.shape import reshape
 
@@ -417,10 +421,9 @@ def gather(input: Tensor, dim, index=None) -> Tensor:
                                                             strict=True))):
         raise ValueError(f"gather: expected `index` of shape {idx.shape} to be no larger than "
                          f"`input` of shape {input.shape} outside dim {d}")
-    _check_range("gather", idx, input.shape[d] if input.ndim else 1, d)
     narrow = idx.shape != input.shape and any(
         i != d and n != m for i, (n, m) in enumerate(zip(idx.shape, input.shape, strict=True)))
-    return Gather.apply(input, d, idx, narrow, _source(index))
+    return Gather.apply(input, d, idx, narrow, _source(index), "gather")
 
 
 def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
@@ -447,8 +450,7 @@ def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
     if any(n != m and 1 not in (n, m) for n, m in others):
         raise ValueError(f"take_along_dim: `indices` of shape {idx.shape} and `input` of "
                          f"shape {input.shape} do not broadcast outside dim {d}")
-    _check_range("take_along_dim", idx, input.shape[d] if input.ndim else 1, d)
-    return Gather.apply(input, d, idx, False, _source(indices))
+    return Gather.apply(input, d, idx, False, _source(indices), "take_along_dim")
 
 
 def masked_fill(input: Tensor, mask, value) -> Tensor:

@@ -99,10 +99,12 @@ class NLLLoss(Function):
 
     @staticmethod
     def forward(ctx, x, target, ignore_index, weight, reduction, smoothing, fused):
-        # NOTE: the target arrives as the caller gave it (a Tensor or an array) and the ignored
-        # rows are found here, not by the caller: a static graph re-runs forward on each call's
-        # labels, and follows a traced tensor's array by identity
+        # NOTE: the target arrives as the caller gave it (a Tensor or an array) and its range
+        # is checked and the ignored rows found here, not by the caller: a static graph re-runs
+        # forward on each call's labels, and follows a traced tensor's array by identity
         t = to_device(arr(target).reshape(-1), x.device)
+        _check_class_range("cross_entropy" if fused else "nll_loss", t, x.shape[1],
+                           ignore_index)
         valid = t != ignore_index
         if bool(valid.all()):
             valid = None
@@ -143,9 +145,10 @@ def _as_operand(v, x: Tensor):
     return a if x.device == "cpu" else to_device(a, x.device)
 
 
-def _check_targets(op, input, target, ignore_index):
-    """Validate class indices (``ignore_index`` allowed); returns a Tensor as it is and
-    anything else as an array (`NLLLoss` copies a writeable one it keeps)."""
+def _check_targets(op, target, ignore_index):
+    """Validate the class indices' dtype and ``ignore_index`` (their range is checked by
+    `NLLLoss`'s forward); returns a Tensor as it is and anything else as an array (`NLLLoss`
+    copies a writeable one it keeps)."""
     target = target if isinstance(target, Tensor) else np.asarray(target)
     t = arr(target)
     if t.dtype.kind not in "iu":
@@ -153,7 +156,12 @@ def _check_targets(op, input, target, ignore_index):
                         "use .long()")
     if not isinstance(ignore_index, int | np.integer):
         raise TypeError(f"{op}: expected an int `ignore_index` (got {ignore_index!r})")
-    c = input.shape[1]
+    return target
+
+
+def _check_class_range(op, t, c: int, ignore_index) -> None:
+    """ValueError unless every class index in ``t`` is in ``[0, c)`` or ``ignore_index``
+    (numpy would wrap a negative one)."""
     if t.size:
         lo, hi = int(t.min()), int(t.max())
         if not (0 <= lo and hi < c):
@@ -161,7 +169,6 @@ def _check_targets(op, input, target, ignore_index):
             if bool(bad.any()):
                 raise ValueError(f"{op}: expected class indices in [0, {c}) or ignore_index="
                                  f"{ignore_index} (got {int(t[bad][0])})")
-    return target
 
 
 def _class_weight(op, weight, input):
@@ -198,7 +205,7 @@ def _class_loss(op, input, target, weight, ignore_index, reduction, smoothing, f
         raise ValueError(f"{op}: expected `input` of shape (N, C) (or (C,), (N, C, d1, ...)) "
                          f"and `target` of shape (N,) (or (), (N, d1, ...)) (got {input.shape} "
                          f"and {tuple(tshape)})")
-    target = _check_targets(op, x, target, ignore_index)
+    target = _check_targets(op, target, ignore_index)
     loss = NLLLoss.apply(x, target, ignore_index, _class_weight(op, weight, x), reduction,
                          smoothing, fused)
     if reduction == "none" and x is not input:

@@ -583,7 +583,14 @@ class Graph:
 
         return induced_subgraph(self, nodes)
 
-    def to(self, device) -> Graph:
+    def to(self, device, *, non_blocking: bool = False) -> Graph:
+        """This graph with every Tensor / SparseTensor attribute on ``device`` (one already
+        there is shared). ``non_blocking`` (a bool), the keyword of PyG's ``Data.to`` and
+        ``ToDevice``, is accepted and has no effect: each copy is complete when ``to`` returns
+        (as `Tensor.to`)."""
+        if not isinstance(non_blocking, bool):
+            raise TypeError(f"Graph.to: expected a bool for non_blocking (got "
+                            f"{type(non_blocking).__name__} {non_blocking!r})")
         device = backend.normalize_device(device)
         changes = {}
         for key, value in vars(self).items():

@@ -6,6 +6,10 @@ order asked (repeats allowed); its values are the chosen stored values, gathered
 gradient, so a selection of features that require grad stays differentiable. The structure
 is computed on the host from the CSR row pointer (a COO tensor is read through its cached CSR
 form) and never densified.
+
+The row ids (or mask) are read on the host to build that structure, so they go through
+`sparsegraph.tensor.host_values`: in a compiled step, ids passed as an argument are guarded
+(other ids trace again) and ids computed in the step (``x[y == 1]``) are refused.
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ import numpy as np
 
 from sparsegraph import backend
 from sparsegraph.sparse import SparseTensor, Structure
-from sparsegraph.tensor import Tensor
+from sparsegraph.tensor import host_values
 
 OP = "SparseTensor[]"
+# the remedy a static trace names when the ids were computed in the step
+_HINT = ("Pass the row ids or mask as an argument of the compiled function (other values trace "
+         "it again), or select the rows outside it")
 
 
 def select_rows(x: SparseTensor, key) -> SparseTensor:
@@ -71,7 +78,8 @@ def _row_ids(key, n: int) -> np.ndarray:
     if isinstance(key, int | np.integer):
         ids = np.array([int(key)], np.int64)
     else:
-        a = key.detach().array if isinstance(key, Tensor) else key
+        # read on the host to build the result's structure: a static trace guards the ids
+        a = host_values(key, "SparseTensor row indexing x[rows]", _HINT)
         a = backend.to_device(a, "cpu") if hasattr(a, "dtype") else np.asarray(a)
         if a.size == 0 and a.dtype.kind not in "biu":  # `[]` selects no rows
             a = a.astype(np.int64)

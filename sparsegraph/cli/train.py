@@ -197,7 +197,7 @@ def build_model(cfg: dict, num_features: int, num_classes: int):
         return models.APPNP(num_features, hidden, num_classes, K=cfg["K"], alpha=cfg["alpha"],
                             dropout=dropout)
     if name == "mlp":
-        return models.MLP(num_features, hidden, 2, num_classes, dropout=dropout)
+        return models.MLP(num_features, hidden, 2, num_classes, dropout=dropout, norm=None)
     return models.GIN(num_features, hidden, 4, num_classes, dropout=dropout)
 
 

@@ -19,6 +19,7 @@ from sparsegraph.nn import init
 from sparsegraph.nn._checks import check_bool, check_int
 from sparsegraph.nn.module import Module
 from sparsegraph.nn.parameter import Parameter
+from sparsegraph.ops._util import kept_array
 from sparsegraph.tensor import TRACE, Tensor, wrap
 
 __all__ = ["Embedding", "embedding"]
@@ -27,22 +28,27 @@ __all__ = ["Embedding", "embedding"]
 class EmbeddingLookup(Function):
     """``weight[indices]``; the weight's gradient scatter-adds the output's rows back onto the
     rows they came from, with the ``padding_idx`` row zeroed and, with ``scale_grad_by_freq``,
-    each row divided by the number of times its index occurs in ``indices``."""
+    each row divided by the number of times its index occurs in ``indices``. ``caller_array``:
+    ``indices`` wraps the caller's numpy array (no version counter of theirs to check)."""
 
     @staticmethod
-    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq):
+    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq, caller_array=False):
         flat = indices.array.reshape(-1)
+        # here, not in `embedding`: a static graph's replay runs it on each call's indices
+        _check_indices("embedding", flat, weight.shape[0])
         if ctx.needs_input_grad[0]:
-            # saved, not kept: an in-place change to the indices then raises in backward
-            ctx.save_for_backward(indices)
+            if caller_array:  # PyTorch copies a numpy index: later writes to it change nothing
+                ctx.flat = kept_array(flat)
+            else:  # saved: an in-place change to the indices then raises in backward
+                ctx.save_for_backward(indices)
             ctx.shape, ctx.padding_idx, ctx.scale = weight.shape, padding_idx, scale_grad_by_freq
         rows = dispatch("index_select", ctx.device)(weight.array, 0, flat)
         return rows.reshape(*indices.shape, weight.shape[1])
 
     @staticmethod
     def backward(ctx, g):
-        (indices,) = ctx.saved_tensors
-        flat = indices.array.reshape(-1)
+        saved = ctx.saved_tensors
+        flat = saved[0].array.reshape(-1) if saved else ctx.flat
         g = g.array.reshape(-1, ctx.shape[1])
         if ctx.scale:
             counts = backend.xp_of(g).bincount(flat, minlength=ctx.shape[0])
@@ -50,7 +56,17 @@ class EmbeddingLookup(Function):
         gw = dispatch("index_select_backward", ctx.device)(g, ctx.shape, 0, flat)
         if ctx.padding_idx is not None:
             gw[ctx.padding_idx] = 0
-        return gw, None, None, None
+        return gw, None, None, None, None
+
+
+def _check_indices(op: str, flat, n: int) -> None:
+    """ValueError unless every index in ``flat`` is in ``[0, n)`` (PyTorch's "index out of
+    range"; numpy would wrap a negative one)."""
+    if flat.size:
+        lo, hi = int(flat.min()), int(flat.max())
+        if lo < 0 or hi >= n:
+            raise ValueError(f"{op}: expected indices in [0, {n}) for a weight of {n} rows "
+                             f"(got {'max ' + str(hi) if hi >= n else 'min ' + str(lo)})")
 
 
 def _padding_idx(op: str, padding_idx, num_embeddings: int) -> int | None:
@@ -98,8 +114,11 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None,
     if weight.ndim != 2:
         raise ValueError(f"embedding: expected a 2-D `weight` (num_embeddings, embedding_dim) "
                          f"(got shape {weight.shape})")
+    caller_array = False
     if isinstance(input, np.ndarray):
-        input = wrap(backend.to_device(input, weight.device))
+        array = backend.to_device(input, weight.device)
+        caller_array = array is input  # on the host it is the caller's memory; a GPU copy not
+        input = wrap(array)
     elif not isinstance(input, Tensor):
         raise TypeError(f"embedding: expected `input` to be an integer Tensor or array of "
                         f"indices (got {type(input).__name__})")
@@ -110,17 +129,12 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None,
         raise ValueError(f"embedding: `input` is on {input.device} and `weight` on "
                          f"{weight.device}; move them with .to() first")
     n = weight.shape[0]
-    if input.array.size:
-        lo, hi = int(input.array.min()), int(input.array.max())
-        if lo < 0 or hi >= n:
-            raise ValueError(f"embedding: expected indices in [0, {n}) for a weight of "
-                             f"{n} rows (got {'max ' + str(hi) if hi >= n else 'min ' + str(lo)})")
     check_bool("embedding", "scale_grad_by_freq", scale_grad_by_freq)
     _check_sparse("embedding", sparse)
     if max_norm is not None:
         _renorm_rows("embedding", weight, input, max_norm, norm_type)
     return EmbeddingLookup.apply(weight, input, _padding_idx("embedding", padding_idx, n),
-                                 bool(scale_grad_by_freq))
+                                 bool(scale_grad_by_freq), caller_array)
 
 
 def _check_sparse(op: str, sparse) -> None:
@@ -149,8 +163,10 @@ def _renorm_rows(op: str, weight: Tensor, input: Tensor, max_norm, norm_type) ->
     if TRACE.tracer is not None:  # an in-place write outside autograd: not recordable
         TRACE.tracer.unsupported(f"{op}(max_norm=...) (an in-place renorm of the weight)",
                                  "renormalise outside the compiled step, or pass max_norm=None")
+    flat = input.array.reshape(-1)
+    _check_indices(op, flat, weight.shape[0])  # before the write (the lookup checks again)
     xp = backend.xp_of(weight.array)
-    rows = xp.unique(input.array.reshape(-1))
+    rows = xp.unique(flat)
     w = weight.array[rows]
     norms = (xp.abs(w) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
     over = norms > max_norm
