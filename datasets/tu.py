@@ -9,12 +9,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sparsegraph.backend import to_device
 from sparsegraph.creation import rng_of
 from sparsegraph.datasets.base import Dataset
 from sparsegraph.datasets.download import base_url, clean_stale, fetch, write_atomic
 from sparsegraph.datasets.root import check_bool
 from sparsegraph.graph import Graph, graph_list
+from sparsegraph.row_ids import row_ids
 from sparsegraph.tensor import Tensor, wrap
 
 SHA256 = {
@@ -394,33 +394,16 @@ class TUDataset(Dataset):
         (``num_classes``, ``num_features``, ``num_node_labels``, ...), as PyG's subsets do."""
         if isinstance(idx, slice):
             ids = np.arange(len(self))[idx]
-        elif isinstance(idx, np.ndarray | Tensor):
-            ids = self._ids(to_device(idx.array if isinstance(idx, Tensor) else idx, "cpu"))
-        elif isinstance(idx, Sequence) and not isinstance(idx, str | bytes):
-            ids = self._ids(np.asarray(idx))  # a list, tuple, range, ...: PyG takes any
+        elif isinstance(idx, np.ndarray | Tensor | Sequence) and not isinstance(idx, str | bytes):
+            # an array, a list, tuple, range, ...: PyG takes any
+            ids = row_ids("TUDataset", "the index", idx.array if isinstance(idx, Tensor) else idx,
+                          len(self), unit="graph")
         else:
             raise TypeError(f"TUDataset: expected an int, slice, sequence of ints, integer "
                             f"array or boolean mask as index (got {type(idx).__name__})")
         subset = copy.copy(self)
         subset.graphs = [self.graphs[j] for j in ids.tolist()]
         return subset
-
-    def _ids(self, idx: np.ndarray) -> np.ndarray:
-        n = len(self)
-        if idx.size == 0 and idx.dtype.kind not in "biu":  # `[]` (numpy: float64) selects none
-            idx = idx.astype(np.int64)
-        if idx.dtype == np.bool_:
-            if idx.shape != (n,):
-                raise IndexError(f"TUDataset: expected a boolean mask of length {n} (got shape "
-                                 f"{idx.shape})")
-            return np.flatnonzero(idx)
-        if idx.dtype.kind not in "iu" or idx.ndim != 1:
-            raise TypeError(f"TUDataset: expected a 1-D integer array or boolean mask as index "
-                            f"(got {idx.dtype} of shape {idx.shape})")
-        if idx.size and (int(idx.min()) < -n or int(idx.max()) >= n):
-            bad = int(idx.min()) if int(idx.min()) < -n else int(idx.max())
-            raise IndexError(f"TUDataset: index {bad} out of range for {n} graphs")
-        return idx
 
     def shuffle(self, return_perm: bool = False, *, seed=None, generator=None):
         """The dataset in a random order (PyG's ``dataset.shuffle()``); with ``return_perm``,
@@ -527,6 +510,8 @@ class GraphLoader:
         dataset: ``graphs`` as given (a TUDataset, a list), as PyG's ``loader.dataset``
             (``len(loader.dataset)`` graphs); for a one-pass iterable, the list of its graphs.
         graphs: the list of Graphs the batches are made of.
+        rng: the numpy Generator seeded once with ``seed`` that every epoch's order advances
+            (None without a seed: each epoch draws from the global generator).
     """
 
     def __init__(self, graphs, batch_size: int = 32, shuffle: bool = False, seed=None, *,
@@ -547,7 +532,6 @@ class GraphLoader:
         self.dataset = (dataset if hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")
                         else graphs)
         self.drop_last = drop_last
-        self.seed = seed
         # None: each epoch's order is drawn from the global generator when it starts
         self.rng = None if seed is None else np.random.default_rng(seed)
 

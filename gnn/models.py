@@ -10,7 +10,8 @@ acts on the stored values).
 out_channels=None, dropout, ...)``, ``num_layers`` counting the message-passing layers (the
 Linear layers of an MLP), and ``out_channels=None`` giving ``hidden_channels`` outputs; so
 PyG's ``GCN(1433, 16, 2, 7)`` is 2 layers with 7 outputs here too. Their other options are
-keywords.
+keywords. `APPNP`, which PyG has as a layer only, takes the same order (``num_layers``: its
+MLP's Linear layers), with the propagation's ``K`` and ``alpha`` as keywords.
 
 Dropout, where it differs from PyG's ``BasicGNN`` / ``MLP``: the default is PyG's, 0.0 (the
 papers' rates are passed explicitly: ``sparsegraph train`` passes 0.5, GAT's 0.6). A nonzero
@@ -56,12 +57,6 @@ def feature_dropout(x, p: float, training: bool):
     if isinstance(x, SparseTensor):
         return ops.sparse_dropout(x, p, training)
     return ops.dropout(x, p, training)
-
-
-def row_slice(x, lo: int, hi: int):
-    """Rows ``lo:hi`` of a dense Tensor or of a SparseTensor (CSR rows, its values sliced
-    with gradients, the index arrays views: `SparseTensor.__getitem__`)."""
-    return x[lo:hi]
 
 
 def layer_sizes(op: str, in_channels: int, hidden_channels: int, out_channels: int | None,
@@ -251,7 +246,7 @@ class GraphSAGE(Model):
         for i, (conv, block) in enumerate(zip(self.convs, blocks, strict=True)):
             x = feature_dropout(x, self.dropout, self.training)
             if isinstance(block, SparseTensor) and block.shape[0] != block.shape[1]:
-                x = conv((x, row_slice(x, 0, block.shape[0])), block)
+                x = conv((x, x[:block.shape[0]]), block)  # its targets: the first rows
             else:
                 x = conv(x, block)
             if i < len(self.convs) - 1:
@@ -295,7 +290,7 @@ class GraphSAGE(Model):
                     out = None
                     for lo in range(0, n, batch_size):
                         hi = min(lo + batch_size, n)
-                        o = conv((h, row_slice(h, lo, hi)), row_slice(adj, lo, hi))
+                        o = conv((h, h[lo:hi]), adj[lo:hi])  # the chunk's targets, their CSR rows
                         o = ops.relu(o) if i < len(self.convs) - 1 else o
                         if out is None:  # on the chunks' device (cupy's never land in numpy)
                             out = o.xp.empty((n,) + o.shape[1:], o.dtype)
@@ -324,15 +319,29 @@ class SGC(Model):
 
 
 class APPNP(Model):
-    """Gasteiger et al. (ICLR 2019): an MLP of ``num_layers`` layers (paper: 2 x 64 hidden,
-    p=0.5) then K=10 steps of personalised-PageRank propagation with alpha=0.1."""
+    """Gasteiger et al. (ICLR 2019): an MLP (Linear-ReLU, no normalization), then ``K`` steps
+    of personalised-PageRank propagation with teleport ``alpha`` (`sparsegraph.gnn.APPNP`).
 
-    def __init__(self, in_channels: int, hidden_channels: int = 64, out_channels: int = 2,
-                 K: int = 10, alpha: float = 0.1, dropout: float = 0.5, num_layers: int = 2):
+    PyG has no APPNP model (only the propagation layer); this one takes the other models'
+    order, ``APPNP(1433, 64, 2, 7)`` as ``GCN(1433, 16, 2, 7)``, so the propagation's ``K`` and
+    ``alpha`` are keywords.
+
+    Args:
+        in_channels, hidden_channels: input and hidden sizes. (hidden default: 64)
+        num_layers: the MLP's Linear layers. (default: 2)
+        out_channels: output size (None: ``hidden_channels``, as the other models).
+        dropout: on every Linear's input, the input features included (see the module
+            docstring). (default: 0.0, as the other models; the paper's is 0.5)
+        K, alpha: propagation steps and teleport probability (keywords). (default: 10, 0.1,
+            the paper's)
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int = 64, num_layers: int = 2,
+                 out_channels: int | None = None, dropout: float = 0.0, *, K: int = 10,
+                 alpha: float = 0.1):
         super().__init__()
         layer_sizes("APPNP", in_channels, hidden_channels, out_channels, num_layers)
         check_probability("APPNP", "dropout", dropout)
-        # the paper's MLP: Linear-ReLU, no normalization
         self.mlp = MLP(in_channels, hidden_channels, num_layers, out_channels, dropout=dropout,
                        norm=None)
         self.prop = APPNPProp(K, alpha)

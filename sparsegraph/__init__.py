@@ -58,11 +58,24 @@ bool = backend.DTYPES["bool"]  # noqa: A001  (torch.bool's counterpart)
 float, double, half = float32, float64, float16  # noqa: A001
 int, long = int32, int64  # noqa: A001
 
-# what `from sparsegraph import *` gives: every public name but those that would shadow
-# Python's own bool / int / float
-import builtins as _builtins  # noqa: E402
-
-__all__ = [n for n in list(globals()) if not n.startswith("_") and not hasattr(_builtins, n)]
+# What `from sparsegraph import *` gives: the core names above and every public op, but no
+# module (sg.nn, sg.ops, ... stay attributes) and no name of Python's builtins. sg.bool / int /
+# float and the ops sum / max / min / abs / pow / round / all / any stay attributes only, so a
+# star import leaves Python's own sum() and max() working on lists. torch differs: its
+# __all__ takes every public ATen function and every dtype name (torch/__init__.py), so
+# `from torch import *` replaces max, sum, bool, int, float, ... with torch's.
+_BUILTIN_SHADOWS = frozenset({"abs", "all", "any", "bool", "float", "int", "max", "min", "pow",
+                              "round", "sum"})
+_CORE = [
+    "Tensor", "Generator", "arange", "default_generator", "empty", "empty_like", "eye", "full",
+    "full_like", "linspace", "manual_seed", "ones", "ones_like", "rand", "rand_like", "randint",
+    "randn", "randn_like", "randperm", "tensor", "zeros", "zeros_like",
+    "SparseTensor", "Structure", "from_edge_index", "from_scipy", "sparse_coo", "sparse_csr",
+    "Function", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled",
+    "Parameter", "load", "save", "Graph", "cuda_available",
+    "float32", "float64", "float16", "double", "half", "int32", "int64", "int8", "uint8", "long",
+]
+__all__ = [n for n in (*_CORE, *ops.__all__) if n not in _BUILTIN_SHADOWS]
 
 
 def __getattr__(name):

@@ -15,6 +15,7 @@ from sparsegraph import backend
 from sparsegraph.graph_fields import check_adj, check_num_nodes
 from sparsegraph.ops._util import check_reduce
 from sparsegraph.ops.graph_norm import FILL_REDUCES, _inexact, add_self_loops, to_undirected
+from sparsegraph.row_ids import row_ids
 from sparsegraph.sparse import SparseTensor, Structure, from_scipy
 from sparsegraph.tensor import Tensor, wrap
 
@@ -188,26 +189,6 @@ def with_self_loops(g, fill_value=1.0):
     return res
 
 
-def _node_ids(g, nodes) -> np.ndarray:
-    idx = _np(nodes)
-    if idx.size == 0 and idx.dtype.kind not in "biu":  # `[]` is an empty selection
-        idx = idx.astype(np.int64)
-    if idx.dtype == np.bool_:
-        if idx.shape != (g.num_nodes,):
-            raise ValueError(f"subgraph: expected a boolean mask of length {g.num_nodes} "
-                             f"(got shape {idx.shape})")
-        return np.flatnonzero(idx)
-    if idx.dtype.kind not in "iu" or idx.ndim != 1:
-        raise TypeError(f"subgraph: expected `nodes` as a 1-D integer array or boolean mask "
-                        f"(got {idx.dtype} of shape {idx.shape})")
-    if idx.size and (idx.min() < 0 or idx.max() >= g.num_nodes):
-        raise ValueError(f"subgraph: expected node ids in [0, {g.num_nodes}) (got "
-                         f"{int(idx.min()) if idx.min() < 0 else int(idx.max())})")
-    if np.unique(idx).size != idx.size:
-        raise ValueError("subgraph: expected distinct node ids (got duplicates)")
-    return idx.astype(np.int64)
-
-
 def _node_axis(g, key, value):
     """The axis of ``value`` that runs over nodes (0; the last one of a 2-D ``*_mask``, e.g.
     the ``(num_splits, N)`` masks of the heterophilous datasets), or None: not node-level."""
@@ -242,7 +223,8 @@ def _batch_ptr(batch, num_graphs):
 
 def induced_subgraph(g, nodes):
     """Keep ``nodes`` (relabelled 0..k-1 in the given order) and the edges among them."""
-    ids = _node_ids(g, nodes)
+    ids = row_ids("Graph.subgraph", "`nodes`", nodes.array if isinstance(nodes, Tensor) else nodes,
+                  g.num_nodes, unit="node", negative=False, unique=True, error=ValueError)
     new_id = np.full(g.num_nodes, -1, np.int64)
     new_id[ids] = np.arange(ids.size)
     ei = _host_edge_index(g)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sparsegraph import backend
+from sparsegraph.row_ids import row_ids
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import host_values
 
@@ -76,26 +76,11 @@ def _row_ids(key, n: int) -> np.ndarray:
         raise TypeError(f"{OP}: expected an int, a slice, integer row ids or a boolean mask "
                         f"(got {type(key).__name__} {key!r})")
     if isinstance(key, int | np.integer):
-        ids = np.array([int(key)], np.int64)
+        key = np.array([int(key)], np.int64)
     else:
         # read on the host to build the result's structure: a static trace guards the ids
-        a = host_values(key, "SparseTensor row indexing x[rows]", _HINT)
-        a = backend.to_device(a, "cpu") if hasattr(a, "dtype") else np.asarray(a)
-        if a.size == 0 and a.dtype.kind not in "biu":  # `[]` selects no rows
-            a = a.astype(np.int64)
-        if a.dtype == np.bool_:
-            if a.shape != (n,):
-                raise IndexError(f"{OP}: expected a boolean mask of shape ({n},), one entry "
-                                 f"per row (got shape {a.shape})")
-            return np.flatnonzero(a)
-        if a.dtype.kind not in "iu" or a.ndim != 1:
-            raise TypeError(f"{OP}: expected an int, a slice, 1-D integer row ids or a "
-                            f"boolean mask (got {a.dtype} of shape {a.shape})")
-        ids = a.astype(np.int64)
-    if ids.size and (int(ids.min()) < -n or int(ids.max()) >= n):
-        bad = int(ids.min()) if int(ids.min()) < -n else int(ids.max())
-        raise IndexError(f"{OP}: row {bad} is out of range for {n} rows")
-    return np.where(ids < 0, ids + n, ids)
+        key = host_values(key, "SparseTensor row indexing x[rows]", _HINT)
+    return row_ids(OP, "the rows", key, n)
 
 
 def _contiguous(x: SparseTensor, lo: int, hi: int) -> SparseTensor:

@@ -22,7 +22,7 @@ MODELS = {"gcn": lambda f, c: models.GCN(f, 16, 2, c, dropout=0.5),
           "gat": lambda f, c: models.GAT(f, 8, 2, c, dropout=0.6, heads=4),
           "sage": lambda f, c: models.GraphSAGE(f, 16, 2, c, dropout=0.5),
           "sgc": lambda f, c: models.SGC(f, c),
-          "appnp": lambda f, c: models.APPNP(f, 16, c, dropout=0.5),
+          "appnp": lambda f, c: models.APPNP(f, 16, 2, c, dropout=0.5),
           "mlp": lambda f, c: models.MLP(f, 16, 2, c, dropout=0.5)}
 
 

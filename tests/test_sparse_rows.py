@@ -58,9 +58,9 @@ def test_rows_of_features_that_need_no_grad_need_none():
     (True, TypeError, r"expected an int, .* \(got bool True\)"),
     ([[1]], TypeError, r"expected .* 1-D integer row ids .*\(got int64 of shape \(1, 1\)\)"),
     ((0, 1), TypeError, r"expected a row selection, x\[rows\] or x\[rows, :\].*to_dense"),
-    (7, IndexError, r"row 7 is out of range for 7 rows"),
-    ([0, -8], IndexError, r"row -8 is out of range for 7 rows"),
-    (MASK[:3], IndexError, r"expected a boolean mask of shape \(7,\), one entry per row "
+    (7, IndexError, r"expected row ids in \[-7, 7\) \(got 7\)"),
+    ([0, -8], IndexError, r"expected row ids in \[-7, 7\) \(got -8\)"),
+    (MASK[:3], IndexError, r"expected the rows as a boolean mask of length 7, one entry per row "
                            r"\(got shape \(3,\)\)"),
 ])
 def test_keys_that_select_no_rows_are_refused_by_name(key, error, text):

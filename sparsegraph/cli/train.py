@@ -194,8 +194,8 @@ def build_model(cfg: dict, num_features: int, num_classes: int):
     if name == "sgc":
         return models.SGC(num_features, num_classes, K=cfg["K"])
     if name == "appnp":
-        return models.APPNP(num_features, hidden, num_classes, K=cfg["K"], alpha=cfg["alpha"],
-                            dropout=dropout)
+        return models.APPNP(num_features, hidden, 2, num_classes, dropout=dropout, K=cfg["K"],
+                            alpha=cfg["alpha"])
     if name == "mlp":
         return models.MLP(num_features, hidden, 2, num_classes, dropout=dropout, norm=None)
     return models.GIN(num_features, hidden, 4, num_classes, dropout=dropout)

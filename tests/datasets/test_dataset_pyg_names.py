@@ -46,7 +46,8 @@ def test_tu_dataset_takes_any_sequence_of_ints(index, data_root):
         assert g.y.numpy().tolist() == ds[i].y.numpy().tolist()
     with pytest.raises(TypeError, match=r"sequence of ints.*\(got str\)"):
         ds["abc"]
-    with pytest.raises(IndexError, match="index 188 out of range"):
+    with pytest.raises(IndexError,
+                       match=r"TUDataset: expected graph ids in \[-188, 188\) \(got 188\)"):
         ds[range(186, 189)]
 
 

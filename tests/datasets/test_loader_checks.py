@@ -133,6 +133,8 @@ def test_graph_loader_epochs_follow_one_seeded_generator():
     loader = GraphLoader([g for g in graphs(6)], 6, shuffle=True, seed=3)
     first, second = (np.asarray(next(iter(loader)).y.numpy()).tolist() for _ in range(2))
     assert sorted(first) == sorted(second)  # epochs draw new orders from the same generator
+    # the seed lives on in that generator only: no `seed` attribute that nothing reads
+    assert not hasattr(loader, "seed") and isinstance(loader.rng, np.random.Generator)
 
 
 def test_leftover_temp_files_of_a_killed_download_are_removed(tmp_path, monkeypatch):

@@ -46,7 +46,7 @@ def test_tu_index_by_boolean_mask_and_integer_array(tmp_path):
     assert ds[[1]].graphs == [ds.graphs[1]] and len(ds[[]]) == 0
     with pytest.raises(IndexError, match="boolean mask of length 3"):
         ds[np.array([True, False])]
-    with pytest.raises(TypeError, match="integer array or boolean mask"):
+    with pytest.raises(TypeError, match="1-D integer graph ids or a boolean mask"):
         ds[np.array([0.5, 1.0])]
     with pytest.raises(TypeError, match="got str"):
         ds["1"]

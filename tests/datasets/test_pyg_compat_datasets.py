@@ -193,7 +193,7 @@ def test_tu_selections_are_datasets_that_keep_the_counts(tmp_path):
     assert len(ds) == 4 and repr(ds[:2]) == "TOY(2)"
     assert len(stratified_kfold(ds[[0, 1, 2, 3]], k=2)) == 2
     assert Graph.batch(ds[1:3]).num_graphs == 2
-    with pytest.raises(IndexError, match=r"TUDataset: index 4 out of range for 4 graphs"):
+    with pytest.raises(IndexError, match=r"TUDataset: expected graph ids in \[-4, 4\) \(got 4\)"):
         ds[[0, 4]]
     with pytest.raises(TypeError, match=r"expected an int, slice, sequence of ints, integer "
                                         r"array or boolean mask as index \(got float\)"):

@@ -24,7 +24,7 @@ MODELS = {
     "gat": lambda: models.GAT(6, 4, 3, 3, heads=2),
     "sage": lambda: models.GraphSAGE(6, 5, 2, 3),
     "sgc": lambda: models.SGC(6, 3),
-    "appnp": lambda: models.APPNP(6, 5, 3, num_layers=3),
+    "appnp": lambda: models.APPNP(6, 5, 3, 3),
     "mlp": lambda: models.MLP(6, 5, 2, 3),
     "gin": lambda: models.GIN(6, 5, 2, 3, train_eps=True),
 }

@@ -67,7 +67,7 @@ def test_an_invalid_size_is_named_by_the_layer(make, message):
     ("GraphSAGE", lambda: models.GraphSAGE(np.int64(-1), 16, 2, 3), "in_channels"),
     ("SGC", lambda: models.SGC(-1, 3), "in_channels"),
     ("SGC", lambda: models.SGC(5, 0), "out_channels"),
-    ("APPNP", lambda: models.APPNP(-1, 16, 3), "in_channels"),
+    ("APPNP", lambda: models.APPNP(-1, 16, 2, 3), "in_channels"),
     ("MLP", lambda: models.MLP(5, 16, 2, 0), "out_channels"),
     ("GIN", lambda: models.GIN(-1, 16, 4, 3), "in_channels"),
 ])

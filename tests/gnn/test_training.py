@@ -128,7 +128,7 @@ def test_graph_classifier_std_is_the_sample_std_over_folds():
 SEEDED_MODELS = {
     "gcn": lambda f, c: models.GCN(f, 8, 2, c),
     "gat": lambda f, c: models.GAT(f, 4, 2, c, heads=2),
-    "appnp": lambda f, c: models.APPNP(f, 8, c, K=3),
+    "appnp": lambda f, c: models.APPNP(f, 8, 2, c, dropout=0.5, K=3),
     "mlp": lambda f, c: models.MLP(f, 8, 2, c),
     "sgc": lambda f, c: models.SGC(f, c),
     "sage": lambda f, c: models.GraphSAGE(f, 8, 2, c),
@@ -234,7 +234,7 @@ def test_gat_and_appnp_models_take_num_layers(num_layers):
         c.in_channels == 8 for c in gat.convs[1:])  # hidden x heads, concatenated
     last = gat.convs[-1]
     assert isinstance(last, GATConv) and last.heads == 2 and not last.concat
-    appnp = models.APPNP(10, 6, 3, num_layers=num_layers)
+    appnp = models.APPNP(10, 6, num_layers, 3)
     assert len(appnp.mlp.lins) == num_layers
     x = sg.randn(7, 10)
     ei = np.array([[0, 1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 6]])

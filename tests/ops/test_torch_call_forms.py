@@ -3,6 +3,9 @@ audit's names): sign / square on bool, add / sub with ``alpha``, softmax / log_s
 ``dtype``, one-argument ``where``, the dtype aliases, and ``median``. References are numpy
 transcriptions of PyTorch's documented rules."""
 
+import builtins
+import types
+
 import numpy as np
 import pytest
 
@@ -224,8 +227,16 @@ def test_median_edge_cases():
         sg.tensor([1.0]).median(2)
 
 
-def test_star_import_keeps_pythons_own_bool_int_and_float():
+def test_star_import_gives_the_public_names_but_no_builtin_and_no_module():
     namespace: dict = {}
     exec("from sparsegraph import *", namespace)
-    assert "tensor" in namespace and "float32" in namespace
-    assert not {"bool", "int", "float"} & set(namespace)  # sg.int etc. only as attributes
+    assert {"tensor", "float32", "Graph", "relu", "spmm", "amax"} <= set(namespace)
+    # deliberately absent: Python's own names stay Python's; sg.sum etc. only as attributes
+    shadows = {"bool", "int", "float", "sum", "max", "min", "abs", "pow", "round", "all", "any"}
+    assert all(hasattr(sg, n) for n in shadows) and not shadows & set(namespace)
+    assert not set(sg.__all__) & set(dir(builtins))  # a future op named like a builtin too
+    modules = {n for n, v in vars(sg).items() if isinstance(v, types.ModuleType)}
+    assert {"nn", "ops", "allocator", "sparse_checks"} <= modules and not modules & set(namespace)
+    # nothing public is forgotten: every other public function, class and dtype is exported
+    public = {n for n in vars(sg) if not n.startswith("_")} - modules - shadows
+    assert public == set(sg.__all__)
