@@ -11,6 +11,7 @@ from sparsegraph.gnn.inputs import check_in_channels, weighted_adjacency
 from sparsegraph.gnn.message_passing import MessagePassing
 from sparsegraph.gnn.utils import check_channels, check_int
 from sparsegraph.nn import Linear, ModuleList, Parameter, init
+from sparsegraph.ops.graph_norm import inv_degree
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import Tensor, host_values
 
@@ -106,13 +107,11 @@ class ChebConv(MessagePassing):
         src, dst = adj.structure.indices, adj.structure.rows()
         w = adj.values
         deg = ops.scatter(w, src, num_nodes)  # out-degree of each source, as PyG's get_laplacian
-        # NOTE: `deg <= 0`, not `~(deg > 0)`: a nan degree stays nan, as PyG's
-        zero = deg <= 0
         if self.normalization == "sym":
-            dis = ops.where(zero, 0.0, ops.pow(ops.where(zero, 1.0, deg), -0.5))
+            dis = inv_degree(deg, -0.5)
             w = ops.gather_rows(dis, src) * w * ops.gather_rows(dis, dst)
         elif self.normalization == "rw":
-            w = ops.gather_rows(ops.where(zero, 0.0, 1.0 / ops.where(zero, 1.0, deg)), src) * w
+            w = ops.gather_rows(inv_degree(deg, -1), src) * w
         scale = self._scale(lambda_max, batch, num_nodes, dtype or w.dtype)
         if isinstance(scale, float):
             off = w * (-scale)

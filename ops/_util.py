@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from sparsegraph.backend import xp_of
+from sparsegraph.backend import to_device, xp_of
+from sparsegraph.sparse_checks import is_structure_array
 from sparsegraph.tensor import Tensor
 
 
@@ -25,11 +28,12 @@ def kept_array(array, source=None):
     change raise in backward (PyTorch's saved indices), so ``array`` is kept as it is. Without
     one, an array whose memory anyone may still write is copied (PyTorch copies a numpy
     index); one that nothing can change (`immutable`: a numpy scalar, a read-only array owning
-    its memory) is kept.
+    its memory; or a sparse structure's own index array, `is_structure_array`, on any device)
+    is kept.
     """
     if source is not None or not hasattr(array, "shape"):
         return array
-    return array if immutable(array) else array.copy()
+    return array if immutable(array) or is_structure_array(array) else array.copy()
 
 
 def immutable(array) -> bool:
@@ -205,3 +209,47 @@ def check_floating_input(op: str, input: Tensor) -> None:
     if input.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating tensor (got {input.dtype}); use .float() or "
                         ".double() first")
+
+
+# ---- floating-point warnings -------------------------------------------------------------------
+# x / 0, log 0, sqrt(-1), exp(1000), 0 * inf: PyTorch gives the IEEE value (inf, nan) silently;
+# numpy warns (an error under pytest's -W error). Kernels whose ordinary inputs reach a pole, an
+# invalid region or an overflow run with these warnings off; plain arithmetic, which warns only
+# past the dtype's range or on inf operands, is the hot path and runs without (numpy's errstate
+# costs about a microsecond per call).
+QUIET_FP = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}
+
+
+def silenced(kernel):
+    """``kernel`` run with numpy's floating-point warnings off (`QUIET_FP`)."""
+
+    @functools.wraps(kernel)
+    def run(*args):
+        with np.errstate(**QUIET_FP):
+            return kernel(*args)
+
+    return run
+
+
+# ---- operands that backward keeps (losses, index ops) ------------------------------------------
+def source_of(value) -> Tensor | None:
+    """``value`` if it is a Tensor, else None: the Tensor an index, target or weight came from,
+    which forward saves (version-checked) beside the array it reads (`kept_array`)."""
+    return value if isinstance(value, Tensor) else None
+
+
+def kept_operand(operand):
+    """An elementwise operand a gradient reads, safe from later writes: a Tensor as it is (the
+    Function saves it, version-checked), a numpy array copied if writeable (`kept_array`, as
+    PyTorch copies a numpy operand into a new tensor), a number as it is."""
+    return operand if isinstance(operand, Tensor) else kept_array(operand)
+
+
+def operand_like(value, x: Tensor):
+    """A weight or target (a Tensor, an array or None) as an array in ``x``'s dtype on its
+    device (no copy when it is one already)."""
+    if value is None:
+        return None
+    a = arr(value)
+    a = a if a.dtype == x.dtype else a.astype(x.dtype)
+    return a if x.device == "cpu" else to_device(a, x.device)

@@ -20,6 +20,7 @@ from sparsegraph import backend
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
+from sparsegraph.ops._util import QUIET_FP
 from sparsegraph.ops.buffers import blockwise, reusable_grad
 from sparsegraph.tensor import Tensor
 
@@ -69,7 +70,7 @@ def _softplus(xp, x, p):
     beta, threshold = p
     bx = x * x.dtype.type(beta)
     # log(1 + e^bx) / beta via logaddexp (no overflow); linear above the threshold, as torch
-    with np.errstate(invalid="ignore"):  # logaddexp warns on nan inputs; nan propagates
+    with np.errstate(**QUIET_FP):  # logaddexp warns on nan inputs; nan propagates
         soft = xp.logaddexp(0, bx)
     return xp.where(bx > threshold, x, soft / x.dtype.type(beta))
 

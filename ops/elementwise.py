@@ -14,7 +14,7 @@ from sparsegraph.autograd.function import Function
 from sparsegraph.backend import as_floating, promote, result_type, xp_of
 from sparsegraph.creation import ones_like
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import arr, same_device, shape_of, unbroadcast
+from sparsegraph.ops._util import arr, kept_operand, same_device, shape_of, silenced, unbroadcast
 from sparsegraph.tensor import Tensor, wrap
 
 __all__ = [
@@ -57,15 +57,13 @@ def _pow_grad_base(xp, a, b, g):
     ``a == 0`` where ``0 * 0^-1`` would be nan)."""
     if np.ndim(b) == 0 and b != 0:
         return g * b * a ** (b - 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return xp.where(b == 0, 0, g * b * a ** (b - 1))
+    return xp.where(b == 0, 0, g * b * a ** (b - 1))
 
 
 def _log_base(xp, a):
-    """``log a`` for the exponent's gradient: nan (torch's value) for a < 0 without numpy's
-    RuntimeWarning."""
-    with np.errstate(invalid="ignore"):
-        return xp.log(xp.where(a == 0, 1, a))
+    """``log a`` for the exponent's gradient: nan (torch's value) for a < 0 (pow's kernels run
+    `silenced`: no RuntimeWarning)."""
+    return xp.log(xp.where(a == 0, 1, a))
 
 
 def _pick(xp, wins, ties, g):
@@ -97,22 +95,13 @@ UNARY_READS = {name: row[2] for name, row in UNARY.items()}  # derived from UNAR
 FLOAT_VALUED = frozenset(("exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "reciprocal", "sin",
                           "cos"))
 
-# division, powers and the float-valued functions, whose ordinary inputs reach a pole, leave the
-# domain or overflow (x / 0, log 0, sqrt(-1), exp(1000)) and whose gradients divide by an input
-# or output (sqrt's at 0): their kernels give the IEEE value (inf, nan), as PyTorch, without
-# numpy's RuntimeWarning (an error under pytest's -W error). The plain arithmetic (add, mul,
-# ...) warns only past the dtype's range or on inf operands; it is the hot path, left unwrapped.
-SILENT = FLOAT_VALUED | {"div", "pow"}
-
-
-def _silenced(kernel):
-    """``kernel`` run with numpy's floating-point warnings off."""
-
-    def run(*args):
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return kernel(*args)
-
-    return run
+# The ops whose ordinary inputs reach a pole, leave the domain or overflow (x / 0, 0 ** -1,
+# log 0, log1p(-2), sqrt(-1), rsqrt(0), 1 / 0, exp(89) in float32), and whose gradients divide
+# by an input or output (sqrt's at 0) or multiply an inf output (exp's): their kernels give the
+# IEEE value (inf, nan), as PyTorch, without numpy's RuntimeWarning (`silenced`). The others
+# warn only past the dtype's range or on inf / nan operands (add, mul, sin(inf)): they are the
+# hot path, left unwrapped.
+SILENT = frozenset(("div", "pow", "log", "log1p", "sqrt", "rsqrt", "reciprocal", "exp", "expm1"))
 
 
 # no gradient: results are bool or piecewise constant
@@ -146,7 +135,7 @@ def _saves(name: str) -> dict:
 
 def _register_kernels(name, forward_kernel, backward_kernel):
     if name in SILENT:
-        forward_kernel, backward_kernel = _silenced(forward_kernel), _silenced(backward_kernel)
+        forward_kernel, backward_kernel = silenced(forward_kernel), silenced(backward_kernel)
     register(name, "cpu", "cuda")(forward_kernel)
     register(name + "_backward", "cpu", "cuda")(backward_kernel)
 
@@ -170,8 +159,9 @@ def _register_binary(name, fwd, grad_a, grad_b):
         ctx.dtypes = getattr(a, "dtype", None), getattr(b, "dtype", None)
         n = ctx.needs_input_grad
         save_a, save_b, save_y = ctx.saves = saves[n[0], n[1]]
-        if save_a or save_b:
-            ctx.save_for_backward(a if save_a else None, b if save_b else None)
+        if save_a or save_b:  # a Tensor version-checked; a numpy array copied if writeable
+            ctx.save_for_backward(kept_operand(a) if save_a else None,
+                                  kept_operand(b) if save_b else None)
         # PyTorch's result dtype (backend.promote); each gradient is cast back to its input's
         y = dispatch(name, ctx.device)(*promote(arr(a), arr(b), floating))
         ctx.result_dtype = y.dtype
@@ -246,6 +236,8 @@ for _name, _fn in COMPARE.items():
 
 
 def _binary_args(op: str, a, b):
+    """``(a, b)`` checked: a Tensor and a Tensor or a number or a numpy array (which stays an
+    array: the Function copies it only if a gradient reads it), on one device, broadcastable."""
     if isinstance(a, Tensor) and isinstance(b, Tensor):  # the common case, checked cheaply
         if a.device != b.device:
             same_device(op, a, b)
@@ -263,18 +255,20 @@ def _binary_args(op: str, a, b):
         if not isinstance(v, Tensor | int | float | bool | np.number | np.ndarray):
             raise TypeError(f"{op}: expected `{name}` to be a Tensor or a number "
                             f"(got {type(v).__name__})")
-    if isinstance(a, np.ndarray):
-        a = wrap(a)
-    if isinstance(b, np.ndarray):
-        b = wrap(b)
-    if isinstance(a, Tensor) and isinstance(b, Tensor):
-        same_device(op, a, b)
+    ta, tb = _as_tensor(a), _as_tensor(b)
+    if isinstance(ta, Tensor) and isinstance(tb, Tensor):
+        same_device(op, ta, tb)
         try:
-            np.broadcast_shapes(a.shape, b.shape)
+            np.broadcast_shapes(ta.shape, tb.shape)
         except ValueError:
-            raise ValueError(f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast "
+            raise ValueError(f"{op}: shapes {ta.shape} and {tb.shape} cannot be broadcast "
                              "together") from None
     return a, b
+
+
+def _as_tensor(v):
+    """A numpy array operand as a Tensor (no copy); anything else as it is."""
+    return wrap(v) if isinstance(v, np.ndarray) else v
 
 
 _MESSAGES = {  # numpy's wording -> torch's advice
@@ -298,7 +292,8 @@ _NO_BOOL_LOOP = frozenset(("Pow", "FloorDivide", "TruncDivide", "Remainder", "Fm
 
 
 def _is_bool(v) -> bool:
-    return isinstance(v, bool | np.bool_) or (isinstance(v, Tensor) and v.dtype == np.bool_)
+    return isinstance(v, bool | np.bool_) or (isinstance(v, Tensor | np.ndarray)
+                                              and v.dtype == np.bool_)
 
 
 def _bool_operands(name: str, a, b):
@@ -306,6 +301,7 @@ def _bool_operands(name: str, a, b):
     cast to PyTorch's result dtype (``bool_tensor ** 2`` is int64). PyTorch has no such kernel
     for two bools: a TypeError, except ``x ** True`` (x) and ``x ** False`` (ones), which
     PyTorch answers without one; those come back as ``(None, None, result)``."""
+    a, b = _as_tensor(a), _as_tensor(b)  # a bool array is cast (copied) as a bool Tensor is
     dt = result_type(a, b)
     if dt != np.bool_:
         return (*(v.to(dt) if isinstance(v, Tensor) and v.dtype == np.bool_
@@ -356,6 +352,7 @@ def binary_op(name: str, cls=None, doc: str | None = None):
 def _scaled(op: str, input, other, alpha):
     """``alpha * other`` for add / sub's ``alpha``, checked as PyTorch checks it: a number, not
     a float for an integer result, nor a bool for a non-bool one."""
+    other = _as_tensor(other)  # alpha * a numpy array: PyTorch's dtype rule, as for a Tensor
     if isinstance(alpha, np.generic):
         alpha = alpha.item()
     if not isinstance(alpha, int | float):  # bool is an int

@@ -3,7 +3,8 @@
 ``max`` / ``min`` with a ``dim`` route the gradient to the returned (first) arg-extremum;
 ``max()`` / ``min()`` over all elements, ``amax`` and ``amin`` share it evenly among tied
 extrema (torch's rules: ``evenly_distribute_backward`` for the no-dim overload).
-``dim`` follows `sparsegraph.ops.reduce`.
+``dim`` follows `sparsegraph.ops.reduce`. The two selection Functions, `SelectDim` and
+`SelectAll`, also serve `sparsegraph.ops.sorting` (median, sort, topk).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import expand_reduced, norm_dim, reduce_dims
+from sparsegraph.ops._util import QUIET_FP, expand_reduced, norm_dim, reduce_dims
 from sparsegraph.ops.reduce import _check, _out_shape
 from sparsegraph.tensor import Tensor
 
@@ -31,7 +32,7 @@ def _extremum_kernel(arg):
     def kernel(x, dim):
         """``(values with dim kept, first arg-extremum indices)`` along ``dim``."""
         xp = xp_of(x)
-        idx = getattr(x, arg)(axis=dim, keepdims=True)
+        idx = getattr(x, arg)(axis=dim, keepdims=True).astype(np.int64, copy=False)
         return xp.take_along_axis(x, idx, dim), idx
 
     return kernel
@@ -87,37 +88,50 @@ def _amax_backward_kernel(x, y, g, dims, keepdim):
     """torch's rule for amax / amin: the gradient is shared evenly among tied extrema."""
     hit = x == y
     share = hit.sum(axis=dims, keepdims=True, dtype=g.dtype)
-    with np.errstate(invalid="ignore", divide="ignore"):  # nan slices: no element equals y
+    with np.errstate(**QUIET_FP):  # nan slices: no element equals y
         return expand_reduced(g, x.ndim, dims, keepdim) / share * hit
 
 
 # ---- Functions -------------------------------------------------------------------------------
-class MaxMinDim(Function):
-    """Max or min along one dim; the gradient goes to the first arg-extremum (torch's rule)."""
+# max / min / median / sort / topk: elements selected from the input, so the gradient goes back
+# to where each was taken from. One Function per form; the kernel named by the caller selects.
+class SelectDim(Function):
+    """Elements selected along ``dim`` by the kernel ``kernel(x, dim, *args)``, which returns
+    ``(values, int64 indices)`` with ``dim`` kept (``indices`` into ``dim``, distinct within a
+    slice); the gradient goes to the selected positions (max / min / median with a dim, sort,
+    topk). Backward reads the returned indices, version-checked: an in-place change to them
+    raises, as in PyTorch, instead of moving the gradient."""
 
     @staticmethod
-    def forward(ctx, x, dim, keepdim, op):
-        vals, idx = dispatch(op + "_dim", ctx.device)(x.array, dim)
-        ctx.shape, ctx.dim, ctx.keepdim, ctx.idx = x.shape, dim, keepdim, idx
+    def forward(ctx, x, kernel, dim, keepdim, args=()):
+        values, idx = dispatch(kernel, ctx.device)(x.array, dim, *args)
         if not keepdim:
-            vals, idx = vals.squeeze(dim), idx.squeeze(dim)
-        return vals, idx.astype(np.int64, copy=False)
+            values, idx = values.squeeze(dim), idx.squeeze(dim)
+        if not ctx.needs_input_grad[0]:
+            return values, idx
+        ctx.shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
+        return values, ctx.save_output(idx)
 
     @staticmethod
     def backward(ctx, g, g_indices=None):
-        g = g.array if ctx.keepdim else xp_of(g.array).expand_dims(g.array, ctx.dim)
-        return dispatch("take_along_backward", ctx.device)(
-            g, ctx.idx, ctx.shape, ctx.dim), None, None, None
+        none = (None,) * (len(ctx.needs_input_grad) - 1)  # kernel, dim, keepdim (and args)
+        if g is None:
+            return None, *none
+        g, idx = g.array, ctx.saved_output
+        if not ctx.keepdim:  # the selected dim back, for take_along_backward
+            xp = xp_of(g)
+            g, idx = xp.expand_dims(g, ctx.dim), xp.expand_dims(idx, ctx.dim)
+        return dispatch("take_along_backward", ctx.device)(g, idx, ctx.shape, ctx.dim), *none
 
 
-class MaxMinAll(Function):
-    """Max or min over all elements; tied extrema share the gradient evenly (torch's rule for
-    the overload without a dim)."""
+class SelectAll(Function):
+    """One element selected from all of ``x`` by ``kernel(x.reshape(-1), 0)`` (a `SelectDim`
+    kernel); elements tied with it share the gradient evenly (torch's rule for max() / min() /
+    median() without a dim)."""
 
     @staticmethod
-    def forward(ctx, x, op):
-        flat = x.array.reshape(-1)
-        y = flat[dispatch("arg" + op, ctx.device)(flat, None, False)].reshape(())
+    def forward(ctx, x, kernel):
+        y = dispatch(kernel, ctx.device)(x.array.reshape(-1), 0)[0].reshape(())
         if not ctx.needs_input_grad[0]:
             return y
         ctx.save_for_backward(x)  # both, as torch: an in-place change to either then raises
@@ -128,6 +142,14 @@ class MaxMinAll(Function):
         (x,) = ctx.saved_tensors
         return dispatch("extremum_all_backward", ctx.device)(
             g.array, x.array, ctx.saved_output), None
+
+
+class MaxMinDim(SelectDim):
+    """Max or min along one dim; the gradient goes to the first arg-extremum (torch's rule)."""
+
+
+class MaxMinAll(SelectAll):
+    """Max or min over all elements; tied extrema share the gradient evenly."""
 
 
 class AMaxMin(Function):
@@ -168,14 +190,14 @@ def _extremum(op: str, input, dim, keepdim: bool):
         if input.array.size == 0:
             raise ValueError(f"{op}: expected a non-empty tensor (got shape {input.shape}); "
                              "pass `dim` or check the input")
-        return MaxMinAll.apply(input, op)
+        return MaxMinAll.apply(input, op + "_dim")
     d = _dim(op, input, dim)
     if input.ndim == 0:  # torch: the value itself and index 0
-        values, indices = MaxMinDim.apply(input.reshape(1), 0, False, op)
+        values, indices = MaxMinDim.apply(input.reshape(1), op + "_dim", 0, False)
         return MaxMin(values, indices)
     if input.shape[d] == 0:
         raise ValueError(f"{op}: expected a non-empty dim {d} (got shape {input.shape})")
-    values, indices = MaxMinDim.apply(input, d, keepdim, op)
+    values, indices = MaxMinDim.apply(input, op + "_dim", d, keepdim)
     return MaxMin(values, indices)
 
 

@@ -20,7 +20,14 @@ from sparsegraph import backend
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import check_reduce, check_saved, check_tensor, kept_array, norm_dim
+from sparsegraph.ops._util import (
+    check_reduce,
+    check_saved,
+    check_tensor,
+    kept_array,
+    norm_dim,
+    source_of,
+)
 from sparsegraph.ops.shape import permute
 from sparsegraph.ops.sparse_kernels.structure import csr_row_ids
 from sparsegraph.sparse_checks import index_array
@@ -243,11 +250,6 @@ def _index(op: str, index, src: Tensor, dim: int = 0):
     return _converted(op, "index", index, idx, src)
 
 
-def _source(index):
-    """The Tensor an index came from (saved for backward's version check), or None."""
-    return index if isinstance(index, Tensor) else None
-
-
 def _check_range(op: str, name: str, idx, bound: int, hint: str = "") -> None:
     if idx.size:
         lo, hi = int(idx.min()), int(idx.max())
@@ -323,7 +325,7 @@ def gather_rows(src: Tensor, index) -> Tensor:
     _src("gather_rows", src, bool_ok=True)
     idx = _signed("gather_rows", "index", index_array("gather_rows", "index", index))
     idx = _converted("gather_rows", "index", index, idx, src)
-    return GatherRows.apply(src, idx, _source(index))
+    return GatherRows.apply(src, idx, source_of(index))
 
 
 def _scatter(op: str, src, index, dim_size, reduce, dim):
@@ -341,7 +343,7 @@ def _scatter(op: str, src, index, dim_size, reduce, dim):
                          "pass a smaller `dim_size` or renumber `index` to consecutive ids")
     try:  # the scattered axis moved first, reduced, moved back
         out = Scatter.apply(permute(src, order) if dim else src, idx, size, reduce, op,
-                            _source(index))
+                            source_of(index))
     except MemoryError:
         raise ValueError(f"{op}: {size} output rows do not fit in memory; pass a smaller "
                          "`dim_size` or renumber `index` to consecutive ids") from None
@@ -419,7 +421,7 @@ def segment(src: Tensor, indptr, reduce: str = "sum") -> Tensor:
     """
     _src("segment", src)
     reduce = check_reduce("segment", reduce, REDUCES)
-    return Segment.apply(src, _indptr("segment", indptr, src), reduce, _source(indptr))
+    return Segment.apply(src, _indptr("segment", indptr, src), reduce, source_of(indptr))
 
 
 def segment_softmax(src: Tensor, index=None, indptr=None,
@@ -451,7 +453,7 @@ def segment_softmax(src: Tensor, index=None, indptr=None,
                 ip.shape[0] - 1):
             raise ValueError(f"{op}: expected `num_segments` to equal len(indptr) - 1 = "
                              f"{ip.shape[0] - 1} (got {num_segments})")
-        return SegmentSoftmax.apply(src, ip, _source(indptr))
+        return SegmentSoftmax.apply(src, ip, source_of(indptr))
     if index is None:
         raise ValueError(f"{op}: expected `index` or `indptr` to define the segments")
     idx = _index(op, index, src)

@@ -22,7 +22,7 @@ import numpy as np
 from sparsegraph import backend
 from sparsegraph.backend import DEFAULT_FLOAT, xp_of
 from sparsegraph.creation import full
-from sparsegraph.ops._util import check_bool, check_choice, check_reduce
+from sparsegraph.ops._util import QUIET_FP, check_bool, check_choice, check_reduce
 from sparsegraph.ops.elementwise import reciprocal, rsqrt
 from sparsegraph.ops.gather_scatter import gather_rows, scatter, segment
 from sparsegraph.ops.shape import cat, expand
@@ -195,7 +195,7 @@ def _inexact(dtype, value):
     """The first entry of ``value`` (a number or an array) that ``dtype`` cannot hold exactly,
     as a Python scalar; None when it holds them all."""
     a = backend.to_device(value, "cpu") if hasattr(value, "dtype") else np.array(value)
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(**QUIET_FP):
         try:
             bad = np.asarray(a.astype(dtype) != a)
         except OverflowError:
@@ -314,11 +314,17 @@ def _sorted(adj: SparseTensor) -> SparseTensor:
     return adj if perm is None else SparseTensor(csr, gather_rows(adj.values, perm))
 
 
-def _inv_sqrt(deg):
-    # deg^-1/2 with deg <= 0 (isolated nodes) mapped to 0, never inf: no division warnings.
+def inv_degree(deg: Tensor, power: float) -> Tensor:
+    """``deg ** power`` for ``power`` -0.5 (`gcn_norm`, ChebConv's "sym" Laplacian) or -1
+    (ChebConv's "rw"), as PyTorch computes those powers (rsqrt, reciprocal), with 0 where
+    ``deg <= 0`` (isolated nodes, negative weights): never inf, no division warning. Any shape.
+    """
+    if power not in (-0.5, -1):
+        raise ValueError(f"inv_degree: expected `power` -0.5 or -1 (got {power!r})")
     # NOTE: `deg <= 0`, not `~(deg > 0)`: a nan degree (a nan edge weight) stays nan, as PyG's
     nonpositive = deg <= 0
-    return where(nonpositive, 0.0, rsqrt(where(nonpositive, 1.0, deg)))
+    safe = where(nonpositive, 1.0, deg)
+    return where(nonpositive, 0.0, rsqrt(safe) if power == -0.5 else reciprocal(safe))
 
 
 def gcn_norm(adj: SparseTensor, add_self_loops: bool = True,
@@ -358,7 +364,7 @@ def gcn_norm(adj: SparseTensor, add_self_loops: bool = True,
         a = (globals()["add_self_loops"](adj, 2.0 if improved else 1.0) if add_self_loops
              else _sorted(adj))
         s = a.structure
-        dinv = _inv_sqrt(segment(a.values, s.indptr, "sum"))
+        dinv = inv_degree(segment(a.values, s.indptr, "sum"), -0.5)
         values = gather_rows(dinv, s.rows()) * a.values * gather_rows(dinv, s.indices)
         return SparseTensor(s, values)
 

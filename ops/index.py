@@ -23,6 +23,7 @@ from sparsegraph.ops._util import (
     norm_dim,
     same_device,
     shape_of,
+    source_of,
     unbroadcast,
 )
 from sparsegraph.tensor import TRACE, Tensor, wrap
@@ -358,11 +359,6 @@ def _index_array(op: str, index, input: Tensor):
     return idx if input.device == "cpu" else to_device(idx, input.device)
 
 
-def _source(index) -> Tensor | None:
-    """The Tensor an index array came from (forward saves it), or None for a host array."""
-    return index if isinstance(index, Tensor) else None
-
-
 def _check_range(op: str, idx, size: int, dim: int) -> None:
     if idx.size:
         lo, hi = int(idx.min()), int(idx.max())
@@ -390,7 +386,7 @@ def index_select(input: Tensor, dim: int, index) -> Tensor:
         input = reshape(input, (1,))
     # the index itself when it is 1-D already: static capture follows a traced index by identity
     return IndexSelect.apply(input, d, idx if idx.ndim == 1 else idx.reshape(-1),
-                             _source(index))
+                             source_of(index))
 
 
 def gather(input: Tensor, dim, index=None) -> Tensor:
@@ -423,7 +419,7 @@ def gather(input: Tensor, dim, index=None) -> Tensor:
                          f"`input` of shape {input.shape} outside dim {d}")
     narrow = idx.shape != input.shape and any(
         i != d and n != m for i, (n, m) in enumerate(zip(idx.shape, input.shape, strict=True)))
-    return Gather.apply(input, d, idx, narrow, _source(index), "gather")
+    return Gather.apply(input, d, idx, narrow, source_of(index), "gather")
 
 
 def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
@@ -450,7 +446,7 @@ def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
     if any(n != m and 1 not in (n, m) for n, m in others):
         raise ValueError(f"take_along_dim: `indices` of shape {idx.shape} and `input` of "
                          f"shape {input.shape} do not broadcast outside dim {d}")
-    return Gather.apply(input, d, idx, False, _source(indices), "take_along_dim")
+    return Gather.apply(input, d, idx, False, source_of(indices), "take_along_dim")
 
 
 def masked_fill(input: Tensor, mask, value) -> Tensor:
@@ -503,7 +499,7 @@ def masked_fill(input: Tensor, mask, value) -> Tensor:
     else:
         raise TypeError(f"masked_fill: expected `value` to be a number or a 0-d Tensor "
                         f"(got {type(value).__name__})")
-    return MaskedFill.apply(input, m, value, _source(mask))
+    return MaskedFill.apply(input, m, value, source_of(mask))
 
 
 def nonzero(input: Tensor, as_tuple: bool = False):

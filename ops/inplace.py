@@ -11,9 +11,9 @@ import numpy as np
 from sparsegraph import backend
 from sparsegraph.autograd.function import Function
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import arr, broadcasts_to, shape_of, unbroadcast
+from sparsegraph.ops._util import QUIET_FP, arr, broadcasts_to, kept_array, shape_of, unbroadcast
 from sparsegraph.ops.ternary import clamp_bounds, clamp_grads
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import Tensor
 
 __all__ = ["add_", "mul_", "div_", "fill_", "copy_", "clamp_"]
 
@@ -64,10 +64,10 @@ def _save_operand(ctx, x: Tensor, other, keep: bool):
     """Keep ``other`` for backward when ``keep`` (a needed gradient reads it; else nothing is
     kept, so changing it in place later is no error, as in PyTorch): a Tensor through
     save_for_backward (so changing it in place before backward raises), or a private copy when
-    it shares memory with ``x`` (the write would change it: ``y.mul_(y)``). Returns the array
-    forward should use."""
-    if not isinstance(other, Tensor):
-        ctx.other = other
+    it shares memory with ``x`` (the write would change it: ``y.mul_(y)``); a host array the
+    caller may still write is copied (`kept_array`). Returns the array forward should use."""
+    if not isinstance(other, Tensor):  # a number or an array
+        ctx.other = kept_array(other) if keep else other
         return other
     o = other.array
     if not keep:
@@ -111,7 +111,7 @@ class DivInplace(Function):
         ctx.old = x.array.copy() if ctx.needs_input_grad[1] else None
         ctx.other_shape = shape_of(other)
         o = _save_operand(ctx, x, other, any(ctx.needs_input_grad))  # both gradients read it
-        with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 is inf or nan, as x / 0
+        with np.errstate(**QUIET_FP):  # x / 0 is inf or nan, as x / 0
             return dispatch("div_", ctx.device)(x.array, o)
 
     @staticmethod
@@ -179,7 +179,7 @@ def _check(op, x, other=None, *, cross_device=False, divide=False):
     if isinstance(other, Tensor) and not cross_device and other.device != x.device:
         raise ValueError(f"{op}: `other` is on {other.device} but the tensor is on {x.device}; "
                          "move it with .to()")
-    if isinstance(other, Tensor) and not broadcasts_to(other.shape, x.shape):
+    if hasattr(other, "shape") and not broadcasts_to(other.shape, x.shape):
         raise ValueError(f"{op}: `other` of shape {other.shape} cannot be broadcast to the "
                          f"tensor's shape {x.shape}")
     if other is None or cross_device:
@@ -199,10 +199,11 @@ def _check_cast(op: str, x: Tensor, result) -> None:
 
 
 def _as_operand(input: Tensor, other):
-    """A raw array operand as a Tensor on input's device (host data moves, as in `copy_`)."""
+    """A raw array operand moved to input's device (host data moves, as in `copy_`); it stays an
+    array, which the Function copies only if a gradient reads it (`_save_operand`)."""
     if isinstance(other, Tensor) or isinstance(other, np.generic) or not hasattr(other, "shape"):
         return other
-    return wrap(backend.to_device(other, input.device))
+    return backend.to_device(other, input.device)
 
 
 def add_(input: Tensor, other, alpha=1) -> Tensor:

@@ -15,6 +15,7 @@ from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import (
+    QUIET_FP,
     check_float,
     check_floating_input,
     check_tensor,
@@ -258,7 +259,7 @@ def _norm_backward_kernel(x, n, g, p, dims):
     if p == 2:
         return x * xp.where(zero, 0, g / safe)
     a = xp.abs(x)
-    with np.errstate(divide="ignore", invalid="ignore"):  # |x|^(p-1) at x == 0 for p < 1
+    with np.errstate(**QUIET_FP):  # |x|^(p-1) at x == 0 for p < 1
         scaled = xp.sign(x) * xp.where(a == 0, 0, a ** (p - 1))
     return scaled * xp.where(zero, 0, g / safe ** (p - 1))
 

@@ -16,7 +16,16 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import to_device, xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import arr, broadcasts_to, check_saved, check_tensor, kept_array
+from sparsegraph.ops._util import (
+    QUIET_FP,
+    arr,
+    broadcasts_to,
+    check_saved,
+    check_tensor,
+    kept_array,
+    operand_like,
+    source_of,
+)
 from sparsegraph.tensor import Tensor, wrap
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss",
@@ -110,14 +119,14 @@ class NLLLoss(Function):
             valid = None
         else:
             t = t * valid  # ignored rows point at class 0 (their weight is 0)
-        class_weight = _as_operand(weight, x)
+        class_weight = operand_like(weight, x)
         logp = dispatch("log_softmax", ctx.device)(x.array, 1) if fused else x.array
         loss, w, inv = dispatch("nll", ctx.device)(logp, t, valid, class_weight, smoothing,
                                                    reduction)
         if ctx.needs_input_grad[0]:  # unfused, backward never reads the input's values
             # the target and weight Tensors are saved: an in-place change then raises in
             # backward; arrays the caller gave are copied (`kept_array`)
-            sources = _tensor(target), _tensor(weight)
+            sources = source_of(target), source_of(weight)
             ctx.save_for_backward(*sources)
             ctx.args = (logp if fused else None, logp.shape,
                         t if valid is not None else kept_array(t, sources[0]), valid, w, inv,
@@ -129,20 +138,6 @@ class NLLLoss(Function):
         check_saved(ctx)
         gx = dispatch("nll_backward", ctx.device)(g.array, *ctx.args)
         return gx, None, None, None, None, None, None
-
-
-def _tensor(v) -> Tensor | None:
-    return v if isinstance(v, Tensor) else None
-
-
-def _as_operand(v, x: Tensor):
-    """A weight or target (a Tensor, an array or None) as an array in ``x``'s dtype on its
-    device (no copy when it is one already)."""
-    if v is None:
-        return None
-    a = arr(v)
-    a = a if a.dtype == x.dtype else a.astype(x.dtype)
-    return a if x.device == "cpu" else to_device(a, x.device)
 
 
 def _check_targets(op, target, ignore_index):
@@ -331,7 +326,7 @@ def _bce_logits_kernel(x, y, weight, pos_weight, reduction):
     xp = xp_of(x)
     # softplus(-x) = log(1 + e^-x), stably;  loss = (1 - y) x + (1 + (pw - 1) y) softplus(-x)
     sp = xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(-x, 0)
-    with np.errstate(invalid="ignore"):  # x = +-inf: 0 * inf and inf - inf are nan, as torch's
+    with np.errstate(**QUIET_FP):  # x = +-inf: 0 * inf and inf - inf are nan, as torch's
         losses = (1 - y) * x + (sp if pos_weight is None else (1 + (pos_weight - 1) * y) * sp)
         if weight is not None:
             losses = losses * weight
@@ -351,7 +346,7 @@ def _bce_logits_backward_kernel(g, x, y, weight, pos_weight, reduction, need_x, 
         lw = 1 if pos_weight is None else 1 + (pos_weight - 1) * y
         gx = coef * ((1 - y) - lw * sig_neg)
     if need_y:
-        with np.errstate(invalid="ignore"):  # x = +-inf: nan where torch's is, silently
+        with np.errstate(**QUIET_FP):  # x = +-inf: nan where torch's is, silently
             gy = -x if pos_weight is None else (
                 (pos_weight - 1) * (xp.log1p(e) + xp.maximum(-x, 0)) - x)
             gy = coef * gy
@@ -382,9 +377,9 @@ class BCEWithLogits(Function):
 
     @staticmethod
     def forward(ctx, x, y, weight, pos_weight, reduction):
-        w, pw = _as_operand(weight, x), _as_operand(pos_weight, x)
+        w, pw = operand_like(weight, x), operand_like(pos_weight, x)
         if any(ctx.needs_input_grad):
-            w_source, pw_source = _tensor(weight), _tensor(pos_weight)
+            w_source, pw_source = source_of(weight), source_of(pos_weight)
             ctx.save_for_backward(x, y, w_source, pw_source)
             ctx.args = kept_array(w, w_source), kept_array(pw, pw_source), reduction
         return dispatch("bce_logits", ctx.device)(x.array, y.array, w, pw, reduction)

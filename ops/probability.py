@@ -12,7 +12,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import as_dtype, xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import check_tensor, norm_dim
+from sparsegraph.ops._util import QUIET_FP, check_tensor, norm_dim
 from sparsegraph.ops.convert import to
 from sparsegraph.tensor import Tensor
 
@@ -21,14 +21,13 @@ __all__ = ["softmax", "log_softmax"]
 
 # NOTE: a fully masked slice (all -inf) gives nan (-inf - -inf), one holding +inf nan too, as
 # in torch; numpy's RuntimeWarning for them is silenced (torch gives none)
-_SILENT = {"invalid": "ignore", "divide": "ignore", "over": "ignore"}
 
 
 @register("softmax", "cpu", "cuda")
 def _softmax_kernel(x, dim):
     if not x.size:  # the max of an empty dim is undefined; the result is empty too
         return x.copy()
-    with np.errstate(**_SILENT):
+    with np.errstate(**QUIET_FP):
         e = xp_of(x).exp(x - x.max(axis=dim, keepdims=True))
         e /= e.sum(axis=dim, keepdims=True)
     return e
@@ -36,7 +35,7 @@ def _softmax_kernel(x, dim):
 
 @register("softmax_backward", "cpu", "cuda")
 def _softmax_backward_kernel(y, g, dim):
-    with np.errstate(**_SILENT):
+    with np.errstate(**QUIET_FP):
         gy = g * y
         gy -= y * gy.sum(axis=dim, keepdims=True)
     return gy
@@ -47,7 +46,7 @@ def _log_softmax_kernel(x, dim):
     if not x.size:
         return x.copy()
     xp = xp_of(x)
-    with np.errstate(**_SILENT):
+    with np.errstate(**QUIET_FP):
         z = x - x.max(axis=dim, keepdims=True)
         z -= xp.log(xp.exp(z).sum(axis=dim, keepdims=True))
     return z
@@ -55,7 +54,7 @@ def _log_softmax_kernel(x, dim):
 
 @register("log_softmax_backward", "cpu", "cuda")
 def _log_softmax_backward_kernel(y, g, dim):
-    with np.errstate(**_SILENT):
+    with np.errstate(**QUIET_FP):
         return g - xp_of(y).exp(y) * g.sum(axis=dim, keepdims=True)
 
 

@@ -16,7 +16,13 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import DEFAULT_FLOAT, as_dtype, xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import check_bool, check_floating_input, expand_reduced, reduce_dims
+from sparsegraph.ops._util import (
+    QUIET_FP,
+    check_bool,
+    check_floating_input,
+    expand_reduced,
+    reduce_dims,
+)
 from sparsegraph.tensor import Tensor
 
 __all__ = ["sum", "mean", "prod", "var", "std", "var_mean", "any", "all", "logsumexp"]
@@ -49,7 +55,7 @@ def _sum_kernel(x, dims, keepdim):
 @register("mean", "cpu", "cuda")
 def _mean_kernel(x, dims, keepdim):
     if x.size == 0:  # numpy warns "Mean of empty slice"; torch returns nan silently
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(**QUIET_FP):
             return x.sum(axis=dims, keepdims=keepdim) / x.dtype.type(0)
     return x.mean(axis=dims, keepdims=keepdim)
 
@@ -143,15 +149,14 @@ def _empty_moments(x, dims, keepdim):
 
 
 # NOTE: inf or nan inputs give nan (inf - inf), a huge spread inf, n <= correction inf / nan:
-# torch's values, without numpy's warnings
-_SILENT = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}
+# torch's values, without numpy's warnings (QUIET_FP)
 
 
 @register("var", "cpu", "cuda")
 def _var_kernel(x, dims, keepdim, correction):
     if x.size == 0:  # numpy warns on the empty mean; the result is nan
         return _empty_moments(x, dims, keepdim)
-    with np.errstate(**_SILENT):
+    with np.errstate(**QUIET_FP):
         return _reduced(_moments(x, dims, correction)[0], x, dims, keepdim)
 
 
@@ -159,7 +164,7 @@ def _var_kernel(x, dims, keepdim, correction):
 def _std_kernel(x, dims, keepdim, correction):
     if x.size == 0:
         return _empty_moments(x, dims, keepdim)
-    with np.errstate(**_SILENT):  # the root taken before rounding to x's dtype, as torch's
+    with np.errstate(**QUIET_FP):  # the root taken before rounding to x's dtype, as torch's
         return _reduced(xp_of(x).sqrt(_moments(x, dims, correction)[0]), x, dims, keepdim)
 
 
@@ -167,7 +172,7 @@ def _std_kernel(x, dims, keepdim, correction):
 def _var_mean_kernel(x, dims, keepdim, correction):
     if x.size == 0:
         return _empty_moments(x, dims, keepdim), _empty_moments(x, dims, keepdim)
-    with np.errstate(**_SILENT):
+    with np.errstate(**QUIET_FP):
         var, mean = _moments(x, dims, correction)
         return _reduced(var, x, dims, keepdim), _reduced(mean, x, dims, keepdim)
 
@@ -175,11 +180,14 @@ def _var_mean_kernel(x, dims, keepdim, correction):
 @register("var_backward", "cpu", "cuda")
 def _var_backward_kernel(x, g, dims, keepdim, correction, g_mean=None):
     """d var / dx = 2 (x - mean) / (n - correction) times ``g``; plus ``g_mean / n`` (the
-    gradient of the mean, for `var_mean`) when given."""
+    gradient of the mean, for `var_mean`) when given. ``g`` None (only `var_mean`'s mean
+    reached the loss): the mean's gradient alone, as `Mean`'s (a broadcast view)."""
+    n = _count(x.shape, dims)
+    if g is None:
+        return _reduce_backward_kernel(g_mean, x.shape, dims, keepdim, 1.0 / n if n else 0.0)
     if x.size == 0:
         return xp_of(x).zeros(x.shape, dtype=x.dtype)
-    n = _count(x.shape, dims)
-    with np.errstate(**_SILENT):
+    with np.errstate(**QUIET_FP):
         grad, _, delta = _centered(x, dims)
         grad -= delta.astype(x.dtype, copy=False)  # deviations from the mean itself
         scale = x.dtype.type(2) / x.dtype.type(builtins.max(n - correction, 0))
@@ -193,7 +201,7 @@ def _var_backward_kernel(x, g, dims, keepdim, correction, g_mean=None):
 def _std_backward_kernel(x, out, g, dims, keepdim, correction):
     """``var_backward`` of ``g / (2 std)``, that 0 where std is 0: PyTorch's ``std_backward``
     (``masked_fill_(result == 0, 0)``), so a constant slice has a zero gradient, not nan."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(**QUIET_FP):
         g = xp_of(g).where(out == 0, 0, g / (2 * out)).astype(g.dtype, copy=False)
     return _var_backward_kernel(x, g, dims, keepdim, correction)
 
@@ -210,7 +218,7 @@ def _logsumexp_kernel(x, dims):
         return xp.full(_kept_shape(x.shape, dims), -np.inf, dtype=x.dtype)
     m = x.max(axis=dims, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0)  # all -inf (or some +inf / nan) slices: no shift
-    with np.errstate(divide="ignore"):  # log(0) = -inf for all -inf slices
+    with np.errstate(**QUIET_FP):  # log(0) = -inf for all -inf slices
         out = xp.log(xp.exp(x - m).sum(axis=dims, keepdims=True))
     out += m
     return out
@@ -219,7 +227,7 @@ def _logsumexp_kernel(x, dims):
 @register("logsumexp_backward", "cpu", "cuda")
 def _logsumexp_backward_kernel(x, out, g):
     """``g * softmax(x)``; ``out`` and ``g`` have the reduced dims kept."""
-    with np.errstate(invalid="ignore"):  # all -inf slices: nan, as torch
+    with np.errstate(**QUIET_FP):  # all -inf slices: nan, as torch
         return g * xp_of(x).exp(x - out)
 
 
@@ -306,7 +314,7 @@ class Std(Function):
 
 
 class VarMean(Function):
-    """``(var, mean)`` from one pass of statistics; either output may reach the loss."""
+    """``(var, mean)`` from one set of statistics; either output may reach the loss."""
 
     @staticmethod
     def forward(ctx, x, dims, keepdim, correction):
@@ -317,14 +325,9 @@ class VarMean(Function):
     @staticmethod
     def backward(ctx, g_var, g_mean):
         (x,) = ctx.saved_tensors
-        if g_var is None:  # only the mean reached the loss: Mean's gradient
-            n = _count(x.shape, ctx.dims)
-            g = dispatch("reduce_backward", ctx.device)(
-                g_mean.array, x.shape, ctx.dims, ctx.keepdim, 1.0 / n if n else 0.0)
-            return g, None, None, None
         return dispatch("var_backward", ctx.device)(
-            x.array, g_var.array, ctx.dims, ctx.keepdim, ctx.correction,
-            None if g_mean is None else g_mean.array), None, None, None
+            x.array, None if g_var is None else g_var.array, ctx.dims, ctx.keepdim,
+            ctx.correction, None if g_mean is None else g_mean.array), None, None, None
 
 
 class LogSumExp(Function):

@@ -15,13 +15,13 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import kept_array
+from sparsegraph.ops._util import QUIET_FP, operand_like
 from sparsegraph.ops.elementwise import abs as abs_
 from sparsegraph.ops.elementwise import minimum
-from sparsegraph.ops.loss import _as_operand, _elementwise_weight, _pair
+from sparsegraph.ops.loss import _elementwise_weight, _pair
 from sparsegraph.ops.reduce import mean
 from sparsegraph.ops.reduce import sum as sum_
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import Tensor
 
 __all__ = ["huber_loss", "smooth_l1_loss", "binary_cross_entropy"]
 
@@ -80,7 +80,7 @@ def _bce_prob_kernel(p, y):
     """``-(y log p + (1 - y) log(1 - p))`` elementwise, each log clamped at -100 (PyTorch's,
     so p = 0 or 1 gives a finite loss)."""
     xp = xp_of(p)
-    with np.errstate(divide="ignore"):  # log(0) = -inf, clamped
+    with np.errstate(**QUIET_FP):  # log(0) = -inf, clamped
         log_p = xp.maximum(xp.log(p), -100)
         log_q = xp.maximum(xp.log1p(-p), -100)
     return -(y * log_p + (1 - y) * log_q)
@@ -93,7 +93,7 @@ def _bce_prob_backward_kernel(g, p, y, need_p, need_y):
     xp = xp_of(p)
     gp = gy = None
     # +inf / -inf for y at p = 0 / 1 (and 0 / 0 for float16 p: EPSILON rounds to 0), as torch
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(**QUIET_FP):
         if need_p:
             gp = g * (p - y) / xp.maximum((1 - p) * p, p.dtype.type(BCE_EPSILON))
         if need_y:
@@ -136,7 +136,6 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
                          "binary_cross_entropy_with_logits")
     losses = BinaryCrossEntropy.apply(input, target)
     w = _elementwise_weight("binary_cross_entropy", "weight", weight, input)
-    if w is not None:  # a Tensor stays one (the product saves it); an array is copied
-        w = (w.to(input.device, input.dtype) if isinstance(w, Tensor)
-             else wrap(kept_array(_as_operand(w, input))))
+    if w is not None:  # in input's dtype; the product keeps a Tensor or a copy of an array
+        w = w.to(input.device, input.dtype) if isinstance(w, Tensor) else operand_like(w, input)
     return _reduced(losses if w is None else losses * w, reduction)

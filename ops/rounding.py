@@ -15,7 +15,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import promote, xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import arr, shape_of, unbroadcast
+from sparsegraph.ops._util import QUIET_FP, arr, kept_operand, shape_of, unbroadcast
 from sparsegraph.ops.elementwise import binary_op
 from sparsegraph.tensor import Tensor
 
@@ -61,19 +61,20 @@ def _register_binary(name, fwd, quotient):
     @register(name, "cpu", "cuda")
     def kernel(a, b):
         _check_int_zero(a, b)
-        with np.errstate(divide="ignore", invalid="ignore"):  # x / 0.0 is inf or nan
+        with np.errstate(**QUIET_FP):  # x / 0.0 is inf or nan
             return fwd(_xp(a, b), a, b)
 
     @register(name + "_quotient", "cpu", "cuda")
     def quotient_kernel(a, b):
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(**QUIET_FP):
             return quotient(_xp(a, b), a, b)
 
     def forward(ctx, a, b):
         ctx.shapes = shape_of(a), shape_of(b)
         ctx.dtypes = getattr(a, "dtype", None), getattr(b, "dtype", None)
         if quotient is not None and ctx.needs_input_grad[1]:
-            ctx.save_for_backward(a, b)  # the quotient reads both: changing one then raises
+            # the quotient reads both: changing a Tensor then raises, an array is copied
+            ctx.save_for_backward(kept_operand(a), kept_operand(b))
         return dispatch(name, ctx.device)(*promote(arr(a), arr(b)))
 
     def backward(ctx, g):

@@ -13,11 +13,11 @@ from collections import namedtuple
 
 import numpy as np
 
-from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.creation import full
-from sparsegraph.kernels import dispatch, register
+from sparsegraph.kernels import register
 from sparsegraph.ops._util import check_bool, check_tensor, norm_dim
+from sparsegraph.ops.extrema import SelectAll, SelectDim
 from sparsegraph.tensor import Tensor
 
 __all__ = ["sort", "argsort", "topk", "median"]
@@ -67,75 +67,28 @@ def _median_dim_kernel(x, dim):
     return xp.take_along_axis(x, idx, dim), idx
 
 
-# ---- Functions -------------------------------------------------------------------------------
-class Sort(Function):
+# ---- Functions: elements selected (ops/extrema.py), by the kernels above -----------------------
+class Sort(SelectDim):
     """Sorted values and their indices along ``dim`` (the first ``k`` when ``k`` is given)."""
 
-    @staticmethod
-    def forward(ctx, x, dim, descending, k):
-        values, idx = dispatch("sort", ctx.device)(x.array, dim, descending, k)
-        if ctx.needs_input_grad[0]:
-            ctx.idx, ctx.shape, ctx.dim = idx, x.shape, dim
-        return values, idx
 
-    @staticmethod
-    def backward(ctx, g, g_indices=None):
-        if g is None:
-            return None, None, None, None
-        # the kernel registered in ops/extrema.py: g put back where it was taken from
-        return dispatch("take_along_backward", ctx.device)(
-            g.array, ctx.idx, ctx.shape, ctx.dim), None, None, None
-
-
-class MedianDim(Function):
+class MedianDim(SelectDim):
     """The lower median along ``dim`` and its index; the gradient goes to that index (torch's
     rule for the overload with a dim)."""
 
-    @staticmethod
-    def forward(ctx, x, dim, keepdim):
-        values, idx = dispatch("median_dim", ctx.device)(x.array, dim)
-        if ctx.needs_input_grad[0]:
-            ctx.idx, ctx.shape, ctx.dim, ctx.keepdim = idx, x.shape, dim, keepdim
-        if not keepdim:
-            values, idx = values.squeeze(dim), idx.squeeze(dim)
-        return values, idx
 
-    @staticmethod
-    def backward(ctx, g, g_indices=None):
-        if g is None:
-            return None, None, None
-        g = g.array if ctx.keepdim else xp_of(g.array).expand_dims(g.array, ctx.dim)
-        return dispatch("take_along_backward", ctx.device)(
-            g, ctx.idx, ctx.shape, ctx.dim), None, None
-
-
-class MedianAll(Function):
+class MedianAll(SelectAll):
     """The lower median of all elements; tied elements share the gradient evenly (torch's
     ``evenly_distribute_backward``, as `max()` without a dim)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        y = dispatch("median_dim", ctx.device)(x.array.reshape(-1), 0)[0].reshape(())
-        if not ctx.needs_input_grad[0]:
-            return y
-        ctx.save_for_backward(x)  # both, as torch: an in-place change to either then raises
-        return ctx.save_output(y)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        # the kernel registered in ops/extrema.py: g shared among the elements equal to y
-        return dispatch("extremum_all_backward", ctx.device)(
-            g.array, x.array, ctx.saved_output)
 
 
 # ---- public functions --------------------------------------------------------------------------
 def _sorted(input, dim, descending: bool, k):
     """Run `Sort`; a 0-d tensor is sorted as a 1-element vector and reshaped back."""
     if input.ndim == 0:
-        values, idx = Sort.apply(input.reshape((1,)), 0, descending, k)
+        values, idx = Sort.apply(input.reshape((1,)), "sort", 0, True, (descending, k))
         return (values, idx) if k == 0 else (values.reshape(()), idx.reshape(()))
-    return Sort.apply(input, dim, descending, k)
+    return Sort.apply(input, "sort", dim, True, (descending, k))
 
 
 def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
@@ -217,10 +170,10 @@ def median(input: Tensor, dim: int | None = None, keepdim: bool = False):
                 raise ValueError(f"median: expected a non-empty tensor (got shape "
                                  f"{input.shape} of {input.dtype})")
             return full((), np.nan, dtype=input.dtype, device=input.device)
-        return MedianAll.apply(input)
+        return MedianAll.apply(input, "median_dim")
     d = norm_dim("median", dim, input.ndim)
     if input.ndim == 0:  # torch: the value itself and index 0
-        return MedianResult(*MedianDim.apply(input.reshape((1,)), 0, False))
+        return MedianResult(*MedianDim.apply(input.reshape((1,)), "median_dim", 0, False))
     if input.shape[d] == 0:
         raise ValueError(f"median: expected a non-empty dim {d} (got shape {input.shape})")
-    return MedianResult(*MedianDim.apply(input, d, keepdim))
+    return MedianResult(*MedianDim.apply(input, "median_dim", d, keepdim))

@@ -12,6 +12,7 @@ from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops.index import getitem
 from sparsegraph.sparse import SparseTensor, Structure, check_values
+from sparsegraph.sparse_checks import as_structure_arrays
 from sparsegraph.tensor import Tensor
 
 __all__ = ["sparse_to_dense", "sparse_to_csr", "sparse_to_coo", "coalesce",
@@ -165,7 +166,7 @@ def _coalesced_plan(s: Structure) -> _Plan:
         indptr = xp.concatenate([xp.zeros(1, np.int64), xp.cumsum(
             xp.bincount(urow, minlength=s.shape[0]))])
         csr = Structure.csr(indptr, ucol, s.shape, validate=False)
-        csr._cache["rows"] = urow.astype(csr.indices.dtype, copy=False)
+        csr._cache["rows"] = as_structure_arrays(urow.astype(csr.indices.dtype, copy=False))
         csr._cache["coalesced"] = _Plan(csr, None, None, True)  # sorted and unique
         if s.layout == "csr":
             return _Plan(csr, None, inverse, False)

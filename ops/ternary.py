@@ -9,7 +9,7 @@ from sparsegraph.autograd.function import Function
 from sparsegraph.backend import promote, result_type, xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import arr, broadcasts_to, same_device, shape_of, unbroadcast
-from sparsegraph.ops.elementwise import _binary_args, _cast
+from sparsegraph.ops.elementwise import _as_tensor, _binary_args, _cast
 from sparsegraph.ops.index import nonzero
 from sparsegraph.tensor import Tensor, wrap
 
@@ -154,7 +154,8 @@ def where(condition: Tensor, input=None, other=None):
             isinstance(v, int | float | bool | np.number) for v in (input, other)):
         # two scalars: PyTorch 2 gives their promoted default dtype (float32 for 1.0, 0.0)
         input = wrap(condition.xp.asarray(input, dtype=result_type(input, other)))
-    input, other = _binary_args("where", input, other)
+    # numpy branches as Tensors: checked against the condition's device (no gradient reads them)
+    input, other = map(_as_tensor, _binary_args("where", input, other))
     same_device("where", condition, input, other)
     try:
         np.broadcast_shapes(condition.shape, shape_of(input), shape_of(other))

@@ -21,6 +21,7 @@ from sparsegraph import backend
 from sparsegraph.sparse_checks import (
     INT64_MAX,
     as_index_array,
+    as_structure_arrays,
     check_range,
     check_shape,
     check_values,
@@ -45,7 +46,8 @@ class Structure:
     def __init__(self, shape, layout, *, indptr=None, indices=None, row=None, col=None):
         self.shape = shape
         self.layout = layout
-        self.indptr, self.indices, self.row, self.col = indptr, indices, row, col
+        self.indptr, self.indices, self.row, self.col = as_structure_arrays(
+            (indptr, indices, row, col))
         self.device = backend.device_of(indices if layout == "csr" else row)
         self._cache: dict = {}
 
@@ -94,7 +96,7 @@ class Structure:
     def _cached(self, key, build):
         value = self._cache.get(key)
         if value is None:
-            value = self._cache[key] = build()
+            value = self._cache[key] = as_structure_arrays(build())
         return value
 
     def _cached_with(self, op: str, other: Structure, build):
@@ -104,7 +106,7 @@ class Structure:
         per_other = self._cache.setdefault(("with", op), weakref.WeakKeyDictionary())
         value = per_other.get(other)
         if value is None:
-            value = per_other[other] = build()
+            value = per_other[other] = as_structure_arrays(build())
         return value
 
     def rows(self):
@@ -130,7 +132,7 @@ class Structure:
             indptr, indices, perm = _kernel("coo_to_csr", self.device)(self.row, self.col,
                                                                        self.shape[0])
             s = Structure.csr(indptr, indices, self.shape, validate=False)
-            s._cache["rows"] = self.row[perm]
+            s._cache["rows"] = as_structure_arrays(self.row[perm])
             return s, perm
 
         return self._cached("csr", build)
@@ -166,7 +168,8 @@ class Structure:
             t_indptr, t_indices, perm = _kernel("csr_transpose", self.device)(
                 csr.indptr, csr.indices, self.shape[1])
             t = Structure.csr(t_indptr, t_indices, self.shape[::-1], validate=False)
-            t._cache["transpose"] = (csr, backend.xp_of(perm).argsort(perm, kind="stable"))
+            t._cache["transpose"] = as_structure_arrays(
+                (csr, backend.xp_of(perm).argsort(perm, kind="stable")))
             return t, (perm if perm0 is None else perm0[perm])
 
         return self._cached("transpose", build)

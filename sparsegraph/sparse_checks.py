@@ -5,6 +5,8 @@ of its shared structure."""
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from sparsegraph import backend
@@ -126,3 +128,39 @@ def read_only(s, name: str, array):
     per-access copy would cost a copy per read). The structure is immutable and shared, and
     the kernels trust it."""
     return s._cached(("read_only", name), lambda: frozen(array))
+
+
+# The index arrays structures hold and derive (indptr, indices, COO rows, permutations): never
+# written once built, so an op keeping one for backward keeps it without a copy
+# (`sparsegraph.ops._util.kept_array`). By id, with a weak reference telling a reused id apart.
+_STRUCTURE_ARRAYS: dict[int, weakref.ref] = {}
+
+
+def as_structure_arrays(value):
+    """``value`` (an array, a Structure or a tuple of them), its arrays registered as a
+    structure's (`is_structure_array`)."""
+    if isinstance(value, tuple):
+        for item in value:
+            as_structure_arrays(item)
+    elif hasattr(value, "shape") and hasattr(value, "dtype"):
+        key = id(value)
+        try:
+            _STRUCTURE_ARRAYS[key] = weakref.ref(value, lambda _, key=key: _STRUCTURE_ARRAYS.pop(
+                key, None))
+        except TypeError:  # an array type without weak references: treated as the caller's
+            pass
+    return value
+
+
+def is_structure_array(array) -> bool:
+    """Whether ``array`` is one of a structure's index arrays, or a read-only view of one (what
+    `SparseTensor.indptr` / ``.row`` / ``.col`` hand out): nothing writes it."""
+    while True:
+        ref = _STRUCTURE_ARRAYS.get(id(array))
+        if ref is not None and ref() is array:
+            return True
+        base = getattr(array, "base", None)
+        # (a base without flags, as_strided's, is no array of ours)
+        if base is None or not hasattr(base, "flags") or getattr(array.flags, "writeable", True):
+            return False
+        array = base

@@ -20,6 +20,7 @@ import numpy as np
 
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import register
+from sparsegraph.ops._util import QUIET_FP
 from sparsegraph.ops.sparse_kernels.structure import csr_row_ids
 
 # elements of one edge block's temporaries (4 MiB of float32): big enough to amortise the
@@ -133,7 +134,7 @@ def sddmm(indptr, indices, x, y):
 def _softmax_parts(indptr, values):
     xp = xp_of(values)
     starts, _, seg = segments(xp, indptr, values.shape[0])
-    with np.errstate(invalid="ignore"):  # an all -inf row: -inf - -inf is nan, as torch
+    with np.errstate(**QUIET_FP):  # an all -inf row: -inf - -inf is nan, as torch
         shifted = values - reduceat(xp, "maximum", values, starts, seg)[seg]
     return xp, starts, seg, shifted
 

@@ -296,3 +296,14 @@ def test_option_errors_name_the_argument(call, error, message):
 def test_docstring_examples_run():
     result = doctest.testmod(graph_norm, extraglobs={"sg": sg})
     assert result.attempted >= 3 and result.failed == 0
+
+
+def test_inv_degree_is_the_power_with_zero_for_nonpositive_and_nan_kept():
+    deg = np.array([4.0, 0.0, -2.0, np.nan, 0.25])
+    with np.errstate(divide="ignore", invalid="ignore"):  # the reference's own 0 ** -0.5 etc.
+        for power in (-0.5, -1):
+            want = np.where(deg <= 0, 0.0, deg ** power)
+            got = graph_norm.inv_degree(sg.tensor(deg, dtype=sg.float64), power).numpy()
+            np.testing.assert_allclose(got, want, rtol=1e-15)  # nan where deg is nan
+    with pytest.raises(ValueError, match=r"inv_degree: expected `power` -0.5 or -1 \(got 2\)"):
+        graph_norm.inv_degree(sg.tensor(deg), 2)

@@ -264,3 +264,92 @@ def test_a_device_index_array_is_copied_on_emulated_cuda(emulated_cuda):
     idx[...] = 2
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.to("cpu").numpy(), [2.0, 1.0, 0.0])
+
+
+# ---- the indices max / min / median with a dim, sort and topk return: backward reads them ------
+RETURNED_INDICES = {
+    "median-dim": lambda x: x.median(0),
+    "median-keepdim": lambda x: x.median(1, keepdim=True),
+    "median-0d": lambda x: x[1, 2].median(0),
+    "max-dim": lambda x: x.max(1),
+    "min-keepdim": lambda x: x.min(0, keepdim=True),
+    "sort": lambda x: ops.sort(x, 1, descending=True),
+    "sort-0d": lambda x: ops.sort(x[1, 2], 0),
+    "topk": lambda x: ops.topk(x, 2, dim=0),
+}
+
+
+@pytest.mark.parametrize("fn", RETURNED_INDICES.values(), ids=RETURNED_INDICES.keys())
+@pytest.mark.parametrize("change", [lambda i: i.zero_(), lambda i: i.fill_(1)],
+                         ids=["zero_", "fill_"])
+def test_changing_the_returned_indices_in_place_raises(fn, change):
+    values, indices = fn(rand((3, 4)))
+    change(indices)
+    with pytest.raises(RuntimeError, match=CHANGED):
+        values.sum().backward()
+
+
+def test_changing_a_copy_of_the_returned_indices_keeps_the_gradient():
+    x = leaf([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0], [7.0, 9.0, 8.0]])
+    values, indices = x.median(1)
+    indices.clone().zero_()
+    values.sum().backward()
+    a = x.detach().numpy()
+    want = (a == np.sort(a, axis=1)[:, [1]]).astype(float)  # distinct rows: one middle each
+    np.testing.assert_array_equal(x.grad.numpy(), want)
+
+
+# ---- a numpy operand of the binary ops: copied when a gradient reads it ------------------------
+NUMPY_OPERAND = {  # (f(x, w) for a numpy w, d sum(f) / dx in numpy from the values at forward)
+    "mul": (lambda x, w: x * w, lambda x, w: w),
+    "rmul": (lambda x, w: w * x, lambda x, w: w),
+    "div": (lambda x, w: x / w, lambda x, w: 1 / w),
+    "rdiv": (lambda x, w: w / x, lambda x, w: -w / x ** 2),
+    "pow": (lambda x, w: x ** w, lambda x, w: w * x ** (w - 1)),
+    "rpow": (lambda x, w: ops.pow(w, x), lambda x, w: w ** x * np.log(w)),
+    # PyTorch's rule: tied operands share the gradient evenly
+    "maximum": (lambda x, w: ops.maximum(x, w), lambda x, w: (x > w) + 0.5 * (x == w)),
+    "minimum": (lambda x, w: ops.minimum(w, x), lambda x, w: (x < w) + 0.5 * (x == w)),
+    # the divisor's gradient -floor(w / x) reads the dividend
+    "remainder-dividend": (lambda x, w: ops.remainder(w, x), lambda x, w: -np.floor(w / x)),
+}
+
+
+@pytest.mark.parametrize("fn, grad", NUMPY_OPERAND.values(), ids=NUMPY_OPERAND.keys())
+def test_a_numpy_operand_changed_after_forward_does_not_change_the_gradient(fn, grad):
+    x0, w = np.array([1.5, 2.0, 3.0]), np.array([2.0, 0.5, 3.0])
+    x = leaf(x0)
+    y = fn(x, w)
+    want = grad(x0, w.copy())
+    w[...] = 7.0
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-13)
+
+
+def test_a_read_only_numpy_operand_is_kept_not_copied():
+    w = np.array([2.0, 0.5, 3.0])
+    w.flags.writeable = False
+    y = leaf([1.0, 2.0, 3.0]) * w
+    assert y.grad_fn.ctx.saved_tensors[1] is w
+
+
+def test_a_numpy_bce_weight_changed_after_forward_does_not_change_the_gradient():
+    p0, t, w = np.array([0.2, 0.7, 0.9]), np.array([0.0, 1.0, 1.0]), np.array([1.0, 2.0, 3.0])
+    p = leaf(p0)
+    loss = F.binary_cross_entropy(p, sg.tensor(t, dtype=sg.float64), weight=w, reduction="sum")
+    want = w * (p0 - t) / (p0 * (1 - p0))  # PyTorch's gradient, weighted
+    w[:] = 100.0
+    loss.backward()
+    np.testing.assert_allclose(p.grad.numpy(), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("op, grad", [("mul_", lambda w: w), ("div_", lambda w: 1 / w)],
+                         ids=["mul_", "div_"])
+def test_a_numpy_operand_of_an_inplace_op_changed_after_it_keeps_the_gradient(op, grad):
+    x, w = leaf([1.0, 2.0, 3.0]), np.array([2.0, 0.5, 4.0])
+    y = x * 1
+    getattr(y, op)(w)
+    want = grad(w.copy())
+    w[:] = 7.0
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-13)

@@ -206,12 +206,14 @@ def test_median_without_dim_shares_the_gradient_among_ties_as_pytorch():
 
 
 def test_median_with_dim_sends_the_gradient_to_the_returned_index():
-    x = leaf([[4.0, 1.0, 4.0, 9.0]])
+    x = leaf([[4.0, 1.0, 4.0, 9.0]])  # lower median 4, at positions 0 and 2
     values, indices = x.median(1)
     values.sum().backward()
-    want = np.zeros((1, 4))
-    want[0, int(indices.numpy()[0])] = 1.0
-    np.testing.assert_array_equal(x.grad.numpy(), want)
+    (i,) = indices.numpy().tolist()
+    assert i in (0, 2)  # a position of the lower median, which torch may pick among ties
+    g = x.grad.numpy()[0]
+    (hit,) = np.flatnonzero(g)  # the whole gradient at one element (not shared among ties)
+    assert g[hit] == 1.0 and hit == i
 
 
 def test_median_edge_cases():
