@@ -26,7 +26,7 @@ from sparsegraph.ops._util import (
     source_of,
     unbroadcast,
 )
-from sparsegraph.tensor import TRACE, Tensor, wrap
+from sparsegraph.tensor import TRACE, Tensor, host_values, wrap
 
 __all__ = ["getitem", "setitem", "index_select", "gather", "take_along_dim", "masked_fill",
            "nonzero"]
@@ -257,32 +257,52 @@ class MaskedFill(Function):
 
 
 # ---- public functions ------------------------------------------------------------------------
-def _key_part(op: str, k, xp):
-    """One part of an index as numpy/cupy understands it (Tensors and lists become arrays)."""
+def _key_part(op: str, k, input: Tensor):
+    """``(one part of an index as numpy/cupy understands it, the Tensor backward saves for it
+    or None)``: Tensors and lists become arrays on ``input``'s device (`_on_device`)."""
     if type(k) is int or type(k) is slice or k is None or k is Ellipsis:
-        return k
-    if isinstance(k, Tensor):
-        k = k.array
-    elif isinstance(k, list | range):
-        k = xp.asarray(k)
+        return k, None
+    if isinstance(k, list | range):
+        k = input.xp.asarray(k)
         if k.size == 0:  # `[]` is an empty integer index, not a float one
             k = k.astype(np.int64)
-    elif isinstance(k, float):
+        return k, None
+    if isinstance(k, float):
         raise TypeError(f"{op}: expected integer, slice or boolean indices (got float {k!r})")
-    if hasattr(k, "dtype"):
-        if k.dtype.kind not in "iub":
-            raise TypeError(f"{op}: expected integer or boolean index arrays (got {k.dtype})")
-        if xp is not np and isinstance(k, np.ndarray):
-            k = xp.asarray(k)
-    return k
+    kind = k.dtype.kind if isinstance(k, Tensor) or hasattr(k, "dtype") else None
+    if kind is not None and kind not in "iub":
+        raise TypeError(f"{op}: expected integer or boolean index arrays (got {k.dtype})")
+    if kind is None or isinstance(k, np.generic):  # a scalar: numpy / cupy take it as it is
+        return k, None
+    return _on_device(op, "index", k, input)
 
 
-def _key(op: str, key, xp) -> tuple:
-    """``(key as numpy/cupy understands it, the Tensors among its parts)``."""
-    if isinstance(key, tuple):
-        return (tuple(_key_part(op, k, xp) for k in key),
-                tuple(k for k in key if isinstance(k, Tensor)))
-    return _key_part(op, key, xp), (key,) if isinstance(key, Tensor) else ()
+def _on_device(op: str, name: str, index, input: Tensor):
+    """``(index's array on input's device, the Tensor backward saves or None)`` for an index
+    Tensor or array. As PyTorch, a host index may index a device tensor, never the reverse.
+    A host Tensor moves by a traced `to` (a static graph follows its values on every call),
+    a host array through `host_values` (a trace guards its values): a copy made out of the
+    tracer's sight would be baked into the graph as a constant."""
+    where = index.device if isinstance(index, Tensor) else device_of(index)
+    if where == input.device:
+        return (index.array, index) if isinstance(index, Tensor) else (index, None)
+    if where != "cpu":
+        raise ValueError(f"{op}: expected `{name}` on {input.device}, like `input`, or on the "
+                         f"cpu (got one on {where}); move it with .to({input.device!r})")
+    if isinstance(index, Tensor):
+        from sparsegraph.ops.convert import to
+
+        moved = to(index, input.device)
+        return moved.array, moved
+    host_values(index, f"{op}: `{name}` copied to {input.device}")
+    return to_device(index, input.device), None
+
+
+def _key(op: str, key, input: Tensor) -> tuple:
+    """``(key as numpy/cupy understands it, the Tensors backward saves for its parts)``."""
+    parts = [_key_part(op, k, input) for k in (key if isinstance(key, tuple) else (key,))]
+    sources = tuple(t for _, t in parts if t is not None)
+    return (tuple(k for k, _ in parts) if isinstance(key, tuple) else parts[0][0]), sources
 
 
 def getitem(input: Tensor, key) -> Tensor:
@@ -300,7 +320,7 @@ def getitem(input: Tensor, key) -> Tensor:
     if type(key) is int or type(key) is slice:  # the common case, kept cheap
         sources = ()
     else:
-        key, sources = _key("getitem", key, input.xp)
+        key, sources = _key("getitem", key, input)
     try:
         return GetItem.apply(input, key, sources)
     except IndexError as exc:
@@ -317,7 +337,7 @@ def setitem(input: Tensor, key, value) -> None:
         ValueError: if ``value`` cannot be broadcast to ``input[key]``, or is on another device.
     """
     check_tensor("setitem", "input", input)
-    key, sources = _key("setitem", key, input.xp)
+    key, sources = _key("setitem", key, input)
     if isinstance(value, Tensor):
         if value.device != input.device:
             raise ValueError(f"setitem: `value` is on {value.device} but the tensor is on "
@@ -346,17 +366,16 @@ def setitem(input: Tensor, key, value) -> None:
         raise type(exc)(f"setitem: {exc} (tensor of shape {input.shape})") from None
 
 
-def _index_array(op: str, index, input: Tensor):
-    """``index`` as an integer array on ``input``'s device (lists and Tensors accepted)."""
-    if isinstance(index, Tensor):
-        idx = index.array
-    else:
-        idx = np.asarray(index)
-        if idx.size == 0 and idx.dtype.kind == "f":
-            idx = idx.astype(np.int64)
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"{op}: expected an integer `index` (got {idx.dtype})")
-    return idx if input.device == "cpu" else to_device(idx, input.device)
+def _index_array(op: str, name: str, index, input: Tensor):
+    """``(index as an integer array on input's device, the Tensor backward saves or None)``;
+    lists, host and device arrays and Tensors accepted (`_on_device`)."""
+    if not isinstance(index, Tensor) and not hasattr(index, "dtype"):
+        index = np.asarray(index)
+        if index.size == 0 and index.dtype.kind == "f":
+            index = index.astype(np.int64)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"{op}: expected an integer `{name}` (got {index.dtype})")
+    return _on_device(op, name, index, input)
 
 
 def _check_range(op: str, idx, size: int, dim: int) -> None:
@@ -377,7 +396,7 @@ def index_select(input: Tensor, dim: int, index) -> Tensor:
     """
     check_tensor("index_select", "input", input)
     d = norm_dim("index_select", dim, input.ndim)
-    idx = _index_array("index_select", index, input)
+    idx, source = _index_array("index_select", "index", index, input)
     if idx.ndim > 1:
         raise ValueError(f"index_select: expected a 1-D `index` (got shape {idx.shape})")
     if input.ndim == 0:  # a scalar acts as a vector of one element
@@ -385,8 +404,7 @@ def index_select(input: Tensor, dim: int, index) -> Tensor:
 
         input = reshape(input, (1,))
     # the index itself when it is 1-D already: static capture follows a traced index by identity
-    return IndexSelect.apply(input, d, idx if idx.ndim == 1 else idx.reshape(-1),
-                             source_of(index))
+    return IndexSelect.apply(input, d, idx if idx.ndim == 1 else idx.reshape(-1), source)
 
 
 def gather(input: Tensor, dim, index=None) -> Tensor:
@@ -409,7 +427,7 @@ def gather(input: Tensor, dim, index=None) -> Tensor:
         return gather_rows(input, dim)
     check_tensor("gather", "input", input)
     d = norm_dim("gather", dim, input.ndim)
-    idx = _index_array("gather", index, input)
+    idx, source = _index_array("gather", "index", index, input)
     if idx.ndim != input.ndim:
         raise ValueError(f"gather: expected `index` with {input.ndim} dims like `input` "
                          f"(got {idx.ndim})")
@@ -419,7 +437,7 @@ def gather(input: Tensor, dim, index=None) -> Tensor:
                          f"`input` of shape {input.shape} outside dim {d}")
     narrow = idx.shape != input.shape and any(
         i != d and n != m for i, (n, m) in enumerate(zip(idx.shape, input.shape, strict=True)))
-    return Gather.apply(input, d, idx, narrow, source_of(index), "gather")
+    return Gather.apply(input, d, idx, narrow, source, "gather")
 
 
 def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
@@ -431,7 +449,7 @@ def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
         ValueError: for mismatched dims, shapes that do not broadcast, or indices out of range.
     """
     check_tensor("take_along_dim", "input", input)
-    idx = _index_array("take_along_dim", indices, input)
+    idx, source = _index_array("take_along_dim", "indices", indices, input)
     if dim is None:
         from sparsegraph.ops.shape import reshape
 
@@ -446,7 +464,7 @@ def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
     if any(n != m and 1 not in (n, m) for n, m in others):
         raise ValueError(f"take_along_dim: `indices` of shape {idx.shape} and `input` of "
                          f"shape {input.shape} do not broadcast outside dim {d}")
-    return Gather.apply(input, d, idx, False, source_of(indices), "take_along_dim")
+    return Gather.apply(input, d, idx, False, source, "take_along_dim")
 
 
 def masked_fill(input: Tensor, mask, value) -> Tensor:

@@ -142,9 +142,10 @@ class NLLLoss(Function):
 
 def _check_targets(op, target, ignore_index):
     """Validate the class indices' dtype and ``ignore_index`` (their range is checked by
-    `NLLLoss`'s forward); returns a Tensor as it is and anything else as an array (`NLLLoss`
-    copies a writeable one it keeps)."""
-    target = target if isinstance(target, Tensor) else np.asarray(target)
+    `NLLLoss`'s forward, which moves them to the input's device); returns a Tensor or an array
+    as it is and anything else as a numpy array (`NLLLoss` copies a writeable one it keeps)."""
+    if not isinstance(target, Tensor) and not hasattr(target, "dtype"):
+        target = np.asarray(target)  # a list; arrays (host or device) stay as they are
     t = arr(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{op}: expected integer class indices in `target` (got {t.dtype}); "

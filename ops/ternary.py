@@ -8,7 +8,14 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import promote, result_type, xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import arr, broadcasts_to, same_device, shape_of, unbroadcast
+from sparsegraph.ops._util import (
+    arr,
+    broadcasts_to,
+    kept_array,
+    same_device,
+    shape_of,
+    unbroadcast,
+)
 from sparsegraph.ops.elementwise import _as_tensor, _binary_args, _cast
 from sparsegraph.ops.index import nonzero
 from sparsegraph.tensor import Tensor, wrap
@@ -132,24 +139,33 @@ class Where(Function):
         return None, _cast(ga, ctx.dtypes[0]), _cast(gb, ctx.dtypes[1])
 
 
+def _condition(condition) -> Tensor:
+    """``condition`` as a Tensor: a numpy or device array is wrapped, as the branches are
+    (copied if writeable, `kept_array`: backward reads it); anything else is a TypeError."""
+    if isinstance(condition, Tensor):
+        return condition
+    if hasattr(condition, "dtype") and hasattr(condition, "shape"):
+        return wrap(kept_array(condition))
+    raise TypeError(f"where: expected `condition` to be a Tensor or an array (got "
+                    f"{type(condition).__name__})")
+
+
 def where(condition: Tensor, input=None, other=None):
     """Pick ``input`` where ``condition`` is true, else ``other`` (broadcasting).
 
     ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``, as in PyTorch: a
-    tuple of int64 index tensors, one per dim (no gradient).
+    tuple of int64 index tensors, one per dim (no gradient). ``condition`` is a bool Tensor
+    or array (a numpy one, like a branch, is wrapped as a Tensor on the cpu).
     """
+    condition = _condition(condition)
     if input is None and other is None:
-        if not isinstance(condition, Tensor):
-            raise TypeError(f"where: expected `condition` to be a Tensor (got "
-                            f"{type(condition).__name__})")
         return nonzero(condition, as_tuple=True)
     if input is None or other is None:
         missing = "input" if input is None else "other"
         raise TypeError(f"where: expected both `input` and `other`, or neither (for the "
                         f"indices of `condition`); `{missing}` is missing")
-    if not isinstance(condition, Tensor) or condition.dtype != np.bool_:
-        raise TypeError(f"where: expected `condition` to be a bool Tensor (got "
-                        f"{getattr(condition, 'dtype', type(condition).__name__)})")
+    if condition.dtype != np.bool_:
+        raise TypeError(f"where: expected `condition` to be a bool Tensor (got {condition.dtype})")
     if not isinstance(input, Tensor) and not isinstance(other, Tensor) and all(
             isinstance(v, int | float | bool | np.number) for v in (input, other)):
         # two scalars: PyTorch 2 gives their promoted default dtype (float32 for 1.0, 0.0)

@@ -583,20 +583,51 @@ class Graph:
 
         return induced_subgraph(self, nodes)
 
-    def to(self, device, *, non_blocking: bool = False) -> Graph:
-        """This graph with every Tensor / SparseTensor attribute on ``device`` (one already
-        there is shared). ``non_blocking`` (a bool), the keyword of PyG's ``Data.to`` and
-        ``ToDevice``, is accepted and has no effect: each copy is complete when ``to`` returns
-        (as `Tensor.to`)."""
+    def to(self, device, *attrs: str, non_blocking: bool = False) -> Graph:
+        """This graph with its Tensor / SparseTensor attributes on ``device`` (one already
+        there is shared): all of them, or only those named in ``attrs``, as PyG's
+        ``Data.to(device, *args)`` (what ``ToDevice(device, attrs)`` calls); ``edge_index``
+        and ``edge_weight`` name the adjacency, which moves whole. ``non_blocking`` (a bool)
+        is accepted and has no effect: each copy is complete when ``to`` returns (as
+        `Tensor.to`).
+
+        Raises:
+            TypeError: a non-bool ``non_blocking`` or an attribute name that is not a str.
+            ValueError: an attribute name that is not set on this graph.
+        """
         if not isinstance(non_blocking, bool):
             raise TypeError(f"Graph.to: expected a bool for non_blocking (got "
                             f"{type(non_blocking).__name__} {non_blocking!r})")
         device = backend.normalize_device(device)
+        names = self._attr_names("Graph.to", attrs) if attrs else None
         changes = {}
         for key, value in vars(self).items():
-            if isinstance(value, Tensor | SparseTensor):
+            if isinstance(value, Tensor | SparseTensor) and (names is None or key in names):
                 changes[key] = value.to(device)
         return self._replace(**changes)
+
+    def _attr_names(self, op: str, attrs: tuple) -> set[str]:
+        """The attributes ``attrs`` names (``edge_index`` / ``edge_weight``: ``adj``)."""
+        bad = [a for a in attrs if not isinstance(a, str)]
+        if bad:
+            raise TypeError(f"{op}: expected attribute names as str after the device (got "
+                            f"{type(bad[0]).__name__} {bad[0]!r})")
+        names = {"adj" if a in ("edge_index", "edge_weight") else a for a in attrs}
+        unset = sorted(n for n in names if getattr(self, n, None) is None or n.startswith("_"))
+        if unset:
+            raise ValueError(f"{op}: expected names of attributes set on the graph, among "
+                             f"{self.keys()} (got {unset})")
+        return names
+
+    def cuda(self, device=None, *attrs: str, non_blocking: bool = False) -> Graph:
+        """`to` ``"cuda"`` (or ``"cuda:<device>"``), PyG's ``Data.cuda(device, *args)``."""
+        if isinstance(device, int) and not isinstance(device, bool):  # PyG's cuda(0)
+            device = f"cuda:{device}"
+        return self.to("cuda" if device is None else device, *attrs, non_blocking=non_blocking)
+
+    def cpu(self, *attrs: str) -> Graph:
+        """`to` ``"cpu"``, PyG's ``Data.cpu(*args)``."""
+        return self.to("cpu", *attrs)
 
     # ---- batching -----------------------------------------------------------------------------
     @staticmethod

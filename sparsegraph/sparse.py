@@ -341,6 +341,12 @@ class SparseTensor:
         return SparseTensor(self.structure.to(values.device),
                             check_values("to", values, self.nnz, values.device))
 
+    def cpu(self) -> SparseTensor:
+        return self.to("cpu")
+
+    def cuda(self) -> SparseTensor:
+        return self.to("cuda")
+
     def numpy(self):
         return self.to_dense().detach().numpy()
 

@@ -5,7 +5,8 @@ on Planetoid's CSR features. The result is a CSR SparseTensor of the chosen rows
 order asked (repeats allowed); its values are the chosen stored values, gathered with their
 gradient, so a selection of features that require grad stays differentiable. The structure
 is computed on the host from the CSR row pointer (a COO tensor is read through its cached CSR
-form) and never densified.
+form; a device tensor's row pointer is copied to the host once and kept with its structure) and
+never densified.
 
 The row ids (or mask) are read on the host to build that structure, so they go through
 `sparsegraph.tensor.host_values`: in a compiled step, ids passed as an argument are guarded
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sparsegraph import backend
 from sparsegraph.row_ids import row_ids
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import host_values
@@ -94,16 +96,22 @@ def _contiguous(x: SparseTensor, lo: int, hi: int) -> SparseTensor:
 
 
 def _gathered(x: SparseTensor, ids: np.ndarray) -> SparseTensor:
-    """Rows ``ids`` of CSR ``x``: one vectorised gather of their stored entries."""
+    """Rows ``ids`` of CSR ``x``: one vectorised gather of their stored entries. The positions
+    are computed on the host from the row pointer (copied there once per structure: it is
+    immutable); the column indices and values are gathered where they are, so a device
+    tensor's ``indices`` never cross."""
     from sparsegraph.ops import gather_rows
 
-    s = x.structure.to("cpu")
-    indptr = s.indptr.astype(np.int64)
+    s = x.structure
+    indptr = s._cached(("host", "indptr"), lambda: backend.to_device(s.indptr, "cpu").astype(
+        np.int64, copy=False))
     start = indptr[ids]
     counts = indptr[ids + 1] - start
     out_ptr = np.zeros(ids.size + 1, np.int64)
     np.cumsum(counts, out=out_ptr[1:])
     # position in x of every stored entry of the result, row after row
-    pos = np.repeat(start - out_ptr[:-1], counts) + np.arange(int(out_ptr[-1]))
-    rows = Structure.csr(out_ptr, s.indices[pos], (ids.size, s.shape[1]), validate=False)
-    return SparseTensor(rows.to(x.structure.device), gather_rows(x.values, pos))
+    pos = backend.to_device(np.repeat(start - out_ptr[:-1], counts)
+                            + np.arange(int(out_ptr[-1])), s.device)
+    rows = Structure.csr(backend.to_device(out_ptr, s.device), s.indices[pos],
+                         (ids.size, s.shape[1]), validate=False)
+    return SparseTensor(rows, gather_rows(x.values, pos))
