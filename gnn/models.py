@@ -165,8 +165,9 @@ class GAT(Model):
         in_channels: input size.
         hidden_channels: size of each head of the hidden layers (the paper's 8): the hidden
             width is ``heads * hidden_channels``. (PyG's ``models.GAT`` splits its
-            ``hidden_channels`` over the heads instead: its ``GAT(..., 64, heads=8)`` is
-            ``GAT(..., 8, heads=8)`` here.)
+            ``hidden_channels`` over the heads instead: its hidden layers with ``64, heads=8``
+            are ``8, heads=8`` here; its output layer averages ``heads`` heads, this one's
+            ``out_heads``.)
         num_layers: GATConv layers. (default: 2)
         out_channels: output size (None: ``hidden_channels``).
         dropout: on every layer's input, the input features included (PyG: between layers
