@@ -10,7 +10,7 @@ built once (``csr_transpose``, timed separately) and reused every step; its valu
 ``values[perm]``, gathered per call because learned edge weights change each step. The
 gradient w.r.t. the values is ``sddmm(A, G, X)``. Separate backward = gather + spmm(A.T) +
 sddmm; ``bwd_fused`` is what SpMM's backward runs when both gradients are needed (gather, one
-fused pass over A.T, the value gradients scattered back into A's order).
+fused pass over A.T, the value gradients gathered back into A's order).
 
 The passes of one (F, kernel) are timed in turn, one call of each per round, best of
 ``--repeat`` rounds: the backward / forward ratios come from one window of the machine's load.

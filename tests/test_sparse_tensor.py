@@ -174,6 +174,18 @@ def test_transpose_is_differentiable_and_cached(layout):
     assert_close(h.T.to_dense(), dense_of(h).transpose(1, 0, 2))
 
 
+@pytest.mark.parametrize("layout", ["csr", "coo", "coalesced coo"])
+def test_from_transposed_order_inverts_the_transposes_permutation(layout):
+    a = random_sparse(7, 5, 0.5, layout="csr" if layout == "csr" else "coo",
+                      duplicates=layout != "csr", seed=9)
+    s = (a.coalesce() if layout == "coalesced coo" else a).structure
+    t, perm = s.transpose()
+    inv = s.from_transposed_order()
+    assert inv.dtype == perm.dtype and s.from_transposed_order() is inv  # built once
+    np.testing.assert_array_equal(perm[inv], np.arange(s.nnz))
+    np.testing.assert_array_equal(inv[perm], np.arange(s.nnz))
+
+
 def test_with_values_grad_and_detach():
     adj = sg.from_edge_index(np.array([[0, 0, 2], [1, 2, 1]]), 3)
     assert adj.grad is None and not adj.requires_grad

@@ -17,6 +17,7 @@ from numba import njit, prange
 from sparsegraph.kernels import register
 from sparsegraph.ops.sparse_kernels.numba_util import (
     JIT,
+    line_aligned,
     merge_tail,
     prefetch_distance,
     prefetch_row,
@@ -88,6 +89,7 @@ def spmm(indptr, indices, values, x, n_rows: int):
     values, x = _common(values, x)
     if indices.shape[0] == 0 or n_rows == 0 or x.size == 0:
         return np.zeros((n_rows,) + x.shape[1:], dtype=x.dtype)
+    x = line_aligned(x)  # its rows are gathered
     out = np.empty((n_rows,) + x.shape[1:], dtype=x.dtype)  # every row is zeroed by the kernel
     bounds, dist = row_blocks(indptr), prefetch_distance(x.strides[0])
     if values.ndim == 1:
@@ -142,6 +144,7 @@ def sddmm(indptr, indices, x, y):
     if nnz == 0:
         return out
     heads = 1 if x.ndim == 2 else x.shape[1]
+    y = line_aligned(y)  # its rows are gathered
     x3, y3 = x.reshape(x.shape[0], heads, x.shape[-1]), y.reshape(y.shape[0], heads, y.shape[-1])
     _sddmm(
         indptr,
@@ -200,7 +203,7 @@ def csr_softmax_spmm(indptr, indices, scores, x):
     if nnz == 0:
         return out, alpha
     f_dim = x.shape[-1]
-    x3 = x.reshape(x.shape[0], heads, f_dim)
+    x3 = line_aligned(x).reshape(x.shape[0], heads, f_dim)  # its rows are gathered
     _softmax_spmm(
         indptr,
         indices,

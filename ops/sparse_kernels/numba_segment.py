@@ -19,6 +19,7 @@ from sparsegraph.ops.sparse_kernels import generic
 from sparsegraph.ops.sparse_kernels.numba_kernels import counting_sort
 from sparsegraph.ops.sparse_kernels.numba_util import (
     JIT,
+    line_aligned,
     merge_tail,
     prefetch_distance,
     prefetch_row,
@@ -198,7 +199,7 @@ def _reduce(indptr, src, perm, reduce: str):
         raise ValueError(f"segment_reduce: expected reduce in {sorted(_MODES)} (got {reduce!r})")
     n_seg = indptr.shape[0] - 1
     src = np.ascontiguousarray(src)
-    flat = merge_tail(src, 1)
+    flat = merge_tail(src, 1) if perm is None else line_aligned(merge_tail(src, 1))  # gathered
     out = np.zeros((n_seg,) + src.shape[1:], dtype=src.dtype)
     mode = _MODES[reduce]
     arg = np.full(out.shape, -1, dtype=np.int64) if mode else None

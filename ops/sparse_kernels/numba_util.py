@@ -81,6 +81,34 @@ def one_thread_if_small(*arrays):
         numba.set_num_threads(prev)
 
 
+# rows of these sizes (bytes) share lines with no other row when the array starts on a line
+_SPLIT_ROW_BYTES = (32, _CACHE_LINE, 2 * _CACHE_LINE)
+
+
+def line_aligned(a):
+    """``a`` (C-contiguous), or a copy of it starting on a cache line when its rows are 32, 64
+    or 128 bytes long and start mid-line - for the operand whose rows a kernel gathers in
+    random order.
+
+    A gathered row costs every cache line it touches: a 64-byte row (16 float32 features) that
+    starts mid-line costs two. numpy aligns arrays to 16 bytes, so 3 in 4 of them start
+    mid-line, and the same spmm ran at 7.3 or 10.4 ms depending on where ``x`` happened to be
+    allocated. Forward spmm, arxiv-sized (169k rows, 2.3 M entries; benchmarks/RESULTS.md):
+    F = 8 / 16 / 32 at a line 5.0 / 7.9 / 8.7 ms, mid-line 8.2 / 10.4 / 12.2-14.4 ms, the copy
+    0.3 / 0.5 / 1.2 ms. From F = 64 (256-byte rows: 5 lines against 4) the copy costs as much
+    as it saves, and small arrays stay in cache: both are left as they are.
+    """
+    row_bytes = a.strides[0] if a.ndim else 0
+    if (row_bytes not in _SPLIT_ROW_BYTES or a.size < SERIAL_BELOW
+            or a.ctypes.data % min(row_bytes, _CACHE_LINE) == 0):
+        return a
+    buf = np.empty(a.nbytes + _CACHE_LINE, dtype=np.uint8)
+    start = -buf.ctypes.data % _CACHE_LINE
+    out = buf[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+    np.copyto(out, a)
+    return out
+
+
 def _prefetch_intrinsic(locality: int):
     """An intrinsic ``(arr, row, offset)`` prefetching, for reading, the byte ``offset`` of
     ``arr[row]`` with LLVM's ``locality`` hint (3: into L1 and every level; 2: into L2)."""
