@@ -44,25 +44,24 @@ class ToDense(Function):
 class PermuteValues(Function):
     """``values[perm]`` for a permutation ``perm`` (a layout change: transpose, COO -> CSR).
 
-    Its backward is a plain scatter ``gv[perm] = g``: every position is hit exactly once, so no
-    accumulating ``add.at`` is needed (which costs ~10x on 10M entries).
+    Its backward gathers through the inverse ``inv`` (cached on the structures), so both ways
+    are the registered parallel ``take``: numpy's one-threaded fancy indexing took 10 ms on
+    2.3 M values where ``take`` takes 2, and a scatter through ``perm`` from two threads 6.
     """
 
     @staticmethod
-    def forward(ctx, values, perm):
-        ctx.perm = perm
-        return dispatch("getitem", ctx.device)(values.array, perm)
+    def forward(ctx, values, perm, inv):
+        ctx.inv = inv
+        return dispatch("take", ctx.device, "csr")(values.array, perm)
 
     @staticmethod
     def backward(ctx, g):
-        g = g.array
-        gv = xp_of(g).empty_like(g)
-        return dispatch("setitem", ctx.device)(gv, ctx.perm, g), None
+        return dispatch("take", ctx.device, "csr")(g.array, ctx.inv), None, None
 
 
-def _permuted(a: SparseTensor, structure: Structure, perm) -> SparseTensor:
+def _permuted(a: SparseTensor, structure: Structure, perm, inv) -> SparseTensor:
     return SparseTensor(structure, a.values if perm is None
-                        else PermuteValues.apply(a.values, perm))
+                        else PermuteValues.apply(a.values, perm, inv))
 
 
 def in_own_order(a: SparseTensor, csr_values: Tensor) -> SparseTensor:
@@ -70,7 +69,7 @@ def in_own_order(a: SparseTensor, csr_values: Tensor) -> SparseTensor:
     runs on CSR answers a COO input, entry for entry with ``a.values``."""
     inv = a.structure.from_csr_order()
     return SparseTensor(a.structure, csr_values if inv is None
-                        else PermuteValues.apply(csr_values, inv))
+                        else PermuteValues.apply(csr_values, inv, a.structure.to_csr()[1]))
 
 
 def _check(op: str, a) -> None:
@@ -97,7 +96,7 @@ def sparse_to_csr(a: SparseTensor) -> SparseTensor:
     if a.layout == "csr":
         return a
     csr, perm = a.structure.to_csr()
-    return _permuted(a, csr, perm)
+    return _permuted(a, csr, perm, a.structure.from_csr_order())
 
 
 def sparse_to_coo(a: SparseTensor) -> SparseTensor:
@@ -186,7 +185,7 @@ def sparse_transpose(a: SparseTensor) -> SparseTensor:
     gets back A's CSR structure object)."""
     _check("transpose", a)
     t, perm = a.structure.transpose()
-    return _permuted(a, t, perm)
+    return _permuted(a, t, perm, a.structure.from_transposed_order())
 
 
 def to_sparse(input: Tensor, layout: str = "csr") -> SparseTensor:
