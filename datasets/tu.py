@@ -377,10 +377,13 @@ class TUDataset(Dataset):
         attribute (``g.y = ...``) leaves the dataset as it was. For a slice, an integer array /
         list / Tensor or a boolean mask of length ``len(self)``, the dataset of those graphs
         (`index_select`)."""
-        if isinstance(i, int | np.integer) and not isinstance(i, bool | np.bool_):
-            return copy.copy(self.graphs[i])
         if isinstance(i, Tensor | np.ndarray) and not i.shape and i.dtype.kind in "iu":
-            return copy.copy(self.graphs[int(i.item())])
+            i = int(i.item())
+        if isinstance(i, int | np.integer) and not isinstance(i, bool | np.bool_):
+            n = len(self.graphs)
+            if not -n <= i < n:  # an IndexError still: iteration by __getitem__ stops on it
+                raise IndexError(f"TUDataset: expected a graph id in [{-n}, {n}) (got {i})")
+            return copy.copy(self.graphs[i])
         return self.index_select(i)
 
     def __iter__(self):

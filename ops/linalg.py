@@ -216,6 +216,9 @@ def linear(input, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         ValueError: ``weight`` not 2-D, or its ``in_features`` differ from ``input``'s last dim.
     """
     _check_ndim("linear", "weight", weight, 2)
+    if not hasattr(input, "shape") or not hasattr(input, "requires_grad"):  # Tensor or sparse
+        raise TypeError(f"linear: expected `input` to be a Tensor (got {type(input).__name__}"
+                        "); wrap an array with sparsegraph.tensor()")
     if not input.shape or input.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: expected `input` with last dim {weight.shape[1]} to match "
                          f"`weight` of shape {weight.shape} (got input of shape {input.shape})")

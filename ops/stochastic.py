@@ -36,9 +36,17 @@ def draw_key(generator=None) -> int:
 def dropout_mask(shape, p: float, generator=None, device: str = "cpu"):
     """A bool keep-mask (True with probability 1 - p) from one key of the seeded generator;
     the same generator state gives the mask `dropout` applies."""
+    _check_p("dropout_mask", p)
     device = normalize_device(device)
     return dispatch("dropout_mask", device_type(device))(draw_key(generator),
                                                          keep_threshold(p), tuple(shape), device)
+
+
+def _check_p(op: str, p) -> None:
+    """A drop probability in [0, 1] (1 drops everything)."""
+    if isinstance(p, bool) or not isinstance(p, int | float | np.floating | np.integer) or (
+            not 0.0 <= p <= 1.0):
+        raise ValueError(f"{op}: expected `p` in [0, 1] (got {p!r})")
 
 
 @register("dropout_mask", "cpu", "cuda")
@@ -93,9 +101,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator=None
 
         return sparse_dropout(input, p, training, generator)
     check_tensor("dropout", "input", input)
-    if isinstance(p, bool) or not isinstance(p, int | float | np.floating | np.integer) or (
-            not 0.0 <= p <= 1.0):
-        raise ValueError(f"dropout: expected `p` in [0, 1] (got {p!r})")
+    _check_p("dropout", p)
     if input.dtype.kind != "f":
         raise TypeError(f"dropout: expected a floating tensor (got {input.dtype}); use .float()")
     if not training or p == 0.0:

@@ -7,16 +7,32 @@ or the default generator, so ``sg.manual_seed`` makes model construction determi
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
 from sparsegraph import backend
 from sparsegraph.creation import rng_of
+from sparsegraph.nn._checks import check_number
 from sparsegraph.tensor import Tensor
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_",
            "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]
+
+
+def _fills(fn):
+    """Check that ``fn``'s first argument is a Tensor (torch's init functions take tensors only;
+    a numpy array would fail deep inside with an AttributeError)."""
+
+    @functools.wraps(fn)
+    def wrapper(t, *args, **kwargs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"init.{fn.__name__}: expected a Tensor to fill (got "
+                            f"{type(t).__name__}); wrap an array with sparsegraph.tensor()")
+        return fn(t, *args, **kwargs)
+
+    return wrapper
 
 
 def _write(t: Tensor, values) -> Tensor:
@@ -62,29 +78,42 @@ def _fans(t: Tensor) -> tuple[int, int]:
     return t.shape[1] * receptive, t.shape[0] * receptive
 
 
+@_fills
 def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with samples of ``U(a, b)``."""
+    a, b = check_number("init.uniform_", "a", a), check_number("init.uniform_", "b", b)
+    if not a <= b:
+        raise ValueError(f"init.uniform_: expected a <= b (got a={a}, b={b})")
     return _write(t, rng_of(generator).uniform(a, b, t.shape))
 
 
+@_fills
 def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with samples of ``N(mean, std^2)``."""
+    mean, std = check_number("init.normal_", "mean", mean), check_number("init.normal_", "std",
+                                                                         std)
+    if not std >= 0:
+        raise ValueError(f"init.normal_: expected std >= 0 (got {std})")
     return _write(t, rng_of(generator).normal(mean, std, t.shape))
 
 
+@_fills
 def constant_(t: Tensor, value: float) -> Tensor:
     """Fill with ``value``."""
-    return _write(t, value)
+    return _write(t, check_number("init.constant_", "value", value))
 
 
+@_fills
 def zeros_(t: Tensor) -> Tensor:
     return constant_(t, 0.0)
 
 
+@_fills
 def ones_(t: Tensor) -> Tensor:
     return constant_(t, 1.0)
 
 
+@_fills
 def xavier_uniform_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """Glorot & Bengio (2010): U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)).
 
@@ -100,6 +129,7 @@ def xavier_uniform_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     return uniform_(t, -a, a, generator)
 
 
+@_fills
 def xavier_normal_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """Glorot & Bengio (2010): N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(t)
@@ -113,6 +143,7 @@ def _kaiming_std(t, a, mode, nonlinearity):
     return calculate_gain(nonlinearity, a) / math.sqrt(fan_in if mode == "fan_in" else fan_out)
 
 
+@_fills
 def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
     """He et al. (2015): U(-b, b) with b = gain * sqrt(3 / fan); a no-op on empty tensors."""
@@ -122,6 +153,7 @@ def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
     return uniform_(t, -bound, bound, generator)
 
 
+@_fills
 def kaiming_normal_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
     """He et al. (2015): N(0, std^2) with std = gain / sqrt(fan); a no-op on empty tensors."""

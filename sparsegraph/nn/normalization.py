@@ -11,6 +11,7 @@ from sparsegraph.nn import init
 from sparsegraph.nn._checks import check_int, check_number
 from sparsegraph.nn.module import Module
 from sparsegraph.nn.parameter import Parameter
+from sparsegraph.tensor import Tensor
 
 __all__ = ["LayerNorm", "BatchNorm1d"]
 
@@ -131,6 +132,9 @@ class BatchNorm1d(Module):
             init.zeros_(self.bias)
 
     def forward(self, x):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"BatchNorm1d: expected `input` to be a Tensor (got "
+                            f"{type(x).__name__}); wrap an array with sparsegraph.tensor()")
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
             raise ValueError(f"BatchNorm1d: expected input of shape (N, {self.num_features}) "
                              f"or (N, {self.num_features}, L) (got {x.shape})")

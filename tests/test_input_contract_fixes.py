@@ -1,0 +1,61 @@
+"""Bad input named by the function that got it (an audit of the public API as a new user
+calls it): numpy arrays or None into nn layers and init functions, out-of-range dropout
+probabilities and dataset ids."""
+
+import numpy as np
+import pytest
+
+import sparsegraph as sg
+from sparsegraph import nn
+
+
+@pytest.mark.parametrize("value", [None, np.ones((2, 3)), [[1.0, 2.0, 3.0]]])
+def test_linear_names_a_non_tensor_input(value):
+    with pytest.raises(TypeError, match=r"^linear: expected `input` to be a Tensor"):
+        nn.Linear(3, 2)(value)
+
+
+def test_batch_norm_names_a_numpy_input():
+    with pytest.raises(TypeError, match=r"^BatchNorm1d: expected `input` to be a Tensor"):
+        nn.BatchNorm1d(3)(np.ones((4, 3)))
+
+
+@pytest.mark.parametrize("fill", ["uniform_", "normal_", "zeros_", "ones_", "xavier_uniform_",
+                                  "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"])
+def test_init_functions_name_a_numpy_target(fill):
+    with pytest.raises(TypeError, match=rf"^init\.{fill}: expected a Tensor to fill"):
+        getattr(nn.init, fill)(np.ones((3, 3)))
+
+
+def test_init_arguments_are_checked_by_name():
+    t = sg.ones(3, 3)
+    with pytest.raises(ValueError, match=r"^init\.normal_: expected std >= 0 \(got -1\.0\)"):
+        nn.init.normal_(t, std=-1)
+    with pytest.raises(ValueError, match=r"^init\.uniform_: expected a <= b"):
+        nn.init.uniform_(t, a=1, b=0)
+    with pytest.raises(TypeError, match=r"^init\.constant_: expected value to be a number"):
+        nn.init.constant_(t, "a")
+    assert nn.init.constant_(t, 2).tolist() == [[2.0] * 3] * 3  # valid calls still fill
+    assert nn.init.uniform_(t, a=0.5, b=0.5).tolist() == [[0.5] * 3] * 3
+
+
+@pytest.mark.parametrize("p", [2.0, -1.0, float("nan"), True])
+def test_dropout_mask_checks_p_like_dropout(p):
+    with pytest.raises(ValueError, match=r"^dropout_mask: expected `p` in \[0, 1\]"):
+        sg.dropout_mask((8,), p)
+
+
+def test_dropout_mask_edge_probabilities():
+    assert sg.dropout_mask((8,), 0.0).all()  # an array, as the kernels take it
+    assert not sg.dropout_mask((8,), 1.0).any()
+
+
+def test_tu_dataset_ids_out_of_range_are_named(data_root):
+    from sparsegraph.datasets import TUDataset
+
+    ds = TUDataset("MUTAG", root=data_root, download=False)
+    n = len(ds)
+    for i in (n, -n - 1, np.int64(n), sg.tensor(n)):
+        with pytest.raises(IndexError, match=rf"^TUDataset: expected a graph id in \[{-n}, {n}\)"):
+            ds[i]
+    assert ds[-1].num_nodes == ds[n - 1].num_nodes and len(list(ds)) == n
