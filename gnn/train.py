@@ -102,6 +102,19 @@ def node_classification_step(model, graph, optimizer, train=None):
     return step
 
 
+def _check_model_and_graph(op: str, model, graph) -> None:
+    """A callable model with parameters and a Graph with node features and labels (missing
+    ones failed later with AttributeErrors)."""
+    if not callable(model) or not hasattr(model, "parameters"):
+        raise TypeError(f"{op}: expected `model` to be a Module (got {type(model).__name__})")
+    if not all(hasattr(graph, k) for k in ("x", "y", "adj")):
+        raise TypeError(f"{op}: expected `graph` to be a Graph (got {type(graph).__name__})")
+    for name in ("x", "y"):
+        if getattr(graph, name) is None:
+            raise ValueError(f"{op}: expected a graph with `{name}` (node "
+                             f"{'features' if name == 'x' else 'labels'}); it has none")
+
+
 def train_node_classifier(model, graph, *, epochs: int = 200, lr: float = 0.01,
                           weight_decay: float = 5e-4, patience: int | None = None,
                           split: int | None = None, seed: int | None = None,
@@ -124,6 +137,7 @@ def train_node_classifier(model, graph, *, epochs: int = 200, lr: float = 0.01,
     and memory); evaluation stays eager.
     """
     _check_schedule(epochs, patience, split)
+    _check_model_and_graph("train_node_classifier", model, graph)
     x, adj = graph.x, graph.adj
     y = to_device(graph.y.array, "cpu")
     train, val, test = (_mask(graph, f"{k}_mask", split) for k in ("train", "val", "test"))

@@ -59,3 +59,23 @@ def test_tu_dataset_ids_out_of_range_are_named(data_root):
         with pytest.raises(IndexError, match=rf"^TUDataset: expected a graph id in \[{-n}, {n}\)"):
             ds[i]
     assert ds[-1].num_nodes == ds[n - 1].num_nodes and len(list(ds)) == n
+
+
+def test_train_node_classifier_names_a_missing_model_graph_or_labels():
+    from sparsegraph.gnn import models
+    from sparsegraph.gnn.train import train_node_classifier
+
+    mask = np.zeros(4, bool)
+    mask[:2] = True
+    g = sg.Graph(x=sg.randn(4, 3), edge_index=np.array([[0, 1], [1, 2]]), train_mask=mask,
+                 val_mask=mask, test_mask=mask)
+    model = models.GCN(3, 8, 2, 2)
+    op = "train_node_classifier"
+    with pytest.raises(ValueError, match=rf"^{op}: expected a graph with `y`"):
+        train_node_classifier(model, g, epochs=1)
+    for bad_model, bad_graph, what in ((model, None, "graph"), (None, g, "model"),
+                                       (model, [g], "graph")):
+        with pytest.raises(TypeError, match=rf"^{op}: expected `{what}` to be a"):
+            train_node_classifier(bad_model, bad_graph, epochs=1)
+    g.y = sg.tensor(np.array([0, 1, 0, 1]))
+    assert train_node_classifier(model, g, epochs=1)["best_epoch"] == 0
