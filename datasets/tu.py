@@ -479,6 +479,9 @@ def stratified_kfold(labels, k: int = 10, seed: int = 0) -> list[tuple[np.ndarra
     """
     labels = _fold_labels(labels)
     _check_int("stratified_kfold", "k", k)
+    if labels.size < 2:
+        raise ValueError(f"stratified_kfold: expected at least 2 samples to split into folds "
+                         f"(got {labels.size})")
     if k < 2 or k > labels.size:
         raise ValueError(f"stratified_kfold: expected 2 <= k <= {labels.size}, the sample "
                          f"count (got {k})")

@@ -81,7 +81,10 @@ def global_add_pool(x: Tensor, batch=None, size: int | None = None) -> Tensor:
 def global_mean_pool(x: Tensor, batch=None, size: int | None = None) -> Tensor:
     """Mean of node features per graph, ``(N, F)`` -> ``(G, F)`` as `global_add_pool`;
     graphs without nodes give 0 (PyG's scatter). ``batch=None``: one graph, ``(1, F)``; NaN
-    for an empty ``x``, as PyG's ``x.mean(dim=0, keepdim=True)``."""
+    for an empty ``x``, as PyG's ``x.mean(dim=0, keepdim=True)``. Integer or bool features
+    give a float32 mean, as PyG's scatter mean (a sum divided by the counts), not a floor."""
+    if isinstance(x, Tensor) and x.dtype.kind in "iub":
+        x = x.float()
     return _pool("mean", x, batch, size, "global_mean_pool")
 
 

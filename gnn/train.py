@@ -22,7 +22,13 @@ from sparsegraph.tensor import Tensor
 
 
 def accuracy(pred, target) -> float:
+    """The fraction of ``pred`` equal to ``target``: class ids of the same shape (take
+    ``logits.argmax(-1)`` first); NaN for none."""
     pred, target = np.asarray(pred), np.asarray(target)
+    if pred.shape != target.shape:
+        hint = "; pass class ids (logits.argmax(-1))" if pred.ndim == target.ndim + 1 else ""
+        raise ValueError(f"accuracy: expected `pred` of the shape of `target` {target.shape} "
+                         f"(got {pred.shape}){hint}")
     return float((pred == target).mean()) if target.size else float("nan")
 
 

@@ -221,7 +221,8 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
         negative_slope: slope below 0. (default: 0.01)
     """
     _check("leaky_relu", input)
-    return _result("leaky_relu", input, LeakyReLU.apply(input, float(negative_slope)), inplace)
+    slope = _number("leaky_relu", "negative_slope", negative_slope)
+    return _result("leaky_relu", input, LeakyReLU.apply(input, slope), inplace)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -232,7 +233,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
         alpha: the saturation value for negative inputs is ``-alpha``. (default: 1.0)
     """
     _check("elu", input)
-    return _result("elu", input, ELU.apply(input, float(alpha)), inplace)
+    return _result("elu", input, ELU.apply(input, _number("elu", "alpha", alpha)), inplace)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -260,6 +261,14 @@ def _floating(op: str, input) -> Tensor:
     return input
 
 
+def _number(op: str, name: str, value) -> float:
+    """A real-number argument as a float (a string or a Tensor failed inside ``float()``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{op}: expected a number `{name}` (got {type(value).__name__} "
+                        f"{value!r})")
+    return float(value)
+
+
 def sigmoid(input: Tensor) -> Tensor:
     """``1 / (1 + exp(-x))``, stable for large ``|x|``; backward keeps only the output.
     Integer inputs give float32."""
@@ -280,7 +289,8 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
         threshold: above ``beta x > threshold`` the result is linear. (default: 20)
     """
     _check("softplus", input)
-    return Softplus.apply(input, (float(beta), float(threshold)))
+    return Softplus.apply(input, (_number("softplus", "beta", beta),
+                                  _number("softplus", "threshold", threshold)))
 
 
 def silu(input: Tensor) -> Tensor:
@@ -306,6 +316,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tens
     from sparsegraph.ops.ternary import clamp
 
     _check("hardtanh", input)
+    _number("hardtanh", "min_val", min_val), _number("hardtanh", "max_val", max_val)
     if min_val > max_val:
         raise ValueError(f"hardtanh: expected min_val <= max_val (got {min_val} > {max_val})")
     return clamp(input, min_val, max_val)

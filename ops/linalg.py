@@ -222,6 +222,9 @@ def linear(input, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if not input.shape or input.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: expected `input` with last dim {weight.shape[1]} to match "
                          f"`weight` of shape {weight.shape} (got input of shape {input.shape})")
+    if bias is not None and tuple(getattr(bias, "shape", ())) not in ((), (weight.shape[0],)):
+        raise ValueError(f"linear: expected `bias` of shape ({weight.shape[0]},) to match "
+                         f"`weight` of shape {weight.shape} (got {tuple(bias.shape)})")
     out = matmul(input, weight.T)
     return out if bias is None else out + bias
 

@@ -79,3 +79,58 @@ def test_train_node_classifier_names_a_missing_model_graph_or_labels():
             train_node_classifier(bad_model, bad_graph, epochs=1)
     g.y = sg.tensor(np.array([0, 1, 0, 1]))
     assert train_node_classifier(model, g, epochs=1)["best_epoch"] == 0
+
+
+def test_a_uint8_index_tensor_is_a_mask_as_in_pytorch():
+    t = sg.tensor(np.arange(4.0), requires_grad=True)
+    mask = sg.tensor(np.array([1, 0, 3, 0], np.uint8))  # nonzero is True
+    with pytest.warns(UserWarning, match=r"^getitem: indexing with a uint8 Tensor is a mask"):
+        y = t[mask]
+    assert y.tolist() == [0.0, 2.0]
+    y.sum().backward()
+    assert t.grad.tolist() == [1.0, 0.0, 1.0, 0.0]
+    u = sg.tensor(np.arange(4.0))
+    with pytest.warns(UserWarning, match=r"^setitem: indexing with a uint8 Tensor is a mask"):
+        u[mask] = 9.0
+    assert u.tolist() == [9.0, 1.0, 9.0, 3.0]
+
+
+@pytest.mark.parametrize("batch", [None, np.array([0, 0])])
+def test_global_mean_pool_of_integer_features_is_a_float_mean(batch):
+    from sparsegraph.gnn import global_mean_pool
+
+    out = global_mean_pool(sg.tensor(np.array([[1], [2]])), batch)
+    assert out.dtype == np.float32 and out.tolist() == [[1.5]]
+
+
+@pytest.mark.parametrize("call, op, name", [
+    (lambda x: sg.nn.functional.leaky_relu(x, "a"), "leaky_relu", "negative_slope"),
+    (lambda x: sg.nn.functional.elu(x, alpha="a"), "elu", "alpha"),
+    (lambda x: sg.ops.softplus(x, beta=None), "softplus", "beta"),
+    (lambda x: sg.ops.hardtanh(x, "a", 1.0), "hardtanh", "min_val"),
+])
+def test_activation_parameters_are_named_when_not_numbers(call, op, name):
+    with pytest.raises(TypeError, match=rf"^{op}: expected a number `{name}`"):
+        call(sg.randn(3))
+
+
+def test_accuracy_refuses_logits_against_class_ids():
+    from sparsegraph.gnn.train import accuracy
+
+    with pytest.raises(ValueError, match=r"^accuracy: .* \(got \(4, 3\)\); pass class ids"):
+        accuracy(np.zeros((4, 3)), np.zeros(4))
+    assert accuracy([1, 2, 3, 4], [1, 2, 0, 0]) == 0.5
+
+
+def test_stratified_kfold_of_no_samples_says_so():
+    from sparsegraph.datasets import stratified_kfold
+
+    with pytest.raises(ValueError, match=r"^stratified_kfold: expected at least 2 samples"):
+        stratified_kfold(np.zeros(0, int))
+
+
+def test_linear_checks_the_bias_shape():
+    with pytest.raises(ValueError, match=r"^linear: expected `bias` of shape \(4,\)"):
+        sg.nn.functional.linear(sg.ones(2, 3), sg.ones(4, 3), sg.ones(3))
+    out = sg.nn.functional.linear(sg.ones(2, 3), sg.ones(4, 3), sg.ones(4))
+    assert out.tolist() == [[4.0] * 4] * 2
