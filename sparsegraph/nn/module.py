@@ -302,8 +302,10 @@ class Module:
 
         Floating parameters and buffers are cast (integer buffers keep their dtype); every
         Parameter object is kept, so optimizers built before ``to`` still hold them. A changed
-        tensor's version counter is bumped and its ``.grad`` dropped. ``non_blocking`` is
-        accepted for PyTorch code and has no effect (every copy completes before ``to`` returns).
+        tensor's version counter is bumped and its ``.grad`` is converted with it (the same
+        grad object, as torch's ``_apply``), so ``loss.backward(); model.double();
+        opt.step()`` still steps. ``non_blocking`` is accepted for PyTorch code and has no
+        effect (every copy completes before ``to`` returns).
         """
         from sparsegraph.ops.convert import _parse_to
 
@@ -312,16 +314,22 @@ class Module:
         if dtype is not None and dtype.kind != "f":
             raise TypeError(f"Module.to: expected a floating dtype (got {dtype})")
         device = None if device is None else backend.normalize_device(device)
-        for t in list(self.parameters()) + list(self.buffers()):
+        def convert(t: Tensor) -> bool:
             a = t.array
             if dtype is not None and a.dtype.kind == "f" and a.dtype != dtype:
                 a = a.astype(dtype)
             if device is not None and t.device != device:
                 a = backend.to_device(a, device)
-            if a is not t.array:
-                t.array, t.device = a, backend.device_of(a)
-                t._version[0] += 1
-                t.grad = None
+            if a is t.array:
+                return False
+            t.array, t.device = a, backend.device_of(a)
+            t._version[0] += 1
+            return True
+
+        for t in list(self.parameters()) + list(self.buffers()):
+            grad = t.grad
+            if convert(t) and grad is not None:
+                convert(grad)  # in place, as torch's `param.grad.data = fn(param.grad)`
         return self
 
     def float(self) -> Module:

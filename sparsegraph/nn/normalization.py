@@ -15,6 +15,25 @@ from sparsegraph.tensor import Tensor
 
 __all__ = ["LayerNorm", "BatchNorm1d"]
 
+_CONVERT = {"float16": "half", "float32": "float", "float64": "double"}
+
+
+def _check_dtype(layer: str, x, ref, what: str) -> None:
+    """Refuse an input whose dtype differs from the layer's parameters / running stats ``ref``
+    (None: the layer has neither, so any floating input is fine), as torch's CPU batch_norm /
+    layer_norm and as `Linear` do: mixing would silently promote the output (and the running
+    stats' updates) to the wider dtype. torch's one mixed case is kept: half input with float32
+    parameters (the statistics are accumulated in float64 either way)."""
+    if ref is None or x.dtype == ref.dtype or (x.dtype == np.float16
+                                                and ref.dtype == np.float32):
+        return
+    fix = f"x.{_CONVERT[str(ref.dtype)]}()" if str(ref.dtype) in _CONVERT else \
+        f"x.to({str(ref.dtype)!r})"
+    if str(x.dtype) in _CONVERT:
+        fix += f" or the layer with .{_CONVERT[str(x.dtype)]}()"
+    raise TypeError(f"{layer}: expected `input` of dtype {ref.dtype} like the layer's {what} "
+                    f"(got {x.dtype}); convert with {fix}")
+
 
 class LayerNorm(Module):
     """Ba et al., "Layer Normalization" (2016): normalise over the trailing dims,
@@ -62,6 +81,8 @@ class LayerNorm(Module):
         if tuple(x.shape[x.ndim - k:]) != self.normalized_shape or x.ndim < k:
             raise ValueError(f"LayerNorm: expected input ending in {self.normalized_shape} "
                              f"(got {x.shape})")
+        _check_dtype("LayerNorm", x, self.weight if self.weight is not None else self.bias,
+                     "parameters")
         dims = tuple(range(x.ndim - k, x.ndim))
         var, mean = ops.var_mean(x, dims, unbiased=False, keepdim=True)  # float64-accumulated
         out = (x - mean) * ops.rsqrt(var + self.eps)
@@ -138,6 +159,11 @@ class BatchNorm1d(Module):
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
             raise ValueError(f"BatchNorm1d: expected input of shape (N, {self.num_features}) "
                              f"or (N, {self.num_features}, L) (got {x.shape})")
+        # the parameters, else the running stats: eval() normalises with them, and training
+        # would update float32 running stats from float64 batch statistics
+        ref, what = (self.weight, "parameters") if self.weight is not None else (
+            self.running_mean, "running stats")
+        _check_dtype("BatchNorm1d", x, ref, what)
         dims, shape = ((0,), (1, -1)) if x.ndim == 2 else ((0, 2), (1, -1, 1))
         use_batch = self.training or self.running_mean is None
         if use_batch:
