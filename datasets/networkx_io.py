@@ -208,8 +208,8 @@ def _nx_edge_name(key: str) -> str:
     return key[len("edge_"):] if key.startswith("edge_") and key != "edge_attr" else key
 
 
-def to_networkx(graph: Graph, node_attrs=(), edge_attrs=(), to_undirected: bool = False,
-                graph_attrs=()):
+def to_networkx(graph: Graph, node_attrs=(), edge_attrs=(),
+                to_undirected: bool | str = False, graph_attrs=()):
     """A networkx DiGraph (or Graph) of ``graph``; named node / edge / graph attributes are
     copied (graph attributes into ``G.graph``, e.g. ``graph_attrs=["y"]`` for the label of
     a TU graph, which `from_networkx` reads back as ``y``).
@@ -217,7 +217,18 @@ def to_networkx(graph: Graph, node_attrs=(), edge_attrs=(), to_undirected: bool 
     Edge attributes are written under the names `from_networkx` reads back: ``edge_<name>``
     as ``<name>``, ``edge_weight`` (the adjacency's values) as ``weight``, ``edge_attr`` as
     itself; so ``from_networkx(to_networkx(g, edge_attrs=[...]))`` keeps names and weights.
+
+    ``to_undirected`` (as PyG's): False gives a DiGraph; True a Graph of both directions
+    merged (the later edge's attributes win); ``'upper'`` / ``'lower'`` a Graph of only the
+    edges ``u < v`` / ``u > v`` (and their attributes), self loops kept.
     """
+    if not isinstance(graph, Graph):
+        raise TypeError(f"to_networkx: expected `graph` as a Graph (got "
+                        f"{type(graph).__name__})")
+    if not (isinstance(to_undirected, bool | np.bool_) or isinstance(to_undirected, str)
+            and to_undirected in ("upper", "lower")):
+        raise ValueError(f"to_networkx: expected `to_undirected` as True, False, 'upper' or "
+                         f"'lower' (got {to_undirected!r})")
     names = [_nx_edge_name(k) for k in edge_attrs]
     if len(set(names)) < len(names):
         raise ValueError(f"to_networkx: expected `edge_attrs` with distinct networkx names "
@@ -238,5 +249,8 @@ def to_networkx(graph: Graph, node_attrs=(), edge_attrs=(), to_undirected: bool 
     per_edge = {_nx_edge_name(k): _attr_rows(graph, k, "edge", graph.num_edges)
                 for k in edge_attrs}
     for e, (u, v) in enumerate(ei.T.tolist()):
+        # PyG: 'upper' keeps the edges u < v, 'lower' u > v (self loops kept); True both
+        if to_undirected == "upper" and u > v or to_undirected == "lower" and u < v:
+            continue
         G.add_edge(u, v, **{k: vals[e].tolist() for k, vals in per_edge.items()})
     return G

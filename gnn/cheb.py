@@ -126,7 +126,7 @@ class ChebConv(MessagePassing):
         return adj.with_values(off), diag
 
     def forward(self, x, edge_index, edge_weight=None, batch=None, lambda_max=None):
-        check_in_channels("ChebConv", "x", x, self.in_channels)
+        check_in_channels("ChebConv", "x", x, self.in_channels, self.lins[0].weight)
         lap, diag = self.scaled_laplacian(edge_index, x.shape[0], x.dtype, edge_weight, batch,
                                           lambda_max, x.device)
 

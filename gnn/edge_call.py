@@ -21,7 +21,13 @@ from __future__ import annotations
 
 import sparsegraph.ops as ops
 from sparsegraph import backend
-from sparsegraph.gnn.inputs import edge_weights_in_csr_order, edges_in_csr_order, split_features
+from sparsegraph.gnn.inputs import (
+    check_node_tensor,
+    edge_weights_in_csr_order,
+    edges_in_csr_order,
+    is_feature_pair,
+    split_features,
+)
 from sparsegraph.graph import Graph
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.sparse_checks import as_index_array
@@ -264,6 +270,8 @@ def node_counts(op: str, adj, x, size, kwargs: dict, wanted: dict, flip: bool):
     for name, v in [("x", x)] + [(b, kwargs[b]) for b in wanted if b != "x"]:
         suffixes = wanted.get(name, set()) | ({"_j"} if name == "x" else set())
         if isinstance(v, tuple | list):
+            if not is_feature_pair(v):  # three tensors, nested numbers: named by the layer
+                check_node_tensor(op, name, v)
             src, dst = split_features(v)
             if flip and name != "x":  # flipped() swapped x only; the keywords as given
                 src, dst = dst, src

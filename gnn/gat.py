@@ -130,7 +130,8 @@ class GATConv(MessagePassing):
     def forward(self, x, adj, edge_attr=None, return_attention_weights: bool = False):
         is_pair = isinstance(x, tuple | list)
         x_src, x_dst = split_features(x)
-        check_in_channels("GATConv", "x_src" if is_pair else "x", x_src, self.src_in)
+        check_in_channels("GATConv", "x_src" if is_pair else "x", x_src, self.src_in,
+                          self.lin.weight)
         require_x_dst("GATConv", x_dst, "the attention scores")
         check_in_channels("GATConv", "x_dst", x_dst, self.dst_in)
         H, F = self.heads, self.out_channels

@@ -69,7 +69,7 @@ class GCNConv(MessagePassing):
         return adj
 
     def forward(self, x, adj, edge_weight=None):
-        check_in_channels("GCNConv", "x", x, self.in_channels)
+        check_in_channels("GCNConv", "x", x, self.in_channels, self.lin.weight)
         if edge_weight is not None:
             adj = weighted_adjacency(adj, x.shape[0], edge_weight, op="GCNConv", dtype=x.dtype,
                                      device=x.device)
@@ -116,7 +116,7 @@ class SGConv(MessagePassing):
         self._cached_x = None
 
     def forward(self, x, adj, edge_weight=None):
-        check_in_channels("SGConv", "x", x, self.in_channels)
+        check_in_channels("SGConv", "x", x, self.in_channels, self.lin.weight)
         h = self._cached_x
         if h is None:
             with computed_once() if self.cached else contextlib.nullcontext():

@@ -105,7 +105,8 @@ class GraphConv(MessagePassing):
     def forward(self, x, adj, edge_weight=None):
         is_pair = isinstance(x, tuple | list)
         x_src, x_dst = split_features(x)
-        check_in_channels("GraphConv", "x_src" if is_pair else "x", x_src, self.src_in)
+        check_in_channels("GraphConv", "x_src" if is_pair else "x", x_src, self.src_in,
+                          self.lin_rel.weight)
         require_x_dst("GraphConv", x_dst, "the root term W_1 x_i")
         if edge_weight is not None and len(getattr(edge_weight, "shape", (0,))) != 1:
             raise ValueError(f"GraphConv: expected `edge_weight` of shape (E,), one weight per "

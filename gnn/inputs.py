@@ -84,6 +84,14 @@ def csr_and_caller_order(adj, num_src: int, num_dst: int | None = None, *, op: s
         if adj.layout != "csr":
             perm = adj.structure.to_csr()[1]  # cached on the structure, as to_csr uses it
             adj = adj.to_csr()
+    elif isinstance(adj, list | tuple) and any(isinstance(a, SparseTensor) for a in adj):
+        # e.g. NeighborLoader's `batch.blocks`, given to a full-graph layer
+        n = sum(isinstance(a, SparseTensor) for a in adj)
+        got = (f"{n} SparseTensors" if n == len(adj) else
+               f"{len(adj)} items, {n} of them SparseTensors")
+        raise TypeError(f"{op}: expected `adj` / `edge_index` as one SparseTensor or a (2, E) "
+                        f"edge_index (got a {type(adj).__name__} of {got}; sampled blocks go "
+                        f"to a model that takes them, as models.GraphSAGE)")
     elif isinstance(adj, Tensor | np.ndarray | list | tuple) or hasattr(
             adj, "__cuda_array_interface__"):
         # an array stays where it is (a cupy edge_index builds a structure on the GPU)
@@ -258,11 +266,19 @@ def unweighted_adjacency(adj, x, *, op: str) -> SparseTensor:
     return SparseTensor(s, wrap(s._cached(("unit_values", dtype.str), build)))
 
 
+def is_feature_pair(x) -> bool:
+    """``x`` is a pair ``(x_src, x_dst)``: a list / tuple of two Tensors (or SparseTensors,
+    arrays; either may be None), not nested lists of numbers."""
+    return isinstance(x, tuple | list) and len(x) == 2 and all(
+        t is None or isinstance(t, Tensor | SparseTensor) or hasattr(t, "shape") for t in x)
+
+
 def split_features(x):
-    """``x`` or ``(x_src, x_dst)`` (bipartite blocks from neighbour sampling) -> both parts."""
-    if isinstance(x, tuple | list):
-        if len(x) != 2:
-            raise ValueError(f"expected `x` or a pair (x_src, x_dst) (got {len(x)} tensors)")
+    """``x`` or ``(x_src, x_dst)`` (bipartite blocks from neighbour sampling) -> both parts.
+
+    A list / tuple that is no such pair (nested lists of numbers, three tensors) comes back
+    whole as both parts, for the layer's `check_node_tensor` to refuse naming the layer."""
+    if is_feature_pair(x):
         return x[0], x[1]
     return x, x
 
@@ -270,6 +286,14 @@ def split_features(x):
 def check_node_tensor(op: str, name: str, x) -> None:
     """TypeError naming the layer unless ``x`` is None, a Tensor or a SparseTensor (a numpy
     array would otherwise fail deep inside an op that names neither the layer nor ``x``)."""
+    if isinstance(x, tuple | list):  # the whole `x` as given, no pair (see `split_features`)
+        kind, name = type(x).__name__, "x" if name == "x_src" else name  # x_src: the layer's
+        pair = "(x_src, x_dst)" if name == "x" else "(source, target)"  # a propagate keyword
+        if x and all(isinstance(t, Tensor | SparseTensor) for t in x):
+            raise TypeError(f"{op}: expected `{name}` as a Tensor or a pair {pair} (got a "
+                            f"{kind} of {len(x)} tensors)")
+        raise TypeError(f"{op}: expected `{name}` as a Tensor or a pair {pair} of Tensors (got "
+                        f"a {kind} of {len(x)} items); wrap an array with sparsegraph.tensor()")
     if x is not None and not isinstance(x, Tensor | SparseTensor):
         raise TypeError(f"{op}: expected `{name}` to be a Tensor or a sparse CSR SparseTensor "
                         f"(got {type(x).__name__}); wrap an array with sparsegraph.tensor()")
@@ -278,7 +302,12 @@ def check_node_tensor(op: str, name: str, x) -> None:
 def check_features(op: str, name: str, x) -> None:
     """TypeError naming the layer when ``x`` is no Tensor / SparseTensor or its values are not
     floating (the layer's weights are); ValueError when ``x`` is not a 2-D ``(N, F)`` matrix
-    (a 3-D one failed in spmm)."""
+    (a 3-D one failed in spmm).
+
+    ``x`` None is allowed for the parts of a pair (``name`` ``x_src`` / ``x_dst``: the layer
+    says what it needs), not as the whole ``x`` (a Graph without node features has x None)."""
+    if x is None and name == "x":
+        raise TypeError(f"{op}: expected `x` as a Tensor of node features (got None)")
     check_node_tensor(op, name, x)
     if x is not None and x.dtype.kind != "f":
         raise TypeError(f"{op}: expected floating `{name}` features (got dtype {x.dtype}); "
@@ -288,13 +317,22 @@ def check_features(op: str, name: str, x) -> None:
                          f"shape {tuple(x.shape)})")
 
 
-def check_in_channels(op: str, name: str, x, expected: int) -> None:
+def check_in_channels(op: str, name: str, x, expected: int, weight=None) -> None:
     """`check_features`, plus a ValueError naming the layer when ``x`` has not ``expected``
-    features (last dim)."""
+    features (last dim), and a TypeError when ``x``'s dtype is not that of the layer's
+    ``weight`` (when given; matmul would fail naming neither)."""
     check_features(op, name, x)
     if x is not None and x.shape[-1] != expected:
         raise ValueError(f"{op}: expected `{name}` with {expected} features, as `in_channels` "
                          f"says (got shape {tuple(x.shape)})")
+    if x is not None and weight is not None and np.dtype(x.dtype) != np.dtype(weight.dtype):
+        want = np.dtype(weight.dtype)
+        conv = {"float32": ".float()", "float64": ".double()", "float16": ".half()"}
+        to_x, to_layer = (conv.get(str(want), f".to({str(want)!r})"),
+                          conv.get(str(np.dtype(x.dtype)), f".to({str(np.dtype(x.dtype))!r})"))
+        raise TypeError(f"{op}: expected `{name}` of dtype {want} like the layer's weights "
+                        f"(got {np.dtype(x.dtype)}); convert with {name}{to_x} or the layer "
+                        f"with {to_layer}")
 
 
 def require_x_dst(op: str, x_dst, what: str) -> None:

@@ -61,7 +61,8 @@ class SAGEConv(MessagePassing):
     def forward(self, x, adj):
         is_pair = isinstance(x, tuple | list)
         x_src, x_dst = split_features(x)
-        check_in_channels("SAGEConv", "x_src" if is_pair else "x", x_src, self.src_in)
+        check_in_channels("SAGEConv", "x_src" if is_pair else "x", x_src, self.src_in,
+                          self.lin_l.weight)
         if self.lin_r is not None:
             require_x_dst("SAGEConv", x_dst, "the root weight (or pass root_weight=False)")
             check_in_channels("SAGEConv", "x_dst", x_dst, self.dst_in)
