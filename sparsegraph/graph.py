@@ -519,8 +519,10 @@ class Graph:
         return {k: v for k, v in vars(self).items() if k.startswith("edge_") and v is not None}
 
     def _with_edges(self, ei, weight=None, **fields) -> Graph:
-        """New edges from host arrays with their per-edge ``fields`` (every one of
-        `_edge_fields`, in ``ei``'s order); all stay on this graph's devices."""
+        """New edges from the host index array ``ei`` with their ``weight`` and per-edge
+        ``fields`` (every one of `_edge_fields`, in ``ei``'s order); all stay on this graph's
+        devices. Pass the library's own weights as Tensors: they keep their dtype and
+        gradient, where a numpy float64 array would be narrowed as user input is."""
         missing = self._edge_fields().keys() - fields.keys()
         assert not missing, f"per-edge fields left stale: {sorted(missing)}"
         adj, perm = self._adj_from_edges(ei, weight, self.adj.structure.device)
@@ -574,8 +576,9 @@ class Graph:
         s = self._host_structure()
         ei = np.stack([s.cols(), s.rows()])[:, keep]
         idx = np.flatnonzero(keep)
-        w = self.adj.values.detach().numpy()[keep]
-        return self._with_edges(ei, w, **{k: v[idx] for k, v in self._edge_fields().items()})
+        # a gather of the kept weights, where they are: their dtype and gradient stay
+        return self._with_edges(ei, self.adj.values[idx],
+                                **{k: v[idx] for k, v in self._edge_fields().items()})
 
     def subgraph(self, nodes) -> Graph:
         """The induced subgraph on ``nodes`` (index array or boolean mask), relabelled 0..k-1."""

@@ -1,9 +1,10 @@
 """Structure transforms behind `Graph`'s methods: undirected, self loops, subgraphs, batching.
 
-All vectorised over edges (numpy on the index arrays); none of them is differentiable — they
-build new graphs, not computations. The structure is computed on the host (a cuda graph's
-index arrays are copied there, a host graph's are used in place); the results go back to the
-devices the graph's fields were on.
+All vectorised over edges (numpy on the index arrays). The structure is computed on the host
+(a cuda graph's index arrays are copied there, a host graph's are used in place); the results
+go back to the devices the graph's fields were on. The edge weights and per-edge fields stay
+Tensors throughout (gathered, merged and filled by the differentiable functional ops), so they
+keep their dtype and a gradient reaches them, as PyG's transforms on torch tensors.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sparsegraph import backend
 from sparsegraph.graph_fields import check_adj, check_num_nodes
 from sparsegraph.ops._util import check_reduce
 from sparsegraph.ops.graph_norm import FILL_REDUCES, _inexact, add_self_loops, to_undirected
+from sparsegraph.ops.ternary import where
 from sparsegraph.row_ids import row_ids
 from sparsegraph.sparse import SparseTensor, Structure, from_scipy
 from sparsegraph.tensor import Tensor, wrap
@@ -27,6 +29,19 @@ def _np(t):
     if t is None:
         return None
     return np.asarray(t.detach()) if isinstance(t, Tensor) else backend.to_device(t, "cpu")
+
+
+def _host_tensor(t) -> Tensor:
+    """``t`` as a host Tensor of its own dtype, still connected to autograd (a no-op for a host
+    Tensor; a cuda one is copied differentiably); an array written into ``__dict__`` directly
+    is wrapped. Not `_np`: a numpy float64 array would be narrowed to float32 as user input."""
+    return t.to("cpu") if isinstance(t, Tensor) else wrap(_np(t))
+
+
+def _keep_ones(plain, weight: Tensor) -> Tensor:
+    """``weight`` with 1 where ``plain`` (the edges of an unweighted graph of a batch), in its
+    dtype, differentiable w.r.t. the other entries."""
+    return where(wrap(plain), wrap(np.ones((), weight.dtype)), weight)
 
 
 def _on(t, device: str):
@@ -71,20 +86,20 @@ def undirected_edges(g, reduce: str = "mean"):
     reduce = check_reduce("to_undirected", reduce, REDUCERS)
     s = g._host_structure()
 
-    def merged(a):  # one `ops.to_undirected` per field, all on the structure's cached plan
-        return to_undirected(SparseTensor(s, wrap(a)), reduce)
+    def merged(t):  # one `ops.to_undirected` per field, all on the structure's cached plan
+        return to_undirected(SparseTensor(s, _host_tensor(t)), reduce)
 
-    values = _np(g.adj.values)
+    values = g.adj.values
     out = merged(values)
     rows, cols = out.structure.rows(), out.structure.cols()
     if is_weighted(g):
-        weight = out.values.numpy()
+        weight = out.values
         if _edge_weighted(g) is not None:  # an unweighted graph of the batch keeps its 1s
             plain = ~np.asarray(g.__dict__["_weighted_graphs"], bool)[_graph_of_edges(g, rows)]
-            weight = np.where(plain, np.ones((), weight.dtype), weight)
+            weight = _keep_ones(plain, weight)
     else:  # no weights to merge: the merged edges keep the implicit weight 1
-        weight = np.ones((rows.size,) + values.shape[1:], values.dtype)
-    fields = {k: merged(_np(v)).values for k, v in g._edge_fields().items()}
+        weight = wrap(np.ones((rows.size,) + tuple(values.shape[1:]), values.dtype))
+    fields = {k: merged(v).values for k, v in g._edge_fields().items()}
     return g._with_edges(np.stack([cols, rows]), weight, **fields)
 
 
@@ -92,7 +107,7 @@ def _field_name(key: str) -> str:
     return "the edge weights" if key == "weight" else f"`{key}`"
 
 
-def _check_fill(a: np.ndarray, fill_value, key: str) -> None:
+def _check_fill(a: Tensor, fill_value, key: str) -> None:
     """An integer or boolean ``a`` must hold a number or Tensor ``fill_value`` exactly (numpy
     would silently truncate 0.5 to 0)."""
     if a.dtype.kind not in "biu" or isinstance(fill_value, str) or fill_value is None:
@@ -107,14 +122,14 @@ def _check_fill(a: np.ndarray, fill_value, key: str) -> None:
                          f"Graph(..., {fix}.astype(np.float32))")
 
 
-def _fits(fill: Tensor, a: np.ndarray, num_nodes: int) -> bool:
+def _fits(fill: Tensor, a: Tensor, num_nodes: int) -> bool:
     """Whether a Tensor fill fits field ``a`` (E, ...): 0-d (broadcast), of ``a``'s trailing
     shape, or that with a leading 1 (every loop) or ``num_nodes`` (one row per node)."""
     shape, trailing = tuple(fill.shape), a.shape[1:]
     return shape in ((), trailing) or (shape[1:] == trailing and shape[0] in (1, num_nodes))
 
 
-def _shapes_taken(a: np.ndarray, num_nodes: int) -> str:
+def _shapes_taken(a: Tensor, num_nodes: int) -> str:
     t = a.shape[1:]
     return f"(), {t}, {(1,) + t} or {(num_nodes,) + t}" if t else f"(), (1,) or ({num_nodes},)"
 
@@ -149,10 +164,10 @@ def with_self_loops(g, fill_value=1.0):
         raise ValueError(f"Graph.add_self_loops: expected `fill_value` in "
                          f"{tuple(FILL_REDUCES)} (got {fill_value!r})")
     if isinstance(fill_value, Tensor):  # the structure work runs on the host
-        fill_value = fill_value.detach().to("cpu")
+        fill_value = fill_value.to("cpu")  # differentiable, as the functional op's fill
     s, n, weighted = g._host_structure(), g.num_nodes, is_weighted(g)
-    arrays = {"weight": _np(g.adj.values),
-              **{k: _np(v) for k, v in g._edge_fields().items()}}
+    arrays = {"weight": _host_tensor(g.adj.values),
+              **{k: _host_tensor(v) for k, v in g._edge_fields().items()}}
     fills = {k: fill_value for k in arrays}
     if isinstance(fill_value, str) and not weighted:
         fills["weight"] = 1.0  # the implicit weights are no field to reduce
@@ -166,21 +181,20 @@ def with_self_loops(g, fill_value=1.0):
                              f"{tuple(fill_value.shape)})")
     for key, a in arrays.items():
         _check_fill(a, fills[key], key)
-    out = {key: add_self_loops(SparseTensor(s, wrap(a)), fills[key])
-           for key, a in arrays.items()}
+    out = {key: add_self_loops(SparseTensor(s, a), fills[key]) for key, a in arrays.items()}
     loops = out["weight"]  # every field gets the same structure (one cached plan)
     rows, cols = loops.structure.rows(), loops.structure.cols()
-    weight = loops.values.numpy()
+    weight = loops.values
     at_loop = rows == cols
     flags = g.__dict__.get("_weighted_graphs")
     if isinstance(fill_value, str) and weighted and _edge_weighted(g) is not None:
         # a mixed batch: the unweighted graphs' loops weigh 1, not the reduce of their 1s
         plain = at_loop & ~np.asarray(flags, bool)[_graph_of_edges(g, rows)]
-        weight = np.where(plain, np.ones((), weight.dtype), weight)
+        weight = _keep_ones(plain, weight)
     res = g._with_edges(np.stack([cols, rows]), weight,
                         **{k: t.values for k, t in out.items() if k != "weight"})
     # loops that weigh != 1 make an unweighted graph (of a batch) weighted
-    heavy = rows[at_loop][weight[at_loop] != 1]
+    heavy = rows[at_loop][_np(weight)[at_loop] != 1]
     res._weighted = weighted or heavy.size > 0
     if flags is not None and g.batch is not None and heavy.size:
         flags = np.array(flags, bool)
@@ -237,7 +251,8 @@ def induced_subgraph(g, nodes):
     if g.batch is not None and getattr(g, "ptr", None) is not None:
         changes["ptr"] = _batch_ptr(changes["batch"], g.num_graphs)
     out = g._replace(num_nodes=int(ids.size), **changes)
-    return out._with_edges(sub_ei, _np(g.adj.values)[keep], **fields)
+    # a gather of the kept weights: their dtype, device and gradient stay
+    return out._with_edges(sub_ei, g.adj.values[idx], **fields)
 
 
 def _needed_nodes(g) -> tuple[int, str]:
