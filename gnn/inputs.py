@@ -11,8 +11,8 @@ import sparsegraph.ops as ops
 from sparsegraph import backend
 from sparsegraph.creation import tensor
 from sparsegraph.graph import Graph
-from sparsegraph.sparse import SparseTensor, Structure, check_values, index_dtype
-from sparsegraph.sparse_checks import as_index_array
+from sparsegraph.sparse import SparseTensor, Structure, check_values
+from sparsegraph.sparse_checks import as_index_array, index_dtype
 from sparsegraph.tensor import Tensor, host_values, wrap
 
 

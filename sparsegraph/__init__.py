@@ -31,9 +31,9 @@ from sparsegraph import backend, kernels  # noqa: E402
 from sparsegraph.backend import cuda_available  # noqa: E402
 from sparsegraph.tensor import Tensor  # noqa: E402
 from sparsegraph.creation import (  # noqa: E402
-    Generator, arange, default_generator, empty, empty_like, eye, full, full_like, linspace,
-    manual_seed, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm,
-    tensor, zeros, zeros_like,
+    Generator, arange, default_generator, empty, empty_like, eye, full, full_like,
+    get_default_dtype, linspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn,
+    randn_like, randperm, tensor, zeros, zeros_like,
 )
 from sparsegraph.sparse import (  # noqa: E402
     SparseTensor, Structure, from_edge_index, from_scipy, sparse_coo, sparse_csr,
@@ -52,11 +52,12 @@ from sparsegraph.graph import Graph  # noqa: E402
 # dtype names as numpy dtypes, so `t.dtype == sg.float32` holds
 float32, float64, float16 = backend.DTYPES["float32"], backend.DTYPES["float64"], backend.DTYPES[
     "float16"]
-int32, int64, int8, uint8 = (backend.DTYPES[n] for n in ("int32", "int64", "int8", "uint8"))
+int32, int64, int16, int8, uint8 = (backend.DTYPES[n]
+                                    for n in ("int32", "int64", "int16", "int8", "uint8"))
 bool = backend.DTYPES["bool"]  # noqa: A001  (torch.bool's counterpart)
 # torch's other names for them: sg.float is float32, sg.int is int32, as torch.float / torch.int
 float, double, half = float32, float64, float16  # noqa: A001
-int, long = int32, int64  # noqa: A001
+int, long, short = int32, int64, int16  # noqa: A001
 
 # What `from sparsegraph import *` gives: the core names above and every public op, but no
 # module (sg.nn, sg.ops, ... stay attributes) and no name of Python's builtins. sg.bool / int /
@@ -68,12 +69,13 @@ _BUILTIN_SHADOWS = frozenset({"abs", "all", "any", "bool", "float", "int", "max"
                               "round", "sum"})
 _CORE = [
     "Tensor", "Generator", "arange", "default_generator", "empty", "empty_like", "eye", "full",
-    "full_like", "linspace", "manual_seed", "ones", "ones_like", "rand", "rand_like", "randint",
-    "randn", "randn_like", "randperm", "tensor", "zeros", "zeros_like",
+    "full_like", "get_default_dtype", "linspace", "manual_seed", "ones", "ones_like", "rand",
+    "rand_like", "randint", "randn", "randn_like", "randperm", "tensor", "zeros", "zeros_like",
     "SparseTensor", "Structure", "from_edge_index", "from_scipy", "sparse_coo", "sparse_csr",
     "Function", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled",
     "Parameter", "load", "save", "Graph", "cuda_available",
-    "float32", "float64", "float16", "double", "half", "int32", "int64", "int8", "uint8", "long",
+    "float32", "float64", "float16", "double", "half", "int32", "int64", "int16", "int8", "uint8",
+    "long", "short",
 ]
 __all__ = [n for n in (*_CORE, *ops.__all__) if n not in _BUILTIN_SHADOWS]
 

@@ -15,6 +15,7 @@ DTYPES = {
     "float16": np.dtype(np.float16),
     "int32": np.dtype(np.int32),
     "int64": np.dtype(np.int64),
+    "int16": np.dtype(np.int16),  # torch.short: what PyTorch gives uint8 with int8
     "int8": np.dtype(np.int8),
     "uint8": np.dtype(np.uint8),
     "bool": np.dtype(np.bool_),
@@ -138,6 +139,27 @@ def as_dtype(dtype) -> np.dtype:
     return dt
 
 
+_SUPPORTED = frozenset(DTYPES.values())
+
+
+def supported_dtype(dt: np.dtype, op: str = "", what: str = "operands") -> np.dtype:
+    """The supported dtype `sparsegraph.tensor` gives data of numpy dtype ``dt``: ``dt``
+    itself, else float32 for other floats (float128) and int64 for other integers (uint16,
+    uint32, uint64), as PyTorch has no such tensors; complex, object, datetime, string ... data
+    is a TypeError (a KeyError or a silently dropped imaginary part otherwise)."""
+    if dt in _SUPPORTED:
+        return dt
+    if dt.kind not in "biuf":
+        raise TypeError(f"{op + ': ' if op else ''}expected {what} of a bool, integer or "
+                        f"floating dtype (got dtype {dt}; complex, object and datetime data are "
+                        "not supported)")
+    if not dt.isnative:  # '>f8' is float64 all the same: the machine's byte order
+        native = dt.newbyteorder("=")
+        if native in _SUPPORTED:
+            return native
+    return DEFAULT_FLOAT if dt.kind == "f" else DTYPES["int64"]
+
+
 def is_float(dtype) -> bool:
     return dtype in FLOAT_DTYPES
 
@@ -171,6 +193,17 @@ def _level(k) -> tuple[int, int]:
     return _CATEGORY_OF_WEAK[k], 0
 
 
+def _supported_key(k):
+    """A dtype key with the dtype `sparsegraph.tensor` would give the operand (a uint32 array
+    counts as int64, a float128 one as float32), so that no op makes a Tensor of a dtype
+    outside DTYPES; a complex / object / datetime operand is a TypeError here."""
+    if isinstance(k, np.dtype):
+        return k if k in _SUPPORTED else supported_dtype(k)
+    if isinstance(k, _ZeroDim) and k[0] not in _SUPPORTED:
+        return _ZeroDim((supported_dtype(k[0]),))
+    return k
+
+
 def _dtype_of_key(k) -> np.dtype:
     return k if isinstance(k, np.dtype) else k[0] if isinstance(k, _ZeroDim) else _WEAK_DEFAULT[k]
 
@@ -180,6 +213,7 @@ def _promote_keys(ka, kb):
     bool/int/float: a weak scalar): the higher category wins, within it the stronger operand,
     and between equals numpy's widening. A scalar of a higher category gives its default dtype
     (ints * 2.5 is float32)."""
+    ka, kb = _supported_key(ka), _supported_key(kb)
     (ca, la), (cb, lb) = _level(ka), _level(kb)
     if ca != cb:
         hi = ka if ca > cb else kb
@@ -222,7 +256,7 @@ def operand_key(x):
 def result_type(*operands, floating: bool = False) -> np.dtype:
     """The PyTorch result dtype of elementwise operands (arrays, Tensors or scalars); with
     ``floating``, an integer / bool result becomes the default float (true division, sqrt)."""
-    key = operand_key(operands[0])
+    key = _supported_key(operand_key(operands[0]))
     for x in operands[1:]:
         key = _promote_keys(key, operand_key(x))
     dt = _dtype_of_key(key)

@@ -56,8 +56,8 @@ def as_array(data, dtype=None, device: str | None = None):
         raise TypeError(f"tensor: complex data is not supported (got dtype {array.dtype})")
     if not array.dtype.isnative:  # '>f8' is float64 all the same: the machine's byte order
         array = array.astype(array.dtype.newbyteorder("="))
-    if dt is None and array.dtype not in backend.DTYPES.values():
-        dt = backend.DEFAULT_FLOAT if array.dtype.kind == "f" else np.dtype(np.int64)
+    if dt is None:  # float128 -> float32, uint16 / uint32 / uint64 -> int64 (as ops do)
+        dt = backend.supported_dtype(array.dtype, "tensor", "data")
     if dt is not None and array.dtype != dt:
         array = array.astype(dt)
     return backend.to_device(array, "cpu" if device is None else device)
@@ -280,6 +280,13 @@ def eye(n, m=None, dtype=None, device="cpu", requires_grad=False) -> Tensor:
         raise ValueError(f"eye: expected non-negative `n` and `m` (got n={n}, m={m})")
     xp = backend.array_module(backend.normalize_device(device))
     return _make(xp.eye(n, m, dtype=_dtype(dtype)), requires_grad)
+
+
+def get_default_dtype() -> np.dtype:
+    """The default floating dtype, float32 (``torch.get_default_dtype``): what Python floats,
+    ``zeros`` / ``randn`` ... without ``dtype`` and true division of integers give. It is fixed:
+    there is no ``set_default_dtype``, as modules read it once when imported."""
+    return backend.DEFAULT_FLOAT
 
 
 def _like(fn, t: Tensor, dtype, device, requires_grad, *args):

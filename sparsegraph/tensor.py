@@ -87,6 +87,14 @@ class Tensor(TensorMethods):
     def dtype(self) -> np.dtype:
         return self.array.dtype
 
+    def is_floating_point(self) -> bool:
+        """Whether the dtype is a floating one (float16 / float32 / float64), as PyTorch's."""
+        return self.array.dtype.kind == "f"
+
+    def is_complex(self) -> bool:
+        """Always False: there are no complex tensors (PyTorch code asks before ``.real``)."""
+        return False
+
     @property
     def shape(self) -> tuple:
         return self.array.shape
@@ -326,7 +334,15 @@ class Tensor(TensorMethods):
         return _ops().clone(self)
 
     def to(self, *args, **kwargs) -> Tensor:
-        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or keywords; differentiable."""
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or keywords; differentiable.
+
+        With ``copy=True`` the result is always a new tensor with its own memory, as PyTorch's,
+        even when neither dtype nor device changes (then a differentiable `clone`)."""
+        if kwargs.get("copy") is True:
+            kwargs = {k: v for k, v in kwargs.items() if k != "copy"}
+            out = _ops().to(self, *args, **kwargs)
+            # a cast or a move already copied; a no-op `to` returned self itself
+            return _ops().clone(out) if out is self else out
         return _ops().to(self, *args, **kwargs)
 
     def float(self) -> Tensor:

@@ -16,6 +16,7 @@ RANK = {  # lower rank = lower layer; equal ranks may not import each other unle
     "sparsegraph.tensor": 2.5,
     "sparsegraph.creation": 3,
     "sparsegraph.sparse": 3,
+    "sparsegraph.sparse_structure": 2.8,  # below sparse: the pattern, its caches and kernels
     "sparsegraph.sparse_checks": 2.6,  # below sparse: its checks, on tensor only
     "sparsegraph.row_ids": 2.6,  # the row / node / graph id check (sparse rows, Graph, datasets)
     "sparsegraph.sparse_rows": 3.5,  # above sparse: row selection of SparseTensors

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 import sparsegraph as sg
 from sparsegraph import ops
 from sparsegraph.ops import sparse_conversion
-from sparsegraph.sparse import Structure, index_dtype
-from sparsegraph.sparse_checks import INT32_MAX
+from sparsegraph.sparse import Structure
+from sparsegraph.sparse_checks import INT32_MAX, index_dtype
 from sparsegraph.testing import assert_close, gradcheck, random_sparse
 
 SCIPY_FORMATS = ["csr", "csc", "coo", "lil", "dok", "bsr", "dia"]

@@ -32,7 +32,7 @@ import numpy as np
 
 import sparsegraph as sg
 from sparsegraph.cli.common import FOLDER_PATH, SEED, folder_problem, progress
-from sparsegraph.sparse import inverse_permutation
+from sparsegraph.sparse_structure import inverse_permutation
 
 
 # ---- shared helpers -------------------------------------------------------------------------
