@@ -188,7 +188,7 @@ def _check(op, x, other=None, *, cross_device=False, divide=False):
     if not isinstance(o, bool | int | float | np.generic) and not hasattr(o, "dtype"):
         raise TypeError(f"{op}: expected `other` to be a Tensor or a number "
                         f"(got {type(other).__name__})")
-    _check_cast(op, x, backend.result_type(x.array, o, floating=divide))
+    _check_cast(op, x, backend.result_type(x.array, o, floating=divide, op=op))
 
 
 def _check_cast(op: str, x: Tensor, result) -> None:
@@ -232,7 +232,7 @@ def clamp_(input: Tensor, min=None, max=None) -> Tensor:
     lo, hi = clamp_bounds("clamp_", input, min, max)
     bounds = [b for b in (lo, hi) if b is not None]
     # an int tensor clamped to 2.5 would be float: refused, as `add_(2.5)` is (and PyTorch)
-    _check_cast("clamp_", input, backend.result_type(input, *bounds))
+    _check_cast("clamp_", input, backend.result_type(input, *bounds, op="clamp_"))
     lo, hi = (b.to(input.dtype) if isinstance(b, Tensor) and b.dtype != input.dtype else b
               for b in (lo, hi))
     return ClampInplace.apply_inplace(input, lo, hi)

@@ -90,6 +90,7 @@ def clamp_bounds(op: str, input: Tensor, min, max) -> tuple:
         if isinstance(b, np.generic):
             b = b.item()
         elif isinstance(b, list | tuple | np.ndarray):
+            result_type(np.asarray(b), op=op)  # complex bounds named, not cast with a warning
             b = wrap(input.xp.asarray(b, dtype=input.dtype))
         if isinstance(b, Tensor):
             same_device(op, input, b)
@@ -178,4 +179,5 @@ def where(condition: Tensor, input=None, other=None):
     except ValueError:
         raise ValueError(f"where: shapes {condition.shape} (condition), {shape_of(input)} and "
                          f"{shape_of(other)} cannot be broadcast together") from None
+    result_type(input, other, op="where")  # a complex / object branch named here
     return Where.apply(condition, input, other)

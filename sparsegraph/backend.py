@@ -193,14 +193,14 @@ def _level(k) -> tuple[int, int]:
     return _CATEGORY_OF_WEAK[k], 0
 
 
-def _supported_key(k):
+def _supported_key(k, op: str = ""):
     """A dtype key with the dtype `sparsegraph.tensor` would give the operand (a uint32 array
     counts as int64, a float128 one as float32), so that no op makes a Tensor of a dtype
     outside DTYPES; a complex / object / datetime operand is a TypeError here."""
     if isinstance(k, np.dtype):
-        return k if k in _SUPPORTED else supported_dtype(k)
+        return k if k in _SUPPORTED else supported_dtype(k, op)
     if isinstance(k, _ZeroDim) and k[0] not in _SUPPORTED:
-        return _ZeroDim((supported_dtype(k[0]),))
+        return _ZeroDim((supported_dtype(k[0], op),))
     return k
 
 
@@ -253,12 +253,13 @@ def operand_key(x):
     return x.dtype if x.ndim else _ZeroDim((x.dtype,))
 
 
-def result_type(*operands, floating: bool = False) -> np.dtype:
+def result_type(*operands, floating: bool = False, op: str = "") -> np.dtype:
     """The PyTorch result dtype of elementwise operands (arrays, Tensors or scalars); with
-    ``floating``, an integer / bool result becomes the default float (true division, sqrt)."""
-    key = _supported_key(operand_key(operands[0]))
+    ``floating``, an integer / bool result becomes the default float (true division, sqrt).
+    ``op`` names the caller in the TypeError for an unsupported (complex ...) operand."""
+    key = _supported_key(operand_key(operands[0]), op)
     for x in operands[1:]:
-        key = _promote_keys(key, operand_key(x))
+        key = _promote_keys(key, _supported_key(operand_key(x), op))
     dt = _dtype_of_key(key)
     return DEFAULT_FLOAT if floating and dt.kind != "f" else dt
 

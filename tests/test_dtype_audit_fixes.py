@@ -140,3 +140,15 @@ def test_sparse_to_copy_true_copies_values():
     a = sg.sparse_coo([[0], [1]], [1.0], (2, 2))
     b = a.to(copy=True)
     assert not np.shares_memory(b.values.array, a.values.array)
+
+
+@pytest.mark.parametrize("call, op", [
+    (lambda x: sg.where(x > 0, x, np.ones(2, complex)), "where"),
+    (lambda x: x.mul_(np.ones(2, complex)), "mul_"),
+    (lambda x: x.clamp_(np.ones(2, complex)), "clamp_"),
+    (lambda x: sg.clamp(x, [0j, 1]), "clamp"),
+])
+def test_complex_operands_of_where_inplace_and_clamp_name_the_op(call, op):
+    with pytest.raises(TypeError, match=rf"^{op}: expected operands of a bool, integer or "
+                                        r"floating dtype \(got dtype complex128"):
+        call(sg.randn(2))
