@@ -231,17 +231,25 @@ def _signed(op: str, name: str, idx):
 
 
 def _converted(op: str, name: str, given, array, src: Tensor):
-    """``array`` (``given``'s, validated) on ``src``'s device. A converted copy (uint64 ids,
-    another device) is what an op then keeps: a static trace guards ``given``'s values."""
-    array = _on_device(array, src.device)
-    if array is not (given.array if isinstance(given, Tensor) else given):
-        host_values(given, f"{op}: `{name}` converted to {array.dtype} on {src.device}")
-    return array
+    """``(array on src's device, the Tensor backward saves for it or None)`` for ``array``
+    (``given``'s, validated). A host index Tensor moves to a device ``src`` by a traced `to`,
+    as ops/index.py moves one: a static graph follows its values on every call, also when it
+    was computed in the compiled step. Any other converted copy (uint64 ids, a host array) is
+    what an op then keeps: a static trace guards ``given``'s values."""
+    if isinstance(given, Tensor) and array is given.array and given.device != src.device:
+        from sparsegraph.ops.convert import to
+
+        moved = to(given, src.device)
+        return moved.array, moved
+    on = _on_device(array, src.device)
+    if on is not (given.array if isinstance(given, Tensor) else given):
+        host_values(given, f"{op}: `{name}` converted to {on.dtype} on {src.device}")
+    return on, source_of(given)
 
 
 def _index(op: str, index, src: Tensor, dim: int = 0):
     """A 1-D integral index with one entry per slice of ``src`` along ``dim``, on ``src``'s
-    device."""
+    device, and its source Tensor (`_converted`)."""
     idx = _signed(op, "index", index_array(op, "index", index))
     if idx.shape[0] != src.shape[dim]:
         along = "" if dim == 0 else f" along dim {dim}"
@@ -284,7 +292,7 @@ def _size(op: str, name: str, size, idx, index, ndim: int = 0) -> int:
 
 def _indptr(op: str, indptr, src: Tensor):
     """A CSR-style ``indptr``: 1-D, integral, at least one entry (its values: `_check_indptr`,
-    in the op's forward)."""
+    in the op's forward), and its source Tensor (`_converted`)."""
     ip = _signed(op, "indptr", index_array(op, "indptr", indptr))
     if ip.shape[0] < 1:
         raise ValueError(f"{op}: expected `indptr` with at least one entry (got an empty array)")
@@ -324,8 +332,8 @@ def gather_rows(src: Tensor, index) -> Tensor:
     """
     _src("gather_rows", src, bool_ok=True)
     idx = _signed("gather_rows", "index", index_array("gather_rows", "index", index))
-    idx = _converted("gather_rows", "index", index, idx, src)
-    return GatherRows.apply(src, idx, source_of(index))
+    idx, source = _converted("gather_rows", "index", index, idx, src)
+    return GatherRows.apply(src, idx, source)
 
 
 def _scatter(op: str, src, index, dim_size, reduce, dim):
@@ -333,7 +341,7 @@ def _scatter(op: str, src, index, dim_size, reduce, dim):
     _src(op, src)
     reduce = check_reduce(op, reduce, REDUCES)
     dim = norm_dim(op, dim, src.ndim)
-    idx = _index(op, index, src, dim)  # checked against the caller's shape and dim
+    idx, source = _index(op, index, src, dim)  # checked against the caller's shape and dim
     size = _size(op, "dim_size", dim_size, idx, index, src.ndim)
     order = (dim,) + tuple(d for d in range(src.ndim) if d != dim)
     row_bytes = src.dtype.itemsize * int(np.prod([src.shape[d] for d in order[1:]],
@@ -343,7 +351,7 @@ def _scatter(op: str, src, index, dim_size, reduce, dim):
                          "pass a smaller `dim_size` or renumber `index` to consecutive ids")
     try:  # the scattered axis moved first, reduced, moved back
         out = Scatter.apply(permute(src, order) if dim else src, idx, size, reduce, op,
-                            source_of(index))
+                            source)
     except MemoryError:
         raise ValueError(f"{op}: {size} output rows do not fit in memory; pass a smaller "
                          "`dim_size` or renumber `index` to consecutive ids") from None
@@ -421,7 +429,8 @@ def segment(src: Tensor, indptr, reduce: str = "sum") -> Tensor:
     """
     _src("segment", src)
     reduce = check_reduce("segment", reduce, REDUCES)
-    return Segment.apply(src, _indptr("segment", indptr, src), reduce, source_of(indptr))
+    ip, source = _indptr("segment", indptr, src)
+    return Segment.apply(src, ip, reduce, source)
 
 
 def segment_softmax(src: Tensor, index=None, indptr=None,
@@ -448,13 +457,13 @@ def segment_softmax(src: Tensor, index=None, indptr=None,
     op = "segment_softmax"
     _src(op, src, floating=True)
     if indptr is not None:
-        ip = _indptr(op, indptr, src)
+        ip, source = _indptr(op, indptr, src)
         if num_segments is not None and _size(op, "num_segments", num_segments, ip, indptr) != (
                 ip.shape[0] - 1):
             raise ValueError(f"{op}: expected `num_segments` to equal len(indptr) - 1 = "
                              f"{ip.shape[0] - 1} (got {num_segments})")
-        return SegmentSoftmax.apply(src, ip, source_of(indptr))
+        return SegmentSoftmax.apply(src, ip, source)
     if index is None:
         raise ValueError(f"{op}: expected `index` or `indptr` to define the segments")
-    idx = _index(op, index, src)
+    idx, _ = _index(op, index, src)
     return ScatterSoftmax.apply(src, idx, _size(op, "num_segments", num_segments, idx, index))

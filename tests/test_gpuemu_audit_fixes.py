@@ -214,3 +214,32 @@ def test_where_names_a_non_bool_or_non_array_condition():
     with pytest.raises(TypeError, match=r"where: expected `condition` to be a Tensor or an "
                                         r"array \(got list\)"):
         sg.where([True, False], sg.ones(2), sg.zeros(2))
+
+
+def _gather_scatter_ops():
+    """gather_rows / scatter / segment_softmax as f(x, i) with a CPU index ``i``, as given and
+    as computed inside the step (``i + 0``), and their numpy references."""
+    def scatter_ref(x, i):
+        out = np.zeros((10, 2), x.dtype)
+        np.add.at(out, i, x[: i.size])
+        return out
+
+    return {
+        "gather_rows": (lambda x, i: sg.ops.gather_rows(x, i) * 1, lambda x, i: x[i]),
+        "gather_rows_computed": (lambda x, i: sg.ops.gather_rows(x, i + 0) * 1,
+                                 lambda x, i: x[i]),
+        "scatter_computed": (lambda x, i: sg.ops.scatter(x[:2], i + 0, 10) * 1, scatter_ref),
+    }
+
+
+@pytest.mark.parametrize("op", sorted(_gather_scatter_ops()))
+def test_gather_and_scatter_with_a_cpu_index_in_a_compiled_step_on_cuda(op, emulated_cuda):
+    """The index moves by a traced to(), as the indexing ops' (a CaptureError before when the
+    index was computed in the step)."""
+    fn, reference = _gather_scatter_ops()[op]
+    x = sg.tensor(X).to("cuda")
+    compiled = static.compile(fn)
+    for ids in CALLS:
+        i = sg.tensor(np.array(ids, np.int64))
+        np.testing.assert_array_equal(host(compiled(x, i)), reference(X, np.array(ids)))
+        np.testing.assert_array_equal(host(fn(x, i)), reference(X, np.array(ids)))
