@@ -13,7 +13,7 @@ from sparsegraph.nn.module_hooks import RemovableHandle, add_hook, call_with_hoo
 from sparsegraph.nn.parameter import Parameter
 from sparsegraph.tensor import TRACE, Tensor
 
-__all__ = ["Module", "Parameter"]
+__all__ = ["Module", "Parameter", "StateDictError"]
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -24,6 +24,13 @@ def _join(prefix: str, name: str) -> str:
 
 def _indent(text: str, spaces: int = 2) -> str:
     return text.replace("\n", "\n" + " " * spaces)
+
+
+class StateDictError(RuntimeError, KeyError, ValueError):
+    """`Module.load_state_dict`'s error: a RuntimeError, as PyTorch raises, that is also the
+    KeyError (keys) and ValueError (shapes) this library raised before."""
+
+    __str__ = RuntimeError.__str__  # KeyError's would print the message in quotes
 
 
 class Module:
@@ -372,14 +379,17 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy values from ``state_dict`` into the parameters and buffers (in place).
 
-        Every shape is checked before anything is copied, so a failed load changes nothing.
+        Every key and shape is checked before anything is copied, so a failed load changes
+        nothing. As PyTorch, a missing ``num_batches_tracked`` (a checkpoint of an older
+        BatchNorm) keeps the module's own count.
 
         Returns:
             ``(missing_keys, unexpected_keys)``.
 
         Raises:
-            KeyError: with ``strict``, listing the missing and the unexpected keys.
-            ValueError: naming a key whose shape differs, with both shapes.
+            StateDictError: a RuntimeError, as PyTorch's, listing every problem: with
+                ``strict`` the missing and unexpected keys, and every shape mismatch (it is also
+                a KeyError and a ValueError, the types raised before).
         """
         from collections.abc import Mapping
 
@@ -387,11 +397,14 @@ class Module:
             raise TypeError(f"load_state_dict: {type(self).__name__}: expected a dict-like "
                             f"state_dict (got {type(state_dict).__name__})")
         own = dict(self._state_items())
-        missing = [k for k in own if k not in state_dict]
+        missing = [k for k in own if k not in state_dict
+                   and k.rsplit(".", 1)[-1] != "num_batches_tracked"]
         unexpected = [k for k in state_dict if k not in own]
-        if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict: {type(self).__name__}: missing keys {missing}; "
-                           f"unexpected keys {unexpected}")
+        errors = []
+        if strict and missing:
+            errors.append("Missing key(s) in state_dict: " + ", ".join(map(repr, missing)))
+        if strict and unexpected:
+            errors.append("Unexpected key(s) in state_dict: " + ", ".join(map(repr, unexpected)))
         updates = []
         for key, dst in own.items():
             if key not in state_dict:
@@ -403,9 +416,13 @@ class Module:
                                 f"{type(src).__name__}, not a Tensor or array")
             array = src.array if isinstance(src, Tensor) else np.asarray(src)
             if tuple(array.shape) != dst.shape:
-                raise ValueError(f"load_state_dict: shape mismatch for {key!r}: expected "
-                                 f"{dst.shape} (got {tuple(array.shape)})")
+                errors.append(f"size mismatch for {key!r}: copying a value of shape "
+                              f"{tuple(array.shape)} from the state_dict, the shape in the "
+                              f"module is {dst.shape}")
             updates.append((dst, array))
+        if errors:
+            raise StateDictError(f"load_state_dict: error(s) in loading state_dict for "
+                                 f"{type(self).__name__}:\n\t" + "\n\t".join(errors))
         for dst, array in updates:
             dst.array[...] = backend.to_device(array, dst.device).astype(dst.dtype, copy=False)
             dst._version[0] += 1

@@ -185,8 +185,9 @@ def test_load_state_dict_strict_keys_and_shapes():
     state = net.state_dict()
     del state["head.bias"]
     state["extra"] = sg.zeros(1)
-    with pytest.raises(KeyError, match=r"missing keys \['head.bias'\]; unexpected keys "
-                                       r"\['extra'\]"):
+    with pytest.raises(RuntimeError, match=r"state_dict for Net:\n\tMissing key\(s\) in "
+                                           r"state_dict: 'head.bias'\n\tUnexpected key\(s\) "
+                                           r"in state_dict: 'extra'$"):
         net.load_state_dict(state)
     before = net.head.weight.detach().numpy().copy()
     state["head.weight"] = sg.ones(3, 8)
@@ -198,8 +199,9 @@ def test_load_state_dict_strict_keys_and_shapes():
     bad["head.weight"] = sg.zeros(2, 2)
     bad["scale"] = sg.full((1,), 7.0)
     version = net.scale._version[0]
-    with pytest.raises(ValueError, match=r"shape mismatch for 'head.weight': expected "
-                                         r"\(3, 8\) \(got \(2, 2\)\)"):
+    with pytest.raises(RuntimeError, match=r"size mismatch for 'head.weight': copying a value "
+                                           r"of shape \(2, 2\) from the state_dict, the shape "
+                                           r"in the module is \(3, 8\)"):
         net.load_state_dict(bad, strict=False)
     # all shapes are checked before anything is copied
     assert net.scale.item() == 1.0 and net.scale._version[0] == version
@@ -349,3 +351,30 @@ def test_a_parameter_over_read_only_memory_is_a_trainable_copy():
     with sg.no_grad():
         q.add_(1)
     assert shared.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_load_state_dict_lists_every_problem_in_one_runtime_error():
+    from sparsegraph.nn.module import StateDictError
+
+    net = Net()
+    state = net.state_dict()
+    del state["head.bias"]
+    state["head.weight"] = sg.zeros(2, 2)
+    with pytest.raises(StateDictError) as info:
+        net.load_state_dict(state)
+    message = str(info.value)
+    assert "Missing key(s) in state_dict: 'head.bias'" in message
+    assert "size mismatch for 'head.weight'" in message
+    # torch's type, and the types raised before (callers catching those keep working)
+    assert isinstance(info.value, RuntimeError | KeyError | ValueError)
+    assert all(isinstance(info.value, t) for t in (RuntimeError, KeyError, ValueError))
+
+
+def test_a_batch_norm_checkpoint_without_num_batches_tracked_loads_as_in_torch():
+    bn = nn.BatchNorm1d(3)
+    bn(sg.randn(4, 3))
+    state = {k: v for k, v in bn.state_dict().items() if k != "num_batches_tracked"}
+    fresh = nn.BatchNorm1d(3)
+    assert fresh.load_state_dict(state) == ([], [])
+    np.testing.assert_array_equal(fresh.running_mean.numpy(), bn.running_mean.numpy())
+    assert int(fresh.num_batches_tracked.item()) == 0
