@@ -327,6 +327,20 @@ class TUDataset(Dataset):
         return int(self._arrays["graph_y"].max()) + 1
 
     @property
+    def y(self) -> Tensor:
+        """The graph labels of this dataset's graphs, in its order: ``(G,)`` (PyG's
+        ``dataset.y``, e.g. for a stratified split)."""
+        return wrap(np.concatenate([np.asarray(g.y.array).reshape(-1) for g in self.graphs]
+                                   or [np.zeros(0, np.int64)]))
+
+    @property
+    def x(self) -> Tensor:
+        """Every graph's node features stacked, ``(N_total, F)``, in this dataset's order
+        (PyG's ``dataset.x``)."""
+        return wrap(np.concatenate([np.asarray(g.x.array) for g in self.graphs])
+                    if self.graphs else np.zeros((0, self.num_features), np.float32))
+
+    @property
     def num_node_labels(self) -> int:
         """Columns of the one-hot node labels in ``x`` (0 without node labels), as PyG's
         property; every ``use_node_attr`` keeps them (``True`` puts them after the

@@ -17,10 +17,11 @@ from sparsegraph.gnn.sage import SAGEConv  # noqa: E402
 from sparsegraph.gnn.sampling import NeighborLoader, NeighborSampler, SampledBlocks  # noqa: E402
 from sparsegraph.gnn import models  # noqa: E402
 from sparsegraph.gnn.minibatch import train_minibatch  # noqa: E402
+from sparsegraph.gnn.train import train_graph_classifier, train_node_classifier  # noqa: E402
 
 __all__ = [
     "APPNP", "ChebConv", "GATConv", "GCNConv", "GINConv", "GraphConv", "MessagePassing",
     "NeighborLoader", "NeighborSampler", "SAGEConv", "SGConv", "SampledBlocks", "as_adjacency",
     "global_add_pool", "global_max_pool", "global_mean_pool", "models", "negative_sampling",
-    "train_minibatch",
+    "train_graph_classifier", "train_minibatch", "train_node_classifier",
 ]

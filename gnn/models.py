@@ -366,8 +366,8 @@ class GIN(Model):
         readout: ``"sum"`` or ``"mean"`` pooling (keyword). (default: "sum")
         train_eps: GINConv's learnable epsilon (keyword). (default: False)
 
-    Unlike PyG's node-level ``models.GIN``, ``forward(x, adj, batch)`` returns one row of
-    logits per graph.
+    Unlike PyG's node-level ``models.GIN``, ``forward(x, adj, batch, num_graphs=None)`` returns
+    one row of logits per graph.
     """
 
     def __init__(self, in_channels: int, hidden_channels: int = 32, num_layers: int = 4,
@@ -389,13 +389,15 @@ class GIN(Model):
                                  [in_channels] + [hidden_channels] * num_layers])
         self.dropout, self.readout = dropout, readout
 
-    def forward(self, x, adj, batch=None):
+    def forward(self, x, adj, batch=None, num_graphs: int | None = None):
+        """``(G, C)`` logits; ``num_graphs`` (a batch's ``num_graphs``) keeps the rows of
+        graphs without nodes at the end of a batch, which ``batch.max() + 1`` cannot count."""
         pool = global_add_pool if self.readout == "sum" else global_mean_pool
         hs = [x]
         for conv in self.convs:
             hs.append(conv(hs[-1], adj))
         out = None
         for h, head in zip(hs, self.heads, strict=True):
-            term = ops.dropout(head(pool(h, batch)), self.dropout, self.training)
+            term = ops.dropout(head(pool(h, batch, num_graphs)), self.dropout, self.training)
             out = term if out is None else out + term
         return out

@@ -335,7 +335,9 @@ class NeighborLoader:
             nodes = nodes[np.random.default_rng([self.seed, epoch]).permutation(nodes.shape[0])]
         g, timings = self.graph, {"sample_s": 0.0, "gather_s": 0.0}
         self.timings = timings
-        y = None if g.y is None else g.y.array
+        # node labels only: a graph-level y (a TU graph's class) has no row per seed, as
+        # PyG's loaders leave such an attribute out of the nodes' gather
+        y = None if g.y is None or g.y.shape[:1] != (g.num_nodes,) else g.y.array
         edge_attr = None if g.edge_attr is None else g.edge_attr.array
         for i in range(len(self)):
             t0 = time.perf_counter()

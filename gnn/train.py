@@ -6,6 +6,7 @@ initialisation, dropout masks and shuffling.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from numbers import Integral
@@ -211,7 +212,9 @@ def train_graph_classifier(make_model: Callable[[], object], graphs: list, folds
     whose accuracy averaged over folds is best (the paper's protocol), and the last epoch.
 
     Args:
-        make_model: builds a fresh model ``model(x, adj, batch) -> (G, C)`` logits.
+        make_model: builds a fresh model ``model(x, adj, batch) -> (G, C)`` logits; one whose
+            forward takes ``num_graphs`` (as models.GIN) is given the batch's, so graphs
+            without nodes keep their rows.
         graphs: list (or dataset) of Graphs with a graph-level integer label ``y``.
         folds: list of ``(train_idx, test_idx)`` index arrays.
         weight_decay: Adam's L2 penalty (the paper uses none). (default: 0.0)
@@ -233,6 +236,12 @@ def train_graph_classifier(make_model: Callable[[], object], graphs: list, folds
     for f, (train_idx, test_idx) in enumerate(folds):
         manual_seed(seed + f)
         model = make_model()
+        counts = "num_graphs" in inspect.signature(model.forward).parameters
+
+        def logits(b, model=model, counts=counts):
+            extra = {"num_graphs": b.num_graphs} if counts else {}
+            return model(b.x, b.adj, b.batch, **extra)
+
         opt = Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
         sched = StepLR(opt, step_size=step_size, gamma=gamma)
         test_batch = Graph.batch([graphs[i] for i in test_idx])
@@ -246,13 +255,13 @@ def train_graph_classifier(make_model: Callable[[], object], graphs: list, folds
                     continue
                 b = Graph.batch([graphs[i] for i in idx])
                 opt.zero_grad()
-                loss = ops.cross_entropy(model(b.x, b.adj, b.batch), Tensor(labels[idx]))
+                loss = ops.cross_entropy(logits(b), Tensor(labels[idx]))
                 loss.backward()
                 opt.step()
             sched.step()
             model.eval()
             with no_grad():
-                out = model(test_batch.x, test_batch.adj, test_batch.batch)
+                out = logits(test_batch)
             pred = to_device(out.array.argmax(axis=1), "cpu")
             curves[f, epoch] = accuracy(pred, labels[test_idx])
             times.append(time.perf_counter() - t0)
