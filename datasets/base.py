@@ -8,6 +8,7 @@ import hashlib
 import os
 import pathlib
 import tempfile
+import tokenize
 import zipfile
 
 import numpy as np
@@ -22,13 +23,16 @@ from sparsegraph.datasets.root import (
     folder_arg,
 )
 from sparsegraph.datasets.root import cache_dir as default_cache_dir
+from sparsegraph.serialization import CORRUPT_DATA, read_npz
 
 PARSE_VERSION = "1"  # bump when a parser's output changes: old caches are then ignored
 
 
 NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)  # a read-only or foreign data root
 BAD_DATA = (ValueError, TypeError, KeyError, IndexError, AttributeError, EOFError,
-            zipfile.BadZipFile)  # what malformed files make parsers and Graph raise
+            zipfile.BadZipFile, tokenize.TokenError, SyntaxError)  # what malformed files make
+# parsers and Graph raise (numpy's .npy header parser: TokenError / SyntaxError); OSError is
+# not among them: an unreadable raw file is reported as it is
 
 
 class Dataset:
@@ -117,10 +121,10 @@ class Dataset:
         path = self._cache_path()
         if path.is_file():
             try:
-                with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
-                    self._arrays = {k: data[k] for k in data.files}
+                with open(path, "rb") as f:  # each array's shape checked vs its stored size
+                    self._arrays = read_npz(f)
                 return self._build()
-            except (OSError, *BAD_DATA):
+            except (*CORRUPT_DATA, *BAD_DATA):
                 pass  # corrupt or invalid cache (garbage, a missing key, bad arrays): rebuild
         name = type(self).__name__
         try:

@@ -39,6 +39,7 @@ from sparsegraph.datasets import store
 from sparsegraph.datasets.root import folder_arg
 from sparsegraph.graph import Graph
 from sparsegraph.graph_ops import is_weighted
+from sparsegraph.serialization import CORRUPT_DATA, load_npy
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import Tensor, wrap
 
@@ -234,11 +235,11 @@ def _read_meta(folder: pathlib.Path) -> dict:
 
 def _load_array(path: pathlib.Path, mmap: bool) -> np.ndarray:
     try:
-        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        return load_npy(path, mmap_mode="r" if mmap else None)  # shape checked vs file size
     except FileNotFoundError:
         raise ValueError(f"load_on_disk: meta.json lists {path.name} but {path} is "
                          "missing") from None
-    except (ValueError, OSError, EOFError) as exc:
+    except CORRUPT_DATA as exc:
         raise ValueError(f"load_on_disk: {path} is not a readable .npy array, it is corrupt "
                          f"or truncated ({exc})") from None
 

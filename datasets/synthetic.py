@@ -22,6 +22,7 @@ import numpy as np
 
 from sparsegraph.datasets import store
 from sparsegraph.datasets.root import cache_dir, check_folder_path, folder_arg
+from sparsegraph.serialization import CORRUPT_DATA, load_npy
 
 PRESETS = {  # nodes, directed edges, features, classes (the real datasets' sizes)
     "pubmed": (19_717, 88_648, 500, 3),
@@ -260,8 +261,9 @@ def load_arrays(folder, mmap: bool = True) -> dict:
     """Read arrays written by `save` (memory-mapped by default)."""
     folder = folder_arg("synthetic.load_arrays", "folder", folder)
     meta = json.loads((folder / "meta.json").read_text())
-    return {n: np.load(folder / f"{n}.npy", mmap_mode="r" if mmap else None,
-                       allow_pickle=False) for n in meta["arrays"]}
+    # load_npy: a header declaring more than the file holds is a ValueError, not an allocation
+    return {n: load_npy(folder / f"{n}.npy", mmap_mode="r" if mmap else None)
+            for n in meta["arrays"]}
 
 
 def _spec(arrays: dict) -> dict:
@@ -274,7 +276,7 @@ def _cached(folder: pathlib.Path, spec: dict, mmap: bool = True) -> dict | None:
     dtypes other than ``spec``'s, a dict name -> (shape, dtype))."""
     try:
         arrays = load_arrays(folder, mmap=mmap)
-    except (OSError, ValueError, EOFError, KeyError, TypeError, UnicodeDecodeError):
+    except (*CORRUPT_DATA, KeyError, TypeError):  # (UnicodeDecodeError is a ValueError)
         return None
     return arrays if _spec(arrays) == spec else None
 

@@ -3,17 +3,27 @@
 A checkpoint is one ``.npz`` file: every Tensor / numpy array is a member, and the member
 ``__manifest__`` (JSON text stored as a uint8 array) describes the structure — dicts (str or int
 keys, order kept), lists, tuples, numbers, strings, booleans and None — and points at the arrays.
-Arrays are read with ``allow_pickle=False``. `save` writes a temporary file in the target
-directory, fsyncs it and renames it over the target, so a crash or an unsupported object never
-leaves a partial checkpoint nor clobbers an existing one.
+A Tensor node records ``requires_grad`` and ``parameter`` when they are set (as torch.save
+keeps them), a numpy scalar is a 0-d array marked ``scalar``; a manifest without these fields
+(older checkpoints) loads as plain Tensors / arrays. Arrays are read with
+``allow_pickle=False``, each after its header's shape x itemsize is checked against the bytes
+stored, so a damaged header is a ValueError rather than a giant allocation. `save` writes a
+temporary file in the target directory, fsyncs it and renames it over the target, so a crash or
+an unsupported object never leaves a partial checkpoint nor clobbers an existing one.
+
+`CORRUPT_DATA`, `read_npz` and `load_npy` are shared with the dataset caches and
+`load_on_disk`, so every reader of .npy / .npz files treats damage the same way.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import math
 import os
 import secrets
+import tokenize
 import zipfile
 
 import numpy as np
@@ -25,6 +35,16 @@ __all__ = ["save", "load"]
 
 FORMAT = "sparsegraph-checkpoint-1"
 MANIFEST = "__manifest__"
+NAME_MAX = 255  # bytes in one file name (Linux, macOS, Windows): the temp name must fit too
+# What a damaged .npy / .npz makes numpy and zipfile raise: numpy's header parser lets
+# tokenize.TokenError / SyntaxError out, zipfile raises NotImplementedError (unknown method)
+# and RuntimeError (encrypted member). Every reader catches this tuple and reports the file.
+CORRUPT_DATA = (ValueError, OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile,
+                tokenize.TokenError, SyntaxError, NotImplementedError, RuntimeError)
+# optional node fields and their types (written only when set, so old files lack them)
+FLAGS = {"tensor": {"requires_grad": bool, "parameter": bool}, "array": {"scalar": bool},
+         "value": {"dtype": str}}
+SCALAR_KINDS = "biuf"  # numpy scalars kept as a JSON value + dtype (floats <= 64 bits: exact)
 
 
 def _encode(obj, arrays: dict, where: str, path: dict | None = None):
@@ -42,15 +62,25 @@ def _encode(obj, arrays: dict, where: str, path: dict | None = None):
             del path[id(obj)]  # the same object twice side by side is fine (it is copied)
     if isinstance(obj, Tensor):
         arrays[key := f"a{len(arrays)}"] = np.asarray(obj.detach().__array__())
-        return {"tensor": key}
+        node = {"tensor": key}
+        from sparsegraph.nn.parameter import Parameter  # nn is not below serialization
+
+        if isinstance(obj, Parameter):
+            node.update(parameter=True, requires_grad=bool(obj.requires_grad))
+        elif obj.requires_grad:  # written only when set: plain tensors stay readable by old code
+            node["requires_grad"] = True
+        return node
     if isinstance(obj, np.ndarray):
         if obj.dtype.hasobject:
             raise TypeError(f"save: cannot store an array of Python objects at {where} "
                             f"(dtype {obj.dtype}); only pickle could")
         arrays[key := f"a{len(arrays)}"] = obj
         return {"array": key}
-    if isinstance(obj, np.generic) and not obj.dtype.hasobject:
-        obj = obj.item()
+    if isinstance(obj, np.generic) and not obj.dtype.hasobject:  # keeps its dtype (torch.save)
+        if obj.dtype.kind in SCALAR_KINDS and obj.dtype.itemsize <= 8 or obj.dtype.kind == "U":
+            return {"value": obj.item(), "dtype": obj.dtype.str}  # exact in JSON
+        arrays[key := f"a{len(arrays)}"] = np.asarray(obj)  # complex, longdouble, bytes, ...
+        return {"array": key, "scalar": True}
     if obj is None or isinstance(obj, bool | int | float | str):
         return {"value": obj}
     raise TypeError(f"save: cannot store a {type(obj).__name__} at {where} (supported: Tensor, "
@@ -70,23 +100,42 @@ def _encode_container(obj, arrays: dict, where: str, path: dict):
     return {kind: [_encode(v, arrays, f"{where}[{i}]", path) for i, v in enumerate(obj)]}
 
 
-def _decode(node, arrays: dict):
-    if not isinstance(node, dict) or len(node) != 1:
+def _decode(node, arrays: dict, device=None):
+    """The object of a manifest node; Tensors are moved to ``device`` (when given) before
+    requires_grad / Parameter are restored, so they come back as leaves there."""
+    if not isinstance(node, dict) or not node:
         raise ValueError(f"malformed manifest node {node!r:.80}")
-    (kind, body), = node.items()
+    kind, *extra = node  # the kind first, then its optional flags (JSON keeps the order)
+    body = node[kind]
+    flags = FLAGS.get(kind, {})
+    if not all(k in flags and isinstance(node[k], flags[k]) for k in extra):
+        raise ValueError(f"malformed manifest node {node!r:.80}")
     if kind == "tensor":
-        return wrap(arrays[body])
+        t = wrap(arrays[body])
+        t = t if device is None else t.to(device)
+        if node.get("parameter"):
+            from sparsegraph.nn.parameter import Parameter  # nn is not below serialization
+
+            return Parameter(t, requires_grad=node.get("requires_grad", True))
+        return t.requires_grad_(True) if node.get("requires_grad") else t
     if kind == "array":
-        return arrays[body]
+        return arrays[body][()] if node.get("scalar") else arrays[body]
     if kind == "dict":
-        return {k: _decode(v, arrays) for k, v in body}
+        return {k: _decode(v, arrays, device) for k, v in body}
     if kind == "list":
-        return [_decode(v, arrays) for v in body]
+        return [_decode(v, arrays, device) for v in body]
     if kind == "tuple":
-        return tuple(_decode(v, arrays) for v in body)
+        return tuple(_decode(v, arrays, device) for v in body)
     if kind == "value":
-        return body
+        return body if "dtype" not in node else _scalar(body, node["dtype"])
     raise ValueError(f"unknown manifest node kind {kind!r}")
+
+
+def _scalar(value, dtype: str):
+    dtype = np.dtype(dtype)  # a bad name: TypeError, reported as a corrupt file
+    if dtype.kind not in SCALAR_KINDS + "U" or isinstance(value, dict | list):
+        raise ValueError(f"malformed numpy scalar {value!r:.40} of dtype {dtype}")
+    return dtype.type(value)
 
 
 def _write(f, arrays: dict) -> None:
@@ -95,7 +144,11 @@ def _write(f, arrays: dict) -> None:
 
 def save(obj, f) -> None:
     """Write ``obj`` — a state dict, an optimizer or scheduler state, or any nesting of
-    dicts / lists / tuples of Tensors, numpy arrays and JSON scalars — to ``f``.
+    dicts / lists / tuples of Tensors, numpy arrays and scalars and JSON scalars — to ``f``.
+
+    Tensors keep ``requires_grad`` and `nn.Parameter` stays a Parameter (``.grad`` is not
+    stored), as with torch.save; numpy scalars keep their dtype. A path is replaced atomically:
+    a symlink there is replaced by a regular file (its target is untouched).
 
     Args:
         obj: what to store.
@@ -103,8 +156,13 @@ def save(obj, f) -> None:
 
     Raises:
         TypeError: naming the key path of an object that cannot be stored without pickle
-            (nothing is written then).
+            (nothing is written then), or a text-mode file object.
+        FileNotFoundError: the parent directory of ``f`` does not exist.
+        IsADirectoryError: ``f`` is a directory.
     """
+    if isinstance(f, io.TextIOBase):  # checked first: nothing useful could be written
+        raise TypeError(f"save: expected a binary file object (open(..., 'wb')) or a path "
+                        f"(got the text-mode {type(f).__name__} {getattr(f, 'name', '')!r})")
     arrays: dict = {}
     root = _encode(obj, arrays, "obj")
     text = json.dumps({"format": FORMAT, "root": root})
@@ -114,22 +172,51 @@ def save(obj, f) -> None:
         return
     path = os.fspath(f)
     directory, base = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
-    # O_EXCL: never reuse another writer's file; mode 0o666 lets the umask apply, as open() does
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    # errors name `path`, not the hidden temp file the user never asked for (torch's wording)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(errno.ENOENT, f"save: parent directory {directory} does not "
+                                "exist", path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "save: expected a file path, got a directory",
+                                path)
+    tmp = os.path.join(directory, _temp_name(base))
+    try:
+        # O_EXCL: never reuse another writer's file; mode 0o666 lets the umask apply, as open()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                     0o666)
+    except OSError as exc:
+        raise _naming(exc, path) from None
     try:
         with os.fdopen(fd, "wb") as out:
             _write(out, arrays)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise _naming(exc, path) from None
         raise
     _fsync_dir(directory)
+
+
+def _temp_name(base: str) -> str:
+    """``.BASE.HEX.tmp`` beside the target, its stem cut so the name fits in NAME_MAX bytes
+    (a valid 250-byte target name must not fail for the 18 bytes the temp name adds)."""
+    suffix = f".{secrets.token_hex(6)}.tmp"
+    while base and len(os.fsencode(f".{base}{suffix}")) > NAME_MAX:
+        base = base[:-1]  # by characters: a multi-byte character is never cut in half
+    return f".{base}{suffix}"
+
+
+def _naming(exc: OSError, path: str) -> OSError:
+    """``exc`` (same type and errno) naming ``path`` instead of the temp file."""
+    if exc.errno is None:
+        return exc
+    return type(exc)(exc.errno, f"save: cannot write the checkpoint ({exc.strerror})", path)
 
 
 def _fsync_dir(directory: str) -> None:
@@ -146,60 +233,112 @@ def _fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
-def load(f, map_location=None):
+def load(f, map_location=None, *, weights_only=None):
     """Read what `save` wrote: Tensors come back as Tensors (on the CPU, or on
-    ``map_location``), numpy arrays as arrays, containers and scalars as themselves.
+    ``map_location``) with their ``requires_grad`` and Parameters as `nn.Parameter`, numpy
+    arrays and scalars as themselves, containers and scalars as themselves.
+
+    `load` never unpickles: a checkpoint holds only arrays and a JSON manifest, so it is
+    always as safe as ``torch.load(..., weights_only=True)``.
 
     Args:
-        f: a path (str or os.PathLike) or a readable binary file object.
+        f: a path (str or os.PathLike) or a readable, seekable binary file object (read a
+            pipe or socket into ``io.BytesIO`` first).
         map_location: a device ("cpu", "cuda", ...) for the Tensors. (default: CPU)
+        weights_only: accepted for torch compatibility (True, False or None); either way
+            nothing is unpickled, so False does not allow arbitrary objects.
 
     Raises:
         FileNotFoundError: no such file.
+        io.UnsupportedOperation: ``f`` is an unseekable file object (also a ValueError).
         ValueError: the file is not a sparsegraph checkpoint (not an npz, no manifest, an
-            unknown format), or it is truncated or corrupt.
+            unknown format), or it is truncated or corrupt (the message names it).
     """
+    if weights_only is not None and not isinstance(weights_only, bool):
+        raise TypeError(f"load: expected `weights_only` to be True, False or None (got "
+                        f"{type(weights_only).__name__} {weights_only!r})")
     if map_location is not None:  # before reading: a bad device must not pass as a dtype later
         try:
             map_location = backend.normalize_device(map_location)
         except ValueError:
             raise ValueError(f"load: expected `map_location` to be a device ('cpu', 'cuda' or "
                              f"'cuda:N') or None (got {map_location!r})") from None
-    name = getattr(f, "name", "<file object>") if hasattr(f, "read") else os.fspath(f)
-    if hasattr(f, "read"):
-        obj = _read(f, name)
-    else:
+    if not hasattr(f, "read"):
+        name = os.fspath(f)
         with open(name, "rb") as fh:  # FileNotFoundError / PermissionError pass through
-            obj = _read(fh, name)
-    return obj if map_location is None else _to(obj, map_location)
+            return _read(fh, name, map_location)
+    name = getattr(f, "name", None)  # os.fdopen's name is the descriptor, an int
+    name = (name if isinstance(name, str) else f"<file descriptor {name}>"
+            if isinstance(name, int) else f"<{type(f).__name__}>")
+    if not (getattr(f, "seekable", lambda: False))():  # an npz is read from its end
+        raise io.UnsupportedOperation(
+            f"load: {name} is not seekable, and a checkpoint can only be read from a "
+            "seekable file; read it into a buffer first: sg.load(io.BytesIO(f.read()))")
+    return _read(f, name, map_location)
 
 
-def _read(fh, name: str):
+def _read(fh, name: str, device=None):
     try:
-        data = np.load(fh, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ValueError("a single .npy array, not an .npz archive")
-        with data:
-            if MANIFEST not in data.files:
-                raise ValueError(f"no {MANIFEST} member")
-            arrays = {k: data[k] for k in data.files}
+        arrays = read_npz(fh, required=MANIFEST)
         manifest = json.loads(arrays.pop(MANIFEST).tobytes().decode("utf-8"))
         fmt = manifest.get("format") if isinstance(manifest, dict) else None
         if fmt != FORMAT:
             raise ValueError(f"unknown format {fmt!r}")
-        return _decode(manifest["root"], arrays)
-    except (ValueError, KeyError, TypeError, EOFError, OSError, zipfile.BadZipFile,
-            io.UnsupportedOperation, RecursionError, NotImplementedError, RuntimeError) as exc:
-        # (zipfile raises NotImplementedError / RuntimeError for damaged flags and methods)
+        return _decode(manifest["root"], arrays, device)
+    except (*CORRUPT_DATA, KeyError, TypeError, io.UnsupportedOperation) as exc:
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         raise ValueError(f"load: {name} is not a sparsegraph checkpoint ({reason})") from None
 
 
-def _to(obj, device):
-    if isinstance(obj, Tensor):
-        return obj.to(device)
-    if isinstance(obj, dict):
-        return {k: _to(v, device) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return type(obj)(_to(v, device) for v in obj)
-    return obj
+def check_npy_size(fh, size: int) -> None:
+    """Refuse (ValueError) an .npy whose header declares more data than the ``size`` bytes
+    stored (the header included); ``fh`` is at the start of the .npy and is left past its
+    header. numpy would otherwise try to allocate whatever a damaged header says (petabytes).
+    The header parser's own errors (ValueError, tokenize.TokenError, ...) pass through."""
+    start = fh.tell()
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+    else:
+        return  # (3, 0): utf-8 field names, no public header reader; numpy checks the version
+    stored = size - (fh.tell() - start)
+    need = math.prod(shape) * dtype.itemsize
+    if any(d < 0 for d in shape) or need > stored:
+        raise ValueError(f"the .npy header declares shape {shape} of {dtype} ({need} bytes) "
+                         f"but only {stored} bytes of data are stored")
+
+
+def read_npz(fh, required: str | None = None) -> dict:
+    """Every array of the .npz archive in the seekable binary file ``fh``, each checked with
+    `check_npy_size` before it is read; ``required`` names a member that must be there.
+    Raises one of `CORRUPT_DATA` for anything else (an .npy, a pickle, a damaged archive)."""
+    magic = fh.read(6)
+    fh.seek(-len(magic), io.SEEK_CUR)
+    if magic.startswith(np.lib.format.MAGIC_PREFIX):
+        raise ValueError("a single .npy array, not an .npz archive")
+    if not magic.startswith(b"PK"):  # (numpy's own message would talk of allow_pickle)
+        raise ValueError(f"not an .npz (zip) archive (starts with {magic!r})")
+    data = np.load(fh, allow_pickle=False)
+    with data:
+        if required is not None and required not in data.files:
+            raise ValueError(f"no {required} member")
+        out = {}
+        for key in data.files:
+            member = f"{key}.npy" if f"{key}.npy" in data._files else key
+            with data.zip.open(member) as m:
+                check_npy_size(m, data.zip.getinfo(member).file_size)
+            out[key] = data[key]
+    return out
+
+
+def load_npy(path, mmap_mode=None) -> np.ndarray:
+    """``np.load(path, mmap_mode, allow_pickle=False)`` after `check_npy_size` against the
+    file's size. Raises one of `CORRUPT_DATA` for a damaged file (FileNotFoundError too)."""
+    with open(path, "rb") as fh:
+        check_npy_size(fh, os.fstat(fh.fileno()).st_size)
+        if mmap_mode is None:
+            fh.seek(0)
+            return np.load(fh, allow_pickle=False)
+    return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)  # a map needs the path

@@ -53,9 +53,9 @@ def test_round_trip_of_nested_state(tmp_path):
     obj = _nested()
     sg.save(obj, tmp_path / "ck.npz")  # pathlib.Path
     back = sg.load(str(tmp_path / "ck.npz"))  # str
-    expected = dict(obj)
-    expected["scalars"] = [1, 2.5, "x", None, True, float("inf"), 0.5, 7]  # numpy scalars
+    expected = dict(obj)  # numpy scalars come back as numpy scalars of their dtype
     _assert_same(back, expected)
+    assert [type(v) for v in back["scalars"][-2:]] == [type(v) for v in obj["scalars"][-2:]]
     assert isinstance(back["opt"]["param_groups"][0]["betas"], tuple)
     assert list(back["opt"]["state"]) == [0]  # int keys stay ints
     assert not back["model"]["w"].requires_grad
