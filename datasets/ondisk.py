@@ -135,6 +135,14 @@ def _batch_record(graph: Graph, attributes: dict) -> dict:
     if index_ptr:  # where each graph's node ids lie in a batched `*_index`, for unbatch
         record["index_ptr"] = {k: [int(c) for c in v] for k, v in index_ptr.items()
                                if k in attributes}
+    cuts = graph.__dict__.get("_graph_cuts")
+    if cuts:  # where each graph's rows of a graph-level attribute lie, and which were 0-d
+        record["graph_cuts"] = {k: [[int(c) for c in v[0]], [bool(z) for z in v[1]]]
+                                for k, v in cuts.items() if k in attributes}
+    incs = graph.__dict__.get("_batch_inc")
+    if incs:  # the shift of each graph's ids in a batched `*batch*` attribute
+        record["batch_inc"] = {k: [int(i) for i in v] for k, v in incs.items()
+                               if k in attributes}
     return record
 
 
@@ -339,3 +347,14 @@ def _restore_record(g: Graph, meta: dict, folder: pathlib.Path) -> None:
                                  f"`{key}` does not fit the batch ({len(cuts)} offsets for "
                                  f"{g.num_graphs} graph(s))")
         g._index_ptr = {k: tuple(v) for k, v in index_ptr.items()}
+    cuts, incs = meta.get("graph_cuts"), meta.get("batch_inc")
+    for name, record, size in (("graph_cuts", cuts, lambda v: len(v[0]) - 1),
+                               ("batch_inc", incs, len)):
+        for key, value in (record or {}).items():
+            if g.batch is None or getattr(g, key, None) is None or size(value) != g.num_graphs:
+                raise ValueError(f"load_on_disk: {folder}/meta.json's \"{name}\" of `{key}` "
+                                 f"does not fit the batch of {g.num_graphs} graph(s)")
+    if cuts is not None:
+        g._graph_cuts = {k: (tuple(v[0]), tuple(v[1])) for k, v in cuts.items()}
+    if incs is not None:
+        g._batch_inc = {k: tuple(v) for k, v in incs.items()}

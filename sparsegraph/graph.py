@@ -59,6 +59,14 @@ class _Batch:
         return obj.__dict__.get("batch")
 
 
+class _BatchSize:
+    """PyG's ``Batch.batch_size``: the number of graphs (`Graph.num_graphs`). A non-data
+    descriptor: an attribute of that name set on the graph is read instead."""
+
+    def __get__(self, obj, cls=None):
+        return self if obj is None else obj.num_graphs
+
+
 class Graph:
     """A graph: ``num_nodes``, ``adj`` and any node / edge / graph attributes.
 
@@ -638,26 +646,36 @@ class Graph:
         """One block-diagonal graph holding ``graphs``, with a ``batch`` vector (node -> graph).
 
         Also reachable as ``Graph.batch(graphs)``; on an instance, ``g.batch`` is the vector
-        (``None`` for a graph that is not a batch). An attribute that is not an array (a
-        name, an id) becomes the list of the graphs' values, as in PyG's ``Batch``, and
-        `unbatch` hands each graph its own. Fields of different dtypes are promoted
+        (``None`` for a graph that is not a batch). As PyG's ``Batch``, every array attribute
+        (Tensor, SparseTensor or numpy) is concatenated on axis 0 whatever the node counts:
+        node rows, a graph label ``(1,)`` / ``(1, C)`` (``(B,)`` / ``(B, C)``), a per-graph
+        ``(16,)`` descriptor (``(16 * B,)``); a 0-d value gives one row per graph; 2-D
+        ``*_mask`` split masks ``(S, N)`` are joined on their node axis. `unbatch` gives each
+        graph exactly its own part back (0-d again for a 0-d one). A Tensor that requires
+        grad stays connected (x, the edge weights, edge_attr: ``torch.cat``'s gradient). An
+        attribute that is not an array (a name, an id) becomes the list of the graphs'
+        values, and `unbatch` hands each graph its own. Fields of different dtypes are promoted
         as ``torch.cat`` does (int64 with float32 gives float32); a field of other widths, or
         dense on one graph and sparse on another, or set on some graphs only, is a ValueError
         naming it and the graphs. Integer ``*_index`` and ``face`` attributes (not the
-        per-edge ``edge_*`` ones) are node ids, as PyG's ``Batch`` takes them: each graph's
-        are shifted by its node offset and concatenated on the last axis (a 0-d one as one
-        id), and `unbatch` shifts them back.
+        per-edge ``edge_*`` ones; PyG's rule: any key containing ``index``, such as
+        ``index_map``) are node ids, as PyG's ``Batch`` takes them: each graph's are shifted
+        by its node offset and concatenated on the last axis (a 0-d one as one id), and
+        `unbatch` shifts them back. An integer key containing ``batch`` (``sub_batch``) is
+        shifted by the max + 1 of the graphs before (``[0, 0, 1]`` twice gives
+        ``[0, 0, 1, 2, 2, 3]``), as PyG's ``__inc__``.
         """
-        from sparsegraph.graph_ops import batch_graphs
+        from sparsegraph.graph_batch import batch_graphs
 
         return batch_graphs(graph_list("Graph.batch", graphs))
 
     batch = _Batch()
+    batch_size = _BatchSize()
 
     def unbatch(self) -> list[Graph]:
         """Split a batched graph back into its graphs (each with its own rows, graph-level
         values and non-array attributes, as PyG's ``Batch.to_data_list``)."""
-        from sparsegraph.graph_ops import unbatch
+        from sparsegraph.graph_batch import unbatch
 
         return unbatch(self)
 

@@ -39,6 +39,29 @@ def _host(a):
     return np.asarray(a.detach()) if isinstance(a, Tensor) else backend.to_device(a, "cpu")
 
 
+def _np(t):
+    """A host array, or None for None (no copy of a host one; a cuda one is copied)."""
+    return None if t is None else _host(t)
+
+
+def _on(t, device: str):
+    """``t`` moved to ``device`` (host results back to a cuda graph; a no-op on the host)."""
+    return t if t is None or device == "cpu" or t.device == device else t.to(device)
+
+
+def _device(value) -> str:
+    return value.device if isinstance(value, Tensor | SparseTensor) else "cpu"
+
+
+def is_index_key(key: str) -> bool:
+    """PyG's rule (``Data.__inc__``) for node ids: a key containing ``index`` (``edge_index``
+    and the per-edge ``edge_*`` fields aside) and ``face``; batched, they are shifted by each
+    graph's node offset and concatenated on their last axis. A key containing ``batch`` is no
+    node id (PyG tests for it first: it is shifted by its own max + 1)."""
+    return (("index" in key or key == "face") and not key.startswith("edge_")
+            and "batch" not in key)
+
+
 def _numeric(value, key: str) -> None:
     if value is not None and np.dtype(value.dtype).kind not in "biuf":
         raise TypeError(f"Graph: expected numeric `{key}` (got dtype {value.dtype})")

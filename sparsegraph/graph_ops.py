@@ -1,4 +1,5 @@
-"""Structure transforms behind `Graph`'s methods: undirected, self loops, subgraphs, batching.
+"""Structure transforms behind `Graph`'s methods: undirected, self loops, subgraphs (batching
+is `sparsegraph.graph_batch`).
 
 All vectorised over edges (numpy on the index arrays). The structure is computed on the host
 (a cuda graph's index arrays are copied there, a host graph's are used in place); the results
@@ -10,10 +11,15 @@ keep their dtype and a gradient reaches them, as PyG's transforms on torch tenso
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
-from sparsegraph import backend
-from sparsegraph.graph_fields import check_adj, check_num_nodes
+from sparsegraph.graph_fields import (
+    _device,
+    _np,
+    _on,
+    check_adj,
+    check_num_nodes,
+    is_index_key,
+)
 from sparsegraph.ops._util import check_reduce
 from sparsegraph.ops.graph_norm import FILL_REDUCES, _inexact, add_self_loops, to_undirected
 from sparsegraph.ops.ternary import where
@@ -22,13 +28,6 @@ from sparsegraph.sparse import SparseTensor, Structure, from_scipy
 from sparsegraph.tensor import Tensor, wrap
 
 REDUCERS = ("sum", "mean", "max", "min")
-
-
-def _np(t):
-    """A host array (no copy of a host one; a cuda one is copied to the host)."""
-    if t is None:
-        return None
-    return np.asarray(t.detach()) if isinstance(t, Tensor) else backend.to_device(t, "cpu")
 
 
 def _host_tensor(t) -> Tensor:
@@ -42,15 +41,6 @@ def _keep_ones(plain, weight: Tensor) -> Tensor:
     """``weight`` with 1 where ``plain`` (the edges of an unweighted graph of a batch), in its
     dtype, differentiable w.r.t. the other entries."""
     return where(wrap(plain), wrap(np.ones((), weight.dtype)), weight)
-
-
-def _on(t, device: str):
-    """``t`` moved to ``device`` (host results back to a cuda graph; a no-op on the host)."""
-    return t if t is None or device == "cpu" or t.device == device else t.to(device)
-
-
-def _device(value) -> str:
-    return value.device if isinstance(value, Tensor | SparseTensor) else "cpu"
 
 
 def _host_edge_index(g) -> np.ndarray:
@@ -318,198 +308,3 @@ def assigned_structure(g, key: str, value) -> dict:
     if perm is not None:  # like the constructor's: in adj's stored order, then into CSR's
         changes.update({k: v[perm] for k, v in fields.items()})
     return changes
-
-
-def _kind(v) -> str:
-    return "sparse" if isinstance(v, SparseTensor) else "dense"
-
-
-def _check_parts(values, key, axis=0) -> None:
-    """One kind (dense or sparse) and one shape apart from ``axis`` on every graph; else a
-    ValueError naming the attribute and the first graph that differs from graph 0."""
-    first, s0 = values[0], tuple(values[0].shape)
-    for i, v in enumerate(values[1:], 1):
-        if _kind(v) != _kind(first):
-            raise ValueError(f"Graph.batch: expected `{key}` of one kind on every graph (graph "
-                             f"0 has a {_kind(first)} `{key}`, graph {i} a {_kind(v)} one); "
-                             "convert one first (Tensor.to_sparse() / SparseTensor.to_dense())")
-        s = tuple(v.shape)
-        if len(s) != len(s0) or s[:axis] + s[axis + 1:] != s0[:axis] + s0[axis + 1:]:
-            raise ValueError(f"Graph.batch: expected `{key}` of the same shape on every graph "
-                             f"apart from axis {axis} (graph 0 has shape {s0}, graph "
-                             f"{i} has {s})")
-
-
-def _common_dtype(values) -> np.dtype:
-    """The dtype of the batched values: PyTorch's promotion (`backend.result_type`, so int
-    with float32 stays float32, as torch.cat gives), numpy's for non-numeric arrays."""
-    dtypes = {np.dtype(v.dtype) for v in values}
-    if len(dtypes) == 1:
-        return dtypes.pop()
-    if all(d.kind in "biuf" for d in dtypes):
-        return backend.result_type(*(np.zeros(1, d) for d in dtypes))
-    return np.result_type(*dtypes)
-
-
-def _cat(values, key, axis=0):
-    if all(v is None for v in values):
-        return None
-    if any(v is None for v in values):
-        have = next(i for i, v in enumerate(values) if v is not None)
-        lack = next(i for i, v in enumerate(values) if v is None)
-        raise ValueError(f"Graph.batch: expected `{key}` on every graph or on none (graph "
-                         f"{have} has it, graph {lack} does not)")
-    _check_parts(values, key, axis)
-    dtype, device = _common_dtype(values), _device(values[0])
-    if isinstance(values[0], SparseTensor):
-        return _on(from_scipy(sp.vstack([v.to_scipy().astype(dtype, copy=False)
-                                         for v in values]).tocsr()), device)
-    if device != "cpu" and all(_device(v) == device for v in values):  # no trip to the host
-        return wrap(values[0].xp.concatenate([v.detach().array.astype(dtype, copy=False)
-                                              for v in values], axis=axis))
-    return _on(wrap(np.concatenate([_np(v).astype(dtype, copy=False) for v in values],
-                                   axis=axis)), device)
-
-
-def is_index_key(key: str) -> bool:
-    """PyG's rule (``Data.__inc__``) for node ids: ``*_index`` (``edge_index`` and the per-edge
-    ``edge_*`` fields aside) and ``face`` values are shifted by each graph's node offset when
-    batched and concatenated on their last axis."""
-    return (key.endswith("_index") or key == "face") and not key.startswith("edge_")
-
-
-def _node_ids_field(key, values) -> bool:
-    return is_index_key(key) and all(isinstance(v, Tensor | np.ndarray) and v.dtype.kind in "iu"
-                                     for v in values)
-
-
-def _cat_index(values, key, offsets):
-    """Node-id arrays of the graphs, each plus its graph's node offset, concatenated on the
-    last axis (a 0-d one as one id); and the cumulative sizes along it, for `unbatch`."""
-    arrays = [np.atleast_1d(_np(v)) for v in values]
-    axis = arrays[0].ndim - 1
-    _check_parts(arrays, key, axis)
-    dtype = _common_dtype(arrays)
-    if int(offsets[-1]) > np.iinfo(dtype).max:
-        dtype = np.dtype(np.int64)
-    out = np.concatenate([a.astype(dtype) + dtype.type(o)
-                          for a, o in zip(arrays, offsets[:-1], strict=True)], axis=axis)
-    sizes = np.cumsum([0] + [a.shape[axis] for a in arrays])
-    return _on(wrap(out), _device(values[0])), tuple(int(c) for c in sizes)
-
-
-def batch_graphs(graphs):
-    """One block-diagonal graph; node fields concatenated, graph-level labels stacked, node
-    ids (`is_index_key`) shifted by each graph's node offset."""
-    from sparsegraph.graph import Graph
-
-    if not graphs:
-        raise ValueError("Graph.batch: expected at least one graph (got none)")
-    structures = [g._host_structure() for g in graphs]
-    for i, (g, s) in enumerate(zip(graphs, structures, strict=True)):
-        # the block-diagonal CSR below is trusted: each block must be one graph's own
-        if s.layout != "csr" or s.shape != (g.num_nodes, g.num_nodes):
-            raise ValueError(f"Graph.batch: expected graph {i}'s `adj` of shape "
-                             f"({g.num_nodes}, {g.num_nodes}) in CSR layout, as its num_nodes="
-                             f"{g.num_nodes} (got {s.layout} {s.shape}); check it with "
-                             "g.validate()")
-    sizes = np.array([s.shape[0] for s in structures], np.int64)
-    ptr = np.concatenate([[0], np.cumsum(sizes)])
-    edge_counts = np.array([s.nnz for s in structures], np.int64)
-    edge_ptr = np.concatenate([[0], np.cumsum(edge_counts)])
-    indptr = np.concatenate([s.indptr[:-1].astype(np.int64) + e
-                             for s, e in zip(structures, edge_ptr[:-1], strict=True)]
-                            + [[edge_ptr[-1]]])
-    indices = np.concatenate([s.indices.astype(np.int64) + o
-                              for s, o in zip(structures, ptr[:-1], strict=True)])
-    n, device = int(ptr[-1]), graphs[0].adj.structure.device
-    structure = Structure.csr(indptr, indices, (n, n), validate=False).to(device)
-    adj = SparseTensor(structure, _on(_cat([g.adj.values for g in graphs], "adj"), device))
-    out = Graph.__new__(Graph)
-    # per graph, so that unbatch and to_undirected keep an unweighted part unweighted
-    weighted = tuple(is_weighted(g) for g in graphs)
-    out.__dict__.update(num_nodes=n, adj=adj, _weighted=any(weighted), _weighted_graphs=weighted)
-    # every key of any graph (one that some graphs lack is an error in `_cat`, not dropped)
-    keys = dict.fromkeys(["edge_attr", *(k for g in graphs for k in g.__dict__)])
-    edge_keys = [k for k in keys if k.startswith("edge_")]
-    for key in edge_keys:  # per edge: concatenated (None on every graph: None)
-        out.__dict__[key] = _cat([g.__dict__.get(key) for g in graphs], key)
-    graph_keys, list_keys, index_ptr = [], [], {}
-    for key in keys:
-        if key in ("num_nodes", "adj", "batch", "ptr") or key.startswith("_") or key in edge_keys:
-            continue
-        values = [g.__dict__.get(key) for g in graphs]
-        axes = {_node_axis(g, key, v) for g, v in zip(graphs, values, strict=True)
-                if v is not None}
-        tensors = [v for v in values if isinstance(v, Tensor | SparseTensor)]
-        if _node_ids_field(key, values):
-            out.__dict__[key], index_ptr[key] = _cat_index(values, key, ptr)
-        elif len(axes) == 1 and None not in axes:
-            out.__dict__[key] = _cat(values, key, axes.pop())
-        elif tensors and len(tensors) < len(values):
-            _cat(values, key)  # raises: some graphs have it, some do not
-            raise ValueError(f"Graph.batch: expected `{key}` of the same kind on every graph")
-        elif all(isinstance(v, Tensor) for v in values):
-            graph_keys.append(key)
-            rows = [_np(v).reshape((1,) + _np(v).shape[
-                (1 if _np(v).ndim and _np(v).shape[0] == 1 else 0):]) for v in values]
-            out.__dict__[key] = _on(_cat([wrap(r) for r in rows], key), values[0].device)
-        elif all(v is None for v in values):
-            out.__dict__[key] = None
-        else:  # one value per graph (a name, an id): unbatch hands graph i its own
-            list_keys.append(key)
-            out.__dict__[key] = values
-    out.batch = _on(wrap(np.repeat(np.arange(len(graphs), dtype=np.int64), sizes)), device)
-    out.ptr = _on(wrap(ptr), device)
-    out._graph_keys, out._list_keys = tuple(graph_keys), tuple(list_keys)
-    out._index_ptr = index_ptr
-    return out
-
-
-def unbatch(g):
-    """Split a batched graph (with ``ptr``) back into its graphs."""
-    from sparsegraph.graph import Graph
-
-    if getattr(g, "ptr", None) is None:
-        raise ValueError("unbatch: expected a graph made by Graph.batch (it has no `ptr`; a "
-                         "subgraph whose nodes are not grouped by graph has none)")
-    ptr = _np(g.ptr)
-    s, device = g._host_structure(), g.adj.structure.device
-    indptr, indices = s.indptr, s.indices
-    values = g.adj.values.detach().array  # sliced where it is
-    graph_keys = getattr(g, "_graph_keys", ())
-    list_keys = g.__dict__.get("_list_keys", ())
-    index_ptr = g.__dict__.get("_index_ptr") or {}
-    edge_keys = g._edge_fields().keys()
-    flags = g.__dict__.get("_weighted_graphs")
-    out = []
-    for i in range(ptr.size - 1):
-        lo, hi = int(ptr[i]), int(ptr[i + 1])
-        e0, e1 = int(indptr[lo]), int(indptr[hi])
-        sub = Structure.csr(indptr[lo:hi + 1] - e0, indices[e0:e1] - lo, (hi - lo, hi - lo),
-                            validate=False)
-        part = Graph.__new__(Graph)
-        part.__dict__.update(num_nodes=hi - lo,
-                             adj=SparseTensor(sub.to(device), wrap(values[e0:e1])),
-                             edge_attr=None if g.edge_attr is None else g.edge_attr[e0:e1],
-                             _weighted=is_weighted(g) if flags is None else flags[i])
-        for key, value in vars(g).items():
-            if key in ("num_nodes", "adj", "edge_attr", "batch", "ptr") or key.startswith("_"):
-                continue
-            if key in edge_keys:
-                part.__dict__[key] = value[e0:e1]
-            elif key in index_ptr:  # node ids: this graph's columns, less its node offset
-                cols = _np(value)[..., index_ptr[key][i]:index_ptr[key][i + 1]]
-                part.__dict__[key] = _on(wrap(cols - cols.dtype.type(lo)), _device(value))
-            elif key in graph_keys:
-                part.__dict__[key] = value[i:i + 1]
-            elif key in list_keys and isinstance(value, list) and len(value) == ptr.size - 1:
-                part.__dict__[key] = value[i]
-            elif _is_node_field(g, key, value):
-                part.__dict__[key] = _take_rows(value, np.arange(lo, hi),
-                                                _node_axis(g, key, value))
-            else:
-                part.__dict__[key] = value
-        part.batch = None
-        out.append(part)
-    return out

@@ -28,6 +28,7 @@ RANK = {  # lower rank = lower layer; equal ranks may not import each other unle
     "sparsegraph.graph_fields": 6.5,  # below graph: the rule for its attributes
     "sparsegraph.graph": 7,
     "sparsegraph.graph_ops": 7,
+    "sparsegraph.graph_batch": 7,
     "sparsegraph.gnn": 8,
     "sparsegraph.datasets": 8,
     "sparsegraph.static": 9,
