@@ -156,7 +156,9 @@ class Flip(Function):
     @staticmethod
     def forward(ctx, x, dims):
         ctx.dims = dims
-        return dispatch("flip", ctx.device)(x.array, dims)
+        # a copy, as torch.flip's: numpy's flip is a view, and writing into the result must
+        # not change the input (`.copy()`, not ascontiguousarray: flip over no dims is x itself)
+        return dispatch("flip", ctx.device)(x.array, dims).copy()
 
     @staticmethod
     def backward(ctx, g):

@@ -6,6 +6,8 @@ from `sparsegraph.tensor_methods.TensorMethods`.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from sparsegraph import backend
@@ -326,12 +328,44 @@ class Tensor(TensorMethods):
         return self.data
 
     def detach_(self) -> Tensor:
+        """Cut this tensor from the graph in place. Not for a view: its history is rebuilt from
+        its base's after an in-place change (`autograd.views`), as PyTorch refuses the same."""
+        if self._view is not None and self.array.dtype.kind == "f":
+            raise RuntimeError("detach_: can't detach views in-place (the tensor shares memory "
+                               "with a base tensor); use detach() instead")
         self.grad_fn = None
         self._requires_grad = False
         return self
 
     def clone(self) -> Tensor:
         return _ops().clone(self)
+
+    def __deepcopy__(self, memo) -> Tensor:
+        """A copy with its own memory (``copy.deepcopy`` of modules, optimizer states, best
+        weights). Only graph leaves, as in PyTorch: a copy of a non-leaf would copy its whole
+        graph, leaves included, and backward through it would fill the hidden copies' ``.grad``.
+        The copy keeps the class (a `Parameter` stays one), ``requires_grad`` and a deep copy of
+        ``.grad``; tensors sharing one array (tied weights) share one copy and version counter.
+        """
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "deepcopy: only tensors created explicitly by the user (graph leaves) support the "
+                f"deepcopy protocol; this one (shape {self.shape}) has grad_fn "
+                f"<{self.grad_fn.name()}>; deep-copy .detach() instead")
+        cls = type(self)
+        new = cls.__new__(cls)
+        memo[id(self)] = new
+        other = wrap(copy.deepcopy(self.array, memo))
+        for slot in Tensor.__slots__[:-1]:  # every slot but __weakref__
+            setattr(new, slot, getattr(other, slot))
+        key = ("sparsegraph.Tensor._version", id(self._version), id(self.array))
+        new._version = memo.setdefault(key, [0])
+        new._requires_grad = self._requires_grad
+        new._name = self._name
+        new._grad = copy.deepcopy(self._grad, memo)
+        if hasattr(self, "__dict__"):  # a subclass without __slots__
+            new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return new
 
     def to(self, *args, **kwargs) -> Tensor:
         """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or keywords; differentiable.

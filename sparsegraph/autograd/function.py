@@ -23,6 +23,7 @@ from sparsegraph.autograd.views import (
     move_retain_grad,
     rebase,
     refresh,
+    tag_custom_views,
 )
 from sparsegraph.backend import device_type
 from sparsegraph.sparse import SparseTensor
@@ -280,8 +281,12 @@ def _wrap_output(array, inputs, grad_mode: bool) -> Tensor:
         if inp is not None and (t.array is inp.array or base is not None and (
                 base is inp.array or base is inp.array.base)):
             t._version = inp._version
-            root = inp if inp._view is None else inp._view.base
-            t._view = ViewInfo(root, t._version[0], grad_mode)
+            info = inp._view
+            # a view (in grad mode) of a custom Function's view output inherits its tag: its
+            # history passes through the custom backward too (torch's creation meta)
+            t._view = (ViewInfo(inp, t._version[0], grad_mode) if info is None else
+                       ViewInfo(info.base, t._version[0], grad_mode,
+                                info.custom if grad_mode else None))
             break
     return t
 
@@ -410,6 +415,9 @@ class Function:
             tracer.record(cls, args, kwargs, outs, ctx)
         if marks is not None and dirty:
             outs = _commit_dirty(ctx, outs, dirty)
+        if record and not cls._builtin:
+            tag_custom_views(cls.__name__, outs, node,
+                             () if marks is None else {i for i, _ in dirty})
         return outs[0] if single else outs
 
     @classmethod

@@ -23,12 +23,33 @@ from sparsegraph.tensor import Tensor, _RetainGrad
 class ViewInfo:
     """``base``: the root tensor whose memory a view shares; ``version``: the shared version
     counter's value when the view's ``grad_fn`` was last set; ``grad``: whether the view was
-    made in grad mode (a view made under ``no_grad`` may not be written in grad mode)."""
+    made in grad mode (a view made under ``no_grad`` may not be written in grad mode);
+    ``custom``: for an output of a custom Function that is a view (or a view of one),
+    ``"Output i of NameBackward"`` (`tag_custom_views`), else None."""
 
-    __slots__ = ("base", "version", "grad")
+    __slots__ = ("base", "version", "grad", "custom")
 
-    def __init__(self, base, version: int, grad: bool):
-        self.base, self.version, self.grad = base, version, grad
+    def __init__(self, base, version: int, grad: bool, custom: str | None = None):
+        self.base, self.version, self.grad, self.custom = base, version, grad, custom
+
+
+_CUSTOM_HINT = (
+    " This view was created inside a custom Function (or because an input was returned as-is) "
+    "and the autograd logic to handle view+inplace would override the custom backward "
+    "associated with the custom Function, leading to incorrect gradients. This behavior is "
+    "forbidden. You can fix this by cloning the output of the custom Function.")
+
+
+def tag_custom_views(name: str, outs: tuple, node, skip=()) -> None:
+    """Mark the outputs of custom Function ``name`` that alias memory (a view made inside
+    forward, or an input returned as is) and were recorded as ``node``'s: regenerating their
+    history after an in-place change (`refresh`, `check_inplace`) would replace the custom
+    backward by `AsStrided` / `CopySlices`, so PyTorch refuses it, and so do we. ``skip``:
+    positions of inputs marked dirty (they are the inputs themselves, not new views)."""
+    for i, o in enumerate(outs):
+        if o is not None and o._view is not None and o.grad_fn is node and i not in skip:
+            o._view.custom = f"Output {i} of {name}Backward"
+            o._view.version = o._version[0]  # after `_commit_dirty` bumped a shared counter
 
 
 def _ptr(a) -> int:
@@ -167,6 +188,9 @@ def refresh(t) -> None:
     """Regenerate the history of view ``t`` after its memory was changed in place (through the
     base or another view): ``t`` becomes an `AsStrided` view of the base's current history."""
     info = t._view
+    if info.custom is not None:
+        raise RuntimeError(f"{info.custom} is a view and its base or another view of its base "
+                           "has been modified inplace." + _CUSTOM_HINT)
     info.version = t._version[0]
     base = info.base
     if not info.grad or not base._requires_grad:
@@ -191,9 +215,14 @@ def rebase(target, op_out) -> None:
 def check_inplace(name: str, target, args) -> None:
     """The in-place writes autograd cannot record (PyTorch raises the same ones)."""
     info = target._view
+    if info is not None and info.custom is not None:
+        raise RuntimeError(f"{name}: {info.custom} is a view and is being modified inplace."
+                           + _CUSTOM_HINT)
     base = target if info is None else info.base
-    if base._requires_grad and base.grad_fn is None:
-        what = "a leaf tensor" if info is None else "a view of a leaf tensor"
+    # NOTE: a view can be a leaf itself (``w = a[1:]; w.requires_grad_()``), not only its base
+    leaf = next((t for t in (base, target) if t._requires_grad and t.grad_fn is None), None)
+    if leaf is not None:
+        what = "a leaf tensor" if leaf is target else "a view of a leaf tensor"
         raise RuntimeError(
             f"{name}: {what} that requires grad is used in an in-place operation; wrap the "
             "update in sg.no_grad() or change a .clone()")
