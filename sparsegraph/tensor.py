@@ -276,12 +276,15 @@ class Tensor(TensorMethods):
         return f"tensor({body}{''.join(', ' + e for e in extra)})"
 
     # ---- autograd -------------------------------------------------------------------------
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+    def backward(self, gradient=None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs=None) -> None:
         """Accumulate the gradient of this tensor into the ``.grad`` of every leaf it uses.
 
         Args:
             gradient: d(something)/d(self), same shape; may be omitted for a scalar.
             retain_graph: keep saved buffers so backward can run through them again.
+            create_graph: False only (no double backward; True raises), for PyTorch code.
+            inputs: only these tensors' ``.grad`` is filled, only the graph leading to them runs.
 
         Raises:
             RuntimeError: non-scalar output without ``gradient``; a second backward through
@@ -289,7 +292,7 @@ class Tensor(TensorMethods):
         """
         from sparsegraph.autograd.engine import backward
 
-        backward(self, gradient, retain_graph)
+        backward(self, gradient, retain_graph, create_graph, inputs)
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; it may return a new one.

@@ -96,7 +96,9 @@ def gradcheck(fn: Callable, inputs: Sequence, *, eps: float = 1e-6, rtol: float 
     For random directions ``v`` (one per differentiable input, shaped like the input, or like
     its ``values`` for sparse inputs) and a random output cotangent ``u``, compares
     ``<J^T u, v>`` from backward with ``<u, (f(x + eps v) - f(x - eps v)) / (2 eps)>``. Every
-    differentiable input must be float64.
+    differentiable input must be float64; it may be a non-leaf tensor, and its ``.grad`` is
+    left as it was (gradients are taken as `autograd.grad` takes them). A lone Tensor may be
+    passed as ``inputs``.
 
     ``fn`` returns a Tensor, a SparseTensor or a tuple of them. A sparse output is checked
     through its ``values`` (``u`` shaped like them, as torch's gradcheck does for sparse
@@ -107,6 +109,8 @@ def gradcheck(fn: Callable, inputs: Sequence, *, eps: float = 1e-6, rtol: float 
             output's pattern changes between the evaluations.
         TypeError: if a differentiable input is not float64.
     """
+    if isinstance(inputs, Tensor | SparseTensor):
+        inputs = (inputs,)  # one input, not a sequence of its rows
     rng = np.random.default_rng(seed)
     leaves = list({id(t): t for t in map(_leaf_tensor, inputs)
                    if t is not None and t.requires_grad}.values())
@@ -118,8 +122,6 @@ def gradcheck(fn: Callable, inputs: Sequence, *, eps: float = 1e-6, rtol: float 
                             "differences in float32 are too noisy")
     name = getattr(fn, "__name__", repr(fn))
     for _ in range(directions):
-        for t in leaves:
-            t.grad = None
         out = fn(*inputs)
         outs, pattern = _outputs(out), _pattern(out)
         us = [rng.standard_normal(o.shape) for o in outs]
@@ -127,10 +129,14 @@ def gradcheck(fn: Callable, inputs: Sequence, *, eps: float = 1e-6, rtol: float 
                  if o.requires_grad]
         if not pairs:
             raise AssertionError(f"gradcheck({name}): no output requires grad")
-        run_backward([e for e, _ in pairs], [u for _, u in pairs], retain_graph=False)
+        # captured as `autograd.grad` does: the inputs' .grad stays the user's, and an input
+        # that is no leaf (``h = x * 1``) gets its gradient too
+        edges = [grad_edge(t) for t in leaves]
+        captured = run_backward([e for e, _ in pairs], [u for _, u in pairs],
+                                retain_graph=False, capture=set(edges))
         v = [rng.standard_normal(t.shape) for t in leaves]
-        analytic = sum(float((t.grad.array * vi).sum()) if t.grad is not None else 0.0
-                       for t, vi in zip(leaves, v, strict=True))
+        analytic = sum(float((captured[e] * vi).sum()) if e in captured else 0.0
+                       for e, vi in zip(edges, v, strict=True))
         plus, p_plus = _evaluate_shifted(fn, inputs, leaves, v, eps)
         minus, p_minus = _evaluate_shifted(fn, inputs, leaves, v, -eps)
         if not all(_same_pattern(p, q) for shifted in (p_plus, p_minus)
@@ -143,8 +149,6 @@ def gradcheck(fn: Callable, inputs: Sequence, *, eps: float = 1e-6, rtol: float 
         if not abs(analytic - numeric) <= atol + rtol * max(abs(numeric), abs(analytic)):
             raise AssertionError(
                 f"gradcheck({name}): analytic {analytic!r} != numeric {numeric!r}")
-    for t in leaves:
-        t.grad = None
     return True
 
 
