@@ -423,6 +423,31 @@ class TensorMethods:
     def flatten(self, start_dim=0, end_dim=-1):
         return _ops().flatten(self, start_dim, end_dim)
 
+    def unflatten(self, dim, sizes):
+        return _ops().unflatten(self, dim, sizes)
+
+    def narrow(self, dim, start, length):
+        return _ops().narrow(self, dim, start, length)
+
+    def select(self, dim, index):
+        return _ops().select(self, dim, index)
+
+    def movedim(self, source, destination):
+        return _ops().movedim(self, source, destination)
+
+    moveaxis = movedim
+
+    def swapaxes(self, axis0, axis1):
+        return _ops().transpose(self, axis0, axis1)
+
+    swapdims = swapaxes
+
+    @property
+    def mT(self):  # noqa: N802  (torch's name: the last two dims swapped)
+        if self.ndim < 2:
+            raise ValueError(f"mT: expected a tensor with at least 2 dims (got {self.ndim})")
+        return _ops().transpose(self, -2, -1)
+
     def squeeze(self, dim=None):
         return _ops().squeeze(self, dim)
 
