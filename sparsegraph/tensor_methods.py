@@ -438,9 +438,10 @@ class TensorMethods:
     moveaxis = movedim
 
     def swapaxes(self, axis0, axis1):
-        return _ops().transpose(self, axis0, axis1)
+        return _ops().swapaxes(self, axis0, axis1)
 
-    swapdims = swapaxes
+    def swapdims(self, dim0, dim1):
+        return _ops().swapdims(self, dim0, dim1)
 
     @property
     def mT(self):  # noqa: N802  (torch's name: the last two dims swapped)
