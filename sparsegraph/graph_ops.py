@@ -25,7 +25,7 @@ from sparsegraph.ops.graph_norm import FILL_REDUCES, _inexact, add_self_loops, t
 from sparsegraph.ops.ternary import where
 from sparsegraph.row_ids import row_ids
 from sparsegraph.sparse import SparseTensor, Structure, from_scipy
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import Tensor, host_values, wrap
 
 REDUCERS = ("sum", "mean", "max", "min")
 
@@ -227,8 +227,12 @@ def _batch_ptr(batch, num_graphs):
 
 def induced_subgraph(g, nodes):
     """Keep ``nodes`` (relabelled 0..k-1 in the given order) and the edges among them."""
-    ids = row_ids("Graph.subgraph", "`nodes`", nodes.array if isinstance(nodes, Tensor) else nodes,
-                  g.num_nodes, unit="node", negative=False, unique=True, error=ValueError)
+    # the ids build the new structure: read through host_values, so a static trace guards them
+    # (other ids trace again) or refuses ids computed inside the compiled step
+    given = host_values(nodes, "Graph.subgraph: the node ids `nodes`") if isinstance(
+        nodes, Tensor) else nodes
+    ids = row_ids("Graph.subgraph", "`nodes`", given, g.num_nodes, unit="node",
+                  negative=False, unique=True, error=ValueError)
     new_id = np.full(g.num_nodes, -1, np.int64)
     new_id[ids] = np.arange(ids.size)
     ei = _host_edge_index(g)

@@ -350,6 +350,9 @@ class Tensor(TensorMethods):
         The copy keeps the class (a `Parameter` stays one), ``requires_grad`` and a deep copy of
         ``.grad``; tensors sharing one array (tied weights) share one copy and version counter.
         """
+        if TRACE.tracer is not None:  # a copy made outside the recorded ops would be frozen
+            TRACE.tracer.unsupported("copy.deepcopy of a tensor", "copy with .detach().clone() "
+                                     "inside the compiled function, or deep-copy outside it")
         if self.grad_fn is not None:
             raise RuntimeError(
                 "deepcopy: only tensors created explicitly by the user (graph leaves) support the "

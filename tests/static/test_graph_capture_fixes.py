@@ -1,0 +1,42 @@
+"""Static-graph audit: Graph.subgraph's node ids are guarded (a new id Tensor traced again; the
+first call's edges were replayed), and copy.deepcopy of a tensor inside a compiled function
+is refused (it was frozen at the traced values)."""
+
+import copy
+
+import numpy as np
+import pytest
+
+import sparsegraph as sg
+from sparsegraph import static
+from sparsegraph.static import CaptureError
+
+
+def test_subgraph_with_new_node_ids_matches_eager():
+    rs = np.random.RandomState(0)
+    n = 12
+    g = sg.Graph(x=rs.randn(n, 3).astype(np.float32), num_nodes=n,
+                 edge_index=np.stack([rs.randint(0, n, 40), rs.randint(0, n, 40)]))
+
+    def fn(nodes):
+        sub = g.subgraph(nodes)
+        return sub.adj @ sub.x
+
+    compiled = static.compile(fn)
+    for ids in ([0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11], [0, 2, 4, 6, 8, 10]):
+        nodes = sg.tensor(np.array(ids))
+        np.testing.assert_array_equal(compiled(nodes).numpy(), fn(nodes).numpy())
+
+
+def test_subgraph_of_ids_computed_inside_a_compiled_step_is_refused():
+    g = sg.Graph(x=np.ones((4, 2), np.float32), edge_index=np.array([[0, 1, 2], [1, 2, 3]]))
+    compiled = static.compile(lambda nodes: g.subgraph(nodes + 0).x.sum())
+    with pytest.raises(CaptureError, match=r"Graph.subgraph: the node ids `nodes`"):
+        compiled(sg.tensor(np.array([0, 1])))
+
+
+def test_deepcopy_inside_a_compiled_function_is_refused():
+    compiled = static.compile(lambda x: copy.deepcopy(x) * 2)
+    with pytest.raises(CaptureError, match=r"copy.deepcopy of a tensor cannot be captured"):
+        compiled(sg.tensor(np.ones(3, np.float32)))
+    assert (copy.deepcopy(sg.ones(3)) * 2).tolist() == [2.0] * 3  # eager is unchanged
