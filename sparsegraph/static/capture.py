@@ -28,6 +28,7 @@ import weakref
 import numpy as np
 
 from sparsegraph import kernels
+from sparsegraph.autograd.grad_mode import is_grad_enabled
 from sparsegraph.ops.index import GetItem
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.static.graph import StaticGraph
@@ -76,6 +77,10 @@ class Tracer(HostReads):
         self.read_arrays: list = []
         self.positions: dict[int, int] = {}  # input value id -> its position among the inputs
         self._names: dict[int, str] = {}  # id(parameter or buffer) -> its path in a module
+        # value id -> what it is, for tensors with autograd history made outside the function
+        # (`emb * 2` passed in): the graph binds them as they are, so a replayed backward stops
+        # there; refused once an op reads them with grad enabled (`_check_outside`)
+        self._outside: dict[int, str] = {}
 
     @property
     def depth(self) -> int:
@@ -102,6 +107,10 @@ class Tracer(HostReads):
             self._owners.append(v)
         if kind in ("param", "const"):
             v.version = t._version[0]
+        if kind in ("input", "const") and t.requires_grad and t.grad_fn is not None:
+            self._outside[v.id] = (f"argument {name[len('input'):]}" if kind == "input" else
+                                   "a tensor read through a closure or global name") + (
+                f" (made by {t.grad_fn.name()} outside the function)")
         return v
 
     def _bind_array(self, t: Tensor, v: Value) -> None:
@@ -254,6 +263,8 @@ class Tracer(HostReads):
                     self.template(dict(kwargs)), [])
         if cls is GetItem:
             self._check_mask(node)
+        if self._outside:
+            self._check_outside(node.op, node.inputs())
         known = not getattr(cls, "random", False) and all(
             v.kind == "const" or v.id in self._known for v in node.inputs())
         for i, o in enumerate(outs):
@@ -280,6 +291,18 @@ class Tracer(HostReads):
                     f"(the output of {v.producer.op if v.producer else v.label()}) selects a "
                     "data-dependent number of elements; a static graph has fixed shapes. Use "
                     "ops.where / masked_fill, or multiply by the mask")
+
+    def _check_outside(self, op: str, values) -> None:
+        if not is_grad_enabled():  # an inference step: no gradient is lost
+            return
+        for v in values:
+            what = self._outside.get(v.id)
+            if what is not None:
+                raise CaptureError(
+                    f"static.trace: {op} reads {what}, which requires grad and has "
+                    "autograd history; its gradient cannot flow out of a compiled step (a "
+                    "replayed backward stops at it). Compute it inside the compiled function, "
+                    "or pass it .detach()ed if no gradient should reach what made it")
 
     def _saved_values(self, ctx, outs) -> list[Value]:
         """The Values an op's backward reads (for liveness): its saved tensors and output."""
@@ -319,6 +342,7 @@ class Tracer(HostReads):
             return
         check_no_hooks(tensor, lambda t: f"{self.value_of(t).label()} of shape {t.shape}")
         root = self.value_of(tensor)
+        self._check_outside("backward", [root])
         args, attrs = (Ref(root),), {}
         seed = self.value_of(given) if isinstance(given, Tensor) else None
         if seed is not None and not seed.fixed and seed.id not in self._known:
@@ -352,7 +376,12 @@ class Tracer(HostReads):
             return  # the engine's accumulation, or a recorded zero_grad doing its work
         v = None if value is None else self.value_of(value)
         target = self.value_of(tensor)  # for the listing: set_grad(%3, None)
-        if v is None or v.kind == "const":  # None or a constant: the same object every run
+        if target.kind == "input":  # each run's own input tensor, looked up when it runs
+            given = value if v is None or v.kind == "const" else Ref(v)
+            node = Node("effect", "set_grad", set_grad, (),
+                        {"tensor": Ref(target), "value": given}, [],
+                        {"target": target, "value": v})
+        elif v is None or v.kind == "const":  # None or a constant: the same object every run
             node = Node("effect", "set_grad", functools.partial(setattr, tensor, "grad", value),
                         (), {}, [], {"owner": tensor, "target": target, "value": v})
         else:  # computed by the step (`p.grad = p.grad * 0.5`): this run's value
@@ -463,7 +492,9 @@ def trace(fn, *example_inputs, **kwargs) -> StaticGraph:
             ``np.asarray(t)``), or computes something whose shape depends on traced data
             (``nonzero``, indexing with a boolean mask computed from traced tensors), or
             builds a structure from the values of a tensor it computed (an edge_index given
-            to a layer, a ``batch`` to a pool, an index whose size is inferred).
+            to a layer, a ``batch`` to a pool, an index whose size is inferred), or, with grad
+            enabled, reads an argument or closure tensor with autograd history made outside
+            ``fn`` (``emb * 2``): a replayed backward would stop at it.
     """
     return trace_with_result(fn, *example_inputs, **kwargs)[0]
 

@@ -128,8 +128,9 @@ class CompiledFunction:
     `set_memory_budget`, `set_cost_table`) when the trace chose between sparse and dense,
     grad mode (a call under ``no_grad()``), the values of an input the trace read on the host
     (an edge_index built into a CSR structure), or what `static.guards` checks (a parameter's
-    requires_grad or hooks, a Module's parameter / buffer / child objects, a constant or an
-    index array changed in place or through ``.data =``) changed. At most
+    requires_grad, hooks, dtype, shape or device (``Module.double()``), a Module's parameter /
+    buffer / child objects, a constant or an index array changed in place or through
+    ``.data =``) changed. At most
     `MAX_VARIANTS` traced variants are kept (least recently used dropped)."""
 
     def __init__(self, fn, passes=None):

@@ -4,6 +4,9 @@ running a graph that no longer says what the function does.
 
 - each bound leaf keeps its ``requires_grad`` (a frozen parameter gets no gradient, a constant
   that starts requiring grad gets one) and has no gradient hook (the replay would skip it);
+- each bound parameter, buffer and constant keeps its dtype, shape and device
+  (``Module.double()`` / ``.to()`` keep the Parameter objects and swap their arrays: the
+  new trace then runs the ops eagerly, with their checks);
 - the sparse-vs-dense setting (`sparsegraph.ops.spmm_mode` in the calling thread, the memory
   budget, the cost table) stays what it was when the trace (eager ``A @ X`` or the dense pass)
   chose between sparse and dense: under another the choice may differ;
@@ -108,6 +111,10 @@ class Assumptions:
                  if v.kind in ("param", "const") and isinstance(v.tensor, Tensor)]
         self.leaves = [(v.tensor, v.tensor.requires_grad) for v in bound
                        if v.tensor.grad_fn is None]
+        # `Module.to()` / `.double()` keep the Parameter objects and swap their arrays: the
+        # dtype, shape and device the graph was traced with (the array itself: a fast path)
+        self.layouts = [(v.tensor, v.tensor.array, v.tensor.dtype, tuple(v.tensor.shape),
+                         v.tensor.device) for v in bound]
         # the array too: `t.data = other` swaps it without moving the version (as in PyTorch)
         self.versions = [(v.tensor, v.tensor._version[0], v.tensor.array) for v in bound
                          if v.fixed]
@@ -148,8 +155,8 @@ class Assumptions:
         return True
 
     def hold(self) -> bool:
-        """Whether the modes, sparse-vs-dense setting, members and leaves are as traced
-        (they may switch back)."""
+        """Whether the modes, sparse-vs-dense setting, members and leaves (their
+        requires_grad, hooks, dtype, shape and device) are as traced (they may switch back)."""
         if self.decisions is not None and decision_state() != self.decisions:
             return False
         if not all(m.training == mode for m, mode in self.modes):
@@ -159,6 +166,10 @@ class Assumptions:
                 return False
         for store, objects in self.members:
             if len(store) != len(objects) or not all(map(is_, store.values(), objects)):
+                return False
+        for t, array, dtype, shape, device in self.layouts:
+            if t.array is not array and (t.dtype != dtype or t.shape != shape
+                                         or t.device != device):
                 return False
         for t, flag in self.leaves:
             acc = t._accumulator
