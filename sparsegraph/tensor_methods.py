@@ -221,6 +221,32 @@ class TensorMethods:
         return tensor(data, dtype=dtype or self.dtype, device=self.device,
                       requires_grad=requires_grad)
 
+    def new_empty(self, *size, dtype=None, requires_grad=False):
+        from sparsegraph.creation import empty
+
+        return empty(*size, dtype=dtype or self.dtype, device=self.device,
+                     requires_grad=requires_grad)
+
+    # NOTE: torch's in-place samplers; nn.init's fills (a lazy import: the core sits below nn)
+    def uniform_(self, a=0.0, b=1.0, *, generator=None):
+        from sparsegraph.nn.init import uniform_
+
+        return uniform_(self, a, b, generator)
+
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        from sparsegraph.nn.init import normal_
+
+        return normal_(self, mean, std, generator)
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return _ops().isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return _ops().allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other):
+        return _ops().equal(self, other)
+
     def norm(self, p=2, dim=None, keepdim=False):
         return _ops().norm(self, p, dim, keepdim)
 
@@ -489,6 +515,30 @@ class TensorMethods:
 
     def nonzero(self, as_tuple=False):
         return _ops().nonzero(self, as_tuple)
+
+    def repeat_interleave(self, repeats=None, dim=None):
+        return _ops().repeat_interleave(self, repeats, dim)
+
+    def masked_select(self, mask):
+        return _ops().masked_select(self, mask)
+
+    def tril(self, diagonal=0):
+        return _ops().tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return _ops().triu(self, diagonal)
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        return _ops().diagonal(self, offset, dim1, dim2)
+
+    def diag(self, diagonal=0):
+        return _ops().diag(self, diagonal)
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+        return _ops().unique(self, sorted, return_inverse, return_counts, dim)
+
+    def bincount(self, weights=None, minlength=0):
+        return _ops().bincount(self, weights, minlength)
 
     def index_select(self, dim, index):
         return _ops().index_select(self, dim, index)

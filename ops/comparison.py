@@ -1,0 +1,89 @@
+"""Whole-tensor and tolerance comparisons: `isclose` (elementwise, a bool Tensor), `allclose`
+and `equal` (one Python bool). No gradient: the results are bools.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sparsegraph.backend import device_of, promote
+from sparsegraph.ops._util import check_bool, check_tensor
+from sparsegraph.tensor import Tensor, wrap
+
+__all__ = ["isclose", "allclose", "equal"]
+
+
+def _tolerance(op: str, name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{op}: expected a number `{name}` (got {type(value).__name__})")
+    if not value >= 0:
+        raise ValueError(f"{op}: expected `{name}` >= 0 (got {value!r})")
+    return float(value)
+
+
+def _other(op: str, input: Tensor, other):
+    """``other`` (a Tensor, an array or a number) as an array on ``input``'s device."""
+    if isinstance(other, Tensor):
+        if other.device != input.device:
+            raise ValueError(f"{op}: `other` is on {other.device} but `input` is on "
+                             f"{input.device}; move it with .to()")
+        return other.array
+    if other is None or isinstance(other, str | bytes):
+        raise TypeError(f"{op}: expected `other` to be a Tensor or a number (got "
+                        f"{type(other).__name__})")
+    if hasattr(other, "shape") and device_of(other) not in ("cpu", input.device):
+        raise ValueError(f"{op}: `other` is on {device_of(other)} but `input` is on "
+                         f"{input.device}; move it with .to()")
+    return input.xp.asarray(other)
+
+
+def isclose(input: Tensor, other, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> Tensor:
+    """``|input - other| <= atol + rtol * |other|`` elementwise (broadcasting), a bool Tensor.
+
+    Infinities are close only to themselves; NaNs are close to each other only with
+    ``equal_nan``. Bool operands compare by equality.
+
+    Raises:
+        TypeError: for a non-number tolerance or a non-bool ``equal_nan``.
+        ValueError: for a negative tolerance, shapes that do not broadcast, or operands on
+            two devices.
+    """
+    check_tensor("isclose", "input", input)
+    rtol, atol = _tolerance("isclose", "rtol", rtol), _tolerance("isclose", "atol", atol)
+    equal_nan = check_bool("isclose", "equal_nan", equal_nan)
+    a, b = input.array, _other("isclose", input, other)
+    try:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"isclose: `input` of shape {a.shape} and `other` of shape {b.shape} "
+                         "do not broadcast") from None
+    xp = input.xp
+    if a.dtype == np.bool_ or b.dtype == np.bool_:  # no subtraction on bools
+        return wrap(xp.broadcast_to(a == b, shape).copy())
+    a, b = promote(a, b)
+    return wrap(xp.asarray(xp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)))
+
+
+def allclose(input: Tensor, other, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> bool:
+    """Whether `isclose` holds for every element (a Python bool)."""
+    return bool(isclose(input, other, rtol, atol, equal_nan).array.all())
+
+
+def equal(input: Tensor, other: Tensor) -> bool:
+    """Whether ``input`` and ``other`` have the same shape and the same values (a Python
+    bool; NaN equals nothing). Values compare after type promotion, as torch's.
+
+    Raises:
+        TypeError: for an ``other`` that is not a Tensor.
+        ValueError: for tensors on two devices.
+    """
+    check_tensor("equal", "input", input)
+    check_tensor("equal", "other", other)
+    if other.device != input.device:
+        raise ValueError(f"equal: `other` is on {other.device} but `input` is on "
+                         f"{input.device}; move it with .to()")
+    if input.shape != other.shape:
+        return False
+    return bool((input.array == other.array).all())
