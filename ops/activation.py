@@ -24,8 +24,8 @@ from sparsegraph.ops._util import QUIET_FP
 from sparsegraph.ops.buffers import blockwise, reusable_grad
 from sparsegraph.tensor import Tensor
 
-__all__ = ["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus", "silu", "selu",
-           "hardtanh", "relu6"]
+__all__ = ["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus", "logsigmoid",
+           "silu", "selu", "hardtanh", "relu6"]
 
 _SPECIAL: dict = {}
 
@@ -291,6 +291,12 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     _check("softplus", input)
     return Softplus.apply(input, (_number("softplus", "beta", beta),
                                   _number("softplus", "threshold", threshold)))
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """``log(sigmoid(x)) = -softplus(-x)`` (a composite), stable for large ``|x|``."""
+    _check("logsigmoid", input)
+    return -softplus(-input)
 
 
 def silu(input: Tensor) -> Tensor:

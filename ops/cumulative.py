@@ -1,6 +1,7 @@
 """Cumulative ops along one dim: `cumsum` and `cumprod` (torch's arguments and dtype rules).
 
-Integer and bool tensors accumulate in int64 (torch's rule); ``dtype=`` casts the input first.
+Integer and bool tensors accumulate in int64, floats in float64 and come back in their own
+dtype (torch's CPU rules); ``dtype=`` casts the input first.
 The gradient of cumsum is the reversed cumulative sum of ``g``. The gradient of cumprod is
 torch's: ``revcumsum(g * y) / x`` when the slice has no zero, and the exact products of the
 other elements up to and at the first zero otherwise (0 after it), so zeros give no nan.
@@ -20,18 +21,26 @@ __all__ = ["cumsum", "cumprod"]
 
 
 def _acc_dtype(x):
-    """torch's accumulation dtype: floating types keep theirs, integers and bools go int64."""
-    return None if x.dtype.kind in "fc" else np.int64
+    """torch's accumulation dtype (CPU ``acc_type``): float64 for floats (a float32 running sum
+    of 2e7 ones stops at 2^24 = 16777216), int64 for integers and bools."""
+    return np.float64 if x.dtype.kind == "f" else np.int64
+
+
+def _accumulated(fn, x, dim):
+    """``fn`` (cumsum / cumprod) along ``dim`` in the accumulation dtype; floats come back in
+    their own dtype, integers stay int64 (torch's result dtype)."""
+    out = fn(x, axis=dim, dtype=_acc_dtype(x))
+    return out.astype(x.dtype, copy=False) if x.dtype.kind == "f" else out
 
 
 def _revcumsum(xp, a, dim):
-    """``sum_{i >= k} a_i`` at each ``k`` along ``dim``."""
-    return xp.flip(xp.cumsum(xp.flip(a, dim), axis=dim), dim)
+    """``sum_{i >= k} a_i`` at each ``k`` along ``dim`` (accumulated as `cumsum`)."""
+    return xp.flip(_accumulated(xp.cumsum, xp.flip(a, dim), dim), dim)
 
 
 # ---- kernels ---------------------------------------------------------------------------------
-register("cumsum", "cpu", "cuda")(lambda x, dim: x.cumsum(axis=dim, dtype=_acc_dtype(x)))
-register("cumprod", "cpu", "cuda")(lambda x, dim: x.cumprod(axis=dim, dtype=_acc_dtype(x)))
+register("cumsum", "cpu", "cuda")(lambda x, dim: _accumulated(xp_of(x).cumsum, x, dim))
+register("cumprod", "cpu", "cuda")(lambda x, dim: _accumulated(xp_of(x).cumprod, x, dim))
 register("cumsum_backward", "cpu", "cuda")(lambda g, dim: _revcumsum(xp_of(g), g, dim))
 
 

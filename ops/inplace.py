@@ -149,7 +149,10 @@ class Fill(Function):
     @staticmethod
     def backward(ctx, g):
         need = ctx.needs_input_grad
-        return None, (g.array.sum().reshape(()) if need[1] else None)
+        # the overwritten input's gradient is 0, not None: as torch, whatever made it still
+        # gets a (zero) .grad, so optimizers apply weight decay / momentum to it
+        return (_zeros_like(g.array) if need[0] else None,
+                g.array.sum().reshape(()) if need[1] else None)
 
 
 class Copy(Function):
@@ -165,12 +168,17 @@ class Copy(Function):
 
     @staticmethod
     def backward(ctx, g):
+        gx = _zeros_like(g.array) if ctx.needs_input_grad[0] else None  # overwritten: 0
         if not ctx.needs_input_grad[1]:
-            return None, None
+            return gx, None
         gs = unbroadcast(g.array, ctx.src_shape)
         if gs.dtype != ctx.src_dtype:
             gs = gs.astype(ctx.src_dtype)
-        return None, backend.to_device(gs, ctx.src_device)
+        return gx, backend.to_device(gs, ctx.src_device)
+
+
+def _zeros_like(a):
+    return backend.xp_of(a).zeros_like(a)
 
 
 def _check(op, x, other=None, *, cross_device=False, divide=False):

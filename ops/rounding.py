@@ -28,10 +28,10 @@ def _integral(a, b) -> bool:
     return (a if hasattr(a, "dtype") else b).dtype.kind in "biu"
 
 
-def _check_int_zero(a, b) -> None:
+def _check_int_zero(op: str, a, b) -> None:
     """Integer division by zero raises (PyTorch's ZeroDivisionError; numpy would give 0)."""
     if _integral(a, b) and (bool((b == 0).any()) if hasattr(b, "shape") else b == 0):
-        raise ZeroDivisionError("integer division by zero")
+        raise ZeroDivisionError(f"{op}: integer division by zero")
 
 
 def _trunc_div(xp, a, b):
@@ -60,7 +60,7 @@ def _cast(g, dtype):
 def _register_binary(name, fwd, quotient):
     @register(name, "cpu", "cuda")
     def kernel(a, b):
-        _check_int_zero(a, b)
+        _check_int_zero("div" if name == "trunc_divide" else name, a, b)
         with np.errstate(**QUIET_FP):  # x / 0.0 is inf or nan
             return fwd(_xp(a, b), a, b)
 

@@ -77,6 +77,13 @@ class Tensor(TensorMethods):
     def __init__(self, data, dtype=None, requires_grad: bool = False, device="cpu"):
         from sparsegraph.creation import as_array
 
+        if isinstance(data, int | np.integer) and not isinstance(data, bool | np.bool_):
+            # torch.Tensor(16) / torch.Tensor(3, 4) is PyTorch's legacy constructor of an
+            # uninitialised float32 tensor of that shape; here it would be a 0-d int
+            raise TypeError(f"Tensor: expected data (an array, a list, a number as a float), not "
+                            f"sizes (got {data!r}); for PyTorch's Tensor(*sizes) use "
+                            f"sparsegraph.empty(...) or zeros(...), for a 0-d tensor "
+                            f"sparsegraph.tensor({data!r})")
         array = as_array(data, dtype, backend.normalize_device(device))
         other = wrap(array)
         for slot in Tensor.__slots__[:-1]:
@@ -106,7 +113,14 @@ class Tensor(TensorMethods):
         return self.array.ndim
 
     def size(self, dim: int | None = None):
-        return self.array.shape if dim is None else self.array.shape[dim]
+        if dim is None:
+            return self.array.shape
+        n = self.array.ndim
+        if isinstance(dim, bool) or not isinstance(dim, int | np.integer):
+            raise TypeError(f"size: expected an int `dim` (got {type(dim).__name__} {dim!r})")
+        if not -n <= dim < n:
+            raise ValueError(f"size: expected `dim` in [{-n}, {n - 1}] (got {dim})")
+        return self.array.shape[dim]
 
     def dim(self) -> int:
         return self.array.ndim
