@@ -8,6 +8,7 @@ import numpy as np
 
 from sparsegraph.backend import device_of, promote
 from sparsegraph.ops._util import check_bool, check_tensor
+from sparsegraph.ops.counting import _untraced
 from sparsegraph.tensor import Tensor, wrap
 
 __all__ = ["isclose", "allclose", "equal"]
@@ -52,6 +53,7 @@ def isclose(input: Tensor, other, rtol: float = 1e-05, atol: float = 1e-08,
     check_tensor("isclose", "input", input)
     rtol, atol = _tolerance("isclose", "rtol", rtol), _tolerance("isclose", "atol", atol)
     equal_nan = check_bool("isclose", "equal_nan", equal_nan)
+    _untraced("isclose", input, other)  # computed on the arrays, not recorded
     a, b = input.array, _other("isclose", input, other)
     try:
         shape = np.broadcast_shapes(a.shape, b.shape)
@@ -86,4 +88,5 @@ def equal(input: Tensor, other: Tensor) -> bool:
                          f"{input.device}; move it with .to()")
     if input.shape != other.shape:
         return False
+    _untraced("equal", input, other)  # a Python bool of the values
     return bool((input.array == other.array).all())

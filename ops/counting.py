@@ -102,6 +102,15 @@ def bincount(input: Tensor, weights=None, minlength: int = 0) -> Tensor:
     return scatter(weights, input, dim_size=size, reduce="sum")
 
 
+def _untraced(op: str, *tensors) -> None:
+    """Computed on the arrays, not recorded as an op: a static trace must not freeze the
+    result, so a traced tensor is refused (constants are fine)."""
+    if TRACE.tracer is not None:
+        for t in tensors:
+            if isinstance(t, Tensor):
+                TRACE.tracer.escape(t, f"{op}()")
+
+
 def _side(op: str, right, side) -> str:
     right = check_bool(op, "right", right)
     if side is None:
@@ -151,6 +160,7 @@ def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False,
     check_tensor(op, "sorted_sequence", sorted_sequence)
     side = _side(op, right, side)
     out_int32 = check_bool(op, "out_int32", out_int32)
+    _untraced(op, sorted_sequence, values)
     seq, v = sorted_sequence.array, _operand(op, "values", values, sorted_sequence)
     xp = sorted_sequence.xp
     if seq.ndim == 0:

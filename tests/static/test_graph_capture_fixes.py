@@ -40,3 +40,16 @@ def test_deepcopy_inside_a_compiled_function_is_refused():
     with pytest.raises(CaptureError, match=r"copy.deepcopy of a tensor cannot be captured"):
         compiled(sg.tensor(np.ones(3, np.float32)))
     assert (copy.deepcopy(sg.ones(3)) * 2).tolist() == [2.0] * 3  # eager is unchanged
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: sg.bucketize(x, sg.tensor(np.array([1.0, 2.0]))) * 1,
+    lambda x: sg.searchsorted(x, sg.tensor(np.array([1.5]))) * 1,
+    lambda x: sg.isclose(x, x * 1).float(),
+    lambda x: sg.unique(x) * 1,
+])
+def test_value_computations_outside_the_ops_are_refused_in_a_compiled_step(call):
+    """searchsorted / bucketize / isclose / unique compute on the arrays: a static graph
+    would freeze the first call's answer."""
+    with pytest.raises(CaptureError, match=r"reads the value of a traced tensor"):
+        static.compile(call)(sg.tensor(np.array([0.5, 2.5])))
