@@ -449,6 +449,24 @@ class TensorMethods:
     def flatten(self, start_dim=0, end_dim=-1):
         return _ops().flatten(self, start_dim, end_dim)
 
+    def index_add(self, dim, index, source, *, alpha=1):
+        return _ops().index_add(self, dim, index, source, alpha=alpha)
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        return _ops().index_add_(self, dim, index, source, alpha=alpha)
+
+    def index_copy(self, dim, index, source):
+        return _ops().index_copy(self, dim, index, source)
+
+    def index_copy_(self, dim, index, source):
+        return _ops().index_copy_(self, dim, index, source)
+
+    def index_fill(self, dim, index, value):
+        return _ops().index_fill(self, dim, index, value)
+
+    def index_fill_(self, dim, index, value):
+        return _ops().index_fill_(self, dim, index, value)
+
     def unflatten(self, dim, sizes):
         return _ops().unflatten(self, dim, sizes)
 
