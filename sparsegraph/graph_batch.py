@@ -20,7 +20,7 @@ from sparsegraph import backend
 from sparsegraph.graph_fields import _device, _np, _on, is_index_key
 from sparsegraph.ops.shape import cat
 from sparsegraph.sparse import SparseTensor, Structure, from_scipy
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import TRACE, Tensor, wrap
 
 ARRAYS = Tensor | SparseTensor | np.ndarray
 
@@ -69,9 +69,11 @@ def _cat(values, key, axis=0):
     if isinstance(values[0], SparseTensor):
         return _on(from_scipy(sp.vstack([v.to_scipy().astype(dtype, copy=False)
                                          for v in values]).tocsr()), device)
-    if any(isinstance(v, Tensor) and v.requires_grad for v in values):
+    if TRACE.tracer is not None or any(isinstance(v, Tensor) and v.requires_grad
+                                       for v in values):
         # torch.cat: recorded for backward (it promotes as torch.cat does, by differentiable
-        # casts); the untracked paths below skip the graph bookkeeping GraphLoader pays per step
+        # casts) and by a static trace; the untracked paths below skip the graph bookkeeping
+        # GraphLoader pays per step
         return cat([_on(v if isinstance(v, Tensor) else wrap(_np(v)), device) for v in values],
                    axis)
     if device != "cpu" and all(_device(v) == device for v in values):  # no trip to the host

@@ -13,7 +13,7 @@ import numpy as np
 
 from sparsegraph import backend
 from sparsegraph.sparse import SparseTensor
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import Tensor, host_values, wrap
 
 # the fields every Graph has (None when unset): `del g.x` sets them back to None
 CORE_FIELDS = ("x", "y", "edge_attr", "train_mask", "val_mask", "test_mask", "batch")
@@ -71,7 +71,13 @@ def _check_edge_weight(w):
     """``edge_weight`` as a Tensor: numeric, no NaN (a NaN weight spreads to every output)."""
     w = _as_tensor(w)
     _numeric(w, "edge_weight")
-    if w.dtype.kind == "f" and bool(np.isnan(_host(w)).any()):
+    # read through host_values: a static trace guards an input's weights and names this check
+    # when refusing weights computed in the compiled function (sg.ops' sparse functions take
+    # those)
+    if w.dtype.kind == "f" and bool(np.isnan(backend.to_device(host_values(
+            w, "Graph: the NaN check of `edge_weight`",
+            "build the SparseTensor with sg.ops functions (add_self_loops, to_undirected) "
+            "inside the compiled function, or the Graph outside it"), "cpu")).any()):
         raise ValueError("Graph: expected `edge_weight` without NaN (got NaN weights)")
     return w
 

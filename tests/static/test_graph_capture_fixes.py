@@ -53,3 +53,24 @@ def test_value_computations_outside_the_ops_are_refused_in_a_compiled_step(call)
     would freeze the first call's answer."""
     with pytest.raises(CaptureError, match=r"reads the value of a traced tensor"):
         static.compile(call)(sg.tensor(np.array([0.5, 2.5])))
+
+
+def test_graph_batch_of_traced_features_matches_eager():
+    ei = np.array([[0, 1, 2], [1, 2, 0]])
+
+    def fn(x):
+        return sg.Graph.batch([sg.Graph(x=x, edge_index=ei, num_nodes=3)] * 2).x.sum(0)
+
+    compiled = static.compile(fn)
+    for v in (1.0, 2.0, -3.0):
+        x = sg.full((3, 2), v)
+        np.testing.assert_array_equal(compiled(x).numpy(), fn(x).numpy())
+
+
+def test_graph_of_edge_weights_computed_in_the_step_names_the_graph_check():
+    w = sg.nn.Parameter(sg.ones(3))
+    compiled = static.compile(lambda x: sg.Graph(edge_index=np.array([[0, 1, 2], [1, 2, 0]]),
+                                                 edge_weight=w * 1, num_nodes=3).adj @ x)
+    with pytest.raises(CaptureError, match=r"Graph: the NaN check of `edge_weight`.*sg.ops "
+                                           r"functions"):
+        compiled(sg.ones(3, 2))
