@@ -173,6 +173,8 @@ def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False,
             raise ValueError(f"{op}: expected `values` of shape {seq.shape[:-1]} + (k,) to "
                              f"match the batch dims of `sorted_sequence` of shape {seq.shape} "
                              f"(got {v.shape})")
+        if 0 in v.shape or 0 in seq.shape[:-1]:  # nothing to search (reshape(-1, 0) fails)
+            return wrap(xp.zeros(v.shape, dtype=np.int32 if out_int32 else np.int64))
         rows, vrows = seq.reshape(-1, seq.shape[-1]), v.reshape(-1, v.shape[-1])
         out = xp.empty(vrows.shape, dtype=np.int64)
         for i in range(rows.shape[0]):  # one search per row (batched sequences are rare)

@@ -100,6 +100,9 @@ def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
     if input.ndim == 0:
         raise ValueError("unflatten: expected a tensor with at least one dim (got a 0-d one)")
     d = norm_dim("unflatten", dim, input.ndim)
+    if not isinstance(sizes, list | tuple):
+        raise TypeError(f"unflatten: expected `sizes` as a tuple or list of ints (got "
+                        f"{type(sizes).__name__} {sizes!r})")
     sizes = tuple(_int("unflatten", "sizes", s) for s in sizes)
     known = math.prod(s for s in sizes if s != -1)
     if not sizes or sizes.count(-1) > 1 or any(s < -1 for s in sizes) or (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sparsegraph import backend
 from sparsegraph.ops._util import check_tensor, norm_dim
 from sparsegraph.ops.gather_scatter import scatter
 from sparsegraph.ops.index import setitem
@@ -40,6 +41,9 @@ def _checked(op: str, input, dim, index, source=None):
                          f"size {size} (got {bad})")
     if source is not None:
         check_tensor(op, "source", source)
+        if source.dtype != input.dtype:  # torch: "self and source must have same scalar type"
+            raise TypeError(f"{op}: expected `source` of `input`'s dtype {input.dtype} (got "
+                            f"{source.dtype})")
         want = input.shape[:d] + (idx.size,) + input.shape[d + 1:] if input.ndim else ()
         if source.shape != want and not (input.ndim == 0 and source.numel() == idx.size):
             raise ValueError(f"{op}: expected `source` of shape {want}, `input`'s with "
@@ -47,10 +51,21 @@ def _checked(op: str, input, dim, index, source=None):
     return d, wrap(idx % size if idx.size else idx.astype(np.int64))
 
 
+def _alpha(op: str, input: Tensor, alpha):
+    """torch's rule: an integer or bool tensor takes only an integral ``alpha``."""
+    if input.dtype.kind != "f" and not (isinstance(alpha, int | np.integer)
+                                        and not isinstance(alpha, bool)):
+        raise TypeError(f"{op}: expected an int `alpha` for the {input.dtype} `input` (got "
+                        f"{alpha!r})")
+    return alpha
+
+
 def index_add(input: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Tensor:
     """``input`` plus ``alpha * source``'s slices added at ``index`` along ``dim`` (repeated
-    indices add up): ``out[..., index[i], ...] += alpha * source[..., i, ...]``."""
+    indices add up): ``out[..., index[i], ...] += alpha * source[..., i, ...]``; ``source``
+    of ``input``'s dtype (torch's rule)."""
     d, idx = _checked("index_add", input, dim, index, source)
+    alpha = _alpha("index_add", input, alpha)
     added = scatter(source if input.ndim else reshape(source, (-1,)), idx,
                     input.shape[d] if input.ndim else 1, "sum", d)
     return input + (added if input.ndim else reshape(added, ())) * alpha
@@ -59,6 +74,7 @@ def index_add(input: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Ten
 def index_add_(input: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Tensor:
     """`index_add` in place."""
     d, idx = _checked("index_add_", input, dim, index, source)
+    alpha = _alpha("index_add_", input, alpha)
     added = scatter(source if input.ndim else reshape(source, (-1,)), idx,
                     input.shape[d] if input.ndim else 1, "sum", d)
     return add_(input, added if input.ndim else reshape(added, ()), alpha=alpha)
@@ -86,21 +102,41 @@ def _copy_into(op: str, out: Tensor, dim: int, index, source: Tensor) -> Tensor:
     return out
 
 
+def _fill_value(op: str, input: Tensor, value):
+    """A number or a 0-d Tensor (torch: "only supports a 0-dimensional value tensor"), in
+    ``input``'s dtype: the result keeps it, as torch's."""
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise ValueError(f"{op}: expected a number or a 0-d Tensor `value` (got shape "
+                             f"{value.shape})")
+        return value if value.dtype == input.dtype else value.to(input.dtype)
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{op}: expected a number or a 0-d Tensor `value` (got "
+                        f"{type(value).__name__})")
+    return wrap(input.xp.asarray(value).astype(input.dtype))
+
+
 def index_fill(input: Tensor, dim: int, index, value) -> Tensor:
     """``input`` with its slices at ``index`` along ``dim`` set to ``value`` (a number or a
-    0-d Tensor, which gets the gradient of every filled element)."""
+    0-d Tensor, which gets the gradient of every filled element), in ``input``'s dtype."""
     d, idx = _checked("index_fill", input, dim, index)
+    value = _fill_value("index_fill", input, value)
     shape = [1] * input.ndim
     mask = np.zeros(input.shape[d] if input.ndim else 1, bool)
     mask[idx.array] = True
     if input.ndim:
         shape[d] = input.shape[d]
-    return where(wrap(mask.reshape(shape) if input.ndim else mask.reshape(())), value, input)
+    mask = backend.to_device(mask.reshape(shape) if input.ndim else mask.reshape(()),
+                             input.device)  # on input's device, as where needs
+    return where(wrap(mask), value, input)
 
 
 def index_fill_(input: Tensor, dim: int, index, value) -> Tensor:
     """`index_fill` in place."""
     d, idx = _checked("index_fill_", input, dim, index)
+    value = _fill_value("index_fill_", input, value)
+    # each slice once: a repeated id would send the value's gradient once per repeat
+    idx = wrap(np.unique(idx.array))
     setitem(input, _key(d, idx) if input.ndim else (), value)
     return input
 

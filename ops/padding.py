@@ -58,6 +58,8 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
         raise ValueError(f"pad: expected an even number of ints, at most 2 per dim of the input's "
                          f"{input.ndim} (got {pad!r})")
     n = len(amounts) // 2
+    if n == 0:
+        return input * 1  # nothing to pad: a new tensor, as torch's
     pairs = [(0, 0)] * (input.ndim - n) + [
         (int(amounts[2 * k]), int(amounts[2 * k + 1])) for k in reversed(range(n))]
     for d, (before, after) in enumerate(pairs):

@@ -207,8 +207,6 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     pick[rows, cols] = np.arange(length, dtype=np.int64)
     on = np.zeros((size, size), dtype=bool)
     on[rows, cols] = True
-    if length == 0:  # nothing to read: the all-zero matrix
-        from sparsegraph.creation import zeros
-
-        return zeros(size, size, dtype=input.dtype, device=input.device)
+    if length == 0:  # nothing to read: the all-zero matrix, still attached to input's graph
+        return expand(reshape(input.sum(), (1, 1)) * 0, (size, size))
     return masked_fill(getitem(input, pick), ~on, 0)

@@ -178,3 +178,8 @@ def test_on_emulated_cuda_results_stay_on_the_device(emulated_cuda):
         for g, e in zip(got, want, strict=True):
             assert isinstance(g.array, DeviceArray), f"{name}: the result left the device"
             np.testing.assert_array_equal(host(g), np.asarray(e).reshape(g.shape))
+
+
+def test_searchsorted_of_empty_batched_values_is_empty():
+    out = sg.searchsorted(sg.tensor([[1.0, 2.0], [3.0, 4.0]]), sg.tensor(np.zeros((2, 0))))
+    assert out.shape == (2, 0) and out.dtype == np.int64

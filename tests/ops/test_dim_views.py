@@ -52,3 +52,8 @@ def test_values_views_and_gradients(name):
 def test_bad_arguments_are_named(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call(sg.tensor(A))
+
+
+def test_unflatten_names_sizes_that_are_not_a_sequence():
+    with pytest.raises(TypeError, match=r"^unflatten: expected `sizes` as a tuple or list"):
+        sg.ones(2, 6).unflatten(1, 3)

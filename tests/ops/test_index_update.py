@@ -56,8 +56,8 @@ def test_index_copy_and_fill_gradients():
 @pytest.mark.parametrize("call, message", [
     (lambda x: x.index_add(0, [4], sg.ones(1, 3)), r"^index_add: expected `index` values in "
                                                    r"\[-4, 4\)"),
-    (lambda x: x.index_add(0, [0, 1], sg.ones(3, 3)), r"^index_add: expected `source` of "
-                                                      r"shape \(2, 3\)"),
+    (lambda x: x.index_add(0, [0, 1], sg.ones(3, 3, dtype="float64")),
+     r"^index_add: expected `source` of shape \(2, 3\)"),
     (lambda x: x.index_copy(0, [[0]], sg.ones(1, 3)), r"^index_copy: expected `index` to be "
                                                       r"1-D"),
     (lambda x: x.index_fill(2, [0], 1.0), r"^index_fill: expected `dim` in \[-2, 1\]"),
@@ -65,3 +65,37 @@ def test_index_copy_and_fill_gradients():
 def test_bad_arguments_are_named(call, message):
     with pytest.raises(ValueError, match=message):
         call(sg.tensor(X))
+
+
+def test_index_fill_keeps_the_dtype_and_refuses_a_value_that_is_not_0d():
+    ints = sg.tensor(np.arange(6).reshape(2, 3))
+    assert ints.index_fill(1, [0], 2.5).dtype == np.int64  # torch: self's dtype
+    assert ints.clone().index_fill_(1, [0], 2.5).numpy()[:, 0].tolist() == [2, 2]
+    assert sg.tensor([True, False]).index_fill(0, [1], 1).dtype == np.bool_
+    with pytest.raises(ValueError, match=r"^index_fill: expected a number or a 0-d Tensor"):
+        sg.tensor(X).index_fill(0, [0], sg.tensor([1.0, 2.0, 3.0]))
+
+
+def test_index_fill_in_place_with_repeated_ids_sends_the_value_one_gradient_per_element():
+    v = sg.tensor(np.float64(2.0), requires_grad=True)
+    b = sg.tensor(np.zeros((2, 3)), requires_grad=True) * 1
+    b.index_fill_(1, [0, 0, -3], v).sum().backward()
+    assert v.grad.item() == 2.0  # two elements filled, not one per repeated id
+
+
+def test_index_add_requires_source_of_the_input_dtype_and_an_int_alpha_for_ints():
+    with pytest.raises(TypeError, match=r"^index_add: expected `source` of `input`'s dtype"):
+        sg.tensor(X.astype(np.float32)).index_add(0, [1], sg.tensor(np.ones((1, 3))))
+    ints = sg.tensor(np.arange(6).reshape(2, 3))
+    with pytest.raises(TypeError, match=r"^index_add: expected an int `alpha`"):
+        ints.index_add(0, [1], sg.tensor([[0, 1, 2]]), alpha=0.5)
+    assert ints.index_add(0, [1], sg.tensor([[0, 1, 2]]), alpha=2).tolist() == [[0, 1, 2],
+                                                                                [3, 6, 9]]
+
+
+def test_index_fill_on_emulated_cuda_stays_on_the_device(emulated_cuda):
+    from tests.cupy_emulation import DeviceArray
+
+    x = sg.tensor(np.zeros((2, 3))).to("cuda")
+    out = x.index_fill(1, [0], 2.0)
+    assert isinstance(out.array, DeviceArray) and out.device == x.device

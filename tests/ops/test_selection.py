@@ -150,3 +150,11 @@ def test_on_emulated_cuda_results_and_gradients_stay_on_the_device(emulated_cuda
     counts = sg.repeat_interleave(sg.tensor([1, 2]).to("cuda"))
     assert isinstance(counts.array, DeviceArray)
     np.testing.assert_array_equal(host(counts), [0, 1, 1])
+
+
+def test_diag_of_an_empty_vector_stays_in_the_graph():
+    v = sg.tensor(np.zeros(0), requires_grad=True)
+    out = v.diag(1)
+    assert out.requires_grad and out.shape == (1, 1)
+    out.sum().backward()
+    assert v.grad.shape == (0,)

@@ -90,3 +90,9 @@ def test_logsigmoid_is_stable_and_has_its_gradient():
     assert gradcheck(F.logsigmoid, [sg.tensor(np.array([-3.0, 0.5, 4.0]), requires_grad=True)])
     with pytest.raises(TypeError, match=r"^logsigmoid: expected a floating tensor"):
         F.logsigmoid(sg.tensor([1, 2]))
+
+
+def test_pad_with_no_amounts_returns_a_new_tensor():
+    x = sg.tensor(np.array(1.0))
+    out = F.pad(x, ())
+    assert out is not x and out.item() == 1.0
