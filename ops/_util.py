@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-from sparsegraph.backend import to_device, xp_of
+from sparsegraph.backend import device_of, to_device, xp_of
 from sparsegraph.sparse_checks import is_structure_array
 from sparsegraph.tensor import Tensor
 
@@ -146,6 +146,29 @@ def same_device(op: str, *tensors) -> None:
             f"{op}: inputs are on different devices ({', '.join(sorted(devices))}); "
             "move them with .to() first"
         )
+
+
+def check_device_of(op: str, name: str, t: Tensor, ref_name: str, ref: Tensor) -> None:
+    """ValueError naming both when Tensor ``t`` is not on ``ref``'s device."""
+    if t.device != ref.device:
+        raise ValueError(f"{op}: `{name}` is on {t.device} but `{ref_name}` is on "
+                         f"{ref.device}; move it with .to()")
+
+
+def operand_array(op: str, name: str, x, ref_name: str, ref: Tensor):
+    """``x`` (a Tensor, an array or a number) as an array on ``ref``'s device, for ops that
+    compute on arrays: a Tensor or a device array elsewhere is refused by name, a host array or
+    a number moves."""
+    if isinstance(x, Tensor):
+        check_device_of(op, name, x, ref_name, ref)
+        return x.array
+    if x is None or isinstance(x, str | bytes):
+        raise TypeError(f"{op}: expected `{name}` to be a Tensor or a number (got "
+                        f"{type(x).__name__})")
+    if hasattr(x, "shape") and device_of(x) not in ("cpu", ref.device):
+        raise ValueError(f"{op}: `{name}` is on {device_of(x)} but `{ref_name}` is on "
+                         f"{ref.device}; move it with .to()")
+    return ref.xp.asarray(x)
 
 
 def unbroadcast(g, shape: tuple):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sparsegraph.backend import device_of, promote
-from sparsegraph.ops._util import check_bool, check_tensor
+from sparsegraph.backend import promote
+from sparsegraph.ops._util import check_bool, check_device_of, check_tensor, operand_array
 from sparsegraph.ops.counting import _untraced
 from sparsegraph.tensor import Tensor, wrap
 
@@ -20,22 +20,6 @@ def _tolerance(op: str, name: str, value) -> float:
     if not value >= 0:
         raise ValueError(f"{op}: expected `{name}` >= 0 (got {value!r})")
     return float(value)
-
-
-def _other(op: str, input: Tensor, other):
-    """``other`` (a Tensor, an array or a number) as an array on ``input``'s device."""
-    if isinstance(other, Tensor):
-        if other.device != input.device:
-            raise ValueError(f"{op}: `other` is on {other.device} but `input` is on "
-                             f"{input.device}; move it with .to()")
-        return other.array
-    if other is None or isinstance(other, str | bytes):
-        raise TypeError(f"{op}: expected `other` to be a Tensor or a number (got "
-                        f"{type(other).__name__})")
-    if hasattr(other, "shape") and device_of(other) not in ("cpu", input.device):
-        raise ValueError(f"{op}: `other` is on {device_of(other)} but `input` is on "
-                         f"{input.device}; move it with .to()")
-    return input.xp.asarray(other)
 
 
 def isclose(input: Tensor, other, rtol: float = 1e-05, atol: float = 1e-08,
@@ -54,7 +38,7 @@ def isclose(input: Tensor, other, rtol: float = 1e-05, atol: float = 1e-08,
     rtol, atol = _tolerance("isclose", "rtol", rtol), _tolerance("isclose", "atol", atol)
     equal_nan = check_bool("isclose", "equal_nan", equal_nan)
     _untraced("isclose", input, other)  # computed on the arrays, not recorded
-    a, b = input.array, _other("isclose", input, other)
+    a, b = input.array, operand_array("isclose", "other", other, "input", input)
     try:
         shape = np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
@@ -83,9 +67,7 @@ def equal(input: Tensor, other: Tensor) -> bool:
     """
     check_tensor("equal", "input", input)
     check_tensor("equal", "other", other)
-    if other.device != input.device:
-        raise ValueError(f"equal: `other` is on {other.device} but `input` is on "
-                         f"{input.device}; move it with .to()")
+    check_device_of("equal", "other", other, "input", input)
     if input.shape != other.shape:
         return False
     _untraced("equal", input, other)  # a Python bool of the values

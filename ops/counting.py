@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from sparsegraph.ops._util import check_bool, check_choice, check_tensor, norm_dim
+from sparsegraph.ops._util import (
+    check_bool,
+    check_choice,
+    check_device_of,
+    check_tensor,
+    norm_dim,
+    operand_array,
+)
 from sparsegraph.tensor import TRACE, Tensor, host_values, wrap
 
 __all__ = ["unique", "bincount", "searchsorted", "bucketize"]
@@ -91,9 +98,7 @@ def bincount(input: Tensor, weights=None, minlength: int = 0) -> Tensor:
     if weights.shape != input.shape:
         raise ValueError(f"bincount: expected `weights` of shape {input.shape} like `input` "
                          f"(got {weights.shape})")
-    if weights.device != input.device:
-        raise ValueError(f"bincount: `weights` is on {weights.device} but `input` is on "
-                         f"{input.device}; move it with .to()")
+    check_device_of("bincount", "weights", weights, "input", input)
     from sparsegraph.ops.convert import to
     from sparsegraph.ops.gather_scatter import scatter
 
@@ -119,19 +124,6 @@ def _side(op: str, right, side) -> str:
     if right and side == "left":
         raise ValueError(f"{op}: `side`='left' contradicts `right`=True (give one of them)")
     return side
-
-
-def _operand(op: str, name: str, x, like: Tensor):
-    """``x`` (a Tensor, an array or a number) as an array on ``like``'s device."""
-    if isinstance(x, Tensor):
-        if x.device != like.device:
-            raise ValueError(f"{op}: `{name}` is on {x.device} but `sorted_sequence` is on "
-                             f"{like.device}; move it with .to()")
-        return x.array
-    if isinstance(x, bool) or x is None or isinstance(x, str):
-        raise TypeError(f"{op}: expected `{name}` to be a Tensor or a number (got "
-                        f"{type(x).__name__})")
-    return like.xp.asarray(x)
 
 
 def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False,
@@ -161,7 +153,8 @@ def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False,
     side = _side(op, right, side)
     out_int32 = check_bool(op, "out_int32", out_int32)
     _untraced(op, sorted_sequence, values)
-    seq, v = sorted_sequence.array, _operand(op, "values", values, sorted_sequence)
+    seq, v = sorted_sequence.array, operand_array(op, "values", values, "sorted_sequence",
+                                                       sorted_sequence)
     xp = sorted_sequence.xp
     if seq.ndim == 0:
         raise ValueError(f"{op}: expected a `sorted_sequence` with at least one dim (got a "
@@ -198,7 +191,6 @@ def bucketize(input, boundaries: Tensor, *, out_int32: bool = False,
         raise ValueError(f"bucketize: expected 1-D `boundaries` (got shape "
                          f"{boundaries.shape})")
     right = check_bool("bucketize", "right", right)
-    if isinstance(input, Tensor) and input.device != boundaries.device:
-        raise ValueError(f"bucketize: `input` is on {input.device} but `boundaries` is on "
-                         f"{boundaries.device}; move it with .to()")
+    if isinstance(input, Tensor):
+        check_device_of("bucketize", "input", input, "boundaries", boundaries)
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)

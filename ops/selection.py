@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph.backend import device_of
-from sparsegraph.ops._util import check_tensor, norm_dim
+from sparsegraph.ops._util import check_device_of, check_tensor, norm_dim
 from sparsegraph.ops.index import getitem, index_select, masked_fill
 from sparsegraph.ops.shape import expand, permute, reshape
 from sparsegraph.tensor import Tensor, host_values, wrap
@@ -103,9 +103,7 @@ def masked_select(input: Tensor, mask) -> Tensor:
     """
     check_tensor("masked_select", "input", input)
     if isinstance(mask, Tensor):
-        if mask.device != input.device:
-            raise ValueError(f"masked_select: `mask` is on {mask.device} but `input` is on "
-                             f"{input.device}; move it with .to()")
+        check_device_of("masked_select", "mask", mask, "input", input)
         m = mask.array
     else:
         if device_of(mask) not in ("cpu", input.device):
