@@ -148,6 +148,14 @@ def same_device(op: str, *tensors) -> None:
         )
 
 
+def check_int_arg(op: str, name: str, value) -> int:
+    """An int argument (not a bool) as a Python int, else a TypeError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{op}: expected an int `{name}` (got {type(value).__name__} "
+                        f"{value!r})")
+    return int(value)
+
+
 def check_device_of(op: str, name: str, t: Tensor, ref_name: str, ref: Tensor) -> None:
     """ValueError naming both when Tensor ``t`` is not on ``ref``'s device."""
     if t.device != ref.device:

@@ -9,19 +9,12 @@ import math
 
 import numpy as np
 
-from sparsegraph.ops._util import check_tensor, norm_dim
+from sparsegraph.ops._util import check_int_arg, check_tensor, norm_dim
 from sparsegraph.ops.index import getitem
 from sparsegraph.ops.shape import permute, reshape, transpose
 from sparsegraph.tensor import Tensor
 
 __all__ = ["narrow", "select", "movedim", "moveaxis", "swapaxes", "swapdims", "unflatten"]
-
-
-def _int(op: str, name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{op}: expected an int `{name}` (got {type(value).__name__} "
-                        f"{value!r})")
-    return int(value)
 
 
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
@@ -32,7 +25,8 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
         raise ValueError("narrow: expected a tensor with at least one dim (got a 0-d one)")
     d = norm_dim("narrow", dim, input.ndim)
     size = input.shape[d]
-    start, length = _int("narrow", "start", start), _int("narrow", "length", length)
+    start = check_int_arg("narrow", "start", start)
+    length = check_int_arg("narrow", "length", length)
     if not -size <= start <= size:
         raise ValueError(f"narrow: expected `start` in [{-size}, {size}] for dim {dim} of size "
                          f"{size} (got {start})")
@@ -50,7 +44,7 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:
     if input.ndim == 0:
         raise ValueError("select: expected a tensor with at least one dim (got a 0-d one)")
     d = norm_dim("select", dim, input.ndim)
-    size, index = input.shape[d], _int("select", "index", index)
+    size, index = input.shape[d], check_int_arg("select", "index", index)
     if not -size <= index < size:
         raise ValueError(f"select: expected `index` in [{-size}, {size}) for dim {dim} of size "
                          f"{size} (got {index})")
@@ -103,7 +97,7 @@ def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
     if not isinstance(sizes, list | tuple):
         raise TypeError(f"unflatten: expected `sizes` as a tuple or list of ints (got "
                         f"{type(sizes).__name__} {sizes!r})")
-    sizes = tuple(_int("unflatten", "sizes", s) for s in sizes)
+    sizes = tuple(check_int_arg("unflatten", "sizes", s) for s in sizes)
     known = math.prod(s for s in sizes if s != -1)
     if not sizes or sizes.count(-1) > 1 or any(s < -1 for s in sizes) or (
             -1 not in sizes and known != input.shape[d]) or (

@@ -8,20 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from sparsegraph.backend import device_of
-from sparsegraph.ops._util import check_device_of, check_tensor, norm_dim
+from sparsegraph.backend import to_device
+from sparsegraph.ops._util import check_int_arg, check_tensor, norm_dim, operand_array
 from sparsegraph.ops.index import getitem, index_select, masked_fill
 from sparsegraph.ops.shape import expand, permute, reshape
 from sparsegraph.tensor import Tensor, host_values, wrap
 
 __all__ = ["repeat_interleave", "masked_select", "tril", "triu", "diagonal", "diag"]
-
-
-def _int(op: str, name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{op}: expected an int `{name}` (got {type(value).__name__} "
-                        f"{value!r})")
-    return int(value)
 
 
 def _repeats(repeats, size: int, dim) -> np.ndarray:
@@ -35,8 +28,7 @@ def _repeats(repeats, size: int, dim) -> np.ndarray:
             raise TypeError(f"{op}: expected `repeats` to be an int or a 1-D integer Tensor "
                             f"(got {type(repeats).__name__})")
         # the output's length is the sum of the counts: a static trace guards their values
-        reps = host_values(repeats, f"{op}: `repeats`")
-        reps = np.asarray(reps.get() if hasattr(reps, "get") else reps)
+        reps = np.asarray(to_device(host_values(repeats, f"{op}: `repeats`"), "cpu"))
         if reps.size == 0 and reps.dtype.kind == "f":
             reps = reps.astype(np.int64)
         if reps.dtype.kind not in "iu":
@@ -102,14 +94,7 @@ def masked_select(input: Tensor, mask) -> Tensor:
         ValueError: for shapes that do not broadcast, or a mask on another device.
     """
     check_tensor("masked_select", "input", input)
-    if isinstance(mask, Tensor):
-        check_device_of("masked_select", "mask", mask, "input", input)
-        m = mask.array
-    else:
-        if device_of(mask) not in ("cpu", input.device):
-            raise ValueError(f"masked_select: expected `mask` on {input.device}, like "
-                             f"`input` (got one on {device_of(mask)})")
-        m = input.xp.asarray(mask)
+    m = operand_array("masked_select", "mask", mask, "input", input)
     if m.dtype != np.bool_:
         raise TypeError(f"masked_select: expected a bool `mask` (got {m.dtype})")
     try:
@@ -126,7 +111,7 @@ def _triangle(op: str, input: Tensor, diagonal, lower: bool) -> Tensor:
     check_tensor(op, "input", input)
     if input.ndim < 2:
         raise ValueError(f"{op}: expected a tensor with at least 2 dims (got {input.ndim})")
-    k = _int(op, "diagonal", diagonal)
+    k = check_int_arg(op, "diagonal", diagonal)
     n, m = input.shape[-2:]
     xp = input.xp
     # keep[i, j]: j - i <= k (tril) or j - i >= k (triu), broadcast over the leading dims
@@ -168,7 +153,7 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
     check_tensor("diagonal", "input", input)
     if input.ndim < 2:
         raise ValueError(f"diagonal: expected a tensor with at least 2 dims (got {input.ndim})")
-    return _take_diagonal(input, _int("diagonal", "offset", offset), dim1, dim2)
+    return _take_diagonal(input, check_int_arg("diagonal", "offset", offset), dim1, dim2)
 
 
 def _take_diagonal(input: Tensor, offset: int, dim1, dim2) -> Tensor:
@@ -192,7 +177,7 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
         ValueError: for an ``input`` that is not 1-D or 2-D.
     """
     check_tensor("diag", "input", input)
-    k = _int("diag", "diagonal", diagonal)
+    k = check_int_arg("diag", "diagonal", diagonal)
     if input.ndim == 2:
         return _take_diagonal(input, k, 0, 1)
     if input.ndim != 1:
