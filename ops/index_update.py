@@ -51,33 +51,31 @@ def _checked(op: str, input, dim, index, source=None):
     return d, wrap(idx % size if idx.size else idx.astype(np.int64))
 
 
-def _alpha(op: str, input: Tensor, alpha):
-    """torch's rule: an integer or bool tensor takes only an integral ``alpha``."""
+def _added(op: str, input: Tensor, dim: int, index, source: Tensor, alpha):
+    """``(source's slices summed at index along dim, in input's shape; alpha)``, checked: an
+    integer or bool ``input`` takes only an integral ``alpha`` (torch's rule)."""
+    d, idx = _checked(op, input, dim, index, source)
     if input.dtype.kind != "f" and not (isinstance(alpha, int | np.integer)
                                         and not isinstance(alpha, bool)):
         raise TypeError(f"{op}: expected an int `alpha` for the {input.dtype} `input` (got "
                         f"{alpha!r})")
-    return alpha
+    if not input.ndim:  # a 0-d input: its one slot
+        return reshape(scatter(reshape(source, (-1,)), idx, 1, "sum", 0), ()), alpha
+    return scatter(source, idx, input.shape[d], "sum", d), alpha
 
 
 def index_add(input: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Tensor:
     """``input`` plus ``alpha * source``'s slices added at ``index`` along ``dim`` (repeated
     indices add up): ``out[..., index[i], ...] += alpha * source[..., i, ...]``; ``source``
     of ``input``'s dtype (torch's rule)."""
-    d, idx = _checked("index_add", input, dim, index, source)
-    alpha = _alpha("index_add", input, alpha)
-    added = scatter(source if input.ndim else reshape(source, (-1,)), idx,
-                    input.shape[d] if input.ndim else 1, "sum", d)
-    return input + (added if input.ndim else reshape(added, ())) * alpha
+    added, alpha = _added("index_add", input, dim, index, source, alpha)
+    return input + added * alpha
 
 
 def index_add_(input: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Tensor:
     """`index_add` in place."""
-    d, idx = _checked("index_add_", input, dim, index, source)
-    alpha = _alpha("index_add_", input, alpha)
-    added = scatter(source if input.ndim else reshape(source, (-1,)), idx,
-                    input.shape[d] if input.ndim else 1, "sum", d)
-    return add_(input, added if input.ndim else reshape(added, ()), alpha=alpha)
+    added, alpha = _added("index_add_", input, dim, index, source, alpha)
+    return add_(input, added, alpha=alpha)
 
 
 def _key(d: int, idx: Tensor) -> tuple:
