@@ -8,7 +8,7 @@ import numpy as np
 
 from sparsegraph.backend import device_of, to_device, xp_of
 from sparsegraph.sparse_checks import is_structure_array
-from sparsegraph.tensor import Tensor
+from sparsegraph.tensor import TRACE, Tensor
 
 
 def arr(x):
@@ -146,6 +146,16 @@ def same_device(op: str, *tensors) -> None:
             f"{op}: inputs are on different devices ({', '.join(sorted(devices))}); "
             "move them with .to() first"
         )
+
+
+def computed_on_arrays(op: str, *tensors) -> None:
+    """For an op computed on the arrays, not recorded as a Function (unique, searchsorted,
+    isclose): a static trace would freeze its result, so a traced tensor among ``tensors`` is
+    refused naming ``op`` (constants are fine)."""
+    if TRACE.tracer is not None:
+        for t in tensors:
+            if isinstance(t, Tensor):
+                TRACE.tracer.escape(t, f"{op}()")
 
 
 def check_int_arg(op: str, name: str, value) -> int:

@@ -7,8 +7,13 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph.backend import promote
-from sparsegraph.ops._util import check_bool, check_device_of, check_tensor, operand_array
-from sparsegraph.ops.counting import _untraced
+from sparsegraph.ops._util import (
+    check_bool,
+    check_device_of,
+    check_tensor,
+    computed_on_arrays,
+    operand_array,
+)
 from sparsegraph.tensor import Tensor, wrap
 
 __all__ = ["isclose", "allclose", "equal"]
@@ -37,7 +42,7 @@ def isclose(input: Tensor, other, rtol: float = 1e-05, atol: float = 1e-08,
     check_tensor("isclose", "input", input)
     rtol, atol = _tolerance("isclose", "rtol", rtol), _tolerance("isclose", "atol", atol)
     equal_nan = check_bool("isclose", "equal_nan", equal_nan)
-    _untraced("isclose", input, other)  # computed on the arrays, not recorded
+    computed_on_arrays("isclose", input, other)  # computed on the arrays, not recorded
     a, b = input.array, operand_array("isclose", "other", other, "input", input)
     try:
         shape = np.broadcast_shapes(a.shape, b.shape)
@@ -70,5 +75,5 @@ def equal(input: Tensor, other: Tensor) -> bool:
     check_device_of("equal", "other", other, "input", input)
     if input.shape != other.shape:
         return False
-    _untraced("equal", input, other)  # a Python bool of the values
+    computed_on_arrays("equal", input, other)  # a Python bool of the values
     return bool((input.array == other.array).all())

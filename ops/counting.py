@@ -14,10 +14,11 @@ from sparsegraph.ops._util import (
     check_choice,
     check_device_of,
     check_tensor,
+    computed_on_arrays,
     norm_dim,
     operand_array,
 )
-from sparsegraph.tensor import TRACE, Tensor, host_values, wrap
+from sparsegraph.tensor import Tensor, host_values, wrap
 
 __all__ = ["unique", "bincount", "searchsorted", "bucketize"]
 
@@ -39,8 +40,7 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # 
     for name, flag in (("sorted", sorted), ("return_inverse", return_inverse),
                        ("return_counts", return_counts)):
         check_bool("unique", name, flag)
-    if TRACE.tracer is not None:  # the output's shape depends on the data
-        TRACE.tracer.escape(input, "unique()")
+    computed_on_arrays("unique", input)  # the output's shape depends on the data
     a, xp = input.array, input.xp
     if dim is None:
         values, inverse, counts = xp.unique(a.reshape(-1), return_inverse=True,
@@ -107,15 +107,6 @@ def bincount(input: Tensor, weights=None, minlength: int = 0) -> Tensor:
     return scatter(weights, input, dim_size=size, reduce="sum")
 
 
-def _untraced(op: str, *tensors) -> None:
-    """Computed on the arrays, not recorded as an op: a static trace must not freeze the
-    result, so a traced tensor is refused (constants are fine)."""
-    if TRACE.tracer is not None:
-        for t in tensors:
-            if isinstance(t, Tensor):
-                TRACE.tracer.escape(t, f"{op}()")
-
-
 def _side(op: str, right, side) -> str:
     right = check_bool(op, "right", right)
     if side is None:
@@ -152,7 +143,7 @@ def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False,
     check_tensor(op, "sorted_sequence", sorted_sequence)
     side = _side(op, right, side)
     out_int32 = check_bool(op, "out_int32", out_int32)
-    _untraced(op, sorted_sequence, values)
+    computed_on_arrays(op, sorted_sequence, values)
     seq, v = sorted_sequence.array, operand_array(op, "values", values, "sorted_sequence",
                                                        sorted_sequence)
     xp = sorted_sequence.xp
