@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph import backend
-from sparsegraph.backend import DEFAULT_FLOAT, xp_of
+from sparsegraph.backend import xp_of
 from sparsegraph.creation import full
 from sparsegraph.ops._util import QUIET_FP, check_bool, check_choice, check_reduce
 from sparsegraph.ops.elementwise import reciprocal, rsqrt
@@ -179,7 +179,7 @@ def _merge(values, index, size: int, reduce: str):
     float32 (as PyG's scatter, and `Graph.to_undirected`); bool sum / max are logical or, min
     logical and (as scipy and numpy merge booleans)."""
     if reduce == "mean" and values.dtype.kind != "f":
-        return scatter(values.to(DEFAULT_FLOAT), index, size, "mean")
+        return scatter(values.to(backend.DEFAULT_FLOAT), index, size, "mean")
     if values.dtype == np.bool_:
         return scatter(values.to("int64"), index, size, reduce).to("bool")
     return scatter(values, index, size, reduce)

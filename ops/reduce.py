@@ -13,8 +13,9 @@ import math
 
 import numpy as np
 
+from sparsegraph import backend
 from sparsegraph.autograd.function import Function
-from sparsegraph.backend import DEFAULT_FLOAT, as_dtype, xp_of
+from sparsegraph.backend import as_dtype, xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import (
     QUIET_FP,
@@ -515,6 +516,6 @@ def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
     """
     dims = reduce_dims("logsumexp", input, dim)
     if input.dtype.kind in "biu":
-        input = input.to(DEFAULT_FLOAT)
+        input = input.to(backend.DEFAULT_FLOAT)
     check_floating_input("logsumexp", input)
     return LogSumExp.apply(input, dims, keepdim)

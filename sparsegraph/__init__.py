@@ -28,12 +28,12 @@ _sleep_idle_threads()  # before numba loads its OpenMP team: see sparsegraph/thr
 
 # imports follow the layer order: backend, kernels, tensor, autograd, ops, nn/optim
 from sparsegraph import backend, kernels  # noqa: E402
-from sparsegraph.backend import cuda_available  # noqa: E402
+from sparsegraph.backend import cuda_available, device  # noqa: E402
 from sparsegraph.tensor import Tensor  # noqa: E402
 from sparsegraph.creation import (  # noqa: E402
     Generator, arange, default_generator, empty, empty_like, eye, full, full_like,
     get_default_dtype, linspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn,
-    randn_like, randperm, tensor, zeros, zeros_like,
+    randn_like, randperm, set_default_dtype, tensor, zeros, zeros_like,
 )
 from sparsegraph.sparse import (  # noqa: E402
     SparseTensor, Structure, from_edge_index, from_scipy, sparse_coo, sparse_csr,
@@ -73,7 +73,7 @@ _CORE = [
     "rand_like", "randint", "randn", "randn_like", "randperm", "tensor", "zeros", "zeros_like",
     "SparseTensor", "Structure", "from_edge_index", "from_scipy", "sparse_coo", "sparse_csr",
     "Function", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled",
-    "Parameter", "load", "save", "Graph", "cuda_available",
+    "Parameter", "load", "save", "Graph", "cuda_available", "device", "set_default_dtype",
     "float32", "float64", "float16", "double", "half", "int32", "int64", "int16", "int8", "uint8",
     "long", "short",
 ]

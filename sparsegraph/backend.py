@@ -1,7 +1,8 @@
 """Devices and array modules: which of numpy / cupy holds an array, and the dtypes we support.
 
 Everything above this module talks about devices as strings: ``"cpu"`` or ``"cuda"`` /
-``"cuda:N"``. CuPy is optional; it is imported the first time a CUDA device is asked for.
+``"cuda:N"``; the canonical ones are `Device` strings, which also answer ``.type`` / ``.index``
+as ``torch.device``. CuPy is optional; it is imported the first time a CUDA device is asked for.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ DTYPES = {
     "uint8": np.dtype(np.uint8),
     "bool": np.dtype(np.bool_),
 }
-DEFAULT_FLOAT = DTYPES["float32"]
+DEFAULT_FLOAT = DTYPES["float32"]  # `set_default_float` changes it: read backend.DEFAULT_FLOAT
 FLOAT_DTYPES = frozenset((DTYPES["float16"], DTYPES["float32"], DTYPES["float64"]))
 
 _cupy = None
@@ -63,18 +64,61 @@ def cuda_status() -> str:
     return f"usable: cupy {cp.__version__}, {cp.cuda.runtime.getDeviceCount()} device(s)"
 
 
-def normalize_device(device) -> str:
-    """Canonical device string: ``"cpu"`` or ``"cuda:N"``."""
+class Device(str):
+    """A canonical device name, ``"cpu"`` or ``"cuda:N"``, that also answers as a
+    ``torch.device``: ``.type`` (``"cpu"`` / ``"cuda"``) and ``.index`` (None / N). A str
+    subclass, so comparisons with plain strings, dict keys, f-strings and pickles behave as the
+    plain names do; ``sparsegraph.device(...)`` makes one."""
+
+    __slots__ = ()
+
+    @property
+    def type(self) -> str:
+        return self.partition(":")[0]
+
+    @property
+    def index(self) -> int | None:
+        return int(self[5:]) if self.startswith("cuda:") else None
+
+
+CPU = Device("cpu")
+_CUDA: dict[int, Device] = {}
+
+
+def _cuda(index: int) -> Device:
+    d = _CUDA.get(index)
+    if d is None:
+        d = _CUDA[index] = Device(f"cuda:{index}")
+    return d
+
+
+def normalize_device(device) -> Device:
+    """The canonical `Device`: ``"cpu"`` or ``"cuda:N"`` (``"cuda"`` and an int N as
+    PyTorch's ``device=0`` are CUDA devices)."""
     if device is None:
-        return "cpu"
+        return CPU
+    if type(device) is Device:
+        return device
+    if isinstance(device, int) and not isinstance(device, bool) and device >= 0:
+        return _cuda(device)
     name = str(device)
     if name == "cpu":
-        return "cpu"
+        return CPU
     if name == "cuda":
-        return "cuda:0"
+        return _cuda(0)
     if name.startswith("cuda:") and name[5:].isdigit():
-        return name
+        return _cuda(int(name[5:]))
     raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:N' (got {device!r})")
+
+
+def device(type: str, index: int | None = None) -> Device:  # noqa: A002  (torch.device's names)
+    """``torch.device``: ``device("cuda", 1)``, ``device("cuda:1")``, ``device("cpu")``."""
+    if index is None:
+        return normalize_device(type)
+    if type != "cuda" or not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise ValueError(f"device: expected type 'cuda' with a non-negative int index, or "
+                         f"type 'cpu' without one (got type={type!r}, index={index!r})")
+    return _cuda(index)
 
 
 def device_type(device: str) -> str:
@@ -104,10 +148,10 @@ def xp_of(array):
     return _cupy.get_array_module(array)
 
 
-def device_of(array) -> str:
+def device_of(array) -> Device:
     if isinstance(array, np.ndarray) or _cupy is None or not isinstance(array, _cupy.ndarray):
-        return "cpu"
-    return f"cuda:{array.device.id}"
+        return CPU
+    return _cuda(array.device.id)
 
 
 def to_device(array, device: str):
@@ -158,6 +202,21 @@ def supported_dtype(dt: np.dtype, op: str = "", what: str = "operands") -> np.dt
         if native in _SUPPORTED:
             return native
     return DEFAULT_FLOAT if dt.kind == "f" else DTYPES["int64"]
+
+
+def set_default_float(dtype) -> None:
+    """Make ``dtype`` (float32 or float64) the default floating dtype: what Python floats,
+    ``zeros`` / ``randn`` ... without ``dtype``, new layers' parameters and true division of
+    integers give (``torch.set_default_dtype``)."""
+    global DEFAULT_FLOAT
+    try:
+        dt = None if dtype is None else as_dtype(dtype)  # np.dtype(None) is float64
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f" or dt.itemsize < 4:
+        raise TypeError(f"set_default_dtype: expected `d` float32 or float64 (got {dtype!r})")
+    DEFAULT_FLOAT = _WEAK_DEFAULT[float] = dt
+    _CASTS.clear()  # cached casts of int / float operand pairs name the old default
 
 
 def is_float(dtype) -> bool:

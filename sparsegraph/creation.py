@@ -109,7 +109,7 @@ def _sequence_array(data: list | tuple) -> tuple:
     return array.reshape(len(data), *inner, *array.shape[1:]), level
 
 
-_PYTHON_SCALARS = {float: backend.DEFAULT_FLOAT, int: np.dtype(np.int64), bool: np.dtype(np.bool_)}
+_PYTHON_SCALARS = {int: np.dtype(np.int64), bool: np.dtype(np.bool_)}  # float: the default
 _FLOAT64 = np.dtype(np.float64)
 
 
@@ -127,7 +127,9 @@ def _list_dtype(data) -> np.dtype:
         types = set(map(type, level))
         nested = [tp for tp in types if issubclass(tp, _SEQUENCES)]
         for tp in types.difference(nested):
-            if tp in _PYTHON_SCALARS:
+            if tp is float:
+                dtypes.add(backend.DEFAULT_FLOAT)
+            elif tp in _PYTHON_SCALARS:
                 dtypes.add(_PYTHON_SCALARS[tp])
             elif issubclass(tp, np.generic):
                 dtypes.add(np.dtype(tp))
@@ -144,14 +146,13 @@ def _list_dtype(data) -> np.dtype:
         return _FLOAT64
     if dtypes and dtypes <= _INT_DTYPES:  # ints only: numpy's float means they overflowed
         return np.dtype(np.int64)
-    if dtypes <= _PYTHON_DTYPES:  # numpy's float came from a Python float
+    if dtypes <= {*_PYTHON_SCALARS.values(), backend.DEFAULT_FLOAT}:  # from a Python float
         return backend.DEFAULT_FLOAT
     # strong dtypes (arrays with dims) promote as PyTorch's promoteTypes
     dt = backend.result_type(*(np.empty(0, d) for d in dtypes))
     return dt if dt.kind == "f" else backend.DEFAULT_FLOAT
 
 
-_PYTHON_DTYPES = set(_PYTHON_SCALARS.values())
 _INT_DTYPES = {np.dtype(np.int64), np.dtype(np.bool_)}
 
 
@@ -283,10 +284,17 @@ def eye(n, m=None, dtype=None, device="cpu", requires_grad=False) -> Tensor:
 
 
 def get_default_dtype() -> np.dtype:
-    """The default floating dtype, float32 (``torch.get_default_dtype``): what Python floats,
-    ``zeros`` / ``randn`` ... without ``dtype`` and true division of integers give. It is fixed:
-    there is no ``set_default_dtype``, as modules read it once when imported."""
+    """The default floating dtype, float32 unless `set_default_dtype` changed it
+    (``torch.get_default_dtype``): what Python floats, ``zeros`` / ``randn`` ... without
+    ``dtype``, new layers' parameters and true division of integers give."""
     return backend.DEFAULT_FLOAT
+
+
+def set_default_dtype(d) -> None:
+    """``torch.set_default_dtype``: float32 (the default) or float64. Tensors, layers and
+    datasets made before keep their dtypes; datasets load float32 features whatever the
+    default, as PyG's."""
+    backend.set_default_float(d)
 
 
 def _like(fn, t: Tensor, dtype, device, requires_grad, *args):

@@ -39,10 +39,10 @@ def wrap(array) -> Tensor:
     """A Tensor around ``array`` with no graph and no copy (the fast internal constructor)."""
     t = Tensor.__new__(Tensor)
     if type(array) is np.ndarray:
-        t.device = "cpu"
+        t.device = backend.CPU
     elif isinstance(array, np.generic | float | int | bool):
         # numpy returns scalars, not 0-d arrays, from ops on 0-d arrays
-        array, t.device = np.asarray(array), "cpu"
+        array, t.device = np.asarray(array), backend.CPU
     else:
         t.device = backend.device_of(array)
     t.array = array
@@ -95,6 +95,14 @@ class Tensor(TensorMethods):
     @property
     def dtype(self) -> np.dtype:
         return self.array.dtype
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device != "cpu"
+
+    def get_device(self) -> int:
+        """The CUDA device index, -1 on the CPU (``torch.Tensor.get_device``)."""
+        return -1 if self.device == "cpu" else backend.normalize_device(self.device).index
 
     def is_floating_point(self) -> bool:
         """Whether the dtype is a floating one (float16 / float32 / float64), as PyTorch's."""

@@ -7,6 +7,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from sparsegraph import backend
 from sparsegraph.autograd.grad_mode import MODE
 from sparsegraph.ops import cost_model
 from sparsegraph.sparse import SparseTensor
@@ -71,8 +72,9 @@ def _guard(tensors: list, slots: list, literals: dict) -> tuple:
     aliases = None if len({id(t) for t in tensors}) == len(tensors) else tuple(
         next(i for i, u in enumerate(tensors) if u is t) for t in tensors)
     # grad mode too (as TorchDynamo guards it): a step traced with gradients must not replay
-    # its backward and update under no_grad(), where the eager call raises
-    key: list = [tuple(slots), aliases, MODE.enabled]
+    # its backward and update under no_grad(), where the eager call raises; and the default
+    # dtype, which the trace's zeros(...), Python-float tensors and int divisions took
+    key: list = [tuple(slots), aliases, MODE.enabled, backend.DEFAULT_FLOAT]
     for x in tensors:
         if isinstance(x, SparseTensor):
             t, structure = x.values, id(x.structure)
