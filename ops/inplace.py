@@ -1,4 +1,6 @@
-"""In-place updates: `add_`, `mul_`, `div_`, `fill_`, `copy_`.
+"""In-place updates: `add_`, `mul_`, `div_`, `fill_`, `copy_`, `clamp_`, the activations
+`relu_` / `sigmoid_` / `tanh_`, and torch's ``Tensor.scatter_`` / ``Tensor.scatter_add_``
+(`tensor_scatter_`, `tensor_scatter_add_`: methods only, as ``sg.scatter`` is PyG's).
 
 Each bumps the tensor's version counter, so a backward that saved the old values raises. When
 the graph is recorded, the tensor's history is rebased onto the update (`Function.apply_inplace`).
@@ -10,12 +12,26 @@ import numpy as np
 
 from sparsegraph import backend
 from sparsegraph.autograd.function import Function
+from sparsegraph.backend import device_type, xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import QUIET_FP, arr, broadcasts_to, kept_array, shape_of, unbroadcast
-from sparsegraph.ops.ternary import clamp_bounds, clamp_grads
+from sparsegraph.ops._util import (
+    QUIET_FP,
+    arr,
+    broadcasts_to,
+    check_choice,
+    check_saved,
+    kept_array,
+    norm_dim,
+    shape_of,
+    unbroadcast,
+)
+from sparsegraph.ops.activation import relu, sigmoid, tanh
+from sparsegraph.ops.index import _check_range, _index_array
+from sparsegraph.ops.ternary import clamp_bounds, clamp_grads, lerp
 from sparsegraph.tensor import Tensor
 
-__all__ = ["add_", "mul_", "div_", "fill_", "copy_", "clamp_"]
+# NOTE: lerp_, tensor_scatter_ and tensor_scatter_add_ stay out: Tensor methods only, as torch's
+__all__ = ["add_", "mul_", "div_", "fill_", "copy_", "clamp_", "relu_", "sigmoid_", "tanh_"]
 
 
 @register("add_", "cpu", "cuda")
@@ -269,3 +285,179 @@ def copy_(input: Tensor, src: Tensor) -> Tensor:
         src = tensor(src, dtype=input.dtype)
     _check("copy_", input, src, cross_device=True)
     return Copy.apply_inplace(input, src)
+
+
+# ---- activations in place ------------------------------------------------------------------
+def _activated(op: str, input: Tensor, fn) -> Tensor:
+    """``fn(input)`` written back into ``input`` through `copy_` (recorded, version bumped; a
+    backward that saved ``input`` raises), as ``relu(input, inplace=True)`` does."""
+    _check(op, input)
+    if op != "relu_" and input.dtype.kind != "f":  # sigmoid / tanh of an int tensor are float
+        _check_cast(op, input, np.dtype(np.float32))
+    return Copy.apply_inplace(input, fn(input))
+
+
+def relu_(input: Tensor) -> Tensor:
+    """`relu` in place (torch.relu_)."""
+    return _activated("relu_", input, relu)
+
+
+def sigmoid_(input: Tensor) -> Tensor:
+    """`sigmoid` in place (torch.sigmoid_); a floating tensor."""
+    return _activated("sigmoid_", input, sigmoid)
+
+
+def tanh_(input: Tensor) -> Tensor:
+    """`tanh` in place (torch.tanh_); a floating tensor."""
+    return _activated("tanh_", input, tanh)
+
+
+def lerp_(input: Tensor, end: Tensor, weight) -> Tensor:
+    """torch's ``Tensor.lerp_`` (a method only, as there): `lerp` written back into ``input``,
+    whose shape the result must keep."""
+    out = lerp(input, end, weight)
+    if out.shape != input.shape:
+        raise ValueError(f"lerp_: expected `end` {shape_of(end)} and `weight` "
+                         f"{shape_of(weight)} broadcastable to the tensor's shape {input.shape} "
+                         f"(the result has shape {out.shape})")
+    return Copy.apply_inplace(input, out)
+
+
+# ---- torch's Tensor.scatter_ / scatter_add_ -------------------------------------------------
+@register("tensor_scatter_", "cpu", "cuda")
+def _tensor_scatter_kernel(x, key, values, reduce):
+    """``x[key] = values`` (None), ``+=`` (add) or ``*=`` (multiply), repeated positions
+    accumulating for add / multiply."""
+    if reduce is None:
+        x[key] = values
+        return x
+    ufunc = xp_of(x).add if reduce == "add" else xp_of(x).multiply
+    if getattr(ufunc, "at", None) is None:  # pragma: no cover - CuPy without ufunc.at
+        if reduce == "multiply":
+            raise NotImplementedError("scatter_: reduce='multiply' needs ufunc.at, which this "
+                                      "CuPy lacks")
+        return dispatch("index_add", device_type(backend.device_of(x)))(x, key, values)
+    ufunc.at(x, key, values)
+    return x
+
+
+def _scatter_key(idx, dim: int) -> tuple:
+    """torch's scatter positions: ``idx`` along ``dim``, each element's own position in the
+    other dims."""
+    xp = xp_of(idx)
+    return tuple(idx if i == dim else xp.arange(n).reshape((n,) + (1,) * (idx.ndim - 1 - i))
+                 for i, n in enumerate(idx.shape))
+
+
+class ScatterInplace(Function):
+    """torch's ``x.scatter_(dim, index, src | value, reduce=...)``: ``src`` (its leading part
+    of ``index``'s shape) or a number written, added or multiplied at ``index`` along ``dim``.
+    Gradients: the overwritten positions of ``x`` get 0 (all of ``g`` passes for add);
+    ``src`` gets ``g`` gathered at ``index``. ``source`` is the Tensor ``index`` came from."""
+
+    op_name = "scatter_"  # in errors: the name the user called
+
+    @staticmethod
+    def forward(ctx, x, dim, idx, src, reduce, source, op):
+        _check_range(op, idx, x.shape[dim], dim)
+        part = tuple(slice(0, n) for n in idx.shape)  # src's elements that are written
+        values = src.array[part] if isinstance(src, Tensor) else x.dtype.type(src)
+        key = _scatter_key(kept_array(idx, source) if any(ctx.needs_input_grad) else idx, dim)
+        if any(ctx.needs_input_grad):
+            ctx.key, ctx.part, ctx.reduce = key, part, reduce
+            ctx.src_shape = src.shape if isinstance(src, Tensor) else None
+            ctx.save_for_backward(source)
+        return dispatch("tensor_scatter_", ctx.device)(x.array, key, values, reduce)
+
+    @staticmethod
+    def backward(ctx, g):
+        check_saved(ctx)
+        if ctx.reduce == "multiply":  # torch: no derivative for the reduce overloads but add
+            raise RuntimeError("scatter_: the gradient of reduce='multiply' is not implemented "
+                               "(as in torch); use reduce=None or 'add', or no gradient")
+        g, need = g.array, ctx.needs_input_grad
+        gx = gs = None
+        if need[0]:
+            gx = g
+            if ctx.reduce is None:  # the written positions no longer reach the output
+                gx = g.copy()
+                gx[ctx.key] = 0
+        if need[3]:
+            gs = xp_of(g).zeros(ctx.src_shape, dtype=g.dtype)
+            gs[ctx.part] = g[ctx.key]
+        return gx, None, None, gs, None, None, None
+
+
+def tensor_scatter_(input: Tensor, dim: int, index, src=None, *, value=None,
+                    reduce=None) -> Tensor:
+    """torch's ``Tensor.scatter_``: for ``dim = 0``, ``input[index[i][j]][j] = src[i][j]`` (and
+    alike for other dims), or ``= value`` for a number; ``reduce='add'`` / ``'multiply'``
+    accumulate instead. A Tensor method only (``x.scatter_(...)``): ``sg.scatter`` is PyG's
+    reduction, with another signature.
+
+    Args:
+        input: the tensor written in place.
+        dim: the dim ``index`` indexes.
+        index: an integer tensor with ``input``'s number of dims, no larger than ``input``
+            outside ``dim`` and no larger than ``src`` in any dim; values in
+            ``[0, input.shape[dim])``.
+        src: a Tensor of ``input``'s dtype and number of dims, or a number (as ``value``).
+        value: a number written where ``src`` is not given.
+        reduce: None, ``'add'`` or ``'multiply'``. (default: None)
+
+    Raises:
+        TypeError: a non-integer ``index``, a ``src`` of another dtype, neither or both of
+            ``src`` and ``value``, or a ``value`` that is not a number.
+        ValueError: ``index`` / ``src`` with another number of dims or too large, indices out
+            of range, a 0-d ``input``, ``dim`` out of range, or another ``reduce``.
+    """
+    _check("scatter_", input)
+    if src is None and value is None or src is not None and value is not None:
+        raise TypeError("scatter_: expected one of `src` (a Tensor) and `value` (a number) "
+                        f"(got {'neither' if src is None else 'both'})")
+    if src is None or not isinstance(src, Tensor):
+        src = value if src is None else src
+        if isinstance(src, bool | str) or not isinstance(src, int | float | np.number):
+            raise TypeError(f"scatter_: expected `value` to be a number (got "
+                            f"{type(src).__name__} {src!r})")
+    return _scatter("scatter_", input, dim, index, src, reduce)
+
+
+def _scatter(op: str, input: Tensor, dim, index, src, reduce) -> Tensor:
+    """`tensor_scatter_` once ``src`` is a Tensor or a number: the checks, then the write."""
+    if reduce is not None:
+        reduce = check_choice(op, "reduce", reduce, ("add", "multiply"))
+    if input.ndim == 0:
+        raise ValueError(f"{op}: expected `input` with at least one dim (got a 0-d tensor)")
+    d = norm_dim(op, dim, input.ndim)
+    idx, source = _index_array(op, "index", index, input)
+    if idx.ndim != input.ndim:
+        raise ValueError(f"{op}: expected `index` with {input.ndim} dims like `input` "
+                         f"(got shape {idx.shape})")
+    if any(i != d and n > m for i, (n, m) in enumerate(zip(idx.shape, input.shape,
+                                                            strict=True))):
+        raise ValueError(f"{op}: expected `index` of shape {idx.shape} to be no larger "
+                         f"than `input` of shape {input.shape} outside dim {d}")
+    if isinstance(src, Tensor):
+        if src.dtype != input.dtype:
+            raise TypeError(f"{op}: expected `src` with the dtype of `input`, "
+                            f"{input.dtype} (got {src.dtype}); convert it with .to()")
+        if src.device != input.device:
+            raise ValueError(f"{op}: `src` is on {src.device} but `input` is on "
+                             f"{input.device}; move it with .to()")
+        if src.ndim != idx.ndim or any(n > m for n, m in zip(idx.shape, src.shape,
+                                                              strict=True)):
+            raise ValueError(f"{op}: expected `src` with {idx.ndim} dims, no smaller "
+                             f"than `index` of shape {idx.shape} (got shape {src.shape})")
+    return ScatterInplace.apply_inplace(input, d, idx, src, reduce, source, op)
+
+
+def tensor_scatter_add_(input: Tensor, dim: int, index, src: Tensor) -> Tensor:
+    """torch's ``Tensor.scatter_add_``: ``input[index[i][j]][j] += src[i][j]`` for ``dim = 0``
+    (and alike), repeated indices summing; `tensor_scatter_` with ``reduce='add'``. The
+    gradient of ``input`` passes through; ``src`` gets it gathered at ``index``."""
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_add_: expected `src` to be a Tensor (got "
+                        f"{type(src).__name__})")
+    _check("scatter_add_", input)
+    return _scatter("scatter_add_", input, dim, index, src, "add")

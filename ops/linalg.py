@@ -16,6 +16,7 @@ from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import (
     QUIET_FP,
+    broadcasts_to,
     check_float,
     check_floating_input,
     check_tensor,
@@ -27,7 +28,7 @@ from sparsegraph.ops._util import (
 )
 from sparsegraph.tensor import Tensor
 
-__all__ = ["matmul", "mm", "bmm", "dot", "outer", "linear", "norm", "normalize"]
+__all__ = ["matmul", "mm", "bmm", "dot", "outer", "linear", "addmm", "norm", "normalize"]
 
 
 @register("matmul", "cpu", "cuda")
@@ -227,6 +228,88 @@ def linear(input, weight: Tensor, bias: Tensor | None = None) -> Tensor:
                          f"`weight` of shape {weight.shape} (got {tuple(bias.shape)})")
     out = matmul(input, weight.T)
     return out if bias is None else out + bias
+
+
+@register("addmm", "cpu", "cuda")
+def _addmm_kernel(c, a, b, beta, alpha):
+    """``beta c + alpha (a @ b)``; ``beta = 0`` ignores ``c`` (its nan and inf too, as torch)."""
+    out = a @ b
+    if alpha != 1:
+        out *= out.dtype.type(alpha)
+    if beta == 0:  # c broadcasts to out's shape (checked): only its values are ignored
+        return out
+    return out + (c if beta == 1 else c * c.dtype.type(beta))
+
+
+class Addmm(Function):
+    """``beta * input + alpha * (mat1 @ mat2)``, with ``input`` broadcast to ``(N, M)``."""
+
+    @staticmethod
+    def forward(ctx, c, a, b, beta, alpha):
+        need = ctx.needs_input_grad
+        if any(need):
+            ctx.save_for_backward(a if need[2] else None, b if need[1] else None)
+            ctx.c_shape, ctx.beta, ctx.alpha = c.shape, beta, alpha
+        return dispatch("addmm", ctx.device)(c.array, a.array, b.array, beta, alpha)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = (None if t is None else t.array for t in ctx.saved_tensors)
+        g, need = g.array, ctx.needs_input_grad
+        gc = unbroadcast(g * g.dtype.type(ctx.beta), ctx.c_shape) if need[0] else None
+        ga = (g @ b.T) * g.dtype.type(ctx.alpha) if need[1] else None
+        gb = (a.T @ g) * g.dtype.type(ctx.alpha) if need[2] else None
+        return gc, ga, gb, None, None
+
+
+def _scale(name: str, value, input: Tensor):
+    """``beta`` / ``alpha`` as a Python number; an integer ``input`` takes integers only."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"addmm: expected a number `{name}` (got {type(value).__name__} "
+                        f"{value!r})")
+    value = value.item() if isinstance(value, np.generic) else value
+    if input.dtype.kind != "f" and isinstance(value, float):
+        raise TypeError(f"addmm: expected an int `{name}` for integer operands ({input.dtype}) "
+                        f"(got {value!r})")
+    return value
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * (mat1 @ mat2)`` (torch.addmm), differentiable in all three.
+
+    With ``beta = 0``, ``input`` is ignored (nan and inf in it do not propagate) and gets a
+    zero gradient, as torch.
+
+    Args:
+        input: a tensor broadcastable to ``(N, M)``.
+        mat1: a dense ``(N, K)`` tensor.
+        mat2: a dense ``(K, M)`` tensor; all three of one dtype and device.
+        beta: the factor of ``input``. (default: 1)
+        alpha: the factor of the product. (default: 1)
+
+    Raises:
+        TypeError: an operand not a Tensor, different dtypes, or ``beta`` / ``alpha`` not a
+            number.
+        ValueError: ``mat1`` / ``mat2`` not 2-D, inner dims that differ, ``input`` not
+            broadcastable to ``(N, M)``, or operands on different devices.
+    """
+    for name, t, ndim in (("input", input, None), ("mat1", mat1, 2), ("mat2", mat2, 2)):
+        check_tensor("addmm", name, t)
+        if ndim is not None and t.ndim != ndim:
+            raise ValueError(f"addmm: expected `{name}` with 2 dims (got shape {t.shape})")
+        if t.dtype != input.dtype:
+            raise TypeError(f"addmm: expected `{name}` with the dtype of `input`, {input.dtype} "
+                            f"(got {t.dtype}); convert one with .to()")
+    same_device("addmm", input, mat1, mat2)
+    if mat1.shape[1] != mat2.shape[0]:
+        raise ValueError(f"addmm: expected `mat2` with {mat1.shape[1]} rows to match `mat1` of "
+                         f"shape {mat1.shape} (got {mat2.shape[0]})")
+    out = (mat1.shape[0], mat2.shape[1])
+    if not broadcasts_to(input.shape, out):
+        raise ValueError(f"addmm: expected `input` broadcastable to {out} (got shape "
+                         f"{input.shape})")
+    return Addmm.apply(input, mat1, mat2, _scale("beta", beta, input),
+                       _scale("alpha", alpha, input))
 
 
 # ---- vector norms -----------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Sorting and selection: `sort`, `argsort`, `topk`, `median` (torch's arguments and return
-types).
+"""Sorting and selection: `sort`, `argsort`, `topk`, `median`, `kthvalue` (torch's arguments
+and return types).
 
 One kernel sorts (always stably, so ``stable=True`` costs nothing extra and ties keep their
 order); ``descending`` sorts the reversed slice and reverses the result, so ties still keep
@@ -20,7 +20,7 @@ from sparsegraph.ops._util import check_bool, check_tensor, norm_dim
 from sparsegraph.ops.extrema import SelectAll, SelectDim
 from sparsegraph.tensor import Tensor
 
-__all__ = ["sort", "argsort", "topk", "median"]
+__all__ = ["sort", "argsort", "topk", "median", "kthvalue"]
 
 SortResult = namedtuple("sort", ["values", "indices"])
 SortResult.__doc__ = "``(values, indices)`` returned by `sort` (as torch.return_types.sort)."
@@ -29,6 +29,9 @@ TopKResult.__doc__ = "``(values, indices)`` returned by `topk` (as torch.return_
 MedianResult = namedtuple("median", ["values", "indices"])
 MedianResult.__doc__ = ("``(values, indices)`` returned by `median` with a ``dim`` (as "
                         "torch.return_types.median).")
+KthvalueResult = namedtuple("kthvalue", ["values", "indices"])
+KthvalueResult.__doc__ = ("``(values, indices)`` returned by `kthvalue` (as "
+                          "torch.return_types.kthvalue).")
 
 
 # ---- kernels ---------------------------------------------------------------------------------
@@ -67,6 +70,16 @@ def _median_dim_kernel(x, dim):
     return xp.take_along_axis(x, idx, dim), idx
 
 
+@register("kthvalue", "cpu", "cuda")
+def _kthvalue_kernel(x, dim, k):
+    """``(values, int64 indices)``, ``dim`` kept, of the ``k``-th smallest (1-based) along
+    ``dim``: position ``k - 1`` of the stable sort (nan sorts as the largest value)."""
+    xp = xp_of(x)
+    idx = xp.take(xp.argsort(x, axis=dim, kind="stable"), [k - 1], axis=dim)
+    idx = idx.astype(np.int64, copy=False)
+    return xp.take_along_axis(x, idx, dim), idx
+
+
 # ---- Functions: elements selected (ops/extrema.py), by the kernels above -----------------------
 class Sort(SelectDim):
     """Sorted values and their indices along ``dim`` (the first ``k`` when ``k`` is given)."""
@@ -75,6 +88,10 @@ class Sort(SelectDim):
 class MedianDim(SelectDim):
     """The lower median along ``dim`` and its index; the gradient goes to that index (torch's
     rule for the overload with a dim)."""
+
+
+class Kthvalue(SelectDim):
+    """The ``k``-th smallest along ``dim`` and its index; the gradient goes to that index."""
 
 
 class MedianAll(SelectAll):
@@ -177,3 +194,33 @@ def median(input: Tensor, dim: int | None = None, keepdim: bool = False):
     if input.shape[d] == 0:
         raise ValueError(f"median: expected a non-empty dim {d} (got shape {input.shape})")
     return MedianResult(*MedianDim.apply(input, "median_dim", d, keepdim))
+
+
+def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
+    """The ``k``-th smallest element along ``dim`` (``k`` counts from 1) and its index, a
+    ``(values, indices)`` namedtuple, as torch.kthvalue. Among equal values the first in
+    ``input``'s order wins; nan counts as the largest value. The gradient of ``values`` goes
+    to ``indices``.
+
+    Args:
+        input: any tensor (a 0-d tensor takes ``k = 1``).
+        k: the rank, in ``[1, input.shape[dim]]``.
+        dim: the dim to select along. (default: -1)
+        keepdim: keep ``dim`` with size 1. (default: False)
+
+    Raises:
+        TypeError: ``input`` not a Tensor, ``k`` / ``dim`` not ints, ``keepdim`` not a bool.
+        ValueError: ``dim`` out of range, or ``k`` out of ``[1, input.shape[dim]]``.
+    """
+    check_tensor("kthvalue", "input", input)
+    d = norm_dim("kthvalue", dim, input.ndim)
+    keepdim = check_bool("kthvalue", "keepdim", keepdim)
+    if isinstance(k, bool) or not isinstance(k, int | np.integer):
+        raise TypeError(f"kthvalue: expected `k` to be an int (got {type(k).__name__} {k!r})")
+    n = input.shape[d] if input.ndim else 1
+    if not 1 <= k <= n:
+        raise ValueError(f"kthvalue: expected `k` in [1, {n}] for dim {d} of a tensor of shape "
+                         f"{input.shape} (got {k})")
+    if input.ndim == 0:  # torch: the value itself and index 0
+        return KthvalueResult(*Kthvalue.apply(input.reshape((1,)), "kthvalue", 0, False, (1,)))
+    return KthvalueResult(*Kthvalue.apply(input, "kthvalue", d, keepdim, (int(k),)))

@@ -1,4 +1,5 @@
-"""Dropout: zero each element with probability p and scale the rest by 1 / (1 - p).
+"""Dropout: zero each element with probability p and scale the rest by 1 / (1 - p); and
+`multinomial`, torch's sampling of category indices from rows of weights.
 
 The mask comes from counter-based random bits (ops/counter_rng.py): one 64-bit key is drawn
 from the seeded generator per call, and element ``i`` is kept when its number
@@ -15,7 +16,7 @@ from sparsegraph.autograd.function import Function
 from sparsegraph.backend import array_module, device_type, normalize_device, to_device, xp_of
 from sparsegraph.creation import rng_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import check_tensor
+from sparsegraph.ops._util import check_bool, check_int_arg, check_tensor
 from sparsegraph.ops.buffers import reusable_grad
 from sparsegraph.ops.counter_rng import keep_mask, keep_threshold
 from sparsegraph.tensor import Tensor
@@ -25,7 +26,7 @@ try:  # registers the parallel numba kernels beside the generic ones
 except ImportError:  # numba missing: the generic kernels still run
     pass
 
-__all__ = ["dropout", "dropout_mask", "draw_key"]
+__all__ = ["dropout", "dropout_mask", "draw_key", "multinomial"]
 
 
 def draw_key(generator=None) -> int:
@@ -109,3 +110,95 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator=None
     if p == 1.0:
         return input * 0.0
     return Dropout.apply(input, float(p), generator)
+
+
+# ---- multinomial ---------------------------------------------------------------------------
+def _draw_categories(w: np.ndarray, num_samples: int, replacement: bool, rng) -> np.ndarray:
+    """``(rows, num_samples)`` int64 category indices drawn from the rows of weights ``w``
+    (host float64, checked): with replacement by inverting each row's cumulative sum; without
+    by the exponential race (the ``num_samples`` smallest ``Exp(1) / w``), whose order is that
+    of drawing one category at a time and removing it."""
+    if not w.shape[0]:  # no rows: nothing to draw
+        return np.zeros((0, num_samples), np.int64)
+    if replacement:
+        cdf = np.cumsum(w, axis=1)
+        u = rng.random((w.shape[0], num_samples)) * cdf[:, -1:]
+        out = np.stack([np.searchsorted(c, v, side="right") for c, v in zip(cdf, u, strict=True)])
+        return np.minimum(out, w.shape[1] - 1).astype(np.int64)
+    with np.errstate(divide="ignore"):
+        keys = rng.standard_exponential(w.shape) / w  # a zero weight: inf, never drawn
+    first = np.argpartition(keys, num_samples - 1, axis=1)[:, :num_samples]
+    order = np.argsort(np.take_along_axis(keys, first, 1), axis=1, kind="stable")
+    return np.take_along_axis(first, order, 1).astype(np.int64)
+
+
+class Multinomial(Function):
+    random = True  # drawn inside forward, so a static graph draws again on every run
+
+    @staticmethod
+    def forward(ctx, input, num_samples, replacement, generator):
+        w = to_device(input.array, "cpu").astype(np.float64).reshape(-1, input.shape[-1])
+        if not np.isfinite(w).all() or (w < 0).any():
+            raise ValueError("multinomial: expected `input` of finite non-negative weights (got "
+                             "a nan, an inf or a negative entry)")
+        nonzero = (w > 0).sum(axis=1)
+        if (nonzero == 0).any():
+            raise ValueError(f"multinomial: expected every row of `input` to have a positive "
+                             f"sum (row {int(np.argmin(nonzero))} sums to 0)")
+        if not replacement and (nonzero < num_samples).any():
+            row = int(np.argmin(nonzero))
+            raise ValueError(f"multinomial: cannot draw `num_samples`={num_samples} without "
+                             f"replacement from row {row} of `input`, which has "
+                             f"{int(nonzero[row])} nonzero weights")
+        out = _draw_categories(w, num_samples, replacement, rng_of(generator))
+        return to_device(out.reshape((*input.shape[:-1], num_samples)), input.device)
+
+    @staticmethod
+    def backward(ctx, g):  # pragma: no cover - an int64 output has no gradient
+        return None, None, None, None
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
+                generator=None) -> Tensor:
+    """Draw ``num_samples`` category indices from each row of weights (torch.multinomial).
+
+    The weights need not sum to 1; row ``i`` picks category ``j`` with probability
+    ``input[i, j] / input[i].sum()``. Without replacement a category is drawn at most once per
+    row (in draw order), and zero-weight categories never are.
+
+    Args:
+        input: a floating tensor of weights, ``(C,)`` or ``(N, C)``, non-negative and finite,
+            every row with a positive sum.
+        num_samples: the draws per row, at least 1 (at most ``C`` without replacement).
+        replacement: draw with replacement. (default: False)
+        generator: a `sparsegraph.Generator`. (default: the global one, see
+            `sparsegraph.manual_seed`)
+
+    Returns:
+        int64 Tensor of shape ``(num_samples,)`` or ``(N, num_samples)`` on ``input``'s device.
+
+    Raises:
+        TypeError: ``input`` not a floating Tensor, ``num_samples`` not an int, ``replacement``
+            not a bool, or ``generator`` not a Generator.
+        ValueError: ``input`` not 1-D or 2-D, ``num_samples`` < 1, more samples than
+            categories (or than nonzero weights in a row) without replacement, a negative /
+            nan / inf weight, or a row summing to 0.
+    """
+    check_tensor("multinomial", "input", input)
+    if input.dtype.kind != "f":
+        raise TypeError(f"multinomial: expected a floating `input` (got {input.dtype}); use "
+                        ".float()")
+    if input.ndim not in (1, 2):
+        raise ValueError(f"multinomial: expected a 1-D or 2-D `input` (got shape {input.shape})")
+    num_samples = check_int_arg("multinomial", "num_samples", num_samples)
+    replacement = check_bool("multinomial", "replacement", replacement)
+    if num_samples < 1:
+        raise ValueError(f"multinomial: expected `num_samples` >= 1 (got {num_samples})")
+    if not replacement and num_samples > input.shape[-1]:
+        raise ValueError(f"multinomial: cannot draw `num_samples`={num_samples} without "
+                         f"replacement from {input.shape[-1]} categories")
+    if input.shape[-1] == 0:
+        raise ValueError("multinomial: expected at least one category in `input` (got shape "
+                         f"{input.shape})")
+    rng_of(generator)  # a bad generator named before the draw
+    return Multinomial.apply(input, num_samples, replacement, generator)

@@ -1,5 +1,6 @@
-"""Elementwise ops of three operands: `clamp` (input and two bounds) and `where` (condition
-and two branches), with numpy broadcasting; gradients go where each operand is the result."""
+"""Elementwise ops of three operands: `clamp` (input and two bounds), `where` (condition and
+two branches) and `lerp` (two ends and a weight), with numpy broadcasting; gradients go where
+each operand is the result."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from sparsegraph.ops.elementwise import _as_tensor, _binary_args, _cast
 from sparsegraph.ops.index import nonzero
 from sparsegraph.tensor import Tensor, wrap
 
-__all__ = ["clamp", "clip", "where"]
+__all__ = ["clamp", "clip", "where", "lerp"]
 
 
 @register("clamp", "cpu", "cuda")
@@ -181,3 +182,75 @@ def where(condition: Tensor, input=None, other=None):
                          f"{shape_of(other)} cannot be broadcast together") from None
     result_type(input, other, op="where")  # a complex / object branch named here
     return Where.apply(condition, input, other)
+
+
+# ---- lerp ------------------------------------------------------------------------------------
+@register("lerp", "cpu", "cuda")
+def _lerp_kernel(x, end, w):
+    """torch's formula: ``x + w (end - x)`` for ``|w| < 0.5``, else ``end - (end - x)(1 - w)``
+    (exact at both ends: ``w = 1`` gives ``end``)."""
+    xp = xp_of(x)
+    diff = end - x
+    return xp.where(xp.abs(w) < 0.5, x + w * diff, end - diff * (1 - w))
+
+
+class Lerp(Function):
+    """``input + weight * (end - input)``; ``weight`` a Tensor or a number."""
+
+    @staticmethod
+    def forward(ctx, x, end, w):
+        need = ctx.needs_input_grad
+        if any(need):
+            # d/dinput and d/dend read the weight; d/dweight reads both ends
+            ctx.save_for_backward(x if need[2] else None, end if need[2] else None,
+                                  w if isinstance(w, Tensor) and (need[0] or need[1]) else None)
+            ctx.w = None if isinstance(w, Tensor) else w
+            ctx.shapes = x.shape, end.shape, shape_of(w)
+        return dispatch("lerp", ctx.device)(x.array, end.array, arr(w))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, end, w = ctx.saved_tensors
+        w = ctx.w if w is None else w.array
+        g, need = g.array, ctx.needs_input_grad
+        gx = unbroadcast(g * (1 - w), ctx.shapes[0]) if need[0] else None
+        ge = unbroadcast(g * w, ctx.shapes[1]) if need[1] else None
+        gw = unbroadcast(g * (end.array - x.array), ctx.shapes[2]) if need[2] else None
+        return gx, ge, gw
+
+
+def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
+    """Linear interpolation ``input + weight * (end - input)`` (torch.lerp), broadcasting all
+    three; differentiable in ``input``, ``end`` and a Tensor ``weight``.
+
+    Args:
+        input: a floating tensor, the start points.
+        end: the end points, ``input``'s dtype and device.
+        weight: a number, or a Tensor of ``input``'s dtype and device.
+
+    Raises:
+        TypeError: ``input`` / ``end`` not Tensors or not floating, different dtypes, or
+            ``weight`` neither a number nor a Tensor.
+        ValueError: shapes that do not broadcast, or operands on different devices.
+    """
+    for name, t in (("input", input), ("end", end)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"lerp: expected `{name}` to be a Tensor (got {type(t).__name__})")
+    if input.dtype.kind != "f":
+        raise TypeError(f"lerp: expected a floating `input` (got {input.dtype}); use .float()")
+    if isinstance(weight, np.generic):
+        weight = weight.item()
+    if isinstance(weight, bool) or not isinstance(weight, int | float | Tensor):
+        raise TypeError(f"lerp: expected `weight` to be a number or a Tensor (got "
+                        f"{type(weight).__name__})")
+    for name, t in (("end", end), ("weight", weight)):
+        if isinstance(t, Tensor) and t.dtype != input.dtype:
+            raise TypeError(f"lerp: expected `{name}` with the dtype of `input`, {input.dtype} "
+                            f"(got {t.dtype}); convert it with .to()")
+    same_device("lerp", input, end, weight)
+    try:
+        np.broadcast_shapes(input.shape, end.shape, shape_of(weight))
+    except ValueError:
+        raise ValueError(f"lerp: shapes {input.shape} (input), {end.shape} (end) and "
+                         f"{shape_of(weight)} (weight) cannot be broadcast together") from None
+    return Lerp.apply(input, end, weight if isinstance(weight, Tensor) else float(weight))

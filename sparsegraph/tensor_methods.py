@@ -1,4 +1,5 @@
-"""`TensorMethods`: Tensor's Python operators and its math, shape and in-place methods.
+"""`TensorMethods`: Tensor's Python operators and its math, indexing and in-place methods;
+the shape and view methods come from `sparsegraph.tensor_shape_methods.ShapeMethods`.
 
 Each is a one-line delegation to `sparsegraph.ops` (imported lazily: the core sits below the op
 library, and this is the one sanctioned upward edge). Kept apart from `sparsegraph.tensor`,
@@ -7,19 +8,12 @@ which holds the data and the autograd state.
 
 from __future__ import annotations
 
-_OPS = None
+from sparsegraph.tensor_shape_methods import ShapeMethods, _ops
+
+__all__ = ["TensorMethods", "_ops"]  # tensor.py takes `_ops` from here
 
 
-def _ops():
-    global _OPS
-    if _OPS is None:
-        import sparsegraph.ops as ops
-
-        _OPS = ops
-    return _OPS
-
-
-class TensorMethods:
+class TensorMethods(ShapeMethods):
     """Mixed into `sparsegraph.Tensor` (no state of its own)."""
 
     __slots__ = ()
@@ -174,6 +168,25 @@ class TensorMethods:
 
     def clamp_(self, min=None, max=None):
         return _ops().clamp_(self, min, max)
+
+    def relu_(self):
+        return _ops().relu_(self)
+
+    def sigmoid_(self):
+        return _ops().sigmoid_(self)
+
+    def tanh_(self):
+        return _ops().tanh_(self)
+
+    def lerp_(self, end, weight):
+        return _ops().inplace.lerp_(self, end, weight)
+
+    # NOTE: torch's scatter_ / scatter_add_ (methods only: sg.scatter is PyG's functional)
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        return _ops().inplace.tensor_scatter_(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_add_(self, dim, index, src):
+        return _ops().inplace.tensor_scatter_add_(self, dim, index, src)
 
     # ---- PyTorch's comparison methods and factories "like this tensor" --------------------
     def eq(self, other):
@@ -391,6 +404,9 @@ class TensorMethods:
     def median(self, dim=None, keepdim=False):
         return _ops().median(self, dim, keepdim)
 
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        return _ops().kthvalue(self, k, dim, keepdim)
+
     def min(self, dim=None, keepdim=False):
         return _ops().min(self, dim, keepdim)
 
@@ -412,6 +428,15 @@ class TensorMethods:
     def mm(self, mat2):
         return _ops().mm(self, mat2)
 
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        return _ops().addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def lerp(self, end, weight):
+        return _ops().lerp(self, end, weight)
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        return _ops().multinomial(self, num_samples, replacement, generator=generator)
+
     def dot(self, other):
         return _ops().dot(self, other)
 
@@ -421,34 +446,8 @@ class TensorMethods:
     def log_softmax(self, dim=-1, *, dtype=None):
         return _ops().log_softmax(self, dim, dtype=dtype)
 
-    # ---- shape methods ----------------------------------------------------------------------
-    @property
-    def T(self):
-        return _ops().permute(self, tuple(range(self.ndim - 1, -1, -1)))
 
-    def t(self):
-        if self.ndim > 2:
-            raise ValueError(f"t: expected a tensor with at most 2 dims (got {self.ndim})")
-        return self.T
-
-    def transpose(self, dim0, dim1):
-        return _ops().transpose(self, dim0, dim1)
-
-    def permute(self, *dims):
-        return _ops().permute(self, dims[0] if len(dims) == 1 and not isinstance(
-            dims[0], int) else dims)
-
-    def reshape(self, *shape):
-        return _ops().reshape(self, shape[0] if len(shape) == 1 and not isinstance(
-            shape[0], int) else shape)
-
-    def view(self, *shape):
-        return _ops().view(self, shape[0] if len(shape) == 1 and not isinstance(
-            shape[0], int) else shape)
-
-    def flatten(self, start_dim=0, end_dim=-1):
-        return _ops().flatten(self, start_dim, end_dim)
-
+    # ---- indexing methods ------------------------------------------------------------------
     def index_add(self, dim, index, source, *, alpha=1):
         return _ops().index_add(self, dim, index, source, alpha=alpha)
 
@@ -467,90 +466,11 @@ class TensorMethods:
     def index_fill_(self, dim, index, value):
         return _ops().index_fill_(self, dim, index, value)
 
-    def unflatten(self, dim, sizes):
-        return _ops().unflatten(self, dim, sizes)
-
-    def narrow(self, dim, start, length):
-        return _ops().narrow(self, dim, start, length)
-
-    def select(self, dim, index):
-        return _ops().select(self, dim, index)
-
-    def movedim(self, source, destination):
-        return _ops().movedim(self, source, destination)
-
-    moveaxis = movedim
-
-    def swapaxes(self, axis0, axis1):
-        return _ops().swapaxes(self, axis0, axis1)
-
-    def swapdims(self, dim0, dim1):
-        return _ops().swapdims(self, dim0, dim1)
-
-    @property
-    def mT(self):  # noqa: N802  (torch's name: the last two dims swapped)
-        if self.ndim < 2:
-            raise ValueError(f"mT: expected a tensor with at least 2 dims (got {self.ndim})")
-        return _ops().transpose(self, -2, -1)
-
-    def squeeze(self, dim=None):
-        return _ops().squeeze(self, dim)
-
-    def unsqueeze(self, dim):
-        return _ops().unsqueeze(self, dim)
-
-    def expand(self, *sizes):
-        return _ops().expand(self, sizes[0] if len(sizes) == 1 and not isinstance(
-            sizes[0], int) else sizes)
-
-    def expand_as(self, other):
-        return _ops().expand(self, other.shape)
-
-    def view_as(self, other):
-        return _ops().view(self, other.shape)
-
-    def contiguous(self):
-        """``self`` when its memory is already in row-major order, else a copy that is."""
-        return self if self.array.flags.c_contiguous else _ops().clone(self)
-
-    def split(self, split_size_or_sections, dim=0):
-        return _ops().split(self, split_size_or_sections, dim)
-
-    def chunk(self, chunks, dim=0):
-        return _ops().chunk(self, chunks, dim)
-
-    def unbind(self, dim=0):
-        return _ops().unbind(self, dim)
-
-    def flip(self, *dims):
-        if not dims:  # as torch (numpy would flip every axis; doing nothing matches neither)
-            raise TypeError("flip: expected `dims` (ints or a tuple of ints), got none")
-        return _ops().flip(self, dims[0] if len(dims) == 1 and not isinstance(
-            dims[0], int) else dims)
-
-    def repeat(self, *sizes):
-        return _ops().repeat(self, *sizes)
-
     def nonzero(self, as_tuple=False):
         return _ops().nonzero(self, as_tuple)
 
-    def repeat_interleave(self, repeats=None, dim=None):
-        return _ops().repeat_interleave(self, repeats, dim)
-
     def masked_select(self, mask):
         return _ops().masked_select(self, mask)
-
-    def tril(self, diagonal=0):
-        return _ops().tril(self, diagonal)
-
-    def triu(self, diagonal=0):
-        return _ops().triu(self, diagonal)
-
-    def diagonal(self, offset=0, dim1=0, dim2=1):
-        return _ops().diagonal(self, offset, dim1, dim2)
-
-    def diag(self, diagonal=0):
-        return _ops().diag(self, diagonal)
 
     def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
         return _ops().unique(self, sorted, return_inverse, return_counts, dim)
