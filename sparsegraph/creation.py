@@ -192,7 +192,13 @@ def _int(op: str, name: str, v) -> int:
     return int(v)
 
 
-def _shape(size, op: str = "size") -> tuple:
+def _shape(size, op: str = "size", keyword=None) -> tuple:
+    """The shape from ``*size`` (ints or one sequence) or torch's ``size=`` keyword."""
+    if keyword is not None:
+        if size:
+            raise TypeError(f"{op}: expected the size as positional ints or as `size=`, not "
+                            f"both (got {size} and size={keyword!r})")
+        size = (keyword,)
     if len(size) == 1 and not isinstance(size[0], int | np.integer):
         if not isinstance(size[0], tuple | list | np.ndarray) and not hasattr(size[0], "__len__"):
             raise TypeError(f"{op}: expected the size as ints or one sequence of ints (got "
@@ -208,7 +214,7 @@ def _dtype(dtype):
     return backend.DEFAULT_FLOAT if dtype is None else backend.as_dtype(dtype)
 
 
-def _filled(fill, size, dtype, device, requires_grad, op="full"):
+def _filled(fill, size, dtype, device, requires_grad, op="full", keyword=None):
     device = backend.normalize_device(device)
     xp = backend.array_module(device)
     if isinstance(fill, Tensor):
@@ -216,21 +222,21 @@ def _filled(fill, size, dtype, device, requires_grad, op="full"):
     if not isinstance(fill, bool | int | float | np.number):
         raise TypeError(f"{op}: expected `fill_value` to be a number (got "
                         f"{type(fill).__name__} {fill!r})")
-    return _make(xp.full(_shape(size, op), fill, dtype=_dtype(dtype)), requires_grad)
+    return _make(xp.full(_shape(size, op, keyword), fill, dtype=_dtype(dtype)), requires_grad)
 
 
-def zeros(*size, dtype=None, device="cpu", requires_grad=False) -> Tensor:
-    return _filled(0, size, dtype, device, requires_grad, "zeros")
+def zeros(*sizes, size=None, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    return _filled(0, sizes, dtype, device, requires_grad, "zeros", size)
 
 
-def ones(*size, dtype=None, device="cpu", requires_grad=False) -> Tensor:
-    return _filled(1, size, dtype, device, requires_grad, "ones")
+def ones(*sizes, size=None, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    return _filled(1, sizes, dtype, device, requires_grad, "ones", size)
 
 
-def empty(*size, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+def empty(*sizes, size=None, dtype=None, device="cpu", requires_grad=False) -> Tensor:
     device = backend.normalize_device(device)
     xp = backend.array_module(device)
-    return _make(xp.empty(_shape(size, "empty"), dtype=_dtype(dtype)), requires_grad)
+    return _make(xp.empty(_shape(sizes, "empty", size), dtype=_dtype(dtype)), requires_grad)
 
 
 def full(size, fill_value, dtype=None, device="cpu", requires_grad=False) -> Tensor:
@@ -242,7 +248,13 @@ def full(size, fill_value, dtype=None, device="cpu", requires_grad=False) -> Ten
                    device, requires_grad)
 
 
+def _number(v):
+    """A 0-d Tensor's value (torch takes ``arange(t)``, ``linspace(t0, t1, n)``)."""
+    return v.item() if isinstance(v, Tensor) and v.ndim == 0 else v
+
+
 def arange(start, end=None, step=1, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    start, end, step = _number(start), _number(end), _number(step)
     if end is None:
         start, end = 0, start
     if dtype is None:
@@ -261,6 +273,7 @@ def arange(start, end=None, step=1, dtype=None, device="cpu", requires_grad=Fals
 def linspace(start, end, steps, dtype=None, device="cpu", requires_grad=False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (PyTorch's
     signature; the default float dtype, float32, unless ``dtype`` says otherwise)."""
+    start, end, steps = _number(start), _number(end), _number(steps)
     for name, v in (("start", start), ("end", end)):
         if isinstance(v, bool) or not isinstance(v, int | float | np.number):
             raise TypeError(f"linspace: expected `{name}` to be a number (got "
@@ -373,11 +386,11 @@ def rng_of(generator: Generator | None) -> np.random.Generator:
                     f"{type(generator).__name__} {generator!r}){hint}")
 
 
-def _random(draw, size, dtype, device, requires_grad, generator):
+def _random(draw, size, dtype, device, requires_grad, generator, op, keyword):
     dt = _dtype(dtype)
     if dt.kind != "f":
-        raise TypeError(f"random: expected a floating dtype (got {dt})")
-    array = draw(rng_of(generator), _shape(size), dt)
+        raise TypeError(f"{op}: expected a floating dtype (got {dt})")
+    array = draw(rng_of(generator), _shape(size, op, keyword), dt)
     return _make(backend.to_device(array, backend.normalize_device(device)), requires_grad)
 
 
@@ -401,18 +414,20 @@ def _traced(fn):
 
 
 @_traced
-def rand(*size, dtype=None, device="cpu", requires_grad=False, generator=None) -> Tensor:
+def rand(*sizes, size=None, dtype=None, device="cpu", requires_grad=False,
+         generator=None) -> Tensor:
     """Uniform samples in [0, 1)."""
     draw = lambda rng, shape, dt: rng.random(shape, dtype=_native(dt)).astype(dt, copy=False)
-    return _random(draw, size, dtype, device, requires_grad, generator)
+    return _random(draw, sizes, dtype, device, requires_grad, generator, "rand", size)
 
 
 @_traced
-def randn(*size, dtype=None, device="cpu", requires_grad=False, generator=None) -> Tensor:
+def randn(*sizes, size=None, dtype=None, device="cpu", requires_grad=False,
+          generator=None) -> Tensor:
     """Standard normal samples."""
     draw = lambda rng, shape, dt: rng.standard_normal(shape, dtype=_native(dt)).astype(
         dt, copy=False)
-    return _random(draw, size, dtype, device, requires_grad, generator)
+    return _random(draw, sizes, dtype, device, requires_grad, generator, "randn", size)
 
 
 @_traced

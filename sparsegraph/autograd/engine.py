@@ -92,9 +92,8 @@ def _call_hooks(hooks, g):
                 name = getattr(hook, "__name__", repr(hook))
                 raise RuntimeError(
                     f"hook {name}: expected it to return None or a gradient of shape "
-                    f"{tuple(g.shape)} and dtype {g.dtype} (got "
-                    f"{type(new).__name__} of shape {getattr(new, 'shape', None)} and dtype "
-                    f"{getattr(new, 'dtype', None)})")
+                    f"{tuple(g.shape)} and dtype {g.dtype} (got {type(out).__name__} of shape "
+                    f"{tuple(getattr(new, 'shape', ()))} and dtype {getattr(new, 'dtype', None)})")
             g = new
     return g
 
