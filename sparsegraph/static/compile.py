@@ -46,13 +46,15 @@ def _requires_grad(result) -> bool:
 
 def _literal_key(name: str, x):
     """A guard key for a Python literal argument, or TypeError for anything else."""
-    if isinstance(x, tuple):
-        return tuple(_literal_key(name, item) for item in x)
+    if isinstance(x, tuple | list):
+        return type(x).__name__, tuple(_literal_key(name, item) for item in x)
+    if isinstance(x, dict):
+        return "dict", tuple((repr(k), _literal_key(name, v)) for k, v in x.items())
     if isinstance(x, _LITERALS):
         return type(x).__name__, repr(x)  # repr: nan equals nan, 1 and 1.0 and True differ
     raise TypeError(f"CompiledFunction: expected argument {name} to be a Tensor, a "
-                    "SparseTensor or a Python scalar / str / None (or a tuple of them) (got "
-                    f"{type(x).__name__}); bind other arguments with a closure or "
+                    "SparseTensor, a Python scalar / str / None, or a tuple / list / dict of "
+                    f"them (got {type(x).__name__}); bind other arguments with a closure or "
                     "functools.partial")
 
 
@@ -88,17 +90,51 @@ def _guard(tensors: list, slots: list, literals: dict) -> tuple:
     return tuple(key)
 
 
+def _holds_tensor(x) -> bool:
+    if isinstance(x, Tensor | SparseTensor):
+        return True
+    if isinstance(x, tuple | list):
+        return any(_holds_tensor(item) for item in x)
+    if isinstance(x, dict):
+        return any(_holds_tensor(item) for item in x.values())
+    return False
+
+
 def _split(args: tuple, kwargs: dict):
-    """``(tensors, slots, literal keys)``: the tensor arguments (positional, then keyword) become
-    the graph's inputs; ``slots`` says where each goes back."""
+    """``(tensors, slots, literal keys)``: the tensor arguments (positional, then keyword; also
+    inside tuples, lists and dicts, as torch.compile takes them) become the graph's inputs;
+    ``slots`` says where each goes back: a path of argument name, then item keys."""
     tensors, slots, literals = [], [], {}
-    for name, x in [*enumerate(args), *kwargs.items()]:
+
+    def walk(path: tuple, x):
         if isinstance(x, Tensor | SparseTensor):
             tensors.append(x)
-            slots.append(name)
+            slots.append(path)
+        elif isinstance(x, tuple | list | dict) and _holds_tensor(x):
+            keys = tuple(x) if isinstance(x, dict) else len(x)
+            literals[path] = (type(x).__name__, keys)  # another shape of container traces again
+            for k, item in (x.items() if isinstance(x, dict) else enumerate(x)):
+                walk((*path, k), item)
         else:
-            literals[name] = _literal_key(repr(name) if isinstance(name, str) else str(name), x)
+            name = repr(path[0]) if isinstance(path[0], str) else str(path[0])
+            literals[path] = _literal_key(name + "".join(f"[{k!r}]" for k in path[1:]), x)
+
+    for name, x in [*enumerate(args), *kwargs.items()]:
+        walk((name,), x)
     return tensors, slots, literals
+
+
+def _rebuilt(x, path: tuple, traced: dict):
+    """``x`` (an argument) with the tensor at each path of ``traced`` replaced by its traced
+    counterpart; containers holding tensors are rebuilt (the caller's are not changed)."""
+    if path in traced:
+        return traced[path]
+    if not (isinstance(x, tuple | list | dict) and _holds_tensor(x)):
+        return x
+    if isinstance(x, dict):
+        return type(x)((k, _rebuilt(v, (*path, k), traced)) for k, v in x.items())
+    items = [_rebuilt(v, (*path, i), traced) for i, v in enumerate(x)]
+    return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)  # namedtuples too
 
 
 class _Entry:
@@ -165,12 +201,9 @@ class CompiledFunction:
                     return _detach(result)
 
         def bound(*traced):
-            positional, named = list(args), dict(kwargs)
-            for slot, t in zip(slots, traced, strict=True):
-                if isinstance(slot, str):
-                    named[slot] = t
-                else:
-                    positional[slot] = t
+            by_path = dict(zip(slots, traced, strict=True))
+            positional = [_rebuilt(x, (i,), by_path) for i, x in enumerate(args)]
+            named = {k: _rebuilt(x, (k,), by_path) for k, x in kwargs.items()}
             return self.fn(*positional, **named)
 
         objects = bound_objects(self._names)  # at entry: the step may rebind them itself
