@@ -122,9 +122,14 @@ def _draw_categories(w: np.ndarray, num_samples: int, replacement: bool, rng) ->
         return np.zeros((0, num_samples), np.int64)
     if replacement:
         cdf = np.cumsum(w, axis=1)
-        u = rng.random((w.shape[0], num_samples)) * cdf[:, -1:]
-        out = np.stack([np.searchsorted(c, v, side="right") for c, v in zip(cdf, u, strict=True)])
-        return np.minimum(out, w.shape[1] - 1).astype(np.int64)
+        cdf /= cdf[:, -1:]
+        # one searchsorted over all rows: row r's cdf and draws shifted into [r, r + 1]
+        rows = np.arange(w.shape[0])[:, None]
+        u = rng.random((w.shape[0], num_samples)) + rows
+        out = np.searchsorted((cdf + rows).ravel(), u.ravel(), side="right").reshape(u.shape)
+        # a draw rounded up onto r + 1 lands past the row: its last category of positive weight
+        last = w.shape[1] - 1 - np.argmax(w[:, ::-1] > 0, axis=1)
+        return np.minimum(out - rows * w.shape[1], last[:, None]).astype(np.int64)
     with np.errstate(divide="ignore"):
         keys = rng.standard_exponential(w.shape) / w  # a zero weight: inf, never drawn
     first = np.argpartition(keys, num_samples - 1, axis=1)[:, :num_samples]
