@@ -125,7 +125,9 @@ def from_networkx(G: nx.Graph, group_node_attrs=None, group_edge_attrs=None) -> 
     edge attribute becomes the adjacency's values; other numeric edge attributes become
     per-edge Tensors ``edge_<name>`` in the graph's (CSR) edge order, kept in line by
     subgraph and batching, or ``edge_attr`` for those in ``group_edge_attrs``. An undirected
-    G gives both directions of each edge (attributes duplicated). As in PyG, an attribute on
+    G gives both directions of each edge (attributes duplicated). A ``MultiGraph`` /
+    ``MultiDiGraph`` keeps each parallel edge as an edge of its own with its own attributes,
+    in ``G.edges`` order (edge keys are dropped), as PyG. As in PyG, an attribute on
     some nodes (or edges) but not all is a ValueError naming it, ``weight`` included, and
     each ``G.graph`` entry becomes a graph attribute (``y`` a graph label, other numeric
     values Tensors, anything else as given), renamed ``graph_<name>`` when a node or edge
@@ -136,11 +138,9 @@ def from_networkx(G: nx.Graph, group_node_attrs=None, group_edge_attrs=None) -> 
     """
     if not isinstance(G, nx.Graph):
         raise TypeError(f"from_networkx: expected a networkx graph (got {type(G).__name__})")
-    if G.is_multigraph():
-        raise NotImplementedError("from_networkx: multigraphs are not supported")
     nodes = list(G.nodes)
     index = {v: i for i, v in enumerate(nodes)}
-    edges = list(G.edges(data=True))
+    edges = list(G.edges(data=True))  # a multigraph: one (u, v, data) per parallel edge
     src = np.array([index[u] for u, _, _ in edges], dtype=np.int64)
     dst = np.array([index[v] for _, v, _ in edges], dtype=np.int64)
     edge_data = [d for _, _, d in edges]
@@ -208,11 +208,21 @@ def _nx_edge_name(key: str) -> str:
     return key[len("edge_"):] if key.startswith("edge_") and key != "edge_attr" else key
 
 
+def _flag(name: str, value) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"to_networkx: expected `{name}` to be True or False (got "
+                        f"{type(value).__name__} {value!r})")
+    return bool(value)
+
+
 def to_networkx(graph: Graph, node_attrs=(), edge_attrs=(),
-                to_undirected: bool | str = False, graph_attrs=()):
+                to_undirected: bool | str = False, graph_attrs=(), to_multi: bool = False,
+                remove_self_loops: bool = False):
     """A networkx DiGraph (or Graph) of ``graph``; named node / edge / graph attributes are
     copied (graph attributes into ``G.graph``, e.g. ``graph_attrs=["y"]`` for the label of
-    a TU graph, which `from_networkx` reads back as ``y``).
+    a TU graph, which `from_networkx` reads back as ``y``). ``None`` for a list of names is
+    none, as PyG's defaults (PyG's positional order differs: it takes ``graph_attrs`` before
+    ``to_undirected``; pass them by name).
 
     Edge attributes are written under the names `from_networkx` reads back: ``edge_<name>``
     as ``<name>``, ``edge_weight`` (the adjacency's values) as ``weight``, ``edge_attr`` as
@@ -221,6 +231,12 @@ def to_networkx(graph: Graph, node_attrs=(), edge_attrs=(),
     ``to_undirected`` (as PyG's): False gives a DiGraph; True a Graph of both directions
     merged (the later edge's attributes win); ``'upper'`` / ``'lower'`` a Graph of only the
     edges ``u < v`` / ``u > v`` (and their attributes), self loops kept.
+
+    ``to_multi`` (PyG's): a MultiDiGraph (MultiGraph when undirected) with one networkx edge
+    per stored edge, parallel edges and their attributes kept, in the graph's (CSR) edge
+    order; with ``to_undirected=True`` each stored direction is an edge of its own, so an
+    edge stored both ways appears twice (``'upper'`` / ``'lower'`` keep one direction).
+    ``remove_self_loops`` (PyG's): leave out the edges ``u -> u`` (the nodes stay).
     """
     if not isinstance(graph, Graph):
         raise TypeError(f"to_networkx: expected `graph` as a Graph (got "
@@ -229,11 +245,18 @@ def to_networkx(graph: Graph, node_attrs=(), edge_attrs=(),
             and to_undirected in ("upper", "lower")):
         raise ValueError(f"to_networkx: expected `to_undirected` as True, False, 'upper' or "
                          f"'lower' (got {to_undirected!r})")
+    to_multi, remove_self_loops = (_flag("to_multi", to_multi),
+                                   _flag("remove_self_loops", remove_self_loops))
+    node_attrs, edge_attrs, graph_attrs = (() if a is None else a
+                                           for a in (node_attrs, edge_attrs, graph_attrs))
     names = [_nx_edge_name(k) for k in edge_attrs]
     if len(set(names)) < len(names):
         raise ValueError(f"to_networkx: expected `edge_attrs` with distinct networkx names "
                          f"(got {list(edge_attrs)}, written as {names})")
-    G = nx.Graph() if to_undirected else nx.DiGraph()
+    if to_undirected:
+        G = nx.MultiGraph() if to_multi else nx.Graph()
+    else:
+        G = nx.MultiDiGraph() if to_multi else nx.DiGraph()
     for k in graph_attrs:
         value = getattr(graph, k, None) if k in graph.keys() else None
         if value is None:
@@ -251,6 +274,8 @@ def to_networkx(graph: Graph, node_attrs=(), edge_attrs=(),
     for e, (u, v) in enumerate(ei.T.tolist()):
         # PyG: 'upper' keeps the edges u < v, 'lower' u > v (self loops kept); True both
         if to_undirected == "upper" and u > v or to_undirected == "lower" and u < v:
+            continue
+        if remove_self_loops and u == v:
             continue
         G.add_edge(u, v, **{k: vals[e].tolist() for k, vals in per_edge.items()})
     return G

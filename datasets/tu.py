@@ -147,6 +147,15 @@ class TUDataset(Dataset):
     Tensor (PyG reads them as ``y`` when a dataset has no graph labels; here the labels stay
     ``y``).
 
+    A dataset whose nodes have no features (no ``NAME_node_labels.txt``, and no node
+    attributes or ``use_node_attr=False`` leaving them out; e.g. IMDB-BINARY, COLLAB) gets
+    ``x = ones((N, 1))`` float32 in every graph, a constant feature the trainers and models
+    can run on, so ``num_features`` / ``num_node_features`` (and the width of ``ds.x``) are 1
+    while ``num_node_labels`` and ``num_node_attributes`` are 0. PyG gives ``x=None``
+    (``num_features`` 0), or ``(N, 0)`` when attributes are left out. Code that builds its own
+    features, e.g. a one-hot degree as PyG's ``OneHotDegree``, should replace ``x`` with them
+    (PyG's transforms with their default ``cat=True`` would keep this column of ones).
+
     Two more differences from PyG's ``read_tu_data``, on files that have what they concern
     (MUTAG, PROTEINS and ENZYMES have neither, so their graphs are PyG's): the edges are kept
     as the file lists them, self loops and repeated edges included, where PyG removes self

@@ -39,7 +39,7 @@ def evaluate(model, graph, batch_size: int = 4096, split: int | None = None) -> 
     out = {}
     for k in ("train", "val", "test"):
         if getattr(graph, f"{k}_mask") is not None:
-            idx = _mask(graph, f"{k}_mask", split)
+            idx = _mask(graph, f"{k}_mask", split, "evaluate")
             out[f"{k}_acc"] = accuracy(pred[idx], y[idx])
     return out
 

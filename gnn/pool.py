@@ -90,7 +90,9 @@ def global_mean_pool(x: Tensor, batch=None, size: int | None = None) -> Tensor:
 
 def global_max_pool(x: Tensor, batch=None, size: int | None = None) -> Tensor:
     """Feature-wise max per graph, ``(N, F)`` -> ``(G, F)`` as `global_add_pool`; the
-    gradient goes to the arg-max node, graphs without nodes give 0 (PyG's scatter).
+    gradient goes to the arg-max node, graphs without nodes give 0 (PyG's scatter). On ties
+    the whole gradient of a feature goes to the first tied node (the smallest row of ``x``),
+    as torch_scatter's max; torch's ``scatter_reduce(amax)`` would split it evenly.
     ``batch=None``: one graph, ``(1, F)``; an empty ``x`` is a ValueError (PyG's
     ``x.max(dim=0)`` raises too)."""
     return _pool("max", x, batch, size, "global_max_pool")

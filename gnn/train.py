@@ -51,18 +51,20 @@ def _snapshot(model) -> dict:
     return {k: Tensor(v.array.copy()) for k, v in model.state_dict().items()}
 
 
-def _mask(graph, name: str, split: int | None, op: str = "train"):
+def _mask(graph, name: str, split: int | None, op: str):
+    """The node ids ``graph.<name>`` selects (split ``split`` of a 2-D mask); errors name
+    ``op``, the public function called."""
     m = getattr(graph, name)
     if m is None:
         raise ValueError(f"{op}: the graph has no `{name}`")
     m = np.asarray(to_device(m.array, "cpu") if isinstance(m, Tensor) else m)  # cupy refuses
     if m.ndim == 2:  # datasets with several stored splits: (num_splits, N)
         if split is not None and not 0 <= split < m.shape[0]:
-            raise ValueError(f"train: expected `split` in [0, {m.shape[0]}), one of the "
+            raise ValueError(f"{op}: expected `split` in [0, {m.shape[0]}), one of the "
                              f"{m.shape[0]} splits `{name}` holds (got {split})")
         m = m[split or 0]
     elif split is not None:  # a split index that selected nothing would go unnoticed
-        raise ValueError(f"train: `split`={split} needs masks with several splits, shape "
+        raise ValueError(f"{op}: `split`={split} needs masks with several splits, shape "
                          f"(num_splits, N) (got `{name}` of shape {m.shape}); pass split=None")
     return np.flatnonzero(m)
 
@@ -96,7 +98,7 @@ def node_classification_step(model, graph, optimizer, train=None):
     """
     x, adj = graph.x, graph.adj
     if train is None:
-        train = _mask(graph, "train_mask", None)
+        train = _mask(graph, "train_mask", None, "node_classification_step")
     target = Tensor(to_device(graph.y.array, "cpu")[train])
 
     def step():
@@ -147,7 +149,8 @@ def train_node_classifier(model, graph, *, epochs: int = 200, lr: float = 0.01,
     _check_model_and_graph("train_node_classifier", model, graph)
     x, adj = graph.x, graph.adj
     y = to_device(graph.y.array, "cpu")
-    train, val, test = (_mask(graph, f"{k}_mask", split) for k in ("train", "val", "test"))
+    train, val, test = (_mask(graph, f"{k}_mask", split, "train_node_classifier")
+                         for k in ("train", "val", "test"))
     for name, idx in (("train_mask", train), ("val_mask", val)):
         if idx.size == 0:  # no best epoch could be chosen, nor a loss computed
             raise ValueError(f"train_node_classifier: `{name}` selects no nodes; training "

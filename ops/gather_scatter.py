@@ -375,7 +375,10 @@ def scatter(src: Tensor, index, dim_size: int | None = None, reduce: str = "sum"
         dim: the axis to reduce. (default: 0)
 
     Returns:
-        ``src``'s shape with ``dim`` of size ``dim_size``; empty outputs are 0.
+        ``src``'s shape with ``dim`` of size ``dim_size``; empty outputs are 0. With ``"max"``
+        / ``"min"`` the whole gradient of an output goes to one arg-extremum: on ties the
+        source slice of the smallest position along ``dim`` (the first; torch_scatter's rule,
+        while torch's ``scatter_reduce(amax)`` splits a tie's gradient evenly).
 
     Raises:
         TypeError / ValueError: bad ``src``, ``index``, ``dim_size``, ``reduce`` or ``dim``.
@@ -421,7 +424,8 @@ def segment(src: Tensor, indptr, reduce: str = "sum") -> Tensor:
             (default: ``"sum"``)
 
     Returns:
-        ``(S, ...)``; empty segments are 0.
+        ``(S, ...)``; empty segments are 0. With ``"max"`` / ``"min"`` the whole gradient of a
+        segment goes to one arg-extremum: on ties its first (smallest-position) row.
 
     Example:
         >>> segment(sg.tensor([1.0, 2.0, 3.0]), [0, 2, 2, 3], "max").tolist()

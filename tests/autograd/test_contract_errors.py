@@ -42,8 +42,8 @@ def test_backward_returning_a_python_float_names_the_function():
 
 @pytest.mark.parametrize("result, match", [
     (lambda g: sg.ones(3), r"expected it to return None or a gradient of shape \(2,\) and dtype "
-                           r"float32 \(got ndarray of shape \(3,\)"),
-    (lambda g: g.to("float64"), r"dtype float32 \(got ndarray of shape \(2,\) and dtype float64"),
+                           r"float32 \(got Tensor of shape \(3,\)"),
+    (lambda g: g.to("float64"), r"dtype float32 \(got Tensor of shape \(2,\) and dtype float64"),
 ], ids=["shape", "dtype"])
 @pytest.mark.parametrize("leaf", [True, False], ids=["leaf", "non-leaf"])
 def test_hook_returning_a_wrong_gradient_is_an_error(result, match, leaf):
