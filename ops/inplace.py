@@ -417,7 +417,7 @@ def tensor_scatter_(input: Tensor, dim: int, index, src=None, *, value=None,
                         f"(got {'neither' if src is None else 'both'})")
     if src is None or not isinstance(src, Tensor):
         src = value if src is None else src
-        if isinstance(src, bool | str) or not isinstance(src, int | float | np.number):
+        if not isinstance(src, bool | int | float | np.number | np.bool_):
             raise TypeError(f"scatter_: expected `value` to be a number (got "
                             f"{type(src).__name__} {src!r})")
     return _scatter("scatter_", input, dim, index, src, reduce)

@@ -112,13 +112,18 @@ def normalize_device(device) -> Device:
 
 
 def device(type: str, index: int | None = None) -> Device:  # noqa: A002  (torch.device's names)
-    """``torch.device``: ``device("cuda", 1)``, ``device("cuda:1")``, ``device("cpu")``."""
+    """``torch.device``: ``device("cuda", 1)``, ``device("cuda:1")``, ``device("cpu")``. As in
+    PyTorch, ``device("cuda")`` has index None (it means the current device, cuda:0 here, and
+    is not equal to ``"cuda:0"``); a CPU index is accepted and dropped."""
+    if type == "cuda" and index is None:
+        return Device("cuda")
     if index is None:
         return normalize_device(type)
-    if type != "cuda" or not isinstance(index, int) or isinstance(index, bool) or index < 0:
-        raise ValueError(f"device: expected type 'cuda' with a non-negative int index, or "
-                         f"type 'cpu' without one (got type={type!r}, index={index!r})")
-    return _cuda(index)
+    if (type not in ("cpu", "cuda") or not isinstance(index, int) or isinstance(index, bool)
+            or index < 0):
+        raise ValueError(f"device: expected type 'cpu' or 'cuda' with a non-negative int "
+                         f"index (got type={type!r}, index={index!r})")
+    return CPU if type == "cpu" else _cuda(index)
 
 
 def device_type(device: str) -> str:

@@ -80,7 +80,8 @@ class Graph:
     is int64: cast it with ``.astype(np.int64)`` before arithmetic that can pass 2**31
     (``row * num_nodes + col`` wraps around silently in int32).
     numpy float64 ``x``, ``y``, ``edge_weight``, ``edge_attr`` and ``edge_<name>`` (and
-    float64 scipy features) become float32, the default float type; a float64 Tensor
+    float64 scipy features) become the default float type (float32 unless
+    `sparsegraph.set_default_dtype` changed it), as do the unit edge weights; a float64 Tensor
     (``sg.tensor(a)``) keeps float64, e.g. for regression targets that need it.
 
     PyG's ``Data`` access by name works too: ``g["x"]``, ``g["x"] = v``, ``"x" in g``,
@@ -198,7 +199,7 @@ class Graph:
                                  f"(got {w.shape})")
             values = w[perm]
         else:
-            values = wrap(np.ones(ei.shape[1], np.float32))
+            values = wrap(np.ones(ei.shape[1], backend.DEFAULT_FLOAT))
         # sorted by (target, source): the CSR arrays follow directly, no second sort
         dst, src = ei[1][perm], ei[0][perm]
         indptr = np.zeros(n + 1, np.int64)

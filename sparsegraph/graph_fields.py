@@ -27,10 +27,11 @@ def _as_tensor(value):
     if sp.issparse(value):
         from sparsegraph.sparse import from_scipy
 
-        return from_scipy(value.astype(np.float32) if value.dtype == np.float64 else value)
+        return from_scipy(value.astype(backend.DEFAULT_FLOAT) if value.dtype == np.float64
+                          else value)
     array = value if backend.device_of(value) != "cpu" else np.asarray(value)
-    if array.dtype == np.float64:
-        array = array.astype(np.float32)
+    if array.dtype == np.float64:  # the default float (float32 unless set_default_dtype)
+        array = array.astype(backend.DEFAULT_FLOAT, copy=False)
     return wrap(array)
 
 

@@ -336,9 +336,10 @@ def _xp_of(array):
 
 
 def _device_of(array) -> str:
+    # runs as backend.device_of's code: _cuda / CPU are backend's Device makers
     if _cupy is not None and isinstance(array, _cupy.ndarray):  # noqa: F821
-        return f"cuda:{array.device.id}"
-    return "cpu"
+        return _cuda(array.device.id)  # noqa: F821
+    return CPU  # noqa: F821
 
 
 def _to_device_fn(array, device: str):

@@ -84,14 +84,15 @@ def test_device_answers_as_torch_device_and_as_its_name():
     assert sg.device("cpu") == x.device and sg.zeros(1, device=x.device).device == "cpu"
     d = sg.device("cuda", 1)
     assert d == "cuda:1" and d.type == "cuda" and d.index == 1
-    assert sg.device("cuda") == "cuda:0" and sg.device("cuda").index == 0
+    assert sg.device("cuda") == "cuda" and sg.device("cuda").index is None  # torch's
+    assert sg.device("cuda:0").index == 0 and sg.device("cpu", 0) == "cpu"
     assert sg.device("cuda:2") == sg.device("cuda", 2)
     assert pickle.loads(pickle.dumps(d)) == "cuda:1"
     assert sg.SparseTensor.__name__ and sg.sparse_coo(np.array([[0], [1]]), np.ones(1),
                                                        (2, 2)).device.type == "cpu"
 
 
-@pytest.mark.parametrize("args", [("gpu",), ("cpu", 0), ("cuda", -1), ("cuda", 1.0),
+@pytest.mark.parametrize("args", [("gpu",), ("gpu", 0), ("cuda", -1), ("cuda", 1.0),
                                   ("cuda", True), ("cuda:x",)])
 def test_device_refuses_what_torch_device_refuses(args):
     with pytest.raises(ValueError, match="device: expected"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections import OrderedDict
 
@@ -131,8 +132,10 @@ def _rebuilt(x, path: tuple, traced: dict):
         return traced[path]
     if not (isinstance(x, tuple | list | dict) and _holds_tensor(x)):
         return x
-    if isinstance(x, dict):
-        return type(x)((k, _rebuilt(v, (*path, k), traced)) for k, v in x.items())
+    if isinstance(x, dict):  # a copy keeps a subclass's state (defaultdict's factory)
+        out = copy.copy(x)
+        out.update((k, _rebuilt(v, (*path, k), traced)) for k, v in x.items())
+        return out
     items = [_rebuilt(v, (*path, i), traced) for i, v in enumerate(x)]
     return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)  # namedtuples too
 
