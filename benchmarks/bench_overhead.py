@@ -119,11 +119,16 @@ def mlp_step(repeats: int, n: int, f: int, hidden: int, classes: int) -> dict:
 
 
 def main(argv=None) -> int:
+    from sparsegraph.cli.common import FILE_PATH, POSITIVE_INT, file_problem
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--repeats", type=POSITIVE_INT, default=30)
+    parser.add_argument("--hidden", type=POSITIVE_INT, default=256)
+    parser.add_argument("--json", type=FILE_PATH, help="write the results here")
     args = parser.parse_args(argv)
+    problem = file_problem("--json", args.json)
+    if problem:
+        parser.error(problem)
     results = {"small_op": small_op(args.repeats),
                "mlp_step": mlp_step(args.repeats, 1000, 256, args.hidden, 10)}
     so, ms = results["small_op"], results["mlp_step"]
@@ -133,8 +138,11 @@ def main(argv=None) -> int:
     print(f"MLP step 1000x256 -> {args.hidden} -> 10 (fwd + CE + bwd + Adam): numpy "
           f"{ms['numpy_ms']:.2f} ms, sparsegraph {ms['sg_ms']:.2f} ms, ratio {ms['ratio']:.2f}x")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+        import pathlib
+
+        from sparsegraph.datasets.download import write_atomic
+
+        write_atomic(pathlib.Path(args.json), json.dumps(results, indent=2).encode())
     return 0
 
 

@@ -141,21 +141,29 @@ def run_propagate(args) -> dict:
 
 
 def main(argv=None) -> int:
+    from sparsegraph.cli.common import FILE_PATH, FOLDER_PATH, file_problem, folder_problem
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("task", choices=["gcn", "propagate"])
     p.add_argument("--preset", default="products", choices=sorted(synthetic.PRESETS))
-    p.add_argument("--root", default=None, help="cache root (default: the user cache)")
+    p.add_argument("--root", type=FOLDER_PATH, default=None,
+                   help="cache root (default: the user cache)")
     p.add_argument("--epochs", type=int, default=3, help="gcn: epochs (default: 3)")
     p.add_argument("--hidden", type=int, default=128, help="gcn: hidden size (default: 128)")
     p.add_argument("--hops", type=int, default=3, help="propagate: K (default: 3)")
     p.add_argument("--chunk", type=int, default=25, help="propagate: feature columns per "
                                                         "chunk (default: 25)")
-    p.add_argument("--out", default=None, help="propagate: folder for hop{k}.npy")
-    p.add_argument("--json", default=None, help="also write the result here")
+    p.add_argument("--out", type=FOLDER_PATH, default=None,
+                   help="propagate: folder for hop{k}.npy")
+    p.add_argument("--json", type=FILE_PATH, default=None, help="also write the result here")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if args.chunk < 1 or args.hops < 1 or args.epochs < 1:
         p.error("--chunk, --hops and --epochs must be >= 1")
+    problem = ((folder_problem("--out", args.out, writable=True) if args.out else None)
+               or file_problem("--json", args.json))
+    if problem:  # said now, not after minutes of work
+        p.error(problem)
     result = run_gcn(args) if args.task == "gcn" else run_propagate(args)
     result["command"] = " ".join(["python", "benchmarks/bench_products.py", *sys.argv[1:]])
     print(json.dumps(result, indent=2))

@@ -49,13 +49,15 @@ def positive_int(text: str) -> int:
 def main(argv=None) -> dict:
     import sparsegraph as sg
     import sparsegraph.ops as ops
+    from sparsegraph.cli.common import FILE_PATH, FOLDER_PATH, file_problem, folder_problem
     from sparsegraph.datasets import synthetic
     from sparsegraph.gnn import NeighborLoader, NeighborSampler, models
     from sparsegraph.optim import Adam
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--preset", default="arxiv", choices=sorted(synthetic.PRESETS))
-    p.add_argument("--root", default=None, help="cache root for the preset's .npy files")
+    p.add_argument("--root", type=FOLDER_PATH, default=None,
+                   help="cache root for the preset's .npy files")
     p.add_argument("--fanout", type=int, nargs="+", default=[15, 10, 5])
     p.add_argument("--batch-size", type=positive_int, default=1024)
     p.add_argument("--batches", type=positive_int, default=None,
@@ -63,11 +65,24 @@ def main(argv=None) -> dict:
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--kernel", default=None, help="force a sample_neighbors kernel")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", default=None, help="write the results here")
+    p.add_argument("--json", type=FILE_PATH, default=None, help="write the results here")
     args = p.parse_args(argv)
+    problem = ((folder_problem("--root", args.root) if args.root else None)
+               or file_problem("--json", args.json))
+    if problem:
+        p.error(problem)
+    if args.kernel:  # refused now, not after the preset is generated and loaded
+        try:
+            with sg.kernels.use(sample_neighbors=args.kernel):
+                pass
+        except ValueError as exc:
+            p.error(f"argument --kernel: {exc}")
 
     t0 = time.perf_counter()
-    g = synthetic.to_graph(synthetic.load_synthetic(args.preset, args.root))
+    try:
+        g = synthetic.to_graph(synthetic.load_synthetic(args.preset, args.root))
+    except synthetic.DatasetUnavailable as exc:  # e.g. a cache folder nobody can write to
+        raise SystemExit(f"bench_sampling.py: {str(exc).replace('`root`', '--root')}") from None
     load_s = time.perf_counter() - t0
     train = np.flatnonzero(np.asarray(g.train_mask.array))
     n_classes = int(np.asarray(g.y.array).max()) + 1
@@ -146,8 +161,11 @@ def main(argv=None) -> dict:
                            "last_loss": losses[-1]},
               "peak_rss_mb": peak_rss_mb(), "numba_threads": _threads()}
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+        import pathlib
+
+        from sparsegraph.datasets.download import write_atomic
+
+        write_atomic(pathlib.Path(args.json), json.dumps(result, indent=1).encode())
     return result
 
 

@@ -33,21 +33,34 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sparsegraph.cli.bench import spmm_rows  # noqa: E402  (`sparsegraph bench spmm` too)
+from sparsegraph.cli.bench import spmm_kernels, spmm_rows  # noqa: E402  (`bench spmm` too)
+from sparsegraph.cli.common import POSITIVE_INT, SEED, checked  # noqa: E402
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--nodes", type=int, default=169_343, help="N (default: ogbn-arxiv)")
-    p.add_argument("--edges", type=int, default=2_315_598, help="nnz (default: ogbn-arxiv)")
-    p.add_argument("--features", type=int, nargs="+", default=[16, 64, 128, 256])
+    p.add_argument("--nodes", type=POSITIVE_INT, default=169_343,
+                   help="N (default: ogbn-arxiv)")
+    p.add_argument("--edges", type=checked(int, lambda v: v >= 0, "an int >= 0"),
+                   default=2_315_598, help="nnz, at most N^2 (default: ogbn-arxiv)")
+    p.add_argument("--features", type=POSITIVE_INT, nargs="+", default=[16, 64, 128, 256])
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--index-dtype", default="int32", choices=["int32", "int64"])
-    p.add_argument("--repeat", type=int, default=5, help="timed rounds; the best is reported")
+    p.add_argument("--repeat", type=POSITIVE_INT, default=5,
+                   help="timed rounds; the best is reported")
     p.add_argument("--kernels", nargs="*", help="spmm kernel names to run (default: all)")
-    p.add_argument("--copy-gb", type=float, default=1.0, help="array size of the copy test")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--copy-gb", type=checked(float, lambda v: v > 0, "a number > 0"),
+                   default=1.0, help="array size of the copy test")
+    p.add_argument("--seed", type=SEED, default=0)
     args = p.parse_args(argv)
+    if args.edges > args.nodes ** 2:
+        p.error(f"argument --edges: expected at most --nodes^2 = {args.nodes ** 2} (got "
+                f"{args.edges}): a {args.nodes} x {args.nodes} matrix has no room for more")
+    registered = list(spmm_kernels()["spmm"])
+    unknown = [k for k in args.kernels or [] if k not in registered]
+    if unknown:
+        p.error(f"argument --kernels: unknown kernel(s) {', '.join(map(repr, unknown))} "
+                f"(registered: {', '.join(registered)})")
 
     import numba
 

@@ -1,5 +1,7 @@
-"""Eager vs static (sparsegraph.static.compile) training steps: step time, peak memory, and the
-contribution of each graph pass (ablation: all passes minus one).
+"""Compare eager and static (sparsegraph.static.compile) training steps and each graph pass.
+
+Measured: step time, peak memory, and the contribution of each graph pass (ablation: all
+passes minus one).
 
 Every variant runs in a fresh process (so peak RSS is its own) and trains the same model from
 the same seed. Reported per variant:
@@ -47,6 +49,7 @@ def one(model: str, dataset: str, root, steps: int, variant: str) -> dict:
     from sparsegraph import static
     from sparsegraph.datasets import load_for_training
 
+    parse_variant(variant)  # (--one is not checked by argparse)
     _, g, _ = load_for_training(dataset, root=root, download=False)
     sg.manual_seed(0)
     net = build(model, g, int(np.asarray(g.y.array).max()) + 1, dataset)
@@ -114,24 +117,79 @@ def interleaved(model: str, dataset: str, root, steps: int, rounds: int = 10) ->
             "static_ms": med["static"], "speedup": med["eager"] / med["static"]}
 
 
-def main() -> None:
+def variant_names() -> list[str]:
+    """The variants `one` runs: eager, static (every default pass), static-none (the raw
+    capture) and static-no-<pass> for each default pass."""
+    from sparsegraph.static.passes import DEFAULT_PASSES
+
+    return ["eager", "static", "static-none", *(f"static-no-{x}" for x in DEFAULT_PASSES)]
+
+
+def parse_variant(text: str) -> str:
+    """``--variants``' argparse type: a name of `variant_names` (a typo such as
+    static-no-fusee would otherwise run every pass, labelled as an ablation)."""
+    import difflib
+
+    known = variant_names()
+    if text not in known:
+        close = difflib.get_close_matches(text, known, n=1)
+        raise argparse.ArgumentTypeError(
+            f"unknown variant {text!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+            + f"; expected one of: {', '.join(known)}")
+    return text
+
+
+parse_variant.__name__ = "variant"  # argparse names the type in its messages
+
+
+def parse(argv=None) -> argparse.Namespace:
+    """The options, each bad value refused here (argparse's one line, status 2), before any
+    child process runs."""
+    from sparsegraph.cli.bench_models import MODELS
+    from sparsegraph.cli.common import (
+        FOLDER_PATH,
+        POSITIVE_INT,
+        node_dataset_problem,
+        root_problem,
+    )
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", nargs="+", default=["gcn", "gat"])
+    p.add_argument("--models", nargs="+", default=["gcn", "gat"], choices=MODELS)
     p.add_argument("--datasets", nargs="+", default=["cora", "synthetic:arxiv"])
-    p.add_argument("--variants", nargs="+",
+    p.add_argument("--variants", nargs="+", type=parse_variant,
                    default=["eager", "static-none", "static"] + [
                        f"static-no-{x}" for x in ("fold", "scale", "reorder", "fuse",
-                                                  "attention")])
-    p.add_argument("--steps", type=int, default=30)
-    p.add_argument("--root", default=None)
+                                                  "attention")],
+                   help="eager, static, static-none or static-no-<pass> (default: %(default)s)")
+    p.add_argument("--steps", type=POSITIVE_INT, default=30)
+    p.add_argument("--root", type=FOLDER_PATH, default=None)
     p.add_argument("--interleave", action="store_true",
                    help="eager vs static speed in one process (alternating blocks of steps)")
     p.add_argument("--one", nargs=3, metavar=("MODEL", "DATASET", "VARIANT"),
                    help=argparse.SUPPRESS)
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    if not args.one:
+        problem = (next(filter(None, map(node_dataset_problem, args.datasets)), None)
+                   or root_problem(args.root))
+        if problem:
+            p.error(problem)
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse(argv)
     if args.one:
-        print(json.dumps(one(*args.one[:2], args.root, args.steps, args.one[2])))
-        return
+        from sparsegraph.datasets import DatasetUnavailable
+
+        try:
+            print(json.dumps(one(*args.one[:2], args.root, args.steps, args.one[2])))
+        except (DatasetUnavailable, NotADirectoryError) as exc:  # files missing: say so
+            from sparsegraph.cli.common import dataset_message, fetch_hint
+
+            hint = fetch_hint(args.one[1], args.root)
+            print(f"bench_static.py: {dataset_message(exc, args.root, hint)}", file=sys.stderr)
+            return 2
+        return 0
     if args.interleave:
         print("| model | dataset | eager ms (median) | static ms (median) | speedup |")
         print("|---|---|---|---|---|")
@@ -140,7 +198,7 @@ def main() -> None:
                 r = interleaved(model, dataset, args.root, args.steps)
                 print(f"| {model} | {dataset} | {r['eager_ms']:.2f} | {r['static_ms']:.2f} | "
                       f"{r['speedup']:.2f}x |", flush=True)
-        return
+        return 0
     print("| model | dataset | variant | step ms (median) | step peak MB | peak RSS MB | "
           "last loss |")
     print("|---|---|---|---|---|---|---|")
@@ -155,12 +213,18 @@ def main() -> None:
                 cmd = [sys.executable, __file__, "--one", model, dataset, variant,
                        "--steps", str(args.steps)] + (["--root", args.root] if args.root
                                                       else [])
-                r = json.loads(subprocess.run(cmd, check=True, capture_output=True,
-                                              text=True).stdout.strip().splitlines()[-1])
+                out = subprocess.run(cmd, capture_output=True, text=True)
+                if out.returncode != 0:  # the child's own message, not CalledProcessError's
+                    sys.stderr.write(out.stderr)
+                    print(f"bench_static.py: {model} on {dataset}, {variant}, failed (exit "
+                          f"status {out.returncode})", file=sys.stderr)
+                    return out.returncode if out.returncode > 0 else 1
+                r = json.loads(out.stdout.strip().splitlines()[-1])
                 print(f"| {model} | {dataset} | {variant} | {r['step_ms_median']:.1f} | "
                       f"{r['step_peak_mb']:.1f} | {r['peak_rss_mb']:.0f} | "
                       f"{r['last_loss']:.4f} |", flush=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

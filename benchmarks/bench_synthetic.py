@@ -15,11 +15,17 @@ from sparsegraph.datasets import synthetic
 
 
 def main(argv=None) -> int:
+    from sparsegraph.cli.common import FOLDER_PATH, SEED, folder_problem
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="products", choices=sorted(synthetic.PRESETS))
-    p.add_argument("--out", required=True, help="folder to write the .npy arrays into")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=FOLDER_PATH, required=True,
+                   help="folder to write the .npy arrays into")
+    p.add_argument("--seed", type=SEED, default=0)
     args = p.parse_args(argv)
+    problem = folder_problem("--out", args.out, writable=True)
+    if problem:  # said now, not after the generation
+        p.error(problem)
     t0 = time.perf_counter()
     arrays = synthetic.generate(*synthetic.PRESETS[args.preset], seed=args.seed)
     t1 = time.perf_counter()

@@ -14,6 +14,7 @@ benchmarks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pathlib
 import time
@@ -21,7 +22,13 @@ import time
 import numpy as np
 
 from sparsegraph.datasets import store
-from sparsegraph.datasets.root import cache_dir, check_folder_path, folder_arg
+from sparsegraph.datasets.base import NOT_WRITABLE
+from sparsegraph.datasets.root import (
+    DatasetUnavailable,
+    cache_dir,
+    check_folder_path,
+    folder_arg,
+)
 from sparsegraph.serialization import CORRUPT_DATA, load_npy
 
 PRESETS = {  # nodes, directed edges, features, classes (the real datasets' sizes)
@@ -315,9 +322,29 @@ def load_synthetic(preset: str, root=None, seed: int = 0, mmap: bool = True) -> 
         if arrays is not None:
             return arrays
         if attempt < 2:
-            save(generate(*PRESETS[preset], seed=seed), folder, _cache=True)
+            with _cache_writes(preset, folder, root):
+                if attempt == 0:  # a folder nobody can write to: said before generating
+                    store.temp_folder(folder).rmdir()
+                save(generate(*PRESETS[preset], seed=seed), folder, _cache=True)
     raise ValueError(f"synthetic: the {preset} cache in {folder} is still unreadable after "
                      "generating it again; delete that folder and try again")
+
+
+@contextlib.contextmanager
+def _cache_writes(preset: str, folder: pathlib.Path, root):
+    """A cache that cannot be written (read-only or foreign root, an immutable folder) raises
+    DatasetUnavailable naming the folder and what to do, as a dataset download does."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in NOT_WRITABLE:
+            raise
+        remedy = ("point `root` at a writable folder" if root is not None else
+                  "set XDG_CACHE_HOME to a writable folder (the cache is its sparsegraph "
+                  "folder), or pass another root")
+        raise DatasetUnavailable(
+            f"load_synthetic: cannot write the generated {preset} arrays to {folder} "
+            f"({exc.strerror}); make it writable, or {remedy}") from None
 
 
 def to_graph(arrays: dict):

@@ -124,15 +124,24 @@ def command_line() -> str:
     return " ".join(["sparsegraph", *sys.argv[1:]]) if sys.argv else "sparsegraph bench"
 
 
-def write_outputs(out: str, result: dict, markdown: str) -> tuple[str, str]:
-    """results.json and results.md in ``out``, each written to a temp name and renamed."""
+def write_outputs(out: str, result: dict, markdown: str,
+                  command: str) -> tuple[str, str] | None:
+    """results.json and results.md in ``out``, each written to a temp name and renamed; None
+    after one line on stderr (``command``: who says it) when they cannot be written (the
+    folder was checked before the run: it changed meanwhile)."""
     import pathlib
 
     from sparsegraph.datasets.download import write_atomic
 
     folder = pathlib.Path(out)
-    write_atomic(folder / "results.json", json.dumps(result, indent=2).encode())
-    write_atomic(folder / "results.md", markdown.encode())
+    try:
+        for name, text in (("results.json", json.dumps(result, indent=2)),
+                           ("results.md", markdown)):
+            write_atomic(folder / name, text.encode())
+    except OSError as exc:
+        print(f"{command}: --out: cannot write {folder / name}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return None
     return str(folder / "results.json"), str(folder / "results.md")
 
 
@@ -297,8 +306,9 @@ def _fused_backward(kernel, transposed, gathered_values, g, x):
 
 def cmd_spmm(args: argparse.Namespace) -> int:
     """Forward (A @ X) and backward (A.T @ G + SDDMM) of every CSR spmm kernel."""
-    error = check_device(args.device) or too_small(args, nodes=1, edges=0, features=1,
-                                                   repeat=1) or folder_problem("--out", args.out)
+    error = (check_device(args.device)
+             or too_small(args, nodes=1, edges=0, features=1, repeat=1)
+             or folder_problem("--out", args.out, writable=True))
     if not error and args.edges > args.nodes ** 2:
         error = (f"expected --edges <= --nodes^2 = {args.nodes ** 2} (got {args.edges}): a "
                  f"{args.nodes} x {args.nodes} matrix has no room for more entries")
@@ -344,8 +354,10 @@ def cmd_spmm(args: argparse.Namespace) -> int:
                        "-" if r["backward_fused_ms"] is None else f"{r['backward_fused_ms']:.1f}",
                        "-" if r["backward_fused_ms"] is None
                        else f"{r['backward_fused_ms'] / r['forward_ms']:.2f}"] for r in rows]))
-    paths = write_outputs(args.out, result, md)
-    print(md, end="")
+    paths = write_outputs(args.out, result, md, "sparsegraph bench spmm")
+    print(md, end="")  # the results, even when they could not be written
+    if paths is None:
+        return 2
     print(f"wrote {paths[0]} and {paths[1]}")
     return 0
 

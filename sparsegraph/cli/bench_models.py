@@ -36,6 +36,7 @@ from sparsegraph.cli.common import (
     dataset_message,
     fetch_hint,
     folder_problem,
+    node_dataset_problem,
     progress,
     root_problem,
 )
@@ -109,16 +110,13 @@ def _one_in_child(model: str, dataset: str, args) -> dict:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from sparsegraph.datasets.registry import known_datasets, without_split
-
-    unknown = [d for d in args.datasets if d.lower() not in known_datasets()]
-    no_split = [d for d in args.datasets if without_split(d)]
+    # each name refused now, not as a failed row after the others' epochs
+    refused = [] if args.single else [p for p in map(node_dataset_problem, args.datasets) if p]
+    if refused and not refused[0].startswith("unknown"):
+        refused[0] += "; drop it from --datasets"
     error = (check_device(args.device) or too_small(args, epochs=1) or root_problem(args.root)
-             or (f"unknown dataset {unknown[0]!r} (expected one of "
-                 f"{', '.join(known_datasets())})" if unknown and not args.single else None)
-             or (f"{no_split[0]} has no stored train/val/test split to train on; drop it "
-                 "from --datasets" if no_split and not args.single else None)
-             or (None if args.single else folder_problem("--out", args.out)))
+             or (refused[0] if refused else None)
+             or (None if args.single else folder_problem("--out", args.out, writable=True)))
     if error:
         print(f"sparsegraph bench models: {error}", file=sys.stderr)
         return 2
@@ -152,8 +150,10 @@ def cmd_models(args: argparse.Namespace) -> int:
                        if "error" not in r else f"failed: {r['error']}",
                        f"{r['peak_rss_mb']:.0f} MB" if "error" not in r else ""]
                       + [_mb(r.get("peak_gpu_mb"))] * gpu for r in rows]))
-    paths = write_outputs(args.out, result, md)
-    print(md, end="")
+    paths = write_outputs(args.out, result, md, "sparsegraph bench models")
+    print(md, end="")  # the results, even when they could not be written
+    if paths is None:
+        return 2
     print(f"wrote {paths[0]} and {paths[1]}")
     return 1 if any("error" in r for r in rows) else 0
 

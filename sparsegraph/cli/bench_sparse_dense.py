@@ -344,7 +344,7 @@ def cmd_sparse_dense(args: argparse.Namespace) -> int:
         error = (f"every point has more than --max-nnz {args.max_nnz} entries (nodes "
                  f"{args.nodes}, densities {args.density_sweep}): nothing would be measured")
     else:
-        error = folder_problem("--out", args.out)
+        error = folder_problem("--out", args.out, writable=True)
     if error:
         print(f"sparsegraph bench sparse-vs-dense: {error}", file=sys.stderr)
         return 2
@@ -377,8 +377,10 @@ def cmd_sparse_dense(args: argparse.Namespace) -> int:
               "points": points, "crossovers": crossovers(points, table), "skipped": skipped,
               "cost_table": table, "seconds": time.perf_counter() - t0}
     md = markdown(result)
-    paths = write_outputs(args.out, result, md)
-    print(md, end="")
+    paths = write_outputs(args.out, result, md, "sparsegraph bench sparse-vs-dense")
+    print(md, end="")  # the results, even when they could not be written
+    if paths is None:
+        return 2
     print(f"wrote {paths[0]} and {paths[1]} in {result['seconds']:.0f} s")
     # an earlier run's plots never stay beside these results
     stale, written, status = remove_plots(args.out), [], 0

@@ -43,12 +43,14 @@ POSITIVE_INT = checked(int, lambda v: v >= 1, "an int >= 1")
 def path_type(what: str):
     """An argparse ``type`` for a path flag: an empty (or blank) path is refused, naming the
     flag (``Path("")`` is the current folder, and ``if args.json:`` skips ``''``: either way
-    the user's ``''`` would be ignored, or written to a place they did not name)."""
+    the user's ``''`` would be ignored, or written to a place they did not name). A leading
+    ``~`` is expanded here, once (``--out=~/x`` reaches us unexpanded: the shell expands
+    ``~`` only at the start of a word), so the checks and the writes see the same path."""
 
     def parse(text: str) -> str:
         if not text.strip():
             raise argparse.ArgumentTypeError(f"expected {what} (got {text!r})")
-        return text
+        return os.path.expanduser(text)
 
     parse.__name__ = "path"
     return parse
@@ -58,17 +60,41 @@ FILE_PATH = path_type("a file path")
 FOLDER_PATH = path_type("a folder path")
 
 
-def folder_problem(flag: str, path: str, remedy: str = "pass a folder") -> str | None:
+def folder_problem(flag: str, path: str, remedy: str = "pass a folder", *,
+                   writable: bool = False) -> str | None:
     """Why ``path``, which ``flag`` names (``--root``, ``--out``, ``$SPARSEGRAPH_DATA``),
     cannot be a folder, in one line ending with ``remedy``: it, or a folder above it, is a
-    file. None when it can be (a missing folder is fine: the command creates it)."""
-    folder = pathlib.Path(path).expanduser()
+    file; with ``writable`` (an output folder) also: nothing can be written in it, or, when
+    it is missing, in the folder it would be created in. None when it can be (a missing
+    folder is fine: the command creates it). ``path`` is used as given (the flags' argparse
+    type has expanded ``~``)."""
+    folder = pathlib.Path(path)
     for p in (folder, *folder.parents):
         if p.exists():
-            if p.is_dir():
+            if not p.is_dir():
+                what = "a file" if p == folder else f"inside {p}, a file"
+                return f"{flag} {path} is {what}, not a folder; {remedy}"
+            reason = unwritable(p) if writable else None
+            if reason is None:
                 return None
-            what = "a file" if p == folder else f"inside {p}, a file"
-            return f"{flag} {path} is {what}, not a folder; {remedy}"
+            if p == folder:
+                return f"{flag}: {path} is not writable ({reason})"
+            return f"{flag}: {path} cannot be created: {p} is not writable ({reason})"
+    return None
+
+
+def unwritable(folder) -> str | None:
+    """Why no file can be created in the existing ``folder`` (None when one can): a file is
+    created there and removed. ``os.access`` is not enough: root passes it for a read-only
+    file system, /proc, or an immutable (``chattr +i``) folder."""
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(prefix=".sparsegraph-write-check.", dir=folder)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    os.close(fd)
+    os.unlink(name)
     return None
 
 
@@ -83,8 +109,9 @@ def file_problem(flag: str, path: str | None) -> str | None:
         return f"{flag}: {path} is a directory; name a file in it"
     if not os.path.isdir(folder):
         return f"{flag}: the folder of {path} does not exist"
-    if not os.access(folder, os.W_OK):
-        return f"{flag}: the folder of {path} is not writable"
+    reason = unwritable(folder)
+    if reason is not None:
+        return f"{flag}: the folder of {path} is not writable ({reason})"
     return None
 
 
@@ -94,8 +121,8 @@ def root_problem(root: str | None) -> str | None:
     if root is not None:
         return folder_problem("--root", root)
     given = os.environ.get("SPARSEGRAPH_DATA")  # unset or empty: the user cache, no flag's
-    return folder_problem("$SPARSEGRAPH_DATA", given, "point it at a folder (or pass "
-                          "--root)") if given else None
+    return folder_problem("$SPARSEGRAPH_DATA", os.path.expanduser(given), "point it at a "
+                          "folder (or pass --root)") if given else None
 
 
 def no_split_message(dataset: str, command: str = "train") -> str:
@@ -110,6 +137,24 @@ def split_problem(dataset: str, command: str) -> str | None:
     from sparsegraph.datasets.registry import without_split
 
     return no_split_message(dataset, command) if without_split(dataset) else None
+
+
+def node_dataset_problem(name: str) -> str | None:
+    """Why ``name`` cannot be trained on as a node-classification dataset with a stored split
+    (the benchmarks' full-batch epochs), in one line, said before any file is read: an
+    unknown name, a graph-classification (TU) dataset, no stored split. None when it can."""
+    from sparsegraph.datasets import TUDataset
+    from sparsegraph.datasets.registry import known_datasets, without_split
+
+    known = known_datasets()
+    if name.lower() not in known:
+        return f"unknown dataset {name!r} (expected one of {', '.join(known)})"
+    if name.upper() in TUDataset.names:
+        return (f"{name} is a graph-classification dataset; the benchmarked models "
+                "classify nodes (cora, citeseer, synthetic:..., ...)")
+    if without_split(name):
+        return f"{name} has no stored train/val/test split to train on"
+    return None
 
 
 def dataset_message(exc: Exception, root: str | None, download_hint: str) -> str:

@@ -84,16 +84,23 @@ def add_graph_parser(sub) -> None:
     p.set_defaults(func=cmd_graph)
 
 
-def _write(path: str, text: str) -> None:
+def _write(path: str, text: str) -> bool:
     """``text`` to ``path`` through a temp file and a rename (`write_atomic`: the temp file
     never stays, not even when Ctrl-C lands mid-write). Nothing is written after a Ctrl-C
-    that numba's compiler swallowed (see common._Sigint)."""
+    that numba's compiler swallowed (see common._Sigint). False after one line on stderr
+    when it cannot be written (``--out`` was checked first: its folder changed meanwhile)."""
     import pathlib
 
     from sparsegraph.datasets.download import write_atomic
 
     raise_if_interrupted()
-    write_atomic(pathlib.Path(path), text.encode())
+    try:
+        write_atomic(pathlib.Path(path), text.encode())
+    except OSError as exc:
+        print(f"sparsegraph graph: --out: cannot write {path}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return False
+    return True
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
@@ -135,12 +142,14 @@ def cmd_graph(args: argparse.Namespace) -> int:
     step = static.node_classification_step(model, graph, optimizer)
     if args.dynamic:
         g = static.dynamic_graph(step(), model)  # the README's eager_loss = step(); leaves named
-        _write(args.out, g.to_dot() if fmt == "dot" else str(g) + "\n")
+        if not _write(args.out, g.to_dot() if fmt == "dot" else str(g) + "\n"):
+            return 2
         print(f"wrote the dynamic graph of the {args.model} loss ({len(g.nodes)} nodes) to "
               f"{args.out}")
         return 0
     g = static.optimize(static.trace(step), args.passes)
-    _write(args.out, g.to_dot() if fmt == "dot" else str(g) + "\n")
+    if not _write(args.out, g.to_dot() if fmt == "dot" else str(g) + "\n"):
+        return 2
     print(f"wrote the {args.model} training step on {args.dataset} ({len(g.nodes)} nodes, "
           f"{g.count(kind='backward')} backward) to {args.out}")
     for note in g.notes:

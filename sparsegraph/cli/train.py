@@ -381,18 +381,32 @@ def cmd_train(args: argparse.Namespace) -> int:
     if task == "node" and data.train_mask is None:  # caught above for the known names
         print(no_split_message(args.dataset), file=sys.stderr)
         return 2
-    if task == "node":
-        if cfg["device"] != "cpu":  # the model follows in run_node_classification
-            data = data.to(cfg["device"])
-        out = run_node_classification(cfg, data, args.quiet)
-    else:
-        out = run_graph_classification(cfg, data, folds_fn, args.quiet)
+    try:
+        if task == "node":
+            if cfg["device"] != "cpu":  # the model follows in run_node_classification
+                data = data.to(cfg["device"])
+            out = run_node_classification(cfg, data, args.quiet)
+        else:
+            out = run_graph_classification(cfg, data, folds_fn, args.quiet)
+    except MemoryError as exc:  # numpy's (or cupy's) refusal of an array too large
+        print(f"sparsegraph train: {memory_message(cfg, args.dataset, exc)}", file=sys.stderr)
+        return 2
     result = summarize(cfg, out)
     for line in summary_lines(result):
         print(line)
     if args.json:
         return write_json(args.json, result)
     return 0
+
+
+def memory_message(cfg: dict, dataset: str, exc: BaseException) -> str:
+    """The one line for a MemoryError while training: the sizes asked for (the model's size
+    flags, with the defaults they fell back to) and what could not be allocated."""
+    sizes = ", ".join(f"--{key.replace('_', '-')} {cfg[key]}"
+                      for key in ("hidden", "heads", "batch_size") if key in cfg)
+    why = str(exc).strip() or type(exc).__name__
+    return (f"out of memory training --model {cfg['model']} on {dataset}"
+            + (f" with {sizes}" if sizes else "") + f" ({why}); pick smaller sizes")
 
 
 def write_json(path: str, result: dict) -> int:
