@@ -11,6 +11,21 @@ from sparsegraph.optim.optimizer import Optimizer
 __all__ = ["Adam", "AdamW"]
 
 
+def check_betas_eps(opt: Optimizer, group: dict) -> None:
+    """``betas`` a pair of numbers in [0, 1) and ``eps >= 0`` (the Adam family's checks)."""
+    name, betas = type(opt).__name__, group["betas"]
+    opt._check_number(group, "eps")
+    if not isinstance(betas, tuple | list) or len(betas) != 2 or any(
+            isinstance(b, bool) or not isinstance(b, int | float | np.integer | np.floating)
+            for b in betas):
+        raise TypeError(f"{name}: expected betas to be a pair of numbers (got "
+                        f"{type(betas).__name__} {betas!r})")
+    if not all(0.0 <= b < 1.0 for b in betas):
+        raise ValueError(f"{name}: expected betas in [0, 1) (got {betas})")
+    if not group["eps"] >= 0:
+        raise ValueError(f"{name}: expected eps >= 0 (got {group['eps']})")
+
+
 class Adam(Optimizer):
     """Kingma & Ba, "Adam" (2015), as ``torch.optim.Adam``.
 
@@ -42,17 +57,7 @@ class Adam(Optimizer):
 
     def _check(self, group: dict) -> None:
         super()._check(group)
-        name, betas = type(self).__name__, group["betas"]
-        self._check_number(group, "eps")
-        if not isinstance(betas, tuple | list) or len(betas) != 2 or any(
-                isinstance(b, bool) or not isinstance(b, int | float | np.integer | np.floating)
-                for b in betas):
-            raise TypeError(f"{name}: expected betas to be a pair of numbers (got "
-                            f"{type(betas).__name__} {betas!r})")
-        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"{name}: expected betas in [0, 1) (got {betas})")
-        if not group["eps"] >= 0:
-            raise ValueError(f"{name}: expected eps >= 0 (got {group['eps']})")
+        check_betas_eps(self, group)
 
     def _update(self, p, g, state, group):
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]

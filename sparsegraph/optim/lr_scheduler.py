@@ -1,4 +1,10 @@
-"""Learning-rate schedulers: `StepLR`, `CosineAnnealingLR`, `ReduceLROnPlateau`.
+"""Learning-rate schedulers, as ``torch.optim.lr_scheduler``.
+
+This module holds `StepLR`, `CosineAnnealingLR`, `ReduceLROnPlateau` and the composites
+`SequentialLR` and `ChainedScheduler`; it re-exports `LRScheduler` (scheduler_base), the
+factor schedulers `LambdaLR`, `MultiplicativeLR`, `ExponentialLR`, `MultiStepLR`, `ConstantLR`,
+`LinearLR` (schedulers_factor) and `OneCycleLR`, `CosineAnnealingWarmRestarts`
+(schedulers_cyclic).
 
 They follow ``torch.optim.lr_scheduler``: construction records each group's ``initial_lr`` and
 sets epoch 0; each ``step()`` advances one epoch and updates the groups' ``"lr"`` with PyTorch's
@@ -11,79 +17,23 @@ chainable (recursive) formulas, which equal the closed forms when nothing else c
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 
-import numpy as np
-
-from sparsegraph.optim.optimizer import Optimizer
+from sparsegraph.optim.scheduler_base import LRScheduler, check_number, check_optimizer, untraced
+from sparsegraph.optim.schedulers_cyclic import CosineAnnealingWarmRestarts, OneCycleLR
+from sparsegraph.optim.schedulers_factor import (
+    ConstantLR,
+    ExponentialLR,
+    LambdaLR,
+    LinearLR,
+    MultiplicativeLR,
+    MultiStepLR,
+)
 from sparsegraph.tensor import TRACE
 
-__all__ = ["LRScheduler", "StepLR", "CosineAnnealingLR", "ReduceLROnPlateau"]
-
-
-def _check_optimizer(who: str, optimizer) -> None:
-    # PyTorch's message; a model passed by mistake would fail later at `.param_groups`
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"{who}: {type(optimizer).__name__} is not an Optimizer "
-                        "(expected e.g. sg.optim.SGD(model.parameters(), lr=...))")
-
-
-def _check_number(who: str, key: str, value, *, integer: bool = False,
-                  at_least: float | None = None) -> None:
-    """A real (``integer``: whole) number option, checked at construction: a str or a bool
-    would only fail epochs later, inside ``step``."""
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        raise TypeError(f"{who}: expected {'an int' if integer else 'a number'} for {key} "
-                        f"(got {type(value).__name__} {value!r})")
-    if at_least is not None and not value >= at_least:
-        raise ValueError(f"{who}: expected {key} >= {at_least} (got {value!r})")
-
-
-class LRScheduler:
-    """Base class: subclasses define ``get_lr()`` (the new lr of every group)."""
-
-    def __init__(self, optimizer, last_epoch: int = -1):
-        name = type(self).__name__
-        _check_optimizer(name, optimizer)
-        _check_number(name, "last_epoch", last_epoch, integer=True, at_least=-1)
-        self.optimizer = optimizer
-        groups = optimizer.param_groups
-        if last_epoch == -1:
-            for group in groups:
-                group.setdefault("initial_lr", group["lr"])
-        else:
-            for i, group in enumerate(groups):
-                if "initial_lr" not in group:
-                    raise KeyError(f"{name}: param_groups[{i}] has no 'initial_lr'; it is needed "
-                                   "to resume with last_epoch != -1")
-        self.base_lrs = [group["initial_lr"] for group in groups]
-        self.last_epoch = last_epoch
-        self._step_count = 0
-        self.step()
-
-    def get_lr(self) -> list[float]:
-        raise NotImplementedError
-
-    def get_last_lr(self) -> list[float]:
-        """The learning rates set by the last ``step()`` (one per parameter group)."""
-        return list(self._last_lr)
-
-    def step(self) -> None:
-        """Advance one epoch and set every group's lr."""
-        if TRACE.tracer is not None and self._step_count:  # not the constructor's own step
-            TRACE.tracer.record_effect("step", self)  # a compiled step replays it every call
-        self._step_count += 1
-        self.last_epoch += 1
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
-
-    def state_dict(self) -> dict:
-        """Every attribute but the optimizer (plain numbers and lists: `sg.save` stores it)."""
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        self.__dict__.update(state_dict)
+__all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
+           "LinearLR", "ExponentialLR", "SequentialLR", "CosineAnnealingLR", "ChainedScheduler",
+           "ReduceLROnPlateau", "OneCycleLR", "CosineAnnealingWarmRestarts"]
 
 
 class StepLR(LRScheduler):
@@ -97,10 +47,10 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        _check_number("StepLR", "step_size", step_size)
+        check_number("StepLR", "step_size", step_size)
         if not step_size > 0 or int(step_size) != step_size:
             raise ValueError(f"StepLR: expected an int step_size > 0 (got {step_size!r})")
-        _check_number("StepLR", "gamma", gamma)
+        check_number("StepLR", "gamma", gamma)
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
@@ -109,6 +59,10 @@ class StepLR(LRScheduler):
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return lrs
         return [lr * self.gamma for lr in lrs]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base * self.gamma ** (self.last_epoch // self.step_size)
+                for base in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -127,10 +81,10 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
-        _check_number("CosineAnnealingLR", "T_max", T_max)
+        check_number("CosineAnnealingLR", "T_max", T_max)
         if not T_max > 0:
             raise ValueError(f"CosineAnnealingLR: expected T_max > 0 (got {T_max!r})")
-        _check_number("CosineAnnealingLR", "eta_min", eta_min)
+        check_number("CosineAnnealingLR", "eta_min", eta_min)
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
@@ -150,6 +104,11 @@ class CosineAnnealingLR(LRScheduler):
                                            strict=True)] + added
         ratio = (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T))
         return [ratio * (group["lr"] - eta) + eta for group in groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        eta = self.eta_min
+        return [eta + (base - eta) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
+                for base in self.base_lrs]
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -178,29 +137,29 @@ class ReduceLROnPlateau(LRScheduler):
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
                  min_lr: float | list[float] = 0.0, eps: float = 1e-8):
         name = "ReduceLROnPlateau"
-        _check_optimizer(name, optimizer)
+        check_optimizer(name, optimizer)
         n = len(optimizer.param_groups)
         if mode not in ("min", "max"):
             raise ValueError(f"{name}: expected mode 'min' or 'max' (got {mode!r})")
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"{name}: expected threshold_mode 'rel' or 'abs' "
                              f"(got {threshold_mode!r})")
-        _check_number(name, "factor", factor)
+        check_number(name, "factor", factor)
         if not 0.0 <= factor < 1.0:
             raise ValueError(f"{name}: expected factor in [0, 1) (got {factor})")
         for key, value in (("threshold", threshold), ("eps", eps)):
-            _check_number(name, key, value)
+            check_number(name, key, value)
         for key, value in (("patience", patience), ("cooldown", cooldown)):
-            _check_number(name, key, value, integer=True, at_least=0)
+            check_number(name, key, value, integer=True, at_least=0)
         if isinstance(min_lr, list | tuple):
             if len(min_lr) != n:
                 raise ValueError(f"{name}: expected {n} min_lr values, one per group "
                                  f"(got {len(min_lr)})")
             for i, value in enumerate(min_lr):
-                _check_number(name, f"min_lr[{i}]", value)
+                check_number(name, f"min_lr[{i}]", value)
             self.min_lrs, self.default_min_lr = list(min_lr), None
         else:
-            _check_number(name, "min_lr", min_lr)
+            check_number(name, "min_lr", min_lr)
             self.min_lrs, self.default_min_lr = [min_lr] * n, min_lr
         self.optimizer = optimizer
         self.mode, self.factor, self.patience = mode, factor, patience
@@ -253,3 +212,128 @@ class ReduceLROnPlateau(LRScheduler):
                                "add_param_group was called after the scheduler was built; set "
                                f"scheduler.min_lrs to a list of {n} values")
         self.min_lrs = [self.default_min_lr] * n
+
+
+def _check_schedulers(who: str, schedulers, optimizer) -> list:
+    if isinstance(schedulers, LRScheduler) or not isinstance(schedulers, list | tuple):
+        raise TypeError(f"{who}: expected a list of schedulers as schedulers (got "
+                        f"{type(schedulers).__name__})")
+    if not schedulers:
+        raise ValueError(f"{who}: expected at least one scheduler in schedulers (got none)")
+    for i, sched in enumerate(schedulers):
+        if not isinstance(sched, LRScheduler):
+            raise TypeError(f"{who}: expected an LRScheduler at schedulers[{i}] (got "
+                            f"{type(sched).__name__})")
+        if isinstance(sched, ReduceLROnPlateau):
+            raise ValueError(f"{who}: does not support ReduceLROnPlateau (schedulers[{i}]), "
+                             "which needs a metric at each step")
+        if sched.optimizer is not optimizer:
+            raise ValueError(f"{who}: schedulers[{i}] is bound to another optimizer than the "
+                             "one given (or than schedulers[0]'s)")
+    return list(schedulers)
+
+
+class _Composite(LRScheduler):
+    """State of a scheduler made of schedulers: its own attributes plus each one's
+    ``state_dict()`` (torch's layout: ``state["_schedulers"]``)."""
+
+    def state_dict(self) -> dict:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        inner = state.pop("_schedulers")
+        if len(inner) != len(self._schedulers):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: the state holds "
+                             f"{len(inner)} schedulers, this one {len(self._schedulers)}")
+        self.__dict__.update(state)
+        for sched, saved in zip(self._schedulers, inner, strict=True):
+            sched.load_state_dict(saved)
+
+    def _record(self) -> None:
+        if TRACE.tracer is not None:
+            TRACE.tracer.record_effect("step", self)
+
+
+class SequentialLR(_Composite):
+    """Run ``schedulers[0]`` until epoch ``milestones[0]``, then ``schedulers[1]`` (restarted
+    at its epoch 0, with its closed form where it has one) until ``milestones[1]``, and so on.
+
+    As torch: construction resets every group's lr to its ``initial_lr``, undoes the initial
+    step of every scheduler and redoes only the first one's.
+
+    Args:
+        optimizer: the optimizer the schedulers are bound to.
+        schedulers: list of schedulers (not ReduceLROnPlateau).
+        milestones: increasing epochs, one fewer than the schedulers.
+        last_epoch: as other schedulers. (default: -1)
+    """
+
+    def __init__(self, optimizer, schedulers, milestones, last_epoch: int = -1):
+        name = "SequentialLR"
+        check_optimizer(name, optimizer)
+        self._schedulers = _check_schedulers(name, schedulers, optimizer)
+        if not isinstance(milestones, list | tuple):
+            raise TypeError(f"{name}: expected a list of ints as milestones (got "
+                            f"{type(milestones).__name__})")
+        if len(milestones) != len(schedulers) - 1:
+            raise ValueError(f"{name}: expected one milestone fewer than schedulers "
+                             f"({len(schedulers) - 1}) (got {len(milestones)} milestones for "
+                             f"{len(schedulers)} schedulers)")
+        for i, m in enumerate(milestones):
+            check_number(name, f"milestones[{i}]", m, integer=True, at_least=0)
+        if list(milestones) != sorted(milestones):
+            raise ValueError(f"{name}: expected increasing milestones (got {list(milestones)})")
+        check_number(name, "last_epoch", last_epoch, integer=True, at_least=-1)
+        self._milestones = list(milestones)
+        self.last_epoch = last_epoch + 1
+        self.optimizer = optimizer
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        for sched in self._schedulers:
+            sched.last_epoch -= 1
+        with untraced():
+            self._schedulers[0]._initial_step()
+        self._last_lr = self._schedulers[0].get_last_lr()
+
+    def step(self) -> None:
+        self._record()
+        self.last_epoch += 1
+        idx = bisect_right(self._milestones, self.last_epoch)
+        sched = self._schedulers[idx]
+        with untraced():
+            if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
+                sched.step(0)
+            else:
+                sched.step()
+        self._last_lr = sched.get_last_lr()
+
+
+class ChainedScheduler(_Composite):
+    """Step every scheduler of the list at each ``step()``: their factors multiply (each reads
+    the lr the previous one wrote).
+
+    Args:
+        schedulers: list of schedulers bound to one optimizer (not ReduceLROnPlateau).
+        optimizer: that optimizer; by default ``schedulers[0].optimizer``. (default: None)
+    """
+
+    def __init__(self, schedulers, optimizer=None):
+        name = "ChainedScheduler"
+        if optimizer is None:
+            if isinstance(schedulers, list | tuple) and schedulers:
+                optimizer = getattr(schedulers[0], "optimizer", None)
+        else:
+            check_optimizer(name, optimizer)
+        self._schedulers = _check_schedulers(name, schedulers, optimizer)
+        self.optimizer = optimizer
+        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+    def step(self) -> None:
+        self._record()
+        with untraced():
+            for sched in self._schedulers:
+                sched.step()
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
