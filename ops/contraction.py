@@ -177,12 +177,17 @@ def einsum(subscripts: str, *operands: Tensor) -> Tensor:
     >>> einsum("ij,jk->ik", a, b).shape
     (2, 4)
 
+    As in PyTorch, the operands may also come as one list or tuple
+    (``einsum("ij,jk->ik", [a, b])``).
+
     Raises:
         TypeError: for a non-Tensor operand.
         ValueError: for subscripts that do not fit the operands (see `parse`), mismatched
             sizes of one index (sizes of an index repeated within one operand must be
             equal), or operands on different devices.
     """
+    if len(operands) == 1 and isinstance(operands[0], list | tuple):
+        operands = tuple(operands[0])  # torch's older form: the operands in one sequence
     if not operands:
         raise ValueError("einsum: expected at least one operand")
     for i, t in enumerate(operands):

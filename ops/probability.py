@@ -7,6 +7,8 @@ before backward raises instead of silently giving a wrong gradient.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from sparsegraph.autograd.function import Function
@@ -82,9 +84,18 @@ class LogSoftmax(Function):
                                                             ctx.dim), None
 
 
+def implicit_dim(op: str, ndim: int, stacklevel: int) -> int:
+    """PyTorch's dim for a softmax called without one (``_get_softmax_dim``): 0 for 0-d, 1-d
+    and 3-d input, else 1, with its deprecation UserWarning (``stacklevel`` counted from this
+    function, as ``warnings.warn``'s: 2 points at its caller)."""
+    warnings.warn(f"Implicit dimension choice for {op} has been deprecated. Change the call to "
+                  "include dim=X as an argument.", stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
 def _check(op, input, dim, dtype):
     """``input`` cast to ``dtype`` first (PyTorch's ``dtype=``: computed and returned in it,
-    differentiable through the cast), and the normalised ``dim``."""
+    differentiable through the cast), and the normalised ``dim`` (None: `implicit_dim`)."""
     check_tensor(op, "input", input)
     if dtype is not None:
         dt = as_dtype(dtype)
@@ -94,15 +105,18 @@ def _check(op, input, dim, dtype):
     if input.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating tensor (got {input.dtype}); use .float() "
                         "or pass dtype=")
+    if dim is None:
+        dim = implicit_dim(op, input.ndim, 4)  # the warning points at softmax's caller
     return input, norm_dim(op, dim, input.ndim)
 
 
-def softmax(input: Tensor, dim: int = -1, *, dtype=None) -> Tensor:
+def softmax(input: Tensor, dim: int | None = None, *, dtype=None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim``, computed stably (finite for any finite input).
 
     Args:
         input: floating tensor of any shape (any dtype with ``dtype``).
-        dim: the dim that sums to one. (default: -1)
+        dim: the dim that sums to one. None is PyTorch's deprecated implicit choice: dim 0
+            for 0-d, 1-d and 3-d input, else dim 1, with its UserWarning. (default: None)
         dtype: cast ``input`` to this floating dtype first, as PyTorch's (e.g. float64 for
             float32 input, against overflow); the result has it. (default: None)
 
@@ -113,12 +127,13 @@ def softmax(input: Tensor, dim: int = -1, *, dtype=None) -> Tensor:
     return Softmax.apply(*_check("softmax", input, dim, dtype))
 
 
-def log_softmax(input: Tensor, dim: int = -1, *, dtype=None) -> Tensor:
+def log_softmax(input: Tensor, dim: int | None = None, *, dtype=None) -> Tensor:
     """``x - logsumexp(x)`` along ``dim``, computed stably (finite for any finite input).
 
     Args:
         input: floating tensor of any shape (any dtype with ``dtype``).
-        dim: the normalised dim. (default: -1)
+        dim: the normalised dim. None is PyTorch's deprecated implicit choice: dim 0 for
+            0-d, 1-d and 3-d input, else dim 1, with its UserWarning. (default: None)
         dtype: cast ``input`` to this floating dtype first, as PyTorch's. (default: None)
 
     Raises:

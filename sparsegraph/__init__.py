@@ -31,9 +31,9 @@ from sparsegraph import backend, kernels  # noqa: E402
 from sparsegraph.backend import cuda_available, device  # noqa: E402
 from sparsegraph.tensor import Tensor  # noqa: E402
 from sparsegraph.creation import (  # noqa: E402
-    Generator, arange, default_generator, empty, empty_like, eye, full, full_like,
-    get_default_dtype, linspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn,
-    randn_like, randperm, set_default_dtype, tensor, zeros, zeros_like,
+    Generator, arange, as_tensor, default_generator, empty, empty_like, eye, from_numpy, full,
+    full_like, get_default_dtype, is_tensor, linspace, manual_seed, ones, ones_like, rand,
+    rand_like, randint, randn, randn_like, randperm, set_default_dtype, tensor, zeros, zeros_like,
 )
 from sparsegraph.sparse import (  # noqa: E402
     SparseTensor, Structure, from_edge_index, from_scipy, sparse_coo, sparse_csr,
@@ -71,6 +71,7 @@ _CORE = [
     "Tensor", "Generator", "arange", "default_generator", "empty", "empty_like", "eye", "full",
     "full_like", "get_default_dtype", "linspace", "manual_seed", "ones", "ones_like", "rand",
     "rand_like", "randint", "randn", "randn_like", "randperm", "tensor", "zeros", "zeros_like",
+    "from_numpy", "as_tensor", "is_tensor",
     "SparseTensor", "Structure", "from_edge_index", "from_scipy", "sparse_coo", "sparse_csr",
     "Function", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled",
     "Parameter", "load", "save", "Graph", "cuda_available", "device", "set_default_dtype",

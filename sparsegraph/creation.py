@@ -180,6 +180,60 @@ def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor
     return t
 
 
+def from_numpy(ndarray) -> Tensor:
+    """A tensor sharing memory with the numpy array ``ndarray``, as ``torch.from_numpy``:
+    writes through either show in both, and the dtype is kept (float64 stays float64).
+
+    Raises:
+        TypeError: for anything but a numpy array, or a dtype tensors cannot hold without a
+            copy (complex, object, uint16 / uint32 / uint64, float128, ...).
+        ValueError: for an array in the other byte order (a copy would be needed).
+    """
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"from_numpy: expected `ndarray` to be a numpy.ndarray (got "
+                        f"{type(ndarray).__name__})")
+    dt = ndarray.dtype
+    if backend.supported_dtype(dt, "from_numpy", "`ndarray`") != dt:
+        if not dt.isnative and dt.kind in "biuf":
+            raise ValueError(f"from_numpy: expected `ndarray` in the machine's byte order (got "
+                             f"dtype {dt.str}); convert it with ndarray.astype(ndarray.dtype"
+                             ".newbyteorder('='))")
+        raise TypeError(f"from_numpy: expected `ndarray` of a dtype tensors hold (float64, "
+                        f"float32, float16, int64, int32, int16, int8, uint8, bool; got "
+                        f"{dt}); use sparsegraph.tensor(ndarray), which converts a copy")
+    return wrap(ndarray if type(ndarray) is np.ndarray else ndarray.view(np.ndarray))
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """``data`` as a tensor, sharing memory where it can, as ``torch.as_tensor``: a Tensor
+    with the asked dtype and device is returned as is (else ``data.to(...)``, which keeps its
+    history), an array with them (numpy, or CuPy on that device) is wrapped without a copy;
+    anything else is converted as by `tensor`.
+
+    Args:
+        data: a Tensor, array, scalar or nested list.
+        dtype: the dtype (default: ``data``'s, else inferred as by `tensor`).
+        device: "cpu" or "cuda[:N]" (default: ``data``'s for a Tensor or array, else "cpu").
+    """
+    device = None if device is None else backend.normalize_device(device)
+    if isinstance(data, Tensor):
+        dt = None if dtype is None else backend.as_dtype(dtype)
+        move = {k: v for k, v in (("device", device), ("dtype", dt)) if v is not None and v != (
+            data.device if k == "device" else data.dtype)}
+        return data.to(**move) if move else data
+    return wrap(as_array(data, dtype, device))
+
+
+def is_tensor(obj) -> bool:
+    """Whether ``obj`` is a tensor, as ``torch.is_tensor``: a `Tensor` or a `SparseTensor`
+    (torch's sparse tensors are tensors too); arrays, lists and numbers are not."""
+    if isinstance(obj, Tensor):
+        return True
+    from sparsegraph.sparse import SparseTensor  # the layer above: imported on use
+
+    return isinstance(obj, SparseTensor)
+
+
 def _make(array, requires_grad: bool) -> Tensor:
     t = wrap(array)
     return t.requires_grad_(True) if requires_grad else t

@@ -136,6 +136,17 @@ class Tensor(TensorMethods):
     def numel(self) -> int:
         return int(self.array.size)
 
+    def is_contiguous(self, memory_format=None) -> bool:
+        """Whether the memory is in row-major (C) order, as PyTorch's: strides of size-1 dims
+        do not matter and an empty tensor is contiguous. ``memory_format`` may only be the
+        default (None or "contiguous_format"): there are no channels-last layouts here."""
+        if memory_format is not None and str(memory_format).removeprefix("torch.") != (
+                "contiguous_format"):
+            raise ValueError(f"is_contiguous: expected `memory_format` to be the default "
+                             f"contiguous_format (got {memory_format!r}); channels-last "
+                             "layouts are not supported")
+        return bool(self.array.flags.c_contiguous)
+
     @property
     def xp(self):
         return np if self.device == "cpu" else backend.array_module(self.device)

@@ -440,10 +440,10 @@ class TensorMethods(ShapeMethods):
     def dot(self, other):
         return _ops().dot(self, other)
 
-    def softmax(self, dim=-1, *, dtype=None):
+    def softmax(self, dim=None, *, dtype=None):
         return _ops().softmax(self, dim, dtype=dtype)
 
-    def log_softmax(self, dim=-1, *, dtype=None):
+    def log_softmax(self, dim=None, *, dtype=None):
         return _ops().log_softmax(self, dim, dtype=dtype)
 
 

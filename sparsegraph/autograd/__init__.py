@@ -1,7 +1,19 @@
 """Reverse-mode autograd: `Function`, the engine, grad mode, and the functional `grad`."""
 
+from sparsegraph.autograd.anomaly import (
+    detect_anomaly,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    set_detect_anomaly,
+)
 from sparsegraph.autograd.engine import backward, grad
-from sparsegraph.autograd.function import AccumulateGrad, Context, Function, Node
+from sparsegraph.autograd.function import (
+    AccumulateGrad,
+    Context,
+    Function,
+    Node,
+    once_differentiable,
+)
 from sparsegraph.autograd.grad_mode import (
     enable_grad,
     is_grad_enabled,
@@ -10,6 +22,18 @@ from sparsegraph.autograd.grad_mode import (
 )
 
 __all__ = [
-    "AccumulateGrad", "Context", "Function", "Node", "backward", "enable_grad", "grad",
-    "is_grad_enabled", "no_grad", "set_grad_enabled",
+    "AccumulateGrad", "Context", "Function", "Node", "backward", "detect_anomaly",
+    "enable_grad", "grad", "gradcheck", "is_anomaly_check_nan_enabled", "is_anomaly_enabled",
+    "is_grad_enabled", "no_grad", "once_differentiable", "set_detect_anomaly",
+    "set_grad_enabled",
 ]
+
+
+def __getattr__(name):
+    # `sg.autograd.gradcheck` is `sg.testing.gradcheck` (torch.autograd.gradcheck's place);
+    # sparsegraph.testing sits above autograd, so it is imported on first use, not here
+    if name == "gradcheck":
+        from sparsegraph.testing import gradcheck
+
+        return gradcheck
+    raise AttributeError(f"module 'sparsegraph.autograd' has no attribute {name!r}")

@@ -7,6 +7,7 @@ summed gradient. Pending gradients live in a dict and are dropped as soon as the
 
 from __future__ import annotations
 
+from sparsegraph.autograd.anomaly import ANOMALY, check_nan
 from sparsegraph.autograd.function import AccumulateGrad, Node, grad_edge
 from sparsegraph.autograd.grad_mode import MODE
 from sparsegraph.tensor import TRACE, Tensor, wrap
@@ -128,6 +129,7 @@ def run_backward(roots, grads, *, retain_graph: bool, capture=None) -> dict | No
         slot[nr] = g if slot[nr] is None else slot[nr] + g
     captured = {} if capture is not None else None
     ready = [node for node in pending if deps.get(node, 0) == 0]
+    nan_check = ANOMALY.enabled and ANOMALY.check_nan  # `detect_anomaly`: read once
     prev_mode, MODE.enabled = MODE.enabled, False
     try:
         while ready:
@@ -156,6 +158,8 @@ def run_backward(roots, grads, *, retain_graph: bool, capture=None) -> dict | No
                     continue  # nothing asked for lies below: neither run nor freed
             if any(g is not None for g in node_grads):
                 input_grads = node.run(node_grads)
+                if nan_check:
+                    check_nan(node, input_grads)
                 n_inputs = len(node.next_functions)
                 if len(input_grads) != n_inputs:
                     input_grads = _trim(node, input_grads, n_inputs)
@@ -313,7 +317,7 @@ def _backward_into(roots, gs, inputs, *, retain_graph: bool) -> None:
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=False):
+         allow_unused=None, *, materialize_grads=False):
     """Gradients of ``outputs`` with respect to ``inputs``, returned instead of accumulated.
 
     Only the nodes on a path from ``outputs`` to ``inputs`` run (the graph below the inputs
@@ -326,11 +330,20 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         grad_outputs: one gradient per output (None entries mean ones for scalars).
         retain_graph: keep saved buffers for another backward. (default: False)
         create_graph: must be False (double backward is not supported).
-        allow_unused: return None for an input the outputs do not depend on instead of raising.
+        allow_unused: return None for an input the outputs do not depend on instead of
+            raising. (default: False, or True with ``materialize_grads``)
+        materialize_grads: zeros (shaped like the input) instead of None for an unused
+            input; it implies ``allow_unused``, and ``allow_unused=False`` with it is a
+            ValueError, as in PyTorch. (default: False)
 
     Returns:
         A tuple with one gradient Tensor (or None) per input.
     """
+    if materialize_grads and allow_unused is False:
+        raise ValueError("grad: expected allow_unused to be True or not passed when "
+                         "materialize_grads=True (got allow_unused=False)")
+    if allow_unused is None:
+        allow_unused = materialize_grads
     if TRACE.tracer is not None:
         TRACE.tracer.escape(None, "sparsegraph.autograd.grad()")
     _no_double_backward(create_graph, "grad")
@@ -355,6 +368,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(
                 f"grad: inputs[{i}] was not used to compute the outputs; pass allow_unused=True"
             )
+        if g is None and materialize_grads:
+            g = inputs[i].xp.zeros(inputs[i].shape, inputs[i].dtype)
         result.append(None if g is None else wrap(g))
     return tuple(result)
 

@@ -1,6 +1,8 @@
 """`Function` (the user-facing op contract), its `Context`, and the graph nodes it records.
 
-A Function subclass defines static ``forward(ctx, *args)`` and ``backward(ctx, *grads)``.
+A Function subclass defines static ``forward(ctx, *args)`` and ``backward(ctx, *grads)``, or,
+as PyTorch >= 2.0 allows, ``forward(*args)`` without ctx plus
+``setup_context(ctx, inputs, output)``.
 ``Function.apply(*args)`` runs forward with grad mode off and, when some input requires grad,
 records a :class:`Node` as the ``grad_fn`` of every output. Backward is first order only: it
 receives gradient Tensors that record no graph.
@@ -12,6 +14,9 @@ gradient is shaped like ``values``.
 """
 
 from __future__ import annotations
+
+import functools
+import inspect
 
 import numpy as np
 
@@ -321,6 +326,8 @@ class Function:
     As in PyTorch, backward receives one gradient per output: zeros for an output that did
     not reach the loss (``ctx.set_materialize_grads(False)`` passes None instead);
     ``ctx.mark_non_differentiable(*outputs)`` and ``ctx.mark_dirty(*inputs)`` work as there.
+    PyTorch >= 2.0's split form works too: a static ``forward(*args)`` without ctx and a static
+    ``setup_context(ctx, inputs, output)`` that fills ctx (see `Function.setup_context`).
     """
 
     # A Function whose forward draws random numbers (dropout): a static graph never folds,
@@ -332,14 +339,31 @@ class Function:
     # follow PyTorch: zeros, and only save_for_backward's tensors are freed.
     _builtin = True
 
+    # PyTorch >= 2.0's split form (a class that overrides `setup_context`): the Function whose
+    # forward(ctx, *args) runs forward(*args) then setup_context (`_with_ctx`); None otherwise
+    _split = None
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "_builtin" not in cls.__dict__:
             cls._builtin = cls.__module__.startswith("sparsegraph.")
+        cls._split = (_with_ctx(cls) if cls.setup_context is not Function.setup_context
+                      else None)
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
         raise NotImplementedError("Function subclasses must define a static forward(ctx, ...)")
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output) -> None:
+        """Override it (PyTorch >= 2.0's form) to write ``forward(*args)`` without ``ctx``:
+        ``apply`` then calls ``forward(*args)`` and ``setup_context(ctx, inputs, output)``,
+        ``inputs`` being the arguments (keywords and defaults bound in order, as PyTorch binds
+        them) and ``output`` what forward returned. Everything ``ctx`` offers in forward
+        (``save_for_backward``, ``needs_input_grad``, ``mark_*``, ``set_materialize_grads``)
+        works here the same way."""
+        raise NotImplementedError("Function.setup_context: override it, as a staticmethod, "
+                                  "to use forward(*args) without ctx")
 
     @staticmethod
     def backward(ctx, *grads):
@@ -348,6 +372,9 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         # NOTE: the hot path of every op; kept to one pass over the arguments.
+        split = cls._split
+        if split is not None:
+            args, kwargs = _bind(cls, args, kwargs), {}
         enabled = MODE.enabled
         tensors, needs = [], []
         record, device = False, None
@@ -375,7 +402,7 @@ class Function:
         if tracer is not None:
             tracer.depth += 1  # ops called inside this forward are part of it, not recorded
         try:
-            out = cls.forward(ctx, *args, **kwargs)
+            out = (cls if split is None else split).forward(ctx, *args, **kwargs)
         finally:
             MODE.enabled = enabled
             if tracer is not None:
@@ -412,7 +439,7 @@ class Function:
                 ctx._output_meta = tuple(None if o is None else (o.shape, o.dtype, o.xp)
                                          for o in outs)
         if tracer is not None:
-            tracer.record(cls, args, kwargs, outs, ctx)
+            tracer.record(cls if split is None else split, args, kwargs, outs, ctx)
         if marks is not None and dirty:
             outs = _commit_dirty(ctx, outs, dirty)
         if record and not cls._builtin:
@@ -457,6 +484,57 @@ class Function:
         if target._view is not None:
             target._view.version = target._version[0]
         return target
+
+
+def once_differentiable(fn):
+    """Decorator for a Function's ``backward`` (below ``@staticmethod``), as PyTorch's: the
+    backward runs with grad mode off, so the ops inside it record no graph. Backward here is
+    first order only (the engine records nothing either), so it changes nothing else."""
+
+    @functools.wraps(fn)
+    def wrapper(ctx, *args):
+        prev, MODE.enabled = MODE.enabled, False
+        try:
+            return fn(ctx, *args)
+        finally:
+            MODE.enabled = prev
+
+    return wrapper
+
+
+def _with_ctx(cls) -> type:
+    """For a Function in PyTorch's split form: a Function of the same name whose
+    ``forward(ctx, *args)`` runs ``cls.forward(*args)`` and then ``cls.setup_context(ctx, args,
+    output)`` (both in `apply`'s no-grad forward, as PyTorch runs them), and whose backward is
+    ``cls``'s; `apply` runs it, and a static graph records and replays it."""
+
+    def forward(ctx, *args):
+        output = cls.forward(*args)
+        cls.setup_context(ctx, args, output)
+        return output
+
+    def backward(ctx, *grads):
+        return cls.backward(ctx, *grads)
+
+    return type(cls.__name__, (Function,), {
+        "forward": staticmethod(forward), "backward": staticmethod(backward),
+        "_builtin": cls._builtin, "random": cls.random, "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__})
+
+
+def _bind(cls, args: tuple, kwargs: dict) -> tuple:
+    """``args`` and ``kwargs`` bound to ``cls.forward``'s parameters, defaults applied, as one
+    positional tuple: the ``inputs`` of `Function.setup_context` (PyTorch binds them so)."""
+    sig = cls.__dict__.get("_signature")
+    if sig is None:
+        sig = cls._signature = inspect.signature(cls.forward)
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"{cls.__name__}.apply: the arguments do not fit "
+                        f"forward{sig}: {exc}") from None
+    bound.apply_defaults()
+    return bound.args
 
 
 def _resolve_marks(cls, marks: dict, raw: tuple, tensors: list, args: tuple, enabled: bool):

@@ -125,8 +125,8 @@ class Softmax(Module):
     """Softmax along ``dim``.
 
     Args:
-        dim: the dimension; None means the last one (PyTorch's implicit choice is deprecated
-            and differs for 0-d and 3-d inputs). (default: None)
+        dim: the dimension; None is PyTorch's deprecated implicit choice (dim 0 for 0-d, 1-d
+            and 3-d input, else dim 1), with its UserWarning at each call. (default: None)
     """
 
     def __init__(self, dim: int | None = None):
@@ -134,14 +134,23 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, x):
-        return ops.softmax(x, -1 if self.dim is None else self.dim)
+        return ops.softmax(x, self._dim(x, "softmax"))
+
+    def _dim(self, x, op: str):
+        # None: PyTorch's implicit dim, its warning pointing at the module's caller (past
+        # implicit_dim, this method, forward and Module.__call__)
+        ndim = getattr(x, "ndim", None)
+        if self.dim is None and ndim is not None:
+            return ops.probability.implicit_dim(op, ndim, 5)
+        return self.dim
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
 
 class LogSoftmax(Softmax):
-    """Log-softmax along ``dim`` (None: the last one), computed stably in one op."""
+    """Log-softmax along ``dim`` (None: PyTorch's deprecated implicit choice, as `Softmax`),
+    computed stably in one op."""
 
     def forward(self, x):
-        return ops.log_softmax(x, -1 if self.dim is None else self.dim)
+        return ops.log_softmax(x, self._dim(x, "log_softmax"))

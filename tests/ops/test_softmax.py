@@ -44,13 +44,13 @@ def test_gradcheck(fn, shape, dim):
 def test_backward_formulas_against_the_jacobian():
     x = r(4, seed=1)
     g = np.array([0.3, -1.0, 2.0, 0.5])
-    y = ops.softmax(x)
+    y = ops.softmax(x, -1)
     y.backward(sg.tensor(g))
     yn = y.detach().numpy()
     jac = np.diag(yn) - np.outer(yn, yn)
     np.testing.assert_allclose(x.grad.numpy(), jac.T @ g, rtol=1e-12)
     x.grad = None
-    ops.log_softmax(x).backward(sg.tensor(g))
+    ops.log_softmax(x, -1).backward(sg.tensor(g))
     np.testing.assert_allclose(x.grad.numpy(), g - yn * g.sum(), rtol=1e-12)
 
 
@@ -58,8 +58,8 @@ def test_backward_formulas_against_the_jacobian():
 def test_huge_inputs_stay_finite(dtype, device):
     x = sg.tensor([[1e4, 0.0, -1e4], [-1e4, -1e4, -1e4], [3e4, 3e4, 0.0]], dtype=dtype,
                   requires_grad=True, device=device)
-    ls = ops.log_softmax(x)
-    s = ops.softmax(x)
+    ls = ops.log_softmax(x, -1)
+    s = ops.softmax(x, -1)
     assert np.isfinite(ls.detach().numpy()).all() and np.isfinite(s.detach().numpy()).all()
     np.testing.assert_allclose(ls.detach().numpy()[0], [0.0, -1e4, -2e4])
     np.testing.assert_allclose(s.detach().numpy(), [[1, 0, 0], [1 / 3] * 3, [0.5, 0.5, 0]],
@@ -71,7 +71,7 @@ def test_huge_inputs_stay_finite(dtype, device):
 
 def test_masked_minus_infinity_entries():
     x = sg.tensor([0.0, -np.inf, 1.0], dtype="float64", requires_grad=True)
-    y = ops.softmax(x)
+    y = ops.softmax(x, 0)
     np.testing.assert_allclose(y.detach().numpy(), [1 / (1 + np.e), 0, np.e / (1 + np.e)])
     y.backward(sg.tensor([1.0, 2.0, 3.0], dtype="float64"))
     assert np.isfinite(x.grad.numpy()).all() and x.grad.numpy()[1] == 0
@@ -80,9 +80,9 @@ def test_masked_minus_infinity_entries():
 def test_tensor_methods_and_edge_shapes():
     x = r(2, 3)
     assert_close(x.softmax(0), ops.softmax(x, 0))
-    assert_close(x.log_softmax(), ops.log_softmax(x, -1))
-    assert ops.softmax(sg.tensor(5.0)).item() == 1.0
-    assert ops.log_softmax(sg.zeros(0, 4)).shape == (0, 4)
+    assert_close(x.log_softmax(-1), ops.log_softmax(x, -1))
+    assert ops.softmax(sg.tensor(5.0), 0).item() == 1.0
+    assert ops.log_softmax(sg.zeros(0, 4), -1).shape == (0, 4)
     assert ops.softmax(sg.zeros(3, 0), dim=1).shape == (3, 0)
 
 
@@ -90,7 +90,7 @@ def test_tensor_methods_and_edge_shapes():
                                       (ops.log_softmax, "LogSoftmax")])
 def test_changing_the_output_in_place_breaks_backward_loudly(fn, name):
     x = r(3, seed=2)
-    y = fn(x)
+    y = fn(x, 0)
     z = y + 1.0  # add saves nothing, so only y's own node can notice
     with sg.no_grad():
         y[0] = 0.0
