@@ -441,7 +441,7 @@ def test_scatter_errors_are_named(call, err, msg):
         call(sg.zeros(2, 3))
 
 
-# ---- static graphs and devices --------------------------------------------------------------------
+# ---- static graphs and devices -------------------------------------------------------------------
 def test_a_compiled_step_draws_multinomial_anew_as_eager_calls_do():
     from sparsegraph import static
 
