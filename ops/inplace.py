@@ -294,7 +294,7 @@ def _activated(op: str, input: Tensor, fn) -> Tensor:
     _check(op, input)
     if op != "relu_" and input.dtype.kind != "f":  # sigmoid / tanh of an int tensor are float
         _check_cast(op, input, np.dtype(np.float32))
-    return Copy.apply_inplace(input, fn(input))
+    return Copy.apply_inplace(input, fn(input), inplace_name=op)
 
 
 def relu_(input: Tensor) -> Tensor:
@@ -320,7 +320,7 @@ def lerp_(input: Tensor, end: Tensor, weight) -> Tensor:
         raise ValueError(f"lerp_: expected `end` {shape_of(end)} and `weight` "
                          f"{shape_of(weight)} broadcastable to the tensor's shape {input.shape} "
                          f"(the result has shape {out.shape})")
-    return Copy.apply_inplace(input, out)
+    return Copy.apply_inplace(input, out, inplace_name="lerp_")
 
 
 # ---- torch's Tensor.scatter_ / scatter_add_ -------------------------------------------------
@@ -449,7 +449,8 @@ def _scatter(op: str, input: Tensor, dim, index, src, reduce) -> Tensor:
                                                               strict=True)):
             raise ValueError(f"{op}: expected `src` with {idx.ndim} dims, no smaller "
                              f"than `index` of shape {idx.shape} (got shape {src.shape})")
-    return ScatterInplace.apply_inplace(input, d, idx, src, reduce, source, op)
+    return ScatterInplace.apply_inplace(input, d, idx, src, reduce, source, op,
+                                        inplace_name=op)
 
 
 def tensor_scatter_add_(input: Tensor, dim: int, index, src: Tensor) -> Tensor:

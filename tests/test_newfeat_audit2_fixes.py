@@ -55,3 +55,20 @@ def test_scatter_takes_a_bool_value_as_torch():
     x = sg.zeros(3)
     x.scatter_(0, sg.tensor([2]), True)
     assert x.tolist() == [0.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda x: x.relu_(), "relu_"), (lambda x: x.sigmoid_(), "sigmoid_"),
+    (lambda x: x.tanh_(), "tanh_"), (lambda x: x.lerp_(sg.zeros(3), 0.5), "lerp_"),
+    (lambda x: x.scatter_(0, sg.tensor([0]), 1.0), "scatter_"),
+    (lambda x: x.scatter_add_(0, sg.tensor([0]), sg.ones(1)), "scatter_add_")])
+def test_in_place_methods_on_a_leaf_name_the_method(call, name):
+    x = sg.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=rf"^{name}: a leaf tensor that requires grad"):
+        call(x)
+
+
+def test_to_an_int_is_a_cuda_device_as_torch(emulated_cuda):
+    y = sg.ones(2).to(0)
+    assert y.device == "cuda:0"
+    assert sg.ones(2).to(0, sg.float64).dtype == np.float64

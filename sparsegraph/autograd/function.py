@@ -448,8 +448,11 @@ class Function:
         return outs[0] if single else outs
 
     @classmethod
-    def apply_inplace(cls, target: Tensor, *args, **kwargs) -> Tensor:
-        """Run ``forward(ctx, target, *args)``, which changes ``target.array`` in place.
+    def apply_inplace(cls, target: Tensor, *args, inplace_name: str | None = None,
+                      **kwargs) -> Tensor:
+        """Run ``forward(ctx, target, *args)``, which changes ``target.array`` in place;
+        ``inplace_name`` is what errors call it (default: the class's ``op_name`` or name), the
+        method the user called where one Function serves several (``relu_`` through `Copy`).
 
         The target's version counter is bumped (so a backward that saved it raises), and when
         the graph is recorded the target's history is rebased onto the new node, whose input 0
@@ -458,10 +461,11 @@ class Function:
         use (`views.refresh`).
         """
         a = target.array
+        name = inplace_name or getattr(cls, "op_name", cls.__name__)
         if 0 in a.strides or not getattr(a.flags, "writeable", True):  # cheap test first
-            check_writable(getattr(cls, "op_name", cls.__name__), a)
+            check_writable(name, a)
         if MODE.enabled:
-            check_inplace(cls.__name__, target, args)
+            check_inplace(name, target, args)
             if TRACE.tracer is not None and target._view is not None and (
                     target._requires_grad or target._view.base._requires_grad
                     or any(isinstance(a, Tensor) and a._requires_grad for a in args)):

@@ -76,7 +76,7 @@ def test_custom_view_output_refuses_change_through_another_view_of_base():
 def test_custom_view_output_refuses_in_place_on_itself():
     x = _x()
     t = Tail.apply(x * 1)
-    with pytest.raises(RuntimeError, match="MulInplace: Output 0 of TailBackward is a view "
+    with pytest.raises(RuntimeError, match="mul_: Output 0 of TailBackward is a view "
                                             "and is being modified inplace"):
         t.mul_(2)
     np.testing.assert_array_equal(t.detach().numpy(), [2.0, 3.0])
