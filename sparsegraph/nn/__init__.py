@@ -5,21 +5,27 @@ from sparsegraph.nn.parameter import Parameter
 from sparsegraph.nn.module import Module
 from sparsegraph.nn.linear import Identity, Linear
 from sparsegraph.nn.embedding import Embedding
+from sparsegraph.nn.embedding_bag import EmbeddingBag
 from sparsegraph.nn.dropout import Dropout
 from sparsegraph.nn.activation import (
     ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh,
 )
 from sparsegraph.nn.containers import ModuleDict, ModuleList, Sequential
+from sparsegraph.nn.param_containers import ParameterDict, ParameterList
+from sparsegraph.nn.reshape import Flatten, Unflatten
+from sparsegraph.nn.distance import CosineSimilarity, PairwiseDistance
 from sparsegraph.nn.normalization import BatchNorm1d, LayerNorm
 from sparsegraph.nn.loss import (
-    BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
-    SmoothL1Loss,
+    BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss,
+    NLLLoss, SmoothL1Loss,
 )
 
 __all__ = [
-    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "L1Loss", "MSELoss",
-    "NLLLoss", "SmoothL1Loss",
-    "BatchNorm1d", "Dropout", "ELU", "Embedding", "GELU", "Identity", "LayerNorm", "LeakyReLU",
-    "Linear", "LogSoftmax", "Module", "ModuleDict", "ModuleList", "Parameter", "ReLU", "Sequential",
-    "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "functional", "init", "utils",
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss", "L1Loss",
+    "MSELoss", "NLLLoss", "SmoothL1Loss",
+    "BatchNorm1d", "CosineSimilarity", "Dropout", "ELU", "Embedding", "EmbeddingBag", "Flatten",
+    "GELU", "Identity", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "Module", "ModuleDict",
+    "ModuleList", "PairwiseDistance", "Parameter", "ParameterDict", "ParameterList", "ReLU",
+    "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten", "functional",
+    "init", "utils",
 ]

@@ -2,8 +2,9 @@
 
 Each name is the `sparsegraph.ops` function itself (no wrapper, no extra call); ``embedding``
 is `sparsegraph.nn.embedding`'s (the op with PyTorch's padding_idx and max_norm, beside the
-layer; ops has none). Names that the op library does not define are looked up in it lazily,
-so ``F.<op>`` works for any op added later and a missing one fails only when used.
+layer; ops has none), ``embedding_bag`` and ``layer_norm`` likewise their layers' own. Names
+that the op library does not define are looked up in it lazily, so ``F.<op>`` works for any
+op added later and a missing one fails only when used.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sparsegraph.ops as _ops
 from sparsegraph import backend
 from sparsegraph.autograd.function import Function
 from sparsegraph.nn.embedding import embedding  # the layer's op (padding_idx, max_norm)
+from sparsegraph.nn.embedding_bag import embedding_bag
+from sparsegraph.nn.normalization import layer_norm
 from sparsegraph.tensor import Tensor, host_values
 
 _REEXPORTED = (
@@ -21,11 +24,12 @@ _REEXPORTED = (
     "softplus", "silu", "softmax", "log_softmax", "dropout", "linear", "normalize",
     "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy_with_logits",
     "binary_cross_entropy", "huber_loss", "smooth_l1_loss",
-    "pad",
+    "pad", "cosine_similarity", "pairwise_distance", "kl_div",
 )
 globals().update({name: getattr(_ops, name) for name in _REEXPORTED if hasattr(_ops, name)})
 
-__all__ = [name for name in _REEXPORTED if name in globals()] + ["embedding", "one_hot"]
+__all__ = [name for name in _REEXPORTED if name in globals()] + ["embedding", "embedding_bag",
+                                                            "layer_norm", "one_hot"]
 
 
 def __getattr__(name: str):

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 
 import numpy as np
 
 from sparsegraph import backend
 from sparsegraph.creation import rng_of
-from sparsegraph.nn._checks import check_number
+from sparsegraph.nn._checks import check_int, check_number
 from sparsegraph.tensor import Tensor
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_",
-           "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]
+           "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
+           "orthogonal_", "trunc_normal_", "eye_", "dirac_"]
 
 
 def _fills(fn):
@@ -160,3 +162,107 @@ def kaiming_normal_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
     if t.numel() == 0:
         return t
     return normal_(t, 0.0, _kaiming_std(t, a, mode, nonlinearity), generator)
+
+
+@_fills
+def orthogonal_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
+    """Saxe et al. (2013): a (semi-)orthogonal matrix times ``gain``, as torch's.
+
+    The tensor is viewed as ``(rows, cols)`` with ``rows = t.shape[0]`` and ``cols`` the
+    product of the other dims; a ``(rows, cols)`` standard normal matrix (transposed when
+    ``rows < cols``) is QR-factorised and ``Q`` is multiplied by the signs of ``R``'s diagonal
+    (so the result is uniformly distributed), transposed back, reshaped and scaled: the rows
+    are orthonormal when ``rows <= cols``, the columns when ``rows >= cols``. A no-op on
+    empty tensors.
+
+    Raises:
+        ValueError: a tensor with fewer than 2 dims.
+    """
+    if t.ndim < 2:
+        raise ValueError(f"init.orthogonal_: expected a tensor with 2 or more dims (got shape "
+                         f"{t.shape})")
+    gain = check_number("init.orthogonal_", "gain", gain)
+    if t.numel() == 0:
+        return t
+    rows = t.shape[0]
+    cols = t.numel() // rows
+    flat = rng_of(generator).normal(0.0, 1.0, (rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q = q * np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return _write(t, (gain * q).reshape(t.shape))
+
+
+def _norm_cdf(x: float) -> float:
+    return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+
+@_fills
+def trunc_normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
+                  b: float = 2.0, generator=None) -> Tensor:
+    """Fill with samples of ``N(mean, std^2)`` truncated to ``[a, b]``, as torch's: uniform
+    samples mapped through the inverse normal CDF between ``a`` and ``b`` (then clamped to
+    ``[a, b]`` against rounding). ``a`` and ``b`` are absolute bounds, not multiples of
+    ``std``; as torch, a ``mean`` more than 2 std outside ``[a, b]`` warns (the method loses
+    accuracy there).
+
+    Raises:
+        ValueError: ``std <= 0`` or ``a >= b`` (torch would return nan or a constant).
+    """
+    from scipy.special import erfinv
+
+    op = "init.trunc_normal_"
+    mean, std = check_number(op, "mean", mean), check_number(op, "std", std)
+    a, b = check_number(op, "a", a), check_number(op, "b", b)
+    if not std > 0:
+        raise ValueError(f"{op}: expected std > 0 (got {std})")
+    if not a < b:
+        raise ValueError(f"{op}: expected a < b (got a={a}, b={b})")
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn(f"{op}: mean is more than 2 std from [a, b]; the distribution of the "
+                      "values may be incorrect", UserWarning, stacklevel=3)
+    lo, hi = _norm_cdf((a - mean) / std), _norm_cdf((b - mean) / std)
+    u = rng_of(generator).uniform(2 * lo - 1, 2 * hi - 1, t.shape)
+    return _write(t, np.clip(erfinv(u) * (std * math.sqrt(2.0)) + mean, a, b))
+
+
+@_fills
+def eye_(t: Tensor) -> Tensor:
+    """Fill a 2-D tensor with the identity matrix (ones on the main diagonal of a
+    rectangular one), as torch's; no random draw.
+
+    Raises:
+        ValueError: a tensor that is not 2-D.
+    """
+    if t.ndim != 2:
+        raise ValueError(f"init.eye_: expected a 2-D tensor (got shape {t.shape})")
+    return _write(t, np.eye(*t.shape))
+
+
+@_fills
+def dirac_(t: Tensor, groups: int = 1) -> Tensor:
+    """Fill a 3-, 4- or 5-D (convolution) weight with the Dirac delta, as torch's: the
+    output channel ``g * (out / groups) + d`` picks input channel ``d`` at the kernel's
+    centre (``size // 2`` in each spatial dim), for ``d < min(out / groups, in)``; zero
+    elsewhere. A convolution with it preserves its input (per group).
+
+    Raises:
+        ValueError: a tensor that is not 3-, 4- or 5-D, or ``t.shape[0]`` not divisible by
+            ``groups``.
+    """
+    if t.ndim not in (3, 4, 5):
+        raise ValueError(f"init.dirac_: expected a 3-, 4- or 5-D tensor (got shape {t.shape})")
+    groups = check_int("init.dirac_", "groups", groups, 1)
+    if t.shape[0] % groups:
+        raise ValueError(f"init.dirac_: expected dim 0 ({t.shape[0]}) divisible by groups "
+                         f"(got groups={groups})")
+    per_group = t.shape[0] // groups
+    values = np.zeros(t.shape)
+    centre = tuple(s // 2 for s in t.shape[2:])
+    for g in range(groups):
+        for d in range(min(per_group, t.shape[1])):
+            values[(g * per_group + d, d, *centre)] = 1
+    return _write(t, values)

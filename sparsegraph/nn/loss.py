@@ -10,17 +10,19 @@ from sparsegraph.nn.module import Module
 from sparsegraph.tensor import Tensor
 
 __all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss", "BCELoss",
-           "HuberLoss", "SmoothL1Loss"]
+           "HuberLoss", "SmoothL1Loss", "KLDivLoss"]
 
 REDUCTIONS = ("mean", "sum", "none")
 
 
 class _Loss(Module):
+    _reductions = REDUCTIONS
+
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        if reduction not in REDUCTIONS:  # at construction, not at the first call
-            raise ValueError(f"{type(self).__name__}: expected reduction in {REDUCTIONS} "
-                             f"(got {reduction!r})")
+        if reduction not in self._reductions:  # at construction, not at the first call
+            raise ValueError(f"{type(self).__name__}: expected reduction in "
+                             f"{self._reductions} (got {reduction!r})")
         self.reduction = reduction
 
     def _buffer(self, name: str, value) -> None:
@@ -128,3 +130,28 @@ class SmoothL1Loss(_Loss):
 
     def forward(self, input, target):
         return ops.smooth_l1_loss(input, target, self.reduction, self.beta)
+
+
+class KLDivLoss(_Loss):
+    """`ops.kl_div`: the KL divergence of ``target`` from the log-probabilities ``input``.
+
+    ``reduction="batchmean"`` (the sum over the batch divided by ``input.shape[0]``) is the
+    KL divergence's definition; the default ``"mean"`` averages over every element and warns
+    on each call, as torch does.
+
+    Args:
+        reduction: ``"mean"``, ``"batchmean"``, ``"sum"`` or ``"none"``. (default: "mean")
+        log_target: ``target`` holds log-probabilities. (default: False)
+    """
+
+    _reductions = ops.similarity.KL_REDUCTIONS
+
+    def __init__(self, *, reduction: str = "mean", log_target: bool = False):
+        super().__init__(reduction)
+        if not isinstance(log_target, bool):
+            raise TypeError(f"KLDivLoss: expected a bool log_target (got "
+                            f"{type(log_target).__name__} {log_target!r})")
+        self.log_target = log_target
+
+    def forward(self, input, target):
+        return ops.kl_div(input, target, self.reduction, self.log_target)

@@ -13,7 +13,7 @@ from sparsegraph.nn.module import Module
 from sparsegraph.nn.parameter import Parameter
 from sparsegraph.tensor import Tensor
 
-__all__ = ["LayerNorm", "BatchNorm1d"]
+__all__ = ["LayerNorm", "BatchNorm1d", "layer_norm"]
 
 _CONVERT = {"float16": "half", "float32": "float", "float64": "double"}
 
@@ -35,6 +35,66 @@ def _check_dtype(layer: str, x, ref, what: str) -> None:
                     f"(got {x.dtype}); convert with {fix}")
 
 
+def _normalized_shape(op: str, normalized_shape) -> tuple:
+    if isinstance(normalized_shape, int | np.integer):
+        return (int(normalized_shape),)
+    if not isinstance(normalized_shape, list | tuple):
+        raise TypeError(f"{op}: expected an int or a sequence of ints normalized_shape "
+                        f"(got {type(normalized_shape).__name__} {normalized_shape!r})")
+    return tuple(check_int(op, "normalized_shape", n) for n in normalized_shape)
+
+
+def _layer_norm(op: str, x, shape: tuple, weight, bias, eps: float):
+    """The computation of `LayerNorm` and `layer_norm` (one code path: equal values)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected `input` to be a Tensor (got {type(x).__name__})")
+    k = len(shape)
+    if x.ndim < k or tuple(x.shape[x.ndim - k:]) != shape:
+        raise ValueError(f"{op}: expected input ending in {shape} (got {x.shape})")
+    _check_dtype(op, x, weight if weight is not None else bias, "parameters")
+    dims = tuple(range(x.ndim - k, x.ndim))
+    var, mean = ops.var_mean(x, dims, unbiased=False, keepdim=True)  # float64-accumulated
+    out = (x - mean) * ops.rsqrt(var + eps)
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """``(x - mean) / sqrt(var + eps) * weight + bias`` over the trailing
+    ``normalized_shape`` dims (biased variance), as ``torch.nn.functional.layer_norm``; the
+    computation of `LayerNorm`, so both give the same values.
+
+    Args:
+        input: ``(*, *normalized_shape)``.
+        normalized_shape: an int or a sequence of ints.
+        weight / bias: ``normalized_shape``-shaped scale / shift, or None. (default: None)
+        eps: added to the variance. (default: 1e-5)
+
+    Raises:
+        TypeError: a non-Tensor input, a bad ``normalized_shape`` or ``eps``, a ``weight`` /
+            ``bias`` that is not a Tensor or of another dtype than ``input``.
+        ValueError: an input not ending in ``normalized_shape``, a ``weight`` / ``bias`` of
+            another shape.
+    """
+    op = "layer_norm"
+    shape = _normalized_shape(op, normalized_shape)
+    eps = check_number(op, "eps", eps)
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is None:
+            continue
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: expected `{name}` to be a Tensor or None (got "
+                            f"{type(t).__name__})")
+        if t.shape != shape:
+            raise ValueError(f"{op}: expected `{name}` of shape {shape}, the "
+                             f"normalized_shape (got {t.shape})")
+    return _layer_norm(op, input, shape, weight, bias, eps)
+
+
 class LayerNorm(Module):
     """Ba et al., "Layer Normalization" (2016): normalise over the trailing dims,
     ``(x - mean) / sqrt(var + eps) * weight + bias`` with the biased variance.
@@ -52,12 +112,7 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True):
         super().__init__()
-        if isinstance(normalized_shape, int | np.integer):
-            normalized_shape = (normalized_shape,)
-        elif not isinstance(normalized_shape, list | tuple):
-            raise TypeError(f"LayerNorm: expected an int or a sequence of ints normalized_shape "
-                            f"(got {type(normalized_shape).__name__} {normalized_shape!r})")
-        shape = tuple(check_int("LayerNorm", "normalized_shape", n) for n in normalized_shape)
+        shape = _normalized_shape("LayerNorm", normalized_shape)
         check_number("LayerNorm", "eps", eps)
         self.normalized_shape, self.eps = shape, eps
         self.elementwise_affine = elementwise_affine
@@ -77,20 +132,8 @@ class LayerNorm(Module):
             init.zeros_(self.bias)
 
     def forward(self, x):
-        k = len(self.normalized_shape)
-        if tuple(x.shape[x.ndim - k:]) != self.normalized_shape or x.ndim < k:
-            raise ValueError(f"LayerNorm: expected input ending in {self.normalized_shape} "
-                             f"(got {x.shape})")
-        _check_dtype("LayerNorm", x, self.weight if self.weight is not None else self.bias,
-                     "parameters")
-        dims = tuple(range(x.ndim - k, x.ndim))
-        var, mean = ops.var_mean(x, dims, unbiased=False, keepdim=True)  # float64-accumulated
-        out = (x - mean) * ops.rsqrt(var + self.eps)
-        if self.weight is not None:
-            out = out * self.weight
-        if self.bias is not None:
-            out = out + self.bias
-        return out
+        return _layer_norm("LayerNorm", x, self.normalized_shape, self.weight, self.bias,
+                           self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
