@@ -113,7 +113,7 @@ def _parse_to(args, kwargs):
         if isinstance(a, Tensor):
             pairs = (("device", a.device), ("dtype", a.dtype))
         elif isinstance(a, str) and (a == "cpu" or a.startswith("cuda")) or (
-                isinstance(a, int) and not isinstance(a, bool)):  # torch's to(0): cuda:0
+                isinstance(a, int | np.integer) and not isinstance(a, bool)):  # to(0): cuda:0
             pairs = (("device", a),)
         elif isinstance(a, str) and a not in backend.DTYPES:
             raise TypeError(f"to: expected a device ('cpu', 'cuda' or 'cuda:N') or a dtype "

@@ -276,11 +276,12 @@ def _key_part(op: str, k, input: Tensor):
         raise TypeError(f"{op}: expected integer or boolean index arrays (got {k.dtype})")
     if kind is None or isinstance(k, np.generic):  # a scalar: numpy / cupy take it as it is
         return k, None
-    if isinstance(k, Tensor) and k.dtype == np.uint8 and k.ndim:
-        # PyTorch's rule for a uint8 index tensor (older PyG datasets stored masks so): a mask,
-        # with its deprecation warning; gathering rows 0 and 1 instead would be silent
-        warnings.warn(f"{op}: indexing with a uint8 Tensor is a mask (as in PyTorch, where it "
-                      "is deprecated): use a bool Tensor", UserWarning, stacklevel=6)
+    if k.dtype == np.uint8 and k.ndim:
+        # PyTorch's rule for a uint8 index tensor or numpy array (older PyG datasets stored
+        # masks so): a mask, with its deprecation warning; gathering rows 0 and 1 instead
+        # would be silent
+        warnings.warn(f"{op}: indexing with a uint8 Tensor or array is a mask (as in PyTorch, "
+                      "where it is deprecated): use a bool one", UserWarning, stacklevel=6)
         k = k != 0
     return _on_device(op, "index", k, input)
 

@@ -17,7 +17,7 @@ from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import check_tensor, norm_dim, norm_dims, same_device, unbroadcast
 from sparsegraph.tensor import Tensor
 
-__all__ = ["reshape", "view", "transpose", "permute", "flatten", "squeeze", "unsqueeze",
+__all__ = ["reshape", "view", "transpose", "permute", "flatten", "ravel", "squeeze", "unsqueeze",
            "expand", "broadcast_to", "cat", "concat", "stack", "split", "chunk", "unbind",
            "flip", "repeat"]
 
@@ -295,6 +295,13 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         raise ValueError(f"flatten: expected start_dim <= end_dim (got {start_dim}, {end_dim})")
     shape = input.shape
     return Reshape.apply(input, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
+
+
+def ravel(input: Tensor) -> Tensor:
+    """The elements as a 1-D tensor, ``torch.ravel``: `flatten` of every dim (a view when the
+    memory allows, else a copy)."""
+    check_tensor("ravel", "input", input)
+    return Reshape.apply(input, (input.numel(),))
 
 
 def squeeze(input: Tensor, dim=None) -> Tensor:

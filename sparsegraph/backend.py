@@ -99,8 +99,8 @@ def normalize_device(device) -> Device:
         return CPU
     if type(device) is Device:
         return device
-    if isinstance(device, int) and not isinstance(device, bool) and device >= 0:
-        return _cuda(device)
+    if isinstance(device, int | np.integer) and not isinstance(device, bool) and device >= 0:
+        return _cuda(int(device))
     name = str(device)
     if name == "cpu":
         return CPU

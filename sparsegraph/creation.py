@@ -8,6 +8,7 @@ PyTorch; numpy arrays keep their dtype. Random tensors draw from a `Generator` (
 from __future__ import annotations
 
 import functools
+import warnings
 from itertools import chain
 
 import numpy as np
@@ -201,6 +202,13 @@ def from_numpy(ndarray) -> Tensor:
         raise TypeError(f"from_numpy: expected `ndarray` of a dtype tensors hold (float64, "
                         f"float32, float16, int64, int32, int16, int8, uint8, bool; got "
                         f"{dt}); use sparsegraph.tensor(ndarray), which converts a copy")
+    if not ndarray.flags.writeable:
+        # torch warns and shares it, leaving writes undefined; an optimizer step or init_
+        # would then fail half-way, so the warned-about array is copied here
+        warnings.warn("from_numpy: the given NumPy array is not writable; the tensor gets a "
+                      "writable copy of it (PyTorch shares it, and writing to it is undefined)",
+                      UserWarning, stacklevel=2)
+        return wrap(np.array(ndarray))
     return wrap(ndarray if type(ndarray) is np.ndarray else ndarray.view(np.ndarray))
 
 

@@ -439,8 +439,9 @@ class Tensor(TensorMethods):
     def cpu(self) -> Tensor:
         return self.to("cpu")
 
-    def cuda(self) -> Tensor:
-        return self.to("cuda")
+    def cuda(self, device=None, non_blocking: bool = False) -> Tensor:
+        """``to("cuda")``, or to CUDA device ``device`` (an int N or "cuda:N"), as torch's."""
+        return self.to("cuda" if device is None else device, non_blocking=non_blocking)
 
 
 class _RetainGrad:

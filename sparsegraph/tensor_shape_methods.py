@@ -51,6 +51,9 @@ class ShapeMethods:
     def flatten(self, start_dim=0, end_dim=-1):
         return _ops().flatten(self, start_dim, end_dim)
 
+    def ravel(self):
+        return _ops().ravel(self)
+
     def unflatten(self, dim, sizes):
         return _ops().unflatten(self, dim, sizes)
 

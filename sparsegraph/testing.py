@@ -152,6 +152,48 @@ def gradcheck(fn: Callable, inputs: Sequence, *, eps: float = 1e-6, rtol: float 
     return True
 
 
+class GradcheckError(RuntimeError, AssertionError):
+    """A gradient check that failed (``torch.autograd.gradcheck.GradcheckError`` is a
+    RuntimeError; AssertionError too, as `gradcheck` raises)."""
+
+
+_UNSUPPORTED_CHECKS = ("check_batched_grad", "check_batched_forward_grad", "check_forward_ad")
+
+
+def torch_gradcheck(func: Callable, inputs, *, eps: float = 1e-6, atol: float = 1e-5,
+                    rtol: float = 1e-3, raise_exception: bool = True, nondet_tol: float = 0.0,
+                    check_undefined_grad: bool = True, check_grad_dtypes: bool = False,
+                    check_batched_grad: bool = False, check_batched_forward_grad: bool = False,
+                    check_forward_ad: bool = False, check_backward_ad: bool = True,
+                    fast_mode: bool = False, masked: bool | None = None) -> bool:
+    """``torch.autograd.gradcheck``'s interface and tolerances over `gradcheck` (which is
+    `sparsegraph.autograd.gradcheck`): a failure raises `GradcheckError`, or returns False
+    with ``raise_exception=False``. ``nondet_tol``, ``check_undefined_grad``,
+    ``check_grad_dtypes``, ``fast_mode`` and ``masked`` are accepted (one check here: random
+    directional derivatives, the idea of torch's fast mode); the forward-mode and batched
+    checks are not implemented (NotImplementedError when asked for)."""
+    asked = [n for n, v in zip(_UNSUPPORTED_CHECKS, (check_batched_grad,
+             check_batched_forward_grad, check_forward_ad), strict=True) if v]
+    if asked:
+        raise NotImplementedError(f"gradcheck: {asked} are not implemented (no forward-mode "
+                                  "or batched autograd here)")
+    if not check_backward_ad:
+        return True
+    try:
+        return gradcheck(func, inputs, eps=eps, rtol=rtol, atol=atol)
+    except AssertionError as exc:
+        if raise_exception:
+            raise GradcheckError(str(exc)) from None
+        return False
+
+
+def gradgradcheck(func: Callable, inputs, *args, **kwargs) -> bool:
+    """``torch.autograd.gradgradcheck``: second derivatives need ``create_graph=True``, which
+    this autograd does not support."""
+    raise NotImplementedError("gradgradcheck: second derivatives are not supported (backward "
+                              "with create_graph=True is not implemented)")
+
+
 def random_graph(num_nodes: int, num_edges: int, *, seed: int = 0, self_loops: bool = False):
     """A random directed edge_index ``(2, E)`` without duplicate edges (numpy int64)."""
     rng = np.random.default_rng(seed)

@@ -84,13 +84,13 @@ def test_train_node_classifier_names_a_missing_model_graph_or_labels():
 def test_a_uint8_index_tensor_is_a_mask_as_in_pytorch():
     t = sg.tensor(np.arange(4.0), requires_grad=True)
     mask = sg.tensor(np.array([1, 0, 3, 0], np.uint8))  # nonzero is True
-    with pytest.warns(UserWarning, match=r"^getitem: indexing with a uint8 Tensor is a mask"):
+    with pytest.warns(UserWarning, match=r"^getitem: indexing with a uint8 Tensor or array"):
         y = t[mask]
     assert y.tolist() == [0.0, 2.0]
     y.sum().backward()
     assert t.grad.tolist() == [1.0, 0.0, 1.0, 0.0]
     u = sg.tensor(np.arange(4.0))
-    with pytest.warns(UserWarning, match=r"^setitem: indexing with a uint8 Tensor is a mask"):
+    with pytest.warns(UserWarning, match=r"^setitem: indexing with a uint8 Tensor or array"):
         u[mask] = 9.0
     assert u.tolist() == [9.0, 1.0, 9.0, 3.0]
 

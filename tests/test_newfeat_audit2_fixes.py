@@ -72,3 +72,61 @@ def test_to_an_int_is_a_cuda_device_as_torch(emulated_cuda):
     y = sg.ones(2).to(0)
     assert y.device == "cuda:0"
     assert sg.ones(2).to(0, sg.float64).dtype == np.float64
+
+
+def test_split_function_refuses_keyword_only_arguments_it_cannot_pass():
+    class Affine(sg.autograd.Function):
+        @staticmethod
+        def forward(x, k, *, shift=0.0):
+            return x * k + shift
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.k = inputs[1]
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * ctx.k, None
+
+    x = sg.tensor([1.0, 2.0], requires_grad=True)
+    assert Affine.apply(x, 3.0).tolist() == [3.0, 6.0]  # the default is forward's own
+    with pytest.raises(TypeError, match=r"Affine.apply: .* keyword-only arguments \['shift'\]"):
+        Affine.apply(x, 3.0, shift=1.0)  # was silently dropped: [3, 6] instead of [4, 7]
+
+
+def test_numpy_ints_and_cuda_index_are_devices_as_torch(emulated_cuda):
+    x = sg.tensor([0.7, 1.9])
+    assert x.to(np.int64(0)).device == "cuda:0"  # was a silent cast to int64
+    assert x.to(np.int64(0)).tolist() == pytest.approx([0.7, 1.9])
+    assert x.cuda(0).device == "cuda:0" and x.cuda().device == "cuda:0"
+    m = sg.nn.Linear(2, 1).cuda(0)
+    assert m.weight.device == "cuda:0"
+
+
+def test_from_numpy_of_a_read_only_array_warns_and_stays_trainable():
+    b = np.ones(3, np.float32)
+    b.flags.writeable = False
+    with pytest.warns(UserWarning, match="from_numpy: the given NumPy array is not writable"):
+        w = sg.from_numpy(b)
+    w.requires_grad_()
+    opt = sg.optim.SGD([w], lr=0.5)
+    (w * w).sum().backward()
+    opt.step()  # numpy's "output array is read-only" before, after the state had moved
+    assert w.tolist() == [0.0, 0.0, 0.0] and b.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_a_numpy_uint8_index_is_a_mask_as_a_uint8_tensor_is():
+    x = sg.tensor([1.0, 2.0, 3.0])
+    with pytest.warns(UserWarning, match="uint8 Tensor or array is a mask"):
+        assert x[np.array([1, 0, 1], dtype=np.uint8)].tolist() == [1.0, 3.0]  # was [2, 1, 2]
+
+
+def test_ravel_and_the_method_softmax_warning_points_at_the_caller():
+    x = sg.ones(2, 3, requires_grad=True)
+    y = x.t().ravel()
+    assert y.shape == (6,) and sg.ravel(sg.tensor(5.0)).shape == (1,)
+    y.sum().backward()
+    assert x.grad.tolist() == [[1.0] * 3] * 2
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax") as rec:
+        sg.ones(2, 3, 4).softmax()
+    assert rec[0].filename == __file__

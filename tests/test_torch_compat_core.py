@@ -186,13 +186,33 @@ def test_once_differentiable_runs_backward_without_recording():
     assert direct.grad_fn is None and not direct.requires_grad and sg.is_grad_enabled()
 
 
-def test_autograd_gradcheck_is_the_testing_one():
-    from sparsegraph.testing import gradcheck
+def test_autograd_gradcheck_has_torchs_interface():
+    from sparsegraph.testing import torch_gradcheck
 
-    assert sg.autograd.gradcheck is gradcheck
+    assert sg.autograd.gradcheck is torch_gradcheck
     assert "gradcheck" in sg.autograd.__all__
-    with pytest.raises(AttributeError, match="has no attribute 'gradgradcheck'"):
-        sg.autograd.gradgradcheck  # noqa: B018
+    x = sg.randn(3, dtype=sg.float64, requires_grad=True)
+    assert sg.autograd.gradcheck(lambda t: (t * t).sum(), (x,), raise_exception=True,
+                                 nondet_tol=0.0, fast_mode=True)
+    wrong = lambda t: _WrongGrad.apply(t)  # noqa: E731
+    assert sg.autograd.gradcheck(wrong, (x,), raise_exception=False) is False
+    with pytest.raises(RuntimeError) as info:  # torch's GradcheckError is a RuntimeError
+        sg.autograd.gradcheck(wrong, (x,))
+    assert isinstance(info.value, sg.autograd.GradcheckError)
+    with pytest.raises(NotImplementedError, match="gradgradcheck: second derivatives"):
+        sg.autograd.gradgradcheck(wrong, (x,))
+    with pytest.raises(NotImplementedError, match="check_forward_ad"):
+        sg.autograd.gradcheck(wrong, (x,), check_forward_ad=True)
+
+
+class _WrongGrad(sg.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 3
 
 
 # ---- anomaly mode --------------------------------------------------------------------------

@@ -22,18 +22,20 @@ from sparsegraph.autograd.grad_mode import (
 )
 
 __all__ = [
-    "AccumulateGrad", "Context", "Function", "Node", "backward", "detect_anomaly",
-    "enable_grad", "grad", "gradcheck", "is_anomaly_check_nan_enabled", "is_anomaly_enabled",
+    "AccumulateGrad", "Context", "Function", "GradcheckError", "Node", "backward",
+    "detect_anomaly", "enable_grad", "grad", "gradcheck", "gradgradcheck",
+    "is_anomaly_check_nan_enabled", "is_anomaly_enabled",
     "is_grad_enabled", "no_grad", "once_differentiable", "set_detect_anomaly",
     "set_grad_enabled",
 ]
 
 
 def __getattr__(name):
-    # `sg.autograd.gradcheck` is `sg.testing.gradcheck` (torch.autograd.gradcheck's place);
+    # `sg.autograd.gradcheck` is `sg.testing.torch_gradcheck` (torch.autograd.gradcheck's
+    # interface over sg.testing.gradcheck);
     # sparsegraph.testing sits above autograd, so it is imported on first use, not here
-    if name == "gradcheck":
-        from sparsegraph.testing import gradcheck
+    if name in ("gradcheck", "gradgradcheck", "GradcheckError"):
+        from sparsegraph import testing
 
-        return gradcheck
+        return testing.torch_gradcheck if name == "gradcheck" else getattr(testing, name)
     raise AttributeError(f"module 'sparsegraph.autograd' has no attribute {name!r}")

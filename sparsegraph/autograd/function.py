@@ -537,7 +537,11 @@ def _bind(cls, args: tuple, kwargs: dict) -> tuple:
     except TypeError as exc:
         raise TypeError(f"{cls.__name__}.apply: the arguments do not fit "
                         f"forward{sig}: {exc}") from None
-    bound.apply_defaults()
+    if bound.kwargs:  # keyword-only or **kwargs given: PyTorch's apply passes positions only
+        raise TypeError(f"{cls.__name__}.apply: forward{sig} takes keyword-only arguments "
+                        f"{sorted(bound.kwargs)}, which apply cannot pass (as in PyTorch); "
+                        "make them positional parameters of forward")
+    bound.apply_defaults()  # keyword-only defaults stay forward's own
     return bound.args
 
 

@@ -351,8 +351,9 @@ class Module:
     def cpu(self) -> Module:
         return self.to("cpu")
 
-    def cuda(self) -> Module:
-        return self.to("cuda")
+    def cuda(self, device=None) -> Module:
+        """``to("cuda")``, or to CUDA device ``device`` (an int N or "cuda:N"), as torch's."""
+        return self.to("cuda" if device is None else device)
 
     # ---- state ----------------------------------------------------------------------------
     def _state_items(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
