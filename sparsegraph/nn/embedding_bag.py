@@ -17,6 +17,7 @@ from sparsegraph.creation import empty, tensor
 from sparsegraph.nn import init
 from sparsegraph.nn._checks import check_bool, check_int
 from sparsegraph.nn.embedding import (
+    _check_indices,
     _check_max_norm,
     _check_sparse,
     _padding_idx,
@@ -162,10 +163,12 @@ def embedding_bag(input, weight: Tensor, offsets=None, max_norm: float | None = 
                             f"{psw.device})")
     pad = _padding_idx(op, padding_idx, weight.shape[0])
     flat, indptr = _bag_pointers(op, input, offsets, include_last_offset, weight.device)
+    n_used = int(indptr[-1])  # with include_last_offset, indices after the last bag are unused
+    # here, so the message names embedding_bag (the lookup checks again, as `embedding`)
+    _check_indices(op, flat[:n_used], weight.shape[0])
     if max_norm is not None:
         _renorm_rows(op, weight, wrap(flat), max_norm, norm_type)
     xp = backend.xp_of(flat)
-    n_used = int(indptr[-1])  # with include_last_offset, indices after the last bag are unused
     used, sel = flat[:n_used], None  # sel: the positions kept when padding is left out
     if pad is not None:
         keep = np.asarray(backend.to_device(used != pad, "cpu"))

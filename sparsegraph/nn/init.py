@@ -2,7 +2,9 @@
 
 Every function writes the tensor's array directly (no graph is recorded, as under ``no_grad``)
 and bumps its version counter. Random ones draw from ``generator`` (a `sparsegraph.Generator`)
-or the default generator, so ``sg.manual_seed`` makes model construction deterministic.
+or the default generator, so ``sg.manual_seed`` makes model construction deterministic; they
+refuse a non-floating tensor with a TypeError (as torch's ``normal_`` / ``uniform_``), while
+``constant_``, ``zeros_``, ``ones_``, ``eye_`` and ``dirac_`` fill any dtype.
 """
 
 from __future__ import annotations
@@ -35,6 +37,22 @@ def _fills(fn):
         return fn(t, *args, **kwargs)
 
     return wrapper
+
+
+def _draws(fn):
+    """`_fills`, and a TypeError unless the tensor is floating: random draws written into an
+    integer (or bool) tensor would be silently truncated (torch's ``normal_`` / ``uniform_``,
+    on which every random init is built, refuse integer dtypes)."""
+
+    @functools.wraps(fn)
+    def wrapper(t, *args, **kwargs):
+        if isinstance(t, Tensor) and t.dtype.kind != "f":
+            raise TypeError(f"init.{fn.__name__}: expected a floating tensor to fill with random "
+                            f"values (got {t.dtype}); the draws would be truncated. Create it "
+                            "with a float dtype or convert it with .float() first")
+        return fn(t, *args, **kwargs)
+
+    return _fills(wrapper)
 
 
 def _write(t: Tensor, values) -> Tensor:
@@ -80,7 +98,7 @@ def _fans(t: Tensor) -> tuple[int, int]:
     return t.shape[1] * receptive, t.shape[0] * receptive
 
 
-@_fills
+@_draws
 def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with samples of ``U(a, b)``."""
     a, b = check_number("init.uniform_", "a", a), check_number("init.uniform_", "b", b)
@@ -89,7 +107,7 @@ def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tenso
     return _write(t, rng_of(generator).uniform(a, b, t.shape))
 
 
-@_fills
+@_draws
 def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with samples of ``N(mean, std^2)``."""
     mean, std = check_number("init.normal_", "mean", mean), check_number("init.normal_", "std",
@@ -115,7 +133,7 @@ def ones_(t: Tensor) -> Tensor:
     return constant_(t, 1.0)
 
 
-@_fills
+@_draws
 def xavier_uniform_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """Glorot & Bengio (2010): U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)).
 
@@ -131,7 +149,7 @@ def xavier_uniform_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     return uniform_(t, -a, a, generator)
 
 
-@_fills
+@_draws
 def xavier_normal_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """Glorot & Bengio (2010): N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(t)
@@ -145,7 +163,7 @@ def _kaiming_std(t, a, mode, nonlinearity):
     return calculate_gain(nonlinearity, a) / math.sqrt(fan_in if mode == "fan_in" else fan_out)
 
 
-@_fills
+@_draws
 def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
     """He et al. (2015): U(-b, b) with b = gain * sqrt(3 / fan); a no-op on empty tensors."""
@@ -155,7 +173,7 @@ def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
     return uniform_(t, -bound, bound, generator)
 
 
-@_fills
+@_draws
 def kaiming_normal_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
     """He et al. (2015): N(0, std^2) with std = gain / sqrt(fan); a no-op on empty tensors."""
@@ -164,7 +182,7 @@ def kaiming_normal_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
     return normal_(t, 0.0, _kaiming_std(t, a, mode, nonlinearity), generator)
 
 
-@_fills
+@_draws
 def orthogonal_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """Saxe et al. (2013): a (semi-)orthogonal matrix times ``gain``, as torch's.
 
@@ -200,7 +218,7 @@ def _norm_cdf(x: float) -> float:
     return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
 
 
-@_fills
+@_draws
 def trunc_normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
                   b: float = 2.0, generator=None) -> Tensor:
     """Fill with samples of ``N(mean, std^2)`` truncated to ``[a, b]``, as torch's: uniform

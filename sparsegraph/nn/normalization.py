@@ -35,6 +35,14 @@ def _check_dtype(layer: str, x, ref, what: str) -> None:
                     f"(got {x.dtype}); convert with {fix}")
 
 
+def _check_floating(op: str, x: Tensor) -> None:
+    """Refuse a non-floating input by the caller's name (the statistics would otherwise fail
+    inside `ops.var_mean`, under its name)."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating `input` (got {x.dtype}); convert it with "
+                        ".float() or .double() first")
+
+
 def _normalized_shape(op: str, normalized_shape) -> tuple:
     if isinstance(normalized_shape, int | np.integer):
         return (int(normalized_shape),)
@@ -51,6 +59,7 @@ def _layer_norm(op: str, x, shape: tuple, weight, bias, eps: float):
     k = len(shape)
     if x.ndim < k or tuple(x.shape[x.ndim - k:]) != shape:
         raise ValueError(f"{op}: expected input ending in {shape} (got {x.shape})")
+    _check_floating(op, x)
     _check_dtype(op, x, weight if weight is not None else bias, "parameters")
     dims = tuple(range(x.ndim - k, x.ndim))
     var, mean = ops.var_mean(x, dims, unbiased=False, keepdim=True)  # float64-accumulated
@@ -75,8 +84,8 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
         eps: added to the variance. (default: 1e-5)
 
     Raises:
-        TypeError: a non-Tensor input, a bad ``normalized_shape`` or ``eps``, a ``weight`` /
-            ``bias`` that is not a Tensor or of another dtype than ``input``.
+        TypeError: a non-Tensor or non-floating input, a bad ``normalized_shape`` or ``eps``,
+            a ``weight`` / ``bias`` that is not a Tensor or of another dtype than ``input``.
         ValueError: an input not ending in ``normalized_shape``, a ``weight`` / ``bias`` of
             another shape.
     """
@@ -202,6 +211,7 @@ class BatchNorm1d(Module):
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
             raise ValueError(f"BatchNorm1d: expected input of shape (N, {self.num_features}) "
                              f"or (N, {self.num_features}, L) (got {x.shape})")
+        _check_floating("BatchNorm1d", x)
         # the parameters, else the running stats: eval() normalises with them, and training
         # would update float32 running stats from float64 batch statistics
         ref, what = (self.weight, "parameters") if self.weight is not None else (

@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 from sparsegraph.autograd import no_grad
-from sparsegraph.tensor import Tensor
+from sparsegraph.tensor import Tensor, host_values
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
            "parameters_to_vector", "vector_to_parameters"]
@@ -82,13 +82,19 @@ def get_total_norm(tensors, norm_type: float | str = 2.0, error_if_nonfinite: bo
         ValueError: a negative or unparsable ``norm_type``.
         RuntimeError: with ``error_if_nonfinite``, a nan or inf total.
     """
-    import sparsegraph.ops as ops
-    from sparsegraph.creation import zeros
-
     op = "get_total_norm"
     tensors = _tensors(op, tensors)
     norm_type = _norm_type(op, norm_type)
     _check_foreach(op, foreach)
+    return _total_norm(op, tensors, norm_type, error_if_nonfinite)
+
+
+def _total_norm(op: str, tensors: list[Tensor], norm_type: float,
+                error_if_nonfinite: bool) -> Tensor:
+    """`get_total_norm` of checked arguments; errors name ``op``, the function called."""
+    import sparsegraph.ops as ops
+    from sparsegraph.creation import zeros
+
     if not tensors:
         return zeros(())
     device = tensors[0].device
@@ -99,6 +105,11 @@ def get_total_norm(tensors, norm_type: float | str = 2.0, error_if_nonfinite: bo
         norms = [ops.norm(t, norm_type) for t in nonempty]
         norms = [n if n.device == device else n.to(device) for n in norms]
         total = ops.norm(ops.stack(norms), norm_type)
+    if error_if_nonfinite:
+        # a host read: a static trace refuses it with this reason rather than item()'s
+        host_values(total, f"{op}(error_if_nonfinite=True) checks the total norm, so it",
+                    "Pass error_if_nonfinite=False in a compiled step (and check the returned "
+                    "norm outside it, e.g. with math.isfinite(norm.item()))")
     if error_if_nonfinite and not math.isfinite(total.item()):
         raise RuntimeError(f"{op}: the total norm of order {norm_type} of the gradients is "
                            "non-finite, so it cannot be clipped; pass error_if_nonfinite=False "
@@ -158,6 +169,8 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float | str = 2.0,
     Raises:
         TypeError: a non-Tensor parameter, non-number ``max_norm``, bad ``norm_type``.
         RuntimeError: with ``error_if_nonfinite`` when the total norm is nan or inf.
+        sparsegraph.static.CaptureError: ``error_if_nonfinite=True`` in a compiled step (the
+            check reads the norm on the host); pass False there.
     """
     from sparsegraph.creation import zeros
 
@@ -173,7 +186,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float | str = 2.0,
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return zeros((), device=params[0].device if params else "cpu")
-    total = get_total_norm(grads, norm_type, error_if_nonfinite, foreach)
+    total = _total_norm(op, grads, norm_type, error_if_nonfinite)
     clip_grads_with_norm_(params, max_norm, total, foreach)
     return total
 
