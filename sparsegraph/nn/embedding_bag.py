@@ -14,9 +14,9 @@ import numpy as np
 import sparsegraph.ops as ops
 from sparsegraph import backend
 from sparsegraph.creation import empty, tensor
-from sparsegraph.nn import init
 from sparsegraph.nn._checks import check_bool, check_int
 from sparsegraph.nn.embedding import (
+    Embedding,
     _check_indices,
     _check_max_norm,
     _check_sparse,
@@ -239,12 +239,7 @@ class EmbeddingBag(Module):
                                  f"{embedding_dim}) (got {tuple(_weight.shape)})")
             self.weight = Parameter(_weight)
 
-    def reset_parameters(self) -> None:
-        """Redraw the weight from ``N(0, 1)`` (default generator); zero the padding row."""
-        init.normal_(self.weight)
-        if self.padding_idx is not None:
-            self.weight.array[self.padding_idx] = 0
-            self.weight._version[0] += 1
+    reset_parameters = Embedding.reset_parameters  # N(0, 1), the padding row zeroed
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze: bool = True, max_norm: float | None = None,
