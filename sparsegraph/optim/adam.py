@@ -41,6 +41,10 @@ class Adam(Optimizer):
         weight_decay: L2 penalty added to the gradient. (default: 0)
         amsgrad: Reddi et al. (2018)'s variant. (default: False)
         maximize: ascend instead of descend. (default: False)
+        foreach, capturable, differentiable, fused: torch's implementation switches, accepted
+            for torch code and stored in the groups; there is one implementation here, so
+            they change nothing. capturable=True / differentiable=True / fused=True raise
+            NotImplementedError. (default: None, False, False, None)
 
     Raises:
         ValueError: lr < 0, eps < 0, weight_decay < 0 or betas outside [0, 1).
@@ -49,11 +53,14 @@ class Adam(Optimizer):
     decoupled = False
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False):
+                 weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None):
         betas = tuple(betas) if isinstance(betas, list | tuple) else betas  # checked below
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad,
-                                      maximize=maximize))
+                                      maximize=maximize, foreach=foreach, capturable=capturable,
+                                      differentiable=differentiable, fused=fused))
 
     def _check(self, group: dict) -> None:
         super()._check(group)
@@ -102,5 +109,9 @@ class AdamW(Adam):
     decoupled = True
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
+                         maximize=maximize, capturable=capturable,
+                         differentiable=differentiable, fused=fused)

@@ -262,7 +262,9 @@ class SequentialLR(_Composite):
     at its epoch 0, with its closed form where it has one) until ``milestones[1]``, and so on.
 
     As torch: construction resets every group's lr to its ``initial_lr``, undoes the initial
-    step of every scheduler and redoes only the first one's.
+    step of every scheduler and redoes only the first one's. A group added with
+    ``add_param_group`` afterwards is handled by each scheduler as on its own (see
+    `LRScheduler`).
 
     Args:
         optimizer: the optimizer the schedulers are bound to.
@@ -290,7 +292,13 @@ class SequentialLR(_Composite):
         self._milestones = list(milestones)
         self.last_epoch = last_epoch + 1
         self.optimizer = optimizer
-        for group in optimizer.param_groups:
+        groups = optimizer.param_groups
+        for i, group in enumerate(groups):
+            if "initial_lr" not in group:  # torch: a bare KeyError
+                raise ValueError(f"{name}: the optimizer has {len(groups)} param groups but "
+                                 f"the schedulers were built for fewer: param_groups[{i}] has "
+                                 "no 'initial_lr'; make the schedulers after add_param_group")
+        for group in groups:
             group["lr"] = group["initial_lr"]
         for sched in self._schedulers:
             sched.last_epoch -= 1

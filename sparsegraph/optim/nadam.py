@@ -64,6 +64,10 @@ class NAdam(_Moments):
         momentum_decay: ``psi`` above, >= 0. (default: 4e-3)
         decoupled_weight_decay: decay the weights as AdamW. (default: False)
         maximize: ascend instead of descend. (default: False)
+        foreach, capturable, differentiable: torch's implementation switches, accepted
+            for torch code and stored in the groups; there is one implementation here, so
+            they change nothing. capturable=True / differentiable=True raise
+            NotImplementedError. (default: None, False, False)
 
     Raises:
         ValueError: lr, eps, weight_decay or momentum_decay < 0, or betas outside [0, 1).
@@ -71,12 +75,15 @@ class NAdam(_Moments):
 
     def __init__(self, params, lr: float = 2e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum_decay: float = 4e-3,
-                 decoupled_weight_decay: bool = False, *, maximize: bool = False):
+                 decoupled_weight_decay: bool = False, *, foreach: bool | None = None,
+                 maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False):
         betas = tuple(betas) if isinstance(betas, list | tuple) else betas
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       momentum_decay=momentum_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize))
+                                      maximize=maximize, foreach=foreach,
+                                      capturable=capturable, differentiable=differentiable))
 
     def _check(self, group: dict) -> None:
         super()._check(group)
@@ -121,6 +128,10 @@ class RAdam(_Moments):
         weight_decay: L2 penalty (or decoupled decay, below). (default: 0)
         decoupled_weight_decay: decay the weights as AdamW. (default: False)
         maximize: ascend instead of descend. (default: False)
+        foreach, capturable, differentiable: torch's implementation switches, accepted
+            for torch code and stored in the groups; there is one implementation here, so
+            they change nothing. capturable=True / differentiable=True raise
+            NotImplementedError. (default: None, False, False)
 
     Raises:
         ValueError: lr, eps or weight_decay < 0, or betas outside [0, 1).
@@ -128,11 +139,13 @@ class RAdam(_Moments):
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, decoupled_weight_decay: bool = False, *,
-                 maximize: bool = False):
+                 foreach: bool | None = None, maximize: bool = False,
+                 capturable: bool = False, differentiable: bool = False):
         betas = tuple(betas) if isinstance(betas, list | tuple) else betas
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize))
+                                      maximize=maximize, foreach=foreach,
+                                      capturable=capturable, differentiable=differentiable))
 
     def _update(self, p, g, state, group):
         lr, (b1, b2) = group["lr"], group["betas"]

@@ -20,6 +20,32 @@ def _is_array(v) -> bool:
     return isinstance(v, np.ndarray) or hasattr(v, "__cuda_array_interface__")
 
 
+# torch's implementation switches, accepted (and stored in each group, as torch) for torch code:
+# there is one implementation of each optimizer here, so they select nothing; the values that
+# ask for a feature it lacks are refused
+IMPLEMENTATION_FLAGS = {"foreach": None, "capturable": False, "differentiable": False,
+                        "fused": None}
+_UNSUPPORTED = {
+    "capturable": "CUDA-graph capture of the step is not supported (sg.static.compile "
+                  "captures a whole training step instead)",
+    "differentiable": "differentiating through the update is not supported (it runs in place, "
+                      "outside the autograd graph)",
+    "fused": "there is no fused kernel (one implementation of each optimizer)",
+}
+
+
+def check_flag(who: str, key: str, value) -> None:
+    """``foreach`` / ``fused``: None or a bool; ``capturable`` / ``differentiable``: a bool;
+    ``capturable`` / ``differentiable`` / ``fused`` True: NotImplementedError."""
+    optional = IMPLEMENTATION_FLAGS[key] is None
+    if not (isinstance(value, bool | np.bool_) or (optional and value is None)):
+        raise TypeError(f"{who}: expected {'None or ' if optional else ''}a bool for {key} "
+                        f"(got {type(value).__name__} {value!r})")
+    if value and key in _UNSUPPORTED:
+        raise NotImplementedError(f"{who}: {key}=True is not supported: {_UNSUPPORTED[key]}; "
+                                  f"pass {key}={IMPLEMENTATION_FLAGS[key]} or leave it out")
+
+
 class Optimizer:
     """Base class of the optimizers.
 
@@ -31,7 +57,9 @@ class Optimizer:
     Args:
         params: an iterable of Tensors, or of dicts (parameter groups with a ``"params"`` entry
             and per-group options overriding the defaults).
-        defaults: the options of groups that do not set them.
+        defaults: the options of groups that do not set them. Those of torch's
+            implementation switches a subclass takes (``foreach``, ``capturable``,
+            ``differentiable``, ``fused``: IMPLEMENTATION_FLAGS) are checked by `check_flag`.
 
     Attributes:
         param_groups: list of dicts, each with ``"params"`` and its options (``"lr"``, ...).
@@ -108,6 +136,9 @@ class Optimizer:
             raise ValueError(f"{name}: expected lr >= 0 (got {group['lr']})")
         if not group.get("weight_decay", 0.0) >= 0:
             raise ValueError(f"{name}: expected weight_decay >= 0 (got {group['weight_decay']})")
+        for key in IMPLEMENTATION_FLAGS:
+            if key in self.defaults and key in group:  # the switches of torch's signature
+                check_flag(name, key, group[key])
 
     def _check_number(self, group: dict, key: str) -> None:
         """A real number option (a str or a bool would fail later, in a comparison or step)."""
@@ -232,6 +263,9 @@ class Optimizer:
             if isinstance(new.get("betas"), list):
                 new["betas"] = tuple(new["betas"])
             new["params"] = group["params"]
+            for key in IMPLEMENTATION_FLAGS.keys() & self.defaults.keys():
+                # a state saved before they existed: torch's __setstate__ defaults
+                new.setdefault(key, IMPLEMENTATION_FLAGS[key])
             self._check(new)
             groups.append(new)
         self.param_groups, self.state = groups, state
@@ -244,12 +278,12 @@ class Optimizer:
                 isinstance(g, dict) and "params" in g for g in saved_groups):
             raise TypeError(f"{name}.load_state_dict: expected 'param_groups' to be a list of "
                             f"dicts with 'params' (got {saved_groups!r:.80})")
-        want = set(self.defaults)
+        want = set(self.defaults) - set(IMPLEMENTATION_FLAGS)  # filled in when missing
         for g in saved_groups:
             # only missing options count: schedulers add keys of their own (initial_lr)
             missing = sorted(want - g.keys())
             if missing:
-                extra = sorted(map(str, g.keys() - want - {"params", "initial_lr"}))
+                extra = sorted(map(str, g.keys() - set(self.defaults) - {"params", "initial_lr"}))
                 raise ValueError(f"{name}.load_state_dict: the saved state is not from a {name} "
                                  f"(its parameter groups lack the options {missing}"
                                  + (f" and have {extra}" if extra else "") + ")")

@@ -27,6 +27,11 @@ class RMSprop(Optimizer):
         momentum: momentum factor. (default: 0)
         centered: normalise by the estimated variance of the gradient. (default: False)
         maximize: ascend instead of descend. (default: False)
+        capturable, foreach, differentiable: torch's implementation switches, accepted
+            for torch code and stored in the groups; there is one implementation here, so
+            they change nothing. capturable=True / differentiable=True raise
+            NotImplementedError. (default: False, None, False)
+        (As torch's signature, every argument of RMSprop can be given by position.)
 
     Raises:
         ValueError: a negative lr, alpha, eps, weight_decay or momentum.
@@ -34,10 +39,12 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
-                 *, maximize: bool = False):
+                 capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered,
-                                      maximize=maximize))
+                                      maximize=maximize, capturable=capturable,
+                                      foreach=foreach, differentiable=differentiable))
 
     def _check(self, group: dict) -> None:
         super()._check(group)
@@ -104,6 +111,11 @@ class Adagrad(Optimizer):
         initial_accumulator_value: the start of the sum of squared gradients. (default: 0)
         eps: added to the denominator. (default: 1e-10)
         maximize: ascend instead of descend. (default: False)
+        foreach, differentiable, fused: torch's implementation switches, accepted
+            for torch code and stored in the groups; there is one implementation here, so
+            they change nothing. differentiable=True / fused=True raise
+            NotImplementedError. (default: None, False, None)
+        (``foreach`` is the 7th positional argument, as in torch.)
 
     Raises:
         ValueError: a negative lr, lr_decay, weight_decay, initial_accumulator_value or eps.
@@ -111,10 +123,12 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
-                 eps: float = 1e-10, *, maximize: bool = False):
+                 eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
+                 differentiable: bool = False, fused: bool | None = None):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value,
-                                      eps=eps, maximize=maximize))
+                                      eps=eps, maximize=maximize, foreach=foreach,
+                                      differentiable=differentiable, fused=fused))
         for group in self.param_groups:
             for p in group["params"]:
                 self._init_state(p.array, self.state[p], group)

@@ -59,6 +59,15 @@ def per_group(who: str, key: str, optimizer, value, **bounds) -> list:
     return values
 
 
+def set_lrs(optimizer, values) -> list:
+    """Write ``values`` into the groups' ``"lr"`` in order, as torch's (non-strict) ``zip``:
+    values computed from ``base_lrs`` stop at the groups the scheduler was built with, so a
+    group added later with ``add_param_group`` keeps its own lr. Returns every group's lr."""
+    for group, lr in zip(optimizer.param_groups, values, strict=False):
+        group["lr"] = lr
+    return [group["lr"] for group in optimizer.param_groups]
+
+
 @contextlib.contextmanager
 def untraced():
     """Steps of the schedulers inside a composite one: the composite's own step is the effect a
@@ -84,6 +93,13 @@ class LRScheduler:
     Attributes:
         base_lrs: each group's ``initial_lr``.
         last_epoch: the epoch of the last ``step()`` (0 after construction).
+
+    A group added with ``optimizer.add_param_group`` after the scheduler is built has no base
+    lr. As in PyTorch, the chainable schedulers (`StepLR`, `ExponentialLR`, ...) scale it with
+    the others, while the values computed from ``base_lrs`` (`LambdaLR`,
+    `CosineAnnealingWarmRestarts`, the closed forms of ``step(epoch)``) cover only the groups
+    the scheduler was built with: the added group keeps its own lr. Build the scheduler after
+    ``add_param_group`` to schedule every group.
     """
 
     def __init__(self, optimizer, last_epoch: int = -1):
@@ -130,9 +146,7 @@ class LRScheduler:
             self.last_epoch = epoch
             closed = getattr(self, "_get_closed_form_lr", None)
             values = closed() if closed is not None else self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = set_lrs(self.optimizer, values)
 
     def state_dict(self) -> dict:
         """Every attribute but the optimizer (plain numbers and lists: `sg.save` stores it)."""

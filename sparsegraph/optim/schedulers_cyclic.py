@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import math
 
-from sparsegraph.optim.scheduler_base import LRScheduler, check_number, check_optimizer, per_group
+from sparsegraph.optim.scheduler_base import (
+    LRScheduler,
+    check_number,
+    check_optimizer,
+    per_group,
+    set_lrs,
+)
 from sparsegraph.tensor import TRACE
 
 __all__ = ["OneCycleLR", "CosineAnnealingWarmRestarts"]
@@ -27,7 +33,8 @@ class OneCycleLR(LRScheduler):
     ``2 * pct_start * total_steps - 2`` and ``total_steps - 1``), ``pct = (t - a) / (b - a)``
     and the value is ``end + (start - end) / 2 * (1 + cos(pi * pct))`` ("cos") or
     ``start + (end - start) * pct`` ("linear"). A phase of length 0 (torch: ZeroDivisionError)
-    takes ``pct = 1``. Stepping past ``total_steps`` raises ValueError, as torch.
+    takes ``pct = 1``. Stepping past ``total_steps`` raises ValueError, as torch; so does a
+    step after ``add_param_group`` added a group without these bounds (torch: KeyError).
 
     Args:
         optimizer: the optimizer whose groups' lr (and momentum) is set.
@@ -106,6 +113,22 @@ class OneCycleLR(LRScheduler):
                     group["max_momentum"], group["base_momentum"] = top, base
         super().__init__(optimizer, last_epoch)
 
+    def _check_groups(self) -> None:
+        """Every group holds the bounds construction wrote (``initial_lr``, ``max_lr``, ...):
+        one added by ``add_param_group`` afterwards does not (PyTorch: a bare KeyError)."""
+        need = ["initial_lr", "max_lr", "min_lr"]
+        if self.cycle_momentum:
+            need += ["max_momentum", "base_momentum"]
+        groups = self.optimizer.param_groups
+        for i, group in enumerate(groups):
+            missing = [key for key in need if key not in group]
+            if missing:
+                raise ValueError(
+                    f"OneCycleLR: the optimizer has {len(groups)} param groups but the "
+                    f"scheduler was built for {len(self.base_lrs)}: param_groups[{i}] has no "
+                    f"{', '.join(map(repr, missing))}; make the scheduler after "
+                    "add_param_group (or give the group these keys)")
+
     def _set_momentum(self, group: dict, value: float) -> None:
         if self.use_beta1:
             group["betas"] = (value, *group["betas"][1:])
@@ -122,6 +145,7 @@ class OneCycleLR(LRScheduler):
         if t > self.total_steps:
             raise ValueError(f"OneCycleLR: tried to step {t} times; the schedule has "
                              f"total_steps={self.total_steps}")
+        self._check_groups()
         lrs = []
         last = len(self._schedule_phases) - 1
         for group in self.optimizer.param_groups:
@@ -145,7 +169,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     (1 + cos(pi * T_cur / T_i)) / 2``, where ``T_cur`` counts the epochs since the last
     restart and the period ``T_i`` starts at ``T_0`` and is multiplied by ``T_mult`` at each
     restart. ``step(epoch)`` accepts a fractional epoch (e.g. ``epoch + i / iters``) and sets
-    ``T_cur`` / ``T_i`` from it in closed form.
+    ``T_cur`` / ``T_i`` from it in closed form. A group added with ``add_param_group`` after
+    construction has no base lr: it keeps its own lr (as PyTorch).
 
     Args:
         optimizer: the optimizer whose groups' lr is set.
@@ -196,6 +221,4 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             else:
                 self.T_i, self.T_cur = self.T_0, epoch
         self.last_epoch = math.floor(epoch)
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = set_lrs(self.optimizer, self.get_lr())  # added groups keep their lr

@@ -64,6 +64,9 @@ class _LambdaState(LRScheduler):
 class LambdaLR(_LambdaState):
     """Set each group's lr to ``base_lr * lr_lambda(epoch)``.
 
+    A group added with ``add_param_group`` after construction has neither a lambda nor a base
+    lr: it keeps its own lr (as PyTorch; build the scheduler afterwards to schedule it).
+
     Args:
         optimizer: the optimizer whose groups' lr is set.
         lr_lambda: a function of the epoch (an int) giving the factor, or one per group.
@@ -72,11 +75,14 @@ class LambdaLR(_LambdaState):
 
     def get_lr(self) -> list[float]:
         return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs,
-                                                               strict=True)]
+                                                               strict=False)]
 
 
 class MultiplicativeLR(_LambdaState):
     """Multiply each group's lr by ``lr_lambda(epoch)`` at every epoch after the first.
+
+    A group added with ``add_param_group`` after construction has no lambda: it keeps its own
+    lr (as PyTorch).
 
     Args: as `LambdaLR`.
     """
@@ -84,8 +90,9 @@ class MultiplicativeLR(_LambdaState):
     def get_lr(self) -> list[float]:
         groups = self.optimizer.param_groups
         if self.last_epoch > 0:
+            # one lambda per group at construction: a group added later keeps its lr (torch)
             return [group["lr"] * fn(self.last_epoch)
-                    for fn, group in zip(self.lr_lambdas, groups, strict=True)]
+                    for fn, group in zip(self.lr_lambdas, groups, strict=False)]
         return [group["lr"] for group in groups]
 
 

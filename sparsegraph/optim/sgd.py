@@ -25,16 +25,23 @@ class SGD(Optimizer):
         nesterov: Nesterov momentum; needs ``momentum > 0`` and ``dampening == 0``.
             (default: False)
         maximize: ascend instead of descend. (default: False)
+        foreach, differentiable, fused: torch's implementation switches, accepted
+            for torch code and stored in the groups; there is one implementation here, so
+            they change nothing. differentiable=True / fused=True raise
+            NotImplementedError. (default: None, False, None)
 
     Raises:
         ValueError: on a negative lr / momentum / weight_decay, or an invalid Nesterov setting.
     """
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False):
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False,
+                 fused: bool | None = None):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,
-                                      maximize=maximize))
+                                      maximize=maximize, foreach=foreach,
+                                      differentiable=differentiable, fused=fused))
 
     def _check(self, group: dict) -> None:
         super()._check(group)
