@@ -286,6 +286,18 @@ def _key_part(op: str, k, input: Tensor):
     return _on_device(op, "index", k, input)
 
 
+def check_index_shape(op: str, idx, input: Tensor, d: int) -> None:
+    """torch's shape rule for ``gather`` / ``scatter_``'s index: ``input``'s number of dims,
+    no larger than ``input`` outside dim ``d``."""
+    if idx.ndim != input.ndim:
+        raise ValueError(f"{op}: expected `index` with {input.ndim} dims like `input` "
+                         f"(got shape {idx.shape})")
+    if any(i != d and n > m for i, (n, m) in enumerate(zip(idx.shape, input.shape,
+                                                            strict=True))):
+        raise ValueError(f"{op}: expected `index` of shape {idx.shape} to be no larger than "
+                         f"`input` of shape {input.shape} outside dim {d}")
+
+
 def _on_device(op: str, name: str, index, input: Tensor):
     """``(index's array on input's device, the Tensor backward saves or None)`` for an index
     Tensor or array. As PyTorch, a host index may index a device tensor, never the reverse.
@@ -437,13 +449,7 @@ def gather(input: Tensor, dim, index=None) -> Tensor:
     check_tensor("gather", "input", input)
     d = norm_dim("gather", dim, input.ndim)
     idx, source = _index_array("gather", "index", index, input)
-    if idx.ndim != input.ndim:
-        raise ValueError(f"gather: expected `index` with {input.ndim} dims like `input` "
-                         f"(got {idx.ndim})")
-    if any(i != d and n > m for i, (n, m) in enumerate(zip(idx.shape, input.shape,
-                                                            strict=True))):
-        raise ValueError(f"gather: expected `index` of shape {idx.shape} to be no larger than "
-                         f"`input` of shape {input.shape} outside dim {d}")
+    check_index_shape("gather", idx, input, d)
     narrow = idx.shape != input.shape and any(
         i != d and n != m for i, (n, m) in enumerate(zip(idx.shape, input.shape, strict=True)))
     return Gather.apply(input, d, idx, narrow, source, "gather")

@@ -26,7 +26,7 @@ from sparsegraph.ops._util import (
     unbroadcast,
 )
 from sparsegraph.ops.activation import relu, sigmoid, tanh
-from sparsegraph.ops.index import _check_range, _index_array
+from sparsegraph.ops.index import _check_range, _index_array, check_index_shape
 from sparsegraph.ops.ternary import clamp_bounds, clamp_grads, lerp
 from sparsegraph.tensor import Tensor
 
@@ -431,13 +431,7 @@ def _scatter(op: str, input: Tensor, dim, index, src, reduce) -> Tensor:
         raise ValueError(f"{op}: expected `input` with at least one dim (got a 0-d tensor)")
     d = norm_dim(op, dim, input.ndim)
     idx, source = _index_array(op, "index", index, input)
-    if idx.ndim != input.ndim:
-        raise ValueError(f"{op}: expected `index` with {input.ndim} dims like `input` "
-                         f"(got shape {idx.shape})")
-    if any(i != d and n > m for i, (n, m) in enumerate(zip(idx.shape, input.shape,
-                                                            strict=True))):
-        raise ValueError(f"{op}: expected `index` of shape {idx.shape} to be no larger "
-                         f"than `input` of shape {input.shape} outside dim {d}")
+    check_index_shape(op, idx, input, d)
     if isinstance(src, Tensor):
         if src.dtype != input.dtype:
             raise TypeError(f"{op}: expected `src` with the dtype of `input`, "

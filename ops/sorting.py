@@ -141,6 +141,16 @@ def argsort(input: Tensor, dim: int = -1, descending: bool = False,
     return _sorted(input, d, check_bool("argsort", "descending", descending), None)[1]
 
 
+
+def _check_k(op: str, k, lowest: int, input: Tensor, d: int) -> None:
+    """``k`` an int in ``[lowest, input.shape[d]]`` (a 0-d tensor has one element)."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer):
+        raise TypeError(f"{op}: expected `k` to be an int (got {type(k).__name__} {k!r})")
+    n = input.shape[d] if input.ndim else 1
+    if not lowest <= k <= n:
+        raise ValueError(f"{op}: expected `k` in [{lowest}, {n}] for dim {d} of a tensor of "
+                         f"shape {input.shape} (got {k})")
+
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
     """The ``k`` largest (or smallest) elements along ``dim``; ``(values, indices)``.
 
@@ -156,12 +166,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     d = norm_dim("topk", dim, input.ndim)
     check_bool("topk", "sorted", sorted)
     largest = check_bool("topk", "largest", largest)
-    if isinstance(k, bool) or not isinstance(k, int | np.integer):
-        raise TypeError(f"topk: expected `k` to be an int (got {type(k).__name__} {k!r})")
-    n = input.shape[d] if input.ndim else 1
-    if not 0 <= k <= n:
-        raise ValueError(f"topk: expected `k` in [0, {n}] for dim {d} of a tensor of shape "
-                         f"{input.shape} (got {k})")
+    _check_k("topk", k, 0, input, d)
     values, indices = _sorted(input, d, largest, int(k))
     return TopKResult(values, indices)
 
@@ -215,12 +220,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
     check_tensor("kthvalue", "input", input)
     d = norm_dim("kthvalue", dim, input.ndim)
     keepdim = check_bool("kthvalue", "keepdim", keepdim)
-    if isinstance(k, bool) or not isinstance(k, int | np.integer):
-        raise TypeError(f"kthvalue: expected `k` to be an int (got {type(k).__name__} {k!r})")
-    n = input.shape[d] if input.ndim else 1
-    if not 1 <= k <= n:
-        raise ValueError(f"kthvalue: expected `k` in [1, {n}] for dim {d} of a tensor of shape "
-                         f"{input.shape} (got {k})")
+    _check_k("kthvalue", k, 1, input, d)
     if input.ndim == 0:  # torch: the value itself and index 0
         return KthvalueResult(*Kthvalue.apply(input.reshape((1,)), "kthvalue", 0, False, (1,)))
     return KthvalueResult(*Kthvalue.apply(input, "kthvalue", d, keepdim, (int(k),)))

@@ -45,18 +45,23 @@ def check_number(who: str, key: str, value, *, integer: bool = False,
 def per_group(who: str, key: str, optimizer, value, **bounds) -> list:
     """One value per parameter group (torch's ``_format_param``): a list / tuple of that
     length, or one number for every group; each a number within ``bounds``."""
-    n = len(optimizer.param_groups)
-    if isinstance(value, list | tuple):
-        if len(value) != n:
-            raise ValueError(f"{who}: expected {key} to have one value per parameter group "
-                             f"({n}) (got {len(value)} values)")
-        values = list(value)
-    else:
-        values = [value] * n
+    values = one_per_group(who, key, optimizer, value)
+    n = len(values)
     for i, v in enumerate(values):
         check_number(who, key if n == 1 or not isinstance(value, list | tuple)
                      else f"{key}[{i}]", v, **bounds)
     return values
+
+
+def one_per_group(who: str, key: str, optimizer, value) -> list:
+    """``value`` for each parameter group: a list / tuple of one per group, or one for all."""
+    n = len(optimizer.param_groups)
+    if not isinstance(value, list | tuple):
+        return [value] * n
+    if len(value) != n:
+        raise ValueError(f"{who}: expected {key} to have one value per parameter group "
+                         f"({n}) (got {len(value)} values)")
+    return list(value)
 
 
 def set_lrs(optimizer, values) -> list:

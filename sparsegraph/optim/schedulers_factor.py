@@ -17,7 +17,12 @@ import types
 from bisect import bisect_right
 from collections import Counter
 
-from sparsegraph.optim.scheduler_base import LRScheduler, check_number, check_optimizer
+from sparsegraph.optim.scheduler_base import (
+    LRScheduler,
+    check_number,
+    check_optimizer,
+    one_per_group,
+)
 
 __all__ = ["LambdaLR", "MultiplicativeLR", "ExponentialLR", "MultiStepLR", "ConstantLR",
            "LinearLR"]
@@ -30,14 +35,7 @@ class _LambdaState(LRScheduler):
     def __init__(self, optimizer, lr_lambda, last_epoch: int = -1):
         name = type(self).__name__
         check_optimizer(name, optimizer)
-        n = len(optimizer.param_groups)
-        if isinstance(lr_lambda, list | tuple):
-            if len(lr_lambda) != n:
-                raise ValueError(f"{name}: expected one lr_lambda per parameter group ({n}) "
-                                 f"(got {len(lr_lambda)})")
-            lambdas = list(lr_lambda)
-        else:
-            lambdas = [lr_lambda] * n
+        lambdas = one_per_group(name, "lr_lambda", optimizer, lr_lambda)
         for i, fn in enumerate(lambdas):
             if not callable(fn):
                 where = f"lr_lambda[{i}]" if isinstance(lr_lambda, list | tuple) else "lr_lambda"

@@ -298,7 +298,7 @@ def test_nonzero():
     (lambda x: ops.gather(x, 1, np.array([[3]])), ValueError,
      r"gather: expected indices in \[0, 3\) for dim 1 of size 3 \(got max 3\)"),
     (lambda x: ops.gather(x, 0, np.array([0])), ValueError,
-     "gather: expected `index` with 2 dims like `input` \\(got 1\\)"),
+     "gather: expected `index` with 2 dims like `input` \\(got shape \\(1,\\)\\)"),
     (lambda x: ops.gather(x, 0, np.zeros((2, 4), int)), ValueError,
      r"gather: expected `index` of shape \(2, 4\) to be no larger than `input`"),
     (lambda x: ops.take_along_dim(x, np.zeros((2, 2), int), 0), ValueError,
