@@ -26,6 +26,18 @@ def check_betas_eps(opt: Optimizer, group: dict) -> None:
         raise ValueError(f"{name}: expected eps >= 0 (got {group['eps']})")
 
 
+
+def update_moments(m, v, g, b1: float, b2: float, tmp) -> None:
+    """Adam's moments in place: ``m += (1 - b1) (g - m)`` (torch's lerp form) and
+    ``v = b2 v + (1 - b2) g^2``; ``tmp`` is scratch of ``g``'s shape."""
+    np.subtract(g, m, out=tmp)
+    tmp *= 1 - b1
+    m += tmp
+    v *= b2
+    np.multiply(g, 1 - b2, out=tmp)
+    tmp *= g
+    v += tmp
+
 class Adam(Optimizer):
     """Kingma & Ba, "Adam" (2015), as ``torch.optim.Adam``.
 
@@ -80,14 +92,7 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = np.zeros_like(p)
         state["step"] = t = state["step"] + 1
         m, v, tmp = state["exp_avg"], state["exp_avg_sq"], self._work(p)
-        # m += (1 - b1) (g - m): torch's lerp form
-        np.subtract(g, m, out=tmp)
-        tmp *= 1 - b1
-        m += tmp
-        v *= b2
-        np.multiply(g, 1 - b2, out=tmp)
-        tmp *= g
-        v += tmp
+        update_moments(m, v, g, b1, b2, tmp)
         if group["amsgrad"]:
             v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
         np.sqrt(v, out=tmp)

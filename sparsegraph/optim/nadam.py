@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from sparsegraph.optim.adam import check_betas_eps
+from sparsegraph.optim.adam import check_betas_eps, update_moments
 from sparsegraph.optim.optimizer import Optimizer
 
 __all__ = ["NAdam", "RAdam"]
@@ -34,14 +34,8 @@ class _Moments(Optimizer):
             state["exp_avg"] = np.zeros_like(p)
             state["exp_avg_sq"] = np.zeros_like(p)
         state["step"] = t = state["step"] + 1
-        m, v, tmp = state["exp_avg"], state["exp_avg_sq"], self._work(p)
-        np.subtract(g, m, out=tmp)  # m += (1 - b1) (g - m): torch's lerp form
-        tmp *= 1 - b1
-        m += tmp
-        v *= b2
-        np.multiply(g, 1 - b2, out=tmp)
-        tmp *= g
-        v += tmp
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        update_moments(m, v, g, b1, b2, self._work(p))
         return t, g, m, v
 
     def _init_extra(self, state: dict) -> None:
