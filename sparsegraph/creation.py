@@ -18,6 +18,15 @@ from sparsegraph.sparse_checks import INT64_MAX
 from sparsegraph.tensor import TRACE, Tensor, wrap
 
 
+def _base_ndarray(a):
+    """A numpy subclass as a plain ndarray: ``np.matrix`` (what scipy's ``todense`` returns)
+    would make ``*`` a matrix product and keep rows 2-D; a masked array gives its data, as
+    ``torch.tensor`` takes it."""
+    if isinstance(a, np.ma.MaskedArray):
+        return np.ma.getdata(a).view(np.ndarray)
+    return a.view(np.ndarray) if isinstance(a, np.matrix) else a
+
+
 def as_array(data, dtype=None, device: str | None = None):
     """Convert ``data`` (Tensor, array, scalar, nested list) to an array on ``device``
     (``None``: where ``data`` is, a Tensor's or a GPU array's device, else the CPU; an
@@ -27,7 +36,7 @@ def as_array(data, dtype=None, device: str | None = None):
         array = data.array
         device = data.device if device is None else device
     elif isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
-        array = data
+        array = _base_ndarray(data)
         device = backend.device_of(data) if device is None else device
     elif isinstance(data, list | tuple):
         array, innermost = _sequence_array(data)

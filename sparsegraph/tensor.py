@@ -225,10 +225,21 @@ class Tensor(TensorMethods):
         return backend.to_device(self.array, "cpu")
 
     def __array__(self, dtype=None, copy=None):
+        """numpy's view of the values (``np.asarray(t)`` shares them, as ``t.numpy()``);
+        ``copy=True`` (``np.array(t)``, ``np.copy(t)``) copies, ``copy=False`` refuses a
+        conversion. Refused for a tensor that requires grad, as PyTorch's: a write into the
+        array would go around autograd."""
         if TRACE.tracer is not None:
             TRACE.tracer.escape(self, "np.asarray()")
+        if self._requires_grad:
+            raise RuntimeError("np.asarray: can't convert a tensor that requires grad to a "
+                               "numpy array; use .detach() first (as t.numpy())")
         a = backend.to_device(self.array, "cpu")
-        return a if dtype is None else a.astype(dtype, copy=False)
+        converted = a if dtype is None else a.astype(dtype, copy=False)
+        if copy is False and converted is not a:
+            raise ValueError(f"np.asarray: the {a.dtype} tensor cannot become {dtype} "
+                             "without a copy (copy=False)")
+        return converted.copy() if copy and converted is a else converted
 
     def item(self):
         if TRACE.tracer is not None:
@@ -295,10 +306,15 @@ class Tensor(TensorMethods):
 
     def __repr__(self) -> str:
         body = np.array2string(
-            np.asarray(self.__array__()), separator=", ", prefix="tensor(", precision=4
+            backend.to_device(self.array, "cpu"), separator=", ", prefix="tensor(", precision=4
         )
         extra = []
-        if self.dtype not in (backend.DEFAULT_FLOAT, np.dtype(np.int64), np.dtype(np.bool_)):
+        if self.array.size == 0 and self.ndim != 1:  # torch: tensor([], size=(0, 3))
+            extra.append(f"size={self.shape}")
+        # torch names int64 and bool only where the body cannot show them: an empty tensor
+        shown = (backend.DEFAULT_FLOAT,) + ((np.dtype(np.int64), np.dtype(np.bool_))
+                                            if self.array.size else ())
+        if self.dtype not in shown:
             extra.append(f"dtype={self.dtype}")
         if self.device != "cpu":
             extra.append(f"device='{self.device}'")

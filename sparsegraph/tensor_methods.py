@@ -96,11 +96,21 @@ class TensorMethods(ShapeMethods):
     def __ge__(self, other):
         return _ops().ge(self, other)
 
+    # None, a str, a list ... is no operand: Python's identity comparison answers, as torch's
+    # (``t == None`` is False, ``t in (None, "mean")`` works)
     def __eq__(self, other):
+        if other is None or isinstance(other, str | list | tuple | dict):
+            return NotImplemented
         return _ops().eq(self, other)
 
     def __ne__(self, other):
+        if other is None or isinstance(other, str | list | tuple | dict):
+            return NotImplemented
         return _ops().ne(self, other)
+
+    def __contains__(self, element):
+        """``element in t``: whether any element equals it (torch's ``__contains__``)."""
+        return bool((self == element).any())
 
     # NOTE: bitwise on integers, logical on bools (numpy's and torch's meaning of ~ & | ^)
     def __invert__(self):
