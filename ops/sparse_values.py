@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sparsegraph import backend
 from sparsegraph.backend import as_dtype, result_type, xp_of
 from sparsegraph.ops._util import broadcasts_to
 from sparsegraph.ops.gather_scatter import scatter, segment
@@ -226,14 +227,26 @@ def sparse_sum(a: SparseTensor, dim=None):
     return scatter(values, s.cols() if dim == 0 else s.rows(), s.shape[1 - dim], "sum")
 
 
-def degree(a: SparseTensor, dim: int = 1, dtype="float32") -> Tensor:
-    """Stored entries per row (``dim=1``: the in-degree of a target-major adjacency) or per
-    column (``dim=0``: out-degree); cached on the structure, no gradient.
+def degree(a, dim: int | None = None, dtype=None) -> Tensor:
+    """Stored entries per row (``dim=1``, the default: the in-degree of a target-major
+    adjacency) or per column (``dim=0``: out-degree) of a SparseTensor ``a``; cached on the
+    structure, no gradient. PyG's form ``degree(index, num_nodes=None, dtype=None)`` works too:
+    for a 1-D integer Tensor or array ``a`` (``edge_index[1]``), the count of each value, the
+    second argument being the number of nodes (default: ``max + 1``). ``dtype``: the default
+    float type unless given.
 
     Example:
         >>> degree(sg.sparse_coo([[0, 0, 1], [0, 1, 1]], None, (2, 2))).tolist()
         [2.0, 1.0]
+        >>> degree(sg.tensor([1, 0, 1]), 3).tolist()
+        [1.0, 2.0, 0.0]
     """
+    dt = as_dtype(backend.DEFAULT_FLOAT if dtype is None else dtype)  # names a bad `dtype`
+    if not isinstance(a, SparseTensor) and getattr(a, "ndim", None) == 1 and getattr(
+            a, "dtype", np.dtype(np.float64)).kind in "iu":
+        index = a if isinstance(a, Tensor) else wrap(a)
+        ones = wrap(index.xp.ones(index.shape[0], dt))
+        return scatter(ones, index, dim, "sum")  # dim: PyG's num_nodes
     _check("degree", a)
-    dt = as_dtype(dtype)  # a TypeError naming `dtype` for a bad one
-    return wrap(a.structure.degree(_sparse_dim("degree", a, dim)).astype(dt))
+    return wrap(a.structure.degree(_sparse_dim("degree", a, 1 if dim is None else dim))
+                .astype(dt))

@@ -248,7 +248,7 @@ def test_sparse_value_ops_name_themselves_in_errors():
     with pytest.raises(ValueError, match=r"sparse_dropout: expected `p` in \[0, 1\]"):
         ops.sparse_dropout(a, 1.1)
     with pytest.raises(ValueError, match=r"degree: expected `dim` 0 or 1 "):
-        ops.degree(a, None)
+        ops.degree(a, 2)
     with pytest.raises(TypeError, match=r"sparse / sparse: .*a\.with_values"):
         a / a
 
