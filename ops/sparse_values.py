@@ -227,13 +227,13 @@ def sparse_sum(a: SparseTensor, dim=None):
     return scatter(values, s.cols() if dim == 0 else s.rows(), s.shape[1 - dim], "sum")
 
 
-def degree(a, dim: int | None = None, dtype=None) -> Tensor:
+def degree(a, dim: int | None = None, dtype=None, *, num_nodes: int | None = None) -> Tensor:
     """Stored entries per row (``dim=1``, the default: the in-degree of a target-major
     adjacency) or per column (``dim=0``: out-degree) of a SparseTensor ``a``; cached on the
     structure, no gradient. PyG's form ``degree(index, num_nodes=None, dtype=None)`` works too:
     for a 1-D integer Tensor or array ``a`` (``edge_index[1]``), the count of each value, the
-    second argument being the number of nodes (default: ``max + 1``). ``dtype``: the default
-    float type unless given.
+    second argument (or ``num_nodes=``) being the number of nodes (default: ``max + 1``).
+    ``dtype``: the default float type unless given.
 
     Example:
         >>> degree(sg.sparse_coo([[0, 0, 1], [0, 1, 1]], None, (2, 2))).tolist()
@@ -244,9 +244,16 @@ def degree(a, dim: int | None = None, dtype=None) -> Tensor:
     dt = as_dtype(backend.DEFAULT_FLOAT if dtype is None else dtype)  # names a bad `dtype`
     if not isinstance(a, SparseTensor) and getattr(a, "ndim", None) == 1 and getattr(
             a, "dtype", np.dtype(np.float64)).kind in "iu":
+        if dim is not None and num_nodes is not None:
+            raise TypeError(f"degree: expected the number of nodes once, as the second "
+                            f"argument or num_nodes= (got {dim} and num_nodes={num_nodes})")
         index = a if isinstance(a, Tensor) else wrap(a)
+        size = num_nodes if dim is None else dim  # PyG's degree(index, num_nodes)
         ones = wrap(index.xp.ones(index.shape[0], dt))
-        return scatter(ones, index, dim, "sum")  # dim: PyG's num_nodes
+        return scatter(ones, index, size, "sum")
+    if num_nodes is not None:
+        raise TypeError("degree: num_nodes= is for PyG's degree(index, num_nodes); a "
+                        "SparseTensor knows its size")
     _check("degree", a)
     return wrap(a.structure.degree(_sparse_dim("degree", a, 1 if dim is None else dim))
                 .astype(dt))

@@ -97,7 +97,7 @@ def normalize_device(device) -> Device:
     PyTorch's ``device=0`` are CUDA devices)."""
     if device is None:
         return CPU
-    if type(device) is Device:
+    if type(device) is Device and device != "cuda":  # canonical; device("cuda") has no index
         return device
     if isinstance(device, int | np.integer) and not isinstance(device, bool) and device >= 0:
         return _cuda(int(device))

@@ -8,6 +8,8 @@ which holds the data and the autograd state.
 
 from __future__ import annotations
 
+import numpy as np
+
 from sparsegraph.tensor_shape_methods import ShapeMethods, _ops
 
 __all__ = ["TensorMethods", "_ops"]  # tensor.py takes `_ops` from here
@@ -96,8 +98,8 @@ class TensorMethods(ShapeMethods):
     def __ge__(self, other):
         return _ops().ge(self, other)
 
-    # None, a str, a list ... is no operand: Python's identity comparison answers, as torch's
-    # (``t == None`` is False, ``t in (None, "mean")`` works)
+    # None, a str, a list ... is no operand of == / !=: Python's identity comparison answers,
+    # as torch's (``t == None`` is False, ``t in (None, "mean")`` works)
     def __eq__(self, other):
         if other is None or isinstance(other, str | list | tuple | dict):
             return NotImplemented
@@ -110,6 +112,9 @@ class TensorMethods(ShapeMethods):
 
     def __contains__(self, element):
         """``element in t``: whether any element equals it (torch's ``__contains__``)."""
+        if not isinstance(element, TensorMethods | bool | int | float | np.number | np.bool_):
+            raise TypeError(f"in: expected a Tensor or a number to look for (got "
+                            f"{type(element).__name__})")
         return bool((self == element).any())
 
     # NOTE: bitwise on integers, logical on bools (numpy's and torch's meaning of ~ & | ^)

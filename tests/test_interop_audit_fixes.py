@@ -52,3 +52,16 @@ def test_empty_reprs_name_shape_and_dtype_as_torch():
     assert repr(sg.zeros(0, dtype=sg.bool)) == "tensor([], dtype=bool)"
     assert repr(sg.zeros(0)) == "tensor([])"
     assert repr(sg.tensor([1, 2])) == "tensor([1, 2])"
+
+
+def test_contains_refuses_what_it_cannot_look_for():
+    t = sg.tensor([1.0, 2.0])
+    for bad in (None, "a", [1.0]):
+        with pytest.raises(TypeError, match="in: expected a Tensor or a number"):
+            bad in t  # noqa: B015
+
+
+def test_a_device_cuda_object_moves_tensors(emulated_cuda):
+    d = sg.device("cuda")
+    assert sg.zeros(2).to(d).device == "cuda:0"
+    assert sg.tensor([1.0], device=d).device == "cuda:0"

@@ -28,3 +28,12 @@ def test_degree_default_dtype_follows_set_default_dtype():
         assert sg.degree(sg.from_edge_index(np.array([[0], [1]]), 2)).dtype == np.float64
     finally:
         sg.set_default_dtype(sg.float32)
+
+
+def test_degree_takes_num_nodes_by_keyword_as_pyg_code_calls_it():
+    idx = sg.tensor([0, 2, 2])
+    assert sg.degree(idx, num_nodes=4).tolist() == [1.0, 0.0, 2.0, 0.0]
+    with pytest.raises(TypeError, match="degree: expected the number of nodes once"):
+        sg.degree(idx, 4, num_nodes=4)
+    with pytest.raises(TypeError, match="degree: num_nodes= is for PyG's"):
+        sg.degree(sg.from_edge_index(np.array([[0], [1]]), 2), num_nodes=2)
