@@ -16,7 +16,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import QUIET_FP, check_tensor, same_device, unbroadcast
+from sparsegraph.ops._util import QUIET_FP, check_float, check_tensor, same_device, unbroadcast
 from sparsegraph.tensor import Tensor
 
 __all__ = ["cdist"]
@@ -116,8 +116,7 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0) -> Tensor:
         if t.ndim < 2:
             raise ValueError(f"cdist: expected `{name}` with at least 2 dims (got shape "
                              f"{t.shape})")
-        if t.dtype.kind != "f":
-            raise TypeError(f"cdist: expected a floating `{name}` (got {t.dtype}); use .float()")
+        check_float("cdist", name, t)
     if x1.dtype != x2.dtype:
         raise TypeError(f"cdist: expected `x2` with the dtype of `x1`, {x1.dtype} (got "
                         f"{x2.dtype}); convert one with .to()")

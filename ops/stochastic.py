@@ -16,7 +16,7 @@ from sparsegraph.autograd.function import Function
 from sparsegraph.backend import array_module, device_type, normalize_device, to_device, xp_of
 from sparsegraph.creation import rng_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import check_bool, check_int_arg, check_tensor
+from sparsegraph.ops._util import check_bool, check_float, check_int_arg, check_tensor
 from sparsegraph.ops.buffers import reusable_grad
 from sparsegraph.ops.counter_rng import keep_mask, keep_threshold
 from sparsegraph.tensor import Tensor
@@ -190,9 +190,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
             nan / inf weight, or a row summing to 0.
     """
     check_tensor("multinomial", "input", input)
-    if input.dtype.kind != "f":
-        raise TypeError(f"multinomial: expected a floating `input` (got {input.dtype}); use "
-                        ".float()")
+    check_float("multinomial", "input", input)
     if input.ndim not in (1, 2):
         raise ValueError(f"multinomial: expected a 1-D or 2-D `input` (got shape {input.shape})")
     num_samples = check_int_arg("multinomial", "num_samples", num_samples)

@@ -12,6 +12,7 @@ from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import (
     arr,
     broadcasts_to,
+    check_float,
     kept_array,
     same_device,
     shape_of,
@@ -236,8 +237,7 @@ def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
     for name, t in (("input", input), ("end", end)):
         if not isinstance(t, Tensor):
             raise TypeError(f"lerp: expected `{name}` to be a Tensor (got {type(t).__name__})")
-    if input.dtype.kind != "f":
-        raise TypeError(f"lerp: expected a floating `input` (got {input.dtype}); use .float()")
+    check_float("lerp", "input", input)
     if isinstance(weight, np.generic):
         weight = weight.item()
     if isinstance(weight, bool) or not isinstance(weight, int | float | Tensor):

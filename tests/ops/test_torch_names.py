@@ -171,7 +171,7 @@ def test_cdist_errors_are_named():
         ops.cdist(sg.ones(2, 3), sg.ones(2, 4))
     with pytest.raises(ValueError, match=r"cdist: expected `x1` with at least 2 dims"):
         ops.cdist(sg.ones(3), sg.ones(2, 3))
-    with pytest.raises(TypeError, match=r"cdist: expected a floating `x1`"):
+    with pytest.raises(TypeError, match=r"cdist: expected `x1` with a floating dtype"):
         ops.cdist(sg.ones(2, 3, dtype="int64"), sg.ones(2, 3, dtype="int64"))
     with pytest.raises(ValueError, match=r"cdist: batch dims of `x1`"):
         ops.cdist(sg.ones(2, 2, 3), sg.ones(3, 2, 3))
@@ -326,7 +326,7 @@ def test_multinomial_errors_are_named(w, n, replacement, err, msg):
 
 
 def test_multinomial_refuses_integer_weights_and_bad_generators():
-    with pytest.raises(TypeError, match=r"multinomial: expected a floating `input`"):
+    with pytest.raises(TypeError, match=r"multinomial: expected `input` with a floating dtype"):
         ops.multinomial(sg.tensor([1, 2]), 1)
     with pytest.raises(TypeError, match=r"expected `generator` to be a sparsegraph.Generator"):
         ops.multinomial(sg.tensor([1.0, 2.0]), 1, generator=np.random.default_rng(0))
