@@ -145,9 +145,10 @@ def place_edge_index(given, ei, device: str | None, *, op: str, x_is_pair: bool 
     """The edge_index array ``ei`` (of the caller's ``given``) on the features' ``device``,
     by the rule of per-edge values (`edge_tensor`): host data (a numpy array, nested lists)
     is moved there, as the layers accept a numpy edge_index on the CPU and
-    `negative_sampling` returns one; a Tensor, or a GPU array, on another device is refused
-    naming the layer, the argument and both devices (an op deep inside would name neither,
-    or blame a per-edge input that is where it should be). ``device`` None: left as it is.
+    `negative_sampling` returns one for numpy input; a Tensor, or a GPU array, on another
+    device is refused naming the layer, the argument and both devices (an op deep inside
+    would name neither, or blame a per-edge input that is where it should be). ``device``
+    None: left as it is.
 
     Raises:
         ValueError: ``given`` is a Tensor or a GPU array on another device than ``device``.

@@ -28,7 +28,7 @@ _LIST_CHUNK = 1 << 22
 
 
 def negative_sampling(edge_index, num_nodes=None, num_neg_samples=None, method: str = "sparse",
-                      force_undirected: bool = False, *, generator=None) -> np.ndarray:
+                      force_undirected: bool = False, *, generator=None) -> np.ndarray | Tensor:
     """Sample node pairs that are not in ``edge_index``: the negatives of link prediction.
 
     Args:
@@ -49,12 +49,13 @@ def negative_sampling(edge_index, num_nodes=None, num_neg_samples=None, method: 
         generator: a ``sparsegraph.Generator`` (default: the global one; see manual_seed).
 
     Returns:
-        ``(2, K')`` int64 numpy array of distinct pairs, uniformly drawn without replacement;
-        no self loops unless the graph is bipartite. Inside a function being traced
-        (`sparsegraph.static.compile`), an int64 Tensor instead, which the graph follows: it
-        is recorded as a random draw, so every call of the compiled step draws new negatives
-        from the generator, in order with the other draws, as eager calls do (index with it,
-        or pass it to ops; numpy work on it is refused with a CaptureError).
+        ``(2, K')`` int64 pairs, distinct, uniformly drawn without replacement; no self loops
+        unless the graph is bipartite. The type PyG returns, that of ``edge_index``: a Tensor
+        (on its device) for a Tensor, a numpy array for numpy or lists. Inside a function
+        being traced (`sparsegraph.static.compile`), an int64 Tensor always, which the graph
+        follows: it is recorded as a random draw, so every call of the compiled step draws new
+        negatives from the generator, in order with the other draws, as eager calls do (index
+        with it, or pass it to ops; numpy work on it is refused with a CaptureError).
 
     Raises:
         ValueError / TypeError: a bad argument, named; ``method="dense"`` on a population of
@@ -63,7 +64,9 @@ def negative_sampling(edge_index, num_nodes=None, num_neg_samples=None, method: 
     args = (edge_index, num_nodes, num_neg_samples, method, force_undirected)
     pairs = _sample(*args, generator=generator)
     if TRACE.tracer is None or TRACE.tracer.depth:  # not traced, or inside a traced op
-        return pairs
+        # PyG returns the type it is given: a Tensor (on edge_index's device) for a Tensor
+        return (wrap(backend.to_device(pairs, edge_index.device))
+                if isinstance(edge_index, Tensor) else pairs)
     out = wrap(pairs)
     TRACE.tracer.record_draw(_sample_tensor, args, {"generator": generator}, out)
     return out

@@ -1,4 +1,6 @@
-"""Structure helpers shared by the layers: self loops that carry edge features along."""
+"""Structure helpers shared by the layers: self loops that carry edge features along. PyG's
+everyday ``torch_geometric.utils`` functions (`to_dense_adj`, `k_hop_subgraph`, ...) live in
+gnn/pyg_utils.py and are re-exported here and from ``sparsegraph.gnn``."""
 
 from __future__ import annotations
 
@@ -8,6 +10,16 @@ from numbers import Integral, Real
 import sparsegraph.ops as ops
 from sparsegraph.backend import xp_of
 from sparsegraph.creation import full, tensor
+from sparsegraph.gnn.pyg_utils import (  # noqa: F401  (re-exported: PyG's utils)
+    dense_to_sparse,
+    dropout_edge,
+    homophily,
+    index_to_mask,
+    k_hop_subgraph,
+    mask_to_index,
+    to_dense_adj,
+    to_dense_batch,
+)
 from sparsegraph.ops.graph_norm import FILL_REDUCES
 from sparsegraph.sparse import SparseTensor, Structure
 from sparsegraph.tensor import TRACE, Tensor

@@ -206,7 +206,7 @@ def test_negative_sampling_in_a_compiled_step_draws_anew_like_eager():
 
     def step():
         neg = negative_sampling(ei, num_nodes=6, num_neg_samples=4)
-        return (z[neg[0]] * z[neg[1]]).sum(dim=1), neg  # numpy in eager mode, a Tensor here
+        return (z[neg[0]] * z[neg[1]]).sum(dim=1), neg  # a Tensor, as ei is
 
     sg.manual_seed(0)
     eager = [step() for _ in range(3)] + [sg.randn(2)]
