@@ -27,6 +27,16 @@ def _seed():
 
 
 @pytest.fixture
+def float64_default():
+    """sg.set_default_dtype(float64) for one test, float32 again after it."""
+    sg.set_default_dtype(sg.float64)
+    try:
+        yield
+    finally:
+        sg.set_default_dtype(sg.float32)
+
+
+@pytest.fixture
 def data_root():
     """The staged real datasets (CI sets SPARSEGRAPH_DATA=../shared/data); skip without them."""
     root = os.environ.get("SPARSEGRAPH_DATA")

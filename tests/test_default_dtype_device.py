@@ -10,15 +10,6 @@ import sparsegraph as sg
 from sparsegraph import nn
 
 
-@pytest.fixture
-def float64_default():
-    sg.set_default_dtype(sg.float64)
-    try:
-        yield
-    finally:
-        sg.set_default_dtype(sg.float32)
-
-
 def test_float64_default_reaches_every_default_float(float64_default):
     assert sg.get_default_dtype() == np.float64
     made = {

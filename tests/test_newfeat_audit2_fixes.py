@@ -9,15 +9,6 @@ import sparsegraph as sg
 from sparsegraph.static import compile as sg_compile
 
 
-@pytest.fixture
-def float64_default():
-    sg.set_default_dtype(sg.float64)
-    try:
-        yield
-    finally:
-        sg.set_default_dtype(sg.float32)
-
-
 def test_graph_follows_the_default_float(float64_default):
     ei = np.array([[0, 1, 1, 2], [1, 0, 2, 1]])
     g = sg.Graph(x=np.random.default_rng(0).random((3, 2)), edge_index=ei)
