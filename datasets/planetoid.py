@@ -151,6 +151,11 @@ class Planetoid(SingleGraph, Dataset):
     def __init__(self, name: str = "cora", root=None, split: str = "public", *,
                  download: bool = True, normalize_features: bool = False, cache_dir=None):
         if not isinstance(name, str) or name.lower() not in self.names:
+            if isinstance(root, str) and root.lower() in self.names:  # PyG's (root, name)
+                raise TypeError(f"Planetoid: the arguments look swapped: sparsegraph's order is "
+                                f"Planetoid(name, root), PyG's is Planetoid(root, name) (got "
+                                f"name={name!r}, root={root!r}); call Planetoid({root!r}, "
+                                f"root={name!r})")
             raise ValueError(f"Planetoid: unknown name {name!r} (expected one of {self.names})")
         if split not in ("public", "full"):
             raise ValueError(f"Planetoid: expected split 'public' or 'full' (got {split!r})")

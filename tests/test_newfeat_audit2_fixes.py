@@ -121,3 +121,11 @@ def test_ravel_and_the_method_softmax_warning_points_at_the_caller():
     with pytest.warns(UserWarning, match="Implicit dimension choice for softmax") as rec:
         sg.ones(2, 3, 4).softmax()
     assert rec[0].filename == __file__
+
+
+def test_planetoid_names_pygs_argument_order():
+    from sparsegraph.datasets import Planetoid
+
+    with pytest.raises(TypeError, match=r"Planetoid: the arguments look swapped.*"
+                                        r"call Planetoid\('Cora', root='/data'\)"):
+        Planetoid("/data", "Cora")
