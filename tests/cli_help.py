@@ -1,10 +1,26 @@
-"""Reading `sparsegraph ... --help` back in tests: the text, and each option on one line."""
+"""Running `sparsegraph ...` in tests: its status and error lines, and `--help` read back (the
+text, each option on one line)."""
 
 from __future__ import annotations
 
 import pytest
 
 from sparsegraph.cli import main
+
+
+def run(argv: list[str]) -> int:
+    """``main(argv)``'s status, argparse's refusals (SystemExit) included."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def err_lines(capsys) -> list[str]:
+    """The stderr lines of the last call, which must hold no traceback."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    return err.strip().splitlines()
 
 
 def help_text(argv: list[str], capsys, monkeypatch) -> str:

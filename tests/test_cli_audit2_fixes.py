@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from sparsegraph.cli import main
+from tests.cli_help import err_lines, run
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 KARATE_ONLY = ["--epochs", "1", "--runs", "1", "--quiet"]
@@ -21,18 +21,6 @@ SPMM_TINY = ["bench", "spmm", "--nodes", "20", "--edges", "50", "--features", "4
              "1", "--copy-gb", "0.0001", "--quiet"]
 
 
-def run(argv: list[str]) -> int:
-    """``main(argv)``'s status, argparse's refusals (SystemExit) included."""
-    try:
-        return main(argv)
-    except SystemExit as exc:
-        return exc.code
-
-
-def err_lines(capsys) -> list[str]:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err, err
-    return err.strip().splitlines()
 
 
 def script(name: str):

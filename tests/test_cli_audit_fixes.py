@@ -16,23 +16,11 @@ import pytest
 
 import sparsegraph as sg
 from sparsegraph.cli import build_parser, main
-from tests.cli_help import help_text, options
+from tests.cli_help import err_lines, help_text, options, run
 
 KARATE_ONLY = ["--epochs", "1", "--runs", "1", "--quiet"]
 
 
-def run(argv: list[str]) -> int:
-    """``main(argv)``'s status, argparse's refusals (SystemExit) included."""
-    try:
-        return main(argv)
-    except SystemExit as exc:
-        return exc.code
-
-
-def err_lines(capsys) -> list[str]:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "Exception ignored" not in err, err
-    return err.strip().splitlines()
 
 
 # ---- F1: `graph --dynamic` on datasets with several stored splits -------------------------
