@@ -58,20 +58,21 @@ def _spmm(device, s: Structure, values, x):
 
 
 @register("spmm_backward", "cpu", "cuda", name="generic", fmt="csr")
-def _spmm_backward_generic(t_indptr, t_indices, inv_perm, t_values, g, x, need_values,
-                           need_x):
+def _spmm_backward_generic(t_indptr, t_indices, perm, t_values, g, x, need_values, need_x):
     """Gradients of ``out = A @ x`` from the transposed structure (``t_indptr``, ``t_indices``,
-    the values in its order ``t_values = values[perm]``, and ``inv_perm``: entry p of A is entry
-    ``inv_perm[p]`` of A^T, `Structure.from_transposed_order`): ``dvalues (E,)`` in A's order and
-    ``dx = A^T @ g (M, F)``.
+    ``perm``: entry e of A^T is entry ``perm[e]`` of A, and the values in its order
+    ``t_values = values[perm]``): ``dvalues (E,)`` in A's order and ``dx = A^T @ g (M, F)``.
 
-    The reference for the fused kernels: sddmm over A^T, gathered back into A's order through
-    ``inv_perm``, and spmm. Returns ``(dvalues, dx)`` (None where not needed).
+    The reference for the fused kernels: sddmm over A^T, put back into A's order through
+    ``perm``, and spmm. Returns ``(dvalues, dx)`` (None where not needed).
     """
-    device = "cpu" if xp_of(g) is np else "cuda"
+    xp = xp_of(g)
+    device = "cpu" if xp is np else "cuda"
     gv = gx = None
     if need_values:
-        gv = dispatch("sddmm", device, "csr")(t_indptr, t_indices, x, g)[inv_perm]
+        gv_t = dispatch("sddmm", device, "csr")(t_indptr, t_indices, x, g)
+        gv = xp.empty_like(gv_t)
+        gv[perm] = gv_t
     if need_x:
         gx = dispatch("spmm", device, "csr")(t_indptr, t_indices, t_values, g, x.shape[0])
     return gv, gx
@@ -97,9 +98,9 @@ class SpMM(Function):
         s = ctx.s
         ga = gx = None
         if all(ctx.needs_input_grad) and values.ndim == 1 and g.ndim == 2:
-            t, tv = transposed_values(s, values)  # both gradients in one pass over A^T
-            return dispatch("spmm_backward", ctx.device, "csr")(
-                t.indptr, t.indices, s.from_transposed_order(), tv, g, ctx.x, True, True)
+            (t, perm), (_, tv) = s.transpose(), transposed_values(s, values)
+            return dispatch("spmm_backward", ctx.device, "csr")(  # both in one pass over A^T
+                t.indptr, t.indices, perm, tv, g, ctx.x, True, True)
         if ctx.needs_input_grad[0]:
             ga = dispatch("sddmm", ctx.device, "csr")(s.indptr, s.indices, g, ctx.x)
         if ctx.needs_input_grad[1]:

@@ -272,7 +272,7 @@ def gat_attention_backward(s_indptr, s_indices, t_indptr, t_indices, perm, alpha
 # One loop without branches: testing the need flags per entry, or calling the dot product
 # separately, cost 1.3-1.8x the forward's time where this runs at 1.0-1.1x.
 @njit(parallel=True, cache=True, fastmath=DOT_FASTMATH)
-def _spmm_backward(t_indptr, t_indices, t_values, g, x, gx, gv_t, bounds, dist, zero):
+def _spmm_backward(t_indptr, t_indices, perm, t_values, g, x, gx, gv, bounds, dist, zero):
     f_dim = g.shape[1]
     nnz, row_bytes = t_indices.shape[0], g.strides[0]
     for b in prange(bounds.shape[0] - 1):
@@ -289,17 +289,21 @@ def _spmm_backward(t_indptr, t_indices, t_values, g, x, gx, gv_t, bounds, dist, 
                     gf = gi[f]
                     o[f] += v * gf
                     s += gf * xj[f]
-                gv_t[e] = s
+                # written straight into A's order: a store waits for nothing, where reading
+                # through perm here (the values) stalls the loop (benchmarks/RESULTS.md)
+                gv[perm[e]] = s
 
 
 @register("spmm_backward", "cpu", name="numba", priority=20, fmt="csr")
-def spmm_backward(t_indptr, t_indices, inv_perm, t_values, g, x, need_values, need_x):
+def spmm_backward(t_indptr, t_indices, perm, t_values, g, x, need_values, need_x):
     """Both gradients of ``out = A @ x`` in ONE pass over the transposed structure: for source
     row j, each incoming entry (i, j) gathers ``g[i]`` once and uses it for ``dx[j] += v g[i]``
     and ``dv = <g[i], x[j]>`` (x[j] stays in cache), where the separate kernels gather the
-    rows of g and of x in two passes. ``dv`` is written in transposed order, then gathered
-    back into A's order through ``inv_perm`` (a gather: scattering through ``perm`` from two
-    threads was 2.8x slower). One gradient alone is the plain spmm or sddmm over A^T.
+    rows of g and of x in two passes. ``dv`` goes straight to its place in A's order,
+    ``perm[e]``: each entry is written by the one thread that owns its column, and the
+    scattered stores overlap the gathers (a separate gather back through the inverse
+    permutation cost 0.5-0.9 ms more at 2.3 M entries; a separate scatter from two threads,
+    2.8x a gather). One gradient alone is the plain spmm or sddmm over A^T.
 
     Args / Returns: as the generic `spmm_backward` ((E,) values, 2-D g and x).
     """
@@ -309,17 +313,16 @@ def spmm_backward(t_indptr, t_indices, inv_perm, t_values, g, x, need_values, ne
     x = np.ascontiguousarray(x, dtype=dtype)
     if not need_values:
         return None, (spmm(t_indptr, t_indices, t_values, g, x.shape[0]) if need_x else None)
-    if need_x:
-        gx = np.empty(x.shape, dtype=dtype)  # every row is zeroed by the kernel
-        gv_t = np.empty(t_values.shape, dtype=dtype)
-        g = line_aligned(g)  # its rows are gathered
-        with one_thread_if_small(t_indptr, t_indices, t_values, g):  # as the spmm it replaces
-            _spmm_backward(t_indptr, t_indices, t_values, g, x, gx, gv_t, row_blocks(t_indptr),
-                           prefetch_distance(g.strides[0]), dtype.type(0))
-    else:
-        gx, gv_t = None, sddmm(t_indptr, t_indices, x, g)
-    with one_thread_if_small(t_indices, t_values):
-        return _take(gv_t, inv_perm), gx
+    gv = np.empty(t_values.shape, dtype=dtype)
+    if not need_x:
+        gv[perm] = sddmm(t_indptr, t_indices, x, g)
+        return gv, None
+    gx = np.empty(x.shape, dtype=dtype)  # every row is zeroed by the kernel
+    g = line_aligned(g)  # its rows are gathered
+    with one_thread_if_small(t_indptr, t_indices, t_values, g):  # as the spmm it replaces
+        _spmm_backward(t_indptr, t_indices, perm, t_values, g, x, gx, gv, row_blocks(t_indptr),
+                       prefetch_distance(g.strides[0]), dtype.type(0))
+    return gv, gx
 
 
 @register("take", "cpu", name="numba", priority=20, fmt="csr")

@@ -32,7 +32,6 @@ import numpy as np
 
 import sparsegraph as sg
 from sparsegraph.cli.common import FOLDER_PATH, SEED, folder_problem, progress
-from sparsegraph.sparse_structure import inverse_permutation
 
 
 # ---- shared helpers -------------------------------------------------------------------------
@@ -255,7 +254,6 @@ def spmm_rows(n: int, nnz: int, features: list[int], names: list[str] | None = N
         t_ms = {name: best_ms(partial(fn, indptr, indices, n), repeat, dev)
                 for name, fn in transpose.items() if name in names}
         t_indptr, t_indices, perm = next(iter(transpose.values()))(indptr, indices, n)
-        inv_perm = inverse_permutation(perm)  # cached per structure, as SpMM's backward has it
         rows = []
         rng = np.random.default_rng(seed + 1)
         for f in features:
@@ -275,7 +273,7 @@ def spmm_rows(n: int, nnz: int, features: list[int], names: list[str] | None = N
                     "grad_values_ms": partial(sddmm[sd_name], indptr, indices, g, x)}
                 if name in fused:  # both gradients in one pass over A^T: SpMM's backward
                     passes["backward_fused_ms"] = partial(
-                        _fused_backward, fused[name], (t_indptr, t_indices, perm, inv_perm),
+                        _fused_backward, fused[name], (t_indptr, t_indices, perm),
                         partial(gather, values), g, x)
                 with sg.kernels.use(name):  # a composite kernel dispatches the same family
                     ms = best_ms_alternating(passes, repeat, dev)
@@ -299,9 +297,9 @@ def grad_x(spmm, transposed, gathered_values, g):
 
 def _fused_backward(kernel, transposed, gathered_values, g, x):
     """Both gradients of ``A @ x`` as SpMM's backward takes them: values gathered into the
-    transposed order, one fused pass, value gradients back in A's order."""
-    t_indptr, t_indices, perm, inv_perm = transposed
-    return kernel(t_indptr, t_indices, inv_perm, gathered_values(perm), g, x, True, True)
+    transposed order, one fused pass writing the value gradients in A's order."""
+    t_indptr, t_indices, perm = transposed
+    return kernel(t_indptr, t_indices, perm, gathered_values(perm), g, x, True, True)
 
 
 def cmd_spmm(args: argparse.Namespace) -> int:
