@@ -422,6 +422,17 @@ class Tensor(TensorMethods):
             new.__dict__.update(copy.deepcopy(self.__dict__, memo))
         return new
 
+    def __getstate__(self):
+        """pickle's state: every slot, with a tensor computed by an op (``loss``, a layer's
+        output) saved as PyTorch saves it - its values and ``requires_grad``, as a leaf: the
+        graph behind it (its grad_fn, the inputs it holds) is not part of the value, and its
+        ops cannot be pickled. One tensor pickled twice loads as one; views of one array load
+        as separate copies (numpy's pickle: `sparsegraph.save` keeps a state dict)."""
+        state = {slot: getattr(self, slot) for slot in Tensor.__slots__[:-1]}
+        if self.grad_fn is not None:
+            state.update(grad_fn=None, _output_nr=0, _accumulator=None, _view=None, _grad=None)
+        return getattr(self, "__dict__", None) or None, state
+
     def to(self, *args, **kwargs) -> Tensor:
         """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or keywords; differentiable.
 
