@@ -252,7 +252,7 @@ def _binary_args(op: str, a, b):
         raise TypeError(f"{op}: expected at least one Tensor (got {type(a).__name__} and "
                         f"{type(b).__name__})")
     for name, v in (("input", a), ("other", b)):
-        if not isinstance(v, Tensor | int | float | bool | np.number | np.ndarray):
+        if not isinstance(v, Tensor | int | float | bool | np.number | np.bool_ | np.ndarray):
             raise TypeError(f"{op}: expected `{name}` to be a Tensor or a number "
                             f"(got {type(v).__name__})")
     ta, tb = _as_tensor(a), _as_tensor(b)
@@ -472,8 +472,8 @@ for _name, _fn in BITWISE.items():
 
 def _check_bitwise(op: str, *args) -> None:
     for name, v in zip(("input", "other"), args, strict=False):
-        kind = v.dtype.kind if isinstance(v, Tensor) else "b" if isinstance(v, bool) else (
-            "i" if isinstance(v, int | np.integer) else "?")
+        kind = (v.dtype.kind if isinstance(v, Tensor) else "b" if isinstance(v, bool | np.bool_)
+                else "i" if isinstance(v, int | np.integer) else "?")
         if kind not in "biu":
             got = v.dtype if isinstance(v, Tensor) else type(v).__name__
             raise TypeError(f"{op}: expected `{name}` to be an integer or bool Tensor or "

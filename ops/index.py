@@ -523,7 +523,7 @@ def masked_fill(input: Tensor, mask, value) -> Tensor:
             value = value.to(input.device)
         if value.dtype != input.dtype:
             value = value.to(input.dtype)
-    elif isinstance(value, int | float | bool | np.number):
+    elif isinstance(value, int | float | bool | np.number | np.bool_):
         try:
             value = input.dtype.type(value)
         except (OverflowError, ValueError):  # inf or nan into an integer tensor

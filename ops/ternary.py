@@ -170,7 +170,7 @@ def where(condition: Tensor, input=None, other=None):
     if condition.dtype != np.bool_:
         raise TypeError(f"where: expected `condition` to be a bool Tensor (got {condition.dtype})")
     if not isinstance(input, Tensor) and not isinstance(other, Tensor) and all(
-            isinstance(v, int | float | bool | np.number) for v in (input, other)):
+            isinstance(v, int | float | bool | np.number | np.bool_) for v in (input, other)):
         # two scalars: PyTorch 2 gives their promoted default dtype (float32 for 1.0, 0.0)
         input = wrap(condition.xp.asarray(input, dtype=result_type(input, other)))
     # numpy branches as Tensors: checked against the condition's device (no gradient reads them)

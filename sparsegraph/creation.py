@@ -290,7 +290,7 @@ def _filled(fill, size, dtype, device, requires_grad, op="full", keyword=None):
     xp = backend.array_module(device)
     if isinstance(fill, Tensor):
         fill = fill.item()
-    if not isinstance(fill, bool | int | float | np.number):
+    if not isinstance(fill, bool | np.bool_ | int | float | np.number):
         raise TypeError(f"{op}: expected `fill_value` to be a number (got "
                         f"{type(fill).__name__} {fill!r})")
     return _make(xp.full(_shape(size, op, keyword), fill, dtype=_dtype(dtype)), requires_grad)
@@ -311,9 +311,9 @@ def empty(*sizes, size=None, dtype=None, device="cpu", requires_grad=False) -> T
 
 
 def full(size, fill_value, dtype=None, device="cpu", requires_grad=False) -> Tensor:
-    if dtype is None and isinstance(fill_value, bool):
+    if dtype is None and isinstance(fill_value, bool | np.bool_):
         dtype = "bool"
-    elif dtype is None and isinstance(fill_value, int):
+    elif dtype is None and isinstance(fill_value, int | np.integer):  # numpy's ints as ints
         dtype = "int64"
     return _filled(fill_value, (size,) if isinstance(size, int) else tuple(size), dtype,
                    device, requires_grad)
