@@ -101,6 +101,9 @@ def main(argv=None) -> None:
         print(f"{f:>4} {name:<8} {'bwd/fwd':<9} {r['bwd_over_fwd']:>8.2f}")
         if r["backward_fused_ms"] is not None:
             print(f"{f:>4} {name:<8} {'fused/fwd':<9} {r['backward_fused_ms'] / fwd:>8.2f}")
+        if None not in r["x_g_line_offsets"]:
+            print(f"{f:>4} {name:<8} x / g start {' / '.join(map(str, r['x_g_line_offsets']))} "
+                  "bytes past a cache line")
     if any(r["sddmm_kernel"] != r["kernel"] for r in out["rows"]):
         print("* grad_v uses the best registered sddmm (no sddmm of that kernel's name)")
 

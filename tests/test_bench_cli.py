@@ -290,6 +290,8 @@ def test_spmm_timing_takes_a_device_and_runs_on_the_cpu():
     assert row["kernel"] == "generic" and row["forward_ms"] > 0
     assert row["forward_copy_fraction"] > 0 and row["backward_fused_ms"] > 0
     assert row["backward_ms"] == row["grad_x_ms"] + row["grad_values_ms"]
+    # numpy places arrays on 16-byte boundaries: 0, 16, 32 or 48 bytes into a cache line
+    assert all(off in (0, 16, 32, 48) for off in row["x_g_line_offsets"])
 
 
 def test_best_ms_alternating_calls_each_pass_once_per_round(monkeypatch):
