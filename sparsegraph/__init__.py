@@ -40,7 +40,8 @@ from sparsegraph.sparse import (  # noqa: E402
 )
 from sparsegraph import autograd  # noqa: E402
 from sparsegraph.autograd import (  # noqa: E402
-    Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled,
+    Function, enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
+    set_grad_enabled,
 )
 from sparsegraph import ops  # noqa: E402
 from sparsegraph.ops import *  # noqa: E402,F403
@@ -74,6 +75,7 @@ _CORE = [
     "from_numpy", "as_tensor", "is_tensor",
     "SparseTensor", "Structure", "from_edge_index", "from_scipy", "sparse_coo", "sparse_csr",
     "Function", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled",
+    "inference_mode", "is_inference_mode_enabled",
     "Parameter", "load", "save", "Graph", "cuda_available", "device", "set_default_dtype",
     "float32", "float64", "float16", "double", "half", "int32", "int64", "int16", "int8", "uint8",
     "long", "short",

@@ -16,17 +16,19 @@ from sparsegraph.autograd.function import (
 )
 from sparsegraph.autograd.grad_mode import (
     enable_grad,
+    inference_mode,
     is_grad_enabled,
+    is_inference_mode_enabled,
     no_grad,
     set_grad_enabled,
 )
 
 __all__ = [
     "AccumulateGrad", "Context", "Function", "GradcheckError", "Node", "backward",
-    "detect_anomaly", "enable_grad", "grad", "gradcheck", "gradgradcheck",
+    "detect_anomaly", "enable_grad", "grad", "gradcheck", "gradgradcheck", "inference_mode",
     "is_anomaly_check_nan_enabled", "is_anomaly_enabled",
-    "is_grad_enabled", "no_grad", "once_differentiable", "set_detect_anomaly",
-    "set_grad_enabled",
+    "is_grad_enabled", "is_inference_mode_enabled", "no_grad", "once_differentiable",
+    "set_detect_anomaly", "set_grad_enabled",
 ]
 
 

@@ -1,4 +1,5 @@
-"""Whether ops record the graph: `no_grad()` / `enable_grad()` / `set_grad_enabled(flag)`.
+"""Whether ops record the graph: `no_grad()` / `enable_grad()` / `set_grad_enabled(flag)` /
+`inference_mode()`.
 
 As in PyTorch: `no_grad` and `enable_grad` are context managers and decorators, with or
 without parentheses (``@sg.no_grad``); `set_grad_enabled(mode)` switches the mode when called,
@@ -16,6 +17,7 @@ import numpy as np
 
 class _GradMode:
     enabled = True
+    inference = False
 
 
 MODE = _GradMode()
@@ -23,6 +25,11 @@ MODE = _GradMode()
 
 def is_grad_enabled() -> bool:
     return MODE.enabled
+
+
+def is_inference_mode_enabled() -> bool:
+    """Whether an `inference_mode` block is active (``torch.is_inference_mode_enabled``)."""
+    return MODE.inference
 
 
 class _GradModeContext:
@@ -43,35 +50,33 @@ class _GradModeContext:
         MODE.enabled = self.prev.pop()
         return False
 
+    def _scope(self):
+        """A fresh context manager for one call of a decorated function."""
+        return set_grad_enabled(self.mode)
+
     def __call__(self, fn):
         if not callable(fn):
             raise TypeError(f"{type(self).__name__}: expected a function to decorate (got "
                             f"{type(fn).__name__})")
-        mode = self.mode
+        scope = self._scope
         if inspect.isgeneratorfunction(fn):
-            return _wrap_generator(fn, mode)
+            return _wrap_generator(fn, scope)
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            prev, MODE.enabled = MODE.enabled, mode
-            try:
+            with scope():
                 return fn(*args, **kwargs)
-            finally:
-                MODE.enabled = prev
 
         return wrapper
 
 
-def _wrap_generator(fn, mode: bool):
-    """A decorated generator function runs each step of its body in ``mode`` and the caller's
-    code between steps in the caller's mode (PyTorch does the same)."""
+def _wrap_generator(fn, scope):
+    """A decorated generator function runs each step of its body inside ``scope()`` and the
+    caller's code between steps in the caller's mode (PyTorch does the same)."""
 
     def step(call, *args):
-        prev, MODE.enabled = MODE.enabled, mode
-        try:
+        with scope():
             return call(*args)
-        finally:
-            MODE.enabled = prev
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -142,3 +147,41 @@ class set_grad_enabled(_GradModeContext):
     def __call__(self, fn):
         MODE.enabled = self.prev[0]  # a decorator changes the mode only while fn runs
         return super().__call__(fn)
+
+
+class inference_mode(_GradModeContext):
+    """``torch.inference_mode(mode=True)``: a block or function with no graph recorded, as
+    `no_grad`, and `is_inference_mode_enabled` true inside; ``inference_mode(False)`` turns it
+    off inside an outer one, grad mode on (PyTorch's rule). A context manager and a decorator,
+    also bare (``@sg.inference_mode``).
+
+    PyTorch also marks tensors made inside as "inference tensors" that autograd later refuses,
+    which buys it a little speed; here there is nothing to gain from that, so tensors made
+    inside are ordinary tensors without history, as under `no_grad`.
+
+    Args:
+        mode: True to enter inference mode, False to leave it for the block.
+    """
+
+    def __new__(cls, mode=True):
+        if isinstance(mode, bool | np.bool_):
+            return super().__new__(cls)
+        return cls()(mode)  # @inference_mode without parentheses: mode is the function
+
+    def __init__(self, mode=True):
+        super().__init__()
+        self.inference = bool(mode)
+        self.mode = not self.inference
+        self.prev_inference: list[bool] = []
+
+    def __enter__(self):
+        self.prev_inference.append(MODE.inference)
+        MODE.inference = self.inference
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        MODE.inference = self.prev_inference.pop()
+        return super().__exit__(*exc)
+
+    def _scope(self):
+        return inference_mode(self.inference)
