@@ -61,6 +61,8 @@ class Module:
         d["_modules"] = {}
         d["_forward_pre_hooks"] = {}  # handle id -> (hook, with_kwargs)
         d["_forward_hooks"] = {}
+        d["_backward_pre_hooks"] = {}
+        d["_backward_hooks"] = {}
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__}: subclasses must define forward()")
@@ -68,7 +70,9 @@ class Module:
     def __call__(self, *args, **kwargs):
         if TRACE.tracer is not None:  # static.compile guards the train / eval mode it saw
             TRACE.tracer.record_module(self)
-        if self._forward_pre_hooks or self._forward_hooks:
+        d = self.__dict__
+        if (d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"]
+                or d["_backward_pre_hooks"]):
             return call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
@@ -94,6 +98,30 @@ class Module:
         """
         return add_hook("register_forward_hook", self._forward_hooks, hook, prepend,
                         with_kwargs)
+
+    def register_full_backward_pre_hook(self, hook, *, prepend: bool = False
+                                        ) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` when the gradients of the output are computed,
+        before the module's backward; it may return new ``grad_output`` (a tuple, one per
+        output tensor, None where the output got none). Returns the removing handle."""
+        return add_hook("register_full_backward_pre_hook", self._backward_pre_hooks, hook,
+                        prepend, False)
+
+    def register_full_backward_hook(self, hook, *, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients of the module's
+        inputs are computed; it may return a new ``grad_input``. grad_input has one entry per
+        positional argument of the call (None for those that are not tensors requiring grad:
+        keyword arguments are not seen), grad_output one per output tensor, as PyTorch's.
+        Gradients of parameters are not among them (use ``Tensor.register_hook``).
+        Returns the removing handle."""
+        return add_hook("register_full_backward_hook", self._backward_hooks, hook, prepend,
+                        False)
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickling: a module pickled before backward hooks existed gets their stores."""
+        self.__dict__.update(state)
+        for store in ("_backward_pre_hooks", "_backward_hooks"):
+            self.__dict__.setdefault(store, {})
 
     # ---- registration ---------------------------------------------------------------------
     def _forget(self, name: str, keep: str) -> None:

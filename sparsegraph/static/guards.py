@@ -39,7 +39,8 @@ from sparsegraph.tensor import Tensor
 
 # the hook stores too: a forward hook registered after the trace re-traces (and is refused by
 # the tracer) instead of being skipped by the replay
-_STORES = ("_parameters", "_buffers", "_modules", "_forward_pre_hooks", "_forward_hooks")
+_STORES = ("_parameters", "_buffers", "_modules", "_forward_pre_hooks", "_forward_hooks",
+           "_backward_pre_hooks", "_backward_hooks")
 
 
 def _guarded(obj) -> bool:
