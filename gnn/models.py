@@ -21,8 +21,13 @@ sparse features, their stored values), which PyG leaves intact; neither drops th
 layer's output. So with ``dropout > 0`` the same weights give the same outputs in eval mode
 but train differently. `GAT` also drops attention weights (GATConv's ``dropout``, as PyG's
 GAT) and `GIN` drops each readout's logits (the paper's graph classifier; PyG's ``GIN`` is a
-node-level model). PyG's ``act`` / ``norm`` / ``jk`` options are not taken, except `MLP`'s
-``norm``.
+node-level model). PyG's ``act`` / ``norm`` options are not taken, except `MLP`'s ``norm``.
+
+`GCN`, `GAT` and `GraphSAGE` take PyG ``BasicGNN``'s ``jk`` (keyword): None, or ``"cat"`` /
+``"max"`` / ``"lstm"`` (a `JumpingKnowledge` over every layer's output) or ``"last"`` (the
+last layer's output alone). With ``jk`` set, as in PyG, every layer (the last included) keeps
+the hidden width and is followed by the activation and dropout, and a final ``lin``
+(``Linear``) maps the combined features to ``out_channels``.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from sparsegraph.gnn.appnp import APPNP as APPNPProp
 from sparsegraph.gnn.gat import GATConv
 from sparsegraph.gnn.gcn import GCNConv, SGConv
 from sparsegraph.gnn.gin import GINConv
+from sparsegraph.gnn.jumping_knowledge import JumpingKnowledge
 from sparsegraph.gnn.pool import global_add_pool, global_mean_pool
 from sparsegraph.gnn.sage import SAGEConv
 from sparsegraph.gnn.utils import (
@@ -73,13 +79,56 @@ def layer_sizes(op: str, in_channels: int, hidden_channels: int, out_channels: i
     return [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
 
 
+JK_MODES = (None, "cat", "max", "last", "lstm")
+
+
+def check_jk(op: str, jk) -> None:
+    if not any(jk is m or (isinstance(jk, str) and jk == m) for m in JK_MODES):
+        raise ValueError(f"{op}: expected `jk` None, 'cat', 'max', 'last' or 'lstm' (got "
+                         f"{jk!r})")
+
+
 class Model(Module):
     """Base of the ready-made models: PyG's ``reset_parameters()`` over every layer."""
+
+    jk_mode = None
 
     def reset_parameters(self) -> None:
         # every layer re-draws its parameters from the global generator, so after
         # manual_seed(s) the model's initial weights depend on s alone
         reset_submodules(self)
+
+    def _add_jk(self, jk: str | None, width: int, num_layers: int, out_channels: int) -> None:
+        """PyG BasicGNN's ``jk`` head: ``self.jk`` (a `JumpingKnowledge` over ``num_layers``
+        outputs of ``width`` features; not for ``"last"``) and ``self.lin`` to
+        ``out_channels``; nothing for ``jk=None`` (the state_dict keeps its keys)."""
+        self.jk_mode = jk
+        if jk is None:
+            return
+        if jk != "last":
+            self.jk = JumpingKnowledge(jk, width, num_layers)
+        self.lin = Linear(width * num_layers if jk == "cat" else width, out_channels)
+
+    def _stack(self, x, adj, act, blocks=None):
+        """Run ``self.convs``: dropout on the input, then after each layer (but the last
+        unless ``jk``) ``act`` and dropout; then the ``jk`` head. ``blocks``: one adjacency
+        per layer (GraphSAGE's mini-batch), else ``adj`` for every layer."""
+        x, xs, last = feature_dropout(x, self.dropout, self.training), [], len(self.convs) - 1
+        for i, conv in enumerate(self.convs):
+            x = conv(x, adj) if blocks is None else self._block_conv(conv, x, blocks[i])
+            if i < last or self.jk_mode is not None:
+                x = feature_dropout(act(x), self.dropout, self.training)
+                xs.append(x)
+        return self._jk_readout(xs, x)
+
+    def _jk_readout(self, xs: list, x):
+        """``lin(jk(xs))`` (``lin(x)`` for ``"last"``), or ``x`` without ``jk``; layers of
+        a mini-batch are cut to the last one's rows (the targets come first in each)."""
+        if self.jk_mode is None:
+            return x
+        if self.jk_mode == "last":
+            return self.lin(x)
+        return self.lin(self.jk([h[:x.shape[0]] for h in xs]))
 
 
 class MLP(Model):
@@ -134,23 +183,24 @@ class GCN(Model):
         out_channels: output size (None: ``hidden_channels``, as PyG's).
         dropout: on every layer's input, the input features included (PyG: between layers
             only; see the module docstring). (default: 0.0, as PyG's; the paper's is 0.5)
+        jk: PyG's jumping knowledge (keyword; see the module docstring). (default: None)
     """
 
     def __init__(self, in_channels: int, hidden_channels: int = 16, num_layers: int = 2,
-                 out_channels: int | None = None, dropout: float = 0.0):
+                 out_channels: int | None = None, dropout: float = 0.0, *,
+                 jk: str | None = None):
         super().__init__()
         sizes = layer_sizes("GCN", in_channels, hidden_channels, out_channels, num_layers)
         check_probability("GCN", "dropout", dropout)
-        self.convs = ModuleList([GCNConv(a, b) for a, b in zip(sizes[:-1], sizes[1:],
+        check_jk("GCN", jk)
+        convs = sizes[:-1] + [sizes[1] if jk else sizes[-1]]  # jk: the last keeps hidden
+        self.convs = ModuleList([GCNConv(a, b) for a, b in zip(convs[:-1], convs[1:],
                                                                  strict=True)])
         self.dropout = dropout
+        self._add_jk(jk, sizes[1], num_layers, sizes[-1])
 
     def forward(self, x, adj):
-        for i, conv in enumerate(self.convs):
-            x = conv(feature_dropout(x, self.dropout, self.training), adj)
-            if i < len(self.convs) - 1:
-                x = ops.relu(x)
-        return x
+        return self._stack(x, adj, ops.relu)
 
 
 class GAT(Model):
@@ -174,11 +224,14 @@ class GAT(Model):
             only), and on the attention weights of every layer (as PyG's). (default: 0.0, as
             PyG's; the paper's is 0.6)
         heads, out_heads: heads of the hidden and output layers (keywords). (default: 8, 1)
+        jk: PyG's jumping knowledge (keyword; see the module docstring): every layer is a
+            hidden one (``heads`` heads, concatenated), the output GATConv is replaced by
+            ``lin``. (default: None)
     """
 
     def __init__(self, in_channels: int, hidden_channels: int = 8, num_layers: int = 2,
                  out_channels: int | None = None, dropout: float = 0.0, *, heads: int = 8,
-                 out_heads: int = 1):
+                 out_heads: int = 1, jk: str | None = None):
         super().__init__()
         if out_channels is None:  # PyG: the hidden size (here a head's)
             out_channels = check_channels("GAT", "hidden_channels", hidden_channels)
@@ -189,18 +242,17 @@ class GAT(Model):
         sizes = layer_sizes("GAT", in_channels, hidden_channels * heads, out_channels,
                             num_layers)
         check_probability("GAT", "dropout", dropout)
+        check_jk("GAT", jk)
         self.convs = ModuleList([GATConv(a, hidden_channels, heads=heads, dropout=dropout)
-                                 for a in sizes[:-2]])
-        self.convs.append(GATConv(sizes[-2], out_channels, heads=out_heads, concat=False,
-                                  dropout=dropout))
+                                 for a in (sizes[:-1] if jk else sizes[:-2])])
+        if not jk:
+            self.convs.append(GATConv(sizes[-2], out_channels, heads=out_heads, concat=False,
+                                      dropout=dropout))
         self.dropout = dropout
+        self._add_jk(jk, hidden_channels * heads, num_layers, out_channels)
 
     def forward(self, x, adj):
-        for i, conv in enumerate(self.convs):
-            x = conv(feature_dropout(x, self.dropout, self.training), adj)
-            if i < len(self.convs) - 1:
-                x = ops.elu(x)
-        return x
+        return self._stack(x, adj, ops.elu)
 
 
 class GraphSAGE(Model):
@@ -222,6 +274,8 @@ class GraphSAGE(Model):
             only; see the module docstring). (default: 0.0, as PyG's; PyG's example and
             ``sparsegraph train`` use 0.5)
         aggr: SAGEConv's aggregation (keyword). (default: "mean")
+        jk: PyG's jumping knowledge (keyword; see the module docstring); in a mini-batch each
+            layer's output is cut to the target nodes. (default: None)
 
     Shapes:
         x: ``(N, F_in)`` (or ``(N_src of blocks[0], F_in)``); out: ``(N, C)`` (or
@@ -229,13 +283,17 @@ class GraphSAGE(Model):
     """
 
     def __init__(self, in_channels: int, hidden_channels: int = 64, num_layers: int = 2,
-                 out_channels: int | None = None, dropout: float = 0.0, *, aggr="mean"):
+                 out_channels: int | None = None, dropout: float = 0.0, *, aggr="mean",
+                 jk: str | None = None):
         super().__init__()
         sizes = layer_sizes("GraphSAGE", in_channels, hidden_channels, out_channels, num_layers)
         check_probability("GraphSAGE", "dropout", dropout)
+        check_jk("GraphSAGE", jk)
+        convs = sizes[:-1] + [sizes[1] if jk else sizes[-1]]  # jk: the last keeps hidden
         self.convs = ModuleList([SAGEConv(a, b, aggr=aggr)
-                                 for a, b in zip(sizes[:-1], sizes[1:], strict=True)])
+                                 for a, b in zip(convs[:-1], convs[1:], strict=True)])
         self.dropout = dropout
+        self._add_jk(jk, sizes[1], num_layers, sizes[-1])
 
     takes_blocks = True  # forward(x, blocks) with one sampled block per layer (NeighborLoader)
 
@@ -244,15 +302,13 @@ class GraphSAGE(Model):
             raise ValueError(f"GraphSAGE: expected one block per layer ({len(self.convs)}) "
                              f"(got {len(adj)} blocks)")
         blocks = adj if isinstance(adj, list | tuple) else [adj] * len(self.convs)
-        for i, (conv, block) in enumerate(zip(self.convs, blocks, strict=True)):
-            x = feature_dropout(x, self.dropout, self.training)
-            if isinstance(block, SparseTensor) and block.shape[0] != block.shape[1]:
-                x = conv((x, x[:block.shape[0]]), block)  # its targets: the first rows
-            else:
-                x = conv(x, block)
-            if i < len(self.convs) - 1:
-                x = ops.relu(x)
-        return x
+        return self._stack(x, None, ops.relu, blocks)
+
+    @staticmethod
+    def _block_conv(conv, x, block):
+        if isinstance(block, SparseTensor) and block.shape[0] != block.shape[1]:
+            return conv((x, x[:block.shape[0]]), block)  # its targets: the first rows
+        return conv(x, block)
 
     def inference(self, x, adj, batch_size: int = 4096):
         """Full-graph output, one layer at a time over chunks of ``batch_size`` target nodes.
@@ -260,7 +316,8 @@ class GraphSAGE(Model):
         Each chunk aggregates its rows of the adjacency over the whole previous layer, so the
         work is one pass over the edges per layer (sampling would revisit each node's
         neighbourhood once per batch and layer). Runs without autograd, in eval mode; equal to
-        ``forward(x, adj)`` of the model in eval mode.
+        ``forward(x, adj)`` of the model in eval mode. With ``jk`` every layer's full output
+        is kept for the final `JumpingKnowledge` and ``lin``, run over all nodes at once.
 
         Args:
             x: ``(N, F_in)`` dense (may be memory-mapped) or sparse CSR features.
@@ -286,18 +343,20 @@ class GraphSAGE(Model):
         self.eval()
         try:
             with no_grad():
-                h = x
+                h, hs = x, []
                 for i, conv in enumerate(self.convs):
                     out = None
                     for lo in range(0, n, batch_size):
                         hi = min(lo + batch_size, n)
                         o = conv((h, h[lo:hi]), adj[lo:hi])  # the chunk's targets, their CSR rows
-                        o = ops.relu(o) if i < len(self.convs) - 1 else o
+                        o = ops.relu(o) if i < len(self.convs) - 1 or self.jk_mode else o
                         if out is None:  # on the chunks' device (cupy's never land in numpy)
                             out = o.xp.empty((n,) + o.shape[1:], o.dtype)
                         out[lo:hi] = o.array
                     h = wrap(out) if out is not None else zeros(0, conv.out_channels,
                                                                 device=adj.device)
+                    hs.append(h)
+                h = self._jk_readout(hs, h)
         finally:
             self.train(was_training)
         return h

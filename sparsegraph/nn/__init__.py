@@ -15,6 +15,8 @@ from sparsegraph.nn.param_containers import ParameterDict, ParameterList
 from sparsegraph.nn.reshape import Flatten, Unflatten
 from sparsegraph.nn.distance import CosineSimilarity, PairwiseDistance
 from sparsegraph.nn.normalization import BatchNorm1d, LayerNorm
+from sparsegraph.nn.rnn_cell import GRUCell, LSTMCell, RNNCell
+from sparsegraph.nn.rnn import GRU, LSTM, RNN
 from sparsegraph.nn.loss import (
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss,
     NLLLoss, SmoothL1Loss,
@@ -28,4 +30,5 @@ __all__ = [
     "ModuleList", "PairwiseDistance", "Parameter", "ParameterDict", "ParameterList", "ReLU",
     "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten", "functional",
     "init", "utils",
+    "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell",
 ]
