@@ -87,6 +87,36 @@ class SampledBlocks:
                                                                   self.edge_attr])
 
     @property
+    def edge_index(self) -> Tensor:
+        """``(2, E)`` (source, target) local ids into ``n_id`` of the sampled subgraph, PyG's
+        ``batch.edge_index``: each node first reached at hop ``h`` (seeds: hop 0) keeps the
+        in-edges hop ``h + 1`` sampled for it (``blocks[-1 - h]``), as PyG's sampler gives
+        each hop's new nodes their own fan-out; nodes of the last hop have none. A
+        full-graph model run on ``(batch.x, batch.edge_index)`` gives the seeds' outputs in
+        its first ``batch_size`` rows (equal to the blocks' forward for aggregations that
+        do not weigh by degree, e.g. SAGEConv's mean, with every neighbour sampled).
+        Hop ``h``'s part holds only its new targets' edges: fewer than
+        ``num_sampled_edges[h]``, which counts the block's, earlier nodes' again included."""
+        first = np.cumsum(self.num_sampled_nodes)  # first[h]: nodes reached up to hop h
+        sources, targets = [], []
+        for hop, block in enumerate(self.blocks[::-1]):
+            s = block.structure
+            indptr, col = s.indptr, s.indices
+            start = 0 if hop == 0 else first[hop - 1]  # the rows hop `hop` adds
+            begin = int(indptr[start])
+            counts = np.diff(indptr[start:])
+            targets.append(np.repeat(np.arange(start, block.shape[0], dtype=col.dtype), counts))
+            sources.append(col[begin:])
+        if not sources:
+            return wrap(np.zeros((2, 0), np.int64))
+        return wrap(np.stack([np.concatenate(sources), np.concatenate(targets)]))
+
+    @property
+    def num_nodes(self) -> int:
+        """``len(n_id)``: the nodes of the batch's subgraph (PyG's ``batch.num_nodes``)."""
+        return int(self.n_id.shape[0])
+
+    @property
     def num_sampled_nodes(self) -> list[int]:
         """Seeds, then the nodes each hop adds (PyG's per-hop list)."""
         return [self.batch_size] + [b.shape[1] - b.shape[0] for b in self.blocks[::-1]]
