@@ -23,6 +23,7 @@ from sparsegraph.datasets.root import (
     folder_arg,
 )
 from sparsegraph.datasets.root import cache_dir as default_cache_dir
+from sparsegraph.graph import Graph
 from sparsegraph.serialization import CORRUPT_DATA, read_npz
 
 PARSE_VERSION = "1"  # bump when a parser's output changes: old caches are then ignored
@@ -45,15 +46,22 @@ class Dataset:
     or shared) under a key made of the raw files' hashes, written atomically, and only after
     they built valid graphs; a corrupt or invalid cache is ignored and rebuilt, invalid raw
     files are a ValueError naming them.
+
+    ``transform`` / ``pre_transform`` (callables such as `sparsegraph.transforms`' or None,
+    PyG's arguments): ``pre_transform`` runs once on each graph after they are built (from
+    the raw files or the cache, which never holds its result), ``transform`` on every access
+    (``ds[i]``, iteration); a non-callable one is a TypeError naming it.
     """
 
     folder = ""
     base_url = ""
     files: dict = {}
 
-    def __init__(self, root=None, *, download: bool = True, cache_dir=None):
+    def __init__(self, root=None, *, download: bool = True, cache_dir=None, transform=None,
+                 pre_transform=None):
         op = type(self).__name__
         check_bool(op, "download", download)
+        set_transforms(self, transform, pre_transform)  # refused before any file is read
         self.root = data_root(root, op)
         self.raw_dir = self.root / self.folder
         self.cache_dir = (folder_arg(op, "cache_dir", cache_dir) if cache_dir is not None
@@ -79,7 +87,7 @@ class Dataset:
                         f"at a writable folder, or put {', '.join(missing)} there "
                         "yourself") from None
                 raise
-        self._data = self._load_or_parse()
+        self._data = pre_transformed(self, self._load_or_parse())
 
     def download_url(self, name: str) -> str:
         return base_url(self.base_url, self.folder) + name
@@ -165,14 +173,64 @@ class Dataset:
         return f"{type(self).__name__}()"
 
 
+# ---- transform= / pre_transform= (PyG's dataset arguments) -------------------------------------
+def set_transforms(dataset, transform, pre_transform) -> None:
+    """Check and keep a dataset's ``transform`` and ``pre_transform`` (callables or None)."""
+    for name, value in (("transform", transform), ("pre_transform", pre_transform)):
+        if value is not None and not callable(value):
+            raise TypeError(f"{type(dataset).__name__}: expected `{name}` to be callable, e.g. "
+                            f"sparsegraph.transforms.NormalizeFeatures(), or None (got "
+                            f"{type(value).__name__} {value!r})")
+    dataset.transform, dataset.pre_transform = transform, pre_transform
+
+
+def pre_transformed(dataset, data):
+    """``data`` (a Graph or a list of them) through ``dataset.pre_transform``, once, after
+    the graphs are built: the parsed arrays in the cache never hold its result, so the cache
+    stays valid whatever the pre_transform (PyG stores the pre-transformed data instead and
+    warns when the argument changes)."""
+    pre = dataset.pre_transform
+    if pre is None:
+        return data
+    graphs = [pre(g) for g in (data if isinstance(data, list) else [data])]
+    for i, g in enumerate(graphs):
+        if not isinstance(g, Graph):
+            raise TypeError(f"{type(dataset).__name__}: expected `pre_transform` to return a "
+                            f"Graph, the dataset's stored data (got {type(g).__name__} for "
+                            f"graph {i})")
+    return graphs if isinstance(data, list) else graphs[0]
+
+
+def transformed(dataset, graph):
+    """What indexing the dataset returns for its stored ``graph``: a shallow copy (PyG's
+    ``InMemoryDataset.get``), through ``dataset.transform`` on every access when set."""
+    g = copy.copy(graph)
+    transform = getattr(dataset, "transform", None)
+    return g if transform is None else transform(g)
+
+
+def first_graph(dataset, graph) -> Graph:
+    """``graph`` as the dataset hands it out, for the counts PyG reads from ``dataset[0]``
+    (``num_features`` after a transform that adds features); a transform giving several
+    graphs (`RandomLinkSplit`) counts by the first, as PyG."""
+    if getattr(dataset, "transform", None) is None:
+        return graph
+    g = transformed(dataset, graph)
+    return g[0] if isinstance(g, tuple | list) else g
+
+
 class SingleGraph:
     """Mixin for datasets holding one graph in ``self.graph``: ``ds[0]``, ``len(ds) == 1``.
 
     ``ds[0]`` is a shallow copy of the graph (PyG's ``InMemoryDataset.get``): its arrays are
     the dataset's, but reassigning an attribute (``g.train_mask = m``) changes the copy only.
+    With a ``transform``, ``ds[0]`` is the transform of that copy, made on every access, and
+    ``num_features`` (and the other feature counts) are those of the transformed graph.
     """
 
     graph = None
+    transform = None
+    pre_transform = None
 
     @property
     def num_classes(self) -> int:
@@ -180,17 +238,17 @@ class SingleGraph:
 
     @property
     def num_features(self) -> int:
-        return self.graph.num_features
+        return first_graph(self, self.graph).num_features
 
     @property
     def num_node_features(self) -> int:
         """PyG's name for `num_features`: the columns of the graph's ``x``."""
-        return self.graph.num_node_features
+        return first_graph(self, self.graph).num_node_features
 
     @property
     def num_edge_features(self) -> int:
         """Columns of the graph's ``edge_attr`` (0 without one), as PyG's property."""
-        return self.graph.num_edge_features
+        return first_graph(self, self.graph).num_edge_features
 
     def __len__(self) -> int:
         return 1
@@ -202,4 +260,4 @@ class SingleGraph:
         if i not in (0, -1):
             raise IndexError(f"{type(self).__name__}: index {i} out of range for a dataset of "
                              "one graph")
-        return copy.copy(self.graph)
+        return transformed(self, self.graph)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
-from sparsegraph.datasets.base import SingleGraph
+from sparsegraph.datasets.base import SingleGraph, pre_transformed, set_transforms
 from sparsegraph.graph import Graph
 
 
@@ -16,9 +16,14 @@ class KarateClub(SingleGraph):
 
     Splits (fixed): 4 training nodes per class (the lowest ids), 9 validation nodes (every
     third of the other 26), the rest test.
+
+    Args:
+        transform / pre_transform: PyG's, callables run on each ``ds[0]`` / once (see
+            `sparsegraph.datasets.base.Dataset`).
     """
 
-    def __init__(self):
+    def __init__(self, transform=None, pre_transform=None):
+        set_transforms(self, transform, pre_transform)
         g = nx.karate_club_graph()
         n = g.number_of_nodes()
         edges = np.array(list(g.edges()), dtype=np.int64).T
@@ -31,8 +36,9 @@ class KarateClub(SingleGraph):
         val = np.zeros(n, bool)
         val[rest[::3][:10]] = True
         test = ~(train | val)
-        self.graph = Graph(x=np.eye(n, dtype=np.float32), edge_index=edge_index, y=y,
-                           train_mask=train, val_mask=val, test_mask=test)
+        self.graph = pre_transformed(self, Graph(
+            x=np.eye(n, dtype=np.float32), edge_index=edge_index, y=y, train_mask=train,
+            val_mask=val, test_mask=test))
 
     def __repr__(self) -> str:
         return "KarateClub()"

@@ -64,12 +64,14 @@ class NpzGraph(SingleGraph, Dataset):
         name: one of ``NpzGraph.names``. root: data root. download: fetch when missing.
         undirected: symmetrise a SparseGraph file (default); ``False`` is refused for the
             heterophilous files, which have no edge direction.
+        transform / pre_transform: PyG's, callables run on each ``ds[0]`` / once (see
+            `Dataset`).
     """
 
     names = tuple(SOURCES)
 
     def __init__(self, name: str, root=None, *, undirected: bool = True,
-                 download: bool = True, cache_dir=None):
+                 download: bool = True, cache_dir=None, transform=None, pre_transform=None):
         key = name.lower() if isinstance(name, str) else name
         if key not in SOURCES:
             raise ValueError(f"NpzGraph: unknown name {name!r} (expected one of "
@@ -82,7 +84,8 @@ class NpzGraph(SingleGraph, Dataset):
                              "heterophilous files store each undirected edge once, without a "
                              "direction")
         self.files = {self.filename: sha}
-        super().__init__(root, download=download, cache_dir=cache_dir)
+        super().__init__(root, download=download, cache_dir=cache_dir, transform=transform,
+                         pre_transform=pre_transform)
         self.graph = self._data
 
     def cache_tag(self) -> str:

@@ -142,6 +142,8 @@ class Planetoid(SingleGraph, Dataset):
             mask.
         download: fetch missing files from the Planetoid repository.
         normalize_features: divide each feature row by its sum.
+        transform / pre_transform: PyG's (see `Dataset`): e.g.
+            ``transform=sparsegraph.transforms.NormalizeFeatures()``, run on each ``ds[0]``.
     """
 
     names = ("cora", "citeseer", "pubmed")
@@ -149,7 +151,8 @@ class Planetoid(SingleGraph, Dataset):
     base_url = "https://github.com/kimiyoung/planetoid/raw/master/data/"
 
     def __init__(self, name: str = "cora", root=None, split: str = "public", *,
-                 download: bool = True, normalize_features: bool = False, cache_dir=None):
+                 download: bool = True, normalize_features: bool = False, cache_dir=None,
+                 transform=None, pre_transform=None):
         if not isinstance(name, str) or name.lower() not in self.names:
             if isinstance(root, str) and root.lower() in self.names:  # PyG's (root, name)
                 raise TypeError(f"Planetoid: the arguments look swapped: sparsegraph's order is "
@@ -163,7 +166,8 @@ class Planetoid(SingleGraph, Dataset):
         self.name, self.split, self.normalize_features = name.lower(), split, normalize_features
         sums = SHA256.get(self.name, {})
         self.files = {f"ind.{self.name}.{s}": sums.get(s) for s in SUFFIXES}
-        super().__init__(root, download=download, cache_dir=cache_dir)
+        super().__init__(root, download=download, cache_dir=cache_dir, transform=transform,
+                         pre_transform=pre_transform)
         self.graph = self._data
 
     def parse(self) -> dict:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from sparsegraph.creation import rng_of
-from sparsegraph.datasets.base import Dataset
+from sparsegraph.datasets.base import Dataset, first_graph, transformed
 from sparsegraph.datasets.download import base_url, clean_stale, fetch, write_atomic
 from sparsegraph.datasets.root import check_bool
 from sparsegraph.graph import Graph, graph_list
@@ -165,9 +165,10 @@ class TUDataset(Dataset):
     occurs. ``g.remove_self_loops()`` drops the loops; the widths are those of
     ``num_node_labels`` / ``num_edge_labels``.
 
-    ``ds[i]`` is a shallow copy of graph ``i`` (as PyG's); ``ds[:k]``, ``ds[ids]`` (a list,
-    range or other sequence of ints, an array or a Tensor), ``ds[mask]``, `index_select` and
-    `shuffle` give a dataset of those graphs that keeps ``num_classes`` / ``num_features``.
+    ``ds[i]`` is a shallow copy of graph ``i`` (as PyG's; through ``transform`` when set);
+    ``ds[:k]``, ``ds[ids]`` (a list, range or other sequence of ints, an array or a Tensor),
+    ``ds[mask]``, `index_select` and `shuffle` give a dataset of those graphs that keeps
+    ``num_classes`` / ``num_features`` and the transform.
 
     Stats (graphs / nodes / undirected edges / classes): MUTAG 188 / 3371 / 3721 / 2;
     PROTEINS 1113 / 43471 / 81044 / 2; ENZYMES 600 / 19580 / 37282 / 6.
@@ -179,6 +180,8 @@ class TUDataset(Dataset):
             named above the checksummed files; for any other name the required ones and
             every optional ``NAME_{node,edge}_{labels,attributes}.txt`` and
             ``NAME_graph_attributes.txt`` the zip holds).
+        transform / pre_transform: PyG's: callables run on each graph at every access
+            (``ds[i]``, iteration) / once per graph when loaded (see `Dataset`).
         use_node_attr / use_edge_attr: ``None`` (labels, then attributes), ``False`` (labels
             only) or ``True`` (attributes, then labels), as PyG's flags of those names.
     """
@@ -188,7 +191,7 @@ class TUDataset(Dataset):
 
     def __init__(self, name: str = "MUTAG", root=None, *, download: bool = True,
                  cache_dir=None, use_node_attr: bool | None = None,
-                 use_edge_attr: bool | None = None):
+                 use_edge_attr: bool | None = None, transform=None, pre_transform=None):
         for arg, flag in (("use_node_attr", use_node_attr), ("use_edge_attr", use_edge_attr)):
             if flag is not None and not isinstance(flag, (bool, np.bool_)):
                 raise TypeError(f"TUDataset: expected `{arg}` to be None, True or False (got "
@@ -212,7 +215,8 @@ class TUDataset(Dataset):
         required = {f"{self.name}_{s}.txt": None for s in ("A", "graph_indicator",
                                                              "graph_labels")}
         self.files = SHA256.get(self.name, required)
-        super().__init__(root, download=download, cache_dir=cache_dir)
+        super().__init__(root, download=download, cache_dir=cache_dir, transform=transform,
+                         pre_transform=pre_transform)
         self.graphs = self._data
 
     def download_url(self, name: str) -> str:
@@ -378,7 +382,7 @@ class TUDataset(Dataset):
     @property
     def num_features(self) -> int:
         """Node feature columns, of the whole dataset (a subset keeps them, as in PyG)."""
-        return self._data[0].num_features if self._data else 0
+        return first_graph(self, self._data[0]).num_features if self._data else 0
 
     @property
     def num_node_features(self) -> int:
@@ -389,7 +393,7 @@ class TUDataset(Dataset):
     def num_edge_features(self) -> int:
         """Columns of ``edge_attr`` (edge labels one-hot, then attributes; 0 without them), of
         the whole dataset, as PyG's property."""
-        return self._data[0].num_edge_features if self._data else 0
+        return first_graph(self, self._data[0]).num_edge_features if self._data else 0
 
     def __len__(self) -> int:
         return len(self.graphs)
@@ -406,11 +410,11 @@ class TUDataset(Dataset):
             n = len(self.graphs)
             if not -n <= i < n:  # an IndexError still: iteration by __getitem__ stops on it
                 raise IndexError(f"TUDataset: expected a graph id in [{-n}, {n}) (got {i})")
-            return copy.copy(self.graphs[i])
+            return transformed(self, self.graphs[i])
         return self.index_select(i)
 
     def __iter__(self):
-        return (copy.copy(g) for g in self.graphs)
+        return (transformed(self, g) for g in self.graphs)
 
     def index_select(self, idx) -> TUDataset:
         """The dataset of the graphs at ``idx``, in that order: a slice, integer ids (a list,

@@ -314,6 +314,18 @@ class Graph:
 
         return is_weighted(self)
 
+    # PyG's link-prediction targets, stored without the per-edge `edge_` prefix (see __init__)
+    _LINK_LABELS = {"edge_label": "label", "edge_label_index": "label_index"}
+
+    def __getattr__(self, name: str):
+        """Only for names not set: PyG's ``edge_label`` / ``edge_label_index`` read the
+        ``label`` / ``label_index`` that `RandomLinkSplit` stores (a per-edge ``edge_label``
+        of the graph's own, when set, is found before this)."""
+        alias = Graph._LINK_LABELS.get(name)
+        if alias is not None and alias in self.__dict__:
+            return self.__dict__[alias]
+        raise AttributeError(f"'Graph' object has no attribute {name!r}")
+
     # ---- PyG's Data access by name: g["x"], g["x"] = v, "x" in g, for key, value in g ------
     # not data keys: views of adj (read only), and the node count (set by its own rule)
     _VIEWS = ("edge_index", "edge_weight", "num_nodes")

@@ -30,6 +30,7 @@ RANK = {  # lower rank = lower layer; equal ranks may not import each other unle
     "sparsegraph.graph": 7,
     "sparsegraph.graph_ops": 7,
     "sparsegraph.graph_batch": 7,
+    "sparsegraph.transforms": 7.5,  # Graph -> Graph; below gnn and datasets, which take them
     "sparsegraph.gnn": 8,
     "sparsegraph.datasets": 8,
     "sparsegraph.static": 9,

@@ -1,0 +1,25 @@
+"""Graph transforms, PyG's ``torch_geometric.transforms``: callables that take a `Graph` and
+return a new one (`RandomLinkSplit`: three), for ``transform=`` / ``pre_transform=`` of the
+datasets or to call directly.
+
+    >>> import sparsegraph.transforms as T
+    >>> g = T.Compose([T.NormalizeFeatures(), T.RandomNodeSplit(num_val=500, num_test=1000)])(g)
+"""
+
+from sparsegraph.transforms.base import BaseTransform, Compose
+from sparsegraph.transforms.features import Constant, NormalizeFeatures, OneHotDegree
+from sparsegraph.transforms.link_split import RandomLinkSplit
+from sparsegraph.transforms.node_split import RandomNodeSplit
+from sparsegraph.transforms.structure import (
+    AddSelfLoops,
+    GCNNorm,
+    LargestConnectedComponents,
+    RemoveSelfLoops,
+    ToUndirected,
+)
+
+__all__ = [
+    "AddSelfLoops", "BaseTransform", "Compose", "Constant", "GCNNorm",
+    "LargestConnectedComponents", "NormalizeFeatures", "OneHotDegree", "RandomLinkSplit",
+    "RandomNodeSplit", "RemoveSelfLoops", "ToUndirected",
+]
