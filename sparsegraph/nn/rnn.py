@@ -18,7 +18,7 @@ from sparsegraph.nn.module import Module
 from sparsegraph.nn.parameter import Parameter
 from sparsegraph.nn.rnn_cell import (
     GATES,
-    check_float_input,
+    check_input,
     check_nonlinearity,
     check_state,
     step,
@@ -92,14 +92,7 @@ class _RNNBase(Module):
     def _check_input(self, input) -> tuple[Tensor, bool]:
         """``input`` as a time-major ``(L, N, F_in)`` Tensor, and whether it was batched."""
         op = type(self).__name__
-        check_float_input(op, input)
-        if input.ndim not in (2, 3):
-            raise ValueError(f"{op}: expected a 2-D (unbatched) or 3-D (batched) `input` (got "
-                             f"shape {tuple(input.shape)})")
-        if input.shape[-1] != self.input_size:
-            raise ValueError(f"{op}: expected `input` of size {self.input_size} in its last dim "
-                             f"(input_size) (got shape {tuple(input.shape)})")
-        batched = input.ndim == 3
+        batched = check_input(op, input, self.input_size, 3)
         x = input.transpose(0, 1) if batched and self.batch_first else input
         x = x if batched else x.unsqueeze(1)
         if x.shape[0] == 0:

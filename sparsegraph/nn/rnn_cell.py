@@ -57,13 +57,21 @@ def check_nonlinearity(op: str, nonlinearity) -> str:
     return "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
 
 
-def check_float_input(op: str, input) -> Tensor:
+def check_input(op: str, input, input_size: int, batched_ndim: int) -> bool:
+    """A floating Tensor ``input`` with ``batched_ndim`` dims (or one fewer: unbatched) and
+    ``input_size`` features last; returns whether it is batched."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: expected `input` to be a Tensor (got {type(input).__name__}); "
                         "packed sequences are not supported")
     if input.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating `input` (got {input.dtype})")
-    return input
+    if input.ndim not in (batched_ndim - 1, batched_ndim):
+        raise ValueError(f"{op}: expected a {batched_ndim - 1}-D (unbatched) or "
+                         f"{batched_ndim}-D (batched) `input` (got shape {tuple(input.shape)})")
+    if input.shape[-1] != input_size:
+        raise ValueError(f"{op}: expected `input` of size {input_size} in its last dim "
+                         f"(input_size) (got shape {tuple(input.shape)})")
+    return input.ndim == batched_ndim
 
 
 def check_state(op: str, name: str, state, shape: tuple) -> Tensor:
@@ -113,14 +121,7 @@ class _CellBase(Module):
         """Check ``input`` ``(N, F_in)`` / ``(F_in,)`` and the ``states`` (None: zeros),
         run one step; returns the new ``(h, c)`` with the input's batch dims."""
         op = type(self).__name__
-        check_float_input(op, input)
-        if input.ndim not in (1, 2):
-            raise ValueError(f"{op}: expected a 1-D (unbatched) or 2-D (batched) `input` (got "
-                             f"shape {tuple(input.shape)})")
-        if input.shape[-1] != self.input_size:
-            raise ValueError(f"{op}: expected `input` of size {self.input_size} in its last dim "
-                             f"(input_size) (got shape {tuple(input.shape)})")
-        batched = input.ndim == 2
+        batched = check_input(op, input, self.input_size, 2)
         x = input if batched else input.unsqueeze(0)
         shape = (x.shape[0], self.hidden_size)
         full = []
