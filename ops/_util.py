@@ -7,6 +7,7 @@ import functools
 import numpy as np
 
 from sparsegraph.backend import device_of, to_device, xp_of
+from sparsegraph.numpy_compat import numpy_args  # noqa: F401  (the ops' decorator)
 from sparsegraph.sparse_checks import is_structure_array
 from sparsegraph.tensor import TRACE, Tensor
 

@@ -14,7 +14,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import check_tensor, norm_dim
+from sparsegraph.ops._util import check_tensor, norm_dim, numpy_args
 from sparsegraph.tensor import Tensor
 
 __all__ = ["cumsum", "cumprod"]
@@ -114,6 +114,7 @@ def _cumulative(op: str, cls, input, dim, dtype) -> Tensor:
     return cls.apply(input, d)
 
 
+@numpy_args
 def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
     """Cumulative sum along ``dim``: ``out[..., k, ...] = sum(input[..., :k+1, ...])``.
 
@@ -129,6 +130,7 @@ def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
     return _cumulative("cumsum", CumSum, input, dim, dtype)
 
 
+@numpy_args
 def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
     """Cumulative product along ``dim``; its gradient is exact with zeros (torch's rule).
 

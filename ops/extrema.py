@@ -17,7 +17,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import xp_of
 from sparsegraph.kernels import dispatch, register
-from sparsegraph.ops._util import QUIET_FP, expand_reduced, norm_dim, reduce_dims
+from sparsegraph.ops._util import QUIET_FP, expand_reduced, norm_dim, numpy_args, reduce_dims
 from sparsegraph.ops.reduce import _check, _out_shape
 from sparsegraph.tensor import Tensor
 
@@ -201,6 +201,7 @@ def _extremum(op: str, input, dim, keepdim: bool):
     return MaxMin(values, indices)
 
 
+@numpy_args
 def max(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
     """Largest element; with an int ``dim``, a ``(values, indices)`` namedtuple as in torch.
 
@@ -214,6 +215,7 @@ def max(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
     return _extremum("max", input, dim, keepdim)
 
 
+@numpy_args
 def min(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
     """Smallest element; with an int ``dim``, a ``(values, indices)`` namedtuple as in torch.
     Gradients at ties as `max`."""
@@ -229,12 +231,14 @@ def _amax(op: str, input, dim, keepdim: bool) -> Tensor:
     return AMaxMin.apply(input, dims, keepdim, op)
 
 
+@numpy_args
 def amax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Maximum over ``dim`` (an int, a tuple or None), values only; tied maxima share the
     gradient evenly (torch's amax)."""
     return _amax("amax", input, dim, keepdim)
 
 
+@numpy_args
 def amin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Minimum over ``dim`` (an int, a tuple or None), values only; ties share the gradient."""
     return _amax("amin", input, dim, keepdim)
@@ -259,12 +263,14 @@ def _arg(op: str, input, dim, keepdim: bool) -> Tensor:
     return ArgExtremum.apply(input, d, keepdim, op)
 
 
+@numpy_args
 def argmax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Index (int64) of the first largest element along ``dim``, or into the flattened
     tensor when ``dim`` is None; no gradient."""
     return _arg("argmax", input, dim, keepdim)
 
 
+@numpy_args
 def argmin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Index (int64) of the first smallest element; see `argmax`."""
     return _arg("argmin", input, dim, keepdim)

@@ -16,6 +16,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import device_of, to_device, xp_of
 from sparsegraph.kernels import dispatch, register
+from sparsegraph.numpy_compat import numpy_args
 from sparsegraph.ops._util import (
     arr,
     broadcasts_to,
@@ -408,6 +409,7 @@ def _check_range(op: str, idx, size: int, dim: int) -> None:
                              f"{size} (got {got})")
 
 
+@numpy_args
 def index_select(input: Tensor, dim: int, index) -> Tensor:
     """Slices of ``input`` along ``dim`` at the positions in the 1-D ``index`` (repeats allowed).
 
@@ -428,6 +430,7 @@ def index_select(input: Tensor, dim: int, index) -> Tensor:
     return IndexSelect.apply(input, d, idx if idx.ndim == 1 else idx.reshape(-1), source)
 
 
+@numpy_args
 def gather(input: Tensor, dim, index=None) -> Tensor:
     """Two forms. ``gather(input, index)``: the rows of ``input`` at a 1-D ``index``, message
     passing's gather (`gather_rows`: PyG's ``x[edge_index[0]]``). ``gather(input, dim, index)``:

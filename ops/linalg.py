@@ -22,6 +22,7 @@ from sparsegraph.ops._util import (
     check_tensor,
     expand_reduced,
     norm_dim,
+    numpy_args,
     reduce_dims,
     same_device,
     unbroadcast,
@@ -377,6 +378,7 @@ class Norm(Function):
             x.array, n, g, ctx.p, ctx.dims), None, None, None
 
 
+@numpy_args
 def norm(input: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
     """The vector ``p``-norm ``(sum |x|^p)^(1/p)`` over ``dim`` (all elements when None).
 

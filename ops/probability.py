@@ -14,6 +14,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import as_dtype, xp_of
 from sparsegraph.kernels import dispatch, register
+from sparsegraph.numpy_compat import numpy_args
 from sparsegraph.ops._util import QUIET_FP, check_tensor, norm_dim
 from sparsegraph.ops.convert import to
 from sparsegraph.tensor import Tensor
@@ -110,6 +111,7 @@ def _check(op, input, dim, dtype):
     return input, norm_dim(op, dim, input.ndim)
 
 
+@numpy_args
 def softmax(input: Tensor, dim: int | None = None, *, dtype=None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim``, computed stably (finite for any finite input).
 
@@ -127,6 +129,7 @@ def softmax(input: Tensor, dim: int | None = None, *, dtype=None) -> Tensor:
     return Softmax.apply(*_check("softmax", input, dim, dtype))
 
 
+@numpy_args
 def log_softmax(input: Tensor, dim: int | None = None, *, dtype=None) -> Tensor:
     """``x - logsumexp(x)`` along ``dim``, computed stably (finite for any finite input).
 

@@ -22,6 +22,7 @@ from sparsegraph.ops._util import (
     check_bool,
     check_floating_input,
     expand_reduced,
+    numpy_args,
     reduce_dims,
 )
 from sparsegraph.tensor import Tensor
@@ -372,6 +373,7 @@ def _in_dtype(fn, op: str, input, dim, keepdim, dtype) -> Tensor:
     return out if out.dtype == as_dtype(dtype) else to(out, dtype)
 
 
+@numpy_args
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     """Sum of the elements over ``dim``.
 
@@ -393,6 +395,7 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor
     return Sum.apply(input, reduce_dims("sum", input, dim), keepdim)
 
 
+@numpy_args
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Mean over ``dim`` (all dims if None); floating tensors only. An empty mean is nan.
 
@@ -409,6 +412,7 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
     return Mean.apply(input, dims, keepdim)
 
 
+@numpy_args
 def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Product of the elements over ``dim`` (an int, a tuple or None); integers give int64.
 
@@ -438,6 +442,7 @@ def _var(op: str, input, dim, unbiased, keepdim, correction, cls=Var):
     return cls.apply(input, dims, bool(keepdim), _correction(op, unbiased, correction))
 
 
+@numpy_args
 def var(input: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *,
         correction: int | float | None = None) -> Tensor:
     """Variance over ``dim``: ``sum((x - mean)^2) / (n - correction)``.
@@ -465,6 +470,7 @@ def var(input: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *
     return _var("var", input, dim, unbiased, keepdim, correction)
 
 
+@numpy_args
 def std(input: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *,
         correction: int | float | None = None) -> Tensor:
     """Standard deviation, ``sqrt(var(...))``; same arguments and accuracy as `var`.
@@ -475,6 +481,7 @@ def std(input: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *
     return _var("std", input, dim, unbiased, keepdim, correction, Std)
 
 
+@numpy_args
 def var_mean(input: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *,
              correction: int | float | None = None) -> tuple[Tensor, Tensor]:
     """``(var(input, ...), mean(input, dim, keepdim))`` from one set of statistics, as torch's
@@ -492,16 +499,19 @@ class AnyAll(Function):
         return dispatch(op, ctx.device)(x.array, dims, keepdim)
 
 
+@numpy_args
 def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """Whether any element over ``dim`` is nonzero (a bool tensor; no gradient)."""
     return AnyAll.apply(input, reduce_dims("any", input, dim), keepdim, "any")
 
 
+@numpy_args
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """Whether every element over ``dim`` is nonzero (a bool tensor; no gradient)."""
     return AnyAll.apply(input, reduce_dims("all", input, dim), keepdim, "all")
 
 
+@numpy_args
 def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(x)))`` over ``dim``, computed stably (the max is subtracted first).
 

@@ -14,6 +14,7 @@ import numpy as np
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import result_type, xp_of
 from sparsegraph.kernels import dispatch, register
+from sparsegraph.numpy_compat import numpy_args
 from sparsegraph.ops._util import check_tensor, norm_dim, norm_dims, same_device, unbroadcast
 from sparsegraph.tensor import Tensor
 
@@ -304,6 +305,7 @@ def ravel(input: Tensor) -> Tensor:
     return Reshape.apply(input, (input.numel(),))
 
 
+@numpy_args
 def squeeze(input: Tensor, dim=None) -> Tensor:
     """Drop size-1 dims: all of them, or those listed in ``dim`` (an int or a tuple); a listed
     dim whose size is not 1 is left alone, as in PyTorch."""
@@ -317,6 +319,7 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
     return Reshape.apply(input, tuple(s for i, s in enumerate(shape) if i not in dims))
 
 
+@numpy_args
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
     """Insert a size-1 dim at ``dim`` (in ``[-ndim - 1, ndim]``)."""
     check_tensor("unsqueeze", "input", input)
@@ -370,6 +373,7 @@ def _tensor_list(op, tensors) -> list:
     return tensors
 
 
+@numpy_args
 def cat(tensors, dim: int = 0) -> Tensor:
     """Concatenate along an existing dim; the other dims must agree.
 
@@ -393,6 +397,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
 concat = cat
 
 
+@numpy_args
 def stack(tensors, dim: int = 0) -> Tensor:
     """Join tensors of one shape along a new dim ``dim`` (in ``[-ndim - 1, ndim]``)."""
     tensors = _tensor_list("stack", tensors)
@@ -403,6 +408,7 @@ def stack(tensors, dim: int = 0) -> Tensor:
     return Stack.apply(norm_dim("stack", dim, len(ref) + 1), *tensors)
 
 
+@numpy_args
 def split(input: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     """Views of ``split_size`` along ``dim`` (the last may be smaller), or of the given sizes.
 
@@ -432,6 +438,7 @@ def split(input: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     return out if isinstance(out, tuple) else (out,)
 
 
+@numpy_args
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     """Split into at most ``chunks`` pieces of ``ceil(size / chunks)`` (PyTorch's rule)."""
     check_tensor("chunk", "input", input)
@@ -443,6 +450,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     return split(input, -(-n // int(chunks)), dim)
 
 
+@numpy_args
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     """The slices of ``input`` along ``dim``, that dim removed (torch's unbind; views).
 

@@ -16,6 +16,7 @@ import numpy as np
 from sparsegraph.backend import xp_of
 from sparsegraph.creation import full
 from sparsegraph.kernels import register
+from sparsegraph.numpy_compat import numpy_args
 from sparsegraph.ops._util import check_bool, check_tensor, norm_dim
 from sparsegraph.ops.extrema import SelectAll, SelectDim
 from sparsegraph.tensor import Tensor
@@ -108,6 +109,7 @@ def _sorted(input, dim, descending: bool, k):
     return Sort.apply(input, "sort", dim, True, (descending, k))
 
 
+@numpy_args
 def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
     """Sort ``input`` along ``dim``; a ``(values, indices)`` namedtuple, as torch's.
 
@@ -132,6 +134,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     return SortResult(values, indices)
 
 
+@numpy_args
 def argsort(input: Tensor, dim: int = -1, descending: bool = False,
             stable: bool = False) -> Tensor:
     """int64 indices that sort ``input`` along ``dim`` (`sort`'s ``indices``; no gradient)."""
@@ -151,6 +154,7 @@ def _check_k(op: str, k, lowest: int, input: Tensor, d: int) -> None:
         raise ValueError(f"{op}: expected `k` in [{lowest}, {n}] for dim {d} of a tensor of "
                          f"shape {input.shape} (got {k})")
 
+@numpy_args
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
     """The ``k`` largest (or smallest) elements along ``dim``; ``(values, indices)``.
 
@@ -171,6 +175,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     return TopKResult(values, indices)
 
 
+@numpy_args
 def median(input: Tensor, dim: int | None = None, keepdim: bool = False):
     """The median, as torch's: for an even count the LOWER of the two middle values (no
     average); a nan anywhere in the reduced elements makes it nan.
@@ -201,6 +206,7 @@ def median(input: Tensor, dim: int | None = None, keepdim: bool = False):
     return MedianResult(*MedianDim.apply(input, "median_dim", d, keepdim))
 
 
+@numpy_args
 def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
     """The ``k``-th smallest element along ``dim`` (``k`` counts from 1) and its index, a
     ``(values, indices)`` namedtuple, as torch.kthvalue. Among equal values the first in

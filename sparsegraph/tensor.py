@@ -241,6 +241,20 @@ class Tensor(TensorMethods):
                              "without a copy (copy=False)")
         return converted.copy() if copy and converted is a else converted
 
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        """A numpy ufunc's result on this tensor as a Tensor (``np.exp(t)``, ``np.abs(t)``,
+        ``np.greater(t, 0)``), as torch's ``from_numpy(array)``: on the CPU, with no graph
+        (numpy computed it from `__array__`, which a tensor that requires grad refuses). A 0-d
+        result stays a 0-d tensor whatever ``return_scalar`` says (torch's ``np.exp(tensor(1.))``
+        is ``tensor(2.7183)``); a bool result stays bool (torch's uint8 dates from before bool
+        tensors). An array that views other memory (numpy's fallback ``np.squeeze(t)``) is
+        copied, so the new tensor never aliases this one's values under another version."""
+        array = np.asarray(array)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"__array_wrap__: numpy returned a {array.dtype} array, which is no "
+                            "tensor dtype (bool, integer or floating); convert it yourself")
+        return wrap(array if array.flags.owndata else array.copy())
+
     def item(self):
         if TRACE.tracer is not None:
             TRACE.tracer.escape(self, "item()")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sparsegraph.numpy_compat import numpy_args
 from sparsegraph.tensor_shape_methods import ShapeMethods, _ops
 
 __all__ = ["TensorMethods", "_ops"]  # tensor.py takes `_ops` from here
@@ -275,6 +276,7 @@ class TensorMethods(ShapeMethods):
     def equal(self, other):
         return _ops().equal(self, other)
 
+    @numpy_args
     def norm(self, p=2, dim=None, keepdim=False):
         return _ops().norm(self, p, dim, keepdim)
 
@@ -369,71 +371,94 @@ class TensorMethods(ShapeMethods):
 
     clip = clamp
 
+    # NOTE: the reductions take numpy's names too (`numpy_args`: axis, keepdims, out=None), so
+    # np.sum(t) / np.mean(t) / np.max(t), which call the method, return a Tensor with its graph
+    @numpy_args
     def sum(self, dim=None, keepdim=False, *, dtype=None):
         if dtype is None:
             return _ops().sum(self, dim, keepdim)
         return _ops().sum(self, dim, keepdim, dtype=dtype)
 
+    @numpy_args
     def mean(self, dim=None, keepdim=False, *, dtype=None):
         return _ops().mean(self, dim, keepdim, dtype=dtype)
 
+    @numpy_args
     def prod(self, dim=None, keepdim=False, *, dtype=None):
         return _ops().prod(self, dim, keepdim, dtype=dtype)
 
     # NOTE: each method takes its functional form's arguments (tests/test_tensor.py compares
     # the signatures), so `x.var(correction=0)` works as `ops.var(x, correction=0)` does;
     # positionally (dim, unbiased, keepdim), torch's order
+    @numpy_args
     def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
         return _ops().var(self, dim, unbiased, keepdim, correction=correction)
 
+    @numpy_args
     def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
         return _ops().std(self, dim, unbiased, keepdim, correction=correction)
 
+    @numpy_args
     def logsumexp(self, dim, keepdim=False):
         return _ops().logsumexp(self, dim, keepdim)
 
+    @numpy_args
     def amax(self, dim=None, keepdim=False):
         return _ops().amax(self, dim, keepdim)
 
+    @numpy_args
     def amin(self, dim=None, keepdim=False):
         return _ops().amin(self, dim, keepdim)
 
+    @numpy_args
     def cumsum(self, dim, *, dtype=None):
         return _ops().cumsum(self, dim, dtype=dtype)
 
+    @numpy_args
     def cumprod(self, dim, *, dtype=None):
         return _ops().cumprod(self, dim, dtype=dtype)
 
+    @numpy_args
     def sort(self, dim=-1, descending=False, stable=False):
         return _ops().sort(self, dim, descending, stable)
 
+    @numpy_args
     def argsort(self, dim=-1, descending=False, stable=False):
         return _ops().argsort(self, dim, descending, stable)
 
+    @numpy_args
     def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002
         return _ops().topk(self, k, dim, largest, sorted)
 
+    @numpy_args
     def max(self, dim=None, keepdim=False):
         return _ops().max(self, dim, keepdim)
 
+    @numpy_args
     def median(self, dim=None, keepdim=False):
         return _ops().median(self, dim, keepdim)
 
+    @numpy_args
     def kthvalue(self, k, dim=-1, keepdim=False):
         return _ops().kthvalue(self, k, dim, keepdim)
 
+    @numpy_args
     def min(self, dim=None, keepdim=False):
         return _ops().min(self, dim, keepdim)
 
+    @numpy_args
     def argmax(self, dim=None, keepdim=False):
         return _ops().argmax(self, dim, keepdim)
 
+    @numpy_args
     def argmin(self, dim=None, keepdim=False):
         return _ops().argmin(self, dim, keepdim)
 
+    @numpy_args
     def any(self, dim=None, keepdim=False):
         return _ops().any(self, dim, keepdim)
 
+    @numpy_args
     def all(self, dim=None, keepdim=False):
         return _ops().all(self, dim, keepdim)
 
@@ -455,11 +480,13 @@ class TensorMethods(ShapeMethods):
     def dot(self, other):
         return _ops().dot(self, other)
 
+    @numpy_args
     def softmax(self, dim=None, *, dtype=None):
         if dim is None:  # the implicit dim's warning points at the method's caller
             dim = _ops().probability.implicit_dim("softmax", self.ndim, 3)
         return _ops().softmax(self, dim, dtype=dtype)
 
+    @numpy_args
     def log_softmax(self, dim=None, *, dtype=None):
         if dim is None:
             dim = _ops().probability.implicit_dim("log_softmax", self.ndim, 3)
@@ -497,9 +524,11 @@ class TensorMethods(ShapeMethods):
     def bincount(self, weights=None, minlength=0):
         return _ops().bincount(self, weights, minlength)
 
+    @numpy_args
     def index_select(self, dim, index):
         return _ops().index_select(self, dim, index)
 
+    @numpy_args
     def gather(self, dim, index=None):
         return _ops().gather(self, dim, index)
 

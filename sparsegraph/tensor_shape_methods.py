@@ -7,6 +7,8 @@ op library, and this is the one sanctioned upward edge).
 
 from __future__ import annotations
 
+from sparsegraph.numpy_compat import numpy_args
+
 _OPS = None
 
 
@@ -80,9 +82,11 @@ class ShapeMethods:
             raise ValueError(f"mT: expected a tensor with at least 2 dims (got {self.ndim})")
         return _ops().transpose(self, -2, -1)
 
+    @numpy_args
     def squeeze(self, dim=None):
         return _ops().squeeze(self, dim)
 
+    @numpy_args
     def unsqueeze(self, dim):
         return _ops().unsqueeze(self, dim)
 
@@ -100,12 +104,15 @@ class ShapeMethods:
         """``self`` when its memory is already in row-major order, else a copy that is."""
         return self if self.array.flags.c_contiguous else _ops().clone(self)
 
+    @numpy_args
     def split(self, split_size_or_sections, dim=0):
         return _ops().split(self, split_size_or_sections, dim)
 
+    @numpy_args
     def chunk(self, chunks, dim=0):
         return _ops().chunk(self, chunks, dim)
 
+    @numpy_args
     def unbind(self, dim=0):
         return _ops().unbind(self, dim)
 

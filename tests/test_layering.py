@@ -12,6 +12,7 @@ RANK = {  # lower rank = lower layer; equal ranks may not import each other unle
     "sparsegraph.allocator": 0,  # process settings, no sparsegraph imports
     "sparsegraph.thread_policy": 0,
     "sparsegraph.kernels": 1,
+    "sparsegraph.numpy_compat": 1,  # numpy's argument names, for the methods and the ops
     "sparsegraph.tensor_shape_methods": 1.9,  # below tensor_methods: the shape methods
     "sparsegraph.tensor_methods": 2,  # below tensor: its operators and methods, no state
     "sparsegraph.tensor": 2.5,
