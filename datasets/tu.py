@@ -542,7 +542,8 @@ class GraphLoader:
     Attributes:
         dataset: ``graphs`` as given (a TUDataset, a list), as PyG's ``loader.dataset``
             (``len(loader.dataset)`` graphs); for a one-pass iterable, the list of its graphs.
-        graphs: the list of Graphs the batches are made of.
+        graphs: the list of Graphs the batches are made of (a dataset with a ``transform`` is
+            indexed again for each batch instead, so the transform runs every epoch, as PyG's).
         rng: the numpy Generator seeded once with ``seed`` that every epoch's order advances
             (None without a seed: each epoch draws from the global generator).
     """
@@ -576,5 +577,8 @@ class GraphLoader:
     def __iter__(self):
         rng = rng_of(None) if self.rng is None else self.rng
         order = rng.permutation(len(self.graphs)) if self.shuffle else np.arange(len(self.graphs))
+        # a dataset's transform runs on every access (PyG's loader indexes the dataset), so
+        # random transforms draw afresh each epoch
+        source = self.dataset if getattr(self.dataset, "transform", None) else self.graphs
         for start in range(0, len(self) * self.batch_size, self.batch_size):
-            yield Graph.batch([self.graphs[i] for i in order[start:start + self.batch_size]])
+            yield Graph.batch([source[int(i)] for i in order[start:start + self.batch_size]])
