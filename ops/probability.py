@@ -107,7 +107,8 @@ def _check(op, input, dim, dtype):
         raise TypeError(f"{op}: expected a floating tensor (got {input.dtype}); use .float() "
                         "or pass dtype=")
     if dim is None:
-        dim = implicit_dim(op, input.ndim, 4)  # the warning points at softmax's caller
+        dim = implicit_dim(op, input.ndim, 5)  # the warning points at softmax's caller (past
+        # numpy_args' wrapper)
     return input, norm_dim(op, dim, input.ndim)
 
 

@@ -483,13 +483,13 @@ class TensorMethods(ShapeMethods):
     @numpy_args
     def softmax(self, dim=None, *, dtype=None):
         if dim is None:  # the implicit dim's warning points at the method's caller
-            dim = _ops().probability.implicit_dim("softmax", self.ndim, 3)
+            dim = _ops().probability.implicit_dim("softmax", self.ndim, 4)
         return _ops().softmax(self, dim, dtype=dtype)
 
     @numpy_args
     def log_softmax(self, dim=None, *, dtype=None):
         if dim is None:
-            dim = _ops().probability.implicit_dim("log_softmax", self.ndim, 3)
+            dim = _ops().probability.implicit_dim("log_softmax", self.ndim, 4)
         return _ops().log_softmax(self, dim, dtype=dtype)
 
 
