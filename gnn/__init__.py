@@ -12,6 +12,24 @@ from sparsegraph.gnn.gin import GINConv, GraphConv  # noqa: E402
 from sparsegraph.gnn.inputs import as_adjacency  # noqa: E402
 from sparsegraph.gnn.jumping_knowledge import JumpingKnowledge  # noqa: E402
 from sparsegraph.gnn.link import negative_sampling  # noqa: E402
+from sparsegraph.gnn.graph_predicates import (  # noqa: E402
+    contains_isolated_nodes, contains_self_loops, is_undirected,
+)
+from sparsegraph.gnn.edge_index_utils import (  # noqa: E402
+    add_remaining_self_loops, bipartite_subgraph, get_laplacian, remove_isolated_nodes,
+    sort_edge_index, subgraph,
+)
+from sparsegraph.gnn.edge_conversion import (  # noqa: E402
+    from_scipy_sparse_matrix, to_edge_index, to_scipy_sparse_matrix, unbatch,
+    unbatch_edge_index,
+)
+from sparsegraph.gnn.edge_random import (  # noqa: E402
+    add_random_edge, batched_negative_sampling, dropout_node, structured_negative_sampling,
+    structured_negative_sampling_feasible,
+)
+from sparsegraph.gnn.graph_generators import (  # noqa: E402
+    barabasi_albert_graph, erdos_renyi_graph, grid, stochastic_blockmodel_graph,
+)
 from sparsegraph.gnn.message_passing import MessagePassing  # noqa: E402
 from sparsegraph.gnn.pyg_utils import (  # noqa: E402
     dense_to_sparse, dropout_edge, homophily, index_to_mask, k_hop_subgraph, mask_to_index,
@@ -33,4 +51,12 @@ __all__ = [
     "homophily", "index_to_mask", "k_hop_subgraph", "mask_to_index", "models",
     "negative_sampling", "to_dense_adj", "to_dense_batch", "train_graph_classifier",
     "train_minibatch", "train_node_classifier",
+    # PyG's torch_geometric.utils in functional form (edge_index, edge_attr, num_nodes)
+    "add_random_edge", "add_remaining_self_loops", "barabasi_albert_graph",
+    "batched_negative_sampling", "bipartite_subgraph", "contains_isolated_nodes",
+    "contains_self_loops", "dropout_node", "erdos_renyi_graph", "from_scipy_sparse_matrix",
+    "get_laplacian", "grid", "is_undirected", "remove_isolated_nodes", "sort_edge_index",
+    "stochastic_blockmodel_graph", "structured_negative_sampling",
+    "structured_negative_sampling_feasible", "subgraph", "to_edge_index",
+    "to_scipy_sparse_matrix", "unbatch", "unbatch_edge_index",
 ]

@@ -1,6 +1,7 @@
 """Structure helpers shared by the layers: self loops that carry edge features along. PyG's
 everyday ``torch_geometric.utils`` functions (`to_dense_adj`, `k_hop_subgraph`, ...) live in
-gnn/pyg_utils.py and are re-exported here and from ``sparsegraph.gnn``."""
+gnn/pyg_utils.py and the edge_index modules (edge_index_utils, edge_conversion, edge_random,
+graph_generators, graph_predicates) and are re-exported here and from ``sparsegraph.gnn``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,39 @@ from numbers import Integral, Real
 import sparsegraph.ops as ops
 from sparsegraph.backend import xp_of
 from sparsegraph.creation import full, tensor
+from sparsegraph.gnn.edge_conversion import (  # noqa: F401  (re-exported: PyG's utils)
+    from_scipy_sparse_matrix,
+    to_edge_index,
+    to_scipy_sparse_matrix,
+    unbatch,
+    unbatch_edge_index,
+)
+from sparsegraph.gnn.edge_index_utils import (  # noqa: F401
+    add_remaining_self_loops,
+    bipartite_subgraph,
+    get_laplacian,
+    remove_isolated_nodes,
+    sort_edge_index,
+    subgraph,
+)
+from sparsegraph.gnn.edge_random import (  # noqa: F401
+    add_random_edge,
+    batched_negative_sampling,
+    dropout_node,
+    structured_negative_sampling,
+    structured_negative_sampling_feasible,
+)
+from sparsegraph.gnn.graph_generators import (  # noqa: F401
+    barabasi_albert_graph,
+    erdos_renyi_graph,
+    grid,
+    stochastic_blockmodel_graph,
+)
+from sparsegraph.gnn.graph_predicates import (  # noqa: F401
+    contains_isolated_nodes,
+    contains_self_loops,
+    is_undirected,
+)
 from sparsegraph.gnn.pyg_utils import (  # noqa: F401  (re-exported: PyG's utils)
     dense_to_sparse,
     dropout_edge,
