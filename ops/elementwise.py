@@ -313,6 +313,34 @@ def _bool_operands(name: str, a, b):
         f"{_describe(b)}); convert them with .long() or .float() first")
 
 
+_WRAPPING = ("add", "sub", "mul", "floor_divide", "remainder", "fmod", "add_", "mul_")
+
+
+def _int_scalars_in_range(op: str, a, b) -> tuple:
+    """``(a, b)`` with an int operand (Python or numpy) of an integer tensor's op in that
+    tensor's range: PyTorch casts the scalar to the tensor's dtype, so the arithmetic ops wrap
+    it (``u8 * -1`` is ``u8 * 255``, ``[255, 254]``); numpy 2 raises a bare OverflowError,
+    which the other ops name here instead."""
+    return fit_int_scalar(op, a, b), fit_int_scalar(op, b, a)
+
+
+def fit_int_scalar(op: str, scalar, tensor):
+    """``scalar`` as `_int_scalars_in_range` takes it for an op with ``tensor`` (the in-place
+    ops too); anything else is returned as it is."""
+    if (not isinstance(tensor, Tensor) or tensor.dtype.kind not in "iu"
+            or not isinstance(scalar, int | np.integer) or isinstance(scalar, bool | np.bool_)):
+        return scalar
+    info = np.iinfo(tensor.dtype)
+    if info.min <= scalar <= info.max:
+        return scalar
+    if op not in _WRAPPING or not -2**63 <= scalar < 2**64:
+        raise ValueError(f"{op}: the integer {int(scalar)} is out of range for the "
+                         f"{tensor.dtype} tensor ([{info.min}, {info.max}])")
+    span = 1 << info.bits
+    wrapped = int(scalar) % span
+    return tensor.dtype.type(wrapped - span if wrapped > info.max else wrapped)
+
+
 def _describe(v) -> str:
     return f"a {v.dtype} Tensor" if isinstance(v, Tensor) else f"{type(v).__name__} {v!r}"
 
@@ -329,6 +357,7 @@ def binary_op(name: str, cls=None, doc: str | None = None):
             a, b, out = _bool_operands(name, a, b)
             if out is not None:
                 return out
+        a, b = _int_scalars_in_range(name, a, b)
         try:
             return cls.apply(a, b)
         except (TypeError, ValueError) as exc:  # numpy's dtype rules, named after the op

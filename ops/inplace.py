@@ -26,6 +26,7 @@ from sparsegraph.ops._util import (
     unbroadcast,
 )
 from sparsegraph.ops.activation import relu, sigmoid, tanh
+from sparsegraph.ops.elementwise import fit_int_scalar
 from sparsegraph.ops.index import _check_range, _index_array, check_index_shape
 from sparsegraph.ops.ternary import clamp_bounds, clamp_grads, lerp
 from sparsegraph.tensor import Tensor
@@ -232,14 +233,14 @@ def _as_operand(input: Tensor, other):
 
 def add_(input: Tensor, other, alpha=1) -> Tensor:
     """``input += alpha * other`` in place."""
-    other = _as_operand(input, other)
+    other = fit_int_scalar("add_", _as_operand(input, other), input)
     _check("add_", input, other)
     return AddInplace.apply_inplace(input, other, alpha)
 
 
 def mul_(input: Tensor, other) -> Tensor:
     """``input *= other`` in place."""
-    other = _as_operand(input, other)
+    other = fit_int_scalar("mul_", _as_operand(input, other), input)
     _check("mul_", input, other)
     return MulInplace.apply_inplace(input, other)
 

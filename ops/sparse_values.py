@@ -89,11 +89,12 @@ def sparse_mul(a: SparseTensor, other) -> SparseTensor:
         values = a.values if a.dtype == dt else a.values.to(dt)
         return a.with_values(values * _sample_dense(a, other if other.dtype == dt
                                                     else other.to(dt)))
-    if not isinstance(other, int | float | np.number) or isinstance(other, complex):
-        raise TypeError(f"sparse_mul: expected a number or Tensor (got {type(other).__name__})")
+    if not isinstance(other, int | float | np.number | np.bool_) or isinstance(other, complex):
+        raise TypeError(f"sparse_mul: expected a number or Tensor (got {type(other).__name__} "
+                        f"{other!r})")
     a = _merged(a)
     # a Python scalar keeps the values' dtype (a numpy float64 scalar would upcast float32)
-    return a.with_values(a.values * (other.item() if isinstance(other, np.number) else other))
+    return a.with_values(a.values * (other.item() if isinstance(other, np.generic) else other))
 
 
 def sparse_add(a: SparseTensor, b) -> SparseTensor | Tensor:

@@ -293,7 +293,13 @@ def _filled(fill, size, dtype, device, requires_grad, op="full", keyword=None):
     if not isinstance(fill, bool | np.bool_ | int | float | np.number):
         raise TypeError(f"{op}: expected `fill_value` to be a number (got "
                         f"{type(fill).__name__} {fill!r})")
-    return _make(xp.full(_shape(size, op, keyword), fill, dtype=_dtype(dtype)), requires_grad)
+    dtype = _dtype(dtype)
+    try:
+        array = xp.full(_shape(size, op, keyword), fill, dtype=dtype)
+    except OverflowError:  # numpy's bare "out of bounds" (PyTorch: cannot be converted)
+        raise ValueError(f"{op}: `fill_value` {fill!r} cannot be converted to {dtype} without "
+                         "overflow") from None
+    return _make(array, requires_grad)
 
 
 def zeros(*sizes, size=None, dtype=None, device="cpu", requires_grad=False) -> Tensor:

@@ -44,3 +44,52 @@ def test_full_infers_the_dtype_of_numpy_scalars_as_of_python_numbers(fill, dtype
     t = sg.full((2,), fill)
     assert t.dtype == dtype
     np.testing.assert_array_equal(t.numpy(), np.full(2, fill).astype(dtype))
+
+
+@pytest.mark.parametrize("flag", NP_BOOLS)
+def test_a_sparse_tensor_times_a_numpy_bool(flag):
+    a = sg.from_edge_index(np.array([[0, 1], [1, 0]]), 2)
+    for got, want in [(a * flag, a * bool(flag)), (flag * a, bool(flag) * a)]:
+        np.testing.assert_array_equal(got.to_dense().numpy(), want.to_dense().numpy())
+        assert got.dtype == want.dtype
+
+
+INT_CASES = [  # (dtype, op, scalar, expected: the scalar cast to the dtype, as PyTorch does)
+    ("uint8", "mul", -1, [255, 254]),
+    ("uint8", "add", 300, [45, 46]),
+    ("uint8", "rsub", 300, [43, 42]),  # 300 - x wraps as (300 mod 256) - x
+    ("int8", "add", 200, [-55, -54]),
+    ("int8", "add", np.int16(200), [-55, -54]),
+    ("int32", "add", 2**40, [1, 2]),  # 2**40 is 0 mod 2**32
+    ("uint8", "mul", np.int64(300), [44, 88]),
+]
+
+
+@pytest.mark.parametrize("dtype, op, scalar, want", INT_CASES)
+def test_out_of_range_int_scalars_wrap_into_the_integer_tensors_dtype(dtype, op, scalar, want):
+    t = sg.tensor([1, 2], dtype=dtype)
+    got = {"mul": lambda: t * scalar, "add": lambda: t + scalar,
+           "rsub": lambda: scalar - t}[op]()
+    assert got.dtype == np.dtype(dtype)
+    assert got.tolist() == want
+    inplace = sg.tensor([1, 2], dtype=dtype)
+    if op in ("mul", "add"):
+        getattr(inplace, op + "_")(scalar)
+        assert inplace.tolist() == want
+
+
+def test_out_of_range_int_scalars_elsewhere_are_named():
+    u8 = sg.tensor([1, 2], dtype="uint8")
+    with pytest.raises(ValueError, match=r"pow: the integer 300 is out of range for the uint8 "
+                                         r"tensor \(\[0, 255\]\)"):
+        u8 ** 300
+    with pytest.raises(ValueError, match="add: the integer 1180591620717411303424 is out of "
+                                         "range"):
+        sg.tensor([1], dtype="int32") + 2**70
+    assert (u8 > 300).tolist() == [False, False]  # comparisons see the true value
+
+
+def test_full_names_a_fill_value_out_of_the_dtypes_range():
+    with pytest.raises(ValueError, match=r"full: `fill_value` 300 cannot be converted to uint8 "
+                                         "without overflow"):
+        sg.full((2,), 300, dtype="uint8")
