@@ -92,7 +92,7 @@ class _RNNBase(Module):
     def _check_input(self, input) -> tuple[Tensor, bool]:
         """``input`` as a time-major ``(L, N, F_in)`` Tensor, and whether it was batched."""
         op = type(self).__name__
-        batched = check_input(op, input, self.input_size, 3)
+        batched = check_input(op, input, self.input_size, 3, self.weight_ih_l0.dtype)
         x = input.transpose(0, 1) if batched and self.batch_first else input
         x = x if batched else x.unsqueeze(1)
         if x.shape[0] == 0:
@@ -106,7 +106,7 @@ class _RNNBase(Module):
         if state is None:
             return [zeros(n, self.hidden_size, dtype=x.dtype, device=x.device)] * k
         shape = (k, n, self.hidden_size) if batched else (k, self.hidden_size)
-        state = check_state(type(self).__name__, name, state, shape)
+        state = check_state(type(self).__name__, name, state, shape, x.dtype)
         return list(ops.unbind(state if batched else state.unsqueeze(1), 0))
 
     def _run(self, input, h0, c0):

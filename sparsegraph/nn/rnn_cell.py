@@ -57,14 +57,21 @@ def check_nonlinearity(op: str, nonlinearity) -> str:
     return "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
 
 
-def check_input(op: str, input, input_size: int, batched_ndim: int) -> bool:
-    """A floating Tensor ``input`` with ``batched_ndim`` dims (or one fewer: unbatched) and
-    ``input_size`` features last; returns whether it is batched."""
+def _check_dtype(op: str, name: str, t: Tensor, dtype) -> None:
+    """torch's rule: inputs and states in the parameters' dtype (no silent promotion)."""
+    if t.dtype != dtype:
+        raise TypeError(f"{op}: expected `{name}` of dtype {dtype}, the layer's parameters' "
+                        f"(got {t.dtype}); convert it with .to({str(dtype)!r}), or the layer "
+                        "with .to() / .double()")
+
+
+def check_input(op: str, input, input_size: int, batched_ndim: int, dtype) -> bool:
+    """A Tensor ``input`` of the parameters' ``dtype`` with ``batched_ndim`` dims (or one
+    fewer: unbatched) and ``input_size`` features last; returns whether it is batched."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: expected `input` to be a Tensor (got {type(input).__name__}); "
                         "packed sequences are not supported")
-    if input.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating `input` (got {input.dtype})")
+    _check_dtype(op, "input", input, dtype)
     if input.ndim not in (batched_ndim - 1, batched_ndim):
         raise ValueError(f"{op}: expected a {batched_ndim - 1}-D (unbatched) or "
                          f"{batched_ndim}-D (batched) `input` (got shape {tuple(input.shape)})")
@@ -74,10 +81,12 @@ def check_input(op: str, input, input_size: int, batched_ndim: int) -> bool:
     return input.ndim == batched_ndim
 
 
-def check_state(op: str, name: str, state, shape: tuple) -> Tensor:
-    """``state`` must be a Tensor of ``shape`` (torch: "Expected hidden size ...")."""
+def check_state(op: str, name: str, state, shape: tuple, dtype) -> Tensor:
+    """``state`` must be a Tensor of ``shape`` (torch: "Expected hidden size ...") and the
+    parameters' ``dtype``."""
     if not isinstance(state, Tensor):
         raise TypeError(f"{op}: expected `{name}` to be a Tensor (got {type(state).__name__})")
+    _check_dtype(op, name, state, dtype)
     if tuple(state.shape) != shape:
         raise ValueError(f"{op}: expected `{name}` of shape {shape} (got {tuple(state.shape)})")
     return state
@@ -121,7 +130,7 @@ class _CellBase(Module):
         """Check ``input`` ``(N, F_in)`` / ``(F_in,)`` and the ``states`` (None: zeros),
         run one step; returns the new ``(h, c)`` with the input's batch dims."""
         op = type(self).__name__
-        batched = check_input(op, input, self.input_size, 2)
+        batched = check_input(op, input, self.input_size, 2, self.weight_ih.dtype)
         x = input if batched else input.unsqueeze(0)
         shape = (x.shape[0], self.hidden_size)
         full = []
@@ -129,7 +138,7 @@ class _CellBase(Module):
             if s is None:
                 full.append(zeros(*shape, dtype=x.dtype, device=x.device))
             else:
-                check_state(op, name, s, shape if batched else shape[1:])
+                check_state(op, name, s, shape if batched else shape[1:], x.dtype)
                 full.append(s if batched else s.unsqueeze(0))
         gi = ops.linear(x, self.weight_ih, self.bias_ih)
         c0 = full[1] if len(full) > 1 else None

@@ -286,8 +286,19 @@ def test_input_and_state_errors_name_the_argument_and_expected_shape():
         nn.RNN(3, 4)(sg.randn(1, 5, 2, 3))
     with pytest.raises(ValueError, match="sequence length > 0"):
         nn.RNN(3, 4)(sg.zeros(0, 2, 3))
-    with pytest.raises(TypeError, match=r"GRU: expected a floating `input` \(got int64\)"):
+    with pytest.raises(TypeError, match=r"GRU: expected `input` of dtype float32, the layer's "
+                                        r"parameters' \(got int64\)"):
         nn.GRU(3, 4)(sg.tensor(np.ones((2, 3), np.int64)))
+    # torch: "input must have the type torch.float32, got type torch.float64"
+    with pytest.raises(TypeError, match=r"GRU: expected `input` of dtype float32.*\(got "
+                                        r"float64\)"):
+        nn.GRU(3, 4)(sg.randn(5, 2, 3, dtype=sg.float64))
+    with pytest.raises(TypeError, match=r"LSTM: expected `hx\[1\]` of dtype float64.*\(got "
+                                        r"float32\)"):
+        x = sg.randn(5, 2, 3, dtype=sg.float64)
+        nn.LSTM(3, 4).double()(x, (sg.zeros(1, 2, 4, dtype=sg.float64), sg.zeros(1, 2, 4)))
+    with pytest.raises(TypeError, match=r"GRUCell: expected `hx` of dtype float32"):
+        nn.GRUCell(3, 4)(sg.randn(2, 3), sg.zeros(2, 4, dtype=sg.float64))
     with pytest.raises(TypeError, match=r"GRU: expected `input` to be a Tensor"):
         nn.GRU(3, 4)(np.ones((2, 3)))
 
