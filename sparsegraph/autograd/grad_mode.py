@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 
 import numpy as np
 
 
-class _GradMode:
+class _GradMode(threading.local):
+    """Per thread, as PyTorch's grad mode: a ``no_grad`` block in one thread leaves the others
+    recording (the class attributes are each new thread's defaults)."""
+
     enabled = True
     inference = False
 

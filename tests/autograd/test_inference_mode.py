@@ -66,3 +66,24 @@ def test_mode_is_restored_after_an_exception():
 def test_a_non_callable_non_bool_is_refused():
     with pytest.raises(TypeError, match="inference_mode: expected a function"):
         sg.inference_mode("yes")
+
+
+def test_grad_and_inference_mode_are_per_thread_as_in_pytorch():
+    import threading
+
+    seen = []
+
+    def other():
+        x = sg.randn(2, requires_grad=True)
+        seen.append((sg.is_grad_enabled(), sg.is_inference_mode_enabled(),
+                     (x * 2).requires_grad))
+
+    with sg.inference_mode():
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+    with sg.no_grad():
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+    assert seen == [(True, False, True), (True, False, True)]
