@@ -12,6 +12,7 @@ import itertools
 
 from sparsegraph.autograd.function import Function
 from sparsegraph.autograd.grad_mode import is_grad_enabled
+from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import TRACE, Tensor
 
 _IDS = itertools.count()
@@ -107,24 +108,39 @@ class _BackwardHookIdentity(Function):
 
 
 def _through_identity(values, on_backward):
-    """``values`` with the tensors that require grad replaced by `_BackwardHookIdentity`'s
-    outputs; ``(values, their positions)``, positions None when no tensor requires grad."""
-    where = [i for i, v in enumerate(values) if isinstance(v, Tensor) and v.requires_grad]
+    """``values`` with the tensors that require grad (a SparseTensor: its values) replaced by
+    `_BackwardHookIdentity`'s outputs; returns ``(values, positions, hooked)``, ``hooked`` the
+    SparseTensor at each position (None for a dense one); positions None when nothing
+    requires grad."""
+    where, hooked = [], []
+    for i, v in enumerate(values):
+        t = v.values if isinstance(v, SparseTensor) else v
+        if isinstance(t, Tensor) and t.requires_grad:
+            where.append(i)
+            hooked.append(v if isinstance(v, SparseTensor) else None)
     if not where:
-        return values, None
-    outs = _BackwardHookIdentity.apply(on_backward, *(values[i] for i in where))
+        return values, None, None
+    outs = _BackwardHookIdentity.apply(on_backward, *(
+        values[i] if a is None else a.values for i, a in zip(where, hooked, strict=True)))
     values = list(values)
-    for i, o in zip(where, outs, strict=True):
-        values[i] = o
-    return values, where
+    for i, a, o in zip(where, hooked, outs, strict=True):
+        values[i] = o if a is None else a.with_values(o)
+    return values, where, hooked
 
 
-def _pack(grads, where, n: int) -> tuple:
-    """One entry per position of ``n``: the gradient at the ``where`` positions, else None."""
+def _pack(grads, where, hooked, n: int) -> tuple:
+    """One entry per position of ``n``: the gradient at the ``where`` positions (a SparseTensor
+    with the argument's structure for a sparse one, as its ``.grad``), else None."""
     packed = [None] * n
-    for i, g in zip(where, grads, strict=True):
-        packed[i] = g
+    for i, a, g in zip(where, hooked, grads, strict=True):
+        packed[i] = g if a is None or g is None else a.with_values(g)
     return tuple(packed)
+
+
+def _unpack(grads: tuple, where) -> tuple:
+    """The gradients at the ``where`` positions, a SparseTensor's as its values."""
+    return tuple(grads[i].values if isinstance(grads[i], SparseTensor) else grads[i]
+                 for i in where)
 
 
 class _BackwardHooks:
@@ -132,7 +148,8 @@ class _BackwardHooks:
     (``hook(module, grad_output)``, may return new ones), then the inputs' gradients reach the
     hooks with them (``hook(module, grad_input, grad_output)``, may return new grad_input).
     grad_input has one entry per positional argument, None for those that are not tensors
-    requiring grad; grad_output one per output tensor (PyTorch's packing)."""
+    requiring grad (a SparseTensor whose values require grad gets a SparseTensor of its
+    structure); grad_output one per output tensor (PyTorch's packing)."""
 
     def __init__(self, module, n_inputs: int):
         self.module, self.n_inputs = module, n_inputs
@@ -142,23 +159,24 @@ class _BackwardHooks:
     def wrap_inputs(self, args: tuple) -> tuple:
         if not self.module._backward_hooks:
             return args
-        args, self.input_where = _through_identity(args, self._on_inputs)
+        args, self.input_where, self.input_hooked = _through_identity(args, self._on_inputs)
         return tuple(args)
 
     def wrap_output(self, output):
-        single = isinstance(output, Tensor)
+        single = isinstance(output, Tensor | SparseTensor)
         values = [output] if single else list(output) if isinstance(output, tuple | list) \
             else None
         if values is None:
             return output  # not tensors: nothing to hook, as PyTorch
         self.n_outputs = len(values)
-        values, self.output_where = _through_identity(values, self._on_output)
+        values, self.output_where, self.output_hooked = _through_identity(values,
+                                                                          self._on_output)
         if single:
             return values[0]
         return type(output)(values)
 
     def _on_output(self, grads):
-        grad_output = _pack(grads, self.output_where, self.n_outputs)
+        grad_output = _pack(grads, self.output_where, self.output_hooked, self.n_outputs)
         for hook, _ in list(self.module._backward_pre_hooks.values()):
             result = hook(self.module, grad_output)
             if result is not None:
@@ -173,15 +191,15 @@ class _BackwardHooks:
                         f"backward hook {_name(hook)}: no input of "
                         f"{type(self.module).__name__} requires a gradient, so the hook must "
                         "return None or only Nones")
-        return tuple(grad_output[i] for i in self.output_where)
+        return _unpack(grad_output, self.output_where)
 
     def _on_inputs(self, grads):
-        grad_input = _pack(grads, self.input_where, self.n_inputs)
+        grad_input = _pack(grads, self.input_where, self.input_hooked, self.n_inputs)
         for hook, _ in list(self.module._backward_hooks.values()):
             result = hook(self.module, grad_input, self.grad_output)
             if result is not None:
                 grad_input = _checked("backward hook", hook, result, self.n_inputs)
-        return tuple(grad_input[i] for i in self.input_where)
+        return _unpack(grad_input, self.input_where)
 
 
 def _name(hook) -> str:
@@ -190,7 +208,7 @@ def _name(hook) -> str:
 
 def _checked(what: str, hook, result, n: int) -> tuple:
     """A hook's replacement gradients: a tuple or list of ``n`` (a lone Tensor when n is 1)."""
-    if isinstance(result, Tensor) and n == 1:
+    if isinstance(result, Tensor | SparseTensor) and n == 1:
         return (result,)
     if not isinstance(result, tuple | list) or len(result) != n:
         got = (f"{len(result)} values" if isinstance(result, tuple | list)

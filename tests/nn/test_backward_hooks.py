@@ -125,3 +125,29 @@ def test_static_compile_refuses_a_backward_hook():
     step = sg.static.compile(lambda x: lin(x).sum())
     with pytest.raises(sg.static.CaptureError, match="a backward hook on Linear"):
         step(data())
+
+
+def test_a_sparse_argument_with_learned_values_gets_a_sparse_gradient():
+    from sparsegraph.gnn import GCNConv
+
+    sg.manual_seed(0)
+    conv = GCNConv(2, 2).double()
+    edge_index = np.array([[0, 1, 2], [1, 2, 0]])
+    w = sg.nn.Parameter(sg.ones(3, dtype=sg.float64))
+    adj = sg.from_edge_index(edge_index, 3, values=w)
+    x = data(rows=3)[:, :2].detach().requires_grad_(True)
+    seen = []
+    conv.register_full_backward_hook(lambda m, gi, go: seen.append(gi))
+    conv(x, adj).sum().backward()
+    (grad_input,) = seen
+    assert isinstance(grad_input[1], sg.SparseTensor)
+    np.testing.assert_array_equal(grad_input[1].indices(), adj.indices())
+    want = np.zeros((3, 3))
+    want[edge_index[1], edge_index[0]] = w.grad.numpy()  # adj is target-major
+    np.testing.assert_allclose(grad_input[1].to_dense().numpy(), want)
+    # a replacement for the sparse argument's gradient reaches its values
+    first = w.grad.numpy().copy()
+    w.grad = None
+    conv.register_full_backward_hook(lambda m, gi, go: (gi[0], gi[1] * 2))
+    conv(x, sg.from_edge_index(edge_index, 3, values=w)).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), 2 * first)
