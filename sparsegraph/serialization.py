@@ -61,8 +61,7 @@ def _encode(obj, arrays: dict, where: str, path: dict | None = None):
         finally:
             del path[id(obj)]  # the same object twice side by side is fine (it is copied)
     if isinstance(obj, Tensor):
-        arrays[key := f"a{len(arrays)}"] = np.asarray(obj.detach().__array__())
-        node = {"tensor": key}
+        node = {"tensor": _store(arrays, np.asarray(obj.detach().__array__()))}
         from sparsegraph.nn.parameter import Parameter  # nn is not below serialization
 
         if isinstance(obj, Parameter):
@@ -74,17 +73,36 @@ def _encode(obj, arrays: dict, where: str, path: dict | None = None):
         if obj.dtype.hasobject:
             raise TypeError(f"save: cannot store an array of Python objects at {where} "
                             f"(dtype {obj.dtype}); only pickle could")
-        arrays[key := f"a{len(arrays)}"] = obj
-        return {"array": key}
+        return {"array": _store(arrays, obj)}
     if isinstance(obj, np.generic) and not obj.dtype.hasobject:  # keeps its dtype (torch.save)
         if obj.dtype.kind in SCALAR_KINDS and obj.dtype.itemsize <= 8 or obj.dtype.kind == "U":
             return {"value": obj.item(), "dtype": obj.dtype.str}  # exact in JSON
-        arrays[key := f"a{len(arrays)}"] = np.asarray(obj)  # complex, longdouble, bytes, ...
-        return {"array": key, "scalar": True}
+        return {"array": _store(arrays, np.asarray(obj)),  # complex, longdouble, bytes, ...
+                "scalar": True}
     if obj is None or isinstance(obj, bool | int | float | str):
         return {"value": obj}
     raise TypeError(f"save: cannot store a {type(obj).__name__} at {where} (supported: Tensor, "
                     "numpy array, dict, list, tuple, int, float, str, bool, None)")
+
+
+def _store(arrays: dict, a: np.ndarray) -> str:
+    """The member name of array ``a``: a new one, or the one ``a`` already has when the same
+    array object comes again (tied weights: a state dict holds two tensors over one array),
+    so it is stored once and loads as one array the tensors share, as torch.save keeps one
+    storage. ``arrays`` holds every stored array, so no id is reused while saving."""
+    key = arrays.by_id.get(id(a))
+    if key is None:
+        key = arrays.by_id[id(a)] = f"a{len(arrays)}"
+        arrays[key] = a
+    return key
+
+
+class _Arrays(dict):
+    """Member name -> array, with the names by array identity (`_store`)."""
+
+    def __init__(self):
+        super().__init__()
+        self.by_id: dict = {}
 
 
 def _encode_container(obj, arrays: dict, where: str, path: dict):
@@ -163,7 +181,7 @@ def save(obj, f) -> None:
     if isinstance(f, io.TextIOBase):  # checked first: nothing useful could be written
         raise TypeError(f"save: expected a binary file object (open(..., 'wb')) or a path "
                         f"(got the text-mode {type(f).__name__} {getattr(f, 'name', '')!r})")
-    arrays: dict = {}
+    arrays = _Arrays()
     root = _encode(obj, arrays, "obj")
     text = json.dumps({"format": FORMAT, "root": root})
     arrays[MANIFEST] = np.frombuffer(text.encode(), dtype=np.uint8)

@@ -223,3 +223,24 @@ def test_load_with_a_bad_map_location_names_the_device(tmp_path):
     with pytest.raises(ValueError, match=r"load: expected `map_location` to be a device \('cpu', "
                                          r"'cuda' or 'cuda:N'\) or None \(got 'tpu'\)"):
         sg.load(tmp_path / "x.sgz", map_location="tpu")
+
+
+def test_tied_tensors_are_stored_once_and_load_sharing_one_array(tmp_path):
+    a, b = sg.nn.Linear(3, 3), sg.nn.Linear(3, 3)
+    b.weight = a.weight  # tied, as an embedding and an output layer
+    model = sg.nn.Sequential(a, b)
+    x = np.arange(4.0)
+    path = tmp_path / "tied.npz"
+    sg.save({"model": model.state_dict(), "x": x, "again": [x, x]}, path)
+    with np.load(path) as z:
+        assert len(z.files) == 1 + 3 + 1  # manifest, 0.weight = 1.weight, two biases, x
+    loaded = sg.load(path)
+    sd = loaded["model"]
+    w0, w1 = sd["0.weight"], sd["1.weight"]
+    np.testing.assert_array_equal(w0.numpy(), a.weight.detach().numpy())
+    assert np.shares_memory(w0.numpy(), w1.numpy())  # one storage, as torch.load gives
+    assert not np.shares_memory(sd["0.bias"].numpy(), sd["1.bias"].numpy())
+    assert loaded["x"] is loaded["again"][0] is loaded["again"][1]
+    fresh = sg.nn.Sequential(sg.nn.Linear(3, 3), sg.nn.Linear(3, 3))
+    fresh.load_state_dict(sd)
+    np.testing.assert_array_equal(fresh[1].weight.detach().numpy(), a.weight.detach().numpy())
