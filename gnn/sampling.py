@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import sparsegraph.ops as ops
 from sparsegraph import backend
 from sparsegraph.creation import rng_of
 from sparsegraph.gnn import sampling_kernels
@@ -97,19 +98,32 @@ class SampledBlocks:
         do not weigh by degree, e.g. SAGEConv's mean, with every neighbour sampled).
         Hop ``h``'s part holds only its new targets' edges: fewer than
         ``num_sampled_edges[h]``, which counts the block's, earlier nodes' again included."""
-        first = np.cumsum(self.num_sampled_nodes)  # first[h]: nodes reached up to hop h
         sources, targets = [], []
-        for hop, block in enumerate(self.blocks[::-1]):
-            s = block.structure
-            indptr, col = s.indptr, s.indices
-            start = 0 if hop == 0 else first[hop - 1]  # the rows hop `hop` adds
-            begin = int(indptr[start])
-            counts = np.diff(indptr[start:])
-            targets.append(np.repeat(np.arange(start, block.shape[0], dtype=col.dtype), counts))
-            sources.append(col[begin:])
+        for block, s, start, begin in self._new_edges():
+            counts = np.diff(s.indptr[start:])
+            targets.append(np.repeat(np.arange(start, block.shape[0], dtype=s.indices.dtype),
+                                     counts))
+            sources.append(s.indices[begin:])
         if not sources:
             return wrap(np.zeros((2, 0), np.int64))
         return wrap(np.stack([np.concatenate(sources), np.concatenate(targets)]))
+
+    @property
+    def edge_weight(self) -> Tensor:
+        """``(E,)`` the weights of `edge_index`'s edges (the graph's edge weights, ones for an
+        unweighted graph), in its order, on the blocks' device."""
+        parts = [block.values[begin:] for block, _, _, begin in self._new_edges()]
+        return ops.cat(parts) if parts else wrap(np.zeros(0, np.float32))
+
+    def _new_edges(self):
+        """Per hop from the seeds out: ``(block, its host structure, the first row the hop
+        adds, that row's first entry)``; the hop's new targets' edges are the block's entries
+        from there on (CSR rows in order)."""
+        first = np.cumsum(self.num_sampled_nodes)  # first[h]: nodes reached up to hop h
+        for hop, block in enumerate(self.blocks[::-1]):
+            s = block.structure.to("cpu")
+            start = 0 if hop == 0 else int(first[hop - 1])
+            yield block, s, start, int(s.indptr[start])
 
     @property
     def num_nodes(self) -> int:

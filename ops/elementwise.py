@@ -313,7 +313,8 @@ def _bool_operands(name: str, a, b):
         f"{_describe(b)}); convert them with .long() or .float() first")
 
 
-_WRAPPING = ("add", "sub", "mul", "floor_divide", "remainder", "fmod", "add_", "mul_")
+_WRAPPING = ("add", "sub", "mul", "floor_divide", "remainder", "fmod", "add_", "mul_",
+             "bitwise_and", "bitwise_or", "bitwise_xor")
 
 
 def _int_scalars_in_range(op: str, a, b) -> tuple:
@@ -514,7 +515,9 @@ def _bitwise(name, n_inputs):
 
     def op(*args):
         _check_bitwise(name, *args)
-        return cls.apply(*(_binary_args(name, *args) if n_inputs == 2 else args))
+        if n_inputs == 2:
+            args = _int_scalars_in_range(name, *_binary_args(name, *args))
+        return cls.apply(*args)
 
     op.__name__ = name
     op.__doc__ = f"Elementwise ``{name}`` of integer or bool tensors (no gradient)."

@@ -190,7 +190,10 @@ def _extremum(op: str, input, dim, keepdim: bool):
         if input.array.size == 0:
             raise ValueError(f"{op}: expected a non-empty tensor (got shape {input.shape}); "
                              "pass `dim` or check the input")
-        return MaxMinAll.apply(input, op + "_dim")
+        out = MaxMinAll.apply(input, op + "_dim")
+        # keepdim without dim: only numpy's np.max(t, keepdims=True) asks (torch has no such
+        # call); its shape, every dim kept at 1
+        return out.reshape((1,) * input.ndim) if keepdim else out
     d = _dim(op, input, dim)
     if input.ndim == 0:  # torch: the value itself and index 0
         values, indices = MaxMinDim.apply(input.reshape(1), op + "_dim", 0, False)

@@ -275,6 +275,10 @@ def fill_(input: Tensor, value) -> Tensor:
                         f"{type(value).__name__} {value!r})")
     elif input.dtype.kind in "biu" and not np.isfinite(value):
         raise ValueError(f"fill_: `value` {value!r} cannot be converted to {input.dtype}")
+    elif input.dtype.kind in "iu" and isinstance(value, int | np.integer) and not (
+            np.iinfo(input.dtype).min <= value <= np.iinfo(input.dtype).max):
+        raise ValueError(f"fill_: `value` {value!r} cannot be converted to {input.dtype} "
+                         "without overflow")
     return Fill.apply_inplace(input, value)
 
 

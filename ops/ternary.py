@@ -80,6 +80,19 @@ def promote_all(*operands):
                  for x in operands)
 
 
+def _int_bound(op: str, name: str, b: int, dtype) -> int:
+    """An int bound of an integer tensor, within its dtype: one past the range on its own
+    side clips nothing (``u8.clamp(max=300)``) and becomes the range's end; one that every
+    element would have to reach (``u8.clamp(min=300)``) cannot be stored, so it is named."""
+    info = np.iinfo(dtype)
+    if info.min <= b <= info.max:
+        return b
+    if (name == "max") == (b > info.max):
+        return info.max if b > info.max else info.min
+    raise ValueError(f"{op}: `{name}` {b} is out of range for the {dtype} tensor "
+                     f"([{info.min}, {info.max}])")
+
+
 def clamp_bounds(op: str, input: Tensor, min, max) -> tuple:
     """Validated bounds: numbers (numpy scalars become Python ones, so float32 stays float32),
     Tensors broadcastable to ``input``, or None."""
@@ -102,6 +115,8 @@ def clamp_bounds(op: str, input: Tensor, min, max) -> tuple:
         elif b is not None and (isinstance(b, str) or not isinstance(b, int | float)):
             raise TypeError(f"{op}: expected `{name}` to be a number, a Tensor or None (got "
                             f"{type(b).__name__} {b!r})")
+        elif isinstance(b, int) and input.dtype.kind in "iu":
+            b = _int_bound(op, name, b, input.dtype)
         out.append(b)
     return tuple(out)
 

@@ -32,6 +32,10 @@ def as_array(data, dtype=None, device: str | None = None):
     (``None``: where ``data`` is, a Tensor's or a GPU array's device, else the CPU; an
     implicit copy to the host in GPU code is what PyTorch's ``device=None`` avoids too)."""
     dt = None if dtype is None else backend.as_dtype(dtype)
+    # Python numbers and lists: checked against an integer dtype's range (arrays convert
+    # with wrap-around, as PyTorch's .to() does)
+    python_data = not isinstance(data, Tensor | np.ndarray | np.generic) and not hasattr(
+        data, "__cuda_array_interface__")
     if isinstance(data, Tensor):
         array = data.array
         device = data.device if device is None else device
@@ -68,9 +72,23 @@ def as_array(data, dtype=None, device: str | None = None):
         array = array.astype(array.dtype.newbyteorder("="))
     if dt is None:  # float128 -> float32, uint16 / uint32 / uint64 -> int64 (as ops do)
         dt = backend.supported_dtype(array.dtype, "tensor", "data")
+    elif python_data:
+        _check_int_range(array, dt)
     if dt is not None and array.dtype != dt:
         array = array.astype(dt)
     return backend.to_device(array, "cpu" if device is None else device)
+
+
+def _check_int_range(array, dt) -> None:
+    """PyTorch's rule for Python integers given an integer dtype: a value outside it is
+    refused ("value cannot be converted to type int8_t without overflow"), not wrapped."""
+    if dt.kind not in "iu" or array.dtype.kind not in "iu" or not array.size:
+        return
+    info = np.iinfo(dt)
+    for v in (array.min(), array.max()):
+        if not info.min <= v <= info.max:
+            raise ValueError(f"tensor: value {int(v)} cannot be converted to {dt} without "
+                             f"overflow (range [{info.min}, {info.max}])")
 
 
 def _out_of_int64(value):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph import backend
+from sparsegraph.numpy_compat import numpy_args
 from sparsegraph.sparse_checks import (
     INT64_MAX,
     as_index_array,
@@ -285,6 +286,7 @@ class SparseTensor:
                             f"{type(other).__name__})")
         return _ops().sparse_mul(self, 1.0 / other)
 
+    @numpy_args
     def sum(self, dim=None, keepdim: bool = False):
         """Sum of the stored values: all (``dim=None``), per row (``dim=1`` / ``-1`` for a
         matrix) or per column (``dim=0``), as a dense Tensor; ``keepdim`` keeps the summed

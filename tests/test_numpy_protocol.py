@@ -228,3 +228,19 @@ def test_axis_is_dim_for_the_dim_taking_functions(name, fn):
     np.testing.assert_array_equal(fn(t, axis=1).numpy(), fn(t, dim=1).numpy())
     with pytest.raises(TypeError, match="both `dim` and its numpy alias `axis`"):
         fn(t, dim=1, axis=1)
+
+
+@pytest.mark.parametrize("reduce", [np.max, np.min, np.amax, np.amin])
+def test_max_min_keepdims_without_axis_keep_every_dim(reduce):
+    x = sg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    got = reduce(x, keepdims=True)
+    assert isinstance(got, sg.Tensor) and got.shape == (1, 1)
+    np.testing.assert_array_equal(got.numpy(), reduce(x.numpy(), keepdims=True))
+
+
+def test_sparse_sum_takes_numpy_names():
+    a = sg.from_edge_index(np.array([[0, 1, 1], [1, 0, 2]]), 3)
+    dense = a.to_dense().numpy()
+    np.testing.assert_array_equal(a.sum(axis=0).numpy(), dense.sum(0))
+    np.testing.assert_array_equal(a.sum(-1, keepdims=True).numpy(), dense.sum(-1, keepdims=True))
+    np.testing.assert_array_equal(np.sum(a, axis=1).numpy(), dense.sum(1))

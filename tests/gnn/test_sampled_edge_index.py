@@ -56,3 +56,26 @@ def test_a_full_graph_model_on_the_batch_matches_the_full_graph(tmp_path):
             out = c2(c1(b.x, b.edge_index).relu(), b.edge_index)[:b.batch_size]
             np.testing.assert_allclose(out.numpy(), full[b.n_id[:b.batch_size]], rtol=1e-5,
                                        atol=1e-6)
+
+
+def test_edge_weight_follows_edge_index_and_a_weighted_gcn_matches_the_full_graph():
+    from sparsegraph.gnn import GCNConv
+
+    rng = np.random.default_rng(2)
+    n, f = 300, 6
+    edge_index = np.unique(rng.integers(0, n, (2, 2000)), axis=1)
+    w = rng.uniform(0.5, 2.0, edge_index.shape[1]).astype(np.float32)
+    g = Graph(x=rng.standard_normal((n, f)).astype(np.float32), edge_index=edge_index,
+              edge_weight=w, num_nodes=n)
+    weight_of = {(int(s), int(t)): float(v) for s, t, v in zip(*edge_index, w, strict=True)}
+    sg.manual_seed(0)
+    conv = GCNConv(f, 4, normalize=False)  # no degree normalisation: exact on the batch
+    with sg.no_grad():
+        full = conv(g.x, g.adj).numpy()
+        for b in NeighborLoader(g, [-1], batch_size=40, seed=0):
+            ei, ew = b.edge_index.numpy(), b.edge_weight.numpy()
+            assert ew.shape == (ei.shape[1],)
+            assert [weight_of[int(b.n_id[s]), int(b.n_id[t])] for s, t in ei.T] == ew.tolist()
+            out = conv(b.x, b.edge_index, b.edge_weight)[:b.batch_size]
+            np.testing.assert_allclose(out.numpy(), full[b.n_id[:b.batch_size]], rtol=1e-5,
+                                       atol=1e-5)

@@ -93,3 +93,35 @@ def test_full_names_a_fill_value_out_of_the_dtypes_range():
     with pytest.raises(ValueError, match=r"full: `fill_value` 300 cannot be converted to uint8 "
                                          "without overflow"):
         sg.full((2,), 300, dtype="uint8")
+
+
+def test_bitwise_ops_wrap_an_out_of_range_int_as_torch_casts_it():
+    i8 = sg.tensor([1, -2, 100], dtype="int8")
+    a = np.array([1, -2, 100], np.int8)
+    assert (i8 & 300).tolist() == (a & np.int8(44)).tolist()  # 300 = 44 mod 256
+    assert (i8 | 300).tolist() == (a | np.int8(44)).tolist()
+    assert (i8 ^ -200).tolist() == (a ^ np.int8(56)).tolist()  # -200 = 56 mod 256
+
+
+def test_clamp_bounds_beyond_an_integer_dtype():
+    i8 = sg.tensor([1, -2, 100], dtype="int8")
+    assert i8.clamp(max=300).tolist() == [1, -2, 100]  # clips nothing
+    assert i8.clamp(min=-300, max=50).tolist() == [1, -2, 50]
+    for kw in ({"min": 300}, {"max": -300}):
+        with pytest.raises(ValueError, match=rf"clamp: `{next(iter(kw))}` -?300 is out of "
+                                             r"range for the int8 tensor"):
+            i8.clamp(**kw)
+    with pytest.raises(ValueError, match="clamp_: `min` 300 is out of range"):
+        i8.clone().clamp_(min=300)
+
+
+def test_fill_and_tensor_refuse_python_ints_beyond_the_dtype():
+    with pytest.raises(ValueError, match="fill_: `value` 300 cannot be converted to int8"):
+        sg.zeros(2, dtype="int8").fill_(300)
+    for data, dtype in (([1, 300], "int8"), ([-1], "uint8"), (2**40, "int32")):
+        with pytest.raises(ValueError, match=r"tensor: value -?\d+ cannot be converted to "
+                                             rf"{dtype} without overflow"):
+            sg.tensor(data, dtype=dtype)
+    # an array converts as .to() does: wrapped (PyTorch's from_numpy(a).to(int8))
+    assert sg.tensor(np.array([300]), dtype="int8").tolist() == [44]
+    assert sg.tensor([1, 127, -128], dtype="int8").tolist() == [1, 127, -128]
