@@ -131,6 +131,19 @@ class Model(Module):
         return self.lin(self.jk([h[:x.shape[0]] for h in xs]))
 
 
+def _channel_list(channel_list, *others) -> list[int]:
+    """PyG MLP's ``channel_list``: at least two sizes >= 1, alone (no other sizes given)."""
+    sizes = list(channel_list)
+    if len(sizes) < 2 or not all(isinstance(c, int | np.integer) and not isinstance(c, bool)
+                                 and c >= 1 for c in sizes):
+        raise ValueError(f"MLP: expected `channel_list` of at least two sizes >= 1, e.g. "
+                         f"[16, 32, 7] (got {channel_list!r})")
+    if any(o is not None for o in others):
+        raise TypeError("MLP: pass either `channel_list` or in_channels / hidden_channels / "
+                        "out_channels, not both")
+    return [int(c) for c in sizes]
+
+
 class MLP(Model):
     """A multi-layer perceptron baseline that ignores the graph: Linear-BatchNorm-ReLU blocks
     and a plain last Linear, as PyG's ``MLP`` (``plain_last=True``, ``act_first=False``).
@@ -145,17 +158,26 @@ class MLP(Model):
             or None (no normalization), keyword. (default: "batch_norm", as PyG's)
 
     PyG's keyword form ``MLP(in_channels=16, hidden_channels=32, out_channels=7,
-    num_layers=3)`` builds PyG's network here too; its positional ``channel_list`` form
-    ``MLP([16, 32, 7])`` and its other options (``act``, ``plain_last``, ...) are not taken.
+    num_layers=3)`` builds PyG's network here too, and so does its ``channel_list`` form,
+    ``MLP([16, 32, 7])`` or ``MLP(channel_list=[...])`` (every size given, the hidden ones may
+    differ); its other options (``act``, ``plain_last``, ...) are not taken.
     ``sparsegraph train --model mlp`` runs the Linear-ReLU baseline (``norm=None``,
     ``dropout=0.5``).
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 2,
-                 out_channels: int | None = None, dropout: float = 0.0, *,
-                 norm: str | None = "batch_norm"):
+    def __init__(self, in_channels=None, hidden_channels: int | None = None,
+                 num_layers: int = 2, out_channels: int | None = None, dropout: float = 0.0, *,
+                 norm: str | None = "batch_norm", channel_list=None):
         super().__init__()
-        sizes = layer_sizes("MLP", in_channels, hidden_channels, out_channels, num_layers)
+        if isinstance(in_channels, list | tuple):  # PyG's positional channel_list
+            in_channels, channel_list = None, in_channels
+        if channel_list is not None:
+            sizes = _channel_list(channel_list, in_channels, hidden_channels, out_channels)
+        else:
+            if in_channels is None or hidden_channels is None:
+                raise TypeError("MLP: expected `in_channels` and `hidden_channels`, or a "
+                                "`channel_list` such as [16, 32, 7] (got neither)")
+            sizes = layer_sizes("MLP", in_channels, hidden_channels, out_channels, num_layers)
         check_probability("MLP", "dropout", dropout)
         if norm is not None and not (isinstance(norm, str) and norm == "batch_norm"):
             raise ValueError(f"MLP: expected `norm` to be 'batch_norm' or None (got {norm!r})")
