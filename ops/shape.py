@@ -13,10 +13,11 @@ import numpy as np
 
 from sparsegraph.autograd.function import Function
 from sparsegraph.backend import result_type, xp_of
+from sparsegraph.creation import as_array
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.numpy_compat import numpy_args
 from sparsegraph.ops._util import check_tensor, norm_dim, norm_dims, same_device, unbroadcast
-from sparsegraph.tensor import Tensor
+from sparsegraph.tensor import Tensor, wrap
 
 __all__ = ["reshape", "view", "transpose", "permute", "flatten", "ravel", "squeeze", "unsqueeze",
            "expand", "broadcast_to", "cat", "concat", "stack", "split", "chunk", "unbind",
@@ -361,6 +362,11 @@ def _tensor_list(op, tensors) -> list:
     tensors = list(tensors)
     if not tensors:
         raise ValueError(f"{op}: expected a non-empty sequence of tensors")
+    ref = next((t for t in tensors if isinstance(t, Tensor)), None)
+    if ref is not None:  # numpy arrays beside Tensors are operands, as in the binary ops
+        # (a Graph's edge_index is one: cat([g.edge_label_index, negatives]) as in PyG)
+        tensors = [wrap(as_array(t, device=ref.device)) if isinstance(t, np.ndarray) else t
+                   for t in tensors]
     for i, t in enumerate(tensors):
         check_tensor(op, f"tensors[{i}]", t)
     same_device(op, *tensors)
