@@ -36,7 +36,19 @@ BAD_DATA = (ValueError, TypeError, KeyError, IndexError, AttributeError, EOFErro
 # not among them: an unreadable raw file is reported as it is
 
 
-class Dataset:
+class _PygCallOrder(type):
+    """PyG's call ``Planetoid(root, name="Cora")``: the path given positionally with ``name``
+    as a keyword. Here ``name`` comes first, so Python itself would refuse the call ("got
+    multiple values for argument 'name'"); the lone positional argument is taken as the
+    ``root`` it is."""
+
+    def __call__(cls, *args, **kwargs):
+        if len(args) == 1 and "name" in kwargs and "root" not in kwargs:
+            kwargs["root"], args = args[0], ()
+        return super().__call__(*args, **kwargs)
+
+
+class Dataset(metaclass=_PygCallOrder):
     """Base class: subclasses set ``folder``, ``files`` (name -> sha256 or None), ``base_url``
     and implement ``parse() -> dict of numpy arrays`` and ``_build() -> graph(s)`` (from
     ``self._arrays``; its result is ``self._data``).
