@@ -10,6 +10,8 @@ store an adjacency matrix the other way round (``A[source, target]``): `Graph.fr
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from sparsegraph import backend
@@ -210,11 +212,23 @@ class Graph:
         return adj, (None if identity else perm)
 
     # ---- validation ---------------------------------------------------------------------------
-    def validate(self) -> None:
+    def validate(self, raise_on_error: bool = True) -> bool:
         """Check every attribute against the graph by the rule the constructor and each
-        assignment apply (`sparsegraph.graph_fields.checked_field`); raises as they do."""
-        for key, value in list(vars(self).items()):
-            checked_field(self, key, value)
+        assignment apply (`sparsegraph.graph_fields.checked_field`), as PyG's
+        ``Data.validate``: True when all hold; otherwise raises their ValueError / TypeError,
+        or, with ``raise_on_error=False``, warns with it and returns False."""
+        if not isinstance(raise_on_error, bool | np.bool_):
+            raise TypeError(f"Graph.validate: expected a bool `raise_on_error` (got "
+                            f"{type(raise_on_error).__name__} {raise_on_error!r})")
+        try:
+            for key, value in list(vars(self).items()):
+                checked_field(self, key, value)
+        except (ValueError, TypeError) as exc:
+            if raise_on_error:
+                raise
+            warnings.warn(str(exc), UserWarning, stacklevel=2)
+            return False
+        return True
 
     # ---- scipy / networkx / PyG adjacency matrices ----------------------------------------------
     @classmethod
