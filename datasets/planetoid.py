@@ -12,6 +12,7 @@ from sparsegraph.datasets.base import Dataset, SingleGraph
 from sparsegraph.datasets.root import check_bool
 from sparsegraph.graph import Graph
 from sparsegraph.sparse import from_scipy
+from sparsegraph.transforms import RandomNodeSplit
 
 try:  # numpy >= 2 moved the pickle helper; old pickles name numpy.core
     from numpy._core.multiarray import _reconstruct
@@ -137,9 +138,13 @@ class Planetoid(SingleGraph, Dataset):
     Args:
         name: "cora", "citeseer" or "pubmed" (any case).
         root: data root; files are read from ``<root>/planetoid/``.
-        split: "public" (140/120/60 train per class set, 500 val, 1000 test) or "full" (every
-            labelled node outside val and test trains). Unlabelled nodes (y = -1) are in no
-            mask.
+        split: "public" (140/120/60 train per class set, 500 val, 1000 test), "full" (every
+            labelled node outside val and test trains) or "random" (PyG's: a fresh draw of
+            ``num_train_per_class`` training nodes per class, then ``num_val`` and
+            ``num_test`` among the rest, from `sparsegraph.manual_seed`'s generator).
+            Unlabelled nodes (y = -1) are in no mask.
+        num_train_per_class, num_val, num_test: the "random" split's sizes (PyG's).
+            (default: 20, 500, 1000)
         download: fetch missing files from the Planetoid repository.
         normalize_features: divide each feature row by its sum.
         transform / pre_transform: PyG's (see `Dataset`): e.g.
@@ -151,6 +156,7 @@ class Planetoid(SingleGraph, Dataset):
     base_url = "https://github.com/kimiyoung/planetoid/raw/master/data/"
 
     def __init__(self, name: str = "cora", root=None, split: str = "public", *,
+                 num_train_per_class: int = 20, num_val: int = 500, num_test: int = 1000,
                  download: bool = True, normalize_features: bool = False, cache_dir=None,
                  transform=None, pre_transform=None):
         if not isinstance(name, str) or name.lower() not in self.names:
@@ -160,15 +166,22 @@ class Planetoid(SingleGraph, Dataset):
                                 f"name={name!r}, root={root!r}); call Planetoid({root!r}, "
                                 f"root={name!r})")
             raise ValueError(f"Planetoid: unknown name {name!r} (expected one of {self.names})")
-        if split not in ("public", "full"):
-            raise ValueError(f"Planetoid: expected split 'public' or 'full' (got {split!r})")
+        if split == "geom-gcn":
+            raise ValueError("Planetoid: split='geom-gcn' needs Geom-GCN's ten split files, "
+                             "which this loader does not read; use 'public', 'full' or "
+                             "'random'")
+        if split not in ("public", "full", "random"):
+            raise ValueError(f"Planetoid: expected split 'public', 'full' or 'random' (got "
+                             f"{split!r})")
         check_bool("Planetoid", "normalize_features", normalize_features)
         self.name, self.split, self.normalize_features = name.lower(), split, normalize_features
         sums = SHA256.get(self.name, {})
         self.files = {f"ind.{self.name}.{s}": sums.get(s) for s in SUFFIXES}
+        # checked before any file is read; drawn after the graph is built, as PyG's
+        random_split = RandomNodeSplit("random", 1, num_train_per_class, num_val, num_test)
         super().__init__(root, download=download, cache_dir=cache_dir, transform=transform,
                          pre_transform=pre_transform)
-        self.graph = self._data
+        self.graph = random_split(self._data) if split == "random" else self._data
 
     def parse(self) -> dict:
         raw = {s: self.raw_dir / f"ind.{self.name}.{s}" for s in SUFFIXES}
@@ -219,7 +232,7 @@ class Planetoid(SingleGraph, Dataset):
         train, val, test = (np.zeros(n, bool) for _ in range(3))
         val[n_train:n_train + 500] = True
         test[a["test_index"]] = True
-        if self.split == "public":
+        if self.split in ("public", "random"):  # random: drawn over this one afterwards
             train[:n_train] = True
         else:
             train[:] = True
