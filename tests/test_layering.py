@@ -28,6 +28,7 @@ RANK = {  # lower rank = lower layer; equal ranks may not import each other unle
     "sparsegraph.optim": 6,
     "sparsegraph.serialization": 6,
     "sparsegraph.graph_fields": 6.5,  # below graph: the rule for its attributes
+    "sparsegraph.graph_access": 6.8,  # below graph: PyG's Data protocol, mixed into Graph
     "sparsegraph.graph": 7,
     "sparsegraph.graph_ops": 7,
     "sparsegraph.graph_batch": 7,
