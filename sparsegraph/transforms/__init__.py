@@ -6,7 +6,7 @@ datasets or to call directly.
     >>> g = T.Compose([T.NormalizeFeatures(), T.RandomNodeSplit(num_val=500, num_test=1000)])(g)
 """
 
-from sparsegraph.transforms.base import BaseTransform, Compose
+from sparsegraph.transforms.base import BaseTransform, Compose, ToDevice
 from sparsegraph.transforms.features import Constant, NormalizeFeatures, OneHotDegree
 from sparsegraph.transforms.link_split import RandomLinkSplit
 from sparsegraph.transforms.node_split import RandomNodeSplit
@@ -21,5 +21,5 @@ from sparsegraph.transforms.structure import (
 __all__ = [
     "AddSelfLoops", "BaseTransform", "Compose", "Constant", "GCNNorm",
     "LargestConnectedComponents", "NormalizeFeatures", "OneHotDegree", "RandomLinkSplit",
-    "RandomNodeSplit", "RemoveSelfLoops", "ToUndirected",
+    "RandomNodeSplit", "RemoveSelfLoops", "ToDevice", "ToUndirected",
 ]

@@ -88,6 +88,32 @@ class Compose(BaseTransform):
 
 
 # ---- shared checks and helpers ------------------------------------------------------------------
+class ToDevice(BaseTransform):
+    """Move the graph's tensors to ``device`` (PyG's ``ToDevice``): all of them, or the
+    attributes named in ``attrs`` (`Graph.to`).
+
+    Args:
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, a `sparsegraph.device` or an int.
+        attrs: attribute names to move (default: every one).
+        non_blocking: accepted for PyG's signature (copies complete before `to` returns).
+    """
+
+    def __init__(self, device, attrs=None, non_blocking: bool = False):
+        from sparsegraph import backend
+
+        self.device = backend.normalize_device(device)
+        self.attrs = list(attrs or [])
+        if not all(isinstance(a, str) for a in self.attrs):
+            raise TypeError(f"ToDevice: expected `attrs` to be attribute names (got {attrs!r})")
+        self.non_blocking = check_bool("ToDevice", "non_blocking", non_blocking)
+
+    def forward(self, data):
+        return data.to(self.device, *self.attrs, non_blocking=self.non_blocking)
+
+    def __repr__(self) -> str:
+        return f"ToDevice({self.device})"
+
+
 def check_graph(op: str, data) -> Graph:
     if not isinstance(data, Graph):
         raise TypeError(f"{op}: expected a sparsegraph Graph (got {type(data).__name__})")

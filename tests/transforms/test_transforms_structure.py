@@ -154,3 +154,17 @@ def test_base_transform_copies_and_refuses_non_graphs():
     assert repr(Tag()) == "Tag()" and repr(T.NormalizeFeatures()) == "NormalizeFeatures()"
     with pytest.raises(TypeError, match="NormalizeFeatures: expected a sparsegraph Graph"):
         T.NormalizeFeatures()({"x": 1})
+
+
+def test_to_device_moves_the_graph_as_graph_to_and_names_bad_arguments():
+    import numpy as np
+
+    g = Graph(x=np.ones((3, 2), np.float32), edge_index=np.array([[0, 1], [1, 2]]))
+    moved = T.ToDevice("cpu")(g)
+    assert moved is not g and moved.x.device == "cpu"
+    np.testing.assert_array_equal(moved.x.numpy(), g.x.numpy())
+    assert repr(T.ToDevice("cpu", attrs=["x"])) == "ToDevice(cpu)"
+    with pytest.raises(TypeError, match="ToDevice: expected `attrs` to be attribute names"):
+        T.ToDevice("cpu", attrs=[1])
+    with pytest.raises(TypeError, match="ToDevice: expected `non_blocking` to be True or False"):
+        T.ToDevice("cpu", non_blocking="no")
