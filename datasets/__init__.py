@@ -13,7 +13,8 @@ from sparsegraph.datasets.ondisk import load_on_disk, save_on_disk  # noqa: E402
 from sparsegraph.datasets.planetoid import Planetoid  # noqa: E402
 from sparsegraph.datasets.registry import load_for_training  # noqa: E402
 from sparsegraph.datasets.root import DatasetUnavailable, cache_dir, data_root  # noqa: E402
-from sparsegraph.datasets.tu import GraphLoader, TUDataset, stratified_kfold  # noqa: E402
+from sparsegraph.datasets.graph_loader import GraphLoader  # noqa: E402
+from sparsegraph.datasets.tu import TUDataset, stratified_kfold  # noqa: E402
 
 __all__ = ["DatasetUnavailable", "GraphLoader", "KarateClub", "NpzGraph", "Planetoid",
            "TUDataset", "from_networkx", "to_networkx",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import pathlib
 
+import numpy as np
+
 
 class DatasetUnavailable(FileNotFoundError):
     """A dataset's files are missing and could not be downloaded; the message says how to get
@@ -16,6 +18,13 @@ def check_bool(op: str, name: str, value) -> None:
     if not isinstance(value, bool):
         raise TypeError(f"{op}: expected `{name}` to be True or False (got "
                         f"{type(value).__name__} {value!r})")
+
+
+def check_int(op: str, name: str, value) -> None:
+    """Refuse a non-int (a bool too) where a count or index is expected."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{op}: expected an int `{name}` (got {type(value).__name__} "
+                        f"{value!r})")
 
 
 def folder_arg(op: str, name: str, value) -> pathlib.Path:

@@ -12,8 +12,8 @@ import numpy as np
 from sparsegraph.creation import rng_of
 from sparsegraph.datasets.base import Dataset, first_graph, transformed
 from sparsegraph.datasets.download import base_url, clean_stale, fetch, write_atomic
-from sparsegraph.datasets.root import check_bool
-from sparsegraph.graph import Graph, graph_list
+from sparsegraph.datasets.root import check_bool, check_int
+from sparsegraph.graph import Graph
 from sparsegraph.row_ids import row_ids
 from sparsegraph.tensor import Tensor, wrap
 
@@ -447,7 +447,7 @@ class TUDataset(Dataset):
         if seed is not None:
             if generator is not None:
                 raise TypeError("TUDataset.shuffle: expected `seed` or `generator`, not both")
-            _check_int("TUDataset.shuffle", "seed", seed)
+            check_int("TUDataset.shuffle", "seed", seed)
             if seed < 0:
                 raise ValueError(f"TUDataset.shuffle: expected `seed` >= 0 (got {seed})")
             rng = np.random.default_rng(int(seed))
@@ -462,12 +462,6 @@ class TUDataset(Dataset):
 
     def __repr__(self) -> str:
         return f"{self.name}({len(self)})"
-
-
-def _check_int(op: str, name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{op}: expected an int `{name}` (got {type(value).__name__} "
-                        f"{value!r})")
 
 
 def _graph_label(i: int, g) -> int:
@@ -505,7 +499,7 @@ def stratified_kfold(labels, k: int = 10, seed: int = 0) -> list[tuple[np.ndarra
     members are shuffled, then dealt round-robin.
     """
     labels = _fold_labels(labels)
-    _check_int("stratified_kfold", "k", k)
+    check_int("stratified_kfold", "k", k)
     if labels.size < 2:
         raise ValueError(f"stratified_kfold: expected at least 2 samples to split into folds "
                          f"(got {labels.size})")
@@ -523,62 +517,4 @@ def stratified_kfold(labels, k: int = 10, seed: int = 0) -> list[tuple[np.ndarra
     return [(all_idx[fold_of != f], all_idx[fold_of == f]) for f in range(k)]
 
 
-class GraphLoader:
-    """Mini-batches of graphs as block-diagonal `Graph.batch` results (with ``batch`` / ``ptr``).
-
-    Args:
-        graphs: a list (or TUDataset, or any iterable) of Graphs, checked here; a
-            TUDataset's are taken as the shallow copies it iterates over, so the loader
-            never holds (or hands out) the dataset's own Graph objects.
-        batch_size: graphs per batch, an int >= 1.
-        shuffle: draw a new order every epoch. With a ``seed``, the orders come from one
-            generator seeded once with it and advanced by each epoch, so a new loader with
-            the same seed repeats the same sequence of epochs; without one, each epoch draws
-            its order from sparsegraph's global generator (`sparsegraph.manual_seed`), as
-            PyG's DataLoader draws from torch's.
-        seed: an int >= 0, or None (default): the global generator.
-        drop_last: skip the last batch when it holds fewer than ``batch_size`` graphs.
-
-    Attributes:
-        dataset: ``graphs`` as given (a TUDataset, a list), as PyG's ``loader.dataset``
-            (``len(loader.dataset)`` graphs); for a one-pass iterable, the list of its graphs.
-        graphs: the list of Graphs the batches are made of (a dataset with a ``transform`` is
-            indexed again for each batch instead, so the transform runs every epoch, as PyG's).
-        rng: the numpy Generator seeded once with ``seed`` that every epoch's order advances
-            (None without a seed: each epoch draws from the global generator).
-    """
-
-    def __init__(self, graphs, batch_size: int = 32, shuffle: bool = False, seed=None, *,
-                 drop_last: bool = False):
-        dataset = graphs
-        graphs = graph_list("GraphLoader", graphs)  # any iterable: a TUDataset yields copies
-        _check_int("GraphLoader", "batch_size", batch_size)
-        if batch_size < 1:
-            raise ValueError(f"GraphLoader: expected batch_size >= 1 (got {batch_size})")
-        check_bool("GraphLoader", "shuffle", shuffle)
-        check_bool("GraphLoader", "drop_last", drop_last)
-        if seed is not None:
-            _check_int("GraphLoader", "seed", seed)
-            if seed < 0:
-                raise ValueError(f"GraphLoader: expected seed >= 0 (got {seed})")
-        self.graphs, self.batch_size, self.shuffle = graphs, batch_size, shuffle
-        # what was passed when it can be read again (a dataset or list), as PyG keeps it
-        self.dataset = (dataset if hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")
-                        else graphs)
-        self.drop_last = drop_last
-        # None: each epoch's order is drawn from the global generator when it starts
-        self.rng = None if seed is None else np.random.default_rng(seed)
-
-    def __len__(self) -> int:
-        if self.drop_last:
-            return len(self.graphs) // self.batch_size
-        return -(-len(self.graphs) // self.batch_size)
-
-    def __iter__(self):
-        rng = rng_of(None) if self.rng is None else self.rng
-        order = rng.permutation(len(self.graphs)) if self.shuffle else np.arange(len(self.graphs))
-        # a dataset's transform runs on every access (PyG's loader indexes the dataset), so
-        # random transforms draw afresh each epoch
-        source = self.dataset if getattr(self.dataset, "transform", None) else self.graphs
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            yield Graph.batch([source[int(i)] for i in order[start:start + self.batch_size]])
+from sparsegraph.datasets.graph_loader import GraphLoader  # noqa: E402,F401  (its old home)
