@@ -330,6 +330,9 @@ class NeighborLoader:
         input_nodes: seed node ids or a boolean mask (default: every node).
         seed: drives shuffling and sampling (default: drawn from the global generator).
         drop_last: drop the last incomplete batch. (default: False)
+        num_workers, pin_memory, persistent_workers: torch DataLoader's, accepted for PyG code
+            (``num_workers`` an int >= 0): batches are sampled in this process, with numba's
+            threads.
 
     Each ``iter(loader)`` is one epoch: epoch ``e`` uses its own permutation and sampling
     stream, so two loaders with the same seed yield the same batches. ``loader.timings`` holds
@@ -339,7 +342,9 @@ class NeighborLoader:
     """
 
     def __init__(self, graph, num_neighbors, batch_size: int, shuffle: bool = False,
-                 input_nodes=None, seed=None, drop_last: bool = False):
+                 input_nodes=None, seed=None, drop_last: bool = False, *,
+                 num_workers: int = 0, pin_memory: bool = False,
+                 persistent_workers: bool = False):
         if not isinstance(graph, Graph):
             raise TypeError(f"NeighborLoader: expected a Graph (got {type(graph).__name__})")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
@@ -347,7 +352,13 @@ class NeighborLoader:
                             f"{type(batch_size).__name__})")
         if batch_size <= 0:
             raise ValueError(f"NeighborLoader: expected `batch_size` > 0 (got {batch_size})")
-        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int | np.integer) or (
+                num_workers < 0):
+            raise ValueError(f"NeighborLoader: expected an int num_workers >= 0 (got "
+                             f"{num_workers!r})")
+        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last),
+                           ("pin_memory", pin_memory),
+                           ("persistent_workers", persistent_workers)):
             if not isinstance(flag, bool | np.bool_):
                 raise TypeError(f"NeighborLoader: expected a bool `{name}` (got "
                                 f"{type(flag).__name__} {flag!r})")

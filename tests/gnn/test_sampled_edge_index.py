@@ -79,3 +79,14 @@ def test_edge_weight_follows_edge_index_and_a_weighted_gcn_matches_the_full_grap
             out = conv(b.x, b.edge_index, b.edge_weight)[:b.batch_size]
             np.testing.assert_allclose(out.numpy(), full[b.n_id[:b.batch_size]], rtol=1e-5,
                                        atol=1e-5)
+
+
+def test_worker_arguments_are_accepted_and_checked():
+    g = Graph(edge_index=np.array([[0, 1, 2], [1, 2, 0]]), num_nodes=3)
+    loader = NeighborLoader(g, [2], batch_size=2, num_workers=4, persistent_workers=True,
+                            pin_memory=True)
+    assert len(list(loader)) == 2
+    with pytest.raises(ValueError, match="expected an int num_workers >= 0"):
+        NeighborLoader(g, [2], batch_size=2, num_workers=-1)
+    with pytest.raises(TypeError, match="expected a bool `pin_memory`"):
+        NeighborLoader(g, [2], batch_size=2, pin_memory="yes")
