@@ -31,6 +31,10 @@ from sparsegraph.gnn.graph_generators import (  # noqa: E402
     barabasi_albert_graph, erdos_renyi_graph, grid, stochastic_blockmodel_graph,
 )
 from sparsegraph.gnn.message_passing import MessagePassing  # noqa: E402
+from sparsegraph.gnn.pyg_edge_forms import (  # noqa: E402
+    add_self_loops, coalesce, remove_self_loops, to_undirected,
+)
+from sparsegraph.gnn.pyg_scatter import degree, one_hot, scatter, softmax  # noqa: E402
 from sparsegraph.gnn.pyg_utils import (  # noqa: E402
     dense_to_sparse, dropout_edge, homophily, index_to_mask, k_hop_subgraph, mask_to_index,
     to_dense_adj, to_dense_batch,
@@ -40,11 +44,12 @@ from sparsegraph.gnn.sage import SAGEConv  # noqa: E402
 from sparsegraph.gnn.sampling import NeighborLoader, NeighborSampler, SampledBlocks  # noqa: E402
 from sparsegraph.gnn.sequential import Sequential  # noqa: E402
 from sparsegraph.gnn import models  # noqa: E402
+from sparsegraph.gnn.models import MLP  # noqa: E402  (PyG: torch_geometric.nn.MLP)
 from sparsegraph.gnn.minibatch import train_minibatch  # noqa: E402
 from sparsegraph.gnn.train import train_graph_classifier, train_node_classifier  # noqa: E402
 
 __all__ = [
-    "APPNP", "ChebConv", "GATConv", "GCNConv", "GINConv", "GraphConv", "JumpingKnowledge",
+    "APPNP", "MLP", "ChebConv", "GATConv", "GCNConv", "GINConv", "GraphConv", "JumpingKnowledge",
     "MessagePassing", "NeighborLoader", "NeighborSampler", "SAGEConv", "SGConv", "SampledBlocks",
     "Sequential", "as_adjacency",
     "dense_to_sparse", "dropout_edge", "global_add_pool", "global_max_pool", "global_mean_pool",
@@ -59,4 +64,6 @@ __all__ = [
     "stochastic_blockmodel_graph", "structured_negative_sampling",
     "structured_negative_sampling_feasible", "subgraph", "to_edge_index",
     "to_scipy_sparse_matrix", "unbatch", "unbatch_edge_index",
+    "add_self_loops", "coalesce", "degree", "one_hot", "remove_self_loops", "scatter",
+    "softmax", "to_undirected",
 ]

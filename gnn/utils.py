@@ -1,7 +1,8 @@
 """Structure helpers shared by the layers: self loops that carry edge features along. PyG's
 everyday ``torch_geometric.utils`` functions (`to_dense_adj`, `k_hop_subgraph`, ...) live in
-gnn/pyg_utils.py and the edge_index modules (edge_index_utils, edge_conversion, edge_random,
-graph_generators, graph_predicates) and are re-exported here and from ``sparsegraph.gnn``."""
+gnn/pyg_utils.py and the edge_index modules (edge_index_utils, pyg_edge_forms, pyg_scatter,
+edge_conversion, edge_random, graph_generators, graph_predicates, link) and are re-exported
+here and from ``sparsegraph.gnn``."""
 
 from __future__ import annotations
 
@@ -44,6 +45,14 @@ from sparsegraph.gnn.graph_predicates import (  # noqa: F401
     contains_self_loops,
     is_undirected,
 )
+from sparsegraph.gnn.link import negative_sampling  # noqa: F401
+from sparsegraph.gnn.pyg_edge_forms import (  # noqa: F401
+    add_self_loops,
+    coalesce,
+    remove_self_loops,
+    to_undirected,
+)
+from sparsegraph.gnn.pyg_scatter import degree, one_hot, scatter, softmax  # noqa: F401
 from sparsegraph.gnn.pyg_utils import (  # noqa: F401  (re-exported: PyG's utils)
     dense_to_sparse,
     dropout_edge,
