@@ -45,7 +45,8 @@ class APPNP(MessagePassing):
     def reset_parameters(self) -> None:
         self._cached_adj = None
 
-    def forward(self, x, adj, edge_weight=None):
+    def forward(self, x, edge_index, edge_weight=None):
+        adj = edge_index
         check_features("APPNP", "x", x)  # else gcn_norm blames the edge weights' dtype
         norm = self._cached_adj
         if norm is None:

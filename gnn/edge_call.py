@@ -23,6 +23,8 @@ import sparsegraph.ops as ops
 from sparsegraph import backend
 from sparsegraph.gnn.inputs import (
     check_node_tensor,
+    check_size,
+    csr_and_caller_order,
     edge_weights_in_csr_order,
     edges_in_csr_order,
     is_feature_pair,
@@ -51,14 +53,17 @@ class EdgeCall:
         flip: ``flow="target_to_source"`` (``edge_index`` and ``size`` given reversed).
         adj_given: the caller passed a SparseTensor or Graph (``adj_t`` is then the CSR
             adjacency, else None).
+        hook: the hook being filled, ``"message"`` or ``"edge_update"`` (for which, as in
+            PyG, ``NAME_i`` / ``NAME_j`` of a pair holding None is None).
     """
 
     MISSING = object()
 
     def __init__(self, op: str, adj: SparseTensor, perm, caller: SparseTensor, x_src, x_dst,
                  kwargs: dict, edge_weight, dtype, in_csr_order: bool, flip: bool,
-                 adj_given: bool = False):
+                 adj_given: bool = False, hook: str = "message"):
         self.op, self.csr, self.perm, self.caller = op, adj, perm, caller
+        self.hook = hook
         self.x_src, self.x_dst, self.kwargs, self.edge_weight = x_src, x_dst, kwargs, edge_weight
         self.dtype, self.in_csr_order, self.flip = dtype, in_csr_order, flip
         self.adj_given, self._weighted = adj_given, None
@@ -103,7 +108,9 @@ class EdgeCall:
 
     def _gather(self, name: str, features, index):
         if features is None:
-            raise ValueError(f"{self.op}.message: `{name}` needs node features to gather "
+            if self.hook == "edge_update":  # PyG's GATConv reads alpha_i: OptTensor
+                return None
+            raise ValueError(f"{self.op}.{self.hook}: `{name}` needs node features to gather "
                              f"(got None in the pair (x_src, x_dst))")
         if isinstance(features, SparseTensor):
             features = features.to_dense()  # rows of CSR features are gathered densely
@@ -303,3 +310,23 @@ def node_counts(op: str, adj, x, size, kwargs: dict, wanted: dict, flip: bool):
     if counts[1] is None:
         counts[1], whence[1] = counts[0], whence[0]
     return counts[0], counts[1], tuple(whence), dtype
+
+
+def sized_adjacency(op: str, adj, x, size, root: str | None = None) -> SparseTensor:
+    """The ``(N_dst, N_src)`` CSR adjacency of a layer's ``forward(x, edge_index, size)``:
+    PyG's ``size=(N_src, N_dst)`` checked against ``x`` (a tensor, or a pair ``(x_src,
+    x_dst)``) and ``adj`` as `propagate` checks it. ``root``: the term that reads the target
+    features, for the ValueError when one ``x`` cannot hold them (``size`` naming fewer or
+    more targets than ``x`` has rows; PyG fails there with a shape mismatch).
+    """
+    size = check_size(op, size)
+    n_src, n_dst, whence, _ = node_counts(op, adj, x, size, {}, {}, False)
+    is_pair = isinstance(x, tuple | list)
+    if root is not None and not is_pair and n_dst != n_src:
+        raise ValueError(f"{op}: `size` gives {n_dst} target nodes but `x` has {n_src} rows: "
+                         f"{root} needs the target features, so pass x as a pair (x_src, "
+                         f"x_dst) with x_dst of {n_dst} rows (e.g. (x, x[:{n_dst}]) for a "
+                         f"sampled block)")
+    x_src = split_features(x)[0]
+    return csr_and_caller_order(adj, n_src, n_dst, op=op, x_is_pair=is_pair,
+                                counts_from=whence, device=getattr(x_src, "device", None))[0]

@@ -9,6 +9,7 @@ from sparsegraph.creation import zeros
 from sparsegraph.gnn.inputs import (
     adjacency_and_edge_order,
     check_in_channels,
+    check_size,
     edge_tensor,
     edges_in_csr_order,
     require_x_dst,
@@ -58,7 +59,8 @@ class GATConv(MessagePassing):
         bias: learn an additive bias. (default: True)
         residual: add a skip connection ``W_res x_i`` (PyG >= 2.5). (default: False)
 
-    ``forward(x, adj, edge_attr=None, return_attention_weights=False)``; with
+    ``forward(x, edge_index, edge_attr=None, size=None, return_attention_weights=None)``
+    (PyG's; ``size`` ``(N_src, N_dst)``, when given, must match the node features); with
     ``return_attention_weights=True`` it returns, as PyG, ``(out, (edge_index, alpha))`` for
     an edge_index input (``edge_index`` ``(2, E')`` int64: the edges as given, self loops
     dropped and one loop per node appended when ``add_self_loops``; ``alpha`` ``(E', H)``
@@ -127,9 +129,13 @@ class GATConv(MessagePassing):
         if self.bias is not None:
             init.zeros_(self.bias)
 
-    def forward(self, x, adj, edge_attr=None, return_attention_weights: bool = False):
+    def forward(self, x, edge_index, edge_attr=None, size=None,
+                return_attention_weights: bool | None = None):
+        adj = edge_index
         is_pair = isinstance(x, tuple | list)
         x_src, x_dst = split_features(x)
+        _check_size(size, x_src, x_dst)
+        return_attention_weights = bool(return_attention_weights)
         check_in_channels("GATConv", "x_src" if is_pair else "x", x_src, self.src_in,
                           self.lin.weight)
         require_x_dst("GATConv", x_dst, "the attention scores")
@@ -203,3 +209,16 @@ class GATConv(MessagePassing):
 
     def __repr__(self) -> str:
         return f"GATConv({self.in_channels}, {self.out_channels}, heads={self.heads})"
+
+
+def _check_size(size, x_src, x_dst) -> None:
+    """PyG's ``size=(N_src, N_dst)``: the attention reads both ends' features, so the counts
+    come from ``x``; a ``size`` that names others is an error, not a silent resize."""
+    size = check_size("GATConv", size)
+    if size is None:
+        return
+    rows = (x_src.shape[0], x_dst.shape[0])
+    if any(s is not None and s != r for s, r in zip(size, rows, strict=True)):
+        raise ValueError(f"GATConv: `size` {size} does not match the node features: "
+                         f"{rows[0]} source and {rows[1]} target rows (pass x as a pair "
+                         "(x_src, x_dst) for a bipartite graph)")

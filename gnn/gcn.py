@@ -25,13 +25,14 @@ class GCNConv(MessagePassing):
         normalize: apply the symmetric normalisation. (default: True)
         bias: learn an additive bias. (default: True)
 
-    ``forward(x, adj, edge_weight=None)``: ``edge_weight`` (``(E,)``, optional) gives the
-    weighted adjacency ``A_w`` in place of ``adj``'s values, one weight per edge in the order
-    of ``adj``'s edges: the columns of an edge_index (any order, as in PyG), or the stored
+    ``forward(x, edge_index, edge_weight=None)`` as PyG's: ``edge_index`` a ``(2, E)``
+    edge_index or a SparseTensor / Graph; ``edge_weight`` (``(E,)``, optional) gives the
+    weighted adjacency ``A_w`` in place of its values, one weight per edge in the order of its
+    edges: the columns of an edge_index (any order, as in PyG), or the stored
     entries of a SparseTensor.
 
     Shapes:
-        x: ``(N, F_in)`` dense or sparse CSR; adj: ``(N, N)`` target-major SparseTensor or
+        x: ``(N, F_in)`` dense or sparse CSR; edge_index: ``(N, N)`` target-major SparseTensor or
         ``(2, E)`` edge_index; edge_weight: ``(E,)``; out: ``(N, F_out)``.
     """
 
@@ -68,7 +69,8 @@ class GCNConv(MessagePassing):
             self._cached_adj = adj
         return adj
 
-    def forward(self, x, adj, edge_weight=None):
+    def forward(self, x, edge_index, edge_weight=None):
+        adj = edge_index
         check_in_channels("GCNConv", "x", x, self.in_channels, self.lin.weight)
         if edge_weight is not None:
             adj = weighted_adjacency(adj, x.shape[0], edge_weight, op="GCNConv", dtype=x.dtype,
@@ -92,12 +94,12 @@ class SGConv(MessagePassing):
         add_self_loops: add ``I`` before normalising. (default: True)
         bias: learn an additive bias. (default: True)
 
-    ``forward(x, adj, edge_weight=None)``: ``edge_weight`` (``(E,)``) gives the weighted
-    adjacency in place of ``adj``'s values, one weight per edge in the order of ``adj``'s
-    edges, as GCNConv's (with ``cached=True`` only the first call's weights are used).
+    ``forward(x, edge_index, edge_weight=None)`` as PyG's: ``edge_weight`` (``(E,)``) gives
+    the weighted adjacency in place of the adjacency's values, one weight per edge in the
+    order of its edges, as GCNConv's (with ``cached=True`` only the first call's weights are used).
 
     Shapes:
-        x: ``(N, F_in)`` dense or sparse CSR; adj: ``(N, N)``; out: ``(N, F_out)``.
+        x: ``(N, F_in)`` dense or sparse CSR; edge_index: ``(N, N)``; out: ``(N, F_out)``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, K: int = 1, cached: bool = False,
@@ -115,7 +117,8 @@ class SGConv(MessagePassing):
         self.lin.reset_parameters()
         self._cached_x = None
 
-    def forward(self, x, adj, edge_weight=None):
+    def forward(self, x, edge_index, edge_weight=None):
+        adj = edge_index
         check_in_channels("SGConv", "x", x, self.in_channels, self.lin.weight)
         h = self._cached_x
         if h is None:

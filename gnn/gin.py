@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from sparsegraph.creation import tensor
+from sparsegraph.gnn.edge_call import sized_adjacency
 from sparsegraph.gnn.inputs import (
     check_features,
     check_in_channels,
+    check_size,
     require_x_dst,
     split_features,
     unweighted_adjacency,
@@ -27,9 +29,13 @@ class GINConv(MessagePassing):
     As PyG's (``adj_t.set_value(None)``), the sum ignores the adjacency's values: a weighted
     SparseTensor or Graph gives the same result as its edge_index.
 
+    ``forward(x, edge_index, size=None)`` as PyG's: ``size`` ``(N_src, N_dst)`` is checked
+    against ``x`` and ``edge_index`` (the root term reads ``x_dst``, so ``N_dst`` targets other
+    than ``x``'s rows need the pair ``(x_src, x_dst)``).
+
     Shapes:
-        x: ``(N, F_in)`` or a pair ``((N_src, F), (N_dst, F))``; adj: ``(N_dst, N_src)``;
-        out: ``(N_dst, F_out)`` of ``nn``.
+        x: ``(N, F_in)`` or a pair ``((N_src, F), (N_dst, F))``; edge_index: ``(2, E)`` or
+        ``(N_dst, N_src)``; out: ``(N_dst, F_out)`` of ``nn``.
     """
 
     def __init__(self, nn, eps: float = 0.0, train_eps: bool = False):
@@ -53,12 +59,14 @@ class GINConv(MessagePassing):
             reset_submodules(self.nn)
         self.eps.array[...] = self.initial_eps
 
-    def forward(self, x, adj):
+    def forward(self, x, edge_index, size=None):
         is_pair = isinstance(x, tuple | list)
         x_src, x_dst = split_features(x)
         check_features("GINConv", "x_src" if is_pair else "x", x_src)
         require_x_dst("GINConv", x_dst, "the (1 + eps) * x_i term")
         check_features("GINConv", "x_dst", x_dst)
+        adj = edge_index if size is None else sized_adjacency(
+            "GINConv", edge_index, x, size, root="the (1 + eps) * x_i term")
         out = self.propagate(unweighted_adjacency(adj, x, op="GINConv"), x)
         return self.nn(out + (1 + self.eps.to(x_dst.dtype)) * x_dst)
 
@@ -77,12 +85,15 @@ class GraphConv(MessagePassing):
         aggr: ``"add"``/``"sum"``, ``"mean"`` or ``"max"``. (default: "add")
         bias: bias of ``W_2``. (default: True)
 
-    ``forward(x, adj, edge_weight=None)``: ``edge_weight`` (``(E,)``) replaces ``adj``'s
-    values, one weight per edge in the order of ``adj``'s edges (edge_index columns, or a
-    SparseTensor's stored entries).
+    ``forward(x, edge_index, edge_weight=None, size=None)`` as PyG's: ``edge_weight``
+    (``(E,)``) replaces the adjacency's values, one weight per edge in the order of its edges
+    (edge_index columns, or a SparseTensor's stored entries); ``size`` ``(N_src, N_dst)`` is
+    `propagate`'s (the root term reads ``x_dst``: ``N_dst`` targets other than ``x``'s rows
+    need the pair ``(x_src, x_dst)``).
 
     Shapes:
-        x: ``(N, F_in)``; adj: ``(N, N)`` (values are edge weights); out: ``(N, F_out)``.
+        x: ``(N, F_in)``; edge_index: ``(2, E)`` or ``(N, N)`` (values are edge weights);
+        out: ``(N, F_out)``.
     """
 
     def __init__(self, in_channels, out_channels: int, aggr="add", bias: bool = True):
@@ -102,7 +113,7 @@ class GraphConv(MessagePassing):
         self.lin_rel.reset_parameters()
         self.lin_root.reset_parameters()
 
-    def forward(self, x, adj, edge_weight=None):
+    def forward(self, x, edge_index, edge_weight=None, size=None):
         is_pair = isinstance(x, tuple | list)
         x_src, x_dst = split_features(x)
         check_in_channels("GraphConv", "x_src" if is_pair else "x", x_src, self.src_in,
@@ -112,7 +123,11 @@ class GraphConv(MessagePassing):
             raise ValueError(f"GraphConv: expected `edge_weight` of shape (E,), one weight per "
                              f"edge (got shape {tuple(edge_weight.shape)})")
         check_in_channels("GraphConv", "x_dst", x_dst, self.dst_in)
-        out = self.lin_rel(self.propagate(adj, x, edge_weight=edge_weight))
+        if size is not None:
+            check_size("GraphConv", size)
+            if not is_pair and size[1] is not None and size[1] != x_src.shape[0]:
+                sized_adjacency("GraphConv", edge_index, x, size, root="the root term W_1 x_i")
+        out = self.lin_rel(self.propagate(edge_index, x, edge_weight=edge_weight, size=size))
         return out + self.lin_root(x_dst)
 
     def __repr__(self) -> str:

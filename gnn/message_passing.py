@@ -22,6 +22,7 @@ import numpy as np
 
 import sparsegraph.ops as ops
 from sparsegraph import backend
+from sparsegraph.creation import ones
 from sparsegraph.gnn.edge_call import (
     FILLABLE,
     EdgeCall,
@@ -38,9 +39,10 @@ from sparsegraph.gnn.inputs import (
 from sparsegraph.graph import Graph
 from sparsegraph.nn import Module
 from sparsegraph.sparse import SparseTensor
+from sparsegraph.sparse_checks import as_index_array
 from sparsegraph.tensor import Tensor, wrap
 
-AGGRS = ("sum", "mean", "max", "min")
+AGGRS = ("sum", "mean", "max", "min", "mul")
 FLOWS = ("source_to_target", "target_to_source")
 
 
@@ -48,9 +50,11 @@ class MessagePassing(Module):
     """Base class of message-passing layers (PyG's ``MessagePassing``).
 
     Args:
-        aggr: ``"sum"`` (alias ``"add"``), ``"mean"``, ``"max"``, ``"min"``, or a list of them
-            (results concatenated on the feature axis; sum and mean share one pass), or None
-            when the subclass aggregates itself (it overrides ``message_and_aggregate`` or
+        aggr: ``"sum"`` (alias ``"add"``), ``"mean"``, ``"max"``, ``"min"``, ``"mul"`` (PyG's
+            MulAggregation: the product of a target's messages, 1 for a target without
+            in-edges, as PyG's ``scatter(reduce="mul")``), or a list of them (results
+            concatenated on the feature axis; sum and mean share one pass), or None when the
+            subclass aggregates itself (it overrides ``message_and_aggregate`` or
             ``aggregate``).
         flow: ``"source_to_target"`` (edge ``edge_index[:, k]`` carries a message from
             ``edge_index[0, k]`` to ``edge_index[1, k]``) or ``"target_to_source"`` (the
@@ -61,17 +65,19 @@ class MessagePassing(Module):
             of the messages it gets, such as PyG's default ``-2`` for 2-D ``(E, F)`` messages
             (checked at each ``propagate``). (default: 0)
 
-    Subclasses implement ``forward`` and call ``propagate``; they may override ``message``
-    (per edge), ``aggregate``, ``update`` and ``message_and_aggregate`` (a fused replacement
-    for the first two). As in PyG, an overridden ``message_and_aggregate`` runs when
-    ``propagate`` gets a SparseTensor (PyG's ``adj_t``) or a Graph, and ``message`` /
-    ``aggregate`` run for an edge_index, so a layer with both hooks (``message(x_j, norm)``
-    for an edge_index, ``message_and_aggregate(adj_t, x)`` for a SparseTensor) gets each
-    input its own way. Two exceptions: a layer with ``aggr=None`` that has no ``aggregate``
-    of its own uses ``message_and_aggregate`` for an edge_index too (nothing else can
-    aggregate), and a ``propagate`` keyword that ``message_and_aggregate`` reads but none of
-    ``message`` / ``aggregate`` / ``update`` does is refused with an edge_index (PyG would
-    drop it silently): pass ``sg.from_edge_index(edge_index, num_nodes)`` instead.
+    Subclasses implement ``forward`` and call ``propagate``; they may override ``message`` (per
+    edge), ``aggregate``, ``update`` and ``message_and_aggregate`` (a fused replacement for the
+    first two), and ``edge_update``, which ``edge_updater`` calls to compute per-edge values
+    (e.g. attention coefficients) without aggregating them. As in PyG, an overridden
+    ``message_and_aggregate`` runs when ``propagate`` gets a SparseTensor (PyG's ``adj_t``) or a
+    Graph, and ``message`` / ``aggregate`` run for an edge_index, so a layer with both hooks
+    (``message(x_j, norm)`` for an edge_index, ``message_and_aggregate(adj_t, x)`` for a
+    SparseTensor) gets each input its own way. Two exceptions: a layer with ``aggr=None`` that
+    has no ``aggregate`` of its own uses ``message_and_aggregate`` for an edge_index too
+    (nothing else can aggregate), and a ``propagate`` keyword that ``message_and_aggregate``
+    reads but none of ``message`` / ``aggregate`` / ``update`` does is refused with an
+    edge_index (PyG would drop it silently): pass ``sg.from_edge_index(edge_index, num_nodes)``
+    instead.
 
     ``message``'s parameters are filled by name (PyG's convention), per edge in the order of
     the edges as given (edge_index columns, or a SparseTensor's stored entries):
@@ -163,8 +169,7 @@ class MessagePassing(Module):
         if not self.aggrs:
             raise ValueError(f"{type(self).__name__}: `aggr=None`: the layer must aggregate "
                              "itself (override aggregate or message_and_aggregate)")
-        outs = [ops.segment(inputs, ptr, a) if ptr is not None
-                else ops.scatter(inputs, index, dim_size, a) for a in self.aggrs]
+        outs = [_reduce_by(inputs, a, ptr, index, dim_size) for a in self.aggrs]
         return outs[0] if len(outs) == 1 else ops.cat(outs, dim=-1)
 
     def update(self, aggr_out: Tensor) -> Tensor:
@@ -197,7 +202,7 @@ class MessagePassing(Module):
     def _aggregate_csr(self, messages: Tensor, adj: SparseTensor) -> Tensor:
         """``aggregate`` over messages in ``adj``'s CSR order (contiguous per target)."""
         indptr = adj.structure.indptr
-        return self._reduce(messages, adj, lambda a: ops.segment(messages, indptr, a))
+        return self._reduce(messages, adj, lambda a: _reduce_by(messages, a, ptr=indptr))
 
     def _reduce(self, messages: Tensor, adj: SparseTensor, reduce) -> Tensor:
         """Every aggregation of ``aggrs`` by ``reduce(name)`` (sum and mean share one sum;
@@ -327,7 +332,7 @@ class MessagePassing(Module):
         # permutation into CSR order)
         index, n_dst = call.targets(), call.csr.shape[0]
         return self._reduce(messages, call.csr,
-                            lambda a: ops.scatter(messages, index, n_dst, a))
+                            lambda a: _reduce_by(messages, a, None, index, n_dst))
 
     def _update_arguments(self, x, x_dst, kwargs: dict) -> dict:
         """``update``'s parameters after the aggregate, by name (node-level, unchanged)."""
@@ -345,6 +350,62 @@ class MessagePassing(Module):
                                 f"{sorted(kwargs)})")
         return out
 
+    def edge_update(self, *args, **kwargs):
+        """Per-edge values for `edge_updater` (PyG's hook): override it. Its parameters are
+        filled by name as ``message``'s (``alpha_j`` / ``alpha_i`` for a node tensor or pair
+        ``alpha`` passed to ``edge_updater``, ``index``, ``ptr``, ``size_i``, ``edge_attr``,
+        ...); it returns per-edge values in the caller's edge order, e.g. GAT's
+        ``softmax(leaky_relu(alpha_j + alpha_i), index, ptr, size_i)``."""
+        raise NotImplementedError(f"{type(self).__name__}: edge_updater calls edge_update, "
+                                  f"which the layer does not override")
+
+    def edge_updater(self, edge_index, size=None, **kwargs):
+        """Per-edge values from ``edge_update`` (PyG >= 2.1): ``propagate`` without the
+        aggregation, e.g. GAT's attention coefficients, ``alpha = self.edge_updater(
+        edge_index, alpha=(a_src, a_dst))`` with ``edge_update(alpha_j, alpha_i, index, ptr,
+        size_i)``. The flow, the inputs and the filled parameters are ``propagate``'s.
+
+        Args:
+            edge_index: ``(2, E)`` edge_index, or an ``(N_dst, N_src)`` SparseTensor or Graph
+                (``flow="target_to_source"`` takes an edge_index only, as ``propagate``).
+            size: ``(N_src, N_dst)``: the node counts when the node tensors do not give them
+                (PyG documents it; PyG's own code ignores it); without any count and without
+                a SparseTensor, ``max(edge_index) + 1`` nodes (PyG's ``maybe_num_nodes``).
+            **kwargs: for ``edge_update``, by name: a node tensor or pair ``(src, dst)``
+                ``NAME`` is read as ``NAME_j`` / ``NAME_i`` (a None in the pair gives None, as
+                in PyG), per-edge tensors (``edge_attr``) in the caller's edge order, anything
+                else unchanged; ``x`` and ``edge_weight`` as ``propagate``'s.
+
+        Returns:
+            what ``edge_update`` returns, per edge in the caller's order (edge_index columns,
+            or a SparseTensor's stored entries), which ``index`` (targets), ``edge_index_j``
+            (sources) and per-edge keywords follow; ``ptr`` is the CSR row pointer when that
+            order is sorted by target (a CSR SparseTensor), else None.
+        """
+        op, cls = type(self).__name__, type(self)
+        if cls.edge_update is MessagePassing.edge_update:
+            raise NotImplementedError(f"{op}: edge_updater calls edge_update, which the "
+                                      f"layer does not override (PyG's hook computing "
+                                      f"per-edge values from NAME_i / NAME_j and keywords)")
+        size = check_size(op, size)
+        adj, x, flip = edge_index, kwargs.get("x"), self.flow == "target_to_source"
+        if flip:
+            adj, x, size, kwargs = flipped(op, adj, x, size, kwargs)
+        wanted = requested_node_tensors(_parameters(cls, "edge_update"), kwargs)
+        if size is None and x is None and not wanted and not _is_sparse(adj):
+            size = _maybe_num_nodes(op, adj)
+        n_src, n_dst, whence, dtype = node_counts(op, adj, x, size, kwargs, wanted, flip)
+        x_src, x_dst = split_features(x)
+        nodes = [x_src, x_dst] + [t for b in wanted for t in split_features(kwargs[b])]
+        adj, perm, caller = csr_and_caller_order(
+            adj, n_src, n_dst, op=op, dtype=dtype, x_is_pair=isinstance(x, tuple | list),
+            counts_from=whence, edge_rows=(1, 0) if flip else (0, 1),
+            device=next((t.device for t in nodes if isinstance(t, Tensor)), None))
+        call = EdgeCall(op, adj, perm, caller, x_src, x_dst, kwargs, kwargs.get("edge_weight"),
+                        dtype, False, flip, adj_given=_is_sparse(edge_index), hook="edge_update")
+        args, kw = _fill(op, cls, "edge_update", call.value, kwargs)
+        return self.edge_update(*args, **kw)
+
     def extra_repr(self) -> str:
         return ""
 
@@ -354,6 +415,56 @@ def _is_sparse(adj) -> bool:
     """Whether ``adj`` is PyG's sparse input (a SparseTensor, or a Graph holding one), for
     which an overridden ``message_and_aggregate`` runs."""
     return isinstance(adj.adj if isinstance(adj, Graph) else adj, SparseTensor)
+
+
+def _maybe_num_nodes(op: str, edge_index) -> tuple:
+    """``(n, n)`` with ``n = max(edge_index) + 1`` (PyG's ``maybe_num_nodes``)."""
+    ei = edge_index.array if isinstance(edge_index, Tensor) else edge_index if hasattr(
+        edge_index, "dtype") else as_index_array(op, "edge_index", edge_index)
+    n = int(ei.max()) + 1 if ei.size else 0
+    return n, n
+
+
+def _reduce_by(messages: Tensor, aggr: str, ptr=None, index=None, dim_size=None) -> Tensor:
+    """One aggregation of ``messages``: by the CSR row pointer ``ptr`` (messages sorted by
+    target), else by the target ``index`` into ``dim_size`` rows."""
+    if aggr == "mul":
+        return _product(messages, ptr, index, dim_size)
+    if ptr is not None:
+        return ops.segment(messages, ptr, aggr)
+    return ops.scatter(messages, index, dim_size, aggr)
+
+
+def _product(messages: Tensor, ptr, index, dim_size) -> Tensor:
+    """PyG's MulAggregation: the product of each target's messages, 1 for a target without
+    any (PyG's ``scatter(reduce="mul")``). After grouping by target (a stable sort when only
+    ``index`` is given), ``ceil(log2(max in-degree))`` rounds multiply every message by the
+    partial product ``step`` places on within its target's run, so each target's first
+    message ends up holding the product: O(E log d) work, and every step is a product with
+    its exact gradient (zeros included)."""
+    xp = backend.xp_of(messages.array)
+    if ptr is None:
+        idx = index.array if isinstance(index, Tensor) else xp.asarray(index)
+        n = (int(idx.max()) + 1 if idx.size else 0) if dim_size is None else int(dim_size)
+        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
+            raise ValueError(f"aggregate(aggr='mul'): expected `index` entries in [0, {n}) "
+                             f"(got {int(idx.min()) if int(idx.min()) < 0 else int(idx.max())})")
+        order = xp.argsort(idx, kind="stable") if xp is np else xp.argsort(idx)
+        messages = ops.gather_rows(messages, order)
+        ptr = xp.concatenate([xp.zeros(1, np.int64), xp.cumsum(xp.bincount(idx, minlength=n))])
+    else:
+        ptr = ptr.array if isinstance(ptr, Tensor) else xp.asarray(ptr)
+    e, counts = messages.shape[0], xp.diff(ptr)
+    pos = xp.arange(e, dtype=ptr.dtype)
+    end = ptr[xp.searchsorted(ptr, pos, side="right")]  # one past each edge's target run
+    one = ones((1,) + tuple(messages.shape[1:]), dtype=messages.dtype, device=messages.device)
+    step, longest = 1, int(counts.max()) if counts.size else 0
+    while step < longest:
+        partner = pos + step
+        messages = messages * ops.gather_rows(ops.cat([messages, one]),
+                                              xp.where(partner < end, partner, e))
+        step *= 2
+    return ops.gather_rows(ops.cat([messages, one]), xp.where(counts > 0, ptr[:-1], e))
 
 
 def _check_node_dim(op: str, node_dim: int, t, what: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sparsegraph.ops as ops
+from sparsegraph.gnn.edge_call import sized_adjacency
 from sparsegraph.gnn.inputs import (
     check_in_channels,
     require_x_dst,
@@ -33,9 +34,15 @@ class SAGEConv(MessagePassing):
     the in-edges, each counted once per stored entry). For weighted neighbours use
     `GraphConv` or GCNConv.
 
+    ``forward(x, edge_index, size=None)`` as PyG's: ``edge_index`` a ``(2, E)`` edge_index or
+    an ``(N_dst, N_src)`` SparseTensor / Graph; ``size`` ``(N_src, N_dst)`` gives the node
+    counts of a bipartite edge_index (checked against ``x``; with one ``x`` of ``N_src`` rows
+    and ``N_dst != N_src`` targets the root weight has no target features: pass the pair
+    ``(x, x[:N_dst])`` or ``root_weight=False``).
+
     Shapes:
         x: ``(N, F_in)`` or ``((N_src, F_src), (N_dst, F_dst))``, dense or sparse CSR;
-        adj: ``(N_dst, N_src)``; out: ``(N_dst, F_out)`` dense.
+        edge_index: ``(2, E)`` or ``(N_dst, N_src)``; out: ``(N_dst, F_out)`` dense.
     """
 
     def __init__(self, in_channels, out_channels: int, aggr="mean", root_weight: bool = True,
@@ -58,7 +65,7 @@ class SAGEConv(MessagePassing):
             if lin is not None:
                 lin.reset_parameters()
 
-    def forward(self, x, adj):
+    def forward(self, x, edge_index, size=None):
         is_pair = isinstance(x, tuple | list)
         x_src, x_dst = split_features(x)
         check_in_channels("SAGEConv", "x_src" if is_pair else "x", x_src, self.src_in,
@@ -66,6 +73,11 @@ class SAGEConv(MessagePassing):
         if self.lin_r is not None:
             require_x_dst("SAGEConv", x_dst, "the root weight (or pass root_weight=False)")
             check_in_channels("SAGEConv", "x_dst", x_dst, self.dst_in)
+        adj = edge_index
+        if size is not None:  # PyG's (N_src, N_dst): x_src alone propagates to N_dst targets
+            adj = sized_adjacency("SAGEConv", adj, x, size, root=(
+                "the root weight (or pass root_weight=False)" if self.lin_r is not None else None))
+            x = (x_src, x_dst if is_pair else None)
         adj = unweighted_adjacency(adj, x, op="SAGEConv")  # checked against x as given
         if self.proj is not None:
             x_src = ops.relu(self.proj(x_src))
