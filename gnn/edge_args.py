@@ -42,6 +42,16 @@ def host_array(op: str, name: str, value, kinds: str = "iu"):
     return array, device
 
 
+def check_sorted_batch(op: str, b: np.ndarray) -> None:
+    """A batch vector must be sorted (non-decreasing), as PyG requires; else a ValueError
+    naming the first place it goes down."""
+    down = np.flatnonzero(b[1:] < b[:-1])
+    if down.size:
+        i = int(down[0])
+        raise ValueError(f"{op}: expected `batch` sorted (non-decreasing), as PyG requires "
+                         f"(got {int(b[i])} then {int(b[i + 1])} at positions {i}, {i + 1})")
+
+
 def index_dtype(array) -> np.dtype:
     """The caller's index dtype when it is int32 or int64, else int64 (PyG's long)."""
     return array.dtype if array.dtype in (np.int32, np.int64) else np.dtype(np.int64)

@@ -11,6 +11,7 @@ import sparsegraph.ops as ops
 from sparsegraph import backend
 from sparsegraph.creation import as_array
 from sparsegraph.gnn.edge_args import (
+    check_sorted_batch,
     count,
     edge_index_array,
     edge_values,
@@ -86,11 +87,7 @@ def _graph_sizes(op: str, batch, batch_size):
     if b.size and int(b.min()) < 0:
         raise ValueError(f"{op}: expected non-negative graph ids in `batch` (got "
                          f"{int(b.min())})")
-    down = np.flatnonzero(b[1:] < b[:-1])
-    if down.size:
-        i = int(down[0])
-        raise ValueError(f"{op}: expected `batch` sorted (non-decreasing), as PyG requires "
-                         f"(got {int(b[i])} then {int(b[i + 1])} at positions {i}, {i + 1})")
+    check_sorted_batch(op, b)
     size = count(op, "batch_size", batch_size, 0)
     top = int(b[-1]) + 1 if b.size else 0
     if size is not None and top > size:

@@ -18,7 +18,7 @@ import numpy as np
 import sparsegraph.ops as ops
 from sparsegraph import backend
 from sparsegraph.creation import full, get_default_dtype, rng_of
-from sparsegraph.sparse_checks import as_index_array
+from sparsegraph.gnn.edge_args import check_sorted_batch, host_array
 from sparsegraph.tensor import TRACE, Tensor, host_values, wrap
 
 __all__ = ["dense_to_sparse", "dropout_edge", "homophily", "index_to_mask", "k_hop_subgraph",
@@ -26,30 +26,9 @@ __all__ = ["dense_to_sparse", "dropout_edge", "homophily", "index_to_mask", "k_h
 
 
 # ---- argument checks ----------------------------------------------------------------------
-def _host(op: str, name: str, value, kinds: str = "iu"):
-    """``(numpy array, device)`` of ``value`` (a Tensor, a numpy / cupy array or nested
-    lists), its values read on the host; TypeError naming ``name`` for another dtype kind."""
-    if isinstance(value, Tensor):
-        device = value.device
-    elif hasattr(value, "dtype") and hasattr(value, "shape"):
-        device = backend.device_of(value)
-    elif isinstance(value, list | tuple):
-        device = backend.CPU
-    else:
-        raise TypeError(f"{op}: expected `{name}` to be a Tensor or an array (got "
-                        f"{type(value).__name__})")
-    array = host_values(value, f"{op}: `{name}` read on the host")
-    array = (backend.to_device(array, "cpu") if hasattr(array, "dtype")
-             else as_index_array(op, name, array))
-    if array.dtype.kind not in kinds:
-        what = "an integer" if kinds == "iu" else "a bool or numeric"
-        raise TypeError(f"{op}: expected `{name}` with {what} dtype (got {array.dtype})")
-    return np.asarray(array), device
-
-
 def _index(op: str, name: str, value, ndim: int = 1):
     """A non-negative int64 index of ``ndim`` dims, and its device."""
-    array, device = _host(op, name, value)
+    array, device = host_array(op, name, value)
     if array.ndim != ndim:
         raise ValueError(f"{op}: expected `{name}` to be {ndim}-D (got shape {array.shape})")
     if array.size and int(array.min()) < 0:
@@ -60,7 +39,7 @@ def _index(op: str, name: str, value, ndim: int = 1):
 
 def _edge_index(op: str, edge_index):
     """``(src, dst, device)``: int64 rows of a ``(2, E)`` edge_index."""
-    ei, device = _host(op, "edge_index", edge_index)
+    ei, device = host_array(op, "edge_index", edge_index)
     if ei.ndim != 2 or ei.shape[0] != 2:
         raise ValueError(f"{op}: expected `edge_index` of shape (2, E) (got {ei.shape})")
     ei, _ = _index(op, "edge_index", ei, 2)
@@ -83,11 +62,7 @@ def _batch(op: str, batch, n: int, batch_size, name: str = "nodes"):
     if n is not None and b.shape[0] != n:
         raise ValueError(f"{op}: expected `batch` with one entry per node ({n} {name}) (got "
                          f"{b.shape[0]})")
-    down = np.flatnonzero(b[1:] < b[:-1])
-    if down.size:
-        i = int(down[0])
-        raise ValueError(f"{op}: expected `batch` sorted (non-decreasing), as PyG requires "
-                         f"(got {int(b[i])} then {int(b[i + 1])} at positions {i}, {i + 1})")
+    check_sorted_batch(op, b)
     size = _count(op, "batch_size", batch_size, 1)
     if size is None:
         size = int(b[-1]) + 1 if b.size else 1
@@ -111,7 +86,7 @@ def index_to_mask(index, size: int | None = None) -> Tensor:
             ``size``, named.
     """
     op = "index_to_mask"
-    idx, device = _host(op, "index", index)
+    idx, device = host_array(op, "index", index)
     idx = idx.reshape(-1).astype(np.int64, copy=False)
     size = _count(op, "size", size)
     if size is None:
@@ -128,7 +103,7 @@ def index_to_mask(index, size: int | None = None) -> Tensor:
 def mask_to_index(mask) -> Tensor:
     """PyG's ``mask_to_index``: the int64 positions of the nonzero (True) entries of a 1-D
     ``mask``."""
-    m, device = _host("mask_to_index", "mask", mask, "biuf")
+    m, device = host_array("mask_to_index", "mask", mask, "biuf")
     if m.ndim != 1:
         raise ValueError(f"mask_to_index: expected `mask` to be 1-D (got shape {m.shape})")
     return _out(np.flatnonzero(m).astype(np.int64), device)
@@ -207,7 +182,7 @@ def dense_to_sparse(adj: Tensor, mask=None):
     m_cols = a.shape[-1]
     rows = np.arange(a.size // m_cols if m_cols else 0)
     if mask is not None:
-        mk, _ = _host(op, "mask", mask, "b")
+        mk, _ = host_array(op, "mask", mask, "b")
         if mk.ndim != 2 or mk.shape != a.shape[:2]:
             raise ValueError(f"{op}: expected `mask` of shape {a.shape[:2]}, (B, N) of `adj` "
                              f"(got {mk.shape})")
@@ -386,7 +361,7 @@ def homophily(edge_index, y, batch=None, method: str = "edge"):
     if method not in ("edge", "node", "edge_insensitive"):
         raise ValueError(f"{op}: expected `method` 'edge', 'node' or 'edge_insensitive' (got "
                          f"{method!r})")
-    labels, _ = _host(op, "y", y, "biuf")
+    labels, _ = host_array(op, "y", y, "biuf")
     labels = labels.reshape(labels.shape[:-1]) if labels.ndim > 1 and labels.shape[-1] == 1 \
         else labels
     if labels.ndim != 1:
