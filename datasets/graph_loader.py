@@ -99,8 +99,10 @@ class GraphLoader:
                         del g[key]
         batch = Graph.batch(graphs)
         for key in self.follow_batch:
-            rows = [g[key].shape[0] if key in g and getattr(g[key], "ndim", 0) else 1
-                    for g in graphs]
+            # PyG makes one for the keys the graphs hold (not an excluded or absent one)
+            if key in self.exclude_keys or not all(key in g for g in graphs):
+                continue
+            rows = [g[key].shape[0] if getattr(g[key], "ndim", 0) else 1 for g in graphs]
             batch[f"{key}_batch"] = wrap(np.repeat(np.arange(len(graphs)), rows))
         return batch
 

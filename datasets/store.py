@@ -130,12 +130,19 @@ def _restore(old: pathlib.Path, folder: pathlib.Path) -> None:
     When ``folder`` is taken again (another process installed its copy meanwhile) the earlier
     save is stale and dropped; when it cannot be moved back otherwise, it stays in ``old``."""
     saved = old / "saved"
-    if saved.exists() or saved.is_symlink():
+    for _ in range(INSTALL_ATTEMPTS):
+        if not (saved.exists() or saved.is_symlink()):
+            break
         try:
             os.replace(saved, folder)
+            break
         except OSError:
-            if not (folder.exists() or folder.is_symlink()):
-                return  # kept aside in `old`: never delete the only copy
+            if folder.exists() or folder.is_symlink():
+                break  # another process's copy is in place: ours is stale
+            # taken when we tried, moved aside by yet another process since: try again (a
+            # return here left `old` behind for good)
+    else:
+        return  # kept aside in `old`: never delete the only copy
     shutil.rmtree(old, ignore_errors=True)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 import sparsegraph.ops as ops
 from sparsegraph import backend
+from sparsegraph.sparse import SparseTensor
 from sparsegraph.sparse_checks import as_index_array
 from sparsegraph.tensor import Tensor, host_values, wrap
 
@@ -22,6 +23,11 @@ MISSING = "???"
 def host_array(op: str, name: str, value, kinds: str = "iu"):
     """``(numpy array, device)`` of ``value`` (a Tensor, a numpy / cupy array or nested
     lists) read on the host; TypeError naming ``name`` for another type or dtype kind."""
+    if isinstance(value, SparseTensor):  # PyG's functions also take torch_sparse adjacencies
+        raise TypeError(f"{op}: expected `{name}` to be a Tensor or an array (got a "
+                        "SparseTensor); pass its (2, E) edge_index, "
+                        "sparsegraph.gnn.to_edge_index(adj), or use the SparseTensor "
+                        "functions of sparsegraph.ops (add_self_loops, to_undirected, ...)")
     if isinstance(value, Tensor):
         device = value.device
     elif hasattr(value, "dtype") and hasattr(value, "shape"):

@@ -15,7 +15,7 @@ import numpy as np
 import sparsegraph.ops as ops
 from sparsegraph import backend
 from sparsegraph.autograd.function import Function
-from sparsegraph.creation import get_default_dtype
+from sparsegraph.creation import get_default_dtype, ones_like
 from sparsegraph.gnn.edge_args import count, host_array
 from sparsegraph.tensor import Tensor, host_values, wrap
 
@@ -34,12 +34,19 @@ def scatter(src: Tensor, index, dim: int = 0, dim_size: int | None = None,
         dim: the axis reduced. (default: 0)
         dim_size: outputs along ``dim`` (default ``max(index) + 1``).
         reduce: ``"sum"`` (alias ``"add"``), ``"mean"``, ``"max"`` or ``"min"`` (PyG's
-            ``"mul"`` / ``"any"`` are not supported); empty outputs are 0, as in PyG.
+            ``"mul"`` / ``"any"`` are not supported); empty outputs are 0, as in PyG; the
+            mean of integers is a float (PyG's true division by the count).
 
     Example:
         >>> scatter(sg.tensor([[1.0, 2.0], [3.0, 4.0]]), [1, 1], 1, 3).tolist()
         [[0.0, 3.0, 0.0], [0.0, 7.0, 0.0]]
     """
+    if reduce == "mean" and isinstance(src, Tensor) and src.dtype.kind in "biu":
+        # PyG's mean is the sum over the count, a true division: integers give floats
+        total = ops.scatter(src, index, dim_size=dim_size, reduce="sum", dim=dim)
+        members = ops.scatter(ones_like(src), index, dim_size=dim_size, reduce="sum",
+                              dim=dim)
+        return total / members.clamp(min=1)
     return ops.scatter(src, index, dim_size=dim_size, reduce=reduce, dim=dim)
 
 

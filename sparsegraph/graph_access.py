@@ -8,6 +8,8 @@ A mixin of `sparsegraph.graph.Graph`: it reads the graph's attributes and `Graph
 
 from __future__ import annotations
 
+import numpy as np
+
 from sparsegraph.graph_fields import CORE_FIELDS
 
 
@@ -58,11 +60,15 @@ class GraphAccess:
                 (``edge_weight`` of an unweighted graph too, as ``"edge_weight" in g`` is
                 False: read ``g.edge_weight`` for its implicit ones).
         """
-        if self.batch is not None and not isinstance(key, str | bool) and (
-                isinstance(key, slice) or hasattr(key, "__index__")):
-            # a batch's graphs by position, as PyG's Batch: batch[i], batch[1:3]
-            return self.get_example(key) if not isinstance(key, slice) else (
-                self.to_data_list()[key])
+        if self.batch is not None and not isinstance(key, str | bool):
+            # a batch's graphs by position, as PyG's Batch: batch[i], batch[1:3], batch[[0, 2]]
+            if isinstance(key, slice):
+                return self.to_data_list()[key]
+            if hasattr(key, "__index__") and not hasattr(key, "shape") or (
+                    getattr(key, "shape", None) == ()):
+                return self.get_example(int(key))
+            if isinstance(key, list | tuple) or hasattr(key, "shape"):
+                return self._examples(key)
         if not isinstance(key, str):
             raise TypeError(f"Graph: expected an attribute name (a str) as key (got "
                             f"{type(key).__name__} {key!r})")
@@ -155,14 +161,33 @@ class GraphAccess:
         ``Batch.to_data_list`` (`unbatch`)."""
         return self.unbatch()
 
+    def _examples(self, index) -> list:
+        """The graphs at ``index``: integer positions or a bool mask over the graphs."""
+        ids = np.asarray(index.detach().numpy() if hasattr(index, "detach") else index)
+        n = self.num_graphs
+        if ids.dtype == np.bool_:
+            if ids.shape != (n,):
+                raise IndexError(f"Graph: expected a bool mask of {n} graphs (got shape "
+                                 f"{ids.shape})")
+            ids = np.flatnonzero(ids)
+        elif ids.size and ids.dtype.kind not in "iu" or ids.ndim != 1:
+            raise TypeError(f"Graph: expected graph positions (ints) or a bool mask to index a "
+                            f"batch (got {type(index).__name__} of dtype {ids.dtype}, shape "
+                            f"{ids.shape})")
+        graphs = self.to_data_list()
+        return [graphs[self._position(int(i), n)] for i in ids]
+
+    @staticmethod
+    def _position(idx: int, n: int) -> int:
+        if not -n <= idx < n:
+            raise IndexError(f"Graph.get_example: expected an index in [{-n}, {n}) for a batch "
+                             f"of {n} graphs (got {idx})")
+        return idx
+
     def get_example(self, idx: int):
         """Graph ``idx`` of a batch (negative counts from the end), PyG's
         ``Batch.get_example``."""
         if isinstance(idx, bool) or not hasattr(idx, "__index__"):
             raise TypeError(f"Graph.get_example: expected an int index (got "
                             f"{type(idx).__name__} {idx!r})")
-        n = self.num_graphs
-        if not -n <= idx < n:
-            raise IndexError(f"Graph.get_example: expected an index in [{-n}, {n}) for a batch "
-                             f"of {n} graphs (got {idx})")
-        return self.unbatch()[idx]
+        return self.unbatch()[self._position(int(idx), self.num_graphs)]

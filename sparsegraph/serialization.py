@@ -262,7 +262,8 @@ def load(f, map_location=None, *, weights_only=None):
     Args:
         f: a path (str or os.PathLike) or a readable, seekable binary file object (read a
             pipe or socket into ``io.BytesIO`` first).
-        map_location: a device ("cpu", "cuda", ...) for the Tensors. (default: CPU)
+        map_location: a device ("cpu", "cuda", ...) for the Tensors (a RuntimeError, before
+            reading, when it is not usable here, as torch.load's). (default: CPU)
         weights_only: accepted for torch compatibility (True, False or None); either way
             nothing is unpickled, so False does not allow arbitrary objects.
 
@@ -281,6 +282,10 @@ def load(f, map_location=None, *, weights_only=None):
         except ValueError:
             raise ValueError(f"load: expected `map_location` to be a device ('cpu', 'cuda' or "
                              f"'cuda:N') or None (got {map_location!r})") from None
+        if map_location != "cpu" and not backend.cuda_available():  # not the file's fault
+            raise RuntimeError(f"load: map_location={str(map_location)!r} but no CUDA device is "
+                               f"usable here ({backend.cuda_status()}); load with "
+                               "map_location='cpu'")
     if not hasattr(f, "read"):
         name = os.fspath(f)
         with open(name, "rb") as fh:  # FileNotFoundError / PermissionError pass through

@@ -31,3 +31,17 @@ def test_bad_positions_and_plain_graphs():
         batch.get_example("0")
     with pytest.raises(TypeError, match="expected an attribute name"):
         graphs()[0][0]  # a plain graph has no graphs by position
+
+
+def test_lists_arrays_tensors_and_masks_select_graphs():
+    import sparsegraph as sg
+
+    batch = Graph.batch(graphs())
+    for index in ([0, 2], np.array([0, 2]), sg.tensor([0, 2]), np.array([True, False, True]),
+                  (0, -1)):
+        assert [g.num_nodes for g in batch[index]] == [2, 4]
+    assert batch[np.int64(1)].num_nodes == 3 and batch[sg.tensor(1)].num_nodes == 3
+    with pytest.raises(IndexError, match="expected a bool mask of 3 graphs"):
+        batch[np.array([True, False])]
+    with pytest.raises(TypeError, match="expected graph positions"):
+        batch[np.array([0.5])]

@@ -244,3 +244,15 @@ def test_tied_tensors_are_stored_once_and_load_sharing_one_array(tmp_path):
     fresh = sg.nn.Sequential(sg.nn.Linear(3, 3), sg.nn.Linear(3, 3))
     fresh.load_state_dict(sd)
     np.testing.assert_array_equal(fresh[1].weight.detach().numpy(), a.weight.detach().numpy())
+
+
+def test_load_to_an_unusable_device_names_the_device_not_the_file(tmp_path, monkeypatch):
+    from sparsegraph import backend
+
+    monkeypatch.setattr(backend, "cuda_available", lambda: False)
+    path = tmp_path / "c.npz"
+    sg.save({"w": sg.ones(2)}, path)
+    with pytest.raises(RuntimeError, match=r"load: map_location='cuda:0' but no CUDA device is "
+                                           r"usable here .*map_location='cpu'"):
+        sg.load(path, map_location="cuda")
+    assert sg.load(path, map_location="cpu")["w"].tolist() == [1.0, 1.0]

@@ -31,3 +31,10 @@ def test_worker_arguments_are_accepted_and_checked():
         GraphLoader([pair(2, 1)], num_workers=-1)
     with pytest.raises(TypeError, match="expected `follow_batch` to be a list of attribute"):
         GraphLoader([pair(2, 1)], follow_batch="x_t")
+
+
+def test_follow_batch_skips_absent_and_excluded_keys():
+    graphs = [pair(2, 3), pair(4, 1)]
+    batch = next(iter(GraphLoader(graphs, batch_size=2, follow_batch=["pos", "x_t"],
+                                  exclude_keys=["x_t"])))
+    assert "pos_batch" not in batch and "x_t_batch" not in batch and "x_t" not in batch
