@@ -189,3 +189,28 @@ def test_a_preset_cache_folder_holding_other_files_is_refused_by_name(tmp_path, 
                                          r"remove it or choose another folder"):
         synthetic.load_synthetic("tiny", root=tmp_path)
     assert (folder / "notes.txt").read_text() == "mine"
+
+
+def test_a_save_moved_aside_goes_back_when_the_folder_frees_again(tmp_path, monkeypatch):
+    """The interleaving behind a leftover `.x.old.*`: putting the earlier save back fails
+    because another process's copy is there, which a third process then moves aside: the
+    next attempt puts it back instead of leaving it in the temp folder for good."""
+    import errno
+    import os
+
+    from sparsegraph.datasets import store
+
+    folder, old = tmp_path / "x", tmp_path / ".x.old.1"
+    (old / "saved").mkdir(parents=True)
+    (old / "saved" / "meta.json").write_text("{}")
+    real, calls = os.replace, []
+
+    def taken_once(src, dst):
+        calls.append(dst)
+        if len(calls) == 1:
+            raise OSError(errno.ENOTEMPTY, "taken", str(dst))
+        return real(src, dst)
+
+    monkeypatch.setattr(store.os, "replace", taken_once)
+    store._restore(old, folder)
+    assert (folder / "meta.json").read_text() == "{}" and not old.exists()
