@@ -137,7 +137,9 @@ class SampledBlocks:
 
     @property
     def num_sampled_edges(self) -> list[int]:
-        """Edges sampled by each hop, from the seeds outwards (PyG's per-hop list)."""
+        """Edges each hop's block holds, from the seeds outwards: every node reached so far
+        gets its in-edges sampled again, so these add up to more than `edge_index`'s edges
+        (PyG's list counts only each hop's new targets' edges)."""
         return [b.nnz for b in self.blocks[::-1]]
 
     def __repr__(self) -> str:
@@ -317,6 +319,29 @@ def gather_rows(x, index: np.ndarray):
     return wrap(_take(a, index))
 
 
+def _check_pyg_options(replace, directed, disjoint, subgraph_type, transform,
+                       filter_per_worker, num_workers) -> None:
+    """PyG NeighborLoader's options: the values this sampler implements, others named."""
+    for name, value, ours in (("replace", replace, False), ("directed", directed, True),
+                              ("disjoint", disjoint, False),
+                              ("subgraph_type", subgraph_type, "directional")):
+        if not (value is ours or value == ours) or isinstance(value, bool) != isinstance(
+                ours, bool):
+            raise ValueError(f"NeighborLoader: {name}={value!r} is not supported: the sampler "
+                             f"draws in-neighbours without replacement, one directed block per "
+                             f"hop ({name}={ours!r})")
+    if transform is not None and not callable(transform):
+        raise TypeError(f"NeighborLoader: expected a callable `transform` or None (got "
+                        f"{type(transform).__name__})")
+    if filter_per_worker is not None and not isinstance(filter_per_worker, bool):
+        raise TypeError(f"NeighborLoader: expected `filter_per_worker` True, False or None "
+                        f"(got {filter_per_worker!r})")
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int | np.integer) or (
+            num_workers < 0):
+        raise ValueError(f"NeighborLoader: expected an int num_workers >= 0 (got "
+                         f"{num_workers!r})")
+
+
 class NeighborLoader:
     """Mini-batches of seed nodes with their sampled blocks, features and labels, and the
     sampled edges' ``edge_attr`` rows when the graph has them (PyG's ``NeighborLoader``).
@@ -325,7 +350,7 @@ class NeighborLoader:
         graph: a `Graph` (its ``x`` and ``y`` may be memory-mapped, see
             `load_on_disk` in the datasets package).
         num_neighbors: fan-out per hop from the seeds, e.g. ``[15, 10, 5]``; ``-1`` = all.
-        batch_size: seed nodes per batch (> 0).
+        batch_size: seed nodes per batch (> 0). (default: 1, as PyG's)
         shuffle: a fresh permutation of ``input_nodes`` every epoch. (default: False)
         input_nodes: seed node ids or a boolean mask (default: every node).
         seed: drives shuffling and sampling (default: drawn from the global generator).
@@ -333,6 +358,10 @@ class NeighborLoader:
         num_workers, pin_memory, persistent_workers: torch DataLoader's, accepted for PyG code
             (``num_workers`` an int >= 0): batches are sampled in this process, with numba's
             threads.
+        replace, directed, disjoint, subgraph_type: PyG's sampling options, taken at the
+            values this sampler has (False, True, False, "directional"); others are refused
+            by name. transform: PyG's: a callable run on each batch.
+            filter_per_worker: accepted (one process).
 
     Each ``iter(loader)`` is one epoch: epoch ``e`` uses its own permutation and sampling
     stream, so two loaders with the same seed yield the same batches. ``loader.timings`` holds
@@ -341,8 +370,10 @@ class NeighborLoader:
     ``batch.to(device)`` moves a batch (`train_minibatch` moves each to the model's).
     """
 
-    def __init__(self, graph, num_neighbors, batch_size: int, shuffle: bool = False,
-                 input_nodes=None, seed=None, drop_last: bool = False, *,
+    def __init__(self, graph, num_neighbors, batch_size: int = 1, shuffle: bool = False,
+                 input_nodes=None, seed=None, drop_last: bool = False, *, replace: bool = False,
+                 directed: bool = True, disjoint: bool = False,
+                 subgraph_type: str = "directional", transform=None, filter_per_worker=None,
                  num_workers: int = 0, pin_memory: bool = False,
                  persistent_workers: bool = False):
         if not isinstance(graph, Graph):
@@ -352,10 +383,9 @@ class NeighborLoader:
                             f"{type(batch_size).__name__})")
         if batch_size <= 0:
             raise ValueError(f"NeighborLoader: expected `batch_size` > 0 (got {batch_size})")
-        if isinstance(num_workers, bool) or not isinstance(num_workers, int | np.integer) or (
-                num_workers < 0):
-            raise ValueError(f"NeighborLoader: expected an int num_workers >= 0 (got "
-                             f"{num_workers!r})")
+        _check_pyg_options(replace, directed, disjoint, subgraph_type, transform,
+                           filter_per_worker, num_workers)
+        self.transform = transform
         for name, flag in (("shuffle", shuffle), ("drop_last", drop_last),
                            ("pin_memory", pin_memory),
                            ("persistent_workers", persistent_workers)):
@@ -407,7 +437,7 @@ class NeighborLoader:
                 batch.edge_attr = [wrap(_take(edge_attr, e)) for e in batch.e_id]
             timings["sample_s"] += t1 - t0
             timings["gather_s"] += time.perf_counter() - t1
-            yield batch
+            yield batch if self.transform is None else self.transform(batch)
 
     def __repr__(self) -> str:
         return (f"NeighborLoader(num_nodes={self.graph.num_nodes}, "

@@ -90,3 +90,26 @@ def test_worker_arguments_are_accepted_and_checked():
         NeighborLoader(g, [2], batch_size=2, num_workers=-1)
     with pytest.raises(TypeError, match="expected a bool `pin_memory`"):
         NeighborLoader(g, [2], batch_size=2, pin_memory="yes")
+
+
+def test_pygs_tutorial_call_and_its_batch():
+    # PyG's "Scaling GNNs via Neighbor Sampling": 0 <- 1, 0 <- 2, 1 <- 3, 2 <- 4, ...
+    edge_index = np.array([[1, 2, 3, 4, 5, 6], [0, 0, 1, 2, 3, 4]])
+    g = Graph(x=np.arange(7, dtype=np.float32)[:, None], edge_index=edge_index, num_nodes=7)
+    loader = NeighborLoader(g, input_nodes=sg.tensor([0, 1]), num_neighbors=[2, 1],
+                            batch_size=1, replace=False, shuffle=False, directed=True,
+                            filter_per_worker=None, transform=lambda b: b)
+    b = next(iter(loader))
+    assert b.batch_size == 1 and b.n_id.tolist() == [0, 1, 2, 3, 4]
+    glob = {(int(b.n_id[s]), int(b.n_id[t])) for s, t in b.edge_index.numpy().T}
+    assert glob == {(1, 0), (2, 0), (3, 1), (4, 2)}
+    assert len(NeighborLoader(g, [1])) == 7  # batch_size defaults to 1, as PyG's
+
+
+@pytest.mark.parametrize("kw", [{"replace": True}, {"disjoint": True}, {"directed": False},
+                                {"subgraph_type": "induced"}])
+def test_sampling_options_it_does_not_have_are_named(kw):
+    g = Graph(edge_index=np.array([[0, 1], [1, 0]]), num_nodes=2)
+    with pytest.raises(ValueError, match=rf"NeighborLoader: {next(iter(kw))}=.* is not "
+                                         "supported"):
+        NeighborLoader(g, [1], **kw)
