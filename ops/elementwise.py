@@ -317,15 +317,16 @@ _WRAPPING = ("add", "sub", "mul", "floor_divide", "remainder", "fmod", "add_", "
              "bitwise_and", "bitwise_or", "bitwise_xor")
 
 
-def _int_scalars_in_range(op: str, a, b) -> tuple:
+def _int_scalars_in_range(op: str, a, b, wraps: bool | None = None) -> tuple:
     """``(a, b)`` with an int operand (Python or numpy) of an integer tensor's op in that
     tensor's range: PyTorch casts the scalar to the tensor's dtype, so the arithmetic ops wrap
     it (``u8 * -1`` is ``u8 * 255``, ``[255, 254]``); numpy 2 raises a bare OverflowError,
-    which the other ops name here instead."""
-    return fit_int_scalar(op, a, b), fit_int_scalar(op, b, a)
+    which the other ops name here instead. ``wraps`` (default: ``op in _WRAPPING``) says
+    which."""
+    return fit_int_scalar(op, a, b, wraps), fit_int_scalar(op, b, a, wraps)
 
 
-def fit_int_scalar(op: str, scalar, tensor):
+def fit_int_scalar(op: str, scalar, tensor, wraps: bool | None = None):
     """``scalar`` as `_int_scalars_in_range` takes it for an op with ``tensor`` (the in-place
     ops too); anything else is returned as it is."""
     if (not isinstance(tensor, Tensor) or tensor.dtype.kind not in "iu"
@@ -334,7 +335,7 @@ def fit_int_scalar(op: str, scalar, tensor):
     info = np.iinfo(tensor.dtype)
     if info.min <= scalar <= info.max:
         return scalar
-    if op not in _WRAPPING or not -2**63 <= scalar < 2**64:
+    if not (op in _WRAPPING if wraps is None else wraps) or not -2**63 <= scalar < 2**64:
         raise ValueError(f"{op}: the integer {int(scalar)} is out of range for the "
                          f"{tensor.dtype} tensor ([{info.min}, {info.max}])")
     span = 1 << info.bits
@@ -351,6 +352,11 @@ def binary_op(name: str, cls=None, doc: str | None = None):
     operands checked, numpy's dtype errors named after ``name``."""
     cls = FUNCTIONS[name] if cls is None else cls
     no_bool_loop = cls.__name__ in _NO_BOOL_LOOP
+    # true division computes in float with the int scalar's true value (``i8 / 300`` is
+    # ``[.., 0.0033, ..]``, as PyTorch's); trunc division casts it to the tensor's dtype, as
+    # floor division (``//``) and PyTorch's kernels do
+    true_division = cls is FUNCTIONS["div"]
+    wraps = name in _WRAPPING or cls.__name__ == "TruncDivide"
 
     def op(input, other):
         a, b = _binary_args(name, input, other)
@@ -358,7 +364,8 @@ def binary_op(name: str, cls=None, doc: str | None = None):
             a, b, out = _bool_operands(name, a, b)
             if out is not None:
                 return out
-        a, b = _int_scalars_in_range(name, a, b)
+        if not true_division:
+            a, b = _int_scalars_in_range(name, a, b, wraps)
         try:
             return cls.apply(a, b)
         except (TypeError, ValueError) as exc:  # numpy's dtype rules, named after the op
@@ -513,12 +520,15 @@ def _check_bitwise(op: str, *args) -> None:
 def _bitwise(name, n_inputs):
     cls = _no_grad_function(name, n_inputs)
 
-    def op(*args):
-        _check_bitwise(name, *args)
-        if n_inputs == 2:
-            args = _int_scalars_in_range(name, *_binary_args(name, *args))
-        return cls.apply(*args)
+    def binary(input, other):
+        _check_bitwise(name, input, other)
+        return cls.apply(*_int_scalars_in_range(name, *_binary_args(name, input, other)))
 
+    def unary(input):
+        _check_bitwise(name, input)
+        return cls.apply(input)
+
+    op = binary if n_inputs == 2 else unary  # torch's signatures: (input, other), (input)
     op.__name__ = name
     op.__doc__ = f"Elementwise ``{name}`` of integer or bool tensors (no gradient)."
     return op

@@ -12,6 +12,7 @@ import numpy as np
 
 from sparsegraph import backend
 from sparsegraph.autograd.function import Function
+from sparsegraph.autograd.grad_mode import is_grad_enabled
 from sparsegraph.backend import device_type, xp_of
 from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import (
@@ -26,8 +27,16 @@ from sparsegraph.ops._util import (
     unbroadcast,
 )
 from sparsegraph.ops.activation import relu, sigmoid, tanh
-from sparsegraph.ops.elementwise import fit_int_scalar
+from sparsegraph.ops.elementwise import (
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
+    fit_int_scalar,
+)
+from sparsegraph.ops.elementwise import pow as power
 from sparsegraph.ops.index import _check_range, _index_array, check_index_shape
+from sparsegraph.ops.rounding import floor_divide, remainder
 from sparsegraph.ops.ternary import clamp_bounds, clamp_grads, lerp
 from sparsegraph.tensor import Tensor
 
@@ -275,10 +284,8 @@ def fill_(input: Tensor, value) -> Tensor:
                         f"{type(value).__name__} {value!r})")
     elif input.dtype.kind in "biu" and not np.isfinite(value):
         raise ValueError(f"fill_: `value` {value!r} cannot be converted to {input.dtype}")
-    elif input.dtype.kind in "iu" and isinstance(value, int | np.integer) and not (
-            np.iinfo(input.dtype).min <= value <= np.iinfo(input.dtype).max):
-        raise ValueError(f"fill_: `value` {value!r} cannot be converted to {input.dtype} "
-                         "without overflow")
+    else:
+        backend.check_fits("fill_", "value", value, input.dtype)
     return Fill.apply_inplace(input, value)
 
 
@@ -326,6 +333,61 @@ def lerp_(input: Tensor, end: Tensor, weight) -> Tensor:
                          f"{shape_of(weight)} broadcastable to the tensor's shape {input.shape} "
                          f"(the result has shape {out.shape})")
     return Copy.apply_inplace(input, out, inplace_name="lerp_")
+
+
+# ---- torch's x &= y, |=, ^=, //=, %=, **= (and bitwise_and_, ...: methods only) -----------
+def _rewritten(op: str, fn, input: Tensor, *other) -> Tensor:
+    """``fn(input, *other)`` written back into ``input`` through `Copy` (recorded, version
+    bumped, a view's base changed too), as PyTorch's in-place operators: the result must keep
+    ``input``'s shape and cast to its dtype within its kind. When a gradient is recorded ``fn``
+    reads a copy of ``input``, so what it saves for backward (``pow`` saves its base) is not
+    the array the write overwrites: the gradient is ``fn``'s, exactly (``x **= 2`` gives
+    ``2 x``)."""
+    other = tuple(_as_operand(input, o) for o in other)
+    _check(op, input, *other)
+    recorded = is_grad_enabled() and any(getattr(t, "requires_grad", False)
+                                         for t in (input, *other))
+    out = fn(input.clone() if recorded else input, *other)
+    if out.shape != input.shape:  # a 0-d input with a 1-element operand
+        raise ValueError(f"{op}: the result of shape {out.shape} does not fit the tensor's "
+                         f"shape {input.shape}")
+    _check_cast(op, input, out.dtype)
+    return Copy.apply_inplace(input, out, inplace_name=op)
+
+
+def bitwise_and_(input: Tensor, other) -> Tensor:
+    """``input &= other`` in place (integer or bool tensors; an int scalar wraps, as `&`)."""
+    return _rewritten("bitwise_and_", bitwise_and, input, other)
+
+
+def bitwise_or_(input: Tensor, other) -> Tensor:
+    """``input |= other`` in place."""
+    return _rewritten("bitwise_or_", bitwise_or, input, other)
+
+
+def bitwise_xor_(input: Tensor, other) -> Tensor:
+    """``input ^= other`` in place."""
+    return _rewritten("bitwise_xor_", bitwise_xor, input, other)
+
+
+def bitwise_not_(input: Tensor) -> Tensor:
+    """``~input`` written into ``input``."""
+    return _rewritten("bitwise_not_", bitwise_not, input)
+
+
+def floor_divide_(input: Tensor, other) -> Tensor:
+    """``input //= other`` in place (rounded toward -inf; an int scalar wraps, as `//`)."""
+    return _rewritten("floor_divide_", floor_divide, input, other)
+
+
+def remainder_(input: Tensor, other) -> Tensor:
+    """``input %= other`` in place (Python's ``%``; differentiable, as `remainder`)."""
+    return _rewritten("remainder_", remainder, input, other)
+
+
+def pow_(input: Tensor, exponent) -> Tensor:
+    """``input **= exponent`` in place; differentiable, with `pow`'s gradient."""
+    return _rewritten("pow_", power, input, exponent)
 
 
 # ---- torch's Tensor.scatter_ / scatter_add_ -------------------------------------------------

@@ -357,3 +357,19 @@ def promote(a, b, floating: bool = False) -> tuple:
 def as_floating(array):
     """``array``, or a default-float copy of an integer / bool one (sqrt, exp, ... of ints)."""
     return array if array.dtype.kind == "f" else array.astype(DEFAULT_FLOAT)
+
+
+def check_fits(op: str, name: str, value, dtype) -> None:
+    """PyTorch's overflow check for a number written into a tensor of ``dtype`` (`full`,
+    `fill_`, `masked_fill`, ``t[i] = v``, `index_fill`): a ValueError naming ``op`` and the
+    argument ``name`` when ``dtype`` is an integer dtype whose range does not hold ``value``,
+    a Python or numpy int or float (a float is truncated, so only its range counts; nan and inf
+    never fit). Anything else (bools, Tensors, a float or bool ``dtype``) passes unchecked."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iu" or isinstance(value, bool | np.bool_) or not isinstance(
+            value, int | float | np.integer | np.floating):
+        return
+    info = np.iinfo(dtype)
+    if not info.min <= value <= info.max:  # nan compares False: refused too
+        raise ValueError(f"{op}: `{name}` {value!r} cannot be converted to {dtype} without "
+                         f"overflow (its range is [{info.min}, {info.max}])")

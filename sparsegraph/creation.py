@@ -312,6 +312,7 @@ def _filled(fill, size, dtype, device, requires_grad, op="full", keyword=None):
         raise TypeError(f"{op}: expected `fill_value` to be a number (got "
                         f"{type(fill).__name__} {fill!r})")
     dtype = _dtype(dtype)
+    backend.check_fits(op, "fill_value", fill, dtype)  # numpy's ints would wrap silently
     try:
         array = xp.full(_shape(size, op, keyword), fill, dtype=dtype)
     except OverflowError:  # numpy's bare "out of bounds" (PyTorch: cannot be converted)
@@ -425,8 +426,8 @@ def empty_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 def full_like(t, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     dtype = t.dtype if dtype is None else dtype
-    return full(t.shape, fill_value, dtype=dtype, device=t.device if device is None else device,
-                requires_grad=requires_grad)
+    return _filled(fill_value, tuple(t.shape), dtype, t.device if device is None else device,
+                   requires_grad, "full_like")
 
 
 # ---- random -----------------------------------------------------------------------------------

@@ -140,6 +140,30 @@ class TensorMethods(ShapeMethods):
     def __rxor__(self, other):
         return _ops().bitwise_xor(other, self)
 
+    def bitwise_and(self, other):
+        return _ops().bitwise_and(self, other)
+
+    def bitwise_or(self, other):
+        return _ops().bitwise_or(self, other)
+
+    def bitwise_xor(self, other):
+        return _ops().bitwise_xor(self, other)
+
+    def bitwise_not(self):
+        return _ops().bitwise_not(self)
+
+    def logical_and(self, other):
+        return _ops().logical_and(self, other)
+
+    def logical_or(self, other):
+        return _ops().logical_or(self, other)
+
+    def logical_xor(self, other):
+        return _ops().logical_xor(self, other)
+
+    def logical_not(self):
+        return _ops().logical_not(self)
+
     def __getitem__(self, key):
         return _ops().getitem(self, key)
 
@@ -172,6 +196,38 @@ class TensorMethods(ShapeMethods):
 
     def __itruediv__(self, other):
         return _ops().div_(self, other)
+
+    # NOTE: so are &= |= ^= //= %= **= (without them Python would rebind the name to a new
+    # tensor, and a stored mask or the base of a view would not change)
+    def __iand__(self, other):
+        return _ops().inplace.bitwise_and_(self, other)
+
+    def __ior__(self, other):
+        return _ops().inplace.bitwise_or_(self, other)
+
+    def __ixor__(self, other):
+        return _ops().inplace.bitwise_xor_(self, other)
+
+    def __ifloordiv__(self, other):
+        return _ops().inplace.floor_divide_(self, other)
+
+    def __imod__(self, other):
+        return _ops().inplace.remainder_(self, other)
+
+    def __ipow__(self, other):
+        return _ops().inplace.pow_(self, other)
+
+    def bitwise_and_(self, other):
+        return _ops().inplace.bitwise_and_(self, other)
+
+    def bitwise_or_(self, other):
+        return _ops().inplace.bitwise_or_(self, other)
+
+    def bitwise_xor_(self, other):
+        return _ops().inplace.bitwise_xor_(self, other)
+
+    def bitwise_not_(self):
+        return _ops().inplace.bitwise_not_(self)
 
     def zero_(self):
         return _ops().fill_(self, 0)
