@@ -17,6 +17,7 @@ RANK = {  # lower rank = lower layer; equal ranks may not import each other unle
     "sparsegraph.tensor_methods": 2,  # below tensor: its operators and methods, no state
     "sparsegraph.tensor": 2.5,
     "sparsegraph.creation": 3,
+    "sparsegraph.cuda": 3.2,  # torch.cuda's calls: backend, and creation's manual_seed
     "sparsegraph.sparse": 3,
     "sparsegraph.sparse_structure": 2.8,  # below sparse: the pattern, its caches and kernels
     "sparsegraph.sparse_checks": 2.6,  # below sparse: its checks, on tensor only
