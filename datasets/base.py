@@ -59,8 +59,10 @@ class Dataset(metaclass=_PygCallOrder):
     they built valid graphs; a corrupt or invalid cache is ignored and rebuilt, invalid raw
     files are a ValueError naming them.
 
-    ``transform`` / ``pre_transform`` (callables such as `sparsegraph.transforms`' or None,
-    PyG's arguments): ``pre_transform`` runs once on each graph after they are built (from
+    ``transform`` / ``pre_transform`` / ``pre_filter`` (callables such as
+    `sparsegraph.transforms`' or None, PyG's arguments; ``pre_filter(g)`` True keeps a graph of
+    a multi-graph dataset, before ``pre_transform``): ``pre_transform`` runs once on each graph
+    after they are built (from
     the raw files or the cache, which never holds its result), ``transform`` on every access
     (``ds[i]``, iteration); a non-callable one is a TypeError naming it.
     """
@@ -70,10 +72,10 @@ class Dataset(metaclass=_PygCallOrder):
     files: dict = {}
 
     def __init__(self, root=None, *, download: bool = True, cache_dir=None, transform=None,
-                 pre_transform=None):
+                 pre_transform=None, pre_filter=None):
         op = type(self).__name__
         check_bool(op, "download", download)
-        set_transforms(self, transform, pre_transform)  # refused before any file is read
+        set_transforms(self, transform, pre_transform, pre_filter)  # before any file is read
         self.root = data_root(root, op)
         self.raw_dir = self.root / self.folder
         self.cache_dir = (folder_arg(op, "cache_dir", cache_dir) if cache_dir is not None
@@ -186,14 +188,17 @@ class Dataset(metaclass=_PygCallOrder):
 
 
 # ---- transform= / pre_transform= (PyG's dataset arguments) -------------------------------------
-def set_transforms(dataset, transform, pre_transform) -> None:
-    """Check and keep a dataset's ``transform`` and ``pre_transform`` (callables or None)."""
-    for name, value in (("transform", transform), ("pre_transform", pre_transform)):
+def set_transforms(dataset, transform, pre_transform, pre_filter=None) -> None:
+    """Check and keep a dataset's ``transform``, ``pre_transform`` and ``pre_filter``
+    (callables or None)."""
+    for name, value in (("transform", transform), ("pre_transform", pre_transform),
+                        ("pre_filter", pre_filter)):
         if value is not None and not callable(value):
             raise TypeError(f"{type(dataset).__name__}: expected `{name}` to be callable, e.g. "
                             f"sparsegraph.transforms.NormalizeFeatures(), or None (got "
                             f"{type(value).__name__} {value!r})")
     dataset.transform, dataset.pre_transform = transform, pre_transform
+    dataset.pre_filter = pre_filter
 
 
 def pre_transformed(dataset, data):
@@ -201,6 +206,9 @@ def pre_transformed(dataset, data):
     the graphs are built: the parsed arrays in the cache never hold its result, so the cache
     stays valid whatever the pre_transform (PyG stores the pre-transformed data instead and
     warns when the argument changes)."""
+    keep = getattr(dataset, "pre_filter", None)
+    if keep is not None and isinstance(data, list):  # PyG: the filter first, then pre_transform
+        data = [g for g in data if _kept(dataset, keep, g)]
     pre = dataset.pre_transform
     if pre is None:
         return data
@@ -211,6 +219,15 @@ def pre_transformed(dataset, data):
                             f"Graph, the dataset's stored data (got {type(g).__name__} for "
                             f"graph {i})")
     return graphs if isinstance(data, list) else graphs[0]
+
+
+def _kept(dataset, keep, g) -> bool:
+    verdict = keep(g)
+    if not isinstance(verdict, bool | np.bool_) and not (
+            hasattr(verdict, "shape") and verdict.shape == () and verdict.dtype == np.bool_):
+        raise TypeError(f"{type(dataset).__name__}: expected `pre_filter` to return True or "
+                        f"False for a graph (got {type(verdict).__name__} {verdict!r})")
+    return bool(verdict)
 
 
 def transformed(dataset, graph):

@@ -180,6 +180,8 @@ class TUDataset(Dataset):
             named above the checksummed files; for any other name the required ones and
             every optional ``NAME_{node,edge}_{labels,attributes}.txt`` and
             ``NAME_graph_attributes.txt`` the zip holds).
+        pre_filter: PyG's: a callable keeping the graphs it returns True for (before
+            ``pre_transform``).
         transform / pre_transform: PyG's: callables run on each graph at every access
             (``ds[i]``, iteration) / once per graph when loaded (see `Dataset`).
         use_node_attr / use_edge_attr: ``None`` (labels, then attributes), ``False`` (labels
@@ -191,7 +193,8 @@ class TUDataset(Dataset):
 
     def __init__(self, name: str = "MUTAG", root=None, *, download: bool = True,
                  cache_dir=None, use_node_attr: bool | None = None,
-                 use_edge_attr: bool | None = None, transform=None, pre_transform=None):
+                 use_edge_attr: bool | None = None, transform=None, pre_transform=None,
+                 pre_filter=None):
         for arg, flag in (("use_node_attr", use_node_attr), ("use_edge_attr", use_edge_attr)):
             if flag is not None and not isinstance(flag, (bool, np.bool_)):
                 raise TypeError(f"TUDataset: expected `{arg}` to be None, True or False (got "
@@ -216,7 +219,7 @@ class TUDataset(Dataset):
                                                              "graph_labels")}
         self.files = SHA256.get(self.name, required)
         super().__init__(root, download=download, cache_dir=cache_dir, transform=transform,
-                         pre_transform=pre_transform)
+                         pre_transform=pre_transform, pre_filter=pre_filter)
         self.graphs = self._data
 
     def download_url(self, name: str) -> str:

@@ -44,12 +44,14 @@ from sparsegraph.gnn.sage import SAGEConv  # noqa: E402
 from sparsegraph.gnn.sampling import NeighborLoader, NeighborSampler, SampledBlocks  # noqa: E402
 from sparsegraph.gnn.sequential import Sequential  # noqa: E402
 from sparsegraph.gnn import models  # noqa: E402
-from sparsegraph.gnn.models import MLP  # noqa: E402  (PyG: torch_geometric.nn.MLP)
+# PyG exports its BasicGNN models beside the layers (torch_geometric.nn.GCN, ...)
+from sparsegraph.gnn.models import GAT, GCN, MLP, GraphSAGE  # noqa: E402
 from sparsegraph.gnn.minibatch import train_minibatch  # noqa: E402
 from sparsegraph.gnn.train import train_graph_classifier, train_node_classifier  # noqa: E402
 
 __all__ = [
-    "APPNP", "MLP", "ChebConv", "GATConv", "GCNConv", "GINConv", "GraphConv", "JumpingKnowledge",
+    "APPNP", "GAT", "GCN", "GraphSAGE", "MLP", "ChebConv", "GATConv", "GCNConv", "GINConv",
+    "GraphConv", "JumpingKnowledge",
     "MessagePassing", "NeighborLoader", "NeighborSampler", "SAGEConv", "SGConv", "SampledBlocks",
     "Sequential", "as_adjacency",
     "dense_to_sparse", "dropout_edge", "global_add_pool", "global_max_pool", "global_mean_pool",

@@ -101,3 +101,21 @@ def test_pre_transform_must_return_a_graph():
                                         "Graph"):
         KarateClub(pre_transform=lambda g: (g, g))
     assert isinstance(KarateClub(pre_transform=lambda g: g)[0], Graph)
+
+
+def test_tu_pre_filter_keeps_the_graphs_it_accepts_before_pre_transform(data_root):
+    seen = []
+
+    def tag(g):
+        seen.append(g.num_nodes)
+        return g
+
+    full = TUDataset("MUTAG", data_root)
+    big = [i for i in range(len(full)) if full[i].num_nodes > 17]
+    ds = TUDataset("MUTAG", data_root, pre_filter=lambda g: g.num_nodes > 17, pre_transform=tag)
+    assert len(ds) == len(big) and sorted(seen) == sorted(full[i].num_nodes for i in big)
+    assert [int(ds[j].y) for j in range(len(ds))] == [int(full[i].y) for i in big]
+    with pytest.raises(TypeError, match="expected `pre_filter` to return True or False"):
+        TUDataset("MUTAG", data_root, pre_filter=lambda g: "yes")
+    with pytest.raises(TypeError, match="expected `pre_filter` to be callable"):
+        TUDataset("MUTAG", data_root, pre_filter=True)

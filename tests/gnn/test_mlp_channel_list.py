@@ -32,3 +32,11 @@ def test_keyword_form_is_unchanged_and_bad_lists_are_named():
         models.MLP([7, 3], hidden_channels=4)
     with pytest.raises(TypeError, match="expected `in_channels` and `hidden_channels`"):
         models.MLP()
+
+
+def test_pygs_model_names_are_in_sparsegraph_gnn():
+    from sparsegraph import gnn
+
+    assert (gnn.GCN, gnn.GAT, gnn.GraphSAGE, gnn.MLP) == (models.GCN, models.GAT,
+                                                          models.GraphSAGE, models.MLP)
+    assert gnn.APPNP is not models.APPNP  # the layer, as PyG's torch_geometric.nn.APPNP
