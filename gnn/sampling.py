@@ -325,15 +325,15 @@ def _check_pyg_options(replace, directed, disjoint, subgraph_type, transform,
     for name, value, ours in (("replace", replace, False), ("directed", directed, True),
                               ("disjoint", disjoint, False),
                               ("subgraph_type", subgraph_type, "directional")):
-        if not (value is ours or value == ours) or isinstance(value, bool) != isinstance(
-                ours, bool):
+        is_flag = isinstance(value, bool | np.bool_)
+        if is_flag != isinstance(ours, bool) or (bool(value) if is_flag else value) != ours:
             raise ValueError(f"NeighborLoader: {name}={value!r} is not supported: the sampler "
                              f"draws in-neighbours without replacement, one directed block per "
                              f"hop ({name}={ours!r})")
     if transform is not None and not callable(transform):
         raise TypeError(f"NeighborLoader: expected a callable `transform` or None (got "
                         f"{type(transform).__name__})")
-    if filter_per_worker is not None and not isinstance(filter_per_worker, bool):
+    if filter_per_worker is not None and not isinstance(filter_per_worker, bool | np.bool_):
         raise TypeError(f"NeighborLoader: expected `filter_per_worker` True, False or None "
                         f"(got {filter_per_worker!r})")
     if isinstance(num_workers, bool) or not isinstance(num_workers, int | np.integer) or (

@@ -509,10 +509,11 @@ for _name, _fn in BITWISE.items():
 
 def _check_bitwise(op: str, *args) -> None:
     for name, v in zip(("input", "other"), args, strict=False):
-        kind = (v.dtype.kind if isinstance(v, Tensor) else "b" if isinstance(v, bool | np.bool_)
-                else "i" if isinstance(v, int | np.integer) else "?")
+        # numpy arrays are operands here too, as in the arithmetic ops
+        kind = (v.dtype.kind if isinstance(v, Tensor | np.ndarray) else "b" if isinstance(
+            v, bool | np.bool_) else "i" if isinstance(v, int | np.integer) else "?")
         if kind not in "biu":
-            got = v.dtype if isinstance(v, Tensor) else type(v).__name__
+            got = v.dtype if isinstance(v, Tensor | np.ndarray) else type(v).__name__
             raise TypeError(f"{op}: expected `{name}` to be an integer or bool Tensor or "
                             f"number (got {got})")
 

@@ -359,7 +359,7 @@ def setitem(input: Tensor, key, value) -> None:
         ValueError: if ``value`` cannot be broadcast to ``input[key]``, or is on another device.
     """
     check_tensor("setitem", "input", input)
-    check_fits("setitem", "value", value, input.dtype)  # numpy would wrap np.int64(300), 300.0
+    value = check_fits("setitem", "value", value, input.dtype)  # numpy would wrap 300.0
     key, sources = _key("setitem", key, input)
     if isinstance(value, Tensor):
         if value.device != input.device:
@@ -528,7 +528,7 @@ def masked_fill(input: Tensor, mask, value) -> Tensor:
         if value.dtype != input.dtype:
             value = value.to(input.dtype)
     elif isinstance(value, int | float | bool | np.number | np.bool_):
-        check_fits("masked_fill", "value", value, input.dtype)  # a numpy int would wrap
+        value = check_fits("masked_fill", "value", value, input.dtype)  # numpy ints would wrap
         try:
             value = input.dtype.type(value)
         except (OverflowError, ValueError):  # inf or nan into an integer tensor

@@ -111,7 +111,7 @@ def _fill_value(op: str, input: Tensor, value):
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise TypeError(f"{op}: expected a number or a 0-d Tensor `value` (got "
                         f"{type(value).__name__})")
-    backend.check_fits(op, "value", value, input.dtype)  # astype would wrap it
+    value = backend.check_fits(op, "value", value, input.dtype)  # astype would wrap it
     return wrap(input.xp.asarray(value).astype(input.dtype))
 
 

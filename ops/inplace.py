@@ -282,10 +282,8 @@ def fill_(input: Tensor, value) -> Tensor:
     elif isinstance(value, str | bytes) or not isinstance(value, int | float | np.number):
         raise TypeError(f"fill_: expected `value` to be a number or a 0-d Tensor (got "
                         f"{type(value).__name__} {value!r})")
-    elif input.dtype.kind in "biu" and not np.isfinite(value):
-        raise ValueError(f"fill_: `value` {value!r} cannot be converted to {input.dtype}")
     else:
-        backend.check_fits("fill_", "value", value, input.dtype)
+        value = backend.check_fits("fill_", "value", value, input.dtype)
     return Fill.apply_inplace(input, value)
 
 

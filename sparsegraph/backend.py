@@ -359,17 +359,34 @@ def as_floating(array):
     return array if array.dtype.kind == "f" else array.astype(DEFAULT_FLOAT)
 
 
-def check_fits(op: str, name: str, value, dtype) -> None:
+def check_fits(op: str, name: str, value, dtype):
     """PyTorch's overflow check for a number written into a tensor of ``dtype`` (`full`,
-    `fill_`, `masked_fill`, ``t[i] = v``, `index_fill`): a ValueError naming ``op`` and the
-    argument ``name`` when ``dtype`` is an integer dtype whose range does not hold ``value``,
-    a Python or numpy int or float (a float is truncated, so only its range counts; nan and inf
-    never fit). Anything else (bools, Tensors, a float or bool ``dtype``) passes unchecked."""
+    `fill_`, `masked_fill`, ``t[i] = v``, `index_fill`); returns the value to write. A
+    ValueError naming ``op`` and the argument ``name`` when ``dtype`` cannot hold ``value`` (a
+    Python or numpy int or float): an integer dtype outside its range (a float is truncated,
+    so only its range counts; nan and inf never fit), except that a negative int down to
+    ``-max`` wraps into an unsigned dtype as in PyTorch (-1 is 255 in uint8); bool from nan or
+    inf; a float dtype from a finite value beyond its range (float16 and 1e6), where numpy
+    would give inf. Anything else (bools, Tensors) passes unchecked."""
     dtype = np.dtype(dtype)
-    if dtype.kind not in "iu" or isinstance(value, bool | np.bool_) or not isinstance(
+    if isinstance(value, bool | np.bool_) or not isinstance(
             value, int | float | np.integer | np.floating):
-        return
-    info = np.iinfo(dtype)
-    if not info.min <= value <= info.max:  # nan compares False: refused too
-        raise ValueError(f"{op}: `{name}` {value!r} cannot be converted to {dtype} without "
-                         f"overflow (its range is [{info.min}, {info.max}])")
+        return value
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if dtype.kind == "u" and isinstance(value, int | np.integer) and -info.max <= value < 0:
+            return int(value) + info.max + 1  # two's complement, as PyTorch's check allows
+        if info.min <= value <= info.max:  # nan compares False: refused too
+            return value
+        limits = f"[{info.min}, {info.max}]"
+    elif dtype.kind == "b":
+        if not isinstance(value, float | np.floating) or np.isfinite(value):
+            return value
+        limits = "finite values"
+    else:
+        top = float(np.finfo(dtype).max)
+        if not np.isfinite(value) or -top <= value <= top:
+            return value
+        limits = f"[{-top:g}, {top:g}]"
+    raise ValueError(f"{op}: `{name}` {value!r} cannot be converted to {dtype} without "
+                     f"overflow (its range is {limits})")

@@ -312,7 +312,7 @@ def _filled(fill, size, dtype, device, requires_grad, op="full", keyword=None):
         raise TypeError(f"{op}: expected `fill_value` to be a number (got "
                         f"{type(fill).__name__} {fill!r})")
     dtype = _dtype(dtype)
-    backend.check_fits(op, "fill_value", fill, dtype)  # numpy's ints would wrap silently
+    fill = backend.check_fits(op, "fill_value", fill, dtype)  # numpy's ints would wrap
     try:
         array = xp.full(_shape(size, op, keyword), fill, dtype=dtype)
     except OverflowError:  # numpy's bare "out of bounds" (PyTorch: cannot be converted)

@@ -67,8 +67,8 @@ class GraphAccess:
             if hasattr(key, "__index__") and not hasattr(key, "shape") or (
                     getattr(key, "shape", None) == ()):
                 return self.get_example(int(key))
-            if isinstance(key, list | tuple) or hasattr(key, "shape"):
-                return self._examples(key)
+            if isinstance(key, list | tuple | range) or hasattr(key, "shape"):
+                return self._examples(list(key) if isinstance(key, range) else key)
         if not isinstance(key, str):
             raise TypeError(f"Graph: expected an attribute name (a str) as key (got "
                             f"{type(key).__name__} {key!r})")

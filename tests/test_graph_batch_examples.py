@@ -45,3 +45,7 @@ def test_lists_arrays_tensors_and_masks_select_graphs():
         batch[np.array([True, False])]
     with pytest.raises(TypeError, match="expected graph positions"):
         batch[np.array([0.5])]
+
+
+def test_a_range_selects_graphs():
+    assert [g.num_nodes for g in Graph.batch(graphs())[range(2)]] == [2, 3]

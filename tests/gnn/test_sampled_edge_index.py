@@ -113,3 +113,9 @@ def test_sampling_options_it_does_not_have_are_named(kw):
     with pytest.raises(ValueError, match=rf"NeighborLoader: {next(iter(kw))}=.* is not "
                                          "supported"):
         NeighborLoader(g, [1], **kw)
+
+
+def test_numpy_bools_for_the_sampling_flags():
+    g = Graph(edge_index=np.array([[0, 1], [1, 0]]), num_nodes=2)
+    assert len(NeighborLoader(g, [1], replace=np.False_, directed=np.True_,
+                              filter_per_worker=np.False_)) == 2

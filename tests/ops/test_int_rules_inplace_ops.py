@@ -113,8 +113,8 @@ def test_the_range_check_uses_the_dtype_range_for_wider_ints():
     assert sg.full((1,), np.int64(2**31 - 1), dtype=sg.int32).item() == 2**31 - 1
     with pytest.raises(ValueError, match=r"full: `fill_value` .*2147483648.* int32 without"):
         sg.full((1,), np.int64(2**31), dtype=sg.int32)
-    with pytest.raises(ValueError, match=r"masked_fill: `value` .*-1.* uint8 without"):
-        sg.tensor([1], dtype=sg.uint8).masked_fill(sg.tensor([True]), np.int64(-1))
+    with pytest.raises(ValueError, match=r"masked_fill: `value` .*-256.* uint8 without"):
+        sg.tensor([1], dtype=sg.uint8).masked_fill(sg.tensor([True]), np.int64(-256))
     # float and bool tensors take any number, as before
     assert sg.full((1,), np.int64(300), dtype=sg.float32).item() == 300.0
     assert sg.full((1,), 300, dtype=sg.bool).item() is True
@@ -289,3 +289,46 @@ def test_bitwise_functions_take_torchs_signatures():
     assert list(inspect.signature(sg.ops.bitwise_and).parameters) == ["input", "other"]
     assert list(inspect.signature(sg.ops.bitwise_not).parameters) == ["input"]
     assert list(inspect.signature(sg.Tensor.bitwise_xor).parameters) == ["self", "other"]
+
+
+def test_fills_wrap_small_negative_ints_into_uint8_as_pytorch():
+    m = sg.tensor([True, False])
+    u8 = sg.zeros(2, dtype="uint8")
+    assert sg.full((2,), -1, dtype="uint8").tolist() == [255, 255]
+    assert sg.full((2,), np.int8(-1), dtype="uint8").tolist() == [255, 255]
+    assert u8.clone().fill_(-255).tolist() == [1, 1]
+    assert u8.masked_fill(m, -1).tolist() == [255, 0]
+    t = u8.clone()
+    t[0] = -2
+    assert t.tolist() == [254, 0]
+    with pytest.raises(ValueError, match="-256 cannot be converted to uint8"):
+        sg.full((2,), -256, dtype="uint8")
+
+
+@pytest.mark.parametrize("fill", [lambda v: sg.full((2,), v, dtype="bool"),
+                                  lambda v: sg.zeros(2, dtype="bool").fill_(v),
+                                  lambda v: sg.zeros(2, dtype="bool").masked_fill(
+                                      sg.tensor([True, False]), v)])
+def test_bool_refuses_nan_and_inf_everywhere(fill):
+    for v in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="cannot be converted to bool"):
+            fill(v)
+    assert fill(2.0).dtype == np.bool_
+
+
+def test_float16_refuses_finite_values_beyond_its_range_but_takes_inf():
+    with pytest.raises(ValueError, match="masked_fill: `value` -1000000000.0 cannot be "
+                                         "converted to float16"):
+        sg.zeros(2, dtype="float16").masked_fill(sg.tensor([True, False]), -1e9)
+    with pytest.raises(ValueError, match="full: `fill_value` 1000000.0 cannot be converted"):
+        sg.full((2,), 1e6, dtype="float16")
+    assert np.isinf(sg.full((2,), float("-inf"), dtype="float16").numpy()).all()
+
+
+def test_bitwise_ops_take_numpy_integer_arrays():
+    x = sg.tensor([1, 2, 3])
+    a = np.array([3, 3, 3])
+    assert (x & a).tolist() == [1, 2, 3] and x.bitwise_or(a).tolist() == [3, 3, 3]
+    y = x.clone()
+    y ^= a
+    assert y.tolist() == [2, 1, 0]
