@@ -7,6 +7,7 @@ if __name__ != "sparsegraph.gnn":
 from sparsegraph.gnn.appnp import APPNP  # noqa: E402
 from sparsegraph.gnn.cheb import ChebConv  # noqa: E402
 from sparsegraph.gnn.gat import GATConv  # noqa: E402
+from sparsegraph.gnn.gatv2 import GATv2Conv  # noqa: E402
 from sparsegraph.gnn.gcn import GCNConv, SGConv  # noqa: E402
 from sparsegraph.gnn.gin import GINConv, GraphConv  # noqa: E402
 from sparsegraph.gnn.inputs import as_adjacency  # noqa: E402
@@ -41,8 +42,10 @@ from sparsegraph.gnn.pyg_utils import (  # noqa: E402
 )
 from sparsegraph.gnn.pool import global_add_pool, global_max_pool, global_mean_pool  # noqa: E402
 from sparsegraph.gnn.sage import SAGEConv  # noqa: E402
+from sparsegraph.gnn.topk_pool import SAGPooling, TopKPooling  # noqa: E402
 from sparsegraph.gnn.sampling import NeighborLoader, NeighborSampler, SampledBlocks  # noqa: E402
 from sparsegraph.gnn.sequential import Sequential  # noqa: E402
+from sparsegraph.gnn.transformer_conv import TransformerConv  # noqa: E402
 from sparsegraph.gnn import models  # noqa: E402
 # PyG exports its BasicGNN models beside the layers (torch_geometric.nn.GCN, ...)
 from sparsegraph.gnn.models import GAT, GCN, MLP, GraphSAGE  # noqa: E402
@@ -50,10 +53,11 @@ from sparsegraph.gnn.minibatch import train_minibatch  # noqa: E402
 from sparsegraph.gnn.train import train_graph_classifier, train_node_classifier  # noqa: E402
 
 __all__ = [
-    "APPNP", "GAT", "GCN", "GraphSAGE", "MLP", "ChebConv", "GATConv", "GCNConv", "GINConv",
+    "APPNP", "GAT", "GCN", "GraphSAGE", "MLP", "ChebConv", "GATConv", "GATv2Conv", "GCNConv",
+    "GINConv", "TransformerConv",
     "GraphConv", "JumpingKnowledge",
-    "MessagePassing", "NeighborLoader", "NeighborSampler", "SAGEConv", "SGConv", "SampledBlocks",
-    "Sequential", "as_adjacency",
+    "MessagePassing", "NeighborLoader", "NeighborSampler", "SAGEConv", "SAGPooling", "SGConv",
+    "SampledBlocks", "Sequential", "TopKPooling", "as_adjacency",
     "dense_to_sparse", "dropout_edge", "global_add_pool", "global_max_pool", "global_mean_pool",
     "homophily", "index_to_mask", "k_hop_subgraph", "mask_to_index", "models",
     "negative_sampling", "to_dense_adj", "to_dense_batch", "train_graph_classifier",

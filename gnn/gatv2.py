@@ -1,0 +1,192 @@
+"""Dynamic graph attention (GATv2)."""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import sparsegraph.ops as ops
+from sparsegraph.creation import zeros
+from sparsegraph.gnn.inputs import (
+    adjacency_and_edge_order,
+    check_in_channels,
+    edge_tensor,
+    edges_in_csr_order,
+    require_x_dst,
+    split_features,
+)
+from sparsegraph.gnn.message_passing import MessagePassing
+from sparsegraph.gnn.utils import (
+    attention_edge_order,
+    check_channels,
+    check_fill_value,
+    check_float,
+    check_probability,
+    replace_self_loops_with,
+)
+from sparsegraph.graph import Graph
+from sparsegraph.nn import Linear, Parameter, init
+from sparsegraph.sparse import SparseTensor
+from sparsegraph.tensor import Tensor, wrap
+
+
+class GATv2Conv(MessagePassing):
+    r"""GATv2 of Brody et al., "How Attentive are Graph Attention Networks?" (ICLR 2022).
+
+    ``e_ij = a · leaky_relu(W_l x_j + W_r x_i [+ W_e e_ij])`` per head (the attention vector
+    is applied after the nonlinearity: "dynamic" attention), ``alpha_ij = softmax_j(e_ij)``
+    over each target's in-edges, ``out_i = Σ_j alpha_ij W_l x_j``; heads concatenated (or
+    averaged), plus the residual and the bias. The scores need one ``(E, H, F)`` temporary,
+    as in PyG; the aggregation is a hybrid-value spmm (fused with the edge softmax when there
+    is no dropout and no attention output), never an E x H x F message tensor.
+
+    Args:
+        in_channels: ``F_in`` (or a pair ``(F_src, F_dst)`` for bipartite graphs; PyG's lazy
+            ``-1`` is not supported).
+        out_channels: ``F`` per head.
+        heads: number of heads ``H``. (default: 1)
+        concat: concatenate heads (else average them). (default: True)
+        negative_slope: LeakyReLU slope. (default: 0.2)
+        dropout: dropout probability on the attention weights in training. (default: 0.0)
+        add_self_loops: replace the graph's self loops by one per node, as PyG does.
+            (default: True)
+        edge_dim: size of edge features to include in the scores. (default: None)
+        fill_value: the added loops' ``edge_attr``: ``"mean"``, ``"add"``, ``"max"``,
+            ``"min"``, a number or a Tensor of ``edge_dim`` values (as `GATConv`).
+            (default: "mean")
+        bias: learn biases in ``lin_l`` / ``lin_r`` and an output bias. (default: True)
+        share_weights: ``W_r = W_l`` (one Linear, ``lin_r is lin_l``). (default: False)
+        residual: add a skip connection ``W_res x_i``. (default: False)
+
+    ``forward(x, edge_index, edge_attr=None, return_attention_weights=None)`` (PyG's);
+    with ``return_attention_weights=True`` it returns ``(out, (edge_index, alpha))`` for an
+    edge_index input (the edges as given, self loops dropped and one per node appended when
+    ``add_self_loops``; ``alpha`` ``(E', H)`` in that order) and ``(out, adj_alpha)`` for a
+    SparseTensor or Graph input. In training, ``alpha`` is after attention dropout.
+
+    Shapes:
+        x: ``(N, F_in)`` or ``((N_src, F_src), (N_dst, F_dst))``; edge_index: ``(2, E)``, or
+        an ``(N_dst, N_src)`` SparseTensor / Graph; edge_attr: ``(E, edge_dim)`` in the
+        caller's edge order; out: ``(N_dst, H·F)`` if concat else ``(N_dst, F)``.
+    """
+
+    def __init__(self, in_channels, out_channels: int, heads: int = 1, concat: bool = True,
+                 negative_slope: float = 0.2, dropout: float = 0.0, add_self_loops: bool = True,
+                 edge_dim: int | None = None, fill_value="mean", bias: bool = True,
+                 share_weights: bool = False, residual: bool = False):
+        super().__init__(aggr="sum", node_dim=0)
+        if isinstance(heads, bool) or not isinstance(heads, Integral) or heads < 1:
+            raise ValueError(f"GATv2Conv: expected `heads` to be an int >= 1 (got {heads!r})")
+        check_probability("GATv2Conv", "dropout", dropout)
+        check_float("GATv2Conv", "negative_slope", negative_slope)
+        in_channels = check_channels("GATv2Conv", "in_channels", in_channels, pair=True)
+        out_channels = check_channels("GATv2Conv", "out_channels", out_channels)
+        if edge_dim is not None:
+            edge_dim = check_channels("GATv2Conv", "edge_dim", edge_dim)
+        self.in_channels, self.out_channels, self.heads = in_channels, out_channels, heads
+        self.concat, self.negative_slope, self.dropout = concat, negative_slope, dropout
+        self.add_self_loops, self.edge_dim = add_self_loops, edge_dim
+        self.share_weights, self.residual = share_weights, residual
+        fill_value = check_fill_value("GATv2Conv", fill_value)
+        if (edge_dim is not None and isinstance(fill_value, Tensor)
+                and fill_value.shape not in ((), (1,), (edge_dim,))):
+            raise ValueError(f"GATv2Conv: expected `fill_value` with edge_dim={edge_dim} "
+                             f"values, one per edge feature (got a Tensor of shape "
+                             f"{tuple(fill_value.shape)})")
+        if isinstance(fill_value, Tensor):
+            self.register_buffer("fill_value", fill_value, persistent=False)
+        else:
+            self.fill_value = fill_value
+        src_in, dst_in = (in_channels if isinstance(in_channels, tuple)
+                          else (in_channels, in_channels))
+        if share_weights and src_in != dst_in:
+            raise ValueError(f"GATv2Conv: share_weights=True needs equal source and target "
+                             f"`in_channels` (got {in_channels})")
+        self.src_in, self.dst_in = src_in, dst_in
+        self.lin_l = Linear(src_in, heads * out_channels, bias=bias)
+        self.lin_r = self.lin_l if share_weights else Linear(dst_in, heads * out_channels,
+                                                             bias=bias)
+        self.att = Parameter(zeros(1, heads, out_channels))
+        self.lin_edge = (Linear(edge_dim, heads * out_channels, bias=False)
+                         if edge_dim is not None else None)
+        out_size = heads * out_channels if concat else out_channels
+        self.res = Linear(dst_in, out_size, bias=False) if residual else None
+        self.bias = Parameter(zeros(out_size)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for lin in (self.lin_l, self.lin_r, self.lin_edge, self.res):
+            if lin is not None:
+                init.xavier_uniform_(lin.weight)
+                if lin.bias is not None:
+                    init.zeros_(lin.bias)
+        init.xavier_uniform_(self.att)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, x, edge_index, edge_attr=None, return_attention_weights: bool | None = None):
+        is_pair = isinstance(x, tuple | list)
+        x_src, x_dst = split_features(x)
+        check_in_channels("GATv2Conv", "x_src" if is_pair else "x", x_src, self.src_in,
+                          self.lin_l.weight)
+        require_x_dst("GATv2Conv", x_dst, "the attention scores")
+        check_in_channels("GATv2Conv", "x_dst", x_dst, self.dst_in)
+        H, F = self.heads, self.out_channels
+        x_l = self.lin_l(x_src).reshape((x_src.shape[0], H, F))
+        x_r = x_l if self.share_weights and x_dst is x_src else (
+            self.lin_r(x_dst).reshape((x_dst.shape[0], H, F)))
+        res = None if self.res is None else self.res(x_dst)
+        edge_input = not isinstance(edge_index, SparseTensor | Graph)
+        adj, perm = adjacency_and_edge_order(edge_index, x_src.shape[0], x_dst.shape[0],
+                                             op="GATv2Conv", dtype=x_src.dtype,
+                                             x_is_pair=is_pair, device=x_src.device)
+        edge_attr = self._edge_attr(edge_attr, adj, perm, x_src.dtype)
+        given = adj
+        if self.add_self_loops:
+            adj, edge_attr = replace_self_loops_with(adj, edge_attr, fill_value=self.fill_value)
+        z = ops.edge_sum(adj, x_l, x_r)  # (E, H, F): W_l x_j + W_r x_i per edge, as PyG's
+        if edge_attr is not None:
+            z = z + self.lin_edge(edge_attr).reshape((edge_attr.shape[0], H, F))
+        score = ops.einsum("ehf,ohf->eh", ops.leaky_relu(z, self.negative_slope), self.att)
+        scored = adj.with_values(score)
+        p = self.dropout if self.training else 0.0
+        return_attention_weights = bool(return_attention_weights)
+        if p == 0.0 and not return_attention_weights:
+            return self._finish(ops.edge_softmax_spmm(scored, x_l), res)  # no E x H x F
+        alpha = ops.sparse_softmax(scored)
+        if p > 0.0:
+            alpha = alpha.with_values(ops.dropout(alpha.values, p, True))
+        out = self._finish(ops.spmm(alpha, x_l), res)
+        if not return_attention_weights:
+            return out
+        if not edge_input:
+            return out, alpha
+        ei, order = attention_edge_order(given.structure, perm, self.add_self_loops)
+        return out, (wrap(ei), ops.gather_rows(alpha.values, order))
+
+    def _edge_attr(self, edge_attr, adj, perm, dtype):
+        """``edge_attr`` checked, ``(E, edge_dim)``, in the CSR entries' order (or None)."""
+        if edge_attr is None:
+            return None
+        if self.lin_edge is None:
+            raise ValueError("GATv2Conv: got `edge_attr` but the layer was built with "
+                             "edge_dim=None")
+        edge_attr = edge_tensor(edge_attr, adj.device, op="GATv2Conv", name="edge_attr")
+        if edge_attr.ndim == 1:  # one feature per edge, as PyG reshapes it
+            edge_attr = edge_attr.reshape((edge_attr.shape[0], 1))
+        if edge_attr.ndim != 2 or edge_attr.shape[1] != self.edge_dim:
+            raise ValueError(f"GATv2Conv: expected `edge_attr` of shape (E, {self.edge_dim}), "
+                             f"edge_dim features per edge (got shape "
+                             f"{tuple(edge_attr.shape)})")
+        edge_attr = edges_in_csr_order(edge_attr, perm, adj.nnz, op="GATv2Conv",
+                                       name="edge_attr", device=adj.device)
+        return edge_attr if edge_attr.dtype == dtype else edge_attr.to(dtype)
+
+    def _finish(self, out, res=None):
+        """(N, H, F) per-head outputs -> concatenated or averaged heads, residual, bias."""
+        H, F = self.heads, self.out_channels
+        out = out.reshape((out.shape[0], H * F)) if self.concat else out.mean(dim=1)
+        out = out if res is None else out + res
+        return out if self.bias is None else out + self.bias
+
+    def __repr__(self) -> str:
+        return f"GATv2Conv({self.in_channels}, {self.out_channels}, heads={self.heads})"
