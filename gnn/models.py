@@ -40,6 +40,7 @@ import sparsegraph.ops as ops
 from sparsegraph.creation import zeros
 from sparsegraph.gnn.appnp import APPNP as APPNPProp
 from sparsegraph.gnn.gat import GATConv
+from sparsegraph.gnn.gatv2 import GATv2Conv
 from sparsegraph.gnn.gcn import GCNConv, SGConv
 from sparsegraph.gnn.gin import GINConv
 from sparsegraph.gnn.jumping_knowledge import JumpingKnowledge
@@ -246,6 +247,8 @@ class GAT(Model):
             only), and on the attention weights of every layer (as PyG's). (default: 0.0, as
             PyG's; the paper's is 0.6)
         heads, out_heads: heads of the hidden and output layers (keywords). (default: 8, 1)
+        v2: GATv2Conv layers (Brody et al., ICLR 2022) instead of GATConv, as PyG's
+            ``GAT(v2=True)`` (keyword). (default: False)
         jk: PyG's jumping knowledge (keyword; see the module docstring): every layer is a
             hidden one (``heads`` heads, concatenated), the output GATConv is replaced by
             ``lin``. (default: None)
@@ -253,7 +256,7 @@ class GAT(Model):
 
     def __init__(self, in_channels: int, hidden_channels: int = 8, num_layers: int = 2,
                  out_channels: int | None = None, dropout: float = 0.0, *, heads: int = 8,
-                 out_heads: int = 1, jk: str | None = None):
+                 out_heads: int = 1, jk: str | None = None, v2: bool = False):
         super().__init__()
         if out_channels is None:  # PyG: the hidden size (here a head's)
             out_channels = check_channels("GAT", "hidden_channels", hidden_channels)
@@ -265,10 +268,13 @@ class GAT(Model):
                             num_layers)
         check_probability("GAT", "dropout", dropout)
         check_jk("GAT", jk)
-        self.convs = ModuleList([GATConv(a, hidden_channels, heads=heads, dropout=dropout)
+        if not isinstance(v2, bool | np.bool_):
+            raise TypeError(f"GAT: expected a bool `v2` (got {type(v2).__name__} {v2!r})")
+        conv = GATv2Conv if v2 else GATConv  # PyG's GAT(v2=True): Brody et al.'s attention
+        self.convs = ModuleList([conv(a, hidden_channels, heads=heads, dropout=dropout)
                                  for a in (sizes[:-1] if jk else sizes[:-2])])
         if not jk:
-            self.convs.append(GATConv(sizes[-2], out_channels, heads=out_heads, concat=False,
+            self.convs.append(conv(sizes[-2], out_channels, heads=out_heads, concat=False,
                                       dropout=dropout))
         self.dropout = dropout
         self._add_jk(jk, hidden_channels * heads, num_layers, out_channels)

@@ -40,3 +40,19 @@ def test_pygs_model_names_are_in_sparsegraph_gnn():
     assert (gnn.GCN, gnn.GAT, gnn.GraphSAGE, gnn.MLP) == (models.GCN, models.GAT,
                                                           models.GraphSAGE, models.MLP)
     assert gnn.APPNP is not models.APPNP  # the layer, as PyG's torch_geometric.nn.APPNP
+
+
+def test_gat_v2_builds_gatv2_layers_and_trains_a_step():
+    from sparsegraph import gnn
+
+    model = models.GAT(5, 4, 2, 3, heads=2, v2=True)
+    assert all(isinstance(c, gnn.GATv2Conv) for c in model.convs)
+    assert all(isinstance(c, gnn.GATConv) for c in models.GAT(5, 4, 2, 3).convs)
+    x = sg.randn(6, 5)
+    ei = np.array([[0, 1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 0]])
+    out = model(x, ei)
+    assert out.shape == (6, 3)
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    with pytest.raises(TypeError, match="GAT: expected a bool `v2`"):
+        models.GAT(5, 4, v2="yes")
