@@ -216,7 +216,11 @@ class TopKPooling(_TopKBase):
             raise ValueError(f"TopKPooling: expected `attn` (x by default) with "
                              f"in_channels={self.in_channels} features (got "
                              f"{attn.shape[1]})")
-        weight = self.weight.to(attn.dtype)
+        weight = self.weight
+        if attn.dtype != weight.dtype:  # as the convs: no silent promotion of the parameters
+            raise TypeError(f"TopKPooling: expected `attn` (x by default) of dtype "
+                            f"{weight.dtype}, the layer's parameters' (got {attn.dtype}); "
+                            "convert it, or the layer with .double()")
         raw = ops.sum(attn * weight, dim=-1)
         if self.min_score is None:
             raw = raw / ops.norm(weight, p=2, dim=-1)

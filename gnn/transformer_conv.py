@@ -137,6 +137,9 @@ class TransformerConv(MessagePassing):
     def _edge_terms(self, edge_attr, adj, perm, dtype):
         """``lin_edge(edge_attr)`` as ``(E, H, F)`` in the CSR entries' order (or None)."""
         if edge_attr is None:
+            if self.lin_edge is not None:  # PyG asserts it: lin_edge would silently not train
+                raise ValueError(f"TransformerConv: expected `edge_attr` (E, {self.edge_dim}): "
+                                 f"the layer was built with edge_dim={self.edge_dim} (got None)")
             return None
         if self.lin_edge is None:
             raise ValueError("TransformerConv: got `edge_attr` but the layer was built with "

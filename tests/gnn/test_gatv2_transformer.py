@@ -263,3 +263,13 @@ def test_cora_training_beats_chance(cls, data_root):
         opt.step()
     pred = _np(out).argmax(axis=1)
     assert (pred[test] == y[test]).mean() > 0.6  # chance (majority class) is about 0.3
+
+
+def test_transformer_with_edge_dim_needs_edge_attr_and_topk_names_a_dtype_mismatch():
+    from sparsegraph.gnn import TopKPooling, TransformerConv
+
+    ei = sg.tensor([[0, 1, 2], [1, 2, 3]])
+    with pytest.raises(ValueError, match=r"TransformerConv: expected `edge_attr` \(E, 2\)"):
+        TransformerConv(3, 2, edge_dim=2)(sg.randn(4, 3), ei)
+    with pytest.raises(TypeError, match="TopKPooling: expected `attn` .* of dtype float32"):
+        TopKPooling(3)(sg.randn(4, 3, dtype=sg.float64), ei)
