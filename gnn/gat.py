@@ -8,10 +8,9 @@ import sparsegraph.ops as ops
 from sparsegraph.creation import zeros
 from sparsegraph.gnn.inputs import (
     adjacency_and_edge_order,
+    attention_edge_attr,
     check_in_channels,
     check_size,
-    edge_tensor,
-    edges_in_csr_order,
     require_x_dst,
     split_features,
 )
@@ -149,21 +148,7 @@ class GATConv(MessagePassing):
         adj, perm = adjacency_and_edge_order(adj, x_src.shape[0], x_dst.shape[0], op="GATConv",
                                              dtype=x_src.dtype, x_is_pair=is_pair,
                                              device=x_src.device)
-        if edge_attr is not None:
-            if self.lin_edge is None:
-                raise ValueError("GATConv: got `edge_attr` but the layer was built with "
-                                 "edge_dim=None")
-            edge_attr = edge_tensor(edge_attr, adj.device, op="GATConv", name="edge_attr")
-            if edge_attr.ndim == 1:  # one feature per edge, as PyG reshapes it
-                edge_attr = edge_attr.reshape((edge_attr.shape[0], 1))
-            if edge_attr.ndim != 2 or edge_attr.shape[1] != self.edge_dim:
-                raise ValueError(f"GATConv: expected `edge_attr` of shape (E, {self.edge_dim}), "
-                                 f"edge_dim features per edge (got shape "
-                                 f"{tuple(edge_attr.shape)})")
-            edge_attr = edges_in_csr_order(edge_attr, perm, adj.nnz, op="GATConv",
-                                           name="edge_attr", device=adj.device)
-            if edge_attr.dtype != x_src.dtype:
-                edge_attr = edge_attr.to(x_src.dtype)
+        edge_attr = attention_edge_attr("GATConv", edge_attr, self.edge_dim, adj, perm, x_src.dtype)
         given = adj
         if self.add_self_loops:
             # PyG: remove_self_loops, then add_self_loops(fill_value); on a bipartite

@@ -8,9 +8,8 @@ import sparsegraph.ops as ops
 from sparsegraph.creation import zeros
 from sparsegraph.gnn.inputs import (
     adjacency_and_edge_order,
+    attention_edge_attr,
     check_in_channels,
-    edge_tensor,
-    edges_in_csr_order,
     require_x_dst,
     split_features,
 )
@@ -139,7 +138,8 @@ class GATv2Conv(MessagePassing):
         adj, perm = adjacency_and_edge_order(edge_index, x_src.shape[0], x_dst.shape[0],
                                              op="GATv2Conv", dtype=x_src.dtype,
                                              x_is_pair=is_pair, device=x_src.device)
-        edge_attr = self._edge_attr(edge_attr, adj, perm, x_src.dtype)
+        edge_attr = attention_edge_attr("GATv2Conv", edge_attr, self.edge_dim, adj, perm,
+                                        x_src.dtype)
         given = adj
         if self.add_self_loops:
             adj, edge_attr = replace_self_loops_with(adj, edge_attr, fill_value=self.fill_value)
@@ -162,24 +162,6 @@ class GATv2Conv(MessagePassing):
             return out, alpha
         ei, order = attention_edge_order(given.structure, perm, self.add_self_loops)
         return out, (wrap(ei), ops.gather_rows(alpha.values, order))
-
-    def _edge_attr(self, edge_attr, adj, perm, dtype):
-        """``edge_attr`` checked, ``(E, edge_dim)``, in the CSR entries' order (or None)."""
-        if edge_attr is None:
-            return None
-        if self.lin_edge is None:
-            raise ValueError("GATv2Conv: got `edge_attr` but the layer was built with "
-                             "edge_dim=None")
-        edge_attr = edge_tensor(edge_attr, adj.device, op="GATv2Conv", name="edge_attr")
-        if edge_attr.ndim == 1:  # one feature per edge, as PyG reshapes it
-            edge_attr = edge_attr.reshape((edge_attr.shape[0], 1))
-        if edge_attr.ndim != 2 or edge_attr.shape[1] != self.edge_dim:
-            raise ValueError(f"GATv2Conv: expected `edge_attr` of shape (E, {self.edge_dim}), "
-                             f"edge_dim features per edge (got shape "
-                             f"{tuple(edge_attr.shape)})")
-        edge_attr = edges_in_csr_order(edge_attr, perm, adj.nnz, op="GATv2Conv",
-                                       name="edge_attr", device=adj.device)
-        return edge_attr if edge_attr.dtype == dtype else edge_attr.to(dtype)
 
     def _finish(self, out, res=None):
         """(N, H, F) per-head outputs -> concatenated or averaged heads, residual, bias."""

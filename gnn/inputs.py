@@ -185,6 +185,26 @@ def edge_tensor(values, device: str, *, op: str, name: str) -> Tensor:
     return values if isinstance(values, Tensor) else tensor(values, device=device)
 
 
+def attention_edge_attr(op: str, edge_attr, edge_dim: int | None, adj, perm, dtype):
+    """An attention layer's ``edge_attr`` (GAT / GATv2 / Transformer): ``(E, edge_dim)`` rows
+    (a 1-D one is one feature per edge, as PyG reshapes it) in the CSR entries' order, in
+    ``dtype``; None passes. A ValueError naming ``op`` when the layer has no ``edge_dim`` or
+    the width differs."""
+    if edge_attr is None:
+        return None
+    if edge_dim is None:
+        raise ValueError(f"{op}: got `edge_attr` but the layer was built with edge_dim=None")
+    edge_attr = edge_tensor(edge_attr, adj.device, op=op, name="edge_attr")
+    if edge_attr.ndim == 1:
+        edge_attr = edge_attr.reshape((edge_attr.shape[0], 1))
+    if edge_attr.ndim != 2 or edge_attr.shape[1] != edge_dim:
+        raise ValueError(f"{op}: expected `edge_attr` of shape (E, {edge_dim}), edge_dim "
+                         f"features per edge (got shape {tuple(edge_attr.shape)})")
+    edge_attr = edges_in_csr_order(edge_attr, perm, adj.nnz, op=op, name="edge_attr",
+                                   device=adj.device)
+    return edge_attr if edge_attr.dtype == dtype else edge_attr.to(dtype)
+
+
 def edges_in_csr_order(values, perm, num_edges: int, *, op: str, name: str,
                        device: str) -> Tensor:
     """A per-edge ``(E, ...)`` tensor in the caller's edge order -> the CSR entries' order.

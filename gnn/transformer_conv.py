@@ -8,9 +8,8 @@ from numbers import Integral
 import sparsegraph.ops as ops
 from sparsegraph.gnn.inputs import (
     adjacency_and_edge_order,
+    attention_edge_attr,
     check_in_channels,
-    edge_tensor,
-    edges_in_csr_order,
     require_x_dst,
     split_features,
 )
@@ -141,19 +140,8 @@ class TransformerConv(MessagePassing):
                 raise ValueError(f"TransformerConv: expected `edge_attr` (E, {self.edge_dim}): "
                                  f"the layer was built with edge_dim={self.edge_dim} (got None)")
             return None
-        if self.lin_edge is None:
-            raise ValueError("TransformerConv: got `edge_attr` but the layer was built with "
-                             "edge_dim=None")
-        edge_attr = edge_tensor(edge_attr, adj.device, op="TransformerConv", name="edge_attr")
-        if edge_attr.ndim == 1:  # one feature per edge
-            edge_attr = edge_attr.reshape((edge_attr.shape[0], 1))
-        if edge_attr.ndim != 2 or edge_attr.shape[1] != self.edge_dim:
-            raise ValueError(f"TransformerConv: expected `edge_attr` of shape "
-                             f"(E, {self.edge_dim}), edge_dim features per edge (got shape "
-                             f"{tuple(edge_attr.shape)})")
-        edge_attr = edges_in_csr_order(edge_attr, perm, adj.nnz, op="TransformerConv",
-                                       name="edge_attr", device=adj.device)
-        edge_attr = edge_attr if edge_attr.dtype == dtype else edge_attr.to(dtype)
+        edge_attr = attention_edge_attr("TransformerConv", edge_attr, self.edge_dim, adj, perm,
+                                        dtype)
         return self.lin_edge(edge_attr).reshape((edge_attr.shape[0], self.heads,
                                                  self.out_channels))
 
