@@ -30,7 +30,54 @@ from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import Tensor, wrap
 
 
-class GATConv(MessagePassing):
+class AttentionConv(MessagePassing):
+    """What GATConv and GATv2Conv share: PyG's constructor arguments checked and kept, and
+    the heads' output (concatenated or averaged, plus residual and bias)."""
+
+    def _setup(self, in_channels, out_channels, heads, concat, negative_slope, dropout,
+               add_self_loops, edge_dim, fill_value, residual):
+        """Check and keep the arguments (errors name the layer, not a Linear inside it);
+        sets ``src_in`` / ``dst_in`` and returns the checked ``in_channels``."""
+        op = type(self).__name__
+        if isinstance(heads, bool) or not isinstance(heads, Integral) or heads < 1:
+            raise ValueError(f"{op}: expected `heads` to be an int >= 1 (got {heads!r})")
+        check_probability(op, "dropout", dropout)
+        check_float(op, "negative_slope", negative_slope)  # not at the first forward
+        in_channels = check_channels(op, "in_channels", in_channels, pair=True)
+        out_channels = check_channels(op, "out_channels", out_channels)
+        if edge_dim is not None:
+            edge_dim = check_channels(op, "edge_dim", edge_dim)
+        self.in_channels, self.out_channels, self.heads = in_channels, out_channels, heads
+        self.concat, self.negative_slope, self.dropout = concat, negative_slope, dropout
+        self.add_self_loops, self.edge_dim = add_self_loops, edge_dim
+        fill_value, self.residual = check_fill_value(op, fill_value), residual
+        if (edge_dim is not None and isinstance(fill_value, Tensor)
+                and fill_value.shape not in ((), (1,), (edge_dim,))):
+            raise ValueError(f"{op}: expected `fill_value` with edge_dim={edge_dim} values, "
+                             f"one per edge feature (got a Tensor of shape "
+                             f"{tuple(fill_value.shape)})")
+        if isinstance(fill_value, Tensor):  # moved by .to(device), not saved (PyG's neither)
+            self.register_buffer("fill_value", fill_value, persistent=False)
+        else:
+            self.fill_value = fill_value
+        self.src_in, self.dst_in = (in_channels if isinstance(in_channels, tuple)
+                                    else (in_channels, in_channels))
+        return in_channels
+
+    def _finish(self, out, res=None):
+        """(N, H, F) per-head outputs -> concatenated or averaged heads, plus the residual
+        and the bias."""
+        H, F = self.heads, self.out_channels
+        out = out.reshape((out.shape[0], H * F)) if self.concat else out.mean(dim=1)
+        out = out if res is None else out + res
+        return out if self.bias is None else out + self.bias
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.in_channels}, {self.out_channels}, "
+                f"heads={self.heads})")
+
+
+class GATConv(AttentionConv):
     r"""Graph attention of Veličković et al., "Graph Attention Networks" (ICLR 2018).
 
     ``alpha_ij = softmax_j(leaky_relu(a_src · W x_j + a_dst · W x_i [+ a_edge · W_e e_ij]))``
@@ -78,31 +125,9 @@ class GATConv(MessagePassing):
                  edge_dim: int | None = None, fill_value="mean", bias: bool = True,
                  residual: bool = False):
         super().__init__(aggr="sum")
-        if isinstance(heads, bool) or not isinstance(heads, Integral) or heads < 1:
-            raise ValueError(f"GATConv: expected `heads` to be an int >= 1 (got {heads!r})")
-        check_probability("GATConv", "dropout", dropout)
-        check_float("GATConv", "negative_slope", negative_slope)  # not at the first forward
-        # sizes checked here so the errors name GATConv, not the Linear inside it
-        in_channels = check_channels("GATConv", "in_channels", in_channels, pair=True)
-        out_channels = check_channels("GATConv", "out_channels", out_channels)
-        if edge_dim is not None:
-            edge_dim = check_channels("GATConv", "edge_dim", edge_dim)
-        self.in_channels, self.out_channels, self.heads = in_channels, out_channels, heads
-        self.concat, self.negative_slope, self.dropout = concat, negative_slope, dropout
-        self.add_self_loops, self.edge_dim = add_self_loops, edge_dim
-        fill_value, self.residual = check_fill_value("GATConv", fill_value), residual
-        if (edge_dim is not None and isinstance(fill_value, Tensor)
-                and fill_value.shape not in ((), (1,), (edge_dim,))):
-            raise ValueError(f"GATConv: expected `fill_value` with edge_dim={edge_dim} values, "
-                             f"one per edge feature (got a Tensor of shape "
-                             f"{tuple(fill_value.shape)})")
-        if isinstance(fill_value, Tensor):  # moved by .to(device), not saved (PyG's neither)
-            self.register_buffer("fill_value", fill_value, persistent=False)
-        else:
-            self.fill_value = fill_value
-        src_in, dst_in = (in_channels if isinstance(in_channels, tuple)
-                          else (in_channels, in_channels))
-        self.src_in, self.dst_in = src_in, dst_in
+        in_channels = self._setup(in_channels, out_channels, heads, concat, negative_slope,
+                                  dropout, add_self_loops, edge_dim, fill_value, residual)
+        src_in, dst_in = self.src_in, self.dst_in
         self.lin = Linear(src_in, heads * out_channels, bias=False)
         self.lin_dst = (Linear(dst_in, heads * out_channels, bias=False)
                         if isinstance(in_channels, tuple) else None)
@@ -184,16 +209,6 @@ class GATConv(MessagePassing):
         edge_index, order = attention_edge_order(given.structure, perm, self.add_self_loops)
         return out, (wrap(edge_index), ops.gather_rows(alpha.values, order))
 
-    def _finish(self, out, res=None):
-        """(N, H, F) per-head outputs -> concatenated or averaged heads, plus the residual
-        and the bias."""
-        H, F = self.heads, self.out_channels
-        out = out.reshape((out.shape[0], H * F)) if self.concat else out.mean(dim=1)
-        out = out if res is None else out + res
-        return out if self.bias is None else out + self.bias
-
-    def __repr__(self) -> str:
-        return f"GATConv({self.in_channels}, {self.out_channels}, heads={self.heads})"
 
 
 def _check_size(size, x_src, x_dst) -> None:

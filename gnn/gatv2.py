@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import sparsegraph.ops as ops
 from sparsegraph.creation import zeros
+from sparsegraph.gnn.gat import AttentionConv
 from sparsegraph.gnn.inputs import (
     adjacency_and_edge_order,
     attention_edge_attr,
@@ -13,22 +12,17 @@ from sparsegraph.gnn.inputs import (
     require_x_dst,
     split_features,
 )
-from sparsegraph.gnn.message_passing import MessagePassing
 from sparsegraph.gnn.utils import (
     attention_edge_order,
-    check_channels,
-    check_fill_value,
-    check_float,
-    check_probability,
     replace_self_loops_with,
 )
 from sparsegraph.graph import Graph
 from sparsegraph.nn import Linear, Parameter, init
 from sparsegraph.sparse import SparseTensor
-from sparsegraph.tensor import Tensor, wrap
+from sparsegraph.tensor import wrap
 
 
-class GATv2Conv(MessagePassing):
+class GATv2Conv(AttentionConv):
     r"""GATv2 of Brody et al., "How Attentive are Graph Attention Networks?" (ICLR 2022).
 
     ``e_ij = a · leaky_relu(W_l x_j + W_r x_i [+ W_e e_ij])`` per head (the attention vector
@@ -73,34 +67,13 @@ class GATv2Conv(MessagePassing):
                  edge_dim: int | None = None, fill_value="mean", bias: bool = True,
                  share_weights: bool = False, residual: bool = False):
         super().__init__(aggr="sum", node_dim=0)
-        if isinstance(heads, bool) or not isinstance(heads, Integral) or heads < 1:
-            raise ValueError(f"GATv2Conv: expected `heads` to be an int >= 1 (got {heads!r})")
-        check_probability("GATv2Conv", "dropout", dropout)
-        check_float("GATv2Conv", "negative_slope", negative_slope)
-        in_channels = check_channels("GATv2Conv", "in_channels", in_channels, pair=True)
-        out_channels = check_channels("GATv2Conv", "out_channels", out_channels)
-        if edge_dim is not None:
-            edge_dim = check_channels("GATv2Conv", "edge_dim", edge_dim)
-        self.in_channels, self.out_channels, self.heads = in_channels, out_channels, heads
-        self.concat, self.negative_slope, self.dropout = concat, negative_slope, dropout
-        self.add_self_loops, self.edge_dim = add_self_loops, edge_dim
-        self.share_weights, self.residual = share_weights, residual
-        fill_value = check_fill_value("GATv2Conv", fill_value)
-        if (edge_dim is not None and isinstance(fill_value, Tensor)
-                and fill_value.shape not in ((), (1,), (edge_dim,))):
-            raise ValueError(f"GATv2Conv: expected `fill_value` with edge_dim={edge_dim} "
-                             f"values, one per edge feature (got a Tensor of shape "
-                             f"{tuple(fill_value.shape)})")
-        if isinstance(fill_value, Tensor):
-            self.register_buffer("fill_value", fill_value, persistent=False)
-        else:
-            self.fill_value = fill_value
-        src_in, dst_in = (in_channels if isinstance(in_channels, tuple)
-                          else (in_channels, in_channels))
+        in_channels = self._setup(in_channels, out_channels, heads, concat, negative_slope,
+                                  dropout, add_self_loops, edge_dim, fill_value, residual)
+        src_in, dst_in = self.src_in, self.dst_in
         if share_weights and src_in != dst_in:
             raise ValueError(f"GATv2Conv: share_weights=True needs equal source and target "
                              f"`in_channels` (got {in_channels})")
-        self.src_in, self.dst_in = src_in, dst_in
+        self.share_weights = share_weights
         self.lin_l = Linear(src_in, heads * out_channels, bias=bias)
         self.lin_r = self.lin_l if share_weights else Linear(dst_in, heads * out_channels,
                                                              bias=bias)
@@ -162,13 +135,3 @@ class GATv2Conv(MessagePassing):
             return out, alpha
         ei, order = attention_edge_order(given.structure, perm, self.add_self_loops)
         return out, (wrap(ei), ops.gather_rows(alpha.values, order))
-
-    def _finish(self, out, res=None):
-        """(N, H, F) per-head outputs -> concatenated or averaged heads, residual, bias."""
-        H, F = self.heads, self.out_channels
-        out = out.reshape((out.shape[0], H * F)) if self.concat else out.mean(dim=1)
-        out = out if res is None else out + res
-        return out if self.bias is None else out + self.bias
-
-    def __repr__(self) -> str:
-        return f"GATv2Conv({self.in_channels}, {self.out_channels}, heads={self.heads})"
