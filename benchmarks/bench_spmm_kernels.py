@@ -9,8 +9,9 @@ The backward of ``out = A @ X`` w.r.t. X is ``A.T @ G``: spmm on the transposed 
 built once (``csr_transpose``, timed separately) and reused every step; its values are
 ``values[perm]``, gathered per call because learned edge weights change each step. The
 gradient w.r.t. the values is ``sddmm(A, G, X)``. Separate backward = gather + spmm(A.T) +
-sddmm; ``bwd_fused`` is what SpMM's backward runs when both gradients are needed (gather, one
-fused pass over A.T, the value gradients gathered back into A's order).
+sddmm; ``bwd_fused`` is what SpMM's backward runs when both gradients are needed: one fused
+pass over A.T that reads each value and writes its gradient in place, in A's order (on a copy
+of the values), where the gathered rows of G serve both gradients.
 
 The passes of one (F, kernel) are timed in turn, one call of each per round, best of
 ``--repeat`` rounds: the backward / forward ratios come from one window of the machine's load.
@@ -87,7 +88,7 @@ def main(argv=None) -> None:
         f, name, floor, fwd = r["features"], r["kernel"], r["floor_bytes"], r["forward_ms"]
         # the fused pass reads t_indices, perm, the values, rows of g (gathered) and of x, and
         # writes dx and dv
-        fused_floor = nnz * (2 * idt.itemsize + 3 * vdt.itemsize) + (nnz + 2 * n) * f * (
+        fused_floor = nnz * (2 * idt.itemsize + 2 * vdt.itemsize) + (nnz + 2 * n) * f * (
             vdt.itemsize)
         passes = [("forward", fwd, floor), ("grad_x", r["grad_x_ms"], floor),
                   ("grad_v" + ("" if r["sddmm_kernel"] == name else "*"),

@@ -58,10 +58,10 @@ def _spmm(device, s: Structure, values, x):
 
 
 @register("spmm_backward", "cpu", "cuda", name="generic", fmt="csr")
-def _spmm_backward_generic(t_indptr, t_indices, perm, t_values, g, x, need_values, need_x):
+def _spmm_backward_generic(t_indptr, t_indices, perm, values, g, x, need_values, need_x):
     """Gradients of ``out = A @ x`` from the transposed structure (``t_indptr``, ``t_indices``,
-    ``perm``: entry e of A^T is entry ``perm[e]`` of A, and the values in its order
-    ``t_values = values[perm]``): ``dvalues (E,)`` in A's order and ``dx = A^T @ g (M, F)``.
+    ``perm``: entry e of A^T is entry ``perm[e]`` of A) and A's ``values (E,)`` in A's order:
+    ``dvalues (E,)`` in A's order and ``dx = A^T @ g (M, F)``.
 
     The reference for the fused kernels: sddmm over A^T, put back into A's order through
     ``perm``, and spmm. Returns ``(dvalues, dx)`` (None where not needed).
@@ -74,6 +74,7 @@ def _spmm_backward_generic(t_indptr, t_indices, perm, t_values, g, x, need_value
         gv = xp.empty_like(gv_t)
         gv[perm] = gv_t
     if need_x:
+        t_values = dispatch("take", device, "csr")(values, perm)
         gx = dispatch("spmm", device, "csr")(t_indptr, t_indices, t_values, g, x.shape[0])
     return gv, gx
 
@@ -98,9 +99,9 @@ class SpMM(Function):
         s = ctx.s
         ga = gx = None
         if all(ctx.needs_input_grad) and values.ndim == 1 and g.ndim == 2:
-            (t, perm), (_, tv) = s.transpose(), transposed_values(s, values)
+            t, perm = s.transpose()
             return dispatch("spmm_backward", ctx.device, "csr")(  # both in one pass over A^T
-                t.indptr, t.indices, perm, tv, g, ctx.x, True, True)
+                t.indptr, t.indices, perm, values.array, g, ctx.x, True, True)
         if ctx.needs_input_grad[0]:
             ga = dispatch("sddmm", ctx.device, "csr")(s.indptr, s.indices, g, ctx.x)
         if ctx.needs_input_grad[1]:

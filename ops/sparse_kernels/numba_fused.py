@@ -272,9 +272,9 @@ def gat_attention_backward(s_indptr, s_indices, t_indptr, t_indices, perm, alpha
 # One loop without branches: testing the need flags per entry, or calling the dot product
 # separately, cost 1.3-1.8x the forward's time where this runs at 1.0-1.1x.
 @njit(parallel=True, cache=True, fastmath=DOT_FASTMATH)
-def _spmm_backward(t_indptr, t_indices, perm, t_values, g, x, gx, gv, bounds, dist, zero):
+def _spmm_backward(t_indptr, t_indices, perm, g, x, gx, gv, bounds, dist, zero):
     f_dim = g.shape[1]
-    nnz, row_bytes = t_indices.shape[0], g.strides[0]
+    nnz, row_bytes, value_bytes = t_indices.shape[0], g.strides[0], gv.strides[0]
     for b in prange(bounds.shape[0] - 1):
         for j in range(bounds[b], bounds[b + 1]):
             xj, o = x[j], gx[j]
@@ -282,45 +282,51 @@ def _spmm_backward(t_indptr, t_indices, perm, t_values, g, x, gx, gv, bounds, di
             for e in range(t_indptr[j], t_indptr[j + 1]):
                 if e + dist < nnz:
                     prefetch_row(g, t_indices[e + dist], row_bytes)
+                    prefetch_row(gv, perm[e + dist], value_bytes)  # unprefetched: 1.7x slower
+                p = perm[e]
                 gi = g[t_indices[e]]  # gathered once, used by both gradients
-                v = t_values[e]
+                v = gv[p]  # the value, then its gradient, in the one cache line
                 s = zero
                 for f in range(f_dim):
                     gf = gi[f]
                     o[f] += v * gf
                     s += gf * xj[f]
-                # written straight into A's order: a store waits for nothing, where reading
-                # through perm here (the values) stalls the loop (benchmarks/RESULTS.md)
-                gv[perm[e]] = s
+                gv[p] = s
 
 
 @register("spmm_backward", "cpu", name="numba", priority=20, fmt="csr")
-def spmm_backward(t_indptr, t_indices, perm, t_values, g, x, need_values, need_x):
+def spmm_backward(t_indptr, t_indices, perm, values, g, x, need_values, need_x):
     """Both gradients of ``out = A @ x`` in ONE pass over the transposed structure: for source
     row j, each incoming entry (i, j) gathers ``g[i]`` once and uses it for ``dx[j] += v g[i]``
     and ``dv = <g[i], x[j]>`` (x[j] stays in cache), where the separate kernels gather the
-    rows of g and of x in two passes. ``dv`` goes straight to its place in A's order,
-    ``perm[e]``: each entry is written by the one thread that owns its column, and the
-    scattered stores overlap the gathers (a separate gather back through the inverse
-    permutation cost 0.5-0.9 ms more at 2.3 M entries; a separate scatter from two threads,
-    2.8x a gather). One gradient alone is the plain spmm or sddmm over A^T.
+    rows of g and of x in two passes.
+
+    The values stay in A's order: the kernel runs on a copy of them and overwrites each value
+    with its gradient at ``perm[e]``, so an entry touches one random cache line for both (read
+    the value, write dv) where gathering the values into A^T's order first and scattering the
+    gradients back touched two (arxiv size, F = 16: 14.1-15.1 against 19.0-20.5 ms for the
+    whole backward; benchmarks/RESULTS.md). One gradient alone is the plain spmm or sddmm
+    over A^T.
 
     Args / Returns: as the generic `spmm_backward` ((E,) values, 2-D g and x).
     """
-    dtype = np.result_type(t_values.dtype, g.dtype, x.dtype)
-    t_values = np.ascontiguousarray(t_values, dtype=dtype)
+    dtype = np.result_type(values.dtype, g.dtype, x.dtype)
     g = np.ascontiguousarray(g, dtype=dtype)
     x = np.ascontiguousarray(x, dtype=dtype)
     if not need_values:
-        return None, (spmm(t_indptr, t_indices, t_values, g, x.shape[0]) if need_x else None)
-    gv = np.empty(t_values.shape, dtype=dtype)
+        if not need_x:
+            return None, None
+        t_values = take(np.ascontiguousarray(values, dtype=dtype), perm)
+        return None, spmm(t_indptr, t_indices, t_values, g, x.shape[0])
     if not need_x:
+        gv = np.empty(values.shape, dtype=dtype)
         gv[perm] = sddmm(t_indptr, t_indices, x, g)
         return gv, None
+    gv = np.array(values, dtype=dtype)  # a copy: each value is overwritten by its gradient
     gx = np.empty(x.shape, dtype=dtype)  # every row is zeroed by the kernel
     g = line_aligned(g)  # its rows are gathered
-    with one_thread_if_small(t_indptr, t_indices, t_values, g):  # as the spmm it replaces
-        _spmm_backward(t_indptr, t_indices, perm, t_values, g, x, gx, gv, row_blocks(t_indptr),
+    with one_thread_if_small(t_indptr, t_indices, gv, g):  # as the spmm it replaces
+        _spmm_backward(t_indptr, t_indices, perm, g, x, gx, gv, row_blocks(t_indptr),
                        prefetch_distance(g.strides[0]), dtype.type(0))
     return gv, gx
 

@@ -221,8 +221,8 @@ def random_csr(n: int, nnz: int, index_dtype, value_dtype, seed: int):
 
 def spmm_kernels(device: str = "cpu") -> dict[str, dict]:
     """``{family: {kernel name: fn}}`` of the CSR kernels registered for ``device``'s type,
-    best first: spmm, sddmm, csr_transpose, the fused spmm_backward and the gather of values
-    into transposed order (take) it is given."""
+    best first: spmm, sddmm, csr_transpose, the fused spmm_backward (which takes the values in
+    A's order) and the gather of values into transposed order (take) for the separate A^T @ G."""
     import sparsegraph.ops.sparse_kernels  # noqa: F401  (registers the kernels)
 
     kind = sg.backend.device_type(sg.backend.normalize_device(device))
@@ -277,8 +277,7 @@ def spmm_rows(n: int, nnz: int, features: list[int], names: list[str] | None = N
                     "grad_values_ms": partial(sddmm[sd_name], indptr, indices, g, x)}
                 if name in fused:  # both gradients in one pass over A^T: SpMM's backward
                     passes["backward_fused_ms"] = partial(
-                        _fused_backward, fused[name], (t_indptr, t_indices, perm),
-                        partial(gather, values), g, x)
+                        fused[name], t_indptr, t_indices, perm, values, g, x, True, True)
                 with sg.kernels.use(name):  # a composite kernel dispatches the same family
                     ms = best_ms_alternating(passes, repeat, dev)
                 fwd, gx, gv = ms["forward_ms"], ms["grad_x_ms"], ms["grad_values_ms"]
@@ -298,13 +297,6 @@ def grad_x(spmm, transposed, gathered_values, g):
     values into its order, per call."""
     t_indptr, t_indices, perm = transposed
     return spmm(t_indptr, t_indices, gathered_values(perm), g, t_indptr.shape[0] - 1)
-
-
-def _fused_backward(kernel, transposed, gathered_values, g, x):
-    """Both gradients of ``A @ x`` as SpMM's backward takes them: values gathered into the
-    transposed order, one fused pass writing the value gradients in A's order."""
-    t_indptr, t_indices, perm = transposed
-    return kernel(t_indptr, t_indices, perm, gathered_values(perm), g, x, True, True)
 
 
 def cmd_spmm(args: argparse.Namespace) -> int:

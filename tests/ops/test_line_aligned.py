@@ -98,7 +98,7 @@ def test_gathering_kernels_give_the_same_bits_wherever_the_operand_starts(any_si
             indptr, indices, values, at_offset(x, off), n, np.ones(f, np.float32), True, None,
             0, 1.0),
         "spmm_backward": lambda off: numba_kernel("spmm_backward")(
-            t_indptr, t_indices, perm, values[perm], at_offset(g, off), x, True, True),
+            t_indptr, t_indices, perm, values, at_offset(g, off), x, True, True),
         "scatter_reduce": lambda off: numba_kernel("scatter_reduce")(
             indices, at_offset(x[rows], off), n, "sum"),
         "gat_attention": lambda off: numba_kernel("gat_attention")(
