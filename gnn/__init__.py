@@ -6,6 +6,10 @@ if __name__ != "sparsegraph.gnn":
 
 from sparsegraph.gnn.appnp import APPNP  # noqa: E402
 from sparsegraph.gnn.cheb import ChebConv  # noqa: E402
+from sparsegraph.gnn.dense_conv import (  # noqa: E402
+    DenseGCNConv, DenseGINConv, DenseGraphConv, DenseSAGEConv,
+)
+from sparsegraph.gnn.dense_pool import dense_diff_pool, dense_mincut_pool  # noqa: E402
 from sparsegraph.gnn.gat import GATConv  # noqa: E402
 from sparsegraph.gnn.gatv2 import GATv2Conv  # noqa: E402
 from sparsegraph.gnn.gcn import GCNConv, SGConv  # noqa: E402
@@ -44,6 +48,9 @@ from sparsegraph.gnn.pool import global_add_pool, global_max_pool, global_mean_p
 from sparsegraph.gnn.sage import SAGEConv  # noqa: E402
 from sparsegraph.gnn.topk_pool import SAGPooling, TopKPooling  # noqa: E402
 from sparsegraph.gnn.sampling import NeighborLoader, NeighborSampler, SampledBlocks  # noqa: E402
+from sparsegraph.gnn.link_loader import (  # noqa: E402
+    LinkNeighborLoader, LinkSampledBlocks, NegativeSampling,
+)
 from sparsegraph.gnn.sequential import Sequential  # noqa: E402
 from sparsegraph.gnn.transformer_conv import TransformerConv  # noqa: E402
 from sparsegraph.gnn import models  # noqa: E402
@@ -56,6 +63,9 @@ __all__ = [
     "APPNP", "GAT", "GCN", "GraphSAGE", "MLP", "ChebConv", "GATConv", "GATv2Conv", "GCNConv",
     "GINConv", "TransformerConv",
     "GraphConv", "JumpingKnowledge",
+    "DenseGCNConv", "DenseGINConv", "DenseGraphConv", "DenseSAGEConv", "dense_diff_pool",
+    "dense_mincut_pool",
+    "LinkNeighborLoader", "LinkSampledBlocks", "NegativeSampling",
     "MessagePassing", "NeighborLoader", "NeighborSampler", "SAGEConv", "SAGPooling", "SGConv",
     "SampledBlocks", "Sequential", "TopKPooling", "as_adjacency",
     "dense_to_sparse", "dropout_edge", "global_add_pool", "global_max_pool", "global_mean_pool",

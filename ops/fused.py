@@ -18,7 +18,7 @@ from sparsegraph.kernels import dispatch, register
 from sparsegraph.ops._util import check_operands, check_probability, check_tensor
 from sparsegraph.ops.buffers import last_backward, reusable_grad, row_slices, unshared
 from sparsegraph.ops.counter_rng import keep_mask, keep_threshold
-from sparsegraph.ops.sparse_products import _contiguous, _spmm, transposed_values
+from sparsegraph.ops.sparse_products import _contiguous, spmm_grads
 from sparsegraph.ops.stochastic import draw_key, dropout_mask
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import Tensor
@@ -108,16 +108,10 @@ class SpMMBiasAct(Function):
         else:
             gz = g
         gz = _contiguous(gz)
-        s = ctx.s
-        ga = gx = gb = None
-        if ctx.needs_input_grad[0]:
-            ga = dispatch("sddmm", ctx.device, "csr")(s.indptr, s.indices, gz,
-                                                      _contiguous(x.array))
-        if ctx.needs_input_grad[1]:
-            t, tv = transposed_values(s, values)
-            gx = _spmm(ctx.device, t, tv, gz)
-        if ctx.needs_input_grad[2]:
-            gb = gz.sum(axis=tuple(range(gz.ndim - 1)))
+        need_values, need_x, need_bias = ctx.needs_input_grad[:3]
+        ga, gx = spmm_grads(ctx.device, ctx.s, values, gz,
+                            _contiguous(x.array) if need_values else None, need_values, need_x)
+        gb = gz.sum(axis=tuple(range(gz.ndim - 1))) if need_bias else None
         return ga, gx, gb, None, None, None
 
 

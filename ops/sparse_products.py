@@ -95,19 +95,26 @@ class SpMM(Function):
     @staticmethod
     def backward(ctx, g):
         values, _ = ctx.saved_tensors  # also the version check: nothing changed in place
-        g = _contiguous(g.array)
-        s = ctx.s
-        ga = gx = None
-        if all(ctx.needs_input_grad) and values.ndim == 1 and g.ndim == 2:
-            t, perm = s.transpose()
-            return dispatch("spmm_backward", ctx.device, "csr")(  # both in one pass over A^T
-                t.indptr, t.indices, perm, values.array, g, ctx.x, True, True)
-        if ctx.needs_input_grad[0]:
-            ga = dispatch("sddmm", ctx.device, "csr")(s.indptr, s.indices, g, ctx.x)
-        if ctx.needs_input_grad[1]:
-            t, tv = transposed_values(s, values)
-            gx = _spmm(ctx.device, t, tv, g)
-        return ga, gx
+        return spmm_grads(ctx.device, ctx.s, values, _contiguous(g.array), ctx.x,
+                          *ctx.needs_input_grad)
+
+
+def spmm_grads(device, s: Structure, values: Tensor, g, x, need_values: bool, need_x: bool):
+    """``(dvalues, dx)`` of ``out = A @ x`` for A = (``s``, ``values``) and the contiguous
+    output gradient ``g``: both in one pass over A^T (`spmm_backward`) when both are needed,
+    else SDDMM in A's order or A^T @ g with the values' cached transposed order (None where not
+    needed)."""
+    if need_values and need_x and values.ndim == 1 and g.ndim == 2:
+        t, perm = s.transpose()
+        return dispatch("spmm_backward", device, "csr")(t.indptr, t.indices, perm,
+                                                        values.array, g, x, True, True)
+    ga = gx = None
+    if need_values:
+        ga = dispatch("sddmm", device, "csr")(s.indptr, s.indices, g, x)
+    if need_x:
+        t, tv = transposed_values(s, values)
+        gx = _spmm(device, t, tv, g)
+    return ga, gx
 
 
 class SDDMM(Function):
