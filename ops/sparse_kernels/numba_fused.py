@@ -16,7 +16,7 @@ from numba import njit, prange
 from sparsegraph.kernels import register
 from sparsegraph.ops.counter_rng import S32, G
 from sparsegraph.ops.sparse_kernels.numba_dropout import _mix
-from sparsegraph.ops.sparse_kernels.numba_kernels import DOT_FASTMATH, _take, sddmm, spmm
+from sparsegraph.ops.sparse_kernels.numba_kernels import DOT_FASTMATH, _dot, _take, sddmm, spmm
 from sparsegraph.ops.sparse_kernels.numba_util import (
     JIT,
     line_aligned,
@@ -164,11 +164,12 @@ def gat_attention(indptr, indices, rows, a_src, a_dst, h, slope, keep, scale):
 
 @njit(parallel=True, **JIT)
 def _gat_scores_backward(indptr, indices, alpha, keep, has_keep, scale, positive, slope, g, h,
-                         d, g_dst, bounds):
+                         d, g_dst, bounds, dist):
     """Per target row: d = leaky'(score) * softmax'(alpha) * dropout'(sddmm(g, h)), into ``d``
     (E, H), and its row sums into ``g_dst``. ``d`` may be ``alpha`` itself: each entry's alpha
     is read before its d is written (the row's dropout'(sddmm) terms wait in a scratch row)."""
-    n_heads, f_dim = h.shape[1], h.shape[2]
+    n_heads = h.shape[1]
+    nnz, row_bytes = indices.shape[0], h.strides[0]
     zero = d.dtype.type(0)
     for b in prange(bounds.shape[0] - 1):
         total = np.empty(n_heads, dtype=d.dtype)  # per-head sum of alpha * d, one per block
@@ -181,11 +182,11 @@ def _gat_scores_backward(indptr, indices, alpha, keep, has_keep, scale, positive
             gi = g[i]
             total[:] = zero
             for e in range(lo, hi):
+                if e + dist < nnz:
+                    prefetch_row(h, indices[e + dist], row_bytes)
                 hj = h[indices[e]]
                 for hd in range(n_heads):
-                    acc = zero
-                    for f in range(f_dim):
-                        acc += gi[hd, f] * hj[hd, f]
+                    acc = _dot(gi[hd], hj[hd], zero)  # vectorised, as sddmm's
                     if has_keep:
                         acc = (acc if keep[e, hd] else zero) * scale
                     terms[e - lo, hd] = acc
@@ -202,15 +203,25 @@ def _gat_scores_backward(indptr, indices, alpha, keep, has_keep, scale, positive
 
 @njit(parallel=True, **JIT)
 def _gat_sources_backward(t_indptr, t_indices, perm, alpha, keep, has_keep, scale, d, g,
-                          need_src, need_h, g_src, gh, bounds):
+                          need_src, need_h, g_src, gh, bounds, dist):
     """Per source node (a row of the transposed structure): its score gradient (column sums of
-    ``d``) and ``gh = (dropped-out alpha)^T @ g``, reading both through ``perm``."""
+    ``d``) and ``gh = (dropped-out alpha)^T @ g``, reading both through ``perm`` (prefetched
+    with the rows of g: each is a random cache line)."""
     n_heads, f_dim = g.shape[1], g.shape[2]
+    nnz, row_bytes = t_indices.shape[0], g.strides[0]
+    alpha_bytes, d_bytes = alpha.strides[0], d.strides[0]
     zero = g.dtype.type(0)
     for b in prange(bounds.shape[0] - 1):
         for j in range(bounds[b], bounds[b + 1]):
             o = gh[j]
             for e in range(t_indptr[j], t_indptr[j + 1]):
+                if e + dist < nnz:
+                    ahead = perm[e + dist]
+                    if need_h:
+                        prefetch_row(g, t_indices[e + dist], row_bytes)
+                        prefetch_row(alpha, ahead, alpha_bytes)
+                    if need_src:
+                        prefetch_row(d, ahead, d_bytes)
                 src = perm[e]
                 gi = g[t_indices[e]]
                 for hd in range(n_heads):
@@ -247,22 +258,23 @@ def gat_attention_backward(s_indptr, s_indices, t_indptr, t_indices, perm, alpha
     # matter
     in_place = (alpha_reusable and need_scores and alpha.flags.c_contiguous
                 and alpha.nbytes >= IN_PLACE_MIN_BYTES)
+    g_ahead = prefetch_distance(g.strides[0])
     with one_thread_if_small(s_indptr, s_indices, alpha, g, h):
         if in_place and need_h and alpha.shape[0]:  # alpha's last reader goes first
             _gat_sources_backward(t_indptr, t_indices, perm, alpha, keep, has_keep,
                                   dtype.type(scale), alpha, g, False, True, g_src, gh,
-                                  row_blocks(t_indptr))
+                                  row_blocks(t_indptr), g_ahead)
         d = alpha if in_place else np.zeros(alpha.shape if need_scores else (0, n_heads),
                                              dtype=dtype)
         if need_scores and alpha.shape[0]:
             _gat_scores_backward(s_indptr, s_indices, alpha, keep, has_keep, dtype.type(scale),
                                  positive, dtype.type(slope), g, h, d, g_dst,
-                                 row_blocks(s_indptr))
+                                 row_blocks(s_indptr), prefetch_distance(h.strides[0]))
         src, gh_here = need_src and need_scores, need_h and not in_place
         if (src or gh_here) and alpha.shape[0]:
             _gat_sources_backward(t_indptr, t_indices, perm, alpha, keep, has_keep,
                                   dtype.type(scale), d, g, src, gh_here, g_src, gh,
-                                  row_blocks(t_indptr))
+                                  row_blocks(t_indptr), g_ahead)
     return (g_src if need_src else None, g_dst if need_scores else None,
             gh if need_h else None)
 
