@@ -5,6 +5,7 @@ if __name__ != "sparsegraph.gnn":
     raise ImportError(f"import this package as sparsegraph.gnn (it was imported as {__name__!r})")
 
 from sparsegraph.gnn.appnp import APPNP  # noqa: E402
+from sparsegraph.gnn.autoencoder import ARGA, ARGVA, GAE, VGAE, InnerProductDecoder  # noqa: E402
 from sparsegraph.gnn.cheb import ChebConv  # noqa: E402
 from sparsegraph.gnn.dense_conv import (  # noqa: E402
     DenseGCNConv, DenseGINConv, DenseGraphConv, DenseSAGEConv,
@@ -60,6 +61,7 @@ from sparsegraph.gnn.minibatch import train_minibatch  # noqa: E402
 from sparsegraph.gnn.train import train_graph_classifier, train_node_classifier  # noqa: E402
 
 __all__ = [
+    "ARGA", "ARGVA", "GAE", "VGAE", "InnerProductDecoder",  # graph autoencoders
     "APPNP", "GAT", "GCN", "GraphSAGE", "MLP", "ChebConv", "GATConv", "GATv2Conv", "GCNConv",
     "GINConv", "TransformerConv",
     "GraphConv", "JumpingKnowledge",

@@ -319,26 +319,39 @@ def gather_rows(x, index: np.ndarray):
     return wrap(_take(a, index))
 
 
+def gather_fields(g: Graph, batch: SampledBlocks) -> None:
+    """Put ``x`` of every sampled node, ``y`` of the seeds and ``edge_attr`` per block (by
+    ``e_id``, which indexes the graph's CSR edges as edge_attr does) on ``batch``. Node labels
+    only: a graph-level y (a TU graph's class) has no row per seed, as PyG's loaders leave
+    such an attribute out of the nodes' gather."""
+    if g.x is not None:
+        batch.x = gather_rows(g.x, batch.n_id)
+    if g.y is not None and g.y.shape[:1] == (g.num_nodes,):
+        batch.y = wrap(_take(g.y.array, batch.n_id[:batch.batch_size]))
+    if g.edge_attr is not None:
+        batch.edge_attr = [wrap(_take(g.edge_attr.array, e)) for e in batch.e_id]
+
+
 def _check_pyg_options(replace, directed, disjoint, subgraph_type, transform,
-                       filter_per_worker, num_workers) -> None:
+                       filter_per_worker, num_workers, op: str = "NeighborLoader") -> None:
     """PyG NeighborLoader's options: the values this sampler implements, others named."""
     for name, value, ours in (("replace", replace, False), ("directed", directed, True),
                               ("disjoint", disjoint, False),
                               ("subgraph_type", subgraph_type, "directional")):
         is_flag = isinstance(value, bool | np.bool_)
         if is_flag != isinstance(ours, bool) or (bool(value) if is_flag else value) != ours:
-            raise ValueError(f"NeighborLoader: {name}={value!r} is not supported: the sampler "
+            raise ValueError(f"{op}: {name}={value!r} is not supported: the sampler "
                              f"draws in-neighbours without replacement, one directed block per "
                              f"hop ({name}={ours!r})")
     if transform is not None and not callable(transform):
-        raise TypeError(f"NeighborLoader: expected a callable `transform` or None (got "
+        raise TypeError(f"{op}: expected a callable `transform` or None (got "
                         f"{type(transform).__name__})")
     if filter_per_worker is not None and not isinstance(filter_per_worker, bool | np.bool_):
-        raise TypeError(f"NeighborLoader: expected `filter_per_worker` True, False or None "
+        raise TypeError(f"{op}: expected `filter_per_worker` True, False or None "
                         f"(got {filter_per_worker!r})")
     if isinstance(num_workers, bool) or not isinstance(num_workers, int | np.integer) or (
             num_workers < 0):
-        raise ValueError(f"NeighborLoader: expected an int num_workers >= 0 (got "
+        raise ValueError(f"{op}: expected an int num_workers >= 0 (got "
                          f"{num_workers!r})")
 
 
@@ -418,23 +431,14 @@ class NeighborLoader:
         nodes = self.input_nodes
         if self.shuffle:
             nodes = nodes[np.random.default_rng([self.seed, epoch]).permutation(nodes.shape[0])]
-        g, timings = self.graph, {"sample_s": 0.0, "gather_s": 0.0}
+        timings = {"sample_s": 0.0, "gather_s": 0.0}
         self.timings = timings
-        # node labels only: a graph-level y (a TU graph's class) has no row per seed, as
-        # PyG's loaders leave such an attribute out of the nodes' gather
-        y = None if g.y is None or g.y.shape[:1] != (g.num_nodes,) else g.y.array
-        edge_attr = None if g.edge_attr is None else g.edge_attr.array
         for i in range(len(self)):
             t0 = time.perf_counter()
             batch = self.sampler._sample(nodes[i * self.batch_size:(i + 1) * self.batch_size],
                                          epoch)
             t1 = time.perf_counter()
-            if g.x is not None:
-                batch.x = gather_rows(g.x, batch.n_id)
-            if y is not None:
-                batch.y = wrap(_take(y, batch.n_id[:batch.batch_size]))
-            if edge_attr is not None:  # e_id indexes the graph's CSR edges, as edge_attr
-                batch.edge_attr = [wrap(_take(edge_attr, e)) for e in batch.e_id]
+            gather_fields(self.graph, batch)
             timings["sample_s"] += t1 - t0
             timings["gather_s"] += time.perf_counter() - t1
             yield batch if self.transform is None else self.transform(batch)
