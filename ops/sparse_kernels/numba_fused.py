@@ -21,6 +21,7 @@ from sparsegraph.ops.sparse_kernels.numba_util import (
     JIT,
     line_aligned,
     one_thread_if_small,
+    parallel_copy,
     prefetch_distance,
     prefetch_row,
     row_blocks,
@@ -334,7 +335,7 @@ def spmm_backward(t_indptr, t_indices, perm, values, g, x, need_values, need_x):
         gv = np.empty(values.shape, dtype=dtype)
         gv[perm] = sddmm(t_indptr, t_indices, x, g)
         return gv, None
-    gv = np.array(values, dtype=dtype)  # a copy: each value is overwritten by its gradient
+    gv = parallel_copy(values.astype(dtype, copy=False))  # each value becomes its gradient
     gx = np.empty(x.shape, dtype=dtype)  # every row is zeroed by the kernel
     g = line_aligned(g)  # its rows are gathered
     with one_thread_if_small(t_indptr, t_indices, gv, g):  # as the spmm it replaces

