@@ -160,11 +160,11 @@ class Planetoid(SingleGraph, Dataset):
                  download: bool = True, normalize_features: bool = False, cache_dir=None,
                  transform=None, pre_transform=None):
         if not isinstance(name, str) or name.lower() not in self.names:
-            if isinstance(root, str) and root.lower() in self.names:  # PyG's (root, name)
-                raise TypeError(f"Planetoid: the arguments look swapped: sparsegraph's order is "
-                                f"Planetoid(name, root), PyG's is Planetoid(root, name) (got "
-                                f"name={name!r}, root={root!r}); call Planetoid({root!r}, "
-                                f"root={name!r})")
+            if isinstance(root, str) and root.lower() in self.names:
+                # PyG's order, Planetoid(root, name) (its examples' call): the only reading
+                # in which the call names a dataset
+                name, root = root, name
+        if not isinstance(name, str) or name.lower() not in self.names:
             raise ValueError(f"Planetoid: unknown name {name!r} (expected one of {self.names})")
         if split == "geom-gcn":
             raise ValueError("Planetoid: split='geom-gcn' needs Geom-GCN's ten split files, "

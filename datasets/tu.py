@@ -200,13 +200,13 @@ class TUDataset(Dataset):
                 raise TypeError(f"TUDataset: expected `{arg}` to be None, True or False (got "
                                 f"{type(flag).__name__} {flag!r})")
         self.use_node_attr, self.use_edge_attr = use_node_attr, use_edge_attr
-        # PyG's order is TUDataset(root, name): a known TU name as `root` while `name` is none
-        # is that order (nothing on disk is looked at); a path as `name` is refused below
+        # PyG's order, TUDataset(root, name), is read as such where it is the only reading in
+        # which the call names a dataset: a known TU name as `root` while `name` is none, or a
+        # path as `name` with a name as `root` (nothing on disk is looked at)
         order = ("sparsegraph's order is TUDataset(name, root), PyG's is TUDataset(root, name)")
-        if _known(self.names, root) and not _known(self.names, name):
-            raise TypeError(f"TUDataset: the arguments look swapped: {order} (got name="
-                            f"{str(name)!r}, root={root!r}); call TUDataset({root!r}, "
-                            f"root={str(name)!r})")
+        if (_known(self.names, root) and not _known(self.names, name)
+                or _path_like(name) and isinstance(root, str) and root and not _path_like(root)):
+            name, root = root, name
         if _path_like(name):
             raise ValueError(f"TUDataset: expected a TU dataset name such as 'MUTAG' as `name`, "
                              f"the first argument (got the path {str(name)!r}); {order}")

@@ -123,9 +123,10 @@ def test_ravel_and_the_method_softmax_warning_points_at_the_caller():
     assert rec[0].filename == __file__
 
 
-def test_planetoid_names_pygs_argument_order():
+def test_planetoid_takes_pygs_argument_order(data_root):
     from sparsegraph.datasets import Planetoid
 
-    with pytest.raises(TypeError, match=r"Planetoid: the arguments look swapped.*"
-                                        r"call Planetoid\('Cora', root='/data'\)"):
-        Planetoid("/data", "Cora")
+    g = Planetoid(str(data_root), "Cora")[0]  # PyG's examples' call, Planetoid(path, name)
+    assert (g.num_nodes, g.num_edges) == (2708, 10556)
+    with pytest.raises(ValueError, match=r"Planetoid: unknown name '/data'"):
+        Planetoid("/data", "Corax")

@@ -1,7 +1,7 @@
-"""TUDataset called in PyG's argument order, TUDataset(root, name): refused up front with the two
-orders spelled out (it was a garbled FileNotFoundError from a download into MUTAG/TU/<root>)
-when the root is a known TU name and the name is not, or when the name is a path; nothing on
-disk decides it. Every TU name, and a root given as a plain folder name, keeps working."""
+"""TUDataset called in PyG's argument order, TUDataset(root, name): read as that order when the
+root is a known TU name and the name is not, or when the name is a path and the root is not
+(it was a garbled FileNotFoundError from a download into MUTAG/TU/<root>); nothing on disk
+decides it. Every TU name, and a root given as a plain folder name, keeps working."""
 
 import pathlib
 
@@ -19,35 +19,28 @@ def _write_toy(root: pathlib.Path, name: str = "TOY") -> None:
 
 
 @pytest.mark.parametrize("root_type", [str, pathlib.Path])
-@pytest.mark.parametrize("tu_name", ["MUTAG", "proteins"])
-def test_pyg_order_with_a_known_name_is_a_type_error_naming_both_orders(tmp_path, tu_name,
-                                                                         root_type):
-    with pytest.raises(TypeError, match=r"^TUDataset: the arguments look swapped: "
-                       r"sparsegraph's order is TUDataset\(name, root\), PyG's is "
-                       r"TUDataset\(root, name\)"):
-        TUDataset(root_type(tmp_path), tu_name, download=False, cache_dir=tmp_path / "c")
-    assert not (tmp_path / "TU").exists()  # nothing was downloaded or created
+def test_pygs_order_with_a_known_name_loads_it(data_root, tmp_path, root_type):
+    # PyG's call TUDataset(root, name): the root is no TU name, the name is one
+    ds = TUDataset(root_type(data_root), "mutag", download=False, cache_dir=tmp_path / "c")
+    ours = TUDataset("MUTAG", root=data_root, download=False, cache_dir=tmp_path / "c")
+    assert ds.name == "MUTAG" and len(ds) == len(ours) == 188
+    assert [g.num_nodes for g in ds] == [g.num_nodes for g in ours]
 
 
-@pytest.mark.parametrize("download", [False, True])
-def test_pyg_order_with_a_plain_relative_root_is_refused_before_anything_is_created(
-        tmp_path, monkeypatch, download):
-    # PyG's most common call, TUDataset("data", "MUTAG"): "data" is no path-like string and
-    # no folder yet; it was read as an unknown TU name (a download of data.zip into MUTAG/)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SPARSEGRAPH_MIRROR", "http://127.0.0.1:9")  # never reached
-    with pytest.raises(TypeError, match=r"look swapped: .*\(got name='data', root='mutag'\); "
-                                        r"call TUDataset\('mutag', root='data'\)"):
-        TUDataset("data", "mutag", download=download, cache_dir=tmp_path / "c")
-    assert list(tmp_path.iterdir()) == []
+def test_pygs_order_with_a_plain_relative_root_reads_that_folder(data_root, tmp_path,
+                                                                   monkeypatch):
+    # PyG's most common call, TUDataset("data", "MUTAG"), with "data" a plain folder name
+    monkeypatch.chdir(data_root.parent)
+    ds = TUDataset(data_root.name, "MUTAG", download=False, cache_dir=tmp_path / "c")
+    assert len(ds) == 188 and ds.root.resolve() == data_root.resolve()
 
 
-def test_pyg_order_with_any_tu_name_and_a_path_root_is_refused_naming_both_orders(tmp_path):
-    _write_toy(tmp_path)  # the folder exists: not what decides (nothing on disk is read)
-    with pytest.raises(ValueError, match=r"got the path .*\); sparsegraph's order is "
-                                         r"TUDataset\(name, root\), PyG's is "
-                                         r"TUDataset\(root, name\)"):
-        TUDataset(str(tmp_path), "TOY", download=False, cache_dir=tmp_path / "c")
+def test_pygs_order_with_any_tu_name_and_a_path_root_loads_it(tmp_path):
+    _write_toy(tmp_path)
+    ds = TUDataset(str(tmp_path), "TOY", download=False, cache_dir=tmp_path / "c")
+    assert ds.name == "TOY" and len(ds) == 2
+    assert [int(g.y) for g in ds] == [int(g.y) for g in TUDataset(
+        "TOY", root=tmp_path, download=False, cache_dir=tmp_path / "c")]
 
 
 def test_two_known_names_are_a_name_and_a_root_folder(tmp_path, monkeypatch):
@@ -62,7 +55,7 @@ def test_a_path_as_the_name_is_refused_naming_the_order(tmp_path):
     with pytest.raises(ValueError, match=r"^TUDataset: expected a TU dataset name such as "
                        r"'MUTAG' as `name`, the first argument \(got the path .*\); "
                        r"sparsegraph's order is TUDataset\(name, root\)"):
-        TUDataset(str(tmp_path / "data"), "SOME-NEW-NAME", download=False)
+        TUDataset(str(tmp_path / "data"), "./other", download=False)  # two paths
     with pytest.raises(ValueError, match="got the path"):
         TUDataset("./data", download=False)
 
