@@ -110,13 +110,16 @@ class Model(Module):
             self.jk = JumpingKnowledge(jk, width, num_layers)
         self.lin = Linear(width * num_layers if jk == "cat" else width, out_channels)
 
-    def _stack(self, x, adj, act, blocks=None):
+    def _stack(self, x, adj, act, blocks=None, **edge_args):
         """Run ``self.convs``: dropout on the input, then after each layer (but the last
         unless ``jk``) ``act`` and dropout; then the ``jk`` head. ``blocks``: one adjacency
-        per layer (GraphSAGE's mini-batch), else ``adj`` for every layer."""
+        per layer (GraphSAGE's mini-batch), else ``adj`` for every layer, with ``edge_args``
+        (PyG's edge_weight / edge_attr, those given) passed to each."""
         x, xs, last = feature_dropout(x, self.dropout, self.training), [], len(self.convs) - 1
+        edge_args = {k: v for k, v in edge_args.items() if v is not None}
         for i, conv in enumerate(self.convs):
-            x = conv(x, adj) if blocks is None else self._block_conv(conv, x, blocks[i])
+            x = (conv(x, adj, **edge_args) if blocks is None
+                 else self._block_conv(conv, x, blocks[i]))
             if i < last or self.jk_mode is not None:
                 x = feature_dropout(act(x), self.dropout, self.training)
                 xs.append(x)
@@ -207,23 +210,27 @@ class GCN(Model):
         dropout: on every layer's input, the input features included (PyG: between layers
             only; see the module docstring). (default: 0.0, as PyG's; the paper's is 0.5)
         jk: PyG's jumping knowledge (keyword; see the module docstring). (default: None)
+        **kwargs: passed to every GCNConv, as PyG's BasicGNN does (``improved``,
+            ``add_self_loops``, ``normalize``, ``bias``, ...).
     """
 
     def __init__(self, in_channels: int, hidden_channels: int = 16, num_layers: int = 2,
                  out_channels: int | None = None, dropout: float = 0.0, *,
-                 jk: str | None = None):
+                 jk: str | None = None, **kwargs):
         super().__init__()
         sizes = layer_sizes("GCN", in_channels, hidden_channels, out_channels, num_layers)
         check_probability("GCN", "dropout", dropout)
         check_jk("GCN", jk)
         convs = sizes[:-1] + [sizes[1] if jk else sizes[-1]]  # jk: the last keeps hidden
-        self.convs = ModuleList([GCNConv(a, b) for a, b in zip(convs[:-1], convs[1:],
-                                                                 strict=True)])
+        self.convs = ModuleList([GCNConv(a, b, **kwargs) for a, b in zip(convs[:-1], convs[1:],
+                                                                           strict=True)])
         self.dropout = dropout
         self._add_jk(jk, sizes[1], num_layers, sizes[-1])
 
-    def forward(self, x, adj):
-        return self._stack(x, adj, ops.relu)
+    def forward(self, x, adj, edge_weight=None):
+        """``adj``: a Graph, SparseTensor or edge_index; ``edge_weight``: (E,) weights of an
+        edge_index (PyG's)."""
+        return self._stack(x, adj, ops.relu, edge_weight=edge_weight)
 
 
 class GAT(Model):
@@ -252,11 +259,14 @@ class GAT(Model):
         jk: PyG's jumping knowledge (keyword; see the module docstring): every layer is a
             hidden one (``heads`` heads, concatenated), the output GATConv is replaced by
             ``lin``. (default: None)
+        **kwargs: passed to every GATConv / GATv2Conv, as PyG's BasicGNN does
+            (``negative_slope``, ``add_self_loops``, ``edge_dim``, ``fill_value``, ``bias``,
+            GATv2's ``share_weights``, ...).
     """
 
     def __init__(self, in_channels: int, hidden_channels: int = 8, num_layers: int = 2,
                  out_channels: int | None = None, dropout: float = 0.0, *, heads: int = 8,
-                 out_heads: int = 1, jk: str | None = None, v2: bool = False):
+                 out_heads: int = 1, jk: str | None = None, v2: bool = False, **kwargs):
         super().__init__()
         if out_channels is None:  # PyG: the hidden size (here a head's)
             out_channels = check_channels("GAT", "hidden_channels", hidden_channels)
@@ -271,16 +281,19 @@ class GAT(Model):
         if not isinstance(v2, bool | np.bool_):
             raise TypeError(f"GAT: expected a bool `v2` (got {type(v2).__name__} {v2!r})")
         conv = GATv2Conv if v2 else GATConv  # PyG's GAT(v2=True): Brody et al.'s attention
-        self.convs = ModuleList([conv(a, hidden_channels, heads=heads, dropout=dropout)
+        self.convs = ModuleList([conv(a, hidden_channels, heads=heads, dropout=dropout,
+                                      **kwargs)
                                  for a in (sizes[:-1] if jk else sizes[:-2])])
         if not jk:
             self.convs.append(conv(sizes[-2], out_channels, heads=out_heads, concat=False,
-                                      dropout=dropout))
+                                   dropout=dropout, **kwargs))
         self.dropout = dropout
         self._add_jk(jk, hidden_channels * heads, num_layers, out_channels)
 
-    def forward(self, x, adj):
-        return self._stack(x, adj, ops.elu)
+    def forward(self, x, adj, edge_attr=None):
+        """``adj``: a Graph, SparseTensor or edge_index; ``edge_attr``: (E, D) edge features
+        for layers built with ``edge_dim`` (PyG's)."""
+        return self._stack(x, adj, ops.elu, edge_attr=edge_attr)
 
 
 class GraphSAGE(Model):
@@ -302,6 +315,8 @@ class GraphSAGE(Model):
             only; see the module docstring). (default: 0.0, as PyG's; PyG's example and
             ``sparsegraph train`` use 0.5)
         aggr: SAGEConv's aggregation (keyword). (default: "mean")
+        **kwargs: passed to every SAGEConv, as PyG's BasicGNN does (``normalize``,
+            ``root_weight``, ``project``, ``bias``, ...).
         jk: PyG's jumping knowledge (keyword; see the module docstring); in a mini-batch each
             layer's output is cut to the target nodes. (default: None)
 
@@ -312,13 +327,13 @@ class GraphSAGE(Model):
 
     def __init__(self, in_channels: int, hidden_channels: int = 64, num_layers: int = 2,
                  out_channels: int | None = None, dropout: float = 0.0, *, aggr="mean",
-                 jk: str | None = None):
+                 jk: str | None = None, **kwargs):
         super().__init__()
         sizes = layer_sizes("GraphSAGE", in_channels, hidden_channels, out_channels, num_layers)
         check_probability("GraphSAGE", "dropout", dropout)
         check_jk("GraphSAGE", jk)
         convs = sizes[:-1] + [sizes[1] if jk else sizes[-1]]  # jk: the last keeps hidden
-        self.convs = ModuleList([SAGEConv(a, b, aggr=aggr)
+        self.convs = ModuleList([SAGEConv(a, b, aggr=aggr, **kwargs)
                                  for a, b in zip(convs[:-1], convs[1:], strict=True)])
         self.dropout = dropout
         self._add_jk(jk, sizes[1], num_layers, sizes[-1])
