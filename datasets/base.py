@@ -13,12 +13,14 @@ import zipfile
 
 import numpy as np
 
+from sparsegraph.creation import rng_of
 from sparsegraph.datasets.download import base_url, fetch, missing_error, sha256_of
 from sparsegraph.datasets.root import (
     DatasetUnavailable,
     as_created,
     check_bool,
     check_folder_path,
+    check_int,
     data_root,
     folder_arg,
 )
@@ -290,3 +292,26 @@ class SingleGraph:
             raise IndexError(f"{type(self).__name__}: index {i} out of range for a dataset of "
                              "one graph")
         return transformed(self, self.graph)
+
+
+def shuffled(dataset, op: str, return_perm: bool, seed, generator):
+    """PyG's ``dataset.shuffle(return_perm)`` for a dataset with ``index_select``: the order
+    from ``seed`` (an int >= 0: the same order every time), else ``generator`` (a
+    `sparsegraph.Generator`), else sparsegraph's global generator (`sparsegraph.manual_seed`),
+    as PyG draws from torch's; ``perm`` the int64 positions taken."""
+    check_bool(op, "return_perm", return_perm)
+    if seed is not None:
+        if generator is not None:
+            raise TypeError(f"{op}: expected `seed` or `generator`, not both")
+        check_int(op, "seed", seed)
+        if seed < 0:
+            raise ValueError(f"{op}: expected `seed` >= 0 (got {seed})")
+        rng = np.random.default_rng(int(seed))
+    else:
+        try:
+            rng = rng_of(generator)
+        except TypeError as exc:
+            raise TypeError(f"{op}: {exc}") from None
+    perm = rng.permutation(len(dataset)).astype(np.int64)
+    out = dataset.index_select(perm)
+    return (out, perm) if return_perm else out

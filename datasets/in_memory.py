@@ -32,11 +32,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from sparsegraph import serialization
-from sparsegraph.creation import rng_of
 from sparsegraph.datasets import in_memory_format as fmt
-from sparsegraph.datasets.base import set_transforms, transformed
+from sparsegraph.datasets.base import set_transforms, shuffled, transformed
 from sparsegraph.datasets.download import fetch, write_atomic
-from sparsegraph.datasets.root import check_bool, check_folder_path, check_int, folder_arg
+from sparsegraph.datasets.root import check_bool, check_folder_path, folder_arg
 from sparsegraph.graph import Graph
 from sparsegraph.graph_fields import _np
 from sparsegraph.row_ids import row_ids
@@ -345,23 +344,7 @@ class InMemoryDataset:
         the int64 positions taken. The order comes from ``seed`` (an int >= 0), else
         ``generator`` (a `sparsegraph.Generator`), else sparsegraph's global generator
         (`sparsegraph.manual_seed`), as PyG draws from torch's."""
-        op = f"{type(self).__name__}.shuffle"
-        check_bool(op, "return_perm", return_perm)
-        if seed is not None:
-            if generator is not None:
-                raise TypeError(f"{op}: expected `seed` or `generator`, not both")
-            check_int(op, "seed", seed)
-            if seed < 0:
-                raise ValueError(f"{op}: expected `seed` >= 0 (got {seed})")
-            rng = np.random.default_rng(int(seed))
-        else:
-            try:
-                rng = rng_of(generator)
-            except TypeError as exc:
-                raise TypeError(f"{op}: {exc}") from None
-        perm = rng.permutation(len(self)).astype(np.int64)
-        out = self.index_select(perm)
-        return (out, perm) if return_perm else out
+        return shuffled(self, f"{type(self).__name__}.shuffle", return_perm, seed, generator)
 
     def copy(self, idx=None) -> InMemoryDataset:
         """A dataset with its own storage holding this one's graphs (those at ``idx`` when

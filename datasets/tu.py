@@ -9,10 +9,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sparsegraph.creation import rng_of
-from sparsegraph.datasets.base import Dataset, first_graph, transformed
+from sparsegraph.datasets.base import Dataset, first_graph, shuffled, transformed
 from sparsegraph.datasets.download import base_url, clean_stale, fetch, write_atomic
-from sparsegraph.datasets.root import check_bool, check_int
+from sparsegraph.datasets.root import check_int
 from sparsegraph.graph import Graph
 from sparsegraph.row_ids import row_ids
 from sparsegraph.tensor import Tensor, wrap
@@ -446,22 +445,7 @@ class TUDataset(Dataset):
         ``generator`` (a `sparsegraph.Generator`), else from sparsegraph's global generator
         (`sparsegraph.manual_seed`), as PyG draws from torch's.
         """
-        check_bool("TUDataset.shuffle", "return_perm", return_perm)
-        if seed is not None:
-            if generator is not None:
-                raise TypeError("TUDataset.shuffle: expected `seed` or `generator`, not both")
-            check_int("TUDataset.shuffle", "seed", seed)
-            if seed < 0:
-                raise ValueError(f"TUDataset.shuffle: expected `seed` >= 0 (got {seed})")
-            rng = np.random.default_rng(int(seed))
-        else:
-            try:
-                rng = rng_of(generator)
-            except TypeError as exc:
-                raise TypeError(f"TUDataset.shuffle: {exc}") from None
-        perm = rng.permutation(len(self)).astype(np.int64)
-        out = self.index_select(perm)
-        return (out, perm) if return_perm else out
+        return shuffled(self, "TUDataset.shuffle", return_perm, seed, generator)
 
     def __repr__(self) -> str:
         return f"{self.name}({len(self)})"

@@ -15,8 +15,9 @@ import numpy as np
 
 import sparsegraph.ops as ops
 from sparsegraph.creation import eye, tensor, zeros
+from sparsegraph.gnn.gin import init_nn_and_eps, reset_nn_and_eps
 from sparsegraph.gnn.inputs import check_in_channels
-from sparsegraph.gnn.utils import check_channels, check_float, reset_submodules
+from sparsegraph.gnn.utils import check_channels
 from sparsegraph.nn import Linear, Module, Parameter, init
 from sparsegraph.tensor import Tensor
 
@@ -270,23 +271,10 @@ class DenseGINConv(Module):
 
     def __init__(self, nn, eps: float = 0.0, train_eps: bool = False):
         super().__init__()
-        if not callable(nn):
-            raise TypeError(f"DenseGINConv: expected `nn` to be a callable Module (got "
-                            f"{type(nn).__name__})")
-        check_float("DenseGINConv", "eps", eps)
-        self.nn = nn
-        self.initial_eps = eps = float(eps)
-        if train_eps:
-            self.eps = Parameter(tensor([eps]))
-        else:
-            self.register_buffer("eps", tensor([eps]))
+        init_nn_and_eps(self, "DenseGINConv", nn, eps, train_eps)
 
     def reset_parameters(self) -> None:
-        if hasattr(self.nn, "reset_parameters"):
-            self.nn.reset_parameters()
-        elif isinstance(self.nn, Module):
-            reset_submodules(self.nn)
-        self.eps.array[...] = self.initial_eps
+        reset_nn_and_eps(self)
 
     def forward(self, x, adj, mask=None, add_loop: bool = True):
         op = "DenseGINConv"

@@ -17,6 +17,31 @@ from sparsegraph.gnn.utils import check_channels, check_float, reset_submodules
 from sparsegraph.nn import Linear, Module, Parameter
 
 
+def init_nn_and_eps(module: Module, op: str, nn, eps, train_eps: bool) -> None:
+    """GIN's ``nn`` and ``eps`` on ``module`` (GINConv, DenseGINConv): ``eps`` a Parameter
+    with ``train_eps``, else a buffer, float32 whatever number type came in (PyG)."""
+    if not callable(nn):  # caught here, not as "'NoneType' object is not callable" later
+        raise TypeError(f"{op}: expected `nn` to be a callable Module (got "
+                        f"{type(nn).__name__})")
+    check_float(op, "eps", eps)
+    module.nn = nn
+    module.initial_eps = eps = float(eps)
+    if train_eps:
+        module.eps = Parameter(tensor([eps]))
+    else:
+        module.register_buffer("eps", tensor([eps]))
+
+
+def reset_nn_and_eps(module: Module) -> None:
+    """PyG's reset(nn) (a Sequential has no reset_parameters, its Linears do) and ``eps``
+    back to its initial value."""
+    if hasattr(module.nn, "reset_parameters"):
+        module.nn.reset_parameters()
+    elif isinstance(module.nn, Module):
+        reset_submodules(module.nn)
+    module.eps.array[...] = module.initial_eps
+
+
 class GINConv(MessagePassing):
     r"""Graph isomorphism convolution of Xu et al., "How Powerful are Graph Neural Networks?"
     (ICLR 2019): ``out_i = nn((1 + eps) · x_i + Σ_{j -> i} x_j)``.
@@ -40,24 +65,10 @@ class GINConv(MessagePassing):
 
     def __init__(self, nn, eps: float = 0.0, train_eps: bool = False):
         super().__init__(aggr="sum")
-        if not callable(nn):  # caught here, not as "'NoneType' object is not callable" later
-            raise TypeError(f"GINConv: expected `nn` to be a callable Module (got "
-                            f"{type(nn).__name__})")
-        check_float("GINConv", "eps", eps)
-        self.nn = nn
-        self.initial_eps = eps = float(eps)  # float32 whatever number type came in (PyG)
-        if train_eps:
-            self.eps = Parameter(tensor([eps]))
-        else:
-            self.register_buffer("eps", tensor([eps]))
+        init_nn_and_eps(self, "GINConv", nn, eps, train_eps)
 
     def reset_parameters(self) -> None:
-        # PyG's reset(nn): a Sequential has no reset_parameters, its Linears do
-        if hasattr(self.nn, "reset_parameters"):
-            self.nn.reset_parameters()
-        elif isinstance(self.nn, Module):
-            reset_submodules(self.nn)
-        self.eps.array[...] = self.initial_eps
+        reset_nn_and_eps(self)
 
     def forward(self, x, edge_index, size=None):
         is_pair = isinstance(x, tuple | list)
