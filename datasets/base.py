@@ -61,6 +61,8 @@ class Dataset(metaclass=_PygCallOrder):
     they built valid graphs; a corrupt or invalid cache is ignored and rebuilt, invalid raw
     files are a ValueError naming them.
 
+    ``force_reload=True`` (PyG's) parses the raw files again, replacing the cache.
+
     ``transform`` / ``pre_transform`` / ``pre_filter`` (callables such as
     `sparsegraph.transforms`' or None, PyG's arguments; ``pre_filter(g)`` True keeps a graph of
     a multi-graph dataset, before ``pre_transform``): ``pre_transform`` runs once on each graph
@@ -74,9 +76,11 @@ class Dataset(metaclass=_PygCallOrder):
     files: dict = {}
 
     def __init__(self, root=None, *, download: bool = True, cache_dir=None, transform=None,
-                 pre_transform=None, pre_filter=None):
+                 pre_transform=None, pre_filter=None, force_reload: bool = False):
         op = type(self).__name__
         check_bool(op, "download", download)
+        check_bool(op, "force_reload", force_reload)
+        self.force_reload = force_reload
         set_transforms(self, transform, pre_transform, pre_filter)  # before any file is read
         self.root = data_root(root, op)
         self.raw_dir = self.root / self.folder
@@ -143,7 +147,7 @@ class Dataset(metaclass=_PygCallOrder):
 
     def _load_or_parse(self):
         path = self._cache_path()
-        if path.is_file():
+        if path.is_file() and not self.force_reload:  # PyG's force_reload: parse the raw files
             try:
                 with open(path, "rb") as f:  # each array's shape checked vs its stored size
                     self._arrays = read_npz(f)

@@ -71,7 +71,8 @@ class NpzGraph(SingleGraph, Dataset):
     names = tuple(SOURCES)
 
     def __init__(self, name: str, root=None, *, undirected: bool = True,
-                 download: bool = True, cache_dir=None, transform=None, pre_transform=None):
+                 download: bool = True, cache_dir=None, transform=None, pre_transform=None,
+                 force_reload: bool = False):
         key = name.lower() if isinstance(name, str) else name
         if key not in SOURCES:
             raise ValueError(f"NpzGraph: unknown name {name!r} (expected one of "
@@ -85,7 +86,7 @@ class NpzGraph(SingleGraph, Dataset):
                              "direction")
         self.files = {self.filename: sha}
         super().__init__(root, download=download, cache_dir=cache_dir, transform=transform,
-                         pre_transform=pre_transform)
+                         pre_transform=pre_transform, force_reload=force_reload)
         self.graph = self._data
 
     def cache_tag(self) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sparsegraph.datasets.base import Dataset, SingleGraph
-from sparsegraph.datasets.root import check_bool
+from sparsegraph.datasets.root import check_bool, path_like
 from sparsegraph.graph import Graph
 from sparsegraph.sparse import from_scipy
 from sparsegraph.transforms import RandomNodeSplit
@@ -158,12 +158,16 @@ class Planetoid(SingleGraph, Dataset):
     def __init__(self, name: str = "cora", root=None, split: str = "public", *,
                  num_train_per_class: int = 20, num_val: int = 500, num_test: int = 1000,
                  download: bool = True, normalize_features: bool = False, cache_dir=None,
-                 transform=None, pre_transform=None):
+                 transform=None, pre_transform=None, force_reload: bool = False):
         if not isinstance(name, str) or name.lower() not in self.names:
-            if isinstance(root, str) and root.lower() in self.names:
+            if isinstance(root, str) and (root.lower() in self.names or path_like(name)):
                 # PyG's order, Planetoid(root, name) (its examples' call): the only reading
-                # in which the call names a dataset
+                # in which the call names a dataset (or, with a path first, names a wrong one)
                 name, root = root, name
+        if path_like(name) and root is None:
+            raise ValueError(f"Planetoid: expected a dataset name as `name`, the first argument "
+                             f"(got the path {str(name)!r}); sparsegraph's order is "
+                             f"Planetoid(name, root), PyG's is Planetoid(root, name)")
         if not isinstance(name, str) or name.lower() not in self.names:
             raise ValueError(f"Planetoid: unknown name {name!r} (expected one of {self.names})")
         if split == "geom-gcn":
@@ -180,7 +184,7 @@ class Planetoid(SingleGraph, Dataset):
         # checked before any file is read; drawn after the graph is built, as PyG's
         random_split = RandomNodeSplit("random", 1, num_train_per_class, num_val, num_test)
         super().__init__(root, download=download, cache_dir=cache_dir, transform=transform,
-                         pre_transform=pre_transform)
+                         pre_transform=pre_transform, force_reload=force_reload)
         self.graph = random_split(self._data) if split == "random" else self._data
 
     def parse(self) -> dict:

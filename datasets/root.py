@@ -80,3 +80,9 @@ def as_created(path, directory: bool = False) -> None:
     place: results and saved graphs are readable by whoever could read a normal file."""
     os.chmod(path, (0o777 if directory else 0o666) & ~_UMASK)
 
+
+def path_like(s) -> bool:
+    """A path, not a dataset name: no dataset name has a path separator or starts with ``~`` /
+    ``.`` (how the datasets read PyG's ``(root, name)`` argument order)."""
+    return isinstance(s, pathlib.PurePath) or isinstance(s, str) and (
+        "/" in s or "\\" in s or s.startswith(("~", ".")))

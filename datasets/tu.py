@@ -11,7 +11,7 @@ import numpy as np
 
 from sparsegraph.datasets.base import Dataset, first_graph, shuffled, transformed
 from sparsegraph.datasets.download import base_url, clean_stale, fetch, write_atomic
-from sparsegraph.datasets.root import check_int
+from sparsegraph.datasets.root import check_bool, check_int, path_like
 from sparsegraph.graph import Graph
 from sparsegraph.row_ids import row_ids
 from sparsegraph.tensor import Tensor, wrap
@@ -124,12 +124,6 @@ def _known(names, s) -> bool:
     return isinstance(s, str) and s.upper() in {n.upper() for n in names}
 
 
-def _path_like(s) -> bool:
-    """A path, not a name: no TU name has a path separator or starts with ``~`` / ``.``."""
-    return isinstance(s, pathlib.PurePath) or isinstance(s, str) and (
-        "/" in s or "\\" in s or s.startswith(("~", ".")))
-
-
 class TUDataset(Dataset):
     """A TU graph-classification dataset from Morris et al., "TUDataset: A collection of
     benchmark datasets for learning with graphs" (2020); a list of Graphs.
@@ -190,23 +184,27 @@ class TUDataset(Dataset):
     names = tuple(SHA256)
     base_url = "https://www.chrsmrrs.com/graphkerneldatasets/"
 
-    def __init__(self, name: str = "MUTAG", root=None, *, download: bool = True,
-                 cache_dir=None, use_node_attr: bool | None = None,
-                 use_edge_attr: bool | None = None, transform=None, pre_transform=None,
-                 pre_filter=None):
+    def __init__(self, name: str = "MUTAG", root=None, transform=None, pre_transform=None,
+                 pre_filter=None, *, download: bool = True, cache_dir=None,
+                 use_node_attr: bool | None = None, use_edge_attr: bool | None = None,
+                 force_reload: bool = False, cleaned: bool = False):
         for arg, flag in (("use_node_attr", use_node_attr), ("use_edge_attr", use_edge_attr)):
             if flag is not None and not isinstance(flag, (bool, np.bool_)):
                 raise TypeError(f"TUDataset: expected `{arg}` to be None, True or False (got "
                                 f"{type(flag).__name__} {flag!r})")
         self.use_node_attr, self.use_edge_attr = use_node_attr, use_edge_attr
+        check_bool("TUDataset", "cleaned", cleaned)
+        if cleaned:
+            raise ValueError("TUDataset: cleaned=True (PyG's variants with isomorphic graphs "
+                             "removed) is not available: only the original TU files are read")
         # PyG's order, TUDataset(root, name), is read as such where it is the only reading in
         # which the call names a dataset: a known TU name as `root` while `name` is none, or a
         # path as `name` with a name as `root` (nothing on disk is looked at)
         order = ("sparsegraph's order is TUDataset(name, root), PyG's is TUDataset(root, name)")
         if (_known(self.names, root) and not _known(self.names, name)
-                or _path_like(name) and isinstance(root, str) and root and not _path_like(root)):
+                or path_like(name) and isinstance(root, str) and root and not path_like(root)):
             name, root = root, name
-        if _path_like(name):
+        if path_like(name):
             raise ValueError(f"TUDataset: expected a TU dataset name such as 'MUTAG' as `name`, "
                              f"the first argument (got the path {str(name)!r}); {order}")
         if not isinstance(name, str) or not name:
@@ -218,7 +216,8 @@ class TUDataset(Dataset):
                                                              "graph_labels")}
         self.files = SHA256.get(self.name, required)
         super().__init__(root, download=download, cache_dir=cache_dir, transform=transform,
-                         pre_transform=pre_transform, pre_filter=pre_filter)
+                         pre_transform=pre_transform, pre_filter=pre_filter,
+                         force_reload=force_reload)
         self.graphs = self._data
 
     def download_url(self, name: str) -> str:

@@ -128,5 +128,5 @@ def test_planetoid_takes_pygs_argument_order(data_root):
 
     g = Planetoid(str(data_root), "Cora")[0]  # PyG's examples' call, Planetoid(path, name)
     assert (g.num_nodes, g.num_edges) == (2708, 10556)
-    with pytest.raises(ValueError, match=r"Planetoid: unknown name '/data'"):
+    with pytest.raises(ValueError, match=r"Planetoid: unknown name 'Corax'"):
         Planetoid("/data", "Corax")
