@@ -5,12 +5,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import pathlib
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
 from sparsegraph.datasets.base import Dataset, first_graph, shuffled, transformed
 from sparsegraph.datasets.download import base_url, clean_stale, fetch, write_atomic
+from sparsegraph.datasets.in_memory import DATA_WARNING
 from sparsegraph.datasets.root import check_bool, check_int, path_like
 from sparsegraph.graph import Graph
 from sparsegraph.row_ids import row_ids
@@ -218,7 +220,7 @@ class TUDataset(Dataset):
         super().__init__(root, download=download, cache_dir=cache_dir, transform=transform,
                          pre_transform=pre_transform, pre_filter=pre_filter,
                          force_reload=force_reload)
-        self.graphs = self._data
+        self.graphs = self._all_graphs
 
     def download_url(self, name: str) -> str:
         return base_url(self.base_url, "TU") + f"{self.name}.zip"
@@ -383,7 +385,8 @@ class TUDataset(Dataset):
     @property
     def num_features(self) -> int:
         """Node feature columns, of the whole dataset (a subset keeps them, as in PyG)."""
-        return first_graph(self, self._data[0]).num_features if self._data else 0
+        graphs = self._all_graphs
+        return first_graph(self, graphs[0]).num_features if graphs else 0
 
     @property
     def num_node_features(self) -> int:
@@ -394,7 +397,28 @@ class TUDataset(Dataset):
     def num_edge_features(self) -> int:
         """Columns of ``edge_attr`` (edge labels one-hot, then attributes; 0 without them), of
         the whole dataset, as PyG's property."""
-        return first_graph(self, self._data[0]).num_edge_features if self._data else 0
+        graphs = self._all_graphs
+        return first_graph(self, graphs[0]).num_edge_features if graphs else 0
+
+    @property
+    def _data(self) -> Graph:
+        """PyG's storage: every graph of the whole dataset (a subset's too, as in PyG) batched
+        into one Graph, built on first use (``dataset._data.x.size(0)`` counts all nodes)."""
+        batched = self.__dict__.get("_batched")
+        if batched is None:
+            batched = self.__dict__["_batched"] = Graph.batch(self._all_graphs)
+        return batched
+
+    @_data.setter
+    def _data(self, graphs: list) -> None:  # where the base class puts the parsed graphs
+        self.__dict__["_all_graphs"] = graphs
+        self.__dict__.pop("_batched", None)
+
+    @property
+    def data(self) -> Graph:
+        """`_data` with PyG's warning against reading the storage directly."""
+        warnings.warn(DATA_WARNING, UserWarning, stacklevel=2)
+        return self._data
 
     def __len__(self) -> int:
         return len(self.graphs)

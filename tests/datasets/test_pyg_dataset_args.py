@@ -45,3 +45,13 @@ def test_planetoid_in_pygs_order_blames_a_misspelt_name(data_root):
     with pytest.raises(ValueError, match=r"^Planetoid: expected a dataset name as `name`.*"
                                          r"got the path"):
         Planetoid(str(data_root))
+
+
+def test_tudataset_storage_is_pygs_collated_graph(data_root, tmp_path):
+    ds = TUDataset(data_root, "MUTAG", cache_dir=tmp_path)
+    storage = ds._data  # PyG's examples: int(dataset._data.x.size(0) / len(dataset))
+    assert storage.num_nodes == sum(g.num_nodes for g in ds) == 3371
+    assert storage.y.tolist() == [int(g.y) for g in ds]
+    assert ds[:10]._data is storage  # a subset keeps the whole storage, as PyG's
+    with pytest.warns(UserWarning, match="not recommended to directly access"):
+        assert ds.data is storage
