@@ -64,14 +64,15 @@ class InMemoryDataset:
     """Base class for datasets of graphs held in memory, PyG's ``InMemoryDataset``.
 
     A subclass defines the properties ``raw_file_names`` and ``processed_file_names`` (a
-    name or a list of names) and the methods ``download()`` and ``process()`` it needs; the
-    constructor calls ``download()`` when a raw file is missing (only if the subclass defines
-    it) and ``process()`` when a processed file is missing or ``force_reload`` (only if the
-    subclass defines it). ``process`` reads ``self.raw_paths``, applies ``self.pre_filter``
-    and ``self.pre_transform`` itself (as PyG's tutorial shows) and ends with
-    ``self.save(data_list, self.processed_paths[0])``. The reprs of ``pre_transform`` and
-    ``pre_filter`` are recorded beside the processed files; a later construction with other
-    ones warns (UserWarning) that the stored data was made with the old ones, as PyG does.
+    name or a list of names; a plain method is called, as PyG does) and the methods
+    ``download()`` and ``process()`` it needs; the constructor calls ``download()`` when a
+    raw file is missing (only if the subclass defines it) and ``process()`` when a processed
+    file is missing or ``force_reload`` (only if the subclass defines it). ``process`` reads
+    ``self.raw_paths``, applies ``self.pre_filter`` and ``self.pre_transform`` itself (as
+    PyG's tutorial shows) and ends with ``self.save(data_list, self.processed_paths[0])``.
+    The reprs of ``pre_transform`` and ``pre_filter`` are recorded beside the processed files;
+    a later construction with other ones warns (UserWarning) that the stored data was made
+    with the old ones, as PyG does.
 
     ``ds[i]`` (an int, numpy integer or 0-d Tensor) is a shallow copy of graph ``i``, through
     ``transform`` when set; ``ds[1:3]``, ``ds[[0, 2]]``, ``ds[mask]`` (bool, one per graph),
@@ -168,7 +169,10 @@ class InMemoryDataset:
         return [os.path.join(self.processed_dir, f) for f in self._names("processed_file_names")]
 
     def _names(self, prop: str) -> list[str]:
-        names = _file_list(getattr(self, prop))
+        value = getattr(self, prop)
+        if callable(value):  # PyG's: a plain method, not made a property, is called
+            value = value()
+        names = _file_list(value)
         for name in names:
             if not isinstance(name, str | os.PathLike):
                 raise TypeError(f"{type(self).__name__}: expected `{prop}` to be a file name or "
@@ -256,8 +260,10 @@ class InMemoryDataset:
                              "force_reload=True, to process the dataset again") from None
         if not graphs:
             raise ValueError(f"{op}: {path} holds no graphs")
+        # PyG's ``self.data = ...``: the graphs are cut out of the batch on first access, so
+        # an edit of the storage before then (``self.data.y = ...``) reaches them
         self._data, self.slices = self.collate(graphs)
-        self._data_list = graphs if len(graphs) > 1 else None
+        self._data_list = None
 
     @property
     def data(self):
@@ -270,13 +276,14 @@ class InMemoryDataset:
         self._data, self._data_list = value, None
 
     def _graphs(self) -> list[Graph]:
-        """Every stored graph, in storage order (the collated batch split once, then kept)."""
+        """Every stored graph, in storage order: the collated batch split on first access (as
+        PyG's ``get``), then kept until ``data`` is set again."""
         if self._data is None:
             return []
         if self.slices is None:
             return [self._data]
         if self._data_list is None:
-            self._data_list = self._data.unbatch()
+            self._data_list = fmt.numpy_parts(self._data, self._data.unbatch())
         return self._data_list
 
     def __getattr__(self, key: str):
@@ -354,8 +361,6 @@ class InMemoryDataset:
         dataset = copy.copy(self)
         dataset._indices, dataset._data_list = None, None
         dataset._data, dataset.slices = self.collate(graphs) if graphs else (None, None)
-        if len(graphs) > 1:
-            dataset._data_list = graphs
         return dataset
 
     # ---- dataset-level counts -----------------------------------------------------------------

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from sparsegraph.graph import Graph
+from sparsegraph.graph_batch import _common_dtype
 from sparsegraph.graph_fields import CORE_FIELDS, _np, is_index_key
 from sparsegraph.graph_ops import is_weighted
 from sparsegraph.sparse import SparseTensor
@@ -64,26 +65,43 @@ def collate(op: str, data_list) -> tuple[Graph, dict | None]:
     """PyG's ``InMemoryDataset.collate``: one graph comes back as it is with ``slices`` None;
     several as their `Graph.batch` and ``slices``, key -> ``(G + 1,)`` int64 Tensor of where
     each graph's rows (its columns for node ids, ``*_index``) start in the batched attribute
-    (``edge_index`` and ``edge_*`` by edge; a value that is not an array by graph)."""
+    (``edge_index`` and ``edge_*`` by edge; a value that is not an array by graph), for the
+    keys the graphs hold (as PyG's: no ``edge_attr`` entry when no graph has one). The batch
+    records the attributes that were numpy arrays on every graph (``_numpy_keys``): `numpy_parts`
+    hands each graph its part as a numpy array again, as PyG keeps such values as they are."""
     graphs = check_graphs(op, data_list)
     if len(graphs) == 1:
         return graphs[0], None
     data = Graph.batch(graphs)
     counts = {"edge_index": [g.num_edges for g in graphs]}
+    numpy_keys = []
     for key in _keys(graphs):
         values = [g.__dict__.get(key) for g in graphs]
+        if all(v is None for v in values):
+            continue
         if key.startswith("edge_"):
             counts[key] = counts["edge_index"]
-        elif all(v is None for v in values):
-            continue
         elif all(isinstance(v, Tensor | SparseTensor | np.ndarray) for v in values):
             axis = -1 if is_index_key(key) else 0
             counts[key] = [v.shape[axis] if len(v.shape) else 1 for v in values]
         else:
             counts[key] = [1] * len(graphs)
+        if all(isinstance(v, np.ndarray) for v in values):
+            numpy_keys.append(key)
+    data.__dict__["_numpy_keys"] = tuple(numpy_keys)
     slices = {k: wrap(np.concatenate([[0], np.cumsum(c)]).astype(np.int64))
               for k, c in counts.items()}
     return data, slices
+
+
+def numpy_parts(data: Graph, graphs: list[Graph]) -> list[Graph]:
+    """``graphs`` (``data.unbatch()``) with the attributes `collate` found as numpy arrays on
+    every graph made numpy arrays again (a Tensor assigned to ``data`` since included)."""
+    for key in data.__dict__.get("_numpy_keys", ()):
+        for g in graphs:
+            if isinstance(g.__dict__.get(key), Tensor):
+                g.__dict__[key] = _np(g.__dict__[key])
+    return graphs
 
 
 def _keys(graphs) -> list[str]:
@@ -95,6 +113,15 @@ def _keys(graphs) -> list[str]:
 
 def _flat(value) -> np.ndarray:
     return np.ascontiguousarray(_np(value)).reshape(-1)
+
+
+def _concat(values) -> np.ndarray | None:
+    """``values`` flattened and concatenated in the dtype `Graph.batch` gives them (PyTorch's
+    promotion, as ``torch.cat``: int64 with float32 is float32, not numpy's float64)."""
+    if not values:
+        return None
+    dtype = _common_dtype(values)
+    return np.concatenate([_flat(v).astype(dtype, copy=False) for v in values])
 
 
 def to_record(op: str, data_list) -> dict:
@@ -112,8 +139,7 @@ def to_record(op: str, data_list) -> dict:
                                      axis=1),
         "edge_slices": np.concatenate([[0], np.cumsum(num_edges)]).astype(np.int64),
         "weighted": weighted,
-        "edge_weight": (np.concatenate([_flat(g.adj.values) for g in graphs])
-                        if weighted.any() else None),
+        "edge_weight": _concat([g.adj.values for g in graphs]) if weighted.any() else None,
         "arrays": {}, "values": {},
     }
     for key in _keys(graphs):
@@ -145,7 +171,7 @@ def _array_record(op: str, key: str, values) -> dict:
     shapes = np.ones((len(values), max(depth, 1)), np.int64)
     for i, v in enumerate(values):
         shapes[i, :len(v.shape)] = v.shape
-    return {"data": np.concatenate([_flat(v) for v in values]),
+    return {"data": _concat(values),
             "shape": shapes, "ndim": np.array([len(v.shape) for v in values], np.int64),
             "tensor": np.array([isinstance(v, Tensor) for v in values], bool)}
 
@@ -157,6 +183,29 @@ def _int_array(record: dict, key: str, shape: tuple) -> np.ndarray:
     return a
 
 
+def _structure(record: dict):
+    """``num_nodes``, ``edge_slices``, ``edge_index``, ``weighted`` and ``edge_weight`` of
+    ``record``, checked against each other (a ValueError names the first that is wrong)."""
+    num_nodes = record["num_nodes"]
+    if (not isinstance(num_nodes, np.ndarray) or num_nodes.ndim != 1
+            or num_nodes.dtype.kind not in "iu" or num_nodes.min(initial=0) < 0):
+        raise ValueError("`num_nodes` is not a 1-D array of node counts >= 0")
+    n = num_nodes.shape[0]
+    cuts = _int_array(record, "edge_slices", (n + 1,))
+    edge_index = _int_array(record, "edge_index", (2, int(cuts[-1])))
+    weighted, weights = record["weighted"], record["edge_weight"]
+    if not isinstance(weighted, np.ndarray) or weighted.dtype != bool or weighted.shape != (n,):
+        raise ValueError(f"`weighted` is not a boolean array of shape ({n},)")
+    if weights is None and weighted.any():
+        raise ValueError(f"graph {int(np.argmax(weighted))} is marked weighted but there is no "
+                         "`edge_weight`")
+    if weights is not None and (not isinstance(weights, np.ndarray)
+                                or weights.dtype.kind not in "biuf"
+                                or weights.shape != (edge_index.shape[1],)):
+        raise ValueError("`edge_weight` does not hold one number per edge")
+    return num_nodes, cuts, edge_index, weighted, weights
+
+
 def from_record(record) -> list[Graph]:
     """The graphs of a record written by `to_record`. A record that is not one, or whose
     arrays do not form graphs, is a ValueError (the caller names the file)."""
@@ -165,16 +214,8 @@ def from_record(record) -> list[Graph]:
     if not isinstance(record.get("version"), int) or record["version"] > VERSION:
         raise ValueError(f"its format version {record.get('version')!r} is newer than this "
                          f"sparsegraph reads ({VERSION})")
-    num_nodes = record["num_nodes"]
-    if not isinstance(num_nodes, np.ndarray) or num_nodes.ndim != 1:
-        raise ValueError("`num_nodes` is not a 1-D array")
+    num_nodes, cuts, edge_index, weighted, weights = _structure(record)
     n = num_nodes.shape[0]
-    cuts = _int_array(record, "edge_slices", (n + 1,))
-    edge_index = _int_array(record, "edge_index", (2, int(cuts[-1])))
-    weighted, weights = record["weighted"], record["edge_weight"]
-    if weights is not None and (not isinstance(weights, np.ndarray)
-                                or weights.shape != (edge_index.shape[1],)):
-        raise ValueError("`edge_weight` does not hold one value per edge")
     arrays = {key: _split(key, a, n) for key, a in record["arrays"].items()}
     values = record["values"]
     for key, v in values.items():
@@ -185,8 +226,9 @@ def from_record(record) -> list[Graph]:
         e0, e1 = int(cuts[i]), int(cuts[i + 1])
         attrs = {key: parts[i] for key, parts in arrays.items()}
         attrs.update((key, v[i]) for key, v in values.items())
+        # a Tensor keeps the stored dtype (float64 too); Graph makes numpy float64 float32
         graphs.append(Graph(edge_index=edge_index[:, e0:e1], num_nodes=int(num_nodes[i]),
-                            edge_weight=weights[e0:e1] if bool(weighted[i]) else None,
+                            edge_weight=wrap(weights[e0:e1]) if weighted[i] else None,
                             **attrs))
     return graphs
 
@@ -194,9 +236,18 @@ def from_record(record) -> list[Graph]:
 def _split(key: str, a: dict, n: int) -> list:
     """Each graph's value of the array attribute ``key`` from its record ``a``."""
     shapes, ndims, tensors, data = a["shape"], a["ndim"], a["tensor"], a["data"]
-    if (shapes.shape[0] != n or ndims.shape != (n,) or tensors.shape != (n,)
-            or data.ndim != 1 or shapes.min(initial=0) < 0):
+    arrays = (shapes, ndims, tensors, data)
+    if (not all(isinstance(x, np.ndarray) for x in arrays) or shapes.ndim != 2
+            or shapes.shape[0] != n or ndims.shape != (n,) or tensors.shape != (n,)
+            or data.ndim != 1 or shapes.dtype.kind not in "iu" or ndims.dtype.kind not in "iu"
+            or tensors.dtype != bool or shapes.min(initial=0) < 0):
         raise ValueError(f"attribute `{key}` does not hold one array per graph")
+    depth = shapes.shape[1]
+    if n and (ndims.min() < 0 or ndims.max() > depth):
+        raise ValueError(f"attribute `{key}` has an `ndim` outside [0, {depth}] (got "
+                         f"{ndims.min() if ndims.min() < 0 else ndims.max()})")
+    if (shapes[np.arange(depth) >= ndims[:, None]] != 1).any():
+        raise ValueError(f"attribute `{key}` has sizes past its `ndim` that are not 1")
     ends = np.cumsum(np.prod(shapes, axis=1))
     if (ends[-1] if n else 0) != data.shape[0]:
         raise ValueError(f"attribute `{key}` holds {data.shape[0]} values, its shapes "
