@@ -27,6 +27,7 @@ from sparsegraph.datasets.root import (
 from sparsegraph.datasets.root import cache_dir as default_cache_dir
 from sparsegraph.graph import Graph
 from sparsegraph.serialization import CORRUPT_DATA, read_npz
+from sparsegraph.tensor import wrap
 
 PARSE_VERSION = "1"  # bump when a parser's output changes: old caches are then ignored
 
@@ -302,7 +303,7 @@ def shuffled(dataset, op: str, return_perm: bool, seed, generator):
     """PyG's ``dataset.shuffle(return_perm)`` for a dataset with ``index_select``: the order
     from ``seed`` (an int >= 0: the same order every time), else ``generator`` (a
     `sparsegraph.Generator`), else sparsegraph's global generator (`sparsegraph.manual_seed`),
-    as PyG draws from torch's; ``perm`` the int64 positions taken."""
+    as PyG draws from torch's; ``perm`` the int64 positions taken, a Tensor as PyG's."""
     check_bool(op, "return_perm", return_perm)
     if seed is not None:
         if generator is not None:
@@ -318,4 +319,4 @@ def shuffled(dataset, op: str, return_perm: bool, seed, generator):
             raise TypeError(f"{op}: {exc}") from None
     perm = rng.permutation(len(dataset)).astype(np.int64)
     out = dataset.index_select(perm)
-    return (out, perm) if return_perm else out
+    return (out, wrap(perm)) if return_perm else out  # an int64 Tensor, as torch.randperm

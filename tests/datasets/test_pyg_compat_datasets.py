@@ -204,7 +204,8 @@ def test_tu_shuffle(tmp_path):
     ds = _write_toy(tmp_path)
     a, perm = ds.shuffle(return_perm=True, seed=3)
     assert isinstance(a, TUDataset) and a.num_classes == 2
-    assert sorted(perm.tolist()) == [0, 1, 2, 3] and perm.dtype == np.int64
+    assert sorted(perm.tolist()) == [0, 1, 2, 3] and isinstance(perm, sg.Tensor)
+    assert perm.dtype == np.int64  # a Tensor, as torch.randperm
     assert a.graphs == [ds.graphs[i] for i in perm.tolist()]
     assert ds.shuffle(seed=3).graphs == a.graphs  # reproducible for a seed
     orders = {tuple(ds.shuffle(return_perm=True, seed=s)[1].tolist()) for s in range(20)}
