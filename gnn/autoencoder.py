@@ -171,8 +171,16 @@ class GAE(Module):
     def recon_loss(self, z, pos_edge_index, neg_edge_index=None) -> Tensor:
         """Binary cross entropy of the positive edges against the negative ones (0-d)."""
         op = "GAE.recon_loss"
+        drawn = neg_edge_index is None
         pos, neg, neg_edge_index = self._edges(op, z, pos_edge_index, neg_edge_index)
         for name, pairs in (("pos_edge_index", pos), ("neg_edge_index", neg)):
+            if pairs.shape[1] == 0 and drawn and name == "neg_edge_index":
+                n, e = z.shape[0], pos.shape[1]
+                raise ValueError(f"{op}: no negative edges could be drawn for "
+                                 f"neg_edge_index=None: the graph of `pos_edge_index` ({e} "
+                                 f"edge{'s' * (e != 1)} on the {n} node{'s' * (n != 1)} of "
+                                 f"`z`) has no node pair u != v that is not an edge (a mean "
+                                 f"over no negatives is NaN); pass `neg_edge_index`")
             if pairs.shape[1] == 0:  # PyG: a mean over no edges, NaN
                 raise ValueError(f"{op}: expected at least one edge in `{name}` (got shape "
                                  f"{pairs.shape}); a mean over no edges is NaN")

@@ -41,6 +41,8 @@ from sparsegraph.graph import Graph
 from sparsegraph.tensor import Tensor, wrap
 
 _OP = "LinkNeighborLoader"
+_FIELDS = "NegativeSampling(mode, amount=1, weight=None)"
+_WEIGHTS = ("weight", "src_weight", "dst_weight")  # PyG's (older, newer): not implemented
 _TRIPLET_TRIES = 16
 
 
@@ -67,19 +69,36 @@ class NegativeSampling:
 
     @classmethod
     def cast(cls, value) -> NegativeSampling | None:
-        """None, a NegativeSampling, a mode string, a dict or a ``(mode, amount)`` tuple."""
+        """None, a NegativeSampling, a mode string, a dict (``mode``, ``amount``; PyG's
+        weight keys only as None) or a ``(mode,)`` / ``(mode, amount[, None])`` tuple or list;
+        TypeError for another key, no ``mode`` or another length."""
         if value is None or isinstance(value, cls):
             return value
         if isinstance(value, str):
             return cls(value)
         if isinstance(value, dict):
-            extra = {k: v for k, v in value.items() if k not in ("mode", "amount")}
-            if any(v is not None for v in extra.values()):
+            keys = sorted(map(str, value))
+            unknown = [k for k in value if k not in ("mode", "amount", *_WEIGHTS)]
+            if unknown or "mode" not in value:
+                what = (f"unknown key {', '.join(map(repr, unknown))}" if unknown
+                        else "no 'mode' key")
+                raise TypeError(f"{_OP}: expected a `neg_sampling` dict with PyG's "
+                                f"{_FIELDS} fields: a 'mode' key and optionally 'amount' "
+                                f"({what}; got keys {keys})")
+            weighted = sorted(k for k in _WEIGHTS if value.get(k) is not None)
+            if weighted:
                 raise NotImplementedError(f"{_OP}: weighted negative sampling is not "
-                                          f"implemented (got {sorted(extra)})")
-            return cls(**{k: v for k, v in value.items() if k in ("mode", "amount")})
+                                          f"implemented (got `neg_sampling` keys {weighted})")
+            return cls(value["mode"], value.get("amount", 1))
         if isinstance(value, tuple | list):
-            return cls(*value)
+            if not 1 <= len(value) <= 3:
+                raise TypeError(f"{_OP}: expected a `neg_sampling` {type(value).__name__} "
+                                f"(mode,), (mode, amount) or (mode, amount, None), PyG's "
+                                f"{_FIELDS} fields (got {len(value)} items: {tuple(value)!r})")
+            if len(value) == 3 and value[2] is not None:
+                raise NotImplementedError(f"{_OP}: weighted negative sampling is not "
+                                          f"implemented (got a `neg_sampling` weight)")
+            return cls(*value[:2])
         if hasattr(value, "mode") and hasattr(value, "amount"):  # PyG's own, duck-typed
             return cls(str(getattr(value.mode, "value", value.mode)), value.amount)
         raise TypeError(f"{_OP}: expected `neg_sampling` as None, 'binary', 'triplet', a dict "
@@ -96,19 +115,20 @@ class LinkSampledBlocks(SampledBlocks):
             seed edges, then any binary negatives (None for triplet sampling).
         edge_label: ``(B', ...)`` Tensor: the given labels (binary sampling: 0 for the
             negatives), or ones for the seed edges when none were given.
-        input_id: ``(B,)`` int64 positions of the seed edges in ``edge_label_index``.
+        input_id: ``(B,)`` int64 Tensor: the positions of the seed edges among the loader's
+            ``edge_label_index`` columns (PyG's ``input_id``).
         src_index, dst_pos_index, dst_neg_index: triplet sampling's ``(B,)``, ``(B,)`` and
             ``(B,)`` (``amount`` 1) or ``(B, amount)`` local ids.
     """
 
     edge_label_index: Tensor | None = None
     edge_label: Tensor | None = None
-    input_id: np.ndarray | None = None
+    input_id: Tensor | None = None
     src_index: Tensor | None = None
     dst_pos_index: Tensor | None = None
     dst_neg_index: Tensor | None = None
 
-    _TENSORS = ("edge_label_index", "edge_label", "src_index", "dst_pos_index",
+    _TENSORS = ("edge_label_index", "edge_label", "input_id", "src_index", "dst_pos_index",
                 "dst_neg_index")
 
     def to(self, device) -> LinkSampledBlocks:
@@ -269,7 +289,7 @@ class LinkNeighborLoader:
         seeds, inverse = np.unique(np.concatenate([src, dst]), return_inverse=True)
         out = self.sampler._sample(seeds, epoch)
         batch = LinkSampledBlocks(out.n_id, out.batch_size, out.blocks, out.e_id,
-                                  input_id=input_id)
+                                  input_id=wrap(input_id.astype(np.int64, copy=False)))
         inverse = inverse.reshape(-1).astype(np.int64)
         if mode == "triplet":
             batch.src_index = wrap(inverse[:num_pos])

@@ -320,10 +320,9 @@ def test_bad_inputs_are_named():
     with pytest.raises(ValueError, match="GAE.recon_loss: expected at least one edge in "
                        "`pos_edge_index`"):
         model.recon_loss(z, np.zeros((2, 0), np.int64))
-    full = np.array([[0, 0, 1, 1, 2, 2], [1, 2, 0, 2, 0, 1]])  # every pair: nothing to draw
     with pytest.raises(ValueError, match="GAE.recon_loss: expected at least one edge in "
-                       "`neg_edge_index`"):
-        GAE(Table(z)).recon_loss(z[:3], full)
+                       "`neg_edge_index`"):  # given empty, unlike drawn empty (test below)
+        model.recon_loss(z, EI, np.zeros((2, 0), np.int64))
     with pytest.raises(ValueError, match="GAE.test: expected positive and negative edges"):
         model.test(z, EI, np.zeros((2, 0), np.int64))
     with pytest.raises(TypeError, match="GAE.test: expected `neg_edge_index`"):
@@ -336,6 +335,24 @@ def test_bad_inputs_are_named():
         GAE(lambda x: x)
     with pytest.raises(TypeError, match="ARGA: expected `discriminator`"):
         ARGA(Table(z), None)
+
+
+@pytest.mark.parametrize("n, pos", [
+    (3, np.array([[0, 0, 1, 1, 2, 2], [1, 2, 0, 2, 0, 1]])),  # complete: every pair an edge
+    (1, np.array([[0], [0]])),  # one node: no pair u != v at all
+])
+def test_recon_loss_says_when_no_negatives_can_be_drawn(n, pos):
+    z = z64(n=n, grad=False)
+    assert negative_sampling(pos, n).shape == (2, 0)  # PyG's sampler has nothing to draw
+    e = pos.shape[1]
+    with pytest.raises(ValueError, match=(
+            rf"GAE.recon_loss: no negative edges could be drawn for neg_edge_index=None: the "
+            rf"graph of `pos_edge_index` \({e} edges? on the {n} nodes? of `z`\)")) as info:
+        GAE(Table(z)).recon_loss(z, pos)
+    assert "expected at least one edge" not in str(info.value)
+    assert "pass `neg_edge_index`" in str(info.value)
+    loss = GAE(Table(z)).recon_loss(z, pos, pos[:, :1])  # given negatives: a finite loss
+    assert np.isfinite(float(loss))
 
 
 def test_vgae_bad_encoder_outputs_are_named():

@@ -222,6 +222,49 @@ def test_bad_arguments_are_named(kwargs, exc, match):
         LinkNeighborLoader(G, [2], **kwargs)
 
 
+@pytest.mark.parametrize("form, given", [
+    (dict(mode="binary", amonut=2), r"unknown key 'amonut'; got keys \['amonut', 'mode'\]"),
+    (dict(amount=2), r"no 'mode' key; got keys \['amount'\]"),
+    (("binary", 1, None, 0), r"got 4 items: \('binary', 1, None, 0\)"),
+    ((), r"got 0 items"),
+])
+def test_malformed_neg_sampling_is_named_with_pyg_fields(form, given):
+    fields = r"NegativeSampling\(mode, amount=1, weight=None\)"
+    with pytest.raises(TypeError, match=rf"^LinkNeighborLoader: expected a `neg_sampling` "
+                       rf"(dict|tuple).*{fields}.*{given}"):
+        LinkNeighborLoader(G, [1], neg_sampling=form)
+
+
+def test_only_weight_keys_are_not_implemented():
+    for key in ("weight", "src_weight", "dst_weight"):
+        with pytest.raises(NotImplementedError, match=rf"LinkNeighborLoader: weighted negative "
+                           rf"sampling is not implemented \(got `neg_sampling` keys \['{key}'"):
+            LinkNeighborLoader(G, [1], neg_sampling={"mode": "binary", key: np.ones(3)})
+    loader = LinkNeighborLoader(G, [1], neg_sampling={"mode": "triplet", "weight": None})
+    assert loader.neg_sampling == NegativeSampling("triplet", 1)  # None: PyG's default
+    loader = LinkNeighborLoader(G, [1], neg_sampling=("binary", 2, None))  # PyG's positions
+    assert loader.neg_sampling == NegativeSampling("binary", 2)
+    with pytest.raises(NotImplementedError, match="weighted negative sampling"):
+        LinkNeighborLoader(G, [1], neg_sampling=("binary", 1, np.ones(3)))
+
+
+@pytest.mark.parametrize("neg", [None, "binary", "triplet"])
+def test_input_id_is_an_int64_tensor_like_pyg(neg):
+    loader = LinkNeighborLoader(G, [2], batch_size=50, shuffle=True, seed=4, neg_sampling=neg)
+    seen = []
+    for batch in loader:
+        assert isinstance(batch.input_id, sg.Tensor)
+        assert batch.input_id.dtype == np.int64 and batch.input_id.ndim == 1
+        ids = batch.input_id.numpy()
+        src = batch.n_id[batch.src_index.numpy() if neg == "triplet"
+                         else batch.edge_label_index.numpy()[0, :ids.size]]
+        assert np.array_equal(src, EI[0, ids])  # the seed edges' sources, by position
+        assert batch.to("cpu") is batch
+        seen.append(ids)
+    assert np.array_equal(np.sort(np.concatenate(seen)), np.arange(EI.shape[1]))
+    assert "LinkSampledBlocks(edges=50" in repr(next(iter(loader)))
+
+
 def test_bad_data_and_num_neighbors():
     with pytest.raises(TypeError, match="LinkNeighborLoader: expected a Graph"):
         LinkNeighborLoader(EI, [2])
