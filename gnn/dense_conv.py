@@ -39,10 +39,10 @@ def as_batched(op: str, name: str, t, last: str):
     return t.unsqueeze(0) if t.ndim == 2 else t
 
 
-def dense_adjacency(op: str, adj, x: Tensor, broadcast: bool = False) -> Tensor:
+def dense_adjacency(op: str, adj, x: Tensor) -> Tensor:
     """``adj`` checked against the promoted ``(B, N, F)`` ``x`` and promoted to 3 dims: square
     ``(B', N, N)`` with ``x``'s ``N``, of ``x``'s dtype, ``B'`` 1 or ``B`` (any ``B'`` when
-    ``B`` is 1 and ``broadcast``: the layers' ``adj @ x`` broadcasts both ways)."""
+    ``B`` is 1: PyG's ``adj @ x`` broadcasts both ways)."""
     adj = as_batched(op, "adj", adj, "N")
     n, b = x.shape[1], x.shape[0]
     if adj.shape[1:] != (n, n):
@@ -51,7 +51,7 @@ def dense_adjacency(op: str, adj, x: Tensor, broadcast: bool = False) -> Tensor:
     if adj.dtype != x.dtype:
         raise TypeError(f"{op}: expected `adj` of dtype {x.dtype} like `x` (got {adj.dtype}); "
                         f"convert with adj.to({str(x.dtype)!r})")
-    if adj.shape[0] not in (1, b) and not (broadcast and b == 1):
+    if adj.shape[0] not in (1, b) and b != 1:
         raise ValueError(f"{op}: expected `adj` with batch size 1 or {b}, that of `x` (got "
                          f"shape {tuple(adj.shape)})")
     return adj
@@ -87,7 +87,7 @@ def _dense_inputs(op: str, x, adj, mask, in_channels: int, weight):
 
 
 def _adj_and_mask(op: str, x: Tensor, adj, mask):
-    adj = dense_adjacency(op, adj, x, broadcast=True)
+    adj = dense_adjacency(op, adj, x)
     return x, adj, dense_mask(op, mask, max(x.shape[0], adj.shape[0]), x.shape[1], x)
 
 
@@ -133,10 +133,9 @@ class DenseGCNConv(Module):
     def forward(self, x, adj, mask=None, add_loop: bool = True):
         x, adj, mask = _dense_inputs("DenseGCNConv", x, adj, mask, self.in_channels,
                                      self.lin.weight)
-        if add_loop:
-            n = x.shape[1]
-            loops = eye(n, dtype=adj.dtype, device=adj.device)
-            adj = adj * (1 - loops) + loops * (2.0 if self.improved else 1.0)
+        if add_loop:  # PyG's adj[:, i, i] = 1 (2): the diagonal replaced, inf / nan included
+            loops = eye(x.shape[1], dtype=np.bool_, device=adj.device)
+            adj = ops.where(loops, 2.0 if self.improved else 1.0, adj)
         dinv = ops.pow(ops.clamp(adj.sum(dim=-1), min=1), -0.5).unsqueeze(-1)  # (B, N, 1)
         out = dinv * ops.matmul(adj, dinv * self.lin(x))  # D^-1/2 Â D^-1/2 (X W)
         if self.bias is not None:
@@ -234,7 +233,7 @@ class DenseGraphConv(Module):
     def forward(self, x, adj, mask=None):
         x, adj, mask = _dense_inputs("DenseGraphConv", x, adj, mask, self.in_channels,
                                      self.lin_rel.weight)
-        if self.aggr == "max":
+        if self.aggr == "max" and x.shape[1] > 0:  # N = 0: no max to take, (B, 0, F) below
             # (B, N_j, N_i, F): x_j where j -> i is an edge, -inf elsewhere; max over j
             neg = float("-inf")
             cand = ops.where((adj != 0).unsqueeze(-1), x.unsqueeze(-2), neg)
@@ -278,7 +277,12 @@ class DenseGINConv(Module):
 
     def forward(self, x, adj, mask=None, add_loop: bool = True):
         op = "DenseGINConv"
-        x, adj, mask = _adj_and_mask(op, as_batched(op, "x", x, "F"), adj, mask)
+        x = as_batched(op, "x", x, "F")
+        weight = next(iter(self.nn.parameters()), None) if isinstance(self.nn, Module) else None
+        if weight is not None:  # the dtype, named as the other dense layers do
+            flat = x.reshape(x.shape[0] * x.shape[1], x.shape[-1])
+            check_in_channels(op, "x", flat, x.shape[-1], weight)
+        x, adj, mask = _adj_and_mask(op, x, adj, mask)
         out = ops.matmul(adj, x)
         if add_loop:
             out = (1 + self.eps.to(x.dtype)) * x + out

@@ -18,19 +18,45 @@ EPS = 1e-15  # PyG's
 
 
 def _pool_inputs(op: str, x, adj, s, mask):
-    """``x``, ``adj``, ``s`` promoted to 3 dims and checked against each other, and ``S``'s
-    ``(B, N, 1)`` mask (or None)."""
+    """``x``, ``adj``, ``s`` promoted to 3 dims and checked against each other, and the
+    ``(B, N, 1)`` mask of ``x`` (or None). As PyG's matmuls, the batch sizes broadcast: each is
+    1 or the largest (a 2-D ``s`` is shared by a batch of ``x``, an ``adj`` by a batch of one)."""
     x = as_batched(op, "x", x, "F")
     adj = dense_adjacency(op, adj, x)
     s = as_batched(op, "s", s, "C")
     b, n = x.shape[:2]
-    if s.shape[:2] != (b, n):
-        raise ValueError(f"{op}: expected `s` of shape ({b}, {n}, C), one row per node of `x` "
-                         f"(got shape {tuple(s.shape)})")
+    if s.shape[1] != n:
+        raise ValueError(f"{op}: expected `s` of shape ({s.shape[0]}, {n}, C), one row per node "
+                         f"of `x` (got shape {tuple(s.shape)})")
+    b_xa = max(b, adj.shape[0])
+    if s.shape[0] not in (1, b_xa):
+        raise ValueError(f"{op}: expected `s` with batch size 1 or {b_xa}, that of "
+                         f"{'`x`' if b > 1 else '`adj`'} (got shape {tuple(s.shape)})")
     if s.dtype != x.dtype:
         raise TypeError(f"{op}: expected `s` of dtype {x.dtype} like `x` (got {s.dtype}); "
                         f"convert with s.to({str(x.dtype)!r})")
-    return x, adj, s, dense_mask(op, mask, b, n, x)
+    return x, adj, s, dense_mask(op, mask, b, n, x)  # PyG's mask.view(B_x, N, 1)
+
+
+def _temperature(op: str, temp, like: Tensor):
+    """``temp`` (a positive number or a one-element Tensor, as ``s / temp`` takes it) and its
+    value; a Tensor comes on ``like``'s device, in its dtype (the gradient reaches it)."""
+    if isinstance(temp, Tensor):
+        if temp.dtype.kind not in "fiu":
+            raise TypeError(f"{op}: expected `temp` to be a positive number or a real Tensor "
+                            f"(got a Tensor of dtype {temp.dtype})")
+        if temp.numel() != 1 or temp.ndim > 3:
+            raise ValueError(f"{op}: expected `temp` to be a positive number or a one-element "
+                             f"Tensor (got a Tensor of shape {tuple(temp.shape)})")
+        value, temp = float(temp.item()), temp.to(like.device, like.dtype)
+    elif isinstance(temp, bool) or not isinstance(temp, Real):
+        raise TypeError(f"{op}: expected `temp` to be a positive number (got "
+                        f"{type(temp).__name__} {temp!r})")
+    else:
+        value = temp
+    if not 0 < value < math.inf:
+        raise ValueError(f"{op}: expected `temp` to be a positive number (got {temp!r})")
+    return temp, value
 
 
 def _coarsen(x: Tensor, adj: Tensor, s: Tensor, mask):
@@ -50,11 +76,13 @@ def dense_diff_pool(x, adj, s, mask=None, normalize: bool = True):
 
     Args:
         x: ``(B, N, F)`` node features (``(N, F)``: a batch of one).
-        adj: ``(B, N, N)`` adjacency (batch size 1: shared by the batch).
+        adj: ``(B, N, N)`` adjacency.
         s: ``(B, N, C)`` assignment scores of ``C`` clusters; the softmax over ``C`` is
-            applied here.
+            applied here. As PyG's matmuls, the batch sizes of ``x``, ``adj`` and ``s``
+            broadcast (each 1 or ``B``; a 2-D ``s`` is shared by the batch).
         mask: ``(B, N)`` bool, the real nodes (as `to_dense_batch` gives it); the rows of the
-            others are zeroed in ``x`` and ``softmax(S)``. (default: None)
+            others are zeroed in ``x`` and ``softmax(S)``; its batch is that of ``x``, as
+            PyG's ``mask.view(B, N, 1)``. (default: None)
         normalize: divide the link loss by ``adj.numel()``. (default: True)
 
     Returns:
@@ -81,22 +109,23 @@ def dense_mincut_pool(x, adj, s, mask=None, temp: float = 1.0):
 
     Args:
         x: ``(B, N, F)`` node features (``(N, F)``: a batch of one).
-        adj: ``(B, N, N)`` adjacency (batch size 1: shared by the batch).
+        adj: ``(B, N, N)`` adjacency.
         s: ``(B, N, C)`` assignment scores of ``C`` clusters; the softmax over ``C`` is
-            applied here.
+            applied here. As PyG's matmuls, the batch sizes of ``x``, ``adj`` and ``s``
+            broadcast (each 1 or ``B``; a 2-D ``s`` is shared by the batch).
         mask: ``(B, N)`` bool, the real nodes; the rows of the others are zeroed in ``x`` and
             ``S``. (default: None)
-        temp: the softmax temperature, a positive number. (default: 1.0)
+        temp: the softmax temperature, a positive number or a one-element Tensor.
+            (default: 1.0)
 
     Returns:
         ``(out, out_adj, mincut_loss, ortho_loss)``: ``(B, C, F)``, ``(B, C, C)`` and two 0-d
         Tensors.
     """
     op = "dense_mincut_pool"
-    if isinstance(temp, bool) or not isinstance(temp, Real) or not 0 < temp < math.inf:
-        raise ValueError(f"{op}: expected `temp` to be a positive number (got {temp!r})")
     x, adj, s, mask = _pool_inputs(op, x, adj, s, mask)
-    s, out, out_adj = _coarsen(x, adj, ops.softmax(s / temp if temp != 1.0 else s, dim=-1),
+    temp, value = _temperature(op, temp, s)
+    s, out, out_adj = _coarsen(x, adj, ops.softmax(s / temp if value != 1.0 else s, dim=-1),
                                mask)
     # MinCut loss: Tr(S^T D S) = sum_n d_n sum_c S_nc^2 (D diagonal: no (N, N) matrix made)
     num = ops.einsum("bii->b", out_adj)
