@@ -227,9 +227,9 @@ def check_probability(op: str, name: str, value) -> None:
 
 
 def check_float(op: str, name: str, value) -> None:
-    """ValueError naming the layer unless ``value`` is a real number (e.g. a slope)."""
+    """TypeError naming the layer unless ``value`` is a real number (e.g. a slope)."""
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise ValueError(f"{op}: expected `{name}` to be a number (got {value!r})")
+        raise TypeError(f"{op}: expected `{name}` to be a number (got {value!r})")
 
 
 def reset_submodules(module) -> None:

@@ -88,7 +88,7 @@ def test_gat_attention_vectors_glorot_over_heads_and_channels():
     (lambda: gnn.ChebConv(3, 2, K=True), ValueError, r"ChebConv: expected `K` to be an int"),
     (lambda: gnn.GINConv(None), TypeError, r"GINConv: expected `nn` to be a callable Module "
                                            r"\(got NoneType\)"),
-    (lambda: gnn.GATConv(3, 2, negative_slope="a"), ValueError,
+    (lambda: gnn.GATConv(3, 2, negative_slope="a"), TypeError,
      r"GATConv: expected `negative_slope` to be a number \(got 'a'\)"),
     (lambda: models.GIN(3, 16, 2.5, 2), ValueError,
      r"GIN: expected `num_layers` to be an int >= 1 \(got 2.5\)"),
