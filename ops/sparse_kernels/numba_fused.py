@@ -335,7 +335,8 @@ def spmm_backward(t_indptr, t_indices, perm, values, g, x, need_values, need_x):
         gv = np.empty(values.shape, dtype=dtype)
         gv[perm] = sddmm(t_indptr, t_indices, x, g)
         return gv, None
-    gv = parallel_copy(values.astype(dtype, copy=False))  # each value becomes its gradient
+    # a copy (converted, or by every thread): each value is overwritten by its gradient
+    gv = values.astype(dtype) if values.dtype != dtype else parallel_copy(values)
     gx = np.empty(x.shape, dtype=dtype)  # every row is zeroed by the kernel
     g = line_aligned(g)  # its rows are gathered
     with one_thread_if_small(t_indptr, t_indices, gv, g):  # as the spmm it replaces
