@@ -17,9 +17,10 @@ from sparsegraph.transforms.structure import (
     RemoveSelfLoops,
     ToUndirected,
 )
+from sparsegraph.transforms.to_dense import DenseGraph, ToDense
 
 __all__ = [
-    "AddSelfLoops", "BaseTransform", "Compose", "Constant", "GCNNorm",
+    "AddSelfLoops", "BaseTransform", "Compose", "Constant", "DenseGraph", "GCNNorm",
     "LargestConnectedComponents", "NormalizeFeatures", "OneHotDegree", "RandomLinkSplit",
-    "RandomNodeSplit", "RemoveSelfLoops", "ToDevice", "ToUndirected",
+    "RandomNodeSplit", "RemoveSelfLoops", "ToDense", "ToDevice", "ToUndirected",
 ]
