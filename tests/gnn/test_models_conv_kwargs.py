@@ -32,7 +32,8 @@ def test_gcn_passes_conv_options_and_edge_weight():
     assert all(c.improved and not c.add_self_loops for c in m.convs)
     w = sg.tensor(rng.random(ei.shape[1]))
     out = m(x, ei, edge_weight=w)
-    np.testing.assert_allclose(out.detach().numpy(), _chain(m, x, ei, ops.relu, edge_weight=w).detach().numpy())
+    want = _chain(m, x, ei, ops.relu, edge_weight=w)
+    np.testing.assert_allclose(out.detach().numpy(), want.detach().numpy())
     assert not np.allclose(out.detach().numpy(), m(x, ei).detach().numpy())  # the weights were used
 
 
@@ -43,7 +44,8 @@ def test_gat_passes_conv_options_and_edge_attr(v2):
     assert all(c.negative_slope == 0.1 for c in m.convs)
     ea = sg.tensor(rng.standard_normal((ei.shape[1], 3)))
     out = m(x, ei, edge_attr=ea)
-    np.testing.assert_allclose(out.detach().numpy(), _chain(m, x, ei, ops.elu, edge_attr=ea).detach().numpy())
+    want = _chain(m, x, ei, ops.elu, edge_attr=ea)
+    np.testing.assert_allclose(out.detach().numpy(), want.detach().numpy())
     other = m(x, ei, edge_attr=sg.tensor(rng.standard_normal((ei.shape[1], 3))))
     assert not np.allclose(out.detach().numpy(), other.detach().numpy())
 
