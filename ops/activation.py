@@ -124,8 +124,10 @@ def _save_x(p) -> str:
 
 
 TABLE = {
+    # selected, not multiplied, as torch's threshold_backward: an inf gradient at x <= 0
+    # (relu(x).sqrt()) gives 0, not inf * 0 = NaN
     "relu": (lambda xp, x, p: xp.maximum(x, 0),
-             lambda xp, t, g, p: g * (t > 0), _save_mask),
+             lambda xp, t, g, p: xp.where(t > 0, g, g.dtype.type(0)), _save_mask),
     # torch's rule: the gradient at 0 is the slope. With slope >= 0, sign(y) = sign(x).
     "leaky_relu": (lambda xp, x, p: xp.maximum(x, 0) + x.dtype.type(p) * xp.minimum(x, 0),
                    lambda xp, t, g, p: g * _select(t > 0, g.dtype.type(1), g.dtype.type(p)),

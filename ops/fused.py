@@ -56,11 +56,13 @@ def _spmm_bias_act_generic(indptr, indices, values, x, n_rows, bias, relu, key, 
 
 
 def _relu_grad(g, y, out=None):
-    """``g * (y > 0)`` into ``out`` (new when None), blockwise: no (N, F) bool temporary."""
+    """``g`` where ``y > 0``, else 0 (selected, as eager ReLU's backward: an inf gradient
+    stays out), into ``out`` (new when None), blockwise: no (N, F) bool temporary."""
     xp = xp_of(g)
     out = xp.empty_like(g) if out is None else out
+    zero = g.dtype.type(0)
     for rows in row_slices(g):
-        xp.multiply(g[rows], y[rows] > 0, out=out[rows])
+        out[rows] = xp.where(y[rows] > 0, g[rows], zero)
     return out
 
 

@@ -49,10 +49,14 @@ def _clamp_masks_kernel(x, lo, hi, needs):
 
 
 def clamp_grads(ctx, g):
-    """The gradients of `Clamp` / `ClampInplace` from the masks forward kept."""
-    shapes = ctx.shapes
-    return tuple(None if m is None else _cast(unbroadcast(g.array * m, shape), dtype)
-                 for m, shape, dtype in zip(ctx.masks, shapes, ctx.dtypes, strict=True))
+    """The gradients of `Clamp` / `ClampInplace` from the masks forward kept: selected, not
+    multiplied, as torch's ``where`` (an inf or NaN gradient where x was clamped gives 0,
+    e.g. through ``x.clamp(min=0).sqrt()`` at x < 0, where ``inf * 0`` would be NaN)."""
+    g = g.array
+    zero = g.dtype.type(0)
+    return tuple(None if m is None else
+                 _cast(unbroadcast(xp_of(g).where(m, g, zero), shape), dtype)
+                 for m, shape, dtype in zip(ctx.masks, ctx.shapes, ctx.dtypes, strict=True))
 
 
 class Clamp(Function):
