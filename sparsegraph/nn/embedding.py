@@ -4,6 +4,11 @@ As ``torch.nn.Embedding``: ``weight`` ``(N, D)`` drawn from ``N(0, 1)``; an inde
 any shape ``(*)`` gives ``(*, D)``; the ``padding_idx`` row starts at zero and never receives a
 gradient. The gradient of a row used several times is the sum of its uses, accumulated in one
 scatter-add (no Python loop over the indices).
+
+``sparse=True`` is accepted for torch code that pairs it with ``optim.SparseAdam``: the
+weight's gradient stays a dense ``(N, D)`` array (equal to the ``sparse=False`` one), zero on
+the rows no lookup gathered; `sparsegraph.optim.SparseAdam` updates only the rows whose
+gradient is nonzero, which are those rows.
 """
 
 from __future__ import annotations
@@ -96,15 +101,17 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None,
         norm_type: the p of the p-norm for ``max_norm``. (default: 2.0)
         scale_grad_by_freq: divide each row's gradient by the number of times its index
             occurs in ``input``. (default: False)
-        sparse: PyTorch's sparse row gradients; not supported (the gradient is a dense
-            ``(N, D)`` array), so only False is accepted.
+        sparse: torch's sparse row gradient, for ``optim.SparseAdam``: accepted, but the
+            gradient is the same dense ``(N, D)`` array either way (zero on rows not looked
+            up; `sparsegraph.optim.SparseAdam` updates only the nonzero rows). (default: False)
 
     Returns:
         ``(*, D)``, differentiable in ``weight``.
 
     Raises:
-        TypeError: for a non-Tensor ``weight``, or an ``input`` that is not an integer
-            Tensor or array (floats and bools are refused, as in PyTorch).
+        TypeError: for a non-Tensor ``weight``, an ``input`` that is not an integer
+            Tensor or array (floats and bools are refused, as in PyTorch), or a non-bool
+            ``sparse`` / ``scale_grad_by_freq``.
         ValueError: for a ``weight`` that is not 2-D, indices outside ``[0, N)``, a
             ``padding_idx`` outside ``[-N, N)``, or inputs on different devices.
     """
@@ -138,10 +145,8 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None,
 
 
 def _check_sparse(op: str, sparse) -> None:
+    """``sparse`` a bool; either value gives the same dense gradient (see the module doc)."""
     check_bool(op, "sparse", sparse)
-    if sparse:
-        raise ValueError(f"{op}: sparse=True (sparse row gradients) is not supported: the "
-                         "weight's gradient is a dense (N, D) array; pass sparse=False")
 
 
 def _check_max_norm(op: str, max_norm, norm_type) -> None:
@@ -189,7 +194,9 @@ class Embedding(Module):
             in place to it (see `embedding`). (default: None / 2.0)
         scale_grad_by_freq: divide each row's gradient by the number of times its index
             occurs in the batch. (default: False)
-        sparse: only False (sparse row gradients are not supported). (default: False)
+        sparse: torch's flag for a sparse row gradient (``optim.SparseAdam``); the gradient
+            is the same dense ``(N, D)`` array either way, zero on rows not looked up, and
+            `sparsegraph.optim.SparseAdam` updates only its nonzero rows. (default: False)
         device: parameter device. (default: "cpu")
         dtype: parameter dtype. (default: float32)
 
@@ -213,7 +220,7 @@ class Embedding(Module):
         check_bool("Embedding", "scale_grad_by_freq", scale_grad_by_freq)
         _check_sparse("Embedding", sparse)
         _check_max_norm("Embedding", max_norm, norm_type)
-        self.max_norm, self.norm_type, self.sparse = max_norm, float(norm_type), False
+        self.max_norm, self.norm_type, self.sparse = max_norm, float(norm_type), bool(sparse)
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.padding_idx = _padding_idx("Embedding", padding_idx, self.num_embeddings)
         self.scale_grad_by_freq = bool(scale_grad_by_freq)
@@ -266,7 +273,7 @@ class Embedding(Module):
 
     def forward(self, input) -> Tensor:
         return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
-                         self.scale_grad_by_freq)
+                         self.scale_grad_by_freq, self.sparse)
 
     def extra_repr(self) -> str:
         text = f"{self.num_embeddings}, {self.embedding_dim}"
@@ -277,4 +284,6 @@ class Embedding(Module):
             text += "" if self.norm_type == 2.0 else f", norm_type={self.norm_type}"
         if self.scale_grad_by_freq:
             text += ", scale_grad_by_freq=True"
+        if self.sparse:
+            text += ", sparse=True"
         return text

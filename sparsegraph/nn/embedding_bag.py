@@ -115,7 +115,8 @@ def embedding_bag(input, weight: Tensor, offsets=None, max_norm: float | None = 
         scale_grad_by_freq: divide each row's gradient by its count in the bags. (default:
             False)
         mode: ``"sum"``, ``"mean"`` or ``"max"``. (default: "mean")
-        sparse: only False (the weight's gradient is dense). (default: False)
+        sparse: torch's flag for a sparse row gradient (``optim.SparseAdam``): accepted;
+            the gradient stays dense. (default: False)
         per_sample_weights: ``input``-shaped weights multiplying each row before the sum
             (``mode="sum"`` only); differentiable. (default: None)
         include_last_offset: ``offsets`` has ``B + 1`` entries. (default: False)
@@ -225,7 +226,7 @@ class EmbeddingBag(Module):
         if mode not in MODES:
             raise ValueError(f"{op}: expected `mode` in {MODES} (got {mode!r})")
         self.max_norm, self.norm_type, self.mode, self.sparse = max_norm, float(norm_type), \
-            mode, False
+            mode, bool(sparse)
         self.scale_grad_by_freq = check_bool(op, "scale_grad_by_freq", scale_grad_by_freq)
         self.include_last_offset = check_bool(op, "include_last_offset", include_last_offset)
         self.padding_idx = _padding_idx(op, padding_idx, self.num_embeddings)

@@ -160,11 +160,10 @@ def test_max_norm_renormalises_the_looked_up_rows_in_place_as_torch():
     assert "max_norm=2.0, norm_type=1.0" in repr(l1)
 
 
-def test_torchs_positional_order_and_unsupported_sparse():
+def test_torchs_positional_order_and_sparse_flag():
     emb = sg.nn.Embedding(5, 3, None, 1.5)  # torch's 4th positional argument is max_norm
     assert emb.max_norm == 1.5 and emb.scale_grad_by_freq is False
-    with pytest.raises(ValueError, match="sparse=True .* not supported"):
-        sg.nn.Embedding(5, 3, sparse=True)
+    assert sg.nn.Embedding(5, 3, sparse=True).sparse is True  # for optim.SparseAdam
     with pytest.raises(ValueError, match="`max_norm` to be a positive number"):
         sg.nn.Embedding(5, 3, max_norm=-1)
 
