@@ -22,7 +22,6 @@ import numpy as np
 
 import sparsegraph.ops as ops
 from sparsegraph import backend
-from sparsegraph.creation import ones
 from sparsegraph.gnn.edge_call import (
     FILLABLE,
     EdgeCall,
@@ -36,13 +35,13 @@ from sparsegraph.gnn.inputs import (
     csr_and_caller_order,
     split_features,
 )
+from sparsegraph.gnn.message_aggr import AGGRS, combine, reduce_by, resolve_aggr
 from sparsegraph.graph import Graph
 from sparsegraph.nn import Module
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.sparse_checks import as_index_array
 from sparsegraph.tensor import Tensor, wrap
 
-AGGRS = ("sum", "mean", "max", "min", "mul")
 FLOWS = ("source_to_target", "target_to_source")
 
 
@@ -52,10 +51,21 @@ class MessagePassing(Module):
     Args:
         aggr: ``"sum"`` (alias ``"add"``), ``"mean"``, ``"max"``, ``"min"``, ``"mul"`` (PyG's
             MulAggregation: the product of a target's messages, 1 for a target without
-            in-edges, as PyG's ``scatter(reduce="mul")``), or a list of them (results
+            in-edges, as PyG's ``scatter(reduce="mul")``), any other name PyG's
+            ``aggregation_resolver`` takes (``"softmax"``, ``"powermean"``, ``"std"``,
+            ``"var"``, ...; sparsegraph.gnn.aggr), an `Aggregation` instance (e.g.
+            ``SoftmaxAggregation(learn=True)``, ``MultiAggregation([...], mode="proj")``), or
+            a list mixing names and instances (PyG's ``MultiAggregation``: results
             concatenated on the feature axis; sum and mean share one pass), or None when the
             subclass aggregates itself (it overrides ``message_and_aggregate`` or
-            ``aggregate``).
+            ``aggregate``). Sum and mean, as names or as plain `SumAggregation` /
+            `MeanAggregation` instances, keep the fused spmm path; other aggregations reduce
+            the messages as PyG's ``aggr_module(inputs, index, ptr=ptr, dim_size=dim_size,
+            dim=0)``.
+        aggr_kwargs: keywords for the aggregation built from a name (PyG's), e.g.
+            ``dict(learn=True)`` for ``"softmax"``; for a list, `MultiAggregation`'s
+            (``aggrs_kwargs``, ``mode``, ``mode_kwargs``); ignored for an instance (as PyG).
+            (default: None)
         flow: ``"source_to_target"`` (edge ``edge_index[:, k]`` carries a message from
             ``edge_index[0, k]`` to ``edge_index[1, k]``) or ``"target_to_source"`` (the
             reverse; an edge_index only, as in PyG). (default: "source_to_target")
@@ -64,6 +74,11 @@ class MessagePassing(Module):
             PyG's layers with ``(E, H, F)`` messages pass), or a negative axis that is axis 0
             of the messages it gets, such as PyG's default ``-2`` for 2-D ``(E, F)`` messages
             (checked at each ``propagate``). (default: 0)
+
+    Attributes (PyG's): ``aggr`` is the aggregation as text (a name as given, an instance's
+    ``str``, a list of them for a list), ``aggr_module`` the resolved `Aggregation` (a
+    submodule, so learnable aggregations' parameters such as ``aggr_module.t`` are in
+    ``parameters()`` and the state_dict; None for ``aggr=None``).
 
     Subclasses implement ``forward`` and call ``propagate``; they may override ``message`` (per
     edge), ``aggregate``, ``update`` and ``message_and_aggregate`` (a fused replacement for the
@@ -111,7 +126,8 @@ class MessagePassing(Module):
     keywords.
     """
 
-    def __init__(self, aggr="sum", *, flow: str = "source_to_target", node_dim: int = 0):
+    def __init__(self, aggr="sum", *, aggr_kwargs: dict | None = None,
+                 flow: str = "source_to_target", node_dim: int = 0):
         super().__init__()
         name = type(self).__name__
         if flow not in FLOWS:
@@ -129,20 +145,13 @@ class MessagePassing(Module):
                 raise ValueError(f"{name}: `aggr=None` leaves the aggregation to the layer "
                                  f"(PyG): override message_and_aggregate or aggregate, or "
                                  f"pass `aggr` in {AGGRS} or a list of them")
-            aggrs = []
-        elif isinstance(aggr, str | list | tuple):
-            aggrs = ["sum" if a == "add" else a for a in ([aggr] if isinstance(aggr, str)
-                                                          else aggr)]
-            for a in aggrs:
-                if a not in AGGRS:
-                    raise ValueError(f"{name}: expected `aggr` in {AGGRS} (got {a!r})")
-            if not aggrs:
-                raise ValueError(f"{name}: expected at least one aggregation in `aggr`")
+            text, module, aggrs = None, None, []
         else:
-            raise ValueError(f"{name}: expected `aggr` in {AGGRS}, a list of them or None "
-                             f"(got {aggr!r})")
+            text, module, aggrs = resolve_aggr(name, aggr, aggr_kwargs)
+        # what the paths reduce one by one: names of AGGRS, or Aggregation modules
         self.aggrs = aggrs
-        self.aggr = aggr
+        self.aggr = text
+        self.aggr_module = module
         self.flow = flow
         self.node_dim = int(node_dim)
 
@@ -169,8 +178,8 @@ class MessagePassing(Module):
         if not self.aggrs:
             raise ValueError(f"{type(self).__name__}: `aggr=None`: the layer must aggregate "
                              "itself (override aggregate or message_and_aggregate)")
-        outs = [_reduce_by(inputs, a, ptr, index, dim_size) for a in self.aggrs]
-        return outs[0] if len(outs) == 1 else ops.cat(outs, dim=-1)
+        return combine(self.aggr_module,
+                       [reduce_by(inputs, a, ptr, index, dim_size) for a in self.aggrs])
 
     def update(self, aggr_out: Tensor) -> Tensor:
         """Per-target output from the aggregate ``(N_dst, ...)``; its other parameters are
@@ -195,27 +204,27 @@ class MessagePassing(Module):
             total = total.reshape((total.shape[0],) + rest)
         if len(self.aggrs) == 1:
             return total if self.aggrs[0] == "sum" else total * self._inv_degree(adj, total)
-        return ops.cat([total if a == "sum" else total * self._inv_degree(adj, total)
-                        for a in self.aggrs], dim=-1)
+        return combine(self.aggr_module, [
+            total if a == "sum" else total * self._inv_degree(adj, total) for a in self.aggrs])
 
     # ---- the driver --------------------------------------------------------------------------
     def _aggregate_csr(self, messages: Tensor, adj: SparseTensor) -> Tensor:
         """``aggregate`` over messages in ``adj``'s CSR order (contiguous per target)."""
         indptr = adj.structure.indptr
-        return self._reduce(messages, adj, lambda a: _reduce_by(messages, a, ptr=indptr))
+        return self._reduce(messages, adj, lambda a: reduce_by(messages, a, ptr=indptr))
 
     def _reduce(self, messages: Tensor, adj: SparseTensor, reduce) -> Tensor:
-        """Every aggregation of ``aggrs`` by ``reduce(name)`` (sum and mean share one sum;
-        mean divides by ``adj``'s in-degrees), concatenated on the feature axis."""
+        """Every entry of ``aggrs`` by ``reduce(entry)`` (sum and mean share one sum; mean
+        divides by ``adj``'s in-degrees), joined as ``aggr_module`` joins them."""
         outs, total = [], None
         for a in self.aggrs:
-            if a in ("sum", "mean"):
+            if isinstance(a, str) and a in ("sum", "mean"):
                 if total is None:
                     total = reduce("sum")
                 outs.append(total if a == "sum" else total * self._inv_degree(adj, total))
             else:
                 outs.append(reduce(a))
-        return outs[0] if len(outs) == 1 else ops.cat(outs, dim=-1)
+        return combine(self.aggr_module, outs)
 
     def _inv_degree(self, adj: SparseTensor, like: Tensor) -> Tensor:
         """``1 / max(in-degree, 1)`` shaped to broadcast over ``like``; cached per structure."""
@@ -232,17 +241,18 @@ class MessagePassing(Module):
     def uses_fused_path(self, adj=None) -> bool:
         """Whether ``propagate(adj, ...)`` runs ``message_and_aggregate`` instead of
         ``message`` + ``aggregate``: always when it computes the same thing (neither hook
-        overridden, sum / mean only); for the subclass's own ``message_and_aggregate``, when
-        ``adj`` is a SparseTensor or a Graph (PyG's rule; ``adj=None`` asks about such an
-        input), or when the layer has no other aggregation (``aggr=None``, no
-        ``aggregate``)."""
+        overridden, sum / mean only, as names or plain `SumAggregation` / `MeanAggregation`
+        instances; other aggregation modules reduce the messages); for the subclass's own
+        ``message_and_aggregate``, when ``adj`` is a SparseTensor or a Graph (PyG's rule;
+        ``adj=None`` asks about such an input), or when the layer has no other aggregation
+        (``aggr=None``, no ``aggregate``)."""
         cls = type(self)
         if cls.message_and_aggregate is not MessagePassing.message_and_aggregate:
             return (adj is None or _is_sparse(adj) or not self.aggrs
                     and cls.aggregate is MessagePassing.aggregate)
         return (cls.message is MessagePassing.message
                 and cls.aggregate is MessagePassing.aggregate
-                and set(self.aggrs) <= {"sum", "mean"})
+                and all(isinstance(a, str) and a in ("sum", "mean") for a in self.aggrs))
 
     def propagate(self, adj, x=None, edge_weight: Tensor | None = None, size=None,
                   **kwargs) -> Tensor:
@@ -332,7 +342,7 @@ class MessagePassing(Module):
         # permutation into CSR order)
         index, n_dst = call.targets(), call.csr.shape[0]
         return self._reduce(messages, call.csr,
-                            lambda a: _reduce_by(messages, a, None, index, n_dst))
+                            lambda a: reduce_by(messages, a, None, index, n_dst))
 
     def _update_arguments(self, x, x_dst, kwargs: dict) -> dict:
         """``update``'s parameters after the aggregate, by name (node-level, unchanged)."""
@@ -423,48 +433,6 @@ def _maybe_num_nodes(op: str, edge_index) -> tuple:
         edge_index, "dtype") else as_index_array(op, "edge_index", edge_index)
     n = int(ei.max()) + 1 if ei.size else 0
     return n, n
-
-
-def _reduce_by(messages: Tensor, aggr: str, ptr=None, index=None, dim_size=None) -> Tensor:
-    """One aggregation of ``messages``: by the CSR row pointer ``ptr`` (messages sorted by
-    target), else by the target ``index`` into ``dim_size`` rows."""
-    if aggr == "mul":
-        return _product(messages, ptr, index, dim_size)
-    if ptr is not None:
-        return ops.segment(messages, ptr, aggr)
-    return ops.scatter(messages, index, dim_size, aggr)
-
-
-def _product(messages: Tensor, ptr, index, dim_size) -> Tensor:
-    """PyG's MulAggregation: the product of each target's messages, 1 for a target without
-    any (PyG's ``scatter(reduce="mul")``). After grouping by target (a stable sort when only
-    ``index`` is given), ``ceil(log2(max in-degree))`` rounds multiply every message by the
-    partial product ``step`` places on within its target's run, so each target's first
-    message ends up holding the product: O(E log d) work, and every step is a product with
-    its exact gradient (zeros included)."""
-    xp = backend.xp_of(messages.array)
-    if ptr is None:
-        idx = index.array if isinstance(index, Tensor) else xp.asarray(index)
-        n = (int(idx.max()) + 1 if idx.size else 0) if dim_size is None else int(dim_size)
-        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
-            raise ValueError(f"aggregate(aggr='mul'): expected `index` entries in [0, {n}) "
-                             f"(got {int(idx.min()) if int(idx.min()) < 0 else int(idx.max())})")
-        order = xp.argsort(idx, kind="stable") if xp is np else xp.argsort(idx)
-        messages = ops.gather_rows(messages, order)
-        ptr = xp.concatenate([xp.zeros(1, np.int64), xp.cumsum(xp.bincount(idx, minlength=n))])
-    else:
-        ptr = ptr.array if isinstance(ptr, Tensor) else xp.asarray(ptr)
-    e, counts = messages.shape[0], xp.diff(ptr)
-    pos = xp.arange(e, dtype=ptr.dtype)
-    end = ptr[xp.searchsorted(ptr, pos, side="right")]  # one past each edge's target run
-    one = ones((1,) + tuple(messages.shape[1:]), dtype=messages.dtype, device=messages.device)
-    step, longest = 1, int(counts.max()) if counts.size else 0
-    while step < longest:
-        partner = pos + step
-        messages = messages * ops.gather_rows(ops.cat([messages, one]),
-                                              xp.where(partner < end, partner, e))
-        step *= 2
-    return ops.gather_rows(ops.cat([messages, one]), xp.where(counts > 0, ptr[:-1], e))
 
 
 def _check_node_dim(op: str, node_dim: int, t, what: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sparsegraph.ops as ops
+from sparsegraph.gnn.aggr import MultiAggregation
 from sparsegraph.gnn.edge_call import sized_adjacency
 from sparsegraph.gnn.inputs import (
     check_in_channels,
@@ -23,11 +24,18 @@ class SAGEConv(MessagePassing):
         in_channels: ``F_in``, or ``(F_src, F_dst)`` for bipartite blocks (PyG's lazy ``-1``
             is not supported).
         out_channels: ``F_out``.
-        aggr: ``"mean"``, ``"max"``, ``"sum"`` (or ``"min"``, or a list). (default: "mean")
+        aggr: ``"mean"``, ``"max"``, ``"sum"`` (or ``"min"``), any aggregation name or
+            `Aggregation` instance `MessagePassing` takes (``"softmax"``,
+            ``SoftmaxAggregation(learn=True)``, ...), or a list of them (their outputs
+            concatenated, PyG's MultiAggregation; ``W_l`` takes its
+            ``get_out_channels(F_src)`` features). (default: "mean")
         root_weight: add the transformed target features ``W_r x_i``. (default: True)
         normalize: L2-normalise the output rows. (default: False)
         project: apply ``relu(W_p x + b)`` to source features first. (default: False)
         bias: bias of ``W_l``. (default: True)
+        aggr_kwargs: keywords for the aggregation built from ``aggr`` (PyG's
+            ``MessagePassing`` keyword, e.g. ``dict(learn=True)`` for ``"softmax"``).
+            (default: None)
 
     As PyG's (``adj_t.set_value(None)``), the aggregation ignores the adjacency's values: a
     weighted SparseTensor or Graph gives the same result as its edge_index (the mean is over
@@ -46,8 +54,9 @@ class SAGEConv(MessagePassing):
     """
 
     def __init__(self, in_channels, out_channels: int, aggr="mean", root_weight: bool = True,
-                 normalize: bool = False, project: bool = False, bias: bool = True):
-        super().__init__(aggr=aggr)
+                 normalize: bool = False, project: bool = False, bias: bool = True, *,
+                 aggr_kwargs: dict | None = None):
+        super().__init__(aggr=aggr, aggr_kwargs=aggr_kwargs)
         # checked here so the error names SAGEConv, not the Linear inside it
         in_channels = check_channels("SAGEConv", "in_channels", in_channels, pair=True)
         out_channels = check_channels("SAGEConv", "out_channels", out_channels)
@@ -57,10 +66,14 @@ class SAGEConv(MessagePassing):
                           else (in_channels, in_channels))
         self.src_in, self.dst_in = src_in, dst_in
         self.proj = Linear(src_in, src_in, bias=True) if project else None
-        self.lin_l = Linear(src_in * len(self.aggrs), out_channels, bias=bias)
+        # PyG's: a MultiAggregation (a list of aggregations) says how wide its output is
+        aggr_out = (self.aggr_module.get_out_channels(src_in)
+                    if isinstance(self.aggr_module, MultiAggregation) else src_in)
+        self.lin_l = Linear(aggr_out, out_channels, bias=bias)
         self.lin_r = Linear(dst_in, out_channels, bias=False) if root_weight else None
 
     def reset_parameters(self) -> None:
+        self.aggr_module.reset_parameters()  # a learned aggregation's t / p (PyG's)
         for lin in (self.proj, self.lin_l, self.lin_r):
             if lin is not None:
                 lin.reset_parameters()
