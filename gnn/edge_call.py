@@ -304,7 +304,7 @@ def node_counts(op: str, adj, x, size, kwargs: dict, wanted: dict, flip: bool):
             if counts[k] is None:
                 counts[k], whence[k] = shape[1 - k], _Words("`adj` of shape {}", shape)
     if counts[0] is None:
-        raise ValueError(f"{op}: without node features (`x` is None) expected `adj` as a "
+        raise ValueError(f"{op}: without node features (`x` is None) expected `edge_index` as a "
                          f"SparseTensor or Graph, whose shape gives the node counts, or "
                          f"`size` (got {type(adj).__name__})")
     if counts[1] is None:

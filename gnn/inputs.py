@@ -97,9 +97,9 @@ def csr_and_caller_order(adj, num_src: int, num_dst: int | None = None, *, op: s
         # an array stays where it is (a cupy edge_index builds a structure on the GPU)
         # its values build the CSR structure: a static trace guards them (`host_values`)
         ei = host_values(adj, f"{op}: the CSR adjacency built from `edge_index`") if hasattr(
-            adj, "dtype") else as_index_array(op, "adj", adj)  # `[[], []]`: no edges, as Graph's
+            adj, "dtype") else as_index_array(op, "edge_index", adj)  # `[[], []]`: no edges, as Graph's
         if ei.ndim != 2 or ei.shape[0] != 2 or ei.dtype.kind not in "iu":
-            raise ValueError(f"{op}: expected `adj` as a SparseTensor or an integer edge_index "
+            raise ValueError(f"{op}: expected `edge_index` as a SparseTensor or an integer edge_index "
                              f"of shape (2, E) (got {ei.dtype} array of shape {ei.shape})")
         # bipartite (PyG): sources index x_src, targets x_dst; the pair gives the shape
         if ei.size:  # two reductions for both rows, so the structure need not check again
@@ -121,7 +121,7 @@ def csr_and_caller_order(adj, num_src: int, num_dst: int | None = None, *, op: s
         perm = caller.structure.to_csr()[1]
         adj = caller.to_csr()
     else:
-        raise TypeError(f"{op}: expected `adj` as a SparseTensor, Graph or edge_index "
+        raise TypeError(f"{op}: expected `edge_index` as a SparseTensor, Graph or edge_index "
                         f"(got {type(adj).__name__})")
     n_rows, n_cols = adj.shape[:2]
     if n_cols != num_src:

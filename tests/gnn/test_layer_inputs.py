@@ -223,7 +223,7 @@ def test_propagate_without_features_takes_node_counts_from_adj():
     expected = np.stack([attr[BI_ROWS == i].sum(0) for i in range(3)])
     np.testing.assert_array_equal(out, expected)
     with pytest.raises(ValueError, match=r"EdgeSum: without node features \(`x` is None\) "
-                                         r"expected `adj` as a SparseTensor or Graph"):
+                                         r"expected `edge_index` as a SparseTensor or Graph"):
         EdgeSum().propagate(EDGES, None, edge_attr=sg.tensor(np.ones((5, 2))))
 
 
