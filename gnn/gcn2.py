@@ -89,12 +89,14 @@ class GCN2Conv(MessagePassing):
     def forward(self, x, x_0, edge_index, edge_weight=None):
         check_in_channels("GCN2Conv", "x", x, self.channels, self.weight1)
         check_in_channels("GCN2Conv", "x_0", x_0, self.channels, self.weight1)
-        if x_0.shape[0] != x.shape[0]:
-            raise ValueError(f"GCN2Conv: expected `x_0` with {x.shape[0]} rows, one per node "
-                             f"as `x` (got shape {tuple(x_0.shape)})")
+        if x_0.shape[0] < x.shape[0]:  # more rows are cut to x's, as PyG's x_0[:x.size(0)]
+            raise ValueError(f"GCN2Conv: expected `x_0` with at least {x.shape[0]} rows, one "
+                             f"per node of `x` (got shape {tuple(x_0.shape)})")
         adj = self.propagation_matrix(edge_index, edge_weight, x.shape[0], x.dtype, x.device)
         h = self.propagate(adj, x)  # fused: one spmm
         x_0 = x_0.to_dense() if isinstance(x_0, SparseTensor) else x_0
+        if x_0.shape[0] > x.shape[0]:  # mini-batches: the targets come first (PyG)
+            x_0 = x_0[:x.shape[0]]
         a, b = self.alpha, self.beta
         if self.weight2 is None:
             out = h * (1 - a) + x_0 * a

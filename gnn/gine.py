@@ -6,6 +6,7 @@ import sparsegraph.ops as ops
 from sparsegraph.gnn.edge_call import sized_adjacency
 from sparsegraph.gnn.gin import init_nn_and_eps, reset_nn_and_eps
 from sparsegraph.gnn.inputs import (
+    check_edge_rows,
     check_features,
     check_size,
     edge_tensor,
@@ -74,8 +75,9 @@ class GINEConv(MessagePassing):
         is_pair = isinstance(x, tuple | list)
         x_src, x_dst = split_features(x)
         check_features("GINEConv", "x_src" if is_pair else "x", x_src)
-        require_x_dst("GINEConv", x_dst, "the (1 + eps) * x_i term")
-        check_features("GINEConv", "x_dst", x_dst)
+        if x_dst is not None or not is_pair:  # PyG: a pair (x_src, None) drops the root term
+            require_x_dst("GINEConv", x_dst, "the (1 + eps) * x_i term")
+            check_features("GINEConv", "x_dst", x_dst)
         if size is not None:
             check_size("GINEConv", size)
             if not is_pair and size[1] is not None and size[1] != x_src.shape[0]:
@@ -83,7 +85,9 @@ class GINEConv(MessagePassing):
                                 root="the (1 + eps) * x_i term")
         e = self._edge_features(edge_attr, edge_index, x_src)
         out = self.propagate(edge_index, x, edge_attr=e, size=size)
-        return self.nn(out + (1 + self.eps.to(x_dst.dtype)) * x_dst)
+        if x_dst is not None:
+            out = out + (1 + self.eps.to(x_dst.dtype)) * x_dst
+        return self.nn(out)
 
     def _edge_features(self, edge_attr, edge_index, x_src):
         """``e_ji`` ``(E, F_in)`` in the caller's edge order: ``lin(edge_attr)`` with
@@ -98,6 +102,7 @@ class GINEConv(MessagePassing):
                              "per edge: its messages are ReLU(x_j + e_ji) (got None); for "
                              "edges without features use GINConv")
         e = edge_tensor(edge_attr, x_src.device, op="GINEConv", name="edge_attr")
+        check_edge_rows("GINEConv", "edge_attr", e, edge_index)
         if e.dtype.kind != "f":
             raise TypeError(f"GINEConv: expected floating `edge_attr` (got dtype {e.dtype}); "
                             f"convert with edge_attr.float()")

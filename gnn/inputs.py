@@ -96,11 +96,13 @@ def csr_and_caller_order(adj, num_src: int, num_dst: int | None = None, *, op: s
             adj, "__cuda_array_interface__"):
         # an array stays where it is (a cupy edge_index builds a structure on the GPU)
         # its values build the CSR structure: a static trace guards them (`host_values`)
+        # `[[], []]`: no edges, as Graph's
         ei = host_values(adj, f"{op}: the CSR adjacency built from `edge_index`") if hasattr(
-            adj, "dtype") else as_index_array(op, "edge_index", adj)  # `[[], []]`: no edges, as Graph's
+            adj, "dtype") else as_index_array(op, "edge_index", adj)
         if ei.ndim != 2 or ei.shape[0] != 2 or ei.dtype.kind not in "iu":
-            raise ValueError(f"{op}: expected `edge_index` as a SparseTensor or an integer edge_index "
-                             f"of shape (2, E) (got {ei.dtype} array of shape {ei.shape})")
+            raise ValueError(f"{op}: expected `edge_index` as a SparseTensor or an integer "
+                             f"edge_index of shape (2, E) (got {ei.dtype} array of shape "
+                             f"{ei.shape})")
         # bipartite (PyG): sources index x_src, targets x_dst; the pair gives the shape
         if ei.size:  # two reductions for both rows, so the structure need not check again
             lows, highs = ei.min(axis=1).tolist(), ei.max(axis=1).tolist()
@@ -203,6 +205,25 @@ def attention_edge_attr(op: str, edge_attr, edge_dim: int | None, adj, perm, dty
     edge_attr = edges_in_csr_order(edge_attr, perm, adj.nnz, op=op, name="edge_attr",
                                    device=adj.device)
     return edge_attr if edge_attr.dtype == dtype else edge_attr.to(dtype)
+
+
+def check_edge_rows(op: str, name: str, values: Tensor, edge_index) -> None:
+    """ValueError unless ``values`` has one row per edge of ``edge_index`` (a Graph, a
+    SparseTensor or a (2, E) edge list): checked before a layer transforms it, so the message
+    shows the caller's shape."""
+    if isinstance(edge_index, Graph):
+        num_edges = edge_index.num_edges
+    elif isinstance(edge_index, SparseTensor):
+        num_edges = edge_index.nnz
+    else:
+        try:
+            shape = np.shape(edge_index)
+        except ValueError:  # ragged: the adjacency's own check names it
+            shape = ()
+        num_edges = shape[1] if len(shape) == 2 else None
+    if num_edges is not None and (values.ndim < 1 or values.shape[0] != num_edges):
+        raise ValueError(f"{op}: expected `{name}` with {num_edges} rows, one per edge "
+                         f"(got shape {tuple(values.shape)})")
 
 
 def edges_in_csr_order(values, perm, num_edges: int, *, op: str, name: str,

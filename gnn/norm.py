@@ -383,7 +383,7 @@ class InstanceNorm(Module):
             x = x - g.spread(mean)
             squares = g.sum(x * x)
             var = squares / ops.clamp(count, min=1)
-            if self.running_mean is not None:
+            if self.running_mean is not None and mean.shape[0]:  # no graphs: nothing to average
                 with no_grad():
                     m = self.momentum
                     unbiased = squares / ops.clamp(count - 1, min=1)

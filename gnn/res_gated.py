@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sparsegraph.creation import zeros
 from sparsegraph.gnn.inputs import (
+    check_edge_rows,
     check_in_channels,
     edge_tensor,
     require_x_dst,
@@ -119,6 +120,7 @@ class ResGatedGraphConv(MessagePassing):
         if edge_attr is None:
             return None
         e = edge_tensor(edge_attr, x_src.device, op="ResGatedGraphConv", name="edge_attr")
+        check_edge_rows("ResGatedGraphConv", "edge_attr", e, edge_index)
         if e.dtype.kind != "f":
             raise TypeError(f"ResGatedGraphConv: expected floating `edge_attr` (got dtype "
                             f"{e.dtype}); convert with edge_attr.float()")

@@ -224,8 +224,8 @@ def test_an_empty_float_array_edge_index_is_still_refused():
     with pytest.raises(ValueError, match=r"GCNConv: expected `edge_index` as a SparseTensor or an "
                                          r"integer edge_index of shape \(2, E\) \(got float64"):
         gnn.GCNConv(2, 3)(x, np.zeros((2, 0)))
-    with pytest.raises(ValueError, match=r"GCNConv: expected `edge_index` to be a rectangular array "
-                                         r"of integers \(got a ragged list"):
+    with pytest.raises(ValueError, match=r"GCNConv: expected `edge_index` to be a rectangular "
+                                         r"array of integers \(got a ragged list"):
         gnn.GCNConv(2, 3)(x, [[0, 1], [1]])
 
 

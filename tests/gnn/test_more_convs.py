@@ -366,7 +366,7 @@ def test_gcn2_gradcheck_cache_state_dict_and_errors():
     assert cached._cached_adj is None
     with pytest.raises(ValueError, match="GCN2Conv: expected both `theta` and `layer`"):
         gnn.GCN2Conv(F, 0.1, theta=0.5)
-    with pytest.raises(ValueError, match=r"GCN2Conv: expected `x_0` with 8 rows"):
+    with pytest.raises(ValueError, match=r"GCN2Conv: expected `x_0` with at least 8 rows"):
         conv(rand(N, F), rand(N - 1, F), EI)
     with pytest.raises(ValueError, match="GCN2Conv: expected `x_0` with 4 features"):
         conv(rand(N, F), rand(N, 3), EI)
