@@ -53,8 +53,8 @@ class SAGEConv(MessagePassing):
         edge_index: ``(2, E)`` or ``(N_dst, N_src)``; out: ``(N_dst, F_out)`` dense.
     """
 
-    def __init__(self, in_channels, out_channels: int, aggr="mean", root_weight: bool = True,
-                 normalize: bool = False, project: bool = False, bias: bool = True, *,
+    def __init__(self, in_channels, out_channels: int, aggr="mean", normalize: bool = False,
+                 root_weight: bool = True, project: bool = False, bias: bool = True, *,
                  aggr_kwargs: dict | None = None):
         super().__init__(aggr=aggr, aggr_kwargs=aggr_kwargs)
         # checked here so the error names SAGEConv, not the Linear inside it

@@ -53,3 +53,9 @@ def test_instance_norm_running_stats_ignore_a_batch_without_graphs():
     assert out.shape == (0, 3)
     np.testing.assert_array_equal(norm.running_mean.numpy(), np.zeros(3))
     np.testing.assert_array_equal(norm.running_var.numpy(), np.ones(3))
+
+
+def test_sage_conv_takes_pygs_positional_order():
+    # PyG: SAGEConv(in, out, aggr='mean', normalize=False, root_weight=True, project, bias)
+    conv = gnn.SAGEConv(4, 3, "mean", True, False)
+    assert conv.normalize is True and conv.root_weight is False
