@@ -8,6 +8,7 @@ from sparsegraph.gnn.aggr import (  # noqa: E402
     Aggregation, MaxAggregation, MeanAggregation, MinAggregation, MultiAggregation,
     StdAggregation, SumAggregation, VarAggregation,
 )
+from sparsegraph.gnn.message_aggr import MulAggregation  # noqa: E402
 from sparsegraph.gnn.aggr_learned import (  # noqa: E402
     AttentionalAggregation, GlobalAttention, PowerMeanAggregation, Set2Set, SoftmaxAggregation,
 )
@@ -80,7 +81,8 @@ from sparsegraph.gnn.train import train_graph_classifier, train_node_classifier 
 __all__ = [
     # PyG's torch_geometric.nn.aggr readouts (and the older GlobalAttention / global_sort_pool)
     "Aggregation", "AttentionalAggregation", "GlobalAttention", "MaxAggregation",
-    "MeanAggregation", "MinAggregation", "MultiAggregation", "PowerMeanAggregation", "Set2Set",
+    "MeanAggregation", "MinAggregation", "MulAggregation", "MultiAggregation",
+    "PowerMeanAggregation", "Set2Set",
     "SoftmaxAggregation", "SortAggregation", "StdAggregation", "SumAggregation",
     "VarAggregation", "global_sort_pool",
     "ARGA", "ARGVA", "GAE", "VGAE", "InnerProductDecoder",  # graph autoencoders
