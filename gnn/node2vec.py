@@ -84,7 +84,8 @@ class Node2Vec(Module):
     Raises:
         TypeError / ValueError: named arguments of the wrong kind or out of range
             (``context_size > walk_length`` included, PyG's assertion), batch nodes outside
-            ``[0, N)``, walks that are not ``(B, L)`` integer arrays with ``L >= 2``.
+            ``[0, N)``, walks that are not ``(B, L)`` integer arrays with ``B >= 1`` and
+            ``L >= 2``.
 
     Example::
 
@@ -180,6 +181,9 @@ class Node2Vec(Module):
         if w.shape[1] < 2:
             raise ValueError(f"{op}: expected `{name}` of shape (B, L) with L >= 2, a centre "
                              f"node and its context (got shape {w.shape})")
+        if w.shape[0] == 0:  # PyG's mean over no pairs is nan; name the empty batch instead
+            raise ValueError(f"{op}: expected `{name}` with at least one walk window (B >= 1) "
+                             f"(got shape {w.shape})")
         weight, (n, length) = self.embedding.weight, w.shape
         # numba gathers and one batched product: 4-10x faster than the lookups' np.add.at
         # backward and a broadcast multiply-sum (PyG's formulation; same values and gradient)

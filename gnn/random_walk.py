@@ -18,7 +18,13 @@ Sampling is rejection sampling, as torch_cluster's (and KnightKing's, SOSP 2019)
 out-edge uniformly and accept it with probability ``alpha(x) / max(1 / p, 1, 1 / q)``. It needs
 no per-edge alias tables (O(E) memory instead of O(sum of squared degrees)); the ``d(t, x) = 1``
 test is a binary search in ``x``'s sorted row. Each candidate is accepted with exactly its own
-``alpha / max``. torch_cluster's chain of ``if``s also accepts a return, or a step to a neighbour
+``alpha / max``. Where every candidate's acceptance is tiny (``p = 1e-6, q = 1e6`` on a node whose
+neighbours are all outward) a step could need ~1e12 draws, so after ``max(32, degree)``
+rejections the step is drawn exactly instead: each neighbour's kind is found (``degree`` binary
+searches), a kind is drawn by its total weight, then one neighbour of that kind uniformly. The
+walk stays exact: rejection sampling's tries are independent, so the value a later try would
+accept, given that the first ``k`` were rejected, follows the target distribution, as the exact
+draw does. torch_cluster's chain of ``if``s also accepts a return, or a step to a neighbour
 of ``t``, whenever its uniform number is below ``(1 / q) / max``: where ``1 / q`` exceeds ``1 / p``
 or 1 (``q < p`` or ``q < 1``) its walk returns, or stays near ``t``, more often than the
 paper's; elsewhere the two agree. Here the walk is always the paper's.
@@ -43,6 +49,9 @@ __all__ = ["csr_of_edge_index", "random_walk"]
 
 _UNIT = 2.0**-53  # 53 random bits -> a float64 in [0, 1)
 _S11 = np.uint64(11)
+# rejections a biased step makes before its exact draw: max(least, per_edge * degree); any
+# bound keeps the walk exact (the module docstring), this one keeps the exact draw rare
+_TRIES = (32, 1)
 
 
 def csr_of_edge_index(ei: np.ndarray, num_nodes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -77,10 +86,63 @@ def _has_edge(rowptr, col, x, t):
     return lo < rowptr[x + 1] and col[lo] == t
 
 
+@njit(inline="always", cache=True)
+def _kind(rowptr, col, x, t):
+    """0: a return to ``t``; 1: a neighbour of ``t`` (the graph has ``x -> t``); 2: farther."""
+    if x == t:
+        return 0
+    return 1 if _has_edge(rowptr, col, x, t) else 2
+
+
+@njit(cache=True)
+def _exact_step(rowptr, col, lo, deg, t, par, key, c):
+    """``(x, c)``: an out-neighbour of the row at ``lo`` drawn with the exact node2vec
+    probabilities after arriving from ``t``. ``par``: ``(p, 1, q)``, the inverse weights of
+    the three kinds; normalised by the smallest present one, so no weight over- or underflows
+    to make the total 0 or inf."""
+    n0 = n1 = n2 = 0
+    for e in range(lo, lo + deg):
+        k = _kind(rowptr, col, col[e], t)
+        if k == 0:
+            n0 += 1
+        elif k == 1:
+            n1 += 1
+        else:
+            n2 += 1
+    counts = (n0, n1, n2)
+    m = np.inf
+    for k in range(3):
+        if counts[k] > 0:
+            m = min(m, par[k])
+    total = 0.0
+    for k in range(3):
+        if counts[k] > 0:
+            total += counts[k] * (m / par[k])
+    c += 1
+    u = np.float64(_bits(key, c) >> _S11) * _UNIT * total
+    kind, cum = 0, 0.0
+    for k in range(3):  # the last present kind if rounding leaves u past the sum
+        if counts[k] > 0:
+            kind = k
+            cum += counts[k] * (m / par[k])
+            if u < cum:
+                break
+    c += 1
+    j = np.int64(((_bits(key, c) >> S32) * np.uint64(counts[kind])) >> S32)
+    for e in range(lo, lo + deg):
+        if _kind(rowptr, col, col[e], t) == kind:
+            if j == 0:
+                return col[e], c
+            j -= 1
+    return col[lo + deg - 1], c  # unreachable: the kind has counts[kind] members
+
+
 @njit(parallel=True, cache=True)
-def _walks(rowptr, col, start, walk_length, acc, biased, stream, out):
+def _walks(rowptr, col, start, walk_length, acc, par, biased, tries, stream, out):
     """Fill ``out`` ``(B, walk_length + 1)``. ``acc``: the acceptance probabilities of a
-    return, a step to a neighbour of ``t`` and an outward step (``alpha / max alpha``)."""
+    return, a step to a neighbour of ``t`` and an outward step (``alpha / max alpha``);
+    ``par``: ``(p, 1, q)``; ``tries``: ``(least, per edge)``: a step rejects at most
+    ``max(least, per_edge * degree)`` candidates before drawing exactly (`_exact_step`)."""
     for i in prange(start.shape[0]):
         key = _mix_nb(stream ^ _mix_nb((np.uint64(i) + np.uint64(1)) * G))
         c = 0  # this walk's counter: its numbers do not depend on the thread running it
@@ -93,22 +155,22 @@ def _walks(rowptr, col, start, walk_length, acc, biased, stream, out):
             x = v  # a sink keeps the walk where it is
             if deg == 1:
                 x = col[lo]
+            elif deg > 1 and (not biased or step == 0):
+                c += 1
+                x = col[lo + np.int64(((_bits(key, c) >> S32) * np.uint64(deg)) >> S32)]
             elif deg > 1:
-                while True:
+                bound = max(tries[0], tries[1] * deg)
+                accepted = False
+                for _ in range(bound):
                     c += 1
                     x = col[lo + np.int64(((_bits(key, c) >> S32) * np.uint64(deg)) >> S32)]
-                    if not biased or step == 0:
-                        break
                     c += 1
                     r = np.float64(_bits(key, c) >> _S11) * _UNIT
-                    if x == t:
-                        a = acc[0]
-                    elif _has_edge(rowptr, col, x, t):
-                        a = acc[1]
-                    else:
-                        a = acc[2]
-                    if r < a:
+                    if r < acc[_kind(rowptr, col, x, t)]:
+                        accepted = True
                         break
+                if not accepted:
+                    x, c = _exact_step(rowptr, col, lo, deg, t, par, key, c)
             t = v
             v = x
             out[i, step + 1] = x
@@ -157,9 +219,10 @@ def random_walk(rowptr, col, start, walk_length: int, p: float = 1.0, q: float =
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not (
             0 <= seed < 2**64):
         raise ValueError(f"{op}: expected `seed` to be an int in [0, 2**64) (got {seed!r})")
-    alpha = np.array([1.0 / p, 1.0, 1.0 / q])
+    par = np.array([p, 1.0, q])  # alpha = 1 / par; alpha / max alpha = min par / par
     out = np.empty((start.shape[0], int(walk_length) + 1), np.int64)
     with one_thread_if_small(out):
-        _walks(rowptr, col, start, int(walk_length), alpha / alpha.max(),
-               bool(p != 1.0 or q != 1.0), np.uint64(walk_stream(int(seed))), out)
+        _walks(rowptr, col, start, int(walk_length), par.min() / par, par,
+               bool(p != 1.0 or q != 1.0), np.array(_TRIES, np.int64),
+               np.uint64(walk_stream(int(seed))), out)
     return out

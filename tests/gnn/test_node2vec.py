@@ -9,6 +9,7 @@ from scipy.stats import chi2
 
 import sparsegraph as sg
 from sparsegraph.gnn import Node2Vec
+from sparsegraph.gnn import random_walk as random_walk_module
 from sparsegraph.gnn.node2vec import logistic_regression
 from sparsegraph.gnn.random_walk import csr_of_edge_index, random_walk
 from sparsegraph.testing import assert_close, gradcheck
@@ -32,9 +33,11 @@ def _alpha(t, x, edges, p, q):
     return 1 / p if x == t else 1.0 if (x, t) in edges else 1 / q
 
 
-def _transition_chi2(walks, ei, p, q):
+def _transition_chi2(walks, ei, p, q, min_expected=0.0):
     """(statistic, dof) of the observed second-order steps ``(t, v) -> x`` against the exact
-    node2vec probabilities (each stored out-edge of ``v`` weighted by its alpha)."""
+    node2vec probabilities (each stored out-edge of ``v`` weighted by its alpha). Per ``(t, v)``
+    the cells expecting fewer than ``min_expected`` steps are pooled, and the pool joins the
+    largest cell if it is still below ``min_expected`` (pooling keeps the test valid)."""
     edges, n = _edge_set(ei), int(ei.max()) + 1
     tvx = np.stack([walks[:, :-2], walks[:, 1:-1], walks[:, 2:]], -1).reshape(-1, 3)
     keys, counts = np.unique(tvx[:, 0] * n * n + tvx[:, 1] * n + tvx[:, 2], return_counts=True)
@@ -47,8 +50,15 @@ def _transition_chi2(walks, ei, p, q):
         if obs.sum() == 0:
             continue
         expected = obs.sum() * w / w.sum()
+        small = expected < min_expected
+        if small.any():
+            big = ~small
+            if expected[small].sum() < min_expected:
+                big[np.argmax(expected)] = False  # the pool joins the largest cell
+            obs = np.append(obs[big], obs[~big].sum())
+            expected = np.append(expected[big], expected[~big].sum())
         stat += float(((obs - expected) ** 2 / expected).sum())
-        dof += outs.shape[0] - 1
+        dof += obs.shape[0] - 1
     return stat, dof
 
 
@@ -122,6 +132,69 @@ def test_distance_one_means_an_edge_back_to_the_previous_node():
     counts = np.bincount(nxt, minlength=5)[[t, a, b, c]]
     expected = nxt.shape[0] * np.array([2.0, 1.0, 0.25, 0.25]) / 3.5
     assert chi2.sf(((counts - expected) ** 2 / expected).sum(), 3) > 1e-3, counts
+
+
+@pytest.mark.parametrize("tries", [(0, 0), (1, 0), (3, 0), (32, 1)])
+@pytest.mark.parametrize("p, q", [(0.25, 4.0), (4.0, 0.25)])
+def test_bounded_rejection_then_exact_draw_is_exact(monkeypatch, p, q, tries):
+    # after k rejections a step is drawn exactly; the value a later try would accept is
+    # independent of the k rejections, so every bound (0: always the exact draw) is exact
+    ei = _both(UNDIRECTED)
+    rowptr, col = csr_of_edge_index(ei, 8)
+    start = np.tile(np.arange(8), 4000)
+    default = random_walk(rowptr, col, start, 8, p, q, seed=2)
+    monkeypatch.setattr(random_walk_module, "_TRIES", tries)
+    walks = random_walk(rowptr, col, start, 8, p, q, seed=2)
+    assert chi2.sf(*_transition_chi2(walks, ei, p, q)) > 1e-3
+    assert chi2.sf(*_transition_chi2(walks, ei, 1.0, 1.0)) < 1e-9  # the check has power
+    assert np.array_equal(walks, default) == (tries == (32, 1))  # the bound took effect
+
+
+def test_walks_at_p_1e_3_q_1e3_follow_the_exact_probabilities():
+    ei = _both(UNDIRECTED)  # weights 1000 (return), 1 (near), 1e-3 (outward)
+    rowptr, col = csr_of_edge_index(ei, 8)
+    walks = random_walk(rowptr, col, np.tile(np.arange(8), 4000), 8, 1e-3, 1e3, seed=3)
+    assert chi2.sf(*_transition_chi2(walks, ei, 1e-3, 1e3, min_expected=5.0)) > 1e-3
+    # power: near steps are ~1/1000 of returns, the outward ones ~1e-6; a wrong q is seen
+    assert chi2.sf(*_transition_chi2(walks, ei, 1e-3, 1.0, min_expected=5.0)) < 1e-9
+    assert chi2.sf(*_transition_chi2(walks, ei, 1e-2, 1e3, min_expected=5.0)) < 1e-9
+
+
+def _first_biased_steps(ei, n, start, p, q, walks=20000):
+    rowptr, col = csr_of_edge_index(np.array(ei), n)
+    return random_walk(rowptr, col, np.full(walks, start), 2, p, q, seed=9)[:, 2]
+
+
+@pytest.mark.parametrize("p, q", [(1e-6, 1e6), (1e7, 1e7), (1e-300, 1e300), (1e300, 1e300)])
+def test_extreme_p_q_walks_finish_and_are_exact(p, q):
+    # the audit's graph: from 1 (arrived from 0), 2 and 3 are both outward (no edge back to
+    # 0), so every candidate's acceptance is 1 / (q * max alpha) <= 1e-12 (or 0 in float64)
+    steps = _first_biased_steps([[0, 1, 1, 2, 3, 4], [1, 2, 3, 4, 4, 0]], 5, 0, p, q)
+    counts = np.bincount(steps, minlength=5)
+    assert counts[[0, 1, 4]].sum() == 0
+    assert chi2.sf((counts[2] - counts[3]) ** 2 / 20000.0, 1) > 1e-3, counts  # uniform
+    # a path graph: back (1 / p) or on (1 / q), both tiny against the absent near weight 1
+    n = 50
+    path = np.array([np.arange(n - 1), np.arange(1, n)])
+    rowptr, col = csr_of_edge_index(np.concatenate([path, path[::-1]], 1), n)
+    walks = random_walk(rowptr, col, np.tile(np.arange(n), 400), 10, p, q, seed=4)
+    assert np.all(np.abs(np.diff(walks, axis=1)) == 1)
+    inner = (walks[:, 1:-1] > 0) & (walks[:, 1:-1] < n - 1)
+    back = (walks[:, 2:] == walks[:, :-2])[inner]
+    share = 1 / p / (1 / p + 1 / q) if p >= 1 / q else 1.0
+    assert abs(back.mean() - share) < 4 * np.sqrt(share * (1 - share) / back.size) + 1e-12
+
+
+def test_extreme_mixture_of_return_and_outward_steps_is_exact():
+    # t -> v; from v: t (return, 1 / p = 5e-7) or b, c (outward, 1 / q = 1e-6 each): exact
+    # probabilities 0.2, 0.4, 0.4, though every candidate's acceptance is <= 1e-6
+    t, v, b, c = range(4)
+    ei = [[t, v, v, v, b, c], [v, t, b, c, v, v]]
+    counts = np.bincount(_first_biased_steps(ei, 4, t, 2e6, 1e6), minlength=4)[[t, b, c]]
+    expected = 20000 * np.array([0.2, 0.4, 0.4])
+    assert chi2.sf(((counts - expected) ** 2 / expected).sum(), 2) > 1e-3, counts
+    counts = np.bincount(_first_biased_steps(ei, 4, t, 1e-6, 1e6), minlength=4)
+    assert counts[t] == 20000  # returns weigh 1e12 times an outward step
 
 
 def test_random_walk_names_bad_arguments():
@@ -234,6 +307,12 @@ def test_node2vec_names_bad_arguments():
     with pytest.raises(TypeError, match=r"Node2Vec.loss: expected `pos_rw` with an integer "
                                         r"dtype \(got float64\)"):
         model.loss(np.zeros((2, 3)), np.zeros((2, 3), np.int64))
+    for pos, neg, name in ((np.zeros((0, 3)), np.zeros((2, 3)), "pos_rw"),
+                           (np.zeros((2, 3)), np.zeros((0, 3)), "neg_rw")):
+        with pytest.raises(ValueError, match=rf"Node2Vec.loss: expected `{name}` with at least "
+                                             rf"one walk window \(B >= 1\) \(got shape "
+                                             rf"\(0, 3\)\)"):
+            model.loss(pos.astype(np.int64), neg.astype(np.int64))
 
 
 # ---- the downstream logistic regression ----------------------------------------------------------
