@@ -65,9 +65,10 @@ class Node2Vec(Module):
         q: in-out parameter: ``1 / q`` weighs moving away from it. (default: 1)
         num_negative_samples: negative windows per positive one. (default: 1)
         num_nodes: number of nodes (default: ``edge_index.max() + 1``).
-        sparse: PyTorch's sparse embedding gradient for ``SparseAdam``; accepted, but the
-            gradient is always a dense ``(N, D)`` array here (sparsegraph has no sparse
-            gradients and no SparseAdam: use ``sg.optim.Adam``). (default: False)
+        sparse: torch's sparse embedding gradient, for ``optim.SparseAdam`` (PyG's example):
+            accepted; the gradient is a dense ``(N, D)`` array, zero on rows outside the
+            batch's walks, and ``sg.optim.SparseAdam`` updates only its nonzero rows (torch's
+            lazy Adam). (default: False)
 
     Shapes:
         ``forward(batch=None)``: the ``(N, D)`` embedding weight itself, or ``(B, D)`` rows.
@@ -119,7 +120,7 @@ class Node2Vec(Module):
         self.p, self.q = positive_number(op, "p", p), positive_number(op, "q", q)
         self.num_negative_samples = count(op, "num_negative_samples", num_negative_samples, 1)
         self.sparse = flag(op, "sparse", sparse)
-        self.embedding = Embedding(self.num_nodes, embedding_dim)
+        self.embedding = Embedding(self.num_nodes, embedding_dim, sparse=sparse)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

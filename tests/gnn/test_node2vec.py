@@ -405,8 +405,9 @@ def test_docstring_example_trains_on_a_small_graph():
 @pytest.mark.dataset
 def test_pyg_example_on_cora(data_root):
     """PyG's examples/node2vec.py (embedding 128, walks of 20, context 10, 10 walks per node,
-    p = q = 1), shortened to 3 epochs: dense Adam at lr 0.1 instead of SparseAdam at 0.01 for
-    100 epochs (sparsegraph has no SparseAdam), so it fits a test's time (~10 s)."""
+    p = q = 1), shortened to 3 epochs: dense Adam at lr 0.1 instead of PyG's SparseAdam at 0.01
+    for 100 epochs, so it fits a test's time (~10 s; SparseAdam's own Node2Vec check is in
+    tests/optim/test_sparse_adam.py)."""
     from sparsegraph.datasets import Planetoid
 
     data = Planetoid("cora", root=data_root, download=False)[0]
@@ -422,3 +423,8 @@ def test_pyg_example_on_cora(data_root):
     acc = model.test(z[data.train_mask], data.y[data.train_mask], z[data.test_mask],
                      data.y[data.test_mask])
     assert acc > 0.6, acc  # chance (the largest class) is ~0.3
+
+
+def test_sparse_flag_reaches_the_embedding_as_pygs():
+    m = Node2Vec(np.array([[0, 1], [1, 0]]), 4, 3, 2, sparse=True)
+    assert m.sparse is True and m.embedding.sparse is True  # PyG: Embedding(..., sparse=sparse)
