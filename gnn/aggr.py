@@ -14,6 +14,7 @@ gnn/aggr_sort.py.
 from __future__ import annotations
 
 import copy
+import importlib
 import math
 from numbers import Integral
 
@@ -243,13 +244,13 @@ def _normal(name: str) -> str:
 def _classes() -> dict:
     """Every aggregation of sparsegraph.gnn by its lower-case name with and without the
     ``aggregation`` suffix (PyG's resolver), plus ``"add"``."""
-    from sparsegraph.gnn import aggr_learned, aggr_sort  # noqa: F401  (they build on this one)
+    from sparsegraph.gnn import aggr_learned, aggr_sort, message_aggr  # noqa: F401  (built on this)
 
     found, todo = {"add": SumAggregation}, list(Aggregation.__subclasses__())
     while todo:
         cls = todo.pop()
         todo += cls.__subclasses__()
-        if cls.__module__.startswith("sparsegraph.gnn.aggr"):
+        if cls.__module__.startswith(("sparsegraph.gnn.aggr", "sparsegraph.gnn.message_aggr")):
             name = cls.__name__.lower()
             found.setdefault(name, cls)
             found.setdefault(name.removesuffix("aggregation") or name, cls)
@@ -361,3 +362,16 @@ class MultiAggregation(Aggregation):
         aggrs = ",\n".join(f"  {aggr}" for aggr in self.aggrs) + ",\n"
         return f"{type(self).__name__}([\n{aggrs}], mode={self.mode})"
 
+
+# PyG's namespace torch_geometric.nn.aggr: the aggregations built on this module (which import
+# it) are read from here too, on first use
+_ELSEWHERE = {"AttentionalAggregation": "aggr_learned", "GlobalAttention": "aggr_learned",
+              "PowerMeanAggregation": "aggr_learned", "Set2Set": "aggr_learned",
+              "SoftmaxAggregation": "aggr_learned", "SortAggregation": "aggr_sort",
+              "MulAggregation": "message_aggr"}
+
+
+def __getattr__(name: str):
+    if name not in _ELSEWHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"sparsegraph.gnn.{_ELSEWHERE[name]}"), name)

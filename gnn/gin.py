@@ -93,7 +93,10 @@ class GraphConv(MessagePassing):
         in_channels: ``F_in``, or ``(F_src, F_dst)`` for bipartite inputs (PyG's lazy ``-1``
             is not supported).
         out_channels: ``F_out``.
-        aggr: ``"add"``/``"sum"``, ``"mean"`` or ``"max"``. (default: "add")
+        aggr: ``"add"``/``"sum"``, ``"mean"``, ``"max"``, or any of MessagePassing's forms (an
+            aggregation name such as ``"softmax"``, an Aggregation, a list). (default: "add")
+        aggr_kwargs: keywords for the aggregation built from a name (PyG's, through
+            ``**kwargs``), e.g. ``dict(learn=True)``.
         bias: bias of ``W_2``. (default: True)
 
     ``forward(x, edge_index, edge_weight=None, size=None)`` as PyG's: ``edge_weight``
@@ -107,8 +110,9 @@ class GraphConv(MessagePassing):
         out: ``(N, F_out)``.
     """
 
-    def __init__(self, in_channels, out_channels: int, aggr="add", bias: bool = True):
-        super().__init__(aggr=aggr)
+    def __init__(self, in_channels, out_channels: int, aggr="add", bias: bool = True, *,
+                 aggr_kwargs: dict | None = None):
+        super().__init__(aggr=aggr, aggr_kwargs=aggr_kwargs)
         # checked here so the error names GraphConv, not the Linear inside it
         in_channels = check_channels("GraphConv", "in_channels", in_channels, pair=True)
         out_channels = check_channels("GraphConv", "out_channels", out_channels)

@@ -25,6 +25,7 @@ from sparsegraph.gnn.aggr import (
     MinAggregation,
     MultiAggregation,
     SumAggregation,
+    _classes,
     aggregation_resolver,
 )
 from sparsegraph.tensor import Tensor
@@ -57,10 +58,11 @@ def _normal(name: str) -> str:
 
 
 def _bad_aggr(op: str, got) -> ValueError:
+    others = sorted(k for k in _classes()
+                    if not k.endswith("aggregation") and k not in (*AGGRS, "add"))
     return ValueError(f"{op}: expected `aggr` in {AGGRS} (got {got!r}), or another aggregation "
-                      f"name of sparsegraph.gnn.aggr.aggregation_resolver ('softmax', "
-                      f"'powermean', 'std', 'var', ...), an Aggregation, a list of them, or "
-                      f"None")
+                      f"name of sparsegraph.gnn.aggr.aggregation_resolver ({', '.join(others)}), "
+                      f"an Aggregation, a list of them, or None")
 
 
 def _resolve_one(op: str, query, kwargs: dict) -> Aggregation:

@@ -59,3 +59,29 @@ def test_sage_conv_takes_pygs_positional_order():
     # PyG: SAGEConv(in, out, aggr='mean', normalize=False, root_weight=True, project, bias)
     conv = gnn.SAGEConv(4, 3, "mean", True, False)
     assert conv.normalize is True and conv.root_weight is False
+
+
+def test_graph_conv_takes_aggr_kwargs_as_pyg():
+    conv = gnn.GraphConv(3, 5, aggr="softmax", aggr_kwargs=dict(learn=True))
+    assert "aggr_module.t" in conv.state_dict()
+
+
+def test_pygs_aggr_namespace_holds_every_aggregation():
+    from sparsegraph.gnn.aggr import (  # torch_geometric.nn.aggr's names
+        AttentionalAggregation, MulAggregation, PowerMeanAggregation, Set2Set,
+        SoftmaxAggregation, SortAggregation, aggregation_resolver,
+    )
+    assert SoftmaxAggregation is gnn.SoftmaxAggregation and Set2Set is gnn.Set2Set
+    assert {AttentionalAggregation, PowerMeanAggregation, SortAggregation} <= {
+        getattr(gnn, n) for n in ("AttentionalAggregation", "PowerMeanAggregation",
+                                  "SortAggregation")}
+    assert isinstance(aggregation_resolver("mul"), MulAggregation)
+    x = sg.tensor([[2.0, 3.0], [4.0, 5.0]])
+    out = gnn.MultiAggregation(["sum", "mul"])(x, sg.tensor([0, 0]))
+    np.testing.assert_array_equal(out.numpy(), [[6.0, 8.0, 8.0, 15.0]])
+
+
+def test_an_unknown_aggregation_lists_the_names():
+    with pytest.raises(ValueError, match=r"\(got 'lstm'\), or another aggregation name of "
+                                         r"sparsegraph.gnn.aggr.aggregation_resolver \(.*set2set"):
+        gnn.SAGEConv(3, 5, aggr="lstm")
