@@ -68,8 +68,13 @@ def test_graph_conv_takes_aggr_kwargs_as_pyg():
 
 def test_pygs_aggr_namespace_holds_every_aggregation():
     from sparsegraph.gnn.aggr import (  # torch_geometric.nn.aggr's names
-        AttentionalAggregation, MulAggregation, PowerMeanAggregation, Set2Set,
-        SoftmaxAggregation, SortAggregation, aggregation_resolver,
+        AttentionalAggregation,
+        MulAggregation,
+        PowerMeanAggregation,
+        Set2Set,
+        SoftmaxAggregation,
+        SortAggregation,
+        aggregation_resolver,
     )
     assert SoftmaxAggregation is gnn.SoftmaxAggregation and Set2Set is gnn.Set2Set
     assert {AttentionalAggregation, PowerMeanAggregation, SortAggregation} <= {
