@@ -16,6 +16,8 @@ from sparsegraph.gnn.aggr_sort import SortAggregation, global_sort_pool  # noqa:
 from sparsegraph.gnn.appnp import APPNP  # noqa: E402
 from sparsegraph.gnn.autoencoder import ARGA, ARGVA, GAE, VGAE, InnerProductDecoder  # noqa: E402
 from sparsegraph.gnn.cheb import ChebConv  # noqa: E402
+from sparsegraph.gnn.edge_conv import DynamicEdgeConv, EdgeConv  # noqa: E402
+from sparsegraph.gnn.point_graphs import knn, knn_graph, radius, radius_graph  # noqa: E402
 from sparsegraph.gnn.dense_conv import (  # noqa: E402
     DenseGCNConv, DenseGINConv, DenseGraphConv, DenseSAGEConv,
 )
@@ -72,6 +74,8 @@ from sparsegraph.gnn.link_loader import (  # noqa: E402
 )
 from sparsegraph.gnn.sequential import Sequential  # noqa: E402
 from sparsegraph.gnn.transformer_conv import TransformerConv  # noqa: E402
+from sparsegraph.gnn.pna import DegreeScalerAggregation, PNAConv  # noqa: E402
+from sparsegraph.gnn.label_prop import CorrectAndSmooth, LabelPropagation  # noqa: E402
 from sparsegraph.gnn import models  # noqa: E402
 # PyG exports its BasicGNN models beside the layers (torch_geometric.nn.GCN, ...)
 from sparsegraph.gnn.models import GAT, GCN, MLP, GraphSAGE  # noqa: E402
@@ -110,6 +114,10 @@ __all__ = [
     "to_scipy_sparse_matrix", "unbatch", "unbatch_edge_index",
     "add_self_loops", "coalesce", "degree", "one_hot", "remove_self_loops", "scatter",
     "softmax", "to_undirected",
+    # point clouds: PyG's EdgeConv family and torch_cluster's graph construction
+    "DynamicEdgeConv", "EdgeConv", "knn", "knn_graph", "radius", "radius_graph",
+    "DegreeScalerAggregation", "PNAConv",  # PNA (torch_geometric.nn.aggr / conv)
+    "CorrectAndSmooth", "LabelPropagation",  # torch_geometric.nn.models
     # PyG's torch_geometric.nn.norm
     "BatchNorm", "GraphNorm", "InstanceNorm", "LayerNorm", "MeanSubtractionNorm", "PairNorm",
 ]
