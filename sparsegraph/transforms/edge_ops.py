@@ -11,7 +11,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from sparsegraph import backend
-from sparsegraph.graph import Graph
 from sparsegraph.graph_ops import _node_axis
 from sparsegraph.ops import cat, segment
 from sparsegraph.sparse import SparseTensor, from_scipy
@@ -164,24 +163,6 @@ class AddRemainingSelfLoops(AddSelfLoops):
 
     def __init__(self, attr: str = "edge_weight", fill_value=1.0):
         super().__init__(attr=attr, fill_value=fill_value)
-
-    def forward(self, data):
-        out = data.add_self_loops(1.0)  # the loops, every field 1 on the new ones
-        fill, attr = self.fill_value, self.attr
-        if attr not in data or fill is None or (not isinstance(fill, Tensor | str)
-                                                and fill == 1):
-            return out
-        # `attr` alone on the same structure (the same loops, in the same order), filled
-        adj, n = data.adj, data.num_nodes
-        if attr == "edge_weight":
-            out.adj = out.adj.with_values(Graph(adj=adj, num_nodes=n).add_self_loops(
-                fill).adj.values)
-            return out
-        ones = wrap(np.ones(adj.nnz, backend.DEFAULT_FLOAT))
-        ones = ones if adj.device == "cpu" else ones.to(adj.device)
-        bare = Graph(adj=adj.with_values(ones), num_nodes=n, **{attr: getattr(data, attr)})
-        setattr(out, attr, getattr(bare.add_self_loops(fill), attr))
-        return out
 
 
 def _padded(key: str, value, axis: int, first_batch=None):

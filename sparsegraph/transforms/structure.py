@@ -14,9 +14,11 @@ import numbers
 import numpy as np
 from scipy.sparse import csgraph
 
+from sparsegraph import backend
+from sparsegraph.graph import Graph
 from sparsegraph.ops import gather_rows, segment
 from sparsegraph.ops.graph_norm import inv_degree
-from sparsegraph.tensor import Tensor
+from sparsegraph.tensor import Tensor, wrap
 from sparsegraph.transforms.base import BaseTransform, check_bool, check_int, check_str
 
 REDUCES = ("add", "sum", "mean", "min", "max")
@@ -77,16 +79,22 @@ class AddSelfLoops(BaseTransform):
         self.fill_value = _check_fill("AddSelfLoops", fill_value)
 
     def forward(self, data):
-        out = data.add_self_loops(1.0)
-        fill = self.fill_value
-        if fill is None or (not isinstance(fill, Tensor | str) and fill == 1) or (
-                self.attr not in data):
+        out = data.add_self_loops(1.0)  # the loops, every field 1 on the new ones
+        fill, attr = self.fill_value, self.attr
+        if attr not in data or fill is None or (not isinstance(fill, Tensor | str)
+                                                and fill == 1):
             return out
-        filled = data.add_self_loops(fill)  # the same structure: the same edge order
-        if self.attr == "edge_weight":
-            out.adj = out.adj.with_values(filled.adj.values)
-        else:
-            setattr(out, self.attr, getattr(filled, self.attr))
+        # `attr` alone on the same structure (the same loops, in the same order), filled: the
+        # other fields keep their 1s (an integer edge_type cannot take a fill of 2.5)
+        adj, n = data.adj, data.num_nodes
+        if attr == "edge_weight":
+            out.adj = out.adj.with_values(Graph(adj=adj, num_nodes=n).add_self_loops(
+                fill).adj.values)
+            return out
+        ones = wrap(np.ones(adj.nnz, backend.DEFAULT_FLOAT))
+        ones = ones if adj.device == "cpu" else ones.to(adj.device)
+        bare = Graph(adj=adj.with_values(ones), num_nodes=n, **{attr: getattr(data, attr)})
+        setattr(out, attr, getattr(bare.add_self_loops(fill), attr))
         return out
 
 

@@ -467,3 +467,16 @@ def test_gdc_errors_and_repr():
         T.GDC(diffusion_kwargs=dict(method="ppr"))(ring(4))
     with pytest.raises(ValueError, match="GDC: expected a 1-D `edge_attr`"):
         T.GDC()(make_graph())
+
+
+def test_add_self_loops_fills_only_attr_whatever_the_other_fields():
+    # the fill went into every per-edge field: an integer edge_type could not take 2.5
+    g = sg.Graph(edge_index=np.array([[0, 1], [1, 2]]), num_nodes=3, edge_attr=sg.ones(2, 2),
+                 edge_type=np.array([0, 1]))
+    out = T.AddSelfLoops(attr="edge_attr", fill_value=2.5)(g)
+    ei = np.asarray(out.edge_index)
+    loops = ei[0] == ei[1]
+    np.testing.assert_array_equal(out.edge_attr.numpy()[loops], 2.5)
+    np.testing.assert_array_equal(out.edge_attr.numpy()[~loops], 1.0)
+    assert np.asarray(out.edge_type).dtype.kind == "i"
+    np.testing.assert_array_equal(np.asarray(out.edge_type)[loops], 1)  # the other fields: 1
