@@ -14,10 +14,10 @@ import numpy as np
 
 import sparsegraph.ops as ops
 from sparsegraph.autograd import no_grad
-from sparsegraph.creation import ones, tensor, zeros
+from sparsegraph.creation import ones, zeros
 from sparsegraph.nn import BatchNorm1d, Module, Parameter, init
 from sparsegraph.nn._checks import check_bool, check_int, check_number
-from sparsegraph.nn.normalization import layer_norm
+from sparsegraph.nn.normalization import add_affine_and_stats, layer_norm
 from sparsegraph.tensor import Tensor, host_values, wrap
 
 __all__ = ["BatchNorm", "GraphNorm", "InstanceNorm", "LayerNorm", "MeanSubtractionNorm",
@@ -340,32 +340,10 @@ class InstanceNorm(Module):
         check_bool(op, "track_running_stats", track_running_stats)
         self.num_features = self.in_channels = int(in_channels)
         self.eps, self.momentum = eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(ones(in_channels))
-            self.bias = Parameter(zeros(in_channels))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", zeros(in_channels))
-            self.register_buffer("running_var", ones(in_channels))
-            self.register_buffer("num_batches_tracked", tensor(0))
-        else:
-            for name in ("running_mean", "running_var", "num_batches_tracked"):
-                self.register_buffer(name, None)
+        add_affine_and_stats(self, self.in_channels, affine, track_running_stats)
 
-    def reset_running_stats(self) -> None:
-        if self.track_running_stats:
-            init.zeros_(self.running_mean)
-            init.ones_(self.running_var)
-            init.zeros_(self.num_batches_tracked)
-
-    def reset_parameters(self) -> None:
-        self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            init.zeros_(self.bias)
+    reset_running_stats = BatchNorm1d.reset_running_stats
+    reset_parameters = BatchNorm1d.reset_parameters
 
     def forward(self, x: Tensor, batch=None, batch_size: int | None = None) -> Tensor:
         op = "InstanceNorm"

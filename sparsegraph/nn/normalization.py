@@ -149,6 +149,27 @@ class LayerNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}")
 
 
+def add_affine_and_stats(module: Module, num_features: int, affine: bool,
+                         track_running_stats: bool) -> None:
+    """torch's ``weight`` / ``bias`` (ones / zeros, or None without ``affine``) and
+    ``running_mean`` / ``running_var`` / ``num_batches_tracked`` buffers (None without
+    ``track_running_stats``) on a batch- or instance-norm ``module``."""
+    module.affine, module.track_running_stats = affine, track_running_stats
+    if affine:
+        module.weight = Parameter(ones(num_features))
+        module.bias = Parameter(zeros(num_features))
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+    if track_running_stats:
+        module.register_buffer("running_mean", zeros(num_features))
+        module.register_buffer("running_var", ones(num_features))
+        module.register_buffer("num_batches_tracked", tensor(0))
+    else:
+        for name in ("running_mean", "running_var", "num_batches_tracked"):
+            module.register_buffer(name, None)
+
+
 class BatchNorm1d(Module):
     """Ioffe & Szegedy, "Batch Normalization" (2015), over the batch (and length) dims.
 
@@ -177,20 +198,7 @@ class BatchNorm1d(Module):
         check_number("BatchNorm1d", "eps", eps)
         check_number("BatchNorm1d", "momentum", momentum, none_ok=True)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(ones(num_features))
-            self.bias = Parameter(zeros(num_features))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", zeros(num_features))
-            self.register_buffer("running_var", ones(num_features))
-            self.register_buffer("num_batches_tracked", tensor(0))
-        else:
-            for name in ("running_mean", "running_var", "num_batches_tracked"):
-                self.register_buffer(name, None)
+        add_affine_and_stats(self, num_features, affine, track_running_stats)
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
