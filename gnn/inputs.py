@@ -18,7 +18,7 @@ from sparsegraph.tensor import Tensor, host_values, wrap
 
 def as_adjacency(adj, num_src: int, num_dst: int | None = None, *,
                  op: str = "propagate", dtype=None, x_is_pair: bool = False,
-                 device: str | None = None) -> SparseTensor:
+                 device: str | None = None, counts_from=None) -> SparseTensor:
     """Accept a SparseTensor (target-major), a Graph or an edge_index; return CSR.
 
     Args:
@@ -31,14 +31,17 @@ def as_adjacency(adj, num_src: int, num_dst: int | None = None, *,
         device: the features' device: a host edge_index (numpy, list) is moved there, an
             edge_index Tensor or GPU array elsewhere is refused (see `place_edge_index`);
             None leaves an edge_index where it is.
+        counts_from: where the node counts came from, for the out-of-range message (see
+            `csr_and_caller_order`; default: the features).
     """
     return adjacency_and_edge_order(adj, num_src, num_dst, op=op, dtype=dtype,
-                                    x_is_pair=x_is_pair, device=device)[0]
+                                    x_is_pair=x_is_pair, device=device,
+                                    counts_from=counts_from)[0]
 
 
 def adjacency_and_edge_order(adj, num_src: int, num_dst: int | None = None, *,
                              op: str = "propagate", dtype=None, x_is_pair: bool = False,
-                             device: str | None = None):
+                             device: str | None = None, counts_from=None):
     """`as_adjacency`, plus how the caller's per-edge tensors map onto the CSR entries.
 
     Per-edge tensors (edge weights, edge features) follow the caller's edge order: the columns
@@ -51,7 +54,8 @@ def adjacency_and_edge_order(adj, num_src: int, num_dst: int | None = None, *,
         from the caller's edge order to CSR order (None when they are the same).
     """
     return csr_and_caller_order(adj, num_src, num_dst, op=op, dtype=dtype,
-                                x_is_pair=x_is_pair, device=device)[:2]
+                                x_is_pair=x_is_pair, device=device,
+                                counts_from=counts_from)[:2]
 
 
 def csr_and_caller_order(adj, num_src: int, num_dst: int | None = None, *, op: str,
@@ -267,13 +271,14 @@ def edge_weights_in_csr_order(edge_weight, perm, num_edges: int, *, op: str, dty
 
 
 def weighted_adjacency(adj, num_nodes: int, edge_weight, *, op: str, dtype,
-                       device: str | None = None) -> SparseTensor:
+                       device: str | None = None, counts_from=None) -> SparseTensor:
     """The square CSR of ``adj`` whose values are ``edge_weight`` (``(E,)``, in the order of
     ``adj``'s edges) when given, else ``adj``'s own values (1 for an edge_index).
 
     Args:
         device: the features' device, for an edge_index (see `as_adjacency`)."""
-    adj, perm = adjacency_and_edge_order(adj, num_nodes, op=op, dtype=dtype, device=device)
+    adj, perm = adjacency_and_edge_order(adj, num_nodes, op=op, dtype=dtype, device=device,
+                                         counts_from=counts_from)
     if edge_weight is None:
         return adj
     return adj.with_values(edge_weights_in_csr_order(edge_weight, perm, adj.nnz, op=op,

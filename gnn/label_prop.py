@@ -62,11 +62,14 @@ def mask_rows(op: str, mask, n: int, device: str):
 
 def _propagation_matrix(op: str, edge_index, n: int, edge_weight, dtype, device):
     """The ``(N, N)`` matrix LabelPropagation multiplies by (see its docstring)."""
+    labels = f"the {n} rows of the labels"  # the node count: y's (or y_soft's) rows
     if edge_weight is not None:
-        adj = weighted_adjacency(edge_index, n, edge_weight, op=op, dtype=dtype, device=device)
+        adj = weighted_adjacency(edge_index, n, edge_weight, op=op, dtype=dtype, device=device,
+                                 counts_from=(labels, labels))
         normalise = False
     else:
-        adj = as_adjacency(edge_index, n, op=op, dtype=dtype, device=device)
+        adj = as_adjacency(edge_index, n, op=op, dtype=dtype, device=device,
+                           counts_from=(labels, labels))
         normalise = not isinstance(edge_index, SparseTensor | Graph) or bool(
             (adj.values.array == 1).all())
     if adj.values.ndim != 1:

@@ -95,6 +95,10 @@ class DegreeScalerAggregation(Aggregation):
         total = float(d.sum())
         self.init_avg_deg_lin = float((bins * d).sum()) / total
         self.init_avg_deg_log = float((np.log(bins + 1) * d).sum()) / total
+        if self.init_avg_deg_lin == 0 and set(self.scaler) - {"identity"}:  # PyG: inf / NaN
+            raise ValueError(f"{op}: expected `deg` with a node of in-degree >= 1 for the "
+                             f"scalers {self.scaler}, which divide by the mean degree or its "
+                             f"log (got only degree 0: {d.astype(np.int64).tolist()})")
         dtype = get_default_dtype()
         lin, log = tensor([self.init_avg_deg_lin], dtype=dtype), tensor(
             [self.init_avg_deg_log], dtype=dtype)
@@ -109,6 +113,12 @@ class DegreeScalerAggregation(Aggregation):
         self.aggr.reset_parameters()
         self.avg_deg_lin.array[...] = self.init_avg_deg_lin
         self.avg_deg_log.array[...] = self.init_avg_deg_log
+
+    def __call__(self, x, index=None, ptr=None, dim_size=None, dim=-2, **kwargs):
+        if index is None and ptr is None:  # PyG: "Aggregation requires 'index'"
+            raise ValueError("DegreeScalerAggregation: expected `index` or `ptr` (the degrees "
+                             "scale each group by its size)")
+        return super().__call__(x, index, ptr, dim_size, dim, **kwargs)
 
     def forward(self, x, index=None, ptr=None, dim_size=None, dim=-2):
         out = self.aggr(x, index, ptr, dim_size, dim)

@@ -4,6 +4,8 @@ scipy on the host."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
@@ -89,8 +91,9 @@ class GDC(BaseTransform):
     """Graph diffusion convolution (PyG's ``GDC``, ``exact=True``): the graph's edges are
     replaced by those of a sparsified diffusion matrix ``S = sum_k theta_k T^k``.
 
-    As PyG: the input weights are a 1-D ``edge_attr`` when there is one, else the edge
-    weights (ones when unweighted); ``self_loop_weight`` is added to every node's loop
+    As PyG: the input weights are a 1-D ``edge_attr`` when there is one, else ones (the
+    edge weights are not read, as PyG's GDC reads none); ``self_loop_weight`` is added to
+    every node's loop
     (summed with one it has); then ``T`` (``normalization_in``), the dense diffusion
     (``"ppr"``: ``alpha (I - (1 - alpha) T)^-1``; ``"heat"``: ``exp(t (T - I))``;
     ``"coeff"``: the ``coeffs``), sparsification (``"threshold"`` at ``eps``, or at the
@@ -124,6 +127,10 @@ class GDC(BaseTransform):
                             ("normalization_out", normalization_out)):
             if value not in NORMALIZATIONS:
                 raise ValueError(f"GDC: expected `{name}` in {NORMALIZATIONS} (got {value!r})")
+        if self_loop_weight is not None and (isinstance(self_loop_weight, bool) or not
+                                             isinstance(self_loop_weight, numbers.Real)):
+            raise TypeError(f"GDC: expected `self_loop_weight` to be a number or None (got "
+                            f"{type(self_loop_weight).__name__} {self_loop_weight!r})")
         self.self_loop_weight = self_loop_weight
         self.normalization_in, self.normalization_out = normalization_in, normalization_out
         self.diffusion_kwargs = dict(diffusion_kwargs or {"method": "ppr", "alpha": 0.15})
@@ -138,11 +145,14 @@ class GDC(BaseTransform):
         n = data.num_nodes
         s = data.adj.structure.to("cpu")
         src, dst = s.cols().astype(np.int64), s.rows().astype(np.int64)
-        weights = data.edge_attr if data.edge_attr is not None else data.adj.values
-        if len(weights.shape) != 1:
-            raise ValueError(f"GDC: expected a 1-D `edge_attr` as the edge weights (got shape "
-                             f"{tuple(weights.shape)})")
-        w = np.asarray(weights.detach().to("cpu").numpy(), np.float64)
+        if data.edge_attr is None:
+            w = np.ones(src.size)
+        else:
+            weights = data.edge_attr
+            if len(weights.shape) != 1:
+                raise ValueError(f"GDC: expected a 1-D `edge_attr` as the edge weights (got "
+                                 f"shape {tuple(weights.shape)})")
+            w = np.asarray(weights.detach().to("cpu").numpy(), np.float64)
         if self.self_loop_weight:
             loops = np.arange(n)
             src, dst = np.concatenate([src, loops]), np.concatenate([dst, loops])

@@ -72,11 +72,12 @@ class AddSelfLoops(BaseTransform):
     """
 
     def __init__(self, attr: str = "edge_weight", fill_value=None):
+        op = type(self).__name__  # AddRemainingSelfLoops too
         if not isinstance(attr, str) or not attr.startswith("edge_") or attr == "edge_index":
-            raise ValueError(f"AddSelfLoops: expected `attr` to be 'edge_weight' or a "
-                             f"per-edge field 'edge_<name>' (got {attr!r})")
+            raise ValueError(f"{op}: expected `attr` to be 'edge_weight' or a per-edge field "
+                             f"'edge_<name>' (got {attr!r})")
         self.attr = attr
-        self.fill_value = _check_fill("AddSelfLoops", fill_value)
+        self.fill_value = _check_fill(op, fill_value)
 
     def forward(self, data):
         out = data.add_self_loops(1.0)  # the loops, every field 1 on the new ones

@@ -90,3 +90,22 @@ def test_an_unknown_aggregation_lists_the_names():
     with pytest.raises(ValueError, match=r"\(got 'lstm'\), or another aggregation name of "
                                          r"sparsegraph.gnn.aggr.aggregation_resolver \(.*set2set"):
         gnn.SAGEConv(3, 5, aggr="lstm")
+
+
+def test_label_propagation_names_the_labels_for_the_node_count():
+    with pytest.raises(ValueError, match=r"^LabelPropagation: expected `edge_index\[0\]` entries "
+                                         r"in \[0, 3\) to match the 3 rows of the labels"):
+        gnn.LabelPropagation(2, 0.5)(sg.tensor(np.array([0, 1, 2])),
+                                     sg.tensor(np.array([[0, 9], [1, 2]])))
+
+
+def test_degree_scaler_aggregation_needs_an_index_as_pygs():
+    agg = gnn.DegreeScalerAggregation("mean", "identity", sg.tensor(np.array([3, 0, 2])))
+    with pytest.raises(ValueError, match=r"DegreeScalerAggregation: expected `index` or `ptr`"):
+        agg(sg.randn(4, 3))
+
+
+def test_pna_refuses_a_degree_histogram_of_only_zeros_for_log_scalers():
+    with pytest.raises(ValueError, match=r"expected `deg` with a node of in-degree >= 1"):
+        gnn.PNAConv(4, 4, ["mean"], ["amplification"], sg.tensor(np.array([5])))
+    gnn.PNAConv(4, 4, ["mean"], ["identity"], sg.tensor(np.array([5])))  # nothing divides

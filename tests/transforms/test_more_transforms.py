@@ -415,13 +415,14 @@ def gdc_reference(a, diffusion, keep, loop=1.0):
 def test_gdc_ppr_threshold_matches_dense_formula():
     g = make_graph()
     src, dst, w, _ = edges_of(g)
-    g.edge_attr = None  # the weights come from edge_weight when there is no edge_attr
+    g.edge_attr = None  # no 1-D edge_attr: ones, as PyG's GDC (the edge weights are not read)
     alpha, eps = 0.2, 0.02
     snap = snapshot(g)
     out = T.GDC(diffusion_kwargs=dict(method="ppr", alpha=alpha),
                 sparsification_kwargs=dict(method="threshold", eps=eps))(g)
     ref, mask = gdc_reference(
-        dense(src, dst, w), lambda t: alpha * np.linalg.inv(np.eye(N) - (1 - alpha) * t),
+        dense(src, dst, np.ones_like(w)),
+        lambda t: alpha * np.linalg.inv(np.eye(N) - (1 - alpha) * t),
         lambda s: s >= eps)
     assert out.num_edges == mask.sum()
     np.testing.assert_allclose(out.to_scipy().toarray(), ref, rtol=1e-5, atol=1e-7)
@@ -480,3 +481,21 @@ def test_add_self_loops_fills_only_attr_whatever_the_other_fields():
     np.testing.assert_array_equal(out.edge_attr.numpy()[~loops], 1.0)
     assert np.asarray(out.edge_type).dtype.kind == "i"
     np.testing.assert_array_equal(np.asarray(out.edge_type)[loops], 1)  # the other fields: 1
+
+
+def test_gdc_reads_a_1d_edge_attr_or_ones_never_the_edge_weights():
+    ei = np.array([[0, 1, 2], [1, 2, 0]])
+    kw = dict(sparsification_kwargs=dict(method="threshold", eps=0.0))
+    weighted = T.GDC(**kw)(Graph(edge_index=sg.tensor(ei),
+                                 edge_weight=sg.tensor(np.array([1.0, 10.0, 100.0]))))
+    plain = T.GDC(**kw)(Graph(edge_index=sg.tensor(ei)))
+    np.testing.assert_array_equal(weighted.edge_attr.numpy(), plain.edge_attr.numpy())  # PyG
+    with pytest.raises(TypeError, match=r"GDC: expected `self_loop_weight` to be a number"):
+        T.GDC(self_loop_weight="a")
+
+
+def test_add_remaining_self_loops_names_itself():
+    with pytest.raises(ValueError, match=r"^AddRemainingSelfLoops: expected `attr`"):
+        T.AddRemainingSelfLoops(attr="x")
+    with pytest.raises(ValueError, match=r"^AddRemainingSelfLoops: expected `fill_value`"):
+        T.AddRemainingSelfLoops(fill_value="median")
