@@ -27,10 +27,17 @@ from sparsegraph.gnn.gatv2 import GATv2Conv  # noqa: E402
 from sparsegraph.gnn.gcn import GCNConv, SGConv  # noqa: E402
 from sparsegraph.gnn.gin import GINConv, GraphConv  # noqa: E402
 from sparsegraph.gnn.gine import GINEConv  # noqa: E402
+from sparsegraph.gnn.nn_conv import CGConv, ECConv, NNConv  # noqa: E402
+from sparsegraph.gnn.gen_conv import GENConv, MessageNorm  # noqa: E402
+from sparsegraph.gnn.simple_convs import LEConv, SimpleConv  # noqa: E402
 from sparsegraph.gnn.tag import TAGConv  # noqa: E402
 from sparsegraph.gnn.res_gated import ResGatedGraphConv  # noqa: E402
 from sparsegraph.gnn.gated_graph import GatedGraphConv  # noqa: E402
 from sparsegraph.gnn.gcn2 import GCN2Conv  # noqa: E402
+from sparsegraph.gnn.arma import ARMAConv  # noqa: E402
+from sparsegraph.gnn.mixhop import ClusterGCNConv, MixHopConv  # noqa: E402
+from sparsegraph.gnn.film import FiLMConv  # noqa: E402
+from sparsegraph.gnn.rgcn import RGCNConv  # noqa: E402
 from sparsegraph.gnn.inputs import as_adjacency  # noqa: E402
 from sparsegraph.gnn.jumping_knowledge import JumpingKnowledge  # noqa: E402
 from sparsegraph.gnn.link import negative_sampling  # noqa: E402
@@ -69,6 +76,10 @@ from sparsegraph.gnn.pool import global_add_pool, global_max_pool, global_mean_p
 from sparsegraph.gnn.sage import SAGEConv  # noqa: E402
 from sparsegraph.gnn.topk_pool import SAGPooling, TopKPooling  # noqa: E402
 from sparsegraph.gnn.sampling import NeighborLoader, NeighborSampler, SampledBlocks  # noqa: E402
+from sparsegraph.gnn.graph_saint import (  # noqa: E402
+    GraphSAINTEdgeSampler, GraphSAINTNodeSampler, GraphSAINTRandomWalkSampler, GraphSAINTSampler,
+    RandomNodeLoader,
+)
 from sparsegraph.gnn.link_loader import (  # noqa: E402
     LinkNeighborLoader, LinkSampledBlocks, NegativeSampling,
 )
@@ -93,10 +104,15 @@ __all__ = [
     "APPNP", "GAT", "GCN", "GraphSAGE", "MLP", "ChebConv", "GATConv", "GATv2Conv", "GCNConv",
     "GINConv", "TransformerConv",
     "GINEConv", "TAGConv", "ResGatedGraphConv", "GatedGraphConv", "GCN2Conv",
+    "ARMAConv", "ClusterGCNConv", "FiLMConv", "MixHopConv", "RGCNConv",
+    "CGConv", "ECConv", "GENConv", "LEConv", "MessageNorm", "NNConv", "SimpleConv",
     "GraphConv", "JumpingKnowledge",
     "DenseGCNConv", "DenseGINConv", "DenseGraphConv", "DenseSAGEConv", "dense_diff_pool",
     "dense_mincut_pool",
     "LinkNeighborLoader", "LinkSampledBlocks", "NegativeSampling",
+    # GraphSAINT and PyG's RandomNodeLoader: induced subgraphs for full-graph models
+    "GraphSAINTEdgeSampler", "GraphSAINTNodeSampler", "GraphSAINTRandomWalkSampler",
+    "GraphSAINTSampler", "RandomNodeLoader",
     "MessagePassing", "NeighborLoader", "NeighborSampler", "SAGEConv", "SAGPooling", "SGConv",
     "SampledBlocks", "Sequential", "TopKPooling", "as_adjacency",
     "Node2Vec",  # shallow embeddings from random walks
