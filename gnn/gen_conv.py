@@ -5,7 +5,7 @@ from __future__ import annotations
 import sparsegraph.ops as ops
 from sparsegraph.creation import ones
 from sparsegraph.gnn.aggr import MultiAggregation
-from sparsegraph.gnn.inputs import check_features, check_size, split_features
+from sparsegraph.gnn.inputs import check_size, pair_features
 from sparsegraph.gnn.message_passing import MessagePassing
 from sparsegraph.gnn.nn_conv import check_width, layer_edge_attr
 from sparsegraph.gnn.norm import BatchNorm, GraphNorm, InstanceNorm, LayerNorm
@@ -178,14 +178,7 @@ class GENConv(MessagePassing):
 
     def forward(self, x, edge_index, edge_attr=None, size=None):
         op = type(self).__name__
-        is_pair = isinstance(x, tuple | list)
-        x_src, x_dst = split_features(x)
-        check_features(op, "x_src" if is_pair else "x", x_src)
-        if x_src is None:
-            raise ValueError(f"{op}: expected source features `x_src` in the pair (x_src, "
-                             f"x_dst) for the messages (got None)")
-        if is_pair:
-            check_features(op, "x_dst", x_dst)
+        is_pair, x_src, x_dst = pair_features(op, x, "the messages")
         check_width(op, "x_src" if is_pair else "x", x_src, self._pair[0],
                     weight=self.mlp.lins[0].weight)
         check_width(op, "x_dst" if is_pair else "x", x_dst, self._pair[1])

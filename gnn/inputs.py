@@ -346,6 +346,23 @@ def check_node_tensor(op: str, name: str, x) -> None:
                         f"(got {type(x).__name__}); wrap an array with sparsegraph.tensor()")
 
 
+def pair_features(op: str, x, src_for: str, dst_for: str | None = None):
+    """``(is_pair, x_src, x_dst)`` of a layer's ``x`` or ``(x_src, x_dst)``, each checked
+    (`check_features`): the source features are required (``src_for``: what reads them), a
+    pair's target features too when ``dst_for`` says what reads them."""
+    is_pair = isinstance(x, tuple | list)
+    x_src, x_dst = split_features(x)
+    check_features(op, "x_src" if is_pair else "x", x_src)
+    if x_src is None:
+        raise ValueError(f"{op}: expected source features `x_src` in the pair (x_src, x_dst) "
+                         f"for {src_for} (got None)")
+    if is_pair:
+        check_features(op, "x_dst", x_dst)
+        if dst_for is not None:
+            require_x_dst(op, x_dst, dst_for)
+    return is_pair, x_src, x_dst
+
+
 def check_features(op: str, name: str, x) -> None:
     """TypeError naming the layer when ``x`` is no Tensor / SparseTensor or its values are not
     floating (the layer's weights are); ValueError when ``x`` is not a 2-D ``(N, F)`` matrix

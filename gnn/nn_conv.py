@@ -7,12 +7,10 @@ import sparsegraph.ops as ops
 from sparsegraph.creation import zeros
 from sparsegraph.gnn.inputs import (
     check_edge_rows,
-    check_features,
     check_in_channels,
     check_size,
     edge_tensor,
-    require_x_dst,
-    split_features,
+    pair_features,
 )
 from sparsegraph.gnn.message_passing import MessagePassing
 from sparsegraph.gnn.utils import check_channels, check_int, reset_submodules
@@ -118,16 +116,9 @@ class NNConv(MessagePassing):
 
     def forward(self, x, edge_index, edge_attr=None, size=None):
         op = type(self).__name__
-        is_pair = isinstance(x, tuple | list)
-        x_src, x_dst = split_features(x)
-        check_features(op, "x_src" if is_pair else "x", x_src)
-        if x_src is None:
-            raise ValueError(f"{op}: expected source features `x_src` in the pair (x_src, "
-                             f"x_dst) for the messages x_j · nn(e_ji) (got None)")
+        is_pair, x_src, x_dst = pair_features(op, x, "the messages x_j · nn(e_ji)")
         check_width(op, "x_src" if is_pair else "x", x_src, self.in_channels_l,
                     weight=self.lin.weight if self.lin is not None else self.bias)
-        if is_pair:
-            check_features(op, "x_dst", x_dst)
         if self.lin is not None:
             check_width(op, "x_dst" if is_pair else "x", x_dst, self.lin.in_features)
         if size is not None:
@@ -215,15 +206,8 @@ class CGConv(MessagePassing):
 
     def forward(self, x, edge_index, edge_attr=None):
         op = type(self).__name__
-        is_pair = isinstance(x, tuple | list)
-        x_src, x_dst = split_features(x)
-        check_features(op, "x_src" if is_pair else "x", x_src)
-        if is_pair:
-            check_features(op, "x_dst", x_dst)
-            require_x_dst(op, x_dst, "the messages' x_i and the root term x_i")
-            if x_src is None:
-                raise ValueError(f"{op}: expected source features `x_src` in the pair (x_src, "
-                                 f"x_dst) for the messages' x_j (got None)")
+        is_pair, x_src, x_dst = pair_features(op, x, "the messages' x_j",
+                                              "the messages' x_i and the root term x_i")
         what = "`channels`"
         check_width(op, "x_src" if is_pair else "x", x_src, self._pair[0], what,
                     self.lin_f.weight)

@@ -8,7 +8,7 @@ from sparsegraph.gnn.inputs import (
     as_adjacency,
     check_features,
     check_size,
-    require_x_dst,
+    pair_features,
     split_features,
     weighted_adjacency,
 )
@@ -59,15 +59,7 @@ class LEConv(MessagePassing):
 
     def forward(self, x, edge_index, edge_weight=None):
         op = type(self).__name__
-        is_pair = isinstance(x, tuple | list)
-        x_src, x_dst = split_features(x)
-        check_features(op, "x_src" if is_pair else "x", x_src)
-        if is_pair:
-            check_features(op, "x_dst", x_dst)
-            require_x_dst(op, x_dst, "x_i Θ_2 and x_i Θ_3")
-            if x_src is None:
-                raise ValueError(f"{op}: expected source features `x_src` in the pair (x_src, "
-                                 f"x_dst) for x_j Θ_1 (got None)")
+        is_pair, x_src, x_dst = pair_features(op, x, "x_j Θ_1", "x_i Θ_2 and x_i Θ_3")
         check_width(op, "x_src" if is_pair else "x", x_src, self.lin1.in_features,
                     weight=self.lin1.weight)
         check_width(op, "x_dst" if is_pair else "x", x_dst, self.lin2.in_features)
