@@ -33,6 +33,7 @@ from sparsegraph import backend
 from sparsegraph.gnn.random_walk import csr_of_edge_index, random_walk
 from sparsegraph.gnn.sampling import check_seed
 from sparsegraph.graph import Graph
+from sparsegraph.serialization import CORRUPT_DATA
 from sparsegraph.tensor import wrap
 
 __all__ = ["GraphSAINTEdgeSampler", "GraphSAINTNodeSampler", "GraphSAINTRandomWalkSampler",
@@ -135,6 +136,9 @@ class GraphSAINTSampler:
         if save_dir is not None and not isinstance(save_dir, str | os.PathLike):
             raise TypeError(f"{op}: expected a path `save_dir` or None (got "
                             f"{type(save_dir).__name__})")
+        if save_dir is not None and os.path.exists(save_dir) and not os.path.isdir(save_dir):
+            raise ValueError(f"{op}: expected `save_dir` to be a folder (got the file "
+                             f"{os.fspath(save_dir)})")
         if not isinstance(log, bool | np.bool_):
             raise TypeError(f"{op}: expected a bool `log` (got {type(log).__name__} {log!r})")
         self.save_dir, self.log = save_dir, bool(log)
@@ -235,8 +239,13 @@ class GraphSAINTSampler:
             return self._compute_norm()
         path = os.path.join(os.fspath(self.save_dir), self._filename)
         if os.path.exists(path):
-            with np.load(path, allow_pickle=False) as f:
-                node_norm, edge_norm = f["node_norm"], f["edge_norm"]
+            try:
+                with np.load(path, allow_pickle=False) as f:
+                    node_norm, edge_norm = f["node_norm"], f["edge_norm"]
+            except (*CORRUPT_DATA, KeyError) as exc:  # garbage, another tool's file, no key
+                raise ValueError(f"{self._op}: {path} in `save_dir` is not a normalisation "
+                                 f"this sampler saved ({type(exc).__name__}: {exc}); remove "
+                                 f"it or use another `save_dir`") from None
             if node_norm.shape != (self.N,) or edge_norm.shape != (self.E,):
                 raise ValueError(f"{self._op}: expected the normalisation saved in {path} "
                                  f"for {self.N} nodes and {self.E} edges (got "

@@ -361,3 +361,18 @@ def test_errors_are_named():
     # a walk needs no edges: a graph without any gives single-node walks
     batch = next(iter(GraphSAINTRandomWalkSampler(Graph(num_nodes=4), 3, 2, seed=0)))
     assert batch.num_edges == 0 and 1 <= batch.num_nodes <= 3
+
+
+def test_a_bad_save_dir_or_cache_file_is_named(tmp_path):
+    g = sg.Graph(edge_index=np.array([[0, 1, 2], [1, 2, 0]]), num_nodes=3)
+    a_file = tmp_path / "afile"
+    a_file.write_text("")
+    with pytest.raises(ValueError, match=r"GraphSAINTNodeSampler: expected `save_dir` to be a "
+                                         r"folder \(got the file"):
+        GraphSAINTNodeSampler(g, 2, 1, 1, save_dir=a_file, log=False)
+    (tmp_path / "graphsaintnodesampler_1.npz").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match=r"is not a normalisation this sampler saved"):
+        GraphSAINTNodeSampler(g, 2, 1, 1, save_dir=tmp_path, log=False)
+    np.savez(tmp_path / "graphsaintedgesampler_1.npz", a=np.ones(3))
+    with pytest.raises(ValueError, match=r"is not a normalisation this sampler saved"):
+        GraphSAINTEdgeSampler(g, 2, 1, 1, save_dir=tmp_path, log=False)
