@@ -14,11 +14,13 @@ from sparsegraph.datasets.planetoid import Planetoid  # noqa: E402
 from sparsegraph.datasets.registry import load_for_training  # noqa: E402
 from sparsegraph.datasets.root import DatasetUnavailable, cache_dir, data_root  # noqa: E402
 from sparsegraph.datasets.graph_loader import GraphLoader  # noqa: E402
+
+DataLoader = GraphLoader  # PyG's name (torch_geometric.loader.DataLoader)
 from sparsegraph.datasets.dense_loader import DenseDataLoader  # noqa: E402
 from sparsegraph.datasets.in_memory import InMemoryDataset, download_url  # noqa: E402
 from sparsegraph.datasets.tu import TUDataset, stratified_kfold  # noqa: E402
 
-__all__ = ["DatasetUnavailable", "DenseDataLoader", "GraphLoader", "InMemoryDataset",
+__all__ = ["DataLoader", "DatasetUnavailable", "DenseDataLoader", "GraphLoader", "InMemoryDataset",
            "KarateClub", "NpzGraph", "Planetoid", "TUDataset", "from_networkx", "to_networkx",
            "cache_dir", "data_root", "download_url", "load_for_training", "load_on_disk",
            "save_on_disk", "stratified_kfold", "synthetic"]

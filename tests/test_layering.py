@@ -36,6 +36,7 @@ RANK = {  # lower rank = lower layer; equal ranks may not import each other unle
     "sparsegraph.transforms": 7.5,  # Graph -> Graph; below gnn and datasets, which take them
     "sparsegraph.gnn": 8,
     "sparsegraph.datasets": 8,
+    "sparsegraph.loader": 9,  # PyG's torch_geometric.loader: datasets' and gnn's loaders
     "sparsegraph.static": 9,
     "sparsegraph.testing": 9,
     "sparsegraph.cli": 10,
