@@ -110,6 +110,12 @@ class Dataset(metaclass=_PygCallOrder):
                 raise
         self._data = pre_transformed(self, self._load_or_parse())
 
+    @property
+    def processed_dir(self):
+        """PyG's ``processed_dir``: where this dataset's parsed files are kept (its
+        ``cache_dir``), e.g. a GraphSAINT sampler's ``save_dir``."""
+        return self.cache_dir
+
     def download_url(self, name: str) -> str:
         return base_url(self.base_url, self.folder) + name
 

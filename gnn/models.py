@@ -503,3 +503,15 @@ class GIN(Model):
             term = ops.dropout(head(pool(h, batch, num_graphs)), self.dropout, self.training)
             out = term if out is None else out + term
         return out
+
+
+# PyG's torch_geometric.nn.models also holds these (each lives with its own concept here)
+from sparsegraph.gnn.autoencoder import (  # noqa: E402,F401
+    ARGA,
+    ARGVA,
+    GAE,
+    VGAE,
+    InnerProductDecoder,
+)
+from sparsegraph.gnn.label_prop import CorrectAndSmooth, LabelPropagation  # noqa: E402,F401
+from sparsegraph.gnn.node2vec import Node2Vec  # noqa: E402,F401

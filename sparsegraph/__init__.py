@@ -30,6 +30,7 @@ _sleep_idle_threads()  # before numba loads its OpenMP team: see sparsegraph/thr
 from sparsegraph import backend, kernels  # noqa: E402
 from sparsegraph.backend import cuda_available, device  # noqa: E402
 from sparsegraph import cuda  # noqa: E402  (torch.cuda: is_available, device_count, ...)
+from sparsegraph import backends  # noqa: E402  (torch.backends: mps, cudnn)
 from sparsegraph.tensor import Tensor  # noqa: E402
 from sparsegraph.creation import (  # noqa: E402
     Generator, arange, as_tensor, default_generator, empty, empty_like, eye, from_numpy, full,

@@ -11,6 +11,7 @@ RANK = {  # lower rank = lower layer; equal ranks may not import each other unle
     "sparsegraph.backend": 0,
     "sparsegraph.allocator": 0,  # process settings, no sparsegraph imports
     "sparsegraph.thread_policy": 0,
+    "sparsegraph.backends": 0,  # torch.backends' flags, no sparsegraph imports
     "sparsegraph.kernels": 1,
     "sparsegraph.numpy_compat": 1,  # numpy's argument names, for the methods and the ops
     "sparsegraph.tensor_shape_methods": 1.9,  # below tensor_methods: the shape methods

@@ -28,3 +28,27 @@ def test_dataloader_batches_graphs_as_graph_loader():
     batch = next(iter(loader.DataLoader(graphs, batch_size=3)))
     assert batch.num_graphs == 3 and batch.num_nodes == 9
     np.testing.assert_array_equal(batch.y.numpy(), [0, 1, 2])
+
+
+def test_pygs_nn_models_namespace_holds_its_models():
+    from sparsegraph.gnn.models import (  # torch_geometric.nn.models' names
+        GAE,
+        VGAE,
+        CorrectAndSmooth,
+        LabelPropagation,
+        Node2Vec,
+    )
+    assert GAE is gnn.GAE and VGAE is gnn.VGAE and Node2Vec is gnn.Node2Vec
+    assert CorrectAndSmooth is gnn.CorrectAndSmooth and LabelPropagation is gnn.LabelPropagation
+
+
+def test_torch_backends_device_block_runs():
+    # PyG's examples: `elif torch.backends.mps.is_available():` (evaluated, not guarded)
+    device = "cuda" if sg.cuda.is_available() else (
+        "mps" if sg.backends.mps.is_available() else "cpu")
+    assert device in ("cuda", "cpu") and sg.backends.cudnn.deterministic is False
+
+
+def test_datasets_have_pygs_processed_dir(data_root, tmp_path):
+    ds = datasets.Planetoid(data_root, "Cora", cache_dir=tmp_path)
+    assert ds.processed_dir == tmp_path  # where its parsed files are kept
