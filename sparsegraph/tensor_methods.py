@@ -11,12 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph.numpy_compat import numpy_args
+from sparsegraph.tensor_inplace_methods import InplaceMathMethods
 from sparsegraph.tensor_shape_methods import ShapeMethods, _ops
 
 __all__ = ["TensorMethods", "_ops"]  # tensor.py takes `_ops` from here
 
 
-class TensorMethods(ShapeMethods):
+class TensorMethods(InplaceMathMethods, ShapeMethods):
     """Mixed into `sparsegraph.Tensor` (no state of its own)."""
 
     __slots__ = ()

@@ -14,6 +14,7 @@ RANK = {  # lower rank = lower layer; equal ranks may not import each other unle
     "sparsegraph.backends": 0,  # torch.backends' flags, no sparsegraph imports
     "sparsegraph.kernels": 1,
     "sparsegraph.numpy_compat": 1,  # numpy's argument names, for the methods and the ops
+    "sparsegraph.tensor_inplace_methods": 1.95,  # below tensor_methods: in-place math methods
     "sparsegraph.tensor_shape_methods": 1.9,  # below tensor_methods: the shape methods
     "sparsegraph.tensor_methods": 2,  # below tensor: its operators and methods, no state
     "sparsegraph.tensor": 2.5,
