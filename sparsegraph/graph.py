@@ -328,12 +328,18 @@ class Graph(GraphAccess):
 
         Raises:
             ValueError / TypeError: what the constructor raises for that attribute, naming
-                it; TypeError for ``edge_index`` / ``edge_weight`` (views of ``adj``);
+                it; TypeError for ``edge_index`` (a view of ``adj``; ``g.edge_weight = w``
+                sets its values, (E,) in ``g.edge_index``'s order, as PyG's);
                 ValueError for a ``num_nodes`` below one more than the largest node id of
                 the edges or of a ``*_index`` attribute, or that per-node attributes
                 contradict.
         """
-        if key in ("edge_index", "edge_weight"):
+        if key == "edge_weight" and "adj" in self.__dict__:
+            from sparsegraph.graph_ops import assigned_weights
+
+            self.__dict__.update(assigned_weights(self, value))
+            return
+        if key == "edge_index":
             self._data_key(key)
         if key in ("num_nodes", "adj") and "adj" in self.__dict__:
             from sparsegraph.graph_ops import assigned_structure

@@ -87,7 +87,7 @@ class GraphAccess:
         if not isinstance(key, str) or key.startswith("_") or key in self._VIEWS or (
                 key != "batch" and hasattr(type(self), key)):
             hint = (" (a view of `adj`: build a new Graph(edge_index=..., edge_weight=...))"
-                    if key in ("edge_index", "edge_weight") else "")
+                    if key == "edge_index" else "")
             raise TypeError(f"Graph: expected a data attribute name as key (got {key!r}, "
                             f"which Graph reserves){hint}")
         return key
@@ -102,7 +102,8 @@ class GraphAccess:
                 those; methods and properties); and what the constructor raises for ``key``
                 (see `__setattr__`).
         """
-        setattr(self, key if key == "num_nodes" else self._data_key(key), value)
+        setattr(self, key if key in ("num_nodes", "edge_weight") else self._data_key(key),
+                value)
 
     def __delattr__(self, key: str) -> None:
         """``del g.key``, as PyG's ``del data.key``: ``x``, ``y``, ``edge_attr``, the masks

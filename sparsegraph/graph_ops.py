@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from sparsegraph.graph_fields import (
+    _check_edge_weight,
     _device,
     _np,
     _on,
@@ -290,6 +291,23 @@ def _resized_adjacency(g, num_nodes) -> SparseTensor:
     # derived from a valid structure: the same entries, rows added or dropped empty
     padded = Structure.csr(indptr, s.indices, (n, n), validate=False)
     return SparseTensor(padded.to(g.adj.structure.device), g.adj.values)
+
+
+def assigned_weights(g, value) -> dict:
+    """What ``g.edge_weight = value`` changes in ``g.__dict__`` (PyG's ``data.edge_weight =
+    w``): ``(E,)`` weights, one per edge in ``g.edge_index``'s order, become the adjacency's
+    values; None makes the graph unweighted (ones)."""
+    adj = g.adj
+    if value is None:
+        ones = np.ones(adj.nnz, adj.values.dtype if adj.values.dtype.kind == "f" else "float32")
+        return {"adj": adj.with_values(_on(wrap(ones), adj.device)), "_weighted": False,
+                "_weighted_graphs": None}
+    w = _check_edge_weight(value)
+    if tuple(w.shape) != (adj.nnz,):
+        raise ValueError(f"Graph: expected `edge_weight` of shape ({adj.nnz},), one weight per "
+                         f"edge in the order of `edge_index` (got {tuple(w.shape)})")
+    return {"adj": adj.with_values(_on(w, adj.device)), "_weighted": True,
+            "_weighted_graphs": None}
 
 
 def assigned_structure(g, key: str, value) -> dict:

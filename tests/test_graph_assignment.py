@@ -154,3 +154,26 @@ def test_a_graph_level_networkx_entry_named_like_a_mask_saves_and_loads(tmp_path
     g = from_networkx(G)
     back = load_on_disk(save_on_disk(g, tmp_path / "g"))
     assert _arr(back.graph_train_mask_value).tolist() == [1, 0] and back.train_mask is None
+
+
+def test_edge_weight_assignment_sets_the_weights_as_pygs():
+    # PyG's examples: data.edge_weight = 1. / degree(col, N)[col] (one per edge_index column)
+    g = sg.Graph(edge_index=np.array([[2, 0, 1], [3, 1, 2]]), num_nodes=4, x=sg.ones(4, 2))
+    ei = np.asarray(g.edge_index)
+    w = (ei[0] + 10 * ei[1]).astype(np.float32)  # distinct per edge, in edge_index's order
+    g.edge_weight = sg.tensor(w)
+    np.testing.assert_array_equal(g.edge_weight.numpy(), w)
+    np.testing.assert_array_equal(g.to_scipy().toarray()[ei[0], ei[1]], w)  # on its edges
+    assert "edge_weight" in g.keys()
+    g["edge_weight"] = w * 2  # numpy, through __setitem__ too
+    np.testing.assert_array_equal(g.edge_weight.numpy(), w * 2)
+    g.edge_weight = None  # unweighted again
+    np.testing.assert_array_equal(g.edge_weight.numpy(), np.ones(3))
+    assert "edge_weight" not in g.keys()
+    with pytest.raises(ValueError, match=r"Graph: expected `edge_weight` of shape \(3,\), one "
+                                         r"weight per edge in the order of `edge_index`"):
+        g.edge_weight = sg.ones(2)
+    with pytest.raises(ValueError, match=r"without NaN"):
+        g.edge_weight = sg.tensor([1.0, float("nan"), 1.0])
+    with pytest.raises(TypeError, match=r"'edge_index', which Graph reserves"):
+        g.edge_index = np.array([[0], [1]])
