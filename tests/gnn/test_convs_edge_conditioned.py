@@ -10,38 +10,17 @@ import pytest
 import sparsegraph as sg
 from sparsegraph import gnn, nn
 from sparsegraph.testing import check_conv, gradcheck
+from tests.conv_cases import adjacency_forms, random_edges
 from tests.pyg_reference import pyg_scatter
 
 N, F, D = 8, 3, 2
-
-
-def random_edges(seed=0):
-    """Directed edges on nodes 0..6 (node 7 isolated) with self loops at 1 and 4 and one
-    repeated edge, in shuffled order."""
-    rng = np.random.default_rng(seed)
-    src, dst = rng.integers(0, 7, 20), rng.integers(0, 7, 20)
-    keep = src != dst
-    src = np.concatenate([src[keep], [1, 4, src[keep][0]]])
-    dst = np.concatenate([dst[keep], [1, 4, dst[keep][0]]])
-    order = rng.permutation(src.size)
-    return np.stack([src[order], dst[order]]).astype(np.int64)
-
 
 EI = random_edges()
 E = EI.shape[1]
 
 
 def forms(values=None):
-    """``(name, adjacency, per-edge values in that adjacency's edge order)``: an edge_index, a
-    COO SparseTensor in the caller's order, and a Graph (edges sorted by target)."""
-    out = [("edge_index", EI, values),
-           ("sparse", sg.sparse_coo(EI[::-1].copy(), None, (N, N), dtype="float64"), values)]
-    if values is None:
-        out.append(("graph", sg.Graph(edge_index=EI, num_nodes=N), None))
-    else:
-        g = sg.Graph(edge_index=EI, num_nodes=N, edge_attr=sg.tensor(values))
-        out.append(("graph", g, g.edge_attr))
-    return out
+    return adjacency_forms(EI, N, values)
 
 
 def arr(t):

@@ -11,24 +11,12 @@ from sparsegraph import nn
 from sparsegraph.gnn.label_prop import CorrectAndSmooth, LabelPropagation
 from sparsegraph.gnn.pna import DegreeScalerAggregation, PNAConv
 from sparsegraph.testing import gradcheck
+from tests.conv_cases import random_edges
 from tests.pyg_reference import pyg_scatter
 
 N, C = 9, 3
 
-
-def random_edges(seed=0):
-    """Directed edges on nodes 0..7 (node 8 isolated), self loops at 2 and 5, one repeated
-    edge, in shuffled order."""
-    rng = np.random.default_rng(seed)
-    src, dst = rng.integers(0, 8, 24), rng.integers(0, 8, 24)
-    keep = src != dst
-    src = np.concatenate([src[keep], [2, 5, src[keep][0]]])
-    dst = np.concatenate([dst[keep], [2, 5, dst[keep][0]]])
-    order = rng.permutation(src.size)
-    return np.stack([src[order], dst[order]]).astype(np.int64)
-
-
-EI = random_edges()
+EI = random_edges(linked=8, draws=24, loops=(2, 5))
 E = EI.shape[1]
 
 
