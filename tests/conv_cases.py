@@ -29,3 +29,37 @@ def adjacency_forms(ei: np.ndarray, n: int, values=None) -> list:
         g = sg.Graph(edge_index=ei, num_nodes=n, edge_attr=sg.tensor(values))  # float64
         out.append(("graph", g, g.edge_attr))
     return out
+
+
+def arr(t) -> np.ndarray:
+    return t.detach().numpy()
+
+
+def lin_np(lin, x: np.ndarray) -> np.ndarray:
+    """A Linear layer applied in numpy (the references' ``x W^T + b``)."""
+    out = x @ arr(lin.weight).T
+    return out if lin.bias is None else out + arr(lin.bias)
+
+
+def fit_graphs(forward, opt, graphs: list, epochs: int) -> tuple[float, list, float]:
+    """Train a graph classifier ``forward(batch) -> (B, C)`` logits with ``opt`` on
+    ``graphs``, batches of 32 in a seeded order per epoch; ``(accuracy before, each epoch's
+    summed loss, accuracy after)``, accuracies over all graphs in one batch."""
+    from sparsegraph.datasets import GraphLoader
+
+    def accuracy():
+        g = next(iter(GraphLoader(graphs, batch_size=len(graphs))))
+        with sg.no_grad():
+            return float((forward(g).argmax(1).numpy() == g.y.numpy()).mean())
+
+    before, losses = accuracy(), []
+    for epoch in range(epochs):
+        total = 0.0
+        for g in GraphLoader(graphs, batch_size=32, shuffle=True, seed=epoch):
+            loss = sg.ops.cross_entropy(forward(g), g.y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.item())
+        losses.append(total)
+    return before, losses, accuracy()

@@ -10,7 +10,7 @@ import pytest
 import sparsegraph as sg
 from sparsegraph import gnn, nn
 from sparsegraph.testing import check_conv, gradcheck
-from tests.conv_cases import adjacency_forms, random_edges
+from tests.conv_cases import adjacency_forms, arr, fit_graphs, lin_np, random_edges
 from tests.pyg_reference import pyg_scatter
 
 N, F, D = 8, 3, 2
@@ -23,13 +23,6 @@ def forms(values=None):
     return adjacency_forms(EI, N, values)
 
 
-def arr(t):
-    return t.detach().numpy()
-
-
-def lin_np(lin, x):
-    out = x @ arr(lin.weight).T
-    return out if lin.bias is None else out + arr(lin.bias)
 
 
 def rand(*shape, seed=0, grad=False):
@@ -386,7 +379,7 @@ def test_simpleconv_state_dict_repr_and_errors():
 def test_nnconv_model_learns_mutag(data_root):
     """Two NNConv layers whose weights come from MUTAG's one-hot bond types, sum readout, a
     linear head: the training loss falls and the accuracy rises above the majority class."""
-    from sparsegraph.datasets import GraphLoader, TUDataset
+    from sparsegraph.datasets import TUDataset
 
     sg.manual_seed(0)
     ds = TUDataset("MUTAG", root=data_root, download=False)
@@ -405,24 +398,9 @@ def test_nnconv_model_learns_mutag(data_root):
             x = sg.ops.elu(conv(x, g.edge_index, g.edge_attr))
         return head(gnn.global_add_pool(x, g.batch))
 
-    def accuracy():
-        g = next(iter(GraphLoader(graphs, batch_size=len(graphs))))
-        with sg.no_grad():
-            return float((forward(g).argmax(1).numpy() == g.y.numpy()).mean())
-
-    before, losses = accuracy(), []
-    for epoch in range(15):
-        total = 0.0
-        for g in GraphLoader(graphs, batch_size=32, shuffle=True, seed=epoch):
-            loss = sg.ops.cross_entropy(forward(g), g.y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.item())
-        losses.append(total)
+    before, losses, after = fit_graphs(forward, opt, graphs, 15)
     # the first epoch starts far off (sum readout): compare with the second
-    assert losses[-1] < 0.5 * losses[1], losses
-    after = accuracy()  # the majority class is 66.5 %
+    assert losses[-1] < 0.5 * losses[1], losses  # the majority class is 66.5 %:
     assert after >= 0.78 and after > before + 0.1, (before, after)
 
 

@@ -19,6 +19,7 @@ from sparsegraph.gnn import (
     PairNorm,
 )
 from sparsegraph.testing import gradcheck
+from tests.conv_cases import fit_graphs
 
 SIZES = (4, 1, 5)  # three graphs of different sizes, the middle one a single node
 F = 3
@@ -406,7 +407,7 @@ def test_constructor_errors(make, error, message):
 def test_gin_with_norm_learns_mutag(data_root, norm):
     """A two-layer GIN with GraphNorm (or BatchNorm) after each conv: the training loss falls
     and the train accuracy rises well above the majority class (66.5 %) in 10 epochs."""
-    from sparsegraph.datasets import GraphLoader, TUDataset
+    from sparsegraph.datasets import TUDataset
     from sparsegraph.gnn import GINConv, global_add_pool
     from sparsegraph.nn import Linear, ReLU, Sequential
 
@@ -427,23 +428,8 @@ def test_gin_with_norm_learns_mutag(data_root, norm):
             x = (n(h, g.batch) if norm == "graph" else n(h)).relu()
         return head(global_add_pool(x, g.batch))
 
-    def accuracy():
-        # GraphNorm has no running statistics (eval = train); BatchNorm's, after a few dozen
-        # steps at momentum 0.1, still lag, so it is scored with the statistics of all graphs
-        g = next(iter(GraphLoader(graphs, batch_size=len(graphs))))
-        with sg.no_grad():
-            return float((forward(g).argmax(1).numpy() == g.y.numpy()).mean())
-
-    before, losses = accuracy(), []
-    for epoch in range(10):
-        total = 0.0
-        for g in GraphLoader(graphs, batch_size=32, shuffle=True, seed=epoch):
-            loss = sg.ops.cross_entropy(forward(g), g.y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.item())
-        losses.append(total)
-    after = accuracy()
+    # GraphNorm has no running statistics (eval = train); BatchNorm's, after a few dozen
+    # steps at momentum 0.1, still lag, so the accuracy is of all graphs in one batch
+    before, losses, after = fit_graphs(forward, opt, graphs, 10)
     assert losses[-1] < 0.6 * losses[0], losses
     assert after >= 0.8 and after > before + 0.1, (before, after)

@@ -11,7 +11,7 @@ import pytest
 import sparsegraph as sg
 from sparsegraph import gnn, nn
 from sparsegraph.testing import check_conv, gradcheck
-from tests.conv_cases import adjacency_forms, random_edges
+from tests.conv_cases import adjacency_forms, arr, lin_np, random_edges
 from tests.pyg_reference import pyg_add_remaining_self_loops, pyg_scatter
 
 N, F = 8, 4
@@ -24,13 +24,6 @@ def forms(values=None):
     return adjacency_forms(EI, N, values)
 
 
-def arr(t):
-    return t.detach().numpy()
-
-
-def lin_np(lin, x):
-    out = x @ arr(lin.weight).T
-    return out if lin.bias is None else out + arr(lin.bias)
 
 
 def sigmoid(v):
