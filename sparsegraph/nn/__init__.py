@@ -8,7 +8,7 @@ from sparsegraph.nn.embedding import Embedding
 from sparsegraph.nn.embedding_bag import EmbeddingBag
 from sparsegraph.nn.dropout import Dropout
 from sparsegraph.nn.activation import (
-    ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh,
+    ELU, GELU, LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh,
 )
 from sparsegraph.nn.containers import ModuleDict, ModuleList, Sequential
 from sparsegraph.nn.param_containers import ParameterDict, ParameterList
@@ -26,7 +26,8 @@ __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss", "L1Loss",
     "MSELoss", "NLLLoss", "SmoothL1Loss",
     "BatchNorm1d", "CosineSimilarity", "Dropout", "ELU", "Embedding", "EmbeddingBag", "Flatten",
-    "GELU", "Identity", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "Module", "ModuleDict",
+    "GELU", "Identity", "LayerNorm", "LeakyReLU", "PReLU", "Linear", "LogSoftmax", "Module",
+    "ModuleDict",
     "ModuleList", "PairwiseDistance", "Parameter", "ParameterDict", "ParameterList", "ReLU",
     "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten", "functional",
     "init", "utils",

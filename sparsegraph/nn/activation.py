@@ -7,10 +7,12 @@ meaning); the other modules accept ``inplace`` for compatibility and return new 
 from __future__ import annotations
 
 import sparsegraph.ops as ops
-from sparsegraph.nn._checks import check_bool, check_number
+from sparsegraph.creation import full
+from sparsegraph.nn._checks import check_bool, check_int, check_number
 from sparsegraph.nn.module import Module
+from sparsegraph.nn.parameter import Parameter
 
-__all__ = ["ReLU", "LeakyReLU", "ELU", "GELU", "Sigmoid", "Tanh", "Softplus", "SiLU",
+__all__ = ["ReLU", "LeakyReLU", "PReLU", "ELU", "GELU", "Sigmoid", "Tanh", "Softplus", "SiLU",
            "Softmax", "LogSoftmax"]
 
 
@@ -45,6 +47,30 @@ class LeakyReLU(Module):
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + _inplace(self.inplace, ", ")
+
+
+class PReLU(Module):
+    """He et al. (2015), torch's ``PReLU``: `LeakyReLU` with a learned slope ``weight``, one
+    (``num_parameters=1``) or one per channel (dim 1 of the input), each starting at ``init``.
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25):
+        super().__init__()
+        check_int("PReLU", "num_parameters", num_parameters, minimum=1)
+        self.num_parameters = int(num_parameters)
+        self.init = check_number("PReLU", "init", init)
+        self.weight = Parameter(full((self.num_parameters,), float(init)))
+
+    def reset_parameters(self) -> None:
+        self.weight.array[...] = self.init
+
+    def forward(self, x):
+        from sparsegraph.nn.functional import prelu
+
+        return prelu(x, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
 
 
 class ELU(Module):

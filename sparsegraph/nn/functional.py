@@ -29,7 +29,25 @@ _REEXPORTED = (
 globals().update({name: getattr(_ops, name) for name in _REEXPORTED if hasattr(_ops, name)})
 
 __all__ = [name for name in _REEXPORTED if name in globals()] + ["embedding", "embedding_bag",
-                                                            "layer_norm", "one_hot"]
+                                                            "layer_norm", "one_hot", "prelu"]
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """torch's ``F.prelu``: ``x`` where ``x >= 0``, else ``weight * x``, with one learned slope
+    (``weight`` of shape ``(1,)``) or one per channel (``(C,)``, channels on dim 1 of an
+    ``(N, C, ...)`` input). Differentiable w.r.t. both."""
+    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError(f"prelu: expected `input` and `weight` Tensors (got "
+                        f"{type(input).__name__} and {type(weight).__name__})")
+    if weight.ndim != 1 or (weight.shape[0] != 1 and (
+            input.ndim < 2 or weight.shape[0] != input.shape[1])):
+        channels = input.shape[1] if input.ndim >= 2 else 1
+        raise ValueError(f"prelu: expected `weight` of shape (1,) or ({channels},), one slope "
+                         f"per channel (dim 1) of `input` of shape {tuple(input.shape)} (got "
+                         f"{tuple(weight.shape)})")
+    if weight.shape[0] != 1 and input.ndim > 2:  # (C,) -> (C, 1, ..., 1) against (N, C, ...)
+        weight = weight.reshape((weight.shape[0],) + (1,) * (input.ndim - 2))
+    return _ops.where(input >= 0, input, weight * input)
 
 
 def __getattr__(name: str):
