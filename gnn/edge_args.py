@@ -15,6 +15,7 @@ from sparsegraph import backend
 from sparsegraph.sparse import SparseTensor
 from sparsegraph.sparse_checks import as_index_array
 from sparsegraph.tensor import Tensor, host_values, wrap
+from sparsegraph.transforms.base import check_bool as flag  # noqa: F401  (the layers' bool check)
 
 # PyG's sentinel for "edge_attr not passed" (sort_edge_index returns edge_index alone then)
 MISSING = "???"
@@ -94,13 +95,6 @@ def node_count(op: str, ei, num_nodes, name: str = "num_nodes") -> int:
     if top >= n:
         raise ValueError(f"{op}: expected `edge_index` node ids below {name}={n} (got {top})")
     return n
-
-
-def flag(op: str, name: str, value) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{op}: expected `{name}` to be True or False (got "
-                        f"{type(value).__name__} {value!r})")
-    return bool(value)
 
 
 def probability(op: str, name: str, value) -> float:

@@ -15,6 +15,7 @@ import numpy as np
 import sparsegraph.ops as ops
 from sparsegraph.autograd import no_grad
 from sparsegraph.creation import ones, zeros
+from sparsegraph.gnn.pool import graphs_needed
 from sparsegraph.nn import BatchNorm1d, Module, Parameter, init
 from sparsegraph.nn._checks import check_bool, check_int, check_number
 from sparsegraph.nn.normalization import add_affine_and_stats, layer_norm
@@ -101,11 +102,7 @@ def _groups(op: str, x: Tensor, batch, batch_size, size_name: str = "batch_size"
     if b.shape != (n,):
         raise ValueError(f"{op}: expected `batch` with {n} entries, one graph id per row of "
                          f"`x` of shape {x.shape} (got shape {b.shape})")
-    if b.size and b.dtype.kind not in "iu":
-        raise TypeError(f"{op}: expected integer graph ids in `batch` (got {b.dtype})")
-    if b.size and int(b.min()) < 0:
-        raise ValueError(f"{op}: expected graph ids >= 0 in `batch` (got {int(b.min())})")
-    needed = int(b.max()) + 1 if b.size else 0
+    needed = graphs_needed(op, b)
     if batch_size is None:
         size = needed
     elif not _is_size(batch_size) or batch_size < needed:

@@ -9,6 +9,18 @@ from sparsegraph.sparse import SparseTensor
 from sparsegraph.tensor import Tensor, host_values
 
 
+def graphs_needed(op: str, b) -> int:
+    """The number of graphs a ``batch`` array of graph ids refers to (its max + 1, 0 when
+    empty); TypeError for ids that are not integers, ValueError for a negative one."""
+    if not b.size:
+        return 0
+    if b.dtype.kind not in "iu":
+        raise TypeError(f"{op}: expected integer graph ids in `batch` (got {b.dtype})")
+    if int(b.min()) < 0:
+        raise ValueError(f"{op}: expected graph ids >= 0 in `batch` (got {int(b.min())})")
+    return int(b.max()) + 1
+
+
 def _segments(x: Tensor, batch, size: int | None, op: str):
     """``batch`` as an index array on x's device, and the number of graphs."""
     b = host_values(batch, f"{op}: the graphs grouped by `batch`")  # the groups: guarded
@@ -16,11 +28,7 @@ def _segments(x: Tensor, batch, size: int | None, op: str):
     if b.shape != (x.shape[0],):
         raise ValueError(f"{op}: expected `batch` with {x.shape[0]} entries to match `x` "
                          f"(got shape {b.shape})")
-    if b.size and b.dtype.kind not in "iu":
-        raise TypeError(f"{op}: expected integer graph ids in `batch` (got {b.dtype})")
-    if b.size and int(b.min()) < 0:
-        raise ValueError(f"{op}: expected graph ids >= 0 in `batch` (got {int(b.min())})")
-    needed = int(b.max()) + 1 if b.size else 0
+    needed = graphs_needed(op, b)
     if size is None:
         return b, needed
     if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 0:
