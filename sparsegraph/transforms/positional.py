@@ -106,8 +106,10 @@ class AddLaplacianEigenvectorPE(BaseTransform):
     As PyG: below 100 nodes ``numpy.linalg.eig`` (``eigh`` when ``is_undirected``) of the
     dense matrix; else ``scipy.sparse.linalg.eigs`` (``which="SR"``; ``eigsh``,
     ``which="SA"``) with ``k + 1`` eigenpairs and ``**kwargs``. The real parts are kept,
-    ordered by eigenvalue. The signs (+1 / -1 per column) are drawn from sparsegraph's global
-    generator (`sparsegraph.manual_seed`), as PyG draws them from torch's.
+    ordered by eigenvalue, each scaled back to unit length (PyG leaves the real part of a
+    complex vector of a repeated eigenvalue shorter). The signs (+1 / -1 per column) and
+    ARPACK's start vector ``v0`` (unless given) are drawn from sparsegraph's global generator
+    (`sparsegraph.manual_seed`), so a seed gives the same encoding every time.
 
     Args:
         k: the number of eigenvectors, an int >= 1 below ``num_nodes``.
@@ -136,6 +138,7 @@ class AddLaplacianEigenvectorPE(BaseTransform):
             raise ValueError(f"AddLaplacianEigenvectorPE: expected `k` below the number of "
                              f"nodes, {n} (got k={self.k})")
         lap = sym_laplacian(data)
+        rng = random_state("AddLaplacianEigenvectorPE", None, None)
         if n < self.SPARSE_THRESHOLD:
             eig = np.linalg.eigh if self.is_undirected else np.linalg.eig
             vals, vecs = eig(lap.toarray())
@@ -143,9 +146,15 @@ class AddLaplacianEigenvectorPE(BaseTransform):
             from scipy.sparse.linalg import eigs, eigsh
 
             solve = eigsh if self.is_undirected else eigs
+            # ARPACK's own start vector is unseeded: the same graph gave different vectors
+            # of a repeated eigenvalue from run to run
+            kwargs = {"v0": rng.random(n), **self.kwargs}
             vals, vecs = solve(lap, k=self.k + 1, which="SA" if self.is_undirected else "SR",
-                               return_eigenvectors=True, **self.kwargs)
-        vecs = np.real(vecs[:, np.argsort(np.real(vals), kind="stable")])
-        sign = 2 * random_state("AddLaplacianEigenvectorPE", None, None).integers(
-            0, 2, self.k) - 1
-        return _add_node_attr(data, vecs[:, 1:self.k + 1] * sign, self.attr_name)
+                               return_eigenvectors=True, **kwargs)
+        vecs = np.real(vecs[:, np.argsort(np.real(vals), kind="stable")])[:, 1:self.k + 1]
+        # the real part of a complex eigenvector of a repeated eigenvalue (eig / eigs on a
+        # non-symmetric solver) is an eigenvector of norm below 1: back to unit length
+        norms = np.linalg.norm(vecs, axis=0)
+        vecs = vecs / np.where(norms > 0, norms, 1)
+        sign = 2 * rng.integers(0, 2, self.k) - 1
+        return _add_node_attr(data, vecs * sign, self.attr_name)
